@@ -1,0 +1,120 @@
+// mqseal/keyring.h: named sets of keys with one primary each (rotation).
+//
+// Policies name keys ("telemetry", "commands"); a Keyring holds, for each
+// name, the keys that go by it. Each key has a KeyId, unique in the keyring,
+// that is written into every envelope it seals, so a receiver knows which key
+// to open with. Each key is in one of three states:
+//
+//   primary  seals new messages and opens; exactly one per name (if any)
+//   active   opens only (a new key being rolled out, or an old one kept
+//            for a grace period so messages in flight and retained
+//            messages stay readable)
+//   retired  opens nothing; its bytes are wiped and only its ID is kept, so
+//            that an envelope naming it gets `key_retired`, not `unknown_key`
+//
+// Rotation without downtime (the Tink model):
+//   1. add    a new key as active on every receiver's keyring;
+//   2. roll out: wait until every receiver has it;
+//   3. promote it on the senders (the old primary becomes active);
+//   4. retire the old key once nothing sealed with it needs opening.
+//
+// File format: docs/SPEC.md, "Keyring file". Key bytes are written only by
+// save(), to a file created with mode 0600; load() refuses a file that group
+// or others can read unless LoadOptions::allow_insecure_permissions is set.
+//
+// Thread safety: const methods may run concurrently; mutation needs exclusive
+// access. Sealer and Opener take a std::shared_ptr<const Keyring>: to rotate,
+// change a copy (clone()) and hand it to them with set_keyring().
+#ifndef MQSEAL_KEYRING_H_
+#define MQSEAL_KEYRING_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mqseal/bytes.h"
+#include "mqseal/error.h"
+#include "mqseal/key.h"
+
+namespace mqseal {
+
+enum class KeyState : uint8_t { primary = 1, active = 2, retired = 3 };
+const char* name(KeyState state) noexcept;
+
+inline constexpr size_t kMaxKeyNameSize = 64;  // names: [A-Za-z0-9_.-]{1,64}
+inline constexpr size_t kMaxKeyringKeys = 4096;
+inline constexpr uint64_t kMaxKeyringFileSize = 1 << 20;
+
+// What list() reports about a key: never its bytes.
+struct KeyInfo {
+  std::string name;
+  KeyId id = 0;
+  KeyState state = KeyState::active;
+  std::optional<PassphraseParams> passphrase;  // set when derived from one
+};
+
+class Keyring {
+ public:
+  Keyring();
+  Keyring(Keyring&&) noexcept;
+  Keyring& operator=(Keyring&&) noexcept;
+  Keyring(const Keyring&) = delete;
+  Keyring& operator=(const Keyring&) = delete;
+  ~Keyring();
+
+  // Adds `key` under `name` with a fresh random ID and returns the ID. The
+  // first key of a name becomes primary; later ones are active until
+  // promoted. invalid_argument for a bad name or a full keyring.
+  [[nodiscard]] Result<KeyId> add(std::string_view name, Key key);
+  // As add(), with an ID chosen by the caller (import, test vectors).
+  // invalid_argument if the ID is 0 or taken.
+  [[nodiscard]] Status add_with_id(std::string_view name, KeyId id, Key key,
+                                   std::optional<PassphraseParams> passphrase = std::nullopt);
+  // Generates a key from the CSPRNG and adds it.
+  [[nodiscard]] Result<KeyId> generate(std::string_view name);
+
+  // Makes `id` the primary of its name; the previous primary becomes active.
+  // unknown_key, or key_retired.
+  [[nodiscard]] Status promote(KeyId id);
+  // Wipes the key and keeps its ID as retired. invalid_argument for the
+  // primary (promote another key first); unknown_key.
+  [[nodiscard]] Status retire(KeyId id);
+
+  // The primary key ID of a name: no_primary_key if there is none.
+  [[nodiscard]] Result<KeyId> primary(std::string_view name) const;
+  // The name and state of a key ID, or unknown_key.
+  [[nodiscard]] Result<KeyInfo> info(KeyId id) const;
+  // Every key, in the order added. No key bytes.
+  std::vector<KeyInfo> list() const;
+  size_t size() const noexcept;
+
+  // A deep copy with the same IDs and states, key bytes in new guarded memory.
+  [[nodiscard]] Result<Keyring> clone() const;
+
+  struct LoadOptions {
+    bool allow_insecure_permissions = false;
+  };
+  [[nodiscard]] static Result<Keyring> load(const std::string& path, LoadOptions options);
+  [[nodiscard]] static Result<Keyring> load(const std::string& path) {
+    return load(path, LoadOptions{});
+  }
+  // Writes atomically (temporary file, fsync, rename) with mode 0600.
+  [[nodiscard]] Status save(const std::string& path) const;
+
+  // The file format in memory. Parsing reads only the given bytes; the
+  // buffers that held key text are wiped before return.
+  [[nodiscard]] static Result<Keyring> parse(std::string_view text);
+  [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
+
+ private:
+  friend struct KeyringAccess;  // core/src only
+  struct Impl;
+  Impl* impl_;
+};
+
+}  // namespace mqseal
+
+#endif  // MQSEAL_KEYRING_H_

@@ -1,0 +1,20 @@
+// mqseal/mqseal.h: everything in the core library, for those who want one include.
+//
+// Start with sealer.h (publishing) and opener.h (receiving); policy.h says
+// which key protects which topic, keyring.h holds the keys.
+#ifndef MQSEAL_MQSEAL_H_
+#define MQSEAL_MQSEAL_H_
+
+#include "mqseal/bytes.h"
+#include "mqseal/envelope.h"
+#include "mqseal/error.h"
+#include "mqseal/key.h"
+#include "mqseal/keyring.h"
+#include "mqseal/opener.h"
+#include "mqseal/policy.h"
+#include "mqseal/replay_guard.h"
+#include "mqseal/sealer.h"
+#include "mqseal/topic.h"
+#include "mqseal/version.h"
+
+#endif  // MQSEAL_MQSEAL_H_

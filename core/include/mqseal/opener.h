@@ -1,0 +1,94 @@
+// mqseal/opener.h: open sealed payloads on receipt.
+//
+//   auto opener = mqseal::Opener::create(policy, keys);
+//   auto opened = opener->open(message_topic, envelope, {message_retained});
+//   if (opened) use(opened->payload);
+//   else if (opened.error() == mqseal::Errc::duplicate) { /* QoS 1 redelivery: drop quietly */ }
+//   else log_refused(opened.error().message());
+//
+// open() checks, in order: the topic has a rule (no_rule) and is sealed under
+// it; the envelope's structure (malformed, unsupported_version,
+// unsupported_suite); its key ID is in the keyring (unknown_key, key_retired)
+// and belongs to the key name of the topic's rule (wrong_key_for_topic); the
+// AEAD tag under the topic's derived key, with header and topic as
+// associated data (authentication_failed); then, only for authentic
+// messages, the replay guard (duplicate, replay, expired, not_yet_valid,
+// retained_refused). No plaintext leaves open() unless every check passed.
+//
+// For a topic covered by a plaintext rule, open() returns the payload as it
+// came, with `sealed` false.
+//
+// Thread safety: open() and set_keyring() may be called concurrently.
+#ifndef MQSEAL_OPENER_H_
+#define MQSEAL_OPENER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "mqseal/bytes.h"
+#include "mqseal/error.h"
+#include "mqseal/keyring.h"
+#include "mqseal/policy.h"
+#include "mqseal/replay_guard.h"
+#include "mqseal/sealer.h"
+
+namespace mqseal {
+
+struct OpenerOptions {
+  ReplayOptions replay;
+  size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
+};
+
+// What the transport says about a message; none of it is authenticated.
+struct Delivery {
+  bool retained = false;  // the MQTT retain flag on delivery
+  uint64_t now_ms = 0;    // receiver's time; 0 means system_time_ms()
+};
+
+struct Opened {
+  std::vector<uint8_t> payload;
+  bool sealed = false;  // false only for plaintext-rule topics
+  KeyId key_id = 0;
+  uint64_t timestamp_ms = 0;
+  SenderId sender{};
+  uint64_t sequence = 0;
+};
+
+class Opener {
+ public:
+  // The Opener keeps a copy of the policy and shares the keyring,
+  // which must not be modified while shared (rotate with set_keyring).
+  // invalid_argument for a null keyring, bad replay options or a
+  // cache capacity outside 1..kMaxTopicCacheCapacity; crypto_failure if
+  // libsodium cannot start.
+  [[nodiscard]] static Result<Opener> create(const TopicPolicy& policy,
+                                             std::shared_ptr<const Keyring> keyring,
+                                             OpenerOptions options = {});
+  Opener(Opener&&) noexcept;
+  Opener& operator=(Opener&&) noexcept;
+  ~Opener();
+
+  // Opens into `out`, reusing out.payload's capacity. On failure `out` is
+  // left with an empty payload. The envelope is never modified.
+  [[nodiscard]] Status open(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                            Opened& out);
+  [[nodiscard]] Result<Opened> open(std::string_view topic, ByteView envelope,
+                                    const Delivery& delivery = {});
+
+  // Swaps in another keyring (rotation); replay state is kept.
+  void set_keyring(std::shared_ptr<const Keyring> keyring);
+
+  const ReplayGuard& replay_guard() const noexcept;
+
+ private:
+  struct Impl;
+  explicit Opener(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mqseal
+
+#endif  // MQSEAL_OPENER_H_

@@ -1,0 +1,41 @@
+// mqseal/policy_file.h: topic policies from TOML files (target mqseal::policy_file).
+//
+// A separate target so that device builds need not carry a TOML parser:
+// device code can build its TopicPolicy in code. Format (docs/SPEC.md,
+// "Policy file"):
+//
+//   version = 1
+//
+//   [[rule]]
+//   filter = "plant/+/telemetry"
+//   key = "telemetry"
+//
+//   [[rule]]
+//   filter = "public/#"
+//   plaintext = true
+//
+// Every rule has a filter and exactly one of `key` or `plaintext = true`.
+// Unknown tables or keys are refused, so a typo never silently widens what
+// is sent in plaintext.
+#ifndef MQSEAL_POLICY_FILE_H_
+#define MQSEAL_POLICY_FILE_H_
+
+#include <string>
+#include <string_view>
+
+#include "mqseal/error.h"
+#include "mqseal/policy.h"
+
+namespace mqseal {
+
+inline constexpr size_t kMaxPolicyFileSize = 1 << 20;
+
+// parse_error (with the line and what is wrong), invalid_filter,
+// invalid_argument.
+[[nodiscard]] Result<TopicPolicy> parse_policy(std::string_view toml_text);
+// As parse_policy; io_error if the file cannot be read.
+[[nodiscard]] Result<TopicPolicy> load_policy(const std::string& path);
+
+}  // namespace mqseal
+
+#endif  // MQSEAL_POLICY_FILE_H_

@@ -1,0 +1,84 @@
+// mqseal/sealer.h: seal payloads for publishing.
+//
+//   auto keys = std::make_shared<mqseal::Keyring>(*mqseal::Keyring::load("device.keys"));
+//   mqseal::TopicPolicy policy;
+//   (void)policy.add_rule("plant/+/telemetry", "telemetry");
+//   auto sealer = mqseal::Sealer::create(policy, keys);
+//   auto envelope = sealer->seal("plant/7/telemetry", payload);   // hand to any broker
+//
+// seal() finds the rule for the topic, takes the primary key of the rule's
+// key name, derives (once, then cached) the topic's own key, and encrypts
+// with XChaCha20-Poly1305. The envelope names the key, the sealing session
+// and a sequence number, and is bound to the topic: opened under any other
+// topic it fails. For a topic covered by a plaintext rule, seal() returns the
+// payload unchanged.
+//
+// Nonces: a Sealer draws a random 16-byte session ID from the CSPRNG when it
+// is created (and again in a child after fork()), and numbers its messages
+// with a 64-bit counter taken under its lock. The nonce is session ID ||
+// counter, so no two messages share one, across threads, processes and
+// reboots, and sealing costs no system call. docs/SPEC.md, "Nonces", gives
+// the argument.
+//
+// Thread safety: seal() and set_keyring() may be called concurrently from
+// any number of threads.
+#ifndef MQSEAL_SEALER_H_
+#define MQSEAL_SEALER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "mqseal/bytes.h"
+#include "mqseal/error.h"
+#include "mqseal/keyring.h"
+#include "mqseal/policy.h"
+
+namespace mqseal {
+
+inline constexpr size_t kDefaultTopicCacheCapacity = 1024;
+inline constexpr size_t kMaxTopicCacheCapacity = 1 << 20;
+
+struct SealerOptions {
+  // Concrete topics whose derived keys stay cached (least recently used go).
+  size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
+};
+
+class Sealer {
+ public:
+  // The Sealer keeps a copy of the policy and shares the keyring,
+  // which must not be modified while shared (rotate with set_keyring).
+  // invalid_argument for a null keyring or a cache capacity outside
+  // 1..kMaxTopicCacheCapacity; crypto_failure if libsodium cannot start.
+  [[nodiscard]] static Result<Sealer> create(const TopicPolicy& policy,
+                                             std::shared_ptr<const Keyring> keyring,
+                                             SealerOptions options = {});
+  Sealer(Sealer&&) noexcept;
+  Sealer& operator=(Sealer&&) noexcept;
+  ~Sealer();
+
+  // Seals `payload` for `topic` into `out` (resized; its capacity is reused,
+  // so a caller that keeps `out` allocates nothing per message).
+  // invalid_topic, no_rule, no_primary_key, payload_too_large, nonce_exhausted.
+  // On failure `out` is cleared.
+  [[nodiscard]] Status seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out);
+  [[nodiscard]] Result<std::vector<uint8_t>> seal(std::string_view topic, ByteView payload);
+
+  // Swaps in another keyring (rotation): messages sealed after the call use
+  // its primary keys. The cache of derived keys is flushed.
+  void set_keyring(std::shared_ptr<const Keyring> keyring);
+
+  // This session's sender ID, as written into every envelope.
+  SenderId sender() const;
+
+ private:
+  struct Impl;
+  explicit Sealer(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mqseal
+
+#endif  // MQSEAL_SEALER_H_

@@ -1,0 +1,89 @@
+#include "mqseal/opener.h"
+
+#include <mutex>
+
+#include "mqseal/envelope.h"
+#include "topic_key_resolver.h"
+
+namespace mqseal {
+
+struct Opener::Impl {
+  std::mutex mutex;  // guards the resolver; the replay guard locks itself
+  internal::TopicKeyResolver resolver;
+  ReplayGuard guard;
+
+  Impl(internal::TopicKeyResolver r, ReplayGuard g) : resolver(std::move(r)), guard(std::move(g)) {}
+};
+
+Opener::Opener(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+Opener::Opener(Opener&&) noexcept = default;
+Opener& Opener::operator=(Opener&&) noexcept = default;
+Opener::~Opener() = default;
+
+Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
+                              OpenerOptions options) {
+  if (Status s = internal::ensure_sodium(); !s) return s.error();
+  Result<ReplayGuard> guard = ReplayGuard::create(options.replay);
+  if (!guard) return std::move(guard).error();
+  Result<internal::TopicKeyResolver> resolver =
+      internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
+  if (!resolver) return std::move(resolver).error();
+  return Opener(std::make_unique<Impl>(std::move(*resolver), std::move(*guard)));
+}
+
+Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                    Opened& out) {
+  if (internal::overlaps(envelope.data(), envelope.size(), out.payload.data(),
+                         out.payload.capacity())) {
+    return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
+  }
+  out.payload.clear();
+  out.sealed = false;
+  internal::TopicKey topic_key;
+  internal::ScopedWipe wipe(topic_key.key, sizeof topic_key.key);
+  Result<EnvelopeHeader> header = Errc::malformed;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    // The rule comes first: a plaintext topic never parses a header, and a
+    // sealed topic never passes a payload through unopened.
+    Result<uint32_t> slot = impl_->resolver.find_or_insert(topic);
+    if (!slot) return slot.error();
+    if (impl_->resolver.plaintext(*slot)) {
+      out.payload.assign(envelope.begin(), envelope.end());
+      return {};
+    }
+    header = parse_header(envelope);
+    if (!header) return header.error();
+    if (header->key_id == 0) return Errc::unknown_key;
+    if (Status s = impl_->resolver.key_for(*slot, header->key_id, topic_key); !s) return s;
+  }
+  if (Status s = open_with_key(topic_key.key, topic, envelope, out.payload); !s) return s;
+  const Delivery& d = delivery;
+  const uint64_t now = d.now_ms != 0 ? d.now_ms : system_time_ms();
+  MessageFacts facts{header->sender, header->sequence, header->timestamp_ms, d.retained};
+  if (Status s = impl_->guard.check(facts, now); !s) {
+    out.payload.clear();
+    return s;
+  }
+  out.sealed = true;
+  out.key_id = header->key_id;
+  out.timestamp_ms = header->timestamp_ms;
+  out.sender = header->sender;
+  out.sequence = header->sequence;
+  return {};
+}
+
+Result<Opened> Opener::open(std::string_view topic, ByteView envelope, const Delivery& delivery) {
+  Opened out;
+  if (Status s = open(topic, envelope, delivery, out); !s) return s.error();
+  return out;
+}
+
+void Opener::set_keyring(std::shared_ptr<const Keyring> keyring) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->resolver.set_keyring(std::move(keyring));
+}
+
+const ReplayGuard& Opener::replay_guard() const noexcept { return impl_->guard; }
+
+}  // namespace mqseal

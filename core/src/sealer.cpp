@@ -1,0 +1,119 @@
+#include "mqseal/sealer.h"
+
+#include <pthread.h>
+#include <sodium.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "mqseal/envelope.h"
+#include "mqseal/replay_guard.h"
+#include "topic_key_resolver.h"
+
+namespace mqseal {
+
+namespace {
+
+// Incremented in every child process fork() creates. A Sealer that sees it
+// change draws a new session ID before sealing again, so parent and child
+// never continue the same nonce sequence.
+std::atomic<uint64_t> g_fork_generation{0};
+
+void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+void register_fork_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
+}
+
+}  // namespace
+
+struct Sealer::Impl {
+  std::mutex mutex;
+  internal::TopicKeyResolver resolver;
+  SenderId sender{};
+  uint64_t next_sequence = 0;
+  uint64_t fork_generation = 0;
+
+  explicit Impl(internal::TopicKeyResolver r) : resolver(std::move(r)) { new_session(); }
+
+  void new_session() {
+    randombytes_buf(sender.data(), sender.size());
+    next_sequence = 0;
+    fork_generation = g_fork_generation.load(std::memory_order_relaxed);
+  }
+};
+
+Sealer::Sealer(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+Sealer::Sealer(Sealer&&) noexcept = default;
+Sealer& Sealer::operator=(Sealer&&) noexcept = default;
+Sealer::~Sealer() = default;
+
+Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
+                              SealerOptions options) {
+  if (Status s = internal::ensure_sodium(); !s) return s.error();
+  register_fork_handler();
+  Result<internal::TopicKeyResolver> resolver =
+      internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
+  if (!resolver) return std::move(resolver).error();
+  return Sealer(std::make_unique<Impl>(std::move(*resolver)));
+}
+
+Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out) {
+  if (internal::overlaps(payload.data(), payload.size(), out.data(), out.capacity())) {
+    return Error(Errc::invalid_argument, "payload may not live in the output buffer");
+  }
+  if (payload.size() > kMaxPayloadSize) {
+    out.clear();
+    return Errc::payload_too_large;
+  }
+  internal::TopicKey topic_key;
+  internal::ScopedWipe wipe(topic_key.key, sizeof topic_key.key);
+  EnvelopeHeader header;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    Result<uint32_t> slot = impl_->resolver.find_or_insert(topic);
+    if (!slot) {
+      out.clear();
+      return slot.error();
+    }
+    if (impl_->resolver.plaintext(*slot)) {
+      out.assign(payload.begin(), payload.end());
+      return {};
+    }
+    if (Status s = impl_->resolver.key_for(*slot, 0, topic_key); !s) {
+      out.clear();
+      return s;
+    }
+    if (impl_->fork_generation != g_fork_generation.load(std::memory_order_relaxed)) {
+      impl_->new_session();
+    }
+    if (impl_->next_sequence == UINT64_MAX) {
+      out.clear();
+      return Errc::nonce_exhausted;
+    }
+    header.sender = impl_->sender;
+    header.sequence = impl_->next_sequence++;
+  }
+  header.key_id = topic_key.key_id;
+  header.timestamp_ms = system_time_ms();
+  return seal_with_header(topic_key.key, topic, header, payload, out);
+}
+
+Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView payload) {
+  std::vector<uint8_t> out;
+  if (Status s = seal(topic, payload, out); !s) return s.error();
+  return out;
+}
+
+void Sealer::set_keyring(std::shared_ptr<const Keyring> keyring) {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->resolver.set_keyring(std::move(keyring));
+}
+
+SenderId Sealer::sender() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->sender;
+}
+
+}  // namespace mqseal

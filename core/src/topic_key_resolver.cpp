@@ -1,0 +1,130 @@
+#include "topic_key_resolver.h"
+
+#include <sodium.h>
+
+#include <cstring>
+#include <utility>
+
+#include "keyring_access.h"
+#include "mqseal/envelope.h"
+#include "mqseal/sealer.h"
+
+namespace mqseal::internal {
+
+Result<TopicKeyResolver> TopicKeyResolver::create(const TopicPolicy& policy,
+                                                  std::shared_ptr<const Keyring> keyring,
+                                                  size_t capacity) {
+  if (!keyring) return Error(Errc::invalid_argument, "a keyring is required");
+  if (capacity == 0 || capacity > kMaxTopicCacheCapacity) {
+    return Error(Errc::invalid_argument, "topic cache capacity out of range");
+  }
+  Result<GuardedBuffer> arena = GuardedBuffer::allocate(capacity * kKeysPerTopic * kKeySize);
+  if (!arena) return std::move(arena).error();
+  return TopicKeyResolver(policy, std::move(keyring), std::move(*arena), capacity);
+}
+
+TopicKeyResolver::TopicKeyResolver(const TopicPolicy& policy,
+                                   std::shared_ptr<const Keyring> keyring, GuardedBuffer arena,
+                                   size_t capacity)
+    : policy_(policy),
+      keyring_(std::move(keyring)),
+      arena_(std::move(arena)),
+      capacity_(capacity) {
+  nodes_.reserve(capacity_);
+  index_.reserve(capacity_);
+}
+
+void TopicKeyResolver::set_keyring(std::shared_ptr<const Keyring> keyring) {
+  if (!keyring) return;
+  keyring_ = std::move(keyring);
+  clear();
+}
+
+void TopicKeyResolver::clear() {
+  sodium_memzero(arena_.data(), arena_.size());
+  nodes_.clear();
+  index_.clear();
+  head_ = tail_ = kNone;
+}
+
+void TopicKeyResolver::unlink(uint32_t i) {
+  Node& n = nodes_[i];
+  if (n.prev != kNone) nodes_[n.prev].next = n.next; else head_ = n.next;
+  if (n.next != kNone) nodes_[n.next].prev = n.prev; else tail_ = n.prev;
+  n.prev = n.next = kNone;
+}
+
+void TopicKeyResolver::push_front(uint32_t i) {
+  Node& n = nodes_[i];
+  n.prev = kNone;
+  n.next = head_;
+  if (head_ != kNone) nodes_[head_].prev = i;
+  head_ = i;
+  if (tail_ == kNone) tail_ = i;
+}
+
+Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
+  scratch_.assign(topic.data(), topic.size());
+  if (auto it = index_.find(scratch_); it != index_.end()) {
+    const uint32_t i = it->second;
+    if (head_ != i) {
+      unlink(i);
+      push_front(i);
+    }
+    return i;
+  }
+  Result<const TopicRule*> rule = policy_.resolve(topic);  // validates the topic
+  if (!rule) return std::move(rule).error();
+  uint32_t i = 0;
+  if (nodes_.size() < capacity_) {
+    i = static_cast<uint32_t>(nodes_.size());
+    nodes_.emplace_back();
+  } else {
+    i = tail_;
+    unlink(i);
+    index_.erase(nodes_[i].topic);
+    sodium_memzero(slot_key(i, 0), kKeysPerTopic * kKeySize);
+    nodes_[i] = Node{};
+  }
+  Node& n = nodes_[i];
+  n.topic = scratch_;
+  n.rule = *rule;
+  index_.emplace(n.topic, i);
+  push_front(i);
+  return i;
+}
+
+Status TopicKeyResolver::key_for(uint32_t i, KeyId wanted, TopicKey& out) {
+  Node& n = nodes_[i];
+  if (n.rule->plaintext) return Error(Errc::invalid_argument, "plaintext topics have no key");
+  if (wanted == 0) {
+    if (n.primary == 0) {
+      Result<KeyId> primary = keyring_->primary(n.rule->key_name);
+      if (!primary) return primary.error();
+      n.primary = *primary;
+    }
+    wanted = n.primary;
+  }
+  for (size_t s = 0; s < kKeysPerTopic; ++s) {
+    if (n.slot_ids[s] == wanted) {
+      n.most_recent_slot = static_cast<uint8_t>(s);
+      out.key_id = wanted;
+      std::memcpy(out.key, slot_key(i, s), kKeySize);
+      return {};
+    }
+  }
+  const KeyringEntryView entry = KeyringAccess::find(*keyring_, wanted);
+  if (entry.name == nullptr) return Errc::unknown_key;
+  if (entry.state == KeyState::retired) return Errc::key_retired;
+  if (*entry.name != n.rule->key_name) return Errc::wrong_key_for_topic;
+  const size_t s = 1 - n.most_recent_slot;  // replace the less recently used slot
+  static_assert(kKeysPerTopic == 2, "slot choice assumes two slots");
+  if (Status st = derive_topic_key(*entry.key, n.topic, slot_key(i, s)); !st) return st;
+  n.slot_ids[s] = wanted;
+  n.most_recent_slot = static_cast<uint8_t>(s);
+  out.key_id = wanted;
+  std::memcpy(out.key, slot_key(i, s), kKeySize);
+  return {};
+}
+
+}  // namespace mqseal::internal

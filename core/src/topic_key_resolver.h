@@ -1,0 +1,87 @@
+// Private: from a concrete topic to the rule that covers it and the topic's
+// derived key, with a bounded LRU cache so that no message pays a policy scan
+// or a key derivation once its topic is warm. Shared by Sealer and Opener.
+#ifndef MQSEAL_SRC_TOPIC_KEY_RESOLVER_H_
+#define MQSEAL_SRC_TOPIC_KEY_RESOLVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "mqseal/keyring.h"
+#include "mqseal/policy.h"
+#include "sodium_util.h"
+
+namespace mqseal::internal {
+
+// Two derived keys per topic: the current primary's and one more, so that
+// during a rotation messages under the old and the new key alternate without
+// re-deriving.
+inline constexpr size_t kKeysPerTopic = 2;
+
+struct TopicKey {
+  KeyId key_id = 0;
+  uint8_t key[kKeySize] = {};  // the derived key; the caller wipes it
+};
+
+// Not thread-safe: its owner serialises calls.
+class TopicKeyResolver {
+ public:
+  // Keeps its own copy of the policy; shares the keyring, which must not be
+  // modified while shared.
+  [[nodiscard]] static Result<TopicKeyResolver> create(const TopicPolicy& policy,
+                                                       std::shared_ptr<const Keyring> keyring,
+                                                       size_t capacity);
+
+  // The cache slot of a topic, valid until the next call: invalid_topic or
+  // no_rule.
+  [[nodiscard]] Result<uint32_t> find_or_insert(std::string_view topic);
+  // Whether the topic's rule is a plaintext rule.
+  bool plaintext(uint32_t index) const { return nodes_[index].rule->plaintext; }
+  // Fills `out` with the derived key. `wanted` is the key ID named by an
+  // envelope, or 0 for the primary key of the rule's key name (sealing).
+  // no_primary_key, unknown_key, key_retired, wrong_key_for_topic,
+  // crypto_failure.
+  [[nodiscard]] Status key_for(uint32_t index, KeyId wanted, TopicKey& out);
+
+  void set_keyring(std::shared_ptr<const Keyring> keyring);
+
+ private:
+  struct Node {
+    std::string topic;
+    const TopicRule* rule = nullptr;
+    KeyId primary = 0;                   // 0 until looked up
+    KeyId slot_ids[kKeysPerTopic] = {};  // 0 = empty slot
+    uint8_t most_recent_slot = 0;
+    uint32_t prev = kNone;
+    uint32_t next = kNone;
+  };
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  TopicKeyResolver(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
+                   GuardedBuffer arena, size_t capacity);
+  uint8_t* slot_key(uint32_t index, size_t slot) {
+    return arena_.data() + (static_cast<size_t>(index) * kKeysPerTopic + slot) * kKeySize;
+  }
+  void unlink(uint32_t index);
+  void push_front(uint32_t index);
+  void clear();
+
+  TopicPolicy policy_;  // a private copy: Node::rule points into it
+  std::shared_ptr<const Keyring> keyring_;
+  GuardedBuffer arena_;  // capacity * kKeysPerTopic derived keys
+  size_t capacity_;
+  std::vector<Node> nodes_;
+  std::unordered_map<std::string, uint32_t> index_;
+  std::string scratch_;  // reused for lookups, so a warm lookup allocates nothing
+  uint32_t head_ = kNone;  // most recently used
+  uint32_t tail_ = kNone;  // least recently used
+};
+
+}  // namespace mqseal::internal
+
+#endif  // MQSEAL_SRC_TOPIC_KEY_RESOLVER_H_
