@@ -1,0 +1,151 @@
+#include <mqseal/envelope.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::take;
+
+struct Fixture {
+  Key rule_key = take(Key::generate());
+  uint8_t topic_key[kKeySize] = {};
+  EnvelopeHeader header;
+  Fixture() {
+    testing::expect_ok(derive_topic_key(rule_key, "a/b", topic_key));
+    header.key_id = 0x01020304;
+    header.timestamp_ms = 1700000000000;
+    header.sender.fill(0xab);
+    header.sequence = 42;
+  }
+  std::vector<uint8_t> seal(ByteView payload) {
+    std::vector<uint8_t> out;
+    testing::expect_ok(seal_with_header(topic_key, "a/b", header, payload, out));
+    return out;
+  }
+};
+
+TEST(Envelope, LayoutIsAsSpecified) {
+  Fixture f;
+  std::vector<uint8_t> env = f.seal(std::string_view("hello"));
+  ASSERT_EQ(env.size(), 5 + kEnvelopeOverhead);
+  EXPECT_EQ(kHeaderSize, 38u);
+  EXPECT_EQ(env[0], kEnvelopeVersion);
+  EXPECT_EQ(env[1], kSuiteXChaCha20Poly1305);
+  EXPECT_EQ(std::vector<uint8_t>(env.begin() + 2, env.begin() + 6),
+            (std::vector<uint8_t>{1, 2, 3, 4}));
+  EnvelopeHeader h = take(parse_header(env));
+  EXPECT_EQ(h.key_id, f.header.key_id);
+  EXPECT_EQ(h.timestamp_ms, f.header.timestamp_ms);
+  EXPECT_EQ(h.sender, f.header.sender);
+  EXPECT_EQ(h.sequence, f.header.sequence);
+}
+
+TEST(Envelope, EveryBitFlipOfA100ByteMessageIsRefused) {
+  Fixture f;
+  const std::vector<uint8_t> payload(100, 0x5a);
+  const std::vector<uint8_t> env = f.seal(payload);
+  std::vector<uint8_t> out;
+  testing::expect_ok(open_with_key(f.topic_key, "a/b", env, out));
+  EXPECT_EQ(out, payload);
+  for (size_t bit = 0; bit < env.size() * 8; ++bit) {
+    std::vector<uint8_t> flipped = env;
+    flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
+    Status s = open_with_key(f.topic_key, "a/b", flipped, out);
+    ASSERT_FALSE(s) << "bit " << bit;
+    EXPECT_EQ(s.error(), Errc::authentication_failed);
+    EXPECT_TRUE(out.empty());
+  }
+}
+
+TEST(Envelope, EveryTruncationIsRefused) {
+  Fixture f;
+  const std::vector<uint8_t> env = f.seal(std::vector<uint8_t>(100, 1));
+  std::vector<uint8_t> out;
+  for (size_t n = 0; n < env.size(); ++n) {
+    const ByteView cut(env.data(), n);
+    Status s = open_with_key(f.topic_key, "a/b", cut, out);
+    ASSERT_FALSE(s) << n;
+    EXPECT_EQ(s.error(), n < kEnvelopeOverhead ? Errc::malformed : Errc::authentication_failed);
+    if (n < kEnvelopeOverhead) {
+      EXPECT_EQ(parse_header(cut).error(), Errc::malformed);
+    }
+  }
+}
+
+TEST(Envelope, BoundToItsTopic) {
+  Fixture f;
+  const std::vector<uint8_t> env = f.seal(std::string_view("x"));
+  std::vector<uint8_t> out;
+  // Same key bytes, other topic in the associated data: refused.
+  EXPECT_EQ(open_with_key(f.topic_key, "a/c", env, out).error(), Errc::authentication_failed);
+  // The other topic's derived key: refused too.
+  uint8_t other[kKeySize];
+  testing::expect_ok(derive_topic_key(f.rule_key, "a/c", other));
+  EXPECT_EQ(open_with_key(other, "a/c", env, out).error(), Errc::authentication_failed);
+}
+
+TEST(Envelope, TopicKeysAreDistinctPerTopicAndKey) {
+  Key k1 = take(Key::generate());
+  Key k2 = take(Key::generate());
+  uint8_t a[kKeySize], b[kKeySize], c[kKeySize];
+  testing::expect_ok(derive_topic_key(k1, "t/1", a));
+  testing::expect_ok(derive_topic_key(k1, "t/2", b));
+  testing::expect_ok(derive_topic_key(k2, "t/1", c));
+  EXPECT_NE(std::vector<uint8_t>(a, a + kKeySize), std::vector<uint8_t>(b, b + kKeySize));
+  EXPECT_NE(std::vector<uint8_t>(a, a + kKeySize), std::vector<uint8_t>(c, c + kKeySize));
+}
+
+TEST(Envelope, UnknownVersionAndSuite) {
+  Fixture f;
+  std::vector<uint8_t> env = f.seal(std::string_view("x"));
+  env[0] = 2;
+  EXPECT_EQ(parse_header(env).error(), Errc::unsupported_version);
+  env[0] = kEnvelopeVersion;
+  env[1] = 2;
+  EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
+}
+
+TEST(Envelope, EmptyAndLongTopicsAndPayloads) {
+  Fixture f;
+  std::vector<uint8_t> out;
+  const std::vector<uint8_t> empty = f.seal(ByteView());
+  EXPECT_EQ(empty.size(), kEnvelopeOverhead);
+  testing::expect_ok(open_with_key(f.topic_key, "a/b", empty, out));
+  EXPECT_TRUE(out.empty());
+  // A topic longer than the stack buffer for associated data takes the heap path.
+  const std::string long_topic(4000, 't');
+  std::vector<uint8_t> env;
+  testing::expect_ok(seal_with_header(f.topic_key, long_topic, f.header, std::string_view("p"), env));
+  testing::expect_ok(open_with_key(f.topic_key, long_topic, env, out));
+  EXPECT_EQ(out, testing::bytes_of("p"));
+  EXPECT_EQ(open_with_key(f.topic_key, long_topic + "x", env, out).error(), Errc::authentication_failed);
+}
+
+TEST(Envelope, OversizedInputsAreRefusedWithoutReading) {
+  Fixture f;
+  std::vector<uint8_t> out;
+  // The views claim sizes past the limits; nothing may be read from them.
+  static const uint8_t byte = 0;
+  EXPECT_EQ(seal_with_header(f.topic_key, "a/b", f.header, ByteView(&byte, kMaxPayloadSize + 1), out)
+                .error(),
+            Errc::payload_too_large);
+  EXPECT_EQ(parse_header(ByteView(&byte, kMaxEnvelopeSize + 1)).error(), Errc::malformed);
+}
+
+TEST(Envelope, OutputMayNotAliasInput) {
+  Fixture f;
+  std::vector<uint8_t> buffer = f.seal(std::string_view("abc"));
+  const std::vector<uint8_t> original = buffer;
+  EXPECT_EQ(open_with_key(f.topic_key, "a/b", buffer, buffer).error(), Errc::invalid_argument);
+  EXPECT_EQ(buffer, original);  // the caller's bytes are untouched
+  EXPECT_EQ(seal_with_header(f.topic_key, "a/b", f.header, buffer, buffer).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(buffer, original);
+}
+
+}  // namespace
+}  // namespace mqseal

@@ -1,0 +1,162 @@
+#include <mqseal/keyring.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::take;
+
+TEST(Keyring, FirstKeyOfANameIsPrimary) {
+  Keyring ring;
+  KeyId a = take(ring.generate("telemetry"));
+  KeyId b = take(ring.generate("telemetry"));
+  EXPECT_NE(a, b);
+  EXPECT_EQ(take(ring.primary("telemetry")), a);
+  EXPECT_EQ(take(ring.info(b)).state, KeyState::active);
+  EXPECT_EQ(ring.primary("other").error(), Errc::no_primary_key);
+}
+
+TEST(Keyring, RotationAddPromoteRetire) {
+  Keyring ring;
+  KeyId old_id = take(ring.generate("t"));
+  KeyId new_id = take(ring.generate("t"));
+  testing::expect_ok(ring.promote(new_id));
+  EXPECT_EQ(take(ring.primary("t")), new_id);
+  EXPECT_EQ(take(ring.info(old_id)).state, KeyState::active);
+  EXPECT_EQ(ring.retire(new_id).error(), Errc::invalid_argument);  // primary
+  testing::expect_ok(ring.retire(old_id));
+  EXPECT_EQ(take(ring.info(old_id)).state, KeyState::retired);
+  EXPECT_EQ(ring.promote(old_id).error(), Errc::key_retired);
+  EXPECT_EQ(ring.promote(12345).error(), Errc::unknown_key);
+  EXPECT_EQ(ring.retire(12345).error(), Errc::unknown_key);
+}
+
+TEST(Keyring, RejectsBadNamesAndIds) {
+  Keyring ring;
+  EXPECT_EQ(ring.generate("").error(), Errc::invalid_argument);
+  EXPECT_EQ(ring.generate("has space").error(), Errc::invalid_argument);
+  EXPECT_EQ(ring.generate(std::string(kMaxKeyNameSize + 1, 'a')).error(), Errc::invalid_argument);
+  EXPECT_EQ(ring.add_with_id("t", 0, take(Key::generate())).error(), Errc::invalid_argument);
+  testing::expect_ok(ring.add_with_id("t", 7, take(Key::generate())));
+  EXPECT_EQ(ring.add_with_id("u", 7, take(Key::generate())).error(), Errc::invalid_argument);
+}
+
+TEST(Keyring, ListNeverShowsKeyBytes) {
+  Keyring ring;
+  KeyId id = take(ring.generate("t"));
+  std::vector<KeyInfo> list = ring.list();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].id, id);
+  EXPECT_EQ(list[0].name, "t");
+  static_assert(sizeof(KeyInfo) < 200, "KeyInfo holds no key material");
+}
+
+TEST(Keyring, SerializeParseRoundTrip) {
+  Keyring ring;
+  KeyId a = take(ring.generate("telemetry"));
+  KeyId b = take(ring.generate("telemetry"));
+  PassphraseParams p = take(PassphraseParams::generate());
+  p.opslimit = 1;
+  p.memlimit = 8192;
+  testing::expect_ok(ring.add_with_id("commands", 0xdeadbeef,
+                                      take(Key::from_passphrase("pw", p)), p));
+  testing::expect_ok(ring.promote(b));
+  testing::expect_ok(ring.retire(a));
+  std::string text = take(ring.serialize());
+  Keyring back = take(Keyring::parse(text));
+  ASSERT_EQ(back.size(), 3u);
+  EXPECT_EQ(take(back.primary("telemetry")), b);
+  EXPECT_EQ(take(back.info(a)).state, KeyState::retired);
+  KeyInfo cmd = take(back.info(0xdeadbeef));
+  ASSERT_TRUE(cmd.passphrase.has_value());
+  EXPECT_EQ(cmd.passphrase->salt, p.salt);
+  EXPECT_EQ(take(back.serialize()), text);
+}
+
+TEST(Keyring, ParseRejectsEveryMalformedLine) {
+  const std::string material(64, 'a');
+  const std::string good = "mqseal-keyring v1\nkey t 0000000a primary " + material + "\n";
+  ASSERT_TRUE(Keyring::parse(good));
+  const std::string bad[] = {
+      "",
+      "# only a comment\n",
+      "mqseal-keyring v2\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material.substr(1) + "\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material + "0\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + std::string(64, 'g') + "\n",
+      "mqseal-keyring v1\nkey t 00000000 primary " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000 primary " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a chief " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a retired " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a active -\n",
+      "mqseal-keyring v1\nkey bad!name 0000000a primary " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material + "\nkey t 0000000a active " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material + "\nkey t 0000000b primary " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material + " argon2id 00 1 8192\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material + " argon2id " + std::string(32, '0') + " 0 8192\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material + " argon2id " + std::string(32, '0') + " 1 99999999999999999999999\n",
+      "mqseal-keyring v1\nkey  t 0000000a primary " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material + " \n",
+      "mqseal-keyring v1\r\nkey t 0000000a primary " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a primary " + material + "\r\n",
+      std::string("mqseal-keyring v1\nkey t\0 0000000a primary ", 41) + material + "\n",
+      "mqseal-keyring v1\nlock t 0000000a primary " + material + "\n",
+      "mqseal-keyring v1\nkey t 0000000a primary\n",
+  };
+  for (const std::string& text : bad) {
+    Result<Keyring> r = Keyring::parse(text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error(), Errc::parse_error) << text;
+    EXPECT_EQ(r.error().message().find(material), std::string::npos) << "key text in an error";
+  }
+}
+
+TEST(Keyring, ParseNeverCrashesOnTruncations) {
+  Keyring ring;
+  (void)take(ring.generate("t"));
+  (void)take(ring.generate("t"));
+  std::string text = take(ring.serialize());
+  for (size_t n = 0; n < text.size(); ++n) {
+    (void)Keyring::parse(std::string_view(text).substr(0, n));  // any answer but a crash
+  }
+}
+
+TEST(Keyring, SaveUses0600AndLoadRefusesLooserModes) {
+  testing::TempDir dir;
+  Keyring ring;
+  KeyId id = take(ring.generate("t"));
+  const std::string path = dir.file("ring.keys");
+  testing::expect_ok(ring.save(path));
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Keyring back = take(Keyring::load(path));
+  EXPECT_EQ(take(back.primary("t")), id);
+
+  chmod(path.c_str(), 0640);
+  EXPECT_EQ(Keyring::load(path).error(), Errc::insecure_permissions);
+  chmod(path.c_str(), 0604);
+  EXPECT_EQ(Keyring::load(path).error(), Errc::insecure_permissions);
+  EXPECT_TRUE(Keyring::load(path, Keyring::LoadOptions{true}));
+  EXPECT_EQ(Keyring::load(dir.file("missing")).error(), Errc::io_error);
+  EXPECT_EQ(Keyring::load(dir.path()).error(), Errc::io_error);  // a directory
+}
+
+TEST(Keyring, CloneIsDeep) {
+  Keyring ring;
+  KeyId a = take(ring.generate("t"));
+  Keyring copy = take(ring.clone());
+  KeyId b = take(copy.generate("t"));
+  testing::expect_ok(copy.promote(b));
+  EXPECT_EQ(take(ring.primary("t")), a);
+  EXPECT_EQ(take(copy.primary("t")), b);
+  EXPECT_EQ(ring.size(), 1u);
+}
+
+}  // namespace
+}  // namespace mqseal

@@ -1,0 +1,136 @@
+#include <mqseal/replay_guard.h>
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::take;
+constexpr uint64_t kNow = 1'800'000'000'000;
+
+MessageFacts msg(uint8_t sender, uint64_t seq, uint64_t ts = kNow, bool retained = false) {
+  MessageFacts m;
+  m.sender.fill(sender);
+  m.sequence = seq;
+  m.timestamp_ms = ts;
+  m.retained = retained;
+  return m;
+}
+
+Errc code(const Status& s) { return s ? static_cast<Errc>(0) : s.error().code(); }
+
+TEST(ReplayGuard, AcceptsFreshReorderedAndFlagsDuplicates) {
+  ReplayGuard g = take(ReplayGuard::create());
+  testing::expect_ok(g.check(msg(1, 10), kNow));
+  testing::expect_ok(g.check(msg(1, 12), kNow));
+  testing::expect_ok(g.check(msg(1, 11), kNow));  // reordered
+  EXPECT_EQ(code(g.check(msg(1, 11), kNow)), Errc::duplicate);
+  EXPECT_EQ(code(g.check(msg(1, 12), kNow)), Errc::duplicate);
+  testing::expect_ok(g.check(msg(1, 9), kNow));  // below the first, inside the window
+  testing::expect_ok(g.check(msg(2, 11), kNow));  // another sender has its own window
+}
+
+TEST(ReplayGuard, WindowEdges) {
+  ReplayGuard g = take(ReplayGuard::create());
+  testing::expect_ok(g.check(msg(1, 5000), kNow));
+  testing::expect_ok(g.check(msg(1, 5000 - (kReplayWindow - 1)), kNow));  // oldest in window
+  EXPECT_EQ(code(g.check(msg(1, 5000 - kReplayWindow), kNow)), Errc::replay);
+  testing::expect_ok(g.check(msg(1, 5000 + 70), kNow));  // slide by a non-multiple of 64
+  EXPECT_EQ(code(g.check(msg(1, 5000), kNow)), Errc::duplicate);
+  testing::expect_ok(g.check(msg(1, 5001), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 5001), kNow)), Errc::duplicate);
+  testing::expect_ok(g.check(msg(1, 100000), kNow));  // jump past the whole window
+  EXPECT_EQ(code(g.check(msg(1, 5070), kNow)), Errc::replay);
+  testing::expect_ok(g.check(msg(1, 99999), kNow));
+}
+
+TEST(ReplayGuard, SlidingKeepsEveryBit) {
+  // Accept every even sequence up to 3000, then every odd one still inside
+  // the window must be accepted and every even one must be a duplicate.
+  ReplayGuard g = take(ReplayGuard::create());
+  for (uint64_t s = 0; s <= 3000; s += 2) testing::expect_ok(g.check(msg(1, s), kNow));
+  for (uint64_t s = 3000 - kReplayWindow + 1; s <= 3000; ++s) {
+    EXPECT_EQ(code(g.check(msg(1, s), kNow)), s % 2 == 0 ? Errc::duplicate : static_cast<Errc>(0)) << s;
+  }
+}
+
+TEST(ReplayGuard, AgeAndSkew) {
+  ReplayOptions o;
+  o.max_age_ms = 1000;
+  o.max_future_skew_ms = 100;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow - 1001), kNow)), Errc::expired);
+  testing::expect_ok(g.check(msg(1, 1, kNow - 1000), kNow));
+  testing::expect_ok(g.check(msg(1, 2, kNow + 100), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 3, kNow + 101), kNow)), Errc::not_yet_valid);
+  EXPECT_EQ(code(g.check(msg(1, 4, 0), kNow)), Errc::expired);
+  EXPECT_EQ(code(g.check(msg(1, 5, UINT64_MAX), kNow)), Errc::not_yet_valid);
+}
+
+TEST(ReplayGuard, RetainedMessagesHaveTheirOwnPolicy) {
+  ReplayOptions o;
+  o.max_age_ms = 1000;
+  o.retained_max_age_ms = 10'000;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  // Old but within the retained age; delivered again to a second subscriber.
+  testing::expect_ok(g.check(msg(1, 0, kNow - 5000, true), kNow));
+  testing::expect_ok(g.check(msg(1, 0, kNow - 5000, true), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow - 5000, false), kNow)), Errc::expired);
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow - 10'001, true), kNow)), Errc::expired);
+  o.retained = RetainedPolicy::refuse;
+  ReplayGuard strict = take(ReplayGuard::create(o));
+  EXPECT_EQ(code(strict.check(msg(1, 0, kNow, true), kNow)), Errc::retained_refused);
+}
+
+TEST(ReplayGuard, RebootedSenderIsANewSender) {
+  ReplayGuard g = take(ReplayGuard::create());
+  for (uint64_t s = 0; s < 100; ++s) testing::expect_ok(g.check(msg(1, s, kNow), kNow));
+  // After a reboot the device has a new sender ID and starts again at 0.
+  testing::expect_ok(g.check(msg(2, 0, kNow + 10), kNow + 10));
+  // The pre-reboot messages stay refused.
+  EXPECT_EQ(code(g.check(msg(1, 50, kNow), kNow + 10)), Errc::duplicate);
+  // And once past the maximum age they are refused as expired.
+  EXPECT_EQ(code(g.check(msg(1, 50, kNow), kNow + g.options().max_age_ms + 1)), Errc::expired);
+}
+
+TEST(ReplayGuard, BoundedMemoryWithoutReopeningReplays) {
+  ReplayOptions o;
+  o.max_senders = 8;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  for (uint8_t s = 1; s <= 8; ++s) testing::expect_ok(g.check(msg(s, 0, kNow + s), kNow + s));
+  EXPECT_EQ(g.tracked_senders(), 8u);
+  // A ninth sender evicts the least recently seen (sender 1) ...
+  testing::expect_ok(g.check(msg(9, 0, kNow + 9), kNow + 9));
+  EXPECT_EQ(g.tracked_senders(), 8u);
+  EXPECT_EQ(g.watermark_ms(), kNow + 1);
+  // ... and a replay of sender 1's message is still refused.
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow + 1), kNow + 10)), Errc::replay);
+  // A fresh message from a sender it forgot is accepted.
+  testing::expect_ok(g.check(msg(1, 1, kNow + 11), kNow + 11));
+}
+
+TEST(ReplayGuard, EvictsAgedSendersFirst) {
+  ReplayOptions o;
+  o.max_senders = 4;
+  o.max_age_ms = 1000;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  for (uint8_t s = 1; s <= 4; ++s) testing::expect_ok(g.check(msg(s, 0, kNow), kNow));
+  testing::expect_ok(g.check(msg(5, 0, kNow + 5000), kNow + 5000));
+  EXPECT_EQ(g.tracked_senders(), 1u);  // the four aged-out senders went
+  EXPECT_EQ(g.watermark_ms(), 0u);     // without raising the watermark
+}
+
+TEST(ReplayGuard, OptionsAreValidated) {
+  ReplayOptions o;
+  o.max_age_ms = 0;
+  EXPECT_EQ(ReplayGuard::create(o).error(), Errc::invalid_argument);
+  o = ReplayOptions{};
+  o.max_senders = 0;
+  EXPECT_EQ(ReplayGuard::create(o).error(), Errc::invalid_argument);
+  o.max_senders = (size_t{1} << 24) + 1;
+  EXPECT_EQ(ReplayGuard::create(o).error(), Errc::invalid_argument);
+}
+
+}  // namespace
+}  // namespace mqseal

@@ -1,0 +1,160 @@
+#include <mqseal/sealer.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::take;
+
+std::array<uint8_t, kNonceSize> nonce_of(const std::vector<uint8_t>& env) {
+  std::array<uint8_t, kNonceSize> n{};
+  std::copy(env.begin() + 14, env.begin() + 14 + kNonceSize, n.begin());
+  return n;
+}
+
+TEST(Sealer, SealsUnderThePrimaryKeyOfTheRule) {
+  auto keys = testing::plant_keys();
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys));
+  std::vector<uint8_t> env = take(sealer.seal("plant/7/telemetry", std::string_view("21.5")));
+  EnvelopeHeader h = take(parse_header(env));
+  EXPECT_EQ(h.key_id, take(keys->primary("telemetry")));
+  EXPECT_EQ(h.sender, sealer.sender());
+  EXPECT_EQ(h.sequence, 0u);
+  EXPECT_NEAR(static_cast<double>(h.timestamp_ms), static_cast<double>(system_time_ms()), 5000.0);
+  env = take(sealer.seal("plant/7/cmd/valve", std::string_view("open")));
+  h = take(parse_header(env));
+  EXPECT_EQ(h.key_id, take(keys->primary("commands")));
+  EXPECT_EQ(h.sequence, 1u);  // one counter per session, across topics
+}
+
+TEST(Sealer, FailsClosed) {
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  std::vector<uint8_t> out = {1, 2, 3};
+  EXPECT_EQ(sealer.seal("plant/7/status", std::string_view("x"), out).error(), Errc::no_rule);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(sealer.seal("plant/+/telemetry", std::string_view("x")).error(), Errc::invalid_topic);
+  EXPECT_EQ(sealer.seal("", std::string_view("x")).error(), Errc::invalid_topic);
+  // A rule whose key name has no primary key.
+  TopicPolicy policy;
+  testing::expect_ok(policy.add_rule("#", "absent"));
+  Sealer orphan = take(Sealer::create(policy, testing::plant_keys()));
+  EXPECT_EQ(orphan.seal("a", std::string_view("x")).error(), Errc::no_primary_key);
+}
+
+TEST(Sealer, PlaintextRulePassesThrough) {
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  EXPECT_EQ(take(sealer.seal("public/news", std::string_view("hi"))), testing::bytes_of("hi"));
+}
+
+TEST(Sealer, RejectsBadOptions) {
+  SealerOptions o;
+  o.topic_cache_capacity = 0;
+  EXPECT_EQ(Sealer::create(testing::plant_policy(), testing::plant_keys(), o).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(Sealer::create(testing::plant_policy(), nullptr).error(), Errc::invalid_argument);
+}
+
+TEST(Sealer, SealedPayloadIsNotInTheEnvelope) {
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  const std::string secret = "the-secret-reading-0123456789";
+  std::vector<uint8_t> env = take(sealer.seal("plant/1/telemetry", secret));
+  EXPECT_EQ(std::search(env.begin(), env.end(), secret.begin(), secret.end()), env.end());
+}
+
+TEST(Sealer, EightThreadsNeverRepeatANonce) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 100000;
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  std::vector<std::vector<std::array<uint8_t, kNonceSize>>> nonces(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<uint8_t> env;
+      const std::string topic = "plant/" + std::to_string(t % 3) + "/telemetry";
+      nonces[t].reserve(kPerThread);
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!sealer.seal(topic, std::string_view("x"), env)) return;
+        nonces[t].push_back(nonce_of(env));
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  std::vector<std::array<uint8_t, kNonceSize>> all;
+  for (auto& v : nonces) {
+    ASSERT_EQ(v.size(), static_cast<size_t>(kPerThread));
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(std::adjacent_find(all.begin(), all.end()), all.end());
+  EXPECT_EQ(all.size(), static_cast<size_t>(kThreads) * kPerThread);
+}
+
+TEST(Sealer, NewSessionPerSealerSoRebootsNeverRepeatNonces) {
+  // A reboot loses all state; what is left is a new Sealer on the same keys.
+  auto keys = testing::plant_keys();
+  Sealer before = take(Sealer::create(testing::plant_policy(), keys));
+  Sealer after = take(Sealer::create(testing::plant_policy(), keys));
+  EXPECT_NE(before.sender(), after.sender());
+  std::vector<uint8_t> a = take(before.seal("plant/1/telemetry", std::string_view("x")));
+  std::vector<uint8_t> b = take(after.seal("plant/1/telemetry", std::string_view("x")));
+  EXPECT_NE(nonce_of(a), nonce_of(b));
+}
+
+TEST(Sealer, ForkedChildDrawsANewSession) {
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  std::vector<uint8_t> parent_env = take(sealer.seal("plant/1/telemetry", std::string_view("x")));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Result<std::vector<uint8_t>> env = sealer.seal("plant/1/telemetry", std::string_view("x"));
+    if (env) (void)!write(fds[1], env->data() + 14, kNonceSize);
+    _exit(env ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::array<uint8_t, kNonceSize> child_nonce{};
+  ASSERT_EQ(read(fds[0], child_nonce.data(), kNonceSize), static_cast<ssize_t>(kNonceSize));
+  close(fds[0]);
+  close(fds[1]);
+  std::vector<uint8_t> parent_next = take(sealer.seal("plant/1/telemetry", std::string_view("x")));
+  EXPECT_NE(child_nonce, nonce_of(parent_next));  // the parent's next nonce
+  EXPECT_NE(std::vector<uint8_t>(child_nonce.begin(), child_nonce.begin() + kSenderIdSize),
+            std::vector<uint8_t>(parent_env.begin() + 14, parent_env.begin() + 14 + kSenderIdSize));
+}
+
+TEST(Sealer, CacheEvictionKeepsWorking) {
+  SealerOptions o;
+  o.topic_cache_capacity = 2;
+  auto keys = testing::plant_keys();
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys, o));
+  Opener opener = take(Opener::create(testing::plant_policy(), keys));
+  for (int round = 0; round < 3; ++round) {
+    for (int t = 0; t < 5; ++t) {
+      const std::string topic = "plant/" + std::to_string(t) + "/telemetry";
+      std::vector<uint8_t> env = take(sealer.seal(topic, std::string_view("v")));
+      EXPECT_EQ(take(opener.open(topic, env)).payload, testing::bytes_of("v")) << topic;
+    }
+  }
+}
+
+TEST(Sealer, RejectsOversizedPayloadWithoutReadingIt) {
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  static const uint8_t byte = 0;
+  EXPECT_EQ(sealer.seal("plant/1/telemetry", ByteView(&byte, kMaxPayloadSize + 1)).error(),
+            Errc::payload_too_large);
+}
+
+}  // namespace
+}  // namespace mqseal
