@@ -106,7 +106,7 @@ struct Vectors {
     std::vector<uint8_t> key = topic_key(key_id, topic);
     std::vector<uint8_t> envelope;
     must(mqseal::seal_with_header(key.data(), topic, h, payload, envelope));
-    std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + mqseal::kHeaderSize);
+    std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + mqseal::kAssociatedHeaderSize);
     ad.push_back(static_cast<uint8_t>(topic.size() >> 8));
     ad.push_back(static_cast<uint8_t>(topic.size()));
     ad.insert(ad.end(), topic.begin(), topic.end());

@@ -24,6 +24,11 @@ constexpr size_t kOffsetSender = 14;
 constexpr size_t kOffsetSequence = kOffsetSender + kSenderIdSize;  // 30
 constexpr size_t kOffsetNonce = kOffsetSender;
 static_assert(kOffsetSequence + kSequenceSize == kHeaderSize, "header layout");
+// The associated data covers the header up to the nonce. The nonce itself
+// (sender and sequence) is authenticated by the AEAD as its nonce: any change
+// to it changes the key stream and the Poly1305 key, so the tag fails.
+constexpr size_t kAdHeaderSize = kAssociatedHeaderSize;
+static_assert(kAdHeaderSize == kOffsetNonce, "associated data stops at the nonce");
 
 constexpr size_t kTopicLengthSize = 2;
 // Associated data up to this size is built on the stack; longer topics
@@ -44,19 +49,20 @@ void write_header(const EnvelopeHeader& h, uint8_t* out) {
   internal::store_be64(out + kOffsetSequence, h.sequence);
 }
 
-// header || u16be(len(topic)) || topic, in `stack` if it fits, else in `heap`.
+// header[0..14) || u16be(len(topic)) || topic, in `stack` if it fits, else
+// in `heap`.
 const uint8_t* build_ad(const uint8_t* header, std::string_view topic, uint8_t* stack,
                         std::vector<uint8_t>& heap, size_t& ad_size) {
-  ad_size = kHeaderSize + kTopicLengthSize + topic.size();
+  ad_size = kAdHeaderSize + kTopicLengthSize + topic.size();
   uint8_t* ad = stack;
   if (ad_size > kStackAdSize) {
     heap.resize(ad_size);
     ad = heap.data();
   }
-  std::memcpy(ad, header, kHeaderSize);
-  ad[kHeaderSize] = static_cast<uint8_t>(topic.size() >> 8);
-  ad[kHeaderSize + 1] = static_cast<uint8_t>(topic.size());
-  std::memcpy(ad + kHeaderSize + kTopicLengthSize, topic.data(), topic.size());
+  std::memcpy(ad, header, kAdHeaderSize);
+  ad[kAdHeaderSize] = static_cast<uint8_t>(topic.size() >> 8);
+  ad[kAdHeaderSize + 1] = static_cast<uint8_t>(topic.size());
+  std::memcpy(ad + kAdHeaderSize + kTopicLengthSize, topic.data(), topic.size());
   return ad;
 }
 
@@ -119,15 +125,20 @@ Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, 
   if (internal::overlaps(envelope.data(), envelope.size(), out.data(), out.capacity())) {
     return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
   }
-  out.clear();
   if (envelope.size() < kEnvelopeOverhead || envelope.size() > kMaxEnvelopeSize) {
+    out.clear();
     return Errc::malformed;
   }
-  if (topic.size() > kMaxTopicSize) return Errc::invalid_topic;
+  if (topic.size() > kMaxTopicSize) {
+    out.clear();
+    return Errc::invalid_topic;
+  }
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
   const uint8_t* ad = build_ad(envelope.data(), topic, stack_ad, heap_ad, ad_size);
+  // Not cleared first: a caller that reuses `out` for same-size messages
+  // pays no zero-fill. Decryption overwrites every byte, or `out` is cleared.
   out.resize(envelope.size() - kEnvelopeOverhead);
   unsigned long long written = 0;
   if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr,

@@ -37,11 +37,22 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
                          out.payload.capacity())) {
     return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
   }
-  out.payload.clear();
+  // out.payload keeps its size until the end, so that a caller reusing `out`
+  // for same-size messages pays no zero-fill; every failure clears it.
+  Status s = open_into(topic, envelope, delivery, out);
+  if (!s) {
+    out.payload.clear();
+    out.sealed = false;
+  }
+  return s;
+}
+
+Status Opener::open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                         Opened& out) {
   out.sealed = false;
   internal::TopicKey topic_key;
   internal::ScopedWipe wipe(topic_key.key, sizeof topic_key.key);
-  Result<EnvelopeHeader> header = Errc::malformed;
+  EnvelopeHeader header;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     // The rule comes first: a plaintext topic never parses a header, and a
@@ -52,24 +63,22 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
       out.payload.assign(envelope.begin(), envelope.end());
       return {};
     }
-    header = parse_header(envelope);
-    if (!header) return header.error();
-    if (header->key_id == 0) return Errc::unknown_key;
-    if (Status s = impl_->resolver.key_for(*slot, header->key_id, topic_key); !s) return s;
+    Result<EnvelopeHeader> parsed = parse_header(envelope);
+    if (!parsed) return parsed.error();
+    header = *parsed;
+    if (header.key_id == 0) return Errc::unknown_key;
+    if (Status s = impl_->resolver.key_for(*slot, header.key_id, topic_key); !s) return s;
   }
   if (Status s = open_with_key(topic_key.key, topic, envelope, out.payload); !s) return s;
   const Delivery& d = delivery;
   const uint64_t now = d.now_ms != 0 ? d.now_ms : system_time_ms();
-  MessageFacts facts{header->sender, header->sequence, header->timestamp_ms, d.retained};
-  if (Status s = impl_->guard.check(facts, now); !s) {
-    out.payload.clear();
-    return s;
-  }
+  MessageFacts facts{header.sender, header.sequence, header.timestamp_ms, d.retained};
+  if (Status s = impl_->guard.check(facts, now); !s) return s;
   out.sealed = true;
-  out.key_id = header->key_id;
-  out.timestamp_ms = header->timestamp_ms;
-  out.sender = header->sender;
-  out.sequence = header->sequence;
+  out.key_id = header.key_id;
+  out.timestamp_ms = header.timestamp_ms;
+  out.sender = header.sender;
+  out.sequence = header.sequence;
   return {};
 }
 

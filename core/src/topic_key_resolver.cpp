@@ -64,6 +64,9 @@ void TopicKeyResolver::push_front(uint32_t i) {
 }
 
 Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
+  // Devices and services often send or receive runs on one topic: the most
+  // recently used entry is checked before hashing.
+  if (head_ != kNone && nodes_[head_].topic == topic) return head_;
   scratch_.assign(topic.data(), topic.size());
   if (auto it = index_.find(scratch_); it != index_.end()) {
     const uint32_t i = it->second;

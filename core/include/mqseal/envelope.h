@@ -13,8 +13,8 @@
 //   38 + n   16 tag          Poly1305
 //
 // The AEAD nonce is sender || sequence (24 bytes). The associated data is the
-// 38 header bytes, then the topic's length as 2 bytes big endian, then the
-// topic. Most users never touch this header: Sealer and Opener do it all.
+// first 14 header bytes (version to timestamp_ms), then the topic's length as
+// 2 bytes big endian, then the topic; the AEAD authenticates the nonce itself. Most users never touch this header: Sealer and Opener do it all.
 // It is public for tools that inspect envelopes without a key (the broker
 // plugin, `mqseal inspect`) and for known-answer tests.
 #ifndef MQSEAL_ENVELOPE_H_
@@ -42,6 +42,8 @@ inline constexpr size_t kSequenceSize = 8;
 inline constexpr size_t kTagSize = 16;
 inline constexpr size_t kHeaderSize = 1 + 1 + 4 + 8 + kSenderIdSize + kSequenceSize;  // 38
 inline constexpr size_t kEnvelopeOverhead = kHeaderSize + kTagSize;                 // 54
+// Header bytes in the associated data: version, suite, key_id, timestamp_ms.
+inline constexpr size_t kAssociatedHeaderSize = 1 + 1 + 4 + 8;                      // 14
 // MQTT's largest packet is 268435455 bytes; no envelope can be larger.
 inline constexpr size_t kMaxEnvelopeSize = 268435455;
 inline constexpr size_t kMaxPayloadSize = kMaxEnvelopeSize - kEnvelopeOverhead;

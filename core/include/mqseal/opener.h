@@ -86,6 +86,8 @@ class Opener {
  private:
   struct Impl;
   explicit Opener(std::unique_ptr<Impl> impl) noexcept;
+  Status open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                   Opened& out);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -91,8 +91,8 @@ class ReplayGuard {
   std::unique_ptr<Impl> impl_;
 };
 
-// Milliseconds since 1970 UTC from the system clock (vDSO, no system call on
-// Linux).
+// Milliseconds since 1970 UTC from the system clock (on Linux the coarse
+// real-time clock: no system call, resolution of a few milliseconds).
 uint64_t system_time_ms() noexcept;
 
 }  // namespace mqseal
