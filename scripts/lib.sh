@@ -1,0 +1,36 @@
+# Shared by the scripts in this folder: logging, root check, and installing
+# Debian packages only when they are missing (so every script is safe to run
+# twice, and fast the second time).
+set -euo pipefail
+
+MQSEAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export MQSEAL_ROOT
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+die() { printf '\033[31mERROR: %s\033[0m\n' "$*" >&2; exit 1; }
+
+# Build parallelism: this project's machines have 2 cores; never more than
+# the machine has.
+jobs() { nproc 2>/dev/null || echo 2; }
+
+# apt_install PACKAGE...: installs those not installed yet.
+apt_install() {
+  local missing=()
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    die "missing Debian packages: ${missing[*]} (run as root, or: sudo apt-get install ${missing[*]})"
+  fi
+  say "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "apt-get install ${missing[*]} failed"
+}
+
+# What building and testing the C++ core needs.
+CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtomlplusplus-dev
+               libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3)
