@@ -7,6 +7,7 @@
 
 #include "key_access.h"
 #include "mqseal/topic.h"
+#include "envelope_internal.h"
 #include "sodium_util.h"
 
 namespace mqseal {
@@ -68,18 +69,31 @@ const uint8_t* build_ad(const uint8_t* header, std::string_view topic, uint8_t* 
 
 }  // namespace
 
-Result<EnvelopeHeader> parse_header(ByteView envelope) {
-  if (envelope.size() < kEnvelopeOverhead) return Error(Errc::malformed, "shorter than 54 bytes");
-  if (envelope.size() > kMaxEnvelopeSize) return Error(Errc::malformed, "larger than MQTT allows");
-  EnvelopeHeader h;
+namespace internal {
+Errc read_header(ByteView envelope, EnvelopeHeader& h) noexcept {
+  if (envelope.size() < kEnvelopeOverhead || envelope.size() > kMaxEnvelopeSize) {
+    return Errc::malformed;
+  }
   h.version = envelope[kOffsetVersion];
   if (h.version != kEnvelopeVersion) return Errc::unsupported_version;
   h.suite = envelope[kOffsetSuite];
   if (h.suite != kSuiteXChaCha20Poly1305) return Errc::unsupported_suite;
-  h.key_id = internal::load_be32(envelope.data() + kOffsetKeyId);
-  h.timestamp_ms = internal::load_be64(envelope.data() + kOffsetTimestamp);
+  h.key_id = load_be32(envelope.data() + kOffsetKeyId);
+  h.timestamp_ms = load_be64(envelope.data() + kOffsetTimestamp);
   std::memcpy(h.sender.data(), envelope.data() + kOffsetSender, kSenderIdSize);
-  h.sequence = internal::load_be64(envelope.data() + kOffsetSequence);
+  h.sequence = load_be64(envelope.data() + kOffsetSequence);
+  return Errc{};
+}
+}  // namespace internal
+
+Result<EnvelopeHeader> parse_header(ByteView envelope) {
+  EnvelopeHeader h;
+  const Errc code = internal::read_header(envelope, h);
+  if (code == Errc::malformed) {
+    return Error(Errc::malformed, envelope.size() < kEnvelopeOverhead ? "shorter than 54 bytes"
+                                                                      : "larger than MQTT allows");
+  }
+  if (code != Errc{}) return code;
   return h;
 }
 

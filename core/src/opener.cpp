@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "envelope_internal.h"
 #include "mqseal/envelope.h"
 #include "topic_key_resolver.h"
 
@@ -63,9 +64,9 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
       out.payload.assign(envelope.begin(), envelope.end());
       return {};
     }
-    Result<EnvelopeHeader> parsed = parse_header(envelope);
-    if (!parsed) return parsed.error();
-    header = *parsed;
+    if (const Errc code = internal::read_header(envelope, header); code != Errc{}) {
+      return code == Errc::malformed ? Status(parse_header(envelope).error()) : Status(code);
+    }
     if (header.key_id == 0) return Errc::unknown_key;
     if (Status s = impl_->resolver.key_for(*slot, header.key_id, topic_key); !s) return s;
   }

@@ -59,12 +59,27 @@ struct ReplayGuard::Impl {
   mutable std::mutex mutex;
   std::unordered_map<SenderId, SenderState, SenderHash> senders;
   uint64_t watermark_ms = 0;
+  // The sender of the previous accepted message: a subscription often hears
+  // runs from one device. Map nodes are stable, so the pointer stays valid
+  // until that sender is erased (which resets it).
+  SenderState* last = nullptr;
+  SenderId last_id{};
+
+  SenderState* find(const SenderId& id) {
+    if (last != nullptr && last_id == id) return last;
+    auto it = senders.find(id);
+    if (it == senders.end()) return nullptr;
+    last = &it->second;
+    last_id = id;
+    return last;
+  }
 
   // Called with the table full: first drops every sender whose newest message
   // is past max_age (a replay of theirs is refused as expired anyway), then,
   // if that freed nothing, the least recently seen sender, raising the
   // watermark so its old messages stay refused.
   void make_room(uint64_t now_ms) {
+    last = nullptr;
     for (auto it = senders.begin(); it != senders.end();) {
       const uint64_t newest = it->second.newest_timestamp_ms;
       if (now_ms > newest && now_ms - newest > options.max_age_ms) it = senders.erase(it);
@@ -119,8 +134,8 @@ Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
   if (age > o.max_age_ms) return Errc::expired;
 
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  auto it = impl_->senders.find(m.sender);
-  if (it == impl_->senders.end()) {
+  SenderState* found = impl_->find(m.sender);
+  if (found == nullptr) {
     if (m.timestamp_ms <= impl_->watermark_ms) return Error(Errc::replay, "stale sender");
     if (impl_->senders.size() >= o.max_senders) impl_->make_room(now_ms);
     SenderState state;
@@ -131,7 +146,7 @@ Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
     impl_->senders.emplace(m.sender, state);
     return {};
   }
-  SenderState& state = it->second;
+  SenderState& state = *found;
   if (m.sequence > state.top) {
     state.slide(m.sequence - state.top);
     state.top = m.sequence;
