@@ -159,8 +159,10 @@ int main(int argc, char** argv) {
   for (const KeySpec& k : kKeys) {
     std::vector<uint8_t> material = pattern(mqseal::kKeySize, k.first_byte);
     must(v.keyring.add_with_id(k.name, k.id, must(mqseal::Key::from_bytes(material))));
-    keys.push_back({{"name", k.name}, {"id", k.id}, {"state", mqseal::name(k.state)},
-                    {"material", hex(material)}});
+    json entry = {{"name", k.name}, {"id", k.id}, {"state", mqseal::name(k.state)}};
+    // A retired key carries no material (SPEC section 1): only its ID is kept.
+    if (k.state != mqseal::KeyState::retired) entry["material"] = hex(material);
+    keys.push_back(entry);
   }
   must(v.keyring.promote(0x00000002));
   must(v.keyring.retire(0x00000003));
@@ -171,7 +173,10 @@ int main(int argc, char** argv) {
   const std::string t7 = "plant/7/telemetry";
   const std::vector<uint8_t> reading = {'2', '1', '.', '5', ' ', 'C'};
   const uint64_t now = kT0 + 2000;
-  std::vector<uint8_t> basic = v.sealed("short", "a short reading under the old (still active) key",
+  std::vector<uint8_t> basic = v.sealed("short",
+                                        "sealed under key 1, the primary before a rotation, "
+                                        "now active: still opens (a Sealer always uses the "
+                                        "primary; vectors name the key explicitly)",
                                         t7, reading, 1, kT0, 0xa1, 0, now, false);
   v.sealed("empty", "empty payload", t7, {}, 2, kT0, 0xa1, 1, now, false);
   v.sealed("one-byte", "one-byte payload", t7, {0x00}, 2, kT0 + 1, 0xa1, 2, now, false);
@@ -179,7 +184,7 @@ int main(int argc, char** argv) {
   v.sealed("64k", "64 KiB payload", t7, pattern(65536, 0), 2, kT0 + 3, 0xa1, 4, now, false);
   v.sealed("other-topic", "same key, another concrete topic: another topic key",
            "plant/8/telemetry", reading, 2, kT0, 0xa1, 5, now, false);
-  v.sealed("rotated-key", "sealed under the new primary key after rotation", t7, reading, 2,
+  v.sealed("rotated-key", "sealed under key 2, the primary after the rotation", t7, reading, 2,
            kT0 + 500, 0xb2, 0, now, false);
   v.sealed("commands", "a multi-level topic under the commands key", "plant/7/cmd/valve/open",
            {'o', 'p', 'e', 'n'}, 0x0a, kT0, 0xa1, 6, now, false);
@@ -239,7 +244,8 @@ int main(int argc, char** argv) {
                     {{"filter", "plant/+/cmd/#"}, {"key", "commands"}},
                     {{"filter", "public/#"}, {"plaintext", true}}})},
       {"replay", {{"max_age_ms", 300000}, {"max_future_skew_ms", 60000},
-                  {"retained_max_age_ms", 604800000}}},
+                  {"retained", "accept_within_age"}, {"retained_max_age_ms", 604800000},
+                  {"max_streams", 4096}}},
       {"notes", "Open each vector with a fresh receiver (empty replay state). Byte strings are "
                 "lowercase hex; topics are UTF-8 strings."},
       {"vectors", v.list},

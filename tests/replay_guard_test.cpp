@@ -9,8 +9,10 @@ namespace {
 using testing::take;
 constexpr uint64_t kNow = 1'800'000'000'000;
 
-MessageFacts msg(uint8_t sender, uint64_t seq, uint64_t ts = kNow, bool retained = false) {
+MessageFacts msg(uint8_t sender, uint64_t seq, uint64_t ts = kNow, bool retained = false,
+                 std::string_view topic = "t/1") {
   MessageFacts m;
+  m.topic = topic;
   m.sender.fill(sender);
   m.sequence = seq;
   m.timestamp_ms = ts;
@@ -83,6 +85,34 @@ TEST(ReplayGuard, RetainedMessagesHaveTheirOwnPolicy) {
   EXPECT_EQ(code(strict.check(msg(1, 0, kNow, true), kNow)), Errc::retained_refused);
 }
 
+TEST(ReplayGuard, WindowsArePerTopicBecauseMqttOrdersPerTopic) {
+  ReplayGuard g = take(ReplayGuard::create());
+  // One session seals on two topics; topic b's message is delayed while
+  // 2000 messages on topic a go by.
+  testing::expect_ok(g.check(msg(1, 0, kNow, false, "a"), kNow));
+  for (uint64_t s = 2; s < 2002; ++s) testing::expect_ok(g.check(msg(1, s, kNow, false, "a"), kNow));
+  testing::expect_ok(g.check(msg(1, 1, kNow, false, "b"), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 1, kNow, false, "b"), kNow)), Errc::duplicate);
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow, false, "a"), kNow)), Errc::replay);
+  EXPECT_EQ(g.tracked_streams(), 2u);
+}
+
+TEST(ReplayGuard, RetainedFlagDoesNotLetARecentMessageThroughTwice) {
+  ReplayGuard g = take(ReplayGuard::create());
+  testing::expect_ok(g.check(msg(1, 10), kNow));
+  // The same message again, now flagged retained by whoever relays it.
+  EXPECT_EQ(code(g.check(msg(1, 10, kNow, true), kNow)), Errc::duplicate);
+  // A retained message the window holds but has not seen: accepted once.
+  testing::expect_ok(g.check(msg(1, 9, kNow, true), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 9, kNow, true), kNow)), Errc::duplicate);
+  EXPECT_EQ(code(g.check(msg(1, 9, kNow, false), kNow)), Errc::duplicate);
+  // Retained messages never slide a window or start one.
+  testing::expect_ok(g.check(msg(1, 5000, kNow, true), kNow));
+  testing::expect_ok(g.check(msg(1, 11), kNow));  // the window did not move to 5000
+  testing::expect_ok(g.check(msg(2, 0, kNow, true), kNow));
+  EXPECT_EQ(g.tracked_streams(), 1u);
+}
+
 TEST(ReplayGuard, RebootedSenderIsANewSender) {
   ReplayGuard g = take(ReplayGuard::create());
   for (uint64_t s = 0; s < 100; ++s) testing::expect_ok(g.check(msg(1, s, kNow), kNow));
@@ -96,13 +126,13 @@ TEST(ReplayGuard, RebootedSenderIsANewSender) {
 
 TEST(ReplayGuard, BoundedMemoryWithoutReopeningReplays) {
   ReplayOptions o;
-  o.max_senders = 8;
+  o.max_streams = 8;
   ReplayGuard g = take(ReplayGuard::create(o));
   for (uint8_t s = 1; s <= 8; ++s) testing::expect_ok(g.check(msg(s, 0, kNow + s), kNow + s));
-  EXPECT_EQ(g.tracked_senders(), 8u);
+  EXPECT_EQ(g.tracked_streams(), 8u);
   // A ninth sender evicts the least recently seen (sender 1) ...
   testing::expect_ok(g.check(msg(9, 0, kNow + 9), kNow + 9));
-  EXPECT_EQ(g.tracked_senders(), 8u);
+  EXPECT_EQ(g.tracked_streams(), 8u);
   EXPECT_EQ(g.watermark_ms(), kNow + 1);
   // ... and a replay of sender 1's message is still refused.
   EXPECT_EQ(code(g.check(msg(1, 0, kNow + 1), kNow + 10)), Errc::replay);
@@ -112,12 +142,12 @@ TEST(ReplayGuard, BoundedMemoryWithoutReopeningReplays) {
 
 TEST(ReplayGuard, EvictsAgedSendersFirst) {
   ReplayOptions o;
-  o.max_senders = 4;
+  o.max_streams = 4;
   o.max_age_ms = 1000;
   ReplayGuard g = take(ReplayGuard::create(o));
   for (uint8_t s = 1; s <= 4; ++s) testing::expect_ok(g.check(msg(s, 0, kNow), kNow));
   testing::expect_ok(g.check(msg(5, 0, kNow + 5000), kNow + 5000));
-  EXPECT_EQ(g.tracked_senders(), 1u);  // the four aged-out senders went
+  EXPECT_EQ(g.tracked_streams(), 1u);  // the four aged-out senders went
   EXPECT_EQ(g.watermark_ms(), 0u);     // without raising the watermark
 }
 
@@ -126,9 +156,9 @@ TEST(ReplayGuard, OptionsAreValidated) {
   o.max_age_ms = 0;
   EXPECT_EQ(ReplayGuard::create(o).error(), Errc::invalid_argument);
   o = ReplayOptions{};
-  o.max_senders = 0;
+  o.max_streams = 0;
   EXPECT_EQ(ReplayGuard::create(o).error(), Errc::invalid_argument);
-  o.max_senders = (size_t{1} << 24) + 1;
+  o.max_streams = (size_t{1} << 24) + 1;
   EXPECT_EQ(ReplayGuard::create(o).error(), Errc::invalid_argument);
 }
 

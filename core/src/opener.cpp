@@ -54,6 +54,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   internal::TopicKey topic_key;
   internal::ScopedWipe wipe(topic_key.key, sizeof topic_key.key);
   EnvelopeHeader header;
+  size_t topic_hash = 0;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     // The rule comes first: a plaintext topic never parses a header, and a
@@ -68,13 +69,14 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
       return code == Errc::malformed ? Status(parse_header(envelope).error()) : Status(code);
     }
     if (header.key_id == 0) return Errc::unknown_key;
+    topic_hash = impl_->resolver.topic_hash(*slot);
     if (Status s = impl_->resolver.key_for(*slot, header.key_id, topic_key); !s) return s;
   }
   if (Status s = open_with_key(topic_key.key, topic, envelope, out.payload); !s) return s;
   const Delivery& d = delivery;
   const uint64_t now = d.now_ms != 0 ? d.now_ms : system_time_ms();
-  MessageFacts facts{header.sender, header.sequence, header.timestamp_ms, d.retained};
-  if (Status s = impl_->guard.check(facts, now); !s) return s;
+  MessageFacts facts{topic, header.sender, header.sequence, header.timestamp_ms, d.retained};
+  if (Status s = impl_->guard.check(facts, topic_hash, now); !s) return s;
   out.sealed = true;
   out.key_id = header.key_id;
   out.timestamp_ms = header.timestamp_ms;

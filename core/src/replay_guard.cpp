@@ -2,8 +2,9 @@
 
 #include <array>
 #include <chrono>
-#include <ctime>
 #include <cstring>
+#include <ctime>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 
@@ -13,16 +14,36 @@ namespace {
 
 constexpr size_t kWordBits = 64;
 constexpr size_t kWindowWords = kReplayWindow / kWordBits;
-constexpr size_t kMaxTrackedSenders = size_t{1} << 24;
+constexpr size_t kMaxTrackedStreams = size_t{1} << 24;
 static_assert(kReplayWindow % kWordBits == 0, "window is whole words");
 
+// A stream is a (sender, topic) pair. Topics are kept as a hash: two topics
+// of one sender whose hashes collide share a window, which can only refuse
+// more (a reordered message may look too old), never accept a repeat.
+struct StreamKey {
+  SenderId sender;
+  size_t topic_hash;
+  bool operator==(const StreamKey& o) const noexcept {
+    return topic_hash == o.topic_hash && sender == o.sender;
+  }
+};
+
+struct StreamKeyHash {
+  size_t operator()(const StreamKey& k) const noexcept {
+    size_t h;  // the sender ID is uniformly random: its first bytes are a fine hash
+    std::memcpy(&h, k.sender.data(), sizeof h);
+    return h ^ (k.topic_hash * 0x9e3779b97f4a7c15ull);
+  }
+};
+
 // Bit d of the window is set when sequence (top - d) has been accepted.
-struct SenderState {
+struct StreamState {
   uint64_t top = 0;
   uint64_t newest_timestamp_ms = 0;  // sender's clock
   uint64_t last_seen_ms = 0;         // receiver's clock, for eviction
   std::array<uint64_t, kWindowWords> window{};
 
+  bool holds(uint64_t sequence) const { return sequence <= top && top - sequence < kReplayWindow; }
   bool test(uint64_t d) const { return (window[d / kWordBits] >> (d % kWordBits)) & 1u; }
   void set(uint64_t d) { window[d / kWordBits] |= uint64_t{1} << (d % kWordBits); }
   // Moves the window up by `shift` sequence numbers.
@@ -44,63 +65,93 @@ struct SenderState {
   }
 };
 
-struct SenderHash {
-  size_t operator()(const SenderId& id) const noexcept {
-    size_t h;  // the ID is uniformly random: its first bytes are a fine hash
-    std::memcpy(&h, id.data(), sizeof h);
-    return h;
-  }
-};
-
 }  // namespace
 
 struct ReplayGuard::Impl {
   ReplayOptions options;
   mutable std::mutex mutex;
-  std::unordered_map<SenderId, SenderState, SenderHash> senders;
+  std::unordered_map<StreamKey, StreamState, StreamKeyHash> streams;
   uint64_t watermark_ms = 0;
-  // The sender of the previous accepted message: a subscription often hears
-  // runs from one device. Map nodes are stable, so the pointer stays valid
-  // until that sender is erased (which resets it).
-  SenderState* last = nullptr;
-  SenderId last_id{};
+  // The stream of the previous message: subscriptions often hear runs from
+  // one device on one topic. Map nodes are stable, so the pointer stays valid
+  // until that stream is erased (make_room resets it).
+  StreamState* last = nullptr;
+  StreamKey last_key{};
 
-  SenderState* find(const SenderId& id) {
-    if (last != nullptr && last_id == id) return last;
-    auto it = senders.find(id);
-    if (it == senders.end()) return nullptr;
+  StreamState* find(const StreamKey& key) {
+    if (last != nullptr && last_key == key) return last;
+    auto it = streams.find(key);
+    if (it == streams.end()) return nullptr;
     last = &it->second;
-    last_id = id;
+    last_key = key;
     return last;
   }
 
-  // Called with the table full: first drops every sender whose newest message
+  // Called with the table full: first drops every stream whose newest message
   // is past max_age (a replay of theirs is refused as expired anyway), then,
-  // if that freed nothing, the least recently seen sender, raising the
+  // if that freed nothing, the least recently seen stream, raising the
   // watermark so its old messages stay refused.
   void make_room(uint64_t now_ms) {
     last = nullptr;
-    for (auto it = senders.begin(); it != senders.end();) {
+    for (auto it = streams.begin(); it != streams.end();) {
       const uint64_t newest = it->second.newest_timestamp_ms;
-      if (now_ms > newest && now_ms - newest > options.max_age_ms) it = senders.erase(it);
+      if (now_ms > newest && now_ms - newest > options.max_age_ms) it = streams.erase(it);
       else ++it;
     }
-    if (senders.size() < options.max_senders) return;
-    auto oldest = senders.begin();
-    for (auto it = senders.begin(); it != senders.end(); ++it) {
+    if (streams.size() < options.max_streams) return;
+    auto oldest = streams.begin();
+    for (auto it = streams.begin(); it != streams.end(); ++it) {
       if (it->second.last_seen_ms < oldest->second.last_seen_ms) oldest = it;
     }
     if (oldest->second.newest_timestamp_ms > watermark_ms) {
       watermark_ms = oldest->second.newest_timestamp_ms;
     }
-    senders.erase(oldest);
+    streams.erase(oldest);
+  }
+
+  // Retained messages: only a repeat of what the window holds is refused.
+  Status check_retained(const StreamKey& key, uint64_t sequence) {
+    StreamState* state = find(key);
+    if (state == nullptr || !state->holds(sequence)) return {};
+    const uint64_t d = state->top - sequence;
+    if (state->test(d)) return Errc::duplicate;
+    state->set(d);
+    return {};
+  }
+
+  Status check_live(const StreamKey& key, const MessageFacts& m, uint64_t now_ms) {
+    StreamState* state = find(key);
+    if (state == nullptr) {
+      if (m.timestamp_ms <= watermark_ms) return Error(Errc::replay, "stale stream");
+      if (streams.size() >= options.max_streams) make_room(now_ms);
+      StreamState fresh;
+      fresh.top = m.sequence;
+      fresh.set(0);
+      fresh.newest_timestamp_ms = m.timestamp_ms;
+      fresh.last_seen_ms = now_ms;
+      streams.emplace(key, fresh);
+      return {};
+    }
+    if (m.sequence > state->top) {
+      state->slide(m.sequence - state->top);
+      state->top = m.sequence;
+      state->set(0);
+    } else {
+      const uint64_t d = state->top - m.sequence;
+      if (d >= kReplayWindow) return Error(Errc::replay, "below the replay window");
+      if (state->test(d)) return Errc::duplicate;
+      state->set(d);
+    }
+    if (m.timestamp_ms > state->newest_timestamp_ms) state->newest_timestamp_ms = m.timestamp_ms;
+    state->last_seen_ms = now_ms;
+    return {};
   }
 };
 
 Status ReplayOptions::validate() const {
   if (max_age_ms == 0) return Error(Errc::invalid_argument, "max_age_ms must be at least 1");
-  if (max_senders == 0 || max_senders > kMaxTrackedSenders) {
-    return Error(Errc::invalid_argument, "max_senders must be 1..16777216");
+  if (max_streams == 0 || max_streams > kMaxTrackedStreams) {
+    return Error(Errc::invalid_argument, "max_streams must be 1..16777216");
   }
   if (retained != RetainedPolicy::accept_within_age && retained != RetainedPolicy::refuse) {
     return Error(Errc::invalid_argument, "unknown retained policy");
@@ -121,50 +172,32 @@ ReplayGuard& ReplayGuard::operator=(ReplayGuard&&) noexcept = default;
 ReplayGuard::~ReplayGuard() = default;
 
 Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
+  return check(m, std::hash<std::string_view>{}(m.topic), now_ms);
+}
+
+Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now_ms) {
   const ReplayOptions& o = impl_->options;
+  // Unsigned arithmetic that cannot wrap: a timestamp ahead of the receiver
+  // (within the skew) has age 0.
   if (m.timestamp_ms > now_ms && m.timestamp_ms - now_ms > o.max_future_skew_ms) {
     return Errc::not_yet_valid;
   }
   const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
+  const StreamKey key{m.sender, topic_hash};
   if (m.retained) {
     if (o.retained == RetainedPolicy::refuse) return Errc::retained_refused;
     if (age > o.retained_max_age_ms) return Errc::expired;
-    return {};  // retained messages are delivered again by design: no window
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return impl_->check_retained(key, m.sequence);
   }
   if (age > o.max_age_ms) return Errc::expired;
-
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  SenderState* found = impl_->find(m.sender);
-  if (found == nullptr) {
-    if (m.timestamp_ms <= impl_->watermark_ms) return Error(Errc::replay, "stale sender");
-    if (impl_->senders.size() >= o.max_senders) impl_->make_room(now_ms);
-    SenderState state;
-    state.top = m.sequence;
-    state.set(0);
-    state.newest_timestamp_ms = m.timestamp_ms;
-    state.last_seen_ms = now_ms;
-    impl_->senders.emplace(m.sender, state);
-    return {};
-  }
-  SenderState& state = *found;
-  if (m.sequence > state.top) {
-    state.slide(m.sequence - state.top);
-    state.top = m.sequence;
-    state.set(0);
-  } else {
-    const uint64_t d = state.top - m.sequence;
-    if (d >= kReplayWindow) return Error(Errc::replay, "below the replay window");
-    if (state.test(d)) return Errc::duplicate;
-    state.set(d);
-  }
-  if (m.timestamp_ms > state.newest_timestamp_ms) state.newest_timestamp_ms = m.timestamp_ms;
-  state.last_seen_ms = now_ms;
-  return {};
+  return impl_->check_live(key, m, now_ms);
 }
 
-size_t ReplayGuard::tracked_senders() const {
+size_t ReplayGuard::tracked_streams() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->senders.size();
+  return impl_->streams.size();
 }
 
 uint64_t ReplayGuard::watermark_ms() const {

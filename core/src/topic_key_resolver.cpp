@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <functional>
 #include <utility>
 
 #include "keyring_access.h"
@@ -92,6 +93,7 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
   Node& n = nodes_[i];
   n.topic = scratch_;
   n.rule = *rule;
+  n.topic_hash = std::hash<std::string_view>{}(topic);
   index_.emplace(n.topic, i);
   push_front(i);
   return i;

@@ -42,6 +42,8 @@ class TopicKeyResolver {
   [[nodiscard]] Result<uint32_t> find_or_insert(std::string_view topic);
   // Whether the topic's rule is a plaintext rule.
   bool plaintext(uint32_t index) const { return nodes_[index].rule->plaintext; }
+  // std::hash of the topic, computed once when the topic entered the cache.
+  size_t topic_hash(uint32_t index) const { return nodes_[index].topic_hash; }
   // Fills `out` with the derived key. `wanted` is the key ID named by an
   // envelope, or 0 for the primary key of the rule's key name (sealing).
   // no_primary_key, unknown_key, key_retired, wrong_key_for_topic,
@@ -54,6 +56,7 @@ class TopicKeyResolver {
   struct Node {
     std::string topic;
     const TopicRule* rule = nullptr;
+    size_t topic_hash = 0;
     KeyId primary = 0;                   // 0 until looked up
     KeyId slot_ids[kKeysPerTopic] = {};  // 0 = empty slot
     uint8_t most_recent_slot = 0;
