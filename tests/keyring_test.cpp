@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <random>
 #include <string>
 
 #include "test_util.h"
@@ -123,6 +124,24 @@ TEST(Keyring, ParseNeverCrashesOnTruncations) {
   std::string text = take(ring.serialize());
   for (size_t n = 0; n < text.size(); ++n) {
     (void)Keyring::parse(std::string_view(text).substr(0, n));  // any answer but a crash
+  }
+}
+
+TEST(Keyring, RandomMutationsGiveParseErrorsOnly) {
+  Keyring ring;
+  (void)take(ring.generate("t"));
+  (void)take(ring.generate("u"));
+  const std::string text = take(ring.serialize());
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 5000; ++i) {
+    std::string mutated = text;
+    for (int e = 0; e < 1 + static_cast<int>(rng() % 3); ++e) {
+      mutated[rng() % mutated.size()] = static_cast<char>(rng());
+    }
+    Result<Keyring> r = Keyring::parse(mutated);
+    if (!r) {
+      EXPECT_EQ(r.error(), Errc::parse_error) << r.error().message();
+    }
   }
 }
 

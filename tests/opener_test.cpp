@@ -1,7 +1,9 @@
 #include <mqseal/opener.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <random>
 #include <thread>
 #include <vector>
 
@@ -170,6 +172,91 @@ TEST(Opener, FailedOpenLeavesNoPlaintextAndKeepsTheInput) {
   EXPECT_TRUE(out.payload.empty());
   EXPECT_FALSE(out.sealed);
   EXPECT_EQ(env, original);
+}
+
+// Random bytes, and random mutations of valid envelopes, give typed errors
+// only: never a crash, never plaintext. Deterministic seed; the sanitizer
+// build of scripts/test runs it under ASan and UBSan.
+TEST(Opener, RandomBytesAndMutationsGiveTypedErrorsOnly) {
+  Pair p;
+  std::mt19937_64 rng(20261125);
+  std::vector<std::vector<uint8_t>> valid;
+  for (size_t size : {0u, 1u, 64u, 300u}) {
+    valid.push_back(take(p.sealer.seal("plant/3/telemetry", std::vector<uint8_t>(size, 0x33))));
+  }
+  Opened out;
+  size_t opened = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> input;
+    if (i % 2 == 0) {
+      input.resize(rng() % 200);
+      for (uint8_t& b : input) b = static_cast<uint8_t>(rng());
+    } else {
+      input = valid[rng() % valid.size()];
+      const int edits = 1 + static_cast<int>(rng() % 4);
+      for (int e = 0; e < edits; ++e) {
+        switch (rng() % 3) {
+          case 0:
+            if (!input.empty()) input[rng() % input.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+            break;
+          case 1: input.resize(rng() % (input.size() + 1)); break;
+          default: input.insert(input.begin() + static_cast<long>(rng() % (input.size() + 1)),
+                                static_cast<uint8_t>(rng()));
+        }
+      }
+    }
+    Status s = p.opener.open("plant/3/telemetry", input, {}, out);
+    if (s) {
+      ++opened;  // only an unmodified valid envelope may open, and only once
+      EXPECT_NE(std::find(valid.begin(), valid.end(), input), valid.end());
+      continue;
+    }
+    EXPECT_TRUE(out.payload.empty());
+    const Errc c = s.error().code();
+    EXPECT_TRUE(c == Errc::malformed || c == Errc::unsupported_version ||
+                c == Errc::unsupported_suite || c == Errc::unknown_key ||
+                c == Errc::authentication_failed || c == Errc::duplicate)
+        << name(c);
+  }
+  EXPECT_LE(opened, valid.size());
+}
+
+TEST(Opener, RotationUnderLoadLosesNothing) {
+  auto keys = std::make_shared<Keyring>(take(testing::plant_keys()->clone()));
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys));
+  Opener opener = take(Opener::create(testing::plant_policy(), keys));
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0};
+  std::atomic<int> opened{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 3; ++t) {
+    workers.emplace_back([&, t] {
+      const std::string topic = "plant/" + std::to_string(t) + "/telemetry";
+      std::vector<uint8_t> env;
+      Opened out;
+      while (!stop) {
+        if (!sealer.seal(topic, std::string_view("x"), env)) { ++failures; continue; }
+        if (opener.open(topic, env, {}, out)) ++opened;
+        else ++failures;
+      }
+    });
+  }
+  // Rotate 50 times: receivers first learn the new key, then senders promote it.
+  std::shared_ptr<Keyring> current = keys;
+  for (int r = 0; r < 50; ++r) {
+    auto learn = std::make_shared<Keyring>(take(current->clone()));
+    KeyId next = take(learn->generate("telemetry"));
+    opener.set_keyring(learn);
+    auto promote = std::make_shared<Keyring>(take(learn->clone()));
+    testing::expect_ok(promote->promote(next));
+    sealer.set_keyring(promote);
+    opener.set_keyring(promote);
+    current = promote;
+  }
+  stop = true;
+  for (std::thread& w : workers) w.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(opened.load(), 0);
 }
 
 TEST(Opener, ConcurrentOpensAcceptEachMessageOnce) {

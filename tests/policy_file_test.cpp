@@ -1,6 +1,8 @@
 #include <mqseal/policy_file.h>
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "test_util.h"
 
 namespace mqseal {
@@ -58,6 +60,25 @@ TEST(PolicyFile, RejectsWhatItDoesNotUnderstand) {
     EXPECT_EQ(policy.error(), c.code) << c.text;
     EXPECT_NE(policy.error().message().find(c.says), std::string::npos)
         << c.text << " -> " << policy.error().message();
+  }
+}
+
+TEST(PolicyFile, RandomMutationsGiveTypedErrorsOnly) {
+  const std::string text =
+      "version = 1\n[[rule]]\nfilter = \"plant/+/telemetry\"\nkey = \"telemetry\"\n"
+      "[[rule]]\nfilter = \"public/#\"\nplaintext = true\n";
+  ASSERT_TRUE(parse_policy(text));
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 3000; ++i) {
+    std::string mutated = text;
+    for (int e = 0; e < 1 + static_cast<int>(rng() % 3); ++e) {
+      mutated[rng() % mutated.size()] = static_cast<char>(rng());
+    }
+    Result<TopicPolicy> r = parse_policy(mutated);
+    if (!r) {
+      const Errc c = r.error().code();
+      EXPECT_TRUE(c == Errc::parse_error || c == Errc::invalid_filter) << r.error().message();
+    }
   }
 }
 
