@@ -106,11 +106,32 @@ TEST(ReplayGuard, RetainedFlagDoesNotLetARecentMessageThroughTwice) {
   testing::expect_ok(g.check(msg(1, 9, kNow, true), kNow));
   EXPECT_EQ(code(g.check(msg(1, 9, kNow, true), kNow)), Errc::duplicate);
   EXPECT_EQ(code(g.check(msg(1, 9, kNow, false), kNow)), Errc::duplicate);
-  // Retained messages never slide a window or start one.
-  testing::expect_ok(g.check(msg(1, 5000, kNow, true), kNow));
-  testing::expect_ok(g.check(msg(1, 11), kNow));  // the window did not move to 5000
-  testing::expect_ok(g.check(msg(2, 0, kNow, true), kNow));
+  // Retained first, live copy second: the live copy is the duplicate.
+  testing::expect_ok(g.check(msg(1, 20, kNow, true), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 20), kNow)), Errc::duplicate);
+  testing::expect_ok(g.check(msg(2, 0, kNow, true), kNow));  // starts a stream ...
+  EXPECT_EQ(code(g.check(msg(2, 0), kNow)), Errc::duplicate);  // ... so this repeat is caught
+  EXPECT_EQ(g.tracked_streams(), 2u);
+}
+
+TEST(ReplayGuard, OldRetainedMessagesOnlyConsultTheWindow) {
+  ReplayOptions o;
+  o.max_age_ms = 1000;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  const uint64_t old = kNow - 5000;  // past max_age, within retained_max_age
+  testing::expect_ok(g.check(msg(1, 100, kNow), kNow));
+  // Old retained messages never slide a window or start one ...
+  testing::expect_ok(g.check(msg(1, 5000, old, true), kNow));
+  testing::expect_ok(g.check(msg(1, 101), kNow));  // the window did not move to 5000
+  testing::expect_ok(g.check(msg(2, 0, old, true), kNow));
   EXPECT_EQ(g.tracked_streams(), 1u);
+  // ... but one the window holds is recorded, and a second copy is a duplicate.
+  testing::expect_ok(g.check(msg(1, 99, old, true), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 99, old, true), kNow)), Errc::duplicate);
+  // Where a live message would be a replay, a retained one is accepted.
+  testing::expect_ok(g.check(msg(1, 5000), kNow));
+  testing::expect_ok(g.check(msg(1, 1, kNow, true), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 1), kNow)), Errc::replay);
 }
 
 TEST(ReplayGuard, RebootedSenderIsANewSender) {

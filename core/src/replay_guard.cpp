@@ -109,41 +109,53 @@ struct ReplayGuard::Impl {
     streams.erase(oldest);
   }
 
-  // Retained messages: only a repeat of what the window holds is refused.
-  Status check_retained(const StreamKey& key, uint64_t sequence) {
+  // Records an accepted message on a stream it extends or fills in.
+  static void record(StreamState& state, const MessageFacts& m, uint64_t now_ms) {
+    if (m.sequence > state.top) {
+      state.slide(m.sequence - state.top);
+      state.top = m.sequence;
+      state.set(0);
+    } else {
+      state.set(state.top - m.sequence);
+    }
+    if (m.timestamp_ms > state.newest_timestamp_ms) state.newest_timestamp_ms = m.timestamp_ms;
+    state.last_seen_ms = now_ms;
+  }
+
+  // The window rules of docs/SPEC.md section 6, step 4. `as_live` is false
+  // for a retained message: where a live one would be a replay, it is
+  // accepted without being recorded.
+  Status check_window(const StreamKey& key, const MessageFacts& m, uint64_t now_ms, bool as_live) {
+    StreamState* state = find(key);
+    if (state == nullptr) {
+      if (m.timestamp_ms <= watermark_ms) {
+        return as_live ? Error(Errc::replay, "stale stream") : Status();
+      }
+      if (streams.size() >= options.max_streams) make_room(now_ms);
+      StreamState fresh;
+      fresh.top = m.sequence;
+      record(fresh, m, now_ms);
+      streams.emplace(key, fresh);
+      return {};
+    }
+    if (m.sequence <= state->top) {
+      if (!state->holds(m.sequence)) {
+        return as_live ? Error(Errc::replay, "below the replay window") : Status();
+      }
+      if (state->test(state->top - m.sequence)) return Errc::duplicate;
+    }
+    record(*state, m, now_ms);
+    return {};
+  }
+
+  // A retained message older than max_age: its live copy would be expired, so
+  // it only has to be checked against what the window holds.
+  Status check_old_retained(const StreamKey& key, uint64_t sequence) {
     StreamState* state = find(key);
     if (state == nullptr || !state->holds(sequence)) return {};
     const uint64_t d = state->top - sequence;
     if (state->test(d)) return Errc::duplicate;
     state->set(d);
-    return {};
-  }
-
-  Status check_live(const StreamKey& key, const MessageFacts& m, uint64_t now_ms) {
-    StreamState* state = find(key);
-    if (state == nullptr) {
-      if (m.timestamp_ms <= watermark_ms) return Error(Errc::replay, "stale stream");
-      if (streams.size() >= options.max_streams) make_room(now_ms);
-      StreamState fresh;
-      fresh.top = m.sequence;
-      fresh.set(0);
-      fresh.newest_timestamp_ms = m.timestamp_ms;
-      fresh.last_seen_ms = now_ms;
-      streams.emplace(key, fresh);
-      return {};
-    }
-    if (m.sequence > state->top) {
-      state->slide(m.sequence - state->top);
-      state->top = m.sequence;
-      state->set(0);
-    } else {
-      const uint64_t d = state->top - m.sequence;
-      if (d >= kReplayWindow) return Error(Errc::replay, "below the replay window");
-      if (state->test(d)) return Errc::duplicate;
-      state->set(d);
-    }
-    if (m.timestamp_ms > state->newest_timestamp_ms) state->newest_timestamp_ms = m.timestamp_ms;
-    state->last_seen_ms = now_ms;
     return {};
   }
 };
@@ -188,11 +200,12 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
     if (o.retained == RetainedPolicy::refuse) return Errc::retained_refused;
     if (age > o.retained_max_age_ms) return Errc::expired;
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    return impl_->check_retained(key, m.sequence);
+    if (age > o.max_age_ms) return impl_->check_old_retained(key, m.sequence);
+    return impl_->check_window(key, m, now_ms, /*as_live=*/false);
   }
   if (age > o.max_age_ms) return Errc::expired;
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->check_live(key, m, now_ms);
+  return impl_->check_window(key, m, now_ms, /*as_live=*/true);
 }
 
 size_t ReplayGuard::tracked_streams() const {

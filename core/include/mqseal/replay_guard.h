@@ -18,10 +18,12 @@
 //
 // Retained messages are, by MQTT's design, delivered again to every new
 // subscriber, possibly long after they were sealed, so they obey their own
-// policy: refused, or accepted up to retained_max_age. They never slide a
-// window or start one, but one that repeats a message the window holds is
-// still a `duplicate`: the retain flag is not authenticated, and flagging a
-// recent message as retained must not let it through twice.
+// policy: refused, or accepted up to retained_max_age. The retain flag is not
+// authenticated, so they still go through the window: one young enough to be
+// accepted as a live message is recorded as one (where a live one would be a
+// `replay` it is accepted, unrecorded); an older one is a `duplicate` if the
+// window holds it and has seen it. No delivery order lets a message through
+// twice.
 //
 // Memory is bounded: at most max_streams streams are tracked, each costing
 // kReplayStateBytes (plus hash-map overhead, about 64 bytes). When the table
