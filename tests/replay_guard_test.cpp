@@ -128,10 +128,18 @@ TEST(ReplayGuard, OldRetainedMessagesOnlyConsultTheWindow) {
   // ... but one the window holds is recorded, and a second copy is a duplicate.
   testing::expect_ok(g.check(msg(1, 99, old, true), kNow));
   EXPECT_EQ(code(g.check(msg(1, 99, old, true), kNow)), Errc::duplicate);
-  // Where a live message would be a replay, a retained one is accepted.
+  // Below the window, an old retained message is accepted (SECURITY.md) ...
   testing::expect_ok(g.check(msg(1, 5000), kNow));
-  testing::expect_ok(g.check(msg(1, 1, kNow, true), kNow));
-  EXPECT_EQ(code(g.check(msg(1, 1), kNow)), Errc::replay);
+  testing::expect_ok(g.check(msg(1, 1, old, true), kNow));
+  // ... but a young one is checked as a live one: a replay.
+  EXPECT_EQ(code(g.check(msg(1, 1, kNow, true), kNow)), Errc::replay);
+}
+
+TEST(ReplayGuard, LiveThenRetainedAfterTheWindowMovedIsAReplay) {
+  ReplayGuard g = take(ReplayGuard::create());
+  testing::expect_ok(g.check(msg(1, 0), kNow));
+  for (uint64_t s = 1; s <= kReplayWindow; ++s) testing::expect_ok(g.check(msg(1, s), kNow));
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow, true), kNow)), Errc::replay);
 }
 
 TEST(ReplayGuard, RebootedSenderIsANewSender) {
@@ -159,6 +167,19 @@ TEST(ReplayGuard, BoundedMemoryWithoutReopeningReplays) {
   EXPECT_EQ(code(g.check(msg(1, 0, kNow + 1), kNow + 10)), Errc::replay);
   // A fresh message from a sender it forgot is accepted.
   testing::expect_ok(g.check(msg(1, 1, kNow + 11), kNow + 11));
+}
+
+TEST(ReplayGuard, AStreamRestartedAfterEvictionRefusesItsOldMessages) {
+  ReplayOptions o;
+  o.max_streams = 1;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  testing::expect_ok(g.check(msg(1, 0, kNow), kNow));      // stream 1: message m0
+  testing::expect_ok(g.check(msg(2, 0, kNow + 1), kNow + 1));  // evicts stream 1
+  EXPECT_EQ(g.watermark_ms(), kNow);
+  testing::expect_ok(g.check(msg(1, 5, kNow + 2), kNow + 2));  // stream 1 again, newer
+  // m0 would now sit inside stream 1's new window, unseen: the floor refuses it.
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow), kNow + 3)), Errc::replay);
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow, true), kNow + 3)), Errc::replay);
 }
 
 TEST(ReplayGuard, EvictsAgedSendersFirst) {

@@ -39,6 +39,7 @@ constexpr ErrcText kErrcTexts[] = {
     {Errc::nonce_exhausted, "nonce_exhausted", "sealer has used all its sequence numbers"},
     {Errc::no_primary_key, "no_primary_key", "key name has no primary key"},
     {Errc::buffer_too_small, "buffer_too_small", "output buffer too small"},
+    {Errc::transport_error, "transport_error", "the MQTT client library refused the operation"},
 };
 
 const ErrcText* find(Errc code) noexcept {

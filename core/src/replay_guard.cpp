@@ -39,6 +39,9 @@ struct StreamKeyHash {
 // Bit d of the window is set when sequence (top - d) has been accepted.
 struct StreamState {
   uint64_t top = 0;
+  // The guard's watermark when the stream started: a message at or below it
+  // may predate an eviction of this same stream, so it is refused.
+  uint64_t floor_ms = 0;
   uint64_t newest_timestamp_ms = 0;  // sender's clock
   uint64_t last_seen_ms = 0;         // receiver's clock, for eviction
   std::array<uint64_t, kWindowWords> window{};
@@ -122,26 +125,22 @@ struct ReplayGuard::Impl {
     state.last_seen_ms = now_ms;
   }
 
-  // The window rules of docs/SPEC.md section 6, step 4. `as_live` is false
-  // for a retained message: where a live one would be a replay, it is
-  // accepted without being recorded.
-  Status check_window(const StreamKey& key, const MessageFacts& m, uint64_t now_ms, bool as_live) {
+  // The window rules of docs/SPEC.md section 6, step 4.
+  Status check_window(const StreamKey& key, const MessageFacts& m, uint64_t now_ms) {
     StreamState* state = find(key);
     if (state == nullptr) {
-      if (m.timestamp_ms <= watermark_ms) {
-        return as_live ? Error(Errc::replay, "stale stream") : Status();
-      }
+      if (m.timestamp_ms <= watermark_ms) return Error(Errc::replay, "stale stream");
       if (streams.size() >= options.max_streams) make_room(now_ms);
       StreamState fresh;
       fresh.top = m.sequence;
+      fresh.floor_ms = watermark_ms;
       record(fresh, m, now_ms);
       streams.emplace(key, fresh);
       return {};
     }
+    if (m.timestamp_ms <= state->floor_ms) return Error(Errc::replay, "stale stream");
     if (m.sequence <= state->top) {
-      if (!state->holds(m.sequence)) {
-        return as_live ? Error(Errc::replay, "below the replay window") : Status();
-      }
+      if (!state->holds(m.sequence)) return Error(Errc::replay, "below the replay window");
       if (state->test(state->top - m.sequence)) return Errc::duplicate;
     }
     record(*state, m, now_ms);
@@ -200,12 +199,13 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
     if (o.retained == RetainedPolicy::refuse) return Errc::retained_refused;
     if (age > o.retained_max_age_ms) return Errc::expired;
     std::lock_guard<std::mutex> lock(impl_->mutex);
+    // A young retained message could be a copy of a live one: it is one.
     if (age > o.max_age_ms) return impl_->check_old_retained(key, m.sequence);
-    return impl_->check_window(key, m, now_ms, /*as_live=*/false);
+    return impl_->check_window(key, m, now_ms);
   }
   if (age > o.max_age_ms) return Errc::expired;
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->check_window(key, m, now_ms, /*as_live=*/true);
+  return impl_->check_window(key, m, now_ms);
 }
 
 size_t ReplayGuard::tracked_streams() const {

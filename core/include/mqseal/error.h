@@ -52,6 +52,7 @@ enum class Errc : uint8_t {
   nonce_exhausted = 22,       // a sealer used up its 2^64 sequence numbers
   no_primary_key = 23,        // key name has no primary key to seal with
   buffer_too_small = 24,      // caller's output buffer cannot hold the result
+  transport_error = 25,       // the MQTT client library refused the operation
 };
 
 // A short, fixed English sentence for the code. Never null.

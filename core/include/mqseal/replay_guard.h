@@ -19,11 +19,10 @@
 // Retained messages are, by MQTT's design, delivered again to every new
 // subscriber, possibly long after they were sealed, so they obey their own
 // policy: refused, or accepted up to retained_max_age. The retain flag is not
-// authenticated, so they still go through the window: one young enough to be
-// accepted as a live message is recorded as one (where a live one would be a
-// `replay` it is accepted, unrecorded); an older one is a `duplicate` if the
-// window holds it and has seen it. No delivery order lets a message through
-// twice.
+// authenticated, so one young enough to be accepted as a live message is
+// checked exactly as a live one; an older one (its live copy would be
+// expired) is a `duplicate` if the window holds it and has seen it, and is
+// otherwise accepted: see docs/SECURITY.md for what that leaves open.
 //
 // Memory is bounded: at most max_streams streams are tracked, each costing
 // kReplayStateBytes (plus hash-map overhead, about 64 bytes). When the table
@@ -31,8 +30,9 @@
 // first (any replay of theirs is refused as expired anyway); then the least
 // recently seen stream is dropped and the guard raises its watermark to that
 // stream's newest timestamp. A stream the guard does not know is accepted
-// only with a timestamp above the watermark, so eviction never reopens a
-// replay.
+// only with a timestamp above the watermark, and a stream remembers the
+// watermark it started under and refuses anything at or below it, so eviction
+// never reopens a replay.
 //
 // Only authenticated messages may reach check(): the Opener calls it after
 // the AEAD tag verified, so a forger cannot fill the table.
@@ -52,9 +52,9 @@
 namespace mqseal {
 
 inline constexpr uint64_t kReplayWindow = 1024;  // sequence numbers per stream
-// Per stream: sender ID, topic hash, top sequence, newest timestamp, last
-// seen time, window.
-inline constexpr size_t kReplayStateBytes = kSenderIdSize + 8 + 8 + 8 + 8 + kReplayWindow / 8;  // 176
+// Per stream: sender ID, topic hash, top sequence, floor, newest timestamp,
+// last seen time, window.
+inline constexpr size_t kReplayStateBytes = kSenderIdSize + 8 + 8 + 8 + 8 + 8 + kReplayWindow / 8;  // 184
 
 enum class RetainedPolicy : uint8_t {
   accept_within_age = 1,  // accept retained messages up to retained_max_age_ms old
