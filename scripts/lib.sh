@@ -34,3 +34,6 @@ apt_install() {
 # What building and testing the C++ core needs.
 CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtomlplusplus-dev
                libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3)
+# What the Paho integration, its tests and the demo add: the client library,
+# a real broker and its command line clients, openssl for test certificates.
+PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients)

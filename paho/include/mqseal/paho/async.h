@@ -1,0 +1,86 @@
+// mqseal/paho/async.h: sealed MQTT for Eclipse Paho's asynchronous C client.
+//
+// An existing MQTTAsync program changes two lines:
+//
+//   - MQTTAsync_setCallbacks(client, ctx, on_lost, on_message, on_delivered);
+//   + auto attached = mqseal::paho::attach(client, opener, {ctx, on_lost, on_message, on_delivered});
+//
+//   - MQTTAsync_sendMessage(client, topic, &msg, &opts);
+//   + mqseal::paho::send_message(*sealer, client, topic, &msg, &opts);
+//
+// `on_message` then receives opened payloads, with Paho's usual contract
+// unchanged: return 1 after MQTTAsync_freeMessage and MQTTAsync_free, or 0
+// to have the same message delivered again later. Messages that fail to open
+// never reach it (see common.h). Sealing refuses any topic the policy does
+// not cover.
+#ifndef MQSEAL_PAHO_ASYNC_H_
+#define MQSEAL_PAHO_ASYNC_H_
+
+#include <MQTTAsync.h>
+
+#include <memory>
+
+#include "mqseal/opener.h"
+#include "mqseal/paho/common.h"
+#include "mqseal/sealer.h"
+
+namespace mqseal::paho {
+
+// The callbacks an MQTTAsync program would pass to MQTTAsync_setCallbacks,
+// plus where refused messages go.
+struct AsyncCallbacks {
+  void* context = nullptr;
+  MQTTAsync_connectionLost* connection_lost = nullptr;
+  MQTTAsync_messageArrived* message_arrived = nullptr;  // required
+  MQTTAsync_deliveryComplete* delivery_complete = nullptr;
+  RefusedCallback refused = nullptr;
+  void* refused_context = nullptr;
+};
+
+// Owns the state behind the callbacks that attach() installs. Keep it alive
+// for as long as the handle may call back: destroy it after MQTTAsync_destroy.
+class AsyncAttachment {
+ public:
+  virtual ~AsyncAttachment() = default;
+  virtual AttachStats stats() const = 0;
+};
+
+// Installs mqseal's callbacks on `handle` (MQTTAsync_setCallbacks): arriving
+// messages are opened with `opener` and passed to callbacks.message_arrived.
+// invalid_argument without a message_arrived callback or an opener;
+// transport_error if Paho refuses the callbacks (for example while connected).
+[[nodiscard]] Result<std::unique_ptr<AsyncAttachment>> attach(MQTTAsync handle,
+                                                              std::shared_ptr<Opener> opener,
+                                                              AsyncCallbacks callbacks);
+
+// MQTTAsync_sendMessage with the payload sealed for `topic`; every other field
+// of `message` (qos, retained, properties) is passed on as given. Errors from
+// seal (no_rule, invalid_topic, ...), or transport_error with Paho's reason.
+[[nodiscard]] Status send_message(Sealer& sealer, MQTTAsync handle, const char* topic,
+                                  const MQTTAsync_message* message,
+                                  MQTTAsync_responseOptions* response);
+
+// MQTTAsync_send with the payload sealed for `topic`.
+[[nodiscard]] Status send(Sealer& sealer, MQTTAsync handle, const char* topic, int payload_len,
+                          const void* payload, int qos, int retained,
+                          MQTTAsync_responseOptions* response);
+
+// Fills `ssl` for TLS 1.2 or later, verifying the broker's certificate against
+// files.ca_file and its host name, and presenting files.cert_file and
+// files.key_file if set. `ssl` points into `files`: keep it alive until the
+// connect call returns (Paho copies the strings then). invalid_argument
+// without a CA file, or with a certificate but no key.
+[[nodiscard]] Status configure_tls(const TlsFiles& files, MQTTAsync_SSLOptions& ssl);
+
+// Asks the broker to keep the session (subscriptions and queued QoS 1 and 2
+// messages) while the client is away: clean session off for MQTT 3.1.1; for
+// MQTT 5, clean start off and a Session Expiry Interval, written into
+// `properties`, which must stay alive until the connect call returns.
+// Create the client with MQTT 5 to use `mqtt5`.
+[[nodiscard]] Status configure_persistent_session(const PersistentSession& session,
+                                                  MQTTAsync_connectOptions& options,
+                                                  MQTTProperties& properties);
+
+}  // namespace mqseal::paho
+
+#endif  // MQSEAL_PAHO_ASYNC_H_

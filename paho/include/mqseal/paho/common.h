@@ -1,0 +1,56 @@
+// mqseal/paho/common.h: what the MQTTAsync and MQTTClient adapters share.
+//
+// Target mqseal::paho. No Paho header is needed here; async.h and client.h
+// bring their own.
+#ifndef MQSEAL_PAHO_COMMON_H_
+#define MQSEAL_PAHO_COMMON_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mqseal/error.h"
+
+namespace mqseal::paho {
+
+// A message that arrived but was not handed to the application: it failed to
+// open (wrong key, no rule, altered, replayed, expired...). The bytes are as
+// they came from the broker; they are valid only during the callback.
+struct RefusedMessage {
+  std::string_view topic;
+  const void* payload = nullptr;
+  int payload_len = 0;
+  int qos = 0;
+  bool retained = false;
+  Error error;
+};
+
+// Called on the client library's thread for every refused message. mqseal
+// frees the message afterwards. When no callback is given, one line per
+// refused message goes to stderr (topic, size and reason; never the bytes).
+using RefusedCallback = void (*)(void* context, const RefusedMessage& refused);
+
+// Files for TLS with X.509 (configure_tls in async.h and client.h).
+struct TlsFiles {
+  std::string ca_file;       // PEM: the CA that signed the broker's certificate
+  std::string cert_file;     // PEM: this client's certificate; empty for no client certificate
+  std::string key_file;      // PEM: its private key
+  std::string key_password;  // if the key file is encrypted
+};
+
+// A session the broker keeps while the client is away (configure_persistent_session).
+struct PersistentSession {
+  bool mqtt5 = false;              // false: MQTT 3.1.1 clean session off
+  uint32_t expiry_seconds = 3600;  // MQTT 5 Session Expiry Interval
+};
+
+// Counters of one attachment, readable from any thread.
+struct AttachStats {
+  uint64_t delivered = 0;   // opened (or plaintext by policy) and handed to the application
+  uint64_t duplicates = 0;  // QoS 1 redeliveries: dropped quietly
+  uint64_t refused = 0;     // passed to the refused callback and dropped
+};
+
+}  // namespace mqseal::paho
+
+#endif  // MQSEAL_PAHO_COMMON_H_

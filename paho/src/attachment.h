@@ -1,0 +1,174 @@
+// Private: the message-arrived path shared by the MQTTAsync and MQTTClient
+// adapters. The two Paho APIs have the same shape under different names; Api
+// (AsyncApi or ClientApi) supplies the names.
+#ifndef MQSEAL_PAHO_SRC_ATTACHMENT_H_
+#define MQSEAL_PAHO_SRC_ATTACHMENT_H_
+
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <MQTTProperties.h>
+
+#include "mqseal/opener.h"
+#include "mqseal/paho/common.h"
+#include "mqseal/sealer.h"
+
+namespace mqseal::paho::internal {
+
+template <typename Api>
+class Attachment final : public Api::AttachmentBase {
+ public:
+  using Message = typename Api::Message;
+  using Callbacks = typename Api::Callbacks;
+
+  Attachment(std::shared_ptr<Opener> opener, Callbacks callbacks)
+      : opener_(std::move(opener)), callbacks_(callbacks) {}
+
+  AttachStats stats() const override {
+    AttachStats s;
+    s.delivered = delivered_.load(std::memory_order_relaxed);
+    s.duplicates = duplicates_.load(std::memory_order_relaxed);
+    s.refused = refused_.load(std::memory_order_relaxed);
+    return s;
+  }
+
+  static int on_message(void* self, char* topic, int topic_len, Message* message) {
+    return static_cast<Attachment*>(self)->arrived(topic, topic_len, message);
+  }
+  static void on_connection_lost(void* self, char* cause) {
+    const Callbacks& cb = static_cast<Attachment*>(self)->callbacks_;
+    if (cb.connection_lost != nullptr) cb.connection_lost(cb.context, cause);
+  }
+  static void on_delivery_complete(void* self, typename Api::Token token) {
+    const Callbacks& cb = static_cast<Attachment*>(self)->callbacks_;
+    if (cb.delivery_complete != nullptr) cb.delivery_complete(cb.context, token);
+  }
+
+ private:
+  // Paho calls this on its one delivery thread per client, so scratch_ and
+  // declined_ need no lock.
+  int arrived(char* topic, int topic_len, Message* message) {
+    // A message the application asked to see again (it returned 0) was opened
+    // already and holds plaintext: it goes straight back.
+    if (declined_.erase(message) != 0) return hand_over(topic, topic_len, message);
+
+    const std::string_view topic_view =
+        topic_len > 0 ? std::string_view(topic, static_cast<size_t>(topic_len)) : std::string_view(topic);
+    const ByteView envelope(message->payload, static_cast<size_t>(message->payloadlen));
+    Status opened = opener_->open(topic_view, envelope, Delivery{message->retained != 0, 0}, scratch_);
+    if (!opened) {
+      if (opened.error() == Errc::duplicate) {
+        duplicates_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        refused_.fetch_add(1, std::memory_order_relaxed);
+        report(RefusedMessage{topic_view, message->payload, message->payloadlen, message->qos,
+                              message->retained != 0, opened.error()});
+      }
+      Api::free_message(&message);
+      Api::free_topic(topic);
+      return 1;
+    }
+    // The payload never grows on opening, so it goes into Paho's own buffer,
+    // which Paho (or the application) frees as usual.
+    if (!scratch_.payload.empty()) {
+      std::memcpy(message->payload, scratch_.payload.data(), scratch_.payload.size());
+    }
+    message->payloadlen = static_cast<int>(scratch_.payload.size());
+    delivered_.fetch_add(1, std::memory_order_relaxed);
+    return hand_over(topic, topic_len, message);
+  }
+
+  int hand_over(char* topic, int topic_len, Message* message) {
+    const int rc = callbacks_.message_arrived(callbacks_.context, topic, topic_len, message);
+    if (rc == 0) declined_.insert(message);  // Paho will offer this same message again
+    return rc;
+  }
+
+  void report(const RefusedMessage& refused) {
+    if (callbacks_.refused != nullptr) {
+      callbacks_.refused(callbacks_.refused_context, refused);
+      return;
+    }
+    const std::string reason = refused.error.message();
+    std::fprintf(stderr, "mqseal: refused a %d-byte message on '%.*s': %s\n", refused.payload_len,
+                 static_cast<int>(refused.topic.size()), refused.topic.data(), reason.c_str());
+  }
+
+  std::shared_ptr<Opener> opener_;
+  Callbacks callbacks_;
+  Opened scratch_;
+  std::unordered_set<const Message*> declined_;
+  std::atomic<uint64_t> delivered_{0};
+  std::atomic<uint64_t> duplicates_{0};
+  std::atomic<uint64_t> refused_{0};
+};
+
+// The shared part of send: seal into a per-thread buffer (Paho copies the
+// payload before its send call returns), then let Api send the copy of
+// `message` with the sealed payload.
+template <typename Api, typename Send>
+Status sealed_send(Sealer& sealer, const char* topic, const typename Api::Message* message,
+                   Send&& send) {
+  if (topic == nullptr || message == nullptr || message->payloadlen < 0 ||
+      (message->payload == nullptr && message->payloadlen != 0)) {
+    return Error(Errc::invalid_argument, "topic and message are required");
+  }
+  thread_local std::vector<uint8_t> sealed;
+  const ByteView payload(message->payload, static_cast<size_t>(message->payloadlen));
+  if (Status s = sealer.seal(topic, payload, sealed); !s) return s;
+  typename Api::Message copy = *message;
+  copy.payload = sealed.data();
+  copy.payloadlen = static_cast<int>(sealed.size());
+  const int rc = send(copy);
+  if (rc != 0) return Error(Errc::transport_error, Api::describe(rc));
+  return {};
+}
+
+// configure_tls for both SSL option structs, which have the same fields.
+template <typename SslOptions>
+Status fill_tls(const TlsFiles& files, SslOptions& ssl) {
+  if (files.ca_file.empty()) return Error(Errc::invalid_argument, "TLS needs a CA file");
+  if (!files.cert_file.empty() && files.key_file.empty()) {
+    return Error(Errc::invalid_argument, "a client certificate needs its private key");
+  }
+  ssl.trustStore = files.ca_file.c_str();
+  ssl.keyStore = files.cert_file.empty() ? nullptr : files.cert_file.c_str();
+  ssl.privateKey = files.key_file.empty() ? nullptr : files.key_file.c_str();
+  ssl.privateKeyPassword = files.key_password.empty() ? nullptr : files.key_password.c_str();
+  ssl.enableServerCertAuth = 1;
+  ssl.verify = 1;  // host name too
+  // Paho 1.3 with OpenSSL 1.1 or later ignores sslVersion and negotiates the
+  // highest version both sides have (TLS 1.3 with mosquitto 2.0); the floor
+  // is OpenSSL's system default (TLS 1.2 on Debian 12).
+  return {};
+}
+
+// configure_persistent_session for both connect option structs.
+template <typename ConnectOptions>
+Status fill_session(const PersistentSession& session, ConnectOptions& options,
+                    MQTTProperties& properties, int mqtt5_version) {
+  if (!session.mqtt5) {
+    options.cleansession = 0;
+    return {};
+  }
+  options.MQTTVersion = mqtt5_version;
+  options.cleanstart = 0;
+  options.cleansession = 0;
+  MQTTProperty expiry{};
+  expiry.identifier = MQTTPROPERTY_CODE_SESSION_EXPIRY_INTERVAL;
+  expiry.value.integer4 = session.expiry_seconds;
+  if (MQTTProperties_add(&properties, &expiry) != 0) {
+    return Error(Errc::transport_error, "could not add the Session Expiry Interval property");
+  }
+  return {};
+}
+
+}  // namespace mqseal::paho::internal
+
+#endif  // MQSEAL_PAHO_SRC_ATTACHMENT_H_
