@@ -1,0 +1,241 @@
+// mqseal::paho on Paho MQTTAsync, against a real mosquitto on 127.0.0.1.
+#include <gtest/gtest.h>
+#include <mqseal/mqseal.h>
+#include <mqseal/paho/async.h>
+
+#include <string>
+#include <vector>
+
+#include "broker.h"
+#include "certs.h"
+#include "paho_test_util.h"
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::AsyncTestClient;
+using testing::Broker;
+using testing::Eavesdropper;
+using testing::Inbox;
+using testing::take;
+
+constexpr int kEavesdropTimeoutMs = 10'000;
+
+struct Parties {
+  std::shared_ptr<Keyring> keys = testing::plant_keys();
+  std::shared_ptr<Sealer> sealer =
+      std::make_shared<Sealer>(take(Sealer::create(testing::plant_policy(), keys)));
+  std::shared_ptr<Opener> opener =
+      std::make_shared<Opener>(take(Opener::create(testing::plant_policy(), keys)));
+};
+
+Status send(Sealer& sealer, const AsyncTestClient& client, const std::string& topic,
+            const std::string& payload, int qos = 1) {
+  return paho::send(sealer, client.handle(), topic.c_str(), static_cast<int>(payload.size()),
+                    payload.data(), qos, 0, nullptr);
+}
+
+std::string envelope_text(Sealer& sealer, const std::string& topic, const std::string& payload) {
+  std::vector<uint8_t> env = take(sealer.seal(topic, payload));
+  return std::string(env.begin(), env.end());
+}
+
+TEST(PahoAsync, SealedRoundTripAndTheEavesdropperSeesOnlyCiphertext) {
+  Broker broker;
+  Parties p;
+  Eavesdropper eavesdropper(broker, "plant/#", 20, kEavesdropTimeoutMs);
+  ASSERT_TRUE(eavesdropper.subscribed());
+  Inbox inbox;
+  AsyncTestClient service(broker.address(), "service");
+  auto attached = take(paho::attach(service.handle(), p.opener, inbox.callbacks()));
+  ASSERT_TRUE(service.connect());
+  ASSERT_TRUE(service.subscribe("plant/+/telemetry"));
+  AsyncTestClient device(broker.address(), "device");
+  ASSERT_TRUE(device.connect());
+  for (int i = 0; i < 20; ++i) {
+    testing::expect_ok(send(*p.sealer, device, "plant/7/telemetry", "reading-" + std::to_string(i)));
+  }
+  ASSERT_TRUE(inbox.wait(20)) << broker.log();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(inbox.messages[static_cast<size_t>(i)].payload, "reading-" + std::to_string(i));
+    EXPECT_EQ(inbox.messages[static_cast<size_t>(i)].topic, "plant/7/telemetry");
+  }
+  std::vector<std::string> seen = eavesdropper.wait();
+  ASSERT_EQ(seen.size(), 20u) << eavesdropper.errors();
+  for (const std::string& payload : seen) {
+    EXPECT_EQ(payload.find("reading"), std::string::npos) << "plaintext crossed the broker";
+    EXPECT_TRUE(parse_header(ByteView(payload))) << "not an envelope";
+  }
+  paho::AttachStats stats = attached->stats();
+  EXPECT_EQ(stats.delivered, 20u);
+  EXPECT_EQ(stats.refused, 0u);
+}
+
+TEST(PahoAsync, BadInputReachesTheRefusedCallbackAndNothingIsLostOrDoubled) {
+  Broker broker;
+  Parties p;
+  Inbox inbox;
+  AsyncTestClient service(broker.address(), "service");
+  auto attached = take(paho::attach(service.handle(), p.opener, inbox.callbacks()));
+  ASSERT_TRUE(service.connect());
+  ASSERT_TRUE(service.subscribe("#"));
+
+  // A sender whose "telemetry" key the service does not have.
+  Parties stranger;
+  const std::string unknown_key = envelope_text(*stranger.sealer, "plant/1/telemetry", "forged");
+  const std::string valid = envelope_text(*p.sealer, "plant/1/telemetry", "first");
+  const std::string truncated = valid.substr(0, 40);
+  const std::string last = envelope_text(*p.sealer, "plant/1/telemetry", "last");
+  for (const std::string& payload : {unknown_key, valid, truncated, valid /* replayed capture */}) {
+    ASSERT_TRUE(testing::publish(broker, "plant/1/telemetry", payload).ok());
+  }
+  ASSERT_TRUE(testing::publish(broker, "other/topic", valid).ok());  // no rule covers it
+  ASSERT_TRUE(testing::publish(broker, "plant/1/telemetry", last).ok());
+
+  ASSERT_TRUE(inbox.wait(2, 3)) << broker.log();
+  std::lock_guard<std::mutex> lock(inbox.mutex);
+  ASSERT_EQ(inbox.messages.size(), 2u);
+  EXPECT_EQ(inbox.messages[0].payload, "first");
+  EXPECT_EQ(inbox.messages[1].payload, "last");
+  ASSERT_EQ(inbox.refused.size(), 3u);
+  EXPECT_EQ(inbox.refused[0].second, Errc::unknown_key);
+  EXPECT_EQ(inbox.refused[1].second, Errc::malformed);
+  EXPECT_EQ(inbox.refused[2], std::make_pair(std::string("other/topic"), Errc::no_rule));
+  paho::AttachStats stats = attached->stats();
+  EXPECT_EQ(stats.delivered, 2u);
+  EXPECT_EQ(stats.duplicates, 1u);  // the replay: counted, not delivered twice
+  EXPECT_EQ(stats.refused, 3u);
+}
+
+TEST(PahoAsync, ADeclinedMessageComesBackOpenedNotDoubleOpened) {
+  Broker broker;
+  Parties p;
+  Inbox inbox;
+  inbox.decline_next = 1;
+  AsyncTestClient service(broker.address(), "service");
+  auto attached = take(paho::attach(service.handle(), p.opener, inbox.callbacks()));
+  ASSERT_TRUE(service.connect());
+  ASSERT_TRUE(service.subscribe("plant/+/telemetry"));
+  AsyncTestClient device(broker.address(), "device");
+  ASSERT_TRUE(device.connect());
+  testing::expect_ok(send(*p.sealer, device, "plant/2/telemetry", "again"));
+  ASSERT_TRUE(inbox.wait(2)) << broker.log();
+  std::lock_guard<std::mutex> lock(inbox.mutex);
+  EXPECT_EQ(inbox.messages[0].payload, "again");
+  EXPECT_EQ(inbox.messages[1].payload, "again");
+  EXPECT_TRUE(inbox.refused.empty());
+  EXPECT_EQ(attached->stats().duplicates, 0u);
+}
+
+TEST(PahoAsync, SendRefusesTopicsThePolicyDoesNotCover) {
+  Broker broker;
+  Parties p;
+  AsyncTestClient device(broker.address(), "device");
+  ASSERT_TRUE(device.connect());
+  EXPECT_EQ(send(*p.sealer, device, "plant/1/status", "x").error(), Errc::no_rule);
+  EXPECT_EQ(send(*p.sealer, device, "plant/+/telemetry", "x").error(), Errc::invalid_topic);
+  MQTTAsync_message message = MQTTAsync_message_initializer;
+  message.payloadlen = -1;
+  EXPECT_EQ(paho::send_message(*p.sealer, device.handle(), "plant/1/telemetry", &message, nullptr)
+                .error(),
+            Errc::invalid_argument);
+}
+
+TEST(PahoAsync, AttachNeedsAMessageCallback) {
+  Broker broker;
+  Parties p;
+  AsyncTestClient client(broker.address(), "c");
+  EXPECT_EQ(paho::attach(client.handle(), p.opener, {}).error(), Errc::invalid_argument);
+  EXPECT_EQ(paho::attach(client.handle(), nullptr, Inbox().callbacks()).error(), Errc::invalid_argument);
+}
+
+class PahoTls : public ::testing::Test {
+ protected:
+  testing::TempDir dir;
+  testing::CertificateSet certs = testing::generate_certificates(dir.path(), "device-1");
+  Broker broker{testing::tls_broker_options(certs, /*require_certificate=*/true,
+                                            /*use_identity_as_username=*/true)};
+  Parties p;
+
+  bool connect_with(AsyncTestClient& client, const paho::TlsFiles& files) {
+    MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+    if (!paho::configure_tls(files, ssl)) return false;
+    MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
+    options.ssl = &ssl;
+    return client.connect(options);
+  }
+};
+
+TEST_F(PahoTls, ClientCertificateConnectsAndSealedMessagesFlow) {
+  ASSERT_TRUE(broker.running()) << broker.log();
+  Inbox inbox;
+  AsyncTestClient client(broker.address(), "device-1");
+  auto attached = take(paho::attach(client.handle(), p.opener, inbox.callbacks()));
+  ASSERT_TRUE(connect_with(client, {certs.ca_cert, certs.client_cert, certs.client_key, ""}))
+      << broker.log();
+  ASSERT_TRUE(client.subscribe("plant/+/telemetry"));
+  testing::expect_ok(send(*p.sealer, client, "plant/3/telemetry", "over TLS"));
+  ASSERT_TRUE(inbox.wait(1));
+  EXPECT_EQ(inbox.messages[0].payload, "over TLS");
+}
+
+TEST_F(PahoTls, NoCertificateOrAnotherCaIsRefused) {
+  AsyncTestClient anonymous(broker.address(), "anonymous");
+  EXPECT_FALSE(connect_with(anonymous, {certs.ca_cert, "", "", ""}));
+  AsyncTestClient stranger(broker.address(), "stranger");
+  EXPECT_FALSE(connect_with(stranger, {certs.ca_cert, certs.other_client_cert, certs.other_client_key, ""}));
+  EXPECT_EQ(paho::configure_tls({"", "", "", ""}, *std::make_unique<MQTTAsync_SSLOptions>()).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(paho::configure_tls({certs.ca_cert, certs.client_cert, "", ""},
+                                *std::make_unique<MQTTAsync_SSLOptions>())
+                .error(),
+            Errc::invalid_argument);
+}
+
+class PahoPersistentSession : public ::testing::TestWithParam<bool> {};
+
+TEST_P(PahoPersistentSession, QueuedSealedMessagesOpenAfterReconnecting) {
+  const bool mqtt5 = GetParam();
+  Broker broker;
+  Parties p;
+  auto connect_subscriber = [&](AsyncTestClient& client) {
+    MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
+    if (mqtt5) options = MQTTAsync_connectOptions_initializer5;
+    MQTTProperties properties = MQTTProperties_initializer;
+    paho::PersistentSession session;
+    session.mqtt5 = mqtt5;
+    testing::expect_ok(paho::configure_persistent_session(session, options, properties));
+    const bool ok = client.connect(options);
+    MQTTProperties_free(&properties);
+    return ok;
+  };
+  {
+    AsyncTestClient subscriber(broker.address(), "persistent-service", mqtt5);
+    ASSERT_TRUE(connect_subscriber(subscriber)) << broker.log();
+    ASSERT_TRUE(subscriber.subscribe("plant/+/telemetry"));
+  }  // disconnects; the broker keeps the session
+  {
+    AsyncTestClient device(broker.address(), "device");
+    ASSERT_TRUE(device.connect());
+    for (int i = 0; i < 10; ++i) {
+      testing::expect_ok(send(*p.sealer, device, "plant/5/telemetry", "queued-" + std::to_string(i)));
+    }
+    ASSERT_TRUE(device.wait_for_pending());
+  }
+  Inbox inbox;
+  AsyncTestClient subscriber(broker.address(), "persistent-service", mqtt5);
+  auto attached = take(paho::attach(subscriber.handle(), p.opener, inbox.callbacks()));
+  ASSERT_TRUE(connect_subscriber(subscriber)) << broker.log();
+  ASSERT_TRUE(inbox.wait(10)) << broker.log();
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(inbox.messages[static_cast<size_t>(i)].payload, "queued-" + std::to_string(i));
+  }
+  EXPECT_EQ(attached->stats().refused, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Mqtt311AndMqtt5, PahoPersistentSession, ::testing::Values(false, true),
+                         [](const auto& param_info) { return param_info.param ? "mqtt5" : "mqtt311"; });
+
+}  // namespace
+}  // namespace mqseal
