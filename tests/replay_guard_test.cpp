@@ -182,15 +182,39 @@ TEST(ReplayGuard, AStreamRestartedAfterEvictionRefusesItsOldMessages) {
   EXPECT_EQ(code(g.check(msg(1, 0, kNow, true), kNow + 3)), Errc::replay);
 }
 
-TEST(ReplayGuard, EvictsAgedSendersFirst) {
+TEST(ReplayGuard, EvictsAgedStreamsFirst) {
   ReplayOptions o;
   o.max_streams = 4;
   o.max_age_ms = 1000;
   ReplayGuard g = take(ReplayGuard::create(o));
-  for (uint8_t s = 1; s <= 4; ++s) testing::expect_ok(g.check(msg(s, 0, kNow), kNow));
+  for (uint8_t s = 1; s <= 4; ++s) testing::expect_ok(g.check(msg(s, 0, kNow + s), kNow + s));
   testing::expect_ok(g.check(msg(5, 0, kNow + 5000), kNow + 5000));
-  EXPECT_EQ(g.tracked_streams(), 1u);  // the four aged-out senders went
-  EXPECT_EQ(g.watermark_ms(), 0u);     // without raising the watermark
+  EXPECT_EQ(g.tracked_streams(), 1u);        // the four aged-out streams went ...
+  EXPECT_EQ(g.watermark_ms(), kNow + 4);     // ... raising the watermark to their newest
+}
+
+TEST(ReplayGuard, AClockSteppingBackDoesNotReopenAReplay) {
+  ReplayOptions o;
+  o.max_streams = 1;
+  o.max_age_ms = 1000;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  testing::expect_ok(g.check(msg(1, 0, kNow), kNow));
+  // A new stream at now = kNow + 1001 drops stream 1 as aged out ...
+  testing::expect_ok(g.check(msg(2, 0, kNow + 1001), kNow + 1001));
+  // ... then the receiver's clock reads 2 ms earlier: stream 1's message is
+  // within max_age again, but it was accepted once and stays refused.
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow), kNow + 999)), Errc::replay);
+}
+
+TEST(ReplayGuard, ANewStreamsFirstMessageIsADuplicateNotAReplayOnRedelivery) {
+  ReplayOptions o;
+  o.max_streams = 1;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  testing::expect_ok(g.check(msg(1, 0, kNow + 10), kNow + 10));
+  // Stream 2's first message is older than stream 1's newest: making room for
+  // it raises the watermark above its own timestamp.
+  testing::expect_ok(g.check(msg(2, 0, kNow + 5), kNow + 11));
+  EXPECT_EQ(code(g.check(msg(2, 0, kNow + 5), kNow + 11)), Errc::duplicate);
 }
 
 TEST(ReplayGuard, OptionsAreValidated) {

@@ -91,25 +91,32 @@ struct ReplayGuard::Impl {
   }
 
   // Called with the table full: first drops every stream whose newest message
-  // is past max_age (a replay of theirs is refused as expired anyway), then,
-  // if that freed nothing, the least recently seen stream, raising the
-  // watermark so its old messages stay refused.
+  // is past max_age, then, if that freed nothing, the least recently seen
+  // stream. Every drop raises the watermark to the dropped stream's newest
+  // timestamp, so its messages stay refused even if `now` steps back (a clock
+  // step, or two opens that read the clock in one order and lock in the other).
   void make_room(uint64_t now_ms) {
     last = nullptr;
     for (auto it = streams.begin(); it != streams.end();) {
       const uint64_t newest = it->second.newest_timestamp_ms;
-      if (now_ms > newest && now_ms - newest > options.max_age_ms) it = streams.erase(it);
-      else ++it;
+      if (now_ms > newest && now_ms - newest > options.max_age_ms) {
+        raise_watermark(newest);
+        it = streams.erase(it);
+      } else {
+        ++it;
+      }
     }
     if (streams.size() < options.max_streams) return;
     auto oldest = streams.begin();
     for (auto it = streams.begin(); it != streams.end(); ++it) {
       if (it->second.last_seen_ms < oldest->second.last_seen_ms) oldest = it;
     }
-    if (oldest->second.newest_timestamp_ms > watermark_ms) {
-      watermark_ms = oldest->second.newest_timestamp_ms;
-    }
+    raise_watermark(oldest->second.newest_timestamp_ms);
     streams.erase(oldest);
+  }
+
+  void raise_watermark(uint64_t timestamp_ms) {
+    if (timestamp_ms > watermark_ms) watermark_ms = timestamp_ms;
   }
 
   // Records an accepted message on a stream it extends or fills in.
@@ -130,10 +137,12 @@ struct ReplayGuard::Impl {
     StreamState* state = find(key);
     if (state == nullptr) {
       if (m.timestamp_ms <= watermark_ms) return Error(Errc::replay, "stale stream");
-      if (streams.size() >= options.max_streams) make_room(now_ms);
+      // The floor is the watermark this message was checked against: every
+      // earlier incarnation of this stream was dropped by then.
       StreamState fresh;
-      fresh.top = m.sequence;
       fresh.floor_ms = watermark_ms;
+      if (streams.size() >= options.max_streams) make_room(now_ms);
+      fresh.top = m.sequence;
       record(fresh, m, now_ms);
       streams.emplace(key, fresh);
       return {};
