@@ -206,6 +206,20 @@ TEST(ReplayGuard, AClockSteppingBackDoesNotReopenAReplay) {
   EXPECT_EQ(code(g.check(msg(1, 0, kNow), kNow + 999)), Errc::replay);
 }
 
+TEST(ReplayGuard, AnOldRetainedMessageStaysRefusedWhenTheClockStepsBack) {
+  ReplayOptions o;
+  o.max_age_ms = 1000;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  // Accepted as an old retained message on an untracked stream ...
+  testing::expect_ok(g.check(msg(1, 0, kNow, true), kNow + 1001));
+  // ... then the clock reads 2 ms earlier and the same message comes live.
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow), kNow + 999)), Errc::replay);
+  // On a tracked stream, above its top: the stream's floor rises.
+  testing::expect_ok(g.check(msg(2, 0, kNow + 5000), kNow + 5000));
+  testing::expect_ok(g.check(msg(2, 9, kNow + 3000, true), kNow + 5000));
+  EXPECT_EQ(code(g.check(msg(2, 9, kNow + 3000), kNow + 3999)), Errc::replay);
+}
+
 TEST(ReplayGuard, ANewStreamsFirstMessageIsADuplicateNotAReplayOnRedelivery) {
   ReplayOptions o;
   o.max_streams = 1;

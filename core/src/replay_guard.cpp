@@ -157,13 +157,24 @@ struct ReplayGuard::Impl {
   }
 
   // A retained message older than max_age: its live copy would be expired, so
-  // it only has to be checked against what the window holds.
-  Status check_old_retained(const StreamKey& key, uint64_t sequence) {
+  // it only has to be checked against what the window holds. Accepted without
+  // a window, it still raises the bar for its stream (the watermark, or the
+  // stream's floor) to its timestamp: harmless while the clock moves forward,
+  // as that timestamp is past max_age, and it keeps the message from being
+  // accepted again live if the receiver's clock steps back.
+  Status check_old_retained(const StreamKey& key, const MessageFacts& m) {
     StreamState* state = find(key);
-    if (state == nullptr || !state->holds(sequence)) return {};
-    const uint64_t d = state->top - sequence;
-    if (state->test(d)) return Errc::duplicate;
-    state->set(d);
+    if (state == nullptr) {
+      raise_watermark(m.timestamp_ms);
+      return {};
+    }
+    if (state->holds(m.sequence)) {
+      const uint64_t d = state->top - m.sequence;
+      if (state->test(d)) return Errc::duplicate;
+      state->set(d);
+    } else if (m.sequence > state->top && m.timestamp_ms > state->floor_ms) {
+      state->floor_ms = m.timestamp_ms;
+    }
     return {};
   }
 };
@@ -209,7 +220,7 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
     if (age > o.retained_max_age_ms) return Errc::expired;
     std::lock_guard<std::mutex> lock(impl_->mutex);
     // A young retained message could be a copy of a live one: it is one.
-    if (age > o.max_age_ms) return impl_->check_old_retained(key, m.sequence);
+    if (age > o.max_age_ms) return impl_->check_old_retained(key, m);
     return impl_->check_window(key, m, now_ms);
   }
   if (age > o.max_age_ms) return Errc::expired;
