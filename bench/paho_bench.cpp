@@ -1,0 +1,289 @@
+// paho_bench: what sealing costs through a real broker, measured, not assumed.
+// scripts/bench starts mosquitto (plain and TLS listeners) and runs:
+//
+//   paho_bench throughput URI MESSAGES SIZE ROUNDS
+//     QoS 0 messages from a Paho MQTTAsync publisher to a subscriber through
+//     the broker, plaintext and sealed in alternating rounds of one run;
+//     prints messages per second for each round and the ratio of medians.
+//
+//   paho_bench cost URI MESSAGES SIZE sealed|plain [CA CERT KEY]
+//     connect, publish MESSAGES QoS 0 messages, disconnect, through a TCP relay
+//     on 127.0.0.1 that counts the bytes each way; with CA CERT KEY, over TLS
+//     with that client certificate. Prints bytes up, bytes down, client CPU.
+#include <MQTTAsync.h>
+#include <arpa/inet.h>
+#include <mqseal/mqseal.h>
+#include <mqseal/paho/async.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "paho_wait.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kDeliveryTimeout = std::chrono::seconds(120);
+constexpr size_t kRelayBuffer = 64 * 1024;
+
+struct Keys {
+  std::shared_ptr<mqseal::Keyring> ring = std::make_shared<mqseal::Keyring>();
+  mqseal::TopicPolicy policy;
+  Keys() {
+    if (!ring->generate("bench") || !policy.add_rule("bench/#", "bench")) std::abort();
+  }
+};
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "paho_bench: %s\n", what);
+  std::exit(1);
+}
+
+MQTTAsync create_client(const std::string& uri, const std::string& id) {
+  MQTTAsync client = nullptr;
+  if (MQTTAsync_create(&client, uri.c_str(), id.c_str(), MQTTCLIENT_PERSISTENCE_NONE, nullptr) !=
+      MQTTASYNC_SUCCESS) {
+    die("MQTTAsync_create");
+  }
+  return client;
+}
+
+bool connect(MQTTAsync client, MQTTAsync_SSLOptions* ssl) {
+  MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
+  options.ssl = ssl;
+  return example::wait_for(options, [&](auto& o) { return MQTTAsync_connect(client, &o); });
+}
+
+void disconnect(MQTTAsync& client) {
+  MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
+  example::wait_for(options, [&](auto& o) { return MQTTAsync_disconnect(client, &o); });
+  MQTTAsync_destroy(&client);
+}
+
+// ---- throughput ----
+
+std::atomic<int> g_received{0};
+Clock::time_point g_last_received;
+
+int count_message(void*, char* topic, int, MQTTAsync_message* message) {
+  g_last_received = Clock::now();
+  ++g_received;
+  MQTTAsync_freeMessage(&message);
+  MQTTAsync_free(topic);
+  return 1;
+}
+
+// One round: messages per second from the first send to the last arrival.
+double throughput_round(const std::string& uri, bool sealed, int messages, size_t size, Keys& keys) {
+  auto sealer = mqseal::Sealer::create(keys.policy, keys.ring);
+  auto opener = mqseal::Opener::create(keys.policy, keys.ring);
+  if (!sealer || !opener) die("sealer/opener");
+  g_received = 0;
+  MQTTAsync subscriber = create_client(uri, sealed ? "bench-sub-sealed" : "bench-sub-plain");
+  std::unique_ptr<mqseal::paho::AsyncAttachment> attached;
+  if (sealed) {
+    mqseal::paho::AsyncCallbacks callbacks;
+    callbacks.message_arrived = count_message;
+    auto a = mqseal::paho::attach(subscriber, std::make_shared<mqseal::Opener>(std::move(*opener)), callbacks);
+    if (!a) die("attach");
+    attached = std::move(*a);
+  } else {
+    MQTTAsync_setCallbacks(subscriber, nullptr, nullptr, count_message, nullptr);
+  }
+  MQTTAsync_responseOptions subscribe = MQTTAsync_responseOptions_initializer;
+  if (!connect(subscriber, nullptr) ||
+      !example::wait_for(subscribe, [&](auto& o) { return MQTTAsync_subscribe(subscriber, "bench/#", 0, &o); })) {
+    die("subscriber could not connect and subscribe");
+  }
+  MQTTAsync publisher = create_client(uri, sealed ? "bench-pub-sealed" : "bench-pub-plain");
+  if (!connect(publisher, nullptr)) die("publisher could not connect");
+
+  const std::string payload(size, 'x');
+  MQTTAsync_message message = MQTTAsync_message_initializer;
+  message.payload = const_cast<char*>(payload.data());
+  message.payloadlen = static_cast<int>(payload.size());
+  message.qos = 0;
+  const auto start = Clock::now();
+  for (int i = 0; i < messages; ++i) {
+    int rc = 0;
+    do {  // Paho refuses new commands while its queue is full: retry
+      if (sealed) {
+        rc = mqseal::paho::send_message(*sealer, publisher, "bench/sensor/1", &message, nullptr) ? 0 : -1;
+      } else {
+        rc = MQTTAsync_sendMessage(publisher, "bench/sensor/1", &message, nullptr);
+      }
+      if (rc != 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    } while (rc != 0);
+  }
+  const auto deadline = start + kDeliveryTimeout;
+  int last = -1;
+  auto last_progress = Clock::now();
+  while (g_received < messages && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (g_received != last) {
+      last = g_received;
+      last_progress = Clock::now();
+    } else if (Clock::now() - last_progress > std::chrono::seconds(3)) {
+      break;  // QoS 0: what did not arrive in 3 s of silence was dropped
+    }
+  }
+  const double seconds = std::chrono::duration<double>(g_last_received - start).count();
+  const int received = g_received;
+  disconnect(publisher);
+  disconnect(subscriber);
+  if (received < messages) {
+    std::printf("  (%s round: %d of %d arrived; QoS 0 may drop)\n", sealed ? "sealed" : "plain", received, messages);
+  }
+  return received / seconds;
+}
+
+int throughput(const std::string& uri, int messages, size_t size, int rounds) {
+  Keys keys;
+  std::vector<double> plain, sealed;
+  for (int r = 0; r < rounds; ++r) {
+    plain.push_back(throughput_round(uri, false, messages, size, keys));
+    sealed.push_back(throughput_round(uri, true, messages, size, keys));
+    std::printf("round %d: plaintext %.0f msg/s, sealed %.0f msg/s\n", r + 1, plain.back(), sealed.back());
+    std::fflush(stdout);
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::printf("median: plaintext %.0f msg/s, sealed %.0f msg/s, sealed/plaintext %.3f\n", median(plain),
+              median(sealed), median(sealed) / median(plain));
+  return 0;
+}
+
+// ---- cost: a relay that counts bytes ----
+
+struct Relay {
+  int listener = -1;
+  int port = 0;
+  std::atomic<uint64_t> up{0};    // client to broker
+  std::atomic<uint64_t> down{0};  // broker to client
+  std::thread thread;
+
+  Relay(int broker_port) {
+    listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listener, 1) != 0 ||
+        getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      die("relay: cannot listen on 127.0.0.1");
+    }
+    port = ntohs(addr.sin_port);
+    thread = std::thread([this, broker_port] { run(broker_port); });
+  }
+  ~Relay() {
+    thread.join();
+    close(listener);
+  }
+
+  void run(int broker_port) {
+    const int client = accept(listener, nullptr, nullptr);
+    const int broker = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(broker_port));
+    if (client < 0 || connect(broker, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("relay: connect");
+    std::vector<char> buffer(kRelayBuffer);
+    pollfd fds[2] = {{client, POLLIN, 0}, {broker, POLLIN, 0}};
+    while (poll(fds, 2, -1) > 0) {
+      bool closed = false;
+      for (int i = 0; i < 2 && !closed; ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        const ssize_t n = read(fds[i].fd, buffer.data(), buffer.size());
+        if (n <= 0) {
+          closed = true;
+          break;
+        }
+        (i == 0 ? up : down) += static_cast<uint64_t>(n);
+        for (ssize_t done = 0; done < n;) {
+          const ssize_t w = write(fds[1 - i].fd, buffer.data() + done, static_cast<size_t>(n - done));
+          if (w <= 0) { closed = true; break; }
+          done += w;
+        }
+      }
+      if (closed) break;
+    }
+    close(client);
+    close(broker);
+  }
+};
+
+double cpu_ms() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
+int cost(const std::string& uri, int messages, size_t size, bool sealed, const char* ca, const char* cert,
+         const char* key) {
+  const size_t colon = uri.rfind(':');
+  const int broker_port = std::atoi(uri.c_str() + colon + 1);
+  const bool tls = ca != nullptr;
+  Keys keys;
+  auto sealer = mqseal::Sealer::create(keys.policy, keys.ring);
+  if (!sealer) die("sealer");
+  Relay relay(broker_port);
+  const std::string relay_uri = std::string(tls ? "ssl" : "tcp") + "://127.0.0.1:" + std::to_string(relay.port);
+  mqseal::paho::TlsFiles files{tls ? ca : "", tls ? cert : "", tls ? key : "", ""};
+  MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
+  if (tls && !mqseal::paho::configure_tls(files, ssl)) die("configure_tls");
+
+  const double cpu_before = cpu_ms();
+  MQTTAsync client = create_client(relay_uri, "bench-cost");
+  if (!connect(client, tls ? &ssl : nullptr)) die("cannot connect through the relay");
+  const std::string payload(size, 'x');
+  for (int i = 0; i < messages; ++i) {
+    if (sealed) {
+      if (!mqseal::paho::send(*sealer, client, "bench/sensor/1", static_cast<int>(size), payload.data(), 0, 0, nullptr)) {
+        die("send");
+      }
+    } else if (MQTTAsync_send(client, "bench/sensor/1", static_cast<int>(size), payload.data(), 0, 0, nullptr) != 0) {
+      die("send");
+    }
+  }
+  example::wait_for_pending(client);
+  disconnect(client);
+  const double cpu = cpu_ms() - cpu_before;
+  std::printf("%s %s: bytes up %llu, bytes down %llu, client CPU %.1f ms\n", tls ? "tls" : "tcp",
+              sealed ? "sealed" : "plain", static_cast<unsigned long long>(relay.up.load()),
+              static_cast<unsigned long long>(relay.down.load()), cpu);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "throughput" && argc == 6) {
+    return throughput(argv[2], std::atoi(argv[3]), static_cast<size_t>(std::atoi(argv[4])), std::atoi(argv[5]));
+  }
+  if (mode == "cost" && (argc == 6 || argc == 9)) {
+    const bool sealed = std::strcmp(argv[5], "sealed") == 0;
+    return cost(argv[2], std::atoi(argv[3]), static_cast<size_t>(std::atoi(argv[4])), sealed,
+                argc == 9 ? argv[6] : nullptr, argc == 9 ? argv[7] : nullptr, argc == 9 ? argv[8] : nullptr);
+  }
+  std::fprintf(stderr,
+               "usage: paho_bench throughput URI MESSAGES SIZE ROUNDS\n"
+               "       paho_bench cost URI MESSAGES SIZE sealed|plain [CA CERT KEY]\n");
+  return 2;
+}
