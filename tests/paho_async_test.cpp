@@ -36,6 +36,22 @@ Status send(Sealer& sealer, const AsyncTestClient& client, const std::string& to
                     payload.data(), qos, 0, nullptr);
 }
 
+// A service attached to `opener` and subscribed to `filter`, and a device,
+// both connected to the broker.
+struct ServiceAndDevice {
+  AsyncTestClient service;
+  std::unique_ptr<paho::AsyncAttachment> attached;
+  AsyncTestClient device;
+  bool ready = false;
+
+  ServiceAndDevice(const Broker& broker, Parties& p, Inbox& inbox, const std::string& filter)
+      : service(broker.address(), "service"),
+        attached(take(paho::attach(service.handle(), p.opener, inbox.callbacks()))),
+        device(broker.address(), "device") {
+    ready = service.connect() && service.subscribe(filter) && device.connect();
+  }
+};
+
 std::string envelope_text(Sealer& sealer, const std::string& topic, const std::string& payload) {
   std::vector<uint8_t> env = take(sealer.seal(topic, payload));
   return std::string(env.begin(), env.end());
@@ -47,14 +63,10 @@ TEST(PahoAsync, SealedRoundTripAndTheEavesdropperSeesOnlyCiphertext) {
   Eavesdropper eavesdropper(broker, "plant/#", 20, kEavesdropTimeoutMs);
   ASSERT_TRUE(eavesdropper.subscribed());
   Inbox inbox;
-  AsyncTestClient service(broker.address(), "service");
-  auto attached = take(paho::attach(service.handle(), p.opener, inbox.callbacks()));
-  ASSERT_TRUE(service.connect());
-  ASSERT_TRUE(service.subscribe("plant/+/telemetry"));
-  AsyncTestClient device(broker.address(), "device");
-  ASSERT_TRUE(device.connect());
+  ServiceAndDevice parties(broker, p, inbox, "plant/+/telemetry");
+  ASSERT_TRUE(parties.ready) << broker.log();
   for (int i = 0; i < 20; ++i) {
-    testing::expect_ok(send(*p.sealer, device, "plant/7/telemetry", "reading-" + std::to_string(i)));
+    testing::expect_ok(send(*p.sealer, parties.device, "plant/7/telemetry", "reading-" + std::to_string(i)));
   }
   ASSERT_TRUE(inbox.wait(20)) << broker.log();
   for (int i = 0; i < 20; ++i) {
@@ -67,7 +79,7 @@ TEST(PahoAsync, SealedRoundTripAndTheEavesdropperSeesOnlyCiphertext) {
     EXPECT_EQ(payload.find("reading"), std::string::npos) << "plaintext crossed the broker";
     EXPECT_TRUE(parse_header(ByteView(payload))) << "not an envelope";
   }
-  paho::AttachStats stats = attached->stats();
+  paho::AttachStats stats = parties.attached->stats();
   EXPECT_EQ(stats.delivered, 20u);
   EXPECT_EQ(stats.refused, 0u);
 }
@@ -113,19 +125,15 @@ TEST(PahoAsync, ADeclinedMessageComesBackOpenedNotDoubleOpened) {
   Parties p;
   Inbox inbox;
   inbox.decline_next = 1;
-  AsyncTestClient service(broker.address(), "service");
-  auto attached = take(paho::attach(service.handle(), p.opener, inbox.callbacks()));
-  ASSERT_TRUE(service.connect());
-  ASSERT_TRUE(service.subscribe("plant/+/telemetry"));
-  AsyncTestClient device(broker.address(), "device");
-  ASSERT_TRUE(device.connect());
-  testing::expect_ok(send(*p.sealer, device, "plant/2/telemetry", "again"));
+  ServiceAndDevice parties(broker, p, inbox, "plant/+/telemetry");
+  ASSERT_TRUE(parties.ready) << broker.log();
+  testing::expect_ok(send(*p.sealer, parties.device, "plant/2/telemetry", "again"));
   ASSERT_TRUE(inbox.wait(2)) << broker.log();
   std::lock_guard<std::mutex> lock(inbox.mutex);
   EXPECT_EQ(inbox.messages[0].payload, "again");
   EXPECT_EQ(inbox.messages[1].payload, "again");
   EXPECT_TRUE(inbox.refused.empty());
-  EXPECT_EQ(attached->stats().duplicates, 0u);
+  EXPECT_EQ(parties.attached->stats().duplicates, 0u);
 }
 
 TEST(PahoAsync, SendRefusesTopicsThePolicyDoesNotCover) {

@@ -220,6 +220,18 @@ TEST(ReplayGuard, AnOldRetainedMessageStaysRefusedWhenTheClockStepsBack) {
   EXPECT_EQ(code(g.check(msg(2, 9, kNow + 3000), kNow + 3999)), Errc::replay);
 }
 
+TEST(ReplayGuard, ARaisedFloorSurvivesItsStreamBeingDropped) {
+  ReplayOptions o;
+  o.max_streams = 1;
+  o.max_age_ms = 1000;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  testing::expect_ok(g.check(msg(1, 0, kNow - 1), kNow - 1));
+  testing::expect_ok(g.check(msg(1, 1, kNow, true), kNow + 1001));  // old retained: floor = kNow
+  testing::expect_ok(g.check(msg(2, 0, kNow + 1001), kNow + 1001));  // drops stream 1 for its age
+  EXPECT_EQ(g.watermark_ms(), kNow);
+  EXPECT_EQ(code(g.check(msg(1, 1, kNow), kNow + 999)), Errc::replay);  // clock stepped back
+}
+
 TEST(ReplayGuard, ANewStreamsFirstMessageIsADuplicateNotAReplayOnRedelivery) {
   ReplayOptions o;
   o.max_streams = 1;

@@ -1,5 +1,6 @@
 #include "mqseal/replay_guard.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstring>
@@ -93,14 +94,15 @@ struct ReplayGuard::Impl {
   // Called with the table full: first drops every stream whose newest message
   // is past max_age, then, if that freed nothing, the least recently seen
   // stream. Every drop raises the watermark to the dropped stream's newest
-  // timestamp, so its messages stay refused even if `now` steps back (a clock
-  // step, or two opens that read the clock in one order and lock in the other).
+  // timestamp or its floor, whichever is larger, so its messages stay refused
+  // even if `now` steps back (a clock step, or two opens that read the clock
+  // in one order and lock in the other).
   void make_room(uint64_t now_ms) {
     last = nullptr;
     for (auto it = streams.begin(); it != streams.end();) {
       const uint64_t newest = it->second.newest_timestamp_ms;
       if (now_ms > newest && now_ms - newest > options.max_age_ms) {
-        raise_watermark(newest);
+        raise_watermark(std::max(newest, it->second.floor_ms));
         it = streams.erase(it);
       } else {
         ++it;
@@ -111,7 +113,7 @@ struct ReplayGuard::Impl {
     for (auto it = streams.begin(); it != streams.end(); ++it) {
       if (it->second.last_seen_ms < oldest->second.last_seen_ms) oldest = it;
     }
-    raise_watermark(oldest->second.newest_timestamp_ms);
+    raise_watermark(std::max(oldest->second.newest_timestamp_ms, oldest->second.floor_ms));
     streams.erase(oldest);
   }
 
