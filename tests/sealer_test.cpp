@@ -98,6 +98,32 @@ TEST(Sealer, EightThreadsNeverRepeatANonce) {
   EXPECT_EQ(all.size(), static_cast<size_t>(kThreads) * kPerThread);
 }
 
+TEST(Sealer, TimestampsNeverDecreaseAsTheSequenceGrows) {
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20000;
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> seen(kThreads);  // (sequence, timestamp)
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<uint8_t> env;
+      for (int i = 0; i < kPerThread; ++i) {
+        if (!sealer.seal("plant/1/telemetry", std::string_view("x"), env)) return;
+        EnvelopeHeader h = take(parse_header(env));
+        seen[t].emplace_back(h.sequence, h.timestamp_ms);
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  std::vector<std::pair<uint64_t, uint64_t>> all;
+  for (auto& v : seen) all.insert(all.end(), v.begin(), v.end());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
+  std::sort(all.begin(), all.end());
+  for (size_t i = 1; i < all.size(); ++i) {
+    ASSERT_LE(all[i - 1].second, all[i].second) << "sequence " << all[i].first;
+  }
+}
+
 TEST(Sealer, NewSessionPerSealerSoRebootsNeverRepeatNonces) {
   // A reboot loses all state; what is left is a new Sealer on the same keys.
   auto keys = testing::plant_keys();

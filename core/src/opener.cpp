@@ -73,9 +73,8 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     if (Status s = impl_->resolver.key_for(*slot, header.key_id, topic_key); !s) return s;
   }
   if (Status s = open_with_key(topic_key.key, topic, envelope, out.payload); !s) return s;
-  const Delivery& d = delivery;
-  const uint64_t now = d.now_ms != 0 ? d.now_ms : system_time_ms();
-  MessageFacts facts{topic, header.sender, header.sequence, header.timestamp_ms, d.retained};
+  const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
+  MessageFacts facts{topic, header.sender, header.sequence, header.timestamp_ms, delivery.retained};
   if (Status s = impl_->guard.check(facts, topic_hash, now); !s) return s;
   out.sealed = true;
   out.key_id = header.key_id;

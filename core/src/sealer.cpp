@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 
@@ -33,6 +34,7 @@ struct Sealer::Impl {
   internal::TopicKeyResolver resolver;
   SenderId sender{};
   uint64_t next_sequence = 0;
+  uint64_t last_timestamp_ms = 0;  // a session's timestamps never decrease
   uint64_t fork_generation = 0;
 
   explicit Impl(internal::TopicKeyResolver r) : resolver(std::move(r)) { new_session(); }
@@ -40,6 +42,7 @@ struct Sealer::Impl {
   void new_session() {
     randombytes_buf(sender.data(), sender.size());
     next_sequence = 0;
+    last_timestamp_ms = 0;
     fork_generation = g_fork_generation.load(std::memory_order_relaxed);
   }
 };
@@ -94,9 +97,13 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
     }
     header.sender = impl_->sender;
     header.sequence = impl_->next_sequence++;
+    // Read with the sequence, and never below the last one, so that within a
+    // session timestamps do not decrease as the sequence grows, across
+    // threads and wall-clock steps (docs/SPEC.md, section 6).
+    impl_->last_timestamp_ms = std::max(impl_->last_timestamp_ms, system_time_ms());
+    header.timestamp_ms = impl_->last_timestamp_ms;
   }
   header.key_id = topic_key.key_id;
-  header.timestamp_ms = system_time_ms();
   return seal_with_header(topic_key.key, topic, header, payload, out);
 }
 
