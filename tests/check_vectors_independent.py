@@ -44,6 +44,7 @@ ERROR_NAMES = (
     "duplicate", "replay", "expired", "not_yet_valid", "retained_refused",
     "payload_too_large", "io_error", "insecure_permissions", "parse_error",
     "crypto_failure", "nonce_exhausted", "no_primary_key", "buffer_too_small",
+    "transport_error",
 )
 
 
@@ -66,7 +67,7 @@ HEADER_LEN = 38          # version .. sequence
 AD_PREFIX_LEN = 14       # version, suite, key_id, timestamp_ms
 TAG_LEN = 16
 MIN_ENVELOPE = HEADER_LEN + TAG_LEN   # 54: the empty payload
-MAX_ENVELOPE = 268435455              # MQTT's largest packet
+MAX_ENVELOPE = 268435455              # MQTT's largest remaining length
 SENDER_LEN = 16
 KEY_LEN = 32
 U64_MAX = 2**64 - 1
@@ -181,8 +182,8 @@ class Policy:
             if key_name is not None and not KEY_NAME_RE.fullmatch(key_name):
                 raise MqsealError("invalid_argument", f"bad key name {key_name!r}")
             # Two matching filters with identical kinds are textually equal,
-            # so "a filter twice" is exactly a repeated filter string. The
-            # spec names no error for it; invalid_argument is our guess.
+            # so "a filter twice" is exactly a repeated filter string, and
+            # adding it is refused with invalid_argument (section 2).
             if flt in seen:
                 raise MqsealError("invalid_argument", f"filter {flt!r} given twice")
             seen.add(flt)
@@ -247,9 +248,10 @@ class Keyring:
         if state == "primary" and self.primary(name) is not None:
             raise MqsealError("invalid_argument", f"second primary for {name!r}")
         if state == "retired":
-            # "retired keys open nothing (only their ID is kept)": drop any
-            # material offered, so it cannot be used by mistake.
-            material = None
+            # "retired keys open nothing (only their ID is kept)"; a retired
+            # key MUST NOT carry material (sections 8 and 11).
+            if material is not None:
+                raise MqsealError("invalid_argument", f"retired key {key_id:08x} has material")
         elif material is None or len(material) != KEY_LEN:
             raise MqsealError("invalid_argument", f"key {key_id:08x} needs 32 bytes")
         self._by_id[key_id] = Key(key_id, name, state, material)
@@ -258,9 +260,14 @@ class Keyring:
     def from_json(cls, items: list[dict]) -> "Keyring":
         ring = cls()
         for item in items:
+            # Section 11: `material` for every key that is not retired, and
+            # (so) none for a retired one; Keyring.add enforces both.
+            unknown = set(item) - {"id", "name", "state", "material"}
+            if unknown:
+                raise MqsealError("parse_error", f"unknown key fields {sorted(unknown)}")
             material = item.get("material")
             ring.add(int(item["id"]), item["name"], item["state"],
-                     bytes.fromhex(material) if material else None)
+                     None if material is None else bytes.fromhex(material))
         return ring
 
     def get(self, key_id: int) -> Optional[Key]:
@@ -457,62 +464,123 @@ class Sealer:
 
 WINDOW = 1024
 _WINDOW_MASK = (1 << WINDOW) - 1
+RETAINED_POLICIES = ("accept_within_age", "refuse")
+MAX_STREAMS_LIMIT = 2**24
 
 
 @dataclass
 class ReplayConfig:
+    """Field names and values as in the vectors' `replay` block (section 11)."""
     max_age_ms: int = 300_000
     max_future_skew_ms: int = 60_000
-    retained_policy: str = "accept"     # "accept" (within age) or "refuse"
+    retained: str = "accept_within_age"     # or "refuse"
     retained_max_age_ms: int = 604_800_000
-    max_senders: int = 4096
+    max_streams: int = 4096
+
+    def __post_init__(self) -> None:
+        if self.retained not in RETAINED_POLICIES:
+            raise MqsealError("invalid_argument", f"retained policy {self.retained!r}")
+        for name in ("max_age_ms", "max_future_skew_ms", "retained_max_age_ms", "max_streams"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise MqsealError("invalid_argument", f"{name} = {value!r}")
+        # Section 6: max_streams is "1 to 2^24, anything else is
+        # invalid_argument".
+        if not 1 <= self.max_streams <= MAX_STREAMS_LIMIT:
+            raise MqsealError("invalid_argument",
+                              f"max_streams {self.max_streams} not in 1..2^24")
 
 
 @dataclass
-class _SenderState:
-    top: int
+class _StreamState:
+    top: int           # highest sequence accepted in step 4
     bitmap: int        # bit i set <=> sequence top - i was accepted
-    newest_ts: int
-    last_seen: int     # receiver time of the last accepted message
+    floor: int         # the watermark its first message was compared with (before
+                       # making room), raised by old retained messages above top
+    newest_ts: int     # newest timestamp_ms accepted in step 4 (live or young retained)
+    last_seen: int     # receiver time of the last acceptance in step 4
+
+
+StreamId = tuple[bytes, bytes]   # (sender, topic's UTF-8 bytes)
 
 
 class ReplayGuard:
     def __init__(self, config: ReplayConfig):
         self.cfg = config
-        self.senders: dict[bytes, _SenderState] = {}
-        # No sender evicted yet: nothing to compare against. The spec does
-        # not give the initial watermark; starting at "none" (rather than 0)
-        # only differs for a message stamped exactly 0 ms.
-        self.watermark: Optional[int] = None
+        # A stream is a (sender, topic) pair. mqseal keys the topic by a
+        # 64-bit hash; the exact topic is used here, which differs only on a
+        # hash collision (where mqseal may refuse more, never accept more).
+        self.streams: dict[StreamId, _StreamState] = {}
+        self.watermark = 0      # "The watermark starts at 0."
 
-    def check(self, h: Header, now_ms: int, retained: bool) -> None:
-        """Raise unless the authenticated envelope with header `h` is fresh;
-        on success, record it. Arithmetic is on unbounded integers: `now -
-        timestamp` is negative for a message from slightly in the future,
-        which must not wrap to "very old"."""
+    def check(self, h: Header, topic_bytes: bytes, now_ms: int, retained: bool) -> None:
+        """Raise unless the authenticated envelope with header `h`, received
+        on the topic `topic_bytes`, is fresh; on success, record it.
+        Arithmetic is on Python's unbounded integers, as the spec asks."""
         cfg = self.cfg
-        age = now_ms - h.timestamp_ms
+        age = max(0, now_ms - h.timestamp_ms)
+        sid: StreamId = (h.sender, bytes(topic_bytes))
+        st = self.streams.get(sid)
+        # 1.
         if h.timestamp_ms > now_ms + cfg.max_future_skew_ms:
             raise MqsealError("not_yet_valid")
+        # 2. Retained. Young (age <= max_age_ms): continue at step 4
+        #    exactly as for a live message (the retain flag is not
+        #    authenticated, so it may be a copy of a live one). Old: consult
+        #    a tracked window that holds the sequence (set its bit and
+        #    nothing else); otherwise accept without starting a stream,
+        #    evicting or sliding the window, but raise the bar the message
+        #    would meet live, should the receiver's clock step back: the
+        #    watermark (untracked stream) or the stream's floor (tracked,
+        #    sequence above top). Below the window nothing changes.
         if retained:
-            if cfg.retained_policy == "refuse":
+            if cfg.retained == "refuse":
                 raise MqsealError("retained_refused")
             if age > cfg.retained_max_age_ms:
                 raise MqsealError("expired")
-            return   # the window is neither consulted nor updated
+            if age <= cfg.max_age_ms:
+                self._step4(h, sid, st, now_ms)
+                return
+            # The floor is not consulted here: step 2 names only the window.
+            if st is not None and st.top - (WINDOW - 1) <= h.sequence <= st.top:
+                bit = 1 << (st.top - h.sequence)
+                if st.bitmap & bit:
+                    raise MqsealError("duplicate", "retained copy of an accepted message")
+                st.bitmap |= bit      # nothing else changes
+            elif st is None:
+                self.watermark = max(self.watermark, h.timestamp_ms)
+            elif h.sequence > st.top:
+                st.floor = max(st.floor, h.timestamp_ms)
+            # else below the window: the documented residual, nothing changes.
+            return
+        # 3.
         if age > cfg.max_age_ms:
             raise MqsealError("expired")
+        # 4.
+        self._step4(h, sid, st, now_ms)
 
-        st = self.senders.get(h.sender)
+    def _step4(self, h: Header, sid: StreamId, st: Optional[_StreamState],
+               now_ms: int) -> None:
+        """Step 4: the per-stream window and floor. Raises `replay` or
+        `duplicate` before changing any state; on acceptance records the sequence and
+        updates the newest timestamp and last-seen time."""
         if st is None:
-            if self.watermark is not None and h.timestamp_ms <= self.watermark:
-                raise MqsealError("replay", "unknown sender below the watermark")
+            if h.timestamp_ms <= self.watermark:
+                raise MqsealError("replay", "untracked stream at or below the watermark")
+            # floor = the watermark *before* making room ("Otherwise set
+            # floor = watermark (the value just compared with), make room
+            # ..."), so it is below this message's timestamp and the
+            # message's own redelivery is a `duplicate` (its bit), not a
+            # `replay`. It is at least every previously dropped state's
+            # newest timestamp, so no message accepted on an earlier
+            # tracking of this stream passes again.
+            floor = self.watermark
             self._make_room(now_ms)
-            # The first sequence counts as seen (bit 0), or a redelivery of
-            # this very message would be accepted a second time.
-            self.senders[h.sender] = _SenderState(h.sequence, 1, h.timestamp_ms, now_ms)
-            return
-        if h.sequence > st.top:
+            st = self.streams[sid] = _StreamState(h.sequence, 1, floor,
+                                                  h.timestamp_ms, now_ms)
+        elif h.timestamp_ms <= st.floor:
+            raise MqsealError("replay", "at or below the stream's floor")
+        elif h.sequence > st.top:
             st.bitmap = ((st.bitmap << (h.sequence - st.top)) | 1) & _WINDOW_MASK
             st.top = h.sequence
         elif st.top - h.sequence >= WINDOW:
@@ -525,20 +593,24 @@ class ReplayGuard:
         st.last_seen = now_ms
 
     def _make_room(self, now_ms: int) -> None:
-        """Bounded memory. Not exercised by the vectors (each uses a fresh
-        receiver); "older than max_age_ms" is read as now - newest > max_age,
-        and "least recently seen" as least recently accepted."""
-        if len(self.senders) < self.cfg.max_senders:
+        """Bounded memory, before a new stream is tracked. "More than
+        max_age_ms before now" is now - newest_ts > max_age_ms. On a tie in
+        last-seen time the spec allows any of the tied streams; the first
+        tracked of them is dropped here (dict order = insertion order).
+        "Every dropped stream raises the watermark to its newest timestamp
+        or its floor, whichever is larger (if larger than the watermark)":
+        the stale ones too (the receiver's clock can step back, making their
+        messages young again). The floor counts because an old retained
+        message above top raised it without being recorded anywhere else."""
+        if len(self.streams) < self.cfg.max_streams:
             return
-        stale = [s for s, st in self.senders.items()
-                 if now_ms - st.newest_ts > self.cfg.max_age_ms]
-        for s in stale:
-            del self.senders[s]
-        if stale:
-            return
-        victim = min(self.senders, key=lambda s: self.senders[s].last_seen)
-        ts = self.senders.pop(victim).newest_ts
-        self.watermark = ts if self.watermark is None else max(self.watermark, ts)
+        dropped = [sid for sid, st in self.streams.items()
+                   if now_ms - st.newest_ts > self.cfg.max_age_ms]
+        if not dropped:
+            dropped = [min(self.streams, key=lambda sid: self.streams[sid].last_seen)]
+        for sid in dropped:
+            st = self.streams.pop(sid)
+            self.watermark = max(self.watermark, st.newest_ts, st.floor)
 
 
 # --------------------------------------------------------------------------
@@ -568,9 +640,9 @@ class Opener:
             return OpenResult(envelope, sealed=False)
         # 2. Header.
         h = parse_header(envelope)
-        # 3. Key. ID 0 is never in a keyring, so it lands in unknown_key.
-        #    When a key is both retired and of another name, key_retired is
-        #    reported: the spec lists it first but does not say which wins.
+        # 3. Key, in the spec's order: unknown (ID 0 is never in a keyring),
+        #    then retired, then another key name. A retired key of another
+        #    name is therefore key_retired.
         key = self.keyring.get(h.key_id)
         if key is None:
             raise MqsealError("unknown_key", f"{h.key_id:08x}")
@@ -586,7 +658,7 @@ class Opener:
                                envelope[HEADER_LEN:])
         # 5. Freshness only for authentic envelopes: an attacker must not be
         #    able to advance the replay window with forged headers.
-        self.guard.check(h, now_ms, retained)
+        self.guard.check(h, topic_bytes, now_ms, retained)
         return OpenResult(payload, sealed=True, header=h)
 
 
@@ -706,6 +778,15 @@ class Runner:
             return [] if e.name == name else [f"got {e.name}, expected {name}"]
         return [f"succeeded, expected {name}"]
 
+    def _expect_ok(self, label: str, fn: Callable[[], object]) -> list[str]:
+        """Like _expect_error, for a step that must be accepted: a refusal is
+        reported under `label` instead of aborting the whole check."""
+        try:
+            fn()
+        except MqsealError as e:
+            return [f"{label}: refused with {e.name}, expected acceptance"]
+        return []
+
     def self_checks(self) -> None:
         checks = [
             ("self:precedence-examples", self.sc_precedence),
@@ -718,7 +799,19 @@ class Runner:
             ("self:nonce-exhaustion", self.sc_exhaustion),
             ("self:replay-window", self.sc_window),
             ("self:retained-and-refuse", self.sc_retained),
+            ("self:retained-young", self.sc_retained_young),
+            ("self:retained-old", self.sc_retained_old),
+            ("self:retained-after-window", self.sc_retained_after_window),
+            ("self:restart-floor", self.sc_restart_floor),
+            ("self:per-stream-windows", self.sc_streams),
             ("self:eviction-watermark", self.sc_eviction),
+            ("self:age-drop-clock-back", self.sc_age_drop_clock_back),
+            ("self:age-drop-floor", self.sc_age_drop_floor),
+            ("self:new-stream-floor", self.sc_new_stream_floor),
+            ("self:old-retained-clock-back", self.sc_old_retained_clock_back),
+            ("self:duplicate-filters", self.sc_policy_duplicates),
+            ("self:json-shape", self.sc_json_shape),
+            ("self:size-limits", self.sc_size_limits),
         ]
         for name, fn in checks:
             try:
@@ -771,6 +864,13 @@ class Runner:
             problems += [f"filter {bad!r}: {p}" for p in
                          self._expect_error(lambda b=bad: validate_filter(b), "invalid_filter")]
         validate_topic("x" * 65535)   # the upper bound itself is allowed
+        # MQTT's SHOULD NOT rules are not enforced (section 2).
+        for ok in ["a\x01b", "a\x7fb", "a\ufffeb", "a\U0010ffffb"]:
+            try:
+                validate_topic(ok)
+                validate_filter(ok + "/#")
+            except MqsealError as e:
+                problems.append(f"{ok!r} refused: {e}")
         return problems
 
     def sc_flip_every_byte(self) -> list[str]:
@@ -811,6 +911,14 @@ class Runner:
             # it names a retired key.
             ("plant/7/telemetry", bytes(env[:2]) + (3).to_bytes(4, "big") + bytes(60),
              "key_retired"),
+            # Retired is checked before the key name: key 3 is retired and
+            # not a `commands` key.
+            ("plant/7/cmd/x", bytes(env[:2]) + (3).to_bytes(4, "big") + bytes(60),
+             "key_retired"),
+            ("plant/7/telemetry", bytes(env[:2]) + (10).to_bytes(4, "big") + bytes(60),
+             "wrong_key_for_topic"),
+            ("plant/7/telemetry", bytes(env[:2]) + (0xdeadbeef).to_bytes(4, "big") + bytes(60),
+             "unknown_key"),
             # Authentication comes before the age check: a stale forgery is
             # a forgery, not merely expired.
             ("plant/7/telemetry", bytes(env[:-1]) + bytes([env[-1] ^ 1]), "authentication_failed"),
@@ -848,6 +956,9 @@ class Runner:
             problems.append(f"unexpected header {h}")
         if sealer.seal("plant/9/telemetry", b"again").data[30:38] != (1).to_bytes(8, "big"):
             problems.append("sequence did not advance")
+        # One counter per session across topics (section 5).
+        if sealer.seal("plant/9/cmd/x", b"other").data[30:38] != (2).to_bytes(8, "big"):
+            problems.append("sequence not shared across topics")
         if self.fresh_opener().open("plant/9/telemetry", env, now_ms=1_000_000).payload != b"hello":
             problems.append("round trip failed")
         return problems
@@ -886,42 +997,701 @@ class Runner:
             lambda: op.open("plant/7/telemetry", envs[2], now_ms=ts), "replay")
         return problems
 
+    def _opener(self, **overrides) -> Opener:
+        return Opener(self.policy, self.keyring, ReplayConfig(**{**vars(self.config), **overrides}))
+
     def sc_retained(self) -> list[str]:
+        """Section 6 step 2: the vector's retained message (two days old),
+        the refuse policy, and step order."""
         v = self._ok("retained")
         env, o = bytes.fromhex(v["envelope"]), v["open"]
         problems = []
+        if o["now_ms"] - v["timestamp_ms"] <= self.config.max_age_ms:
+            problems.append("the 'retained' vector is no longer older than max_age_ms")
+        # Old and untracked: accepted every time, and no stream is tracked
+        # afterwards (an old retained message never starts a stream).
         op = self.fresh_opener()
-        for _ in range(2):   # the window is not consulted for retained
-            op.open(o["topic"], env, now_ms=o["now_ms"], retained=True)
+        for _ in range(2):
+            problems += self._expect_ok("old retained vector", lambda: op.open(
+                o["topic"], env, now_ms=o["now_ms"], retained=True))
+        if op.guard.streams:
+            problems.append("an old retained message started a stream")
+        if op.guard.watermark != v["timestamp_ms"]:
+            problems.append("an old retained message on an untracked stream did not raise "
+                            "the watermark to its timestamp")
         # The same envelope delivered live two days late is simply expired.
         problems += self._expect_error(
             lambda: op.open(o["topic"], env, now_ms=o["now_ms"]), "expired")
-        refusing = Opener(self.policy, self.keyring,
-                          ReplayConfig(**{**vars(self.config), "retained_policy": "refuse"}))
+        refusing = self._opener(retained="refuse")
         problems += self._expect_error(
             lambda: refusing.open(o["topic"], env, now_ms=o["now_ms"], retained=True),
             "retained_refused")
+        # Refuse comes before the age checks: a young retained message is
+        # refused too, not run through step 4.
+        problems += [f"young+refuse: {p}" for p in self._expect_error(
+            lambda: refusing.open(o["topic"], env, now_ms=v["timestamp_ms"], retained=True),
+            "retained_refused")]
+        if refusing.guard.streams:
+            problems.append("a refused retained message started a stream")
+        # Step 1 comes before step 2.
+        problems += [f"future+refuse: {p}" for p in self._expect_error(
+            lambda: refusing.open(o["topic"], env, now_ms=v["timestamp_ms"] - 10**6,
+                                  retained=True), "not_yet_valid")]
+        return problems
+
+    def _retained_fixture(self):
+        """One sender on topic t; m[seq] sealed at `ts` (the receiver's
+        now), except 1500 (ts + 5) and the `old` ones, stamped 2 * max_age_ms
+        before ts (3, 1100, 1600) or max_age_ms + 1 before it (4): retained,
+        they take the age > max_age_ms branch at now ts."""
+        t, ts, max_age = "plant/7/telemetry", 9_000_000, self.config.max_age_ms
+        s = Sealer(self.policy, self.keyring, clock_ms=lambda: ts)
+        stamps = {0: ts, 1: ts, 2: ts, 1029: ts, 1500: ts + 5, 2000: ts,
+                  3: ts - 2 * max_age, 1100: ts - 2 * max_age, 1600: ts - 2 * max_age,
+                  4: ts - max_age - 1}
+        m = {}
+        for seq, stamp in stamps.items():
+            s.next_sequence = seq
+            m[seq] = s.seal(t, b"%d" % seq, timestamp_ms=stamp).data
+
+        def live(i, op, now=ts):
+            return op.open(t, m[i], now_ms=now)
+
+        def ret(i, op, now=ts):
+            return op.open(t, m[i], now_ms=now, retained=True)
+
+        return t, ts, (s.sender, t.encode()), live, ret
+
+    def sc_retained_young(self) -> list[str]:
+        """Step 2, age <= max_age_ms: continue at step 4 exactly as for a
+        live message, `replay` included (a young retained message may be a
+        relayed copy of a live one: the retain flag is not authenticated)."""
+        t, ts, sid, live, ret = self._retained_fixture()
+        max_age = self.config.max_age_ms
+        problems = []
+
+        def state(op):
+            st = op.guard.streams.get(sid)
+            return None if st is None else (st.top, st.bitmap, st.floor,
+                                             st.newest_ts, st.last_seen)
+
+        # Retained copy BEFORE the live copy: the live copy is a duplicate,
+        # and so is a second retained copy ...
+        op = self.fresh_opener()
+        ret(0, op)
+        problems += [f"retained then live: {p}" for p in
+                     self._expect_error(lambda: live(0, op), "duplicate")]
+        problems += [f"retained twice: {p}" for p in
+                     self._expect_error(lambda: ret(0, op), "duplicate")]
+        # ... because it started the stream, like a live message would.
+        if state(op) != (0, 1, 0, ts, ts):
+            problems.append(f"young retained on a new stream: state {state(op)}")
+        # Live copy first, then the retained one: duplicate.
+        op = self.fresh_opener()
+        live(0, op)
+        problems += [f"live then retained: {p}" for p in
+                     self._expect_error(lambda: ret(0, op), "duplicate")]
+        # Above top it slides the window like a live message: top 1029, so
+        # live 2 is 1027 below it, a replay; a second copy is a duplicate.
+        ret(1029, op)
+        if state(op) is None or state(op)[0] != 1029:
+            problems.append("young retained above top did not slide the window")
+        problems += [f"retained above top twice: {p}" for p in
+                     self._expect_error(lambda: ret(1029, op), "duplicate")]
+        problems += [f"live after retained slide: {p}" for p in
+                     self._expect_error(lambda: live(2, op), "replay")]
+        # In the window, unseen: accepted and recorded, with newest
+        # timestamp and last-seen updated (a step-4 acceptance).
+        live(2000, op)
+        ret(1500, op, now=ts + 7)
+        st = op.guard.streams[sid]
+        if (st.newest_ts, st.last_seen) != (ts + 5, ts + 7):
+            problems.append(f"young retained did not update newest/last-seen: "
+                            f"{st.newest_ts - ts:+}, {st.last_seen - ts:+}")
+        problems += [f"retained mid then live: {p}" for p in
+                     self._expect_error(lambda: live(1500, op, now=ts + 8), "duplicate")]
+        # Below the window: `replay`, retained or live, and nothing recorded.
+        before = state(op)
+        for now in (ts + 9, ts + 10):
+            problems += [f"young retained below the window: {p}" for p in
+                         self._expect_error(lambda: ret(0, op, now=now), "replay")]
+        if state(op) != before:
+            problems.append("young retained below the window changed the stream")
+        problems += [f"live below window: {p}" for p in
+                     self._expect_error(lambda: live(0, op, now=ts + 11), "replay")]
+        # Untracked, timestamp <= watermark (raised by a real eviction):
+        # `replay` either way; no stream started, nothing evicted.
+        other = Sealer(self.policy, self.keyring)
+        op = self._opener(max_streams=1)
+        op.open("plant/8/telemetry", other.seal("plant/8/telemetry", b"a",
+                                                timestamp_ms=ts).data, now_ms=ts)
+        op.open("plant/9/telemetry", other.seal("plant/9/telemetry", b"b",
+                                                timestamp_ms=ts + 1).data, now_ms=ts + 1)
+        if op.guard.watermark != ts:
+            problems.append(f"eviction set watermark {op.guard.watermark - ts:+}, expected ts")
+        tracked = list(op.guard.streams)
+        for now in (ts + 2, ts + 3):
+            problems += [f"young retained at the watermark: {p}" for p in
+                         self._expect_error(lambda: ret(0, op, now=now), "replay")]
+        if list(op.guard.streams) != tracked or op.guard.watermark != ts:
+            problems.append("young retained at the watermark was recorded or evicted a stream")
+        problems += [f"live at watermark: {p}" for p in
+                     self._expect_error(lambda: live(0, op, now=ts + 4), "replay")]
+        # A young retained message on a new stream, with the table full,
+        # evicts like a live one (and raises the watermark).
+        op = self._opener(max_streams=1)
+        op.open("plant/8/telemetry", other.seal("plant/8/telemetry", b"c",
+                                                timestamp_ms=ts - 1).data, now_ms=ts)
+        ret(1029, op)
+        if list(op.guard.streams) != [sid] or op.guard.watermark != ts - 1:
+            problems.append("young retained on a new stream did not evict like a live one")
+        # Boundary: age exactly max_age_ms is young (starts a stream) ...
+        op = self.fresh_opener()
+        ret(2, op, now=ts + max_age)
+        if sid not in op.guard.streams:
+            problems.append("retained with age == max_age_ms did not start a stream")
+        # ... one more ms is old (does not).
+        op = self.fresh_opener()
+        ret(2, op, now=ts + max_age + 1)
+        ret(2, op, now=ts + max_age + 1)
+        if op.guard.streams:
+            problems.append("retained with age == max_age_ms + 1 started a stream")
+        return problems
+
+    def sc_retained_after_window(self) -> list[str]:
+        """Hole (1) of the previous rules: live m accepted, then 1024 newer
+        live messages on the same stream push it out of the window; a young
+        retained copy of m is then `replay` (the previous rules accepted it,
+        recording nothing). One message less, it is still a `duplicate`."""
+        ts, t = 11_000_000, "plant/7/telemetry"
+        s = Sealer(self.policy, self.keyring, clock_ms=lambda: ts)
+        envs = [s.seal(t, b"%d" % i).data for i in range(WINDOW + 1)]   # 0 .. 1024
+        op = self.fresh_opener()
+        problems = []
+        for e in envs[:WINDOW]:                    # m = 0, then 1 .. 1023
+            op.open(t, e, now_ms=ts)
+        problems += [f"retained m, top 1023: {p}" for p in self._expect_error(
+            lambda: op.open(t, envs[0], now_ms=ts + 1, retained=True), "duplicate")]
+        op.open(t, envs[WINDOW], now_ms=ts + 2)    # the 1024th newer one
+        st = op.guard.streams[(s.sender, t.encode())]
+        before = (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen)
+        for now in (ts + 3, ts + self.config.max_age_ms):     # both young
+            problems += [f"retained m, top 1024, now {now - ts:+}: {p}" for p in
+                         self._expect_error(lambda: op.open(t, envs[0], now_ms=now,
+                                                            retained=True), "replay")]
+        if (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen) != before:
+            problems.append("refused retained copy changed the stream")
+        problems += [f"live m, top 1024: {p}" for p in self._expect_error(
+            lambda: op.open(t, envs[0], now_ms=ts + 4), "replay")]
+        return problems
+
+    def sc_restart_floor(self) -> list[str]:
+        """Hole (2) of the previous rules: a stream evicted (max_streams 1)
+        and started again by a newer message must not accept the messages
+        of its first tracking, although their sequences are inside the new
+        window and unseen there: they are at or below the new `floor`."""
+        t1, t2 = "plant/1/telemetry", "plant/2/telemetry"
+        problems = []
+
+        def scenario():
+            clock = {"ts": 0}
+            a = Sealer(self.policy, self.keyring, clock_ms=lambda: clock["ts"])
+
+            def seal(topic, stamp):
+                clock["ts"] = stamp
+                return a.seal(topic, b"x").data
+
+            op = self._opener(max_streams=1)
+            firsts = [seal(t1, 1_000), seal(t1, 1_200)]          # sequences 0, 1
+            for e in firsts:
+                op.open(t1, e, now_ms=2_000)
+            op.open(t2, seal(t2, 2_000), now_ms=2_000)           # evicts t1
+            if op.guard.watermark != 1_200:
+                problems.append(f"eviction: watermark {op.guard.watermark}, expected 1200")
+            wm = op.guard.watermark
+            op.open(t1, seal(t1, 2_500), now_ms=2_500)           # restarts t1, top 3
+            return a, op, firsts, wm, seal
+
+        a, op, firsts, wm, seal = scenario()
+        sid = (a.sender, t1.encode())
+        st = op.guard.streams.get(sid)
+        if st is None or st.top != 3:
+            return problems + ["newer message did not restart the evicted stream"]
+        # The spec's promise: floor >= the evicted state's newest timestamp.
+        # floor is the watermark the restarting message was compared with,
+        # taken before making room: 1200, although making room then evicts
+        # t2 and raises the watermark to 2000.
+        if st.floor != wm or op.guard.watermark != 2_000:
+            problems.append(f"floor {st.floor}, watermark {op.guard.watermark}, "
+                            f"expected floor {wm} (evicted newest), watermark 2000")
+        before = (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen)
+        for i, e in enumerate(firsts):
+            problems += [f"young retained copy of first-tracking message {i}: {p}" for p in
+                         self._expect_error(lambda: op.open(t1, e, now_ms=2_600,
+                                                            retained=True), "replay")]
+        if (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen) != before:
+            problems.append("refused replay changed the restarted stream")
+        # Live replays, on a second run of the same scenario (so a wrongly
+        # accepted retained copy above cannot mask them as duplicates).
+        a, op, firsts, wm, seal = scenario()
+        for i, e in enumerate(firsts):
+            problems += [f"live replay of first-tracking message {i}: {p}" for p in
+                         self._expect_error(lambda: op.open(t1, e, now_ms=2_600), "replay")]
+        # The floor refuses only what is at or below it: newer messages are
+        # still accepted out of order inside the window.
+        e4, e5 = seal(t1, 2_700), seal(t1, 2_650)              # sequences 4, 5
+        problems += self._expect_ok("newer message after restart",
+                                    lambda: op.open(t1, e5, now_ms=2_700))
+        problems += self._expect_ok("newer message, out of order, after restart",
+                                    lambda: op.open(t1, e4, now_ms=2_700))
+        return problems
+
+    def sc_retained_old(self) -> list[str]:
+        """Step 2, age > max_age_ms: only a tracked window that holds the
+        sequence is consulted (duplicate if seen, else set the bit and
+        nothing else); otherwise accept without starting a stream or
+        evicting, raising the watermark (untracked) or the floor (tracked,
+        above top) to the message's timestamp. Below the window this is the
+        documented residual: nothing changes, and neither the floor nor the
+        watermark applies to it."""
+        t, ts, sid, live, ret = self._retained_fixture()
+        problems = []
+        # (c) Untracked: accepted every time, never starts a stream.
+        op = self.fresh_opener()
+        for _ in range(2):
+            problems += self._expect_ok("old retained, untracked", lambda: ret(3, op))
+        if op.guard.streams:
+            problems.append("old retained message started a stream")
+        if op.guard.watermark != ts - 2 * self.config.max_age_ms:
+            problems.append(f"old retained, untracked: watermark {op.guard.watermark - ts:+}, "
+                            f"expected its timestamp (-2 * max_age_ms)")
+        # Not compared with the watermark either, which only rises.
+        op.guard.watermark = ts
+        problems += self._expect_ok("old retained at the watermark", lambda: ret(1100, op))
+        if op.guard.streams or op.guard.watermark != ts:
+            problems.append("old retained message at the watermark started a stream "
+                            "or lowered the watermark")
+        # (c) Above top: accepted without moving top (with top at 1100,
+        # live 2 would be 1098 below it, a replay), and again.
+        op = self.fresh_opener()
+        live(0, op)
+        for _ in range(2):
+            problems += self._expect_ok("old retained above top", lambda: ret(1100, op))
+        st = op.guard.streams[sid]
+        if (st.top, st.bitmap) != (0, 1):
+            problems.append(f"old retained moved the window: top {st.top}")
+        if (st.floor, st.newest_ts, st.last_seen) != (ts - 2 * self.config.max_age_ms, ts, ts):
+            problems.append(f"old retained above top: floor {st.floor - ts:+} (expected its "
+                            f"timestamp), newest {st.newest_ts - ts:+}, "
+                            f"last-seen {st.last_seen - ts:+} (expected unchanged)")
+        problems += self._expect_ok("live after old retained above top", lambda: live(2, op))
+        # (c) In the window, unseen: bit set and nothing else, so a second
+        # copy is a duplicate; newest timestamp and last-seen untouched.
+        live(2000, op)            # window 977 .. 2000 holds 1100
+        ret(1100, op, now=ts + 7)
+        problems += [f"old retained twice in window: {p}" for p in
+                     self._expect_error(lambda: ret(1100, op, now=ts + 8), "duplicate")]
+        if (st.top, st.newest_ts, st.last_seen) != (2000, ts, ts):
+            problems.append("old retained acceptance changed top, newest timestamp or last-seen")
+        if not st.bitmap >> (2000 - 1100) & 1:
+            problems.append("old retained in the window did not set its bit")
+        # Below the window: accepted without recording, every time; the
+        # floor stays (4 is stamped above it, and still old), and so does
+        # the watermark.
+        before = (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen, op.guard.watermark)
+        for i in (3, 4, 3, 4):
+            problems += self._expect_ok(f"old retained {i} below the window",
+                                        lambda: ret(i, op))
+        if (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen,
+                op.guard.watermark) != before:
+            problems.append("old retained below the window recorded something or moved "
+                            "the floor or the watermark")
+        # Its live copy is expired whatever the window says.
+        problems += [f"old live: {p}" for p in
+                     self._expect_error(lambda: live(1100, self.fresh_opener()), "expired")]
+        # (c) The residual with every new mechanism in play: a full table
+        # (max_streams 1), a raised watermark and a restarted stream whose
+        # floor is above the old message's timestamp. Below the window the
+        # old retained message is still accepted, every time, and nothing
+        # changes: no stream started or evicted, watermark and state kept.
+        other = Sealer(self.policy, self.keyring)
+        op = self._opener(max_streams=1)
+        live(0, op, now=ts)
+        op.open("plant/8/telemetry", other.seal("plant/8/telemetry", b"e",
+                                                timestamp_ms=ts + 1).data, now_ms=ts + 1)
+        live(1500, op, now=ts + 5)      # restarts sid (floor >= ts), window 477 .. 1500
+        st = op.guard.streams.get(sid)
+        if st is None or st.top != 1500 or st.floor < ts or op.guard.watermark < ts:
+            problems.append("restart fixture: unexpected floor or watermark")
+        else:
+            snap = lambda: (list(op.guard.streams), op.guard.watermark, st.top, st.bitmap,
+                            st.floor, st.newest_ts, st.last_seen)
+            before = snap()
+            for now in (ts + 6, ts + 7):
+                problems += self._expect_ok("old retained below window of a restarted stream",
+                                            lambda: ret(3, op, now=now))
+            if snap() != before:
+                problems.append("old retained below the window changed the guard")
+            # In the window, the floor is not consulted either (step 2 names
+            # only the window): unseen is accepted and sets the bit, once.
+            problems += self._expect_ok("old retained in window, below the floor",
+                                        lambda: ret(1100, op, now=ts + 8))
+            problems += [f"old retained in window twice: {p}" for p in self._expect_error(
+                lambda: ret(1100, op, now=ts + 9), "duplicate")]
+            # Above top with the floor (>= ts) above its timestamp: accepted,
+            # and the floor only rises, so it stays.
+            before = snap()
+            problems += self._expect_ok("old retained above top, below the floor",
+                                        lambda: ret(1600, op, now=ts + 9))
+            if snap() != before:
+                problems.append("old retained above top lowered the floor or changed the stream")
+            # Untracked with the table full (the next message evicts sid):
+            # accepted, evicts nothing, watermark kept (it is above the
+            # message's timestamp, and only rises).
+            op.open("plant/8/telemetry", other.seal("plant/8/telemetry", b"f",
+                                                    timestamp_ms=ts + 10).data, now_ms=ts + 10)
+            if sid in op.guard.streams:
+                problems.append("fixture: the stream was not evicted")
+            before = (list(op.guard.streams), op.guard.watermark)
+            problems += self._expect_ok("old retained, untracked, table full",
+                                        lambda: ret(3, op, now=ts + 11))
+            if (list(op.guard.streams), op.guard.watermark) != before:
+                problems.append("old retained on an untracked stream evicted or moved the watermark")
+        return problems
+
+    def sc_streams(self) -> list[str]:
+        """Replay state is per (sender, topic): one session's counter runs
+        across topics (section 5), so a message held back on topic b while
+        more than a window's worth passes on topic a is still accepted."""
+        ts = 7_000_000
+        s = Sealer(self.policy, self.keyring, clock_ms=lambda: ts)
+        ta, tb = "plant/1/telemetry", "plant/2/telemetry"
+        late_b = s.seal(tb, b"late").data                     # sequence 0
+        on_a = [s.seal(ta, b"a").data for _ in range(WINDOW + 100)]   # 1 .. 1124
+        problems = []
+        if parse_header(on_a[-1]).sequence != WINDOW + 100:
+            problems.append("sequence counter is not shared across topics")
+        op = self.fresh_opener()
+        for e in on_a:
+            op.open(ta, e, now_ms=ts)
+        try:
+            op.open(tb, late_b, now_ms=ts)
+        except MqsealError as e:
+            problems.append(f"late message on another topic refused: {e.name}")
+        problems += [f"late repeat: {p}" for p in
+                     self._expect_error(lambda: op.open(tb, late_b, now_ms=ts), "duplicate")]
+        # Within topic a, the window still applies.
+        problems += [f"topic a: {p}" for p in
+                     self._expect_error(lambda: op.open(ta, on_a[0], now_ms=ts), "replay")]
+        # Another sender on the same topic is another stream.
+        other = Sealer(self.policy, self.keyring, clock_ms=lambda: ts)
+        op.open(ta, other.seal(ta, b"o").data, now_ms=ts)
+        if len(op.guard.streams) != 3:
+            problems.append(f"{len(op.guard.streams)} streams tracked, expected 3")
         return problems
 
     def sc_eviction(self) -> list[str]:
-        """With room for one sender, a second live sender evicts the first
-        and raises the watermark: the first sender's accepted message can
-        then not be replayed, and a newer message of it is accepted."""
-        cfg = ReplayConfig(**{**vars(self.config), "max_senders": 1})
-        op = Opener(self.policy, self.keyring, cfg)
-        a = Sealer(self.policy, self.keyring, clock_ms=lambda: 1_000)
-        b = Sealer(self.policy, self.keyring, clock_ms=lambda: 2_000)
-        a1 = a.seal("plant/7/telemetry", b"a1").data
-        op.open("plant/7/telemetry", a1, now_ms=2_000)
-        op.open("plant/7/telemetry", b.seal("plant/7/telemetry", b"b1").data, now_ms=2_000)
-        problems = self._expect_error(
-            lambda: op.open("plant/7/telemetry", a1, now_ms=2_000), "replay")
-        # The watermark is a's newest timestamp (1000), so a newer message
-        # from a is welcome again.
-        a.clock_ms = lambda: 1_500
-        op.open("plant/7/telemetry", a.seal("plant/7/telemetry", b"a2").data, now_ms=2_000)
+        """Bounded memory, per stream (section 6)."""
+        problems = []
+        t1, t2, t3 = "plant/1/telemetry", "plant/2/telemetry", "plant/3/telemetry"
+        clock = {"ts": 1_000}
+        a = Sealer(self.policy, self.keyring, clock_ms=lambda: clock["ts"])
+
+        def seal(topic, ts):
+            clock["ts"] = ts
+            return a.seal(topic, b"x").data
+
+        # The watermark starts at 0: a new stream stamped 0 is refused.
+        op = self.fresh_opener()
+        if op.guard.watermark != 0:
+            problems.append("watermark does not start at 0")
+        problems += [f"ts 0: {p}" for p in
+                     self._expect_error(lambda: op.open(t1, seal(t1, 0), now_ms=0), "replay")]
+        op.open(t1, seal(t1, 1), now_ms=1)
+
+        # One stream of room: two topics of one sender are two streams, so
+        # the second evicts the first and raises the watermark to its newest
+        # timestamp (1000); a1 can then not be replayed, and a newer message
+        # on t1 (1500) starts it again, evicting t2 (watermark 2000).
+        op = self._opener(max_streams=1)
+        a1 = seal(t1, 1_000)
+        op.open(t1, a1, now_ms=2_000)
+        op.open(t2, seal(t2, 2_000), now_ms=2_000)
+        if op.guard.watermark != 1_000:
+            problems.append(f"watermark {op.guard.watermark}, expected 1000")
+        problems += [f"evicted replay: {p}" for p in
+                     self._expect_error(lambda: op.open(t1, a1, now_ms=2_000), "replay")]
+        op.open(t1, seal(t1, 1_500), now_ms=2_001)
+        if op.guard.watermark != 2_000 or list(op.guard.streams) != [(a.sender, t1.encode())]:
+            problems.append(f"second eviction: watermark {op.guard.watermark}")
+        problems += [f"below watermark: {p}" for p in self._expect_error(
+            lambda: op.open(t3, seal(t3, 1_800), now_ms=2_002), "replay")]
+        # The watermark only ever rises: evicting t1 (newest 1500) keeps it.
+        op.open(t3, seal(t3, 2_500), now_ms=2_003)
+        if op.guard.watermark != 2_000:
+            problems.append(f"watermark lowered to {op.guard.watermark}")
+
+        # Stale streams are dropped first (all of them), and raise the
+        # watermark to their newest timestamp (or floor, if larger: see
+        # sc_age_drop_floor) like any dropped stream; only
+        # if none is stale does the least recently seen one go (by receiver
+        # time, not by timestamp).
+        max_age = self.config.max_age_ms
+        op = self._opener(max_streams=2)
+        op.open(t1, seal(t1, 10_000), now_ms=10_000)
+        op.open(t2, seal(t2, 20_000), now_ms=20_000)
+        now = 10_000 + max_age + 1           # t1 is now stale, t2 is not
+        op.open(t3, seal(t3, now), now_ms=now)
+        if op.guard.watermark != 10_000 or (a.sender, t1.encode()) in op.guard.streams \
+                or (a.sender, t2.encode()) not in op.guard.streams:
+            problems.append(f"stale stream: watermark {op.guard.watermark}, expected 10000, "
+                            f"or the wrong stream dropped")
+        # Every stale stream goes, not just one; the watermark takes the
+        # largest of their newest timestamps.
+        op = self._opener(max_streams=3)
+        op.open(t1, seal(t1, 10_000), now_ms=10_000)
+        op.open(t2, seal(t2, 12_000), now_ms=12_000)
+        op.open(t3, seal(t3, 30_000), now_ms=30_000)
+        now = 12_000 + max_age + 1           # t1 and t2 stale, t3 not
+        op.open("plant/4/telemetry", seal("plant/4/telemetry", now), now_ms=now)
+        if op.guard.watermark != 12_000 or len(op.guard.streams) != 2:
+            problems.append(f"two stale streams: watermark {op.guard.watermark}, "
+                            f"{len(op.guard.streams)} tracked, expected 12000 and 2")
+        # Least recently seen is by receiver time, not by timestamp: t2 has
+        # the older timestamp but was seen later, so t1 goes.
+        op = self._opener(max_streams=2)
+        op.open(t1, seal(t1, 100_000), now_ms=100_000)
+        op.open(t2, seal(t2, 50_000), now_ms=110_000)
+        op.open(t3, seal(t3, 120_000), now_ms=120_000)
+        if op.guard.watermark != 100_000 or (a.sender, t1.encode()) in op.guard.streams:
+            problems.append(f"LRU eviction wrong: watermark {op.guard.watermark}")
+        # Exactly max_age_ms old is not stale: the stream is evicted (and
+        # the watermark raised), not dropped quietly.
+        op = self._opener(max_streams=1)
+        op.open(t1, seal(t1, 10_000), now_ms=10_000)
+        op.open(t2, seal(t2, 10_000 + max_age), now_ms=10_000 + max_age)
+        if op.guard.watermark != 10_000:
+            problems.append(f"stream exactly max_age_ms old treated as stale")
+        # A tie in last-seen time: the spec allows either victim, so only
+        # check that exactly one of the tied streams went and the watermark
+        # rose to its newest timestamp.
+        op = self._opener(max_streams=2)
+        newest = {t1: 200_000, t2: 150_000}
+        for topic, stamp in newest.items():
+            op.open(topic, seal(topic, stamp), now_ms=210_000)
+        op.open(t3, seal(t3, 220_000), now_ms=220_000)
+        gone = [tp for tp in newest if (a.sender, tp.encode()) not in op.guard.streams]
+        if len(gone) != 1 or op.guard.watermark != newest[gone[0]]:
+            problems.append(f"tied eviction: dropped {gone}, watermark {op.guard.watermark}")
+        # max_streams is 1 to 2^24; anything else is invalid_argument.
+        for bad in (0, -1, MAX_STREAMS_LIMIT + 1):
+            problems += [f"max_streams {bad}: {p}" for p in self._expect_error(
+                lambda b=bad: self._opener(max_streams=b), "invalid_argument")]
+        for good in (1, MAX_STREAMS_LIMIT):
+            problems += self._expect_ok(f"max_streams {good}",
+                                        lambda g=good: self._opener(max_streams=g))
         return problems
 
+    def sc_age_drop_clock_back(self) -> list[str]:
+        """Hole of the previous rules: a stream dropped for its age did not
+        raise the watermark. max_streams 1, max_age_ms 1000: m accepted at
+        now t; a new stream at now t + 1001 drops m's stream for its age
+        (watermark becomes t); the receiver's clock steps back and m comes
+        again live at now t + 999 (age 999, young): `replay`. The previous
+        rules left the watermark at 0 and accepted m a second time."""
+        t, max_age = 20_000_000, 1_000
+        ta, tb = "plant/1/telemetry", "plant/2/telemetry"
+        s = Sealer(self.policy, self.keyring)
+        m = s.seal(ta, b"m", timestamp_ms=t).data
+        n = s.seal(tb, b"n", timestamp_ms=t + 1_001).data
+        problems = []
+        for how in ("live", "young retained"):
+            op = self._opener(max_streams=1, max_age_ms=max_age)
+            op.open(ta, m, now_ms=t)
+            op.open(tb, n, now_ms=t + 1_001)
+            if list(op.guard.streams) != [(s.sender, tb.encode())] or op.guard.watermark != t:
+                problems.append(f"{how}: age drop left watermark {op.guard.watermark - t:+} "
+                                f"(expected t) or the wrong streams")
+            before = (list(op.guard.streams), op.guard.watermark)
+            problems += [f"{how} m after clock step back: {p}" for p in self._expect_error(
+                lambda: op.open(ta, m, now_ms=t + 999, retained=how != "live"), "replay")]
+            if (list(op.guard.streams), op.guard.watermark) != before:
+                problems.append(f"{how}: refused m changed the guard")
+        # Without the step back, m is simply expired.
+        problems += [f"m without step back: {p}" for p in self._expect_error(
+            lambda: op.open(ta, m, now_ms=t + 1_002), "expired")]
+        # A newer message on m's topic starts the stream again, floor t.
+        problems += self._expect_ok("newer message on the dropped stream",
+                                    lambda: op.open(ta, s.seal(ta, b"m2", timestamp_ms=t + 1)
+                                                    .data, now_ms=t + 999))
+        st = op.guard.streams.get((s.sender, ta.encode()))
+        if st is None or st.floor != t:
+            problems.append(f"restarted stream floor {None if st is None else st.floor - t:+}, "
+                            f"expected t")
+        return problems
+
+    def sc_age_drop_floor(self) -> list[str]:
+        """Hole of the previous rules: a dropped stream raised the watermark
+        to its newest timestamp only, forgetting a floor raised above it.
+        max_streams 1, max_age_ms 1000: p (sequence 0, timestamp t - 1) live
+        at now t - 1; m (sequence 1, timestamp t) retained at now t + 1001,
+        old and above top: the floor becomes t, newest stays t - 1. Another
+        stream's message at now t + 1001 drops p's stream for its age: the
+        watermark becomes t, the larger of newest and floor. The receiver's
+        clock steps back and m comes live (or young retained) at now t + 999:
+        `replay`. The previous rules left the watermark at t - 1 and accepted
+        m a second time. Timestamps never decrease as sequence grows."""
+        t, max_age = 50_000_000, 1_000
+        ta, tb = "plant/1/telemetry", "plant/2/telemetry"
+        s = Sealer(self.policy, self.keyring)
+        p = s.seal(ta, b"p", timestamp_ms=t - 1).data                # sequence 0
+        m = s.seal(ta, b"m", timestamp_ms=t).data                    # sequence 1
+        n = s.seal(tb, b"n", timestamp_ms=t + 1_001).data            # sequence 2
+        sid = (s.sender, ta.encode())
+        problems = []
+        for again in ("live", "young retained"):
+            op = self._opener(max_streams=1, max_age_ms=max_age)
+            problems += self._expect_ok(f"{again}: p", lambda: op.open(ta, p, now_ms=t - 1))
+            problems += self._expect_ok(f"{again}: old retained m",
+                                        lambda: op.open(ta, m, now_ms=t + 1_001, retained=True))
+            st = op.guard.streams.get(sid)
+            if st is None or (st.top, st.floor, st.newest_ts) != (0, t, t - 1):
+                problems.append(f"{again}: old retained m above top did not raise the floor "
+                                f"to t with newest t - 1")
+            problems += self._expect_ok(f"{again}: other stream's message",
+                                        lambda: op.open(tb, n, now_ms=t + 1_001))
+            if list(op.guard.streams) != [(s.sender, tb.encode())] or op.guard.watermark != t:
+                problems.append(f"{again}: age drop left watermark {op.guard.watermark - t:+} "
+                                f"(expected t, p's floor) or the wrong streams")
+            before = (list(op.guard.streams), op.guard.watermark)
+            problems += [f"{again} m after clock step back: {e}" for e in self._expect_error(
+                lambda: op.open(ta, m, now_ms=t + 999, retained=again != "live"), "replay")]
+            if (list(op.guard.streams), op.guard.watermark) != before:
+                problems.append(f"{again}: refused m changed the guard")
+        return problems
+
+    def sc_new_stream_floor(self) -> list[str]:
+        """Hole of the previous rules: `floor` was the watermark after
+        making room. max_streams 1: stream 1 accepts a message stamped
+        t + 10; stream 2's first message, stamped t + 5, is compared with
+        watermark 0 and accepted (evicting stream 1, watermark t + 10). Its
+        floor is 0, the value it was compared with, so its immediate
+        redelivery is `duplicate`; the previous rules set floor t + 10 and
+        called it `replay`."""
+        t = 30_000_000
+        t1, t2 = "plant/1/telemetry", "plant/2/telemetry"
+        s = Sealer(self.policy, self.keyring)
+        e1 = s.seal(t1, b"1", timestamp_ms=t + 10).data
+        e2 = s.seal(t2, b"2", timestamp_ms=t + 5).data
+        problems = []
+        for how in ("live", "young retained"):
+            op = self._opener(max_streams=1)
+            op.open(t1, e1, now_ms=t + 10)
+            problems += self._expect_ok(f"{how}: stream 2's first message",
+                                        lambda: op.open(t2, e2, now_ms=t + 10,
+                                                        retained=how != "live"))
+            st = op.guard.streams.get((s.sender, t2.encode()))
+            if st is None or st.floor != 0 or op.guard.watermark != t + 10:
+                problems.append(f"{how}: floor {None if st is None else st.floor}, watermark "
+                                f"{op.guard.watermark - t:+}; expected 0 and t + 10")
+            for again in ("live", "young retained"):
+                problems += [f"{how}, redelivered {again}: {p}" for p in self._expect_error(
+                    lambda: op.open(t2, e2, now_ms=t + 11, retained=again != "live"),
+                    "duplicate")]
+            # Stream 1's message is still refused: at the watermark.
+            problems += [f"{how}, stream 1 again: {p}" for p in self._expect_error(
+                lambda: op.open(t1, e1, now_ms=t + 12), "replay")]
+        return problems
+
+    def sc_old_retained_clock_back(self) -> list[str]:
+        """Hole of the previous rules: an old retained message accepted
+        without a window changed nothing. max_age_ms 1000: m (timestamp t)
+        comes retained at now t + 1001 (age 1001, old) and is accepted; the
+        receiver's clock steps back and m comes again, live or retained, at
+        now t + 999 (age 999, young): `replay`, because step 2 raised the
+        watermark (stream untracked) or the stream's floor (tracked, m's
+        sequence above top) to t. The previous rules accepted m twice."""
+        t, max_age = 40_000_000, 1_000
+        topic = "plant/1/telemetry"
+        problems = []
+        for tracked in (False, True):
+            s = Sealer(self.policy, self.keyring)
+            p = s.seal(topic, b"p", timestamp_ms=t - 1).data       # sequence 0
+            m = s.seal(topic, b"m", timestamp_ms=t).data           # sequence 1
+            sid = (s.sender, topic.encode())
+            for again in ("live", "young retained"):
+                how = f"{'tracked, above top' if tracked else 'untracked'}, {again}"
+                op = self._opener(max_age_ms=max_age)
+                if tracked:
+                    op.open(topic, p, now_ms=t - 1)                # top 0, floor 0
+                problems += self._expect_ok(f"{how}: old retained m",
+                                            lambda: op.open(topic, m, now_ms=t + 1_001,
+                                                            retained=True))
+                st = op.guard.streams.get(sid)
+                if tracked:
+                    if st is None or (st.top, st.bitmap, st.floor, st.newest_ts,
+                                      st.last_seen) != (0, 1, t, t - 1, t - 1):
+                        problems.append(f"{how}: old retained m above top did not raise "
+                                        f"the floor to t (and only that)")
+                    if op.guard.watermark != 0:
+                        problems.append(f"{how}: old retained m moved the watermark")
+                elif st is not None or op.guard.watermark != t:
+                    problems.append(f"{how}: old retained m started a stream or left the "
+                                    f"watermark at {op.guard.watermark - t:+}, expected t")
+                snap = lambda: (op.guard.watermark, {k: vars(v).copy()
+                                                     for k, v in op.guard.streams.items()})
+                before = snap()
+                problems += [f"{how} m after clock step back: {e}" for e in self._expect_error(
+                    lambda: op.open(topic, m, now_ms=t + 999, retained=again != "live"),
+                    "replay")]
+                if snap() != before:
+                    problems.append(f"{how}: refused m changed the guard")
+                # Nothing newer is refused: a message stamped t + 1 (sequence
+                # 2) is accepted at the same stepped-back time.
+                n = s.seal(topic, b"n", timestamp_ms=t + 1).data
+                problems += self._expect_ok(f"{how}: newer message after the step back",
+                                            lambda: op.open(topic, n, now_ms=t + 999))
+        return problems
+
+    def sc_policy_duplicates(self) -> list[str]:
+        problems = []
+        for rules in ([("a/#", "k"), ("a/#", "j")], [("a/+", "k"), ("a/+", None)],
+                      [("a", None), ("a", None)]):
+            problems += [f"{rules}: {p}" for p in
+                         self._expect_error(lambda r=rules: Policy(r), "invalid_argument")]
+        Policy([("a/+", "k"), ("a/#", "k"), ("+/+", "k"), ("a", "k")])   # distinct: fine
+        return problems
+
+    def sc_json_shape(self) -> list[str]:
+        """Section 11: retired keys carry no material, the others do; the
+        replay block holds the spec's defaults and names them as it does."""
+        problems = []
+        base = {"id": 99, "name": "n", "material": "00" * 32}
+        problems += [f"retired with material: {p}" for p in self._expect_error(
+            lambda: Keyring.from_json([{**base, "state": "retired"}]), "invalid_argument")]
+        problems += [f"active without material: {p}" for p in self._expect_error(
+            lambda: Keyring.from_json([{"id": 99, "name": "n", "state": "active"}]),
+            "invalid_argument")]
+        problems += [f"retained policy: {p}" for p in self._expect_error(
+            lambda: ReplayConfig(retained="accept"), "invalid_argument")]
+        if vars(self.config) != vars(ReplayConfig()):
+            problems.append(f"replay block {vars(self.config)} is not the defaults")
+        retired = self.keyring.get(3)
+        if retired is None or retired.state != "retired" or retired.material is not None:
+            problems.append("key 3 is not a retired key without material")
+        return problems
+
+    def sc_size_limits(self) -> list[str]:
+        """Section 4's length bounds, without allocating 256 MiB: only the
+        length is looked at before refusing."""
+        class Sized:
+            def __init__(self, n: int): self.n = n
+            def __len__(self) -> int: return self.n
+        problems = self._expect_error(lambda: parse_header(Sized(MAX_ENVELOPE + 1)), "malformed")
+        problems += self._expect_error(
+            lambda: Sealer(self.policy, self.keyring).seal(
+                "plant/7/telemetry", Sized(MAX_ENVELOPE - MIN_ENVELOPE + 1)), "payload_too_large")
+        return problems
 
 def main(argv: list[str]) -> int:
     default = Path(__file__).resolve().parent / "vectors" / "envelope_v1.json"
