@@ -3,8 +3,15 @@
 //
 //   paho_bench throughput URI MESSAGES SIZE ROUNDS
 //     QoS 0 messages from a Paho MQTTAsync publisher to a subscriber through
-//     the broker, plaintext and sealed in alternating rounds of one run;
-//     prints messages per second for each round and the ratio of medians.
+//     the broker, plaintext and sealed in each round (which goes first
+//     alternates), after a warm-up; prints messages per second and client CPU
+//     per message for each round, and the ratio of medians.
+//
+//     Two switches for finding where time goes (docs/PERFORMANCE.md):
+//     MQSEAL_BENCH_PLAIN_SUBSCRIBER=1 makes the sealed rounds' subscriber
+//     count without opening (the publisher's share alone), and
+//     MQSEAL_BENCH_PLAIN_EXTRA_NS=N makes the plaintext publisher busy-wait N
+//     ns per message (what any per-message work costs through Paho).
 //
 //   paho_bench cost URI MESSAGES SIZE sealed|plain [CA CERT KEY]
 //     connect, publish MESSAGES QoS 0 messages, disconnect, through a TCP relay
@@ -72,9 +79,17 @@ void disconnect(MQTTAsync& client) {
   MQTTAsync_destroy(&client);
 }
 
+double cpu_ms() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
 // ---- throughput ----
 
 std::atomic<int> g_received{0};
+int g_refused_sends = 0;
 Clock::time_point g_last_received;
 
 int count_message(void*, char* topic, int, MQTTAsync_message* message) {
@@ -85,15 +100,20 @@ int count_message(void*, char* topic, int, MQTTAsync_message* message) {
   return 1;
 }
 
-// One round: messages per second from the first send to the last arrival.
-double throughput_round(const std::string& uri, bool sealed, int messages, size_t size, Keys& keys) {
+struct Round {
+  double rate;        // messages per second, first send to last arrival
+  double cpu_us;      // this process's CPU (publisher and subscriber) per message
+};
+
+// One round: both clients live in this process, so its CPU time is theirs.
+Round throughput_round(const std::string& uri, bool sealed, int messages, size_t size, Keys& keys) {
   auto sealer = mqseal::Sealer::create(keys.policy, keys.ring);
   auto opener = mqseal::Opener::create(keys.policy, keys.ring);
   if (!sealer || !opener) die("sealer/opener");
   g_received = 0;
   MQTTAsync subscriber = create_client(uri, sealed ? "bench-sub-sealed" : "bench-sub-plain");
   std::unique_ptr<mqseal::paho::AsyncAttachment> attached;
-  if (sealed) {
+  if (sealed && std::getenv("MQSEAL_BENCH_PLAIN_SUBSCRIBER") == nullptr) {
     mqseal::paho::AsyncCallbacks callbacks;
     callbacks.message_arrived = count_message;
     auto a = mqseal::paho::attach(subscriber, std::make_shared<mqseal::Opener>(std::move(*opener)), callbacks);
@@ -115,6 +135,8 @@ double throughput_round(const std::string& uri, bool sealed, int messages, size_
   message.payload = const_cast<char*>(payload.data());
   message.payloadlen = static_cast<int>(payload.size());
   message.qos = 0;
+  g_refused_sends = 0;
+  const double cpu_before = cpu_ms();
   const auto start = Clock::now();
   for (int i = 0; i < messages; ++i) {
     int rc = 0;
@@ -122,9 +144,17 @@ double throughput_round(const std::string& uri, bool sealed, int messages, size_
       if (sealed) {
         rc = mqseal::paho::send_message(*sealer, publisher, "bench/sensor/1", &message, nullptr) ? 0 : -1;
       } else {
+        if (const char* spin = std::getenv("MQSEAL_BENCH_PLAIN_EXTRA_NS")) {
+          const auto until = Clock::now() + std::chrono::nanoseconds(std::atoi(spin));
+          while (Clock::now() < until) {
+          }
+        }
         rc = MQTTAsync_sendMessage(publisher, "bench/sensor/1", &message, nullptr);
       }
-      if (rc != 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+      if (rc != 0) {
+        ++g_refused_sends;
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
     } while (rc != 0);
   }
   const auto deadline = start + kDeliveryTimeout;
@@ -140,30 +170,51 @@ double throughput_round(const std::string& uri, bool sealed, int messages, size_
     }
   }
   const double seconds = std::chrono::duration<double>(g_last_received - start).count();
+  const double cpu_us = (cpu_ms() - cpu_before) * 1e3 / messages;
   const int received = g_received;
+  if (g_refused_sends > 0) {
+    std::printf("  (%s: Paho refused %d sends with its queue full; retried)\n", sealed ? "sealed" : "plain",
+                g_refused_sends);
+  }
   disconnect(publisher);
   disconnect(subscriber);
   if (received < messages) {
     std::printf("  (%s round: %d of %d arrived; QoS 0 may drop)\n", sealed ? "sealed" : "plain", received, messages);
   }
-  return received / seconds;
+  return {received / seconds, cpu_us};
 }
 
 int throughput(const std::string& uri, int messages, size_t size, int rounds) {
   Keys keys;
-  std::vector<double> plain, sealed;
+  std::vector<double> plain, sealed, plain_cpu, sealed_cpu;
+  throughput_round(uri, false, messages / 10, size, keys);  // warm-up, not counted
   for (int r = 0; r < rounds; ++r) {
-    plain.push_back(throughput_round(uri, false, messages, size, keys));
-    sealed.push_back(throughput_round(uri, true, messages, size, keys));
-    std::printf("round %d: plaintext %.0f msg/s, sealed %.0f msg/s\n", r + 1, plain.back(), sealed.back());
+    // Alternate which goes first, so that neither always runs on a warmer broker.
+    Round p{};
+    Round s{};
+    if (r % 2 == 0) {
+      p = throughput_round(uri, false, messages, size, keys);
+      s = throughput_round(uri, true, messages, size, keys);
+    } else {
+      s = throughput_round(uri, true, messages, size, keys);
+      p = throughput_round(uri, false, messages, size, keys);
+    }
+    plain.push_back(p.rate);
+    sealed.push_back(s.rate);
+    plain_cpu.push_back(p.cpu_us);
+    sealed_cpu.push_back(s.cpu_us);
+    std::printf("round %d: plaintext %.0f msg/s (%.2f us CPU/msg), sealed %.0f msg/s (%.2f us CPU/msg)\n",
+                r + 1, p.rate, p.cpu_us, s.rate, s.cpu_us);
     std::fflush(stdout);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
     return v[v.size() / 2];
   };
-  std::printf("median: plaintext %.0f msg/s, sealed %.0f msg/s, sealed/plaintext %.3f\n", median(plain),
-              median(sealed), median(sealed) / median(plain));
+  std::printf("median: plaintext %.0f msg/s, sealed %.0f msg/s, sealed/plaintext %.3f; "
+              "client CPU per message: plaintext %.2f us, sealed %.2f us\n",
+              median(plain), median(sealed), median(sealed) / median(plain), median(plain_cpu),
+              median(sealed_cpu));
   return 0;
 }
 
@@ -226,13 +277,6 @@ struct Relay {
     close(broker);
   }
 };
-
-double cpu_ms() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
-         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
-}
 
 int cost(const std::string& uri, int messages, size_t size, bool sealed, const char* ca, const char* cert,
          const char* key) {
