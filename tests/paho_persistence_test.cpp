@@ -105,6 +105,12 @@ TEST(PahoPersistence, QueuedMessagesSurviveTheProcessEncryptedAndAllArrive) {
 
 // The store's contract, through the same function pointers Paho calls.
 TEST(PahoPersistence, AlteredMovedOrForeignRecordsAreRefused) {
+  // Paho's allocator (MQTTAsync_malloc/MQTTAsync_free, which the store uses
+  // for what it hands Paho) only works once Paho is initialised, which the
+  // first client does; in real use a live client is what calls the store.
+  MQTTAsync paho_alive = nullptr;
+  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
+            MQTTASYNC_SUCCESS);
   testing::TempDir dir;
   auto keys = device_keys();
   auto store = take(paho::EncryptedStore::create(dir.file("s"), keys, "local"));
@@ -155,6 +161,7 @@ TEST(PahoPersistence, AlteredMovedOrForeignRecordsAreRefused) {
   ASSERT_EQ(p->popen(&other, "client-b", "tcp://127.0.0.1:1", p->context), 0);
   EXPECT_NE(p->pget(other, key_one, &out, &out_len), 0);
   EXPECT_EQ(p->pclose(other), 0);
+  MQTTAsync_destroy(&paho_alive);
 }
 
 }  // namespace

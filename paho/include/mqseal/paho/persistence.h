@@ -19,6 +19,9 @@
 //
 // Thread safety: Paho may call the store from several threads; every call is
 // self-contained. The store must outlive every client that uses it.
+// Buffers the store hands Paho come from MQTTAsync_malloc, which Paho frees
+// with its own allocator (Debian's build tracks its heap); that allocator
+// works only while Paho is initialised, i.e. once a client exists.
 #ifndef MQSEAL_PAHO_PERSISTENCE_H_
 #define MQSEAL_PAHO_PERSISTENCE_H_
 
