@@ -37,3 +37,5 @@ CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtom
 # What the Paho integration, its tests and the demo add: the client library,
 # a real broker and its command line clients, openssl for test certificates.
 PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients)
+# What building the Python package needs from Debian (the rest comes from PyPI).
+PYTHON_PACKAGES=(python3-dev python3-venv python3-pip)

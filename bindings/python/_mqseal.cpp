@@ -1,0 +1,408 @@
+// mqseal._mqseal: the C++ core for Python. The package mqseal (mqseal/__init__.py)
+// re-exports it; the typed surface is described in _mqseal.pyi.
+//
+// Conventions at this boundary:
+// - every mqseal error becomes an exception of the mqseal.Error family, with
+//   the stable error name in `.code`; wrong Python types are TypeError;
+// - bytes-like inputs (bytes, bytearray, memoryview, ...) are read through the
+//   buffer protocol without a copy; outputs are bytes;
+// - Sealer and Opener take a snapshot of the keyring they are given, so a
+//   keyring changed later in Python never races with them: rotate with
+//   set_keyring();
+// - the GIL is released while large payloads are sealed or opened (for small
+//   ones, releasing it would cost more than the work).
+#include <Python.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <mqseal/mqseal.h>
+#include <mqseal/policy_file.h>
+
+#include <array>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace py = pybind11;
+using namespace mqseal;
+
+namespace {
+
+constexpr size_t kReleaseGilFrom = 16 * 1024;  // bytes of payload
+
+// ---- the exception family ----
+
+struct ExceptionClass {
+  const char* name;
+  const char* doc;
+  int parent;  // index into kExceptionClasses, -1 for Error itself
+};
+
+constexpr ExceptionClass kExceptionClasses[] = {
+    {"Error", "Base class of every mqseal error. `.code` is the stable error name.", -1},
+    {"InvalidArgumentError", "A value is out of range: a bad topic, filter, key name or size.", 0},
+    {"NoRuleError", "No policy rule covers the topic (mqseal fails closed).", 0},
+    {"FormatError", "Malformed envelope or file, or a version or suite this build cannot read.", 0},
+    {"KeyNotFoundError", "The key is unknown, retired, of another key name, or missing.", 0},
+    {"AuthenticationError", "The envelope was altered, forged, or sealed for another topic.", 0},
+    {"DuplicateError", "An exact repeat of an accepted message (QoS 1 redelivery): drop it quietly.", 0},
+    {"ReplayError", "A replayed message, or one refused by the retained-message policy.", 0},
+    {"ExpiredError", "Older than the maximum age, or too far in the future.", 7},
+    {"FileError", "A key or policy file could not be read or written.", 0},
+    {"PermissionsError", "A secret file is readable by group or others.", 9},
+    {"CryptoError", "libsodium failed, or a sealer used up its sequence numbers.", 0},
+    {"TransportError", "The MQTT client library refused the operation.", 0},
+};
+constexpr size_t kExceptionCount = sizeof kExceptionClasses / sizeof kExceptionClasses[0];
+std::array<PyObject*, kExceptionCount> g_exceptions{};
+
+int exception_index(Errc code) {
+  switch (code) {
+    case Errc::invalid_argument:
+    case Errc::invalid_topic:
+    case Errc::invalid_filter:
+    case Errc::payload_too_large:
+    case Errc::buffer_too_small: return 1;
+    case Errc::no_rule: return 2;
+    case Errc::malformed:
+    case Errc::unsupported_version:
+    case Errc::unsupported_suite:
+    case Errc::parse_error: return 3;
+    case Errc::unknown_key:
+    case Errc::key_retired:
+    case Errc::wrong_key_for_topic:
+    case Errc::no_primary_key: return 4;
+    case Errc::authentication_failed: return 5;
+    case Errc::duplicate: return 6;
+    case Errc::replay:
+    case Errc::retained_refused: return 7;
+    case Errc::expired:
+    case Errc::not_yet_valid: return 8;
+    case Errc::io_error: return 9;
+    case Errc::insecure_permissions: return 10;
+    case Errc::crypto_failure:
+    case Errc::nonce_exhausted: return 11;
+    case Errc::transport_error: return 12;
+  }
+  return 0;
+}
+
+[[noreturn]] void raise(const Error& error) {
+  PyObject* type = g_exceptions[static_cast<size_t>(exception_index(error.code()))];
+  py::object instance = py::reinterpret_borrow<py::object>(type)(error.message());
+  instance.attr("code") = name(error.code());
+  PyErr_SetObject(type, instance.ptr());
+  throw py::error_already_set();
+}
+
+void check(const Status& status) {
+  if (!status) raise(status.error());
+}
+
+template <typename T>
+T unwrap(Result<T>&& result) {
+  if (!result) raise(result.error());
+  return std::move(*result);
+}
+
+// ---- bytes-like arguments ----
+
+// A read-only view of any object with the buffer protocol, released on scope exit.
+class BytesLike {
+ public:
+  explicit BytesLike(py::handle object) {
+    if (PyUnicode_Check(object.ptr())) throw py::type_error("expected a bytes-like object, not str");
+    if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+  }
+  BytesLike(const BytesLike&) = delete;
+  BytesLike& operator=(const BytesLike&) = delete;
+  ~BytesLike() { PyBuffer_Release(&view_); }
+  ByteView view() const { return ByteView(view_.buf, static_cast<size_t>(view_.len)); }
+
+ private:
+  Py_buffer view_{};
+};
+
+py::bytes to_bytes(const uint8_t* data, size_t size) {
+  return py::bytes(reinterpret_cast<const char*>(data), size);
+}
+
+std::shared_ptr<const Keyring> snapshot(const Keyring& keys) {
+  return std::make_shared<const Keyring>(unwrap(keys.clone()));
+}
+
+// ---- Python-side value types ----
+
+struct PyOpened {
+  py::bytes payload;
+  bool sealed;
+  KeyId key_id;
+  uint64_t timestamp_ms;
+  py::bytes sender;
+  uint64_t sequence;
+};
+
+struct PyHeader {
+  int version;
+  int suite;
+  KeyId key_id;
+  uint64_t timestamp_ms;
+  py::bytes sender;
+  uint64_t sequence;
+};
+
+RetainedPolicy retained_policy(const std::string& name) {
+  if (name == "accept") return RetainedPolicy::accept_within_age;
+  if (name == "refuse") return RetainedPolicy::refuse;
+  raise(Error(Errc::invalid_argument, "retained is 'accept' or 'refuse'"));
+}
+
+std::string key_info_repr(const KeyInfo& info) {
+  char id[16];
+  std::snprintf(id, sizeof id, "0x%08x", info.id);
+  return "KeyInfo(name='" + info.name + "', id=" + id + ", state='" + name(info.state) + "')";
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_mqseal, m) {
+  m.doc() = "The mqseal C++ core. Import mqseal, not this module.";
+
+  for (size_t i = 0; i < kExceptionCount; ++i) {
+    const ExceptionClass& c = kExceptionClasses[i];
+    const std::string qualified = std::string("mqseal.") + c.name;
+    PyObject* base = c.parent < 0 ? PyExc_Exception : g_exceptions[static_cast<size_t>(c.parent)];
+    g_exceptions[i] = PyErr_NewExceptionWithDoc(qualified.c_str(), c.doc, base, nullptr);
+    if (g_exceptions[i] == nullptr) throw py::error_already_set();
+    m.attr(c.name) = py::handle(g_exceptions[i]);
+  }
+
+  m.attr("KEY_SIZE") = kKeySize;
+  m.attr("ENVELOPE_OVERHEAD") = kEnvelopeOverhead;
+  m.attr("HEADER_SIZE") = kHeaderSize;
+  m.attr("MAX_PAYLOAD_SIZE") = kMaxPayloadSize;
+  m.attr("REPLAY_WINDOW") = kReplayWindow;
+  m.attr("__version__") = MQSEAL_VERSION_STRING;
+
+  py::class_<PassphraseParams>(m, "PassphraseParams")
+      .def(py::init([](py::handle salt, uint64_t opslimit, uint64_t memlimit) {
+             BytesLike s(salt);
+             PassphraseParams p;
+             if (s.view().size() != p.salt.size()) raise(Error(Errc::invalid_argument, "the salt is 16 bytes"));
+             std::memcpy(p.salt.data(), s.view().data(), p.salt.size());
+             p.opslimit = opslimit;
+             p.memlimit = memlimit;
+             return p;
+           }),
+           py::arg("salt"), py::arg("opslimit"), py::arg("memlimit"))
+      .def_static("generate", [] { return unwrap(PassphraseParams::generate()); },
+                  "A random salt with libsodium's INTERACTIVE limits (64 MiB).")
+      .def_property_readonly("salt", [](const PassphraseParams& p) { return to_bytes(p.salt.data(), p.salt.size()); })
+      .def_readonly("opslimit", &PassphraseParams::opslimit)
+      .def_readonly("memlimit", &PassphraseParams::memlimit)
+      .def("__repr__", [](const PassphraseParams& p) {
+        return "PassphraseParams(opslimit=" + std::to_string(p.opslimit) +
+               ", memlimit=" + std::to_string(p.memlimit) + ")";
+      });
+
+  py::class_<Key>(m, "Key", "A 256-bit key in guarded memory. Its bytes are never shown.")
+      .def_static("generate", [] { return unwrap(Key::generate()); }, "A fresh key from the OS CSPRNG.")
+      .def_static("from_bytes", [](py::handle data) { return unwrap(Key::from_bytes(BytesLike(data).view())); },
+                  py::arg("data"), "Exactly 32 bytes; wipe your own copy afterwards.")
+      .def_static("from_passphrase",
+                  [](py::handle passphrase, const PassphraseParams& params) {
+                    std::string text;
+                    if (PyUnicode_Check(passphrase.ptr())) {
+                      text = passphrase.cast<std::string>();
+                    } else {
+                      const BytesLike bytes(passphrase);
+                      text.assign(reinterpret_cast<const char*>(bytes.view().data()), bytes.view().size());
+                    }
+                    py::gil_scoped_release unlocked;  // Argon2id takes a while
+                    return unwrap(Key::from_passphrase(text, params));
+                  },
+                  py::arg("passphrase"), py::arg("params"), "Argon2id13 over the passphrase (str or bytes).")
+      .def("same_bytes", &Key::same_bytes, py::arg("other"), "Constant-time comparison.")
+      .def("__repr__", [](const Key&) { return std::string("<mqseal.Key: 32 bytes, not shown>"); });
+
+  py::enum_<KeyState>(m, "KeyState")
+      .value("PRIMARY", KeyState::primary)
+      .value("ACTIVE", KeyState::active)
+      .value("RETIRED", KeyState::retired);
+
+  py::class_<KeyInfo>(m, "KeyInfo", "What a keyring says about a key: never its bytes.")
+      .def_readonly("name", &KeyInfo::name)
+      .def_readonly("id", &KeyInfo::id)
+      .def_readonly("state", &KeyInfo::state)
+      .def_readonly("passphrase", &KeyInfo::passphrase)
+      .def("__repr__", &key_info_repr);
+
+  py::class_<Keyring, std::shared_ptr<Keyring>>(m, "Keyring")
+      .def(py::init<>())
+      .def("generate", [](Keyring& k, const std::string& name) { return unwrap(k.generate(name)); }, py::arg("name"))
+      .def("add", [](Keyring& k, const std::string& name, const Key& key) { return unwrap(k.add(name, unwrap(key.clone()))); },
+           py::arg("name"), py::arg("key"))
+      .def("add_with_id",
+           [](Keyring& k, const std::string& name, KeyId id, const Key& key, std::optional<PassphraseParams> p) {
+             check(k.add_with_id(name, id, unwrap(key.clone()), p));
+           },
+           py::arg("name"), py::arg("id"), py::arg("key"), py::arg("passphrase") = py::none())
+      .def("promote", [](Keyring& k, KeyId id) { check(k.promote(id)); }, py::arg("id"))
+      .def("retire", [](Keyring& k, KeyId id) { check(k.retire(id)); }, py::arg("id"))
+      .def("primary", [](const Keyring& k, const std::string& name) { return unwrap(k.primary(name)); }, py::arg("name"))
+      .def("info", [](const Keyring& k, KeyId id) { return unwrap(k.info(id)); }, py::arg("id"))
+      .def("list", &Keyring::list)
+      .def("__len__", &Keyring::size)
+      .def("clone", [](const Keyring& k) { return std::make_shared<Keyring>(unwrap(k.clone())); })
+      .def("save", [](const Keyring& k, const std::string& path) { check(k.save(path)); }, py::arg("path"))
+      .def_static("load",
+                  [](const std::string& path, bool allow_insecure_permissions) {
+                    return std::make_shared<Keyring>(
+                        unwrap(Keyring::load(path, Keyring::LoadOptions{allow_insecure_permissions})));
+                  },
+                  py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
+      .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });
+
+  py::class_<TopicRule>(m, "TopicRule")
+      .def_readonly("filter", &TopicRule::filter)
+      .def_readonly("key_name", &TopicRule::key_name)
+      .def_readonly("plaintext", &TopicRule::plaintext)
+      .def("__repr__", [](const TopicRule& r) {
+        return "TopicRule(filter='" + r.filter + "', " +
+               (r.plaintext ? std::string("plaintext=True") : "key_name='" + r.key_name + "'") + ")";
+      });
+
+  py::class_<TopicPolicy>(m, "TopicPolicy")
+      .def(py::init<>())
+      .def("add_rule", [](TopicPolicy& p, const std::string& filter, const std::string& key) { check(p.add_rule(filter, key)); },
+           py::arg("filter"), py::arg("key_name"))
+      .def("add_plaintext_rule", [](TopicPolicy& p, const std::string& filter) { check(p.add_plaintext_rule(filter)); },
+           py::arg("filter"))
+      .def("resolve", [](const TopicPolicy& p, const std::string& topic) { return *unwrap(p.resolve(topic)); },
+           py::arg("topic"))
+      .def_property_readonly("rules", &TopicPolicy::rules)
+      .def_static("load", [](const std::string& path) { return unwrap(load_policy(path)); }, py::arg("path"))
+      .def_static("parse", [](const std::string& text) { return unwrap(parse_policy(text)); }, py::arg("text"));
+
+  py::class_<Sealer>(m, "Sealer")
+      .def(py::init([](const TopicPolicy& policy, const Keyring& keys, size_t topic_cache_capacity) {
+             return unwrap(Sealer::create(policy, snapshot(keys), SealerOptions{topic_cache_capacity}));
+           }),
+           py::arg("policy"), py::arg("keyring"), py::kw_only(),
+           py::arg("topic_cache_capacity") = kDefaultTopicCacheCapacity)
+      .def("seal",
+           [](Sealer& s, const std::string& topic, py::handle payload) {
+             thread_local std::vector<uint8_t> out;
+             BytesLike in(payload);
+             Status st;
+             if (in.view().size() >= kReleaseGilFrom) {
+               py::gil_scoped_release unlocked;
+               st = s.seal(topic, in.view(), out);
+             } else {
+               st = s.seal(topic, in.view(), out);
+             }
+             check(st);
+             return to_bytes(out.data(), out.size());
+           },
+           py::arg("topic"), py::arg("payload"))
+      .def("set_keyring", [](Sealer& s, const Keyring& keys) { s.set_keyring(snapshot(keys)); }, py::arg("keyring"))
+      .def_property_readonly("sender", [](const Sealer& s) {
+        const SenderId id = s.sender();
+        return to_bytes(id.data(), id.size());
+      });
+
+  py::class_<PyOpened>(m, "Opened")
+      .def_readonly("payload", &PyOpened::payload)
+      .def_readonly("sealed", &PyOpened::sealed)
+      .def_readonly("key_id", &PyOpened::key_id)
+      .def_readonly("timestamp_ms", &PyOpened::timestamp_ms)
+      .def_readonly("sender", &PyOpened::sender)
+      .def_readonly("sequence", &PyOpened::sequence)
+      .def("__repr__", [](const PyOpened& o) {
+        return "<mqseal.Opened: " + std::to_string(py::len(o.payload)) + " bytes" +
+               (o.sealed ? ", sealed, sequence " + std::to_string(o.sequence) : std::string(", plaintext by policy")) +
+               ">";
+      });
+
+  py::class_<Opener>(m, "Opener")
+      .def(py::init([](const TopicPolicy& policy, const Keyring& keys, uint64_t max_age_ms,
+                       uint64_t max_future_skew_ms, const std::string& retained, uint64_t retained_max_age_ms,
+                       size_t max_streams, size_t topic_cache_capacity) {
+             OpenerOptions options;
+             options.replay.max_age_ms = max_age_ms;
+             options.replay.max_future_skew_ms = max_future_skew_ms;
+             options.replay.retained = retained_policy(retained);
+             options.replay.retained_max_age_ms = retained_max_age_ms;
+             options.replay.max_streams = max_streams;
+             options.topic_cache_capacity = topic_cache_capacity;
+             return unwrap(Opener::create(policy, snapshot(keys), options));
+           }),
+           py::arg("policy"), py::arg("keyring"), py::kw_only(),
+           py::arg("max_age_ms") = ReplayOptions{}.max_age_ms,
+           py::arg("max_future_skew_ms") = ReplayOptions{}.max_future_skew_ms,
+           py::arg("retained") = "accept",
+           py::arg("retained_max_age_ms") = ReplayOptions{}.retained_max_age_ms,
+           py::arg("max_streams") = ReplayOptions{}.max_streams,
+           py::arg("topic_cache_capacity") = kDefaultTopicCacheCapacity)
+      .def("open",
+           [](Opener& o, const std::string& topic, py::handle envelope, bool retained, uint64_t now_ms) {
+             thread_local Opened out;
+             BytesLike in(envelope);
+             Status st;
+             if (in.view().size() >= kReleaseGilFrom) {
+               py::gil_scoped_release unlocked;
+               st = o.open(topic, in.view(), Delivery{retained, now_ms}, out);
+             } else {
+               st = o.open(topic, in.view(), Delivery{retained, now_ms}, out);
+             }
+             check(st);
+             return PyOpened{to_bytes(out.payload.data(), out.payload.size()), out.sealed, out.key_id,
+                             out.timestamp_ms, to_bytes(out.sender.data(), out.sender.size()), out.sequence};
+           },
+           py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
+           py::arg("now_ms") = 0)
+      .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"));
+
+  py::class_<PyHeader>(m, "EnvelopeHeader")
+      .def_readonly("version", &PyHeader::version)
+      .def_readonly("suite", &PyHeader::suite)
+      .def_readonly("key_id", &PyHeader::key_id)
+      .def_readonly("timestamp_ms", &PyHeader::timestamp_ms)
+      .def_readonly("sender", &PyHeader::sender)
+      .def_readonly("sequence", &PyHeader::sequence);
+
+  m.def("parse_header",
+        [](py::handle envelope) {
+          EnvelopeHeader h = unwrap(parse_header(BytesLike(envelope).view()));
+          return PyHeader{h.version, h.suite, h.key_id, h.timestamp_ms, to_bytes(h.sender.data(), h.sender.size()),
+                          h.sequence};
+        },
+        py::arg("envelope"), "The header of an envelope, read without a key. Proves nothing until opened.");
+
+  // Known-answer tests only (tests/vectors): these take and return raw key
+  // bytes and a caller-chosen nonce. Never use them to seal real traffic.
+  m.def("_derive_topic_key", [](const Key& key, const std::string& topic) {
+    std::array<uint8_t, kKeySize> out{};
+    check(derive_topic_key(key, topic, out.data()));
+    return to_bytes(out.data(), out.size());
+  });
+  m.def("_seal_with_header", [](py::handle topic_key, const std::string& topic, KeyId key_id, uint64_t timestamp_ms,
+                                py::handle sender, uint64_t sequence, py::handle payload) {
+    BytesLike key(topic_key);
+    BytesLike sender_bytes(sender);
+    if (key.view().size() != kKeySize || sender_bytes.view().size() != kSenderIdSize) {
+      raise(Error(Errc::invalid_argument, "a 32-byte topic key and a 16-byte sender"));
+    }
+    EnvelopeHeader h;
+    h.key_id = key_id;
+    h.timestamp_ms = timestamp_ms;
+    std::memcpy(h.sender.data(), sender_bytes.view().data(), kSenderIdSize);
+    h.sequence = sequence;
+    std::vector<uint8_t> out;
+    check(seal_with_header(key.view().data(), topic, h, BytesLike(payload).view(), out));
+    return to_bytes(out.data(), out.size());
+  });
+}

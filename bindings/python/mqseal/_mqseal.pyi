@@ -1,0 +1,233 @@
+"""Type stubs for mqseal._mqseal, the C++ core (see mqseal/__init__.py)."""
+
+from __future__ import annotations
+
+import enum
+from typing_extensions import Buffer
+from typing import Literal
+
+KEY_SIZE: int
+ENVELOPE_OVERHEAD: int
+HEADER_SIZE: int
+MAX_PAYLOAD_SIZE: int
+REPLAY_WINDOW: int
+__version__: str
+
+class Error(Exception):
+    """Base class of every mqseal error. `code` is the stable error name."""
+
+    code: str
+
+class InvalidArgumentError(Error):
+    """A value is out of range: a bad topic, filter, key name or size."""
+
+class NoRuleError(Error):
+    """No policy rule covers the topic (mqseal fails closed)."""
+
+class FormatError(Error):
+    """Malformed envelope or file, or a version or suite this build cannot read."""
+
+class KeyNotFoundError(Error):
+    """The key is unknown, retired, of another key name, or missing."""
+
+class AuthenticationError(Error):
+    """The envelope was altered, forged, or sealed for another topic."""
+
+class DuplicateError(Error):
+    """An exact repeat of an accepted message (QoS 1 redelivery): drop it quietly."""
+
+class ReplayError(Error):
+    """A replayed message, or one refused by the retained-message policy."""
+
+class ExpiredError(ReplayError):
+    """Older than the maximum age, or too far in the future."""
+
+class FileError(Error):
+    """A key or policy file could not be read or written."""
+
+class PermissionsError(FileError):
+    """A secret file is readable by group or others."""
+
+class CryptoError(Error):
+    """libsodium failed, or a sealer used up its sequence numbers."""
+
+class TransportError(Error):
+    """The MQTT client library refused the operation."""
+
+class PassphraseParams:
+    """Argon2id salt and limits, stored with a key derived from a passphrase."""
+
+    def __init__(self, salt: Buffer, opslimit: int, memlimit: int) -> None: ...
+    @staticmethod
+    def generate() -> PassphraseParams:
+        """A random salt with libsodium's INTERACTIVE limits (64 MiB)."""
+    @property
+    def salt(self) -> bytes: ...
+    @property
+    def opslimit(self) -> int: ...
+    @property
+    def memlimit(self) -> int: ...
+
+class Key:
+    """A 256-bit key in guarded memory. Its bytes are never shown."""
+
+    @staticmethod
+    def generate() -> Key:
+        """A fresh key from the operating system's CSPRNG."""
+    @staticmethod
+    def from_bytes(data: Buffer) -> Key:
+        """Exactly 32 bytes; wipe your own copy afterwards."""
+    @staticmethod
+    def from_passphrase(passphrase: str | Buffer, params: PassphraseParams) -> Key:
+        """Argon2id13 over the passphrase."""
+    def same_bytes(self, other: Key) -> bool:
+        """Constant-time comparison of the key bytes."""
+
+class KeyState(enum.Enum):
+    """primary seals and opens; active opens; retired opens nothing."""
+
+    PRIMARY = 1
+    ACTIVE = 2
+    RETIRED = 3
+
+class KeyInfo:
+    """What a keyring says about a key: never its bytes."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def id(self) -> int: ...
+    @property
+    def state(self) -> KeyState: ...
+    @property
+    def passphrase(self) -> PassphraseParams | None: ...
+
+class Keyring:
+    """Named sets of keys, one primary per name (add, roll out, promote, retire)."""
+
+    def __init__(self) -> None: ...
+    def generate(self, name: str) -> int:
+        """Adds a fresh key under `name`; returns its ID. The first of a name is primary."""
+    def add(self, name: str, key: Key) -> int:
+        """Adds a copy of `key` under `name` with a fresh ID; returns the ID."""
+    def add_with_id(self, name: str, id: int, key: Key, passphrase: PassphraseParams | None = None) -> None:
+        """Adds a copy of `key` with a chosen ID (import, test vectors)."""
+    def promote(self, id: int) -> None:
+        """Makes `id` the primary of its name; the old primary becomes active."""
+    def retire(self, id: int) -> None:
+        """Wipes the key and keeps its ID as retired (not the primary)."""
+    def primary(self, name: str) -> int:
+        """The primary key ID of `name` (KeyNotFoundError if none)."""
+    def info(self, id: int) -> KeyInfo:
+        """Name and state of a key ID."""
+    def list(self) -> list[KeyInfo]:
+        """Every key, in the order added; no key bytes."""
+    def __len__(self) -> int: ...
+    def clone(self) -> Keyring:
+        """A deep copy, key bytes in new guarded memory."""
+    def save(self, path: str) -> None:
+        """Writes the keyring file atomically with mode 0600."""
+    @staticmethod
+    def load(path: str, *, allow_insecure_permissions: bool = False) -> Keyring:
+        """Reads a keyring file; refuses one readable by group or others."""
+
+class TopicRule:
+    """One policy rule: an MQTT filter and a key name, or plaintext."""
+
+    @property
+    def filter(self) -> str: ...
+    @property
+    def key_name(self) -> str: ...
+    @property
+    def plaintext(self) -> bool: ...
+
+class TopicPolicy:
+    """Which key protects which topic; the most specific filter wins; fail closed."""
+
+    def __init__(self) -> None: ...
+    def add_rule(self, filter: str, key_name: str) -> None:
+        """Topics matching `filter` are sealed under the key named `key_name`."""
+    def add_plaintext_rule(self, filter: str) -> None:
+        """Topics matching `filter` pass through unsealed."""
+    def resolve(self, topic: str) -> TopicRule:
+        """The winning rule for a topic (NoRuleError if none)."""
+    @property
+    def rules(self) -> list[TopicRule]: ...
+    @staticmethod
+    def load(path: str) -> TopicPolicy:
+        """Reads a TOML policy file (docs/SPEC.md, "Policy file")."""
+    @staticmethod
+    def parse(text: str) -> TopicPolicy:
+        """Parses TOML policy text."""
+
+class Sealer:
+    """Seals payloads for publishing. Keeps a snapshot of the keyring."""
+
+    def __init__(self, policy: TopicPolicy, keyring: Keyring, *, topic_cache_capacity: int = 1024) -> None: ...
+    def seal(self, topic: str, payload: Buffer) -> bytes:
+        """The envelope for `payload` on `topic` (unchanged for plaintext-rule topics)."""
+    def set_keyring(self, keyring: Keyring) -> None:
+        """Rotation: seal under this keyring's primary keys from now on."""
+    @property
+    def sender(self) -> bytes:
+        """This sealing session's 16-byte sender ID."""
+
+class Opened:
+    """An opened payload and what its envelope said."""
+
+    @property
+    def payload(self) -> bytes: ...
+    @property
+    def sealed(self) -> bool: ...
+    @property
+    def key_id(self) -> int: ...
+    @property
+    def timestamp_ms(self) -> int: ...
+    @property
+    def sender(self) -> bytes: ...
+    @property
+    def sequence(self) -> int: ...
+
+class Opener:
+    """Opens sealed payloads on receipt, with replay protection. Keeps a snapshot of the keyring."""
+
+    def __init__(
+        self,
+        policy: TopicPolicy,
+        keyring: Keyring,
+        *,
+        max_age_ms: int = 300000,
+        max_future_skew_ms: int = 60000,
+        retained: Literal["accept", "refuse"] = "accept",
+        retained_max_age_ms: int = 604800000,
+        max_streams: int = 4096,
+        topic_cache_capacity: int = 1024,
+    ) -> None: ...
+    def open(self, topic: str, envelope: Buffer, *, retained: bool = False, now_ms: int = 0) -> Opened:
+        """Authenticates and decrypts; raises an mqseal.Error on any refusal."""
+    def set_keyring(self, keyring: Keyring) -> None:
+        """Rotation: open with this keyring from now on (replay state is kept)."""
+
+class EnvelopeHeader:
+    """An envelope's header, read without a key."""
+
+    @property
+    def version(self) -> int: ...
+    @property
+    def suite(self) -> int: ...
+    @property
+    def key_id(self) -> int: ...
+    @property
+    def timestamp_ms(self) -> int: ...
+    @property
+    def sender(self) -> bytes: ...
+    @property
+    def sequence(self) -> int: ...
+
+def parse_header(envelope: Buffer) -> EnvelopeHeader:
+    """The header of an envelope, read without a key. Proves nothing until opened."""
+
+def _derive_topic_key(key: Key, topic: str) -> bytes: ...
+def _seal_with_header(
+    topic_key: Buffer, topic: str, key_id: int, timestamp_ms: int, sender: Buffer, sequence: int, payload: Buffer
+) -> bytes: ...

@@ -1,0 +1,180 @@
+"""The Python API: the same behaviour as the C++ core, Pythonic at the edges."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+import mqseal
+
+
+@pytest.fixture
+def policy() -> mqseal.TopicPolicy:
+    p = mqseal.TopicPolicy()
+    p.add_rule("plant/+/telemetry", "telemetry")
+    p.add_rule("plant/+/cmd/#", "commands")
+    p.add_plaintext_rule("public/#")
+    return p
+
+
+@pytest.fixture
+def keys() -> mqseal.Keyring:
+    k = mqseal.Keyring()
+    k.generate("telemetry")
+    k.generate("commands")
+    return k
+
+
+def test_round_trip_with_every_bytes_like_type(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    sealer = mqseal.Sealer(policy, keys)
+    opener = mqseal.Opener(policy, keys)
+    for payload in (b"21.5 C", bytearray(b"21.5 C"), memoryview(b"xx21.5 C")[2:]):
+        envelope = sealer.seal("plant/7/telemetry", payload)
+        assert isinstance(envelope, bytes)
+        assert len(envelope) == 6 + mqseal.ENVELOPE_OVERHEAD
+        opened = opener.open("plant/7/telemetry", memoryview(envelope))
+        assert opened.payload == b"21.5 C" and opened.sealed
+        assert opened.sender == sealer.sender
+
+
+def test_empty_and_large_payloads(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    sealer = mqseal.Sealer(policy, keys)
+    opener = mqseal.Opener(policy, keys)
+    for size in (0, 1, 65536, 4 * 1024 * 1024):
+        payload = os.urandom(size)
+        assert opener.open("plant/1/telemetry", sealer.seal("plant/1/telemetry", payload)).payload == payload
+
+
+def test_errors_are_one_family_with_stable_codes(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    sealer = mqseal.Sealer(policy, keys)
+    opener = mqseal.Opener(policy, keys)
+    envelope = sealer.seal("plant/1/telemetry", b"x")
+    opener.open("plant/1/telemetry", envelope)
+    cases = [
+        (lambda: opener.open("plant/1/telemetry", envelope), mqseal.DuplicateError, "duplicate"),
+        (lambda: opener.open("plant/2/telemetry", envelope), mqseal.AuthenticationError, "authentication_failed"),
+        (lambda: opener.open("plant/1/cmd/x", envelope), mqseal.KeyNotFoundError, "wrong_key_for_topic"),
+        (lambda: opener.open("plant/1/status", envelope), mqseal.NoRuleError, "no_rule"),
+        (lambda: opener.open("plant/1/telemetry", b"short"), mqseal.FormatError, "malformed"),
+        (lambda: opener.open("plant/+/telemetry", envelope), mqseal.InvalidArgumentError, "invalid_topic"),
+        (lambda: sealer.seal("plant/1/status", b"x"), mqseal.NoRuleError, "no_rule"),
+        (lambda: policy.add_rule("a/#/b", "k"), mqseal.InvalidArgumentError, "invalid_filter"),
+        (lambda: keys.primary("absent"), mqseal.KeyNotFoundError, "no_primary_key"),
+        (lambda: mqseal.Opener(policy, keys, retained="maybe"), mqseal.InvalidArgumentError, "invalid_argument"),
+        (lambda: opener.open("plant/1/telemetry", sealer.seal("plant/1/telemetry", b"x"), now_ms=1),
+         mqseal.ExpiredError, "not_yet_valid"),
+    ]
+    for call, kind, code in cases:
+        with pytest.raises(kind) as caught:
+            call()
+        assert isinstance(caught.value, mqseal.Error)
+        assert caught.value.code == code
+
+
+def test_wrong_types_are_type_errors(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    sealer = mqseal.Sealer(policy, keys)
+    for bad in ("text", None, 42, 1.5, ["list"]):
+        with pytest.raises(TypeError):
+            sealer.seal("plant/1/telemetry", bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        sealer.seal(None, b"x")  # type: ignore[arg-type]
+    # A bytes topic is read as UTF-8, like a str; invalid UTF-8 is refused.
+    with pytest.raises(mqseal.InvalidArgumentError):
+        sealer.seal(b"plant/\xff/telemetry", b"x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        mqseal.Sealer("policy", keys)  # type: ignore[arg-type]
+
+
+def test_plaintext_rule_passes_through(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    assert mqseal.Sealer(policy, keys).seal("public/news", b"hello") == b"hello"
+    opened = mqseal.Opener(policy, keys).open("public/news", b"hello")
+    assert opened.payload == b"hello" and not opened.sealed
+
+
+def test_key_material_never_shown(keys: mqseal.Keyring, tmp_path: Path) -> None:
+    key = mqseal.Key.generate()
+    keys.add("extra", key)
+    path = tmp_path / "ring.keys"
+    keys.save(str(path))
+    material = [line.split()[4] for line in path.read_text().splitlines() if line.startswith("key ")]
+    shown = " ".join([repr(key), str(key), repr(keys), repr(keys.list()), repr(mqseal.Key.from_bytes(b"\x11" * 32))])
+    for hex_key in material:
+        assert hex_key not in shown
+    assert "11111111" not in shown
+
+
+def test_keyring_files_are_0600_and_loose_ones_are_refused(keys: mqseal.Keyring, tmp_path: Path) -> None:
+    path = tmp_path / "ring.keys"
+    keys.save(str(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(mqseal.Keyring.load(str(path))) == 2
+    path.chmod(0o644)
+    with pytest.raises(mqseal.PermissionsError):
+        mqseal.Keyring.load(str(path))
+    assert len(mqseal.Keyring.load(str(path), allow_insecure_permissions=True)) == 2
+    with pytest.raises(mqseal.FileError):
+        mqseal.Keyring.load(str(tmp_path / "missing"))
+
+
+def test_rotation_through_set_keyring(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    sealer = mqseal.Sealer(policy, keys)
+    opener = mqseal.Opener(policy, keys)
+    old = sealer.seal("plant/1/telemetry", b"old")
+    rotated = keys.clone()
+    new_id = rotated.generate("telemetry")
+    rotated.promote(new_id)
+    opener.set_keyring(rotated)
+    sealer.set_keyring(rotated)
+    new = sealer.seal("plant/1/telemetry", b"new")
+    assert mqseal.parse_header(new).key_id == new_id
+    assert opener.open("plant/1/telemetry", old).payload == b"old"
+    assert opener.open("plant/1/telemetry", new).payload == b"new"
+
+
+def test_sealer_keeps_a_snapshot_of_the_keyring(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    sealer = mqseal.Sealer(policy, keys)
+    first = keys.primary("telemetry")
+    keys.promote(keys.generate("telemetry"))  # changes the Python keyring only
+    assert mqseal.parse_header(sealer.seal("plant/1/telemetry", b"x")).key_id == first
+
+
+def test_policy_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text('[[rule]]\nfilter = "plant/+/telemetry"\nkey = "telemetry"\n')
+    assert mqseal.TopicPolicy.load(str(path)).resolve("plant/3/telemetry").key_name == "telemetry"
+    with pytest.raises(mqseal.FormatError) as bad:
+        mqseal.TopicPolicy.parse('[[rule]]\nfilter = "x"\n')
+    assert bad.value.code == "parse_error"
+
+
+def test_passphrase_keys(keys: mqseal.Keyring) -> None:
+    params = mqseal.PassphraseParams(b"0123456789abcdef", 1, 8192)
+    a = mqseal.Key.from_passphrase("correct horse", params)
+    assert a.same_bytes(mqseal.Key.from_passphrase(b"correct horse", params))
+    assert not a.same_bytes(mqseal.Key.from_passphrase("correct horsE", params))
+
+
+def test_threads_seal_and_open_concurrently(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    sealer = mqseal.Sealer(policy, keys)
+    opener = mqseal.Opener(policy, keys)
+    failures: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(300):
+                payload = os.urandom(32 + (i % 3) * 40000)  # some large enough to release the GIL
+                topic = f"plant/{n}/telemetry"
+                assert opener.open(topic, sealer.seal(topic, payload)).payload == payload
+        except BaseException as e:  # noqa: BLE001 - reported below
+            failures.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
