@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_errors_are_one_family_with_stable_codes(policy: mqseal.TopicPolicy, key
     opener = mqseal.Opener(policy, keys)
     envelope = sealer.seal("plant/1/telemetry", b"x")
     opener.open("plant/1/telemetry", envelope)
-    cases = [
+    cases: list[tuple[Callable[[], object], type[mqseal.Error], str]] = [
         (lambda: opener.open("plant/1/telemetry", envelope), mqseal.DuplicateError, "duplicate"),
         (lambda: opener.open("plant/2/telemetry", envelope), mqseal.AuthenticationError, "authentication_failed"),
         (lambda: opener.open("plant/1/cmd/x", envelope), mqseal.KeyNotFoundError, "wrong_key_for_topic"),
@@ -64,7 +65,8 @@ def test_errors_are_one_family_with_stable_codes(policy: mqseal.TopicPolicy, key
         (lambda: sealer.seal("plant/1/status", b"x"), mqseal.NoRuleError, "no_rule"),
         (lambda: policy.add_rule("a/#/b", "k"), mqseal.InvalidArgumentError, "invalid_filter"),
         (lambda: keys.primary("absent"), mqseal.KeyNotFoundError, "no_primary_key"),
-        (lambda: mqseal.Opener(policy, keys, retained="maybe"), mqseal.InvalidArgumentError, "invalid_argument"),
+        (lambda: mqseal.Opener(policy, keys, retained="maybe"),  # type: ignore[arg-type]
+         mqseal.InvalidArgumentError, "invalid_argument"),
         (lambda: opener.open("plant/1/telemetry", sealer.seal("plant/1/telemetry", b"x"), now_ms=1),
          mqseal.ExpiredError, "not_yet_valid"),
     ]

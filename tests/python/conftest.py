@@ -1,0 +1,134 @@
+"""Fixtures for the Python tests: a real mosquitto broker on 127.0.0.1, keys and a policy,
+and connected paho clients for both callback API versions."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import subprocess
+import threading
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator, List, Tuple
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+import pytest
+
+import mqseal
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+TIMEOUT = 10.0  # seconds, the bound of every wait in these tests
+
+
+@dataclasses.dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int
+
+    @property
+    def uri(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _start_mosquitto(tmp_path: Path) -> Tuple[subprocess.Popen[bytes], int, Path]:
+    """Starts mosquitto on a free port of 127.0.0.1; retries if the port was taken meanwhile."""
+    log = tmp_path / "mosquitto.log"
+    for _ in range(3):
+        port = _free_port()
+        config = tmp_path / "mosquitto.conf"
+        config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        with log.open("wb") as out:
+            process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None:
+            if _accepts(port):
+                return process, port, log
+            time.sleep(0.02)
+        _stop(process)
+    pytest.fail(f"mosquitto did not start: {log.read_text(errors='replace')[-2000:]}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A fresh mosquitto, listening on 127.0.0.1 only; stopped after the test."""
+    if not Path(MOSQUITTO).exists():
+        pytest.skip(f"{MOSQUITTO} is not installed")
+    process, port, _ = _start_mosquitto(tmp_path)
+    try:
+        yield Broker("127.0.0.1", port)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def keys_and_policy() -> Tuple[mqseal.Keyring, mqseal.TopicPolicy]:
+    """A keyring with a "telemetry" key; plant/+/telemetry sealed under it, public/# plaintext."""
+    keys = mqseal.Keyring()
+    keys.generate("telemetry")
+    policy = mqseal.TopicPolicy()
+    policy.add_rule("plant/+/telemetry", "telemetry")
+    policy.add_plaintext_rule("public/#")
+    return keys, policy
+
+
+@pytest.fixture(params=[CallbackAPIVersion.VERSION1, CallbackAPIVersion.VERSION2], ids=["api1", "api2"])
+def api(request: pytest.FixtureRequest) -> CallbackAPIVersion:
+    """The paho callback API version: every test that connects runs with both."""
+    version: CallbackAPIVersion = request.param
+    return version
+
+
+Connect = Callable[..., mqtt.Client]
+
+
+@pytest.fixture
+def connect(broker: Broker, api: CallbackAPIVersion) -> Iterator[Connect]:
+    """connect(protocol=MQTTv311) -> a raw paho Client with a unique ID, connected, its loop started.
+
+    Every client made is disconnected and its loop stopped after the test.
+    """
+    clients: List[mqtt.Client] = []
+
+    def connect(protocol: MQTTProtocolVersion = mqtt.MQTTv311) -> mqtt.Client:
+        with warnings.catch_warnings():  # VERSION1 is deprecated, and tested on purpose
+            warnings.simplefilter("ignore", DeprecationWarning)
+            client = mqtt.Client(api, client_id=f"mqseal-test-{uuid.uuid4().hex[:12]}", protocol=protocol)
+        connected = threading.Event()
+        client.on_connect = lambda *args: connected.set()
+        client.connect(broker.host, broker.port)
+        clients.append(client)
+        client.loop_start()
+        assert connected.wait(TIMEOUT), "no CONNACK"
+        return client
+
+    yield connect
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()

@@ -1,0 +1,303 @@
+"""mqseal.paho against a real mosquitto, for both paho callback API versions."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import threading
+from typing import Any, Callable, List, Tuple
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+import mqseal
+import mqseal.paho
+
+TIMEOUT = 10.0
+TOPIC = "plant/7/telemetry"
+READING = b"temperature=21.5 C"
+
+Connect = Callable[..., mqtt.Client]
+KeysAndPolicy = Tuple[mqseal.Keyring, mqseal.TopicPolicy]
+
+
+class Inbox:
+    """Records the arguments of every call, from any thread; wait() for them with a bound."""
+
+    def __init__(self) -> None:
+        self.calls: List[Tuple[Any, ...]] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, *args: Any) -> None:
+        with self._changed:
+            self.calls.append(args)
+            self._changed.notify_all()
+
+    def wait(self, count: int) -> List[Tuple[Any, ...]]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.calls) >= count, TIMEOUT), (
+                f"{len(self.calls)} of {count} calls arrived"
+            )
+            return list(self.calls)
+
+    @property
+    def messages(self) -> List[mqtt.MQTTMessage]:
+        with self._changed:
+            return [call[2] for call in self.calls]
+
+
+def subscribe(client: Any, topic: str, qos: int = 1) -> None:
+    """Subscribes and waits for the SUBACK (works on a raw or a sealed client)."""
+    done = threading.Event()
+    client.on_subscribe = lambda *args: done.set()
+    client.subscribe(topic, qos)
+    assert done.wait(TIMEOUT), "no SUBACK"
+
+
+def sealed(connect: Connect, keys_and_policy: KeysAndPolicy, **options: Any) -> mqseal.paho.SealedClient:
+    keys, policy = keys_and_policy
+    protocol = options.pop("protocol", mqtt.MQTTv311)
+    return mqseal.paho.wrap(connect(protocol), policy, keys, **options)
+
+
+def publish(client: Any, topic: str, payload: Any, qos: int = 1, **kwargs: Any) -> None:
+    info = client.publish(topic, payload, qos=qos, **kwargs)
+    info.wait_for_publish(TIMEOUT)
+    assert info.is_published()
+
+
+def test_sealed_publish_is_opened_with_topic_qos_retain(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    publisher = sealed(connect, keys_and_policy)
+    subscriber = sealed(connect, keys_and_policy)
+    inbox = Inbox()
+    subscriber.on_message = inbox
+    publish(publisher, "plant/1/telemetry", "retained reading", retain=True)  # str: UTF-8
+
+    subscribe(subscriber, "plant/+/telemetry", qos=1)
+    publish(publisher, TOPIC, READING, qos=1)
+
+    calls = inbox.wait(2)
+    assert [call[0] for call in calls] == [subscriber, subscriber]
+    retained, live = inbox.messages
+    assert (retained.topic, retained.payload, retained.qos, retained.retain) == (
+        "plant/1/telemetry", b"retained reading", 1, True)
+    assert (live.topic, live.payload, live.qos, live.retain) == (TOPIC, READING, 1, False)
+    assert subscriber.stats == mqseal.paho.Stats(delivered=2, duplicates=0, refused=0)
+
+
+def test_opener_options_reach_the_opener(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    publisher = sealed(connect, keys_and_policy)
+    publish(publisher, TOPIC, READING, retain=True)
+    subscriber = sealed(connect, keys_and_policy, retained="refuse")
+    refused = Inbox()
+    subscriber.on_refused = refused
+    subscribe(subscriber, TOPIC)
+    (_, _, message, error), = refused.wait(1)
+    assert message.retain and error.code == "retained_refused"
+
+
+def test_mqtt5_user_properties_survive(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    publisher = sealed(connect, keys_and_policy, protocol=mqtt.MQTTv5)
+    subscriber = sealed(connect, keys_and_policy, protocol=mqtt.MQTTv5)
+    inbox = Inbox()
+    subscriber.on_message = inbox
+    subscribe(subscriber, TOPIC)
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.UserProperty = [("site", "plant-7"), ("unit", "C")]
+    publish(publisher, TOPIC, READING, properties=properties)
+
+    (message,) = [call[2] for call in inbox.wait(1)]
+    assert message.payload == READING
+    assert message.properties is not None
+    assert message.properties.UserProperty == [("site", "plant-7"), ("unit", "C")]
+
+
+def test_eavesdropper_without_keys_sees_only_ciphertext(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    publisher = sealed(connect, keys_and_policy)
+    eavesdropper = connect()
+    seen = Inbox()
+    eavesdropper.on_message = seen
+    subscribe(eavesdropper, "plant/#")
+    publish(publisher, TOPIC, READING)
+
+    (envelope,) = [call[2].payload for call in seen.wait(1)]
+    assert b"temperature" not in envelope
+    assert len(envelope) == len(READING) + mqseal.ENVELOPE_OVERHEAD
+    assert mqseal.parse_header(envelope).key_id == keys_and_policy[0].primary("telemetry")
+
+
+@pytest.mark.skipif(shutil.which("mosquitto_sub") is None, reason="mosquitto_sub is not installed")
+def test_mosquitto_sub_sees_only_ciphertext(connect: Connect, keys_and_policy: KeysAndPolicy, broker: Any) -> None:
+    publisher = sealed(connect, keys_and_policy)
+    publish(publisher, TOPIC, READING, retain=True)  # retained: no race with mosquitto_sub's SUBSCRIBE
+    out = subprocess.run(
+        ["mosquitto_sub", "-h", broker.host, "-p", str(broker.port), "-t", "plant/#", "-C", "1", "-W", "10",
+         "-F", "%x"],
+        capture_output=True, text=True, timeout=15, check=True,
+    ).stdout.strip()
+    assert len(out) == 2 * (len(READING) + mqseal.ENVELOPE_OVERHEAD)
+    assert READING.hex() not in out and b"temperature".hex() not in out
+
+
+def test_plaintext_injection_is_refused_never_delivered(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    subscriber = sealed(connect, keys_and_policy)
+    inbox, refused = Inbox(), Inbox()
+    subscriber.on_message = inbox
+    subscriber.on_refused = refused
+    subscribe(subscriber, "#")
+    attacker = connect()
+    publish(attacker, TOPIC, b"temperature=99.9 C")
+    publish(attacker, "other/topic", b"no rule for this")
+    publish(sealed(connect, keys_and_policy), TOPIC, READING)  # in order after the two: a sync point
+
+    assert [m.payload for m in [call[2] for call in inbox.wait(1)]] == [READING]
+    calls = refused.wait(2)
+    assert [(c[2].topic, c[2].payload, c[3].code) for c in calls] == [
+        (TOPIC, b"temperature=99.9 C", "malformed"), ("other/topic", b"no rule for this", "no_rule")]
+    assert isinstance(calls[0][3], mqseal.FormatError) and isinstance(calls[1][3], mqseal.NoRuleError)
+    assert calls[0][0] is subscriber
+    assert len(inbox.calls) == 1
+    assert subscriber.stats == mqseal.paho.Stats(delivered=1, duplicates=0, refused=2)
+
+
+def test_same_envelope_twice_is_delivered_once(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    keys, policy = keys_and_policy
+    subscriber = sealed(connect, keys_and_policy)
+    inbox, refused = Inbox(), Inbox()
+    subscriber.on_message = inbox
+    subscriber.on_refused = refused
+    subscribe(subscriber, TOPIC)
+    sealer = mqseal.Sealer(policy, keys)
+    envelope = sealer.seal(TOPIC, READING)
+    raw = connect()
+    publish(raw, TOPIC, envelope)
+    publish(raw, TOPIC, envelope)  # a QoS 1 redelivery, as the application sees it
+    publish(raw, TOPIC, sealer.seal(TOPIC, b"next"))
+
+    assert [m.payload for m in [call[2] for call in inbox.wait(2)]] == [READING, b"next"]
+    assert subscriber.stats == mqseal.paho.Stats(delivered=2, duplicates=1, refused=0)
+    assert refused.calls == []
+
+
+def test_message_callbacks_get_each_message_opened_once(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    subscriber = sealed(connect, keys_and_policy)
+    telemetry, everything, default = Inbox(), Inbox(), Inbox()
+    subscriber.message_callback_add("plant/+/telemetry", telemetry)
+    subscriber.message_callback_add("plant/#", everything)
+    subscriber.on_message = default
+    subscribe(subscriber, "#")
+    publisher = sealed(connect, keys_and_policy)
+    publish(publisher, TOPIC, READING)
+    publish(publisher, "public/news", b"only on_message")  # no filter matches: on_message, after the first
+
+    assert [m.payload for m in [c[2] for c in default.wait(1)]] == [b"only on_message"]
+    assert [(c[0], c[2].topic, c[2].payload) for c in telemetry.wait(1)] == [(subscriber, TOPIC, READING)]
+    assert [c[2].payload for c in everything.wait(1)] == [READING]
+    assert subscriber.stats == mqseal.paho.Stats(delivered=2, duplicates=0, refused=0)  # a second open: duplicate
+
+    subscriber.message_callback_remove("plant/+/telemetry")
+    publish(publisher, TOPIC, b"second")
+    assert [c[2].payload for c in everything.wait(2)] == [READING, b"second"]
+    assert len(telemetry.calls) == 1 and len(default.calls) == 1
+
+
+def test_plaintext_policy_topic_passes_through(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    subscriber = sealed(connect, keys_and_policy)
+    inbox = Inbox()
+    subscriber.on_message = inbox
+    subscribe(subscriber, "public/#")
+    plain = Inbox()
+    raw = connect()
+    raw.on_message = plain
+    subscribe(raw, "public/#")
+    publish(sealed(connect, keys_and_policy), "public/news", "hello")
+
+    assert inbox.wait(1)[0][2].payload == b"hello"
+    assert plain.wait(1)[0][2].payload == b"hello"
+
+
+def test_publish_without_rule_raises_and_sends_nothing(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    publisher = sealed(connect, keys_and_policy)
+    raw = connect()
+    seen = Inbox()
+    raw.on_message = seen
+    subscribe(raw, "#")
+    with pytest.raises(mqseal.NoRuleError) as refused:
+        publisher.publish("other/topic", READING, qos=1)
+    assert refused.value.code == "no_rule"
+    publish(publisher, "public/sync", b"sync")
+    assert [c[2].topic for c in seen.wait(1)] == ["public/sync"]
+
+
+def test_set_keyring_rotation_keeps_messages_flowing(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    keys, policy = keys_and_policy
+    old_id = keys.primary("telemetry")
+    publisher = sealed(connect, keys_and_policy)
+    subscriber = sealed(connect, keys_and_policy)
+    inbox = Inbox()
+    subscriber.on_message = inbox
+    subscribe(subscriber, TOPIC)
+    eavesdropper = connect()
+    seen = Inbox()
+    eavesdropper.on_message = seen
+    subscribe(eavesdropper, TOPIC)
+
+    rotated = keys.clone()
+    new_id = rotated.generate("telemetry")
+    rotated.promote(new_id)
+    publish(publisher, TOPIC, b"before")
+    subscriber.set_keyring(rotated)  # receivers first: the old key still opens
+    publish(publisher, TOPIC, b"during")
+    publisher.set_keyring(rotated)
+    publish(publisher, TOPIC, b"after")
+
+    assert [c[2].payload for c in inbox.wait(3)] == [b"before", b"during", b"after"]
+    assert [mqseal.parse_header(c[2].payload).key_id for c in seen.wait(3)] == [old_id, old_id, new_id]
+    assert subscriber.stats.refused == 0
+
+
+def test_default_on_refused_logs_without_payload_bytes(
+    connect: Connect, keys_and_policy: KeysAndPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mqseal.paho")
+    subscriber = sealed(connect, keys_and_policy)
+    inbox = Inbox()
+    subscriber.on_message = inbox
+    subscribe(subscriber, TOPIC)
+    injected = b"temperature=99.9 C secret"
+    publish(connect(), TOPIC, injected)
+    publish(sealed(connect, keys_and_policy), TOPIC, READING)
+
+    assert [c[2].payload for c in inbox.wait(1)] == [READING]
+    (record,) = [r for r in caplog.records if r.name == "mqseal.paho"]
+    text = record.getMessage()
+    assert record.levelno == logging.WARNING
+    assert TOPIC in text and str(len(injected)) in text and "malformed" in text
+    assert "secret" not in text and "temperature" not in text and injected.hex() not in text
+    assert subscriber.stats.refused == 1
+
+
+def test_raising_on_refused_does_not_break_the_loop(
+    connect: Connect, keys_and_policy: KeysAndPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    subscriber = sealed(connect, keys_and_policy)
+    inbox = Inbox()
+    subscriber.on_message = inbox
+
+    def on_refused(*args: Any) -> None:
+        raise RuntimeError("application bug")
+
+    subscriber.on_refused = on_refused
+    subscribe(subscriber, TOPIC)
+    raw = connect()
+    publish(raw, TOPIC, b"not an envelope")
+    publish(sealed(connect, keys_and_policy), TOPIC, READING)
+
+    assert [c[2].payload for c in inbox.wait(1)] == [READING]  # the loop thread lived on
+    assert subscriber.client.is_connected()
+    errors = [r for r in caplog.records if r.name == "mqseal.paho" and r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None
+    assert isinstance(errors[0].exc_info[1], RuntimeError)
