@@ -6,6 +6,8 @@
 # three sealed readings; then an attacker replays a tampered capture and
 # injects a plaintext reading. Shows what the service read next to what the
 # eavesdropper saw, checks every outcome, stops everything it started.
+# With MQSEAL_PYTHON set to a Python that has mqseal and paho-mqtt, a Python
+# service (examples/python/paho_service.py) opens the same readings too.
 # Used by scripts/demo and by the tests (example.paho_against_broker).
 set -euo pipefail
 
@@ -58,6 +60,14 @@ pids+=($attacker)
   "$readings" 2 >"$work/service.txt" 2>&1 &
 service=$!
 pids+=($service)
+python_service=""
+if [ -n "${MQSEAL_PYTHON:-}" ]; then
+  "$MQSEAL_PYTHON" "$(dirname "${BASH_SOURCE[0]}")/python/paho_service.py" 127.0.0.1 "$port" \
+    "$work/demo.keys" "$work/policy.toml" 'plant/+/telemetry' "$readings" >"$work/python.txt" 2>&1 &
+  python_service=$!
+  pids+=($python_service)
+  for _ in $(seq 100); do grep -q subscribed "$work/python.txt" 2>/dev/null && break; sleep 0.1; done
+fi
 for _ in $(seq 50); do grep -q subscribed "$work/service.txt" 2>/dev/null && break; sleep 0.1; done
 sleep 0.3  # let the two mosquitto_sub clients finish subscribing too
 
@@ -87,6 +97,16 @@ for i in "${!opened[@]}"; do
   printf '%-44s | %d bytes, ciphertext %s...\n' "${opened[$i]}" $((${#seen[$i]} / 2)) \
     "${seen[$i]:$header_hex_digits:24}"
 done
+if [ -n "$python_service" ]; then
+  wait "$python_service" || fail "the Python service did not open $readings readings: $(cat "$work/python.txt")"
+  echo
+  echo "the Python service (paho-mqtt + mqseal.paho) read the same:"
+  grep '^python service opened' "$work/python.txt" | sed 's/^python service opened on [^:]*: /  /'
+  [ "$(grep -c '^python service opened' "$work/python.txt")" -eq "$readings" ] \
+    || fail "the Python service opened the wrong number of readings"
+  # The attacks reach it too; its on_refused logs them: it must not have opened them.
+  grep -q 'temperature=99.9' "$work/python.txt" && fail "the Python service opened the injected plaintext"
+fi
 echo
 echo "attacks:"
 grep '^service refused' "$work/service.txt" | sed 's/^/  /'
@@ -106,4 +126,4 @@ done
 echo
 echo "examples/paho_two_lines (a plain Paho program, two lines changed): $(cat "$work/two_lines.txt")"
 echo
-echo "demo passed: $readings readings sealed end to end, 2 attacks refused, broker stopped"
+echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, broker stopped"
