@@ -366,6 +366,39 @@ PYBIND11_MODULE(_mqseal, m) {
            py::arg("now_ms") = 0)
       .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"));
 
+  py::class_<ReplayGuard>(m, "ReplayGuard")
+      .def(py::init([](uint64_t max_age_ms, uint64_t max_future_skew_ms, const std::string& retained,
+                       uint64_t retained_max_age_ms, size_t max_streams) {
+             ReplayOptions options;
+             options.max_age_ms = max_age_ms;
+             options.max_future_skew_ms = max_future_skew_ms;
+             options.retained = retained_policy(retained);
+             options.retained_max_age_ms = retained_max_age_ms;
+             options.max_streams = max_streams;
+             return unwrap(ReplayGuard::create(options));
+           }),
+           py::kw_only(), py::arg("max_age_ms") = ReplayOptions{}.max_age_ms,
+           py::arg("max_future_skew_ms") = ReplayOptions{}.max_future_skew_ms, py::arg("retained") = "accept",
+           py::arg("retained_max_age_ms") = ReplayOptions{}.retained_max_age_ms,
+           py::arg("max_streams") = ReplayOptions{}.max_streams)
+      .def("check",
+           [](ReplayGuard& g, const std::string& topic, py::handle sender, uint64_t sequence, uint64_t timestamp_ms,
+              bool retained, uint64_t now_ms) {
+             BytesLike id(sender);
+             if (id.view().size() != kSenderIdSize) raise(Error(Errc::invalid_argument, "a sender ID is 16 bytes"));
+             MessageFacts facts;
+             facts.topic = topic;
+             std::memcpy(facts.sender.data(), id.view().data(), kSenderIdSize);
+             facts.sequence = sequence;
+             facts.timestamp_ms = timestamp_ms;
+             facts.retained = retained;
+             check(g.check(facts, now_ms != 0 ? now_ms : system_time_ms()));
+           },
+           py::arg("topic"), py::arg("sender"), py::arg("sequence"), py::arg("timestamp_ms"), py::kw_only(),
+           py::arg("retained") = false, py::arg("now_ms") = 0)
+      .def_property_readonly("tracked_streams", &ReplayGuard::tracked_streams)
+      .def_property_readonly("watermark_ms", &ReplayGuard::watermark_ms);
+
   py::class_<PyHeader>(m, "EnvelopeHeader")
       .def_readonly("version", &PyHeader::version)
       .def_readonly("suite", &PyHeader::suite)

@@ -180,3 +180,18 @@ def test_threads_seal_and_open_concurrently(policy: mqseal.TopicPolicy, keys: mq
     for t in threads:
         t.join()
     assert not failures
+
+
+def test_replay_guard_on_its_own() -> None:
+    guard = mqseal.ReplayGuard(max_age_ms=1000)
+    sender = bytes(range(16))
+    now = 1_800_000_000_000
+    guard.check("t/1", sender, 5, now, now_ms=now)
+    with pytest.raises(mqseal.DuplicateError):
+        guard.check("t/1", sender, 5, now, now_ms=now)
+    guard.check("t/2", sender, 5, now, now_ms=now)  # another topic: another stream
+    with pytest.raises(mqseal.ExpiredError):
+        guard.check("t/1", sender, 6, now - 2000, now_ms=now)
+    with pytest.raises(mqseal.InvalidArgumentError):
+        guard.check("t/1", b"short", 7, now, now_ms=now)
+    assert guard.tracked_streams == 2

@@ -208,6 +208,27 @@ class Opener:
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: open with this keyring from now on (replay state is kept)."""
 
+class ReplayGuard:
+    """Duplicate, replay and age checks for authenticated messages (Opener has one built in)."""
+
+    def __init__(
+        self,
+        *,
+        max_age_ms: int = 300000,
+        max_future_skew_ms: int = 60000,
+        retained: Literal["accept", "refuse"] = "accept",
+        retained_max_age_ms: int = 604800000,
+        max_streams: int = 4096,
+    ) -> None: ...
+    def check(
+        self, topic: str, sender: Buffer, sequence: int, timestamp_ms: int, *, retained: bool = False, now_ms: int = 0
+    ) -> None:
+        """Records an accepted message; raises DuplicateError, ReplayError or ExpiredError otherwise."""
+    @property
+    def tracked_streams(self) -> int: ...
+    @property
+    def watermark_ms(self) -> int: ...
+
 class EnvelopeHeader:
     """An envelope's header, read without a key."""
 
