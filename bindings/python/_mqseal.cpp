@@ -86,6 +86,8 @@ int exception_index(Errc code) {
     case Errc::crypto_failure:
     case Errc::nonce_exhausted: return 11;
     case Errc::transport_error: return 12;
+    case Errc::unknown_user: return 4;
+    case Errc::capacity_exceeded: return 0;
   }
   return 0;
 }

@@ -40,6 +40,8 @@ constexpr ErrcText kErrcTexts[] = {
     {Errc::no_primary_key, "no_primary_key", "key name has no primary key"},
     {Errc::buffer_too_small, "buffer_too_small", "output buffer too small"},
     {Errc::transport_error, "transport_error", "the MQTT client library refused the operation"},
+    {Errc::unknown_user, "unknown_user", "no credentials for this username"},
+    {Errc::capacity_exceeded, "capacity_exceeded", "a bounded table is full"},
 };
 
 const ErrcText* find(Errc code) noexcept {

@@ -1,11 +1,7 @@
 // The keyring file format (docs/SPEC.md, "Keyring file"), and loading and
 // saving it with safe permissions.
-#include <fcntl.h>
 #include <sodium.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <string>
@@ -14,6 +10,7 @@
 #include "keyring_impl.h"
 #include "key_access.h"
 #include "mqseal/keyring.h"
+#include "secret_file.h"
 #include "sodium_util.h"
 
 namespace mqseal {
@@ -30,14 +27,6 @@ constexpr size_t kMaxTokensPerLine = 9;
 // unwiped in freed memory.
 constexpr size_t kMaxLineSize = 256;
 
-// A string whose bytes are wiped when it goes away: it holds key text.
-struct WipedString {
-  std::string text;
-  WipedString() = default;
-  WipedString(const WipedString&) = delete;
-  WipedString& operator=(const WipedString&) = delete;
-  ~WipedString() { sodium_memzero(text.data(), text.size()); }
-};
 
 Error line_error(size_t line, const char* what) {
   return Error(Errc::parse_error, "line " + std::to_string(line) + ": " + what);
@@ -174,7 +163,7 @@ Result<std::string> Keyring::serialize() const {
     internal::store_be32(id_bytes, e.id);
     out += "key " + e.name + " " + hex(id_bytes, sizeof id_bytes) + " " + name(e.state) + " ";
     if (e.key) {
-      WipedString material;
+      internal::WipedString material;
       material.text = hex(KeyAccess::bytes(*e.key), kKeySize);
       out += material.text;
     } else {
@@ -192,30 +181,11 @@ Result<std::string> Keyring::serialize() const {
 }
 
 Result<Keyring> Keyring::load(const std::string& path, LoadOptions options) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return Error(Errc::io_error, "cannot open " + path + ": " + std::strerror(errno));
-  struct FdCloser {
-    int fd;
-    ~FdCloser() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    return Error(Errc::io_error, path + " is not a regular file");
-  }
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !options.allow_insecure_permissions) {
-    return Error(Errc::insecure_permissions, path + " (chmod 600 it)");
-  }
-  if (static_cast<uint64_t>(st.st_size) > kMaxKeyringFileSize) {
-    return Error(Errc::parse_error, path + " is larger than a keyring can be");
-  }
-  WipedString content;
-  content.text.resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < content.text.size()) {
-    ssize_t n = ::read(fd, content.text.data() + done, content.text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error(Errc::io_error, "cannot read " + path);
-    done += static_cast<size_t>(n);
+  internal::WipedString content;
+  if (Status s = internal::read_secret_file(path, options.allow_insecure_permissions,
+                                            kMaxKeyringFileSize, content);
+      !s) {
+    return s.error();
   }
   return parse(content.text);
 }
@@ -223,28 +193,9 @@ Result<Keyring> Keyring::load(const std::string& path, LoadOptions options) {
 Status Keyring::save(const std::string& path) const {
   Result<std::string> text = serialize();
   if (!text) return text.error();
-  WipedString content;
+  internal::WipedString content;
   content.text = std::move(*text);
-  std::string temp = path + ".tmp.XXXXXX";
-  int fd = mkstemp(temp.data());  // creates the file with mode 0600
-  if (fd < 0) return Error(Errc::io_error, "cannot create " + temp + ": " + std::strerror(errno));
-  bool ok = fchmod(fd, S_IRUSR | S_IWUSR) == 0;
-  size_t done = 0;
-  while (ok && done < content.text.size()) {
-    ssize_t n = ::write(fd, content.text.data() + done, content.text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  ok = ok && fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    int saved = errno;
-    ::unlink(temp.c_str());
-    return Error(Errc::io_error, "cannot write " + path + ": " + std::strerror(saved));
-  }
-  return {};
+  return internal::write_secret_file(path, content.text);
 }
 
 }  // namespace mqseal

@@ -53,6 +53,8 @@ enum class Errc : uint8_t {
   no_primary_key = 23,        // key name has no primary key to seal with
   buffer_too_small = 24,      // caller's output buffer cannot hold the result
   transport_error = 25,       // the MQTT client library refused the operation
+  unknown_user = 26,          // no credentials for this username
+  capacity_exceeded = 27,     // a bounded table is full of live entries: refused
 };
 
 // A short, fixed English sentence for the code. Never null.

@@ -6,6 +6,7 @@
 #define MQSEAL_MQSEAL_H_
 
 #include "mqseal/bytes.h"
+#include "mqseal/credentials.h"
 #include "mqseal/envelope.h"
 #include "mqseal/error.h"
 #include "mqseal/key.h"

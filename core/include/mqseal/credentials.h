@@ -1,0 +1,144 @@
+// mqseal/credentials.h: CONNECT credentials for devices without TLS.
+//
+// MQTT sends the CONNECT password in the clear unless TLS is used, and a hash
+// sent in its place is no better: whoever captures it replays it. Instead:
+//
+//   1. Provisioning, on a workstation (Argon2id is too heavy for a device):
+//        auto p = mqseal::provision("device-7", password, mqseal::PassphraseParams::generate());
+//      gives the device its secret (p->device_secret: a Key, stored in the
+//      device's keyring; the password itself is never stored) and the broker
+//      its record (p->record: no password, no device secret, only a subkey).
+//   2. On every connect the device makes a fresh, short-lived, single-use token
+//      and sends it as the CONNECT password:
+//        auto token = mqseal::make_connect_token(secret, "device-7", client_id);
+//   3. The broker (the mosquitto plugin, or any broker through its auth hook)
+//      verifies it:
+//        auto verifier = mqseal::TokenVerifier::create(credentials);
+//        verifier->verify("device-7", client_id, password_field);
+//
+// A token is bound to the username and the client ID, expires (default 5
+// minutes), and is accepted once: the verifier remembers the nonces of the
+// tokens it accepted until they expire. Format: docs/SPEC.md, "CONNECT tokens".
+//
+// Thread safety: make_connect_token may be called from any thread;
+// TokenVerifier::verify too (it locks its nonce cache).
+#ifndef MQSEAL_CREDENTIALS_H_
+#define MQSEAL_CREDENTIALS_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mqseal/error.h"
+#include "mqseal/key.h"
+
+namespace mqseal {
+
+inline constexpr uint8_t kTokenVersion = 1;
+inline constexpr std::string_view kTokenPrefix = "mqs1.";
+inline constexpr size_t kTokenNonceSize = 16;
+inline constexpr size_t kTokenMacSize = 32;
+inline constexpr size_t kTokenBinarySize = 1 + 8 + kTokenNonceSize + kTokenMacSize;  // 57
+inline constexpr uint64_t kDefaultTokenLifetimeS = 300;
+inline constexpr size_t kMaxUsernameSize = 65535;   // MQTT string limit
+inline constexpr size_t kMaxClientIdSize = 65535;
+
+// What the broker keeps for one device: the token key (a subkey of the
+// device secret: it verifies tokens but is neither the password nor the
+// device secret) and the Argon2id salt and limits the secret came from.
+struct CredentialRecord {
+  std::string username;
+  PassphraseParams passphrase;
+  std::array<uint8_t, kKeySize> token_key{};  // secret: keep the record file 0600
+};
+
+struct Provisioned {
+  Key device_secret;        // for the device's keyring
+  CredentialRecord record;  // for the broker's credentials file
+};
+
+// Argon2id over the password with params (salt and limits), then the token
+// key. invalid_argument for an empty username or bad params; crypto_failure
+// if Argon2id cannot allocate its memory.
+[[nodiscard]] Result<Provisioned> provision(std::string_view username, std::string_view password,
+                                            const PassphraseParams& params);
+
+// The broker's record from a device secret (provision() calls this).
+[[nodiscard]] Result<CredentialRecord> credential_record(std::string_view username,
+                                                         const Key& device_secret,
+                                                         const PassphraseParams& params);
+
+// A fresh token for the CONNECT password field, valid for lifetime_s seconds
+// from now_s (0: the system clock). invalid_argument for sizes out of range.
+[[nodiscard]] Result<std::string> make_connect_token(const Key& device_secret,
+                                                     std::string_view username,
+                                                     std::string_view client_id,
+                                                     uint64_t lifetime_s = kDefaultTokenLifetimeS,
+                                                     uint64_t now_s = 0);
+
+// The deterministic core of make_connect_token, for known-answer tests only:
+// a nonce used twice makes the second token a replay.
+[[nodiscard]] Result<std::string> make_connect_token_with_nonce(
+    const Key& device_secret, std::string_view username, std::string_view client_id,
+    uint64_t expiry_s, const std::array<uint8_t, kTokenNonceSize>& nonce);
+
+// The broker's credentials file (docs/SPEC.md, "Credentials file").
+class Credentials {
+ public:
+  [[nodiscard]] Status add(CredentialRecord record);  // invalid_argument if the user exists
+  const CredentialRecord* find(std::string_view username) const noexcept;
+  size_t size() const noexcept { return records_.size(); }
+
+  [[nodiscard]] static Result<Credentials> parse(std::string_view text);
+  [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
+  // Refuses a file group or others can read unless allow_insecure_permissions.
+  [[nodiscard]] static Result<Credentials> load(const std::string& path,
+                                                bool allow_insecure_permissions = false);
+  [[nodiscard]] Status save(const std::string& path) const;  // atomic, mode 0600
+
+  Credentials() = default;
+  Credentials(Credentials&&) noexcept = default;
+  Credentials& operator=(Credentials&&) noexcept = default;
+  ~Credentials();
+
+ private:
+  std::vector<CredentialRecord> records_;
+};
+
+struct VerifierOptions {
+  uint64_t max_clock_skew_s = 30;          // tolerated between device and broker
+  uint64_t max_lifetime_s = 3600;          // refuse tokens that expire later than this from now
+  size_t max_remembered_tokens = 100000;   // nonce cache; when full of live tokens, fail closed
+};
+
+class TokenVerifier {
+ public:
+  // invalid_argument for options out of range.
+  [[nodiscard]] static Result<TokenVerifier> create(Credentials credentials, VerifierOptions options = {});
+  TokenVerifier(TokenVerifier&&) noexcept;
+  TokenVerifier& operator=(TokenVerifier&&) noexcept;
+  ~TokenVerifier();
+
+  // Checks, in this order: the token's form (malformed), the user (unknown_user),
+  // the MAC over username, client ID, expiry and nonce (authentication_failed:
+  // also for a token made for another username or client ID), the expiry
+  // (expired; not_yet_valid for one expiring beyond max_lifetime), and that
+  // the nonce was not accepted before (replay). now_s 0: the system clock.
+  [[nodiscard]] Status verify(std::string_view username, std::string_view client_id,
+                              std::string_view token, uint64_t now_s = 0);
+
+  size_t remembered_tokens() const;
+
+ private:
+  struct Impl;
+  explicit TokenVerifier(std::unique_ptr<Impl> impl) noexcept;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mqseal
+
+#endif  // MQSEAL_CREDENTIALS_H_

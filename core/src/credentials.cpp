@@ -1,0 +1,341 @@
+// CONNECT tokens (docs/SPEC.md, "CONNECT tokens") and the credentials file.
+#include "mqseal/credentials.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <charconv>
+#include <mutex>
+#include <unordered_map>
+
+#include "key_access.h"
+#include "mqseal/replay_guard.h"
+#include "secret_file.h"
+#include "sodium_util.h"
+
+namespace mqseal {
+
+namespace {
+
+constexpr char kTokenKeyPersonal[crypto_generichash_blake2b_PERSONALBYTES + 1] = "mqseal token key";
+constexpr char kTokenMacPersonal[crypto_generichash_blake2b_PERSONALBYTES + 1] = "mqseal token mac";
+constexpr size_t kOffsetExpiry = 1;
+constexpr size_t kOffsetNonce = kOffsetExpiry + 8;
+constexpr size_t kOffsetMac = kOffsetNonce + kTokenNonceSize;
+static_assert(kOffsetMac + kTokenMacSize == kTokenBinarySize, "token layout");
+constexpr int kBase64Variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+constexpr size_t kMaxProvisionedNameSize = 128;
+constexpr std::string_view kCredentialsHeader = "mqseal-credentials v1";
+constexpr uint64_t kMaxCredentialsFileSize = 16 << 20;
+constexpr size_t kMaxVerifierCapacity = size_t{1} << 24;
+constexpr size_t kCredentialFields = 7;
+
+// Usernames a credentials file can hold: 1..128 of [A-Za-z0-9_.@:-].
+bool valid_provisioned_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxProvisionedNameSize) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '@' || c == ':' || c == '-';
+  });
+}
+
+void append_u16_prefixed(std::vector<uint8_t>& out, std::string_view s) {
+  out.push_back(static_cast<uint8_t>(s.size() >> 8));
+  out.push_back(static_cast<uint8_t>(s.size()));
+  out.insert(out.end(), s.begin(), s.end());
+}
+
+// mac = BLAKE2b-256(key = token_key, personal = "mqseal token mac",
+//                   message = u16 len || username || u16 len || client_id || token[0..25))
+void token_mac(const uint8_t token_key[kKeySize], std::string_view username, std::string_view client_id,
+               const uint8_t* token_head, uint8_t out[kTokenMacSize]) {
+  std::vector<uint8_t> message;
+  message.reserve(4 + username.size() + client_id.size() + kOffsetMac);
+  append_u16_prefixed(message, username);
+  append_u16_prefixed(message, client_id);
+  message.insert(message.end(), token_head, token_head + kOffsetMac);
+  crypto_generichash_blake2b_salt_personal(out, kTokenMacSize, message.data(), message.size(), token_key,
+                                           kKeySize, nullptr,
+                                           reinterpret_cast<const unsigned char*>(kTokenMacPersonal));
+}
+
+// token_key = BLAKE2b-256(key = device_secret, personal = "mqseal token key", message = "")
+Status derive_token_key(const Key& device_secret, uint8_t out[kKeySize]) {
+  const uint8_t* secret = KeyAccess::bytes(device_secret);
+  if (secret == nullptr) return Error(Errc::invalid_argument, "moved-from key");
+  if (crypto_generichash_blake2b_salt_personal(out, kKeySize, nullptr, 0, secret, kKeySize, nullptr,
+                                               reinterpret_cast<const unsigned char*>(kTokenKeyPersonal)) != 0) {
+    return Errc::crypto_failure;
+  }
+  return {};
+}
+
+Status check_names(std::string_view username, std::string_view client_id) {
+  if (username.empty() || username.size() > kMaxUsernameSize || client_id.size() > kMaxClientIdSize) {
+    return Error(Errc::invalid_argument, "username or client ID out of range");
+  }
+  return {};
+}
+
+uint64_t system_time_s() { return system_time_ms() / 1000; }
+
+std::string hex(const uint8_t* data, size_t size) {
+  std::string out(size * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), data, size);
+  out.pop_back();
+  return out;
+}
+
+bool unhex(std::string_view text, uint8_t* out, size_t size) {
+  size_t written = 0;
+  const char* end = nullptr;
+  return text.size() == size * 2 &&
+         sodium_hex2bin(out, size, text.data(), text.size(), nullptr, &written, &end) == 0 && written == size &&
+         end == text.data() + text.size();
+}
+
+bool parse_u64(std::string_view text, uint64_t& value) {
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return !text.empty() && ec == std::errc() && ptr == text.data() + text.size();
+}
+
+}  // namespace
+
+Result<CredentialRecord> credential_record(std::string_view username, const Key& device_secret,
+                                           const PassphraseParams& params) {
+  if (!valid_provisioned_name(username)) {
+    return Error(Errc::invalid_argument, "usernames are 1-128 characters of [A-Za-z0-9_.@:-]");
+  }
+  CredentialRecord record;
+  record.username = std::string(username);
+  record.passphrase = params;
+  if (Status s = derive_token_key(device_secret, record.token_key.data()); !s) return s.error();
+  return record;
+}
+
+Result<Provisioned> provision(std::string_view username, std::string_view password, const PassphraseParams& params) {
+  if (!valid_provisioned_name(username)) {
+    return Error(Errc::invalid_argument, "usernames are 1-128 characters of [A-Za-z0-9_.@:-]");
+  }
+  if (password.empty()) return Error(Errc::invalid_argument, "an empty password");
+  Result<Key> secret = Key::from_passphrase(password, params);
+  if (!secret) return std::move(secret).error();
+  Result<CredentialRecord> record = credential_record(username, *secret, params);
+  if (!record) return std::move(record).error();
+  return Provisioned{std::move(*secret), std::move(*record)};
+}
+
+Result<std::string> make_connect_token_with_nonce(const Key& device_secret, std::string_view username,
+                                                  std::string_view client_id, uint64_t expiry_s,
+                                                  const std::array<uint8_t, kTokenNonceSize>& nonce) {
+  if (Status s = check_names(username, client_id); !s) return s.error();
+  uint8_t token_key[kKeySize];
+  internal::ScopedWipe wipe(token_key, sizeof token_key);
+  if (Status s = derive_token_key(device_secret, token_key); !s) return s.error();
+  uint8_t token[kTokenBinarySize];
+  token[0] = kTokenVersion;
+  internal::store_be64(token + kOffsetExpiry, expiry_s);
+  std::copy(nonce.begin(), nonce.end(), token + kOffsetNonce);
+  token_mac(token_key, username, client_id, token, token + kOffsetMac);
+  char text[sodium_base64_ENCODED_LEN(kTokenBinarySize, kBase64Variant)];
+  sodium_bin2base64(text, sizeof text, token, sizeof token, kBase64Variant);
+  return std::string(kTokenPrefix) + text;
+}
+
+Result<std::string> make_connect_token(const Key& device_secret, std::string_view username,
+                                       std::string_view client_id, uint64_t lifetime_s, uint64_t now_s) {
+  if (Status s = internal::ensure_sodium(); !s) return s.error();
+  if (lifetime_s == 0) return Error(Errc::invalid_argument, "a token lifetime of 0");
+  std::array<uint8_t, kTokenNonceSize> nonce{};
+  randombytes_buf(nonce.data(), nonce.size());
+  const uint64_t now = now_s != 0 ? now_s : system_time_s();
+  return make_connect_token_with_nonce(device_secret, username, client_id, now + lifetime_s, nonce);
+}
+
+// ---- the credentials file ----
+
+Credentials::~Credentials() {
+  for (CredentialRecord& r : records_) sodium_memzero(r.token_key.data(), r.token_key.size());
+}
+
+Status Credentials::add(CredentialRecord record) {
+  if (!valid_provisioned_name(record.username)) return Error(Errc::invalid_argument, "invalid username");
+  if (find(record.username) != nullptr) return Error(Errc::invalid_argument, "the user exists already");
+  records_.push_back(std::move(record));
+  return {};
+}
+
+const CredentialRecord* Credentials::find(std::string_view username) const noexcept {
+  for (const CredentialRecord& r : records_) {
+    if (r.username == username) return &r;
+  }
+  return nullptr;
+}
+
+Result<Credentials> Credentials::parse(std::string_view text) {
+  if (Status s = internal::ensure_sodium(); !s) return s.error();
+  Credentials credentials;
+  bool seen_header = false;
+  size_t line_no = 0;
+  size_t pos = 0;
+  auto fail = [&](const char* what) {
+    return Error(Errc::parse_error, "line " + std::to_string(line_no) + ": " + what);
+  };
+  while (pos < text.size()) {
+    size_t newline = std::min(text.find('\n', pos), text.size());
+    std::string_view line = text.substr(pos, newline - pos);
+    pos = newline + 1;
+    ++line_no;
+    if (line.empty() || line.front() == '#') continue;
+    if (!seen_header) {
+      if (line != kCredentialsHeader) return fail("expected 'mqseal-credentials v1'");
+      seen_header = true;
+      continue;
+    }
+    // user NAME argon2id SALT OPSLIMIT MEMLIMIT TOKEN_KEY, separated by single spaces
+    std::vector<std::string_view> fields;
+    for (size_t start = 0;;) {
+      const size_t space = line.find(' ', start);
+      fields.push_back(line.substr(start, space == std::string_view::npos ? space : space - start));
+      if (space == std::string_view::npos || fields.size() > kCredentialFields) break;
+      start = space + 1;
+    }
+    const bool any_empty = std::any_of(fields.begin(), fields.end(), [](std::string_view f) { return f.empty(); });
+    if (fields.size() != kCredentialFields || any_empty || fields[0] != "user" || fields[2] != "argon2id") {
+      return fail("expected 'user NAME argon2id SALT OPSLIMIT MEMLIMIT TOKEN_KEY'");
+    }
+    CredentialRecord record;
+    record.username = std::string(fields[1]);
+    if (!valid_provisioned_name(record.username)) return fail("invalid username");
+    if (!unhex(fields[3], record.passphrase.salt.data(), record.passphrase.salt.size()) ||
+        !parse_u64(fields[4], record.passphrase.opslimit) || !parse_u64(fields[5], record.passphrase.memlimit) ||
+        !record.passphrase.valid()) {
+      return fail("bad Argon2id parameters");
+    }
+    if (!unhex(fields[6], record.token_key.data(), record.token_key.size())) {
+      sodium_memzero(record.token_key.data(), record.token_key.size());
+      return fail("the token key is 64 hex digits");
+    }
+    if (credentials.find(record.username) != nullptr) return fail("duplicate username");
+    credentials.records_.push_back(std::move(record));
+  }
+  if (!seen_header) return Error(Errc::parse_error, "empty credentials file");
+  return credentials;
+}
+
+Result<std::string> Credentials::serialize() const {
+  std::string out;
+  out.reserve(kCredentialsHeader.size() + 1 + records_.size() * 400);  // never reallocates: no stray copies
+  out += kCredentialsHeader;
+  out += "\n";
+  for (const CredentialRecord& r : records_) {
+    internal::WipedString key;
+    key.text = hex(r.token_key.data(), r.token_key.size());
+    out += "user " + r.username + " argon2id " + hex(r.passphrase.salt.data(), r.passphrase.salt.size()) + " " +
+           std::to_string(r.passphrase.opslimit) + " " + std::to_string(r.passphrase.memlimit) + " ";
+    out += key.text;
+    out += "\n";
+  }
+  return out;
+}
+
+Result<Credentials> Credentials::load(const std::string& path, bool allow_insecure_permissions) {
+  internal::WipedString content;
+  if (Status s = internal::read_secret_file(path, allow_insecure_permissions, kMaxCredentialsFileSize, content); !s) {
+    return s.error();
+  }
+  Result<Credentials> parsed = parse(content.text);
+  if (!parsed) return Error(parsed.error().code(), path + ": " + parsed.error().detail());
+  return parsed;
+}
+
+Status Credentials::save(const std::string& path) const {
+  Result<std::string> text = serialize();
+  if (!text) return text.error();
+  internal::WipedString content;
+  content.text = std::move(*text);
+  return internal::write_secret_file(path, content.text);
+}
+
+// ---- verification ----
+
+struct TokenVerifier::Impl {
+  Credentials credentials;
+  VerifierOptions options;
+  std::mutex mutex;
+  // username, 0, nonce -> expiry of an accepted token
+  std::unordered_map<std::string, uint64_t> accepted;
+
+  // Drops what has expired; true if there is room for one more.
+  bool make_room(uint64_t now_s) {
+    if (accepted.size() < options.max_remembered_tokens) return true;
+    for (auto it = accepted.begin(); it != accepted.end();) {
+      if (it->second + options.max_clock_skew_s < now_s) it = accepted.erase(it);
+      else ++it;
+    }
+    return accepted.size() < options.max_remembered_tokens;
+  }
+};
+
+TokenVerifier::TokenVerifier(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
+TokenVerifier::TokenVerifier(TokenVerifier&&) noexcept = default;
+TokenVerifier& TokenVerifier::operator=(TokenVerifier&&) noexcept = default;
+TokenVerifier::~TokenVerifier() = default;
+
+Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOptions options) {
+  if (Status s = internal::ensure_sodium(); !s) return s.error();
+  if (options.max_lifetime_s == 0 || options.max_remembered_tokens == 0 ||
+      options.max_remembered_tokens > kMaxVerifierCapacity) {
+    return Error(Errc::invalid_argument, "verifier options out of range");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->credentials = std::move(credentials);
+  impl->options = options;
+  return TokenVerifier(std::move(impl));
+}
+
+Status TokenVerifier::verify(std::string_view username, std::string_view client_id, std::string_view token,
+                             uint64_t now_s) {
+  if (username.size() > kMaxUsernameSize || client_id.size() > kMaxClientIdSize) return Errc::malformed;
+  if (token.size() != kTokenPrefix.size() + sodium_base64_ENCODED_LEN(kTokenBinarySize, kBase64Variant) - 1 ||
+      token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
+    return Error(Errc::malformed, "not an mqseal token");
+  }
+  uint8_t binary[kTokenBinarySize];
+  size_t length = 0;
+  const std::string_view body = token.substr(kTokenPrefix.size());
+  if (sodium_base642bin(binary, sizeof binary, body.data(), body.size(), nullptr, &length, nullptr,
+                        kBase64Variant) != 0 ||
+      length != kTokenBinarySize) {
+    return Error(Errc::malformed, "not base64url");
+  }
+  if (binary[0] != kTokenVersion) return Errc::unsupported_version;
+  const CredentialRecord* record = impl_->credentials.find(username);
+  if (record == nullptr) return Errc::unknown_user;
+  uint8_t expected[kTokenMacSize];
+  token_mac(record->token_key.data(), username, client_id, binary, expected);
+  if (crypto_verify_32(expected, binary + kOffsetMac) != 0) return Errc::authentication_failed;
+
+  const uint64_t now = now_s != 0 ? now_s : system_time_s();
+  const uint64_t expiry = internal::load_be64(binary + kOffsetExpiry);
+  const VerifierOptions& o = impl_->options;
+  if (now > expiry && now - expiry > o.max_clock_skew_s) return Errc::expired;
+  if (expiry > now && expiry - now > o.max_lifetime_s + o.max_clock_skew_s) {
+    return Error(Errc::not_yet_valid, "expires too far in the future");
+  }
+  std::string seen(username);
+  seen.push_back('\0');
+  seen.append(reinterpret_cast<const char*>(binary + kOffsetNonce), kTokenNonceSize);
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (impl_->accepted.count(seen) != 0) return Error(Errc::replay, "token used before");
+  if (!impl_->make_room(now)) return Error(Errc::capacity_exceeded, "too many live tokens remembered");
+  impl_->accepted.emplace(std::move(seen), expiry);
+  return {};
+}
+
+size_t TokenVerifier::remembered_tokens() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->accepted.size();
+}
+
+}  // namespace mqseal

@@ -1,0 +1,68 @@
+#include "secret_file.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace mqseal::internal {
+
+WipedString::~WipedString() { sodium_memzero(text.data(), text.size()); }
+
+Status read_secret_file(const std::string& path, bool allow_insecure_permissions, uint64_t max_size,
+                        WipedString& out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return Error(Errc::io_error, "cannot open " + path + ": " + std::strerror(errno));
+  struct FdCloser {
+    int fd;
+    ~FdCloser() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return Error(Errc::io_error, path + " is not a regular file");
+  }
+  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !allow_insecure_permissions) {
+    return Error(Errc::insecure_permissions, path + " (chmod 600 it)");
+  }
+  if (static_cast<uint64_t>(st.st_size) > max_size) {
+    return Error(Errc::parse_error, path + " is larger than such a file can be");
+  }
+  out.text.resize(static_cast<size_t>(st.st_size));
+  size_t done = 0;
+  while (done < out.text.size()) {
+    ssize_t n = ::read(fd, out.text.data() + done, out.text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return Error(Errc::io_error, "cannot read " + path);
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Status write_secret_file(const std::string& path, const std::string& text) {
+  std::string temp = path + ".tmp.XXXXXX";
+  int fd = mkstemp(temp.data());  // creates the file with mode 0600
+  if (fd < 0) return Error(Errc::io_error, "cannot create " + temp + ": " + std::strerror(errno));
+  bool ok = fchmod(fd, S_IRUSR | S_IWUSR) == 0;
+  size_t done = 0;
+  while (ok && done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<size_t>(n);
+  }
+  ok = ok && fsync(fd) == 0;
+  ok = (::close(fd) == 0) && ok;
+  ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    int saved = errno;
+    ::unlink(temp.c_str());
+    return Error(Errc::io_error, "cannot write " + path + ": " + std::strerror(saved));
+  }
+  return {};
+}
+
+}  // namespace mqseal::internal

@@ -1,0 +1,150 @@
+#include <mqseal/credentials.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <random>
+#include <string>
+
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::take;
+
+constexpr uint64_t kNow = 1'800'000'000;  // seconds
+
+PassphraseParams cheap_params() {  // the smallest Argon2id limits: fast tests
+  PassphraseParams p;
+  p.salt.fill(7);
+  p.opslimit = 1;
+  p.memlimit = 8192;
+  return p;
+}
+
+struct Fixture {
+  Provisioned device = take(provision("device-7", "correct horse battery staple", cheap_params()));
+  Provisioned other = take(provision("device-8", "another password", cheap_params()));
+  TokenVerifier verifier = make_verifier();
+
+  TokenVerifier make_verifier(VerifierOptions options = {}) {
+    Credentials credentials;
+    testing::expect_ok(credentials.add(device.record));
+    testing::expect_ok(credentials.add(other.record));
+    return take(TokenVerifier::create(std::move(credentials), options));
+  }
+  std::string token(std::string_view user = "device-7", std::string_view client = "client-7",
+                    uint64_t lifetime = 300, uint64_t now = kNow) {
+    return take(make_connect_token(device.device_secret, user, client, lifetime, now));
+  }
+};
+
+Errc code(const Status& s) { return s ? static_cast<Errc>(0) : s.error().code(); }
+
+TEST(Credentials, ProvisionKeepsNoPasswordAndNoDeviceSecretAtTheBroker) {
+  Fixture f;
+  EXPECT_EQ(f.device.record.username, "device-7");
+  // The record's key is a subkey: the same password and salt give the same one ...
+  Provisioned again = take(provision("device-7", "correct horse battery staple", cheap_params()));
+  EXPECT_TRUE(again.device_secret.same_bytes(f.device.device_secret));
+  EXPECT_EQ(again.record.token_key, f.device.record.token_key);
+  // ... and it is not the device secret.
+  Key record_key = take(Key::from_bytes(ByteView(f.device.record.token_key)));
+  EXPECT_FALSE(record_key.same_bytes(f.device.device_secret));
+  EXPECT_EQ(provision("bad name", "pw", cheap_params()).error(), Errc::invalid_argument);
+  EXPECT_EQ(provision("x", "", cheap_params()).error(), Errc::invalid_argument);
+}
+
+TEST(Credentials, ATokenIsShortAndAcceptedOnce) {
+  Fixture f;
+  const std::string token = f.token();
+  EXPECT_EQ(token.rfind("mqs1.", 0), 0u);
+  EXPECT_EQ(token.size(), 81u);
+  testing::expect_ok(f.verifier.verify("device-7", "client-7", token, kNow));
+  EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", token, kNow)), Errc::replay);
+  testing::expect_ok(f.verifier.verify("device-7", "client-7", f.token(), kNow));  // a fresh one
+  EXPECT_EQ(f.verifier.remembered_tokens(), 2u);
+}
+
+TEST(Credentials, EveryRefusal) {
+  Fixture f;
+  const std::string token = f.token();
+  EXPECT_EQ(code(f.verifier.verify("device-9", "client-7", token, kNow)), Errc::unknown_user);
+  EXPECT_EQ(code(f.verifier.verify("device-8", "client-7", token, kNow)), Errc::authentication_failed);
+  EXPECT_EQ(code(f.verifier.verify("device-7", "client-8", token, kNow)), Errc::authentication_failed);
+  EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", f.token("device-7", "client-7", 300, kNow - 400), kNow)),
+            Errc::expired);
+  // Within the clock skew (30 s) an expired-by-a-little token still passes.
+  testing::expect_ok(f.verifier.verify("device-7", "client-7", f.token("device-7", "client-7", 300, kNow - 320), kNow));
+  EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", f.token("device-7", "client-7", 100000, kNow), kNow)),
+            Errc::not_yet_valid);
+  std::string altered = token;
+  altered[40] = altered[40] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", altered, kNow)), Errc::authentication_failed);
+  for (const std::string& bad : {std::string(), std::string("password"), token.substr(0, 80), token + "A",
+                                 "mqs2." + token.substr(5), "mqs1." + std::string(76, '!'),
+                                 std::string("mqs1.\0", 6) + token.substr(6)}) {
+    EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", bad, kNow)), Errc::malformed) << bad;
+  }
+}
+
+TEST(Credentials, ValidNonceCacheIsBoundedAndFailsClosed) {
+  Fixture f;
+  VerifierOptions options;
+  options.max_remembered_tokens = 3;
+  TokenVerifier small = f.make_verifier(options);
+  for (int i = 0; i < 3; ++i) testing::expect_ok(small.verify("device-7", "c", f.token("device-7", "c", 60, kNow), kNow));
+  EXPECT_EQ(code(small.verify("device-7", "c", f.token("device-7", "c", 60, kNow), kNow)), Errc::capacity_exceeded);
+  // Once those tokens have expired (past the skew), there is room again.
+  testing::expect_ok(small.verify("device-7", "c", f.token("device-7", "c", 60, kNow + 200), kNow + 200));
+  EXPECT_EQ(small.remembered_tokens(), 1u);
+}
+
+TEST(Credentials, TenThousandMalformedUsernamesAndPasswordsAreRefused) {
+  Fixture f;
+  const std::string good = f.token();
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 10000; ++i) {
+    std::string user(rng() % 40, '\0');
+    for (char& c : user) c = static_cast<char>(rng());
+    std::string password = good;
+    if (i % 2 == 0) {
+      password.assign(rng() % 200, '\0');
+      for (char& c : password) c = static_cast<char>(rng());
+    } else {
+      password[rng() % password.size()] ^= static_cast<char>(1 + rng() % 255);  // always a change
+    }
+    if (i % 500 == 0) password.assign(70000, 'x');  // oversized
+    EXPECT_FALSE(f.verifier.verify(i % 3 == 0 ? std::string_view("device-7") : std::string_view(user), "client-7",
+                                   password, kNow))
+        << i;
+  }
+}
+
+TEST(Credentials, FileRoundTripIs0600AndStrict) {
+  Fixture f;
+  testing::TempDir dir;
+  Credentials credentials;
+  testing::expect_ok(credentials.add(f.device.record));
+  EXPECT_EQ(credentials.add(f.device.record).error(), Errc::invalid_argument);
+  const std::string path = dir.file("broker.credentials");
+  testing::expect_ok(credentials.save(path));
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Credentials back = take(Credentials::load(path));
+  ASSERT_NE(back.find("device-7"), nullptr);
+  EXPECT_EQ(back.find("device-7")->token_key, f.device.record.token_key);
+  chmod(path.c_str(), 0644);
+  EXPECT_EQ(Credentials::load(path).error(), Errc::insecure_permissions);
+  const std::string text = testing::read_file(path);
+  for (const std::string& bad : {std::string("mqseal-credentials v2\n"), std::string(""),
+                                 text + "user device-7 argon2id 00 1 8192 00\n", text + text.substr(text.find('\n') + 1),
+                                 std::string("mqseal-credentials v1\nuser a b c d e f g\n"),
+                                 std::string("mqseal-credentials v1\nuser  x argon2id\n")}) {
+    EXPECT_EQ(Credentials::parse(bad).error(), Errc::parse_error) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace mqseal
