@@ -3,6 +3,7 @@
 // medians; docs/PERFORMANCE.md records them. Not a test: nothing here fails
 // because the machine is slow.
 #include <benchmark/benchmark.h>
+#include <mqseal/credentials.h>
 #include <mqseal/mqseal.h>
 #include <sodium.h>
 
@@ -146,6 +147,53 @@ void BM_BareDecrypt(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
+
+// CONNECT tokens (issue 5 targets: create <= 5 us on the device, verify >= 50 000 per
+// second on one core). Each verification is of a fresh token (a repeat is a replay).
+mqseal::PassphraseParams cheap_params() {
+  mqseal::PassphraseParams p;
+  p.opslimit = 1;
+  p.memlimit = 8192;  // provisioning cost is not what is measured here
+  return p;
+}
+
+void BM_MakeConnectToken(benchmark::State& state) {
+  mqseal::Provisioned device = must(mqseal::provision("device-7", "password", cheap_params()));
+  for (auto _ : state) {
+    auto token = mqseal::make_connect_token(device.device_secret, "device-7", "client-7");
+    if (!token) state.SkipWithError("token failed");
+    benchmark::DoNotOptimize(token);
+  }
+}
+
+void BM_VerifyConnectToken(benchmark::State& state) {
+  mqseal::Provisioned device = must(mqseal::provision("device-7", "password", cheap_params()));
+  constexpr size_t kBatch = 4096;
+  std::vector<std::string> tokens;
+  for (size_t i = 0; i < kBatch; ++i) {
+    tokens.push_back(must(mqseal::make_connect_token(device.device_secret, "device-7", "client-7")));
+  }
+  auto fresh_verifier = [&] {
+    mqseal::Credentials credentials;
+    if (!credentials.add(device.record)) std::abort();
+    return std::make_unique<mqseal::TokenVerifier>(must(mqseal::TokenVerifier::create(std::move(credentials))));
+  };
+  auto verifier = fresh_verifier();
+  size_t next = 0;
+  for (auto _ : state) {
+    if (next == kBatch) {
+      state.PauseTiming();
+      verifier = fresh_verifier();
+      next = 0;
+      state.ResumeTiming();
+    }
+    if (!verifier->verify("device-7", "client-7", tokens[next++])) state.SkipWithError("verify failed");
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+
+BENCHMARK(BM_MakeConnectToken);
+BENCHMARK(BM_VerifyConnectToken);
 
 #define MQSEAL_SIZES Arg(64)->Arg(1024)->Arg(65536)
 BENCHMARK(BM_Seal)->MQSEAL_SIZES;

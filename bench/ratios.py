@@ -17,6 +17,11 @@ COMPARISONS = [
     ("BM_BareEncryptRandomNonce", "BM_BareEncrypt", {}),
 ]
 SIZES = (64, 1024, 65536)
+# Absolute targets (CONNECT tokens): (benchmark, what, limit in ns or None).
+ABSOLUTE = [
+    ("BM_MakeConnectToken", "token creation (device)", 5000),
+    ("BM_VerifyConnectToken", "token verification (broker)", 20000),  # >= 50 000 per second
+]
 
 
 def medians(report):
@@ -50,6 +55,14 @@ def main():
             target = targets.get(n)
             verdict = "" if target is None else f"<= {target:.2f} ({'met' if ratio <= target else 'MISSED'})"
             print(f"| {measured}/{n} | {baseline}/{n} | {a:.0f} | {b:.0f} | {ratio:.3f} | {verdict} |")
+    rows = [(name, what, limit, m[name]) for name, what, limit in ABSOLUTE if m.get(name) is not None]
+    if rows:
+        print()
+        print("| benchmark | what | ns per call | per second | target |")
+        print("|---|---|---:|---:|---|")
+        for name, what, limit, ns in rows:
+            verdict = f"<= {limit} ns ({'met' if ns <= limit else 'MISSED'})"
+            print(f"| {name} | {what} | {ns:.0f} | {1e9 / ns:,.0f} | {verdict} |")
 
 
 if __name__ == "__main__":

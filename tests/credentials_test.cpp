@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 
@@ -143,6 +145,44 @@ TEST(Credentials, FileRoundTripIs0600AndStrict) {
                                  std::string("mqseal-credentials v1\nuser a b c d e f g\n"),
                                  std::string("mqseal-credentials v1\nuser  x argon2id\n")}) {
     EXPECT_EQ(Credentials::parse(bad).error(), Errc::parse_error) << bad;
+  }
+}
+
+TEST(Credentials, KnownAnswerVectors) {
+  std::ifstream in(std::string(MQSEAL_VECTORS_DIR) + "/connect_token_v1.json");
+  const nlohmann::json doc = nlohmann::json::parse(in);
+  const nlohmann::json& p = doc["provisioning"];
+  PassphraseParams params;
+  const std::string salt = p["salt"];
+  for (size_t i = 0; i < params.salt.size(); ++i) {
+    params.salt[i] = static_cast<uint8_t>(std::stoi(salt.substr(2 * i, 2), nullptr, 16));
+  }
+  params.opslimit = p["opslimit"];
+  params.memlimit = p["memlimit"];
+  Provisioned provisioned = take(provision(p["username"].get<std::string>(), p["password"].get<std::string>(), params));
+  std::string token_key_hex;
+  for (uint8_t b : provisioned.record.token_key) {
+    char two[3];
+    std::snprintf(two, sizeof two, "%02x", b);
+    token_key_hex += two;
+  }
+  EXPECT_EQ(token_key_hex, p["token_key"]);
+  for (const nlohmann::json& t : doc["tokens"]) {
+    std::array<uint8_t, kTokenNonceSize> nonce{};
+    const std::string nonce_hex = t["nonce"];
+    for (size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<uint8_t>(std::stoi(nonce_hex.substr(2 * i, 2), nullptr, 16));
+    EXPECT_EQ(take(make_connect_token_with_nonce(provisioned.device_secret, t["username"].get<std::string>(),
+                                                 t["client_id"].get<std::string>(), t["expiry_s"], nonce)),
+              t["token"].get<std::string>());
+  }
+  for (const nlohmann::json& c : doc["verify"]) {
+    Credentials credentials;
+    testing::expect_ok(credentials.add(provisioned.record));
+    TokenVerifier verifier = take(TokenVerifier::create(std::move(credentials)));
+    Status s = verifier.verify(c["username"].get<std::string>(), c["client_id"].get<std::string>(),
+                               c["token"].get<std::string>(), c["now_s"]);
+    EXPECT_EQ(s ? std::string("ok") : std::string(name(s.error().code())), c["expect"].get<std::string>())
+        << c["name"];
   }
 }
 

@@ -149,11 +149,85 @@ struct Vectors {
 
 }  // namespace
 
+// tests/vectors/connect_token_v1.json: provisioning and CONNECT tokens
+// (docs/SPEC.md, section 11). Cheap Argon2id limits keep the checks fast.
+json token_vectors() {
+  mqseal::PassphraseParams params;
+  for (size_t i = 0; i < params.salt.size(); ++i) params.salt[i] = static_cast<uint8_t>(i);
+  params.opslimit = 2;
+  params.memlimit = 65536;
+  const std::string username = "device-7";
+  const std::string password = "correct horse battery staple";
+  mqseal::Provisioned p = must(mqseal::provision(username, password, params));
+  mqseal::Credentials credentials;
+  must(credentials.add(p.record));
+  constexpr uint64_t kExpiry = 1767225900;  // 2026-01-01T00:05:00Z
+  json tokens = json::array();
+  json refusals = json::array();
+  const std::pair<std::string, uint8_t> clients[] = {
+      {"client-7", 0x10}, {"", 0x20}, {"g\xc3\xa4rtnerei/7", 0x30}, {std::string(200, 'c'), 0x40}};
+  std::string first_token;
+  for (const auto& [client, first_byte] : clients) {
+    std::array<uint8_t, mqseal::kTokenNonceSize> nonce{};
+    for (size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<uint8_t>(first_byte + i);
+    const std::string token =
+        must(mqseal::make_connect_token_with_nonce(p.device_secret, username, client, kExpiry, nonce));
+    if (first_token.empty()) first_token = token;
+    tokens.push_back({{"username", username}, {"client_id", client}, {"expiry_s", kExpiry},
+                      {"nonce", hex(nonce.data(), nonce.size())}, {"token", token}});
+  }
+  struct Refusal {
+    const char* name;
+    std::string username, client_id, token;
+    uint64_t now_s;
+    const char* expect;
+  };
+  std::string altered = first_token;
+  altered[30] = altered[30] == 'A' ? 'B' : 'A';
+  const Refusal cases[] = {
+      {"accepted", username, "client-7", first_token, kExpiry - 60, "ok"},
+      {"within-skew", username, "client-7", first_token, kExpiry + 20, "ok"},
+      {"expired", username, "client-7", first_token, kExpiry + 31, "expired"},
+      {"too-long-lived", username, "client-7", first_token, kExpiry - 3631, "not_yet_valid"},
+      {"other-client", username, "client-8", first_token, kExpiry - 60, "authentication_failed"},
+      {"altered", username, "client-7", altered, kExpiry - 60, "authentication_failed"},
+      {"unknown-user", "device-9", "client-7", first_token, kExpiry - 60, "unknown_user"},
+      {"not-a-token", username, "client-7", "correct horse battery staple", kExpiry - 60, "malformed"},
+      {"truncated", username, "client-7", first_token.substr(0, 80), kExpiry - 60, "malformed"},
+  };
+  for (const Refusal& c : cases) {
+    mqseal::Credentials copy = must(mqseal::Credentials::parse(must(credentials.serialize())));
+    mqseal::TokenVerifier verifier = must(mqseal::TokenVerifier::create(std::move(copy)));
+    mqseal::Status s = verifier.verify(c.username, c.client_id, c.token, c.now_s);
+    const std::string got = s ? "ok" : mqseal::name(s.error().code());
+    if (got != c.expect) {
+      std::cerr << "make_vectors: token case " << c.name << " gave " << got << "\n";
+      std::exit(1);
+    }
+    refusals.push_back({{"name", c.name}, {"username", c.username}, {"client_id", c.client_id},
+                        {"token", c.token}, {"now_s", c.now_s}, {"expect", c.expect}});
+  }
+  return {
+      {"format", "mqseal CONNECT token v1 known-answer vectors (docs/SPEC.md, section 11)"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"provisioning", {{"username", username}, {"password", password},
+                        {"salt", hex(params.salt.data(), params.salt.size())},
+                        {"opslimit", params.opslimit}, {"memlimit", params.memlimit},
+                        {"token_key", hex(p.record.token_key.data(), p.record.token_key.size())}}},
+      {"verifier", {{"max_clock_skew_s", 30}, {"max_lifetime_s", 3600}}},
+      {"notes", "device_secret is not listed: derive it from the provisioning inputs. Verify each case "
+                "with a fresh verifier; a token verified twice is a replay."},
+      {"tokens", tokens},
+      {"verify", refusals},
+  };
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::cerr << "usage: make_vectors OUTPUT.json\n";
+    std::cerr << "usage: make_vectors DIRECTORY (writes envelope_v1.json and connect_token_v1.json)\n";
     return 2;
   }
+  const std::string directory = argv[1];
   Vectors v;
   json keys = json::array();
   for (const KeySpec& k : kKeys) {
@@ -250,8 +324,10 @@ int main(int argc, char** argv) {
                 "lowercase hex; topics are UTF-8 strings."},
       {"vectors", v.list},
   };
-  std::ofstream out(argv[1]);
+  std::ofstream out(directory + "/envelope_v1.json");
   out << doc.dump(1) << "\n";
-  std::printf("wrote %zu vectors to %s\n", v.list.size(), argv[1]);
-  return out ? 0 : 1;
+  std::ofstream tokens(directory + "/connect_token_v1.json");
+  tokens << token_vectors().dump(1) << "\n";
+  std::printf("wrote %zu envelope vectors and the token vectors to %s\n", v.list.size(), directory.c_str());
+  return out && tokens ? 0 : 1;
 }

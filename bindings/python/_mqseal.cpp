@@ -15,6 +15,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <mqseal/credentials.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/policy_file.h>
 
@@ -400,6 +401,67 @@ PYBIND11_MODULE(_mqseal, m) {
            py::arg("retained") = false, py::arg("now_ms") = 0)
       .def_property_readonly("tracked_streams", &ReplayGuard::tracked_streams)
       .def_property_readonly("watermark_ms", &ReplayGuard::watermark_ms);
+
+  py::class_<CredentialRecord>(m, "CredentialRecord", "A broker's record of one device: no password, no device secret.")
+      .def_readonly("username", &CredentialRecord::username)
+      .def_readonly("passphrase", &CredentialRecord::passphrase)
+      .def("__repr__", [](const CredentialRecord& r) { return "<mqseal.CredentialRecord for '" + r.username + "'>"; });
+
+  py::class_<Provisioned>(m, "Provisioned")
+      .def_property_readonly("device_secret", [](const Provisioned& p) { return unwrap(p.device_secret.clone()); })
+      .def_readonly("record", &Provisioned::record);
+
+  m.def("provision",
+        [](const std::string& username, const std::string& password, const PassphraseParams& params) {
+          py::gil_scoped_release unlocked;  // Argon2id
+          return unwrap(provision(username, password, params));
+        },
+        py::arg("username"), py::arg("password"), py::arg("params"),
+        "The device secret (for the device) and the broker's record, from a password.");
+  m.def("make_connect_token",
+        [](const Key& secret, const std::string& username, const std::string& client_id, uint64_t lifetime_s,
+           uint64_t now_s) { return unwrap(make_connect_token(secret, username, client_id, lifetime_s, now_s)); },
+        py::arg("device_secret"), py::arg("username"), py::arg("client_id"), py::kw_only(),
+        py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
+        "A fresh single-use token for the CONNECT password field.");
+  m.def("_make_connect_token_with_nonce", [](const Key& secret, const std::string& username,
+                                             const std::string& client_id, uint64_t expiry_s, py::handle nonce) {
+    BytesLike n(nonce);
+    std::array<uint8_t, kTokenNonceSize> bytes{};
+    if (n.view().size() != bytes.size()) raise(Error(Errc::invalid_argument, "a nonce is 16 bytes"));
+    std::memcpy(bytes.data(), n.view().data(), bytes.size());
+    return unwrap(make_connect_token_with_nonce(secret, username, client_id, expiry_s, bytes));
+  });
+
+  py::class_<Credentials>(m, "Credentials", "The broker's credentials file: one record per device.")
+      .def(py::init<>())
+      .def("add", [](Credentials& c, const CredentialRecord& r) { check(c.add(r)); }, py::arg("record"))
+      .def("__len__", &Credentials::size)
+      .def("__contains__", [](const Credentials& c, const std::string& u) { return c.find(u) != nullptr; })
+      .def("save", [](const Credentials& c, const std::string& path) { check(c.save(path)); }, py::arg("path"))
+      .def_static("load",
+                  [](const std::string& path, bool allow_insecure_permissions) {
+                    return unwrap(Credentials::load(path, allow_insecure_permissions));
+                  },
+                  py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false);
+
+  py::class_<TokenVerifier>(m, "TokenVerifier", "Checks CONNECT tokens; each is accepted once.")
+      .def(py::init([](const Credentials& credentials, uint64_t max_clock_skew_s, uint64_t max_lifetime_s,
+                       size_t max_remembered_tokens) {
+             // A snapshot: the Python object stays usable.
+             Credentials copy = unwrap(Credentials::parse(unwrap(credentials.serialize())));
+             return unwrap(TokenVerifier::create(std::move(copy),
+                                                 VerifierOptions{max_clock_skew_s, max_lifetime_s, max_remembered_tokens}));
+           }),
+           py::arg("credentials"), py::kw_only(), py::arg("max_clock_skew_s") = VerifierOptions{}.max_clock_skew_s,
+           py::arg("max_lifetime_s") = VerifierOptions{}.max_lifetime_s,
+           py::arg("max_remembered_tokens") = VerifierOptions{}.max_remembered_tokens)
+      .def("verify",
+           [](TokenVerifier& v, const std::string& username, const std::string& client_id, const std::string& token,
+              uint64_t now_s) { check(v.verify(username, client_id, token, now_s)); },
+           py::arg("username"), py::arg("client_id"), py::arg("token"), py::kw_only(), py::arg("now_s") = 0,
+           "Returns if the token is good; raises an mqseal.Error saying which check failed.")
+      .def_property_readonly("remembered_tokens", &TokenVerifier::remembered_tokens);
 
   py::class_<PyHeader>(m, "EnvelopeHeader")
       .def_readonly("version", &PyHeader::version)

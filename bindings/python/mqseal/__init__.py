@@ -12,6 +12,10 @@ test vectors and API as the C++ library (docs/SPEC.md).
     envelope = sealer.seal("plant/7/telemetry", b"21.5 C")
     opened = mqseal.Opener(policy, keys).open("plant/7/telemetry", envelope)
 
+Devices without TLS log in with CONNECT tokens: provision() (on a
+workstation), make_connect_token() (on the device, every connect), and
+TokenVerifier (at the broker, or behind any broker's authentication hook).
+
 Every error is an mqseal.Error (with a stable name in `.code`); wrong argument
 types raise TypeError. mqseal.paho wraps an existing paho-mqtt client.
 
@@ -28,6 +32,8 @@ from ._mqseal import (
     MAX_PAYLOAD_SIZE,
     REPLAY_WINDOW,
     AuthenticationError,
+    CredentialRecord,
+    Credentials,
     CryptoError,
     DuplicateError,
     EnvelopeHeader,
@@ -48,12 +54,16 @@ from ._mqseal import (
     PermissionsError,
     ReplayError,
     ReplayGuard,
+    Provisioned,
     Sealer,
+    TokenVerifier,
     TopicPolicy,
     TopicRule,
     TransportError,
     __version__,
+    make_connect_token,
     parse_header,
+    provision,
 )
 
 __all__ = [
@@ -63,6 +73,8 @@ __all__ = [
     "MAX_PAYLOAD_SIZE",
     "REPLAY_WINDOW",
     "AuthenticationError",
+    "CredentialRecord",
+    "Credentials",
     "CryptoError",
     "DuplicateError",
     "EnvelopeHeader",
@@ -83,10 +95,14 @@ __all__ = [
     "PermissionsError",
     "ReplayError",
     "ReplayGuard",
+    "Provisioned",
     "Sealer",
+    "TokenVerifier",
     "TopicPolicy",
     "TopicRule",
     "TransportError",
     "__version__",
+    "make_connect_token",
     "parse_header",
+    "provision",
 ]

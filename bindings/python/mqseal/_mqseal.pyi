@@ -229,6 +229,63 @@ class ReplayGuard:
     @property
     def watermark_ms(self) -> int: ...
 
+class CredentialRecord:
+    """A broker's record of one device: no password, no device secret."""
+
+    @property
+    def username(self) -> str: ...
+    @property
+    def passphrase(self) -> PassphraseParams: ...
+
+class Provisioned:
+    """What provision() returns: the device's secret and the broker's record."""
+
+    @property
+    def device_secret(self) -> Key: ...
+    @property
+    def record(self) -> CredentialRecord: ...
+
+def provision(username: str, password: str, params: PassphraseParams) -> Provisioned:
+    """The device secret (for the device) and the broker's record, from a password (Argon2id)."""
+
+def make_connect_token(
+    device_secret: Key, username: str, client_id: str, *, lifetime_s: int = 300, now_s: int = 0
+) -> str:
+    """A fresh single-use token for the CONNECT password field (81 characters)."""
+
+def _make_connect_token_with_nonce(
+    device_secret: Key, username: str, client_id: str, expiry_s: int, nonce: Buffer
+) -> str: ...
+
+class Credentials:
+    """The broker's credentials file: one record per device."""
+
+    def __init__(self) -> None: ...
+    def add(self, record: CredentialRecord) -> None: ...
+    def __len__(self) -> int: ...
+    def __contains__(self, username: object) -> bool: ...
+    def save(self, path: str) -> None:
+        """Writes the file atomically with mode 0600."""
+    @staticmethod
+    def load(path: str, *, allow_insecure_permissions: bool = False) -> Credentials:
+        """Reads a credentials file; refuses one readable by group or others."""
+
+class TokenVerifier:
+    """Checks CONNECT tokens; each is accepted once. Keeps a snapshot of the credentials."""
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        max_clock_skew_s: int = 30,
+        max_lifetime_s: int = 3600,
+        max_remembered_tokens: int = 100000,
+    ) -> None: ...
+    def verify(self, username: str, client_id: str, token: str, *, now_s: int = 0) -> None:
+        """Returns if the token is good; raises an mqseal.Error saying which check failed."""
+    @property
+    def remembered_tokens(self) -> int: ...
+
 class EnvelopeHeader:
     """An envelope's header, read without a key."""
 
