@@ -40,13 +40,13 @@ Status send(Sealer& sealer, const AsyncTestClient& client, const std::string& to
 // both connected to the broker.
 struct ServiceAndDevice {
   AsyncTestClient service;
-  std::unique_ptr<paho::AsyncAttachment> attached;
+  paho::AsyncAttachment& attached;
   AsyncTestClient device;
   bool ready = false;
 
   ServiceAndDevice(const Broker& broker, Parties& p, Inbox& inbox, const std::string& filter)
       : service(broker.address(), "service"),
-        attached(take(paho::attach(service.handle(), p.opener, inbox.callbacks()))),
+        attached(service.attach(p.opener, inbox.callbacks())),
         device(broker.address(), "device") {
     ready = service.connect() && service.subscribe(filter) && device.connect();
   }
@@ -79,7 +79,7 @@ TEST(PahoAsync, SealedRoundTripAndTheEavesdropperSeesOnlyCiphertext) {
     EXPECT_EQ(payload.find("reading"), std::string::npos) << "plaintext crossed the broker";
     EXPECT_TRUE(parse_header(ByteView(payload))) << "not an envelope";
   }
-  paho::AttachStats stats = parties.attached->stats();
+  paho::AttachStats stats = parties.attached.stats();
   EXPECT_EQ(stats.delivered, 20u);
   EXPECT_EQ(stats.refused, 0u);
 }
@@ -89,7 +89,7 @@ TEST(PahoAsync, BadInputReachesTheRefusedCallbackAndNothingIsLostOrDoubled) {
   Parties p;
   Inbox inbox;
   AsyncTestClient service(broker.address(), "service");
-  auto attached = take(paho::attach(service.handle(), p.opener, inbox.callbacks()));
+  paho::AsyncAttachment& attached = service.attach(p.opener, inbox.callbacks());
   ASSERT_TRUE(service.connect());
   ASSERT_TRUE(service.subscribe("#"));
 
@@ -114,7 +114,7 @@ TEST(PahoAsync, BadInputReachesTheRefusedCallbackAndNothingIsLostOrDoubled) {
   EXPECT_EQ(inbox.refused[0].second, Errc::unknown_key);
   EXPECT_EQ(inbox.refused[1].second, Errc::malformed);
   EXPECT_EQ(inbox.refused[2], std::make_pair(std::string("other/topic"), Errc::no_rule));
-  paho::AttachStats stats = attached->stats();
+  paho::AttachStats stats = attached.stats();
   EXPECT_EQ(stats.delivered, 2u);
   EXPECT_EQ(stats.duplicates, 1u);  // the replay: counted, not delivered twice
   EXPECT_EQ(stats.refused, 3u);
@@ -133,7 +133,7 @@ TEST(PahoAsync, ADeclinedMessageComesBackOpenedNotDoubleOpened) {
   EXPECT_EQ(inbox.messages[0].payload, "again");
   EXPECT_EQ(inbox.messages[1].payload, "again");
   EXPECT_TRUE(inbox.refused.empty());
-  EXPECT_EQ(parties.attached->stats().duplicates, 0u);
+  EXPECT_EQ(parties.attached.stats().duplicates, 0u);
 }
 
 TEST(PahoAsync, SendRefusesTopicsThePolicyDoesNotCover) {
@@ -179,7 +179,7 @@ TEST_F(PahoTls, ClientCertificateConnectsAndSealedMessagesFlow) {
   ASSERT_TRUE(broker.running()) << broker.log();
   Inbox inbox;
   AsyncTestClient client(broker.address(), "device-1");
-  auto attached = take(paho::attach(client.handle(), p.opener, inbox.callbacks()));
+  client.attach(p.opener, inbox.callbacks());
   ASSERT_TRUE(connect_with(client, {certs.ca_cert, certs.client_cert, certs.client_key, ""}))
       << broker.log();
   ASSERT_TRUE(client.subscribe("plant/+/telemetry"));
@@ -233,13 +233,13 @@ TEST_P(PahoPersistentSession, QueuedSealedMessagesOpenAfterReconnecting) {
   }
   Inbox inbox;
   AsyncTestClient subscriber(broker.address(), "persistent-service", mqtt5);
-  auto attached = take(paho::attach(subscriber.handle(), p.opener, inbox.callbacks()));
+  paho::AsyncAttachment& attached = subscriber.attach(p.opener, inbox.callbacks());
   ASSERT_TRUE(connect_subscriber(subscriber)) << broker.log();
   ASSERT_TRUE(inbox.wait(10)) << broker.log();
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(inbox.messages[static_cast<size_t>(i)].payload, "queued-" + std::to_string(i));
   }
-  EXPECT_EQ(attached->stats().refused, 0u);
+  EXPECT_EQ(attached.stats().refused, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Mqtt311AndMqtt5, PahoPersistentSession, ::testing::Values(false, true),

@@ -70,7 +70,7 @@ TEST(PahoPersistence, QueuedMessagesSurviveTheProcessEncryptedAndAllArrive) {
   testing::expect_ok(policy.add_rule("plant/+/telemetry", "telemetry"));
   testing::expect_ok(policy.add_plaintext_rule("public/#"));
   auto opener = std::make_shared<Opener>(take(Opener::create(policy, keys)));
-  auto attached = take(paho::attach(service.handle(), opener, inbox.callbacks()));
+  service.attach(opener, inbox.callbacks());
   ASSERT_TRUE(service.connect());
   ASSERT_TRUE(service.subscribe("#"));
 

@@ -8,6 +8,8 @@
 #include <mqseal/paho/async.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <memory>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -84,11 +86,24 @@ class AsyncTestClient {
   ~AsyncTestClient() {
     disconnect();
     MQTTAsync_destroy(&handle_);
+    attachment_.reset();  // only now: Paho's threads may call it until MQTTAsync_destroy
   }
   AsyncTestClient(const AsyncTestClient&) = delete;
   AsyncTestClient& operator=(const AsyncTestClient&) = delete;
 
   MQTTAsync handle() const { return handle_; }
+
+  // paho::attach, with the attachment kept alive until after MQTTAsync_destroy,
+  // as async.h requires (a test that destroys it first races Paho's threads).
+  paho::AsyncAttachment& attach(std::shared_ptr<Opener> opener, paho::AsyncCallbacks callbacks) {
+    Result<std::unique_ptr<paho::AsyncAttachment>> attached = paho::attach(handle_, std::move(opener), callbacks);
+    if (!attached) {
+      ADD_FAILURE() << attached.error().message();
+      std::abort();
+    }
+    attachment_ = std::move(*attached);
+    return *attachment_;
+  }
 
   bool connect(MQTTAsync_connectOptions options) {
     options.connectTimeout = 5;
@@ -114,6 +129,7 @@ class AsyncTestClient {
  private:
   MQTTAsync handle_ = nullptr;
   bool mqtt5_ = false;
+  std::unique_ptr<paho::AsyncAttachment> attachment_;
 };
 
 }  // namespace mqseal::testing

@@ -39,6 +39,8 @@ struct AsyncCallbacks {
 
 // Owns the state behind the callbacks that attach() installs. Keep it alive
 // for as long as the handle may call back: destroy it after MQTTAsync_destroy.
+// Mind declaration order: a unique_ptr declared after the client's handle
+// wrapper is destroyed first, while Paho's threads may still call it.
 class AsyncAttachment {
  public:
   virtual ~AsyncAttachment() = default;
