@@ -66,6 +66,30 @@ TEST(Credentials, ATokenIsShortAndAcceptedOnce) {
   EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", token, kNow)), Errc::replay);
   testing::expect_ok(f.verifier.verify("device-7", "client-7", f.token(), kNow));  // a fresh one
   EXPECT_EQ(f.verifier.remembered_tokens(), 2u);
+  EXPECT_TRUE(f.verifier.knows("device-7"));
+  EXPECT_FALSE(f.verifier.knows("legacy"));
+}
+
+TEST(Credentials, ATokenFromAKeyringUsesThePrimaryKeyOfTheName) {
+  Fixture f;
+  Keyring keys;
+  // Not the primary: the token must come from the primary of "connect" only.
+  (void)take(keys.generate("telemetry"));
+  const KeyId id = take(keys.add("connect", take(f.device.device_secret.clone())));
+  const std::string token = take(make_connect_token(keys, "connect", "device-7", "client-7", 300, kNow));
+  testing::expect_ok(f.verifier.verify("device-7", "client-7", token, kNow));
+  EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", token, kNow)), Errc::replay);
+
+  // After rotation to another secret, tokens follow the new primary.
+  const KeyId other = take(keys.add("connect", take(f.other.device_secret.clone())));
+  testing::expect_ok(keys.promote(other));
+  const std::string rotated = take(make_connect_token(keys, "connect", "device-8", "client-8", 300, kNow));
+  testing::expect_ok(f.verifier.verify("device-8", "client-8", rotated, kNow));
+  testing::expect_ok(keys.retire(id));
+
+  EXPECT_EQ(make_connect_token(keys, "missing", "device-7", "client-7").error(), Errc::no_primary_key);
+  EXPECT_EQ(make_connect_token(keys, "connect", "", "client-7").error(), Errc::invalid_argument);
+  EXPECT_EQ(make_connect_token(keys, "connect", "device-8", "client-8", 0).error(), Errc::invalid_argument);
 }
 
 TEST(Credentials, EveryRefusal) {
@@ -87,6 +111,21 @@ TEST(Credentials, EveryRefusal) {
                                  "mqs2." + token.substr(5), "mqs1." + std::string(76, '!'),
                                  std::string("mqs1.\0", 6) + token.substr(6)}) {
     EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", bad, kNow)), Errc::malformed) << bad;
+  }
+}
+
+TEST(Credentials, EveryByteFlipOfATokenIsRefused) {
+  // All 255 flips of every byte: one token has exactly one valid spelling
+  // (libsodium's base64 decoder alone would take some non-ASCII bytes as '_').
+  Fixture f;
+  const std::string token = f.token();
+  for (size_t pos = 0; pos < token.size(); ++pos) {
+    for (int flip = 1; flip < 256; ++flip) {
+      std::string mutated = token;
+      mutated[pos] = static_cast<char>(mutated[pos] ^ flip);
+      TokenVerifier fresh = f.make_verifier();
+      ASSERT_FALSE(fresh.verify("device-7", "client-7", mutated, kNow)) << pos << " ^ " << flip;
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "key_access.h"
+#include "keyring_access.h"
 #include "mqseal/replay_guard.h"
 #include "secret_file.h"
 #include "sodium_util.h"
@@ -150,6 +151,16 @@ Result<std::string> make_connect_token(const Key& device_secret, std::string_vie
   randombytes_buf(nonce.data(), nonce.size());
   const uint64_t now = now_s != 0 ? now_s : system_time_s();
   return make_connect_token_with_nonce(device_secret, username, client_id, now + lifetime_s, nonce);
+}
+
+Result<std::string> make_connect_token(const Keyring& keyring, std::string_view key_name,
+                                       std::string_view username, std::string_view client_id,
+                                       uint64_t lifetime_s, uint64_t now_s) {
+  Result<KeyId> id = keyring.primary(key_name);
+  if (!id) return Error(Errc::no_primary_key, std::string(key_name));
+  const KeyringEntryView entry = KeyringAccess::find(keyring, *id);
+  if (entry.key == nullptr) return Errc::no_primary_key;  // cannot happen: a primary is never retired
+  return make_connect_token(*entry.key, username, client_id, lifetime_s, now_s);
 }
 
 // ---- the credentials file ----
@@ -301,9 +312,15 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
       token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
     return Error(Errc::malformed, "not an mqseal token");
   }
+  // Only the base64url alphabet: libsodium 1.0.18's decoder also takes some
+  // bytes of 0x80 and above as '_', which would give one token many spellings.
+  const std::string_view body = token.substr(kTokenPrefix.size());
+  const bool canonical = std::all_of(body.begin(), body.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  });
+  if (!canonical) return Error(Errc::malformed, "not base64url");
   uint8_t binary[kTokenBinarySize];
   size_t length = 0;
-  const std::string_view body = token.substr(kTokenPrefix.size());
   if (sodium_base642bin(binary, sizeof binary, body.data(), body.size(), nullptr, &length, nullptr,
                         kBase64Variant) != 0 ||
       length != kTokenBinarySize) {
@@ -331,6 +348,10 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   if (!impl_->make_room(now)) return Error(Errc::capacity_exceeded, "too many live tokens remembered");
   impl_->accepted.emplace(std::move(seen), expiry);
   return {};
+}
+
+bool TokenVerifier::knows(std::string_view username) const noexcept {
+  return impl_->credentials.find(username) != nullptr;
 }
 
 size_t TokenVerifier::remembered_tokens() const {

@@ -35,6 +35,7 @@
 
 #include "mqseal/error.h"
 #include "mqseal/key.h"
+#include "mqseal/keyring.h"
 
 namespace mqseal {
 
@@ -75,6 +76,16 @@ struct Provisioned {
 // A fresh token for the CONNECT password field, valid for lifetime_s seconds
 // from now_s (0: the system clock). invalid_argument for sizes out of range.
 [[nodiscard]] Result<std::string> make_connect_token(const Key& device_secret,
+                                                     std::string_view username,
+                                                     std::string_view client_id,
+                                                     uint64_t lifetime_s = kDefaultTokenLifetimeS,
+                                                     uint64_t now_s = 0);
+
+// As above, with the device secret kept in a keyring: the primary key of
+// `key_name` (provisioning tools keep it under "connect"). The key bytes never
+// leave the keyring. no_primary_key if the name has no primary key.
+[[nodiscard]] Result<std::string> make_connect_token(const Keyring& keyring,
+                                                     std::string_view key_name,
                                                      std::string_view username,
                                                      std::string_view client_id,
                                                      uint64_t lifetime_s = kDefaultTokenLifetimeS,
@@ -132,6 +143,9 @@ class TokenVerifier {
                               std::string_view token, uint64_t now_s = 0);
 
   size_t remembered_tokens() const;
+  // Whether the credentials hold this username: a broker defers the users it
+  // does not manage to its other checks before looking at their password.
+  bool knows(std::string_view username) const noexcept;
 
  private:
   struct Impl;
