@@ -33,9 +33,9 @@ apt_install() {
 
 # What building and testing the C++ core needs.
 CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtomlplusplus-dev
-               libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3)
+               libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3 libcli11-dev)
 # What the Paho integration, its tests and the demo add: the client library,
 # a real broker and its command line clients, openssl for test certificates.
-PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients)
+PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
 # What building the Python package needs from Debian (the rest comes from PyPI).
 PYTHON_PACKAGES=(python3-dev python3-venv python3-pip)

@@ -1,0 +1,514 @@
+// Runs the built `mqseal` binary (MQSEAL_CLI) as a user would: arguments,
+// stdin, stdout, stderr, exit status, and the files it leaves behind.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <mqseal/credentials.h>
+#include <mqseal/envelope.h>
+#include <mqseal/replay_guard.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef MQSEAL_CLI
+#error "MQSEAL_CLI must name the mqseal binary"
+#endif
+
+namespace {
+
+struct Outcome {
+  int status = -1;  // exit code, or 128 + signal
+  std::string out;
+  std::string err;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_file(const std::string& path, const std::string& text, mode_t mode = 0600) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << text;
+  }
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0) << path;
+}
+
+mode_t file_mode(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+std::vector<std::string> lines(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::string hex_of(const std::string& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+  return haystack.find(needle) != std::string::npos;
+}
+
+// The MATERIAL fields of a keyring file: "key NAME ID STATE MATERIAL ...".
+std::vector<std::string> key_material(const std::string& keyring_text) {
+  std::vector<std::string> out;
+  for (const std::string& line : lines(keyring_text)) {
+    std::vector<std::string> w = words(line);
+    if (w.size() >= 5 && w[0] == "key" && w[4] != "-") out.push_back(w[4]);
+  }
+  return out;
+}
+
+constexpr const char* kPolicy =
+    "version = 1\n"
+    "\n"
+    "[[rule]]\n"
+    "filter = \"plant/+/telemetry\"\n"
+    "key = \"telemetry\"\n"
+    "\n"
+    "[[rule]]\n"
+    "filter = \"public/#\"\n"
+    "plaintext = true\n";
+
+constexpr const char* kPassword = "correct horse battery staple";
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "mqseal_cli_XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    write_file(path("policy.toml"), kPolicy, 0644);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+  // Runs mqseal with `args`, `input` on stdin; stdout and stderr captured.
+  Outcome run(const std::vector<std::string>& args, const std::string& input = "") {
+    const std::string in_path = path(".stdin"), out_path = path(".stdout"), err_path = path(".stderr");
+    write_file(in_path, input);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(MQSEAL_CLI));
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      const int in = ::open(in_path.c_str(), O_RDONLY);
+      const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (in < 0 || out < 0 || err < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) _exit(126);
+      ::execv(MQSEAL_CLI, argv.data());
+      _exit(127);
+    }
+    Outcome r;
+    int status = 0;
+    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return r;
+    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    r.out = read_file(out_path);
+    r.err = read_file(err_path);
+    return r;
+  }
+
+  // keygen that must succeed; returns the new key ID.
+  std::string keygen(const std::string& keyring, const std::string& name) {
+    Outcome r = run({"keygen", path(keyring), name});
+    EXPECT_EQ(r.status, 0) << r.err;
+    return trim(r.out);
+  }
+
+  // `keyring list` as ID -> the words of its line.
+  std::vector<std::vector<std::string>> list(const std::string& keyring) {
+    Outcome r = run({"keyring", "list", path(keyring)});
+    EXPECT_EQ(r.status, 0) << r.err;
+    std::vector<std::vector<std::string>> out;
+    for (const std::string& line : lines(r.out)) out.push_back(words(line));
+    return out;
+  }
+
+  Outcome provision(const std::string& user, const std::string& keyring, const std::string& creds,
+                const std::string& input) {
+    return run({"provision", user, "--device-keyring", path(keyring), "--credentials", path(creds), "--opslimit",
+                "1", "--memlimit", "8192"},
+               input);
+  }
+
+  std::string dir_;
+};
+
+const std::regex kKeyIdLine("^[0-9a-f]{8}\n$");
+
+TEST_F(Cli, KeygenCreatesA0600KeyringAndNeitherItNorListShowsKeyBytes) {
+  std::vector<Outcome> runs;
+  runs.push_back(run({"keygen", path("k"), "telemetry"}));
+  EXPECT_EQ(runs.back().status, 0) << runs.back().err;
+  EXPECT_TRUE(std::regex_match(runs.back().out, kKeyIdLine)) << runs.back().out;
+  EXPECT_EQ(file_mode(path("k")), 0600u);
+  runs.push_back(run({"keygen", path("k"), "commands"}));
+  EXPECT_EQ(runs.back().status, 0);
+  runs.push_back(run({"keygen", path("k"), "telemetry"}));  // a second key of a name: active
+  EXPECT_EQ(runs.back().status, 0);
+  EXPECT_TRUE(contains(runs.back().err, "active")) << runs.back().err;
+  runs.push_back(run({"keyring", "list", path("k")}));
+  ASSERT_EQ(runs.back().status, 0);
+
+  const std::vector<std::string> listed = lines(runs.back().out);
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(words(listed[0]), (std::vector<std::string>{"telemetry", trim(runs[0].out), "primary"}));
+  EXPECT_EQ(words(listed[1]), (std::vector<std::string>{"commands", trim(runs[1].out), "primary"}));
+  EXPECT_EQ(words(listed[2]), (std::vector<std::string>{"telemetry", trim(runs[2].out), "active"}));
+
+  const std::vector<std::string> material = key_material(read_file(path("k")));
+  ASSERT_EQ(material.size(), 3u);
+  for (const Outcome& r : runs) {
+    for (const std::string& m : material) {
+      for (const std::string& part : {m, upper(m), m.substr(0, 16), m.substr(48)}) {
+        EXPECT_FALSE(contains(r.out, part) || contains(r.err, part)) << "key bytes printed: " << r.out << r.err;
+      }
+    }
+    EXPECT_FALSE(std::regex_search(r.out + r.err, std::regex("[0-9a-fA-F]{16}"))) << r.out << r.err;
+  }
+}
+
+TEST_F(Cli, AddPromoteRetire) {
+  EXPECT_EQ(run({"keyring", "add", path("k"), "telemetry"}).status, 3);  // add needs the file
+  EXPECT_FALSE(std::filesystem::exists(path("k")));
+  const std::string first = keygen("k", "telemetry");
+  Outcome added = run({"keyring", "add", path("k"), "telemetry"});
+  ASSERT_EQ(added.status, 0) << added.err;
+  ASSERT_TRUE(std::regex_match(added.out, kKeyIdLine));
+  const std::string second = trim(added.out);
+  EXPECT_EQ(list("k"), (std::vector<std::vector<std::string>>{{"telemetry", first, "primary"},
+                                                              {"telemetry", second, "active"}}));
+
+  Outcome promoted = run({"keyring", "promote", path("k"), "0x" + upper(second)});
+  EXPECT_EQ(promoted.status, 0) << promoted.err;
+  EXPECT_EQ(list("k"), (std::vector<std::vector<std::string>>{{"telemetry", first, "active"},
+                                                              {"telemetry", second, "primary"}}));
+
+  Outcome primary = run({"keyring", "retire", path("k"), second});
+  EXPECT_EQ(primary.status, 1);
+  EXPECT_EQ(primary.err.rfind("mqseal: invalid argument: " + second + ": cannot retire a primary key", 0), 0u)
+      << primary.err;
+
+  Outcome retired = run({"keyring", "retire", path("k"), first});
+  EXPECT_EQ(retired.status, 0) << retired.err;
+  EXPECT_EQ(list("k"), (std::vector<std::vector<std::string>>{{"telemetry", first, "retired"},
+                                                              {"telemetry", second, "primary"}}));
+  EXPECT_EQ(key_material(read_file(path("k"))).size(), 1u);  // the retired key's bytes are gone
+
+  Outcome again = run({"keyring", "promote", path("k"), first});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_EQ(again.err, "mqseal: key has been retired: " + first + "\n");
+  Outcome unknown = run({"keyring", "promote", path("k"), "badf00d"});
+  EXPECT_EQ(unknown.status, 1);
+  EXPECT_EQ(unknown.err, "mqseal: key ID not in the keyring: 0badf00d\n");
+  EXPECT_EQ(file_mode(path("k")), 0600u);
+}
+
+TEST_F(Cli, ProvisionReadsThePasswordFromStdinAndTheTokenVerifies) {
+  Outcome p = provision("device-7", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  ASSERT_EQ(p.status, 0) << p.err;
+  ASSERT_TRUE(std::regex_match(p.out, kKeyIdLine)) << p.out;
+  EXPECT_EQ(file_mode(path("device.keys")), 0600u);
+  EXPECT_EQ(file_mode(path("broker.creds")), 0600u);
+  Outcome listed = run({"keyring", "list", path("device.keys")});
+  EXPECT_EQ(words(listed.out), (std::vector<std::string>{"connect", trim(p.out), "primary", "passphrase"}));
+
+  const std::string keyring_text = read_file(path("device.keys"));
+  const std::string creds_text = read_file(path("broker.creds"));
+  for (const std::string& where : {keyring_text, creds_text, p.out, p.err, listed.out, listed.err}) {
+    EXPECT_FALSE(contains(where, kPassword));
+    EXPECT_FALSE(contains(where, "horse"));
+    EXPECT_FALSE(contains(where, hex_of(kPassword)));
+  }
+  // The broker gets a subkey, never the device secret.
+  ASSERT_EQ(key_material(keyring_text).size(), 1u);
+  EXPECT_FALSE(contains(creds_text, key_material(keyring_text)[0]));
+
+  // An existing username is refused, before any password is read, and nothing changes.
+  Outcome twice = provision("device-7", "device.keys", "broker.creds", "another password\n");
+  EXPECT_EQ(twice.status, 1);
+  EXPECT_TRUE(contains(twice.err, "device-7 exists already")) << twice.err;
+  EXPECT_EQ(read_file(path("device.keys")), keyring_text);
+  EXPECT_EQ(read_file(path("broker.creds")), creds_text);
+
+  // The password is never taken from the command line.
+  EXPECT_EQ(run({"provision", "device-9", kPassword, "--device-keyring", path("d9.keys"), "--credentials",
+                 path("broker.creds")})
+                .status,
+            2);
+  Outcome empty = provision("device-9", "d9.keys", "broker.creds", "");
+  EXPECT_EQ(empty.status, 1);
+  EXPECT_EQ(empty.err, "mqseal: invalid argument: no password on standard input\n");
+  EXPECT_FALSE(std::filesystem::exists(path("d9.keys")));
+
+  // A second device in the same credentials file.
+  Outcome other = provision("device-8", "device8.keys", "broker.creds", "another password\r\n");
+  ASSERT_EQ(other.status, 0) << other.err;
+
+  Outcome token = run({"token", "--device-keyring", path("device.keys"), "device-7", "client-7"});
+  ASSERT_EQ(token.status, 0) << token.err;
+  const std::string t = trim(token.out);
+  EXPECT_EQ(t.rfind("mqs1.", 0), 0u);
+  auto credentials = mqseal::Credentials::load(path("broker.creds"));
+  ASSERT_TRUE(credentials) << credentials.error().message();
+  EXPECT_EQ(credentials->size(), 2u);
+  auto verifier = mqseal::TokenVerifier::create(std::move(*credentials));
+  ASSERT_TRUE(verifier);
+  EXPECT_TRUE(verifier->verify("device-7", "client-7", t));
+  EXPECT_EQ(verifier->verify("device-7", "client-7", t).error(), mqseal::Errc::replay);
+  EXPECT_EQ(verifier->verify("device-8", "client-7", t).error(), mqseal::Errc::authentication_failed);
+  Outcome token8 = run({"token", "--device-keyring", path("device8.keys"), "device-8", "c", "--lifetime", "60"});
+  ASSERT_EQ(token8.status, 0) << token8.err;
+  EXPECT_TRUE(verifier->verify("device-8", "c", trim(token8.out)));
+
+  Outcome no_connect_key = run({"token", "--device-keyring", path("k"), "device-7", "client-7"});
+  EXPECT_EQ(no_connect_key.status, 3);  // missing
+  keygen("k", "telemetry");
+  no_connect_key = run({"token", "--device-keyring", path("k"), "device-7", "client-7"});
+  EXPECT_EQ(no_connect_key.status, 1);
+  EXPECT_EQ(no_connect_key.err, "mqseal: key name has no primary key: connect\n");
+}
+
+TEST_F(Cli, SealOpenRoundTripAndInspect) {
+  const std::string id = keygen("k", "telemetry");
+  std::string payload = std::string("21.5 C\n\0\xff binary", 16);
+  for (int i = 0; i < 1000; ++i) payload.push_back(static_cast<char>(i * 7));
+  const std::vector<std::string> seal_args = {"seal", "--keyring", path("k"), "--policy", path("policy.toml"),
+                                              "plant/7/telemetry"};
+  const uint64_t before_ms = mqseal::system_time_ms();
+  Outcome sealed = run(seal_args, payload);
+  ASSERT_EQ(sealed.status, 0) << sealed.err;
+  EXPECT_EQ(sealed.err, "");
+  ASSERT_EQ(sealed.out.size(), mqseal::sealed_size(payload.size()));
+  EXPECT_FALSE(contains(sealed.out, "21.5 C"));
+
+  Outcome opened = run({"open", "--keyring", path("k"), "--policy", path("policy.toml"), "plant/7/telemetry"}, sealed.out);
+  ASSERT_EQ(opened.status, 0) << opened.err;
+  EXPECT_EQ(opened.out, payload);
+
+  Outcome inspected = run({"inspect"}, sealed.out);
+  ASSERT_EQ(inspected.status, 0) << inspected.err;
+  const std::vector<std::string> l = lines(inspected.out);
+  ASSERT_EQ(l.size(), 7u) << inspected.out;
+  EXPECT_EQ(l[0], "version    1");
+  EXPECT_EQ(l[1], "suite      1 (XChaCha20-Poly1305)");
+  EXPECT_EQ(l[2], "key ID     " + id);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(l[3], m,
+                               std::regex(R"(timestamp  (\d+) ms \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\))")))
+      << l[3];
+  const uint64_t ts = std::stoull(m[1]);
+  EXPECT_GE(ts, before_ms);
+  EXPECT_LE(ts, mqseal::system_time_ms());
+  EXPECT_EQ(l[4], "sender     " + hex_of(sealed.out.substr(14, 16)));
+  EXPECT_TRUE(std::regex_match(l[5], std::regex(R"(sequence   \d+)"))) << l[5];
+  EXPECT_EQ(l[6], "payload    " + std::to_string(payload.size()) + " bytes");
+
+  // A known timestamp, in UTC.
+  std::string crafted = sealed.out;
+  const uint64_t known = 1700000000123;  // 2023-11-14T22:13:20.123Z
+  for (int i = 0; i < 8; ++i) crafted[6 + i] = static_cast<char>(known >> (56 - 8 * i));
+  Outcome known_ts = run({"inspect"}, crafted);
+  EXPECT_TRUE(contains(known_ts.out, "timestamp  1700000000123 ms (2023-11-14T22:13:20.123Z)\n")) << known_ts.out;
+
+  // Another topic, a topic no rule covers, a plaintext topic.
+  Outcome moved = run({"open", "--keyring", path("k"), "--policy", path("policy.toml"), "plant/8/telemetry"}, sealed.out);
+  EXPECT_EQ(moved.status, 1);
+  EXPECT_EQ(moved.out, "");
+  EXPECT_EQ(moved.err.rfind("mqseal: authentication failed", 0), 0u) << moved.err;
+  Outcome no_rule = run({"seal", "--keyring", path("k"), "--policy", path("policy.toml"), "other/topic"}, payload);
+  EXPECT_EQ(no_rule.status, 1);
+  EXPECT_EQ(no_rule.err, "mqseal: no policy rule covers this topic\n");
+  Outcome plain = run({"seal", "--keyring", path("k"), "--policy", path("policy.toml"), "public/news"}, payload);
+  EXPECT_EQ(plain.status, 0);
+  EXPECT_EQ(plain.out, payload);
+  EXPECT_TRUE(contains(plain.err, "plaintext")) << plain.err;
+
+  // An empty payload seals too.
+  Outcome empty = run(seal_args, "");
+  ASSERT_EQ(empty.status, 0) << empty.err;
+  EXPECT_EQ(empty.out.size(), mqseal::kEnvelopeOverhead);
+}
+
+TEST_F(Cli, ATamperedEnvelopeIsRefusedWithAClearMessage) {
+  keygen("k", "telemetry");
+  const std::vector<std::string> open_args = {"open", "--keyring", path("k"), "--policy", path("policy.toml"),
+                                              "plant/7/telemetry"};
+  Outcome sealed = run({"seal", "--keyring", path("k"), "--policy", path("policy.toml"), "plant/7/telemetry"},
+                   "valve open");
+  ASSERT_EQ(sealed.status, 0) << sealed.err;
+
+  std::string flipped = sealed.out;
+  flipped[mqseal::kHeaderSize + 2] = static_cast<char>(flipped[mqseal::kHeaderSize + 2] ^ 1);  // ciphertext
+  Outcome r = run(open_args, flipped);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "mqseal: authentication failed: altered, forged, or sealed for another topic\n");
+
+  std::string timestamp = sealed.out;
+  timestamp[13] = static_cast<char>(timestamp[13] ^ 1);  // header, authenticated
+  r = run(open_args, timestamp);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_TRUE(contains(r.err, "authentication failed")) << r.err;
+
+  std::string key_id = sealed.out;
+  key_id[2] = static_cast<char>(key_id[2] ^ 0x80);
+  r = run(open_args, key_id);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err, "mqseal: key ID not in the keyring\n");
+
+  r = run(open_args, sealed.out.substr(0, 20));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("mqseal: malformed envelope", 0), 0u) << r.err;
+}
+
+TEST_F(Cli, InspectOfMalformedInputIsAClearError) {
+  Outcome r = run({"inspect"}, "not an envelope");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("mqseal: malformed envelope", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1);
+
+  r = run({"inspect"}, "");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("mqseal: malformed envelope", 0), 0u) << r.err;
+
+  std::string v2(mqseal::kEnvelopeOverhead + 4, '\0');
+  v2[0] = 2;
+  v2[1] = 1;
+  r = run({"inspect"}, v2);
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err.rfind("mqseal: unsupported envelope version", 0), 0u) << r.err;
+}
+
+TEST_F(Cli, UsageErrorsExit2) {
+  const std::vector<std::vector<std::string>> wrong = {
+      {},
+      {"frobnicate"},
+      {"keygen", path("k")},
+      {"keygen", path("k"), "name", "extra"},
+      {"keyring"},
+      {"keyring", "list"},
+      {"keyring", "promote", path("k"), "xyz"},
+      {"keyring", "promote", path("k"), "0"},
+      {"keyring", "retire", path("k"), "123456789"},
+      {"seal", "--keyring", path("k"), "plant/7/telemetry"},
+      {"open", "--policy", path("policy.toml"), "plant/7/telemetry"},
+      {"token", "--device-keyring", path("k"), "device-7"},
+      {"token", "--device-keyring", path("k"), "device-7", "client-7", "--lifetime", "0"},
+      {"token", "--device-keyring", path("k"), "device-7", "client-7", "--lifetime", "-5"},
+      {"provision", "device-7", "--device-keyring", path("k")},
+      {"provision", "device-7", "--device-keyring", path("k"), "--credentials", path("c"), "--opslimit", "x"},
+      {"inspect", "extra"},
+  };
+  for (const std::vector<std::string>& args : wrong) {
+    Outcome r = run(args);
+    std::string joined;
+    for (const std::string& a : args) joined += a + " ";
+    EXPECT_EQ(r.status, 2) << joined << "\n" << r.err;
+    EXPECT_FALSE(r.err.empty()) << joined;
+  }
+  EXPECT_FALSE(std::filesystem::exists(path("k")));
+  EXPECT_FALSE(std::filesystem::exists(path("c")));
+
+  Outcome help = run({"--help"});
+  EXPECT_EQ(help.status, 0);
+  for (const char* text : {"Exit status", "0  success", "1  the operation was refused", "2  usage error",
+                           "3  I/O error", "keygen", "keyring", "provision", "token", "seal", "open", "inspect"}) {
+    EXPECT_TRUE(contains(help.out, text)) << text << "\n" << help.out;
+  }
+  EXPECT_EQ(run({"keyring", "promote", "--help"}).status, 0);
+  EXPECT_EQ(run({"--version"}).status, 0);
+}
+
+TEST_F(Cli, MissingOrUnwritableFilesExit3) {
+  Outcome r = run({"keyring", "list", path("missing")});
+  EXPECT_EQ(r.status, 3);
+  EXPECT_EQ(r.err.rfind("mqseal: file input/output failed: cannot open " + path("missing"), 0), 0u) << r.err;
+  keygen("k", "telemetry");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"keyring", "promote", path("missing"), "1"},
+           {"seal", "--keyring", path("missing"), "--policy", path("policy.toml"), "plant/7/telemetry"},
+           {"seal", "--keyring", path("k"), "--policy", path("missing.toml"), "plant/7/telemetry"},
+           {"open", "--keyring", path("missing"), "--policy", path("policy.toml"), "plant/7/telemetry"},
+           {"token", "--device-keyring", path("missing"), "device-7", "client-7"},
+           {"keygen", path("no/such/dir/k"), "telemetry"},
+       }) {
+    r = run(args, "payload");
+    EXPECT_EQ(r.status, 3) << args[0] << " " << args[1] << "\n" << r.err;
+    EXPECT_EQ(r.err.rfind("mqseal: file input/output failed", 0), 0u) << r.err;
+  }
+  r = provision("device-7", "device.keys", "no/such/dir/creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+}
+
+TEST_F(Cli, AKeyringOrCredentialsFileOthersCanReadIsRefused) {
+  keygen("k", "telemetry");
+  ASSERT_EQ(::chmod(path("k").c_str(), 0644), 0);
+  const std::string before = read_file(path("k"));
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"keyring", "list", path("k")},
+           {"keygen", path("k"), "telemetry"},
+           {"keyring", "add", path("k"), "telemetry"},
+           {"seal", "--keyring", path("k"), "--policy", path("policy.toml"), "plant/7/telemetry"},
+           {"open", "--keyring", path("k"), "--policy", path("policy.toml"), "plant/7/telemetry"},
+       }) {
+    Outcome r = run(args, "payload");
+    EXPECT_EQ(r.status, 3) << args[0];
+    EXPECT_EQ(r.err, "mqseal: secret file is readable by group or others: " + path("k") + " (chmod 600 it)\n");
+    EXPECT_EQ(r.out, "");
+  }
+  EXPECT_EQ(read_file(path("k")), before);
+  EXPECT_EQ(file_mode(path("k")), 0644u);
+
+  write_file(path("broker.creds"), "mqseal-credentials v1\n", 0640);
+  Outcome r = provision("device-7", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3);
+  EXPECT_TRUE(contains(r.err, "readable by group or others")) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path("device.keys")));
+}
+
+}  // namespace

@@ -1,0 +1,185 @@
+#include "common.h"
+
+#include <sodium.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+namespace mqseal::cli {
+
+int fail(const Error& error) {
+  std::fprintf(stderr, "mqseal: %s\n", error.message().c_str());
+  return error == Errc::io_error || error == Errc::insecure_permissions ? kExitIo : kExitFailed;
+}
+
+void note(const std::string& text) { std::fprintf(stderr, "mqseal: note: %s\n", text.c_str()); }
+
+bool missing(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;
+}
+
+Result<Keyring> load_keyring(const std::string& path) {
+  Result<Keyring> keys = Keyring::load(path);
+  if (!keys && keys.error() == Errc::parse_error) {
+    return Error(Errc::parse_error, path + ": " + keys.error().detail());
+  }
+  return keys;
+}
+
+Result<Keyring> load_or_new_keyring(const std::string& path) {
+  if (missing(path)) return Keyring();
+  return load_keyring(path);
+}
+
+std::optional<KeyId> parse_key_id(std::string_view text) {
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
+  if (text.empty() || text.size() > 8) return std::nullopt;
+  KeyId id = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id, 16);
+  if (ec != std::errc() || end != text.data() + text.size() || id == 0) return std::nullopt;
+  return id;
+}
+
+std::string key_id_hex(KeyId id) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(id));
+  return text;
+}
+
+std::string hex(ByteView bytes) {
+  std::string out(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
+  out.pop_back();
+  return out;
+}
+
+Status read_stdin(size_t max_size, std::vector<uint8_t>& out) {
+  out.clear();
+  uint8_t chunk[1 << 16];
+  for (;;) {
+    const size_t n = std::fread(chunk, 1, sizeof chunk, stdin);
+    if (n > max_size - out.size()) {
+      return Error(Errc::payload_too_large, "standard input holds more than " + std::to_string(max_size) + " bytes");
+    }
+    out.insert(out.end(), chunk, chunk + n);
+    if (n < sizeof chunk) break;
+  }
+  if (std::ferror(stdin)) {
+    return Error(Errc::io_error, std::string("cannot read standard input: ") + std::strerror(errno));
+  }
+  return {};
+}
+
+Status write_stdout(ByteView bytes) {
+  if ((bytes.size() != 0 && std::fwrite(bytes.data(), 1, bytes.size(), stdout) != bytes.size()) ||
+      std::fflush(stdout) != 0) {
+    return Error(Errc::io_error, std::string("cannot write standard output: ") + std::strerror(errno));
+  }
+  return {};
+}
+
+
+SecretString::SecretString(size_t capacity) { text_.reserve(capacity); }
+SecretString::~SecretString() { sodium_memzero(text_.data(), text_.capacity()); }
+
+namespace {
+
+// The terminal's settings while echo is off, for the signal handler.
+struct termios g_saved_termios {};
+volatile std::sig_atomic_t g_echo_off = 0;
+constexpr int kRestoreSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+extern "C" void restore_echo_and_reraise(int signal_number) {
+  if (g_echo_off) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
+  std::signal(signal_number, SIG_DFL);
+  std::raise(signal_number);
+}
+
+// Turns terminal echo off for its lifetime (and puts it back if a signal
+// ends the program meanwhile).
+class EchoOff {
+ public:
+  EchoOff() {
+    if (::tcgetattr(STDIN_FILENO, &g_saved_termios) != 0) return;
+    struct sigaction action {};
+    action.sa_handler = restore_echo_and_reraise;
+    sigemptyset(&action.sa_mask);
+    for (size_t i = 0; i < std::size(kRestoreSignals); ++i) {
+      ::sigaction(kRestoreSignals[i], &action, &previous_[i]);
+    }
+    struct termios quiet = g_saved_termios;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    g_echo_off = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+    active_ = true;
+  }
+  EchoOff(const EchoOff&) = delete;
+  EchoOff& operator=(const EchoOff&) = delete;
+  ~EchoOff() {
+    if (!active_) return;
+    if (g_echo_off) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
+    g_echo_off = 0;
+    for (size_t i = 0; i < std::size(kRestoreSignals); ++i) ::sigaction(kRestoreSignals[i], &previous_[i], nullptr);
+    std::fputc('\n', stderr);  // the newline the user typed was not echoed
+  }
+
+ private:
+  bool active_ = false;
+  struct sigaction previous_[std::size(kRestoreSignals)] {};
+};
+
+// One line from the file descriptor, read a byte at a time so that no stdio
+// buffer keeps a copy. `got_any` is false at end of input.
+Status read_line(SecretString& out, bool& got_any) {
+  std::string& text = out.text();
+  text.clear();
+  got_any = false;
+  for (;;) {
+    char c = 0;
+    const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Error(Errc::io_error, std::string("cannot read standard input: ") + std::strerror(errno));
+    if (n == 0) break;
+    got_any = true;
+    if (c == '\n') break;
+    if (text.size() >= kMaxPasswordSize) {
+      return Error(Errc::invalid_argument,
+                   "a password longer than " + std::to_string(kMaxPasswordSize) + " bytes");
+    }
+    text.push_back(c);  // capacity reserved: never reallocates
+  }
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  return {};
+}
+
+}  // namespace
+
+Status read_password(const std::string& prompt, SecretString& out) {
+  bool got_any = false;
+  if (!::isatty(STDIN_FILENO)) {
+    if (Status s = read_line(out, got_any); !s) return s;
+    if (!got_any) return Error(Errc::invalid_argument, "no password on standard input");
+    return {};
+  }
+  SecretString again(kMaxPasswordSize + 1);
+  {
+    std::fprintf(stderr, "%s: ", prompt.c_str());
+    EchoOff quiet;
+    if (Status s = read_line(out, got_any); !s) return s;
+  }
+  {
+    std::fprintf(stderr, "%s (again): ", prompt.c_str());
+    EchoOff quiet;
+    if (Status s = read_line(again, got_any); !s) return s;
+  }
+  if (out.text() != again.text()) return Error(Errc::invalid_argument, "the passwords differ");
+  return {};
+}
+
+}  // namespace mqseal::cli

@@ -1,0 +1,89 @@
+// Shared by the mqseal command line tool's commands: exit codes, error
+// reporting, files, standard input and output.
+#ifndef MQSEAL_CLI_COMMON_H_
+#define MQSEAL_CLI_COMMON_H_
+
+#include <mqseal/bytes.h>
+#include <mqseal/error.h>
+#include <mqseal/keyring.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace mqseal::cli {
+
+// The exit codes `mqseal --help` documents.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailed = 1,  // the operation was refused or failed (an mqseal error)
+  kExitUsage = 2,   // the command line is wrong (CLI11 says how)
+  kExitIo = 3,      // a file is missing, unreadable, unwritable or not 0600
+};
+
+// What main() runs once the command line is parsed: set by the callback of
+// the subcommand that was given.
+using Action = std::function<int()>;
+
+// Each command group adds its subcommands to `app`; the chosen one sets `action`.
+void add_keyring_commands(CLI::App& app, Action& action);
+void add_device_commands(CLI::App& app, Action& action);
+void add_envelope_commands(CLI::App& app, Action& action);
+
+// Prints "mqseal: <message>" to stderr and returns the exit code for it:
+// kExitIo for io_error and insecure_permissions, kExitFailed otherwise.
+int fail(const Error& error);
+// Prints "mqseal: note: <text>" to stderr.
+void note(const std::string& text);
+
+// Keyring::load, with the path named in a parse error.
+Result<Keyring> load_keyring(const std::string& path);
+// As load_keyring, or an empty keyring if nothing exists at `path`.
+Result<Keyring> load_or_new_keyring(const std::string& path);
+// True if nothing (not even a dangling link) exists at `path`.
+bool missing(const std::string& path);
+
+// Key IDs on the command line: 1 to 8 hex digits, optionally after 0x, not 0.
+std::optional<KeyId> parse_key_id(std::string_view text);
+std::string key_id_hex(KeyId id);  // always 8 lower-case digits
+std::string hex(ByteView bytes);
+
+// All of standard input (binary): io_error if it cannot be read,
+// payload_too_large if it holds more than max_size bytes.
+Status read_stdin(size_t max_size, std::vector<uint8_t>& out);
+// Writes to standard output and flushes; io_error on failure.
+Status write_stdout(ByteView bytes);
+
+// A string whose bytes are wiped when it is destroyed. Its capacity is
+// reserved up front so that it never reallocates (and leaves no copy behind).
+class SecretString {
+ public:
+  explicit SecretString(size_t capacity);
+  SecretString(const SecretString&) = delete;
+  SecretString& operator=(const SecretString&) = delete;
+  ~SecretString();
+  std::string& text() noexcept { return text_; }
+  const std::string& text() const noexcept { return text_; }
+
+ private:
+  std::string text_;
+};
+
+inline constexpr size_t kMaxPasswordSize = 1024;
+
+// One line from standard input (the trailing newline, and a \r before it,
+// removed). When standard input is a terminal, prompts on stderr with
+// "<prompt>: " and reads without echo, twice, to confirm. Never from argv.
+Status read_password(const std::string& prompt, SecretString& out);
+
+}  // namespace mqseal::cli
+
+#endif  // MQSEAL_CLI_COMMON_H_

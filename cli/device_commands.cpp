@@ -1,0 +1,146 @@
+// mqseal provision, mqseal token: CONNECT credentials for devices without TLS.
+#include <CLI/CLI.hpp>
+#include <mqseal/credentials.h>
+#include <mqseal/key.h>
+#include <mqseal/keyring.h>
+#include <sodium.h>
+
+#include <memory>
+#include <string>
+
+#include "common.h"
+
+namespace mqseal::cli {
+namespace {
+
+// The key name under which a device keyring keeps its device secret.
+constexpr std::string_view kConnectKeyName = "connect";
+
+struct ProvisionArgs {
+  std::string username;
+  std::string device_keyring;
+  std::string credentials;
+  uint64_t opslimit = 0;  // 0: PassphraseParams::generate()'s
+  uint64_t memlimit = 0;
+};
+
+struct TokenArgs {
+  std::string device_keyring;
+  std::string username;
+  std::string client_id;
+  uint64_t lifetime_s = kDefaultTokenLifetimeS;
+};
+
+Result<Credentials> load_or_new_credentials(const std::string& path) {
+  if (missing(path)) return Credentials();
+  return Credentials::load(path);
+}
+
+KeyId fresh_key_id(const Keyring& keys) {
+  KeyId id = 0;
+  do {
+    id = randombytes_random();
+  } while (id == 0 || keys.info(id));
+  return id;
+}
+
+int provision_device(const ProvisionArgs& args) {
+  if (sodium_init() < 0) return fail(Errc::crypto_failure);
+  // Every check that needs no password comes first.
+  Result<Credentials> credentials = load_or_new_credentials(args.credentials);
+  if (!credentials) return fail(credentials.error());
+  if (credentials->find(args.username) != nullptr) {
+    return fail(Error(Errc::invalid_argument, "user " + args.username + " exists already in " + args.credentials));
+  }
+  Result<Keyring> keys = load_or_new_keyring(args.device_keyring);
+  if (!keys) return fail(keys.error());
+  Result<PassphraseParams> params = PassphraseParams::generate();
+  if (!params) return fail(params.error());
+  if (args.opslimit != 0) params->opslimit = args.opslimit;
+  if (args.memlimit != 0) params->memlimit = args.memlimit;
+  if (!params->valid()) return fail(Error(Errc::invalid_argument, "--opslimit or --memlimit out of Argon2id's range"));
+
+  Result<Provisioned> provisioned = [&]() -> Result<Provisioned> {
+    SecretString password(kMaxPasswordSize + 1);
+    if (Status s = read_password("Password for " + args.username, password); !s) return s.error();
+    return provision(args.username, password.text(), *params);
+  }();
+  if (!provisioned) return fail(provisioned.error());
+
+  const std::optional<KeyId> previous = [&]() -> std::optional<KeyId> {
+    Result<KeyId> p = keys->primary(kConnectKeyName);
+    return p ? std::optional<KeyId>(*p) : std::nullopt;
+  }();
+  const KeyId id = fresh_key_id(*keys);
+  if (Status s = keys->add_with_id(kConnectKeyName, id, std::move(provisioned->device_secret), *params); !s) {
+    return fail(s.error());
+  }
+  if (previous) {
+    if (Status s = keys->promote(id); !s) return fail(s.error());
+  }
+  Status added = credentials->add(provisioned->record);
+  sodium_memzero(provisioned->record.token_key.data(), provisioned->record.token_key.size());
+  if (!added) return fail(added.error());
+
+  // The device's file first: if the broker's cannot be written, provisioning
+  // again (same username) is still possible.
+  if (Status s = keys->save(args.device_keyring); !s) return fail(s.error());
+  if (Status s = credentials->save(args.credentials); !s) return fail(s.error());
+  if (previous) {
+    note("the previous connect key " + key_id_hex(*previous) +
+         " is now active; retire it with: mqseal keyring retire " + args.device_keyring + " " +
+         key_id_hex(*previous));
+  }
+  if (Status s = write_stdout(key_id_hex(id) + "\n"); !s) return fail(s.error());
+  return kExitOk;
+}
+
+int print_token(const TokenArgs& args) {
+  Result<Keyring> keys = load_keyring(args.device_keyring);
+  if (!keys) return fail(keys.error());
+  Result<std::string> token = make_connect_token(*keys, kConnectKeyName, args.username, args.client_id, args.lifetime_s);
+  if (!token) return fail(token.error());
+  if (Status s = write_stdout(*token + "\n"); !s) return fail(s.error());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_device_commands(CLI::App& app, Action& action) {
+  auto provision_args = std::make_shared<ProvisionArgs>();
+  CLI::App* provision_cmd = app.add_subcommand(
+      "provision", "Provision a device: password on stdin, secret to its keyring, record to the broker's");
+  provision_cmd->footer(
+      "Reads the device password from stdin (one line; on a terminal, prompted for twice without echo),\n"
+      "never from the command line. Adds the device secret to the device keyring as the primary key\n"
+      "\"connect\" and the broker's record to the credentials file (each created, mode 0600, if missing);\n"
+      "prints the new key ID. Refuses a username the credentials file has already.");
+  provision_cmd->add_option("USERNAME", provision_args->username, "MQTT username ([A-Za-z0-9_.@:-]{1,128})")
+      ->required();
+  provision_cmd->add_option("--device-keyring", provision_args->device_keyring, "the device's keyring file")
+      ->required();
+  provision_cmd->add_option("--credentials", provision_args->credentials, "the broker's credentials file")
+      ->required();
+  provision_cmd->add_option("--opslimit", provision_args->opslimit, "Argon2id passes (default: libsodium INTERACTIVE)")
+      ->check(CLI::PositiveNumber);
+  provision_cmd->add_option("--memlimit", provision_args->memlimit, "Argon2id memory in bytes (default: 64 MiB)")
+      ->check(CLI::PositiveNumber);
+  provision_cmd->callback(
+      [provision_args, &action] { action = [provision_args] { return provision_device(*provision_args); }; });
+
+  auto token_args = std::make_shared<TokenArgs>();
+  CLI::App* token_cmd = app.add_subcommand(
+      "token", "Print a fresh CONNECT token (MQTT password) for USERNAME and CLIENT_ID (debugging)");
+  token_cmd->add_option("--device-keyring", token_args->device_keyring,
+                        "the device's keyring file (its primary key \"connect\")")
+      ->required();
+  token_cmd->add_option("USERNAME", token_args->username, "MQTT username")->required();
+  token_cmd->add_option("CLIENT_ID", token_args->client_id, "MQTT client ID")->required();
+  token_cmd->add_option("--lifetime", token_args->lifetime_s,
+                        "seconds the token is valid (brokers refuse more than their limit, 3600 by default)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  token_cmd->callback([token_args, &action] { action = [token_args] { return print_token(*token_args); }; });
+}
+
+}  // namespace mqseal::cli

@@ -1,0 +1,132 @@
+// mqseal seal, mqseal open, mqseal inspect.
+#include <CLI/CLI.hpp>
+#include <mqseal/envelope.h>
+#include <mqseal/keyring.h>
+#include <mqseal/opener.h>
+#include <mqseal/policy_file.h>
+#include <mqseal/sealer.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <string>
+
+#include "common.h"
+
+namespace mqseal::cli {
+namespace {
+
+struct EnvelopeArgs {
+  std::string keyring;
+  std::string policy;
+  std::string topic;
+};
+
+// The policy and the keyring a Sealer or Opener needs.
+struct Loaded {
+  TopicPolicy policy;
+  std::shared_ptr<const Keyring> keys;
+};
+
+Result<Loaded> load(const EnvelopeArgs& args) {
+  Result<TopicPolicy> policy = load_policy(args.policy);
+  if (!policy) return std::move(policy).error();
+  Result<Keyring> keys = load_keyring(args.keyring);
+  if (!keys) return std::move(keys).error();
+  return Loaded{std::move(*policy), std::make_shared<const Keyring>(std::move(*keys))};
+}
+
+bool plaintext_topic(const TopicPolicy& policy, std::string_view topic) {
+  Result<const TopicRule*> rule = policy.resolve(topic);
+  return rule && (*rule)->plaintext;
+}
+
+int seal_stdin(const EnvelopeArgs& args) {
+  Result<Loaded> loaded = load(args);
+  if (!loaded) return fail(loaded.error());
+  Result<Sealer> sealer = Sealer::create(loaded->policy, loaded->keys);
+  if (!sealer) return fail(sealer.error());
+  std::vector<uint8_t> payload;
+  if (Status s = read_stdin(kMaxPayloadSize, payload); !s) return fail(s.error());
+  Result<std::vector<uint8_t>> envelope = sealer->seal(args.topic, ByteView(payload));
+  if (!envelope) return fail(envelope.error());
+  if (plaintext_topic(loaded->policy, args.topic)) {
+    note("a plaintext rule covers " + args.topic + ": the payload is passed through unsealed");
+  }
+  if (Status s = write_stdout(ByteView(*envelope)); !s) return fail(s.error());
+  return kExitOk;
+}
+
+int open_stdin(const EnvelopeArgs& args) {
+  Result<Loaded> loaded = load(args);
+  if (!loaded) return fail(loaded.error());
+  Result<Opener> opener = Opener::create(loaded->policy, loaded->keys);
+  if (!opener) return fail(opener.error());
+  std::vector<uint8_t> envelope;
+  if (Status s = read_stdin(kMaxEnvelopeSize, envelope); !s) return fail(s.error());
+  Result<Opened> opened = opener->open(args.topic, ByteView(envelope));
+  if (!opened) return fail(opened.error());
+  if (!opened->sealed) note("a plaintext rule covers " + args.topic + ": the payload was not sealed");
+  if (Status s = write_stdout(ByteView(opened->payload)); !s) return fail(s.error());
+  return kExitOk;
+}
+
+// "2023-11-14T22:13:20.123Z", or "out of range" for a year gmtime cannot give.
+std::string utc_iso8601(uint64_t timestamp_ms) {
+  const auto seconds = static_cast<std::time_t>(timestamp_ms / 1000);
+  std::tm tm{};
+  char text[64];
+  if (timestamp_ms / 1000 > static_cast<uint64_t>(INT64_MAX) || ::gmtime_r(&seconds, &tm) == nullptr ||
+      std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+    return "out of range";
+  }
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03uZ", static_cast<unsigned>(timestamp_ms % 1000));
+  return std::string(text) + millis;
+}
+
+int inspect_stdin() {
+  std::vector<uint8_t> envelope;
+  if (Status s = read_stdin(kMaxEnvelopeSize, envelope); !s) return fail(s.error());
+  Result<EnvelopeHeader> header = parse_header(ByteView(envelope));
+  if (!header) return fail(header.error());
+  const char* suite = header->suite == kSuiteXChaCha20Poly1305 ? " (XChaCha20-Poly1305)" : "";
+  char out[512];
+  std::snprintf(out, sizeof out,
+                "version    %u\n"
+                "suite      %u%s\n"
+                "key ID     %s\n"
+                "timestamp  %" PRIu64 " ms (%s)\n"
+                "sender     %s\n"
+                "sequence   %" PRIu64 "\n"
+                "payload    %zu bytes\n",
+                static_cast<unsigned>(header->version), static_cast<unsigned>(header->suite), suite,
+                key_id_hex(header->key_id).c_str(), header->timestamp_ms, utc_iso8601(header->timestamp_ms).c_str(),
+                hex(ByteView(header->sender)).c_str(), header->sequence, envelope.size() - kEnvelopeOverhead);
+  if (Status s = write_stdout(std::string_view(out)); !s) return fail(s.error());
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_envelope_commands(CLI::App& app, Action& action) {
+  auto args = std::make_shared<EnvelopeArgs>();
+
+  CLI::App* seal = app.add_subcommand("seal", "Seal the payload on stdin for TOPIC; the envelope goes to stdout");
+  CLI::App* open = app.add_subcommand(
+      "open", "Open the envelope on stdin for TOPIC; the payload goes to stdout if every check passes");
+  for (CLI::App* cmd : {seal, open}) {
+    cmd->add_option("--keyring", args->keyring, "keyring file")->required();
+    cmd->add_option("--policy", args->policy, "policy file (TOML)")->required();
+    cmd->add_option("TOPIC", args->topic, "the MQTT topic")->required();
+  }
+  seal->callback([args, &action] { action = [args] { return seal_stdin(*args); }; });
+  open->callback([args, &action] { action = [args] { return open_stdin(*args); }; });
+
+  CLI::App* inspect = app.add_subcommand(
+      "inspect", "Print the header of the envelope on stdin (no key: nothing shown is authenticated)");
+  inspect->callback([&action] { action = [] { return inspect_stdin(); }; });
+}
+
+}  // namespace mqseal::cli

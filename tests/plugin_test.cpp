@@ -1,0 +1,335 @@
+// mqseal_auth.so inside a real mosquitto on 127.0.0.1, with Paho MQTTClient
+// and raw MQTT CONNECT packets as clients.
+#include <MQTTClient.h>
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <mqseal/credentials.h>
+#include <mqseal/envelope.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker.h"
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::take;
+
+#if defined(__SANITIZE_ADDRESS__)
+// This build instruments the plugin with ASan; mosquitto is not, so it must
+// start with the ASan runtime preloaded. The plugin then runs under ASan inside
+// the real broker, which is what this suite wants.
+struct PreloadAsanIntoTheBroker {
+  PreloadAsanIntoTheBroker() {
+    setenv("LD_PRELOAD", MQSEAL_ASAN_RUNTIME, 1);
+    setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);  // mosquitto's own exit is not ours to judge
+  }
+} const g_preload_asan;
+#endif
+
+PassphraseParams cheap_params() {
+  PassphraseParams p;
+  p.salt.fill(3);
+  p.opslimit = 1;
+  p.memlimit = 8192;
+  return p;
+}
+
+// A credentials file for device-7, a mosquitto password_file for a legacy
+// user, and an acl_file limiting device-7 to plant/7/#.
+struct Deployment {
+  testing::TempDir dir;
+  const std::string password = "device-7 password, never on the wire";
+  Provisioned device = take(provision("device-7", password, cheap_params()));
+  std::string credentials_file = dir.file("mqseal.credentials");
+  std::string password_file = dir.file("passwords");
+  std::string acl_file = dir.file("acl");
+
+  Deployment() {
+    Credentials credentials;
+    testing::expect_ok(credentials.add(device.record));
+    testing::expect_ok(credentials.save(credentials_file));
+    testing::CommandResult made = testing::run_command(
+        {"mosquitto_passwd", "-b", "-c", password_file, "legacy", "legacy-password"});
+    EXPECT_TRUE(made.ok()) << made.describe();
+    testing::write_file(acl_file,
+                        "user device-7\ntopic readwrite plant/7/#\n\nuser legacy\ntopic readwrite #\n", 0644);
+    chmod(dir.path().c_str(), 0755);  // mosquitto reads these after dropping to its own user
+    chmod(password_file.c_str(), 0644);
+    chmod(credentials_file.c_str(), 0644);  // readable by mosquitto's user: allowed by the option below
+  }
+
+  testing::BrokerOptions options(bool protect = false) const {
+    testing::BrokerOptions o;
+    o.extra_config = {"allow_anonymous false",
+                      "plugin " + std::string(MQSEAL_PLUGIN),
+                      "plugin_opt_credentials_file " + credentials_file,
+                      "plugin_opt_allow_insecure_permissions true",
+                      "password_file " + password_file,
+                      "acl_file " + acl_file};
+    if (protect) o.extra_config.push_back("plugin_opt_protected_topics plant/#");
+    return o;
+  }
+};
+
+// MQTTClient connect: the CONNACK return code (0 accepted, 5 not authorised), or -1.
+int connect(const testing::Broker& broker, const std::string& client_id, const std::string& username,
+            const std::string& password, MQTTClient* keep = nullptr) {
+  MQTTClient client = nullptr;
+  if (MQTTClient_create(&client, broker.address().c_str(), client_id.c_str(), MQTTCLIENT_PERSISTENCE_NONE,
+                        nullptr) != MQTTCLIENT_SUCCESS) {
+    return -1;
+  }
+  MQTTClient_connectOptions options = MQTTClient_connectOptions_initializer;
+  options.username = username.c_str();
+  options.password = password.c_str();
+  options.connectTimeout = 5;
+  const int rc = MQTTClient_connect(client, &options);
+  if (rc == MQTTCLIENT_SUCCESS && keep != nullptr) {
+    *keep = client;
+    return rc;
+  }
+  if (rc == MQTTCLIENT_SUCCESS) MQTTClient_disconnect(client, 1000);
+  MQTTClient_destroy(&client);
+  return rc;
+}
+
+std::string token(const Deployment& s, const std::string& client_id, uint64_t lifetime = 300, uint64_t now = 0) {
+  return take(make_connect_token(s.device.device_secret, "device-7", client_id, lifetime, now));
+}
+
+TEST(MosquittoPlugin, TokensAcceptedOnceAndEveryForgeryRefused) {
+  Deployment s;
+  testing::Broker broker(s.options());
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string good = token(s, "client-7");
+  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
+  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a replayed CONNECT";
+  EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << "a fresh token";
+  EXPECT_EQ(connect(broker, "client-8", "device-7", token(s, "client-7")), 5) << "another client ID";
+  std::string altered = token(s, "client-7");
+  altered[20] = altered[20] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(connect(broker, "client-7", "device-7", altered), 5) << "altered";
+  EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7", 60, system_time_ms() / 1000 - 3600)), 5)
+      << "expired";
+  EXPECT_EQ(connect(broker, "client-7", "device-7", s.password), 5) << "the password itself";
+  EXPECT_EQ(connect(broker, "client-7", "nobody", token(s, "client-7")), 5) << "unknown to both";
+  // Users the plugin does not manage keep working through password_file.
+  EXPECT_EQ(connect(broker, "legacy-1", "legacy", "legacy-password"), 0);
+  EXPECT_EQ(connect(broker, "legacy-1", "legacy", "wrong"), 5);
+  const std::string log = testing::read_file(broker.log_path());
+  EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'client-7'): replay"), std::string::npos);
+  EXPECT_NE(log.find("authentication_failed"), std::string::npos);
+  EXPECT_NE(log.find("expired"), std::string::npos);
+  EXPECT_EQ(log.find(s.password), std::string::npos) << "a secret in the log";
+  EXPECT_EQ(log.find(good), std::string::npos) << "a token in the log";
+}
+
+TEST(MosquittoPlugin, ProtectedTopicsRefusePlaintextAndAclFileStillApplies) {
+  Deployment s;
+  testing::Broker broker(s.options(/*protect=*/true));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  MQTTClient client = nullptr;
+  ASSERT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7"), &client), 0) << broker.log();
+  ASSERT_EQ(MQTTClient_subscribe(client, "plant/#", 1), MQTTCLIENT_SUCCESS);
+  auto publish = [&](const std::string& topic, const std::vector<uint8_t>& payload) {
+    MQTTClient_deliveryToken t = 0;
+    MQTTClient_publish(client, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, 0, &t);
+    MQTTClient_waitForCompletion(client, t, 5000);
+  };
+  auto keys = testing::plant_keys();
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys));
+  publish("plant/7/telemetry", testing::bytes_of("plaintext reading"));      // refused: unsealed
+  publish("plant/8/telemetry", take(sealer.seal("plant/8/telemetry", std::string_view("x"))));  // acl_file: not device-7's
+  publish("plant/7/telemetry", take(sealer.seal("plant/7/telemetry", std::string_view("sealed"))));
+  // Only the sealed message on device-7's own topic comes back.
+  char* topic = nullptr;
+  int topic_len = 0;
+  MQTTClient_message* message = nullptr;
+  ASSERT_EQ(MQTTClient_receive(client, &topic, &topic_len, &message, 5000), MQTTCLIENT_SUCCESS);
+  ASSERT_NE(message, nullptr);
+  EXPECT_STREQ(topic, "plant/7/telemetry");
+  EXPECT_TRUE(parse_header(ByteView(message->payload, static_cast<size_t>(message->payloadlen))));
+  MQTTClient_freeMessage(&message);
+  MQTTClient_free(topic);
+  message = nullptr;
+  EXPECT_EQ(MQTTClient_receive(client, &topic, &topic_len, &message, 1000), MQTTCLIENT_SUCCESS);
+  EXPECT_EQ(message, nullptr) << "the plaintext or the other topic got through";
+  MQTTClient_disconnect(client, 1000);
+  MQTTClient_destroy(&client);
+  EXPECT_NE(testing::read_file(broker.log_path()).find("refused an unsealed 17-byte publish"), std::string::npos);
+}
+
+// A TCP relay on 127.0.0.1 that keeps every byte it forwards, both ways.
+class Capture {
+ public:
+  explicit Capture(int broker_port) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    EXPECT_EQ(listen(listener_, 1), 0);
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this, broker_port] { run(broker_port); });
+  }
+  ~Capture() { finish(); }
+  int port() const { return port_; }
+  // Waits for the relayed connection to end; everything that crossed it.
+  const std::string& finish() {
+    if (thread_.joinable()) thread_.join();
+    if (listener_ >= 0) close(listener_);
+    listener_ = -1;
+    return bytes_;
+  }
+
+ private:
+  void run(int broker_port) {
+    const int client = accept(listener_, nullptr, nullptr);
+    const int broker = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(broker_port));
+    if (client >= 0 && ::connect(broker, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      pollfd fds[2] = {{client, POLLIN, 0}, {broker, POLLIN, 0}};
+      char buffer[4096];
+      bool closed = false;
+      while (!closed && poll(fds, 2, kRelayIdleMs) > 0) {
+        for (int i = 0; i < 2 && !closed; ++i) {
+          if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+          const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+          closed = n <= 0 || write(fds[1 - i].fd, buffer, static_cast<size_t>(n)) != n;
+          if (!closed) bytes_.append(buffer, static_cast<size_t>(n));
+        }
+      }
+    }
+    if (client >= 0) close(client);
+    close(broker);
+  }
+  static constexpr int kRelayIdleMs = 5000;
+  int listener_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::string bytes_;
+};
+
+TEST(MosquittoPlugin, NeitherPasswordNorDeviceSecretCrossesTheWire) {
+  Deployment s;
+  testing::Broker broker(s.options());
+  ASSERT_TRUE(broker.running()) << broker.log();
+  Capture capture(broker.port());
+  const std::string uri = "tcp://127.0.0.1:" + std::to_string(capture.port());
+  MQTTClient client = nullptr;
+  ASSERT_EQ(MQTTClient_create(&client, uri.c_str(), "client-7", MQTTCLIENT_PERSISTENCE_NONE, nullptr), 0);
+  MQTTClient_connectOptions options = MQTTClient_connectOptions_initializer;
+  const std::string t = token(s, "client-7");
+  options.username = "device-7";
+  options.password = t.c_str();
+  EXPECT_EQ(MQTTClient_connect(client, &options), MQTTCLIENT_SUCCESS) << broker.log();
+  MQTTClient_disconnect(client, 1000);
+  MQTTClient_destroy(&client);
+  const std::string& wire = capture.finish();
+  ASSERT_NE(wire.find(t), std::string::npos) << "the capture saw the CONNECT";
+  EXPECT_EQ(wire.find(s.password), std::string::npos) << "the password crossed the wire";
+  // The device secret, as bytes and in hex, never appears either: the
+  // broker's record holds only its subkey, so check the subkey too.
+  const std::string token_key(s.device.record.token_key.begin(), s.device.record.token_key.end());
+  EXPECT_EQ(wire.find(token_key), std::string::npos);
+  auto keys = std::make_shared<Keyring>();
+  testing::expect_ok(keys->add_with_id("connect", 1, take(s.device.device_secret.clone())));
+  const std::string keyring_text = take(keys->serialize());
+  const std::string secret_hex = keyring_text.substr(keyring_text.find(" primary ") + 9, 64);
+  EXPECT_EQ(wire.find(secret_hex), std::string::npos);
+}
+
+// An MQTT 3.1.1 CONNECT with a username and password, as raw bytes: what an
+// attacker sends, whatever the client libraries would refuse to send.
+std::string connect_packet(const std::string& client_id, const std::string& username, const std::string& password) {
+  std::string body;
+  auto add = [&body](const std::string& s) {
+    body.push_back(static_cast<char>(s.size() >> 8));
+    body.push_back(static_cast<char>(s.size() & 0xff));
+    body += s;
+  };
+  add("MQTT");
+  body.push_back(4);                            // protocol level 3.1.1
+  body.push_back(static_cast<char>(0xC2));      // username, password, clean session
+  body.push_back(0);
+  body.push_back(60);                           // keep alive
+  add(client_id);
+  add(username);
+  add(password);
+  std::string packet(1, static_cast<char>(0x10));
+  size_t length = body.size();
+  do {  // remaining length, MQTT's variable-length encoding
+    char byte = static_cast<char>(length % 128);
+    length /= 128;
+    if (length > 0) byte = static_cast<char>(byte | 0x80);
+    packet.push_back(byte);
+  } while (length > 0);
+  return packet + body;
+}
+
+// Sends one CONNECT; true if the broker did NOT accept it (refused or closed).
+bool refused_raw(int port, const std::string& packet) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  bool refused = true;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      send(fd, packet.data(), packet.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(packet.size())) {
+    unsigned char connack[4] = {};
+    const ssize_t n = recv(fd, connack, sizeof connack, MSG_WAITALL);
+    refused = !(n == 4 && connack[0] == 0x20 && connack[3] == 0);  // CONNACK return code 0: accepted
+  }
+  close(fd);
+  return refused;
+}
+
+TEST(MosquittoPlugin, TenThousandMalformedLoginsAreRefusedAndTheBrokerKeepsServing) {
+  Deployment s;
+  testing::Broker broker(s.options());
+  ASSERT_TRUE(broker.running()) << broker.log();
+  std::mt19937_64 rng(9);
+  auto random_bytes = [&rng](size_t max) {
+    std::string out(rng() % (max + 1), '\0');
+    for (char& c : out) c = static_cast<char>(rng());
+    return out;
+  };
+  const std::string good = token(s, "client-7");
+  int accepted = 0;
+  for (int i = 0; i < 10000; ++i) {
+    std::string username = i % 4 == 0 ? std::string("device-7") : random_bytes(40);
+    std::string password;
+    switch (i % 5) {
+      case 0: password = random_bytes(120); break;                            // garbage, NULs, non-UTF-8
+      case 1: password = good; password[static_cast<size_t>(rng() % good.size())] ^= 0x01; break;
+      case 2: password = "mqs1." + random_bytes(76); break;
+      case 3: password = std::string(60000, 'A'); break;                     // oversized
+      default: password = good.substr(0, static_cast<size_t>(rng() % good.size())); break;
+    }
+    if (!refused_raw(broker.port(), connect_packet("c" + std::to_string(i), username, password))) ++accepted;
+  }
+  EXPECT_EQ(accepted, 0);
+  ASSERT_TRUE(broker.running()) << broker.log();
+  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << "still serving";
+}
+
+}  // namespace
+}  // namespace mqseal
