@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "asan_preload.h"
 #include "broker.h"
 #include "test_util.h"
 
@@ -24,17 +25,6 @@ namespace {
 
 using testing::take;
 
-#if defined(__SANITIZE_ADDRESS__)
-// This build instruments the plugin with ASan; mosquitto is not, so it must
-// start with the ASan runtime preloaded. The plugin then runs under ASan inside
-// the real broker, which is what this suite wants.
-struct PreloadAsanIntoTheBroker {
-  PreloadAsanIntoTheBroker() {
-    setenv("LD_PRELOAD", MQSEAL_ASAN_RUNTIME, 1);
-    setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);  // mosquitto's own exit is not ours to judge
-  }
-} const g_preload_asan;
-#endif
 
 PassphraseParams cheap_params() {
   PassphraseParams p;

@@ -83,6 +83,36 @@ class AsyncAttachment {
                                                   MQTTAsync_connectOptions& options,
                                                   MQTTProperties& properties);
 
+// CONNECT tokens (mqseal/credentials.h) for devices that log in without TLS:
+// every connect, the first and every automatic reconnect, presents a fresh
+// single-use token, so an expired or already used token is never resent.
+//
+//   auto tokens = mqseal::paho::use_connect_tokens(client, keys, "connect", "device-7", "client-7");
+//   MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
+//   options.automaticReconnect = 1;
+//   (*tokens)->prepare(options);           // username and a fresh token
+//   MQTTAsync_connect(client, &options);   // reconnects get new tokens by themselves
+//
+// Keep the object alive until after MQTTAsync_destroy.
+class ConnectTokens {
+ public:
+  virtual ~ConnectTokens() = default;
+  // Points options.username and options.password at a fresh token (valid
+  // until the next prepare(); Paho copies them when MQTTAsync_connect runs).
+  // Sets MQTTVersion to 3.1.1 if it was MQTTVERSION_DEFAULT: Paho's default
+  // retries a refused CONNECT as MQTT 3.1 with the same, now used, token.
+  [[nodiscard]] virtual Status prepare(MQTTAsync_connectOptions& options) = 0;
+  // Tokens made so far (first connect and reconnects).
+  virtual uint64_t tokens_made() const = 0;
+};
+
+// Installs MQTTAsync_setUpdateConnectOptions on `handle`. The device secret is
+// the primary key of `key_name` in `keys` (kept there, never copied out).
+// invalid_argument, no_primary_key, transport_error.
+[[nodiscard]] Result<std::unique_ptr<ConnectTokens>> use_connect_tokens(
+    MQTTAsync handle, std::shared_ptr<const Keyring> keys, std::string key_name, std::string username,
+    std::string client_id, uint64_t lifetime_s = 300);
+
 }  // namespace mqseal::paho
 
 #endif  // MQSEAL_PAHO_ASYNC_H_
