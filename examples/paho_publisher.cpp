@@ -1,6 +1,8 @@
 // paho_publisher: a device that publishes sealed readings with Paho MQTTAsync.
-//   paho_publisher SERVER_URI KEYRING POLICY TOPIC COUNT
+//   paho_publisher SERVER_URI KEYRING POLICY TOPIC COUNT [USERNAME]
 // e.g. paho_publisher tcp://127.0.0.1:1883 device.keys policy.toml plant/7/telemetry 5
+// With USERNAME, the device logs in with a fresh CONNECT token on every
+// connect, made from the key named "connect" in KEYRING (`mqseal provision`).
 #include <MQTTAsync.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/paho/async.h>
@@ -8,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "paho_wait.h"
@@ -24,8 +27,8 @@ int fail(const char* what, const std::string& why) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 6) {
-    std::fprintf(stderr, "usage: paho_publisher SERVER_URI KEYRING POLICY TOPIC COUNT\n");
+  if (argc != 6 && argc != 7) {
+    std::fprintf(stderr, "usage: paho_publisher SERVER_URI KEYRING POLICY TOPIC COUNT [USERNAME]\n");
     return 2;
   }
   const char* topic = argv[4];
@@ -35,7 +38,8 @@ int main(int argc, char** argv) {
   if (!keys) return fail(argv[2], keys.error().message());
   auto policy = mqseal::load_policy(argv[3]);
   if (!policy) return fail(argv[3], policy.error().message());
-  auto sealer = mqseal::Sealer::create(*policy, std::make_shared<mqseal::Keyring>(std::move(*keys)));
+  auto shared_keys = std::make_shared<mqseal::Keyring>(std::move(*keys));
+  auto sealer = mqseal::Sealer::create(*policy, shared_keys);
   if (!sealer) return fail("sealer", sealer.error().message());
 
   MQTTAsync client = nullptr;
@@ -45,6 +49,13 @@ int main(int argc, char** argv) {
   }
   MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
   options.cleansession = 1;
+  std::unique_ptr<mqseal::paho::ConnectTokens> tokens;
+  if (argc == 7) {  // log in with tokens: a fresh one now and on every reconnect
+    auto made = mqseal::paho::use_connect_tokens(client, shared_keys, "connect", argv[6], "mqseal-demo-device");
+    if (!made) return fail("connect tokens", made.error().message());
+    tokens = std::move(*made);
+    if (mqseal::Status s = tokens->prepare(options); !s) return fail("connect token", s.error().message());
+  }
   if (!example::wait_for(options, [&](auto& o) { return MQTTAsync_connect(client, &o); })) {
     MQTTAsync_destroy(&client);
     return fail("connect", argv[1]);
@@ -71,6 +82,6 @@ int main(int argc, char** argv) {
   const bool acknowledged = example::wait_for_pending(client);
   MQTTAsync_disconnectOptions disconnect = MQTTAsync_disconnectOptions_initializer;
   example::wait_for(disconnect, [&](auto& o) { return MQTTAsync_disconnect(client, &o); });
-  MQTTAsync_destroy(&client);
+  MQTTAsync_destroy(&client);  // before `tokens` goes: Paho may call it until now
   return sent == count && acknowledged ? 0 : 1;
 }

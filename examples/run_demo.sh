@@ -4,11 +4,15 @@
 # Starts a mosquitto broker on a free port of 127.0.0.1, a service that opens
 # sealed readings, an eavesdropper with no keys, and a device that publishes
 # three sealed readings; then an attacker replays a tampered capture and
-# injects a plaintext reading. Shows what the service read next to what the
-# eavesdropper saw, checks every outcome, stops everything it started.
+# injects a plaintext reading. The device logs in over plain TCP with a
+# one-time CONNECT token (mqseal_auth.so in the broker; `mqseal provision`
+# made its secret); a replayed token and the password itself are refused.
+# Shows what the service read next to what the eavesdropper saw, checks every
+# outcome, stops everything it started.
 # With MQSEAL_PYTHON set to a Python that has mqseal and paho-mqtt, a Python
 # service (examples/python/paho_service.py) opens the same readings too.
 # Used by scripts/demo and by the tests (example.paho_against_broker).
+# MQSEAL_DEMO_KEEP=1 keeps the working folder (logs, keys) for a look after.
 set -euo pipefail
 
 bin="$(cd "${1:?usage: run_demo.sh BUILD_DIR}" && pwd)/examples"
@@ -17,7 +21,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [ -n "${MQSEAL_DEMO_KEEP:-}" ] && echo "kept $work" || rm -rf "$work"
 }
 trap cleanup EXIT
 fail() { echo "DEMO FAILED: $*" >&2; [ -f "$work/broker.log" ] && tail -5 "$work/broker.log" >&2; exit 1; }
@@ -30,6 +34,9 @@ cat > "$work/mosquitto.conf" <<CONF
 listener $port 127.0.0.1
 allow_anonymous true
 persistence false
+plugin $bin/../plugin/mqseal_auth.so
+plugin_opt_credentials_file $work/broker.credentials
+plugin_opt_allow_insecure_permissions true
 CONF
 cat > "$work/policy.toml" <<'TOML'
 [[rule]]
@@ -37,6 +44,15 @@ filter = "plant/+/telemetry"
 key = "telemetry"
 TOML
 "$bin/make_keys" "$work/demo.keys" telemetry || fail "could not create the keyring"
+# The device gets the same telemetry key, and its own login secret: the
+# `mqseal` tool derives it from a password (Argon2id) and writes the broker's
+# record, which holds neither the password nor the device secret.
+cp "$work/demo.keys" "$work/device.keys"
+readonly device_password="demo device password, typed once at provisioning"
+echo "$device_password" | "$bin/../cli/mqseal" provision demo-device --device-keyring "$work/device.keys" \
+  --credentials "$work/broker.credentials" >"$work/provision.txt" 2>&1 \
+  || fail "provisioning failed: $(cat "$work/provision.txt")"
+chmod 644 "$work/broker.credentials"; chmod 755 "$work"  # mosquitto reads it as its own user
 
 mosquitto -c "$work/mosquitto.conf" >"$work/broker.log" 2>&1 &
 pids+=($!)
@@ -45,7 +61,7 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "mosquitto did not start on port $port"
-echo "broker:       mosquitto on $uri"
+echo "broker:       mosquitto on $uri, with mqseal_auth.so (demo-device must log in with a token)"
 
 # Everyone subscribes first. The eavesdropper prints each payload in hex; the
 # attacker keeps the first envelope it sees.
@@ -71,8 +87,8 @@ fi
 for _ in $(seq 50); do grep -q subscribed "$work/service.txt" 2>/dev/null && break; sleep 0.1; done
 sleep 0.3  # let the two mosquitto_sub clients finish subscribing too
 
-"$bin/paho_publisher" "$uri" "$work/demo.keys" "$work/policy.toml" "$topic" "$readings" \
-  >"$work/device.txt" 2>&1 || fail "the device could not publish: $(cat "$work/device.txt")"
+"$bin/paho_publisher" "$uri" "$work/device.keys" "$work/policy.toml" "$topic" "$readings" demo-device \
+  >"$work/device.txt" 2>&1 || fail "the device could not log in and publish: $(cat "$work/device.txt")"
 
 wait "$attacker" || fail "the attacker captured nothing"
 python3 - "$work/captured.txt" "$work/tampered.bin" <<'PY'
@@ -121,9 +137,23 @@ for i in $(seq 0 $((readings - 1))); do
   case "${seen[$i]}" in *"$hex_of_reading"*) fail "reading $i crossed the broker in plaintext" ;; esac
 done
 
+# Logins: a token works once; the same token again, or the password itself, is refused.
+token=$("$bin/../cli/mqseal" token --device-keyring "$work/device.keys" demo-device replay-demo) \
+  || fail "mqseal token failed"
+login() { mosquitto_pub -h 127.0.0.1 -p "$port" -i replay-demo -u demo-device -P "$1" -t public/x -m x 2>/dev/null; }
+login "$token" || fail "a fresh token was refused"
+login "$token" && fail "a replayed token was accepted"
+login "$device_password" && fail "the password itself was accepted"
+echo
+echo "logins over plain TCP: the device logged in with a one-time token (the password never left provisioning);"
+[ "$(grep -c 'refused CONNECT.*): replay$' "$work/broker.log")" -eq 1 ] || fail "the replayed token was not refused once"
+echo "  the same token replayed: refused (replay);"
+echo "  the password itself: refused ($(grep -o 'refused CONNECT of user .demo-device. (client .replay-demo.): malformed' "$work/broker.log" | head -1 | sed 's/.*: //'))"
+grep -q "$device_password" "$work/broker.log" && fail "the password appears in the broker's log"
+
 "$bin/paho_two_lines" "$uri" "$work/demo.keys" "$work/policy.toml" plant/8/telemetry \
   >"$work/two_lines.txt" 2>&1 || fail "paho_two_lines: $(cat "$work/two_lines.txt")"
 echo
 echo "examples/paho_two_lines (a plain Paho program, two lines changed): $(cat "$work/two_lines.txt")"
 echo
-echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, broker stopped"
+echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, token login over plain TCP (replay refused), broker stopped"
