@@ -80,6 +80,7 @@ class AuthHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"  # keep-alive: brokers keep a pool of connections
     timeout = 30  # seconds an idle connection is kept
+    wbufsize = 16 * 1024  # headers and body in one write: two would wait for a delayed ACK (Nagle)
     server: AuthServer
 
     def do_POST(self) -> None:

@@ -11,7 +11,7 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator, List, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -27,6 +27,8 @@ TIMEOUT = 10.0  # seconds, the bound of every wait in these tests
 class Broker:
     host: str
     port: int
+    log: Optional[Path] = None
+    """mosquitto's log (its stdout and stderr), if known."""
 
     @property
     def uri(self) -> str:
@@ -47,13 +49,20 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _start_mosquitto(tmp_path: Path) -> Tuple[subprocess.Popen[bytes], int, Path]:
-    """Starts mosquitto on a free port of 127.0.0.1; retries if the port was taken meanwhile."""
+def _start_mosquitto(tmp_path: Path, extra_config: Sequence[str] = ()) -> Tuple[subprocess.Popen[bytes], int, Path]:
+    """Starts mosquitto on a free port of 127.0.0.1; retries if the port was taken meanwhile.
+
+    `extra_config` lines are appended to the configuration; anonymous clients are allowed
+    unless one of them says otherwise (allow_anonymous ...).
+    """
     log = tmp_path / "mosquitto.log"
+    lines = list(extra_config)
+    if not any(line.split()[:1] == ["allow_anonymous"] for line in lines):
+        lines.insert(0, "allow_anonymous true")
     for _ in range(3):
         port = _free_port()
         config = tmp_path / "mosquitto.conf"
-        config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        config.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false", *lines, ""]))
         with log.open("wb") as out:
             process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + TIMEOUT
@@ -80,11 +89,41 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     """A fresh mosquitto, listening on 127.0.0.1 only; stopped after the test."""
     if not Path(MOSQUITTO).exists():
         pytest.skip(f"{MOSQUITTO} is not installed")
-    process, port, _ = _start_mosquitto(tmp_path)
+    process, port, log = _start_mosquitto(tmp_path)
     try:
-        yield Broker("127.0.0.1", port)
+        yield Broker("127.0.0.1", port, log)
     finally:
         _stop(process)
+
+
+BrokerWithConfig = Callable[[Sequence[str]], Broker]
+
+
+@pytest.fixture
+def broker_with_config(tmp_path: Path) -> Iterator[BrokerWithConfig]:
+    """broker_with_config(lines) -> a fresh mosquitto on 127.0.0.1 whose configuration also has `lines`.
+
+    Each call starts another broker (in its own directory under tmp_path, log in Broker.log);
+    all are stopped after the test. mosquitto started as root drops to the user "mosquitto",
+    which cannot read files under pytest's private tmp_path: add "user root" to `lines`
+    if the broker must read files there (ignored when not started as root).
+    """
+    if not Path(MOSQUITTO).exists():
+        pytest.skip(f"{MOSQUITTO} is not installed")
+    processes: List[subprocess.Popen[bytes]] = []
+
+    def start(lines: Sequence[str]) -> Broker:
+        directory = tmp_path / f"broker-{len(processes)}"
+        directory.mkdir()
+        process, port, log = _start_mosquitto(directory, lines)
+        processes.append(process)
+        return Broker("127.0.0.1", port, log)
+
+    try:
+        yield start
+    finally:
+        for process in processes:
+            _stop(process)
 
 
 @pytest.fixture

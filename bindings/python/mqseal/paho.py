@@ -19,6 +19,15 @@ payload bytes). An exact repeat of an accepted message (QoS 1 redelivery) is
 counted in `stats.duplicates` and dropped quietly. Exceptions raised by the
 application's own message handlers are paho's business, as without mqseal
 (see Client.suppress_exceptions).
+
+Devices without TLS log in with CONNECT tokens (docs/SPEC.md section 11):
+
+    client.use_connect_tokens(device_secret, "device-7")  # before connect()
+
+From then on every connect and automatic reconnect presents a fresh single-use
+token as the password, made in paho's on_pre_connect for the client's own ID.
+Set on_pre_connect through the SealedClient, not on the raw client, which would
+replace the token hook.
 """
 
 from __future__ import annotations
@@ -29,10 +38,10 @@ import logging
 import threading
 from typing import Any, Callable, Optional, Tuple, cast
 
-from paho.mqtt.client import Client, MQTTMessage, MQTTMessageInfo, PayloadType
+from paho.mqtt.client import CallbackOnPreConnect, Client, MQTTMessage, MQTTMessageInfo, PayloadType
 from paho.mqtt.properties import Properties
 
-from . import DuplicateError, Error, InvalidArgumentError, Keyring, Opener, Sealer, TopicPolicy
+from . import DuplicateError, Error, InvalidArgumentError, Key, Keyring, Opener, Sealer, TopicPolicy, make_connect_token
 
 __all__ = ["MessageCallback", "RefusedCallback", "SealedClient", "Stats", "log_refused", "wrap"]
 
@@ -77,7 +86,18 @@ class SealedClient:
     Attributes and methods not defined here are the wrapped client's.
     """
 
-    __slots__ = ("client", "_sealer", "_opener", "_on_message", "_on_refused", "_lock", "_last", "_stats")
+    __slots__ = (
+        "client",
+        "_sealer",
+        "_opener",
+        "_on_message",
+        "_on_refused",
+        "_lock",
+        "_last",
+        "_stats",
+        "_tokens_on",
+        "_on_pre_connect",
+    )
 
     client: Client
     """The wrapped paho Client."""
@@ -95,6 +115,8 @@ class SealedClient:
         # message to every matching callback; a second open would be a DuplicateError.
         self._last: Tuple[Optional[MQTTMessage], Optional[MQTTMessage]] = (None, None)
         self._stats = Stats()
+        self._tokens_on = False
+        self._on_pre_connect: Optional[CallbackOnPreConnect] = None
         client.on_message = self._dispatcher(lambda: self._on_message)
 
     # ---- publishing ----
@@ -183,6 +205,55 @@ class SealedClient:
 
         return decorator
 
+    # ---- CONNECT tokens ----
+
+    def use_connect_tokens(self, device_secret: Key, username: str, *, lifetime_s: int = 300) -> None:
+        """Logs in with a fresh CONNECT token on every connect and automatic reconnect.
+
+        Installs a hook as the raw client's on_pre_connect, which paho calls before each
+        connect and reconnect: it sets `username` and a new token from
+        mqseal.make_connect_token(device_secret, username, <the client's ID>, lifetime_s=...)
+        as the password (client.username_pw_set). Call it before connect(); once the
+        connection is up, it takes effect at the next reconnect. Calling it again replaces
+        the secret, username and lifetime.
+
+        An on_pre_connect already set on the raw client is adopted; set on_pre_connect
+        through the SealedClient from now on. It is called before the token is made, with
+        the raw client, and whatever password it sets is replaced by the token.
+
+        Raises InvalidArgumentError now, not at connect time, for an empty or too long
+        username, a lifetime of 0, or an empty client ID (the broker would assign one that
+        the token cannot name).
+        """
+        _connect_token(self.client, device_secret, username, lifetime_s)  # fail early on bad arguments
+        if not self._tokens_on:
+            self._on_pre_connect = self.client.on_pre_connect
+
+        def on_pre_connect(client: Client, userdata: Any) -> None:
+            handler = self._on_pre_connect
+            if handler is not None:
+                handler(client, userdata)
+            client.username_pw_set(username, _connect_token(client, device_secret, username, lifetime_s))
+
+        self.client.on_pre_connect = on_pre_connect
+        self._tokens_on = True
+
+    @property
+    def on_pre_connect(self) -> Optional[CallbackOnPreConnect]:
+        """on_pre_connect(raw_client, userdata), called before each connect and reconnect.
+
+        The raw client's own until use_connect_tokens(); after it, called before the token
+        is made.
+        """
+        return self._on_pre_connect if self._tokens_on else self.client.on_pre_connect
+
+    @on_pre_connect.setter
+    def on_pre_connect(self, handler: Optional[CallbackOnPreConnect]) -> None:
+        if self._tokens_on:
+            self._on_pre_connect = handler
+        else:
+            self.client.on_pre_connect = handler
+
     # ---- delegation ----
 
     def __getattr__(self, name: str) -> Any:
@@ -252,6 +323,16 @@ class SealedClient:
             except Exception:
                 _log.exception("on_refused raised on a message refused on %s", _topic_for_log(message))
         return opened
+
+
+def _connect_token(client: Client, device_secret: Key, username: str, lifetime_s: int) -> str:
+    """A fresh token for `client`'s current client ID (paho 2.x keeps it as bytes in _client_id)."""
+    client_id = client._client_id.decode("utf-8")
+    if not client_id:
+        error = InvalidArgumentError("CONNECT tokens need a client ID: the broker would assign one no token names")
+        error.code = "invalid_argument"
+        raise error
+    return make_connect_token(device_secret, username, client_id, lifetime_s=lifetime_s)
 
 
 def _topic_for_log(message: MQTTMessage) -> str:

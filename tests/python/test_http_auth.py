@@ -1,0 +1,204 @@
+"""examples/python/http_auth.py: the HTTP authentication endpoint, in-process and as a script."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import importlib.util
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Dict, Iterator, List, Tuple
+
+import pytest
+
+import mqseal
+
+EXAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "python" / "http_auth.py"
+USERNAME = "device-7"
+CLIENT_ID = "sensor-7"
+CHEAP = mqseal.PassphraseParams(bytes(16), 1, 8192)  # Argon2id limits for tests only
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mqseal_example_http_auth", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+http_auth = load_example()
+
+
+@pytest.fixture(scope="module")
+def device() -> mqseal.Provisioned:
+    return mqseal.provision(USERNAME, "correct horse battery staple", CHEAP)
+
+
+@pytest.fixture
+def server(device: mqseal.Provisioned) -> Iterator[Tuple[str, int]]:
+    """The endpoint on a free port of 127.0.0.1, served by a thread; shut down after the test."""
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    srv = http_auth.make_server(mqseal.TokenVerifier(credentials), 0)
+    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), name="http-auth", daemon=True)
+    thread.start()
+    try:
+        host, port = srv.server_address[:2]
+        yield str(host), int(port)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def post(address: Tuple[str, int], body: bytes, path: str = "/mqtt/auth") -> Tuple[int, Dict[str, Any]]:
+    connection = http.client.HTTPConnection(*address, timeout=10)
+    try:
+        connection.request("POST", path, body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        assert response.getheader("Content-Type") == "application/json"
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def request(username: str, password: str, client_id: str = CLIENT_ID) -> bytes:
+    return json.dumps({"username": username, "password": password, "clientid": client_id}).encode()
+
+
+def token(device: mqseal.Provisioned, client_id: str = CLIENT_ID) -> str:
+    return mqseal.make_connect_token(device.device_secret, USERNAME, client_id)
+
+
+def test_a_token_is_allowed_once(
+    server: Tuple[str, int], device: mqseal.Provisioned, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mqseal.http_auth")
+    good = token(device)
+    assert post(server, request(USERNAME, good)) == (200, {"result": "allow"})
+    assert post(server, request(USERNAME, good)) == (403, {"result": "deny", "reason": "replay"})
+    assert good not in caplog.text and good[5:40] not in caplog.text  # never logged
+    assert f"allow user '{USERNAME}' (client '{CLIENT_ID}')" in caplog.text
+    assert f"deny user '{USERNAME}' (client '{CLIENT_ID}'): replay" in caplog.text
+
+
+def test_refusals_say_why(server: Tuple[str, int], device: mqseal.Provisioned) -> None:
+    assert post(server, request(USERNAME, "garbage")) == (403, {"result": "deny", "reason": "malformed"})
+    assert post(server, request(USERNAME, "")) == (403, {"result": "deny", "reason": "malformed"})
+    assert post(server, request("somebody-else", token(device))) == (403, {"result": "deny", "reason": "unknown_user"})
+    other_client = request(USERNAME, token(device, "another-client"))
+    assert post(server, other_client) == (403, {"result": "deny", "reason": "authentication_failed"})
+    old = mqseal.make_connect_token(device.device_secret, USERNAME, CLIENT_ID, lifetime_s=60, now_s=1_000_000_000)
+    assert post(server, request(USERNAME, old)) == (403, {"result": "deny", "reason": "expired"})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"",
+        b"\xff\xfe",
+        b"[]",
+        b'"a string"',
+        json.dumps({"username": USERNAME, "clientid": CLIENT_ID}).encode(),  # no password
+        json.dumps({"username": USERNAME, "password": 5, "clientid": CLIENT_ID}).encode(),
+        json.dumps({"username": USERNAME, "password": None, "clientid": CLIENT_ID}).encode(),
+        b'{"username": "device-7", "password": "mqs1.\\ud800", "clientid": "sensor-7"}',  # not UTF-8
+    ],
+    ids=["bad-json", "empty", "not-utf8", "array", "string", "no-password", "number", "null", "lone-surrogate"],
+)
+def test_a_malformed_body_is_a_bad_request(server: Tuple[str, int], body: bytes) -> None:
+    assert post(server, body) == (400, {"result": "deny", "reason": "bad_request"})
+
+
+def test_other_paths_and_methods(server: Tuple[str, int], device: mqseal.Provisioned) -> None:
+    assert post(server, request(USERNAME, token(device)), path="/elsewhere")[0] == 404
+    connection = http.client.HTTPConnection(*server, timeout=10)
+    try:
+        connection.request("GET", "/mqtt/auth")
+        assert connection.getresponse().status == 501
+    finally:
+        connection.close()
+    connection = http.client.HTTPConnection(*server, timeout=10)
+    try:  # no Content-Length
+        connection.putrequest("POST", "/mqtt/auth")
+        connection.endheaders()
+        assert connection.getresponse().status == 400
+    finally:
+        connection.close()
+    too_large = b" " * (http_auth.MAX_BODY_BYTES + 1)
+    assert post(server, too_large)[0] == 413
+
+
+def test_requests_on_one_kept_alive_connection(server: Tuple[str, int], device: mqseal.Provisioned) -> None:
+    connection = http.client.HTTPConnection(*server, timeout=10)
+    try:
+        for _ in range(3):
+            connection.request("POST", "/mqtt/auth", request(USERNAME, token(device)))
+            response = connection.getresponse()
+            assert (response.status, json.loads(response.read())) == (200, {"result": "allow"})
+    finally:
+        connection.close()
+
+
+def test_concurrent_requests(server: Tuple[str, int], device: mqseal.Provisioned) -> None:
+    tokens = [token(device) for _ in range(40)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda t: post(server, request(USERNAME, t)), tokens))
+        assert answers == [(200, {"result": "allow"})] * len(tokens)
+        # The same token in 16 racing requests: exactly one is allowed.
+        same = token(device)
+        raced = list(pool.map(lambda _: post(server, request(USERNAME, same)), range(16)))
+    assert raced.count((200, {"result": "allow"})) == 1
+    assert raced.count((403, {"result": "deny", "reason": "replay"})) == 15
+
+
+def test_deny_status_for_emqx(device: mqseal.Provisioned) -> None:
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    verifier = mqseal.TokenVerifier(credentials)
+    assert http_auth.decide(verifier, request(USERNAME, "garbage"), deny_status=200) == (
+        200,
+        {"result": "deny", "reason": "malformed"},
+    )
+    assert http_auth.decide(verifier, b"{", deny_status=200)[0] == 400
+
+
+def test_the_script(tmp_path: Path, device: mqseal.Provisioned) -> None:
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    path = tmp_path / "broker.credentials"
+    credentials.save(str(path))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLE), str(path), "0"], stderr=subprocess.PIPE, text=True, env=env
+    )
+    lines: List[str] = []
+    good = token(device)
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "listening on http://127.0.0.1:" in line:
+                break
+        assert lines and "listening on" in lines[-1], "".join(lines)
+        port = int(lines[-1].rsplit(":", 1)[1].split("/", 1)[0])
+        assert post(("127.0.0.1", port), request(USERNAME, good)) == (200, {"result": "allow"})
+    finally:
+        process.terminate()
+        _, rest = process.communicate(timeout=10)
+    assert good not in "".join(lines) + rest
+
+    path.chmod(0o644)  # a credentials file readable by others is refused
+    refused = subprocess.run([sys.executable, str(EXAMPLE), str(path), "0"], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1 and "insecure_permissions" in refused.stderr
+    usage = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=30)
+    assert usage.returncode == 2 and "CREDENTIALS_FILE PORT" in usage.stderr

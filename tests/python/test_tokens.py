@@ -1,0 +1,256 @@
+"""CONNECT tokens against a real mosquitto with the mqseal plugin (mqseal_auth.so).
+
+The plugin's path comes from the environment variable MQSEAL_PLUGIN (CI sets it);
+without it these tests are skipped. Clients use the paho callback API VERSION2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator, List, Optional
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+import mqseal
+import mqseal.paho
+from conftest import TIMEOUT, Broker, BrokerWithConfig
+
+USERNAME = "device-7"
+PASSWORD = "correct horse battery staple"
+CHEAP = mqseal.PassphraseParams(bytes(16), 1, 8192)  # Argon2id limits for tests only
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenBroker:
+    broker: Broker
+    device_secret: mqseal.Key
+
+
+@pytest.fixture
+def token_broker(tmp_path: Path, broker_with_config: BrokerWithConfig) -> TokenBroker:
+    """A mosquitto that logs USERNAME in with CONNECT tokens only, and that device's secret."""
+    plugin = os.environ.get("MQSEAL_PLUGIN")
+    if not plugin:
+        pytest.skip("MQSEAL_PLUGIN (the path of mqseal_auth.so) is not set")
+    if not Path(plugin).is_file():
+        pytest.fail(f"MQSEAL_PLUGIN={plugin} is not a file")
+    device = mqseal.provision(USERNAME, PASSWORD, CHEAP)
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    path = tmp_path / "broker.credentials"
+    credentials.save(str(path))  # mode 0600: readable because the broker stays root (user root)
+    broker = broker_with_config(
+        [
+            "user root",  # as root, mosquitto would otherwise become "mosquitto", who cannot read tmp_path
+            "allow_anonymous false",
+            f"plugin {plugin}",
+            f"plugin_opt_credentials_file {path}",
+        ]
+    )
+    return TokenBroker(broker, device.device_secret)
+
+
+class Connacks:
+    """Records the reason code and the password of every CONNACK a client gets, from any thread."""
+
+    def __init__(self) -> None:
+        self.reason_codes: List[ReasonCode] = []
+        self.passwords: List[Optional[str]] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: ReasonCode, props: Any) -> None:
+        with self._changed:
+            self.reason_codes.append(reason_code)
+            self.passwords.append(client.password)  # what the CONNECT just answered carried
+            self._changed.notify_all()
+
+    def wait(self, count: int) -> List[ReasonCode]:
+        with self._changed:
+            assert self._changed.wait_for(lambda: len(self.reason_codes) >= count, TIMEOUT), (
+                f"{len(self.reason_codes)} of {count} CONNACKs arrived"
+            )
+            return list(self.reason_codes)
+
+
+def new_client(client_id: str = "", protocol: MQTTProtocolVersion = mqtt.MQTTv311) -> mqtt.Client:
+    return mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id or f"mqseal-token-{uuid.uuid4().hex[:12]}", protocol=protocol
+    )
+
+
+def sealed_client(device_secret: mqseal.Key, protocol: MQTTProtocolVersion = mqtt.MQTTv311) -> mqseal.paho.SealedClient:
+    keys = mqseal.Keyring()
+    keys.generate("telemetry")
+    policy = mqseal.TopicPolicy()
+    policy.add_rule("plant/+/telemetry", "telemetry")
+    client = mqseal.paho.wrap(new_client(protocol=protocol), policy, keys)
+    client.use_connect_tokens(device_secret, USERNAME)
+    return client
+
+
+def attempt(client: mqtt.Client, broker: Broker) -> ReasonCode:
+    """Connects once, without a network thread (so no automatic retry); the CONNACK's reason code."""
+    connacks = Connacks()
+    client.on_connect = connacks
+    client.connect(broker.host, broker.port)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not connacks.reason_codes and time.monotonic() < deadline:
+            client.loop(0.05)
+        return connacks.wait(1)[0]
+    finally:
+        client.disconnect()
+
+
+def broker_log(broker: Broker, contains: str) -> str:
+    """mosquitto's log once it contains `contains` (it is written asynchronously)."""
+    assert broker.log is not None
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        text = broker.log.read_text(errors="replace")
+        if contains in text or time.monotonic() > deadline:
+            assert contains in text, f"not in mosquitto's log: {contains!r}\n{text[-2000:]}"
+            return text
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def loops() -> Iterator[List[mqtt.Client]]:
+    """Clients whose network loop a test started: disconnected and stopped after it."""
+    clients: List[mqtt.Client] = []
+    yield clients
+    for client in clients:
+        client.disconnect()
+        client.loop_stop()
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5], ids=["v311", "v5"])
+def test_connect_and_connect_again_with_a_fresh_token(token_broker: TokenBroker, protocol: MQTTProtocolVersion) -> None:
+    broker = token_broker.broker
+    client = sealed_client(token_broker.device_secret, protocol)
+    first = attempt(client.client, broker)
+    assert first == "Success", first
+    second = attempt(client.client, broker)  # connect() again: on_pre_connect makes a new token
+    assert second == "Success", second
+    client.client.reconnect()  # reconnect() too
+    connacks = Connacks()
+    client.on_connect = connacks
+    deadline = time.monotonic() + TIMEOUT
+    while not connacks.reason_codes and time.monotonic() < deadline:
+        client.loop(0.05)
+    assert connacks.wait(1)[0] == "Success"
+    client.disconnect()
+    assert "mqseal: refused" not in broker_log(broker, "")
+
+
+def test_every_automatic_reconnect_presents_a_new_token(token_broker: TokenBroker, loops: List[mqtt.Client]) -> None:
+    broker = token_broker.broker
+    client = sealed_client(token_broker.device_secret)
+    connacks = Connacks()
+    client.on_connect = connacks
+    client.reconnect_delay_set(min_delay=1, max_delay=1)
+    client.connect(broker.host, broker.port)
+    loops.append(client.client)
+    client.loop_start()
+    assert connacks.wait(1) == ["Success"]
+
+    # Another connection with the same client ID takes the session over: mosquitto drops
+    # the sealed client, whose network thread reconnects by itself a second later.
+    client_id = client.client._client_id.decode()
+    intruder = new_client(client_id)
+    intruder.username_pw_set(USERNAME, mqseal.make_connect_token(token_broker.device_secret, USERNAME, client_id))
+    assert attempt(intruder, broker) == "Success"
+
+    assert connacks.wait(2) == ["Success", "Success"]
+    first, second = connacks.passwords[:2]
+    assert first is not None and second is not None
+    assert first != second and first.startswith("mqs1.") and second.startswith("mqs1.")
+    text = broker_log(broker, "")
+    assert "mqseal: refused" not in text
+    assert first not in text and second not in text  # mosquitto never logs passwords
+
+
+def test_a_replayed_token_is_refused(token_broker: TokenBroker) -> None:
+    broker = token_broker.broker
+    client = sealed_client(token_broker.device_secret)
+    assert attempt(client.client, broker) == "Success"
+    token = client.password
+    assert token is not None and token.startswith("mqs1.")
+
+    replay = new_client(client.client._client_id.decode())  # the same client ID: only the nonce is stale
+    replay.username_pw_set(USERNAME, token)
+    assert attempt(replay, broker) == "Not authorized"
+    broker_log(broker, f"mqseal: refused CONNECT of user '{USERNAME}' (client '{replay._client_id.decode()}'): replay")
+
+
+def test_a_token_for_another_client_id_is_refused(token_broker: TokenBroker) -> None:
+    client = new_client()
+    client.username_pw_set(USERNAME, mqseal.make_connect_token(token_broker.device_secret, USERNAME, "someone-else"))
+    assert attempt(client, token_broker.broker) == "Not authorized"
+    broker_log(token_broker.broker, "authentication_failed")
+
+
+def test_the_wrong_device_secret_is_refused(token_broker: TokenBroker) -> None:
+    wrong = mqseal.provision(USERNAME, "not the password", CHEAP).device_secret
+    client = sealed_client(wrong)
+    assert attempt(client.client, token_broker.broker) == "Not authorized"
+    broker_log(token_broker.broker, "authentication_failed")
+
+
+def test_the_plain_password_is_refused(token_broker: TokenBroker) -> None:
+    client = new_client()
+    client.username_pw_set(USERNAME, PASSWORD)
+    assert attempt(client, token_broker.broker) == "Not authorized"
+    text = broker_log(token_broker.broker, "malformed")
+    assert PASSWORD not in text
+
+
+def test_no_password_and_anonymous_clients_are_refused(token_broker: TokenBroker) -> None:
+    client = new_client()
+    client.username_pw_set(USERNAME)
+    assert attempt(client, token_broker.broker) == "Not authorized"
+    assert attempt(new_client(), token_broker.broker) == "Not authorized"
+
+
+def test_an_on_pre_connect_already_set_is_chained(token_broker: TokenBroker) -> None:
+    calls: List[Optional[str]] = []
+    raw = new_client()
+    raw.on_pre_connect = lambda client, userdata: calls.append("adopted")
+    keys = mqseal.Keyring()
+    keys.generate("telemetry")
+    client = mqseal.paho.wrap(raw, mqseal.TopicPolicy(), keys)
+    client.use_connect_tokens(token_broker.device_secret, USERNAME, lifetime_s=60)
+    assert attempt(raw, token_broker.broker) == "Success"
+    client.on_pre_connect = lambda c, userdata: calls.append(c.password)  # set through the wrapper: still chained
+    assert attempt(raw, token_broker.broker) == "Success"
+    assert calls[0] == "adopted" and calls[1] is not None and calls[1].startswith("mqs1.")  # the previous token
+    assert calls[1] != raw.password
+
+
+def test_an_empty_client_id_is_refused_early() -> None:
+    keys = mqseal.Keyring()
+    keys.generate("telemetry")
+    client = mqseal.paho.wrap(
+        mqtt.Client(CallbackAPIVersion.VERSION2, client_id=""), mqseal.TopicPolicy(), keys
+    )
+    secret = mqseal.Key.generate()
+    with pytest.raises(mqseal.InvalidArgumentError):
+        client.use_connect_tokens(secret, USERNAME)
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.paho.wrap(new_client(), mqseal.TopicPolicy(), keys).use_connect_tokens(secret, USERNAME, lifetime_s=0)
+    assert client.client.on_pre_connect is None
+
+
+def test_a_user_the_credentials_do_not_hold_is_refused(token_broker: TokenBroker) -> None:
+    """The plugin defers unknown users to mosquitto, which refuses them here (allow_anonymous false)."""
+    client = new_client()
+    client.username_pw_set("somebody-else", PASSWORD)
+    assert attempt(client, token_broker.broker) == "Not authorized"
