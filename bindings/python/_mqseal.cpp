@@ -424,6 +424,14 @@ PYBIND11_MODULE(_mqseal, m) {
         py::arg("device_secret"), py::arg("username"), py::arg("client_id"), py::kw_only(),
         py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
         "A fresh single-use token for the CONNECT password field.");
+  m.def("make_connect_token",
+        [](const Keyring& keys, const std::string& key_name, const std::string& username,
+           const std::string& client_id, uint64_t lifetime_s, uint64_t now_s) {
+          return unwrap(make_connect_token(keys, key_name, username, client_id, lifetime_s, now_s));
+        },
+        py::arg("keyring"), py::arg("key_name"), py::arg("username"), py::arg("client_id"), py::kw_only(),
+        py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
+        "The same, with the device secret kept in a keyring (the primary key of key_name).");
   m.def("_make_connect_token_with_nonce", [](const Key& secret, const std::string& username,
                                              const std::string& client_id, uint64_t expiry_s, py::handle nonce) {
     BytesLike n(nonce);

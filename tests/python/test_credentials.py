@@ -61,3 +61,15 @@ def test_a_fresh_token_per_connect(tmp_path: Path) -> None:
     assert verifier.remembered_tokens == 2
     assert "device-7" in credentials and len(credentials) == 1
     assert "token" not in repr(device.record) and VECTORS["provisioning"]["token_key"] not in repr(device.record)
+
+
+def test_tokens_from_a_keyring(tmp_path: Path) -> None:
+    device = provisioned()
+    keys = mqseal.Keyring()
+    keys.add("connect", device.device_secret)
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    verifier = mqseal.TokenVerifier(credentials)
+    verifier.verify("device-7", "client-7", mqseal.make_connect_token(keys, "connect", "device-7", "client-7"))
+    with pytest.raises(mqseal.KeyNotFoundError):
+        mqseal.make_connect_token(keys, "absent", "device-7", "client-7")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from typing_extensions import Buffer
-from typing import Literal
+from typing import Literal, overload
 
 KEY_SIZE: int
 ENVELOPE_OVERHEAD: int
@@ -248,10 +248,16 @@ class Provisioned:
 def provision(username: str, password: str, params: PassphraseParams) -> Provisioned:
     """The device secret (for the device) and the broker's record, from a password (Argon2id)."""
 
+@overload
 def make_connect_token(
     device_secret: Key, username: str, client_id: str, *, lifetime_s: int = 300, now_s: int = 0
 ) -> str:
     """A fresh single-use token for the CONNECT password field (81 characters)."""
+@overload
+def make_connect_token(
+    keyring: Keyring, key_name: str, username: str, client_id: str, *, lifetime_s: int = 300, now_s: int = 0
+) -> str:
+    """The same, with the device secret kept in a keyring (the primary key of key_name)."""
 
 def _make_connect_token_with_nonce(
     device_secret: Key, username: str, client_id: str, expiry_s: int, nonce: Buffer
