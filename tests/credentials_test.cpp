@@ -16,17 +16,9 @@ using testing::take;
 
 constexpr uint64_t kNow = 1'800'000'000;  // seconds
 
-PassphraseParams cheap_params() {  // the smallest Argon2id limits: fast tests
-  PassphraseParams p;
-  p.salt.fill(7);
-  p.opslimit = 1;
-  p.memlimit = 8192;
-  return p;
-}
-
 struct Fixture {
-  Provisioned device = take(provision("device-7", "correct horse battery staple", cheap_params()));
-  Provisioned other = take(provision("device-8", "another password", cheap_params()));
+  Provisioned device = take(provision("device-7", "correct horse battery staple", testing::cheap_passphrase_params(7)));
+  Provisioned other = take(provision("device-8", "another password", testing::cheap_passphrase_params(7)));
   TokenVerifier verifier = make_verifier();
 
   TokenVerifier make_verifier(VerifierOptions options = {}) {
@@ -47,14 +39,14 @@ TEST(Credentials, ProvisionKeepsNoPasswordAndNoDeviceSecretAtTheBroker) {
   Fixture f;
   EXPECT_EQ(f.device.record.username, "device-7");
   // The record's key is a subkey: the same password and salt give the same one ...
-  Provisioned again = take(provision("device-7", "correct horse battery staple", cheap_params()));
+  Provisioned again = take(provision("device-7", "correct horse battery staple", testing::cheap_passphrase_params(7)));
   EXPECT_TRUE(again.device_secret.same_bytes(f.device.device_secret));
   EXPECT_EQ(again.record.token_key, f.device.record.token_key);
   // ... and it is not the device secret.
   Key record_key = take(Key::from_bytes(ByteView(f.device.record.token_key)));
   EXPECT_FALSE(record_key.same_bytes(f.device.device_secret));
-  EXPECT_EQ(provision("bad name", "pw", cheap_params()).error(), Errc::invalid_argument);
-  EXPECT_EQ(provision("x", "", cheap_params()).error(), Errc::invalid_argument);
+  EXPECT_EQ(provision("bad name", "pw", testing::cheap_passphrase_params(7)).error(), Errc::invalid_argument);
+  EXPECT_EQ(provision("x", "", testing::cheap_passphrase_params(7)).error(), Errc::invalid_argument);
 }
 
 TEST(Credentials, ATokenIsShortAndAcceptedOnce) {

@@ -26,20 +26,12 @@ namespace {
 using testing::take;
 
 
-PassphraseParams cheap_params() {
-  PassphraseParams p;
-  p.salt.fill(3);
-  p.opslimit = 1;
-  p.memlimit = 8192;
-  return p;
-}
-
 // A credentials file for device-7, a mosquitto password_file for a legacy
 // user, and an acl_file limiting device-7 to plant/7/#.
 struct Deployment {
   testing::TempDir dir;
   const std::string password = "device-7 password, never on the wire";
-  Provisioned device = take(provision("device-7", password, cheap_params()));
+  Provisioned device = take(provision("device-7", password, testing::cheap_passphrase_params(3)));
   std::string credentials_file = dir.file("mqseal.credentials");
   std::string password_file = dir.file("passwords");
   std::string acl_file = dir.file("acl");

@@ -44,6 +44,16 @@ inline std::shared_ptr<Keyring> plant_keys() {
   return keys;
 }
 
+// The smallest Argon2id limits libsodium allows, with a fixed salt: fast tests.
+// Real keys and devices use PassphraseParams::generate() (INTERACTIVE).
+inline PassphraseParams cheap_passphrase_params(uint8_t salt_byte = 7) {
+  PassphraseParams p;
+  p.salt.fill(salt_byte);
+  p.opslimit = 1;
+  p.memlimit = 8192;
+  return p;
+}
+
 // A fresh temporary directory, removed with its files on destruction.
 class TempDir {
  public:

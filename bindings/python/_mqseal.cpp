@@ -163,6 +163,17 @@ RetainedPolicy retained_policy(const std::string& name) {
   raise(Error(Errc::invalid_argument, "retained is 'accept' or 'refuse'"));
 }
 
+ReplayOptions replay_options(uint64_t max_age_ms, uint64_t max_future_skew_ms, const std::string& retained,
+                             uint64_t retained_max_age_ms, size_t max_streams) {
+  ReplayOptions options;
+  options.max_age_ms = max_age_ms;
+  options.max_future_skew_ms = max_future_skew_ms;
+  options.retained = retained_policy(retained);
+  options.retained_max_age_ms = retained_max_age_ms;
+  options.max_streams = max_streams;
+  return options;
+}
+
 std::string key_info_repr(const KeyInfo& info) {
   char id[16];
   std::snprintf(id, sizeof id, "0x%08x", info.id);
@@ -335,11 +346,8 @@ PYBIND11_MODULE(_mqseal, m) {
                        uint64_t max_future_skew_ms, const std::string& retained, uint64_t retained_max_age_ms,
                        size_t max_streams, size_t topic_cache_capacity) {
              OpenerOptions options;
-             options.replay.max_age_ms = max_age_ms;
-             options.replay.max_future_skew_ms = max_future_skew_ms;
-             options.replay.retained = retained_policy(retained);
-             options.replay.retained_max_age_ms = retained_max_age_ms;
-             options.replay.max_streams = max_streams;
+             options.replay =
+                 replay_options(max_age_ms, max_future_skew_ms, retained, retained_max_age_ms, max_streams);
              options.topic_cache_capacity = topic_cache_capacity;
              return unwrap(Opener::create(policy, snapshot(keys), options));
            }),
@@ -372,13 +380,8 @@ PYBIND11_MODULE(_mqseal, m) {
   py::class_<ReplayGuard>(m, "ReplayGuard")
       .def(py::init([](uint64_t max_age_ms, uint64_t max_future_skew_ms, const std::string& retained,
                        uint64_t retained_max_age_ms, size_t max_streams) {
-             ReplayOptions options;
-             options.max_age_ms = max_age_ms;
-             options.max_future_skew_ms = max_future_skew_ms;
-             options.retained = retained_policy(retained);
-             options.retained_max_age_ms = retained_max_age_ms;
-             options.max_streams = max_streams;
-             return unwrap(ReplayGuard::create(options));
+             return unwrap(ReplayGuard::create(
+                 replay_options(max_age_ms, max_future_skew_ms, retained, retained_max_age_ms, max_streams)));
            }),
            py::kw_only(), py::arg("max_age_ms") = ReplayOptions{}.max_age_ms,
            py::arg("max_future_skew_ms") = ReplayOptions{}.max_future_skew_ms, py::arg("retained") = "accept",
