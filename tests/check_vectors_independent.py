@@ -43,7 +43,7 @@ ERROR_NAMES = (
     "key_retired", "wrong_key_for_topic", "authentication_failed",
     "duplicate", "replay", "expired", "not_yet_valid", "retained_refused",
     "payload_too_large", "io_error", "insecure_permissions", "parse_error",
-    "crypto_failure", "nonce_exhausted", "no_primary_key", "buffer_too_small",
+    "crypto_failure", "nonce_exhausted", "no_primary_key",
     "transport_error",
 )
 

@@ -65,8 +65,7 @@ int exception_index(Errc code) {
     case Errc::invalid_argument:
     case Errc::invalid_topic:
     case Errc::invalid_filter:
-    case Errc::payload_too_large:
-    case Errc::buffer_too_small: return 1;
+    case Errc::payload_too_large: return 1;
     case Errc::no_rule: return 2;
     case Errc::malformed:
     case Errc::unsupported_version:
@@ -460,8 +459,7 @@ PYBIND11_MODULE(_mqseal, m) {
       .def(py::init([](const Credentials& credentials, uint64_t max_clock_skew_s, uint64_t max_lifetime_s,
                        size_t max_remembered_tokens) {
              // A snapshot: the Python object stays usable.
-             Credentials copy = unwrap(Credentials::parse(unwrap(credentials.serialize())));
-             return unwrap(TokenVerifier::create(std::move(copy),
+             return unwrap(TokenVerifier::create(credentials.clone(),
                                                  VerifierOptions{max_clock_skew_s, max_lifetime_s, max_remembered_tokens}));
            }),
            py::arg("credentials"), py::kw_only(), py::arg("max_clock_skew_s") = VerifierOptions{}.max_clock_skew_s,

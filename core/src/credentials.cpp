@@ -176,6 +176,12 @@ Status Credentials::add(CredentialRecord record) {
   return {};
 }
 
+Credentials Credentials::clone() const {
+  Credentials copy;
+  copy.records_ = records_;
+  return copy;
+}
+
 const CredentialRecord* Credentials::find(std::string_view username) const noexcept {
   for (const CredentialRecord& r : records_) {
     if (r.username == username) return &r;
@@ -271,7 +277,9 @@ Status Credentials::save(const std::string& path) const {
 // ---- verification ----
 
 struct TokenVerifier::Impl {
-  Credentials credentials;
+  // username -> token key, in guarded memory for as long as the broker runs
+  // (the records it came from are wiped when the Credentials go away).
+  std::unordered_map<std::string, Key> token_keys;
   VerifierOptions options;
   std::mutex mutex;
   // username, 0, nonce -> expiry of an accepted token
@@ -300,7 +308,11 @@ Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOpt
     return Error(Errc::invalid_argument, "verifier options out of range");
   }
   auto impl = std::make_unique<Impl>();
-  impl->credentials = std::move(credentials);
+  for (const CredentialRecord& record : credentials.records_) {
+    Result<Key> key = Key::from_bytes(ByteView(record.token_key));
+    if (!key) return std::move(key).error();
+    impl->token_keys.emplace(record.username, std::move(*key));
+  }
   impl->options = options;
   return TokenVerifier(std::move(impl));
 }
@@ -327,10 +339,10 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
     return Error(Errc::malformed, "not base64url");
   }
   if (binary[0] != kTokenVersion) return Errc::unsupported_version;
-  const CredentialRecord* record = impl_->credentials.find(username);
-  if (record == nullptr) return Errc::unknown_user;
+  auto user = impl_->token_keys.find(std::string(username));
+  if (user == impl_->token_keys.end()) return Errc::unknown_user;
   uint8_t expected[kTokenMacSize];
-  token_mac(record->token_key.data(), username, client_id, binary, expected);
+  token_mac(KeyAccess::bytes(user->second), username, client_id, binary, expected);
   if (crypto_verify_32(expected, binary + kOffsetMac) != 0) return Errc::authentication_failed;
 
   const uint64_t now = now_s != 0 ? now_s : system_time_s();
@@ -351,7 +363,7 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
 }
 
 bool TokenVerifier::knows(std::string_view username) const noexcept {
-  return impl_->credentials.find(username) != nullptr;
+  return impl_->token_keys.count(std::string(username)) != 0;
 }
 
 size_t TokenVerifier::remembered_tokens() const {

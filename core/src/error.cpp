@@ -38,7 +38,6 @@ constexpr ErrcText kErrcTexts[] = {
     {Errc::crypto_failure, "crypto_failure", "cryptographic library failure"},
     {Errc::nonce_exhausted, "nonce_exhausted", "sealer has used all its sequence numbers"},
     {Errc::no_primary_key, "no_primary_key", "key name has no primary key"},
-    {Errc::buffer_too_small, "buffer_too_small", "output buffer too small"},
     {Errc::transport_error, "transport_error", "the MQTT client library refused the operation"},
     {Errc::unknown_user, "unknown_user", "no credentials for this username"},
     {Errc::capacity_exceeded, "capacity_exceeded", "a bounded table is full"},

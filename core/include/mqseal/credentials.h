@@ -103,6 +103,8 @@ class Credentials {
   [[nodiscard]] Status add(CredentialRecord record);  // invalid_argument if the user exists
   const CredentialRecord* find(std::string_view username) const noexcept;
   size_t size() const noexcept { return records_.size(); }
+  // A copy (the copy's token keys are wiped when it goes away, like these).
+  Credentials clone() const;
 
   [[nodiscard]] static Result<Credentials> parse(std::string_view text);
   [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
@@ -117,6 +119,7 @@ class Credentials {
   ~Credentials();
 
  private:
+  friend class TokenVerifier;  // moves the token keys into guarded memory
   std::vector<CredentialRecord> records_;
 };
 
@@ -128,7 +131,8 @@ struct VerifierOptions {
 
 class TokenVerifier {
  public:
-  // invalid_argument for options out of range.
+  // invalid_argument for options out of range. The token keys move into
+  // guarded memory (sodium_malloc) for the verifier's lifetime.
   [[nodiscard]] static Result<TokenVerifier> create(Credentials credentials, VerifierOptions options = {});
   TokenVerifier(TokenVerifier&&) noexcept;
   TokenVerifier& operator=(TokenVerifier&&) noexcept;

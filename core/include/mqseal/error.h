@@ -51,10 +51,9 @@ enum class Errc : uint8_t {
   crypto_failure = 21,        // libsodium could not initialise or allocate
   nonce_exhausted = 22,       // a sealer used up its 2^64 sequence numbers
   no_primary_key = 23,        // key name has no primary key to seal with
-  buffer_too_small = 24,      // caller's output buffer cannot hold the result
-  transport_error = 25,       // the MQTT client library refused the operation
-  unknown_user = 26,          // no credentials for this username
-  capacity_exceeded = 27,     // a bounded table is full of live entries: refused
+  transport_error = 24,       // the MQTT client library refused the operation
+  unknown_user = 25,          // no credentials for this username
+  capacity_exceeded = 26,     // a bounded table is full of live entries: refused
 };
 
 // A short, fixed English sentence for the code. Never null.
