@@ -18,13 +18,9 @@
 //     on 127.0.0.1 that counts the bytes each way; with CA CERT KEY, over TLS
 //     with that client certificate. Prints bytes up, bytes down, client CPU.
 #include <MQTTAsync.h>
-#include <arpa/inet.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/paho/async.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,12 +34,12 @@
 #include <vector>
 
 #include "paho_wait.h"
+#include "tcp_relay.h"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kDeliveryTimeout = std::chrono::seconds(120);
-constexpr size_t kRelayBuffer = 64 * 1024;
 
 struct Keys {
   std::shared_ptr<mqseal::Keyring> ring = std::make_shared<mqseal::Keyring>();
@@ -218,65 +214,8 @@ int throughput(const std::string& uri, int messages, size_t size, int rounds) {
   return 0;
 }
 
-// ---- cost: a relay that counts bytes ----
+// ---- cost: bytes counted by a relay (tests/support/tcp_relay.h) ----
 
-struct Relay {
-  int listener = -1;
-  int port = 0;
-  std::atomic<uint64_t> up{0};    // client to broker
-  std::atomic<uint64_t> down{0};  // broker to client
-  std::thread thread;
-
-  Relay(int broker_port) {
-    listener = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listener, 1) != 0 ||
-        getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      die("relay: cannot listen on 127.0.0.1");
-    }
-    port = ntohs(addr.sin_port);
-    thread = std::thread([this, broker_port] { run(broker_port); });
-  }
-  ~Relay() {
-    thread.join();
-    close(listener);
-  }
-
-  void run(int broker_port) {
-    const int client = accept(listener, nullptr, nullptr);
-    const int broker = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(broker_port));
-    if (client < 0 || connect(broker, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("relay: connect");
-    std::vector<char> buffer(kRelayBuffer);
-    pollfd fds[2] = {{client, POLLIN, 0}, {broker, POLLIN, 0}};
-    while (poll(fds, 2, -1) > 0) {
-      bool closed = false;
-      for (int i = 0; i < 2 && !closed; ++i) {
-        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-        const ssize_t n = read(fds[i].fd, buffer.data(), buffer.size());
-        if (n <= 0) {
-          closed = true;
-          break;
-        }
-        (i == 0 ? up : down) += static_cast<uint64_t>(n);
-        for (ssize_t done = 0; done < n;) {
-          const ssize_t w = write(fds[1 - i].fd, buffer.data() + done, static_cast<size_t>(n - done));
-          if (w <= 0) { closed = true; break; }
-          done += w;
-        }
-      }
-      if (closed) break;
-    }
-    close(client);
-    close(broker);
-  }
-};
 
 int cost(const std::string& uri, int messages, size_t size, bool sealed, const char* ca, const char* cert,
          const char* key) {
@@ -286,8 +225,9 @@ int cost(const std::string& uri, int messages, size_t size, bool sealed, const c
   Keys keys;
   auto sealer = mqseal::Sealer::create(keys.policy, keys.ring);
   if (!sealer) die("sealer");
-  Relay relay(broker_port);
-  const std::string relay_uri = std::string(tls ? "ssl" : "tcp") + "://127.0.0.1:" + std::to_string(relay.port);
+  mqseal::testing::TcpRelay relay(broker_port);
+  if (!relay.ok()) die("relay: cannot listen on 127.0.0.1");
+  const std::string relay_uri = std::string(tls ? "ssl" : "tcp") + "://127.0.0.1:" + std::to_string(relay.port());
   mqseal::paho::TlsFiles files{tls ? ca : "", tls ? cert : "", tls ? key : "", ""};
   MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
   if (tls && !mqseal::paho::configure_tls(files, ssl)) die("configure_tls");
@@ -308,9 +248,10 @@ int cost(const std::string& uri, int messages, size_t size, bool sealed, const c
   example::wait_for_pending(client);
   disconnect(client);
   const double cpu = cpu_ms() - cpu_before;
+  relay.finish();  // the connection is over: every byte is counted
   std::printf("%s %s: bytes up %llu, bytes down %llu, client CPU %.1f ms\n", tls ? "tls" : "tcp",
-              sealed ? "sealed" : "plain", static_cast<unsigned long long>(relay.up.load()),
-              static_cast<unsigned long long>(relay.down.load()), cpu);
+              sealed ? "sealed" : "plain", static_cast<unsigned long long>(relay.bytes_up()),
+              static_cast<unsigned long long>(relay.bytes_down()), cpu);
   return 0;
 }
 

@@ -6,7 +6,6 @@
 #include <mqseal/credentials.h>
 #include <mqseal/envelope.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 
 #include "asan_preload.h"
 #include "broker.h"
+#include "tcp_relay.h"
 #include "test_util.h"
 
 namespace mqseal {
@@ -151,67 +151,12 @@ TEST(MosquittoPlugin, ProtectedTopicsRefusePlaintextAndAclFileStillApplies) {
   EXPECT_NE(testing::read_file(broker.log_path()).find("refused an unsealed 17-byte publish"), std::string::npos);
 }
 
-// A TCP relay on 127.0.0.1 that keeps every byte it forwards, both ways.
-class Capture {
- public:
-  explicit Capture(int broker_port) {
-    listener_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    EXPECT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    EXPECT_EQ(listen(listener_, 1), 0);
-    getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    thread_ = std::thread([this, broker_port] { run(broker_port); });
-  }
-  ~Capture() { finish(); }
-  int port() const { return port_; }
-  // Waits for the relayed connection to end; everything that crossed it.
-  const std::string& finish() {
-    if (thread_.joinable()) thread_.join();
-    if (listener_ >= 0) close(listener_);
-    listener_ = -1;
-    return bytes_;
-  }
-
- private:
-  void run(int broker_port) {
-    const int client = accept(listener_, nullptr, nullptr);
-    const int broker = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(static_cast<uint16_t>(broker_port));
-    if (client >= 0 && ::connect(broker, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-      pollfd fds[2] = {{client, POLLIN, 0}, {broker, POLLIN, 0}};
-      char buffer[4096];
-      bool closed = false;
-      while (!closed && poll(fds, 2, kRelayIdleMs) > 0) {
-        for (int i = 0; i < 2 && !closed; ++i) {
-          if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-          const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
-          closed = n <= 0 || write(fds[1 - i].fd, buffer, static_cast<size_t>(n)) != n;
-          if (!closed) bytes_.append(buffer, static_cast<size_t>(n));
-        }
-      }
-    }
-    if (client >= 0) close(client);
-    close(broker);
-  }
-  static constexpr int kRelayIdleMs = 5000;
-  int listener_ = -1;
-  int port_ = 0;
-  std::thread thread_;
-  std::string bytes_;
-};
-
 TEST(MosquittoPlugin, NeitherPasswordNorDeviceSecretCrossesTheWire) {
   Deployment s;
   testing::Broker broker(s.options());
   ASSERT_TRUE(broker.running()) << broker.log();
-  Capture capture(broker.port());
+  testing::TcpRelay capture(broker.port());
+  ASSERT_TRUE(capture.ok());
   const std::string uri = "tcp://127.0.0.1:" + std::to_string(capture.port());
   MQTTClient client = nullptr;
   ASSERT_EQ(MQTTClient_create(&client, uri.c_str(), "client-7", MQTTCLIENT_PERSISTENCE_NONE, nullptr), 0);
