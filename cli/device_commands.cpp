@@ -78,9 +78,8 @@ int provision_device(const ProvisionArgs& args) {
   if (previous) {
     if (Status s = keys->promote(id); !s) return fail(s.error());
   }
-  Status added = credentials->add(provisioned->record);
-  sodium_memzero(provisioned->record.token_key.data(), provisioned->record.token_key.size());
-  if (!added) return fail(added.error());
+  // Every CredentialRecord copy wipes its token key when it goes away.
+  if (Status added = credentials->add(provisioned->record); !added) return fail(added.error());
 
   // The device's file first: if the broker's cannot be written, provisioning
   // again (same username) is still possible.

@@ -77,7 +77,8 @@ std::string utc_iso8601(uint64_t timestamp_ms) {
   const auto seconds = static_cast<std::time_t>(timestamp_ms / 1000);
   std::tm tm{};
   char text[64];
-  if (timestamp_ms / 1000 > static_cast<uint64_t>(INT64_MAX) || ::gmtime_r(&seconds, &tm) == nullptr ||
+  // timestamp_ms / 1000 always fits a 64-bit time_t; gmtime_r refuses years it cannot represent.
+  if (::gmtime_r(&seconds, &tm) == nullptr ||
       std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
     return "out of range";
   }

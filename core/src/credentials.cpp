@@ -165,9 +165,9 @@ Result<std::string> make_connect_token(const Keyring& keyring, std::string_view 
 
 // ---- the credentials file ----
 
-Credentials::~Credentials() {
-  for (CredentialRecord& r : records_) sodium_memzero(r.token_key.data(), r.token_key.size());
-}
+CredentialRecord::~CredentialRecord() { sodium_memzero(token_key.data(), token_key.size()); }
+
+Credentials::~Credentials() = default;  // each record wipes its own token key
 
 Status Credentials::add(CredentialRecord record) {
   if (!valid_provisioned_name(record.username)) return Error(Errc::invalid_argument, "invalid username");
@@ -230,7 +230,6 @@ Result<Credentials> Credentials::parse(std::string_view text) {
       return fail("bad Argon2id parameters");
     }
     if (!unhex(fields[6], record.token_key.data(), record.token_key.size())) {
-      sodium_memzero(record.token_key.data(), record.token_key.size());
       return fail("the token key is 64 hex digits");
     }
     if (credentials.find(record.username) != nullptr) return fail("duplicate username");

@@ -194,7 +194,11 @@ def test_the_script(tmp_path: Path, device: mqseal.Provisioned) -> None:
         assert post(("127.0.0.1", port), request(USERNAME, good)) == (200, {"result": "allow"})
     finally:
         process.terminate()
-        _, rest = process.communicate(timeout=10)
+        try:
+            _, rest = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave it running
+            _, rest = process.communicate()
     assert good not in "".join(lines) + rest
 
     path.chmod(0o644)  # a credentials file readable by others is refused

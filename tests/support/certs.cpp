@@ -191,6 +191,8 @@ int spawn_process(const std::vector<std::string>& argv, int stdin_fd, int stdout
   return pid;
 }
 
+constexpr int kUnknownExitStatus = 255 << 8;  // what waitpid reports for exit(255)
+
 bool wait_for_exit(int pid, int timeout_ms, int* status) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
@@ -200,8 +202,11 @@ bool wait_for_exit(int pid, int timeout_ms, int* status) {
       *status = wait_status;
       return true;
     }
-    if (got < 0 && errno != EINTR) {  // not our child (any more): nothing to wait for
-      *status = 0;
+    if (got < 0 && errno != EINTR) {
+      // Not our child any more (someone reaped it, or SIGCHLD is ignored): the
+      // outcome is unknown, so report it as a failure (exit code 255), never
+      // as a success.
+      *status = kUnknownExitStatus;
       return true;
     }
     if (Clock::now() >= deadline) return false;

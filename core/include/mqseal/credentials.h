@@ -55,6 +55,13 @@ struct CredentialRecord {
   std::string username;
   PassphraseParams passphrase;
   std::array<uint8_t, kKeySize> token_key{};  // secret: keep the record file 0600
+
+  CredentialRecord() = default;
+  CredentialRecord(const CredentialRecord&) = default;
+  CredentialRecord(CredentialRecord&&) noexcept = default;  // copies the array: both copies wipe
+  CredentialRecord& operator=(const CredentialRecord&) = default;
+  CredentialRecord& operator=(CredentialRecord&&) noexcept = default;
+  ~CredentialRecord();  // wipes token_key, whichever copy this is
 };
 
 struct Provisioned {
