@@ -40,7 +40,8 @@ __all__ = ["AUTH_PATH", "AuthHandler", "AuthServer", "decide", "main", "make_ser
 
 AUTH_PATH = "/mqtt/auth"
 MAX_BODY_BYTES = 256 * 1024
-"""Enough for any MQTT client ID (at most 65535 bytes) even fully escaped; larger bodies get 413."""
+"""Larger bodies get 413. Room for a 65 535-byte client ID as plain JSON text; one made of
+control characters escapes to 6 bytes each (about 393 KB) and is refused."""
 
 _log = logging.getLogger("mqseal.http_auth")
 

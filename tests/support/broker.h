@@ -45,7 +45,6 @@ class Broker {
   void restart();                // start again on the same port with the same config
 
   const BrokerOptions& options() const { return options_; }
-  const std::string& dir() const { return dir_; }            // its temp dir
   const std::string& log_path() const { return log_path_; }  // mosquitto's log_dest file
   int pid() const { return pid_; }                           // -1 when stopped
 
