@@ -30,13 +30,16 @@ readonly readings=3 topic=plant/7/telemetry
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 uri="tcp://127.0.0.1:$port"
 
+# `user root`: started as root, mosquitto would switch to the `mosquitto` user,
+# which cannot reach a checkout under /root (mode 0700 on Debian) or this
+# folder's 0600 credentials file. Started as another user, the line is ignored.
 cat > "$work/mosquitto.conf" <<CONF
+user root
 listener $port 127.0.0.1
 allow_anonymous true
 persistence false
 plugin $bin/../plugin/mqseal_auth.so
 plugin_opt_credentials_file $work/broker.credentials
-plugin_opt_allow_insecure_permissions true
 CONF
 cat > "$work/policy.toml" <<'TOML'
 [[rule]]
@@ -52,7 +55,6 @@ readonly device_password="demo device password, typed once at provisioning"
 echo "$device_password" | "$bin/../cli/mqseal" provision demo-device --device-keyring "$work/device.keys" \
   --credentials "$work/broker.credentials" >"$work/provision.txt" 2>&1 \
   || fail "provisioning failed: $(cat "$work/provision.txt")"
-chmod 644 "$work/broker.credentials"; chmod 755 "$work"  # mosquitto reads it as its own user
 
 mosquitto -c "$work/mosquitto.conf" >"$work/broker.log" 2>&1 &
 pids+=($!)

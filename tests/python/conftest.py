@@ -53,10 +53,14 @@ def _start_mosquitto(tmp_path: Path, extra_config: Sequence[str] = ()) -> Tuple[
     """Starts mosquitto on a free port of 127.0.0.1; retries if the port was taken meanwhile.
 
     `extra_config` lines are appended to the configuration; anonymous clients are allowed
-    unless one of them says otherwise (allow_anonymous ...).
+    unless one of them says otherwise (allow_anonymous ...). Always "user root": started as
+    root, mosquitto would switch to the user "mosquitto", which cannot reach pytest's
+    private tmp_path or a checkout under /root (the line is ignored when not root).
     """
     log = tmp_path / "mosquitto.log"
     lines = list(extra_config)
+    if "user root" not in lines:
+        lines.insert(0, "user root")
     if not any(line.split()[:1] == ["allow_anonymous"] for line in lines):
         lines.insert(0, "allow_anonymous true")
     for _ in range(3):
@@ -104,9 +108,7 @@ def broker_with_config(tmp_path: Path) -> Iterator[BrokerWithConfig]:
     """broker_with_config(lines) -> a fresh mosquitto on 127.0.0.1 whose configuration also has `lines`.
 
     Each call starts another broker (in its own directory under tmp_path, log in Broker.log);
-    all are stopped after the test. mosquitto started as root drops to the user "mosquitto",
-    which cannot read files under pytest's private tmp_path: add "user root" to `lines`
-    if the broker must read files there (ignored when not started as root).
+    all are stopped after the test (each runs as "user root": see _start_mosquitto).
     """
     if not Path(MOSQUITTO).exists():
         pytest.skip(f"{MOSQUITTO} is not installed")
