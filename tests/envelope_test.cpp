@@ -32,11 +32,14 @@ TEST(Envelope, LayoutIsAsSpecified) {
   Fixture f;
   std::vector<uint8_t> env = f.seal(std::string_view("hello"));
   ASSERT_EQ(env.size(), 5 + kEnvelopeOverhead);
-  EXPECT_EQ(kHeaderSize, 38u);
-  EXPECT_EQ(env[0], kEnvelopeVersion);
+  EXPECT_EQ(kHeaderSize, 39u);
+  EXPECT_EQ(kEnvelopeOverhead, 55u);
+  EXPECT_EQ(env[0], 2);
   EXPECT_EQ(env[1], kSuiteXChaCha20Poly1305);
-  EXPECT_EQ(std::vector<uint8_t>(env.begin() + 2, env.begin() + 6),
+  EXPECT_EQ(env[2], 0);  // flags: sealed as live
+  EXPECT_EQ(std::vector<uint8_t>(env.begin() + 3, env.begin() + 7),
             (std::vector<uint8_t>{1, 2, 3, 4}));
+  EXPECT_EQ(std::vector<uint8_t>(env.begin() + 15, env.begin() + 31), std::vector<uint8_t>(16, 0xab));
   EnvelopeHeader h = take(parse_header(env));
   EXPECT_EQ(h.key_id, f.header.key_id);
   EXPECT_EQ(h.timestamp_ms, f.header.timestamp_ms);
@@ -56,7 +59,12 @@ TEST(Envelope, EveryBitFlipOfA100ByteMessageIsRefused) {
     flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
     Status s = open_with_key(f.topic_key, "a/b", flipped, out);
     ASSERT_FALSE(s) << "bit " << bit;
-    EXPECT_EQ(s.error(), Errc::authentication_failed);
+    // Version, suite and unknown flag bits fail the header's structure check;
+    // everything else, the retain flag included, fails authentication.
+    const bool structural = bit < 16 || (bit / 8 == 2 && bit % 8 != 0);
+    if (!structural) {
+      EXPECT_EQ(s.error(), Errc::authentication_failed) << "bit " << bit;
+    }
     EXPECT_TRUE(out.empty());
   }
 }
@@ -102,11 +110,58 @@ TEST(Envelope, TopicKeysAreDistinctPerTopicAndKey) {
 TEST(Envelope, UnknownVersionAndSuite) {
   Fixture f;
   std::vector<uint8_t> env = f.seal(std::string_view("x"));
-  env[0] = 2;
+  env[0] = 3;
+  EXPECT_EQ(parse_header(env).error(), Errc::unsupported_version);
+  env[0] = 0;
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_version);
   env[0] = kEnvelopeVersion;
   env[1] = 2;
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
+}
+
+TEST(Envelope, RetainFlagIsInTheHeaderAndAuthenticated) {
+  Fixture f;
+  f.header.flags = kFlagRetain;
+  std::vector<uint8_t> env = f.seal(std::string_view("x"));
+  EXPECT_EQ(env[2], kFlagRetain);
+  EXPECT_EQ(take(parse_header(env)).flags, kFlagRetain);
+  std::vector<uint8_t> out;
+  testing::expect_ok(open_with_key(f.topic_key, "a/b", env, out));
+  env[2] = 0;  // a relay turning a retained message into a live one, or back
+  EXPECT_EQ(open_with_key(f.topic_key, "a/b", env, out).error(), Errc::authentication_failed);
+  for (const int unknown : {0x02, 0x80, 0xff}) {
+    env[2] = static_cast<uint8_t>(unknown);
+    EXPECT_EQ(parse_header(env).error(), Errc::malformed) << unknown;
+  }
+  f.header.flags = 0x04;
+  EXPECT_EQ(seal_with_header(f.topic_key, "a/b", f.header, std::string_view("x"), out).error(),
+            Errc::invalid_argument);
+}
+
+TEST(Envelope, VersionOneStillOpens) {
+  Fixture f;
+  f.header.version = kEnvelopeVersionV1;
+  std::vector<uint8_t> env = f.seal(std::string_view("hello"));
+  ASSERT_EQ(env.size(), 5 + kEnvelopeOverheadV1);
+  EXPECT_EQ(env[0], 1);
+  EXPECT_EQ(std::vector<uint8_t>(env.begin() + 2, env.begin() + 6), (std::vector<uint8_t>{1, 2, 3, 4}));
+  EnvelopeHeader h = take(parse_header(env));
+  EXPECT_EQ(h.version, kEnvelopeVersionV1);
+  EXPECT_EQ(h.flags, 0);
+  EXPECT_EQ(h.key_id, f.header.key_id);
+  EXPECT_EQ(h.sequence, f.header.sequence);
+  std::vector<uint8_t> out;
+  testing::expect_ok(open_with_key(f.topic_key, "a/b", env, out));
+  EXPECT_EQ(out, testing::bytes_of("hello"));
+  // A v1 header has no flags: sealing one with flags is refused.
+  f.header.flags = kFlagRetain;
+  EXPECT_EQ(seal_with_header(f.topic_key, "a/b", f.header, std::string_view("x"), out).error(),
+            Errc::invalid_argument);
+  // 54 bytes is a whole v1 envelope but a short v2 one.
+  std::vector<uint8_t> short_v2(kEnvelopeOverheadV1, 0);
+  short_v2[0] = kEnvelopeVersion;
+  short_v2[1] = kSuiteXChaCha20Poly1305;
+  EXPECT_EQ(parse_header(short_v2).error(), Errc::malformed);
 }
 
 TEST(Envelope, EmptyAndLongTopicsAndPayloads) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <random>
 #include <thread>
@@ -18,6 +19,27 @@ struct Pair {
   std::shared_ptr<Keyring> keys = testing::plant_keys();
   Sealer sealer = take(Sealer::create(testing::plant_policy(), keys));
   Opener opener = take(Opener::create(testing::plant_policy(), keys));
+};
+
+// A keyring whose "telemetry" and "commands" keys are known, so that a test
+// can seal envelopes with chosen headers (seal_with_header) as an insider.
+struct KnownKeys {
+  static constexpr KeyId kTelemetry = 0x7e1e0001;
+  static constexpr KeyId kCommands = 0xc0dd0002;
+  Key telemetry = take(Key::from_bytes(std::vector<uint8_t>(kKeySize, 0x11)));
+  Key commands = take(Key::from_bytes(std::vector<uint8_t>(kKeySize, 0x22)));
+  std::shared_ptr<Keyring> keys = std::make_shared<Keyring>();
+  KnownKeys() {
+    testing::expect_ok(keys->add_with_id("telemetry", kTelemetry, take(telemetry.clone())));
+    testing::expect_ok(keys->add_with_id("commands", kCommands, take(commands.clone())));
+  }
+  std::vector<uint8_t> seal(const Key& key, std::string_view topic, const EnvelopeHeader& h) {
+    uint8_t topic_key[kKeySize];
+    testing::expect_ok(derive_topic_key(key, topic, topic_key));
+    std::vector<uint8_t> env;
+    testing::expect_ok(seal_with_header(topic_key, topic, h, std::string_view("x"), env));
+    return env;
+  }
 };
 
 Errc open_error(Opener& opener, std::string_view topic, const std::vector<uint8_t>& env,
@@ -99,12 +121,124 @@ TEST(Opener, DuplicateReplayAndExpiry) {
 
 TEST(Opener, RetainedMessagesOpenLater) {
   Pair p;
-  std::vector<uint8_t> env = take(p.sealer.seal("plant/7/telemetry", std::string_view("last")));
+  std::vector<uint8_t> env =
+      take(p.sealer.seal("plant/7/telemetry", std::string_view("last"), Publish::retained));
+  EXPECT_EQ(take(parse_header(env)).flags, kFlagRetain);
   const uint64_t next_day = system_time_ms() + 24ull * 3600 * 1000;
   EXPECT_EQ(open_error(p.opener, "plant/7/telemetry", env, {false, next_day}), Errc::expired);
-  EXPECT_EQ(take(p.opener.open("plant/7/telemetry", env, {true, next_day})).payload,
-            testing::bytes_of("last"));
+  Opened o = take(p.opener.open("plant/7/telemetry", env, {true, next_day}));
+  EXPECT_EQ(o.payload, testing::bytes_of("last"));
+  EXPECT_TRUE(o.retained);
   EXPECT_TRUE(p.opener.open("plant/7/telemetry", env, {true, next_day}));  // every new subscriber
+}
+
+// A command published live, captured, and delivered again later with the
+// retain flag set (by the broker, or by a client allowed to publish retained
+// messages) must not open once it is older than max_age: the publisher's
+// intent is sealed into the envelope.
+TEST(Opener, ALiveMessageReplayedAsRetainedIsRefused) {
+  Pair p;
+  const std::string topic = "plant/7/cmd/valve/open";
+  std::vector<uint8_t> command = take(p.sealer.seal(topic, std::string_view("open")));
+  const uint64_t now = system_time_ms();
+  ASSERT_TRUE(p.opener.open(topic, command, {false, now}));
+  const uint64_t hour = 3600ull * 1000;
+  EXPECT_EQ(open_error(p.opener, topic, command, {true, now + hour}), Errc::expired);
+  // A receiver that starts six days later has no replay state at all.
+  Opener fresh = take(Opener::create(testing::plant_policy(), p.keys));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(open_error(fresh, topic, command, {true, now + 6 * 24 * hour}), Errc::expired);
+  }
+  // Within max_age it is judged as the live message it is: a duplicate.
+  EXPECT_EQ(open_error(p.opener, topic, command, {true, now + 1000}), Errc::duplicate);
+}
+
+// MQTT 5 "retain as published": a retained publish reaches current
+// subscribers live with the retain flag set. It is young, so it meets the
+// window like any live message.
+TEST(Opener, RetainAsPublishedDeliveriesOpenOnce) {
+  Pair p;
+  std::vector<uint8_t> env =
+      take(p.sealer.seal("plant/7/telemetry", std::string_view("x"), Publish::retained));
+  const uint64_t now = system_time_ms();
+  EXPECT_TRUE(p.opener.open("plant/7/telemetry", env, {true, now}));
+  EXPECT_EQ(open_error(p.opener, "plant/7/telemetry", env, {true, now + 10}), Errc::duplicate);
+  EXPECT_EQ(open_error(p.opener, "plant/7/telemetry", env, {false, now + 20}), Errc::duplicate);
+}
+
+TEST(Opener, RetainedPolicyPerRule) {
+  auto keys = testing::plant_keys();
+  TopicPolicy policy;
+  testing::expect_ok(policy.add_rule("plant/+/telemetry", "telemetry",
+                                     RetainedRule{RetainedPolicy::accept_within_age, 3600ull * 1000}));
+  testing::expect_ok(policy.add_rule("plant/+/cmd/#", "commands", RetainedRule{RetainedPolicy::refuse}));
+  Sealer sealer = take(Sealer::create(policy, keys));
+  Opener opener = take(Opener::create(policy, keys));  // receiver default: accept for 7 days
+  const uint64_t now = system_time_ms();
+  std::vector<uint8_t> cmd = take(sealer.seal("plant/7/cmd/x", std::string_view("c"), Publish::retained));
+  EXPECT_EQ(open_error(opener, "plant/7/cmd/x", cmd, {true, now + 1000}), Errc::retained_refused);
+  EXPECT_TRUE(opener.open("plant/7/cmd/x", cmd, {false, now}));  // delivered live, it opens
+  std::vector<uint8_t> t = take(sealer.seal("plant/7/telemetry", std::string_view("t"), Publish::retained));
+  EXPECT_TRUE(opener.open("plant/7/telemetry", t, {true, now + 30ull * 60 * 1000}));
+  EXPECT_EQ(open_error(opener, "plant/7/telemetry", t, {true, now + 2 * 3600ull * 1000}), Errc::expired);
+}
+
+// Envelope v1 (what deployed devices sealed before v2) cannot say whether it
+// was meant to be retained: it still opens, as a live message.
+TEST(Opener, VersionOneEnvelopesOpenAsLiveMessages) {
+  KnownKeys k;
+  Opener opener = take(Opener::create(testing::plant_policy(), k.keys));
+  const std::string topic = "plant/7/telemetry";
+  EnvelopeHeader h;
+  h.version = kEnvelopeVersionV1;
+  h.key_id = KnownKeys::kTelemetry;
+  h.timestamp_ms = system_time_ms();
+  h.sender.fill(0x42);
+  h.sequence = 7;
+  const std::vector<uint8_t> v1 = k.seal(k.telemetry, topic, h);
+  Opened o = take(opener.open(topic, v1, {false, h.timestamp_ms}));
+  EXPECT_EQ(o.payload, testing::bytes_of("x"));
+  EXPECT_FALSE(o.retained);
+  EXPECT_EQ(open_error(opener, topic, v1, {true, h.timestamp_ms + 1}), Errc::duplicate);
+  Opener fresh = take(Opener::create(testing::plant_policy(), k.keys));
+  EXPECT_EQ(open_error(fresh, topic, v1, {true, h.timestamp_ms + 3600ull * 1000}), Errc::expired);
+}
+
+// Issue 8, section 3: a holder of only the "commands" key floods a receiver
+// from fresh random senders with timestamps at the allowed future skew. The
+// stream table of its key name fills and its watermark rises; senders under
+// "telemetry", tracked or new, must not notice.
+TEST(Opener, AKeyHolderCannotLockOutAnotherKeysSenders) {
+  KnownKeys k;
+  OpenerOptions options;
+  options.replay.max_streams = 64;
+  Opener opener = take(Opener::create(testing::plant_policy(), k.keys, options));
+  Sealer honest = take(Sealer::create(testing::plant_policy(), k.keys));
+  const uint64_t now = system_time_ms();
+  ASSERT_TRUE(opener.open("plant/8/telemetry", take(honest.seal("plant/8/telemetry", std::string_view("1"))),
+                          {false, now}));
+  // 4200 fresh senders: the scale of the attack measured against the default
+  // table of 4096 streams, here against 64. Once the partition's watermark
+  // has risen, the attacker's own later senders are refused too.
+  size_t accepted = 0;
+  for (uint32_t i = 0; i < 4200; ++i) {
+    EnvelopeHeader h;
+    h.key_id = KnownKeys::kCommands;
+    h.timestamp_ms = now + options.replay.max_future_skew_ms - 1000;
+    std::memcpy(h.sender.data(), &i, sizeof i);
+    h.sender[15] = 0xa5;
+    accepted += opener.open("plant/7/cmd/valve", k.seal(k.commands, "plant/7/cmd/valve", h), {false, now}) ? 1 : 0;
+  }
+  EXPECT_GE(accepted, options.replay.max_streams);
+  EXPECT_GE(opener.replay_guard().watermark_ms("commands"), now);
+  EXPECT_LE(opener.replay_guard().watermark_ms("commands"), now + options.replay.max_future_skew_ms);
+  EXPECT_EQ(opener.replay_guard().watermark_ms("telemetry"), 0u);
+  // The tracked honest stream, and a device under "telemetry" that just rebooted.
+  EXPECT_TRUE(opener.open("plant/8/telemetry", take(honest.seal("plant/8/telemetry", std::string_view("2"))),
+                          {false, now + 1}));
+  Sealer rebooted = take(Sealer::create(testing::plant_policy(), k.keys));
+  EXPECT_TRUE(opener.open("plant/9/telemetry", take(rebooted.seal("plant/9/telemetry", std::string_view("3"))),
+                          {false, now + 2}));
 }
 
 TEST(Opener, SenderRebootIsAcceptedWithoutManualSteps) {

@@ -82,6 +82,37 @@ TEST(PolicyFile, RandomMutationsGiveTypedErrorsOnly) {
   }
 }
 
+TEST(PolicyFile, RetainedPolicyPerRule) {
+  Result<TopicPolicy> policy = parse_policy(
+      "[[rule]]\nfilter = \"plant/+/cmd/#\"\nkey = \"commands\"\nretained = \"refuse\"\n"
+      "[[rule]]\nfilter = \"plant/+/state\"\nkey = \"state\"\nretained = \"accept\"\n"
+      "retained_max_age_ms = 86400000\n"
+      "[[rule]]\nfilter = \"plant/+/telemetry\"\nkey = \"telemetry\"\n");
+  ASSERT_TRUE(policy) << policy.error().message();
+  const std::vector<TopicRule>& rules = policy->rules();
+  ASSERT_EQ(rules.size(), 3u);
+  ASSERT_TRUE(rules[0].retained);
+  EXPECT_EQ(rules[0].retained->policy, RetainedPolicy::refuse);
+  ASSERT_TRUE(rules[1].retained);
+  EXPECT_EQ(rules[1].retained->policy, RetainedPolicy::accept_within_age);
+  EXPECT_EQ(rules[1].retained->max_age_ms, 86400000u);
+  EXPECT_FALSE(rules[2].retained);
+  for (const char* bad : {
+           "retained = \"sometimes\"\n",
+           "retained = true\n",
+           "retained_max_age_ms = 5\n",
+           "retained = \"refuse\"\nretained_max_age_ms = 5\n",
+           "retained = \"accept\"\nretained_max_age_ms = 0\n",
+           "retained = \"accept\"\nretained_max_age_ms = -3\n",
+           "retained = \"accept\"\nretained_max_age_ms = 1.5\n",
+       }) {
+    const std::string text = std::string("[[rule]]\nfilter = \"a/#\"\nkey = \"k\"\n") + bad;
+    EXPECT_EQ(parse_policy(text).error(), Errc::parse_error) << bad;
+  }
+  EXPECT_EQ(parse_policy("[[rule]]\nfilter = \"p/#\"\nplaintext = true\nretained = \"refuse\"\n").error(),
+            Errc::parse_error);
+}
+
 TEST(PolicyFile, LoadsFromDisk) {
   testing::TempDir dir;
   testing::write_file(dir.file("p.toml"), "[[rule]]\nfilter = \"#\"\nkey = \"all\"\n", 0644);

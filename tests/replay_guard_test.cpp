@@ -243,6 +243,30 @@ TEST(ReplayGuard, ANewStreamsFirstMessageIsADuplicateNotAReplayOnRedelivery) {
   EXPECT_EQ(code(g.check(msg(2, 0, kNow + 5), kNow + 11)), Errc::duplicate);
 }
 
+// State is per key name: evictions in one partition never raise another's
+// watermark, and the same sender ID under two key names is two streams.
+TEST(ReplayGuard, KeyNamesArePartitions) {
+  ReplayOptions o;
+  o.max_streams = 2;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  auto under = [](std::string_view key_name, MessageFacts m) {
+    m.key_name = key_name;
+    return m;
+  };
+  EXPECT_TRUE(g.check(under("b", msg(1, 0)), kNow));
+  for (uint8_t s = 10; s < 20; ++s) {
+    (void)g.check(under("a", msg(s, 0, kNow + 59'000)), kNow);
+  }
+  EXPECT_EQ(g.watermark_ms("a"), kNow + 59'000);
+  EXPECT_EQ(g.watermark_ms("b"), 0u);
+  EXPECT_TRUE(g.check(under("b", msg(1, 1)), kNow + 1));
+  EXPECT_TRUE(g.check(under("b", msg(2, 0)), kNow + 2));  // a new sender under b
+  EXPECT_EQ(code(g.check(under("a", msg(3, 0, kNow + 3)), kNow + 3)), Errc::replay);
+  // One sender ID, two key names: two streams.
+  EXPECT_TRUE(g.check(under("c", msg(1, 1)), kNow + 4));
+  EXPECT_EQ(code(g.check(under("b", msg(1, 1)), kNow + 5)), Errc::duplicate);
+}
+
 TEST(ReplayGuard, OptionsAreValidated) {
   ReplayOptions o;
   o.max_age_ms = 0;

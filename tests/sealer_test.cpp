@@ -17,7 +17,7 @@ using testing::take;
 
 std::array<uint8_t, kNonceSize> nonce_of(const std::vector<uint8_t>& env) {
   std::array<uint8_t, kNonceSize> n{};
-  std::copy(env.begin() + 14, env.begin() + 14 + kNonceSize, n.begin());
+  std::copy(env.begin() + kAssociatedHeaderSize, env.begin() + kAssociatedHeaderSize + kNonceSize, n.begin());
   return n;
 }
 

@@ -17,53 +17,68 @@ static_assert(kTagSize == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag size")
 
 namespace {
 
+// Offsets in a v2 header; a v1 header has no flags byte, so every field
+// after the suite sits one byte earlier (Layout below).
 constexpr size_t kOffsetVersion = 0;
 constexpr size_t kOffsetSuite = 1;
-constexpr size_t kOffsetKeyId = 2;
-constexpr size_t kOffsetTimestamp = 6;
-constexpr size_t kOffsetSender = 14;
-constexpr size_t kOffsetSequence = kOffsetSender + kSenderIdSize;  // 30
-constexpr size_t kOffsetNonce = kOffsetSender;
-static_assert(kOffsetSequence + kSequenceSize == kHeaderSize, "header layout");
-// The associated data covers the header up to the nonce. The nonce itself
-// (sender and sequence) is authenticated by the AEAD as its nonce: any change
-// to it changes the key stream and the Poly1305 key, so the tag fails.
-constexpr size_t kAdHeaderSize = kAssociatedHeaderSize;
-static_assert(kAdHeaderSize == kOffsetNonce, "associated data stops at the nonce");
-
+constexpr size_t kOffsetFlags = 2;
 constexpr size_t kTopicLengthSize = 2;
 // Associated data up to this size is built on the stack; longer topics
 // (rare: MQTT allows 65535 bytes) use the heap.
 constexpr size_t kStackAdSize = 512;
+
+// Where the fields of one version's header are. The associated data covers
+// the header up to the nonce; the nonce itself (sender and sequence) is
+// authenticated by the AEAD as its nonce: any change to it changes the key
+// stream and the Poly1305 key, so the tag fails.
+struct Layout {
+  size_t key_id;
+  size_t timestamp;
+  size_t nonce;  // = sender; also the size of the header's associated part
+  size_t sequence;
+  size_t header;  // header size: the ciphertext starts here
+};
+constexpr Layout kLayoutV2{3, 7, kAssociatedHeaderSize, kAssociatedHeaderSize + kSenderIdSize, kHeaderSize};
+constexpr Layout kLayoutV1{2, 6, kAssociatedHeaderSizeV1, kAssociatedHeaderSizeV1 + kSenderIdSize,
+                           kHeaderSizeV1};
+static_assert(kLayoutV2.sequence + kSequenceSize == kLayoutV2.header, "v2 header layout");
+static_assert(kLayoutV1.sequence + kSequenceSize == kLayoutV1.header, "v1 header layout");
+static_assert(kLayoutV2.timestamp + 8 == kLayoutV2.nonce, "v2: the nonce follows the timestamp");
+static_assert(kLayoutV1.timestamp + 8 == kLayoutV1.nonce, "v1: the nonce follows the timestamp");
+
+constexpr const Layout& layout(uint8_t version) {
+  return version == kEnvelopeVersionV1 ? kLayoutV1 : kLayoutV2;
+}
 
 // Personalisation for the per-topic key derivation: exactly 16 bytes.
 constexpr char kTopicKeyPersonal[crypto_generichash_blake2b_PERSONALBYTES + 1] = "mqseal topic key";
 static_assert(sizeof kTopicKeyPersonal - 1 == crypto_generichash_blake2b_PERSONALBYTES,
               "personalisation is 16 bytes");
 
-void write_header(const EnvelopeHeader& h, uint8_t* out) {
+void write_header(const EnvelopeHeader& h, const Layout& at, uint8_t* out) {
   out[kOffsetVersion] = h.version;
   out[kOffsetSuite] = h.suite;
-  internal::store_be32(out + kOffsetKeyId, h.key_id);
-  internal::store_be64(out + kOffsetTimestamp, h.timestamp_ms);
-  std::memcpy(out + kOffsetSender, h.sender.data(), kSenderIdSize);
-  internal::store_be64(out + kOffsetSequence, h.sequence);
+  if (h.version != kEnvelopeVersionV1) out[kOffsetFlags] = h.flags;
+  internal::store_be32(out + at.key_id, h.key_id);
+  internal::store_be64(out + at.timestamp, h.timestamp_ms);
+  std::memcpy(out + at.nonce, h.sender.data(), kSenderIdSize);
+  internal::store_be64(out + at.sequence, h.sequence);
 }
 
-// header[0..14) || u16be(len(topic)) || topic, in `stack` if it fits, else
+// header[0..nonce) || u16be(len(topic)) || topic, in `stack` if it fits, else
 // in `heap`.
-const uint8_t* build_ad(const uint8_t* header, std::string_view topic, uint8_t* stack,
-                        std::vector<uint8_t>& heap, size_t& ad_size) {
-  ad_size = kAdHeaderSize + kTopicLengthSize + topic.size();
+const uint8_t* build_ad(const uint8_t* header, const Layout& at, std::string_view topic,
+                        uint8_t* stack, std::vector<uint8_t>& heap, size_t& ad_size) {
+  ad_size = at.nonce + kTopicLengthSize + topic.size();
   uint8_t* ad = stack;
   if (ad_size > kStackAdSize) {
     heap.resize(ad_size);
     ad = heap.data();
   }
-  std::memcpy(ad, header, kAdHeaderSize);
-  ad[kAdHeaderSize] = static_cast<uint8_t>(topic.size() >> 8);
-  ad[kAdHeaderSize + 1] = static_cast<uint8_t>(topic.size());
-  std::memcpy(ad + kAdHeaderSize + kTopicLengthSize, topic.data(), topic.size());
+  std::memcpy(ad, header, at.nonce);
+  ad[at.nonce] = static_cast<uint8_t>(topic.size() >> 8);
+  ad[at.nonce + 1] = static_cast<uint8_t>(topic.size());
+  std::memcpy(ad + at.nonce + kTopicLengthSize, topic.data(), topic.size());
   return ad;
 }
 
@@ -71,17 +86,23 @@ const uint8_t* build_ad(const uint8_t* header, std::string_view topic, uint8_t* 
 
 namespace internal {
 Errc read_header(ByteView envelope, EnvelopeHeader& h) noexcept {
-  if (envelope.size() < kEnvelopeOverhead || envelope.size() > kMaxEnvelopeSize) {
+  if (envelope.size() < kMinEnvelopeSize || envelope.size() > kMaxEnvelopeSize) {
     return Errc::malformed;
   }
   h.version = envelope[kOffsetVersion];
-  if (h.version != kEnvelopeVersion) return Errc::unsupported_version;
+  if (h.version != kEnvelopeVersion && h.version != kEnvelopeVersionV1) {
+    return Errc::unsupported_version;
+  }
+  if (envelope.size() < envelope_overhead(h.version)) return Errc::malformed;
   h.suite = envelope[kOffsetSuite];
   if (h.suite != kSuiteXChaCha20Poly1305) return Errc::unsupported_suite;
-  h.key_id = load_be32(envelope.data() + kOffsetKeyId);
-  h.timestamp_ms = load_be64(envelope.data() + kOffsetTimestamp);
-  std::memcpy(h.sender.data(), envelope.data() + kOffsetSender, kSenderIdSize);
-  h.sequence = load_be64(envelope.data() + kOffsetSequence);
+  h.flags = h.version == kEnvelopeVersionV1 ? 0 : envelope[kOffsetFlags];
+  if ((h.flags & ~kKnownFlags) != 0) return Errc::malformed;
+  const Layout& at = layout(h.version);
+  h.key_id = load_be32(envelope.data() + at.key_id);
+  h.timestamp_ms = load_be64(envelope.data() + at.timestamp);
+  std::memcpy(h.sender.data(), envelope.data() + at.nonce, kSenderIdSize);
+  h.sequence = load_be64(envelope.data() + at.sequence);
   return Errc{};
 }
 }  // namespace internal
@@ -90,8 +111,9 @@ Result<EnvelopeHeader> parse_header(ByteView envelope) {
   EnvelopeHeader h;
   const Errc code = internal::read_header(envelope, h);
   if (code == Errc::malformed) {
-    return Error(Errc::malformed, envelope.size() < kEnvelopeOverhead ? "shorter than 54 bytes"
-                                                                      : "larger than MQTT allows");
+    if (envelope.size() > kMaxEnvelopeSize) return Error(Errc::malformed, "larger than MQTT allows");
+    if (envelope.size() >= kEnvelopeOverhead) return Error(Errc::malformed, "unknown flags");
+    return Error(Errc::malformed, "shorter than an envelope");
   }
   if (code != Errc{}) return code;
   return h;
@@ -121,48 +143,64 @@ Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topi
     out.clear();
     return Errc::invalid_topic;
   }
-  out.resize(sealed_size(payload.size()));
-  write_header(header, out.data());
+  const bool v1 = header.version == kEnvelopeVersionV1;
+  if ((!v1 && header.version != kEnvelopeVersion) || (header.flags & ~kKnownFlags) != 0 ||
+      (v1 && header.flags != 0)) {
+    out.clear();
+    return Error(Errc::invalid_argument, "no such envelope version or flags");
+  }
+  const Layout& at = layout(header.version);
+  out.resize(payload.size() + at.header + kTagSize);
+  write_header(header, at, out.data());
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
-  const uint8_t* ad = build_ad(out.data(), topic, stack_ad, heap_ad, ad_size);
+  const uint8_t* ad = build_ad(out.data(), at, topic, stack_ad, heap_ad, ad_size);
   unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kHeaderSize, &written, payload.data(),
+  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + at.header, &written, payload.data(),
                                              payload.size(), ad, ad_size, nullptr,
-                                             out.data() + kOffsetNonce, topic_key);
+                                             out.data() + at.nonce, topic_key);
   return {};
 }
+
+namespace internal {
+Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
+                 uint8_t version, std::vector<uint8_t>& out) {
+  if (topic.size() > kMaxTopicSize) {
+    out.clear();
+    return Errc::invalid_topic;
+  }
+  const Layout& at = layout(version);
+  uint8_t stack_ad[kStackAdSize];
+  std::vector<uint8_t> heap_ad;
+  size_t ad_size = 0;
+  const uint8_t* ad = build_ad(envelope.data(), at, topic, stack_ad, heap_ad, ad_size);
+  // Not cleared first: a caller that reuses `out` for same-size messages
+  // pays no zero-fill. Decryption overwrites every byte, or `out` is cleared.
+  out.resize(envelope.size() - at.header - kTagSize);
+  unsigned long long written = 0;
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr,
+                                                 envelope.data() + at.header,
+                                                 envelope.size() - at.header, ad, ad_size,
+                                                 envelope.data() + at.nonce, topic_key) != 0) {
+    out.clear();
+    return Errc::authentication_failed;
+  }
+  return {};
+}
+}  // namespace internal
 
 Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
                      std::vector<uint8_t>& out) {
   if (internal::overlaps(envelope.data(), envelope.size(), out.data(), out.capacity())) {
     return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
   }
-  if (envelope.size() < kEnvelopeOverhead || envelope.size() > kMaxEnvelopeSize) {
+  EnvelopeHeader header;
+  if (const Errc code = internal::read_header(envelope, header); code != Errc{}) {
     out.clear();
-    return Errc::malformed;
+    return code;
   }
-  if (topic.size() > kMaxTopicSize) {
-    out.clear();
-    return Errc::invalid_topic;
-  }
-  uint8_t stack_ad[kStackAdSize];
-  std::vector<uint8_t> heap_ad;
-  size_t ad_size = 0;
-  const uint8_t* ad = build_ad(envelope.data(), topic, stack_ad, heap_ad, ad_size);
-  // Not cleared first: a caller that reuses `out` for same-size messages
-  // pays no zero-fill. Decryption overwrites every byte, or `out` is cleared.
-  out.resize(envelope.size() - kEnvelopeOverhead);
-  unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr,
-                                                 envelope.data() + kHeaderSize,
-                                                 envelope.size() - kHeaderSize, ad, ad_size,
-                                                 envelope.data() + kOffsetNonce, topic_key) != 0) {
-    out.clear();
-    return Errc::authentication_failed;
-  }
-  return {};
+  return internal::open_body(topic_key, topic, envelope, header.version, out);
 }
 
 }  // namespace mqseal

@@ -11,6 +11,12 @@ namespace mqseal::internal {
 // unsupported_suite otherwise.
 Errc read_header(ByteView envelope, EnvelopeHeader& header) noexcept;
 
+// Verifies and decrypts an envelope whose header read_header() accepted with
+// this version: authentication_failed, or invalid_topic for a topic longer
+// than MQTT allows. `out` is cleared on failure.
+Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
+                 uint8_t version, std::vector<uint8_t>& out);
+
 }  // namespace mqseal::internal
 
 #endif  // MQSEAL_SRC_ENVELOPE_INTERNAL_H_

@@ -51,10 +51,12 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
 Status Opener::open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
                          Opened& out) {
   out.sealed = false;
+  out.retained = false;
   internal::TopicKey topic_key;
   internal::ScopedWipe wipe(topic_key.key, sizeof topic_key.key);
   EnvelopeHeader header;
   size_t topic_hash = 0;
+  const TopicRule* rule = nullptr;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     // The rule comes first: a plaintext topic never parses a header, and a
@@ -70,17 +72,32 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     }
     if (header.key_id == 0) return Errc::unknown_key;
     topic_hash = impl_->resolver.topic_hash(*slot);
+    rule = &impl_->resolver.rule(*slot);
     if (Status s = impl_->resolver.key_for(*slot, header.key_id, topic_key); !s) return s;
   }
-  if (Status s = open_with_key(topic_key.key, topic, envelope, out.payload); !s) return s;
+  if (Status s = internal::open_body(topic_key.key, topic, envelope, header.version, out.payload); !s) {
+    return s;
+  }
   const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
-  MessageFacts facts{topic, header.sender, header.sequence, header.timestamp_ms, delivery.retained};
+  MessageFacts facts;
+  facts.topic = topic;
+  facts.key_name = rule->key_name;
+  facts.sender = header.sender;
+  facts.sequence = header.sequence;
+  facts.timestamp_ms = header.timestamp_ms;
+  // The retain flag on delivery is not authenticated; the publisher's intent
+  // is. Only a message sealed to be retained is judged as retained, so a
+  // live message (and any v1 envelope, which cannot say) flagged as retained
+  // in transit meets the live rules.
+  facts.retained = delivery.retained && (header.flags & kFlagRetain) != 0;
+  facts.retained_rule = rule->retained ? &*rule->retained : nullptr;
   if (Status s = impl_->guard.check(facts, topic_hash, now); !s) return s;
   out.sealed = true;
   out.key_id = header.key_id;
   out.timestamp_ms = header.timestamp_ms;
   out.sender = header.sender;
   out.sequence = header.sequence;
+  out.retained = facts.retained;
   return {};
 }
 

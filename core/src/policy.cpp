@@ -55,11 +55,20 @@ Status TopicPolicy::add(TopicRule rule) {
 }
 
 Status TopicPolicy::add_rule(std::string_view filter, std::string_view key_name) {
-  return add(TopicRule{std::string(filter), std::string(key_name), false});
+  return add(TopicRule{std::string(filter), std::string(key_name), false, std::nullopt});
+}
+
+Status TopicPolicy::add_rule(std::string_view filter, std::string_view key_name,
+                             RetainedRule retained) {
+  if (retained.policy != RetainedPolicy::accept_within_age &&
+      retained.policy != RetainedPolicy::refuse) {
+    return Error(Errc::invalid_argument, "unknown retained policy");
+  }
+  return add(TopicRule{std::string(filter), std::string(key_name), false, retained});
 }
 
 Status TopicPolicy::add_plaintext_rule(std::string_view filter) {
-  return add(TopicRule{std::string(filter), std::string(), true});
+  return add(TopicRule{std::string(filter), std::string(), true, std::nullopt});
 }
 
 Result<const TopicRule*> TopicPolicy::resolve(std::string_view topic) const {

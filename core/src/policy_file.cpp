@@ -15,9 +15,37 @@ Error at(const toml::node& node, const std::string& what) {
   return Error(Errc::parse_error, "line " + std::to_string(where.begin.line) + ": " + what);
 }
 
+// `retained = "accept" | "refuse"` and `retained_max_age_ms = N` (with
+// "accept" only): the rule's own treatment of retained messages.
+Status retained_rule(const toml::table& rule, std::optional<RetainedRule>& out) {
+  const toml::node* policy = rule.get("retained");
+  const toml::node* max_age = rule.get("retained_max_age_ms");
+  if (policy == nullptr) {
+    if (max_age != nullptr) return at(*max_age, "'retained_max_age_ms' needs 'retained = \"accept\"'");
+    return {};
+  }
+  const std::optional<std::string> word = policy->value<std::string>();
+  RetainedRule r;
+  if (word == "refuse") {
+    if (max_age != nullptr) return at(*max_age, "'retained_max_age_ms' needs 'retained = \"accept\"'");
+    r.policy = RetainedPolicy::refuse;
+  } else if (word == "accept") {
+    if (max_age != nullptr) {
+      const std::optional<int64_t> ms = max_age->value_exact<int64_t>();
+      if (!ms || *ms < 1) return at(*max_age, "'retained_max_age_ms' must be a positive integer");
+      r.max_age_ms = static_cast<uint64_t>(*ms);
+    }
+  } else {
+    return at(*policy, "'retained' must be \"accept\" or \"refuse\"");
+  }
+  out = r;
+  return {};
+}
+
 Status add_rule(TopicPolicy& policy, const toml::table& rule) {
   for (const auto& [key, value] : rule) {
-    if (key != "filter" && key != "key" && key != "plaintext") {
+    if (key != "filter" && key != "key" && key != "plaintext" && key != "retained" &&
+        key != "retained_max_age_ms") {
       return at(value, "unknown rule field '" + std::string(key.str()) + "'");
     }
   }
@@ -32,10 +60,15 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
   if (key != nullptr) {
     const std::optional<std::string> name = key->value<std::string>();
     if (!name) return at(*key, "'key' must be a string");
-    added = policy.add_rule(*filter, *name);
+    std::optional<RetainedRule> retained;
+    if (Status s = retained_rule(rule, retained); !s) return s;
+    added = retained ? policy.add_rule(*filter, *name, *retained) : policy.add_rule(*filter, *name);
   } else {
     if (plaintext->value<bool>() != std::optional<bool>(true)) {
       return at(*plaintext, "'plaintext' may only be true");
+    }
+    if (rule.contains("retained") || rule.contains("retained_max_age_ms")) {
+      return at(rule, "a plaintext rule has no retained policy: its messages pass through as they are");
     }
     added = policy.add_plaintext_rule(*filter);
   }

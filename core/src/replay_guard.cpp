@@ -7,6 +7,7 @@
 #include <ctime>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 namespace mqseal {
@@ -16,6 +17,9 @@ namespace {
 constexpr size_t kWordBits = 64;
 constexpr size_t kWindowWords = kReplayWindow / kWordBits;
 constexpr size_t kMaxTrackedStreams = size_t{1} << 24;
+// Key names with replay state: a policy has at most kMaxPolicyRules rules,
+// so at most that many key names.
+constexpr size_t kMaxPartitions = kMaxPolicyRules;
 static_assert(kReplayWindow % kWordBits == 0, "window is whole words");
 
 // A stream is a (sender, topic) pair. Topics are kept as a hash: two topics
@@ -69,11 +73,9 @@ struct StreamState {
   }
 };
 
-}  // namespace
-
-struct ReplayGuard::Impl {
-  ReplayOptions options;
-  mutable std::mutex mutex;
+// The state of one key name: its streams and its watermark. Nothing in one
+// partition reads or moves another's.
+struct Partition {
   std::unordered_map<StreamKey, StreamState, StreamKeyHash> streams;
   uint64_t watermark_ms = 0;
   // The stream of the previous message: subscriptions often hear runs from
@@ -97,7 +99,7 @@ struct ReplayGuard::Impl {
   // timestamp or its floor, whichever is larger, so its messages stay refused
   // even if `now` steps back (a clock step, or two opens that read the clock
   // in one order and lock in the other).
-  void make_room(uint64_t now_ms) {
+  void make_room(uint64_t now_ms, const ReplayOptions& options) {
     last = nullptr;
     for (auto it = streams.begin(); it != streams.end();) {
       const uint64_t newest = it->second.newest_timestamp_ms;
@@ -135,7 +137,8 @@ struct ReplayGuard::Impl {
   }
 
   // The window rules of docs/SPEC.md section 6, step 4.
-  Status check_window(const StreamKey& key, const MessageFacts& m, uint64_t now_ms) {
+  Status check_window(const StreamKey& key, const MessageFacts& m, uint64_t now_ms,
+                      const ReplayOptions& options) {
     StreamState* state = find(key);
     if (state == nullptr) {
       if (m.timestamp_ms <= watermark_ms) return Error(Errc::replay, "stale stream");
@@ -143,7 +146,7 @@ struct ReplayGuard::Impl {
       // earlier incarnation of this stream was dropped by then.
       StreamState fresh;
       fresh.floor_ms = watermark_ms;
-      if (streams.size() >= options.max_streams) make_room(now_ms);
+      if (streams.size() >= options.max_streams) make_room(now_ms, options);
       fresh.top = m.sequence;
       record(fresh, m, now_ms);
       streams.emplace(key, fresh);
@@ -178,6 +181,32 @@ struct ReplayGuard::Impl {
       state->floor_ms = m.timestamp_ms;
     }
     return {};
+  }
+};
+
+}  // namespace
+
+struct ReplayGuard::Impl {
+  ReplayOptions options;
+  mutable std::mutex mutex;
+  // key name -> its partition. Map nodes are stable: `last` stays valid.
+  std::unordered_map<std::string, Partition> partitions;
+  Partition* last = nullptr;  // the previous message's partition
+  std::string last_name;
+
+  // The partition of a key name, made on first use; null when
+  // kMaxPartitions key names have one already.
+  Partition* partition(std::string_view key_name) {
+    if (last != nullptr && last_name == key_name) return last;
+    std::string name(key_name);
+    auto it = partitions.find(name);
+    if (it == partitions.end()) {
+      if (partitions.size() >= kMaxPartitions) return nullptr;
+      it = partitions.emplace(name, Partition{}).first;
+    }
+    last = &it->second;
+    last_name = std::move(name);
+    return last;
   }
 };
 
@@ -218,26 +247,35 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
   const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
   const StreamKey key{m.sender, topic_hash};
   if (m.retained) {
-    if (o.retained == RetainedPolicy::refuse) return Errc::retained_refused;
-    if (age > o.retained_max_age_ms) return Errc::expired;
+    const RetainedPolicy policy = m.retained_rule != nullptr ? m.retained_rule->policy : o.retained;
+    const uint64_t max_age = m.retained_rule != nullptr ? m.retained_rule->max_age_ms : o.retained_max_age_ms;
+    if (policy == RetainedPolicy::refuse) return Errc::retained_refused;
+    if (age > max_age) return Errc::expired;
     std::lock_guard<std::mutex> lock(impl_->mutex);
+    Partition* p = impl_->partition(m.key_name);
+    if (p == nullptr) return Error(Errc::capacity_exceeded, "too many key names");
     // A young retained message could be a copy of a live one: it is one.
-    if (age > o.max_age_ms) return impl_->check_old_retained(key, m);
-    return impl_->check_window(key, m, now_ms);
+    if (age > o.max_age_ms) return p->check_old_retained(key, m);
+    return p->check_window(key, m, now_ms, o);
   }
   if (age > o.max_age_ms) return Errc::expired;
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->check_window(key, m, now_ms);
+  Partition* p = impl_->partition(m.key_name);
+  if (p == nullptr) return Error(Errc::capacity_exceeded, "too many key names");
+  return p->check_window(key, m, now_ms, o);
 }
 
 size_t ReplayGuard::tracked_streams() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->streams.size();
+  size_t total = 0;
+  for (const auto& [name, p] : impl_->partitions) total += p.streams.size();
+  return total;
 }
 
-uint64_t ReplayGuard::watermark_ms() const {
+uint64_t ReplayGuard::watermark_ms(std::string_view key_name) const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->watermark_ms;
+  auto it = impl_->partitions.find(std::string(key_name));
+  return it == impl_->partitions.end() ? 0 : it->second.watermark_ms;
 }
 
 const ReplayOptions& ReplayGuard::options() const noexcept { return impl_->options; }

@@ -62,7 +62,8 @@ Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const K
   return Sealer(std::make_unique<Impl>(std::move(*resolver)));
 }
 
-Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out) {
+Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
+                    Publish publish) {
   if (internal::overlaps(payload.data(), payload.size(), out.data(), out.capacity())) {
     return Error(Errc::invalid_argument, "payload may not live in the output buffer");
   }
@@ -104,12 +105,14 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
     header.timestamp_ms = impl_->last_timestamp_ms;
   }
   header.key_id = topic_key.key_id;
+  header.flags = publish == Publish::retained ? kFlagRetain : 0;
   return seal_with_header(topic_key.key, topic, header, payload, out);
 }
 
-Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView payload) {
+Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView payload,
+                                          Publish publish) {
   std::vector<uint8_t> out;
-  if (Status s = seal(topic, payload, out); !s) return s.error();
+  if (Status s = seal(topic, payload, out, publish); !s) return s.error();
   return out;
 }
 

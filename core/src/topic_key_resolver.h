@@ -42,6 +42,8 @@ class TopicKeyResolver {
   [[nodiscard]] Result<uint32_t> find_or_insert(std::string_view topic);
   // Whether the topic's rule is a plaintext rule.
   bool plaintext(uint32_t index) const { return nodes_[index].rule->plaintext; }
+  // The topic's rule; it lives as long as the resolver.
+  const TopicRule& rule(uint32_t index) const { return *nodes_[index].rule; }
   // std::hash of the topic, computed once when the topic entered the cache.
   size_t topic_hash(uint32_t index) const { return nodes_[index].topic_hash; }
   // Fills `out` with the derived key. `wanted` is the key ID named by an

@@ -111,7 +111,9 @@ class Attachment final : public Api::AttachmentBase {
 
 // The shared part of send: seal into a per-thread buffer (Paho copies the
 // payload before its send call returns), then let Api send the copy of
-// `message` with the sealed payload.
+// `message` with the sealed payload. The message's retain flag is sealed in
+// as the publisher's intent, so receivers can tell a retained message from a
+// live one replayed with the flag set.
 template <typename Api, typename Send>
 Status sealed_send(Sealer& sealer, const char* topic, const typename Api::Message* message,
                    Send&& send) {
@@ -121,7 +123,8 @@ Status sealed_send(Sealer& sealer, const char* topic, const typename Api::Messag
   }
   thread_local std::vector<uint8_t> sealed;
   const ByteView payload(message->payload, static_cast<size_t>(message->payloadlen));
-  if (Status s = sealer.seal(topic, payload, sealed); !s) return s;
+  const Publish publish = message->retained != 0 ? Publish::retained : Publish::live;
+  if (Status s = sealer.seal(topic, payload, sealed, publish); !s) return s;
   typename Api::Message copy = *message;
   copy.payload = sealed.data();
   copy.payloadlen = static_cast<int>(sealed.size());

@@ -1,22 +1,29 @@
 // mqseal/envelope.h: the wire format of a sealed payload (docs/SPEC.md).
 //
-// Envelope v1, suite 1 (XChaCha20-Poly1305 under a per-topic key):
+// Envelope v2, suite 1 (XChaCha20-Poly1305 under a per-topic key), what
+// every Sealer writes:
 //
 //   offset size field
-//        0    1 version      0x01
+//        0    1 version      0x02
 //        1    1 suite        0x01
-//        2    4 key_id       big endian
-//        6    8 timestamp_ms big endian, sender's clock, ms since 1970 UTC
-//       14   16 sender       random per sealing session
-//       30    8 sequence     big endian, per sealing session
-//       38    n ciphertext   n = payload size
-//   38 + n   16 tag          Poly1305
+//        2    1 flags        bit 0: sealed to be retained; other bits 0
+//        3    4 key_id       big endian
+//        7    8 timestamp_ms big endian, sender's clock, ms since 1970 UTC
+//       15   16 sender       random per sealing session
+//       31    8 sequence     big endian, per sealing session
+//       39    n ciphertext   n = payload size
+//   39 + n   16 tag          Poly1305
 //
 // The AEAD nonce is sender || sequence (24 bytes). The associated data is the
-// first 14 header bytes (version to timestamp_ms), then the topic's length as
-// 2 bytes big endian, then the topic; the AEAD authenticates the nonce itself. Most users never touch this header: Sealer and Opener do it all.
-// It is public for tools that inspect envelopes without a key (the broker
-// plugin, `mqseal inspect`) and for known-answer tests.
+// header bytes before the nonce (version to timestamp_ms, flags included, so
+// the publisher's intent to retain is authenticated), then the topic's length
+// as 2 bytes big endian, then the topic; the AEAD authenticates the nonce
+// itself. Envelope v1 is the same without the flags byte (a 38-byte header):
+// receivers still open it, as a message sealed to be delivered live.
+//
+// Most users never touch this header: Sealer and Opener do it all. It is
+// public for tools that inspect envelopes without a key (the broker plugin,
+// `mqseal inspect`) and for known-answer tests.
 #ifndef MQSEAL_ENVELOPE_H_
 #define MQSEAL_ENVELOPE_H_
 
@@ -31,7 +38,13 @@
 
 namespace mqseal {
 
-inline constexpr uint8_t kEnvelopeVersion = 1;
+inline constexpr uint8_t kEnvelopeVersion = 2;    // what Sealer writes
+inline constexpr uint8_t kEnvelopeVersionV1 = 1;  // still opened: no flags byte
+// Envelope v2 flags. The publisher sealed the message to be retained: only
+// such a message is judged by the retained rules when delivered from a
+// broker's retained store (docs/SPEC.md, section 6).
+inline constexpr uint8_t kFlagRetain = 0x01;
+inline constexpr uint8_t kKnownFlags = kFlagRetain;  // any other bit: malformed
 // Suite 1: XChaCha20-Poly1305, key derived per topic from a shared key.
 // Reserved for later versions of this spec: 2 (signed sender), 3 (sealed to
 // a recipient's public key).
@@ -40,10 +53,17 @@ inline constexpr uint8_t kSuiteXChaCha20Poly1305 = 1;
 inline constexpr size_t kNonceSize = 24;
 inline constexpr size_t kSequenceSize = 8;
 inline constexpr size_t kTagSize = 16;
-inline constexpr size_t kHeaderSize = 1 + 1 + 4 + 8 + kSenderIdSize + kSequenceSize;  // 38
-inline constexpr size_t kEnvelopeOverhead = kHeaderSize + kTagSize;                 // 54
-// Header bytes in the associated data: version, suite, key_id, timestamp_ms.
-inline constexpr size_t kAssociatedHeaderSize = 1 + 1 + 4 + 8;                      // 14
+// Header bytes in the associated data: version, suite, flags, key_id,
+// timestamp_ms; then the nonce.
+inline constexpr size_t kAssociatedHeaderSize = 1 + 1 + 1 + 4 + 8;                  // 15
+inline constexpr size_t kHeaderSize = kAssociatedHeaderSize + kNonceSize;           // 39
+inline constexpr size_t kEnvelopeOverhead = kHeaderSize + kTagSize;                 // 55
+// Envelope v1: no flags byte.
+inline constexpr size_t kAssociatedHeaderSizeV1 = kAssociatedHeaderSize - 1;        // 14
+inline constexpr size_t kHeaderSizeV1 = kHeaderSize - 1;                            // 38
+inline constexpr size_t kEnvelopeOverheadV1 = kEnvelopeOverhead - 1;                // 54
+// No envelope of any version is shorter.
+inline constexpr size_t kMinEnvelopeSize = kEnvelopeOverheadV1;
 // MQTT's largest packet is 268435455 bytes; no envelope can be larger.
 inline constexpr size_t kMaxEnvelopeSize = 268435455;
 inline constexpr size_t kMaxPayloadSize = kMaxEnvelopeSize - kEnvelopeOverhead;
@@ -53,6 +73,7 @@ static_assert(kSenderIdSize + kSequenceSize == kNonceSize, "nonce = sender || se
 struct EnvelopeHeader {
   uint8_t version = kEnvelopeVersion;
   uint8_t suite = kSuiteXChaCha20Poly1305;
+  uint8_t flags = 0;  // v2 only (kFlagRetain); 0 in a v1 header
   KeyId key_id = 0;
   uint64_t timestamp_ms = 0;
   SenderId sender{};
@@ -64,10 +85,17 @@ constexpr size_t sealed_size(size_t payload_size) noexcept {
   return payload_size + kEnvelopeOverhead;
 }
 
-// Reads the header without any key. Checks only structure: malformed (shorter
-// than kEnvelopeOverhead, or longer than kMaxEnvelopeSize),
-// unsupported_version, unsupported_suite. A header that parses proves nothing
-// until the envelope is opened.
+// Bytes of header and tag around the payload in an envelope of `version`
+// (1 or 2).
+constexpr size_t envelope_overhead(uint8_t version) noexcept {
+  return version == kEnvelopeVersionV1 ? kEnvelopeOverheadV1 : kEnvelopeOverhead;
+}
+
+// Reads the header without any key. Checks only structure, in this order:
+// malformed (shorter than kMinEnvelopeSize, or longer than kMaxEnvelopeSize),
+// unsupported_version (neither 1 nor 2), malformed (a v2 envelope shorter
+// than kEnvelopeOverhead), unsupported_suite, malformed (unknown v2 flags).
+// A header that parses proves nothing until the envelope is opened.
 [[nodiscard]] Result<EnvelopeHeader> parse_header(ByteView envelope);
 
 // The per-topic key (docs/SPEC.md, "Per-topic keys"). `out` gets kKeySize
@@ -78,15 +106,17 @@ constexpr size_t sealed_size(size_t payload_size) noexcept {
 // The deterministic core of sealing, exposed for known-answer tests and
 // independent implementations. Everyday code uses Sealer, which picks a fresh
 // (sender, sequence) for every message: calling this twice with the same
-// header under one key destroys confidentiality. `out` is resized to
-// sealed_size(payload.size()).
+// header under one key destroys confidentiality. Writes the header's version
+// (1 or 2; v1 has no flags, so header.flags must be 0 there). `out` is
+// resized to the envelope's size.
 [[nodiscard]] Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
                                       const EnvelopeHeader& header, ByteView payload,
                                       std::vector<uint8_t>& out);
 
-// Authenticates and decrypts; `out` gets the payload. authentication_failed
-// on any mismatch (altered byte, wrong key, another topic). `out` is left
-// empty on failure.
+// Authenticates and decrypts an envelope of either version; `out` gets the
+// payload. The header's structure errors as parse_header; then
+// authentication_failed on any mismatch (altered byte, wrong key, another
+// topic). `out` is left empty on failure.
 [[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
                                    ByteView envelope, std::vector<uint8_t>& out);
 

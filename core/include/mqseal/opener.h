@@ -15,6 +15,12 @@
 // messages, the replay guard (duplicate, replay, expired, not_yet_valid,
 // retained_refused). No plaintext leaves open() unless every check passed.
 //
+// Retained messages: only an envelope its publisher sealed to be retained
+// (Sealer::seal with Publish::retained) and that arrives with the retain flag
+// is judged by the retained rules (the topic rule's RetainedRule, or the
+// replay options'); anything else, v1 envelopes included, is judged as a live
+// message, so a live message replayed as retained expires after max_age.
+//
 // For a topic covered by a plaintext rule, open() returns the payload as it
 // came, with `sealed` false.
 //
@@ -55,6 +61,9 @@ struct Opened {
   uint64_t timestamp_ms = 0;
   SenderId sender{};
   uint64_t sequence = 0;
+  // Sealed to be retained and delivered from the broker's retained store
+  // (judged by the retained rules).
+  bool retained = false;
 };
 
 class Opener {

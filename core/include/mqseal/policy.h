@@ -23,6 +23,14 @@
 // docs/SPEC.md, "Per-topic keys"), so one provisioned secret covers a topic
 // tree while no two topics share an encryption key.
 //
+// Retained messages: a rule may say how receivers treat the messages its
+// publishers sealed to be retained (RetainedRule); command topics typically
+// refuse them:
+//
+//   policy.add_rule("plant/+/cmd/#", "commands", mqseal::RetainedRule{mqseal::RetainedPolicy::refuse});
+//
+// A rule without one uses the receiver's default (ReplayOptions).
+//
 // Thread safety: const methods may run concurrently; add_* needs exclusive
 // access. Policies are small; build one, then share it as
 // std::shared_ptr<const TopicPolicy>.
@@ -30,6 +38,8 @@
 #define MQSEAL_POLICY_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,11 +49,25 @@
 namespace mqseal {
 
 inline constexpr size_t kMaxPolicyRules = 4096;
+inline constexpr uint64_t kDefaultRetainedMaxAgeMs = 7ull * 24 * 60 * 60 * 1000;  // 7 days
+
+// What a receiver does with a message its publisher sealed to be retained
+// and the broker delivered from its retained store (docs/SPEC.md, section 6).
+enum class RetainedPolicy : uint8_t {
+  accept_within_age = 1,  // accept it up to RetainedRule::max_age_ms old
+  refuse = 2,             // refuse it (retained_refused)
+};
+
+struct RetainedRule {
+  RetainedPolicy policy = RetainedPolicy::accept_within_age;
+  uint64_t max_age_ms = kDefaultRetainedMaxAgeMs;  // used with accept_within_age
+};
 
 struct TopicRule {
   std::string filter;
   std::string key_name;  // empty for a plaintext rule
   bool plaintext = false;
+  std::optional<RetainedRule> retained;  // unset: the receiver's default
 };
 
 class TopicPolicy {
@@ -51,6 +75,9 @@ class TopicPolicy {
   // invalid_filter, invalid_argument (bad key name, duplicate filter, or more
   // than kMaxPolicyRules rules).
   [[nodiscard]] Status add_rule(std::string_view filter, std::string_view key_name);
+  // The same, with this rule's own treatment of retained messages.
+  [[nodiscard]] Status add_rule(std::string_view filter, std::string_view key_name,
+                                RetainedRule retained);
   [[nodiscard]] Status add_plaintext_rule(std::string_view filter);
 
   // The winning rule for a concrete topic: invalid_topic, or no_rule.

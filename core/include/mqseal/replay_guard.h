@@ -16,26 +16,39 @@
 //   - a timestamp older than max_age is `expired`, and one more than
 //     max_future_skew ahead of the receiver's clock is `not_yet_valid`.
 //
+// Partitions: all state (streams, table bound, watermark) is kept per key
+// name, the name of the key the message was sealed under
+// (MessageFacts::key_name). Whoever holds one key name's key can move only
+// that partition's state, so nothing it sends can make a message sealed
+// under another key name fail. docs/SECURITY.md states what it can do within
+// its own key name.
+//
 // Retained messages are, by MQTT's design, delivered again to every new
 // subscriber, possibly long after they were sealed, so they obey their own
-// policy: refused, or accepted up to retained_max_age. The retain flag is not
-// authenticated, so one young enough to be accepted as a live message is
-// checked exactly as a live one; an older one (its live copy would be
-// expired) is a `duplicate` if the window holds it and has seen it, and is
-// otherwise accepted: see docs/SECURITY.md for what that leaves open.
+// policy: refused, or accepted up to retained_max_age. Only a message its
+// publisher sealed to be retained (an authenticated flag of envelope v2) and
+// that arrives with the retain flag is judged as retained
+// (MessageFacts::retained); a message sealed as live is judged as live
+// whatever flag it arrives with. One young enough to be accepted as a live
+// message is checked exactly as a live one; an older one (its live copy
+// would be expired) is a `duplicate` if the window holds it and has seen it,
+// and is otherwise accepted.
 //
-// Memory is bounded: at most max_streams streams are tracked, each costing
-// kReplayStateBytes (plus hash-map overhead, about 64 bytes). When the table
-// is full, streams whose newest message is older than max_age are dropped
-// first (any replay of theirs is refused as expired anyway); then the least
-// recently seen stream is dropped and the guard raises its watermark to that
-// stream's newest timestamp. A stream the guard does not know is accepted
-// only with a timestamp above the watermark, and a stream remembers the
-// watermark it started under and refuses anything at or below it, so eviction
-// never reopens a replay.
+// Memory is bounded: at most max_streams streams are tracked per partition,
+// each costing kReplayStateBytes (plus hash-map overhead, about 64 bytes).
+// When a partition's table is full, its streams whose newest message is
+// older than max_age are dropped first (any replay of theirs is refused as
+// expired anyway); then its least recently seen stream is dropped and the
+// partition raises its watermark to that stream's newest timestamp. A stream
+// the partition does not know is accepted only with a timestamp above the
+// watermark, and a stream remembers the watermark it started under and
+// refuses anything at or below it, so eviction never reopens a replay. No
+// accepted timestamp is more than max_future_skew ahead of the receiver's
+// clock when accepted, so neither is the watermark.
 //
 // Only authenticated messages may reach check(): the Opener calls it after
-// the AEAD tag verified, so a forger cannot fill the table.
+// the AEAD tag verified, so a forger cannot fill the table, and a partition
+// exists only for a key name that sealed an authentic message.
 //
 // Thread safety: all methods may be called concurrently.
 #ifndef MQSEAL_REPLAY_GUARD_H_
@@ -48,6 +61,7 @@
 
 #include "mqseal/bytes.h"
 #include "mqseal/error.h"
+#include "mqseal/policy.h"
 
 namespace mqseal {
 
@@ -56,27 +70,29 @@ inline constexpr uint64_t kReplayWindow = 1024;  // sequence numbers per stream
 // last seen time, window.
 inline constexpr size_t kReplayStateBytes = kSenderIdSize + 8 + 8 + 8 + 8 + 8 + kReplayWindow / 8;  // 184
 
-enum class RetainedPolicy : uint8_t {
-  accept_within_age = 1,  // accept retained messages up to retained_max_age_ms old
-  refuse = 2,             // refuse every retained message (retained_refused)
-};
-
 struct ReplayOptions {
   uint64_t max_age_ms = 5 * 60 * 1000;        // 5 minutes
   uint64_t max_future_skew_ms = 60 * 1000;    // tolerated clock skew, 1 minute
+  // For messages sealed to be retained, unless their topic's rule says
+  // otherwise (TopicRule::retained).
   RetainedPolicy retained = RetainedPolicy::accept_within_age;
-  uint64_t retained_max_age_ms = 7ull * 24 * 60 * 60 * 1000;  // 7 days
-  size_t max_streams = 4096;  // (sender, topic) pairs tracked at once
+  uint64_t retained_max_age_ms = kDefaultRetainedMaxAgeMs;
+  size_t max_streams = 4096;  // (sender, topic) pairs tracked at once, per key name
   // invalid_argument unless max_age_ms >= 1, max_streams in 1..2^24.
   [[nodiscard]] Status validate() const;
 };
 
 struct MessageFacts {
-  std::string_view topic;  // the topic the message arrived on
+  std::string_view topic;     // the topic the message arrived on
+  std::string_view key_name;  // the partition: the name of the key it was sealed under
   SenderId sender{};
   uint64_t sequence = 0;
   uint64_t timestamp_ms = 0;
+  // Judged as retained: sealed to be retained and delivered with the retain
+  // flag (the Opener sets it only when both hold).
   bool retained = false;
+  // The topic rule's own treatment of retained messages; null: the options'.
+  const RetainedRule* retained_rule = nullptr;
 };
 
 class ReplayGuard {
@@ -90,11 +106,12 @@ class ReplayGuard {
 
   // Checks one authenticated message against the state at time `now_ms` and,
   // if it is accepted, records it. duplicate, replay, expired, not_yet_valid,
-  // retained_refused, or success.
+  // retained_refused, or success; capacity_exceeded for a key name beyond
+  // the 4096th (kMaxPolicyRules: no policy has more key names).
   [[nodiscard]] Status check(const MessageFacts& message, uint64_t now_ms);
 
-  size_t tracked_streams() const;
-  uint64_t watermark_ms() const;
+  size_t tracked_streams() const;  // in all partitions
+  uint64_t watermark_ms(std::string_view key_name = {}) const;  // of one partition
   const ReplayOptions& options() const noexcept;
 
  private:

@@ -41,6 +41,14 @@ namespace mqseal {
 inline constexpr size_t kDefaultTopicCacheCapacity = 1024;
 inline constexpr size_t kMaxTopicCacheCapacity = 1 << 20;
 
+// How the publisher will publish the message: MQTT's retain flag, as the
+// publisher means it. Sealed into the envelope (and authenticated), so that
+// a message published live can never be passed off as a retained one later.
+enum class Publish : uint8_t {
+  live = 0,      // an ordinary publish (retain flag clear)
+  retained = 1,  // published with the retain flag: new subscribers get it later
+};
+
 struct SealerOptions {
   // Concrete topics whose derived keys stay cached (least recently used go).
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
@@ -60,11 +68,16 @@ class Sealer {
   ~Sealer();
 
   // Seals `payload` for `topic` into `out` (resized; its capacity is reused,
-  // so a caller that keeps `out` allocates nothing per message).
+  // so a caller that keeps `out` allocates nothing per message). Publish the
+  // envelope with the retain flag exactly when `publish` is
+  // Publish::retained: receivers judge a message sealed as live by the live
+  // rules whatever flag it arrives with (docs/SPEC.md, section 6).
   // invalid_topic, no_rule, no_primary_key, payload_too_large, nonce_exhausted.
   // On failure `out` is cleared.
-  [[nodiscard]] Status seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out);
-  [[nodiscard]] Result<std::vector<uint8_t>> seal(std::string_view topic, ByteView payload);
+  [[nodiscard]] Status seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
+                            Publish publish = Publish::live);
+  [[nodiscard]] Result<std::vector<uint8_t>> seal(std::string_view topic, ByteView payload,
+                                                  Publish publish = Publish::live);
 
   // Swaps in another keyring (rotation): messages sealed after the call use
   // its primary keys. The cache of derived keys is flushed.
