@@ -332,25 +332,31 @@ TEST_F(Cli, SealOpenRoundTripAndInspect) {
   Outcome inspected = run({"inspect"}, sealed.out);
   ASSERT_EQ(inspected.status, 0) << inspected.err;
   const std::vector<std::string> l = lines(inspected.out);
-  ASSERT_EQ(l.size(), 7u) << inspected.out;
-  EXPECT_EQ(l[0], "version    1");
+  ASSERT_EQ(l.size(), 8u) << inspected.out;
+  EXPECT_EQ(l[0], "version    2");
   EXPECT_EQ(l[1], "suite      1 (XChaCha20-Poly1305)");
-  EXPECT_EQ(l[2], "key ID     " + id);
+  EXPECT_EQ(l[2], "retain     sealed as live");
+  EXPECT_EQ(l[3], "key ID     " + id);
   std::smatch m;
-  ASSERT_TRUE(std::regex_match(l[3], m,
+  ASSERT_TRUE(std::regex_match(l[4], m,
                                std::regex(R"(timestamp  (\d+) ms \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\))")))
-      << l[3];
+      << l[4];
   const uint64_t ts = std::stoull(m[1]);
   EXPECT_GE(ts, before_ms);
   EXPECT_LE(ts, mqseal::system_time_ms());
-  EXPECT_EQ(l[4], "sender     " + hex_of(sealed.out.substr(14, 16)));
-  EXPECT_TRUE(std::regex_match(l[5], std::regex(R"(sequence   \d+)"))) << l[5];
-  EXPECT_EQ(l[6], "payload    " + std::to_string(payload.size()) + " bytes");
+  EXPECT_EQ(l[5], "sender     " + hex_of(sealed.out.substr(mqseal::kAssociatedHeaderSize, 16)));
+  EXPECT_TRUE(std::regex_match(l[6], std::regex(R"(sequence   \d+)"))) << l[6];
+  EXPECT_EQ(l[7], "payload    " + std::to_string(payload.size()) + " bytes");
+
+  Outcome retained = run({"seal", "--retain", "--keyring", path("k"), "--policy", path("policy.toml"),
+                          "plant/7/telemetry"}, payload);
+  ASSERT_EQ(retained.status, 0) << retained.err;
+  EXPECT_TRUE(contains(run({"inspect"}, retained.out).out, "retain     sealed to be retained\n"));
 
   // A known timestamp, in UTC.
   std::string crafted = sealed.out;
   const uint64_t known = 1700000000123;  // 2023-11-14T22:13:20.123Z
-  for (int i = 0; i < 8; ++i) crafted[6 + i] = static_cast<char>(known >> (56 - 8 * i));
+  for (int i = 0; i < 8; ++i) crafted[7 + i] = static_cast<char>(known >> (56 - 8 * i));
   Outcome known_ts = run({"inspect"}, crafted);
   EXPECT_TRUE(contains(known_ts.out, "timestamp  1700000000123 ms (2023-11-14T22:13:20.123Z)\n")) << known_ts.out;
 
@@ -389,13 +395,13 @@ TEST_F(Cli, ATamperedEnvelopeIsRefusedWithAClearMessage) {
   EXPECT_EQ(r.err, "mqseal: authentication failed: altered, forged, or sealed for another topic\n");
 
   std::string timestamp = sealed.out;
-  timestamp[13] = static_cast<char>(timestamp[13] ^ 1);  // header, authenticated
+  timestamp[14] = static_cast<char>(timestamp[14] ^ 1);  // header, authenticated
   r = run(open_args, timestamp);
   EXPECT_EQ(r.status, 1);
   EXPECT_TRUE(contains(r.err, "authentication failed")) << r.err;
 
   std::string key_id = sealed.out;
-  key_id[2] = static_cast<char>(key_id[2] ^ 0x80);
+  key_id[3] = static_cast<char>(key_id[3] ^ 0x80);
   r = run(open_args, key_id);
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err, "mqseal: key ID not in the keyring\n");
@@ -416,10 +422,10 @@ TEST_F(Cli, InspectOfMalformedInputIsAClearError) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err.rfind("mqseal: malformed envelope", 0), 0u) << r.err;
 
-  std::string v2(mqseal::kEnvelopeOverhead + 4, '\0');
-  v2[0] = 2;
-  v2[1] = 1;
-  r = run({"inspect"}, v2);
+  std::string v3(mqseal::kEnvelopeOverhead + 4, '\0');
+  v3[0] = 3;
+  v3[1] = 1;
+  r = run({"inspect"}, v3);
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err.rfind("mqseal: unsupported envelope version", 0), 0u) << r.err;
 }

@@ -21,6 +21,7 @@ struct EnvelopeArgs {
   std::string keyring;
   std::string policy;
   std::string topic;
+  bool retain = false;  // seal: the envelope will be published with the retain flag
 };
 
 // The policy and the keyring a Sealer or Opener needs.
@@ -49,7 +50,8 @@ int seal_stdin(const EnvelopeArgs& args) {
   if (!sealer) return fail(sealer.error());
   std::vector<uint8_t> payload;
   if (Status s = read_stdin(kMaxPayloadSize, payload); !s) return fail(s.error());
-  Result<std::vector<uint8_t>> envelope = sealer->seal(args.topic, ByteView(payload));
+  Result<std::vector<uint8_t>> envelope =
+      sealer->seal(args.topic, ByteView(payload), args.retain ? Publish::retained : Publish::live);
   if (!envelope) return fail(envelope.error());
   if (plaintext_topic(loaded->policy, args.topic)) {
     note("a plaintext rule covers " + args.topic + ": the payload is passed through unsealed");
@@ -93,18 +95,22 @@ int inspect_stdin() {
   Result<EnvelopeHeader> header = parse_header(ByteView(envelope));
   if (!header) return fail(header.error());
   const char* suite = header->suite == kSuiteXChaCha20Poly1305 ? " (XChaCha20-Poly1305)" : "";
+  const char* intent = header->version == kEnvelopeVersionV1 ? "(v1: not recorded)"
+                       : (header->flags & kFlagRetain) != 0  ? "sealed to be retained"
+                                                              : "sealed as live";
   char out[512];
   std::snprintf(out, sizeof out,
                 "version    %u\n"
                 "suite      %u%s\n"
+                "retain     %s\n"
                 "key ID     %s\n"
                 "timestamp  %" PRIu64 " ms (%s)\n"
                 "sender     %s\n"
                 "sequence   %" PRIu64 "\n"
                 "payload    %zu bytes\n",
-                static_cast<unsigned>(header->version), static_cast<unsigned>(header->suite), suite,
+                static_cast<unsigned>(header->version), static_cast<unsigned>(header->suite), suite, intent,
                 key_id_hex(header->key_id).c_str(), header->timestamp_ms, utc_iso8601(header->timestamp_ms).c_str(),
-                hex(ByteView(header->sender)).c_str(), header->sequence, envelope.size() - kEnvelopeOverhead);
+                hex(ByteView(header->sender)).c_str(), header->sequence, envelope.size() - envelope_overhead(header->version));
   if (Status s = write_stdout(std::string_view(out)); !s) return fail(s.error());
   return kExitOk;
 }
@@ -122,6 +128,8 @@ void add_envelope_commands(CLI::App& app, Action& action) {
     cmd->add_option("--policy", args->policy, "policy file (TOML)")->required();
     cmd->add_option("TOPIC", args->topic, "the MQTT topic")->required();
   }
+  seal->add_flag("--retain", args->retain,
+                  "the envelope will be published with the retain flag (the intent is sealed in)");
   seal->callback([args, &action] { action = [args] { return seal_stdin(*args); }; });
   open->callback([args, &action] { action = [args] { return open_stdin(*args); }; });
 

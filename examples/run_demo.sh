@@ -110,7 +110,7 @@ printf '%-44s | %s\n' "what the service read (it holds the key)" "what an eavesd
 printf '%-44s-+-%s\n' "$(printf '%.0s-' {1..44})" "$(printf '%.0s-' {1..44})"
 mapfile -t opened < <(grep '^service opened' "$work/service.txt" | sed 's/^service opened on [^:]*: //')
 mapfile -t seen < <(cat "$work/eavesdropper.txt")
-readonly header_hex_digits=76  # the 38-byte envelope header, in hex
+readonly header_hex_digits=78  # the 39-byte envelope header (v2), in hex
 for i in "${!opened[@]}"; do
   printf '%-44s | %d bytes, ciphertext %s...\n' "${opened[$i]}" $((${#seen[$i]} / 2)) \
     "${seen[$i]:$header_hex_digits:24}"
