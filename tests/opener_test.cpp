@@ -241,6 +241,19 @@ TEST(Opener, AKeyHolderCannotLockOutAnotherKeysSenders) {
                           {false, now + 2}));
 }
 
+// Issue 14: the replay guard must see only authenticated messages. A copy of
+// m with one ciphertext byte flipped is refused as altered, and must not
+// have entered the window: m itself still opens (not as a duplicate).
+TEST(Opener, AnAlteredCopyDoesNotReachTheReplayGuard) {
+  Pair p;
+  const std::vector<uint8_t> m = take(p.sealer.seal("plant/7/telemetry", std::string_view("reading")));
+  std::vector<uint8_t> altered = m;
+  altered[kHeaderSize] ^= 0x01;
+  EXPECT_EQ(open_error(p.opener, "plant/7/telemetry", altered), Errc::authentication_failed);
+  EXPECT_EQ(p.opener.replay_guard().tracked_streams(), 0u);
+  EXPECT_EQ(take(p.opener.open("plant/7/telemetry", m)).payload, testing::bytes_of("reading"));
+}
+
 TEST(Opener, SenderRebootIsAcceptedWithoutManualSteps) {
   Pair p;
   ASSERT_TRUE(p.opener.open("plant/1/telemetry",

@@ -124,6 +124,22 @@ TEST(Sealer, TimestampsNeverDecreaseAsTheSequenceGrows) {
   }
 }
 
+// Issue 14, item 3: the wall clock steps back within a session.
+TEST(Sealer, TimestampsNeverDecreaseWhenTheClockStepsBack) {
+  auto now = std::make_shared<uint64_t>(1'800'000'000'000);
+  SealerOptions options;
+  options.clock = [now] { return *now; };
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys(), options));
+  const uint64_t first = take(parse_header(take(sealer.seal("plant/1/telemetry", std::string_view("a"))))).timestamp_ms;
+  EXPECT_EQ(first, *now);
+  *now -= 10'000;
+  const uint64_t second = take(parse_header(take(sealer.seal("plant/1/telemetry", std::string_view("b"))))).timestamp_ms;
+  EXPECT_GE(second, first);
+  *now += 20'000;
+  const uint64_t third = take(parse_header(take(sealer.seal("plant/1/telemetry", std::string_view("c"))))).timestamp_ms;
+  EXPECT_EQ(third, *now);
+}
+
 TEST(Sealer, NewSessionPerSealerSoRebootsNeverRepeatNonces) {
   // A reboot loses all state; what is left is a new Sealer on the same keys.
   auto keys = testing::plant_keys();

@@ -8,7 +8,6 @@
 #include <mutex>
 
 #include "mqseal/envelope.h"
-#include "mqseal/replay_guard.h"
 #include "topic_key_resolver.h"
 
 namespace mqseal {
@@ -36,8 +35,11 @@ struct Sealer::Impl {
   uint64_t next_sequence = 0;
   uint64_t last_timestamp_ms = 0;  // a session's timestamps never decrease
   uint64_t fork_generation = 0;
+  Clock clock;  // empty: system_time_ms()
 
-  explicit Impl(internal::TopicKeyResolver r) : resolver(std::move(r)) { new_session(); }
+  Impl(internal::TopicKeyResolver r, Clock c) : resolver(std::move(r)), clock(std::move(c)) {
+    new_session();
+  }
 
   void new_session() {
     randombytes_buf(sender.data(), sender.size());
@@ -59,7 +61,7 @@ Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const K
   Result<internal::TopicKeyResolver> resolver =
       internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
   if (!resolver) return std::move(resolver).error();
-  return Sealer(std::make_unique<Impl>(std::move(*resolver)));
+  return Sealer(std::make_unique<Impl>(std::move(*resolver), std::move(options.clock)));
 }
 
 Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
@@ -101,7 +103,8 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
     // Read with the sequence, and never below the last one, so that within a
     // session timestamps do not decrease as the sequence grows, across
     // threads and wall-clock steps (docs/SPEC.md, section 6).
-    impl_->last_timestamp_ms = std::max(impl_->last_timestamp_ms, system_time_ms());
+    const uint64_t now = impl_->clock ? impl_->clock() : system_time_ms();
+    impl_->last_timestamp_ms = std::max(impl_->last_timestamp_ms, now);
     header.timestamp_ms = impl_->last_timestamp_ms;
   }
   header.key_id = topic_key.key_id;

@@ -60,6 +60,7 @@
 #include <string_view>
 
 #include "mqseal/bytes.h"
+#include "mqseal/clock.h"
 #include "mqseal/error.h"
 #include "mqseal/policy.h"
 
@@ -121,10 +122,6 @@ class ReplayGuard {
   explicit ReplayGuard(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
 };
-
-// Milliseconds since 1970 UTC from the system clock (on Linux the coarse
-// real-time clock: no system call, resolution of a few milliseconds).
-uint64_t system_time_ms() noexcept;
 
 }  // namespace mqseal
 

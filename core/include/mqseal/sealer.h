@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "mqseal/bytes.h"
+#include "mqseal/clock.h"
 #include "mqseal/error.h"
 #include "mqseal/keyring.h"
 #include "mqseal/policy.h"
@@ -52,6 +53,9 @@ enum class Publish : uint8_t {
 struct SealerOptions {
   // Concrete topics whose derived keys stay cached (least recently used go).
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
+  // Where timestamps come from (mqseal/clock.h); empty: system_time_ms().
+  // Whatever it returns, a session's timestamps never decrease.
+  Clock clock;
 };
 
 class Sealer {
