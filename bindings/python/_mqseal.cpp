@@ -5,12 +5,18 @@
 // - every mqseal error becomes an exception of the mqseal.Error family, with
 //   the stable error name in `.code`; wrong Python types are TypeError;
 // - bytes-like inputs (bytes, bytearray, memoryview, ...) are read through the
-//   buffer protocol without a copy; outputs are bytes;
+//   buffer protocol without a copy, except where another thread could change
+//   them during a call that must read them twice (StableBytes) and passwords
+//   (SecretText); outputs are bytes;
 // - Sealer and Opener take a snapshot of the keyring they are given, so a
 //   keyring changed later in Python never races with them: rotate with
 //   set_keyring();
 // - the GIL is released while large payloads are sealed or opened (for small
-//   ones, releasing it would cost more than the work).
+//   ones, releasing it would cost more than the work) and while Argon2id runs,
+//   always through without_gil(): nothing Python may happen without the GIL,
+//   raising an exception included (that crashes the interpreter), so errors
+//   come back as values and are raised once the GIL is held again;
+// - passwords and passphrases leave no copy behind (SecretText).
 #include <Python.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -18,12 +24,17 @@
 #include <mqseal/credentials.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/policy_file.h>
+#include <sodium.h>
 
 #include <array>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -93,6 +104,11 @@ int exception_index(Errc code) {
 }
 
 [[noreturn]] void raise(const Error& error) {
+  // Without the GIL this would crash somewhere inside Python; fail here, loudly.
+  if (PyGILState_Check() == 0) {
+    std::fputs("mqseal: internal error: an exception raised without the GIL\n", stderr);
+    std::abort();
+  }
   PyObject* type = g_exceptions[static_cast<size_t>(exception_index(error.code()))];
   py::object instance = py::reinterpret_borrow<py::object>(type)(error.message());
   instance.attr("code") = name(error.code());
@@ -108,6 +124,20 @@ template <typename T>
 T unwrap(Result<T>&& result) {
   if (!result) raise(result.error());
   return std::move(*result);
+}
+
+// ---- the GIL ----
+
+// Runs `work` without the GIL if `release`, and returns what it returns (a
+// Status or Result<T>): check() or unwrap() it afterwards, with the GIL held.
+// `work` must not touch a Python object, raise or build an exception, or read
+// a caller's buffer that another thread may change (see StableBytes). This is
+// the only place that releases the GIL.
+template <typename Work>
+auto without_gil(bool release, Work&& work) -> decltype(work()) {
+  if (!release) return work();
+  py::gil_scoped_release unlocked;
+  return work();
 }
 
 // ---- bytes-like arguments ----
@@ -127,6 +157,91 @@ class BytesLike {
  private:
   Py_buffer view_{};
 };
+
+// The bytes of a caller's buffer, unchanging for the whole call, however many
+// times the call reads them: Opener.open reads an envelope twice (libsodium
+// checks the tag, then decrypts), and bytes changed in between would come out
+// as a "successfully opened" payload that was never authenticated. An exact
+// `bytes` object cannot change and is read in place. Any other buffer
+// (bytearray, memoryview, array, mmap, numpy, ...) can: by a Python thread
+// while the GIL is released, or by code that never holds the GIL
+// (socket.recv_into, numpy), whatever the size. So it is copied once, here,
+// while the GIL is held; afterwards only the copy is read.
+//
+// Buffers larger than `copy_limit` are read in place, not copied: the caller
+// guarantees that the call refuses them by their size before reading their
+// content more than once.
+class StableBytes {
+ public:
+  StableBytes(py::handle object, size_t copy_limit) {
+    if (PyBytes_CheckExact(object.ptr())) {
+      view_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
+      return;
+    }
+    borrowed_.emplace(object);
+    view_ = borrowed_->view();
+    if (view_.size() > copy_limit) return;
+    copy_.assign(view_.begin(), view_.end());
+    view_ = ByteView(copy_);
+    borrowed_.reset();
+  }
+  ByteView view() const { return view_; }
+
+ private:
+  std::optional<BytesLike> borrowed_;
+  std::vector<uint8_t> copy_;
+  ByteView view_;
+};
+
+// A password or passphrase (str, read as UTF-8, or any bytes-like object),
+// readable without the GIL, and leaving no copy behind in C++: a str is read
+// in place (the UTF-8 form Python keeps inside the str object), an exact bytes
+// object in place; any other buffer may change (see StableBytes), so it is
+// copied into guarded memory (sodium_malloc), wiped and freed when the call
+// ends. Python's own str and bytes objects cannot be wiped: the docstrings
+// recommend a bytearray, which the caller can wipe itself.
+class SecretText {
+ public:
+  explicit SecretText(py::handle object) {
+    if (PyUnicode_Check(object.ptr())) {
+      Py_ssize_t size = 0;
+      const char* utf8 = PyUnicode_AsUTF8AndSize(object.ptr(), &size);  // UnicodeEncodeError
+      if (utf8 == nullptr) throw py::error_already_set();
+      text_ = std::string_view(utf8, static_cast<size_t>(size));
+      return;
+    }
+    if (PyBytes_CheckExact(object.ptr())) {
+      text_ = std::string_view(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
+      return;
+    }
+    const BytesLike bytes(object);  // TypeError for anything else
+    const size_t size = bytes.view().size();
+    copy_ = static_cast<char*>(sodium_malloc(size == 0 ? 1 : size));
+    if (copy_ == nullptr) throw std::bad_alloc();  // MemoryError
+    if (size != 0) std::memcpy(copy_, bytes.view().data(), size);
+    text_ = std::string_view(copy_, size);
+  }
+  SecretText(const SecretText&) = delete;
+  SecretText& operator=(const SecretText&) = delete;
+  ~SecretText() {
+    if (copy_ != nullptr) sodium_free(copy_);  // wipes, then frees
+  }
+  std::string_view view() const { return text_; }
+
+ private:
+  char* copy_ = nullptr;
+  std::string_view text_;
+};
+
+// A CONNECT token (a password) as a str; the C++ string is wiped.
+py::str token_str(Result<std::string>&& token) {
+  std::string text = unwrap(std::move(token));
+  struct Wipe {
+    std::string& text;
+    ~Wipe() { sodium_memzero(text.data(), text.size()); }
+  } wipe{text};
+  return py::str(text);
+}
 
 py::bytes to_bytes(const uint8_t* data, size_t size) {
   return py::bytes(reinterpret_cast<const char*>(data), size);
@@ -183,6 +298,8 @@ std::string key_info_repr(const KeyInfo& info) {
 
 PYBIND11_MODULE(_mqseal, m) {
   m.doc() = "The mqseal C++ core. Import mqseal, not this module.";
+  // Before any sodium_malloc (SecretText); the core calls it too, when it needs it.
+  if (sodium_init() < 0) throw py::import_error("mqseal: libsodium could not be initialised");
 
   for (size_t i = 0; i < kExceptionCount; ++i) {
     const ExceptionClass& c = kExceptionClasses[i];
@@ -227,17 +344,13 @@ PYBIND11_MODULE(_mqseal, m) {
                   py::arg("data"), "Exactly 32 bytes; wipe your own copy afterwards.")
       .def_static("from_passphrase",
                   [](py::handle passphrase, const PassphraseParams& params) {
-                    std::string text;
-                    if (PyUnicode_Check(passphrase.ptr())) {
-                      text = passphrase.cast<std::string>();
-                    } else {
-                      const BytesLike bytes(passphrase);
-                      text.assign(reinterpret_cast<const char*>(bytes.view().data()), bytes.view().size());
-                    }
-                    py::gil_scoped_release unlocked;  // Argon2id takes a while
-                    return unwrap(Key::from_passphrase(text, params));
+                    const SecretText text(passphrase);
+                    // Argon2id takes a while
+                    return unwrap(without_gil(true, [&] { return Key::from_passphrase(text.view(), params); }));
                   },
-                  py::arg("passphrase"), py::arg("params"), "Argon2id13 over the passphrase (str or bytes).")
+                  py::arg("passphrase"), py::arg("params"),
+                  "Argon2id13 over the passphrase: a str (as UTF-8) or any bytes-like object. Python cannot wipe "
+                  "a str or bytes: pass a bytearray and wipe it afterwards (mqseal leaves no copy of its own).")
       .def("same_bytes", &Key::same_bytes, py::arg("other"), "Constant-time comparison.")
       .def("__repr__", [](const Key&) { return std::string("<mqseal.Key: 32 bytes, not shown>"); });
 
@@ -309,15 +422,15 @@ PYBIND11_MODULE(_mqseal, m) {
       .def("seal",
            [](Sealer& s, const std::string& topic, py::handle payload) {
              thread_local std::vector<uint8_t> out;
-             BytesLike in(payload);
-             Status st;
-             if (in.view().size() >= kReleaseGilFrom) {
-               py::gil_scoped_release unlocked;
-               st = s.seal(topic, in.view(), out);
-             } else {
-               st = s.seal(topic, in.view(), out);
-             }
-             check(st);
+             // Read in place, even a buffer another thread may change: sealing
+             // reads each payload byte once (libsodium XORs the key stream
+             // into `out`, then computes the tag over `out`, never over the
+             // payload; a plaintext rule copies it once). So the tag always
+             // covers exactly the ciphertext written, and the envelope opens
+             // to the bytes as they were read: a copy could not do better,
+             // since copying reads them once too.
+             const BytesLike in(payload);
+             check(without_gil(in.view().size() >= kReleaseGilFrom, [&] { return s.seal(topic, in.view(), out); }));
              return to_bytes(out.data(), out.size());
            },
            py::arg("topic"), py::arg("payload"))
@@ -360,15 +473,12 @@ PYBIND11_MODULE(_mqseal, m) {
       .def("open",
            [](Opener& o, const std::string& topic, py::handle envelope, bool retained, uint64_t now_ms) {
              thread_local Opened out;
-             BytesLike in(envelope);
-             Status st;
-             if (in.view().size() >= kReleaseGilFrom) {
-               py::gil_scoped_release unlocked;
-               st = o.open(topic, in.view(), Delivery{retained, now_ms}, out);
-             } else {
-               st = o.open(topic, in.view(), Delivery{retained, now_ms}, out);
-             }
-             check(st);
+             // Read twice (tag, then decryption): a mutable buffer is copied.
+             // Envelopes above kMaxEnvelopeSize are refused by their size after
+             // only the header was read, once: not worth copying.
+             const StableBytes in(envelope, kMaxEnvelopeSize);
+             check(without_gil(in.view().size() >= kReleaseGilFrom,
+                               [&] { return o.open(topic, in.view(), Delivery{retained, now_ms}, out); }));
              return PyOpened{to_bytes(out.payload.data(), out.payload.size()), out.sealed, out.key_id,
                              out.timestamp_ms, to_bytes(out.sender.data(), out.sender.size()), out.sequence};
            },
@@ -414,22 +524,25 @@ PYBIND11_MODULE(_mqseal, m) {
       .def_readonly("record", &Provisioned::record);
 
   m.def("provision",
-        [](const std::string& username, const std::string& password, const PassphraseParams& params) {
-          py::gil_scoped_release unlocked;  // Argon2id
-          return unwrap(provision(username, password, params));
+        [](const std::string& username, py::handle password, const PassphraseParams& params) {
+          const SecretText text(password);
+          // Argon2id
+          return unwrap(without_gil(true, [&] { return provision(username, text.view(), params); }));
         },
         py::arg("username"), py::arg("password"), py::arg("params"),
-        "The device secret (for the device) and the broker's record, from a password.");
+        "The device secret (for the device) and the broker's record, from a password: a str (as UTF-8) or any "
+        "bytes-like object. Python cannot wipe a str or bytes: pass a bytearray and wipe it afterwards (mqseal "
+        "leaves no copy of its own).");
   m.def("make_connect_token",
         [](const Key& secret, const std::string& username, const std::string& client_id, uint64_t lifetime_s,
-           uint64_t now_s) { return unwrap(make_connect_token(secret, username, client_id, lifetime_s, now_s)); },
+           uint64_t now_s) { return token_str(make_connect_token(secret, username, client_id, lifetime_s, now_s)); },
         py::arg("device_secret"), py::arg("username"), py::arg("client_id"), py::kw_only(),
         py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
         "A fresh single-use token for the CONNECT password field.");
   m.def("make_connect_token",
         [](const Keyring& keys, const std::string& key_name, const std::string& username,
            const std::string& client_id, uint64_t lifetime_s, uint64_t now_s) {
-          return unwrap(make_connect_token(keys, key_name, username, client_id, lifetime_s, now_s));
+          return token_str(make_connect_token(keys, key_name, username, client_id, lifetime_s, now_s));
         },
         py::arg("keyring"), py::arg("key_name"), py::arg("username"), py::arg("client_id"), py::kw_only(),
         py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
@@ -440,7 +553,7 @@ PYBIND11_MODULE(_mqseal, m) {
     std::array<uint8_t, kTokenNonceSize> bytes{};
     if (n.view().size() != bytes.size()) raise(Error(Errc::invalid_argument, "a nonce is 16 bytes"));
     std::memcpy(bytes.data(), n.view().data(), bytes.size());
-    return unwrap(make_connect_token_with_nonce(secret, username, client_id, expiry_s, bytes));
+    return token_str(make_connect_token_with_nonce(secret, username, client_id, expiry_s, bytes));
   });
 
   py::class_<Credentials>(m, "Credentials", "The broker's credentials file: one record per device.")
@@ -466,8 +579,8 @@ PYBIND11_MODULE(_mqseal, m) {
            py::arg("max_lifetime_s") = VerifierOptions{}.max_lifetime_s,
            py::arg("max_remembered_tokens") = VerifierOptions{}.max_remembered_tokens)
       .def("verify",
-           [](TokenVerifier& v, const std::string& username, const std::string& client_id, const std::string& token,
-              uint64_t now_s) { check(v.verify(username, client_id, token, now_s)); },
+           [](TokenVerifier& v, const std::string& username, const std::string& client_id, std::string_view token,
+              uint64_t now_s) { check(v.verify(username, client_id, token, now_s)); },  // token: read in place
            py::arg("username"), py::arg("client_id"), py::arg("token"), py::kw_only(), py::arg("now_s") = 0,
            "Returns if the token is good; raises an mqseal.Error saying which check failed.")
       .def_property_readonly("remembered_tokens", &TokenVerifier::remembered_tokens);

@@ -20,9 +20,16 @@ Every error is an mqseal.Error (with a stable name in `.code`); wrong argument
 types raise TypeError. mqseal.paho wraps an existing paho-mqtt client.
 
 Thread safety: Sealer.seal and Opener.open may be called from many threads;
-large payloads are processed without the GIL. Sealer and Opener keep a
-snapshot of the keyring they were given: to rotate keys, change the keyring,
-then call set_keyring() on them.
+large payloads are processed without the GIL. Opener.open copies an envelope
+given in a mutable buffer (bytearray, memoryview, ...) first, so what it
+returns is exactly what was authenticated, whatever other threads do to that
+buffer meanwhile; bytes are read in place. Sealer and Opener keep a snapshot of
+the keyring they were given: to rotate keys, change the keyring, then call
+set_keyring() on them.
+
+Passwords (provision, Key.from_passphrase) may be a str or any bytes-like
+object; mqseal keeps no copy of them, but Python cannot wipe a str or bytes:
+use a bytearray and overwrite it when done.
 """
 
 from ._mqseal import (

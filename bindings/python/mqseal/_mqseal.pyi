@@ -79,7 +79,11 @@ class Key:
         """Exactly 32 bytes; wipe your own copy afterwards."""
     @staticmethod
     def from_passphrase(passphrase: str | Buffer, params: PassphraseParams) -> Key:
-        """Argon2id13 over the passphrase."""
+        """Argon2id13 over the passphrase: a str (as UTF-8) or any bytes-like object.
+
+        mqseal leaves no copy of the passphrase behind, but Python cannot wipe a str or
+        bytes object: pass a bytearray, and overwrite it when done (`p[:] = bytes(len(p))`).
+        """
     def same_bytes(self, other: Key) -> bool:
         """Constant-time comparison of the key bytes."""
 
@@ -245,8 +249,13 @@ class Provisioned:
     @property
     def record(self) -> CredentialRecord: ...
 
-def provision(username: str, password: str, params: PassphraseParams) -> Provisioned:
-    """The device secret (for the device) and the broker's record, from a password (Argon2id)."""
+def provision(username: str, password: str | Buffer, params: PassphraseParams) -> Provisioned:
+    """The device secret (for the device) and the broker's record, from a password (Argon2id).
+
+    The password is a str (as UTF-8) or any bytes-like object. mqseal leaves no copy of it
+    behind, but Python cannot wipe a str or bytes object: pass a bytearray, and overwrite it
+    when done (`p[:] = bytes(len(p))`).
+    """
 
 @overload
 def make_connect_token(

@@ -81,7 +81,9 @@ class Opener {
   ~Opener();
 
   // Opens into `out`, reusing out.payload's capacity. On failure `out` is
-  // left with an empty payload. The envelope is never modified.
+  // left with an empty payload. The envelope is never modified, and must not
+  // change during the call: it is read twice (tag, then decryption), so copy
+  // one that another thread may write (the Python binding does).
   [[nodiscard]] Status open(std::string_view topic, ByteView envelope, const Delivery& delivery,
                             Opened& out);
   [[nodiscard]] Result<Opened> open(std::string_view topic, ByteView envelope,

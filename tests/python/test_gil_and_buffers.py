@@ -1,0 +1,324 @@
+"""The binding's boundary with threads: errors raised only with the GIL held, caller buffers
+that other threads rewrite, and passwords that leave no copy behind.
+
+Calls that could crash the interpreter run in a child process, so that a crash fails the
+test instead of killing pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+import mqseal
+
+CHILD_TIMEOUT = 60.0  # seconds, the bound of every child process
+TOPIC = "plant/7/telemetry"
+LARGE = 1024 * 1024  # bytes: large enough that seal and open release the GIL (16 KiB and more)
+
+
+def run_child(code: str) -> subprocess.CompletedProcess[str]:
+    """Runs `code` in a fresh interpreter (mqseal imported); its exit status says whether it crashed."""
+    program = "import mqseal\n" + textwrap.dedent(code)
+    return subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=CHILD_TIMEOUT, check=False
+    )
+
+
+# ---- every error path of every call that releases the GIL ----
+
+# Set up in the child before each case.
+PRELUDE = """
+import os, resource
+SALT = b"0123456789abcdef"
+def params(opslimit=1, memlimit=8192):
+    return mqseal.PassphraseParams(SALT, opslimit, memlimit)
+def no_memory_for_argon2():
+    # Address space of 1 GiB: Argon2id's 2 GiB allocation fails at once (no swapping, no OOM killer).
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    return params(1, 2 << 30)
+keys = mqseal.Keyring()
+keys.generate("telemetry")
+policy = mqseal.TopicPolicy()
+policy.add_rule("plant/+/telemetry", "telemetry")
+policy.add_rule("plant/+/cmd/#", "commands")  # no such key in the keyring
+sealer = mqseal.Sealer(policy, keys)
+LARGE = 1024 * 1024
+envelope = sealer.seal("plant/7/telemetry", bytes(LARGE))
+tampered = bytearray(envelope)
+tampered[-1] ^= 1
+"""
+
+# (name, the failing call, the exception's class name, its code)
+GIL_RELEASING_ERRORS: list[tuple[str, str, str, str]] = [
+    ("provision bad username", 'mqseal.provision("no spaces allowed", "pw", params())',
+     "InvalidArgumentError", "invalid_argument"),
+    ("provision empty username", 'mqseal.provision("", "pw", params())', "InvalidArgumentError", "invalid_argument"),
+    ("provision empty password", 'mqseal.provision("device-7", "", params())',
+     "InvalidArgumentError", "invalid_argument"),
+    ("provision empty bytes password", 'mqseal.provision("device-7", bytearray(), params())',
+     "InvalidArgumentError", "invalid_argument"),
+    ("provision opslimit 0", 'mqseal.provision("device-7", "pw", params(opslimit=0))',
+     "InvalidArgumentError", "invalid_argument"),
+    ("provision memlimit 4 TiB", 'mqseal.provision("device-7", "pw", params(memlimit=4 << 40))',
+     "InvalidArgumentError", "invalid_argument"),
+    ("provision memlimit too small", 'mqseal.provision("device-7", "pw", params(memlimit=1024))',
+     "InvalidArgumentError", "invalid_argument"),
+    ("provision out of memory", 'mqseal.provision("device-7", "pw", no_memory_for_argon2())',
+     "CryptoError", "crypto_failure"),
+    ("provision wrong password type", 'mqseal.provision("device-7", 42, params())', "TypeError", "-"),
+    ("provision unencodable password", 'mqseal.provision("device-7", "\\ud800", params())',
+     "UnicodeEncodeError", "-"),
+    ("passphrase opslimit 0", 'mqseal.Key.from_passphrase("pw", params(opslimit=0))',
+     "InvalidArgumentError", "invalid_argument"),
+    ("passphrase memlimit 4 TiB", 'mqseal.Key.from_passphrase("pw", params(memlimit=4 << 40))',
+     "InvalidArgumentError", "invalid_argument"),
+    ("passphrase memlimit too small", 'mqseal.Key.from_passphrase(b"pw", params(memlimit=1024))',
+     "InvalidArgumentError", "invalid_argument"),
+    ("passphrase out of memory", 'mqseal.Key.from_passphrase(bytearray(b"pw"), no_memory_for_argon2())',
+     "CryptoError", "crypto_failure"),
+    ("passphrase wrong type", "mqseal.Key.from_passphrase(None, params())", "TypeError", "-"),
+    ("passphrase unencodable", 'mqseal.Key.from_passphrase("\\udfff", params())', "UnicodeEncodeError", "-"),
+    # seal and open release the GIL from 16 KiB on
+    ("seal no rule", 'sealer.seal("plant/7/status", bytes(LARGE))', "NoRuleError", "no_rule"),
+    ("seal invalid topic", 'sealer.seal("plant/+/telemetry", bytes(LARGE))', "InvalidArgumentError", "invalid_topic"),
+    ("seal no key", 'sealer.seal("plant/7/cmd/valve", bytearray(LARGE))', "KeyNotFoundError", "no_primary_key"),
+    ("seal too large", "sealer.seal(\"plant/7/telemetry\", bytes(mqseal.MAX_PAYLOAD_SIZE + 1))",
+     "InvalidArgumentError", "payload_too_large"),
+    ("open altered", 'mqseal.Opener(policy, keys).open("plant/7/telemetry", tampered)',
+     "AuthenticationError", "authentication_failed"),
+    ("open other topic", 'mqseal.Opener(policy, keys).open("plant/8/telemetry", envelope)',
+     "AuthenticationError", "authentication_failed"),
+    ("open duplicate", 'o = mqseal.Opener(policy, keys); o.open("plant/7/telemetry", envelope); '
+     'o.open("plant/7/telemetry", memoryview(envelope))', "DuplicateError", "duplicate"),
+    ("open expired", 'mqseal.Opener(policy, keys).open("plant/7/telemetry", envelope, now_ms=1 << 62)',
+     "ExpiredError", "expired"),
+    ("open not yet valid", 'mqseal.Opener(policy, keys).open("plant/7/telemetry", envelope, now_ms=1)',
+     "ExpiredError", "not_yet_valid"),
+    ("open no rule", 'mqseal.Opener(policy, keys).open("plant/7/status", envelope)', "NoRuleError", "no_rule"),
+    ("open wrong key", 'mqseal.Opener(policy, keys).open("plant/7/cmd/valve", bytearray(envelope))',
+     "KeyNotFoundError", "wrong_key_for_topic"),
+    ("open unknown key", 'mqseal.Opener(policy, mqseal.Keyring()).open("plant/7/telemetry", envelope)',
+     "KeyNotFoundError", "unknown_key"),
+    ("open malformed", 'mqseal.Opener(policy, keys).open("plant/7/telemetry", bytes([9]) + envelope[1:])',
+     "FormatError", "unsupported_version"),
+    ("open too large", "mqseal.Opener(policy, keys).open(\"plant/7/telemetry\", "
+     "envelope[:64] + bytes(256 << 20))", "FormatError", "malformed"),
+]
+
+
+@pytest.mark.parametrize("case", GIL_RELEASING_ERRORS, ids=lambda c: c[0])
+def test_every_error_of_a_call_without_the_gil_is_raised_not_crashed(case: tuple[str, str, str, str]) -> None:
+    name, call, kind, code = case
+    child = run_child(
+        PRELUDE
+        + f"""
+try:
+    {call}
+except BaseException as e:
+    print(type(e).__name__, getattr(e, "code", "-"), isinstance(e, mqseal.Error))
+else:
+    print("no error")
+"""
+    )
+    assert child.returncode == 0, f"{name}: the interpreter died ({child.returncode}): {child.stderr[-2000:]}"
+    is_mqseal = kind not in ("TypeError", "UnicodeEncodeError")
+    assert child.stdout.split() == [kind, code, str(is_mqseal)], child.stderr[-2000:]
+
+
+def test_passwords_as_str_bytes_or_any_buffer() -> None:
+    params = mqseal.PassphraseParams(b"0123456789abcdef", 1, 8192)
+    reference = mqseal.provision("device-7", "correct horse", params)
+    key = mqseal.Key.from_passphrase("correct horse", params)
+    assert key.same_bytes(reference.device_secret)
+    for same in (b"correct horse", bytearray(b"correct horse"), memoryview(b"xcorrect horse")[1:]):
+        assert mqseal.Key.from_passphrase(same, params).same_bytes(key)
+        assert mqseal.provision("device-7", same, params).device_secret.same_bytes(key)
+    snowman = mqseal.Key.from_passphrase("\u2603 horse", params)  # str is UTF-8
+    assert snowman.same_bytes(mqseal.Key.from_passphrase("\u2603 horse".encode(), params))
+    assert not snowman.same_bytes(key)
+    assert mqseal.Key.from_passphrase("", params).same_bytes(mqseal.Key.from_passphrase(bytearray(), params))
+
+
+# ---- other threads rewriting the caller's buffers ----
+
+
+class Flipper:
+    """A thread that inverts one byte of a buffer again and again, until stopped."""
+
+    def __init__(self, buffer: bytearray, position: int) -> None:
+        self._buffer = buffer
+        self._position = position
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="flipper", daemon=True)
+
+    def _run(self) -> None:
+        buffer, position, stop = self._buffer, self._position, self._stop
+        while not stop.is_set():
+            for _ in range(1000):
+                buffer[position] ^= 0xFF
+
+    def __enter__(self) -> Flipper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(CHILD_TIMEOUT)
+        assert not self._thread.is_alive()
+
+
+def run_for(seconds: float, most: int, step: Callable[[], None]) -> int:
+    """Calls step() until `most` calls or `seconds` have passed; the number of calls."""
+    deadline = time.monotonic() + seconds
+    calls = 0
+    while calls < most and time.monotonic() < deadline:
+        step()
+        calls += 1
+    return calls
+
+
+def test_open_returns_only_what_was_authenticated_while_another_thread_rewrites_the_envelope(
+    keys_and_policy: tuple[mqseal.Keyring, mqseal.TopicPolicy],
+) -> None:
+    # Before the fix about 1 open in 60 returned the flipped byte (2-10 of 400 here).
+    keys, policy = keys_and_policy
+    payload = os.urandom(LARGE)
+    envelope = bytearray(mqseal.Sealer(policy, keys).seal(TOPIC, payload))
+    arguments: list[bytearray | memoryview] = [envelope, memoryview(envelope)]
+    opened: list[bytes] = []
+    refused = 0
+
+    def step() -> None:
+        nonlocal refused
+        try:  # a fresh opener each time: the same envelope is not a duplicate
+            opened.append(mqseal.Opener(policy, keys).open(TOPIC, arguments[len(opened) % 2]).payload)
+        except mqseal.AuthenticationError:
+            refused += 1  # the flip was there when the tag was checked: right
+
+    with Flipper(envelope, mqseal.HEADER_SIZE + LARGE // 2):
+        calls = run_for(3.0, 1500, step)
+    altered = sum(1 for p in opened if p != payload)
+    assert altered == 0, f"{altered} of {calls} opens returned bytes that were never authenticated"
+    assert opened and refused, f"the race was not exercised: {len(opened)} opened, {refused} refused"
+
+
+def test_seal_covers_exactly_what_it_encrypted_while_another_thread_rewrites_the_payload(
+    keys_and_policy: tuple[mqseal.Keyring, mqseal.TopicPolicy],
+) -> None:
+    # Sealing reads each payload byte once (libsodium's encrypt XORs the keystream into our
+    # output, then MACs that output), so every envelope opens, to the payload as it was read.
+    keys, policy = keys_and_policy
+    payload = bytearray(os.urandom(LARGE))
+    position = LARGE // 2
+    original = bytes(payload)
+    flipped = bytearray(original)
+    flipped[position] ^= 0xFF
+    sealer = mqseal.Sealer(policy, keys)
+    opener = mqseal.Opener(policy, keys)
+    seen: set[bool] = set()
+
+    def step() -> None:
+        opened = opener.open(TOPIC, sealer.seal(TOPIC, payload)).payload  # never AuthenticationError
+        assert opened in (original, flipped)
+        seen.add(opened == original)
+
+    with Flipper(payload, position):
+        run_for(1.0, 100, step)
+    assert seen
+
+
+# ---- passwords leave no copy in the process ----
+
+# Run in a child. copies(needle, *owned) searches every readable and writable mapping of the
+# process for `needle` and returns the addresses where it is found, except inside the `owned`
+# (address, size) ranges: the Python objects that are allowed to hold it.
+SCAN = """
+import ctypes, mmap, os, secrets
+CHUNK = 1 << 20
+scratch = mmap.mmap(-1, CHUNK)
+scratch_at = ctypes.addressof(ctypes.c_char.from_buffer(scratch))
+
+def copies(needle, *owned):
+    owned = [*owned, (scratch_at, CHUNK)]
+    found = set()
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps]
+    with open("/proc/self/mem", "rb", buffering=0) as mem:
+        for fields in regions:
+            if not fields[1].startswith("rw"):
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            for at in range(start, end, CHUNK - len(needle)):
+                try:
+                    got = os.preadv(mem.fileno(), [memoryview(scratch)[:min(CHUNK, end - at)]], at)
+                except OSError:
+                    break
+                offset = scratch.find(needle, 0, got)
+                while offset >= 0:
+                    if not any(a <= at + offset < a + n for a, n in owned):
+                        found.add(hex(at + offset))
+                    offset = scratch.find(needle, offset + 1, got)
+    scratch[:] = bytes(CHUNK)
+    return sorted(found)
+
+# The password, made byte by byte so that no str or bytes object ever holds it.
+SIZE = 64
+password = bytearray(SIZE)
+for i in range(SIZE):
+    password[i] = 0x41 + secrets.randbelow(26)
+needle = memoryview(password)[16:48]
+own = (ctypes.addressof((ctypes.c_char * SIZE).from_buffer(password)), SIZE)
+params = mqseal.PassphraseParams(bytes(16), 1, 8192)
+device = mqseal.provision("device-7", "not the password", params)
+credentials = mqseal.Credentials()
+credentials.add(device.record)
+verifier = mqseal.TokenVerifier(credentials)
+def verify(token):
+    try:
+        verifier.verify("device-7", "client-7", token)
+    except mqseal.Error:
+        pass
+assert not copies(needle, own), "copies before any call"
+"""
+
+PASSWORD_CALLS = {
+    "provision": 'mqseal.provision("device-7", password, params)',
+    "from_passphrase": "mqseal.Key.from_passphrase(password, params)",
+    "from_passphrase memoryview": "mqseal.Key.from_passphrase(memoryview(password), params)",
+    "verify": "verify(password)",
+}
+
+
+@pytest.mark.parametrize("call", PASSWORD_CALLS.values(), ids=PASSWORD_CALLS.keys())
+def test_a_password_from_a_buffer_leaves_no_copy_behind(call: str) -> None:
+    child = run_child(SCAN + f"for _ in range(20):\n    {call}\nprint(copies(needle, own))\n")
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == "[]", f"copies of the password left in memory at {child.stdout.strip()}"
+
+
+def test_a_connect_token_leaves_no_copy_but_its_str() -> None:
+    child = run_child(
+        SCAN
+        + """
+import sys
+tokens = [mqseal.make_connect_token(device.device_secret, "device-7", "client-7") for _ in range(20)]
+left = []
+for token in tokens:
+    assert token.isascii()  # a compact ASCII str: its characters end the object, then a NUL
+    at = id(token) + sys.getsizeof(token) - len(token) - 1
+    text = (ctypes.c_char * len(token)).from_address(at)
+    assert bytes(text[:5]) == b"mqs1."
+    left += copies(memoryview(text)[24:], (at, len(token)))  # freed heap memory loses its first 16 bytes
+print(left)
+"""
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == "[]", f"copies of tokens left in memory at {child.stdout.strip()}"
