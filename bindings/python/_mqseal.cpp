@@ -260,11 +260,13 @@ struct PyOpened {
   uint64_t timestamp_ms;
   py::bytes sender;
   uint64_t sequence;
+  bool retained;
 };
 
 struct PyHeader {
   int version;
   int suite;
+  int flags;
   KeyId key_id;
   uint64_t timestamp_ms;
   py::bytes sender;
@@ -396,15 +398,49 @@ PYBIND11_MODULE(_mqseal, m) {
       .def_readonly("filter", &TopicRule::filter)
       .def_readonly("key_name", &TopicRule::key_name)
       .def_readonly("plaintext", &TopicRule::plaintext)
+      .def_property_readonly("retained",
+                             [](const TopicRule& r) -> py::object {
+                               if (!r.retained) return py::none();
+                               return py::str(r.retained->policy == RetainedPolicy::refuse ? "refuse" : "accept");
+                             })
+      .def_property_readonly("retained_max_age_ms",
+                             [](const TopicRule& r) -> py::object {
+                               if (!r.retained || r.retained->policy == RetainedPolicy::refuse) return py::none();
+                               return py::int_(r.retained->max_age_ms);
+                             })
       .def("__repr__", [](const TopicRule& r) {
+        std::string retained;
+        if (r.retained) {
+          retained = r.retained->policy == RetainedPolicy::refuse
+                         ? ", retained='refuse'"
+                         : ", retained='accept', retained_max_age_ms=" + std::to_string(r.retained->max_age_ms);
+        }
         return "TopicRule(filter='" + r.filter + "', " +
-               (r.plaintext ? std::string("plaintext=True") : "key_name='" + r.key_name + "'") + ")";
+               (r.plaintext ? std::string("plaintext=True") : "key_name='" + r.key_name + "'") + retained + ")";
       });
 
   py::class_<TopicPolicy>(m, "TopicPolicy")
       .def(py::init<>())
-      .def("add_rule", [](TopicPolicy& p, const std::string& filter, const std::string& key) { check(p.add_rule(filter, key)); },
-           py::arg("filter"), py::arg("key_name"))
+      .def("add_rule",
+           [](TopicPolicy& p, const std::string& filter, const std::string& key, std::optional<std::string> retained,
+              std::optional<uint64_t> retained_max_age_ms) {
+             if (!retained) {
+               if (retained_max_age_ms) raise(Error(Errc::invalid_argument, "retained_max_age_ms needs retained='accept'"));
+               check(p.add_rule(filter, key));
+               return;
+             }
+             RetainedRule rule;
+             rule.policy = retained_policy(*retained);
+             if (retained_max_age_ms) {
+               if (rule.policy == RetainedPolicy::refuse || *retained_max_age_ms == 0) {
+                 raise(Error(Errc::invalid_argument, "retained_max_age_ms is a positive age, with retained='accept'"));
+               }
+               rule.max_age_ms = *retained_max_age_ms;
+             }
+             check(p.add_rule(filter, key, rule));
+           },
+           py::arg("filter"), py::arg("key_name"), py::kw_only(), py::arg("retained") = py::none(),
+           py::arg("retained_max_age_ms") = py::none())
       .def("add_plaintext_rule", [](TopicPolicy& p, const std::string& filter) { check(p.add_plaintext_rule(filter)); },
            py::arg("filter"))
       .def("resolve", [](const TopicPolicy& p, const std::string& topic) { return *unwrap(p.resolve(topic)); },
@@ -415,12 +451,14 @@ PYBIND11_MODULE(_mqseal, m) {
 
   py::class_<Sealer>(m, "Sealer")
       .def(py::init([](const TopicPolicy& policy, const Keyring& keys, size_t topic_cache_capacity) {
-             return unwrap(Sealer::create(policy, snapshot(keys), SealerOptions{topic_cache_capacity}));
+             SealerOptions options;
+             options.topic_cache_capacity = topic_cache_capacity;
+             return unwrap(Sealer::create(policy, snapshot(keys), options));
            }),
            py::arg("policy"), py::arg("keyring"), py::kw_only(),
            py::arg("topic_cache_capacity") = kDefaultTopicCacheCapacity)
       .def("seal",
-           [](Sealer& s, const std::string& topic, py::handle payload) {
+           [](Sealer& s, const std::string& topic, py::handle payload, bool retain) {
              thread_local std::vector<uint8_t> out;
              // Read in place, even a buffer another thread may change: sealing
              // reads each payload byte once (libsodium XORs the key stream
@@ -430,10 +468,12 @@ PYBIND11_MODULE(_mqseal, m) {
              // to the bytes as they were read: a copy could not do better,
              // since copying reads them once too.
              const BytesLike in(payload);
-             check(without_gil(in.view().size() >= kReleaseGilFrom, [&] { return s.seal(topic, in.view(), out); }));
+             const Publish publish = retain ? Publish::retained : Publish::live;
+             check(without_gil(in.view().size() >= kReleaseGilFrom,
+                               [&] { return s.seal(topic, in.view(), out, publish); }));
              return to_bytes(out.data(), out.size());
            },
-           py::arg("topic"), py::arg("payload"))
+           py::arg("topic"), py::arg("payload"), py::kw_only(), py::arg("retain") = false)
       .def("set_keyring", [](Sealer& s, const Keyring& keys) { s.set_keyring(snapshot(keys)); }, py::arg("keyring"))
       .def_property_readonly("sender", [](const Sealer& s) {
         const SenderId id = s.sender();
@@ -447,6 +487,7 @@ PYBIND11_MODULE(_mqseal, m) {
       .def_readonly("timestamp_ms", &PyOpened::timestamp_ms)
       .def_readonly("sender", &PyOpened::sender)
       .def_readonly("sequence", &PyOpened::sequence)
+      .def_readonly("retained", &PyOpened::retained)
       .def("__repr__", [](const PyOpened& o) {
         return "<mqseal.Opened: " + std::to_string(py::len(o.payload)) + " bytes" +
                (o.sealed ? ", sealed, sequence " + std::to_string(o.sequence) : std::string(", plaintext by policy")) +
@@ -480,7 +521,8 @@ PYBIND11_MODULE(_mqseal, m) {
              check(without_gil(in.view().size() >= kReleaseGilFrom,
                                [&] { return o.open(topic, in.view(), Delivery{retained, now_ms}, out); }));
              return PyOpened{to_bytes(out.payload.data(), out.payload.size()), out.sealed, out.key_id,
-                             out.timestamp_ms, to_bytes(out.sender.data(), out.sender.size()), out.sequence};
+                             out.timestamp_ms, to_bytes(out.sender.data(), out.sender.size()), out.sequence,
+                             out.retained};
            },
            py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
            py::arg("now_ms") = 0)
@@ -498,11 +540,12 @@ PYBIND11_MODULE(_mqseal, m) {
            py::arg("max_streams") = ReplayOptions{}.max_streams)
       .def("check",
            [](ReplayGuard& g, const std::string& topic, py::handle sender, uint64_t sequence, uint64_t timestamp_ms,
-              bool retained, uint64_t now_ms) {
+              bool retained, uint64_t now_ms, const std::string& key_name) {
              BytesLike id(sender);
              if (id.view().size() != kSenderIdSize) raise(Error(Errc::invalid_argument, "a sender ID is 16 bytes"));
              MessageFacts facts;
              facts.topic = topic;
+             facts.key_name = key_name;
              std::memcpy(facts.sender.data(), id.view().data(), kSenderIdSize);
              facts.sequence = sequence;
              facts.timestamp_ms = timestamp_ms;
@@ -510,9 +553,10 @@ PYBIND11_MODULE(_mqseal, m) {
              check(g.check(facts, now_ms != 0 ? now_ms : system_time_ms()));
            },
            py::arg("topic"), py::arg("sender"), py::arg("sequence"), py::arg("timestamp_ms"), py::kw_only(),
-           py::arg("retained") = false, py::arg("now_ms") = 0)
+           py::arg("retained") = false, py::arg("now_ms") = 0, py::arg("key_name") = "")
       .def_property_readonly("tracked_streams", &ReplayGuard::tracked_streams)
-      .def_property_readonly("watermark_ms", &ReplayGuard::watermark_ms);
+      .def("watermark_ms", [](const ReplayGuard& g, const std::string& key_name) { return g.watermark_ms(key_name); },
+           py::arg("key_name") = "");
 
   py::class_<CredentialRecord>(m, "CredentialRecord", "A broker's record of one device: no password, no device secret.")
       .def_readonly("username", &CredentialRecord::username)
@@ -588,6 +632,7 @@ PYBIND11_MODULE(_mqseal, m) {
   py::class_<PyHeader>(m, "EnvelopeHeader")
       .def_readonly("version", &PyHeader::version)
       .def_readonly("suite", &PyHeader::suite)
+      .def_readonly("flags", &PyHeader::flags)
       .def_readonly("key_id", &PyHeader::key_id)
       .def_readonly("timestamp_ms", &PyHeader::timestamp_ms)
       .def_readonly("sender", &PyHeader::sender)
@@ -596,8 +641,8 @@ PYBIND11_MODULE(_mqseal, m) {
   m.def("parse_header",
         [](py::handle envelope) {
           EnvelopeHeader h = unwrap(parse_header(BytesLike(envelope).view()));
-          return PyHeader{h.version, h.suite, h.key_id, h.timestamp_ms, to_bytes(h.sender.data(), h.sender.size()),
-                          h.sequence};
+          return PyHeader{h.version, h.suite, h.flags, h.key_id, h.timestamp_ms,
+                          to_bytes(h.sender.data(), h.sender.size()), h.sequence};
         },
         py::arg("envelope"), "The header of an envelope, read without a key. Proves nothing until opened.");
 
@@ -609,13 +654,16 @@ PYBIND11_MODULE(_mqseal, m) {
     return to_bytes(out.data(), out.size());
   });
   m.def("_seal_with_header", [](py::handle topic_key, const std::string& topic, KeyId key_id, uint64_t timestamp_ms,
-                                py::handle sender, uint64_t sequence, py::handle payload) {
+                                py::handle sender, uint64_t sequence, py::handle payload, uint8_t version,
+                                uint8_t flags) {
     BytesLike key(topic_key);
     BytesLike sender_bytes(sender);
     if (key.view().size() != kKeySize || sender_bytes.view().size() != kSenderIdSize) {
       raise(Error(Errc::invalid_argument, "a 32-byte topic key and a 16-byte sender"));
     }
     EnvelopeHeader h;
+    h.version = version;
+    h.flags = flags;
     h.key_id = key_id;
     h.timestamp_ms = timestamp_ms;
     std::memcpy(h.sender.data(), sender_bytes.view().data(), kSenderIdSize);
@@ -623,5 +671,7 @@ PYBIND11_MODULE(_mqseal, m) {
     std::vector<uint8_t> out;
     check(seal_with_header(key.view().data(), topic, h, BytesLike(payload).view(), out));
     return to_bytes(out.data(), out.size());
-  });
+  }, py::arg("topic_key"), py::arg("topic"), py::arg("key_id"), py::arg("timestamp_ms"), py::arg("sender"),
+     py::arg("sequence"), py::arg("payload"), py::kw_only(), py::arg("version") = kEnvelopeVersion,
+     py::arg("flags") = 0);
 }

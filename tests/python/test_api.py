@@ -195,3 +195,48 @@ def test_replay_guard_on_its_own() -> None:
     with pytest.raises(mqseal.InvalidArgumentError):
         guard.check("t/1", b"short", 7, now, now_ms=now)
     assert guard.tracked_streams == 2
+    guard.check("t/1", sender, 5, now, now_ms=now, key_name="other")  # another key name: another partition
+    assert guard.tracked_streams == 3
+    assert guard.watermark_ms("other") == 0
+
+
+def test_retain_intent_is_sealed(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    sealer = mqseal.Sealer(policy, keys)
+    opener = mqseal.Opener(policy, keys)
+    now = 1_800_000_000_000
+    hour = 3_600_000
+    live = sealer.seal("plant/7/cmd/valve", b"open")
+    kept = sealer.seal("plant/7/telemetry", b"21.5", retain=True)
+    assert mqseal.parse_header(live).flags == 0
+    assert mqseal.parse_header(kept).flags == 1
+    assert mqseal.parse_header(kept).version == 2
+    # A live command delivered again an hour later with the retain flag: judged as live.
+    with pytest.raises(mqseal.ExpiredError):
+        mqseal.Opener(policy, keys).open("plant/7/cmd/valve", live, retained=True, now_ms=now + hour)
+    # What the publisher sealed to be retained opens for a late subscriber, every time.
+    timestamp = mqseal.parse_header(kept).timestamp_ms
+    for _ in range(2):
+        opened = opener.open("plant/7/telemetry", kept, retained=True, now_ms=timestamp + hour)
+        assert opened.retained and opened.payload == b"21.5"
+
+
+def test_retained_policy_per_rule(keys: mqseal.Keyring) -> None:
+    policy = mqseal.TopicPolicy()
+    policy.add_rule("plant/+/cmd/#", "commands", retained="refuse")
+    policy.add_rule("plant/+/telemetry", "telemetry", retained="accept", retained_max_age_ms=60_000)
+    assert policy.rules[0].retained == "refuse" and policy.rules[0].retained_max_age_ms is None
+    assert policy.rules[1].retained == "accept" and policy.rules[1].retained_max_age_ms == 60_000
+    with pytest.raises(mqseal.InvalidArgumentError):
+        policy.add_rule("a/#", "commands", retained_max_age_ms=5)
+    with pytest.raises(mqseal.InvalidArgumentError):
+        policy.add_rule("b/#", "commands", retained="sometimes")  # type: ignore[arg-type]
+    sealer = mqseal.Sealer(policy, keys)
+    opener = mqseal.Opener(policy, keys)
+    command = sealer.seal("plant/7/cmd/valve", b"open", retain=True)
+    timestamp = mqseal.parse_header(command).timestamp_ms
+    with pytest.raises(mqseal.ReplayError) as refused:
+        opener.open("plant/7/cmd/valve", command, retained=True, now_ms=timestamp + 1000)
+    assert refused.value.code == "retained_refused"
+    reading = sealer.seal("plant/7/telemetry", b"1", retain=True)
+    with pytest.raises(mqseal.ExpiredError):
+        opener.open("plant/7/telemetry", reading, retained=True, now_ms=timestamp + 120_000)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from typing_extensions import Buffer
-from typing import Literal, overload
+from typing import Literal, Optional, overload
 
 KEY_SIZE: int
 ENVELOPE_OVERHEAD: int
@@ -144,13 +144,29 @@ class TopicRule:
     def key_name(self) -> str: ...
     @property
     def plaintext(self) -> bool: ...
+    @property
+    def retained(self) -> Optional[Literal["accept", "refuse"]]:
+        """This rule's treatment of retained messages; None: the receiver's default."""
+    @property
+    def retained_max_age_ms(self) -> Optional[int]: ...
 
 class TopicPolicy:
     """Which key protects which topic; the most specific filter wins; fail closed."""
 
     def __init__(self) -> None: ...
-    def add_rule(self, filter: str, key_name: str) -> None:
-        """Topics matching `filter` are sealed under the key named `key_name`."""
+    def add_rule(
+        self,
+        filter: str,
+        key_name: str,
+        *,
+        retained: Optional[Literal["accept", "refuse"]] = None,
+        retained_max_age_ms: Optional[int] = None,
+    ) -> None:
+        """Topics matching `filter` are sealed under the key named `key_name`.
+
+        `retained` ("refuse" for command topics) overrides the receiver's treatment of
+        messages sealed to be retained; `retained_max_age_ms` goes with "accept".
+        """
     def add_plaintext_rule(self, filter: str) -> None:
         """Topics matching `filter` pass through unsealed."""
     def resolve(self, topic: str) -> TopicRule:
@@ -168,8 +184,12 @@ class Sealer:
     """Seals payloads for publishing. Keeps a snapshot of the keyring."""
 
     def __init__(self, policy: TopicPolicy, keyring: Keyring, *, topic_cache_capacity: int = 1024) -> None: ...
-    def seal(self, topic: str, payload: Buffer) -> bytes:
-        """The envelope for `payload` on `topic` (unchanged for plaintext-rule topics)."""
+    def seal(self, topic: str, payload: Buffer, *, retain: bool = False) -> bytes:
+        """The envelope for `payload` on `topic` (unchanged for plaintext-rule topics).
+
+        retain=True seals the intent to publish it with MQTT's retain flag: only such an
+        envelope is judged as retained by receivers. Publish it with retain exactly then.
+        """
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: seal under this keyring's primary keys from now on."""
     @property
@@ -191,6 +211,9 @@ class Opened:
     def sender(self) -> bytes: ...
     @property
     def sequence(self) -> int: ...
+    @property
+    def retained(self) -> bool:
+        """Sealed to be retained and delivered from the broker's retained store."""
 
 class Opener:
     """Opens sealed payloads on receipt, with replay protection. Keeps a snapshot of the keyring."""
@@ -225,13 +248,25 @@ class ReplayGuard:
         max_streams: int = 4096,
     ) -> None: ...
     def check(
-        self, topic: str, sender: Buffer, sequence: int, timestamp_ms: int, *, retained: bool = False, now_ms: int = 0
+        self,
+        topic: str,
+        sender: Buffer,
+        sequence: int,
+        timestamp_ms: int,
+        *,
+        retained: bool = False,
+        now_ms: int = 0,
+        key_name: str = "",
     ) -> None:
-        """Records an accepted message; raises DuplicateError, ReplayError or ExpiredError otherwise."""
+        """Records an accepted message; raises DuplicateError, ReplayError or ExpiredError otherwise.
+
+        `key_name` is the partition: state is kept per key name. `retained` means sealed to be
+        retained and delivered with the retain flag.
+        """
     @property
     def tracked_streams(self) -> int: ...
-    @property
-    def watermark_ms(self) -> int: ...
+    def watermark_ms(self, key_name: str = "") -> int:
+        """The watermark of one key name's partition."""
 
 class CredentialRecord:
     """A broker's record of one device: no password, no device secret."""
@@ -309,6 +344,9 @@ class EnvelopeHeader:
     @property
     def suite(self) -> int: ...
     @property
+    def flags(self) -> int:
+        """Envelope v2 flags (0x01: sealed to be retained); 0 for v1."""
+    @property
     def key_id(self) -> int: ...
     @property
     def timestamp_ms(self) -> int: ...
@@ -322,5 +360,14 @@ def parse_header(envelope: Buffer) -> EnvelopeHeader:
 
 def _derive_topic_key(key: Key, topic: str) -> bytes: ...
 def _seal_with_header(
-    topic_key: Buffer, topic: str, key_id: int, timestamp_ms: int, sender: Buffer, sequence: int, payload: Buffer
+    topic_key: Buffer,
+    topic: str,
+    key_id: int,
+    timestamp_ms: int,
+    sender: Buffer,
+    sequence: int,
+    payload: Buffer,
+    *,
+    version: int = 2,
+    flags: int = 0,
 ) -> bytes: ...

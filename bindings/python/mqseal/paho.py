@@ -143,7 +143,9 @@ class SealedClient:
             data = str(payload).encode("ascii")
         else:
             data = payload
-        envelope = self._sealer.seal(topic, data)
+        # The retain flag is sealed in as the publisher's intent: receivers judge only
+        # such envelopes as retained (a live message replayed as retained expires).
+        envelope = self._sealer.seal(topic, data, retain=retain)
         return self.client.publish(topic, envelope, qos, retain, properties)
 
     def set_keyring(self, keyring: Keyring) -> None:
