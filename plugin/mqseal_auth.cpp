@@ -6,6 +6,8 @@
 //   plugin_opt_credentials_file /etc/mosquitto/mqseal.credentials
 //   plugin_opt_max_clock_skew 30            (seconds; optional)
 //   plugin_opt_max_token_lifetime 3600      (seconds; optional)
+//   plugin_opt_max_tokens_per_user 64       (1..65536; optional: live tokens remembered per
+//                                            device, docs/SPEC.md section 11)
 //   plugin_opt_protected_topics plant/#,factory/+/cmd/#   (optional)
 //
 // Users in the credentials file must present a valid token; anyone else is
@@ -112,6 +114,14 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
         mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_max_token_lifetime is a number of seconds");
         return false;
       }
+    } else if (key == "max_tokens_per_user") {
+      uint64_t n = 0;
+      if (!parse_seconds(value, n) || n == 0 || n > mqseal::kMaxTokensPerUserLimit) {
+        mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_max_tokens_per_user is a number from 1 to %zu",
+                             mqseal::kMaxTokensPerUserLimit);
+        return false;
+      }
+      verifier_options.max_tokens_per_user = static_cast<size_t>(n);
     } else if (key == "protected_topics") {
       std::string_view list = value;
       while (!list.empty()) {

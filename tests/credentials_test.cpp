@@ -31,6 +31,10 @@ struct Fixture {
                     uint64_t lifetime = 300, uint64_t now = kNow) {
     return take(make_connect_token(device.device_secret, user, client, lifetime, now));
   }
+  // A token of device-8, from its own secret.
+  std::string other_token(std::string_view client = "client-8", uint64_t lifetime = 300, uint64_t now = kNow) {
+    return take(make_connect_token(other.device_secret, "device-8", client, lifetime, now));
+  }
 };
 
 Errc code(const Status& s) { return s ? static_cast<Errc>(0) : s.error().code(); }
@@ -87,7 +91,9 @@ TEST(Credentials, ATokenFromAKeyringUsesThePrimaryKeyOfTheName) {
 TEST(Credentials, EveryRefusal) {
   Fixture f;
   const std::string token = f.token();
-  EXPECT_EQ(code(f.verifier.verify("device-9", "client-7", token, kNow)), Errc::unknown_user);
+  // An unknown user gets what a wrong MAC gets (the refusal tells nothing
+  // about who is provisioned): same code, same detail.
+  EXPECT_EQ(code(f.verifier.verify("device-9", "client-7", token, kNow)), Errc::authentication_failed);
   EXPECT_EQ(code(f.verifier.verify("device-8", "client-7", token, kNow)), Errc::authentication_failed);
   EXPECT_EQ(code(f.verifier.verify("device-7", "client-8", token, kNow)), Errc::authentication_failed);
   EXPECT_EQ(code(f.verifier.verify("device-7", "client-7", f.token("device-7", "client-7", 300, kNow - 400), kNow)),
@@ -124,13 +130,148 @@ TEST(Credentials, EveryByteFlipOfATokenIsRefused) {
 TEST(Credentials, ValidNonceCacheIsBoundedAndFailsClosed) {
   Fixture f;
   VerifierOptions options;
-  options.max_remembered_tokens = 3;
+  options.max_tokens_per_user = 3;
   TokenVerifier small = f.make_verifier(options);
   for (int i = 0; i < 3; ++i) testing::expect_ok(small.verify("device-7", "c", f.token("device-7", "c", 60, kNow), kNow));
   EXPECT_EQ(code(small.verify("device-7", "c", f.token("device-7", "c", 60, kNow), kNow)), Errc::capacity_exceeded);
   // Once those tokens have expired (past the skew), there is room again.
   testing::expect_ok(small.verify("device-7", "c", f.token("device-7", "c", 60, kNow + 200), kNow + 200));
   EXPECT_EQ(small.remembered_tokens(), 1u);
+}
+
+TEST(Credentials, AnUnknownUserIsRefusedExactlyLikeAWrongMac) {
+  Fixture f;
+  const std::string token = f.token();
+  const Status unknown = f.verifier.verify("device-9", "client-7", token, kNow);
+  const Status wrong_mac = f.verifier.verify("device-8", "client-7", token, kNow);  // a provisioned user
+  ASSERT_FALSE(unknown);
+  ASSERT_FALSE(wrong_mac);
+  EXPECT_EQ(unknown.error().code(), Errc::authentication_failed);
+  EXPECT_EQ(unknown.error().code(), wrong_mac.error().code());
+  EXPECT_EQ(unknown.error().message(), wrong_mac.error().message());
+  // Whatever the unknown name looks like (even one no credentials file could hold).
+  for (const char* name : {"x", "device-77", "bad name", "\xff"}) {
+    const Status s = f.verifier.verify(name, "client-7", token, kNow);
+    ASSERT_FALSE(s) << name;
+    EXPECT_EQ(s.error().message(), wrong_mac.error().message()) << name;
+  }
+  EXPECT_FALSE(f.verifier.knows("device-9"));  // the plugin still asks, to defer users it does not manage
+  testing::expect_ok(f.verifier.verify("device-7", "client-7", token, kNow));  // nothing was remembered
+}
+
+// Issue 14, item 4: a token exactly max_clock_skew_s past its expiry still
+// verifies; one second more is expired.
+TEST(Credentials, ExpiryIsToleratedExactlyUpToTheSkew) {
+  Fixture f;
+  const uint64_t skew = VerifierOptions{}.max_clock_skew_s;
+  testing::expect_ok(f.verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow - 60 - skew), kNow));
+  EXPECT_EQ(code(f.verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow - 61 - skew), kNow)),
+            Errc::expired);
+}
+
+// Issue 14, item 5: a token expiring exactly max_lifetime_s + max_clock_skew_s
+// ahead verifies; one second more is not_yet_valid.
+TEST(Credentials, LifetimeIsBoundedExactlyAtLifetimePlusSkew) {
+  Fixture f;
+  const VerifierOptions o;
+  const uint64_t bound = o.max_lifetime_s + o.max_clock_skew_s;
+  testing::expect_ok(f.verifier.verify("device-7", "c", f.token("device-7", "c", bound, kNow), kNow));
+  EXPECT_EQ(code(f.verifier.verify("device-7", "c", f.token("device-7", "c", bound + 1, kNow), kNow)),
+            Errc::not_yet_valid);
+}
+
+// Issue 8, section 2, scaled down: one device with valid credentials mints as
+// many long-lived tokens as it likes and logs in with each. It fills only its
+// own quota; every other device keeps logging in.
+TEST(Credentials, OneUserFillingItsQuotaLocksOutOnlyItself) {
+  Fixture f;
+  VerifierOptions options;
+  options.max_tokens_per_user = 8;
+  TokenVerifier verifier = f.make_verifier(options);
+  for (size_t i = 0; i < options.max_tokens_per_user; ++i) {
+    testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 3600, kNow), kNow));
+  }
+  for (int i = 0; i < 1000; ++i) {  // the flood goes on: refused, and remembered nowhere
+    ASSERT_EQ(code(verifier.verify("device-7", "c", f.token("device-7", "c", 3600, kNow + 1), kNow + 1)),
+              Errc::capacity_exceeded);
+  }
+  // Another device's fresh token is accepted, as often as its own quota allows.
+  for (size_t i = 0; i < options.max_tokens_per_user; ++i) {
+    testing::expect_ok(verifier.verify("device-8", "client-8", f.other_token("client-8", 300, kNow + 2), kNow + 2));
+  }
+  EXPECT_EQ(code(verifier.verify("device-8", "client-8", f.other_token("client-8", 300, kNow + 2), kNow + 2)),
+            Errc::capacity_exceeded);
+  EXPECT_EQ(verifier.remembered_tokens(), 2 * options.max_tokens_per_user);
+  // A replay is still a replay, full or not.
+  const std::string first = f.other_token("client-8", 300, kNow + 3);
+  TokenVerifier fresh = f.make_verifier(options);
+  testing::expect_ok(fresh.verify("device-8", "client-8", first, kNow + 3));
+  EXPECT_EQ(code(fresh.verify("device-8", "client-8", first, kNow + 3)), Errc::replay);
+  // device-8's tokens expire (past the skew) before device-7's: room again for
+  // device-8 only.
+  const uint64_t later = kNow + 2 + 300 + options.max_clock_skew_s + 1;
+  testing::expect_ok(verifier.verify("device-8", "client-8", f.other_token("client-8", 300, later), later));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", f.token("device-7", "c", 60, later), later)),
+            Errc::capacity_exceeded);
+}
+
+// Issue 14, item 1: a remembered token is dropped only once it is past its
+// expiry plus the skew, never at its expiry: until then it would verify again.
+TEST(Credentials, AFullQuotaForgetsATokenOnlyPastExpiryPlusSkew) {
+  Fixture f;
+  VerifierOptions options;
+  options.max_tokens_per_user = 2;
+  options.max_clock_skew_s = 30;
+  TokenVerifier verifier = f.make_verifier(options);
+  const std::string first = f.token("device-7", "c", 60, kNow);
+  testing::expect_ok(verifier.verify("device-7", "c", first, kNow));
+  testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow), kNow));
+  // T + 70: both expired, but within the skew, so both still verify: remembered.
+  EXPECT_EQ(code(verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow + 70), kNow + 70)),
+            Errc::capacity_exceeded);
+  EXPECT_EQ(code(verifier.verify("device-7", "c", first, kNow + 70)), Errc::replay);
+  // T + 90 is expiry + skew exactly: still remembered. One second later, gone.
+  EXPECT_EQ(code(verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow + 90), kNow + 90)),
+            Errc::capacity_exceeded);
+  EXPECT_EQ(code(verifier.verify("device-7", "c", first, kNow + 90)), Errc::replay);
+  testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow + 91), kNow + 91));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", first, kNow + 91)), Errc::expired);
+  EXPECT_EQ(verifier.remembered_tokens(), 1u);
+}
+
+// Tokens of different lifetimes: each is forgotten when it is past its own
+// expiry plus the skew, whatever the order they came in.
+TEST(Credentials, EachTokenIsForgottenAtItsOwnExpiry) {
+  Fixture f;
+  VerifierOptions options;
+  options.max_tokens_per_user = 3;
+  TokenVerifier verifier = f.make_verifier(options);
+  const std::string long_lived = f.token("device-7", "c", 3000, kNow);
+  testing::expect_ok(verifier.verify("device-7", "c", long_lived, kNow));
+  testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow), kNow));
+  testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 1000, kNow), kNow));
+  const uint64_t later = kNow + 60 + options.max_clock_skew_s + 1;  // the 60 s token is gone, no other
+  testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 60, later), later));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", f.token("device-7", "c", 60, later), later)),
+            Errc::capacity_exceeded);
+  EXPECT_EQ(code(verifier.verify("device-7", "c", long_lived, later)), Errc::replay);
+  EXPECT_EQ(verifier.remembered_tokens(), 3u);
+}
+
+// An absurd skew must not wrap a sum: expiry + skew never overflows into
+// "long expired" (which would forget live tokens), nor lifetime + skew into a
+// small bound.
+TEST(Credentials, AHugeSkewWrapsNoSum) {
+  Fixture f;
+  VerifierOptions options;
+  options.max_tokens_per_user = 1;
+  options.max_clock_skew_s = UINT64_MAX;
+  TokenVerifier verifier = f.make_verifier(options);
+  const std::string first = f.token("device-7", "c", 3600, kNow);
+  testing::expect_ok(verifier.verify("device-7", "c", first, kNow));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow + 10), kNow + 10)),
+            Errc::capacity_exceeded);
+  EXPECT_EQ(code(verifier.verify("device-7", "c", first, kNow + 100000)), Errc::replay);
 }
 
 TEST(Credentials, TenThousandMalformedUsernamesAndPasswordsAreRefused) {

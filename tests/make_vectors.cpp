@@ -191,7 +191,7 @@ json token_vectors() {
       {"too-long-lived", username, "client-7", first_token, kExpiry - 3631, "not_yet_valid"},
       {"other-client", username, "client-8", first_token, kExpiry - 60, "authentication_failed"},
       {"altered", username, "client-7", altered, kExpiry - 60, "authentication_failed"},
-      {"unknown-user", "device-9", "client-7", first_token, kExpiry - 60, "unknown_user"},
+      {"unknown-user", "device-9", "client-7", first_token, kExpiry - 60, "authentication_failed"},
       {"not-a-token", username, "client-7", "correct horse battery staple", kExpiry - 60, "malformed"},
       {"truncated", username, "client-7", first_token.substr(0, 80), kExpiry - 60, "malformed"},
   };

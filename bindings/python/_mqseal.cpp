@@ -614,14 +614,14 @@ PYBIND11_MODULE(_mqseal, m) {
 
   py::class_<TokenVerifier>(m, "TokenVerifier", "Checks CONNECT tokens; each is accepted once.")
       .def(py::init([](const Credentials& credentials, uint64_t max_clock_skew_s, uint64_t max_lifetime_s,
-                       size_t max_remembered_tokens) {
+                       size_t max_tokens_per_user) {
              // A snapshot: the Python object stays usable.
              return unwrap(TokenVerifier::create(credentials.clone(),
-                                                 VerifierOptions{max_clock_skew_s, max_lifetime_s, max_remembered_tokens}));
+                                                 VerifierOptions{max_clock_skew_s, max_lifetime_s, max_tokens_per_user}));
            }),
            py::arg("credentials"), py::kw_only(), py::arg("max_clock_skew_s") = VerifierOptions{}.max_clock_skew_s,
            py::arg("max_lifetime_s") = VerifierOptions{}.max_lifetime_s,
-           py::arg("max_remembered_tokens") = VerifierOptions{}.max_remembered_tokens)
+           py::arg("max_tokens_per_user") = VerifierOptions{}.max_tokens_per_user)
       .def("verify",
            [](TokenVerifier& v, const std::string& username, const std::string& client_id, std::string_view token,
               uint64_t now_s) { check(v.verify(username, client_id, token, now_s)); },  // token: read in place

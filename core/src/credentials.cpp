@@ -7,6 +7,8 @@
 #include <charconv>
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "key_access.h"
 #include "keyring_access.h"
@@ -28,7 +30,6 @@ constexpr int kBase64Variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 constexpr size_t kMaxProvisionedNameSize = 128;
 constexpr std::string_view kCredentialsHeader = "mqseal-credentials v1";
 constexpr uint64_t kMaxCredentialsFileSize = 16 << 20;
-constexpr size_t kMaxVerifierCapacity = size_t{1} << 24;
 constexpr size_t kCredentialFields = 7;
 
 // Usernames a credentials file can hold: 1..128 of [A-Za-z0-9_.@:-].
@@ -275,23 +276,66 @@ Status Credentials::save(const std::string& path) const {
 
 // ---- verification ----
 
-struct TokenVerifier::Impl {
-  // username -> token key, in guarded memory for as long as the broker runs
-  // (the records it came from are wiped when the Credentials go away).
-  std::unordered_map<std::string, Key> token_keys;
-  VerifierOptions options;
-  std::mutex mutex;
-  // username, 0, nonce -> expiry of an accepted token
-  std::unordered_map<std::string, uint64_t> accepted;
+namespace {
 
-  // Drops what has expired; true if there is room for one more.
-  bool make_room(uint64_t now_s) {
-    if (accepted.size() < options.max_remembered_tokens) return true;
-    for (auto it = accepted.begin(); it != accepted.end();) {
-      if (it->second + options.max_clock_skew_s < now_s) it = accepted.erase(it);
-      else ++it;
+using Nonce = std::array<uint8_t, kTokenNonceSize>;
+
+// Nonces are chosen by the device (an insider may choose them to collide in
+// an unkeyed hash): hash them with SipHash under a key of the verifier's own.
+struct NonceHash {
+  std::array<uint8_t, crypto_shorthash_KEYBYTES> key{};
+  size_t operator()(const Nonce& nonce) const noexcept {
+    uint8_t out[crypto_shorthash_BYTES];
+    crypto_shorthash(out, nonce.data(), nonce.size(), key.data());
+    return static_cast<size_t>(internal::load_be64(out));
+  }
+};
+
+struct Remembered {
+  uint64_t expiry_s;
+  Nonce nonce;
+};
+// For std::push_heap / pop_heap: the earliest expiry on top.
+bool expires_later(const Remembered& a, const Remembered& b) noexcept { return a.expiry_s > b.expiry_s; }
+
+// expiry + skew < now, without computing a sum that could wrap. The one rule
+// for both refusing a token as expired and forgetting a remembered one: a
+// token is forgotten only once it could no longer verify.
+bool past_skew(uint64_t expiry_s, uint64_t now_s, uint64_t skew_s) noexcept {
+  return now_s > expiry_s && now_s - expiry_s > skew_s;
+}
+
+}  // namespace
+
+struct TokenVerifier::Impl {
+  // One per provisioned user: its token key, in guarded memory for as long as
+  // the broker runs (the records it came from are wiped when the Credentials
+  // go away), and the tokens of this user accepted and still live (at most
+  // options.max_tokens_per_user; see credentials.h).
+  struct User {
+    Key token_key;
+    std::vector<Remembered> by_expiry;              // a min-heap on expiry
+    std::unordered_set<Nonce, NonceHash> nonces;  // the same tokens, for the replay check
+  };
+  std::unordered_map<std::string, User> users;
+  // The key an unknown username's MAC is computed with, so that its refusal
+  // takes the same work as a wrong MAC's (guarded memory like the real keys).
+  Key unknown_user_key;
+  VerifierOptions options;
+  mutable std::mutex mutex;
+  size_t remembered = 0;  // over all users
+
+  // Forgets this user's tokens that could no longer verify: amortised
+  // O(log quota) per call (each token is pushed once and popped once), and
+  // never more than the user's own quota in one call.
+  void forget_expired(User& user, uint64_t now_s) {
+    while (!user.by_expiry.empty() &&
+           past_skew(user.by_expiry.front().expiry_s, now_s, options.max_clock_skew_s)) {
+      std::pop_heap(user.by_expiry.begin(), user.by_expiry.end(), expires_later);
+      user.nonces.erase(user.by_expiry.back().nonce);
+      user.by_expiry.pop_back();
+      --remembered;
     }
-    return accepted.size() < options.max_remembered_tokens;
   }
 };
 
@@ -302,17 +346,21 @@ TokenVerifier::~TokenVerifier() = default;
 
 Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOptions options) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
-  if (options.max_lifetime_s == 0 || options.max_remembered_tokens == 0 ||
-      options.max_remembered_tokens > kMaxVerifierCapacity) {
+  if (options.max_lifetime_s == 0 || options.max_tokens_per_user == 0 ||
+      options.max_tokens_per_user > kMaxTokensPerUserLimit) {
     return Error(Errc::invalid_argument, "verifier options out of range");
   }
-  auto impl = std::make_unique<Impl>();
+  Result<Key> unknown_user_key = Key::generate();
+  if (!unknown_user_key) return std::move(unknown_user_key).error();
+  NonceHash hash;
+  crypto_shorthash_keygen(hash.key.data());
+  auto impl = std::unique_ptr<Impl>(new Impl{{}, std::move(*unknown_user_key), options, {}, 0});
   for (const CredentialRecord& record : credentials.records_) {
     Result<Key> key = Key::from_bytes(ByteView(record.token_key));
     if (!key) return std::move(key).error();
-    impl->token_keys.emplace(record.username, std::move(*key));
+    impl->users.emplace(record.username,
+                        Impl::User{std::move(*key), {}, std::unordered_set<Nonce, NonceHash>(0, hash)});
   }
-  impl->options = options;
   return TokenVerifier(std::move(impl));
 }
 
@@ -338,36 +386,48 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
     return Error(Errc::malformed, "not base64url");
   }
   if (binary[0] != kTokenVersion) return Errc::unsupported_version;
-  auto user = impl_->token_keys.find(std::string(username));
-  if (user == impl_->token_keys.end()) return Errc::unknown_user;
+  // An unknown user costs the same MAC as a known one, and gets the same
+  // refusal as a wrong MAC: neither the answer nor its time tells who is
+  // provisioned (knows() is for brokers that defer users they do not manage).
+  const auto user = impl_->users.find(std::string(username));
+  const bool known = user != impl_->users.end();
   uint8_t expected[kTokenMacSize];
-  token_mac(KeyAccess::bytes(user->second), username, client_id, binary, expected);
-  if (crypto_verify_32(expected, binary + kOffsetMac) != 0) return Errc::authentication_failed;
+  token_mac(KeyAccess::bytes(known ? user->second.token_key : impl_->unknown_user_key), username, client_id, binary,
+            expected);
+  const bool mac_matches = crypto_verify_32(expected, binary + kOffsetMac) == 0;
+  if (!mac_matches || !known) return Errc::authentication_failed;
 
   const uint64_t now = now_s != 0 ? now_s : system_time_s();
   const uint64_t expiry = internal::load_be64(binary + kOffsetExpiry);
   const VerifierOptions& o = impl_->options;
-  if (now > expiry && now - expiry > o.max_clock_skew_s) return Errc::expired;
-  if (expiry > now && expiry - now > o.max_lifetime_s + o.max_clock_skew_s) {
+  if (past_skew(expiry, now, o.max_clock_skew_s)) return Errc::expired;
+  // expiry - now > max_lifetime + skew, without the sum (options may be huge).
+  if (expiry > now && expiry - now > o.max_lifetime_s && expiry - now - o.max_lifetime_s > o.max_clock_skew_s) {
     return Error(Errc::not_yet_valid, "expires too far in the future");
   }
-  std::string seen(username);
-  seen.push_back('\0');
-  seen.append(reinterpret_cast<const char*>(binary + kOffsetNonce), kTokenNonceSize);
+  Nonce nonce;
+  std::copy(binary + kOffsetNonce, binary + kOffsetNonce + kTokenNonceSize, nonce.begin());
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  if (impl_->accepted.count(seen) != 0) return Error(Errc::replay, "token used before");
-  if (!impl_->make_room(now)) return Error(Errc::capacity_exceeded, "too many live tokens remembered");
-  impl_->accepted.emplace(std::move(seen), expiry);
+  Impl::User& u = user->second;
+  impl_->forget_expired(u, now);
+  if (u.nonces.count(nonce) != 0) return Error(Errc::replay, "token used before");
+  if (u.nonces.size() >= o.max_tokens_per_user) {
+    return Error(Errc::capacity_exceeded, "this user's live tokens fill its quota (max_tokens_per_user)");
+  }
+  u.nonces.insert(nonce);
+  u.by_expiry.push_back(Remembered{expiry, nonce});
+  std::push_heap(u.by_expiry.begin(), u.by_expiry.end(), expires_later);
+  ++impl_->remembered;
   return {};
 }
 
 bool TokenVerifier::knows(std::string_view username) const noexcept {
-  return impl_->token_keys.count(std::string(username)) != 0;
+  return impl_->users.count(std::string(username)) != 0;
 }
 
 size_t TokenVerifier::remembered_tokens() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->accepted.size();
+  return impl_->remembered;
 }
 
 }  // namespace mqseal

@@ -8,8 +8,10 @@ only (PORT 0: any free port; the port is logged). Standard library only, besides
 
     POST /mqtt/auth   {"username": "...", "password": "<token>", "clientid": "..."}
     200 {"result": "allow"}                        the token is good (and now used up)
-    403 {"result": "deny", "reason": "<code>"}     refused: mqseal's error code
-                                                   (malformed, unknown_user, replay, expired, ...)
+    403 {"result": "deny", "reason": "<code>"}     refused: mqseal's error code (malformed,
+                                                   authentication_failed, replay, expired, ...;
+                                                   an unknown username gets authentication_failed,
+                                                   as a wrong token does)
     400 {"result": "deny", "reason": "bad_request"}  the body is not such a JSON object
 
 Broker settings: POST with a JSON body of those three fields. mosquitto-go-auth:

@@ -73,3 +73,38 @@ def test_tokens_from_a_keyring(tmp_path: Path) -> None:
     verifier.verify("device-7", "client-7", mqseal.make_connect_token(keys, "connect", "device-7", "client-7"))
     with pytest.raises(mqseal.KeyNotFoundError):
         mqseal.make_connect_token(keys, "absent", "device-7", "client-7")
+
+
+def test_one_user_fills_only_its_own_quota() -> None:
+    """Issue 8, section 2, scaled down: device-7 logs in with token after token; device-8 still logs in."""
+    device = provisioned()
+    other = mqseal.provision("device-8", "another password", mqseal.PassphraseParams(bytes(16), 2, 65536))
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    credentials.add(other.record)
+    verifier = mqseal.TokenVerifier(credentials, max_tokens_per_user=4)
+    for _ in range(4):
+        verifier.verify("device-7", "c", mqseal.make_connect_token(device.device_secret, "device-7", "c", lifetime_s=3600))
+    for _ in range(100):
+        with pytest.raises(mqseal.Error) as refused:
+            verifier.verify("device-7", "c", mqseal.make_connect_token(device.device_secret, "device-7", "c"))
+        assert refused.value.code == "capacity_exceeded"
+    verifier.verify("device-8", "c", mqseal.make_connect_token(other.device_secret, "device-8", "c"))
+    assert verifier.remembered_tokens == 5
+    for bad in (0, 65537):
+        with pytest.raises(mqseal.InvalidArgumentError):
+            mqseal.TokenVerifier(credentials, max_tokens_per_user=bad)
+
+
+def test_an_unknown_user_is_refused_like_a_wrong_token() -> None:
+    device = provisioned()
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    verifier = mqseal.TokenVerifier(credentials)
+    token = mqseal.make_connect_token(device.device_secret, "device-7", "client-7")
+    with pytest.raises(mqseal.AuthenticationError) as unknown:
+        verifier.verify("device-9", "client-7", token)
+    with pytest.raises(mqseal.AuthenticationError) as wrong_client:
+        verifier.verify("device-7", "client-8", token)
+    assert unknown.value.code == wrong_client.value.code == "authentication_failed"
+    assert str(unknown.value) == str(wrong_client.value)

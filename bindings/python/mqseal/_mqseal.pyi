@@ -329,12 +329,15 @@ class TokenVerifier:
         *,
         max_clock_skew_s: int = 30,
         max_lifetime_s: int = 3600,
-        max_remembered_tokens: int = 100000,
-    ) -> None: ...
+        max_tokens_per_user: int = 64,
+    ) -> None:
+        """max_tokens_per_user (1..65536): live tokens remembered per user; a user whose own
+        live tokens fill it gets capacity_exceeded, no other user is affected."""
     def verify(self, username: str, client_id: str, token: str, *, now_s: int = 0) -> None:
         """Returns if the token is good; raises an mqseal.Error saying which check failed."""
     @property
-    def remembered_tokens(self) -> int: ...
+    def remembered_tokens(self) -> int:
+        """Tokens remembered over all users."""
 
 class EnvelopeHeader:
     """An envelope's header, read without a key."""

@@ -20,8 +20,20 @@
 // minutes), and is accepted once: the verifier remembers the nonces of the
 // tokens it accepted until they expire. Format: docs/SPEC.md, "CONNECT tokens".
 //
+// What the verifier remembers is kept per user, with a bound per user
+// (VerifierOptions::max_tokens_per_user, default 64): a device that logs in
+// with token after token fills only its own quota and is then refused
+// (capacity_exceeded) until one of its own tokens expires; no other user is
+// affected, and there is no table shared between users that one could fill.
+// Memory: at most (provisioned users) x max_tokens_per_user remembered tokens,
+// about 100 bytes each (a nonce and an expiry in a min-heap, the nonce again
+// in a hash set), so 6.4 KB per user at the default; plus each user's token
+// key (a guarded allocation). A token is forgotten only once it could no
+// longer verify (expiry + max_clock_skew_s < now); one verify() costs one MAC
+// and O(log max_tokens_per_user) amortised, however full the tables are.
+//
 // Thread safety: make_connect_token may be called from any thread;
-// TokenVerifier::verify too (it locks its nonce cache).
+// TokenVerifier::verify too (it locks what it remembers).
 #ifndef MQSEAL_CREDENTIALS_H_
 #define MQSEAL_CREDENTIALS_H_
 
@@ -130,10 +142,19 @@ class Credentials {
   std::vector<CredentialRecord> records_;
 };
 
+inline constexpr size_t kDefaultMaxTokensPerUser = 64;
+inline constexpr size_t kMaxTokensPerUserLimit = 65536;  // the largest max_tokens_per_user accepted
+
 struct VerifierOptions {
-  uint64_t max_clock_skew_s = 30;          // tolerated between device and broker
-  uint64_t max_lifetime_s = 3600;          // refuse tokens that expire later than this from now
-  size_t max_remembered_tokens = 100000;   // nonce cache; when full of live tokens, fail closed
+  uint64_t max_clock_skew_s = 30;  // tolerated between device and broker
+  uint64_t max_lifetime_s = 3600;  // refuse tokens that expire later than this from now
+  // Live tokens remembered per user, 1..kMaxTokensPerUserLimit. When a user's
+  // own live tokens fill it, that user's next token is refused
+  // (capacity_exceeded: fail closed, rather than forget a nonce that could
+  // still be replayed) until one of them is past expiry + skew. Other users
+  // are not affected. A device making a fresh token per CONNECT needs room for
+  // as many CONNECTs as it makes within one token lifetime plus the skew.
+  size_t max_tokens_per_user = kDefaultMaxTokensPerUser;
 };
 
 class TokenVerifier {
@@ -145,14 +166,21 @@ class TokenVerifier {
   TokenVerifier& operator=(TokenVerifier&&) noexcept;
   ~TokenVerifier();
 
-  // Checks, in this order: the token's form (malformed), the user (unknown_user),
+  // Checks, in this order: the token's form (malformed, unsupported_version),
   // the MAC over username, client ID, expiry and nonce (authentication_failed:
-  // also for a token made for another username or client ID), the expiry
-  // (expired; not_yet_valid for one expiring beyond max_lifetime), and that
-  // the nonce was not accepted before (replay). now_s 0: the system clock.
+  // also for a token made for another username or client ID, and for an
+  // unknown username, whose MAC is computed with a random key of the
+  // verifier's so that neither the answer nor its time tells who is
+  // provisioned), the expiry (expired past expiry + max_clock_skew_s;
+  // not_yet_valid for one expiring more than max_lifetime_s +
+  // max_clock_skew_s from now), that this user did not present the nonce
+  // before (replay), and room in the user's quota (capacity_exceeded).
+  // now_s 0: the system clock.
   [[nodiscard]] Status verify(std::string_view username, std::string_view client_id,
                               std::string_view token, uint64_t now_s = 0);
 
+  // Tokens remembered, over all users (those past expiry + skew may still be
+  // counted until their user's next verify() forgets them).
   size_t remembered_tokens() const;
   // Whether the credentials hold this username: a broker defers the users it
   // does not manage to its other checks before looking at their password.

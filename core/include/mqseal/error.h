@@ -52,7 +52,8 @@ enum class Errc : uint8_t {
   nonce_exhausted = 22,       // a sealer used up its 2^64 sequence numbers
   no_primary_key = 23,        // key name has no primary key to seal with
   transport_error = 24,       // the MQTT client library refused the operation
-  unknown_user = 25,          // no credentials for this username
+  unknown_user = 25,          // no credentials for this username (TokenVerifier::verify answers
+                              // authentication_failed instead: docs/SPEC.md section 11)
   capacity_exceeded = 26,     // a bounded table is full of live entries: refused
 };
 
