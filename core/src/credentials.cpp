@@ -203,6 +203,10 @@ Result<Credentials> Credentials::parse(std::string_view text) {
     std::string_view line = text.substr(pos, newline - pos);
     pos = newline + 1;
     ++line_no;
+    // As in the keyring file: a \r or NUL anywhere is an error, comments included.
+    if (line.find('\0') != std::string_view::npos || line.find('\r') != std::string_view::npos) {
+      return fail("control character (CR or NUL) in line");
+    }
     if (line.empty() || line.front() == '#') continue;
     if (!seen_header) {
       if (line != kCredentialsHeader) return fail("expected 'mqseal-credentials v1'");
