@@ -830,6 +830,11 @@ json file_vectors() {
        h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 4294967296 65536\n", "parse_error"},
       {"limit-with-sign", h + "key k 00000001 primary " + m1 + " argon2id " + salt + " +2 65536\n",
        "parse_error"},
+      {"limit-with-leading-zeros",
+       h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 0002 00065536\n", "ok"},
+      {"limit-21-digits",
+       h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 000000000000000000002 65536\n",
+       "parse_error"},
   };
   json keyring_json = json::array();
   for (const FileCase& c : keyrings) {
@@ -880,6 +885,12 @@ json file_vectors() {
        "parse_error"},
       {"opslimit-zero", ch + "user d argon2id " + salt + " 0 65536 " + tk + "\n", "parse_error"},
       {"memlimit-in-kib", ch + "user d argon2id " + salt + " 2 64 " + tk + "\n", "parse_error"},
+      {"limit-with-sign", ch + "user d argon2id " + salt + " +2 65536 " + tk + "\n", "parse_error"},
+      {"limit-with-leading-zeros", ch + "user d argon2id " + salt + " 0002 00065536 " + tk + "\n", "ok"},
+      {"limit-21-digits", ch + "user d argon2id " + salt + " 000000000000000000002 65536 " + tk + "\n",
+       "parse_error"},
+      {"memlimit-above-maximum", ch + "user d argon2id " + salt + " 2 4398046510081 " + tk + "\n",
+       "parse_error"},
       {"six-fields", ch + "user d argon2id " + salt + " 2 65536\n", "parse_error"},
       {"eight-fields", ch + "user d argon2id " + salt + " 2 65536 " + tk + " x\n", "parse_error"},
       {"two-spaces", ch + "user  d argon2id " + salt + " 2 65536 " + tk + "\n", "parse_error"},
@@ -1202,8 +1213,9 @@ int main(int argc, char** argv) {
                     {{"filter", "plant/+/cmd/#"}, {"key", "commands"}},
                     {{"filter", "public/#"}, {"plaintext", true}}})},
       {"replay", replay_json(mqseal::ReplayOptions{})},
-      {"notes", "Open each vector with a fresh receiver (empty replay state). Byte strings are "
-                "lowercase hex; topics are UTF-8 strings."},
+      {"notes", "Format: docs/SPEC.md, section 13. Open each vector with a fresh receiver (empty "
+                "replay state). Byte strings are lowercase hex; topics are UTF-8 strings; 64-bit "
+                "integers are decimal strings."},
       {"vectors", v.list},
   };
   const json policy_json = doc["policy"];
