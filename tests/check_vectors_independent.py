@@ -1,17 +1,23 @@
 #!/usr/bin/env python3
-"""Independent implementation of the mqseal envelope v1 format, checked
-against the known-answer vectors.
+"""Independent implementation of docs/SPEC.md (envelope v1, replay rules,
+policies, CONNECT tokens, the keyring, credentials and policy files, records
+at rest), checked against every known-answer vector in tests/vectors/.
 
 Written from docs/SPEC.md alone, without reading the C++ sources, to show
 that the specification is enough to interoperate. It doubles as a reference
 for implementers in other languages, so it follows the spec's structure and
 names (section numbers in comments) rather than chasing performance.
+(The parts for tokens, files, records, policies and delivery sequences were
+added by an author who had also read the C++ sources; everything they
+implement is a rule stated in docs/SPEC.md, and where the spec was not
+enough, the spec was completed, not this file.)
 
-Usage: python3 tests/check_vectors_independent.py [PATH_TO_JSON]
+Usage: python3 tests/check_vectors_independent.py [VECTORS_DIRECTORY]
 
-Dependencies: Python 3.11 standard library, plus the system libsodium loaded
-through ctypes for XChaCha20-Poly1305 only. The topic-key derivation uses
-hashlib's BLAKE2b, so that half of the crypto is independent of libsodium.
+Dependencies: Python 3.11 standard library (tomllib reads policy files),
+plus the system libsodium loaded through ctypes for XChaCha20-Poly1305 and
+Argon2id only. Every BLAKE2b derivation uses hashlib, so that half of the
+crypto is independent of libsodium.
 
 Exit status 0 only if every vector and self-check passed and at least
 MIN_VECTORS vectors were checked (so an empty or truncated file cannot pass).
@@ -19,14 +25,17 @@ MIN_VECTORS vectors were checked (so an empty or truncated file cannot pass).
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import ctypes.util
 import hashlib
+import hmac
 import json
 import os
 import re
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -44,7 +53,7 @@ ERROR_NAMES = (
     "duplicate", "replay", "expired", "not_yet_valid", "retained_refused",
     "payload_too_large", "io_error", "insecure_permissions", "parse_error",
     "crypto_failure", "nonce_exhausted", "no_primary_key",
-    "transport_error",
+    "transport_error", "unknown_user", "capacity_exceeded",
 )
 
 
@@ -177,6 +186,8 @@ class Policy:
         """`rules`: (filter, key name) pairs, key name None for plaintext."""
         self.rules: list[Rule] = []
         seen: set[str] = set()
+        if len(rules) > 4096:     # section 9: more than 4096 rules is refused
+            raise MqsealError("invalid_argument", "more than 4096 rules")
         for flt, key_name in rules:
             levels = validate_filter(flt)
             if key_name is not None and not KEY_NAME_RE.fullmatch(key_name):
@@ -505,6 +516,12 @@ StreamId = tuple[bytes, bytes]   # (sender, topic's UTF-8 bytes)
 
 
 class ReplayGuard:
+    """Section 6, in one place: `check` (steps 1 to 3), `_step4` and
+    `_make_room` are the only code that decides freshness. The delivery
+    sequences (sequences_v1.json) and the envelope vectors reach the rules
+    only through Opener.open -> ReplayGuard.check, so a change of the replay
+    rules is a change of this class alone."""
+
     def __init__(self, config: ReplayConfig):
         self.cfg = config
         # A stream is a (sender, topic) pair. mqseal keys the topic by a
@@ -1693,11 +1710,541 @@ class Runner:
                 "plant/7/telemetry", Sized(MAX_ENVELOPE - MIN_ENVELOPE + 1)), "payload_too_large")
         return problems
 
-def main(argv: list[str]) -> int:
-    default = Path(__file__).resolve().parent / "vectors" / "envelope_v1.json"
-    path = Path(argv[1]) if len(argv) > 1 else default
+# ==========================================================================
+# The other vector files (section 13): JSON conventions, tokens, policies,
+# delivery sequences, files and records.
+# ==========================================================================
+
+# Section 13: every 64-bit integer is a JSON string of decimal digits. These
+# are the fields that hold one, in every file; 32-bit ones (key IDs,
+# max_streams) stay numbers.
+INT64_FIELDS = frozenset({
+    "timestamp_ms", "sequence", "now_ms", "max_age_ms", "max_future_skew_ms",
+    "retained_max_age_ms", "expiry_s", "now_s", "opslimit", "memlimit",
+    "max_clock_skew_s", "max_lifetime_s",
+})
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+JSON_SAFE_INT = 2**53 - 1
+
+
+def load_vectors(path: Path) -> dict:
+    """Parse a vector file and turn its 64-bit decimal strings into ints.
+    Raises ValueError if a 64-bit field is a bare JSON number, or if any bare
+    number is beyond what a double holds exactly (what section 13 forbids)."""
+    def walk(node, key=None):
+        if isinstance(node, dict):
+            return {k: walk(v, k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, key) for v in node]
+        if key in INT64_FIELDS:
+            if not isinstance(node, str) or not _DECIMAL.fullmatch(node):
+                raise ValueError(f"{path.name}: {key} = {node!r} is not a decimal string")
+            value = int(node)
+            if value > U64_MAX:
+                raise ValueError(f"{path.name}: {key} = {node} exceeds 64 bits")
+            return value
+        if isinstance(node, float) or (isinstance(node, int) and not isinstance(node, bool)
+                                       and abs(node) > JSON_SAFE_INT):
+            raise ValueError(f"{path.name}: {key} = {node!r}: a number JSON.parse would round")
+        return node
+    return walk(json.loads(path.read_text(encoding="utf-8")))
+
+
+# --------------------------------------------------------------------------
+# Section 1: Argon2id (memlimit in BYTES) through libsodium's crypto_pwhash.
+# --------------------------------------------------------------------------
+
+OPSLIMIT_MIN, OPSLIMIT_MAX = 1, 4294967295
+MEMLIMIT_MIN, MEMLIMIT_MAX = 8192, 4398046510080
+_ALG_ARGON2ID13 = 2
+_sodium.crypto_pwhash.argtypes = [ctypes.c_char_p, ctypes.c_ulonglong, ctypes.c_char_p,
+                                  ctypes.c_ulonglong, ctypes.c_char_p, ctypes.c_ulonglong,
+                                  ctypes.c_size_t, ctypes.c_int]
+_sodium.crypto_pwhash.restype = ctypes.c_int
+
+
+def limits_valid(opslimit: int, memlimit: int) -> bool:
+    return OPSLIMIT_MIN <= opslimit <= OPSLIMIT_MAX and MEMLIMIT_MIN <= memlimit <= MEMLIMIT_MAX
+
+
+def argon2id(password: bytes, salt: bytes, opslimit: int, memlimit_bytes: int) -> bytes:
+    """Argon2id v1.3, parallelism 1, 32 bytes; memlimit in bytes (libsodium
+    turns it into floor(memlimit / 1024) KiB, RFC 9106's m)."""
+    if not limits_valid(opslimit, memlimit_bytes) or len(salt) != 16:
+        raise MqsealError("invalid_argument", "Argon2id limits or salt")
+    out = ctypes.create_string_buffer(32)
+    if _sodium.crypto_pwhash(out, 32, password, len(password), salt, opslimit,
+                             memlimit_bytes, _ALG_ARGON2ID13) != 0:
+        raise MqsealError("crypto_failure", "crypto_pwhash")
+    return out.raw
+
+
+# --------------------------------------------------------------------------
+# Section 11: CONNECT tokens.
+# --------------------------------------------------------------------------
+
+TOKEN_PREFIX = b"mqs1."
+TOKEN_LEN = 81
+TOKEN_BINARY_LEN = 57
+TOKEN_ALPHABET = re.compile(rb"[A-Za-z0-9_-]{76}")
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.@:-]{1,128}")
+MAX_MQTT_STRING = 65535
+
+
+def token_key_of(device_secret: bytes) -> bytes:
+    return hashlib.blake2b(b"", digest_size=32, key=device_secret, salt=bytes(16),
+                           person=b"mqseal token key").digest()
+
+
+def token_mac(token_key: bytes, username: bytes, client_id: bytes, head: bytes) -> bytes:
+    message = (len(username).to_bytes(2, "big") + username
+               + len(client_id).to_bytes(2, "big") + client_id + head)
+    return hashlib.blake2b(message, digest_size=32, key=token_key, salt=bytes(16),
+                           person=b"mqseal token mac").digest()
+
+
+def make_token(device_secret: bytes, username: str, client_id: str, expiry_s: int,
+               nonce: bytes) -> str:
+    head = b"\x01" + expiry_s.to_bytes(8, "big") + nonce
+    mac = token_mac(token_key_of(device_secret), username.encode(), client_id.encode(), head)
+    return (TOKEN_PREFIX + base64.urlsafe_b64encode(head + mac).rstrip(b"=")).decode()
+
+
+class TokenVerifier:
+    def __init__(self, token_keys: dict[str, bytes], max_clock_skew_s: int = 30,
+                 max_lifetime_s: int = 3600, capacity: int = 100_000):
+        self.token_keys = token_keys
+        self.skew, self.max_lifetime, self.capacity = max_clock_skew_s, max_lifetime_s, capacity
+        self.accepted: dict[tuple[str, bytes], int] = {}     # (username, nonce) -> expiry
+
+    def verify(self, username: str, client_id: str, token: str, now_s: int) -> None:
+        user_b, client_b, token_b = username.encode(), client_id.encode(), token.encode()
+        if len(user_b) > MAX_MQTT_STRING or len(client_b) > MAX_MQTT_STRING:
+            raise MqsealError("malformed", "username or client ID too long")
+        if len(token_b) != TOKEN_LEN or not token_b.startswith(TOKEN_PREFIX):
+            raise MqsealError("malformed", "not mqs1. + 76 characters")
+        body = token_b[len(TOKEN_PREFIX):]
+        if not TOKEN_ALPHABET.fullmatch(body):
+            raise MqsealError("malformed", "not base64url")
+        binary = base64.urlsafe_b64decode(body)        # 76 characters: exactly 57 bytes
+        assert len(binary) == TOKEN_BINARY_LEN
+        if binary[0] != 1:
+            raise MqsealError("unsupported_version", str(binary[0]))
+        key = self.token_keys.get(username)
+        if key is None:
+            raise MqsealError("unknown_user", username)
+        head, mac = binary[:25], binary[25:]
+        if not hmac.compare_digest(token_mac(key, user_b, client_b, head), mac):
+            raise MqsealError("authentication_failed")
+        expiry = int.from_bytes(head[1:9], "big")
+        if now_s > expiry + self.skew:
+            raise MqsealError("expired")
+        if expiry > now_s + self.max_lifetime + self.skew:
+            raise MqsealError("not_yet_valid")
+        seen = (username, head[9:25])
+        if seen in self.accepted:
+            raise MqsealError("replay")
+        if len(self.accepted) >= self.capacity:
+            self.accepted = {k: e for k, e in self.accepted.items() if e + self.skew >= now_s}
+            if len(self.accepted) >= self.capacity:
+                raise MqsealError("capacity_exceeded")
+        self.accepted[seen] = expiry
+
+
+def _outcome(fn: Callable[[], object]) -> tuple[str, object]:
     try:
-        runner = Runner(json.loads(path.read_text(encoding="utf-8")))
+        return "ok", fn()
+    except MqsealError as e:
+        return e.name, None
+
+
+def check_tokens(doc: dict) -> list[tuple[str, list[str]]]:
+    results = []
+    p = doc["provisioning"]
+    secret = argon2id(p["password"].encode(), bytes.fromhex(p["salt"]), p["opslimit"],
+                      p["memlimit"])
+    problems = [] if token_key_of(secret).hex() == p["token_key"] else ["token_key differs"]
+    results.append(("token:provisioning", problems))
+    for i, t in enumerate(doc["tokens"]):
+        got = make_token(secret, t["username"], t["client_id"], t["expiry_s"],
+                         bytes.fromhex(t["nonce"]))
+        results.append((f"token:make-{i}", [] if got == t["token"] else [f"made {got}"]))
+    keys = {p["username"]: bytes.fromhex(p["token_key"])}
+    cfg = doc["verifier"]
+
+    def fresh() -> TokenVerifier:
+        return TokenVerifier(dict(keys), cfg["max_clock_skew_s"], cfg["max_lifetime_s"])
+
+    def run(verifier: TokenVerifier, c: dict) -> list[str]:
+        got, _ = _outcome(lambda: verifier.verify(c["username"], c["client_id"], c["token"],
+                                                  c["now_s"]))
+        return [] if got == c["expect"] else [f"got {got}, expected {c['expect']}"]
+
+    for c in doc["verify"]:
+        results.append((f"token:verify:{c['name']}", run(fresh(), c)))
+    for seq in doc["verify_sequences"]:
+        verifier, problems = fresh(), []
+        for step in seq["steps"]:
+            problems += [f"{step['name']}: {e}" for e in run(verifier, step)]
+        results.append((f"token:sequence:{seq['name']}", problems))
+    return results
+
+
+# --------------------------------------------------------------------------
+# Section 2 vectors: policy resolution and building.
+# --------------------------------------------------------------------------
+
+def _topic(c: dict) -> str | bytes:
+    return bytes.fromhex(c["topic_hex"]) if "topic_hex" in c else c["topic"]
+
+
+def _rule_json(rule: Rule) -> dict:
+    return ({"filter": rule.filter, "plaintext": True} if rule.plaintext
+            else {"filter": rule.filter, "key": rule.key_name})
+
+
+def check_policies(doc: dict) -> list[tuple[str, list[str]]]:
+    results = []
+    for p in doc["resolve"]:
+        problems = []
+        for order, rules in (("given", p["rules"]), ("reversed", p["rules"][::-1])):
+            policy = Policy.from_json(rules)
+            for c in p["resolve"]:
+                got, res = _outcome(lambda: policy.resolve(_topic(c)))
+                label = f"{order} order, {c.get('topic', c.get('topic_hex'))!r}"
+                if got != c["expect"]:
+                    problems.append(f"{label}: got {got}, expected {c['expect']}")
+                elif got == "ok" and _rule_json(res[0]) != c["rule"]:
+                    problems.append(f"{label}: rule {_rule_json(res[0])}, expected {c['rule']}")
+        results.append((f"policy:resolve:{p['name']}", problems))
+    for b in doc["build"]:
+        got, _ = _outcome(lambda: Policy.from_json(b["rules"]))
+        results.append((f"policy:build:{b['name']}",
+                        [] if got == b["expect"] else [f"got {got}, expected {b['expect']}"]))
+    return results
+
+
+# --------------------------------------------------------------------------
+# Sections 4 and 6 vectors: delivery sequences against one receiver.
+# --------------------------------------------------------------------------
+
+def check_sequences(doc: dict) -> list[tuple[str, list[str]]]:
+    keyring = Keyring.from_json(doc["keys"])
+    policy = Policy.from_json(doc["policy"])
+    results = []
+    for seq in doc["sequences"]:
+        opener = Opener(policy, keyring, ReplayConfig(**seq["replay"]))
+        problems = []
+        for step in seq["steps"]:
+            label = step["label"]
+            envelope = bytes.fromhex(step["envelope"])
+            if "seal" in step:
+                s = step["seal"]
+                sealer = Sealer(policy, keyring, sender=bytes.fromhex(s["sender"]),
+                                first_sequence=s["sequence"])
+                got, res = _outcome(lambda: sealer.seal(s["topic"], bytes.fromhex(s["payload"]),
+                                                        timestamp_ms=s["timestamp_ms"],
+                                                        key_id=s["key_id"]))
+                if got != "ok" or res.data != envelope:
+                    problems.append(f"{label}: sealing gave {got}, not the envelope")
+            d = step["deliver"]
+            got, res = _outcome(lambda: opener.open(d["topic"], envelope, now_ms=d["now_ms"],
+                                                    retained=d["retained"]))
+            if got != step["expect"]:
+                problems.append(f"{label}: got {got}, expected {step['expect']}")
+            elif got == "ok" and (res.payload.hex() != step["payload"]
+                                  or res.sealed != step["sealed"]):
+                problems.append(f"{label}: payload or 'sealed' differs")
+        results.append((f"sequence:{seq['name']}", problems))
+    return results
+
+
+# --------------------------------------------------------------------------
+# Sections 8, 9 and 11: keyring, policy and credentials files.
+# --------------------------------------------------------------------------
+
+MAX_KEYRING_FILE = 1 << 20
+MAX_KEYRING_KEYS = 4096
+MAX_CREDENTIALS_FILE = 16 << 20
+MAX_POLICY_FILE = 1 << 20
+MAX_POLICY_RULES = 4096
+_HEX = {n: re.compile(f"[0-9a-fA-F]{{{n}}}") for n in (8, 32, 64)}
+_LIMIT = re.compile(r"[0-9]{1,20}")
+
+
+def _file_lines(text: str, header: str, max_size: int) -> list[tuple[int, list[str]]]:
+    """The line rules shared by the keyring and credentials files: returns
+    (line number, fields) of every line after the header."""
+    if len(text.encode("utf-8")) > max_size:
+        raise MqsealError("parse_error", "file too large")
+    out, seen_header = [], False
+    for number, line in enumerate(text.split("\n"), start=1):
+        if "\r" in line or "\0" in line:
+            raise MqsealError("parse_error", f"line {number}: CR or NUL")
+        if line == "" or line.startswith("#"):
+            continue
+        if not seen_header:
+            if line != header:
+                raise MqsealError("parse_error", f"line {number}: expected {header!r}")
+            seen_header = True
+            continue
+        fields = line.split(" ")
+        if "" in fields:
+            raise MqsealError("parse_error", f"line {number}: empty field")
+        out.append((number, fields))
+    if not seen_header:
+        raise MqsealError("parse_error", "no header")
+    return out
+
+
+def _argon2id_fields(salt: str, ops: str, mem: str) -> Optional[dict]:
+    if not (_HEX[32].fullmatch(salt) and _LIMIT.fullmatch(ops) and _LIMIT.fullmatch(mem)
+            and limits_valid(int(ops), int(mem))):
+        return None
+    return {"salt": salt.lower(), "opslimit": int(ops), "memlimit": int(mem)}
+
+
+def parse_keyring_file(text: str) -> list[dict]:
+    """Section 8. Returns the keys in file order, in the vectors' shape."""
+    keys: list[dict] = []
+    for number, f in _file_lines(text, "mqseal-keyring v1", MAX_KEYRING_FILE):
+        def bad(what: str) -> MqsealError:
+            return MqsealError("parse_error", f"line {number}: {what}")
+        if f[0] != "key" or len(f) not in (5, 9):
+            raise bad("expected 'key NAME ID STATE MATERIAL [argon2id SALT OPS MEM]'")
+        name, ident, state, material = f[1:5]
+        if not KEY_NAME_RE.fullmatch(name):
+            raise bad("key name")
+        if not _HEX[8].fullmatch(ident) or int(ident, 16) == 0:
+            raise bad("key ID")
+        key_id = int(ident, 16)
+        if any(k["id"] == key_id for k in keys):
+            raise bad("duplicate key ID")
+        if state not in STATES:
+            raise bad("state")
+        if state == "primary" and any(k["name"] == name and k["state"] == "primary" for k in keys):
+            raise bad("second primary")
+        entry: dict = {"name": name, "id": key_id, "state": state}
+        if state == "retired":
+            if material != "-":
+                raise bad("retired key with material")
+        elif not _HEX[64].fullmatch(material):
+            raise bad("material")
+        else:
+            entry["material"] = material.lower()
+        if len(f) == 9:
+            params = _argon2id_fields(f[6], f[7], f[8]) if f[5] == "argon2id" else None
+            if params is None:
+                raise bad("Argon2id parameters")
+            entry["argon2id"] = params
+        if len(keys) == MAX_KEYRING_KEYS:
+            raise bad("too many keys")
+        keys.append(entry)
+    return keys
+
+
+def write_keyring_file(keys: list[dict]) -> str:
+    lines = ["mqseal-keyring v1"]
+    for k in keys:
+        line = f"key {k['name']} {k['id']:08x} {k['state']} {k.get('material', '-')}"
+        if "argon2id" in k:
+            a = k["argon2id"]
+            line += f" argon2id {a['salt']} {a['opslimit']} {a['memlimit']}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def parse_credentials_file(text: str) -> list[dict]:
+    """Section 11, the credentials file."""
+    users: list[dict] = []
+    for number, f in _file_lines(text, "mqseal-credentials v1", MAX_CREDENTIALS_FILE):
+        if len(f) != 7 or f[0] != "user" or f[2] != "argon2id":
+            raise MqsealError("parse_error", f"line {number}: expected 'user NAME argon2id ...'")
+        if not USERNAME_RE.fullmatch(f[1]):
+            raise MqsealError("parse_error", f"line {number}: username")
+        params = _argon2id_fields(f[3], f[4], f[5])
+        if params is None:
+            raise MqsealError("parse_error", f"line {number}: Argon2id parameters")
+        if not _HEX[64].fullmatch(f[6]):
+            raise MqsealError("parse_error", f"line {number}: token key")
+        if any(u["username"] == f[1] for u in users):
+            raise MqsealError("parse_error", f"line {number}: duplicate username")
+        users.append({"username": f[1], "salt": params["salt"], "opslimit": params["opslimit"],
+                      "memlimit": params["memlimit"], "token_key": f[6].lower()})
+    return users
+
+
+def write_credentials_file(users: list[dict]) -> str:
+    return "".join(["mqseal-credentials v1\n"] + [
+        f"user {u['username']} argon2id {u['salt']} {u['opslimit']} {u['memlimit']} "
+        f"{u['token_key']}\n" for u in users])
+
+
+def parse_policy_file(text: str) -> Policy:
+    """Section 9. Every error is parse_error."""
+    if len(text.encode("utf-8")) > MAX_POLICY_FILE:
+        raise MqsealError("parse_error", "file too large")
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise MqsealError("parse_error", str(e)) from None
+    if set(doc) - {"version", "rule"}:
+        raise MqsealError("parse_error", f"unknown fields {sorted(set(doc) - {'version', 'rule'})}")
+    if "version" in doc and (type(doc["version"]) is not int or doc["version"] != 1):
+        raise MqsealError("parse_error", "version")
+    rules = doc.get("rule", [])
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        raise MqsealError("parse_error", "'rule' must be an array of tables")
+    pairs: list[tuple[str, Optional[str]]] = []
+    for r in rules:
+        if set(r) - {"filter", "key", "plaintext"}:
+            raise MqsealError("parse_error", f"unknown rule fields in {r}")
+        if not isinstance(r.get("filter"), str):
+            raise MqsealError("parse_error", "filter must be a string")
+        if ("key" in r) == ("plaintext" in r):   # both, even plaintext = false, or neither
+            raise MqsealError("parse_error", "exactly one of key or plaintext = true")
+        if "key" in r:
+            if not isinstance(r["key"], str):
+                raise MqsealError("parse_error", "key must be a string")
+            pairs.append((r["filter"], r["key"]))
+        else:
+            if r["plaintext"] is not True:
+                raise MqsealError("parse_error", "plaintext may only be true")
+            pairs.append((r["filter"], None))
+    try:
+        return Policy(pairs)
+    except MqsealError as e:
+        raise MqsealError("parse_error", str(e)) from None
+
+
+def check_files(doc: dict) -> list[tuple[str, list[str]]]:
+    results = []
+
+    def expect(kind: str, c: dict, fn: Callable[[], object],
+               compare: Callable[[object], list[str]]) -> None:
+        got, res = _outcome(fn)
+        if got != c["expect"]:
+            problems = [f"got {got}, expected {c['expect']}"]
+        else:
+            problems = compare(res) if got == "ok" else []
+        results.append((f"file:{kind}:{c['name']}", problems))
+
+    for c in doc["keyring"]:
+        def cmp_keys(keys, c=c):
+            problems = [] if keys == c["keys"] else [f"keys {keys}"]
+            if write_keyring_file(keys) != c["written"]:
+                problems.append("written form differs")
+            return problems
+        expect("keyring", c, lambda c=c: parse_keyring_file(c["text"]), cmp_keys)
+    for c in doc["credentials"]:
+        def cmp_users(users, c=c):
+            problems = [] if users == c["users"] else [f"users {users}"]
+            if write_credentials_file(users) != c["written"]:
+                problems.append("written form differs")
+            return problems
+        expect("credentials", c, lambda c=c: parse_credentials_file(c["text"]), cmp_users)
+    for c in doc["policy"]:
+        expect("policy", c, lambda c=c: parse_policy_file(c["text"]),
+               lambda p, c=c: [] if [_rule_json(r) for r in p.rules] == c["rules"]
+               else ["rules differ"])
+    return results
+
+
+# --------------------------------------------------------------------------
+# Section 10: records at rest.
+# --------------------------------------------------------------------------
+
+RECORD_VERSION = 1
+RECORD_HEADER_LEN = 29        # version, key_id, nonce
+RECORD_OVERHEAD = RECORD_HEADER_LEN + TAG_LEN     # 45
+RECORD_MAX_PLAINTEXT = 1 << 30
+RECORD_PERSONAL = b"mqseal record v1"
+
+
+def record_key(key: bytes, purpose: bytes) -> bytes:
+    return hashlib.blake2b(purpose, digest_size=32, key=key, salt=bytes(16),
+                           person=RECORD_PERSONAL).digest()
+
+
+def record_ad(header: bytes, associated: bytes) -> bytes:
+    return header + len(associated).to_bytes(4, "big") + associated
+
+
+def seal_record(key: Key, purpose: bytes, nonce: bytes, associated: bytes,
+                plaintext: bytes) -> bytes:
+    if len(plaintext) > RECORD_MAX_PLAINTEXT or len(associated) > RECORD_MAX_PLAINTEXT:
+        raise MqsealError("payload_too_large")
+    header = bytes([RECORD_VERSION]) + key.key_id.to_bytes(4, "big") + nonce
+    return header + aead_encrypt(record_key(key.material, purpose), nonce,
+                                 record_ad(header, associated), plaintext)
+
+
+def open_record(keyring: Keyring, key_name: str, purpose: bytes, associated: bytes,
+                record: bytes) -> bytes:
+    if not RECORD_OVERHEAD <= len(record) <= RECORD_MAX_PLAINTEXT + RECORD_OVERHEAD:
+        raise MqsealError("malformed")
+    if record[0] != RECORD_VERSION:
+        raise MqsealError("unsupported_version")
+    key = keyring.get(int.from_bytes(record[1:5], "big"))
+    if key is None:
+        raise MqsealError("unknown_key")
+    if key.state == "retired":
+        raise MqsealError("key_retired")
+    if key.name != key_name:
+        raise MqsealError("wrong_key_for_topic")
+    return aead_decrypt(record_key(key.material, purpose), record[5:29],
+                        record_ad(record[:RECORD_HEADER_LEN], associated), record[29:])
+
+
+def store_directory(client_id: str, server_uri: str) -> str:
+    binding = client_id.encode() + b"\0" + server_uri.encode() + b"\0"
+    return hashlib.blake2b(binding, digest_size=16).hexdigest()
+
+
+def check_records(doc: dict) -> list[tuple[str, list[str]]]:
+    keyring = Keyring.from_json(doc["keys"])
+    name, purpose = doc["key_name"], doc["purpose"].encode()
+    results = []
+    for r in doc["records"]:
+        associated, record = bytes.fromhex(r["associated"]), bytes.fromhex(r["record"])
+        got, plain = _outcome(lambda: open_record(keyring, name, purpose, associated, record))
+        problems = [] if got == r["expect"] else [f"got {got}, expected {r['expect']}"]
+        if got == "ok" == r["expect"]:
+            if plain.hex() != r["payload"]:
+                problems.append("payload differs")
+            s = r["sealing"]
+            key = keyring.get(s["key_id"])
+            if record_key(key.material, purpose).hex() != s["record_key"]:
+                problems.append("record_key differs")
+            if record_ad(record[:RECORD_HEADER_LEN], associated).hex() != s["associated_data"]:
+                problems.append("associated_data differs")
+            if seal_record(key, purpose, bytes.fromhex(s["nonce"]), associated,
+                           bytes.fromhex(s["payload"])) != record:
+                problems.append("sealing does not reproduce the record")
+        results.append((f"record:{r['name']}", problems))
+    for d in doc["store_directories"]:
+        got = store_directory(d["client_id"], d["server_uri"])
+        results.append((f"record:directory:{d['client_id']!r}",
+                        [] if got == d["directory"] else [f"{got}, expected {d['directory']}"]))
+    return results
+
+
+# File name -> (checker, minimum number of checks it must run).
+OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]] = {
+    "connect_token_v1.json": (check_tokens, 25),
+    "policy_v1.json": (check_policies, 15),
+    "sequences_v1.json": (check_sequences, 9),
+    "files_v1.json": (check_files, 80),
+    "records_v1.json": (check_records, 18),
+}
+
+
+def main(argv: list[str]) -> int:
+    """Checks every vector file in tests/vectors (or in the directory given)."""
+    directory = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent / "vectors"
+    path = directory / "envelope_v1.json"
+    try:
+        runner = Runner(load_vectors(path))
     except (OSError, ValueError, KeyError, TypeError, MqsealError) as e:
         print(f"FAIL loading {path}: {type(e).__name__}: {e}")
         print("0 passed, 1 failed")
@@ -1708,6 +2255,16 @@ def main(argv: list[str]) -> int:
     if runner.vectors_passed < MIN_VECTORS:
         runner.record("vector-count", [f"only {runner.vectors_passed} vectors passed, "
                                        f"need {MIN_VECTORS}"], vector=False)
+    for name, (check, minimum) in OTHER_FILES.items():
+        try:
+            results = check(load_vectors(directory / name))
+        except Exception as e:   # a crash or a bad file is a failure, not an abort
+            results = [(name, [f"raised {type(e).__name__}: {e}"])]
+        for label, problems in results:
+            runner.record(label, problems, vector=False)
+        if len(results) < minimum:
+            runner.record(f"{name}:count", [f"only {len(results)} checks, need {minimum}"],
+                          vector=False)
     print(f"{runner.passed} passed, {runner.failed} failed")
     return 0 if runner.failed == 0 and runner.vectors_passed >= MIN_VECTORS else 1
 

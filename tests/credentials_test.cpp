@@ -320,6 +320,12 @@ TEST(Credentials, FileRoundTripIs0600AndStrict) {
   }
 }
 
+// 64-bit integers are decimal strings in the vectors (docs/SPEC.md, section 13).
+uint64_t u64(const nlohmann::json& j) {
+  EXPECT_TRUE(j.is_string()) << "64-bit integers are written as strings: " << j.dump();
+  return std::stoull(j.get<std::string>());
+}
+
 TEST(Credentials, KnownAnswerVectors) {
   std::ifstream in(std::string(MQSEAL_VECTORS_DIR) + "/connect_token_v1.json");
   const nlohmann::json doc = nlohmann::json::parse(in);
@@ -329,8 +335,8 @@ TEST(Credentials, KnownAnswerVectors) {
   for (size_t i = 0; i < params.salt.size(); ++i) {
     params.salt[i] = static_cast<uint8_t>(std::stoi(salt.substr(2 * i, 2), nullptr, 16));
   }
-  params.opslimit = p["opslimit"];
-  params.memlimit = p["memlimit"];
+  params.opslimit = u64(p["opslimit"]);
+  params.memlimit = u64(p["memlimit"]);  // bytes
   Provisioned provisioned = take(provision(p["username"].get<std::string>(), p["password"].get<std::string>(), params));
   std::string token_key_hex;
   for (uint8_t b : provisioned.record.token_key) {
@@ -344,18 +350,40 @@ TEST(Credentials, KnownAnswerVectors) {
     const std::string nonce_hex = t["nonce"];
     for (size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<uint8_t>(std::stoi(nonce_hex.substr(2 * i, 2), nullptr, 16));
     EXPECT_EQ(take(make_connect_token_with_nonce(provisioned.device_secret, t["username"].get<std::string>(),
-                                                 t["client_id"].get<std::string>(), t["expiry_s"], nonce)),
+                                                 t["client_id"].get<std::string>(), u64(t["expiry_s"]), nonce)),
               t["token"].get<std::string>());
   }
-  for (const nlohmann::json& c : doc["verify"]) {
+  VerifierOptions options;
+  options.max_clock_skew_s = u64(doc["verifier"]["max_clock_skew_s"]);
+  options.max_lifetime_s = u64(doc["verifier"]["max_lifetime_s"]);
+  auto fresh_verifier = [&] {
     Credentials credentials;
     testing::expect_ok(credentials.add(provisioned.record));
-    TokenVerifier verifier = take(TokenVerifier::create(std::move(credentials)));
+    return take(TokenVerifier::create(std::move(credentials), options));
+  };
+  auto check = [](TokenVerifier& verifier, const nlohmann::json& c) {
     Status s = verifier.verify(c["username"].get<std::string>(), c["client_id"].get<std::string>(),
-                               c["token"].get<std::string>(), c["now_s"]);
+                               c["token"].get<std::string>(), u64(c["now_s"]));
     EXPECT_EQ(s ? std::string("ok") : std::string(name(s.error().code())), c["expect"].get<std::string>())
         << c["name"];
+  };
+  // Each case with a fresh verifier.
+  for (const nlohmann::json& c : doc["verify"]) {
+    TokenVerifier verifier = fresh_verifier();
+    check(verifier, c);
   }
+  // Each sequence's steps in order against one verifier.
+  size_t replays = 0;
+  for (const nlohmann::json& seq : doc["verify_sequences"]) {
+    SCOPED_TRACE(seq["name"].get<std::string>());
+    TokenVerifier verifier = fresh_verifier();
+    for (const nlohmann::json& step : seq["steps"]) {
+      check(verifier, step);
+      replays += step["expect"] == "replay";
+    }
+  }
+  EXPECT_GE(doc["verify"].size(), 15u);
+  EXPECT_GE(replays, 3u);
 }
 
 }  // namespace

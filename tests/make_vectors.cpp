@@ -1,11 +1,19 @@
-// Writes tests/vectors/envelope_v1.json: the known-answer vectors for
-// envelope v1 (docs/SPEC.md). Run by scripts/make-vectors; the output is
-// committed and checked by vectors_test (C++) and the Python tests. Every
-// input is fixed here, so the output only changes if the format does.
+// Writes tests/vectors/*_v1.json: the known-answer vectors of docs/SPEC.md
+// (section 13 documents each file). Run by scripts/make-vectors; the output
+// is committed and checked by vectors_test and credentials_test (C++), the
+// Python tests, and tests/check_vectors_independent.py. Every input is fixed
+// here, so the output only changes if the format or the rules do. Outcomes
+// (ok or an error name) are what the library answers; where that differs
+// from what a table below says, a "note:" line on stderr tells.
 #include <mqseal/mqseal.h>
+#include <mqseal/policy_file.h>
 #include <nlohmann/json.hpp>
+#include <sodium.h>
 
+#include <array>
+#include <cctype>
 #include <cstdio>
+#include <memory>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -26,6 +34,19 @@ std::string hex(const uint8_t* p, size_t n) {
   return out;
 }
 std::string hex(const std::vector<uint8_t>& v) { return hex(v.data(), v.size()); }
+std::string hex(std::string_view s) { return hex(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+
+// 64-bit integers are written as decimal strings (docs/SPEC.md, section 13):
+// JSON readers that hold numbers as doubles would round them.
+std::string u64(uint64_t v) { return std::to_string(v); }
+
+json replay_json(const mqseal::ReplayOptions& o) {
+  return {{"max_age_ms", u64(o.max_age_ms)},
+          {"max_future_skew_ms", u64(o.max_future_skew_ms)},
+          {"retained", o.retained == mqseal::RetainedPolicy::refuse ? "refuse" : "accept_within_age"},
+          {"retained_max_age_ms", u64(o.retained_max_age_ms)},
+          {"max_streams", o.max_streams}};
+}
 
 std::vector<uint8_t> pattern(size_t n, uint8_t start) {
   std::vector<uint8_t> v(n);
@@ -120,13 +141,13 @@ struct Vectors {
                     {"topic", topic},
                     {"payload", hex(payload)},
                     {"key_id", key_id},
-                    {"timestamp_ms", timestamp_ms},
+                    {"timestamp_ms", u64(timestamp_ms)},
                     {"sender", hex(h.sender.data(), h.sender.size())},
-                    {"sequence", sequence},
+                    {"sequence", u64(sequence)},
                     {"topic_key", hex(key)},
                     {"associated_data", hex(ad)},
                     {"envelope", hex(envelope)},
-                    {"open", {{"topic", topic}, {"now_ms", now_ms}, {"retained", retained}}},
+                    {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
                     {"expect", "ok"}});
     return envelope;
   }
@@ -142,7 +163,7 @@ struct Vectors {
     list.push_back({{"name", name},
                     {"description", description},
                     {"envelope", hex(envelope)},
-                    {"open", {{"topic", topic}, {"now_ms", now_ms}, {"retained", retained}}},
+                    {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
                     {"expect", expect}});
   }
 };
@@ -173,7 +194,7 @@ json token_vectors() {
     const std::string token =
         must(mqseal::make_connect_token_with_nonce(p.device_secret, username, client, kExpiry, nonce));
     if (first_token.empty()) first_token = token;
-    tokens.push_back({{"username", username}, {"client_id", client}, {"expiry_s", kExpiry},
+    tokens.push_back({{"username", username}, {"client_id", client}, {"expiry_s", u64(kExpiry)},
                       {"nonce", hex(nonce.data(), nonce.size())}, {"token", token}});
   }
   struct Refusal {
@@ -184,6 +205,15 @@ json token_vectors() {
   };
   std::string altered = first_token;
   altered[30] = altered[30] == 'A' ? 'B' : 'A';
+  // Base64url of the head: "AQ" encodes the version byte 0x01 and the top
+  // bits of the expiry's first byte (0); "Ag" encodes version 2.
+  std::string version2 = first_token;
+  version2[6] = 'g';
+  auto replaced = [&](size_t at, std::string_view with, size_t count) {
+    std::string t = first_token;
+    t.replace(at, count, with);
+    return t;
+  };
   const Refusal cases[] = {
       {"accepted", username, "client-7", first_token, kExpiry - 60, "ok"},
       {"within-skew", username, "client-7", first_token, kExpiry + 20, "ok"},
@@ -194,37 +224,902 @@ json token_vectors() {
       {"unknown-user", "device-9", "client-7", first_token, kExpiry - 60, "authentication_failed"},
       {"not-a-token", username, "client-7", "correct horse battery staple", kExpiry - 60, "malformed"},
       {"truncated", username, "client-7", first_token.substr(0, 80), kExpiry - 60, "malformed"},
+      {"one-more-character", username, "client-7", first_token + "A", kExpiry - 60, "malformed"},
+      {"other-prefix", username, "client-7", "mqs2." + first_token.substr(5), kExpiry - 60, "malformed"},
+      {"version-2", username, "client-7", version2, kExpiry - 60, "unsupported_version"},
+      {"alphabet-plus", username, "client-7", replaced(40, "+", 1), kExpiry - 60, "malformed"},
+      {"alphabet-slash", username, "client-7", replaced(40, "/", 1), kExpiry - 60, "malformed"},
+      {"alphabet-padding", username, "client-7", replaced(80, "=", 1), kExpiry - 60, "malformed"},
+      {"alphabet-space", username, "client-7", replaced(40, " ", 1), kExpiry - 60, "malformed"},
+      // Two characters replaced by one two-byte UTF-8 character: still 81
+      // bytes. libsodium 1.0.18's decoder alone would take some such bytes.
+      {"alphabet-non-ascii", username, "client-7", replaced(40, "\xc3\xbf", 2), kExpiry - 60,
+       "malformed"},
   };
-  for (const Refusal& c : cases) {
-    mqseal::Credentials copy = must(mqseal::Credentials::parse(must(credentials.serialize())));
-    mqseal::TokenVerifier verifier = must(mqseal::TokenVerifier::create(std::move(copy)));
+  auto verify = [&](mqseal::TokenVerifier& verifier, const Refusal& c) {
     mqseal::Status s = verifier.verify(c.username, c.client_id, c.token, c.now_s);
     const std::string got = s ? "ok" : mqseal::name(s.error().code());
     if (got != c.expect) {
-      std::cerr << "make_vectors: token case " << c.name << " gave " << got << "\n";
-      std::exit(1);
+      std::cerr << "make_vectors: note: token case " << c.name << " now gives " << got
+                << " (the table says " << c.expect << ")\n";
     }
-    refusals.push_back({{"name", c.name}, {"username", c.username}, {"client_id", c.client_id},
-                        {"token", c.token}, {"now_s", c.now_s}, {"expect", c.expect}});
+    return json{{"name", c.name},   {"username", c.username}, {"client_id", c.client_id},
+                {"token", c.token}, {"now_s", u64(c.now_s)},  {"expect", got}};
+  };
+  auto fresh_verifier = [&] {
+    mqseal::Credentials copy = must(mqseal::Credentials::parse(must(credentials.serialize())));
+    return must(mqseal::TokenVerifier::create(std::move(copy)));
+  };
+  for (const Refusal& c : cases) {
+    mqseal::TokenVerifier verifier = fresh_verifier();
+    refusals.push_back(verify(verifier, c));
+  }
+  // Sequences: every step against one verifier, in order.
+  const std::string& second_token = tokens[1]["token"].get_ref<const std::string&>();
+  struct Sequence {
+    const char* name;
+    const char* description;
+    std::vector<Refusal> steps;
+  };
+  const std::vector<Sequence> sequences = {
+      {"replay", "a token is accepted once; later copies are replays until it expires, then expired",
+       {{"first", username, "client-7", first_token, kExpiry - 60, "ok"},
+        {"again", username, "client-7", first_token, kExpiry - 60, "replay"},
+        {"later", username, "client-7", first_token, kExpiry - 1, "replay"},
+        {"other-client", username, "client-8", first_token, kExpiry - 1, "authentication_failed"},
+        {"within-skew", username, "client-7", first_token, kExpiry + 30, "replay"},
+        {"after-expiry", username, "client-7", first_token, kExpiry + 31, "expired"}}},
+      {"distinct-nonces", "two tokens of one user with distinct nonces are both accepted, once each",
+       {{"first", username, "client-7", first_token, kExpiry - 60, "ok"},
+        {"second", username, "", second_token, kExpiry - 60, "ok"},
+        {"first-again", username, "client-7", first_token, kExpiry - 59, "replay"},
+        {"second-again", username, "", second_token, kExpiry - 59, "replay"}}},
+      {"refusals-are-not-remembered",
+       "a token refused for its MAC, its version or its time is not remembered: the genuine one "
+       "is then accepted",
+       {{"altered", username, "client-7", altered, kExpiry - 60, "authentication_failed"},
+        {"version-2", username, "client-7", version2, kExpiry - 60, "unsupported_version"},
+        {"other-client", username, "client-8", first_token, kExpiry - 60, "authentication_failed"},
+        {"too-early", username, "client-7", first_token, kExpiry - 3631, "not_yet_valid"},
+        {"genuine", username, "client-7", first_token, kExpiry - 60, "ok"},
+        {"genuine-again", username, "client-7", first_token, kExpiry - 60, "replay"}}},
+  };
+  json verify_sequences = json::array();
+  for (const Sequence& seq : sequences) {
+    mqseal::TokenVerifier verifier = fresh_verifier();
+    json steps = json::array();
+    for (const Refusal& step : seq.steps) steps.push_back(verify(verifier, step));
+    verify_sequences.push_back(
+        {{"name", seq.name}, {"description", seq.description}, {"steps", steps}});
   }
   return {
       {"format", "mqseal CONNECT token v1 known-answer vectors (docs/SPEC.md, section 11)"},
       {"generator", "tests/make_vectors.cpp"},
       {"provisioning", {{"username", username}, {"password", password},
                         {"salt", hex(params.salt.data(), params.salt.size())},
-                        {"opslimit", params.opslimit}, {"memlimit", params.memlimit},
+                        {"opslimit", u64(params.opslimit)}, {"memlimit", u64(params.memlimit)},
                         {"token_key", hex(p.record.token_key.data(), p.record.token_key.size())}}},
-      {"verifier", {{"max_clock_skew_s", 30}, {"max_lifetime_s", 3600}}},
-      {"notes", "device_secret is not listed: derive it from the provisioning inputs. Verify each case "
-                "with a fresh verifier; a token verified twice is a replay."},
+      {"verifier", {{"max_clock_skew_s", u64(mqseal::VerifierOptions{}.max_clock_skew_s)},
+                    {"max_lifetime_s", u64(mqseal::VerifierOptions{}.max_lifetime_s)}}},
+      {"notes", "Format: docs/SPEC.md, section 13. device_secret is not listed: derive it from the "
+                "provisioning inputs. Verify each 'verify' case with a fresh verifier; run each "
+                "'verify_sequences' entry's steps in order against one fresh verifier. 64-bit integers "
+                "are decimal strings."},
       {"tokens", tokens},
       {"verify", refusals},
+      {"verify_sequences", verify_sequences},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Shared by the files below.
+
+mqseal::SenderId sender_of(uint8_t sender_byte) {
+  mqseal::SenderId s{};
+  s.fill(sender_byte);
+  for (size_t i = 0; i < s.size(); i += 2) s[i] = static_cast<uint8_t>(i);
+  return s;
+}
+
+std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+
+json rule_json(const mqseal::TopicRule& r) {
+  if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
+  return {{"filter", r.filter}, {"key", r.key_name}};
+}
+
+// A topic is written as a JSON string when it is valid UTF-8, else as hex.
+json topic_field(json& into, const std::string& topic, bool utf8) {
+  if (utf8) into["topic"] = topic;
+  else into["topic_hex"] = hex(topic);
+  return into;
+}
+
+void note_if_changed(const std::string& what, const std::string& got, const std::string& table) {
+  if (got != table) {
+    std::cerr << "make_vectors: note: " << what << " now gives " << got << " (the table says "
+              << table << ")\n";
+  }
+}
+
+// ---------------------------------------------------------------------------
+// tests/vectors/policy_v1.json: topic policies (docs/SPEC.md, section 2).
+
+struct PolicyRule {
+  const char* filter;
+  const char* key;  // nullptr: plaintext
+};
+
+struct TopicCase {
+  std::string topic;
+  bool utf8;
+  const char* expect;  // the winning filter, or an error name
+};
+
+json policy_vectors() {
+  struct Resolution {
+    const char* name;
+    const char* description;
+    std::vector<PolicyRule> rules;
+    std::vector<TopicCase> topics;
+  };
+  const std::vector<Resolution> resolutions = {
+      {"overlapping",
+       "overlapping filters: the most specific wins, whatever the order; '#' and '+' at the "
+       "first level never match a topic starting with '$'",
+       {{"plant/#", "site"},
+        {"plant/+/cmd/#", "commands"},
+        {"plant/7/#", "plant7"},
+        {"plant/+/telemetry", "telemetry"},
+        {"plant/7/telemetry", nullptr},
+        {"+/+/telemetry", "any-telemetry"},
+        {"#", "catch-all"},
+        {"+/status", "status"},
+        {"$SYS/#", nullptr},
+        {"$SYS/+/load", "sys-load"},
+        {"a", "exact-a"},
+        {"a/#", "a-tree"},
+        {"a/+", "a-plus"},
+        {"a/+/c", "a-plus-c"},
+        {"a/b/#", "a-b-tree"},
+        {"public/#", nullptr}},
+       {{"plant/7/cmd/valve", true, "plant/7/#"},
+        {"plant/8/cmd/valve", true, "plant/+/cmd/#"},
+        {"plant/8/cmd", true, "plant/+/cmd/#"},
+        {"plant/7/telemetry", true, "plant/7/telemetry"},
+        {"plant/8/telemetry", true, "plant/+/telemetry"},
+        {"x/8/telemetry", true, "+/+/telemetry"},
+        {"plant", true, "plant/#"},
+        {"plant/8/status", true, "plant/#"},
+        {"plant/status", true, "plant/#"},
+        {"x/status", true, "+/status"},
+        {"a", true, "a"},
+        {"a/b", true, "a/b/#"},
+        {"a/x", true, "a/+"},
+        {"a/b/c", true, "a/b/#"},
+        {"a/x/c", true, "a/+/c"},
+        {"a/x/d", true, "a/#"},
+        {"a/", true, "a/+"},
+        {"a//c", true, "a/+/c"},
+        {"/a", true, "#"},
+        {"other", true, "#"},
+        {"public/news", true, "public/#"},
+        {"$SYS", true, "$SYS/#"},
+        {"$SYS/broker/load", true, "$SYS/+/load"},
+        {"$SYS/broker/uptime", true, "$SYS/#"},
+        {"$share/group/t", true, "no_rule"},
+        {"$x/status", true, "no_rule"},
+        {"$/telemetry", true, "no_rule"},
+        {"k\xc3\xbchlhaus/7/telemetry", true, "+/+/telemetry"},
+        {"", true, "invalid_topic"},
+        {"a/+", true, "invalid_topic"},
+        {"a/#", true, "invalid_topic"},
+        {"+", true, "invalid_topic"},
+        {"plant/7+", true, "invalid_topic"},
+        {std::string("a\0b", 3), true, "invalid_topic"},
+        {"a\x01" "b", true, "#"},
+        {"\xc3\x28", false, "invalid_topic"},
+        {"\xc0\xaf", false, "invalid_topic"},
+        {"\xed\xa0\x80", false, "invalid_topic"},
+        {"\xf4\x90\x80\x80", false, "invalid_topic"},
+        {"a\xff", false, "invalid_topic"}}},
+      {"fail-closed", "a topic no rule matches gets no_rule",
+       {{"plant/+/telemetry", "telemetry"}, {"public/#", nullptr}},
+       {{"plant/7/telemetry", true, "plant/+/telemetry"},
+        {"plant/7/status", true, "no_rule"},
+        {"plant/7/telemetry/x", true, "no_rule"},
+        {"plant/telemetry", true, "no_rule"},
+        {"public", true, "public/#"},
+        {"publicity", true, "no_rule"}}},
+  };
+  json resolutions_json = json::array();
+  for (const Resolution& res : resolutions) {
+    mqseal::TopicPolicy policy;
+    json rules = json::array();
+    for (const PolicyRule& r : res.rules) {
+      must(r.key != nullptr ? policy.add_rule(r.filter, r.key) : policy.add_plaintext_rule(r.filter));
+      rules.push_back(r.key != nullptr ? json{{"filter", r.filter}, {"key", r.key}}
+                                       : json{{"filter", r.filter}, {"plaintext", true}});
+    }
+    json cases = json::array();
+    for (const TopicCase& c : res.topics) {
+      json entry = json::object();
+      topic_field(entry, c.topic, c.utf8);
+      mqseal::Result<const mqseal::TopicRule*> rule = policy.resolve(c.topic);
+      if (rule) {
+        entry["expect"] = "ok";
+        entry["rule"] = rule_json(**rule);
+        note_if_changed(std::string(res.name) + " / " + hex(c.topic), (*rule)->filter, c.expect);
+      } else {
+        entry["expect"] = mqseal::name(rule.error().code());
+        note_if_changed(std::string(res.name) + " / " + hex(c.topic), entry["expect"].get<std::string>(),
+                        c.expect);
+      }
+      cases.push_back(entry);
+    }
+    resolutions_json.push_back({{"name", res.name},
+                                {"description", res.description},
+                                {"rules", rules},
+                                {"resolve", cases}});
+  }
+
+  struct Invalid {
+    const char* name;
+    std::vector<PolicyRule> rules;
+    const char* expect;
+  };
+  const std::string long_name(65, 'k');
+  const std::string longest_name(64, 'k');
+  const std::vector<Invalid> invalid = {
+      {"same-filter-twice", {{"a/#", "k"}, {"a/#", "j"}}, "invalid_argument"},
+      {"same-filter-key-and-plaintext", {{"a/+", "k"}, {"a/+", nullptr}}, "invalid_argument"},
+      {"same-filter-plaintext-twice", {{"a", nullptr}, {"a", nullptr}}, "invalid_argument"},
+      {"plus-inside-a-level", {{"a/b+", "k"}}, "invalid_filter"},
+      {"hash-not-last", {{"a/#/b", "k"}}, "invalid_filter"},
+      {"hash-inside-a-level", {{"a/b#", "k"}}, "invalid_filter"},
+      {"empty-filter", {{"", "k"}}, "invalid_filter"},
+      {"key-name-with-a-space", {{"a/#", "bad name"}}, "invalid_argument"},
+      {"key-name-with-a-slash", {{"a/#", "bad/name"}}, "invalid_argument"},
+      {"empty-key-name", {{"a/#", ""}}, "invalid_argument"},
+      {"key-name-65-characters", {{"a/#", long_name.c_str()}}, "invalid_argument"},
+      {"key-name-64-characters", {{"a/#", longest_name.c_str()}}, "ok"},
+      {"distinct-filters", {{"a/+", "k"}, {"a/+/", "k"}, {"a/#", "k"}, {"+/+", "k"}, {"a", "k"}, {"#", "k"}},
+       "ok"},
+  };
+  json invalid_json = json::array();
+  for (const Invalid& inv : invalid) {
+    mqseal::TopicPolicy policy;
+    json rules = json::array();
+    std::string outcome = "ok";
+    for (const PolicyRule& r : inv.rules) {
+      rules.push_back(r.key != nullptr ? json{{"filter", r.filter}, {"key", r.key}}
+                                       : json{{"filter", r.filter}, {"plaintext", true}});
+      mqseal::Status s = r.key != nullptr ? policy.add_rule(r.filter, r.key) : policy.add_plaintext_rule(r.filter);
+      if (!s && outcome == "ok") outcome = mqseal::name(s.error().code());
+    }
+    note_if_changed(inv.name, outcome, inv.expect);
+    invalid_json.push_back({{"name", inv.name}, {"rules", rules}, {"expect", outcome}});
+  }
+  return {
+      {"format", "mqseal topic policy v1 vectors (docs/SPEC.md, sections 2 and 13)"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"notes", "Build each policy by adding its rules in order; resolve each topic. A topic is "
+                "'topic' (a string) or, when it is not valid UTF-8, 'topic_hex'."},
+      {"resolve", resolutions_json},
+      {"build", invalid_json},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// tests/vectors/sequences_v1.json: deliveries against one receiver
+// (docs/SPEC.md, sections 4 and 6). Each sequence is a small table; the
+// expected outcome is what the library's Opener answers, so regenerating after
+// a change of the rules updates the file (and prints what changed).
+
+struct Step {
+  std::string label;
+  bool seal = true;           // false: `raw` is delivered as it is
+  std::string seal_topic;     // sealing inputs (envelope v1 header fields)
+  std::string payload;
+  mqseal::KeyId key_id = 2;
+  int64_t timestamp = 0;      // ms after kT0
+  uint8_t sender = 0;
+  uint64_t sequence = 0;
+  std::string topic;          // delivered on
+  bool retained = false;
+  int64_t now = 0;            // receiver time, ms after kT0
+  std::string expect;         // what the table's author expects (informative)
+};
+
+Step sealed_step(std::string label, const std::string& topic, uint8_t sender, uint64_t sequence,
+                 int64_t timestamp, bool retained, int64_t now, std::string expect) {
+  Step s;
+  s.label = std::move(label);
+  s.seal_topic = s.topic = topic;
+  s.payload = "m" + std::to_string(sequence);
+  s.key_id = topic.find("/cmd/") != std::string::npos ? 0x0a : 2;
+  s.sender = sender;
+  s.sequence = sequence;
+  s.timestamp = timestamp;
+  s.retained = retained;
+  s.now = now;
+  s.expect = std::move(expect);
+  return s;
+}
+
+Step moved(Step s, std::string topic) {
+  s.topic = std::move(topic);
+  return s;
+}
+
+Step raw_step(std::string label, const std::string& topic, std::string bytes, bool retained,
+              int64_t now, std::string expect) {
+  Step s;
+  s.label = std::move(label);
+  s.seal = false;
+  s.payload = std::move(bytes);
+  s.topic = topic;
+  s.retained = retained;
+  s.now = now;
+  s.expect = std::move(expect);
+  return s;
+}
+
+json sequence_vectors(const mqseal::Keyring& keyring, const json& keys_json,
+                      const mqseal::TopicPolicy& policy, const json& policy_json) {
+  struct Sequence {
+    const char* name;
+    const char* description;
+    mqseal::ReplayOptions replay;
+    std::vector<Step> steps;
+  };
+  const std::string t7 = "plant/7/telemetry", t8 = "plant/8/telemetry";
+  const int64_t age = 300'000;  // default max_age_ms
+  const int64_t day = static_cast<int64_t>(kDay);
+  mqseal::ReplayOptions defaults;
+  mqseal::ReplayOptions refusing;
+  refusing.retained = mqseal::RetainedPolicy::refuse;
+  mqseal::ReplayOptions one_stream;
+  one_stream.max_streams = 1;
+  std::vector<Sequence> sequences = {
+      {"qos1-redelivery", "a redelivered message is a duplicate; each topic is its own stream",
+       defaults,
+       {sealed_step("first", t7, 0xa1, 0, 0, false, 2000, "ok"),
+        sealed_step("redelivered", t7, 0xa1, 0, 0, false, 2001, "duplicate"),
+        sealed_step("next", t7, 0xa1, 1, 1, false, 2002, "ok"),
+        sealed_step("first-again", t7, 0xa1, 0, 0, false, 2003, "duplicate"),
+        sealed_step("other-topic", t8, 0xa1, 2, 2, false, 2004, "ok"),
+        sealed_step("other-topic-again", t8, 0xa1, 2, 2, false, 2005, "duplicate")}},
+      {"window", "out-of-order delivery within the 1024-sequence window; below it, replay",
+       defaults,
+       {sealed_step("seq-5", t7, 0xa2, 5, 0, false, 1000, "ok"),
+        sealed_step("late-seq-3", t7, 0xa2, 3, 0, false, 1001, "ok"),
+        sealed_step("seq-3-again", t7, 0xa2, 3, 0, false, 1002, "duplicate"),
+        sealed_step("seq-1029", t7, 0xa2, 1029, 10, false, 1003, "ok"),
+        sealed_step("seq-5-again-below-window", t7, 0xa2, 5, 0, false, 1004, "replay"),
+        sealed_step("seq-6-at-window-bottom", t7, 0xa2, 6, 0, false, 1005, "ok"),
+        sealed_step("seq-6-again", t7, 0xa2, 6, 0, false, 1006, "duplicate"),
+        sealed_step("seq-1029-again", t7, 0xa2, 1029, 10, false, 1007, "duplicate")}},
+      {"age-and-skew", "the bounds of max_age_ms and max_future_skew_ms, inclusive", defaults,
+       {sealed_step("age-exactly-max", t7, 0xa3, 0, 0, false, age, "ok"),
+        sealed_step("age-max-plus-1", t7, 0xa3, 1, 0, false, age + 1, "expired"),
+        sealed_step("skew-exactly-max", t7, 0xa3, 2, 400'000, false, 340'000, "ok"),
+        sealed_step("skew-max-plus-1", t7, 0xa3, 3, 400'001, false, 340'000, "not_yet_valid")}},
+      {"retained-accept-within-age",
+       "retained copies of live messages are judged like live ones while young; old retained "
+       "messages are accepted up to retained_max_age_ms",
+       defaults,
+       {sealed_step("live", t7, 0xa4, 0, 0, false, 1000, "ok"),
+        sealed_step("young-retained-copy", t7, 0xa4, 0, 0, true, 2000, "duplicate"),
+        sealed_step("young-retained-new", t7, 0xa4, 1, 10, true, 2000, "ok"),
+        sealed_step("live-copy-of-it", t7, 0xa4, 1, 10, false, 3000, "duplicate"),
+        sealed_step("old-retained", t7, 0xb4, 0, -2 * day, true, 2000, "ok"),
+        sealed_step("old-retained-again", t7, 0xb4, 0, -2 * day, true, 2100, "ok"),
+        sealed_step("old-delivered-live", t7, 0xb4, 0, -2 * day, false, 2200, "expired"),
+        sealed_step("retained-too-old", t7, 0xb4, 0, -2 * day, true, 5 * day + 1, "expired")}},
+      {"retained-refuse", "the retained policy 'refuse': every retained delivery is refused first",
+       refusing,
+       {sealed_step("young-retained", t7, 0xa5, 0, 0, true, 1000, "retained_refused"),
+        sealed_step("live", t7, 0xa5, 0, 0, false, 1000, "ok"),
+        sealed_step("retained-copy", t7, 0xa5, 0, 0, true, 1001, "retained_refused"),
+        sealed_step("live-again", t7, 0xa5, 0, 0, false, 1002, "duplicate"),
+        sealed_step("old-retained", t7, 0xb5, 0, -2 * day, true, 1003, "retained_refused"),
+        sealed_step("future-retained", t7, 0xb5, 1, 100'000, true, 1004, "not_yet_valid")}},
+      {"rebooted-sender", "a rebooted sender is a new sender; its old messages stay refused",
+       defaults,
+       {sealed_step("before-reboot", t7, 0xa6, 41, 0, false, 1000, "ok"),
+        sealed_step("after-reboot", t7, 0xb6, 0, 500, false, 1500, "ok"),
+        sealed_step("old-message-again", t7, 0xa6, 41, 0, false, 1600, "duplicate"),
+        sealed_step("old-message-later", t7, 0xa6, 41, 0, false, age + 1, "expired")}},
+      {"eviction-watermark",
+       "max_streams 1: a new stream evicts the old one and raises the watermark; messages at or "
+       "below it are refused on untracked streams",
+       one_stream,
+       {sealed_step("stream-a", t7, 0xa7, 0, 0, false, 0, "ok"),
+        sealed_step("stream-b-evicts-a", t8, 0xa7, 1, 1, false, 1, "ok"),
+        sealed_step("stream-a-again", t7, 0xa7, 0, 0, false, 2, "replay"),
+        sealed_step("stream-a-newer", t7, 0xa7, 2, 2, false, 2, "ok"),
+        sealed_step("stream-b-again", t8, 0xa7, 1, 1, false, 3, "replay")}},
+      {"old-retained-clock-back",
+       "an old retained message raises the watermark; if the receiver's clock steps back it is "
+       "not accepted again as young",
+       defaults,
+       {sealed_step("old-retained", t7, 0xa8, 0, 0, true, age + 1, "ok"),
+        sealed_step("clock-back-live", t7, 0xa8, 0, 0, false, age - 1, "replay"),
+        sealed_step("clock-back-newer", t7, 0xa8, 1, 1, false, age - 1, "ok")}},
+      {"plaintext-and-topics",
+       "plaintext rules pass bytes through unchanged, with no replay check; invalid and uncovered "
+       "topics are refused before anything else and change nothing",
+       defaults,
+       {raw_step("plaintext", "public/news", "hello", false, 1000, "ok"),
+        raw_step("plaintext-again", "public/news", "hello", false, 1000, "ok"),
+        raw_step("plaintext-retained", "public/news", "hello", true, 10 * day, "ok"),
+        raw_step("plaintext-empty", "public/news", "", false, 1000, "ok"),
+        moved(sealed_step("envelope-on-plaintext-topic", t7, 0xa9, 0, 0, false, 1000, "ok"),
+              "public/news"),
+        moved(sealed_step("wildcard-topic", t7, 0xa9, 0, 0, false, 1000, "invalid_topic"),
+              "plant/+/telemetry"),
+        moved(sealed_step("empty-topic", t7, 0xa9, 0, 0, false, 1000, "invalid_topic"), ""),
+        moved(sealed_step("uncovered-topic", t7, 0xa9, 0, 0, false, 1000, "no_rule"),
+              "plant/7/status"),
+        moved(sealed_step("dollar-topic", t7, 0xa9, 0, 0, false, 1000, "no_rule"),
+              "$SYS/plant/7/telemetry"),
+        moved(sealed_step("moved-topic", t7, 0xa9, 0, 0, false, 1000, "authentication_failed"),
+              t8),
+        sealed_step("envelope-on-its-topic", t7, 0xa9, 0, 0, false, 1000, "ok"),
+        sealed_step("envelope-again", t7, 0xa9, 0, 0, false, 1000, "duplicate"),
+        sealed_step("commands", "plant/7/cmd/valve", 0xa9, 1, 1, false, 1000, "ok")}},
+  };
+  json out = json::array();
+  for (const Sequence& seq : sequences) {
+    auto keys = std::make_shared<mqseal::Keyring>(must(keyring.clone()));
+    mqseal::OpenerOptions options;
+    options.replay = seq.replay;
+    mqseal::Opener opener = must(mqseal::Opener::create(policy, keys, options));
+    json steps = json::array();
+    for (const Step& s : seq.steps) {
+      json step = {{"label", s.label}};
+      std::vector<uint8_t> envelope = bytes_of(s.payload);
+      if (s.seal) {
+        mqseal::EnvelopeHeader h;
+        h.key_id = s.key_id;
+        h.timestamp_ms = static_cast<uint64_t>(static_cast<int64_t>(kT0) + s.timestamp);
+        h.sender = sender_of(s.sender);
+        h.sequence = s.sequence;
+        std::vector<uint8_t> topic_key(mqseal::kKeySize);
+        for (const KeySpec& k : kKeys) {
+          if (k.id == s.key_id) {
+            mqseal::Key key = must(mqseal::Key::from_bytes(pattern(mqseal::kKeySize, k.first_byte)));
+            must(mqseal::derive_topic_key(key, s.seal_topic, topic_key.data()));
+          }
+        }
+        envelope.clear();
+        must(mqseal::seal_with_header(topic_key.data(), s.seal_topic, h, bytes_of(s.payload), envelope));
+        step["seal"] = {{"topic", s.seal_topic},
+                        {"payload", hex(s.payload)},
+                        {"key_id", s.key_id},
+                        {"timestamp_ms", u64(h.timestamp_ms)},
+                        {"sender", hex(h.sender.data(), h.sender.size())},
+                        {"sequence", u64(s.sequence)}};
+      }
+      const uint64_t now = static_cast<uint64_t>(static_cast<int64_t>(kT0) + s.now);
+      step["envelope"] = hex(envelope);
+      step["deliver"] = {{"topic", s.topic}, {"retained", s.retained}, {"now_ms", u64(now)}};
+      mqseal::Result<mqseal::Opened> r = opener.open(s.topic, envelope, {s.retained, now});
+      const std::string got = r ? "ok" : mqseal::name(r.error().code());
+      note_if_changed(std::string(seq.name) + " / " + s.label, got, s.expect);
+      step["expect"] = got;
+      if (r) {
+        step["payload"] = hex(r->payload);
+        step["sealed"] = r->sealed;
+      }
+      steps.push_back(step);
+    }
+    out.push_back({{"name", seq.name},
+                   {"description", seq.description},
+                   {"replay", replay_json(seq.replay)},
+                   {"steps", steps}});
+  }
+  return {
+      {"format", "mqseal delivery sequences v1 (docs/SPEC.md, sections 4, 6 and 13)"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"notes", "For each sequence, make one receiver with 'keys', 'policy' and the sequence's "
+                "'replay' settings, and deliver its steps in order. 64-bit integers are decimal "
+                "strings; byte strings are lowercase hex."},
+      {"keys", keys_json},
+      {"policy", policy_json},
+      {"sequences", out},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// tests/vectors/files_v1.json: keyring, credentials and policy files
+// (docs/SPEC.md, sections 8, 9 and 11).
+
+struct FileCase {
+  std::string name;
+  std::string text;
+  const char* expect;  // informative, as in Step
+};
+
+// Splits "a b c\n..." lines of what the library writes, for the expected
+// parsed content.
+std::vector<std::vector<std::string>> written_lines(const std::string& text) {
+  std::vector<std::vector<std::string>> lines;
+  size_t pos = text.find('\n') + 1;  // past the header
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    std::vector<std::string> fields;
+    size_t start = pos;
+    while (true) {
+      const size_t space = text.find(' ', start);
+      if (space == std::string::npos || space > end) {
+        fields.push_back(text.substr(start, end - start));
+        break;
+      }
+      fields.push_back(text.substr(start, space - start));
+      start = space + 1;
+    }
+    lines.push_back(fields);
+    pos = end + 1;
+  }
+  return lines;
+}
+
+json file_vectors() {
+  const std::string m1 = hex(pattern(32, 0x00)), m2 = hex(pattern(32, 0x20));
+  std::string m2_upper = m2;
+  for (char& c : m2_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::string salt = hex(pattern(16, 0x70));
+  const std::string h = "mqseal-keyring v1\n";
+  const std::vector<FileCase> keyrings = {
+      {"header-only", h, "ok"},
+      {"full",
+       "# a comment before the header\n\n" + h + "# the telemetry keys\nkey telemetry 00000001 active " + m1 +
+           "\nkey telemetry 00000002 primary " + m2 + "\n\nkey telemetry 00000003 retired -\n" +
+           "key device.secret_7 0000000a primary " + m1 + " argon2id " + salt + " 2 65536\n" +
+           "key old-one ffffffff retired - argon2id " + salt + " 1 8192\n",
+       "ok"},
+      {"uppercase-hex-no-final-newline", h + "key k 0000ABCD primary " + m2_upper, "ok"},
+      {"active-without-primary", h + "key k 00000001 active " + m1 + "\n", "ok"},
+      {"longest-name", h + "key " + std::string(64, 'n') + " 00000001 primary " + m1 + "\n", "ok"},
+      {"argon2id-largest-limits", h + "key k 00000001 primary " + m1 + " argon2id " + salt +
+                                      " 4294967295 4398046510080\n", "ok"},
+      {"empty", "", "parse_error"},
+      {"only-comments", "# nothing\n\n", "parse_error"},
+      {"other-version", "mqseal-keyring v2\n", "parse_error"},
+      {"header-trailing-space", "mqseal-keyring v1 \n", "parse_error"},
+      {"crlf", "mqseal-keyring v1\r\nkey k 00000001 primary " + m1 + "\r\n", "parse_error"},
+      {"cr-in-a-comment", h + "# written on Windows\r\nkey k 00000001 primary " + m1 + "\n",
+       "parse_error"},
+      {"nul-in-a-comment", h + std::string("# a\0b\n", 6), "parse_error"},
+      {"two-spaces", h + "key k  00000001 primary " + m1 + "\n", "parse_error"},
+      {"trailing-space", h + "key k 00000001 primary " + m1 + " \n", "parse_error"},
+      {"tab", h + "key\tk 00000001 primary " + m1 + "\n", "parse_error"},
+      {"leading-space", h + " key k 00000001 primary " + m1 + "\n", "parse_error"},
+      {"uppercase-keyword", h + "KEY k 00000001 primary " + m1 + "\n", "parse_error"},
+      {"id-zero", h + "key k 00000000 primary " + m1 + "\n", "parse_error"},
+      {"id-7-digits", h + "key k 0000001 primary " + m1 + "\n", "parse_error"},
+      {"id-not-hex", h + "key k 0000000g primary " + m1 + "\n", "parse_error"},
+      {"duplicate-id", h + "key k 00000001 primary " + m1 + "\nkey j 00000001 active " + m2 + "\n",
+       "parse_error"},
+      {"two-primaries", h + "key k 00000001 primary " + m1 + "\nkey k 00000002 primary " + m2 + "\n",
+       "parse_error"},
+      {"unknown-state", h + "key k 00000001 disabled " + m1 + "\n", "parse_error"},
+      {"retired-with-material", h + "key k 00000001 retired " + m1 + "\n", "parse_error"},
+      {"active-without-material", h + "key k 00000001 active -\n", "parse_error"},
+      {"material-63-digits", h + "key k 00000001 primary " + m1.substr(1) + "\n", "parse_error"},
+      {"material-not-hex", h + "key k 00000001 primary " + m1.substr(1) + "x\n", "parse_error"},
+      {"bad-name", h + "key bad/name 00000001 primary " + m1 + "\n", "parse_error"},
+      {"name-65-characters", h + "key " + std::string(65, 'n') + " 00000001 primary " + m1 + "\n",
+       "parse_error"},
+      {"four-fields", h + "key k 00000001 primary\n", "parse_error"},
+      {"six-fields", h + "key k 00000001 primary " + m1 + " argon2id\n", "parse_error"},
+      {"other-kdf", h + "key k 00000001 primary " + m1 + " scrypt " + salt + " 2 65536\n", "parse_error"},
+      {"salt-30-digits", h + "key k 00000001 primary " + m1 + " argon2id " + salt.substr(2) + " 2 65536\n",
+       "parse_error"},
+      {"opslimit-zero", h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 0 65536\n",
+       "parse_error"},
+      {"memlimit-in-kib", h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 2 64\n",
+       "parse_error"},
+      {"memlimit-below-minimum", h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 2 8191\n",
+       "parse_error"},
+      {"memlimit-above-maximum",
+       h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 2 4398046510081\n", "parse_error"},
+      {"opslimit-above-maximum",
+       h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 4294967296 65536\n", "parse_error"},
+      {"limit-with-sign", h + "key k 00000001 primary " + m1 + " argon2id " + salt + " +2 65536\n",
+       "parse_error"},
+      {"limit-with-leading-zeros",
+       h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 0002 00065536\n", "ok"},
+      {"limit-21-digits",
+       h + "key k 00000001 primary " + m1 + " argon2id " + salt + " 000000000000000000002 65536\n",
+       "parse_error"},
+  };
+  json keyring_json = json::array();
+  for (const FileCase& c : keyrings) {
+    mqseal::Result<mqseal::Keyring> k = mqseal::Keyring::parse(c.text);
+    const std::string got = k ? "ok" : mqseal::name(k.error().code());
+    note_if_changed("keyring file " + c.name, got, c.expect);
+    json entry = {{"name", c.name}, {"text", c.text}, {"expect", got}};
+    if (k) {
+      const std::string written = must(k->serialize());
+      json keys = json::array();
+      for (const auto& f : written_lines(written)) {
+        json key = {{"name", f[1]}, {"id", std::stoul(f[2], nullptr, 16)}, {"state", f[3]}};
+        if (f[4] != "-") key["material"] = f[4];
+        if (f.size() == 9) {
+          key["argon2id"] = {{"salt", f[6]}, {"opslimit", f[7]}, {"memlimit", f[8]}};
+        }
+        keys.push_back(key);
+      }
+      entry["keys"] = keys;
+      entry["written"] = written;
+    }
+    keyring_json.push_back(entry);
+  }
+
+  const std::string tk = hex(pattern(32, 0x90));
+  const std::string ch = "mqseal-credentials v1\n";
+  const std::vector<FileCase> credentials = {
+      {"header-only", ch, "ok"},
+      {"two-users",
+       "# broker credentials\n" + ch + "user device-7 argon2id " + salt + " 2 65536 " + tk + "\n\n" +
+           "user ops@plant.example:7_x argon2id " + salt + " 3 67108864 " + m1,
+       "ok"},
+      {"longest-username", ch + "user " + std::string(128, 'u') + " argon2id " + salt + " 2 65536 " + tk + "\n",
+       "ok"},
+      {"empty", "", "parse_error"},
+      {"other-header", "mqseal-keyring v1\n", "parse_error"},
+      {"crlf", ch.substr(0, ch.size() - 1) + "\r\n", "parse_error"},
+      {"cr-in-a-comment", ch + "# note\r\n", "parse_error"},
+      {"nul-in-a-comment", ch + std::string("# a\0b\n", 6), "parse_error"},
+      {"duplicate-user", ch + "user d argon2id " + salt + " 2 65536 " + tk + "\nuser d argon2id " + salt +
+                             " 2 65536 " + m1 + "\n", "parse_error"},
+      {"username-129-characters",
+       ch + "user " + std::string(129, 'u') + " argon2id " + salt + " 2 65536 " + tk + "\n", "parse_error"},
+      {"username-with-slash", ch + "user a/b argon2id " + salt + " 2 65536 " + tk + "\n", "parse_error"},
+      {"other-kdf", ch + "user d scrypt " + salt + " 2 65536 " + tk + "\n", "parse_error"},
+      {"salt-30-digits", ch + "user d argon2id " + salt.substr(2) + " 2 65536 " + tk + "\n", "parse_error"},
+      {"token-key-62-digits", ch + "user d argon2id " + salt + " 2 65536 " + tk.substr(2) + "\n",
+       "parse_error"},
+      {"opslimit-zero", ch + "user d argon2id " + salt + " 0 65536 " + tk + "\n", "parse_error"},
+      {"memlimit-in-kib", ch + "user d argon2id " + salt + " 2 64 " + tk + "\n", "parse_error"},
+      {"limit-with-sign", ch + "user d argon2id " + salt + " +2 65536 " + tk + "\n", "parse_error"},
+      {"limit-with-leading-zeros", ch + "user d argon2id " + salt + " 0002 00065536 " + tk + "\n", "ok"},
+      {"limit-21-digits", ch + "user d argon2id " + salt + " 000000000000000000002 65536 " + tk + "\n",
+       "parse_error"},
+      {"memlimit-above-maximum", ch + "user d argon2id " + salt + " 2 4398046510081 " + tk + "\n",
+       "parse_error"},
+      {"six-fields", ch + "user d argon2id " + salt + " 2 65536\n", "parse_error"},
+      {"eight-fields", ch + "user d argon2id " + salt + " 2 65536 " + tk + " x\n", "parse_error"},
+      {"two-spaces", ch + "user  d argon2id " + salt + " 2 65536 " + tk + "\n", "parse_error"},
+      {"trailing-space", ch + "user d argon2id " + salt + " 2 65536 " + tk + " \n", "parse_error"},
+  };
+  json credentials_json = json::array();
+  for (const FileCase& c : credentials) {
+    mqseal::Result<mqseal::Credentials> k = mqseal::Credentials::parse(c.text);
+    const std::string got = k ? "ok" : mqseal::name(k.error().code());
+    note_if_changed("credentials file " + c.name, got, c.expect);
+    json entry = {{"name", c.name}, {"text", c.text}, {"expect", got}};
+    if (k) {
+      const std::string written = must(k->serialize());
+      json users = json::array();
+      for (const auto& f : written_lines(written)) {
+        users.push_back({{"username", f[1]}, {"salt", f[3]}, {"opslimit", f[4]}, {"memlimit", f[5]},
+                         {"token_key", f[6]}});
+      }
+      entry["users"] = users;
+      entry["written"] = written;
+    }
+    credentials_json.push_back(entry);
+  }
+
+  const std::string r1 = "[[rule]]\nfilter = \"plant/+/telemetry\"\nkey = \"telemetry\"\n";
+  const std::string r2 = "[[rule]]\nfilter = \"public/#\"\nplaintext = true\n";
+  const std::vector<FileCase> policies = {
+      {"example", "version = 1\n\n" + r1 + "\n" + r2, "ok"},
+      {"no-version", r1 + r2, "ok"},
+      {"empty", "", "ok"},
+      {"comments-and-inline-tables", "# policy\nrule = [{filter = \"a/#\", key = \"k\"}, "
+                                     "{filter = \"b\", plaintext = true}]\n", "ok"},
+      {"version-2", "version = 2\n" + r1, "parse_error"},
+      {"version-as-string", "version = \"1\"\n" + r1, "parse_error"},
+      {"unknown-top-level-field", "versoin = 1\n" + r1, "parse_error"},
+      {"unknown-rule-field", "[[rule]]\nfilter = \"public/#\"\nplaintxt = true\n", "parse_error"},
+      {"key-and-plaintext-true", "[[rule]]\nfilter = \"a/#\"\nkey = \"k\"\nplaintext = true\n", "parse_error"},
+      {"key-and-plaintext-false", "[[rule]]\nfilter = \"a/#\"\nkey = \"k\"\nplaintext = false\n",
+       "parse_error"},
+      {"plaintext-false", "[[rule]]\nfilter = \"a/#\"\nplaintext = false\n", "parse_error"},
+      {"plaintext-as-string", "[[rule]]\nfilter = \"a/#\"\nplaintext = \"true\"\n", "parse_error"},
+      {"neither-key-nor-plaintext", "[[rule]]\nfilter = \"a/#\"\n", "parse_error"},
+      {"no-filter", "[[rule]]\nkey = \"k\"\n", "parse_error"},
+      {"filter-not-a-string", "[[rule]]\nfilter = 7\nkey = \"k\"\n", "parse_error"},
+      {"key-not-a-string", "[[rule]]\nfilter = \"a/#\"\nkey = 7\n", "parse_error"},
+      {"rule-as-a-table", "[rule]\nfilter = \"a/#\"\nkey = \"k\"\n", "parse_error"},
+      {"invalid-filter", "[[rule]]\nfilter = \"a/#/b\"\nkey = \"k\"\n", "parse_error"},
+      {"invalid-key-name", "[[rule]]\nfilter = \"a/#\"\nkey = \"a key\"\n", "parse_error"},
+      {"same-filter-twice", r1 + "[[rule]]\nfilter = \"plant/+/telemetry\"\nplaintext = true\n", "parse_error"},
+      {"not-toml", "[[rule]\nfilter = \"a/#\"\n", "parse_error"},
+  };
+  json policy_json = json::array();
+  for (const FileCase& c : policies) {
+    mqseal::Result<mqseal::TopicPolicy> p = mqseal::parse_policy(c.text);
+    const std::string got = p ? "ok" : mqseal::name(p.error().code());
+    note_if_changed("policy file " + c.name, got, c.expect);
+    json entry = {{"name", c.name}, {"text", c.text}, {"expect", got}};
+    if (p) {
+      json rules = json::array();
+      for (const mqseal::TopicRule& r : p->rules()) rules.push_back(rule_json(r));
+      entry["rules"] = rules;
+    }
+    policy_json.push_back(entry);
+  }
+  return {
+      {"format", "mqseal keyring, credentials and policy files, v1 (docs/SPEC.md, sections 8, 9, 11, 13)"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"notes", "Parse each 'text'. 'expect' is ok or the error name; for ok, the parsed content "
+                "follows, in file order, and 'written' is what mqseal writes for it. 64-bit integers "
+                "are decimal strings."},
+      {"keyring", keyring_json},
+      {"credentials", credentials_json},
+      {"policy", policy_json},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// tests/vectors/records_v1.json: records at rest (docs/SPEC.md, section 10).
+// RecordCipher draws its nonce at random, so the records here are built from
+// the spec's formula with a fixed nonce (libsodium directly), and the
+// expected outcome of each is what RecordCipher::open answers.
+
+json record_vectors() {
+  struct RecordKey {
+    const char* name;
+    mqseal::KeyId id;
+    mqseal::KeyState state;
+    uint8_t first_byte;
+  };
+  const RecordKey keys[] = {
+      {"local", 0x00000021, mqseal::KeyState::active, 0x80},
+      {"local", 0x00000022, mqseal::KeyState::primary, 0xa0},
+      {"local", 0x00000023, mqseal::KeyState::retired, 0xc0},
+      {"other", 0x00000031, mqseal::KeyState::primary, 0xe0},
+  };
+  auto ring = std::make_shared<mqseal::Keyring>();
+  json keys_json = json::array();
+  for (const RecordKey& k : keys) {
+    must(ring->add_with_id(k.name, k.id, must(mqseal::Key::from_bytes(pattern(32, k.first_byte)))));
+    json entry = {{"name", k.name}, {"id", k.id}, {"state", mqseal::name(k.state)}};
+    if (k.state != mqseal::KeyState::retired) entry["material"] = hex(pattern(32, k.first_byte));
+    keys_json.push_back(entry);
+  }
+  must(ring->promote(0x22));
+  must(ring->retire(0x23));
+  const std::string key_name = "local";
+  const std::string purpose = "paho persistence";
+  const std::string slot = std::string("client-7") + '\0' + "tcp://127.0.0.1:1883" + '\0';
+
+  auto record_key = [&](mqseal::KeyId id, const std::string& for_purpose) {
+    std::vector<uint8_t> out(32);
+    for (const RecordKey& k : keys) {
+      if (k.id == id) {
+        const std::vector<uint8_t> material = pattern(32, k.first_byte);
+        crypto_generichash_blake2b_salt_personal(
+            out.data(), out.size(), reinterpret_cast<const uint8_t*>(for_purpose.data()),
+            for_purpose.size(), material.data(), material.size(), nullptr,
+            reinterpret_cast<const uint8_t*>("mqseal record v1"));
+      }
+    }
+    return out;
+  };
+  struct Built {
+    std::vector<uint8_t> record, key, ad;
+  };
+  auto build = [&](mqseal::KeyId id, uint8_t nonce_byte, const std::string& associated,
+                   const std::string& payload, const std::string& for_purpose) {
+    Built b;
+    b.key = record_key(id, for_purpose);
+    b.record = {mqseal::kRecordVersion, static_cast<uint8_t>(id >> 24), static_cast<uint8_t>(id >> 16),
+                static_cast<uint8_t>(id >> 8), static_cast<uint8_t>(id)};
+    const std::vector<uint8_t> nonce = pattern(24, nonce_byte);
+    b.record.insert(b.record.end(), nonce.begin(), nonce.end());
+    b.ad = b.record;
+    const uint32_t n = static_cast<uint32_t>(associated.size());
+    b.ad.insert(b.ad.end(), {static_cast<uint8_t>(n >> 24), static_cast<uint8_t>(n >> 16),
+                             static_cast<uint8_t>(n >> 8), static_cast<uint8_t>(n)});
+    b.ad.insert(b.ad.end(), associated.begin(), associated.end());
+    std::vector<uint8_t> body(payload.size() + crypto_aead_xchacha20poly1305_ietf_ABYTES);
+    unsigned long long written = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(body.data(), &written,
+                                               reinterpret_cast<const uint8_t*>(payload.data()),
+                                               payload.size(), b.ad.data(), b.ad.size(), nullptr,
+                                               nonce.data(), b.key.data());
+    b.record.insert(b.record.end(), body.begin(), body.end());
+    return b;
+  };
+  mqseal::RecordCipher cipher = must(mqseal::RecordCipher::create(ring, key_name, purpose));
+  json records = json::array();
+  auto add = [&](const std::string& name, const std::string& description, const std::string& associated,
+                 const std::vector<uint8_t>& record, const char* expect, const json& inputs) {
+    std::vector<uint8_t> plain;
+    mqseal::Status s = cipher.open(bytes_of(associated), record, plain);
+    const std::string got = s ? "ok" : mqseal::name(s.error().code());
+    note_if_changed("record " + name, got, expect);
+    json entry = {{"name", name}, {"description", description}, {"associated", hex(associated)},
+                  {"record", hex(record)}, {"expect", got}};
+    if (s) entry["payload"] = hex(plain);
+    if (!inputs.is_null()) entry["sealing"] = inputs;
+    records.push_back(entry);
+  };
+  auto sealed = [&](const std::string& name, const std::string& description, mqseal::KeyId id,
+                    uint8_t nonce_byte, const std::string& associated, const std::string& payload) {
+    Built b = build(id, nonce_byte, associated, payload, purpose);
+    add(name, description, associated, b.record, "ok",
+        {{"key_id", id}, {"nonce", hex(pattern(24, nonce_byte))}, {"payload", hex(payload)},
+         {"record_key", hex(b.key)}, {"associated_data", hex(b.ad)}});
+    return b.record;
+  };
+  const std::string s12 = slot + "s-12";
+  const std::vector<uint8_t> basic =
+      sealed("short", "a Paho record under the primary key", 0x22, 0x01, s12, "PUBLISH plant/7/cmd");
+  sealed("empty", "the empty record: 45 bytes, the shortest there is", 0x22, 0x02, s12, "");
+  sealed("active-key", "sealed under the active key 0x21, before a rotation", 0x21, 0x03, s12, "queued");
+  sealed("no-associated-data", "empty associated data", 0x22, 0x04, "", "x");
+  sealed("1k", "1 KiB", 0x22, 0x05, slot + "c5-300", std::string(1024, 'p'));
+  auto altered = [&](size_t at, uint8_t value) {
+    std::vector<uint8_t> r = basic;
+    r[at] = value;
+    return r;
+  };
+  std::vector<uint8_t> flipped = basic;
+  flipped.back() ^= 1;
+  add("truncated", "44 bytes: one shorter than the shortest record", s12,
+      std::vector<uint8_t>(basic.begin(), basic.begin() + 44), "malformed", nullptr);
+  add("version-2", "version byte 2", s12, altered(0, 2), "unsupported_version", nullptr);
+  add("unknown-key", "key ID 0x00000099", s12, altered(4, 0x99), "unknown_key", nullptr);
+  add("key-id-zero", "key ID 0", s12, altered(4, 0x00), "unknown_key", nullptr);
+  add("retired-key", "key ID 0x00000023, retired", s12, altered(4, 0x23), "key_retired", nullptr);
+  add("other-key-name", "key ID 0x00000031, a key of another name", s12, altered(4, 0x31),
+      "wrong_key_for_topic", nullptr);
+  add("flipped-tag", "last bit of the tag flipped", s12, flipped, "authentication_failed", nullptr);
+  add("renamed", "the 'short' record read under another record name", slot + "s-13", basic,
+      "authentication_failed", nullptr);
+  add("other-client", "the 'short' record read in another client's directory",
+      std::string("client-8") + '\0' + "tcp://127.0.0.1:1883" + '\0' + "s-12", basic,
+      "authentication_failed", nullptr);
+  add("other-purpose", "sealed for the purpose 'secret file' instead", s12,
+      build(0x22, 0x06, s12, "PUBLISH plant/7/cmd", "secret file").record, "authentication_failed",
+      nullptr);
+
+  // EncryptedStore's directory per client ID and server URI: the hex of an
+  // unkeyed 16-byte BLAKE2b (libsodium's crypto_generichash, as paho/src/persistence.cpp).
+  json directories = json::array();
+  const std::pair<std::string, std::string> clients[] = {
+      {"client-7", "tcp://127.0.0.1:1883"}, {"", ""}, {"g\xc3\xa4rtnerei", "ssl://broker.example:8883"}};
+  for (const auto& [client, uri] : clients) {
+    const std::string binding = client + '\0' + uri + '\0';
+    uint8_t hash[16];
+    crypto_generichash(hash, sizeof hash, reinterpret_cast<const uint8_t*>(binding.data()), binding.size(),
+                       nullptr, 0);
+    directories.push_back({{"client_id", client}, {"server_uri", uri}, {"directory", hex(hash, sizeof hash)}});
+  }
+  return {
+      {"format", "mqseal records at rest v1 (docs/SPEC.md, sections 10 and 13)"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"notes", "Open each record with a RecordCipher for 'key_name' and 'purpose' over 'keys'. "
+                "Byte strings are lowercase hex."},
+      {"keys", keys_json},
+      {"key_name", key_name},
+      {"purpose", purpose},
+      {"records", records},
+      {"store_directories", directories},
   };
 }
 
 int main(int argc, char** argv) {
   if (argc != 2) {
-    std::cerr << "usage: make_vectors DIRECTORY (writes envelope_v1.json and connect_token_v1.json)\n";
+    std::cerr << "usage: make_vectors DIRECTORY (writes the *_v1.json files of tests/vectors)\n";
     return 2;
   }
   const std::string directory = argv[1];
@@ -317,17 +1212,30 @@ int main(int argc, char** argv) {
        json::array({{{"filter", "plant/+/telemetry"}, {"key", "telemetry"}},
                     {{"filter", "plant/+/cmd/#"}, {"key", "commands"}},
                     {{"filter", "public/#"}, {"plaintext", true}}})},
-      {"replay", {{"max_age_ms", 300000}, {"max_future_skew_ms", 60000},
-                  {"retained", "accept_within_age"}, {"retained_max_age_ms", 604800000},
-                  {"max_streams", 4096}}},
-      {"notes", "Open each vector with a fresh receiver (empty replay state). Byte strings are "
-                "lowercase hex; topics are UTF-8 strings."},
+      {"replay", replay_json(mqseal::ReplayOptions{})},
+      {"notes", "Format: docs/SPEC.md, section 13. Open each vector with a fresh receiver (empty "
+                "replay state). Byte strings are lowercase hex; topics are UTF-8 strings; 64-bit "
+                "integers are decimal strings."},
       {"vectors", v.list},
   };
-  std::ofstream out(directory + "/envelope_v1.json");
-  out << doc.dump(1) << "\n";
-  std::ofstream tokens(directory + "/connect_token_v1.json");
-  tokens << token_vectors().dump(1) << "\n";
-  std::printf("wrote %zu envelope vectors and the token vectors to %s\n", v.list.size(), directory.c_str());
-  return out && tokens ? 0 : 1;
+  const json policy_json = doc["policy"];
+  const std::pair<const char*, json> files[] = {
+      {"envelope_v1.json", doc},
+      {"connect_token_v1.json", token_vectors()},
+      {"policy_v1.json", policy_vectors()},
+      {"sequences_v1.json", sequence_vectors(v.keyring, keys, v.policy, policy_json)},
+      {"files_v1.json", file_vectors()},
+      {"records_v1.json", record_vectors()},
+  };
+  for (const auto& [name, content] : files) {
+    std::ofstream out(directory + "/" + name);
+    out << content.dump(1) << "\n";
+    if (!out) {
+      std::cerr << "make_vectors: cannot write " << directory << "/" << name << "\n";
+      return 1;
+    }
+  }
+  std::printf("wrote %zu envelope vectors and the other vector files to %s\n", v.list.size(),
+              directory.c_str());
+  return 0;
 }

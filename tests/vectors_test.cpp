@@ -1,8 +1,11 @@
-// Checks the library against every known-answer vector in tests/vectors/,
-// both ways: sealing reproduces the envelope bytes from the same inputs, and
-// a fresh receiver gets the expected outcome.
+// Checks the library against every known-answer vector in tests/vectors/
+// (docs/SPEC.md, section 13): sealing reproduces the envelope bytes from the
+// same inputs, a receiver gets the expected outcome of every delivery, policies
+// resolve as the vectors say, and the file formats parse (or are refused) as
+// the vectors say. connect_token_v1.json is checked by credentials_test.
 #include <gtest/gtest.h>
 #include <mqseal/mqseal.h>
+#include <mqseal/policy_file.h>
 #include <nlohmann/json.hpp>
 
 #include <fstream>
@@ -25,6 +28,37 @@ std::vector<uint8_t> unhex(const std::string& s) {
   return out;
 }
 
+std::string hex(const std::vector<uint8_t>& v) {
+  std::string out;
+  for (uint8_t b : v) {
+    char two[3];
+    std::snprintf(two, sizeof two, "%02x", b);
+    out += two;
+  }
+  return out;
+}
+
+// 64-bit integers are decimal strings in the vectors (SPEC section 13).
+uint64_t u64(const json& j) {
+  EXPECT_TRUE(j.is_string()) << "64-bit integers are written as strings: " << j.dump();
+  const std::string s = j.get<std::string>();
+  size_t end = 0;
+  const uint64_t v = std::stoull(s, &end, 10);
+  EXPECT_EQ(end, s.size()) << s;
+  EXPECT_EQ(std::to_string(v), s) << "not canonical decimal";
+  return v;
+}
+
+std::string str(const json& j) { return j.get<std::string>(); }
+
+std::string topic_of(const json& j) {
+  if (j.contains("topic_hex")) {
+    const std::vector<uint8_t> b = unhex(j["topic_hex"]);
+    return std::string(b.begin(), b.end());
+  }
+  return j["topic"];
+}
+
 std::vector<uint8_t> material_of(const json& doc, KeyId id) {
   for (const json& k : doc["keys"]) {
     if (k["id"] == id) return unhex(k["material"]);
@@ -33,43 +67,73 @@ std::vector<uint8_t> material_of(const json& doc, KeyId id) {
   return {};
 }
 
-json load() {
-  std::ifstream in(std::string(MQSEAL_VECTORS_DIR) + "/envelope_v1.json");
+json load(const std::string& name) {
+  std::ifstream in(std::string(MQSEAL_VECTORS_DIR) + "/" + name);
   return json::parse(in);
 }
 
+std::string outcome(const Status& s) { return s ? "ok" : name(s.error().code()); }
+template <typename T>
+std::string outcome(const Result<T>& r) {
+  return r ? "ok" : name(r.error().code());
+}
+
+ReplayOptions replay_options(const json& r) {
+  ReplayOptions o;
+  o.max_age_ms = u64(r["max_age_ms"]);
+  o.max_future_skew_ms = u64(r["max_future_skew_ms"]);
+  o.retained_max_age_ms = u64(r["retained_max_age_ms"]);
+  EXPECT_TRUE(r["retained"] == "accept_within_age" || r["retained"] == "refuse");
+  o.retained = r["retained"] == "refuse" ? RetainedPolicy::refuse : RetainedPolicy::accept_within_age;
+  EXPECT_TRUE(r["max_streams"].is_number_unsigned());
+  o.max_streams = r["max_streams"];
+  return o;
+}
+
+std::shared_ptr<Keyring> keyring_of(const json& keys_json) {
+  auto keys = std::make_shared<Keyring>();
+  for (const json& k : keys_json) {
+    // Retired keys come without material: any bytes do, they are wiped on retire.
+    Key key = k.contains("material") ? take(Key::from_bytes(unhex(k["material"]))) : take(Key::generate());
+    testing::expect_ok(keys->add_with_id(str(k["name"]), k["id"].get<KeyId>(), std::move(key)));
+  }
+  for (const json& k : keys_json) {
+    if (k["state"] == "primary") testing::expect_ok(keys->promote(k["id"].get<KeyId>()));
+  }
+  for (const json& k : keys_json) {
+    if (k["state"] == "retired") testing::expect_ok(keys->retire(k["id"].get<KeyId>()));
+  }
+  return keys;
+}
+
+Status add_rules(TopicPolicy& policy, const json& rules) {
+  for (const json& r : rules) {
+    Status s = r.contains("plaintext") ? policy.add_plaintext_rule(str(r["filter"]))
+                                       : policy.add_rule(str(r["filter"]), str(r["key"]));
+    if (!s) return s;
+  }
+  return {};
+}
+
+json rule_json(const TopicRule& r) {
+  if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
+  return {{"filter", r.filter}, {"key", r.key_name}};
+}
+
 struct World {
-  std::shared_ptr<Keyring> keys = std::make_shared<Keyring>();
+  std::shared_ptr<Keyring> keys;
   TopicPolicy policy;
   ReplayOptions replay;
-  explicit World(const json& doc) {
-    for (const json& k : doc["keys"]) {
-      // Retired keys come without material: any bytes do, they are wiped on retire.
-      Key key = k.contains("material") ? take(Key::from_bytes(unhex(k["material"])))
-                                       : take(Key::generate());
-      testing::expect_ok(keys->add_with_id(k["name"].get<std::string>(), k["id"].get<KeyId>(),
-                                           std::move(key)));
-    }
-    for (const json& k : doc["keys"]) {
-      if (k["state"] == "primary") testing::expect_ok(keys->promote(k["id"].get<KeyId>()));
-    }
-    for (const json& k : doc["keys"]) {
-      if (k["state"] == "retired") testing::expect_ok(keys->retire(k["id"].get<KeyId>()));
-    }
-    for (const json& r : doc["policy"]) {
-      if (r.contains("plaintext")) testing::expect_ok(policy.add_plaintext_rule(r["filter"].get<std::string>()));
-      else testing::expect_ok(policy.add_rule(r["filter"].get<std::string>(), r["key"].get<std::string>()));
-    }
-    replay.max_age_ms = doc["replay"]["max_age_ms"];
-    replay.max_future_skew_ms = doc["replay"]["max_future_skew_ms"];
-    replay.retained_max_age_ms = doc["replay"]["retained_max_age_ms"];
-    EXPECT_EQ(doc["replay"]["retained"], "accept_within_age");
-    replay.max_streams = doc["replay"]["max_streams"];
+  explicit World(const json& doc) : keys(keyring_of(doc["keys"])) {
+    testing::expect_ok(add_rules(policy, doc["policy"]));
+    if (doc.contains("replay")) replay = replay_options(doc["replay"]);
   }
 };
 
+// ---- envelope_v1.json ----
+
 TEST(Vectors, AtLeastTwelveSealedVectorsAndTheErrorCases) {
-  json doc = load();
+  json doc = load("envelope_v1.json");
   size_t ok = 0;
   for (const json& v : doc["vectors"]) ok += v["expect"] == "ok";
   EXPECT_GE(ok, 12u);
@@ -77,11 +141,11 @@ TEST(Vectors, AtLeastTwelveSealedVectorsAndTheErrorCases) {
 }
 
 TEST(Vectors, SealReproducesEveryEnvelope) {
-  json doc = load();
+  json doc = load("envelope_v1.json");
   World world(doc);
   for (const json& v : doc["vectors"]) {
     if (v["expect"] != "ok") continue;
-    SCOPED_TRACE(v["name"].get<std::string>());
+    SCOPED_TRACE(str(v["name"]));
     const std::string topic = v["topic"];
     const KeyId key_id = v["key_id"];
     Key rule_key = take(Key::from_bytes(material_of(doc, key_id)));
@@ -90,10 +154,10 @@ TEST(Vectors, SealReproducesEveryEnvelope) {
     EXPECT_EQ(std::vector<uint8_t>(topic_key, topic_key + kKeySize), unhex(v["topic_key"]));
     EnvelopeHeader h;
     h.key_id = key_id;
-    h.timestamp_ms = v["timestamp_ms"];
+    h.timestamp_ms = u64(v["timestamp_ms"]);
     const std::vector<uint8_t> sender = unhex(v["sender"]);
     std::copy(sender.begin(), sender.end(), h.sender.begin());
-    h.sequence = v["sequence"];
+    h.sequence = u64(v["sequence"]);
     std::vector<uint8_t> envelope;
     testing::expect_ok(seal_with_header(topic_key, topic, h, unhex(v["payload"]), envelope));
     EXPECT_EQ(envelope, unhex(v["envelope"]));
@@ -101,26 +165,214 @@ TEST(Vectors, SealReproducesEveryEnvelope) {
 }
 
 TEST(Vectors, OpenGivesTheExpectedOutcome) {
-  json doc = load();
+  json doc = load("envelope_v1.json");
   World world(doc);
   for (const json& v : doc["vectors"]) {
-    SCOPED_TRACE(v["name"].get<std::string>());
+    SCOPED_TRACE(str(v["name"]));
     OpenerOptions options;
     options.replay = world.replay;
     Opener opener = take(Opener::create(world.policy, world.keys, options));
     const json& o = v["open"];
-    Result<Opened> r = opener.open(o["topic"].get<std::string>(), unhex(v["envelope"]),
-                                   {o["retained"].get<bool>(), o["now_ms"].get<uint64_t>()});
+    Result<Opened> r = opener.open(str(o["topic"]), unhex(v["envelope"]), {o["retained"].get<bool>(), u64(o["now_ms"])});
     if (v["expect"] == "ok") {
       ASSERT_TRUE(r) << r.error().message();
       EXPECT_EQ(r->payload, unhex(v["payload"]));
       EXPECT_EQ(r->key_id, v["key_id"].get<KeyId>());
-      EXPECT_EQ(r->sequence, v["sequence"].get<uint64_t>());
+      EXPECT_EQ(r->sequence, u64(v["sequence"]));
     } else {
       ASSERT_FALSE(r);
-      EXPECT_EQ(name(r.error().code()), v["expect"].get<std::string>());
+      EXPECT_EQ(name(r.error().code()), str(v["expect"]));
     }
   }
+}
+
+// ---- sequences_v1.json ----
+
+TEST(Vectors, DeliverySequences) {
+  json doc = load("sequences_v1.json");
+  World world(doc);
+  size_t steps = 0;
+  for (const json& seq : doc["sequences"]) {
+    SCOPED_TRACE(str(seq["name"]));
+    OpenerOptions options;
+    options.replay = replay_options(seq["replay"]);
+    Opener opener = take(Opener::create(world.policy, world.keys, options));
+    for (const json& step : seq["steps"]) {
+      SCOPED_TRACE(str(step["label"]));
+      ++steps;
+      const std::vector<uint8_t> envelope = unhex(step["envelope"]);
+      if (step.contains("seal")) {
+        const json& s = step["seal"];
+        Key rule_key = take(Key::from_bytes(material_of(doc, s["key_id"])));
+        uint8_t topic_key[kKeySize];
+        testing::expect_ok(derive_topic_key(rule_key, str(s["topic"]), topic_key));
+        EnvelopeHeader h;
+        h.key_id = s["key_id"];
+        h.timestamp_ms = u64(s["timestamp_ms"]);
+        const std::vector<uint8_t> sender = unhex(s["sender"]);
+        std::copy(sender.begin(), sender.end(), h.sender.begin());
+        h.sequence = u64(s["sequence"]);
+        std::vector<uint8_t> sealed;
+        testing::expect_ok(seal_with_header(topic_key, str(s["topic"]), h, unhex(s["payload"]), sealed));
+        EXPECT_EQ(sealed, envelope);
+      }
+      const json& d = step["deliver"];
+      Result<Opened> r = opener.open(str(d["topic"]), envelope, {d["retained"].get<bool>(), u64(d["now_ms"])});
+      ASSERT_EQ(outcome(r), str(step["expect"])) << (r ? "" : r.error().message());
+      if (r) {
+        EXPECT_EQ(hex(r->payload), str(step["payload"]));
+        EXPECT_EQ(r->sealed, step["sealed"].get<bool>());
+      }
+    }
+  }
+  EXPECT_GE(steps, 50u);
+}
+
+// ---- policy_v1.json ----
+
+TEST(Vectors, PolicyResolution) {
+  json doc = load("policy_v1.json");
+  for (const json& p : doc["resolve"]) {
+    SCOPED_TRACE(str(p["name"]));
+    // Both orders: the result must not depend on the order of the rules.
+    json reversed = json::array();
+    for (auto it = p["rules"].rbegin(); it != p["rules"].rend(); ++it) reversed.push_back(*it);
+    for (const json& rules : {p["rules"], reversed}) {
+      TopicPolicy policy;
+      testing::expect_ok(add_rules(policy, rules));
+      for (const json& c : p["resolve"]) {
+        const std::string topic = topic_of(c);
+        SCOPED_TRACE(c.dump());
+        Result<const TopicRule*> r = policy.resolve(topic);
+        ASSERT_EQ(outcome(r), str(c["expect"]));
+        if (r) {
+          EXPECT_EQ(rule_json(**r), c["rule"]);
+        }
+      }
+    }
+  }
+}
+
+TEST(Vectors, PolicyBuilding) {
+  json doc = load("policy_v1.json");
+  for (const json& b : doc["build"]) {
+    SCOPED_TRACE(str(b["name"]));
+    TopicPolicy policy;
+    EXPECT_EQ(outcome(add_rules(policy, b["rules"])), str(b["expect"]));
+  }
+}
+
+// ---- files_v1.json ----
+
+TEST(Vectors, KeyringFiles) {
+  json doc = load("files_v1.json");
+  for (const json& c : doc["keyring"]) {
+    SCOPED_TRACE(str(c["name"]));
+    Result<Keyring> k = Keyring::parse(str(c["text"]));
+    ASSERT_EQ(outcome(k), str(c["expect"])) << (k ? "" : k.error().message());
+    if (!k) continue;
+    EXPECT_EQ(take(k->serialize()), str(c["written"]));
+    const std::vector<KeyInfo> infos = k->list();
+    ASSERT_EQ(infos.size(), c["keys"].size());
+    for (size_t i = 0; i < infos.size(); ++i) {
+      const json& want = c["keys"][i];
+      EXPECT_EQ(infos[i].name, str(want["name"]));
+      EXPECT_EQ(infos[i].id, want["id"].get<KeyId>());
+      EXPECT_EQ(name(infos[i].state), str(want["state"]));
+      EXPECT_EQ(infos[i].passphrase.has_value(), want.contains("argon2id"));
+      if (infos[i].passphrase && want.contains("argon2id")) {
+        const json& a = want["argon2id"];
+        EXPECT_EQ(hex({infos[i].passphrase->salt.begin(), infos[i].passphrase->salt.end()}), str(a["salt"]));
+        EXPECT_EQ(infos[i].passphrase->opslimit, u64(a["opslimit"]));
+        EXPECT_EQ(infos[i].passphrase->memlimit, u64(a["memlimit"]));
+      }
+    }
+    // The material (not in KeyInfo) is in the key lines mqseal writes.
+    const std::string written = str(c["written"]);
+    for (const json& want : c["keys"]) {
+      char id[9];
+      std::snprintf(id, sizeof id, "%08x", want["id"].get<KeyId>());
+      const std::string line_start = "key " + str(want["name"]) + " " + id + " " + str(want["state"]) + " " +
+                                     (want.contains("material") ? str(want["material"]) : std::string("-"));
+      EXPECT_NE(written.find(line_start), std::string::npos) << line_start;
+    }
+  }
+}
+
+TEST(Vectors, CredentialsFiles) {
+  json doc = load("files_v1.json");
+  for (const json& c : doc["credentials"]) {
+    SCOPED_TRACE(str(c["name"]));
+    Result<Credentials> parsed = Credentials::parse(str(c["text"]));
+    ASSERT_EQ(outcome(parsed), str(c["expect"])) << (parsed ? "" : parsed.error().message());
+    if (!parsed) continue;
+    EXPECT_EQ(take(parsed->serialize()), str(c["written"]));
+    ASSERT_EQ(parsed->size(), c["users"].size());
+    for (const json& u : c["users"]) {
+      const CredentialRecord* r = parsed->find(str(u["username"]));
+      ASSERT_NE(r, nullptr) << u["username"];
+      EXPECT_EQ(hex({r->passphrase.salt.begin(), r->passphrase.salt.end()}), str(u["salt"]));
+      EXPECT_EQ(r->passphrase.opslimit, u64(u["opslimit"]));
+      EXPECT_EQ(r->passphrase.memlimit, u64(u["memlimit"]));
+      EXPECT_EQ(hex({r->token_key.begin(), r->token_key.end()}), str(u["token_key"]));
+    }
+  }
+}
+
+TEST(Vectors, PolicyFiles) {
+  json doc = load("files_v1.json");
+  for (const json& c : doc["policy"]) {
+    SCOPED_TRACE(str(c["name"]));
+    Result<TopicPolicy> p = parse_policy(str(c["text"]));
+    ASSERT_EQ(outcome(p), str(c["expect"])) << (p ? "" : p.error().message());
+    if (!p) continue;
+    json rules = json::array();
+    for (const TopicRule& r : p->rules()) rules.push_back(rule_json(r));
+    EXPECT_EQ(rules, c["rules"]);
+  }
+}
+
+// A rule with both `key` and `plaintext = false` says two things: refused
+// (docs/SPEC.md, section 9), as the vectors say.
+TEST(Vectors, PolicyFileRuleWithKeyAndPlaintextFalseIsRefused) {
+  json doc = load("files_v1.json");
+  bool seen = false;
+  for (const json& c : doc["policy"]) {
+    if (c["name"] != "key-and-plaintext-false") continue;
+    seen = true;
+    EXPECT_EQ(c["expect"], "parse_error");
+    EXPECT_EQ(parse_policy(str(c["text"])).error(), Errc::parse_error);
+  }
+  EXPECT_TRUE(seen);
+}
+
+// ---- records_v1.json ----
+
+TEST(Vectors, Records) {
+  json doc = load("records_v1.json");
+  std::shared_ptr<const Keyring> keys = keyring_of(doc["keys"]);
+  RecordCipher cipher = take(RecordCipher::create(keys, str(doc["key_name"]), str(doc["purpose"])));
+  size_t ok = 0;
+  for (const json& r : doc["records"]) {
+    SCOPED_TRACE(str(r["name"]));
+    std::vector<uint8_t> plain;
+    Status s = cipher.open(unhex(r["associated"]), unhex(r["record"]), plain);
+    ASSERT_EQ(outcome(s), str(r["expect"]));
+    if (s) {
+      ++ok;
+      EXPECT_EQ(hex(plain), str(r["payload"]));
+      // Sealing draws a random nonce: check the round trip and the layout.
+      std::vector<uint8_t> again;
+      testing::expect_ok(cipher.seal(unhex(r["associated"]), plain, again));
+      EXPECT_EQ(again.size(), unhex(r["record"]).size());
+      EXPECT_EQ(again[0], kRecordVersion);
+      EXPECT_EQ(hex({again.begin() + 1, again.begin() + 5}), "00000022");  // the primary
+      std::vector<uint8_t> back;
+      testing::expect_ok(cipher.open(unhex(r["associated"]), again, back));
+      EXPECT_EQ(back, plain);
+    }
+  }
+  EXPECT_GE(ok, 4u);
 }
 
 }  // namespace

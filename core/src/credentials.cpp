@@ -96,9 +96,14 @@ bool unhex(std::string_view text, uint8_t* out, size_t size) {
          end == text.data() + text.size();
 }
 
+// Decimal digits only, at most 20 of them: the keyring file's rule
+// (docs/SPEC.md, sections 8 and 11).
+constexpr size_t kMaxDecimalDigits = 20;
+
 bool parse_u64(std::string_view text, uint64_t& value) {
+  if (text.empty() || text.size() > kMaxDecimalDigits) return false;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return !text.empty() && ec == std::errc() && ptr == text.data() + text.size();
+  return ec == std::errc() && ptr == text.data() + text.size();
 }
 
 }  // namespace
@@ -204,6 +209,10 @@ Result<Credentials> Credentials::parse(std::string_view text) {
     std::string_view line = text.substr(pos, newline - pos);
     pos = newline + 1;
     ++line_no;
+    // As in the keyring file: a \r or NUL anywhere is an error, comments included.
+    if (line.find('\0') != std::string_view::npos || line.find('\r') != std::string_view::npos) {
+      return fail("control character (CR or NUL) in line");
+    }
     if (line.empty() || line.front() == '#') continue;
     if (!seen_header) {
       if (line != kCredentialsHeader) return fail("expected 'mqseal-credentials v1'");

@@ -101,10 +101,13 @@ Result<Keyring> Keyring::parse(std::string_view text) {
     std::string_view line = text.substr(pos, newline - pos);
     pos = newline + 1;
     ++line_no;
-    if (line.empty() || line.front() == '#') continue;
+    // Checked before comments are skipped: a \r or NUL anywhere is an error
+    // (docs/SPEC.md, section 8), so a file edited into CRLF line ends fails
+    // the same way whichever line comes first.
     if (line.find('\0') != std::string_view::npos || line.find('\r') != std::string_view::npos) {
-      return line_error(line_no, "control character in line");
+      return line_error(line_no, "control character (CR or NUL) in line");
     }
+    if (line.empty() || line.front() == '#') continue;
     if (!seen_header) {
       if (line != kHeaderLine) return line_error(line_no, "expected 'mqseal-keyring v1'");
       seen_header = true;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,9 +15,15 @@ from mqseal import _mqseal
 VECTORS = json.loads((Path(__file__).parent.parent / "vectors" / "connect_token_v1.json").read_text())
 
 
+def u64(value: object) -> int:
+    """64-bit integers are decimal strings in the vectors (docs/SPEC.md, section 13)."""
+    assert isinstance(value, str) and value.isdigit(), f"64-bit integers are strings: {value!r}"
+    return int(value)
+
+
 def provisioned() -> mqseal.Provisioned:
     p = VECTORS["provisioning"]
-    params = mqseal.PassphraseParams(bytes.fromhex(p["salt"]), p["opslimit"], p["memlimit"])
+    params = mqseal.PassphraseParams(bytes.fromhex(p["salt"]), u64(p["opslimit"]), u64(p["memlimit"]))  # bytes
     return mqseal.provision(p["username"], p["password"], params)
 
 
@@ -24,25 +31,41 @@ def test_tokens_are_identical_to_the_vectors() -> None:
     device = provisioned()
     for t in VECTORS["tokens"]:
         token = _mqseal._make_connect_token_with_nonce(
-            device.device_secret, t["username"], t["client_id"], t["expiry_s"], bytes.fromhex(t["nonce"])
+            device.device_secret, t["username"], t["client_id"], u64(t["expiry_s"]), bytes.fromhex(t["nonce"])
         )
         assert token == t["token"]
 
 
-@pytest.mark.parametrize("case", VECTORS["verify"], ids=lambda c: c["name"])
-def test_verification_outcomes(case: dict[str, object]) -> None:
+def fresh_verifier() -> mqseal.TokenVerifier:
     credentials = mqseal.Credentials()
     credentials.add(provisioned().record)
-    verifier = mqseal.TokenVerifier(credentials)
-    args = (str(case["username"]), str(case["client_id"]), str(case["token"]))
+    v = VECTORS["verifier"]
+    return mqseal.TokenVerifier(
+        credentials, max_clock_skew_s=u64(v["max_clock_skew_s"]), max_lifetime_s=u64(v["max_lifetime_s"])
+    )
+
+
+def outcome(verifier: mqseal.TokenVerifier, case: dict[str, object]) -> str:
+    try:
+        verifier.verify(str(case["username"]), str(case["client_id"]), str(case["token"]), now_s=u64(case["now_s"]))
+    except mqseal.Error as e:
+        return e.code
+    return "ok"
+
+
+@pytest.mark.parametrize("case", VECTORS["verify"], ids=lambda c: c["name"])
+def test_verification_outcomes(case: dict[str, object]) -> None:
+    verifier = fresh_verifier()
+    assert outcome(verifier, case) == case["expect"]
     if case["expect"] == "ok":
-        verifier.verify(*args, now_s=int(str(case["now_s"])))
-        with pytest.raises(mqseal.ReplayError):  # single use
-            verifier.verify(*args, now_s=int(str(case["now_s"])))
-    else:
-        with pytest.raises(mqseal.Error) as refused:
-            verifier.verify(*args, now_s=int(str(case["now_s"])))
-        assert refused.value.code == case["expect"]
+        assert outcome(verifier, case) == "replay"  # single use
+
+
+@pytest.mark.parametrize("seq", VECTORS["verify_sequences"], ids=lambda s: s["name"])
+def test_verification_sequences(seq: dict[str, Any]) -> None:
+    verifier = fresh_verifier()
+    for step in seq["steps"]:
+        assert outcome(verifier, step) == step["expect"], step["name"]
 
 
 def test_a_fresh_token_per_connect(tmp_path: Path) -> None:

@@ -55,7 +55,11 @@ class TransportError(Error):
     """The MQTT client library refused the operation."""
 
 class PassphraseParams:
-    """Argon2id salt and limits, stored with a key derived from a passphrase."""
+    """Argon2id salt and limits, stored with a key derived from a passphrase.
+
+    `memlimit` is in bytes (libsodium's unit), not KiB as in RFC 9106 or
+    argon2-cffi's `memory_cost`: 65536 means 64 KiB (docs/SPEC.md, section 1).
+    """
 
     def __init__(self, salt: Buffer, opslimit: int, memlimit: int) -> None: ...
     @staticmethod
@@ -66,7 +70,8 @@ class PassphraseParams:
     @property
     def opslimit(self) -> int: ...
     @property
-    def memlimit(self) -> int: ...
+    def memlimit(self) -> int:
+        """Argon2id memory in bytes (not KiB)."""
 
 class Key:
     """A 256-bit key in guarded memory. Its bytes are never shown."""

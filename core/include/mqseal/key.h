@@ -33,7 +33,7 @@ inline constexpr size_t kPassphraseSaltSize = 16;  // Argon2id salt
 struct PassphraseParams {
   std::array<uint8_t, kPassphraseSaltSize> salt{};
   uint64_t opslimit = 0;  // Argon2id passes
-  uint64_t memlimit = 0;  // bytes of memory
+  uint64_t memlimit = 0;  // memory in bytes, not KiB (RFC 9106's m = memlimit / 1024)
 
   // A fresh random salt with libsodium's INTERACTIVE limits (64 MiB).
   [[nodiscard]] static Result<PassphraseParams> generate();

@@ -14,9 +14,10 @@
 //   filter = "public/#"
 //   plaintext = true
 //
-// Every rule has a filter and exactly one of `key` or `plaintext = true`.
-// Unknown tables or keys are refused, so a typo never silently widens what
-// is sent in plaintext.
+// Every rule has a filter and exactly one of `key` or `plaintext = true`: a
+// rule with both is refused even with `plaintext = false`, and so is
+// `plaintext = false` alone. Unknown tables or keys are refused, so a typo
+// never silently widens what is sent in plaintext.
 #ifndef MQSEAL_POLICY_FILE_H_
 #define MQSEAL_POLICY_FILE_H_
 
@@ -30,8 +31,8 @@ namespace mqseal {
 
 inline constexpr size_t kMaxPolicyFileSize = 1 << 20;
 
-// parse_error (with the line and what is wrong), invalid_filter,
-// invalid_argument.
+// parse_error (with the line and what is wrong) for every error, an invalid
+// filter or key name and a repeated filter included.
 [[nodiscard]] Result<TopicPolicy> parse_policy(std::string_view toml_text);
 // As parse_policy; io_error if the file cannot be read.
 [[nodiscard]] Result<TopicPolicy> load_policy(const std::string& path);
