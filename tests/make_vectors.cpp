@@ -90,6 +90,7 @@ constexpr uint64_t kDay = 24 * 60 * kMinute;
 struct Vectors {
   mqseal::Keyring keyring;
   mqseal::TopicPolicy policy;
+  uint8_t version = mqseal::kEnvelopeVersion;  // of the envelopes this file seals
   json list = json::array();
 
   std::vector<uint8_t> topic_key(mqseal::KeyId id, const std::string& topic) {
@@ -117,8 +118,10 @@ struct Vectors {
   std::vector<uint8_t> sealed(const std::string& name, const std::string& description,
                               const std::string& topic, const std::vector<uint8_t>& payload,
                               mqseal::KeyId key_id, uint64_t timestamp_ms, uint8_t sender_byte,
-                              uint64_t sequence, uint64_t now_ms, bool retained) {
+                              uint64_t sequence, uint64_t now_ms, bool retained, uint8_t flags = 0) {
     mqseal::EnvelopeHeader h;
+    h.version = version;
+    h.flags = flags;
     h.key_id = key_id;
     h.timestamp_ms = timestamp_ms;
     h.sender.fill(sender_byte);
@@ -127,7 +130,9 @@ struct Vectors {
     std::vector<uint8_t> key = topic_key(key_id, topic);
     std::vector<uint8_t> envelope;
     must(mqseal::seal_with_header(key.data(), topic, h, payload, envelope));
-    std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + mqseal::kAssociatedHeaderSize);
+    const size_t ad_header = version == mqseal::kEnvelopeVersionV1 ? mqseal::kAssociatedHeaderSizeV1
+                                                                   : mqseal::kAssociatedHeaderSize;
+    std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + static_cast<std::ptrdiff_t>(ad_header));
     ad.push_back(static_cast<uint8_t>(topic.size() >> 8));
     ad.push_back(static_cast<uint8_t>(topic.size()));
     ad.insert(ad.end(), topic.begin(), topic.end());
@@ -136,10 +141,11 @@ struct Vectors {
       std::cerr << "make_vectors: " << name << " does not open: " << expect << "\n";
       std::exit(1);
     }
-    list.push_back({{"name", name},
+    json vector = {{"name", name},
                     {"description", description},
                     {"topic", topic},
                     {"payload", hex(payload)},
+                    {"version", version},
                     {"key_id", key_id},
                     {"timestamp_ms", u64(timestamp_ms)},
                     {"sender", hex(h.sender.data(), h.sender.size())},
@@ -148,7 +154,9 @@ struct Vectors {
                     {"associated_data", hex(ad)},
                     {"envelope", hex(envelope)},
                     {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
-                    {"expect", "ok"}});
+                    {"expect", "ok"}};
+    if (version != mqseal::kEnvelopeVersionV1) vector["flags"] = flags;
+    list.push_back(vector);
     return envelope;
   }
 
@@ -325,7 +333,13 @@ std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()};
 
 json rule_json(const mqseal::TopicRule& r) {
   if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
-  return {{"filter", r.filter}, {"key", r.key_name}};
+  json rule = {{"filter", r.filter}, {"key", r.key_name}};
+  if (r.retained) {
+    const bool refuse = r.retained->policy == mqseal::RetainedPolicy::refuse;
+    rule["retained"] = refuse ? "refuse" : "accept";
+    if (!refuse) rule["retained_max_age_ms"] = std::to_string(r.retained->max_age_ms);
+  }
+  return rule;
 }
 
 // A topic is written as a JSON string when it is valid UTF-8, else as hex.
@@ -519,8 +533,10 @@ json policy_vectors() {
 struct Step {
   std::string label;
   bool seal = true;           // false: `raw` is delivered as it is
-  std::string seal_topic;     // sealing inputs (envelope v1 header fields)
+  std::string seal_topic;     // sealing inputs (envelope header fields)
   std::string payload;
+  uint8_t version = mqseal::kEnvelopeVersion;
+  uint8_t flags = 0;          // v2: kFlagRetain when sealed to be retained
   mqseal::KeyId key_id = 2;
   int64_t timestamp = 0;      // ms after kT0
   uint8_t sender = 0;
@@ -542,6 +558,9 @@ Step sealed_step(std::string label, const std::string& topic, uint8_t sender, ui
   s.sequence = sequence;
   s.timestamp = timestamp;
   s.retained = retained;
+  // Sealed to be retained exactly when delivered as retained, unless a step
+  // says otherwise (live_copy, retained_intent, version_1).
+  s.flags = retained ? mqseal::kFlagRetain : 0;
   s.now = now;
   s.expect = std::move(expect);
   return s;
@@ -549,6 +568,25 @@ Step sealed_step(std::string label, const std::string& topic, uint8_t sender, ui
 
 Step moved(Step s, std::string topic) {
   s.topic = std::move(topic);
+  return s;
+}
+
+// A live message (sealed as live) delivered with the retain flag.
+Step live_copy(Step s) {
+  s.flags = 0;
+  return s;
+}
+
+// A message sealed to be retained, whatever flag it is delivered with.
+Step retained_intent(Step s) {
+  s.flags = mqseal::kFlagRetain;
+  return s;
+}
+
+// Sealed as envelope v1 (no flags byte).
+Step version_1(Step s) {
+  s.version = mqseal::kEnvelopeVersionV1;
+  s.flags = 0;
   return s;
 }
 
@@ -610,19 +648,19 @@ json sequence_vectors(const mqseal::Keyring& keyring, const json& keys_json,
        "messages are accepted up to retained_max_age_ms",
        defaults,
        {sealed_step("live", t7, 0xa4, 0, 0, false, 1000, "ok"),
-        sealed_step("young-retained-copy", t7, 0xa4, 0, 0, true, 2000, "duplicate"),
+        live_copy(sealed_step("young-retained-copy", t7, 0xa4, 0, 0, true, 2000, "duplicate")),
         sealed_step("young-retained-new", t7, 0xa4, 1, 10, true, 2000, "ok"),
-        sealed_step("live-copy-of-it", t7, 0xa4, 1, 10, false, 3000, "duplicate"),
+        retained_intent(sealed_step("live-copy-of-it", t7, 0xa4, 1, 10, false, 3000, "duplicate")),
         sealed_step("old-retained", t7, 0xb4, 0, -2 * day, true, 2000, "ok"),
         sealed_step("old-retained-again", t7, 0xb4, 0, -2 * day, true, 2100, "ok"),
-        sealed_step("old-delivered-live", t7, 0xb4, 0, -2 * day, false, 2200, "expired"),
+        retained_intent(sealed_step("old-delivered-live", t7, 0xb4, 0, -2 * day, false, 2200, "expired")),
         sealed_step("retained-too-old", t7, 0xb4, 0, -2 * day, true, 5 * day + 1, "expired")}},
       {"retained-refuse", "the retained policy 'refuse': every retained delivery is refused first",
        refusing,
        {sealed_step("young-retained", t7, 0xa5, 0, 0, true, 1000, "retained_refused"),
-        sealed_step("live", t7, 0xa5, 0, 0, false, 1000, "ok"),
+        retained_intent(sealed_step("live", t7, 0xa5, 0, 0, false, 1000, "ok")),
         sealed_step("retained-copy", t7, 0xa5, 0, 0, true, 1001, "retained_refused"),
-        sealed_step("live-again", t7, 0xa5, 0, 0, false, 1002, "duplicate"),
+        retained_intent(sealed_step("live-again", t7, 0xa5, 0, 0, false, 1002, "duplicate")),
         sealed_step("old-retained", t7, 0xb5, 0, -2 * day, true, 1003, "retained_refused"),
         sealed_step("future-retained", t7, 0xb5, 1, 100'000, true, 1004, "not_yet_valid")}},
       {"rebooted-sender", "a rebooted sender is a new sender; its old messages stay refused",
@@ -645,8 +683,40 @@ json sequence_vectors(const mqseal::Keyring& keyring, const json& keys_json,
        "not accepted again as young",
        defaults,
        {sealed_step("old-retained", t7, 0xa8, 0, 0, true, age + 1, "ok"),
-        sealed_step("clock-back-live", t7, 0xa8, 0, 0, false, age - 1, "replay"),
+        retained_intent(sealed_step("clock-back-live", t7, 0xa8, 0, 0, false, age - 1, "replay")),
         sealed_step("clock-back-newer", t7, 0xa8, 1, 1, false, age - 1, "ok")}},
+      {"live-replayed-as-retained",
+       "the retain flag on delivery is not authenticated, the retain intent is: a message sealed "
+       "as live, delivered again with the retain flag, meets the live rules",
+       defaults,
+       {sealed_step("live", t7, 0xaa, 0, 0, false, 1000, "ok"),
+        live_copy(sealed_step("as-retained-young", t7, 0xaa, 0, 0, true, 2000, "duplicate")),
+        live_copy(sealed_step("as-retained-an-hour-later", t7, 0xaa, 0, 0, true, 3'600'000, "expired")),
+        live_copy(sealed_step("command-as-retained-6-days-later", "plant/7/cmd/valve/open", 0xab, 0, 0,
+                              true, 6 * day, "expired"))}},
+      {"retained-refused-by-rule",
+       "the commands rule says retained = refuse: a command sealed to be retained is refused "
+       "when delivered as retained, and opens when delivered live",
+       defaults,
+       {sealed_step("retained-command", "plant/7/cmd/valve", 0xac, 0, 0, true, 1000, "retained_refused"),
+        retained_intent(sealed_step("delivered-live", "plant/7/cmd/valve", 0xac, 0, 0, false, 1000, "ok")),
+        sealed_step("telemetry-retained", t7, 0xac, 1, 0, true, 2 * day, "ok")}},
+      {"version-1-envelopes",
+       "envelope v1 (no flags byte) still opens, and is always judged as live",
+       defaults,
+       {version_1(sealed_step("v1-live", t7, 0xad, 0, 0, false, 1000, "ok")),
+        version_1(sealed_step("v1-again-as-retained", t7, 0xad, 0, 0, true, 2000, "duplicate")),
+        version_1(sealed_step("v1-old-as-retained", t7, 0xae, 0, 0, true, 2 * day, "expired"))}},
+      {"key-name-partitions",
+       "max_streams 1, per key name: streams under 'commands' evicting each other with "
+       "timestamps at the future skew raise only that key name's watermark",
+       one_stream,
+       {sealed_step("telemetry-a", t7, 0xb0, 0, 0, false, 0, "ok"),
+        sealed_step("commands-x", "plant/7/cmd/valve", 0xb1, 0, 59'000, false, 0, "ok"),
+        sealed_step("commands-y-evicts-x", "plant/7/cmd/valve", 0xb2, 0, 59'000, false, 1, "ok"),
+        sealed_step("telemetry-a-next", t7, 0xb0, 1, 2, false, 2, "ok"),
+        sealed_step("commands-new-sender", "plant/7/cmd/valve", 0xb3, 0, 3, false, 3, "replay"),
+        sealed_step("telemetry-new-sender", t8, 0xb4, 0, 4, false, 4, "ok")}},
       {"plaintext-and-topics",
        "plaintext rules pass bytes through unchanged, with no replay check; invalid and uncovered "
        "topics are refused before anything else and change nothing",
@@ -682,6 +752,8 @@ json sequence_vectors(const mqseal::Keyring& keyring, const json& keys_json,
       std::vector<uint8_t> envelope = bytes_of(s.payload);
       if (s.seal) {
         mqseal::EnvelopeHeader h;
+        h.version = s.version;
+        h.flags = s.flags;
         h.key_id = s.key_id;
         h.timestamp_ms = static_cast<uint64_t>(static_cast<int64_t>(kT0) + s.timestamp);
         h.sender = sender_of(s.sender);
@@ -697,6 +769,8 @@ json sequence_vectors(const mqseal::Keyring& keyring, const json& keys_json,
         must(mqseal::seal_with_header(topic_key.data(), s.seal_topic, h, bytes_of(s.payload), envelope));
         step["seal"] = {{"topic", s.seal_topic},
                         {"payload", hex(s.payload)},
+                        {"version", s.version},
+                        {"flags", s.flags},
                         {"key_id", s.key_id},
                         {"timestamp_ms", u64(h.timestamp_ms)},
                         {"sender", hex(h.sender.data(), h.sender.size())},
@@ -1117,28 +1191,13 @@ json record_vectors() {
   };
 }
 
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: make_vectors DIRECTORY (writes the *_v1.json files of tests/vectors)\n";
-    return 2;
-  }
-  const std::string directory = argv[1];
-  Vectors v;
-  json keys = json::array();
-  for (const KeySpec& k : kKeys) {
-    std::vector<uint8_t> material = pattern(mqseal::kKeySize, k.first_byte);
-    must(v.keyring.add_with_id(k.name, k.id, must(mqseal::Key::from_bytes(material))));
-    json entry = {{"name", k.name}, {"id", k.id}, {"state", mqseal::name(k.state)}};
-    // A retired key carries no material (SPEC section 1): only its ID is kept.
-    if (k.state != mqseal::KeyState::retired) entry["material"] = hex(material);
-    keys.push_back(entry);
-  }
-  must(v.keyring.promote(0x00000002));
-  must(v.keyring.retire(0x00000003));
-  must(v.policy.add_rule("plant/+/telemetry", "telemetry"));
-  must(v.policy.add_rule("plant/+/cmd/#", "commands"));
-  must(v.policy.add_plaintext_rule("public/#"));
-
+// tests/vectors/envelope_v2.json and envelope_v1.json: the same cases sealed
+// as each version (docs/SPEC.md, section 4), opened by today's receiver, and
+// for v2 the retain intent's own cases.
+json envelope_vectors(Vectors& v, const json& keys, const json& policy_json) {
+  const bool v1 = v.version == mqseal::kEnvelopeVersionV1;
+  const size_t key_id_end = v1 ? 5 : 6;       // last byte of key_id
+  const size_t timestamp_end = v1 ? 13 : 14;  // last byte of timestamp_ms
   const std::string t7 = "plant/7/telemetry";
   const std::vector<uint8_t> reading = {'2', '1', '.', '5', ' ', 'C'};
   const uint64_t now = kT0 + 2000;
@@ -1159,37 +1218,38 @@ int main(int argc, char** argv) {
            {'o', 'p', 'e', 'n'}, 0x0a, kT0, 0xa1, 6, now, false);
   v.sealed("utf8-topic", "a topic level in non-ASCII UTF-8", "plant/k\xc3\xbchlhaus/telemetry",
            reading, 2, kT0, 0xa1, 7, now, false);
-  v.sealed("retained", "a retained message delivered two days after it was sealed", t7, reading,
-           2, kT0, 0xc3, 0, kT0 + 2 * kDay, true);
   v.sealed("large-sequence", "sender bytes and a sequence near the top of its range", t7,
            reading, 2, kT0, 0xff, 0xfffffffffffffffeull, now, false);
   v.sealed("clock-skew", "timestamp 30 s ahead of the receiver: within the default skew", t7,
            reading, 2, now + 30'000, 0xa1, 8, now, false);
+  v.sealed("retained-delivered-young", "delivered with the retain flag while younger than max_age_ms",
+           t7, reading, 2, kT0, 0xc4, 0, now, true);
 
   std::vector<uint8_t> flipped = basic;
   flipped.back() ^= 0x01;
-  std::vector<uint8_t> version2 = basic;
-  version2[0] = 2;
+  std::vector<uint8_t> version3 = basic;
+  version3[0] = 3;
   std::vector<uint8_t> suite9 = basic;
   suite9[1] = 9;
   std::vector<uint8_t> retimed = basic;
-  retimed[13] ^= 0x01;
+  retimed[timestamp_end] ^= 0x01;
   std::vector<uint8_t> unknown = basic;
-  unknown[5] = 0x99;
+  unknown[key_id_end] = 0x99;
   std::vector<uint8_t> retired = basic;
-  retired[5] = 0x03;
+  retired[key_id_end] = 0x03;
   std::vector<uint8_t> other_name = basic;
-  other_name[5] = 0x0a;
+  other_name[key_id_end] = 0x0a;
   v.refused("moved-topic", "the 'short' envelope published on another topic", "plant/8/telemetry",
             basic, now, false, "authentication_failed");
   v.refused("flipped-tag", "last bit of the tag flipped", t7, flipped, now, false,
             "authentication_failed");
   v.refused("altered-timestamp", "one bit of the header timestamp flipped", t7, retimed, now,
             false, "authentication_failed");
-  v.refused("truncated", "one byte shorter than the smallest envelope", t7,
-            std::vector<uint8_t>(basic.begin(), basic.begin() + mqseal::kEnvelopeOverhead - 1),
+  v.refused("truncated", "one byte shorter than the smallest envelope of its version", t7,
+            std::vector<uint8_t>(basic.begin(), basic.begin() + static_cast<std::ptrdiff_t>(
+                                                                    mqseal::envelope_overhead(v.version) - 1)),
             now, false, "malformed");
-  v.refused("version-2", "format version 2", t7, version2, now, false, "unsupported_version");
+  v.refused("version-3", "format version 3", t7, version3, now, false, "unsupported_version");
   v.refused("suite-9", "cipher suite 9", t7, suite9, now, false, "unsupported_suite");
   v.refused("unknown-key", "key ID 0x00000099, not in the keyring", t7, unknown, now, false,
             "unknown_key");
@@ -1198,29 +1258,83 @@ int main(int argc, char** argv) {
             false, "wrong_key_for_topic");
   v.refused("expired", "opened 6 minutes after sealing (default maximum age 5 minutes)", t7,
             basic, kT0 + 6 * kMinute, false, "expired");
-  v.refused("retained-expired", "retained, opened 8 days after sealing (default 7 days)", t7,
-            basic, kT0 + 8 * kDay, true, "expired");
   v.refused("future", "opened 2 minutes before it was sealed (default skew 1 minute)", t7, basic,
             kT0 - 2 * kMinute, false, "not_yet_valid");
   v.refused("no-rule", "a topic no rule covers", "plant/7/status", basic, now, false, "no_rule");
-
-  json doc = {
-      {"format", "mqseal envelope v1 known-answer vectors (docs/SPEC.md)"},
+  v.refused("live-delivered-as-retained",
+            v1 ? "a v1 envelope (it cannot say it was sealed to be retained) delivered with the retain "
+                 "flag two days after sealing: judged as live"
+               : "sealed as live, delivered with the retain flag two days later: judged as live",
+            t7, basic, kT0 + 2 * kDay, true, "expired");
+  if (!v1) {
+    std::vector<uint8_t> kept = v.sealed("retained", "sealed to be retained, delivered with the retain flag "
+                                         "two days after it was sealed", t7, reading, 2, kT0, 0xc3, 0,
+                                         kT0 + 2 * kDay, true, mqseal::kFlagRetain);
+    v.refused("retained-expired", "sealed to be retained, delivered as retained 8 days later (default 7 "
+              "days)", t7, kept, kT0 + 8 * kDay, true, "expired");
+    v.refused("retained-delivered-live-late", "sealed to be retained, delivered without the retain flag "
+              "two days later: judged as live", t7, kept, kT0 + 2 * kDay, false, "expired");
+    std::vector<uint8_t> command = v.sealed("retained-command", "sealed to be retained on a rule whose "
+                                            "retained policy is refuse, delivered live", "plant/7/cmd/valve",
+                                            {'s', 'h', 'u', 't'}, 0x0a, kT0, 0xc5, 0, now, false,
+                                            mqseal::kFlagRetain);
+    v.refused("retained-refused-by-rule", "the same, delivered with the retain flag: the rule refuses it",
+              "plant/7/cmd/valve", command, now, true, "retained_refused");
+    std::vector<uint8_t> unflagged = kept;
+    unflagged[2] = 0;
+    v.refused("retain-flag-cleared", "the retain flag of a retained envelope cleared in transit", t7,
+              unflagged, now, false, "authentication_failed");
+    std::vector<uint8_t> unknown_flag = basic;
+    unknown_flag[2] = 0x02;
+    v.refused("unknown-flag", "flags bit 1 set (reserved)", t7, unknown_flag, now, false, "malformed");
+  }
+  return {
+      {"format", std::string("mqseal envelope v") + std::to_string(v.version) +
+                     " known-answer vectors (docs/SPEC.md)"},
       {"generator", "tests/make_vectors.cpp"},
       {"keys", keys},
-      {"policy",
-       json::array({{{"filter", "plant/+/telemetry"}, {"key", "telemetry"}},
-                    {{"filter", "plant/+/cmd/#"}, {"key", "commands"}},
-                    {{"filter", "public/#"}, {"plaintext", true}}})},
+      {"policy", policy_json},
       {"replay", replay_json(mqseal::ReplayOptions{})},
       {"notes", "Format: docs/SPEC.md, section 13. Open each vector with a fresh receiver (empty "
                 "replay state). Byte strings are lowercase hex; topics are UTF-8 strings; 64-bit "
                 "integers are decimal strings."},
       {"vectors", v.list},
   };
-  const json policy_json = doc["policy"];
+}
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::cerr << "usage: make_vectors DIRECTORY (writes the *.json files of tests/vectors)\n";
+    return 2;
+  }
+  const std::string directory = argv[1];
+  Vectors v;
+  json keys = json::array();
+  for (const KeySpec& k : kKeys) {
+    std::vector<uint8_t> material = pattern(mqseal::kKeySize, k.first_byte);
+    must(v.keyring.add_with_id(k.name, k.id, must(mqseal::Key::from_bytes(material))));
+    json entry = {{"name", k.name}, {"id", k.id}, {"state", mqseal::name(k.state)}};
+    // A retired key carries no material (SPEC section 1): only its ID is kept.
+    if (k.state != mqseal::KeyState::retired) entry["material"] = hex(material);
+    keys.push_back(entry);
+  }
+  must(v.keyring.promote(0x00000002));
+  must(v.keyring.retire(0x00000003));
+  must(v.policy.add_rule("plant/+/telemetry", "telemetry"));
+  must(v.policy.add_rule("plant/+/cmd/#", "commands", mqseal::RetainedRule{mqseal::RetainedPolicy::refuse}));
+  must(v.policy.add_plaintext_rule("public/#"));
+  json policy_json = json::array();
+  for (const mqseal::TopicRule& r : v.policy.rules()) policy_json.push_back(rule_json(r));
+
+  Vectors v1;
+  v1.keyring = must(v.keyring.clone());
+  v1.policy = v.policy;
+  v1.version = mqseal::kEnvelopeVersionV1;
+  const json envelope_v2 = envelope_vectors(v, keys, policy_json);
+  const json envelope_v1 = envelope_vectors(v1, keys, policy_json);
   const std::pair<const char*, json> files[] = {
-      {"envelope_v1.json", doc},
+      {"envelope_v2.json", envelope_v2},
+      {"envelope_v1.json", envelope_v1},
       {"connect_token_v1.json", token_vectors()},
       {"policy_v1.json", policy_vectors()},
       {"sequences_v1.json", sequence_vectors(v.keyring, keys, v.policy, policy_json)},
@@ -1235,7 +1349,7 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("wrote %zu envelope vectors and the other vector files to %s\n", v.list.size(),
-              directory.c_str());
+  std::printf("wrote %zu + %zu envelope vectors and the other vector files to %s\n",
+              v.list.size(), v1.list.size(), directory.c_str());
   return 0;
 }

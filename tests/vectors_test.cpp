@@ -108,8 +108,17 @@ std::shared_ptr<Keyring> keyring_of(const json& keys_json) {
 
 Status add_rules(TopicPolicy& policy, const json& rules) {
   for (const json& r : rules) {
-    Status s = r.contains("plaintext") ? policy.add_plaintext_rule(str(r["filter"]))
-                                       : policy.add_rule(str(r["filter"]), str(r["key"]));
+    Status s;
+    if (r.contains("plaintext")) {
+      s = policy.add_plaintext_rule(str(r["filter"]));
+    } else if (r.contains("retained")) {
+      RetainedRule retained;
+      if (r["retained"] == "refuse") retained.policy = RetainedPolicy::refuse;
+      if (r.contains("retained_max_age_ms")) retained.max_age_ms = u64(r["retained_max_age_ms"]);
+      s = policy.add_rule(str(r["filter"]), str(r["key"]), retained);
+    } else {
+      s = policy.add_rule(str(r["filter"]), str(r["key"]));
+    }
     if (!s) return s;
   }
   return {};
@@ -117,7 +126,26 @@ Status add_rules(TopicPolicy& policy, const json& rules) {
 
 json rule_json(const TopicRule& r) {
   if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
-  return {{"filter", r.filter}, {"key", r.key_name}};
+  json rule = {{"filter", r.filter}, {"key", r.key_name}};
+  if (r.retained) {
+    const bool refuse = r.retained->policy == RetainedPolicy::refuse;
+    rule["retained"] = refuse ? "refuse" : "accept";
+    if (!refuse) rule["retained_max_age_ms"] = std::to_string(r.retained->max_age_ms);
+  }
+  return rule;
+}
+
+// The header a vector's sealing inputs give (envelope or sequence step).
+EnvelopeHeader header_of(const json& v) {
+  EnvelopeHeader h;
+  h.version = v["version"].get<uint8_t>();
+  h.flags = v.contains("flags") ? v["flags"].get<uint8_t>() : 0;
+  h.key_id = v["key_id"];
+  h.timestamp_ms = u64(v["timestamp_ms"]);
+  const std::vector<uint8_t> sender = unhex(v["sender"]);
+  std::copy(sender.begin(), sender.end(), h.sender.begin());
+  h.sequence = u64(v["sequence"]);
+  return h;
 }
 
 struct World {
@@ -130,18 +158,21 @@ struct World {
   }
 };
 
-// ---- envelope_v1.json ----
+// ---- envelope_v2.json and envelope_v1.json ----
 
-TEST(Vectors, AtLeastTwelveSealedVectorsAndTheErrorCases) {
-  json doc = load("envelope_v1.json");
+class EnvelopeVectors : public ::testing::TestWithParam<const char*> {};
+INSTANTIATE_TEST_SUITE_P(Vectors, EnvelopeVectors, ::testing::Values("envelope_v2.json", "envelope_v1.json"));
+
+TEST_P(EnvelopeVectors, AtLeastTwelveSealedVectorsAndTheErrorCases) {
+  json doc = load(GetParam());
   size_t ok = 0;
   for (const json& v : doc["vectors"]) ok += v["expect"] == "ok";
   EXPECT_GE(ok, 12u);
   EXPECT_GE(doc["vectors"].size(), ok + 10);
 }
 
-TEST(Vectors, SealReproducesEveryEnvelope) {
-  json doc = load("envelope_v1.json");
+TEST_P(EnvelopeVectors, SealReproducesEveryEnvelope) {
+  json doc = load(GetParam());
   World world(doc);
   for (const json& v : doc["vectors"]) {
     if (v["expect"] != "ok") continue;
@@ -152,20 +183,15 @@ TEST(Vectors, SealReproducesEveryEnvelope) {
     uint8_t topic_key[kKeySize];
     testing::expect_ok(derive_topic_key(rule_key, topic, topic_key));
     EXPECT_EQ(std::vector<uint8_t>(topic_key, topic_key + kKeySize), unhex(v["topic_key"]));
-    EnvelopeHeader h;
-    h.key_id = key_id;
-    h.timestamp_ms = u64(v["timestamp_ms"]);
-    const std::vector<uint8_t> sender = unhex(v["sender"]);
-    std::copy(sender.begin(), sender.end(), h.sender.begin());
-    h.sequence = u64(v["sequence"]);
+    const EnvelopeHeader h = header_of(v);
     std::vector<uint8_t> envelope;
     testing::expect_ok(seal_with_header(topic_key, topic, h, unhex(v["payload"]), envelope));
     EXPECT_EQ(envelope, unhex(v["envelope"]));
   }
 }
 
-TEST(Vectors, OpenGivesTheExpectedOutcome) {
-  json doc = load("envelope_v1.json");
+TEST_P(EnvelopeVectors, OpenGivesTheExpectedOutcome) {
+  json doc = load(GetParam());
   World world(doc);
   for (const json& v : doc["vectors"]) {
     SCOPED_TRACE(str(v["name"]));
@@ -206,12 +232,7 @@ TEST(Vectors, DeliverySequences) {
         Key rule_key = take(Key::from_bytes(material_of(doc, s["key_id"])));
         uint8_t topic_key[kKeySize];
         testing::expect_ok(derive_topic_key(rule_key, str(s["topic"]), topic_key));
-        EnvelopeHeader h;
-        h.key_id = s["key_id"];
-        h.timestamp_ms = u64(s["timestamp_ms"]);
-        const std::vector<uint8_t> sender = unhex(s["sender"]);
-        std::copy(sender.begin(), sender.end(), h.sender.begin());
-        h.sequence = u64(s["sequence"]);
+        const EnvelopeHeader h = header_of(s);
         std::vector<uint8_t> sealed;
         testing::expect_ok(seal_with_header(topic_key, str(s["topic"]), h, unhex(s["payload"]), sealed));
         EXPECT_EQ(sealed, envelope);
