@@ -133,6 +133,37 @@ TEST(Credentials, ValidNonceCacheIsBoundedAndFailsClosed) {
   EXPECT_EQ(small.remembered_tokens(), 1u);
 }
 
+// Options whose sums could wrap are refused: with a skew of 2^64-1 a token
+// from 1970 was accepted, and its table entry (expiry + skew, wrapped) was
+// dropped at once, so it could be replayed.
+TEST(Credentials, VerifierOptionsOutOfRangeAreRefused) {
+  Fixture f;
+  auto refused = [&f](uint64_t skew, uint64_t lifetime) {
+    Credentials credentials;
+    testing::expect_ok(credentials.add(f.device.record));
+    VerifierOptions options;
+    options.max_clock_skew_s = skew;
+    options.max_lifetime_s = lifetime;
+    Result<TokenVerifier> made = TokenVerifier::create(std::move(credentials), options);
+    return !made && made.error().code() == Errc::invalid_argument;
+  };
+  EXPECT_TRUE(refused(UINT64_MAX, 3600));
+  EXPECT_TRUE(refused(kMaxClockSkewLimitS + 1, 3600));
+  EXPECT_TRUE(refused(30, UINT64_MAX));
+  EXPECT_TRUE(refused(30, kMaxTokenLifetimeLimitS + 1));
+  EXPECT_TRUE(refused(30, 0));
+  EXPECT_FALSE(refused(0, 1));
+  EXPECT_FALSE(refused(kMaxClockSkewLimitS, kMaxTokenLifetimeLimitS));
+  // At the limits, a token from 1970 is expired, and stays refused.
+  VerifierOptions widest;
+  widest.max_clock_skew_s = kMaxClockSkewLimitS;
+  widest.max_lifetime_s = kMaxTokenLifetimeLimitS;
+  TokenVerifier verifier = f.make_verifier(widest);
+  const std::string old = take(make_connect_token(f.device.device_secret, "device-7", "c", 60, 1));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", old, kNow)), Errc::expired);
+  EXPECT_EQ(code(verifier.verify("device-7", "c", old, kNow)), Errc::expired);
+}
+
 TEST(Credentials, TenThousandMalformedUsernamesAndPasswordsAreRefused) {
   Fixture f;
   const std::string good = f.token();

@@ -302,9 +302,14 @@ TokenVerifier::~TokenVerifier() = default;
 
 Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOptions options) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
-  if (options.max_lifetime_s == 0 || options.max_remembered_tokens == 0 ||
-      options.max_remembered_tokens > kMaxVerifierCapacity) {
-    return Error(Errc::invalid_argument, "verifier options out of range");
+  if (options.max_clock_skew_s > kMaxClockSkewLimitS) {
+    return Error(Errc::invalid_argument, "max_clock_skew_s is 0 to " + std::to_string(kMaxClockSkewLimitS));
+  }
+  if (options.max_lifetime_s == 0 || options.max_lifetime_s > kMaxTokenLifetimeLimitS) {
+    return Error(Errc::invalid_argument, "max_lifetime_s is 1 to " + std::to_string(kMaxTokenLifetimeLimitS));
+  }
+  if (options.max_remembered_tokens == 0 || options.max_remembered_tokens > kMaxVerifierCapacity) {
+    return Error(Errc::invalid_argument, "max_remembered_tokens is 1 to " + std::to_string(kMaxVerifierCapacity));
   }
   auto impl = std::make_unique<Impl>();
   for (const CredentialRecord& record : credentials.records_) {

@@ -130,9 +130,17 @@ class Credentials {
   std::vector<CredentialRecord> records_;
 };
 
+// The ranges TokenVerifier::create accepts for VerifierOptions (the
+// mosquitto plugin's options have the same): skew 0 to 1 hour, lifetime
+// 1 second to 1 day. Within them no sum of a token's expiry, the skew and the
+// lifetime can wrap around, and a token from long ago is always `expired`.
+inline constexpr uint64_t kMaxClockSkewLimitS = 3600;
+inline constexpr uint64_t kMaxTokenLifetimeLimitS = 86400;
+
 struct VerifierOptions {
-  uint64_t max_clock_skew_s = 30;          // tolerated between device and broker
-  uint64_t max_lifetime_s = 3600;          // refuse tokens that expire later than this from now
+  uint64_t max_clock_skew_s = 30;          // tolerated between device and broker: 0..kMaxClockSkewLimitS
+  uint64_t max_lifetime_s = 3600;          // refuse tokens that expire later than this from now:
+                                           // 1..kMaxTokenLifetimeLimitS
   size_t max_remembered_tokens = 100000;   // nonce cache; when full of live tokens, fail closed
 };
 
