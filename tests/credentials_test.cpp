@@ -1,6 +1,7 @@
 #include <mqseal/credentials.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -162,6 +163,26 @@ TEST(Credentials, VerifierOptionsOutOfRangeAreRefused) {
   const std::string old = take(make_connect_token(f.device.device_secret, "device-7", "c", 60, 1));
   EXPECT_EQ(code(verifier.verify("device-7", "c", old, kNow)), Errc::expired);
   EXPECT_EQ(code(verifier.verify("device-7", "c", old, kNow)), Errc::expired);
+}
+
+// A 0600 credentials file owned by another user is refused (the broker would
+// otherwise let that user add devices); root's own files load.
+TEST(Credentials, LoadRefusesAFileOwnedByAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown a file to another user";
+  Fixture f;
+  testing::TempDir dir;
+  Credentials credentials;
+  testing::expect_ok(credentials.add(f.device.record));
+  const std::string path = dir.file("broker.credentials");
+  testing::expect_ok(credentials.save(path));
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);  // nobody
+  for (const bool allow_insecure_permissions : {false, true}) {
+    Result<Credentials> loaded = Credentials::load(path, allow_insecure_permissions);
+    ASSERT_FALSE(loaded) << allow_insecure_permissions;
+    EXPECT_EQ(loaded.error(), Errc::insecure_permissions);
+  }
+  ASSERT_EQ(chown(path.c_str(), 0, 0), 0);
+  EXPECT_TRUE(Credentials::load(path));
 }
 
 TEST(Credentials, TenThousandMalformedUsernamesAndPasswordsAreRefused) {

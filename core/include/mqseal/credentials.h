@@ -115,7 +115,9 @@ class Credentials {
 
   [[nodiscard]] static Result<Credentials> parse(std::string_view text);
   [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
-  // Refuses a file group or others can read unless allow_insecure_permissions.
+  // Refuses a file group or others can read unless allow_insecure_permissions,
+  // and always one owned by neither the effective user nor root
+  // (insecure_permissions): as for keyring files (mqseal/keyring.h).
   [[nodiscard]] static Result<Credentials> load(const std::string& path,
                                                 bool allow_insecure_permissions = false);
   [[nodiscard]] Status save(const std::string& path) const;  // atomic, mode 0600
