@@ -550,8 +550,10 @@ TEST_F(Cli, UsageErrorsNeverEchoWhatWasOnTheCommandLine) {
   const std::string secret = "hunter2 is my password";
   const std::vector<std::vector<std::string>> wrong = {
       {"provision", "device-9", secret, "--device-keyring", path("d9.keys"), "--credentials", path("c")},
-      {"provision", "device-9", "--device-keyring", path("d9.keys"), "--credentials", path("c"), "--opslimit", secret},
-      {"provision", "device-9", "--device-keyring", path("d9.keys"), "--credentials", path("c"), "--memlimit=" + secret},
+      {"provision", "device-9", "--device-keyring", path("d9.keys"), "--credentials", path("c"),  //
+       "--opslimit", secret},
+      {"provision", "device-9", "--device-keyring", path("d9.keys"), "--credentials", path("c"),  //
+       "--memlimit=" + secret},
       {"token", "--device-keyring", path("k"), "device-7", "client-7", secret},
       {"keygen", path("k"), "telemetry", secret},
       {secret},

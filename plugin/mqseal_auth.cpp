@@ -109,6 +109,8 @@ int on_acl_check(int, void* event_data, void* userdata) {
 // Adding an option is one line in kOptions (and its field in Settings).
 
 constexpr size_t kMaxProtectedFilters = 256;
+constexpr uint64_t kMaxSkew = mqseal::kMaxClockSkewLimitS;     // 3600 s
+constexpr uint64_t kMaxLife = mqseal::kMaxTokenLifetimeLimitS;  // 86400 s
 
 struct Settings {
   std::string credentials_file;
@@ -118,7 +120,8 @@ struct Settings {
 };
 
 // Empty if `value` is good (and then stored), else what is wrong with it.
-using OptionParser = std::string (*)(std::string_view value, Settings& settings);
+using Text = std::string_view;
+using OptionParser = std::string (*)(Text value, Settings& settings);
 
 struct Option {
   std::string_view name;
@@ -179,13 +182,11 @@ std::string filter_list(std::string_view value, std::vector<std::string>& out) {
 }
 
 constexpr Option kOptions[] = {
-    {"credentials_file", [](std::string_view v, Settings& s) { return path(v, s.credentials_file); }},
-    {"allow_insecure_permissions", [](std::string_view v, Settings& s) { return boolean(v, s.allow_insecure); }},
-    {"max_clock_skew",
-     [](std::string_view v, Settings& s) { return number(v, 0, mqseal::kMaxClockSkewLimitS, s.verifier.max_clock_skew_s); }},
-    {"max_token_lifetime",
-     [](std::string_view v, Settings& s) { return number(v, 1, mqseal::kMaxTokenLifetimeLimitS, s.verifier.max_lifetime_s); }},
-    {"protected_topics", [](std::string_view v, Settings& s) { return filter_list(v, s.protected_filters); }},
+    {"credentials_file", [](Text v, Settings& s) { return path(v, s.credentials_file); }},
+    {"allow_insecure_permissions", [](Text v, Settings& s) { return boolean(v, s.allow_insecure); }},
+    {"max_clock_skew", [](Text v, Settings& s) { return number(v, 0, kMaxSkew, s.verifier.max_clock_skew_s); }},
+    {"max_token_lifetime", [](Text v, Settings& s) { return number(v, 1, kMaxLife, s.verifier.max_lifetime_s); }},
+    {"protected_topics", [](Text v, Settings& s) { return filter_list(v, s.protected_filters); }},
 };
 
 // Reads the plugin_opt_ lines into the plugin; logs and returns false on

@@ -77,7 +77,9 @@ bool is_bare_key_char(char c) {
 }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-uint32_t hex_value(char c) { return is_digit(c) ? static_cast<uint32_t>(c - '0') : static_cast<uint32_t>((c | 0x20) - 'a' + 10); }
+uint32_t hex_value(char c) {
+  return is_digit(c) ? static_cast<uint32_t>(c - '0') : static_cast<uint32_t>((c | 0x20) - 'a' + 10);
+}
 
 // Checks one line (without its line break), left to right.
 class SubsetLine {
