@@ -11,12 +11,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifndef MQSEAL_CLI
@@ -26,10 +30,16 @@
 namespace {
 
 struct Outcome {
-  int status = -1;  // exit code, or 128 + signal
+  int status = -1;         // exit code, or 128 + signal
+  bool timed_out = false;  // killed for outliving its time limit
   std::string out;
   std::string err;
 };
+
+// Far above what any command here needs (Argon2id in these tests is cheap),
+// far below ctest's limit for the whole binary.
+constexpr std::chrono::milliseconds kCommandTimeLimit{30'000};
+constexpr std::chrono::milliseconds kPollInterval{5};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -127,10 +137,18 @@ class Cli : public ::testing::Test {
 
   // Runs mqseal with `args`, `input` on stdin; stdout and stderr captured.
   Outcome run(const std::vector<std::string>& args, const std::string& input = "") {
+    Outcome r = run_program(MQSEAL_CLI, args, input, kCommandTimeLimit);
+    EXPECT_FALSE(r.timed_out) << "mqseal did not end within its time limit";
+    return r;
+  }
+
+  // Runs `program` with `args`; killed (SIGKILL) if it outlives `limit`.
+  Outcome run_program(const char* program, const std::vector<std::string>& args, const std::string& input,
+                      std::chrono::milliseconds limit) {
     const std::string in_path = path(".stdin"), out_path = path(".stdout"), err_path = path(".stderr");
     write_file(in_path, input);
     std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(MQSEAL_CLI));
+    argv.push_back(const_cast<char*>(program));
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     const pid_t pid = ::fork();
@@ -139,12 +157,26 @@ class Cli : public ::testing::Test {
       const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       if (in < 0 || out < 0 || err < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) _exit(126);
-      ::execv(MQSEAL_CLI, argv.data());
+      ::execv(program, argv.data());
       _exit(127);
     }
     Outcome r;
+    if (pid < 0) return r;
+    const auto deadline = std::chrono::steady_clock::now() + limit;
     int status = 0;
-    if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return r;
+    for (;;) {
+      const pid_t done = ::waitpid(pid, &status, WNOHANG);
+      if (done == pid) break;
+      if (done < 0 && errno != EINTR) return r;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        r.timed_out = true;
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        break;
+      }
+      std::this_thread::sleep_for(kPollInterval);
+    }
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     r.out = read_file(out_path);
     r.err = read_file(err_path);
@@ -267,10 +299,12 @@ TEST_F(Cli, ProvisionReadsThePasswordFromStdinAndTheTokenVerifies) {
   ASSERT_EQ(key_material(keyring_text).size(), 1u);
   EXPECT_FALSE(contains(creds_text, key_material(keyring_text)[0]));
 
-  // An existing username is refused, before any password is read, and nothing changes.
-  Outcome twice = provision("device-7", "device.keys", "broker.creds", "another password\n");
+  // An existing username is refused, before any password is read (stdin is
+  // empty: reading it first would fail with "no password" instead), and
+  // nothing changes.
+  Outcome twice = provision("device-7", "device.keys", "broker.creds", "");
   EXPECT_EQ(twice.status, 1);
-  EXPECT_TRUE(contains(twice.err, "device-7 exists already")) << twice.err;
+  EXPECT_EQ(twice.err, "mqseal: invalid argument: user device-7 exists already in " + path("broker.creds") + "\n");
   EXPECT_EQ(read_file(path("device.keys")), keyring_text);
   EXPECT_EQ(read_file(path("broker.creds")), creds_text);
 
@@ -489,6 +523,65 @@ TEST_F(Cli, MissingOrUnwritableFilesExit3) {
   }
   r = provision("device-7", "device.keys", "no/such/dir/creds", std::string(kPassword) + "\n");
   EXPECT_EQ(r.status, 3) << r.err;
+}
+
+// When the broker's file cannot be written, the device's keyring is left as
+// it was: before, it kept the new "connect" key, so provisioning again added
+// a second one (and made the first a stray active key).
+TEST_F(Cli, AFailedProvisionLeavesTheDeviceKeyringAsItWas) {
+  Outcome r = provision("device-7", "device.keys", "no/such/dir/creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(path("device.keys"))) << "a keyring without a broker record";
+  r = provision("device-7", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string keyring_text = read_file(path("device.keys"));
+  EXPECT_EQ(key_material(keyring_text).size(), 1u) << keyring_text;
+
+  // An existing keyring keeps its exact bytes (and no temporary file is left).
+  r = provision("device-7", "device.keys", "no/such/dir/creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_EQ(read_file(path("device.keys")), keyring_text);
+  EXPECT_EQ(file_mode(path("device.keys")), 0600u);
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    if (entry.path().filename().string()[0] != '.') ++files;
+  }
+  EXPECT_EQ(files, 3u) << "policy.toml, device.keys, broker.creds and nothing else";
+}
+
+// A password put on the command line by mistake is never echoed back in the
+// usage error (CLI11's own message quoted every unexpected argument), and
+// usage errors start with "mqseal: " like every other error.
+TEST_F(Cli, UsageErrorsNeverEchoWhatWasOnTheCommandLine) {
+  const std::string secret = "hunter2 is my password";
+  const std::vector<std::vector<std::string>> wrong = {
+      {"provision", "device-9", secret, "--device-keyring", path("d9.keys"), "--credentials", path("c")},
+      {"provision", "device-9", "--device-keyring", path("d9.keys"), "--credentials", path("c"),  //
+       "--opslimit", secret},
+      {"provision", "device-9", "--device-keyring", path("d9.keys"), "--credentials", path("c"),  //
+       "--memlimit=" + secret},
+      {"token", "--device-keyring", path("k"), "device-7", "client-7", secret},
+      {"keygen", path("k"), "telemetry", secret},
+      {secret},
+  };
+  for (const std::vector<std::string>& args : wrong) {
+    Outcome r = run(args);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_FALSE(contains(r.err, "hunter2")) << r.err;
+    EXPECT_FALSE(contains(r.out, "hunter2")) << r.out;
+    EXPECT_EQ(r.err.rfind("mqseal: ", 0), 0u) << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(path("d9.keys")));
+}
+
+// The harness's own wait is bounded: a program that never ends is killed and
+// reported, instead of hanging the test until ctest's limit.
+TEST_F(Cli, TheHarnessKillsAProgramThatOutlivesItsTimeLimit) {
+  const auto start = std::chrono::steady_clock::now();
+  Outcome r = run_program("/bin/sleep", {"60"}, "", std::chrono::milliseconds(300));
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_EQ(r.status, 128 + SIGKILL);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
 }
 
 TEST_F(Cli, AKeyringOrCredentialsFileOthersCanReadIsRefused) {

@@ -4,7 +4,11 @@
 #include <mqseal/key.h>
 #include <mqseal/keyring.h>
 #include <sodium.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -15,6 +19,8 @@ namespace {
 
 // The key name under which a device keyring keeps its device secret.
 constexpr std::string_view kConnectKeyName = "connect";
+// provision writes the device keyring here first (see provision_device).
+constexpr std::string_view kStagedSuffix = ".provisioning";
 
 struct ProvisionArgs {
   std::string username;
@@ -81,10 +87,22 @@ int provision_device(const ProvisionArgs& args) {
   // Every CredentialRecord copy wipes its token key when it goes away.
   if (Status added = credentials->add(provisioned->record); !added) return fail(added.error());
 
-  // The device's file first: if the broker's cannot be written, provisioning
-  // again (same username) is still possible.
-  if (Status s = keys->save(args.device_keyring); !s) return fail(s.error());
-  if (Status s = credentials->save(args.credentials); !s) return fail(s.error());
+  // Both files or neither: the device's keyring goes to a temporary file
+  // beside it, the broker's file is written, then the keyring is renamed into
+  // place. If the broker's file cannot be written, the keyring is left as it
+  // was (before, it kept the new key and a second attempt added another).
+  const std::string staged = args.device_keyring + std::string(kStagedSuffix);
+  if (Status s = keys->save(staged); !s) return fail(s.error());
+  if (Status s = credentials->save(args.credentials); !s) {
+    ::unlink(staged.c_str());
+    return fail(s.error());
+  }
+  if (std::rename(staged.c_str(), args.device_keyring.c_str()) != 0) {
+    return fail(Error(Errc::io_error, "the broker's credentials now hold " + args.username +
+                                          ", but the device keyring could not be renamed from " + staged +
+                                          " to " + args.device_keyring + ": " + std::strerror(errno) +
+                                          "; rename it by hand"));
+  }
   if (previous) {
     note("the previous connect key " + key_id_hex(*previous) +
          " is now active; retire it with: mqseal keyring retire " + args.device_keyring + " " +
@@ -113,7 +131,8 @@ void add_device_commands(CLI::App& app, Action& action) {
       "Reads the device password from stdin (one line; on a terminal, prompted for twice without echo),\n"
       "never from the command line. Adds the device secret to the device keyring as the primary key\n"
       "\"connect\" and the broker's record to the credentials file (each created, mode 0600, if missing);\n"
-      "prints the new key ID. Refuses a username the credentials file has already.");
+      "prints the new key ID. Refuses a username the credentials file has already. Writes both files or\n"
+      "neither: if the credentials file cannot be written, the device keyring is left as it was.");
   provision_cmd->add_option("USERNAME", provision_args->username, "MQTT username ([A-Za-z0-9_.@:-]{1,128})")
       ->required();
   provision_cmd->add_option("--device-keyring", provision_args->device_keyring, "the device's keyring file")

@@ -4,11 +4,14 @@
 //
 //   plugin /usr/lib/mqseal/mqseal_auth.so
 //   plugin_opt_credentials_file /etc/mosquitto/mqseal.credentials
-//   plugin_opt_max_clock_skew 30            (seconds; optional)
-//   plugin_opt_max_token_lifetime 3600      (seconds; optional)
-//   plugin_opt_max_tokens_per_user 64       (1..65536; optional: live tokens remembered per
+//   plugin_opt_max_clock_skew 30            (seconds, 0 to 3600; optional)
+//   plugin_opt_max_token_lifetime 3600      (seconds, 1 to 86400; optional)
+//   plugin_opt_max_tokens_per_user 64       (1 to 65536; optional: live tokens remembered per
 //                                            device, docs/SPEC.md section 11)
-//   plugin_opt_protected_topics plant/#,factory/+/cmd/#   (optional)
+//   plugin_opt_protected_topics plant/#, factory/+/cmd/#   (optional)
+//
+// Every option and its range: the table under "Options" below. A bad option
+// stops the broker from starting, with a log line naming it.
 //
 // Users in the credentials file must present a valid token; anyone else is
 // deferred to mosquitto's own checks (password_file, other plugins), so
@@ -24,7 +27,9 @@
 #include <mqseal/envelope.h>
 #include <mqseal/topic.h>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -86,78 +91,165 @@ int on_acl_check(int, void* event_data, void* userdata) {
   return MOSQ_ERR_PLUGIN_DEFER;
 }
 
-bool parse_seconds(const char* text, uint64_t& out) {
-  const size_t n = std::strlen(text);
-  auto [ptr, ec] = std::from_chars(text, text + n, out);
-  return n > 0 && ec == std::errc() && ptr == text + n;
-}
+// ---- Options: plugin_opt_NAME VALUE lines in mosquitto.conf ----
+//
+// Every option, with its range (README, "Broker plugin", lists the same):
+//
+//   credentials_file            path of the credentials file; required
+//   allow_insecure_permissions  true or false (default false): load a
+//                               credentials file group or others may read
+//   max_clock_skew              seconds, 0 to 3600 (default 30)
+//   max_token_lifetime          seconds, 1 to 86400 (default 3600)
+//   max_tokens_per_user         1 to 65536 (default 64): live tokens
+//                               remembered per device; a device whose own
+//                               fill it is refused until one expires
+//   protected_topics            1 to 256 topic filters separated by commas;
+//                               blanks around each are ignored, an empty one
+//                               is an error (default: none)
+//
+// Numbers are decimal digits only: no sign, no blank, nothing after them.
+// An unknown option, a repeated one, or a value out of its range stops the
+// broker from starting, with a log line that names the option.
+//
+// Adding an option is one line in kOptions (and its field in Settings).
 
-// Reads the plugin_opt_ lines; logs and returns false on anything wrong.
-bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
+constexpr size_t kMaxProtectedFilters = 256;
+constexpr uint64_t kMaxSkew = mqseal::kMaxClockSkewLimitS;     // 3600 s
+constexpr uint64_t kMaxLife = mqseal::kMaxTokenLifetimeLimitS;  // 86400 s
+constexpr uint64_t kMaxTokens = mqseal::kMaxTokensPerUserLimit;  // 65536
+
+struct Settings {
   std::string credentials_file;
   bool allow_insecure = false;
-  mqseal::VerifierOptions verifier_options;
+  mqseal::VerifierOptions verifier;
+  std::vector<std::string> protected_filters;
+};
+
+// Empty if `value` is good (and then stored), else what is wrong with it.
+using Text = std::string_view;
+using OptionParser = std::string (*)(Text value, Settings& settings);
+
+struct Option {
+  std::string_view name;
+  OptionParser parse;
+};
+
+template <typename Integer>
+std::string number(std::string_view value, uint64_t min, uint64_t max, Integer& out) {
+  const std::string range = "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  const bool digits_only = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+    return c >= '0' && c <= '9';
+  });
+  uint64_t n = 0;
+  if (!digits_only) return "not " + range + " (digits only)";
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+  if (ec != std::errc() || end != value.data() + value.size() || n < min || n > max) {
+    return "out of range: " + range;
+  }
+  out = static_cast<Integer>(n);
+  return {};
+}
+
+std::string boolean(std::string_view value, bool& out) {
+  if (value != "true" && value != "false") return "neither true nor false";
+  out = value == "true";
+  return {};
+}
+
+std::string path(std::string_view value, std::string& out) {
+  if (value.empty()) return "empty";
+  out = std::string(value);
+  return {};
+}
+
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string filter_list(std::string_view value, std::vector<std::string>& out) {
+  std::vector<std::string> filters;
+  for (;;) {
+    const size_t comma = value.find(',');
+    const std::string_view item = trim_blanks(value.substr(0, comma));
+    if (item.empty()) return "an empty topic filter (a comma too many, or none at all)";
+    const std::string filter(item);
+    if (!mqseal::validate_filter(filter)) return "'" + printable(filter.c_str()) + "' is not a topic filter";
+    if (filters.size() == kMaxProtectedFilters) {
+      return "more than " + std::to_string(kMaxProtectedFilters) + " topic filters";
+    }
+    filters.push_back(filter);
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  out = std::move(filters);
+  return {};
+}
+
+constexpr Option kOptions[] = {
+    {"credentials_file", [](Text v, Settings& s) { return path(v, s.credentials_file); }},
+    {"allow_insecure_permissions", [](Text v, Settings& s) { return boolean(v, s.allow_insecure); }},
+    {"max_clock_skew", [](Text v, Settings& s) { return number(v, 0, kMaxSkew, s.verifier.max_clock_skew_s); }},
+    {"max_token_lifetime", [](Text v, Settings& s) { return number(v, 1, kMaxLife, s.verifier.max_lifetime_s); }},
+    {"max_tokens_per_user",
+     [](Text v, Settings& s) { return number(v, 1, kMaxTokens, s.verifier.max_tokens_per_user); }},
+    {"protected_topics", [](Text v, Settings& s) { return filter_list(v, s.protected_filters); }},
+};
+
+// Reads the plugin_opt_ lines into the plugin; logs and returns false on
+// anything wrong.
+bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
+  Settings settings;
+  bool seen[std::size(kOptions)] = {};
   for (int i = 0; i < count; ++i) {
-    const std::string_view key = options[i].key;
-    const char* value = options[i].value != nullptr ? options[i].value : "";
-    if (key == "credentials_file") {
-      credentials_file = value;
-    } else if (key == "allow_insecure_permissions") {
-      allow_insecure = std::string_view(value) == "true";
-    } else if (key == "max_clock_skew") {
-      if (!parse_seconds(value, verifier_options.max_clock_skew_s)) {
-        mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_max_clock_skew is a number of seconds");
-        return false;
-      }
-    } else if (key == "max_token_lifetime") {
-      if (!parse_seconds(value, verifier_options.max_lifetime_s)) {
-        mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_max_token_lifetime is a number of seconds");
-        return false;
-      }
-    } else if (key == "max_tokens_per_user") {
-      uint64_t n = 0;
-      if (!parse_seconds(value, n) || n == 0 || n > mqseal::kMaxTokensPerUserLimit) {
-        mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_max_tokens_per_user is a number from 1 to %zu",
-                             mqseal::kMaxTokensPerUserLimit);
-        return false;
-      }
-      verifier_options.max_tokens_per_user = static_cast<size_t>(n);
-    } else if (key == "protected_topics") {
-      std::string_view list = value;
-      while (!list.empty()) {
-        const size_t comma = std::min(list.find(','), list.size());
-        const std::string filter(list.substr(0, comma));
-        if (!mqseal::validate_filter(filter)) {
-          mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: '%s' in plugin_opt_protected_topics is not a topic filter",
-                               printable(filter.c_str()).c_str());
-          return false;
-        }
-        plugin.protected_filters.push_back(filter);
-        list.remove_prefix(std::min(comma + 1, list.size()));
-      }
-    } else {
+    const std::string_view key = options[i].key != nullptr ? options[i].key : "";
+    const std::string_view value = options[i].value != nullptr ? options[i].value : "";
+    const Option* option = std::find_if(std::begin(kOptions), std::end(kOptions),
+                                        [&](const Option& o) { return o.name == key; });
+    if (option == std::end(kOptions)) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: unknown option plugin_opt_%s", printable(options[i].key).c_str());
       return false;
     }
+    const std::string name(option->name);
+    bool& given = seen[option - std::begin(kOptions)];
+    if (given) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_%s is given more than once", name.c_str());
+      return false;
+    }
+    given = true;
+    if (const std::string wrong = option->parse(value, settings); !wrong.empty()) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: bad plugin_opt_%s '%s': %s", name.c_str(),
+                           printable(std::string(value).c_str()).c_str(), wrong.c_str());
+      return false;
+    }
   }
-  if (credentials_file.empty()) {
+  if (settings.credentials_file.empty()) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_credentials_file is required");
     return false;
   }
-  auto credentials = mqseal::Credentials::load(credentials_file, allow_insecure);
+  auto credentials = mqseal::Credentials::load(settings.credentials_file, settings.allow_insecure);
   if (!credentials) {
-    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: %s", credentials.error().message().c_str());
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_credentials_file: %s",
+                         credentials.error().message().c_str());
     return false;
   }
   const size_t users = credentials->size();
-  auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), verifier_options);
+  auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), settings.verifier);
   if (!verifier) {
-    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: %s", verifier.error().message().c_str());
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: the token verifier's options: %s",
+                         verifier.error().message().c_str());
     return false;
   }
   plugin.verifier = std::make_unique<mqseal::TokenVerifier>(std::move(*verifier));
-  mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: %zu devices, %zu protected topic filters", users,
-                       plugin.protected_filters.size());
+  plugin.protected_filters = std::move(settings.protected_filters);
+  std::string protected_list;
+  for (const std::string& filter : plugin.protected_filters) {
+    protected_list += (protected_list.empty() ? "'" : ", '") + printable(filter.c_str()) + "'";
+  }
+  mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: %zu devices, %zu protected topic filters%s%s", users,
+                       plugin.protected_filters.size(), protected_list.empty() ? "" : ": ",
+                       protected_list.c_str());
   return true;
 }
 

@@ -1,6 +1,7 @@
 #include <mqseal/credentials.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -258,20 +259,70 @@ TEST(Credentials, EachTokenIsForgottenAtItsOwnExpiry) {
   EXPECT_EQ(verifier.remembered_tokens(), 3u);
 }
 
-// An absurd skew must not wrap a sum: expiry + skew never overflows into
-// "long expired" (which would forget live tokens), nor lifetime + skew into a
-// small bound.
-TEST(Credentials, AHugeSkewWrapsNoSum) {
+// At the widest skew create() allows, a remembered token is still kept until
+// it is past expiry + skew (no sum wraps into "long expired").
+TEST(Credentials, TheWidestSkewStillRemembersATokenUntilItIsPastIt) {
   Fixture f;
   VerifierOptions options;
   options.max_tokens_per_user = 1;
-  options.max_clock_skew_s = UINT64_MAX;
+  options.max_clock_skew_s = kMaxClockSkewLimitS;
   TokenVerifier verifier = f.make_verifier(options);
   const std::string first = f.token("device-7", "c", 3600, kNow);
   testing::expect_ok(verifier.verify("device-7", "c", first, kNow));
   EXPECT_EQ(code(verifier.verify("device-7", "c", f.token("device-7", "c", 60, kNow + 10), kNow + 10)),
             Errc::capacity_exceeded);
-  EXPECT_EQ(code(verifier.verify("device-7", "c", first, kNow + 100000)), Errc::replay);
+  EXPECT_EQ(code(verifier.verify("device-7", "c", first, kNow + 3600 + kMaxClockSkewLimitS)), Errc::replay);
+}
+
+// Options whose sums could wrap are refused: with a skew of 2^64-1 a token
+// from 1970 was accepted, and its table entry (expiry + skew, wrapped) was
+// dropped at once, so it could be replayed.
+TEST(Credentials, VerifierOptionsOutOfRangeAreRefused) {
+  Fixture f;
+  auto refused = [&f](uint64_t skew, uint64_t lifetime) {
+    Credentials credentials;
+    testing::expect_ok(credentials.add(f.device.record));
+    VerifierOptions options;
+    options.max_clock_skew_s = skew;
+    options.max_lifetime_s = lifetime;
+    Result<TokenVerifier> made = TokenVerifier::create(std::move(credentials), options);
+    return !made && made.error().code() == Errc::invalid_argument;
+  };
+  EXPECT_TRUE(refused(UINT64_MAX, 3600));
+  EXPECT_TRUE(refused(kMaxClockSkewLimitS + 1, 3600));
+  EXPECT_TRUE(refused(30, UINT64_MAX));
+  EXPECT_TRUE(refused(30, kMaxTokenLifetimeLimitS + 1));
+  EXPECT_TRUE(refused(30, 0));
+  EXPECT_FALSE(refused(0, 1));
+  EXPECT_FALSE(refused(kMaxClockSkewLimitS, kMaxTokenLifetimeLimitS));
+  // At the limits, a token from 1970 is expired, and stays refused.
+  VerifierOptions widest;
+  widest.max_clock_skew_s = kMaxClockSkewLimitS;
+  widest.max_lifetime_s = kMaxTokenLifetimeLimitS;
+  TokenVerifier verifier = f.make_verifier(widest);
+  const std::string old = take(make_connect_token(f.device.device_secret, "device-7", "c", 60, 1));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", old, kNow)), Errc::expired);
+  EXPECT_EQ(code(verifier.verify("device-7", "c", old, kNow)), Errc::expired);
+}
+
+// A 0600 credentials file owned by another user is refused (the broker would
+// otherwise let that user add devices); root's own files load.
+TEST(Credentials, LoadRefusesAFileOwnedByAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown a file to another user";
+  Fixture f;
+  testing::TempDir dir;
+  Credentials credentials;
+  testing::expect_ok(credentials.add(f.device.record));
+  const std::string path = dir.file("broker.credentials");
+  testing::expect_ok(credentials.save(path));
+  ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);  // nobody
+  for (const bool allow_insecure_permissions : {false, true}) {
+    Result<Credentials> loaded = Credentials::load(path, allow_insecure_permissions);
+    ASSERT_FALSE(loaded) << allow_insecure_permissions;
+    EXPECT_EQ(loaded.error(), Errc::insecure_permissions);
+  }
+  ASSERT_EQ(chown(path.c_str(), 0, 0), 0);
+  EXPECT_TRUE(Credentials::load(path));
 }
 
 TEST(Credentials, TenThousandMalformedUsernamesAndPasswordsAreRefused) {

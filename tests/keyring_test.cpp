@@ -1,6 +1,7 @@
 #include <mqseal/keyring.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <random>
 #include <string>
@@ -9,6 +10,8 @@
 
 namespace mqseal {
 namespace {
+
+constexpr uid_t kNobodyUid = 65534;  // Debian's nobody
 
 using testing::take;
 
@@ -164,6 +167,28 @@ TEST(Keyring, SaveUses0600AndLoadRefusesLooserModes) {
   EXPECT_TRUE(Keyring::load(path, Keyring::LoadOptions{true}));
   EXPECT_EQ(Keyring::load(dir.file("missing")).error(), Errc::io_error);
   EXPECT_EQ(Keyring::load(dir.path()).error(), Errc::io_error);  // a directory
+}
+
+// A 0600 file owned by another user is refused, whatever its mode: that user
+// could have written its keys. Root's files are accepted (root can replace
+// any file anyway). The check is on the opened descriptor (fstat).
+TEST(Keyring, LoadRefusesAFileOwnedByAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown a file to another user";
+  testing::TempDir dir;
+  Keyring ring;
+  (void)take(ring.generate("t"));
+  const std::string path = dir.file("ring.keys");
+  testing::expect_ok(ring.save(path));
+  ASSERT_EQ(chown(path.c_str(), kNobodyUid, kNobodyUid), 0);
+  Result<Keyring> loaded = Keyring::load(path);
+  ASSERT_FALSE(loaded);
+  EXPECT_EQ(loaded.error(), Errc::insecure_permissions);
+  EXPECT_NE(loaded.error().message().find("owned by uid 65534"), std::string::npos) << loaded.error().message();
+  Result<Keyring> loose = Keyring::load(path, Keyring::LoadOptions{true});
+  ASSERT_FALSE(loose) << "allowing loose modes does not allow another owner";
+  EXPECT_EQ(loose.error(), Errc::insecure_permissions);
+  ASSERT_EQ(chown(path.c_str(), 0, 0), 0);
+  EXPECT_TRUE(Keyring::load(path));
 }
 
 TEST(Keyring, CloneIsDeep) {

@@ -995,8 +995,18 @@ json file_vectors() {
       {"example", "version = 1\n\n" + r1 + "\n" + r2, "ok"},
       {"no-version", r1 + r2, "ok"},
       {"empty", "", "ok"},
-      {"comments-and-inline-tables", "# policy\nrule = [{filter = \"a/#\", key = \"k\"}, "
-                                     "{filter = \"b\", plaintext = true}]\n", "ok"},
+      {"inline-tables-outside-the-subset", "# policy\nrule = [{filter = \"a/#\", key = \"k\"}, "
+                                           "{filter = \"b\", plaintext = true}]\n", "parse_error"},
+      {"retained-refuse", "[[rule]]\nfilter = \"plant/+/cmd/#\"\nkey = \"commands\"\nretained = \"refuse\"\n",
+       "ok"},
+      {"retained-accept-with-age", "[[rule]]\nfilter = \"plant/+/state\"\nkey = \"state\"\n"
+                                   "retained = \"accept\"\nretained_max_age_ms = 86400000\n", "ok"},
+      {"retained-age-without-accept", "[[rule]]\nfilter = \"a/#\"\nkey = \"k\"\nretained_max_age_ms = 5\n",
+       "parse_error"},
+      {"retained-on-plaintext", "[[rule]]\nfilter = \"p/#\"\nplaintext = true\nretained = \"refuse\"\n",
+       "parse_error"},
+      {"retained-unknown-word", "[[rule]]\nfilter = \"a/#\"\nkey = \"k\"\nretained = \"sometimes\"\n",
+       "parse_error"},
       {"version-2", "version = 2\n" + r1, "parse_error"},
       {"version-as-string", "version = \"1\"\n" + r1, "parse_error"},
       {"unknown-top-level-field", "versoin = 1\n" + r1, "parse_error"},

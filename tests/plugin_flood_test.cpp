@@ -337,8 +337,10 @@ TEST(MosquittoPluginFlood, AQuotaOutOfRangeStopsTheBrokerAndNamesTheOption) {
     const testing::CommandResult run = testing::run_command({"mosquitto", "-c", config}, 10'000);
     EXPECT_FALSE(run.timed_out) << bad << ": the broker started";
     EXPECT_NE(run.exit_code, 0) << bad;
-    EXPECT_NE((run.out + run.err).find("plugin_opt_max_tokens_per_user is a number from 1 to 65536"),
+    EXPECT_NE((run.out + run.err).find("bad plugin_opt_max_tokens_per_user '" + std::string(bad) + "'"),
               std::string::npos)
+        << bad << "\n" << run.describe();
+    EXPECT_NE((run.out + run.err).find("1 to 65536"), std::string::npos)
         << bad << "\n" << run.describe();
   }
 }

@@ -151,6 +151,61 @@ TEST(MosquittoPlugin, ProtectedTopicsRefusePlaintextAndAclFileStillApplies) {
   EXPECT_NE(testing::read_file(broker.log_path()).find("refused an unsealed 17-byte publish"), std::string::npos);
 }
 
+// Issue 14 item 2: a user the plugin manages is never deferred to mosquitto's
+// own checks, even when password_file also knows the name. Had the plugin
+// deferred a failed token, password_file would let its password in (0).
+TEST(MosquittoPlugin, AManagedUserIsRefusedNotDeferredEvenIfPasswordFileKnowsIt) {
+  Deployment s;
+  const std::string file_password = "device-7's password_file password";
+  testing::CommandResult added =
+      testing::run_command({"mosquitto_passwd", "-b", s.password_file, "device-7", file_password});
+  ASSERT_TRUE(added.ok()) << added.describe();
+  testing::Broker broker(s.options());
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string good = token(s, "client-7");
+  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
+  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a replayed token";
+  std::string altered = token(s, "client-7");
+  altered[30] = altered[30] == 'A' ? 'B' : 'A';
+  EXPECT_EQ(connect(broker, "client-7", "device-7", altered), 5) << "a bad token";
+  EXPECT_EQ(connect(broker, "client-7", "device-7", file_password), 5) << "password_file's password";
+  EXPECT_EQ(connect(broker, "client-7", "device-7", ""), 5) << "no password";
+  // The other password_file user is still deferred to it (and let in).
+  EXPECT_EQ(connect(broker, "legacy-1", "legacy", "legacy-password"), 0);
+}
+
+// Blanks after the commas of plugin_opt_protected_topics were kept, so
+// "plant/#, factory/#" protected " factory/#", a filter nothing matches.
+TEST(MosquittoPlugin, ProtectedTopicsListMayHaveBlanksAroundItsCommas) {
+  Deployment s;
+  testing::BrokerOptions options = s.options();
+  options.extra_config.push_back("plugin_opt_protected_topics plant/#, factory/#");
+  testing::Broker broker(options);
+  ASSERT_TRUE(broker.running()) << broker.log();
+  MQTTClient client = nullptr;
+  ASSERT_EQ(connect(broker, "legacy-1", "legacy", "legacy-password", &client), 0) << broker.log();
+  ASSERT_EQ(MQTTClient_subscribe(client, "factory/#", 1), MQTTCLIENT_SUCCESS);
+  const std::string plaintext = "plaintext on factory";
+  MQTTClient_deliveryToken t = 0;
+  MQTTClient_publish(client, "factory/1/cmd", static_cast<int>(plaintext.size()), plaintext.data(), 1, 0, &t);
+  MQTTClient_waitForCompletion(client, t, 5000);
+  char* topic = nullptr;
+  int topic_len = 0;
+  MQTTClient_message* message = nullptr;
+  EXPECT_EQ(MQTTClient_receive(client, &topic, &topic_len, &message, 1000), MQTTCLIENT_SUCCESS);
+  EXPECT_EQ(message, nullptr) << "plaintext got through on factory/1/cmd";
+  if (message != nullptr) {
+    MQTTClient_freeMessage(&message);
+    MQTTClient_free(topic);
+  }
+  MQTTClient_disconnect(client, 1000);
+  MQTTClient_destroy(&client);
+  EXPECT_NE(testing::read_file(broker.log_path()).find("refused an unsealed 20-byte publish on protected topic "
+                                                        "'factory/1/cmd'"),
+            std::string::npos)
+      << broker.log();
+}
+
 TEST(MosquittoPlugin, NeitherPasswordNorDeviceSecretCrossesTheWire) {
   Deployment s;
   testing::Broker broker(s.options());

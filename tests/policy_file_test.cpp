@@ -113,6 +113,161 @@ TEST(PolicyFile, RetainedPolicyPerRule) {
             Errc::parse_error);
 }
 
+// Inputs that reach undefined behaviour or a failed assertion inside toml++
+// 3.3.0 when handed to it as they are (found by fuzzing toml::parse under
+// UBSan with its assertions on; the sanitizer build compiles toml++ in, so
+// there these abort the test if they ever reach the bad paths again). One
+// example of each kind; all must be a plain parse_error.
+TEST(PolicyFile, InputsThatBreakTomlPlusPlusAreParseErrors) {
+  const std::string cases[] = {
+      // A non-ASCII character where toml++ looks for whitespace hits
+      // __builtin_unreachable in is_non_ascii_horizontal_whitespace for
+      // U+00A1-U+0499, U+2C8E-U+3087 and U+FC26-U+FEFE (all but the real
+      // whitespace in those blocks):
+      "\xEF\xBB\x9F",                   // U+FEDF alone
+      "\xC2\xBF",                       // U+00BF
+      "\xE3\x80\x81 = 1\n",             // U+3001 before a key
+      "version = 1 \xC3\xA9\n",         // U+00E9 after a value
+      "[[rule]]\nfilter = \"a\"\xD0\x85\n",
+      "a = '''\xD0\x85''' \xD0\x85\n",
+      // A table header whose first character is neither a key character nor
+      // a quote fails toml++'s assertion in parse_key:
+      "[[+/b\"",
+      "[=]\n",
+      "[[\n]]\n",
+      "[ #]\n",
+      // Values that fail assertions in parse_value and parse_time:
+      "a = [1, 2.5, }\n",
+      "a = [1, }]\n",
+      "x = 1989-05-27T(7:32:01Z\n",
+      std::string("x = 1979-05-27T\0""7:00\n", 22),
+      "v = 0-05-25-270\n",
+  };
+  for (const std::string& text : cases) {
+    Result<TopicPolicy> policy = parse_policy(text);
+    ASSERT_FALSE(policy) << ::testing::PrintToString(text);
+    EXPECT_EQ(policy.error(), Errc::parse_error) << ::testing::PrintToString(text);
+  }
+}
+
+// What the loader accepts: the TOML subset docs/SPEC.md section 9 describes.
+TEST(PolicyFile, AcceptsTheDocumentedSubset) {
+  Result<TopicPolicy> policy = parse_policy(
+      "\xEF\xBB\xBF# a policy \xC3\xA9\xEF\xBB\x9F with comments\r\n"
+      "version = +1   # trailing comment \xEF\xBB\x9F\r\n"
+      "\t\n"
+      "  [[rule]]  # indented header\n"
+      "filter=\"plant/\\u00e9/\\\"q\\\"\\t\"\n"
+      "key = 'cafe'\n"
+      "[[rule]]\n"
+      "filter = 'public/\xC3\xA9/#'\n"
+      "plaintext = true\n");
+  ASSERT_TRUE(policy) << policy.error().message();
+  ASSERT_EQ(policy->rules().size(), 2u);
+  EXPECT_EQ((*policy->resolve("plant/\xC3\xA9/\"q\"\t"))->key_name, "cafe");
+  EXPECT_TRUE((*policy->resolve("public/\xC3\xA9/x"))->plaintext);
+}
+
+TEST(PolicyFile, RefusesTomlOutsideTheSubsetWithTheLine) {
+  struct Case {
+    std::string text;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"version = 1.0\n", "line 1"},
+      {"version = 0x1\n", "line 1"},
+      {"version = 1_0\n", "line 1"},
+      {"version = 01\n", "line 1"},
+      {"version = 1234567890123456789\n", "line 1"},
+      {"\n[rule]\n", "line 2"},
+      {"[[rule]]\nfilter = \"\"\"a\"\"\"\n", "line 2"},
+      {"[[rule]]\nfilter = '''a'''\n", "line 2"},
+      {"rule = [{filter = \"a\", key = \"k\"}]\n", "line 1"},
+      {"[[rule]]\n\"filter\" = \"a\"\n", "line 2"},
+      {"[[rule]]\nrule.filter = \"a\"\n", "line 2"},
+      {"[[ rule ]]\n", "line 1"},
+      {"[[rule]] x\n", "line 1"},
+      {"a = \"x\" y\n", "line 1"},
+      {"a = \"\\q\"\n", "line 1"},
+      {"a = \"\\uD800\"\n", "line 1"},
+      {"a = \"\\U00110000\"\n", "line 1"},
+      {"a = \"\\u12\"\n", "line 1"},
+      {"a = \"unterminated\n", "line 1"},
+      {"a = 'x\x01'\n", "line 1"},
+      {"# bell \x07\n", "line 1"},
+      {"a = 1\rb = 2\n", "line 1"},
+      {"\n\n\xC3\x28 = 1\n", "line 3"},     // invalid UTF-8
+      {"# \xED\xA0\x80\n", "line 1"},      // an encoded surrogate
+      {"# \xC0\xAF\n", "line 1"},          // overlong
+      {"# \xF4\x90\x80\x80\n", "line 1"},  // above U+10FFFF
+      {"a = \"\xE2\x82\"\n", "line 1"},    // truncated sequence
+      {"x = 1979-05-27\n", "line 1"},
+      {"x = inf\n", "line 1"},
+      {std::string("a = 1\n\0", 7), "line 2"},
+  };
+  for (const Case& c : cases) {
+    Result<TopicPolicy> policy = parse_policy(c.text);
+    ASSERT_FALSE(policy) << ::testing::PrintToString(c.text);
+    EXPECT_EQ(policy.error(), Errc::parse_error) << ::testing::PrintToString(c.text);
+    EXPECT_NE(policy.error().message().find(c.says), std::string::npos)
+        << ::testing::PrintToString(c.text) << " -> " << policy.error().message();
+  }
+}
+
+// A fuzzed corpus: structure-aware mutations of valid policies (TOML's own
+// punctuation, dates, multi-line quotes and the non-ASCII characters above
+// spliced in; bytes deleted, changed and repeated). Every result is a policy
+// or a typed error; in the sanitizer build toml++'s assertions and UBSan
+// watch every call.
+TEST(PolicyFile, FuzzedCorpusGivesTypedErrorsOnly) {
+  const std::string seeds[] = {
+      "version = 1\n[[rule]]\nfilter = \"plant/+/telemetry\"\nkey = \"telemetry\"\n"
+      "[[rule]]\nfilter = 'public/#'\nplaintext = true # c\n",
+      "# \xC3\xA9\r\n[[rule]]\r\nfilter = \"a/\\u00e9\"\r\nkey = \"k\"\r\n",
+  };
+  const std::string tokens[] = {"[", "]", "[[", "]]", "{", "}", "=", ",", ".", "\"", "'", "\"\"\"",
+                                "'''", "#", "\n", "\r\n", " ", "\t", "\\", "\\u", "+", "-", "0",
+                                "1979-05-27T07:32:00Z", "07:32", "T", ":", "inf", "nan", "0x1F",
+                                "1e5", "_", "\xEF\xBB\x9F", "\xEF\xBB\xBF", "\xC2\xBF", "\xE3\x80\x81",
+                                "\xE3\x80\x80", "\xC2\xA0", "\xE2\x80\xA8", "\xED\xA0\x80", std::string(1, '\0'),
+                                "\x7f", "rule", "filter", "key", "plaintext", "true", "version"};
+  const size_t token_count = sizeof tokens / sizeof tokens[0];
+  std::mt19937_64 rng(20261201);
+  size_t accepted = 0;
+  for (int i = 0; i < 40000; ++i) {
+    std::string text = seeds[rng() % 2];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = rng() % (text.size() + 1);
+      switch (rng() % 5) {
+        case 0:
+          text.insert(at, tokens[rng() % token_count]);
+          break;
+        case 1:
+          if (at < text.size()) text.erase(at, 1 + rng() % 8);
+          break;
+        case 2:
+          if (at < text.size()) text[at] = static_cast<char>(rng());
+          break;
+        case 3:
+          if (at < text.size()) text.insert(at, text.substr(at, 1 + rng() % 16));
+          break;
+        default:
+          text.resize(at);
+          break;
+      }
+    }
+    Result<TopicPolicy> r = parse_policy(text);
+    if (r) {
+      ++accepted;
+      continue;
+    }
+    const Errc c = r.error().code();
+    EXPECT_TRUE(c == Errc::parse_error || c == Errc::invalid_filter) << r.error().message();
+  }
+  EXPECT_GT(accepted, 0u);  // the mutations also leave valid policies
+}
+
 TEST(PolicyFile, LoadsFromDisk) {
   testing::TempDir dir;
   testing::write_file(dir.file("p.toml"), "[[rule]]\nfilter = \"#\"\nkey = \"all\"\n", 0644);

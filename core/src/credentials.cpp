@@ -355,9 +355,15 @@ TokenVerifier::~TokenVerifier() = default;
 
 Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOptions options) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
-  if (options.max_lifetime_s == 0 || options.max_tokens_per_user == 0 ||
-      options.max_tokens_per_user > kMaxTokensPerUserLimit) {
-    return Error(Errc::invalid_argument, "verifier options out of range");
+  if (options.max_clock_skew_s > kMaxClockSkewLimitS) {
+    return Error(Errc::invalid_argument, "max_clock_skew_s is 0 to " + std::to_string(kMaxClockSkewLimitS));
+  }
+  if (options.max_lifetime_s == 0 || options.max_lifetime_s > kMaxTokenLifetimeLimitS) {
+    return Error(Errc::invalid_argument, "max_lifetime_s is 1 to " + std::to_string(kMaxTokenLifetimeLimitS));
+  }
+  if (options.max_tokens_per_user == 0 || options.max_tokens_per_user > kMaxTokensPerUserLimit) {
+    return Error(Errc::invalid_argument,
+                 "max_tokens_per_user is 1 to " + std::to_string(kMaxTokensPerUserLimit));
   }
   Result<Key> unknown_user_key = Key::generate();
   if (!unknown_user_key) return std::move(unknown_user_key).error();

@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <fstream>
 
 namespace mqseal {
@@ -9,6 +11,230 @@ namespace mqseal {
 namespace {
 
 constexpr int64_t kPolicyFileVersion = 1;
+
+// ---- The TOML subset policy files may use (docs/SPEC.md section 9) ----
+//
+// toml++ 3.3.0 (Debian 12) has undefined behaviour or failed assertions on
+// some malformed input, found by fuzzing toml::parse with its assertions on
+// and UBSan (the sanitizer build compiles toml++ in so that the tests see it):
+//  - a non-ASCII character where the parser looks for whitespace (outside
+//    strings and comments) reaches __builtin_unreachable in
+//    is_non_ascii_horizontal_whitespace for U+00A1-U+0499, U+2C8E-U+3087 and
+//    U+FC26-U+FEFE, except the real whitespace among them (e.g. the 3 bytes
+//    EF BB 9F, U+FEDF, alone);
+//  - a table header whose first character after '[' or '[[' is neither a key
+//    character, a quote nor ']' fails parse_key's assertion (`[[+/b"`);
+//  - malformed arrays and inline tables (`a = [1, }`) fail parse_value's
+//    assertions, malformed dates and times (`1989-05-27T(7:32`) parse_time's.
+// In builds with NDEBUG those assertions become assumptions (clang) or
+// nothing, so the behaviour is undefined there too. Rather than chase each
+// path, text reaches toml++ only if it is valid UTF-8 and every line is in
+// the small subset a policy needs, checked here first: blank lines, comments,
+// `[name]` / `[[name]]` headers and `key = value` lines with bare keys and
+// one-line strings, decimal integers or booleans as values; outside strings
+// and comments only ASCII. None of the paths above is reachable from such
+// text (the fuzzed corpus in tests/policy_file_test.cpp checks it).
+
+constexpr size_t kMaxPolicyIntegerDigits = 18;  // below 2^63: no overflow path in toml++
+constexpr uint32_t kMaxCodePoint = 0x10FFFF;
+constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+constexpr const char* kValueForms =
+    "a value is a one-line \"string\" or 'string', a decimal integer, true or false";
+
+Error line_error(size_t line, const std::string& what) {
+  return Error(Errc::parse_error, "line " + std::to_string(line) + ": " + what);
+}
+
+// Length of the strict UTF-8 sequence at text[pos] (shortest form, no
+// surrogates, at most U+10FFFF), or 0 if there is none.
+size_t utf8_sequence_length(std::string_view text, size_t pos) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(text[pos + i]); };
+  const auto continuation = [&](size_t i) { return pos + i < text.size() && (byte(i) & 0xC0) == 0x80; };
+  const uint8_t b0 = byte(0);
+  if (b0 < 0x80) return 1;
+  if (b0 >= 0xC2 && b0 <= 0xDF) return continuation(1) ? 2 : 0;
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    if (!continuation(1) || !continuation(2)) return 0;
+    if (b0 == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
+    if (b0 == 0xED && byte(1) >= 0xA0) return 0;  // surrogate
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
+    if (b0 == 0xF0 && byte(1) < 0x90) return 0;   // overlong
+    if (b0 == 0xF4 && byte(1) >= 0x90) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+
+bool is_control(char c) {
+  const auto b = static_cast<uint8_t>(c);
+  return (b < 0x20 && c != '\t') || b == 0x7F;
+}
+bool is_bare_key_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_hex_digit(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+uint32_t hex_value(char c) {
+  return is_digit(c) ? static_cast<uint32_t>(c - '0') : static_cast<uint32_t>((c | 0x20) - 'a' + 10);
+}
+
+// Checks one line (without its line break), left to right.
+class SubsetLine {
+ public:
+  SubsetLine(std::string_view line, size_t number) : line_(line), number_(number) {}
+
+  Status check() {
+    skip_blanks();
+    if (done()) return {};
+    if (peek() == '#') return comment();
+    if (Status s = peek() == '[' ? header() : key_value(); !s) return s;
+    skip_blanks();
+    if (done()) return {};
+    if (peek() == '#') return comment();
+    return fail("expected a comment or the end of the line");
+  }
+
+ private:
+  bool done() const { return at_ >= line_.size(); }
+  char peek(size_t ahead = 0) const { return at_ + ahead < line_.size() ? line_[at_ + ahead] : '\0'; }
+  bool starts_with(std::string_view s) const { return line_.substr(at_, s.size()) == s; }
+  void skip_blanks() {
+    while (!done() && (peek() == ' ' || peek() == '\t')) ++at_;
+  }
+  Error fail(const std::string& what) const { return line_error(number_, what); }
+
+  Status comment() {
+    for (++at_; !done(); ++at_) {
+      if (is_control(peek())) return fail("control character in a comment");
+    }
+    return {};
+  }
+
+  Status bare_key(const char* where) {
+    const size_t start = at_;
+    while (!done() && is_bare_key_char(peek())) ++at_;
+    if (at_ == start) return fail(std::string("expected a bare key (letters, digits, '_', '-') ") + where);
+    return {};
+  }
+
+  // [name] or [[name]]
+  Status header() {
+    const std::string_view close = starts_with("[[") ? "]]" : "]";
+    at_ += close.size();
+    if (Status s = bare_key("in a table header"); !s) return s;
+    if (!starts_with(close)) return fail("expected '" + std::string(close) + "'");
+    at_ += close.size();
+    return {};
+  }
+
+  Status key_value() {
+    if (Status s = bare_key("at the start of the line"); !s) return s;
+    skip_blanks();
+    if (peek() != '=') return fail("expected '=' after the key");
+    ++at_;
+    skip_blanks();
+    if (peek() == '"') return basic_string();
+    if (peek() == '\'') return literal_string();
+    if (starts_with("true")) return word(4);
+    if (starts_with("false")) return word(5);
+    if (is_digit(peek()) || peek() == '+' || peek() == '-') return integer();
+    return fail(kValueForms);
+  }
+
+  // What may follow a value: a blank, a comment or the end of the line.
+  Status value_end() {
+    if (done() || peek() == ' ' || peek() == '\t' || peek() == '#') return {};
+    return fail(kValueForms);
+  }
+
+  Status word(size_t length) {
+    at_ += length;
+    return value_end();
+  }
+
+  Status integer() {
+    if (peek() == '+' || peek() == '-') ++at_;
+    const size_t start = at_;
+    while (!done() && is_digit(peek())) ++at_;
+    const size_t digits = at_ - start;
+    if (digits == 0 || digits > kMaxPolicyIntegerDigits || (digits > 1 && line_[start] == '0')) {
+      return fail("integers are 1 to 18 decimal digits, without leading zeros");
+    }
+    return value_end();
+  }
+
+  Status basic_string() {
+    if (starts_with(R"(""")")) return fail("multi-line strings are not supported in policy files");
+    for (++at_; !done(); ++at_) {
+      const char c = peek();
+      if (c == '"') {
+        ++at_;
+        return value_end();
+      }
+      if (is_control(c)) return fail("control character in a string");
+      if (c != '\\') continue;
+      ++at_;
+      const char e = peek();
+      if (e == 'b' || e == 't' || e == 'n' || e == 'f' || e == 'r' || e == '"' || e == '\\') continue;
+      if (e != 'u' && e != 'U') return fail("unknown escape sequence in a string");
+      const size_t count = e == 'u' ? 4 : 8;
+      uint32_t code_point = 0;
+      for (size_t i = 1; i <= count; ++i) {
+        if (!is_hex_digit(peek(i))) return fail("\\u needs 4 and \\U 8 hex digits");
+        if (code_point > kMaxCodePoint) return fail("escape is not a Unicode scalar value");
+        code_point = code_point * 16 + hex_value(peek(i));
+      }
+      if (code_point > kMaxCodePoint || (code_point >= 0xD800 && code_point <= 0xDFFF)) {
+        return fail("escape is not a Unicode scalar value");
+      }
+      at_ += count;
+    }
+    return fail("unterminated string (a string ends on its line)");
+  }
+
+  Status literal_string() {
+    if (starts_with("'''")) return fail("multi-line strings are not supported in policy files");
+    for (++at_; !done(); ++at_) {
+      if (peek() == '\'') {
+        ++at_;
+        return value_end();
+      }
+      if (is_control(peek())) return fail("control character in a string");
+    }
+    return fail("unterminated string (a string ends on its line)");
+  }
+
+  std::string_view line_;
+  size_t number_;
+  size_t at_ = 0;
+};
+
+// parse_error naming the line, unless `text` is valid UTF-8 in the subset.
+Status check_policy_subset(std::string_view text) {
+  size_t line = 1;
+  for (size_t pos = 0; pos < text.size();) {
+    if (text[pos] == '\n') ++line;
+    const size_t length = utf8_sequence_length(text, pos);
+    if (length == 0) return line_error(line, "not valid UTF-8");
+    pos += length;
+  }
+  line = 0;
+  for (size_t pos = 0; pos <= text.size();) {
+    ++line;
+    const size_t newline = std::min(text.find('\n', pos), text.size());
+    std::string_view content = text.substr(pos, newline - pos);
+    if (!content.empty() && content.back() == '\r') content.remove_suffix(1);
+    if (content.find('\r') != std::string_view::npos) {
+      return line_error(line, "a carriage return may only come right before a line feed");
+    }
+    if (Status s = SubsetLine(content, line).check(); !s) return s;
+    pos = newline + 1;
+  }
+  return {};
+}
 
 Error at(const toml::node& node, const std::string& what) {
   const toml::source_region& where = node.source();
@@ -80,6 +306,8 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
 
 Result<TopicPolicy> parse_policy(std::string_view text) {
   if (text.size() > kMaxPolicyFileSize) return Error(Errc::parse_error, "policy file too large");
+  if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
+  if (Status s = check_policy_subset(text); !s) return s.error();
   toml::table root;
   try {
     root = toml::parse(text);

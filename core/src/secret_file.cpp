@@ -8,8 +8,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 namespace mqseal::internal {
+
+namespace {
+constexpr uid_t kRootUid = 0;
+}  // namespace
 
 WipedString::~WipedString() { sodium_memzero(text.data(), text.size()); }
 
@@ -24,6 +29,17 @@ Status read_secret_file(const std::string& path, bool allow_insecure_permissions
   struct stat st {};
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     return Error(Errc::io_error, path + " is not a regular file");
+  }
+  // Owner first, on the opened descriptor (no window between check and
+  // read): a file another user owns could hold that user's keys, whatever
+  // its mode. Root's files are accepted: root can replace any file anyway,
+  // and a root-owned file readable by a service's group (0640, with
+  // allow_insecure_permissions) is how a service that drops privileges, as
+  // mosquitto does, is usually given a secret.
+  const uid_t me = geteuid();
+  if (st.st_uid != me && st.st_uid != kRootUid) {
+    return Error(Errc::insecure_permissions, path + " is owned by uid " + std::to_string(st.st_uid) +
+                                                 ", not by this user (uid " + std::to_string(me) + ") or root");
   }
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !allow_insecure_permissions) {
     return Error(Errc::insecure_permissions, path + " (chmod 600 it)");

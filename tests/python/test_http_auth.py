@@ -8,12 +8,14 @@ import importlib.util
 import json
 import logging
 import os
+import queue
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -174,6 +176,59 @@ def test_deny_status_for_emqx(device: mqseal.Provisioned) -> None:
     assert http_auth.decide(verifier, b"{", deny_status=200)[0] == 400
 
 
+class StderrLines:
+    """A child's stderr, read by a thread, so that every wait on it has a time limit."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        self._stream = process.stderr
+        self._lines: queue.Queue[Optional[str]] = queue.Queue()
+        self.lines: List[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def until(self, marker: str, timeout: float) -> str:
+        """The first line containing `marker`; AssertionError if the child ends or `timeout` s pass first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {marker!r} within {timeout} s:\n{''.join(self.lines)}") from None
+            if line is None:
+                raise AssertionError(f"ended before {marker!r}:\n{''.join(self.lines)}")
+            self.lines.append(line)
+            if marker in line:
+                return line
+
+    def rest(self, timeout: float) -> str:
+        """Everything after what until() read, once the child has closed stderr (at most `timeout` s)."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "stderr still open"
+        while (line := self._lines.get_nowait()) is not None:
+            self.lines.append(line)
+        return "".join(self.lines)
+
+
+def test_waiting_for_a_silent_child_is_bounded() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        start = time.monotonic()
+        with pytest.raises(AssertionError, match="within 0.5 s"):
+            StderrLines(process).until("listening on", timeout=0.5)
+        assert time.monotonic() - start < 10
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+
+
 def test_the_script(tmp_path: Path, device: mqseal.Provisioned) -> None:
     credentials = mqseal.Credentials()
     credentials.add(device.record)
@@ -183,25 +238,20 @@ def test_the_script(tmp_path: Path, device: mqseal.Provisioned) -> None:
     process = subprocess.Popen(
         [sys.executable, str(EXAMPLE), str(path), "0"], stderr=subprocess.PIPE, text=True, env=env
     )
-    lines: List[str] = []
+    stderr = StderrLines(process)
     good = token(device)
     try:
-        assert process.stderr is not None
-        for line in process.stderr:
-            lines.append(line)
-            if "listening on http://127.0.0.1:" in line:
-                break
-        assert lines and "listening on" in lines[-1], "".join(lines)
-        port = int(lines[-1].rsplit(":", 1)[1].split("/", 1)[0])
+        listening = stderr.until("listening on http://127.0.0.1:", timeout=30)
+        port = int(listening.rsplit(":", 1)[1].split("/", 1)[0])
         assert post(("127.0.0.1", port), request(USERNAME, good)) == (200, {"result": "allow"})
     finally:
         process.terminate()
         try:
-            _, rest = process.communicate(timeout=10)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()  # never leave it running
-            _, rest = process.communicate()
-    assert good not in "".join(lines) + rest
+            process.wait(timeout=10)
+    assert good not in stderr.rest(timeout=10)
 
     path.chmod(0o644)  # a credentials file readable by others is refused
     refused = subprocess.run([sys.executable, str(EXAMPLE), str(path), "0"], capture_output=True, text=True, timeout=30)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
 import threading
 import time
 import uuid
@@ -26,6 +27,8 @@ from conftest import TIMEOUT, Broker, BrokerWithConfig
 USERNAME = "device-7"
 PASSWORD = "correct horse battery staple"
 CHEAP = mqseal.PassphraseParams(bytes(16), 1, 8192)  # Argon2id limits for tests only
+OTHER_USER = "legacy"  # in mosquitto's password_file only
+OTHER_PASSWORD = "legacy password"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,12 +50,21 @@ def token_broker(tmp_path: Path, broker_with_config: BrokerWithConfig) -> TokenB
     credentials.add(device.record)
     path = tmp_path / "broker.credentials"
     credentials.save(str(path))  # mode 0600: readable because the broker stays root (user root)
+    # A password_file user the plugin does not manage: the plugin must defer
+    # them to mosquitto, which lets them in with their password.
+    passwords = tmp_path / "passwords"
+    made = subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(passwords), OTHER_USER, OTHER_PASSWORD],
+        capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    assert made.returncode == 0, made.stderr
     broker = broker_with_config(
         [
             "user root",  # as root, mosquitto would otherwise become "mosquitto", who cannot read tmp_path
             "allow_anonymous false",
             f"plugin {plugin}",
             f"plugin_opt_credentials_file {path}",
+            f"password_file {passwords}",
         ]
     )
     return TokenBroker(broker, device.device_secret)
@@ -250,8 +262,16 @@ def test_an_empty_client_id_is_refused_early() -> None:
     assert client.client.on_pre_connect is None
 
 
-def test_a_user_the_credentials_do_not_hold_is_refused(token_broker: TokenBroker) -> None:
-    """The plugin defers unknown users to mosquitto, which refuses them here (allow_anonymous false)."""
+def test_a_user_the_credentials_do_not_hold_is_deferred_to_mosquitto(token_broker: TokenBroker) -> None:
+    """The plugin defers users it does not manage: password_file decides (it would refuse them if it refused)."""
     client = new_client()
-    client.username_pw_set("somebody-else", PASSWORD)
+    client.username_pw_set(OTHER_USER, OTHER_PASSWORD)
+    assert attempt(client, token_broker.broker) == "Success"
+    client = new_client()
+    client.username_pw_set(OTHER_USER, PASSWORD)
     assert attempt(client, token_broker.broker) == "Not authorized"
+    client = new_client()
+    client.username_pw_set("somebody-else", OTHER_PASSWORD)  # in neither file
+    assert attempt(client, token_broker.broker) == "Not authorized"
+    text = broker_log(token_broker.broker, "disconnected, not authorised", 2)
+    assert "mqseal: refused CONNECT" not in text  # mosquitto refused them, not the plugin

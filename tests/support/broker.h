@@ -42,7 +42,8 @@ class Broker {
   std::string address() const;   // "tcp://127.0.0.1:PORT" or "ssl://127.0.0.1:PORT" (Paho C URI form)
   std::string log() const;       // the broker's stdout/stderr, then its log file, so far
   void stop();                   // SIGTERM, bounded wait, SIGKILL if needed (idempotent)
-  void restart();                // start again on the same port with the same config
+  void restart();                // start again on the same port with the same config (a failure, without
+                                 // trying, if the constructor could not start it)
 
   const BrokerOptions& options() const { return options_; }
   const std::string& log_path() const { return log_path_; }  // mosquitto's log_dest file
@@ -56,6 +57,7 @@ class Broker {
   std::string dir_, config_path_, log_path_, output_path_;
   int port_ = 0;
   int pid_ = -1;
+  bool started_ = false;  // the constructor started it
 };
 
 // What mosquitto_pub / mosquitto_sub present to a TLS broker. Empty certfile/keyfile: no client certificate.

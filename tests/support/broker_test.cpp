@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -100,6 +101,20 @@ TEST(Broker, StopAndRestartOnTheSamePort) {
   Eavesdropper eavesdropper(broker, "mqseal/test/up", 1, kCollectTimeoutMs);
   ASSERT_TRUE(publish(broker, "mqseal/test/up", "back").ok());
   EXPECT_EQ(eavesdropper.wait(), std::vector<std::string>{"back"}) << eavesdropper.errors();
+}
+
+// A broker that never started is not started by restart() either (it used to
+// try kRestartAttempts times more, each waiting for a broker that cannot come).
+TEST(Broker, RestartAfterAFailedStartDoesNotTryAgain) {
+  BrokerOptions options;
+  options.extra_config = {"no_such_mosquitto_option 1"};
+  std::unique_ptr<Broker> broker;
+  EXPECT_NONFATAL_FAILURE(broker = std::make_unique<Broker>(options), "mosquitto did not start");
+  ASSERT_NE(broker, nullptr);
+  const std::string log_before = broker->log();
+  EXPECT_NONFATAL_FAILURE(broker->restart(), "the broker never started");
+  EXPECT_EQ(broker->log(), log_before) << "restart() launched mosquitto again";
+  EXPECT_FALSE(broker->running());
 }
 
 TEST(Broker, DestructorLeavesNoProcess) {

@@ -127,7 +127,9 @@ class Credentials {
 
   [[nodiscard]] static Result<Credentials> parse(std::string_view text);
   [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
-  // Refuses a file group or others can read unless allow_insecure_permissions.
+  // Refuses a file group or others can read unless allow_insecure_permissions,
+  // and always one owned by neither the effective user nor root
+  // (insecure_permissions): as for keyring files (mqseal/keyring.h).
   [[nodiscard]] static Result<Credentials> load(const std::string& path,
                                                 bool allow_insecure_permissions = false);
   [[nodiscard]] Status save(const std::string& path) const;  // atomic, mode 0600
@@ -142,12 +144,19 @@ class Credentials {
   std::vector<CredentialRecord> records_;
 };
 
+// The ranges TokenVerifier::create accepts for VerifierOptions (the
+// mosquitto plugin's options have the same): skew 0 to 1 hour, lifetime
+// 1 second to 1 day. Within them no sum of a token's expiry, the skew and the
+// lifetime can wrap around, and a token from long ago is always `expired`.
+inline constexpr uint64_t kMaxClockSkewLimitS = 3600;
+inline constexpr uint64_t kMaxTokenLifetimeLimitS = 86400;
 inline constexpr size_t kDefaultMaxTokensPerUser = 64;
 inline constexpr size_t kMaxTokensPerUserLimit = 65536;  // the largest max_tokens_per_user accepted
 
 struct VerifierOptions {
-  uint64_t max_clock_skew_s = 30;  // tolerated between device and broker
-  uint64_t max_lifetime_s = 3600;  // refuse tokens that expire later than this from now
+  uint64_t max_clock_skew_s = 30;  // tolerated between device and broker: 0..kMaxClockSkewLimitS
+  uint64_t max_lifetime_s = 3600;  // refuse tokens that expire later than this from now:
+                                   // 1..kMaxTokenLifetimeLimitS
   // Live tokens remembered per user, 1..kMaxTokensPerUserLimit. When a user's
   // own live tokens fill it, that user's next token is refused
   // (capacity_exceeded: fail closed, rather than forget a nonce that could

@@ -20,7 +20,10 @@
 //
 // File format: docs/SPEC.md, "Keyring file". Key bytes are written only by
 // save(), to a file created with mode 0600; load() refuses a file that group
-// or others can read unless LoadOptions::allow_insecure_permissions is set.
+// or others can read unless LoadOptions::allow_insecure_permissions is set,
+// and always a file owned by neither the effective user nor root (another
+// user could have put keys of their choosing in it; root is accepted because
+// it can replace any file anyway). Both checks use fstat on the opened file.
 //
 // Thread safety: const methods may run concurrently; mutation needs exclusive
 // access. Sealer and Opener take a std::shared_ptr<const Keyring>: to rotate,

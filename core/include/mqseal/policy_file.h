@@ -18,6 +18,12 @@
 // rule with both is refused even with `plaintext = false`, and so is
 // `plaintext = false` alone. Unknown tables or keys are refused, so a typo
 // never silently widens what is sent in plaintext.
+//
+// Only a subset of TOML is read, checked before the TOML parser sees the
+// text: valid UTF-8, one `key = value`, `[[table]]` or comment per line, bare
+// keys, one-line strings, decimal integers and booleans, non-ASCII only in
+// strings and comments (docs/SPEC.md section 9 has the exact rules).
+// Anything else is parse_error with its line.
 #ifndef MQSEAL_POLICY_FILE_H_
 #define MQSEAL_POLICY_FILE_H_
 

@@ -1,0 +1,114 @@
+// mqseal_auth.so's options (plugin_opt_ lines): a real mosquitto on
+// 127.0.0.1 refuses to start with any bad one, and its log names the option;
+// good options at the ends of their ranges start it.
+#include <gtest/gtest-spi.h>
+#include <gtest/gtest.h>
+#include <mqseal/credentials.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "asan_preload.h"
+#include "broker.h"
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::take;
+
+// A credentials file with one device, mode 0600 (the broker runs as root).
+struct CredentialsFile {
+  testing::TempDir dir;
+  std::string path = dir.file("mqseal.credentials");
+  CredentialsFile() {
+    Credentials credentials;
+    testing::expect_ok(credentials.add(take(provision("device-7", "pw", testing::cheap_passphrase_params(3))).record));
+    testing::expect_ok(credentials.save(path));
+  }
+};
+
+testing::BrokerOptions plugin_options(const std::vector<std::string>& plugin_lines) {
+  testing::BrokerOptions o;
+  o.extra_config = {"allow_anonymous false", "plugin " + std::string(MQSEAL_PLUGIN)};
+  o.extra_config.insert(o.extra_config.end(), plugin_lines.begin(), plugin_lines.end());
+  return o;
+}
+
+// Starts mosquitto with these plugin lines, expecting it to refuse to start;
+// its log.
+std::string refused_start(const std::vector<std::string>& plugin_lines) {
+  std::unique_ptr<testing::Broker> broker;
+  EXPECT_NONFATAL_FAILURE(broker = std::make_unique<testing::Broker>(plugin_options(plugin_lines)),
+                          "mosquitto did not start");
+  if (broker == nullptr) return {};
+  EXPECT_FALSE(broker->running());
+  return broker->log();
+}
+
+TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
+  CredentialsFile file;
+  const std::string credentials = "plugin_opt_credentials_file " + file.path;
+  struct Case {
+    std::vector<std::string> lines;
+    std::string log_says;
+  };
+  const Case cases[] = {
+      // unknown option name
+      {{credentials, "plugin_opt_max_clock_skew_s 30"}, "unknown option plugin_opt_max_clock_skew_s"},
+      // not a number, or not strictly one
+      {{credentials, "plugin_opt_max_clock_skew thirty"}, "bad plugin_opt_max_clock_skew 'thirty'"},
+      {{credentials, "plugin_opt_max_clock_skew +30"}, "bad plugin_opt_max_clock_skew '+30'"},
+      {{credentials, "plugin_opt_max_clock_skew -1"}, "bad plugin_opt_max_clock_skew '-1'"},
+      {{credentials, "plugin_opt_max_clock_skew 30s"}, "bad plugin_opt_max_clock_skew '30s'"},
+      {{credentials, "plugin_opt_max_token_lifetime 0x10"}, "bad plugin_opt_max_token_lifetime '0x10'"},
+      // out of range: 2^64-1 wrapped a sum and let a token from 1970 in
+      {{credentials, "plugin_opt_max_clock_skew 18446744073709551615"}, "bad plugin_opt_max_clock_skew"},
+      {{credentials, "plugin_opt_max_clock_skew 18446744073709551616"}, "bad plugin_opt_max_clock_skew"},
+      {{credentials, "plugin_opt_max_clock_skew 3601"}, "out of range: a whole number from 0 to 3600"},
+      {{credentials, "plugin_opt_max_token_lifetime 0"}, "bad plugin_opt_max_token_lifetime '0'"},
+      {{credentials, "plugin_opt_max_token_lifetime 86401"}, "bad plugin_opt_max_token_lifetime '86401'"},
+      {{credentials, "plugin_opt_allow_insecure_permissions yes"}, "bad plugin_opt_allow_insecure_permissions"},
+      // empty protected topic
+      {{credentials, "plugin_opt_protected_topics plant/#,,factory/#"}, "bad plugin_opt_protected_topics"},
+      {{credentials, "plugin_opt_protected_topics plant/#,"}, "bad plugin_opt_protected_topics"},
+      {{credentials, "plugin_opt_protected_topics  , "}, "bad plugin_opt_protected_topics"},
+      // bad filter
+      {{credentials, "plugin_opt_protected_topics plant/#/x"}, "'plant/#/x' is not a topic filter"},
+      {{credentials, "plugin_opt_protected_topics plant/#, fac+tory/#"}, "'fac+tory/#' is not a topic filter"},
+      // missing credentials file, or none named
+      {{"plugin_opt_credentials_file " + file.dir.file("none")}, "plugin_opt_credentials_file: "},
+      {{"plugin_opt_max_clock_skew 30"}, "plugin_opt_credentials_file is required"},
+      // the same option twice: which one would win?
+      {{credentials, credentials}, "plugin_opt_credentials_file is given more than once"},
+      {{credentials, "plugin_opt_max_clock_skew 30", "plugin_opt_max_clock_skew 3000"},
+       "plugin_opt_max_clock_skew is given more than once"},
+  };
+  for (const Case& c : cases) {
+    std::string lines;
+    for (const std::string& line : c.lines) lines += line + "\n";
+    SCOPED_TRACE(lines);
+    const std::string log = refused_start(c.lines);
+    EXPECT_NE(log.find(c.log_says), std::string::npos) << "expected in the log: " << c.log_says << "\n" << log;
+  }
+}
+
+TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
+  CredentialsFile file;
+  for (const auto& [skew, lifetime] : {std::pair<uint64_t, uint64_t>{0, 1},
+                                       std::pair<uint64_t, uint64_t>{kMaxClockSkewLimitS, kMaxTokenLifetimeLimitS}}) {
+    testing::Broker broker(plugin_options({"plugin_opt_credentials_file " + file.path,
+                                           "plugin_opt_allow_insecure_permissions false",
+                                           "plugin_opt_max_clock_skew " + std::to_string(skew),
+                                           "plugin_opt_max_token_lifetime " + std::to_string(lifetime),
+                                           "plugin_opt_protected_topics \tplant/#, factory/+/cmd/# ,x"}));
+    ASSERT_TRUE(broker.running()) << broker.log();
+    EXPECT_NE(broker.log().find("mqseal: 1 devices, 3 protected topic filters: 'plant/#', 'factory/+/cmd/#', 'x'"),
+              std::string::npos)
+        << broker.log();
+  }
+}
+
+}  // namespace
+}  // namespace mqseal
