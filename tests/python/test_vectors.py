@@ -26,7 +26,8 @@ def load(name: str) -> dict[str, Any]:
     return doc
 
 
-VECTORS = load("envelope_v1.json")
+ENVELOPE_FILES = {name: load(name) for name in ("envelope_v2.json", "envelope_v1.json")}
+ENVELOPES = [(name, v) for name, doc in ENVELOPE_FILES.items() for v in doc["vectors"]]
 SEQUENCES = load("sequences_v1.json")
 POLICIES = load("policy_v1.json")
 FILES = load("files_v1.json")
@@ -59,7 +60,9 @@ def policy_of(rules: list[dict[str, Any]]) -> mqseal.TopicPolicy:
         if rule.get("plaintext"):
             policy.add_plaintext_rule(rule["filter"])
         else:
-            policy.add_rule(rule["filter"], rule["key"])
+            max_age = rule.get("retained_max_age_ms")
+            policy.add_rule(rule["filter"], rule["key"], retained=rule.get("retained"),
+                            retained_max_age_ms=None if max_age is None else u64(max_age))
     return policy
 
 
@@ -73,14 +76,19 @@ def options_of(replay: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def world() -> tuple[mqseal.TopicPolicy, mqseal.Keyring, dict[str, Any]]:
-    return policy_of(VECTORS["policy"]), keyring_of(VECTORS["keys"]), options_of(VECTORS["replay"])
+def world(doc: dict[str, Any]) -> tuple[mqseal.TopicPolicy, mqseal.Keyring, dict[str, Any]]:
+    return policy_of(doc["policy"]), keyring_of(doc["keys"]), options_of(doc["replay"])
 
 
 def rule_json(rule: mqseal.TopicRule) -> dict[str, Any]:
     if rule.plaintext:
         return {"filter": rule.filter, "plaintext": True}
-    return {"filter": rule.filter, "key": rule.key_name}
+    out: dict[str, Any] = {"filter": rule.filter, "key": rule.key_name}
+    if rule.retained is not None:
+        out["retained"] = rule.retained
+        if rule.retained_max_age_ms is not None:
+            out["retained_max_age_ms"] = str(rule.retained_max_age_ms)
+    return out
 
 
 def seal(keys_json: list[dict[str, Any]], s: dict[str, Any]) -> bytes:
@@ -88,30 +96,38 @@ def seal(keys_json: list[dict[str, Any]], s: dict[str, Any]) -> bytes:
     topic_key = _mqseal._derive_topic_key(mqseal.Key.from_bytes(bytes.fromhex(material)), s["topic"])
     return _mqseal._seal_with_header(
         topic_key, s["topic"], s["key_id"], u64(s["timestamp_ms"]), bytes.fromhex(s["sender"]),
-        u64(s["sequence"]), bytes.fromhex(s["payload"]),
+        u64(s["sequence"]), bytes.fromhex(s["payload"]), version=s["version"], flags=s.get("flags", 0),
     )
 
 
-# ---- envelope_v1.json ----
+def vector_id(named: tuple[str, dict[str, Any]]) -> str:
+    return named[0].removesuffix(".json") + ":" + str(named[1]["name"])
 
 
-def test_there_are_enough_vectors() -> None:
-    ok = [v for v in VECTORS["vectors"] if v["expect"] == "ok"]
+# ---- envelope_v2.json and envelope_v1.json ----
+
+
+@pytest.mark.parametrize("name", ENVELOPE_FILES)
+def test_there_are_enough_vectors(name: str) -> None:
+    vectors = ENVELOPE_FILES[name]["vectors"]
+    ok = [v for v in vectors if v["expect"] == "ok"]
     assert len(ok) >= 12
-    assert len(VECTORS["vectors"]) >= len(ok) + 10
+    assert len(vectors) >= len(ok) + 10
 
 
-@pytest.mark.parametrize("v", [v for v in VECTORS["vectors"] if v["expect"] == "ok"], ids=lambda v: v["name"])
-def test_seal_reproduces_the_envelope(v: dict[str, Any]) -> None:
-    material = next(k["material"] for k in VECTORS["keys"] if k["id"] == v["key_id"])
+@pytest.mark.parametrize("named", [n for n in ENVELOPES if n[1]["expect"] == "ok"], ids=vector_id)
+def test_seal_reproduces_the_envelope(named: tuple[str, dict[str, Any]]) -> None:
+    doc, v = ENVELOPE_FILES[named[0]], named[1]
+    material = next(k["material"] for k in doc["keys"] if k["id"] == v["key_id"])
     topic_key = _mqseal._derive_topic_key(mqseal.Key.from_bytes(bytes.fromhex(material)), v["topic"])
     assert topic_key.hex() == v["topic_key"]
-    assert seal(VECTORS["keys"], v).hex() == v["envelope"]
+    assert seal(doc["keys"], v).hex() == v["envelope"]
 
 
-@pytest.mark.parametrize("v", VECTORS["vectors"], ids=lambda v: v["name"])
-def test_open_gives_the_expected_outcome(v: dict[str, Any]) -> None:
-    policy, keys, options = world()
+@pytest.mark.parametrize("named", ENVELOPES, ids=vector_id)
+def test_open_gives_the_expected_outcome(named: tuple[str, dict[str, Any]]) -> None:
+    v = named[1]
+    policy, keys, options = world(ENVELOPE_FILES[named[0]])
     opener = mqseal.Opener(policy, keys, **options)
     o = v["open"]
     if v["expect"] == "ok":
