@@ -301,3 +301,52 @@ def test_raising_on_refused_does_not_break_the_loop(
     errors = [r for r in caplog.records if r.name == "mqseal.paho" and r.levelno == logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is not None
     assert isinstance(errors[0].exc_info[1], RuntimeError)
+
+
+def test_retain_intent_through_a_real_broker(connect: Connect) -> None:
+    """MQTT 5 "retain as published" keeps working, and a live message re-published with the
+    retain flag (by anyone allowed to publish retained messages) is judged as live."""
+    from paho.mqtt.subscribeoptions import SubscribeOptions
+
+    keys = mqseal.Keyring()
+    keys.generate("telemetry")
+    keys.generate("commands")
+    policy = mqseal.TopicPolicy()
+    policy.add_rule("plant/+/telemetry", "telemetry")
+    policy.add_rule("plant/+/cmd/#", "commands")
+    keys_and_policy = (keys, policy)
+
+    publisher = sealed(connect, keys_and_policy)
+    early = sealed(connect, keys_and_policy, protocol=mqtt.MQTTv5)
+    early_inbox = Inbox()
+    early.on_message = early_inbox
+    done = threading.Event()
+    early.on_subscribe = lambda *args: done.set()
+    early.subscribe(TOPIC, options=SubscribeOptions(qos=1, retainAsPublished=True))
+    assert done.wait(TIMEOUT), "no SUBACK"
+
+    publish(publisher, TOPIC, READING, retain=True)
+    (live_copy,) = [call[2] for call in early_inbox.wait(1)]
+    assert live_copy.retain and live_copy.payload == READING  # retain as published, opened
+
+    # An attacker captured a live command and publishes it again, retained.
+    capture = Inbox()
+    eavesdropper = connect()
+    eavesdropper.on_message = capture
+    subscribe(eavesdropper, "plant/7/cmd/#")
+    publish(publisher, "plant/7/cmd/valve", b"open")
+    (command,) = [call[2] for call in capture.wait(1)]
+    publish(eavesdropper, "plant/7/cmd/valve", command.payload, retain=True)
+
+    # Receivers that judge "older than 1 s" as stale, subscribing 1.5 s later.
+    threading.Event().wait(1.5)
+    late = sealed(connect, keys_and_policy, max_age_ms=1000)
+    inbox, refused = Inbox(), Inbox()
+    late.on_message, late.on_refused = inbox, refused
+    subscribe(late, TOPIC)
+    subscribe(late, "plant/7/cmd/#")
+    (kept,) = [call[2] for call in inbox.wait(1)]
+    assert kept.retain and kept.payload == READING  # sealed to be retained: still opens
+    (_, _, replayed, error), = refused.wait(1)
+    assert replayed.topic == "plant/7/cmd/valve" and replayed.retain and error.code == "expired"
+    assert late.stats.delivered == 1 and late.stats.refused == 1
