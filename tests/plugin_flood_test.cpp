@@ -21,6 +21,7 @@
 
 #include "asan_preload.h"
 #include "broker.h"
+#include "raw_mqtt.h"
 #include "test_util.h"
 
 namespace mqseal {
@@ -69,89 +70,15 @@ struct Deployment {
   }
 };
 
-// An MQTT 3.1.1 CONNECT with a username and password, as raw bytes.
-std::string connect_packet(const std::string& client_id, const std::string& username, const std::string& password) {
-  std::string body;
-  auto add = [&body](const std::string& s) {
-    body.push_back(static_cast<char>(s.size() >> 8));
-    body.push_back(static_cast<char>(s.size() & 0xff));
-    body += s;
-  };
-  add("MQTT");
-  body.push_back(4);                        // protocol level 3.1.1
-  body.push_back(static_cast<char>(0xC2));  // username, password, clean session
-  body.push_back(0);
-  body.push_back(60);                       // keep alive
-  add(client_id);
-  add(username);
-  add(password);
-  std::string packet(1, static_cast<char>(0x10));
-  size_t length = body.size();
-  do {  // remaining length, MQTT's variable-length encoding
-    char byte = static_cast<char>(length % 128);
-    length /= 128;
-    if (length > 0) byte = static_cast<char>(byte | 0x80);
-    packet.push_back(byte);
-  } while (length > 0);
-  return packet + body;
-}
-
-int connect_to(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  timeval timeout{kReceiveTimeoutMs / 1000, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-bool send_all(int fd, const std::string& bytes) {
-  return send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
-}
-
-// Sends one CONNECT on a fresh connection: the CONNACK return code, or -1.
-int connack_raw(int port, const std::string& packet) {
-  const int fd = connect_to(port);
-  if (fd < 0) return -1;
-  int code = -1;
-  if (send_all(fd, packet)) {
-    unsigned char connack[4] = {};
-    if (recv(fd, connack, sizeof connack, MSG_WAITALL) == 4 && connack[0] == 0x20) code = connack[3];
-  }
-  close(fd);
-  return code;
-}
-
 int login(const testing::Broker& broker, const Provisioned& device, const std::string& client_id,
           uint64_t lifetime_s) {
   const std::string token =
       take(make_connect_token(device.device_secret, device.record.username, client_id, lifetime_s));
-  return connack_raw(broker.port(), connect_packet(client_id, device.record.username, token));
+  return testing::connack_code(broker.port(), testing::connect_packet(client_id, device.record.username, token),
+                               kReceiveTimeoutMs);
 }
 
 std::string u16(size_t n) { return {static_cast<char>((n >> 8) & 0xff), static_cast<char>(n & 0xff)}; }
-
-// A control packet: type and flags, remaining length, body.
-std::string packet(uint8_t first_byte, const std::string& body) {
-  std::string out(1, static_cast<char>(first_byte));
-  size_t length = body.size();
-  do {
-    char byte = static_cast<char>(length % 128);
-    length /= 128;
-    if (length > 0) byte = static_cast<char>(byte | 0x80);
-    out.push_back(byte);
-  } while (length > 0);
-  return out + body;
-}
 
 // The unrelated client, speaking MQTT 3.1.1 on a raw socket (no client
 // library's polling interval in the measurement): subscribed to its own
@@ -159,13 +86,15 @@ std::string packet(uint8_t first_byte, const std::string& body) {
 // acknowledged it (PUBACK) and delivered it back.
 class Probe {
  public:
-  Probe(const testing::Broker& broker, const Provisioned& device) : fd_(connect_to(broker.port())) {
+  Probe(const testing::Broker& broker, const Provisioned& device)
+      : fd_(testing::connect_loopback(broker.port(), kReceiveTimeoutMs)) {
     const std::string token = take(make_connect_token(device.device_secret, "device-9", "probe-9"));
     uint8_t type = 0;
     std::string body;
-    ok_ = fd_ >= 0 && send_all(fd_, connect_packet("probe-9", "device-9", token)) && read_packet(type, body) &&
+    ok_ = fd_ >= 0 && testing::send_all(fd_, testing::connect_packet("probe-9", "device-9", token)) &&
+          read_packet(type, body) &&
           type == 0x20 && body.size() == 2 && body[1] == 0 &&  // CONNACK, accepted
-          send_all(fd_, packet(0x82, u16(1) + u16(kTopic.size()) + kTopic + std::string(1, '\1'))) &&
+          testing::send_all(fd_, testing::mqtt_packet(0x82, u16(1) + testing::mqtt_string(kTopic) + '\1')) &&
           read_packet(type, body) && type == 0x90 && body.size() == 3 && body[2] == 1;  // SUBACK, QoS 1
   }
   ~Probe() {
@@ -181,7 +110,9 @@ class Probe {
     const std::string payload = "probe " + std::to_string(++sent_);
     const uint16_t id = static_cast<uint16_t>(1 + sent_ % 60000);
     const auto start = Clock::now();
-    if (!send_all(fd_, packet(0x32, u16(kTopic.size()) + kTopic + u16(id) + payload))) return Clock::duration(-1);
+    if (!testing::send_all(fd_, testing::mqtt_packet(0x32, testing::mqtt_string(kTopic) + u16(id) + payload))) {
+      return Clock::duration(-1);
+    }
     bool acknowledged = false;
     bool delivered = false;
     while (!acknowledged || !delivered) {
@@ -191,7 +122,8 @@ class Probe {
       if (type == 0x40 && body == u16(id)) acknowledged = true;  // PUBACK of ours
       if ((type & 0xf0) == 0x30) {                               // PUBLISH to us: acknowledge it
         const size_t topic_end = 2 + ((static_cast<uint8_t>(body[0]) << 8) | static_cast<uint8_t>(body[1]));
-        if (body.size() < topic_end + 2 || !send_all(fd_, packet(0x40, body.substr(topic_end, 2)))) {
+        if (body.size() < topic_end + 2 ||
+            !testing::send_all(fd_, testing::mqtt_packet(0x40, body.substr(topic_end, 2)))) {
           return Clock::duration(-1);
         }
         if (body.substr(topic_end + 2) == payload) delivered = true;

@@ -17,6 +17,7 @@
 
 #include "asan_preload.h"
 #include "broker.h"
+#include "raw_mqtt.h"
 #include "tcp_relay.h"
 #include "test_util.h"
 
@@ -236,53 +237,8 @@ TEST(MosquittoPlugin, NeitherPasswordNorDeviceSecretCrossesTheWire) {
   EXPECT_EQ(wire.find(secret_hex), std::string::npos);
 }
 
-// An MQTT 3.1.1 CONNECT with a username and password, as raw bytes: what an
-// attacker sends, whatever the client libraries would refuse to send.
-std::string connect_packet(const std::string& client_id, const std::string& username, const std::string& password) {
-  std::string body;
-  auto add = [&body](const std::string& s) {
-    body.push_back(static_cast<char>(s.size() >> 8));
-    body.push_back(static_cast<char>(s.size() & 0xff));
-    body += s;
-  };
-  add("MQTT");
-  body.push_back(4);                            // protocol level 3.1.1
-  body.push_back(static_cast<char>(0xC2));      // username, password, clean session
-  body.push_back(0);
-  body.push_back(60);                           // keep alive
-  add(client_id);
-  add(username);
-  add(password);
-  std::string packet(1, static_cast<char>(0x10));
-  size_t length = body.size();
-  do {  // remaining length, MQTT's variable-length encoding
-    char byte = static_cast<char>(length % 128);
-    length /= 128;
-    if (length > 0) byte = static_cast<char>(byte | 0x80);
-    packet.push_back(byte);
-  } while (length > 0);
-  return packet + body;
-}
-
 // Sends one CONNECT; true if the broker did NOT accept it (refused or closed).
-bool refused_raw(int port, const std::string& packet) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  timeval timeout{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  bool refused = true;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      send(fd, packet.data(), packet.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(packet.size())) {
-    unsigned char connack[4] = {};
-    const ssize_t n = recv(fd, connack, sizeof connack, MSG_WAITALL);
-    refused = !(n == 4 && connack[0] == 0x20 && connack[3] == 0);  // CONNACK return code 0: accepted
-  }
-  close(fd);
-  return refused;
-}
+bool refused_raw(int port, const std::string& packet) { return testing::connack_code(port, packet) != 0; }
 
 TEST(MosquittoPlugin, TenThousandMalformedLoginsAreRefusedAndTheBrokerKeepsServing) {
   Deployment s;
@@ -306,7 +262,7 @@ TEST(MosquittoPlugin, TenThousandMalformedLoginsAreRefusedAndTheBrokerKeepsServi
       case 3: password = std::string(60000, 'A'); break;                     // oversized
       default: password = good.substr(0, static_cast<size_t>(rng() % good.size())); break;
     }
-    if (!refused_raw(broker.port(), connect_packet("c" + std::to_string(i), username, password))) ++accepted;
+    if (!refused_raw(broker.port(), testing::connect_packet("c" + std::to_string(i), username, password))) ++accepted;
   }
   EXPECT_EQ(accepted, 0);
   ASSERT_TRUE(broker.running()) << broker.log();
