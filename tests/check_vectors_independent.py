@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-MIN_VECTORS = 25
+MIN_VECTORS = 30       # envelope_v2.json
+MIN_VECTORS_V1 = 20    # envelope_v1.json
 
 # --------------------------------------------------------------------------
 # Section 10: errors. Only the stable names matter across languages.
@@ -70,13 +71,20 @@ class MqsealError(Exception):
 # Section 4 constants.
 # --------------------------------------------------------------------------
 
-VERSION = 0x01
+VERSION_1 = 0x01         # read only: sealers MUST NOT write it
+VERSION_2 = 0x02         # what every sealer writes
+VERSION = VERSION_2
 SUITE_XCHACHA_TOPIC_KEY = 0x01
-HEADER_LEN = 38          # version .. sequence
-AD_PREFIX_LEN = 14       # version, suite, key_id, timestamp_ms
+FLAG_RETAIN = 0x01       # flags bit 0; bits 1-7 are 0
+# Per version: header length (version .. sequence) and h, the offset of
+# `sender`, which is also the length of the header's part of the AD.
+HEADER_LEN = {VERSION_1: 38, VERSION_2: 39}
+AD_PREFIX_LEN = {VERSION_1: 14, VERSION_2: 15}
 TAG_LEN = 16
-MIN_ENVELOPE = HEADER_LEN + TAG_LEN   # 54: the empty payload
+MIN_ENVELOPE = HEADER_LEN[VERSION_1] + TAG_LEN        # 54: checked before the version
+MIN_ENVELOPE_V = {v: n + TAG_LEN for v, n in HEADER_LEN.items()}   # 54, 55
 MAX_ENVELOPE = 268435455              # MQTT's largest remaining length
+MAX_PAYLOAD = MAX_ENVELOPE - MIN_ENVELOPE_V[VERSION_2]   # larger: payload_too_large
 SENDER_LEN = 16
 KEY_LEN = 32
 U64_MAX = 2**64 - 1
@@ -169,48 +177,103 @@ def specificity_key(filter_levels: list[str], depth: int) -> tuple[int, ...]:
 
 KEY_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
+# Sections 6 and 9: a rule's own treatment of messages sealed to be retained.
+RULE_RETAINED_POLICIES = ("accept", "refuse")
+DEFAULT_RETAINED_MAX_AGE_MS = 604_800_000     # seven days
+
+
+@dataclass(frozen=True)
+class RetainedRule:
+    """A rule's `retained` ("accept" or "refuse") and, for "accept", its
+    `retained_max_age_ms` (section 9: without one, seven days; NOT the
+    receiver's default, see section 6)."""
+    policy: str
+    max_age_ms: int = DEFAULT_RETAINED_MAX_AGE_MS
+
+
+def retained_fields_valid(item: dict) -> bool:
+    """Section 9: `retained` is "accept" or "refuse"; `retained_max_age_ms`,
+    a positive integer, only with "accept"."""
+    if "retained" not in item:
+        return "retained_max_age_ms" not in item
+    if item["retained"] not in RULE_RETAINED_POLICIES:
+        return False
+    if "retained_max_age_ms" in item:
+        ms = item["retained_max_age_ms"]
+        return (item["retained"] == "accept" and type(ms) is int and 1 <= ms <= U64_MAX)
+    return True
+
+
+def retained_rule_of(item: dict) -> Optional[RetainedRule]:
+    if "retained" not in item:
+        return None
+    return RetainedRule(item["retained"],
+                        item.get("retained_max_age_ms", DEFAULT_RETAINED_MAX_AGE_MS))
+
 
 @dataclass(frozen=True)
 class Rule:
     filter: str
     key_name: Optional[str]        # None means the rule is *plaintext*
     levels: tuple[str, ...] = field(compare=False, repr=False)
+    retained: Optional[RetainedRule] = None   # None: the receiver's defaults
 
     @property
     def plaintext(self) -> bool:
         return self.key_name is None
 
 
+RuleSpec = tuple   # (filter, key name or None[, RetainedRule or None])
+
+
 class Policy:
-    def __init__(self, rules: list[tuple[str, Optional[str]]]):
-        """`rules`: (filter, key name) pairs, key name None for plaintext."""
+    def __init__(self, rules: list[RuleSpec]):
+        """`rules`: (filter, key name) pairs, key name None for plaintext,
+        optionally with a third element, the rule's RetainedRule."""
         self.rules: list[Rule] = []
         seen: set[str] = set()
         if len(rules) > 4096:     # section 9: more than 4096 rules is refused
             raise MqsealError("invalid_argument", "more than 4096 rules")
-        for flt, key_name in rules:
+        for spec in rules:
+            flt, key_name = spec[0], spec[1]
+            retained = spec[2] if len(spec) > 2 else None
             levels = validate_filter(flt)
             if key_name is not None and not KEY_NAME_RE.fullmatch(key_name):
                 raise MqsealError("invalid_argument", f"bad key name {key_name!r}")
+            if retained is not None:
+                # Section 9: only a rule with a key has a retained policy.
+                if key_name is None:
+                    raise MqsealError("invalid_argument", "retained policy on a plaintext rule")
+                if retained.policy not in RULE_RETAINED_POLICIES:
+                    raise MqsealError("invalid_argument", f"retained {retained.policy!r}")
+                if not 1 <= retained.max_age_ms <= U64_MAX:
+                    raise MqsealError("invalid_argument",
+                                      f"retained_max_age_ms {retained.max_age_ms}")
             # Two matching filters with identical kinds are textually equal,
             # so "a filter twice" is exactly a repeated filter string, and
             # adding it is refused with invalid_argument (section 2).
             if flt in seen:
                 raise MqsealError("invalid_argument", f"filter {flt!r} given twice")
             seen.add(flt)
-            self.rules.append(Rule(flt, key_name, tuple(levels)))
+            self.rules.append(Rule(flt, key_name, tuple(levels), retained))
 
     @classmethod
     def from_json(cls, items: list[dict]) -> "Policy":
-        rules = []
+        """Section 13's policy arrays: {filter, key} (optionally with
+        `retained` and, for "accept", `retained_max_age_ms`, a decimal
+        string that load_vectors has already turned into an int) or
+        {filter, plaintext: true}. Same stance as the TOML policy file
+        (section 9): anything unexpected is an error, never a silent
+        plaintext rule or a silently ignored retained policy."""
+        rules: list[RuleSpec] = []
         for item in items:
-            if set(item) == {"filter", "key"}:
-                rules.append((item["filter"], item["key"]))
-            elif set(item) == {"filter", "plaintext"} and item["plaintext"] is True:
+            fields = set(item)
+            if (fields - {"retained", "retained_max_age_ms"} == {"filter", "key"}
+                    and retained_fields_valid(item)):
+                rules.append((item["filter"], item["key"], retained_rule_of(item)))
+            elif fields == {"filter", "plaintext"} and item["plaintext"] is True:
                 rules.append((item["filter"], None))
             else:
-                # Same stance as the TOML policy file (section 9): anything
-                # unexpected is an error, never a silent plaintext rule.
                 raise MqsealError("parse_error", f"bad rule {item!r}")
         return cls(rules)
 
@@ -304,9 +367,10 @@ def derive_topic_key(key: bytes, topic_bytes: bytes) -> bytes:
 
 
 def associated_data(envelope_prefix: bytes, topic_bytes: bytes) -> bytes:
-    """ad = envelope[0..14) || u16(len(T)) || T; the nonce is left out
-    because the AEAD already authenticates it as its nonce."""
-    assert len(envelope_prefix) == AD_PREFIX_LEN
+    """ad = envelope[0..h) || u16(len(T)) || T, h the offset of `sender` (15
+    in v2, 14 in v1); the nonce is left out because the AEAD already
+    authenticates it as its nonce."""
+    assert len(envelope_prefix) in AD_PREFIX_LEN.values()
     return envelope_prefix + len(topic_bytes).to_bytes(2, "big") + topic_bytes
 
 
@@ -358,15 +422,18 @@ def aead_decrypt(key: bytes, nonce: bytes, ad: bytes, ciphertext_tag: bytes) -> 
 
 @dataclass(frozen=True)
 class Header:
-    version: int
+    version: int          # 2, or 1 for an envelope v1 (which has no flags byte)
     suite: int
+    flags: int            # 0 for v1: "read as if its flags byte were 0"
     key_id: int
     timestamp_ms: int
     sender: bytes
     sequence: int
 
     def encode(self) -> bytes:
-        return (bytes([self.version, self.suite])
+        flags = bytes([self.flags]) if self.version == VERSION_2 else b""
+        assert self.version == VERSION_2 or self.flags == 0
+        return (bytes([self.version, self.suite]) + flags
                 + self.key_id.to_bytes(4, "big")
                 + self.timestamp_ms.to_bytes(8, "big")
                 + self.sender
@@ -376,23 +443,48 @@ class Header:
     def nonce(self) -> bytes:
         return self.sender + self.sequence.to_bytes(8, "big")
 
+    @property
+    def header_len(self) -> int:
+        return HEADER_LEN[self.version]
+
+    @property
+    def ad_prefix_len(self) -> int:
+        return AD_PREFIX_LEN[self.version]
+
+    @property
+    def sealed_retained(self) -> bool:
+        """The publisher's authenticated retain intent; never for v1."""
+        return self.version == VERSION_2 and bool(self.flags & FLAG_RETAIN)
+
 
 def parse_header(envelope: bytes) -> Header:
-    """Step 2 of opening. Length first: a reader must not index into a short
-    buffer to read the version; then version, then suite."""
+    """Step 2 of opening, in section 4's order: the length (54 bytes, the
+    smaller minimum, before the version is read: a reader must not index
+    into a short buffer), the version, the length for that version, the
+    suite, then (v2) the flags."""
     if not MIN_ENVELOPE <= len(envelope) <= MAX_ENVELOPE:
         raise MqsealError("malformed", f"{len(envelope)} bytes")
-    if envelope[0] != VERSION:
-        raise MqsealError("unsupported_version", str(envelope[0]))
+    version = envelope[0]
+    if version not in (VERSION_1, VERSION_2):
+        raise MqsealError("unsupported_version", str(version))
+    if len(envelope) < MIN_ENVELOPE_V[version]:
+        raise MqsealError("malformed", f"{len(envelope)} bytes for version {version}")
     if envelope[1] != SUITE_XCHACHA_TOPIC_KEY:
         raise MqsealError("unsupported_suite", str(envelope[1]))
+    if version == VERSION_2:
+        flags, o = envelope[2], 3
+        if flags & ~FLAG_RETAIN:
+            raise MqsealError("malformed", f"unknown flags {flags:#04x}")
+    else:
+        flags, o = 0, 2
     return Header(
-        version=envelope[0],
+        version=version,
         suite=envelope[1],
-        key_id=int.from_bytes(envelope[2:6], "big"),
-        timestamp_ms=int.from_bytes(envelope[6:14], "big"),
-        sender=bytes(envelope[14:30]),
-        sequence=int.from_bytes(envelope[30:38], "big"),
+        flags=flags,
+        key_id=int.from_bytes(envelope[o:o + 4], "big"),
+        timestamp_ms=int.from_bytes(envelope[o + 4:o + 12], "big"),
+        sender=bytes(envelope[o + 12:o + 28]),
+        sequence=int.from_bytes(envelope[o + 28:o + 36], "big"),
     )
 
 
@@ -425,14 +517,20 @@ class Sealer:
         self.next_sequence = first_sequence
         self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
 
-    def seal(self, topic: str | bytes, payload: bytes, *,
+    def seal(self, topic: str | bytes, payload: bytes, *, retain: bool = False,
              timestamp_ms: Optional[int] = None,
-             key_id: Optional[int] = None) -> SealResult:
-        """Seal `payload` for `topic` under the rule's primary key.
+             key_id: Optional[int] = None, version: int = VERSION_2) -> SealResult:
+        """Seal `payload` for `topic` under the rule's primary key; `retain`
+        is whether the message will be published with MQTT's retain flag
+        (the header's flags bit 0).
 
         `key_id` overrides the primary with another usable key of the same
         name; the vectors need it for "sealed before the rotation" messages.
+        `version` 1 is only for reproducing envelope v1 vectors: sealers
+        MUST NOT write v1 (section 4), and v1 has no retain flag.
         """
+        if version not in (VERSION_1, VERSION_2) or (version == VERSION_1 and retain):
+            raise MqsealError("invalid_argument", f"version {version}, retain {retain}")
         rule, _, topic_bytes = self.policy.resolve(topic)
         if rule.plaintext:
             return SealResult(bytes(payload), sealed=False)
@@ -442,19 +540,20 @@ class Sealer:
                 raise MqsealError("no_primary_key", rule.key_name)
         else:
             key = self._usable_key(key_id, rule.key_name)
-        if MIN_ENVELOPE + len(payload) > MAX_ENVELOPE:
+        if len(payload) > MAX_PAYLOAD:
             raise MqsealError("payload_too_large", f"{len(payload)} bytes")
         # 2^64-1 envelopes sealed (sequences 0 .. 2^64-2) means the counter
         # now reads 2^64-1: that value is never used as a sequence.
         if self.next_sequence >= U64_MAX:
             raise MqsealError("nonce_exhausted")
-        header = Header(VERSION, SUITE_XCHACHA_TOPIC_KEY, key.key_id,
+        header = Header(version, SUITE_XCHACHA_TOPIC_KEY, FLAG_RETAIN if retain else 0,
+                        key.key_id,
                         self.clock_ms() if timestamp_ms is None else timestamp_ms,
                         self.sender, self.next_sequence)
         self.next_sequence += 1
         prefix = header.encode()
         body = aead_encrypt(derive_topic_key(key.material, topic_bytes), header.nonce,
-                            associated_data(prefix[:AD_PREFIX_LEN], topic_bytes),
+                            associated_data(prefix[:header.ad_prefix_len], topic_bytes),
                             bytes(payload))
         return SealResult(prefix + body, sealed=True)
 
@@ -514,9 +613,21 @@ class _StreamState:
 
 StreamId = tuple[bytes, bytes]   # (sender, topic's UTF-8 bytes)
 
+MAX_PARTITIONS = 4096   # mqseal's bound: the most key names a policy can have
+
+
+@dataclass
+class _Partition:
+    """Everything the guard keeps for one key name (section 6, Partitions):
+    its streams, its watermark and, through len(streams), its max_streams
+    bound."""
+    streams: dict[StreamId, _StreamState] = field(default_factory=dict)
+    watermark: int = 0      # "Each partition's watermark starts at 0."
+
 
 class ReplayGuard:
-    """Section 6, in one place: `check` (steps 1 to 3), `_step4` and
+    """Section 6, in one place: `check` (who is judged as retained, which
+    retained policy applies, which partition, steps 1 to 3), `_step4` and
     `_make_room` are the only code that decides freshness. The delivery
     sequences (sequences_v1.json) and the envelope vectors reach the rules
     only through Opener.open -> ReplayGuard.check, so a change of the replay
@@ -524,39 +635,68 @@ class ReplayGuard:
 
     def __init__(self, config: ReplayConfig):
         self.cfg = config
-        # A stream is a (sender, topic) pair. mqseal keys the topic by a
-        # 64-bit hash; the exact topic is used here, which differs only on a
-        # hash collision (where mqseal may refuse more, never accept more).
-        self.streams: dict[StreamId, _StreamState] = {}
-        self.watermark = 0      # "The watermark starts at 0."
+        # Per key name. Within one, a stream is a (sender, topic) pair;
+        # mqseal keys the topic by a 64-bit hash; the exact topic is used
+        # here, which differs only on a hash collision (where mqseal may
+        # refuse more, never accept more).
+        self.partitions: dict[str, _Partition] = {}
 
-    def check(self, h: Header, topic_bytes: bytes, now_ms: int, retained: bool) -> None:
+    def partition(self, key_name: str) -> _Partition:
+        """The partition of `key_name`, started empty on first use; a key
+        name beyond MAX_PARTITIONS is capacity_exceeded."""
+        part = self.partitions.get(key_name)
+        if part is None:
+            if len(self.partitions) >= MAX_PARTITIONS:
+                raise MqsealError("capacity_exceeded", f"more than {MAX_PARTITIONS} key names")
+            part = self.partitions[key_name] = _Partition()
+        return part
+
+    def retained_settings(self, rule: Rule) -> tuple[bool, int]:
+        """(refuse?, retained_max_age_ms) for a message on `rule`'s topics:
+        the rule's own when it has a retained policy (both fields: "accept"
+        without a maximum age means seven days), else the receiver's
+        defaults (both fields)."""
+        if rule.retained is not None:
+            return rule.retained.policy == "refuse", rule.retained.max_age_ms
+        return self.cfg.retained == "refuse", self.cfg.retained_max_age_ms
+
+    def check(self, h: Header, rule: Rule, topic_bytes: bytes, now_ms: int,
+              delivered_retained: bool) -> None:
         """Raise unless the authenticated envelope with header `h`, received
-        on the topic `topic_bytes`, is fresh; on success, record it.
-        Arithmetic is on Python's unbounded integers, as the spec asks."""
+        on the topic `topic_bytes` whose winning rule is `rule`, is fresh;
+        on success, record it. Arithmetic is on Python's unbounded integers,
+        as the spec asks."""
         cfg = self.cfg
+        # Partitions: only the state of the rule's key name (the name of the
+        # key the envelope was sealed under) is read or changed.
+        part = self.partition(rule.key_name)
         age = max(0, now_ms - h.timestamp_ms)
         sid: StreamId = (h.sender, bytes(topic_bytes))
-        st = self.streams.get(sid)
+        st = part.streams.get(sid)
+        # r: sealed to be retained (v2, authenticated flag) AND delivered
+        # with MQTT's retain flag. v1, or sealed as live: never.
+        r = h.sealed_retained and delivered_retained
         # 1.
         if h.timestamp_ms > now_ms + cfg.max_future_skew_ms:
             raise MqsealError("not_yet_valid")
-        # 2. Retained. Young (age <= max_age_ms): continue at step 4
-        #    exactly as for a live message (the retain flag is not
-        #    authenticated, so it may be a copy of a live one). Old: consult
-        #    a tracked window that holds the sequence (set its bit and
-        #    nothing else); otherwise accept without starting a stream,
-        #    evicting or sliding the window, but raise the bar the message
-        #    would meet live, should the receiver's clock step back: the
-        #    watermark (untracked stream) or the stream's floor (tracked,
-        #    sequence above top). Below the window nothing changes.
-        if retained:
-            if cfg.retained == "refuse":
+        # 2. Judged as retained, with the rule's retained settings or the
+        #    receiver's. Young (age <= max_age_ms): continue at step 4
+        #    exactly as for a live message (whoever relays it could deliver
+        #    a recent copy again as retained). Old: consult a tracked window
+        #    that holds the sequence (set its bit and nothing else);
+        #    otherwise accept without starting a stream, evicting or sliding
+        #    the window, but raise the bar the message would meet live,
+        #    should the receiver's clock step back: the watermark (untracked
+        #    stream) or the stream's floor (tracked, sequence above top).
+        #    Below the window nothing changes.
+        if r:
+            refuse, retained_max_age_ms = self.retained_settings(rule)
+            if refuse:
                 raise MqsealError("retained_refused")
-            if age > cfg.retained_max_age_ms:
+            if age > retained_max_age_ms:
                 raise MqsealError("expired")
             if age <= cfg.max_age_ms:
-                self._step4(h, sid, st, now_ms)
+                self._step4(part, h, sid, st, now_ms)
                 return
             # The floor is not consulted here: step 2 names only the window.
             if st is not None and st.top - (WINDOW - 1) <= h.sequence <= st.top:
@@ -565,7 +705,7 @@ class ReplayGuard:
                     raise MqsealError("duplicate", "retained copy of an accepted message")
                 st.bitmap |= bit      # nothing else changes
             elif st is None:
-                self.watermark = max(self.watermark, h.timestamp_ms)
+                part.watermark = max(part.watermark, h.timestamp_ms)
             elif h.sequence > st.top:
                 st.floor = max(st.floor, h.timestamp_ms)
             # else below the window: the documented residual, nothing changes.
@@ -574,15 +714,15 @@ class ReplayGuard:
         if age > cfg.max_age_ms:
             raise MqsealError("expired")
         # 4.
-        self._step4(h, sid, st, now_ms)
+        self._step4(part, h, sid, st, now_ms)
 
-    def _step4(self, h: Header, sid: StreamId, st: Optional[_StreamState],
-               now_ms: int) -> None:
+    def _step4(self, part: _Partition, h: Header, sid: StreamId,
+               st: Optional[_StreamState], now_ms: int) -> None:
         """Step 4: the per-stream window and floor. Raises `replay` or
         `duplicate` before changing any state; on acceptance records the sequence and
         updates the newest timestamp and last-seen time."""
         if st is None:
-            if h.timestamp_ms <= self.watermark:
+            if h.timestamp_ms <= part.watermark:
                 raise MqsealError("replay", "untracked stream at or below the watermark")
             # floor = the watermark *before* making room ("Otherwise set
             # floor = watermark (the value just compared with), make room
@@ -591,9 +731,9 @@ class ReplayGuard:
             # `replay`. It is at least every previously dropped state's
             # newest timestamp, so no message accepted on an earlier
             # tracking of this stream passes again.
-            floor = self.watermark
-            self._make_room(now_ms)
-            st = self.streams[sid] = _StreamState(h.sequence, 1, floor,
+            floor = part.watermark
+            self._make_room(part, now_ms)
+            st = part.streams[sid] = _StreamState(h.sequence, 1, floor,
                                                   h.timestamp_ms, now_ms)
         elif h.timestamp_ms <= st.floor:
             raise MqsealError("replay", "at or below the stream's floor")
@@ -609,7 +749,7 @@ class ReplayGuard:
         st.newest_ts = max(st.newest_ts, h.timestamp_ms)
         st.last_seen = now_ms
 
-    def _make_room(self, now_ms: int) -> None:
+    def _make_room(self, part: _Partition, now_ms: int) -> None:
         """Bounded memory, before a new stream is tracked. "More than
         max_age_ms before now" is now - newest_ts > max_age_ms. On a tie in
         last-seen time the spec allows any of the tied streams; the first
@@ -619,15 +759,15 @@ class ReplayGuard:
         the stale ones too (the receiver's clock can step back, making their
         messages young again). The floor counts because an old retained
         message above top raised it without being recorded anywhere else."""
-        if len(self.streams) < self.cfg.max_streams:
+        if len(part.streams) < self.cfg.max_streams:
             return
-        dropped = [sid for sid, st in self.streams.items()
+        dropped = [sid for sid, st in part.streams.items()
                    if now_ms - st.newest_ts > self.cfg.max_age_ms]
         if not dropped:
-            dropped = [min(self.streams, key=lambda sid: self.streams[sid].last_seen)]
+            dropped = [min(part.streams, key=lambda sid: part.streams[sid].last_seen)]
         for sid in dropped:
-            st = self.streams.pop(sid)
-            self.watermark = max(self.watermark, st.newest_ts, st.floor)
+            st = part.streams.pop(sid)
+            part.watermark = max(part.watermark, st.newest_ts, st.floor)
 
 
 # --------------------------------------------------------------------------
@@ -670,12 +810,16 @@ class Opener:
                               f"{h.key_id:08x} is {key.name!r}, rule wants {rule.key_name!r}")
         # 4. Authenticate and decrypt, with ad built from the topic we
         #    received on, so a moved envelope fails here.
+        #    The header's part of ad (flags included in v2) is taken from
+        #    the received bytes, so every header byte is authenticated.
         payload = aead_decrypt(derive_topic_key(key.material, topic_bytes), h.nonce,
-                               associated_data(envelope[:AD_PREFIX_LEN], topic_bytes),
-                               envelope[HEADER_LEN:])
+                               associated_data(envelope[:h.ad_prefix_len], topic_bytes),
+                               envelope[h.header_len:])
         # 5. Freshness only for authentic envelopes: an attacker must not be
-        #    able to advance the replay window with forged headers.
-        self.guard.check(h, topic_bytes, now_ms, retained)
+        #    able to advance the replay window with forged headers. The
+        #    guard gets the rule: its key name picks the partition, its
+        #    retained settings (if any) replace the receiver's defaults.
+        self.guard.check(h, rule, topic_bytes, now_ms, retained)
         return OpenResult(payload, sealed=True, header=h)
 
 
@@ -693,12 +837,14 @@ def _bytes_diff(got: bytes, want: bytes) -> str:
 
 
 class Runner:
-    def __init__(self, doc: dict):
+    def __init__(self, doc: dict, prefix: str = "", v1: Optional["Runner"] = None):
         self.keyring = Keyring.from_json(doc["keys"])
         self.policy = Policy.from_json(doc["policy"])
         # Missing settings take the spec's defaults ("the defaults above").
         self.config = ReplayConfig(**doc.get("replay", {}))
         self.vectors = doc["vectors"]
+        self.prefix = prefix          # "v2:" or "v1:", in front of vector names
+        self.v1 = v1                  # the envelope_v1.json runner, for self-checks
         self.passed = self.failed = 0
         self.vectors_passed = 0
 
@@ -706,6 +852,8 @@ class Runner:
         return Opener(self.policy, self.keyring, self.config)
 
     def record(self, name: str, problems: list[str], *, vector: bool) -> None:
+        if vector:
+            name = self.prefix + name
         if problems:
             self.failed += 1
             for p in problems:
@@ -732,9 +880,13 @@ class Runner:
         if tk.hex() != v["topic_key"]:
             problems.append(f"topic_key {tk.hex()}, expected {v['topic_key']}")
 
-        prefix = Header(VERSION, SUITE_XCHACHA_TOPIC_KEY, v["key_id"], v["timestamp_ms"],
-                        bytes(SENDER_LEN), 0).encode()[:AD_PREFIX_LEN]
-        ad = associated_data(prefix, topic_bytes)
+        version, flags = v["version"], v.get("flags", 0)
+        if version not in (VERSION_1, VERSION_2) or flags & ~FLAG_RETAIN \
+                or (version == VERSION_1 and "flags" in v):
+            return [f"vector has version {version}, flags {flags}"]
+        h = Header(version, SUITE_XCHACHA_TOPIC_KEY, flags, v["key_id"], v["timestamp_ms"],
+                   bytes(SENDER_LEN), 0)
+        ad = associated_data(h.encode()[:h.ad_prefix_len], topic_bytes)
         if ad.hex() != v["associated_data"]:
             problems.append(f"associated_data {ad.hex()}, expected {v['associated_data']}")
 
@@ -742,7 +894,8 @@ class Runner:
                         first_sequence=v["sequence"])
         try:
             sealed = sealer.seal(topic, payload, timestamp_ms=v["timestamp_ms"],
-                                 key_id=v["key_id"])
+                                 key_id=v["key_id"], retain=bool(flags & FLAG_RETAIN),
+                                 version=version)
             if not sealed.sealed:
                 problems.append("seal: topic passed through as plaintext")
             elif sealed.data != envelope:
@@ -890,60 +1043,119 @@ class Runner:
                 problems.append(f"{ok!r} refused: {e}")
         return problems
 
-    def sc_flip_every_byte(self) -> list[str]:
-        """Every bit of the timestamp, sender, sequence, ciphertext and tag is
-        covered: flipping any one of them must fail authentication (not a
-        later, weaker check)."""
-        v = self._ok("short")
+    def _flip_all(self, v: dict, start: int, label: str) -> list[str]:
+        """Flip every bit from byte `start` to the end of `v`'s envelope:
+        each must fail authentication (not a later, weaker check); the
+        untouched envelope still opens, so the loop is not passing merely
+        because everything fails."""
         env = bytearray.fromhex(v["envelope"])
         o = v["open"]
+        opener = lambda: self.fresh_opener().open(o["topic"], env, now_ms=o["now_ms"])
         problems = []
-        for i in range(6, len(env)):
+        for i in range(start, len(env)):
             for bit in range(8):
                 env[i] ^= 1 << bit
-                problems += [f"byte {i} bit {bit}: {p}" for p in self._expect_error(
-                    lambda: self.fresh_opener().open(o["topic"], env, now_ms=o["now_ms"]),
-                    "authentication_failed")]
+                problems += [f"{label} byte {i} bit {bit}: {p}"
+                             for p in self._expect_error(opener, "authentication_failed")]
                 env[i] ^= 1 << bit
-        # And the untouched envelope still opens, so the loop was not
-        # passing merely because everything fails.
-        if self.fresh_opener().open(o["topic"], env, now_ms=o["now_ms"]).payload.hex() != v["payload"]:
-            problems.append("unmodified envelope no longer opens")
+        if opener().payload.hex() != v["payload"]:
+            problems.append(f"{label}: unmodified envelope no longer opens")
+        return problems
+
+    def sc_flip_every_byte(self) -> list[str]:
+        """v2: every bit of the timestamp, sender, sequence, ciphertext and
+        tag (bytes 7 on) is authenticated, and so is the retain flag (flags
+        bit 0, byte 2): flipping it either way is authentication_failed,
+        while bits 1-7 of the flags are `malformed` (unknown flags), before
+        the key is looked up. v1: bytes 6 on. Version byte changed between
+        1 and 2 (a downgrade or upgrade, two bits): never opens."""
+        problems = self._flip_all(self._ok("short"), 7, "v2")
+        if self.v1 is not None:
+            problems += self.v1._flip_all(self.v1._ok("short"), 6, "v1")
+        else:
+            problems.append("no envelope_v1.json runner")
+        # The flags byte, on a live and on a retained envelope.
+        for name in ("short", "retained"):
+            v = self._ok(name)
+            env, o = bytearray.fromhex(v["envelope"]), v["open"]
+            if env[2] != v["flags"]:
+                problems.append(f"{name}: flags byte {env[2]}, vector says {v['flags']}")
+            for bit in range(8):
+                env[2] ^= 1 << bit
+                want = "authentication_failed" if bit == 0 else "malformed"
+                for retained in (False, True):
+                    problems += [f"{name} flags bit {bit} (retained {retained}): {p}" for p in
+                                 self._expect_error(lambda: self.fresh_opener().open(
+                                     o["topic"], env, now_ms=o["now_ms"], retained=retained),
+                                     want)]
+                env[2] ^= 1 << bit
+        # Version downgrade / upgrade: read with the other layout, the
+        # bytes name another key ID or fail authentication (the version
+        # byte is in ad, and the layouts differ).
+        for v, new_version in ((self._ok("short"), VERSION_1), (self._ok("retained"), VERSION_1)) + (
+                ((self.v1._ok("short"), VERSION_2),) if self.v1 else ()):
+            env, o = bytearray.fromhex(v["envelope"]), v["open"]
+            env[0] = new_version
+            try:
+                self.fresh_opener().open(o["topic"], env, now_ms=o["now_ms"], retained=True)
+                problems.append(f"{v['name']} as version {new_version} opened")
+            except MqsealError as e:
+                if e.name not in ("unknown_key", "key_retired", "wrong_key_for_topic",
+                                  "authentication_failed", "malformed"):
+                    problems.append(f"{v['name']} as version {new_version}: {e.name}")
         return problems
 
     def sc_error_order(self) -> list[str]:
-        """Section 4's opening order, probed where two errors compete."""
-        env = bytearray.fromhex(self._ok("short")["envelope"])
+        """Section 4's opening and header order, probed where two errors
+        compete, on v2 (key_id at 3) and v1 (key_id at 2) envelopes."""
+        env = bytes.fromhex(self._ok("short")["envelope"])
         now = self._ok("short")["open"]["now_ms"]
         op = self.fresh_opener()
-        bad_header = bytes([2, 9]) + bytes(env[2:])
+        k = lambda i: i.to_bytes(4, "big")
+        v2 = lambda suite=1, flags=0, key=env[3:7], rest=env[7:]: (
+            bytes([2, suite, flags]) + bytes(key) + bytes(rest))
+        v1 = lambda suite=1, key=env[3:7], rest=env[7:]: (
+            bytes([1, suite]) + bytes(key) + bytes(rest))
         cases = [
             ("plant/+/telemetry", bytes(10), "invalid_topic"),   # topic before length
             ("plant/7/status", bytes(10), "no_rule"),            # rule before length
-            ("plant/7/telemetry", bad_header[:53], "malformed"),  # length before version
-            ("plant/7/telemetry", bad_header, "unsupported_version"),
-            ("plant/7/telemetry", bytes([1, 9]) + bytes(4) + bytes(env[6:]), "unsupported_suite"),
-            ("plant/7/telemetry", bytes(env[:2]) + bytes(4) + bytes(env[6:]), "unknown_key"),
+            # Length (54) before version: 53 bytes of version 9.
+            ("plant/7/telemetry", bytes([9, 9]) + env[2:53], "malformed"),
+            # 54 bytes: enough for the first check; version 9 is unsupported,
+            # version 1 reads on (to the suite), version 2 is too short.
+            ("plant/7/telemetry", bytes([9, 9]) + env[2:54], "unsupported_version"),
+            ("plant/7/telemetry", bytes([1, 9]) + env[2:54], "unsupported_suite"),
+            ("plant/7/telemetry", v2(suite=9, flags=0xfe)[:54], "malformed"),
+            # Version before suite, suite before flags, flags before the key.
+            ("plant/7/telemetry", bytes([3, 9, 0xfe]) + env[3:], "unsupported_version"),
+            ("plant/7/telemetry", v2(suite=9, flags=0xfe), "unsupported_suite"),
+            ("plant/7/telemetry", v2(flags=0x80, key=k(0xdeadbeef)), "malformed"),
+            ("plant/7/telemetry", v2(flags=0x03, key=k(3)), "malformed"),
+            # The key checks, v2 and v1 layouts.
+            ("plant/7/telemetry", v2(key=k(0)), "unknown_key"),
+            ("plant/7/telemetry", v1(key=k(0)), "unknown_key"),
             # Key checks come before authentication: this is garbage, but
             # it names a retired key.
-            ("plant/7/telemetry", bytes(env[:2]) + (3).to_bytes(4, "big") + bytes(60),
-             "key_retired"),
+            ("plant/7/telemetry", v2(key=k(3), rest=bytes(60)), "key_retired"),
+            ("plant/7/telemetry", v1(key=k(3), rest=bytes(60)), "key_retired"),
             # Retired is checked before the key name: key 3 is retired and
             # not a `commands` key.
-            ("plant/7/cmd/x", bytes(env[:2]) + (3).to_bytes(4, "big") + bytes(60),
-             "key_retired"),
-            ("plant/7/telemetry", bytes(env[:2]) + (10).to_bytes(4, "big") + bytes(60),
-             "wrong_key_for_topic"),
-            ("plant/7/telemetry", bytes(env[:2]) + (0xdeadbeef).to_bytes(4, "big") + bytes(60),
-             "unknown_key"),
+            ("plant/7/cmd/x", v2(key=k(3), rest=bytes(60)), "key_retired"),
+            ("plant/7/telemetry", v2(key=k(10), rest=bytes(60)), "wrong_key_for_topic"),
+            ("plant/7/telemetry", v1(key=k(10), rest=bytes(60)), "wrong_key_for_topic"),
+            ("plant/7/telemetry", v2(key=k(0xdeadbeef), rest=bytes(60)), "unknown_key"),
             # Authentication comes before the age check: a stale forgery is
             # a forgery, not merely expired.
-            ("plant/7/telemetry", bytes(env[:-1]) + bytes([env[-1] ^ 1]), "authentication_failed"),
+            ("plant/7/telemetry", env[:-1] + bytes([env[-1] ^ 1]), "authentication_failed"),
         ]
         problems = []
         for topic, e, want in cases:
-            problems += [f"{topic} / {len(e)} bytes: {p}" for p in self._expect_error(
-                lambda: op.open(topic, e, now_ms=now + 10**9), want)]
+            problems += [f"{topic} / {len(e)} bytes {e[:3].hex()}: {p}" for p in
+                         self._expect_error(lambda: op.open(topic, e, now_ms=now + 10**9), want)]
+        # The flags are read only in v2: a v1 envelope's byte 2 is key_id.
+        v = self.v1._ok("short") if self.v1 else None
+        if v is None or parse_header(bytes.fromhex(v["envelope"])).flags != 0:
+            problems.append("v1 header not read with flags 0")
         return problems
 
     def sc_plaintext(self) -> list[str]:
@@ -971,10 +1183,12 @@ class Runner:
         h = parse_header(env)
         if h.key_id != 2 or h.sequence != 0 or h.timestamp_ms != 1_000_000:
             problems.append(f"unexpected header {h}")
-        if sealer.seal("plant/9/telemetry", b"again").data[30:38] != (1).to_bytes(8, "big"):
+        if h.version != VERSION_2 or h.flags != 0 or env[2] != 0:
+            problems.append("a sealer did not write v2 with flags 0 for a live message")
+        if sealer.seal("plant/9/telemetry", b"again").data[31:39] != (1).to_bytes(8, "big"):
             problems.append("sequence did not advance")
         # One counter per session across topics (section 5).
-        if sealer.seal("plant/9/cmd/x", b"other").data[30:38] != (2).to_bytes(8, "big"):
+        if sealer.seal("plant/9/cmd/x", b"other").data[31:39] != (2).to_bytes(8, "big"):
             problems.append("sequence not shared across topics")
         if self.fresh_opener().open("plant/9/telemetry", env, now_ms=1_000_000).payload != b"hello":
             problems.append("round trip failed")
@@ -1031,9 +1245,9 @@ class Runner:
         for _ in range(2):
             problems += self._expect_ok("old retained vector", lambda: op.open(
                 o["topic"], env, now_ms=o["now_ms"], retained=True))
-        if op.guard.streams:
+        if op.guard.partition('telemetry').streams:
             problems.append("an old retained message started a stream")
-        if op.guard.watermark != v["timestamp_ms"]:
+        if op.guard.partition('telemetry').watermark != v["timestamp_ms"]:
             problems.append("an old retained message on an untracked stream did not raise "
                             "the watermark to its timestamp")
         # The same envelope delivered live two days late is simply expired.
@@ -1048,7 +1262,7 @@ class Runner:
         problems += [f"young+refuse: {p}" for p in self._expect_error(
             lambda: refusing.open(o["topic"], env, now_ms=v["timestamp_ms"], retained=True),
             "retained_refused")]
-        if refusing.guard.streams:
+        if refusing.guard.partition('telemetry').streams:
             problems.append("a refused retained message started a stream")
         # Step 1 comes before step 2.
         problems += [f"future+refuse: {p}" for p in self._expect_error(
@@ -1069,7 +1283,7 @@ class Runner:
         m = {}
         for seq, stamp in stamps.items():
             s.next_sequence = seq
-            m[seq] = s.seal(t, b"%d" % seq, timestamp_ms=stamp).data
+            m[seq] = s.seal(t, b"%d" % seq, timestamp_ms=stamp, retain=True).data
 
         def live(i, op, now=ts):
             return op.open(t, m[i], now_ms=now)
@@ -1088,7 +1302,7 @@ class Runner:
         problems = []
 
         def state(op):
-            st = op.guard.streams.get(sid)
+            st = op.guard.partition('telemetry').streams.get(sid)
             return None if st is None else (st.top, st.bitmap, st.floor,
                                              st.newest_ts, st.last_seen)
 
@@ -1121,7 +1335,7 @@ class Runner:
         # timestamp and last-seen updated (a step-4 acceptance).
         live(2000, op)
         ret(1500, op, now=ts + 7)
-        st = op.guard.streams[sid]
+        st = op.guard.partition('telemetry').streams[sid]
         if (st.newest_ts, st.last_seen) != (ts + 5, ts + 7):
             problems.append(f"young retained did not update newest/last-seen: "
                             f"{st.newest_ts - ts:+}, {st.last_seen - ts:+}")
@@ -1144,13 +1358,13 @@ class Runner:
                                                 timestamp_ms=ts).data, now_ms=ts)
         op.open("plant/9/telemetry", other.seal("plant/9/telemetry", b"b",
                                                 timestamp_ms=ts + 1).data, now_ms=ts + 1)
-        if op.guard.watermark != ts:
-            problems.append(f"eviction set watermark {op.guard.watermark - ts:+}, expected ts")
-        tracked = list(op.guard.streams)
+        if op.guard.partition('telemetry').watermark != ts:
+            problems.append(f"eviction set watermark {op.guard.partition('telemetry').watermark - ts:+}, expected ts")
+        tracked = list(op.guard.partition('telemetry').streams)
         for now in (ts + 2, ts + 3):
             problems += [f"young retained at the watermark: {p}" for p in
                          self._expect_error(lambda: ret(0, op, now=now), "replay")]
-        if list(op.guard.streams) != tracked or op.guard.watermark != ts:
+        if list(op.guard.partition('telemetry').streams) != tracked or op.guard.partition('telemetry').watermark != ts:
             problems.append("young retained at the watermark was recorded or evicted a stream")
         problems += [f"live at watermark: {p}" for p in
                      self._expect_error(lambda: live(0, op, now=ts + 4), "replay")]
@@ -1160,18 +1374,18 @@ class Runner:
         op.open("plant/8/telemetry", other.seal("plant/8/telemetry", b"c",
                                                 timestamp_ms=ts - 1).data, now_ms=ts)
         ret(1029, op)
-        if list(op.guard.streams) != [sid] or op.guard.watermark != ts - 1:
+        if list(op.guard.partition('telemetry').streams) != [sid] or op.guard.partition('telemetry').watermark != ts - 1:
             problems.append("young retained on a new stream did not evict like a live one")
         # Boundary: age exactly max_age_ms is young (starts a stream) ...
         op = self.fresh_opener()
         ret(2, op, now=ts + max_age)
-        if sid not in op.guard.streams:
+        if sid not in op.guard.partition('telemetry').streams:
             problems.append("retained with age == max_age_ms did not start a stream")
         # ... one more ms is old (does not).
         op = self.fresh_opener()
         ret(2, op, now=ts + max_age + 1)
         ret(2, op, now=ts + max_age + 1)
-        if op.guard.streams:
+        if op.guard.partition('telemetry').streams:
             problems.append("retained with age == max_age_ms + 1 started a stream")
         return problems
 
@@ -1182,7 +1396,7 @@ class Runner:
         recording nothing). One message less, it is still a `duplicate`."""
         ts, t = 11_000_000, "plant/7/telemetry"
         s = Sealer(self.policy, self.keyring, clock_ms=lambda: ts)
-        envs = [s.seal(t, b"%d" % i).data for i in range(WINDOW + 1)]   # 0 .. 1024
+        envs = [s.seal(t, b"%d" % i, retain=True).data for i in range(WINDOW + 1)]   # 0 .. 1024
         op = self.fresh_opener()
         problems = []
         for e in envs[:WINDOW]:                    # m = 0, then 1 .. 1023
@@ -1190,7 +1404,7 @@ class Runner:
         problems += [f"retained m, top 1023: {p}" for p in self._expect_error(
             lambda: op.open(t, envs[0], now_ms=ts + 1, retained=True), "duplicate")]
         op.open(t, envs[WINDOW], now_ms=ts + 2)    # the 1024th newer one
-        st = op.guard.streams[(s.sender, t.encode())]
+        st = op.guard.partition('telemetry').streams[(s.sender, t.encode())]
         before = (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen)
         for now in (ts + 3, ts + self.config.max_age_ms):     # both young
             problems += [f"retained m, top 1024, now {now - ts:+}: {p}" for p in
@@ -1216,30 +1430,30 @@ class Runner:
 
             def seal(topic, stamp):
                 clock["ts"] = stamp
-                return a.seal(topic, b"x").data
+                return a.seal(topic, b"x", retain=True).data
 
             op = self._opener(max_streams=1)
             firsts = [seal(t1, 1_000), seal(t1, 1_200)]          # sequences 0, 1
             for e in firsts:
                 op.open(t1, e, now_ms=2_000)
             op.open(t2, seal(t2, 2_000), now_ms=2_000)           # evicts t1
-            if op.guard.watermark != 1_200:
-                problems.append(f"eviction: watermark {op.guard.watermark}, expected 1200")
-            wm = op.guard.watermark
+            if op.guard.partition('telemetry').watermark != 1_200:
+                problems.append(f"eviction: watermark {op.guard.partition('telemetry').watermark}, expected 1200")
+            wm = op.guard.partition('telemetry').watermark
             op.open(t1, seal(t1, 2_500), now_ms=2_500)           # restarts t1, top 3
             return a, op, firsts, wm, seal
 
         a, op, firsts, wm, seal = scenario()
         sid = (a.sender, t1.encode())
-        st = op.guard.streams.get(sid)
+        st = op.guard.partition('telemetry').streams.get(sid)
         if st is None or st.top != 3:
             return problems + ["newer message did not restart the evicted stream"]
         # The spec's promise: floor >= the evicted state's newest timestamp.
         # floor is the watermark the restarting message was compared with,
         # taken before making room: 1200, although making room then evicts
         # t2 and raises the watermark to 2000.
-        if st.floor != wm or op.guard.watermark != 2_000:
-            problems.append(f"floor {st.floor}, watermark {op.guard.watermark}, "
+        if st.floor != wm or op.guard.partition('telemetry').watermark != 2_000:
+            problems.append(f"floor {st.floor}, watermark {op.guard.partition('telemetry').watermark}, "
                             f"expected floor {wm} (evicted newest), watermark 2000")
         before = (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen)
         for i, e in enumerate(firsts):
@@ -1277,15 +1491,15 @@ class Runner:
         op = self.fresh_opener()
         for _ in range(2):
             problems += self._expect_ok("old retained, untracked", lambda: ret(3, op))
-        if op.guard.streams:
+        if op.guard.partition('telemetry').streams:
             problems.append("old retained message started a stream")
-        if op.guard.watermark != ts - 2 * self.config.max_age_ms:
-            problems.append(f"old retained, untracked: watermark {op.guard.watermark - ts:+}, "
+        if op.guard.partition('telemetry').watermark != ts - 2 * self.config.max_age_ms:
+            problems.append(f"old retained, untracked: watermark {op.guard.partition('telemetry').watermark - ts:+}, "
                             f"expected its timestamp (-2 * max_age_ms)")
         # Not compared with the watermark either, which only rises.
-        op.guard.watermark = ts
+        op.guard.partition('telemetry').watermark = ts
         problems += self._expect_ok("old retained at the watermark", lambda: ret(1100, op))
-        if op.guard.streams or op.guard.watermark != ts:
+        if op.guard.partition('telemetry').streams or op.guard.partition('telemetry').watermark != ts:
             problems.append("old retained message at the watermark started a stream "
                             "or lowered the watermark")
         # (c) Above top: accepted without moving top (with top at 1100,
@@ -1294,7 +1508,7 @@ class Runner:
         live(0, op)
         for _ in range(2):
             problems += self._expect_ok("old retained above top", lambda: ret(1100, op))
-        st = op.guard.streams[sid]
+        st = op.guard.partition('telemetry').streams[sid]
         if (st.top, st.bitmap) != (0, 1):
             problems.append(f"old retained moved the window: top {st.top}")
         if (st.floor, st.newest_ts, st.last_seen) != (ts - 2 * self.config.max_age_ms, ts, ts):
@@ -1315,12 +1529,12 @@ class Runner:
         # Below the window: accepted without recording, every time; the
         # floor stays (4 is stamped above it, and still old), and so does
         # the watermark.
-        before = (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen, op.guard.watermark)
+        before = (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen, op.guard.partition('telemetry').watermark)
         for i in (3, 4, 3, 4):
             problems += self._expect_ok(f"old retained {i} below the window",
                                         lambda: ret(i, op))
         if (st.top, st.bitmap, st.floor, st.newest_ts, st.last_seen,
-                op.guard.watermark) != before:
+                op.guard.partition('telemetry').watermark) != before:
             problems.append("old retained below the window recorded something or moved "
                             "the floor or the watermark")
         # Its live copy is expired whatever the window says.
@@ -1337,11 +1551,11 @@ class Runner:
         op.open("plant/8/telemetry", other.seal("plant/8/telemetry", b"e",
                                                 timestamp_ms=ts + 1).data, now_ms=ts + 1)
         live(1500, op, now=ts + 5)      # restarts sid (floor >= ts), window 477 .. 1500
-        st = op.guard.streams.get(sid)
-        if st is None or st.top != 1500 or st.floor < ts or op.guard.watermark < ts:
+        st = op.guard.partition('telemetry').streams.get(sid)
+        if st is None or st.top != 1500 or st.floor < ts or op.guard.partition('telemetry').watermark < ts:
             problems.append("restart fixture: unexpected floor or watermark")
         else:
-            snap = lambda: (list(op.guard.streams), op.guard.watermark, st.top, st.bitmap,
+            snap = lambda: (list(op.guard.partition('telemetry').streams), op.guard.partition('telemetry').watermark, st.top, st.bitmap,
                             st.floor, st.newest_ts, st.last_seen)
             before = snap()
             for now in (ts + 6, ts + 7):
@@ -1367,12 +1581,12 @@ class Runner:
             # message's timestamp, and only rises).
             op.open("plant/8/telemetry", other.seal("plant/8/telemetry", b"f",
                                                     timestamp_ms=ts + 10).data, now_ms=ts + 10)
-            if sid in op.guard.streams:
+            if sid in op.guard.partition('telemetry').streams:
                 problems.append("fixture: the stream was not evicted")
-            before = (list(op.guard.streams), op.guard.watermark)
+            before = (list(op.guard.partition('telemetry').streams), op.guard.partition('telemetry').watermark)
             problems += self._expect_ok("old retained, untracked, table full",
                                         lambda: ret(3, op, now=ts + 11))
-            if (list(op.guard.streams), op.guard.watermark) != before:
+            if (list(op.guard.partition('telemetry').streams), op.guard.partition('telemetry').watermark) != before:
                 problems.append("old retained on an untracked stream evicted or moved the watermark")
         return problems
 
@@ -1403,8 +1617,8 @@ class Runner:
         # Another sender on the same topic is another stream.
         other = Sealer(self.policy, self.keyring, clock_ms=lambda: ts)
         op.open(ta, other.seal(ta, b"o").data, now_ms=ts)
-        if len(op.guard.streams) != 3:
-            problems.append(f"{len(op.guard.streams)} streams tracked, expected 3")
+        if len(op.guard.partition('telemetry').streams) != 3:
+            problems.append(f"{len(op.guard.partition('telemetry').streams)} streams tracked, expected 3")
         return problems
 
     def sc_eviction(self) -> list[str]:
@@ -1420,7 +1634,7 @@ class Runner:
 
         # The watermark starts at 0: a new stream stamped 0 is refused.
         op = self.fresh_opener()
-        if op.guard.watermark != 0:
+        if op.guard.partition('telemetry').watermark != 0:
             problems.append("watermark does not start at 0")
         problems += [f"ts 0: {p}" for p in
                      self._expect_error(lambda: op.open(t1, seal(t1, 0), now_ms=0), "replay")]
@@ -1434,19 +1648,19 @@ class Runner:
         a1 = seal(t1, 1_000)
         op.open(t1, a1, now_ms=2_000)
         op.open(t2, seal(t2, 2_000), now_ms=2_000)
-        if op.guard.watermark != 1_000:
-            problems.append(f"watermark {op.guard.watermark}, expected 1000")
+        if op.guard.partition('telemetry').watermark != 1_000:
+            problems.append(f"watermark {op.guard.partition('telemetry').watermark}, expected 1000")
         problems += [f"evicted replay: {p}" for p in
                      self._expect_error(lambda: op.open(t1, a1, now_ms=2_000), "replay")]
         op.open(t1, seal(t1, 1_500), now_ms=2_001)
-        if op.guard.watermark != 2_000 or list(op.guard.streams) != [(a.sender, t1.encode())]:
-            problems.append(f"second eviction: watermark {op.guard.watermark}")
+        if op.guard.partition('telemetry').watermark != 2_000 or list(op.guard.partition('telemetry').streams) != [(a.sender, t1.encode())]:
+            problems.append(f"second eviction: watermark {op.guard.partition('telemetry').watermark}")
         problems += [f"below watermark: {p}" for p in self._expect_error(
             lambda: op.open(t3, seal(t3, 1_800), now_ms=2_002), "replay")]
         # The watermark only ever rises: evicting t1 (newest 1500) keeps it.
         op.open(t3, seal(t3, 2_500), now_ms=2_003)
-        if op.guard.watermark != 2_000:
-            problems.append(f"watermark lowered to {op.guard.watermark}")
+        if op.guard.partition('telemetry').watermark != 2_000:
+            problems.append(f"watermark lowered to {op.guard.partition('telemetry').watermark}")
 
         # Stale streams are dropped first (all of them), and raise the
         # watermark to their newest timestamp (or floor, if larger: see
@@ -1459,9 +1673,9 @@ class Runner:
         op.open(t2, seal(t2, 20_000), now_ms=20_000)
         now = 10_000 + max_age + 1           # t1 is now stale, t2 is not
         op.open(t3, seal(t3, now), now_ms=now)
-        if op.guard.watermark != 10_000 or (a.sender, t1.encode()) in op.guard.streams \
-                or (a.sender, t2.encode()) not in op.guard.streams:
-            problems.append(f"stale stream: watermark {op.guard.watermark}, expected 10000, "
+        if op.guard.partition('telemetry').watermark != 10_000 or (a.sender, t1.encode()) in op.guard.partition('telemetry').streams \
+                or (a.sender, t2.encode()) not in op.guard.partition('telemetry').streams:
+            problems.append(f"stale stream: watermark {op.guard.partition('telemetry').watermark}, expected 10000, "
                             f"or the wrong stream dropped")
         # Every stale stream goes, not just one; the watermark takes the
         # largest of their newest timestamps.
@@ -1471,23 +1685,23 @@ class Runner:
         op.open(t3, seal(t3, 30_000), now_ms=30_000)
         now = 12_000 + max_age + 1           # t1 and t2 stale, t3 not
         op.open("plant/4/telemetry", seal("plant/4/telemetry", now), now_ms=now)
-        if op.guard.watermark != 12_000 or len(op.guard.streams) != 2:
-            problems.append(f"two stale streams: watermark {op.guard.watermark}, "
-                            f"{len(op.guard.streams)} tracked, expected 12000 and 2")
+        if op.guard.partition('telemetry').watermark != 12_000 or len(op.guard.partition('telemetry').streams) != 2:
+            problems.append(f"two stale streams: watermark {op.guard.partition('telemetry').watermark}, "
+                            f"{len(op.guard.partition('telemetry').streams)} tracked, expected 12000 and 2")
         # Least recently seen is by receiver time, not by timestamp: t2 has
         # the older timestamp but was seen later, so t1 goes.
         op = self._opener(max_streams=2)
         op.open(t1, seal(t1, 100_000), now_ms=100_000)
         op.open(t2, seal(t2, 50_000), now_ms=110_000)
         op.open(t3, seal(t3, 120_000), now_ms=120_000)
-        if op.guard.watermark != 100_000 or (a.sender, t1.encode()) in op.guard.streams:
-            problems.append(f"LRU eviction wrong: watermark {op.guard.watermark}")
+        if op.guard.partition('telemetry').watermark != 100_000 or (a.sender, t1.encode()) in op.guard.partition('telemetry').streams:
+            problems.append(f"LRU eviction wrong: watermark {op.guard.partition('telemetry').watermark}")
         # Exactly max_age_ms old is not stale: the stream is evicted (and
         # the watermark raised), not dropped quietly.
         op = self._opener(max_streams=1)
         op.open(t1, seal(t1, 10_000), now_ms=10_000)
         op.open(t2, seal(t2, 10_000 + max_age), now_ms=10_000 + max_age)
-        if op.guard.watermark != 10_000:
+        if op.guard.partition('telemetry').watermark != 10_000:
             problems.append(f"stream exactly max_age_ms old treated as stale")
         # A tie in last-seen time: the spec allows either victim, so only
         # check that exactly one of the tied streams went and the watermark
@@ -1497,9 +1711,9 @@ class Runner:
         for topic, stamp in newest.items():
             op.open(topic, seal(topic, stamp), now_ms=210_000)
         op.open(t3, seal(t3, 220_000), now_ms=220_000)
-        gone = [tp for tp in newest if (a.sender, tp.encode()) not in op.guard.streams]
-        if len(gone) != 1 or op.guard.watermark != newest[gone[0]]:
-            problems.append(f"tied eviction: dropped {gone}, watermark {op.guard.watermark}")
+        gone = [tp for tp in newest if (a.sender, tp.encode()) not in op.guard.partition('telemetry').streams]
+        if len(gone) != 1 or op.guard.partition('telemetry').watermark != newest[gone[0]]:
+            problems.append(f"tied eviction: dropped {gone}, watermark {op.guard.partition('telemetry').watermark}")
         # max_streams is 1 to 2^24; anything else is invalid_argument.
         for bad in (0, -1, MAX_STREAMS_LIMIT + 1):
             problems += [f"max_streams {bad}: {p}" for p in self._expect_error(
@@ -1519,20 +1733,20 @@ class Runner:
         t, max_age = 20_000_000, 1_000
         ta, tb = "plant/1/telemetry", "plant/2/telemetry"
         s = Sealer(self.policy, self.keyring)
-        m = s.seal(ta, b"m", timestamp_ms=t).data
+        m = s.seal(ta, b"m", timestamp_ms=t, retain=True).data
         n = s.seal(tb, b"n", timestamp_ms=t + 1_001).data
         problems = []
         for how in ("live", "young retained"):
             op = self._opener(max_streams=1, max_age_ms=max_age)
             op.open(ta, m, now_ms=t)
             op.open(tb, n, now_ms=t + 1_001)
-            if list(op.guard.streams) != [(s.sender, tb.encode())] or op.guard.watermark != t:
-                problems.append(f"{how}: age drop left watermark {op.guard.watermark - t:+} "
+            if list(op.guard.partition('telemetry').streams) != [(s.sender, tb.encode())] or op.guard.partition('telemetry').watermark != t:
+                problems.append(f"{how}: age drop left watermark {op.guard.partition('telemetry').watermark - t:+} "
                                 f"(expected t) or the wrong streams")
-            before = (list(op.guard.streams), op.guard.watermark)
+            before = (list(op.guard.partition('telemetry').streams), op.guard.partition('telemetry').watermark)
             problems += [f"{how} m after clock step back: {p}" for p in self._expect_error(
                 lambda: op.open(ta, m, now_ms=t + 999, retained=how != "live"), "replay")]
-            if (list(op.guard.streams), op.guard.watermark) != before:
+            if (list(op.guard.partition('telemetry').streams), op.guard.partition('telemetry').watermark) != before:
                 problems.append(f"{how}: refused m changed the guard")
         # Without the step back, m is simply expired.
         problems += [f"m without step back: {p}" for p in self._expect_error(
@@ -1541,7 +1755,7 @@ class Runner:
         problems += self._expect_ok("newer message on the dropped stream",
                                     lambda: op.open(ta, s.seal(ta, b"m2", timestamp_ms=t + 1)
                                                     .data, now_ms=t + 999))
-        st = op.guard.streams.get((s.sender, ta.encode()))
+        st = op.guard.partition('telemetry').streams.get((s.sender, ta.encode()))
         if st is None or st.floor != t:
             problems.append(f"restarted stream floor {None if st is None else st.floor - t:+}, "
                             f"expected t")
@@ -1562,7 +1776,7 @@ class Runner:
         ta, tb = "plant/1/telemetry", "plant/2/telemetry"
         s = Sealer(self.policy, self.keyring)
         p = s.seal(ta, b"p", timestamp_ms=t - 1).data                # sequence 0
-        m = s.seal(ta, b"m", timestamp_ms=t).data                    # sequence 1
+        m = s.seal(ta, b"m", timestamp_ms=t, retain=True).data       # sequence 1
         n = s.seal(tb, b"n", timestamp_ms=t + 1_001).data            # sequence 2
         sid = (s.sender, ta.encode())
         problems = []
@@ -1571,19 +1785,19 @@ class Runner:
             problems += self._expect_ok(f"{again}: p", lambda: op.open(ta, p, now_ms=t - 1))
             problems += self._expect_ok(f"{again}: old retained m",
                                         lambda: op.open(ta, m, now_ms=t + 1_001, retained=True))
-            st = op.guard.streams.get(sid)
+            st = op.guard.partition('telemetry').streams.get(sid)
             if st is None or (st.top, st.floor, st.newest_ts) != (0, t, t - 1):
                 problems.append(f"{again}: old retained m above top did not raise the floor "
                                 f"to t with newest t - 1")
             problems += self._expect_ok(f"{again}: other stream's message",
                                         lambda: op.open(tb, n, now_ms=t + 1_001))
-            if list(op.guard.streams) != [(s.sender, tb.encode())] or op.guard.watermark != t:
-                problems.append(f"{again}: age drop left watermark {op.guard.watermark - t:+} "
+            if list(op.guard.partition('telemetry').streams) != [(s.sender, tb.encode())] or op.guard.partition('telemetry').watermark != t:
+                problems.append(f"{again}: age drop left watermark {op.guard.partition('telemetry').watermark - t:+} "
                                 f"(expected t, p's floor) or the wrong streams")
-            before = (list(op.guard.streams), op.guard.watermark)
+            before = (list(op.guard.partition('telemetry').streams), op.guard.partition('telemetry').watermark)
             problems += [f"{again} m after clock step back: {e}" for e in self._expect_error(
                 lambda: op.open(ta, m, now_ms=t + 999, retained=again != "live"), "replay")]
-            if (list(op.guard.streams), op.guard.watermark) != before:
+            if (list(op.guard.partition('telemetry').streams), op.guard.partition('telemetry').watermark) != before:
                 problems.append(f"{again}: refused m changed the guard")
         return problems
 
@@ -1599,7 +1813,7 @@ class Runner:
         t1, t2 = "plant/1/telemetry", "plant/2/telemetry"
         s = Sealer(self.policy, self.keyring)
         e1 = s.seal(t1, b"1", timestamp_ms=t + 10).data
-        e2 = s.seal(t2, b"2", timestamp_ms=t + 5).data
+        e2 = s.seal(t2, b"2", timestamp_ms=t + 5, retain=True).data
         problems = []
         for how in ("live", "young retained"):
             op = self._opener(max_streams=1)
@@ -1607,10 +1821,10 @@ class Runner:
             problems += self._expect_ok(f"{how}: stream 2's first message",
                                         lambda: op.open(t2, e2, now_ms=t + 10,
                                                         retained=how != "live"))
-            st = op.guard.streams.get((s.sender, t2.encode()))
-            if st is None or st.floor != 0 or op.guard.watermark != t + 10:
+            st = op.guard.partition('telemetry').streams.get((s.sender, t2.encode()))
+            if st is None or st.floor != 0 or op.guard.partition('telemetry').watermark != t + 10:
                 problems.append(f"{how}: floor {None if st is None else st.floor}, watermark "
-                                f"{op.guard.watermark - t:+}; expected 0 and t + 10")
+                                f"{op.guard.partition('telemetry').watermark - t:+}; expected 0 and t + 10")
             for again in ("live", "young retained"):
                 problems += [f"{how}, redelivered {again}: {p}" for p in self._expect_error(
                     lambda: op.open(t2, e2, now_ms=t + 11, retained=again != "live"),
@@ -1634,7 +1848,7 @@ class Runner:
         for tracked in (False, True):
             s = Sealer(self.policy, self.keyring)
             p = s.seal(topic, b"p", timestamp_ms=t - 1).data       # sequence 0
-            m = s.seal(topic, b"m", timestamp_ms=t).data           # sequence 1
+            m = s.seal(topic, b"m", timestamp_ms=t, retain=True).data   # sequence 1
             sid = (s.sender, topic.encode())
             for again in ("live", "young retained"):
                 how = f"{'tracked, above top' if tracked else 'untracked'}, {again}"
@@ -1644,19 +1858,19 @@ class Runner:
                 problems += self._expect_ok(f"{how}: old retained m",
                                             lambda: op.open(topic, m, now_ms=t + 1_001,
                                                             retained=True))
-                st = op.guard.streams.get(sid)
+                st = op.guard.partition('telemetry').streams.get(sid)
                 if tracked:
                     if st is None or (st.top, st.bitmap, st.floor, st.newest_ts,
                                       st.last_seen) != (0, 1, t, t - 1, t - 1):
                         problems.append(f"{how}: old retained m above top did not raise "
                                         f"the floor to t (and only that)")
-                    if op.guard.watermark != 0:
+                    if op.guard.partition('telemetry').watermark != 0:
                         problems.append(f"{how}: old retained m moved the watermark")
-                elif st is not None or op.guard.watermark != t:
+                elif st is not None or op.guard.partition('telemetry').watermark != t:
                     problems.append(f"{how}: old retained m started a stream or left the "
-                                    f"watermark at {op.guard.watermark - t:+}, expected t")
-                snap = lambda: (op.guard.watermark, {k: vars(v).copy()
-                                                     for k, v in op.guard.streams.items()})
+                                    f"watermark at {op.guard.partition('telemetry').watermark - t:+}, expected t")
+                snap = lambda: (op.guard.partition('telemetry').watermark, {k: vars(v).copy()
+                                                     for k, v in op.guard.partition('telemetry').streams.items()})
                 before = snap()
                 problems += [f"{how} m after clock step back: {e}" for e in self._expect_error(
                     lambda: op.open(topic, m, now_ms=t + 999, retained=again != "live"),
@@ -1811,11 +2025,20 @@ def make_token(device_secret: bytes, username: str, client_id: str, expiry_s: in
 
 
 class TokenVerifier:
+    """Section 11's verifier: accepted tokens remembered per username, at
+    most `max_tokens_per_user` (default 64) each, until now > E + skew."""
+
     def __init__(self, token_keys: dict[str, bytes], max_clock_skew_s: int = 30,
-                 max_lifetime_s: int = 3600, capacity: int = 100_000):
+                 max_lifetime_s: int = 3600, max_tokens_per_user: int = 64):
+        if not 0 <= max_clock_skew_s <= 3600 or not 1 <= max_lifetime_s <= 86_400:
+            raise MqsealError("invalid_argument", "skew or max lifetime out of range")
         self.token_keys = token_keys
-        self.skew, self.max_lifetime, self.capacity = max_clock_skew_s, max_lifetime_s, capacity
-        self.accepted: dict[tuple[str, bytes], int] = {}     # (username, nonce) -> expiry
+        self.skew, self.max_lifetime = max_clock_skew_s, max_lifetime_s
+        self.quota = max_tokens_per_user
+        # A username without credentials gets its MAC computed all the same,
+        # with a random key of the verifier's: authentication_failed.
+        self.unknown_user_key = os.urandom(32)
+        self.accepted: dict[str, dict[bytes, int]] = {}     # username -> nonce -> expiry
 
     def verify(self, username: str, client_id: str, token: str, now_s: int) -> None:
         user_b, client_b, token_b = username.encode(), client_id.encode(), token.encode()
@@ -1830,25 +2053,24 @@ class TokenVerifier:
         assert len(binary) == TOKEN_BINARY_LEN
         if binary[0] != 1:
             raise MqsealError("unsupported_version", str(binary[0]))
-        key = self.token_keys.get(username)
-        if key is None:
-            raise MqsealError("unknown_user", username)
+        key = self.token_keys.get(username, self.unknown_user_key)
         head, mac = binary[:25], binary[25:]
         if not hmac.compare_digest(token_mac(key, user_b, client_b, head), mac):
             raise MqsealError("authentication_failed")
         expiry = int.from_bytes(head[1:9], "big")
-        if now_s > expiry + self.skew:
+        if now_s - expiry > self.skew:
             raise MqsealError("expired")
-        if expiry > now_s + self.max_lifetime + self.skew:
+        if expiry - now_s > self.max_lifetime + self.skew:
             raise MqsealError("not_yet_valid")
-        seen = (username, head[9:25])
-        if seen in self.accepted:
+        mine = self.accepted.setdefault(username, {})
+        # Forget this user's tokens that can no longer verify (now > E + skew).
+        for nonce in [n for n, e in mine.items() if now_s - e > self.skew]:
+            del mine[nonce]
+        if head[9:25] in mine:
             raise MqsealError("replay")
-        if len(self.accepted) >= self.capacity:
-            self.accepted = {k: e for k, e in self.accepted.items() if e + self.skew >= now_s}
-            if len(self.accepted) >= self.capacity:
-                raise MqsealError("capacity_exceeded")
-        self.accepted[seen] = expiry
+        if len(mine) >= self.quota:
+            raise MqsealError("capacity_exceeded", "this user's quota is full")
+        mine[head[9:25]] = expiry
 
 
 def _outcome(fn: Callable[[], object]) -> tuple[str, object]:
@@ -1899,8 +2121,16 @@ def _topic(c: dict) -> str | bytes:
 
 
 def _rule_json(rule: Rule) -> dict:
-    return ({"filter": rule.filter, "plaintext": True} if rule.plaintext
-            else {"filter": rule.filter, "key": rule.key_name})
+    """A rule in section 13's JSON shape (after load_vectors: integers as
+    ints). A rule's retained_max_age_ms is only listed for "accept"."""
+    if rule.plaintext:
+        return {"filter": rule.filter, "plaintext": True}
+    out: dict = {"filter": rule.filter, "key": rule.key_name}
+    if rule.retained is not None:
+        out["retained"] = rule.retained.policy
+        if rule.retained.policy == "accept":
+            out["retained_max_age_ms"] = rule.retained.max_age_ms
+    return out
 
 
 def check_policies(doc: dict) -> list[tuple[str, list[str]]]:
@@ -1942,9 +2172,13 @@ def check_sequences(doc: dict) -> list[tuple[str, list[str]]]:
                 s = step["seal"]
                 sealer = Sealer(policy, keyring, sender=bytes.fromhex(s["sender"]),
                                 first_sequence=s["sequence"])
+                if s["flags"] & ~FLAG_RETAIN:
+                    problems.append(f"{label}: seal flags {s['flags']}")
                 got, res = _outcome(lambda: sealer.seal(s["topic"], bytes.fromhex(s["payload"]),
                                                         timestamp_ms=s["timestamp_ms"],
-                                                        key_id=s["key_id"]))
+                                                        key_id=s["key_id"],
+                                                        retain=bool(s["flags"] & FLAG_RETAIN),
+                                                        version=s["version"]))
                 if got != "ok" or res.data != envelope:
                     problems.append(f"{label}: sealing gave {got}, not the envelope")
             d = step["deliver"]
@@ -2080,10 +2314,42 @@ def write_credentials_file(users: list[dict]) -> str:
         f"{u['token_key']}\n" for u in users])
 
 
+_TOML_BARE = r"[A-Za-z0-9_-]+"
+_TOML_VALUE = (r'"(?:[^"\\]|\\[btnfr"\\]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*"'   # basic
+               r"|'[^']*'"                                      # literal
+               r"|[+-]?(?:0|[1-9][0-9]{0,17})"                  # 1-18 digits, no leading 0
+               r"|true|false")
+_TOML_SUBSET_LINE = re.compile(
+    rf"[ \t]*(?:\[{_TOML_BARE}\]|\[\[{_TOML_BARE}\]\]"
+    rf"|{_TOML_BARE}[ \t]*=[ \t]*(?:{_TOML_VALUE}))?[ \t]*(?:#.*)?")
+# Section 9: control characters are U+0000 to U+001F except TAB, and U+007F.
+_TOML_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_policy_subset(text: str) -> str:
+    """Section 9's TOML subset, line by line, before any TOML parser sees
+    the file. Returns the text without an initial byte order mark."""
+    try:
+        raw = text.encode("utf-8")       # a lone surrogate is not UTF-8
+    except UnicodeError:
+        raise MqsealError("parse_error", "not UTF-8") from None
+    if len(raw) > MAX_POLICY_FILE:
+        raise MqsealError("parse_error", "file too large")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.endswith("\r"):          # CR LF
+            line = line[:-1]
+        if _TOML_CONTROL.search(line):
+            raise MqsealError("parse_error", f"line {number}: control character")
+        if not _TOML_SUBSET_LINE.fullmatch(line):
+            raise MqsealError("parse_error", f"line {number}: outside the TOML subset")
+    return text
+
+
 def parse_policy_file(text: str) -> Policy:
     """Section 9. Every error is parse_error."""
-    if len(text.encode("utf-8")) > MAX_POLICY_FILE:
-        raise MqsealError("parse_error", "file too large")
+    text = check_policy_subset(text)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -2095,9 +2361,9 @@ def parse_policy_file(text: str) -> Policy:
     rules = doc.get("rule", [])
     if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
         raise MqsealError("parse_error", "'rule' must be an array of tables")
-    pairs: list[tuple[str, Optional[str]]] = []
+    pairs: list[RuleSpec] = []
     for r in rules:
-        if set(r) - {"filter", "key", "plaintext"}:
+        if set(r) - {"filter", "key", "plaintext", "retained", "retained_max_age_ms"}:
             raise MqsealError("parse_error", f"unknown rule fields in {r}")
         if not isinstance(r.get("filter"), str):
             raise MqsealError("parse_error", "filter must be a string")
@@ -2106,10 +2372,17 @@ def parse_policy_file(text: str) -> Policy:
         if "key" in r:
             if not isinstance(r["key"], str):
                 raise MqsealError("parse_error", "key must be a string")
-            pairs.append((r["filter"], r["key"]))
+            # Section 9: retained = "refuse" | "accept", retained_max_age_ms
+            # (a positive TOML integer) only with "accept". tomllib gives
+            # Python ints (bool is excluded by type(...) is int).
+            if not retained_fields_valid(r):
+                raise MqsealError("parse_error", "retained / retained_max_age_ms")
+            pairs.append((r["filter"], r["key"], retained_rule_of(r)))
         else:
             if r["plaintext"] is not True:
                 raise MqsealError("parse_error", "plaintext may only be true")
+            if "retained" in r or "retained_max_age_ms" in r:
+                raise MqsealError("parse_error", "a plaintext rule has no retained policy")
             pairs.append((r["filter"], None))
     try:
         return Policy(pairs)
@@ -2233,7 +2506,7 @@ def check_records(doc: dict) -> list[tuple[str, list[str]]]:
 OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]] = {
     "connect_token_v1.json": (check_tokens, 25),
     "policy_v1.json": (check_policies, 15),
-    "sequences_v1.json": (check_sequences, 9),
+    "sequences_v1.json": (check_sequences, 13),
     "files_v1.json": (check_files, 80),
     "records_v1.json": (check_records, 18),
 }
@@ -2242,19 +2515,26 @@ OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]
 def main(argv: list[str]) -> int:
     """Checks every vector file in tests/vectors (or in the directory given)."""
     directory = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent / "vectors"
-    path = directory / "envelope_v1.json"
-    try:
-        runner = Runner(load_vectors(path))
-    except (OSError, ValueError, KeyError, TypeError, MqsealError) as e:
-        print(f"FAIL loading {path}: {type(e).__name__}: {e}")
-        print("0 passed, 1 failed")
-        return 1
+    runners: dict[str, Runner] = {}
+    for name, prefix in (("envelope_v1.json", "v1:"), ("envelope_v2.json", "v2:")):
+        path = directory / name
+        try:
+            runners[name] = Runner(load_vectors(path), prefix, runners.get("envelope_v1.json"))
+        except (OSError, ValueError, KeyError, TypeError, MqsealError) as e:
+            print(f"FAIL loading {path}: {type(e).__name__}: {e}")
+            print("0 passed, 1 failed")
+            return 1
+    v1, runner = runners["envelope_v1.json"], runners["envelope_v2.json"]
+    v1.run_vectors()
     runner.run_vectors()
     runner.self_checks()
     # Counted as a failure of its own, so "0 failed" always means success.
-    if runner.vectors_passed < MIN_VECTORS:
-        runner.record("vector-count", [f"only {runner.vectors_passed} vectors passed, "
-                                       f"need {MIN_VECTORS}"], vector=False)
+    for r, minimum in ((v1, MIN_VECTORS_V1), (runner, MIN_VECTORS)):
+        if r.vectors_passed < minimum:
+            runner.record(f"{r.prefix}vector-count", [f"only {r.vectors_passed} vectors "
+                                                      f"passed, need {minimum}"], vector=False)
+    runner.passed += v1.passed
+    runner.failed += v1.failed
     for name, (check, minimum) in OTHER_FILES.items():
         try:
             results = check(load_vectors(directory / name))
@@ -2266,7 +2546,8 @@ def main(argv: list[str]) -> int:
             runner.record(f"{name}:count", [f"only {len(results)} checks, need {minimum}"],
                           vector=False)
     print(f"{runner.passed} passed, {runner.failed} failed")
-    return 0 if runner.failed == 0 and runner.vectors_passed >= MIN_VECTORS else 1
+    return 0 if (runner.failed == 0 and runner.vectors_passed >= MIN_VECTORS
+                 and v1.vectors_passed >= MIN_VECTORS_V1) else 1
 
 
 if __name__ == "__main__":
