@@ -2395,7 +2395,42 @@ def check_tokens(doc: dict) -> list[tuple[str, list[str]]]:
         for step in seq["steps"]:
             problems += [f"{step['name']}: {e}" for e in run(verifier, step)]
         results.append((f"token:sequence:{seq['name']}", problems))
+    results.append(("token:self:per-user-quota", _token_quota_check(secret, p["username"])))
     return results
+
+
+def _token_quota_check(secret: bytes, user: str) -> list[str]:
+    """Section 11: per-user quotas, nothing shared between users; unknown
+    usernames get authentication_failed; tokens are forgotten (and the
+    quota freed) only once now > E + skew."""
+    other, secret2 = "other-user", bytes(range(32))
+    v = TokenVerifier({user: token_key_of(secret), other: token_key_of(secret2)},
+                      max_tokens_per_user=2)
+    now, problems = 1_800_000_000, []
+
+    def tok(sec, name, n, expiry=now + 60):
+        return make_token(sec, name, "c", expiry, n.to_bytes(16, "big"))
+
+    def outcome(name, token, at=now):
+        return _outcome(lambda: v.verify(name, "c", token, at))[0]
+
+    steps = [(user, tok(secret, user, 1), now, "ok"), (user, tok(secret, user, 2), now, "ok"),
+             (user, tok(secret, user, 3), now, "capacity_exceeded"),
+             (user, tok(secret, user, 1), now, "replay"),
+             (other, tok(secret2, other, 1), now, "ok"),       # same nonce, other user
+             (other, tok(secret2, other, 2), now, "ok"),
+             ("nobody", tok(secret2, "nobody", 9), now, "authentication_failed"),
+             (user, tok(secret, user, 3), now + 60 + 30, "capacity_exceeded"),   # E + skew
+             (user, tok(secret, user, 3, now + 200), now + 60 + 31, "ok")]      # forgotten
+    for name, token, at, want in steps:
+        got = outcome(name, token, at)
+        if got != want:
+            problems.append(f"{name} at {at - now:+}: {got}, expected {want}")
+    for bad in ((3601, 3600), (30, 0), (30, 86_401)):
+        got = _outcome(lambda: TokenVerifier({}, *bad))[0]
+        if got != "invalid_argument":
+            problems.append(f"verifier skew/lifetime {bad}: {got}")
+    return problems
 
 
 # --------------------------------------------------------------------------
