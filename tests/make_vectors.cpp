@@ -1025,6 +1025,7 @@ json file_vectors() {
       {"invalid-key-name", "[[rule]]\nfilter = \"a/#\"\nkey = \"a key\"\n", "parse_error"},
       {"same-filter-twice", r1 + "[[rule]]\nfilter = \"plant/+/telemetry\"\nplaintext = true\n", "parse_error"},
       {"not-toml", "[[rule]\nfilter = \"a/#\"\n", "parse_error"},
+      {"lone-cr-at-the-end", "[[rule]]\nfilter = \"a/#\"\nkey = \"k\"\r", "parse_error"},
   };
   json policy_json = json::array();
   for (const FileCase& c : policies) {
