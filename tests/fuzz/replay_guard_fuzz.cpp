@@ -23,7 +23,6 @@
 //
 // MessageFacts fields are set by name, so fields added later with defaults
 // need no change here.
-#include <cstring>
 #include <map>
 #include <optional>
 #include <set>

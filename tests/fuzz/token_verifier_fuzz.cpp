@@ -10,7 +10,9 @@
 //   1 present an earlier minted token again (2-byte index), as minted
 //   2 present an earlier minted token with up to 4 bytes changed
 //   3 present arbitrary username, client ID and token (length-prefixed)
-//   4 step the broker's clock by int8 * unit (1 s, 1 min, 1 h, 1 day), either way
+//   4 step the broker's clock by int8 * unit (bits 2-3: 1 s, 1 min, 1 h, 1 day),
+//     either way
+//   5-7 as 0
 //
 // Crashes on: a token accepted that we never minted (a forgery), one accepted
 // for another user or client ID, outside its validity, or twice (the same
