@@ -39,3 +39,5 @@ CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtom
 PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
 # What building the Python package needs from Debian (the rest comes from PyPI).
 PYTHON_PACKAGES=(python3-dev python3-venv python3-pip)
+# What the libFuzzer targets need (scripts/fuzz; step 4 of scripts/test).
+FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)

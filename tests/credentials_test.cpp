@@ -259,6 +259,24 @@ TEST(Credentials, EachTokenIsForgottenAtItsOwnExpiry) {
   EXPECT_EQ(verifier.remembered_tokens(), 3u);
 }
 
+// Found by fuzzing (tests/fuzz/regressions/token_verifier): two tokens
+// remembered, a day later a fresh login makes the verifier forget them, then
+// the broker's clock steps back a day: the first token must not verify again.
+TEST(Credentials, AClockSteppingBackDoesNotBringBackAForgottenToken) {
+  Fixture f;
+  VerifierOptions options;
+  options.max_tokens_per_user = 2;
+  TokenVerifier verifier = f.make_verifier(options);
+  const std::string first = f.token("device-7", "c", 300, kNow);
+  testing::expect_ok(verifier.verify("device-7", "c", first, kNow));
+  testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 300, kNow), kNow));
+  const uint64_t day = 24 * 3600;
+  testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 300, kNow + day), kNow + day));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", first, kNow + 10)), Errc::expired);
+  // A small step back (shorter than a token's lifetime plus the skew) refuses nothing new.
+  testing::expect_ok(verifier.verify("device-7", "c", f.token("device-7", "c", 300, kNow + day - 60), kNow + day - 60));
+}
+
 // At the widest skew create() allows, a remembered token is still kept until
 // it is past expiry + skew (no sum wraps into "long expired").
 TEST(Credentials, TheWidestSkewStillRemembersATokenUntilItIsPastIt) {

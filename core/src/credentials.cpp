@@ -325,6 +325,10 @@ struct TokenVerifier::Impl {
     Key token_key;
     std::vector<Remembered> by_expiry;              // a min-heap on expiry
     std::unordered_set<Nonce, NonceHash> nonces;  // the same tokens, for the replay check
+    // The latest time this user's tokens were judged at. Tokens are forgotten
+    // against it and judged against it, never against an earlier time: a
+    // clock stepping back cannot bring back a token that was forgotten.
+    uint64_t latest_s = 0;
   };
   std::unordered_map<std::string, User> users;
   // The key an unknown username's MAC is computed with, so that its refusal
@@ -424,7 +428,11 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   std::copy(binary + kOffsetNonce, binary + kOffsetNonce + kTokenNonceSize, nonce.begin());
   std::lock_guard<std::mutex> lock(impl_->mutex);
   Impl::User& u = user->second;
-  impl_->forget_expired(u, now);
+  u.latest_s = std::max(u.latest_s, now);
+  if (past_skew(expiry, u.latest_s, o.max_clock_skew_s)) {
+    return Error(Errc::expired, "expired by the latest time this user's tokens were judged at (the clock stepped back)");
+  }
+  impl_->forget_expired(u, u.latest_s);
   if (u.nonces.count(nonce) != 0) return Error(Errc::replay, "token used before");
   if (u.nonces.size() >= o.max_tokens_per_user) {
     return Error(Errc::capacity_exceeded, "this user's live tokens fill its quota (max_tokens_per_user)");

@@ -41,7 +41,7 @@ bool parse_hex(std::string_view hex, uint8_t* out, size_t out_size) {
 }
 
 bool parse_key_id(std::string_view hex, KeyId& id) {
-  uint8_t bytes[4];
+  uint8_t bytes[kKeyIdHexSize / 2];
   if (!parse_hex(hex, bytes, sizeof bytes)) return false;
   id = internal::load_be32(bytes);
   return true;

@@ -31,6 +31,10 @@
 // key (a guarded allocation). A token is forgotten only once it could no
 // longer verify (expiry + max_clock_skew_s < now); one verify() costs one MAC
 // and O(log max_tokens_per_user) amortised, however full the tables are.
+// "now" never goes back for a user: tokens are judged against the latest
+// time that user's tokens were judged at, so a broker clock stepping back
+// cannot bring back a forgotten token (a step back shorter than a token's
+// lifetime plus the skew refuses nothing).
 //
 // Thread safety: make_connect_token may be called from any thread;
 // TokenVerifier::verify too (it locks what it remembers).
