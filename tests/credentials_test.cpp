@@ -297,12 +297,13 @@ TEST(Credentials, TheWidestSkewStillRemembersATokenUntilItIsPastIt) {
 // dropped at once, so it could be replayed.
 TEST(Credentials, VerifierOptionsOutOfRangeAreRefused) {
   Fixture f;
-  auto refused = [&f](uint64_t skew, uint64_t lifetime) {
+  auto refused = [&f](uint64_t skew, uint64_t lifetime, size_t tokens = 64) {
     Credentials credentials;
     testing::expect_ok(credentials.add(f.device.record));
     VerifierOptions options;
     options.max_clock_skew_s = skew;
     options.max_lifetime_s = lifetime;
+    options.max_tokens_per_user = tokens;
     Result<TokenVerifier> made = TokenVerifier::create(std::move(credentials), options);
     return !made && made.error().code() == Errc::invalid_argument;
   };
@@ -313,6 +314,10 @@ TEST(Credentials, VerifierOptionsOutOfRangeAreRefused) {
   EXPECT_TRUE(refused(30, 0));
   EXPECT_FALSE(refused(0, 1));
   EXPECT_FALSE(refused(kMaxClockSkewLimitS, kMaxTokenLifetimeLimitS));
+  EXPECT_TRUE(refused(30, 3600, 0));
+  EXPECT_TRUE(refused(30, 3600, kMaxTokensPerUserLimit + 1));
+  EXPECT_FALSE(refused(30, 3600, 1));
+  EXPECT_FALSE(refused(30, 3600, kMaxTokensPerUserLimit));
   // At the limits, a token from 1970 is expired, and stays refused.
   VerifierOptions widest;
   widest.max_clock_skew_s = kMaxClockSkewLimitS;
@@ -341,6 +346,28 @@ TEST(Credentials, LoadRefusesAFileOwnedByAnotherUser) {
   }
   ASSERT_EQ(chown(path.c_str(), 0, 0), 0);
   EXPECT_TRUE(Credentials::load(path));
+}
+
+// A credentials file larger than 16 MiB (docs/SPEC.md, section 11) is
+// refused before it is read, even one that would parse (a long comment); one
+// of exactly 16 MiB loads.
+TEST(Credentials, AFileLargerThan16MiBIsRefused) {
+  constexpr size_t kBound = size_t{16} << 20;
+  testing::TempDir dir;
+  const std::string path = dir.file("big.credentials");
+  auto write = [&path](size_t size) {
+    std::string text = "mqseal-credentials v1\n#";
+    text.resize(size, 'x');
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  };
+  write(kBound);
+  EXPECT_TRUE(Credentials::load(path));
+  write(kBound + 1);
+  Result<Credentials> big = Credentials::load(path);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error(), Errc::parse_error);
+  EXPECT_NE(big.error().message().find("larger than"), std::string::npos) << big.error().message();
 }
 
 TEST(Credentials, TenThousandMalformedUsernamesAndPasswordsAreRefused) {

@@ -1,6 +1,8 @@
 #include <mqseal/envelope.h>
 #include <gtest/gtest.h>
+#include <sodium.h>
 
+#include <string>
 #include <vector>
 
 #include "test_util.h"
@@ -178,6 +180,42 @@ TEST(Envelope, EmptyAndLongTopicsAndPayloads) {
   testing::expect_ok(open_with_key(f.topic_key, long_topic, env, out));
   EXPECT_EQ(out, testing::bytes_of("p"));
   EXPECT_EQ(open_with_key(f.topic_key, long_topic + "x", env, out).error(), Errc::authentication_failed);
+}
+
+// The associated data is header[0..15) || u16be(len(topic)) || topic
+// (docs/SPEC.md, section 4), checked here with libsodium directly for topic
+// lengths that need both bytes of the length (the vectors' topics are all
+// shorter than 256 bytes).
+TEST(Envelope, AssociatedDataHoldsBothBytesOfTheTopicLength) {
+  ASSERT_GE(sodium_init(), 0);
+  Fixture f;
+  for (const size_t size : {size_t{256}, size_t{300}, size_t{4000}}) {
+    const std::string topic(size, 't');
+    std::vector<uint8_t> env;
+    testing::expect_ok(seal_with_header(f.topic_key, topic, f.header, std::string_view("p"), env));
+    std::vector<uint8_t> ad(env.begin(), env.begin() + kAssociatedHeaderSize);
+    ad.push_back(static_cast<uint8_t>(size >> 8));
+    ad.push_back(static_cast<uint8_t>(size & 0xff));
+    ad.insert(ad.end(), topic.begin(), topic.end());
+    uint8_t plain[1] = {};
+    unsigned long long plain_size = 0;
+    ASSERT_EQ(crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plain_size, nullptr, env.data() + kHeaderSize,
+                                                         env.size() - kHeaderSize, ad.data(), ad.size(),
+                                                         env.data() + kAssociatedHeaderSize, f.topic_key),
+              0)
+        << size;
+    EXPECT_EQ(plain_size, 1u);
+    EXPECT_EQ(plain[0], 'p');
+  }
+}
+
+// Exactly kMaxPayloadSize bytes is sealed, into exactly kMaxEnvelopeSize.
+TEST(Envelope, APayloadOfExactlyTheMaximumSizeIsSealed) {
+  Fixture f;
+  const std::vector<uint8_t> payload(kMaxPayloadSize, 0x5a);
+  std::vector<uint8_t> env;
+  testing::expect_ok(seal_with_header(f.topic_key, "a/b", f.header, payload, env));
+  EXPECT_EQ(env.size(), kMaxEnvelopeSize);
 }
 
 TEST(Envelope, OversizedInputsAreRefusedWithoutReading) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <random>
 #include <string>
 
@@ -120,6 +121,23 @@ TEST(Keyring, ParseRejectsEveryMalformedLine) {
   }
 }
 
+// A keyring file holds at most kMaxKeyringKeys keys, as a Keyring does.
+TEST(Keyring, ParseTakesExactlyTheMaximumNumberOfKeys) {
+  const std::string material(64, 'a');
+  std::string text = "mqseal-keyring v1\n";
+  char id[9];
+  for (size_t i = 1; i <= kMaxKeyringKeys; ++i) {
+    std::snprintf(id, sizeof id, "%08zx", i);
+    text += std::string("key t ") + id + " active " + material + "\n";
+  }
+  EXPECT_EQ(take(Keyring::parse(text)).size(), kMaxKeyringKeys);
+  text += "key t 7fffffff active " + material + "\n";
+  Result<Keyring> one_more = Keyring::parse(text);
+  ASSERT_FALSE(one_more);
+  EXPECT_EQ(one_more.error(), Errc::parse_error);
+  EXPECT_NE(one_more.error().message().find("too many keys"), std::string::npos) << one_more.error().message();
+}
+
 TEST(Keyring, ParseNeverCrashesOnTruncations) {
   Keyring ring;
   (void)take(ring.generate("t"));
@@ -167,6 +185,10 @@ TEST(Keyring, SaveUses0600AndLoadRefusesLooserModes) {
   EXPECT_TRUE(Keyring::load(path, Keyring::LoadOptions{true}));
   EXPECT_EQ(Keyring::load(dir.file("missing")).error(), Errc::io_error);
   EXPECT_EQ(Keyring::load(dir.path()).error(), Errc::io_error);  // a directory
+  // A character device, root's and mode 0666: not a regular file, so refused
+  // before its owner, its mode or its (empty) content are looked at.
+  EXPECT_EQ(Keyring::load("/dev/null").error(), Errc::io_error);
+  EXPECT_EQ(Keyring::load("/dev/null", Keyring::LoadOptions{true}).error(), Errc::io_error);
 }
 
 // A 0600 file owned by another user is refused, whatever its mode: that user

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "asan_preload.h"
@@ -47,6 +48,13 @@ std::string refused_start(const std::vector<std::string>& plugin_lines) {
   return broker->log();
 }
 
+// "f/0, f/1, ...": `count` distinct topic filters.
+std::string filters(size_t count) {
+  std::string list;
+  for (size_t i = 0; i < count; ++i) list += (i == 0 ? "f/" : ", f/") + std::to_string(i);
+  return list;
+}
+
 TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
   CredentialsFile file;
   const std::string credentials = "plugin_opt_credentials_file " + file.path;
@@ -69,11 +77,15 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       {{credentials, "plugin_opt_max_clock_skew 3601"}, "out of range: a whole number from 0 to 3600"},
       {{credentials, "plugin_opt_max_token_lifetime 0"}, "bad plugin_opt_max_token_lifetime '0'"},
       {{credentials, "plugin_opt_max_token_lifetime 86401"}, "bad plugin_opt_max_token_lifetime '86401'"},
+      {{credentials, "plugin_opt_max_tokens_per_user 0"}, "bad plugin_opt_max_tokens_per_user '0'"},
+      {{credentials, "plugin_opt_max_tokens_per_user 65537"}, "bad plugin_opt_max_tokens_per_user '65537'"},
       {{credentials, "plugin_opt_allow_insecure_permissions yes"}, "bad plugin_opt_allow_insecure_permissions"},
       // empty protected topic
       {{credentials, "plugin_opt_protected_topics plant/#,,factory/#"}, "bad plugin_opt_protected_topics"},
       {{credentials, "plugin_opt_protected_topics plant/#,"}, "bad plugin_opt_protected_topics"},
       {{credentials, "plugin_opt_protected_topics  , "}, "bad plugin_opt_protected_topics"},
+      // one filter more than kMaxProtectedFilters (256)
+      {{credentials, "plugin_opt_protected_topics " + filters(257)}, "more than 256 topic filters"},
       // bad filter
       {{credentials, "plugin_opt_protected_topics plant/#/x"}, "'plant/#/x' is not a topic filter"},
       {{credentials, "plugin_opt_protected_topics plant/#, fac+tory/#"}, "'fac+tory/#' is not a topic filter"},
@@ -96,18 +108,25 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
 
 TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
   CredentialsFile file;
-  for (const auto& [skew, lifetime] : {std::pair<uint64_t, uint64_t>{0, 1},
-                                       std::pair<uint64_t, uint64_t>{kMaxClockSkewLimitS, kMaxTokenLifetimeLimitS}}) {
+  for (const auto& [skew, lifetime, tokens] :
+       {std::tuple<uint64_t, uint64_t, size_t>{0, 1, 1},
+        std::tuple<uint64_t, uint64_t, size_t>{kMaxClockSkewLimitS, kMaxTokenLifetimeLimitS, kMaxTokensPerUserLimit}}) {
     testing::Broker broker(plugin_options({"plugin_opt_credentials_file " + file.path,
                                            "plugin_opt_allow_insecure_permissions false",
                                            "plugin_opt_max_clock_skew " + std::to_string(skew),
                                            "plugin_opt_max_token_lifetime " + std::to_string(lifetime),
+                                           "plugin_opt_max_tokens_per_user " + std::to_string(tokens),
                                            "plugin_opt_protected_topics \tplant/#, factory/+/cmd/# ,x"}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: 1 devices, 3 protected topic filters: 'plant/#', 'factory/+/cmd/#', 'x'"),
               std::string::npos)
         << broker.log();
   }
+  // Exactly kMaxProtectedFilters (256) protected topic filters.
+  testing::Broker broker(
+      plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_protected_topics " + filters(256)}));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  EXPECT_NE(broker.log().find("mqseal: 1 devices, 256 protected topic filters"), std::string::npos) << broker.log();
 }
 
 }  // namespace

@@ -1,5 +1,10 @@
+#include <mqseal/policy.h>
 #include <mqseal/replay_guard.h>
 #include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
 
 #include "test_util.h"
 
@@ -57,6 +62,20 @@ TEST(ReplayGuard, SlidingKeepsEveryBit) {
   }
 }
 
+// Slides by whole words (64 and 128 sequence numbers) move words without a
+// carry between them: after them exactly the accepted sequences are
+// duplicates, every other one in the window is still accepted.
+TEST(ReplayGuard, WholeWordSlidesKeepExactlyTheAcceptedBits) {
+  ReplayGuard g = take(ReplayGuard::create());
+  const std::set<uint64_t> accepted = {2000, 2064, 2192, 2256};
+  for (uint64_t s : accepted) testing::expect_ok(g.check(msg(1, s), kNow));
+  const uint64_t top = *accepted.rbegin();
+  for (uint64_t s = top - (kReplayWindow - 1); s <= top; ++s) {
+    EXPECT_EQ(code(g.check(msg(1, s), kNow)), accepted.count(s) ? Errc::duplicate : static_cast<Errc>(0))
+        << s;
+  }
+}
+
 TEST(ReplayGuard, AgeAndSkew) {
   ReplayOptions o;
   o.max_age_ms = 1000;
@@ -80,6 +99,7 @@ TEST(ReplayGuard, RetainedMessagesHaveTheirOwnPolicy) {
   testing::expect_ok(g.check(msg(1, 0, kNow - 5000, true), kNow));
   EXPECT_EQ(code(g.check(msg(1, 0, kNow - 5000, false), kNow)), Errc::expired);
   EXPECT_EQ(code(g.check(msg(1, 0, kNow - 10'001, true), kNow)), Errc::expired);
+  testing::expect_ok(g.check(msg(2, 0, kNow - 10'000, true), kNow));  // exactly its max age
   o.retained = RetainedPolicy::refuse;
   ReplayGuard strict = take(ReplayGuard::create(o));
   EXPECT_EQ(code(strict.check(msg(1, 0, kNow, true), kNow)), Errc::retained_refused);
@@ -265,6 +285,53 @@ TEST(ReplayGuard, KeyNamesArePartitions) {
   // One sender ID, two key names: two streams.
   EXPECT_TRUE(g.check(under("c", msg(1, 1)), kNow + 4));
   EXPECT_EQ(code(g.check(under("b", msg(1, 1)), kNow + 5)), Errc::duplicate);
+}
+
+// A stream whose newest message is exactly max_age old may still receive
+// messages that old: making room must not drop it as aged out (here the least
+// recently seen stream goes instead).
+TEST(ReplayGuard, MakingRoomKeepsAStreamExactlyMaxAgeOld) {
+  ReplayOptions o;
+  o.max_streams = 2;
+  o.max_age_ms = 1000;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  testing::expect_ok(g.check(msg(3, 0, kNow + 1800), kNow + 1800));
+  testing::expect_ok(g.check(msg(1, 0, kNow + 1000), kNow + 1900));  // seen later than stream 3
+  testing::expect_ok(g.check(msg(2, 0, kNow + 2000), kNow + 2000));  // the table is full
+  EXPECT_EQ(g.watermark_ms(), kNow + 1800);                           // stream 3 was evicted
+  testing::expect_ok(g.check(msg(1, 1, kNow + 1000), kNow + 2000));  // age exactly max_age
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow + 1000), kNow + 2000)), Errc::duplicate);
+}
+
+// A reordered message with an older timestamp does not lower its stream's
+// newest timestamp: when the stream is evicted, the watermark rises to the
+// newest one, so its newest message stays refused.
+TEST(ReplayGuard, AReorderedOlderMessageDoesNotLowerTheWatermarkOnEviction) {
+  ReplayOptions o;
+  o.max_streams = 1;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  testing::expect_ok(g.check(msg(1, 2, kNow), kNow));
+  testing::expect_ok(g.check(msg(1, 1, kNow - 500), kNow));       // reordered, sealed earlier
+  testing::expect_ok(g.check(msg(2, 0, kNow + 1), kNow + 1));     // evicts stream 1
+  EXPECT_EQ(g.watermark_ms(), kNow);
+  EXPECT_EQ(code(g.check(msg(1, 2, kNow), kNow + 2)), Errc::replay);
+}
+
+// At most kMaxPolicyRules key names have replay state (a policy cannot name
+// more); one more is refused, and the names that have it keep working.
+TEST(ReplayGuard, KeyNamesAreBoundedByThePolicyRuleLimit) {
+  ReplayGuard g = take(ReplayGuard::create());
+  std::vector<std::string> names;
+  for (size_t i = 0; i <= kMaxPolicyRules; ++i) names.push_back("k" + std::to_string(i));
+  auto under = [&](size_t i, uint64_t seq) {
+    MessageFacts m = msg(1, seq);
+    m.key_name = names[i];
+    return m;
+  };
+  for (size_t i = 0; i < kMaxPolicyRules; ++i) testing::expect_ok(g.check(under(i, 0), kNow));
+  EXPECT_EQ(code(g.check(under(kMaxPolicyRules, 0), kNow)), Errc::capacity_exceeded);
+  testing::expect_ok(g.check(under(0, 1), kNow));
+  EXPECT_EQ(code(g.check(under(kMaxPolicyRules - 1, 0), kNow)), Errc::duplicate);
 }
 
 TEST(ReplayGuard, OptionsAreValidated) {

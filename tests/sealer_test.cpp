@@ -198,5 +198,15 @@ TEST(Sealer, RejectsOversizedPayloadWithoutReadingIt) {
             Errc::payload_too_large);
 }
 
+// The largest payload, exactly kMaxPayloadSize bytes, is sealed: its envelope
+// is exactly the largest MQTT payload.
+TEST(Sealer, SealsAPayloadOfExactlyTheMaximumSize) {
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  const std::vector<uint8_t> payload(kMaxPayloadSize, 0x5a);
+  std::vector<uint8_t> env;
+  testing::expect_ok(sealer.seal("plant/1/telemetry", payload, env));
+  EXPECT_EQ(env.size(), kMaxEnvelopeSize);
+}
+
 }  // namespace
 }  // namespace mqseal
