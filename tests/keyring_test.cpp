@@ -189,6 +189,10 @@ TEST(Keyring, SaveUses0600AndLoadRefusesLooserModes) {
   // before its owner, its mode or its (empty) content are looked at.
   EXPECT_EQ(Keyring::load("/dev/null").error(), Errc::io_error);
   EXPECT_EQ(Keyring::load("/dev/null", Keyring::LoadOptions{true}).error(), Errc::io_error);
+  // A FIFO at the keyring's path: refused at once, not waiting for a writer
+  // that never comes (the loader used to block in open()).
+  ASSERT_EQ(mkfifo(dir.file("fifo").c_str(), 0600), 0);
+  EXPECT_EQ(Keyring::load(dir.file("fifo")).error(), Errc::io_error);
 }
 
 // A 0600 file owned by another user is refused, whatever its mode: that user

@@ -20,7 +20,10 @@ WipedString::~WipedString() { sodium_memzero(text.data(), text.size()); }
 
 Status read_secret_file(const std::string& path, bool allow_insecure_permissions, uint64_t max_size,
                         WipedString& out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
+  // fstat below refuses anything but a regular file, whose reads it does not
+  // change.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) return Error(Errc::io_error, "cannot open " + path + ": " + std::strerror(errno));
   struct FdCloser {
     int fd;
