@@ -688,8 +688,8 @@ class ReplayGuard:
         #    otherwise accept without starting a stream, evicting or sliding
         #    the window, but raise the bar the message would meet live,
         #    should the receiver's clock step back: the watermark (untracked
-        #    stream) or the stream's floor (tracked, sequence above top).
-        #    Below the window nothing changes.
+        #    stream), the stream's floor (tracked, sequence above top) or
+        #    its newest timestamp (tracked, at or below top).
         if r:
             refuse, retained_max_age_ms = self.retained_settings(rule)
             if refuse:
@@ -704,12 +704,16 @@ class ReplayGuard:
                 bit = 1 << (st.top - h.sequence)
                 if st.bitmap & bit:
                     raise MqsealError("duplicate", "retained copy of an accepted message")
-                st.bitmap |= bit      # nothing else changes
-            elif st is None:
+                st.bitmap |= bit
+            # Either way, raise the bar: the watermark (untracked), the floor
+            # (tracked, above top), or the stream's newest timestamp (tracked,
+            # at or below top: carried into the watermark if it is dropped).
+            if st is None:
                 part.watermark = max(part.watermark, h.timestamp_ms)
             elif h.sequence > st.top:
                 st.floor = max(st.floor, h.timestamp_ms)
-            # else below the window: the documented residual, nothing changes.
+            else:
+                st.newest_ts = max(st.newest_ts, h.timestamp_ms)
             return
         # 3.
         if age > cfg.max_age_ms:

@@ -334,6 +334,24 @@ TEST(ReplayGuard, KeyNamesAreBoundedByThePolicyRuleLimit) {
   EXPECT_EQ(code(g.check(under(kMaxPolicyRules - 1, 0), kNow)), Errc::duplicate);
 }
 
+// Found by fuzzing (tests/fuzz/regressions/replay_guard): an old retained
+// message inside a tracked window, whose timestamp is above the stream's
+// newest (an insider can seal timestamps that do not grow with the
+// sequence), must stay refused as a young one after its stream is dropped
+// and the receiver's clock steps back.
+TEST(ReplayGuard, AnOldRetainedMessageStaysRefusedAfterEvictionAndAClockStepBack) {
+  ReplayOptions o;
+  o.max_streams = 1;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  EXPECT_TRUE(g.check(msg(1, 10, kNow), kNow));
+  const uint64_t ts = kNow + 1000;
+  const uint64_t later = ts + o.max_age_ms + 1;
+  EXPECT_TRUE(g.check(msg(1, 5, ts, true), later));  // old, retained, in the window
+  EXPECT_TRUE(g.check(msg(2, 0, later), later));     // another stream: sender 1's is dropped
+  EXPECT_GE(g.watermark_ms(), ts);
+  EXPECT_EQ(code(g.check(msg(1, 5, ts), ts)), Errc::replay);  // the clock stepped back
+}
+
 TEST(ReplayGuard, OptionsAreValidated) {
   ReplayOptions o;
   o.max_age_ms = 0;

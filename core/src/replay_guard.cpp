@@ -171,13 +171,21 @@ struct Partition {
       raise_watermark(m.timestamp_ms);
       return {};
     }
+    if (m.sequence > state->top) {
+      if (m.timestamp_ms > state->floor_ms) state->floor_ms = m.timestamp_ms;
+      return {};
+    }
     if (state->holds(m.sequence)) {
       const uint64_t d = state->top - m.sequence;
       if (state->test(d)) return Errc::duplicate;
       state->set(d);
-    } else if (m.sequence > state->top && m.timestamp_ms > state->floor_ms) {
-      state->floor_ms = m.timestamp_ms;
     }
+    // At or below top: the stream's newest timestamp, carried into the
+    // watermark if the stream is dropped later, keeps the message refused as
+    // a young one after an eviction and a clock step back, even when its
+    // timestamp is above the stream's others (an insider can seal timestamps
+    // that do not grow with the sequence).
+    if (m.timestamp_ms > state->newest_timestamp_ms) state->newest_timestamp_ms = m.timestamp_ms;
     return {};
   }
 };

@@ -29,6 +29,8 @@
 //
 // MessageFacts fields are set by name, so fields added later with defaults
 // need no change here.
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <set>
@@ -82,7 +84,15 @@ struct Run {
     facts.retained = retain_flag && message.retain_intent;
     delivered.push_back(id);
     last_sequence[{std::get<0>(id), std::get<1>(id)}] = facts.sequence;
-    judge(id, facts, guard->check(facts, now));
+    const mqseal::Status status = guard->check(facts, now);
+    if (std::getenv("MQSEAL_FUZZ_VERBOSE") != nullptr) {  // docs/TESTING.md: what an input does
+      std::fprintf(stderr, "now %+lld ms: sender %zu topic %zu seq %llu ts %+lld ms intent %s flag %d: %s\n",
+                   static_cast<long long>(now - kStartMs), std::get<0>(id), std::get<1>(id),
+                   static_cast<unsigned long long>(facts.sequence),
+                   static_cast<long long>(facts.timestamp_ms - kStartMs), message.retain_intent ? "retain" : "live",
+                   retain_flag ? 1 : 0, status ? "accepted" : status.error().message().c_str());
+    }
+    judge(id, facts, status);
   }
 
   void judge(const MessageId& id, const mqseal::MessageFacts& facts, const mqseal::Status& status) {
