@@ -1,0 +1,20 @@
+// Built against the installed core with nothing but
+// `c++ -std=c++17 pkgconfig_consumer.cpp $(pkg-config --cflags --libs mqseal)`
+// (tests/install_test.cmake), as a Makefile or meson build would.
+#include <mqseal/mqseal.h>
+
+#include <cstdio>
+#include <memory>
+
+int main() {
+  auto keys = std::make_shared<mqseal::Keyring>();
+  mqseal::TopicPolicy policy;
+  if (!keys->generate("k") || !policy.add_rule("a/#", "k")) return 1;
+  auto sealer = mqseal::Sealer::create(policy, keys);
+  auto opener = mqseal::Opener::create(policy, keys);
+  auto envelope = sealer->seal("a/b", std::string_view("pkg-config"));
+  auto opened = opener->open("a/b", *envelope);
+  if (!opened) return 1;
+  std::printf("pkg-config consumer of mqseal %s: ok\n", MQSEAL_VERSION_STRING);
+  return 0;
+}

@@ -1,0 +1,55 @@
+# Builds tests/subproject (mqseal inside another project, core only: policy
+# file, Paho and plugin off, so no CLI), runs its program, installs it, and checks
+# the installed package: no header of a target that was not built, and
+# find_package(mqseal COMPONENTS <not built>) fails saying why.
+# Called by CTest with -DSOURCE_DIR -DWORK_DIR -DGENERATOR -DLAUNCHER.
+cmake_minimum_required(VERSION 3.18)
+file(REMOVE_RECURSE ${WORK_DIR})
+set(build ${WORK_DIR}/build)
+set(prefix ${WORK_DIR}/prefix)
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/subproject -B ${build} -G ${GENERATOR}
+                -DMQSEAL_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release
+                -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER}
+                -DMQSEAL_BUILD_POLICY_FILE=OFF -DMQSEAL_BUILD_PAHO=OFF -DMQSEAL_BUILD_MOSQUITTO_PLUGIN=OFF
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc)
+  message(FATAL_ERROR "configuring mqseal as a subproject failed: ${rc}\n${out}")
+endif()
+# MQSEAL_BUILD_CLI is left ON: the CLI, which needs mqseal::policy_file, is
+# skipped, and configuring must say so.
+if(NOT out MATCHES "not building the command line tool")
+  message(FATAL_ERROR "the CLI was skipped (no mqseal::policy_file) without a word:\n${out}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${build} --parallel 2 RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building mqseal as a subproject failed: ${rc}")
+endif()
+execute_process(COMMAND ${build}/app RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "the subproject's program failed: ${rc}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${build} --prefix ${prefix} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "installing the subproject failed: ${rc}")
+endif()
+
+set(problems "")
+file(GLOB_RECURSE installed RELATIVE ${prefix} ${prefix}/*)
+if(NOT "include/mqseal/mqseal.h" IN_LIST installed)
+  string(APPEND problems "mqseal.h was not installed: ${installed}\n")
+endif()
+if("include/mqseal/policy_file.h" IN_LIST installed)
+  string(APPEND problems "policy_file.h was installed without mqseal::policy_file\n")
+endif()
+foreach(component policy_file paho)
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${WORK_DIR}/${component} -G ${GENERATOR}
+                  -DCMAKE_PREFIX_PATH=${prefix} -DMQSEAL_CONSUMER_COMPONENTS=${component}
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc OR NOT out MATCHES "component '${component}' was not built")
+    string(APPEND problems "find_package(mqseal COMPONENTS ${component}) of a core-only mqseal did not fail "
+                           "saying why:\n${out}\n")
+  endif()
+endforeach()
+if(problems)
+  message(FATAL_ERROR "${problems}")
+endif()
