@@ -25,17 +25,9 @@ bool missing(const std::string& path) {
   return ::lstat(path.c_str(), &st) != 0 && errno == ENOENT;
 }
 
-Result<Keyring> load_keyring(const std::string& path) {
-  Result<Keyring> keys = Keyring::load(path);
-  if (!keys && keys.error() == Errc::parse_error) {
-    return Error(Errc::parse_error, path + ": " + keys.error().detail());
-  }
-  return keys;
-}
-
 Result<Keyring> load_or_new_keyring(const std::string& path) {
   if (missing(path)) return Keyring();
-  return load_keyring(path);
+  return Keyring::load(path);
 }
 
 std::optional<KeyId> parse_key_id(std::string_view text) {
@@ -51,13 +43,6 @@ std::string key_id_hex(KeyId id) {
   char text[9];
   std::snprintf(text, sizeof text, "%08x", static_cast<unsigned>(id));
   return text;
-}
-
-std::string hex(ByteView bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
-  out.pop_back();
-  return out;
 }
 
 Status read_stdin(size_t max_size, std::vector<uint8_t>& out) {

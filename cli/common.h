@@ -44,9 +44,8 @@ int fail(const Error& error);
 // Prints "mqseal: note: <text>" to stderr.
 void note(const std::string& text);
 
-// Keyring::load, with the path named in a parse error.
-Result<Keyring> load_keyring(const std::string& path);
-// As load_keyring, or an empty keyring if nothing exists at `path`.
+// Keyring::load (a parse error names the path and line), or an empty keyring
+// if nothing exists at `path`.
 Result<Keyring> load_or_new_keyring(const std::string& path);
 // True if nothing (not even a dangling link) exists at `path`.
 bool missing(const std::string& path);
@@ -54,7 +53,6 @@ bool missing(const std::string& path);
 // Key IDs on the command line: 1 to 8 hex digits, optionally after 0x, not 0.
 std::optional<KeyId> parse_key_id(std::string_view text);
 std::string key_id_hex(KeyId id);  // always 8 lower-case digits
-std::string hex(ByteView bytes);
 
 // All of standard input (binary): io_error if it cannot be read,
 // payload_too_large if it holds more than max_size bytes.

@@ -113,7 +113,7 @@ int provision_device(const ProvisionArgs& args) {
 }
 
 int print_token(const TokenArgs& args) {
-  Result<Keyring> keys = load_keyring(args.device_keyring);
+  Result<Keyring> keys = Keyring::load(args.device_keyring);
   if (!keys) return fail(keys.error());
   Result<std::string> token = make_connect_token(*keys, kConnectKeyName, args.username, args.client_id, args.lifetime_s);
   if (!token) return fail(token.error());

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "base/hex.h"
 #include "common.h"
 
 namespace mqseal::cli {
@@ -33,7 +34,7 @@ struct Loaded {
 Result<Loaded> load(const EnvelopeArgs& args) {
   Result<TopicPolicy> policy = load_policy(args.policy);
   if (!policy) return std::move(policy).error();
-  Result<Keyring> keys = load_keyring(args.keyring);
+  Result<Keyring> keys = Keyring::load(args.keyring);
   if (!keys) return std::move(keys).error();
   return Loaded{std::move(*policy), std::make_shared<const Keyring>(std::move(*keys))};
 }
@@ -110,7 +111,8 @@ int inspect_stdin() {
                 "payload    %zu bytes\n",
                 static_cast<unsigned>(header->version), static_cast<unsigned>(header->suite), suite, intent,
                 key_id_hex(header->key_id).c_str(), header->timestamp_ms, utc_iso8601(header->timestamp_ms).c_str(),
-                hex(ByteView(header->sender)).c_str(), header->sequence, envelope.size() - envelope_overhead(header->version));
+                internal::hex_encode(ByteView(header->sender)).c_str(), header->sequence,
+                envelope.size() - envelope_overhead(header->version));
   if (Status s = write_stdout(std::string_view(out)); !s) return fail(s.error());
   return kExitOk;
 }

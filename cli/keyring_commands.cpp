@@ -19,7 +19,7 @@ struct KeyringArgs {
 
 // Adds a fresh key under args.name; the file is created only if `create`.
 int add_key(const KeyringArgs& args, bool create) {
-  Result<Keyring> keys = create ? load_or_new_keyring(args.keyring) : load_keyring(args.keyring);
+  Result<Keyring> keys = create ? load_or_new_keyring(args.keyring) : Keyring::load(args.keyring);
   if (!keys) return fail(keys.error());
   Result<KeyId> id = keys->generate(args.name);
   if (!id) return fail(id.error());
@@ -32,7 +32,7 @@ int add_key(const KeyringArgs& args, bool create) {
 }
 
 int list_keys(const KeyringArgs& args) {
-  Result<Keyring> keys = load_keyring(args.keyring);
+  Result<Keyring> keys = Keyring::load(args.keyring);
   if (!keys) return fail(keys.error());
   const std::vector<KeyInfo> infos = keys->list();
   size_t width = 0;
@@ -49,7 +49,7 @@ int list_keys(const KeyringArgs& args) {
 }
 
 int change_state(const KeyringArgs& args, bool promote) {
-  Result<Keyring> keys = load_keyring(args.keyring);
+  Result<Keyring> keys = Keyring::load(args.keyring);
   if (!keys) return fail(keys.error());
   const KeyId id = *parse_key_id(args.id);  // the validator accepted it
   if (Status s = promote ? keys->promote(id) : keys->retire(id); !s) {

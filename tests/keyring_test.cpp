@@ -1,3 +1,4 @@
+#include <mqseal/credentials.h>
 #include <mqseal/keyring.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -193,6 +194,36 @@ TEST(Keyring, SaveUses0600AndLoadRefusesLooserModes) {
   // that never comes (the loader used to block in open()).
   ASSERT_EQ(mkfifo(dir.file("fifo").c_str(), 0600), 0);
   EXPECT_EQ(Keyring::load(dir.file("fifo")).error(), Errc::io_error);
+}
+
+// A file that does not parse names its path and line, "PATH: line N: why",
+// the same way for the keyring and the credentials file (both are loaded
+// through one line-file loader).
+TEST(Keyring, ALoadErrorNamesThePathAndTheLineLikeTheCredentialsFile) {
+  testing::TempDir dir;
+  const std::string keys = dir.file("ring.keys");
+  const std::string creds = dir.file("broker.credentials");
+  testing::write_file(keys, "mqseal-keyring v1\n# a comment\nkey\n", 0600);
+  testing::write_file(creds, "mqseal-credentials v1\n# a comment\nuser\n", 0600);
+  Result<Keyring> ring = Keyring::load(keys);
+  Result<Credentials> credentials = Credentials::load(creds);
+  ASSERT_FALSE(ring);
+  ASSERT_FALSE(credentials);
+  EXPECT_EQ(ring.error(), Errc::parse_error);
+  EXPECT_EQ(credentials.error(), Errc::parse_error);
+  EXPECT_EQ(ring.error().detail().rfind(keys + ": line 3: ", 0), 0u) << ring.error().detail();
+  EXPECT_EQ(credentials.error().detail().rfind(creds + ": line 3: ", 0), 0u) << credentials.error().detail();
+  // A control character is refused the same way in both, even in a comment.
+  testing::write_file(keys, "mqseal-keyring v1\n# a\rcomment\n", 0600);
+  testing::write_file(creds, std::string("mqseal-credentials v1\n# a\0comment\n", 34), 0600);
+  ring = Keyring::load(keys);
+  credentials = Credentials::load(creds);
+  ASSERT_FALSE(ring);
+  ASSERT_FALSE(credentials);
+  EXPECT_EQ(ring.error().detail(), keys + ": line 2: control character (CR or NUL) in line");
+  EXPECT_EQ(credentials.error().detail(), creds + ": line 2: control character (CR or NUL) in line");
+  // parse() has no path to name: the line alone.
+  EXPECT_EQ(Keyring::parse("mqseal-keyring v1\nkey\n").error().detail().rfind("line 2: ", 0), 0u);
 }
 
 // A 0600 file owned by another user is refused, whatever its mode: that user

@@ -6,7 +6,13 @@
 #include <mqseal/paho/async.h>
 #include <mqseal/paho/persistence.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,6 +27,10 @@ namespace fs = std::filesystem;
 using testing::take;
 
 constexpr int kQueued = 8;
+
+// The paths fsync was called on, recorded by the fsync below.
+std::mutex g_synced_mutex;
+std::vector<std::string> g_synced;
 
 std::shared_ptr<Keyring> device_keys() {
   auto keys = std::make_shared<Keyring>();
@@ -164,5 +174,53 @@ TEST(PahoPersistence, AlteredMovedOrForeignRecordsAreRefused) {
   MQTTAsync_destroy(&paho_alive);
 }
 
+
+// A record is written to a temporary file, fsync'ed and only then renamed
+// into place: after a crash the store holds the old record or the new one.
+TEST(PahoPersistence, ARecordIsFsyncedBeforeItIsRenamedIntoPlace) {
+  MQTTAsync paho_alive = nullptr;
+  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
+            MQTTASYNC_SUCCESS);
+  testing::TempDir dir;
+  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
+  MQTTClient_persistence* p = store->persistence();
+  void* slot = nullptr;
+  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
+  char part[] = "payload";
+  char* buffers[] = {part};
+  int lengths[] = {7};
+  char key[] = "s-1";
+  {
+    std::lock_guard<std::mutex> lock(g_synced_mutex);
+    g_synced.clear();
+  }
+  ASSERT_EQ(p->pput(slot, key, 1, buffers, lengths), 0);
+  const std::string slot_dir = fs::directory_iterator(dir.file("s"))->path().string();
+  EXPECT_TRUE(fs::is_regular_file(slot_dir + "/s-1"));
+  {
+    std::lock_guard<std::mutex> lock(g_synced_mutex);
+    // Synced while it still had its temporary name: before the rename.
+    EXPECT_EQ(std::count(g_synced.begin(), g_synced.end(), slot_dir + "/.tmp-s-1"), 1) << g_synced.size();
+  }
+  EXPECT_EQ(p->pclear(slot), 0);
+  EXPECT_EQ(p->pclose(slot), 0);
+  MQTTAsync_destroy(&paho_alive);
+}
+
 }  // namespace
 }  // namespace mqseal
+
+// fsync for this test binary: the executable's definition is the one every
+// call in it reaches (ELF symbol interposition; the store is linked in
+// statically). It records the file's path, then syncs it for real.
+extern "C" int fsync(int fd) {
+  char link[32];
+  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  char target[4096];
+  const ssize_t n = ::readlink(link, target, sizeof target);
+  if (n > 0) {
+    std::lock_guard<std::mutex> lock(mqseal::g_synced_mutex);
+    mqseal::g_synced.emplace_back(target, static_cast<size_t>(n));
+  }
+  return static_cast<int>(::syscall(SYS_fsync, fd));
+}

@@ -4,24 +4,25 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <charconv>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
+#include "base/hex.h"
+#include "crypto/blake2b.h"
+#include "files/line_file.h"
 #include "key_access.h"
 #include "keyring_access.h"
 #include "mqseal/replay_guard.h"
-#include "secret_file.h"
 #include "sodium_util.h"
 
 namespace mqseal {
 
 namespace {
 
-constexpr char kTokenKeyPersonal[crypto_generichash_blake2b_PERSONALBYTES + 1] = "mqseal token key";
-constexpr char kTokenMacPersonal[crypto_generichash_blake2b_PERSONALBYTES + 1] = "mqseal token mac";
+constexpr internal::Blake2bPersonal kTokenKeyPersonal = "mqseal token key";
+constexpr internal::Blake2bPersonal kTokenMacPersonal = "mqseal token mac";
 constexpr size_t kOffsetExpiry = 1;
 constexpr size_t kOffsetNonce = kOffsetExpiry + 8;
 constexpr size_t kOffsetMac = kOffsetNonce + kTokenNonceSize;
@@ -49,27 +50,21 @@ void append_u16_prefixed(std::vector<uint8_t>& out, std::string_view s) {
 
 // mac = BLAKE2b-256(key = token_key, personal = "mqseal token mac",
 //                   message = u16 len || username || u16 len || client_id || token[0..25))
-void token_mac(const uint8_t token_key[kKeySize], std::string_view username, std::string_view client_id,
-               const uint8_t* token_head, uint8_t out[kTokenMacSize]) {
+Status token_mac(const uint8_t token_key[kKeySize], std::string_view username, std::string_view client_id,
+                 const uint8_t* token_head, uint8_t out[kTokenMacSize]) {
   std::vector<uint8_t> message;
   message.reserve(4 + username.size() + client_id.size() + kOffsetMac);
   append_u16_prefixed(message, username);
   append_u16_prefixed(message, client_id);
   message.insert(message.end(), token_head, token_head + kOffsetMac);
-  crypto_generichash_blake2b_salt_personal(out, kTokenMacSize, message.data(), message.size(), token_key,
-                                           kKeySize, nullptr,
-                                           reinterpret_cast<const unsigned char*>(kTokenMacPersonal));
+  return internal::blake2b_personal(out, kTokenMacSize, ByteView(token_key, kKeySize), message, kTokenMacPersonal);
 }
 
 // token_key = BLAKE2b-256(key = device_secret, personal = "mqseal token key", message = "")
 Status derive_token_key(const Key& device_secret, uint8_t out[kKeySize]) {
   const uint8_t* secret = KeyAccess::bytes(device_secret);
   if (secret == nullptr) return Error(Errc::invalid_argument, "moved-from key");
-  if (crypto_generichash_blake2b_salt_personal(out, kKeySize, nullptr, 0, secret, kKeySize, nullptr,
-                                               reinterpret_cast<const unsigned char*>(kTokenKeyPersonal)) != 0) {
-    return Errc::crypto_failure;
-  }
-  return {};
+  return internal::blake2b_personal(out, kKeySize, ByteView(secret, kKeySize), ByteView(), kTokenKeyPersonal);
 }
 
 Status check_names(std::string_view username, std::string_view client_id) {
@@ -80,31 +75,6 @@ Status check_names(std::string_view username, std::string_view client_id) {
 }
 
 uint64_t system_time_s() { return system_time_ms() / 1000; }
-
-std::string hex(const uint8_t* data, size_t size) {
-  std::string out(size * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), data, size);
-  out.pop_back();
-  return out;
-}
-
-bool unhex(std::string_view text, uint8_t* out, size_t size) {
-  size_t written = 0;
-  const char* end = nullptr;
-  return text.size() == size * 2 &&
-         sodium_hex2bin(out, size, text.data(), text.size(), nullptr, &written, &end) == 0 && written == size &&
-         end == text.data() + text.size();
-}
-
-// Decimal digits only, at most 20 of them: the keyring file's rule
-// (docs/SPEC.md, sections 8 and 11).
-constexpr size_t kMaxDecimalDigits = 20;
-
-bool parse_u64(std::string_view text, uint64_t& value) {
-  if (text.empty() || text.size() > kMaxDecimalDigits) return false;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && ptr == text.data() + text.size();
-}
 
 }  // namespace
 
@@ -143,7 +113,7 @@ Result<std::string> make_connect_token_with_nonce(const Key& device_secret, std:
   token[0] = kTokenVersion;
   internal::store_be64(token + kOffsetExpiry, expiry_s);
   std::copy(nonce.begin(), nonce.end(), token + kOffsetNonce);
-  token_mac(token_key, username, client_id, token, token + kOffsetMac);
+  if (Status s = token_mac(token_key, username, client_id, token, token + kOffsetMac); !s) return s.error();
   char text[sodium_base64_ENCODED_LEN(kTokenBinarySize, kBase64Variant)];
   sodium_bin2base64(text, sizeof text, token, sizeof token, kBase64Variant);
   return std::string(kTokenPrefix) + text;
@@ -198,54 +168,29 @@ const CredentialRecord* Credentials::find(std::string_view username) const noexc
 Result<Credentials> Credentials::parse(std::string_view text) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
   Credentials credentials;
-  bool seen_header = false;
-  size_t line_no = 0;
-  size_t pos = 0;
-  auto fail = [&](const char* what) {
-    return Error(Errc::parse_error, "line " + std::to_string(line_no) + ": " + what);
-  };
-  while (pos < text.size()) {
-    size_t newline = std::min(text.find('\n', pos), text.size());
-    std::string_view line = text.substr(pos, newline - pos);
-    pos = newline + 1;
-    ++line_no;
-    // As in the keyring file: a \r or NUL anywhere is an error, comments included.
-    if (line.find('\0') != std::string_view::npos || line.find('\r') != std::string_view::npos) {
-      return fail("control character (CR or NUL) in line");
-    }
-    if (line.empty() || line.front() == '#') continue;
-    if (!seen_header) {
-      if (line != kCredentialsHeader) return fail("expected 'mqseal-credentials v1'");
-      seen_header = true;
-      continue;
-    }
+  std::vector<std::string_view> fields;
+  const Status parsed = internal::parse_lines(text, kCredentialsHeader, "credentials", [&](const internal::Line& line) -> Status {
     // user NAME argon2id SALT OPSLIMIT MEMLIMIT TOKEN_KEY, separated by single spaces
-    std::vector<std::string_view> fields;
-    for (size_t start = 0;;) {
-      const size_t space = line.find(' ', start);
-      fields.push_back(line.substr(start, space == std::string_view::npos ? space : space - start));
-      if (space == std::string_view::npos || fields.size() > kCredentialFields) break;
-      start = space + 1;
-    }
-    const bool any_empty = std::any_of(fields.begin(), fields.end(), [](std::string_view f) { return f.empty(); });
-    if (fields.size() != kCredentialFields || any_empty || fields[0] != "user" || fields[2] != "argon2id") {
-      return fail("expected 'user NAME argon2id SALT OPSLIMIT MEMLIMIT TOKEN_KEY'");
+    if (!internal::split_fields(line.text, kCredentialFields, fields) || fields.size() != kCredentialFields ||
+        fields[0] != "user" || fields[2] != "argon2id") {
+      return line.error("expected 'user NAME argon2id SALT OPSLIMIT MEMLIMIT TOKEN_KEY'");
     }
     CredentialRecord record;
     record.username = std::string(fields[1]);
-    if (!valid_provisioned_name(record.username)) return fail("invalid username");
-    if (!unhex(fields[3], record.passphrase.salt.data(), record.passphrase.salt.size()) ||
-        !parse_u64(fields[4], record.passphrase.opslimit) || !parse_u64(fields[5], record.passphrase.memlimit) ||
-        !record.passphrase.valid()) {
-      return fail("bad Argon2id parameters");
+    if (!valid_provisioned_name(record.username)) return line.error("invalid username");
+    if (!internal::hex_decode(fields[3], record.passphrase.salt.data(), record.passphrase.salt.size()) ||
+        !internal::parse_u64(fields[4], record.passphrase.opslimit) ||
+        !internal::parse_u64(fields[5], record.passphrase.memlimit) || !record.passphrase.valid()) {
+      return line.error("bad Argon2id parameters");
     }
-    if (!unhex(fields[6], record.token_key.data(), record.token_key.size())) {
-      return fail("the token key is 64 hex digits");
+    if (!internal::hex_decode(fields[6], record.token_key.data(), record.token_key.size())) {
+      return line.error("the token key is 64 hex digits");
     }
-    if (credentials.find(record.username) != nullptr) return fail("duplicate username");
+    if (credentials.find(record.username) != nullptr) return line.error("duplicate username");
     credentials.records_.push_back(std::move(record));
-  }
-  if (!seen_header) return Error(Errc::parse_error, "empty credentials file");
+    return {};
+  });
+  if (!parsed) return parsed.error();
   return credentials;
 }
 
@@ -256,8 +201,8 @@ Result<std::string> Credentials::serialize() const {
   out += "\n";
   for (const CredentialRecord& r : records_) {
     internal::WipedString key;
-    key.text = hex(r.token_key.data(), r.token_key.size());
-    out += "user " + r.username + " argon2id " + hex(r.passphrase.salt.data(), r.passphrase.salt.size()) + " " +
+    key.text = internal::hex_encode(ByteView(r.token_key));
+    out += "user " + r.username + " argon2id " + internal::hex_encode(ByteView(r.passphrase.salt)) + " " +
            std::to_string(r.passphrase.opslimit) + " " + std::to_string(r.passphrase.memlimit) + " ";
     out += key.text;
     out += "\n";
@@ -266,22 +211,10 @@ Result<std::string> Credentials::serialize() const {
 }
 
 Result<Credentials> Credentials::load(const std::string& path, bool allow_insecure_permissions) {
-  internal::WipedString content;
-  if (Status s = internal::read_secret_file(path, allow_insecure_permissions, kMaxCredentialsFileSize, content); !s) {
-    return s.error();
-  }
-  Result<Credentials> parsed = parse(content.text);
-  if (!parsed) return Error(parsed.error().code(), path + ": " + parsed.error().detail());
-  return parsed;
+  return internal::load_line_file<Credentials>(path, allow_insecure_permissions, kMaxCredentialsFileSize, parse);
 }
 
-Status Credentials::save(const std::string& path) const {
-  Result<std::string> text = serialize();
-  if (!text) return text.error();
-  internal::WipedString content;
-  content.text = std::move(*text);
-  return internal::write_secret_file(path, content.text);
-}
+Status Credentials::save(const std::string& path) const { return internal::save_line_file(path, serialize()); }
 
 // ---- verification ----
 
@@ -411,8 +344,11 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   const auto user = impl_->users.find(std::string(username));
   const bool known = user != impl_->users.end();
   uint8_t expected[kTokenMacSize];
-  token_mac(KeyAccess::bytes(known ? user->second.token_key : impl_->unknown_user_key), username, client_id, binary,
-            expected);
+  if (Status s = token_mac(KeyAccess::bytes(known ? user->second.token_key : impl_->unknown_user_key), username,
+                           client_id, binary, expected);
+      !s) {
+    return s;
+  }
   const bool mac_matches = crypto_verify_32(expected, binary + kOffsetMac) == 0;
   if (!mac_matches || !known) return Errc::authentication_failed;
 

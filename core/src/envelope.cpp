@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "crypto/blake2b.h"
 #include "key_access.h"
 #include "mqseal/topic.h"
 #include "envelope_internal.h"
@@ -51,9 +52,7 @@ constexpr const Layout& layout(uint8_t version) {
 }
 
 // Personalisation for the per-topic key derivation: exactly 16 bytes.
-constexpr char kTopicKeyPersonal[crypto_generichash_blake2b_PERSONALBYTES + 1] = "mqseal topic key";
-static_assert(sizeof kTopicKeyPersonal - 1 == crypto_generichash_blake2b_PERSONALBYTES,
-              "personalisation is 16 bytes");
+constexpr internal::Blake2bPersonal kTopicKeyPersonal = "mqseal topic key";
 
 void write_header(const EnvelopeHeader& h, const Layout& at, uint8_t* out) {
   out[kOffsetVersion] = h.version;
@@ -122,12 +121,7 @@ Result<EnvelopeHeader> parse_header(ByteView envelope) {
 Status derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]) {
   const uint8_t* key = KeyAccess::bytes(rule_key);
   if (key == nullptr) return Error(Errc::invalid_argument, "moved-from key");
-  if (crypto_generichash_blake2b_salt_personal(
-          out, kKeySize, reinterpret_cast<const unsigned char*>(topic.data()), topic.size(), key,
-          kKeySize, nullptr, reinterpret_cast<const unsigned char*>(kTopicKeyPersonal)) != 0) {
-    return Errc::crypto_failure;
-  }
-  return {};
+  return internal::blake2b_personal(out, kKeySize, ByteView(key, kKeySize), topic, kTopicKeyPersonal);
 }
 
 Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,

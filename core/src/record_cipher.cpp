@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "crypto/blake2b.h"
 #include "key_access.h"
 #include "keyring_access.h"
 #include "keyring_impl.h"
@@ -18,7 +19,7 @@ constexpr size_t kOffsetNonce = 5;
 constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr size_t kLengthPrefixSize = 4;
 // Personalisation of the record-key derivation: exactly 16 bytes.
-constexpr char kRecordKeyPersonal[crypto_generichash_blake2b_PERSONALBYTES + 1] = "mqseal record v1";
+constexpr internal::Blake2bPersonal kRecordKeyPersonal = "mqseal record v1";
 constexpr size_t kMaxRecordSize = size_t{1} << 30;
 static_assert(kOffsetNonce + kNonceBytes == kRecordHeaderSize, "record layout");
 static_assert(kRecordOverhead == kRecordHeaderSize + crypto_aead_xchacha20poly1305_ietf_ABYTES,
@@ -26,13 +27,8 @@ static_assert(kRecordOverhead == kRecordHeaderSize + crypto_aead_xchacha20poly13
 
 // record_key = BLAKE2b-256(key = K, message = purpose, personal = "mqseal record v1")
 Status derive_record_key(const Key& key, std::string_view purpose, uint8_t out[kKeySize]) {
-  if (crypto_generichash_blake2b_salt_personal(
-          out, kKeySize, reinterpret_cast<const unsigned char*>(purpose.data()), purpose.size(),
-          KeyAccess::bytes(key), kKeySize, nullptr,
-          reinterpret_cast<const unsigned char*>(kRecordKeyPersonal)) != 0) {
-    return Errc::crypto_failure;
-  }
-  return {};
+  return internal::blake2b_personal(out, kKeySize, ByteView(KeyAccess::bytes(key), kKeySize), purpose,
+                                    kRecordKeyPersonal);
 }
 
 // header || u32be(len(associated)) || associated

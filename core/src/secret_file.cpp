@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include "files/file_io.h"
+
 namespace mqseal::internal {
 
 namespace {
@@ -51,13 +53,7 @@ Status read_secret_file(const std::string& path, bool allow_insecure_permissions
     return Error(Errc::parse_error, path + " is larger than such a file can be");
   }
   out.text.resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < out.text.size()) {
-    ssize_t n = ::read(fd, out.text.data() + done, out.text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Error(Errc::io_error, "cannot read " + path);
-    done += static_cast<size_t>(n);
-  }
+  if (!read_all(fd, out.text.data(), out.text.size())) return Error(Errc::io_error, "cannot read " + path);
   return {};
 }
 
@@ -65,21 +61,14 @@ Status write_secret_file(const std::string& path, const std::string& text) {
   std::string temp = path + ".tmp.XXXXXX";
   int fd = mkstemp(temp.data());  // creates the file with mode 0600
   if (fd < 0) return Error(Errc::io_error, "cannot create " + temp + ": " + std::strerror(errno));
-  bool ok = fchmod(fd, S_IRUSR | S_IWUSR) == 0;
-  size_t done = 0;
-  while (ok && done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  ok = ok && fsync(fd) == 0;
-  ok = (::close(fd) == 0) && ok;
-  ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
-  if (!ok) {
-    int saved = errno;
+  if (fchmod(fd, S_IRUSR | S_IWUSR) != 0) {
+    const int saved = errno;
+    ::close(fd);
     ::unlink(temp.c_str());
     return Error(Errc::io_error, "cannot write " + path + ": " + std::strerror(saved));
+  }
+  if (!replace_atomically(fd, temp, path, ByteView(text))) {
+    return Error(Errc::io_error, "cannot write " + path + ": " + std::strerror(errno));
   }
   return {};
 }

@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "base/hex.h"
+#include "files/file_io.h"
+
 namespace mqseal::paho {
 
 namespace {
@@ -48,23 +51,13 @@ bool valid_record_key(const char* key) {
 
 std::string associated(const Slot& slot, const char* key) { return slot.binding + key; }
 
+// Temporary file, write, fsync, rename: a crash leaves the old record or the
+// new one, never a torn one.
 bool write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
   const std::string temp = path.substr(0, path.rfind('/') + 1) + kTempPrefix +
                            path.substr(path.rfind('/') + 1);
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kRecordMode);
-  if (fd < 0) return false;
-  size_t done = 0;
-  bool ok = true;
-  while (ok && done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
-  ok = (::close(fd) == 0) && ok;
-  ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
-  if (!ok) ::unlink(temp.c_str());
-  return ok;
+  return fd >= 0 && internal::replace_atomically(fd, temp, path, bytes);
 }
 
 bool read_file(const std::string& path, std::vector<uint8_t>& bytes) {
@@ -73,13 +66,7 @@ bool read_file(const std::string& path, std::vector<uint8_t>& bytes) {
   struct stat st {};
   bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   if (ok) bytes.resize(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (ok && done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) done += static_cast<size_t>(n);
-  }
+  ok = ok && internal::read_all(fd, bytes.data(), bytes.size());
   ::close(fd);
   return ok;
 }
@@ -98,9 +85,7 @@ int store_open(void** handle, const char* client_id, const char* server_uri, voi
   unsigned char hash[kSlotHashSize];
   crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(binding.data()),
                      binding.size(), nullptr, 0);
-  char hex[kSlotHashSize * 2 + 1];
-  sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-  std::string directory = store->directory() + "/" + hex;
+  std::string directory = store->directory() + "/" + internal::hex_encode(ByteView(hash, sizeof hash));
   if (::mkdir(directory.c_str(), kDirectoryMode) != 0 && errno != EEXIST) return kError;
   *handle = new Slot{store, std::move(directory), std::move(binding)};
   return kOk;

@@ -100,6 +100,7 @@ class Keyring {
   struct LoadOptions {
     bool allow_insecure_permissions = false;
   };
+  // parse(), on the file's text: a parse_error says "PATH: line N: why".
   [[nodiscard]] static Result<Keyring> load(const std::string& path, LoadOptions options);
   [[nodiscard]] static Result<Keyring> load(const std::string& path) {
     return load(path, LoadOptions{});

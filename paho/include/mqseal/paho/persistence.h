@@ -41,8 +41,8 @@ namespace mqseal::paho {
 class EncryptedStore {
  public:
   // Records go under `directory` (created with mode 0700 if missing), one
-  // file per record with mode 0600, in a subdirectory per client ID and server
-  // URI. `key_name` names the keyring's local key: sealing uses its primary,
+  // file per record with mode 0600 (written to a temporary file, fsync'ed and
+  // renamed into place), in a subdirectory per client ID and server URI. `key_name` names the keyring's local key: sealing uses its primary,
   // opening any of its keys that is not retired. invalid_argument, io_error.
   [[nodiscard]] static Result<std::unique_ptr<EncryptedStore>> create(
       std::string directory, std::shared_ptr<const Keyring> keys, std::string_view key_name);

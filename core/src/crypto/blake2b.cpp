@@ -1,0 +1,19 @@
+#include "crypto/blake2b.h"
+
+#include <sodium.h>
+
+namespace mqseal::internal {
+
+static_assert(sizeof(Blake2bPersonal) == crypto_generichash_blake2b_PERSONALBYTES + 1, "personalisation");
+
+Status blake2b_personal(uint8_t* out, size_t out_size, ByteView key, ByteView message,
+                        const Blake2bPersonal& personal) {
+  if (crypto_generichash_blake2b_salt_personal(out, out_size, message.data(), message.size(), key.data(),
+                                               key.size(), nullptr,
+                                               reinterpret_cast<const unsigned char*>(personal)) != 0) {
+    return Errc::crypto_failure;
+  }
+  return {};
+}
+
+}  // namespace mqseal::internal

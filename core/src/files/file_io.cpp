@@ -1,0 +1,42 @@
+#include "files/file_io.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+namespace mqseal::internal {
+
+bool write_all(int fd, ByteView bytes) {
+  for (size_t done = 0; done < bytes.size();) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool read_all(int fd, void* out, size_t size) {
+  for (size_t done = 0; done < size;) {
+    const ssize_t n = ::read(fd, static_cast<uint8_t*>(out) + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool replace_atomically(int fd, const std::string& temp, const std::string& path, ByteView bytes) {
+  bool ok = write_all(fd, bytes) && ::fsync(fd) == 0;
+  ok = (::close(fd) == 0) && ok;
+  ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
+  if (!ok) {
+    const int saved = errno;
+    ::unlink(temp.c_str());
+    errno = saved;
+  }
+  return ok;
+}
+
+}  // namespace mqseal::internal
