@@ -14,7 +14,7 @@
 #include "files/line_file.h"
 #include "key_access.h"
 #include "keyring_access.h"
-#include "mqseal/replay_guard.h"
+#include "mqseal/clock.h"
 #include "sodium_util.h"
 
 namespace mqseal {

@@ -8,7 +8,7 @@
 
 #include "keyring_access.h"
 #include "mqseal/envelope.h"
-#include "mqseal/sealer.h"
+#include "mqseal/options.h"
 
 namespace mqseal::internal {
 

@@ -12,6 +12,7 @@
 #include "mqseal/key.h"
 #include "mqseal/keyring.h"
 #include "mqseal/opener.h"
+#include "mqseal/options.h"
 #include "mqseal/policy.h"
 #include "mqseal/record_cipher.h"
 #include "mqseal/replay_guard.h"

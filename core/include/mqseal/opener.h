@@ -38,15 +38,10 @@
 #include "mqseal/error.h"
 #include "mqseal/keyring.h"
 #include "mqseal/policy.h"
+#include "mqseal/options.h"
 #include "mqseal/replay_guard.h"
-#include "mqseal/sealer.h"
 
 namespace mqseal {
-
-struct OpenerOptions {
-  ReplayOptions replay;
-  size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
-};
 
 // What the transport says about a message; none of it is authenticated.
 struct Delivery {

@@ -32,15 +32,12 @@
 #include <vector>
 
 #include "mqseal/bytes.h"
-#include "mqseal/clock.h"
 #include "mqseal/error.h"
 #include "mqseal/keyring.h"
+#include "mqseal/options.h"
 #include "mqseal/policy.h"
 
 namespace mqseal {
-
-inline constexpr size_t kDefaultTopicCacheCapacity = 1024;
-inline constexpr size_t kMaxTopicCacheCapacity = 1 << 20;
 
 // How the publisher will publish the message: MQTT's retain flag, as the
 // publisher means it. Sealed into the envelope (and authenticated), so that
@@ -48,14 +45,6 @@ inline constexpr size_t kMaxTopicCacheCapacity = 1 << 20;
 enum class Publish : uint8_t {
   live = 0,      // an ordinary publish (retain flag clear)
   retained = 1,  // published with the retain flag: new subscribers get it later
-};
-
-struct SealerOptions {
-  // Concrete topics whose derived keys stay cached (least recently used go).
-  size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
-  // Where timestamps come from (mqseal/clock.h); empty: system_time_ms().
-  // Whatever it returns, a session's timestamps never decrease.
-  Clock clock;
 };
 
 class Sealer {
