@@ -355,7 +355,6 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   const uint64_t now = now_s != 0 ? now_s : system_time_s();
   const uint64_t expiry = internal::load_be64(binary + kOffsetExpiry);
   const VerifierOptions& o = impl_->options;
-  if (past_skew(expiry, now, o.max_clock_skew_s)) return Errc::expired;
   // expiry - now > max_lifetime + skew, without the sum (options may be huge).
   if (expiry > now && expiry - now > o.max_lifetime_s && expiry - now - o.max_lifetime_s > o.max_clock_skew_s) {
     return Error(Errc::not_yet_valid, "expires too far in the future");
@@ -364,10 +363,10 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   std::copy(binary + kOffsetNonce, binary + kOffsetNonce + kTokenNonceSize, nonce.begin());
   std::lock_guard<std::mutex> lock(impl_->mutex);
   Impl::User& u = user->second;
+  // Judged at the latest time this user's tokens were judged at, never
+  // earlier: a clock stepping back cannot bring back a forgotten token.
   u.latest_s = std::max(u.latest_s, now);
-  if (past_skew(expiry, u.latest_s, o.max_clock_skew_s)) {
-    return Error(Errc::expired, "expired by the latest time this user's tokens were judged at (the clock stepped back)");
-  }
+  if (past_skew(expiry, u.latest_s, o.max_clock_skew_s)) return Errc::expired;
   impl_->forget_expired(u, u.latest_s);
   if (u.nonces.count(nonce) != 0) return Error(Errc::replay, "token used before");
   if (u.nonces.size() >= o.max_tokens_per_user) {

@@ -257,17 +257,14 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
     const uint64_t max_age = m.retained_rule != nullptr ? m.retained_rule->max_age_ms : o.retained_max_age_ms;
     if (policy == RetainedPolicy::refuse) return Errc::retained_refused;
     if (age > max_age) return Errc::expired;
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    Partition* p = impl_->partition(m.key_name);
-    if (p == nullptr) return Error(Errc::capacity_exceeded, "too many key names");
-    // A young retained message could be a copy of a live one: it is one.
-    if (age > o.max_age_ms) return p->check_old_retained(key, m);
-    return p->check_window(key, m, now_ms, o);
+  } else if (age > o.max_age_ms) {
+    return Errc::expired;
   }
-  if (age > o.max_age_ms) return Errc::expired;
   std::lock_guard<std::mutex> lock(impl_->mutex);
   Partition* p = impl_->partition(m.key_name);
   if (p == nullptr) return Error(Errc::capacity_exceeded, "too many key names");
+  // A young retained message could be a copy of a live one: it is judged as one.
+  if (m.retained && age > o.max_age_ms) return p->check_old_retained(key, m);
   return p->check_window(key, m, now_ms, o);
 }
 
