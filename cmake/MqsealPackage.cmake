@@ -5,7 +5,8 @@ include(CMakePackageConfigHelpers)
 set(mqseal_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/mqseal)
 
 # Components that this build has; mqsealConfig.cmake refuses the others.
-set(MQSEAL_PACKAGE_COMPONENTS "")
+# hazmat is always built (it needs nothing the core does not).
+set(MQSEAL_PACKAGE_COMPONENTS hazmat)
 if(MQSEAL_BUILD_POLICY_FILE)
   list(APPEND MQSEAL_PACKAGE_COMPONENTS policy_file)
 endif()

@@ -15,27 +15,18 @@ inline constexpr auto kTimeout = std::chrono::seconds(10);
 
 // Runs `start(options)` with its completion callbacks wired to a promise, and
 // waits. Works for MQTTAsync_connectOptions, MQTTAsync_responseOptions and
-// MQTTAsync_disconnectOptions, which share these fields. An MQTT 5 client
-// reports through the *5 callbacks; Paho refuses options that set both kinds.
+// MQTTAsync_disconnectOptions, which share these fields (for an MQTT 5
+// client, set onSuccess5 and onFailure5 instead: Paho reports through those).
 template <typename Options, typename Start>
-bool wait_for(Options& options, Start start, bool mqtt5 = false) {
+bool wait_for(Options& options, Start start) {
   std::promise<bool> done;
   options.context = &done;
-  if (mqtt5) {
-    options.onSuccess5 = [](void* c, MQTTAsync_successData5*) {
-      static_cast<std::promise<bool>*>(c)->set_value(true);
-    };
-    options.onFailure5 = [](void* c, MQTTAsync_failureData5*) {
-      static_cast<std::promise<bool>*>(c)->set_value(false);
-    };
-  } else {
-    options.onSuccess = [](void* c, MQTTAsync_successData*) {
-      static_cast<std::promise<bool>*>(c)->set_value(true);
-    };
-    options.onFailure = [](void* c, MQTTAsync_failureData*) {
-      static_cast<std::promise<bool>*>(c)->set_value(false);
-    };
-  }
+  options.onSuccess = [](void* c, MQTTAsync_successData*) {
+    static_cast<std::promise<bool>*>(c)->set_value(true);
+  };
+  options.onFailure = [](void* c, MQTTAsync_failureData*) {
+    static_cast<std::promise<bool>*>(c)->set_value(false);
+  };
   auto result = done.get_future();
   if (start(options) != MQTTASYNC_SUCCESS) return false;
   return result.wait_for(kTimeout) == std::future_status::ready && result.get();

@@ -1,4 +1,5 @@
 #include <mqseal/credentials.h>
+#include <mqseal/hazmat/credentials.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -445,7 +446,7 @@ TEST(Credentials, KnownAnswerVectors) {
     std::array<uint8_t, kTokenNonceSize> nonce{};
     const std::string nonce_hex = t["nonce"];
     for (size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<uint8_t>(std::stoi(nonce_hex.substr(2 * i, 2), nullptr, 16));
-    EXPECT_EQ(take(make_connect_token_with_nonce(provisioned.device_secret, t["username"].get<std::string>(),
+    EXPECT_EQ(take(hazmat::make_connect_token_with_nonce(provisioned.device_secret, t["username"].get<std::string>(),
                                                  t["client_id"].get<std::string>(), u64(t["expiry_s"]), nonce)),
               t["token"].get<std::string>());
   }

@@ -1,4 +1,5 @@
 #include <mqseal/envelope.h>
+#include <mqseal/hazmat/envelope.h>
 #include <gtest/gtest.h>
 #include <sodium.h>
 
@@ -17,7 +18,7 @@ struct Fixture {
   uint8_t topic_key[kKeySize] = {};
   EnvelopeHeader header;
   Fixture() {
-    testing::expect_ok(derive_topic_key(rule_key, "a/b", topic_key));
+    testing::expect_ok(hazmat::derive_topic_key(rule_key, "a/b", topic_key));
     header.key_id = 0x01020304;
     header.timestamp_ms = 1700000000000;
     header.sender.fill(0xab);
@@ -25,7 +26,7 @@ struct Fixture {
   }
   std::vector<uint8_t> seal(ByteView payload) {
     std::vector<uint8_t> out;
-    testing::expect_ok(seal_with_header(topic_key, "a/b", header, payload, out));
+    testing::expect_ok(hazmat::seal_with_header(topic_key, "a/b", header, payload, out));
     return out;
   }
 };
@@ -54,12 +55,12 @@ TEST(Envelope, EveryBitFlipOfA100ByteMessageIsRefused) {
   const std::vector<uint8_t> payload(100, 0x5a);
   const std::vector<uint8_t> env = f.seal(payload);
   std::vector<uint8_t> out;
-  testing::expect_ok(open_with_key(f.topic_key, "a/b", env, out));
+  testing::expect_ok(hazmat::open_with_key(f.topic_key, "a/b", env, out));
   EXPECT_EQ(out, payload);
   for (size_t bit = 0; bit < env.size() * 8; ++bit) {
     std::vector<uint8_t> flipped = env;
     flipped[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-    Status s = open_with_key(f.topic_key, "a/b", flipped, out);
+    Status s = hazmat::open_with_key(f.topic_key, "a/b", flipped, out);
     ASSERT_FALSE(s) << "bit " << bit;
     // Version, suite and unknown flag bits fail the header's structure check;
     // everything else, the retain flag included, fails authentication.
@@ -77,7 +78,7 @@ TEST(Envelope, EveryTruncationIsRefused) {
   std::vector<uint8_t> out;
   for (size_t n = 0; n < env.size(); ++n) {
     const ByteView cut(env.data(), n);
-    Status s = open_with_key(f.topic_key, "a/b", cut, out);
+    Status s = hazmat::open_with_key(f.topic_key, "a/b", cut, out);
     ASSERT_FALSE(s) << n;
     EXPECT_EQ(s.error(), n < kEnvelopeOverhead ? Errc::malformed : Errc::authentication_failed);
     if (n < kEnvelopeOverhead) {
@@ -91,20 +92,20 @@ TEST(Envelope, BoundToItsTopic) {
   const std::vector<uint8_t> env = f.seal(std::string_view("x"));
   std::vector<uint8_t> out;
   // Same key bytes, other topic in the associated data: refused.
-  EXPECT_EQ(open_with_key(f.topic_key, "a/c", env, out).error(), Errc::authentication_failed);
+  EXPECT_EQ(hazmat::open_with_key(f.topic_key, "a/c", env, out).error(), Errc::authentication_failed);
   // The other topic's derived key: refused too.
   uint8_t other[kKeySize];
-  testing::expect_ok(derive_topic_key(f.rule_key, "a/c", other));
-  EXPECT_EQ(open_with_key(other, "a/c", env, out).error(), Errc::authentication_failed);
+  testing::expect_ok(hazmat::derive_topic_key(f.rule_key, "a/c", other));
+  EXPECT_EQ(hazmat::open_with_key(other, "a/c", env, out).error(), Errc::authentication_failed);
 }
 
 TEST(Envelope, TopicKeysAreDistinctPerTopicAndKey) {
   Key k1 = take(Key::generate());
   Key k2 = take(Key::generate());
   uint8_t a[kKeySize], b[kKeySize], c[kKeySize];
-  testing::expect_ok(derive_topic_key(k1, "t/1", a));
-  testing::expect_ok(derive_topic_key(k1, "t/2", b));
-  testing::expect_ok(derive_topic_key(k2, "t/1", c));
+  testing::expect_ok(hazmat::derive_topic_key(k1, "t/1", a));
+  testing::expect_ok(hazmat::derive_topic_key(k1, "t/2", b));
+  testing::expect_ok(hazmat::derive_topic_key(k2, "t/1", c));
   EXPECT_NE(std::vector<uint8_t>(a, a + kKeySize), std::vector<uint8_t>(b, b + kKeySize));
   EXPECT_NE(std::vector<uint8_t>(a, a + kKeySize), std::vector<uint8_t>(c, c + kKeySize));
 }
@@ -128,15 +129,15 @@ TEST(Envelope, RetainFlagIsInTheHeaderAndAuthenticated) {
   EXPECT_EQ(env[2], kFlagRetain);
   EXPECT_EQ(take(parse_header(env)).flags, kFlagRetain);
   std::vector<uint8_t> out;
-  testing::expect_ok(open_with_key(f.topic_key, "a/b", env, out));
+  testing::expect_ok(hazmat::open_with_key(f.topic_key, "a/b", env, out));
   env[2] = 0;  // a relay turning a retained message into a live one, or back
-  EXPECT_EQ(open_with_key(f.topic_key, "a/b", env, out).error(), Errc::authentication_failed);
+  EXPECT_EQ(hazmat::open_with_key(f.topic_key, "a/b", env, out).error(), Errc::authentication_failed);
   for (const int unknown : {0x02, 0x80, 0xff}) {
     env[2] = static_cast<uint8_t>(unknown);
     EXPECT_EQ(parse_header(env).error(), Errc::malformed) << unknown;
   }
   f.header.flags = 0x04;
-  EXPECT_EQ(seal_with_header(f.topic_key, "a/b", f.header, std::string_view("x"), out).error(),
+  EXPECT_EQ(hazmat::seal_with_header(f.topic_key, "a/b", f.header, std::string_view("x"), out).error(),
             Errc::invalid_argument);
 }
 
@@ -153,11 +154,11 @@ TEST(Envelope, VersionOneStillOpens) {
   EXPECT_EQ(h.key_id, f.header.key_id);
   EXPECT_EQ(h.sequence, f.header.sequence);
   std::vector<uint8_t> out;
-  testing::expect_ok(open_with_key(f.topic_key, "a/b", env, out));
+  testing::expect_ok(hazmat::open_with_key(f.topic_key, "a/b", env, out));
   EXPECT_EQ(out, testing::bytes_of("hello"));
   // A v1 header has no flags: sealing one with flags is refused.
   f.header.flags = kFlagRetain;
-  EXPECT_EQ(seal_with_header(f.topic_key, "a/b", f.header, std::string_view("x"), out).error(),
+  EXPECT_EQ(hazmat::seal_with_header(f.topic_key, "a/b", f.header, std::string_view("x"), out).error(),
             Errc::invalid_argument);
   // 54 bytes is a whole v1 envelope but a short v2 one.
   std::vector<uint8_t> short_v2(kEnvelopeOverheadV1, 0);
@@ -171,15 +172,15 @@ TEST(Envelope, EmptyAndLongTopicsAndPayloads) {
   std::vector<uint8_t> out;
   const std::vector<uint8_t> empty = f.seal(ByteView());
   EXPECT_EQ(empty.size(), kEnvelopeOverhead);
-  testing::expect_ok(open_with_key(f.topic_key, "a/b", empty, out));
+  testing::expect_ok(hazmat::open_with_key(f.topic_key, "a/b", empty, out));
   EXPECT_TRUE(out.empty());
   // A topic longer than the stack buffer for associated data takes the heap path.
   const std::string long_topic(4000, 't');
   std::vector<uint8_t> env;
-  testing::expect_ok(seal_with_header(f.topic_key, long_topic, f.header, std::string_view("p"), env));
-  testing::expect_ok(open_with_key(f.topic_key, long_topic, env, out));
+  testing::expect_ok(hazmat::seal_with_header(f.topic_key, long_topic, f.header, std::string_view("p"), env));
+  testing::expect_ok(hazmat::open_with_key(f.topic_key, long_topic, env, out));
   EXPECT_EQ(out, testing::bytes_of("p"));
-  EXPECT_EQ(open_with_key(f.topic_key, long_topic + "x", env, out).error(), Errc::authentication_failed);
+  EXPECT_EQ(hazmat::open_with_key(f.topic_key, long_topic + "x", env, out).error(), Errc::authentication_failed);
 }
 
 // The associated data is header[0..15) || u16be(len(topic)) || topic
@@ -192,7 +193,7 @@ TEST(Envelope, AssociatedDataHoldsBothBytesOfTheTopicLength) {
   for (const size_t size : {size_t{256}, size_t{300}, size_t{4000}}) {
     const std::string topic(size, 't');
     std::vector<uint8_t> env;
-    testing::expect_ok(seal_with_header(f.topic_key, topic, f.header, std::string_view("p"), env));
+    testing::expect_ok(hazmat::seal_with_header(f.topic_key, topic, f.header, std::string_view("p"), env));
     std::vector<uint8_t> ad(env.begin(), env.begin() + kAssociatedHeaderSize);
     ad.push_back(static_cast<uint8_t>(size >> 8));
     ad.push_back(static_cast<uint8_t>(size & 0xff));
@@ -214,7 +215,7 @@ TEST(Envelope, APayloadOfExactlyTheMaximumSizeIsSealed) {
   Fixture f;
   const std::vector<uint8_t> payload(kMaxPayloadSize, 0x5a);
   std::vector<uint8_t> env;
-  testing::expect_ok(seal_with_header(f.topic_key, "a/b", f.header, payload, env));
+  testing::expect_ok(hazmat::seal_with_header(f.topic_key, "a/b", f.header, payload, env));
   EXPECT_EQ(env.size(), kMaxEnvelopeSize);
 }
 
@@ -223,7 +224,7 @@ TEST(Envelope, OversizedInputsAreRefusedWithoutReading) {
   std::vector<uint8_t> out;
   // The views claim sizes past the limits; nothing may be read from them.
   static const uint8_t byte = 0;
-  EXPECT_EQ(seal_with_header(f.topic_key, "a/b", f.header, ByteView(&byte, kMaxPayloadSize + 1), out)
+  EXPECT_EQ(hazmat::seal_with_header(f.topic_key, "a/b", f.header, ByteView(&byte, kMaxPayloadSize + 1), out)
                 .error(),
             Errc::payload_too_large);
   EXPECT_EQ(parse_header(ByteView(&byte, kMaxEnvelopeSize + 1)).error(), Errc::malformed);
@@ -233,9 +234,9 @@ TEST(Envelope, OutputMayNotAliasInput) {
   Fixture f;
   std::vector<uint8_t> buffer = f.seal(std::string_view("abc"));
   const std::vector<uint8_t> original = buffer;
-  EXPECT_EQ(open_with_key(f.topic_key, "a/b", buffer, buffer).error(), Errc::invalid_argument);
+  EXPECT_EQ(hazmat::open_with_key(f.topic_key, "a/b", buffer, buffer).error(), Errc::invalid_argument);
   EXPECT_EQ(buffer, original);  // the caller's bytes are untouched
-  EXPECT_EQ(seal_with_header(f.topic_key, "a/b", f.header, buffer, buffer).error(),
+  EXPECT_EQ(hazmat::seal_with_header(f.topic_key, "a/b", f.header, buffer, buffer).error(),
             Errc::invalid_argument);
   EXPECT_EQ(buffer, original);
 }

@@ -1,8 +1,9 @@
 # Installs the build tree into a fresh prefix, then uses the installed package
 # the ways a user would (tests/consumer):
 #   1. find_package(mqseal) with Paho and OpenSSL unfindable: a core-only
-#      consumer may not need them even when the package has mqseal::paho;
-#   2. find_package(mqseal COMPONENTS paho): the Paho adapters;
+#      consumer (mqseal::mqseal, mqseal::hazmat) may not need them even when
+#      the package has mqseal::paho;
+#   2. find_package(mqseal COMPONENTS hazmat paho): the Paho adapters;
 #   3. find_package(mqseal COMPONENTS <unknown>) fails, saying why;
 #   4. pkg-config: `c++ $(pkg-config --cflags --libs mqseal)`, no CMake.
 # Called by CTest with -DBUILD_DIR -DSOURCE_DIR -DWORK_DIR -DGENERATOR
@@ -15,11 +16,13 @@ if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
 endif()
 
-# consumer NAME [CMAKE-ARGS...]: configure, build and run tests/consumer.
-function(consumer name)
+# consumer NAME COMPONENTS [CMAKE-ARGS...]: configure tests/consumer asking
+# find_package for COMPONENTS (a list, may be empty), build it and run it.
+function(consumer name components)
   set(build ${WORK_DIR}/${name})
   execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/consumer -B ${build} -G ${GENERATOR}
-                  -DCMAKE_PREFIX_PATH=${prefix} --no-warn-unused-cli ${ARGN} RESULT_VARIABLE rc)
+                  -DCMAKE_PREFIX_PATH=${prefix} "-DMQSEAL_CONSUMER_COMPONENTS=${components}"
+                  --no-warn-unused-cli ${ARGN} RESULT_VARIABLE rc)
   if(rc)
     message(FATAL_ERROR "configuring the ${name} consumer against the installed package failed: ${rc}")
   endif()
@@ -36,9 +39,12 @@ function(consumer name)
   endforeach()
 endfunction()
 
-consumer(core_only -DCMAKE_DISABLE_FIND_PACKAGE_eclipse-paho-mqtt-c=ON -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON)
+consumer(core_only "" -DCMAKE_DISABLE_FIND_PACKAGE_eclipse-paho-mqtt-c=ON -DCMAKE_DISABLE_FIND_PACKAGE_OpenSSL=ON)
+if(NOT EXISTS ${WORK_DIR}/core_only/hazmat_consumer)
+  message(FATAL_ERROR "the core-only consumer did not build hazmat_consumer (mqseal::hazmat)")
+endif()
 if(WITH_PAHO)
-  consumer(paho -DMQSEAL_CONSUMER_COMPONENTS=paho)
+  consumer(paho "hazmat;paho")
   if(NOT EXISTS ${WORK_DIR}/paho/paho_consumer)
     message(FATAL_ERROR "COMPONENTS paho did not build paho_consumer")
   endif()

@@ -5,6 +5,8 @@
 // here, so the output only changes if the format or the rules do. Outcomes
 // (ok or an error name) are what the library answers; where that differs
 // from what a table below says, a "note:" line on stderr tells.
+#include <mqseal/hazmat/credentials.h>
+#include <mqseal/hazmat/envelope.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/policy_file.h>
 #include <nlohmann/json.hpp>
@@ -99,7 +101,7 @@ struct Vectors {
         std::vector<uint8_t> material = pattern(mqseal::kKeySize, k.first_byte);
         mqseal::Key key = must(mqseal::Key::from_bytes(material));
         std::vector<uint8_t> out(mqseal::kKeySize);
-        must(mqseal::derive_topic_key(key, topic, out.data()));
+        must(mqseal::hazmat::derive_topic_key(key, topic, out.data()));
         return out;
       }
     }
@@ -129,7 +131,7 @@ struct Vectors {
     h.sequence = sequence;
     std::vector<uint8_t> key = topic_key(key_id, topic);
     std::vector<uint8_t> envelope;
-    must(mqseal::seal_with_header(key.data(), topic, h, payload, envelope));
+    must(mqseal::hazmat::seal_with_header(key.data(), topic, h, payload, envelope));
     const size_t ad_header = version == mqseal::kEnvelopeVersionV1 ? mqseal::kAssociatedHeaderSizeV1
                                                                    : mqseal::kAssociatedHeaderSize;
     std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + static_cast<std::ptrdiff_t>(ad_header));
@@ -200,7 +202,7 @@ json token_vectors() {
     std::array<uint8_t, mqseal::kTokenNonceSize> nonce{};
     for (size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<uint8_t>(first_byte + i);
     const std::string token =
-        must(mqseal::make_connect_token_with_nonce(p.device_secret, username, client, kExpiry, nonce));
+        must(mqseal::hazmat::make_connect_token_with_nonce(p.device_secret, username, client, kExpiry, nonce));
     if (first_token.empty()) first_token = token;
     tokens.push_back({{"username", username}, {"client_id", client}, {"expiry_s", u64(kExpiry)},
                       {"nonce", hex(nonce.data(), nonce.size())}, {"token", token}});
@@ -762,11 +764,11 @@ json sequence_vectors(const mqseal::Keyring& keyring, const json& keys_json,
         for (const KeySpec& k : kKeys) {
           if (k.id == s.key_id) {
             mqseal::Key key = must(mqseal::Key::from_bytes(pattern(mqseal::kKeySize, k.first_byte)));
-            must(mqseal::derive_topic_key(key, s.seal_topic, topic_key.data()));
+            must(mqseal::hazmat::derive_topic_key(key, s.seal_topic, topic_key.data()));
           }
         }
         envelope.clear();
-        must(mqseal::seal_with_header(topic_key.data(), s.seal_topic, h, bytes_of(s.payload), envelope));
+        must(mqseal::hazmat::seal_with_header(topic_key.data(), s.seal_topic, h, bytes_of(s.payload), envelope));
         step["seal"] = {{"topic", s.seal_topic},
                         {"payload", hex(s.payload)},
                         {"version", s.version},

@@ -1,3 +1,4 @@
+#include <mqseal/hazmat/envelope.h>
 #include <mqseal/opener.h>
 #include <gtest/gtest.h>
 
@@ -22,7 +23,7 @@ struct Pair {
 };
 
 // A keyring whose "telemetry" and "commands" keys are known, so that a test
-// can seal envelopes with chosen headers (seal_with_header) as an insider.
+// can seal envelopes with chosen headers (hazmat::seal_with_header) as an insider.
 struct KnownKeys {
   static constexpr KeyId kTelemetry = 0x7e1e0001;
   static constexpr KeyId kCommands = 0xc0dd0002;
@@ -35,9 +36,9 @@ struct KnownKeys {
   }
   std::vector<uint8_t> seal(const Key& key, std::string_view topic, const EnvelopeHeader& h) {
     uint8_t topic_key[kKeySize];
-    testing::expect_ok(derive_topic_key(key, topic, topic_key));
+    testing::expect_ok(hazmat::derive_topic_key(key, topic, topic_key));
     std::vector<uint8_t> env;
-    testing::expect_ok(seal_with_header(topic_key, topic, h, std::string_view("x"), env));
+    testing::expect_ok(hazmat::seal_with_header(topic_key, topic, h, std::string_view("x"), env));
     return env;
   }
 };

@@ -22,10 +22,11 @@ using testing::take;
 
 constexpr int kEavesdropTimeoutMs = 10'000;
 
+// The adapters' ownership convention (mqseal/paho/common.h): attach() keeps
+// the opener, so it is shared; send() only borrows the sealer for the call.
 struct Parties {
   std::shared_ptr<Keyring> keys = testing::plant_keys();
-  std::shared_ptr<Sealer> sealer =
-      std::make_shared<Sealer>(take(Sealer::create(testing::plant_policy(), keys)));
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys));
   std::shared_ptr<Opener> opener =
       std::make_shared<Opener>(take(Opener::create(testing::plant_policy(), keys)));
 };
@@ -66,7 +67,7 @@ TEST(PahoAsync, SealedRoundTripAndTheEavesdropperSeesOnlyCiphertext) {
   ServiceAndDevice parties(broker, p, inbox, "plant/+/telemetry");
   ASSERT_TRUE(parties.ready) << broker.log();
   for (int i = 0; i < 20; ++i) {
-    testing::expect_ok(send(*p.sealer, parties.device, "plant/7/telemetry", "reading-" + std::to_string(i)));
+    testing::expect_ok(send(p.sealer, parties.device, "plant/7/telemetry", "reading-" + std::to_string(i)));
   }
   ASSERT_TRUE(inbox.wait(20)) << broker.log();
   for (int i = 0; i < 20; ++i) {
@@ -95,10 +96,10 @@ TEST(PahoAsync, BadInputReachesTheRefusedCallbackAndNothingIsLostOrDoubled) {
 
   // A sender whose "telemetry" key the service does not have.
   Parties stranger;
-  const std::string unknown_key = envelope_text(*stranger.sealer, "plant/1/telemetry", "forged");
-  const std::string valid = envelope_text(*p.sealer, "plant/1/telemetry", "first");
+  const std::string unknown_key = envelope_text(stranger.sealer, "plant/1/telemetry", "forged");
+  const std::string valid = envelope_text(p.sealer, "plant/1/telemetry", "first");
   const std::string truncated = valid.substr(0, 40);
-  const std::string last = envelope_text(*p.sealer, "plant/1/telemetry", "last");
+  const std::string last = envelope_text(p.sealer, "plant/1/telemetry", "last");
   for (const std::string& payload : {unknown_key, valid, truncated, valid /* replayed capture */}) {
     ASSERT_TRUE(testing::publish(broker, "plant/1/telemetry", payload).ok());
   }
@@ -127,7 +128,7 @@ TEST(PahoAsync, ADeclinedMessageComesBackOpenedNotDoubleOpened) {
   inbox.decline_next = 1;
   ServiceAndDevice parties(broker, p, inbox, "plant/+/telemetry");
   ASSERT_TRUE(parties.ready) << broker.log();
-  testing::expect_ok(send(*p.sealer, parties.device, "plant/2/telemetry", "again"));
+  testing::expect_ok(send(p.sealer, parties.device, "plant/2/telemetry", "again"));
   ASSERT_TRUE(inbox.wait(2)) << broker.log();
   std::lock_guard<std::mutex> lock(inbox.mutex);
   EXPECT_EQ(inbox.messages[0].payload, "again");
@@ -141,11 +142,11 @@ TEST(PahoAsync, SendRefusesTopicsThePolicyDoesNotCover) {
   Parties p;
   AsyncTestClient device(broker.address(), "device");
   ASSERT_TRUE(device.connect());
-  EXPECT_EQ(send(*p.sealer, device, "plant/1/status", "x").error(), Errc::no_rule);
-  EXPECT_EQ(send(*p.sealer, device, "plant/+/telemetry", "x").error(), Errc::invalid_topic);
+  EXPECT_EQ(send(p.sealer, device, "plant/1/status", "x").error(), Errc::no_rule);
+  EXPECT_EQ(send(p.sealer, device, "plant/+/telemetry", "x").error(), Errc::invalid_topic);
   MQTTAsync_message message = MQTTAsync_message_initializer;
   message.payloadlen = -1;
-  EXPECT_EQ(paho::send_message(*p.sealer, device.handle(), "plant/1/telemetry", &message, nullptr)
+  EXPECT_EQ(paho::send_message(p.sealer, device.handle(), "plant/1/telemetry", &message, nullptr)
                 .error(),
             Errc::invalid_argument);
 }
@@ -183,7 +184,7 @@ TEST_F(PahoTls, ClientCertificateConnectsAndSealedMessagesFlow) {
   ASSERT_TRUE(connect_with(client, {certs.ca_cert, certs.client_cert, certs.client_key, ""}))
       << broker.log();
   ASSERT_TRUE(client.subscribe("plant/+/telemetry"));
-  testing::expect_ok(send(*p.sealer, client, "plant/3/telemetry", "over TLS"));
+  testing::expect_ok(send(p.sealer, client, "plant/3/telemetry", "over TLS"));
   ASSERT_TRUE(inbox.wait(1));
   EXPECT_EQ(inbox.messages[0].payload, "over TLS");
 }
@@ -227,7 +228,7 @@ TEST_P(PahoPersistentSession, QueuedSealedMessagesOpenAfterReconnecting) {
     AsyncTestClient device(broker.address(), "device");
     ASSERT_TRUE(device.connect());
     for (int i = 0; i < 10; ++i) {
-      testing::expect_ok(send(*p.sealer, device, "plant/5/telemetry", "queued-" + std::to_string(i)));
+      testing::expect_ok(send(p.sealer, device, "plant/5/telemetry", "queued-" + std::to_string(i)));
     }
     ASSERT_TRUE(device.wait_for_pending());
   }

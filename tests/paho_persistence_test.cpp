@@ -94,7 +94,7 @@ TEST(PahoPersistence, QueuedMessagesSurviveTheProcessEncryptedAndAllArrive) {
             MQTTASYNC_SUCCESS);
   MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
   options.cleansession = 0;
-  ASSERT_TRUE(example::wait_for(options, [&](auto& o) { return MQTTAsync_connect(client, &o); }));
+  ASSERT_TRUE(testing::wait_for(options, [&](auto& o) { return MQTTAsync_connect(client, &o); }));
   ASSERT_TRUE(inbox.wait(kQueued + 1)) << broker.log();
   {
     std::lock_guard<std::mutex> lock(inbox.mutex);
@@ -107,9 +107,9 @@ TEST(PahoPersistence, QueuedMessagesSurviveTheProcessEncryptedAndAllArrive) {
     EXPECT_EQ(payloads.size(), static_cast<size_t>(kQueued + 1));  // none twice
   }
   EXPECT_EQ(store->refused_records(), 0u);
-  ASSERT_TRUE(example::wait_for_pending(client));
+  ASSERT_TRUE(testing::wait_for_pending(client));
   MQTTAsync_disconnectOptions disconnect = MQTTAsync_disconnectOptions_initializer;
-  example::wait_for(disconnect, [&](auto& o) { return MQTTAsync_disconnect(client, &o); });
+  testing::wait_for(disconnect, [&](auto& o) { return MQTTAsync_disconnect(client, &o); });
   MQTTAsync_destroy(&client);
 }
 

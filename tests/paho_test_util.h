@@ -9,15 +9,59 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <memory>
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "paho_wait.h"  // examples/: the same waiting the examples do
-
 namespace mqseal::testing {
+
+inline constexpr auto kPahoTimeout = std::chrono::seconds(10);
+
+// Runs `start(options)` with its completion callbacks wired to a promise, and
+// waits. Works for MQTTAsync_connectOptions, MQTTAsync_responseOptions and
+// MQTTAsync_disconnectOptions, which share these fields. An MQTT 5 client
+// reports through the *5 callbacks; Paho refuses options that set both kinds.
+template <typename Options, typename Start>
+bool wait_for(Options& options, Start start, bool mqtt5 = false) {
+  std::promise<bool> done;
+  options.context = &done;
+  if (mqtt5) {
+    options.onSuccess5 = [](void* c, MQTTAsync_successData5*) {
+      static_cast<std::promise<bool>*>(c)->set_value(true);
+    };
+    options.onFailure5 = [](void* c, MQTTAsync_failureData5*) {
+      static_cast<std::promise<bool>*>(c)->set_value(false);
+    };
+  } else {
+    options.onSuccess = [](void* c, MQTTAsync_successData*) {
+      static_cast<std::promise<bool>*>(c)->set_value(true);
+    };
+    options.onFailure = [](void* c, MQTTAsync_failureData*) {
+      static_cast<std::promise<bool>*>(c)->set_value(false);
+    };
+  }
+  auto result = done.get_future();
+  if (start(options) != MQTTASYNC_SUCCESS) return false;
+  return result.wait_for(kPahoTimeout) == std::future_status::ready && result.get();
+}
+
+// Waits until every message sent on `client` has been acknowledged.
+inline bool wait_for_pending(MQTTAsync client) {
+  const auto deadline = std::chrono::steady_clock::now() + kPahoTimeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    MQTTAsync_token* pending = nullptr;
+    if (MQTTAsync_getPendingTokens(client, &pending) != MQTTASYNC_SUCCESS) return false;
+    const bool idle = pending == nullptr || pending[0] == -1;
+    MQTTAsync_free(pending);
+    if (idle) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
 
 struct Received {
   std::string topic;
@@ -107,7 +151,7 @@ class AsyncTestClient {
 
   bool connect(MQTTAsync_connectOptions options) {
     options.connectTimeout = 5;
-    return example::wait_for(options, [&](auto& o) { return MQTTAsync_connect(handle_, &o); }, mqtt5_);
+    return testing::wait_for(options, [&](auto& o) { return MQTTAsync_connect(handle_, &o); }, mqtt5_);
   }
   bool connect() {
     MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
@@ -115,16 +159,16 @@ class AsyncTestClient {
   }
   bool subscribe(const std::string& filter, int qos = 1) {
     MQTTAsync_responseOptions options = MQTTAsync_responseOptions_initializer;
-    return example::wait_for(options, [&](auto& o) {
+    return testing::wait_for(options, [&](auto& o) {
       return MQTTAsync_subscribe(handle_, filter.c_str(), qos, &o);
     }, mqtt5_);
   }
   void disconnect() {
     if (MQTTAsync_isConnected(handle_) == 0) return;
     MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
-    example::wait_for(options, [&](auto& o) { return MQTTAsync_disconnect(handle_, &o); }, mqtt5_);
+    testing::wait_for(options, [&](auto& o) { return MQTTAsync_disconnect(handle_, &o); }, mqtt5_);
   }
-  bool wait_for_pending() { return example::wait_for_pending(handle_); }
+  bool wait_for_pending() { return testing::wait_for_pending(handle_); }
 
  private:
   MQTTAsync handle_ = nullptr;

@@ -1,5 +1,6 @@
 # Builds tests/subproject (mqseal inside another project, core only: policy
-# file, Paho and plugin off, so no CLI), runs its program, installs it, and checks
+# file, Paho and plugin off, so no CLI), runs its programs (one on
+# mqseal::hazmat), installs it, and checks
 # the installed package: no header of a target that was not built, and
 # find_package(mqseal COMPONENTS <not built>) fails saying why.
 # Called by CTest with -DSOURCE_DIR -DWORK_DIR -DGENERATOR -DLAUNCHER.
@@ -24,10 +25,12 @@ execute_process(COMMAND ${CMAKE_COMMAND} --build ${build} --parallel 2 RESULT_VA
 if(rc)
   message(FATAL_ERROR "building mqseal as a subproject failed: ${rc}")
 endif()
-execute_process(COMMAND ${build}/app RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "the subproject's program failed: ${rc}")
-endif()
+foreach(program app hazmat_app)
+  execute_process(COMMAND ${build}/${program} RESULT_VARIABLE rc)
+  if(rc)
+    message(FATAL_ERROR "the subproject's ${program} failed: ${rc}")
+  endif()
+endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${build} --prefix ${prefix} RESULT_VARIABLE rc)
 if(rc)
   message(FATAL_ERROR "installing the subproject failed: ${rc}")
@@ -37,6 +40,9 @@ set(problems "")
 file(GLOB_RECURSE installed RELATIVE ${prefix} ${prefix}/*)
 if(NOT "include/mqseal/mqseal.h" IN_LIST installed)
   string(APPEND problems "mqseal.h was not installed: ${installed}\n")
+endif()
+if(NOT "include/mqseal/hazmat/envelope.h" IN_LIST installed OR NOT "include/mqseal/hazmat/credentials.h" IN_LIST installed)
+  string(APPEND problems "the mqseal::hazmat headers were not installed: ${installed}\n")
 endif()
 if("include/mqseal/policy_file.h" IN_LIST installed)
   string(APPEND problems "policy_file.h was installed without mqseal::policy_file\n")

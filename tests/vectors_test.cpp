@@ -4,6 +4,7 @@
 // resolve as the vectors say, and the file formats parse (or are refused) as
 // the vectors say. connect_token_v1.json is checked by credentials_test.
 #include <gtest/gtest.h>
+#include <mqseal/hazmat/envelope.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/policy_file.h>
 #include <nlohmann/json.hpp>
@@ -181,11 +182,11 @@ TEST_P(EnvelopeVectors, SealReproducesEveryEnvelope) {
     const KeyId key_id = v["key_id"];
     Key rule_key = take(Key::from_bytes(material_of(doc, key_id)));
     uint8_t topic_key[kKeySize];
-    testing::expect_ok(derive_topic_key(rule_key, topic, topic_key));
+    testing::expect_ok(hazmat::derive_topic_key(rule_key, topic, topic_key));
     EXPECT_EQ(std::vector<uint8_t>(topic_key, topic_key + kKeySize), unhex(v["topic_key"]));
     const EnvelopeHeader h = header_of(v);
     std::vector<uint8_t> envelope;
-    testing::expect_ok(seal_with_header(topic_key, topic, h, unhex(v["payload"]), envelope));
+    testing::expect_ok(hazmat::seal_with_header(topic_key, topic, h, unhex(v["payload"]), envelope));
     EXPECT_EQ(envelope, unhex(v["envelope"]));
   }
 }
@@ -231,10 +232,10 @@ TEST(Vectors, DeliverySequences) {
         const json& s = step["seal"];
         Key rule_key = take(Key::from_bytes(material_of(doc, s["key_id"])));
         uint8_t topic_key[kKeySize];
-        testing::expect_ok(derive_topic_key(rule_key, str(s["topic"]), topic_key));
+        testing::expect_ok(hazmat::derive_topic_key(rule_key, str(s["topic"]), topic_key));
         const EnvelopeHeader h = header_of(s);
         std::vector<uint8_t> sealed;
-        testing::expect_ok(seal_with_header(topic_key, str(s["topic"]), h, unhex(s["payload"]), sealed));
+        testing::expect_ok(hazmat::seal_with_header(topic_key, str(s["topic"]), h, unhex(s["payload"]), sealed));
         EXPECT_EQ(sealed, envelope);
       }
       const json& d = step["deliver"];

@@ -22,6 +22,8 @@
 #include <pybind11/stl.h>
 
 #include <mqseal/credentials.h>
+#include <mqseal/hazmat/credentials.h>
+#include <mqseal/hazmat/envelope.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/policy_file.h>
 #include <sodium.h>
@@ -597,7 +599,7 @@ PYBIND11_MODULE(_mqseal, m) {
     std::array<uint8_t, kTokenNonceSize> bytes{};
     if (n.view().size() != bytes.size()) raise(Error(Errc::invalid_argument, "a nonce is 16 bytes"));
     std::memcpy(bytes.data(), n.view().data(), bytes.size());
-    return token_str(make_connect_token_with_nonce(secret, username, client_id, expiry_s, bytes));
+    return token_str(hazmat::make_connect_token_with_nonce(secret, username, client_id, expiry_s, bytes));
   });
 
   py::class_<Credentials>(m, "Credentials", "The broker's credentials file: one record per device.")
@@ -650,7 +652,7 @@ PYBIND11_MODULE(_mqseal, m) {
   // bytes and a caller-chosen nonce. Never use them to seal real traffic.
   m.def("_derive_topic_key", [](const Key& key, const std::string& topic) {
     std::array<uint8_t, kKeySize> out{};
-    check(derive_topic_key(key, topic, out.data()));
+    check(hazmat::derive_topic_key(key, topic, out.data()));
     return to_bytes(out.data(), out.size());
   });
   m.def("_seal_with_header", [](py::handle topic_key, const std::string& topic, KeyId key_id, uint64_t timestamp_ms,
@@ -669,7 +671,7 @@ PYBIND11_MODULE(_mqseal, m) {
     std::memcpy(h.sender.data(), sender_bytes.view().data(), kSenderIdSize);
     h.sequence = sequence;
     std::vector<uint8_t> out;
-    check(seal_with_header(key.view().data(), topic, h, BytesLike(payload).view(), out));
+    check(hazmat::seal_with_header(key.view().data(), topic, h, BytesLike(payload).view(), out));
     return to_bytes(out.data(), out.size());
   }, py::arg("topic_key"), py::arg("topic"), py::arg("key_id"), py::arg("timestamp_ms"), py::arg("sender"),
      py::arg("sequence"), py::arg("payload"), py::kw_only(), py::arg("version") = kEnvelopeVersion,

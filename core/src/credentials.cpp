@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "credentials_internal.h"
 #include "crypto/blake2b.h"
 #include "files/line_file.h"
 #include "key_access.h"
@@ -102,9 +103,9 @@ Result<Provisioned> provision(std::string_view username, std::string_view passwo
   return Provisioned{std::move(*secret), std::move(*record)};
 }
 
-Result<std::string> make_connect_token_with_nonce(const Key& device_secret, std::string_view username,
-                                                  std::string_view client_id, uint64_t expiry_s,
-                                                  const std::array<uint8_t, kTokenNonceSize>& nonce) {
+Result<std::string> internal::make_connect_token_with_nonce(
+    const Key& device_secret, std::string_view username, std::string_view client_id, uint64_t expiry_s,
+    const std::array<uint8_t, kTokenNonceSize>& nonce) {
   if (Status s = check_names(username, client_id); !s) return s.error();
   uint8_t token_key[kKeySize];
   internal::ScopedWipe wipe(token_key, sizeof token_key);
@@ -126,7 +127,8 @@ Result<std::string> make_connect_token(const Key& device_secret, std::string_vie
   std::array<uint8_t, kTokenNonceSize> nonce{};
   randombytes_buf(nonce.data(), nonce.size());
   const uint64_t now = now_s != 0 ? now_s : system_time_s();
-  return make_connect_token_with_nonce(device_secret, username, client_id, now + lifetime_s, nonce);
+  return internal::make_connect_token_with_nonce(device_secret, username, client_id, now + lifetime_s,
+                                                 nonce);
 }
 
 Result<std::string> make_connect_token(const Keyring& keyring, std::string_view key_name,

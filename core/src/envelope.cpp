@@ -118,14 +118,14 @@ Result<EnvelopeHeader> parse_header(ByteView envelope) {
   return h;
 }
 
-Status derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]) {
+Status internal::derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]) {
   const uint8_t* key = KeyAccess::bytes(rule_key);
   if (key == nullptr) return Error(Errc::invalid_argument, "moved-from key");
   return internal::blake2b_personal(out, kKeySize, ByteView(key, kKeySize), topic, kTopicKeyPersonal);
 }
 
-Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
-                        const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out) {
+Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                  const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out) {
   if (internal::overlaps(payload.data(), payload.size(), out.data(), out.capacity())) {
     return Error(Errc::invalid_argument, "payload may not live in the output buffer");
   }
@@ -184,8 +184,8 @@ Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, Byte
 }
 }  // namespace internal
 
-Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
-                     std::vector<uint8_t>& out) {
+Status internal::open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
+                               ByteView envelope, std::vector<uint8_t>& out) {
   if (internal::overlaps(envelope.data(), envelope.size(), out.data(), out.capacity())) {
     return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
   }

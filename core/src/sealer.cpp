@@ -7,6 +7,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "envelope_internal.h"
 #include "mqseal/envelope.h"
 #include "topic_key_resolver.h"
 
@@ -109,7 +110,7 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
   }
   header.key_id = topic_key.key_id;
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
-  return seal_with_header(topic_key.key, topic, header, payload, out);
+  return internal::seal_with_header(topic_key.key, topic, header, payload, out);
 }
 
 Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView payload,

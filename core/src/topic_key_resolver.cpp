@@ -6,6 +6,7 @@
 #include <functional>
 #include <utility>
 
+#include "envelope_internal.h"
 #include "keyring_access.h"
 #include "mqseal/envelope.h"
 #include "mqseal/options.h"

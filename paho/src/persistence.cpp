@@ -78,53 +78,11 @@ char* paho_copy(const void* data, size_t size) {
   return copy;
 }
 
-int store_open(void** handle, const char* client_id, const char* server_uri, void* context) {
-  auto* store = static_cast<EncryptedStore*>(context);
-  std::string binding = std::string(client_id != nullptr ? client_id : "") + '\0' +
-                        std::string(server_uri != nullptr ? server_uri : "") + '\0';
-  unsigned char hash[kSlotHashSize];
-  crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(binding.data()),
-                     binding.size(), nullptr, 0);
-  std::string directory = store->directory() + "/" + internal::hex_encode(ByteView(hash, sizeof hash));
-  if (::mkdir(directory.c_str(), kDirectoryMode) != 0 && errno != EEXIST) return kError;
-  *handle = new Slot{store, std::move(directory), std::move(binding)};
-  return kOk;
-}
-
 int store_close(void* handle) {
   auto* slot = static_cast<Slot*>(handle);
   ::rmdir(slot->directory.c_str());  // only succeeds when no record is left
   delete slot;
   return kOk;
-}
-
-int store_put(void* handle, char* key, int count, char* buffers[], int lengths[]) {
-  const auto* slot = static_cast<const Slot*>(handle);
-  if (!valid_record_key(key) || count < 0) return kError;
-  std::vector<uint8_t> plain;
-  for (int i = 0; i < count; ++i) {
-    if (lengths[i] < 0) return kError;
-    plain.insert(plain.end(), buffers[i], buffers[i] + lengths[i]);
-  }
-  std::vector<uint8_t> record;
-  if (!slot->store->cipher().seal(associated(*slot, key), plain, record)) return kError;
-  return write_file_atomically(slot->directory + "/" + key, record) ? kOk : kError;
-}
-
-int store_get(void* handle, char* key, char** buffer, int* length) {
-  const auto* slot = static_cast<const Slot*>(handle);
-  if (!valid_record_key(key)) return kError;
-  std::vector<uint8_t> record;
-  if (!read_file(slot->directory + "/" + key, record)) return kError;
-  std::vector<uint8_t> plain;
-  if (Status s = slot->store->cipher().open(associated(*slot, key), record, plain); !s) {
-    slot->store->count_refused();
-    std::fprintf(stderr, "mqseal: persisted record %s refused: %s\n", key, s.error().message().c_str());
-    return kError;
-  }
-  *buffer = paho_copy(plain.data(), plain.size());
-  *length = static_cast<int>(plain.size());
-  return *buffer != nullptr ? kOk : kError;
 }
 
 int store_remove(void* handle, char* key) {
@@ -175,13 +133,59 @@ int store_contains(void* handle, char* key) {
 
 }  // namespace
 
+// The callbacks that read the store's private members; the other callbacks
+// only see their Slot.
+struct EncryptedStore::Callbacks {
+  static int open(void** handle, const char* client_id, const char* server_uri, void* context) {
+    auto* store = static_cast<EncryptedStore*>(context);
+    std::string binding = std::string(client_id != nullptr ? client_id : "") + '\0' +
+                          std::string(server_uri != nullptr ? server_uri : "") + '\0';
+    unsigned char hash[kSlotHashSize];
+    crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(binding.data()),
+                       binding.size(), nullptr, 0);
+    std::string directory = store->directory_ + "/" + internal::hex_encode(ByteView(hash, sizeof hash));
+    if (::mkdir(directory.c_str(), kDirectoryMode) != 0 && errno != EEXIST) return kError;
+    *handle = new Slot{store, std::move(directory), std::move(binding)};
+    return kOk;
+  }
+
+  static int put(void* handle, char* key, int count, char* buffers[], int lengths[]) {
+    const auto* slot = static_cast<const Slot*>(handle);
+    if (!valid_record_key(key) || count < 0) return kError;
+    std::vector<uint8_t> plain;
+    for (int i = 0; i < count; ++i) {
+      if (lengths[i] < 0) return kError;
+      plain.insert(plain.end(), buffers[i], buffers[i] + lengths[i]);
+    }
+    std::vector<uint8_t> record;
+    if (!slot->store->cipher_.seal(associated(*slot, key), plain, record)) return kError;
+    return write_file_atomically(slot->directory + "/" + key, record) ? kOk : kError;
+  }
+
+  static int get(void* handle, char* key, char** buffer, int* length) {
+    const auto* slot = static_cast<const Slot*>(handle);
+    if (!valid_record_key(key)) return kError;
+    std::vector<uint8_t> record;
+    if (!read_file(slot->directory + "/" + key, record)) return kError;
+    std::vector<uint8_t> plain;
+    if (Status s = slot->store->cipher_.open(associated(*slot, key), record, plain); !s) {
+      slot->store->refused_.fetch_add(1, std::memory_order_relaxed);
+      std::fprintf(stderr, "mqseal: persisted record %s refused: %s\n", key, s.error().message().c_str());
+      return kError;
+    }
+    *buffer = paho_copy(plain.data(), plain.size());
+    *length = static_cast<int>(plain.size());
+    return *buffer != nullptr ? kOk : kError;
+  }
+};
+
 EncryptedStore::EncryptedStore(std::string directory, RecordCipher cipher)
     : directory_(std::move(directory)), cipher_(std::move(cipher)) {
   persistence_.context = this;
-  persistence_.popen = store_open;
+  persistence_.popen = Callbacks::open;
   persistence_.pclose = store_close;
-  persistence_.pput = store_put;
-  persistence_.pget = store_get;
+  persistence_.pput = Callbacks::put;
+  persistence_.pget = Callbacks::get;
   persistence_.premove = store_remove;
   persistence_.pkeys = store_keys;
   persistence_.pclear = store_clear;

@@ -20,6 +20,7 @@
 
 #include "fuzz_support.h"
 #include "mqseal/envelope.h"
+#include "mqseal/hazmat/envelope.h"
 #include "mqseal/keyring.h"
 #include "mqseal/opener.h"
 #include "mqseal/policy.h"
@@ -117,8 +118,8 @@ struct World {
       seed.header.sender.fill(p.sender);
       seed.header.sequence = p.sequence;
       uint8_t topic_key[mqseal::kKeySize];
-      check(mqseal::derive_topic_key(fixed_key(p.key_fill), p.topic, topic_key).ok(), "derive_topic_key");
-      check(mqseal::seal_with_header(topic_key, p.topic, seed.header, mqseal::ByteView(p.payload),
+      check(mqseal::hazmat::derive_topic_key(fixed_key(p.key_fill), p.topic, topic_key).ok(), "derive_topic_key");
+      check(mqseal::hazmat::seal_with_header(topic_key, p.topic, seed.header, mqseal::ByteView(p.payload),
                                      seed.envelope)
                 .ok(),
             "seal_with_header");

@@ -27,6 +27,7 @@
 
 #include "fuzz_support.h"
 #include "mqseal/credentials.h"
+#include "mqseal/hazmat/credentials.h"
 
 namespace {
 
@@ -114,7 +115,7 @@ std::string mint(Run& run, size_t user, size_t client, uint64_t expiry_s, uint16
   m.nonce[1] = static_cast<uint8_t>(nonce_bits);
   const auto earlier = run.by_nonce.find({user, m.nonce});
   if (earlier != run.by_nonce.end()) return earlier->second;
-  mqseal::Result<std::string> token = mqseal::make_connect_token_with_nonce(
+  mqseal::Result<std::string> token = mqseal::hazmat::make_connect_token_with_nonce(
       world().secrets[user], kUsers[user], kClients[client], expiry_s, m.nonce);
   check(token.ok(), "make_connect_token_with_nonce");
   run.minted.emplace(*token, m);

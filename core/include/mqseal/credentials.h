@@ -36,6 +36,9 @@
 // cannot bring back a forgotten token (a step back shorter than a token's
 // lifetime plus the skew refuses nothing).
 //
+// Known-answer tests make tokens with a chosen nonce through
+// mqseal/hazmat/credentials.h (target mqseal::hazmat), never this header.
+//
 // Thread safety: make_connect_token may be called from any thread;
 // TokenVerifier::verify too (it locks what it remembers).
 #ifndef MQSEAL_CREDENTIALS_H_
@@ -113,12 +116,6 @@ struct Provisioned {
                                                      std::string_view client_id,
                                                      uint64_t lifetime_s = kDefaultTokenLifetimeS,
                                                      uint64_t now_s = 0);
-
-// The deterministic core of make_connect_token, for known-answer tests only:
-// a nonce used twice makes the second token a replay.
-[[nodiscard]] Result<std::string> make_connect_token_with_nonce(
-    const Key& device_secret, std::string_view username, std::string_view client_id,
-    uint64_t expiry_s, const std::array<uint8_t, kTokenNonceSize>& nonce);
 
 // The broker's credentials file (docs/SPEC.md, "Credentials file").
 class Credentials {

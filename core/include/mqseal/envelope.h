@@ -23,7 +23,9 @@
 //
 // Most users never touch this header: Sealer and Opener do it all. It is
 // public for tools that inspect envelopes without a key (the broker plugin,
-// `mqseal inspect`) and for known-answer tests.
+// `mqseal inspect`). The deterministic core (sealing with a chosen header,
+// raw per-topic keys), for known-answer tests only, is in
+// mqseal/hazmat/envelope.h (target mqseal::hazmat).
 #ifndef MQSEAL_ENVELOPE_H_
 #define MQSEAL_ENVELOPE_H_
 
@@ -97,28 +99,6 @@ constexpr size_t envelope_overhead(uint8_t version) noexcept {
 // than kEnvelopeOverhead), unsupported_suite, malformed (unknown v2 flags).
 // A header that parses proves nothing until the envelope is opened.
 [[nodiscard]] Result<EnvelopeHeader> parse_header(ByteView envelope);
-
-// The per-topic key (docs/SPEC.md, "Per-topic keys"). `out` gets kKeySize
-// bytes; callers own wiping it.
-[[nodiscard]] Status derive_topic_key(const Key& rule_key, std::string_view topic,
-                                      uint8_t out[kKeySize]);
-
-// The deterministic core of sealing, exposed for known-answer tests and
-// independent implementations. Everyday code uses Sealer, which picks a fresh
-// (sender, sequence) for every message: calling this twice with the same
-// header under one key destroys confidentiality. Writes the header's version
-// (1 or 2; v1 has no flags, so header.flags must be 0 there). `out` is
-// resized to the envelope's size.
-[[nodiscard]] Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                      const EnvelopeHeader& header, ByteView payload,
-                                      std::vector<uint8_t>& out);
-
-// Authenticates and decrypts an envelope of either version; `out` gets the
-// payload. The header's structure errors as parse_header; then
-// authentication_failed on any mismatch (altered byte, wrong key, another
-// topic). `out` is left empty on failure.
-[[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                   ByteView envelope, std::vector<uint8_t>& out);
 
 }  // namespace mqseal
 

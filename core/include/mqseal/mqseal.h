@@ -1,7 +1,10 @@
-// mqseal/mqseal.h: everything in the core library, for those who want one include.
+// mqseal/mqseal.h: the core library's everyday API, for those who want one include.
 //
 // Start with sealer.h (publishing) and opener.h (receiving); policy.h says
-// which key protects which topic, keyring.h holds the keys.
+// which key protects which topic, keyring.h holds the keys. Not included, on
+// purpose: mqseal/hazmat/ (target mqseal::hazmat), the deterministic cores
+// for known-answer tests (chosen nonces, raw per-topic keys), and
+// mqseal/policy_file.h (target mqseal::policy_file).
 #ifndef MQSEAL_MQSEAL_H_
 #define MQSEAL_MQSEAL_H_
 

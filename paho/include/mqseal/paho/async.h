@@ -8,6 +8,10 @@
 //   - MQTTAsync_sendMessage(client, topic, &msg, &opts);
 //   + mqseal::paho::send_message(*sealer, client, topic, &msg, &opts);
 //
+// where `opener` is a std::shared_ptr<mqseal::Opener>, which the attachment
+// shares, and `*sealer` a mqseal::Sealer, borrowed for the call (common.h
+// says why).
+//
 // `on_message` then receives opened payloads, with Paho's usual contract
 // unchanged: return 1 after MQTTAsync_freeMessage and MQTTAsync_free, or 0
 // to have the same message delivered again later. Messages that fail to open
@@ -49,6 +53,7 @@ class AsyncAttachment {
 
 // Installs mqseal's callbacks on `handle` (MQTTAsync_setCallbacks): arriving
 // messages are opened with `opener` and passed to callbacks.message_arrived.
+// The attachment shares the opener: it stays alive as long as the attachment.
 // invalid_argument without a message_arrived callback or an opener;
 // transport_error if Paho refuses the callbacks (for example while connected).
 [[nodiscard]] Result<std::unique_ptr<AsyncAttachment>> attach(MQTTAsync handle,
@@ -56,8 +61,10 @@ class AsyncAttachment {
                                                               AsyncCallbacks callbacks);
 
 // MQTTAsync_sendMessage with the payload sealed for `topic`; every other field
-// of `message` (qos, retained, properties) is passed on as given. Errors from
-// seal (no_rule, invalid_topic, ...), or transport_error with Paho's reason.
+// of `message` (qos, retained, properties) is passed on as given. `sealer` is
+// used only during the call (Paho copies the payload before it returns).
+// Errors from seal (no_rule, invalid_topic, ...), or transport_error with
+// Paho's reason.
 [[nodiscard]] Status send_message(Sealer& sealer, MQTTAsync handle, const char* topic,
                                   const MQTTAsync_message* message,
                                   MQTTAsync_responseOptions* response);

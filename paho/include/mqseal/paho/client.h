@@ -8,7 +8,9 @@
 //   - MQTTClient_publishMessage(client, topic, &msg, &token);
 //   + mqseal::paho::publish_message(*sealer, client, topic, &msg, &token);
 //
-// Paho's contract for on_message is unchanged (see async.h).
+// Paho's contract for on_message is unchanged, and so is the ownership: the
+// attachment shares `opener` (a std::shared_ptr<mqseal::Opener>), the
+// publish calls borrow the sealer (see async.h and common.h).
 #ifndef MQSEAL_PAHO_CLIENT_H_
 #define MQSEAL_PAHO_CLIENT_H_
 

@@ -2,6 +2,17 @@
 //
 // Target mqseal::paho. No Paho header is needed here; async.h and client.h
 // bring their own.
+//
+// Ownership, the same in every call of the adapters as in the core: what a
+// call keeps using after it returns, it shares, as a std::shared_ptr (the
+// Opener given to attach(), which Paho's thread calls until the handle is
+// destroyed; the Keyring of use_connect_tokens() and EncryptedStore::create(),
+// as of Sealer::create); what it uses only while it runs, it borrows, as a
+// reference (the Sealer of send_message(), send(), publish_message() and
+// publish(): Paho copies the sealed payload before they return). So a Sealer
+// may live anywhere, on the stack or in its Result; an attached Opener lives
+// as long as the attachment needs it, and the caller may keep its own
+// pointer to it (for set_keyring on key rotation).
 #ifndef MQSEAL_PAHO_COMMON_H_
 #define MQSEAL_PAHO_COMMON_H_
 

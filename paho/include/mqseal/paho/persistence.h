@@ -54,12 +54,8 @@ class EncryptedStore {
   // error for each, and one line goes to stderr.
   uint64_t refused_records() const noexcept { return refused_.load(std::memory_order_relaxed); }
 
-  // For the C callbacks in persistence.cpp.
-  const std::string& directory() const noexcept { return directory_; }
-  const RecordCipher& cipher() const noexcept { return cipher_; }
-  void count_refused() noexcept { refused_.fetch_add(1, std::memory_order_relaxed); }
-
  private:
+  struct Callbacks;  // persistence.cpp: the C functions in persistence_, which use the members below
   EncryptedStore(std::string directory, RecordCipher cipher);
   std::string directory_;
   RecordCipher cipher_;

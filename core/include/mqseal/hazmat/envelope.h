@@ -1,0 +1,52 @@
+// mqseal/hazmat/envelope.h: the deterministic core of the envelope, for
+// known-answer tests and independent implementations only (target
+// mqseal::hazmat; never included by mqseal/mqseal.h or any everyday header).
+//
+// Everything here takes or gives raw per-topic key bytes, or lets the caller
+// choose the nonce. Everyday code uses Sealer and Opener (mqseal/sealer.h,
+// mqseal/opener.h), which derive keys inside guarded memory and pick a fresh
+// (sender, sequence) for every message. Every use is spelled mqseal::hazmat::,
+// so that a search for "hazmat" finds all of them.
+#ifndef MQSEAL_HAZMAT_ENVELOPE_H_
+#define MQSEAL_HAZMAT_ENVELOPE_H_
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "mqseal/bytes.h"
+#include "mqseal/envelope.h"
+#include "mqseal/error.h"
+#include "mqseal/key.h"
+
+namespace mqseal::hazmat {
+
+// The per-topic key (docs/SPEC.md, "Per-topic keys"): raw key bytes out.
+// `out` gets kKeySize bytes; callers own wiping it. invalid_argument for a
+// moved-from key.
+[[nodiscard]] Status derive_topic_key(const Key& rule_key, std::string_view topic,
+                                      uint8_t out[kKeySize]);
+
+// Seals `payload` with the header as given: calling this twice with the same
+// (sender, sequence) under one key destroys confidentiality. Writes the
+// header's version (1 or 2; v1 has no flags, so header.flags must be 0
+// there). `out` is resized to the envelope's size. Errors: invalid_argument
+// for a payload inside `out`'s buffer (`out` is then left as it was) and for
+// an unknown version or flags; payload_too_large; invalid_topic. `out` is
+// left empty on any failure but the first.
+[[nodiscard]] Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                      const EnvelopeHeader& header, ByteView payload,
+                                      std::vector<uint8_t>& out);
+
+// Authenticates and decrypts an envelope of either version under a raw
+// per-topic key; `out` gets the payload. The header's structure errors as
+// parse_header; then authentication_failed on any mismatch (altered byte,
+// wrong key, another topic). No replay checks (Opener does those).
+// invalid_argument, with `out` left as it was, for an envelope inside `out`'s
+// buffer; on any other failure `out` is left empty.
+[[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                   ByteView envelope, std::vector<uint8_t>& out);
+
+}  // namespace mqseal::hazmat
+
+#endif  // MQSEAL_HAZMAT_ENVELOPE_H_

@@ -1,0 +1,32 @@
+// mqseal::hazmat (target mqseal::hazmat): the library's deterministic cores,
+// for known-answer tests. Only this target defines these symbols, so code
+// that includes a hazmat header without linking mqseal::hazmat does not link.
+#include "mqseal/hazmat/credentials.h"
+#include "mqseal/hazmat/envelope.h"
+
+#include "credentials_internal.h"
+#include "envelope_internal.h"
+
+namespace mqseal::hazmat {
+
+Status derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]) {
+  return internal::derive_topic_key(rule_key, topic, out);
+}
+
+Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                        const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out) {
+  return internal::seal_with_header(topic_key, topic, header, payload, out);
+}
+
+Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
+                     std::vector<uint8_t>& out) {
+  return internal::open_with_key(topic_key, topic, envelope, out);
+}
+
+Result<std::string> make_connect_token_with_nonce(const Key& device_secret, std::string_view username,
+                                                  std::string_view client_id, uint64_t expiry_s,
+                                                  const std::array<uint8_t, kTokenNonceSize>& nonce) {
+  return internal::make_connect_token_with_nonce(device_secret, username, client_id, expiry_s, nonce);
+}
+
+}  // namespace mqseal::hazmat
