@@ -260,7 +260,8 @@ def test_options_as_in_cpp_or_as_keywords(policy: mqseal.TopicPolicy, keys: mqse
             opener.open("plant/1/telemetry", envelope, now_ms=late)
     assert mqseal.Opener(policy, keys, strict, max_age_ms=5000).open("plant/1/telemetry", envelope, now_ms=late).sealed
     assert mqseal.ReplayOptions().retained is mqseal.RetainedPolicy.accept_within_age
-    for bad in (mqseal.OpenerOptions(topic_cache_capacity=0), mqseal.OpenerOptions(mqseal.ReplayOptions(max_streams=0))):
+    no_streams = mqseal.OpenerOptions(mqseal.ReplayOptions(max_streams=0))
+    for bad in (mqseal.OpenerOptions(topic_cache_capacity=0), no_streams):
         with pytest.raises(mqseal.InvalidArgumentError):
             mqseal.Opener(policy, keys, bad)
     with pytest.raises(TypeError):
