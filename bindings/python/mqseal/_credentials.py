@@ -11,8 +11,6 @@ from ._options import VerifierKeywords, VerifierOptions
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["TokenVerifier"]
-
 
 class TokenVerifier(_mqseal.TokenVerifier):
     """Checks CONNECT tokens; each is accepted once. Keeps a snapshot of the credentials.

@@ -10,22 +10,6 @@ from __future__ import annotations
 
 from typing import Dict, Type
 
-__all__ = [
-    "AuthenticationError",
-    "CryptoError",
-    "DuplicateError",
-    "Error",
-    "ExpiredError",
-    "FileError",
-    "FormatError",
-    "InvalidArgumentError",
-    "KeyNotFoundError",
-    "NoRuleError",
-    "PermissionsError",
-    "ReplayError",
-    "TransportError",
-]
-
 
 class Error(Exception):
     """Base class of every mqseal error. `.code` is the stable error name."""
@@ -42,60 +26,48 @@ class InvalidArgumentError(Error):
     """A value is out of range: a bad topic, filter, key name or size."""
 
 
-
 class NoRuleError(Error):
     """No policy rule covers the topic (mqseal fails closed)."""
-
 
 
 class FormatError(Error):
     """Malformed envelope or file, or a version or suite this build cannot read."""
 
 
-
 class KeyNotFoundError(Error):
     """The key is unknown, retired, of another key name, or missing."""
-
 
 
 class AuthenticationError(Error):
     """The envelope was altered, forged, or sealed for another topic."""
 
 
-
 class DuplicateError(Error):
     """An exact repeat of an accepted message (QoS 1 redelivery): drop it quietly."""
-
 
 
 class ReplayError(Error):
     """A replayed message, or one refused by the retained-message policy."""
 
 
-
 class ExpiredError(ReplayError):
     """Older than the maximum age, or too far in the future."""
-
 
 
 class FileError(Error):
     """A key or policy file could not be read or written."""
 
 
-
 class PermissionsError(FileError):
     """A secret file is readable by group or others."""
-
 
 
 class CryptoError(Error):
     """libsodium failed, or a sealer used up its sequence numbers."""
 
 
-
 class TransportError(Error):
     """The MQTT client library refused the operation."""
-
 
 
 CLASS_OF_CODE: Dict[str, Type[Error]] = {

@@ -14,14 +14,6 @@ from typing import Literal, TypedDict, Union, cast
 
 from . import _mqseal
 
-__all__ = [
-    "KeyState",
-    "OpenerOptions",
-    "ReplayOptions",
-    "RetainedPolicy",
-    "SealerOptions",
-    "VerifierOptions",
-]
 
 _DEFAULT = _mqseal.DEFAULTS
 

@@ -16,8 +16,6 @@ from ._options import OpenerKeywords, OpenerOptions, ReplayKeywords, ReplayOptio
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["Opener", "ReplayGuard", "Sealer"]
-
 
 class Sealer(_mqseal.Sealer):
     """Seals payloads for publishing. Keeps a snapshot of the keyring.

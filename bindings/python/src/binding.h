@@ -28,6 +28,7 @@
 #define MQSEAL_PYTHON_BINDING_H_
 
 #include <Python.h>
+#include <sodium.h>
 #include <pybind11/gil_safe_call_once.h>
 #include <pybind11/pybind11.h>
 
@@ -35,6 +36,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <new>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,7 +96,10 @@ auto without_gil(bool release, Work&& work) -> decltype(work()) {
 // A read-only view of any object with the buffer protocol, released on scope exit.
 class BytesLike {
  public:
-  explicit BytesLike(py::handle object);
+  explicit BytesLike(py::handle object) {
+    if (PyUnicode_Check(object.ptr())) throw py::type_error("expected a bytes-like object, not str");
+    if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+  }
   BytesLike(const BytesLike&) = delete;
   BytesLike& operator=(const BytesLike&) = delete;
   ~BytesLike() { PyBuffer_Release(&view_); }
@@ -118,7 +124,18 @@ class BytesLike {
 // content more than once.
 class StableBytes {
  public:
-  StableBytes(py::handle object, size_t copy_limit);
+  StableBytes(py::handle object, size_t copy_limit) {
+    if (PyBytes_CheckExact(object.ptr())) {
+      view_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
+      return;
+    }
+    borrowed_.emplace(object);
+    view_ = borrowed_->view();
+    if (view_.size() > copy_limit) return;
+    copy_.assign(view_.begin(), view_.end());
+    view_ = ByteView(copy_);
+    borrowed_.reset();
+  }
   ByteView view() const { return view_; }
 
  private:
@@ -136,10 +153,30 @@ class StableBytes {
 // recommend a bytearray, which the caller can wipe itself.
 class SecretText {
  public:
-  explicit SecretText(py::handle object);
+  explicit SecretText(py::handle object) {
+    if (PyUnicode_Check(object.ptr())) {
+      Py_ssize_t size = 0;
+      const char* utf8 = PyUnicode_AsUTF8AndSize(object.ptr(), &size);  // UnicodeEncodeError
+      if (utf8 == nullptr) throw py::error_already_set();
+      text_ = std::string_view(utf8, static_cast<size_t>(size));
+      return;
+    }
+    if (PyBytes_CheckExact(object.ptr())) {
+      text_ = std::string_view(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
+      return;
+    }
+    const BytesLike bytes(object);  // TypeError for anything else
+    const size_t size = bytes.view().size();
+    copy_ = static_cast<char*>(sodium_malloc(size == 0 ? 1 : size));
+    if (copy_ == nullptr) throw std::bad_alloc();  // MemoryError
+    if (size != 0) std::memcpy(copy_, bytes.view().data(), size);
+    text_ = std::string_view(copy_, size);
+  }
   SecretText(const SecretText&) = delete;
   SecretText& operator=(const SecretText&) = delete;
-  ~SecretText();
+  ~SecretText() {
+    if (copy_ != nullptr) sodium_free(copy_);  // wipes, then frees
+  }
   std::string_view view() const { return text_; }
 
  private:

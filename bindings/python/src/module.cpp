@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 
 namespace mqseal::python {
 
@@ -28,48 +27,6 @@ void raise(const Error& error) {
   py::object instance = python_layer(error_for, "_errors", "error_for")(name(error.code()), error.message());
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(instance.ptr())), instance.ptr());
   throw py::error_already_set();
-}
-
-BytesLike::BytesLike(py::handle object) {
-  if (PyUnicode_Check(object.ptr())) throw py::type_error("expected a bytes-like object, not str");
-  if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
-}
-
-StableBytes::StableBytes(py::handle object, size_t copy_limit) {
-  if (PyBytes_CheckExact(object.ptr())) {
-    view_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
-    return;
-  }
-  borrowed_.emplace(object);
-  view_ = borrowed_->view();
-  if (view_.size() > copy_limit) return;
-  copy_.assign(view_.begin(), view_.end());
-  view_ = ByteView(copy_);
-  borrowed_.reset();
-}
-
-SecretText::SecretText(py::handle object) {
-  if (PyUnicode_Check(object.ptr())) {
-    Py_ssize_t size = 0;
-    const char* utf8 = PyUnicode_AsUTF8AndSize(object.ptr(), &size);  // UnicodeEncodeError
-    if (utf8 == nullptr) throw py::error_already_set();
-    text_ = std::string_view(utf8, static_cast<size_t>(size));
-    return;
-  }
-  if (PyBytes_CheckExact(object.ptr())) {
-    text_ = std::string_view(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
-    return;
-  }
-  const BytesLike bytes(object);  // TypeError for anything else
-  const size_t size = bytes.view().size();
-  copy_ = static_cast<char*>(sodium_malloc(size == 0 ? 1 : size));
-  if (copy_ == nullptr) throw std::bad_alloc();  // MemoryError
-  if (size != 0) std::memcpy(copy_, bytes.view().data(), size);
-  text_ = std::string_view(copy_, size);
-}
-
-SecretText::~SecretText() {
-  if (copy_ != nullptr) sodium_free(copy_);  // wipes, then frees
 }
 
 void copy_exact(py::handle object, uint8_t* out, size_t size, const char* what) {
