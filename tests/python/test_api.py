@@ -240,3 +240,63 @@ def test_retained_policy_per_rule(keys: mqseal.Keyring) -> None:
     reading = sealer.seal("plant/7/telemetry", b"1", retain=True)
     with pytest.raises(mqseal.ExpiredError):
         opener.open("plant/7/telemetry", reading, retained=True, now_ms=timestamp + 120_000)
+
+
+def test_every_error_name_of_the_core_has_its_class() -> None:
+    from mqseal import _errors, _mqseal
+
+    assert len(_mqseal.ERROR_NAMES) >= 26 and "authentication_failed" in _mqseal.ERROR_NAMES
+    assert set(_mqseal.ERROR_NAMES) == set(_errors.CLASS_OF_CODE)
+    error = _errors.error_for("not_yet_valid", "too far ahead")
+    assert type(error) is mqseal.ExpiredError and error.code == "not_yet_valid" and str(error) == "too far ahead"
+
+
+def test_options_as_in_cpp_or_as_keywords(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    envelope = mqseal.Sealer(policy, keys, mqseal.SealerOptions(topic_cache_capacity=1)).seal("plant/1/telemetry", b"x")
+    late = mqseal.parse_header(envelope).timestamp_ms + 2000
+    strict = mqseal.OpenerOptions(mqseal.ReplayOptions(max_age_ms=1000))
+    for opener in (mqseal.Opener(policy, keys, strict), mqseal.Opener(policy, keys, max_age_ms=1000)):
+        with pytest.raises(mqseal.ExpiredError):
+            opener.open("plant/1/telemetry", envelope, now_ms=late)
+    assert mqseal.Opener(policy, keys, strict, max_age_ms=5000).open("plant/1/telemetry", envelope, now_ms=late).sealed
+    assert mqseal.ReplayOptions().retained is mqseal.RetainedPolicy.accept_within_age
+    no_streams = mqseal.OpenerOptions(mqseal.ReplayOptions(max_streams=0))
+    for bad in (mqseal.OpenerOptions(topic_cache_capacity=0), no_streams):
+        with pytest.raises(mqseal.InvalidArgumentError):
+            mqseal.Opener(policy, keys, bad)
+    with pytest.raises(TypeError):
+        mqseal.Opener(policy, keys, mqseal.OpenerOptions(topic_cache_capacity=-1))
+    with pytest.raises(TypeError):
+        mqseal.Opener(policy, keys, max_age=5)  # type: ignore[call-arg]
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.TokenVerifier(mqseal.Credentials(), mqseal.VerifierOptions(max_lifetime_s=0))
+
+
+def test_enums_have_the_cpp_names(keys: mqseal.Keyring) -> None:
+    assert [i.state for i in keys.list()] == [mqseal.KeyState.primary, mqseal.KeyState.primary]
+    assert mqseal.KeyState["PRIMARY"] is mqseal.KeyState.primary  # the earlier spelling, an alias
+    policy = mqseal.TopicPolicy()
+    policy.add_rule("a/#", "commands", retained=mqseal.RetainedPolicy.refuse)
+    assert policy.rules[0].retained is mqseal.RetainedPolicy.refuse and policy.rules[0].retained == "refuse"
+
+
+def test_record_cipher_round_trip_and_refusals(keys: mqseal.Keyring) -> None:
+    cipher = mqseal.RecordCipher(keys, "telemetry", "paho store")
+    record = cipher.seal(b"slot-1", bytearray(b"queued message"))
+    assert len(record) == len(b"queued message") + mqseal.RECORD_OVERHEAD
+    assert cipher.open(b"slot-1", memoryview(record)) == b"queued message"
+    with pytest.raises(mqseal.AuthenticationError):
+        cipher.open(b"slot-2", record)  # moved to another slot
+    with pytest.raises(mqseal.AuthenticationError):
+        mqseal.RecordCipher(keys, "telemetry", "other purpose").open(b"slot-1", record)
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.RecordCipher(keys, "telemetry", "")
+
+
+def test_hazmat_is_separate() -> None:
+    for name in ("derive_topic_key", "seal_with_header", "make_connect_token_with_nonce",
+                 "_derive_topic_key", "_seal_with_header"):
+        assert not hasattr(mqseal, name)
+    from mqseal import hazmat
+
+    assert hazmat.derive_topic_key(mqseal.Key.from_bytes(bytes(32)), "a/b") != bytes(32)

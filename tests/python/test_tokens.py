@@ -36,6 +36,13 @@ class TokenBroker:
     broker: Broker
     device_secret: mqseal.Key
 
+    @property
+    def device_keys(self) -> mqseal.Keyring:
+        """A keyring with the device secret under "connect", as provisioning tools keep it."""
+        keys = mqseal.Keyring()
+        keys.add("connect", self.device_secret)
+        return keys
+
 
 @pytest.fixture
 def token_broker(tmp_path: Path, broker_with_config: BrokerWithConfig) -> TokenBroker:
@@ -92,19 +99,25 @@ class Connacks:
             return list(self.reason_codes)
 
 
+def new_id() -> str:
+    return f"mqseal-token-{uuid.uuid4().hex[:12]}"
+
+
 def new_client(client_id: str = "", protocol: MQTTProtocolVersion = mqtt.MQTTv311) -> mqtt.Client:
-    return mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id or f"mqseal-token-{uuid.uuid4().hex[:12]}", protocol=protocol
-    )
+    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id or new_id(), protocol=protocol)
 
 
-def sealed_client(device_secret: mqseal.Key, protocol: MQTTProtocolVersion = mqtt.MQTTv311) -> mqseal.paho.SealedClient:
+def sealed_client(
+    device_secret: mqseal.Key, protocol: MQTTProtocolVersion = mqtt.MQTTv311, client_id: str = ""
+) -> mqseal.paho.SealedClient:
     keys = mqseal.Keyring()
     keys.generate("telemetry")
+    keys.add("connect", device_secret)
     policy = mqseal.TopicPolicy()
     policy.add_rule("plant/+/telemetry", "telemetry")
-    client = mqseal.paho.wrap(new_client(protocol=protocol), policy, keys)
-    client.use_connect_tokens(device_secret, USERNAME)
+    client_id = client_id or new_id()
+    client = mqseal.paho.wrap(new_client(client_id, protocol), policy, keys)
+    client.use_connect_tokens(keys, "connect", USERNAME, client_id)
     return client
 
 
@@ -166,7 +179,8 @@ def test_connect_and_connect_again_with_a_fresh_token(token_broker: TokenBroker,
 
 def test_every_automatic_reconnect_presents_a_new_token(token_broker: TokenBroker, loops: List[mqtt.Client]) -> None:
     broker = token_broker.broker
-    client = sealed_client(token_broker.device_secret)
+    client_id = new_id()
+    client = sealed_client(token_broker.device_secret, client_id=client_id)
     connacks = Connacks()
     client.on_connect = connacks
     client.reconnect_delay_set(min_delay=1, max_delay=1)
@@ -177,7 +191,6 @@ def test_every_automatic_reconnect_presents_a_new_token(token_broker: TokenBroke
 
     # Another connection with the same client ID takes the session over: mosquitto drops
     # the sealed client, whose network thread reconnects by itself a second later.
-    client_id = client.client._client_id.decode()
     intruder = new_client(client_id)
     intruder.username_pw_set(USERNAME, mqseal.make_connect_token(token_broker.device_secret, USERNAME, client_id))
     assert attempt(intruder, broker) == "Success"
@@ -193,15 +206,16 @@ def test_every_automatic_reconnect_presents_a_new_token(token_broker: TokenBroke
 
 def test_a_replayed_token_is_refused(token_broker: TokenBroker) -> None:
     broker = token_broker.broker
-    client = sealed_client(token_broker.device_secret)
+    client_id = new_id()
+    client = sealed_client(token_broker.device_secret, client_id=client_id)
     assert attempt(client.client, broker) == "Success"
     token = client.password
     assert token is not None and token.startswith("mqs1.")
 
-    replay = new_client(client.client._client_id.decode())  # the same client ID: only the nonce is stale
+    replay = new_client(client_id)  # the same client ID: only the nonce is stale
     replay.username_pw_set(USERNAME, token)
     assert attempt(replay, broker) == "Not authorized"
-    broker_log(broker, f"mqseal: refused CONNECT of user '{USERNAME}' (client '{replay._client_id.decode()}'): replay")
+    broker_log(broker, f"mqseal: refused CONNECT of user '{USERNAME}' (client '{client_id}'): replay")
 
 
 def test_a_token_for_another_client_id_is_refused(token_broker: TokenBroker) -> None:
@@ -235,30 +249,34 @@ def test_no_password_and_anonymous_clients_are_refused(token_broker: TokenBroker
 
 def test_an_on_pre_connect_already_set_is_chained(token_broker: TokenBroker) -> None:
     calls: List[Optional[str]] = []
-    raw = new_client()
+    client_id = new_id()
+    raw = new_client(client_id)
     raw.on_pre_connect = lambda client, userdata: calls.append("adopted")
-    keys = mqseal.Keyring()
-    keys.generate("telemetry")
-    client = mqseal.paho.wrap(raw, mqseal.TopicPolicy(), keys)
-    client.use_connect_tokens(token_broker.device_secret, USERNAME, lifetime_s=60)
+    client = mqseal.paho.wrap(raw, mqseal.TopicPolicy(), token_broker.device_keys)
+    tokens = client.use_connect_tokens(token_broker.device_keys, "connect", USERNAME, client_id, lifetime_s=60)
     assert attempt(raw, token_broker.broker) == "Success"
     client.on_pre_connect = lambda c, userdata: calls.append(c.password)  # set through the wrapper: still chained
     assert attempt(raw, token_broker.broker) == "Success"
     assert calls[0] == "adopted" and calls[1] is not None and calls[1].startswith("mqs1.")  # the previous token
     assert calls[1] != raw.password
+    assert tokens.tokens_made == 2
 
 
 def test_an_empty_client_id_is_refused_early() -> None:
     keys = mqseal.Keyring()
     keys.generate("telemetry")
+    keys.generate("connect")
     client = mqseal.paho.wrap(
         mqtt.Client(CallbackAPIVersion.VERSION2, client_id=""), mqseal.TopicPolicy(), keys
     )
-    secret = mqseal.Key.generate()
     with pytest.raises(mqseal.InvalidArgumentError):
-        client.use_connect_tokens(secret, USERNAME)
+        client.use_connect_tokens(keys, "connect", USERNAME, "")
     with pytest.raises(mqseal.InvalidArgumentError):
-        mqseal.paho.wrap(new_client(), mqseal.TopicPolicy(), keys).use_connect_tokens(secret, USERNAME, lifetime_s=0)
+        mqseal.paho.wrap(new_client(), mqseal.TopicPolicy(), keys).use_connect_tokens(
+            keys, "connect", USERNAME, new_id(), lifetime_s=0)
+    with pytest.raises(mqseal.KeyNotFoundError):
+        mqseal.paho.wrap(new_client(), mqseal.TopicPolicy(), keys).use_connect_tokens(
+            keys, "absent", USERNAME, new_id())
     assert client.client.on_pre_connect is None
 
 

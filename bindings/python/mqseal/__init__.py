@@ -19,6 +19,19 @@ TokenVerifier (at the broker, or behind any broker's authentication hook).
 Every error is an mqseal.Error (with a stable name in `.code`); wrong argument
 types raise TypeError. mqseal.paho wraps an existing paho-mqtt client.
 
+The names and arguments are those of the C++ library: Opener(policy, keyring,
+OpenerOptions(...)) as mqseal::Opener::create, or with keywords for single
+fields (Opener(policy, keyring, max_age_ms=60_000)). Known-answer calls (raw
+key bytes, chosen nonces) are in mqseal.hazmat, which `import mqseal` does not
+import.
+
+Layout: _mqseal is the C++ core's thin binding (bindings/python/src, typed in
+_mqseal.pyi); _errors.py maps its stable error names to the Error family;
+_options.py holds the enums and option dataclasses; _sealing.py and
+_credentials.py construct the C++ classes from them.
+
+Records at rest (a program's own files) are sealed with RecordCipher.
+
 Thread safety: Sealer.seal and Opener.open may be called from many threads;
 large payloads are processed without the GIL. Opener.open copies an envelope
 given in a mutable buffer (bytearray, memoryview, ...) first, so what it
@@ -32,52 +45,55 @@ object; mqseal keeps no copy of them, but Python cannot wipe a str or bytes:
 use a bytearray and overwrite it when done.
 """
 
-from ._mqseal import (
-    ENVELOPE_OVERHEAD,
-    HEADER_SIZE,
-    KEY_SIZE,
-    MAX_PAYLOAD_SIZE,
-    REPLAY_WINDOW,
+from ._errors import (
     AuthenticationError,
-    CredentialRecord,
-    Credentials,
     CryptoError,
     DuplicateError,
-    EnvelopeHeader,
     Error,
     ExpiredError,
     FileError,
     FormatError,
     InvalidArgumentError,
+    KeyNotFoundError,
+    NoRuleError,
+    PermissionsError,
+    ReplayError,
+    TransportError,
+)
+from ._mqseal import (
+    ENVELOPE_OVERHEAD,
+    HEADER_SIZE,
+    KEY_SIZE,
+    MAX_PAYLOAD_SIZE,
+    RECORD_OVERHEAD,
+    REPLAY_WINDOW,
+    CredentialRecord,
+    Credentials,
+    EnvelopeHeader,
     Key,
     KeyInfo,
     Keyring,
-    KeyNotFoundError,
-    KeyState,
-    NoRuleError,
     Opened,
-    Opener,
     PassphraseParams,
-    PermissionsError,
-    ReplayError,
-    ReplayGuard,
     Provisioned,
-    Sealer,
-    TokenVerifier,
+    RecordCipher,
     TopicPolicy,
     TopicRule,
-    TransportError,
     __version__,
     make_connect_token,
     parse_header,
     provision,
 )
+from ._options import KeyState, OpenerOptions, ReplayOptions, RetainedPolicy, SealerOptions, VerifierOptions
+from ._sealing import Opener, ReplayGuard, Sealer
+from ._credentials import TokenVerifier
 
 __all__ = [
     "ENVELOPE_OVERHEAD",
     "HEADER_SIZE",
     "KEY_SIZE",
     "MAX_PAYLOAD_SIZE",
+    "RECORD_OVERHEAD",
     "REPLAY_WINDOW",
     "AuthenticationError",
     "CredentialRecord",
@@ -98,16 +114,22 @@ __all__ = [
     "NoRuleError",
     "Opened",
     "Opener",
+    "OpenerOptions",
     "PassphraseParams",
     "PermissionsError",
+    "Provisioned",
+    "RecordCipher",
     "ReplayError",
     "ReplayGuard",
-    "Provisioned",
+    "ReplayOptions",
+    "RetainedPolicy",
     "Sealer",
+    "SealerOptions",
     "TokenVerifier",
     "TopicPolicy",
     "TopicRule",
     "TransportError",
+    "VerifierOptions",
     "__version__",
     "make_connect_token",
     "parse_header",

@@ -1,60 +1,36 @@
-"""Type stubs for mqseal._mqseal, the C++ core (see mqseal/__init__.py)."""
+"""Type stubs for mqseal._mqseal, the C++ core's thin binding (bindings/python/src).
+
+Checked against the built module by `python -m mypy.stubtest mqseal` (scripts/test,
+tests/python/test_stubs.py). Import mqseal, not this module: its errors are raised as
+the classes of mqseal/_errors.py, its enums are those of mqseal/_options.py, and
+Sealer, Opener, ReplayGuard and TokenVerifier are constructed through the subclasses
+of mqseal/_sealing.py and mqseal/_credentials.py.
+"""
 
 from __future__ import annotations
 
-import enum
+from typing import Dict, Optional, Tuple, overload
+
 from typing_extensions import Buffer
-from typing import Literal, Optional, overload
+
+from ._options import KeyState, OpenerOptions, ReplayOptions, Retained, RetainedPolicy, SealerOptions, VerifierOptions
+
+class _Pybind11Type(type):
+    """pybind11's metaclass (pybind11_builtins.pybind11_type), the runtime type of every class here."""
 
 KEY_SIZE: int
 ENVELOPE_OVERHEAD: int
 HEADER_SIZE: int
 MAX_PAYLOAD_SIZE: int
 REPLAY_WINDOW: int
+RECORD_OVERHEAD: int
 __version__: str
+ERROR_NAMES: Tuple[str, ...]
+"""Every stable error name of the core (mqseal::name(Errc)), in the order of their codes."""
+DEFAULTS: Dict[str, int]
+"""The C++ defaults of every option field, by field name."""
 
-class Error(Exception):
-    """Base class of every mqseal error. `code` is the stable error name."""
-
-    code: str
-
-class InvalidArgumentError(Error):
-    """A value is out of range: a bad topic, filter, key name or size."""
-
-class NoRuleError(Error):
-    """No policy rule covers the topic (mqseal fails closed)."""
-
-class FormatError(Error):
-    """Malformed envelope or file, or a version or suite this build cannot read."""
-
-class KeyNotFoundError(Error):
-    """The key is unknown, retired, of another key name, or missing."""
-
-class AuthenticationError(Error):
-    """The envelope was altered, forged, or sealed for another topic."""
-
-class DuplicateError(Error):
-    """An exact repeat of an accepted message (QoS 1 redelivery): drop it quietly."""
-
-class ReplayError(Error):
-    """A replayed message, or one refused by the retained-message policy."""
-
-class ExpiredError(ReplayError):
-    """Older than the maximum age, or too far in the future."""
-
-class FileError(Error):
-    """A key or policy file could not be read or written."""
-
-class PermissionsError(FileError):
-    """A secret file is readable by group or others."""
-
-class CryptoError(Error):
-    """libsodium failed, or a sealer used up its sequence numbers."""
-
-class TransportError(Error):
-    """The MQTT client library refused the operation."""
-
-class PassphraseParams:
+class PassphraseParams(metaclass=_Pybind11Type):
     """Argon2id salt and limits, stored with a key derived from a passphrase.
 
     `memlimit` is in bytes (libsodium's unit), not KiB as in RFC 9106 or
@@ -73,8 +49,11 @@ class PassphraseParams:
     def memlimit(self) -> int:
         """Argon2id memory in bytes (not KiB)."""
 
-class Key:
+class Key(metaclass=_Pybind11Type):
     """A 256-bit key in guarded memory. Its bytes are never shown."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Not constructible from Python (TypeError): Key.generate(), Key.from_bytes(), Key.from_passphrase()."""
 
     @staticmethod
     def generate() -> Key:
@@ -92,15 +71,11 @@ class Key:
     def same_bytes(self, other: Key) -> bool:
         """Constant-time comparison of the key bytes."""
 
-class KeyState(enum.Enum):
-    """primary seals and opens; active opens; retired opens nothing."""
-
-    PRIMARY = 1
-    ACTIVE = 2
-    RETIRED = 3
-
-class KeyInfo:
+class KeyInfo(metaclass=_Pybind11Type):
     """What a keyring says about a key: never its bytes."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Not constructible from Python (TypeError): Keyring.info() and Keyring.list() return them."""
 
     @property
     def name(self) -> str: ...
@@ -111,7 +86,7 @@ class KeyInfo:
     @property
     def passphrase(self) -> PassphraseParams | None: ...
 
-class Keyring:
+class Keyring(metaclass=_Pybind11Type):
     """Named sets of keys, one primary per name (add, roll out, promote, retire)."""
 
     def __init__(self) -> None: ...
@@ -140,8 +115,11 @@ class Keyring:
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Keyring:
         """Reads a keyring file; refuses one readable by group or others."""
 
-class TopicRule:
+class TopicRule(metaclass=_Pybind11Type):
     """One policy rule: an MQTT filter and a key name, or plaintext."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Not constructible from Python (TypeError): TopicPolicy.add_rule() makes them."""
 
     @property
     def filter(self) -> str: ...
@@ -150,12 +128,12 @@ class TopicRule:
     @property
     def plaintext(self) -> bool: ...
     @property
-    def retained(self) -> Optional[Literal["accept", "refuse"]]:
+    def retained(self) -> Optional[RetainedPolicy]:
         """This rule's treatment of retained messages; None: the receiver's default."""
     @property
     def retained_max_age_ms(self) -> Optional[int]: ...
 
-class TopicPolicy:
+class TopicPolicy(metaclass=_Pybind11Type):
     """Which key protects which topic; the most specific filter wins; fail closed."""
 
     def __init__(self) -> None: ...
@@ -164,12 +142,12 @@ class TopicPolicy:
         filter: str,
         key_name: str,
         *,
-        retained: Optional[Literal["accept", "refuse"]] = None,
+        retained: Optional[Retained] = None,
         retained_max_age_ms: Optional[int] = None,
     ) -> None:
         """Topics matching `filter` are sealed under the key named `key_name`.
 
-        `retained` ("refuse" for command topics) overrides the receiver's treatment of
+        `retained` (a RetainedPolicy or its value; "refuse" for command topics) overrides the receiver's treatment of
         messages sealed to be retained; `retained_max_age_ms` goes with "accept".
         """
     def add_plaintext_rule(self, filter: str) -> None:
@@ -185,10 +163,10 @@ class TopicPolicy:
     def parse(text: str) -> TopicPolicy:
         """Parses TOML policy text."""
 
-class Sealer:
+class Sealer(metaclass=_Pybind11Type):
     """Seals payloads for publishing. Keeps a snapshot of the keyring."""
 
-    def __init__(self, policy: TopicPolicy, keyring: Keyring, *, topic_cache_capacity: int = 1024) -> None: ...
+    def __init__(self, policy: TopicPolicy, keyring: Keyring, options: SealerOptions) -> None: ...
     def seal(self, topic: str, payload: Buffer, *, retain: bool = False) -> bytes:
         """The envelope for `payload` on `topic` (unchanged for plaintext-rule topics).
 
@@ -201,8 +179,11 @@ class Sealer:
     def sender(self) -> bytes:
         """This sealing session's 16-byte sender ID."""
 
-class Opened:
+class Opened(metaclass=_Pybind11Type):
     """An opened payload and what its envelope said."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Not constructible from Python (TypeError): Opener.open() returns one."""
 
     @property
     def payload(self) -> bytes: ...
@@ -220,38 +201,19 @@ class Opened:
     def retained(self) -> bool:
         """Sealed to be retained and delivered from the broker's retained store."""
 
-class Opener:
+class Opener(metaclass=_Pybind11Type):
     """Opens sealed payloads on receipt, with replay protection. Keeps a snapshot of the keyring."""
 
-    def __init__(
-        self,
-        policy: TopicPolicy,
-        keyring: Keyring,
-        *,
-        max_age_ms: int = 300000,
-        max_future_skew_ms: int = 60000,
-        retained: Literal["accept", "refuse"] = "accept",
-        retained_max_age_ms: int = 604800000,
-        max_streams: int = 4096,
-        topic_cache_capacity: int = 1024,
-    ) -> None: ...
+    def __init__(self, policy: TopicPolicy, keyring: Keyring, options: OpenerOptions) -> None: ...
     def open(self, topic: str, envelope: Buffer, *, retained: bool = False, now_ms: int = 0) -> Opened:
         """Authenticates and decrypts; raises an mqseal.Error on any refusal."""
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: open with this keyring from now on (replay state is kept)."""
 
-class ReplayGuard:
+class ReplayGuard(metaclass=_Pybind11Type):
     """Duplicate, replay and age checks for authenticated messages (Opener has one built in)."""
 
-    def __init__(
-        self,
-        *,
-        max_age_ms: int = 300000,
-        max_future_skew_ms: int = 60000,
-        retained: Literal["accept", "refuse"] = "accept",
-        retained_max_age_ms: int = 604800000,
-        max_streams: int = 4096,
-    ) -> None: ...
+    def __init__(self, options: ReplayOptions) -> None: ...
     def check(
         self,
         topic: str,
@@ -273,16 +235,22 @@ class ReplayGuard:
     def watermark_ms(self, key_name: str = "") -> int:
         """The watermark of one key name's partition."""
 
-class CredentialRecord:
+class CredentialRecord(metaclass=_Pybind11Type):
     """A broker's record of one device: no password, no device secret."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Not constructible from Python (TypeError): provision() makes them; Credentials.load() reads them."""
 
     @property
     def username(self) -> str: ...
     @property
     def passphrase(self) -> PassphraseParams: ...
 
-class Provisioned:
+class Provisioned(metaclass=_Pybind11Type):
     """What provision() returns: the device's secret and the broker's record."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Not constructible from Python (TypeError): provision() returns one."""
 
     @property
     def device_secret(self) -> Key: ...
@@ -308,11 +276,7 @@ def make_connect_token(
 ) -> str:
     """The same, with the device secret kept in a keyring (the primary key of key_name)."""
 
-def _make_connect_token_with_nonce(
-    device_secret: Key, username: str, client_id: str, expiry_s: int, nonce: Buffer
-) -> str: ...
-
-class Credentials:
+class Credentials(metaclass=_Pybind11Type):
     """The broker's credentials file: one record per device."""
 
     def __init__(self) -> None: ...
@@ -325,27 +289,21 @@ class Credentials:
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Credentials:
         """Reads a credentials file; refuses one readable by group or others."""
 
-class TokenVerifier:
+class TokenVerifier(metaclass=_Pybind11Type):
     """Checks CONNECT tokens; each is accepted once. Keeps a snapshot of the credentials."""
 
-    def __init__(
-        self,
-        credentials: Credentials,
-        *,
-        max_clock_skew_s: int = 30,
-        max_lifetime_s: int = 3600,
-        max_tokens_per_user: int = 64,
-    ) -> None:
-        """max_tokens_per_user (1..65536): live tokens remembered per user; a user whose own
-        live tokens fill it gets capacity_exceeded, no other user is affected."""
+    def __init__(self, credentials: Credentials, options: VerifierOptions) -> None: ...
     def verify(self, username: str, client_id: str, token: str, *, now_s: int = 0) -> None:
         """Returns if the token is good; raises an mqseal.Error saying which check failed."""
     @property
     def remembered_tokens(self) -> int:
         """Tokens remembered over all users."""
 
-class EnvelopeHeader:
+class EnvelopeHeader(metaclass=_Pybind11Type):
     """An envelope's header, read without a key."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Not constructible from Python (TypeError): parse_header() returns one."""
 
     @property
     def version(self) -> int: ...
@@ -366,8 +324,23 @@ class EnvelopeHeader:
 def parse_header(envelope: Buffer) -> EnvelopeHeader:
     """The header of an envelope, read without a key. Proves nothing until opened."""
 
-def _derive_topic_key(key: Key, topic: str) -> bytes: ...
-def _seal_with_header(
+class RecordCipher(metaclass=_Pybind11Type):
+    """Authenticated encryption of records at rest, under the primary key of one key name.
+
+    Keeps a snapshot of the keyring. A record names its key, so records survive key
+    rotation; one sealed for another purpose, key name or associated data never opens.
+    """
+
+    def __init__(self, keyring: Keyring, key_name: str, purpose: str) -> None: ...
+    def seal(self, associated: Buffer, plaintext: Buffer) -> bytes:
+        """The record (version, key ID, random nonce, ciphertext, tag); `associated` is authenticated, not stored."""
+    def open(self, associated: Buffer, record: Buffer) -> bytes:
+        """The plaintext, if the record was sealed with this key name, purpose and associated data."""
+
+# Known-answer calls, re-exported by mqseal.hazmat only.
+
+def derive_topic_key(key: Key, topic: str) -> bytes: ...
+def seal_with_header(
     topic_key: Buffer,
     topic: str,
     key_id: int,
@@ -379,3 +352,6 @@ def _seal_with_header(
     version: int = 2,
     flags: int = 0,
 ) -> bytes: ...
+def make_connect_token_with_nonce(
+    device_secret: Key, username: str, client_id: str, expiry_s: int, nonce: Buffer
+) -> str: ...

@@ -20,14 +20,17 @@ counted in `stats.duplicates` and dropped quietly. Exceptions raised by the
 application's own message handlers are paho's business, as without mqseal
 (see Client.suppress_exceptions).
 
-Devices without TLS log in with CONNECT tokens (docs/SPEC.md section 11):
+Devices without TLS log in with CONNECT tokens (docs/SPEC.md section 11), with
+the device secret kept in a keyring, as with mqseal::paho::use_connect_tokens:
 
-    client.use_connect_tokens(device_secret, "device-7")  # before connect()
+    keys.add("connect", device_secret)  # provisioning tools keep it under "connect"
+    client.use_connect_tokens(keys, "connect", "device-7", "service-1")  # before connect()
 
 From then on every connect and automatic reconnect presents a fresh single-use
-token as the password, made in paho's on_pre_connect for the client's own ID.
-Set on_pre_connect through the SealedClient, not on the raw client, which would
-replace the token hook.
+token as the password, made in paho's on_pre_connect for the client ID given
+(paho has no public way to read a client's ID back: pass the one the client was
+created with). Set on_pre_connect through the SealedClient, not on the raw
+client, which would replace the token hook.
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ from typing import Any, Callable, Optional, Tuple, cast
 from paho.mqtt.client import CallbackOnPreConnect, Client, MQTTMessage, MQTTMessageInfo, PayloadType
 from paho.mqtt.properties import Properties
 
-from . import DuplicateError, Error, InvalidArgumentError, Key, Keyring, Opener, Sealer, TopicPolicy, make_connect_token
+from . import DuplicateError, Error, Keyring, Opener, Sealer, TopicPolicy, make_connect_token
+from ._errors import error_for
 
-__all__ = ["MessageCallback", "RefusedCallback", "SealedClient", "Stats", "log_refused", "wrap"]
+__all__ = ["ConnectTokens", "MessageCallback", "RefusedCallback", "SealedClient", "Stats", "log_refused", "wrap"]
 
 _log = logging.getLogger("mqseal.paho")
 
@@ -95,7 +99,7 @@ class SealedClient:
         "_lock",
         "_last",
         "_stats",
-        "_tokens_on",
+        "_tokens",
         "_on_pre_connect",
     )
 
@@ -115,7 +119,7 @@ class SealedClient:
         # message to every matching callback; a second open would be a DuplicateError.
         self._last: Tuple[Optional[MQTTMessage], Optional[MQTTMessage]] = (None, None)
         self._stats = Stats()
-        self._tokens_on = False
+        self._tokens: Optional[ConnectTokens] = None
         self._on_pre_connect: Optional[CallbackOnPreConnect] = None
         client.on_message = self._dispatcher(lambda: self._on_message)
 
@@ -209,36 +213,44 @@ class SealedClient:
 
     # ---- CONNECT tokens ----
 
-    def use_connect_tokens(self, device_secret: Key, username: str, *, lifetime_s: int = 300) -> None:
+    def use_connect_tokens(
+        self, keyring: Keyring, key_name: str, username: str, client_id: str, lifetime_s: int = 300
+    ) -> ConnectTokens:
         """Logs in with a fresh CONNECT token on every connect and automatic reconnect.
 
-        Installs a hook as the raw client's on_pre_connect, which paho calls before each
-        connect and reconnect: it sets `username` and a new token from
-        mqseal.make_connect_token(device_secret, username, <the client's ID>, lifetime_s=...)
-        as the password (client.username_pw_set). Call it before connect(); once the
-        connection is up, it takes effect at the next reconnect. Calling it again replaces
-        the secret, username and lifetime.
+        The arguments of mqseal::paho::use_connect_tokens: the device secret is the primary
+        key of `key_name` in `keyring` (a snapshot is kept: the secret never leaves it),
+        `client_id` is the ID the client was created with. Installs a hook as the raw client's
+        on_pre_connect, which paho calls before each connect and reconnect: it sets
+        `username` and a new token from mqseal.make_connect_token(keyring, key_name,
+        username, client_id, lifetime_s=lifetime_s) as the password (client.username_pw_set).
+        Call it before connect(); once the connection is up, it takes effect at the next
+        reconnect. Calling it again replaces the secret, names and lifetime.
 
         An on_pre_connect already set on the raw client is adopted; set on_pre_connect
         through the SealedClient from now on. It is called before the token is made, with
         the raw client, and whatever password it sets is replaced by the token.
 
-        Raises InvalidArgumentError now, not at connect time, for an empty or too long
+        Raises now, not at connect time: InvalidArgumentError for an empty or too long
         username, a lifetime of 0, or an empty client ID (the broker would assign one that
-        the token cannot name).
+        the token cannot name); KeyNotFoundError if `key_name` has no primary key.
         """
-        _connect_token(self.client, device_secret, username, lifetime_s)  # fail early on bad arguments
-        if not self._tokens_on:
+        if not client_id:
+            raise error_for("invalid_argument", "CONNECT tokens need a client ID: the broker would assign one")
+        tokens = ConnectTokens(keyring.clone(), key_name, username, client_id, lifetime_s)
+        tokens._make()  # fail early on bad arguments (not counted: no connect used it)
+        if self._tokens is None:
             self._on_pre_connect = self.client.on_pre_connect
 
         def on_pre_connect(client: Client, userdata: Any) -> None:
             handler = self._on_pre_connect
             if handler is not None:
                 handler(client, userdata)
-            client.username_pw_set(username, _connect_token(client, device_secret, username, lifetime_s))
+            client.username_pw_set(username, tokens._make(count=True))
 
         self.client.on_pre_connect = on_pre_connect
-        self._tokens_on = True
+        self._tokens = tokens
+        return tokens
 
     @property
     def on_pre_connect(self) -> Optional[CallbackOnPreConnect]:
@@ -247,11 +259,11 @@ class SealedClient:
         The raw client's own until use_connect_tokens(); after it, called before the token
         is made.
         """
-        return self._on_pre_connect if self._tokens_on else self.client.on_pre_connect
+        return self._on_pre_connect if self._tokens is not None else self.client.on_pre_connect
 
     @on_pre_connect.setter
     def on_pre_connect(self, handler: Optional[CallbackOnPreConnect]) -> None:
-        if self._tokens_on:
+        if self._tokens is not None:
             self._on_pre_connect = handler
         else:
             self.client.on_pre_connect = handler
@@ -301,8 +313,7 @@ class SealedClient:
             try:
                 topic = message.topic
             except UnicodeDecodeError:
-                error = InvalidArgumentError("the topic is not valid UTF-8")
-                error.code = "invalid_topic"
+                error = error_for("invalid_topic", "the topic is not valid UTF-8")
             else:
                 try:
                     opened = copy.copy(message)
@@ -327,14 +338,36 @@ class SealedClient:
         return opened
 
 
-def _connect_token(client: Client, device_secret: Key, username: str, lifetime_s: int) -> str:
-    """A fresh token for `client`'s current client ID (paho 2.x keeps it as bytes in _client_id)."""
-    client_id = client._client_id.decode("utf-8")
-    if not client_id:
-        error = InvalidArgumentError("CONNECT tokens need a client ID: the broker would assign one no token names")
-        error.code = "invalid_argument"
-        raise error
-    return make_connect_token(device_secret, username, client_id, lifetime_s=lifetime_s)
+class ConnectTokens:
+    """The tokens use_connect_tokens() makes (mqseal::paho::ConnectTokens)."""
+
+    __slots__ = ("_keyring", "_key_name", "_username", "_client_id", "_lifetime_s", "_lock", "_made")
+
+    def __init__(self, keyring: Keyring, key_name: str, username: str, client_id: str, lifetime_s: int) -> None:
+        """Made by SealedClient.use_connect_tokens(); `keyring` is not copied here."""
+        self._keyring = keyring
+        self._key_name = key_name
+        self._username = username
+        self._client_id = client_id
+        self._lifetime_s = lifetime_s
+        self._lock = threading.Lock()
+        self._made = 0
+
+    @property
+    def tokens_made(self) -> int:
+        """Tokens made for connects so far (the first connect and every reconnect)."""
+        with self._lock:
+            return self._made
+
+    def _make(self, count: bool = False) -> str:
+        """A fresh token; `count`: for a connect (tokens_made)."""
+        token = make_connect_token(
+            self._keyring, self._key_name, self._username, self._client_id, lifetime_s=self._lifetime_s
+        )
+        if count:
+            with self._lock:
+                self._made += 1
+        return token
 
 
 def _topic_for_log(message: MQTTMessage) -> str:

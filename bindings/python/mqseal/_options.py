@@ -1,0 +1,130 @@
+"""Enums and options, with the names of the C++ core (mqseal/keyring.h, mqseal/policy.h,
+mqseal/options.h, mqseal/replay_guard.h, mqseal/credentials.h).
+
+The defaults are the C++ defaults, read from the extension module. The options
+are validated where they are used (invalid_argument), as in C++.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import sys
+from typing import Literal, TypedDict, Union, cast
+
+from . import _mqseal
+
+
+_DEFAULT = _mqseal.DEFAULTS
+
+
+class KeyState(enum.IntEnum):
+    """primary seals and opens; active opens; retired opens nothing (mqseal::KeyState)."""
+
+    primary = 1
+    active = 2
+    retired = 3
+    PRIMARY = 1  # the earlier spellings, kept as aliases
+    ACTIVE = 2
+    RETIRED = 3
+
+
+if sys.version_info >= (3, 11):
+    from enum import StrEnum as _StrEnum
+else:
+
+    class _StrEnum(str, enum.Enum):
+        def __str__(self) -> str:
+            return str(self.value)
+
+
+class RetainedPolicy(_StrEnum):
+    """What a receiver does with a message sealed to be retained (mqseal::RetainedPolicy).
+
+    The values are the policy file's words; a str "accept" or "refuse" is taken wherever a
+    RetainedPolicy is.
+    """
+
+    accept_within_age = "accept"
+    """Accept it up to retained_max_age_ms old."""
+    refuse = "refuse"
+    """Refuse it (retained_refused)."""
+
+
+Retained = Union[RetainedPolicy, Literal["accept", "refuse"]]
+"""A RetainedPolicy or its value."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayOptions:
+    """The replay guard's bounds (mqseal::ReplayOptions): Opener and ReplayGuard."""
+
+    max_age_ms: int = _DEFAULT["max_age_ms"]
+    """Older messages are expired; at least 1."""
+    max_future_skew_ms: int = _DEFAULT["max_future_skew_ms"]
+    """Tolerated clock skew: messages further ahead are not_yet_valid."""
+    retained: Retained = RetainedPolicy.accept_within_age
+    """For messages sealed to be retained, unless their topic's rule says otherwise."""
+    retained_max_age_ms: int = _DEFAULT["retained_max_age_ms"]
+    """With retained accept_within_age: how old a retained message may be."""
+    max_streams: int = _DEFAULT["max_streams"]
+    """(sender, topic) pairs tracked at once, per key name: 1..2^24."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SealerOptions:
+    """How a Sealer is set up (mqseal::SealerOptions; its clock is the system clock here)."""
+
+    topic_cache_capacity: int = _DEFAULT["topic_cache_capacity"]
+    """Concrete topics whose derived keys stay cached."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OpenerOptions:
+    """How an Opener is set up (mqseal::OpenerOptions)."""
+
+    replay: ReplayOptions = ReplayOptions()
+    topic_cache_capacity: int = _DEFAULT["topic_cache_capacity"]
+    """Concrete topics whose derived keys stay cached."""
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifierOptions:
+    """How a TokenVerifier checks tokens (mqseal::VerifierOptions)."""
+
+    max_clock_skew_s: int = _DEFAULT["max_clock_skew_s"]
+    """Tolerated between device and broker: 0..3600."""
+    max_lifetime_s: int = _DEFAULT["max_lifetime_s"]
+    """Tokens that expire later than this from now are refused: 1..86400."""
+    max_tokens_per_user: int = _DEFAULT["max_tokens_per_user"]
+    """Live tokens remembered per user, 1..65536. A user whose own live tokens fill it gets
+    capacity_exceeded until one expires; no other user is affected."""
+
+
+# The keyword arguments that change one field of the options (Opener(..., max_age_ms=1000)).
+
+
+class ReplayKeywords(TypedDict, total=False):
+    max_age_ms: int
+    max_future_skew_ms: int
+    retained: Retained
+    retained_max_age_ms: int
+    max_streams: int
+
+
+class OpenerKeywords(ReplayKeywords, total=False):
+    topic_cache_capacity: int
+
+
+class VerifierKeywords(TypedDict, total=False):
+    max_clock_skew_s: int
+    max_lifetime_s: int
+    max_tokens_per_user: int
+
+
+def opener_options(options: OpenerOptions | None, changes: OpenerKeywords) -> OpenerOptions:
+    """`options` (default: the defaults) with the fields named in `changes` replaced."""
+    base = OpenerOptions() if options is None else options
+    replay = cast(ReplayKeywords, {k: v for k, v in changes.items() if k != "topic_cache_capacity"})
+    capacity = changes.get("topic_cache_capacity", base.topic_cache_capacity)
+    return OpenerOptions(dataclasses.replace(base.replay, **replay), capacity)

@@ -1,0 +1,75 @@
+"""Sealer, Opener and ReplayGuard: the C++ classes, constructed from options.
+
+seal(), open() and check() are the extension module's own methods (no Python
+frame on the hot path); only construction is Python, to take the options as
+dataclasses (as in C++) or as keywords.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Optional
+
+from . import _mqseal
+from ._options import OpenerKeywords, OpenerOptions, ReplayKeywords, ReplayOptions, SealerOptions, opener_options
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+class Sealer(_mqseal.Sealer):
+    """Seals payloads for publishing. Keeps a snapshot of the keyring.
+
+    seal(topic, payload, *, retain=False) returns the envelope for `payload` on `topic`
+    (unchanged for plaintext-rule topics); retain=True seals the intent to publish it with
+    MQTT's retain flag: publish it with retain exactly then. set_keyring() rotates.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        policy: _mqseal.TopicPolicy,
+        keyring: _mqseal.Keyring,
+        options: Optional[SealerOptions] = None,
+        *,
+        topic_cache_capacity: Optional[int] = None,
+    ) -> None:
+        if options is None:
+            options = SealerOptions()
+        if topic_cache_capacity is not None:
+            options = SealerOptions(topic_cache_capacity)
+        super().__init__(policy, keyring, options)
+
+
+class Opener(_mqseal.Opener):
+    """Opens sealed payloads on receipt, with replay protection. Keeps a snapshot of the keyring.
+
+    `options` (OpenerOptions) or keywords naming one of its fields (max_age_ms, retained,
+    topic_cache_capacity, ...: keywords win). open(topic, envelope, *, retained=False,
+    now_ms=0) authenticates and decrypts, and raises an mqseal.Error on any refusal.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        policy: _mqseal.TopicPolicy,
+        keyring: _mqseal.Keyring,
+        options: Optional[OpenerOptions] = None,
+        **changes: Unpack[OpenerKeywords],
+    ) -> None:
+        super().__init__(policy, keyring, opener_options(options, changes))
+
+
+class ReplayGuard(_mqseal.ReplayGuard):
+    """Duplicate, replay and age checks for authenticated messages (Opener has one built in).
+
+    `options` (ReplayOptions) or keywords naming one of its fields (keywords win).
+    """
+
+    __slots__ = ()
+
+    def __init__(self, options: Optional[ReplayOptions] = None, **changes: Unpack[ReplayKeywords]) -> None:
+        base = ReplayOptions() if options is None else options
+        super().__init__(dataclasses.replace(base, **changes))

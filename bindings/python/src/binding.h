@@ -1,0 +1,235 @@
+// What every file of the extension module mqseal._mqseal shares: how errors
+// cross into Python, how the GIL is released, how bytes-like arguments are
+// read. Each other file binds one concern (keys, policy, sealing,
+// credentials, hazmat); the Pythonic layer (errors, enums, option
+// dataclasses) is in mqseal/*.py, and _mqseal.pyi describes these shims.
+//
+// Conventions at this boundary:
+// - an mqseal error crosses as its stable name (mqseal::name(Errc), e.g.
+//   "authentication_failed") and its message: mqseal/_errors.py maps them to
+//   the mqseal.Error family; wrong Python types are TypeError;
+// - enums cross as the C++ numeric values (KeyState) or the policy file's
+//   words (RetainedPolicy: "accept", "refuse"); mqseal/_options.py defines
+//   the Python enums with the C++ member names;
+// - bytes-like inputs (bytes, bytearray, memoryview, ...) are read through the
+//   buffer protocol without a copy, except where another thread could change
+//   them during a call that must read them twice (StableBytes) and passwords
+//   (SecretText); outputs are bytes;
+// - Sealer, Opener and RecordCipher take a snapshot of the keyring they are
+//   given (snapshot()), so a keyring changed later in Python never races with
+//   them: rotate with set_keyring();
+// - the GIL is released while large payloads are sealed or opened (for small
+//   ones, releasing it would cost more than the work) and while Argon2id runs,
+//   always through without_gil(): nothing Python may happen without the GIL,
+//   raising an exception included (that crashes the interpreter), so errors
+//   come back as values and are raised once the GIL is held again;
+// - passwords and passphrases leave no copy behind (SecretText).
+#ifndef MQSEAL_PYTHON_BINDING_H_
+#define MQSEAL_PYTHON_BINDING_H_
+
+#include <Python.h>
+#include <sodium.h>
+#include <pybind11/gil_safe_call_once.h>
+#include <pybind11/pybind11.h>
+
+#include <mqseal/mqseal.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mqseal::python {
+
+namespace py = pybind11;
+
+// Payloads from this size on are sealed and opened without the GIL.
+inline constexpr size_t kReleaseGilFrom = 16 * 1024;
+
+// ---- the Python layer ----
+
+// `name` from the pure-Python module mqseal.`module` (mqseal/_errors.py,
+// mqseal/_options.py), looked up when first needed (the package has been
+// imported by then) and kept in `stored` (a function-local static) for the
+// life of the process. GIL held.
+using PythonName = py::gil_safe_call_once_and_store<py::object>;
+py::handle python_layer(PythonName& stored, const char* module, const char* name);
+
+// ---- errors ----
+
+// Raises the mqseal.Error subclass that mqseal._errors.error_for() maps the
+// error's stable name to, with its message. Aborts without the GIL.
+[[noreturn]] void raise(const Error& error);
+
+inline void check(const Status& status) {
+  if (!status) raise(status.error());
+}
+
+template <typename T>
+T unwrap(Result<T>&& result) {
+  if (!result) raise(result.error());
+  return std::move(*result);
+}
+
+// ---- the GIL ----
+
+// Runs `work` without the GIL if `release`, and returns what it returns (a
+// Status or Result<T>): check() or unwrap() it afterwards, with the GIL held.
+// `work` must not touch a Python object, raise or build an exception, or read
+// a caller's buffer that another thread may change (see StableBytes). This is
+// the only place that releases the GIL.
+template <typename Work>
+auto without_gil(bool release, Work&& work) -> decltype(work()) {
+  if (!release) return work();
+  py::gil_scoped_release unlocked;
+  return work();
+}
+
+// ---- bytes-like arguments ----
+
+// A read-only view of any object with the buffer protocol, released on scope exit.
+class BytesLike {
+ public:
+  explicit BytesLike(py::handle object) {
+    if (PyUnicode_Check(object.ptr())) throw py::type_error("expected a bytes-like object, not str");
+    if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+  }
+  BytesLike(const BytesLike&) = delete;
+  BytesLike& operator=(const BytesLike&) = delete;
+  ~BytesLike() { PyBuffer_Release(&view_); }
+  ByteView view() const { return ByteView(view_.buf, static_cast<size_t>(view_.len)); }
+
+ private:
+  Py_buffer view_{};
+};
+
+// The bytes of a caller's buffer, unchanging for the whole call, however many
+// times the call reads them: Opener.open reads an envelope twice (libsodium
+// checks the tag, then decrypts), and bytes changed in between would come out
+// as a "successfully opened" payload that was never authenticated. An exact
+// `bytes` object cannot change and is read in place. Any other buffer
+// (bytearray, memoryview, array, mmap, numpy, ...) can: by a Python thread
+// while the GIL is released, or by code that never holds the GIL
+// (socket.recv_into, numpy), whatever the size. So it is copied once, here,
+// while the GIL is held; afterwards only the copy is read.
+//
+// Buffers larger than `copy_limit` are read in place, not copied: the caller
+// guarantees that the call refuses them by their size before reading their
+// content more than once.
+class StableBytes {
+ public:
+  StableBytes(py::handle object, size_t copy_limit) {
+    if (PyBytes_CheckExact(object.ptr())) {
+      view_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
+      return;
+    }
+    borrowed_.emplace(object);
+    view_ = borrowed_->view();
+    if (view_.size() > copy_limit) return;
+    copy_.assign(view_.begin(), view_.end());
+    view_ = ByteView(copy_);
+    borrowed_.reset();
+  }
+  ByteView view() const { return view_; }
+
+ private:
+  std::optional<BytesLike> borrowed_;
+  std::vector<uint8_t> copy_;
+  ByteView view_;
+};
+
+// A password or passphrase (str, read as UTF-8, or any bytes-like object),
+// readable without the GIL, and leaving no copy behind in C++: a str is read
+// in place (the UTF-8 form Python keeps inside the str object), an exact bytes
+// object in place; any other buffer may change (see StableBytes), so it is
+// copied into guarded memory (sodium_malloc), wiped and freed when the call
+// ends. Python's own str and bytes objects cannot be wiped: the docstrings
+// recommend a bytearray, which the caller can wipe itself.
+class SecretText {
+ public:
+  explicit SecretText(py::handle object) {
+    if (PyUnicode_Check(object.ptr())) {
+      Py_ssize_t size = 0;
+      const char* utf8 = PyUnicode_AsUTF8AndSize(object.ptr(), &size);  // UnicodeEncodeError
+      if (utf8 == nullptr) throw py::error_already_set();
+      text_ = std::string_view(utf8, static_cast<size_t>(size));
+      return;
+    }
+    if (PyBytes_CheckExact(object.ptr())) {
+      text_ = std::string_view(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
+      return;
+    }
+    const BytesLike bytes(object);  // TypeError for anything else
+    const size_t size = bytes.view().size();
+    copy_ = static_cast<char*>(sodium_malloc(size == 0 ? 1 : size));
+    if (copy_ == nullptr) throw std::bad_alloc();  // MemoryError
+    if (size != 0) std::memcpy(copy_, bytes.view().data(), size);
+    text_ = std::string_view(copy_, size);
+  }
+  SecretText(const SecretText&) = delete;
+  SecretText& operator=(const SecretText&) = delete;
+  ~SecretText() {
+    if (copy_ != nullptr) sodium_free(copy_);  // wipes, then frees
+  }
+  std::string_view view() const { return text_; }
+
+ private:
+  char* copy_ = nullptr;
+  std::string_view text_;
+};
+
+// Exactly `size` bytes from a bytes-like object into `out`, or invalid_argument
+// saying `what` ("a sender ID is 16 bytes").
+void copy_exact(py::handle object, uint8_t* out, size_t size, const char* what);
+
+inline py::bytes to_bytes(const uint8_t* data, size_t size) {
+  return py::bytes(reinterpret_cast<const char*>(data), size);
+}
+
+// A CONNECT token (a password) as a str; the C++ string is wiped.
+py::str token_str(Result<std::string>&& token);
+
+// A private copy of the caller's keyring, so that Python changing its own
+// keyring later never races with a Sealer, an Opener or a RecordCipher.
+std::shared_ptr<const Keyring> snapshot(const Keyring& keys);
+
+// ---- options ----
+
+// The attribute `name` of an options object (a mqseal/_options.py dataclass)
+// as a T: TypeError if it is not one (a negative int for an unsigned field).
+template <typename T>
+T field(py::handle options, const char* name) {
+  py::object value = options.attr(name);
+  try {
+    return value.cast<T>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string("option ") + name + ": " + std::string(py::str(py::type::of(value))) +
+                         " is not a valid value");
+  }
+}
+
+// ---- enums ----
+
+// RetainedPolicy from its word in policy files and in mqseal.RetainedPolicy's
+// values: "accept" or "refuse"; invalid_argument otherwise.
+RetainedPolicy retained_policy(std::string_view word);
+// mqseal.RetainedPolicy for a C++ value.
+py::object retained_policy(RetainedPolicy policy);
+
+// ---- the concerns, one file each ----
+
+void bind_keys(py::module_& m);         // keys.cpp: PassphraseParams, Key, KeyInfo, Keyring
+void bind_policy(py::module_& m);       // policy.cpp: TopicRule, TopicPolicy
+void bind_sealing(py::module_& m);      // sealing.cpp: Sealer, Opener, ReplayGuard, RecordCipher, parse_header
+void bind_credentials(py::module_& m);  // credentials.cpp: provision, tokens, Credentials, TokenVerifier
+void bind_hazmat(py::module_& m);       // hazmat.cpp: known-answer calls, for mqseal.hazmat only
+
+}  // namespace mqseal::python
+
+#endif  // MQSEAL_PYTHON_BINDING_H_

@@ -1,0 +1,95 @@
+// Keys: PassphraseParams, Key, KeyInfo and Keyring (mqseal/key.h, mqseal/keyring.h).
+#include <pybind11/stl.h>
+
+#include <cstdio>
+
+#include "binding.h"
+
+namespace mqseal::python {
+
+namespace {
+
+py::object key_state(KeyState state) {
+  PYBIND11_CONSTINIT static PythonName type;
+  return python_layer(type, "_options", "KeyState")(static_cast<int>(state));
+}
+
+std::string key_info_repr(const KeyInfo& info) {
+  char id[16];
+  std::snprintf(id, sizeof id, "0x%08x", info.id);
+  return "KeyInfo(name='" + info.name + "', id=" + id + ", state='" + name(info.state) + "')";
+}
+
+}  // namespace
+
+void bind_keys(py::module_& m) {
+  py::class_<PassphraseParams>(m, "PassphraseParams")
+      .def(py::init([](py::handle salt, uint64_t opslimit, uint64_t memlimit) {
+             PassphraseParams p;
+             copy_exact(salt, p.salt.data(), p.salt.size(), "the salt is 16 bytes");
+             p.opslimit = opslimit;
+             p.memlimit = memlimit;
+             return p;
+           }),
+           py::arg("salt"), py::arg("opslimit"), py::arg("memlimit"))
+      .def_static("generate", [] { return unwrap(PassphraseParams::generate()); },
+                  "A random salt with libsodium's INTERACTIVE limits (64 MiB).")
+      .def_property_readonly("salt", [](const PassphraseParams& p) { return to_bytes(p.salt.data(), p.salt.size()); })
+      .def_readonly("opslimit", &PassphraseParams::opslimit)
+      .def_readonly("memlimit", &PassphraseParams::memlimit)
+      .def("__repr__", [](const PassphraseParams& p) {
+        return "PassphraseParams(opslimit=" + std::to_string(p.opslimit) +
+               ", memlimit=" + std::to_string(p.memlimit) + ")";
+      });
+
+  py::class_<Key>(m, "Key", "A 256-bit key in guarded memory. Its bytes are never shown.")
+      .def_static("generate", [] { return unwrap(Key::generate()); }, "A fresh key from the OS CSPRNG.")
+      .def_static("from_bytes", [](py::handle data) { return unwrap(Key::from_bytes(BytesLike(data).view())); },
+                  py::arg("data"), "Exactly 32 bytes; wipe your own copy afterwards.")
+      .def_static("from_passphrase",
+                  [](py::handle passphrase, const PassphraseParams& params) {
+                    const SecretText text(passphrase);
+                    // Argon2id takes a while
+                    return unwrap(without_gil(true, [&] { return Key::from_passphrase(text.view(), params); }));
+                  },
+                  py::arg("passphrase"), py::arg("params"),
+                  "Argon2id13 over the passphrase: a str (as UTF-8) or any bytes-like object. Python cannot wipe "
+                  "a str or bytes: pass a bytearray and wipe it afterwards (mqseal leaves no copy of its own).")
+      .def("same_bytes", &Key::same_bytes, py::arg("other"), "Constant-time comparison.")
+      .def("__repr__", [](const Key&) { return std::string("<mqseal.Key: 32 bytes, not shown>"); });
+
+  py::class_<KeyInfo>(m, "KeyInfo", "What a keyring says about a key: never its bytes.")
+      .def_readonly("name", &KeyInfo::name)
+      .def_readonly("id", &KeyInfo::id)
+      .def_property_readonly("state", [](const KeyInfo& info) { return key_state(info.state); })
+      .def_readonly("passphrase", &KeyInfo::passphrase)
+      .def("__repr__", &key_info_repr);
+
+  py::class_<Keyring, std::shared_ptr<Keyring>>(m, "Keyring")
+      .def(py::init<>())
+      .def("generate", [](Keyring& k, const std::string& name) { return unwrap(k.generate(name)); }, py::arg("name"))
+      .def("add", [](Keyring& k, const std::string& name, const Key& key) { return unwrap(k.add(name, unwrap(key.clone()))); },
+           py::arg("name"), py::arg("key"))
+      .def("add_with_id",
+           [](Keyring& k, const std::string& name, KeyId id, const Key& key, std::optional<PassphraseParams> p) {
+             check(k.add_with_id(name, id, unwrap(key.clone()), p));
+           },
+           py::arg("name"), py::arg("id"), py::arg("key"), py::arg("passphrase") = py::none())
+      .def("promote", [](Keyring& k, KeyId id) { check(k.promote(id)); }, py::arg("id"))
+      .def("retire", [](Keyring& k, KeyId id) { check(k.retire(id)); }, py::arg("id"))
+      .def("primary", [](const Keyring& k, const std::string& name) { return unwrap(k.primary(name)); }, py::arg("name"))
+      .def("info", [](const Keyring& k, KeyId id) { return unwrap(k.info(id)); }, py::arg("id"))
+      .def("list", &Keyring::list)
+      .def("__len__", &Keyring::size)
+      .def("clone", [](const Keyring& k) { return std::make_shared<Keyring>(unwrap(k.clone())); })
+      .def("save", [](const Keyring& k, const std::string& path) { check(k.save(path)); }, py::arg("path"))
+      .def_static("load",
+                  [](const std::string& path, bool allow_insecure_permissions) {
+                    return std::make_shared<Keyring>(
+                        unwrap(Keyring::load(path, Keyring::LoadOptions{allow_insecure_permissions})));
+                  },
+                  py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
+      .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });
+}
+
+}  // namespace mqseal::python

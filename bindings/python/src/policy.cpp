@@ -1,0 +1,66 @@
+// The topic policy: TopicRule and TopicPolicy (mqseal/policy.h, mqseal/policy_file.h).
+#include <pybind11/stl.h>
+
+#include <mqseal/policy_file.h>
+
+#include "binding.h"
+
+namespace mqseal::python {
+
+void bind_policy(py::module_& m) {
+  py::class_<TopicRule>(m, "TopicRule", "One policy rule: an MQTT filter and a key name, or plaintext.")
+      .def_readonly("filter", &TopicRule::filter)
+      .def_readonly("key_name", &TopicRule::key_name)
+      .def_readonly("plaintext", &TopicRule::plaintext)
+      .def_property_readonly("retained",
+                             [](const TopicRule& r) -> py::object {
+                               return r.retained ? retained_policy(r.retained->policy) : py::none();
+                             })
+      .def_property_readonly("retained_max_age_ms",
+                             [](const TopicRule& r) -> std::optional<uint64_t> {
+                               if (!r.retained || r.retained->policy == RetainedPolicy::refuse) return std::nullopt;
+                               return r.retained->max_age_ms;
+                             })
+      .def("__repr__", [](const TopicRule& r) {
+        std::string retained;
+        if (r.retained) {
+          retained = r.retained->policy == RetainedPolicy::refuse
+                         ? ", retained='refuse'"
+                         : ", retained='accept', retained_max_age_ms=" + std::to_string(r.retained->max_age_ms);
+        }
+        return "TopicRule(filter='" + r.filter + "', " +
+               (r.plaintext ? std::string("plaintext=True") : "key_name='" + r.key_name + "'") + retained + ")";
+      });
+
+  py::class_<TopicPolicy>(m, "TopicPolicy", "Which key protects which topic; the most specific filter wins; fail closed.")
+      .def(py::init<>())
+      .def("add_rule",
+           [](TopicPolicy& p, const std::string& filter, const std::string& key, std::optional<std::string> retained,
+              std::optional<uint64_t> retained_max_age_ms) {
+             if (!retained) {
+               if (retained_max_age_ms) raise(Error(Errc::invalid_argument, "retained_max_age_ms needs retained='accept'"));
+               check(p.add_rule(filter, key));
+               return;
+             }
+             RetainedRule rule;
+             rule.policy = retained_policy(*retained);
+             if (retained_max_age_ms) {
+               if (rule.policy == RetainedPolicy::refuse || *retained_max_age_ms == 0) {
+                 raise(Error(Errc::invalid_argument, "retained_max_age_ms is a positive age, with retained='accept'"));
+               }
+               rule.max_age_ms = *retained_max_age_ms;
+             }
+             check(p.add_rule(filter, key, rule));
+           },
+           py::arg("filter"), py::arg("key_name"), py::kw_only(), py::arg("retained") = py::none(),
+           py::arg("retained_max_age_ms") = py::none())
+      .def("add_plaintext_rule", [](TopicPolicy& p, const std::string& filter) { check(p.add_plaintext_rule(filter)); },
+           py::arg("filter"))
+      .def("resolve", [](const TopicPolicy& p, const std::string& topic) { return *unwrap(p.resolve(topic)); },
+           py::arg("topic"))
+      .def_property_readonly("rules", &TopicPolicy::rules)
+      .def_static("load", [](const std::string& path) { return unwrap(load_policy(path)); }, py::arg("path"))
+      .def_static("parse", [](const std::string& text) { return unwrap(parse_policy(text)); }, py::arg("text"));
+}
+
+}  // namespace mqseal::python

@@ -1,0 +1,194 @@
+// Sealing and opening: Sealer, Opener, ReplayGuard, parse_header (mqseal/sealer.h,
+// mqseal/opener.h, mqseal/replay_guard.h, mqseal/envelope.h) and RecordCipher
+// (mqseal/record_cipher.h). Options arrive as the dataclasses of mqseal/_options.py.
+#include <cstdint>
+
+#include "binding.h"
+
+namespace mqseal::python {
+
+namespace {
+
+// ---- options (mqseal/_options.py) ----
+
+ReplayOptions replay_options(py::handle o) {
+  ReplayOptions options;
+  options.max_age_ms = field<uint64_t>(o, "max_age_ms");
+  options.max_future_skew_ms = field<uint64_t>(o, "max_future_skew_ms");
+  options.retained = retained_policy(field<std::string>(o, "retained"));
+  options.retained_max_age_ms = field<uint64_t>(o, "retained_max_age_ms");
+  options.max_streams = field<size_t>(o, "max_streams");
+  return options;
+}
+
+SealerOptions sealer_options(py::handle o) {
+  SealerOptions options;
+  options.topic_cache_capacity = field<size_t>(o, "topic_cache_capacity");
+  return options;
+}
+
+OpenerOptions opener_options(py::handle o) {
+  OpenerOptions options;
+  options.replay = replay_options(o.attr("replay"));
+  options.topic_cache_capacity = field<size_t>(o, "topic_cache_capacity");
+  return options;
+}
+
+// ---- value types ----
+
+struct PyOpened {
+  py::bytes payload;
+  bool sealed;
+  KeyId key_id;
+  uint64_t timestamp_ms;
+  py::bytes sender;
+  uint64_t sequence;
+  bool retained;
+};
+
+struct PyHeader {
+  int version;
+  int suite;
+  int flags;
+  KeyId key_id;
+  uint64_t timestamp_ms;
+  py::bytes sender;
+  uint64_t sequence;
+};
+
+}  // namespace
+
+void bind_sealing(py::module_& m) {
+  py::class_<Sealer>(m, "Sealer")
+      .def(py::init([](const TopicPolicy& policy, const Keyring& keys, py::handle options) {
+             return unwrap(Sealer::create(policy, snapshot(keys), sealer_options(options)));
+           }),
+           py::arg("policy"), py::arg("keyring"), py::arg("options"))
+      .def("seal",
+           [](Sealer& s, const std::string& topic, py::handle payload, bool retain) {
+             thread_local std::vector<uint8_t> out;
+             // Read in place, even a buffer another thread may change: sealing
+             // reads each payload byte once (libsodium XORs the key stream
+             // into `out`, then computes the tag over `out`, never over the
+             // payload; a plaintext rule copies it once). So the tag always
+             // covers exactly the ciphertext written, and the envelope opens
+             // to the bytes as they were read: a copy could not do better,
+             // since copying reads them once too.
+             const BytesLike in(payload);
+             const Publish publish = retain ? Publish::retained : Publish::live;
+             check(without_gil(in.view().size() >= kReleaseGilFrom,
+                               [&] { return s.seal(topic, in.view(), out, publish); }));
+             return to_bytes(out.data(), out.size());
+           },
+           py::arg("topic"), py::arg("payload"), py::kw_only(), py::arg("retain") = false)
+      .def("set_keyring", [](Sealer& s, const Keyring& keys) { s.set_keyring(snapshot(keys)); }, py::arg("keyring"))
+      .def_property_readonly("sender", [](const Sealer& s) {
+        const SenderId id = s.sender();
+        return to_bytes(id.data(), id.size());
+      });
+
+  py::class_<PyOpened>(m, "Opened", "An opened payload and what its envelope said.")
+      .def_readonly("payload", &PyOpened::payload)
+      .def_readonly("sealed", &PyOpened::sealed)
+      .def_readonly("key_id", &PyOpened::key_id)
+      .def_readonly("timestamp_ms", &PyOpened::timestamp_ms)
+      .def_readonly("sender", &PyOpened::sender)
+      .def_readonly("sequence", &PyOpened::sequence)
+      .def_readonly("retained", &PyOpened::retained)
+      .def("__repr__", [](const PyOpened& o) {
+        return "<mqseal.Opened: " + std::to_string(py::len(o.payload)) + " bytes" +
+               (o.sealed ? ", sealed, sequence " + std::to_string(o.sequence) : std::string(", plaintext by policy")) +
+               ">";
+      });
+
+  py::class_<Opener>(m, "Opener")
+      .def(py::init([](const TopicPolicy& policy, const Keyring& keys, py::handle options) {
+             return unwrap(Opener::create(policy, snapshot(keys), opener_options(options)));
+           }),
+           py::arg("policy"), py::arg("keyring"), py::arg("options"))
+      .def("open",
+           [](Opener& o, const std::string& topic, py::handle envelope, bool retained, uint64_t now_ms) {
+             thread_local Opened out;
+             // Read twice (tag, then decryption): a mutable buffer is copied.
+             // Envelopes above kMaxEnvelopeSize are refused by their size after
+             // only the header was read, once: not worth copying.
+             const StableBytes in(envelope, kMaxEnvelopeSize);
+             check(without_gil(in.view().size() >= kReleaseGilFrom,
+                               [&] { return o.open(topic, in.view(), Delivery{retained, now_ms}, out); }));
+             return PyOpened{to_bytes(out.payload.data(), out.payload.size()), out.sealed, out.key_id,
+                             out.timestamp_ms, to_bytes(out.sender.data(), out.sender.size()), out.sequence,
+                             out.retained};
+           },
+           py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
+           py::arg("now_ms") = 0)
+      .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"));
+
+  py::class_<ReplayGuard>(m, "ReplayGuard")
+      .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),
+           py::arg("options"))
+      .def("check",
+           [](ReplayGuard& g, const std::string& topic, py::handle sender, uint64_t sequence, uint64_t timestamp_ms,
+              bool retained, uint64_t now_ms, const std::string& key_name) {
+             MessageFacts facts;
+             copy_exact(sender, facts.sender.data(), facts.sender.size(), "a sender ID is 16 bytes");
+             facts.topic = topic;
+             facts.key_name = key_name;
+             facts.sequence = sequence;
+             facts.timestamp_ms = timestamp_ms;
+             facts.retained = retained;
+             check(g.check(facts, now_ms != 0 ? now_ms : system_time_ms()));
+           },
+           py::arg("topic"), py::arg("sender"), py::arg("sequence"), py::arg("timestamp_ms"), py::kw_only(),
+           py::arg("retained") = false, py::arg("now_ms") = 0, py::arg("key_name") = "")
+      .def_property_readonly("tracked_streams", &ReplayGuard::tracked_streams)
+      .def("watermark_ms", [](const ReplayGuard& g, const std::string& key_name) { return g.watermark_ms(key_name); },
+           py::arg("key_name") = "");
+
+  py::class_<PyHeader>(m, "EnvelopeHeader", "An envelope's header, read without a key.")
+      .def_readonly("version", &PyHeader::version)
+      .def_readonly("suite", &PyHeader::suite)
+      .def_readonly("flags", &PyHeader::flags)
+      .def_readonly("key_id", &PyHeader::key_id)
+      .def_readonly("timestamp_ms", &PyHeader::timestamp_ms)
+      .def_readonly("sender", &PyHeader::sender)
+      .def_readonly("sequence", &PyHeader::sequence);
+
+  m.def("parse_header",
+        [](py::handle envelope) {
+          EnvelopeHeader h = unwrap(parse_header(BytesLike(envelope).view()));
+          return PyHeader{h.version, h.suite, h.flags, h.key_id, h.timestamp_ms,
+                          to_bytes(h.sender.data(), h.sender.size()), h.sequence};
+        },
+        py::arg("envelope"), "The header of an envelope, read without a key. Proves nothing until opened.");
+
+  // Records at rest. They are rare (a disk write each) and small: the GIL is
+  // kept, and opening copies its inputs first (it reads the record twice).
+  constexpr size_t kCopyAlways = SIZE_MAX;
+  py::class_<RecordCipher>(m, "RecordCipher",
+                           "Authenticated encryption of records at rest, under the primary key of one key name. "
+                           "Keeps a snapshot of the keyring.")
+      .def(py::init([](const Keyring& keys, const std::string& key_name, const std::string& purpose) {
+             return unwrap(RecordCipher::create(snapshot(keys), key_name, purpose));
+           }),
+           py::arg("keyring"), py::arg("key_name"), py::arg("purpose"))
+      .def("seal",
+           [](const RecordCipher& c, py::handle associated, py::handle plaintext) {
+             std::vector<uint8_t> out;
+             check(c.seal(BytesLike(associated).view(), BytesLike(plaintext).view(), out));
+             return to_bytes(out.data(), out.size());
+           },
+           py::arg("associated"), py::arg("plaintext"),
+           "The record (version, key ID, random nonce, ciphertext, tag); `associated` is authenticated, not stored.")
+      .def("open",
+           [](const RecordCipher& c, py::handle associated, py::handle record) {
+             std::vector<uint8_t> out;
+             const StableBytes ad(associated, kCopyAlways);
+             const StableBytes in(record, kCopyAlways);
+             check(c.open(ad.view(), in.view(), out));
+             return to_bytes(out.data(), out.size());
+           },
+           py::arg("associated"), py::arg("record"),
+           "The plaintext, if the record was sealed with this key name, purpose and associated data.");
+}
+
+}  // namespace mqseal::python
