@@ -47,6 +47,9 @@ constexpr auto kPendingPollInterval = std::chrono::milliseconds(20);
 // Automatic reconnects of sub (pub does not reconnect).
 constexpr int kMinRetryIntervalS = 1;
 constexpr int kMaxRetryIntervalS = 30;
+// Default client IDs: the prefix, then the process ID.
+constexpr const char* kSubIdPrefix = "mqseal-sub-";
+constexpr const char* kPubIdPrefix = "mqseal-pub-";
 // MQTT 3.1.1 CONNACK return codes 1 to 5.
 constexpr const char* kConnackReasons[] = {"", "unacceptable protocol version", "client identifier rejected",
                                            "server unavailable", "bad user name or password", "not authorised"};
@@ -400,7 +403,7 @@ int run_sub(const SubArgs& args) {
   Printer printer(args);
   Resubscribe resubscribe;
   Connection connection;  // after what its callbacks use: destroyed first
-  if (Status s = connection.create(args, "mqseal-sub-"); !s) return fail(s.error());
+  if (Status s = connection.create(args, kSubIdPrefix); !s) return fail(s.error());
   paho::AsyncCallbacks callbacks;
   callbacks.context = &printer;
   callbacks.message_arrived = &Printer::on_message;
@@ -496,7 +499,7 @@ int run_pub(const PubArgs& args) {
   }
 
   Connection connection;
-  if (Status s = connection.create(args, "mqseal-pub-"); !s) return fail(s.error());
+  if (Status s = connection.create(args, kPubIdPrefix); !s) return fail(s.error());
   if (Status s = connection.connect(false); !s) return fail(s.error());
   if (!args.lines) {
     if (Status s = publish_one(*sealer, connection, args, ByteView(payload)); !s) return fail(s.error());
@@ -526,12 +529,12 @@ int run_pub(const PubArgs& args) {
 }
 
 // The options pub and sub share.
-void add_connection_options(CLI::App& cmd, ConnectionArgs& args) {
+void add_connection_options(CLI::App& cmd, ConnectionArgs& args, const std::string& id_prefix) {
   cmd.set_help_flag("--help", "Print this help message and exit");
   cmd.add_option("-h,--host", args.host, "the broker's host name or address")->capture_default_str();
   cmd.add_option("-p,--port", args.port, "the broker's port (default 1883, 8883 with --cafile)")
       ->check(CLI::Range(1, kMaxPort));
-  cmd.add_option("-i,--id", args.client_id, "MQTT client ID (default mqseal-pub-PID / mqseal-sub-PID)");
+  cmd.add_option("-i,--id", args.client_id, "MQTT client ID (default " + id_prefix + "PID)");
   CLI::Option* username = cmd.add_option("-u,--username", args.username, "MQTT username");
   cmd.add_option("-q,--qos", args.qos, "QoS 0, 1 or 2")->capture_default_str()->check(CLI::Range(0, kMaxQos));
   cmd.add_option("--keyring", args.keyring, "keyring file with the topics' keys")->required();
@@ -555,7 +558,7 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& args) {
 void add_mqtt_commands(CLI::App& app, Action& action) {
   auto sub_args = std::make_shared<SubArgs>();
   CLI::App* sub = app.add_subcommand("sub", "Subscribe like mosquitto_sub; print the payloads that open");
-  add_connection_options(*sub, *sub_args);
+  add_connection_options(*sub, *sub_args, kSubIdPrefix);
   sub->add_option("-t,--topic", sub_args->topics, "topic filter to subscribe to (repeatable)")->required();
   sub->add_flag("-v,--verbose", sub_args->verbose, "print \"TOPIC PAYLOAD\" per message");
   sub->add_option("-C,--count", sub_args->count, "exit after this many opened messages")
@@ -575,7 +578,7 @@ void add_mqtt_commands(CLI::App& app, Action& action) {
 
   auto pub_args = std::make_shared<PubArgs>();
   CLI::App* pub = app.add_subcommand("pub", "Publish like mosquitto_pub, sealed for the topic");
-  add_connection_options(*pub, *pub_args);
+  add_connection_options(*pub, *pub_args, kPubIdPrefix);
   pub->add_option("-t,--topic", pub_args->topic, "the topic (no wildcards; a policy rule must cover it)")
       ->required();
   CLI::Option* message = pub->add_option("-m,--message", pub_args->message, "the payload");

@@ -89,12 +89,16 @@ class BackgroundSub {
   BackgroundSub(const BackgroundSub&) = delete;
   BackgroundSub& operator=(const BackgroundSub&) = delete;
 
-  // True once the broker has acknowledged its subscription (mosquitto logs every packet).
-  bool subscribed() {
+  // True once the broker has acknowledged its subscription `times` times
+  // (mosquitto logs every packet; a restarted broker appends to its log).
+  bool subscribed(size_t times = 1) {
     const auto deadline = std::chrono::steady_clock::now() + kSubscribeLimit;
     const std::string acknowledged = "Sending SUBACK to " + client_id_ + "\n";
     while (std::chrono::steady_clock::now() < deadline) {
-      if (contains(broker_.log(), acknowledged)) return true;
+      const std::string log = broker_.log();
+      size_t seen = 0;
+      for (size_t at = log.find(acknowledged); at != std::string::npos; at = log.find(acknowledged, at + 1)) ++seen;
+      if (seen >= times) return true;
       if (pid_ > 0 && !testing::detail::is_alive(pid_)) return false;
       std::this_thread::sleep_for(kPoll);
     }
@@ -285,7 +289,8 @@ TEST_F(CliMqtt, HelpDocumentsTheExitStatus) {
 
 #ifdef MQSEAL_PLUGIN
 // A device provisioned with `mqseal provision` logs in with one-time CONNECT
-// tokens through mqseal_auth.so; without a token the broker refuses it.
+// tokens through mqseal_auth.so; without a token the broker refuses it. sub
+// reconnects to a restarted broker with a fresh token and subscribes again.
 TEST_F(CliMqtt, TokenLoginThroughThePlugin) {
   const std::string device_keys = dir_.file("device-7.keys"), creds = dir_.file("broker.creds");
   CommandResult provisioned = testing::run_command(
@@ -301,7 +306,7 @@ TEST_F(CliMqtt, TokenLoginThroughThePlugin) {
   ASSERT_TRUE(broker.running()) << broker.log();
 
   const std::vector<std::string> login = {"-u", "device-7", "--device-keyring", device_keys};
-  BackgroundSub sub(dir_, broker, "client-sub", args({"-t", kTopic, "-q", "1", "-C", "1"}, login, files()));
+  BackgroundSub sub(dir_, broker, "client-sub", args({"-t", kTopic, "-q", "1", "-C", "2"}, login, files()));
   ASSERT_TRUE(sub.subscribed()) << sub.err() << broker.log();
 
   CommandResult refused = run_mqseal(args({"pub", "-t", kTopic, "-m", "no token", "-u", "device-7"}, at(broker), files()));
@@ -311,8 +316,15 @@ TEST_F(CliMqtt, TokenLoginThroughThePlugin) {
   CommandResult sent =
       run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-m", "with a token", "-i", "client-pub"}, login, at(broker), files()));
   ASSERT_TRUE(sent.ok()) << sent.describe();
+
+  broker.restart();
+  ASSERT_TRUE(sub.subscribed(2)) << sub.err() << broker.log();
+  CommandResult again =
+      run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-m", "after a restart", "-i", "client-pub"}, login, at(broker), files()));
+  ASSERT_TRUE(again.ok()) << again.describe();
   EXPECT_EQ(sub.finish(), 0) << sub.err();
-  EXPECT_EQ(sub.out(), "with a token\n");
+  EXPECT_EQ(sub.out(), "with a token\nafter a restart\n");
+  EXPECT_TRUE(contains(sub.err(), "connection lost")) << sub.err();
 }
 #endif
 
