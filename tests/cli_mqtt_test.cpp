@@ -227,6 +227,34 @@ TEST_F(CliMqtt, PubSealsWhatSubOpens) {
   EXPECT_EQ(sub.err(), "");
 }
 
+// TLS with client certificates; a retained message sealed to be retained is
+// opened by a sub that starts later.
+TEST_F(CliMqtt, PubAndSubOverTlsWithARetainedMessage) {
+  testing::CertificateSet certs = testing::generate_certificates(dir_.file("certs"), "device-1");
+  ASSERT_TRUE(certs.ok());
+  testing::Broker broker(testing::tls_broker_options(certs, /*require_certificate=*/true));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::vector<std::string> tls = {"--cafile", certs.ca_cert, "--cert", certs.client_cert, "--key",
+                                        certs.client_key};
+
+  CommandResult sent = run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-r", "-m", "kept"}, at(broker), tls, files()));
+  ASSERT_TRUE(sent.ok()) << sent.describe();
+  CommandResult got = run_mqseal(args({"sub", "-t", kTopic, "-C", "1", "-W", "10"}, at(broker), tls, files()));
+  EXPECT_EQ(got.exit_code, 0) << got.describe();
+  EXPECT_EQ(got.out, "kept\n");
+
+  // Without a client certificate, or trusting another CA: no connection.
+  CommandResult anonymous =
+      run_mqseal(args({"pub", "-t", kTopic, "-m", "x", "--cafile", certs.ca_cert}, at(broker), files()));
+  EXPECT_EQ(anonymous.exit_code, 1) << anonymous.describe();
+  CommandResult stranger = run_mqseal(args({"pub", "-t", kTopic, "-m", "x", "--cafile", certs.other_ca_cert},
+                                           at(broker), files()));
+  EXPECT_EQ(stranger.exit_code, 1) << stranger.describe();
+  CommandResult unreadable = run_mqseal(
+      args({"pub", "-t", kTopic, "-m", "x", "--cafile", dir_.file("no-such-ca.pem")}, at(broker), files()));
+  EXPECT_EQ(unreadable.exit_code, 3) << unreadable.describe();
+}
+
 TEST_F(CliMqtt, PubRefusesBadInputBeforeConnecting) {
   const std::string nowhere = std::to_string(unused_port());
   const std::vector<std::string> to = {"-h", "127.0.0.1", "-p", nowhere};
