@@ -27,7 +27,12 @@ enum ExitCode : int {
   kExitFailed = 1,  // the operation was refused or failed (an mqseal error)
   kExitUsage = 2,   // the command line is wrong (CLI11 says how)
   kExitIo = 3,      // a file is missing, unreadable, unwritable or not 0600
+  kExitTimeout = 4, // mqseal sub: its -W time ran out
 };
+
+// The key name under which a device keyring keeps its device secret
+// (provision writes it; token, pub and sub make CONNECT tokens from it).
+inline constexpr std::string_view kConnectKeyName = "connect";
 
 // What main() runs once the command line is parsed: set by the callback of
 // the subcommand that was given.
@@ -37,6 +42,8 @@ using Action = std::function<int()>;
 void add_keyring_commands(CLI::App& app, Action& action);
 void add_device_commands(CLI::App& app, Action& action);
 void add_envelope_commands(CLI::App& app, Action& action);
+// mqseal sub and mqseal pub (built with mqseal::paho: MQSEAL_CLI_MQTT).
+void add_mqtt_commands(CLI::App& app, Action& action);
 
 // Prints "mqseal: <message>" to stderr and returns the exit code for it:
 // kExitIo for io_error and insecure_permissions, kExitFailed otherwise.

@@ -17,8 +17,6 @@
 namespace mqseal::cli {
 namespace {
 
-// The key name under which a device keyring keeps its device secret.
-constexpr std::string_view kConnectKeyName = "connect";
 // provision writes the device keyring here first (see provision_device).
 constexpr std::string_view kStagedSuffix = ".provisioning";
 

@@ -1,4 +1,5 @@
-// mqseal: the command line tool (keyrings, device credentials, envelopes).
+// mqseal: the command line tool (keyrings, device credentials, envelopes,
+// sealed publish and subscribe).
 // Each command group is in its own file; this one parses and maps the result
 // to the documented exit codes.
 #include <CLI/CLI.hpp>
@@ -18,10 +19,12 @@ namespace {
 constexpr const char* kFooter =
     "Exit status:\n"
     "  0  success\n"
-    "  1  the operation was refused or failed (the reason follows \"mqseal: \" on stderr)\n"
+    "  1  the operation was refused or failed (the reason follows \"mqseal: \" on stderr), or\n"
+    "     pub/sub: the broker refused the connection or could not be reached\n"
     "  2  usage error (a wrong command line)\n"
     "  3  I/O error: a file is missing, cannot be read or written, or a secret file is\n"
     "     readable by group or others (keyring and credentials files must be mode 0600)\n"
+    "  4  sub: the -W time ran out (before -C messages, if given)\n"
     "\n"
     "Files mqseal writes are mode 0600. Key bytes and passwords are never printed, and\n"
     "passwords are read from stdin only, never from the command line.";
@@ -81,6 +84,9 @@ int main(int argc, char** argv) {
   mqseal::cli::add_keyring_commands(app, action);
   mqseal::cli::add_device_commands(app, action);
   mqseal::cli::add_envelope_commands(app, action);
+#ifdef MQSEAL_CLI_MQTT
+  mqseal::cli::add_mqtt_commands(app, action);
+#endif
 
   try {
     app.parse(argc, argv);
