@@ -7,6 +7,9 @@
 #include <array>
 #include <vector>
 
+#include <mqseal/hazmat/credentials.h>
+#include <mqseal/hazmat/envelope.h>
+
 #include "binding.h"
 
 namespace mqseal::python {
@@ -15,7 +18,7 @@ void bind_hazmat(py::module_& m) {
   m.def("derive_topic_key",
         [](const Key& key, const std::string& topic) {
           std::array<uint8_t, kKeySize> out{};
-          const Status derived = derive_topic_key(key, topic, out.data());
+          const Status derived = hazmat::derive_topic_key(key, topic, out.data());
           py::bytes bytes = to_bytes(out.data(), out.size());
           sodium_memzero(out.data(), out.size());
           check(derived);
@@ -35,7 +38,7 @@ void bind_hazmat(py::module_& m) {
           copy_exact(sender, h.sender.data(), h.sender.size(), "a sender ID is 16 bytes");
           h.sequence = sequence;
           std::vector<uint8_t> out;
-          check(seal_with_header(key.view().data(), topic, h, BytesLike(payload).view(), out));
+          check(hazmat::seal_with_header(key.view().data(), topic, h, BytesLike(payload).view(), out));
           return to_bytes(out.data(), out.size());
         },
         py::arg("topic_key"), py::arg("topic"), py::arg("key_id"), py::arg("timestamp_ms"), py::arg("sender"),
@@ -46,7 +49,7 @@ void bind_hazmat(py::module_& m) {
            py::handle nonce) {
           std::array<uint8_t, kTokenNonceSize> bytes{};
           copy_exact(nonce, bytes.data(), bytes.size(), "a nonce is 16 bytes");
-          return token_str(make_connect_token_with_nonce(secret, username, client_id, expiry_s, bytes));
+          return token_str(hazmat::make_connect_token_with_nonce(secret, username, client_id, expiry_s, bytes));
         },
         py::arg("device_secret"), py::arg("username"), py::arg("client_id"), py::arg("expiry_s"), py::arg("nonce"));
 }
