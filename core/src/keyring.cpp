@@ -2,15 +2,14 @@
 
 #include <sodium.h>
 
-#include <algorithm>
 #include <utility>
 
 #include "keyring_access.h"
 #include "keyring_impl.h"
+#include "keys/key_name.h"
 #include "sodium_util.h"
 
 namespace mqseal {
-
 
 const char* name(KeyState state) noexcept {
   switch (state) {
@@ -19,14 +18,6 @@ const char* name(KeyState state) noexcept {
     case KeyState::retired: return "retired";
   }
   return "unknown";
-}
-
-bool valid_key_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxKeyNameSize) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
-  });
 }
 
 Keyring::Keyring() : impl_(new Impl) {}
@@ -43,7 +34,7 @@ Keyring::~Keyring() { delete impl_; }
 
 Status Keyring::add_with_id(std::string_view name, KeyId id, Key key,
                             std::optional<PassphraseParams> passphrase) {
-  if (!valid_key_name(name)) {
+  if (!internal::valid_key_name(name)) {
     return Error(Errc::invalid_argument, "key names are 1-64 characters of [A-Za-z0-9_.-]");
   }
   if (id == 0) return Error(Errc::invalid_argument, "key ID 0 is reserved");

@@ -5,8 +5,9 @@
 
 #include "base/hex.h"
 #include "files/line_file.h"
-#include "keyring_impl.h"
 #include "key_access.h"
+#include "keyring_impl.h"
+#include "keys/key_name.h"
 #include "mqseal/keyring.h"
 #include "sodium_util.h"
 
@@ -54,7 +55,7 @@ Result<Keyring> Keyring::parse(std::string_view text) {
     }
     if (tokens.size() != 5 && tokens.size() != 9) return line.error("wrong number of fields");
     Impl::Entry entry;
-    if (!valid_key_name(tokens[1])) return line.error("invalid key name");
+    if (!internal::valid_key_name(tokens[1])) return line.error("invalid key name");
     entry.name = std::string(tokens[1]);
     if (!parse_key_id(tokens[2], entry.id) || entry.id == 0) {
       return line.error("key ID must be 8 hex digits, not 00000000");
