@@ -340,7 +340,7 @@ TEST(Credentials, LoadRefusesAFileOwnedByAnotherUser) {
   testing::expect_ok(credentials.save(path));
   ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);  // nobody
   for (const bool allow_insecure_permissions : {false, true}) {
-    Result<Credentials> loaded = Credentials::load(path, allow_insecure_permissions);
+    Result<Credentials> loaded = Credentials::load(path, {allow_insecure_permissions});
     ASSERT_FALSE(loaded) << allow_insecure_permissions;
     EXPECT_EQ(loaded.error(), Errc::insecure_permissions);
   }

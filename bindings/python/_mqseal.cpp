@@ -389,7 +389,7 @@ PYBIND11_MODULE(_mqseal, m) {
       .def_static("load",
                   [](const std::string& path, bool allow_insecure_permissions) {
                     return std::make_shared<Keyring>(
-                        unwrap(Keyring::load(path, Keyring::LoadOptions{allow_insecure_permissions})));
+                        unwrap(Keyring::load(path, LoadOptions{allow_insecure_permissions})));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
       .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });
@@ -608,7 +608,7 @@ PYBIND11_MODULE(_mqseal, m) {
       .def("save", [](const Credentials& c, const std::string& path) { check(c.save(path)); }, py::arg("path"))
       .def_static("load",
                   [](const std::string& path, bool allow_insecure_permissions) {
-                    return unwrap(Credentials::load(path, allow_insecure_permissions));
+                    return unwrap(Credentials::load(path, LoadOptions{allow_insecure_permissions}));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false);
 

@@ -210,8 +210,9 @@ Result<std::string> Credentials::serialize() const {
   return out;
 }
 
-Result<Credentials> Credentials::load(const std::string& path, bool allow_insecure_permissions) {
-  return internal::load_line_file<Credentials>(path, allow_insecure_permissions, kMaxCredentialsFileSize, parse);
+Result<Credentials> Credentials::load(const std::string& path, LoadOptions options) {
+  return internal::load_line_file<Credentials>(path, options.allow_insecure_permissions, kMaxCredentialsFileSize,
+                                               parse);
 }
 
 Status Credentials::save(const std::string& path) const { return internal::save_line_file(path, serialize()); }

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <memory>
 #include <utility>
 
 #include "keyring_access.h"
@@ -20,17 +21,10 @@ const char* name(KeyState state) noexcept {
   return "unknown";
 }
 
-Keyring::Keyring() : impl_(new Impl) {}
-Keyring::Keyring(Keyring&& other) noexcept : impl_(other.impl_) { other.impl_ = nullptr; }
-Keyring& Keyring::operator=(Keyring&& other) noexcept {
-  if (this != &other) {
-    delete impl_;
-    impl_ = other.impl_;
-    other.impl_ = nullptr;
-  }
-  return *this;
-}
-Keyring::~Keyring() { delete impl_; }
+Keyring::Keyring() : impl_(std::make_unique<Impl>()) {}
+Keyring::Keyring(Keyring&&) noexcept = default;
+Keyring& Keyring::operator=(Keyring&&) noexcept = default;
+Keyring::~Keyring() = default;
 
 Status Keyring::add_with_id(std::string_view name, KeyId id, Key key,
                             std::optional<PassphraseParams> passphrase) {

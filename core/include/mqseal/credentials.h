@@ -131,12 +131,11 @@ class Credentials {
 
   [[nodiscard]] static Result<Credentials> parse(std::string_view text);
   [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
-  // Refuses a file group or others can read unless allow_insecure_permissions,
-  // and always one owned by neither the effective user nor root
-  // (insecure_permissions): as for keyring files (mqseal/keyring.h). A
-  // parse_error says "PATH: line N: why".
-  [[nodiscard]] static Result<Credentials> load(const std::string& path,
-                                                bool allow_insecure_permissions = false);
+  // Refuses a file group or others can read unless
+  // options.allow_insecure_permissions, and always one owned by neither the
+  // effective user nor root (insecure_permissions): as for keyring files
+  // (mqseal/keyring.h). A parse_error says "PATH: line N: why".
+  [[nodiscard]] static Result<Credentials> load(const std::string& path, LoadOptions options = {});
   [[nodiscard]] Status save(const std::string& path) const;  // atomic, mode 0600
 
   Credentials() = default;
