@@ -616,7 +616,7 @@ PYBIND11_MODULE(_mqseal, m) {
       .def(py::init([](const Credentials& credentials, uint64_t max_clock_skew_s, uint64_t max_lifetime_s,
                        size_t max_tokens_per_user) {
              // A snapshot: the Python object stays usable.
-             return unwrap(TokenVerifier::create(credentials.clone(),
+             return unwrap(TokenVerifier::create(unwrap(credentials.clone()),
                                                  VerifierOptions{max_clock_skew_s, max_lifetime_s, max_tokens_per_user}));
            }),
            py::arg("credentials"), py::kw_only(), py::arg("max_clock_skew_s") = VerifierOptions{}.max_clock_skew_s,

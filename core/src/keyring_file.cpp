@@ -68,12 +68,8 @@ Result<Keyring> Keyring::parse(std::string_view text) {
     if (entry.state == KeyState::retired) {
       if (tokens[4] != kRetiredMaterial) return line.error("retired key with key material");
     } else {
-      uint8_t material[kKeySize];
-      internal::ScopedWipe wipe(material, sizeof material);
-      if (!internal::hex_decode(tokens[4], material, sizeof material)) {
-        return line.error("key material must be 64 hex digits");
-      }
-      Result<Key> key = Key::from_bytes(ByteView(material, sizeof material));
+      Result<Key> key = KeyAccess::from_hex(tokens[4]);
+      if (!key && key.error() == Errc::invalid_argument) return line.error("key material must be 64 hex digits");
       if (!key) return std::move(key).error();
       entry.key = std::move(*key);
     }
@@ -104,9 +100,7 @@ Result<std::string> Keyring::serialize() const {
     internal::store_be32(id_bytes, e.id);
     out += "key " + e.name + " " + internal::hex_encode(ByteView(id_bytes, sizeof id_bytes)) + " " + name(e.state) + " ";
     if (e.key) {
-      internal::WipedString material;
-      material.text = internal::hex_encode(ByteView(KeyAccess::bytes(*e.key), kKeySize));
-      out += material.text;
+      KeyAccess::append_hex(*e.key, out);
     } else {
       out += kRetiredMaterial;
     }
