@@ -70,10 +70,6 @@ Status write_stdout(ByteView bytes) {
   return {};
 }
 
-
-SecretString::SecretString(size_t capacity) { text_.reserve(capacity); }
-SecretString::~SecretString() { sodium_memzero(text_.data(), text_.capacity()); }
-
 namespace {
 
 // The terminal's settings while echo is off, for the signal handler.
@@ -119,11 +115,11 @@ class EchoOff {
   struct sigaction previous_[std::size(kRestoreSignals)] {};
 };
 
-// One line from the file descriptor, read a byte at a time so that no stdio
-// buffer keeps a copy. `got_any` is false at end of input.
-Status read_line(SecretString& out, bool& got_any) {
-  std::string& text = out.text();
-  text.clear();
+// One line from the file descriptor into `buffer` (kMaxPasswordSize bytes),
+// its length into `size`, read a byte at a time so that no stdio buffer keeps
+// a copy. `got_any` is false at end of input.
+Status read_line(internal::Secret& buffer, size_t& size, bool& got_any) {
+  size = 0;
   got_any = false;
   for (;;) {
     char c = 0;
@@ -133,38 +129,45 @@ Status read_line(SecretString& out, bool& got_any) {
     if (n == 0) break;
     got_any = true;
     if (c == '\n') break;
-    if (text.size() >= kMaxPasswordSize) {
+    if (size >= buffer.size()) {
       return Error(Errc::invalid_argument,
                    "a password longer than " + std::to_string(kMaxPasswordSize) + " bytes");
     }
-    text.push_back(c);  // capacity reserved: never reallocates
+    buffer.data()[size++] = static_cast<uint8_t>(c);
   }
-  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (size != 0 && buffer.data()[size - 1] == '\r') --size;
   return {};
 }
 
 }  // namespace
 
-Status read_password(const std::string& prompt, SecretString& out) {
+Result<internal::Secret> read_password(const std::string& prompt) {
+  Result<internal::Secret> buffer = internal::Secret::allocate(kMaxPasswordSize);
+  if (!buffer) return std::move(buffer).error();
+  size_t size = 0;
   bool got_any = false;
   if (!::isatty(STDIN_FILENO)) {
-    if (Status s = read_line(out, got_any); !s) return s;
+    if (Status s = read_line(*buffer, size, got_any); !s) return s.error();
     if (!got_any) return Error(Errc::invalid_argument, "no password on standard input");
-    return {};
+    return internal::Secret::copy_of(ByteView(buffer->data(), size));
   }
-  SecretString again(kMaxPasswordSize + 1);
+  Result<internal::Secret> again = internal::Secret::allocate(kMaxPasswordSize);
+  if (!again) return std::move(again).error();
+  size_t again_size = 0;
   {
     std::fprintf(stderr, "%s: ", prompt.c_str());
     EchoOff quiet;
-    if (Status s = read_line(out, got_any); !s) return s;
+    if (Status s = read_line(*buffer, size, got_any); !s) return s.error();
   }
   {
     std::fprintf(stderr, "%s (again): ", prompt.c_str());
     EchoOff quiet;
-    if (Status s = read_line(again, got_any); !s) return s;
+    if (Status s = read_line(*again, again_size, got_any); !s) return s.error();
   }
-  if (out.text() != again.text()) return Error(Errc::invalid_argument, "the passwords differ");
-  return {};
+  if (size != again_size || sodium_memcmp(buffer->data(), again->data(), size) != 0) {
+    return Error(Errc::invalid_argument, "the passwords differ");
+  }
+  return internal::Secret::copy_of(ByteView(buffer->data(), size));
 }
 
 }  // namespace mqseal::cli

@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/secret.h"
+
 namespace CLI {
 class App;
 }
@@ -67,27 +69,13 @@ Status read_stdin(size_t max_size, std::vector<uint8_t>& out);
 // Writes to standard output and flushes; io_error on failure.
 Status write_stdout(ByteView bytes);
 
-// A string whose bytes are wiped when it is destroyed. Its capacity is
-// reserved up front so that it never reallocates (and leaves no copy behind).
-class SecretString {
- public:
-  explicit SecretString(size_t capacity);
-  SecretString(const SecretString&) = delete;
-  SecretString& operator=(const SecretString&) = delete;
-  ~SecretString();
-  std::string& text() noexcept { return text_; }
-  const std::string& text() const noexcept { return text_; }
-
- private:
-  std::string text_;
-};
-
 inline constexpr size_t kMaxPasswordSize = 1024;
 
 // One line from standard input (the trailing newline, and a \r before it,
-// removed). When standard input is a terminal, prompts on stderr with
-// "<prompt>: " and reads without echo, twice, to confirm. Never from argv.
-Status read_password(const std::string& prompt, SecretString& out);
+// removed), in guarded memory. When standard input is a terminal, prompts on
+// stderr with "<prompt>: " and reads without echo, twice, to confirm. Never
+// from argv. invalid_argument for more than kMaxPasswordSize bytes.
+Result<internal::Secret> read_password(const std::string& prompt);
 
 }  // namespace mqseal::cli
 

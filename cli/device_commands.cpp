@@ -65,9 +65,9 @@ int provision_device(const ProvisionArgs& args) {
   if (!params->valid()) return fail(Error(Errc::invalid_argument, "--opslimit or --memlimit out of Argon2id's range"));
 
   Result<Provisioned> provisioned = [&]() -> Result<Provisioned> {
-    SecretString password(kMaxPasswordSize + 1);
-    if (Status s = read_password("Password for " + args.username, password); !s) return s.error();
-    return provision(args.username, password.text(), *params);
+    Result<internal::Secret> password = read_password("Password for " + args.username);
+    if (!password) return std::move(password).error();
+    return provision(args.username, password->text(), *params);
   }();
   if (!provisioned) return fail(provisioned.error());
 
@@ -82,7 +82,6 @@ int provision_device(const ProvisionArgs& args) {
   if (previous) {
     if (Status s = keys->promote(id); !s) return fail(s.error());
   }
-  // Every CredentialRecord copy wipes its token key when it goes away.
   if (Status added = credentials->add(provisioned->record); !added) return fail(added.error());
 
   // Both files or neither: the device's keyring goes to a temporary file

@@ -228,7 +228,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_credentials_file is required");
     return false;
   }
-  auto credentials = mqseal::Credentials::load(settings.credentials_file, settings.allow_insecure);
+  auto credentials = mqseal::Credentials::load(settings.credentials_file, {settings.allow_insecure});
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_credentials_file: %s",
                          credentials.error().message().c_str());

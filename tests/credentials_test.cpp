@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <type_traits>
 
 #include "test_util.h"
 
@@ -47,12 +48,28 @@ TEST(Credentials, ProvisionKeepsNoPasswordAndNoDeviceSecretAtTheBroker) {
   // The record's key is a subkey: the same password and salt give the same one ...
   Provisioned again = take(provision("device-7", "correct horse battery staple", testing::cheap_passphrase_params(7)));
   EXPECT_TRUE(again.device_secret.same_bytes(f.device.device_secret));
-  EXPECT_EQ(again.record.token_key, f.device.record.token_key);
+  EXPECT_TRUE(again.record.token_key.same_bytes(f.device.record.token_key));
   // ... and it is not the device secret.
-  Key record_key = take(Key::from_bytes(ByteView(f.device.record.token_key)));
-  EXPECT_FALSE(record_key.same_bytes(f.device.device_secret));
+  EXPECT_FALSE(f.device.record.token_key.same_bytes(f.device.device_secret));
   EXPECT_EQ(provision("bad name", "pw", testing::cheap_passphrase_params(7)).error(), Errc::invalid_argument);
   EXPECT_EQ(provision("x", "", testing::cheap_passphrase_params(7)).error(), Errc::invalid_argument);
+}
+
+// A token key is never copied by accident: a record is move-only, like the
+// Key it holds; Credentials::add and clone make their own guarded copies.
+TEST(Credentials, ARecordIsNeverCopied) {
+  static_assert(!std::is_copy_constructible_v<CredentialRecord> && !std::is_copy_assignable_v<CredentialRecord>,
+                "a CredentialRecord's token key is copied only by Credentials::add and clone");
+  static_assert(std::is_nothrow_move_constructible_v<CredentialRecord>, "records move");
+  Fixture f;
+  Credentials credentials;
+  testing::expect_ok(credentials.add(f.device.record));
+  Credentials copy = take(credentials.clone());
+  const CredentialRecord moved = std::move(f.device.record);
+  ASSERT_NE(copy.find("device-7"), nullptr);
+  EXPECT_TRUE(copy.find("device-7")->token_key.same_bytes(moved.token_key));
+  EXPECT_TRUE(credentials.find("device-7")->token_key.same_bytes(moved.token_key));
+  EXPECT_FALSE(f.device.record.token_key.same_bytes(moved.token_key));  // NOLINT: moved from
 }
 
 TEST(Credentials, ATokenIsShortAndAcceptedOnce) {
@@ -341,7 +358,7 @@ TEST(Credentials, LoadRefusesAFileOwnedByAnotherUser) {
   testing::expect_ok(credentials.save(path));
   ASSERT_EQ(chown(path.c_str(), 65534, 65534), 0);  // nobody
   for (const bool allow_insecure_permissions : {false, true}) {
-    Result<Credentials> loaded = Credentials::load(path, allow_insecure_permissions);
+    Result<Credentials> loaded = Credentials::load(path, {allow_insecure_permissions});
     ASSERT_FALSE(loaded) << allow_insecure_permissions;
     EXPECT_EQ(loaded.error(), Errc::insecure_permissions);
   }
@@ -405,7 +422,7 @@ TEST(Credentials, FileRoundTripIs0600AndStrict) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   Credentials back = take(Credentials::load(path));
   ASSERT_NE(back.find("device-7"), nullptr);
-  EXPECT_EQ(back.find("device-7")->token_key, f.device.record.token_key);
+  EXPECT_TRUE(back.find("device-7")->token_key.same_bytes(f.device.record.token_key));
   chmod(path.c_str(), 0644);
   EXPECT_EQ(Credentials::load(path).error(), Errc::insecure_permissions);
   const std::string text = testing::read_file(path);
@@ -435,13 +452,12 @@ TEST(Credentials, KnownAnswerVectors) {
   params.opslimit = u64(p["opslimit"]);
   params.memlimit = u64(p["memlimit"]);  // bytes
   Provisioned provisioned = take(provision(p["username"].get<std::string>(), p["password"].get<std::string>(), params));
-  std::string token_key_hex;
-  for (uint8_t b : provisioned.record.token_key) {
-    char two[3];
-    std::snprintf(two, sizeof two, "%02x", b);
-    token_key_hex += two;
+  const std::string token_key_hex = p["token_key"];
+  std::array<uint8_t, kKeySize> token_key{};
+  for (size_t i = 0; i < token_key.size(); ++i) {
+    token_key[i] = static_cast<uint8_t>(std::stoi(token_key_hex.substr(2 * i, 2), nullptr, 16));
   }
-  EXPECT_EQ(token_key_hex, p["token_key"]);
+  EXPECT_TRUE(provisioned.record.token_key.same_bytes(take(Key::from_bytes(ByteView(token_key)))));
   for (const nlohmann::json& t : doc["tokens"]) {
     std::array<uint8_t, kTokenNonceSize> nonce{};
     const std::string nonce_hex = t["nonce"];

@@ -183,13 +183,13 @@ TEST(Keyring, SaveUses0600AndLoadRefusesLooserModes) {
   EXPECT_EQ(Keyring::load(path).error(), Errc::insecure_permissions);
   chmod(path.c_str(), 0604);
   EXPECT_EQ(Keyring::load(path).error(), Errc::insecure_permissions);
-  EXPECT_TRUE(Keyring::load(path, Keyring::LoadOptions{true}));
+  EXPECT_TRUE(Keyring::load(path, LoadOptions{true}));
   EXPECT_EQ(Keyring::load(dir.file("missing")).error(), Errc::io_error);
   EXPECT_EQ(Keyring::load(dir.path()).error(), Errc::io_error);  // a directory
   // A character device, root's and mode 0666: not a regular file, so refused
   // before its owner, its mode or its (empty) content are looked at.
   EXPECT_EQ(Keyring::load("/dev/null").error(), Errc::io_error);
-  EXPECT_EQ(Keyring::load("/dev/null", Keyring::LoadOptions{true}).error(), Errc::io_error);
+  EXPECT_EQ(Keyring::load("/dev/null", LoadOptions{true}).error(), Errc::io_error);
   // A FIFO at the keyring's path: refused at once, not waiting for a writer
   // that never comes (the loader used to block in open()).
   ASSERT_EQ(mkfifo(dir.file("fifo").c_str(), 0600), 0);
@@ -241,7 +241,7 @@ TEST(Keyring, LoadRefusesAFileOwnedByAnotherUser) {
   ASSERT_FALSE(loaded);
   EXPECT_EQ(loaded.error(), Errc::insecure_permissions);
   EXPECT_NE(loaded.error().message().find("owned by uid 65534"), std::string::npos) << loaded.error().message();
-  Result<Keyring> loose = Keyring::load(path, Keyring::LoadOptions{true});
+  Result<Keyring> loose = Keyring::load(path, LoadOptions{true});
   ASSERT_FALSE(loose) << "allowing loose modes does not allow another owner";
   EXPECT_EQ(loose.error(), Errc::insecure_permissions);
   ASSERT_EQ(chown(path.c_str(), 0, 0), 0);

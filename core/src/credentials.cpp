@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "base/secret.h"
 #include "credentials_internal.h"
 #include "crypto/blake2b.h"
 #include "files/line_file.h"
@@ -84,11 +85,10 @@ Result<CredentialRecord> credential_record(std::string_view username, const Key&
   if (!valid_provisioned_name(username)) {
     return Error(Errc::invalid_argument, "usernames are 1-128 characters of [A-Za-z0-9_.@:-]");
   }
-  CredentialRecord record;
-  record.username = std::string(username);
-  record.passphrase = params;
-  if (Status s = derive_token_key(device_secret, record.token_key.data()); !s) return s.error();
-  return record;
+  Result<internal::Secret> token_key = internal::Secret::allocate(kKeySize);
+  if (!token_key) return std::move(token_key).error();
+  if (Status s = derive_token_key(device_secret, token_key->data()); !s) return s.error();
+  return CredentialRecord{std::string(username), params, KeyAccess::adopt(std::move(*token_key))};
 }
 
 Result<Provisioned> provision(std::string_view username, std::string_view password, const PassphraseParams& params) {
@@ -143,20 +143,25 @@ Result<std::string> make_connect_token(const Keyring& keyring, std::string_view 
 
 // ---- the credentials file ----
 
-CredentialRecord::~CredentialRecord() { sodium_memzero(token_key.data(), token_key.size()); }
+Credentials::~Credentials() = default;  // each record's Key wipes itself
 
-Credentials::~Credentials() = default;  // each record wipes its own token key
-
-Status Credentials::add(CredentialRecord record) {
+Status Credentials::add(const CredentialRecord& record) {
   if (!valid_provisioned_name(record.username)) return Error(Errc::invalid_argument, "invalid username");
   if (find(record.username) != nullptr) return Error(Errc::invalid_argument, "the user exists already");
-  records_.push_back(std::move(record));
+  Result<Key> token_key = record.token_key.clone();
+  if (!token_key) return std::move(token_key).error();
+  records_.push_back(CredentialRecord{record.username, record.passphrase, std::move(*token_key)});
   return {};
 }
 
-Credentials Credentials::clone() const {
+Result<Credentials> Credentials::clone() const {
   Credentials copy;
-  copy.records_ = records_;
+  copy.records_.reserve(records_.size());
+  for (const CredentialRecord& r : records_) {
+    Result<Key> token_key = r.token_key.clone();
+    if (!token_key) return std::move(token_key).error();
+    copy.records_.push_back(CredentialRecord{r.username, r.passphrase, std::move(*token_key)});
+  }
   return copy;
 }
 
@@ -177,19 +182,19 @@ Result<Credentials> Credentials::parse(std::string_view text) {
         fields[0] != "user" || fields[2] != "argon2id") {
       return line.error("expected 'user NAME argon2id SALT OPSLIMIT MEMLIMIT TOKEN_KEY'");
     }
-    CredentialRecord record;
-    record.username = std::string(fields[1]);
-    if (!valid_provisioned_name(record.username)) return line.error("invalid username");
-    if (!internal::hex_decode(fields[3], record.passphrase.salt.data(), record.passphrase.salt.size()) ||
-        !internal::parse_u64(fields[4], record.passphrase.opslimit) ||
-        !internal::parse_u64(fields[5], record.passphrase.memlimit) || !record.passphrase.valid()) {
+    const std::string_view username = fields[1];
+    if (!valid_provisioned_name(username)) return line.error("invalid username");
+    PassphraseParams passphrase;
+    if (!internal::hex_decode(fields[3], passphrase.salt.data(), passphrase.salt.size()) ||
+        !internal::parse_u64(fields[4], passphrase.opslimit) || !internal::parse_u64(fields[5], passphrase.memlimit) ||
+        !passphrase.valid()) {
       return line.error("bad Argon2id parameters");
     }
-    if (!internal::hex_decode(fields[6], record.token_key.data(), record.token_key.size())) {
-      return line.error("the token key is 64 hex digits");
-    }
-    if (credentials.find(record.username) != nullptr) return line.error("duplicate username");
-    credentials.records_.push_back(std::move(record));
+    Result<Key> token_key = KeyAccess::from_hex(fields[6]);
+    if (!token_key && token_key.error() == Errc::invalid_argument) return line.error("the token key is 64 hex digits");
+    if (!token_key) return std::move(token_key).error();
+    if (credentials.find(username) != nullptr) return line.error("duplicate username");
+    credentials.records_.push_back(CredentialRecord{std::string(username), passphrase, std::move(*token_key)});
     return {};
   });
   if (!parsed) return parsed.error();
@@ -202,18 +207,17 @@ Result<std::string> Credentials::serialize() const {
   out += kCredentialsHeader;
   out += "\n";
   for (const CredentialRecord& r : records_) {
-    internal::WipedString key;
-    key.text = internal::hex_encode(ByteView(r.token_key));
     out += "user " + r.username + " argon2id " + internal::hex_encode(ByteView(r.passphrase.salt)) + " " +
            std::to_string(r.passphrase.opslimit) + " " + std::to_string(r.passphrase.memlimit) + " ";
-    out += key.text;
+    KeyAccess::append_hex(r.token_key, out);
     out += "\n";
   }
   return out;
 }
 
-Result<Credentials> Credentials::load(const std::string& path, bool allow_insecure_permissions) {
-  return internal::load_line_file<Credentials>(path, allow_insecure_permissions, kMaxCredentialsFileSize, parse);
+Result<Credentials> Credentials::load(const std::string& path, LoadOptions options) {
+  return internal::load_line_file<Credentials>(path, options.allow_insecure_permissions, kMaxCredentialsFileSize,
+                                               parse);
 }
 
 Status Credentials::save(const std::string& path) const { return internal::save_line_file(path, serialize()); }
@@ -252,9 +256,8 @@ bool past_skew(uint64_t expiry_s, uint64_t now_s, uint64_t skew_s) noexcept {
 }  // namespace
 
 struct TokenVerifier::Impl {
-  // One per provisioned user: its token key, in guarded memory for as long as
-  // the broker runs (the records it came from are wiped when the Credentials
-  // go away), and the tokens of this user accepted and still live (at most
+  // One per provisioned user: its token key (moved from its record), and
+  // the tokens of this user accepted and still live (at most
   // options.max_tokens_per_user; see credentials.h).
   struct User {
     Key token_key;
@@ -309,11 +312,9 @@ Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOpt
   NonceHash hash;
   crypto_shorthash_keygen(hash.key.data());
   auto impl = std::unique_ptr<Impl>(new Impl{{}, std::move(*unknown_user_key), options, {}, 0});
-  for (const CredentialRecord& record : credentials.records_) {
-    Result<Key> key = Key::from_bytes(ByteView(record.token_key));
-    if (!key) return std::move(key).error();
-    impl->users.emplace(record.username,
-                        Impl::User{std::move(*key), {}, std::unordered_set<Nonce, NonceHash>(0, hash)});
+  for (CredentialRecord& record : credentials.records_) {
+    impl->users.emplace(std::move(record.username), Impl::User{std::move(record.token_key), {},
+                                                               std::unordered_set<Nonce, NonceHash>(0, hash)});
   }
   return TokenVerifier(std::move(impl));
 }

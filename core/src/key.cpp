@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include "base/hex.h"
+#include "base/secret.h"
 #include "key_access.h"
 #include "sodium_util.h"
 
@@ -14,11 +16,9 @@ static_assert(kKeySize >= crypto_generichash_blake2b_KEYBYTES_MIN &&
 static_assert(kPassphraseSaltSize == crypto_pwhash_SALTBYTES, "Argon2id salt size");
 
 namespace {
-Result<uint8_t*> allocate_key() {
-  if (Status s = internal::ensure_sodium(); !s) return s.error();
-  auto* p = static_cast<uint8_t*>(sodium_malloc(kKeySize));
-  if (p == nullptr) return Error(Errc::crypto_failure, "sodium_malloc failed");
-  return p;
+Result<Key> key_of(Result<internal::Secret> secret) {
+  if (!secret) return std::move(secret).error();
+  return KeyAccess::adopt(std::move(*secret));
 }
 }  // namespace
 
@@ -37,20 +37,16 @@ bool PassphraseParams::valid() const noexcept {
 }
 
 Result<Key> Key::generate() {
-  Result<uint8_t*> p = allocate_key();
-  if (!p) return std::move(p).error();
-  randombytes_buf(*p, kKeySize);
-  return Key(*p);
+  Result<internal::Secret> bytes = internal::Secret::allocate(kKeySize);
+  if (bytes) randombytes_buf(bytes->data(), kKeySize);
+  return key_of(std::move(bytes));
 }
 
 Result<Key> Key::from_bytes(ByteView bytes) {
   if (bytes.size() != kKeySize) {
     return Error(Errc::invalid_argument, "a key is exactly 32 bytes");
   }
-  Result<uint8_t*> p = allocate_key();
-  if (!p) return std::move(p).error();
-  std::copy(bytes.begin(), bytes.end(), *p);
-  return Key(*p);
+  return key_of(internal::Secret::copy_of(bytes));
 }
 
 Result<Key> Key::from_passphrase(std::string_view passphrase, const PassphraseParams& params) {
@@ -60,40 +56,44 @@ Result<Key> Key::from_passphrase(std::string_view passphrase, const PassphrasePa
   if (passphrase.size() > crypto_pwhash_PASSWD_MAX) {  // PASSWD_MIN is 0
     return Error(Errc::invalid_argument, "passphrase length out of range");
   }
-  Result<uint8_t*> p = allocate_key();
-  if (!p) return std::move(p).error();
-  Key key(*p);
-  if (crypto_pwhash(key.bytes_, kKeySize, passphrase.data(), passphrase.size(),
-                    params.salt.data(), params.opslimit, static_cast<size_t>(params.memlimit),
-                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+  Result<internal::Secret> bytes = internal::Secret::allocate(kKeySize);
+  if (!bytes) return std::move(bytes).error();
+  if (crypto_pwhash(bytes->data(), kKeySize, passphrase.data(), passphrase.size(), params.salt.data(),
+                    params.opslimit, static_cast<size_t>(params.memlimit), crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return Error(Errc::crypto_failure, "Argon2id could not allocate its memory");
   }
-  return key;
+  return KeyAccess::adopt(std::move(*bytes));
 }
 
-Key::Key(Key&& other) noexcept : bytes_(other.bytes_) { other.bytes_ = nullptr; }
-
-Key& Key::operator=(Key&& other) noexcept {
-  if (this != &other) {
-    if (bytes_ != nullptr) sodium_free(bytes_);
-    bytes_ = other.bytes_;
-    other.bytes_ = nullptr;
-  }
-  return *this;
-}
-
-Key::~Key() {
-  if (bytes_ != nullptr) sodium_free(bytes_);  // wipes, then frees
-}
+Key::Key(std::unique_ptr<internal::Secret> bytes) noexcept : bytes_(std::move(bytes)) {}
+Key::Key(Key&&) noexcept = default;
+Key& Key::operator=(Key&&) noexcept = default;
+Key::~Key() = default;  // the Secret wipes, then frees
 
 Result<Key> Key::clone() const {
-  if (bytes_ == nullptr) return Error(Errc::invalid_argument, "moved-from key");
-  return from_bytes(ByteView(bytes_, kKeySize));
+  if (!bytes_) return Error(Errc::invalid_argument, "moved-from key");
+  return key_of(bytes_->clone());
 }
 
 bool Key::same_bytes(const Key& other) const noexcept {
-  if (bytes_ == nullptr || other.bytes_ == nullptr) return false;
-  return sodium_memcmp(bytes_, other.bytes_, kKeySize) == 0;
+  return bytes_ && other.bytes_ && bytes_->same_bytes(*other.bytes_);
+}
+
+Key KeyAccess::adopt(internal::Secret secret) {
+  return Key(std::make_unique<internal::Secret>(std::move(secret)));
+}
+
+Result<Key> KeyAccess::from_hex(std::string_view hex) {
+  Result<internal::Secret> bytes = internal::Secret::allocate(kKeySize);
+  if (!bytes) return std::move(bytes).error();
+  if (!internal::hex_decode(hex, bytes->data(), kKeySize)) {
+    return Error(Errc::invalid_argument, "key material is 64 hex digits");
+  }
+  return adopt(std::move(*bytes));
+}
+
+void KeyAccess::append_hex(const Key& key, std::string& out) {
+  internal::hex_append(out, ByteView(bytes(key), kKeySize));
 }
 
 }  // namespace mqseal

@@ -2,15 +2,15 @@
 
 #include <sodium.h>
 
-#include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "keyring_access.h"
 #include "keyring_impl.h"
+#include "keys/key_name.h"
 #include "sodium_util.h"
 
 namespace mqseal {
-
 
 const char* name(KeyState state) noexcept {
   switch (state) {
@@ -21,29 +21,14 @@ const char* name(KeyState state) noexcept {
   return "unknown";
 }
 
-bool valid_key_name(std::string_view name) {
-  if (name.empty() || name.size() > kMaxKeyNameSize) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
-  });
-}
-
-Keyring::Keyring() : impl_(new Impl) {}
-Keyring::Keyring(Keyring&& other) noexcept : impl_(other.impl_) { other.impl_ = nullptr; }
-Keyring& Keyring::operator=(Keyring&& other) noexcept {
-  if (this != &other) {
-    delete impl_;
-    impl_ = other.impl_;
-    other.impl_ = nullptr;
-  }
-  return *this;
-}
-Keyring::~Keyring() { delete impl_; }
+Keyring::Keyring() : impl_(std::make_unique<Impl>()) {}
+Keyring::Keyring(Keyring&&) noexcept = default;
+Keyring& Keyring::operator=(Keyring&&) noexcept = default;
+Keyring::~Keyring() = default;
 
 Status Keyring::add_with_id(std::string_view name, KeyId id, Key key,
                             std::optional<PassphraseParams> passphrase) {
-  if (!valid_key_name(name)) {
+  if (!internal::valid_key_name(name)) {
     return Error(Errc::invalid_argument, "key names are 1-64 characters of [A-Za-z0-9_.-]");
   }
   if (id == 0) return Error(Errc::invalid_argument, "key ID 0 is reserved");

@@ -5,8 +5,9 @@
 
 #include "base/hex.h"
 #include "files/line_file.h"
-#include "keyring_impl.h"
 #include "key_access.h"
+#include "keyring_impl.h"
+#include "keys/key_name.h"
 #include "mqseal/keyring.h"
 #include "sodium_util.h"
 
@@ -54,7 +55,7 @@ Result<Keyring> Keyring::parse(std::string_view text) {
     }
     if (tokens.size() != 5 && tokens.size() != 9) return line.error("wrong number of fields");
     Impl::Entry entry;
-    if (!valid_key_name(tokens[1])) return line.error("invalid key name");
+    if (!internal::valid_key_name(tokens[1])) return line.error("invalid key name");
     entry.name = std::string(tokens[1]);
     if (!parse_key_id(tokens[2], entry.id) || entry.id == 0) {
       return line.error("key ID must be 8 hex digits, not 00000000");
@@ -67,12 +68,8 @@ Result<Keyring> Keyring::parse(std::string_view text) {
     if (entry.state == KeyState::retired) {
       if (tokens[4] != kRetiredMaterial) return line.error("retired key with key material");
     } else {
-      uint8_t material[kKeySize];
-      internal::ScopedWipe wipe(material, sizeof material);
-      if (!internal::hex_decode(tokens[4], material, sizeof material)) {
-        return line.error("key material must be 64 hex digits");
-      }
-      Result<Key> key = Key::from_bytes(ByteView(material, sizeof material));
+      Result<Key> key = KeyAccess::from_hex(tokens[4]);
+      if (!key && key.error() == Errc::invalid_argument) return line.error("key material must be 64 hex digits");
       if (!key) return std::move(key).error();
       entry.key = std::move(*key);
     }
@@ -103,9 +100,7 @@ Result<std::string> Keyring::serialize() const {
     internal::store_be32(id_bytes, e.id);
     out += "key " + e.name + " " + internal::hex_encode(ByteView(id_bytes, sizeof id_bytes)) + " " + name(e.state) + " ";
     if (e.key) {
-      internal::WipedString material;
-      material.text = internal::hex_encode(ByteView(KeyAccess::bytes(*e.key), kKeySize));
-      out += material.text;
+      KeyAccess::append_hex(*e.key, out);
     } else {
       out += kRetiredMaterial;
     }

@@ -36,9 +36,6 @@ struct Keyring::Impl {
   }
 };
 
-// Key names: 1..kMaxKeyNameSize characters of [A-Za-z0-9_.-].
-bool valid_key_name(std::string_view name);
-
 }  // namespace mqseal
 
 #endif  // MQSEAL_SRC_KEYRING_IMPL_H_

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "keyring_impl.h"
+#include "keys/key_name.h"
 #include "mqseal/topic.h"
 
 namespace mqseal {
@@ -41,7 +41,7 @@ bool more_specific(std::string_view a, std::string_view b) {
 
 Status TopicPolicy::add(TopicRule rule) {
   if (Status s = validate_filter(rule.filter); !s) return s;
-  if (!rule.plaintext && !valid_key_name(rule.key_name)) {
+  if (!rule.plaintext && !internal::valid_key_name(rule.key_name)) {
     return Error(Errc::invalid_argument, "key names are 1-64 characters of [A-Za-z0-9_.-]");
   }
   if (rules_.size() >= kMaxPolicyRules) return Error(Errc::invalid_argument, "too many rules");

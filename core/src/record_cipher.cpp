@@ -7,7 +7,7 @@
 #include "crypto/blake2b.h"
 #include "key_access.h"
 #include "keyring_access.h"
-#include "keyring_impl.h"
+#include "keys/key_name.h"
 #include "sodium_util.h"
 
 namespace mqseal {
@@ -48,7 +48,7 @@ Result<RecordCipher> RecordCipher::create(std::shared_ptr<const Keyring> keys,
                                           std::string_view key_name, std::string_view purpose) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
   if (!keys) return Error(Errc::invalid_argument, "a keyring is required");
-  if (!valid_key_name(key_name)) return Error(Errc::invalid_argument, "invalid key name");
+  if (!internal::valid_key_name(key_name)) return Error(Errc::invalid_argument, "invalid key name");
   if (purpose.empty() || purpose.size() > kMaxRecordPurposeSize) {
     return Error(Errc::invalid_argument, "the purpose is 1 to 64 bytes");
   }

@@ -1,7 +1,6 @@
 #include "secret_file.h"
 
 #include <fcntl.h>
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,10 +17,7 @@ namespace {
 constexpr uid_t kRootUid = 0;
 }  // namespace
 
-WipedString::~WipedString() { sodium_memzero(text.data(), text.size()); }
-
-Status read_secret_file(const std::string& path, bool allow_insecure_permissions, uint64_t max_size,
-                        WipedString& out) {
+Result<Secret> read_secret_file(const std::string& path, bool allow_insecure_permissions, uint64_t max_size) {
   // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
   // fstat below refuses anything but a regular file, whose reads it does not
   // change.
@@ -52,9 +48,9 @@ Status read_secret_file(const std::string& path, bool allow_insecure_permissions
   if (static_cast<uint64_t>(st.st_size) > max_size) {
     return Error(Errc::parse_error, path + " is larger than such a file can be");
   }
-  out.text.resize(static_cast<size_t>(st.st_size));
-  if (!read_all(fd, out.text.data(), out.text.size())) return Error(Errc::io_error, "cannot read " + path);
-  return {};
+  Result<Secret> content = Secret::allocate(static_cast<size_t>(st.st_size));
+  if (content && !read_all(fd, content->data(), content->size())) return Error(Errc::io_error, "cannot read " + path);
+  return content;
 }
 
 Status write_secret_file(const std::string& path, const std::string& text) {

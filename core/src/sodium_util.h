@@ -1,4 +1,5 @@
-// Private: libsodium start-up and guarded memory. Never included by a public header.
+// Private: libsodium start-up, wiping on scope exit, byte codecs. Never
+// included by a public header. Guarded memory: base/secret.h.
 #ifndef MQSEAL_SRC_SODIUM_UTIL_H_
 #define MQSEAL_SRC_SODIUM_UTIL_H_
 
@@ -11,31 +12,6 @@ namespace mqseal::internal {
 
 // sodium_init() once per process; crypto_failure if it cannot start.
 [[nodiscard]] Status ensure_sodium();
-
-// A block of sodium_malloc memory, wiped and freed on destruction.
-class GuardedBuffer {
- public:
-  GuardedBuffer() noexcept = default;
-  GuardedBuffer(GuardedBuffer&& other) noexcept : data_(other.data_), size_(other.size_) {
-    other.data_ = nullptr;
-    other.size_ = 0;
-  }
-  GuardedBuffer& operator=(GuardedBuffer&& other) noexcept;
-  GuardedBuffer(const GuardedBuffer&) = delete;
-  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-  ~GuardedBuffer();
-
-  // crypto_failure if the allocation fails.
-  [[nodiscard]] static Result<GuardedBuffer> allocate(size_t size);
-
-  uint8_t* data() noexcept { return data_; }
-  const uint8_t* data() const noexcept { return data_; }
-  size_t size() const noexcept { return size_; }
-
- private:
-  uint8_t* data_ = nullptr;
-  size_t size_ = 0;
-};
 
 // Wipes a buffer of key material on scope exit.
 class ScopedWipe {

@@ -20,13 +20,13 @@ Result<TopicKeyResolver> TopicKeyResolver::create(const TopicPolicy& policy,
   if (capacity == 0 || capacity > kMaxTopicCacheCapacity) {
     return Error(Errc::invalid_argument, "topic cache capacity out of range");
   }
-  Result<GuardedBuffer> arena = GuardedBuffer::allocate(capacity * kKeysPerTopic * kKeySize);
+  Result<Secret> arena = Secret::allocate(capacity * kKeysPerTopic * kKeySize);
   if (!arena) return std::move(arena).error();
   return TopicKeyResolver(policy, std::move(keyring), std::move(*arena), capacity);
 }
 
 TopicKeyResolver::TopicKeyResolver(const TopicPolicy& policy,
-                                   std::shared_ptr<const Keyring> keyring, GuardedBuffer arena,
+                                   std::shared_ptr<const Keyring> keyring, Secret arena,
                                    size_t capacity)
     : policy_(policy),
       keyring_(std::move(keyring)),

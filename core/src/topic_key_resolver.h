@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/secret.h"
 #include "mqseal/keyring.h"
 #include "mqseal/policy.h"
 #include "sodium_util.h"
@@ -68,7 +69,7 @@ class TopicKeyResolver {
   static constexpr uint32_t kNone = UINT32_MAX;
 
   TopicKeyResolver(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
-                   GuardedBuffer arena, size_t capacity);
+                   Secret arena, size_t capacity);
   uint8_t* slot_key(uint32_t index, size_t slot) {
     return arena_.data() + (static_cast<size_t>(index) * kKeysPerTopic + slot) * kKeySize;
   }
@@ -78,7 +79,7 @@ class TopicKeyResolver {
 
   TopicPolicy policy_;  // a private copy: Node::rule points into it
   std::shared_ptr<const Keyring> keyring_;
-  GuardedBuffer arena_;  // capacity * kKeysPerTopic derived keys
+  Secret arena_;  // capacity * kKeysPerTopic derived keys
   size_t capacity_;
   std::vector<Node> nodes_;
   std::unordered_map<std::string, uint32_t> index_;

@@ -184,7 +184,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   mqseal::fuzz::Input in(data, size);
   Run run;
   run.options.max_tokens_per_user = 1 + (in.byte() & 15);
-  mqseal::Result<mqseal::TokenVerifier> verifier = mqseal::TokenVerifier::create(world().credentials.clone(), run.options);
+  mqseal::Result<mqseal::Credentials> credentials = world().credentials.clone();
+  check(credentials.ok(), "Credentials::clone");
+  mqseal::Result<mqseal::TokenVerifier> verifier = mqseal::TokenVerifier::create(std::move(*credentials), run.options);
   check(verifier.ok(), "TokenVerifier::create");
 
   for (size_t op = 0; op < kMaxOps && !in.empty(); ++op) {

@@ -63,14 +63,14 @@ void bind_credentials(py::module_& m) {
       .def("save", [](const Credentials& c, const std::string& path) { check(c.save(path)); }, py::arg("path"))
       .def_static("load",
                   [](const std::string& path, bool allow_insecure_permissions) {
-                    return unwrap(Credentials::load(path, allow_insecure_permissions));
+                    return unwrap(Credentials::load(path, LoadOptions{allow_insecure_permissions}));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false);
 
   py::class_<TokenVerifier>(m, "TokenVerifier")
       .def(py::init([](const Credentials& credentials, py::handle options) {
              // A snapshot: the Python object stays usable.
-             return unwrap(TokenVerifier::create(credentials.clone(), verifier_options(options)));
+             return unwrap(TokenVerifier::create(unwrap(credentials.clone()), verifier_options(options)));
            }),
            py::arg("credentials"), py::arg("options"))
       .def("verify",

@@ -86,7 +86,7 @@ void bind_keys(py::module_& m) {
       .def_static("load",
                   [](const std::string& path, bool allow_insecure_permissions) {
                     return std::make_shared<Keyring>(
-                        unwrap(Keyring::load(path, Keyring::LoadOptions{allow_insecure_permissions})));
+                        unwrap(Keyring::load(path, LoadOptions{allow_insecure_permissions})));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
       .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });

@@ -31,6 +31,10 @@
 // key (a guarded allocation). A token is forgotten only once it could no
 // longer verify (expiry + max_clock_skew_s < now); one verify() costs one MAC
 // and O(log max_tokens_per_user) amortised, however full the tables are.
+// Each token key (in a CredentialRecord, then in the verifier, which takes it
+// over) is its own guarded allocation: about 16 000 fill Linux's default
+// vm.max_map_count, past which new ones lose their guard pages and the
+// process's other memory mappings can fail.
 // "now" never goes back for a user: tokens are judged against the latest
 // time that user's tokens were judged at, so a broker clock stepping back
 // cannot bring back a forgotten token (a step back shorter than a token's
@@ -70,17 +74,11 @@ inline constexpr size_t kMaxClientIdSize = 65535;
 // What the broker keeps for one device: the token key (a subkey of the
 // device secret: it verifies tokens but is neither the password nor the
 // device secret) and the Argon2id salt and limits the secret came from.
+// Move-only, like the Key in it.
 struct CredentialRecord {
   std::string username;
   PassphraseParams passphrase;
-  std::array<uint8_t, kKeySize> token_key{};  // secret: keep the record file 0600
-
-  CredentialRecord() = default;
-  CredentialRecord(const CredentialRecord&) = default;
-  CredentialRecord(CredentialRecord&&) noexcept = default;  // copies the array: both copies wipe
-  CredentialRecord& operator=(const CredentialRecord&) = default;
-  CredentialRecord& operator=(CredentialRecord&&) noexcept = default;
-  ~CredentialRecord();  // wipes token_key, whichever copy this is
+  Key token_key;  // in guarded memory, as every Key; in a file, keep it 0600
 };
 
 struct Provisioned {
@@ -120,20 +118,23 @@ struct Provisioned {
 // The broker's credentials file (docs/SPEC.md, "Credentials file").
 class Credentials {
  public:
-  [[nodiscard]] Status add(CredentialRecord record);  // invalid_argument if the user exists
+  // Adds a copy of the record (its token key in new guarded memory).
+  // invalid_argument if the user exists; crypto_failure if there is no
+  // guarded memory.
+  [[nodiscard]] Status add(const CredentialRecord& record);
   const CredentialRecord* find(std::string_view username) const noexcept;
   size_t size() const noexcept { return records_.size(); }
-  // A copy (the copy's token keys are wiped when it goes away, like these).
-  Credentials clone() const;
+  // A deep copy, token keys in new guarded memory (crypto_failure if there
+  // is none).
+  [[nodiscard]] Result<Credentials> clone() const;
 
   [[nodiscard]] static Result<Credentials> parse(std::string_view text);
   [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
-  // Refuses a file group or others can read unless allow_insecure_permissions,
-  // and always one owned by neither the effective user nor root
-  // (insecure_permissions): as for keyring files (mqseal/keyring.h). A
-  // parse_error says "PATH: line N: why".
-  [[nodiscard]] static Result<Credentials> load(const std::string& path,
-                                                bool allow_insecure_permissions = false);
+  // Refuses a file group or others can read unless
+  // options.allow_insecure_permissions, and always one owned by neither the
+  // effective user nor root (insecure_permissions): as for keyring files
+  // (mqseal/keyring.h). A parse_error says "PATH: line N: why".
+  [[nodiscard]] static Result<Credentials> load(const std::string& path, LoadOptions options = {});
   [[nodiscard]] Status save(const std::string& path) const;  // atomic, mode 0600
 
   Credentials() = default;
@@ -142,7 +143,7 @@ class Credentials {
   ~Credentials();
 
  private:
-  friend class TokenVerifier;  // moves the token keys into guarded memory
+  friend class TokenVerifier;  // moves the token keys out
   std::vector<CredentialRecord> records_;
 };
 
@@ -170,8 +171,8 @@ struct VerifierOptions {
 
 class TokenVerifier {
  public:
-  // invalid_argument for options out of range. The token keys move into
-  // guarded memory (sodium_malloc) for the verifier's lifetime.
+  // invalid_argument for options out of range. The token keys move from
+  // `credentials` into the verifier (no copy).
   [[nodiscard]] static Result<TokenVerifier> create(Credentials credentials, VerifierOptions options = {});
   TokenVerifier(TokenVerifier&&) noexcept;
   TokenVerifier& operator=(TokenVerifier&&) noexcept;

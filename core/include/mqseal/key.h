@@ -25,6 +25,10 @@
 
 namespace mqseal {
 
+namespace internal {
+class Secret;  // core/src/base/secret.h: guarded memory, wiped when freed
+}  // namespace internal
+
 inline constexpr size_t kKeySize = 32;           // XChaCha20-Poly1305 / BLAKE2b key
 inline constexpr size_t kPassphraseSaltSize = 16;  // Argon2id salt
 
@@ -59,15 +63,16 @@ class Key {
   Key& operator=(const Key&) = delete;
   ~Key();
 
-  // A second Key with the same bytes in its own guarded memory.
+  // A second Key with the same bytes in its own guarded memory
+  // (crypto_failure if there is none; invalid_argument for a moved-from key).
   [[nodiscard]] Result<Key> clone() const;
   // Constant-time comparison of the key bytes.
   bool same_bytes(const Key& other) const noexcept;
 
  private:
   friend struct KeyAccess;  // core/src only
-  explicit Key(uint8_t* guarded) noexcept : bytes_(guarded) {}
-  uint8_t* bytes_ = nullptr;  // kKeySize bytes from sodium_malloc, or null after move
+  explicit Key(std::unique_ptr<internal::Secret> bytes) noexcept;
+  std::unique_ptr<internal::Secret> bytes_;  // kKeySize guarded bytes, or null after move
 };
 
 }  // namespace mqseal

@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,14 @@ const char* name(KeyState state) noexcept;
 inline constexpr size_t kMaxKeyNameSize = 64;  // names: [A-Za-z0-9_.-]{1,64}
 inline constexpr size_t kMaxKeyringKeys = 4096;
 inline constexpr uint64_t kMaxKeyringFileSize = 1 << 20;
+
+// How Keyring::load and Credentials::load treat the file's permissions.
+struct LoadOptions {
+  // Also read a file that group or others may read (0640 for a service's
+  // group, say). A file owned by neither the effective user nor root is
+  // refused all the same.
+  bool allow_insecure_permissions = false;
+};
 
 // What list() reports about a key: never its bytes.
 struct KeyInfo {
@@ -97,14 +106,8 @@ class Keyring {
   // A deep copy with the same IDs and states, key bytes in new guarded memory.
   [[nodiscard]] Result<Keyring> clone() const;
 
-  struct LoadOptions {
-    bool allow_insecure_permissions = false;
-  };
   // parse(), on the file's text: a parse_error says "PATH: line N: why".
-  [[nodiscard]] static Result<Keyring> load(const std::string& path, LoadOptions options);
-  [[nodiscard]] static Result<Keyring> load(const std::string& path) {
-    return load(path, LoadOptions{});
-  }
+  [[nodiscard]] static Result<Keyring> load(const std::string& path, LoadOptions options = {});
   // Writes atomically (temporary file, fsync, rename) with mode 0600.
   [[nodiscard]] Status save(const std::string& path) const;
 
@@ -116,7 +119,7 @@ class Keyring {
  private:
   friend struct KeyringAccess;  // core/src only
   struct Impl;
-  Impl* impl_;
+  std::unique_ptr<Impl> impl_;  // null only after a move
 };
 
 }  // namespace mqseal

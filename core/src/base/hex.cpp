@@ -5,10 +5,16 @@
 namespace mqseal::internal {
 
 std::string hex_encode(ByteView bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');  // sodium_bin2hex writes a NUL
-  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
-  out.pop_back();
+  std::string out;
+  hex_append(out, bytes);
   return out;
+}
+
+void hex_append(std::string& out, ByteView bytes) {
+  const size_t start = out.size();
+  out.resize(start + bytes.size() * 2 + 1);  // sodium_bin2hex writes a NUL
+  sodium_bin2hex(out.data() + start, bytes.size() * 2 + 1, bytes.data(), bytes.size());
+  out.pop_back();
 }
 
 bool hex_decode(std::string_view text, uint8_t* out, size_t out_size) {

@@ -10,8 +10,10 @@
 
 namespace mqseal::internal {
 
-// The caller wipes the result if the bytes are secret.
-std::string hex_encode(ByteView bytes);
+std::string hex_encode(ByteView bytes);  // not for secret bytes: see hex_append
+// Appends the hex text to `out` and nowhere else: for secret bytes, into an
+// `out` reserved so that it does not reallocate, and wiped by its owner.
+void hex_append(std::string& out, ByteView bytes);
 // false unless `text` is exactly out_size * 2 hex digits (out may be partly written).
 [[nodiscard]] bool hex_decode(std::string_view text, uint8_t* out, size_t out_size);
 

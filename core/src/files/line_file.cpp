@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "sodium_util.h"
+
 namespace mqseal::internal {
 
 Error Line::error(std::string_view what) const {
@@ -55,9 +57,8 @@ bool parse_u64(std::string_view text, uint64_t& value) {
 
 Status save_line_file(const std::string& path, Result<std::string> text) {
   if (!text) return text.error();
-  WipedString content;
-  content.text = std::move(*text);
-  return write_secret_file(path, content.text);
+  ScopedWipe wipe(text->data(), text->size());
+  return write_secret_file(path, *text);
 }
 
 }  // namespace mqseal::internal

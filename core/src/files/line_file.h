@@ -37,9 +37,9 @@ struct Line {
 template <typename T, typename Parse>
 [[nodiscard]] Result<T> load_line_file(const std::string& path, bool allow_insecure_permissions,
                                        uint64_t max_size, Parse&& parse) {
-  WipedString content;
-  if (Status s = read_secret_file(path, allow_insecure_permissions, max_size, content); !s) return s.error();
-  Result<T> parsed = parse(std::string_view(content.text));
+  Result<Secret> content = read_secret_file(path, allow_insecure_permissions, max_size);
+  if (!content) return std::move(content).error();
+  Result<T> parsed = parse(content->text());
   if (parsed) return parsed;
   const std::string& detail = parsed.error().detail();
   return Error(parsed.error().code(), detail.empty() ? path : path + ": " + detail);
