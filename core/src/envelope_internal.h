@@ -1,5 +1,5 @@
-// Private: the header reader behind parse_header, for the open path, where a
-// Result's construction and destruction showed up in the profile.
+// Private: the body of open_with_key, for the Opener, which has parsed the
+// header and validated the topic already.
 #ifndef MQSEAL_SRC_ENVELOPE_INTERNAL_H_
 #define MQSEAL_SRC_ENVELOPE_INTERNAL_H_
 
@@ -7,15 +7,12 @@
 
 namespace mqseal::internal {
 
-// Errc{} (value 0) on success; malformed, unsupported_version or
-// unsupported_suite otherwise.
-Errc read_header(ByteView envelope, EnvelopeHeader& header) noexcept;
-
-// Verifies and decrypts an envelope whose header read_header() accepted with
-// this version: authentication_failed, or invalid_topic for a topic longer
-// than MQTT allows. `out` is cleared on failure.
-Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
-                 uint8_t version, std::vector<uint8_t>& out);
+// Verifies and decrypts an envelope whose header parse_header() accepted with
+// this version, for a topic of at most kMaxTopicSize bytes, under
+// aead::open's contract: invalid_argument (overlap, `out` untouched), or
+// authentication_failed (`out` cleared).
+[[nodiscard]] Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
+                               ByteView envelope, uint8_t version, std::vector<uint8_t>& out);
 
 }  // namespace mqseal::internal
 

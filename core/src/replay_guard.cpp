@@ -240,10 +240,6 @@ ReplayGuard& ReplayGuard::operator=(ReplayGuard&&) noexcept = default;
 ReplayGuard::~ReplayGuard() = default;
 
 Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
-  return check(m, std::hash<std::string_view>{}(m.topic), now_ms);
-}
-
-Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now_ms) {
   const ReplayOptions& o = impl_->options;
   // Unsigned arithmetic that cannot wrap: a timestamp ahead of the receiver
   // (within the skew) has age 0.
@@ -251,7 +247,6 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
     return Errc::not_yet_valid;
   }
   const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
-  const StreamKey key{m.sender, topic_hash};
   if (m.retained) {
     const RetainedPolicy policy = m.retained_rule != nullptr ? m.retained_rule->policy : o.retained;
     const uint64_t max_age = m.retained_rule != nullptr ? m.retained_rule->max_age_ms : o.retained_max_age_ms;
@@ -260,6 +255,7 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
   } else if (age > o.max_age_ms) {
     return Errc::expired;
   }
+  const StreamKey key{m.sender, std::hash<std::string_view>{}(m.topic)};
   std::lock_guard<std::mutex> lock(impl_->mutex);
   Partition* p = impl_->partition(m.key_name);
   if (p == nullptr) return Error(Errc::capacity_exceeded, "too many key names");

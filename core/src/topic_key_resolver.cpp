@@ -3,7 +3,6 @@
 #include <sodium.h>
 
 #include <cstring>
-#include <functional>
 #include <utility>
 
 #include "keyring_access.h"
@@ -93,16 +92,23 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
   Node& n = nodes_[i];
   n.topic = scratch_;
   n.rule = *rule;
-  n.topic_hash = std::hash<std::string_view>{}(topic);
   index_.emplace(n.topic, i);
   push_front(i);
   return i;
 }
 
-Status TopicKeyResolver::key_for(uint32_t i, KeyId wanted, TopicKey& out) {
+Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wanted,
+                                 ResolvedTopic& out) {
+  Result<uint32_t> found = find_or_insert(topic);
+  if (!found) return std::move(found).error();
+  out.rule = nodes_[*found].rule;
+  if (out.rule->plaintext || !wanted) return {};
+  return key_for(*found, *wanted, out);
+}
+
+Status TopicKeyResolver::key_for(uint32_t i, KeyId wanted, ResolvedTopic& out) {
   Node& n = nodes_[i];
-  if (n.rule->plaintext) return Error(Errc::invalid_argument, "plaintext topics have no key");
-  if (wanted == 0) {
+  if (wanted == kPrimaryKey) {
     if (n.primary == 0) {
       Result<KeyId> primary = keyring_->primary(n.rule->key_name);
       if (!primary) return primary.error();

@@ -116,8 +116,6 @@ class ReplayGuard {
   const ReplayOptions& options() const noexcept;
 
  private:
-  friend class Opener;  // passes the topic hash its topic cache already holds
-  [[nodiscard]] Status check(const MessageFacts& message, size_t topic_hash, uint64_t now_ms);
   struct Impl;
   explicit ReplayGuard(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;
