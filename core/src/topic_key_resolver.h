@@ -67,7 +67,6 @@ class TopicKeyResolver {
                    GuardedBuffer arena, size_t capacity);
   // The cache slot of a topic, valid until the next call.
   Result<uint32_t> find_or_insert(std::string_view topic);
-  Status key_for(uint32_t index, KeyId wanted, ResolvedTopic& out);
   uint8_t* slot_key(uint32_t index, size_t slot) {
     return arena_.data() + (static_cast<size_t>(index) * kKeysPerTopic + slot) * kKeySize;
   }
