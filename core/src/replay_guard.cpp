@@ -199,6 +199,17 @@ struct ReplayGuard::Impl {
   std::unordered_map<std::string, Partition> partitions;
   Partition* last = nullptr;  // the previous message's partition
   std::string last_name;
+  std::string last_topic;  // the previous message's topic, and its hash
+  size_t last_topic_hash = std::hash<std::string_view>{}(last_topic);
+
+  // std::hash of a topic; a run of messages on one topic hashes it once.
+  size_t topic_hash(std::string_view topic) {
+    if (topic != last_topic) {
+      last_topic.assign(topic.data(), topic.size());
+      last_topic_hash = std::hash<std::string_view>{}(topic);
+    }
+    return last_topic_hash;
+  }
 
   // The partition of a key name, made on first use; null when
   // kMaxPartitions key names have one already.
@@ -255,8 +266,8 @@ Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
   } else if (age > o.max_age_ms) {
     return Errc::expired;
   }
-  const StreamKey key{m.sender, std::hash<std::string_view>{}(m.topic)};
   std::lock_guard<std::mutex> lock(impl_->mutex);
+  const StreamKey key{m.sender, impl_->topic_hash(m.topic)};
   Partition* p = impl_->partition(m.key_name);
   if (p == nullptr) return Error(Errc::capacity_exceeded, "too many key names");
   // A young retained message could be a copy of a live one: it is judged as one.

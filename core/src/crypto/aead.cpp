@@ -4,24 +4,11 @@
 
 #include <cstring>
 
-#include "sodium_util.h"
-
 namespace mqseal::internal::aead {
 
 static_assert(kKeySize == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
 static_assert(kNonceSize == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "nonce size");
 static_assert(kTagSize == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag size");
-
-Status check_buffers(ByteView input, size_t max_input, std::vector<uint8_t>& out) {
-  if (overlaps(input.data(), input.size(), out.data(), out.capacity())) {
-    return Error(Errc::invalid_argument, "the input may not live in the output buffer");
-  }
-  if (input.size() > max_input) {
-    out.clear();
-    return Errc::payload_too_large;
-  }
-  return {};
-}
 
 Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView header,
             ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
