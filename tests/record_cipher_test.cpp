@@ -97,5 +97,22 @@ TEST(RecordCipher, BadArguments) {
   EXPECT_EQ(open_error(f.cipher(), "k", record), Errc::unknown_key);
 }
 
+// One contract with Sealer::seal: a failed seal leaves `out` empty, so that a
+// caller reusing it never writes a stale record.
+TEST(RecordCipher, FailedSealClearsOutput) {
+  Fixture f;
+  std::vector<uint8_t> out(kRecordOverhead + 1, 0x5a);
+  RecordCipher absent = take(RecordCipher::create(f.keys, "absent", "p"));
+  EXPECT_EQ(absent.seal(std::string_view("k"), std::string_view("x"), out).error(), Errc::no_primary_key);
+  EXPECT_TRUE(out.empty());
+  out.assign(kRecordOverhead + 1, 0x5a);
+  // A view claiming a size past the limit; nothing may be read from it. On the
+  // stack, so that it does not claim to overlap `out` on the heap.
+  const uint8_t byte = 0;
+  EXPECT_EQ(f.cipher().seal(std::string_view("k"), ByteView(&byte, (size_t{1} << 30) + 1), out).error(),
+            Errc::payload_too_large);
+  EXPECT_TRUE(out.empty());
+}
+
 }  // namespace
 }  // namespace mqseal

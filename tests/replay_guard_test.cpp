@@ -38,6 +38,18 @@ TEST(ReplayGuard, AcceptsFreshReorderedAndFlagsDuplicates) {
   testing::expect_ok(g.check(msg(2, 11), kNow));  // another sender has its own window
 }
 
+// A topic keeps its stream whatever topics come between its messages, the
+// empty topic included (the guard remembers the previous topic's hash).
+TEST(ReplayGuard, ATopicKeepsItsStreamAcrossOtherTopics) {
+  ReplayGuard g = take(ReplayGuard::create());
+  for (const std::string_view first : {"", "t/1"}) {
+    testing::expect_ok(g.check(msg(first.empty() ? 3 : 4, 10, kNow, false, first), kNow));
+    testing::expect_ok(g.check(msg(first.empty() ? 3 : 4, 10, kNow, false, "t/2"), kNow));
+    EXPECT_EQ(code(g.check(msg(first.empty() ? 3 : 4, 10, kNow, false, first), kNow)), Errc::duplicate)
+        << "topic '" << first << "'";
+  }
+}
+
 TEST(ReplayGuard, WindowEdges) {
   ReplayGuard g = take(ReplayGuard::create());
   testing::expect_ok(g.check(msg(1, 5000), kNow));

@@ -1,10 +1,8 @@
 #include "mqseal/envelope.h"
 
-#include <sodium.h>
-
-#include <algorithm>
 #include <cstring>
 
+#include "crypto/aead.h"
 #include "crypto/blake2b.h"
 #include "key_access.h"
 #include "mqseal/topic.h"
@@ -13,8 +11,8 @@
 
 namespace mqseal {
 
-static_assert(kNonceSize == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "nonce size");
-static_assert(kTagSize == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag size");
+static_assert(kNonceSize == internal::aead::kNonceSize, "nonce size");
+static_assert(kTagSize == internal::aead::kTagSize, "tag size");
 
 namespace {
 
@@ -83,38 +81,26 @@ const uint8_t* build_ad(const uint8_t* header, const Layout& at, std::string_vie
 
 }  // namespace
 
-namespace internal {
-Errc read_header(ByteView envelope, EnvelopeHeader& h) noexcept {
-  if (envelope.size() < kMinEnvelopeSize || envelope.size() > kMaxEnvelopeSize) {
-    return Errc::malformed;
-  }
+Result<EnvelopeHeader> parse_header(ByteView envelope) {
+  if (envelope.size() < kMinEnvelopeSize) return Error(Errc::malformed, "shorter than an envelope");
+  if (envelope.size() > kMaxEnvelopeSize) return Error(Errc::malformed, "larger than MQTT allows");
+  EnvelopeHeader h;
   h.version = envelope[kOffsetVersion];
   if (h.version != kEnvelopeVersion && h.version != kEnvelopeVersionV1) {
     return Errc::unsupported_version;
   }
-  if (envelope.size() < envelope_overhead(h.version)) return Errc::malformed;
+  if (envelope.size() < envelope_overhead(h.version)) {
+    return Error(Errc::malformed, "shorter than an envelope");
+  }
   h.suite = envelope[kOffsetSuite];
   if (h.suite != kSuiteXChaCha20Poly1305) return Errc::unsupported_suite;
   h.flags = h.version == kEnvelopeVersionV1 ? 0 : envelope[kOffsetFlags];
-  if ((h.flags & ~kKnownFlags) != 0) return Errc::malformed;
+  if ((h.flags & ~kKnownFlags) != 0) return Error(Errc::malformed, "unknown flags");
   const Layout& at = layout(h.version);
-  h.key_id = load_be32(envelope.data() + at.key_id);
-  h.timestamp_ms = load_be64(envelope.data() + at.timestamp);
+  h.key_id = internal::load_be32(envelope.data() + at.key_id);
+  h.timestamp_ms = internal::load_be64(envelope.data() + at.timestamp);
   std::memcpy(h.sender.data(), envelope.data() + at.nonce, kSenderIdSize);
-  h.sequence = load_be64(envelope.data() + at.sequence);
-  return Errc{};
-}
-}  // namespace internal
-
-Result<EnvelopeHeader> parse_header(ByteView envelope) {
-  EnvelopeHeader h;
-  const Errc code = internal::read_header(envelope, h);
-  if (code == Errc::malformed) {
-    if (envelope.size() > kMaxEnvelopeSize) return Error(Errc::malformed, "larger than MQTT allows");
-    if (envelope.size() >= kEnvelopeOverhead) return Error(Errc::malformed, "unknown flags");
-    return Error(Errc::malformed, "shorter than an envelope");
-  }
-  if (code != Errc{}) return code;
+  h.sequence = internal::load_be64(envelope.data() + at.sequence);
   return h;
 }
 
@@ -126,13 +112,6 @@ Status internal::derive_topic_key(const Key& rule_key, std::string_view topic, u
 
 Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
                                   const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out) {
-  if (internal::overlaps(payload.data(), payload.size(), out.data(), out.capacity())) {
-    return Error(Errc::invalid_argument, "payload may not live in the output buffer");
-  }
-  if (payload.size() > kMaxPayloadSize) {
-    out.clear();
-    return Errc::payload_too_large;
-  }
   if (topic.size() > kMaxTopicSize) {
     out.clear();
     return Errc::invalid_topic;
@@ -144,57 +123,41 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
     return Error(Errc::invalid_argument, "no such envelope version or flags");
   }
   const Layout& at = layout(header.version);
-  out.resize(payload.size() + at.header + kTagSize);
-  write_header(header, at, out.data());
+  uint8_t header_bytes[kHeaderSize];
+  write_header(header, at, header_bytes);
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
-  const uint8_t* ad = build_ad(out.data(), at, topic, stack_ad, heap_ad, ad_size);
-  unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + at.header, &written, payload.data(),
-                                             payload.size(), ad, ad_size, nullptr,
-                                             out.data() + at.nonce, topic_key);
-  return {};
+  const uint8_t* ad = build_ad(header_bytes, at, topic, stack_ad, heap_ad, ad_size);
+  return internal::aead::seal(topic_key, header_bytes + at.nonce, ByteView(ad, ad_size),
+                              ByteView(header_bytes, at.header), payload, kMaxPayloadSize, out);
 }
 
 namespace internal {
 Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
                  uint8_t version, std::vector<uint8_t>& out) {
-  if (topic.size() > kMaxTopicSize) {
-    out.clear();
-    return Errc::invalid_topic;
-  }
   const Layout& at = layout(version);
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
   const uint8_t* ad = build_ad(envelope.data(), at, topic, stack_ad, heap_ad, ad_size);
-  // Not cleared first: a caller that reuses `out` for same-size messages
-  // pays no zero-fill. Decryption overwrites every byte, or `out` is cleared.
-  out.resize(envelope.size() - at.header - kTagSize);
-  unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr,
-                                                 envelope.data() + at.header,
-                                                 envelope.size() - at.header, ad, ad_size,
-                                                 envelope.data() + at.nonce, topic_key) != 0) {
-    out.clear();
-    return Errc::authentication_failed;
-  }
-  return {};
+  return aead::open(topic_key, envelope.data() + at.nonce, ByteView(ad, ad_size),
+                    ByteView(envelope.data() + at.header, envelope.size() - at.header), out);
 }
 }  // namespace internal
 
-Status internal::open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
-                               ByteView envelope, std::vector<uint8_t>& out) {
-  if (internal::overlaps(envelope.data(), envelope.size(), out.data(), out.capacity())) {
-    return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
-  }
-  EnvelopeHeader header;
-  if (const Errc code = internal::read_header(envelope, header); code != Errc{}) {
+Status internal::open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
+                               std::vector<uint8_t>& out) {
+  Result<EnvelopeHeader> header = parse_header(envelope);
+  if (!header) {
     out.clear();
-    return code;
+    return std::move(header).error();
   }
-  return internal::open_body(topic_key, topic, envelope, header.version, out);
+  if (topic.size() > kMaxTopicSize) {
+    out.clear();
+    return Errc::invalid_topic;
+  }
+  return internal::open_body(topic_key, topic, envelope, header->version, out);
 }
 
 }  // namespace mqseal

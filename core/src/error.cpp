@@ -61,16 +61,29 @@ const char* name(Errc code) noexcept {
   return t != nullptr ? t->name : "unknown";
 }
 
+Error::Error(Errc code, std::string detail) : bits_(inline_bits(code)) {
+  if (!detail.empty()) bits_ = reinterpret_cast<uintptr_t>(new detail::ErrorRep{code, std::move(detail)});
+}
+
+uintptr_t Error::copy_rep(const detail::ErrorRep* rep) {
+  return reinterpret_cast<uintptr_t>(new detail::ErrorRep(*rep));
+}
+
 std::string Error::message() const {
-  std::string text = mqseal::message(code_);
-  if (!detail_.empty()) {
+  std::string text = mqseal::message(code());
+  if (is_rep()) {
     text += ": ";
-    text += detail_;
+    text += rep()->detail;
   }
   return text;
 }
 
 namespace detail {
+const std::string& empty_detail() noexcept {
+  static const std::string empty;
+  return empty;
+}
+
 void bad_result_access() noexcept {
   std::fputs("mqseal: value() of a failed Result, or error() of a good one\n", stderr);
   std::abort();

@@ -1,6 +1,7 @@
 #include "mqseal/opener.h"
 
 #include <mutex>
+#include <optional>
 
 #include "envelope_internal.h"
 #include "mqseal/envelope.h"
@@ -52,51 +53,46 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
                          Opened& out) {
   out.sealed = false;
   out.retained = false;
-  internal::TopicKey topic_key;
-  internal::ScopedWipe wipe(topic_key.key, sizeof topic_key.key);
-  EnvelopeHeader header;
-  size_t topic_hash = 0;
-  const TopicRule* rule = nullptr;
+  Result<EnvelopeHeader> header = parse_header(envelope);
+  std::optional<KeyId> wanted;  // none: the rule alone (no key for a bad header)
+  if (header && header->key_id != 0) wanted = header->key_id;
+  internal::ResolvedTopic resolved;
+  internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    // The rule comes first: a plaintext topic never parses a header, and a
-    // sealed topic never passes a payload through unopened.
-    Result<uint32_t> slot = impl_->resolver.find_or_insert(topic);
-    if (!slot) return slot.error();
-    if (impl_->resolver.plaintext(*slot)) {
-      out.payload.assign(envelope.begin(), envelope.end());
-      return {};
-    }
-    if (const Errc code = internal::read_header(envelope, header); code != Errc{}) {
-      return code == Errc::malformed ? Status(parse_header(envelope).error()) : Status(code);
-    }
-    if (header.key_id == 0) return Errc::unknown_key;
-    topic_hash = impl_->resolver.topic_hash(*slot);
-    rule = &impl_->resolver.rule(*slot);
-    if (Status s = impl_->resolver.key_for(*slot, header.key_id, topic_key); !s) return s;
+    if (Status s = impl_->resolver.resolve(topic, wanted, resolved); !s) return s;
   }
-  if (Status s = internal::open_body(topic_key.key, topic, envelope, header.version, out.payload); !s) {
+  // The rule comes first: a plaintext topic passes any payload through, and
+  // a sealed topic never passes a payload through unopened.
+  const TopicRule& rule = *resolved.rule;
+  if (rule.plaintext) {
+    out.payload.assign(envelope.begin(), envelope.end());
+    return {};
+  }
+  if (!header) return std::move(header).error();
+  if (header->key_id == 0) return Errc::unknown_key;
+  if (Status s = internal::open_body(resolved.key, topic, envelope, header->version, out.payload); !s) {
     return s;
   }
   const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
   MessageFacts facts;
   facts.topic = topic;
-  facts.key_name = rule->key_name;
-  facts.sender = header.sender;
-  facts.sequence = header.sequence;
-  facts.timestamp_ms = header.timestamp_ms;
+  facts.key_name = rule.key_name;
+  facts.sender = header->sender;
+  facts.sequence = header->sequence;
+  facts.timestamp_ms = header->timestamp_ms;
   // The retain flag on delivery is not authenticated; the publisher's intent
   // is. Only a message sealed to be retained is judged as retained, so a
   // live message (and any v1 envelope, which cannot say) flagged as retained
   // in transit meets the live rules.
-  facts.retained = delivery.retained && (header.flags & kFlagRetain) != 0;
-  facts.retained_rule = rule->retained ? &*rule->retained : nullptr;
-  if (Status s = impl_->guard.check(facts, topic_hash, now); !s) return s;
+  facts.retained = delivery.retained && (header->flags & kFlagRetain) != 0;
+  facts.retained_rule = rule.retained ? &*rule.retained : nullptr;
+  if (Status s = impl_->guard.check(facts, now); !s) return s;
   out.sealed = true;
-  out.key_id = header.key_id;
-  out.timestamp_ms = header.timestamp_ms;
-  out.sender = header.sender;
-  out.sequence = header.sequence;
+  out.key_id = header->key_id;
+  out.timestamp_ms = header->timestamp_ms;
+  out.sender = header->sender;
+  out.sequence = header->sequence;
   out.retained = facts.retained;
   return {};
 }

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "crypto/aead.h"
 #include "crypto/blake2b.h"
 #include "key_access.h"
 #include "keyring_access.h"
@@ -16,13 +17,13 @@ namespace {
 
 constexpr size_t kOffsetKeyId = 1;
 constexpr size_t kOffsetNonce = 5;
-constexpr size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr size_t kNonceBytes = internal::aead::kNonceSize;
 constexpr size_t kLengthPrefixSize = 4;
 // Personalisation of the record-key derivation: exactly 16 bytes.
 constexpr internal::Blake2bPersonal kRecordKeyPersonal = "mqseal record v1";
 constexpr size_t kMaxRecordSize = size_t{1} << 30;
 static_assert(kOffsetNonce + kNonceBytes == kRecordHeaderSize, "record layout");
-static_assert(kRecordOverhead == kRecordHeaderSize + crypto_aead_xchacha20poly1305_ietf_ABYTES,
+static_assert(kRecordOverhead == kRecordHeaderSize + internal::aead::kTagSize,
               "record overhead");
 
 // record_key = BLAKE2b-256(key = K, message = purpose, personal = "mqseal record v1")
@@ -56,30 +57,25 @@ Result<RecordCipher> RecordCipher::create(std::shared_ptr<const Keyring> keys,
 }
 
 Status RecordCipher::seal(ByteView associated, ByteView plaintext, std::vector<uint8_t>& out) const {
-  if (internal::overlaps(plaintext.data(), plaintext.size(), out.data(), out.capacity())) {
-    return Error(Errc::invalid_argument, "plaintext may not live in the output buffer");
-  }
-  if (plaintext.size() > kMaxRecordSize || associated.size() > kMaxRecordSize) {
-    return Errc::payload_too_large;
-  }
+  if (Status s = internal::aead::check_buffers(plaintext, kMaxRecordSize, out); !s) return s;
+  auto fail = [&out](Status s) {
+    out.clear();
+    return s;
+  };
+  if (associated.size() > kMaxRecordSize) return fail(Errc::payload_too_large);
   Result<KeyId> id = keys_->primary(key_name_);
-  if (!id) return id.error();
-  const KeyringEntryView entry = KeyringAccess::find(*keys_, *id);
+  if (!id) return fail(std::move(id).error());
   uint8_t record_key[kKeySize];
   internal::ScopedWipe wipe(record_key, sizeof record_key);
-  if (Status s = derive_record_key(*entry.key, purpose_, record_key); !s) return s;
-
-  out.resize(kRecordOverhead + plaintext.size());
-  out[0] = kRecordVersion;
-  internal::store_be32(out.data() + kOffsetKeyId, *id);
-  randombytes_buf(out.data() + kOffsetNonce, kNonceBytes);
-  const std::vector<uint8_t> ad = associated_data(out.data(), associated);
-  unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kRecordHeaderSize, &written,
-                                             plaintext.data(), plaintext.size(), ad.data(),
-                                             ad.size(), nullptr, out.data() + kOffsetNonce,
-                                             record_key);
-  return {};
+  const KeyringEntryView entry = KeyringAccess::find(*keys_, *id);
+  if (Status s = derive_record_key(*entry.key, purpose_, record_key); !s) return fail(std::move(s));
+  uint8_t header[kRecordHeaderSize];
+  header[0] = kRecordVersion;
+  internal::store_be32(header + kOffsetKeyId, *id);
+  randombytes_buf(header + kOffsetNonce, kNonceBytes);
+  const std::vector<uint8_t> ad = associated_data(header, associated);
+  return internal::aead::seal(record_key, header + kOffsetNonce, ad, ByteView(header, kRecordHeaderSize),
+                              plaintext, kMaxRecordSize, out);
 }
 
 Status RecordCipher::open(ByteView associated, ByteView record, std::vector<uint8_t>& out) const {
@@ -97,17 +93,9 @@ Status RecordCipher::open(ByteView associated, ByteView record, std::vector<uint
   internal::ScopedWipe wipe(record_key, sizeof record_key);
   if (Status s = derive_record_key(*entry.key, purpose_, record_key); !s) return s;
   const std::vector<uint8_t> ad = associated_data(record.data(), associated);
-  out.resize(record.size() - kRecordOverhead);
-  unsigned long long written = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr,
-                                                 record.data() + kRecordHeaderSize,
-                                                 record.size() - kRecordHeaderSize, ad.data(),
-                                                 ad.size(), record.data() + kOffsetNonce,
-                                                 record_key) != 0) {
-    out.clear();
-    return Errc::authentication_failed;
-  }
-  return {};
+  return internal::aead::open(record_key, record.data() + kOffsetNonce, ad,
+                              ByteView(record.data() + kRecordHeaderSize, record.size() - kRecordHeaderSize),
+                              out);
 }
 
 }  // namespace mqseal

@@ -199,6 +199,17 @@ struct ReplayGuard::Impl {
   std::unordered_map<std::string, Partition> partitions;
   Partition* last = nullptr;  // the previous message's partition
   std::string last_name;
+  std::string last_topic;  // the previous message's topic, and its hash
+  size_t last_topic_hash = std::hash<std::string_view>{}(last_topic);
+
+  // std::hash of a topic; a run of messages on one topic hashes it once.
+  size_t topic_hash(std::string_view topic) {
+    if (topic != last_topic) {
+      last_topic.assign(topic.data(), topic.size());
+      last_topic_hash = std::hash<std::string_view>{}(topic);
+    }
+    return last_topic_hash;
+  }
 
   // The partition of a key name, made on first use; null when
   // kMaxPartitions key names have one already.
@@ -240,10 +251,6 @@ ReplayGuard& ReplayGuard::operator=(ReplayGuard&&) noexcept = default;
 ReplayGuard::~ReplayGuard() = default;
 
 Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
-  return check(m, std::hash<std::string_view>{}(m.topic), now_ms);
-}
-
-Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now_ms) {
   const ReplayOptions& o = impl_->options;
   // Unsigned arithmetic that cannot wrap: a timestamp ahead of the receiver
   // (within the skew) has age 0.
@@ -251,7 +258,6 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
     return Errc::not_yet_valid;
   }
   const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
-  const StreamKey key{m.sender, topic_hash};
   if (m.retained) {
     const RetainedPolicy policy = m.retained_rule != nullptr ? m.retained_rule->policy : o.retained;
     const uint64_t max_age = m.retained_rule != nullptr ? m.retained_rule->max_age_ms : o.retained_max_age_ms;
@@ -261,6 +267,7 @@ Status ReplayGuard::check(const MessageFacts& m, size_t topic_hash, uint64_t now
     return Errc::expired;
   }
   std::lock_guard<std::mutex> lock(impl_->mutex);
+  const StreamKey key{m.sender, impl_->topic_hash(m.topic)};
   Partition* p = impl_->partition(m.key_name);
   if (p == nullptr) return Error(Errc::capacity_exceeded, "too many key names");
   // A young retained message could be a copy of a live one: it is judged as one.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "crypto/aead.h"
 #include "envelope_internal.h"
 #include "mqseal/envelope.h"
 #include "topic_key_resolver.h"
@@ -67,30 +68,20 @@ Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const K
 
 Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
                     Publish publish) {
-  if (internal::overlaps(payload.data(), payload.size(), out.data(), out.capacity())) {
-    return Error(Errc::invalid_argument, "payload may not live in the output buffer");
-  }
-  if (payload.size() > kMaxPayloadSize) {
-    out.clear();
-    return Errc::payload_too_large;
-  }
-  internal::TopicKey topic_key;
-  internal::ScopedWipe wipe(topic_key.key, sizeof topic_key.key);
+  // Before the topic: a refused payload costs no sequence number.
+  if (Status s = internal::aead::check_buffers(payload, kMaxPayloadSize, out); !s) return s;
+  internal::ResolvedTopic resolved;
+  internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
   EnvelopeHeader header;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    Result<uint32_t> slot = impl_->resolver.find_or_insert(topic);
-    if (!slot) {
-      out.clear();
-      return slot.error();
-    }
-    if (impl_->resolver.plaintext(*slot)) {
-      out.assign(payload.begin(), payload.end());
-      return {};
-    }
-    if (Status s = impl_->resolver.key_for(*slot, 0, topic_key); !s) {
+    if (Status s = impl_->resolver.resolve(topic, internal::kPrimaryKey, resolved); !s) {
       out.clear();
       return s;
+    }
+    if (resolved.rule->plaintext) {
+      out.assign(payload.begin(), payload.end());
+      return {};
     }
     if (impl_->fork_generation != g_fork_generation.load(std::memory_order_relaxed)) {
       impl_->new_session();
@@ -108,9 +99,9 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
     impl_->last_timestamp_ms = std::max(impl_->last_timestamp_ms, now);
     header.timestamp_ms = impl_->last_timestamp_ms;
   }
-  header.key_id = topic_key.key_id;
+  header.key_id = resolved.key_id;
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
-  return internal::seal_with_header(topic_key.key, topic, header, payload, out);
+  return internal::seal_with_header(resolved.key, topic, header, payload, out);
 }
 
 Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView payload,

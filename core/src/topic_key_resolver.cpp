@@ -3,7 +3,6 @@
 #include <sodium.h>
 
 #include <cstring>
-#include <functional>
 #include <utility>
 
 #include "envelope_internal.h"
@@ -94,41 +93,42 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
   Node& n = nodes_[i];
   n.topic = scratch_;
   n.rule = *rule;
-  n.topic_hash = std::hash<std::string_view>{}(topic);
   index_.emplace(n.topic, i);
   push_front(i);
   return i;
 }
 
-Status TopicKeyResolver::key_for(uint32_t i, KeyId wanted, TopicKey& out) {
+Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wanted,
+                                 ResolvedTopic& out) {
+  Result<uint32_t> found = find_or_insert(topic);
+  if (!found) return std::move(found).error();
+  const uint32_t i = *found;
   Node& n = nodes_[i];
-  if (n.rule->plaintext) return Error(Errc::invalid_argument, "plaintext topics have no key");
-  if (wanted == 0) {
+  out.rule = n.rule;
+  if (n.rule->plaintext || !wanted) return {};
+  KeyId id = *wanted;
+  if (id == kPrimaryKey) {
     if (n.primary == 0) {
       Result<KeyId> primary = keyring_->primary(n.rule->key_name);
       if (!primary) return primary.error();
       n.primary = *primary;
     }
-    wanted = n.primary;
+    id = n.primary;
   }
-  for (size_t s = 0; s < kKeysPerTopic; ++s) {
-    if (n.slot_ids[s] == wanted) {
-      n.most_recent_slot = static_cast<uint8_t>(s);
-      out.key_id = wanted;
-      std::memcpy(out.key, slot_key(i, s), kKeySize);
-      return {};
-    }
+  size_t s = 0;
+  while (s < kKeysPerTopic && n.slot_ids[s] != id) ++s;
+  if (s == kKeysPerTopic) {  // not cached: derived into the less recently used slot
+    const KeyringEntryView entry = KeyringAccess::find(*keyring_, id);
+    if (entry.name == nullptr) return Errc::unknown_key;
+    if (entry.state == KeyState::retired) return Errc::key_retired;
+    if (*entry.name != n.rule->key_name) return Errc::wrong_key_for_topic;
+    static_assert(kKeysPerTopic == 2, "slot choice assumes two slots");
+    s = 1 - n.most_recent_slot;
+    if (Status st = derive_topic_key(*entry.key, n.topic, slot_key(i, s)); !st) return st;
+    n.slot_ids[s] = id;
   }
-  const KeyringEntryView entry = KeyringAccess::find(*keyring_, wanted);
-  if (entry.name == nullptr) return Errc::unknown_key;
-  if (entry.state == KeyState::retired) return Errc::key_retired;
-  if (*entry.name != n.rule->key_name) return Errc::wrong_key_for_topic;
-  const size_t s = 1 - n.most_recent_slot;  // replace the less recently used slot
-  static_assert(kKeysPerTopic == 2, "slot choice assumes two slots");
-  if (Status st = derive_topic_key(*entry.key, n.topic, slot_key(i, s)); !st) return st;
-  n.slot_ids[s] = wanted;
   n.most_recent_slot = static_cast<uint8_t>(s);
-  out.key_id = wanted;
+  out.key_id = id;
   std::memcpy(out.key, slot_key(i, s), kKeySize);
   return {};
 }

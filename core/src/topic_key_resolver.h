@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -24,10 +25,15 @@ namespace mqseal::internal {
 // re-deriving.
 inline constexpr size_t kKeysPerTopic = 2;
 
-struct TopicKey {
-  KeyId key_id = 0;
-  uint8_t key[kKeySize] = {};  // the derived key; the caller wipes it
+// What resolve() found for a topic.
+struct ResolvedTopic {
+  const TopicRule* rule = nullptr;  // lives as long as the resolver
+  KeyId key_id = 0;                 // 0 when no key was derived
+  uint8_t key[kKeySize] = {};       // the derived key; the caller wipes it
 };
+
+// resolve()'s `wanted` for sealing: the primary key of the rule's key name.
+inline constexpr KeyId kPrimaryKey = 0;
 
 // Not thread-safe: its owner serialises calls.
 class TopicKeyResolver {
@@ -38,20 +44,11 @@ class TopicKeyResolver {
                                                        std::shared_ptr<const Keyring> keyring,
                                                        size_t capacity);
 
-  // The cache slot of a topic, valid until the next call: invalid_topic or
-  // no_rule.
-  [[nodiscard]] Result<uint32_t> find_or_insert(std::string_view topic);
-  // Whether the topic's rule is a plaintext rule.
-  bool plaintext(uint32_t index) const { return nodes_[index].rule->plaintext; }
-  // The topic's rule; it lives as long as the resolver.
-  const TopicRule& rule(uint32_t index) const { return *nodes_[index].rule; }
-  // std::hash of the topic, computed once when the topic entered the cache.
-  size_t topic_hash(uint32_t index) const { return nodes_[index].topic_hash; }
-  // Fills `out` with the derived key. `wanted` is the key ID named by an
-  // envelope, or 0 for the primary key of the rule's key name (sealing).
-  // no_primary_key, unknown_key, key_retired, wrong_key_for_topic,
-  // crypto_failure.
-  [[nodiscard]] Status key_for(uint32_t index, KeyId wanted, TopicKey& out);
+  // The rule that covers `topic` (invalid_topic, no_rule) and, unless the
+  // rule is plaintext or `wanted` is empty, the topic's derived key: `wanted`
+  // is the key ID an envelope names, or kPrimaryKey to seal. no_primary_key,
+  // unknown_key, key_retired, wrong_key_for_topic, crypto_failure.
+  [[nodiscard]] Status resolve(std::string_view topic, std::optional<KeyId> wanted, ResolvedTopic& out);
 
   void set_keyring(std::shared_ptr<const Keyring> keyring);
 
@@ -59,7 +56,6 @@ class TopicKeyResolver {
   struct Node {
     std::string topic;
     const TopicRule* rule = nullptr;
-    size_t topic_hash = 0;
     KeyId primary = 0;                   // 0 until looked up
     KeyId slot_ids[kKeysPerTopic] = {};  // 0 = empty slot
     uint8_t most_recent_slot = 0;
@@ -70,6 +66,8 @@ class TopicKeyResolver {
 
   TopicKeyResolver(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
                    Secret arena, size_t capacity);
+  // The cache slot of a topic, valid until the next call.
+  Result<uint32_t> find_or_insert(std::string_view topic);
   uint8_t* slot_key(uint32_t index, size_t slot) {
     return arena_.data() + (static_cast<size_t>(index) * kKeysPerTopic + slot) * kKeySize;
   }

@@ -62,22 +62,68 @@ const char* message(Errc code) noexcept;
 // The name of the code as spelled above, e.g. "authentication_failed".
 const char* name(Errc code) noexcept;
 
+namespace detail {
+struct ErrorRep {
+  Errc code;
+  std::string detail;
+};
+// The detail of an Error that has none.
+const std::string& empty_detail() noexcept;
+}  // namespace detail
+
+// One machine word, as cheap to return as the code itself: the code tagged
+// in-line (low bit 1), or, only when there is a detail, a pointer to a heap
+// copy of code and detail. A copy copies the detail; a moved-from Error keeps
+// its code and loses its detail.
 class Error {
  public:
-  Error(Errc code) noexcept : code_(code) {}  // NOLINT: implicit on purpose
-  Error(Errc code, std::string detail) : code_(code), detail_(std::move(detail)) {}
+  Error(Errc code) noexcept : bits_(inline_bits(code)) {}  // NOLINT: implicit on purpose
+  Error(Errc code, std::string detail);
+  Error(const Error& other) : bits_(other.is_rep() ? copy_rep(other.rep()) : other.bits_) {}
+  Error(Error&& other) noexcept : bits_(other.bits_) { other.bits_ = other.without_detail(); }
+  Error& operator=(const Error& other) { return *this = Error(other); }
+  Error& operator=(Error&& other) noexcept {
+    if (this != &other) {
+      release();
+      bits_ = other.bits_;
+      other.bits_ = other.without_detail();
+    }
+    return *this;
+  }
+  ~Error() { release(); }
 
-  Errc code() const noexcept { return code_; }
+  Errc code() const noexcept {
+    return is_rep() ? rep()->code : static_cast<Errc>(bits_ >> 1);
+  }
   // message(code()), then ": detail" when there is a detail.
   std::string message() const;
-  const std::string& detail() const noexcept { return detail_; }
+  // Empty when there is none.
+  const std::string& detail() const noexcept {
+    return is_rep() ? rep()->detail : detail::empty_detail();
+  }
 
-  friend bool operator==(const Error& e, Errc c) noexcept { return e.code_ == c; }
-  friend bool operator!=(const Error& e, Errc c) noexcept { return e.code_ != c; }
+  friend bool operator==(const Error& e, Errc c) noexcept { return e.code() == c; }
+  friend bool operator!=(const Error& e, Errc c) noexcept { return e.code() != c; }
 
  private:
-  Errc code_;
-  std::string detail_;
+  friend class Status;
+  static constexpr uintptr_t kInlineTag = 1;  // a heap rep is aligned: its low bit is 0
+  static constexpr uintptr_t kNone = 0;       // no error: only inside a successful Status
+  static constexpr uintptr_t inline_bits(Errc code) noexcept {
+    return (static_cast<uintptr_t>(code) << 1) | kInlineTag;
+  }
+  explicit Error(uintptr_t bits) noexcept : bits_(bits) {}
+  bool is_rep() const noexcept { return (bits_ & kInlineTag) == 0 && bits_ != kNone; }
+  const detail::ErrorRep* rep() const noexcept {
+    return reinterpret_cast<const detail::ErrorRep*>(bits_);
+  }
+  uintptr_t without_detail() const noexcept { return is_rep() ? inline_bits(code()) : bits_; }
+  static uintptr_t copy_rep(const detail::ErrorRep* rep);
+  void release() noexcept {
+    if (is_rep()) delete rep();
+  }
+
+  uintptr_t bits_;
 };
 
 namespace detail {
@@ -142,24 +188,27 @@ class [[nodiscard]] Result {
   bool ok_;
 };
 
-// Success or an Error.
+// Success or an Error, in one machine word: success is a null word.
 class [[nodiscard]] Status {
  public:
-  Status() noexcept = default;  // success
-  Status(Error error) : failed_(true), error_(std::move(error)) {}  // NOLINT
-  Status(Errc code) : Status(Error(code)) {}  // NOLINT
+  Status() noexcept : error_(Error::kNone) {}  // success
+  Status(Error error) noexcept : error_(std::move(error)) {}  // NOLINT
+  Status(Errc code) noexcept : error_(code) {}  // NOLINT
 
-  bool ok() const noexcept { return !failed_; }
-  explicit operator bool() const noexcept { return !failed_; }
+  bool ok() const noexcept { return error_.bits_ == Error::kNone; }
+  explicit operator bool() const noexcept { return ok(); }
   const Error& error() const& {
-    if (!failed_) detail::bad_result_access();
+    if (ok()) detail::bad_result_access();
     return error_;
   }
 
  private:
-  bool failed_ = false;
-  Error error_{Errc::invalid_argument};  // meaningful only when failed_
+  Error error_;  // meaningful only when failed
 };
+
+static_assert(alignof(detail::ErrorRep) >= 2, "an ErrorRep's address leaves the tag bit free");
+static_assert(sizeof(Error) == sizeof(void*), "an Error is one word");
+static_assert(sizeof(Status) == sizeof(void*), "a Status is one word");
 
 }  // namespace mqseal
 

@@ -48,11 +48,13 @@ class RecordCipher {
                                                    std::string_view key_name,
                                                    std::string_view purpose);
 
-  // no_primary_key, payload_too_large. `out` may not overlap `plaintext`.
+  // no_primary_key, payload_too_large; `out` is cleared on failure. `out`
+  // may not overlap `plaintext` (invalid_argument, `out` untouched).
   [[nodiscard]] Status seal(ByteView associated, ByteView plaintext, std::vector<uint8_t>& out) const;
   // malformed, unsupported_version, unknown_key, key_retired,
   // wrong_key_for_topic (a key of another name), authentication_failed.
-  // `out` is left empty on failure.
+  // `out` is left empty on failure; it may not overlap `record`
+  // (invalid_argument).
   [[nodiscard]] Status open(ByteView associated, ByteView record, std::vector<uint8_t>& out) const;
 
  private:

@@ -35,7 +35,9 @@
 // and is otherwise accepted.
 //
 // Memory is bounded: at most max_streams streams are tracked per partition,
-// each costing kReplayStateBytes (plus hash-map overhead, about 64 bytes).
+// each costing kReplayStateBytes (plus hash-map overhead, about 64 bytes),
+// and the guard keeps a copy of the previous message's topic (the Opener's
+// topics are at most kMaxTopicSize bytes).
 // When a partition's table is full, its streams whose newest message is
 // older than max_age are dropped first (any replay of theirs is refused as
 // expired anyway); then its least recently seen stream is dropped and the
@@ -116,8 +118,6 @@ class ReplayGuard {
   const ReplayOptions& options() const noexcept;
 
  private:
-  friend class Opener;  // passes the topic hash its topic cache already holds
-  [[nodiscard]] Status check(const MessageFacts& message, size_t topic_hash, uint64_t now_ms);
   struct Impl;
   explicit ReplayGuard(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;

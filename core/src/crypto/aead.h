@@ -1,0 +1,56 @@
+// Private: the one AEAD seal and open of mqseal, XChaCha20-Poly1305 (IETF),
+// under envelopes (docs/SPEC.md) and records at rest. One contract for both:
+//   - invalid_argument when the input lies in out's buffer; `out` is left
+//     untouched (it holds the caller's input);
+//   - any other failure leaves `out` empty.
+// Another suite (signatures, sealing to a public key, an OpenSSL AEAD) is
+// another file next to this one with this contract, chosen by the suite byte.
+#ifndef MQSEAL_SRC_CRYPTO_AEAD_H_
+#define MQSEAL_SRC_CRYPTO_AEAD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "mqseal/bytes.h"
+#include "mqseal/error.h"
+#include "mqseal/key.h"
+#include "sodium_util.h"
+
+namespace mqseal::internal::aead {
+
+inline constexpr size_t kNonceSize = 24;
+inline constexpr size_t kTagSize = 16;
+
+// The checks seal() begins with, for a caller that must make them before
+// other work: invalid_argument (overlap, `out` untouched), payload_too_large
+// above `max_input` (`out` cleared). Inline: the hot path makes it twice.
+[[nodiscard]] inline Status check_buffers(ByteView input, size_t max_input, std::vector<uint8_t>& out) {
+  if (overlaps(input.data(), input.size(), out.data(), out.capacity())) {
+    return Error(Errc::invalid_argument, "the input may not live in the output buffer");
+  }
+  if (input.size() > max_input) {
+    out.clear();
+    return Errc::payload_too_large;
+  }
+  return {};
+}
+
+// out = header || ciphertext || tag, the plaintext encrypted under `key` and
+// `nonce`, authenticating `ad`. check_buffers(plaintext, max_plaintext, out)
+// first.
+[[nodiscard]] Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                          ByteView header, ByteView plaintext, size_t max_plaintext,
+                          std::vector<uint8_t>& out);
+
+// out = the plaintext of `sealed` (ciphertext || tag): invalid_argument when
+// `sealed` or the nonce lies in out's buffer; authentication_failed for any
+// mismatch, or a `sealed` shorter than a tag. `out` keeps its size until
+// decryption overwrites every byte: reusing it for same-size messages pays no
+// zero-fill.
+[[nodiscard]] Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                          ByteView sealed, std::vector<uint8_t>& out);
+
+}  // namespace mqseal::internal::aead
+
+#endif  // MQSEAL_SRC_CRYPTO_AEAD_H_
