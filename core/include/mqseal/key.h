@@ -26,7 +26,8 @@
 namespace mqseal {
 
 namespace internal {
-class Secret;  // core/src/base/secret.h: guarded memory, wiped when freed
+class Secret;      // core/src/base/secret.h: guarded memory, wiped when freed
+struct KeyAccess;  // core/src/keys/key_access.h: how core code reaches key bytes
 }  // namespace internal
 
 inline constexpr size_t kKeySize = 32;           // XChaCha20-Poly1305 / BLAKE2b key
@@ -70,7 +71,7 @@ class Key {
   bool same_bytes(const Key& other) const noexcept;
 
  private:
-  friend struct KeyAccess;  // core/src only
+  friend struct internal::KeyAccess;
   explicit Key(std::unique_ptr<internal::Secret> bytes) noexcept;
   std::unique_ptr<internal::Secret> bytes_;  // kKeySize guarded bytes, or null after move
 };

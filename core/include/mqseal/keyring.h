@@ -45,6 +45,10 @@
 
 namespace mqseal {
 
+namespace internal {
+struct KeyringAccess;  // core/src/keys/keyring_access.h: key lookup for Sealer and Opener
+}  // namespace internal
+
 enum class KeyState : uint8_t { primary = 1, active = 2, retired = 3 };
 const char* name(KeyState state) noexcept;
 
@@ -117,7 +121,7 @@ class Keyring {
   [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
 
  private:
-  friend struct KeyringAccess;  // core/src only
+  friend struct internal::KeyringAccess;
   struct Impl;
   std::unique_ptr<Impl> impl_;  // null only after a move
 };

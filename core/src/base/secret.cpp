@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal::internal {
 

@@ -15,7 +15,7 @@
 #include "mqseal/bytes.h"
 #include "mqseal/error.h"
 #include "mqseal/key.h"
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal::internal::aead {
 

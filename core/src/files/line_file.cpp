@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal::internal {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "mqseal/error.h"
-#include "secret_file.h"
+#include "files/secret_file.h"
 
 namespace mqseal::internal {
 

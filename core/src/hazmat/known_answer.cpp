@@ -4,8 +4,8 @@
 #include "mqseal/hazmat/credentials.h"
 #include "mqseal/hazmat/envelope.h"
 
-#include "credentials_internal.h"
-#include "envelope_internal.h"
+#include "connect/credentials_internal.h"
+#include "wire/envelope_internal.h"
 
 namespace mqseal::hazmat {
 

@@ -1,4 +1,4 @@
-#include "secret_file.h"
+#include "files/secret_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -4,10 +4,10 @@
 
 #include "crypto/aead.h"
 #include "crypto/blake2b.h"
-#include "key_access.h"
+#include "keys/key_access.h"
 #include "mqseal/topic.h"
-#include "envelope_internal.h"
-#include "sodium_util.h"
+#include "wire/envelope_internal.h"
+#include "base/sodium_util.h"
 
 namespace mqseal {
 
@@ -105,7 +105,7 @@ Result<EnvelopeHeader> parse_header(ByteView envelope) {
 }
 
 Status internal::derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]) {
-  const uint8_t* key = KeyAccess::bytes(rule_key);
+  const uint8_t* key = internal::KeyAccess::bytes(rule_key);
   if (key == nullptr) return Error(Errc::invalid_argument, "moved-from key");
   return internal::blake2b_personal(out, kKeySize, ByteView(key, kKeySize), topic, kTopicKeyPersonal);
 }

@@ -11,13 +11,13 @@
 
 #include "base/hex.h"
 #include "base/secret.h"
-#include "credentials_internal.h"
+#include "connect/credentials_internal.h"
 #include "crypto/blake2b.h"
 #include "files/line_file.h"
-#include "key_access.h"
-#include "keyring_access.h"
+#include "keys/key_access.h"
+#include "keys/keyring_access.h"
 #include "mqseal/clock.h"
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal {
 
@@ -64,7 +64,7 @@ Status token_mac(const uint8_t token_key[kKeySize], std::string_view username, s
 
 // token_key = BLAKE2b-256(key = device_secret, personal = "mqseal token key", message = "")
 Status derive_token_key(const Key& device_secret, uint8_t out[kKeySize]) {
-  const uint8_t* secret = KeyAccess::bytes(device_secret);
+  const uint8_t* secret = internal::KeyAccess::bytes(device_secret);
   if (secret == nullptr) return Error(Errc::invalid_argument, "moved-from key");
   return internal::blake2b_personal(out, kKeySize, ByteView(secret, kKeySize), ByteView(), kTokenKeyPersonal);
 }
@@ -88,7 +88,7 @@ Result<CredentialRecord> credential_record(std::string_view username, const Key&
   Result<internal::Secret> token_key = internal::Secret::allocate(kKeySize);
   if (!token_key) return std::move(token_key).error();
   if (Status s = derive_token_key(device_secret, token_key->data()); !s) return s.error();
-  return CredentialRecord{std::string(username), params, KeyAccess::adopt(std::move(*token_key))};
+  return CredentialRecord{std::string(username), params, internal::KeyAccess::adopt(std::move(*token_key))};
 }
 
 Result<Provisioned> provision(std::string_view username, std::string_view password, const PassphraseParams& params) {
@@ -136,7 +136,7 @@ Result<std::string> make_connect_token(const Keyring& keyring, std::string_view 
                                        uint64_t lifetime_s, uint64_t now_s) {
   Result<KeyId> id = keyring.primary(key_name);
   if (!id) return Error(Errc::no_primary_key, std::string(key_name));
-  const KeyringEntryView entry = KeyringAccess::find(keyring, *id);
+  const internal::KeyringEntryView entry = internal::KeyringAccess::find(keyring, *id);
   if (entry.key == nullptr) return Errc::no_primary_key;  // cannot happen: a primary is never retired
   return make_connect_token(*entry.key, username, client_id, lifetime_s, now_s);
 }
@@ -190,7 +190,7 @@ Result<Credentials> Credentials::parse(std::string_view text) {
         !passphrase.valid()) {
       return line.error("bad Argon2id parameters");
     }
-    Result<Key> token_key = KeyAccess::from_hex(fields[6]);
+    Result<Key> token_key = internal::KeyAccess::from_hex(fields[6]);
     if (!token_key && token_key.error() == Errc::invalid_argument) return line.error("the token key is 64 hex digits");
     if (!token_key) return std::move(token_key).error();
     if (credentials.find(username) != nullptr) return line.error("duplicate username");
@@ -209,7 +209,7 @@ Result<std::string> Credentials::serialize() const {
   for (const CredentialRecord& r : records_) {
     out += "user " + r.username + " argon2id " + internal::hex_encode(ByteView(r.passphrase.salt)) + " " +
            std::to_string(r.passphrase.opslimit) + " " + std::to_string(r.passphrase.memlimit) + " ";
-    KeyAccess::append_hex(r.token_key, out);
+    internal::KeyAccess::append_hex(r.token_key, out);
     out += "\n";
   }
   return out;
@@ -347,7 +347,7 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   const auto user = impl_->users.find(std::string(username));
   const bool known = user != impl_->users.end();
   uint8_t expected[kTokenMacSize];
-  if (Status s = token_mac(KeyAccess::bytes(known ? user->second.token_key : impl_->unknown_user_key), username,
+  if (Status s = token_mac(internal::KeyAccess::bytes(known ? user->second.token_key : impl_->unknown_user_key), username,
                            client_id, binary, expected);
       !s) {
     return s;

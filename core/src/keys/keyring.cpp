@@ -5,10 +5,10 @@
 #include <memory>
 #include <utility>
 
-#include "keyring_access.h"
-#include "keyring_impl.h"
+#include "keys/keyring_access.h"
+#include "keys/keyring_impl.h"
 #include "keys/key_name.h"
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal {
 
@@ -121,7 +121,7 @@ Result<Keyring> Keyring::clone() const {
   return copy;
 }
 
-KeyringEntryView KeyringAccess::find(const Keyring& keyring, KeyId id) noexcept {
+internal::KeyringEntryView internal::KeyringAccess::find(const Keyring& keyring, KeyId id) noexcept {
   const Keyring::Impl::Entry* e = keyring.impl_->find(id);
   if (e == nullptr) return {};
   return {&e->name, e->state, e->key ? &*e->key : nullptr};

@@ -1,4 +1,4 @@
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 #include <sodium.h>
 

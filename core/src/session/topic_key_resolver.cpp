@@ -1,12 +1,12 @@
-#include "topic_key_resolver.h"
+#include "session/topic_key_resolver.h"
 
 #include <sodium.h>
 
 #include <cstring>
 #include <utility>
 
-#include "envelope_internal.h"
-#include "keyring_access.h"
+#include "wire/envelope_internal.h"
+#include "keys/keyring_access.h"
 #include "mqseal/envelope.h"
 #include "mqseal/options.h"
 
@@ -118,7 +118,7 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
   size_t s = 0;
   while (s < kKeysPerTopic && n.slot_ids[s] != id) ++s;
   if (s == kKeysPerTopic) {  // not cached: derived into the less recently used slot
-    const KeyringEntryView entry = KeyringAccess::find(*keyring_, id);
+    const internal::KeyringEntryView entry = internal::KeyringAccess::find(*keyring_, id);
     if (entry.name == nullptr) return Errc::unknown_key;
     if (entry.state == KeyState::retired) return Errc::key_retired;
     if (*entry.name != n.rule->key_name) return Errc::wrong_key_for_topic;

@@ -6,10 +6,10 @@
 
 #include "crypto/aead.h"
 #include "crypto/blake2b.h"
-#include "key_access.h"
-#include "keyring_access.h"
+#include "keys/key_access.h"
+#include "keys/keyring_access.h"
 #include "keys/key_name.h"
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal {
 
@@ -28,7 +28,7 @@ static_assert(kRecordOverhead == kRecordHeaderSize + internal::aead::kTagSize,
 
 // record_key = BLAKE2b-256(key = K, message = purpose, personal = "mqseal record v1")
 Status derive_record_key(const Key& key, std::string_view purpose, uint8_t out[kKeySize]) {
-  return internal::blake2b_personal(out, kKeySize, ByteView(KeyAccess::bytes(key), kKeySize), purpose,
+  return internal::blake2b_personal(out, kKeySize, ByteView(internal::KeyAccess::bytes(key), kKeySize), purpose,
                                     kRecordKeyPersonal);
 }
 
@@ -67,7 +67,7 @@ Status RecordCipher::seal(ByteView associated, ByteView plaintext, std::vector<u
   if (!id) return fail(std::move(id).error());
   uint8_t record_key[kKeySize];
   internal::ScopedWipe wipe(record_key, sizeof record_key);
-  const KeyringEntryView entry = KeyringAccess::find(*keys_, *id);
+  const internal::KeyringEntryView entry = internal::KeyringAccess::find(*keys_, *id);
   if (Status s = derive_record_key(*entry.key, purpose_, record_key); !s) return fail(std::move(s));
   uint8_t header[kRecordHeaderSize];
   header[0] = kRecordVersion;
@@ -85,7 +85,7 @@ Status RecordCipher::open(ByteView associated, ByteView record, std::vector<uint
   }
   if (record[0] != kRecordVersion) return Errc::unsupported_version;
   const KeyId id = internal::load_be32(record.data() + kOffsetKeyId);
-  const KeyringEntryView entry = KeyringAccess::find(*keys_, id);
+  const internal::KeyringEntryView entry = internal::KeyringAccess::find(*keys_, id);
   if (entry.name == nullptr) return Errc::unknown_key;
   if (entry.state == KeyState::retired) return Errc::key_retired;
   if (*entry.name != key_name_) return Errc::wrong_key_for_topic;

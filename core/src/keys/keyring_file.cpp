@@ -5,11 +5,11 @@
 
 #include "base/hex.h"
 #include "files/line_file.h"
-#include "key_access.h"
-#include "keyring_impl.h"
+#include "keys/key_access.h"
+#include "keys/keyring_impl.h"
 #include "keys/key_name.h"
 #include "mqseal/keyring.h"
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal {
 
@@ -68,7 +68,7 @@ Result<Keyring> Keyring::parse(std::string_view text) {
     if (entry.state == KeyState::retired) {
       if (tokens[4] != kRetiredMaterial) return line.error("retired key with key material");
     } else {
-      Result<Key> key = KeyAccess::from_hex(tokens[4]);
+      Result<Key> key = internal::KeyAccess::from_hex(tokens[4]);
       if (!key && key.error() == Errc::invalid_argument) return line.error("key material must be 64 hex digits");
       if (!key) return std::move(key).error();
       entry.key = std::move(*key);
@@ -100,7 +100,7 @@ Result<std::string> Keyring::serialize() const {
     internal::store_be32(id_bytes, e.id);
     out += "key " + e.name + " " + internal::hex_encode(ByteView(id_bytes, sizeof id_bytes)) + " " + name(e.state) + " ";
     if (e.key) {
-      KeyAccess::append_hex(*e.key, out);
+      internal::KeyAccess::append_hex(*e.key, out);
     } else {
       out += kRetiredMaterial;
     }

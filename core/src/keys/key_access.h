@@ -8,13 +8,13 @@
 #include "base/secret.h"
 #include "mqseal/key.h"
 
-namespace mqseal {
+namespace mqseal::internal {
 
 struct KeyAccess {
   // kKeySize bytes, or null for a moved-from key.
   static const uint8_t* bytes(const Key& key) noexcept { return key.bytes_ ? key.bytes_->data() : nullptr; }
   // A Key made of `secret`, which holds exactly kKeySize bytes.
-  static Key adopt(internal::Secret secret);
+  static Key adopt(Secret secret);
   // Key material as the keyring and credentials files write it: exactly
   // 2 * kKeySize hex digits, decoded straight into guarded memory.
   // invalid_argument otherwise.
@@ -24,6 +24,6 @@ struct KeyAccess {
   static void append_hex(const Key& key, std::string& out);
 };
 
-}  // namespace mqseal
+}  // namespace mqseal::internal
 
 #endif  // MQSEAL_SRC_KEY_ACCESS_H_

@@ -16,7 +16,7 @@
 #include "base/secret.h"
 #include "mqseal/keyring.h"
 #include "mqseal/policy.h"
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal::internal {
 

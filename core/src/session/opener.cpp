@@ -3,9 +3,9 @@
 #include <mutex>
 #include <optional>
 
-#include "envelope_internal.h"
+#include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
-#include "topic_key_resolver.h"
+#include "session/topic_key_resolver.h"
 
 namespace mqseal {
 

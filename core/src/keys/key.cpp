@@ -4,8 +4,8 @@
 
 #include "base/hex.h"
 #include "base/secret.h"
-#include "key_access.h"
-#include "sodium_util.h"
+#include "keys/key_access.h"
+#include "base/sodium_util.h"
 
 namespace mqseal {
 
@@ -18,7 +18,7 @@ static_assert(kPassphraseSaltSize == crypto_pwhash_SALTBYTES, "Argon2id salt siz
 namespace {
 Result<Key> key_of(Result<internal::Secret> secret) {
   if (!secret) return std::move(secret).error();
-  return KeyAccess::adopt(std::move(*secret));
+  return internal::KeyAccess::adopt(std::move(*secret));
 }
 }  // namespace
 
@@ -62,7 +62,7 @@ Result<Key> Key::from_passphrase(std::string_view passphrase, const PassphrasePa
                     params.opslimit, static_cast<size_t>(params.memlimit), crypto_pwhash_ALG_ARGON2ID13) != 0) {
     return Error(Errc::crypto_failure, "Argon2id could not allocate its memory");
   }
-  return KeyAccess::adopt(std::move(*bytes));
+  return internal::KeyAccess::adopt(std::move(*bytes));
 }
 
 Key::Key(std::unique_ptr<internal::Secret> bytes) noexcept : bytes_(std::move(bytes)) {}
@@ -79,11 +79,11 @@ bool Key::same_bytes(const Key& other) const noexcept {
   return bytes_ && other.bytes_ && bytes_->same_bytes(*other.bytes_);
 }
 
-Key KeyAccess::adopt(internal::Secret secret) {
+Key internal::KeyAccess::adopt(internal::Secret secret) {
   return Key(std::make_unique<internal::Secret>(std::move(secret)));
 }
 
-Result<Key> KeyAccess::from_hex(std::string_view hex) {
+Result<Key> internal::KeyAccess::from_hex(std::string_view hex) {
   Result<internal::Secret> bytes = internal::Secret::allocate(kKeySize);
   if (!bytes) return std::move(bytes).error();
   if (!internal::hex_decode(hex, bytes->data(), kKeySize)) {
@@ -92,7 +92,7 @@ Result<Key> KeyAccess::from_hex(std::string_view hex) {
   return adopt(std::move(*bytes));
 }
 
-void KeyAccess::append_hex(const Key& key, std::string& out) {
+void internal::KeyAccess::append_hex(const Key& key, std::string& out) {
   internal::hex_append(out, ByteView(bytes(key), kKeySize));
 }
 

@@ -6,7 +6,7 @@
 
 #include "mqseal/keyring.h"
 
-namespace mqseal {
+namespace mqseal::internal {
 
 struct KeyringEntryView {
   const std::string* name = nullptr;
@@ -19,6 +19,6 @@ struct KeyringAccess {
   static KeyringEntryView find(const Keyring& keyring, KeyId id) noexcept;
 };
 
-}  // namespace mqseal
+}  // namespace mqseal::internal
 
 #endif  // MQSEAL_SRC_KEYRING_ACCESS_H_
