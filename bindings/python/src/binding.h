@@ -34,6 +34,8 @@
 
 #include <mqseal/mqseal.h>
 
+#include "base/secret.h"  // core/src (mqseal_internal): the one secret type
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -166,21 +168,17 @@ class SecretText {
       return;
     }
     const BytesLike bytes(object);  // TypeError for anything else
-    const size_t size = bytes.view().size();
-    copy_ = static_cast<char*>(sodium_malloc(size == 0 ? 1 : size));
-    if (copy_ == nullptr) throw std::bad_alloc();  // MemoryError
-    if (size != 0) std::memcpy(copy_, bytes.view().data(), size);
-    text_ = std::string_view(copy_, size);
+    Result<internal::Secret> copy = internal::Secret::copy_of(bytes.view());
+    if (!copy) throw std::bad_alloc();  // MemoryError
+    copy_ = std::move(*copy);
+    text_ = copy_.text();
   }
   SecretText(const SecretText&) = delete;
   SecretText& operator=(const SecretText&) = delete;
-  ~SecretText() {
-    if (copy_ != nullptr) sodium_free(copy_);  // wipes, then frees
-  }
   std::string_view view() const { return text_; }
 
  private:
-  char* copy_ = nullptr;
+  internal::Secret copy_;  // the one secret type: wiped and freed with this object
   std::string_view text_;
 };
 
