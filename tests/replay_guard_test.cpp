@@ -88,6 +88,38 @@ TEST(ReplayGuard, WholeWordSlidesKeepExactlyTheAcceptedBits) {
   }
 }
 
+// The window is a ring of words: after any jump of the top, every sequence
+// the window holds is a duplicate exactly when it was accepted before, so a
+// word the jump passed over must be cleared (no stale bits from an earlier
+// lap of the ring) and a word it did not pass must keep its bits. Checked
+// against a plain set, for jumps of every size around the word and ring edges,
+// from a top in the middle of a word and at its edges.
+TEST(ReplayGuard, EveryJumpKeepsExactlyTheAcceptedBits) {
+  const uint64_t jumps[] = {1, 2, 63, 64, 65, 127, 128, 129, 960, 1023, 1024, 1025, 1087, 1088, 1089,
+                            1152, 64 * 40 + 7, 1'000'000};
+  for (const uint64_t start : {uint64_t{4096}, uint64_t{4096 + 63}, uint64_t{4096 + 31}}) {
+    for (const uint64_t jump : jumps) {
+      ReplayGuard g = take(ReplayGuard::create());
+      std::set<uint64_t> accepted;
+      // Every third sequence of a full window below `start`, so that every
+      // word of the ring has bits set.
+      for (uint64_t s = start - (kReplayWindow - 1); s <= start; ++s) {
+        if (s % 3 == 0 || s == start) {
+          testing::expect_ok(g.check(msg(1, s), kNow));
+          accepted.insert(s);
+        }
+      }
+      const uint64_t top = start + jump;
+      testing::expect_ok(g.check(msg(1, top), kNow));
+      accepted.insert(top);
+      for (uint64_t s = top - (kReplayWindow - 1); s <= top; ++s) {
+        ASSERT_EQ(code(g.check(msg(1, s), kNow)), accepted.count(s) ? Errc::duplicate : static_cast<Errc>(0))
+            << "start " << start << ", jump " << jump << ", sequence " << s;
+      }
+    }
+  }
+}
+
 TEST(ReplayGuard, AgeAndSkew) {
   ReplayOptions o;
   o.max_age_ms = 1000;

@@ -71,7 +71,7 @@ namespace mqseal {
 inline constexpr uint64_t kReplayWindow = 1024;  // sequence numbers per stream
 // Per stream: sender ID, topic hash, top sequence, floor, newest timestamp,
 // last seen time, window.
-inline constexpr size_t kReplayStateBytes = kSenderIdSize + 8 + 8 + 8 + 8 + 8 + kReplayWindow / 8;  // 184
+inline constexpr size_t kReplayStateBytes = kSenderIdSize + 8 + 8 + 8 + 8 + 8 + kReplayWindow / 8 + 8;  // 192: the window is a ring of 17 words
 
 struct ReplayOptions {
   uint64_t max_age_ms = 5 * 60 * 1000;        // 5 minutes

@@ -39,7 +39,12 @@ struct StreamKeyHash {
   }
 };
 
-// Bit d of the window is set when sequence (top - d) has been accepted.
+// The window as a ring of words (RFC 6479): sequence s is bit s % 64 of word
+// (s / 64) % kRingWords. A window of kReplayWindow sequences spans at most
+// kRingWords words, so no two sequences it holds share a bit, and moving the
+// top up clears only the words it passes over instead of shifting them all.
+constexpr size_t kRingWords = kWindowWords + 1;
+
 struct StreamState {
   uint64_t top = 0;
   // The guard's watermark when the stream started: a message at or below it
@@ -47,28 +52,23 @@ struct StreamState {
   uint64_t floor_ms = 0;
   uint64_t newest_timestamp_ms = 0;  // sender's clock
   uint64_t last_seen_ms = 0;         // receiver's clock, for eviction
-  std::array<uint64_t, kWindowWords> window{};
+  std::array<uint64_t, kRingWords> ring{};
 
   bool holds(uint64_t sequence) const { return sequence <= top && top - sequence < kReplayWindow; }
-  bool test(uint64_t d) const { return (window[d / kWordBits] >> (d % kWordBits)) & 1u; }
-  void set(uint64_t d) { window[d / kWordBits] |= uint64_t{1} << (d % kWordBits); }
-  // Moves the window up by `shift` sequence numbers.
-  void slide(uint64_t shift) {
-    if (shift >= kReplayWindow) {
-      window.fill(0);
-      return;
-    }
-    const size_t words = shift / kWordBits;
-    const size_t bits = shift % kWordBits;
-    for (size_t i = kWindowWords; i-- > 0;) {
-      uint64_t v = 0;
-      if (i >= words) {
-        v = window[i - words] << bits;
-        if (bits != 0 && i > words) v |= window[i - words - 1] >> (kWordBits - bits);
-      }
-      window[i] = v;
-    }
+  // Whether `sequence`, which the window holds, has been accepted.
+  bool test(uint64_t sequence) const { return (word(sequence) >> (sequence % kWordBits)) & 1u; }
+  void set(uint64_t sequence) { word(sequence) |= uint64_t{1} << (sequence % kWordBits); }
+  // Moves the top up to `sequence`, clearing the words of the blocks of 64
+  // sequence numbers it enters (all of them after a jump of a whole ring).
+  void advance(uint64_t sequence) {
+    const uint64_t entered = std::min<uint64_t>(sequence / kWordBits - top / kWordBits, kRingWords);
+    for (uint64_t b = 1; b <= entered; ++b) word(top + b * kWordBits) = 0;
+    top = sequence;
   }
+
+ private:
+  uint64_t& word(uint64_t sequence) { return ring[(sequence / kWordBits) % kRingWords]; }
+  const uint64_t& word(uint64_t sequence) const { return ring[(sequence / kWordBits) % kRingWords]; }
 };
 
 // The state of one key name: its streams and its watermark. Nothing in one
@@ -123,13 +123,8 @@ struct Partition {
 
   // Records an accepted message on a stream it extends or fills in.
   static void record(StreamState& state, const MessageFacts& m, uint64_t now_ms) {
-    if (m.sequence > state.top) {
-      state.slide(m.sequence - state.top);
-      state.top = m.sequence;
-      state.set(0);
-    } else {
-      state.set(state.top - m.sequence);
-    }
+    if (m.sequence > state.top) state.advance(m.sequence);
+    state.set(m.sequence);
     if (m.timestamp_ms > state.newest_timestamp_ms) state.newest_timestamp_ms = m.timestamp_ms;
     state.last_seen_ms = now_ms;
   }
@@ -153,7 +148,7 @@ struct Partition {
     if (m.timestamp_ms <= state->floor_ms) return Error(Errc::replay, "stale stream");
     if (m.sequence <= state->top) {
       if (!state->holds(m.sequence)) return Error(Errc::replay, "below the replay window");
-      if (state->test(state->top - m.sequence)) return Errc::duplicate;
+      if (state->test(m.sequence)) return Errc::duplicate;  // live: seen already
     }
     record(*state, m, now_ms);
     return {};
@@ -176,9 +171,8 @@ struct Partition {
       return {};
     }
     if (state->holds(m.sequence)) {
-      const uint64_t d = state->top - m.sequence;
-      if (state->test(d)) return Errc::duplicate;
-      state->set(d);
+      if (state->test(m.sequence)) return Errc::duplicate;  // retained: seen already
+      state->set(m.sequence);
     }
     // At or below top: the stream's newest timestamp, carried into the
     // watermark if the stream is dropped later, keeps the message refused as
