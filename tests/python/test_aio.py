@@ -191,6 +191,29 @@ def test_duplicates_are_dropped(broker: Broker, keys_and_policy: KeysAndPolicy) 
     run(scenario())
 
 
+def test_entered_again_the_replay_state_carries_over(broker: Broker, keys_and_policy: KeysAndPolicy) -> None:
+    """aiomqtt's reconnect pattern with a wrapped Client: a message seen on the first
+    connection and delivered again on the second (a redelivery) is dropped."""
+    keys, policy = keys_and_policy
+    sealer = mqseal.Sealer(policy, keys)
+    envelope = sealer.seal(TOPIC, READING)
+
+    async def scenario() -> None:
+        received: List[bytes] = []
+        subscriber = mqseal.aio.wrap(aio_client(broker), policy, keys)
+        async with aio_client(broker) as raw:
+            for connection in range(2):
+                async with subscriber:
+                    await subscriber.subscribe(TOPIC, qos=1)
+                    await raw.publish(TOPIC, envelope, qos=1)  # the second time: a redelivery
+                    await raw.publish(TOPIC, sealer.seal(TOPIC, b"%d" % connection), qos=1)
+                    received.extend(m.payload for m in await receive(subscriber, 2 - connection))
+        assert received == [READING, b"0", b"1"]
+        assert subscriber.stats == mqseal.aio.Stats(delivered=3, duplicates=1, refused=0)
+
+    run(scenario())
+
+
 def test_default_on_refused_logs_and_a_raising_one_does_not_end_the_stream(
     broker: Broker, keys_and_policy: KeysAndPolicy, caplog: pytest.LogCaptureFixture
 ) -> None:

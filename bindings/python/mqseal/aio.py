@@ -48,7 +48,7 @@ from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Protocol,
 
 try:
     import aiomqtt
-except ImportError as _missing:  # pragma: no cover (the tests run with aiomqtt installed)
+except ImportError as _missing:  # tests/python/test_aio.py runs this without aiomqtt
     raise ImportError(
         "mqseal.aio needs aiomqtt 2.x, which is not installed: pip install 'mqseal[aio]' "
         "(or pip install 'aiomqtt>=2,<3')"
