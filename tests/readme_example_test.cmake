@@ -12,12 +12,24 @@ if(NOT readme_code STREQUAL example_code)
                       "README:\n${readme_code}\nexample:\n${example_code}")
 endif()
 
-# The same for the Python block and examples/python/quickstart.py.
-file(READ ${SOURCE_DIR}/examples/python/quickstart.py python_example)
-string(REGEX MATCH "```python\n([^`]*)```" python_block "${readme}")
-set(readme_python "${CMAKE_MATCH_1}")
-string(REGEX MATCH "# --- README begins ---\n(.*)# --- README ends ---" marked_python "${python_example}")
-if(NOT readme_python STREQUAL CMAKE_MATCH_1)
-  message(FATAL_ERROR "README.md's Python example differs from examples/python/quickstart.py:\n"
-                      "README:\n${readme_python}\nexample:\n${CMAKE_MATCH_1}")
-endif()
+# The same for the Python examples: the README quotes each one's marked code,
+# dedented by the markers' indentation, as a ```python block (quickstart.py is
+# run by scripts/test, readme_paho.py and readme_aio.py against a real broker
+# by tests/python/test_readme_examples.py).
+foreach(python_file quickstart.py readme_paho.py readme_aio.py)
+  file(READ ${SOURCE_DIR}/examples/python/${python_file} python_example)
+  if(NOT python_example MATCHES "\n([ ]*)# --- README begins ---\n(.*)\n[ ]*# --- README ends ---")
+    message(FATAL_ERROR "examples/python/${python_file} has no README begins/ends markers")
+  endif()
+  set(indent "${CMAKE_MATCH_1}")
+  set(python_code "${CMAKE_MATCH_2}")
+  if(indent)  # (no "^" in the pattern: REGEX REPLACE matches it again after each match)
+    string(REPLACE "\n${indent}" "\n" python_code "\n${python_code}")
+    string(SUBSTRING "${python_code}" 1 -1 python_code)
+  endif()
+  string(FIND "${readme}" "```python\n${python_code}\n```" found)
+  if(found EQUAL -1)
+    message(FATAL_ERROR "README.md has no ```python block that is examples/python/${python_file}'s "
+                        "marked code:\n${python_code}")
+  endif()
+endforeach()

@@ -49,8 +49,12 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def _start_mosquitto(tmp_path: Path, extra_config: Sequence[str] = ()) -> Tuple[subprocess.Popen[bytes], int, Path]:
+def _start_mosquitto(
+    tmp_path: Path, extra_config: Sequence[str] = (), port: Optional[int] = None
+) -> Tuple[subprocess.Popen[bytes], int, Path]:
     """Starts mosquitto on a free port of 127.0.0.1; retries if the port was taken meanwhile.
+
+    With `port`, on that port (a restart on the port of a broker just stopped), with no retry.
 
     `extra_config` lines are appended to the configuration; anonymous clients are allowed
     unless one of them says otherwise (allow_anonymous ...). Always "user root": started as
@@ -63,16 +67,16 @@ def _start_mosquitto(tmp_path: Path, extra_config: Sequence[str] = ()) -> Tuple[
         lines.insert(0, "user root")
     if not any(line.split()[:1] == ["allow_anonymous"] for line in lines):
         lines.insert(0, "allow_anonymous true")
-    for _ in range(3):
-        port = _free_port()
+    for _ in range(3 if port is None else 1):
+        listen = _free_port() if port is None else port
         config = tmp_path / "mosquitto.conf"
-        config.write_text("\n".join([f"listener {port} 127.0.0.1", "persistence false", *lines, ""]))
+        config.write_text("\n".join([f"listener {listen} 127.0.0.1", "persistence false", *lines, ""]))
         with log.open("wb") as out:
             process = subprocess.Popen([MOSQUITTO, "-c", str(config)], stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline and process.poll() is None:
-            if _accepts(port):
-                return process, port, log
+            if _accepts(listen):
+                return process, listen, log
             time.sleep(0.02)
         _stop(process)
     pytest.fail(f"mosquitto did not start: {log.read_text(errors='replace')[-2000:]}")

@@ -17,7 +17,8 @@ workstation), make_connect_token() (on the device, every connect), and
 TokenVerifier (at the broker, or behind any broker's authentication hook).
 
 Every error is an mqseal.Error (with a stable name in `.code`); wrong argument
-types raise TypeError. mqseal.paho wraps an existing paho-mqtt client.
+types raise TypeError. mqseal.paho wraps an existing paho-mqtt client, mqseal.aio an
+aiomqtt (asyncio) one; `import mqseal` imports neither client library.
 
 The names and arguments are those of the C++ library: Opener(policy, keyring,
 OpenerOptions(...)) as mqseal::Opener::create, or with keywords for single
@@ -28,7 +29,9 @@ import.
 Layout: _mqseal is the C++ core's thin binding (bindings/python/src, typed in
 _mqseal.pyi); _errors.py maps its stable error names to the Error family;
 _options.py holds the enums and option dataclasses; _sealing.py and
-_credentials.py construct the C++ classes from them.
+_credentials.py construct the C++ classes from them; _clients.py is what the
+client wrappers paho.py and aio.py share (open once, refuse, drop duplicates,
+count; CONNECT tokens).
 
 Records at rest (a program's own files) are sealed with RecordCipher.
 

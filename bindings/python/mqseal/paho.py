@@ -36,7 +36,6 @@ client, which would replace the token hook.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import logging
 import threading
 from typing import Any, Callable, Optional, Tuple, cast
@@ -44,8 +43,8 @@ from typing import Any, Callable, Optional, Tuple, cast
 from paho.mqtt.client import CallbackOnPreConnect, Client, MQTTMessage, MQTTMessageInfo, PayloadType
 from paho.mqtt.properties import Properties
 
-from . import DuplicateError, Error, Keyring, Opener, Sealer, TopicPolicy, make_connect_token
-from ._errors import error_for
+from . import Error, Keyring, Opener, TopicPolicy
+from ._clients import ConnectTokens, Receiver, SealingPublisher, Stats, log_refused_line, report_refused
 
 __all__ = ["ConnectTokens", "MessageCallback", "RefusedCallback", "SealedClient", "Stats", "log_refused", "wrap"]
 
@@ -58,22 +57,9 @@ RefusedCallback = Callable[["SealedClient", Any, MQTTMessage, Error], None]
 """on_refused(sealed_client, userdata, raw_message, error) for a message that failed to open."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Stats:
-    """What a SealedClient did with the messages it received."""
-
-    delivered: int = 0
-    """Messages opened for the application (once each, whatever the number of callbacks)."""
-    duplicates: int = 0
-    """Exact repeats of accepted messages (QoS 1 redelivery), dropped quietly."""
-    refused: int = 0
-    """Messages that failed to open, reported to on_refused."""
-
-
 def log_refused(sealed: SealedClient, userdata: Any, message: MQTTMessage, error: Error) -> None:
     """The default on_refused: one warning with topic, size and error code, never payload bytes."""
-    size = len(message.payload)
-    _log.warning("refused a message on %s (%d bytes): %s", _topic_for_log(message), size, error.code)
+    log_refused_line(_log, _topic_for_log(message), len(message.payload), error)
 
 
 def wrap(client: Client, policy: TopicPolicy, keyring: Keyring, **opener_options: Any) -> SealedClient:
@@ -93,12 +79,11 @@ class SealedClient:
     __slots__ = (
         "client",
         "_sealer",
-        "_opener",
+        "_receiver",
         "_on_message",
         "_on_refused",
         "_lock",
         "_last",
-        "_stats",
         "_tokens",
         "_on_pre_connect",
     )
@@ -109,8 +94,8 @@ class SealedClient:
     def __init__(self, client: Client, policy: TopicPolicy, keyring: Keyring, **opener_options: Any) -> None:
         """Prefer wrap(). Installs the dispatcher as client.on_message, adopting a handler already there."""
         self.client = client
-        self._sealer = Sealer(policy, keyring)
-        self._opener = Opener(policy, keyring, **opener_options)
+        self._sealer = SealingPublisher(policy, keyring)
+        self._receiver = Receiver(Opener(policy, keyring, **opener_options))
         # A handler already set is adopted: it gets the SealedClient, which has the Client's methods.
         self._on_message = cast(Optional[MessageCallback], client.on_message)
         self._on_refused: RefusedCallback = log_refused
@@ -118,7 +103,6 @@ class SealedClient:
         # The last raw message seen and its outcome (None: not delivered). paho hands one
         # message to every matching callback; a second open would be a DuplicateError.
         self._last: Tuple[Optional[MQTTMessage], Optional[MQTTMessage]] = (None, None)
-        self._stats = Stats()
         self._tokens: Optional[ConnectTokens] = None
         self._on_pre_connect: Optional[CallbackOnPreConnect] = None
         client.on_message = self._dispatcher(lambda: self._on_message)
@@ -139,23 +123,15 @@ class SealedClient:
         Plaintext-rule topics go out as they are. Raises mqseal.Error (NoRuleError for a
         topic no rule covers) before anything is sent.
         """
-        if payload is None:
-            data: bytes | bytearray = b""
-        elif isinstance(payload, str):
-            data = payload.encode("utf-8")
-        elif isinstance(payload, (int, float)):
-            data = str(payload).encode("ascii")
-        else:
-            data = payload
         # The retain flag is sealed in as the publisher's intent: receivers judge only
         # such envelopes as retained (a live message replayed as retained expires).
-        envelope = self._sealer.seal(topic, data, retain=retain)
+        envelope = self._sealer.seal(topic, payload, retain)
         return self.client.publish(topic, envelope, qos, retain, properties)
 
     def set_keyring(self, keyring: Keyring) -> None:
         """Key rotation: seal and open with `keyring` from now on (replay state is kept)."""
         self._sealer.set_keyring(keyring)
-        self._opener.set_keyring(keyring)
+        self._receiver.set_keyring(keyring)
 
     # ---- receiving ----
 
@@ -183,7 +159,7 @@ class SealedClient:
     @property
     def stats(self) -> Stats:
         """A snapshot of the delivered, duplicate and refused counts."""
-        return self._stats
+        return self._receiver.stats
 
     def message_callback_add(self, sub: str, callback: MessageCallback) -> None:
         """Like Client.message_callback_add: `callback` gets opened messages matching `sub`."""
@@ -235,10 +211,7 @@ class SealedClient:
         username, a lifetime of 0, or an empty client ID (the broker would assign one that
         the token cannot name); KeyNotFoundError if `key_name` has no primary key.
         """
-        if not client_id:
-            raise error_for("invalid_argument", "CONNECT tokens need a client ID: the broker would assign one")
-        tokens = ConnectTokens(keyring.clone(), key_name, username, client_id, lifetime_s)
-        tokens._make()  # fail early on bad arguments (not counted: no connect used it)
+        tokens = ConnectTokens._checked(keyring, key_name, username, client_id, lifetime_s)
         if self._tokens is None:
             self._on_pre_connect = self.client.on_pre_connect
 
@@ -308,66 +281,19 @@ class SealedClient:
             last, outcome = self._last
             if message is last:
                 return outcome
-            error: Optional[Error] = None
-            opened: Optional[MQTTMessage] = None
             try:
-                topic = message.topic
+                topic: Optional[str] = message.topic
             except UnicodeDecodeError:
-                error = error_for("invalid_topic", "the topic is not valid UTF-8")
-            else:
-                try:
-                    opened = copy.copy(message)
-                    opened.payload = self._opener.open(topic, message.payload, retained=message.retain).payload
-                except DuplicateError:
-                    opened = None
-                except Error as e:
-                    opened, error = None, e
-            s = self._stats
-            if opened is not None:
-                self._stats = dataclasses.replace(s, delivered=s.delivered + 1)
-            elif error is None:
-                self._stats = dataclasses.replace(s, duplicates=s.duplicates + 1)
-            else:
-                self._stats = dataclasses.replace(s, refused=s.refused + 1)
+                topic = None
+            payload, error = self._receiver.open(topic, message.payload, message.retain)
+            opened: Optional[MQTTMessage] = None
+            if payload is not None:
+                opened = copy.copy(message)
+                opened.payload = payload
             self._last = (message, opened)
         if error is not None:
-            try:
-                self._on_refused(self, userdata, message, error)
-            except Exception:
-                _log.exception("on_refused raised on a message refused on %s", _topic_for_log(message))
+            report_refused(_log, _topic_for_log(message), lambda: self._on_refused(self, userdata, message, error))
         return opened
-
-
-class ConnectTokens:
-    """The tokens use_connect_tokens() makes (mqseal::paho::ConnectTokens)."""
-
-    __slots__ = ("_keyring", "_key_name", "_username", "_client_id", "_lifetime_s", "_lock", "_made")
-
-    def __init__(self, keyring: Keyring, key_name: str, username: str, client_id: str, lifetime_s: int) -> None:
-        """Made by SealedClient.use_connect_tokens(); `keyring` is not copied here."""
-        self._keyring = keyring
-        self._key_name = key_name
-        self._username = username
-        self._client_id = client_id
-        self._lifetime_s = lifetime_s
-        self._lock = threading.Lock()
-        self._made = 0
-
-    @property
-    def tokens_made(self) -> int:
-        """Tokens made for connects so far (the first connect and every reconnect)."""
-        with self._lock:
-            return self._made
-
-    def _make(self, count: bool = False) -> str:
-        """A fresh token; `count`: for a connect (tokens_made)."""
-        token = make_connect_token(
-            self._keyring, self._key_name, self._username, self._client_id, lifetime_s=self._lifetime_s
-        )
-        if count:
-            with self._lock:
-                self._made += 1
-        return token
 
 
 def _topic_for_log(message: MQTTMessage) -> str:

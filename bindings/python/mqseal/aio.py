@@ -1,0 +1,342 @@
+"""mqseal for aiomqtt 2.x (asyncio): publish sealed, iterate over opened messages.
+
+    import aiomqtt, mqseal, mqseal.aio
+    client = mqseal.aio.wrap(aiomqtt.Client("broker"), mqseal.TopicPolicy.load("policy.toml"), mqseal.Keyring.load("service.keys"))
+    async with client:
+        await client.subscribe("plant/+/telemetry", qos=1)
+        async for message in client.messages:  # opened payloads
+            print(message.topic, message.payload)
+
+Needs aiomqtt (`pip install 'mqseal[aio]'`); `import mqseal` does not.
+
+`publish` seals before it sends (mqseal.Error, e.g. NoRuleError, and nothing is sent).
+`client.messages` yields aiomqtt Messages whose payload is the opened payload. A
+message that fails to open is never yielded: it goes to `on_refused` (by default
+one warning line on the "mqseal.aio" logger, without payload bytes) and the
+iteration goes on with the next one. An exact repeat of an accepted message
+(QoS 1 redelivery) is counted in `stats.duplicates` and dropped quietly. Read
+messages through the SealedClient only: the wrapped client's own `messages`
+yield ciphertext.
+
+Reconnecting: keep one SealedClient and enter it again (`async with client`
+in a loop, aiomqtt's pattern), so that its replay state and counts carry over
+and a message redelivered after the reconnect is dropped as a duplicate; a new
+SealedClient per connection would start with an empty replay state.
+
+Devices without TLS log in with CONNECT tokens (docs/SPEC.md section 11). aiomqtt
+sets the password when a Client is made, so such a SealedClient is given a
+function that makes the aiomqtt Client, and makes a new one, with a fresh
+single-use token as its password, every time it is entered:
+
+    new_client = functools.partial(aiomqtt.Client, "broker", 1883)  # any aiomqtt.Client options
+    client = mqseal.aio.wrap(new_client, policy, keys)  # new_client(identifier=, username=, password=)
+    client.use_connect_tokens(keys, "connect", "device-7", "client-7")
+    while True:
+        try:
+            async with client:  # a new aiomqtt.Client, a new token
+                ...
+        except aiomqtt.MqttError:
+            await asyncio.sleep(5)
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from types import TracebackType
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Protocol, Tuple, Type, Union
+
+try:
+    import aiomqtt
+except ImportError as _missing:  # tests/python/test_aio.py runs this without aiomqtt
+    raise ImportError(
+        "mqseal.aio needs aiomqtt 2.x, which is not installed: pip install 'mqseal[aio]' "
+        "(or pip install 'aiomqtt>=2,<3')"
+    ) from _missing
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from . import Error, Keyring, Opener, TopicPolicy
+from ._clients import (
+    ConnectTokens,
+    PayloadLike,
+    Receiver,
+    SealingPublisher,
+    Stats,
+    log_refused_line,
+    report_refused,
+)
+from ._errors import error_for
+
+__all__ = [
+    "ClientFactory",
+    "ConnectTokens",
+    "RefusedCallback",
+    "SealedClient",
+    "SealedMessages",
+    "Stats",
+    "log_refused",
+    "wrap",
+]
+
+_log = logging.getLogger("mqseal.aio")
+
+
+class ClientFactory(Protocol):
+    """make_client(**login) -> a new aiomqtt.Client, not yet entered; e.g.
+    functools.partial(aiomqtt.Client, "broker", 1883, keepalive=30).
+
+    Called each time the SealedClient is entered: without CONNECT tokens with no
+    arguments, with them with the keywords identifier, username and password (a fresh
+    token), aiomqtt.Client's parameter names.
+    """
+
+    def __call__(self, *, identifier: str = ..., username: str = ..., password: str = ...) -> aiomqtt.Client: ...
+
+
+RefusedCallback = Callable[["SealedClient", aiomqtt.Message, Error], None]
+"""on_refused(sealed_client, raw_message, error) for a message that failed to open."""
+
+
+def log_refused(sealed: SealedClient, message: aiomqtt.Message, error: Error) -> None:
+    """The default on_refused: one warning with topic, size and error code, never payload bytes."""
+    log_refused_line(_log, message.topic.value, len(message.payload), error)
+
+
+def wrap(
+    client: Union[aiomqtt.Client, ClientFactory], policy: TopicPolicy, keyring: Keyring, **opener_options: Any
+) -> SealedClient:
+    """Wraps an aiomqtt Client, or a function that makes one per connection (ClientFactory).
+
+    publish() seals, `messages` yields opened messages. `opener_options` go to
+    mqseal.Opener (max_age_ms, retained, ...). A function is needed for CONNECT tokens
+    (use_connect_tokens): aiomqtt takes the password only when a Client is made.
+    """
+    return SealedClient(client, policy, keyring, **opener_options)
+
+
+class SealedClient:
+    """An aiomqtt Client that seals what it publishes and opens what it receives.
+
+    An async context manager, like aiomqtt.Client: `async with` connects, and may be
+    repeated to reconnect (not nested). Attributes and methods not defined here are
+    those of the current aiomqtt Client (`client`).
+    """
+
+    __slots__ = ("_client", "_make_client", "_entered", "_sealer", "_receiver", "_on_refused", "_tokens")
+
+    def __init__(
+        self, client: Union[aiomqtt.Client, ClientFactory], policy: TopicPolicy, keyring: Keyring, **opener_options: Any
+    ) -> None:
+        """Prefer wrap()."""
+        self._client: Optional[aiomqtt.Client] = None
+        self._make_client: Optional[ClientFactory] = None
+        if isinstance(client, aiomqtt.Client):
+            self._client = client
+        elif callable(client):
+            self._make_client = client
+        else:
+            raise TypeError(f"expected an aiomqtt.Client or a function that makes one, not {type(client).__name__}")
+        self._entered = False
+        self._sealer = SealingPublisher(policy, keyring)
+        self._receiver = Receiver(Opener(policy, keyring, **opener_options))
+        self._on_refused: RefusedCallback = log_refused
+        self._tokens: Optional[ConnectTokens] = None
+
+    @property
+    def client(self) -> aiomqtt.Client:
+        """The aiomqtt Client of the current (or last) connection.
+
+        With a ClientFactory there is none before the first `async with`: raises
+        mqseal.InvalidArgumentError then.
+        """
+        if self._client is None:
+            raise error_for("invalid_argument", "no aiomqtt Client yet: it is made when the SealedClient is entered")
+        return self._client
+
+    # ---- connecting ----
+
+    async def __aenter__(self) -> SealedClient:
+        """Connects: enters the wrapped Client, or a new one made with a fresh CONNECT token.
+
+        Raises what aiomqtt raises (aiomqtt.MqttError when the broker cannot be reached or
+        refuses the login), an mqseal.Error if no token can be made (before connecting),
+        and aiomqtt.MqttReentrantError if the SealedClient is entered already.
+        """
+        if self._entered:
+            raise aiomqtt.MqttReentrantError("The sealed client is reusable, but not reentrant")
+        if self._make_client is not None:
+            login: Dict[str, str] = {}
+            if self._tokens is not None:
+                login = {
+                    "identifier": self._tokens.client_id,
+                    "username": self._tokens.username,
+                    "password": self._tokens._make(count=True),
+                }
+            self._client = self._make_client(**login)
+        await self.client.__aenter__()
+        self._entered = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        """Disconnects (aiomqtt.Client.__aexit__)."""
+        self._entered = False
+        await self.client.__aexit__(exc_type, exc, tb)
+
+    def use_connect_tokens(
+        self, keyring: Keyring, key_name: str, username: str, client_id: str, lifetime_s: int = 300
+    ) -> ConnectTokens:
+        """Logs in with a fresh CONNECT token every time the SealedClient is entered.
+
+        The arguments of mqseal.paho.SealedClient.use_connect_tokens: the device secret is
+        the primary key of `key_name` in `keyring` (a snapshot is kept), tokens name
+        `username` and `client_id`. Each `async with` then calls the ClientFactory with
+        identifier=client_id, username=username and password=a new token from
+        mqseal.make_connect_token(keyring, key_name, username, client_id,
+        lifetime_s=lifetime_s). Calling it again replaces the secret, names and lifetime
+        from the next connection on.
+
+        Raises now, not at connect time: InvalidArgumentError if the SealedClient wraps a
+        Client rather than a ClientFactory (aiomqtt would keep sending the Client's first
+        password), for an empty or too long username, a lifetime of 0 or an empty client
+        ID; KeyNotFoundError if `key_name` has no primary key.
+        """
+        if self._make_client is None:
+            raise error_for(
+                "invalid_argument",
+                "CONNECT tokens need a function that makes the aiomqtt Client (wrap(make_client, ...)): "
+                "aiomqtt takes the password only when a Client is made",
+            )
+        self._tokens = ConnectTokens._checked(keyring, key_name, username, client_id, lifetime_s)
+        return self._tokens
+
+    # ---- publishing ----
+
+    async def publish(
+        self,
+        topic: str,
+        payload: PayloadLike = None,
+        qos: int = 0,
+        retain: bool = False,
+        properties: Optional[Properties] = None,
+        *,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Seals `payload` for `topic` and publishes it (aiomqtt.Client.publish).
+
+        str is encoded as UTF-8, int and float as their text, None as b"", like aiomqtt.
+        Plaintext-rule topics go out as they are. Raises mqseal.Error (NoRuleError for a
+        topic no rule covers) before anything is sent.
+        """
+        envelope = self._sealer.seal(topic, payload, retain)
+        await self.client.publish(topic, envelope, qos, retain, properties, timeout=timeout)
+
+    async def subscribe(
+        self,
+        topic: Union[str, Tuple[str, SubscribeOptions], List[Tuple[str, SubscribeOptions]], List[Tuple[str, int]]],
+        qos: int = 0,
+        options: Optional[SubscribeOptions] = None,
+        properties: Optional[Properties] = None,
+        *,
+        timeout: Optional[float] = None,
+    ) -> Union[Tuple[int, ...], List[ReasonCode]]:
+        """aiomqtt.Client.subscribe, on the current Client."""
+        return await self.client.subscribe(topic, qos, options, properties, timeout=timeout)
+
+    async def unsubscribe(
+        self, topic: Union[str, List[str]], properties: Optional[Properties] = None, *, timeout: Optional[float] = None
+    ) -> None:
+        """aiomqtt.Client.unsubscribe, on the current Client."""
+        await self.client.unsubscribe(topic, properties, timeout=timeout)
+
+    def set_keyring(self, keyring: Keyring) -> None:
+        """Key rotation: seal and open with `keyring` from now on (replay state is kept)."""
+        self._sealer.set_keyring(keyring)
+        self._receiver.set_keyring(keyring)
+
+    # ---- receiving ----
+
+    @property
+    def messages(self) -> SealedMessages:
+        """The opened messages of the current connection: `async for message in client.messages`."""
+        return SealedMessages(self)
+
+    @property
+    def on_refused(self) -> RefusedCallback:
+        """on_refused(sealed_client, raw_message, error) for messages that fail to open.
+
+        Defaults to log_refused; set None to restore it. Called in the iteration over
+        `messages`, before it goes on; its exceptions are logged, never raised.
+        """
+        return self._on_refused
+
+    @on_refused.setter
+    def on_refused(self, handler: Optional[RefusedCallback]) -> None:
+        self._on_refused = log_refused if handler is None else handler
+
+    @property
+    def stats(self) -> Stats:
+        """A snapshot of the delivered, duplicate and refused counts (over every connection)."""
+        return self._receiver.stats
+
+    # ---- delegation ----
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything not defined here is the current aiomqtt Client's."""
+        if name in SealedClient.__slots__:  # not set yet: do not recurse
+            raise AttributeError(name)
+        return getattr(self.client, name)
+
+    def __repr__(self) -> str:
+        """Shows the wrapped client or factory."""
+        inner = self._client if self._client is not None else self._make_client
+        return f"<mqseal.aio.SealedClient of {inner!r}>"
+
+    # ---- internals ----
+
+    def _open(self, message: aiomqtt.Message) -> Optional[aiomqtt.Message]:
+        """The opened copy of `message`, or None if it is not to be delivered. Never raises."""
+        payload, error = self._receiver.open(message.topic.value, message.payload, message.retain)
+        if error is not None:
+            report_refused(_log, message.topic.value, lambda: self._on_refused(self, message, error))
+            return None
+        if payload is None:
+            return None
+        opened = copy.copy(message)
+        opened.payload = payload
+        return opened
+
+
+class SealedMessages:
+    """The opened messages of a SealedClient's current connection (aiomqtt's MessagesIterator).
+
+    Each step reads the wrapped Client's messages until one opens; refused messages go
+    to on_refused and duplicates are dropped on the way. Raises what aiomqtt raises
+    (aiomqtt.MqttError when the connection is lost).
+    """
+
+    __slots__ = ("_sealed",)
+
+    def __init__(self, sealed: SealedClient) -> None:
+        self._sealed = sealed
+
+    def __aiter__(self) -> AsyncIterator[aiomqtt.Message]:
+        return self
+
+    async def __anext__(self) -> aiomqtt.Message:
+        raw = self._sealed.client.messages
+        while True:
+            message = await raw.__anext__()
+            opened = self._sealed._open(message)
+            if opened is not None:
+                return opened
+
+    def __len__(self) -> int:
+        """Received messages waiting, not yet opened (some may yet be refused or dropped)."""
+        return len(self._sealed.client.messages)
