@@ -27,12 +27,13 @@
 // affected, and there is no table shared between users that one could fill.
 // Memory: at most (provisioned users) x max_tokens_per_user remembered tokens,
 // about 100 bytes each (a nonce and an expiry in a min-heap, the nonce again
-// in a hash set), so 6.4 KB per user at the default; plus each user's token
-// key (32 bytes in a shared guarded region, below). A token is forgotten only
-// once it could no longer verify (expiry + max_clock_skew_s < now); one
-// verify() costs one MAC, one hash lookup of the username and
-// O(log max_tokens_per_user) amortised, however many users there are and
-// however full the tables are.
+// in a hash set), so 6.4 KB per user at the default; plus each user's entry
+// before any token, about 230 bytes with its token key (32 bytes in a shared
+// guarded region, below; measured with 1 000 000 users, docs/PERFORMANCE.md).
+// A token is forgotten only once it could no longer verify (expiry +
+// max_clock_skew_s < now); one verify() costs one MAC, one hash lookup of
+// the username and O(log max_tokens_per_user) amortised, however many users
+// there are and however full the tables are.
 // Token keys: the keys of a Credentials (loaded, parsed, added or cloned)
 // live in a few guarded regions it allocates (sodium_malloc: guard pages,
 // wiped when freed), not one mapping per key: a file of 1 000 000 devices
