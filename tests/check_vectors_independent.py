@@ -2524,7 +2524,7 @@ def check_sequences(doc: dict) -> list[tuple[str, list[str]]]:
 
 MAX_KEYRING_FILE = 1 << 20
 MAX_KEYRING_KEYS = 4096
-MAX_CREDENTIALS_FILE = 16 << 20
+MAX_CREDENTIALS_FILE = 256 << 20
 MAX_POLICY_FILE = 1 << 20
 MAX_POLICY_RULES = 4096
 _HEX = {n: re.compile(f"[0-9a-fA-F]{{{n}}}") for n in (8, 32, 64)}

@@ -27,14 +27,23 @@
 // affected, and there is no table shared between users that one could fill.
 // Memory: at most (provisioned users) x max_tokens_per_user remembered tokens,
 // about 100 bytes each (a nonce and an expiry in a min-heap, the nonce again
-// in a hash set), so 6.4 KB per user at the default; plus each user's token
-// key (a guarded allocation). A token is forgotten only once it could no
-// longer verify (expiry + max_clock_skew_s < now); one verify() costs one MAC
-// and O(log max_tokens_per_user) amortised, however full the tables are.
-// Each token key (in a CredentialRecord, then in the verifier, which takes it
-// over) is its own guarded allocation: about 16 000 fill Linux's default
-// vm.max_map_count, past which new ones lose their guard pages and the
-// process's other memory mappings can fail.
+// in a hash set), so 6.4 KB per user at the default; plus each user's entry
+// before any token, about 230 bytes with its token key (32 bytes in a shared
+// guarded region, below; measured with 1 000 000 users, docs/PERFORMANCE.md).
+// A token is forgotten only once it could no longer verify (expiry +
+// max_clock_skew_s < now); one verify() costs one MAC, one hash lookup of
+// the username and O(log max_tokens_per_user) amortised, however many users
+// there are and however full the tables are.
+// Token keys: the keys of a Credentials (loaded, parsed, added or cloned)
+// live in a few guarded regions it allocates (sodium_malloc: guard pages,
+// wiped when freed), not one mapping per key: a file of 1 000 000 devices
+// takes about 25 regions of 2 MiB at most when added one by one, one region
+// when loaded. The verifier takes the keys over with their regions. A
+// region is freed, wiped, with the last key in it; each key wipes its own
+// 32 bytes when destroyed. (A Key made alone, as provision() makes, has a
+// guarded allocation of its own: four kernel map entries, so about 16 000
+// such Keys alive at once fill Linux's default vm.max_map_count.)
+// Loading n users takes O(n) expected time (a hash index of the usernames).
 // "now" never goes back for a user: tokens are judged against the latest
 // time that user's tokens were judged at, so a broker clock stepping back
 // cannot bring back a forgotten token (a step back shorter than a token's
@@ -118,13 +127,15 @@ struct Provisioned {
 // The broker's credentials file (docs/SPEC.md, "Credentials file").
 class Credentials {
  public:
-  // Adds a copy of the record (its token key in new guarded memory).
-  // invalid_argument if the user exists; crypto_failure if there is no
-  // guarded memory.
+  // Adds a copy of the record (its token key in the Credentials' own
+  // guarded regions). invalid_argument if the user exists or the record's
+  // key was moved from; crypto_failure if there is no guarded memory.
   [[nodiscard]] Status add(const CredentialRecord& record);
+  // The user's record, or null: O(1) expected (a hash index). The pointer
+  // is valid until the Credentials is changed, moved or destroyed.
   const CredentialRecord* find(std::string_view username) const noexcept;
   size_t size() const noexcept { return records_.size(); }
-  // A deep copy, token keys in new guarded memory (crypto_failure if there
+  // A deep copy, token keys in new guarded regions (crypto_failure if there
   // is none).
   [[nodiscard]] Result<Credentials> clone() const;
 
@@ -137,14 +148,17 @@ class Credentials {
   [[nodiscard]] static Result<Credentials> load(const std::string& path, LoadOptions options = {});
   [[nodiscard]] Status save(const std::string& path) const;  // atomic, mode 0600
 
-  Credentials() = default;
-  Credentials(Credentials&&) noexcept = default;
-  Credentials& operator=(Credentials&&) noexcept = default;
+  Credentials() noexcept;
+  Credentials(Credentials&&) noexcept;
+  Credentials& operator=(Credentials&&) noexcept;
   ~Credentials();
 
  private:
+  struct Index;  // credentials.cpp: the token keys' guarded regions, a hash index of the usernames
   friend class TokenVerifier;  // moves the token keys out
+  void append(std::string username, const PassphraseParams& passphrase, Key token_key);
   std::vector<CredentialRecord> records_;
+  std::unique_ptr<Index> index_;  // null until the first record
 };
 
 // The ranges TokenVerifier::create accepts for VerifierOptions (the

@@ -2,7 +2,9 @@
 //
 // A Key's bytes live in memory from libsodium's sodium_malloc (guard pages,
 // locked against swapping where the system allows) and are wiped when the Key
-// is destroyed. There is no accessor that hands the bytes out: they reach
+// is destroyed. A Key made alone has a guarded allocation of its own; the
+// many token keys of a Credentials share a few guarded regions
+// (mqseal/credentials.h), which are freed, wiped, with their last key. There is no accessor that hands the bytes out: they reach
 // disk only through Keyring::save, and never reach a log, an error or a repr.
 //
 //   auto key = mqseal::Key::generate();                       // CSPRNG
@@ -72,8 +74,12 @@ class Key {
 
  private:
   friend struct internal::KeyAccess;
-  explicit Key(std::unique_ptr<internal::Secret> bytes) noexcept;
-  std::unique_ptr<internal::Secret> bytes_;  // kKeySize guarded bytes, or null after move
+  Key(std::shared_ptr<internal::Secret> region, uint8_t* bytes) noexcept;
+  void wipe() noexcept;  // zeroes the key's own bytes, then lets go of its region
+  // The guarded memory the bytes are in: the key's own, or a region shared
+  // with other keys (core/src/base/secret_arena.h). Null after a move.
+  std::shared_ptr<internal::Secret> region_;
+  uint8_t* bytes_ = nullptr;  // kKeySize bytes inside *region_, or null after a move
 };
 
 }  // namespace mqseal

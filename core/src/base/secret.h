@@ -7,8 +7,8 @@
 // (measured), so about 16 000 live Secrets fill the default vm.max_map_count
 // (65 530). Past it libsodium 1.0.18 still allocates, without the guard
 // pages (its mprotect fails unchecked), and the process's other mappings can
-// fail. Many small secrets of one owner (a broker's token keys) belong in one
-// Secret handed out in slices: that arena mode is issue 11's, not built yet.
+// fail. Many small secrets of one owner (a broker's token keys) belong in a
+// few Secrets handed out in slots: base/secret_arena.h.
 #ifndef MQSEAL_SRC_BASE_SECRET_H_
 #define MQSEAL_SRC_BASE_SECRET_H_
 

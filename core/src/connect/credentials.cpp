@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
@@ -11,6 +12,7 @@
 
 #include "base/hex.h"
 #include "base/secret.h"
+#include "base/secret_arena.h"
 #include "connect/credentials_internal.h"
 #include "crypto/blake2b.h"
 #include "files/line_file.h"
@@ -32,8 +34,13 @@ static_assert(kOffsetMac + kTokenMacSize == kTokenBinarySize, "token layout");
 constexpr int kBase64Variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 constexpr size_t kMaxProvisionedNameSize = 128;
 constexpr std::string_view kCredentialsHeader = "mqseal-credentials v1";
-constexpr uint64_t kMaxCredentialsFileSize = 16 << 20;
+// 256 MiB: a record line is 138 bytes for a 14-character username and
+// libsodium's INTERACTIVE limits, at most 266 (a 128-character username,
+// 10- and 13-digit limits), so 1 000 000 devices fit whatever their records
+// (docs/SPEC.md, section 11).
+constexpr uint64_t kMaxCredentialsFileSize = uint64_t{256} << 20;
 constexpr size_t kCredentialFields = 7;
+constexpr std::string_view kRecordLinePrefix = "user ";
 
 // Usernames a credentials file can hold: 1..128 of [A-Za-z0-9_.@:-].
 bool valid_provisioned_name(std::string_view name) {
@@ -143,38 +150,91 @@ Result<std::string> make_connect_token(const Keyring& keyring, std::string_view 
 
 // ---- the credentials file ----
 
-Credentials::~Credentials() = default;  // each record's Key wipes itself
+// The token keys' guarded regions, and the usernames' hash index: open
+// addressing with linear probing over the records' positions (+ 1; 0 is an
+// empty slot), at most half full, so a lookup or an insertion costs O(1)
+// expected. The usernames are the operator's (a file or add()), not a
+// device's, so an unkeyed hash does (as for the verifier's map).
+struct Credentials::Index {
+  static constexpr size_t kMinSlots = 16;  // a power of two
+  internal::SecretArena keys{kKeySize};
+  std::vector<size_t> slots;  // a power-of-two size, at least twice the records
+
+  // The slot holding `name`, or the empty slot where it would go.
+  size_t probe(const std::vector<CredentialRecord>& records, std::string_view name) const noexcept {
+    const size_t mask = slots.size() - 1;
+    for (size_t i = std::hash<std::string_view>{}(name) & mask;; i = (i + 1) & mask) {
+      if (slots[i] == 0 || records[slots[i] - 1].username == name) return i;
+    }
+  }
+  // Room for `count` records at most half full (rebuilt twice as large when not).
+  void make_room(const std::vector<CredentialRecord>& records, size_t count) {
+    if (count <= slots.size() / 2) return;
+    size_t size = std::max(kMinSlots, slots.size());
+    while (count > size / 2) size *= 2;
+    slots.assign(size, 0);
+    for (size_t r = 0; r < records.size(); ++r) slots[probe(records, records[r].username)] = r + 1;
+  }
+};
+
+Credentials::Credentials() noexcept = default;
+Credentials::Credentials(Credentials&&) noexcept = default;
+Credentials& Credentials::operator=(Credentials&&) noexcept = default;
+Credentials::~Credentials() = default;  // each record's Key wipes itself; the regions go with the last
+
+void Credentials::append(std::string username, const PassphraseParams& passphrase, Key token_key) {
+  index_->make_room(records_, records_.size() + 1);
+  const size_t slot = index_->probe(records_, username);
+  records_.push_back(CredentialRecord{std::move(username), passphrase, std::move(token_key)});
+  index_->slots[slot] = records_.size();
+}
 
 Status Credentials::add(const CredentialRecord& record) {
   if (!valid_provisioned_name(record.username)) return Error(Errc::invalid_argument, "invalid username");
   if (find(record.username) != nullptr) return Error(Errc::invalid_argument, "the user exists already");
-  Result<Key> token_key = record.token_key.clone();
+  if (!index_) index_ = std::make_unique<Index>();
+  Result<Key> token_key = internal::KeyAccess::copy_into(record.token_key, index_->keys);
   if (!token_key) return std::move(token_key).error();
-  records_.push_back(CredentialRecord{record.username, record.passphrase, std::move(*token_key)});
+  append(record.username, record.passphrase, std::move(*token_key));
   return {};
 }
 
 Result<Credentials> Credentials::clone() const {
   Credentials copy;
+  if (records_.empty()) return copy;
+  copy.index_ = std::make_unique<Index>();
+  if (Status s = copy.index_->keys.reserve(records_.size()); !s) return s.error();  // one region
   copy.records_.reserve(records_.size());
   for (const CredentialRecord& r : records_) {
-    Result<Key> token_key = r.token_key.clone();
+    Result<Key> token_key = internal::KeyAccess::copy_into(r.token_key, copy.index_->keys);
     if (!token_key) return std::move(token_key).error();
-    copy.records_.push_back(CredentialRecord{r.username, r.passphrase, std::move(*token_key)});
+    copy.append(r.username, r.passphrase, std::move(*token_key));
   }
   return copy;
 }
 
 const CredentialRecord* Credentials::find(std::string_view username) const noexcept {
-  for (const CredentialRecord& r : records_) {
-    if (r.username == username) return &r;
-  }
-  return nullptr;
+  if (!index_ || index_->slots.empty()) return nullptr;
+  const size_t slot = index_->slots[index_->probe(records_, username)];
+  return slot == 0 ? nullptr : &records_[slot - 1];
 }
 
 Result<Credentials> Credentials::parse(std::string_view text) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
   Credentials credentials;
+  credentials.index_ = std::make_unique<Index>();
+  // Every key in one guarded region, the records and the index sized once:
+  // as many as there are lines that could be records.
+  size_t record_lines = 0;
+  for (size_t pos = 0; pos < text.size();) {
+    if (text.compare(pos, kRecordLinePrefix.size(), kRecordLinePrefix) == 0) ++record_lines;
+    const size_t newline = text.find('\n', pos);
+    if (newline == std::string_view::npos) break;
+    pos = newline + 1;
+  }
+  if (Status s = credentials.index_->keys.reserve(record_lines); !s) return s.error();
+  credentials.records_.reserve(record_lines);
+  credentials.index_->make_room(credentials.records_, record_lines);
   std::vector<std::string_view> fields;
   const Status parsed = internal::parse_lines(text, kCredentialsHeader, "credentials", [&](const internal::Line& line) -> Status {
     // user NAME argon2id SALT OPSLIMIT MEMLIMIT TOKEN_KEY, separated by single spaces
@@ -190,11 +250,11 @@ Result<Credentials> Credentials::parse(std::string_view text) {
         !passphrase.valid()) {
       return line.error("bad Argon2id parameters");
     }
-    Result<Key> token_key = internal::KeyAccess::from_hex(fields[6]);
+    Result<Key> token_key = internal::KeyAccess::from_hex(fields[6], credentials.index_->keys);
     if (!token_key && token_key.error() == Errc::invalid_argument) return line.error("the token key is 64 hex digits");
     if (!token_key) return std::move(token_key).error();
     if (credentials.find(username) != nullptr) return line.error("duplicate username");
-    credentials.records_.push_back(CredentialRecord{std::string(username), passphrase, std::move(*token_key)});
+    credentials.append(std::string(username), passphrase, std::move(*token_key));
     return {};
   });
   if (!parsed) return parsed.error();
@@ -312,6 +372,7 @@ Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOpt
   NonceHash hash;
   crypto_shorthash_keygen(hash.key.data());
   auto impl = std::unique_ptr<Impl>(new Impl{{}, std::move(*unknown_user_key), options, {}, 0});
+  impl->users.reserve(credentials.records_.size());  // no rehash while loading
   for (CredentialRecord& record : credentials.records_) {
     impl->users.emplace(std::move(record.username), Impl::User{std::move(record.token_key), {},
                                                                std::unordered_set<Nonce, NonceHash>(0, hash)});

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+
 #include "base/hex.h"
 #include "base/secret.h"
 #include "keys/key_access.h"
@@ -65,22 +67,46 @@ Result<Key> Key::from_passphrase(std::string_view passphrase, const PassphrasePa
   return internal::KeyAccess::adopt(std::move(*bytes));
 }
 
-Key::Key(std::unique_ptr<internal::Secret> bytes) noexcept : bytes_(std::move(bytes)) {}
-Key::Key(Key&&) noexcept = default;
-Key& Key::operator=(Key&&) noexcept = default;
-Key::~Key() = default;  // the Secret wipes, then frees
+Key::Key(std::shared_ptr<internal::Secret> region, uint8_t* bytes) noexcept
+    : region_(std::move(region)), bytes_(bytes) {}
+
+Key::Key(Key&& other) noexcept : region_(std::move(other.region_)), bytes_(other.bytes_) {
+  other.bytes_ = nullptr;
+}
+
+Key& Key::operator=(Key&& other) noexcept {
+  if (this != &other) {
+    wipe();
+    region_ = std::move(other.region_);
+    bytes_ = other.bytes_;
+    other.bytes_ = nullptr;
+  }
+  return *this;
+}
+
+Key::~Key() { wipe(); }
+
+// A key in a shared region wipes its own slot now (the region is wiped as a
+// whole only with its last key); a key alone is wiped again by sodium_free.
+void Key::wipe() noexcept {
+  if (bytes_ != nullptr) sodium_memzero(bytes_, kKeySize);
+  bytes_ = nullptr;
+  region_.reset();
+}
 
 Result<Key> Key::clone() const {
-  if (!bytes_) return Error(Errc::invalid_argument, "moved-from key");
-  return key_of(bytes_->clone());
+  if (bytes_ == nullptr) return Error(Errc::invalid_argument, "moved-from key");
+  return key_of(internal::Secret::copy_of(ByteView(bytes_, kKeySize)));
 }
 
 bool Key::same_bytes(const Key& other) const noexcept {
-  return bytes_ && other.bytes_ && bytes_->same_bytes(*other.bytes_);
+  return bytes_ != nullptr && other.bytes_ != nullptr && sodium_memcmp(bytes_, other.bytes_, kKeySize) == 0;
 }
 
 Key internal::KeyAccess::adopt(internal::Secret secret) {
-  return Key(std::make_unique<internal::Secret>(std::move(secret)));
+  auto region = std::make_shared<internal::Secret>(std::move(secret));
+  uint8_t* bytes = region->data();
+  return Key(std::move(region), bytes);
 }
 
 Result<Key> internal::KeyAccess::from_hex(std::string_view hex) {
@@ -90,6 +116,24 @@ Result<Key> internal::KeyAccess::from_hex(std::string_view hex) {
     return Error(Errc::invalid_argument, "key material is 64 hex digits");
   }
   return adopt(std::move(*bytes));
+}
+
+Result<Key> internal::KeyAccess::from_hex(std::string_view hex, SecretArena& arena) {
+  Result<SecretArena::Slot> slot = arena.allocate();
+  if (!slot) return std::move(slot).error();
+  if (!internal::hex_decode(hex, slot->data, kKeySize)) {
+    sodium_memzero(slot->data, kKeySize);  // hex_decode may have written part of it
+    return Error(Errc::invalid_argument, "key material is 64 hex digits");
+  }
+  return Key(std::move(slot->region), slot->data);
+}
+
+Result<Key> internal::KeyAccess::copy_into(const Key& key, SecretArena& arena) {
+  if (key.bytes_ == nullptr) return Error(Errc::invalid_argument, "moved-from key");
+  Result<SecretArena::Slot> slot = arena.allocate();
+  if (!slot) return std::move(slot).error();
+  std::copy(key.bytes_, key.bytes_ + kKeySize, slot->data);
+  return Key(std::move(slot->region), slot->data);
 }
 
 void internal::KeyAccess::append_hex(const Key& key, std::string& out) {
