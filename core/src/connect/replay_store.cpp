@@ -42,7 +42,7 @@ struct KeyedHash {
   SipKey sip;
   size_t operator()(const Bytes& bytes) const noexcept {
     uint8_t out[crypto_shorthash_BYTES];
-    crypto_shorthash(out, bytes.data(), bytes.size(), sip.key.data());
+    crypto_shorthash(out, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), sip.key.data());
     return static_cast<size_t>(internal::load_be64(out));
   }
 };
@@ -62,6 +62,10 @@ Status check_claim(const ReplayClaim& c) {
   return {};
 }
 
+// A partition's key in the table: exact bytes (the memory store: u16 len ns
+// || ns || partition) or the partition digest (the file store).
+using PartitionKey = std::string;
+
 // What both stores remember: per partition, a min-heap on keep_until and a
 // keyed hash set of the same IDs. Not locked: its store locks it.
 class ClaimTable {
@@ -69,13 +73,13 @@ class ClaimTable {
   enum class Check : uint8_t { fresh, seen, partition_full, store_full };
 
   explicit ClaimTable(SipKey sip)
-      : sip_(sip), partitions_(0, KeyedHash<PartitionDigest>{sip}) {}
+      : sip_(sip), partitions_(0, KeyedHash<PartitionKey>{sip}) {}
 
   // Forgets this partition's claims past keep_until at c.now_s, then
   // answers for c.id. Amortised O(log max_per_partition): each claim is
   // pushed once and popped once.
-  Check check(const PartitionDigest& digest, const ReplayClaim& c, size_t capacity) {
-    Partition& p = partitions_.try_emplace(digest, sip_).first->second;
+  Check check(const PartitionKey& key, const ReplayClaim& c, size_t capacity) {
+    Partition& p = partitions_.try_emplace(key, sip_).first->second;
     forget(p, c.now_s);
     if (p.ids.count(c.id) != 0) return Check::seen;
     if (p.ids.size() >= c.max_per_partition) return Check::partition_full;
@@ -87,8 +91,8 @@ class ClaimTable {
   }
 
   // After check() said fresh (or while loading: false if already there).
-  bool insert(const PartitionDigest& digest, const ReplayId& id, uint64_t keep_until_s) {
-    Partition& p = partitions_.try_emplace(digest, sip_).first->second;
+  bool insert(const PartitionKey& key, const ReplayId& id, uint64_t keep_until_s) {
+    Partition& p = partitions_.try_emplace(key, sip_).first->second;
     if (!p.ids.insert(id).second) return false;
     p.by_expiry.push_back(Remembered{keep_until_s, id});
     std::push_heap(p.by_expiry.begin(), p.by_expiry.end(), kept_longer);
@@ -100,8 +104,8 @@ class ClaimTable {
 
   template <typename F>
   void for_each(F&& f) const {
-    for (const auto& [digest, p] : partitions_) {
-      for (const Remembered& r : p.by_expiry) f(digest, r);
+    for (const auto& [key, p] : partitions_) {
+      for (const Remembered& r : p.by_expiry) f(key, r);
     }
   }
 
@@ -132,7 +136,7 @@ class ClaimTable {
   }
 
   SipKey sip_;
-  std::unordered_map<PartitionDigest, Partition, KeyedHash<PartitionDigest>> partitions_;
+  std::unordered_map<PartitionKey, Partition, KeyedHash<PartitionKey>> partitions_;
   size_t size_ = 0;
   uint64_t swept_at_s_ = 0;
 };
@@ -164,12 +168,16 @@ class MemoryStore final : public ReplayStore {
 
   Result<ClaimOutcome> claim(const ReplayClaim& c) override {
     if (Status s = check_claim(c); !s) return s.error();
-    Result<PartitionDigest> digest = internal::partition_digest(c.name_space, c.partition);
-    if (!digest) return std::move(digest).error();
+    // The exact bytes, no digest: nothing leaves this process.
+    PartitionKey key;
+    key.reserve(2 + c.name_space.size() + c.partition.size());
+    key.push_back(static_cast<char>(c.name_space.size() >> 8));
+    key.push_back(static_cast<char>(c.name_space.size()));
+    key.append(c.name_space).append(c.partition);
     std::lock_guard<std::mutex> lock(mutex_);
-    const ClaimTable::Check check = table_.check(*digest, c, capacity());
+    const ClaimTable::Check check = table_.check(key, c, capacity());
     if (check != ClaimTable::Check::fresh) return refusal(check);
-    table_.insert(*digest, c.id, c.keep_until_s);
+    table_.insert(key, c.id, c.keep_until_s);
     return ClaimOutcome::first_use;
   }
   size_t capacity() const noexcept override { return std::numeric_limits<size_t>::max(); }
@@ -235,9 +243,9 @@ bool sync_directory(const std::string& path) {
   return ok;
 }
 
-Status encode_record(const uint8_t file_id[kFileIdSize], const PartitionDigest& digest, const ReplayId& id,
-                     uint64_t keep_until_s, uint8_t out[kRecordSize]) {
-  std::copy(digest.begin(), digest.end(), out);
+Status encode_record(const uint8_t file_id[kFileIdSize], const uint8_t digest[internal::kPartitionDigestSize],
+                     const ReplayId& id, uint64_t keep_until_s, uint8_t out[kRecordSize]) {
+  std::copy(digest, digest + internal::kPartitionDigestSize, out);
   std::copy(id.begin(), id.end(), out + internal::kPartitionDigestSize);
   internal::store_be64(out + internal::kPartitionDigestSize + kReplayIdSize, keep_until_s);
   return internal::blake2b_personal(out + kRecordBodySize, kRecordCheckSize, ByteView(file_id, kFileIdSize),
@@ -277,9 +285,10 @@ class FileStore final : public ReplayStore {
     if (Status s = check_claim(c); !s) return s.error();
     Result<PartitionDigest> digest = internal::partition_digest(c.name_space, c.partition);
     if (!digest) return std::move(digest).error();
+    const PartitionKey key(digest->begin(), digest->end());
     std::lock_guard<std::mutex> lock(mutex_);
     if (broken_) return Error(Errc::io_error, path_ + " failed to sync earlier: reopen the store");
-    const ClaimTable::Check check = table_.check(*digest, c, capacity_);
+    const ClaimTable::Check check = table_.check(key, c, capacity_);
     if (check != ClaimTable::Check::fresh) return refusal(check);
     // The file holds at most 2 x capacity records: at that point at least
     // half are forgotten claims (at most capacity are live), so compacting
@@ -287,8 +296,8 @@ class FileStore final : public ReplayStore {
     if (records_ >= 2 * capacity_) {
       if (Status s = compact(); !s) return s.error();
     }
-    if (Status s = append(*digest, c.id, c.keep_until_s); !s) return s.error();
-    table_.insert(*digest, c.id, c.keep_until_s);
+    if (Status s = append(digest->data(), c.id, c.keep_until_s); !s) return s.error();
+    table_.insert(key, c.id, c.keep_until_s);
     return ClaimOutcome::first_use;
   }
   size_t capacity() const noexcept override { return capacity_; }
@@ -375,13 +384,12 @@ class FileStore final : public ReplayStore {
       }
       for (size_t i = 0; i < n; ++i) {
         const uint8_t* r = chunk.data() + i * kRecordSize;
-        PartitionDigest digest;
+        const PartitionKey digest(r, r + internal::kPartitionDigestSize);
         ReplayId id;
-        std::copy(r, r + digest.size(), digest.begin());
         std::copy(r + digest.size(), r + digest.size() + id.size(), id.begin());
         const uint64_t keep_until_s = internal::load_be64(r + digest.size() + id.size());
         uint8_t expected[kRecordSize];
-        if (Status s = encode_record(file_id_, digest, id, keep_until_s, expected); !s) return s;
+        if (Status s = encode_record(file_id_, r, id, keep_until_s, expected); !s) return s;
         if (std::memcmp(expected + kRecordBodySize, r + kRecordBodySize, kRecordCheckSize) != 0) {
           return refuse("record " + std::to_string(done + i + 1) + ": checksum mismatch (corrupt)");
         }
@@ -406,9 +414,13 @@ class FileStore final : public ReplayStore {
     out.insert(out.end(), file_id_, file_id_ + kFileIdSize);
     Status encoded;
     size_t live = 0;
-    table_.for_each([&](const PartitionDigest& digest, const Remembered& r) {
+    table_.for_each([&](const PartitionKey& digest, const Remembered& r) {
       uint8_t record[kRecordSize];
-      if (Status s = encode_record(file_id_, digest, r.id, r.keep_until_s, record); !s) encoded = s;
+      if (Status s = encode_record(file_id_, reinterpret_cast<const uint8_t*>(digest.data()), r.id, r.keep_until_s,
+                                   record);
+          !s) {
+        encoded = s;
+      }
       out.insert(out.end(), record, record + kRecordSize);
       ++live;
     });
@@ -432,7 +444,7 @@ class FileStore final : public ReplayStore {
   // One record at the end, written and fsynced. A failed write is cut off
   // again (the file stays whole records); if even that or the sync fails,
   // the store refuses every later claim (what is on disk is unknown).
-  Status append(const PartitionDigest& digest, const ReplayId& id, uint64_t keep_until_s) {
+  Status append(const uint8_t digest[internal::kPartitionDigestSize], const ReplayId& id, uint64_t keep_until_s) {
     uint8_t record[kRecordSize];
     if (Status s = encode_record(file_id_, digest, id, keep_until_s, record); !s) return s;
     const off_t end = static_cast<off_t>(kHeaderSize + records_ * kRecordSize);
