@@ -245,9 +245,9 @@ struct TokenVerifier::Impl {
   struct User {
     Key token_key;
     // The latest time this user's tokens were judged at. Tokens are judged
-    // against it, never against an earlier time (the store forgets against
-    // the latest time it saw too): a clock stepping back cannot bring back a
-    // token that was forgotten.
+    // against it, never against an earlier time, and the replay store is
+    // handed it as the claim's now: a clock stepping back cannot bring back
+    // a token that was forgotten.
     uint64_t latest_s = 0;
   };
   std::unordered_map<std::string, User> users;
