@@ -96,7 +96,8 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       {{credentials, "plugin_opt_replay_store redis://127.0.0.1:6379/0"},
        "bad plugin_opt_replay_store 'redis://127.0.0.1:6379/0': this build has no Redis replay store yet"},
       {{credentials, "plugin_opt_replay_store rediss://127.0.0.1:6380"}, "this build has no Redis replay store yet"},
-      {{credentials, "plugin_opt_replay_store file:"}, "bad plugin_opt_replay_store 'file:': file: takes an absolute path"},
+      {{credentials, "plugin_opt_replay_store file:"},
+       "bad plugin_opt_replay_store 'file:': file: takes an absolute path"},
       {{credentials, "plugin_opt_replay_store file:replay"}, "file: takes an absolute path"},
       {{credentials, "plugin_opt_replay_store Memory"}, "bad plugin_opt_replay_store 'Memory': neither memory nor"},
       {{credentials, "plugin_opt_replay_store /var/lib/replay"}, "neither memory nor file:/absolute/path"},
@@ -137,14 +138,16 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
   }
   // Each replay store the build has.
   {
-    testing::Broker broker(plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_replay_store memory"}));
+    testing::Broker broker(
+        plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_replay_store memory"}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: replay store: memory"), std::string::npos) << broker.log();
   }
   {
     const std::string store = file.dir.file("replay");
     testing::Broker broker(plugin_options({"plugin_opt_credentials_file " + file.path,
-                                           "plugin_opt_max_tokens_per_user 5", "plugin_opt_replay_store file:" + store}));
+                                           "plugin_opt_max_tokens_per_user 5",
+                                           "plugin_opt_replay_store file:" + store}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: replay store: file " + store + " (0 live tokens, room for 5)"),
               std::string::npos)

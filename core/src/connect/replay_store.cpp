@@ -146,7 +146,8 @@ Result<ClaimOutcome> refusal(ClaimTable::Check check) {
     case ClaimTable::Check::seen:
       return ClaimOutcome::seen;
     case ClaimTable::Check::partition_full:
-      return Error(Errc::capacity_exceeded, "this partition's live claims fill its quota (a user's: max_tokens_per_user)");
+      return Error(Errc::capacity_exceeded,
+                   "this partition's live claims fill its quota (a user's: max_tokens_per_user)");
     case ClaimTable::Check::store_full:
       return Error(Errc::capacity_exceeded, "the replay store's live claims fill its capacity");
     case ClaimTable::Check::fresh:
