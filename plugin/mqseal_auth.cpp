@@ -8,6 +8,7 @@
 //   plugin_opt_max_token_lifetime 3600      (seconds, 1 to 86400; optional)
 //   plugin_opt_max_tokens_per_user 64       (1 to 65536; optional: live tokens remembered per
 //                                            device, docs/SPEC.md section 11)
+//   plugin_opt_replay_store file:/var/lib/mqseal/replay   (optional; default memory)
 //   plugin_opt_protected_topics plant/#, factory/+/cmd/#   (optional)
 //
 // Every option and its range: the table under "Options" below. A bad option
@@ -25,6 +26,7 @@
 
 #include <mqseal/credentials.h>
 #include <mqseal/envelope.h>
+#include <mqseal/replay_store.h>
 #include <mqseal/topic.h>
 
 #include <algorithm>
@@ -70,9 +72,18 @@ int on_basic_auth(int, void* event_data, void* userdata) {
   const mqseal::Status verdict = plugin->verifier->verify(
       event->username, client_id != nullptr ? client_id : "", event->password != nullptr ? event->password : "");
   if (verdict) return MOSQ_ERR_SUCCESS;
-  mosquitto_log_printf(MOSQ_LOG_NOTICE, "mqseal: refused CONNECT of user '%s' (client '%s'): %s",
-                       printable(event->username).c_str(), printable(client_id).c_str(),
-                       mqseal::name(verdict.error().code()));
+  if (verdict.error().code() == mqseal::Errc::io_error) {
+    // The replay store could not remember the token (a full disk, a failed
+    // sync): refused, and the operator must hear of it. The detail names
+    // the store file and the system's reason, never a secret.
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: refused CONNECT of user '%s' (client '%s'): the replay store: %s",
+                         printable(event->username).c_str(), printable(client_id).c_str(),
+                         verdict.error().message().c_str());
+  } else {
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "mqseal: refused CONNECT of user '%s' (client '%s'): %s",
+                         printable(event->username).c_str(), printable(client_id).c_str(),
+                         mqseal::name(verdict.error().code()));
+  }
   return MOSQ_ERR_AUTH;
 }
 
@@ -106,6 +117,15 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //   protected_topics            1 to 256 topic filters separated by commas;
 //                               blanks around each are ignored, an empty one
 //                               is an error (default: none)
+//   replay_store                where accepted tokens are remembered
+//                               (mqseal/replay_store.h): `memory` (default:
+//                               single use until the broker stops) or
+//                               `file:/absolute/path` (single use across
+//                               restarts of this broker; the file holds at
+//                               most users x max_tokens_per_user live
+//                               tokens, 72 bytes each, and twice that in
+//                               records). `redis://...` is refused: this
+//                               build has no Redis store yet
 //
 // Numbers are decimal digits only: no sign, no blank, nothing after them.
 // An unknown option, a repeated one, or a value out of its range stops the
@@ -123,6 +143,7 @@ struct Settings {
   bool allow_insecure = false;
   mqseal::VerifierOptions verifier;
   std::vector<std::string> protected_filters;
+  std::string replay_file;  // empty: the in-memory store
 };
 
 // Empty if `value` is good (and then stored), else what is wrong with it.
@@ -187,6 +208,25 @@ std::string filter_list(std::string_view value, std::vector<std::string>& out) {
   return {};
 }
 
+constexpr std::string_view kFileStorePrefix = "file:";
+
+std::string replay_store(std::string_view value, std::string& file) {
+  if (value == "memory") {
+    file.clear();
+    return {};
+  }
+  if (value.substr(0, kFileStorePrefix.size()) == kFileStorePrefix) {
+    const std::string_view path = value.substr(kFileStorePrefix.size());
+    if (path.empty() || path.front() != '/') return "file: takes an absolute path (file:/var/lib/mqseal/replay)";
+    file = std::string(path);
+    return {};
+  }
+  if (value.substr(0, 8) == "redis://" || value.substr(0, 9) == "rediss://") {
+    return "this build has no Redis replay store yet: use memory or file:/absolute/path";
+  }
+  return "neither memory nor file:/absolute/path";
+}
+
 constexpr Option kOptions[] = {
     {"credentials_file", [](Text v, Settings& s) { return path(v, s.credentials_file); }},
     {"allow_insecure_permissions", [](Text v, Settings& s) { return boolean(v, s.allow_insecure); }},
@@ -195,6 +235,7 @@ constexpr Option kOptions[] = {
     {"max_tokens_per_user",
      [](Text v, Settings& s) { return number(v, 1, kMaxTokens, s.verifier.max_tokens_per_user); }},
     {"protected_topics", [](Text v, Settings& s) { return filter_list(v, s.protected_filters); }},
+    {"replay_store", [](Text v, Settings& s) { return replay_store(v, s.replay_file); }},
 };
 
 // Reads the plugin_opt_ lines into the plugin; logs and returns false on
@@ -235,6 +276,28 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     return false;
   }
   const size_t users = credentials->size();
+  std::string store_description = "memory";
+  if (!settings.replay_file.empty()) {
+    // Room for every user's quota, so that no device can fill it for the others.
+    const size_t quota = settings.verifier.max_tokens_per_user;
+    if (users > mqseal::kMaxFileReplayCapacity / quota) {
+      mosquitto_log_printf(MOSQ_LOG_ERR,
+                           "mqseal: plugin_opt_replay_store: %zu devices x max_tokens_per_user %zu is more than a "
+                           "replay store file holds (%zu): lower plugin_opt_max_tokens_per_user",
+                           users, quota, mqseal::kMaxFileReplayCapacity);
+      return false;
+    }
+    const size_t capacity = std::max<size_t>(users * quota, 1);
+    auto store = mqseal::open_file_replay_store(settings.replay_file, mqseal::FileReplayStoreOptions{capacity});
+    if (!store) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s", store.error().message().c_str());
+      return false;
+    }
+    store_description = "file " + printable(settings.replay_file.c_str()) + " (" +
+                        std::to_string((*store)->remembered()) + " live tokens, room for " + std::to_string(capacity) +
+                        ")";
+    settings.verifier.replay_store = std::move(*store);
+  }
   auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), settings.verifier);
   if (!verifier) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: the token verifier's options: %s",
@@ -250,6 +313,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: %zu devices, %zu protected topic filters%s%s", users,
                        plugin.protected_filters.size(), protected_list.empty() ? "" : ": ",
                        protected_list.c_str());
+  mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: replay store: %s", store_description.c_str());
   return true;
 }
 

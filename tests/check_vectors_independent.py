@@ -37,6 +37,7 @@ import os
 import re
 import sys
 import time
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -2828,6 +2829,55 @@ def check_records(doc: dict) -> list[tuple[str, list[str]]]:
     return results
 
 
+REPLAY_MAGIC = b"mqseal replay v1"
+REPLAY_HEADER_LEN, REPLAY_RECORD_LEN = 32, 72
+
+
+def replay_partition(namespace: str, partition: str) -> bytes:
+    message = b""
+    for part in (namespace.encode(), partition.encode()):
+        message += len(part).to_bytes(2, "big") + part
+    return hashlib.blake2b(message, digest_size=32, person=b"mqseal replay pt").digest()
+
+
+def read_replay_file(data: bytes, now_s: int) -> set[tuple[bytes, bytes]]:
+    """The live (partition, id) claims of a replay store file; MqsealError("parse_error") if refused."""
+    if len(data) < REPLAY_HEADER_LEN or not data.startswith(REPLAY_MAGIC):
+        raise MqsealError("parse_error")
+    if (len(data) - REPLAY_HEADER_LEN) % REPLAY_RECORD_LEN != 0:
+        raise MqsealError("parse_error")
+    file_id = data[16:32]
+    live = set()
+    for at in range(REPLAY_HEADER_LEN, len(data), REPLAY_RECORD_LEN):
+        body, check = data[at:at + 56], data[at + 56:at + 72]
+        if hashlib.blake2b(body, digest_size=16, key=file_id, person=b"mqseal replay rc").digest() != check:
+            raise MqsealError("parse_error")
+        if int.from_bytes(body[48:56], "big") >= now_s:
+            live.add((body[:32], body[32:48]))
+    return live
+
+
+def check_replay_store(doc: dict) -> list[tuple[str, list[str]]]:
+    results = []
+    for p in doc["partitions"]:
+        got = replay_partition(p["namespace"], p["partition"]).hex()
+        results.append((f"replay:partition:{p['namespace']}/{p['partition']}",
+                        [] if got == p["digest"] else [f"{got}, expected {p['digest']}"]))
+    reader_now = int(time.time())
+    for f in doc["files"]:
+        got, live = _outcome(lambda: read_replay_file(bytes.fromhex(f["file_hex"]), reader_now))
+        problems = [] if got == f["expect"] else [f"got {got}, expected {f['expect']}"]
+        if got == "ok":
+            for c in f["claims"]:
+                key = (replay_partition(c["namespace"], c["partition"]), bytes.fromhex(c["id"]))
+                answer = "seen" if key in live else "first_use"
+                live.add(key)
+                if answer != c["answer"]:
+                    problems.append(f"{c['partition']} {c['id']}: {answer}, expected {c['answer']}")
+        results.append((f"replay:file:{f['label']}", problems))
+    return results
+
+
 # File name -> (checker, minimum number of checks it must run).
 OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]] = {
     "connect_token_v1.json": (check_tokens, 25),
@@ -2835,6 +2885,7 @@ OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]
     "sequences_v1.json": (check_sequences, 13),
     "files_v1.json": (check_files, 80),
     "records_v1.json": (check_records, 18),
+    "replay_store_v1.json": (check_replay_store, 11),
 }
 
 

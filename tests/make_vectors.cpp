@@ -11,10 +11,13 @@
 #include <mqseal/policy_file.h>
 #include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <fstream>
 #include <iostream>
@@ -1069,6 +1072,154 @@ json file_vectors() {
 // the spec's formula with a fixed nonce (libsodium directly), and the
 // expected outcome of each is what RecordCipher::open answers.
 
+// tests/vectors/replay_store_v1.json: the replay store file (docs/SPEC.md
+// section 11, "Replay store file"), written here from the spec with
+// libsodium directly (a fixed file_id); the outcomes are what
+// open_file_replay_store answers.
+std::vector<uint8_t> blake2b(size_t out_size, const std::vector<uint8_t>& key, const std::vector<uint8_t>& message,
+                             const char (&personal)[17]) {
+  std::vector<uint8_t> out(out_size);
+  if (crypto_generichash_blake2b_salt_personal(out.data(), out.size(), message.data(), message.size(),
+                                               key.empty() ? nullptr : key.data(), key.size(), nullptr,
+                                               reinterpret_cast<const unsigned char*>(personal)) != 0) {
+    std::cerr << "make_vectors: BLAKE2b failed\n";
+    std::exit(1);
+  }
+  return out;
+}
+
+std::vector<uint8_t> replay_partition(const std::string& ns, const std::string& partition) {
+  std::vector<uint8_t> m;
+  for (const std::string& s : {ns, partition}) {
+    m.push_back(static_cast<uint8_t>(s.size() >> 8));
+    m.push_back(static_cast<uint8_t>(s.size()));
+    m.insert(m.end(), s.begin(), s.end());
+  }
+  return blake2b(32, {}, m, "mqseal replay pt");
+}
+
+std::vector<uint8_t> replay_record(const std::vector<uint8_t>& file_id, const std::string& partition,
+                                   const std::vector<uint8_t>& id, uint64_t keep_until) {
+  std::vector<uint8_t> r = replay_partition("token", partition);
+  r.insert(r.end(), id.begin(), id.end());
+  for (int i = 7; i >= 0; --i) r.push_back(static_cast<uint8_t>(keep_until >> (8 * i)));
+  const std::vector<uint8_t> check = blake2b(16, file_id, r, "mqseal replay rc");
+  r.insert(r.end(), check.begin(), check.end());
+  return r;
+}
+
+std::string str_of(const json& j) { return j.get<std::string>(); }
+
+std::vector<uint8_t> unhex_of(const std::string& s) {
+  std::vector<uint8_t> out;
+  for (size_t i = 0; i + 1 < s.size(); i += 2) {
+    out.push_back(static_cast<uint8_t>(std::stoi(s.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+json replay_store_vectors() {
+  constexpr uint64_t kNow = 1800000000;        // the claims' clock
+  constexpr uint64_t kYear2100 = 4102444800;   // later than any reader's clock: kept
+  constexpr uint64_t kSaturated = UINT64_MAX;  // expiry + skew saturated
+  constexpr uint64_t kLongAgo = 1;             // earlier than any reader's clock: dropped on reading
+  const std::string magic = "mqseal replay v1";
+  const std::vector<uint8_t> file_id = pattern(16, 0x40);
+  std::vector<uint8_t> header(magic.begin(), magic.end());
+  header.insert(header.end(), file_id.begin(), file_id.end());
+  const std::vector<uint8_t> id7 = pattern(16, 0x00), id8 = pattern(16, 0x10), id_old = pattern(16, 0x20);
+  const std::vector<uint8_t> r7 = replay_record(file_id, "device-7", id7, kSaturated);
+  const std::vector<uint8_t> r8 = replay_record(file_id, "device-8", id8, kYear2100);
+  const std::vector<uint8_t> r_old = replay_record(file_id, "device-7", id_old, kLongAgo);
+  auto cat = [](std::vector<std::vector<uint8_t>> parts) {
+    std::vector<uint8_t> out;
+    for (const auto& p : parts) out.insert(out.end(), p.begin(), p.end());
+    return out;
+  };
+  auto claim = [&](const std::string& partition, const std::vector<uint8_t>& id, const char* answer) {
+    return json{{"namespace", "token"}, {"partition", partition}, {"id", hex(id)},
+                {"keep_until_s", u64(kYear2100)}, {"answer", answer}};
+  };
+  const std::vector<uint8_t> two_users = cat({header, r7, r8, r_old});
+  std::vector<uint8_t> corrupt = two_users;
+  corrupt[header.size() + 72 + 71] ^= 0x01;  // the last byte of device-8's check
+  std::vector<uint8_t> other_id = file_id;
+  other_id[0] ^= 0x01;
+  const std::string other_magic = "mqseal replay v2";
+  std::vector<uint8_t> other_version(other_magic.begin(), other_magic.end());
+  other_version.insert(other_version.end(), file_id.begin(), file_id.end());
+  const std::string credentials = "mqseal-credentials v1\n";
+  struct Case {
+    const char* label;
+    std::vector<uint8_t> bytes;
+    json claims;
+  };
+  const std::vector<Case> cases = {
+      {"a new store: the header only", header, json::array({claim("device-7", id7, "first_use")})},
+      {"two users, and a claim long expired (dropped when read)", two_users,
+       json::array({claim("device-7", id7, "seen"), claim("device-8", id8, "seen"),
+                    claim("device-7", id_old, "first_use"), claim("device-8", id7, "first_use")})},
+      {"corrupt: a check that does not match", corrupt, json::array()},
+      {"truncated: the last record one byte short",
+       std::vector<uint8_t>(two_users.begin(), two_users.end() - 1), json::array()},
+      {"truncated: shorter than the header", std::vector<uint8_t>(header.begin(), header.begin() + 20),
+       json::array()},
+      {"a record from another file (checked under another file_id)",
+       cat({header, replay_record(other_id, "device-7", id7, kSaturated)}), json::array()},
+      {"another version", cat({other_version, r7}), json::array()},
+      {"foreign: a credentials file", std::vector<uint8_t>(credentials.begin(), credentials.end()), json::array()},
+  };
+  json files = json::array();
+  for (const Case& c : cases) {
+    // What the library answers, from a real file (mode 0600).
+    char dir_template[] = "/tmp/mqseal-vectors-XXXXXX";
+    const char* dir = mkdtemp(dir_template);
+    if (dir == nullptr) std::exit(1);
+    const std::string path = std::string(dir) + "/replay";
+    {
+      std::ofstream out(path, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(c.bytes.data()), static_cast<std::streamsize>(c.bytes.size()));
+    }
+    chmod(path.c_str(), 0600);
+    std::string expect = "ok";
+    json claims = c.claims;
+    {
+      auto store = mqseal::open_file_replay_store(path, mqseal::FileReplayStoreOptions{16});
+      if (!store) expect = mqseal::name(store.error().code());
+      for (json& cl : claims) {
+        if (!store) break;
+        const std::string partition = str_of(cl["partition"]);  // outlives the claim's view of it
+        mqseal::ReplayClaim rc{"token", partition, {}, kYear2100, kNow, 64};
+        const std::vector<uint8_t> id = unhex_of(str_of(cl["id"]));
+        std::copy(id.begin(), id.end(), rc.id.begin());
+        mqseal::Result<mqseal::ClaimOutcome> answer = (*store)->claim(rc);
+        const std::string got = !answer ? mqseal::name(answer.error().code())
+                                        : *answer == mqseal::ClaimOutcome::first_use ? "first_use" : "seen";
+        note_if_changed(std::string(c.label) + " / " + partition + " " + str_of(cl["id"]), got, str_of(cl["answer"]));
+        cl["answer"] = got;
+      }
+    }
+    std::remove(path.c_str());
+    rmdir(dir);
+    files.push_back({{"label", c.label}, {"file_hex", hex(c.bytes)}, {"expect", expect}, {"claims", claims}});
+  }
+  return {
+      {"format", "mqseal replay store file v1 (docs/SPEC.md section 11, \"Replay store file\")"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"notes", "Each file is opened from a file of mode 0600 (capacity 16); then each claim is made in order, at "
+                "now_s, with quota 64, and answers as given. Records with keep_until below the reader's clock "
+                "are dropped when the file is read."},
+      {"now_s", u64(kNow)},
+      {"partitions", json::array({{{"namespace", "token"}, {"partition", "device-7"},
+                                   {"digest", hex(replay_partition("token", "device-7"))}},
+                                  {{"namespace", "token"}, {"partition", "device-8"},
+                                   {"digest", hex(replay_partition("token", "device-8"))}},
+                                  {{"namespace", "message"}, {"partition", ""},
+                                   {"digest", hex(replay_partition("message", ""))}}})},
+      {"files", files},
+  };
+}
+
 json record_vectors() {
   struct RecordKey {
     const char* name;
@@ -1362,6 +1513,7 @@ int main(int argc, char** argv) {
       {"sequences_v1.json", sequence_vectors(v.keyring, keys, v.policy, policy_json)},
       {"files_v1.json", file_vectors()},
       {"records_v1.json", record_vectors()},
+      {"replay_store_v1.json", replay_store_vectors()},
   };
   for (const auto& [name, content] : files) {
     std::ofstream out(directory + "/" + name);

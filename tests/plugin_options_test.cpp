@@ -92,6 +92,20 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       // missing credentials file, or none named
       {{"plugin_opt_credentials_file " + file.dir.file("none")}, "plugin_opt_credentials_file: "},
       {{"plugin_opt_max_clock_skew 30"}, "plugin_opt_credentials_file is required"},
+      // the replay store: memory or file:/absolute/path; no Redis in this build
+      {{credentials, "plugin_opt_replay_store redis://127.0.0.1:6379/0"},
+       "bad plugin_opt_replay_store 'redis://127.0.0.1:6379/0': this build has no Redis replay store yet"},
+      {{credentials, "plugin_opt_replay_store rediss://127.0.0.1:6380"}, "this build has no Redis replay store yet"},
+      {{credentials, "plugin_opt_replay_store file:"},
+       "bad plugin_opt_replay_store 'file:': file: takes an absolute path"},
+      {{credentials, "plugin_opt_replay_store file:replay"}, "file: takes an absolute path"},
+      {{credentials, "plugin_opt_replay_store Memory"}, "bad plugin_opt_replay_store 'Memory': neither memory nor"},
+      {{credentials, "plugin_opt_replay_store /var/lib/replay"}, "neither memory nor file:/absolute/path"},
+      {{credentials, "plugin_opt_replay_store file:" + file.dir.file("no/such/dir/replay")},
+       "plugin_opt_replay_store: file input/output failed: cannot open " + file.dir.file("no/such/dir/replay")},
+      {{credentials, "plugin_opt_replay_store file:" + file.path}, "not an mqseal replay store file (foreign)"},
+      {{credentials, "plugin_opt_replay_store memory", "plugin_opt_replay_store file:/x"},
+       "plugin_opt_replay_store is given more than once"},
       // the same option twice: which one would win?
       {{credentials, credentials}, "plugin_opt_credentials_file is given more than once"},
       {{credentials, "plugin_opt_max_clock_skew 30", "plugin_opt_max_clock_skew 3000"},
@@ -119,6 +133,23 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
                                            "plugin_opt_protected_topics \tplant/#, factory/+/cmd/# ,x"}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: 1 devices, 3 protected topic filters: 'plant/#', 'factory/+/cmd/#', 'x'"),
+              std::string::npos)
+        << broker.log();
+  }
+  // Each replay store the build has.
+  {
+    testing::Broker broker(
+        plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_replay_store memory"}));
+    ASSERT_TRUE(broker.running()) << broker.log();
+    EXPECT_NE(broker.log().find("mqseal: replay store: memory"), std::string::npos) << broker.log();
+  }
+  {
+    const std::string store = file.dir.file("replay");
+    testing::Broker broker(plugin_options({"plugin_opt_credentials_file " + file.path,
+                                           "plugin_opt_max_tokens_per_user 5",
+                                           "plugin_opt_replay_store file:" + store}));
+    ASSERT_TRUE(broker.running()) << broker.log();
+    EXPECT_NE(broker.log().find("mqseal: replay store: file " + store + " (0 live tokens, room for 5)"),
               std::string::npos)
         << broker.log();
   }

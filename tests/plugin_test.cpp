@@ -152,6 +152,34 @@ TEST(MosquittoPlugin, ProtectedTopicsRefusePlaintextAndAclFileStillApplies) {
   EXPECT_NE(testing::read_file(broker.log_path()).find("refused an unsealed 17-byte publish"), std::string::npos);
 }
 
+// Issue 11: with plugin_opt_replay_store file:PATH a token used before a
+// broker restart is refused after it; with the in-memory store (the default,
+// checked too, so that this test can tell the two apart) it is accepted once
+// more.
+TEST(MosquittoPlugin, TheFileReplayStoreRefusesATokenUsedBeforeABrokerRestart) {
+  Deployment s;
+  const std::string store = s.dir.file("replay");
+  for (const bool file : {true, false}) {
+    SCOPED_TRACE(file ? "file store" : "memory store");
+    testing::BrokerOptions options = s.options();
+    if (file) options.extra_config.push_back("plugin_opt_replay_store file:" + store);
+    testing::Broker broker(options);
+    ASSERT_TRUE(broker.running()) << broker.log();
+    const std::string good = token(s, "client-7");
+    EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
+    EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a replayed CONNECT";
+    broker.restart();
+    ASSERT_TRUE(broker.running()) << broker.log();
+    EXPECT_EQ(connect(broker, "client-7", "device-7", good), file ? 5 : 0) << "the same token after the restart";
+    EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << "a fresh token";
+    if (file) {
+      EXPECT_NE(testing::read_file(broker.log_path()).find("mqseal: replay store: file " + store + " (1 live tokens"),
+                std::string::npos)
+          << broker.log();
+    }
+  }
+}
+
 // Issue 14 item 2: a user the plugin manages is never deferred to mosquitto's
 // own checks, even when password_file also knows the name. Had the plugin
 // deferred a failed token, password_file would let its password in (0).

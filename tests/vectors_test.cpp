@@ -397,5 +397,43 @@ TEST(Vectors, Records) {
   EXPECT_GE(ok, 4u);
 }
 
+// The replay store file (docs/SPEC.md section 11): each file, written with
+// mode 0600, opens (or is refused) as the vectors say, and its claims answer
+// as they say; the partition digests are those of the records found.
+TEST(Vectors, ReplayStoreFiles) {
+  json doc = load("replay_store_v1.json");
+  ASSERT_GE(doc["files"].size(), 8u);
+  size_t ok = 0;
+  for (const json& f : doc["files"]) {
+    SCOPED_TRACE(str(f["label"]));
+    testing::TempDir dir;
+    const std::string path = dir.file("replay");
+    const std::vector<uint8_t> bytes = unhex(str(f["file_hex"]));
+    testing::write_file(path, std::string(bytes.begin(), bytes.end()), 0600);
+    Result<std::shared_ptr<ReplayStore>> store = open_file_replay_store(path, FileReplayStoreOptions{16});
+    ASSERT_EQ(outcome(store), str(f["expect"])) << (store ? "" : store.error().message());
+    if (!store) continue;
+    ++ok;
+    for (const json& c : f["claims"]) {
+      const std::string name_space = str(c["namespace"]), partition = str(c["partition"]);  // the claim views them
+      ReplayClaim claim{name_space, partition, {}, u64(c["keep_until_s"]), u64(doc["now_s"]), 64};
+      const std::vector<uint8_t> id = unhex(str(c["id"]));
+      ASSERT_EQ(id.size(), kReplayIdSize);
+      std::copy(id.begin(), id.end(), claim.id.begin());
+      Result<ClaimOutcome> answer = (*store)->claim(claim);
+      ASSERT_TRUE(answer) << answer.error().message();
+      EXPECT_EQ(*answer == ClaimOutcome::first_use ? "first_use" : "seen", str(c["answer"]));
+    }
+  }
+  EXPECT_GE(ok, 2u);
+  // A record's partition field is the digest of its (namespace, partition).
+  const json& two_users = doc["files"][1];
+  const std::string file_hex = str(two_users["file_hex"]);
+  for (const json& p : doc["partitions"]) {
+    if (str(p["namespace"]) != "token") continue;
+    EXPECT_NE(file_hex.find(str(p["digest"])), std::string::npos) << str(p["partition"]);
+  }
+}
+
 }  // namespace
 }  // namespace mqseal

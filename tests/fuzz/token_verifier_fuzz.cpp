@@ -2,8 +2,10 @@
 // tokens and clock steps, mixed with real tokens, replayed and mutated.
 //
 // Three provisioned users with fixed device secrets; the verifier remembers
-// 1..16 tokens per user (byte 0), so the full-quota path runs too. Then ops, the low 3
-// bits of the first byte saying which:
+// 1..16 tokens per user (byte 0, low 4 bits), so the full-quota path runs
+// too; byte 0 bit 4 puts them in a file replay store (in a fresh directory
+// under /dev/shm, or /tmp) instead of memory. Then ops, the low 3 bits of the
+// first byte saying which:
 //   0 mint a token (user, client ID, expiry = now + int8 minutes, 2 nonce
 //     bytes) and present it, possibly as another user (bit 5) or client (bit 6);
 //     a (user, nonce) minted before presents that earlier token instead
@@ -12,13 +14,22 @@
 //   3 present arbitrary username, client ID and token (length-prefixed)
 //   4 step the broker's clock by int8 * unit (bits 2-3: 1 s, 1 min, 1 h, 1 day),
 //     either way
-//   5-7 as 0
+//   5 with bit 3, and a file store: restart (the verifier and the store
+//     closed, the store reopened from its file, a new verifier)
+//   5-7 otherwise as 0
 //
 // Crashes on: a token accepted that we never minted (a forgery), one accepted
 // for another user or client ID, outside its validity, or twice (the same
-// user and nonce).
+// user and nonce; across a restart too, unless its expiry + skew was below
+// the latest clock before the restart or the system clock at it: the store
+// may have forgotten it then, as docs/SECURITY.md says).
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <ctime>
+#include <memory>
 #include <map>
 #include <set>
 #include <string>
@@ -28,6 +39,7 @@
 #include "fuzz_support.h"
 #include "mqseal/credentials.h"
 #include "mqseal/hazmat/credentials.h"
+#include "mqseal/replay_store.h"
 
 namespace {
 
@@ -87,7 +99,7 @@ struct Run {
   std::map<std::string, Minted> minted;  // token text -> what it was made for
   std::vector<std::string> order;        // minted tokens, oldest first
   std::map<std::pair<size_t, std::array<uint8_t, mqseal::kTokenNonceSize>>, std::string> by_nonce;
-  std::set<std::pair<size_t, std::array<uint8_t, mqseal::kTokenNonceSize>>> accepted;
+  std::map<std::pair<size_t, std::array<uint8_t, mqseal::kTokenNonceSize>>, uint64_t> accepted;  // -> expiry
 
   void present(mqseal::TokenVerifier& verifier, std::string_view user, std::string_view client,
                std::string_view token) {
@@ -100,7 +112,7 @@ struct Run {
     check(now <= m.expiry_s + options.max_clock_skew_s, "accepted an expired token");
     check(m.expiry_s <= now + options.max_lifetime_s + options.max_clock_skew_s,
           "accepted a token valid for longer than max_lifetime");
-    if (!accepted.insert({m.user, m.nonce}).second) {
+    if (!accepted.emplace(std::make_pair(m.user, m.nonce), m.expiry_s).second) {
       if (now < latest) fail("a token accepted twice, after the broker's clock stepped back");
       fail("a token accepted twice");
     }
@@ -161,6 +173,14 @@ struct Program {
     bytes.insert(bytes.end(), {static_cast<uint8_t>(4 | unit << 2), static_cast<uint8_t>(steps)});
     return *this;
   }
+  Program& restart() {
+    bytes.push_back(5 | 8);
+    return *this;
+  }
+  Program& in_a_file() {
+    bytes[0] |= 0x10;
+    return *this;
+  }
 };
 
 }  // namespace
@@ -177,17 +197,57 @@ std::vector<mqseal::fuzz::Seed> mqseal::fuzz::fuzz_seeds() {
       {"full-table-then-clock",
        Program(2).mint(0, 0, 1, 7).mint(1, 0, 1, 8).mint(2, 0, 1, 9).clock(kHour, 2).mint(2, 1, 1, 10).bytes},
       {"arbitrary", Program(16).arbitrary("device-1", "client-1", "mqs1." + std::string(76, 'A')).bytes},
+      {"file-store-restart",
+       Program(2).in_a_file().mint(0, 0, 5, 11).mint(1, 0, 5, 12).restart().again(0).again(1).mint(0, 0, 5, 13)
+           .mint(0, 0, 5, 14).restart().mint(0, 0, 5, 15).bytes},
   };
 }
+
+namespace {
+
+// A fresh directory for one input's replay store file, removed afterwards.
+struct StoreDir {
+  std::string dir;
+  StoreDir() {
+    std::string t = (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + std::string("/mqseal-fuzz-XXXXXX");
+    check(mkdtemp(t.data()) != nullptr, "mkdtemp");
+    dir = t;
+  }
+  std::string file() const { return dir + "/replay"; }
+  ~StoreDir() {
+    unlink(file().c_str());
+    rmdir(dir.c_str());
+  }
+};
+
+mqseal::TokenVerifier make_verifier(const mqseal::VerifierOptions& options) {
+  mqseal::Result<mqseal::Credentials> credentials = world().credentials.clone();
+  check(credentials.ok(), "Credentials::clone");
+  mqseal::Result<mqseal::TokenVerifier> verifier = mqseal::TokenVerifier::create(std::move(*credentials), options);
+  check(verifier.ok(), "TokenVerifier::create");
+  return std::move(*verifier);
+}
+
+std::shared_ptr<mqseal::ReplayStore> open_store(const StoreDir& dir, size_t quota) {
+  mqseal::Result<std::shared_ptr<mqseal::ReplayStore>> store =
+      mqseal::open_file_replay_store(dir.file(), mqseal::FileReplayStoreOptions{kUserCount * quota});
+  check(store.ok(), "open_file_replay_store");
+  return std::move(*store);
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   mqseal::fuzz::Input in(data, size);
   Run run;
-  run.options.max_tokens_per_user = 1 + (in.byte() & 15);
-  mqseal::Result<mqseal::Credentials> credentials = world().credentials.clone();
-  check(credentials.ok(), "Credentials::clone");
-  mqseal::Result<mqseal::TokenVerifier> verifier = mqseal::TokenVerifier::create(std::move(*credentials), run.options);
-  check(verifier.ok(), "TokenVerifier::create");
+  const uint8_t first = in.byte();
+  run.options.max_tokens_per_user = 1 + (first & 15);
+  std::unique_ptr<StoreDir> dir;
+  if ((first & 0x10) != 0) {
+    dir = std::make_unique<StoreDir>();
+    run.options.replay_store = open_store(*dir, run.options.max_tokens_per_user);
+  }
+  std::unique_ptr<mqseal::TokenVerifier> verifier = std::make_unique<mqseal::TokenVerifier>(make_verifier(run.options));
 
   for (size_t op = 0; op < kMaxOps && !in.empty(); ++op) {
     const uint8_t head = in.byte();
@@ -224,6 +284,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         run.latest = std::max(run.latest, run.now);
         break;
       }
+      case 5:
+        if ((head & 8) != 0 && dir != nullptr) {
+          // Restart: what the store may forget meanwhile is what its
+          // partitions forgot at the latest clock, and what the file drops
+          // by the system clock when it is opened.
+          verifier.reset();
+          run.options.replay_store.reset();  // closed: the file unlocked
+          run.options.replay_store = open_store(*dir, run.options.max_tokens_per_user);
+          const uint64_t system_now = static_cast<uint64_t>(std::time(nullptr));  // no earlier than the store's
+          verifier = std::make_unique<mqseal::TokenVerifier>(make_verifier(run.options));
+          const uint64_t horizon = std::max(run.latest, system_now);
+          for (auto it = run.accepted.begin(); it != run.accepted.end();) {
+            it = it->second + run.options.max_clock_skew_s < horizon ? run.accepted.erase(it) : std::next(it);
+          }
+          run.latest = run.now;
+          break;
+        }
+        [[fallthrough]];
       default: {
         const size_t user = in.index(kUserCount);
         const size_t client = in.index(kClientCount);

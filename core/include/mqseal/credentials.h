@@ -20,7 +20,9 @@
 // minutes), and is accepted once: the verifier remembers the nonces of the
 // tokens it accepted until they expire. Format: docs/SPEC.md, "CONNECT tokens".
 //
-// What the verifier remembers is kept per user, with a bound per user
+// What the verifier remembers is kept in a replay store
+// (VerifierOptions::replay_store, mqseal/replay_store.h; by default in this
+// process's memory), per user, with a bound per user
 // (VerifierOptions::max_tokens_per_user, default 64): a device that logs in
 // with token after token fills only its own quota and is then refused
 // (capacity_exceeded) until one of its own tokens expires; no other user is
@@ -68,6 +70,7 @@
 #include "mqseal/error.h"
 #include "mqseal/key.h"
 #include "mqseal/keyring.h"
+#include "mqseal/replay_store.h"
 
 namespace mqseal {
 
@@ -181,6 +184,16 @@ struct VerifierOptions {
   // are not affected. A device making a fresh token per CONNECT needs room for
   // as many CONNECTs as it makes within one token lifetime plus the skew.
   size_t max_tokens_per_user = kDefaultMaxTokensPerUser;
+  // Where accepted tokens are remembered (mqseal/replay_store.h), as claims
+  // ("token", username, nonce) kept until expiry + max_clock_skew_s with
+  // max_tokens_per_user as each user's quota. Null (the default): an
+  // in-memory store of the verifier's own, single use for this process's
+  // lifetime. open_file_replay_store(): single use across restarts. The
+  // store's errors refuse the token (io_error: the store cannot remember it;
+  // fail closed). create() refuses (invalid_argument) a store whose
+  // capacity() is below (users) x max_tokens_per_user: then no user could
+  // fill it for the others.
+  std::shared_ptr<ReplayStore> replay_store;
 };
 
 class TokenVerifier {
@@ -200,13 +213,16 @@ class TokenVerifier {
   // provisioned), the expiry (expired past expiry + max_clock_skew_s;
   // not_yet_valid for one expiring more than max_lifetime_s +
   // max_clock_skew_s from now), that this user did not present the nonce
-  // before (replay), and room in the user's quota (capacity_exceeded).
+  // before (replay), and room in the user's quota (capacity_exceeded); then
+// the replay store's own errors (io_error: a file store that cannot write
+// the claim), which refuse the token.
   // now_s 0: the system clock.
   [[nodiscard]] Status verify(std::string_view username, std::string_view client_id,
                               std::string_view token, uint64_t now_s = 0);
 
   // Tokens remembered, over all users (those past expiry + skew may still be
-  // counted until their user's next verify() forgets them).
+  // counted until their user's next verify() forgets them): the replay
+  // store's remembered() (a shared store's own count).
   size_t remembered_tokens() const;
   // Whether the credentials hold this username: a broker defers the users it
   // does not manage to its other checks before looking at their password.

@@ -19,6 +19,7 @@
 #include "mqseal/policy.h"
 #include "mqseal/record_cipher.h"
 #include "mqseal/replay_guard.h"
+#include "mqseal/replay_store.h"
 #include "mqseal/sealer.h"
 #include "mqseal/topic.h"
 #include "mqseal/version.h"

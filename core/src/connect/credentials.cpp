@@ -5,9 +5,9 @@
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "base/hex.h"
@@ -286,29 +286,12 @@ Status Credentials::save(const std::string& path) const { return internal::save_
 
 namespace {
 
-using Nonce = std::array<uint8_t, kTokenNonceSize>;
+constexpr std::string_view kTokenClaimNamespace = "token";
 
-// Nonces are chosen by the device (an insider may choose them to collide in
-// an unkeyed hash): hash them with SipHash under a key of the verifier's own.
-struct NonceHash {
-  std::array<uint8_t, crypto_shorthash_KEYBYTES> key{};
-  size_t operator()(const Nonce& nonce) const noexcept {
-    uint8_t out[crypto_shorthash_BYTES];
-    crypto_shorthash(out, nonce.data(), nonce.size(), key.data());
-    return static_cast<size_t>(internal::load_be64(out));
-  }
-};
-
-struct Remembered {
-  uint64_t expiry_s;
-  Nonce nonce;
-};
-// For std::push_heap / pop_heap: the earliest expiry on top.
-bool expires_later(const Remembered& a, const Remembered& b) noexcept { return a.expiry_s > b.expiry_s; }
-
-// expiry + skew < now, without computing a sum that could wrap. The one rule
-// for both refusing a token as expired and forgetting a remembered one: a
-// token is forgotten only once it could no longer verify.
+// expiry + skew < now, without computing a sum that could wrap: a token is
+// expired. The replay store forgets a token at the same instant (once now >
+// expiry + skew, saturated), so a token is forgotten only once it could no
+// longer verify.
 bool past_skew(uint64_t expiry_s, uint64_t now_s, uint64_t skew_s) noexcept {
   return now_s > expiry_s && now_s - expiry_s > skew_s;
 }
@@ -316,16 +299,15 @@ bool past_skew(uint64_t expiry_s, uint64_t now_s, uint64_t skew_s) noexcept {
 }  // namespace
 
 struct TokenVerifier::Impl {
-  // One per provisioned user: its token key (moved from its record), and
-  // the tokens of this user accepted and still live (at most
-  // options.max_tokens_per_user; see credentials.h).
+  // One per provisioned user: its token key (moved from its record). The
+  // tokens of this user accepted and still live (at most
+  // options.max_tokens_per_user; see credentials.h) are in the replay store.
   struct User {
     Key token_key;
-    std::vector<Remembered> by_expiry;              // a min-heap on expiry
-    std::unordered_set<Nonce, NonceHash> nonces;  // the same tokens, for the replay check
-    // The latest time this user's tokens were judged at. Tokens are forgotten
-    // against it and judged against it, never against an earlier time: a
-    // clock stepping back cannot bring back a token that was forgotten.
+    // The latest time this user's tokens were judged at. Tokens are judged
+    // against it, never against an earlier time, and the replay store is
+    // handed it as the claim's now: a clock stepping back cannot bring back
+    // a token that was forgotten.
     uint64_t latest_s = 0;
   };
   std::unordered_map<std::string, User> users;
@@ -333,21 +315,7 @@ struct TokenVerifier::Impl {
   // takes the same work as a wrong MAC's (guarded memory like the real keys).
   Key unknown_user_key;
   VerifierOptions options;
-  mutable std::mutex mutex;
-  size_t remembered = 0;  // over all users
-
-  // Forgets this user's tokens that could no longer verify: amortised
-  // O(log quota) per call (each token is pushed once and popped once), and
-  // never more than the user's own quota in one call.
-  void forget_expired(User& user, uint64_t now_s) {
-    while (!user.by_expiry.empty() &&
-           past_skew(user.by_expiry.front().expiry_s, now_s, options.max_clock_skew_s)) {
-      std::pop_heap(user.by_expiry.begin(), user.by_expiry.end(), expires_later);
-      user.nonces.erase(user.by_expiry.back().nonce);
-      user.by_expiry.pop_back();
-      --remembered;
-    }
-  }
+  mutable std::mutex mutex;  // latest_s
 };
 
 TokenVerifier::TokenVerifier(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -369,13 +337,27 @@ Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOpt
   }
   Result<Key> unknown_user_key = Key::generate();
   if (!unknown_user_key) return std::move(unknown_user_key).error();
-  NonceHash hash;
-  crypto_shorthash_keygen(hash.key.data());
-  auto impl = std::unique_ptr<Impl>(new Impl{{}, std::move(*unknown_user_key), options, {}, 0});
+  if (options.replay_store == nullptr) {
+    Result<std::shared_ptr<ReplayStore>> store = memory_replay_store();
+    if (!store) return std::move(store).error();
+    options.replay_store = std::move(*store);
+  }
+  // users x quota, saturated: a store smaller than that could be filled by
+  // some users for the others.
+  const size_t users = credentials.records_.size();
+  const size_t needed = users > std::numeric_limits<size_t>::max() / options.max_tokens_per_user
+                            ? std::numeric_limits<size_t>::max()
+                            : users * options.max_tokens_per_user;
+  if (options.replay_store->capacity() < needed) {
+    return Error(Errc::invalid_argument, "the replay store holds " +
+                                             std::to_string(options.replay_store->capacity()) +
+                                             " claims, fewer than users x max_tokens_per_user (" +
+                                             std::to_string(needed) + ")");
+  }
+  auto impl = std::unique_ptr<Impl>(new Impl{{}, std::move(*unknown_user_key), options, {}});
   impl->users.reserve(credentials.records_.size());  // no rehash while loading
   for (CredentialRecord& record : credentials.records_) {
-    impl->users.emplace(std::move(record.username), Impl::User{std::move(record.token_key), {},
-                                                               std::unordered_set<Nonce, NonceHash>(0, hash)});
+    impl->users.emplace(std::move(record.username), Impl::User{std::move(record.token_key), 0});
   }
   return TokenVerifier(std::move(impl));
 }
@@ -423,23 +405,25 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   if (expiry > now && expiry - now > o.max_lifetime_s && expiry - now - o.max_lifetime_s > o.max_clock_skew_s) {
     return Error(Errc::not_yet_valid, "expires too far in the future");
   }
-  Nonce nonce;
-  std::copy(binary + kOffsetNonce, binary + kOffsetNonce + kTokenNonceSize, nonce.begin());
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  Impl::User& u = user->second;
-  // Judged at the latest time this user's tokens were judged at, never
-  // earlier: a clock stepping back cannot bring back a forgotten token.
-  u.latest_s = std::max(u.latest_s, now);
-  if (past_skew(expiry, u.latest_s, o.max_clock_skew_s)) return Errc::expired;
-  impl_->forget_expired(u, u.latest_s);
-  if (u.nonces.count(nonce) != 0) return Error(Errc::replay, "token used before");
-  if (u.nonces.size() >= o.max_tokens_per_user) {
-    return Error(Errc::capacity_exceeded, "this user's live tokens fill its quota (max_tokens_per_user)");
+  ReplayClaim claim{kTokenClaimNamespace, username, {}, 0, 0, o.max_tokens_per_user};
+  std::copy(binary + kOffsetNonce, binary + kOffsetNonce + kTokenNonceSize, claim.id.begin());
+  {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    Impl::User& u = user->second;
+    // Judged at the latest time this user's tokens were judged at, never
+    // earlier: a clock stepping back cannot bring back a forgotten token.
+    u.latest_s = std::max(u.latest_s, now);
+    if (past_skew(expiry, u.latest_s, o.max_clock_skew_s)) return Errc::expired;
+    claim.now_s = u.latest_s;
   }
-  u.nonces.insert(nonce);
-  u.by_expiry.push_back(Remembered{expiry, nonce});
-  std::push_heap(u.by_expiry.begin(), u.by_expiry.end(), expires_later);
-  ++impl_->remembered;
+  // Kept while now <= expiry + skew (saturated: never wraps to forget early).
+  claim.keep_until_s = expiry > std::numeric_limits<uint64_t>::max() - o.max_clock_skew_s
+                           ? std::numeric_limits<uint64_t>::max()
+                           : expiry + o.max_clock_skew_s;
+  // The store locks itself: a file store's fsync does not hold the verifier.
+  Result<ClaimOutcome> claimed = o.replay_store->claim(claim);
+  if (!claimed) return std::move(claimed).error();
+  if (*claimed == ClaimOutcome::seen) return Error(Errc::replay, "token used before");
   return {};
 }
 
@@ -447,9 +431,6 @@ bool TokenVerifier::knows(std::string_view username) const noexcept {
   return impl_->users.count(std::string(username)) != 0;
 }
 
-size_t TokenVerifier::remembered_tokens() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->remembered;
-}
+size_t TokenVerifier::remembered_tokens() const { return impl_->options.replay_store->remembered(); }
 
 }  // namespace mqseal

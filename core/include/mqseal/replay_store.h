@@ -1,0 +1,142 @@
+// mqseal/replay_store.h: where "single use" is remembered.
+//
+// A replay store answers one question, atomically per claim: "claim this
+// (namespace, partition, id) until keep_until_s: is this its first use?"
+//
+//   first_use  nobody claimed it before (and it is now remembered, durably
+//              if the store is durable, before the answer is given);
+//   seen       it was claimed before and is still remembered: refuse it;
+//   an Error   the store cannot answer (fail closed: the caller refuses).
+//
+// The token verifier (mqseal/credentials.h) claims ("token", username,
+// token nonce) for every token that passed all its other checks; the
+// namespace keeps other kinds of claims (a receiver's message IDs, later)
+// apart from tokens in a store they share.
+//
+// Implementations:
+//   memory_replay_store()    one process's memory; what the verifier uses by
+//                            default. Single use for the process's lifetime:
+//                            a restart forgets every claim.
+//   open_file_replay_store() a local file that survives restarts of the one
+//                            process that holds it (an exclusive lock: a
+//                            second process opening it is refused). Single
+//                            use across restarts of one broker, not across
+//                            brokers. Format: docs/SPEC.md section 11,
+//                            "Replay store file".
+//
+// Bounds, the same rules for every implementation (what happens when one is
+// reached is in each):
+//   - a partition (a user) holds at most claim.max_per_partition live claims;
+//     when its own fill it, its next claim is refused (capacity_exceeded)
+//     until one of them is past keep_until_s. Nothing one partition does
+//     changes another's answers, except through capacity() below;
+//   - the store holds at most capacity() live claims over all partitions;
+//     past that, every new claim is refused (capacity_exceeded). The token
+//     verifier refuses to start with a store smaller than (users) x
+//     max_tokens_per_user, so that no user can fill it for the others;
+//   - a claim is forgotten only once a claim on its partition is made with
+//     now > keep_until_s (a file store also drops such claims when it is
+//     opened, by the system clock). A forgotten claim would be first_use
+//     again: callers refuse claims whose keep_until_s is below the latest
+//     now they have judged at (the token verifier refuses such a token as
+//     expired), so a clock stepping back brings nothing back.
+//
+// A store shared by several brokers (Redis, a later session) fits this
+// interface unchanged: claim() maps to one atomic server-side operation
+// (`SET ns:partition-hash:id 1 NX PXAT keep_until` for the claim, with the
+// per-partition quota kept in the same script so that the check and the
+// write cannot be split), keys are prefixed with a deployment namespace
+// given when the store is opened, every call has a bounded timeout, and an
+// unreachable or misbehaving server is an Error (fail closed), never
+// first_use.
+//
+// Thread safety: every implementation may be called from any thread; a
+// claim is atomic against every other claim on the same store.
+#ifndef MQSEAL_REPLAY_STORE_H_
+#define MQSEAL_REPLAY_STORE_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mqseal/error.h"
+
+namespace mqseal {
+
+inline constexpr size_t kReplayIdSize = 16;               // a token's nonce
+inline constexpr size_t kMaxReplayNamespaceSize = 64;     // bytes
+inline constexpr size_t kMaxReplayPartitionSize = 65535;  // bytes: an MQTT username
+using ReplayId = std::array<uint8_t, kReplayIdSize>;
+
+struct ReplayClaim {
+  std::string_view name_space;  // 1..kMaxReplayNamespaceSize bytes: the kind of claim ("token")
+  std::string_view partition;   // 0..kMaxReplayPartitionSize bytes: whose (a username)
+  ReplayId id;                  // what is claimed (a token's nonce)
+  uint64_t keep_until_s = 0;    // remembered while now <= keep_until_s (a token: expiry + skew, saturated)
+  uint64_t now_s = 0;           // the caller's clock
+  size_t max_per_partition = 0; // this partition's quota of live claims, >= 1
+};
+
+enum class ClaimOutcome : uint8_t { first_use, seen };
+
+class ReplayStore {
+ public:
+  virtual ~ReplayStore() = default;
+  // first_use or seen, as above; invalid_argument for a claim out of range;
+  // capacity_exceeded when a bound is reached; io_error when the store
+  // cannot remember the claim (a full disk, a failed write or sync): the
+  // claim is then not remembered, and the caller refuses it.
+  [[nodiscard]] virtual Result<ClaimOutcome> claim(const ReplayClaim& claim) = 0;
+  // The most live claims it holds, over all partitions.
+  virtual size_t capacity() const noexcept = 0;
+  // Claims remembered now (some may be past keep_until_s until their
+  // partition's next claim forgets them).
+  virtual size_t remembered() const = 0;
+};
+
+// One process's memory. No bound but the callers' quotas (capacity() is
+// SIZE_MAX): about 100 bytes per remembered claim. crypto_failure if
+// libsodium cannot start.
+[[nodiscard]] Result<std::shared_ptr<ReplayStore>> memory_replay_store();
+
+// The largest capacity a file store accepts: 2^26 (64 Mi) claims, a file of
+// at most 2 x 72 bytes x 2^26 = 9 GiB (docs/SPEC.md).
+inline constexpr size_t kMaxFileReplayCapacity = size_t{1} << 26;
+
+struct FileReplayStoreOptions {
+  // Live claims held at most, 1..kMaxFileReplayCapacity (the mosquitto
+  // plugin uses users x max_tokens_per_user). When they are all live, every
+  // new claim is refused (capacity_exceeded). The file holds at most twice
+  // as many records: before it would grow past that, it is compacted
+  // (rewritten with only the live claims, atomically).
+  size_t capacity = 0;
+};
+
+// Opens the store file at `path`, creating it (mode 0600) if there is none,
+// and takes an exclusive lock on it for the store's lifetime. Every claim
+// answered first_use was written and fsynced first. On opening, claims past
+// keep_until_s (by the system clock) are dropped and the file rewritten.
+// Refused, with the path and the reason in the error:
+//   io_error              cannot open, lock (another process holds it), read
+//                         or write it; not a regular file;
+//   insecure_permissions  owned by another user than the effective one, or
+//                         group or others have any access (chmod 600 it);
+//   parse_error           not a replay store file (foreign), truncated (not
+//                         a whole number of records), or a record whose
+//                         checksum does not match (corrupt): nothing in it
+//                         is trusted, and nothing is overwritten: move it
+//                         away only once every token it could hold has
+//                         expired (max lifetime + skew), or replays of those
+//                         tokens are accepted once;
+//   invalid_argument      a capacity out of range.
+// More live claims in the file than `capacity` (a smaller capacity than the
+// last run's) are kept; new claims are refused until enough expire.
+[[nodiscard]] Result<std::shared_ptr<ReplayStore>> open_file_replay_store(const std::string& path,
+                                                                          FileReplayStoreOptions options);
+
+}  // namespace mqseal
+
+#endif  // MQSEAL_REPLAY_STORE_H_

@@ -1,0 +1,373 @@
+// Replay stores (mqseal/replay_store.h): the in-memory store, and the file
+// store on a real file system, reopened as a restarted broker would.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <mqseal/credentials.h>
+#include <mqseal/replay_store.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::take;
+
+constexpr uint64_t kNow = 1'800'000'000;  // claims carry their own clock
+constexpr uint64_t kFarFuture = 4'000'000'000;  // later than the system clock for years: kept on reopening
+
+ReplayId id_of(uint32_t n) {
+  ReplayId id{};
+  for (size_t i = 0; i < 4; ++i) id[i] = static_cast<uint8_t>(n >> (8 * i));
+  return id;
+}
+
+ReplayClaim claim_of(std::string_view user, uint32_t n, uint64_t keep_until = kFarFuture, uint64_t now = kNow,
+                     size_t quota = 64) {
+  return ReplayClaim{"token", user, id_of(n), keep_until, now, quota};
+}
+
+// first_use, seen, or the error's code name.
+std::string answer(ReplayStore& store, const ReplayClaim& c) {
+  Result<ClaimOutcome> r = store.claim(c);
+  if (!r) return name(r.error().code());
+  return *r == ClaimOutcome::first_use ? "first_use" : "seen";
+}
+
+uint64_t file_size(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(stat(path.c_str(), &st), 0) << path;
+  return static_cast<uint64_t>(st.st_size);
+}
+
+std::shared_ptr<ReplayStore> open_store(const std::string& path, size_t capacity = 1000) {
+  return take(open_file_replay_store(path, FileReplayStoreOptions{capacity}));
+}
+
+// The code and detail of the error opening `path` gives.
+std::string refusal(const std::string& path, size_t capacity = 1000) {
+  Result<std::shared_ptr<ReplayStore>> r = open_file_replay_store(path, FileReplayStoreOptions{capacity});
+  if (r) return "opened";
+  return std::string(name(r.error().code())) + ": " + r.error().detail();
+}
+
+// Both stores: the same rules.
+class EveryStore : public ::testing::TestWithParam<bool> {
+ protected:
+  testing::TempDir dir;
+  std::shared_ptr<ReplayStore> make(size_t capacity = 1000) {
+    return GetParam() ? open_store(dir.file("replay"), capacity) : take(memory_replay_store());
+  }
+};
+
+TEST_P(EveryStore, FirstUseOnceThenSeenPerNamespaceAndPartition) {
+  auto store = make();
+  EXPECT_EQ(answer(*store, claim_of("device-7", 1)), "first_use");
+  EXPECT_EQ(answer(*store, claim_of("device-7", 1)), "seen");
+  EXPECT_EQ(answer(*store, claim_of("device-8", 1)), "first_use") << "another partition";
+  ReplayClaim other_kind = claim_of("device-7", 1);
+  other_kind.name_space = "message";
+  EXPECT_EQ(answer(*store, other_kind), "first_use") << "another namespace";
+  EXPECT_EQ(store->remembered(), 3u);
+  ReplayClaim bad = claim_of("device-7", 2);
+  bad.name_space = "";
+  EXPECT_EQ(answer(*store, bad), "invalid_argument");
+  bad = claim_of("device-7", 2, kFarFuture, kNow, 0);
+  EXPECT_EQ(answer(*store, bad), "invalid_argument");
+}
+
+TEST_P(EveryStore, AClaimIsForgottenOnlyPastKeepUntil) {
+  auto store = make();
+  EXPECT_EQ(answer(*store, claim_of("device-7", 1, kNow + 90, kNow)), "first_use");
+  EXPECT_EQ(answer(*store, claim_of("device-7", 1, kNow + 90, kNow + 90)), "seen") << "at keep_until exactly";
+  EXPECT_EQ(answer(*store, claim_of("device-7", 2, kNow + 200, kNow + 91)), "first_use");
+  EXPECT_EQ(store->remembered(), 1u) << "forgotten by the partition's next claim";
+  EXPECT_EQ(answer(*store, claim_of("device-7", 1, kNow + 190, kNow + 91)), "first_use");
+}
+
+TEST_P(EveryStore, AFullQuotaRefusesOnlyItsOwnPartition) {
+  auto store = make();
+  for (uint32_t i = 0; i < 3; ++i) EXPECT_EQ(answer(*store, claim_of("device-7", i, kFarFuture, kNow, 3)), "first_use");
+  EXPECT_EQ(answer(*store, claim_of("device-7", 3, kFarFuture, kNow, 3)), "capacity_exceeded");
+  EXPECT_EQ(answer(*store, claim_of("device-7", 0, kFarFuture, kNow, 3)), "seen") << "a full quota still says seen";
+  EXPECT_EQ(answer(*store, claim_of("device-8", 3, kFarFuture, kNow, 3)), "first_use") << "another user";
+}
+
+TEST_P(EveryStore, ConcurrentClaimsOfOneIdGiveExactlyOneFirstUse) {
+  auto store = make();
+  constexpr uint32_t kIds = 50;
+  std::atomic<int> first{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (uint32_t i = 0; i < kIds; ++i) {
+        Result<ClaimOutcome> r = store->claim(claim_of("device-7", i, kFarFuture, kNow, kIds));
+        if (r && *r == ClaimOutcome::first_use) ++first;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(first.load(), static_cast<int>(kIds));
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, EveryStore, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "File" : "Memory"; });
+
+TEST(FileReplayStore, ReopeningKeepsEveryClaimItAnswered) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  {
+    auto store = open_store(path);
+    for (uint32_t i = 0; i < 10; ++i) EXPECT_EQ(answer(*store, claim_of("device-7", i)), "first_use");
+    EXPECT_EQ(answer(*store, claim_of("device-8", 0)), "first_use");
+  }
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto store = open_store(path);
+  EXPECT_EQ(store->remembered(), 11u);
+  for (uint32_t i = 0; i < 10; ++i) EXPECT_EQ(answer(*store, claim_of("device-7", i)), "seen") << i;
+  EXPECT_EQ(answer(*store, claim_of("device-8", 0)), "seen");
+  EXPECT_EQ(answer(*store, claim_of("device-8", 1)), "first_use");
+}
+
+TEST(FileReplayStore, ClaimsPastKeepUntilAreDroppedWhenOpened) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  {
+    auto store = open_store(path);
+    EXPECT_EQ(answer(*store, claim_of("device-7", 1, 200, 100)), "first_use");  // long past by the system clock
+    EXPECT_EQ(answer(*store, claim_of("device-7", 2)), "first_use");
+  }
+  auto store = open_store(path);
+  EXPECT_EQ(store->remembered(), 1u);
+  EXPECT_EQ(file_size(path), 32u + 72u) << "compacted when opened";
+  EXPECT_EQ(answer(*store, claim_of("device-7", 1, 200, 100)), "first_use");
+  EXPECT_EQ(answer(*store, claim_of("device-7", 2)), "seen");
+}
+
+TEST(FileReplayStore, TheFileStaysWithinTwiceTheCapacity) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  constexpr size_t kCapacity = 3;
+  auto store = open_store(path, kCapacity);
+  for (uint32_t i = 0; i < 100; ++i) {
+    // Each claim lives 2 s: at most 3 are live at once.
+    EXPECT_EQ(answer(*store, claim_of("device-7", i, kNow + i + 1, kNow + i, kCapacity)), "first_use") << i;
+    EXPECT_LE(file_size(path), 32u + 2 * kCapacity * 72u) << i;
+  }
+  EXPECT_EQ(answer(*store, claim_of("device-7", 99, kNow + 100, kNow + 99, kCapacity)), "seen");
+  EXPECT_EQ(answer(*store, claim_of("device-7", 98, kNow + 99, kNow + 99, kCapacity)), "seen");
+}
+
+TEST(FileReplayStore, AFullStoreRefusesNewClaims) {
+  testing::TempDir dir;
+  auto store = open_store(dir.file("replay"), 4);
+  EXPECT_EQ(store->capacity(), 4u);
+  for (const char* user : {"a", "b"}) {
+    for (uint32_t i = 0; i < 2; ++i) EXPECT_EQ(answer(*store, claim_of(user, i, kFarFuture, kNow, 2)), "first_use");
+  }
+  EXPECT_EQ(answer(*store, claim_of("c", 0, kFarFuture, kNow, 2)), "capacity_exceeded");
+  EXPECT_EQ(answer(*store, claim_of("a", 0, kFarFuture, kNow, 2)), "seen");
+}
+
+TEST(FileReplayStore, CorruptTruncatedAndForeignFilesAreRefusedAndLeftAlone) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  {
+    auto store = open_store(path);
+    for (uint32_t i = 0; i < 3; ++i) EXPECT_EQ(answer(*store, claim_of("device-7", i)), "first_use");
+  }
+  const std::string good = testing::read_file(path);
+  ASSERT_EQ(good.size(), 32u + 3 * 72u);
+  struct Case {
+    std::string content;
+    std::string says;
+  };
+  std::vector<Case> cases;
+  for (size_t at : {size_t{40}, size_t{32 + 72 + 50}, size_t{32 + 2 * 72 + 71}, size_t{20}}) {
+    std::string flipped = good;
+    flipped[at] = static_cast<char>(flipped[at] ^ 0x01);
+    cases.push_back({flipped, at == 20 ? "checksum mismatch" : "checksum mismatch (corrupt)"});
+  }
+  cases.push_back({good.substr(0, good.size() - 1), "truncated: 71 bytes after the last whole record"});
+  cases.push_back({good.substr(0, 32 + 10), "truncated: 10 bytes after the last whole record"});
+  cases.push_back({good.substr(0, 20), "truncated"});
+  cases.push_back({"", "truncated"});
+  cases.push_back({"mqseal-credentials v1\nuser x\n", "not an mqseal replay store file (foreign)"});
+  cases.push_back({std::string("mqseal replay v2") + good.substr(16), "another version than v1"});
+  cases.push_back({std::string(32, '\0'), "foreign"});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.says);
+    testing::write_file(path, c.content, 0600);
+    const std::string refused = refusal(path);
+    EXPECT_EQ(refused.rfind("parse_error: " + path, 0), 0u) << refused;
+    EXPECT_NE(refused.find(c.says), std::string::npos) << refused;
+    EXPECT_EQ(testing::read_file(path), c.content) << "the refused file was changed";
+  }
+  testing::write_file(path, good, 0600);
+  EXPECT_EQ(answer(*open_store(path), claim_of("device-7", 2)), "seen");
+}
+
+TEST(FileReplayStore, WrongOwnerPermissionsOrKindAreRefused) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  { (void)open_store(path); }
+  for (mode_t mode : {0640, 0604, 0620, 0660, 0644}) {
+    ASSERT_EQ(chmod(path.c_str(), mode), 0);
+    EXPECT_NE(refusal(path).find("insecure_permissions: " + path + " (chmod 600 it)"), std::string::npos) << mode;
+  }
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  if (geteuid() == 0) {
+    ASSERT_EQ(chown(path.c_str(), 4242, 4242), 0);
+    EXPECT_NE(refusal(path).find("insecure_permissions: " + path + " is owned by uid 4242"), std::string::npos)
+        << refusal(path);
+    ASSERT_EQ(chown(path.c_str(), 0, 0), 0);
+  }
+  EXPECT_EQ(refusal(path), "opened");
+  EXPECT_NE(refusal(dir.path()).find("io_error"), std::string::npos) << "a directory";
+  const std::string fifo = dir.file("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_NE(refusal(fifo).find("is not a regular file"), std::string::npos);
+  const std::string link = dir.file("link");
+  ASSERT_EQ(symlink(path.c_str(), link.c_str()), 0);
+  EXPECT_NE(refusal(link).find("io_error: cannot open"), std::string::npos) << "a symbolic link";
+  EXPECT_NE(refusal(path, 0).find("invalid_argument"), std::string::npos);
+  EXPECT_NE(refusal(path, kMaxFileReplayCapacity + 1).find("invalid_argument"), std::string::npos);
+}
+
+TEST(FileReplayStore, OneProcessAtATime) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  auto first = open_store(path, 2);
+  EXPECT_NE(refusal(path).find("is in use by another process"), std::string::npos);
+  // Compaction replaces the file: the new one is locked too.
+  for (uint32_t i = 0; i < 10; ++i) EXPECT_EQ(answer(*first, claim_of("d", i, kNow + 1, kNow + i, 2)), "first_use");
+  EXPECT_NE(refusal(path).find("is in use by another process"), std::string::npos);
+  first.reset();
+  EXPECT_EQ(refusal(path), "opened");
+}
+
+// RAII: a lower file size limit for this process (a full disk, honestly: the
+// kernel refuses the write past it, part of a record included).
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(uint64_t bytes) {
+    signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG instead
+    EXPECT_EQ(getrlimit(RLIMIT_FSIZE, &saved_), 0);
+    rlimit lower = saved_;
+    lower.rlim_cur = bytes;
+    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &lower), 0);
+  }
+  ~FileSizeLimit() { EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &saved_), 0); }
+
+ private:
+  rlimit saved_{};
+};
+
+TEST(FileReplayStore, AFullDiskRefusesClaimsAndNeverKeepsHalfARecord) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  auto store = open_store(path);
+  EXPECT_EQ(answer(*store, claim_of("device-7", 1)), "first_use");
+  const uint64_t before = file_size(path);
+  {
+    FileSizeLimit full(before + 30);  // room for 30 of a record's 72 bytes
+    EXPECT_EQ(answer(*store, claim_of("device-7", 2)), "io_error");
+    EXPECT_EQ(file_size(path), before) << "the part written is cut off again";
+    EXPECT_EQ(answer(*store, claim_of("device-7", 2)), "io_error") << "refused again, not remembered";
+    EXPECT_EQ(answer(*store, claim_of("device-7", 1)), "seen");
+  }
+  // Room again: the refused claim was never remembered, so it is first_use
+  // now (it was refused, never accepted); what was answered stays.
+  EXPECT_EQ(answer(*store, claim_of("device-7", 2)), "first_use");
+  store.reset();
+  auto reopened = open_store(path);
+  EXPECT_EQ(answer(*reopened, claim_of("device-7", 1)), "seen");
+  EXPECT_EQ(answer(*reopened, claim_of("device-7", 2)), "seen");
+}
+
+// ---- through the token verifier ----
+
+struct Device {
+  Provisioned p = take(provision("device-7", "pw", testing::cheap_passphrase_params(3)));
+  Provisioned other = take(provision("device-8", "pw8", testing::cheap_passphrase_params(4)));
+  Credentials credentials() const {
+    Credentials c;
+    testing::expect_ok(c.add(p.record));
+    testing::expect_ok(c.add(other.record));
+    return c;
+  }
+  std::string token(uint64_t now = kNow, const Provisioned* who = nullptr) const {
+    const Provisioned& d = who != nullptr ? *who : p;
+    return take(make_connect_token(d.device_secret, d.record.username, "c", 60, now));
+  }
+};
+
+Errc code(const Status& s) { return s ? Errc{} : s.error().code(); }
+
+TEST(FileReplayStore, ATokenVerifiedBeforeARestartIsRefusedAfterIt) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  Device d;
+  const std::string token = d.token();
+  VerifierOptions options;
+  {
+    options.replay_store = open_store(path, 128);
+    TokenVerifier verifier = take(TokenVerifier::create(d.credentials(), options));
+    testing::expect_ok(verifier.verify("device-7", "c", token, kNow));
+    EXPECT_EQ(code(verifier.verify("device-7", "c", token, kNow)), Errc::replay);
+  }
+  options.replay_store.reset();  // the broker stops: the file is unlocked
+  options.replay_store = open_store(path, 128);
+  TokenVerifier verifier = take(TokenVerifier::create(d.credentials(), options));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", token, kNow + 1)), Errc::replay) << "after the restart";
+  testing::expect_ok(verifier.verify("device-7", "c", d.token(kNow + 1), kNow + 1));
+  EXPECT_EQ(verifier.remembered_tokens(), 2u);
+}
+
+TEST(FileReplayStore, TheVerifierNeedsRoomForEveryUsersQuota) {
+  testing::TempDir dir;
+  Device d;
+  VerifierOptions options;
+  options.max_tokens_per_user = 2;
+  options.replay_store = open_store(dir.file("small"), 3);  // 2 users x 2
+  Result<TokenVerifier> refused = TokenVerifier::create(d.credentials(), options);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), Errc::invalid_argument);
+  EXPECT_NE(refused.error().detail().find("fewer than users x max_tokens_per_user (4)"), std::string::npos);
+  options.replay_store = open_store(dir.file("enough"), 4);
+  TokenVerifier verifier = take(TokenVerifier::create(d.credentials(), options));
+  // device-7 fills its quota, device-8 still logs in: the store is full
+  // only once every user's quota is.
+  for (int i = 0; i < 2; ++i) testing::expect_ok(verifier.verify("device-7", "c", d.token(), kNow));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", d.token(), kNow)), Errc::capacity_exceeded);
+  for (int i = 0; i < 2; ++i) testing::expect_ok(verifier.verify("device-8", "c", d.token(kNow, &d.other), kNow));
+}
+
+TEST(FileReplayStore, AFullDiskRefusesTheLoginThatCannotBeRemembered) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  Device d;
+  VerifierOptions options;
+  options.replay_store = open_store(path, 128);
+  TokenVerifier verifier = take(TokenVerifier::create(d.credentials(), options));
+  const std::string token = d.token();
+  {
+    FileSizeLimit full(file_size(path));
+    EXPECT_EQ(code(verifier.verify("device-7", "c", token, kNow)), Errc::io_error);
+  }
+  testing::expect_ok(verifier.verify("device-7", "c", token, kNow));
+  EXPECT_EQ(code(verifier.verify("device-7", "c", token, kNow)), Errc::replay);
+}
+
+}  // namespace
+}  // namespace mqseal
