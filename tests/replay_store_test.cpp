@@ -179,7 +179,7 @@ TEST(FileReplayStore, AFullStoreRefusesNewClaims) {
   EXPECT_EQ(answer(*store, claim_of("a", 0, kFarFuture, kNow, 2)), "seen");
 }
 
-TEST(FileReplayStore, CorruptTruncatedAndForeignFilesAreRefusedAndLeftAlone) {
+TEST(FileReplayStore, CorruptShortAndForeignFilesAreRefusedAndLeftAlone) {
   testing::TempDir dir;
   const std::string path = dir.file("replay");
   {
@@ -198,8 +198,6 @@ TEST(FileReplayStore, CorruptTruncatedAndForeignFilesAreRefusedAndLeftAlone) {
     flipped[at] = static_cast<char>(flipped[at] ^ 0x01);
     cases.push_back({flipped, at == 20 ? "checksum mismatch" : "checksum mismatch (corrupt)"});
   }
-  cases.push_back({good.substr(0, good.size() - 1), "truncated: 71 bytes after the last whole record"});
-  cases.push_back({good.substr(0, 32 + 10), "truncated: 10 bytes after the last whole record"});
   cases.push_back({good.substr(0, 20), "truncated"});
   cases.push_back({"", "truncated"});
   cases.push_back({"mqseal-credentials v1\nuser x\n", "not an mqseal replay store file (foreign)"});
@@ -215,6 +213,36 @@ TEST(FileReplayStore, CorruptTruncatedAndForeignFilesAreRefusedAndLeftAlone) {
   }
   testing::write_file(path, good, 0600);
   EXPECT_EQ(answer(*open_store(path), claim_of("device-7", 2)), "seen");
+}
+
+// A crash in the middle of an append leaves part of a record after the last
+// whole one. That claim was never answered, so the part is dropped (the file
+// is rewritten without it) and every whole record before it still holds.
+TEST(FileReplayStore, ATornLastRecordIsDroppedAndTheClaimsBeforeItKept) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  {
+    auto store = open_store(path);
+    for (uint32_t i = 0; i < 3; ++i) EXPECT_EQ(answer(*store, claim_of("device-7", i)), "first_use");
+  }
+  const std::string good = testing::read_file(path);
+  ASSERT_EQ(good.size(), 32u + 3 * 72u);
+  for (size_t torn : {size_t{1}, size_t{10}, size_t{71}}) {
+    SCOPED_TRACE(torn);
+    // Two whole records, then `torn` bytes of the third.
+    testing::write_file(path, good.substr(0, 32 + 2 * 72 + torn), 0600);
+    {
+      auto store = open_store(path);
+      EXPECT_EQ(answer(*store, claim_of("device-7", 0)), "seen");
+      EXPECT_EQ(answer(*store, claim_of("device-7", 1)), "seen");
+    }
+    EXPECT_EQ(testing::read_file(path).size(), 32u + 2 * 72u) << "the torn part is cut off";
+    {
+      auto store = open_store(path);  // the third claim was never answered: it may be made again
+      EXPECT_EQ(answer(*store, claim_of("device-7", 2)), "first_use");
+    }
+    EXPECT_EQ(testing::read_file(path).size(), 32u + 3 * 72u);
+  }
 }
 
 TEST(FileReplayStore, WrongOwnerPermissionsOrKindAreRefused) {

@@ -118,15 +118,17 @@ struct FileReplayStoreOptions {
 // Opens the store file at `path`, creating it (mode 0600) if there is none,
 // and takes an exclusive lock on it for the store's lifetime. Every claim
 // answered first_use was written and fsynced first. On opening, claims past
-// keep_until_s (by the system clock) are dropped and the file rewritten.
+// keep_until_s (by the system clock) are dropped and the file rewritten;
+// so is part of a record after the last whole one (an append a crash cut
+// short: its claim was never answered).
 // Refused, with the path and the reason in the error:
 //   io_error              cannot open, lock (another process holds it), read
 //                         or write it; not a regular file;
 //   insecure_permissions  owned by another user than the effective one, or
 //                         group or others have any access (chmod 600 it);
-//   parse_error           not a replay store file (foreign), truncated (not
-//                         a whole number of records), or a record whose
-//                         checksum does not match (corrupt): nothing in it
+//   parse_error           not a replay store file (foreign), shorter than
+//                         its header, or a record whose checksum does not
+//                         match (corrupt): nothing in it
 //                         is trusted, and nothing is overwritten: move it
 //                         away only once every token it could hold has
 //                         expired (max lifetime + skew), or replays of those

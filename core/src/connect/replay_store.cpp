@@ -370,10 +370,11 @@ class FileStore final : public ReplayStore {
       return refuse("not an mqseal replay store file (foreign)");
     }
     std::copy(header + kFileMagic.size(), header + kHeaderSize, file_id_);
-    if ((size - kHeaderSize) % kRecordSize != 0) {
-      return refuse("truncated: " + std::to_string((size - kHeaderSize) % kRecordSize) +
-                    " bytes after the last whole record");
-    }
+    // Bytes after the last whole record are an append a crash cut short. Its
+    // claim was never answered (first_use waits for the whole record to be
+    // synced), so they are dropped: the compaction that follows every load
+    // rewrites the file without them. Refusing the file would keep the broker
+    // from starting after a crash until an operator moved it away.
     const uint64_t count = (size - kHeaderSize) / kRecordSize;
     const uint64_t now_s = system_time_ms() / 1000;
     std::vector<uint8_t> chunk(kRecordsPerRead * kRecordSize);
