@@ -2844,11 +2844,11 @@ def read_replay_file(data: bytes, now_s: int) -> set[tuple[bytes, bytes]]:
     """The live (partition, id) claims of a replay store file; MqsealError("parse_error") if refused."""
     if len(data) < REPLAY_HEADER_LEN or not data.startswith(REPLAY_MAGIC):
         raise MqsealError("parse_error")
-    if (len(data) - REPLAY_HEADER_LEN) % REPLAY_RECORD_LEN != 0:
-        raise MqsealError("parse_error")
+    # Bytes after the last whole record are a torn append (its claim was never answered): ignored.
+    whole = len(data) - (len(data) - REPLAY_HEADER_LEN) % REPLAY_RECORD_LEN
     file_id = data[16:32]
     live = set()
-    for at in range(REPLAY_HEADER_LEN, len(data), REPLAY_RECORD_LEN):
+    for at in range(REPLAY_HEADER_LEN, whole, REPLAY_RECORD_LEN):
         body, check = data[at:at + 56], data[at + 56:at + 72]
         if hashlib.blake2b(body, digest_size=16, key=file_id, person=b"mqseal replay rc").digest() != check:
             raise MqsealError("parse_error")

@@ -1160,8 +1160,13 @@ json replay_store_vectors() {
        json::array({claim("device-7", id7, "seen"), claim("device-8", id8, "seen"),
                     claim("device-7", id_old, "first_use"), claim("device-8", id7, "first_use")})},
       {"corrupt: a check that does not match", corrupt, json::array()},
-      {"truncated: the last record one byte short",
-       std::vector<uint8_t>(two_users.begin(), two_users.end() - 1), json::array()},
+      {"torn: device-8's record one byte short (an append a crash cut short: dropped)",
+       [&] {
+         std::vector<uint8_t> torn = cat({header, r7, r8});
+         torn.pop_back();
+         return torn;
+       }(),
+       json::array({claim("device-7", id7, "seen"), claim("device-8", id8, "first_use")})},
       {"truncated: shorter than the header", std::vector<uint8_t>(header.begin(), header.begin() + 20),
        json::array()},
       {"a record from another file (checked under another file_id)",
