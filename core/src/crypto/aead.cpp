@@ -65,10 +65,11 @@ bool decrypt(Backend backend, uint8_t* plaintext, ByteView sealed, ByteView ad, 
 #endif
 }
 
-}  // namespace
-
-Status seal_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
-                 ByteView header, ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
+// seal_with() and seal() share this body, inlined into each, so that the
+// dispatch costs seal() a comparison and no extra call (its 8 arguments do not
+// all fit in registers).
+inline Status seal_on(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                      ByteView header, ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
   if (Status s = check_buffers(plaintext, max_plaintext, out); !s) return s;
   out.resize(header.size() + plaintext.size() + kTagSize);
   std::memcpy(out.data(), header.data(), header.size());
@@ -79,13 +80,9 @@ Status seal_with(Backend backend, const uint8_t key[kKeySize], const uint8_t non
   return {};
 }
 
-Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView header,
-            ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
-  return seal_with(backend_for(plaintext.size()), key, nonce, ad, header, plaintext, max_plaintext, out);
-}
-
-Status open_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
-                 ByteView sealed, std::vector<uint8_t>& out) {
+// As seal_on, for open_with() and open().
+inline Status open_on(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                      ByteView sealed, std::vector<uint8_t>& out) {
   if (overlaps(sealed.data(), sealed.size(), out.data(), out.capacity()) ||
       overlaps(nonce, kNonceSize, out.data(), out.capacity())) {
     return Error(Errc::invalid_argument, "the input may not live in the output buffer");
@@ -98,10 +95,27 @@ Status open_with(Backend backend, const uint8_t key[kKeySize], const uint8_t non
   return Errc::authentication_failed;
 }
 
+}  // namespace
+
+Status seal_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                 ByteView header, ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
+  return seal_on(backend, key, nonce, ad, header, plaintext, max_plaintext, out);
+}
+
+Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView header,
+            ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
+  return seal_on(backend_for(plaintext.size()), key, nonce, ad, header, plaintext, max_plaintext, out);
+}
+
+Status open_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                 ByteView sealed, std::vector<uint8_t>& out) {
+  return open_on(backend, key, nonce, ad, sealed, out);
+}
+
 Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView sealed,
             std::vector<uint8_t>& out) {
   const size_t length = sealed.size() >= kTagSize ? sealed.size() - kTagSize : 0;
-  return open_with(backend_for(length), key, nonce, ad, sealed, out);
+  return open_on(backend_for(length), key, nonce, ad, sealed, out);
 }
 
 }  // namespace mqseal::internal::aead
