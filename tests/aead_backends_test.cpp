@@ -32,8 +32,8 @@ struct Inputs {
     if (sodium_init() < 0) std::abort();
     randombytes_buf(key, sizeof key);
     randombytes_buf(nonce, sizeof nonce);
-    randombytes_buf(ad.data(), ad.size());
-    randombytes_buf(plaintext.data(), plaintext.size());
+    if (!ad.empty()) randombytes_buf(ad.data(), ad.size());
+    if (!plaintext.empty()) randombytes_buf(plaintext.data(), plaintext.size());
   }
 };
 

@@ -72,7 +72,7 @@ inline Status seal_on(Backend backend, const uint8_t key[kKeySize], const uint8_
                       ByteView header, ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
   if (Status s = check_buffers(plaintext, max_plaintext, out); !s) return s;
   out.resize(header.size() + plaintext.size() + kTagSize);
-  std::memcpy(out.data(), header.data(), header.size());
+  if (!header.empty()) std::memcpy(out.data(), header.data(), header.size());  // memcpy from null is undefined
   if (!encrypt(backend, out.data() + header.size(), plaintext, ad, nonce, key)) {
     out.clear();
     return Errc::crypto_failure;
