@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sodium.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -37,7 +38,12 @@ struct Inputs {
   }
 };
 
-bool openssl_built() { return MQSEAL_EXPECT_OPENSSL != 0; }
+// MQSEAL_TEST_OPENSSL_UNUSABLE: CTest runs this binary once more with an
+// OpenSSL configuration that offers no ChaCha20-Poly1305 (tests/CMakeLists.txt,
+// like a FIPS-only provider set): then every size must stay on libsodium.
+bool openssl_unusable() { return std::getenv("MQSEAL_TEST_OPENSSL_UNUSABLE") != nullptr; }
+
+bool openssl_built() { return MQSEAL_EXPECT_OPENSSL != 0 && !openssl_unusable(); }
 
 std::vector<Backend> backends() {
   if (openssl_built()) return {Backend::libsodium, Backend::openssl};
@@ -64,9 +70,25 @@ ByteView body_of(const std::vector<uint8_t>& sealed) {
   return ByteView(sealed.data() + sizeof kHeader, sealed.size() - sizeof kHeader);
 }
 
-TEST(AeadBackends, OpensslIsThereExactlyWhenBuiltWithIt) {
+TEST(AeadBackends, OpensslIsThereExactlyWhenBuiltWithItAndUsable) {
   EXPECT_TRUE(available(Backend::libsodium));
   EXPECT_EQ(available(Backend::openssl), openssl_built());
+}
+
+// Without a usable OpenSSL, the OpenSSL backend refuses (never a partial
+// output), and seal() and open() stay on libsodium at every size.
+TEST(AeadBackends, UnusableOpensslRefusesAndIsNeverChosen) {
+  if (openssl_built()) GTEST_SKIP() << "OpenSSL is usable here; CTest's aead_backends.openssl_unusable runs this";
+  Inputs in(64 * 1024, 20);
+  std::vector<uint8_t> out(3, 0x55);
+  EXPECT_EQ(seal_with(Backend::openssl, in.key, in.nonce, in.ad, {}, in.plaintext, kMaxTestInput, out).error().code(),
+            Errc::crypto_failure);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(backend_for(64 * 1024), Backend::libsodium);
+  const std::vector<uint8_t> sealed = sealed_by(Backend::libsodium, in);
+  EXPECT_EQ(open_with(Backend::openssl, in.key, in.nonce, in.ad, body_of(sealed), out).error().code(),
+            Errc::authentication_failed);
+  EXPECT_TRUE(out.empty());
 }
 
 TEST(AeadBackends, DispatchBySize) {
@@ -211,6 +233,7 @@ TEST(AeadBackends, ConcurrentSealsAgree) {
 // The OpenSSL half on its own: a wrong tag leaves no byte of the unverified
 // plaintext in the caller's buffer (OpenSSL decrypts before it checks).
 TEST(AeadOpenssl, WrongTagLeavesNoPlaintext) {
+  if (openssl_unusable()) GTEST_SKIP() << "no ChaCha20-Poly1305 in this OpenSSL configuration";
   Inputs in(4096, 0);
   std::vector<uint8_t> sealed(in.plaintext.size() + kTagSize);
   ASSERT_TRUE(openssl::encrypt(sealed.data(), sealed.data() + in.plaintext.size(), in.plaintext, ByteView(),

@@ -18,12 +18,15 @@ static_assert(kNonceSize == openssl::kXNonceSize && kTagSize == openssl::kTagSiz
 #endif
 
 bool available(Backend backend) noexcept {
-  return backend == Backend::libsodium || MQSEAL_WITH_OPENSSL;
+#if MQSEAL_WITH_OPENSSL
+  if (backend == Backend::openssl) return openssl::usable();
+#endif
+  return backend == Backend::libsodium;
 }
 
 Backend backend_for(size_t size) noexcept {
 #if MQSEAL_WITH_OPENSSL
-  if (size >= kOpensslMinSize && size <= openssl::kMaxLength) return Backend::openssl;
+  if (size >= kOpensslMinSize && size <= openssl::kMaxLength && openssl::usable()) return Backend::openssl;
 #endif
   (void)size;
   return Backend::libsodium;

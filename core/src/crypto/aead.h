@@ -34,7 +34,9 @@ inline constexpr size_t kOpensslMinSize = 1024;
 
 enum class Backend : uint8_t { libsodium, openssl };
 
-// True for libsodium always; for openssl in a core built with it.
+// True for libsodium always; for openssl in a core built with it whose
+// OpenSSL provides ChaCha20-Poly1305 (not a FIPS-only one, say: then every
+// size stays on libsodium).
 [[nodiscard]] bool available(Backend backend) noexcept;
 
 // The backend seal() and open() use for a plaintext of `size` bytes.

@@ -61,6 +61,8 @@ bool start(EVP_CIPHER_CTX* ctx, bool encrypting, const Subkey& sub, ByteView ad)
 
 }  // namespace
 
+bool usable() noexcept { return cipher() != nullptr; }
+
 bool encrypt(uint8_t* ciphertext, uint8_t tag[kTagSize], ByteView plaintext, ByteView ad,
              const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize]) noexcept {
   bool ok = lengths_fit(plaintext.size(), ad.size());

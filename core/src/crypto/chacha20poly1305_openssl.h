@@ -23,6 +23,11 @@ inline constexpr size_t kTagSize = 16;
 // EVP takes int lengths: longer inputs are refused (false), never truncated.
 inline constexpr size_t kMaxLength = 0x7fffffff;
 
+// True if this process's OpenSSL provides ChaCha20-Poly1305 (decided once).
+// Not in every configuration: a FIPS-only provider set, for one, refuses it;
+// aead.cpp then stays on libsodium for every size (the same bytes).
+[[nodiscard]] bool usable() noexcept;
+
 // ciphertext (plaintext.size() bytes) and tag of `plaintext` under
 // XChaCha20-Poly1305(key, nonce), authenticating `ad`. False on any OpenSSL
 // failure, with `ciphertext` and `tag` zeroed.
