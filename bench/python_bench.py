@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""mqseal's Python API against the bare PyNaCl call, measured in one run.
+"""mqseal's Python API against the bare PyNaCl and `cryptography` calls, measured in one run.
 
 Seal and open of 64-byte and 1 KiB payloads through mqseal.Sealer.seal and
 mqseal.Opener.open, against nacl.bindings.crypto_aead_xchacha20poly1305_ietf_
 encrypt (with a fresh 24-byte random nonce, as hand-written code would) and
-_decrypt on the same data. Prints the median time per call of each, over
-REPEATS rounds, and the ratios. Not a test: run by scripts/bench.
+_decrypt on the same data; and of 16 KiB, 64 KiB and 1 MiB payloads against
+the `cryptography` package's ChaCha20Poly1305 (OpenSSL) encrypt with a fresh
+12-byte random nonce and decrypt (issue 12: mqseal no slower at 64 KiB).
+Prints the median time per call of each, over REPEATS rounds, and the ratios.
+Not a test: run by scripts/bench. `cryptography` is a bench dependency only
+(pip install cryptography); without it those rows are skipped.
 """
 
 from __future__ import annotations
@@ -15,25 +19,99 @@ import sys
 import time
 from collections.abc import Callable
 
+import os
+
 import nacl.bindings as sodium
 import nacl.utils
 
 import mqseal
 
+try:
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+    import cryptography
+except ImportError:  # a bench dependency only
+    ChaCha20Poly1305 = None
+
 TOPIC = "plant/42/sensors/temperature"
 CALLS = 20000  # per round
 REPEATS = 15
+BULK_SIZES = (16 * 1024, 64 * 1024, 1024 * 1024)
+BULK_BYTES_PER_ROUND = 64 * 1024 * 1024  # bulk rounds: fewer calls, the same work as each other
 
 
-def per_call_ns(run: Callable[[], None]) -> float:
+def per_call_ns(run: Callable[[], None], calls: int) -> float:
     start = time.perf_counter_ns()
     run()
-    return (time.perf_counter_ns() - start) / CALLS
+    return (time.perf_counter_ns() - start) / calls
 
 
-def median_ns(make_round: Callable[[], Callable[[], None]]) -> float:
+def median_ns(make_round: Callable[[], Callable[[], None]], calls: int = CALLS) -> float:
     """Median over REPEATS rounds; make_round prepares a round, untimed."""
-    return statistics.median(per_call_ns(make_round()) for _ in range(REPEATS))
+    return statistics.median(per_call_ns(make_round(), calls) for _ in range(REPEATS))
+
+
+def interleaved_medians(makers: list[Callable[[], Callable[[], None]]], calls: int) -> list[float]:
+    """Median per maker over REPEATS rounds, the makers' rounds alternating, so
+    that a burst of load on this shared machine hits all of them alike."""
+    times: list[list[float]] = [[] for _ in makers]
+    for _ in range(REPEATS):
+        for i, make in enumerate(makers):
+            times[i].append(per_call_ns(make(), calls))
+    return [statistics.median(t) for t in times]
+
+
+def bulk_rows(policy: mqseal.TopicPolicy, keys: mqseal.Keyring, sealer: mqseal.Sealer) -> list:
+    """mqseal against cryptography's ChaCha20Poly1305 (fresh random nonce per call)."""
+    rows = []
+    aead = ChaCha20Poly1305(ChaCha20Poly1305.generate_key())
+    for size in BULK_SIZES:
+        calls = max(16, BULK_BYTES_PER_ROUND // size // 4)
+        payload = os.urandom(size)
+
+        def mqseal_seal() -> Callable[[], None]:
+            seal = sealer.seal
+
+            def run() -> None:
+                for _ in range(calls):
+                    seal(TOPIC, payload)
+            return run
+
+        def crypto_seal() -> Callable[[], None]:
+            encrypt = aead.encrypt
+            urandom = os.urandom
+
+            def run() -> None:
+                for _ in range(calls):
+                    encrypt(urandom(12), payload, None)
+            return run
+
+        def mqseal_open() -> Callable[[], None]:
+            envelopes = [sealer.seal(TOPIC, payload) for _ in range(calls)]
+            open_ = mqseal.Opener(policy, keys).open
+
+            def run() -> None:
+                for envelope in envelopes:
+                    open_(TOPIC, envelope)
+            return run
+
+        def crypto_open() -> Callable[[], None]:
+            # As many distinct messages as mqseal opens, read in the same order.
+            nonces = [os.urandom(12) for _ in range(calls)]
+            sealed = [aead.encrypt(n, payload, None) for n in nonces]
+            decrypt = aead.decrypt
+
+            def run() -> None:
+                for n, c in zip(nonces, sealed):
+                    decrypt(n, c, None)
+            return run
+
+        seal_ns, crypto_seal_ns, open_ns, crypto_open_ns = interleaved_medians(
+            [mqseal_seal, crypto_seal, mqseal_open, crypto_open], calls)
+        label = f"{size // 1024} KiB"
+        rows.append((f"seal {label}", seal_ns, "cryptography ChaCha20Poly1305 encrypt + random nonce",
+                     crypto_seal_ns))
+        rows.append((f"open {label}", open_ns, "cryptography ChaCha20Poly1305 decrypt", crypto_open_ns))
+    return rows
 
 
 def main() -> int:
@@ -91,9 +169,15 @@ def main() -> int:
         open_ns, nacl_open_ns = median_ns(mqseal_open), median_ns(nacl_open)
         rows.append((f"seal {size} B", seal_ns, "PyNaCl encrypt + random nonce", nacl_seal_ns))
         rows.append((f"open {size} B", open_ns, "PyNaCl decrypt", nacl_open_ns))
+    if ChaCha20Poly1305 is not None:
+        rows += bulk_rows(policy, keys, sealer)
 
-    print(f"# Python {sys.version.split()[0]}, mqseal {mqseal.__version__}, PyNaCl {nacl.__version__}; "
-          f"medians of {REPEATS} rounds of {CALLS} calls")
+    versions = f"PyNaCl {nacl.__version__}"
+    if ChaCha20Poly1305 is not None:
+        versions += f", cryptography {cryptography.__version__}"
+    print(f"# Python {sys.version.split()[0]}, mqseal {mqseal.__version__}, {versions}; "
+          f"medians of {REPEATS} rounds of {CALLS} calls (bulk: alternating rounds of "
+          f"{BULK_BYTES_PER_ROUND // 4 // 1024 // 1024} MiB)")
     print("| mqseal | ns/call | baseline | ns/call | ratio | target |")
     print("|---|---:|---|---:|---:|---|")
     for name, ours, baseline, theirs in rows:

@@ -7,6 +7,9 @@ set(mqseal_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/mqseal)
 # Components that this build has; mqsealConfig.cmake refuses the others.
 # hazmat is always built (it needs nothing the core does not).
 set(MQSEAL_PACKAGE_COMPONENTS hazmat)
+# Whether the core links OpenSSL's libcrypto (privately): mqsealConfig.cmake
+# then finds it, as it finds libsodium, for a static libmqseal's link line.
+set(MQSEAL_PACKAGE_WITH_OPENSSL ${MQSEAL_WITH_OPENSSL})
 if(MQSEAL_BUILD_POLICY_FILE)
   list(APPEND MQSEAL_PACKAGE_COMPONENTS policy_file)
 endif()
@@ -41,11 +44,16 @@ endif()
 # it at link time, and a plain `pkg-config --libs` (without --static, which is
 # how meson and most Makefiles ask) must then give it: so a static build lists
 # it in Requires.
+# The same holds for OpenSSL's libcrypto in a core built with it.
+set(mqseal_pc_modules "libsodium >= 1.0.18")
+if(MQSEAL_WITH_OPENSSL)
+  string(APPEND mqseal_pc_modules ", libcrypto >= 3.0")
+endif()
 get_target_property(mqseal_type mqseal TYPE)
 if(mqseal_type STREQUAL "STATIC_LIBRARY")
-  set(MQSEAL_PC_REQUIRES "Requires: libsodium >= 1.0.18")
+  set(MQSEAL_PC_REQUIRES "Requires: ${mqseal_pc_modules}")
 else()
-  set(MQSEAL_PC_REQUIRES "Requires.private: libsodium >= 1.0.18")
+  set(MQSEAL_PC_REQUIRES "Requires.private: ${mqseal_pc_modules}")
 endif()
 find_package(Threads REQUIRED)  # CMAKE_THREAD_LIBS_INIT: -pthread, or nothing on glibc 2.34+
 string(STRIP "-L\${libdir} -lmqseal ${CMAKE_THREAD_LIBS_INIT}" MQSEAL_PC_LIBS)

@@ -1,6 +1,8 @@
 # Builds tests/subproject (mqseal inside another project, core only: policy
-# file, Paho and plugin off, so no CLI), runs its programs (one on
-# mqseal::hazmat), installs it, and checks
+# file, Paho, plugin and the OpenSSL backend off, so no CLI and a
+# libsodium-only core), runs its programs (one on mqseal::hazmat, one sealing
+# and opening a bulk payload), installs it, and checks that no OpenSSL is
+# linked or required, and
 # the installed package: no header of a target that was not built, and
 # find_package(mqseal COMPONENTS <not built>) fails saying why.
 # Called by CTest with -DSOURCE_DIR -DWORK_DIR -DGENERATOR -DLAUNCHER.
@@ -12,9 +14,13 @@ execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/subproject -B ${
                 -DMQSEAL_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release
                 -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER}
                 -DMQSEAL_BUILD_POLICY_FILE=OFF -DMQSEAL_BUILD_PAHO=OFF -DMQSEAL_BUILD_MOSQUITTO_PLUGIN=OFF
+                -DMQSEAL_WITH_OPENSSL=OFF
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(rc)
   message(FATAL_ERROR "configuring mqseal as a subproject failed: ${rc}\n${out}")
+endif()
+if(NOT out MATCHES "AEAD backend libsodium only")
+  message(FATAL_ERROR "-DMQSEAL_WITH_OPENSSL=OFF did not configure a libsodium-only core:\n${out}")
 endif()
 # MQSEAL_BUILD_CLI is left ON: the CLI, which needs mqseal::policy_file, is
 # skipped, and configuring must say so.
@@ -44,6 +50,35 @@ endif()
 if(NOT "include/mqseal/hazmat/envelope.h" IN_LIST installed OR NOT "include/mqseal/hazmat/credentials.h" IN_LIST installed)
   string(APPEND problems "the mqseal::hazmat headers were not installed: ${installed}\n")
 endif()
+# Without the OpenSSL backend nothing of OpenSSL is in the library, the
+# pkg-config file or the CMake package.
+file(GLOB libraries ${prefix}/lib*/libmqseal.*)
+foreach(library IN LISTS libraries)
+  file(STRINGS ${library} openssl_symbols REGEX "EVP_CIPHER_fetch|EVP_chacha20")
+  if(openssl_symbols)
+    string(APPEND problems "${library} refers to OpenSSL in a core built without it\n")
+  endif()
+endforeach()
+if(NOT libraries)
+  string(APPEND problems "no libmqseal was installed: ${installed}\n")
+endif()
+file(GLOB_RECURSE pc_files ${prefix}/*/mqseal.pc)
+file(GLOB_RECURSE config_files ${prefix}/*/mqsealConfig.cmake)
+if(NOT pc_files OR NOT config_files)
+  string(APPEND problems "mqseal.pc or mqsealConfig.cmake was not installed: ${installed}\n")
+endif()
+foreach(pc IN LISTS pc_files)
+  file(READ ${pc} text)
+  if(text MATCHES "libcrypto")
+    string(APPEND problems "${pc} asks for OpenSSL's libcrypto in a core built without it:\n${text}\n")
+  endif()
+endforeach()
+foreach(config IN LISTS config_files)
+  file(READ ${config} text)
+  if(NOT text MATCHES "if\\(OFF AND NOT TARGET PkgConfig::LIBCRYPTO\\)")
+    string(APPEND problems "${config} looks for OpenSSL's libcrypto in a core built without it\n")
+  endif()
+endforeach()
 if("include/mqseal/policy_file.h" IN_LIST installed)
   string(APPEND problems "policy_file.h was installed without mqseal::policy_file\n")
 endif()

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 int main() {
   auto keys = std::make_shared<mqseal::Keyring>();
@@ -15,6 +16,12 @@ int main() {
   auto envelope = sealer->seal("a/b", std::string_view("pkg-config"));
   auto opened = opener->open("a/b", *envelope);
   if (!opened) return 1;
+  // A bulk payload: the OpenSSL backend in a core built with it, whose
+  // libcrypto a static libmqseal needs on the link line (mqseal.pc says so).
+  const std::vector<uint8_t> bulk(64 * 1024, 0x5a);
+  auto bulk_envelope = sealer->seal("a/b", bulk);
+  auto bulk_opened = opener->open("a/b", *bulk_envelope);
+  if (!bulk_opened || bulk_opened->payload != bulk) return 1;
   std::printf("pkg-config consumer of mqseal %s: ok\n", MQSEAL_VERSION_STRING);
   return 0;
 }

@@ -68,9 +68,10 @@ void bind_sealing(py::module_& m) {
            [](Sealer& s, const std::string& topic, py::handle payload, bool retain) {
              thread_local std::vector<uint8_t> out;
              // Read in place, even a buffer another thread may change: sealing
-             // reads each payload byte once (libsodium XORs the key stream
-             // into `out`, then computes the tag over `out`, never over the
-             // payload; a plaintext rule copies it once). So the tag always
+             // reads each payload byte once (libsodium, and OpenSSL for bulk
+             // payloads, XOR the key stream into `out`, then compute the tag
+             // over `out`, never over the payload; a plaintext rule copies it
+             // once). So the tag always
              // covers exactly the ciphertext written, and the envelope opens
              // to the bytes as they were read: a copy could not do better,
              // since copying reads them once too.

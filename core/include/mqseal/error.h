@@ -48,7 +48,7 @@ enum class Errc : uint8_t {
   io_error = 18,              // file could not be read or written
   insecure_permissions = 19,  // secret file readable by group or others
   parse_error = 20,           // file content is not in the documented format
-  crypto_failure = 21,        // libsodium could not initialise or allocate
+  crypto_failure = 21,        // libsodium could not initialise or allocate, or OpenSSL failed
   nonce_exhausted = 22,       // a sealer used up its 2^64 sequence numbers
   no_primary_key = 23,        // key name has no primary key to seal with
   transport_error = 24,       // the MQTT client library refused the operation

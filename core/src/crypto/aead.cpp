@@ -4,39 +4,121 @@
 
 #include <cstring>
 
+#if MQSEAL_WITH_OPENSSL
+#include "crypto/chacha20poly1305_openssl.h"
+#endif
+
 namespace mqseal::internal::aead {
 
 static_assert(kKeySize == crypto_aead_xchacha20poly1305_ietf_KEYBYTES, "key size");
 static_assert(kNonceSize == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, "nonce size");
 static_assert(kTagSize == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag size");
+#if MQSEAL_WITH_OPENSSL
+static_assert(kNonceSize == openssl::kXNonceSize && kTagSize == openssl::kTagSize, "OpenSSL sizes");
+#endif
 
-Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView header,
-            ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
+bool available(Backend backend) noexcept {
+#if MQSEAL_WITH_OPENSSL
+  if (backend == Backend::openssl) return openssl::usable();
+#endif
+  return backend == Backend::libsodium;
+}
+
+Backend backend_for(size_t size) noexcept {
+#if MQSEAL_WITH_OPENSSL
+  if (size >= kOpensslMinSize && size <= openssl::kMaxLength && openssl::usable()) return Backend::openssl;
+#endif
+  (void)size;
+  return Backend::libsodium;
+}
+
+namespace {
+
+// Encrypts into `body` (plaintext.size() + kTagSize bytes): true on success.
+bool encrypt(Backend backend, uint8_t* body, ByteView plaintext, ByteView ad, const uint8_t nonce[kNonceSize],
+             const uint8_t key[kKeySize]) noexcept {
+  if (backend == Backend::libsodium) {
+    unsigned long long written = 0;
+    return crypto_aead_xchacha20poly1305_ietf_encrypt(body, &written, plaintext.data(), plaintext.size(),
+                                                      ad.data(), ad.size(), nullptr, nonce, key) == 0;
+  }
+#if MQSEAL_WITH_OPENSSL
+  return openssl::encrypt(body, body + plaintext.size(), plaintext, ad, nonce, key);
+#else
+  return false;
+#endif
+}
+
+// Decrypts `sealed` (ciphertext || tag, at least kTagSize bytes) into
+// `plaintext` (sealed.size() - kTagSize bytes): true if authentic; on false,
+// `plaintext` holds no byte of unverified plaintext.
+bool decrypt(Backend backend, uint8_t* plaintext, ByteView sealed, ByteView ad, const uint8_t nonce[kNonceSize],
+             const uint8_t key[kKeySize]) noexcept {
+  if (backend == Backend::libsodium) {
+    // libsodium verifies the tag before it decrypts, and zeroes the output on a mismatch.
+    unsigned long long written = 0;
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext, &written, nullptr, sealed.data(), sealed.size(),
+                                                      ad.data(), ad.size(), nonce, key) == 0;
+  }
+#if MQSEAL_WITH_OPENSSL
+  const size_t length = sealed.size() - kTagSize;
+  return openssl::decrypt(plaintext, ByteView(sealed.data(), length), sealed.data() + length, ad, nonce, key);
+#else
+  return false;
+#endif
+}
+
+// seal_with() and seal() share this body, inlined into each, so that the
+// dispatch costs seal() a comparison and no extra call (its 8 arguments do not
+// all fit in registers).
+inline Status seal_on(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                      ByteView header, ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
   if (Status s = check_buffers(plaintext, max_plaintext, out); !s) return s;
   out.resize(header.size() + plaintext.size() + kTagSize);
-  std::memcpy(out.data(), header.data(), header.size());
-  unsigned long long written = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + header.size(), &written, plaintext.data(),
-                                             plaintext.size(), ad.data(), ad.size(), nullptr, nonce, key);
+  if (!header.empty()) std::memcpy(out.data(), header.data(), header.size());  // memcpy from null is undefined
+  if (!encrypt(backend, out.data() + header.size(), plaintext, ad, nonce, key)) {
+    out.clear();
+    return Errc::crypto_failure;
+  }
   return {};
 }
 
-Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView sealed,
-            std::vector<uint8_t>& out) {
+// As seal_on, for open_with() and open().
+inline Status open_on(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                      ByteView sealed, std::vector<uint8_t>& out) {
   if (overlaps(sealed.data(), sealed.size(), out.data(), out.capacity()) ||
       overlaps(nonce, kNonceSize, out.data(), out.capacity())) {
     return Error(Errc::invalid_argument, "the input may not live in the output buffer");
   }
-  unsigned long long written = 0;
   if (sealed.size() >= kTagSize) {
     out.resize(sealed.size() - kTagSize);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &written, nullptr, sealed.data(),
-                                                   sealed.size(), ad.data(), ad.size(), nonce, key) == 0) {
-      return {};
-    }
+    if (decrypt(backend, out.data(), sealed, ad, nonce, key)) return {};
   }
   out.clear();
   return Errc::authentication_failed;
+}
+
+}  // namespace
+
+Status seal_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                 ByteView header, ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
+  return seal_on(backend, key, nonce, ad, header, plaintext, max_plaintext, out);
+}
+
+Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView header,
+            ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
+  return seal_on(backend_for(plaintext.size()), key, nonce, ad, header, plaintext, max_plaintext, out);
+}
+
+Status open_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                 ByteView sealed, std::vector<uint8_t>& out) {
+  return open_on(backend, key, nonce, ad, sealed, out);
+}
+
+Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView sealed,
+            std::vector<uint8_t>& out) {
+  const size_t length = sealed.size() >= kTagSize ? sealed.size() - kTagSize : 0;
+  return open_on(backend_for(length), key, nonce, ad, sealed, out);
 }
 
 }  // namespace mqseal::internal::aead

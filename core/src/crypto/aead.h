@@ -5,6 +5,11 @@
 //   - any other failure leaves `out` empty.
 // Another suite (signatures, sealing to a public key, an OpenSSL AEAD) is
 // another file next to this one with this contract, chosen by the suite byte.
+//
+// Two backends compute the same bytes: libsodium for every size, and, in a
+// core built with OpenSSL 3 (MQSEAL_WITH_OPENSSL), the libsodium subkey
+// (HChaCha20) with OpenSSL's EVP ChaCha20-Poly1305 for inputs of at least
+// kOpensslMinSize bytes, where it is faster (docs/PERFORMANCE.md).
 #ifndef MQSEAL_SRC_CRYPTO_AEAD_H_
 #define MQSEAL_SRC_CRYPTO_AEAD_H_
 
@@ -21,6 +26,21 @@ namespace mqseal::internal::aead {
 
 inline constexpr size_t kNonceSize = 24;
 inline constexpr size_t kTagSize = 16;
+
+// Where seal() and open() switch from libsodium to OpenSSL (when built with
+// it), in plaintext bytes: below it libsodium is faster, at and above it
+// OpenSSL (measured, docs/PERFORMANCE.md).
+inline constexpr size_t kOpensslMinSize = 1024;
+
+enum class Backend : uint8_t { libsodium, openssl };
+
+// True for libsodium always; for openssl in a core built with it whose
+// OpenSSL provides ChaCha20-Poly1305 (not a FIPS-only one, say: then every
+// size stays on libsodium).
+[[nodiscard]] bool available(Backend backend) noexcept;
+
+// The backend seal() and open() use for a plaintext of `size` bytes.
+[[nodiscard]] Backend backend_for(size_t size) noexcept;
 
 // The checks seal() begins with, for a caller that must make them before
 // other work: invalid_argument (overlap, `out` untouched), payload_too_large
@@ -43,6 +63,13 @@ inline constexpr size_t kTagSize = 16;
                           ByteView header, ByteView plaintext, size_t max_plaintext,
                           std::vector<uint8_t>& out);
 
+// seal() on the given backend, for the cross-checks
+// (tests/aead_backends_test.cpp): crypto_failure, `out` cleared, for an
+// unavailable backend or any failure inside it.
+[[nodiscard]] Status seal_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize],
+                               ByteView ad, ByteView header, ByteView plaintext, size_t max_plaintext,
+                               std::vector<uint8_t>& out);
+
 // out = the plaintext of `sealed` (ciphertext || tag): invalid_argument when
 // `sealed` or the nonce lies in out's buffer; authentication_failed for any
 // mismatch, or a `sealed` shorter than a tag. `out` keeps its size until
@@ -50,6 +77,11 @@ inline constexpr size_t kTagSize = 16;
 // zero-fill.
 [[nodiscard]] Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
                           ByteView sealed, std::vector<uint8_t>& out);
+
+// open() on the given backend: authentication_failed, `out` cleared, for an
+// unavailable backend as for a mismatch.
+[[nodiscard]] Status open_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize],
+                               ByteView ad, ByteView sealed, std::vector<uint8_t>& out);
 
 }  // namespace mqseal::internal::aead
 
