@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "sodium_util.h"
+#include "base/sodium_util.h"
 
 namespace mqseal::internal::aead::openssl {
 namespace {
