@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -360,6 +363,73 @@ TEST(FileReplayStore, ATokenVerifiedBeforeARestartIsRefusedAfterIt) {
   EXPECT_EQ(code(verifier.verify("device-7", "c", token, kNow + 1)), Errc::replay) << "after the restart";
   testing::expect_ok(verifier.verify("device-7", "c", d.token(kNow + 1), kNow + 1));
   EXPECT_EQ(verifier.remembered_tokens(), 2u);
+}
+
+// verify() judges a token's expiry and claims its nonce as one step. A replay
+// of token X judged at X's last second (expiry + skew), while another login of
+// the same user is judged a second later, must not reach the store after that
+// later claim: the store forgets X then, and would answer X's claim first_use.
+// This store holds the first claim that reaches it until a second claim has
+// been answered (or 300 ms pass): the worst interleaving of two threads.
+class SecondClaimFirst : public ReplayStore {
+ public:
+  explicit SecondClaimFirst(std::shared_ptr<ReplayStore> inner) : inner_(std::move(inner)) {}
+  Result<ClaimOutcome> claim(const ReplayClaim& c) override {
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (hold_ && ++arrived_ == 1) {
+      changed_.notify_all();
+      changed_.wait_for(lock, std::chrono::milliseconds(300), [&] { return answered_ > 0; });
+      lock.unlock();
+      return inner_->claim(c);
+    }
+    lock.unlock();
+    Result<ClaimOutcome> answer = inner_->claim(c);
+    lock.lock();
+    ++answered_;
+    changed_.notify_all();
+    return answer;
+  }
+  size_t capacity() const noexcept override { return inner_->capacity(); }
+  size_t remembered() const override { return inner_->remembered(); }
+  void hold_the_next_claim() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    hold_ = true;
+    arrived_ = 0;
+    answered_ = 0;
+  }
+  void wait_until_one_is_held() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return arrived_ >= 1; });
+  }
+
+ private:
+  std::shared_ptr<ReplayStore> inner_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool hold_ = false;
+  int arrived_ = 0;
+  int answered_ = 0;
+};
+
+TEST(ReplayStoreVerifier, ATokenIsJudgedAndClaimedInOneStep) {
+  Device d;
+  auto store = std::make_shared<SecondClaimFirst>(take(memory_replay_store()));
+  VerifierOptions options;
+  options.replay_store = store;
+  TokenVerifier verifier = take(TokenVerifier::create(d.credentials(), options));
+  const std::string x = d.token(kNow);  // expires at kNow + 60
+  testing::expect_ok(verifier.verify("device-7", "c", x, kNow));
+  const uint64_t last_second = kNow + 60 + options.max_clock_skew_s;
+  store->hold_the_next_claim();
+  Status replay;
+  std::thread a([&] { replay = verifier.verify("device-7", "c", x, last_second); });
+  store->wait_until_one_is_held();
+  Status later;
+  std::thread b([&] { later = verifier.verify("device-7", "c", d.token(last_second + 1), last_second + 1); });
+  a.join();
+  b.join();
+  EXPECT_EQ(code(replay), Errc::replay) << "a replay accepted because a later claim made the store forget it";
+  testing::expect_ok(later);
 }
 
 TEST(FileReplayStore, TheVerifierNeedsRoomForEveryUsersQuota) {

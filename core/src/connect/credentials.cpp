@@ -389,7 +389,8 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   // provisioned (knows() is for brokers that defer users they do not manage).
   const auto user = impl_->users.find(std::string(username));
   const bool known = user != impl_->users.end();
-  uint8_t expected[kTokenMacSize];
+  uint8_t expected[kTokenMacSize];  // a valid MAC for what the caller sent: wiped
+  const internal::ScopedWipe wipe_expected(expected, sizeof expected);
   if (Status s = token_mac(internal::KeyAccess::bytes(known ? user->second.token_key : impl_->unknown_user_key), username,
                            client_id, binary, expected);
       !s) {
@@ -407,20 +408,22 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   }
   ReplayClaim claim{kTokenClaimNamespace, username, {}, 0, 0, o.max_tokens_per_user};
   std::copy(binary + kOffsetNonce, binary + kOffsetNonce + kTokenNonceSize, claim.id.begin());
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    Impl::User& u = user->second;
-    // Judged at the latest time this user's tokens were judged at, never
-    // earlier: a clock stepping back cannot bring back a forgotten token.
-    u.latest_s = std::max(u.latest_s, now);
-    if (past_skew(expiry, u.latest_s, o.max_clock_skew_s)) return Errc::expired;
-    claim.now_s = u.latest_s;
-  }
   // Kept while now <= expiry + skew (saturated: never wraps to forget early).
   claim.keep_until_s = expiry > std::numeric_limits<uint64_t>::max() - o.max_clock_skew_s
                            ? std::numeric_limits<uint64_t>::max()
                            : expiry + o.max_clock_skew_s;
-  // The store locks itself: a file store's fsync does not hold the verifier.
+  // Judging the expiry and claiming the nonce are one step, under the lock: a
+  // claim made at a later time between the two could make the store forget
+  // this token (its keep_until passed), and the claim would then answer
+  // first_use for a replay. The store's fsync (file store) or round trip
+  // holds other logins for that time; the file store serialises them anyway.
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  Impl::User& u = user->second;
+  // Judged at the latest time this user's tokens were judged at, never
+  // earlier: a clock stepping back cannot bring back a forgotten token.
+  u.latest_s = std::max(u.latest_s, now);
+  if (past_skew(expiry, u.latest_s, o.max_clock_skew_s)) return Errc::expired;
+  claim.now_s = u.latest_s;
   Result<ClaimOutcome> claimed = o.replay_store->claim(claim);
   if (!claimed) return std::move(claimed).error();
   if (*claimed == ClaimOutcome::seen) return Error(Errc::replay, "token used before");
