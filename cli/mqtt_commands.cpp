@@ -85,8 +85,29 @@ struct PubArgs : ConnectionArgs {
 };
 
 // Set by SIGINT and SIGTERM while sub runs: it disconnects and ends.
-volatile std::sig_atomic_t g_stop = 0;
-extern "C" void request_stop(int) { g_stop = 1; }
+// Lock-free, so a signal handler may set it, and the main thread sees it
+// whichever thread the signal was delivered to.
+std::atomic<int> g_stop{0};
+static_assert(std::atomic<int>::is_always_lock_free, "g_stop is set from a signal handler");
+extern "C" void request_stop(int) { g_stop.store(1); }
+
+// `text` with every control byte (below 0x20, and 0x7f) written as \xNN:
+// for text an untrusted publisher chose, on its way to a terminal.
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
 
 std::string describe_paho(int code) {
   if (code > 0 && code < static_cast<int>(std::size(kConnackReasons))) {
@@ -162,10 +183,12 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
   ~Connection() {
     if (handle_ != nullptr) {
+      // Outlives MQTTAsync_destroy: a disconnect still pending then may be
+      // answered (as failed) while the handle is destroyed.
+      Completion done;
       if (MQTTAsync_isConnected(handle_) != 0) {
         MQTTAsync_disconnectOptions options = MQTTAsync_disconnectOptions_initializer;
         options.timeout = kDisconnectTimeoutMs;
-        Completion done;
         done.wire(options);
         if (MQTTAsync_disconnect(handle_, &options) == MQTTASYNC_SUCCESS) (void)done.wait("disconnect");
       }
@@ -323,9 +346,14 @@ class Printer {
   }
   // Never the payload: it failed to open.
   static void on_refused(void*, const paho::RefusedMessage& refused) {
-    const std::string reason = refused.error.message();
-    std::fprintf(stderr, "mqseal: refused %s on %.*s: %s\n", name(refused.error.code()),
-                 static_cast<int>(refused.topic.size()), refused.topic.data(), reason.c_str());
+    // The topic is whoever published it's choice: control bytes (a terminal's
+    // escape sequences) are shown as \xNN, never sent to the terminal.
+    // mosquitto refuses such topics itself (invalid UTF-8 for MQTT); other
+    // brokers may not.
+    const std::string topic = printable(refused.topic);
+    const std::string reason = printable(refused.error.message());
+    std::fprintf(stderr, "mqseal: refused %s on %s: %s\n", name(refused.error.code()), topic.c_str(),
+                 reason.c_str());
     std::fflush(stderr);
   }
   static void on_connection_lost(void*, char* cause) {
@@ -343,6 +371,10 @@ class Printer {
     std::lock_guard<std::mutex> lock(mutex_);
     return output_failed_;
   }
+  int output_errno() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return output_errno_;
+  }
 
  private:
   void print(std::string_view topic, const MQTTAsync_message* message) {
@@ -356,7 +388,10 @@ class Printer {
     ok = ok && (size == 0 || std::fwrite(message->payload, 1, size, stdout) == size) &&
          std::fputc('\n', stdout) != EOF && std::fflush(stdout) == 0;
     ++printed_;
-    if (!ok) output_failed_ = true;
+    if (!ok && !output_failed_) {
+      output_failed_ = true;
+      output_errno_ = errno;  // this thread's: the main thread reports it
+    }
     if (!ok || (limit_ > 0 && printed_ >= limit_)) {
       done_ = true;
       changed_.notify_all();
@@ -370,6 +405,7 @@ class Printer {
   int printed_ = 0;
   bool done_ = false;
   bool output_failed_ = false;
+  int output_errno_ = 0;
 };
 
 // Resubscribes after every automatic reconnect (the session is clean).
@@ -425,21 +461,24 @@ int run_sub(const SubArgs& args) {
   ::sigaction(SIGTERM, &stop, &old_term);
 
   if (Status s = connection.connect(true); !s) return fail(s.error());
-  if (Status s = connection.subscribe(args.topics, args.qos); !s) return fail(s.error());
+  // Armed first: a reconnect while the first SUBACK is awaited subscribes
+  // again (a second subscription to the same filters is harmless).
   resubscribe.armed = true;
+  if (Status s = connection.subscribe(args.topics, args.qos); !s) return fail(s.error());
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(args.timeout_s);
   int code = kExitOk;
   for (;;) {
     if (printer.wait_done(kPollInterval)) break;
-    if (g_stop != 0) break;
+    if (g_stop.load() != 0) break;
     if (args.timeout_s > 0 && std::chrono::steady_clock::now() >= deadline) {
       code = kExitTimeout;
       break;
     }
   }
   if (printer.output_failed()) {
-    code = fail(Error(Errc::io_error, std::string("cannot write standard output: ") + std::strerror(errno)));
+    code = fail(Error(Errc::io_error, std::string("cannot write standard output: ") +
+                                          std::strerror(printer.output_errno())));
   }
   return code;  // ~Connection disconnects
 }
