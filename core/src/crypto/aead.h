@@ -1,7 +1,9 @@
 // Private: the one AEAD seal and open of mqseal, XChaCha20-Poly1305 (IETF),
 // under envelopes (docs/SPEC.md) and records at rest. One contract for both:
-//   - invalid_argument when the input lies in out's buffer; `out` is left
-//     untouched (it holds the caller's input);
+//   - invalid_argument when the plaintext (seal) or the sealed bytes and
+//     nonce (open) lie in out's buffer; `out` is left untouched (it holds
+//     the caller's input). The header and associated data are not checked:
+//     callers build them in buffers of their own;
 //   - any other failure leaves `out` empty.
 // Another suite (signatures, sealing to a public key, an OpenSSL AEAD) is
 // another file next to this one with this contract, chosen by the suite byte.
