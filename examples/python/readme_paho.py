@@ -20,7 +20,7 @@ policy = mqseal.TopicPolicy.load(sys.argv[4])
 # --- README begins ---
 client = mqseal.paho.wrap(mqtt.Client(CallbackAPIVersion.VERSION2), policy, keys)
 client.on_message = lambda _, userdata, message: print(message.topic, message.payload)  # opened
+client.on_connect = lambda c, *_: c.subscribe("plant/+/telemetry", qos=1)  # again after a reconnect
 client.connect(host, port)
-client.subscribe("plant/+/telemetry", qos=1)
 client.loop_forever()
 # --- README ends ---
