@@ -593,3 +593,8 @@ def test_connect_tokens_need_a_factory_and_valid_arguments(broker: Broker) -> No
         made.use_connect_tokens(keys, "no such key", USERNAME, "client-1")
     with pytest.raises(mqseal.InvalidArgumentError, match="no aiomqtt Client yet"):
         made.client
+    # Anything else of the client, before there is one: AttributeError, so
+    # that hasattr() and introspection work.
+    assert not hasattr(made, "identifier")
+    with pytest.raises(AttributeError, match="no aiomqtt Client yet"):
+        made.identifier  # noqa: B018

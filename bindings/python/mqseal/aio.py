@@ -291,6 +291,8 @@ class SealedClient:
         """Everything not defined here is the current aiomqtt Client's."""
         if name in SealedClient.__slots__:  # not set yet: do not recurse
             raise AttributeError(name)
+        if self._client is None:  # hasattr() and introspection expect AttributeError
+            raise AttributeError(f"{name}: no aiomqtt Client yet (it is made when the wrapper is entered)")
         return getattr(self.client, name)
 
     def __repr__(self) -> str:

@@ -116,9 +116,12 @@ void bind_sealing(py::module_& m) {
              const StableBytes in(envelope, kMaxEnvelopeSize);
              check(without_gil(in.view().size() >= kReleaseGilFrom,
                                [&] { return o.open(topic, in.view(), Delivery{retained, now_ms}, out); }));
-             return PyOpened{to_bytes(out.payload.data(), out.payload.size()), out.sealed, out.key_id,
+             PyOpened opened{to_bytes(out.payload.data(), out.payload.size()), out.sealed, out.key_id,
                              out.timestamp_ms, to_bytes(out.sender.data(), out.sender.size()), out.sequence,
                              out.retained};
+             // The thread's buffer keeps its capacity for the next open, not the plaintext.
+             sodium_memzero(out.payload.data(), out.payload.size());
+             return opened;
            },
            py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
            py::arg("now_ms") = 0)
