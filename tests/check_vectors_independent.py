@@ -2842,6 +2842,8 @@ def replay_partition(namespace: str, partition: str) -> bytes:
 
 def read_replay_file(data: bytes, now_s: int) -> set[tuple[bytes, bytes]]:
     """The live (partition, id) claims of a replay store file; MqsealError("parse_error") if refused."""
+    if len(data) < REPLAY_HEADER_LEN and REPLAY_MAGIC.startswith(data[:len(REPLAY_MAGIC)]):
+        return set()  # a creation a crash cut short before the header was synced: a new store
     if len(data) < REPLAY_HEADER_LEN or not data.startswith(REPLAY_MAGIC):
         raise MqsealError("parse_error")
     # Bytes after the last whole record are a torn append (its claim was never answered): ignored.

@@ -1167,8 +1167,9 @@ json replay_store_vectors() {
          return torn;
        }(),
        json::array({claim("device-7", id7, "seen"), claim("device-8", id8, "first_use")})},
-      {"truncated: shorter than the header", std::vector<uint8_t>(header.begin(), header.begin() + 20),
-       json::array()},
+      {"unfinished: the header's first 20 bytes (a creation a crash cut short: a new store)",
+       std::vector<uint8_t>(header.begin(), header.begin() + 20), json::array({claim("device-7", id7, "first_use")})},
+      {"truncated: shorter than the header, and not its start", std::vector<uint8_t>{'m', 'q', 'x'}, json::array()},
       {"a record from another file (checked under another file_id)",
        cat({header, replay_record(other_id, "device-7", id7, kSaturated)}), json::array()},
       {"another version", cat({other_version, r7}), json::array()},

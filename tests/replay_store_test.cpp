@@ -201,8 +201,7 @@ TEST(FileReplayStore, CorruptShortAndForeignFilesAreRefusedAndLeftAlone) {
     flipped[at] = static_cast<char>(flipped[at] ^ 0x01);
     cases.push_back({flipped, at == 20 ? "checksum mismatch" : "checksum mismatch (corrupt)"});
   }
-  cases.push_back({good.substr(0, 20), "truncated"});
-  cases.push_back({"", "truncated"});
+  cases.push_back({"hello", "truncated"});  // shorter than the header, and not its start
   cases.push_back({"mqseal-credentials v1\nuser x\n", "not an mqseal replay store file (foreign)"});
   cases.push_back({std::string("mqseal replay v2") + good.substr(16), "another version than v1"});
   cases.push_back({std::string(32, '\0'), "foreign"});
@@ -216,6 +215,24 @@ TEST(FileReplayStore, CorruptShortAndForeignFilesAreRefusedAndLeftAlone) {
   }
   testing::write_file(path, good, 0600);
   EXPECT_EQ(answer(*open_store(path), claim_of("device-7", 2)), "seen");
+}
+
+// A crash while the file is created, before its header is synced, leaves a
+// file shorter than the header holding the magic's start (or nothing). It
+// never answered a claim: it is started again as a new store.
+TEST(FileReplayStore, AFileWhoseCreationACrashCutShortStartsAgain) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  for (const std::string& start : {std::string(), std::string("mqseal repl"), std::string("mqseal replay v1") + "12345"}) {
+    SCOPED_TRACE(start.size());
+    testing::write_file(path, start, 0600);
+    {
+      auto store = open_store(path);
+      EXPECT_EQ(answer(*store, claim_of("device-7", 0)), "first_use");
+    }
+    EXPECT_EQ(testing::read_file(path).size(), 32u + 72u);
+    EXPECT_EQ(answer(*open_store(path), claim_of("device-7", 0)), "seen");
+  }
 }
 
 // A crash in the middle of an append leaves part of a record after the last

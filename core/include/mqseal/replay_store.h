@@ -127,9 +127,11 @@ struct FileReplayStoreOptions {
 //   insecure_permissions  owned by another user than the effective one, or
 //                         group or others have any access (chmod 600 it);
 //   parse_error           not a replay store file (foreign), shorter than
-//                         its header, or a record whose checksum does not
-//                         match (corrupt): nothing in it
-//                         is trusted, and nothing is overwritten: move it
+//                         its header without holding its start (a file
+//                         that does, or an empty one, is a creation a crash
+//                         cut short: started again as new), or a record
+//                         whose checksum does not match (corrupt): nothing
+//                         in it is trusted, and nothing is overwritten: move it
 //                         away only once every token it could hold has
 //                         expired (max lifetime + skew), or replays of those
 //                         tokens are accepted once;

@@ -264,6 +264,18 @@ class FileStore final : public ReplayStore {
       if (!fd) return std::move(fd).error();
       if (fd->fd < 0) continue;  // replaced meanwhile
       fd_ = std::move(*fd);
+      if (!created) {
+        // Shorter than the header, and what is there is the magic's start:
+        // a creation a crash cut short before the header was synced. Such a
+        // file never answered a claim, so it is started again as new rather
+        // than refused (which would keep the broker from starting).
+        Result<bool> unfinished = header_unfinished();
+        if (!unfinished) return std::move(unfinished).error();
+        if (*unfinished) {
+          if (::ftruncate(fd_.fd, 0) != 0) return Error(Errc::io_error, "cannot write " + path_ + ": " + errno_text());
+          created = true;
+        }
+      }
       if (created) {
         randombytes_buf(file_id_, sizeof file_id_);
         uint8_t header[kHeaderSize];
@@ -344,6 +356,19 @@ class FileStore final : public ReplayStore {
   Error refuse(std::string_view why) const {
     return Error(Errc::parse_error, path_ + ": " + std::string(why) +
                                         "; refused (nothing in it is trusted, and it is left as it is)");
+  }
+
+  Result<bool> header_unfinished() const {
+    struct stat st {};
+    if (::fstat(fd_.fd, &st) != 0) return Error(Errc::io_error, "cannot read " + path_ + ": " + errno_text());
+    const auto size = static_cast<size_t>(st.st_size);
+    if (size >= kHeaderSize) return false;
+    uint8_t start[kHeaderSize];
+    if (::pread(fd_.fd, start, size, 0) != static_cast<ssize_t>(size)) {
+      return Error(Errc::io_error, "cannot read " + path_);
+    }
+    const size_t magic = std::min(size, kFileMagic.size());
+    return std::memcmp(start, kFileMagic.data(), magic) == 0;
   }
 
   Status load() {
