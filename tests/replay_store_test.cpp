@@ -217,6 +217,35 @@ TEST(FileReplayStore, CorruptShortAndForeignFilesAreRefusedAndLeftAlone) {
   EXPECT_EQ(answer(*open_store(path), claim_of("device-7", 2)), "seen");
 }
 
+// Compaction writes the live claims in chunks (4096 records each): more
+// than one chunk's worth survive a reopen whole. On /dev/shm where there is
+// one, so that 5000 fsyncs cost nothing.
+TEST(FileReplayStore, CompactionKeepsEveryClaimAcrossChunks) {
+  constexpr uint32_t kClaims = 5000;
+  char shm_template[] = "/dev/shm/mqseal-test-XXXXXX";
+  const char* shm = ::mkdtemp(shm_template);
+  testing::TempDir fallback;
+  const std::string dir = shm != nullptr ? shm : fallback.path();
+  const std::string path = dir + "/replay";
+  {
+    auto store = open_store(path, kClaims);
+    for (uint32_t i = 0; i < kClaims; ++i) {
+      ASSERT_EQ(answer(*store, claim_of("device-" + std::to_string(i % 7), i, kFarFuture, kNow, kClaims)),
+                "first_use");
+    }
+  }
+  {
+    auto store = open_store(path, kClaims);  // compacted on opening
+    EXPECT_EQ(testing::read_file(path).size(), 32u + kClaims * 72u);
+    for (uint32_t i = 0; i < kClaims; ++i) {
+      ASSERT_EQ(answer(*store, claim_of("device-" + std::to_string(i % 7), i, kFarFuture, kNow, kClaims)), "seen")
+          << i;
+    }
+  }
+  ::unlink(path.c_str());
+  if (shm != nullptr) ::rmdir(shm);
+}
+
 // A crash while the file is created, before its header is synced, leaves a
 // file shorter than the header holding the magic's start (or nothing). It
 // never answered a claim: it is started again as a new store.

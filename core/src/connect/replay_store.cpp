@@ -435,25 +435,33 @@ class FileStore final : public ReplayStore {
     std::string temp = path_ + ".tmp.XXXXXX";
     Fd fd(::mkstemp(temp.data()));
     if (fd.fd < 0) return Error(Errc::io_error, "cannot create " + temp + ": " + errno_text());
+    // Written in chunks of kRecordsPerRead records, never the whole live set
+    // in memory at once (up to 2^26 claims: gigabytes).
+    bool ok = ::fchmod(fd.fd, S_IRUSR | S_IWUSR) == 0 && ::flock(fd.fd, LOCK_EX | LOCK_NB) == 0;
     std::vector<uint8_t> out;
-    out.reserve(kHeaderSize + table_.size() * kRecordSize);
+    out.reserve(kRecordsPerRead * kRecordSize);
     out.insert(out.end(), kFileMagic.begin(), kFileMagic.end());
     out.insert(out.end(), file_id_, file_id_ + kFileIdSize);
     Status encoded;
     size_t live = 0;
     table_.for_each([&](const PartitionKey& digest, const Remembered& r) {
+      if (!ok || !encoded) return;
       uint8_t record[kRecordSize];
       if (Status s = encode_record(file_id_, reinterpret_cast<const uint8_t*>(digest.data()), r.id, r.keep_until_s,
                                    record);
           !s) {
         encoded = s;
+        return;
       }
       out.insert(out.end(), record, record + kRecordSize);
       ++live;
+      if (out.size() >= kRecordsPerRead * kRecordSize) {
+        ok = internal::write_all(fd.fd, ByteView(out));
+        out.clear();
+      }
     });
-    const bool ok = encoded && ::fchmod(fd.fd, S_IRUSR | S_IWUSR) == 0 && ::flock(fd.fd, LOCK_EX | LOCK_NB) == 0 &&
-                    internal::write_all(fd.fd, ByteView(out)) && ::fsync(fd.fd) == 0 &&
-                    std::rename(temp.c_str(), path_.c_str()) == 0;
+    ok = ok && encoded && internal::write_all(fd.fd, ByteView(out)) && ::fsync(fd.fd) == 0 &&
+         std::rename(temp.c_str(), path_.c_str()) == 0;
     if (!ok) {
       const std::string why = errno_text();
       ::unlink(temp.c_str());
