@@ -141,11 +141,17 @@ class Completion {
   void expect_subscriptions(int count) { subscriptions_ = count; }
 
   // Waits for the answer to `what`; transport_error if it failed or never came.
+  // Ends early when SIGINT or SIGTERM asks sub to stop.
   Status wait(const std::string& what) {
     std::unique_lock<std::mutex> lock(mutex_);
-    if (!changed_.wait_for(lock, kAnswerTimeout, [&] { return done_; })) {
-      return Error(Errc::transport_error, what + ": no answer within " +
-                                              std::to_string(kAnswerTimeout.count()) + " s");
+    const auto deadline = std::chrono::steady_clock::now() + kAnswerTimeout;
+    while (!done_) {
+      if (g_stop.load() != 0) return Error(Errc::transport_error, what + ": stopped");
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return Error(Errc::transport_error, what + ": no answer within " +
+                                                std::to_string(kAnswerTimeout.count()) + " s");
+      }
+      changed_.wait_for(lock, kPollInterval);
     }
     if (!ok_) return Error(Errc::transport_error, what + ": " + why_);
     return {};

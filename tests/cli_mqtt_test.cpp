@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -197,6 +198,38 @@ TEST_F(CliMqtt, SubRefusesATamperedMessageAndDropsADuplicate) {
   EXPECT_EQ(sub.err(), "mqseal: refused authentication_failed on plant/7/telemetry: " +
                            std::string(message(Errc::authentication_failed)) + "\n");
   EXPECT_FALSE(contains(sub.out() + sub.err(), "secret"));
+}
+
+// Ctrl-C while the broker has not answered the CONNECT yet (a listener that
+// never speaks MQTT) ends sub at once, not after the 10 s answer timeout.
+TEST_F(CliMqtt, SubStopsOnSigintWhileConnecting) {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::vector<std::string> argv = {MQSEAL_CLI, "sub", "-h", "127.0.0.1", "-p",
+                                         std::to_string(ntohs(address.sin_port)), "-t", kTopic,
+                                         "--keyring", keyring_, "--policy", policy_};
+  const int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  std::string why;
+  const pid_t pid = testing::detail::spawn_process(argv, devnull, devnull, devnull, &why);
+  close(devnull);
+  ASSERT_GT(pid, 0) << why;
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // connected at TCP, waiting for CONNACK
+  const auto asked = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  const bool ended = testing::detail::wait_for_exit(pid, 5000, &status);
+  const auto took = std::chrono::steady_clock::now() - asked;
+  if (!ended) testing::detail::terminate_process(pid, 2000);
+  close(listener);
+  ASSERT_TRUE(ended) << "sub did not end within 5 s of SIGINT";
+  EXPECT_LT(took, std::chrono::seconds(3));
 }
 
 TEST_F(CliMqtt, PubSealsWhatSubOpens) {
