@@ -467,10 +467,11 @@ int run_sub(const SubArgs& args) {
   ::sigaction(SIGTERM, &stop, &old_term);
 
   if (Status s = connection.connect(true); !s) return fail(s.error());
-  // Armed first: a reconnect while the first SUBACK is awaited subscribes
-  // again (a second subscription to the same filters is harmless).
-  resubscribe.armed = true;
+  // Armed only after the first SUBACK: Paho also calls on_connected for the
+  // first connection, which must not subscribe a second time. (A reconnect
+  // before that SUBACK arrives is not followed by a new subscription.)
   if (Status s = connection.subscribe(args.topics, args.qos); !s) return fail(s.error());
+  resubscribe.armed = true;
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(args.timeout_s);
   int code = kExitOk;
