@@ -311,17 +311,20 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     return false;
   }
   std::string store_description = "memory";
+  // A store's room: every user's quota, so that no device can fill it for
+  // the others; 0 (logged) if more than the store holds.
+  const size_t quota = settings.verifier.max_tokens_per_user;
+  auto room = [&](size_t most, const char* store) -> size_t {
+    if (users <= most / quota) return std::max<size_t>(users * quota, 1);
+    mosquitto_log_printf(MOSQ_LOG_ERR,
+                         "mqseal: plugin_opt_replay_store: %zu devices x max_tokens_per_user %zu is more than a %s "
+                         "holds (%zu): lower plugin_opt_max_tokens_per_user",
+                         users, quota, store, most);
+    return 0;
+  };
   if (!settings.replay_file.empty()) {
-    // Room for every user's quota, so that no device can fill it for the others.
-    const size_t quota = settings.verifier.max_tokens_per_user;
-    if (users > mqseal::kMaxFileReplayCapacity / quota) {
-      mosquitto_log_printf(MOSQ_LOG_ERR,
-                           "mqseal: plugin_opt_replay_store: %zu devices x max_tokens_per_user %zu is more than a "
-                           "replay store file holds (%zu): lower plugin_opt_max_tokens_per_user",
-                           users, quota, mqseal::kMaxFileReplayCapacity);
-      return false;
-    }
-    const size_t capacity = std::max<size_t>(users * quota, 1);
+    const size_t capacity = room(mqseal::kMaxFileReplayCapacity, "replay store file");
+    if (capacity == 0) return false;
     auto store = mqseal::open_file_replay_store(settings.replay_file, mqseal::FileReplayStoreOptions{capacity});
     if (!store) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s", store.error().message().c_str());
@@ -334,17 +337,10 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   }
   if (!settings.replay_redis.empty()) {
     const std::string url = without_password(settings.replay_redis);
-    const size_t quota = settings.verifier.max_tokens_per_user;
-    if (users > mqseal::kMaxRedisReplayCapacity / quota) {
-      mosquitto_log_printf(MOSQ_LOG_ERR,
-                           "mqseal: plugin_opt_replay_store: %zu devices x max_tokens_per_user %zu is more than a "
-                           "Redis replay store holds (%zu): lower plugin_opt_max_tokens_per_user",
-                           users, quota, mqseal::kMaxRedisReplayCapacity);
-      return false;
-    }
     mqseal::RedisReplayStoreOptions redis_options;
     if (!settings.replay_namespace.empty()) redis_options.key_namespace = settings.replay_namespace;
-    redis_options.capacity = std::max<size_t>(users * quota, 1);
+    redis_options.capacity = room(mqseal::kMaxRedisReplayCapacity, "Redis replay store");
+    if (redis_options.capacity == 0) return false;
     auto store = mqseal::open_redis_replay_store(settings.replay_redis, redis_options);
     if (!store) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store '%s': %s", url.c_str(),

@@ -15,13 +15,17 @@
 #include <thread>
 #include <vector>
 
+#include "base/hex.h"
 #include "broker.h"
 #include "redis_server.h"
+#include "replay_test_util.h"
 #include "test_util.h"
 
 namespace mqseal {
 namespace {
 
+using testing::answer;
+using testing::id_of;
 using testing::take;
 using Clock = std::chrono::steady_clock;
 
@@ -31,22 +35,13 @@ constexpr size_t kCapacity = 1000;
 // What a call may take beyond connect + command timeouts on a loaded 2-core machine.
 constexpr int64_t kSlackMs = 1'000;
 
-ReplayId id_of(uint32_t n) {
-  ReplayId id{};
-  for (size_t i = 0; i < 4; ++i) id[i] = static_cast<uint8_t>(n >> (8 * i));
-  return id;
+int64_t ms_since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
 ReplayClaim claim_of(std::string_view user, uint32_t n, uint64_t keep_until = kKeep, uint64_t now = kNow,
                      size_t quota = 64) {
   return ReplayClaim{"token", user, id_of(n), keep_until, now, quota};
-}
-
-// first_use, seen, or the error's code name.
-std::string answer(ReplayStore& store, const ReplayClaim& c) {
-  Result<ClaimOutcome> r = store.claim(c);
-  if (!r) return name(r.error().code());
-  return *r == ClaimOutcome::first_use ? "first_use" : "seen";
 }
 
 RedisReplayStoreOptions options_of(std::string ns = "mqseal", size_t capacity = kCapacity) {
@@ -67,15 +62,7 @@ std::string refusal(std::string_view url, RedisReplayStoreOptions o = options_of
   return std::string(name(r.error().code())) + ": " + r.error().message();
 }
 
-std::string hex(const uint8_t* p, size_t n) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
+std::string hex(const uint8_t* p, size_t n) { return internal::hex_encode(ByteView(p, n)); }
 
 // The one key the claim made: mqseal:claim:<64 hex>:<32 hex of the id>.
 std::string claim_key(const testing::RedisServer& redis, const ReplayId& id, const std::string& ns = "mqseal") {
@@ -283,7 +270,7 @@ TEST(RedisReplayStore, AConnectionNobodyAnswersIsRefusedWithinTheConnectTimeout)
   RedisReplayStoreOptions o = options_of();
   const auto start = Clock::now();
   const std::string r = refusal("redis://127.0.0.1:" + std::to_string(port), o);
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  const auto took = ms_since(start);
   EXPECT_NE(r.find("io_error: "), std::string::npos) << r;
   EXPECT_GE(took, static_cast<int64_t>(o.connect_timeout_ms) - 10) << r;
   EXPECT_LT(took, o.connect_timeout_ms + o.command_timeout_ms + kSlackMs) << r;
@@ -321,7 +308,7 @@ TEST(RedisReplayStore, StoppedRedisIsAnErrorWithinTheTimeoutAndARestartedOneWork
   for (uint32_t n : {1u, 2u}) {  // a claim it has, one it has not: neither is first_use
     const auto start = Clock::now();
     Result<ClaimOutcome> r = store->claim(claim_of("alice", n));
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    const auto took = ms_since(start);
     ASSERT_FALSE(r) << "answered while Redis is stopped";
     EXPECT_EQ(r.error().code(), Errc::io_error);
     EXPECT_NE(r.error().message().find("Redis 127.0.0.1:" + std::to_string(redis.port()) + "/0"), std::string::npos)
@@ -389,7 +376,7 @@ TEST(RedisReplayStore, SlowRedisIsATimeoutErrorAndItWorksAgainAfterwards) {
   ASSERT_TRUE(redis.cli({"CLIENT", "PAUSE", "2000", "ALL"}).ok());
   const auto start = Clock::now();
   Result<ClaimOutcome> r = store->claim(claim_of("alice", 2));
-  const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  const auto took = ms_since(start);
   ASSERT_FALSE(r) << "answered while Redis was paused";
   EXPECT_EQ(r.error().code(), Errc::io_error);
   EXPECT_NE(r.error().message().find("no answer within"), std::string::npos) << r.error().message();
@@ -399,7 +386,7 @@ TEST(RedisReplayStore, SlowRedisIsATimeoutErrorAndItWorksAgainAfterwards) {
   // Reconnecting while it is still paused: also bounded, also an error.
   const auto again = Clock::now();
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "io_error");
-  EXPECT_LT(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - again).count(),
+  EXPECT_LT(ms_since(again),
             o.connect_timeout_ms + o.command_timeout_ms + kSlackMs);
   std::this_thread::sleep_for(std::chrono::milliseconds(2'200));
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "seen");
