@@ -359,7 +359,7 @@ TEST(RedisReplayStore, WrongTypesAtTheKeysAreErrorsNeverFirstUse) {
   // A claim key holding another string is still a claim (seen), never first_use.
   ASSERT_TRUE(redis.cli({"SET", key, "2"}).ok());
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "seen");
-  // The connection survived the error replies: other partitions work on.
+  // After an error reply the next claim connects again at once: other partitions work on.
   EXPECT_EQ(answer(*store, claim_of("carol", 1)), "io_error") << "mqseal:claims is still a hash";
   ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims"}).ok());
   EXPECT_EQ(answer(*store, claim_of("carol", 1)), "first_use");

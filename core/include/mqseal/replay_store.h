@@ -207,8 +207,9 @@ struct RedisReplayStoreOptions {
 // claim key, a reply of an unexpected shape), capacity_exceeded for the
 // bounds, invalid_argument for a claim to be kept past
 // kMaxRedisClaimLifetimeS. After a failure the connection is dropped and a
-// later claim connects again (retry_interval_ms above), so claims work
-// again when Redis does, without reopening. One connection, under a mutex:
+// later claim connects again (retry_interval_ms above; at once after an
+// error reply, such as READONLY from a primary demoted by a failover), so
+// claims work again when Redis does, without reopening. One connection, under a mutex:
 // concurrent claims wait for each other, each at most the bound above.
 // remembered() asks Redis (every store's live claims in this namespace; 0
 // if Redis cannot answer).

@@ -304,7 +304,12 @@ class RedisStore final : public ReplayStore {
     if (!reply) return std::move(reply).error();
     const redisReply& r = **reply;
     if (r.type == REDIS_REPLY_ERROR) {
-      return Error(Errc::io_error, endpoint_.where + " refused the claim: " + reply_text(r));
+      // WRONGTYPE, OOM, or a server that is no longer the one to write to
+      // (READONLY after a failover, LOADING): the next claim connects again,
+      // at once (perhaps to the new primary behind the same address).
+      Error refused(Errc::io_error, endpoint_.where + " refused the claim: " + reply_text(r));
+      drop();
+      return refused;
     }
     if (r.type != REDIS_REPLY_INTEGER) return unexpected("the claim script");
     switch (r.integer) {
