@@ -45,8 +45,9 @@ T must(mqseal::Result<T> r) {
   return std::move(*r);
 }
 
-void BM_Seal(benchmark::State& state) {
-  World w;
+// Seals range(0) bytes on kTopic, `out` reused, under `w`'s policy and keys.
+template <typename AnyWorld>
+void seal_loop(benchmark::State& state, const AnyWorld& w) {
   mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
   const std::vector<uint8_t> payload(static_cast<size_t>(state.range(0)), 0x42);
   std::vector<uint8_t> out;
@@ -56,6 +57,8 @@ void BM_Seal(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
+
+void BM_Seal(benchmark::State& state) { seal_loop(state, World{}); }
 
 // As BM_Seal, but cycling through 64 topics, so that every call takes the
 // cache's hashed lookup instead of its most-recent-topic fast path.
@@ -75,8 +78,9 @@ void BM_SealRotatingTopics(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
 
-void BM_Open(benchmark::State& state) {
-  World w;
+// Opens fresh envelopes of range(0) bytes on kTopic under `w`'s policy and keys.
+template <typename AnyWorld>
+void open_loop(benchmark::State& state, const AnyWorld& w) {
   mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
   const size_t size = static_cast<size_t>(state.range(0));
   // Every open must see a fresh message, or the replay guard (part of the
@@ -108,6 +112,8 @@ void BM_Open(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
 
+void BM_Open(benchmark::State& state) { open_loop(state, World{}); }
+
 // Suite 2 (signed sender): one device's keyring, a signed rule that lists it,
 // and the same keyring on the receiving side (it verifies with the public
 // half of its own signing key pair).
@@ -122,43 +128,10 @@ struct SignedWorld {
   }
 };
 
-void BM_SealSigned(benchmark::State& state) {
-  SignedWorld w;
-  mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
-  const std::vector<uint8_t> payload(static_cast<size_t>(state.range(0)), 0x42);
-  std::vector<uint8_t> out;
-  for (auto _ : state) {
-    if (!sealer.seal(kTopic, payload, out)) state.SkipWithError("seal failed");
-    benchmark::DoNotOptimize(out.data());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
-}
+void BM_SealSigned(benchmark::State& state) { seal_loop(state, SignedWorld{}); }
 
 // As BM_Open (fresh envelopes, a new receiver per batch outside the timing).
-void BM_OpenSigned(benchmark::State& state) {
-  SignedWorld w;
-  mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
-  const size_t size = static_cast<size_t>(state.range(0));
-  const size_t batch = open_batch(size);
-  std::vector<std::vector<uint8_t>> envelopes;
-  for (size_t i = 0; i < batch; ++i) {
-    envelopes.push_back(must(sealer.seal(kTopic, std::vector<uint8_t>(size, 0x42))));
-  }
-  auto opener = std::make_unique<mqseal::Opener>(must(mqseal::Opener::create(w.policy, w.keys)));
-  mqseal::Opened out;
-  size_t next = 0;
-  for (auto _ : state) {
-    if (next == batch) {
-      state.PauseTiming();
-      opener = std::make_unique<mqseal::Opener>(must(mqseal::Opener::create(w.policy, w.keys)));
-      next = 0;
-      state.ResumeTiming();
-    }
-    if (!opener->open(kTopic, envelopes[next++], {}, out)) state.SkipWithError("open failed");
-    benchmark::DoNotOptimize(out.payload.data());
-  }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
-}
+void BM_OpenSigned(benchmark::State& state) { open_loop(state, SignedWorld{}); }
 
 struct Bare {
   unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];

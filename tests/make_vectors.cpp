@@ -93,6 +93,22 @@ constexpr uint64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
 constexpr uint64_t kMinute = 60'000;
 constexpr uint64_t kDay = 24 * 60 * kMinute;
 
+// A refusal vector: the envelope, how it is delivered, and the outcome the
+// receiver gave (`got`), which must be `expect`.
+json refusal(const std::string& name, const std::string& description, const std::string& topic,
+             const std::vector<uint8_t>& envelope, uint64_t now_ms, bool retained, const std::string& expect,
+             const std::string& got) {
+  if (got != expect) {
+    std::cerr << "make_vectors: " << name << " gave " << got << ", wanted " << expect << "\n";
+    std::exit(1);
+  }
+  return {{"name", name},
+          {"description", description},
+          {"envelope", hex(envelope)},
+          {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
+          {"expect", expect}};
+}
+
 struct Vectors {
   mqseal::Keyring keyring;
   mqseal::TopicPolicy policy;
@@ -169,16 +185,8 @@ struct Vectors {
   void refused(const std::string& name, const std::string& description, const std::string& topic,
                const std::vector<uint8_t>& envelope, uint64_t now_ms, bool retained,
                const std::string& expect) {
-    const std::string got = outcome(topic, envelope, now_ms, retained);
-    if (got != expect) {
-      std::cerr << "make_vectors: " << name << " gave " << got << ", wanted " << expect << "\n";
-      std::exit(1);
-    }
-    list.push_back({{"name", name},
-                    {"description", description},
-                    {"envelope", hex(envelope)},
-                    {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
-                    {"expect", expect}});
+    list.push_back(refusal(name, description, topic, envelope, now_ms, retained, expect,
+                           outcome(topic, envelope, now_ms, retained)));
   }
 };
 
@@ -1621,16 +1629,8 @@ struct SignedVectors {
   void refused(const std::string& name, const std::string& description, const std::string& topic,
                const std::vector<uint8_t>& envelope, uint64_t now_ms, const std::string& expect,
                bool retained = false) {
-    const std::string got = outcome(topic, envelope, now_ms, retained);
-    if (got != expect) {
-      std::cerr << "make_vectors: " << name << " gives " << got << ", expected " << expect << "\n";
-      std::exit(1);
-    }
-    list.push_back({{"name", name},
-                    {"description", description},
-                    {"envelope", hex(envelope)},
-                    {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
-                    {"expect", expect}});
+    list.push_back(refusal(name, description, topic, envelope, now_ms, retained, expect,
+                           outcome(topic, envelope, now_ms, retained)));
     ++count;
   }
 };
