@@ -318,6 +318,12 @@ TEST(SignedSender, TheSealerNeedsToKnowWhoItIs) {
   EXPECT_EQ(take(parse_header(env)).signer_key_id, take(two->primary_signing_key("plant-9")));
   // The backend does not trust plant-9.
   EXPECT_EQ(open_error(f.backend, "plant/plant-9/telemetry", env, system_time_ms()), Errc::unknown_signer);
+  // A signer whose key pairs are all retired (as a file can say) does not count.
+  auto with_retired = std::make_shared<Keyring>(
+      take(Keyring::parse(take(f.device7->serialize()) + "signing-ed25519 plant-9 00000099 retired - -\n")));
+  Sealer seven = take(Sealer::create(fleet_policy(), with_retired));
+  EXPECT_EQ(take(parse_header(take(seven.seal("plant/plant-7/telemetry", std::string_view("x"))))).signer_key_id,
+            kDevice7Sign);
   // A keyring without signing keys seals suite 1 rules and refuses signed ones.
   auto plain = std::make_shared<Keyring>();
   expect_ok(plain->add_with_id("telemetry", kTelemetryId, fixed_key(0x11)));

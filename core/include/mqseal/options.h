@@ -26,7 +26,8 @@ struct SealerOptions {
   Clock clock;
   // The signer name this sealer signs as on signed rules (suite 2), with
   // that name's primary signing key. Empty: the keyring's only signer name,
-  // if it has signing key pairs of exactly one (a device's keyring).
+  // if its signing key pairs that are not retired are all of one name (a
+  // device's keyring).
   std::string signer;
 };
 

@@ -257,7 +257,7 @@ internal::SigningKeyView internal::KeyringAccess::signing_key(const Keyring& key
 const std::string* internal::KeyringAccess::only_signer(const Keyring& keyring) noexcept {
   const std::string* found = nullptr;
   for (const Keyring::Impl::Entry& e : keyring.impl_->entries) {
-    if (e.kind != KeyKind::signing) continue;
+    if (e.kind != KeyKind::signing || e.state == KeyState::retired) continue;
     if (found != nullptr && *found != e.name) return nullptr;
     found = &e.name;
   }

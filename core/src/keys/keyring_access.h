@@ -37,7 +37,8 @@ struct KeyringAccess {
   static SigningKeyView primary_signing(const Keyring& keyring, std::string_view signer) noexcept;
   // The signing key pair with this ID (not retired); a zero view otherwise.
   static SigningKeyView signing_key(const Keyring& keyring, KeyId id) noexcept;
-  // The one signer name the keyring has signing key pairs for; null if none or several.
+  // The one signer name the keyring has signing key pairs (not retired) for;
+  // null if none or several.
   static const std::string* only_signer(const Keyring& keyring) noexcept;
 };
 
