@@ -43,6 +43,10 @@
 
 namespace mqseal {
 
+namespace internal {
+class OutBuffer;
+}  // namespace internal
+
 // What the transport says about a message; none of it is authenticated.
 struct Delivery {
   bool retained = false;  // the MQTT retain flag on delivery
@@ -84,6 +88,20 @@ class Opener {
   [[nodiscard]] Result<Opened> open(std::string_view topic, ByteView envelope,
                                     const Delivery& delivery = {});
 
+  // The same with the payload written into memory the caller provides:
+  // `payload`, `capacity` bytes, at least envelope.size() (a sealed topic's
+  // payload is envelope.size() - envelope_overhead(version) bytes, a
+  // plaintext topic's the whole envelope); `size` gets the payload's size,
+  // `out` everything else (out.payload is left empty). For callers that
+  // allocate the result themselves (the Python binding opens straight into a
+  // new `bytes` object). The errors above, and invalid_argument when
+  // `capacity` is too small or the envelope lies in the `capacity` bytes at
+  // `payload`. On failure `size` is 0 and the `capacity` bytes are zeroed
+  // (no byte of an unverified or refused payload stays), except for an
+  // envelope inside them (left untouched).
+  [[nodiscard]] Status open(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                            uint8_t* payload, size_t capacity, size_t& size, Opened& out);
+
   // Swaps in another keyring (rotation); replay state is kept.
   void set_keyring(std::shared_ptr<const Keyring> keyring);
 
@@ -92,8 +110,10 @@ class Opener {
  private:
   struct Impl;
   explicit Opener(std::unique_ptr<Impl> impl) noexcept;
+  Status open_to(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                 internal::OutBuffer& payload, Opened& out);
   Status open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
-                   Opened& out);
+                   internal::OutBuffer& payload, Opened& out);
   std::unique_ptr<Impl> impl_;
 };
 

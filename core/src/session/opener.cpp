@@ -35,22 +35,36 @@ Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const K
 
 Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& delivery,
                     Opened& out) {
-  if (internal::overlaps(envelope.data(), envelope.size(), out.payload.data(),
-                         out.payload.capacity())) {
+  internal::OutBuffer payload(out.payload);
+  return open_to(topic, envelope, delivery, payload, out);
+}
+
+Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& delivery, uint8_t* payload,
+                    size_t capacity, size_t& size, Opened& out) {
+  out.payload.clear();
+  internal::OutBuffer to(payload, capacity);
+  Status s = open_to(topic, envelope, delivery, to, out);
+  size = s ? to.size() : 0;
+  return s;
+}
+
+Status Opener::open_to(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                       internal::OutBuffer& payload, Opened& out) {
+  if (internal::overlaps(envelope.data(), envelope.size(), payload.region(), payload.region_size())) {
     return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
   }
-  // out.payload keeps its size until the end, so that a caller reusing `out`
-  // for same-size messages pays no zero-fill; every failure clears it.
-  Status s = open_into(topic, envelope, delivery, out);
+  // A vector payload keeps its size until the end, so that a caller reusing
+  // `out` for same-size messages pays no zero-fill; every failure clears it.
+  Status s = open_into(topic, envelope, delivery, payload, out);
   if (!s) {
-    out.payload.clear();
+    payload.clear();
     out.sealed = false;
   }
   return s;
 }
 
 Status Opener::open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
-                         Opened& out) {
+                         internal::OutBuffer& payload, Opened& out) {
   out.sealed = false;
   out.retained = false;
   Result<EnvelopeHeader> header = parse_header(envelope);
@@ -65,13 +79,10 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   // The rule comes first: a plaintext topic passes any payload through, and
   // a sealed topic never passes a payload through unopened.
   const TopicRule& rule = *resolved.rule;
-  if (rule.plaintext) {
-    out.payload.assign(envelope.begin(), envelope.end());
-    return {};
-  }
+  if (rule.plaintext) return payload.assign(envelope);
   if (!header) return std::move(header).error();
   if (header->key_id == 0) return Errc::unknown_key;
-  if (Status s = internal::open_body(resolved.key, topic, envelope, header->version, out.payload); !s) {
+  if (Status s = internal::open_body(resolved.key, topic, envelope, header->version, payload); !s) {
     return s;
   }
   const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();

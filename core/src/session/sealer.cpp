@@ -68,6 +68,20 @@ Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const K
 
 Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
                     Publish publish) {
+  internal::OutBuffer to(out);
+  return seal_to(topic, payload, to, publish);
+}
+
+Status Sealer::seal(std::string_view topic, ByteView payload, uint8_t* out, size_t capacity, size_t& size,
+                    Publish publish) {
+  internal::OutBuffer to(out, capacity);
+  Status s = seal_to(topic, payload, to, publish);
+  size = s ? to.size() : 0;
+  return s;
+}
+
+Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBuffer& out,
+                       Publish publish) {
   // Before the topic: a refused payload costs no sequence number.
   if (Status s = internal::aead::check_buffers(payload, kMaxPayloadSize, out); !s) return s;
   internal::ResolvedTopic resolved;
@@ -79,10 +93,7 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
       out.clear();
       return s;
     }
-    if (resolved.rule->plaintext) {
-      out.assign(payload.begin(), payload.end());
-      return {};
-    }
+    if (resolved.rule->plaintext) return out.assign(payload);
     if (impl_->fork_generation != g_fork_generation.load(std::memory_order_relaxed)) {
       impl_->new_session();
     }

@@ -111,7 +111,7 @@ Status internal::derive_topic_key(const Key& rule_key, std::string_view topic, u
 }
 
 Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                  const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out) {
+                                  const EnvelopeHeader& header, ByteView payload, OutBuffer& out) {
   if (topic.size() > kMaxTopicSize) {
     out.clear();
     return Errc::invalid_topic;
@@ -135,7 +135,7 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
 
 namespace internal {
 Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
-                 uint8_t version, std::vector<uint8_t>& out) {
+                 uint8_t version, OutBuffer& out) {
   const Layout& at = layout(version);
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;

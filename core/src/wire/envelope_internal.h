@@ -6,22 +6,35 @@
 #ifndef MQSEAL_SRC_ENVELOPE_INTERNAL_H_
 #define MQSEAL_SRC_ENVELOPE_INTERNAL_H_
 
+#include "base/out_buffer.h"
 #include "mqseal/envelope.h"
 
 namespace mqseal::internal {
 
 [[nodiscard]] Status derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]);
+// Into a vector or caller memory (base/out_buffer.h), under aead::seal's contract.
 [[nodiscard]] Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                      const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out);
+                                      const EnvelopeHeader& header, ByteView payload, OutBuffer& out);
+[[nodiscard]] inline Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                             const EnvelopeHeader& header, ByteView payload,
+                                             std::vector<uint8_t>& out) {
+  OutBuffer to(out);
+  return seal_with_header(topic_key, topic, header, payload, to);
+}
 [[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
                                    ByteView envelope, std::vector<uint8_t>& out);
 
 // Verifies and decrypts an envelope whose header parse_header() accepted with
 // this version, for a topic of at most kMaxTopicSize bytes, under
-// aead::open's contract: invalid_argument (overlap, `out` untouched), or
-// authentication_failed (`out` cleared).
+// aead::open's contract: invalid_argument (overlap, `out` untouched; caller
+// memory too small, `out` cleared), or authentication_failed (`out` cleared).
 [[nodiscard]] Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
-                               ByteView envelope, uint8_t version, std::vector<uint8_t>& out);
+                               ByteView envelope, uint8_t version, OutBuffer& out);
+[[nodiscard]] inline Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                      ByteView envelope, uint8_t version, std::vector<uint8_t>& out) {
+  OutBuffer to(out);
+  return open_body(topic_key, topic, envelope, version, to);
+}
 
 }  // namespace mqseal::internal
 
