@@ -364,6 +364,9 @@ TEST(Opener, OpensIntoCallerMemory) {
   std::vector<uint8_t> to(5, 0xee);
   Opened out;
   size_t size = 0;
+  EXPECT_EQ(p.opener.open("public/news", std::string_view("plain"), {}, to.data(), 4, size, out).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(size, 5u);
   testing::expect_ok(p.opener.open("public/news", std::string_view("plain"), {}, to.data(), to.size(), size, out));
   EXPECT_EQ(size, 5u);
   EXPECT_EQ(to, testing::bytes_of("plain"));
@@ -393,9 +396,11 @@ TEST(Opener, FailedOpenIntoCallerMemoryLeavesNothing) {
   to.assign(payload.size() - 1, 0xee);
   EXPECT_EQ(p.opener.open("plant/7/telemetry", env, {}, to.data(), to.size(), size, out).error(),
             Errc::invalid_argument);
+  EXPECT_EQ(size, payload.size());  // what it needs
   EXPECT_EQ(std::count(to.begin(), to.end(), 0), static_cast<long>(to.size()));
-  to.assign(env.size(), 0xee);
+  to.assign(payload.size(), 0xee);
   testing::expect_ok(p.opener.open("plant/7/telemetry", env, {}, to.data(), to.size(), size, out));  // not spent
+  EXPECT_EQ(to, payload);
 
   env = take(p.sealer.seal("plant/7/telemetry", payload));
   env[env.size() / 2] ^= 1;

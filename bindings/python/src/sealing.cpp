@@ -121,17 +121,30 @@ void bind_sealing(py::module_& m) {
              // only the header was read, once: not worth copying.
              const StableBytes in(envelope, kMaxEnvelopeSize);
              // The payload is opened straight into the bytes object returned:
-             // no copy of it is made or left in C++ memory. The envelope's
-             // size holds any payload (a plaintext rule's is the envelope); a
-             // failed open leaves the object zeroed, and it is dropped.
-             const size_t capacity = in.view().size();
+             // no copy of it is made or left in C++ memory. A sealed topic's
+             // payload is the envelope less its overhead, the size allocated;
+             // a plaintext topic's is the whole envelope: the core then says
+             // so, having done nothing else, and it is opened again into that
+             // much. A failed open leaves the object zeroed, and it is dropped.
+             const ByteView sealed = in.view();
+             const size_t overhead = sealed.empty() ? 0 : envelope_overhead(sealed[0]);
+             size_t capacity = sealed.size() >= overhead ? sealed.size() - overhead : sealed.size();
              py::bytes payload = new_bytes(capacity);
-             uint8_t* to = bytes_data(payload);
              size_t size = 0;
              Opened out;  // all but the payload
-             check(without_gil(capacity >= kReleaseGilFrom, [&] {
-               return o.open(topic, in.view(), Delivery{retained, now_ms}, to, capacity, size, out);
-             }));
+             auto open = [&] {
+               uint8_t* to = bytes_data(payload);
+               return without_gil(sealed.size() >= kReleaseGilFrom, [&] {
+                 return o.open(topic, sealed, Delivery{retained, now_ms}, to, capacity, size, out);
+               });
+             };
+             Status s = open();
+             if (!s && size > capacity) {
+               capacity = size;
+               payload = new_bytes(capacity);
+               s = open();
+             }
+             check(s);
              return PyOpened{shrink(std::move(payload), size), out.sealed, out.key_id, out.timestamp_ms,
                              to_bytes(out.sender.data(), out.sender.size()), out.sequence, out.retained};
            },

@@ -89,16 +89,18 @@ class Opener {
                                     const Delivery& delivery = {});
 
   // The same with the payload written into memory the caller provides:
-  // `payload`, `capacity` bytes, at least envelope.size() (a sealed topic's
-  // payload is envelope.size() - envelope_overhead(version) bytes, a
-  // plaintext topic's the whole envelope); `size` gets the payload's size,
+  // `payload`, `capacity` bytes: a sealed topic's payload is envelope.size()
+  // - envelope_overhead(version) bytes, a plaintext topic's the whole
+  // envelope (envelope.size() bytes always suffice); `size` gets its size,
   // `out` everything else (out.payload is left empty). For callers that
   // allocate the result themselves (the Python binding opens straight into a
   // new `bytes` object). The errors above, and invalid_argument when
   // `capacity` is too small or the envelope lies in the `capacity` bytes at
-  // `payload`. On failure `size` is 0 and the `capacity` bytes are zeroed
-  // (no byte of an unverified or refused payload stays), except for an
-  // envelope inside them (left untouched).
+  // `payload`. On failure the `capacity` bytes are zeroed (no byte of an
+  // unverified or refused payload stays), except for an envelope inside them
+  // (left untouched), and `size` is 0, or, when `capacity` was too small, the
+  // size needed: nothing else has happened then (the replay guard has not
+  // seen the message), so the call may be made again with that much.
   [[nodiscard]] Status open(std::string_view topic, ByteView envelope, const Delivery& delivery,
                             uint8_t* payload, size_t capacity, size_t& size, Opened& out);
 

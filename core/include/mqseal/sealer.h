@@ -82,8 +82,9 @@ class Sealer {
   // allocate the result themselves (the Python binding seals straight into a
   // new `bytes` object): nothing is copied out of a vector. The errors above,
   // and invalid_argument when `capacity` is too small or `payload` lies in
-  // the `capacity` bytes at `out`. On failure `size` is 0 and the `capacity`
-  // bytes are zeroed, except for a `payload` inside them (left untouched).
+  // the `capacity` bytes at `out`. On failure the `capacity` bytes are
+  // zeroed, except for a `payload` inside them (left untouched), and `size`
+  // is 0, or, when `capacity` was too small, the size needed.
   [[nodiscard]] Status seal(std::string_view topic, ByteView payload, uint8_t* out, size_t capacity,
                             size_t& size, Publish publish = Publish::live);
 

@@ -43,7 +43,10 @@ class OutBuffer {
       vector_->resize(n);
       return true;
     }
-    if (n > capacity_) return false;
+    if (n > capacity_) {
+      needed_ = n;
+      return false;
+    }
     size_ = n;
     return true;
   }
@@ -65,6 +68,8 @@ class OutBuffer {
 
   // The size last taken (a vector's size).
   size_t size() const noexcept { return vector_ != nullptr ? vector_->size() : size_; }
+  // The size a take() that failed asked for; 0 if none did.
+  size_t needed() const noexcept { return needed_; }
 
   // After a failure: a vector emptied, caller memory zeroed.
   void clear() noexcept {
@@ -81,6 +86,7 @@ class OutBuffer {
   uint8_t* data_ = nullptr;
   size_t capacity_ = 0;
   size_t size_ = 0;
+  size_t needed_ = 0;
 };
 
 }  // namespace mqseal::internal

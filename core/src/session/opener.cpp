@@ -44,7 +44,7 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
   out.payload.clear();
   internal::OutBuffer to(payload, capacity);
   Status s = open_to(topic, envelope, delivery, to, out);
-  size = s ? to.size() : 0;
+  size = s ? to.size() : to.needed();
   return s;
 }
 

@@ -76,7 +76,7 @@ Status Sealer::seal(std::string_view topic, ByteView payload, uint8_t* out, size
                     Publish publish) {
   internal::OutBuffer to(out, capacity);
   Status s = seal_to(topic, payload, to, publish);
-  size = s ? to.size() : 0;
+  size = s ? to.size() : to.needed();
   return s;
 }
 
