@@ -56,6 +56,8 @@ void seal_loop(benchmark::State& state, const AnyWorld& w) {
     benchmark::DoNotOptimize(out.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+  // The envelope's bytes beyond the payload, measured (bench/plots.py plots it).
+  state.counters["overhead_bytes"] = static_cast<double>(out.size() - payload.size());
 }
 
 void BM_Seal(benchmark::State& state) { seal_loop(state, World{}); }
@@ -78,9 +80,10 @@ void BM_SealRotatingTopics(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
 
-// Opens fresh envelopes of range(0) bytes on kTopic under `w`'s policy and keys.
-template <typename AnyWorld>
-void open_loop(benchmark::State& state, const AnyWorld& w) {
+// Opens fresh envelopes of range(0) bytes on kTopic under `w`'s policy and
+// keys; `open(opener, envelope)` opens one envelope (false: failed).
+template <typename AnyWorld, typename Open>
+void open_batches(benchmark::State& state, const AnyWorld& w, Open&& open) {
   mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
   const size_t size = static_cast<size_t>(state.range(0));
   // Every open must see a fresh message, or the replay guard (part of the
@@ -97,7 +100,6 @@ void open_loop(benchmark::State& state, const AnyWorld& w) {
     envelopes.push_back(must(sealer.seal(kTopic, std::vector<uint8_t>(size, 0x42))));
   }
   auto opener = std::make_unique<mqseal::Opener>(must(mqseal::Opener::create(w.policy, w.keys)));
-  mqseal::Opened out;
   size_t next = 0;
   for (auto _ : state) {
     if (next == batch) {
@@ -106,10 +108,19 @@ void open_loop(benchmark::State& state, const AnyWorld& w) {
       next = 0;
       state.ResumeTiming();
     }
-    if (!opener->open(kTopic, envelopes[next++], {}, out)) state.SkipWithError("open failed");
-    benchmark::DoNotOptimize(out.payload.data());
+    if (!open(*opener, envelopes[next++])) state.SkipWithError("open failed");
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+
+template <typename AnyWorld>
+void open_loop(benchmark::State& state, const AnyWorld& w) {
+  mqseal::Opened out;
+  open_batches(state, w, [&](mqseal::Opener& opener, const std::vector<uint8_t>& envelope) {
+    const bool ok = opener.open(kTopic, envelope, {}, out).ok();
+    benchmark::DoNotOptimize(out.payload.data());
+    return ok;
+  });
 }
 
 void BM_Open(benchmark::State& state) { open_loop(state, World{}); }
@@ -132,6 +143,32 @@ void BM_SealSigned(benchmark::State& state) { seal_loop(state, SignedWorld{}); }
 
 // As BM_Open (fresh envelopes, a new receiver per batch outside the timing).
 void BM_OpenSigned(benchmark::State& state) { open_loop(state, SignedWorld{}); }
+
+// As BM_Seal and BM_Open, into memory the caller provides (the overloads the
+// Python binding uses to write into a new bytes object).
+void BM_SealIntoCallerMemory(benchmark::State& state) {
+  World w;
+  mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
+  const std::vector<uint8_t> payload(static_cast<size_t>(state.range(0)), 0x42);
+  std::vector<uint8_t> out(mqseal::sealed_size(payload.size()));
+  size_t size = 0;
+  for (auto _ : state) {
+    if (!sealer.seal(kTopic, payload, out.data(), out.size(), size)) state.SkipWithError("seal failed");
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+
+void BM_OpenIntoCallerMemory(benchmark::State& state) {
+  std::vector<uint8_t> payload(mqseal::sealed_size(static_cast<size_t>(state.range(0))));
+  mqseal::Opened out;
+  size_t size = 0;
+  open_batches(state, World{}, [&](mqseal::Opener& opener, const std::vector<uint8_t>& envelope) {
+    const bool ok = opener.open(kTopic, envelope, {}, payload.data(), payload.size(), size, out).ok();
+    benchmark::DoNotOptimize(payload.data());
+    return ok;
+  });
+}
 
 struct Bare {
   unsigned char key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
@@ -395,6 +432,8 @@ BENCHMARK(BM_VerifyConnectToken);
 BENCHMARK(BM_Seal)->MQSEAL_SIZES;
 BENCHMARK(BM_SealRotatingTopics)->Arg(64);
 BENCHMARK(BM_Open)->MQSEAL_SIZES;
+BENCHMARK(BM_SealIntoCallerMemory)->Arg(64)->Arg(16384)->Arg(65536);
+BENCHMARK(BM_OpenIntoCallerMemory)->Arg(64)->Arg(16384)->Arg(65536);
 BENCHMARK(BM_BareEncrypt)->MQSEAL_SIZES;
 BENCHMARK(BM_BareEncryptRandomNonce)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(BM_BareDecrypt)->MQSEAL_SIZES;

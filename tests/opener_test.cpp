@@ -340,6 +340,85 @@ TEST(Opener, FailedOpenLeavesNoPlaintextAndKeepsTheInput) {
   EXPECT_EQ(env, original);
 }
 
+// Opening into caller memory (what the Python binding does with a new bytes
+// object): the payload and everything the envelope said, at the sizes of both
+// AEAD backends, and a plaintext rule's payload as it came.
+TEST(Opener, OpensIntoCallerMemory) {
+  Pair p;
+  for (size_t n : {size_t{0}, size_t{64}, size_t{65536}}) {
+    const std::vector<uint8_t> payload(n, 0x5a);
+    const std::vector<uint8_t> env = take(p.sealer.seal("plant/7/telemetry", payload, Publish::retained));
+    std::vector<uint8_t> to(env.size(), 0xee);
+    Opened out;
+    out.payload = testing::bytes_of("previous");
+    size_t size = 1;
+    testing::expect_ok(p.opener.open("plant/7/telemetry", env, Delivery{true, 0}, to.data(), to.size(), size, out));
+    EXPECT_EQ(size, n);
+    EXPECT_EQ(std::vector<uint8_t>(to.begin(), to.begin() + static_cast<long>(n)), payload);
+    EXPECT_TRUE(out.payload.empty());
+    EXPECT_TRUE(out.sealed);
+    EXPECT_TRUE(out.retained);
+    EXPECT_EQ(out.sender, p.sealer.sender());
+    EXPECT_EQ(out.key_id, take(p.keys->primary("telemetry")));
+  }
+  std::vector<uint8_t> to(5, 0xee);
+  Opened out;
+  size_t size = 0;
+  EXPECT_EQ(p.opener.open("public/news", std::string_view("plain"), {}, to.data(), 4, size, out).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(size, 5u);
+  testing::expect_ok(p.opener.open("public/news", std::string_view("plain"), {}, to.data(), to.size(), size, out));
+  EXPECT_EQ(size, 5u);
+  EXPECT_EQ(to, testing::bytes_of("plain"));
+  EXPECT_FALSE(out.sealed);
+}
+
+// A failed open into caller memory leaves no byte of the payload there: not
+// for a forged envelope, nor for an authentic one the replay guard refuses
+// after it was decrypted, nor for memory too small; an envelope inside that
+// memory is refused without touching it.
+TEST(Opener, FailedOpenIntoCallerMemoryLeavesNothing) {
+  Pair p;
+  const std::vector<uint8_t> payload(4096, 0x5a);
+  std::vector<uint8_t> env = take(p.sealer.seal("plant/7/telemetry", payload));
+  std::vector<uint8_t> to(env.size(), 0xee);
+  Opened out;
+  size_t size = 0;
+  testing::expect_ok(p.opener.open("plant/7/telemetry", env, {}, to.data(), to.size(), size, out));
+  to.assign(to.size(), 0xee);
+  size = 1;
+  EXPECT_EQ(p.opener.open("plant/7/telemetry", env, {}, to.data(), to.size(), size, out).error(), Errc::duplicate);
+  EXPECT_EQ(size, 0u);
+  EXPECT_FALSE(out.sealed);
+  EXPECT_EQ(std::count(to.begin(), to.end(), 0), static_cast<long>(to.size()));
+
+  env = take(p.sealer.seal("plant/7/telemetry", payload));
+  to.assign(payload.size() - 1, 0xee);
+  EXPECT_EQ(p.opener.open("plant/7/telemetry", env, {}, to.data(), to.size(), size, out).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(size, payload.size());  // what it needs
+  EXPECT_EQ(std::count(to.begin(), to.end(), 0), static_cast<long>(to.size()));
+  to.assign(payload.size(), 0xee);
+  testing::expect_ok(p.opener.open("plant/7/telemetry", env, {}, to.data(), to.size(), size, out));  // not spent
+  EXPECT_EQ(to, payload);
+
+  env = take(p.sealer.seal("plant/7/telemetry", payload));
+  env[env.size() / 2] ^= 1;
+  to.assign(env.size(), 0xee);
+  EXPECT_EQ(p.opener.open("plant/7/telemetry", env, {}, to.data(), to.size(), size, out).error(),
+            Errc::authentication_failed);
+  EXPECT_EQ(std::count(to.begin(), to.end(), 0), static_cast<long>(to.size()));
+
+  std::vector<uint8_t> buffer(env.size() + 64, 0x33);
+  std::copy(env.begin(), env.end(), buffer.begin() + 32);
+  const std::vector<uint8_t> original = buffer;
+  EXPECT_EQ(p.opener.open("plant/7/telemetry", ByteView(buffer.data() + 32, env.size()), {}, buffer.data(),
+                          buffer.size(), size, out)
+                .error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(buffer, original);
+}
+
 // Random bytes, and random mutations of valid envelopes, give typed errors
 // only: never a crash, never plaintext. Deterministic seed; the sanitizer
 // build of scripts/test runs it under ASan and UBSan.

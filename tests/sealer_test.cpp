@@ -1,3 +1,4 @@
+#include <mqseal/opener.h>
 #include <mqseal/sealer.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -206,6 +207,53 @@ TEST(Sealer, SealsAPayloadOfExactlyTheMaximumSize) {
   std::vector<uint8_t> env;
   testing::expect_ok(sealer.seal("plant/1/telemetry", payload, env));
   EXPECT_EQ(env.size(), kMaxEnvelopeSize);
+}
+
+// Sealing into caller memory (what the Python binding does with a new bytes
+// object) gives an envelope that opens, at the sizes of both AEAD backends,
+// and a plaintext rule's payload unchanged; what is left unused stays as it was.
+TEST(Sealer, SealsIntoCallerMemory) {
+  auto keys = testing::plant_keys();
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys));
+  Opener opener = take(Opener::create(testing::plant_policy(), keys));
+  for (size_t n : {size_t{0}, size_t{64}, size_t{65536}}) {
+    const std::vector<uint8_t> payload(n, 0x5a);
+    std::vector<uint8_t> out(sealed_size(n) + 1, 0xee);
+    size_t size = 1;
+    testing::expect_ok(sealer.seal("plant/1/telemetry", payload, out.data(), out.size(), size));
+    EXPECT_EQ(size, sealed_size(n));
+    EXPECT_EQ(out.back(), 0xee);
+    out.resize(size);
+    EXPECT_EQ(take(opener.open("plant/1/telemetry", out)).payload, payload);
+  }
+  std::vector<uint8_t> out(8, 0xee);
+  size_t size = 0;
+  testing::expect_ok(sealer.seal("public/news", std::string_view("hi"), out.data(), out.size(), size));
+  EXPECT_EQ(size, 2u);
+  EXPECT_EQ(std::vector<uint8_t>(out.begin(), out.begin() + 2), testing::bytes_of("hi"));
+}
+
+// A failed seal into caller memory leaves none of its bytes behind, and a
+// payload inside that memory is refused without touching it.
+TEST(Sealer, FailedSealIntoCallerMemoryLeavesNothing) {
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), testing::plant_keys()));
+  const std::vector<uint8_t> payload(2048, 0x5a);
+  std::vector<uint8_t> out(sealed_size(payload.size()) - 1, 0xee);
+  size_t size = 1;
+  EXPECT_EQ(sealer.seal("plant/1/telemetry", payload, out.data(), out.size(), size).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(size, sealed_size(payload.size()));  // what it needs
+  EXPECT_EQ(std::count(out.begin(), out.end(), 0), static_cast<long>(out.size()));
+  out.assign(out.size(), 0xee);
+  EXPECT_EQ(sealer.seal("plant/7/status", payload, out.data(), out.size(), size).error(), Errc::no_rule);
+  EXPECT_EQ(size, 0u);
+  EXPECT_EQ(std::count(out.begin(), out.end(), 0), static_cast<long>(out.size()));
+  std::vector<uint8_t> buffer(4096, 0x33);
+  const std::vector<uint8_t> original = buffer;
+  EXPECT_EQ(sealer.seal("plant/1/telemetry", ByteView(buffer.data() + 8, 64), buffer.data(), buffer.size(), size)
+                .error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(buffer, original);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <mqseal/sealer.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -115,6 +116,26 @@ TEST(SignedSender, OpensWithTheVerifiedSignerAndItsOverhead) {
   const EnvelopeHeader h = take(parse_header(env));
   EXPECT_EQ(h.signer_key_id, kDevice7Sign);
   EXPECT_EQ(h.key_id, kTelemetryId);
+}
+
+// Into caller memory (what the Python binding does): suite 1's size is too
+// small for the signature; the call says how much it needs and leaves the
+// memory zeroed; that much holds an envelope that opens.
+TEST(SignedSender, SealsIntoCallerMemoryOnlyWithRoomForTheSignature) {
+  Fleet f;
+  const std::string_view reading = "21.5";
+  std::vector<uint8_t> out(sealed_size(reading.size()), 0xee);
+  size_t size = 0;
+  EXPECT_EQ(f.sealer7.seal("plant/plant-7/telemetry", reading, out.data(), out.size(), size).error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(size, reading.size() + kEnvelopeOverheadSigned);
+  EXPECT_EQ(std::count(out.begin(), out.end(), 0), static_cast<long>(out.size()));
+  out.assign(size, 0xee);
+  expect_ok(f.sealer7.seal("plant/plant-7/telemetry", reading, out.data(), out.size(), size));
+  ASSERT_EQ(size, out.size());
+  Opened o = take(f.backend.open("plant/plant-7/telemetry", out, Delivery{false, kNow}));
+  EXPECT_EQ(std::string(o.payload.begin(), o.payload.end()), reading);
+  EXPECT_EQ(o.signer, "plant-7");
 }
 
 TEST(SignedSender, EveryDeviceOnlyUnderItsOwnLevel) {

@@ -11,6 +11,7 @@
 // for that topic (a forgery, or one moved to another topic), opened bytes
 // that differ from what was sealed, plaintext left in the output on failure,
 // or an envelope opened again live by the Opener that just opened it.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -203,6 +204,41 @@ std::vector<mqseal::fuzz::Seed> mqseal::fuzz::fuzz_seeds() {
   return out;
 }
 
+bool all_zero(const std::vector<uint8_t>& bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
+}
+
+// Opens into caller memory as the Python binding does (a sealed envelope's
+// payload size first; the size the call asks for when that is too small),
+// with an Opener of its own, and checks that it agrees with the vector
+// overload's verdict (`first`, `opened`) and leaves nothing behind on failure.
+void check_caller_memory(const World& w, std::string_view topic, const std::vector<uint8_t>& envelope,
+                         const mqseal::Delivery& delivery, const mqseal::Status& first, const mqseal::Opened& opened) {
+  mqseal::Result<mqseal::Opener> opener = mqseal::Opener::create(w.policy, w.keyring);
+  check(opener.ok(), "Opener::create");
+  const size_t overhead = envelope.empty() ? 0 : mqseal::envelope_overhead(envelope[0]);
+  std::vector<uint8_t> memory(envelope.size() >= overhead ? envelope.size() - overhead : envelope.size(), 0xa5);
+  size_t size = 0;
+  mqseal::Opened meta;
+  mqseal::Status s = opener->open(topic, envelope, delivery, memory.data(), memory.size(), size, meta);
+  if (!s && size > memory.size()) {
+    check(size <= envelope.size() && all_zero(memory), "memory too small: bytes left behind, or a size beyond the envelope");
+    memory.assign(size, 0xa5);
+    s = opener->open(topic, envelope, delivery, memory.data(), memory.size(), size, meta);
+  }
+  check(s.ok() == first.ok() && (s.ok() || s.error().code() == first.error().code()),
+        "caller memory and vector overloads disagree");
+  if (!s) {
+    check(size == 0 && all_zero(memory), "output left behind in caller memory by a failed open");
+    return;
+  }
+  check(size == opened.payload.size() && std::equal(opened.payload.begin(), opened.payload.end(), memory.begin()) &&
+            meta.payload.empty() && meta.sealed == opened.sealed && meta.retained == opened.retained &&
+            meta.key_id == opened.key_id && meta.sender == opened.sender && meta.sequence == opened.sequence &&
+            meta.timestamp_ms == opened.timestamp_ms,
+        "caller memory and vector overloads opened different things");
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const World& w = world();
   mqseal::fuzz::Input in(data, size);
@@ -231,6 +267,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  static_cast<unsigned long long>(delivery.now_ms),
                  first_open ? "opened" : first_open.error().message().c_str());
   }
+  check_caller_memory(w, topic, envelope, delivery, first_open, opened);
   if (!first_open) {
     check(opened.payload.empty() && !opened.sealed, "output left behind by a failed open");
     return 0;

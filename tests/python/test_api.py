@@ -300,3 +300,15 @@ def test_hazmat_is_separate() -> None:
     from mqseal import hazmat
 
     assert hazmat.derive_topic_key(mqseal.Key.from_bytes(bytes(32)), "a/b") != bytes(32)
+
+
+def test_plaintext_rule_passes_any_size_through(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
+    # Opened payloads are allocated at the size a sealed envelope's payload would have: a plaintext
+    # topic's, the whole envelope, is opened again at its own size (above 16 KiB without the GIL).
+    sealer, opener = mqseal.Sealer(policy, keys), mqseal.Opener(policy, keys)
+    for size in (0, 5, 54, 55, 56, 100, 64 * 1024):
+        payload = os.urandom(size)
+        assert sealer.seal("public/news", payload) == payload
+        for given in (payload, bytearray(payload), memoryview(payload)):
+            opened = opener.open("public/news", given)
+            assert opened.payload == payload and type(opened.payload) is bytes and not opened.sealed

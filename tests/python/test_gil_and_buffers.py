@@ -322,3 +322,39 @@ print(left)
     )
     assert child.returncode == 0, child.stderr[-2000:]
     assert child.stdout.strip() == "[]", f"copies of tokens left in memory at {child.stdout.strip()}"
+
+
+def test_an_opened_payload_leaves_no_copy_but_its_bytes_even_when_refused() -> None:
+    # Opened payloads are written straight into the bytes object returned. Before, they were
+    # decrypted into a C++ buffer first, which a refusal after decryption (here: the replay guard's
+    # duplicate) only emptied, leaving the payload in memory; at both AEAD backends' sizes.
+    child = run_child(
+        SCAN
+        + """
+import sys
+keys = mqseal.Keyring()
+keys.generate("telemetry")
+policy = mqseal.TopicPolicy()
+policy.add_rule("plant/+/telemetry", "telemetry")
+sealer = mqseal.Sealer(policy, keys)
+opener = mqseal.Opener(policy, keys)
+left = []
+for size in (64, 64 * 1024):
+    payload = bytearray(size)
+    for i in range(size):
+        payload[i] = 0x41 + secrets.randbelow(26)
+    envelope = sealer.seal("plant/7/telemetry", payload)
+    opened = opener.open("plant/7/telemetry", envelope).payload
+    try:
+        opener.open("plant/7/telemetry", envelope)
+        raise AssertionError("not refused as a duplicate")
+    except mqseal.DuplicateError:
+        pass
+    own_payload = (ctypes.addressof((ctypes.c_char * size).from_buffer(payload)), size)
+    own_opened = (id(opened) + sys.getsizeof(opened) - size - 1, size)  # a bytes object's data ends it, then a NUL
+    left += copies(memoryview(payload)[16:48], own_payload, own_opened)
+print(left)
+"""
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == "[]", f"copies of opened payloads left in memory at {child.stdout.strip()}"

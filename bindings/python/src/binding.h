@@ -190,6 +190,26 @@ inline py::bytes to_bytes(const uint8_t* data, size_t size) {
   return py::bytes(reinterpret_cast<const char*>(data), size);
 }
 
+// A new bytes object of `size` bytes, for a call to write its result into
+// (MemoryError if there is no memory). Until it is returned, nothing else
+// holds it: its bytes may be written without the GIL (bytes_data()).
+inline py::bytes new_bytes(size_t size) {
+  PyObject* bytes = PyBytes_FromStringAndSize(nullptr, static_cast<Py_ssize_t>(size));
+  if (bytes == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::bytes>(bytes);
+}
+inline uint8_t* bytes_data(const py::bytes& bytes) {
+  return reinterpret_cast<uint8_t*>(PyBytes_AS_STRING(bytes.ptr()));
+}
+// `bytes`, from new_bytes() and held by nothing else, cut to its first `size`
+// bytes (a no-op when it has that size).
+inline py::bytes shrink(py::bytes bytes, size_t size) {
+  if (size == static_cast<size_t>(PyBytes_GET_SIZE(bytes.ptr()))) return bytes;
+  PyObject* raw = bytes.release().ptr();
+  if (_PyBytes_Resize(&raw, static_cast<Py_ssize_t>(size)) != 0) throw py::error_already_set();
+  return py::reinterpret_steal<py::bytes>(raw);
+}
+
 // A CONNECT token (a password) as a str; the C++ string is wiped.
 py::str token_str(Result<std::string>&& token);
 

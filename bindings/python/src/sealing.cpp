@@ -66,20 +66,39 @@ void bind_sealing(py::module_& m) {
            py::arg("policy"), py::arg("keyring"), py::arg("options"))
       .def("seal",
            [](Sealer& s, const std::string& topic, py::handle payload, bool retain) {
-             thread_local std::vector<uint8_t> out;
              // Read in place, even a buffer another thread may change: sealing
              // reads each payload byte once (libsodium, and OpenSSL for bulk
-             // payloads, XOR the key stream into `out`, then compute the tag
-             // over `out`, never over the payload; a plaintext rule copies it
-             // once). So the tag always
-             // covers exactly the ciphertext written, and the envelope opens
-             // to the bytes as they were read: a copy could not do better,
-             // since copying reads them once too.
+             // payloads, XOR the key stream into the output, then compute the
+             // tag over the output, never over the payload; a plaintext rule
+             // copies it once). So the tag always covers exactly the
+             // ciphertext written, and the envelope opens to the bytes as
+             // they were read: a copy could not do better, since copying
+             // reads them once too.
              const BytesLike in(payload);
+             const size_t n = in.view().size();
+             // The envelope is sealed straight into the bytes object returned
+             // (no copy out of a C++ buffer). A payload too large is refused
+             // before anything is written: no memory for it. Suite 1's size is
+             // allocated; a signed rule's envelope is longer (its signature):
+             // the core then says how long, and it is sealed again into that
+             // much (the failed attempt used up a sequence number, nothing else).
+             size_t capacity = n > kMaxPayloadSize ? 0 : sealed_size(n);
+             py::bytes envelope = new_bytes(capacity);
+             size_t size = 0;
              const Publish publish = retain ? Publish::retained : Publish::live;
-             check(without_gil(in.view().size() >= kReleaseGilFrom,
-                               [&] { return s.seal(topic, in.view(), out, publish); }));
-             return to_bytes(out.data(), out.size());
+             auto seal = [&] {
+               uint8_t* to = bytes_data(envelope);
+               return without_gil(n >= kReleaseGilFrom,
+                                  [&] { return s.seal(topic, in.view(), to, capacity, size, publish); });
+             };
+             Status sealed = seal();
+             if (!sealed && size > capacity) {
+               capacity = size;
+               envelope = new_bytes(capacity);
+               sealed = seal();
+             }
+             check(sealed);
+             return shrink(std::move(envelope), size);  // a plaintext rule's payload is shorter
            },
            py::arg("topic"), py::arg("payload"), py::kw_only(), py::arg("retain") = false)
       .def("set_keyring", [](Sealer& s, const Keyring& keys) { s.set_keyring(snapshot(keys)); }, py::arg("keyring"))
@@ -109,19 +128,37 @@ void bind_sealing(py::module_& m) {
            py::arg("policy"), py::arg("keyring"), py::arg("options"))
       .def("open",
            [](Opener& o, const std::string& topic, py::handle envelope, bool retained, uint64_t now_ms) {
-             thread_local Opened out;
              // Read twice (tag, then decryption): a mutable buffer is copied.
              // Envelopes above kMaxEnvelopeSize are refused by their size after
              // only the header was read, once: not worth copying.
              const StableBytes in(envelope, kMaxEnvelopeSize);
-             check(without_gil(in.view().size() >= kReleaseGilFrom,
-                               [&] { return o.open(topic, in.view(), Delivery{retained, now_ms}, out); }));
-             PyOpened opened{to_bytes(out.payload.data(), out.payload.size()), out.sealed, out.key_id,
-                             out.timestamp_ms, to_bytes(out.sender.data(), out.sender.size()), out.sequence,
-                             out.retained};
-             // The thread's buffer keeps its capacity for the next open, not the plaintext.
-             sodium_memzero(out.payload.data(), out.payload.size());
-             return opened;
+             // The payload is opened straight into the bytes object returned:
+             // no copy of it is made or left in C++ memory. A sealed topic's
+             // payload is the envelope less its overhead, the size allocated;
+             // a plaintext topic's is the whole envelope: the core then says
+             // so, having done nothing else, and it is opened again into that
+             // much. A failed open leaves the object zeroed, and it is dropped.
+             const ByteView sealed = in.view();
+             const size_t overhead = sealed.empty() ? 0 : envelope_overhead(sealed[0]);
+             size_t capacity = sealed.size() >= overhead ? sealed.size() - overhead : sealed.size();
+             py::bytes payload = new_bytes(capacity);
+             size_t size = 0;
+             Opened out;  // all but the payload
+             auto open = [&] {
+               uint8_t* to = bytes_data(payload);
+               return without_gil(sealed.size() >= kReleaseGilFrom, [&] {
+                 return o.open(topic, sealed, Delivery{retained, now_ms}, to, capacity, size, out);
+               });
+             };
+             Status s = open();
+             if (!s && size > capacity) {
+               capacity = size;
+               payload = new_bytes(capacity);
+               s = open();
+             }
+             check(s);
+             return PyOpened{shrink(std::move(payload), size), out.sealed, out.key_id, out.timestamp_ms,
+                             to_bytes(out.sender.data(), out.sender.size()), out.sequence, out.retained};
            },
            py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
            py::arg("now_ms") = 0)

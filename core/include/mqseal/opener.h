@@ -49,6 +49,10 @@
 
 namespace mqseal {
 
+namespace internal {
+class OutBuffer;
+}  // namespace internal
+
 // What the transport says about a message; none of it is authenticated.
 struct Delivery {
   bool retained = false;  // the MQTT retain flag on delivery
@@ -93,6 +97,22 @@ class Opener {
   [[nodiscard]] Result<Opened> open(std::string_view topic, ByteView envelope,
                                     const Delivery& delivery = {});
 
+  // The same with the payload written into memory the caller provides:
+  // `payload`, `capacity` bytes: a sealed topic's payload is envelope.size()
+  // - envelope_overhead(version) bytes, a plaintext topic's the whole
+  // envelope (envelope.size() bytes always suffice); `size` gets its size,
+  // `out` everything else (out.payload is left empty). For callers that
+  // allocate the result themselves (the Python binding opens straight into a
+  // new `bytes` object). The errors above, and invalid_argument when
+  // `capacity` is too small or the envelope lies in the `capacity` bytes at
+  // `payload`. On failure the `capacity` bytes are zeroed (no byte of an
+  // unverified or refused payload stays), except for an envelope inside them
+  // (left untouched), and `size` is 0, or, when `capacity` was too small, the
+  // size needed: nothing else has happened then (the replay guard has not
+  // seen the message), so the call may be made again with that much.
+  [[nodiscard]] Status open(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                            uint8_t* payload, size_t capacity, size_t& size, Opened& out);
+
   // Swaps in another keyring (rotation); replay state is kept.
   void set_keyring(std::shared_ptr<const Keyring> keyring);
 
@@ -101,8 +121,10 @@ class Opener {
  private:
   struct Impl;
   explicit Opener(std::unique_ptr<Impl> impl) noexcept;
+  Status open_to(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                 internal::OutBuffer& payload, Opened& out);
   Status open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
-                   Opened& out);
+                   internal::OutBuffer& payload, Opened& out);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -39,6 +39,10 @@
 
 namespace mqseal {
 
+namespace internal {
+class OutBuffer;
+}  // namespace internal
+
 // How the publisher will publish the message: MQTT's retain flag, as the
 // publisher means it. Sealed into the envelope (and authenticated), so that
 // a message published live can never be passed off as a retained one later.
@@ -72,6 +76,18 @@ class Sealer {
   [[nodiscard]] Result<std::vector<uint8_t>> seal(std::string_view topic, ByteView payload,
                                                   Publish publish = Publish::live);
 
+  // The same into memory the caller provides: `out`, `capacity` bytes, at
+  // least sealed_size(payload.size()) (a topic under a plaintext rule needs
+  // only payload.size()); `size` gets the envelope's size. For callers that
+  // allocate the result themselves (the Python binding seals straight into a
+  // new `bytes` object): nothing is copied out of a vector. The errors above,
+  // and invalid_argument when `capacity` is too small or `payload` lies in
+  // the `capacity` bytes at `out`. On failure the `capacity` bytes are
+  // zeroed, except for a `payload` inside them (left untouched), and `size`
+  // is 0, or, when `capacity` was too small, the size needed.
+  [[nodiscard]] Status seal(std::string_view topic, ByteView payload, uint8_t* out, size_t capacity,
+                            size_t& size, Publish publish = Publish::live);
+
   // Swaps in another keyring (rotation): messages sealed after the call use
   // its primary keys. The cache of derived keys is flushed.
   void set_keyring(std::shared_ptr<const Keyring> keyring);
@@ -82,6 +98,7 @@ class Sealer {
  private:
   struct Impl;
   explicit Sealer(std::unique_ptr<Impl> impl) noexcept;
+  Status seal_to(std::string_view topic, ByteView payload, internal::OutBuffer& out, Publish publish);
   std::unique_ptr<Impl> impl_;
 };
 

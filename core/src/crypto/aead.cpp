@@ -72,11 +72,15 @@ bool decrypt(Backend backend, uint8_t* plaintext, ByteView sealed, ByteView ad, 
 // dispatch costs seal() a comparison and no extra call (its 8 arguments do not
 // all fit in registers).
 inline Status seal_on(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
-                      ByteView header, ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
+                      ByteView header, ByteView plaintext, size_t max_plaintext, OutBuffer& out) {
   if (Status s = check_buffers(plaintext, max_plaintext, out); !s) return s;
-  out.resize(header.size() + plaintext.size() + kTagSize);
-  if (!header.empty()) std::memcpy(out.data(), header.data(), header.size());  // memcpy from null is undefined
-  if (!encrypt(backend, out.data() + header.size(), plaintext, ad, nonce, key)) {
+  if (!out.take(header.size() + plaintext.size() + kTagSize)) {
+    out.clear();
+    return OutBuffer::too_small();
+  }
+  uint8_t* to = out.data();
+  if (!header.empty()) std::memcpy(to, header.data(), header.size());  // memcpy from null is undefined
+  if (!encrypt(backend, to + header.size(), plaintext, ad, nonce, key)) {
     out.clear();
     return Errc::crypto_failure;
   }
@@ -85,13 +89,16 @@ inline Status seal_on(Backend backend, const uint8_t key[kKeySize], const uint8_
 
 // As seal_on, for open_with() and open().
 inline Status open_on(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
-                      ByteView sealed, std::vector<uint8_t>& out) {
-  if (overlaps(sealed.data(), sealed.size(), out.data(), out.capacity()) ||
-      overlaps(nonce, kNonceSize, out.data(), out.capacity())) {
+                      ByteView sealed, OutBuffer& out) {
+  if (overlaps(sealed.data(), sealed.size(), out.region(), out.region_size()) ||
+      overlaps(nonce, kNonceSize, out.region(), out.region_size())) {
     return Error(Errc::invalid_argument, "the input may not live in the output buffer");
   }
   if (sealed.size() >= kTagSize) {
-    out.resize(sealed.size() - kTagSize);
+    if (!out.take(sealed.size() - kTagSize)) {
+      out.clear();
+      return OutBuffer::too_small();
+    }
     if (decrypt(backend, out.data(), sealed, ad, nonce, key)) return {};
   }
   out.clear();
@@ -102,21 +109,23 @@ inline Status open_on(Backend backend, const uint8_t key[kKeySize], const uint8_
 
 Status seal_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
                  ByteView header, ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
-  return seal_on(backend, key, nonce, ad, header, plaintext, max_plaintext, out);
+  OutBuffer to(out);
+  return seal_on(backend, key, nonce, ad, header, plaintext, max_plaintext, to);
 }
 
 Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView header,
-            ByteView plaintext, size_t max_plaintext, std::vector<uint8_t>& out) {
+            ByteView plaintext, size_t max_plaintext, OutBuffer& out) {
   return seal_on(backend_for(plaintext.size()), key, nonce, ad, header, plaintext, max_plaintext, out);
 }
 
 Status open_with(Backend backend, const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
                  ByteView sealed, std::vector<uint8_t>& out) {
-  return open_on(backend, key, nonce, ad, sealed, out);
+  OutBuffer to(out);
+  return open_on(backend, key, nonce, ad, sealed, to);
 }
 
 Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad, ByteView sealed,
-            std::vector<uint8_t>& out) {
+            OutBuffer& out) {
   const size_t length = sealed.size() >= kTagSize ? sealed.size() - kTagSize : 0;
   return open_on(backend_for(length), key, nonce, ad, sealed, out);
 }

@@ -4,7 +4,9 @@
 //     nonce (open) lie in out's buffer; `out` is left untouched (it holds
 //     the caller's input). The header and associated data are not checked:
 //     callers build them in buffers of their own;
-//   - any other failure leaves `out` empty.
+//   - any other failure leaves `out` empty (a vector) or zeroed (caller
+//     memory, base/out_buffer.h); caller memory too small for the result is
+//     such a failure, with invalid_argument.
 // Another suite (signatures, sealing to a public key, an OpenSSL AEAD) is
 // another file next to this one with this contract, chosen by the suite byte.
 //
@@ -22,6 +24,7 @@
 #include "mqseal/bytes.h"
 #include "mqseal/error.h"
 #include "mqseal/key.h"
+#include "base/out_buffer.h"
 #include "base/sodium_util.h"
 
 namespace mqseal::internal::aead {
@@ -47,8 +50,8 @@ enum class Backend : uint8_t { libsodium, openssl };
 // The checks seal() begins with, for a caller that must make them before
 // other work: invalid_argument (overlap, `out` untouched), payload_too_large
 // above `max_input` (`out` cleared). Inline: the hot path makes it twice.
-[[nodiscard]] inline Status check_buffers(ByteView input, size_t max_input, std::vector<uint8_t>& out) {
-  if (overlaps(input.data(), input.size(), out.data(), out.capacity())) {
+[[nodiscard]] inline Status check_buffers(ByteView input, size_t max_input, OutBuffer& out) {
+  if (overlaps(input.data(), input.size(), out.region(), out.region_size())) {
     return Error(Errc::invalid_argument, "the input may not live in the output buffer");
   }
   if (input.size() > max_input) {
@@ -57,13 +60,23 @@ enum class Backend : uint8_t { libsodium, openssl };
   }
   return {};
 }
+[[nodiscard]] inline Status check_buffers(ByteView input, size_t max_input, std::vector<uint8_t>& out) {
+  OutBuffer to(out);
+  return check_buffers(input, max_input, to);
+}
 
 // out = header || ciphertext || tag, the plaintext encrypted under `key` and
 // `nonce`, authenticating `ad`. check_buffers(plaintext, max_plaintext, out)
-// first.
+// first. Reads each plaintext byte once (the tag is computed over the
+// ciphertext written).
 [[nodiscard]] Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
-                          ByteView header, ByteView plaintext, size_t max_plaintext,
-                          std::vector<uint8_t>& out);
+                          ByteView header, ByteView plaintext, size_t max_plaintext, OutBuffer& out);
+[[nodiscard]] inline Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                                 ByteView header, ByteView plaintext, size_t max_plaintext,
+                                 std::vector<uint8_t>& out) {
+  OutBuffer to(out);
+  return seal(key, nonce, ad, header, plaintext, max_plaintext, to);
+}
 
 // seal() on the given backend, for the cross-checks
 // (tests/aead_backends_test.cpp): crypto_failure, `out` cleared, for an
@@ -78,7 +91,12 @@ enum class Backend : uint8_t { libsodium, openssl };
 // decryption overwrites every byte: reusing it for same-size messages pays no
 // zero-fill.
 [[nodiscard]] Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
-                          ByteView sealed, std::vector<uint8_t>& out);
+                          ByteView sealed, OutBuffer& out);
+[[nodiscard]] inline Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
+                                 ByteView sealed, std::vector<uint8_t>& out) {
+  OutBuffer to(out);
+  return open(key, nonce, ad, sealed, to);
+}
 
 // open() on the given backend: authentication_failed, `out` cleared, for an
 // unavailable backend as for a mismatch.

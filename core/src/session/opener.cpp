@@ -36,15 +36,29 @@ Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const K
 
 Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& delivery,
                     Opened& out) {
-  if (internal::overlaps(envelope.data(), envelope.size(), out.payload.data(),
-                         out.payload.capacity())) {
+  internal::OutBuffer payload(out.payload);
+  return open_to(topic, envelope, delivery, payload, out);
+}
+
+Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& delivery, uint8_t* payload,
+                    size_t capacity, size_t& size, Opened& out) {
+  out.payload.clear();
+  internal::OutBuffer to(payload, capacity);
+  Status s = open_to(topic, envelope, delivery, to, out);
+  size = s ? to.size() : to.needed();
+  return s;
+}
+
+Status Opener::open_to(std::string_view topic, ByteView envelope, const Delivery& delivery,
+                       internal::OutBuffer& payload, Opened& out) {
+  if (internal::overlaps(envelope.data(), envelope.size(), payload.region(), payload.region_size())) {
     return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
   }
-  // out.payload keeps its size until the end, so that a caller reusing `out`
-  // for same-size messages pays no zero-fill; every failure clears it.
-  Status s = open_into(topic, envelope, delivery, out);
+  // A vector payload keeps its size until the end, so that a caller reusing
+  // `out` for same-size messages pays no zero-fill; every failure clears it.
+  Status s = open_into(topic, envelope, delivery, payload, out);
   if (!s) {
-    out.payload.clear();
+    payload.clear();
     out.sealed = false;
     out.signer.clear();
   }
@@ -52,7 +66,7 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
 }
 
 Status Opener::open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
-                         Opened& out) {
+                         internal::OutBuffer& payload, Opened& out) {
   out.sealed = false;
   out.retained = false;
   out.signer.clear();
@@ -74,10 +88,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   // The rule comes first: a plaintext topic passes any payload through, and
   // a sealed topic never passes a payload through unopened.
   const TopicRule& rule = *resolved.rule;
-  if (rule.plaintext) {
-    out.payload.assign(envelope.begin(), envelope.end());
-    return {};
-  }
+  if (rule.plaintext) return payload.assign(envelope);
   if (!header) return std::move(header).error();
   if (header->key_id == 0) return Errc::unknown_key;
   if (!signer_found) return signer_found;
@@ -86,7 +97,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   if (header->suite == kSuiteSignedSender) {
     if (Status s = internal::verify_signer(rule, topic, envelope, signer_key, out.signer); !s) return s;
   }
-  if (Status s = internal::open_body(resolved.key, topic, envelope, *header, out.payload); !s) {
+  if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload); !s) {
     return s;
   }
   const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();

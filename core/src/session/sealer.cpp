@@ -71,6 +71,20 @@ Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const K
 
 Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
                     Publish publish) {
+  internal::OutBuffer to(out);
+  return seal_to(topic, payload, to, publish);
+}
+
+Status Sealer::seal(std::string_view topic, ByteView payload, uint8_t* out, size_t capacity, size_t& size,
+                    Publish publish) {
+  internal::OutBuffer to(out, capacity);
+  Status s = seal_to(topic, payload, to, publish);
+  size = s ? to.size() : to.needed();
+  return s;
+}
+
+Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBuffer& out,
+                       Publish publish) {
   // Before the topic: a refused payload costs no sequence number.
   if (Status s = internal::aead::check_buffers(payload, kMaxPayloadSize, out); !s) return s;
   internal::ResolvedTopic resolved;
@@ -84,10 +98,7 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
       out.clear();
       return s;
     }
-    if (resolved.rule->plaintext) {
-      out.assign(payload.begin(), payload.end());
-      return {};
-    }
+    if (resolved.rule->plaintext) return out.assign(payload);
     if (resolved.rule->suite == Suite::signed_sender) {
       Status s = payload.size() > kMaxSignedPayloadSize
                      ? Status(Errc::payload_too_large)
@@ -117,6 +128,11 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
   header.key_id = resolved.key_id;
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
   if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
+  // Caller memory must hold the signature too: said before anything is written.
+  if (!out.fits(payload.size() + kEnvelopeOverheadSigned)) {
+    out.clear();
+    return internal::OutBuffer::too_small();
+  }
   out.reserve(payload.size() + kEnvelopeOverheadSigned);  // the signature goes in without a copy
   if (Status s = internal::seal_with_header(resolved.key, topic, header, payload, out); !s) return s;
   return internal::append_signature(signing_key, topic, out);

@@ -125,7 +125,7 @@ Status internal::derive_topic_key(const Key& rule_key, std::string_view topic, u
 }
 
 Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                  const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out) {
+                                  const EnvelopeHeader& header, ByteView payload, OutBuffer& out) {
   if (topic.size() > kMaxTopicSize) {
     out.clear();
     return Errc::invalid_topic;
@@ -154,7 +154,7 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
 
 namespace internal {
 Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
-                 const EnvelopeHeader& header, std::vector<uint8_t>& out) {
+                 const EnvelopeHeader& header, OutBuffer& out) {
   const Layout& at = layout(header.version, header.suite);
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;

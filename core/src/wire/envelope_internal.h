@@ -6,23 +6,38 @@
 #ifndef MQSEAL_SRC_ENVELOPE_INTERNAL_H_
 #define MQSEAL_SRC_ENVELOPE_INTERNAL_H_
 
+#include "base/out_buffer.h"
 #include "mqseal/envelope.h"
 
 namespace mqseal::internal {
 
 [[nodiscard]] Status derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]);
+// Into a vector or caller memory (base/out_buffer.h), under aead::seal's contract.
 [[nodiscard]] Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                      const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out);
+                                      const EnvelopeHeader& header, ByteView payload, OutBuffer& out);
+[[nodiscard]] inline Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                             const EnvelopeHeader& header, ByteView payload,
+                                             std::vector<uint8_t>& out) {
+  OutBuffer to(out);
+  return seal_with_header(topic_key, topic, header, payload, to);
+}
 [[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
                                    ByteView envelope, std::vector<uint8_t>& out);
 
 // Verifies and decrypts an envelope whose header parse_header() accepted as
 // `header`, for a topic of at most kMaxTopicSize bytes, under aead::open's
-// contract: invalid_argument (overlap, `out` untouched), or
-// authentication_failed (`out` cleared). Suite 2: the AEAD part only (the
-// signature is verify_signed's; the Opener calls that first).
+// contract: invalid_argument (overlap, `out` untouched; caller memory too
+// small, `out` cleared), or authentication_failed (`out` cleared). Suite 2:
+// the AEAD part only (the signature is verify_signature's; the Opener calls
+// that first).
 [[nodiscard]] Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
-                               ByteView envelope, const EnvelopeHeader& header, std::vector<uint8_t>& out);
+                               ByteView envelope, const EnvelopeHeader& header, OutBuffer& out);
+[[nodiscard]] inline Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                      ByteView envelope, const EnvelopeHeader& header,
+                                      std::vector<uint8_t>& out) {
+  OutBuffer to(out);
+  return open_body(topic_key, topic, envelope, header, to);
+}
 
 // Suite 2 (docs/SPEC.md, section 4a; core/src/wire/signed_envelope.cpp).
 // The 64-byte message suite 2 signs is kSignedDomain || digest, where digest =
@@ -31,9 +46,16 @@ namespace mqseal::internal {
 inline constexpr size_t kSignedDigestSize = 64;
 // seal_with_header() wrote a suite 2 envelope (its header, ciphertext and tag)
 // into `envelope`: appends the signature under `secret_key` (libsodium's
-// 64-byte Ed25519 secret key). crypto_failure, `envelope` cleared.
+// 64-byte Ed25519 secret key). crypto_failure, or invalid_argument when
+// caller memory has no room for the signature (needed() says how much):
+// `envelope` cleared.
 [[nodiscard]] Status append_signature(const uint8_t secret_key[64], std::string_view topic,
-                                      std::vector<uint8_t>& envelope);
+                                      OutBuffer& envelope);
+[[nodiscard]] inline Status append_signature(const uint8_t secret_key[64], std::string_view topic,
+                                             std::vector<uint8_t>& envelope) {
+  OutBuffer to(envelope);
+  return append_signature(secret_key, topic, to);
+}
 // authentication_failed unless the last kSignatureSize bytes of a suite 2
 // envelope (parse_header() accepted it) sign the rest for `topic` under
 // `public_key`.

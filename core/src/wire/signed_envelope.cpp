@@ -43,16 +43,18 @@ Status signed_message(std::string_view topic, ByteView signed_part, uint8_t mess
 }  // namespace
 
 Status append_signature(const uint8_t secret_key[ed25519::kSecretKeySize], std::string_view topic,
-                        std::vector<uint8_t>& envelope) {
+                        OutBuffer& envelope) {
+  const size_t signed_size = envelope.size();
   uint8_t message[kSignedMessageSize];
   uint8_t signature[kSignatureSize];
-  Status s = signed_message(topic, ByteView(envelope), message);
+  Status s = signed_message(topic, ByteView(envelope.data(), signed_size), message);
   if (s) s = ed25519::sign(secret_key, ByteView(message, sizeof message), signature);
+  if (s && !envelope.take(signed_size + kSignatureSize)) s = OutBuffer::too_small();
   if (!s) {
     envelope.clear();
     return s;
   }
-  envelope.insert(envelope.end(), signature, signature + kSignatureSize);
+  std::memcpy(envelope.data() + signed_size, signature, kSignatureSize);
   return {};
 }
 

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Plots of a Google Benchmark JSON report of mqseal_bench, for docs/PERFORMANCE.md.
+
+Usage: plots.py [--cpu-time] REPORT.json OUTPUT_DIR
+
+Writes two SVG files into OUTPUT_DIR:
+  perf-cost.svg      time per message (median) against payload size: mqseal's
+                     seal and open (suite 1) and the bare AEAD calls measured in
+                     the same run (libsodium XChaCha20-Poly1305; OpenSSL EVP
+                     ChaCha20-Poly1305 in a core built with OpenSSL);
+  perf-overhead.svg  bytes each envelope adds to its payload: mqseal's, as the
+                     benchmark measured it (BM_Seal's overhead_bytes counter),
+                     next to the figures other projects publish.
+Only what the report holds is plotted from it: a series it lacks is left out.
+--cpu-time plots the medians of CPU time instead of real time (as ratios.py
+--cpu-time: time descheduled by other processes' load is left out); each
+plot says which.
+Run by scripts/bench (matplotlib from PyPI, in its venv). Not a test.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("svg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+# (benchmark family, label, colour, line style) per panel. A new suite's
+# seal or open benchmark is one more row here.
+SEAL_SERIES = [
+    ("BM_Seal", "mqseal seal, suite 1 (XChaCha20-Poly1305)", "#1f5fbf", "-"),
+    ("BM_BareEncrypt", "bare libsodium XChaCha20-Poly1305 encrypt", "#d9731a", "--"),
+    ("BM_BareOpensslEncrypt", "bare OpenSSL EVP ChaCha20-Poly1305 encrypt", "#2e9e4f", ":"),
+]
+OPEN_SERIES = [
+    ("BM_Open", "mqseal open, suite 1", "#1f5fbf", "-"),
+    ("BM_BareDecrypt", "bare libsodium XChaCha20-Poly1305 decrypt", "#d9731a", "--"),
+    ("BM_BareOpensslDecrypt", "bare OpenSSL EVP ChaCha20-Poly1305 decrypt", "#2e9e4f", ":"),
+]
+
+# Bytes added per message, as the projects publish them (issue 12), not
+# measured here: (name, fewest, most).
+PUBLISHED_OVERHEAD = [
+    ("E4", 24, 24),
+    ("OSCORE (8-byte tag)", 11, 15),
+    ("Tink AEAD", 40, 45),
+    ("Themis Secure Cell", 44, 44),
+]
+# mqseal's own, from the report: (benchmark with the overhead_bytes counter, label).
+MEASURED_OVERHEAD = [
+    ("BM_Seal/64", "mqseal suite 1"),
+]
+
+
+def medians(report: dict) -> dict[str, dict]:
+    """run_name -> the median aggregate (real time in ns, counters)."""
+    out = {}
+    for b in report["benchmarks"]:
+        if b.get("aggregate_name") == "median":
+            if b.get("time_unit") != "ns":
+                sys.exit(f"plots.py: {b['run_name']} is not in ns")
+            out[b["run_name"]] = b
+    if not out:
+        sys.exit("plots.py: no medians in the report: run mqseal_bench with --benchmark_repetitions")
+    return out
+
+
+def series(m: dict[str, dict], family: str, field: str) -> tuple[list[int], list[float]]:
+    points = sorted(
+        (int(name.split("/")[1]), b[field])
+        for name, b in m.items()
+        if name.split("/")[0] == family and name.count("/") == 1
+    )
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def size_label(n: int) -> str:
+    if n >= 1 << 20:
+        return f"{n >> 20} MiB"
+    if n >= 1 << 10:
+        return f"{n >> 10} KiB"
+    return f"{n} B"
+
+
+def save(fig, path: Path) -> None:
+    # No date in the file: the same report gives the same bytes.
+    fig.savefig(path, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def plot_cost(m: dict[str, dict], field: str, subtitle: str, path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), sharey=True)
+    for ax, title, rows in ((axes[0], "seal", SEAL_SERIES), (axes[1], "open", OPEN_SERIES)):
+        sizes: set[int] = set()
+        for family, label, colour, style in rows:
+            x, y = series(m, family, field)
+            if not x:
+                continue
+            sizes.update(x)
+            ax.plot(x, [v / 1000 for v in y], style, marker="o", markersize=4, color=colour, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(sorted(sizes), [size_label(n) for n in sorted(sizes)])
+        ax.minorticks_off()
+        ax.set_xlabel("payload size")
+        ax.set_title(title)
+        ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
+        ax.legend(fontsize=8, loc="upper left")
+    clock = "CPU time" if field == "cpu_time" else "real time"
+    axes[0].set_ylabel(f"{clock} per message, µs (median, log scale)")
+    fig.suptitle(f"Cost per message against payload size\n{subtitle}", fontsize=10)
+    save(fig, path)
+
+
+def plot_overhead(m: dict[str, dict], path: Path) -> None:
+    rows = []  # (label, fewest, most, measured)
+    for run, label in MEASURED_OVERHEAD:
+        b = m.get(run)
+        if b is not None and "overhead_bytes" in b:
+            n = int(round(b["overhead_bytes"]))
+            rows.append((f"{label} (measured)", n, n, True))
+    if not rows:
+        sys.exit("plots.py: the report has no overhead_bytes counter (BM_Seal/64)")
+    rows += [(f"{name} (published)", lo, hi, False) for name, lo, hi in PUBLISHED_OVERHEAD]
+    fig, ax = plt.subplots(figsize=(7.5, 0.5 * len(rows) + 1.2))
+    for i, (label, lo, hi, measured) in enumerate(rows):
+        colour = "#1f5fbf" if measured else "#9a9a9a"
+        ax.barh(i, lo, color=colour, height=0.6)
+        if hi > lo:  # a range: the lighter part is what some messages add
+            ax.barh(i, hi - lo, left=lo, color=colour, alpha=0.45, height=0.6)
+        ax.text(hi + 0.8, i, f"{lo}" if lo == hi else f"{lo}–{hi}", va="center", fontsize=9)
+    ax.set_yticks(range(len(rows)), [r[0] for r in rows])
+    ax.invert_yaxis()
+    ax.set_xlabel("bytes added to each message")
+    ax.set_xlim(0, max(r[2] for r in rows) * 1.15)
+    ax.set_title("Envelope overhead: mqseal (measured) and peers (their published figures)", fontsize=10)
+    ax.grid(True, axis="x", linewidth=0.4, alpha=0.6)
+    save(fig, path)
+
+
+def main() -> int:
+    args = sys.argv[1:]
+    field = "real_time"
+    if args[:1] == ["--cpu-time"]:
+        field, args = "cpu_time", args[1:]
+    if len(args) != 2:
+        sys.exit(__doc__)
+    report = json.loads(Path(args[0]).read_text())
+    out = Path(args[1])
+    out.mkdir(parents=True, exist_ok=True)
+    plt.rcParams["svg.fonttype"] = "none"  # text stays text: small files, searchable
+    plt.rcParams["svg.hashsalt"] = "mqseal"  # stable element ids
+    m = medians(report)
+    ctx = report.get("context", {})
+    repetitions = report["benchmarks"][0].get("repetitions", "?")
+    subtitle = (f"mqseal_bench, {ctx.get('date', '')[:10]}, {ctx.get('num_cpus', '?')} CPUs, "
+                f"medians of {repetitions} repetitions")
+    plot_cost(m, field, subtitle, out / "perf-cost.svg")
+    plot_overhead(m, out / "perf-overhead.svg")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
