@@ -3,17 +3,25 @@
 //
 //   paho_bench throughput URI MESSAGES SIZE ROUNDS
 //     QoS 0 messages from a Paho MQTTAsync publisher to a subscriber through
-//     the broker, plaintext and sealed in each round, with publisher and
-//     subscriber in one process and in two (the order of the four
-//     alternates), after a warm-up; prints messages per second and client CPU
-//     per message for each round, and per mode the ratio of medians and the
-//     median of the rounds' ratios.
+//     the broker, after a warm-up. Each round runs three variants, plaintext,
+//     sealed (send_message) and sealed through a send queue (queue_sends),
+//     each with publisher and subscriber in one process and in two, in an
+//     order that rotates; prints messages per second and client CPU per
+//     message for each, and per mode the ratios of medians and the medians
+//     of the rounds' ratios. With MQSEAL_BENCH_BROKER_PID, the broker's CPU
+//     per message too.
 //
-//     Two switches for finding where time goes (docs/PERFORMANCE.md):
+//     Switches for finding where time goes (docs/PERFORMANCE.md):
 //     MQSEAL_BENCH_PLAIN_SUBSCRIBER=1 makes the sealed rounds' subscriber
-//     count without opening (the publisher's share alone), and
+//     count without opening (the publisher's share alone);
 //     MQSEAL_BENCH_PLAIN_EXTRA_NS=N makes the plaintext publisher busy-wait N
-//     ns per message (what any per-message work costs through Paho).
+//     ns per message (what any per-message work costs through Paho);
+//     MQSEAL_BENCH_BATCH=K prepares K messages (sealed, or as they are) and
+//     then submits the K back to back, what a batch API would do;
+//     MQSEAL_BENCH_SEAL_THREAD=1 prepares them on a second thread that never
+//     calls Paho, and the publishing thread submits what is ready in one go;
+//     MQSEAL_BENCH_VERBOSE=1 prints the publish loop's duration and context
+//     switches. The last three apply to plaintext and sealed rounds alike.
 //
 //   paho_bench cost URI MESSAGES SIZE sealed|plain [CA CERT KEY]
 //     connect, publish MESSAGES QoS 0 messages, disconnect, through a TCP relay
@@ -29,6 +37,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +53,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kDeliveryTimeout = std::chrono::seconds(120);
+constexpr const char* kTopic = "bench/sensor/1";
 
 struct Keys {
   std::shared_ptr<mqseal::Keyring> ring = std::make_shared<mqseal::Keyring>();
@@ -85,6 +96,26 @@ double cpu_ms() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
 }
 
+// CPU time (ms) used so far by the broker whose pid MQSEAL_BENCH_BROKER_PID
+// names, from /proc (clock ticks); 0 without it.
+double broker_cpu_ms() {
+  const char* pid = std::getenv("MQSEAL_BENCH_BROKER_PID");
+  if (pid == nullptr) return 0;
+  FILE* f = std::fopen(("/proc/" + std::string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) die("MQSEAL_BENCH_BROKER_PID: no such process");
+  char line[1024] = {};
+  const size_t n = std::fread(line, 1, sizeof line - 1, f);
+  std::fclose(f);
+  const char* after_name = std::strrchr(line, ')');  // the name may hold spaces
+  if (n == 0 || after_name == nullptr) die("cannot read the broker's /proc stat");
+  unsigned long long utime = 0, stime = 0;
+  // Fields 3..13 after the name, then utime (14) and stime (15).
+  if (std::sscanf(after_name + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
+    die("cannot parse the broker's /proc stat");
+  }
+  return static_cast<double>(utime + stime) * 1e3 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // ---- throughput ----
 //
 // Every round runs in processes forked from this one, which never calls Paho
@@ -114,6 +145,7 @@ struct Round {
   double cpu_us = 0;      // client CPU per message: publisher and subscriber
   double pub_cpu_us = 0;  // of which the publisher's process (two-process rounds only)
   double sub_cpu_us = 0;  // and the subscriber's
+  double broker_cpu_us = 0;  // the broker's, with MQSEAL_BENCH_BROKER_PID
 };
 
 // The subscriber of a round: connected and subscribed when this returns.
@@ -160,46 +192,174 @@ int wait_for_arrivals(int messages) {
   return g_received;
 }
 
+// The publisher's send queue (the "sealed, queued" variant), destroyed before its client.
+std::unique_ptr<mqseal::paho::SendQueue> g_queue;
+bool g_use_queue = false;
+void disconnect_publisher(MQTTAsync& publisher) {
+  g_queue.reset();  // hands Paho what it holds (nothing by now: every message arrived)
+  disconnect(publisher);
+}
+
+// How the publisher hands messages to Paho. The plaintext side always gets
+// the same structure as the sealed side: only the preparation differs
+// (sealing, or nothing / a copy).
+struct Publishing {
+  MQTTAsync client;
+  mqseal::Sealer& sealer;
+  bool sealed;
+  int messages;
+  const std::string& payload;
+  MQTTAsync_message message;  // qos 0, the payload's length
+  std::chrono::nanoseconds extra;  // MQSEAL_BENCH_PLAIN_EXTRA_NS
+  int refused = 0;                 // sends Paho refused (queue full) and that were retried
+  mqseal::paho::SendQueue* queue = nullptr;  // sealed sends go through queue_sends
+
+  void submit(MQTTAsync_message& m) {
+    while (MQTTAsync_sendMessage(client, kTopic, &m, nullptr) != 0) {  // Paho's queue is full: retry
+      ++refused;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  void prepare(std::vector<uint8_t>& out) {
+    if (!sealer.seal(kTopic, mqseal::ByteView(payload.data(), payload.size()), out, mqseal::Publish::live)) {
+      die("seal");
+    }
+  }
+
+  // What an application does: one call per message (the adapter's send_message when sealed).
+  void one_by_one() {
+    for (int i = 0; i < messages; ++i) {
+      if (sealed && queue != nullptr) {
+        if (!queue->send_message(kTopic, &message, nullptr)) die("queued send");
+        continue;
+      }
+      if (sealed) {
+        for (mqseal::Status s; !(s = mqseal::paho::send_message(sealer, client, kTopic, &message, nullptr));) {
+          if (s.error() != mqseal::Errc::transport_error) die("seal");
+          ++refused;
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+        continue;
+      }
+      if (extra.count() > 0) {
+        const auto until = Clock::now() + extra;
+        while (Clock::now() < until) {
+        }
+      }
+      submit(message);
+    }
+  }
+
+  // MQSEAL_BENCH_BATCH=K, what a batch API would do: prepare K, then submit K back to back.
+  void batches(int k) {
+    std::vector<std::vector<uint8_t>> bufs(static_cast<size_t>(k));
+    std::vector<MQTTAsync_message> batch(static_cast<size_t>(k), message);
+    for (int i = 0; i < messages; i += k) {
+      const size_t n = static_cast<size_t>(std::min(k, messages - i));
+      for (size_t j = 0; j < n && sealed; ++j) {
+        prepare(bufs[j]);
+        batch[j].payload = bufs[j].data();
+        batch[j].payloadlen = static_cast<int>(bufs[j].size());
+      }
+      for (size_t j = 0; j < n; ++j) submit(batch[j]);
+    }
+  }
+
+  // MQSEAL_BENCH_SEAL_THREAD=1: a second thread prepares the payloads (seals
+  // them, or copies them) into a shared batch of up to 1024; this thread, the
+  // only one that calls Paho, takes all that is ready at once and submits it.
+  void sealing_thread() {
+    constexpr size_t kMaxReady = 1024;
+    std::mutex lock;
+    std::condition_variable changed;
+    std::vector<std::vector<uint8_t>> ready, taken;
+    bool consumer_waiting = false, producer_waiting = false;
+    std::thread producer([&] {
+      std::vector<uint8_t> buf;
+      for (int i = 0; i < messages; ++i) {
+        if (sealed) {
+          prepare(buf);
+        } else {
+          buf.assign(payload.begin(), payload.end());
+        }
+        std::unique_lock<std::mutex> hold(lock);
+        while (ready.size() >= kMaxReady) {
+          producer_waiting = true;
+          changed.wait(hold);
+          producer_waiting = false;
+        }
+        ready.push_back(std::move(buf));
+        buf = {};
+        if (consumer_waiting) changed.notify_all();
+      }
+    });
+    for (int sent = 0; sent < messages;) {
+      {
+        std::unique_lock<std::mutex> hold(lock);
+        while (ready.empty()) {
+          consumer_waiting = true;
+          changed.wait(hold);
+          consumer_waiting = false;
+        }
+        taken.swap(ready);
+        if (producer_waiting) changed.notify_all();
+      }
+      for (auto& b : taken) {
+        MQTTAsync_message m = message;
+        m.payload = b.data();
+        m.payloadlen = static_cast<int>(b.size());
+        submit(m);
+        ++sent;
+      }
+      taken.clear();
+    }
+    producer.join();
+  }
+};
+
 // Connects a publisher, sends `messages` QoS 0 messages; returns the time of
 // the first send (steady clock, ns).
 int64_t publish_all(MQTTAsync& publisher, const std::string& uri, bool sealed, int messages, size_t size,
                     Keys& keys) {
-  auto sealer = mqseal::Sealer::create(keys.policy, keys.ring);
-  if (!sealer) die("sealer");
+  auto created = mqseal::Sealer::create(keys.policy, keys.ring);
+  if (!created) die("sealer");
+  auto sealer = std::make_shared<mqseal::Sealer>(std::move(*created));
   publisher = create_client(uri, sealed ? "bench-pub-sealed" : "bench-pub-plain");
   if (!connect(publisher, nullptr)) die("publisher could not connect");
+  if (sealed && g_use_queue) {
+    auto queue = mqseal::paho::queue_sends(publisher, sealer);
+    if (!queue) die("queue_sends");
+    g_queue = std::move(*queue);
+  }
   const char* spin = std::getenv("MQSEAL_BENCH_PLAIN_EXTRA_NS");
-  const auto extra = std::chrono::nanoseconds(spin != nullptr ? std::atoi(spin) : 0);
+  const char* batch = std::getenv("MQSEAL_BENCH_BATCH");
   const std::string payload(size, 'x');
-  MQTTAsync_message message = MQTTAsync_message_initializer;
-  message.payload = const_cast<char*>(payload.data());
-  message.payloadlen = static_cast<int>(payload.size());
-  message.qos = 0;
-  int refused = 0;
+  Publishing p{publisher, *sealer, sealed, messages, payload, MQTTAsync_message_initializer,
+               std::chrono::nanoseconds(spin != nullptr ? std::atoi(spin) : 0)};
+  p.message.payload = const_cast<char*>(payload.data());
+  p.message.payloadlen = static_cast<int>(payload.size());
+  p.message.qos = 0;
+  p.queue = g_queue.get();
   const int64_t start = now_ns();
-  for (int i = 0; i < messages; ++i) {
-    int rc = 0;
-    do {  // Paho refuses new commands while its queue is full: retry
-      if (sealed) {
-        rc = mqseal::paho::send_message(*sealer, publisher, "bench/sensor/1", &message, nullptr) ? 0 : -1;
-      } else {
-        if (extra.count() > 0) {
-          const auto until = Clock::now() + extra;
-          while (Clock::now() < until) {
-          }
-        }
-        rc = MQTTAsync_sendMessage(publisher, "bench/sensor/1", &message, nullptr);
-      }
-      if (rc != 0) {
-        ++refused;
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-      }
-    } while (rc != 0);
+  if (std::getenv("MQSEAL_BENCH_SEAL_THREAD") != nullptr) {
+    p.sealing_thread();
+  } else if (batch != nullptr && std::atoi(batch) > 0) {
+    p.batches(std::atoi(batch));
+  } else {
+    p.one_by_one();
   }
-  if (refused > 0) {
-    std::printf("  (%s: Paho refused %d sends with its queue full; retried)\n", sealed ? "sealed" : "plain", refused);
-    std::fflush(stdout);
+  if (std::getenv("MQSEAL_BENCH_VERBOSE") != nullptr) {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf("  (%s: publish loop %.1f ms; so far %ld voluntary, %ld involuntary context switches)\n",
+                sealed ? "sealed" : "plain", static_cast<double>(now_ns() - start) / 1e6, usage.ru_nvcsw,
+                usage.ru_nivcsw);
   }
+  if (p.refused > 0) {
+    std::printf("  (%s: Paho refused %d sends with its queue full; retried)\n", sealed ? "sealed" : "plain",
+                p.refused);
+  }
+  std::fflush(stdout);
   return start;
 }
 
@@ -222,7 +382,7 @@ Round one_process_round(const std::string& uri, bool sealed, int messages, size_
   Round round;
   round.cpu_us = (cpu_ms() - cpu_before) * 1e3 / messages;
   round.rate = rate_of(received, messages, sealed, start, g_last_received_ns);
-  disconnect(publisher);
+  disconnect_publisher(publisher);
   disconnect(sub.client);
   return round;
 }
@@ -270,8 +430,10 @@ void reap(pid_t pid) {
 
 Round in_child(const std::string& uri, bool sealed, int messages, size_t size, Keys& keys) {
   Pipe result;
+  const double broker_before = broker_cpu_ms();
   const pid_t pid = spawn([&] { put(result.fd[1], one_process_round(uri, sealed, messages, size, keys)); });
-  const Round round = take<Round>(result.fd[0]);
+  Round round = take<Round>(result.fd[0]);
+  round.broker_cpu_us = (broker_cpu_ms() - broker_before) * 1e3 / messages;
   reap(pid);
   return round;
 }
@@ -288,6 +450,7 @@ Round two_process_round(const std::string& uri, bool sealed, int messages, size_
     double cpu_ms;
   };
   Pipe sub_ready, sub_result, pub_go_home, pub_result;
+  const double broker_before = broker_cpu_ms();
   const pid_t sub_pid = spawn([&] {
     Subscriber sub;
     start_subscriber(sub, uri, sealed, keys);
@@ -304,9 +467,10 @@ Round two_process_round(const std::string& uri, bool sealed, int messages, size_
     const int64_t start = publish_all(publisher, uri, sealed, messages, size, keys);
     (void)take<int>(pub_go_home.fd[0]);  // the subscriber is done: Paho's queue is empty
     put(pub_result.fd[1], PubResult{start, cpu_ms() - cpu_before});
-    disconnect(publisher);
+    disconnect_publisher(publisher);
   });
   const auto sub_done = take<SubResult>(sub_result.fd[0]);
+  const double broker_cpu = broker_cpu_ms() - broker_before;
   put(pub_go_home.fd[1], 1);
   const auto pub_done = take<PubResult>(pub_result.fd[0]);
   reap(pub_pid);
@@ -315,6 +479,7 @@ Round two_process_round(const std::string& uri, bool sealed, int messages, size_
   round.pub_cpu_us = pub_done.cpu_ms * 1e3 / messages;
   round.sub_cpu_us = sub_done.cpu_ms * 1e3 / messages;
   round.cpu_us = round.pub_cpu_us + round.sub_cpu_us;
+  round.broker_cpu_us = broker_cpu * 1e3 / messages;
   round.rate = rate_of(sub_done.received, messages, sealed, pub_done.start_ns, sub_done.last_ns);
   return round;
 }
@@ -325,8 +490,9 @@ double median(std::vector<double> v) {
 }
 
 struct Series {
-  std::vector<double> rate, cpu, pub_cpu, sub_cpu;
+  std::vector<double> rate, cpu, pub_cpu, sub_cpu, broker_cpu;
   void add(const Round& r) {
+    broker_cpu.push_back(r.broker_cpu_us);
     rate.push_back(r.rate);
     cpu.push_back(r.cpu_us);
     pub_cpu.push_back(r.pub_cpu_us);
@@ -334,62 +500,84 @@ struct Series {
   }
 };
 
-// Every round measures plaintext and sealed in one process and in two; the
-// order of the four alternates from round to round, so that neither side
+// Every round measures each variant (plaintext; sealed with send_message;
+// sealed through queue_sends) with publisher and subscriber in one process
+// and in two; the order rotates from round to round, so that no variant
 // always runs first or on a warmer broker.
+enum Variant { kPlain, kSealed, kQueued, kVariants };
+const char* const kVariantNames[kVariants] = {"plaintext", "sealed", "sealed, queued"};
+
+Round run_variant(Variant v, bool two_processes, const std::string& uri, int messages, size_t size, Keys& keys) {
+  g_use_queue = v == kQueued;  // read by the forked children
+  const bool sealed = v != kPlain;
+  return two_processes ? two_process_round(uri, sealed, messages, size, keys)
+                       : in_child(uri, sealed, messages, size, keys);
+}
+
 int throughput(const std::string& uri, int messages, size_t size, int rounds) {
   Keys keys;
   (void)in_child(uri, false, messages / 10, size, keys);  // warm-up, not counted
-  Series plain1, sealed1, plain2, sealed2;
+  Series series[2][kVariants];                             // [two processes][variant]
   for (int r = 0; r < rounds; ++r) {
-    const bool plain_first = r % 2 == 0;
-    const bool one_first = (r / 2) % 2 == 0;
-    Round p1, s1, p2, s2;
-    auto one = [&] {
-      p1 = plain_first ? in_child(uri, false, messages, size, keys) : Round{};
-      s1 = in_child(uri, true, messages, size, keys);
-      if (!plain_first) p1 = in_child(uri, false, messages, size, keys);
-    };
-    auto two = [&] {
-      p2 = plain_first ? two_process_round(uri, false, messages, size, keys) : Round{};
-      s2 = two_process_round(uri, true, messages, size, keys);
-      if (!plain_first) p2 = two_process_round(uri, false, messages, size, keys);
-    };
-    if (one_first) {
-      one();
-      two();
-    } else {
-      two();
-      one();
+    Round round[2][kVariants];
+    for (int m = 0; m < 2; ++m) {
+      const int mode = (r / kVariants) % 2 == 0 ? m : 1 - m;
+      for (int i = 0; i < kVariants; ++i) {
+        const auto v = static_cast<Variant>((r + i) % kVariants);
+        round[mode][v] = run_variant(v, mode == 1, uri, messages, size, keys);
+      }
     }
-    plain1.add(p1);
-    sealed1.add(s1);
-    plain2.add(p2);
-    sealed2.add(s2);
-    std::printf("round %d: one process: plaintext %.0f msg/s (%.2f us CPU/msg), sealed %.0f msg/s (%.2f us CPU/msg), "
-                "ratio %.3f\n",
-                r + 1, p1.rate, p1.cpu_us, s1.rate, s1.cpu_us, s1.rate / p1.rate);
-    std::printf("round %d: two processes: plaintext %.0f msg/s (pub %.2f + sub %.2f us CPU/msg), sealed %.0f msg/s "
-                "(pub %.2f + sub %.2f us CPU/msg), ratio %.3f\n",
-                r + 1, p2.rate, p2.pub_cpu_us, p2.sub_cpu_us, s2.rate, s2.pub_cpu_us, s2.sub_cpu_us,
-                s2.rate / p2.rate);
+    for (int mode = 0; mode < 2; ++mode) {
+      std::printf("round %d, %s:", r + 1, mode == 0 ? "one process" : "two processes");
+      for (int v = 0; v < kVariants; ++v) {
+        const Round& x = round[mode][v];
+        series[mode][v].add(x);
+        if (mode == 0) {
+          std::printf(" %s %.0f msg/s (%.2f us CPU/msg)", kVariantNames[v], x.rate, x.cpu_us);
+        } else {
+          std::printf(" %s %.0f msg/s (pub %.2f + sub %.2f us CPU/msg)", kVariantNames[v], x.rate, x.pub_cpu_us,
+                      x.sub_cpu_us);
+        }
+        std::printf(v + 1 < kVariants ? ";" : "\n");
+      }
+    }
     std::fflush(stdout);
   }
-  auto paired = [](const Series& plain, const Series& sealed) {
+  auto paired = [](const Series& plain, const Series& other) {
     std::vector<double> ratios;
-    for (size_t i = 0; i < plain.rate.size(); ++i) ratios.push_back(sealed.rate[i] / plain.rate[i]);
+    for (size_t i = 0; i < plain.rate.size(); ++i) ratios.push_back(other.rate[i] / plain.rate[i]);
     return median(ratios);
   };
-  std::printf("median, one process: plaintext %.0f msg/s, sealed %.0f msg/s, sealed/plaintext %.3f "
-              "(median of the rounds' ratios %.3f); client CPU per message: plaintext %.2f us, sealed %.2f us\n",
-              median(plain1.rate), median(sealed1.rate), median(sealed1.rate) / median(plain1.rate),
-              paired(plain1, sealed1), median(plain1.cpu), median(sealed1.cpu));
-  std::printf("median, two processes: plaintext %.0f msg/s, sealed %.0f msg/s, sealed/plaintext %.3f "
-              "(median of the rounds' ratios %.3f); CPU per message: plaintext pub %.2f us + sub %.2f us, "
-              "sealed pub %.2f us + sub %.2f us\n",
-              median(plain2.rate), median(sealed2.rate), median(sealed2.rate) / median(plain2.rate),
-              paired(plain2, sealed2),
-              median(plain2.pub_cpu), median(plain2.sub_cpu), median(sealed2.pub_cpu), median(sealed2.sub_cpu));
+  const bool broker = std::getenv("MQSEAL_BENCH_BROKER_PID") != nullptr;
+  for (int mode = 0; mode < 2; ++mode) {
+    const Series& plain = series[mode][kPlain];
+    std::printf("median, %s: plaintext %.0f msg/s", mode == 0 ? "one process" : "two processes", median(plain.rate));
+    for (int v = kSealed; v < kVariants; ++v) {
+      const Series& x = series[mode][v];
+      std::printf("; %s %.0f msg/s, ratio %.3f (median of the rounds' ratios %.3f)", kVariantNames[v],
+                  median(x.rate), median(x.rate) / median(plain.rate), paired(plain, x));
+    }
+    std::printf("\n  CPU per message:");
+    for (int v = 0; v < kVariants; ++v) {
+      const Series& x = series[mode][v];
+      if (mode == 0) {
+        std::printf(" %s %.2f us", kVariantNames[v], median(x.cpu));
+      } else {
+        std::printf(" %s pub %.2f + sub %.2f us", kVariantNames[v], median(x.pub_cpu), median(x.sub_cpu));
+      }
+      if (broker) std::printf(" + broker %.2f us", median(x.broker_cpu));
+      std::printf(v + 1 < kVariants ? ";" : "\n");
+    }
+    if (broker) {
+      // On a machine the benchmark has to itself, the rate is bounded by the
+      // CPU all three parties use per message: plaintext's total over a
+      // sealed variant's is what the ratio would be if the cores were the
+      // only limit.
+      auto total = [](const Series& x) { return median(x.cpu) + median(x.broker_cpu); };
+      std::printf("  all CPU per message, plaintext/sealed %.3f, plaintext/sealed-queued %.3f\n",
+                  total(plain) / total(series[mode][kSealed]), total(plain) / total(series[mode][kQueued]));
+    }
+  }
   return 0;
 }
 
