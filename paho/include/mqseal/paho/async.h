@@ -110,6 +110,8 @@ class AsyncAttachment {
 inline constexpr size_t kSendQueueCapacity = 4096;
 
 // Called on the queue's thread for every queued message that Paho refused.
+// It must not send through the same queue (a full queue would wait for the
+// thread that is running the callback).
 using SendRefusedCallback = void (*)(void* context, const char* topic, const Error& error);
 
 class SendQueue {
