@@ -178,17 +178,27 @@ Status queue_send(paho::SendQueue& queue, const std::string& topic, const std::s
   return queue.send_message(topic.c_str(), &message, response);
 }
 
-TEST(PahoAsync, QueuedSendsArriveSealedAndInOrderAndWhatIsNotQueuedWaitsItsTurn) {
-  constexpr int kQueued = 500;
+// A service and a device whose sends go through a queue (declared last:
+// destroyed before the device's client, as async.h requires).
+struct QueuedParties {
   Broker broker;
   Parties p;
   Inbox inbox;
-  ServiceAndDevice parties(broker, p, inbox, "plant/+/telemetry");
-  ASSERT_TRUE(parties.ready) << broker.log();
+  ServiceAndDevice parties{broker, p, inbox, "plant/+/telemetry"};
   std::unique_ptr<paho::SendQueue> queue = make_queue(parties.device.handle(), shared_sealer(p));
-  for (int i = 0; i < kQueued; ++i) {
-    testing::expect_ok(queue_send(*queue, "plant/3/telemetry", "queued-" + std::to_string(i)));
+
+  void send_numbered(const std::string& topic, const std::string& prefix, int count) {
+    for (int i = 0; i < count; ++i) testing::expect_ok(queue_send(*queue, topic, prefix + std::to_string(i)));
   }
+};
+
+TEST(PahoAsync, QueuedSendsArriveSealedAndInOrderAndWhatIsNotQueuedWaitsItsTurn) {
+  constexpr int kQueued = 500;
+  QueuedParties q;
+  ASSERT_TRUE(q.parties.ready) << q.broker.log();
+  Inbox& inbox = q.inbox;
+  paho::SendQueue* queue = q.queue.get();
+  q.send_numbered("plant/3/telemetry", "queued-", kQueued);
   // QoS 1 with a token asked for: sent on this thread once the queue is empty,
   // with Paho's token and callbacks as send_message() gives them.
   std::promise<bool> acknowledged;
@@ -204,7 +214,7 @@ TEST(PahoAsync, QueuedSendsArriveSealedAndInOrderAndWhatIsNotQueuedWaitsItsTurn)
   ASSERT_EQ(acked.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_TRUE(acked.get());
 
-  ASSERT_TRUE(inbox.wait(kQueued + 1)) << broker.log();
+  ASSERT_TRUE(inbox.wait(kQueued + 1)) << q.broker.log();
   std::lock_guard<std::mutex> lock(inbox.mutex);
   ASSERT_EQ(inbox.messages.size(), static_cast<size_t>(kQueued + 1));
   for (int i = 0; i < kQueued; ++i) {
@@ -212,7 +222,7 @@ TEST(PahoAsync, QueuedSendsArriveSealedAndInOrderAndWhatIsNotQueuedWaitsItsTurn)
   }
   EXPECT_EQ(inbox.messages.back().payload, "last, QoS 1");
   EXPECT_TRUE(inbox.refused.empty());
-  EXPECT_EQ(parties.attached.stats().delivered, static_cast<uint64_t>(kQueued + 1));  // all opened: all sealed
+  EXPECT_EQ(q.parties.attached.stats().delivered, static_cast<uint64_t>(kQueued + 1));  // all opened: all sealed
 }
 
 struct QueueRefusals {
@@ -262,19 +272,13 @@ TEST(PahoAsync, QueuedSendFailsAtOnceOnSealErrorsAndReportsPahoRefusals) {
 
 TEST(PahoAsync, DestroyingTheSendQueueHandsPahoEverythingItAccepted) {
   constexpr int kQueued = 300;
-  Broker broker;
-  Parties p;
-  Inbox inbox;
-  ServiceAndDevice parties(broker, p, inbox, "plant/+/telemetry");
-  ASSERT_TRUE(parties.ready) << broker.log();
-  std::unique_ptr<paho::SendQueue> queue = make_queue(parties.device.handle(), shared_sealer(p));
-  for (int i = 0; i < kQueued; ++i) {
-    testing::expect_ok(queue_send(*queue, "plant/4/telemetry", "m" + std::to_string(i)));
-  }
-  queue.reset();
-  ASSERT_TRUE(inbox.wait(kQueued)) << broker.log();
-  std::lock_guard<std::mutex> lock(inbox.mutex);
-  EXPECT_EQ(inbox.messages.back().payload, "m" + std::to_string(kQueued - 1));
+  QueuedParties q;
+  ASSERT_TRUE(q.parties.ready) << q.broker.log();
+  q.send_numbered("plant/4/telemetry", "m", kQueued);
+  q.queue.reset();
+  ASSERT_TRUE(q.inbox.wait(kQueued)) << q.broker.log();
+  std::lock_guard<std::mutex> lock(q.inbox.mutex);
+  EXPECT_EQ(q.inbox.messages.back().payload, "m" + std::to_string(kQueued - 1));
 }
 
 TEST(PahoAsync, AttachNeedsAMessageCallback) {
