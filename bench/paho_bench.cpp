@@ -21,7 +21,8 @@
 //     MQSEAL_BENCH_SEAL_THREAD=1 prepares them on a second thread that never
 //     calls Paho, and the publishing thread submits what is ready in one go;
 //     MQSEAL_BENCH_VERBOSE=1 prints the publish loop's duration and context
-//     switches. The last three apply to plaintext and sealed rounds alike.
+//     switches. The last three apply to plaintext and sealed rounds alike
+//     (the queued variant always sends one message per call).
 //
 //   paho_bench cost URI MESSAGES SIZE sealed|plain [CA CERT KEY]
 //     connect, publish MESSAGES QoS 0 messages, disconnect, through a TCP relay
@@ -341,7 +342,9 @@ int64_t publish_all(MQTTAsync& publisher, const std::string& uri, bool sealed, i
   p.message.qos = 0;
   p.queue = g_queue.get();
   const int64_t start = now_ns();
-  if (std::getenv("MQSEAL_BENCH_SEAL_THREAD") != nullptr) {
+  if (p.queue != nullptr) {  // the queued variant always sends one message per call
+    p.one_by_one();
+  } else if (std::getenv("MQSEAL_BENCH_SEAL_THREAD") != nullptr) {
     p.sealing_thread();
   } else if (batch != nullptr && std::atoi(batch) > 0) {
     p.batches(std::atoi(batch));
