@@ -163,6 +163,9 @@ namespace {
 class AsyncSendQueue final : public SendQueue {
  public:
   static constexpr auto kPahoFullRetry = std::chrono::microseconds(100);
+  // Buffers kept for reuse are at most this large, so one big message does
+  // not stay allocated for the life of the queue.
+  static constexpr size_t kMaxSpareBytes = 64 * 1024;
 
   AsyncSendQueue(MQTTAsync handle, std::shared_ptr<Sealer> sealer, SendRefusedCallback on_refused,
                  void* refused_context)
@@ -259,7 +262,9 @@ class AsyncSendQueue final : public SendQueue {
       {
         std::unique_lock<std::mutex> hold(lock_);
         for (Entry& done : batch) {
-          if (spare_.size() < kSendQueueCapacity) spare_.push_back(std::move(done));
+          if (spare_.size() < kSendQueueCapacity && done.sealed.capacity() <= kMaxSpareBytes) {
+            spare_.push_back(std::move(done));
+          }
         }
         batch.clear();
         submitting_ = false;

@@ -104,8 +104,9 @@ class AsyncAttachment {
 // flush() is what flush() returns. A QoS 0 message still in the queue when
 // the process dies is lost, as one in Paho's memory is.
 //
-// Bound: kSendQueueCapacity messages wait at most; send_message() blocks
-// while the queue is full. Destroy the queue (which hands Paho everything
+// Bound: kSendQueueCapacity messages wait at most, besides the batch the
+// queue's thread is handing to Paho; send_message() blocks while the queue is
+// full. Destroy the queue (which hands Paho everything
 // accepted, then stops its thread) before MQTTAsync_destroy.
 inline constexpr size_t kSendQueueCapacity = 4096;
 
