@@ -85,8 +85,10 @@ class AsyncAttachment {
 // queue made once next to the sealer:
 //
 //   auto sends = mqseal::paho::queue_sends(client, sealer);   // sealer: std::shared_ptr<mqseal::Sealer>
-//   - MQTTAsync_sendMessage(client, topic, &msg, &opts);
-//   + (*sends)->send_message(topic, &msg, &opts);
+//   - MQTTAsync_sendMessage(client, topic, &msg, opts);
+//   + (*sends)->send_message(topic, &msg, opts);
+//
+// (only QoS 0 messages sent with opts == nullptr are queued: see below).
 //
 // What is queued: QoS 0 messages sent without response options and without
 // MQTT 5 properties. Everything else (QoS 1 and 2, a token or callbacks
