@@ -3,15 +3,26 @@
 //
 //   paho_bench throughput URI MESSAGES SIZE ROUNDS
 //     QoS 0 messages from a Paho MQTTAsync publisher to a subscriber through
-//     the broker, plaintext and sealed in each round (which goes first
-//     alternates), after a warm-up; prints messages per second and client CPU
-//     per message for each round, and the ratio of medians.
+//     the broker, after a warm-up. Each round runs three variants, plaintext,
+//     sealed (send_message) and sealed through a send queue (queue_sends),
+//     each with publisher and subscriber in one process and in two, in an
+//     order that rotates; prints messages per second and client CPU per
+//     message for each, and per mode the ratios of medians and the medians
+//     of the rounds' ratios. With MQSEAL_BENCH_BROKER_PID, the broker's CPU
+//     per message too.
 //
-//     Two switches for finding where time goes (docs/PERFORMANCE.md):
+//     Switches for finding where time goes (docs/PERFORMANCE.md):
 //     MQSEAL_BENCH_PLAIN_SUBSCRIBER=1 makes the sealed rounds' subscriber
-//     count without opening (the publisher's share alone), and
+//     count without opening (the publisher's share alone);
 //     MQSEAL_BENCH_PLAIN_EXTRA_NS=N makes the plaintext publisher busy-wait N
-//     ns per message (what any per-message work costs through Paho).
+//     ns per message (what any per-message work costs through Paho);
+//     MQSEAL_BENCH_BATCH=K prepares K messages (sealed, or as they are) and
+//     then submits the K back to back, what a batch API would do;
+//     MQSEAL_BENCH_SEAL_THREAD=1 prepares them on a second thread that never
+//     calls Paho, and the publishing thread submits what is ready in one go;
+//     MQSEAL_BENCH_VERBOSE=1 prints the publish loop's duration and context
+//     switches. The last three apply to plaintext and sealed rounds alike
+//     (the queued variant always sends one message per call).
 //
 //   paho_bench cost URI MESSAGES SIZE sealed|plain [CA CERT KEY]
 //     connect, publish MESSAGES QoS 0 messages, disconnect, through a TCP relay
@@ -21,11 +32,14 @@
 #include <mqseal/mqseal.h>
 #include <mqseal/paho/async.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,6 +54,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kDeliveryTimeout = std::chrono::seconds(120);
+constexpr const char* kTopic = "bench/sensor/1";
 
 struct Keys {
   std::shared_ptr<mqseal::Keyring> ring = std::make_shared<mqseal::Keyring>();
@@ -82,78 +97,88 @@ double cpu_ms() {
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
 }
 
+// CPU time (ms) used so far by the broker whose pid MQSEAL_BENCH_BROKER_PID
+// names, from /proc (clock ticks); 0 without it.
+double broker_cpu_ms() {
+  const char* pid = std::getenv("MQSEAL_BENCH_BROKER_PID");
+  if (pid == nullptr) return 0;
+  FILE* f = std::fopen(("/proc/" + std::string(pid) + "/stat").c_str(), "r");
+  if (f == nullptr) die("MQSEAL_BENCH_BROKER_PID: no such process");
+  char line[1024] = {};
+  const size_t n = std::fread(line, 1, sizeof line - 1, f);
+  std::fclose(f);
+  const char* after_name = std::strrchr(line, ')');  // the name may hold spaces
+  if (n == 0 || after_name == nullptr) die("cannot read the broker's /proc stat");
+  unsigned long long utime = 0, stime = 0;
+  // Fields 3..13 after the name, then utime (14) and stime (15).
+  if (std::sscanf(after_name + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
+    die("cannot parse the broker's /proc stat");
+  }
+  return static_cast<double>(utime + stime) * 1e3 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 // ---- throughput ----
+//
+// Every round runs in processes forked from this one, which never calls Paho
+// itself (a fork of a process with Paho's threads would copy its locks in
+// whatever state they were): "one process" rounds fork one child that holds
+// the publisher and the subscriber; "two processes" rounds fork a subscriber
+// child and, once it has subscribed, a publisher child. Plaintext and sealed
+// rounds run the same code; only the send call and the attachment differ.
 
 std::atomic<int> g_received{0};
-int g_refused_sends = 0;
-Clock::time_point g_last_received;
+std::atomic<int64_t> g_last_received_ns{0};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
 
 int count_message(void*, char* topic, int, MQTTAsync_message* message) {
-  g_last_received = Clock::now();
-  ++g_received;
+  g_last_received_ns.store(now_ns(), std::memory_order_relaxed);
+  g_received.fetch_add(1, std::memory_order_relaxed);
   MQTTAsync_freeMessage(&message);
   MQTTAsync_free(topic);
   return 1;
 }
 
 struct Round {
-  double rate;        // messages per second, first send to last arrival
-  double cpu_us;      // this process's CPU (publisher and subscriber) per message
+  double rate = 0;        // messages delivered per second, first send to last arrival
+  double cpu_us = 0;      // client CPU per message: publisher and subscriber
+  double pub_cpu_us = 0;  // of which the publisher's process (two-process rounds only)
+  double sub_cpu_us = 0;  // and the subscriber's
+  double broker_cpu_us = 0;  // the broker's, with MQSEAL_BENCH_BROKER_PID
 };
 
-// One round: both clients live in this process, so its CPU time is theirs.
-Round throughput_round(const std::string& uri, bool sealed, int messages, size_t size, Keys& keys) {
-  auto sealer = mqseal::Sealer::create(keys.policy, keys.ring);
-  auto opener = mqseal::Opener::create(keys.policy, keys.ring);
-  if (!sealer || !opener) die("sealer/opener");
-  g_received = 0;
-  MQTTAsync subscriber = create_client(uri, sealed ? "bench-sub-sealed" : "bench-sub-plain");
+// The subscriber of a round: connected and subscribed when this returns.
+struct Subscriber {
+  MQTTAsync client = nullptr;
   std::unique_ptr<mqseal::paho::AsyncAttachment> attached;
+};
+
+void start_subscriber(Subscriber& sub, const std::string& uri, bool sealed, Keys& keys) {
+  g_received = 0;
+  sub.client = create_client(uri, sealed ? "bench-sub-sealed" : "bench-sub-plain");
   if (sealed && std::getenv("MQSEAL_BENCH_PLAIN_SUBSCRIBER") == nullptr) {
+    auto opener = mqseal::Opener::create(keys.policy, keys.ring);
+    if (!opener) die("opener");
     mqseal::paho::AsyncCallbacks callbacks;
     callbacks.message_arrived = count_message;
-    auto a = mqseal::paho::attach(subscriber, std::make_shared<mqseal::Opener>(std::move(*opener)), callbacks);
+    auto a = mqseal::paho::attach(sub.client, std::make_shared<mqseal::Opener>(std::move(*opener)), callbacks);
     if (!a) die("attach");
-    attached = std::move(*a);
+    sub.attached = std::move(*a);
   } else {
-    MQTTAsync_setCallbacks(subscriber, nullptr, nullptr, count_message, nullptr);
+    MQTTAsync_setCallbacks(sub.client, nullptr, nullptr, count_message, nullptr);
   }
   MQTTAsync_responseOptions subscribe = MQTTAsync_responseOptions_initializer;
-  if (!connect(subscriber, nullptr) ||
-      !example::wait_for(subscribe, [&](auto& o) { return MQTTAsync_subscribe(subscriber, "bench/#", 0, &o); })) {
+  if (!connect(sub.client, nullptr) ||
+      !example::wait_for(subscribe, [&](auto& o) { return MQTTAsync_subscribe(sub.client, "bench/#", 0, &o); })) {
     die("subscriber could not connect and subscribe");
   }
-  MQTTAsync publisher = create_client(uri, sealed ? "bench-pub-sealed" : "bench-pub-plain");
-  if (!connect(publisher, nullptr)) die("publisher could not connect");
+}
 
-  const std::string payload(size, 'x');
-  MQTTAsync_message message = MQTTAsync_message_initializer;
-  message.payload = const_cast<char*>(payload.data());
-  message.payloadlen = static_cast<int>(payload.size());
-  message.qos = 0;
-  g_refused_sends = 0;
-  const double cpu_before = cpu_ms();
-  const auto start = Clock::now();
-  for (int i = 0; i < messages; ++i) {
-    int rc = 0;
-    do {  // Paho refuses new commands while its queue is full: retry
-      if (sealed) {
-        rc = mqseal::paho::send_message(*sealer, publisher, "bench/sensor/1", &message, nullptr) ? 0 : -1;
-      } else {
-        if (const char* spin = std::getenv("MQSEAL_BENCH_PLAIN_EXTRA_NS")) {
-          const auto until = Clock::now() + std::chrono::nanoseconds(std::atoi(spin));
-          while (Clock::now() < until) {
-          }
-        }
-        rc = MQTTAsync_sendMessage(publisher, "bench/sensor/1", &message, nullptr);
-      }
-      if (rc != 0) {
-        ++g_refused_sends;
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-      }
-    } while (rc != 0);
-  }
-  const auto deadline = start + kDeliveryTimeout;
+// Waits until every message arrived, or for 3 s of silence (QoS 0 may drop).
+int wait_for_arrivals(int messages) {
+  const auto deadline = Clock::now() + kDeliveryTimeout;
   int last = -1;
   auto last_progress = Clock::now();
   while (g_received < messages && Clock::now() < deadline) {
@@ -162,55 +187,400 @@ Round throughput_round(const std::string& uri, bool sealed, int messages, size_t
       last = g_received;
       last_progress = Clock::now();
     } else if (Clock::now() - last_progress > std::chrono::seconds(3)) {
-      break;  // QoS 0: what did not arrive in 3 s of silence was dropped
+      break;
     }
   }
-  const double seconds = std::chrono::duration<double>(g_last_received - start).count();
-  const double cpu_us = (cpu_ms() - cpu_before) * 1e3 / messages;
-  const int received = g_received;
-  if (g_refused_sends > 0) {
-    std::printf("  (%s: Paho refused %d sends with its queue full; retried)\n", sealed ? "sealed" : "plain",
-                g_refused_sends);
-  }
+  return g_received;
+}
+
+// The publisher's send queue (the "sealed, queued" variant), destroyed before its client.
+std::unique_ptr<mqseal::paho::SendQueue> g_queue;
+bool g_use_queue = false;
+void disconnect_publisher(MQTTAsync& publisher) {
+  g_queue.reset();  // hands Paho what it holds (nothing by now: every message arrived)
   disconnect(publisher);
-  disconnect(subscriber);
+}
+
+// How the publisher hands messages to Paho. The plaintext side always gets
+// the same structure as the sealed side: only the preparation differs
+// (sealing, or nothing / a copy).
+struct Publishing {
+  MQTTAsync client;
+  mqseal::Sealer& sealer;
+  bool sealed;
+  int messages;
+  const std::string& payload;
+  MQTTAsync_message message;  // qos 0, the payload's length
+  std::chrono::nanoseconds extra;  // MQSEAL_BENCH_PLAIN_EXTRA_NS
+  int refused = 0;                 // sends Paho refused (queue full) and that were retried
+  mqseal::paho::SendQueue* queue = nullptr;  // sealed sends go through queue_sends
+
+  void submit(MQTTAsync_message& m) {
+    while (MQTTAsync_sendMessage(client, kTopic, &m, nullptr) != 0) {  // Paho's queue is full: retry
+      ++refused;
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  void prepare(std::vector<uint8_t>& out) {
+    if (!sealer.seal(kTopic, mqseal::ByteView(payload.data(), payload.size()), out, mqseal::Publish::live)) {
+      die("seal");
+    }
+  }
+
+  // What an application does: one call per message (the adapter's send_message when sealed).
+  void one_by_one() {
+    for (int i = 0; i < messages; ++i) {
+      if (sealed && queue != nullptr) {
+        if (!queue->send_message(kTopic, &message, nullptr)) die("queued send");
+        continue;
+      }
+      if (sealed) {
+        for (mqseal::Status s; !(s = mqseal::paho::send_message(sealer, client, kTopic, &message, nullptr));) {
+          if (s.error() != mqseal::Errc::transport_error) die("seal");
+          ++refused;
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+        continue;
+      }
+      if (extra.count() > 0) {
+        const auto until = Clock::now() + extra;
+        while (Clock::now() < until) {
+        }
+      }
+      submit(message);
+    }
+  }
+
+  // MQSEAL_BENCH_BATCH=K, what a batch API would do: prepare K, then submit K back to back.
+  void batches(int k) {
+    std::vector<std::vector<uint8_t>> bufs(static_cast<size_t>(k));
+    std::vector<MQTTAsync_message> batch(static_cast<size_t>(k), message);
+    for (int i = 0; i < messages; i += k) {
+      const size_t n = static_cast<size_t>(std::min(k, messages - i));
+      for (size_t j = 0; j < n && sealed; ++j) {
+        prepare(bufs[j]);
+        batch[j].payload = bufs[j].data();
+        batch[j].payloadlen = static_cast<int>(bufs[j].size());
+      }
+      for (size_t j = 0; j < n; ++j) submit(batch[j]);
+    }
+  }
+
+  // MQSEAL_BENCH_SEAL_THREAD=1: a second thread prepares the payloads (seals
+  // them, or copies them) into a shared batch of up to 1024; this thread, the
+  // only one that calls Paho, takes all that is ready at once and submits it.
+  void sealing_thread() {
+    constexpr size_t kMaxReady = 1024;
+    std::mutex lock;
+    std::condition_variable changed;
+    std::vector<std::vector<uint8_t>> ready, taken;
+    bool consumer_waiting = false, producer_waiting = false;
+    std::thread producer([&] {
+      std::vector<uint8_t> buf;
+      for (int i = 0; i < messages; ++i) {
+        if (sealed) {
+          prepare(buf);
+        } else {
+          buf.assign(payload.begin(), payload.end());
+        }
+        std::unique_lock<std::mutex> hold(lock);
+        while (ready.size() >= kMaxReady) {
+          producer_waiting = true;
+          changed.wait(hold);
+          producer_waiting = false;
+        }
+        ready.push_back(std::move(buf));
+        buf = {};
+        if (consumer_waiting) changed.notify_all();
+      }
+    });
+    for (int sent = 0; sent < messages;) {
+      {
+        std::unique_lock<std::mutex> hold(lock);
+        while (ready.empty()) {
+          consumer_waiting = true;
+          changed.wait(hold);
+          consumer_waiting = false;
+        }
+        taken.swap(ready);
+        if (producer_waiting) changed.notify_all();
+      }
+      for (auto& b : taken) {
+        MQTTAsync_message m = message;
+        m.payload = b.data();
+        m.payloadlen = static_cast<int>(b.size());
+        submit(m);
+        ++sent;
+      }
+      taken.clear();
+    }
+    producer.join();
+  }
+};
+
+// Connects a publisher, sends `messages` QoS 0 messages; returns the time of
+// the first send (steady clock, ns).
+int64_t publish_all(MQTTAsync& publisher, const std::string& uri, bool sealed, int messages, size_t size,
+                    Keys& keys) {
+  auto created = mqseal::Sealer::create(keys.policy, keys.ring);
+  if (!created) die("sealer");
+  auto sealer = std::make_shared<mqseal::Sealer>(std::move(*created));
+  publisher = create_client(uri, sealed ? "bench-pub-sealed" : "bench-pub-plain");
+  if (!connect(publisher, nullptr)) die("publisher could not connect");
+  if (sealed && g_use_queue) {
+    auto queue = mqseal::paho::queue_sends(publisher, sealer);
+    if (!queue) die("queue_sends");
+    g_queue = std::move(*queue);
+  }
+  const char* spin = std::getenv("MQSEAL_BENCH_PLAIN_EXTRA_NS");
+  const char* batch = std::getenv("MQSEAL_BENCH_BATCH");
+  const std::string payload(size, 'x');
+  Publishing p{publisher, *sealer, sealed, messages, payload, MQTTAsync_message_initializer,
+               std::chrono::nanoseconds(spin != nullptr ? std::atoi(spin) : 0)};
+  p.message.payload = const_cast<char*>(payload.data());
+  p.message.payloadlen = static_cast<int>(payload.size());
+  p.message.qos = 0;
+  p.queue = g_queue.get();
+  const int64_t start = now_ns();
+  if (p.queue != nullptr) {  // the queued variant always sends one message per call
+    p.one_by_one();
+  } else if (std::getenv("MQSEAL_BENCH_SEAL_THREAD") != nullptr) {
+    p.sealing_thread();
+  } else if (batch != nullptr && std::atoi(batch) > 0) {
+    p.batches(std::atoi(batch));
+  } else {
+    p.one_by_one();
+  }
+  if (std::getenv("MQSEAL_BENCH_VERBOSE") != nullptr) {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::printf("  (%s: publish loop %.1f ms; so far %ld voluntary, %ld involuntary context switches)\n",
+                sealed ? "sealed" : "plain", static_cast<double>(now_ns() - start) / 1e6, usage.ru_nvcsw,
+                usage.ru_nivcsw);
+  }
+  if (p.refused > 0) {
+    std::printf("  (%s: Paho refused %d sends with its queue full; retried)\n", sealed ? "sealed" : "plain",
+                p.refused);
+  }
+  std::fflush(stdout);
+  return start;
+}
+
+double rate_of(int received, int messages, bool sealed, int64_t start_ns, int64_t last_ns) {
   if (received < messages) {
     std::printf("  (%s round: %d of %d arrived; QoS 0 may drop)\n", sealed ? "sealed" : "plain", received, messages);
+    std::fflush(stdout);
   }
-  return {received / seconds, cpu_us};
+  return received / (static_cast<double>(last_ns - start_ns) / 1e9);
+}
+
+// One process: both clients in this process, so its CPU time is theirs.
+Round one_process_round(const std::string& uri, bool sealed, int messages, size_t size, Keys& keys) {
+  Subscriber sub;
+  start_subscriber(sub, uri, sealed, keys);
+  MQTTAsync publisher = nullptr;
+  const double cpu_before = cpu_ms();
+  const int64_t start = publish_all(publisher, uri, sealed, messages, size, keys);
+  const int received = wait_for_arrivals(messages);
+  Round round;
+  round.cpu_us = (cpu_ms() - cpu_before) * 1e3 / messages;
+  round.rate = rate_of(received, messages, sealed, start, g_last_received_ns);
+  disconnect_publisher(publisher);
+  disconnect(sub.client);
+  return round;
+}
+
+// Pipes between the driver and its children carry plain structs.
+template <typename T>
+void put(int fd, const T& value) {
+  if (write(fd, &value, sizeof value) != static_cast<ssize_t>(sizeof value)) die("pipe write");
+}
+template <typename T>
+T take(int fd) {
+  T value{};
+  if (read(fd, &value, sizeof value) != static_cast<ssize_t>(sizeof value)) die("pipe read (a child failed)");
+  return value;
+}
+
+struct Pipe {
+  int fd[2] = {-1, -1};
+  Pipe() {
+    if (pipe(fd) != 0) die("pipe");
+  }
+  ~Pipe() {
+    close(fd[0]);
+    close(fd[1]);
+  }
+};
+
+template <typename Body>
+pid_t spawn(Body body) {
+  std::fflush(stdout);
+  const pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    body();
+    std::fflush(stdout);
+    _exit(0);
+  }
+  return pid;
+}
+
+void reap(pid_t pid) {
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("a child failed");
+}
+
+Round in_child(const std::string& uri, bool sealed, int messages, size_t size, Keys& keys) {
+  Pipe result;
+  const double broker_before = broker_cpu_ms();
+  const pid_t pid = spawn([&] { put(result.fd[1], one_process_round(uri, sealed, messages, size, keys)); });
+  Round round = take<Round>(result.fd[0]);
+  round.broker_cpu_us = (broker_cpu_ms() - broker_before) * 1e3 / messages;
+  reap(pid);
+  return round;
+}
+
+// Two processes: the subscriber's child, then the publisher's.
+Round two_process_round(const std::string& uri, bool sealed, int messages, size_t size, Keys& keys) {
+  struct SubResult {
+    int received;
+    int64_t last_ns;
+    double cpu_ms;
+  };
+  struct PubResult {
+    int64_t start_ns;
+    double cpu_ms;
+  };
+  Pipe sub_ready, sub_result, pub_go_home, pub_result;
+  const double broker_before = broker_cpu_ms();
+  const pid_t sub_pid = spawn([&] {
+    Subscriber sub;
+    start_subscriber(sub, uri, sealed, keys);
+    const double cpu_before = cpu_ms();
+    put(sub_ready.fd[1], 1);
+    const int received = wait_for_arrivals(messages);
+    put(sub_result.fd[1], SubResult{received, g_last_received_ns, cpu_ms() - cpu_before});
+    disconnect(sub.client);
+  });
+  (void)take<int>(sub_ready.fd[0]);
+  const pid_t pub_pid = spawn([&] {
+    MQTTAsync publisher = nullptr;
+    const double cpu_before = cpu_ms();
+    const int64_t start = publish_all(publisher, uri, sealed, messages, size, keys);
+    (void)take<int>(pub_go_home.fd[0]);  // the subscriber is done: Paho's queue is empty
+    put(pub_result.fd[1], PubResult{start, cpu_ms() - cpu_before});
+    disconnect_publisher(publisher);
+  });
+  const auto sub_done = take<SubResult>(sub_result.fd[0]);
+  const double broker_cpu = broker_cpu_ms() - broker_before;
+  put(pub_go_home.fd[1], 1);
+  const auto pub_done = take<PubResult>(pub_result.fd[0]);
+  reap(pub_pid);
+  reap(sub_pid);
+  Round round;
+  round.pub_cpu_us = pub_done.cpu_ms * 1e3 / messages;
+  round.sub_cpu_us = sub_done.cpu_ms * 1e3 / messages;
+  round.cpu_us = round.pub_cpu_us + round.sub_cpu_us;
+  round.broker_cpu_us = broker_cpu * 1e3 / messages;
+  round.rate = rate_of(sub_done.received, messages, sealed, pub_done.start_ns, sub_done.last_ns);
+  return round;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Series {
+  std::vector<double> rate, cpu, pub_cpu, sub_cpu, broker_cpu;
+  void add(const Round& r) {
+    broker_cpu.push_back(r.broker_cpu_us);
+    rate.push_back(r.rate);
+    cpu.push_back(r.cpu_us);
+    pub_cpu.push_back(r.pub_cpu_us);
+    sub_cpu.push_back(r.sub_cpu_us);
+  }
+};
+
+// Every round measures each variant (plaintext; sealed with send_message;
+// sealed through queue_sends) with publisher and subscriber in one process
+// and in two; the order rotates from round to round, so that no variant
+// always runs first or on a warmer broker.
+enum Variant { kPlain, kSealed, kQueued, kVariants };
+const char* const kVariantNames[kVariants] = {"plaintext", "sealed", "sealed, queued"};
+
+Round run_variant(Variant v, bool two_processes, const std::string& uri, int messages, size_t size, Keys& keys) {
+  g_use_queue = v == kQueued;  // read by the forked children
+  const bool sealed = v != kPlain;
+  return two_processes ? two_process_round(uri, sealed, messages, size, keys)
+                       : in_child(uri, sealed, messages, size, keys);
 }
 
 int throughput(const std::string& uri, int messages, size_t size, int rounds) {
   Keys keys;
-  std::vector<double> plain, sealed, plain_cpu, sealed_cpu;
-  throughput_round(uri, false, messages / 10, size, keys);  // warm-up, not counted
+  (void)in_child(uri, false, messages / 10, size, keys);  // warm-up, not counted
+  Series series[2][kVariants];                             // [two processes][variant]
   for (int r = 0; r < rounds; ++r) {
-    // Alternate which goes first, so that neither always runs on a warmer broker.
-    Round p{};
-    Round s{};
-    if (r % 2 == 0) {
-      p = throughput_round(uri, false, messages, size, keys);
-      s = throughput_round(uri, true, messages, size, keys);
-    } else {
-      s = throughput_round(uri, true, messages, size, keys);
-      p = throughput_round(uri, false, messages, size, keys);
+    Round round[2][kVariants];
+    for (int m = 0; m < 2; ++m) {
+      const int mode = (r / kVariants) % 2 == 0 ? m : 1 - m;
+      for (int i = 0; i < kVariants; ++i) {
+        const auto v = static_cast<Variant>((r + i) % kVariants);
+        round[mode][v] = run_variant(v, mode == 1, uri, messages, size, keys);
+      }
     }
-    plain.push_back(p.rate);
-    sealed.push_back(s.rate);
-    plain_cpu.push_back(p.cpu_us);
-    sealed_cpu.push_back(s.cpu_us);
-    std::printf("round %d: plaintext %.0f msg/s (%.2f us CPU/msg), sealed %.0f msg/s (%.2f us CPU/msg)\n",
-                r + 1, p.rate, p.cpu_us, s.rate, s.cpu_us);
+    for (int mode = 0; mode < 2; ++mode) {
+      std::printf("round %d, %s:", r + 1, mode == 0 ? "one process" : "two processes");
+      for (int v = 0; v < kVariants; ++v) {
+        const Round& x = round[mode][v];
+        series[mode][v].add(x);
+        if (mode == 0) {
+          std::printf(" %s %.0f msg/s (%.2f us CPU/msg)", kVariantNames[v], x.rate, x.cpu_us);
+        } else {
+          std::printf(" %s %.0f msg/s (pub %.2f + sub %.2f us CPU/msg)", kVariantNames[v], x.rate, x.pub_cpu_us,
+                      x.sub_cpu_us);
+        }
+        std::printf(v + 1 < kVariants ? ";" : "\n");
+      }
+    }
     std::fflush(stdout);
   }
-  auto median = [](std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
+  auto paired = [](const Series& plain, const Series& other) {
+    std::vector<double> ratios;
+    for (size_t i = 0; i < plain.rate.size(); ++i) ratios.push_back(other.rate[i] / plain.rate[i]);
+    return median(ratios);
   };
-  std::printf("median: plaintext %.0f msg/s, sealed %.0f msg/s, sealed/plaintext %.3f; "
-              "client CPU per message: plaintext %.2f us, sealed %.2f us\n",
-              median(plain), median(sealed), median(sealed) / median(plain), median(plain_cpu),
-              median(sealed_cpu));
+  const bool broker = std::getenv("MQSEAL_BENCH_BROKER_PID") != nullptr;
+  for (int mode = 0; mode < 2; ++mode) {
+    const Series& plain = series[mode][kPlain];
+    std::printf("median, %s: plaintext %.0f msg/s", mode == 0 ? "one process" : "two processes", median(plain.rate));
+    for (int v = kSealed; v < kVariants; ++v) {
+      const Series& x = series[mode][v];
+      std::printf("; %s %.0f msg/s, ratio %.3f (median of the rounds' ratios %.3f)", kVariantNames[v],
+                  median(x.rate), median(x.rate) / median(plain.rate), paired(plain, x));
+    }
+    std::printf("\n  CPU per message:");
+    for (int v = 0; v < kVariants; ++v) {
+      const Series& x = series[mode][v];
+      if (mode == 0) {
+        std::printf(" %s %.2f us", kVariantNames[v], median(x.cpu));
+      } else {
+        std::printf(" %s pub %.2f + sub %.2f us", kVariantNames[v], median(x.pub_cpu), median(x.sub_cpu));
+      }
+      if (broker) std::printf(" + broker %.2f us", median(x.broker_cpu));
+      std::printf(v + 1 < kVariants ? ";" : "\n");
+    }
+    if (broker) {
+      // On a machine the benchmark has to itself, the rate is bounded by the
+      // CPU all three parties use per message: plaintext's total over a
+      // sealed variant's is what the ratio would be if the cores were the
+      // only limit.
+      auto total = [](const Series& x) { return median(x.cpu) + median(x.broker_cpu); };
+      std::printf("  all CPU per message, plaintext/sealed %.3f, plaintext/sealed-queued %.3f\n",
+                  total(plain) / total(series[mode][kSealed]), total(plain) / total(series[mode][kQueued]));
+    }
+  }
   return 0;
 }
 

@@ -3,6 +3,8 @@
 #include <mqseal/mqseal.h>
 #include <mqseal/paho/async.h>
 
+#include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -149,6 +151,134 @@ TEST(PahoAsync, SendRefusesTopicsThePolicyDoesNotCover) {
   EXPECT_EQ(paho::send_message(p.sealer, device.handle(), "plant/1/telemetry", &message, nullptr)
                 .error(),
             Errc::invalid_argument);
+}
+
+// paho::queue_sends: seals on the caller's thread, hands Paho batches from a
+// thread of its own.
+std::shared_ptr<Sealer> shared_sealer(const Parties& p) {
+  return std::make_shared<Sealer>(take(Sealer::create(testing::plant_policy(), p.keys)));
+}
+
+std::unique_ptr<paho::SendQueue> make_queue(MQTTAsync handle, std::shared_ptr<Sealer> sealer,
+                                            paho::SendRefusedCallback refused = nullptr, void* context = nullptr) {
+  Result<std::unique_ptr<paho::SendQueue>> queue = paho::queue_sends(handle, std::move(sealer), refused, context);
+  if (!queue) {
+    ADD_FAILURE() << queue.error().message();
+    std::abort();
+  }
+  return std::move(*queue);
+}
+
+Status queue_send(paho::SendQueue& queue, const std::string& topic, const std::string& payload, int qos = 0,
+                  MQTTAsync_responseOptions* response = nullptr) {
+  MQTTAsync_message message = MQTTAsync_message_initializer;
+  message.payload = const_cast<char*>(payload.data());
+  message.payloadlen = static_cast<int>(payload.size());
+  message.qos = qos;
+  return queue.send_message(topic.c_str(), &message, response);
+}
+
+// A service and a device whose sends go through a queue (declared last:
+// destroyed before the device's client, as async.h requires).
+struct QueuedParties {
+  Broker broker;
+  Parties p;
+  Inbox inbox;
+  ServiceAndDevice parties{broker, p, inbox, "plant/+/telemetry"};
+  std::unique_ptr<paho::SendQueue> queue = make_queue(parties.device.handle(), shared_sealer(p));
+
+  void send_numbered(const std::string& topic, const std::string& prefix, int count) {
+    for (int i = 0; i < count; ++i) testing::expect_ok(queue_send(*queue, topic, prefix + std::to_string(i)));
+  }
+};
+
+TEST(PahoAsync, QueuedSendsArriveSealedAndInOrderAndWhatIsNotQueuedWaitsItsTurn) {
+  constexpr int kQueued = 500;
+  QueuedParties q;
+  ASSERT_TRUE(q.parties.ready) << q.broker.log();
+  Inbox& inbox = q.inbox;
+  paho::SendQueue* queue = q.queue.get();
+  q.send_numbered("plant/3/telemetry", "queued-", kQueued);
+  // QoS 1 with a token asked for: sent on this thread once the queue is empty,
+  // with Paho's token and callbacks as send_message() gives them.
+  std::promise<bool> acknowledged;
+  MQTTAsync_responseOptions response = MQTTAsync_responseOptions_initializer;
+  response.context = &acknowledged;
+  response.onSuccess = [](void* c, MQTTAsync_successData*) { static_cast<std::promise<bool>*>(c)->set_value(true); };
+  response.onFailure = [](void* c, MQTTAsync_failureData*) { static_cast<std::promise<bool>*>(c)->set_value(false); };
+  testing::expect_ok(queue_send(*queue, "plant/3/telemetry", "last, QoS 1", 1, &response));
+  EXPECT_NE(response.token, 0);
+  testing::expect_ok(queue->flush());
+  EXPECT_EQ(queue->refused(), 0u);
+  auto acked = acknowledged.get_future();
+  ASSERT_EQ(acked.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(acked.get());
+
+  ASSERT_TRUE(inbox.wait(kQueued + 1)) << q.broker.log();
+  std::lock_guard<std::mutex> lock(inbox.mutex);
+  ASSERT_EQ(inbox.messages.size(), static_cast<size_t>(kQueued + 1));
+  for (int i = 0; i < kQueued; ++i) {
+    EXPECT_EQ(inbox.messages[static_cast<size_t>(i)].payload, "queued-" + std::to_string(i));
+  }
+  EXPECT_EQ(inbox.messages.back().payload, "last, QoS 1");
+  EXPECT_TRUE(inbox.refused.empty());
+  EXPECT_EQ(q.parties.attached.stats().delivered, static_cast<uint64_t>(kQueued + 1));  // all opened: all sealed
+}
+
+struct QueueRefusals {
+  std::mutex mutex;
+  std::vector<std::pair<std::string, Errc>> seen;
+  static void on_refused(void* context, const char* topic, const Error& error) {
+    auto* self = static_cast<QueueRefusals*>(context);
+    std::lock_guard<std::mutex> lock(self->mutex);
+    self->seen.emplace_back(topic, error.code());
+  }
+};
+
+TEST(PahoAsync, QueuedSendFailsAtOnceOnSealErrorsAndReportsPahoRefusals) {
+  Broker broker;
+  Parties p;
+  AsyncTestClient device(broker.address(), "device");
+  QueueRefusals refusals;
+  std::unique_ptr<paho::SendQueue> queue =
+      make_queue(device.handle(), shared_sealer(p), &QueueRefusals::on_refused, &refusals);
+  // Sealing errors come back from the call; nothing is queued.
+  EXPECT_EQ(queue_send(*queue, "plant/1/status", "x").error(), Errc::no_rule);
+  EXPECT_EQ(queue_send(*queue, "plant/+/telemetry", "x").error(), Errc::invalid_topic);
+  MQTTAsync_message bad = MQTTAsync_message_initializer;
+  bad.payloadlen = -1;
+  EXPECT_EQ(queue->send_message("plant/1/telemetry", &bad, nullptr).error(), Errc::invalid_argument);
+  testing::expect_ok(queue->flush());
+  EXPECT_EQ(queue->refused(), 0u);
+
+  // Not connected: Paho refuses on the queue's thread; flush() returns it, the
+  // callback sees it, the count has it.
+  testing::expect_ok(queue_send(*queue, "plant/1/telemetry", "nowhere to go"));
+  Status flushed = queue->flush();
+  ASSERT_FALSE(flushed);
+  EXPECT_EQ(flushed.error(), Errc::transport_error);
+  EXPECT_EQ(queue->refused(), 1u);
+  {
+    std::lock_guard<std::mutex> lock(refusals.mutex);
+    ASSERT_EQ(refusals.seen.size(), 1u);
+    EXPECT_EQ(refusals.seen[0], std::make_pair(std::string("plant/1/telemetry"), Errc::transport_error));
+  }
+  testing::expect_ok(queue->flush());  // reported once
+  // What is not queued gets Paho's refusal in the call.
+  EXPECT_EQ(queue_send(*queue, "plant/1/telemetry", "x", 1).error(), Errc::transport_error);
+  EXPECT_EQ(paho::queue_sends(nullptr, shared_sealer(p)).error(), Errc::invalid_argument);
+  EXPECT_EQ(paho::queue_sends(device.handle(), nullptr).error(), Errc::invalid_argument);
+}
+
+TEST(PahoAsync, DestroyingTheSendQueueHandsPahoEverythingItAccepted) {
+  constexpr int kQueued = 300;
+  QueuedParties q;
+  ASSERT_TRUE(q.parties.ready) << q.broker.log();
+  q.send_numbered("plant/4/telemetry", "m", kQueued);
+  q.queue.reset();
+  ASSERT_TRUE(q.inbox.wait(kQueued)) << q.broker.log();
+  std::lock_guard<std::mutex> lock(q.inbox.mutex);
+  EXPECT_EQ(q.inbox.messages.back().payload, "m" + std::to_string(kQueued - 1));
 }
 
 TEST(PahoAsync, AttachNeedsAMessageCallback) {

@@ -1,10 +1,17 @@
 // The MQTTAsync binding of the shared adapter in attachment.h.
 #include "mqseal/paho/async.h"
 
+#include <pthread.h>
+
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "mqseal/credentials.h"
 
@@ -146,6 +153,191 @@ Status send(Sealer& sealer, MQTTAsync handle, const char* topic, int payload_len
   message.qos = qos;
   message.retained = retained;
   return send_message(sealer, handle, topic, &message, response);
+}
+
+namespace {
+
+// One lock guards the queue; each side sleeps on its own condition variable
+// and is woken only when it said it sleeps, so a steady stream of messages
+// costs no wake-up per message.
+class AsyncSendQueue final : public SendQueue {
+ public:
+  static constexpr auto kPahoFullRetry = std::chrono::microseconds(100);
+  // Buffers kept for reuse are at most this large, so one big message does
+  // not stay allocated for the life of the queue.
+  static constexpr size_t kMaxSpareBytes = 64 * 1024;
+
+  AsyncSendQueue(MQTTAsync handle, std::shared_ptr<Sealer> sealer, SendRefusedCallback on_refused,
+                 void* refused_context)
+      : handle_(handle), sealer_(std::move(sealer)), on_refused_(on_refused), refused_context_(refused_context) {}
+
+  ~AsyncSendQueue() override {
+    if (!started_) return;
+    {
+      std::lock_guard<std::mutex> hold(lock_);
+      stopping_ = true;
+      work_.notify_one();
+    }
+    pthread_join(thread_, nullptr);  // the thread hands Paho what is queued before it ends
+  }
+
+  Status start() {
+    const int rc = pthread_create(&thread_, nullptr, &AsyncSendQueue::run, this);
+    if (rc != 0) return Error(Errc::transport_error, "cannot start the send queue's thread: " + std::string(std::strerror(rc)));
+    started_ = true;
+    return {};
+  }
+
+  Status send_message(const char* topic, const MQTTAsync_message* message,
+                      MQTTAsync_responseOptions* response) override {
+    if (topic == nullptr || message == nullptr || message->payloadlen < 0 ||
+        (message->payload == nullptr && message->payloadlen != 0)) {
+      return Error(Errc::invalid_argument, "topic and message are required");
+    }
+    if (message->qos != 0 || response != nullptr || message->properties.count != 0) {
+      wait_until_empty();
+      return mqseal::paho::send_message(*sealer_, handle_, topic, message, response);
+    }
+    Entry entry;
+    {
+      std::lock_guard<std::mutex> hold(lock_);
+      if (!spare_.empty()) {
+        entry = std::move(spare_.back());
+        spare_.pop_back();
+      }
+    }
+    const ByteView payload(message->payload, static_cast<size_t>(message->payloadlen));
+    entry.retained = message->retained != 0;
+    if (Status s = sealer_->seal(topic, payload, entry.sealed, entry.retained ? Publish::retained : Publish::live);
+        !s) {
+      return s;
+    }
+    entry.topic.assign(topic);
+    std::unique_lock<std::mutex> hold(lock_);
+    while (queued_.size() >= kSendQueueCapacity) {
+      ++room_waiters_;
+      room_.wait(hold);
+      --room_waiters_;
+    }
+    queued_.push_back(std::move(entry));
+    if (worker_sleeping_) work_.notify_one();
+    return {};
+  }
+
+  Status flush() override {
+    wait_until_empty();
+    std::lock_guard<std::mutex> hold(lock_);
+    Status first = std::move(first_refusal_);
+    first_refusal_ = {};
+    return first;
+  }
+
+  uint64_t refused() const override { return refused_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Entry {
+    std::string topic;
+    std::vector<uint8_t> sealed;
+    bool retained = false;
+  };
+
+  void wait_until_empty() {
+    std::unique_lock<std::mutex> hold(lock_);
+    while (!queued_.empty() || submitting_) {
+      ++room_waiters_;
+      room_.wait(hold);
+      --room_waiters_;
+    }
+  }
+
+  static void* run(void* self) {
+    static_cast<AsyncSendQueue*>(self)->loop();
+    return nullptr;
+  }
+
+  // Takes everything queued at once and hands it to Paho in order.
+  void loop() {
+    std::vector<Entry> batch;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> hold(lock_);
+        for (Entry& done : batch) {
+          if (spare_.size() < kSendQueueCapacity && done.sealed.capacity() <= kMaxSpareBytes) {
+            spare_.push_back(std::move(done));
+          }
+        }
+        batch.clear();
+        submitting_ = false;
+        if (room_waiters_ > 0) room_.notify_all();
+        while (queued_.empty() && !stopping_) {
+          worker_sleeping_ = true;
+          work_.wait(hold);
+          worker_sleeping_ = false;
+        }
+        if (queued_.empty()) return;  // stopping, and everything was handed over
+        batch.swap(queued_);
+        submitting_ = true;
+        if (room_waiters_ > 0) room_.notify_all();
+      }
+      for (Entry& entry : batch) submit(entry);
+    }
+  }
+
+  void submit(Entry& entry) {
+    MQTTAsync_message message = MQTTAsync_message_initializer;
+    message.payload = entry.sealed.data();
+    message.payloadlen = static_cast<int>(entry.sealed.size());
+    message.qos = 0;
+    message.retained = entry.retained ? 1 : 0;
+    int rc = MQTTAsync_sendMessage(handle_, entry.topic.c_str(), &message, nullptr);
+    // Paho's own buffer (createOptions.maxBufferedMessages) is full: it drains
+    // while connected, so wait for it then, as a caller of Paho would.
+    while (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES && MQTTAsync_isConnected(handle_) != 0) {
+      std::this_thread::sleep_for(kPahoFullRetry);
+      rc = MQTTAsync_sendMessage(handle_, entry.topic.c_str(), &message, nullptr);
+    }
+    if (rc == MQTTASYNC_SUCCESS) return;
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    Error error(Errc::transport_error, AsyncApi::describe(rc));
+    if (on_refused_ != nullptr) {
+      on_refused_(refused_context_, entry.topic.c_str(), error);
+    } else {
+      const std::string reason = error.message();
+      std::fprintf(stderr, "mqseal: Paho refused a queued message on '%s': %s\n", entry.topic.c_str(),
+                   reason.c_str());
+    }
+    std::lock_guard<std::mutex> hold(lock_);
+    if (first_refusal_) first_refusal_ = std::move(error);
+  }
+
+  const MQTTAsync handle_;
+  const std::shared_ptr<Sealer> sealer_;
+  const SendRefusedCallback on_refused_;
+  void* const refused_context_;
+  pthread_t thread_{};
+  bool started_ = false;
+
+  std::mutex lock_;
+  std::condition_variable work_;  // the queue's thread sleeps here
+  std::condition_variable room_;  // callers wait here for room, or for the queue to empty
+  std::vector<Entry> queued_;
+  std::vector<Entry> spare_;      // buffers handed back, so that steady sending allocates nothing
+  bool worker_sleeping_ = false;
+  bool submitting_ = false;       // the thread holds a batch it has not finished handing over
+  bool stopping_ = false;
+  int room_waiters_ = 0;
+  Status first_refusal_;
+  std::atomic<uint64_t> refused_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SendQueue>> queue_sends(MQTTAsync handle, std::shared_ptr<Sealer> sealer,
+                                               SendRefusedCallback refused, void* refused_context) {
+  if (handle == nullptr || !sealer) return Error(Errc::invalid_argument, "a handle and a sealer are required");
+  auto queue = std::make_unique<AsyncSendQueue>(handle, std::move(sealer), refused, refused_context);
+  if (Status s = queue->start(); !s) return s.error();
+  return std::unique_ptr<SendQueue>(std::move(queue));
 }
 
 }  // namespace mqseal::paho
