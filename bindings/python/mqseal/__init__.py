@@ -35,6 +35,12 @@ count; CONNECT tokens).
 
 Records at rest (a program's own files) are sealed with RecordCipher.
 
+Single use beyond one object: a ReplayStore (memory_replay_store(), file_replay_store())
+given to TokenVerifier(..., replay_store=store) remembers tokens there (a file store: across
+restarts); given to several Openers (Opener(..., replay_store=store), or the same keyword to
+mqseal.paho.wrap / mqseal.aio.wrap), it makes them one group that accepts each message once,
+whichever member gets it: consumers of one $share/group/... subscription (docs/DEPLOY.md).
+
 Thread safety: Sealer.seal and Opener.open may be called from many threads;
 large payloads are processed without the GIL. Opener.open copies an envelope
 given in a mutable buffer (bytearray, memoryview, ...) first, so what it
@@ -80,10 +86,13 @@ from ._mqseal import (
     PassphraseParams,
     Provisioned,
     RecordCipher,
+    ReplayStore,
     TopicPolicy,
     TopicRule,
     __version__,
+    file_replay_store,
     make_connect_token,
+    memory_replay_store,
     parse_header,
     provision,
 )
@@ -125,6 +134,7 @@ __all__ = [
     "ReplayError",
     "ReplayGuard",
     "ReplayOptions",
+    "ReplayStore",
     "RetainedPolicy",
     "Sealer",
     "SealerOptions",
@@ -134,7 +144,9 @@ __all__ = [
     "TransportError",
     "VerifierOptions",
     "__version__",
+    "file_replay_store",
     "make_connect_token",
+    "memory_replay_store",
     "parse_header",
     "provision",
 ]

@@ -31,6 +31,8 @@ OpenerOptions opener_options(py::handle o) {
   OpenerOptions options;
   options.replay = replay_options(o.attr("replay"));
   options.topic_cache_capacity = field<size_t>(o, "topic_cache_capacity");
+  options.replay_store = replay_store_field(o);
+  options.max_claims_per_key_name = field<size_t>(o, "max_claims_per_key_name");
   return options;
 }
 
@@ -114,7 +116,9 @@ void bind_sealing(py::module_& m) {
              // Envelopes above kMaxEnvelopeSize are refused by their size after
              // only the header was read, once: not worth copying.
              const StableBytes in(envelope, kMaxEnvelopeSize);
-             check(without_gil(in.view().size() >= kReleaseGilFrom,
+             // With a replay store, each message waits for a claim (a file
+             // write, a round trip): other Python threads run meanwhile.
+             check(without_gil(in.view().size() >= kReleaseGilFrom || o.shares_replay_state(),
                                [&] { return o.open(topic, in.view(), Delivery{retained, now_ms}, out); }));
              PyOpened opened{to_bytes(out.payload.data(), out.payload.size()), out.sealed, out.key_id,
                              out.timestamp_ms, to_bytes(out.sender.data(), out.sender.size()), out.sequence,
@@ -125,7 +129,8 @@ void bind_sealing(py::module_& m) {
            },
            py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
            py::arg("now_ms") = 0)
-      .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"));
+      .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"))
+      .def_property_readonly("shares_replay_state", &Opener::shares_replay_state);
 
   py::class_<ReplayGuard>(m, "ReplayGuard")
       .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),

@@ -125,6 +125,9 @@ class Opener {
 
   // Its own replay state (none is recorded in it with a replay store).
   const ReplayGuard& replay_guard() const noexcept;
+  // Whether it was created with OpenerOptions::replay_store: then every
+  // sealed message costs a claim (a file write, a network round trip).
+  bool shares_replay_state() const noexcept;
 
  private:
   struct Impl;

@@ -119,5 +119,6 @@ void Opener::set_keyring(std::shared_ptr<const Keyring> keyring) {
 }
 
 const ReplayGuard& Opener::replay_guard() const noexcept { return impl_->guard; }
+bool Opener::shares_replay_state() const noexcept { return impl_->shared != nullptr; }
 
 }  // namespace mqseal
