@@ -10,6 +10,8 @@ set(MQSEAL_PACKAGE_COMPONENTS hazmat)
 # Whether the core links OpenSSL's libcrypto (privately): mqsealConfig.cmake
 # then finds it, as it finds libsodium, for a static libmqseal's link line.
 set(MQSEAL_PACKAGE_WITH_OPENSSL ${MQSEAL_WITH_OPENSSL})
+# Likewise hiredis for a core built with the Redis replay store.
+set(MQSEAL_PACKAGE_WITH_REDIS ${MQSEAL_WITH_REDIS})
 if(MQSEAL_BUILD_POLICY_FILE)
   list(APPEND MQSEAL_PACKAGE_COMPONENTS policy_file)
 endif()
@@ -44,10 +46,13 @@ endif()
 # it at link time, and a plain `pkg-config --libs` (without --static, which is
 # how meson and most Makefiles ask) must then give it: so a static build lists
 # it in Requires.
-# The same holds for OpenSSL's libcrypto in a core built with it.
+# The same holds for OpenSSL's libcrypto and hiredis in a core built with them.
 set(mqseal_pc_modules "libsodium >= 1.0.18")
 if(MQSEAL_WITH_OPENSSL)
   string(APPEND mqseal_pc_modules ", libcrypto >= 3.0")
+endif()
+if(MQSEAL_WITH_REDIS)
+  string(APPEND mqseal_pc_modules ", hiredis")
 endif()
 get_target_property(mqseal_type mqseal TYPE)
 if(mqseal_type STREQUAL "STATIC_LIBRARY")

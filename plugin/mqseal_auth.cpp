@@ -8,7 +8,9 @@
 //   plugin_opt_max_token_lifetime 3600      (seconds, 1 to 86400; optional)
 //   plugin_opt_max_tokens_per_user 64       (1 to 65536; optional: live tokens remembered per
 //                                            device, docs/SPEC.md section 11)
-//   plugin_opt_replay_store file:/var/lib/mqseal/replay   (optional; default memory)
+//   plugin_opt_replay_store file:/var/lib/mqseal/replay   (optional; default memory;
+//                                            or redis://127.0.0.1:6379/0, shared by brokers)
+//   plugin_opt_replay_namespace plant-a     (optional, with redis:// only; default mqseal)
 //   plugin_opt_protected_topics plant/#, factory/+/cmd/#   (optional)
 //
 // Every option and its range: the table under "Options" below. A bad option
@@ -74,8 +76,11 @@ int on_basic_auth(int, void* event_data, void* userdata) {
   if (verdict) return MOSQ_ERR_SUCCESS;
   if (verdict.error().code() == mqseal::Errc::io_error) {
     // The replay store could not remember the token (a full disk, a failed
-    // sync): refused, and the operator must hear of it. The detail names
-    // the store file and the system's reason, never a secret.
+    // sync; Redis unreachable, slow past its timeout, or answering an
+    // error): refused (fail closed), and the operator must hear of it. The
+    // detail names the store file or the Redis server and the reason, never
+    // a secret (no password). Connected clients are not affected; a Redis
+    // store connects again at a later login, so logins resume with Redis.
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: refused CONNECT of user '%s' (client '%s'): the replay store: %s",
                          printable(event->username).c_str(), printable(client_id).c_str(),
                          verdict.error().message().c_str());
@@ -124,8 +129,19 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //                               restarts of this broker; the file holds at
 //                               most users x max_tokens_per_user live
 //                               tokens, 72 bytes each, and twice that in
-//                               records). `redis://...` is refused: this
-//                               build has no Redis store yet
+//                               records), or
+//                               `redis://[[user]:password@]host[:port][/db]`
+//                               (single use across every broker sharing
+//                               that Redis: mqseal/replay_store.h; room for
+//                               users x max_tokens_per_user live tokens;
+//                               connect and command timeouts 250 ms each;
+//                               the broker does not start if Redis cannot
+//                               be reached then; a core built without Redis
+//                               refuses it)
+//   replay_namespace            with a redis:// store only: the deployment
+//                               namespace its keys start with, 1 to 64 of
+//                               A-Z a-z 0-9 . _ - (default mqseal); brokers
+//                               that must share claims give the same one
 //
 // Numbers are decimal digits only: no sign, no blank, nothing after them.
 // An unknown option, a repeated one, or a value out of its range stops the
@@ -143,7 +159,9 @@ struct Settings {
   bool allow_insecure = false;
   mqseal::VerifierOptions verifier;
   std::vector<std::string> protected_filters;
-  std::string replay_file;  // empty: the in-memory store
+  std::string replay_file;   // empty: the in-memory store (or Redis)
+  std::string replay_redis;  // a redis:// URL, or empty
+  std::string replay_namespace;
 };
 
 // Empty if `value` is good (and then stored), else what is wrong with it.
@@ -210,21 +228,31 @@ std::string filter_list(std::string_view value, std::vector<std::string>& out) {
 
 constexpr std::string_view kFileStorePrefix = "file:";
 
-std::string replay_store(std::string_view value, std::string& file) {
-  if (value == "memory") {
-    file.clear();
-    return {};
-  }
+constexpr std::string_view kRedisStorePrefix = "redis";  // redis:// (and rediss://, which the store refuses)
+
+std::string replay_store(std::string_view value, Settings& settings) {
+  if (value == "memory") return {};
   if (value.substr(0, kFileStorePrefix.size()) == kFileStorePrefix) {
     const std::string_view path = value.substr(kFileStorePrefix.size());
     if (path.empty() || path.front() != '/') return "file: takes an absolute path (file:/var/lib/mqseal/replay)";
-    file = std::string(path);
+    settings.replay_file = std::string(path);
     return {};
   }
-  if (value.substr(0, 8) == "redis://" || value.substr(0, 9) == "rediss://") {
-    return "this build has no Redis replay store yet: use memory or file:/absolute/path";
+  if (value.substr(0, kRedisStorePrefix.size()) == kRedisStorePrefix) {
+    settings.replay_redis = std::string(value);  // checked part by part when the store is opened
+    return {};
   }
-  return "neither memory nor file:/absolute/path";
+  return "neither memory, file:/absolute/path nor redis://host:port/db";
+}
+
+// A redis:// URL for log lines: its password (user:password@) as ***.
+std::string without_password(const std::string& url) {
+  const size_t start = url.find("://");
+  if (start == std::string::npos) return printable(url.c_str());
+  const size_t end = std::min(url.find('/', start + 3), url.size());
+  const size_t at = url.rfind('@', end);
+  if (at == std::string::npos || at < start) return printable(url.c_str());
+  return printable((url.substr(0, start + 3) + "***" + url.substr(at)).c_str());
 }
 
 constexpr Option kOptions[] = {
@@ -235,7 +263,8 @@ constexpr Option kOptions[] = {
     {"max_tokens_per_user",
      [](Text v, Settings& s) { return number(v, 1, kMaxTokens, s.verifier.max_tokens_per_user); }},
     {"protected_topics", [](Text v, Settings& s) { return filter_list(v, s.protected_filters); }},
-    {"replay_store", [](Text v, Settings& s) { return replay_store(v, s.replay_file); }},
+    {"replay_store", [](Text v, Settings& s) { return replay_store(v, s); }},
+    {"replay_namespace", [](Text v, Settings& s) { return path(v, s.replay_namespace); }},
 };
 
 // Reads the plugin_opt_ lines into the plugin; logs and returns false on
@@ -261,7 +290,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     given = true;
     if (const std::string wrong = option->parse(value, settings); !wrong.empty()) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: bad plugin_opt_%s '%s': %s", name.c_str(),
-                           printable(std::string(value).c_str()).c_str(), wrong.c_str());
+                           without_password(std::string(value)).c_str(), wrong.c_str());
       return false;
     }
   }
@@ -276,18 +305,26 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     return false;
   }
   const size_t users = credentials->size();
+  std::shared_ptr<mqseal::ReplayStore> replay_store;  // null: the verifier's in-memory store
+  if (!settings.replay_namespace.empty() && settings.replay_redis.empty()) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_namespace is only for a redis:// replay store");
+    return false;
+  }
   std::string store_description = "memory";
+  // A store's room: every user's quota, so that no device can fill it for
+  // the others; 0 (logged) if more than the store holds.
+  const size_t quota = settings.verifier.max_tokens_per_user;
+  auto room = [&](size_t most, const char* store) -> size_t {
+    if (users <= most / quota) return std::max<size_t>(users * quota, 1);
+    mosquitto_log_printf(MOSQ_LOG_ERR,
+                         "mqseal: plugin_opt_replay_store: %zu devices x max_tokens_per_user %zu is more than a %s "
+                         "holds (%zu): lower plugin_opt_max_tokens_per_user",
+                         users, quota, store, most);
+    return 0;
+  };
   if (!settings.replay_file.empty()) {
-    // Room for every user's quota, so that no device can fill it for the others.
-    const size_t quota = settings.verifier.max_tokens_per_user;
-    if (users > mqseal::kMaxFileReplayCapacity / quota) {
-      mosquitto_log_printf(MOSQ_LOG_ERR,
-                           "mqseal: plugin_opt_replay_store: %zu devices x max_tokens_per_user %zu is more than a "
-                           "replay store file holds (%zu): lower plugin_opt_max_tokens_per_user",
-                           users, quota, mqseal::kMaxFileReplayCapacity);
-      return false;
-    }
-    const size_t capacity = std::max<size_t>(users * quota, 1);
+    const size_t capacity = room(mqseal::kMaxFileReplayCapacity, "replay store file");
+    if (capacity == 0) return false;
     auto store = mqseal::open_file_replay_store(settings.replay_file, mqseal::FileReplayStoreOptions{capacity});
     if (!store) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s", store.error().message().c_str());
@@ -296,8 +333,26 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     store_description = "file " + printable(settings.replay_file.c_str()) + " (" +
                         std::to_string((*store)->remembered()) + " live tokens, room for " + std::to_string(capacity) +
                         ")";
-    settings.verifier.replay_store = std::move(*store);
+    replay_store = std::move(*store);
   }
+  if (!settings.replay_redis.empty()) {
+    const std::string url = without_password(settings.replay_redis);
+    mqseal::RedisReplayStoreOptions redis_options;
+    if (!settings.replay_namespace.empty()) redis_options.key_namespace = settings.replay_namespace;
+    redis_options.capacity = room(mqseal::kMaxRedisReplayCapacity, "Redis replay store");
+    if (redis_options.capacity == 0) return false;
+    auto store = mqseal::open_redis_replay_store(settings.replay_redis, redis_options);
+    if (!store) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store '%s': %s", url.c_str(),
+                           store.error().message().c_str());
+      return false;
+    }
+    store_description = "redis " + url + ", namespace " + printable(redis_options.key_namespace.c_str()) + " (" +
+                        std::to_string((*store)->remembered()) + " live tokens, room for " +
+                        std::to_string(redis_options.capacity) + ")";
+    replay_store = std::move(*store);
+  }
+  settings.verifier.replay_store = std::move(replay_store);
   auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), settings.verifier);
   if (!verifier) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: the token verifier's options: %s",

@@ -37,6 +37,9 @@ CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtom
 # What the Paho integration, its tests and the demo add: the client library,
 # a real broker and its command line clients, openssl for test certificates.
 PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
+# The Redis replay store (MQSEAL_WITH_REDIS): hiredis to build it, and a real
+# redis-server (with redis-cli, from redis-tools) for its tests.
+REDIS_PACKAGES=(libhiredis-dev redis-server)
 # What building the Python package needs from Debian (the rest comes from PyPI).
 PYTHON_PACKAGES=(python3-dev python3-venv python3-pip)
 # What the libFuzzer targets need (scripts/fuzz; step 4 of scripts/test).

@@ -12,6 +12,7 @@
 
 #include "asan_preload.h"
 #include "broker.h"
+#include "redis_server.h"
 #include "test_util.h"
 
 namespace mqseal {
@@ -92,15 +93,24 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       // missing credentials file, or none named
       {{"plugin_opt_credentials_file " + file.dir.file("none")}, "plugin_opt_credentials_file: "},
       {{"plugin_opt_max_clock_skew 30"}, "plugin_opt_credentials_file is required"},
-      // the replay store: memory or file:/absolute/path; no Redis in this build
-      {{credentials, "plugin_opt_replay_store redis://127.0.0.1:6379/0"},
-       "bad plugin_opt_replay_store 'redis://127.0.0.1:6379/0': this build has no Redis replay store yet"},
-      {{credentials, "plugin_opt_replay_store rediss://127.0.0.1:6380"}, "this build has no Redis replay store yet"},
+      // the replay store: memory, file:/absolute/path or redis://...; a bad
+      // URL part is named, a password never logged, Redis must answer
+      {{credentials, "plugin_opt_replay_store redis://127.0.0.1:0/0"},
+       "plugin_opt_replay_store 'redis://127.0.0.1:0/0': invalid argument: redis URL: port: '0'"},
+      {{credentials, "plugin_opt_replay_store rediss://127.0.0.1:6380"}, "redis URL: scheme: rediss:// (TLS)"},
+      {{credentials, "plugin_opt_replay_store redis://:top-secret@127.0.0.1:1/0"},
+       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/0': file input/output failed: Redis 127.0.0.1:1/0: cannot "
+       "connect"},
+      {{credentials, "plugin_opt_replay_store redis://:top-secret@127.0.0.1:1/x"},
+       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/x': invalid argument: redis URL: database: 'x'"},
+      {{credentials, "plugin_opt_replay_store memory", "plugin_opt_replay_namespace plant-a"},
+       "plugin_opt_replay_namespace is only for a redis:// replay store"},
       {{credentials, "plugin_opt_replay_store file:"},
        "bad plugin_opt_replay_store 'file:': file: takes an absolute path"},
       {{credentials, "plugin_opt_replay_store file:replay"}, "file: takes an absolute path"},
-      {{credentials, "plugin_opt_replay_store Memory"}, "bad plugin_opt_replay_store 'Memory': neither memory nor"},
-      {{credentials, "plugin_opt_replay_store /var/lib/replay"}, "neither memory nor file:/absolute/path"},
+      {{credentials, "plugin_opt_replay_store Memory"}, "bad plugin_opt_replay_store 'Memory': neither memory, "},
+      {{credentials, "plugin_opt_replay_store /var/lib/replay"},
+       "neither memory, file:/absolute/path nor redis://host:port/db"},
       {{credentials, "plugin_opt_replay_store file:" + file.dir.file("no/such/dir/replay")},
        "plugin_opt_replay_store: file input/output failed: cannot open " + file.dir.file("no/such/dir/replay")},
       {{credentials, "plugin_opt_replay_store file:" + file.path}, "not an mqseal replay store file (foreign)"},
@@ -117,6 +127,7 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
     SCOPED_TRACE(lines);
     const std::string log = refused_start(c.lines);
     EXPECT_NE(log.find(c.log_says), std::string::npos) << "expected in the log: " << c.log_says << "\n" << log;
+    EXPECT_EQ(log.find("top-secret"), std::string::npos) << "a password in the log:\n" << log;
   }
 }
 
@@ -153,6 +164,25 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
               std::string::npos)
         << broker.log();
   }
+#if MQSEAL_TEST_REDIS
+  {
+    testing::RedisServer redis;
+    ASSERT_TRUE(redis.running()) << redis.log();
+    testing::Broker broker(plugin_options({"plugin_opt_credentials_file " + file.path,
+                                           "plugin_opt_max_tokens_per_user 5",
+                                           "plugin_opt_replay_store " + redis.url(15),
+                                           "plugin_opt_replay_namespace " + std::string(64, 'n')}));
+    ASSERT_TRUE(broker.running()) << broker.log();
+    EXPECT_NE(broker.log().find("mqseal: replay store: redis " + redis.url(15) + ", namespace " + std::string(64, 'n') +
+                                " (0 live tokens, room for 5)"),
+              std::string::npos)
+        << broker.log();
+    // A bad namespace stops it.
+    const std::string log = refused_start({"plugin_opt_credentials_file " + file.path,
+                                           "plugin_opt_replay_store " + redis.url(), "plugin_opt_replay_namespace a:b"});
+    EXPECT_NE(log.find("namespace is 1 to 64 characters of A-Z a-z 0-9 . _ -"), std::string::npos) << log;
+  }
+#endif
   // Exactly kMaxProtectedFilters (256) protected topic filters.
   testing::Broker broker(
       plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_protected_topics " + filters(256)}));

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <random>
 #include <string>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "asan_preload.h"
 #include "broker.h"
 #include "raw_mqtt.h"
+#include "redis_server.h"
 #include "tcp_relay.h"
 #include "test_util.h"
 
@@ -179,6 +181,110 @@ TEST(MosquittoPlugin, TheFileReplayStoreRefusesATokenUsedBeforeABrokerRestart) {
     }
   }
 }
+
+#if MQSEAL_TEST_REDIS
+// Issue 11: two brokers with the plugin, each on its own loopback port,
+// sharing one redis-server: a token accepted by one is refused by the other,
+// and by the first after its restart. The same brokers with the in-memory
+// store (checked too, so that the test can tell the two apart) accept it
+// once at each.
+TEST(MosquittoPluginRedis, ATokenAcceptedByOneBrokerIsRefusedByTheOtherAndAfterARestart) {
+  Deployment s;
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  for (const bool shared : {true, false}) {
+    SCOPED_TRACE(shared ? "redis store" : "memory store");
+    testing::BrokerOptions options = s.options();
+    if (shared) {
+      options.extra_config.push_back("plugin_opt_replay_store " + redis.url());
+      options.extra_config.push_back("plugin_opt_replay_namespace plant-a");
+    }
+    testing::Broker a(options);
+    testing::Broker b(options);
+    ASSERT_TRUE(a.running()) << a.log();
+    ASSERT_TRUE(b.running()) << b.log();
+    ASSERT_NE(a.port(), b.port());
+    const std::string good = token(s, "client-7");
+    EXPECT_EQ(connect(a, "client-7", "device-7", good), 0) << a.log();
+    EXPECT_EQ(connect(b, "client-7", "device-7", good), shared ? 5 : 0) << "the same token at the other broker";
+    EXPECT_EQ(connect(a, "client-7", "device-7", good), 5) << "a replayed CONNECT";
+    a.restart();
+    ASSERT_TRUE(a.running()) << a.log();
+    EXPECT_EQ(connect(a, "client-7", "device-7", good), shared ? 5 : 0) << "the same token after the restart";
+    EXPECT_EQ(connect(b, "client-7", "device-7", token(s, "client-7")), 0) << "a fresh token";
+    if (shared) {
+      EXPECT_NE(testing::read_file(a.log_path())
+                    .find("mqseal: replay store: redis redis://127.0.0.1:" + std::to_string(redis.port()) +
+                          "/0, namespace plant-a ("),
+                std::string::npos)
+          << a.log();
+      EXPECT_NE(testing::read_file(b.log_path()).find("mqseal: refused CONNECT of user 'device-7' (client 'client-7'): replay"),
+                std::string::npos)
+          << b.log();
+      EXPECT_EQ(redis.cli({"ZCARD", "plant-a:claims"}).out, "2\n");
+    }
+  }
+}
+
+// Redis stopped: new logins are refused with a log line naming Redis, while
+// a client connected before keeps publishing and receiving; Redis started
+// again: logins work again, without restarting the broker.
+TEST(MosquittoPluginRedis, RedisStoppedRefusesLoginsKeepsConnectedClientsAndComesBack) {
+  Deployment s;
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  testing::BrokerOptions options = s.options();
+  options.extra_config.push_back("plugin_opt_replay_store " + redis.url());
+  testing::Broker broker(options);
+  ASSERT_TRUE(broker.running()) << broker.log();
+  MQTTClient client = nullptr;
+  ASSERT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7"), &client), 0) << broker.log();
+  ASSERT_EQ(MQTTClient_subscribe(client, "plant/7/#", 1), MQTTCLIENT_SUCCESS);
+  // Publishes on plant/7/<n> and receives it back.
+  auto round_trip = [&](const std::string& n) {
+    const std::string topic = "plant/7/" + n;
+    MQTTClient_deliveryToken t = 0;
+    if (MQTTClient_publish(client, topic.c_str(), static_cast<int>(n.size()), n.data(), 1, 0, &t) !=
+            MQTTCLIENT_SUCCESS ||
+        MQTTClient_waitForCompletion(client, t, 5000) != MQTTCLIENT_SUCCESS) {
+      return false;
+    }
+    char* got_topic = nullptr;
+    int topic_len = 0;
+    MQTTClient_message* message = nullptr;
+    const bool received = MQTTClient_receive(client, &got_topic, &topic_len, &message, 5000) == MQTTCLIENT_SUCCESS &&
+                          message != nullptr && topic == got_topic;
+    if (message != nullptr) MQTTClient_freeMessage(&message);
+    if (got_topic != nullptr) MQTTClient_free(got_topic);
+    return received;
+  };
+  ASSERT_TRUE(round_trip("before"));
+  redis.stop();
+  // Two logins (the second within the retry interval: refused at once).
+  EXPECT_EQ(connect(broker, "client-8", "device-7", token(s, "client-8")), 5);
+  EXPECT_EQ(connect(broker, "client-9", "device-7", token(s, "client-9")), 5);
+  EXPECT_TRUE(round_trip("during")) << "a connected client stopped being served while Redis is down";
+  EXPECT_TRUE(broker.running());
+  const std::string log = testing::read_file(broker.log_path());
+  EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'client-8'): the replay store: "),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("Redis 127.0.0.1:" + std::to_string(redis.port()) + "/0"), std::string::npos) << log;
+  redis.restart();
+  ASSERT_TRUE(redis.running()) << redis.log();
+  // Within a few retry intervals (1 s each) logins work again.
+  int code = -1;
+  for (int attempt = 0; attempt < 30 && code != 0; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    code = connect(broker, "client-" + std::to_string(10 + attempt), "device-7",
+                   token(s, "client-" + std::to_string(10 + attempt)));
+  }
+  EXPECT_EQ(code, 0) << "logins did not resume with Redis\n" << broker.log();
+  EXPECT_TRUE(round_trip("after"));
+  MQTTClient_disconnect(client, 1000);
+  MQTTClient_destroy(&client);
+}
+#endif  // MQSEAL_TEST_REDIS
 
 // Issue 14 item 2: a user the plugin manages is never deferred to mosquitto's
 // own checks, even when password_file also knows the name. Had the plugin

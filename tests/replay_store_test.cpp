@@ -17,32 +17,22 @@
 #include <thread>
 #include <vector>
 
+#include "replay_test_util.h"
 #include "test_util.h"
 
 namespace mqseal {
 namespace {
 
+using testing::answer;
+using testing::id_of;
 using testing::take;
 
 constexpr uint64_t kNow = 1'800'000'000;  // claims carry their own clock
 constexpr uint64_t kFarFuture = 4'000'000'000;  // later than the system clock for years: kept on reopening
 
-ReplayId id_of(uint32_t n) {
-  ReplayId id{};
-  for (size_t i = 0; i < 4; ++i) id[i] = static_cast<uint8_t>(n >> (8 * i));
-  return id;
-}
-
 ReplayClaim claim_of(std::string_view user, uint32_t n, uint64_t keep_until = kFarFuture, uint64_t now = kNow,
                      size_t quota = 64) {
   return ReplayClaim{"token", user, id_of(n), keep_until, now, quota};
-}
-
-// first_use, seen, or the error's code name.
-std::string answer(ReplayStore& store, const ReplayClaim& c) {
-  Result<ClaimOutcome> r = store.claim(c);
-  if (!r) return name(r.error().code());
-  return *r == ClaimOutcome::first_use ? "first_use" : "seen";
 }
 
 uint64_t file_size(const std::string& path) {

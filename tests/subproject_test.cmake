@@ -1,8 +1,9 @@
 # Builds tests/subproject (mqseal inside another project, core only: policy
-# file, Paho, plugin and the OpenSSL backend off, so no CLI and a
+# file, Paho, plugin, the OpenSSL backend and Redis off, so no CLI and a
 # libsodium-only core), runs its programs (one on mqseal::hazmat, one sealing
-# and opening a bulk payload), installs it, and checks that no OpenSSL is
-# linked or required, and
+# and opening a bulk payload and asking for a Redis store, which it refuses
+# saying it was built without), installs it, and checks that no OpenSSL or
+# hiredis is linked or required, and
 # the installed package: no header of a target that was not built, and
 # find_package(mqseal COMPONENTS <not built>) fails saying why.
 # Called by CTest with -DSOURCE_DIR -DWORK_DIR -DGENERATOR -DLAUNCHER.
@@ -14,13 +15,16 @@ execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/subproject -B ${
                 -DMQSEAL_SOURCE_DIR=${SOURCE_DIR} -DCMAKE_BUILD_TYPE=Release
                 -DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER}
                 -DMQSEAL_BUILD_POLICY_FILE=OFF -DMQSEAL_BUILD_PAHO=OFF -DMQSEAL_BUILD_MOSQUITTO_PLUGIN=OFF
-                -DMQSEAL_WITH_OPENSSL=OFF
+                -DMQSEAL_WITH_OPENSSL=OFF -DMQSEAL_WITH_REDIS=OFF
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 if(rc)
   message(FATAL_ERROR "configuring mqseal as a subproject failed: ${rc}\n${out}")
 endif()
 if(NOT out MATCHES "AEAD backend libsodium only")
   message(FATAL_ERROR "-DMQSEAL_WITH_OPENSSL=OFF did not configure a libsodium-only core:\n${out}")
+endif()
+if(NOT out MATCHES "no Redis replay store \\(MQSEAL_WITH_REDIS is OFF\\)")
+  message(FATAL_ERROR "-DMQSEAL_WITH_REDIS=OFF did not configure a core without Redis:\n${out}")
 endif()
 # MQSEAL_BUILD_CLI is left ON: the CLI, which needs mqseal::policy_file, is
 # skipped, and configuring must say so.
@@ -32,9 +36,12 @@ if(rc)
   message(FATAL_ERROR "building mqseal as a subproject failed: ${rc}")
 endif()
 foreach(program app hazmat_app)
-  execute_process(COMMAND ${build}/${program} RESULT_VARIABLE rc)
+  execute_process(COMMAND ${build}/${program} RESULT_VARIABLE rc OUTPUT_VARIABLE out)
   if(rc)
     message(FATAL_ERROR "the subproject's ${program} failed: ${rc}")
+  endif()
+  if(program STREQUAL "app" AND NOT out MATCHES "built without Redis \\(MQSEAL_WITH_REDIS=OFF\\)")
+    message(FATAL_ERROR "a core built without Redis did not refuse redis:// saying so:\n${out}")
   endif()
 endforeach()
 execute_process(COMMAND ${CMAKE_COMMAND} --install ${build} --prefix ${prefix} RESULT_VARIABLE rc)
@@ -58,6 +65,10 @@ foreach(library IN LISTS libraries)
   if(openssl_symbols)
     string(APPEND problems "${library} refers to OpenSSL in a core built without it\n")
   endif()
+  file(STRINGS ${library} hiredis_symbols REGEX "redisConnectWithTimeout|redisCommandArgv")
+  if(hiredis_symbols)
+    string(APPEND problems "${library} refers to hiredis in a core built without it\n")
+  endif()
 endforeach()
 if(NOT libraries)
   string(APPEND problems "no libmqseal was installed: ${installed}\n")
@@ -72,11 +83,17 @@ foreach(pc IN LISTS pc_files)
   if(text MATCHES "libcrypto")
     string(APPEND problems "${pc} asks for OpenSSL's libcrypto in a core built without it:\n${text}\n")
   endif()
+  if(text MATCHES "hiredis")
+    string(APPEND problems "${pc} asks for hiredis in a core built without it:\n${text}\n")
+  endif()
 endforeach()
 foreach(config IN LISTS config_files)
   file(READ ${config} text)
   if(NOT text MATCHES "if\\(OFF AND NOT TARGET PkgConfig::LIBCRYPTO\\)")
     string(APPEND problems "${config} looks for OpenSSL's libcrypto in a core built without it\n")
+  endif()
+  if(NOT text MATCHES "if\\(OFF AND NOT TARGET PkgConfig::HIREDIS\\)")
+    string(APPEND problems "${config} looks for hiredis in a core built without it\n")
   endif()
 endforeach()
 if("include/mqseal/policy_file.h" IN_LIST installed)

@@ -22,6 +22,15 @@ int main() {
   auto bulk_envelope = sealer->seal("a/b", bulk);
   auto bulk_opened = opener->open("a/b", *bulk_envelope);
   if (!bulk_opened || bulk_opened->payload != bulk) return 1;
+  // The Redis replay store: in a core built with it (MQSEAL_WITH_REDIS), its
+  // hiredis, which a static libmqseal needs on the link line (mqseal.pc says
+  // so). Nothing listens on 127.0.0.1:1: refused either way, io_error with
+  // Redis, invalid_argument (saying so) without.
+  mqseal::RedisReplayStoreOptions redis_options;
+  redis_options.capacity = 1;
+  auto redis = mqseal::open_redis_replay_store("redis://127.0.0.1:1/0", redis_options);
+  if (redis) return 1;
+  std::printf("redis: %s\n", redis.error().message().c_str());
   std::printf("pkg-config consumer of mqseal %s: ok\n", MQSEAL_VERSION_STRING);
   return 0;
 }

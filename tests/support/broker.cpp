@@ -69,31 +69,6 @@ sockaddr_in loopback(int port) {
   return address;
 }
 
-// A port nobody listens on right now: bind 127.0.0.1:0, read it, close. 0 on failure.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address = loopback(0);
-  socklen_t length = sizeof address;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-bool accepts_connections(int port) {
-  if (port <= 0) return false;
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  const sockaddr_in address = loopback(port);
-  const bool connected = connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-  close(fd);
-  return connected;
-}
-
 bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
 std::string trim_left(const std::string& line) {
@@ -138,6 +113,31 @@ int open_output(const std::string& path, bool append) {
 
 }  // namespace
 
+// A port nobody listens on right now: bind 127.0.0.1:0, read it, close. 0 on failure.
+int detail::free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in address = loopback(0);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+bool detail::accepts_connections(int port) {
+  if (port <= 0) return false;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const sockaddr_in address = loopback(port);
+  const bool connected = connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return connected;
+}
+
 BrokerOptions tls_broker_options(const CertificateSet& certs, bool require_certificate,
                                  bool use_identity_as_username) {
   BrokerOptions options;
@@ -170,7 +170,7 @@ Broker::Broker(BrokerOptions options) : options_(std::move(options)) {
     detail::write_whole_file(log_path_, "");
     detail::write_whole_file(output_path_, "");
     chmod(log_path_.c_str(), kPublicFileMode);
-    port_ = free_port();
+    port_ = detail::free_port();
     if (port_ == 0) {
       why = std::string("cannot find a free port on 127.0.0.1: ") + std::strerror(errno);
       continue;
@@ -256,7 +256,7 @@ bool Broker::launch(std::string* why) {
     }
     // "running" is logged once the listeners are open; the connect makes sure it is our port that answers.
     if (detail::read_file_from(log_path_, log_offset).find(kReadyMarker) != std::string::npos &&
-        accepts_connections(port_)) {
+        detail::accepts_connections(port_)) {
       return true;
     }
     if (Clock::now() >= deadline) break;
@@ -268,7 +268,7 @@ bool Broker::launch(std::string* why) {
   return false;
 }
 
-bool Broker::running() const { return detail::is_alive(pid_) && accepts_connections(port_); }
+bool Broker::running() const { return detail::is_alive(pid_) && detail::accepts_connections(port_); }
 
 std::string Broker::address() const {
   return std::string(options_.tls ? "ssl://" : "tcp://") + kLoopbackHost + ":" + std::to_string(port_);

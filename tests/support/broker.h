@@ -22,6 +22,13 @@ struct BrokerOptions {
                                           // lines are moved to the top
 };
 
+namespace detail {
+// A port nobody listens on right now on 127.0.0.1 (bound to :0, read, closed); 0 on failure.
+int free_port();
+// True if something accepts a TCP connection on 127.0.0.1:port.
+bool accepts_connections(int port);
+}  // namespace detail
+
 // TLS listener options from a certificate set: server_cert/server_key, clients verified against ca_cert.
 BrokerOptions tls_broker_options(const CertificateSet& certs, bool require_certificate = true,
                                  bool use_identity_as_username = false);

@@ -23,6 +23,12 @@
 //                            use across restarts of one broker, not across
 //                            brokers. Format: docs/SPEC.md section 11,
 //                            "Replay store file".
+//   open_redis_replay_store() a Redis server shared by several brokers:
+//                            single use across all of them and their
+//                            restarts, as long as Redis keeps its data (see
+//                            docs/SECURITY.md on failover). Key layout and
+//                            script: docs/SPEC.md section 11, "Replay store
+//                            in Redis".
 //
 // Bounds, the same rules for every implementation (what happens when one is
 // reached is in each):
@@ -36,22 +42,25 @@
 //     max_tokens_per_user, so that no user can fill it for the others;
 //   - a claim is forgotten only once a claim on its partition is made with
 //     now > keep_until_s (a file store also drops such claims when it is
-//     opened, by the system clock). A forgotten claim would be first_use
-//     again: callers refuse claims whose keep_until_s is below the latest
+//     opened, by the system clock; a Redis store's claim key also expires
+//     keep_until_s - now_s + 1 seconds after the claim, timed by the Redis
+//     server from the claim, never by its own clock's date). A forgotten
+//     claim would be first_use again: callers refuse claims whose keep_until_s is below the latest
 //     now they have judged at (the token verifier refuses such a token as
 //     expired), so a clock stepping back brings nothing back.
 //
-// A store shared by several brokers (Redis, a later session) fits this
-// interface unchanged: claim() maps to one atomic server-side operation
-// (`SET ns:partition-hash:id 1 NX PXAT keep_until` for the claim, with the
-// per-partition quota kept in the same script so that the check and the
-// write cannot be split), keys are prefixed with a deployment namespace
-// given when the store is opened, every call has a bounded timeout, and an
-// unreachable or misbehaving server is an Error (fail closed), never
-// first_use.
+// The Redis store fits this interface unchanged: claim() is one atomic
+// server-side operation (a Lua script: the per-partition quota and the
+// store's capacity are checked and `SET <claim key> 1 NX PX <ttl>` written in
+// the same script, so that the check and the write cannot be split), keys are
+// prefixed with a deployment namespace given when the store is opened, every
+// call has a bounded timeout, and an unreachable or misbehaving server is an
+// Error (fail closed), never first_use.
 //
 // Thread safety: every implementation may be called from any thread; a
-// claim is atomic against every other claim on the same store.
+// claim is atomic against every other claim on the same store (the Redis
+// store: against every claim of every store on the same server and
+// deployment namespace).
 #ifndef MQSEAL_REPLAY_STORE_H_
 #define MQSEAL_REPLAY_STORE_H_
 
@@ -140,6 +149,72 @@ struct FileReplayStoreOptions {
 // last run's) are kept; new claims are refused until enough expire.
 [[nodiscard]] Result<std::shared_ptr<ReplayStore>> open_file_replay_store(const std::string& path,
                                                                           FileReplayStoreOptions options);
+
+// ---- Redis ----
+
+inline constexpr size_t kMaxRedisNamespaceSize = 64;         // bytes of [A-Za-z0-9._-]
+inline constexpr uint32_t kDefaultRedisTimeoutMs = 250;      // connect, and each command
+inline constexpr uint32_t kMaxRedisTimeoutMs = 10'000;       // either timeout, at most
+inline constexpr uint32_t kDefaultRedisRetryIntervalMs = 1'000;
+inline constexpr uint32_t kMaxRedisRetryIntervalMs = 60'000;
+inline constexpr size_t kMaxRedisReplayCapacity = size_t{1} << 32;  // live claims
+// keep_until_s - now_s of one claim, at most (366 days): a claim to be kept
+// longer is refused (invalid_argument), never kept for less.
+inline constexpr uint64_t kMaxRedisClaimLifetimeS = uint64_t{366} * 24 * 3600;
+
+struct RedisReplayStoreOptions {
+  // The deployment namespace: the first part of every key (docs/SPEC.md), so
+  // that several deployments share one Redis without sharing claims. 1 to
+  // kMaxRedisNamespaceSize characters of A-Z a-z 0-9 . _ -
+  std::string key_namespace = "mqseal";
+  // Live claims held at most over all partitions and every store on this
+  // server and namespace, 1..kMaxRedisReplayCapacity (the mosquitto plugin
+  // uses users x max_tokens_per_user). When they are all live, every new
+  // claim is refused (capacity_exceeded).
+  size_t capacity = 0;
+  // 1..kMaxRedisTimeoutMs each. A claim returns within connect_timeout_ms +
+  // command_timeout_ms (plus the system resolver's time when the URL names
+  // a host instead of an IP address), answered or refused.
+  uint32_t connect_timeout_ms = kDefaultRedisTimeoutMs;
+  uint32_t command_timeout_ms = kDefaultRedisTimeoutMs;
+  // After a failure that dropped the connection (unreachable, a timeout, a
+  // reply out of protocol), claims within this many milliseconds are
+  // refused at once (io_error) without trying; the first claim after it
+  // connects again. 0..kMaxRedisRetryIntervalMs; 0: every claim tries.
+  // Keeps a broker's one thread from waiting a timeout per login while
+  // Redis is down.
+  uint32_t retry_interval_ms = kDefaultRedisRetryIntervalMs;
+};
+
+// Connects to the Redis server at `url`:
+//   redis://[[user]:password@]host[:port][/db]
+// host an IPv4 address, an IPv6 address in brackets, or a DNS name (resolved
+// at each connection); port 1..65535 (default 6379); db 0..65535 (default
+// 0); the password is sent with AUTH (with the user: Redis 6 ACLs), 1 to 512
+// printable ASCII characters without '/', no percent-decoding. No TLS
+// (rediss:// is refused: put Redis behind a TLS tunnel on loopback), no
+// Redis Cluster (the script's keys are in different slots).
+// Refused, with the part named (never the password's characters):
+//   invalid_argument  a bad URL part or option; a core built without Redis
+//                     (MQSEAL_WITH_REDIS=OFF) refuses every URL so;
+//   io_error          Redis unreachable, slow past a timeout, refusing AUTH
+//                     or SELECT, or configured to evict keys
+//                     (maxmemory-policy other than noeviction: an evicted
+//                     claim would be first_use again).
+// Then every claim is one round trip (EVALSHA; EVAL when the server lost
+// the script). Every failure is an Error, never first_use: io_error for the
+// server's (unreachable, a timeout, an error reply such as WRONGTYPE at a
+// claim key, a reply of an unexpected shape), capacity_exceeded for the
+// bounds, invalid_argument for a claim to be kept past
+// kMaxRedisClaimLifetimeS. After a failure the connection is dropped and a
+// later claim connects again (retry_interval_ms above; at once after an
+// error reply, such as READONLY from a primary demoted by a failover), so
+// claims work again when Redis does, without reopening. One connection, under a mutex:
+// concurrent claims wait for each other, each at most the bound above.
+// remembered() asks Redis (every store's live claims in this namespace; 0
+// if Redis cannot answer).
+[[nodiscard]] Result<std::shared_ptr<ReplayStore>> open_redis_replay_store(std::string_view url,
+                                                                           RedisReplayStoreOptions options);
 
 }  // namespace mqseal
 

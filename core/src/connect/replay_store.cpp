@@ -29,6 +29,7 @@ namespace mqseal {
 
 namespace {
 
+using internal::check_claim;
 using internal::PartitionDigest;
 
 // Partitions and IDs come from callers (an insider may choose nonces to
@@ -53,14 +54,6 @@ struct Remembered {
 };
 // For std::push_heap / pop_heap: the earliest keep_until on top.
 bool kept_longer(const Remembered& a, const Remembered& b) noexcept { return a.keep_until_s > b.keep_until_s; }
-
-Status check_claim(const ReplayClaim& c) {
-  if (c.name_space.empty() || c.name_space.size() > kMaxReplayNamespaceSize ||
-      c.partition.size() > kMaxReplayPartitionSize || c.max_per_partition == 0) {
-    return Error(Errc::invalid_argument, "a replay claim out of range");
-  }
-  return {};
-}
 
 // A partition's key in the table: exact bytes (the memory store: u16 len ns
 // || ns || partition) or the partition digest (the file store).
@@ -508,6 +501,14 @@ class FileStore final : public ReplayStore {
 
 }  // namespace
 
+Status internal::check_claim(const ReplayClaim& c) {
+  if (c.name_space.empty() || c.name_space.size() > kMaxReplayNamespaceSize ||
+      c.partition.size() > kMaxReplayPartitionSize || c.max_per_partition == 0) {
+    return Error(Errc::invalid_argument, "a replay claim out of range");
+  }
+  return {};
+}
+
 Result<PartitionDigest> internal::partition_digest(std::string_view name_space, std::string_view partition) {
   std::vector<uint8_t> message;
   message.reserve(4 + name_space.size() + partition.size());
@@ -522,6 +523,13 @@ Result<PartitionDigest> internal::partition_digest(std::string_view name_space, 
   }
   return out;
 }
+
+#if !MQSEAL_WITH_REDIS
+Result<std::shared_ptr<ReplayStore>> open_redis_replay_store(std::string_view, RedisReplayStoreOptions) {
+  return Error(Errc::invalid_argument,
+               "this mqseal was built without Redis (MQSEAL_WITH_REDIS=OFF): a redis:// replay store is refused");
+}
+#endif
 
 Result<std::shared_ptr<ReplayStore>> memory_replay_store() {
   Result<SipKey> sip = new_sip_key();

@@ -1,4 +1,4 @@
-// Private: the partition digest of the replay stores (docs/SPEC.md section
+// Private: the claim check and the partition digest of the replay stores (docs/SPEC.md section
 // 11, "Replay store file"):
 //   digest = BLAKE2b-256(key = none, personal = "mqseal replay pt",
 //                        message = u16 len ns || ns || u16 len partition || partition)
@@ -17,6 +17,9 @@ namespace mqseal::internal {
 inline constexpr size_t kPartitionDigestSize = 32;
 inline constexpr Blake2bPersonal kPartitionPersonal = "mqseal replay pt";
 using PartitionDigest = std::array<uint8_t, kPartitionDigestSize>;
+
+// invalid_argument for a claim out of the ranges of mqseal/replay_store.h.
+[[nodiscard]] Status check_claim(const ReplayClaim& claim);
 
 [[nodiscard]] Result<PartitionDigest> partition_digest(std::string_view name_space, std::string_view partition);
 
