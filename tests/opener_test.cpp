@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <atomic>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
@@ -14,6 +16,9 @@
 #include <sys/stat.h>
 
 #include "test_util.h"
+#if MQSEAL_TEST_REDIS
+#include "redis_server.h"
+#endif
 
 namespace mqseal {
 namespace {
@@ -463,10 +468,14 @@ struct Group {
   Sealer sealer = take(Sealer::create(testing::plant_policy(), keys, SealerOptions{kDefaultTopicCacheCapacity, [this] { return clock_ms; }}));
   std::shared_ptr<ReplayStore> store;
 
+  // Each member's store: `store`, or one opened per member (a connection of its own).
+  std::function<std::shared_ptr<ReplayStore>()> open_store;
+
   explicit Group(std::shared_ptr<ReplayStore> s = take(memory_replay_store())) : store(std::move(s)) {}
+  explicit Group(std::function<std::shared_ptr<ReplayStore>()> open) : open_store(std::move(open)) {}
   Opener member(size_t quota = kDefaultMaxClaimsPerKeyName) {
     OpenerOptions options;
-    options.replay_store = store;
+    options.replay_store = open_store ? open_store() : store;
     options.max_claims_per_key_name = quota;
     return take(Opener::create(testing::plant_policy(), keys, options));
   }
@@ -676,6 +685,65 @@ TEST(SharedReplay, CreateRefusesAStoreTooSmallOrABadQuota) {
   options.max_claims_per_key_name = kMaxClaimsPerKeyName;
   EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
 }
+
+#if MQSEAL_TEST_REDIS
+// Members as in separate processes: each with its own connection to one
+// real redis-server.
+std::shared_ptr<ReplayStore> redis_store(const testing::RedisServer& redis) {
+  RedisReplayStoreOptions options;
+  options.capacity = 4 * kDefaultMaxClaimsPerKeyName;
+  return take(open_redis_replay_store(redis.url(), options));
+}
+
+TEST(SharedReplay, EachMessageIsAcceptedOnceOverTwoOpenersSharingARedisServer) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  Group g([&] { return redis_store(redis); });
+  expect_each_message_once(g);
+}
+
+TEST(SharedReplay, ReorderingFarBeyondTheWindowIsAcceptedOnceWithRedis) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  Group g([&] { return redis_store(redis); });
+  Opener a = g.member();
+  Opener b = g.member();
+  const std::string topic = "plant/7/telemetry";
+  const std::vector<uint8_t> early = g.seal(topic);
+  for (uint64_t i = 0; i < 2 * kReplayWindow; ++i) {
+    ASSERT_TRUE((i % 2 == 0 ? a : b).open(topic, g.seal(topic)));
+  }
+  EXPECT_TRUE(b.open(topic, early));
+  EXPECT_EQ(open_error(a, topic, early), Errc::duplicate);
+}
+
+// Redis stopped: refused with io_error (never accepted, never a duplicate);
+// started again (empty: it saved nothing), the members work without being
+// made again, and the message refused meanwhile is accepted once.
+TEST(SharedReplay, ARedisThatStopsRefusesUntilItIsBack) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  Group g([&] { return redis_store(redis); });
+  Opener a = g.member();
+  Opener b = g.member();
+  const std::string topic = "plant/7/telemetry";
+  ASSERT_TRUE(a.open(topic, g.seal(topic)));
+  const std::vector<uint8_t> env = g.seal(topic);
+  redis.stop();
+  EXPECT_EQ(open_error(a, topic, env), Errc::io_error);
+  EXPECT_EQ(open_error(b, topic, env), Errc::io_error);
+  redis.restart();
+  ASSERT_TRUE(redis.running()) << redis.log();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  Errc last = Errc::io_error;
+  while (last == Errc::io_error && std::chrono::steady_clock::now() < deadline) {  // the retry interval
+    last = open_error(b, topic, env);
+    if (last == Errc::io_error) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(last, static_cast<Errc>(0));
+  EXPECT_EQ(open_error(a, topic, env), Errc::duplicate);
+}
+#endif
 
 TEST(SharedReplay, ConcurrentMembersAcceptEachMessageOnce) {
   Group g;
