@@ -27,10 +27,13 @@ Requests are served by one thread each (ThreadingHTTPServer); TokenVerifier.veri
 is thread-safe, and a token is accepted once however many requests race with it.
 
 REPLAY_STORE says where used tokens are remembered (docs/DEPLOY.md): "memory" (the
-default: a restart forgets them, so a captured token is accepted once more after one)
-or "file:PATH" (a file store that survives restarts of this one process, sized
-devices x max_tokens_per_user). A whole broker cluster can call one such endpoint; several
-endpoints would each remember only their own tokens.
+default: a restart forgets them, so a captured token is accepted once more after one),
+"file:PATH" (a file store that survives restarts of this one process), or
+"redis://[[user]:password@]host[:port][/db]" (a Redis server that several endpoints
+share: a token is accepted once over all of them; logins are refused while Redis is
+unreachable). File and Redis stores are sized devices x max_tokens_per_user. A whole broker
+cluster can call one endpoint; several endpoints need the Redis store to share what they
+remember.
 """
 
 from __future__ import annotations
@@ -153,13 +156,20 @@ def make_server(
 
 
 def open_store(spec: str, credentials: mqseal.Credentials) -> mqseal.ReplayStore:
-    """The replay store REPLAY_STORE names: "memory", or "file:PATH" (devices x max_tokens_per_user claims)."""
+    """The replay store REPLAY_STORE names: "memory", "file:PATH" or "redis://..."
+
+    File and Redis stores hold devices x max_tokens_per_user claims.
+    """
     if spec == "memory":
         return mqseal.memory_replay_store()
+    capacity = max(1, len(credentials)) * mqseal.VerifierOptions().max_tokens_per_user
     if spec.startswith("file:") and len(spec) > len("file:"):
-        capacity = max(1, len(credentials)) * mqseal.VerifierOptions().max_tokens_per_user
         return mqseal.file_replay_store(spec[len("file:") :], capacity=capacity)
-    raise mqseal.InvalidArgumentError(f"unknown replay store {spec!r}: memory or file:PATH", "invalid_argument")
+    if spec.startswith("redis://"):
+        return mqseal.redis_replay_store(spec, capacity=capacity)
+    raise mqseal.InvalidArgumentError(
+        f"unknown replay store {spec!r}: memory, file:PATH or redis://...", "invalid_argument"
+    )
 
 
 def main(argv: List[str]) -> int:

@@ -297,3 +297,22 @@ def test_the_script_with_a_file_store_refuses_a_token_after_a_restart(tmp_path: 
         [sys.executable, str(EXAMPLE), str(path), "0", "redis:nowhere"], capture_output=True, text=True, timeout=30
     )
     assert bad.returncode == 1 and "invalid_argument" in bad.stderr
+
+
+def test_endpoints_sharing_a_redis_accept_a_token_once(
+    tmp_path: Path, device: mqseal.Provisioned, redis_url: str
+) -> None:
+    """Two endpoints (two processes, as for two nodes of a cluster) given one redis-server."""
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    path = tmp_path / "broker.credentials"
+    credentials.save(str(path))
+    good = token(device)
+    assert run_script_once(path, [redis_url], good) == (200, {"result": "allow"})
+    assert run_script_once(path, [redis_url], good) == (403, {"result": "deny", "reason": "replay"})
+    # A Redis that cannot be reached: the endpoint does not start (fail closed).
+    unreachable = subprocess.run(
+        [sys.executable, str(EXAMPLE), str(path), "0", "redis://127.0.0.1:1/0"], capture_output=True, text=True,
+        timeout=30,
+    )
+    assert unreachable.returncode == 1 and "io_error" in unreachable.stderr

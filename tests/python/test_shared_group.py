@@ -2,9 +2,8 @@
 replay store: the group accepts each message once, whichever member it reaches.
 
 Real parts only: a mosquitto on 127.0.0.1, paho clients wrapped by mqseal.paho, and the
-stores themselves. The members share the store in this one process (a memory store, or a
-file store that only one process may hold): the same code path as members in several
-processes sharing a store they all reach.
+stores themselves. The members share a memory store or a file store (one object in this one process), or a
+redis-server, each member with a connection of its own, as members in separate processes.
 """
 
 from __future__ import annotations
@@ -30,12 +29,23 @@ CHEAP = mqseal.PassphraseParams(bytes(16), 1, 8192)  # Argon2id limits for tests
 GROUP_FILTER = "$share/workers/plant/+/telemetry"
 MESSAGES = 40
 
-@pytest.fixture(params=["memory", "file"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> mqseal.ReplayStore:
-    """One store the members share."""
+QUOTA = mqseal.OpenerOptions().max_claims_per_key_name
+Stores = Callable[[], mqseal.ReplayStore]
+
+
+@pytest.fixture(params=["memory", "file", "redis"])
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Stores:
+    """stores() -> each member's store: one store object the members of this process share (memory,
+    file), or a connection of each member's own to one redis-server, as members in separate
+    processes would have."""
     if request.param == "memory":
-        return mqseal.memory_replay_store()
-    return mqseal.file_replay_store(str(tmp_path / "replay"), capacity=mqseal.OpenerOptions().max_claims_per_key_name)
+        shared = mqseal.memory_replay_store()
+        return lambda: shared
+    if request.param == "file":
+        shared_file = mqseal.file_replay_store(str(tmp_path / "replay"), capacity=QUOTA)
+        return lambda: shared_file
+    url: str = request.getfixturevalue("redis_url")
+    return lambda: mqseal.redis_replay_store(url, capacity=QUOTA)
 
 
 class Member:
@@ -139,11 +149,11 @@ def capture(broker: Broker) -> Tuple[mqtt.Client, List[Tuple[str, bytes]]]:
 
 
 def group_of_two(
-    broker: Broker, keys: mqseal.Keyring, policy: mqseal.TopicPolicy, store: Optional[mqseal.ReplayStore],
+    broker: Broker, keys: mqseal.Keyring, policy: mqseal.TopicPolicy, stores: Optional[Stores],
     members: List[Member],
 ) -> Tuple[Member, Member]:
-    a = Member(broker, keys, policy, store)
-    b = Member(broker, keys, policy, store)
+    a = Member(broker, keys, policy, None if stores is None else stores())
+    b = Member(broker, keys, policy, None if stores is None else stores())
     members.extend([a, b])
     a.subscribe()
     b.subscribe()
@@ -161,11 +171,11 @@ def reinject(broker: Broker, captured: List[Tuple[str, bytes]]) -> None:
 
 
 def test_a_group_accepts_each_message_once_and_refuses_reinjected_copies(
-    broker: Broker, keys_and_policy: Tuple[mqseal.Keyring, mqseal.TopicPolicy], store: mqseal.ReplayStore,
+    broker: Broker, keys_and_policy: Tuple[mqseal.Keyring, mqseal.TopicPolicy], stores: Stores,
     members: List[Member],
 ) -> None:
     keys, policy = keys_and_policy
-    a, b = group_of_two(broker, keys, policy, store, members)
+    a, b = group_of_two(broker, keys, policy, stores, members)
     spy, captured = capture(broker)
     originals = publish_originals(broker, keys, policy)
     wait_until(lambda: len(a.delivered) + len(b.delivered) == MESSAGES and len(captured) == MESSAGES, "the originals")
@@ -182,7 +192,7 @@ def test_a_group_accepts_each_message_once_and_refuses_reinjected_copies(
     assert sorted(a.delivered + b.delivered) == sorted(originals)
     assert a.client.stats.refused + b.client.stats.refused == 0
     assert a.client.stats.delivered + b.client.stats.delivered == MESSAGES
-    assert store.remembered == MESSAGES
+    assert stores().remembered == MESSAGES
 
 
 def test_without_a_shared_store_a_reinjected_copy_reaches_the_application(
@@ -205,7 +215,7 @@ def test_without_a_shared_store_a_reinjected_copy_reaches_the_application(
 
 
 def test_a_qos1_redelivery_to_another_instance_is_a_duplicate(
-    broker: Broker, keys_and_policy: Tuple[mqseal.Keyring, mqseal.TopicPolicy], store: mqseal.ReplayStore,
+    broker: Broker, keys_and_policy: Tuple[mqseal.Keyring, mqseal.TopicPolicy], stores: Stores,
     members: List[Member],
 ) -> None:
     """Member A opens its messages but never acknowledges them (paho manual_ack) and goes away.
@@ -219,8 +229,8 @@ def test_a_qos1_redelivery_to_another_instance_is_a_duplicate(
     """
     keys, policy = keys_and_policy
     a_id = f"member-a-{uuid.uuid4().hex[:8]}"
-    a = Member(broker, keys, policy, store, client_id=a_id, manual_ack=True)
-    b = Member(broker, keys, policy, store)
+    a = Member(broker, keys, policy, stores(), client_id=a_id, manual_ack=True)
+    b = Member(broker, keys, policy, stores())
     members.extend([a, b])
     a.subscribe()
     b.subscribe()
@@ -230,7 +240,7 @@ def test_a_qos1_redelivery_to_another_instance_is_a_duplicate(
     unacknowledged = len(a.delivered)
     a.stop()
 
-    replacement = Member(broker, keys, policy, store, client_id=a_id, manual_ack=True, resume=True)
+    replacement = Member(broker, keys, policy, stores(), client_id=a_id, manual_ack=True, resume=True)
     members.append(replacement)
     wait_until(lambda: replacement.client.stats.duplicates == unacknowledged, "the redeliveries")
     time.sleep(0.3)  # anything more would arrive now
@@ -239,7 +249,7 @@ def test_a_qos1_redelivery_to_another_instance_is_a_duplicate(
     assert sorted(a.delivered + b.delivered) == sorted(originals)
     replacement.stop()
 
-    third = Member(broker, keys, policy, store, client_id=a_id, manual_ack=True, resume=True)
+    third = Member(broker, keys, policy, stores(), client_id=a_id, manual_ack=True, resume=True)
     members.append(third)
     time.sleep(1.0)  # a redelivery, had the duplicates not been acknowledged, arrives at once
     assert third.client.stats == mqseal.paho.Stats()
@@ -304,6 +314,23 @@ def test_store_errors_refuse_the_message(keys_and_policy: Tuple[mqseal.Keyring, 
             opener.open("plant/1/telemetry", second)
         assert refused.value.code == "capacity_exceeded"
         assert not isinstance(refused.value, mqseal.DuplicateError)
+
+
+def test_redis_store_binding(keys_and_policy: Tuple[mqseal.Keyring, mqseal.TopicPolicy], redis_url: str) -> None:
+    """The binding's arguments reach the store; an unreachable server or a bad URL raise the mqseal.Error family.
+
+    (Redis stopping under running Openers: opener_test's SharedReplay.ARedisThatStopsRefusesUntilItIsBack.)
+    """
+    keys, policy = keys_and_policy
+    store = mqseal.redis_replay_store(redis_url, capacity=QUOTA, retry_interval_ms=0)
+    opener = mqseal.Opener(policy, keys, replay_store=store)
+    sealer = mqseal.Sealer(policy, keys)
+    assert opener.open("plant/1/telemetry", sealer.seal("plant/1/telemetry", b"1")).payload == b"1"
+    with pytest.raises(mqseal.FileError) as refused:  # io_error
+        mqseal.redis_replay_store("redis://127.0.0.1:1/0", capacity=QUOTA, connect_timeout_ms=100)
+    assert refused.value.code == "io_error"
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.redis_replay_store("rediss://127.0.0.1:6379/0", capacity=QUOTA)
 
 
 def test_verifiers_sharing_a_store_accept_a_token_once(tmp_path: Path) -> None:

@@ -257,6 +257,17 @@ def memory_replay_store() -> ReplayStore:
 def file_replay_store(path: str, *, capacity: int) -> ReplayStore:
     """A store in a local file that survives restarts, locked by this process; at most `capacity` live claims."""
 
+def redis_replay_store(
+    url: str,
+    *,
+    capacity: int,
+    key_namespace: str = "mqseal",
+    connect_timeout_ms: int = 250,
+    command_timeout_ms: int = 250,
+    retry_interval_ms: int = 1000,
+) -> ReplayStore:
+    """A store in a Redis server shared by every process reaching it; fails closed (io_error) while Redis does."""
+
 class CredentialRecord(metaclass=_Pybind11Type):
     """A broker's record of one device: no password, no device secret."""
 

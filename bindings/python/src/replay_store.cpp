@@ -1,7 +1,8 @@
 // Replay stores (mqseal/replay_store.h): where "single use" is remembered, for
 // a TokenVerifier (VerifierOptions.replay_store) and for Openers sharing their
-// replay state (OpenerOptions.replay_store). Opening one keeps the GIL (rare);
-// the claims are made by the verifier and the Opener, without it.
+// replay state (OpenerOptions.replay_store). Opening a memory or file store
+// keeps the GIL (rare, local); connecting to Redis does not; the claims are
+// made by the verifier and the Opener, without it.
 #include "binding.h"
 
 namespace mqseal::python {
@@ -30,6 +31,23 @@ void bind_replay_stores(py::module_& m) {
         py::arg("path"), py::kw_only(), py::arg("capacity"),
         "A store in a local file that survives restarts, locked by this process while it lives; holds at "
         "most `capacity` live claims (1..2^26).");
+  m.def("redis_replay_store",
+        [](const std::string& url, size_t capacity, const std::string& key_namespace, uint32_t connect_timeout_ms,
+           uint32_t command_timeout_ms, uint32_t retry_interval_ms) {
+          RedisReplayStoreOptions options;
+          options.capacity = capacity;
+          options.key_namespace = key_namespace;
+          options.connect_timeout_ms = connect_timeout_ms;
+          options.command_timeout_ms = command_timeout_ms;
+          options.retry_interval_ms = retry_interval_ms;
+          // Connecting waits up to the timeouts: without the GIL.
+          return unwrap(without_gil(true, [&] { return open_redis_replay_store(url, options); }));
+        },
+        py::arg("url"), py::kw_only(), py::arg("capacity"), py::arg("key_namespace") = "mqseal",
+        py::arg("connect_timeout_ms") = kDefaultRedisTimeoutMs, py::arg("command_timeout_ms") = kDefaultRedisTimeoutMs,
+        py::arg("retry_interval_ms") = kDefaultRedisRetryIntervalMs,
+        "A store in a Redis server (redis://[[user]:password@]host[:port][/db]) that every process reaching it "
+        "shares: at most `capacity` live claims in `key_namespace`; fails closed (io_error) while Redis does.");
 }
 
 }  // namespace mqseal::python
