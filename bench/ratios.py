@@ -27,6 +27,7 @@ COMPARISONS = [
     # (docs/PERFORMANCE.md, "Shared replay state"): no target, the price is shown.
     ("BM_OpenMemoryStore", "BM_Open", {}),
     ("BM_OpenFileStore", "BM_Open", {}),
+    ("BM_OpenRedisStore", "BM_Open", {}),
     ("BM_BareEncryptRandomNonce", "BM_BareEncrypt", {}),
     ("BM_Seal", "BM_BareOpensslEncrypt", BULK),
     ("BM_Open", "BM_BareOpensslDecryptBatch", BULK),
