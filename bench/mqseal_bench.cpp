@@ -49,8 +49,9 @@ T must(mqseal::Result<T> r) {
   return std::move(*r);
 }
 
-void BM_Seal(benchmark::State& state) {
-  World w;
+// Seals range(0) bytes on kTopic, `out` reused, under `w`'s policy and keys.
+template <typename AnyWorld>
+void seal_loop(benchmark::State& state, const AnyWorld& w) {
   mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
   const std::vector<uint8_t> payload(static_cast<size_t>(state.range(0)), 0x42);
   std::vector<uint8_t> out;
@@ -60,6 +61,8 @@ void BM_Seal(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
+
+void BM_Seal(benchmark::State& state) { seal_loop(state, World{}); }
 
 // As BM_Seal, but cycling through 64 topics, so that every call takes the
 // cache's hashed lookup instead of its most-recent-topic fast path.
@@ -79,8 +82,9 @@ void BM_SealRotatingTopics(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
 
-void BM_Open(benchmark::State& state) {
-  World w;
+// Opens fresh envelopes of range(0) bytes on kTopic under `w`'s policy and keys.
+template <typename AnyWorld>
+void open_loop(benchmark::State& state, const AnyWorld& w) {
   mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
   const size_t size = static_cast<size_t>(state.range(0));
   // Every open must see a fresh message, or the replay guard (part of the
@@ -111,6 +115,27 @@ void BM_Open(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
 }
+
+void BM_Open(benchmark::State& state) { open_loop(state, World{}); }
+
+// Suite 2 (signed sender): one device's keyring, a signed rule that lists it,
+// and the same keyring on the receiving side (it verifies with the public
+// half of its own signing key pair).
+struct SignedWorld {
+  std::shared_ptr<mqseal::Keyring> keys = std::make_shared<mqseal::Keyring>();
+  mqseal::TopicPolicy policy;
+  SignedWorld() {
+    if (!keys->generate("telemetry") || !keys->generate_signing_key("dev-42") ||
+        !policy.add_signed_rule("plant/+/sensors/#", "telemetry", {"dev-42"})) {
+      std::abort();
+    }
+  }
+};
+
+void BM_SealSigned(benchmark::State& state) { seal_loop(state, SignedWorld{}); }
+
+// As BM_Open (fresh envelopes, a new receiver per batch outside the timing).
+void BM_OpenSigned(benchmark::State& state) { open_loop(state, SignedWorld{}); }
 
 // Open 64 B as BM_Open does, with the Opener sharing its replay state
 // through a store (OpenerOptions::replay_store): every open claims its
@@ -236,6 +261,47 @@ void BM_BareDecrypt(benchmark::State& state) {
                                                    b.sealed.size(), nullptr, 0, b.nonce,
                                                    b.key) != 0) {
       state.SkipWithError("decrypt failed");
+    }
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+
+// Suite 2's baselines, the bare libsodium calls in one iteration: the AEAD
+// over the payload, then crypto_sign_detached over its output (ciphertext
+// and tag, size + 16 bytes: what encrypt-then-sign signs at the least);
+// opening: crypto_sign_verify_detached over it, then the AEAD decryption.
+struct BareSigned : Bare {
+  unsigned char pk[crypto_sign_PUBLICKEYBYTES];
+  unsigned char sk[crypto_sign_SECRETKEYBYTES];
+  unsigned char signature[crypto_sign_BYTES];
+  explicit BareSigned(size_t size) : Bare(size) { crypto_sign_keypair(pk, sk); }
+};
+
+void BM_BareSignPlusEncrypt(benchmark::State& state) {
+  BareSigned b(static_cast<size_t>(state.range(0)));
+  unsigned long long len = 0;
+  for (auto _ : state) {
+    crypto_aead_xchacha20poly1305_ietf_encrypt(b.sealed.data(), &len, b.payload.data(), b.payload.size(), nullptr,
+                                               0, nullptr, b.nonce, b.key);
+    crypto_sign_detached(b.signature, nullptr, b.sealed.data(), b.sealed.size(), b.sk);
+    benchmark::DoNotOptimize(b.signature);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+
+void BM_BareVerifyPlusDecrypt(benchmark::State& state) {
+  BareSigned b(static_cast<size_t>(state.range(0)));
+  unsigned long long len = 0;
+  crypto_aead_xchacha20poly1305_ietf_encrypt(b.sealed.data(), &len, b.payload.data(), b.payload.size(), nullptr, 0,
+                                             nullptr, b.nonce, b.key);
+  crypto_sign_detached(b.signature, nullptr, b.sealed.data(), b.sealed.size(), b.sk);
+  std::vector<unsigned char> out(b.payload.size());
+  for (auto _ : state) {
+    if (crypto_sign_verify_detached(b.signature, b.sealed.data(), b.sealed.size(), b.pk) != 0 ||
+        crypto_aead_xchacha20poly1305_ietf_decrypt(out.data(), &len, nullptr, b.sealed.data(), b.sealed.size(),
+                                                   nullptr, 0, b.nonce, b.key) != 0) {
+      state.SkipWithError("verify or decrypt failed");
     }
     benchmark::DoNotOptimize(out.data());
   }
@@ -419,6 +485,10 @@ BENCHMARK(BM_BareOpensslEncrypt)->MQSEAL_SIZES;
 BENCHMARK(BM_BareOpensslDecrypt)->MQSEAL_SIZES;
 BENCHMARK(BM_BareOpensslDecryptBatch)->Arg(16384)->Arg(65536)->Arg(1048576);
 #endif
+BENCHMARK(BM_SealSigned)->Arg(64)->Arg(65536);
+BENCHMARK(BM_OpenSigned)->Arg(64)->Arg(65536);
+BENCHMARK(BM_BareSignPlusEncrypt)->Arg(64)->Arg(65536);
+BENCHMARK(BM_BareVerifyPlusDecrypt)->Arg(64)->Arg(65536);
 BENCHMARK(BM_AeadBackend)->ArgsProduct({{0, 1}, {256, 512, 768, 1024, 1536, 2048, 4096}});
 
 }  // namespace

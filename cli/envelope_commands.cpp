@@ -112,7 +112,7 @@ int inspect_stdin() {
                 static_cast<unsigned>(header->version), static_cast<unsigned>(header->suite), suite, intent,
                 key_id_hex(header->key_id).c_str(), header->timestamp_ms, utc_iso8601(header->timestamp_ms).c_str(),
                 internal::hex_encode(ByteView(header->sender)).c_str(), header->sequence,
-                envelope.size() - envelope_overhead(header->version));
+                envelope.size() - envelope_overhead(header->version, header->suite));
   if (Status s = write_stdout(std::string_view(out)); !s) return fail(s.error());
   return kExitOk;
 }

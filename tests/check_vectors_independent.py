@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Independent implementation of docs/SPEC.md, version 2 (envelope v2 and
-v1, replay rules with per-key-name partitions and per-rule retained
-policies, policies, CONNECT tokens, the keyring, credentials and policy
-files, records at rest), checked against every known-answer vector in
-tests/vectors/.
+v1, suite 2 signed sender, replay rules with per-key-name and per-signer
+partitions and per-rule retained policies, policies, CONNECT tokens, the
+keyring, credentials and policy files, records at rest), checked against
+every known-answer vector in tests/vectors/.
 
 Written from docs/SPEC.md alone, without reading the C++ sources, to show
 that the specification is enough to interoperate. It doubles as a reference
@@ -17,8 +17,10 @@ enough, the spec was completed, not this file.)
 Usage: python3 tests/check_vectors_independent.py [VECTORS_DIRECTORY]
 
 Dependencies: Python 3.11 standard library (tomllib reads policy files),
-plus the system libsodium loaded through ctypes for XChaCha20-Poly1305 and
-Argon2id only. Every BLAKE2b derivation uses hashlib, so that half of the
+plus the system libsodium loaded through ctypes for XChaCha20-Poly1305,
+Argon2id and the Ed25519 public key check only, and, when it is installed,
+the `cryptography` package (OpenSSL) for Ed25519 signing and verification
+(suite 2; without it, libsodium's). Every BLAKE2b derivation uses hashlib, so that half of the
 crypto is independent of libsodium.
 
 Exit status 0 only if every vector and self-check passed and at least
@@ -58,6 +60,7 @@ ERROR_NAMES = (
     "payload_too_large", "io_error", "insecure_permissions", "parse_error",
     "crypto_failure", "nonce_exhausted", "no_primary_key",
     "transport_error", "unknown_user", "capacity_exceeded",
+    "unknown_signer", "unauthorized_signer", "wrong_suite_for_topic",
 )
 
 
@@ -2570,6 +2573,12 @@ def parse_keyring_file(text: str) -> list[dict]:
     for number, f in _file_lines(text, "mqseal-keyring v1", MAX_KEYRING_FILE):
         def bad(what: str) -> MqsealError:
             return MqsealError("parse_error", f"line {number}: {what}")
+        if f[0] in ("signing-ed25519", "trusted-ed25519"):
+            entry = _signature_key_line(f, keys, bad)
+            if len(keys) == MAX_KEYRING_KEYS:
+                raise bad("too many keys")
+            keys.append(entry)
+            continue
         if f[0] != "key" or len(f) not in (5, 9):
             raise bad("expected 'key NAME ID STATE MATERIAL [argon2id SALT OPS MEM]'")
         name, ident, state, material = f[1:5]
@@ -2582,7 +2591,8 @@ def parse_keyring_file(text: str) -> list[dict]:
             raise bad("duplicate key ID")
         if state not in STATES:
             raise bad("state")
-        if state == "primary" and any(k["name"] == name and k["state"] == "primary" for k in keys):
+        if state == "primary" and any(k["name"] == name and k["state"] == "primary"
+                                      and "kind" not in k for k in keys):
             raise bad("second primary")
         entry: dict = {"name": name, "id": key_id, "state": state}
         if state == "retired":
@@ -2603,9 +2613,63 @@ def parse_keyring_file(text: str) -> list[dict]:
     return keys
 
 
-def write_keyring_file(keys: list[dict]) -> str:
+def _signature_key_line(f: list[str], keys: list[dict], bad) -> dict:
+    """Section 8, signature keys: `signing-ed25519 NAME ID STATE SEED
+    PUBLIC` and `trusted-ed25519 NAME ID STATE PUBLIC`. Returns the entry
+    with `kind` ("signing" or "trusted_signer"), and `seed` / `public`."""
+    signing = f[0] == "signing-ed25519"
+    if len(f) != (6 if signing else 5):
+        raise bad("wrong number of fields")
+    name, ident, state = f[1:4]
+    if not KEY_NAME_RE.fullmatch(name):
+        raise bad("signer name")
+    if not _HEX[8].fullmatch(ident) or int(ident, 16) == 0:
+        raise bad("key ID")
+    key_id = int(ident, 16)
+    if any(k["id"] == key_id for k in keys):
+        raise bad("duplicate key ID")
+    kind = "signing" if signing else "trusted_signer"
+    if state not in (STATES if signing else ("active", "retired")):
+        raise bad("state")
+    if state == "primary" and any(k.get("kind") == kind and k["name"] == name
+                                  and k["state"] == "primary" for k in keys):
+        raise bad("second primary")
+    entry: dict = {"kind": kind, "name": name, "id": key_id, "state": state}
+    public = f[5] if signing else f[4]
+    if state == "retired":
+        if public != "-" or (signing and f[4] != "-"):
+            raise bad("retired key with material")
+        return entry
+    if not _HEX[64].fullmatch(public) or not ed25519_valid_public(bytes.fromhex(public)):
+        raise bad("public key")
+    if signing:
+        if not _HEX[64].fullmatch(f[4]):
+            raise bad("seed")
+        if ed25519_public(bytes.fromhex(f[4])) != bytes.fromhex(public):
+            raise bad("public key is not the seed's")
+        entry["seed"] = f[4].lower()
+    entry["public"] = public.lower()
+    return entry
+
+
+def _signature_key_text(k: dict, public_only: bool) -> str:
+    """One signature key line as mqseal writes it; public_only: the
+    trusted-ed25519 line of the public export (primary written active)."""
+    if public_only or k["kind"] == "trusted_signer":
+        state = "active" if k["state"] == "primary" else k["state"]
+        return f"trusted-ed25519 {k['name']} {k['id']:08x} {state} {k.get('public', '-')}"
+    return (f"signing-ed25519 {k['name']} {k['id']:08x} {k['state']} "
+            f"{k.get('seed', '-')} {k.get('public', '-')}")
+
+
+def write_keyring_file(keys: list[dict], public_only: bool = False) -> str:
     lines = ["mqseal-keyring v1"]
     for k in keys:
+        if "kind" in k:
+            lines.append(_signature_key_text(k, public_only))
+            continue
+        if public_only:
+            continue
         line = f"key {k['name']} {k['id']:08x} {k['state']} {k.get('material', '-')}"
         if "argon2id" in k:
             a = k["argon2id"]
@@ -2880,6 +2944,369 @@ def check_replay_store(doc: dict) -> list[tuple[str, list[str]]]:
     return results
 
 
+# --------------------------------------------------------------------------
+# Sections 1, 2a, 4a, 6 and 8: suite 2, signed sender (signed_v1.json).
+# Ed25519 comes from the `cryptography` package (OpenSSL) when installed, so
+# that it is independent of libsodium (else from libsodium); the public key
+# validity check of section 1 (crypto_core_ed25519_is_valid_point, which the
+# spec names) always uses libsodium.
+# --------------------------------------------------------------------------
+
+SUITE_SIGNED = 0x02
+SIGNED_AD_PREFIX_LEN = 19          # version .. signer_key_id
+SIGNED_HEADER_LEN = 43             # .. sequence
+SIGNATURE_LEN = 64
+SIGNED_MIN = SIGNED_HEADER_LEN + TAG_LEN + SIGNATURE_LEN    # 123
+SIGNED_PERSONAL = b"mqseal signature"                        # 16 bytes
+SIGNED_DOMAIN = b"mqseal envelope v2 suite 2 signature"      # 36 bytes
+SIGNER_LEVEL = "{signer}"
+
+_sodium.crypto_core_ed25519_is_valid_point.argtypes = [ctypes.c_char_p]
+_sodium.crypto_core_ed25519_is_valid_point.restype = ctypes.c_int
+
+
+def ed25519_valid_public(pk: bytes) -> bool:
+    return len(pk) == 32 and _sodium.crypto_core_ed25519_is_valid_point(pk) == 1
+
+
+try:   # OpenSSL's Ed25519, independent of libsodium, when the package is there
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
+                                                                   Ed25519PublicKey)
+    ED25519_FROM = "cryptography (OpenSSL)"
+except ImportError:     # else libsodium's, through ctypes
+    Ed25519PrivateKey = None
+    ED25519_FROM = "libsodium (the cryptography package is not installed)"
+    _sodium.crypto_sign_seed_keypair.argtypes = [ctypes.c_char_p] * 3
+    _sodium.crypto_sign_detached.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_char_p,
+                                             ctypes.c_ulonglong, ctypes.c_char_p]
+    _sodium.crypto_sign_verify_detached.argtypes = [ctypes.c_char_p, ctypes.c_char_p,
+                                                    ctypes.c_ulonglong, ctypes.c_char_p]
+
+
+def _sodium_keypair(seed: bytes) -> tuple[bytes, bytes]:
+    pk, sk = ctypes.create_string_buffer(32), ctypes.create_string_buffer(64)
+    if _sodium.crypto_sign_seed_keypair(pk, sk, seed) != 0:
+        raise MqsealError("crypto_failure", "crypto_sign_seed_keypair")
+    return pk.raw, sk.raw
+
+
+def ed25519_public(seed: bytes) -> bytes:
+    if Ed25519PrivateKey is None:
+        return _sodium_keypair(seed)[0]
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def ed25519_sign(seed: bytes, message: bytes) -> bytes:
+    if Ed25519PrivateKey is None:
+        sig = ctypes.create_string_buffer(64)
+        _sodium.crypto_sign_detached(sig, None, message, len(message), _sodium_keypair(seed)[1])
+        return sig.raw
+    return Ed25519PrivateKey.from_private_bytes(seed).sign(message)
+
+
+def ed25519_verify(pk: bytes, message: bytes, signature: bytes) -> bool:
+    if Ed25519PrivateKey is None:
+        return _sodium.crypto_sign_verify_detached(signature, message, len(message), pk) == 0
+    try:
+        Ed25519PublicKey.from_public_bytes(pk).verify(signature, message)
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def signed_associated_data(envelope: bytes, topic_bytes: bytes) -> bytes:
+    """Section 4a: ad = envelope[0..19) || u16(len(T)) || T."""
+    return envelope[:SIGNED_AD_PREFIX_LEN] + len(topic_bytes).to_bytes(2, "big") + topic_bytes
+
+
+def signed_message(topic_bytes: bytes, signed_part: bytes) -> bytes:
+    """Section 4a: m = domain || BLAKE2b-512(personal, u16(len T) || T || S)."""
+    digest = hashlib.blake2b(len(topic_bytes).to_bytes(2, "big") + topic_bytes + signed_part,
+                             digest_size=64, person=SIGNED_PERSONAL).digest()
+    return SIGNED_DOMAIN + digest
+
+
+@dataclass
+class SignedRule:
+    """A section 2 rule with section 2a's fields; `levels` are the filter's
+    levels with {signer} read as '+' (for matching and precedence)."""
+    filter: str
+    key_name: Optional[str]
+    levels: tuple[str, ...]
+    retained: Optional[RetainedRule]
+    suite: int = 1
+    signers: tuple[str, ...] = ()
+    signer_level: Optional[int] = None
+
+    @property
+    def plaintext(self) -> bool:
+        return self.key_name is None
+
+
+def signed_policy(items: list[dict]) -> list[SignedRule]:
+    """Section 2 and 2a: the rules of a policy array (or of a parsed file)."""
+    rules: list[SignedRule] = []
+    seen: set[tuple[str, ...]] = set()
+    for item in items:
+        flt = item["filter"]
+        raw_levels = validate_filter(flt)
+        patterns = [i for i, level in enumerate(raw_levels) if level == SIGNER_LEVEL]
+        levels = tuple("+" if level == SIGNER_LEVEL else level for level in raw_levels)
+        if item.get("plaintext") is True:
+            if patterns:
+                raise MqsealError("invalid_filter", "{signer} in a plaintext rule")
+            rule = SignedRule(flt, None, levels, None)
+        else:
+            suite = item.get("suite", 1)
+            signers = tuple(item.get("signers", ()))
+            if suite == 1 and (patterns or signers):
+                raise MqsealError("invalid_filter" if patterns else "invalid_argument", flt)
+            if suite == 2:
+                if (len(patterns) > 1 or (not patterns and not signers)
+                        or len(set(signers)) != len(signers)
+                        or not all(KEY_NAME_RE.fullmatch(n) for n in signers)):
+                    raise MqsealError("invalid_argument", f"signed rule {flt!r}")
+            elif suite != 1:
+                raise MqsealError("invalid_argument", f"suite {suite}")
+            rule = SignedRule(flt, item["key"], levels, retained_rule_of(item), suite, signers,
+                              patterns[0] if patterns else None)
+        if levels in seen:     # {signer} is '+': a/{signer} and a/+ are one filter
+            raise MqsealError("invalid_argument", f"filter {flt!r} twice")
+        seen.add(levels)
+        rules.append(rule)
+    return rules
+
+
+def signed_resolve(rules: list[SignedRule], topic: str) -> tuple[SignedRule, bytes]:
+    s, raw = validate_topic(topic)
+    matching = [r for r in rules if filter_matches(list(r.levels), s)]
+    if not matching:
+        raise MqsealError("no_rule", s)
+    depth = max(len(r.levels) for r in matching)
+    return min(matching, key=lambda r: specificity_key(list(r.levels), depth)), raw
+
+
+def signer_authorized(rule: SignedRule, topic: str, signer: str) -> bool:
+    """Section 2a: listed, or the topic's level at the {signer} index."""
+    if signer in rule.signers:
+        return True
+    return rule.signer_level is not None and topic.split("/")[rule.signer_level] == signer
+
+
+class SignedReceiver:
+    """Opening, section 4a's steps, with section 6's guard (ReplayGuard
+    above) keyed by ("signer", name) for suite 2: a partition apart from
+    every key name."""
+
+    def __init__(self, doc: dict, config: ReplayConfig):
+        self.rules = signed_policy(doc["policy"])
+        self.keyring = Keyring.from_json(doc["keys"])
+        self.signers: dict[int, dict] = {}
+        publics = {k["id"]: bytes.fromhex(k["public"]) for k in doc["signing"]}
+        for t in doc["trusted"]:
+            if t["id"] in self.signers or self.keyring.get(t["id"]) is not None:
+                raise MqsealError("invalid_argument", "duplicate key ID")
+            pk = bytes.fromhex(t["public"]) if "public" in t else publics[t["id"]]
+            if not ed25519_valid_public(pk):
+                raise MqsealError("invalid_argument", "public key")
+            self.signers[t["id"]] = {"name": t["name"], "state": t["state"], "public": pk}
+        self.guard = ReplayGuard(config)
+
+    def open(self, topic: str, envelope: bytes, now_ms: int, retained: bool) -> tuple[bytes, str]:
+        rule, topic_bytes = signed_resolve(self.rules, topic)
+        if rule.plaintext:
+            return envelope, ""
+        # Section 4 step 2 with section 4a's suite: length, version, length
+        # for the version, suite, suite 2 length, flags.
+        if not MIN_ENVELOPE <= len(envelope) <= MAX_ENVELOPE:
+            raise MqsealError("malformed")
+        version = envelope[0]
+        if version not in (VERSION_1, VERSION_2):
+            raise MqsealError("unsupported_version")
+        if len(envelope) < MIN_ENVELOPE_V[version]:
+            raise MqsealError("malformed")
+        suite = envelope[1]
+        if not (suite == SUITE_XCHACHA_TOPIC_KEY or (suite == SUITE_SIGNED and version == VERSION_2)):
+            raise MqsealError("unsupported_suite")
+        if suite == SUITE_SIGNED and len(envelope) < SIGNED_MIN:
+            raise MqsealError("malformed")
+        flags = envelope[2] if version == VERSION_2 else 0
+        if flags & ~FLAG_RETAIN:
+            raise MqsealError("malformed")
+        o = 3 if version == VERSION_2 else 2
+        key_id = int.from_bytes(envelope[o:o + 4], "big")
+        # Step 3.
+        key = self.keyring.get(key_id)
+        if key is None:
+            raise MqsealError("unknown_key")
+        if key.state == "retired":
+            raise MqsealError("key_retired")
+        if key.name != rule.key_name:
+            raise MqsealError("wrong_key_for_topic")
+        # Step 4 (section 4a): the rule's suite, no other.
+        if suite != rule.suite:
+            raise MqsealError("wrong_suite_for_topic")
+        if suite == SUITE_XCHACHA_TOPIC_KEY:
+            h = parse_header(envelope)
+            payload = aead_decrypt(derive_topic_key(key.material, topic_bytes), h.nonce,
+                                   associated_data(envelope[:h.ad_prefix_len], topic_bytes),
+                                   envelope[h.header_len:])
+            self.guard.check(h, rule, topic_bytes, now_ms, retained)
+            return payload, ""
+        signer_id = int.from_bytes(envelope[7:11], "big")
+        # Step 5.
+        signer = self.signers.get(signer_id)
+        if signer is None:
+            raise MqsealError("unknown_signer")
+        if signer["state"] == "retired":
+            raise MqsealError("key_retired")
+        # Step 6.
+        body, signature = envelope[:-SIGNATURE_LEN], envelope[-SIGNATURE_LEN:]
+        if not ed25519_verify(signer["public"], signed_message(topic_bytes, body), signature):
+            raise MqsealError("authentication_failed", "signature")
+        # Step 7.
+        if not signer_authorized(rule, topic_bytes.decode("utf-8"), signer["name"]):
+            raise MqsealError("unauthorized_signer")
+        # Step 8.
+        payload = aead_decrypt(derive_topic_key(key.material, topic_bytes), envelope[19:43],
+                               signed_associated_data(envelope, topic_bytes),
+                               body[SIGNED_HEADER_LEN:])
+        # Step 9: the verified signer's partition.
+        h = Header(version=VERSION_2, suite=SUITE_SIGNED, flags=flags, key_id=key_id,
+                   timestamp_ms=int.from_bytes(envelope[11:19], "big"),
+                   sender=bytes(envelope[19:35]), sequence=int.from_bytes(envelope[35:43], "big"))
+        partition_rule = Rule(rule.filter, ("signer", signer["name"]), rule.levels, rule.retained)
+        self.guard.check(h, partition_rule, topic_bytes, now_ms, retained)
+        return payload, signer["name"]
+
+
+def check_signed(doc: dict) -> list[tuple[str, list[str]]]:
+    results = []
+    material = {k["id"]: bytes.fromhex(k["material"]) for k in doc["keys"] if "material" in k}
+    seeds = {k["id"]: bytes.fromhex(k["seed"]) for k in doc["signing"]}
+    for k in doc["signing"]:
+        if ed25519_public(seeds[k["id"]]).hex() != k["public"]:
+            results.append((f"signed:signing:{k['id']:08x}", ["public key is not the seed's"]))
+    config = ReplayConfig(**doc["replay"])
+    for v in doc["vectors"]:
+        problems: list[str] = []
+        envelope = bytes.fromhex(v["envelope"])
+        if v["expect"] == "ok":
+            topic_bytes = v["topic"].encode("utf-8")
+            header = (bytes([v["version"], v["suite"], v["flags"]]) + v["key_id"].to_bytes(4, "big")
+                      + v["signer_key_id"].to_bytes(4, "big") + v["timestamp_ms"].to_bytes(8, "big")
+                      + bytes.fromhex(v["sender"]) + v["sequence"].to_bytes(8, "big"))
+            topic_key = derive_topic_key(material[v["key_id"]], topic_bytes)
+            ad = signed_associated_data(header, topic_bytes)
+            body = header + aead_encrypt(topic_key, header[19:43], ad, bytes.fromhex(v["payload"]))
+            m = signed_message(topic_bytes, body)
+            sealed = body + ed25519_sign(seeds[v["signer_key_id"]], m)
+            for name, got in (("topic_key", topic_key), ("associated_data", ad), ("signed_message", m),
+                              ("signature", sealed[-SIGNATURE_LEN:])):
+                if got.hex() != v[name]:
+                    problems.append(f"{name} differs")
+            if sealed != envelope:
+                problems.append("sealing: " + _bytes_diff(sealed, envelope))
+        o = v["open"]
+        receiver = SignedReceiver(doc, config)
+        got, res = _outcome(lambda: receiver.open(o["topic"], envelope, o["now_ms"], o["retained"]))
+        if got != v["expect"]:
+            problems.append(f"open gave {got}, expected {v['expect']}")
+        elif got == "ok" and (res[0].hex() != v["payload"] or res[1] != v["signer"]):
+            problems.append("payload or signer differs")
+        results.append((f"signed:{v['name']}", problems))
+    for seq in doc["sequences"]:
+        receiver = SignedReceiver(doc, ReplayConfig(**seq["replay"]))
+        problems = []
+        for step in seq["steps"]:
+            d = step["deliver"]
+            got, _ = _outcome(lambda: receiver.open(d["topic"], bytes.fromhex(step["envelope"]),
+                                                    d["now_ms"], d["retained"]))
+            if got != step["expect"]:
+                problems.append(f"{step['label']}: got {got}, expected {step['expect']}")
+        results.append((f"signed:sequence:{seq['name']}", problems))
+    for c in doc["keyring_files"]:
+        got, keys = _outcome(lambda: parse_keyring_file(c["text"]))
+        problems = []
+        if got != c["expect"]:
+            problems.append(f"got {got}, expected {c['expect']}")
+        elif got == "ok":
+            shape = [{k2: v2 for k2, v2 in k.items() if k2 in ("kind", "name", "id", "state", "public")}
+                     | ({} if "kind" in k else {"kind": "symmetric"}) for k in keys]
+            if shape != c["keys"]:
+                problems.append(f"keys {shape} != {c['keys']}")
+            if write_keyring_file(keys) != c["written"]:
+                problems.append("written text differs")
+            if write_keyring_file(keys, public_only=True) != c["public_export"]:
+                problems.append("public export differs")
+        results.append((f"signed:keyring-file:{c['name']}", problems))
+    for c in doc["policy_files"]:
+        got, rules = _outcome(lambda: parse_signed_policy_file(c["text"]))
+        problems = []
+        if got != c["expect"]:
+            problems.append(f"got {got}, expected {c['expect']}")
+        elif got == "ok" and rules != c["rules"]:
+            problems.append(f"rules {rules} != {c['rules']}")
+        results.append((f"signed:policy-file:{c['name']}", problems))
+    return results
+
+
+def parse_signed_policy_file(text: str) -> list[dict]:
+    """Section 9 with section 2a's `suite` and `signers`; returns the rules
+    in the vectors' shape. Every error is parse_error."""
+    text = check_policy_subset(text)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise MqsealError("parse_error", str(e)) from None
+    items = []
+    for r in doc.get("rule", []):
+        if set(r) - {"filter", "key", "plaintext", "retained", "retained_max_age_ms", "suite", "signers"}:
+            raise MqsealError("parse_error", "unknown rule field")
+        if ("key" in r) == ("plaintext" in r) or not isinstance(r.get("filter"), str):
+            raise MqsealError("parse_error", "filter, and key or plaintext")
+        if "plaintext" in r:
+            if r["plaintext"] is not True or set(r) & {"retained", "retained_max_age_ms", "suite", "signers"}:
+                raise MqsealError("parse_error", "plaintext rule")
+            items.append({"filter": r["filter"], "plaintext": True})
+            continue
+        if not isinstance(r["key"], str) or not retained_fields_valid(r):
+            raise MqsealError("parse_error", "key or retained fields")
+        suite = r.get("suite", 1)
+        if type(suite) is not int or suite not in (1, 2):
+            raise MqsealError("parse_error", "suite")
+        item: dict = {"filter": r["filter"], "key": r["key"]}
+        if "signers" in r:
+            if suite != 2 or not isinstance(r["signers"], str):
+                raise MqsealError("parse_error", "signers")
+            names = [n.strip(" \t") for n in r["signers"].split(",")]
+            if "" in names:
+                raise MqsealError("parse_error", "empty signer name")
+            item["signers"] = names
+        if suite == 2:
+            item["suite"] = 2
+            item.setdefault("signers", [])
+        for f in ("retained", "retained_max_age_ms"):
+            if f in r:
+                item[f] = r[f]
+        items.append(item)
+    try:
+        signed_policy(items)
+    except MqsealError as e:
+        raise MqsealError("parse_error", str(e)) from None
+    # The vectors' shape, retained_max_age_ms as a decimal string.
+    out = []
+    for item in items:
+        shaped = {k: item[k] for k in ("filter", "key", "plaintext", "suite", "signers", "retained") if k in item}
+        if "retained_max_age_ms" in item:
+            shaped["retained_max_age_ms"] = str(item["retained_max_age_ms"])
+        out.append(shaped)
+    return out
+
+
 # File name -> (checker, minimum number of checks it must run).
 OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]] = {
     "connect_token_v1.json": (check_tokens, 25),
@@ -2888,6 +3315,7 @@ OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]
     "files_v1.json": (check_files, 80),
     "records_v1.json": (check_records, 18),
     "replay_store_v1.json": (check_replay_store, 11),
+    "signed_v1.json": (check_signed, 120),
 }
 
 

@@ -118,7 +118,15 @@ TEST(Envelope, UnknownVersionAndSuite) {
   env[0] = 0;
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_version);
   env[0] = kEnvelopeVersion;
-  env[1] = 2;
+  env[1] = 3;  // reserved: sealed to a recipient
+  EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
+  env[1] = kSuiteSignedSender;  // suite 2, but shorter than its header, tag and signature
+  EXPECT_EQ(parse_header(env).error(), Errc::malformed);
+  env.resize(kEnvelopeOverheadSigned - 1);
+  EXPECT_EQ(parse_header(env).error(), Errc::malformed);
+  env.resize(kEnvelopeOverheadSigned);
+  EXPECT_TRUE(parse_header(env));
+  env[0] = kEnvelopeVersionV1;  // suite 2 exists only in envelope v2
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
 }
 

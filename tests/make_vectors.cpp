@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <tuple>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
@@ -92,6 +93,22 @@ constexpr uint64_t kT0 = 1767225600000;  // 2026-01-01T00:00:00Z
 constexpr uint64_t kMinute = 60'000;
 constexpr uint64_t kDay = 24 * 60 * kMinute;
 
+// A refusal vector: the envelope, how it is delivered, and the outcome the
+// receiver gave (`got`), which must be `expect`.
+json refusal(const std::string& name, const std::string& description, const std::string& topic,
+             const std::vector<uint8_t>& envelope, uint64_t now_ms, bool retained, const std::string& expect,
+             const std::string& got) {
+  if (got != expect) {
+    std::cerr << "make_vectors: " << name << " gave " << got << ", wanted " << expect << "\n";
+    std::exit(1);
+  }
+  return {{"name", name},
+          {"description", description},
+          {"envelope", hex(envelope)},
+          {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
+          {"expect", expect}};
+}
+
 struct Vectors {
   mqseal::Keyring keyring;
   mqseal::TopicPolicy policy;
@@ -168,16 +185,8 @@ struct Vectors {
   void refused(const std::string& name, const std::string& description, const std::string& topic,
                const std::vector<uint8_t>& envelope, uint64_t now_ms, bool retained,
                const std::string& expect) {
-    const std::string got = outcome(topic, envelope, now_ms, retained);
-    if (got != expect) {
-      std::cerr << "make_vectors: " << name << " gave " << got << ", wanted " << expect << "\n";
-      std::exit(1);
-    }
-    list.push_back({{"name", name},
-                    {"description", description},
-                    {"envelope", hex(envelope)},
-                    {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
-                    {"expect", expect}});
+    list.push_back(refusal(name, description, topic, envelope, now_ms, retained, expect,
+                           outcome(topic, envelope, now_ms, retained)));
   }
 };
 
@@ -348,6 +357,10 @@ std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()};
 json rule_json(const mqseal::TopicRule& r) {
   if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
   json rule = {{"filter", r.filter}, {"key", r.key_name}};
+  if (r.suite == mqseal::Suite::signed_sender) {
+    rule["suite"] = 2;
+    rule["signers"] = r.signers;
+  }
   if (r.retained) {
     const bool refuse = r.retained->policy == mqseal::RetainedPolicy::refuse;
     rule["retained"] = refuse ? "refuse" : "accept";
@@ -1481,6 +1494,433 @@ json envelope_vectors(Vectors& v, const json& keys, const json& policy_json) {
   };
 }
 
+// tests/vectors/signed_v1.json: suite 2, signed sender (docs/SPEC.md,
+// sections 1, 2a, 4a, 6 and 8). Devices seal with their signing key pairs;
+// the receiver holds the symmetric keys and the trusted public keys.
+struct SignerSpec {
+  const char* name;
+  mqseal::KeyId id;
+  uint8_t seed_byte;
+  bool retired_at_receiver;
+};
+constexpr mqseal::KeyId kSignedTelemetry = 0x7e1e0001;
+constexpr mqseal::KeyId kSignedCommands = 0xc0dd0001;
+constexpr SignerSpec kSigners[] = {
+    {"plant-7", 0x5167a007, 0x70, false},
+    {"plant-8", 0x5167a008, 0x80, false},
+    {"backend", 0x5167bac0, 0xb0, false},
+    {"plant-7", 0x5167a017, 0x71, true},  // plant-7's previous key pair, revoked at the receiver
+};
+
+struct SignedVectors {
+  mqseal::Keyring sealing;   // symmetric keys and every signing key pair
+  mqseal::Keyring receiver;  // symmetric keys and the trusted public keys
+  mqseal::TopicPolicy policy;
+  json list = json::array();
+  int count = 0;
+
+  std::vector<uint8_t> topic_key(mqseal::KeyId id, const std::string& topic) {
+    const uint8_t first = id == kSignedTelemetry ? 0x11 : 0x22;
+    mqseal::Key key = must(mqseal::Key::from_bytes(std::vector<uint8_t>(mqseal::kKeySize, first)));
+    std::vector<uint8_t> out(mqseal::kKeySize);
+    must(mqseal::hazmat::derive_topic_key(key, topic, out.data()));
+    return out;
+  }
+
+  std::string outcome(const std::string& topic, const std::vector<uint8_t>& envelope, uint64_t now_ms,
+                      bool retained) {
+    auto keys = std::make_shared<mqseal::Keyring>(must(receiver.clone()));
+    mqseal::Opener opener = must(mqseal::Opener::create(policy, keys));
+    mqseal::Result<mqseal::Opened> r = opener.open(topic, envelope, {retained, now_ms});
+    return r ? "ok" : mqseal::name(r.error().code());
+  }
+
+  static mqseal::EnvelopeHeader header(mqseal::KeyId key_id, mqseal::KeyId signer, uint64_t timestamp_ms,
+                                       uint8_t sender_byte, uint64_t sequence, uint8_t flags = 0) {
+    mqseal::EnvelopeHeader h;
+    h.suite = mqseal::kSuiteSignedSender;
+    h.flags = flags;
+    h.key_id = key_id;
+    h.signer_key_id = signer;
+    h.timestamp_ms = timestamp_ms;
+    h.sender = sender_of(sender_byte);
+    h.sequence = sequence;
+    return h;
+  }
+
+  std::vector<uint8_t> seal(const std::string& topic, const mqseal::EnvelopeHeader& h,
+                            const std::vector<uint8_t>& payload) {
+    std::vector<uint8_t> key = topic_key(h.key_id, topic);
+    std::vector<uint8_t> envelope;
+    must(mqseal::hazmat::seal_signed_with_header(key.data(), topic, h, payload, sealing, envelope));
+    return envelope;
+  }
+
+  // The digest and the signed message of section 4a, computed here from
+  // libsodium directly, as the spec writes them.
+  static std::vector<uint8_t> signed_message(const std::string& topic, const std::vector<uint8_t>& envelope) {
+    static const char domain[] = "mqseal envelope v2 suite 2 signature";
+    std::vector<uint8_t> input = {static_cast<uint8_t>(topic.size() >> 8), static_cast<uint8_t>(topic.size())};
+    input.insert(input.end(), topic.begin(), topic.end());
+    input.insert(input.end(), envelope.begin(), envelope.end() - mqseal::kSignatureSize);
+    std::vector<uint8_t> m(domain, domain + sizeof domain - 1);
+    uint8_t digest[64];
+    const unsigned char personal[16] = {'m', 'q', 's', 'e', 'a', 'l', ' ', 's', 'i', 'g', 'n', 'a', 't', 'u', 'r', 'e'};
+    crypto_generichash_blake2b_salt_personal(digest, sizeof digest, input.data(), input.size(), nullptr, 0, nullptr,
+                                             personal);
+    m.insert(m.end(), digest, digest + sizeof digest);
+    return m;
+  }
+
+  // Signs `envelope` (whose last 64 bytes are the signature) again with
+  // `signer`'s seed: an insider's envelope after it changed a byte.
+  static void resign(const std::string& topic, std::vector<uint8_t>& envelope, uint8_t seed_byte) {
+    std::vector<uint8_t> seed(32, seed_byte);
+    unsigned char pk[32], sk[64];
+    crypto_sign_seed_keypair(pk, sk, seed.data());
+    const std::vector<uint8_t> m = signed_message(topic, envelope);
+    crypto_sign_detached(envelope.data() + envelope.size() - 64, nullptr, m.data(), m.size(), sk);
+    sodium_memzero(sk, sizeof sk);
+  }
+
+  std::vector<uint8_t> sealed(const std::string& name, const std::string& description, const std::string& topic,
+                              const mqseal::EnvelopeHeader& h, const std::vector<uint8_t>& payload,
+                              uint64_t now_ms, bool retained = false) {
+    std::vector<uint8_t> envelope = seal(topic, h, payload);
+    const std::string expect = outcome(topic, envelope, now_ms, retained);
+    if (expect != "ok") {
+      std::cerr << "make_vectors: " << name << " does not open: " << expect << "\n";
+      std::exit(1);
+    }
+    std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + static_cast<std::ptrdiff_t>(
+                                                                   mqseal::kAssociatedHeaderSizeSigned));
+    ad.push_back(static_cast<uint8_t>(topic.size() >> 8));
+    ad.push_back(static_cast<uint8_t>(topic.size()));
+    ad.insert(ad.end(), topic.begin(), topic.end());
+    const std::vector<uint8_t> m = signed_message(topic, envelope);
+    std::string signer;
+    for (const SignerSpec& s : kSigners) {
+      if (s.id == h.signer_key_id) signer = s.name;
+    }
+    list.push_back({{"name", name},
+                    {"description", description},
+                    {"topic", topic},
+                    {"payload", hex(payload)},
+                    {"version", h.version},
+                    {"suite", h.suite},
+                    {"flags", h.flags},
+                    {"key_id", h.key_id},
+                    {"signer_key_id", h.signer_key_id},
+                    {"signer", signer},
+                    {"timestamp_ms", u64(h.timestamp_ms)},
+                    {"sender", hex(h.sender.data(), h.sender.size())},
+                    {"sequence", u64(h.sequence)},
+                    {"topic_key", hex(topic_key(h.key_id, topic))},
+                    {"associated_data", hex(ad)},
+                    {"signed_message", hex(m)},
+                    {"signature", hex(envelope.data() + envelope.size() - 64, 64)},
+                    {"envelope", hex(envelope)},
+                    {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
+                    {"expect", "ok"}});
+    ++count;
+    return envelope;
+  }
+
+  void refused(const std::string& name, const std::string& description, const std::string& topic,
+               const std::vector<uint8_t>& envelope, uint64_t now_ms, const std::string& expect,
+               bool retained = false) {
+    list.push_back(refusal(name, description, topic, envelope, now_ms, retained, expect,
+                           outcome(topic, envelope, now_ms, retained)));
+    ++count;
+  }
+};
+
+void set_be32(std::vector<uint8_t>& v, size_t at, uint32_t x) {
+  for (int i = 0; i < 4; ++i) v[at + static_cast<size_t>(i)] = static_cast<uint8_t>(x >> (24 - 8 * i));
+}
+
+json signed_vectors() {
+  SignedVectors v;
+  json keys = json::array();
+  json signing = json::array();
+  json trusted = json::array();
+  for (const auto& [name, id, first] : {std::tuple<const char*, mqseal::KeyId, uint8_t>{"telemetry", kSignedTelemetry, 0x11},
+                                        {"commands", kSignedCommands, 0x22}}) {
+    const std::vector<uint8_t> material(mqseal::kKeySize, first);
+    must(v.sealing.add_with_id(name, id, must(mqseal::Key::from_bytes(material))));
+    must(v.receiver.add_with_id(name, id, must(mqseal::Key::from_bytes(material))));
+    keys.push_back({{"name", name}, {"id", id}, {"state", "primary"}, {"material", hex(material)}});
+  }
+  for (const SignerSpec& s : kSigners) {
+    const std::vector<uint8_t> seed(32, s.seed_byte);
+    must(v.sealing.add_signing_key_with_id(s.name, s.id, must(mqseal::Key::from_bytes(seed))));
+    const mqseal::SignerPublicKey pk = must(v.sealing.public_key(s.id));
+    must(v.receiver.add_trusted_signer(s.name, s.id, mqseal::ByteView(pk)));
+    if (s.retired_at_receiver) must(v.receiver.retire(s.id));
+    mqseal::KeyInfo info = must(v.sealing.info(s.id));
+    signing.push_back({{"name", s.name}, {"id", s.id}, {"state", mqseal::name(info.state)}, {"seed", hex(seed)},
+                       {"public", hex(pk.data(), pk.size())}});
+    json t = {{"name", s.name}, {"id", s.id}, {"state", s.retired_at_receiver ? "retired" : "active"}};
+    if (!s.retired_at_receiver) t["public"] = hex(pk.data(), pk.size());
+    trusted.push_back(t);
+  }
+  must(v.policy.add_signed_rule("plant/{signer}/telemetry", "telemetry", {}));
+  must(v.policy.add_signed_rule("plant/alerts", "telemetry", {"plant-7", "plant-8"}));
+  must(v.policy.add_signed_rule("plant/+/cmd/#", "commands", {"backend"},
+                                mqseal::RetainedRule{mqseal::RetainedPolicy::refuse}));
+  must(v.policy.add_rule("legacy/#", "telemetry"));
+  json policy_json = json::array();
+  for (const mqseal::TopicRule& r : v.policy.rules()) policy_json.push_back(rule_json(r));
+
+  const uint64_t now = kT0 + 2000;
+  const std::string t7 = "plant/plant-7/telemetry";
+  const std::vector<uint8_t> reading = {'2', '1', '.', '5', ' ', 'C'};
+  using SV = SignedVectors;
+  std::vector<uint8_t> basic = v.sealed("signed-short", "plant-7 under its own level", t7,
+                                        SV::header(kSignedTelemetry, 0x5167a007, kT0, 0xa1, 0), reading, now);
+  v.sealed("signed-empty", "empty payload", t7, SV::header(kSignedTelemetry, 0x5167a007, kT0, 0xa1, 1), {}, now);
+  v.sealed("signed-64k", "64 KiB payload", t7, SV::header(kSignedTelemetry, 0x5167a007, kT0 + 1, 0xa1, 2),
+           pattern(65536, 0), now);
+  v.sealed("signed-plant-8", "plant-8 under its own level", "plant/plant-8/telemetry",
+           SV::header(kSignedTelemetry, 0x5167a008, kT0, 0xb1, 0), reading, now);
+  v.sealed("listed-signer", "plant-8 on a topic that lists it", "plant/alerts",
+           SV::header(kSignedTelemetry, 0x5167a008, kT0, 0xb1, 1), {'h', 'o', 't'}, now);
+  v.sealed("backend-command", "the backend, the only signer listed for commands", "plant/plant-7/cmd/valve",
+           SV::header(kSignedCommands, 0x5167bac0, kT0, 0xc1, 0), {'o', 'p', 'e', 'n'}, now);
+  v.sealed("signed-retained", "sealed to be retained, delivered as retained two days later", t7,
+           SV::header(kSignedTelemetry, 0x5167a007, kT0, 0xa2, 0, mqseal::kFlagRetain), reading, kT0 + 2 * kDay,
+           true);
+  v.sealed("signed-large-sequence", "a sequence near the top of its range",
+           "plant/plant-7/telemetry", SV::header(kSignedTelemetry, 0x5167a007, kT0, 0xa3, 0xfffffffffffffffeull),
+           reading, now);
+
+  // Refusals.
+  v.refused("moved-topic", "the signed-short envelope on plant-8's topic (signature and AEAD bind the topic)",
+            "plant/plant-8/telemetry", basic, now, "authentication_failed");
+  v.refused("unauthorized-level", "plant-7, validly signed, under plant-8's level", "plant/plant-8/telemetry",
+            v.seal("plant/plant-8/telemetry", SV::header(kSignedTelemetry, 0x5167a007, kT0, 0xa1, 3), reading),
+            now, "unauthorized_signer");
+  v.refused("unauthorized-command", "plant-7, validly signed, on a topic only the backend may sign",
+            "plant/plant-7/cmd/valve",
+            v.seal("plant/plant-7/cmd/valve", SV::header(kSignedCommands, 0x5167a007, kT0, 0xa1, 4), reading), now,
+            "unauthorized_signer");
+  std::vector<uint8_t> as_other = basic;
+  set_be32(as_other, 7, 0x5167a008);
+  v.refused("wrong-signer", "signed by plant-7, header names plant-8's key", t7, as_other, now,
+            "authentication_failed");
+  std::vector<uint8_t> as_other_resigned = v.seal("plant/plant-8/telemetry",
+                                                  SV::header(kSignedTelemetry, 0x5167a007, kT0, 0xa1, 5), reading);
+  set_be32(as_other_resigned, 7, 0x5167a008);
+  SV::resign("plant/plant-8/telemetry", as_other_resigned, 0x70);
+  v.refused("wrong-signer-on-its-topic", "plant-7 names plant-8's key on plant-8's topic and signs with its own",
+            "plant/plant-8/telemetry", as_other_resigned, now, "authentication_failed");
+  std::vector<uint8_t> unknown = basic;
+  set_be32(unknown, 7, 0x00000099);
+  v.refused("unknown-signer", "signer key ID 0x00000099, not in the keyring", t7, unknown, now, "unknown_signer");
+  std::vector<uint8_t> zero = basic;
+  set_be32(zero, 7, 0);
+  v.refused("signer-id-zero", "signer key ID 0", t7, zero, now, "unknown_signer");
+  std::vector<uint8_t> symmetric = basic;
+  set_be32(symmetric, 7, kSignedTelemetry);
+  v.refused("symmetric-id-as-signer", "the telemetry key's ID as the signer key ID", t7, symmetric, now,
+            "unknown_signer");
+  std::vector<uint8_t> signing_as_key = basic;
+  set_be32(signing_as_key, 3, 0x5167a007);
+  v.refused("signer-id-as-key", "plant-7's signing key ID as the symmetric key ID", t7, signing_as_key, now,
+            "unknown_key");
+  v.refused("revoked-signer", "signed with plant-7's previous key pair, retired at the receiver", t7,
+            v.seal(t7, SV::header(kSignedTelemetry, 0x5167a017, kT0, 0xa4, 0), reading), now, "key_retired");
+  std::vector<uint8_t> flipped = basic;
+  flipped.back() ^= 0x01;
+  v.refused("altered-signature", "last bit of the signature flipped", t7, flipped, now, "authentication_failed");
+  std::vector<uint8_t> flipped_r = basic;
+  flipped_r[flipped_r.size() - 64] ^= 0x80;
+  v.refused("altered-signature-r", "first byte of the signature (R) altered", t7, flipped_r, now,
+            "authentication_failed");
+  std::vector<uint8_t> resigned = basic;
+  resigned[mqseal::kHeaderSizeSigned] ^= 0x01;
+  SV::resign(t7, resigned, 0x70);
+  v.refused("altered-ciphertext-resigned", "plant-7 alters its own ciphertext and signs again: the AEAD refuses",
+            t7, resigned, now, "authentication_failed");
+  std::vector<uint8_t> retimed = basic;
+  retimed[18] ^= 0x01;
+  v.refused("altered-timestamp", "one bit of the timestamp flipped", t7, retimed, now, "authentication_failed");
+  for (size_t cut = 1; cut <= mqseal::kSignatureSize; ++cut) {
+    std::vector<uint8_t> shorter(basic.begin(), basic.end() - static_cast<std::ptrdiff_t>(cut));
+    v.refused("signature-short-" + std::to_string(cut), "the envelope " + std::to_string(cut) + " bytes short", t7,
+              shorter, now, shorter.size() < mqseal::kEnvelopeOverheadSigned ? "malformed" : "authentication_failed");
+  }
+  for (size_t extra : {size_t{1}, size_t{32}, size_t{64}}) {
+    std::vector<uint8_t> longer = basic;
+    longer.insert(longer.end(), extra, 0);
+    v.refused("signature-long-" + std::to_string(extra), std::to_string(extra) + " zero bytes appended", t7, longer,
+              now, "authentication_failed");
+  }
+  // No downgrade: the rule decides the suite.
+  {
+    mqseal::EnvelopeHeader h1;
+    h1.key_id = kSignedTelemetry;
+    h1.timestamp_ms = kT0;
+    h1.sender = sender_of(0xa5);
+    std::vector<uint8_t> key = v.topic_key(kSignedTelemetry, t7);
+    std::vector<uint8_t> suite1;
+    must(mqseal::hazmat::seal_with_header(key.data(), t7, h1, reading, suite1));
+    v.refused("suite-1-on-signed-rule", "a suite 1 envelope, valid under the topic key, on a signed rule", t7, suite1,
+              now, "wrong_suite_for_topic");
+  }
+  v.refused("suite-2-on-suite-1-rule", "a valid suite 2 envelope on a suite 1 rule", "legacy/a",
+            v.seal("legacy/a", SV::header(kSignedTelemetry, 0x5167a007, kT0, 0xa6, 0), reading), now,
+            "wrong_suite_for_topic");
+  std::vector<uint8_t> v1_suite2 = basic;
+  v1_suite2[0] = mqseal::kEnvelopeVersionV1;
+  v.refused("suite-2-in-v1", "version byte 1 with suite 2 (suite 2 exists only in v2)", t7, v1_suite2, now,
+            "unsupported_suite");
+  std::vector<uint8_t> suite1_byte = basic;
+  suite1_byte[1] = mqseal::kSuiteXChaCha20Poly1305;
+  v.refused("suite-byte-rewritten", "the suite byte of a signed envelope rewritten to 1", t7, suite1_byte, now,
+            "wrong_suite_for_topic");
+  v.refused("retained-command-refused", "the backend's command sealed to be retained, delivered as retained: the "
+            "rule refuses retained messages", "plant/plant-7/cmd/valve",
+            v.seal("plant/plant-7/cmd/valve", SV::header(kSignedCommands, 0x5167bac0, kT0, 0xc2, 0, mqseal::kFlagRetain),
+                   {'s', 'h', 'u', 't'}),
+            now, "retained_refused", true);
+  v.refused("expired", "opened 6 minutes after sealing", t7, basic, kT0 + 6 * kMinute, "expired");
+
+  // One receiver, in order: plant-7 (stolen) cannot take over plant-8's stream.
+  json steps = json::array();
+  auto step = [&](const std::string& label, const std::string& topic, const std::vector<uint8_t>& envelope,
+                  const std::string& expect) {
+    steps.push_back({{"label", label}, {"envelope", hex(envelope)},
+                     {"deliver", {{"topic", topic}, {"retained", false}, {"now_ms", u64(now)}}},
+                     {"expect", expect}});
+  };
+  auto eight = [&](uint64_t seq) {
+    return v.seal("plant/alerts", SV::header(kSignedTelemetry, 0x5167a008, kT0 + seq, 0xb8, seq), {'8'});
+  };
+  step("plant-8 seq 0", "plant/alerts", eight(0), "ok");
+  step("plant-7 with plant-8's sender ID, sequence 2^64-2", "plant/alerts",
+       v.seal("plant/alerts", SV::header(kSignedTelemetry, 0x5167a007, kT0 + 100, 0xb8, 0xfffffffffffffffeull), {'7'}),
+       "ok");
+  step("plant-8 seq 1: its own partition, untouched", "plant/alerts", eight(1), "ok");
+  step("plant-8 seq 1 again", "plant/alerts", eight(1), "duplicate");
+  step("plant-8 seq 2", "plant/alerts", eight(2), "ok");
+  {  // Check the steps against a real receiver.
+    auto receiver = std::make_shared<mqseal::Keyring>(must(v.receiver.clone()));
+    mqseal::Opener opener = must(mqseal::Opener::create(v.policy, receiver));
+    for (const json& s : steps) {
+      std::vector<uint8_t> env;
+      const std::string h = s["envelope"];
+      for (size_t i = 0; i < h.size(); i += 2) env.push_back(static_cast<uint8_t>(std::stoi(h.substr(i, 2), nullptr, 16)));
+      mqseal::Result<mqseal::Opened> r = opener.open(s["deliver"]["topic"].get<std::string>(), env, {false, now});
+      const std::string got = r ? "ok" : mqseal::name(r.error().code());
+      if (got != s["expect"]) {
+        std::cerr << "make_vectors: signed sequence step " << s["label"] << " gives " << got << "\n";
+        std::exit(1);
+      }
+    }
+  }
+
+  // Keyring files with signature keys (section 8).
+  json files = json::array();
+  auto file_case = [&](const std::string& name, const std::string& text) {
+    mqseal::Result<mqseal::Keyring> parsed = mqseal::Keyring::parse(text);
+    json c = {{"name", name}, {"text", text}, {"expect", parsed ? "ok" : mqseal::name(parsed.error().code())}};
+    if (parsed) {
+      json ks = json::array();
+      for (const mqseal::KeyInfo& k : parsed->list()) {
+        json e = {{"kind", mqseal::name(k.kind)}, {"name", k.name}, {"id", k.id}, {"state", mqseal::name(k.state)}};
+        if (k.public_key) e["public"] = hex(k.public_key->data(), k.public_key->size());
+        ks.push_back(e);
+      }
+      c["keys"] = ks;
+      c["written"] = must(parsed->serialize());
+      c["public_export"] = parsed->export_public();
+    }
+    files.push_back(c);
+  };
+  const std::string head = "mqseal-keyring v1\n";
+  const std::string seed7(64, '7');
+  mqseal::Keyring k7;
+  must(k7.add_signing_key_with_id("plant-7", 0x5167a007, must(mqseal::Key::from_bytes(std::vector<uint8_t>(32, 0x77)))));
+  const mqseal::SignerPublicKey pk7 = must(k7.public_key(0x5167a007));
+  const std::string pk = hex(pk7.data(), pk7.size());
+  std::string other_pk = pk;
+  other_pk[0] = other_pk[0] == '0' ? '1' : '0';
+  const std::string sign_line = "signing-ed25519 plant-7 5167a007 primary " + seed7 + " " + pk + "\n";
+  file_case("signing-and-trusted", head + "key telemetry 7e1e0001 primary " + std::string(64, '1') + "\n" + sign_line +
+                                       "signing-ed25519 plant-7 5167a017 retired - -\n"
+                                       "trusted-ed25519 backend 5167bac0 active " + pk + "\n"
+                                       "trusted-ed25519 plant-8 5167a008 retired -\n");
+  file_case("uppercase-hex", head + "signing-ed25519 plant-7 5167A007 active " + std::string(64, '7') + " " +
+                                 [&] { std::string u = pk; for (char& c : u) c = static_cast<char>(std::toupper(c)); return u; }() + "\n");
+  file_case("no-public-key", head + "signing-ed25519 plant-7 5167a007 primary " + seed7 + "\n");
+  file_case("seed-truncated", head + "signing-ed25519 plant-7 5167a007 primary " + seed7.substr(2) + " " + pk + "\n");
+  file_case("public-truncated", head + "trusted-ed25519 plant-7 5167a007 active " + pk.substr(0, 62) + "\n");
+  file_case("public-too-long", head + "trusted-ed25519 plant-7 5167a007 active " + pk + "00\n");
+  file_case("public-altered", head + "signing-ed25519 plant-7 5167a007 primary " + seed7 + " " + other_pk + "\n");
+  file_case("seed-altered", head + "signing-ed25519 plant-7 5167a007 primary 88" + seed7.substr(2) + " " + pk + "\n");
+  file_case("small-order-public", head + "trusted-ed25519 plant-7 5167a007 active " + std::string(64, '0') + "\n");
+  file_case("non-canonical-public", head + "trusted-ed25519 plant-7 5167a007 active " + std::string(64, 'f') + "\n");
+  file_case("trusted-primary", head + "trusted-ed25519 plant-7 5167a007 primary " + pk + "\n");
+  file_case("retired-with-material", head + "trusted-ed25519 plant-7 5167a007 retired " + pk + "\n");
+  file_case("retired-signing-with-seed", head + "signing-ed25519 plant-7 5167a007 retired " + seed7 + " -\n");
+  file_case("unknown-line-type", head + "trusted-ed448 plant-7 5167a007 active " + pk + "\n");
+  file_case("id-across-kinds", head + "key telemetry 5167a007 primary " + std::string(64, '1') + "\n" +
+                                   "trusted-ed25519 plant-7 5167a007 active " + pk + "\n");
+  file_case("two-primary-signing", head + sign_line + "signing-ed25519 plant-7 5167a008 primary " +
+                                       std::string(64, '8') + " " + hex(must([] {
+                                         mqseal::Keyring k;
+                                         must(k.add_signing_key_with_id("x", 1, must(mqseal::Key::from_bytes(std::vector<uint8_t>(32, 0x88)))));
+                                         return k.public_key(1);
+                                       }()).data(), 32) + "\n");
+  file_case("extra-field", head + "trusted-ed25519 plant-7 5167a007 active " + pk + " x\n");
+
+  // Policy files with signed rules (section 9).
+  json policies = json::array();
+  auto policy_case = [&](const std::string& name, const std::string& text) {
+    mqseal::Result<mqseal::TopicPolicy> parsed = mqseal::parse_policy(text);
+    json c = {{"name", name}, {"text", text}, {"expect", parsed ? "ok" : mqseal::name(parsed.error().code())}};
+    if (parsed) {
+      json rules = json::array();
+      for (const mqseal::TopicRule& r : parsed->rules()) rules.push_back(rule_json(r));
+      c["rules"] = rules;
+    }
+    policies.push_back(c);
+  };
+  policy_case("signed-rules", "[[rule]]\nfilter = \"plant/{signer}/telemetry\"\nkey = \"telemetry\"\nsuite = 2\n\n"
+                              "[[rule]]\nfilter = \"plant/+/cmd/#\"\nkey = \"commands\"\nsuite = 2\n"
+                              "signers = \"backend,  ops-console\"\nretained = \"refuse\"\n\n"
+                              "[[rule]]\nfilter = \"legacy/#\"\nkey = \"telemetry\"\nsuite = 1\n");
+  policy_case("suite-3", "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 3\n");
+  policy_case("nobody-may-sign", "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\n");
+  policy_case("signers-on-suite-1", "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsigners = \"b\"\n");
+  policy_case("empty-signer-name", "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = \"b,,c\"\n");
+  policy_case("pattern-on-suite-1", "[[rule]]\nfilter = \"a/{signer}\"\nkey = \"k\"\n");
+  policy_case("two-patterns", "[[rule]]\nfilter = \"{signer}/{signer}\"\nkey = \"k\"\nsuite = 2\n");
+  policy_case("pattern-and-plus", "[[rule]]\nfilter = \"a/{signer}\"\nkey = \"k\"\nsuite = 2\n\n"
+                                  "[[rule]]\nfilter = \"a/+\"\nkey = \"k\"\n");
+
+  return {
+      {"format", "mqseal suite 2 (signed sender) known-answer vectors (docs/SPEC.md)"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"notes", "Format: docs/SPEC.md, section 13, signed_v1.json. Open each vector with a fresh receiver built "
+                "from keys and trusted; seal the ok ones with keys and signing."},
+      {"keys", keys},
+      {"signing", signing},
+      {"trusted", trusted},
+      {"policy", policy_json},
+      {"replay", replay_json(mqseal::ReplayOptions{})},
+      {"vectors", v.list},
+      {"sequences", json::array({{{"name", "no-stream-takeover"},
+                                  {"description", "a stolen device signing with another device's sender ID and a "
+                                                  "huge sequence leaves that device's stream alone"},
+                                  {"replay", replay_json(mqseal::ReplayOptions{})},
+                                  {"steps", steps}}})},
+      {"keyring_files", files},
+      {"policy_files", policies},
+  };
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: make_vectors DIRECTORY (writes the *.json files of tests/vectors)\n";
@@ -1520,6 +1960,7 @@ int main(int argc, char** argv) {
       {"files_v1.json", file_vectors()},
       {"records_v1.json", record_vectors()},
       {"replay_store_v1.json", replay_store_vectors()},
+      {"signed_v1.json", signed_vectors()},
   };
   for (const auto& [name, content] : files) {
     std::ofstream out(directory + "/" + name);

@@ -461,11 +461,17 @@ TEST(Opener, ConcurrentOpensAcceptEachMessageOnce) {
 
 // ---- Shared replay state (OpenerOptions::replay_store) ----
 
+SealerOptions clocked(Clock clock) {
+  SealerOptions options;
+  options.clock = std::move(clock);
+  return options;
+}
+
 // A sealer whose clock the test sets, and Openers sharing one store.
 struct Group {
   std::shared_ptr<Keyring> keys = testing::plant_keys();
   uint64_t clock_ms = system_time_ms();
-  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys, SealerOptions{kDefaultTopicCacheCapacity, [this] { return clock_ms; }}));
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys, clocked([this] { return clock_ms; })));
   std::shared_ptr<ReplayStore> store;
 
   // Each member's store: `store`, or one opened per member (a connection of its own).
@@ -484,7 +490,7 @@ struct Group {
   }
   // Sealed at `t` by another sender (a session's timestamps never decrease).
   std::vector<uint8_t> seal_at(std::string_view topic, uint64_t t) {
-    Sealer other = take(Sealer::create(testing::plant_policy(), keys, SealerOptions{kDefaultTopicCacheCapacity, [t] { return t; }}));
+    Sealer other = take(Sealer::create(testing::plant_policy(), keys, clocked([t] { return t; })));
     return take(other.seal(topic, std::string_view("x")));
   }
 };

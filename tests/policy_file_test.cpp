@@ -281,3 +281,65 @@ TEST(PolicyFile, LoadsFromDisk) {
 
 }  // namespace
 }  // namespace mqseal
+
+namespace mqseal {
+namespace {
+
+TEST(PolicyFile, SignedRules) {
+  Result<TopicPolicy> policy = parse_policy(R"(
+[[rule]]
+filter = "plant/{signer}/telemetry"
+key = "telemetry"
+suite = 2
+
+[[rule]]
+filter = "plant/+/cmd/#"
+key = "commands"
+suite = 2
+signers = "backend,  ops-console"
+retained = "refuse"
+
+[[rule]]
+filter = "legacy/#"
+key = "telemetry"
+suite = 1
+)");
+  ASSERT_TRUE(policy) << policy.error().message();
+  const TopicRule* own = *policy->resolve("plant/d7/telemetry");
+  EXPECT_EQ(own->suite, Suite::signed_sender);
+  EXPECT_TRUE(own->signers.empty());
+  EXPECT_EQ(own->signer_level, 1);
+  const TopicRule* cmd = *policy->resolve("plant/d7/cmd/valve");
+  EXPECT_EQ(cmd->suite, Suite::signed_sender);
+  EXPECT_EQ(cmd->signers, (std::vector<std::string>{"backend", "ops-console"}));
+  EXPECT_TRUE(cmd->retained);
+  EXPECT_EQ((*policy->resolve("legacy/x"))->suite, Suite::symmetric);
+}
+
+TEST(PolicyFile, RefusesBadSignedRules) {
+  const char* bad[] = {
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 3\n",                       // not this build's
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = \"2\"\n",                   // a string
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\n",                       // nobody may sign
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsigners = \"b\"\n",                 // signers on suite 1
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 1\nsigners = \"b\"\n",
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = \"\"\n",       // an empty name
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = \"b,\"\n",
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = \"b,,c\"\n",
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = \"b c\"\n",    // not a name
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = \"b,b\"\n",    // twice
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = 7\n",
+      "[[rule]]\nfilter = \"a/{signer}\"\nkey = \"k\"\n",                          // pattern on suite 1
+      "[[rule]]\nfilter = \"{signer}/{signer}\"\nkey = \"k\"\nsuite = 2\n",
+      "[[rule]]\nfilter = \"a\"\nplaintext = true\nsuite = 2\n",
+      "[[rule]]\nfilter = \"a\"\nplaintext = true\nsuite = 1\n",
+  };
+  for (const char* text : bad) {
+    Result<TopicPolicy> r = parse_policy(text);
+    ASSERT_FALSE(r) << text;
+    EXPECT_EQ(r.error(), Errc::parse_error) << text;
+  }
+}
+
+}  // namespace
+}  // namespace mqseal

@@ -112,6 +112,15 @@ Status add_rules(TopicPolicy& policy, const json& rules) {
     Status s;
     if (r.contains("plaintext")) {
       s = policy.add_plaintext_rule(str(r["filter"]));
+    } else if (r.contains("suite") && r["suite"] == 2) {
+      std::optional<RetainedRule> retained;
+      if (r.contains("retained")) {
+        retained = RetainedRule{};
+        if (r["retained"] == "refuse") retained->policy = RetainedPolicy::refuse;
+        if (r.contains("retained_max_age_ms")) retained->max_age_ms = u64(r["retained_max_age_ms"]);
+      }
+      s = policy.add_signed_rule(str(r["filter"]), str(r["key"]), r["signers"].get<std::vector<std::string>>(),
+                                 retained);
     } else if (r.contains("retained")) {
       RetainedRule retained;
       if (r["retained"] == "refuse") retained.policy = RetainedPolicy::refuse;
@@ -128,6 +137,10 @@ Status add_rules(TopicPolicy& policy, const json& rules) {
 json rule_json(const TopicRule& r) {
   if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
   json rule = {{"filter", r.filter}, {"key", r.key_name}};
+  if (r.suite == Suite::signed_sender) {
+    rule["suite"] = 2;
+    rule["signers"] = r.signers;
+  }
   if (r.retained) {
     const bool refuse = r.retained->policy == RetainedPolicy::refuse;
     rule["retained"] = refuse ? "refuse" : "accept";
@@ -341,9 +354,10 @@ TEST(Vectors, CredentialsFiles) {
   }
 }
 
-TEST(Vectors, PolicyFiles) {
-  json doc = load("files_v1.json");
-  for (const json& c : doc["policy"]) {
+// Policy file cases (files_v1.json's `policy`, signed_v1.json's
+// `policy_files`): the outcome and, for ok, the rules in file order.
+void check_policy_files(const json& cases) {
+  for (const json& c : cases) {
     SCOPED_TRACE(str(c["name"]));
     Result<TopicPolicy> p = parse_policy(str(c["text"]));
     ASSERT_EQ(outcome(p), str(c["expect"])) << (p ? "" : p.error().message());
@@ -353,6 +367,8 @@ TEST(Vectors, PolicyFiles) {
     EXPECT_EQ(rules, c["rules"]);
   }
 }
+
+TEST(Vectors, PolicyFiles) { check_policy_files(load("files_v1.json")["policy"]); }
 
 // A rule with both `key` and `plaintext = false` says two things: refused
 // (docs/SPEC.md, section 9), as the vectors say.
@@ -433,6 +449,116 @@ TEST(Vectors, ReplayStoreFiles) {
     if (str(p["namespace"]) != "token") continue;
     EXPECT_NE(file_hex.find(str(p["digest"])), std::string::npos) << str(p["partition"]);
   }
+}
+
+}  // namespace
+}  // namespace mqseal
+
+namespace mqseal {
+namespace {
+
+// ---- signed_v1.json: suite 2 ----
+
+struct SignedWorld {
+  std::shared_ptr<Keyring> receiver = keyring_of(load("signed_v1.json")["keys"]);
+  Keyring sealing = take(keyring_of(load("signed_v1.json")["keys"])->clone());
+  TopicPolicy policy;
+  explicit SignedWorld(const json& doc) {
+    testing::expect_ok(add_rules(policy, doc["policy"]));
+    for (const json& k : doc["signing"]) {
+      testing::expect_ok(sealing.add_signing_key_with_id(str(k["name"]), k["id"], take(Key::from_bytes(unhex(k["seed"])))));
+      EXPECT_EQ(hex([&] { SignerPublicKey pk = take(sealing.public_key(k["id"])); return std::vector<uint8_t>(pk.begin(), pk.end()); }()),
+                str(k["public"]));
+    }
+    for (const json& k : doc["trusted"]) {
+      const std::vector<uint8_t> pk = k.contains("public") ? unhex(k["public"]) : [&] {
+        for (const json& s : doc["signing"]) {
+          if (s["id"] == k["id"]) return unhex(s["public"]);
+        }
+        return std::vector<uint8_t>{};
+      }();
+      testing::expect_ok(receiver->add_trusted_signer(str(k["name"]), k["id"], pk));
+      if (k["state"] == "retired") testing::expect_ok(receiver->retire(k["id"]));
+    }
+  }
+};
+
+TEST(Vectors, SignedEnvelopes) {
+  const json doc = load("signed_v1.json");
+  SignedWorld world(doc);
+  size_t sealed = 0;
+  size_t refused = 0;
+  for (const json& v : doc["vectors"]) {
+    SCOPED_TRACE(str(v["name"]));
+    const std::vector<uint8_t> envelope = unhex(v["envelope"]);
+    if (v["expect"] == "ok") {
+      ++sealed;
+      EnvelopeHeader h = header_of(v);
+      h.suite = v["suite"].get<uint8_t>();
+      h.signer_key_id = v["signer_key_id"];
+      Key rule_key = take(Key::from_bytes(material_of(doc, v["key_id"])));
+      uint8_t topic_key[kKeySize];
+      testing::expect_ok(hazmat::derive_topic_key(rule_key, str(v["topic"]), topic_key));
+      EXPECT_EQ(hex({topic_key, topic_key + kKeySize}), str(v["topic_key"]));
+      std::vector<uint8_t> out;
+      testing::expect_ok(hazmat::seal_signed_with_header(topic_key, str(v["topic"]), h, unhex(v["payload"]),
+                                                         world.sealing, out));
+      EXPECT_EQ(out, envelope);
+      EXPECT_EQ(hex({envelope.end() - 64, envelope.end()}), str(v["signature"]));
+    } else {
+      ++refused;
+    }
+    Opener opener = take(Opener::create(world.policy, world.receiver));
+    const json& o = v["open"];
+    Result<Opened> r = opener.open(str(o["topic"]), envelope, {o["retained"].get<bool>(), u64(o["now_ms"])});
+    ASSERT_EQ(outcome(r), str(v["expect"])) << (r ? "" : r.error().message());
+    if (r) {
+      EXPECT_EQ(hex(r->payload), str(v["payload"]));
+      EXPECT_EQ(r->signer, str(v["signer"]));
+      EXPECT_EQ(r->signer_key_id, v["signer_key_id"].get<KeyId>());
+    }
+  }
+  EXPECT_GE(sealed, 8u);
+  EXPECT_GE(refused, 80u);
+  for (const json& seq : doc["sequences"]) {
+    SCOPED_TRACE(str(seq["name"]));
+    OpenerOptions options;
+    options.replay = replay_options(seq["replay"]);
+    Opener opener = take(Opener::create(world.policy, world.receiver, options));
+    for (const json& step : seq["steps"]) {
+      SCOPED_TRACE(str(step["label"]));
+      const json& d = step["deliver"];
+      Result<Opened> r = opener.open(str(d["topic"]), unhex(step["envelope"]), {d["retained"].get<bool>(), u64(d["now_ms"])});
+      EXPECT_EQ(outcome(r), str(step["expect"]));
+    }
+  }
+}
+
+TEST(Vectors, SignedKeyringAndPolicyFiles) {
+  const json doc = load("signed_v1.json");
+  for (const json& c : doc["keyring_files"]) {
+    SCOPED_TRACE(str(c["name"]));
+    Result<Keyring> k = Keyring::parse(str(c["text"]));
+    ASSERT_EQ(outcome(k), str(c["expect"])) << (k ? "" : k.error().message());
+    if (!k) continue;
+    EXPECT_EQ(take(k->serialize()), str(c["written"]));
+    EXPECT_EQ(k->export_public(), str(c["public_export"]));
+    const std::vector<KeyInfo> infos = k->list();
+    ASSERT_EQ(infos.size(), c["keys"].size());
+    for (size_t i = 0; i < infos.size(); ++i) {
+      const json& want = c["keys"][i];
+      EXPECT_EQ(name(infos[i].kind), str(want["kind"]));
+      EXPECT_EQ(infos[i].name, str(want["name"]));
+      EXPECT_EQ(infos[i].id, want["id"].get<KeyId>());
+      EXPECT_EQ(name(infos[i].state), str(want["state"]));
+      EXPECT_EQ(infos[i].public_key.has_value(), want.contains("public"));
+      if (infos[i].public_key) {
+        EXPECT_EQ(hex({infos[i].public_key->begin(), infos[i].public_key->end()}), str(want["public"]));
+      }
+    }
+  }
+  EXPECT_GE(doc["keyring_files"].size(), 15u);
+  check_policy_files(doc["policy_files"]);
 }
 
 }  // namespace

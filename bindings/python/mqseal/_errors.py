@@ -97,6 +97,9 @@ CLASS_OF_CODE: Dict[str, Type[Error]] = {
     "transport_error": TransportError,
     "unknown_user": KeyNotFoundError,
     "capacity_exceeded": Error,
+    "unknown_signer": KeyNotFoundError,
+    "unauthorized_signer": AuthenticationError,
+    "wrong_suite_for_topic": FormatError,
 }
 """Every stable error name (mqseal::Errc, in its order) and the class it is raised as."""
 

@@ -1,7 +1,7 @@
 // mqseal/envelope.h: the wire format of a sealed payload (docs/SPEC.md).
 //
 // Envelope v2, suite 1 (XChaCha20-Poly1305 under a per-topic key), what
-// every Sealer writes:
+// a Sealer writes on a topic whose rule does not require signatures:
 //
 //   offset size field
 //        0    1 version      0x02
@@ -20,6 +20,10 @@
 // as 2 bytes big endian, then the topic; the AEAD authenticates the nonce
 // itself. Envelope v1 is the same without the flags byte (a 38-byte header):
 // receivers still open it, as a message sealed to be delivered live.
+//
+// Suite 2 (signed sender; docs/SPEC.md, section 4a) adds the signer's key ID
+// after key_id (offsets from timestamp_ms on move up by 4: a 43-byte header)
+// and a 64-byte Ed25519 signature after the tag: 123 bytes of overhead.
 //
 // Most users never touch this header: Sealer and Opener do it all. It is
 // public for tools that inspect envelopes without a key (the broker plugin,
@@ -48,9 +52,12 @@ inline constexpr uint8_t kEnvelopeVersionV1 = 1;  // still opened: no flags byte
 inline constexpr uint8_t kFlagRetain = 0x01;
 inline constexpr uint8_t kKnownFlags = kFlagRetain;  // any other bit: malformed
 // Suite 1: XChaCha20-Poly1305, key derived per topic from a shared key.
-// Reserved for later versions of this spec: 2 (signed sender), 3 (sealed to
-// a recipient's public key).
 inline constexpr uint8_t kSuiteXChaCha20Poly1305 = 1;
+// Suite 2 (envelope v2 only): suite 1's encryption, plus the signer's key ID
+// in the header and an Ed25519 signature after the tag (docs/SPEC.md,
+// section 4a). Reserved: 3 (sealed to a recipient's public key), 4 (signed
+// and sealed to a recipient).
+inline constexpr uint8_t kSuiteSignedSender = 2;
 
 inline constexpr size_t kNonceSize = 24;
 inline constexpr size_t kSequenceSize = 8;
@@ -64,11 +71,19 @@ inline constexpr size_t kEnvelopeOverhead = kHeaderSize + kTagSize;             
 inline constexpr size_t kAssociatedHeaderSizeV1 = kAssociatedHeaderSize - 1;        // 14
 inline constexpr size_t kHeaderSizeV1 = kHeaderSize - 1;                            // 38
 inline constexpr size_t kEnvelopeOverheadV1 = kEnvelopeOverhead - 1;                // 54
+// Suite 2: the signer's key ID after key_id (so in the associated data), and
+// an Ed25519 signature after the tag.
+inline constexpr size_t kSignerKeyIdSize = 4;
+inline constexpr size_t kSignatureSize = 64;
+inline constexpr size_t kAssociatedHeaderSizeSigned = kAssociatedHeaderSize + kSignerKeyIdSize;  // 19
+inline constexpr size_t kHeaderSizeSigned = kAssociatedHeaderSizeSigned + kNonceSize;             // 43
+inline constexpr size_t kEnvelopeOverheadSigned = kHeaderSizeSigned + kTagSize + kSignatureSize;   // 123
 // No envelope of any version is shorter.
 inline constexpr size_t kMinEnvelopeSize = kEnvelopeOverheadV1;
 // MQTT's largest packet is 268435455 bytes; no envelope can be larger.
 inline constexpr size_t kMaxEnvelopeSize = 268435455;
 inline constexpr size_t kMaxPayloadSize = kMaxEnvelopeSize - kEnvelopeOverhead;
+inline constexpr size_t kMaxSignedPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadSigned;
 
 static_assert(kSenderIdSize + kSequenceSize == kNonceSize, "nonce = sender || sequence");
 
@@ -77,6 +92,7 @@ struct EnvelopeHeader {
   uint8_t suite = kSuiteXChaCha20Poly1305;
   uint8_t flags = 0;  // v2 only (kFlagRetain); 0 in a v1 header
   KeyId key_id = 0;
+  KeyId signer_key_id = 0;  // suite 2 only: the signing key's ID; 0 otherwise
   uint64_t timestamp_ms = 0;
   SenderId sender{};
   uint64_t sequence = 0;
@@ -88,15 +104,18 @@ constexpr size_t sealed_size(size_t payload_size) noexcept {
 }
 
 // Bytes of header and tag around the payload in an envelope of `version`
-// (1 or 2).
-constexpr size_t envelope_overhead(uint8_t version) noexcept {
+// (1 or 2) and suite 1; header, tag and signature in suite 2.
+constexpr size_t envelope_overhead(uint8_t version, uint8_t suite = kSuiteXChaCha20Poly1305) noexcept {
+  if (suite == kSuiteSignedSender) return kEnvelopeOverheadSigned;
   return version == kEnvelopeVersionV1 ? kEnvelopeOverheadV1 : kEnvelopeOverhead;
 }
 
 // Reads the header without any key. Checks only structure, in this order:
 // malformed (shorter than kMinEnvelopeSize, or longer than kMaxEnvelopeSize),
 // unsupported_version (neither 1 nor 2), malformed (a v2 envelope shorter
-// than kEnvelopeOverhead), unsupported_suite, malformed (unknown v2 flags).
+// than kEnvelopeOverhead), unsupported_suite (v2: neither 1 nor 2; v1:
+// not 1), malformed (a suite 2 envelope shorter than
+// kEnvelopeOverheadSigned), malformed (unknown v2 flags).
 // A header that parses proves nothing until the envelope is opened.
 [[nodiscard]] Result<EnvelopeHeader> parse_header(ByteView envelope);
 

@@ -55,6 +55,9 @@ enum class Errc : uint8_t {
   unknown_user = 25,          // no credentials for this username (TokenVerifier::verify answers
                               // authentication_failed instead: docs/SPEC.md section 11)
   capacity_exceeded = 26,     // a bounded table is full of live entries: refused
+  unknown_signer = 27,        // signer key ID not in the keyring (suite 2)
+  unauthorized_signer = 28,   // validly signed, by a signer the topic's rule does not authorise
+  wrong_suite_for_topic = 29, // envelope's suite is not the one the topic's rule requires
 };
 
 // A short, fixed English sentence for the code. Never null.

@@ -32,6 +32,7 @@
 #define MQSEAL_KEYRING_H_
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -47,10 +48,24 @@ namespace mqseal {
 
 namespace internal {
 struct KeyringAccess;  // core/src/keys/keyring_access.h: key lookup for Sealer and Opener
+struct Line;           // core/src/files/line_file.h: one line of a keyring file
 }  // namespace internal
 
 enum class KeyState : uint8_t { primary = 1, active = 2, retired = 3 };
 const char* name(KeyState state) noexcept;
+
+// What a keyring entry is. IDs are unique across all kinds; names are per
+// kind (a key name "plant7" and a signer name "plant7" are unrelated).
+enum class KeyKind : uint8_t {
+  symmetric = 1,       // a 32-byte key under a key name: seals and opens suite 1 and 2 payloads
+  signing = 2,         // an Ed25519 key pair under a signer name: this device signs suite 2 as it
+  trusted_signer = 3,  // another party's Ed25519 public key under its signer name: verifies only
+};
+const char* name(KeyKind kind) noexcept;
+
+inline constexpr size_t kSignerPublicKeySize = 32;  // Ed25519
+inline constexpr size_t kSigningSeedSize = 32;      // Ed25519 seed (RFC 8032's private key)
+using SignerPublicKey = std::array<uint8_t, kSignerPublicKeySize>;
 
 inline constexpr size_t kMaxKeyNameSize = 64;  // names: [A-Za-z0-9_.-]{1,64}
 inline constexpr size_t kMaxKeyringKeys = 4096;
@@ -70,6 +85,9 @@ struct KeyInfo {
   KeyId id = 0;
   KeyState state = KeyState::active;
   std::optional<PassphraseParams> passphrase;  // set when derived from one
+  KeyKind kind = KeyKind::symmetric;
+  // signing (not retired) and trusted_signer (not retired): the Ed25519 public key.
+  std::optional<SignerPublicKey> public_key;
 };
 
 class Keyring {
@@ -92,18 +110,49 @@ class Keyring {
   // Generates a key from the CSPRNG and adds it.
   [[nodiscard]] Result<KeyId> generate(std::string_view name);
 
+  // Signing key pairs (suite 2; docs/SPEC.md, sections 1 and 4a): Ed25519,
+  // grouped by signer name (the same syntax as key names), with the same
+  // states and rotation as symmetric keys: the first key pair of a signer is
+  // primary (it signs), later ones active until promoted; a retired one is
+  // wiped. The secret half lives in guarded memory and is written only by
+  // save()/serialize(); export_public() gives the public halves.
+  // invalid_argument for a bad name, a taken or 0 ID, a full keyring.
+  [[nodiscard]] Result<KeyId> generate_signing_key(std::string_view signer);
+  // The key pair of a 32-byte seed, with an ID chosen by the caller (import,
+  // test vectors). The caller wipes its copy of the seed.
+  [[nodiscard]] Status add_signing_key_with_id(std::string_view signer, KeyId id, const Key& seed);
+
+  // Another party's public key, trusted to sign as `signer` (active; retire
+  // it to revoke: envelopes naming it are then key_retired). invalid_argument
+  // for a public key that is not 32 bytes or not a valid Ed25519 point of
+  // the prime-order subgroup (a truncated or corrupted key), a bad name, a
+  // taken or 0 ID, a full keyring.
+  [[nodiscard]] Status add_trusted_signer(std::string_view signer, KeyId id, ByteView public_key);
+
   // Makes `id` the primary of its name; the previous primary becomes active.
-  // unknown_key, or key_retired.
+  // unknown_key, or key_retired; invalid_argument for a trusted signer's key
+  // (it only verifies: there is nothing to make primary).
   [[nodiscard]] Status promote(KeyId id);
   // Wipes the key and keeps its ID as retired. invalid_argument for the
   // primary (promote another key first); unknown_key.
   [[nodiscard]] Status retire(KeyId id);
 
-  // The primary key ID of a name: no_primary_key if there is none.
+  // The primary symmetric key ID of a key name: no_primary_key if there is none.
   [[nodiscard]] Result<KeyId> primary(std::string_view name) const;
+  // The primary signing key ID of a signer name: no_primary_key if there is none.
+  [[nodiscard]] Result<KeyId> primary_signing_key(std::string_view signer) const;
+  // The public key of a signing key pair or a trusted signer's key: unknown_key
+  // (also for a symmetric key's ID), key_retired.
+  [[nodiscard]] Result<SignerPublicKey> public_key(KeyId id) const;
+  // A keyring file (section 8) holding only public keys: a trusted-ed25519
+  // line for every signing key pair and every trusted signer's key, in this
+  // keyring's order, same IDs and names, states active or retired. No
+  // symmetric key, no secret half: safe to hand to receivers, who
+  // Keyring::parse() it (and may merge it into theirs).
+  std::string export_public() const;
   // The name and state of a key ID, or unknown_key.
   [[nodiscard]] Result<KeyInfo> info(KeyId id) const;
-  // Every key, in the order added. No key bytes.
+  // Every key, in the order added. No secret bytes (public keys, yes).
   std::vector<KeyInfo> list() const;
   size_t size() const noexcept;
 
@@ -122,6 +171,8 @@ class Keyring {
 
  private:
   friend struct internal::KeyringAccess;
+  static Status parse_signature_line(Keyring& keyring, const internal::Line& line,
+                                     const std::vector<std::string_view>& tokens);
   struct Impl;
   std::unique_ptr<Impl> impl_;  // null only after a move
 };

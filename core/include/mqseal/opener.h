@@ -9,11 +9,16 @@
 // open() checks, in order: the topic has a rule (no_rule) and is sealed under
 // it; the envelope's structure (malformed, unsupported_version,
 // unsupported_suite); its key ID is in the keyring (unknown_key, key_retired)
-// and belongs to the key name of the topic's rule (wrong_key_for_topic); the
-// AEAD tag under the topic's derived key, with header and topic as
-// associated data (authentication_failed); then, only for authentic
-// messages, the replay guard (duplicate, replay, expired, not_yet_valid,
-// retained_refused). No plaintext leaves open() unless every check passed.
+// and belongs to the key name of the topic's rule (wrong_key_for_topic); its
+// suite is the one the rule requires (wrong_suite_for_topic); for a signed
+// rule (suite 2), its signer key ID names a signing or trusted signer key
+// (unknown_signer, key_retired), the signature verifies
+// (authentication_failed) and the rule authorises that signer on the topic
+// (unauthorized_signer); the AEAD tag under the topic's derived key, with
+// header and topic as associated data (authentication_failed); then, only
+// for authentic messages, the replay guard (duplicate, replay, expired,
+// not_yet_valid, retained_refused), in the verified signer's own partition
+// for suite 2. No plaintext leaves open() unless every check passed.
 //
 // Retained messages: only an envelope its publisher sealed to be retained
 // (Sealer::seal with Publish::retained) and that arrives with the retain flag
@@ -66,6 +71,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -94,6 +100,9 @@ struct Opened {
   // Sealed to be retained and delivered from the broker's retained store
   // (judged by the retained rules).
   bool retained = false;
+  // Suite 2: the verified signer's name and signing key ID; empty and 0 otherwise.
+  std::string signer;
+  KeyId signer_key_id = 0;
 };
 
 class Opener {

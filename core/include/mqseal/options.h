@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "mqseal/clock.h"
 #include "mqseal/replay_guard.h"
@@ -25,6 +26,11 @@ struct SealerOptions {
   // Where timestamps come from (mqseal/clock.h); empty: system_time_ms().
   // Whatever it returns, a session's timestamps never decrease.
   Clock clock;
+  // The signer name this sealer signs as on signed rules (suite 2), with
+  // that name's primary signing key. Empty: the keyring's only signer name,
+  // if its signing key pairs that are not retired are all of one name (a
+  // device's keyring).
+  std::string signer;
 };
 
 // An Opener sharing a replay store: the most live message claims one key

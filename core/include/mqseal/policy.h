@@ -31,6 +31,18 @@
 //
 // A rule without one uses the receiver's default (ReplayOptions).
 //
+// Signed sender (suite 2; docs/SPEC.md, sections 2a and 4a): a rule may
+// require every message on it to be signed, and say who may sign. Either by
+// name, or with a filter level written {signer}, which matches like '+' and
+// must equal the verified signer's name, so that one rule lets each device
+// publish only under its own level:
+//
+//   policy.add_signed_rule("plant/{signer}/telemetry", "telemetry", {});
+//   policy.add_signed_rule("plant/+/cmd/#", "commands", {"backend"});
+//
+// A receiver refuses a suite 1 envelope on a signed rule, and a suite 2
+// envelope on any other (wrong_suite_for_topic): there is no downgrade.
+//
 // Thread safety: const methods may run concurrently; add_* needs exclusive
 // access. Policies are small; build one, then share it as
 // std::shared_ptr<const TopicPolicy>.
@@ -63,12 +75,36 @@ struct RetainedRule {
   uint64_t max_age_ms = kDefaultRetainedMaxAgeMs;  // used with accept_within_age
 };
 
+// The envelope suite a rule requires (the suite byte, docs/SPEC.md section 4).
+enum class Suite : uint8_t {
+  symmetric = 1,      // suite 1: sealed under the topic key by any holder of it
+  signed_sender = 2,  // suite 2: suite 1 plus an authorised signer's Ed25519 signature
+  // 3 (sealed to a recipient) and 4 (signed and sealed to a recipient) are
+  // reserved: they will add a recipient to TopicRule; `signers` keeps its meaning.
+};
+
+// A filter level that matches like '+' and must equal the verified signer's
+// name (signed rules only; at most one per filter).
+inline constexpr std::string_view kSignerLevel = "{signer}";
+// Signer names one signed rule may list.
+inline constexpr size_t kMaxRuleSigners = 4096;
+
 struct TopicRule {
-  std::string filter;
+  std::string filter;    // as given; a signed rule's may hold one {signer} level
   std::string key_name;  // empty for a plaintext rule
   bool plaintext = false;
   std::optional<RetainedRule> retained;  // unset: the receiver's default
+  Suite suite = Suite::symmetric;        // signed_sender: every message signed
+  std::vector<std::string> signers;      // signed rules: the signer names authorised on every topic
+  // Signed rules: the index (from 0) of the filter's {signer} level; -1: none.
+  int signer_level = -1;
 };
+
+// Whether a message on `topic` (which the rule's filter matches) verified as
+// signed by `signer` may be accepted under this signed rule: the signer is
+// listed, or `topic`'s level at signer_level is exactly its name. False for a
+// rule that is not signed.
+bool signer_authorized(const TopicRule& rule, std::string_view topic, std::string_view signer) noexcept;
 
 class TopicPolicy {
  public:
@@ -79,6 +115,15 @@ class TopicPolicy {
   [[nodiscard]] Status add_rule(std::string_view filter, std::string_view key_name,
                                 RetainedRule retained);
   [[nodiscard]] Status add_plaintext_rule(std::string_view filter);
+  // A signed rule (suite 2). `signers` lists the signer names authorised on
+  // every topic the filter matches; the filter may also hold one {signer}
+  // level. invalid_filter; invalid_argument for a bad key or signer name, a
+  // name listed twice, more than kMaxRuleSigners names, a second {signer}
+  // level, or neither a name nor a {signer} level (nobody could publish),
+  // and as add_rule.
+  [[nodiscard]] Status add_signed_rule(std::string_view filter, std::string_view key_name,
+                                       std::vector<std::string> signers,
+                                       std::optional<RetainedRule> retained = std::nullopt);
 
   // The winning rule for a concrete topic: invalid_topic, or no_rule.
   [[nodiscard]] Result<const TopicRule*> resolve(std::string_view topic) const;
@@ -88,6 +133,8 @@ class TopicPolicy {
  private:
   [[nodiscard]] Status add(TopicRule rule);
   std::vector<TopicRule> rules_;
+  // Per rule, the filter MQTT-matching uses: {signer} levels written as '+'.
+  std::vector<std::string> match_filters_;
 };
 
 }  // namespace mqseal

@@ -19,6 +19,20 @@
 // `plaintext = false` alone. Unknown tables or keys are refused, so a typo
 // never silently widens what is sent in plaintext.
 //
+// A signed rule (suite 2) says `suite = 2` and who may sign: `signers`, names
+// separated by commas, and/or a {signer} level in the filter:
+//
+//   [[rule]]
+//   filter = "plant/{signer}/telemetry"   # each device only under its own level
+//   key = "telemetry"
+//   suite = 2
+//
+//   [[rule]]
+//   filter = "plant/+/cmd/#"
+//   key = "commands"
+//   suite = 2
+//   signers = "backend, ops-console"
+//
 // Only a subset of TOML is read, checked before the TOML parser sees the
 // text: valid UTF-8, one `key = value`, `[[table]]` or comment per line, bare
 // keys, one-line strings, decimal integers and booleans, non-ASCII only in

@@ -18,10 +18,11 @@
 //
 // Partitions: all state (streams, table bound, watermark) is kept per key
 // name, the name of the key the message was sealed under
-// (MessageFacts::key_name). Whoever holds one key name's key can move only
-// that partition's state, so nothing it sends can make a message sealed
-// under another key name fail. docs/SECURITY.md states what it can do within
-// its own key name.
+// (MessageFacts::key_name), or, for a signed message (suite 2), per verified
+// signer (MessageFacts::signer). Whoever holds one key name's key can move
+// only that partition's state, so nothing it sends can make a message sealed
+// under another key name fail, nor any signed message; a signer moves only
+// its own. docs/SECURITY.md states what each can do within its partition.
 //
 // Retained messages are, by MQTT's design, delivered again to every new
 // subscriber, possibly long after they were sealed, so they obey their own
@@ -87,7 +88,12 @@ struct ReplayOptions {
 
 struct MessageFacts {
   std::string_view topic;     // the topic the message arrived on
-  std::string_view key_name;  // the partition: the name of the key it was sealed under
+  std::string_view key_name;  // the partition (suite 1): the name of the key it was sealed under
+  // Suite 2: the verified signer's name. When set, it is the partition
+  // instead of the key name: a partition of its own, apart from every key
+  // name's and every other signer's, so that no holder of the topic key and
+  // no other signer can move this signer's replay state.
+  std::string_view signer;
   SenderId sender{};
   uint64_t sequence = 0;
   uint64_t timestamp_ms = 0;
@@ -110,7 +116,8 @@ class ReplayGuard {
   // Checks one authenticated message against the state at time `now_ms` and,
   // if it is accepted, records it. duplicate, replay, expired, not_yet_valid,
   // retained_refused, or success; capacity_exceeded for a key name beyond
-  // the 4096th (kMaxPolicyRules: no policy has more key names).
+  // the 4096th (kMaxPolicyRules: no policy has more key names) or a signer
+  // beyond the 4096th (kMaxKeyringKeys: no keyring trusts more).
   [[nodiscard]] Status check(const MessageFacts& message, uint64_t now_ms);
   // Only the age rules of check() (not_yet_valid, retained_refused,
   // expired), against no state and recording nothing: what an Opener sharing
@@ -118,7 +125,8 @@ class ReplayGuard {
   [[nodiscard]] Status check_age(const MessageFacts& message, uint64_t now_ms) const;
 
   size_t tracked_streams() const;  // in all partitions
-  uint64_t watermark_ms(std::string_view key_name = {}) const;  // of one partition
+  uint64_t watermark_ms(std::string_view key_name = {}) const;  // of one key name's partition
+  uint64_t signer_watermark_ms(std::string_view signer) const;   // of one signer's partition
   const ReplayOptions& options() const noexcept;
 
  private:

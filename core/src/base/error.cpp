@@ -41,6 +41,11 @@ constexpr ErrcText kErrcTexts[] = {
     {Errc::transport_error, "transport_error", "the MQTT client library refused the operation"},
     {Errc::unknown_user, "unknown_user", "no credentials for this username"},
     {Errc::capacity_exceeded, "capacity_exceeded", "a bounded table is full"},
+    {Errc::unknown_signer, "unknown_signer", "signer key ID not in the keyring"},
+    {Errc::unauthorized_signer, "unauthorized_signer",
+     "the signer is not authorised to publish on this topic"},
+    {Errc::wrong_suite_for_topic, "wrong_suite_for_topic",
+     "envelope suite is not the one this topic's rule requires"},
 };
 
 const ErrcText* find(Errc code) noexcept {

@@ -5,6 +5,7 @@
 #include "mqseal/hazmat/envelope.h"
 
 #include "connect/credentials_internal.h"
+#include "keys/keyring_access.h"
 #include "wire/envelope_internal.h"
 
 namespace mqseal::hazmat {
@@ -16,6 +17,19 @@ Status derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out
 Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
                         const EnvelopeHeader& header, ByteView payload, std::vector<uint8_t>& out) {
   return internal::seal_with_header(topic_key, topic, header, payload, out);
+}
+
+Status seal_signed_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                               const EnvelopeHeader& header, ByteView payload, const Keyring& signing_keys,
+                               std::vector<uint8_t>& out) {
+  const internal::SigningKeyView key = internal::KeyringAccess::signing_key(signing_keys, header.signer_key_id);
+  if (header.suite != kSuiteSignedSender || key.secret_key == nullptr) {
+    out.clear();
+    return Error(Errc::invalid_argument, "a suite 2 header naming a signing key pair of the keyring");
+  }
+  out.reserve(payload.size() + kEnvelopeOverheadSigned);
+  if (Status s = internal::seal_with_header(topic_key, topic, header, payload, out); !s) return s;
+  return internal::append_signature(key.secret_key, topic, out);
 }
 
 Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,

@@ -5,6 +5,8 @@
 #include <memory>
 #include <utility>
 
+#include "crypto/signature.h"
+#include "keys/key_access.h"
 #include "keys/keyring_access.h"
 #include "keys/keyring_impl.h"
 #include "keys/key_name.h"
@@ -21,6 +23,41 @@ const char* name(KeyState state) noexcept {
   return "unknown";
 }
 
+const char* name(KeyKind kind) noexcept {
+  switch (kind) {
+    case KeyKind::symmetric: return "symmetric";
+    case KeyKind::signing: return "signing";
+    case KeyKind::trusted_signer: return "trusted_signer";
+  }
+  return "unknown";
+}
+
+static_assert(kSignerPublicKeySize == internal::ed25519::kPublicKeySize, "public key size");
+static_assert(kSigningSeedSize == internal::ed25519::kSeedSize && kSigningSeedSize == kKeySize,
+              "a seed is held as a Key");
+
+Status Keyring::Impl::check_new(std::string_view name, KeyId id) const {
+  if (!internal::valid_key_name(name)) {
+    return Error(Errc::invalid_argument, "key and signer names are 1-64 characters of [A-Za-z0-9_.-]");
+  }
+  if (id == 0) return Error(Errc::invalid_argument, "key ID 0 is reserved");
+  if (find(id) != nullptr) return Error(Errc::invalid_argument, "key ID already in use");
+  if (entries.size() >= kMaxKeyringKeys) return Error(Errc::invalid_argument, "keyring is full");
+  return {};
+}
+
+Result<Keyring::Impl::Entry> Keyring::Impl::signing_entry(const uint8_t seed[kSigningSeedSize]) {
+  Result<internal::Secret> secret = internal::Secret::allocate(internal::ed25519::kSecretKeySize);
+  if (!secret) return std::move(secret).error();
+  Entry entry;
+  entry.kind = KeyKind::signing;
+  SignerPublicKey pk{};
+  if (Status s = internal::ed25519::keypair_from_seed(seed, pk.data(), secret->data()); !s) return s.error();
+  entry.public_key = pk;
+  entry.signing = std::move(*secret);
+  return entry;
+}
+
 Keyring::Keyring() : impl_(std::make_unique<Impl>()) {}
 Keyring::Keyring(Keyring&&) noexcept = default;
 Keyring& Keyring::operator=(Keyring&&) noexcept = default;
@@ -28,32 +65,73 @@ Keyring::~Keyring() = default;
 
 Status Keyring::add_with_id(std::string_view name, KeyId id, Key key,
                             std::optional<PassphraseParams> passphrase) {
-  if (!internal::valid_key_name(name)) {
-    return Error(Errc::invalid_argument, "key names are 1-64 characters of [A-Za-z0-9_.-]");
-  }
-  if (id == 0) return Error(Errc::invalid_argument, "key ID 0 is reserved");
-  if (impl_->find(id) != nullptr) return Error(Errc::invalid_argument, "key ID already in use");
-  if (impl_->entries.size() >= kMaxKeyringKeys) {
-    return Error(Errc::invalid_argument, "keyring is full");
-  }
+  if (Status s = impl_->check_new(name, id); !s) return s;
   Impl::Entry entry;
   entry.name = std::string(name);
   entry.id = id;
   entry.state = impl_->primary_of(name) == nullptr ? KeyState::primary : KeyState::active;
   entry.key = std::move(key);
   entry.passphrase = passphrase;
-  impl_->entries.push_back(std::move(entry));
+  impl_->append(std::move(entry));
   return {};
+}
+
+KeyId Keyring::Impl::fresh_id() const {
+  KeyId id = 0;
+  do {
+    id = randombytes_random();
+  } while (id == 0 || find(id) != nullptr);
+  return id;
 }
 
 Result<KeyId> Keyring::add(std::string_view name, Key key) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
-  KeyId id = 0;
-  do {
-    id = randombytes_random();
-  } while (id == 0 || impl_->find(id) != nullptr);
+  const KeyId id = impl_->fresh_id();
   if (Status s = add_with_id(name, id, std::move(key)); !s) return s.error();
   return id;
+}
+
+Status Keyring::add_signing_key_with_id(std::string_view signer, KeyId id, const Key& seed) {
+  if (Status s = internal::ensure_sodium(); !s) return s;
+  if (Status s = impl_->check_new(signer, id); !s) return s;
+  const uint8_t* seed_bytes = internal::KeyAccess::bytes(seed);
+  if (seed_bytes == nullptr) return Error(Errc::invalid_argument, "moved-from key");
+  Result<Impl::Entry> entry = Impl::signing_entry(seed_bytes);
+  if (!entry) return std::move(entry).error();
+  entry->name = std::string(signer);
+  entry->id = id;
+  entry->state = impl_->primary_of(signer, KeyKind::signing) == nullptr ? KeyState::primary : KeyState::active;
+  impl_->append(std::move(*entry));
+  return {};
+}
+
+Result<KeyId> Keyring::generate_signing_key(std::string_view signer) {
+  Result<Key> seed = Key::generate();
+  if (!seed) return std::move(seed).error();
+  const KeyId id = impl_->fresh_id();
+  if (Status s = add_signing_key_with_id(signer, id, *seed); !s) return s.error();
+  return id;
+}
+
+Status Keyring::add_trusted_signer(std::string_view signer, KeyId id, ByteView public_key) {
+  if (Status s = internal::ensure_sodium(); !s) return s;
+  if (public_key.size() != kSignerPublicKeySize) {
+    return Error(Errc::invalid_argument, "an Ed25519 public key is exactly 32 bytes");
+  }
+  if (!internal::ed25519::valid_public_key(public_key.data())) {
+    return Error(Errc::invalid_argument, "not a valid Ed25519 public key");
+  }
+  if (Status s = impl_->check_new(signer, id); !s) return s;
+  Impl::Entry entry;
+  entry.name = std::string(signer);
+  entry.id = id;
+  entry.kind = KeyKind::trusted_signer;
+  entry.state = KeyState::active;
+  SignerPublicKey pk{};
+  std::copy(public_key.begin(), public_key.end(), pk.begin());
+  entry.public_key = pk;
+  impl_->append(std::move(entry));
+  return {};
 }
 
 Result<KeyId> Keyring::generate(std::string_view name) {
@@ -66,7 +144,10 @@ Status Keyring::promote(KeyId id) {
   Impl::Entry* entry = impl_->find(id);
   if (entry == nullptr) return Errc::unknown_key;
   if (entry->state == KeyState::retired) return Errc::key_retired;
-  if (Impl::Entry* old = impl_->primary_of(entry->name)) old->state = KeyState::active;
+  if (entry->kind == KeyKind::trusted_signer) {
+    return Error(Errc::invalid_argument, "a trusted signer's key only verifies: nothing to promote");
+  }
+  if (Impl::Entry* old = impl_->primary_of(entry->name, entry->kind)) old->state = KeyState::active;
   entry->state = KeyState::primary;
   return {};
 }
@@ -79,6 +160,8 @@ Status Keyring::retire(KeyId id) {
   }
   entry->state = KeyState::retired;
   entry->key.reset();  // Key's destructor wipes the bytes
+  entry->signing = internal::Secret();  // sodium_free wipes them
+  entry->public_key.reset();
   return {};
 }
 
@@ -88,16 +171,33 @@ Result<KeyId> Keyring::primary(std::string_view name) const {
   return entry->id;
 }
 
+Result<KeyId> Keyring::primary_signing_key(std::string_view signer) const {
+  const Impl::Entry* entry = impl_->primary_of(signer, KeyKind::signing);
+  if (entry == nullptr) return Errc::no_primary_key;
+  return entry->id;
+}
+
+Result<SignerPublicKey> Keyring::public_key(KeyId id) const {
+  const Impl::Entry* entry = impl_->find(id);
+  if (entry == nullptr || entry->kind == KeyKind::symmetric) return Errc::unknown_key;
+  if (!entry->public_key) return Errc::key_retired;  // only a retired key has none
+  return *entry->public_key;
+}
+
+KeyInfo Keyring::Impl::info_of(const Entry& e) {
+  return KeyInfo{e.name, e.id, e.state, e.passphrase, e.kind, e.public_key};
+}
+
 Result<KeyInfo> Keyring::info(KeyId id) const {
   const Impl::Entry* entry = impl_->find(id);
   if (entry == nullptr) return Errc::unknown_key;
-  return KeyInfo{entry->name, entry->id, entry->state, entry->passphrase};
+  return Impl::info_of(*entry);
 }
 
 std::vector<KeyInfo> Keyring::list() const {
   std::vector<KeyInfo> out;
   out.reserve(impl_->entries.size());
-  for (const Impl::Entry& e : impl_->entries) out.push_back({e.name, e.id, e.state, e.passphrase});
+  for (const Impl::Entry& e : impl_->entries) out.push_back(Impl::info_of(e));
   return out;
 }
 
@@ -111,20 +211,57 @@ Result<Keyring> Keyring::clone() const {
     c.id = e.id;
     c.state = e.state;
     c.passphrase = e.passphrase;
+    c.kind = e.kind;
+    c.public_key = e.public_key;
     if (e.key) {
       Result<Key> k = e.key->clone();
       if (!k) return std::move(k).error();
       c.key = std::move(*k);
     }
-    copy.impl_->entries.push_back(std::move(c));
+    if (e.signing.data() != nullptr) {
+      Result<internal::Secret> sk = e.signing.clone();
+      if (!sk) return std::move(sk).error();
+      c.signing = std::move(*sk);
+    }
+    copy.impl_->append(std::move(c));
   }
   return copy;
 }
 
 internal::KeyringEntryView internal::KeyringAccess::find(const Keyring& keyring, KeyId id) noexcept {
   const Keyring::Impl::Entry* e = keyring.impl_->find(id);
-  if (e == nullptr) return {};
+  // A signing or trusted key's ID is no symmetric key: never derive from a seed.
+  if (e == nullptr || e->kind != KeyKind::symmetric) return {};
   return {&e->name, e->state, e->key ? &*e->key : nullptr};
+}
+
+internal::SignerView internal::KeyringAccess::find_signer(const Keyring& keyring, KeyId id) noexcept {
+  const Keyring::Impl::Entry* e = keyring.impl_->find(id);
+  if (e == nullptr || e->kind == KeyKind::symmetric) return {};
+  return {&e->name, e->state, e->public_key ? e->public_key->data() : nullptr};
+}
+
+internal::SigningKeyView internal::KeyringAccess::primary_signing(const Keyring& keyring,
+                                                                  std::string_view signer) noexcept {
+  const Keyring::Impl::Entry* e = keyring.impl_->primary_of(signer, KeyKind::signing);
+  if (e == nullptr) return {};
+  return {e->id, e->signing.data()};
+}
+
+internal::SigningKeyView internal::KeyringAccess::signing_key(const Keyring& keyring, KeyId id) noexcept {
+  const Keyring::Impl::Entry* e = keyring.impl_->find(id);
+  if (e == nullptr || e->kind != KeyKind::signing || e->state == KeyState::retired) return {};
+  return {e->id, e->signing.data()};
+}
+
+const std::string* internal::KeyringAccess::only_signer(const Keyring& keyring) noexcept {
+  const std::string* found = nullptr;
+  for (const Keyring::Impl::Entry& e : keyring.impl_->entries) {
+    if (e.kind != KeyKind::signing || e.state == KeyState::retired) continue;
+    if (found != nullptr && *found != e.name) return nullptr;
+    found = &e.name;
+  }
+  return found;
 }
 
 }  // namespace mqseal

@@ -3,6 +3,7 @@
 #define MQSEAL_SRC_KEYRING_ACCESS_H_
 
 #include <string>
+#include <string_view>
 
 #include "mqseal/keyring.h"
 
@@ -14,9 +15,31 @@ struct KeyringEntryView {
   const Key* key = nullptr;  // null when retired
 };
 
+// A signing key pair's or a trusted signer's public half.
+struct SignerView {
+  const std::string* name = nullptr;  // the signer name; null: no such signer key
+  KeyState state = KeyState::retired;
+  const uint8_t* public_key = nullptr;  // kSignerPublicKeySize bytes; null when retired
+};
+
+struct SigningKeyView {
+  KeyId id = 0;                         // 0: the signer has no primary signing key
+  const uint8_t* secret_key = nullptr;  // libsodium's 64-byte Ed25519 secret key
+};
+
 struct KeyringAccess {
-  // The entry with this ID, or a view with a null name if there is none.
+  // The symmetric key with this ID, or a view with a null name if there is
+  // none (signing and trusted keys are not symmetric keys).
   static KeyringEntryView find(const Keyring& keyring, KeyId id) noexcept;
+  // The signing key pair or trusted signer key with this ID (null name: none).
+  static SignerView find_signer(const Keyring& keyring, KeyId id) noexcept;
+  // The primary signing key pair of a signer name.
+  static SigningKeyView primary_signing(const Keyring& keyring, std::string_view signer) noexcept;
+  // The signing key pair with this ID (not retired); a zero view otherwise.
+  static SigningKeyView signing_key(const Keyring& keyring, KeyId id) noexcept;
+  // The one signer name the keyring has signing key pairs (not retired) for;
+  // null if none or several.
+  static const std::string* only_signer(const Keyring& keyring) noexcept;
 };
 
 }  // namespace mqseal::internal

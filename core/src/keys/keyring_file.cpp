@@ -1,9 +1,12 @@
 // The keyring file format (docs/SPEC.md, "Keyring file"), and loading and
 // saving it with safe permissions.
+#include <sodium.h>
+
 #include <string>
 #include <vector>
 
 #include "base/hex.h"
+#include "crypto/signature.h"
 #include "files/line_file.h"
 #include "keys/key_access.h"
 #include "keys/keyring_impl.h"
@@ -19,6 +22,13 @@ constexpr std::string_view kHeaderLine = "mqseal-keyring v1";
 constexpr std::string_view kRetiredMaterial = "-";
 constexpr std::string_view kArgon2idTag = "argon2id";
 constexpr size_t kKeyIdHexSize = 8;
+constexpr std::string_view kSymmetricTag = "key";
+// Line types of the signature keys: the algorithm is in the type, so that
+// another algorithm is another line type that older readers refuse.
+constexpr std::string_view kSigningTag = "signing-ed25519";  // NAME ID STATE SEED PUBLIC
+constexpr std::string_view kTrustedTag = "trusted-ed25519";  // NAME ID STATE PUBLIC
+constexpr size_t kSigningFields = 6;
+constexpr size_t kTrustedFields = 5;
 constexpr size_t kMaxTokensPerLine = 9;  // key NAME ID STATE MATERIAL argon2id SALT OPS MEM
 // Longest line serialize() writes, rounded up: reserving this much per key
 // means the output never reallocates, so no copy of key text is left behind
@@ -44,15 +54,71 @@ bool parse_state(std::string_view text, KeyState& state) {
 
 }  // namespace
 
+Status Keyring::parse_signature_line(Keyring& keyring, const internal::Line& line,
+                                     const std::vector<std::string_view>& tokens) {
+  const bool signing = tokens[0] == kSigningTag;
+  if (tokens.size() != (signing ? kSigningFields : kTrustedFields)) return line.error("wrong number of fields");
+  if (!internal::valid_key_name(tokens[1])) return line.error("invalid signer name");
+  KeyId id = 0;
+  if (!parse_key_id(tokens[2], id) || id == 0) return line.error("key ID must be 8 hex digits, not 00000000");
+  if (keyring.impl_->find(id) != nullptr) return line.error("duplicate key ID");
+  KeyState state = KeyState::active;
+  if (!parse_state(tokens[3], state)) return line.error("unknown key state");
+  const KeyKind kind = signing ? KeyKind::signing : KeyKind::trusted_signer;
+  if (!signing && state == KeyState::primary) return line.error("a trusted signer's key is active or retired");
+  if (state == KeyState::primary && keyring.impl_->primary_of(tokens[1], kind) != nullptr) {
+    return line.error("second primary key for one signer");
+  }
+  const std::string_view public_hex = tokens[signing ? 5 : 4];
+  Impl::Entry entry;
+  if (state == KeyState::retired) {
+    if (public_hex != kRetiredMaterial || (signing && tokens[4] != kRetiredMaterial)) {
+      return line.error("retired key with key material");
+    }
+    entry.kind = kind;
+  } else {
+    SignerPublicKey pk{};
+    if (!internal::hex_decode(public_hex, pk.data(), pk.size())) {
+      return line.error("public key must be 64 hex digits");
+    }
+    if (!internal::ed25519::valid_public_key(pk.data())) return line.error("not a valid Ed25519 public key");
+    if (signing) {
+      Result<Key> seed = internal::KeyAccess::from_hex(tokens[4]);
+      if (!seed && seed.error() == Errc::invalid_argument) return line.error("seed must be 64 hex digits");
+      if (!seed) return std::move(seed).error();
+      Result<Impl::Entry> made = Impl::signing_entry(internal::KeyAccess::bytes(*seed));
+      if (!made) return std::move(made).error();
+      // The public key written next to the seed must be the seed's: a
+      // corrupted or edited line is refused instead of signing as nobody.
+      if (sodium_memcmp(made->public_key->data(), pk.data(), pk.size()) != 0) {
+        return line.error("public key does not match the seed");
+      }
+      entry = std::move(*made);
+    } else {
+      entry.kind = kind;
+      entry.public_key = pk;
+    }
+  }
+  entry.name = std::string(tokens[1]);
+  entry.id = id;
+  entry.state = state;
+  if (keyring.size() >= kMaxKeyringKeys) return line.error("too many keys");
+  keyring.impl_->append(std::move(entry));
+  return {};
+}
+
 Result<Keyring> Keyring::parse(std::string_view text) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
   if (text.size() > kMaxKeyringFileSize) return Error(Errc::parse_error, "keyring file too large");
   Keyring keyring;
   std::vector<std::string_view> tokens;
   const Status parsed = internal::parse_lines(text, kHeaderLine, "keyring", [&](const internal::Line& line) -> Status {
-    if (!internal::split_fields(line.text, kMaxTokensPerLine, tokens) || tokens[0] != "key") {
-      return line.error("expected 'key NAME ID STATE MATERIAL [argon2id SALT OPS MEM]'");
+    if (!internal::split_fields(line.text, kMaxTokensPerLine, tokens) ||
+        (tokens[0] != kSymmetricTag && tokens[0] != kSigningTag && tokens[0] != kTrustedTag)) {
+      return line.error("expected 'key NAME ID STATE MATERIAL [argon2id SALT OPS MEM]', "
+                        "'signing-ed25519 NAME ID STATE SEED PUBLIC' or 'trusted-ed25519 NAME ID STATE PUBLIC'");
     }
+    if (tokens[0] != kSymmetricTag) return parse_signature_line(keyring, line, tokens);
     if (tokens.size() != 5 && tokens.size() != 9) return line.error("wrong number of fields");
     Impl::Entry entry;
     if (!internal::valid_key_name(tokens[1])) return line.error("invalid key name");
@@ -62,7 +128,7 @@ Result<Keyring> Keyring::parse(std::string_view text) {
     }
     if (keyring.impl_->find(entry.id) != nullptr) return line.error("duplicate key ID");
     if (!parse_state(tokens[3], entry.state)) return line.error("unknown key state");
-    if (entry.state == KeyState::primary && keyring.impl_->primary_of(entry.name) != nullptr) {
+    if (entry.state == KeyState::primary && keyring.impl_->primary_of(entry.name, KeyKind::symmetric) != nullptr) {
       return line.error("second primary key for one name");
     }
     if (entry.state == KeyState::retired) {
@@ -83,7 +149,7 @@ Result<Keyring> Keyring::parse(std::string_view text) {
       entry.passphrase = params;
     }
     if (keyring.impl_->entries.size() >= kMaxKeyringKeys) return line.error("too many keys");
-    keyring.impl_->entries.push_back(std::move(entry));
+    keyring.impl_->append(std::move(entry));
     return {};
   });
   if (!parsed) return parsed.error();
@@ -96,6 +162,10 @@ Result<std::string> Keyring::serialize() const {
   out += kHeaderLine;
   out += "\n";
   for (const Impl::Entry& e : impl_->entries) {
+    if (e.kind != KeyKind::symmetric) {
+      impl_->append_signature_line(e, e.kind, out);
+      continue;
+    }
     uint8_t id_bytes[4];
     internal::store_be32(id_bytes, e.id);
     out += "key " + e.name + " " + internal::hex_encode(ByteView(id_bytes, sizeof id_bytes)) + " " + name(e.state) + " ";
@@ -111,6 +181,40 @@ Result<std::string> Keyring::serialize() const {
              std::to_string(e.passphrase->opslimit) + " " + std::to_string(e.passphrase->memlimit);
     }
     out += "\n";
+  }
+  return out;
+}
+
+void Keyring::Impl::append_signature_line(const Entry& e, KeyKind as, std::string& out) {
+  uint8_t id_bytes[4];
+  internal::store_be32(id_bytes, e.id);
+  out += as == KeyKind::signing ? kSigningTag : kTrustedTag;
+  out += " " + e.name + " " + internal::hex_encode(ByteView(id_bytes, sizeof id_bytes)) + " ";
+  // A trusted copy of a signing key pair (export) is active, whatever its state as a signing key.
+  out += name(as == KeyKind::trusted_signer && e.state == KeyState::primary ? KeyState::active : e.state);
+  out += " ";
+  if (as == KeyKind::signing) {
+    if (e.state == KeyState::retired) {
+      out += kRetiredMaterial;
+    } else {
+      internal::hex_append(out, ByteView(e.signing.data(), kSigningSeedSize));  // the seed: first half
+    }
+    out += " ";
+  }
+  if (e.public_key) {
+    out += internal::hex_encode(ByteView(*e.public_key));
+  } else {
+    out += kRetiredMaterial;
+  }
+  out += "\n";
+}
+
+std::string Keyring::export_public() const {
+  std::string out;
+  out += kHeaderLine;
+  out += "\n";
+  for (const Impl::Entry& e : impl_->entries) {
+    if (e.kind != KeyKind::symmetric) Impl::append_signature_line(e, KeyKind::trusted_signer, out);
   }
   return out;
 }

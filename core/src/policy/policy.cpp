@@ -1,5 +1,6 @@
 #include "mqseal/policy.h"
 
+#include <algorithm>
 #include <string>
 
 #include "keys/key_name.h"
@@ -18,7 +19,7 @@ LevelRank rank_at(std::string_view filter, size_t pos) {
   const size_t end = std::min(filter.find('/', pos), filter.size());
   const std::string_view level = filter.substr(pos, end - pos);
   if (level == "#") return kHash;
-  if (level == "+") return kPlus;
+  if (level == "+" || level == kSignerLevel) return kPlus;
   return kLiteral;
 }
 
@@ -37,25 +38,94 @@ bool more_specific(std::string_view a, std::string_view b) {
   return false;
 }
 
+// The filter with every {signer} level written as '+', and the index of the
+// last such level (-1: none) and how many there are.
+std::string match_filter(std::string_view filter, int& signer_level, int& signer_levels) {
+  std::string out;
+  signer_level = -1;
+  signer_levels = 0;
+  size_t pos = 0;
+  for (int index = 0;; ++index) {
+    const size_t end = std::min(filter.find('/', pos), filter.size());
+    const std::string_view level = filter.substr(pos, end - pos);
+    if (level == kSignerLevel) {
+      out += '+';
+      signer_level = index;
+      ++signer_levels;
+    } else {
+      out += level;
+    }
+    if (end == filter.size()) return out;
+    out += '/';
+    pos = end + 1;
+  }
+}
+
+TopicRule make_rule(std::string_view filter, std::string_view key_name, bool plaintext,
+                    std::optional<RetainedRule> retained) {
+  TopicRule rule;
+  rule.filter = std::string(filter);
+  rule.key_name = std::string(key_name);
+  rule.plaintext = plaintext;
+  rule.retained = retained;
+  return rule;
+}
+
 }  // namespace
+
+bool signer_authorized(const TopicRule& rule, std::string_view topic, std::string_view signer) noexcept {
+  if (rule.suite != Suite::signed_sender) return false;
+  for (const std::string& name : rule.signers) {
+    if (name == signer) return true;
+  }
+  if (rule.signer_level < 0) return false;
+  size_t pos = 0;
+  for (int index = 0; index < rule.signer_level; ++index) {
+    pos = topic.find('/', pos);
+    if (pos == std::string_view::npos) return false;
+    ++pos;
+  }
+  const size_t end = std::min(topic.find('/', pos), topic.size());
+  return topic.substr(pos, end - pos) == signer;
+}
 
 Status TopicPolicy::add(TopicRule rule) {
   if (Status s = validate_filter(rule.filter); !s) return s;
   if (!rule.plaintext && !internal::valid_key_name(rule.key_name)) {
     return Error(Errc::invalid_argument, "key names are 1-64 characters of [A-Za-z0-9_.-]");
   }
+  int signer_levels = 0;
+  std::string matching = match_filter(rule.filter, rule.signer_level, signer_levels);
+  if (rule.suite == Suite::signed_sender) {
+    if (signer_levels > 1) return Error(Errc::invalid_argument, "a filter holds at most one {signer} level");
+    if (rule.signers.size() > kMaxRuleSigners) return Error(Errc::invalid_argument, "too many signers");
+    for (size_t i = 0; i < rule.signers.size(); ++i) {
+      if (!internal::valid_key_name(rule.signers[i])) {
+        return Error(Errc::invalid_argument, "signer names are 1-64 characters of [A-Za-z0-9_.-]");
+      }
+      for (size_t j = 0; j < i; ++j) {
+        if (rule.signers[j] == rule.signers[i]) return Error(Errc::invalid_argument, "a signer listed twice");
+      }
+    }
+    if (rule.signers.empty() && rule.signer_level < 0) {
+      return Error(Errc::invalid_argument, "a signed rule names its signers or has a {signer} level");
+    }
+  } else if (signer_levels > 0) {
+    return Error(Errc::invalid_filter, "a {signer} level is only for signed rules");
+  }
   if (rules_.size() >= kMaxPolicyRules) return Error(Errc::invalid_argument, "too many rules");
-  for (const TopicRule& existing : rules_) {
-    if (existing.filter == rule.filter) {
+  for (const std::string& existing : match_filters_) {
+    if (existing == matching) {
       return Error(Errc::invalid_argument, "a rule for this filter exists already");
     }
   }
   rules_.push_back(std::move(rule));
+  match_filters_.push_back(std::move(matching));
   return {};
 }
 
 Status TopicPolicy::add_rule(std::string_view filter, std::string_view key_name) {
-  return add(TopicRule{std::string(filter), std::string(key_name), false, std::nullopt});
+  return add(make_rule(filter, key_name, false, std::nullopt));
 }
 
 Status TopicPolicy::add_rule(std::string_view filter, std::string_view key_name,
@@ -64,20 +134,32 @@ Status TopicPolicy::add_rule(std::string_view filter, std::string_view key_name,
       retained.policy != RetainedPolicy::refuse) {
     return Error(Errc::invalid_argument, "unknown retained policy");
   }
-  return add(TopicRule{std::string(filter), std::string(key_name), false, retained});
+  return add(make_rule(filter, key_name, false, retained));
 }
 
 Status TopicPolicy::add_plaintext_rule(std::string_view filter) {
-  return add(TopicRule{std::string(filter), std::string(), true, std::nullopt});
+  return add(make_rule(filter, {}, true, std::nullopt));
+}
+
+Status TopicPolicy::add_signed_rule(std::string_view filter, std::string_view key_name,
+                                    std::vector<std::string> signers, std::optional<RetainedRule> retained) {
+  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
+      retained->policy != RetainedPolicy::refuse) {
+    return Error(Errc::invalid_argument, "unknown retained policy");
+  }
+  TopicRule rule = make_rule(filter, key_name, false, retained);
+  rule.suite = Suite::signed_sender;
+  rule.signers = std::move(signers);
+  return add(std::move(rule));
 }
 
 Result<const TopicRule*> TopicPolicy::resolve(std::string_view topic) const {
   if (Status s = validate_topic(topic); !s) return s.error();
   const TopicRule* best = nullptr;
-  for (const TopicRule& rule : rules_) {
-    if (topic_matches(rule.filter, topic) &&
-        (best == nullptr || more_specific(rule.filter, best->filter))) {
-      best = &rule;
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    if (topic_matches(match_filters_[i], topic) &&
+        (best == nullptr || more_specific(rules_[i].filter, best->filter))) {
+      best = &rules_[i];
     }
   }
   if (best == nullptr) return Errc::no_rule;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <string>
+#include <vector>
 
 namespace mqseal {
 
@@ -268,10 +270,41 @@ Status retained_rule(const toml::table& rule, std::optional<RetainedRule>& out) 
   return {};
 }
 
+// `suite = 1 | 2` (1 when absent) and, with 2 only, `signers = "a, b"`: the
+// signer names authorised on every topic of the rule, separated by commas
+// (blanks around them allowed; the TOML subset has no arrays).
+Status suite_and_signers(const toml::table& rule, Suite& suite, std::vector<std::string>& signers) {
+  suite = Suite::symmetric;
+  if (const toml::node* n = rule.get("suite")) {
+    const std::optional<int64_t> value = n->value_exact<int64_t>();
+    if (value == std::optional<int64_t>(2)) {
+      suite = Suite::signed_sender;
+    } else if (value != std::optional<int64_t>(1)) {
+      return at(*n, "'suite' must be 1 or 2 (this build reads no other)");
+    }
+  }
+  const toml::node* list = rule.get("signers");
+  if (list == nullptr) return {};
+  if (suite != Suite::signed_sender) return at(*list, "'signers' needs 'suite = 2'");
+  const std::optional<std::string> text = list->value<std::string>();
+  if (!text) return at(*list, "'signers' must be a string of names separated by commas");
+  size_t pos = 0;
+  while (true) {
+    const size_t comma = std::min(text->find(',', pos), text->size());
+    std::string_view name = std::string_view(*text).substr(pos, comma - pos);
+    while (!name.empty() && (name.front() == ' ' || name.front() == '\t')) name.remove_prefix(1);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
+    if (name.empty()) return at(*list, "'signers' has an empty name");
+    signers.emplace_back(name);
+    if (comma == text->size()) return {};
+    pos = comma + 1;
+  }
+}
+
 Status add_rule(TopicPolicy& policy, const toml::table& rule) {
   for (const auto& [key, value] : rule) {
     if (key != "filter" && key != "key" && key != "plaintext" && key != "retained" &&
-        key != "retained_max_age_ms") {
+        key != "retained_max_age_ms" && key != "suite" && key != "signers") {
       return at(value, "unknown rule field '" + std::string(key.str()) + "'");
     }
   }
@@ -288,13 +321,23 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
     if (!name) return at(*key, "'key' must be a string");
     std::optional<RetainedRule> retained;
     if (Status s = retained_rule(rule, retained); !s) return s;
-    added = retained ? policy.add_rule(*filter, *name, *retained) : policy.add_rule(*filter, *name);
+    Suite suite = Suite::symmetric;
+    std::vector<std::string> signers;
+    if (Status s = suite_and_signers(rule, suite, signers); !s) return s;
+    if (suite == Suite::signed_sender) {
+      added = policy.add_signed_rule(*filter, *name, std::move(signers), retained);
+    } else {
+      added = retained ? policy.add_rule(*filter, *name, *retained) : policy.add_rule(*filter, *name);
+    }
   } else {
     if (plaintext->value<bool>() != std::optional<bool>(true)) {
       return at(*plaintext, "'plaintext' may only be true");
     }
     if (rule.contains("retained") || rule.contains("retained_max_age_ms")) {
       return at(rule, "a plaintext rule has no retained policy: its messages pass through as they are");
+    }
+    if (rule.contains("suite") || rule.contains("signers")) {
+      return at(rule, "a plaintext rule has no suite and no signers: its messages pass through as they are");
     }
     added = policy.add_plaintext_rule(*filter);
   }

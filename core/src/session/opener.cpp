@@ -6,6 +6,7 @@
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
 #include "session/shared_replay.h"
+#include "session/signed_sender.h"
 #include "session/topic_key_resolver.h"
 
 namespace mqseal {
@@ -53,6 +54,7 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
   if (!s) {
     out.payload.clear();
     out.sealed = false;
+    out.signer.clear();
   }
   return s;
 }
@@ -61,14 +63,21 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
                          Opened& out) {
   out.sealed = false;
   out.retained = false;
+  out.signer.clear();
+  out.signer_key_id = 0;
   Result<EnvelopeHeader> header = parse_header(envelope);
   std::optional<KeyId> wanted;  // none: the rule alone (no key for a bad header)
   if (header && header->key_id != 0) wanted = header->key_id;
   internal::ResolvedTopic resolved;
   internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
+  uint8_t signer_key[kSignerPublicKeySize];  // suite 2: the signer's public key
+  Status signer_found;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (Status s = impl_->resolver.resolve(topic, wanted, resolved); !s) return s;
+    if (header && !resolved.rule->plaintext) {
+      signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, *header, signer_key, out.signer);
+    }
   }
   // The rule comes first: a plaintext topic passes any payload through, and
   // a sealed topic never passes a payload through unopened.
@@ -79,13 +88,20 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   }
   if (!header) return std::move(header).error();
   if (header->key_id == 0) return Errc::unknown_key;
-  if (Status s = internal::open_body(resolved.key, topic, envelope, header->version, out.payload); !s) {
+  if (!signer_found) return signer_found;
+  // Encrypt-then-sign: the signature, and the signer's authorisation, before
+  // decryption and before any replay state.
+  if (header->suite == kSuiteSignedSender) {
+    if (Status s = internal::verify_signer(rule, topic, envelope, signer_key, out.signer); !s) return s;
+  }
+  if (Status s = internal::open_body(resolved.key, topic, envelope, *header, out.payload); !s) {
     return s;
   }
   const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
   MessageFacts facts;
   facts.topic = topic;
   facts.key_name = rule.key_name;
+  if (header->suite == kSuiteSignedSender) facts.signer = out.signer;
   facts.sender = header->sender;
   facts.sequence = header->sequence;
   facts.timestamp_ms = header->timestamp_ms;
@@ -104,6 +120,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   out.sender = header->sender;
   out.sequence = header->sequence;
   out.retained = facts.retained;
+  out.signer_key_id = header->signer_key_id;
   return {};
 }
 

@@ -18,6 +18,13 @@ constexpr size_t kMaxTrackedStreams = size_t{1} << 24;
 // Key names with replay state: a policy has at most kMaxPolicyRules rules,
 // so at most that many key names.
 constexpr size_t kMaxPartitions = kMaxPolicyRules;
+// Signers with replay state: a partition exists only for a signer whose
+// signature verified under a key of the keyring, which holds at most this
+// many keys.
+constexpr size_t kMaxSignerPartitions = 4096;  // kMaxKeyringKeys (mqseal/keyring.h)
+// A signer's partition is keyed by this byte and its name: no key name
+// starts with it ([A-Za-z0-9_.-]), so the two kinds never share one.
+constexpr char kSignerPartitionTag = '\x01';
 static_assert(kReplayWindow % kWordBits == 0, "window is whole words");
 
 // A stream is a (sender, topic) pair. Topics are kept as a hash: two topics
@@ -189,10 +196,14 @@ struct Partition {
 struct ReplayGuard::Impl {
   ReplayOptions options;
   mutable std::mutex mutex;
-  // key name -> its partition. Map nodes are stable: `last` stays valid.
+  // key name (or kSignerPartitionTag and signer name) -> its partition. Map
+  // nodes are stable: `last` stays valid.
   std::unordered_map<std::string, Partition> partitions;
+  size_t key_partitions = 0;
+  size_t signer_partitions = 0;
   Partition* last = nullptr;  // the previous message's partition
-  std::string last_name;
+  std::string last_name;      // its key name or signer name
+  bool last_by_signer = false;
   std::string last_topic;  // the previous message's topic, and its hash
   size_t last_topic_hash = std::hash<std::string_view>{}(last_topic);
 
@@ -205,18 +216,25 @@ struct ReplayGuard::Impl {
     return last_topic_hash;
   }
 
-  // The partition of a key name, made on first use; null when
-  // kMaxPartitions key names have one already.
-  Partition* partition(std::string_view key_name) {
-    if (last != nullptr && last_name == key_name) return last;
-    std::string name(key_name);
+  // The partition of a key name, or of a signer (`signer` set), made on
+  // first use; null when kMaxPartitions key names, or kMaxSignerPartitions
+  // signers, have one already.
+  Partition* partition(std::string_view key_name, std::string_view signer) {
+    const bool by_signer = !signer.empty();
+    const std::string_view id = by_signer ? signer : key_name;
+    if (last != nullptr && last_by_signer == by_signer && last_name == id) return last;
+    std::string name = by_signer ? std::string(1, kSignerPartitionTag) : std::string();
+    name += id;
     auto it = partitions.find(name);
     if (it == partitions.end()) {
-      if (partitions.size() >= kMaxPartitions) return nullptr;
+      size_t& count = by_signer ? signer_partitions : key_partitions;
+      if (count >= (by_signer ? kMaxSignerPartitions : kMaxPartitions)) return nullptr;
       it = partitions.emplace(name, Partition{}).first;
+      ++count;
     }
     last = &it->second;
-    last_name = std::move(name);
+    last_name.assign(id.data(), id.size());
+    last_by_signer = by_signer;
     return last;
   }
 };
@@ -269,8 +287,8 @@ Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
   const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
   std::lock_guard<std::mutex> lock(impl_->mutex);
   const StreamKey key{m.sender, impl_->topic_hash(m.topic)};
-  Partition* p = impl_->partition(m.key_name);
-  if (p == nullptr) return Error(Errc::capacity_exceeded, "too many key names");
+  Partition* p = impl_->partition(m.key_name, m.signer);
+  if (p == nullptr) return Error(Errc::capacity_exceeded, m.signer.empty() ? "too many key names" : "too many signers");
   // A young retained message could be a copy of a live one: it is judged as one.
   if (m.retained && age > o.max_age_ms) return p->check_old_retained(key, m);
   return p->check_window(key, m, now_ms, o);
@@ -286,6 +304,12 @@ size_t ReplayGuard::tracked_streams() const {
 uint64_t ReplayGuard::watermark_ms(std::string_view key_name) const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   auto it = impl_->partitions.find(std::string(key_name));
+  return it == impl_->partitions.end() ? 0 : it->second.watermark_ms;
+}
+
+uint64_t ReplayGuard::signer_watermark_ms(std::string_view signer) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  auto it = impl_->partitions.find(std::string(1, kSignerPartitionTag) + std::string(signer));
   return it == impl_->partitions.end() ? 0 : it->second.watermark_ms;
 }
 

@@ -10,6 +10,7 @@
 #include "crypto/aead.h"
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
+#include "session/signed_sender.h"
 #include "session/topic_key_resolver.h"
 
 namespace mqseal {
@@ -38,8 +39,10 @@ struct Sealer::Impl {
   uint64_t last_timestamp_ms = 0;  // a session's timestamps never decrease
   uint64_t fork_generation = 0;
   Clock clock;  // empty: system_time_ms()
+  std::string signer;  // SealerOptions::signer
 
-  Impl(internal::TopicKeyResolver r, Clock c) : resolver(std::move(r)), clock(std::move(c)) {
+  Impl(internal::TopicKeyResolver r, Clock c, std::string s)
+      : resolver(std::move(r)), clock(std::move(c)), signer(std::move(s)) {
     new_session();
   }
 
@@ -63,7 +66,7 @@ Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const K
   Result<internal::TopicKeyResolver> resolver =
       internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
   if (!resolver) return std::move(resolver).error();
-  return Sealer(std::make_unique<Impl>(std::move(*resolver), std::move(options.clock)));
+  return Sealer(std::make_unique<Impl>(std::move(*resolver), std::move(options.clock), std::move(options.signer)));
 }
 
 Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
@@ -72,6 +75,8 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
   if (Status s = internal::aead::check_buffers(payload, kMaxPayloadSize, out); !s) return s;
   internal::ResolvedTopic resolved;
   internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
+  uint8_t signing_key[internal::kSigningSecretSize];  // suite 2 only
+  internal::ScopedWipe wipe_signing(signing_key, sizeof signing_key);
   EnvelopeHeader header;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
@@ -82,6 +87,16 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
     if (resolved.rule->plaintext) {
       out.assign(payload.begin(), payload.end());
       return {};
+    }
+    if (resolved.rule->suite == Suite::signed_sender) {
+      Status s = payload.size() > kMaxSignedPayloadSize
+                     ? Status(Errc::payload_too_large)
+                     : internal::prepare_signing(impl_->resolver.keyring(), *resolved.rule, topic, impl_->signer,
+                                                 header, signing_key);
+      if (!s) {
+        out.clear();
+        return s;
+      }
     }
     if (impl_->fork_generation != g_fork_generation.load(std::memory_order_relaxed)) {
       impl_->new_session();
@@ -101,7 +116,10 @@ Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_
   }
   header.key_id = resolved.key_id;
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
-  return internal::seal_with_header(resolved.key, topic, header, payload, out);
+  if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
+  out.reserve(payload.size() + kEnvelopeOverheadSigned);  // the signature goes in without a copy
+  if (Status s = internal::seal_with_header(resolved.key, topic, header, payload, out); !s) return s;
+  return internal::append_signature(signing_key, topic, out);
 }
 
 Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView payload,

@@ -51,6 +51,8 @@ class TopicKeyResolver {
   [[nodiscard]] Status resolve(std::string_view topic, std::optional<KeyId> wanted, ResolvedTopic& out);
 
   void set_keyring(std::shared_ptr<const Keyring> keyring);
+  // The keyring resolve() uses; valid until set_keyring.
+  const Keyring& keyring() const noexcept { return *keyring_; }
 
  private:
   struct Node {

@@ -32,20 +32,28 @@ constexpr size_t kStackAdSize = 512;
 // stream and the Poly1305 key, so the tag fails.
 struct Layout {
   size_t key_id;
+  size_t signer;  // suite 2: the signer's key ID; 0 (none) in suite 1
   size_t timestamp;
   size_t nonce;  // = sender; also the size of the header's associated part
   size_t sequence;
   size_t header;  // header size: the ciphertext starts here
+  size_t trailer;  // bytes after the tag: the signature in suite 2
 };
-constexpr Layout kLayoutV2{3, 7, kAssociatedHeaderSize, kAssociatedHeaderSize + kSenderIdSize, kHeaderSize};
-constexpr Layout kLayoutV1{2, 6, kAssociatedHeaderSizeV1, kAssociatedHeaderSizeV1 + kSenderIdSize,
-                           kHeaderSizeV1};
+constexpr Layout kLayoutV2{3, 0, 7, kAssociatedHeaderSize, kAssociatedHeaderSize + kSenderIdSize, kHeaderSize, 0};
+constexpr Layout kLayoutV1{2, 0, 6, kAssociatedHeaderSizeV1, kAssociatedHeaderSizeV1 + kSenderIdSize,
+                           kHeaderSizeV1, 0};
+constexpr Layout kLayoutSigned{3, 7, 11, kAssociatedHeaderSizeSigned, kAssociatedHeaderSizeSigned + kSenderIdSize,
+                               kHeaderSizeSigned, kSignatureSize};
 static_assert(kLayoutV2.sequence + kSequenceSize == kLayoutV2.header, "v2 header layout");
 static_assert(kLayoutV1.sequence + kSequenceSize == kLayoutV1.header, "v1 header layout");
+static_assert(kLayoutSigned.sequence + kSequenceSize == kLayoutSigned.header, "suite 2 header layout");
 static_assert(kLayoutV2.timestamp + 8 == kLayoutV2.nonce, "v2: the nonce follows the timestamp");
 static_assert(kLayoutV1.timestamp + 8 == kLayoutV1.nonce, "v1: the nonce follows the timestamp");
+static_assert(kLayoutSigned.signer + kSignerKeyIdSize == kLayoutSigned.timestamp, "suite 2: signer, then timestamp");
+static_assert(kLayoutSigned.timestamp + 8 == kLayoutSigned.nonce, "suite 2: the nonce follows the timestamp");
 
-constexpr const Layout& layout(uint8_t version) {
+constexpr const Layout& layout(uint8_t version, uint8_t suite) {
+  if (suite == kSuiteSignedSender) return kLayoutSigned;
   return version == kEnvelopeVersionV1 ? kLayoutV1 : kLayoutV2;
 }
 
@@ -57,6 +65,7 @@ void write_header(const EnvelopeHeader& h, const Layout& at, uint8_t* out) {
   out[kOffsetSuite] = h.suite;
   if (h.version != kEnvelopeVersionV1) out[kOffsetFlags] = h.flags;
   internal::store_be32(out + at.key_id, h.key_id);
+  if (at.signer != 0) internal::store_be32(out + at.signer, h.signer_key_id);
   internal::store_be64(out + at.timestamp, h.timestamp_ms);
   std::memcpy(out + at.nonce, h.sender.data(), kSenderIdSize);
   internal::store_be64(out + at.sequence, h.sequence);
@@ -93,11 +102,16 @@ Result<EnvelopeHeader> parse_header(ByteView envelope) {
     return Error(Errc::malformed, "shorter than an envelope");
   }
   h.suite = envelope[kOffsetSuite];
-  if (h.suite != kSuiteXChaCha20Poly1305) return Errc::unsupported_suite;
+  const bool signed_suite = h.suite == kSuiteSignedSender && h.version == kEnvelopeVersion;
+  if (h.suite != kSuiteXChaCha20Poly1305 && !signed_suite) return Errc::unsupported_suite;
+  if (signed_suite && envelope.size() < kEnvelopeOverheadSigned) {
+    return Error(Errc::malformed, "shorter than a signed envelope");
+  }
   h.flags = h.version == kEnvelopeVersionV1 ? 0 : envelope[kOffsetFlags];
   if ((h.flags & ~kKnownFlags) != 0) return Error(Errc::malformed, "unknown flags");
-  const Layout& at = layout(h.version);
+  const Layout& at = layout(h.version, h.suite);
   h.key_id = internal::load_be32(envelope.data() + at.key_id);
+  if (at.signer != 0) h.signer_key_id = internal::load_be32(envelope.data() + at.signer);
   h.timestamp_ms = internal::load_be64(envelope.data() + at.timestamp);
   std::memcpy(h.sender.data(), envelope.data() + at.nonce, kSenderIdSize);
   h.sequence = internal::load_be64(envelope.data() + at.sequence);
@@ -118,12 +132,17 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
   }
   const bool v1 = header.version == kEnvelopeVersionV1;
   if ((!v1 && header.version != kEnvelopeVersion) || (header.flags & ~kKnownFlags) != 0 ||
-      (v1 && header.flags != 0)) {
+      (v1 && header.flags != 0) ||
+      (header.suite != kSuiteXChaCha20Poly1305 && (header.suite != kSuiteSignedSender || v1))) {
     out.clear();
-    return Error(Errc::invalid_argument, "no such envelope version or flags");
+    return Error(Errc::invalid_argument, "no such envelope version, suite or flags");
   }
-  const Layout& at = layout(header.version);
-  uint8_t header_bytes[kHeaderSize];
+  const Layout& at = layout(header.version, header.suite);
+  if (at.trailer != 0 && payload.size() > kMaxSignedPayloadSize) {
+    out.clear();
+    return Errc::payload_too_large;
+  }
+  uint8_t header_bytes[kHeaderSizeSigned];
   write_header(header, at, header_bytes);
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
@@ -135,14 +154,14 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
 
 namespace internal {
 Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
-                 uint8_t version, std::vector<uint8_t>& out) {
-  const Layout& at = layout(version);
+                 const EnvelopeHeader& header, std::vector<uint8_t>& out) {
+  const Layout& at = layout(header.version, header.suite);
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
   const uint8_t* ad = build_ad(envelope.data(), at, topic, stack_ad, heap_ad, ad_size);
   return aead::open(topic_key, envelope.data() + at.nonce, ByteView(ad, ad_size),
-                    ByteView(envelope.data() + at.header, envelope.size() - at.header), out);
+                    ByteView(envelope.data() + at.header, envelope.size() - at.header - at.trailer), out);
 }
 }  // namespace internal
 
@@ -157,7 +176,7 @@ Status internal::open_with_key(const uint8_t topic_key[kKeySize], std::string_vi
     out.clear();
     return Errc::invalid_topic;
   }
-  return internal::open_body(topic_key, topic, envelope, header->version, out);
+  return internal::open_body(topic_key, topic, envelope, *header, out);
 }
 
 }  // namespace mqseal

@@ -18,6 +18,7 @@
 #include "mqseal/envelope.h"
 #include "mqseal/error.h"
 #include "mqseal/key.h"
+#include "mqseal/keyring.h"
 
 namespace mqseal::hazmat {
 
@@ -38,10 +39,20 @@ namespace mqseal::hazmat {
                                       const EnvelopeHeader& header, ByteView payload,
                                       std::vector<uint8_t>& out);
 
+// Suite 2: seal_with_header (header.suite kSuiteSignedSender, which writes
+// header.signer_key_id into the header), then the Ed25519 signature
+// (docs/SPEC.md, section 4a) by the signing key pair of `signing_keys` that
+// header.signer_key_id names (invalid_argument if it names none, or is
+// retired). Deterministic: Ed25519 signatures are.
+[[nodiscard]] Status seal_signed_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                             const EnvelopeHeader& header, ByteView payload,
+                                             const Keyring& signing_keys, std::vector<uint8_t>& out);
+
 // Authenticates and decrypts an envelope of either version under a raw
 // per-topic key; `out` gets the payload. The header's structure errors as
 // parse_header; then authentication_failed on any mismatch (altered byte,
-// wrong key, another topic). No replay checks (Opener does those).
+// wrong key, another topic). No replay checks (Opener does those). For suite
+// 2, the AEAD only: the signature is NOT checked (Opener checks it).
 // invalid_argument, with `out` left as it was, for an envelope inside `out`'s
 // buffer; on any other failure `out` is left empty.
 [[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
