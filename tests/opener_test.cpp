@@ -684,10 +684,12 @@ TEST(SharedReplay, CreateRefusesAStoreTooSmallOrABadQuota) {
   EXPECT_EQ(too_small.error(), Errc::invalid_argument);
   EXPECT_NE(too_small.error().message().find("need 102"), std::string::npos) << too_small.error().message();
   options.replay_store = take(memory_replay_store());
-  options.max_claims_per_key_name = 0;
-  EXPECT_EQ(Opener::create(testing::plant_policy(), testing::plant_keys(), options).error(), Errc::invalid_argument);
-  options.max_claims_per_key_name = kMaxClaimsPerKeyName + 1;
-  EXPECT_EQ(Opener::create(testing::plant_policy(), testing::plant_keys(), options).error(), Errc::invalid_argument);
+  for (size_t bad : {size_t{0}, kMaxClaimsPerKeyName + 1}) {
+    options.max_claims_per_key_name = bad;
+    Result<Opener> refused = Opener::create(testing::plant_policy(), testing::plant_keys(), options);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error(), Errc::invalid_argument);
+  }
   options.max_claims_per_key_name = kMaxClaimsPerKeyName;
   EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
 }

@@ -41,8 +41,10 @@
 //   - the age rules stay local (not_yet_valid, expired, retained_refused),
 //     judged at the latest time this Opener has judged at (a clock stepping
 //     back does not bring back what the store forgot);
-//   - then the message claims ("message", its key name, BLAKE2b-128 of sender
-//     || sequence || topic) until timestamp + max_age + max_future_skew.
+//   - then the message claims ("message", its replay partition: the key name,
+//     or for a signed message (suite 2) the byte 0x01 and its signer's name;
+//     BLAKE2b-128 of sender || sequence || topic) until timestamp + max_age +
+//     max_future_skew.
 //     first_use: accepted. seen: `duplicate` (a redelivery to another member,
 //     or a replay: dropped quietly, as a QoS 1 redelivery is);
 //   - a retained message (judged as retained, see above) older than max_age
@@ -56,10 +58,15 @@
 //     the message is refused, neither accepted nor `duplicate` (fail closed).
 //     With QoS 1 the application sees a refused message; it was not claimed,
 //     so a later redelivery may still be accepted once, never twice;
-//   - bounds: each key name holds at most max_claims_per_key_name live claims
-//     in the store; past that its new messages are capacity_exceeded until its
-//     older claims expire. create() refuses a store whose capacity() is below
-//     (sealed key names in the policy) x that quota.
+//   - bounds: each partition (key name, or signer) holds at most
+//     max_claims_per_key_name live claims in the store; past that its new
+//     messages are capacity_exceeded until its older claims expire; no other
+//     partition is affected. create() refuses a store whose capacity() is
+//     below (partitions) x that quota: the key names of suite 1 rules, the
+//     signers listed in signed rules and, if a signed rule has a {signer}
+//     level, every signer name the keyring holds a key of (a keyring given to
+//     set_keyring later is not counted again: size the store for the signers
+//     you expect, or a full store refuses every new claim).
 // The members' clocks must agree to within max_future_skew_ms: a member whose
 // clock is further ahead makes the store forget claims that a member behind it
 // would still accept by age.

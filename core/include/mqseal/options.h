@@ -50,10 +50,11 @@ struct OpenerOptions {
   // accepts each message once in total, whichever member it reaches
   // (mqseal/opener.h, "Shared replay state"; docs/SPEC.md section 6).
   std::shared_ptr<ReplayStore> replay_store;
-  // With a replay store: each key name's quota of live claims in it,
-  // 1..kMaxClaimsPerKeyName. When a key name's live claims fill it, its next
-  // new message is refused (capacity_exceeded) until claims of its older
-  // messages pass their keep_until; no other key name is affected.
+  // With a replay store: each key name's quota of live claims in it (each
+  // signer's, for signed messages), 1..kMaxClaimsPerKeyName. When a key
+  // name's live claims fill it, its next new message is refused
+  // (capacity_exceeded) until claims of its older messages pass their
+  // keep_until; no other key name or signer is affected.
   size_t max_claims_per_key_name = kDefaultMaxClaimsPerKeyName;
 };
 

@@ -30,10 +30,11 @@ Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const K
   if (Status s = internal::ensure_sodium(); !s) return s.error();
   Result<ReplayGuard> guard = ReplayGuard::create(options.replay);
   if (!guard) return std::move(guard).error();
-  if (Status s = internal::SharedReplay::validate(options, policy); !s) return s.error();
+  const std::shared_ptr<const Keyring> keys = keyring;
   Result<internal::TopicKeyResolver> resolver =
       internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
   if (!resolver) return std::move(resolver).error();
+  if (Status s = internal::SharedReplay::validate(options, policy, *keys); !s) return s.error();
   auto impl = std::make_unique<Impl>(std::move(*resolver), std::move(*guard));
   if (options.replay_store != nullptr) {
     impl->shared = std::make_unique<internal::SharedReplay>(std::move(options.replay_store),

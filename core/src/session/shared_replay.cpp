@@ -38,22 +38,35 @@ uint64_t message_keep_until_s(uint64_t timestamp_ms, const ReplayOptions& o) noe
   return until_ms / kMsPerS + (until_ms % kMsPerS != 0 ? 1 : 0);
 }
 
-Status SharedReplay::validate(const OpenerOptions& options, const TopicPolicy& policy) {
+Status SharedReplay::validate(const OpenerOptions& options, const TopicPolicy& policy, const Keyring& keyring) {
   if (options.replay_store == nullptr) return {};
   const size_t quota = options.max_claims_per_key_name;
   if (quota == 0 || quota > kMaxClaimsPerKeyName) {
     return Error(Errc::invalid_argument, "max_claims_per_key_name must be 1.." + std::to_string(kMaxClaimsPerKeyName));
   }
-  std::set<std::string> key_names;
+  std::set<std::string> partitions;
+  bool any_signer_level = false;
   for (const TopicRule& rule : policy.rules()) {
-    if (!rule.plaintext) key_names.insert(rule.key_name);
+    if (rule.plaintext) continue;
+    if (rule.suite == Suite::symmetric) {
+      partitions.insert(rule.key_name);
+      continue;
+    }
+    for (const std::string& signer : rule.signers) partitions.insert(kSignerClaimPartitionTag + signer);
+    any_signer_level = any_signer_level || rule.signer_level >= 0;
   }
-  // At most kMaxPolicyRules x kMaxClaimsPerKeyName = 2^38: no overflow.
-  const size_t needed = key_names.size() * quota;
+  if (any_signer_level) {
+    for (const KeyInfo& key : keyring.list()) {
+      if (key.kind != KeyKind::symmetric) partitions.insert(kSignerClaimPartitionTag + key.name);
+    }
+  }
+  // At most (kMaxPolicyRules x kMaxRuleSigners + keyring keys) x 2^26: no overflow.
+  const size_t needed = partitions.size() * quota;
   if (options.replay_store->capacity() < needed) {
     return Error(Errc::invalid_argument, "the replay store holds " + std::to_string(options.replay_store->capacity()) +
-                                             " claims; " + std::to_string(key_names.size()) +
-                                             " key names x max_claims_per_key_name need " + std::to_string(needed));
+                                             " claims; " + std::to_string(partitions.size()) +
+                                             " key names and signers x max_claims_per_key_name need " +
+                                             std::to_string(needed));
   }
   return {};
 }
@@ -72,8 +85,11 @@ Status SharedReplay::check(const ReplayGuard& guard, const MessageFacts& m, uint
   if (m.retained && age > o.max_age_ms) return {};
   Result<ReplayId> id = message_claim_id(m.sender, m.sequence, m.topic);
   if (!id) return std::move(id).error();
-  const ReplayClaim claim{kMessageClaimNamespace, m.key_name, *id, message_keep_until_s(m.timestamp_ms, o),
-                          judged / kMsPerS, quota_};
+  // The replay guard's partition: the key name, or the signer of a signed message.
+  std::string signer_partition;
+  if (!m.signer.empty()) signer_partition.append(1, kSignerClaimPartitionTag).append(m.signer);
+  const ReplayClaim claim{kMessageClaimNamespace, m.signer.empty() ? m.key_name : std::string_view(signer_partition),
+                          *id, message_keep_until_s(m.timestamp_ms, o), judged / kMsPerS, quota_};
   Result<ClaimOutcome> claimed = store_->claim(claim);
   if (!claimed) return std::move(claimed).error();  // fail closed
   if (*claimed == ClaimOutcome::seen) return Errc::duplicate;

@@ -11,6 +11,7 @@
 
 #include "mqseal/bytes.h"
 #include "mqseal/error.h"
+#include "mqseal/keyring.h"
 #include "mqseal/options.h"
 #include "mqseal/policy.h"
 #include "mqseal/replay_guard.h"
@@ -20,6 +21,9 @@ namespace mqseal::internal {
 
 // The claims' namespace in a store that token claims ("token") may share.
 inline constexpr std::string_view kMessageClaimNamespace = "message";
+// A signed message's partition is this byte and its signer's name, as the
+// replay guard's: no key name starts with it, so the two kinds never share one.
+inline constexpr char kSignerClaimPartitionTag = '\x01';
 
 // What a message claims: BLAKE2b-128, personalised "mqseal-msg-claim", no
 // key, of sender (16 bytes) || sequence (8 bytes, big-endian) || topic.
@@ -32,15 +36,22 @@ uint64_t message_keep_until_s(uint64_t timestamp_ms, const ReplayOptions& option
 class SharedReplay {
  public:
   // invalid_argument for a quota outside 1..kMaxClaimsPerKeyName or a store
-  // whose capacity() is below (the policy's sealed key names) x quota.
-  [[nodiscard]] static Status validate(const OpenerOptions& options, const TopicPolicy& policy);
+  // whose capacity() is below (partitions) x quota, the partitions being the
+  // key names of the policy's suite 1 rules and the signers of its signed
+  // rules: those listed, and, if a rule has a {signer} level, every signer
+  // name `keyring` holds a key of (a keyring given later to set_keyring is
+  // not counted again).
+  [[nodiscard]] static Status validate(const OpenerOptions& options, const TopicPolicy& policy,
+                                       const Keyring& keyring);
 
   SharedReplay(std::shared_ptr<ReplayStore> store, size_t max_claims_per_key_name) noexcept
       : store_(std::move(store)), quota_(max_claims_per_key_name) {}
 
   // In place of ReplayGuard::check for one authenticated message: the age
   // rules of `guard` (check_age), then a claim in the store for all but
-  // retained messages older than max_age. Records nothing locally.
+  // retained messages older than max_age, in the guard's partition (the key
+  // name, or for a signed message the tag and its signer). Records nothing
+  // locally.
   [[nodiscard]] Status check(const ReplayGuard& guard, const MessageFacts& message, uint64_t now_ms);
 
  private:
