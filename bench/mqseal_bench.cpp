@@ -11,7 +11,11 @@
 #include <openssl/evp.h>
 #endif
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -167,6 +171,81 @@ void BM_OpenIntoCallerMemory(benchmark::State& state) {
     const bool ok = opener.open(kTopic, envelope, {}, payload.data(), payload.size(), size, out).ok();
     benchmark::DoNotOptimize(payload.data());
     return ok;
+  });
+}
+
+// Open 64 B as BM_Open does, with the Opener sharing its replay state
+// through a store (OpenerOptions::replay_store): every open claims its
+// message there. A fresh store and Opener start for every batch, outside the
+// timing, so that the store's size stays that of one batch.
+template <typename MakeStore>
+void open_with_store(benchmark::State& state, MakeStore make_store) {
+  World w;
+  mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
+  const size_t size = static_cast<size_t>(state.range(0));
+  const size_t batch = open_batch(size);
+  std::vector<std::vector<uint8_t>> envelopes;
+  for (size_t i = 0; i < batch; ++i) {
+    envelopes.push_back(must(sealer.seal(kTopic, std::vector<uint8_t>(size, 0x42))));
+  }
+  mqseal::OpenerOptions options;
+  options.max_claims_per_key_name = batch;
+  auto fresh = [&] {
+    options.replay_store = nullptr;  // the previous store closes first (a file store's lock)
+    options.replay_store = make_store(batch);
+    return std::make_unique<mqseal::Opener>(must(mqseal::Opener::create(w.policy, w.keys, options)));
+  };
+  auto opener = fresh();
+  mqseal::Opened out;
+  size_t next = 0;
+  for (auto _ : state) {
+    if (next == batch) {
+      state.PauseTiming();
+      opener.reset();
+      opener = fresh();
+      next = 0;
+      state.ResumeTiming();
+    }
+    if (mqseal::Status s = opener->open(kTopic, envelopes[next++], {}, out); !s) {
+      state.SkipWithError(("open failed: " + s.error().message()).c_str());
+      break;
+    }
+    benchmark::DoNotOptimize(out.payload.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+
+void BM_OpenMemoryStore(benchmark::State& state) {
+  open_with_store(state, [](size_t) { return must(mqseal::memory_replay_store()); });
+}
+
+// A file store in the directory of $MQSEAL_BENCH_DIR (default /tmp): every
+// claim is appended and fsynced before it is answered.
+void BM_OpenFileStore(benchmark::State& state) {
+  const char* dir = std::getenv("MQSEAL_BENCH_DIR");
+  const std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/mqseal_bench_replay." + std::to_string(getpid());
+  open_with_store(state, [&](size_t batch) {
+    std::remove(path.c_str());
+    return must(mqseal::open_file_replay_store(path, mqseal::FileReplayStoreOptions{batch}));
+  });
+  std::remove(path.c_str());
+}
+
+// A Redis store at $MQSEAL_BENCH_REDIS (a redis:// URL of a server on
+// loopback, say): one round trip per claim. Each batch claims under a
+// namespace of its own, since the same envelopes are opened again.
+void BM_OpenRedisStore(benchmark::State& state) {
+  const char* url = std::getenv("MQSEAL_BENCH_REDIS");
+  if (url == nullptr) {
+    state.SkipWithError("set MQSEAL_BENCH_REDIS to a redis:// URL");
+    return;
+  }
+  static size_t batches = 0;  // across runs of this process, too
+  open_with_store(state, [&](size_t batch) {
+    mqseal::RedisReplayStoreOptions options;
+    options.capacity = batch;
+    options.key_namespace = "mqseal-bench-" + std::to_string(getpid()) + "-" + std::to_string(batches++);
+    return must(mqseal::open_redis_replay_store(url, options));
   });
 }
 
@@ -434,6 +513,9 @@ BENCHMARK(BM_SealRotatingTopics)->Arg(64);
 BENCHMARK(BM_Open)->MQSEAL_SIZES;
 BENCHMARK(BM_SealIntoCallerMemory)->Arg(64)->Arg(16384)->Arg(65536);
 BENCHMARK(BM_OpenIntoCallerMemory)->Arg(64)->Arg(16384)->Arg(65536);
+BENCHMARK(BM_OpenMemoryStore)->Arg(64);
+BENCHMARK(BM_OpenFileStore)->Arg(64);
+BENCHMARK(BM_OpenRedisStore)->Arg(64);
 BENCHMARK(BM_BareEncrypt)->MQSEAL_SIZES;
 BENCHMARK(BM_BareEncryptRandomNonce)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(BM_BareDecrypt)->MQSEAL_SIZES;

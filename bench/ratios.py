@@ -23,6 +23,11 @@ COMPARISONS = [
     ("BM_Seal", "BM_BareEncrypt", {64: 1.25, 65536: 1.05}),
     ("BM_SealRotatingTopics", "BM_BareEncrypt", {}),
     ("BM_Open", "BM_BareDecrypt", {64: 1.25, 65536: 1.05}),
+    # Issue 11: what sharing the replay state through a store costs per message
+    # (docs/PERFORMANCE.md, "Shared replay state"): no target, the price is shown.
+    ("BM_OpenMemoryStore", "BM_Open", {}),
+    ("BM_OpenFileStore", "BM_Open", {}),
+    ("BM_OpenRedisStore", "BM_Open", {}),
     ("BM_BareEncryptRandomNonce", "BM_BareEncrypt", {}),
     ("BM_Seal", "BM_BareOpensslEncrypt", BULK),
     ("BM_Open", "BM_BareOpensslDecryptBatch", BULK),

@@ -3,13 +3,22 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <atomic>
+#include <functional>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
 #include "test_util.h"
+#if MQSEAL_TEST_REDIS
+#include "redis_server.h"
+#endif
 
 namespace mqseal {
 namespace {
@@ -527,6 +536,323 @@ TEST(Opener, ConcurrentOpensAcceptEachMessageOnce) {
   for (std::thread& th : threads) th.join();
   EXPECT_EQ(accepted.load(), 2000);
   EXPECT_EQ(repeats.load(), 3 * 2000);
+}
+
+// ---- Shared replay state (OpenerOptions::replay_store) ----
+
+SealerOptions clocked(Clock clock) {
+  SealerOptions options;
+  options.clock = std::move(clock);
+  return options;
+}
+
+// A sealer whose clock the test sets, and Openers sharing one store.
+struct Group {
+  std::shared_ptr<Keyring> keys = testing::plant_keys();
+  uint64_t clock_ms = system_time_ms();
+  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys, clocked([this] { return clock_ms; })));
+  std::shared_ptr<ReplayStore> store;
+
+  // Each member's store: `store`, or one opened per member (a connection of its own).
+  std::function<std::shared_ptr<ReplayStore>()> open_store;
+
+  explicit Group(std::shared_ptr<ReplayStore> s = take(memory_replay_store())) : store(std::move(s)) {}
+  explicit Group(std::function<std::shared_ptr<ReplayStore>()> open) : open_store(std::move(open)) {}
+  Opener member(size_t quota = kDefaultMaxClaimsPerKeyName) {
+    OpenerOptions options;
+    options.replay_store = open_store ? open_store() : store;
+    options.max_claims_per_key_name = quota;
+    return take(Opener::create(testing::plant_policy(), keys, options));
+  }
+  std::vector<uint8_t> seal(std::string_view topic, Publish publish = Publish::live) {
+    return take(sealer.seal(topic, std::string_view("x"), publish));
+  }
+  // Sealed at `t` by another sender (a session's timestamps never decrease).
+  std::vector<uint8_t> seal_at(std::string_view topic, uint64_t t) {
+    Sealer other = take(Sealer::create(testing::plant_policy(), keys, clocked([t] { return t; })));
+    return take(other.seal(topic, std::string_view("x")));
+  }
+};
+
+std::shared_ptr<ReplayStore> file_store(const testing::TempDir& dir, size_t capacity) {
+  return take(open_file_replay_store(dir.file("replay"), FileReplayStoreOptions{capacity}));
+}
+
+// Each message reaches one member first (as a shared subscription spreads
+// them) and then, as a redelivery or a re-injected copy, the other: accepted
+// once over the group, duplicate the second time, in either order.
+void expect_each_message_once(Group& g) {
+  Opener a = g.member();
+  Opener b = g.member();
+  std::mt19937 rng(11);
+  int accepted = 0;
+  int duplicates = 0;
+  for (int i = 0; i < 300; ++i) {
+    const std::string topic = "plant/" + std::to_string(i % 5) + "/telemetry";
+    const std::vector<uint8_t> env = g.seal(topic);
+    const bool a_first = (rng() & 1) != 0;
+    for (Opener* o : {a_first ? &a : &b, a_first ? &b : &a}) {
+      Result<Opened> r = o->open(topic, env);
+      if (r) ++accepted;
+      else if (r.error() == Errc::duplicate) ++duplicates;
+    }
+  }
+  EXPECT_EQ(accepted, 300);
+  EXPECT_EQ(duplicates, 300);
+  EXPECT_EQ(a.replay_guard().tracked_streams() + b.replay_guard().tracked_streams(), 0u);
+}
+
+TEST(SharedReplay, EachMessageIsAcceptedOnceOverTwoOpenersSharingAMemoryStore) {
+  Group g;
+  expect_each_message_once(g);
+}
+
+TEST(SharedReplay, EachMessageIsAcceptedOnceOverTwoOpenersSharingAFileStore) {
+  testing::TempDir dir;
+  Group g(file_store(dir, 4 * kDefaultMaxClaimsPerKeyName));
+  expect_each_message_once(g);
+}
+
+// Openers with their own guards (no store) accept a message once each: the
+// failure the store is for.
+TEST(SharedReplay, WithoutAStoreEachMemberAcceptsItAgain) {
+  Pair p;
+  Opener other = take(Opener::create(testing::plant_policy(), p.keys));
+  std::vector<uint8_t> env = take(p.sealer.seal("plant/7/telemetry", std::string_view("x")));
+  EXPECT_TRUE(p.opener.open("plant/7/telemetry", env));
+  EXPECT_TRUE(other.open("plant/7/telemetry", env));
+}
+
+// A member that saw sequences far above a message (the others got the
+// messages in between) still accepts it the first time, once.
+TEST(SharedReplay, ReorderingFarBeyondTheWindowIsAcceptedOnce) {
+  Group g;
+  Opener a = g.member();
+  Opener b = g.member();
+  const std::string topic = "plant/7/telemetry";
+  const std::vector<uint8_t> early = g.seal(topic);
+  for (uint64_t i = 0; i < 3 * kReplayWindow; ++i) {
+    const std::vector<uint8_t> env = g.seal(topic);
+    ASSERT_TRUE((i % 2 == 0 ? a : b).open(topic, env));
+  }
+  EXPECT_TRUE(a.open(topic, early));
+  EXPECT_EQ(open_error(b, topic, early), Errc::duplicate);
+  EXPECT_EQ(open_error(a, topic, early), Errc::duplicate);
+}
+
+// Quota reached: refused with the store's error, not accepted, not a
+// duplicate; nothing is claimed, so once the key name's older claims expire
+// the same message is accepted, once. Another key name is not affected.
+TEST(SharedReplay, AFullQuotaRefusesWithTheStoresErrorAndClaimsNothing) {
+  Group g;
+  Opener a = g.member(2);
+  Opener b = g.member(2);
+  const std::string topic = "plant/7/telemetry";
+  const uint64_t t0 = g.clock_ms;
+  ASSERT_TRUE(a.open(topic, g.seal(topic), {false, t0}));
+  ASSERT_TRUE(b.open(topic, g.seal(topic), {false, t0}));
+  const std::vector<uint8_t> third = g.seal(topic);
+  EXPECT_EQ(open_error(a, topic, third, {false, t0}), Errc::capacity_exceeded);
+  EXPECT_EQ(open_error(b, topic, third, {false, t0}), Errc::capacity_exceeded);
+  EXPECT_TRUE(b.open("plant/7/cmd/valve", g.seal("plant/7/cmd/valve"), {false, t0}));  // commands
+  // The first two claims live until t0 + max_age + skew (rounded up to a second).
+  const ReplayOptions o;
+  g.clock_ms = t0 + o.max_age_ms + o.max_future_skew_ms - 500;
+  const uint64_t later = t0 + o.max_age_ms + o.max_future_skew_ms + 2000;
+  EXPECT_TRUE(a.open(topic, g.seal(topic), {false, later}));  // claims at `later`: the first two are forgotten
+  g.clock_ms = later;
+  const std::vector<uint8_t> fresh = g.seal(topic);
+  EXPECT_TRUE(b.open(topic, fresh, {false, later}));
+  EXPECT_EQ(open_error(a, topic, fresh, {false, later}), Errc::duplicate);
+  // `third` is now expired by age, whatever the store says.
+  EXPECT_EQ(open_error(a, topic, third, {false, later}), Errc::expired);
+}
+
+// A store that cannot write (here: a file store past the process's file size
+// limit, a real EFBIG) refuses the message with io_error; once it can write
+// again, the message is accepted once.
+TEST(SharedReplay, AStoreThatCannotWriteRefusesTheMessage) {
+  testing::TempDir dir;
+  Group g(file_store(dir, 4 * kDefaultMaxClaimsPerKeyName));
+  Opener a = g.member();
+  Opener b = g.member();
+  const std::string topic = "plant/7/telemetry";
+  ASSERT_TRUE(a.open(topic, g.seal(topic)));
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.file("replay").c_str(), &st), 0);
+  const std::vector<uint8_t> env = g.seal(topic);
+  rlimit old{};
+  ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+  rlimit tight = old;
+  tight.rlim_cur = static_cast<rlim_t>(st.st_size);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &tight), 0);
+  const Errc first = open_error(a, topic, env);
+  const Errc second = open_error(b, topic, env);
+  ASSERT_EQ(setrlimit(RLIMIT_FSIZE, &old), 0);
+  signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(first, Errc::io_error);
+  EXPECT_EQ(second, Errc::io_error);
+  EXPECT_TRUE(b.open(topic, env));
+  EXPECT_EQ(open_error(a, topic, env), Errc::duplicate);
+}
+
+// Age rules stay local and claim nothing: an expired or future message does
+// not use the key name's quota.
+TEST(SharedReplay, AgeRulesAreJudgedBeforeTheStoreAndClaimNothing) {
+  Group g;
+  Opener a = g.member(1);
+  const std::string topic = "plant/7/telemetry";
+  const uint64_t now = g.clock_ms;
+  const ReplayOptions o;
+  EXPECT_EQ(open_error(a, topic, g.seal_at(topic, now - o.max_age_ms - 1), {false, now}), Errc::expired);
+  EXPECT_EQ(open_error(a, topic, g.seal_at(topic, now + o.max_future_skew_ms + 1), {false, now}), Errc::not_yet_valid);
+  EXPECT_TRUE(a.open(topic, g.seal(topic), {false, now}));
+  EXPECT_EQ(open_error(a, topic, g.seal(topic), {false, now}), Errc::capacity_exceeded);
+}
+
+// Retained deliveries: a young one is a copy of a live message and claims as
+// one; one older than max_age claims nothing and opens for every member
+// (every new subscriber gets it, by MQTT's design), without using the quota.
+TEST(SharedReplay, RetainedDeliveriesClaimOnlyWhileYoung) {
+  Group g;
+  Opener a = g.member(1);
+  Opener b = g.member(1);
+  const std::string topic = "plant/7/telemetry";
+  const uint64_t now = g.clock_ms;
+  const std::vector<uint8_t> state = g.seal(topic, Publish::retained);
+  ASSERT_TRUE(a.open(topic, state, {false, now}));
+  EXPECT_EQ(open_error(b, topic, state, {true, now + 1000}), Errc::duplicate);
+  const uint64_t next_day = now + 24ull * 3600 * 1000;
+  EXPECT_TRUE(a.open(topic, state, {true, next_day}));
+  EXPECT_TRUE(b.open(topic, state, {true, next_day}));
+  g.clock_ms = next_day;
+  const std::vector<uint8_t> old_state = g.seal(topic, Publish::retained);
+  const uint64_t week_later = next_day + 6ull * 24 * 3600 * 1000;
+  EXPECT_TRUE(a.open(topic, old_state, {true, week_later}));
+  EXPECT_TRUE(b.open(topic, old_state, {true, week_later}));
+  // A live message flagged as retained in transit is judged live: expired.
+  EXPECT_EQ(open_error(a, topic, g.seal(topic), {true, week_later}), Errc::expired);
+}
+
+// A clock stepping back is judged at the latest time the Opener judged at:
+// a claim the store forgot meanwhile does not come back.
+TEST(SharedReplay, AClockSteppingBackDoesNotBringBackAForgottenClaim) {
+  Group g;
+  Opener a = g.member();
+  const std::string topic = "plant/7/telemetry";
+  const uint64_t t0 = g.clock_ms;
+  const std::vector<uint8_t> captured = g.seal(topic);
+  ASSERT_TRUE(a.open(topic, captured, {false, t0}));
+  const ReplayOptions o;
+  const uint64_t later = t0 + o.max_age_ms + o.max_future_skew_ms + 2000;
+  g.clock_ms = later;
+  ASSERT_TRUE(a.open(topic, g.seal(topic), {false, later}));  // the store forgets `captured`
+  EXPECT_EQ(open_error(a, topic, captured, {false, t0 + 1000}), Errc::expired);
+}
+
+TEST(SharedReplay, CreateRefusesAStoreTooSmallOrABadQuota) {
+  testing::TempDir dir;
+  OpenerOptions options;
+  options.replay_store = file_store(dir, 100);
+  options.max_claims_per_key_name = 50;  // telemetry + commands: 100 claims
+  EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
+  options.max_claims_per_key_name = 51;
+  Result<Opener> too_small = Opener::create(testing::plant_policy(), testing::plant_keys(), options);
+  ASSERT_FALSE(too_small);
+  EXPECT_EQ(too_small.error(), Errc::invalid_argument);
+  EXPECT_NE(too_small.error().message().find("need 102"), std::string::npos) << too_small.error().message();
+  options.replay_store = take(memory_replay_store());
+  for (size_t bad : {size_t{0}, kMaxClaimsPerKeyName + 1}) {
+    options.max_claims_per_key_name = bad;
+    Result<Opener> refused = Opener::create(testing::plant_policy(), testing::plant_keys(), options);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error(), Errc::invalid_argument);
+  }
+  options.max_claims_per_key_name = kMaxClaimsPerKeyName;
+  EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
+}
+
+#if MQSEAL_TEST_REDIS
+// Members as in separate processes: each with its own connection to one
+// real redis-server.
+std::shared_ptr<ReplayStore> redis_store(const testing::RedisServer& redis) {
+  RedisReplayStoreOptions options;
+  options.capacity = 4 * kDefaultMaxClaimsPerKeyName;
+  return take(open_redis_replay_store(redis.url(), options));
+}
+
+TEST(SharedReplay, EachMessageIsAcceptedOnceOverTwoOpenersSharingARedisServer) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  Group g([&] { return redis_store(redis); });
+  expect_each_message_once(g);
+}
+
+TEST(SharedReplay, ReorderingFarBeyondTheWindowIsAcceptedOnceWithRedis) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  Group g([&] { return redis_store(redis); });
+  Opener a = g.member();
+  Opener b = g.member();
+  const std::string topic = "plant/7/telemetry";
+  const std::vector<uint8_t> early = g.seal(topic);
+  for (uint64_t i = 0; i < 2 * kReplayWindow; ++i) {
+    ASSERT_TRUE((i % 2 == 0 ? a : b).open(topic, g.seal(topic)));
+  }
+  EXPECT_TRUE(b.open(topic, early));
+  EXPECT_EQ(open_error(a, topic, early), Errc::duplicate);
+}
+
+// Redis stopped: refused with io_error (never accepted, never a duplicate);
+// started again (empty: it saved nothing), the members work without being
+// made again, and the message refused meanwhile is accepted once.
+TEST(SharedReplay, ARedisThatStopsRefusesUntilItIsBack) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  Group g([&] { return redis_store(redis); });
+  Opener a = g.member();
+  Opener b = g.member();
+  const std::string topic = "plant/7/telemetry";
+  ASSERT_TRUE(a.open(topic, g.seal(topic)));
+  const std::vector<uint8_t> env = g.seal(topic);
+  redis.stop();
+  EXPECT_EQ(open_error(a, topic, env), Errc::io_error);
+  EXPECT_EQ(open_error(b, topic, env), Errc::io_error);
+  redis.restart();
+  ASSERT_TRUE(redis.running()) << redis.log();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  Errc last = Errc::io_error;
+  while (last == Errc::io_error && std::chrono::steady_clock::now() < deadline) {  // the retry interval
+    last = open_error(b, topic, env);
+    if (last == Errc::io_error) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(last, static_cast<Errc>(0));
+  EXPECT_EQ(open_error(a, topic, env), Errc::duplicate);
+}
+#endif
+
+TEST(SharedReplay, ConcurrentMembersAcceptEachMessageOnce) {
+  Group g;
+  std::vector<std::vector<uint8_t>> envs;
+  for (int i = 0; i < 2000; ++i) envs.push_back(g.seal("plant/" + std::to_string(i % 7) + "/telemetry"));
+  std::atomic<int> accepted{0};
+  std::atomic<int> duplicates{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {  // four members, each delivered every message
+      Opener member = g.member();
+      Opened out;
+      for (size_t i = 0; i < envs.size(); ++i) {
+        Status s = member.open("plant/" + std::to_string(i % 7) + "/telemetry", envs[i], {}, out);
+        if (s) ++accepted;
+        else if (s.error() == Errc::duplicate) ++duplicates;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(accepted.load(), 2000);
+  EXPECT_EQ(duplicates.load(), 3 * 2000);
 }
 
 }  // namespace

@@ -486,5 +486,44 @@ TEST(SignedSenderPolicy, SignerLevelAndNames) {
   EXPECT_EQ(q.resolve("$SYS/up").error(), Errc::no_rule);
 }
 
+// Openers sharing a replay store (OpenerOptions::replay_store) claim a signed
+// message in its signer's partition, as the replay guard keeps it: a signer
+// filling its quota locks out only itself, not the key name's suite 1
+// senders nor another signer.
+TEST(SignedSender, SharedReplayClaimsPerSigner) {
+  Fleet f;
+  OpenerOptions options;
+  options.replay_store = take(memory_replay_store());
+  options.max_claims_per_key_name = 1;
+  Opener a = f.make_backend(options);
+  Opener b = f.make_backend(options);
+  const std::vector<uint8_t> first = take(f.sealer7.seal("plant/plant-7/telemetry", std::string_view("1")));
+  ASSERT_TRUE(a.open("plant/plant-7/telemetry", first, Delivery{false, kNow}));
+  EXPECT_EQ(open_error(b, "plant/plant-7/telemetry", first), Errc::duplicate);
+  EXPECT_EQ(open_error(b, "plant/plant-7/telemetry", take(f.sealer7.seal("plant/plant-7/telemetry", std::string_view("2")))),
+            Errc::capacity_exceeded);  // plant-7's own quota
+  EXPECT_TRUE(b.open("plant/plant-8/telemetry", take(f.sealer8.seal("plant/plant-8/telemetry", std::string_view("3"))),
+                     Delivery{false, kNow}));
+  EXPECT_TRUE(b.open("legacy/1", take(f.sealer7.seal("legacy/1", std::string_view("4"))), Delivery{false, kNow}));
+}
+
+// The store must hold a quota for each partition: the suite 1 key name
+// (legacy/#), the signers listed (plant-7, plant-8, backend) and, as a rule
+// has a {signer} level, every signer the backend's keyring knows (plant-9
+// too, listed nowhere).
+TEST(SignedSender, SharedReplayNeedsAQuotaPerKeyNameAndSigner) {
+  Fleet f;
+  trust(*f.backend_keys, *device_keys("plant-9", 0x5167a009, 0x99));
+  OpenerOptions options;
+  options.max_claims_per_key_name = 10;
+  testing::TempDir dir;
+  options.replay_store = take(open_file_replay_store(dir.file("five"), FileReplayStoreOptions{50}));
+  EXPECT_TRUE(Opener::create(fleet_policy(), f.backend_keys, options));
+  options.replay_store = take(open_file_replay_store(dir.file("four"), FileReplayStoreOptions{49}));
+  Result<Opener> too_small = Opener::create(fleet_policy(), f.backend_keys, options);
+  ASSERT_FALSE(too_small);
+  EXPECT_EQ(too_small.error(), Errc::invalid_argument);
+}
+
 }  // namespace
 }  // namespace mqseal

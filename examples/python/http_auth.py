@@ -1,6 +1,6 @@
 """An HTTP authentication endpoint that checks mqseal CONNECT tokens (docs/SPEC.md section 11).
 
-    python http_auth.py CREDENTIALS_FILE PORT
+    python http_auth.py CREDENTIALS_FILE PORT [REPLAY_STORE]
 
 For brokers that ask an HTTP service whether a client may connect (EMQX's HTTP
 authentication, mosquitto-go-auth's HTTP backend, ...). Listens on 127.0.0.1
@@ -25,6 +25,15 @@ client ID and outcome (logger "mqseal.http_auth"). Tokens are single-use: a
 broker that retries a request it already sent gets "replay" the second time.
 Requests are served by one thread each (ThreadingHTTPServer); TokenVerifier.verify
 is thread-safe, and a token is accepted once however many requests race with it.
+
+REPLAY_STORE says where used tokens are remembered (docs/DEPLOY.md): "memory" (the
+default: a restart forgets them, so a captured token is accepted once more after one),
+"file:PATH" (a file store that survives restarts of this one process), or
+"redis://[[user]:password@]host[:port][/db]" (a Redis server that several endpoints
+share: a token is accepted once over all of them; logins are refused while Redis is
+unreachable). File and Redis stores are sized devices x max_tokens_per_user. A whole broker
+cluster can call one endpoint; several endpoints need the Redis store to share what they
+remember.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ from typing import Any, Dict, List, Optional, Tuple, cast
 
 import mqseal
 
-__all__ = ["AUTH_PATH", "AuthHandler", "AuthServer", "decide", "main", "make_server"]
+__all__ = ["AUTH_PATH", "AuthHandler", "AuthServer", "decide", "main", "make_server", "open_store"]
 
 AUTH_PATH = "/mqtt/auth"
 MAX_BODY_BYTES = 256 * 1024
@@ -146,9 +155,26 @@ def make_server(
     return AuthServer((host, port), verifier, int(deny_status))
 
 
+def open_store(spec: str, credentials: mqseal.Credentials) -> mqseal.ReplayStore:
+    """The replay store REPLAY_STORE names: "memory", "file:PATH" or "redis://..."
+
+    File and Redis stores hold devices x max_tokens_per_user claims.
+    """
+    if spec == "memory":
+        return mqseal.memory_replay_store()
+    capacity = max(1, len(credentials)) * mqseal.VerifierOptions().max_tokens_per_user
+    if spec.startswith("file:") and len(spec) > len("file:"):
+        return mqseal.file_replay_store(spec[len("file:") :], capacity=capacity)
+    if spec.startswith("redis://"):
+        return mqseal.redis_replay_store(spec, capacity=capacity)
+    raise mqseal.InvalidArgumentError(
+        f"unknown replay store {spec!r}: memory, file:PATH or redis://...", "invalid_argument"
+    )
+
+
 def main(argv: List[str]) -> int:
-    """python http_auth.py CREDENTIALS_FILE PORT: serves until interrupted."""
-    if len(argv) != 3 or not argv[2].isdigit():
+    """python http_auth.py CREDENTIALS_FILE PORT [REPLAY_STORE]: serves until interrupted."""
+    if len(argv) not in (3, 4) or not argv[2].isdigit():
         print(__doc__.split("\n\n")[1].strip() if __doc__ else "", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -157,7 +183,13 @@ def main(argv: List[str]) -> int:
     except mqseal.Error as error:
         _log.error("cannot load %s: %s (%s)", argv[1], error, error.code)
         return 1
-    server = make_server(mqseal.TokenVerifier(credentials), int(argv[2]))
+    store_spec = argv[3] if len(argv) == 4 else "memory"
+    try:
+        store = open_store(store_spec, credentials)  # a file store: corrupt, foreign or locked files are refused
+    except mqseal.Error as error:
+        _log.error("cannot open the replay store %s: %s (%s)", store_spec, error, error.code)
+        return 1
+    server = make_server(mqseal.TokenVerifier(credentials, replay_store=store), int(argv[2]))
     _log.info("%d devices; listening on http://127.0.0.1:%d%s", len(credentials), server.server_address[1], AUTH_PATH)
     try:
         server.serve_forever()

@@ -132,6 +132,37 @@ def broker_with_config(tmp_path: Path) -> Iterator[BrokerWithConfig]:
             _stop(process)
 
 
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+@pytest.fixture
+def redis_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh redis-server on a free port of 127.0.0.1 (nothing saved); its redis:// URL. Stopped after the test."""
+    if not Path(REDIS_SERVER).exists():
+        pytest.skip(f"{REDIS_SERVER} is not installed")
+    directory = tmp_path / "redis"
+    directory.mkdir()
+    for _ in range(3):
+        port = _free_port()
+        with (directory / "redis.log").open("wb") as out:
+            process = subprocess.Popen(
+                [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--daemonize", "no", "--dir", str(directory)],
+                stdout=out, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and process.poll() is None and not _accepts(port):
+            time.sleep(0.02)
+        if process.poll() is None and _accepts(port):
+            try:
+                yield f"redis://127.0.0.1:{port}/0"
+            finally:
+                _stop(process)
+            return
+        _stop(process)
+    pytest.fail(f"redis-server did not start: {(directory / 'redis.log').read_text(errors='replace')[-2000:]}")
+
+
 @pytest.fixture
 def keys_and_policy() -> Tuple[mqseal.Keyring, mqseal.TopicPolicy]:
     """A keyring with a "telemetry" key; plant/+/telemetry sealed under it, public/# plaintext."""

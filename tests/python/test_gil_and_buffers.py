@@ -111,6 +111,26 @@ GIL_RELEASING_ERRORS: list[tuple[str, str, str, str]] = [
      "FormatError", "unsupported_version"),
     ("open too large", "mqseal.Opener(policy, keys).open(\"plant/7/telemetry\", "
      "envelope[:64] + bytes(256 << 20))", "FormatError", "malformed"),
+    # with a replay store, open releases the GIL whatever the size (the claim may wait)
+    ("shared open duplicate", 'store = mqseal.memory_replay_store(); small = sealer.seal("plant/7/telemetry", b"x"); '
+     'mqseal.Opener(policy, keys, replay_store=store).open("plant/7/telemetry", small); '
+     'mqseal.Opener(policy, keys, replay_store=store).open("plant/7/telemetry", small)', "DuplicateError", "duplicate"),
+    ("shared open quota", 'o = mqseal.Opener(policy, keys, replay_store=mqseal.memory_replay_store(), '
+     'max_claims_per_key_name=1); o.open("plant/7/telemetry", sealer.seal("plant/7/telemetry", b"1")); '
+     'o.open("plant/7/telemetry", sealer.seal("plant/7/telemetry", b"2"))', "Error", "capacity_exceeded"),
+    ("shared open expired", 'mqseal.Opener(policy, keys, replay_store=mqseal.memory_replay_store())'
+     '.open("plant/7/telemetry", sealer.seal("plant/7/telemetry", b"x"), now_ms=1 << 62)', "ExpiredError", "expired"),
+    # connecting to Redis and verifying tokens release the GIL
+    ("redis unreachable", 'mqseal.redis_replay_store("redis://127.0.0.1:1/0", capacity=10, connect_timeout_ms=50)',
+     "FileError", "io_error"),
+    ("redis bad url", 'mqseal.redis_replay_store("rediss://127.0.0.1/0", capacity=10)',
+     "InvalidArgumentError", "invalid_argument"),
+    ("verify replay", 'd = mqseal.provision("device-7", "pw", params()); c = mqseal.Credentials(); c.add(d.record); '
+     'v = mqseal.TokenVerifier(c, replay_store=mqseal.memory_replay_store()); '
+     't = mqseal.make_connect_token(d.device_secret, "device-7", "c"); v.verify("device-7", "c", t); '
+     'v.verify("device-7", "c", t)', "ReplayError", "replay"),
+    ("verify malformed", 'mqseal.TokenVerifier(mqseal.Credentials()).verify("device-7", "c", "short")',
+     "FormatError", "malformed"),
 ]
 
 

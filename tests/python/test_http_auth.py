@@ -258,3 +258,61 @@ def test_the_script(tmp_path: Path, device: mqseal.Provisioned) -> None:
     assert refused.returncode == 1 and "insecure_permissions" in refused.stderr
     usage = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=30)
     assert usage.returncode == 2 and "CREDENTIALS_FILE PORT" in usage.stderr
+
+
+def run_script_once(path: Path, store: List[str], good: str) -> Tuple[int, Dict[str, Any]]:
+    """Starts the script, posts `good` once, stops it: the answer."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLE), str(path), "0", *store], stderr=subprocess.PIPE, text=True, env=env
+    )
+    stderr = StderrLines(process)
+    try:
+        listening = stderr.until("listening on http://127.0.0.1:", timeout=30)
+        port = int(listening.rsplit(":", 1)[1].split("/", 1)[0])
+        return post(("127.0.0.1", port), request(USERNAME, good))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()  # never leave it running
+            process.wait(timeout=10)
+
+
+def test_the_script_with_a_file_store_refuses_a_token_after_a_restart(tmp_path: Path, device: mqseal.Provisioned) -> None:
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    path = tmp_path / "broker.credentials"
+    credentials.save(str(path))
+    store = ["file:" + str(tmp_path / "replay")]
+    good = token(device)
+    assert run_script_once(path, store, good) == (200, {"result": "allow"})
+    assert run_script_once(path, store, good) == (403, {"result": "deny", "reason": "replay"})
+    # In memory (the default), a restart forgets: the captured token is accepted once more.
+    again = token(device)
+    assert run_script_once(path, [], again) == (200, {"result": "allow"})
+    assert run_script_once(path, ["memory"], again) == (200, {"result": "allow"})
+    bad = subprocess.run(
+        [sys.executable, str(EXAMPLE), str(path), "0", "redis:nowhere"], capture_output=True, text=True, timeout=30
+    )
+    assert bad.returncode == 1 and "invalid_argument" in bad.stderr
+
+
+def test_endpoints_sharing_a_redis_accept_a_token_once(
+    tmp_path: Path, device: mqseal.Provisioned, redis_url: str
+) -> None:
+    """Two endpoints (two processes, as for two nodes of a cluster) given one redis-server."""
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    path = tmp_path / "broker.credentials"
+    credentials.save(str(path))
+    good = token(device)
+    assert run_script_once(path, [redis_url], good) == (200, {"result": "allow"})
+    assert run_script_once(path, [redis_url], good) == (403, {"result": "deny", "reason": "replay"})
+    # A Redis that cannot be reached: the endpoint does not start (fail closed).
+    unreachable = subprocess.run(
+        [sys.executable, str(EXAMPLE), str(path), "0", "redis://127.0.0.1:1/0"], capture_output=True, text=True,
+        timeout=30,
+    )
+    assert unreachable.returncode == 1 and "io_error" in unreachable.stderr

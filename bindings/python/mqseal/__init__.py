@@ -35,6 +35,14 @@ count; CONNECT tokens).
 
 Records at rest (a program's own files) are sealed with RecordCipher.
 
+Single use beyond one object: a ReplayStore (memory_replay_store(), file_replay_store(),
+redis_replay_store())
+given to TokenVerifier(..., replay_store=store) remembers tokens there (a file store: across
+restarts); given to several Openers (Opener(..., replay_store=store), or the same keyword to
+mqseal.paho.wrap / mqseal.aio.wrap), it makes them one group that accepts each message once,
+whichever member gets it: consumers of one $share/group/... subscription (docs/DEPLOY.md);
+across processes and hosts with a Redis store.
+
 Thread safety: Sealer.seal and Opener.open may be called from many threads;
 large payloads are processed without the GIL. Opener.open copies an envelope
 given in a mutable buffer (bytearray, memoryview, ...) first, so what it
@@ -80,12 +88,16 @@ from ._mqseal import (
     PassphraseParams,
     Provisioned,
     RecordCipher,
+    ReplayStore,
     TopicPolicy,
     TopicRule,
     __version__,
+    file_replay_store,
     make_connect_token,
+    memory_replay_store,
     parse_header,
     provision,
+    redis_replay_store,
 )
 from ._options import KeyState, OpenerOptions, ReplayOptions, RetainedPolicy, SealerOptions, VerifierOptions
 from ._sealing import Opener, ReplayGuard, Sealer
@@ -125,6 +137,7 @@ __all__ = [
     "ReplayError",
     "ReplayGuard",
     "ReplayOptions",
+    "ReplayStore",
     "RetainedPolicy",
     "Sealer",
     "SealerOptions",
@@ -134,7 +147,10 @@ __all__ = [
     "TransportError",
     "VerifierOptions",
     "__version__",
+    "file_replay_store",
     "make_connect_token",
+    "memory_replay_store",
     "parse_header",
     "provision",
+    "redis_replay_store",
 ]

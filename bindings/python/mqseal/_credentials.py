@@ -17,7 +17,8 @@ class TokenVerifier(_mqseal.TokenVerifier):
 
     `options` (VerifierOptions) or keywords naming one of its fields (keywords win).
     verify(username, client_id, token, *, now_s=0) returns if the token is good and raises
-    an mqseal.Error saying which check failed otherwise.
+    an mqseal.Error saying which check failed otherwise. replay_store=store remembers tokens
+    there: a file store across restarts, a Redis store across verifiers (docs/DEPLOY.md).
     """
 
     __slots__ = ()

@@ -209,6 +209,9 @@ class Opener(metaclass=_Pybind11Type):
         """Authenticates and decrypts; raises an mqseal.Error on any refusal."""
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: open with this keyring from now on (replay state is kept)."""
+    @property
+    def shares_replay_state(self) -> bool:
+        """Made with OpenerOptions.replay_store: each message claims in the store (without the GIL)."""
 
 class ReplayGuard(metaclass=_Pybind11Type):
     """Duplicate, replay and age checks for authenticated messages (Opener has one built in)."""
@@ -234,6 +237,36 @@ class ReplayGuard(metaclass=_Pybind11Type):
     def tracked_streams(self) -> int: ...
     def watermark_ms(self, key_name: str = "") -> int:
         """The watermark of one key name's partition."""
+
+class ReplayStore(metaclass=_Pybind11Type):
+    """Where claims of single use are remembered, shared by every verifier and Opener given it."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        """Not constructible from Python (TypeError): memory_replay_store() and file_replay_store() make them."""
+
+    @property
+    def capacity(self) -> int:
+        """The most live claims it holds."""
+    @property
+    def remembered(self) -> int:
+        """Claims remembered now."""
+
+def memory_replay_store() -> ReplayStore:
+    """A store in this process's memory; a restart forgets every claim."""
+
+def file_replay_store(path: str, *, capacity: int) -> ReplayStore:
+    """A store in a local file that survives restarts, locked by this process; at most `capacity` live claims."""
+
+def redis_replay_store(
+    url: str,
+    *,
+    capacity: int,
+    key_namespace: str = "mqseal",
+    connect_timeout_ms: int = 250,
+    command_timeout_ms: int = 250,
+    retry_interval_ms: int = 1000,
+) -> ReplayStore:
+    """A store in a Redis server shared by every process reaching it; fails closed (io_error) while Redis does."""
 
 class CredentialRecord(metaclass=_Pybind11Type):
     """A broker's record of one device: no password, no device secret."""

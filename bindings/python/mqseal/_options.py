@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import sys
-from typing import Literal, TypedDict, Union, cast
+from typing import Literal, Optional, TypedDict, Union, cast
 
 from . import _mqseal
 
@@ -86,6 +86,12 @@ class OpenerOptions:
     replay: ReplayOptions = ReplayOptions()
     topic_cache_capacity: int = _DEFAULT["topic_cache_capacity"]
     """Concrete topics whose derived keys stay cached."""
+    replay_store: Optional[_mqseal.ReplayStore] = None
+    """None: the Opener's own replay guard. A store (memory_replay_store(), ...) shared by a group of
+    Openers (consumers of one $share/group/... subscription): the group accepts each message once."""
+    max_claims_per_key_name: int = _DEFAULT["max_claims_per_key_name"]
+    """With a replay_store: live claims per key name, 1..2^26; past it, that key name's new messages
+    are refused (capacity_exceeded) until its older claims expire."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +105,10 @@ class VerifierOptions:
     max_tokens_per_user: int = _DEFAULT["max_tokens_per_user"]
     """Live tokens remembered per user, 1..65536. A user whose own live tokens fill it gets
     capacity_exceeded until one expires; no other user is affected."""
+    replay_store: Optional[_mqseal.ReplayStore] = None
+    """Where accepted tokens are remembered. None: a store in this verifier's memory. A
+    file_replay_store() keeps single use across restarts; one store given to several verifiers
+    shares it between them."""
 
 
 # The keyword arguments that change one field of the options (Opener(..., max_age_ms=1000)).
@@ -114,17 +124,27 @@ class ReplayKeywords(TypedDict, total=False):
 
 class OpenerKeywords(ReplayKeywords, total=False):
     topic_cache_capacity: int
+    replay_store: Optional[_mqseal.ReplayStore]
+    max_claims_per_key_name: int
 
 
 class VerifierKeywords(TypedDict, total=False):
     max_clock_skew_s: int
     max_lifetime_s: int
     max_tokens_per_user: int
+    replay_store: Optional[_mqseal.ReplayStore]
+
+
+_OPENER_FIELDS = ("topic_cache_capacity", "replay_store", "max_claims_per_key_name")
 
 
 def opener_options(options: OpenerOptions | None, changes: OpenerKeywords) -> OpenerOptions:
     """`options` (default: the defaults) with the fields named in `changes` replaced."""
     base = OpenerOptions() if options is None else options
-    replay = cast(ReplayKeywords, {k: v for k, v in changes.items() if k != "topic_cache_capacity"})
-    capacity = changes.get("topic_cache_capacity", base.topic_cache_capacity)
-    return OpenerOptions(dataclasses.replace(base.replay, **replay), capacity)
+    replay = cast(ReplayKeywords, {k: v for k, v in changes.items() if k not in _OPENER_FIELDS})
+    return OpenerOptions(
+        dataclasses.replace(base.replay, **replay),
+        changes.get("topic_cache_capacity", base.topic_cache_capacity),
+        changes.get("replay_store", base.replay_store),
+        changes.get("max_claims_per_key_name", base.max_claims_per_key_name),
+    )

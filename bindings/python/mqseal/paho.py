@@ -16,7 +16,10 @@ wrapper; callbacks other than message handlers get the raw client as first argum
 A message that fails to open never reaches a message handler: it goes to
 `on_refused` (by default one warning line on the "mqseal.paho" logger, without
 payload bytes). An exact repeat of an accepted message (QoS 1 redelivery) is
-counted in `stats.duplicates` and dropped quietly. Exceptions raised by the
+counted in `stats.duplicates` and dropped quietly; on a Client made with
+manual_ack=True the wrapper acknowledges it (Client.ack), as it was accepted
+once already, while delivered and refused messages stay the application's to
+acknowledge. Exceptions raised by the
 application's own message handlers are paho's business, as without mqseal
 (see Client.suppress_exceptions).
 
@@ -65,7 +68,9 @@ def log_refused(sealed: SealedClient, userdata: Any, message: MQTTMessage, error
 def wrap(client: Client, policy: TopicPolicy, keyring: Keyring, **opener_options: Any) -> SealedClient:
     """Wraps an existing paho Client: publish() seals, message handlers get opened payloads.
 
-    `opener_options` go to mqseal.Opener (max_age_ms, retained, ...).
+    `opener_options` go to mqseal.Opener (max_age_ms, retained, ...); replay_store=store makes
+    the clients given one store a group that accepts each message once, whichever member of a
+    shared subscription ($share/group/...) receives it (docs/DEPLOY.md).
     """
     return SealedClient(client, policy, keyring, **opener_options)
 
@@ -290,6 +295,10 @@ class SealedClient:
             if payload is not None:
                 opened = copy.copy(message)
                 opened.payload = payload
+            elif error is None:
+                # A duplicate: accepted once already. With manual_ack nobody else would
+                # acknowledge it, and the broker would send it again on every reconnect.
+                self.client.ack(message.mid, message.qos)  # a no-op without manual_ack
             self._last = (message, opened)
         if error is not None:
             report_refused(_log, _topic_for_log(message), lambda: self._on_refused(self, userdata, message, error))

@@ -232,6 +232,10 @@ T field(py::handle options, const char* name) {
   }
 }
 
+// The attribute "replay_store" of an options object: None (null), or a
+// ReplayStore made by memory_replay_store() and the like; TypeError otherwise.
+std::shared_ptr<ReplayStore> replay_store_field(py::handle options);
+
 // ---- enums ----
 
 // RetainedPolicy from its word in policy files and in mqseal.RetainedPolicy's
@@ -246,6 +250,7 @@ void bind_keys(py::module_& m);         // keys.cpp: PassphraseParams, Key, KeyI
 void bind_policy(py::module_& m);       // policy.cpp: TopicRule, TopicPolicy
 void bind_sealing(py::module_& m);      // sealing.cpp: Sealer, Opener, ReplayGuard, RecordCipher, parse_header
 void bind_credentials(py::module_& m);  // credentials.cpp: provision, tokens, Credentials, TokenVerifier
+void bind_replay_stores(py::module_& m);  // replay_store.cpp: ReplayStore and the functions that open one
 void bind_hazmat(py::module_& m);       // hazmat.cpp: known-answer calls, for mqseal.hazmat only
 
 }  // namespace mqseal::python

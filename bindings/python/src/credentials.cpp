@@ -14,6 +14,7 @@ VerifierOptions verifier_options(py::handle o) {
   options.max_clock_skew_s = field<uint64_t>(o, "max_clock_skew_s");
   options.max_lifetime_s = field<uint64_t>(o, "max_lifetime_s");
   options.max_tokens_per_user = field<size_t>(o, "max_tokens_per_user");
+  options.replay_store = replay_store_field(o);  // null: the verifier makes a memory store
   return options;
 }
 
@@ -75,7 +76,11 @@ void bind_credentials(py::module_& m) {
            py::arg("credentials"), py::arg("options"))
       .def("verify",
            [](TokenVerifier& v, const std::string& username, const std::string& client_id, std::string_view token,
-              uint64_t now_s) { check(v.verify(username, client_id, token, now_s)); },  // token: read in place
+              uint64_t now_s) {
+             // The token is read in place (a str cannot change); the claim may
+             // wait for a file write or a round trip: without the GIL.
+             check(without_gil(true, [&] { return v.verify(username, client_id, token, now_s); }));
+           },
            py::arg("username"), py::arg("client_id"), py::arg("token"), py::kw_only(), py::arg("now_s") = 0,
            "Returns if the token is good; raises an mqseal.Error saying which check failed.")
       .def_property_readonly("remembered_tokens", &TokenVerifier::remembered_tokens);

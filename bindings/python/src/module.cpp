@@ -95,6 +95,7 @@ PYBIND11_MODULE(_mqseal, m) {
   defaults["retained_max_age_ms"] = replay.retained_max_age_ms;
   defaults["max_streams"] = replay.max_streams;
   defaults["topic_cache_capacity"] = kDefaultTopicCacheCapacity;
+  defaults["max_claims_per_key_name"] = kDefaultMaxClaimsPerKeyName;
   defaults["max_clock_skew_s"] = verifier.max_clock_skew_s;
   defaults["max_lifetime_s"] = verifier.max_lifetime_s;
   defaults["max_tokens_per_user"] = verifier.max_tokens_per_user;
@@ -104,6 +105,7 @@ PYBIND11_MODULE(_mqseal, m) {
   bind_keys(m);
   bind_policy(m);
   bind_sealing(m);
+  bind_replay_stores(m);
   bind_credentials(m);
   bind_hazmat(m);
 }

@@ -31,6 +31,8 @@ OpenerOptions opener_options(py::handle o) {
   OpenerOptions options;
   options.replay = replay_options(o.attr("replay"));
   options.topic_cache_capacity = field<size_t>(o, "topic_cache_capacity");
+  options.replay_store = replay_store_field(o);
+  options.max_claims_per_key_name = field<size_t>(o, "max_claims_per_key_name");
   return options;
 }
 
@@ -138,6 +140,8 @@ void bind_sealing(py::module_& m) {
              // a plaintext topic's is the whole envelope: the core then says
              // so, having done nothing else, and it is opened again into that
              // much. A failed open leaves the object zeroed, and it is dropped.
+             // With a replay store, each message waits for a claim (a file
+             // write, a round trip): other Python threads run meanwhile.
              const ByteView sealed = in.view();
              const size_t overhead = sealed.empty() ? 0 : envelope_overhead(sealed[0]);
              size_t capacity = sealed.size() >= overhead ? sealed.size() - overhead : sealed.size();
@@ -146,7 +150,7 @@ void bind_sealing(py::module_& m) {
              Opened out;  // all but the payload
              auto open = [&] {
                uint8_t* to = bytes_data(payload);
-               return without_gil(sealed.size() >= kReleaseGilFrom, [&] {
+               return without_gil(sealed.size() >= kReleaseGilFrom || o.shares_replay_state(), [&] {
                  return o.open(topic, sealed, Delivery{retained, now_ms}, to, capacity, size, out);
                });
              };
@@ -162,7 +166,8 @@ void bind_sealing(py::module_& m) {
            },
            py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
            py::arg("now_ms") = 0)
-      .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"));
+      .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"))
+      .def_property_readonly("shares_replay_state", &Opener::shares_replay_state);
 
   py::class_<ReplayGuard>(m, "ReplayGuard")
       .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),

@@ -29,6 +29,48 @@
 // For a topic covered by a plaintext rule, open() returns the payload as it
 // came, with `sealed` false.
 //
+// Shared replay state (OpenerOptions::replay_store set; docs/SPEC.md section
+// 6, "Shared replay state"). Consumers behind one MQTT shared subscription
+// ($share/group/...) each see only some of a sender's sequence numbers, and
+// the broker may redeliver an unacknowledged QoS 1 message to another member,
+// far below that member's highest sequence. So with a store, the store alone
+// decides "seen before", per message, and the Opener keeps no window of its
+// own (a local window would refuse as `replay` a message far below its top
+// that no member accepted, and only saves a round trip for duplicates, which
+// are rare):
+//   - the age rules stay local (not_yet_valid, expired, retained_refused),
+//     judged at the latest time this Opener has judged at (a clock stepping
+//     back does not bring back what the store forgot);
+//   - then the message claims ("message", its replay partition: the key name,
+//     or for a signed message (suite 2) the byte 0x01 and its signer's name;
+//     BLAKE2b-128 of sender || sequence || topic) until timestamp + max_age +
+//     max_future_skew.
+//     first_use: accepted. seen: `duplicate` (a redelivery to another member,
+//     or a replay: dropped quietly, as a QoS 1 redelivery is);
+//   - a retained message (judged as retained, see above) older than max_age
+//     claims nothing: the broker gives it to every new subscriber, and no live
+//     copy of it can be accepted any more. A younger one claims like a live
+//     message (it may be a copy of one), so a member whose own subscription
+//     brings it the retained copy of a message the group accepted live sees
+//     `duplicate`: give subscriptions whose members each need the retained
+//     state an Opener without the store;
+//   - a store error is returned as it is (io_error, capacity_exceeded, ...):
+//     the message is refused, neither accepted nor `duplicate` (fail closed).
+//     With QoS 1 the application sees a refused message; it was not claimed,
+//     so a later redelivery may still be accepted once, never twice;
+//   - bounds: each partition (key name, or signer) holds at most
+//     max_claims_per_key_name live claims in the store; past that its new
+//     messages are capacity_exceeded until its older claims expire; no other
+//     partition is affected. create() refuses a store whose capacity() is
+//     below (partitions) x that quota: the key names of suite 1 rules, the
+//     signers listed in signed rules and, if a signed rule has a {signer}
+//     level, every signer name the keyring holds a key of (a keyring given to
+//     set_keyring later is not counted again: size the store for the signers
+//     you expect, or a full store refuses every new claim).
+// The members' clocks must agree to within max_future_skew_ms: a member whose
+// clock is further ahead makes the store forget claims that a member behind it
+// would still accept by age.
+//
 // Thread safety: open() and set_keyring() may be called concurrently.
 #ifndef MQSEAL_OPENER_H_
 #define MQSEAL_OPENER_H_
@@ -78,8 +120,9 @@ class Opener {
  public:
   // The Opener keeps a copy of the policy and shares the keyring,
   // which must not be modified while shared (rotate with set_keyring).
-  // invalid_argument for a null keyring, bad replay options or a
-  // cache capacity outside 1..kMaxTopicCacheCapacity; crypto_failure if
+  // invalid_argument for a null keyring, bad replay options, a
+  // cache capacity outside 1..kMaxTopicCacheCapacity, or a replay store too
+  // small for the policy's key names (above); crypto_failure if
   // libsodium cannot start.
   [[nodiscard]] static Result<Opener> create(const TopicPolicy& policy,
                                              std::shared_ptr<const Keyring> keyring,
@@ -116,7 +159,11 @@ class Opener {
   // Swaps in another keyring (rotation); replay state is kept.
   void set_keyring(std::shared_ptr<const Keyring> keyring);
 
+  // Its own replay state (none is recorded in it with a replay store).
   const ReplayGuard& replay_guard() const noexcept;
+  // Whether it was created with OpenerOptions::replay_store: then every
+  // sealed message costs a claim (a file write, a network round trip).
+  bool shares_replay_state() const noexcept;
 
  private:
   struct Impl;

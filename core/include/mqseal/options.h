@@ -6,10 +6,12 @@
 #define MQSEAL_OPTIONS_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "mqseal/clock.h"
 #include "mqseal/replay_guard.h"
+#include "mqseal/replay_store.h"
 
 namespace mqseal {
 
@@ -31,10 +33,29 @@ struct SealerOptions {
   std::string signer;
 };
 
+// An Opener sharing a replay store: the most live message claims one key
+// name may hold in it (a claim lives max_age + max_future_skew past its
+// message's timestamp, so this is about the messages per key name the group
+// accepts in that time), and the most it may be set to.
+inline constexpr size_t kDefaultMaxClaimsPerKeyName = size_t{1} << 20;
+inline constexpr size_t kMaxClaimsPerKeyName = size_t{1} << 26;
+
 struct OpenerOptions {
   ReplayOptions replay;
   // Concrete topics whose derived keys stay cached, 1..kMaxTopicCacheCapacity.
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
+  // Empty (the default): the Opener's own replay guard, in its memory, as
+  // described in mqseal/replay_guard.h. Set: a group of Openers sharing this
+  // store (consumers behind one MQTT shared subscription, $share/group/...)
+  // accepts each message once in total, whichever member it reaches
+  // (mqseal/opener.h, "Shared replay state"; docs/SPEC.md section 6).
+  std::shared_ptr<ReplayStore> replay_store;
+  // With a replay store: each key name's quota of live claims in it (each
+  // signer's, for signed messages), 1..kMaxClaimsPerKeyName. When a key
+  // name's live claims fill it, its next new message is refused
+  // (capacity_exceeded) until claims of its older messages pass their
+  // keep_until; no other key name or signer is affected.
+  size_t max_claims_per_key_name = kDefaultMaxClaimsPerKeyName;
 };
 
 }  // namespace mqseal

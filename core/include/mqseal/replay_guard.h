@@ -119,6 +119,10 @@ class ReplayGuard {
   // the 4096th (kMaxPolicyRules: no policy has more key names) or a signer
   // beyond the 4096th (kMaxKeyringKeys: no keyring trusts more).
   [[nodiscard]] Status check(const MessageFacts& message, uint64_t now_ms);
+  // Only the age rules of check() (not_yet_valid, retained_refused,
+  // expired), against no state and recording nothing: what an Opener sharing
+  // a replay store (OpenerOptions::replay_store) still judges locally.
+  [[nodiscard]] Status check_age(const MessageFacts& message, uint64_t now_ms) const;
 
   size_t tracked_streams() const;  // in all partitions
   uint64_t watermark_ms(std::string_view key_name = {}) const;  // of one key name's partition

@@ -5,6 +5,7 @@
 
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
+#include "session/shared_replay.h"
 #include "session/signed_sender.h"
 #include "session/topic_key_resolver.h"
 
@@ -14,6 +15,7 @@ struct Opener::Impl {
   std::mutex mutex;  // guards the resolver; the replay guard locks itself
   internal::TopicKeyResolver resolver;
   ReplayGuard guard;
+  std::unique_ptr<internal::SharedReplay> shared;  // null: the guard alone
 
   Impl(internal::TopicKeyResolver r, ReplayGuard g) : resolver(std::move(r)), guard(std::move(g)) {}
 };
@@ -28,10 +30,17 @@ Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const K
   if (Status s = internal::ensure_sodium(); !s) return s.error();
   Result<ReplayGuard> guard = ReplayGuard::create(options.replay);
   if (!guard) return std::move(guard).error();
+  const std::shared_ptr<const Keyring> keys = keyring;
   Result<internal::TopicKeyResolver> resolver =
       internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
   if (!resolver) return std::move(resolver).error();
-  return Opener(std::make_unique<Impl>(std::move(*resolver), std::move(*guard)));
+  if (Status s = internal::SharedReplay::validate(options, policy, *keys); !s) return s.error();
+  auto impl = std::make_unique<Impl>(std::move(*resolver), std::move(*guard));
+  if (options.replay_store != nullptr) {
+    impl->shared = std::make_unique<internal::SharedReplay>(std::move(options.replay_store),
+                                                            options.max_claims_per_key_name);
+  }
+  return Opener(std::move(impl));
 }
 
 Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& delivery,
@@ -114,7 +123,9 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   // in transit meets the live rules.
   facts.retained = delivery.retained && (header->flags & kFlagRetain) != 0;
   facts.retained_rule = rule.retained ? &*rule.retained : nullptr;
-  if (Status s = impl_->guard.check(facts, now); !s) return s;
+  if (Status s = impl_->shared ? impl_->shared->check(impl_->guard, facts, now) : impl_->guard.check(facts, now); !s) {
+    return s;
+  }
   out.sealed = true;
   out.key_id = header->key_id;
   out.timestamp_ms = header->timestamp_ms;
@@ -137,5 +148,6 @@ void Opener::set_keyring(std::shared_ptr<const Keyring> keyring) {
 }
 
 const ReplayGuard& Opener::replay_guard() const noexcept { return impl_->guard; }
+bool Opener::shares_replay_state() const noexcept { return impl_->shared != nullptr; }
 
 }  // namespace mqseal

@@ -262,7 +262,7 @@ ReplayGuard::ReplayGuard(ReplayGuard&&) noexcept = default;
 ReplayGuard& ReplayGuard::operator=(ReplayGuard&&) noexcept = default;
 ReplayGuard::~ReplayGuard() = default;
 
-Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
+Status ReplayGuard::check_age(const MessageFacts& m, uint64_t now_ms) const {
   const ReplayOptions& o = impl_->options;
   // Unsigned arithmetic that cannot wrap: a timestamp ahead of the receiver
   // (within the skew) has age 0.
@@ -278,6 +278,13 @@ Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
   } else if (age > o.max_age_ms) {
     return Errc::expired;
   }
+  return {};
+}
+
+Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
+  if (Status s = check_age(m, now_ms); !s) return s;
+  const ReplayOptions& o = impl_->options;
+  const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
   std::lock_guard<std::mutex> lock(impl_->mutex);
   const StreamKey key{m.sender, impl_->topic_hash(m.topic)};
   Partition* p = impl_->partition(m.key_name, m.signer);
