@@ -31,9 +31,12 @@ apt_install() {
     || die "apt-get install ${missing[*]} failed"
 }
 
-# What building and testing the C++ core needs.
+# What building and testing the C++ core needs (python3-cryptography: the
+# independent vector check, tests/check_vectors_independent.py, verifies
+# Ed25519 signatures with OpenSSL's code instead of libsodium's).
 CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtomlplusplus-dev
-               libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3 libcli11-dev)
+               libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3 python3-cryptography
+               libcli11-dev)
 # What the Paho integration, its tests and the demo add: the client library,
 # a real broker and its command line clients, openssl for test certificates.
 PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)
