@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -48,6 +49,24 @@ struct SyncInbox {
   }
 };
 
+// A client of `broker` with `opener` attached (messages and refusals to
+// `inbox`), connected and subscribed to plant/#; `attached` stays null on failure.
+void connect_attached(const testing::Broker& broker, const char* id, std::shared_ptr<Opener> opener, SyncInbox& inbox,
+                      MQTTClient& client, std::unique_ptr<paho::ClientAttachment>& attached) {
+  ASSERT_EQ(MQTTClient_create(&client, broker.address().c_str(), id, MQTTCLIENT_PERSISTENCE_NONE, nullptr),
+            MQTTCLIENT_SUCCESS);
+  paho::ClientCallbacks callbacks;
+  callbacks.context = &inbox;
+  callbacks.message_arrived = &SyncInbox::on_message;
+  callbacks.refused = &SyncInbox::on_refused;
+  callbacks.refused_context = &inbox;
+  auto attachment = take(paho::attach(client, std::move(opener), callbacks));
+  MQTTClient_connectOptions options = MQTTClient_connectOptions_initializer;
+  ASSERT_EQ(MQTTClient_connect(client, &options), MQTTCLIENT_SUCCESS) << broker.log();
+  ASSERT_EQ(MQTTClient_subscribe(client, "plant/#", 1), MQTTCLIENT_SUCCESS);
+  attached = std::move(attachment);
+}
+
 TEST(PahoSync, PublishAndAttachRoundTrip) {
   testing::Broker broker;
   auto keys = testing::plant_keys();
@@ -55,19 +74,10 @@ TEST(PahoSync, PublishAndAttachRoundTrip) {
   auto opener = std::make_shared<Opener>(take(Opener::create(testing::plant_policy(), keys)));
 
   MQTTClient client = nullptr;
-  ASSERT_EQ(MQTTClient_create(&client, broker.address().c_str(), "sync-client",
-                              MQTTCLIENT_PERSISTENCE_NONE, nullptr),
-            MQTTCLIENT_SUCCESS);
   SyncInbox inbox;
-  paho::ClientCallbacks callbacks;
-  callbacks.context = &inbox;
-  callbacks.message_arrived = &SyncInbox::on_message;
-  callbacks.refused = &SyncInbox::on_refused;
-  callbacks.refused_context = &inbox;
-  auto attached = take(paho::attach(client, opener, callbacks));
-  MQTTClient_connectOptions options = MQTTClient_connectOptions_initializer;
-  ASSERT_EQ(MQTTClient_connect(client, &options), MQTTCLIENT_SUCCESS) << broker.log();
-  ASSERT_EQ(MQTTClient_subscribe(client, "plant/#", 1), MQTTCLIENT_SUCCESS);
+  std::unique_ptr<paho::ClientAttachment> attached;
+  connect_attached(broker, "sync-client", opener, inbox, client, attached);
+  ASSERT_NE(attached, nullptr);
 
   MQTTClient_deliveryToken token = 0;
   testing::expect_ok(paho::publish(sealer, client, "plant/4/telemetry", 5, "hello", 1, 0, &token));
@@ -120,18 +130,10 @@ TEST(PahoSync, ASignedMessageFromAnUnauthorisedSignerReachesTheRefusedCallback) 
   auto opener = std::make_shared<Opener>(take(Opener::create(policy, backend)));
 
   MQTTClient client = nullptr;
-  ASSERT_EQ(MQTTClient_create(&client, broker.address().c_str(), "sync-signed", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
-            MQTTCLIENT_SUCCESS);
   SyncInbox inbox;
-  paho::ClientCallbacks callbacks;
-  callbacks.context = &inbox;
-  callbacks.message_arrived = &SyncInbox::on_message;
-  callbacks.refused = &SyncInbox::on_refused;
-  callbacks.refused_context = &inbox;
-  auto attached = take(paho::attach(client, opener, callbacks));
-  MQTTClient_connectOptions options = MQTTClient_connectOptions_initializer;
-  ASSERT_EQ(MQTTClient_connect(client, &options), MQTTCLIENT_SUCCESS) << broker.log();
-  ASSERT_EQ(MQTTClient_subscribe(client, "plant/#", 1), MQTTCLIENT_SUCCESS);
+  std::unique_ptr<paho::ClientAttachment> attached;
+  connect_attached(broker, "sync-signed", opener, inbox, client, attached);
+  ASSERT_NE(attached, nullptr);
 
   const std::string topic8 = "plant/device-8/telemetry";
   auto send = [&](Sealer& sealer, const char* payload) {
