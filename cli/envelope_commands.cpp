@@ -22,6 +22,7 @@ struct EnvelopeArgs {
   std::string keyring;
   std::string policy;
   std::string topic;
+  std::string signer;   // seal: the signer name for signed rules (empty: the keyring's only one)
   bool retain = false;  // seal: the envelope will be published with the retain flag
 };
 
@@ -47,7 +48,9 @@ bool plaintext_topic(const TopicPolicy& policy, std::string_view topic) {
 int seal_stdin(const EnvelopeArgs& args) {
   Result<Loaded> loaded = load(args);
   if (!loaded) return fail(loaded.error());
-  Result<Sealer> sealer = Sealer::create(loaded->policy, loaded->keys);
+  SealerOptions options;
+  options.signer = args.signer;
+  Result<Sealer> sealer = Sealer::create(loaded->policy, loaded->keys, std::move(options));
   if (!sealer) return fail(sealer.error());
   std::vector<uint8_t> payload;
   if (Status s = read_stdin(kMaxPayloadSize, payload); !s) return fail(s.error());
@@ -95,7 +98,10 @@ int inspect_stdin() {
   if (Status s = read_stdin(kMaxEnvelopeSize, envelope); !s) return fail(s.error());
   Result<EnvelopeHeader> header = parse_header(ByteView(envelope));
   if (!header) return fail(header.error());
-  const char* suite = header->suite == kSuiteXChaCha20Poly1305 ? " (XChaCha20-Poly1305)" : "";
+  const bool signed_sender = header->suite == kSuiteSignedSender;
+  const char* suite = header->suite == kSuiteXChaCha20Poly1305 ? " (XChaCha20-Poly1305)"
+                      : signed_sender                         ? " (signed sender: Ed25519, XChaCha20-Poly1305)"
+                                                              : "";
   const char* intent = header->version == kEnvelopeVersionV1 ? "(v1: not recorded)"
                        : (header->flags & kFlagRetain) != 0  ? "sealed to be retained"
                                                               : "sealed as live";
@@ -105,12 +111,15 @@ int inspect_stdin() {
                 "suite      %u%s\n"
                 "retain     %s\n"
                 "key ID     %s\n"
+                "%s"
                 "timestamp  %" PRIu64 " ms (%s)\n"
                 "sender     %s\n"
                 "sequence   %" PRIu64 "\n"
                 "payload    %zu bytes\n",
                 static_cast<unsigned>(header->version), static_cast<unsigned>(header->suite), suite, intent,
-                key_id_hex(header->key_id).c_str(), header->timestamp_ms, utc_iso8601(header->timestamp_ms).c_str(),
+                key_id_hex(header->key_id).c_str(),
+                signed_sender ? ("signer ID  " + key_id_hex(header->signer_key_id) + "\n").c_str() : "",
+                header->timestamp_ms, utc_iso8601(header->timestamp_ms).c_str(),
                 internal::hex_encode(ByteView(header->sender)).c_str(), header->sequence,
                 envelope.size() - envelope_overhead(header->version, header->suite));
   if (Status s = write_stdout(std::string_view(out)); !s) return fail(s.error());
@@ -130,13 +139,16 @@ void add_envelope_commands(CLI::App& app, Action& action) {
     cmd->add_option("--policy", args->policy, "policy file (TOML)")->required();
     cmd->add_option("TOPIC", args->topic, "the MQTT topic")->required();
   }
+  seal->add_option("--signer", args->signer,
+                   "signed rules (suite 2): sign as this signer name (default: the keyring's only signer name)");
   seal->add_flag("--retain", args->retain,
                   "the envelope will be published with the retain flag (the intent is sealed in)");
   seal->callback([args, &action] { action = [args] { return seal_stdin(*args); }; });
   open->callback([args, &action] { action = [args] { return open_stdin(*args); }; });
 
   CLI::App* inspect = app.add_subcommand(
-      "inspect", "Print the header of the envelope on stdin (no key: nothing shown is authenticated)");
+      "inspect", "Print the header of the envelope on stdin, with a signed envelope's signer key ID (no key: "
+                 "nothing shown is authenticated)");
   inspect->callback([&action] { action = [] { return inspect_stdin(); }; });
 }
 

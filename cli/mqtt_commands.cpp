@@ -82,6 +82,7 @@ struct PubArgs : ConnectionArgs {
   bool lines = false;
   bool null_message = false;
   bool retain = false;
+  std::string signer;  // signed rules: the signer name (empty: the keyring's only one)
 };
 
 // Set by SIGINT and SIGTERM while sub runs: it disconnects and ends.
@@ -531,7 +532,9 @@ int run_pub(const PubArgs& args) {
   Result<Loaded> loaded = load(args);
   if (!loaded) return fail(loaded.error());
   if (Result<const TopicRule*> rule = loaded->policy.resolve(args.topic); !rule) return fail(rule.error());
-  Result<Sealer> sealer = Sealer::create(loaded->policy, loaded->keys);
+  SealerOptions sealer_options;
+  sealer_options.signer = args.signer;
+  Result<Sealer> sealer = Sealer::create(loaded->policy, loaded->keys, std::move(sealer_options));
   if (!sealer) return fail(sealer.error());
   std::vector<uint8_t> payload;
   if (args.message_given) payload.assign(args.message.begin(), args.message.end());
@@ -633,6 +636,8 @@ void add_mqtt_commands(CLI::App& app, Action& action) {
   pub->add_flag("-l,--stdin-line", pub_args->lines, "send each line of stdin as a payload (empty lines skipped)");
   pub->add_flag("-n,--null-message", pub_args->null_message, "send an empty payload (sealed)");
   pub->add_flag("-r,--retain", pub_args->retain, "retain the message (the intent is sealed in)");
+  pub->add_option("--signer", pub_args->signer,
+                  "signed rules (suite 2): sign as this signer name (default: the keyring's only signer name)");
   pub->footer(
       "Exactly one of -m, -f, -s, -l, -n. Checks the topic, the files and that a rule covers the topic\n"
       "before connecting. Exits 0 once the broker has the messages (acknowledged at QoS 1 and 2).\n"

@@ -7,6 +7,8 @@
 # injects a plaintext reading. The device logs in over plain TCP with a
 # one-time CONNECT token (mqseal_auth.so in the broker; `mqseal provision`
 # made its secret); a replayed token and the password itself are refused.
+# Then a stolen-device scene with signed readings (suite 2): device 7's keys
+# cannot forge device 8's readings nor disturb its replay stream.
 # Shows what the service read next to what the eavesdropper saw, checks every
 # outcome, stops everything it started.
 # With MQSEAL_PYTHON set to a Python that has mqseal and paho-mqtt, a Python
@@ -157,5 +159,89 @@ grep -q "$device_password" "$work/broker.log" && fail "the password appears in t
   >"$work/two_lines.txt" 2>&1 || fail "paho_two_lines: $(cat "$work/two_lines.txt")"
 echo
 echo "examples/paho_two_lines (a plain Paho program, two lines changed): $(cat "$work/two_lines.txt")"
+# The stolen-device scene (suite 2, signed sender). Devices 7 and 8 share the
+# telemetry key as before, and each now also signs with its own Ed25519 key
+# pair; the service trusts both public keys (exported and imported with the
+# mqseal tool, no secret half copied) under a rule that lets each device
+# publish only under its own level. Device 7 is stolen: its keys and a policy
+# of the thief's own choosing.
+mq="$bin/../cli/mqseal"
+cat > "$work/signed.toml" <<'TOML'
+[[rule]]
+filter = "plant/{signer}/telemetry"
+key = "telemetry"
+suite = 2
+TOML
+cat > "$work/stolen.toml" <<'TOML'
+[[rule]]
+filter = "plant/+/telemetry"
+key = "telemetry"
+suite = 2
+signers = "7"
+TOML
+cp "$work/demo.keys" "$work/backend.keys"
+for d in 7 8; do
+  cp "$work/demo.keys" "$work/device$d.keys"
+  "$mq" keygen --type sign "$work/device$d.keys" "$d" >/dev/null || fail "keygen --type sign failed"
+  "$mq" pubkey export "$work/device$d.keys" >"$work/device$d.pub" || fail "pubkey export failed"
+  "$mq" pubkey import "$work/backend.keys" "$work/device$d.pub" >/dev/null || fail "pubkey import failed"
+done
+grep -q '^signing' "$work/device7.pub" && fail "a signing seed was exported"
+mosquitto_sub -h 127.0.0.1 -p "$port" -t plant/8/telemetry -C 1 -W 20 -F '%x' >"$work/captured8.txt" 2>&1 &
+capture8=$!
+pids+=($capture8)
+"$bin/paho_subscriber" "$uri" "$work/backend.keys" "$work/signed.toml" 'plant/+/telemetry' 3 2 \
+  >"$work/signed_service.txt" 2>&1 &
+signed_service=$!
+pids+=($signed_service)
+for _ in $(seq 50); do grep -q subscribed "$work/signed_service.txt" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3  # let mosquitto_sub finish subscribing too
+# Device 8 publishes its readings in one sealing session (one replay stream).
+mkfifo "$work/device8.fifo"
+"$mq" pub -h 127.0.0.1 -p "$port" -q 1 --keyring "$work/device8.keys" --policy "$work/signed.toml" \
+  -t plant/8/telemetry -l <"$work/device8.fifo" >"$work/device8.txt" 2>&1 &
+device8=$!
+pids+=($device8)
+exec 4>"$work/device8.fifo"
+echo "temperature=18.2 C" >&4
+wait "$capture8" || fail "device 8's first reading was not seen on the broker"
+# Forgery 1: a reading for plant/8, signed with device 7's key.
+printf 'temperature=99.9 C' | "$mq" seal --keyring "$work/device7.keys" --policy "$work/stolen.toml" \
+  plant/8/telemetry >"$work/forged.bin" 2>"$work/forged.txt" || fail "the thief could not seal: $(cat "$work/forged.txt")"
+mosquitto_pub -h 127.0.0.1 -p "$port" -t plant/8/telemetry -q 1 -f "$work/forged.bin"
+# Forgery 2: take over device 8's replay stream: its session's sender ID (from
+# the captured reading) and the highest sequence number, in device 7's envelope.
+python3 - "$work/captured8.txt" "$work/forged.bin" "$work/stream.bin" <<'PY'
+import sys
+captured = bytes.fromhex(open(sys.argv[1]).read().strip())
+forged = bytearray(open(sys.argv[2], "rb").read())
+sender, sequence = slice(19, 35), slice(35, 43)  # suite 2 header offsets (docs/SPEC.md, section 4a)
+forged[sender] = captured[sender]
+forged[sequence] = b"\xff" * 8
+open(sys.argv[3], "wb").write(forged)
+PY
+mosquitto_pub -h 127.0.0.1 -p "$port" -t plant/8/telemetry -q 1 -f "$work/stream.bin"
+echo "temperature=18.3 C" >&4  # device 8's next reading, after both forgeries
+exec 4>&-
+wait "$device8" || fail "device 8 could not publish: $(cat "$work/device8.txt")"
+"$mq" pub -h 127.0.0.1 -p "$port" -q 1 --keyring "$work/device7.keys" --policy "$work/signed.toml" \
+  -t plant/7/telemetry -m "temperature=20.1 C" >"$work/device7.txt" 2>&1 \
+  || fail "device 7 could not publish under its own level: $(cat "$work/device7.txt")"
+wait "$signed_service" || fail "the service did not open 3 signed readings and refuse 2: $(cat "$work/signed_service.txt")"
 echo
-echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, token login over plain TCP (replay refused), broker stopped"
+echo "stolen device (suite 2: each device signs; plant/{signer}/telemetry lets each publish only under its own level):"
+sed -n 's/^service \(opened\|refused a message\) on /  \1 on /p' "$work/signed_service.txt" \
+  | sed 's/^  refused a message on /  refused on /'
+grep -q '^service refused a message on plant/8/telemetry: the signer is not authorised' "$work/signed_service.txt" \
+  || fail "device 7's forged plant/8 reading was not refused as unauthorised"
+grep -q '^service refused a message on plant/8/telemetry: authentication failed' "$work/signed_service.txt" \
+  || fail "the forged high sequence number was not refused"
+[ "$(sed -n '$p' <(grep '^service opened on plant/8' "$work/signed_service.txt"))" = \
+  "service opened on plant/8/telemetry: temperature=18.3 C" ] || fail "plant/8's next reading was not accepted"
+grep -q '^service opened on plant/7/telemetry: temperature=20.1 C' "$work/signed_service.txt" \
+  || fail "device 7's own reading was not accepted"
+grep -q '^service opened.*99.9' "$work/signed_service.txt" && fail "a forged reading was opened"
+echo "  => device 7's keys cannot forge plant/8's readings nor disturb its stream (plant/8's next reading opened)"
+echo "  the backend-only topic (that a stolen device cannot read) comes with suite 3 (sealed to a recipient)"
+echo
+echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, token login over plain TCP (replay refused), a stolen device's 2 forgeries refused, broker stopped"

@@ -260,6 +260,32 @@ TEST_F(CliMqtt, PubSealsWhatSubOpens) {
   EXPECT_EQ(sub.err(), "");
 }
 
+// Suite 2: pub signs as --signer (a keyring with two signer names has no
+// default), and sub opens what that signer may publish.
+TEST_F(CliMqtt, PubSignsAsTheSignerItIsGiven) {
+  testing::Broker broker;
+  ASSERT_TRUE(broker.running());
+  (void)testing::take(keys_->generate_signing_key("7"));
+  (void)testing::take(keys_->generate_signing_key("8"));
+  testing::expect_ok(keys_->save(keyring_));
+  testing::write_file(policy_,
+                      "[[rule]]\nfilter = \"plant/{signer}/telemetry\"\nkey = \"telemetry\"\nsuite = 2\n", 0644);
+  BackgroundSub sub(dir_, broker, "sub-signed", args({"-t", "plant/#", "-q", "1", "-C", "1", "-v"}, files()));
+  ASSERT_TRUE(sub.subscribed()) << sub.err();
+
+  CommandResult unsigned_pub = run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-m", "x"}, at(broker), files()));
+  EXPECT_EQ(unsigned_pub.exit_code, 1) << unsigned_pub.describe();
+  CommandResult other = run_mqseal(
+      args({"pub", "--signer", "8", "-t", kTopic, "-q", "1", "-m", "x"}, at(broker), files()));
+  EXPECT_EQ(other.exit_code, 1) << other.describe();
+  EXPECT_TRUE(contains(other.err, message(Errc::unauthorized_signer))) << other.describe();
+  CommandResult signed_pub = run_mqseal(
+      args({"pub", "--signer", "7", "-t", kTopic, "-q", "1", "-m", "21.5 C"}, at(broker), files()));
+  ASSERT_TRUE(signed_pub.ok()) << signed_pub.describe();
+  EXPECT_EQ(sub.finish(), 0) << sub.err();
+  EXPECT_EQ(sub.out(), "plant/7/telemetry 21.5 C\n");
+}
+
 // TLS with client certificates; a retained message sealed to be retained is
 // opened by a sub that starts later.
 TEST_F(CliMqtt, PubAndSubOverTlsWithARetainedMessage) {

@@ -611,3 +611,151 @@ TEST_F(Cli, AKeyringOrCredentialsFileOthersCanReadIsRefused) {
 }
 
 }  // namespace
+
+constexpr const char* kSignedPolicy =
+    "version = 1\n"
+    "\n"
+    "[[rule]]\n"
+    "filter = \"plant/{signer}/telemetry\"\n"
+    "key = \"telemetry\"\n"
+    "suite = 2\n";
+
+// Suite 2 from the command line: signing key pairs made with keygen --type
+// sign, their public halves exported (no secret in the export) and imported
+// by a receiver, a signed round trip, inspect naming the signer, a device
+// that cannot sign as another's level, and rotation of signing keys.
+TEST_F(Cli, SigningKeysExportImportSignedRoundTripAndInspect) {
+  write_file(path("signed.toml"), kSignedPolicy, 0644);
+  const std::string topic_key = keygen("device7.keys", "telemetry");
+  Outcome sign = run({"keygen", "--type", "sign", path("device7.keys"), "device-7"});
+  ASSERT_EQ(sign.status, 0) << sign.err;
+  ASSERT_TRUE(std::regex_match(sign.out, kKeyIdLine)) << sign.out;
+  const std::string signer_id = trim(sign.out);
+  EXPECT_EQ(list("device7.keys"), (std::vector<std::vector<std::string>>{{"telemetry", topic_key, "primary"},
+                                                                         {"device-7", signer_id, "primary", "signing"}}));
+
+  Outcome exported = run({"pubkey", "export", path("device7.keys")});
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  const std::vector<std::string> exported_lines = lines(exported.out);
+  ASSERT_EQ(exported_lines.size(), 2u) << exported.out;
+  EXPECT_EQ(exported_lines[0], "mqseal-keyring v1");
+  const std::vector<std::string> w = words(exported_lines[1]);
+  ASSERT_EQ(w.size(), 5u) << exported.out;
+  EXPECT_EQ(w[0], "trusted-ed25519");
+  EXPECT_EQ(w[1], "device-7");
+  EXPECT_EQ(w[2], signer_id);
+  // Neither the seed nor the topic key is in the export.
+  const std::string device_text = read_file(path("device7.keys"));
+  for (const std::string& line : lines(device_text)) {
+    const std::vector<std::string> f = words(line);
+    if (f.size() >= 6 && f[0] == "signing-ed25519") {
+      EXPECT_FALSE(contains(exported.out, f[4])) << "seed exported";
+      EXPECT_EQ(f[5], w[4]);  // the public key
+    }
+    if (f.size() >= 5 && f[0] == "key") {
+      EXPECT_FALSE(contains(exported.out, f[4])) << "topic key exported";
+    }
+  }
+
+  // The backend: the topic key (copied as provisioning would) and device 7's public key.
+  write_file(path("backend.keys"), device_text.substr(0, device_text.find("signing-ed25519")));
+  write_file(path("device7.pub"), exported.out, 0644);
+  Outcome imported = run({"pubkey", "import", path("backend.keys"), path("device7.pub")});
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  EXPECT_EQ(imported.out, "device-7 " + signer_id + "\n");
+  EXPECT_EQ(file_mode(path("backend.keys")), 0600u);
+  EXPECT_EQ(list("backend.keys"), (std::vector<std::vector<std::string>>{
+                                      {"telemetry", topic_key, "primary"},
+                                      {"device-7", signer_id, "active", "trusted_signer"}}));
+  Outcome again = run({"pubkey", "import", path("backend.keys"), path("device7.pub")});
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out, "");
+  // A keyring with secrets in it is not a public key export.
+  Outcome secret = run({"pubkey", "import", path("other.keys"), path("device7.keys")});
+  EXPECT_EQ(secret.status, 1);
+  EXPECT_TRUE(contains(secret.err, "not a public key export")) << secret.err;
+  EXPECT_FALSE(std::filesystem::exists(path("other.keys")));
+
+  const std::string payload = "21.5 C";
+  Outcome sealed = run({"seal", "--keyring", path("device7.keys"), "--policy", path("signed.toml"),
+                        "plant/device-7/telemetry"}, payload);
+  ASSERT_EQ(sealed.status, 0) << sealed.err;
+  EXPECT_EQ(sealed.out.size(), payload.size() + mqseal::kEnvelopeOverheadSigned);
+  Outcome opened = run({"open", "--keyring", path("backend.keys"), "--policy", path("signed.toml"),
+                        "plant/device-7/telemetry"}, sealed.out);
+  ASSERT_EQ(opened.status, 0) << opened.err;
+  EXPECT_EQ(opened.out, payload);
+
+  Outcome inspected = run({"inspect"}, sealed.out);
+  ASSERT_EQ(inspected.status, 0) << inspected.err;
+  const std::vector<std::string> l = lines(inspected.out);
+  ASSERT_EQ(l.size(), 9u) << inspected.out;
+  EXPECT_EQ(l[1], "suite      2 (signed sender: Ed25519, XChaCha20-Poly1305)");
+  EXPECT_EQ(l[3], "key ID     " + topic_key);
+  EXPECT_EQ(l[4], "signer ID  " + signer_id);
+  EXPECT_EQ(l[8], "payload    " + std::to_string(payload.size()) + " bytes");
+
+  // Device 7 cannot sign for device 8's level, on the sealing side nor on the receiving one.
+  Outcome forged = run({"seal", "--keyring", path("device7.keys"), "--policy", path("signed.toml"),
+                        "plant/device-8/telemetry"}, payload);
+  EXPECT_EQ(forged.status, 1);
+  EXPECT_EQ(forged.err, "mqseal: the signer is not authorised to publish on this topic\n");
+  Outcome no_signer = run({"seal", "--keyring", path("device7.keys"), "--policy", path("signed.toml"), "--signer",
+                           "device-8", "plant/device-8/telemetry"}, payload);
+  EXPECT_EQ(no_signer.status, 1);
+  EXPECT_TRUE(contains(no_signer.err, "no primary key")) << no_signer.err;
+
+  // Rotation: a second signing key pair, promoted; the old one retired.
+  Outcome added = run({"keyring", "add", "--type", "sign", path("device7.keys"), "device-7"});
+  ASSERT_EQ(added.status, 0) << added.err;
+  const std::string second = trim(added.out);
+  ASSERT_EQ(run({"keyring", "promote", path("device7.keys"), second}).status, 0);
+  ASSERT_EQ(run({"keyring", "retire", path("device7.keys"), signer_id}).status, 0);
+  EXPECT_EQ(list("device7.keys"), (std::vector<std::vector<std::string>>{
+                                      {"telemetry", topic_key, "primary"},
+                                      {"device-7", signer_id, "retired", "signing"},
+                                      {"device-7", second, "primary", "signing"}}));
+  Outcome rotated = run({"seal", "--keyring", path("device7.keys"), "--policy", path("signed.toml"),
+                         "plant/device-7/telemetry"}, payload);
+  ASSERT_EQ(rotated.status, 0) << rotated.err;
+  EXPECT_TRUE(contains(run({"inspect"}, rotated.out).out, "signer ID  " + second + "\n"));
+  // Not yet trusted by the backend; once imported, it opens; the retired key's
+  // export revokes the old one there.
+  Outcome untrusted = run({"open", "--keyring", path("backend.keys"), "--policy", path("signed.toml"),
+                           "plant/device-7/telemetry"}, rotated.out);
+  EXPECT_EQ(untrusted.status, 1);
+  EXPECT_EQ(untrusted.err.rfind("mqseal: signer key ID not in the keyring", 0), 0u) << untrusted.err;
+  write_file(path("device7.pub"), run({"pubkey", "export", path("device7.keys")}).out, 0644);
+  Outcome rotated_import = run({"pubkey", "import", path("backend.keys"), path("device7.pub")});
+  ASSERT_EQ(rotated_import.status, 0) << rotated_import.err;
+  EXPECT_EQ(rotated_import.out, "device-7 " + second + "\n");
+  EXPECT_TRUE(contains(rotated_import.err, "retired trusted signer device-7 " + signer_id)) << rotated_import.err;
+  Outcome reopened = run({"open", "--keyring", path("backend.keys"), "--policy", path("signed.toml"),
+                          "plant/device-7/telemetry"}, rotated.out);
+  EXPECT_EQ(reopened.status, 0) << reopened.err;
+  Outcome revoked = run({"open", "--keyring", path("backend.keys"), "--policy", path("signed.toml"),
+                         "plant/device-7/telemetry"}, sealed.out);
+  EXPECT_EQ(revoked.status, 1);
+  EXPECT_EQ(revoked.err.rfind("mqseal: key has been retired", 0), 0u) << revoked.err;
+
+  // Nothing printed anywhere holds a seed.
+  for (const std::string& line : lines(read_file(path("device7.keys")))) {
+    const std::vector<std::string> f = words(line);
+    if (f.size() >= 6 && f[0] == "signing-ed25519" && f[4] != "-") {
+      for (const Outcome* r : {&sign, &exported, &added, &rotated_import}) {
+        EXPECT_FALSE(contains(r->out + r->err, f[4]));
+      }
+      EXPECT_FALSE(contains(run({"pubkey", "export", path("device7.keys")}).out, f[4]));
+    }
+  }
+}
+
+TEST_F(Cli, KeygenTypeRecipientIsRefusedUntilSuite3AndUnknownTypesAreUsageErrors) {
+  Outcome recipient = run({"keygen", "--type", "recipient", path("k"), "backend"});
+  EXPECT_EQ(recipient.status, 1);
+  EXPECT_TRUE(contains(recipient.err, "recipient key pairs (suite 3) are not supported")) << recipient.err;
+  EXPECT_FALSE(std::filesystem::exists(path("k")));
+  EXPECT_EQ(run({"keygen", "--type", "rsa", path("k"), "backend"}).status, 2);
+  EXPECT_EQ(run({"pubkey", "export", path("missing")}).status, 3);
+  EXPECT_EQ(run({"pubkey"}).status, 2);
+}

@@ -99,7 +99,7 @@ from ._mqseal import (
     provision,
     redis_replay_store,
 )
-from ._options import KeyState, OpenerOptions, ReplayOptions, RetainedPolicy, SealerOptions, VerifierOptions
+from ._options import KeyKind, KeyState, OpenerOptions, ReplayOptions, RetainedPolicy, SealerOptions, VerifierOptions
 from ._sealing import Opener, ReplayGuard, Sealer
 from ._credentials import TokenVerifier
 
@@ -124,6 +124,7 @@ __all__ = [
     "Key",
     "KeyInfo",
     "KeyNotFoundError",
+    "KeyKind",
     "KeyState",
     "Keyring",
     "NoRuleError",

@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple, overload
 
 from typing_extensions import Buffer
 
-from ._options import KeyState, OpenerOptions, ReplayOptions, Retained, RetainedPolicy, SealerOptions, VerifierOptions
+from ._options import KeyKind, KeyState, OpenerOptions, ReplayOptions, Retained, RetainedPolicy, SealerOptions, VerifierOptions
 
 class _Pybind11Type(type):
     """pybind11's metaclass (pybind11_builtins.pybind11_type), the runtime type of every class here."""
@@ -85,6 +85,11 @@ class KeyInfo(metaclass=_Pybind11Type):
     def state(self) -> KeyState: ...
     @property
     def passphrase(self) -> PassphraseParams | None: ...
+    @property
+    def kind(self) -> KeyKind: ...
+    @property
+    def public_key(self) -> bytes | None:
+        """A signing key pair's or trusted signer's Ed25519 public key (None when retired, or symmetric)."""
 
 class Keyring(metaclass=_Pybind11Type):
     """Named sets of keys, one primary per name (add, roll out, promote, retire)."""
@@ -96,12 +101,27 @@ class Keyring(metaclass=_Pybind11Type):
         """Adds a copy of `key` under `name` with a fresh ID; returns the ID."""
     def add_with_id(self, name: str, id: int, key: Key, passphrase: PassphraseParams | None = None) -> None:
         """Adds a copy of `key` with a chosen ID (import, test vectors)."""
+    def generate_signing_key(self, signer: str) -> int:
+        """Adds a fresh Ed25519 key pair under signer name `signer` (suite 2); returns its ID.
+
+        The first of a signer is primary (it signs); later ones are active until promoted.
+        """
+    def add_signing_key_with_id(self, signer: str, id: int, seed: Key) -> None:
+        """Adds the Ed25519 key pair of a 32-byte seed with a chosen ID (import, test vectors)."""
+    def add_trusted_signer(self, signer: str, id: int, public_key: Buffer) -> None:
+        """Trusts another party's 32-byte Ed25519 public key to sign as `signer` (retire it to revoke)."""
     def promote(self, id: int) -> None:
         """Makes `id` the primary of its name; the old primary becomes active."""
     def retire(self, id: int) -> None:
         """Wipes the key and keeps its ID as retired (not the primary)."""
     def primary(self, name: str) -> int:
         """The primary key ID of `name` (KeyNotFoundError if none)."""
+    def primary_signing_key(self, signer: str) -> int:
+        """The primary signing key ID of signer name `signer` (KeyNotFoundError if none)."""
+    def public_key(self, id: int) -> bytes:
+        """The Ed25519 public key of a signing key pair or trusted signer key."""
+    def export_public(self) -> str:
+        """A keyring file of the public halves only (trusted-ed25519 lines): for receivers to parse()."""
     def info(self, id: int) -> KeyInfo:
         """Name and state of a key ID."""
     def list(self) -> list[KeyInfo]:
@@ -114,6 +134,9 @@ class Keyring(metaclass=_Pybind11Type):
     @staticmethod
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Keyring:
         """Reads a keyring file; refuses one readable by group or others."""
+    @staticmethod
+    def parse(text: str) -> Keyring:
+        """A keyring from the file format's text (an export_public() export, say)."""
 
 class TopicRule(metaclass=_Pybind11Type):
     """One policy rule: an MQTT filter and a key name, or plaintext."""
@@ -132,6 +155,12 @@ class TopicRule(metaclass=_Pybind11Type):
         """This rule's treatment of retained messages; None: the receiver's default."""
     @property
     def retained_max_age_ms(self) -> Optional[int]: ...
+    @property
+    def suite(self) -> int:
+        """1: sealed by any key holder; 2: signed by an authorised signer."""
+    @property
+    def signers(self) -> list[str]:
+        """A signed rule's signer names authorised on every topic it wins."""
 
 class TopicPolicy(metaclass=_Pybind11Type):
     """Which key protects which topic; the most specific filter wins; fail closed."""
@@ -149,6 +178,20 @@ class TopicPolicy(metaclass=_Pybind11Type):
 
         `retained` (a RetainedPolicy or its value; "refuse" for command topics) overrides the receiver's treatment of
         messages sealed to be retained; `retained_max_age_ms` goes with "accept".
+        """
+    def add_signed_rule(
+        self,
+        filter: str,
+        key_name: str,
+        signers: list[str],
+        *,
+        retained: Optional[Retained] = None,
+        retained_max_age_ms: Optional[int] = None,
+    ) -> None:
+        """A signed rule (suite 2): sealed under `key_name` and signed by an authorised signer.
+
+        `signers` are authorised on every topic the filter matches; a filter level written
+        {signer} authorises the signer whose name equals the topic's level there.
         """
     def add_plaintext_rule(self, filter: str) -> None:
         """Topics matching `filter` pass through unsealed."""
@@ -200,6 +243,12 @@ class Opened(metaclass=_Pybind11Type):
     @property
     def retained(self) -> bool:
         """Sealed to be retained and delivered from the broker's retained store."""
+    @property
+    def signer(self) -> str:
+        """Suite 2: the verified signer's name; empty otherwise."""
+    @property
+    def signer_key_id(self) -> int:
+        """Suite 2: the ID of the key that signed it; 0 otherwise."""
 
 class Opener(metaclass=_Pybind11Type):
     """Opens sealed payloads on receipt, with replay protection. Keeps a snapshot of the keyring."""
@@ -353,6 +402,9 @@ class EnvelopeHeader(metaclass=_Pybind11Type):
     def sender(self) -> bytes: ...
     @property
     def sequence(self) -> int: ...
+    @property
+    def signer_key_id(self) -> int:
+        """Suite 2: the signer's key ID (unverified until opened); 0 otherwise."""
 
 def parse_header(envelope: Buffer) -> EnvelopeHeader:
     """The header of an envelope, read without a key. Proves nothing until opened."""

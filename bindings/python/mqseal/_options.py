@@ -29,6 +29,17 @@ class KeyState(enum.IntEnum):
     RETIRED = 3
 
 
+class KeyKind(enum.IntEnum):
+    """What a keyring entry is (mqseal::KeyKind); IDs are unique across kinds, names are per kind."""
+
+    symmetric = 1
+    """A 32-byte key under a key name: seals and opens payloads."""
+    signing = 2
+    """An Ed25519 key pair under a signer name: this party signs as it (suite 2)."""
+    trusted_signer = 3
+    """Another party's Ed25519 public key under its signer name: verifies only."""
+
+
 if sys.version_info >= (3, 11):
     from enum import StrEnum as _StrEnum
 else:
@@ -77,6 +88,9 @@ class SealerOptions:
 
     topic_cache_capacity: int = _DEFAULT["topic_cache_capacity"]
     """Concrete topics whose derived keys stay cached."""
+    signer: str = ""
+    """The signer name to sign as on signed rules (suite 2), with its primary signing key.
+    Empty: the keyring's only signer name (a device's keyring)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,6 +23,7 @@ class Sealer(_mqseal.Sealer):
     seal(topic, payload, *, retain=False) returns the envelope for `payload` on `topic`
     (unchanged for plaintext-rule topics); retain=True seals the intent to publish it with
     MQTT's retain flag: publish it with retain exactly then. set_keyring() rotates.
+    On signed rules (suite 2) it signs as `signer` (default: the keyring's only signer name).
     """
 
     __slots__ = ()
@@ -34,11 +35,14 @@ class Sealer(_mqseal.Sealer):
         options: Optional[SealerOptions] = None,
         *,
         topic_cache_capacity: Optional[int] = None,
+        signer: Optional[str] = None,
     ) -> None:
         if options is None:
             options = SealerOptions()
         if topic_cache_capacity is not None:
-            options = SealerOptions(topic_cache_capacity)
+            options = dataclasses.replace(options, topic_cache_capacity=topic_cache_capacity)
+        if signer is not None:
+            options = dataclasses.replace(options, signer=signer)
         super().__init__(policy, keyring, options)
 
 

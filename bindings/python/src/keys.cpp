@@ -14,10 +14,20 @@ py::object key_state(KeyState state) {
   return python_layer(type, "_options", "KeyState")(static_cast<int>(state));
 }
 
+py::object key_kind(KeyKind kind) {
+  PYBIND11_CONSTINIT static PythonName type;
+  return python_layer(type, "_options", "KeyKind")(static_cast<int>(kind));
+}
+
 std::string key_info_repr(const KeyInfo& info) {
   char id[16];
   std::snprintf(id, sizeof id, "0x%08x", info.id);
-  return "KeyInfo(name='" + info.name + "', id=" + id + ", state='" + name(info.state) + "')";
+  const std::string kind = info.kind == KeyKind::symmetric ? "" : std::string(", kind='") + name(info.kind) + "'";
+  return "KeyInfo(name='" + info.name + "', id=" + id + ", state='" + name(info.state) + "'" + kind + ")";
+}
+
+py::object public_key_bytes(const std::optional<SignerPublicKey>& key) {
+  return key ? py::object(to_bytes(key->data(), key->size())) : py::object(py::none());
 }
 
 }  // namespace
@@ -63,6 +73,8 @@ void bind_keys(py::module_& m) {
       .def_readonly("id", &KeyInfo::id)
       .def_property_readonly("state", [](const KeyInfo& info) { return key_state(info.state); })
       .def_readonly("passphrase", &KeyInfo::passphrase)
+      .def_property_readonly("kind", [](const KeyInfo& info) { return key_kind(info.kind); })
+      .def_property_readonly("public_key", [](const KeyInfo& info) { return public_key_bytes(info.public_key); })
       .def("__repr__", &key_info_repr);
 
   py::class_<Keyring, std::shared_ptr<Keyring>>(m, "Keyring")
@@ -75,9 +87,32 @@ void bind_keys(py::module_& m) {
              check(k.add_with_id(name, id, unwrap(key.clone()), p));
            },
            py::arg("name"), py::arg("id"), py::arg("key"), py::arg("passphrase") = py::none())
+      .def("generate_signing_key",
+           [](Keyring& k, const std::string& signer) { return unwrap(k.generate_signing_key(signer)); },
+           py::arg("signer"))
+      .def("add_signing_key_with_id",
+           [](Keyring& k, const std::string& signer, KeyId id, const Key& seed) {
+             check(k.add_signing_key_with_id(signer, id, seed));
+           },
+           py::arg("signer"), py::arg("id"), py::arg("seed"))
+      .def("add_trusted_signer",
+           [](Keyring& k, const std::string& signer, KeyId id, py::handle public_key) {
+             check(k.add_trusted_signer(signer, id, BytesLike(public_key).view()));
+           },
+           py::arg("signer"), py::arg("id"), py::arg("public_key"))
       .def("promote", [](Keyring& k, KeyId id) { check(k.promote(id)); }, py::arg("id"))
       .def("retire", [](Keyring& k, KeyId id) { check(k.retire(id)); }, py::arg("id"))
       .def("primary", [](const Keyring& k, const std::string& name) { return unwrap(k.primary(name)); }, py::arg("name"))
+      .def("primary_signing_key",
+           [](const Keyring& k, const std::string& signer) { return unwrap(k.primary_signing_key(signer)); },
+           py::arg("signer"))
+      .def("public_key",
+           [](const Keyring& k, KeyId id) {
+             const SignerPublicKey key = unwrap(k.public_key(id));
+             return to_bytes(key.data(), key.size());
+           },
+           py::arg("id"))
+      .def("export_public", &Keyring::export_public)
       .def("info", [](const Keyring& k, KeyId id) { return unwrap(k.info(id)); }, py::arg("id"))
       .def("list", &Keyring::list)
       .def("__len__", &Keyring::size)
@@ -89,6 +124,9 @@ void bind_keys(py::module_& m) {
                         unwrap(Keyring::load(path, LoadOptions{allow_insecure_permissions})));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
+      .def_static("parse",
+                  [](const std::string& text) { return std::make_shared<Keyring>(unwrap(Keyring::parse(text))); },
+                  py::arg("text"))
       .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });
 }
 

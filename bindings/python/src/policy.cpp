@@ -7,11 +7,35 @@
 
 namespace mqseal::python {
 
+namespace {
+
+// A rule's own treatment of retained messages, from add_rule's keywords; none: the receiver's default.
+std::optional<RetainedRule> retained_rule(const std::optional<std::string>& retained,
+                                          std::optional<uint64_t> retained_max_age_ms) {
+  if (!retained) {
+    if (retained_max_age_ms) raise(Error(Errc::invalid_argument, "retained_max_age_ms needs retained='accept'"));
+    return std::nullopt;
+  }
+  RetainedRule rule;
+  rule.policy = retained_policy(*retained);
+  if (retained_max_age_ms) {
+    if (rule.policy == RetainedPolicy::refuse || *retained_max_age_ms == 0) {
+      raise(Error(Errc::invalid_argument, "retained_max_age_ms is a positive age, with retained='accept'"));
+    }
+    rule.max_age_ms = *retained_max_age_ms;
+  }
+  return rule;
+}
+
+}  // namespace
+
 void bind_policy(py::module_& m) {
   py::class_<TopicRule>(m, "TopicRule", "One policy rule: an MQTT filter and a key name, or plaintext.")
       .def_readonly("filter", &TopicRule::filter)
       .def_readonly("key_name", &TopicRule::key_name)
       .def_readonly("plaintext", &TopicRule::plaintext)
+      .def_property_readonly("suite", [](const TopicRule& r) { return static_cast<int>(r.suite); })
+      .def_readonly("signers", &TopicRule::signers)
       .def_property_readonly("retained",
                              [](const TopicRule& r) -> py::object {
                                return r.retained ? retained_policy(r.retained->policy) : py::none();
@@ -29,7 +53,8 @@ void bind_policy(py::module_& m) {
                          : ", retained='accept', retained_max_age_ms=" + std::to_string(r.retained->max_age_ms);
         }
         return "TopicRule(filter='" + r.filter + "', " +
-               (r.plaintext ? std::string("plaintext=True") : "key_name='" + r.key_name + "'") + retained + ")";
+               (r.plaintext ? std::string("plaintext=True") : "key_name='" + r.key_name + "'") +
+               (r.suite == Suite::signed_sender ? ", suite=2" : "") + retained + ")";
       });
 
   py::class_<TopicPolicy>(m, "TopicPolicy", "Which key protects which topic; the most specific filter wins; fail closed.")
@@ -37,23 +62,18 @@ void bind_policy(py::module_& m) {
       .def("add_rule",
            [](TopicPolicy& p, const std::string& filter, const std::string& key, std::optional<std::string> retained,
               std::optional<uint64_t> retained_max_age_ms) {
-             if (!retained) {
-               if (retained_max_age_ms) raise(Error(Errc::invalid_argument, "retained_max_age_ms needs retained='accept'"));
-               check(p.add_rule(filter, key));
-               return;
-             }
-             RetainedRule rule;
-             rule.policy = retained_policy(*retained);
-             if (retained_max_age_ms) {
-               if (rule.policy == RetainedPolicy::refuse || *retained_max_age_ms == 0) {
-                 raise(Error(Errc::invalid_argument, "retained_max_age_ms is a positive age, with retained='accept'"));
-               }
-               rule.max_age_ms = *retained_max_age_ms;
-             }
-             check(p.add_rule(filter, key, rule));
+             const std::optional<RetainedRule> rule = retained_rule(retained, retained_max_age_ms);
+             check(rule ? p.add_rule(filter, key, *rule) : p.add_rule(filter, key));
            },
            py::arg("filter"), py::arg("key_name"), py::kw_only(), py::arg("retained") = py::none(),
            py::arg("retained_max_age_ms") = py::none())
+      .def("add_signed_rule",
+           [](TopicPolicy& p, const std::string& filter, const std::string& key, std::vector<std::string> signers,
+              std::optional<std::string> retained, std::optional<uint64_t> retained_max_age_ms) {
+             check(p.add_signed_rule(filter, key, std::move(signers), retained_rule(retained, retained_max_age_ms)));
+           },
+           py::arg("filter"), py::arg("key_name"), py::arg("signers"), py::kw_only(),
+           py::arg("retained") = py::none(), py::arg("retained_max_age_ms") = py::none())
       .def("add_plaintext_rule", [](TopicPolicy& p, const std::string& filter) { check(p.add_plaintext_rule(filter)); },
            py::arg("filter"))
       .def("resolve", [](const TopicPolicy& p, const std::string& topic) { return *unwrap(p.resolve(topic)); },

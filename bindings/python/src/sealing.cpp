@@ -24,6 +24,7 @@ ReplayOptions replay_options(py::handle o) {
 SealerOptions sealer_options(py::handle o) {
   SealerOptions options;
   options.topic_cache_capacity = field<size_t>(o, "topic_cache_capacity");
+  options.signer = field<std::string>(o, "signer");
   return options;
 }
 
@@ -46,6 +47,8 @@ struct PyOpened {
   py::bytes sender;
   uint64_t sequence;
   bool retained;
+  std::string signer;  // suite 2: the verified signer's name; empty otherwise
+  KeyId signer_key_id;
 };
 
 struct PyHeader {
@@ -56,6 +59,7 @@ struct PyHeader {
   uint64_t timestamp_ms;
   py::bytes sender;
   uint64_t sequence;
+  KeyId signer_key_id;
 };
 
 }  // namespace
@@ -117,10 +121,12 @@ void bind_sealing(py::module_& m) {
       .def_readonly("sender", &PyOpened::sender)
       .def_readonly("sequence", &PyOpened::sequence)
       .def_readonly("retained", &PyOpened::retained)
+      .def_readonly("signer", &PyOpened::signer)
+      .def_readonly("signer_key_id", &PyOpened::signer_key_id)
       .def("__repr__", [](const PyOpened& o) {
         return "<mqseal.Opened: " + std::to_string(py::len(o.payload)) + " bytes" +
                (o.sealed ? ", sealed, sequence " + std::to_string(o.sequence) : std::string(", plaintext by policy")) +
-               ">";
+               (o.signer.empty() ? std::string() : ", signed by " + o.signer) + ">";
       });
 
   py::class_<Opener>(m, "Opener")
@@ -162,7 +168,8 @@ void bind_sealing(py::module_& m) {
              }
              check(s);
              return PyOpened{shrink(std::move(payload), size), out.sealed, out.key_id, out.timestamp_ms,
-                             to_bytes(out.sender.data(), out.sender.size()), out.sequence, out.retained};
+                             to_bytes(out.sender.data(), out.sender.size()), out.sequence, out.retained,
+                             std::move(out.signer), out.signer_key_id};
            },
            py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
            py::arg("now_ms") = 0)
@@ -197,13 +204,14 @@ void bind_sealing(py::module_& m) {
       .def_readonly("key_id", &PyHeader::key_id)
       .def_readonly("timestamp_ms", &PyHeader::timestamp_ms)
       .def_readonly("sender", &PyHeader::sender)
-      .def_readonly("sequence", &PyHeader::sequence);
+      .def_readonly("sequence", &PyHeader::sequence)
+      .def_readonly("signer_key_id", &PyHeader::signer_key_id);
 
   m.def("parse_header",
         [](py::handle envelope) {
           EnvelopeHeader h = unwrap(parse_header(BytesLike(envelope).view()));
           return PyHeader{h.version, h.suite, h.flags, h.key_id, h.timestamp_ms,
-                          to_bytes(h.sender.data(), h.sender.size()), h.sequence};
+                          to_bytes(h.sender.data(), h.sender.size()), h.sequence, h.signer_key_id};
         },
         py::arg("envelope"), "The header of an envelope, read without a key. Proves nothing until opened.");
 

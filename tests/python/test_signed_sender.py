@@ -1,0 +1,168 @@
+"""Suite 2 (signed sender) from Python: key kinds in the keyring, signed rules, the signer
+of an opened message, and through paho-mqtt and a real mosquitto a signed round trip and
+forgeries refused with their typed error in on_refused."""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, Tuple
+
+import paho.mqtt.client as mqtt
+import pytest
+
+import mqseal
+import mqseal.paho
+
+from test_paho import Inbox, publish, subscribe
+
+Connect = Callable[..., mqtt.Client]
+
+
+def provisioned(names: Tuple[str, ...]) -> Tuple[Dict[str, mqseal.Keyring], mqseal.Keyring]:
+    """One keyring per device (shared topic key, own signing key pair), and the backend's."""
+    topic_key = mqseal.Key.generate()
+    backend = mqseal.Keyring()
+    backend.add_with_id("telemetry", 0x100, topic_key)
+    devices: Dict[str, mqseal.Keyring] = {}
+    for name in names:
+        keys = mqseal.Keyring()
+        keys.add_with_id("telemetry", 0x100, topic_key)
+        keys.generate_signing_key(name)
+        exported = mqseal.Keyring.parse(keys.export_public())
+        for info in exported.list():
+            assert info.kind == mqseal.KeyKind.trusted_signer and info.public_key is not None
+            backend.add_trusted_signer(info.name, info.id, info.public_key)
+        devices[name] = keys
+    return devices, backend
+
+
+def signed_policy() -> mqseal.TopicPolicy:
+    policy = mqseal.TopicPolicy()
+    policy.add_signed_rule("plant/{signer}/telemetry", "telemetry", [])
+    policy.add_signed_rule("plant/+/cmd", "telemetry", ["backend"], retained="refuse")
+    return policy
+
+
+def test_key_kinds_export_and_rules() -> None:
+    keys = mqseal.Keyring()
+    symmetric = keys.generate("telemetry")
+    signing = keys.generate_signing_key("device-7")
+    assert keys.primary_signing_key("device-7") == signing
+    info = keys.info(signing)
+    assert info.kind == mqseal.KeyKind.signing and info.state == mqseal.KeyState.primary
+    assert info.public_key == keys.public_key(signing) and len(info.public_key) == 32
+    assert "kind='signing'" in repr(info)
+    assert keys.info(symmetric).kind == mqseal.KeyKind.symmetric
+    exported = keys.export_public()
+    assert "\ntrusted-ed25519 device-7 " in exported and "telemetry" not in exported
+    with pytest.raises(mqseal.KeyNotFoundError):
+        keys.public_key(symmetric)
+    with pytest.raises(mqseal.KeyNotFoundError):
+        keys.primary_signing_key("device-8")
+
+    backend = mqseal.Keyring()
+    with pytest.raises(mqseal.InvalidArgumentError):
+        backend.add_trusted_signer("device-7", 7, info.public_key[:31])  # truncated
+    with pytest.raises(mqseal.InvalidArgumentError):
+        backend.add_trusted_signer("device-7", 7, bytes(32))  # not a valid point
+    backend.add_trusted_signer("device-7", signing, bytearray(info.public_key))
+    trusted = backend.info(signing)
+    assert trusted.kind == mqseal.KeyKind.trusted_signer and trusted.state == mqseal.KeyState.active
+    with pytest.raises(mqseal.InvalidArgumentError):
+        backend.promote(signing)  # a trusted key only verifies
+
+    seeded = mqseal.Keyring()
+    seeded.add_signing_key_with_id("vector", 0x42, mqseal.Key.from_bytes(bytes(range(32))))
+    assert len(seeded.public_key(0x42)) == 32
+
+    policy = signed_policy()
+    rule = policy.resolve("plant/7/cmd")
+    assert (rule.suite, rule.signers, rule.key_name) == (2, ["backend"], "telemetry")
+    assert rule.retained == mqseal.RetainedPolicy.refuse
+    assert "suite=2" in repr(rule)
+    assert policy.resolve("plant/7/telemetry").signers == []
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.TopicPolicy().add_signed_rule("a/+", "telemetry", [])  # nobody could publish
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.TopicPolicy().add_signed_rule("a/+", "telemetry", ["x"], retained_max_age_ms=5)
+
+
+def test_signed_round_trip_names_the_signer_and_forgeries_are_typed() -> None:
+    devices, backend = provisioned(("device-7", "device-8"))
+    policy = signed_policy()
+    opener = mqseal.Opener(policy, backend)
+    sealer7 = mqseal.Sealer(policy, devices["device-7"])
+    envelope = sealer7.seal("plant/device-7/telemetry", b"21.5 C")
+    assert len(envelope) == 6 + mqseal.ENVELOPE_OVERHEAD + 68
+    header = mqseal.parse_header(envelope)
+    assert header.suite == 2 and header.signer_key_id == devices["device-7"].primary_signing_key("device-7")
+    opened = opener.open("plant/device-7/telemetry", envelope)
+    assert opened.payload == b"21.5 C"
+    assert opened.signer == "device-7" and opened.signer_key_id == header.signer_key_id
+    assert "signed by device-7" in repr(opened)
+
+    # Device 7 signing for device 8's level: its own Sealer refuses, and an attacker's policy
+    # that lets it seal there gets refused by the receiver.
+    with pytest.raises(mqseal.AuthenticationError) as refused:
+        sealer7.seal("plant/device-8/telemetry", b"99.9 C")
+    assert refused.value.code == "unauthorized_signer"
+    forging = mqseal.TopicPolicy()
+    forging.add_signed_rule("plant/+/telemetry", "telemetry", ["device-7"])
+    forged = mqseal.Sealer(forging, devices["device-7"], signer="device-7").seal("plant/device-8/telemetry", b"9")
+    with pytest.raises(mqseal.AuthenticationError) as refused:
+        opener.open("plant/device-8/telemetry", forged)
+    assert refused.value.code == "unauthorized_signer"
+
+    # A suite 1 envelope on a signed topic: no downgrade.
+    plain = mqseal.TopicPolicy()
+    plain.add_rule("plant/+/telemetry", "telemetry")
+    suite1 = mqseal.Sealer(plain, devices["device-7"]).seal("plant/device-8/telemetry", b"9")
+    with pytest.raises(mqseal.FormatError) as downgraded:
+        opener.open("plant/device-8/telemetry", suite1)
+    assert downgraded.value.code == "wrong_suite_for_topic"
+
+    # A signer the backend does not know.
+    stranger = mqseal.Keyring()
+    stranger.add_with_id("telemetry", 0x100, mqseal.Key.generate())
+    stranger.generate_signing_key("device-9")
+    unknown_signer = mqseal.Sealer(policy, stranger).seal("plant/device-9/telemetry", b"")
+    with pytest.raises(mqseal.KeyNotFoundError) as unknown:
+        opener.open("plant/device-9/telemetry", unknown_signer)
+    assert unknown.value.code == "unknown_signer"
+
+
+def test_through_mosquitto_a_stolen_device_cannot_forge_or_disturb_another_stream(connect: Connect) -> None:
+    devices, backend = provisioned(("device-7", "device-8"))
+    policy = signed_policy()
+    subscriber = mqseal.paho.wrap(connect(), policy, backend)
+    inbox, refused = Inbox(), Inbox()
+    subscriber.on_message = inbox
+    subscriber.on_refused = refused
+    subscribe(subscriber, "plant/#")
+
+    device8 = mqseal.paho.wrap(connect(), policy, devices["device-8"])
+    publish(device8, "plant/device-8/telemetry", b"reading 1")
+    inbox.wait(1)
+    assert [(m.topic, m.payload) for m in inbox.messages] == [("plant/device-8/telemetry", b"reading 1")]
+
+    # Device 7, stolen: its keys signing on device 8's topic with an attacker's policy (so that
+    # its own Sealer lets it), published raw.
+    forging = mqseal.TopicPolicy()
+    forging.add_signed_rule("plant/+/telemetry", "telemetry", ["device-7"])
+    thief = mqseal.Sealer(forging, devices["device-7"])
+    raw = connect()
+    for _ in range(3):
+        publish(raw, "plant/device-8/telemetry", thief.seal("plant/device-8/telemetry", b"99.9 C"))
+    calls = refused.wait(3)
+    assert [(c[2].topic, c[3].code) for c in calls] == [("plant/device-8/telemetry", "unauthorized_signer")] * 3
+    assert all(isinstance(c[3], mqseal.AuthenticationError) for c in calls)
+
+    # Device 8's stream is not disturbed: its next reading is accepted.
+    publish(device8, "plant/device-8/telemetry", b"reading 2")
+    inbox.wait(2)
+    assert [m.payload for m in inbox.messages] == [b"reading 1", b"reading 2"]
+    # And device 7 still publishes under its own level.
+    publish(mqseal.paho.wrap(connect(), policy, devices["device-7"]), "plant/device-7/telemetry", b"seven")
+    inbox.wait(3)
+    assert [m.payload for m in inbox.messages] == [b"reading 1", b"reading 2", b"seven"]
+    assert subscriber.stats == mqseal.paho.Stats(delivered=3, duplicates=0, refused=3)
+
