@@ -36,8 +36,11 @@ size_t open_batch(size_t size) { return std::max(kMinOpenBatch, kBatchBytes / mq
 struct World {
   std::shared_ptr<mqseal::Keyring> keys = std::make_shared<mqseal::Keyring>();
   mqseal::TopicPolicy policy;
-  World() {
-    if (!keys->generate("telemetry") || !policy.add_rule("plant/+/sensors/#", "telemetry")) {
+  // compact: the rule is a compact one (envelope v3).
+  explicit World(bool compact = false) {
+    if (!keys->generate("telemetry") ||
+        !(compact ? policy.add_compact_rule("plant/+/sensors/#", "telemetry")
+                  : policy.add_rule("plant/+/sensors/#", "telemetry"))) {
       std::abort();
     }
   }
@@ -144,6 +147,11 @@ struct SignedWorld {
 };
 
 void BM_SealSigned(benchmark::State& state) { seal_loop(state, SignedWorld{}); }
+
+// The compact envelope (envelope v3, docs/SPEC.md section 4b): suite 1 on a
+// compact rule; its overhead_bytes counter is the 36 bytes bench/plots.py plots.
+void BM_SealCompact(benchmark::State& state) { seal_loop(state, World{true}); }
+void BM_OpenCompact(benchmark::State& state) { open_loop(state, World{true}); }
 
 // As BM_Open (fresh envelopes, a new receiver per batch outside the timing).
 void BM_OpenSigned(benchmark::State& state) { open_loop(state, SignedWorld{}); }
@@ -524,6 +532,8 @@ BENCHMARK(BM_BareOpensslEncrypt)->MQSEAL_SIZES;
 BENCHMARK(BM_BareOpensslDecrypt)->MQSEAL_SIZES;
 BENCHMARK(BM_BareOpensslDecryptBatch)->Arg(16384)->Arg(65536)->Arg(1048576);
 #endif
+BENCHMARK(BM_SealCompact)->Arg(64)->Arg(1024)->Arg(65536);
+BENCHMARK(BM_OpenCompact)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(BM_SealSigned)->Arg(64)->Arg(65536);
 BENCHMARK(BM_OpenSigned)->Arg(64)->Arg(65536);
 BENCHMARK(BM_BareSignPlusEncrypt)->Arg(64)->Arg(65536);

@@ -47,6 +47,7 @@ from typing import Callable, Optional
 
 MIN_VECTORS = 30       # envelope_v2.json
 MIN_VECTORS_V1 = 20    # envelope_v1.json
+MIN_VECTORS_V3 = 30    # envelope_v3.json (compact)
 
 # --------------------------------------------------------------------------
 # Section 12: errors. Only the stable names matter across languages.
@@ -86,7 +87,17 @@ FLAG_RETAIN = 0x01       # flags bit 0; bits 1-7 are 0
 HEADER_LEN = {VERSION_1: 38, VERSION_2: 39}
 AD_PREFIX_LEN = {VERSION_1: 14, VERSION_2: 15}
 TAG_LEN = 16
-MIN_ENVELOPE = HEADER_LEN[VERSION_1] + TAG_LEN        # 54: checked before the version
+# Section 4b: envelope v3, compact. First byte: version 3 in the low 4 bits,
+# flags in the high 4 (retain = 0x10). Header: first byte, key_id (4),
+# time_s (3, seconds mod 2^24), session (8), sequence (4).
+VERSION_3 = 0x03
+HEADER_LEN_V3 = 20
+AD_PREFIX_LEN_V3 = 8
+SESSION_LEN = 8
+TIME_MODULUS = 2**24
+TIME_AHEAD = 2**20
+MAX_SEQUENCE_V3 = 2**32 - 1
+MIN_ENVELOPE = HEADER_LEN_V3 + TAG_LEN                # 36: checked before the version
 MIN_ENVELOPE_V = {v: n + TAG_LEN for v, n in HEADER_LEN.items()}   # 54, 55
 MAX_ENVELOPE = 268435455              # MQTT's largest remaining length
 MAX_PAYLOAD = MAX_ENVELOPE - MIN_ENVELOPE_V[VERSION_2]   # larger: payload_too_large
@@ -222,6 +233,7 @@ class Rule:
     key_name: Optional[str]        # None means the rule is *plaintext*
     levels: tuple[str, ...] = field(compare=False, repr=False)
     retained: Optional[RetainedRule] = None   # None: the receiver's defaults
+    compact: bool = False                     # section 4b: envelope v3 only
 
     @property
     def plaintext(self) -> bool:
@@ -242,6 +254,9 @@ class Policy:
         for spec in rules:
             flt, key_name = spec[0], spec[1]
             retained = spec[2] if len(spec) > 2 else None
+            compact = bool(spec[3]) if len(spec) > 3 else False
+            if compact and key_name is None:
+                raise MqsealError("invalid_argument", "a plaintext rule cannot be compact")
             levels = validate_filter(flt)
             if key_name is not None and not KEY_NAME_RE.fullmatch(key_name):
                 raise MqsealError("invalid_argument", f"bad key name {key_name!r}")
@@ -260,7 +275,7 @@ class Policy:
             if flt in seen:
                 raise MqsealError("invalid_argument", f"filter {flt!r} given twice")
             seen.add(flt)
-            self.rules.append(Rule(flt, key_name, tuple(levels), retained))
+            self.rules.append(Rule(flt, key_name, tuple(levels), retained, compact))
 
     @classmethod
     def from_json(cls, items: list[dict]) -> "Policy":
@@ -273,9 +288,9 @@ class Policy:
         rules: list[RuleSpec] = []
         for item in items:
             fields = set(item)
-            if (fields - {"retained", "retained_max_age_ms"} == {"filter", "key"}
-                    and retained_fields_valid(item)):
-                rules.append((item["filter"], item["key"], retained_rule_of(item)))
+            if (fields - {"retained", "retained_max_age_ms", "compact"} == {"filter", "key"}
+                    and retained_fields_valid(item) and item.get("compact", True) is True):
+                rules.append((item["filter"], item["key"], retained_rule_of(item), "compact" in item))
             elif fields == {"filter", "plaintext"} and item["plaintext"] is True:
                 rules.append((item["filter"], None))
             else:
@@ -375,8 +390,26 @@ def associated_data(envelope_prefix: bytes, topic_bytes: bytes) -> bytes:
     """ad = envelope[0..h) || u16(len(T)) || T, h the offset of `sender` (15
     in v2, 14 in v1); the nonce is left out because the AEAD already
     authenticates it as its nonce."""
-    assert len(envelope_prefix) in AD_PREFIX_LEN.values()
+    assert len(envelope_prefix) in AD_PREFIX_LEN.values() or len(envelope_prefix) == AD_PREFIX_LEN_V3 + 8
     return envelope_prefix + len(topic_bytes).to_bytes(2, "big") + topic_bytes
+
+
+def compact_read_time_ms(time_s: int, now_ms: int) -> int:
+    """Section 4b: the latest second T_s = time_s (mod 2^24) with
+    T_s <= floor(now / 1000) + 2^20, in ms; 0 if there is none."""
+    limit = now_ms // 1000 + TIME_AHEAD
+    t = limit - ((limit - time_s) % TIME_MODULUS)
+    return t * 1000 if t >= 0 else 0
+
+
+def compact_nonce(session: bytes, sequence: int) -> bytes:
+    """Section 4b: session || 12 zero bytes || sequence (4 bytes)."""
+    return session + bytes(12) + sequence.to_bytes(4, "big")
+
+
+def compact_ad(first8: bytes, timestamp_ms: int, topic_bytes: bytes) -> bytes:
+    """Section 4b: envelope[0..8) || u64(T_s) || u16(len(T)) || T."""
+    return associated_data(first8 + (timestamp_ms // 1000).to_bytes(8, "big"), topic_bytes)
 
 
 def _load_sodium() -> ctypes.CDLL:
@@ -436,6 +469,12 @@ class Header:
     sequence: int
 
     def encode(self) -> bytes:
+        if self.version == VERSION_3:
+            assert self.sender[SESSION_LEN:] == bytes(SENDER_LEN - SESSION_LEN)
+            assert 0 <= self.sequence <= MAX_SEQUENCE_V3
+            return (bytes([VERSION_3 | self.flags << 4]) + self.key_id.to_bytes(4, "big")
+                    + ((self.timestamp_ms // 1000) % TIME_MODULUS).to_bytes(3, "big")
+                    + self.sender[:SESSION_LEN] + self.sequence.to_bytes(4, "big"))
         flags = bytes([self.flags]) if self.version == VERSION_2 else b""
         assert self.version == VERSION_2 or self.flags == 0
         return (bytes([self.version, self.suite]) + flags
@@ -446,6 +485,8 @@ class Header:
 
     @property
     def nonce(self) -> bytes:
+        # For v3 (sender = session || 8 zero bytes, sequence < 2^32) this is
+        # exactly compact_nonce(session, sequence).
         return self.sender + self.sequence.to_bytes(8, "big")
 
     @property
@@ -459,7 +500,7 @@ class Header:
     @property
     def sealed_retained(self) -> bool:
         """The publisher's authenticated retain intent; never for v1."""
-        return self.version == VERSION_2 and bool(self.flags & FLAG_RETAIN)
+        return self.version in (VERSION_2, VERSION_3) and bool(self.flags & FLAG_RETAIN)
 
 
 def parse_header(envelope: bytes) -> Header:
@@ -470,6 +511,16 @@ def parse_header(envelope: bytes) -> Header:
     if not MIN_ENVELOPE <= len(envelope) <= MAX_ENVELOPE:
         raise MqsealError("malformed", f"{len(envelope)} bytes")
     version = envelope[0]
+    if version & 0x0F == VERSION_3:
+        flags = version >> 4
+        if flags & ~FLAG_RETAIN:
+            raise MqsealError("malformed", f"unknown flags {flags:#04x}")
+        # timestamp_ms holds time_s * 1000 until the receiver reads the time.
+        return Header(version=VERSION_3, suite=SUITE_XCHACHA_TOPIC_KEY, flags=flags,
+                      key_id=int.from_bytes(envelope[1:5], "big"),
+                      timestamp_ms=int.from_bytes(envelope[5:8], "big") * 1000,
+                      sender=bytes(envelope[8:16]) + bytes(SENDER_LEN - SESSION_LEN),
+                      sequence=int.from_bytes(envelope[16:20], "big"))
     if version not in (VERSION_1, VERSION_2):
         raise MqsealError("unsupported_version", str(version))
     if len(envelope) < MIN_ENVELOPE_V[version]:
@@ -534,11 +585,13 @@ class Sealer:
         `version` 1 is only for reproducing envelope v1 vectors: sealers
         MUST NOT write v1 (section 4), and v1 has no retain flag.
         """
-        if version not in (VERSION_1, VERSION_2) or (version == VERSION_1 and retain):
+        if version not in (VERSION_1, VERSION_2, VERSION_3) or (version == VERSION_1 and retain):
             raise MqsealError("invalid_argument", f"version {version}, retain {retain}")
         rule, _, topic_bytes = self.policy.resolve(topic)
         if rule.plaintext:
             return SealResult(bytes(payload), sealed=False)
+        if (version == VERSION_3) != rule.compact:
+            raise MqsealError("invalid_argument", "a compact rule seals v3, any other v1/v2")
         if key_id is None:
             key = self.keyring.primary(rule.key_name)
             if key is None:
@@ -551,12 +604,24 @@ class Sealer:
         # now reads 2^64-1: that value is never used as a sequence.
         if self.next_sequence >= U64_MAX:
             raise MqsealError("nonce_exhausted")
+        sender = self.sender
+        if version == VERSION_3:
+            # Section 5/4b: past 2^32 - 1, a new session, never a wrap.
+            if self.next_sequence > MAX_SEQUENCE_V3:
+                self.sender, self.next_sequence = os.urandom(SENDER_LEN), 0
+            sender = self.sender[:SESSION_LEN] + bytes(SENDER_LEN - SESSION_LEN)
         header = Header(version, SUITE_XCHACHA_TOPIC_KEY, FLAG_RETAIN if retain else 0,
                         key.key_id,
                         self.clock_ms() if timestamp_ms is None else timestamp_ms,
-                        self.sender, self.next_sequence)
+                        sender, self.next_sequence)
         self.next_sequence += 1
         prefix = header.encode()
+        if version == VERSION_3:
+            body = aead_encrypt(derive_topic_key(key.material, topic_bytes),
+                                compact_nonce(sender[:SESSION_LEN], header.sequence),
+                                compact_ad(prefix[:AD_PREFIX_LEN_V3], header.timestamp_ms, topic_bytes),
+                                bytes(payload))
+            return SealResult(prefix + body, sealed=True)
         body = aead_encrypt(derive_topic_key(key.material, topic_bytes), header.nonce,
                             associated_data(prefix[:header.ad_prefix_len], topic_bytes),
                             bytes(payload))
@@ -817,6 +882,18 @@ class Opener:
         if key.name != rule.key_name:
             raise MqsealError("wrong_key_for_topic",
                               f"{h.key_id:08x} is {key.name!r}, rule wants {rule.key_name!r}")
+        # Section 4b: the version is the rule's, both ways, before decrypting.
+        if (h.version == VERSION_3) != rule.compact:
+            raise MqsealError("wrong_suite_for_topic", f"version {h.version}, compact rule {rule.compact}")
+        if h.version == VERSION_3:
+            t_ms = compact_read_time_ms(h.timestamp_ms // 1000, now_ms)
+            h = Header(h.version, h.suite, h.flags, h.key_id, t_ms, h.sender, h.sequence)
+            payload = aead_decrypt(derive_topic_key(key.material, topic_bytes),
+                                   compact_nonce(envelope[8:16], h.sequence),
+                                   compact_ad(envelope[:AD_PREFIX_LEN_V3], t_ms, topic_bytes),
+                                   envelope[HEADER_LEN_V3:])
+            self.guard.check(h, rule, topic_bytes, now_ms, retained)
+            return OpenResult(payload, sealed=True, header=h)
         # 4. Authenticate and decrypt, with ad built from the topic we
         #    received on, so a moved envelope fails here.
         #    The header's part of ad (flags included in v2) is taken from
@@ -890,12 +967,21 @@ class Runner:
             problems.append(f"topic_key {tk.hex()}, expected {v['topic_key']}")
 
         version, flags = v["version"], v.get("flags", 0)
-        if version not in (VERSION_1, VERSION_2) or flags & ~FLAG_RETAIN \
+        if version not in (VERSION_1, VERSION_2, VERSION_3) or flags & ~FLAG_RETAIN \
                 or (version == VERSION_1 and "flags" in v):
             return [f"vector has version {version}, flags {flags}"]
         h = Header(version, SUITE_XCHACHA_TOPIC_KEY, flags, v["key_id"], v["timestamp_ms"],
                    bytes(SENDER_LEN), 0)
-        ad = associated_data(h.encode()[:h.ad_prefix_len], topic_bytes)
+        if version == VERSION_3:
+            ad = compact_ad(h.encode()[:AD_PREFIX_LEN_V3], v["timestamp_ms"], topic_bytes)
+            sender = bytes.fromhex(v["sender"])
+            nonce = compact_nonce(sender[:SESSION_LEN], v["sequence"])
+            if sender[SESSION_LEN:] != bytes(SENDER_LEN - SESSION_LEN) or nonce.hex() != v["nonce"]:
+                problems.append(f"nonce {nonce.hex()}, expected {v['nonce']}")
+            if len(envelope) - len(payload) != v["overhead"] or v["overhead"] > 36:
+                problems.append(f"overhead {len(envelope) - len(payload)}, recorded {v['overhead']}")
+        else:
+            ad = associated_data(h.encode()[:h.ad_prefix_len], topic_bytes)
         if ad.hex() != v["associated_data"]:
             problems.append(f"associated_data {ad.hex()}, expected {v['associated_data']}")
 
@@ -1397,15 +1483,17 @@ class Runner:
         cases = [
             ("plant/+/telemetry", bytes(10), "invalid_topic"),   # topic before length
             ("plant/7/status", bytes(10), "no_rule"),            # rule before length
-            # Length (54) before version: 53 bytes of version 9.
-            ("plant/7/telemetry", bytes([9, 9]) + env[2:53], "malformed"),
+            # Length (36 since section 4b) before version: 35 bytes of
+            # version 9; 53 bytes of version 9 are long enough to be read.
+            ("plant/7/telemetry", bytes([9, 9]) + env[2:35], "malformed"),
+            ("plant/7/telemetry", bytes([9, 9]) + env[2:53], "unsupported_version"),
             # 54 bytes: enough for the first check; version 9 is unsupported,
             # version 1 reads on (to the suite), version 2 is too short.
             ("plant/7/telemetry", bytes([9, 9]) + env[2:54], "unsupported_version"),
             ("plant/7/telemetry", bytes([1, 9]) + env[2:54], "unsupported_suite"),
             ("plant/7/telemetry", v2(suite=9, flags=0xfe)[:54], "malformed"),
             # Version before suite, suite before flags, flags before the key.
-            ("plant/7/telemetry", bytes([3, 9, 0xfe]) + env[3:], "unsupported_version"),
+            ("plant/7/telemetry", bytes([4, 9, 0xfe]) + env[3:], "unsupported_version"),
             ("plant/7/telemetry", v2(suite=9, flags=0xfe), "unsupported_suite"),
             ("plant/7/telemetry", v2(flags=0x80, key=k(0xdeadbeef)), "malformed"),
             ("plant/7/telemetry", v2(flags=0x03, key=k(3)), "malformed"),
@@ -3323,7 +3411,7 @@ def main(argv: list[str]) -> int:
     """Checks every vector file in tests/vectors (or in the directory given)."""
     directory = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent / "vectors"
     runners: dict[str, Runner] = {}
-    for name, prefix in (("envelope_v1.json", "v1:"), ("envelope_v2.json", "v2:")):
+    for name, prefix in (("envelope_v1.json", "v1:"), ("envelope_v2.json", "v2:"), ("envelope_v3.json", "v3:")):
         path = directory / name
         try:
             runners[name] = Runner(load_vectors(path), prefix, runners.get("envelope_v1.json"))
@@ -3332,16 +3420,18 @@ def main(argv: list[str]) -> int:
             print("0 passed, 1 failed")
             return 1
     v1, runner = runners["envelope_v1.json"], runners["envelope_v2.json"]
+    v3 = runners["envelope_v3.json"]
     v1.run_vectors()
+    v3.run_vectors()
     runner.run_vectors()
     runner.self_checks()
     # Counted as a failure of its own, so "0 failed" always means success.
-    for r, minimum in ((v1, MIN_VECTORS_V1), (runner, MIN_VECTORS)):
+    for r, minimum in ((v1, MIN_VECTORS_V1), (runner, MIN_VECTORS), (v3, MIN_VECTORS_V3)):
         if r.vectors_passed < minimum:
             runner.record(f"{r.prefix}vector-count", [f"only {r.vectors_passed} vectors "
                                                       f"passed, need {minimum}"], vector=False)
-    runner.passed += v1.passed
-    runner.failed += v1.failed
+    runner.passed += v1.passed + v3.passed
+    runner.failed += v1.failed + v3.failed
     for name, (check, minimum) in OTHER_FILES.items():
         try:
             results = check(load_vectors(directory / name))
@@ -3354,7 +3444,7 @@ def main(argv: list[str]) -> int:
                           vector=False)
     print(f"{runner.passed} passed, {runner.failed} failed")
     return 0 if (runner.failed == 0 and runner.vectors_passed >= MIN_VECTORS
-                 and v1.vectors_passed >= MIN_VECTORS_V1) else 1
+                 and v1.vectors_passed >= MIN_VECTORS_V1 and v3.vectors_passed >= MIN_VECTORS_V3) else 1
 
 
 if __name__ == "__main__":

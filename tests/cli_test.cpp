@@ -456,10 +456,10 @@ TEST_F(Cli, InspectOfMalformedInputIsAClearError) {
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err.rfind("mqseal: malformed envelope", 0), 0u) << r.err;
 
-  std::string v3(mqseal::kEnvelopeOverhead + 4, '\0');
-  v3[0] = 3;
-  v3[1] = 1;
-  r = run({"inspect"}, v3);
+  std::string v4(mqseal::kEnvelopeOverhead + 4, '\0');  // 3 is the compact envelope
+  v4[0] = 4;
+  v4[1] = 1;
+  r = run({"inspect"}, v4);
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(r.err.rfind("mqseal: unsupported envelope version", 0), 0u) << r.err;
 }

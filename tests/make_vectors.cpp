@@ -148,13 +148,19 @@ struct Vectors {
     h.timestamp_ms = timestamp_ms;
     h.sender.fill(sender_byte);
     for (size_t i = 0; i < h.sender.size(); i += 2) h.sender[i] = static_cast<uint8_t>(i);
+    const bool compact = version == mqseal::kEnvelopeVersionCompact;
+    if (compact) std::fill(h.sender.begin() + mqseal::kCompactSessionSize, h.sender.end(), uint8_t{0});
     h.sequence = sequence;
     std::vector<uint8_t> key = topic_key(key_id, topic);
     std::vector<uint8_t> envelope;
     must(mqseal::hazmat::seal_with_header(key.data(), topic, h, payload, envelope));
     const size_t ad_header = version == mqseal::kEnvelopeVersionV1 ? mqseal::kAssociatedHeaderSizeV1
+                             : compact                             ? mqseal::kAssociatedHeaderSizeCompact
                                                                    : mqseal::kAssociatedHeaderSize;
     std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + static_cast<std::ptrdiff_t>(ad_header));
+    if (compact) {  // then the full time in seconds, 8 bytes (docs/SPEC.md, section 4b)
+      for (int shift = 56; shift >= 0; shift -= 8) ad.push_back(static_cast<uint8_t>(timestamp_ms / 1000 >> shift));
+    }
     ad.push_back(static_cast<uint8_t>(topic.size() >> 8));
     ad.push_back(static_cast<uint8_t>(topic.size()));
     ad.insert(ad.end(), topic.begin(), topic.end());
@@ -178,6 +184,15 @@ struct Vectors {
                     {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", retained}}},
                     {"expect", "ok"}};
     if (version != mqseal::kEnvelopeVersionV1) vector["flags"] = flags;
+    if (compact) {
+      std::vector<uint8_t> nonce(mqseal::kNonceSize, 0);
+      std::copy(h.sender.begin(), h.sender.begin() + mqseal::kCompactSessionSize, nonce.begin());
+      for (size_t i = 0; i < mqseal::kCompactSequenceSize; ++i) {
+        nonce[mqseal::kNonceSize - 1 - i] = static_cast<uint8_t>(sequence >> (8 * i));
+      }
+      vector["nonce"] = hex(nonce);
+      vector["overhead"] = envelope.size() - payload.size();
+    }
     list.push_back(vector);
     return envelope;
   }
@@ -361,6 +376,7 @@ json rule_json(const mqseal::TopicRule& r) {
     rule["suite"] = 2;
     rule["signers"] = r.signers;
   }
+  if (r.compact) rule["compact"] = true;
   if (r.retained) {
     const bool refuse = r.retained->policy == mqseal::RetainedPolicy::refuse;
     rule["retained"] = refuse ? "refuse" : "accept";
@@ -1419,8 +1435,8 @@ json envelope_vectors(Vectors& v, const json& keys, const json& policy_json) {
 
   std::vector<uint8_t> flipped = basic;
   flipped.back() ^= 0x01;
-  std::vector<uint8_t> version3 = basic;
-  version3[0] = 3;
+  std::vector<uint8_t> version4 = basic;
+  version4[0] = 4;  // 3 is the compact envelope (envelope_v3.json)
   std::vector<uint8_t> suite9 = basic;
   suite9[1] = 9;
   std::vector<uint8_t> retimed = basic;
@@ -1441,7 +1457,7 @@ json envelope_vectors(Vectors& v, const json& keys, const json& policy_json) {
             std::vector<uint8_t>(basic.begin(), basic.begin() + static_cast<std::ptrdiff_t>(
                                                                     mqseal::envelope_overhead(v.version) - 1)),
             now, false, "malformed");
-  v.refused("version-3", "format version 3", t7, version3, now, false, "unsupported_version");
+  v.refused("version-4", "format version 4", t7, version4, now, false, "unsupported_version");
   v.refused("suite-9", "cipher suite 9", t7, suite9, now, false, "unsupported_suite");
   v.refused("unknown-key", "key ID 0x00000099, not in the keyring", t7, unknown, now, false,
             "unknown_key");
@@ -1921,6 +1937,114 @@ json signed_vectors() {
   };
 }
 
+// tests/vectors/envelope_v3.json: the compact envelope (docs/SPEC.md,
+// section 4b), sealed under the rule "plant/+/telemetry" (compact), with a
+// full rule "plant/+/cmd/#" beside it for the downgrade cases.
+json compact_vectors(const mqseal::Keyring& keyring, const json& keys) {
+  Vectors v;
+  v.keyring = must(keyring.clone());
+  v.version = mqseal::kEnvelopeVersionCompact;
+  must(v.policy.add_compact_rule("plant/+/telemetry", "telemetry"));
+  must(v.policy.add_rule("plant/+/cmd/#", "commands"));
+  json policy_json = json::array();
+  for (const mqseal::TopicRule& r : v.policy.rules()) policy_json.push_back(rule_json(r));
+  const std::string t7 = "plant/7/telemetry";
+  const std::vector<uint8_t> reading = {'2', '1', '.', '5', ' ', 'C'};
+  const uint64_t now = kT0 + 2000;
+  const uint64_t wrap_s = (kT0 / 1000 / mqseal::kCompactTimeModulus + 1) * mqseal::kCompactTimeModulus;
+  std::vector<uint8_t> basic =
+      v.sealed("short", "sealed under key 1, active after a rotation: still opens", t7, reading, 1, kT0, 0xa1, 0,
+               now, false);
+  v.sealed("empty", "empty payload: 36 bytes", t7, {}, 2, kT0, 0xa1, 1, now, false);
+  v.sealed("one-byte", "one-byte payload", t7, {0x00}, 2, kT0 + 1000, 0xa1, 2, now, false);
+  v.sealed("1k", "1 KiB payload", t7, pattern(1024, 7), 2, kT0 + 1000, 0xa1, 3, now, false);
+  v.sealed("sub-second", "timestamp_ms 1999 ms past kT0: sealed as its second, opened as kT0 + 1000", t7,
+           reading, 2, kT0 + 1999, 0xa1, 4, now, false);
+  v.sealed("other-topic", "same key, another concrete topic", "plant/8/telemetry", reading, 2, kT0, 0xa1, 5, now,
+           false);
+  v.sealed("rotated-key", "key 2, another session", t7, reading, 2, kT0, 0xb2, 0, now, false);
+  v.sealed("utf8-topic", "a topic level in non-ASCII UTF-8", "plant/k\xc3\xbchlhaus/telemetry", reading, 2, kT0,
+           0xa1, 7, now, false);
+  v.sealed("last-sequence", "sequence 2^32 - 1, the last of a session", t7, reading, 2, kT0, 0xff,
+           mqseal::kCompactMaxSequence, now, false);
+  v.sealed("clock-skew", "timestamp 30 s ahead of the receiver", t7, reading, 2, now + 30'000, 0xa1, 8, now, false);
+  v.sealed("retained-delivered-young", "sealed to be retained, delivered with the flag at once", t7, reading, 2, kT0,
+           0xc4, 0, now, true, mqseal::kFlagRetain);
+  v.sealed("retained-two-days", "sealed to be retained, delivered from the store two days later", t7, reading, 2,
+           kT0, 0xc4, 1, kT0 + 2 * kDay, true, mqseal::kFlagRetain);
+  v.sealed("time-field-wraps", "sealed 1 s before time_s wraps to 0, opened 3 s later", t7, reading, 2,
+           (wrap_s - 1) * 1000, 0xa1, 9, (wrap_s + 2) * 1000, false);
+  v.sealed("time-field-wrapped", "sealed 1 s after time_s wrapped to 0, opened 3 s later", t7, reading, 2,
+           (wrap_s + 1) * 1000, 0xa1, 10, (wrap_s + 4) * 1000, false);
+  auto altered = [&](size_t at, uint8_t x) {
+    std::vector<uint8_t> e = basic;
+    e[at] ^= x;
+    return e;
+  };
+  auto first = [&](uint8_t b) {
+    std::vector<uint8_t> e = basic;
+    e[0] = b;
+    return e;
+  };
+  v.refused("moved-topic", "the 'short' envelope published on another topic", "plant/8/telemetry", basic, now,
+            false, "authentication_failed");
+  v.refused("flipped-tag", "last bit of the tag flipped", t7, altered(basic.size() - 1, 0x01), now, false,
+            "authentication_failed");
+  v.refused("altered-time", "last bit of time_s flipped", t7, altered(7, 0x01), now, false, "authentication_failed");
+  v.refused("altered-session", "a bit of the session flipped", t7, altered(8, 0x01), now, false,
+            "authentication_failed");
+  v.refused("altered-sequence", "last bit of the sequence flipped", t7, altered(19, 0x01), now, false,
+            "authentication_failed");
+  v.refused("retain-flag-added", "a live envelope's retain flag set in transit (0x13)", t7, first(0x13), now, false,
+            "authentication_failed");
+  v.refused("unknown-flag", "flag bit 5 set (0x23)", t7, first(0x23), now, false, "malformed");
+  v.refused("truncated", "35 bytes: one shorter than the smallest compact envelope", t7,
+            std::vector<uint8_t>(basic.begin(), basic.begin() + 35), now, false, "malformed");
+  v.refused("version-4", "format version 4", t7, first(0x04), now, false, "unsupported_version");
+  v.refused("unknown-key", "key ID 0x00000099", t7, altered(4, 0x01 ^ 0x99), now, false, "unknown_key");
+  v.refused("retired-key", "key ID 0x00000003, retired", t7, altered(4, 0x01 ^ 0x03), now, false, "key_retired");
+  v.refused("wrong-key-for-topic", "a commands key ID on a telemetry topic", t7, altered(4, 0x01 ^ 0x0a), now,
+            false, "wrong_key_for_topic");
+  v.refused("expired", "opened 6 minutes after sealing", t7, basic, kT0 + 6 * kMinute, false, "expired");
+  v.refused("future", "opened 2 minutes before it was sealed", t7, basic, kT0 - 2 * kMinute, false, "not_yet_valid");
+  v.refused("epoch-replay", "replayed 2^24 s later: time_s reads as now, the authenticated full time differs", t7,
+            basic, kT0 + mqseal::kCompactTimeModulus * 1000, false, "authentication_failed");
+  v.refused("live-delivered-as-retained", "sealed live, delivered with the retain flag two days later", t7, basic,
+            kT0 + 2 * kDay, true, "expired");
+  // No downgrade either way: a v2 envelope on the compact rule, a compact one
+  // on the full rule (both sealed correctly under the right key).
+  mqseal::EnvelopeHeader full;
+  full.key_id = 2;
+  full.timestamp_ms = kT0;
+  full.sender.fill(0xd5);
+  std::vector<uint8_t> v2;
+  must(mqseal::hazmat::seal_with_header(v.topic_key(2, t7).data(), t7, full, reading, v2));
+  v.refused("full-on-compact-rule", "an envelope v2, sealed right, on the compact rule", t7, v2, now, false,
+            "wrong_suite_for_topic");
+  mqseal::EnvelopeHeader small;
+  small.version = mqseal::kEnvelopeVersionCompact;
+  small.key_id = 0x0a;
+  small.timestamp_ms = kT0;
+  small.sender.fill(0);
+  small.sender[0] = 0xd5;
+  const std::string cmd = "plant/7/cmd/valve";
+  std::vector<uint8_t> v3;
+  must(mqseal::hazmat::seal_with_header(v.topic_key(0x0a, cmd).data(), cmd, small, reading, v3));
+  v.refused("compact-on-full-rule", "a compact envelope, sealed right, on a full rule", cmd, v3, now, false,
+            "wrong_suite_for_topic");
+  return {
+      {"format", "mqseal envelope v3, compact (docs/SPEC.md, sections 4b and 13)"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"notes", "As envelope_v2.json. 'sender' is the 8-byte session followed by 8 zero bytes; 'timestamp_ms' "
+                "is the sealer's full time (the envelope carries its seconds modulo 2^24, the associated data "
+                "the full seconds); 'nonce' and 'associated_data' as the sealer used them. Each vector is "
+                "opened by a fresh receiver with default replay options."},
+      {"keys", keys},
+      {"policy", policy_json},
+      {"vectors", v.list},
+  };
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::cerr << "usage: make_vectors DIRECTORY (writes the *.json files of tests/vectors)\n";
@@ -1954,6 +2078,7 @@ int main(int argc, char** argv) {
   const std::pair<const char*, json> files[] = {
       {"envelope_v2.json", envelope_v2},
       {"envelope_v1.json", envelope_v1},
+      {"envelope_v3.json", compact_vectors(v.keyring, keys)},
       {"connect_token_v1.json", token_vectors()},
       {"policy_v1.json", policy_vectors()},
       {"sequences_v1.json", sequence_vectors(v.keyring, keys, v.policy, policy_json)},

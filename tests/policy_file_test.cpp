@@ -333,12 +333,44 @@ TEST(PolicyFile, RefusesBadSignedRules) {
       "[[rule]]\nfilter = \"{signer}/{signer}\"\nkey = \"k\"\nsuite = 2\n",
       "[[rule]]\nfilter = \"a\"\nplaintext = true\nsuite = 2\n",
       "[[rule]]\nfilter = \"a\"\nplaintext = true\nsuite = 1\n",
+      // compact (issue 12): only true, only suite 1, never plaintext
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\ncompact = false\n",
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\ncompact = 1\n",
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = \"b\"\ncompact = true\n",
+      "[[rule]]\nfilter = \"a\"\nplaintext = true\ncompact = true\n",
   };
   for (const char* text : bad) {
     Result<TopicPolicy> r = parse_policy(text);
     ASSERT_FALSE(r) << text;
     EXPECT_EQ(r.error(), Errc::parse_error) << text;
   }
+}
+
+}  // namespace
+}  // namespace mqseal
+
+namespace mqseal {
+namespace {
+
+// Issue 12: `compact = true` selects envelope v3 for a suite 1 rule.
+TEST(PolicyFile, CompactRules) {
+  Result<TopicPolicy> policy = parse_policy(R"(
+[[rule]]
+filter = "field/+/reading"
+key = "telemetry"
+compact = true
+retained = "refuse"
+
+[[rule]]
+filter = "plant/#"
+key = "telemetry"
+)");
+  ASSERT_TRUE(policy) << policy.error().message();
+  const TopicRule* field = *policy->resolve("field/3/reading");
+  EXPECT_TRUE(field->compact);
+  EXPECT_EQ(field->suite, Suite::symmetric);
+  EXPECT_TRUE(field->retained);
+  EXPECT_FALSE((*policy->resolve("plant/3"))->compact);
 }
 
 }  // namespace

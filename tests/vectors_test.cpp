@@ -121,6 +121,8 @@ Status add_rules(TopicPolicy& policy, const json& rules) {
       }
       s = policy.add_signed_rule(str(r["filter"]), str(r["key"]), r["signers"].get<std::vector<std::string>>(),
                                  retained);
+    } else if (r.contains("compact")) {
+      s = policy.add_compact_rule(str(r["filter"]), str(r["key"]));
     } else if (r.contains("retained")) {
       RetainedRule retained;
       if (r["retained"] == "refuse") retained.policy = RetainedPolicy::refuse;
@@ -175,7 +177,8 @@ struct World {
 // ---- envelope_v2.json and envelope_v1.json ----
 
 class EnvelopeVectors : public ::testing::TestWithParam<const char*> {};
-INSTANTIATE_TEST_SUITE_P(Vectors, EnvelopeVectors, ::testing::Values("envelope_v2.json", "envelope_v1.json"));
+INSTANTIATE_TEST_SUITE_P(Vectors, EnvelopeVectors,
+                         ::testing::Values("envelope_v2.json", "envelope_v1.json", "envelope_v3.json"));
 
 TEST_P(EnvelopeVectors, AtLeastTwelveSealedVectorsAndTheErrorCases) {
   json doc = load(GetParam());
@@ -219,6 +222,11 @@ TEST_P(EnvelopeVectors, OpenGivesTheExpectedOutcome) {
       EXPECT_EQ(r->payload, unhex(v["payload"]));
       EXPECT_EQ(r->key_id, v["key_id"].get<KeyId>());
       EXPECT_EQ(r->sequence, u64(v["sequence"]));
+      if (v["version"] == kEnvelopeVersionCompact) {
+        EXPECT_LE(v["overhead"].get<uint64_t>(), 36u);  // issue 12: compact is at most 36 bytes
+        // The full time, to the second, as the receiver reads it.
+        EXPECT_EQ(r->timestamp_ms, u64(v["timestamp_ms"]) / 1000 * 1000);
+      }
     } else {
       ASSERT_FALSE(r);
       EXPECT_EQ(name(r.error().code()), str(v["expect"]));

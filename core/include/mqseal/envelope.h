@@ -25,6 +25,22 @@
 // after key_id (offsets from timestamp_ms on move up by 4: a 43-byte header)
 // and a 64-byte Ed25519 signature after the tag: 123 bytes of overhead.
 //
+// Envelope v3, the compact envelope (docs/SPEC.md, section 4b): suite 1's
+// cryptography with shortened fields, 36 bytes of overhead, on the topics of
+// a compact rule (TopicPolicy::add_compact_rule) only:
+//
+//   offset size field
+//        0    1 version_flags 0x03 | flags << 4 (bit 4: sealed to be retained)
+//        1    4 key_id        big endian
+//        5    3 time_s        sender's clock, seconds since 1970 UTC mod 2^24
+//        8    8 session       random per sealing session
+//       16    4 sequence      big endian, per sealing session, < 2^32
+//       20    n ciphertext
+//   20 + n   16 tag
+//
+// The nonce is session || 12 zero bytes || sequence (24 bytes); the
+// associated data is bytes 0 to 7, the topic's length (2 bytes) and the topic.
+//
 // Most users never touch this header: Sealer and Opener do it all. It is
 // public for tools that inspect envelopes without a key (the broker plugin,
 // `mqseal inspect`). The deterministic core (sealing with a chosen header,
@@ -46,6 +62,11 @@ namespace mqseal {
 
 inline constexpr uint8_t kEnvelopeVersion = 2;    // what Sealer writes
 inline constexpr uint8_t kEnvelopeVersionV1 = 1;  // still opened: no flags byte
+// The compact envelope: written on compact rules only. On the wire its first
+// byte holds the version in its low 4 bits and the flags in its high 4 bits.
+inline constexpr uint8_t kEnvelopeVersionCompact = 3;
+inline constexpr uint8_t kVersionMask = 0x0f;
+inline constexpr unsigned kCompactFlagsShift = 4;
 // Envelope v2 flags. The publisher sealed the message to be retained: only
 // such a message is judged by the retained rules when delivered from a
 // broker's retained store (docs/SPEC.md, section 6).
@@ -78,8 +99,24 @@ inline constexpr size_t kSignatureSize = 64;
 inline constexpr size_t kAssociatedHeaderSizeSigned = kAssociatedHeaderSize + kSignerKeyIdSize;  // 19
 inline constexpr size_t kHeaderSizeSigned = kAssociatedHeaderSizeSigned + kNonceSize;             // 43
 inline constexpr size_t kEnvelopeOverheadSigned = kHeaderSizeSigned + kTagSize + kSignatureSize;   // 123
+// Envelope v3 (compact): version and flags in one byte, key_id, 3 bytes of
+// seconds, an 8-byte session ID, a 4-byte sequence; the 16-byte tag.
+inline constexpr size_t kCompactTimeSize = 3;
+inline constexpr size_t kCompactSessionSize = 8;
+inline constexpr size_t kCompactSequenceSize = 4;
+inline constexpr size_t kAssociatedHeaderSizeCompact = 1 + 4 + kCompactTimeSize;                           // 8
+inline constexpr size_t kHeaderSizeCompact =
+    kAssociatedHeaderSizeCompact + kCompactSessionSize + kCompactSequenceSize;                              // 20
+inline constexpr size_t kEnvelopeOverheadCompact = kHeaderSizeCompact + kTagSize;                          // 36
+// A compact session seals at most this many messages (sequences 0 to
+// 2^32 - 1); the Sealer then starts a new session, never wraps.
+inline constexpr uint64_t kCompactMaxSequence = 0xffffffffull;
+// time_s counts seconds modulo 2^24 (194 days); receivers read it as the
+// latest such second at most kCompactTimeAhead seconds after their clock.
+inline constexpr uint64_t kCompactTimeModulus = 1ull << 24;
+inline constexpr uint64_t kCompactTimeAhead = 1ull << 20;  // 12.1 days
 // No envelope of any version is shorter.
-inline constexpr size_t kMinEnvelopeSize = kEnvelopeOverheadV1;
+inline constexpr size_t kMinEnvelopeSize = kEnvelopeOverheadCompact;
 // MQTT's largest packet is 268435455 bytes; no envelope can be larger.
 inline constexpr size_t kMaxEnvelopeSize = 268435455;
 inline constexpr size_t kMaxPayloadSize = kMaxEnvelopeSize - kEnvelopeOverhead;
@@ -90,10 +127,15 @@ static_assert(kSenderIdSize + kSequenceSize == kNonceSize, "nonce = sender || se
 struct EnvelopeHeader {
   uint8_t version = kEnvelopeVersion;
   uint8_t suite = kSuiteXChaCha20Poly1305;
-  uint8_t flags = 0;  // v2 only (kFlagRetain); 0 in a v1 header
+  uint8_t flags = 0;  // v2 and v3 (kFlagRetain); 0 in a v1 header
   KeyId key_id = 0;
   KeyId signer_key_id = 0;  // suite 2 only: the signing key's ID; 0 otherwise
+  // v3: as parsed, (time_s mod 2^24) * 1000; the Opener reconstructs the
+  // full time (compact_timestamp_ms). Sealing v3 writes timestamp_ms / 1000
+  // mod 2^24.
   uint64_t timestamp_ms = 0;
+  // v3: the session ID, then 8 zero bytes (so the nonce is still sender ||
+  // sequence as 8 bytes).
   SenderId sender{};
   uint64_t sequence = 0;
 };
@@ -104,20 +146,30 @@ constexpr size_t sealed_size(size_t payload_size) noexcept {
 }
 
 // Bytes of header and tag around the payload in an envelope of `version`
-// (1 or 2) and suite 1; header, tag and signature in suite 2.
+// (1, 2, or 3, or the first byte of a v3 envelope) and suite 1; header, tag
+// and signature in suite 2.
 constexpr size_t envelope_overhead(uint8_t version, uint8_t suite = kSuiteXChaCha20Poly1305) noexcept {
+  if ((version & kVersionMask) == kEnvelopeVersionCompact) return kEnvelopeOverheadCompact;
   if (suite == kSuiteSignedSender) return kEnvelopeOverheadSigned;
   return version == kEnvelopeVersionV1 ? kEnvelopeOverheadV1 : kEnvelopeOverhead;
 }
 
 // Reads the header without any key. Checks only structure, in this order:
 // malformed (shorter than kMinEnvelopeSize, or longer than kMaxEnvelopeSize),
-// unsupported_version (neither 1 nor 2), malformed (a v2 envelope shorter
-// than kEnvelopeOverhead), unsupported_suite (v2: neither 1 nor 2; v1:
-// not 1), malformed (a suite 2 envelope shorter than
-// kEnvelopeOverheadSigned), malformed (unknown v2 flags).
+// unsupported_version (the first byte neither 1 nor 2 nor, with any high
+// 4 bits, 3), malformed (a v1 or v2 envelope shorter than its overhead),
+// unsupported_suite (v2: neither 1 nor 2; v1: not 1), malformed (a suite 2
+// envelope shorter than kEnvelopeOverheadSigned), malformed (unknown v2 or
+// v3 flags). A v3 envelope has no suite byte: its suite is 1.
 // A header that parses proves nothing until the envelope is opened.
 [[nodiscard]] Result<EnvelopeHeader> parse_header(ByteView envelope);
+
+// The full timestamp of a v3 header as parsed (`field_ms`, its time_s * 1000)
+// for a receiver whose clock reads `now_ms`: the latest second congruent to
+// time_s modulo 2^24 that is at most kCompactTimeAhead seconds after now,
+// in ms (docs/SPEC.md, section 4b). 0 if there is none (a clock before 1970
+// plus 2^24 s - 2^20 s with a time_s that would lie before 1970).
+[[nodiscard]] uint64_t compact_timestamp_ms(uint64_t field_ms, uint64_t now_ms) noexcept;
 
 }  // namespace mqseal
 

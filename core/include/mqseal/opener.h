@@ -10,7 +10,8 @@
 // it; the envelope's structure (malformed, unsupported_version,
 // unsupported_suite); its key ID is in the keyring (unknown_key, key_retired)
 // and belongs to the key name of the topic's rule (wrong_key_for_topic); its
-// suite is the one the rule requires (wrong_suite_for_topic); for a signed
+// suite, and its envelope version (compact rules: v3 only; others: never v3),
+// are the ones the rule requires (wrong_suite_for_topic); for a signed
 // rule (suite 2), its signer key ID names a signing or trusted signer key
 // (unknown_signer, key_retired), the signature verifies
 // (authentication_failed) and the rule authorises that signer on the topic

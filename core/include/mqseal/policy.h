@@ -43,6 +43,16 @@
 // A receiver refuses a suite 1 envelope on a signed rule, and a suite 2
 // envelope on any other (wrong_suite_for_topic): there is no downgrade.
 //
+// Compact envelope (envelope v3; docs/SPEC.md, section 4b): a rule may ask
+// for suite 1 in 36 bytes of overhead instead of 55, for constrained links:
+//
+//   policy.add_compact_rule("field/+/reading", "telemetry");
+//
+// Same guarantees as suite 1 within its bounds (sessions of at most 2^32
+// messages, at most 2^16 sessions per topic key for a nonce-collision
+// probability below 2^-33). A receiver refuses a v1/v2 envelope on a compact
+// rule and a compact envelope on any other (wrong_suite_for_topic).
+//
 // Thread safety: const methods may run concurrently; add_* needs exclusive
 // access. Policies are small; build one, then share it as
 // std::shared_ptr<const TopicPolicy>.
@@ -98,6 +108,8 @@ struct TopicRule {
   std::vector<std::string> signers;      // signed rules: the signer names authorised on every topic
   // Signed rules: the index (from 0) of the filter's {signer} level; -1: none.
   int signer_level = -1;
+  // Suite 1 rules only: envelopes are envelope v3, the compact envelope.
+  bool compact = false;
 };
 
 // Whether a message on `topic` (which the rule's filter matches) verified as
@@ -124,6 +136,10 @@ class TopicPolicy {
   [[nodiscard]] Status add_signed_rule(std::string_view filter, std::string_view key_name,
                                        std::vector<std::string> signers,
                                        std::optional<RetainedRule> retained = std::nullopt);
+
+  // A suite 1 rule whose envelopes are compact (envelope v3). As add_rule.
+  [[nodiscard]] Status add_compact_rule(std::string_view filter, std::string_view key_name,
+                                        std::optional<RetainedRule> retained = std::nullopt);
 
   // The winning rule for a concrete topic: invalid_topic, or no_rule.
   [[nodiscard]] Result<const TopicRule*> resolve(std::string_view topic) const;

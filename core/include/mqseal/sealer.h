@@ -18,7 +18,10 @@
 // with a 64-bit counter taken under its lock. The nonce is session ID ||
 // counter, so no two messages share one, across threads, processes and
 // reboots, and sealing costs no system call. docs/SPEC.md, "Nonces", gives
-// the argument.
+// the argument. On a compact rule (TopicPolicy::add_compact_rule) the
+// envelope carries the first 8 bytes of the session ID and a 4-byte counter:
+// once the counter reaches 2^32 the Sealer starts a new session (new random
+// ID, counter 0) instead of wrapping (docs/SPEC.md, section 4b).
 //
 // Thread safety: seal() and set_keyring() may be called concurrently from
 // any number of threads.

@@ -34,7 +34,16 @@ Status seal_signed_with_header(const uint8_t topic_key[kKeySize], std::string_vi
 
 Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
                      std::vector<uint8_t>& out) {
-  return internal::open_with_key(topic_key, topic, envelope, out);
+  if (!envelope.empty() && (envelope[0] & kVersionMask) == kEnvelopeVersionCompact) {
+    out.clear();
+    return Error(Errc::invalid_argument, "a compact envelope is opened against the receiver's time (now_ms)");
+  }
+  return internal::open_with_key(topic_key, topic, envelope, 0, out);
+}
+
+Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
+                     uint64_t now_ms, std::vector<uint8_t>& out) {
+  return internal::open_with_key(topic_key, topic, envelope, now_ms, out);
 }
 
 Result<std::string> make_connect_token_with_nonce(const Key& device_secret, std::string_view username,

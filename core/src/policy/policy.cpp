@@ -137,6 +137,17 @@ Status TopicPolicy::add_rule(std::string_view filter, std::string_view key_name,
   return add(make_rule(filter, key_name, false, retained));
 }
 
+Status TopicPolicy::add_compact_rule(std::string_view filter, std::string_view key_name,
+                                     std::optional<RetainedRule> retained) {
+  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
+      retained->policy != RetainedPolicy::refuse) {
+    return Error(Errc::invalid_argument, "unknown retained policy");
+  }
+  TopicRule rule = make_rule(filter, key_name, false, retained);
+  rule.compact = true;
+  return add(std::move(rule));
+}
+
 Status TopicPolicy::add_plaintext_rule(std::string_view filter) {
   return add(make_rule(filter, {}, true, std::nullopt));
 }

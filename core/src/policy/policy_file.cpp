@@ -304,7 +304,7 @@ Status suite_and_signers(const toml::table& rule, Suite& suite, std::vector<std:
 Status add_rule(TopicPolicy& policy, const toml::table& rule) {
   for (const auto& [key, value] : rule) {
     if (key != "filter" && key != "key" && key != "plaintext" && key != "retained" &&
-        key != "retained_max_age_ms" && key != "suite" && key != "signers") {
+        key != "retained_max_age_ms" && key != "suite" && key != "signers" && key != "compact") {
       return at(value, "unknown rule field '" + std::string(key.str()) + "'");
     }
   }
@@ -324,8 +324,16 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
     Suite suite = Suite::symmetric;
     std::vector<std::string> signers;
     if (Status s = suite_and_signers(rule, suite, signers); !s) return s;
+    bool compact = false;
+    if (const toml::node* n = rule.get("compact")) {
+      if (!n->is_boolean() || !n->as_boolean()->get()) return at(*n, "'compact' may only be true");
+      if (suite != Suite::symmetric) return at(*n, "'compact' needs suite 1");
+      compact = true;
+    }
     if (suite == Suite::signed_sender) {
       added = policy.add_signed_rule(*filter, *name, std::move(signers), retained);
+    } else if (compact) {
+      added = policy.add_compact_rule(*filter, *name, retained);
     } else {
       added = retained ? policy.add_rule(*filter, *name, *retained) : policy.add_rule(*filter, *name);
     }
@@ -336,7 +344,7 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
     if (rule.contains("retained") || rule.contains("retained_max_age_ms")) {
       return at(rule, "a plaintext rule has no retained policy: its messages pass through as they are");
     }
-    if (rule.contains("suite") || rule.contains("signers")) {
+    if (rule.contains("suite") || rule.contains("signers") || rule.contains("compact")) {
       return at(rule, "a plaintext rule has no suite and no signers: its messages pass through as they are");
     }
     added = policy.add_plaintext_rule(*filter);

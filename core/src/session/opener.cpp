@@ -100,16 +100,22 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   if (rule.plaintext) return payload.assign(envelope);
   if (!header) return std::move(header).error();
   if (header->key_id == 0) return Errc::unknown_key;
+  // The envelope version is the rule's: no downgrade to 55 bytes' fields, no
+  // compact envelope where the rule wants the full one.
+  if ((header->version == kEnvelopeVersionCompact) != rule.compact) return Errc::wrong_suite_for_topic;
   if (!signer_found) return signer_found;
   // Encrypt-then-sign: the signature, and the signer's authorisation, before
   // decryption and before any replay state.
   if (header->suite == kSuiteSignedSender) {
     if (Status s = internal::verify_signer(rule, topic, envelope, signer_key, out.signer); !s) return s;
   }
+  const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
+  // v3 carries seconds modulo 2^24: the full time is read against `now`, and
+  // authenticated with the rest (a wrong reading fails the tag).
+  if (header->version == kEnvelopeVersionCompact) header->timestamp_ms = compact_timestamp_ms(header->timestamp_ms, now);
   if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload); !s) {
     return s;
   }
-  const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
   MessageFacts facts;
   facts.topic = topic;
   facts.key_name = rule.key_name;

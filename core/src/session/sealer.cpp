@@ -112,12 +112,19 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     if (impl_->fork_generation != g_fork_generation.load(std::memory_order_relaxed)) {
       impl_->new_session();
     }
+    // A compact envelope carries 4 bytes of sequence: past them, a new
+    // session (new sender), never a wrap (docs/SPEC.md, section 4b).
+    if (resolved.rule->compact && impl_->next_sequence > kCompactMaxSequence) impl_->new_session();
     if (impl_->next_sequence == UINT64_MAX) {
       out.clear();
       return Errc::nonce_exhausted;
     }
     header.sender = impl_->sender;
     header.sequence = impl_->next_sequence++;
+    if (resolved.rule->compact) {
+      header.version = kEnvelopeVersionCompact;
+      std::fill(header.sender.begin() + kCompactSessionSize, header.sender.end(), uint8_t{0});
+    }
     // Read with the sequence, and never below the last one, so that within a
     // session timestamps do not decrease as the sequence grows, across
     // threads and wall-clock steps (docs/SPEC.md, section 6).

@@ -21,10 +21,6 @@ namespace {
 constexpr size_t kOffsetVersion = 0;
 constexpr size_t kOffsetSuite = 1;
 constexpr size_t kOffsetFlags = 2;
-constexpr size_t kTopicLengthSize = 2;
-// Associated data up to this size is built on the stack; longer topics
-// (rare: MQTT allows 65535 bytes) use the heap.
-constexpr size_t kStackAdSize = 512;
 
 // Where the fields of one version's header are. The associated data covers
 // the header up to the nonce; the nonce itself (sender and sequence) is
@@ -71,30 +67,29 @@ void write_header(const EnvelopeHeader& h, const Layout& at, uint8_t* out) {
   internal::store_be64(out + at.sequence, h.sequence);
 }
 
-// header[0..nonce) || u16be(len(topic)) || topic, in `stack` if it fits, else
-// in `heap`.
-const uint8_t* build_ad(const uint8_t* header, const Layout& at, std::string_view topic,
-                        uint8_t* stack, std::vector<uint8_t>& heap, size_t& ad_size) {
-  ad_size = at.nonce + kTopicLengthSize + topic.size();
+}  // namespace
+
+const uint8_t* internal::build_ad(const uint8_t* header, size_t header_ad_size, std::string_view topic,
+                                  uint8_t* stack, std::vector<uint8_t>& heap, size_t& ad_size) {
+  ad_size = header_ad_size + kTopicLengthSize + topic.size();
   uint8_t* ad = stack;
   if (ad_size > kStackAdSize) {
     heap.resize(ad_size);
     ad = heap.data();
   }
-  std::memcpy(ad, header, at.nonce);
-  ad[at.nonce] = static_cast<uint8_t>(topic.size() >> 8);
-  ad[at.nonce + 1] = static_cast<uint8_t>(topic.size());
-  std::memcpy(ad + at.nonce + kTopicLengthSize, topic.data(), topic.size());
+  std::memcpy(ad, header, header_ad_size);
+  ad[header_ad_size] = static_cast<uint8_t>(topic.size() >> 8);
+  ad[header_ad_size + 1] = static_cast<uint8_t>(topic.size());
+  std::memcpy(ad + header_ad_size + kTopicLengthSize, topic.data(), topic.size());
   return ad;
 }
-
-}  // namespace
 
 Result<EnvelopeHeader> parse_header(ByteView envelope) {
   if (envelope.size() < kMinEnvelopeSize) return Error(Errc::malformed, "shorter than an envelope");
   if (envelope.size() > kMaxEnvelopeSize) return Error(Errc::malformed, "larger than MQTT allows");
   EnvelopeHeader h;
   h.version = envelope[kOffsetVersion];
+  if ((h.version & kVersionMask) == kEnvelopeVersionCompact) return internal::parse_compact_header(envelope);
   if (h.version != kEnvelopeVersion && h.version != kEnvelopeVersionV1) {
     return Errc::unsupported_version;
   }
@@ -130,6 +125,7 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
     out.clear();
     return Errc::invalid_topic;
   }
+  if (header.version == kEnvelopeVersionCompact) return internal::seal_compact(topic_key, topic, header, payload, out);
   const bool v1 = header.version == kEnvelopeVersionV1;
   if ((!v1 && header.version != kEnvelopeVersion) || (header.flags & ~kKnownFlags) != 0 ||
       (v1 && header.flags != 0) ||
@@ -147,7 +143,7 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
-  const uint8_t* ad = build_ad(header_bytes, at, topic, stack_ad, heap_ad, ad_size);
+  const uint8_t* ad = internal::build_ad(header_bytes, at.nonce, topic, stack_ad, heap_ad, ad_size);
   return internal::aead::seal(topic_key, header_bytes + at.nonce, ByteView(ad, ad_size),
                               ByteView(header_bytes, at.header), payload, kMaxPayloadSize, out);
 }
@@ -155,18 +151,21 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
 namespace internal {
 Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
                  const EnvelopeHeader& header, OutBuffer& out) {
+  if (header.version == kEnvelopeVersionCompact) {
+    return open_compact_body(topic_key, topic, envelope, header.timestamp_ms, out);
+  }
   const Layout& at = layout(header.version, header.suite);
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
-  const uint8_t* ad = build_ad(envelope.data(), at, topic, stack_ad, heap_ad, ad_size);
+  const uint8_t* ad = build_ad(envelope.data(), at.nonce, topic, stack_ad, heap_ad, ad_size);
   return aead::open(topic_key, envelope.data() + at.nonce, ByteView(ad, ad_size),
                     ByteView(envelope.data() + at.header, envelope.size() - at.header - at.trailer), out);
 }
 }  // namespace internal
 
 Status internal::open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
-                               std::vector<uint8_t>& out) {
+                               uint64_t now_ms, std::vector<uint8_t>& out) {
   Result<EnvelopeHeader> header = parse_header(envelope);
   if (!header) {
     out.clear();
@@ -176,6 +175,7 @@ Status internal::open_with_key(const uint8_t topic_key[kKeySize], std::string_vi
     out.clear();
     return Errc::invalid_topic;
   }
+  if (header->version == kEnvelopeVersionCompact) header->timestamp_ms = compact_timestamp_ms(header->timestamp_ms, now_ms);
   return internal::open_body(topic_key, topic, envelope, *header, out);
 }
 

@@ -21,15 +21,18 @@ namespace mqseal::internal {
   OutBuffer to(out);
   return seal_with_header(topic_key, topic, header, payload, to);
 }
+// v3: the full time is read against `now_ms` (compact_timestamp_ms); v1/v2
+// ignore it.
 [[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                   ByteView envelope, std::vector<uint8_t>& out);
+                                   ByteView envelope, uint64_t now_ms, std::vector<uint8_t>& out);
 
 // Verifies and decrypts an envelope whose header parse_header() accepted as
 // `header`, for a topic of at most kMaxTopicSize bytes, under aead::open's
 // contract: invalid_argument (overlap, `out` untouched; caller memory too
 // small, `out` cleared), or authentication_failed (`out` cleared). Suite 2:
 // the AEAD part only (the signature is verify_signature's; the Opener calls
-// that first).
+// that first). v3: header.timestamp_ms must be the full time as the receiver
+// reads it (compact_timestamp_ms), not the parsed field.
 [[nodiscard]] Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
                                ByteView envelope, const EnvelopeHeader& header, OutBuffer& out);
 [[nodiscard]] inline Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
@@ -38,6 +41,31 @@ namespace mqseal::internal {
   OutBuffer to(out);
   return open_body(topic_key, topic, envelope, header, to);
 }
+
+// The associated data of every version: header[0..header_ad_size) ||
+// u16be(len(topic)) || topic, in `stack` (kStackAdSize bytes) if it fits,
+// else in `heap`; `ad_size` gets its size.
+inline constexpr size_t kTopicLengthSize = 2;
+// Associated data up to this size is built on the stack; longer topics
+// (rare: MQTT allows 65535 bytes) use the heap.
+inline constexpr size_t kStackAdSize = 512;
+const uint8_t* build_ad(const uint8_t* header, size_t header_ad_size, std::string_view topic, uint8_t* stack,
+                        std::vector<uint8_t>& heap, size_t& ad_size);
+
+// Envelope v3, compact (docs/SPEC.md, section 4b; core/src/wire/compact_envelope.cpp).
+// parse_header's work once the first byte says v3: malformed (shorter than
+// kEnvelopeOverheadCompact, unknown flags).
+[[nodiscard]] Result<EnvelopeHeader> parse_compact_header(ByteView envelope);
+// seal_with_header for header.version kEnvelopeVersionCompact:
+// invalid_argument unless suite is 1, flags known, sequence at most
+// kCompactMaxSequence and sender's last 8 bytes zero.
+[[nodiscard]] Status seal_compact(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                  const EnvelopeHeader& header, ByteView payload, OutBuffer& out);
+// open_body for a v3 envelope, whose full time the receiver read as
+// `timestamp_ms` (compact_timestamp_ms): authentication_failed unless it is
+// the sealer's, to the second.
+[[nodiscard]] Status open_compact_body(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                       ByteView envelope, uint64_t timestamp_ms, OutBuffer& out);
 
 // Suite 2 (docs/SPEC.md, section 4a; core/src/wire/signed_envelope.cpp).
 // The 64-byte message suite 2 signs is kSignedDomain || digest, where digest =

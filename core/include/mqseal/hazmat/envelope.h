@@ -55,8 +55,15 @@ namespace mqseal::hazmat {
 // 2, the AEAD only: the signature is NOT checked (Opener checks it).
 // invalid_argument, with `out` left as it was, for an envelope inside `out`'s
 // buffer; on any other failure `out` is left empty.
+// A compact envelope (v3) is invalid_argument here: its full time is read
+// against a receiver's clock, so it needs the overload below.
 [[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
                                    ByteView envelope, std::vector<uint8_t>& out);
+// The same, any version; a v3 envelope's time read against `now_ms`
+// (compact_timestamp_ms): authentication_failed unless that is the time it
+// was sealed at, to the second.
+[[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                   ByteView envelope, uint64_t now_ms, std::vector<uint8_t>& out);
 
 }  // namespace mqseal::hazmat
 
