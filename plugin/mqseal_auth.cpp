@@ -137,7 +137,10 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //                               connect and command timeouts 250 ms each;
 //                               the broker does not start if Redis cannot
 //                               be reached then; a core built without Redis
-//                               refuses it)
+//                               refuses it; log lines show it with all
+//                               between :// and the last '@' as ***; any
+//                               other value starting with redis is refused
+//                               unechoed)
 //   replay_namespace            with a redis:// store only: the deployment
 //                               namespace its keys start with, 1 to 64 of
 //                               A-Z a-z 0-9 . _ - (default mqseal); brokers
@@ -239,19 +242,25 @@ std::string replay_store(std::string_view value, Settings& settings) {
     return {};
   }
   if (value.substr(0, kRedisStorePrefix.size()) == kRedisStorePrefix) {
+    // redis:/, redis:, Redis:// ...: a typo whose text may hold a password.
+    if (value.find("://") != kRedisStorePrefix.size() && value.find("://") != kRedisStorePrefix.size() + 1) {
+      return "not a redis:// URL (redis://[[user]:password@]host[:port][/db])";
+    }
     settings.replay_redis = std::string(value);  // checked part by part when the store is opened
     return {};
   }
   return "neither memory, file:/absolute/path nor redis://host:port/db";
 }
 
-// A redis:// URL for log lines: its password (user:password@) as ***.
+// A value for log lines: everything between "://" and the last '@' (a
+// redis:// URL's user:password, which may hold '/' and '@') as ***; with an
+// '@' but no "://" before it (a typo such as redis:/:password@host),
+// everything before the last '@'.
 std::string without_password(const std::string& url) {
+  const size_t at = url.rfind('@');
+  if (at == std::string::npos) return printable(url.c_str());
   const size_t start = url.find("://");
-  if (start == std::string::npos) return printable(url.c_str());
-  const size_t end = std::min(url.find('/', start + 3), url.size());
-  const size_t at = url.rfind('@', end);
-  if (at == std::string::npos || at < start) return printable(url.c_str());
+  if (start == std::string::npos || start > at) return printable(("***" + url.substr(at)).c_str());
   return printable((url.substr(0, start + 3) + "***" + url.substr(at)).c_str());
 }
 

@@ -297,6 +297,26 @@ TEST(RedisReplayStore, PasswordAndDatabaseAreUsedAndAWrongPasswordRefusesOpening
   EXPECT_NE(db.find("SELECT refused"), std::string::npos) << db;
 }
 
+// The password is everything between "//" (or the user's ':') and the LAST
+// '@': it may hold '/', '@', '?' and '#'; no error quotes any part of it.
+TEST(RedisReplayStore, APasswordWithSlashesAndAtSignsIsUsedAndNeverQuoted) {
+  const std::string pw = "pw/Qx7@w?rd#1/0";
+  testing::RedisServer redis({"--requirepass", pw});
+  ASSERT_TRUE(redis.running()) << redis.log();
+  const std::string at = "127.0.0.1:" + std::to_string(redis.port());
+  for (const std::string& url : std::vector<std::string>{"redis://:pw/Qx7@" + at, "redis://:pw/Qx7@" + at + "/x", "redis://:pw/Qx7@999.1.1.1",
+                                 "redis://:pw/Qx7@" + at + "/0?x=1", "redis://:pw/Qx7@h:0", "redis://u:pw/Qx7@",
+                                 "redis://u:pw Qx7/x@" + at}) {
+    const std::string r = refusal(url);
+    EXPECT_EQ(r.find("Qx7"), std::string::npos) << url << " -> the password was quoted: " << r;
+    EXPECT_EQ(r.find("pw/"), std::string::npos) << url << " -> the password was quoted: " << r;
+  }
+  Result<std::shared_ptr<ReplayStore>> store = open_redis_replay_store("redis://:" + pw + "@" + at + "/2", options_of());
+  ASSERT_TRUE(store) << store.error().message();
+  EXPECT_EQ(answer(**store, claim_of("alice", 1)), "first_use");
+  EXPECT_EQ(answer(**store, claim_of("alice", 1)), "seen");
+}
+
 TEST(RedisReplayStore, StoppedRedisIsAnErrorWithinTheTimeoutAndARestartedOneWorksAgain) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.log();

@@ -191,10 +191,13 @@ struct RedisReplayStoreOptions {
 // host an IPv4 address, an IPv6 address in brackets, or a DNS name (resolved
 // at each connection); port 1..65535 (default 6379); db 0..65535 (default
 // 0); the password is sent with AUTH (with the user: Redis 6 ACLs), 1 to 512
-// printable ASCII characters without '/', no percent-decoding. No TLS
+// printable ASCII characters without blanks, no percent-decoding: user and
+// password end at the URL's LAST '@', so the password may hold '/', '@', '?',
+// '#' (and ':'). No TLS
 // (rediss:// is refused: put Redis behind a TLS tunnel on loopback), no
 // Redis Cluster (the script's keys are in different slots).
-// Refused, with the part named (never the password's characters):
+// Refused, with the part named (never the password's characters: no text
+// before the last '@' is quoted in any message):
 //   invalid_argument  a bad URL part or option; a core built without Redis
 //                     (MQSEAL_WITH_REDIS=OFF) refuses every URL so;
 //   io_error          Redis unreachable, slow past a timeout, refusing AUTH

@@ -131,6 +131,11 @@ Result<Endpoint> parse_url(std::string_view url) {
   }
   if (url.substr(0, kScheme.size()) != kScheme) return bad_url("scheme", "not a redis:// URL");
   std::string_view rest = url.substr(kScheme.size());
+  // user:password ends at the LAST '@' (the password may hold '/', '@', '?',
+  // '#'): no part quoted below comes from before it.
+  const size_t at = rest.rfind('@');
+  const std::string_view userinfo = at == std::string_view::npos ? std::string_view() : rest.substr(0, at);
+  if (at != std::string_view::npos) rest.remove_prefix(at + 1);
   if (rest.find_first_of("?#") != std::string_view::npos) return bad_url("query", "no ?query or #fragment is taken");
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -142,9 +147,7 @@ Result<Endpoint> parse_url(std::string_view url) {
                                      std::to_string(kMaxDatabase));
     }
   }
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    authority.remove_prefix(at + 1);
+  if (at != std::string_view::npos) {
     const size_t colon = userinfo.find(':');
     if (colon == std::string_view::npos) {
       return bad_url("password", "the user part has no ':' (redis://:password@host or redis://user:password@host)");
@@ -156,8 +159,7 @@ Result<Endpoint> parse_url(std::string_view url) {
     }
     const bool printable = std::all_of(password.begin(), password.end(), [](char c) { return c > ' ' && c < 0x7f; });
     if (password.empty() || password.size() > kMaxPasswordSize || !printable) {
-      return bad_url("password", "1 to " + std::to_string(kMaxPasswordSize) +
-                                     " printable ASCII characters without blanks or '/'");
+      return bad_url("password", "1 to " + std::to_string(kMaxPasswordSize) + " printable ASCII characters without blanks");
     }
     e.user = std::string(user);
     Result<internal::Secret> secret = internal::Secret::copy_of(
