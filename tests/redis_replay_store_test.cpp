@@ -115,7 +115,7 @@ TEST(RedisReplayStore, KeysFollowTheSpecAndExpireByTheCallersClockNotRedisDate) 
   EXPECT_EQ(redis.cli({"TYPE", "mqseal:quota:" + partition}).out, "zset\n");
   EXPECT_EQ(redis.cli({"ZSCORE", "mqseal:quota:" + partition, key.substr(13)}).out,
             std::to_string(kNow + 50) + "\n");
-  EXPECT_EQ(redis.cli({"ZCARD", "mqseal:claims"}).out, "1\n");
+  EXPECT_EQ(redis.cli({"ZCARD", "mqseal:claims:token"}).out, "1\n");
   EXPECT_GT(std::stol(redis.cli({"PTTL", "mqseal:quota:" + partition}).out), 50'000);
   // keep_until == now: kept to the end of that second (1 s), then forgotten by Redis.
   ASSERT_EQ(answer(*store, claim_of("alice", 8, kNow)), "first_use");
@@ -177,6 +177,21 @@ TEST(RedisReplayStore, NamespacesKeepDeploymentsApartAndTheCapacityHolds) {
   // Past keep_until (by the caller's clock) they no longer count.
   EXPECT_EQ(answer(*small2, claim_of("dave", 1, kKeep + 100, kKeep + 1)), "first_use");
   EXPECT_EQ(small->remembered(), 1u);
+}
+
+// Each kind of claim (its name_space) has its own capacity set: message
+// claims of a key holder filling theirs leave every token claim (login) alone.
+TEST(RedisReplayStore, MessageClaimsFillingTheirCapacityNeverRefuseATokenClaim) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  auto store = open_store(redis, options_of("shared", 3));
+  for (uint32_t n = 1; n <= 3; ++n) {
+    EXPECT_EQ(answer(*store, ReplayClaim{"message", "plant-key", id_of(n), kKeep, kNow, 64}), "first_use");
+  }
+  EXPECT_EQ(answer(*store, ReplayClaim{"message", "plant-key", id_of(4), kKeep, kNow, 64}), "capacity_exceeded");
+  EXPECT_EQ(answer(*store, claim_of("alice", 1)), "first_use");
+  EXPECT_EQ(redis.cli({"ZCARD", "shared:claims:token"}).out, "1\n");
+  EXPECT_EQ(redis.cli({"ZCARD", "shared:claims:message"}).out, "3\n");
 }
 
 TEST(RedisReplayStore, EveryBadUrlPartAndOptionIsRefusedNamingIt) {
@@ -285,8 +300,8 @@ TEST(RedisReplayStore, PasswordAndDatabaseAreUsedAndAWrongPasswordRefusesOpening
   const std::string at = "127.0.0.1:" + std::to_string(redis.port());
   auto store = take(open_redis_replay_store("redis://:s3cret-pw@" + at + "/3", options_of()));
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "first_use");
-  EXPECT_EQ(redis.cli({"-a", "s3cret-pw", "--no-auth-warning", "-n", "3", "ZCARD", "mqseal:claims"}).out, "1\n");
-  EXPECT_EQ(redis.cli({"-a", "s3cret-pw", "--no-auth-warning", "-n", "0", "ZCARD", "mqseal:claims"}).out, "0\n");
+  EXPECT_EQ(redis.cli({"-a", "s3cret-pw", "--no-auth-warning", "-n", "3", "ZCARD", "mqseal:claims:token"}).out, "1\n");
+  EXPECT_EQ(redis.cli({"-a", "s3cret-pw", "--no-auth-warning", "-n", "0", "ZCARD", "mqseal:claims:token"}).out, "0\n");
   const std::string wrong = refusal("redis://:wrong-pw@" + at);
   EXPECT_NE(wrong.find("io_error: "), std::string::npos) << wrong;
   EXPECT_NE(wrong.find("Redis " + at + "/0: AUTH refused"), std::string::npos) << wrong;
@@ -371,8 +386,8 @@ TEST(RedisReplayStore, WrongTypesAtTheKeysAreErrorsNeverFirstUse) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("WRONGTYPE"), std::string::npos) << r.error().message();
   // The namespace's set of claims as a hash.
-  ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims"}).ok());
-  ASSERT_TRUE(redis.cli({"HSET", "mqseal:claims", "f", "v"}).ok());
+  ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims:token"}).ok());
+  ASSERT_TRUE(redis.cli({"HSET", "mqseal:claims:token", "f", "v"}).ok());
   r = store->claim(claim_of("bob", 1));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("WRONGTYPE"), std::string::npos) << r.error().message();
@@ -381,7 +396,7 @@ TEST(RedisReplayStore, WrongTypesAtTheKeysAreErrorsNeverFirstUse) {
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "seen");
   // After an error reply the next claim connects again at once: other partitions work on.
   EXPECT_EQ(answer(*store, claim_of("carol", 1)), "io_error") << "mqseal:claims is still a hash";
-  ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims"}).ok());
+  ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims:token"}).ok());
   EXPECT_EQ(answer(*store, claim_of("carol", 1)), "first_use");
 }
 

@@ -167,10 +167,14 @@ struct RedisReplayStoreOptions {
   // that several deployments share one Redis without sharing claims. 1 to
   // kMaxRedisNamespaceSize characters of A-Z a-z 0-9 . _ -
   std::string key_namespace = "mqseal";
-  // Live claims held at most over all partitions and every store on this
-  // server and namespace, 1..kMaxRedisReplayCapacity (the mosquitto plugin
-  // uses users x max_tokens_per_user). When they are all live, every new
-  // claim is refused (capacity_exceeded).
+  // Live claims held at most of each kind (claim.name_space: "token",
+  // "message"...) over all partitions and every store on this server and
+  // namespace, 1..kMaxRedisReplayCapacity (the mosquitto plugin uses users x
+  // max_tokens_per_user). Each kind has its own capacity set in Redis
+  // (<namespace>:claims:<kind>): message claims never fill the token
+  // verifier's. When a kind's claims are all live, its every new claim is
+  // refused (capacity_exceeded); stores sharing a namespace and a kind should
+  // be given the same capacity (each compares the shared count with its own).
   size_t capacity = 0;
   // 1..kMaxRedisTimeoutMs each. A claim returns within connect_timeout_ms +
   // command_timeout_ms (plus the system resolver's time when the URL names
@@ -214,8 +218,9 @@ struct RedisReplayStoreOptions {
 // error reply, such as READONLY from a primary demoted by a failover), so
 // claims work again when Redis does, without reopening. One connection, under a mutex:
 // concurrent claims wait for each other, each at most the bound above.
-// remembered() asks Redis (every store's live claims in this namespace; 0
-// if Redis cannot answer).
+// remembered() asks Redis (every store's live token claims in this
+// namespace, and those of each kind this store has claimed; 0 if Redis
+// cannot answer).
 [[nodiscard]] Result<std::shared_ptr<ReplayStore>> open_redis_replay_store(std::string_view url,
                                                                            RedisReplayStoreOptions options);
 

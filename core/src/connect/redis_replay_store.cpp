@@ -13,6 +13,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,10 +44,11 @@ constexpr long kMsPerSLong = 1000;
 constexpr size_t kScriptShaSize = 40;  // SCRIPT LOAD's answer: SHA-1 in hex
 constexpr std::string_view kNoEviction = "noeviction";
 constexpr std::string_view kPolicyField = "maxmemory_policy:";
+constexpr std::string_view kTokenKind = "token";  // the token verifier's claims
 
 // The claim, one atomic script (docs/SPEC.md section 11 states it
-// normatively). KEYS: the claim key, the partition's quota set, the
-// namespace's set of every claim. ARGV: ttl in ms (from the caller's clock:
+// normatively). KEYS: the claim key, the partition's quota set, the set of
+// every claim of this kind (the claim's name_space) in the namespace. ARGV: ttl in ms (from the caller's clock:
 // keep_until - now + 1 s), the caller's now_s, keep_until_s, the partition's
 // quota, the capacity, the member naming this claim in both sets.
 // Answers 0 first_use, 1 seen, 2 partition full, 3 store full; an error
@@ -283,7 +285,9 @@ class RedisStore final : public ReplayStore {
     const std::string member = partition + ":" + internal::hex_encode(ByteView(c.id.data(), c.id.size()));
     const std::string claim_key = options_.key_namespace + ":claim:" + member;
     const std::string quota_key = options_.key_namespace + ":quota:" + partition;
-    const std::string all_key = options_.key_namespace + ":claims";
+    // Each kind of claim has its own capacity: message claims never fill
+    // the tokens' (logins), nor one consumer group's another's.
+    const std::string all_key = capacity_key(c.name_space);
     const std::string now = std::to_string(c.now_s);
     const std::string keep_until = std::to_string(c.keep_until_s);
     const std::string quota = std::to_string(c.max_per_partition);
@@ -291,6 +295,7 @@ class RedisStore final : public ReplayStore {
 
     const SigpipeBlocked no_sigpipe;
     std::lock_guard<std::mutex> lock(mutex_);
+    kinds_.emplace(c.name_space);
     const Deadline until = deadline();
     if (Status s = ensure_connected(until); !s) return s.error();
     Result<Reply> reply = run({"EVALSHA", sha_, "3", claim_key, quota_key, all_key, ttl_ms, now, keep_until, quota,
@@ -336,12 +341,20 @@ class RedisStore final : public ReplayStore {
     std::lock_guard<std::mutex> lock(mutex_);
     const Deadline until = deadline();
     if (!ensure_connected(until)) return 0;
-    Result<Reply> reply = run({"ZCARD", options_.key_namespace + ":claims"}, until);
-    if (!reply || (*reply)->type != REDIS_REPLY_INTEGER || (*reply)->integer < 0) return 0;
-    return static_cast<size_t>((*reply)->integer);
+    size_t total = 0;
+    for (const std::string& kind : kinds_) {
+      Result<Reply> reply = run({"ZCARD", capacity_key(kind)}, until);
+      if (!reply || (*reply)->type != REDIS_REPLY_INTEGER || (*reply)->integer < 0) return 0;
+      total += static_cast<size_t>((*reply)->integer);
+    }
+    return total;
   }
 
  private:
+  std::string capacity_key(std::string_view kind) const {
+    return options_.key_namespace + ":claims:" + std::string(kind);
+  }
+
   Deadline deadline() const {
     return Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms + options_.command_timeout_ms);
   }
@@ -456,6 +469,8 @@ class RedisStore final : public ReplayStore {
   // Under mutex_:
   mutable redisContext* context_ = nullptr;  // null: not connected
   mutable std::string sha_;                 // the claim script's, on this connection
+  // The kinds of claim remembered() counts: tokens, and those claimed here.
+  mutable std::set<std::string, std::less<>> kinds_{std::string(kTokenKind)};
   mutable Deadline retry_after_{};
 };
 
