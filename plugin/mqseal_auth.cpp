@@ -25,6 +25,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <sodium.h>
 
 #include <mqseal/credentials.h>
 #include <mqseal/envelope.h>
@@ -163,8 +164,15 @@ struct Settings {
   mqseal::VerifierOptions verifier;
   std::vector<std::string> protected_filters;
   std::string replay_file;   // empty: the in-memory store (or Redis)
-  std::string replay_redis;  // a redis:// URL, or empty
+  std::string replay_redis;  // a redis:// URL (its password in it), or empty: wiped
   std::string replay_namespace;
+  Settings() = default;
+  Settings(const Settings&) = delete;
+  Settings& operator=(const Settings&) = delete;
+  ~Settings() { wipe_replay_redis(); }
+  // Once the store has it (hiredis keeps its own copy of the password, for
+  // AUTH on each reconnect, as long as the store lives).
+  void wipe_replay_redis() noexcept { sodium_memzero(replay_redis.data(), replay_redis.size()); }
 };
 
 // Empty if `value` is good (and then stored), else what is wrong with it.
@@ -351,6 +359,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     redis_options.capacity = room(mqseal::kMaxRedisReplayCapacity, "Redis replay store");
     if (redis_options.capacity == 0) return false;
     auto store = mqseal::open_redis_replay_store(settings.replay_redis, redis_options);
+    settings.wipe_replay_redis();
     if (!store) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store '%s': %s", url.c_str(),
                            store.error().message().c_str());
