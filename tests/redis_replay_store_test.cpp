@@ -366,6 +366,33 @@ TEST(RedisReplayStore, StoppedRedisIsAnErrorWithinTheTimeoutAndARestartedOneWork
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "seen");
 }
 
+// A host name is resolved once, when the store is opened: a reconnect
+// (here after a restart) connects to that address without asking the
+// resolver again, which could block the broker's thread (the address shows
+// in every message).
+TEST(RedisReplayStore, AHostNameIsResolvedOnceAndReconnectsUseTheAddress) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  RedisReplayStoreOptions o = options_of();
+  o.retry_interval_ms = 0;
+  const std::string port = std::to_string(redis.port());
+  auto store = take(open_redis_replay_store("redis://localhost:" + port, o));
+  ASSERT_EQ(answer(*store, claim_of("alice", 1)), "first_use");
+  redis.stop();
+  Result<ClaimOutcome> r = store->claim(claim_of("alice", 2));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("Redis localhost:" + port + "/0 at 127.0.0.1"), std::string::npos)
+      << r.error().message();
+  redis.restart();
+  ASSERT_TRUE(redis.running()) << redis.log();
+  EXPECT_EQ(answer(*store, claim_of("alice", 2)), "first_use");
+  EXPECT_EQ(answer(*store, claim_of("alice", 2)), "seen");
+  const std::string unknown = refusal("redis://no-such-host.invalid:" + port);
+  EXPECT_EQ(unknown.rfind("io_error: ", 0), 0u) << unknown;
+  EXPECT_NE(unknown.find("redis URL: host: cannot resolve 'no-such-host.invalid'"), std::string::npos)
+      << unknown;
+}
+
 TEST(RedisReplayStore, WrongTypesAtTheKeysAreErrorsNeverFirstUse) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.log();

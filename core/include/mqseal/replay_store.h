@@ -177,8 +177,8 @@ struct RedisReplayStoreOptions {
   // be given the same capacity (each compares the shared count with its own).
   size_t capacity = 0;
   // 1..kMaxRedisTimeoutMs each. A claim returns within connect_timeout_ms +
-  // command_timeout_ms (plus the system resolver's time when the URL names
-  // a host instead of an IP address), answered or refused.
+  // command_timeout_ms, answered or refused (a host name was resolved when
+  // the store was opened: a reconnect never waits for a resolver).
   uint32_t connect_timeout_ms = kDefaultRedisTimeoutMs;
   uint32_t command_timeout_ms = kDefaultRedisTimeoutMs;
   // After a failure that dropped the connection (unreachable, a timeout, a
@@ -192,8 +192,11 @@ struct RedisReplayStoreOptions {
 
 // Connects to the Redis server at `url`:
 //   redis://[[user]:password@]host[:port][/db]
-// host an IPv4 address, an IPv6 address in brackets, or a DNS name (resolved
-// at each connection); port 1..65535 (default 6379); db 0..65535 (default
+// host an IPv4 address, an IPv6 address in brackets, or a DNS name, resolved
+// ONCE, here (blocking as long as the system's resolver takes: at startup),
+// to its first address, which every later connection dials (messages name
+// it: "Redis host:port/db at address"); a name that moves to another
+// address needs the store opened again (a broker restarted); port 1..65535 (default 6379); db 0..65535 (default
 // 0); the password is sent with AUTH (with the user: Redis 6 ACLs), 1 to 512
 // printable ASCII characters without blanks, no percent-decoding: user and
 // password end at the URL's LAST '@', so the password may hold '/', '@', '?',
@@ -204,7 +207,8 @@ struct RedisReplayStoreOptions {
 // before the last '@' is quoted in any message):
 //   invalid_argument  a bad URL part or option; a core built without Redis
 //                     (MQSEAL_WITH_REDIS=OFF) refuses every URL so;
-//   io_error          Redis unreachable, slow past a timeout, refusing AUTH
+//   io_error          a host name that does not resolve; Redis
+//                     unreachable, slow past a timeout, refusing AUTH
 //                     or SELECT, or configured to evict keys
 //                     (maxmemory-policy other than noeviction: an evicted
 //                     claim would be first_use again).

@@ -3,6 +3,7 @@
 // includes hiredis (a private dependency: MQSEAL_WITH_REDIS).
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/time.h>
@@ -119,7 +120,8 @@ bool is_namespace_char(char c) {
 }
 
 struct Endpoint {
-  std::string host;  // for the connection: an IPv6 address without brackets
+  std::string host;     // as the URL names it (an IPv6 address without brackets)
+  std::string address;  // numeric, resolved once when the store is opened: what every connection dials
   uint32_t port = kDefaultPort;
   uint32_t db = 0;
   std::string user;           // empty: AUTH with the password alone
@@ -202,9 +204,34 @@ Result<Endpoint> parse_url(std::string_view url) {
     return bad_url("port", "'" + std::string(port) + "' is not a whole number from 1 to " + std::to_string(kMaxPort));
   }
   e.host = std::string(host);
+  return e;
+}
+
+// The host's first address, and `where`. getaddrinfo blocks as long as the
+// system's resolver takes, once, when the store is opened; every later
+// connection dials the numeric address, so a reconnect (in a broker's one
+// thread) never waits for a resolver, only for its timeouts.
+Status resolve(Endpoint& e) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(e.host.c_str(), nullptr, &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    return Error(Errc::io_error, "redis URL: host: cannot resolve '" + e.host + "': " + gai_strerror(rc));
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw = found->ai_family == AF_INET6
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(found->ai_addr)->sin6_addr)
+                        : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr);
+  const bool ok = inet_ntop(found->ai_family, raw, text, sizeof text) != nullptr;
+  freeaddrinfo(found);
+  if (!ok) return Error(Errc::io_error, "redis URL: host: cannot resolve '" + e.host + "'");
+  e.address = text;
   const bool v6 = e.host.find(':') != std::string::npos;
   e.where = "Redis " + (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port) + "/" + std::to_string(e.db);
-  return e;
+  if (e.address != e.host) e.where += " at " + e.address;
+  return {};
 }
 
 // hiredis writes with write(2): a peer that closed the connection would
@@ -388,7 +415,7 @@ class RedisStore final : public ReplayStore {
 
   Status connect(Deadline until) const {
     drop();
-    redisContext* c = redisConnectWithTimeout(endpoint_.host.c_str(), static_cast<int>(endpoint_.port),
+    redisContext* c = redisConnectWithTimeout(endpoint_.address.c_str(), static_cast<int>(endpoint_.port),
                                               to_timeval(options_.connect_timeout_ms));
     if (c == nullptr) return failed("cannot allocate a connection");
     if (c->err != 0) {
@@ -500,6 +527,7 @@ Result<std::shared_ptr<ReplayStore>> open_redis_replay_store(std::string_view ur
   }
   Result<Endpoint> endpoint = parse_url(url);
   if (!endpoint) return std::move(endpoint).error();
+  if (Status s = resolve(*endpoint); !s) return s.error();
   auto store = std::make_shared<RedisStore>(std::move(*endpoint), std::move(options));
   if (Status s = store->open(); !s) return s.error();
   std::shared_ptr<ReplayStore> out = std::move(store);
