@@ -771,6 +771,20 @@ TEST(SharedReplay, CreateRefusesAStoreTooSmallOrABadQuota) {
   }
   options.max_claims_per_key_name = kMaxClaimsPerKeyName;
   EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
+  // Claims a store would have to keep longer than kMaxRedisClaimLifetimeS
+  // (a Redis store refuses every such claim): refused at creation, not at
+  // each message. A claim is kept up to max_age + 2 x skew + 2 s.
+  options.replay.max_future_skew_ms = 0;
+  options.replay.max_age_ms = (kMaxRedisClaimLifetimeS - 2) * 1000;
+  EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
+  options.replay.max_age_ms += 1;
+  Result<Opener> too_old = Opener::create(testing::plant_policy(), testing::plant_keys(), options);
+  ASSERT_FALSE(too_old);
+  EXPECT_EQ(too_old.error(), Errc::invalid_argument);
+  EXPECT_NE(too_old.error().message().find("kept at most"), std::string::npos) << too_old.error().message();
+  options.replay.max_age_ms = 1000;
+  options.replay.max_future_skew_ms = kMaxRedisClaimLifetimeS * 500;
+  EXPECT_FALSE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
 }
 
 #if MQSEAL_TEST_REDIS

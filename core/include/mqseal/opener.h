@@ -66,7 +66,11 @@
 //     signers listed in signed rules and, if a signed rule has a {signer}
 //     level, every signer name the keyring holds a key of (a keyring given to
 //     set_keyring later is not counted again: size the store for the signers
-//     you expect, or a full store refuses every new claim).
+//     you expect, or a full store refuses every new claim). create() also
+//     refuses (invalid_argument) replay options under which a claim would be
+//     kept longer than kMaxRedisClaimLifetimeS (366 days; a Redis store
+//     refuses every such claim): max_age_ms + 2 x max_future_skew_ms must be
+//     at most (kMaxRedisClaimLifetimeS - 2) x 1000, with any store.
 // The members' clocks must agree to within max_future_skew_ms: a member whose
 // clock is further ahead makes the store forget claims that a member behind it
 // would still accept by age.

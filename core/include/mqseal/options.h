@@ -49,6 +49,9 @@ struct OpenerOptions {
   // store (consumers behind one MQTT shared subscription, $share/group/...)
   // accepts each message once in total, whichever member it reaches
   // (mqseal/opener.h, "Shared replay state"; docs/SPEC.md section 6).
+  // With a store, replay.max_age_ms + 2 x replay.max_future_skew_ms is at
+  // most (kMaxRedisClaimLifetimeS - 2) x 1000 (about 366 days), or create()
+  // refuses it.
   std::shared_ptr<ReplayStore> replay_store;
   // With a replay store: each key name's quota of live claims in it (each
   // signer's, for signed messages), 1..kMaxClaimsPerKeyName. When a key

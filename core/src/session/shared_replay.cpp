@@ -14,6 +14,7 @@ namespace {
 
 constexpr Blake2bPersonal kMessageClaimPersonal = "mqseal-msg-claim";
 constexpr uint64_t kMsPerS = 1000;
+constexpr uint64_t kClaimRoundingS = 2;  // keep_until rounded up, now down
 
 uint64_t saturating_add(uint64_t a, uint64_t b) noexcept {
   return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max() : a + b;
@@ -43,6 +44,16 @@ Status SharedReplay::validate(const OpenerOptions& options, const TopicPolicy& p
   const size_t quota = options.max_claims_per_key_name;
   if (quota == 0 || quota > kMaxClaimsPerKeyName) {
     return Error(Errc::invalid_argument, "max_claims_per_key_name must be 1.." + std::to_string(kMaxClaimsPerKeyName));
+  }
+  // A claim is kept keep_until - now <= (max_age + 2 x skew) / 1000 + 2 s
+  // (a timestamp up to skew ahead, both ends rounded to whole seconds).
+  const ReplayOptions& r = options.replay;
+  const uint64_t longest_ms = saturating_add(r.max_age_ms, saturating_add(r.max_future_skew_ms, r.max_future_skew_ms));
+  if (longest_ms > (kMaxRedisClaimLifetimeS - kClaimRoundingS) * kMsPerS) {
+    return Error(Errc::invalid_argument,
+                 "with a replay store, a message's claim is kept at most " + std::to_string(kMaxRedisClaimLifetimeS) +
+                     " s: max_age_ms + 2 x max_future_skew_ms must be at most " +
+                     std::to_string((kMaxRedisClaimLifetimeS - kClaimRoundingS) * kMsPerS));
   }
   std::set<std::string> partitions;
   bool any_signer_level = false;
