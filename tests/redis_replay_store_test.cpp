@@ -192,6 +192,8 @@ TEST(RedisReplayStore, MessageClaimsFillingTheirCapacityNeverRefuseATokenClaim) 
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "first_use");
   EXPECT_EQ(redis.cli({"ZCARD", "shared:claims:token"}).out, "1\n");
   EXPECT_EQ(redis.cli({"ZCARD", "shared:claims:message"}).out, "3\n");
+  EXPECT_EQ(redis.cli({"SMEMBERS", "shared:kinds"}).out.size(), std::string("message\ntoken\n").size());
+  EXPECT_EQ(open_store(redis, options_of("shared", 3))->remembered(), 4u) << "every kind, from any store";
 }
 
 TEST(RedisReplayStore, EveryBadUrlPartAndOptionIsRefusedNamingIt) {
@@ -319,14 +321,17 @@ TEST(RedisReplayStore, APasswordWithSlashesAndAtSignsIsUsedAndNeverQuoted) {
   testing::RedisServer redis({"--requirepass", pw});
   ASSERT_TRUE(redis.running()) << redis.log();
   const std::string at = "127.0.0.1:" + std::to_string(redis.port());
-  for (const std::string& url : std::vector<std::string>{"redis://:pw/Qx7@" + at, "redis://:pw/Qx7@" + at + "/x", "redis://:pw/Qx7@999.1.1.1",
-                                 "redis://:pw/Qx7@" + at + "/0?x=1", "redis://:pw/Qx7@h:0", "redis://u:pw/Qx7@",
-                                 "redis://u:pw Qx7/x@" + at}) {
+  const std::vector<std::string> urls = {"redis://:pw/Qx7@" + at,       "redis://:pw/Qx7@" + at + "/x",
+                                         "redis://:pw/Qx7@999.1.1.1",    "redis://:pw/Qx7@" + at + "/0?x=1",
+                                         "redis://:pw/Qx7@h:0",          "redis://u:pw/Qx7@",
+                                         "redis://u:pw Qx7/x@" + at};
+  for (const std::string& url : urls) {
     const std::string r = refusal(url);
     EXPECT_EQ(r.find("Qx7"), std::string::npos) << url << " -> the password was quoted: " << r;
     EXPECT_EQ(r.find("pw/"), std::string::npos) << url << " -> the password was quoted: " << r;
   }
-  Result<std::shared_ptr<ReplayStore>> store = open_redis_replay_store("redis://:" + pw + "@" + at + "/2", options_of());
+  Result<std::shared_ptr<ReplayStore>> store =
+      open_redis_replay_store("redis://:" + pw + "@" + at + "/2", options_of());
   ASSERT_TRUE(store) << store.error().message();
   EXPECT_EQ(answer(**store, claim_of("alice", 1)), "first_use");
   EXPECT_EQ(answer(**store, claim_of("alice", 1)), "seen");

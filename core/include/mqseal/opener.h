@@ -41,7 +41,9 @@
 //   - the age rules stay local (not_yet_valid, expired, retained_refused),
 //     judged at the latest time this Opener has judged at (a clock stepping
 //     back does not bring back what the store forgot);
-//   - then the message claims ("message", its replay partition: the key name,
+//   - then the message claims ("message:" and OpenerOptions::replay_group,
+//     the consumer group's name, required: groups sharing a store keep
+//     their claims apart; its replay partition: the key name,
 //     or for a signed message (suite 2) the byte 0x01 and its signer's name;
 //     BLAKE2b-128 of sender || sequence || topic) until timestamp + max_age +
 //     max_future_skew.

@@ -39,6 +39,9 @@ struct SealerOptions {
 // accepts in that time), and the most it may be set to.
 inline constexpr size_t kDefaultMaxClaimsPerKeyName = size_t{1} << 20;
 inline constexpr size_t kMaxClaimsPerKeyName = size_t{1} << 26;
+// An Opener sharing a replay store names its consumer group
+// (OpenerOptions::replay_group): 1 to this many characters of A-Z a-z 0-9 . _ -
+inline constexpr size_t kMaxReplayGroupSize = 48;
 
 struct OpenerOptions {
   ReplayOptions replay;
@@ -53,6 +56,15 @@ struct OpenerOptions {
   // most (kMaxRedisClaimLifetimeS - 2) x 1000 (about 366 days), or create()
   // refuses it.
   std::shared_ptr<ReplayStore> replay_store;
+  // With a replay store: the consumer group's name, required (create()
+  // refuses an empty or bad one: invalid_argument), 1 to kMaxReplayGroupSize
+  // characters of A-Z a-z 0-9 . _ - (the shared subscription's group name,
+  // say). The group's claims are kept apart from every other group's (claim
+  // namespace "message:<group>", with its own capacity in a Redis store), so
+  // two groups or applications sharing one store each accept a message once.
+  // Every member of one group gives the same name (and policy and quota);
+  // members with different names accept each message once each.
+  std::string replay_group;
   // With a replay store: each key name's quota of live claims in it (each
   // signer's, for signed messages), 1..kMaxClaimsPerKeyName. When a key
   // name's live claims fill it, its next new message is refused

@@ -10,7 +10,8 @@
 //
 // The token verifier (mqseal/credentials.h) claims ("token", username,
 // token nonce) for every token that passed all its other checks; the
-// namespace keeps other kinds of claims (a receiver's message IDs, later)
+// namespace keeps other kinds of claims (a consumer group's message claims,
+// "message:<group>")
 // apart from tokens in a store they share.
 //
 // Implementations:
@@ -168,7 +169,7 @@ struct RedisReplayStoreOptions {
   // kMaxRedisNamespaceSize characters of A-Z a-z 0-9 . _ -
   std::string key_namespace = "mqseal";
   // Live claims held at most of each kind (claim.name_space: "token",
-  // "message"...) over all partitions and every store on this server and
+  // "message:<group>"...) over all partitions and every store on this server and
   // namespace, 1..kMaxRedisReplayCapacity (the mosquitto plugin uses users x
   // max_tokens_per_user). Each kind has its own capacity set in Redis
   // (<namespace>:claims:<kind>): message claims never fill the token
@@ -222,9 +223,8 @@ struct RedisReplayStoreOptions {
 // error reply, such as READONLY from a primary demoted by a failover), so
 // claims work again when Redis does, without reopening. One connection, under a mutex:
 // concurrent claims wait for each other, each at most the bound above.
-// remembered() asks Redis (every store's live token claims in this
-// namespace, and those of each kind this store has claimed; 0 if Redis
-// cannot answer).
+// remembered() asks Redis (every store's live claims of every kind in this
+// namespace; 0 if Redis cannot answer).
 [[nodiscard]] Result<std::shared_ptr<ReplayStore>> open_redis_replay_store(std::string_view url,
                                                                            RedisReplayStoreOptions options);
 

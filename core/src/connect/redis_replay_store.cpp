@@ -14,7 +14,6 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -45,13 +44,13 @@ constexpr long kMsPerSLong = 1000;
 constexpr size_t kScriptShaSize = 40;  // SCRIPT LOAD's answer: SHA-1 in hex
 constexpr std::string_view kNoEviction = "noeviction";
 constexpr std::string_view kPolicyField = "maxmemory_policy:";
-constexpr std::string_view kTokenKind = "token";  // the token verifier's claims
 
 // The claim, one atomic script (docs/SPEC.md section 11 states it
 // normatively). KEYS: the claim key, the partition's quota set, the set of
-// every claim of this kind (the claim's name_space) in the namespace. ARGV: ttl in ms (from the caller's clock:
+// every claim of this kind (the claim's name_space) in the namespace, the
+// namespace's set of kinds. ARGV: ttl in ms (from the caller's clock:
 // keep_until - now + 1 s), the caller's now_s, keep_until_s, the partition's
-// quota, the capacity, the member naming this claim in both sets.
+// quota, the capacity, the member naming this claim in both sets, the kind.
 // Answers 0 first_use, 1 seen, 2 partition full, 3 store full; an error
 // reply for a claim key of another type than string.
 constexpr std::string_view kClaimScript = R"lua(
@@ -68,6 +67,7 @@ for i = 2, 3 do
   redis.call('ZADD', KEYS[i], ARGV[3], ARGV[6])
   if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
 end
+redis.call('SADD', KEYS[4], ARGV[7])
 return 0
 )lua";
 
@@ -163,7 +163,8 @@ Result<Endpoint> parse_url(std::string_view url) {
     }
     const bool printable = std::all_of(password.begin(), password.end(), [](char c) { return c > ' ' && c < 0x7f; });
     if (password.empty() || password.size() > kMaxPasswordSize || !printable) {
-      return bad_url("password", "1 to " + std::to_string(kMaxPasswordSize) + " printable ASCII characters without blanks");
+      return bad_url("password",
+                     "1 to " + std::to_string(kMaxPasswordSize) + " printable ASCII characters without blanks");
     }
     e.user = std::string(user);
     Result<internal::Secret> secret = internal::Secret::copy_of(
@@ -322,17 +323,17 @@ class RedisStore final : public ReplayStore {
 
     const SigpipeBlocked no_sigpipe;
     std::lock_guard<std::mutex> lock(mutex_);
-    kinds_.emplace(c.name_space);
     const Deadline until = deadline();
     if (Status s = ensure_connected(until); !s) return s.error();
-    Result<Reply> reply = run({"EVALSHA", sha_, "3", claim_key, quota_key, all_key, ttl_ms, now, keep_until, quota,
-                               capacity, member},
+    const std::string_view kind = c.name_space;
+    Result<Reply> reply = run({"EVALSHA", sha_, "4", claim_key, quota_key, all_key, kinds_key(), ttl_ms, now,
+                               keep_until, quota, capacity, member, kind},
                               until);
     if (reply && (*reply)->type == REDIS_REPLY_ERROR && reply_text(**reply).rfind("NOSCRIPT", 0) == 0) {
       // The server lost the script (SCRIPT FLUSH, a failover): the whole
       // text once, which loads it again.
-      reply = run({"EVAL", kClaimScript, "3", claim_key, quota_key, all_key, ttl_ms, now, keep_until, quota, capacity,
-                   member},
+      reply = run({"EVAL", kClaimScript, "4", claim_key, quota_key, all_key, kinds_key(), ttl_ms, now, keep_until,
+                   quota, capacity, member, kind},
                   until);
     }
     if (!reply) return std::move(reply).error();
@@ -368,9 +369,15 @@ class RedisStore final : public ReplayStore {
     std::lock_guard<std::mutex> lock(mutex_);
     const Deadline until = deadline();
     if (!ensure_connected(until)) return 0;
+    // Every kind of claim ever made in this namespace (a few: tokens and
+    // each consumer group).
+    Result<Reply> kinds = run({"SMEMBERS", kinds_key()}, until);
+    if (!kinds || (*kinds)->type != REDIS_REPLY_ARRAY) return 0;
     size_t total = 0;
-    for (const std::string& kind : kinds_) {
-      Result<Reply> reply = run({"ZCARD", capacity_key(kind)}, until);
+    for (size_t i = 0; i < (*kinds)->elements; ++i) {
+      const redisReply* kind = (*kinds)->element[i];
+      if (kind == nullptr || kind->type != REDIS_REPLY_STRING) return 0;
+      Result<Reply> reply = run({"ZCARD", capacity_key(reply_text(*kind))}, until);
       if (!reply || (*reply)->type != REDIS_REPLY_INTEGER || (*reply)->integer < 0) return 0;
       total += static_cast<size_t>((*reply)->integer);
     }
@@ -381,6 +388,7 @@ class RedisStore final : public ReplayStore {
   std::string capacity_key(std::string_view kind) const {
     return options_.key_namespace + ":claims:" + std::string(kind);
   }
+  std::string kinds_key() const { return options_.key_namespace + ":kinds"; }
 
   Deadline deadline() const {
     return Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms + options_.command_timeout_ms);
@@ -496,8 +504,6 @@ class RedisStore final : public ReplayStore {
   // Under mutex_:
   mutable redisContext* context_ = nullptr;  // null: not connected
   mutable std::string sha_;                 // the claim script's, on this connection
-  // The kinds of claim remembered() counts: tokens, and those claimed here.
-  mutable std::set<std::string, std::less<>> kinds_{std::string(kTokenKind)};
   mutable Deadline retry_after_{};
 };
 
