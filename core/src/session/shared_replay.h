@@ -23,6 +23,8 @@ namespace mqseal::internal {
 // The claims' namespace in a store that token claims ("token") may share is
 // this, ':' and the consumer group (OpenerOptions::replay_group).
 inline constexpr std::string_view kMessageClaimNamespace = "message";
+static_assert(kMessageClaimNamespace.size() + 1 + kMaxReplayGroupSize <= kMaxReplayNamespaceSize,
+              "message:<group> fits a claim's namespace");
 // A signed message's partition is this byte and its signer's name, as the
 // replay guard's: no key name starts with it, so the two kinds never share one.
 inline constexpr char kSignerClaimPartitionTag = '\x01';
