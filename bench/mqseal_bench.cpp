@@ -198,6 +198,7 @@ void open_with_store(benchmark::State& state, MakeStore make_store) {
   }
   mqseal::OpenerOptions options;
   options.max_claims_per_key_name = batch;
+  options.replay_group = "bench";
   auto fresh = [&] {
     options.replay_store = nullptr;  // the previous store closes first (a file store's lock)
     options.replay_store = make_store(batch);

@@ -25,6 +25,7 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <sodium.h>
 
 #include <mqseal/credentials.h>
 #include <mqseal/envelope.h>
@@ -137,7 +138,10 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //                               connect and command timeouts 250 ms each;
 //                               the broker does not start if Redis cannot
 //                               be reached then; a core built without Redis
-//                               refuses it)
+//                               refuses it; log lines show it with all
+//                               between :// and the last '@' as ***; any
+//                               other value starting with redis is refused
+//                               unechoed)
 //   replay_namespace            with a redis:// store only: the deployment
 //                               namespace its keys start with, 1 to 64 of
 //                               A-Z a-z 0-9 . _ - (default mqseal); brokers
@@ -160,8 +164,15 @@ struct Settings {
   mqseal::VerifierOptions verifier;
   std::vector<std::string> protected_filters;
   std::string replay_file;   // empty: the in-memory store (or Redis)
-  std::string replay_redis;  // a redis:// URL, or empty
+  std::string replay_redis;  // a redis:// URL (its password in it), or empty: wiped
   std::string replay_namespace;
+  Settings() = default;
+  Settings(const Settings&) = delete;
+  Settings& operator=(const Settings&) = delete;
+  ~Settings() { wipe_replay_redis(); }
+  // Once the store has it (hiredis keeps its own copy of the password, for
+  // AUTH on each reconnect, as long as the store lives).
+  void wipe_replay_redis() noexcept { sodium_memzero(replay_redis.data(), replay_redis.size()); }
 };
 
 // Empty if `value` is good (and then stored), else what is wrong with it.
@@ -239,19 +250,25 @@ std::string replay_store(std::string_view value, Settings& settings) {
     return {};
   }
   if (value.substr(0, kRedisStorePrefix.size()) == kRedisStorePrefix) {
+    // redis:/, redis:, Redis:// ...: a typo whose text may hold a password.
+    if (value.find("://") != kRedisStorePrefix.size() && value.find("://") != kRedisStorePrefix.size() + 1) {
+      return "not a redis:// URL (redis://[[user]:password@]host[:port][/db])";
+    }
     settings.replay_redis = std::string(value);  // checked part by part when the store is opened
     return {};
   }
   return "neither memory, file:/absolute/path nor redis://host:port/db";
 }
 
-// A redis:// URL for log lines: its password (user:password@) as ***.
+// A value for log lines: everything between "://" and the last '@' (a
+// redis:// URL's user:password, which may hold '/' and '@') as ***; with an
+// '@' but no "://" before it (a typo such as redis:/:password@host),
+// everything before the last '@'.
 std::string without_password(const std::string& url) {
+  const size_t at = url.rfind('@');
+  if (at == std::string::npos) return printable(url.c_str());
   const size_t start = url.find("://");
-  if (start == std::string::npos) return printable(url.c_str());
-  const size_t end = std::min(url.find('/', start + 3), url.size());
-  const size_t at = url.rfind('@', end);
-  if (at == std::string::npos || at < start) return printable(url.c_str());
+  if (start == std::string::npos || start > at) return printable(("***" + url.substr(at)).c_str());
   return printable((url.substr(0, start + 3) + "***" + url.substr(at)).c_str());
 }
 
@@ -342,6 +359,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     redis_options.capacity = room(mqseal::kMaxRedisReplayCapacity, "Redis replay store");
     if (redis_options.capacity == 0) return false;
     auto store = mqseal::open_redis_replay_store(settings.replay_redis, redis_options);
+    settings.wipe_replay_redis();
     if (!store) {
       mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store '%s': %s", url.c_str(),
                            store.error().message().c_str());

@@ -558,9 +558,10 @@ struct Group {
 
   explicit Group(std::shared_ptr<ReplayStore> s = take(memory_replay_store())) : store(std::move(s)) {}
   explicit Group(std::function<std::shared_ptr<ReplayStore>()> open) : open_store(std::move(open)) {}
-  Opener member(size_t quota = kDefaultMaxClaimsPerKeyName) {
+  Opener member(size_t quota = kDefaultMaxClaimsPerKeyName, std::string group = "consumers") {
     OpenerOptions options;
     options.replay_store = open_store ? open_store() : store;
+    options.replay_group = std::move(group);
     options.max_claims_per_key_name = quota;
     return take(Opener::create(testing::plant_policy(), keys, options));
   }
@@ -751,10 +752,48 @@ TEST(SharedReplay, AClockSteppingBackDoesNotBringBackAForgottenClaim) {
   EXPECT_EQ(open_error(a, topic, captured, {false, t0 + 1000}), Errc::expired);
 }
 
+// Two consumer groups (applications) sharing one store each accept every
+// message once: the claims name the group (namespace "message:<group>").
+void expect_each_group_accepts_once(Group& g) {
+  Opener billing_a = g.member(kDefaultMaxClaimsPerKeyName, "billing");
+  Opener billing_b = g.member(kDefaultMaxClaimsPerKeyName, "billing");
+  Opener dashboard = g.member(kDefaultMaxClaimsPerKeyName, "dashboard");
+  for (int i = 0; i < 20; ++i) {
+    const std::string topic = "plant/" + std::to_string(i % 3) + "/telemetry";
+    const std::vector<uint8_t> env = g.seal(topic);
+    EXPECT_TRUE(billing_a.open(topic, env));
+    EXPECT_EQ(open_error(billing_b, topic, env), Errc::duplicate);
+    EXPECT_TRUE(dashboard.open(topic, env)) << "another group's claim made it a duplicate";
+  }
+}
+
+TEST(SharedReplay, TwoGroupsSharingAStoreEachAcceptAMessageOnce) {
+  Group g;
+  expect_each_group_accepts_once(g);
+}
+
+TEST(SharedReplay, CreateRefusesAStoreWithoutAGroupOrWithABadOne) {
+  OpenerOptions options;
+  options.replay_store = take(memory_replay_store());
+  for (const std::string& bad :
+       {std::string(), std::string("a b"), std::string("a:b"), std::string(kMaxReplayGroupSize + 1, 'g')}) {
+    options.replay_group = bad;
+    Result<Opener> refused = Opener::create(testing::plant_policy(), testing::plant_keys(), options);
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error(), Errc::invalid_argument);
+    EXPECT_NE(refused.error().message().find("replay_group"), std::string::npos) << refused.error().message();
+  }
+  options.replay_group = std::string(kMaxReplayGroupSize, 'g');
+  EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
+  options.replay_group = "Plant_7.consumers-2";
+  EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
+}
+
 TEST(SharedReplay, CreateRefusesAStoreTooSmallOrABadQuota) {
   testing::TempDir dir;
   OpenerOptions options;
   options.replay_store = file_store(dir, 100);
+  options.replay_group = "g";
   options.max_claims_per_key_name = 50;  // telemetry + commands: 100 claims
   EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
   options.max_claims_per_key_name = 51;
@@ -771,6 +810,20 @@ TEST(SharedReplay, CreateRefusesAStoreTooSmallOrABadQuota) {
   }
   options.max_claims_per_key_name = kMaxClaimsPerKeyName;
   EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
+  // Claims a store would have to keep longer than kMaxRedisClaimLifetimeS
+  // (a Redis store refuses every such claim): refused at creation, not at
+  // each message. A claim is kept up to max_age + 2 x skew + 2 s.
+  options.replay.max_future_skew_ms = 0;
+  options.replay.max_age_ms = (kMaxRedisClaimLifetimeS - 2) * 1000;
+  EXPECT_TRUE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
+  options.replay.max_age_ms += 1;
+  Result<Opener> too_old = Opener::create(testing::plant_policy(), testing::plant_keys(), options);
+  ASSERT_FALSE(too_old);
+  EXPECT_EQ(too_old.error(), Errc::invalid_argument);
+  EXPECT_NE(too_old.error().message().find("kept at most"), std::string::npos) << too_old.error().message();
+  options.replay.max_age_ms = 1000;
+  options.replay.max_future_skew_ms = kMaxRedisClaimLifetimeS * 500;
+  EXPECT_FALSE(Opener::create(testing::plant_policy(), testing::plant_keys(), options));
 }
 
 #if MQSEAL_TEST_REDIS
@@ -787,6 +840,15 @@ TEST(SharedReplay, EachMessageIsAcceptedOnceOverTwoOpenersSharingARedisServer) {
   ASSERT_TRUE(redis.running()) << redis.log();
   Group g([&] { return redis_store(redis); });
   expect_each_message_once(g);
+}
+
+TEST(SharedReplay, TwoGroupsSharingARedisServerEachAcceptAMessageOnce) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  Group g([&] { return redis_store(redis); });
+  expect_each_group_accepts_once(g);
+  EXPECT_EQ(redis.cli({"ZCARD", "mqseal:claims:message:billing"}).out, "20\n");
+  EXPECT_EQ(redis.cli({"ZCARD", "mqseal:claims:message:dashboard"}).out, "20\n");
 }
 
 TEST(SharedReplay, ReorderingFarBeyondTheWindowIsAcceptedOnceWithRedis) {

@@ -103,6 +103,16 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
        "connect"},
       {{credentials, "plugin_opt_replay_store redis://:top-secret@127.0.0.1:1/x"},
        "plugin_opt_replay_store 'redis://***@127.0.0.1:1/x': invalid argument: redis URL: database: 'x'"},
+      // '/' and '@' in the password: masked to the last '@'; a redis:/ typo
+      // is refused without echoing it
+      {{credentials, "plugin_opt_replay_store redis://:top-secret/x@127.0.0.1:1/0"},
+       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/0': file input/output failed: Redis 127.0.0.1:1/0: cannot "
+       "connect"},
+      {{credentials, "plugin_opt_replay_store redis://u:top-secret@x/y@127.0.0.1:1/z"},
+       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/z': invalid argument: redis URL: database: 'z'"},
+      {{credentials, "plugin_opt_replay_store redis:/:top-secret@127.0.0.1:1/0"},
+       "bad plugin_opt_replay_store '***@127.0.0.1:1/0': not a redis:// URL"},
+      {{credentials, "plugin_opt_replay_store redis:top-secret@127.0.0.1"}, "not a redis:// URL"},
       {{credentials, "plugin_opt_replay_store memory", "plugin_opt_replay_namespace plant-a"},
        "plugin_opt_replay_namespace is only for a redis:// replay store"},
       {{credentials, "plugin_opt_replay_store file:"},

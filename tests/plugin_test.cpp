@@ -221,7 +221,7 @@ TEST(MosquittoPluginRedis, ATokenAcceptedByOneBrokerIsRefusedByTheOtherAndAfterA
       EXPECT_NE(testing::read_file(b.log_path()).find("mqseal: refused CONNECT of user 'device-7' (client 'client-7'): replay"),
                 std::string::npos)
           << b.log();
-      EXPECT_EQ(redis.cli({"ZCARD", "plant-a:claims"}).out, "2\n");
+      EXPECT_EQ(redis.cli({"ZCARD", "plant-a:claims:token"}).out, "2\n");
     }
   }
 }

@@ -115,7 +115,7 @@ TEST(RedisReplayStore, KeysFollowTheSpecAndExpireByTheCallersClockNotRedisDate) 
   EXPECT_EQ(redis.cli({"TYPE", "mqseal:quota:" + partition}).out, "zset\n");
   EXPECT_EQ(redis.cli({"ZSCORE", "mqseal:quota:" + partition, key.substr(13)}).out,
             std::to_string(kNow + 50) + "\n");
-  EXPECT_EQ(redis.cli({"ZCARD", "mqseal:claims"}).out, "1\n");
+  EXPECT_EQ(redis.cli({"ZCARD", "mqseal:claims:token"}).out, "1\n");
   EXPECT_GT(std::stol(redis.cli({"PTTL", "mqseal:quota:" + partition}).out), 50'000);
   // keep_until == now: kept to the end of that second (1 s), then forgotten by Redis.
   ASSERT_EQ(answer(*store, claim_of("alice", 8, kNow)), "first_use");
@@ -177,6 +177,23 @@ TEST(RedisReplayStore, NamespacesKeepDeploymentsApartAndTheCapacityHolds) {
   // Past keep_until (by the caller's clock) they no longer count.
   EXPECT_EQ(answer(*small2, claim_of("dave", 1, kKeep + 100, kKeep + 1)), "first_use");
   EXPECT_EQ(small->remembered(), 1u);
+}
+
+// Each kind of claim (its name_space) has its own capacity set: message
+// claims of a key holder filling theirs leave every token claim (login) alone.
+TEST(RedisReplayStore, MessageClaimsFillingTheirCapacityNeverRefuseATokenClaim) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  auto store = open_store(redis, options_of("shared", 3));
+  for (uint32_t n = 1; n <= 3; ++n) {
+    EXPECT_EQ(answer(*store, ReplayClaim{"message", "plant-key", id_of(n), kKeep, kNow, 64}), "first_use");
+  }
+  EXPECT_EQ(answer(*store, ReplayClaim{"message", "plant-key", id_of(4), kKeep, kNow, 64}), "capacity_exceeded");
+  EXPECT_EQ(answer(*store, claim_of("alice", 1)), "first_use");
+  EXPECT_EQ(redis.cli({"ZCARD", "shared:claims:token"}).out, "1\n");
+  EXPECT_EQ(redis.cli({"ZCARD", "shared:claims:message"}).out, "3\n");
+  EXPECT_EQ(redis.cli({"SMEMBERS", "shared:kinds"}).out.size(), std::string("message\ntoken\n").size());
+  EXPECT_EQ(open_store(redis, options_of("shared", 3))->remembered(), 4u) << "every kind, from any store";
 }
 
 TEST(RedisReplayStore, EveryBadUrlPartAndOptionIsRefusedNamingIt) {
@@ -285,8 +302,8 @@ TEST(RedisReplayStore, PasswordAndDatabaseAreUsedAndAWrongPasswordRefusesOpening
   const std::string at = "127.0.0.1:" + std::to_string(redis.port());
   auto store = take(open_redis_replay_store("redis://:s3cret-pw@" + at + "/3", options_of()));
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "first_use");
-  EXPECT_EQ(redis.cli({"-a", "s3cret-pw", "--no-auth-warning", "-n", "3", "ZCARD", "mqseal:claims"}).out, "1\n");
-  EXPECT_EQ(redis.cli({"-a", "s3cret-pw", "--no-auth-warning", "-n", "0", "ZCARD", "mqseal:claims"}).out, "0\n");
+  EXPECT_EQ(redis.cli({"-a", "s3cret-pw", "--no-auth-warning", "-n", "3", "ZCARD", "mqseal:claims:token"}).out, "1\n");
+  EXPECT_EQ(redis.cli({"-a", "s3cret-pw", "--no-auth-warning", "-n", "0", "ZCARD", "mqseal:claims:token"}).out, "0\n");
   const std::string wrong = refusal("redis://:wrong-pw@" + at);
   EXPECT_NE(wrong.find("io_error: "), std::string::npos) << wrong;
   EXPECT_NE(wrong.find("Redis " + at + "/0: AUTH refused"), std::string::npos) << wrong;
@@ -295,6 +312,29 @@ TEST(RedisReplayStore, PasswordAndDatabaseAreUsedAndAWrongPasswordRefusesOpening
   EXPECT_NE(none.find("NOAUTH"), std::string::npos) << none;
   const std::string db = refusal("redis://:s3cret-pw@" + at + "/40000");
   EXPECT_NE(db.find("SELECT refused"), std::string::npos) << db;
+}
+
+// The password is everything between "//" (or the user's ':') and the LAST
+// '@': it may hold '/', '@', '?' and '#'; no error quotes any part of it.
+TEST(RedisReplayStore, APasswordWithSlashesAndAtSignsIsUsedAndNeverQuoted) {
+  const std::string pw = "pw/Qx7@w?rd#1/0";
+  testing::RedisServer redis({"--requirepass", pw});
+  ASSERT_TRUE(redis.running()) << redis.log();
+  const std::string at = "127.0.0.1:" + std::to_string(redis.port());
+  const std::vector<std::string> urls = {"redis://:pw/Qx7@" + at,       "redis://:pw/Qx7@" + at + "/x",
+                                         "redis://:pw/Qx7@999.1.1.1",    "redis://:pw/Qx7@" + at + "/0?x=1",
+                                         "redis://:pw/Qx7@h:0",          "redis://u:pw/Qx7@",
+                                         "redis://u:pw Qx7/x@" + at};
+  for (const std::string& url : urls) {
+    const std::string r = refusal(url);
+    EXPECT_EQ(r.find("Qx7"), std::string::npos) << url << " -> the password was quoted: " << r;
+    EXPECT_EQ(r.find("pw/"), std::string::npos) << url << " -> the password was quoted: " << r;
+  }
+  Result<std::shared_ptr<ReplayStore>> store =
+      open_redis_replay_store("redis://:" + pw + "@" + at + "/2", options_of());
+  ASSERT_TRUE(store) << store.error().message();
+  EXPECT_EQ(answer(**store, claim_of("alice", 1)), "first_use");
+  EXPECT_EQ(answer(**store, claim_of("alice", 1)), "seen");
 }
 
 TEST(RedisReplayStore, StoppedRedisIsAnErrorWithinTheTimeoutAndARestartedOneWorksAgain) {
@@ -331,6 +371,33 @@ TEST(RedisReplayStore, StoppedRedisIsAnErrorWithinTheTimeoutAndARestartedOneWork
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "seen");
 }
 
+// A host name is resolved once, when the store is opened: a reconnect
+// (here after a restart) connects to that address without asking the
+// resolver again, which could block the broker's thread (the address shows
+// in every message).
+TEST(RedisReplayStore, AHostNameIsResolvedOnceAndReconnectsUseTheAddress) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  RedisReplayStoreOptions o = options_of();
+  o.retry_interval_ms = 0;
+  const std::string port = std::to_string(redis.port());
+  auto store = take(open_redis_replay_store("redis://localhost:" + port, o));
+  ASSERT_EQ(answer(*store, claim_of("alice", 1)), "first_use");
+  redis.stop();
+  Result<ClaimOutcome> r = store->claim(claim_of("alice", 2));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("Redis localhost:" + port + "/0 at 127.0.0.1"), std::string::npos)
+      << r.error().message();
+  redis.restart();
+  ASSERT_TRUE(redis.running()) << redis.log();
+  EXPECT_EQ(answer(*store, claim_of("alice", 2)), "first_use");
+  EXPECT_EQ(answer(*store, claim_of("alice", 2)), "seen");
+  const std::string unknown = refusal("redis://no-such-host.invalid:" + port);
+  EXPECT_EQ(unknown.rfind("io_error: ", 0), 0u) << unknown;
+  EXPECT_NE(unknown.find("redis URL: host: cannot resolve 'no-such-host.invalid'"), std::string::npos)
+      << unknown;
+}
+
 TEST(RedisReplayStore, WrongTypesAtTheKeysAreErrorsNeverFirstUse) {
   testing::RedisServer redis;
   ASSERT_TRUE(redis.running()) << redis.log();
@@ -351,8 +418,8 @@ TEST(RedisReplayStore, WrongTypesAtTheKeysAreErrorsNeverFirstUse) {
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("WRONGTYPE"), std::string::npos) << r.error().message();
   // The namespace's set of claims as a hash.
-  ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims"}).ok());
-  ASSERT_TRUE(redis.cli({"HSET", "mqseal:claims", "f", "v"}).ok());
+  ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims:token"}).ok());
+  ASSERT_TRUE(redis.cli({"HSET", "mqseal:claims:token", "f", "v"}).ok());
   r = store->claim(claim_of("bob", 1));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("WRONGTYPE"), std::string::npos) << r.error().message();
@@ -361,7 +428,7 @@ TEST(RedisReplayStore, WrongTypesAtTheKeysAreErrorsNeverFirstUse) {
   EXPECT_EQ(answer(*store, claim_of("alice", 1)), "seen");
   // After an error reply the next claim connects again at once: other partitions work on.
   EXPECT_EQ(answer(*store, claim_of("carol", 1)), "io_error") << "mqseal:claims is still a hash";
-  ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims"}).ok());
+  ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims:token"}).ok());
   EXPECT_EQ(answer(*store, claim_of("carol", 1)), "first_use");
 }
 

@@ -494,6 +494,7 @@ TEST(SignedSender, SharedReplayClaimsPerSigner) {
   Fleet f;
   OpenerOptions options;
   options.replay_store = take(memory_replay_store());
+  options.replay_group = "backend";
   options.max_claims_per_key_name = 1;
   Opener a = f.make_backend(options);
   Opener b = f.make_backend(options);
@@ -516,6 +517,7 @@ TEST(SignedSender, SharedReplayNeedsAQuotaPerKeyNameAndSigner) {
   trust(*f.backend_keys, *device_keys("plant-9", 0x5167a009, 0x99));
   OpenerOptions options;
   options.max_claims_per_key_name = 10;
+  options.replay_group = "backend";
   testing::TempDir dir;
   options.replay_store = take(open_file_replay_store(dir.file("five"), FileReplayStoreOptions{50}));
   EXPECT_TRUE(Opener::create(fleet_policy(), f.backend_keys, options));

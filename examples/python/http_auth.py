@@ -1,6 +1,7 @@
 """An HTTP authentication endpoint that checks mqseal CONNECT tokens (docs/SPEC.md section 11).
 
     python http_auth.py CREDENTIALS_FILE PORT [REPLAY_STORE]
+    (REPLAY_STORE may instead come from the environment variable MQSEAL_REPLAY_STORE)
 
 For brokers that ask an HTTP service whether a client may connect (EMQX's HTTP
 authentication, mosquitto-go-auth's HTTP backend, ...). Listens on 127.0.0.1
@@ -31,7 +32,10 @@ default: a restart forgets them, so a captured token is accepted once more after
 "file:PATH" (a file store that survives restarts of this one process), or
 "redis://[[user]:password@]host[:port][/db]" (a Redis server that several endpoints
 share: a token is accepted once over all of them; logins are refused while Redis is
-unreachable). File and Redis stores are sized devices x max_tokens_per_user. A whole broker
+unreachable). A Redis password should come from the environment, MQSEAL_REPLAY_STORE (used when
+no REPLAY_STORE argument is given), not the command line, which every local user can read in
+the process list; the URL's password is never logged (a store that cannot be opened is logged
+by its scheme and host only). File and Redis stores are sized devices x max_tokens_per_user. A whole broker
 cluster can call one endpoint; several endpoints need the Redis store to share what they
 remember.
 """
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,7 +52,9 @@ from typing import Any, Dict, List, Optional, Tuple, cast
 
 import mqseal
 
-__all__ = ["AUTH_PATH", "AuthHandler", "AuthServer", "decide", "main", "make_server", "open_store"]
+__all__ = ["AUTH_PATH", "AuthHandler", "AuthServer", "decide", "main", "make_server", "open_store", "store_for_log"]
+
+STORE_VARIABLE = "MQSEAL_REPLAY_STORE"  # the replay store when no REPLAY_STORE argument is given
 
 AUTH_PATH = "/mqtt/auth"
 MAX_BODY_BYTES = 256 * 1024
@@ -168,8 +175,19 @@ def open_store(spec: str, credentials: mqseal.Credentials) -> mqseal.ReplayStore
     if spec.startswith("redis://"):
         return mqseal.redis_replay_store(spec, capacity=capacity)
     raise mqseal.InvalidArgumentError(
-        f"unknown replay store {spec!r}: memory, file:PATH or redis://...", "invalid_argument"
+        f"unknown replay store {store_for_log(spec)!r}: memory, file:PATH or redis://...", "invalid_argument"
     )
+
+
+def store_for_log(spec: str) -> str:
+    """A REPLAY_STORE for log lines: a Redis URL's scheme and host only (its user:password,
+    which may hold '/' and '@', and everything else left out)."""
+    if not spec.startswith("redis"):
+        return spec
+    scheme, sep, rest = spec.partition("://")
+    if not sep:
+        return "redis (not a redis:// URL)"
+    return scheme + "://" + rest.rpartition("@")[2].partition("/")[0]
 
 
 def main(argv: List[str]) -> int:
@@ -183,11 +201,11 @@ def main(argv: List[str]) -> int:
     except mqseal.Error as error:
         _log.error("cannot load %s: %s (%s)", argv[1], error, error.code)
         return 1
-    store_spec = argv[3] if len(argv) == 4 else "memory"
+    store_spec = argv[3] if len(argv) == 4 else os.environ.get(STORE_VARIABLE) or "memory"
     try:
         store = open_store(store_spec, credentials)  # a file store: corrupt, foreign or locked files are refused
     except mqseal.Error as error:
-        _log.error("cannot open the replay store %s: %s (%s)", store_spec, error, error.code)
+        _log.error("cannot open the replay store %s: %s (%s)", store_for_log(store_spec), error, error.code)
         return 1
     server = make_server(mqseal.TokenVerifier(credentials, replay_store=store), int(argv[2]))
     _log.info("%d devices; listening on http://127.0.0.1:%d%s", len(credentials), server.server_address[1], AUTH_PATH)

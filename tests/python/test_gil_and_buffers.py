@@ -113,12 +113,12 @@ GIL_RELEASING_ERRORS: list[tuple[str, str, str, str]] = [
      "envelope[:64] + bytes(256 << 20))", "FormatError", "malformed"),
     # with a replay store, open releases the GIL whatever the size (the claim may wait)
     ("shared open duplicate", 'store = mqseal.memory_replay_store(); small = sealer.seal("plant/7/telemetry", b"x"); '
-     'mqseal.Opener(policy, keys, replay_store=store).open("plant/7/telemetry", small); '
-     'mqseal.Opener(policy, keys, replay_store=store).open("plant/7/telemetry", small)', "DuplicateError", "duplicate"),
-    ("shared open quota", 'o = mqseal.Opener(policy, keys, replay_store=mqseal.memory_replay_store(), '
+     'mqseal.Opener(policy, keys, replay_store=store, replay_group="g").open("plant/7/telemetry", small); '
+     'mqseal.Opener(policy, keys, replay_store=store, replay_group="g").open("plant/7/telemetry", small)', "DuplicateError", "duplicate"),
+    ("shared open quota", 'o = mqseal.Opener(policy, keys, replay_store=mqseal.memory_replay_store(), replay_group="g", '
      'max_claims_per_key_name=1); o.open("plant/7/telemetry", sealer.seal("plant/7/telemetry", b"1")); '
      'o.open("plant/7/telemetry", sealer.seal("plant/7/telemetry", b"2"))', "Error", "capacity_exceeded"),
-    ("shared open expired", 'mqseal.Opener(policy, keys, replay_store=mqseal.memory_replay_store())'
+    ("shared open expired", 'mqseal.Opener(policy, keys, replay_store=mqseal.memory_replay_store(), replay_group="g")'
      '.open("plant/7/telemetry", sealer.seal("plant/7/telemetry", b"x"), now_ms=1 << 62)', "ExpiredError", "expired"),
     # connecting to Redis and verifying tokens release the GIL
     ("redis unreachable", 'mqseal.redis_replay_store("redis://127.0.0.1:1/0", capacity=10, connect_timeout_ms=50)',

@@ -260,9 +260,11 @@ def test_the_script(tmp_path: Path, device: mqseal.Provisioned) -> None:
     assert usage.returncode == 2 and "CREDENTIALS_FILE PORT" in usage.stderr
 
 
-def run_script_once(path: Path, store: List[str], good: str) -> Tuple[int, Dict[str, Any]]:
+def run_script_once(
+    path: Path, store: List[str], good: str, extra_env: Optional[Dict[str, str]] = None
+) -> Tuple[int, Dict[str, Any]]:
     """Starts the script, posts `good` once, stops it: the answer."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     process = subprocess.Popen(
         [sys.executable, str(EXAMPLE), str(path), "0", *store], stderr=subprocess.PIPE, text=True, env=env
     )
@@ -316,3 +318,30 @@ def test_endpoints_sharing_a_redis_accept_a_token_once(
         timeout=30,
     )
     assert unreachable.returncode == 1 and "io_error" in unreachable.stderr
+
+
+def test_a_store_password_is_never_logged_and_may_come_from_the_environment(
+    tmp_path: Path, device: mqseal.Provisioned, redis_url: str
+) -> None:
+    """A Redis URL whose password holds '/' and '@', or a redis:/ typo: refused, and no line
+    of the endpoint's output holds the password; MQSEAL_REPLAY_STORE names the store instead of
+    the command line (so the password is not in the process list)."""
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    path = tmp_path / "broker.credentials"
+    credentials.save(str(path))
+    for spec in ["redis://:pw/Qx7-secret@127.0.0.1:1/0", "redis://u:pw/Qx7-secret@x@127.0.0.1:1/z",
+                 "redis:/:pw/Qx7-secret@127.0.0.1:1/0", "redis:pw/Qx7-secret@127.0.0.1"]:
+        for argv, env in [([spec], {}), ([], {"MQSEAL_REPLAY_STORE": spec})]:
+            refused = subprocess.run(
+                [sys.executable, str(EXAMPLE), str(path), "0", *argv], capture_output=True, text=True, timeout=30,
+                env={**os.environ, **env},
+            )
+            assert refused.returncode == 1, (spec, refused.stderr)
+            assert "Qx7" not in refused.stderr + refused.stdout, refused.stderr
+            assert "cannot open the replay store" in refused.stderr
+    good = token(device)
+    assert run_script_once(path, [], good, {"MQSEAL_REPLAY_STORE": redis_url}) == (200, {"result": "allow"})
+    assert run_script_once(path, [redis_url], good) == (403, {"result": "deny", "reason": "replay"})
+    usage = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, timeout=30)
+    assert "MQSEAL_REPLAY_STORE" in usage.stderr

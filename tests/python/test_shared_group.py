@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -68,7 +68,7 @@ class Member:
             protocol=MQTTProtocolVersion.MQTTv5,
             manual_ack=manual_ack,
         )
-        options = {} if store is None else {"replay_store": store}
+        options: Dict[str, Any] = {} if store is None else {"replay_store": store, "replay_group": "plant-consumers"}
         self.client = mqseal.paho.wrap(self.raw, policy, keys, **options)
         self.delivered: List[bytes] = []
         self._lock = threading.Lock()
@@ -282,9 +282,9 @@ def test_store_bindings(tmp_path: Path, keys_and_policy: Tuple[mqseal.Keyring, m
     small = mqseal.file_replay_store(str(tmp_path / "small"), capacity=10)
     assert small.capacity == 10
     with pytest.raises(mqseal.InvalidArgumentError, match="need 1048576"):
-        mqseal.Opener(policy, keys, replay_store=small)
-    a = mqseal.Opener(policy, keys, replay_store=small, max_claims_per_key_name=10)
-    b = mqseal.Opener(policy, keys, mqseal.OpenerOptions(replay_store=small, max_claims_per_key_name=10))
+        mqseal.Opener(policy, keys, replay_store=small, replay_group="g")
+    a = mqseal.Opener(policy, keys, replay_store=small, max_claims_per_key_name=10, replay_group="g")
+    b = mqseal.Opener(policy, keys, mqseal.OpenerOptions(replay_store=small, max_claims_per_key_name=10, replay_group="g"))
     assert a.shares_replay_state and not mqseal.Opener(policy, keys).shares_replay_state
     envelope = mqseal.Sealer(policy, keys).seal("plant/1/telemetry", b"x")
     assert a.open("plant/1/telemetry", envelope).payload == b"x"
@@ -304,8 +304,8 @@ def test_store_errors_refuse_the_message(keys_and_policy: Tuple[mqseal.Keyring, 
     """A full quota: refused with capacity_exceeded (not a duplicate); nothing claimed."""
     keys, policy = keys_and_policy
     store = mqseal.memory_replay_store()
-    a = mqseal.Opener(policy, keys, replay_store=store, max_claims_per_key_name=1)
-    b = mqseal.Opener(policy, keys, replay_store=store, max_claims_per_key_name=1)
+    a = mqseal.Opener(policy, keys, replay_store=store, max_claims_per_key_name=1, replay_group="g")
+    b = mqseal.Opener(policy, keys, replay_store=store, max_claims_per_key_name=1, replay_group="g")
     sealer = mqseal.Sealer(policy, keys)
     a.open("plant/1/telemetry", sealer.seal("plant/1/telemetry", b"1"))
     second = sealer.seal("plant/1/telemetry", b"2")
@@ -323,7 +323,7 @@ def test_redis_store_binding(keys_and_policy: Tuple[mqseal.Keyring, mqseal.Topic
     """
     keys, policy = keys_and_policy
     store = mqseal.redis_replay_store(redis_url, capacity=QUOTA, retry_interval_ms=0)
-    opener = mqseal.Opener(policy, keys, replay_store=store)
+    opener = mqseal.Opener(policy, keys, replay_store=store, replay_group="g")
     sealer = mqseal.Sealer(policy, keys)
     assert opener.open("plant/1/telemetry", sealer.seal("plant/1/telemetry", b"1")).payload == b"1"
     with pytest.raises(mqseal.FileError) as refused:  # io_error
@@ -349,3 +349,27 @@ def test_verifiers_sharing_a_store_accept_a_token_once(tmp_path: Path) -> None:
     # Without a shared store each verifier remembers only its own.
     alone = mqseal.TokenVerifier(credentials)
     alone.verify("device-1", "client-1", token)
+
+
+def test_groups_sharing_a_store_each_accept_a_message_once(
+    keys_and_policy: Tuple[mqseal.Keyring, mqseal.TopicPolicy], redis_url: str
+) -> None:
+    """Two consumer groups (two applications) on one store, Redis or memory: each group accepts
+    every message once, whichever of its members gets it; a store without a group is refused."""
+    keys, policy = keys_and_policy
+    sealer = mqseal.Sealer(policy, keys)
+    memory = mqseal.memory_replay_store()
+    for store_of in (lambda: mqseal.redis_replay_store(redis_url, capacity=QUOTA), lambda: memory):
+        members = {  # each member its own store object (a Redis connection of its own)
+            group: [mqseal.Opener(policy, keys, replay_store=store_of(), replay_group=group) for _ in range(2)]
+            for group in ("billing", "dashboard")
+        }
+        for n in range(5):
+            envelope = sealer.seal("plant/1/telemetry", b"%d" % n)
+            for group, (first, second) in members.items():
+                assert first.open("plant/1/telemetry", envelope).payload == b"%d" % n, group
+                with pytest.raises(mqseal.DuplicateError):
+                    second.open("plant/1/telemetry", envelope)
+    for bad in ("", "a b", "a:b", "x" * 49):
+        with pytest.raises(mqseal.InvalidArgumentError, match="replay_group"):
+            mqseal.Opener(policy, keys, replay_store=mqseal.memory_replay_store(), replay_group=bad)

@@ -38,7 +38,7 @@ Records at rest (a program's own files) are sealed with RecordCipher.
 Single use beyond one object: a ReplayStore (memory_replay_store(), file_replay_store(),
 redis_replay_store())
 given to TokenVerifier(..., replay_store=store) remembers tokens there (a file store: across
-restarts); given to several Openers (Opener(..., replay_store=store), or the same keyword to
+restarts); given to several Openers (Opener(..., replay_store=store, replay_group="name"), or the same keywords to
 mqseal.paho.wrap / mqseal.aio.wrap), it makes them one group that accepts each message once,
 whichever member gets it: consumers of one $share/group/... subscription (docs/DEPLOY.md);
 across processes and hosts with a Redis store.

@@ -106,6 +106,10 @@ class OpenerOptions:
     max_claims_per_key_name: int = _DEFAULT["max_claims_per_key_name"]
     """With a replay_store: live claims per key name, 1..2^26; past it, that key name's new messages
     are refused (capacity_exceeded) until its older claims expire."""
+    replay_group: str = ""
+    """With a replay_store, required: the consumer group's name, 1 to 48 of A-Z a-z 0-9 . _ -
+    (the $share group, say). Groups sharing one store keep their claims apart: each accepts a
+    message once; every member of one group gives the same name."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +144,7 @@ class OpenerKeywords(ReplayKeywords, total=False):
     topic_cache_capacity: int
     replay_store: Optional[_mqseal.ReplayStore]
     max_claims_per_key_name: int
+    replay_group: str
 
 
 class VerifierKeywords(TypedDict, total=False):
@@ -149,7 +154,7 @@ class VerifierKeywords(TypedDict, total=False):
     replay_store: Optional[_mqseal.ReplayStore]
 
 
-_OPENER_FIELDS = ("topic_cache_capacity", "replay_store", "max_claims_per_key_name")
+_OPENER_FIELDS = ("topic_cache_capacity", "replay_store", "max_claims_per_key_name", "replay_group")
 
 
 def opener_options(options: OpenerOptions | None, changes: OpenerKeywords) -> OpenerOptions:
@@ -161,4 +166,5 @@ def opener_options(options: OpenerOptions | None, changes: OpenerKeywords) -> Op
         changes.get("topic_cache_capacity", base.topic_cache_capacity),
         changes.get("replay_store", base.replay_store),
         changes.get("max_claims_per_key_name", base.max_claims_per_key_name),
+        changes.get("replay_group", base.replay_group),
     )

@@ -52,8 +52,9 @@ class Opener(_mqseal.Opener):
     `options` (OpenerOptions) or keywords naming one of its fields (max_age_ms, retained,
     topic_cache_capacity, ...: keywords win). open(topic, envelope, *, retained=False,
     now_ms=0) authenticates and decrypts, and raises an mqseal.Error on any refusal.
-    replay_store=store (a ReplayStore given to several Openers: the consumers of one shared
-    subscription) makes them accept each message once between them (docs/DEPLOY.md).
+    replay_store=store, replay_group="name" (a ReplayStore given to several Openers: the
+    consumers of one shared subscription, all with the same group name, required) makes them
+    accept each message once between them (docs/DEPLOY.md).
     """
 
     __slots__ = ()

@@ -110,8 +110,8 @@ def wrap(
     """Wraps an aiomqtt Client, or a function that makes one per connection (ClientFactory).
 
     publish() seals, `messages` yields opened messages. `opener_options` go to
-    mqseal.Opener (max_age_ms, retained, ...); replay_store=store makes the clients given one
-    store a group that accepts each message once (docs/DEPLOY.md). A function is needed for
+    mqseal.Opener (max_age_ms, retained, ...); replay_store=store (with replay_group=NAME) makes the clients given one
+    store and group name a group that accepts each message once (docs/DEPLOY.md). A function is needed for
     CONNECT tokens (use_connect_tokens): aiomqtt takes the password only when a Client is made.
     """
     return SealedClient(client, policy, keyring, **opener_options)

@@ -68,8 +68,8 @@ def log_refused(sealed: SealedClient, userdata: Any, message: MQTTMessage, error
 def wrap(client: Client, policy: TopicPolicy, keyring: Keyring, **opener_options: Any) -> SealedClient:
     """Wraps an existing paho Client: publish() seals, message handlers get opened payloads.
 
-    `opener_options` go to mqseal.Opener (max_age_ms, retained, ...); replay_store=store makes
-    the clients given one store a group that accepts each message once, whichever member of a
+    `opener_options` go to mqseal.Opener (max_age_ms, retained, ...); replay_store=store (with replay_group=NAME)
+    makes the clients given one store and group name a group that accepts each message once, whichever member of a
     shared subscription ($share/group/...) receives it (docs/DEPLOY.md).
     """
     return SealedClient(client, policy, keyring, **opener_options)

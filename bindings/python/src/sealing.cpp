@@ -34,6 +34,7 @@ OpenerOptions opener_options(py::handle o) {
   options.topic_cache_capacity = field<size_t>(o, "topic_cache_capacity");
   options.replay_store = replay_store_field(o);
   options.max_claims_per_key_name = field<size_t>(o, "max_claims_per_key_name");
+  options.replay_group = field<std::string>(o, "replay_group");
   return options;
 }
 

@@ -42,7 +42,9 @@
 //   - the age rules stay local (not_yet_valid, expired, retained_refused),
 //     judged at the latest time this Opener has judged at (a clock stepping
 //     back does not bring back what the store forgot);
-//   - then the message claims ("message", its replay partition: the key name,
+//   - then the message claims ("message:" and OpenerOptions::replay_group,
+//     the consumer group's name, required: groups sharing a store keep
+//     their claims apart; its replay partition: the key name,
 //     or for a signed message (suite 2) the byte 0x01 and its signer's name;
 //     BLAKE2b-128 of sender || sequence || topic) until timestamp + max_age +
 //     max_future_skew.
@@ -67,7 +69,11 @@
 //     signers listed in signed rules and, if a signed rule has a {signer}
 //     level, every signer name the keyring holds a key of (a keyring given to
 //     set_keyring later is not counted again: size the store for the signers
-//     you expect, or a full store refuses every new claim).
+//     you expect, or a full store refuses every new claim). create() also
+//     refuses (invalid_argument) replay options under which a claim would be
+//     kept longer than kMaxRedisClaimLifetimeS (366 days; a Redis store
+//     refuses every such claim): max_age_ms + 2 x max_future_skew_ms must be
+//     at most (kMaxRedisClaimLifetimeS - 2) x 1000, with any store.
 // The members' clocks must agree to within max_future_skew_ms: a member whose
 // clock is further ahead makes the store forget claims that a member behind it
 // would still accept by age.

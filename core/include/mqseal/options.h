@@ -39,6 +39,9 @@ struct SealerOptions {
 // accepts in that time), and the most it may be set to.
 inline constexpr size_t kDefaultMaxClaimsPerKeyName = size_t{1} << 20;
 inline constexpr size_t kMaxClaimsPerKeyName = size_t{1} << 26;
+// An Opener sharing a replay store names its consumer group
+// (OpenerOptions::replay_group): 1 to this many characters of A-Z a-z 0-9 . _ -
+inline constexpr size_t kMaxReplayGroupSize = 48;
 
 struct OpenerOptions {
   ReplayOptions replay;
@@ -49,7 +52,19 @@ struct OpenerOptions {
   // store (consumers behind one MQTT shared subscription, $share/group/...)
   // accepts each message once in total, whichever member it reaches
   // (mqseal/opener.h, "Shared replay state"; docs/SPEC.md section 6).
+  // With a store, replay.max_age_ms + 2 x replay.max_future_skew_ms is at
+  // most (kMaxRedisClaimLifetimeS - 2) x 1000 (about 366 days), or create()
+  // refuses it.
   std::shared_ptr<ReplayStore> replay_store;
+  // With a replay store: the consumer group's name, required (create()
+  // refuses an empty or bad one: invalid_argument), 1 to kMaxReplayGroupSize
+  // characters of A-Z a-z 0-9 . _ - (the shared subscription's group name,
+  // say). The group's claims are kept apart from every other group's (claim
+  // namespace "message:<group>", with its own capacity in a Redis store), so
+  // two groups or applications sharing one store each accept a message once.
+  // Every member of one group gives the same name (and policy and quota);
+  // members with different names accept each message once each.
+  std::string replay_group;
   // With a replay store: each key name's quota of live claims in it (each
   // signer's, for signed messages), 1..kMaxClaimsPerKeyName. When a key
   // name's live claims fill it, its next new message is refused

@@ -10,7 +10,8 @@
 //
 // The token verifier (mqseal/credentials.h) claims ("token", username,
 // token nonce) for every token that passed all its other checks; the
-// namespace keeps other kinds of claims (a receiver's message IDs, later)
+// namespace keeps other kinds of claims (a consumer group's message claims,
+// "message:<group>")
 // apart from tokens in a store they share.
 //
 // Implementations:
@@ -167,14 +168,18 @@ struct RedisReplayStoreOptions {
   // that several deployments share one Redis without sharing claims. 1 to
   // kMaxRedisNamespaceSize characters of A-Z a-z 0-9 . _ -
   std::string key_namespace = "mqseal";
-  // Live claims held at most over all partitions and every store on this
-  // server and namespace, 1..kMaxRedisReplayCapacity (the mosquitto plugin
-  // uses users x max_tokens_per_user). When they are all live, every new
-  // claim is refused (capacity_exceeded).
+  // Live claims held at most of each kind (claim.name_space: "token",
+  // "message:<group>"...) over all partitions and every store on this server and
+  // namespace, 1..kMaxRedisReplayCapacity (the mosquitto plugin uses users x
+  // max_tokens_per_user). Each kind has its own capacity set in Redis
+  // (<namespace>:claims:<kind>): message claims never fill the token
+  // verifier's. When a kind's claims are all live, its every new claim is
+  // refused (capacity_exceeded); stores sharing a namespace and a kind should
+  // be given the same capacity (each compares the shared count with its own).
   size_t capacity = 0;
   // 1..kMaxRedisTimeoutMs each. A claim returns within connect_timeout_ms +
-  // command_timeout_ms (plus the system resolver's time when the URL names
-  // a host instead of an IP address), answered or refused.
+  // command_timeout_ms, answered or refused (a host name was resolved when
+  // the store was opened: a reconnect never waits for a resolver).
   uint32_t connect_timeout_ms = kDefaultRedisTimeoutMs;
   uint32_t command_timeout_ms = kDefaultRedisTimeoutMs;
   // After a failure that dropped the connection (unreachable, a timeout, a
@@ -188,16 +193,23 @@ struct RedisReplayStoreOptions {
 
 // Connects to the Redis server at `url`:
 //   redis://[[user]:password@]host[:port][/db]
-// host an IPv4 address, an IPv6 address in brackets, or a DNS name (resolved
-// at each connection); port 1..65535 (default 6379); db 0..65535 (default
+// host an IPv4 address, an IPv6 address in brackets, or a DNS name, resolved
+// ONCE, here (blocking as long as the system's resolver takes: at startup),
+// to its first address, which every later connection dials (messages name
+// it: "Redis host:port/db at address"); a name that moves to another
+// address needs the store opened again (a broker restarted); port 1..65535 (default 6379); db 0..65535 (default
 // 0); the password is sent with AUTH (with the user: Redis 6 ACLs), 1 to 512
-// printable ASCII characters without '/', no percent-decoding. No TLS
+// printable ASCII characters without blanks, no percent-decoding: user and
+// password end at the URL's LAST '@', so the password may hold '/', '@', '?',
+// '#' (and ':'). No TLS
 // (rediss:// is refused: put Redis behind a TLS tunnel on loopback), no
 // Redis Cluster (the script's keys are in different slots).
-// Refused, with the part named (never the password's characters):
+// Refused, with the part named (never the password's characters: no text
+// before the last '@' is quoted in any message):
 //   invalid_argument  a bad URL part or option; a core built without Redis
 //                     (MQSEAL_WITH_REDIS=OFF) refuses every URL so;
-//   io_error          Redis unreachable, slow past a timeout, refusing AUTH
+//   io_error          a host name that does not resolve; Redis
+//                     unreachable, slow past a timeout, refusing AUTH
 //                     or SELECT, or configured to evict keys
 //                     (maxmemory-policy other than noeviction: an evicted
 //                     claim would be first_use again).
@@ -211,8 +223,8 @@ struct RedisReplayStoreOptions {
 // error reply, such as READONLY from a primary demoted by a failover), so
 // claims work again when Redis does, without reopening. One connection, under a mutex:
 // concurrent claims wait for each other, each at most the bound above.
-// remembered() asks Redis (every store's live claims in this namespace; 0
-// if Redis cannot answer).
+// remembered() asks Redis (every store's live claims of every kind in this
+// namespace; 0 if Redis cannot answer).
 [[nodiscard]] Result<std::shared_ptr<ReplayStore>> open_redis_replay_store(std::string_view url,
                                                                            RedisReplayStoreOptions options);
 

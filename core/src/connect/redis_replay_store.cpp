@@ -3,6 +3,7 @@
 // includes hiredis (a private dependency: MQSEAL_WITH_REDIS).
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/time.h>
@@ -45,10 +46,11 @@ constexpr std::string_view kNoEviction = "noeviction";
 constexpr std::string_view kPolicyField = "maxmemory_policy:";
 
 // The claim, one atomic script (docs/SPEC.md section 11 states it
-// normatively). KEYS: the claim key, the partition's quota set, the
-// namespace's set of every claim. ARGV: ttl in ms (from the caller's clock:
+// normatively). KEYS: the claim key, the partition's quota set, the set of
+// every claim of this kind (the claim's name_space) in the namespace, the
+// namespace's set of kinds. ARGV: ttl in ms (from the caller's clock:
 // keep_until - now + 1 s), the caller's now_s, keep_until_s, the partition's
-// quota, the capacity, the member naming this claim in both sets.
+// quota, the capacity, the member naming this claim in both sets, the kind.
 // Answers 0 first_use, 1 seen, 2 partition full, 3 store full; an error
 // reply for a claim key of another type than string.
 constexpr std::string_view kClaimScript = R"lua(
@@ -65,6 +67,7 @@ for i = 2, 3 do
   redis.call('ZADD', KEYS[i], ARGV[3], ARGV[6])
   if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
 end
+redis.call('SADD', KEYS[4], ARGV[7])
 return 0
 )lua";
 
@@ -117,7 +120,8 @@ bool is_namespace_char(char c) {
 }
 
 struct Endpoint {
-  std::string host;  // for the connection: an IPv6 address without brackets
+  std::string host;     // as the URL names it (an IPv6 address without brackets)
+  std::string address;  // numeric, resolved once when the store is opened: what every connection dials
   uint32_t port = kDefaultPort;
   uint32_t db = 0;
   std::string user;           // empty: AUTH with the password alone
@@ -131,6 +135,11 @@ Result<Endpoint> parse_url(std::string_view url) {
   }
   if (url.substr(0, kScheme.size()) != kScheme) return bad_url("scheme", "not a redis:// URL");
   std::string_view rest = url.substr(kScheme.size());
+  // user:password ends at the LAST '@' (the password may hold '/', '@', '?',
+  // '#'): no part quoted below comes from before it.
+  const size_t at = rest.rfind('@');
+  const std::string_view userinfo = at == std::string_view::npos ? std::string_view() : rest.substr(0, at);
+  if (at != std::string_view::npos) rest.remove_prefix(at + 1);
   if (rest.find_first_of("?#") != std::string_view::npos) return bad_url("query", "no ?query or #fragment is taken");
   const size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -142,9 +151,7 @@ Result<Endpoint> parse_url(std::string_view url) {
                                      std::to_string(kMaxDatabase));
     }
   }
-  if (const size_t at = authority.rfind('@'); at != std::string_view::npos) {
-    const std::string_view userinfo = authority.substr(0, at);
-    authority.remove_prefix(at + 1);
+  if (at != std::string_view::npos) {
     const size_t colon = userinfo.find(':');
     if (colon == std::string_view::npos) {
       return bad_url("password", "the user part has no ':' (redis://:password@host or redis://user:password@host)");
@@ -156,8 +163,8 @@ Result<Endpoint> parse_url(std::string_view url) {
     }
     const bool printable = std::all_of(password.begin(), password.end(), [](char c) { return c > ' ' && c < 0x7f; });
     if (password.empty() || password.size() > kMaxPasswordSize || !printable) {
-      return bad_url("password", "1 to " + std::to_string(kMaxPasswordSize) +
-                                     " printable ASCII characters without blanks or '/'");
+      return bad_url("password",
+                     "1 to " + std::to_string(kMaxPasswordSize) + " printable ASCII characters without blanks");
     }
     e.user = std::string(user);
     Result<internal::Secret> secret = internal::Secret::copy_of(
@@ -198,9 +205,34 @@ Result<Endpoint> parse_url(std::string_view url) {
     return bad_url("port", "'" + std::string(port) + "' is not a whole number from 1 to " + std::to_string(kMaxPort));
   }
   e.host = std::string(host);
+  return e;
+}
+
+// The host's first address, and `where`. getaddrinfo blocks as long as the
+// system's resolver takes, once, when the store is opened; every later
+// connection dials the numeric address, so a reconnect (in a broker's one
+// thread) never waits for a resolver, only for its timeouts.
+Status resolve(Endpoint& e) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = getaddrinfo(e.host.c_str(), nullptr, &hints, &found);
+  if (rc != 0 || found == nullptr) {
+    return Error(Errc::io_error, "redis URL: host: cannot resolve '" + e.host + "': " + gai_strerror(rc));
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* raw = found->ai_family == AF_INET6
+                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(found->ai_addr)->sin6_addr)
+                        : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr);
+  const bool ok = inet_ntop(found->ai_family, raw, text, sizeof text) != nullptr;
+  freeaddrinfo(found);
+  if (!ok) return Error(Errc::io_error, "redis URL: host: cannot resolve '" + e.host + "'");
+  e.address = text;
   const bool v6 = e.host.find(':') != std::string::npos;
   e.where = "Redis " + (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port) + "/" + std::to_string(e.db);
-  return e;
+  if (e.address != e.host) e.where += " at " + e.address;
+  return {};
 }
 
 // hiredis writes with write(2): a peer that closed the connection would
@@ -281,7 +313,9 @@ class RedisStore final : public ReplayStore {
     const std::string member = partition + ":" + internal::hex_encode(ByteView(c.id.data(), c.id.size()));
     const std::string claim_key = options_.key_namespace + ":claim:" + member;
     const std::string quota_key = options_.key_namespace + ":quota:" + partition;
-    const std::string all_key = options_.key_namespace + ":claims";
+    // Each kind of claim has its own capacity: message claims never fill
+    // the tokens' (logins), nor one consumer group's another's.
+    const std::string all_key = capacity_key(c.name_space);
     const std::string now = std::to_string(c.now_s);
     const std::string keep_until = std::to_string(c.keep_until_s);
     const std::string quota = std::to_string(c.max_per_partition);
@@ -291,14 +325,15 @@ class RedisStore final : public ReplayStore {
     std::lock_guard<std::mutex> lock(mutex_);
     const Deadline until = deadline();
     if (Status s = ensure_connected(until); !s) return s.error();
-    Result<Reply> reply = run({"EVALSHA", sha_, "3", claim_key, quota_key, all_key, ttl_ms, now, keep_until, quota,
-                               capacity, member},
+    const std::string_view kind = c.name_space;
+    Result<Reply> reply = run({"EVALSHA", sha_, "4", claim_key, quota_key, all_key, kinds_key(), ttl_ms, now,
+                               keep_until, quota, capacity, member, kind},
                               until);
     if (reply && (*reply)->type == REDIS_REPLY_ERROR && reply_text(**reply).rfind("NOSCRIPT", 0) == 0) {
       // The server lost the script (SCRIPT FLUSH, a failover): the whole
       // text once, which loads it again.
-      reply = run({"EVAL", kClaimScript, "3", claim_key, quota_key, all_key, ttl_ms, now, keep_until, quota, capacity,
-                   member},
+      reply = run({"EVAL", kClaimScript, "4", claim_key, quota_key, all_key, kinds_key(), ttl_ms, now, keep_until,
+                   quota, capacity, member, kind},
                   until);
     }
     if (!reply) return std::move(reply).error();
@@ -334,12 +369,27 @@ class RedisStore final : public ReplayStore {
     std::lock_guard<std::mutex> lock(mutex_);
     const Deadline until = deadline();
     if (!ensure_connected(until)) return 0;
-    Result<Reply> reply = run({"ZCARD", options_.key_namespace + ":claims"}, until);
-    if (!reply || (*reply)->type != REDIS_REPLY_INTEGER || (*reply)->integer < 0) return 0;
-    return static_cast<size_t>((*reply)->integer);
+    // Every kind of claim ever made in this namespace (a few: tokens and
+    // each consumer group).
+    Result<Reply> kinds = run({"SMEMBERS", kinds_key()}, until);
+    if (!kinds || (*kinds)->type != REDIS_REPLY_ARRAY) return 0;
+    size_t total = 0;
+    for (size_t i = 0; i < (*kinds)->elements; ++i) {
+      const redisReply* kind = (*kinds)->element[i];
+      if (kind == nullptr || kind->type != REDIS_REPLY_STRING) return 0;
+      Result<Reply> reply = run({"ZCARD", capacity_key(reply_text(*kind))}, until);
+      if (!reply || (*reply)->type != REDIS_REPLY_INTEGER || (*reply)->integer < 0) return 0;
+      total += static_cast<size_t>((*reply)->integer);
+    }
+    return total;
   }
 
  private:
+  std::string capacity_key(std::string_view kind) const {
+    return options_.key_namespace + ":claims:" + std::string(kind);
+  }
+  std::string kinds_key() const { return options_.key_namespace + ":kinds"; }
+
   Deadline deadline() const {
     return Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms + options_.command_timeout_ms);
   }
@@ -373,7 +423,7 @@ class RedisStore final : public ReplayStore {
 
   Status connect(Deadline until) const {
     drop();
-    redisContext* c = redisConnectWithTimeout(endpoint_.host.c_str(), static_cast<int>(endpoint_.port),
+    redisContext* c = redisConnectWithTimeout(endpoint_.address.c_str(), static_cast<int>(endpoint_.port),
                                               to_timeval(options_.connect_timeout_ms));
     if (c == nullptr) return failed("cannot allocate a connection");
     if (c->err != 0) {
@@ -483,6 +533,7 @@ Result<std::shared_ptr<ReplayStore>> open_redis_replay_store(std::string_view ur
   }
   Result<Endpoint> endpoint = parse_url(url);
   if (!endpoint) return std::move(endpoint).error();
+  if (Status s = resolve(*endpoint); !s) return s.error();
   auto store = std::make_shared<RedisStore>(std::move(*endpoint), std::move(options));
   if (Status s = store->open(); !s) return s.error();
   std::shared_ptr<ReplayStore> out = std::move(store);

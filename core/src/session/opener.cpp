@@ -38,7 +38,7 @@ Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const K
   auto impl = std::make_unique<Impl>(std::move(*resolver), std::move(*guard));
   if (options.replay_store != nullptr) {
     impl->shared = std::make_unique<internal::SharedReplay>(std::move(options.replay_store),
-                                                            options.max_claims_per_key_name);
+                                                            options.max_claims_per_key_name, options.replay_group);
   }
   return Opener(std::move(impl));
 }

@@ -1,5 +1,6 @@
 #include "session/shared_replay.h"
 
+#include <algorithm>
 #include <limits>
 #include <set>
 #include <string>
@@ -14,6 +15,7 @@ namespace {
 
 constexpr Blake2bPersonal kMessageClaimPersonal = "mqseal-msg-claim";
 constexpr uint64_t kMsPerS = 1000;
+constexpr uint64_t kClaimRoundingS = 2;  // keep_until rounded up, now down
 
 uint64_t saturating_add(uint64_t a, uint64_t b) noexcept {
   return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max() : a + b;
@@ -40,9 +42,30 @@ uint64_t message_keep_until_s(uint64_t timestamp_ms, const ReplayOptions& o) noe
 
 Status SharedReplay::validate(const OpenerOptions& options, const TopicPolicy& policy, const Keyring& keyring) {
   if (options.replay_store == nullptr) return {};
+  const std::string& group = options.replay_group;
+  const bool group_ok = !group.empty() && group.size() <= kMaxReplayGroupSize &&
+                        std::all_of(group.begin(), group.end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                 c == '.' || c == '_' || c == '-';
+                        });
+  if (!group_ok) {
+    return Error(Errc::invalid_argument, "with a replay store, replay_group (the consumer group) is required: 1 to " +
+                                             std::to_string(kMaxReplayGroupSize) +
+                                             " characters of A-Z a-z 0-9 . _ -");
+  }
   const size_t quota = options.max_claims_per_key_name;
   if (quota == 0 || quota > kMaxClaimsPerKeyName) {
     return Error(Errc::invalid_argument, "max_claims_per_key_name must be 1.." + std::to_string(kMaxClaimsPerKeyName));
+  }
+  // A claim is kept keep_until - now <= (max_age + 2 x skew) / 1000 + 2 s
+  // (a timestamp up to skew ahead, both ends rounded to whole seconds).
+  const ReplayOptions& r = options.replay;
+  const uint64_t longest_ms = saturating_add(r.max_age_ms, saturating_add(r.max_future_skew_ms, r.max_future_skew_ms));
+  if (longest_ms > (kMaxRedisClaimLifetimeS - kClaimRoundingS) * kMsPerS) {
+    return Error(Errc::invalid_argument,
+                 "with a replay store, a message's claim is kept at most " + std::to_string(kMaxRedisClaimLifetimeS) +
+                     " s: max_age_ms + 2 x max_future_skew_ms must be at most " +
+                     std::to_string((kMaxRedisClaimLifetimeS - kClaimRoundingS) * kMsPerS));
   }
   std::set<std::string> partitions;
   bool any_signer_level = false;
@@ -88,7 +111,7 @@ Status SharedReplay::check(const ReplayGuard& guard, const MessageFacts& m, uint
   // The replay guard's partition: the key name, or the signer of a signed message.
   std::string signer_partition;
   if (!m.signer.empty()) signer_partition.append(1, kSignerClaimPartitionTag).append(m.signer);
-  const ReplayClaim claim{kMessageClaimNamespace, m.signer.empty() ? m.key_name : std::string_view(signer_partition),
+  const ReplayClaim claim{name_space_, m.signer.empty() ? m.key_name : std::string_view(signer_partition),
                           *id, message_keep_until_s(m.timestamp_ms, o), judged / kMsPerS, quota_};
   Result<ClaimOutcome> claimed = store_->claim(claim);
   if (!claimed) return std::move(claimed).error();  // fail closed

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "mqseal/bytes.h"
@@ -19,8 +20,11 @@
 
 namespace mqseal::internal {
 
-// The claims' namespace in a store that token claims ("token") may share.
+// The claims' namespace in a store that token claims ("token") may share is
+// this, ':' and the consumer group (OpenerOptions::replay_group).
 inline constexpr std::string_view kMessageClaimNamespace = "message";
+static_assert(kMessageClaimNamespace.size() + 1 + kMaxReplayGroupSize <= kMaxReplayNamespaceSize,
+              "message:<group> fits a claim's namespace");
 // A signed message's partition is this byte and its signer's name, as the
 // replay guard's: no key name starts with it, so the two kinds never share one.
 inline constexpr char kSignerClaimPartitionTag = '\x01';
@@ -44,8 +48,10 @@ class SharedReplay {
   [[nodiscard]] static Status validate(const OpenerOptions& options, const TopicPolicy& policy,
                                        const Keyring& keyring);
 
-  SharedReplay(std::shared_ptr<ReplayStore> store, size_t max_claims_per_key_name) noexcept
-      : store_(std::move(store)), quota_(max_claims_per_key_name) {}
+  SharedReplay(std::shared_ptr<ReplayStore> store, size_t max_claims_per_key_name, std::string_view group)
+      : store_(std::move(store)),
+        quota_(max_claims_per_key_name),
+        name_space_(std::string(kMessageClaimNamespace) + ":" + std::string(group)) {}
 
   // In place of ReplayGuard::check for one authenticated message: the age
   // rules of `guard` (check_age), then a claim in the store for all but
@@ -57,6 +63,7 @@ class SharedReplay {
  private:
   std::shared_ptr<ReplayStore> store_;
   size_t quota_;
+  std::string name_space_;  // "message:<group>"
   // The latest time this Opener judged at: a clock stepping back judges at
   // it instead, so it never brings back a claim the store forgot.
   std::atomic<uint64_t> latest_ms_{0};
