@@ -25,6 +25,11 @@
 // after key_id (offsets from timestamp_ms on move up by 4: a 43-byte header)
 // and a 64-byte Ed25519 signature after the tag: 123 bytes of overhead.
 //
+// Suite 3 (sealed to a recipient; docs/SPEC.md, section 4b) puts the
+// sealing session's 32-byte ephemeral X25519 public key after timestamp_ms
+// (so in the associated data; key_id is the recipient key's ID): a 71-byte
+// header, 87 bytes of overhead.
+//
 // Most users never touch this header: Sealer and Opener do it all. It is
 // public for tools that inspect envelopes without a key (the broker plugin,
 // `mqseal inspect`). The deterministic core (sealing with a chosen header,
@@ -34,6 +39,7 @@
 #define MQSEAL_ENVELOPE_H_
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -58,6 +64,10 @@ inline constexpr uint8_t kSuiteXChaCha20Poly1305 = 1;
 // section 4a). Reserved: 3 (sealed to a recipient's public key), 4 (signed
 // and sealed to a recipient).
 inline constexpr uint8_t kSuiteSignedSender = 2;
+// Suite 3 (envelope v2 only): sealed to a recipient's X25519 public key,
+// under a key derived per sealing session from an ephemeral key agreement
+// (docs/SPEC.md, section 4b). Reserved: 4 (signed and sealed, section 4c).
+inline constexpr uint8_t kSuiteSealedToRecipient = 3;
 
 inline constexpr size_t kNonceSize = 24;
 inline constexpr size_t kSequenceSize = 8;
@@ -78,12 +88,19 @@ inline constexpr size_t kSignatureSize = 64;
 inline constexpr size_t kAssociatedHeaderSizeSigned = kAssociatedHeaderSize + kSignerKeyIdSize;  // 19
 inline constexpr size_t kHeaderSizeSigned = kAssociatedHeaderSizeSigned + kNonceSize;             // 43
 inline constexpr size_t kEnvelopeOverheadSigned = kHeaderSizeSigned + kTagSize + kSignatureSize;   // 123
+// Suite 3: the ephemeral X25519 public key after timestamp_ms.
+inline constexpr size_t kEphemeralKeySize = 32;
+inline constexpr size_t kAssociatedHeaderSizeRecipient = kAssociatedHeaderSize + kEphemeralKeySize;  // 47
+inline constexpr size_t kHeaderSizeRecipient = kAssociatedHeaderSizeRecipient + kNonceSize;          // 71
+inline constexpr size_t kEnvelopeOverheadRecipient = kHeaderSizeRecipient + kTagSize;                // 87
+inline constexpr size_t kMaxHeaderSize = kHeaderSizeRecipient;  // the longest header of any suite
 // No envelope of any version is shorter.
 inline constexpr size_t kMinEnvelopeSize = kEnvelopeOverheadV1;
 // MQTT's largest packet is 268435455 bytes; no envelope can be larger.
 inline constexpr size_t kMaxEnvelopeSize = 268435455;
 inline constexpr size_t kMaxPayloadSize = kMaxEnvelopeSize - kEnvelopeOverhead;
 inline constexpr size_t kMaxSignedPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadSigned;
+inline constexpr size_t kMaxRecipientPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadRecipient;
 
 static_assert(kSenderIdSize + kSequenceSize == kNonceSize, "nonce = sender || sequence");
 
@@ -93,6 +110,8 @@ struct EnvelopeHeader {
   uint8_t flags = 0;  // v2 only (kFlagRetain); 0 in a v1 header
   KeyId key_id = 0;
   KeyId signer_key_id = 0;  // suite 2 only: the signing key's ID; 0 otherwise
+  // suite 3 only: the sealing session's ephemeral X25519 public key
+  std::array<uint8_t, kEphemeralKeySize> ephemeral{};
   uint64_t timestamp_ms = 0;
   SenderId sender{};
   uint64_t sequence = 0;
@@ -107,15 +126,17 @@ constexpr size_t sealed_size(size_t payload_size) noexcept {
 // (1 or 2) and suite 1; header, tag and signature in suite 2.
 constexpr size_t envelope_overhead(uint8_t version, uint8_t suite = kSuiteXChaCha20Poly1305) noexcept {
   if (suite == kSuiteSignedSender) return kEnvelopeOverheadSigned;
+  if (suite == kSuiteSealedToRecipient) return kEnvelopeOverheadRecipient;
   return version == kEnvelopeVersionV1 ? kEnvelopeOverheadV1 : kEnvelopeOverhead;
 }
 
 // Reads the header without any key. Checks only structure, in this order:
 // malformed (shorter than kMinEnvelopeSize, or longer than kMaxEnvelopeSize),
 // unsupported_version (neither 1 nor 2), malformed (a v2 envelope shorter
-// than kEnvelopeOverhead), unsupported_suite (v2: neither 1 nor 2; v1:
+// than kEnvelopeOverhead), unsupported_suite (v2: not 1, 2 or 3; v1:
 // not 1), malformed (a suite 2 envelope shorter than
-// kEnvelopeOverheadSigned), malformed (unknown v2 flags).
+// kEnvelopeOverheadSigned, a suite 3 one shorter than
+// kEnvelopeOverheadRecipient), malformed (unknown v2 flags).
 // A header that parses proves nothing until the envelope is opened.
 [[nodiscard]] Result<EnvelopeHeader> parse_header(ByteView envelope);
 

@@ -83,6 +83,7 @@
 #include <vector>
 
 #include "mqseal/bytes.h"
+#include "mqseal/envelope.h"
 #include "mqseal/error.h"
 #include "mqseal/keyring.h"
 #include "mqseal/policy.h"
@@ -161,6 +162,13 @@ class Opener {
 
   // Its own replay state (none is recorded in it with a replay store).
   const ReplayGuard& replay_guard() const noexcept;
+  // Suite 3: sealing sessions whose derived keys are cached now (at most
+  // OpenerOptions::recipient_session_capacity).
+  size_t recipient_sessions() const;
+  // Whether the session of this recipient key ID and ephemeral public key
+  // (an envelope's header) has its keys cached: its next envelope pays no
+  // key agreement. For tests and diagnostics; no secret is revealed.
+  bool recipient_session_cached(KeyId recipient, const std::array<uint8_t, kEphemeralKeySize>& ephemeral) const;
   // Whether it was created with OpenerOptions::replay_store: then every
   // sealed message costs a claim (a file write, a network round trip).
   bool shares_replay_state() const noexcept;

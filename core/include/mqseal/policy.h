@@ -40,8 +40,13 @@
 //   policy.add_signed_rule("plant/{signer}/telemetry", "telemetry", {});
 //   policy.add_signed_rule("plant/+/cmd/#", "commands", {"backend"});
 //
-// A receiver refuses a suite 1 envelope on a signed rule, and a suite 2
-// envelope on any other (wrong_suite_for_topic): there is no downgrade.
+// Sealed to a recipient (suite 3; docs/SPEC.md, section 4b): a device that
+// holds only the backend's public key seals so that only the backend opens:
+//
+//   policy.add_recipient_rule("plant/+/report", "backend");
+//
+// A receiver refuses an envelope of any suite other than its rule's
+// (wrong_suite_for_topic): there is no downgrade.
 //
 // Thread safety: const methods may run concurrently; add_* needs exclusive
 // access. Policies are small; build one, then share it as
@@ -79,8 +84,11 @@ struct RetainedRule {
 enum class Suite : uint8_t {
   symmetric = 1,      // suite 1: sealed under the topic key by any holder of it
   signed_sender = 2,  // suite 2: suite 1 plus an authorised signer's Ed25519 signature
-  // 3 (sealed to a recipient) and 4 (signed and sealed to a recipient) are
-  // reserved: they will add a recipient to TopicRule; `signers` keeps its meaning.
+  // suite 3: sealed to the X25519 public key of the recipient named by the
+  // rule's key_name; only that recipient's private key opens. It does not
+  // say who sealed (anyone with the public key can).
+  sealed_to_recipient = 3,
+  // 4 (signed and sealed to a recipient) is reserved (docs/SPEC.md, section 4c).
 };
 
 // A filter level that matches like '+' and must equal the verified signer's
@@ -91,7 +99,7 @@ inline constexpr size_t kMaxRuleSigners = 4096;
 
 struct TopicRule {
   std::string filter;    // as given; a signed rule's may hold one {signer} level
-  std::string key_name;  // empty for a plaintext rule
+  std::string key_name;  // empty for a plaintext rule; suite 3: the recipient name
   bool plaintext = false;
   std::optional<RetainedRule> retained;  // unset: the receiver's default
   Suite suite = Suite::symmetric;        // signed_sender: every message signed
@@ -124,6 +132,11 @@ class TopicPolicy {
   [[nodiscard]] Status add_signed_rule(std::string_view filter, std::string_view key_name,
                                        std::vector<std::string> signers,
                                        std::optional<RetainedRule> retained = std::nullopt);
+  // A rule sealed to a recipient (suite 3): every topic it wins is sealed to
+  // the primary recipient public key (or key pair) named `recipient` and
+  // opened only with that recipient's private key. Errors as add_rule.
+  [[nodiscard]] Status add_recipient_rule(std::string_view filter, std::string_view recipient,
+                                          std::optional<RetainedRule> retained = std::nullopt);
 
   // The winning rule for a concrete topic: invalid_topic, or no_rule.
   [[nodiscard]] Result<const TopicRule*> resolve(std::string_view topic) const;

@@ -5,7 +5,11 @@
 #include "mqseal/hazmat/envelope.h"
 
 #include "connect/credentials_internal.h"
+#include "base/sodium_util.h"
+#include "crypto/x25519.h"
+#include "keys/key_access.h"
 #include "keys/keyring_access.h"
+#include "session/recipient_session.h"
 #include "wire/envelope_internal.h"
 
 namespace mqseal::hazmat {
@@ -30,6 +34,24 @@ Status seal_signed_with_header(const uint8_t topic_key[kKeySize], std::string_vi
   out.reserve(payload.size() + kEnvelopeOverheadSigned);
   if (Status s = internal::seal_with_header(topic_key, topic, header, payload, out); !s) return s;
   return internal::append_signature(key.secret_key, topic, out);
+}
+
+Status derive_recipient_keys(const Key& ephemeral_secret, ByteView recipient_public, std::string_view topic,
+                             uint8_t ephemeral_public[kEphemeralKeySize], uint8_t session_key[kKeySize],
+                             uint8_t topic_key[kKeySize]) {
+  const uint8_t* secret = internal::KeyAccess::bytes(ephemeral_secret);
+  if (secret == nullptr || recipient_public.size() != kRecipientPublicKeySize) {
+    return Error(Errc::invalid_argument, "a key and a 32-byte X25519 public key");
+  }
+  if (Status s = internal::ensure_sodium(); !s) return s;
+  if (Status s = internal::x25519::public_of(secret, ephemeral_public); !s) return s;
+  uint8_t shared[internal::x25519::kSharedSize];
+  internal::ScopedWipe wipe(shared, sizeof shared);
+  if (Status s = internal::x25519::agree(secret, recipient_public.data(), shared); !s) return s;
+  if (Status s = internal::derive_session_key(shared, ephemeral_public, recipient_public.data(), session_key); !s) {
+    return s;
+  }
+  return internal::derive_session_topic_key(session_key, topic, topic_key);
 }
 
 Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,

@@ -153,6 +153,17 @@ Status TopicPolicy::add_signed_rule(std::string_view filter, std::string_view ke
   return add(std::move(rule));
 }
 
+Status TopicPolicy::add_recipient_rule(std::string_view filter, std::string_view recipient,
+                                       std::optional<RetainedRule> retained) {
+  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
+      retained->policy != RetainedPolicy::refuse) {
+    return Error(Errc::invalid_argument, "unknown retained policy");
+  }
+  TopicRule rule = make_rule(filter, recipient, false, retained);
+  rule.suite = Suite::sealed_to_recipient;
+  return add(std::move(rule));
+}
+
 Result<const TopicRule*> TopicPolicy::resolve(std::string_view topic) const {
   if (Status s = validate_topic(topic); !s) return s.error();
   const TopicRule* best = nullptr;

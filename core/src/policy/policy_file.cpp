@@ -304,7 +304,7 @@ Status suite_and_signers(const toml::table& rule, Suite& suite, std::vector<std:
 Status add_rule(TopicPolicy& policy, const toml::table& rule) {
   for (const auto& [key, value] : rule) {
     if (key != "filter" && key != "key" && key != "plaintext" && key != "retained" &&
-        key != "retained_max_age_ms" && key != "suite" && key != "signers") {
+        key != "retained_max_age_ms" && key != "suite" && key != "signers" && key != "recipient") {
       return at(value, "unknown rule field '" + std::string(key.str()) + "'");
     }
   }
@@ -312,11 +312,23 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
   if (!filter) return at(rule, "rule needs a string 'filter'");
   const toml::node* key = rule.get("key");
   const toml::node* plaintext = rule.get("plaintext");
-  if ((key == nullptr) == (plaintext == nullptr)) {
-    return at(rule, "rule needs exactly one of 'key' or 'plaintext = true'");
+  const toml::node* recipient = rule.get("recipient");
+  if ((key != nullptr) + (plaintext != nullptr) + (recipient != nullptr) != 1) {
+    return at(rule, "rule needs exactly one of 'key', 'recipient' or 'plaintext = true'");
   }
   Status added;
-  if (key != nullptr) {
+  if (recipient != nullptr) {
+    // Suite 3 (docs/SPEC.md, section 4b): `suite = 3` optional, no signers.
+    const std::optional<std::string> name = recipient->value<std::string>();
+    if (!name) return at(*recipient, "'recipient' must be a string");
+    if (const toml::node* n = rule.get("suite"); n != nullptr && n->value_exact<int64_t>() != std::optional<int64_t>(3)) {
+      return at(*n, "a rule with a 'recipient' is 'suite = 3'");
+    }
+    if (rule.contains("signers")) return at(rule, "suite 3 has no signers (signed and sealed is not in this build)");
+    std::optional<RetainedRule> retained;
+    if (Status s = retained_rule(rule, retained); !s) return s;
+    added = policy.add_recipient_rule(*filter, *name, retained);
+  } else if (key != nullptr) {
     const std::optional<std::string> name = key->value<std::string>();
     if (!name) return at(*key, "'key' must be a string");
     std::optional<RetainedRule> retained;

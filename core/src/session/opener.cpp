@@ -5,6 +5,7 @@
 
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
+#include "session/recipient_session.h"
 #include "session/shared_replay.h"
 #include "session/signed_sender.h"
 #include "session/topic_key_resolver.h"
@@ -16,8 +17,10 @@ struct Opener::Impl {
   internal::TopicKeyResolver resolver;
   ReplayGuard guard;
   std::unique_ptr<internal::SharedReplay> shared;  // null: the guard alone
+  internal::RecipientSessionCache sessions;  // suite 3; guarded by `mutex`
 
-  Impl(internal::TopicKeyResolver r, ReplayGuard g) : resolver(std::move(r)), guard(std::move(g)) {}
+  Impl(internal::TopicKeyResolver r, ReplayGuard g, internal::RecipientSessionCache c)
+      : resolver(std::move(r)), guard(std::move(g)), sessions(std::move(c)) {}
 };
 
 Opener::Opener(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -35,7 +38,10 @@ Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const K
       internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
   if (!resolver) return std::move(resolver).error();
   if (Status s = internal::SharedReplay::validate(options, policy, *keys); !s) return s.error();
-  auto impl = std::make_unique<Impl>(std::move(*resolver), std::move(*guard));
+  Result<internal::RecipientSessionCache> sessions =
+      internal::RecipientSessionCache::create(options.recipient_session_capacity);
+  if (!sessions) return std::move(sessions).error();
+  auto impl = std::make_unique<Impl>(std::move(*resolver), std::move(*guard), std::move(*sessions));
   if (options.replay_store != nullptr) {
     impl->shared = std::make_unique<internal::SharedReplay>(std::move(options.replay_store),
                                                             options.max_claims_per_key_name);
@@ -87,11 +93,15 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
   uint8_t signer_key[kSignerPublicKeySize];  // suite 2: the signer's public key
   Status signer_found;
+  internal::RecipientOpening recipient;  // suite 3: derived keys (wiped)
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (Status s = impl_->resolver.resolve(topic, wanted, resolved); !s) return s;
     if (header && !resolved.rule->plaintext) {
       signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, *header, signer_key, out.signer);
+      if (signer_found && header->suite == kSuiteSealedToRecipient && header->key_id != 0) {
+        signer_found = impl_->sessions.prepare(impl_->resolver.keyring(), *resolved.rule, topic, *header, recipient);
+      }
     }
   }
   // The rule comes first: a plaintext topic passes any payload through, and
@@ -106,7 +116,13 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   if (header->suite == kSuiteSignedSender) {
     if (Status s = internal::verify_signer(rule, topic, envelope, signer_key, out.signer); !s) return s;
   }
-  if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload); !s) {
+  if (header->suite == kSuiteSealedToRecipient) {
+    // Derive (or take from the cache), verify and decrypt; only then may the
+    // session's keys enter the cache (docs/SPEC.md, section 4b).
+    if (Status s = internal::RecipientSessionCache::open(topic, envelope, *header, recipient, payload); !s) return s;
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->sessions.commit(*header, topic, recipient);
+  } else if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload); !s) {
     return s;
   }
   const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
@@ -114,7 +130,9 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   facts.topic = topic;
   facts.key_name = rule.key_name;
   if (header->suite == kSuiteSignedSender) facts.signer = out.signer;
-  facts.sender = header->sender;
+  // Suite 3: the stream is the (ephemeral key, sender) pair's, which only the
+  // session's sealer can write to; a sender ID alone anyone could copy.
+  facts.sender = header->suite == kSuiteSealedToRecipient ? recipient.stream : header->sender;
   facts.sequence = header->sequence;
   facts.timestamp_ms = header->timestamp_ms;
   // The retain flag on delivery is not authenticated; the publisher's intent
@@ -145,6 +163,20 @@ Result<Opened> Opener::open(std::string_view topic, ByteView envelope, const Del
 void Opener::set_keyring(std::shared_ptr<const Keyring> keyring) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->resolver.set_keyring(std::move(keyring));
+  impl_->sessions.clear();  // keys derived under the old keyring (a retired key's) go
+}
+
+bool Opener::recipient_session_cached(KeyId recipient, const std::array<uint8_t, kEphemeralKeySize>& ephemeral) const {
+  EnvelopeHeader header;
+  header.key_id = recipient;
+  header.ephemeral = ephemeral;
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->sessions.contains(header);
+}
+
+size_t Opener::recipient_sessions() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->sessions.size();
 }
 
 const ReplayGuard& Opener::replay_guard() const noexcept { return impl_->guard; }

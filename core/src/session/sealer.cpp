@@ -10,6 +10,7 @@
 #include "crypto/aead.h"
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
+#include "session/recipient_session.h"
 #include "session/signed_sender.h"
 #include "session/topic_key_resolver.h"
 
@@ -40,13 +41,16 @@ struct Sealer::Impl {
   uint64_t fork_generation = 0;
   Clock clock;  // empty: system_time_ms()
   std::string signer;  // SealerOptions::signer
+  internal::RecipientSealing recipients;  // suite 3: this session's ephemeral key pair
+  uint64_t recipient_max_age_ms = 0;
 
-  Impl(internal::TopicKeyResolver r, Clock c, std::string s)
-      : resolver(std::move(r)), clock(std::move(c)), signer(std::move(s)) {
+  Impl(internal::TopicKeyResolver r, Clock c, std::string s, uint64_t max_age)
+      : resolver(std::move(r)), clock(std::move(c)), signer(std::move(s)), recipient_max_age_ms(max_age) {
     new_session();
   }
 
   void new_session() {
+    recipients.end();  // the ephemeral secret of the ending session is wiped
     randombytes_buf(sender.data(), sender.size());
     next_sequence = 0;
     last_timestamp_ms = 0;
@@ -66,7 +70,8 @@ Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const K
   Result<internal::TopicKeyResolver> resolver =
       internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
   if (!resolver) return std::move(resolver).error();
-  return Sealer(std::make_unique<Impl>(std::move(*resolver), std::move(options.clock), std::move(options.signer)));
+  return Sealer(std::make_unique<Impl>(std::move(*resolver), std::move(options.clock), std::move(options.signer),
+                                       options.recipient_session_max_age_ms));
 }
 
 Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
@@ -92,6 +97,7 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
   uint8_t signing_key[internal::kSigningSecretSize];  // suite 2 only
   internal::ScopedWipe wipe_signing(signing_key, sizeof signing_key);
   EnvelopeHeader header;
+  bool recipient_starting = false;  // suite 3: this message begins an ephemeral key pair
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (Status s = impl_->resolver.resolve(topic, internal::kPrimaryKey, resolved); !s) {
@@ -112,20 +118,36 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     if (impl_->fork_generation != g_fork_generation.load(std::memory_order_relaxed)) {
       impl_->new_session();
     }
+    const uint64_t now = impl_->clock ? impl_->clock() : system_time_ms();
+    if (resolved.rule->suite == Suite::sealed_to_recipient) {
+      Status s = payload.size() > kMaxRecipientPayloadSize ? Status(Errc::payload_too_large) : Status();
+      // A session sealing to recipients for longer than allowed starts a new
+      // ephemeral key pair (the old secret wiped): forward secrecy in time.
+      if (s && impl_->recipients.active() && impl_->recipient_max_age_ms != 0 &&
+          std::max(impl_->last_timestamp_ms, now) - impl_->recipients.started_ms >= impl_->recipient_max_age_ms) {
+        impl_->recipients.end();
+      }
+      recipient_starting = !impl_->recipients.active();
+      if (s) s = impl_->recipients.prepare(impl_->resolver.keyring(), *resolved.rule, topic, header, resolved.key);
+      if (!s) {
+        out.clear();
+        return s;
+      }
+    }
     if (impl_->next_sequence == UINT64_MAX) {
       out.clear();
       return Errc::nonce_exhausted;
     }
     header.sender = impl_->sender;
     header.sequence = impl_->next_sequence++;
-    // Read with the sequence, and never below the last one, so that within a
+    // `now` was read under this lock, with the sequence; never below the last one, so that within a
     // session timestamps do not decrease as the sequence grows, across
     // threads and wall-clock steps (docs/SPEC.md, section 6).
-    const uint64_t now = impl_->clock ? impl_->clock() : system_time_ms();
     impl_->last_timestamp_ms = std::max(impl_->last_timestamp_ms, now);
     header.timestamp_ms = impl_->last_timestamp_ms;
+    if (recipient_starting) impl_->recipients.started_ms = header.timestamp_ms;
   }
-  header.key_id = resolved.key_id;
+  if (header.suite != kSuiteSealedToRecipient) header.key_id = resolved.key_id;
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
   if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
   // Caller memory must hold the signature too: said before anything is written.
@@ -148,6 +170,7 @@ Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView paylo
 void Sealer::set_keyring(std::shared_ptr<const Keyring> keyring) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->resolver.set_keyring(std::move(keyring));
+  impl_->recipients.end();  // rotation ends suite 3's session: its secret is wiped
 }
 
 SenderId Sealer::sender() const {

@@ -48,7 +48,7 @@ Status SharedReplay::validate(const OpenerOptions& options, const TopicPolicy& p
   bool any_signer_level = false;
   for (const TopicRule& rule : policy.rules()) {
     if (rule.plaintext) continue;
-    if (rule.suite == Suite::symmetric) {
+    if (rule.suite != Suite::signed_sender) {  // suite 1, suite 3 (the recipient name)
       partitions.insert(rule.key_name);
       continue;
     }
