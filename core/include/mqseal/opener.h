@@ -20,6 +20,15 @@
 // not_yet_valid, retained_refused), in the verified signer's own partition
 // for suite 2. No plaintext leaves open() unless every check passed.
 //
+// Suite 3 (a recipient rule; docs/SPEC.md, section 4b): the key ID must name
+// a recipient key pair of the rule's recipient name (a recipient public key
+// opens nothing: unknown_key); the keys are derived from the envelope's
+// ephemeral public key and the pair's secret (or taken from a bounded cache
+// of sessions that already opened), then the AEAD as above, then the replay
+// guard in the recipient name's partition, with the stream of (ephemeral
+// key, sender). A suite 3 message is not authenticated to any sender:
+// anyone with the recipient's public key can seal one.
+//
 // Retained messages: only an envelope its publisher sealed to be retained
 // (Sealer::seal with Publish::retained) and that arrives with the retain flag
 // is judged by the retained rules (the topic rule's RetainedRule, or the
