@@ -115,17 +115,33 @@ Result<RecipientSessionCache> RecipientSessionCache::create(size_t capacity) {
   return RecipientSessionCache(std::move(*arena), capacity);
 }
 
-RecipientSessionCache::RecipientSessionCache(Secret arena, size_t capacity)
-    : arena_(std::move(arena)), capacity_(capacity) {
-  nodes_.reserve(capacity_);
-  index_.reserve(capacity_);
+size_t SessionIdHash::operator()(const RecipientSessionId& id) const noexcept {
+  uint8_t out[crypto_shorthash_siphash24_BYTES];
+  crypto_shorthash_siphash24(out, id.data(), id.size(), key.data());
+  uint64_t h = 0;
+  std::memcpy(&h, out, sizeof h);
+  return static_cast<size_t>(h);
 }
 
-std::string RecipientSessionCache::id_of(const EnvelopeHeader& header) {
-  std::string id(kKeyIdSize + kEphemeralKeySize, '\0');
-  store_be32(reinterpret_cast<uint8_t*>(id.data()), header.key_id);
+RecipientSessionCache::RecipientSessionCache(Secret arena, size_t capacity)
+    : arena_(std::move(arena)), capacity_(capacity) {
+  Hash hash;
+  randombytes_buf(hash.key.data(), hash.key.size());
+  index_ = std::unordered_map<SessionId, size_t, Hash>(capacity_, hash);
+  nodes_.reserve(capacity_);
+}
+
+RecipientSessionCache::SessionId RecipientSessionCache::id_of(const EnvelopeHeader& header) {
+  SessionId id{};
+  store_be32(id.data(), header.key_id);
   std::memcpy(id.data() + kKeyIdSize, header.ephemeral.data(), kEphemeralKeySize);
   return id;
+}
+
+size_t RecipientSessionCache::find(const SessionId& id) const {
+  if (recent_ != kNoNode && nodes_[recent_].id == id) return recent_;
+  auto it = index_.find(id);
+  return it == index_.end() ? kNoNode : it->second;
 }
 
 Status RecipientSessionCache::prepare(const Keyring& keyring, const TopicRule& rule, std::string_view topic,
@@ -134,12 +150,12 @@ Status RecipientSessionCache::prepare(const Keyring& keyring, const TopicRule& r
   if (key.name == nullptr) return Errc::unknown_key;  // also a public key only: it opens nothing
   if (key.state == KeyState::retired) return Errc::key_retired;
   if (*key.name != rule.key_name) return Errc::wrong_key_for_topic;
-  if (auto it = index_.find(id_of(header)); it != index_.end()) {
-    const Node& n = nodes_[it->second];
+  if (const size_t i = find(id_of(header)); i != kNoNode) {
+    const Node& n = nodes_[i];
     out.cached = true;
-    std::memcpy(out.session_key, slot(it->second), kKeySize);
+    std::memcpy(out.session_key, slot(i), kKeySize);
     if (n.topic == topic) {
-      std::memcpy(out.topic_key, slot(it->second) + kKeySize, kKeySize);
+      std::memcpy(out.topic_key, slot(i) + kKeySize, kKeySize);
     } else if (Status s = derive_session_topic_key(out.session_key, topic, out.topic_key); !s) {
       return s;
     }
@@ -177,10 +193,13 @@ Status RecipientSessionCache::open(std::string_view topic, ByteView envelope, co
 
 void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_view topic,
                                    const RecipientOpening& keys) {
-  std::string id = id_of(header);
-  size_t i = 0;
-  if (auto it = index_.find(id); it != index_.end()) {
-    i = it->second;
+  const SessionId id = id_of(header);
+  size_t i = find(id);
+  if (i != kNoNode) {
+    recent_ = i;
+    Node& n = nodes_[i];
+    n.last_used = ++clock_;
+    if (keys.cached && n.topic == topic && n.sender == header.sender) return;  // the steady state
   } else if (nodes_.size() < capacity_) {
     i = nodes_.size();
     nodes_.emplace_back();
@@ -193,8 +212,9 @@ void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_vie
     index_.erase(nodes_[i].id);
     index_.emplace(id, i);
   }
+  recent_ = i;
   Node& n = nodes_[i];
-  n.id = std::move(id);
+  n.id = id;
   if (n.topic != topic) n.topic.assign(topic.data(), topic.size());
   n.sender = header.sender;
   n.stream = keys.stream;
@@ -207,6 +227,7 @@ void RecipientSessionCache::clear() noexcept {
   if (arena_.data() != nullptr) sodium_memzero(arena_.data(), arena_.size());
   nodes_.clear();
   index_.clear();
+  recent_ = kNoNode;
 }
 
 }  // namespace mqseal::internal

@@ -85,6 +85,16 @@ struct RecipientOpening {
   ~RecipientOpening();
 };
 
+// key_id (4 bytes, big endian) || ephemeral public key
+using RecipientSessionId = std::array<uint8_t, 4 + kEphemeralKeySize>;
+// SipHash-2-4 under a random key of the cache's own: the ephemeral keys are
+// chosen by whoever seals (anyone with the public key), so an unkeyed hash
+// would let them pile entries into one bucket.
+struct SessionIdHash {
+  std::array<uint8_t, 16> key{};
+  size_t operator()(const RecipientSessionId& id) const noexcept;
+};
+
 // The receiving side's bounded cache of derived keys, keyed by (recipient
 // key ID, ephemeral public key). Only an envelope whose tag verified under
 // the derived keys is ever inserted (commit()), so unauthenticated input
@@ -109,12 +119,14 @@ class RecipientSessionCache {
   void commit(const EnvelopeHeader& header, std::string_view topic, const RecipientOpening& keys);
   void clear() noexcept;
   bool contains(const EnvelopeHeader& header) const { return index_.count(id_of(header)) != 0; }
+  using SessionId = RecipientSessionId;
   size_t size() const noexcept { return index_.size(); }
   size_t capacity() const noexcept { return capacity_; }
 
  private:
+  using Hash = SessionIdHash;
   struct Node {
-    std::string id;  // key_id (4 bytes, big endian) || ephemeral public key
+    SessionId id{};
     std::string topic;
     SenderId sender{};
     SenderId stream{};
@@ -122,13 +134,19 @@ class RecipientSessionCache {
   };
   RecipientSessionCache(Secret arena, size_t capacity);
   uint8_t* slot(size_t i) const { return const_cast<uint8_t*>(arena_.data()) + i * 2 * kKeySize; }
-  static std::string id_of(const EnvelopeHeader& header);
+  static SessionId id_of(const EnvelopeHeader& header);
 
   Secret arena_;  // per node: session key || topic key
   size_t capacity_;
   std::vector<Node> nodes_;
-  std::unordered_map<std::string, size_t> index_;
+  std::unordered_map<SessionId, size_t, Hash> index_;
   uint64_t clock_ = 0;  // LRU order: last_used
+  // The most recently used node, compared before hashing: a receiver mostly
+  // hears runs of one session. kNoNode: none.
+  static constexpr size_t kNoNode = SIZE_MAX;
+  size_t recent_ = kNoNode;
+  // The node of `id`, or kNoNode.
+  size_t find(const SessionId& id) const;
 };
 
 }  // namespace mqseal::internal
