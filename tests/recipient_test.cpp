@@ -234,6 +234,28 @@ TEST(Recipient, AnotherSealerCannotTakeOverASessionsReplayStream) {
             bytes_of("b"));
 }
 
+TEST(Recipient, ARecipientNameAndAnEqualKeyNameHaveTheirOwnReplayPartitions) {
+  // Names are per kind: a symmetric key named like the recipient shares no
+  // replay state with it, so its holders cannot evict suite 3's streams.
+  auto backend = backend_keys();
+  expect_ok(backend->add_with_id("backend", 0x5e5e0001, fixed_key(0x33)));
+  auto device = device_keys(*backend);
+  expect_ok(device->add_with_id("backend", 0x5e5e0001, fixed_key(0x33)));
+  TopicPolicy policy = report_policy();
+  expect_ok(policy.add_rule("plant/+/status", "backend"));
+  OpenerOptions options;
+  options.replay.max_streams = 1;
+  Opener opener = take(Opener::create(policy, backend, options));
+  Sealer sealer = take(Sealer::create(policy, device, at_now()));
+  ASSERT_TRUE(opener.open(kTopic, take(sealer.seal(kTopic, bytes_of("a"))), Delivery{false, kNow}));
+  // Another sender under the symmetric key "backend": in a shared partition
+  // (max_streams 1) it would evict the session's stream, or be refused.
+  Sealer other = take(Sealer::create(policy, device, at_now()));
+  EXPECT_TRUE(opener.open("plant/7/status", take(other.seal("plant/7/status", bytes_of("s"))), Delivery{false, kNow}));
+  EXPECT_EQ(take(opener.open(kTopic, take(sealer.seal(kTopic, bytes_of("b"))), Delivery{false, kNow})).payload,
+            bytes_of("b"));
+}
+
 TEST(Recipient, EachSenderOfOneEphemeralKeyHasItsOwnStream) {
   // Two sender IDs under one ephemeral key (only a holder of the session's
   // secrets can do that): the stream of one is not taken for the other's.

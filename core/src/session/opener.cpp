@@ -129,6 +129,11 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   MessageFacts facts;
   facts.topic = topic;
   facts.key_name = rule.key_name;
+  if (header->suite == kSuiteSealedToRecipient) {
+    recipient.partition.assign(1, internal::kRecipientPartitionTag);
+    recipient.partition += rule.key_name;
+    facts.key_name = recipient.partition;
+  }
   if (header->suite == kSuiteSignedSender) facts.signer = out.signer;
   // Suite 3: the stream is the (ephemeral key, sender) pair's, which only the
   // session's sealer can write to; a sender ID alone anyone could copy.

@@ -34,6 +34,11 @@
 namespace mqseal::internal {
 
 using EphemeralKey = std::array<uint8_t, kEphemeralKeySize>;
+// A recipient name's replay partition is keyed by this byte and the name: no
+// key name starts with it ([A-Za-z0-9_.-]), so a key and a recipient of the
+// same name (separate namespaces, docs/SPEC.md section 1) never share one.
+// (Signers' partitions use 0x01.)
+inline constexpr char kRecipientPartitionTag = '\x03';
 
 // session_key from the agreement's output and both public keys.
 [[nodiscard]] Status derive_session_key(const uint8_t shared[32], const uint8_t ephemeral_public[32],
@@ -82,6 +87,7 @@ struct RecipientOpening {
   uint8_t topic_key[kKeySize] = {};
   SenderId stream{};
   bool have_stream = false;
+  std::string partition;  // kRecipientPartitionTag || the rule's recipient name
   ~RecipientOpening();
 };
 
