@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
@@ -213,6 +214,31 @@ TEST(Recipient, CacheIsBoundedAndEvictsTheLeastRecentlyUsed) {
   OpenerOptions bad;
   bad.recipient_session_capacity = 0;
   EXPECT_FALSE(Opener::create(report_policy(), backend, bad));
+}
+
+TEST(Recipient, ConcurrentSessionsOpenWhileTheCacheChurns) {
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  OpenerOptions options;
+  options.recipient_session_capacity = 2;  // four sessions: constant eviction
+  Opener opener = take(Opener::create(report_policy(), backend, options));
+  constexpr int kThreads = 4;
+  constexpr int kMessages = 200;
+  std::vector<std::vector<std::vector<uint8_t>>> sealed(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    Sealer sealer = take(Sealer::create(report_policy(), device, at_now()));
+    for (int i = 0; i < kMessages; ++i) sealed[t].push_back(take(sealer.seal(kTopic, bytes_of(std::to_string(i)))));
+  }
+  std::vector<int> opened(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (const std::vector<uint8_t>& env : sealed[t]) opened[t] += opener.open(kTopic, env, Delivery{false, kNow}) ? 1 : 0;
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(opened[t], kMessages) << t;
+  EXPECT_LE(opener.recipient_sessions(), 2u);
 }
 
 TEST(Recipient, AnotherSealerCannotTakeOverASessionsReplayStream) {
