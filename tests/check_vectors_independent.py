@@ -3321,6 +3321,9 @@ RECIPIENT_MIN = RECIPIENT_HEADER_LEN + TAG_LEN                # 87
 RECIPIENT_PERSONAL = b"mqseal recipient"                      # 16 bytes
 RECIPIENT_LABEL = b"mqseal envelope v2 suite 3 session key"   # 38 bytes
 STREAM_PERSONAL = b"mqseal r-stream "                         # 16 bytes
+SUITE_SIGNED_SEALED = 0x04
+SIGNED_SEALED_MIN = RECIPIENT_MIN + 4 + SIGNATURE_LEN         # 155
+SIGNED_SEALED_DOMAIN = b"mqseal envelope v2 suite 4 signature"  # 36 bytes
 
 try:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -3377,8 +3380,8 @@ def open_recipient(doc: dict, pairs: dict, envelope: bytes, topic: str, now_ms: 
     rules = doc["policy"]
     topic_bytes = topic.encode()
     best = None
-    for r in rules:   # the vectors' rules never overlap
-        if filter_matches(validate_filter(r["filter"]), topic):
+    for r in rules:   # the vectors' rules never overlap; {signer} matches as '+'
+        if filter_matches(["+" if l == SIGNER_LEVEL else l for l in r["filter"].split("/")], topic):
             best = r
     if best is None:
         raise MqsealError("no_rule")
@@ -3389,17 +3392,19 @@ def open_recipient(doc: dict, pairs: dict, envelope: bytes, topic: str, now_ms: 
         raise MqsealError("unsupported_version")
     if version == 2 and len(envelope) < 55:
         raise MqsealError("malformed")
-    if (version == 1 and suite != 1) or (version == 2 and suite not in (1, 2, 3)):
+    if (version == 1 and suite != 1) or (version == 2 and suite not in (1, 2, 3, 4)):
         raise MqsealError("unsupported_suite")
     if suite == SUITE_RECIPIENT and len(envelope) < RECIPIENT_MIN:
+        raise MqsealError("malformed")
+    if suite == SUITE_SIGNED_SEALED and len(envelope) < SIGNED_SEALED_MIN:
         raise MqsealError("malformed")
     if version == 2 and envelope[2] & ~1:
         raise MqsealError("malformed")
     key_id = int.from_bytes(envelope[3:7] if version == 2 else envelope[2:6], "big")
     if key_id == 0:
         raise MqsealError("unknown_key")
-    rule_suite = 3 if "recipient" in best else 1
-    if rule_suite != 3:   # section 4, step 3: key_id among the symmetric keys
+    rule_suite = (4 if best.get("suite") == 4 else 3) if "recipient" in best else 1
+    if rule_suite == 1:   # section 4, step 3: key_id among the symmetric keys
         sym = {k["id"]: k for k in doc["keys"]}
         if key_id not in sym:
             raise MqsealError("unknown_key")
@@ -3419,6 +3424,21 @@ def open_recipient(doc: dict, pairs: dict, envelope: bytes, topic: str, now_ms: 
     _, _, topic_key = recipient_keys(b"", eph, bytes.fromhex(pair["public"]), topic_bytes, shared=shared)
     ad = envelope[:RECIPIENT_AD_PREFIX_LEN] + len(topic_bytes).to_bytes(2, "big") + topic_bytes
     payload = aead_decrypt(topic_key, envelope[47:71], ad, envelope[71:])
+    if suite == SUITE_SIGNED_SEALED:   # section 4c, after the AEAD
+        if len(payload) < 4 + SIGNATURE_LEN:
+            raise MqsealError("malformed")
+        signer_id = int.from_bytes(payload[:4], "big")
+        signer = next((k for k in doc.get("signing", []) if k["id"] == signer_id), None)
+        if signer is None:
+            raise MqsealError("unknown_signer")
+        message = signed_sealed_message(topic_bytes, envelope[:RECIPIENT_HEADER_LEN], payload[:4], payload[68:])
+        if not ed25519_verify(bytes.fromhex(signer["public"]), message, payload[4:68]):
+            raise MqsealError("authentication_failed")
+        levels = best["filter"].split("/")
+        own_level = SIGNER_LEVEL in levels and topic.split("/")[levels.index(SIGNER_LEVEL)] == signer["name"]
+        if signer["name"] not in best.get("signers", []) and not own_level:
+            raise MqsealError("unauthorized_signer")
+        payload = payload[68:]
     ts = int.from_bytes(envelope[7:15], "big")
     replay = doc["replay"]
     if now_ms > ts and now_ms - ts > int(replay["max_age_ms"]):
@@ -3426,6 +3446,13 @@ def open_recipient(doc: dict, pairs: dict, envelope: bytes, topic: str, now_ms: 
     if ts > now_ms and ts - now_ms > int(replay["max_future_skew_ms"]):
         raise MqsealError("not_yet_valid")
     return payload
+
+
+def signed_sealed_message(topic_bytes: bytes, header: bytes, signer_id: bytes, payload: bytes) -> bytes:
+    """Section 4c's m."""
+    digest = hashlib.blake2b(len(topic_bytes).to_bytes(2, "big") + topic_bytes + header + signer_id + payload,
+                             digest_size=64, salt=bytes(16), person=SIGNED_PERSONAL).digest()
+    return SIGNED_SEALED_DOMAIN + digest
 
 
 def parse_recipient_keyring(text: str) -> list[dict]:
@@ -3483,11 +3510,20 @@ def parse_recipient_policy(text: str) -> list[dict]:
         if "recipient" in r:
             if not isinstance(r["recipient"], str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", r["recipient"]):
                 raise MqsealError("parse_error", "recipient name")
-            if "suite" in r and (type(r["suite"]) is not int or r["suite"] != 3):
+            suite = 4 if "signers" in r or r.get("suite") == 4 else 3
+            if "suite" in r and (type(r["suite"]) is not int or r["suite"] != suite):
                 raise MqsealError("parse_error", "suite")
-            if "signers" in r:
-                raise MqsealError("parse_error", "signers")
             item = {"filter": r["filter"], "recipient": r["recipient"]}
+            if suite == 4:
+                names = [n.strip(" \t") for n in str(r.get("signers", "")).split(",")] if "signers" in r else []
+                if ("signers" in r and not isinstance(r["signers"], str)) or any(not n for n in names):
+                    raise MqsealError("parse_error", "signers")
+                if not names and SIGNER_LEVEL not in r["filter"].split("/"):
+                    raise MqsealError("parse_error", "nobody may sign")
+                item["suite"] = 4
+                item["signers"] = names
+            elif SIGNER_LEVEL in r["filter"].split("/"):
+                raise MqsealError("parse_error", "{signer} on a suite 3 rule")
         else:
             if "suite" in r and r["suite"] not in (1, 2):
                 raise MqsealError("parse_error", "suite")
@@ -3519,20 +3555,26 @@ def check_recipient(doc: dict) -> list[tuple[str, list[str]]]:
             shared, session, topic_key = recipient_keys(eph_secret, eph_public, recipient_public, topic_bytes)
             for label, got in (("ephemeral_public", eph_public), ("shared", shared), ("session_key", session),
                                ("topic_key", topic_key)):
-                if got.hex() != v[label]:
+                if label in v and got.hex() != v[label]:
                     problems.append(f"{label} differs")
             header = (bytes([v["version"], v["suite"], v["flags"]]) + v["key_id"].to_bytes(4, "big")
                       + int(v["timestamp_ms"]).to_bytes(8, "big") + eph_public)
             nonce = bytes.fromhex(v["sender"]) + int(v["sequence"]).to_bytes(8, "big")
             ad = header + len(topic_bytes).to_bytes(2, "big") + topic_bytes
-            if ad.hex() != v["associated_data"]:
+            if "associated_data" in v and ad.hex() != v["associated_data"]:
                 problems.append("associated_data differs")
-            sealed = header + nonce + aead_encrypt(topic_key, nonce, ad, bytes.fromhex(v["payload"]))
+            plaintext = bytes.fromhex(v["payload"])
+            if v["suite"] == SUITE_SIGNED_SEALED:   # sign, then seal (section 4c)
+                seed = bytes.fromhex(next(k["seed"] for k in doc["signing"] if k["id"] == v["signer_key_id"]))
+                signer_id = v["signer_key_id"].to_bytes(4, "big")
+                m = signed_sealed_message(topic_bytes, header + nonce, signer_id, plaintext)
+                plaintext = signer_id + ed25519_sign(seed, m) + plaintext
+            sealed = header + nonce + aead_encrypt(topic_key, nonce, ad, plaintext)
             if sealed != envelope:
                 problems.append("sealing does not reproduce the envelope")
             stream = hashlib.blake2b(eph_public + bytes.fromhex(v["sender"]), digest_size=16,
                                      salt=bytes(16), person=STREAM_PERSONAL).digest()
-            if stream.hex() != v["stream"]:
+            if "stream" in v and stream.hex() != v["stream"]:
                 problems.append("stream differs")
         o = v["open"]
         try:

@@ -118,8 +118,10 @@ TEST(Envelope, UnknownVersionAndSuite) {
   env[0] = 0;
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_version);
   env[0] = kEnvelopeVersion;
-  env[1] = 4;  // reserved: signed and sealed to a recipient
+  env[1] = 5;  // no such suite
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
+  env[1] = kSuiteSignedSealed;  // suite 4, but shorter than its header, signer, signature and tag
+  EXPECT_EQ(parse_header(env).error(), Errc::malformed);
   env[1] = kSuiteSealedToRecipient;  // suite 3, but shorter than its header and tag
   EXPECT_EQ(parse_header(env).error(), Errc::malformed);
   env[1] = kSuiteSignedSender;  // suite 2, but shorter than its header, tag and signature

@@ -358,6 +358,10 @@ json rule_json(const mqseal::TopicRule& r) {
   if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
   json rule = {{"filter", r.filter}, {"key", r.key_name}};
   if (r.suite == mqseal::Suite::sealed_to_recipient) rule = {{"filter", r.filter}, {"recipient", r.key_name}};
+  if (r.suite == mqseal::Suite::signed_sealed) {
+    rule = {{"filter", r.filter}, {"recipient", r.key_name}, {"suite", 4}};
+    rule["signers"] = r.signers;
+  }
   if (r.suite == mqseal::Suite::signed_sender) {
     rule["suite"] = 2;
     rule["signers"] = r.signers;
@@ -2066,6 +2070,15 @@ json recipient_vectors() {
   }
   must(v.policy.add_recipient_rule("plant/+/report", "backend"));
   must(v.policy.add_recipient_rule("archive/#", "archive"));
+  must(v.policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {}));
+  // Suite 4's signer: plant-7's key pair on the sealing side, its public key trusted by the receiver.
+  mqseal::Keyring signing;
+  const std::vector<uint8_t> seed7(32, 0x70);
+  must(signing.add_signing_key_with_id("plant-7", 0x5167a007, must(mqseal::Key::from_bytes(seed7))));
+  const mqseal::SignerPublicKey pk7 = must(signing.public_key(0x5167a007));
+  must(v.receiver.add_trusted_signer("plant-7", 0x5167a007, mqseal::ByteView(pk7)));
+  json signing_json = json::array({{{"name", "plant-7"}, {"id", 0x5167a007}, {"state", "primary"},
+                                    {"seed", hex(seed7)}, {"public", hex(pk7.data(), pk7.size())}}});
   must(v.policy.add_rule("plant/+/telemetry", "telemetry"));
   json policy_json = json::array();
   for (const mqseal::TopicRule& r : v.policy.rules()) policy_json.push_back(rule_json(r));
@@ -2150,8 +2163,12 @@ json recipient_vectors() {
   v.refused("suite-byte-1", "the suite byte rewritten to 1 on a recipient rule", t7, e, now,
             "wrong_suite_for_topic");
   e = basic;
-  e[1] = 4;
-  v.refused("suite-4", "suite 4 (specified, not accepted yet)", t7, e, now, "unsupported_suite");
+  e[1] = mqseal::kSuiteSignedSealed;
+  v.refused("suite-4-too-short", "the suite byte rewritten to 4: shorter than a suite 4 envelope", t7, e, now,
+            "malformed");
+  e = basic;
+  e[1] = 5;
+  v.refused("suite-5", "suite 5", t7, e, now, "unsupported_suite");
   e = basic;
   e[0] = mqseal::kEnvelopeVersionV1;
   v.refused("suite-3-in-v1", "suite 3 in a v1 envelope", t7, e, now, "unsupported_suite");
@@ -2168,6 +2185,92 @@ json recipient_vectors() {
               suite1, now, "wrong_suite_for_topic");
   }
   v.refused("expired", "recipient-short ten minutes later", t7, basic, kT0 + 10 * kMinute, "expired");
+
+  // Suite 4: signed by plant-7, sealed to the backend.
+  auto seal4 = [&](const std::string& topic, mqseal::EnvelopeHeader h, uint8_t eph_byte, const std::vector<uint8_t>& payload,
+                   std::vector<uint8_t>* topic_key_out = nullptr) {
+    std::vector<uint8_t> sk(32), tk(32);
+    h.suite = mqseal::kSuiteSignedSealed;
+    must(mqseal::hazmat::derive_recipient_keys(must(mqseal::Key::from_bytes(std::vector<uint8_t>(32, eph_byte))),
+                                               x25519_public(0xb1), topic, h.ephemeral.data(), sk.data(), tk.data()));
+    std::vector<uint8_t> envelope;
+    must(mqseal::hazmat::seal_signed_sealed_with_header(tk.data(), topic, h, payload, signing, envelope));
+    if (topic_key_out != nullptr) *topic_key_out = tk;
+    return std::make_pair(envelope, h);
+  };
+  for (const auto& [name, topic, eph, payload] :
+       {std::tuple<const char*, const char*, uint8_t, std::vector<uint8_t>>{"signed-sealed-short", "plant/plant-7/private", 0xf1, reading},
+        {"signed-sealed-empty", "plant/plant-7/private", 0xf2, {}}}) {
+    mqseal::EnvelopeHeader h = RV::header(0xbac30001, kT0, 0xd1, 0);
+    h.signer_key_id = 0x5167a007;
+    std::vector<uint8_t> tk;
+    auto [envelope, sealed_h] = seal4(topic, h, eph, payload, &tk);
+    const std::string got = v.outcome(topic, envelope, now);
+    if (got != "ok") {
+      std::cerr << "make_vectors: " << name << " does not open: " << got << "\n";
+      std::exit(1);
+    }
+    v.list.push_back({{"name", name},
+                      {"description", "signed by plant-7 under its own level, then sealed to the backend"},
+                      {"topic", topic},
+                      {"payload", hex(payload)},
+                      {"version", sealed_h.version},
+                      {"suite", sealed_h.suite},
+                      {"flags", sealed_h.flags},
+                      {"key_id", sealed_h.key_id},
+                      {"signer_key_id", sealed_h.signer_key_id},
+                      {"signer", "plant-7"},
+                      {"timestamp_ms", u64(sealed_h.timestamp_ms)},
+                      {"sender", hex(sealed_h.sender.data(), sealed_h.sender.size())},
+                      {"sequence", u64(sealed_h.sequence)},
+                      {"ephemeral_secret", hex(std::vector<uint8_t>(32, eph))},
+                      {"ephemeral_public", hex(sealed_h.ephemeral.data(), sealed_h.ephemeral.size())},
+                      {"recipient_public", hex(x25519_public(0xb1))},
+                      {"topic_key", hex(tk)},
+                      {"envelope", hex(envelope)},
+                      {"open", {{"topic", topic}, {"now_ms", u64(now)}, {"retained", false}}},
+                      {"expect", "ok"}});
+  }
+  {
+    mqseal::EnvelopeHeader h = RV::header(0xbac30001, kT0, 0xd2, 0);
+    h.signer_key_id = 0x5167a007;
+    v.refused("signed-sealed-unauthorized", "plant-7 signed under plant-8's level", "plant/plant-8/private",
+              seal4("plant/plant-8/private", h, 0xf3, reading).first, now, "unauthorized_signer");
+    v.refused("signed-sealed-moved", "signed-sealed-short on plant-8's level", "plant/plant-8/private",
+              seal4("plant/plant-7/private", h, 0xf1, reading).first, now, "authentication_failed");
+    // Anyone with the backend's public key can seal an inner part of its choosing.
+    auto forged = [&](const std::vector<uint8_t>& inner, uint8_t eph) {
+      mqseal::EnvelopeHeader f = RV::header(0xbac30001, kT0, 0xd3, 0);
+      return RV::seal("plant/plant-7/private", f, eph, x25519_public(0xb1), inner);
+    };
+    std::vector<uint8_t> inner(68 + 4, 0x5a);
+    set_be32(inner, 0, 0x5167a007);
+    {
+      mqseal::EnvelopeHeader f = RV::header(0xbac30001, kT0, 0xd3, 0);
+      f.suite = mqseal::kSuiteSignedSealed;
+      std::vector<uint8_t> sk(32), tk(32);
+      must(mqseal::hazmat::derive_recipient_keys(must(mqseal::Key::from_bytes(std::vector<uint8_t>(32, 0xf4))),
+                                                 x25519_public(0xb1), "plant/plant-7/private", f.ephemeral.data(),
+                                                 sk.data(), tk.data()));
+      auto reseal = [&](const std::vector<uint8_t>& in) {
+        std::vector<uint8_t> out;
+        must(mqseal::hazmat::seal_with_header(tk.data(), "plant/plant-7/private", f, in, out));
+        return out;
+      };
+      v.refused("signed-sealed-forged-signature", "plant-7's key ID and a made-up signature inside",
+                "plant/plant-7/private", reseal(inner), now, "authentication_failed");
+      set_be32(inner, 0, 0x12345678);
+      v.refused("signed-sealed-unknown-signer", "an unknown signer key ID inside", "plant/plant-7/private",
+                reseal(inner), now, "unknown_signer");
+      set_be32(inner, 0, 0xbac30001);
+      v.refused("signed-sealed-recipient-as-signer", "the recipient key's ID as the signer", "plant/plant-7/private",
+                reseal(inner), now, "unknown_signer");
+      v.refused("signed-sealed-short-inner", "67 bytes inside: no room for signer and signature",
+                "plant/plant-7/private", reseal(std::vector<uint8_t>(67, 1)), now, "malformed");
+    }
+    v.refused("signed-sealed-as-suite-3", "a suite 3 envelope on the suite 4 rule", "plant/plant-7/private",
+              forged(inner, 0xf5), now, "wrong_suite_for_topic");
+  }
 
   // Keyring files: recipient lines.
   const std::string secret_b1 = hex(std::vector<uint8_t>(32, 0xb1));
@@ -2235,6 +2338,12 @@ json recipient_vectors() {
   policy_case("recipient-not-a-string", "[[rule]]\nfilter = \"a\"\nrecipient = 3\n");
   policy_case("recipient-bad-name", "[[rule]]\nfilter = \"a\"\nrecipient = \"b c\"\n");
   policy_case("key-suite-3", "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 3\n");
+  policy_case("signed-and-sealed", "[[rule]]\nfilter = \"plant/{signer}/private\"\nrecipient = \"backend\"\n"
+                                   "signers = \"ops, backup\"\nsuite = 4\n");
+  policy_case("signers-with-suite-3", "[[rule]]\nfilter = \"a\"\nrecipient = \"b\"\nsigners = \"c\"\nsuite = 3\n");
+  policy_case("suite-4-without-signers", "[[rule]]\nfilter = \"a\"\nrecipient = \"b\"\nsuite = 4\n");
+  policy_case("suite-4-signer-level", "[[rule]]\nfilter = \"plant/{signer}/private\"\nrecipient = \"backend\"\nsuite = 4\n");
+  policy_case("signer-level-on-suite-3", "[[rule]]\nfilter = \"plant/{signer}/private\"\nrecipient = \"backend\"\n");
 
   return {
       {"format", "mqseal suite 3 (sealed to a recipient) known-answer vectors (docs/SPEC.md)"},
@@ -2243,6 +2352,7 @@ json recipient_vectors() {
                 "from keys and recipients; seal the ok ones with their ephemeral_secret and recipient_public."},
       {"keys", keys},
       {"recipients", recipients},
+      {"signing", signing_json},
       {"policy", policy_json},
       {"replay", replay_json(mqseal::ReplayOptions{})},
       {"vectors", v.list},

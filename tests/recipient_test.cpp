@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <thread>
 #include <vector>
@@ -482,10 +483,15 @@ TEST(Recipient, PolicyFileNamesARecipient) {
   ASSERT_EQ(policy.rules().size(), 2u);
   EXPECT_EQ(policy.rules()[0].suite, Suite::sealed_to_recipient);
   EXPECT_EQ(policy.rules()[0].key_name, "backend");
+  TopicPolicy signed_sealed = take(parse_policy(
+      "[[rule]]\nfilter = \"plant/{signer}/report\"\nrecipient = \"backend\"\nsigners = \"ops\"\nsuite = 4\n"));
+  EXPECT_EQ(signed_sealed.rules()[0].suite, Suite::signed_sealed);
+  EXPECT_EQ(signed_sealed.rules()[0].signers, std::vector<std::string>{"ops"});
   const std::string bad[] = {
       "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nkey = \"k\"\n",
       "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nsuite = 2\n",
-      "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nsigners = \"x\"\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nsigners = \"x\"\nsuite = 3\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nsuite = 4\n",
       "[[rule]]\nfilter = \"a\"\nrecipient = 3\n",
       "[[rule]]\nfilter = \"a\"\nrecipient = \"bad/name\"\n",
       "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 3\n",
@@ -503,6 +509,111 @@ TEST(Recipient, NoRecipientKeyIsNoPrimaryKey) {
   Result<std::vector<uint8_t>> r = sealer.seal(kTopic, bytes_of("x"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), Errc::no_primary_key);
+}
+
+
+// ---- suite 4: signed, then sealed to the recipient (docs/SPEC.md, section 4c) ----
+
+constexpr KeyId kDevice7Sign = 0x5167a007;
+constexpr KeyId kDevice8Sign = 0x5167a008;
+
+struct SignedSealedScene {
+  std::shared_ptr<Keyring> backend = backend_keys();
+  std::shared_ptr<Keyring> device7 = device_keys(*backend);
+  std::shared_ptr<Keyring> device8 = device_keys(*backend);
+  TopicPolicy policy;
+  bool ready = setup();
+  Sealer sealer7 = take(Sealer::create(policy, device7, at_now()));
+  Sealer sealer8 = take(Sealer::create(policy, device8, at_now()));
+  Opener opener = take(Opener::create(policy, backend));
+
+  bool setup() {
+    expect_ok(device7->add_signing_key_with_id("plant-7", kDevice7Sign, fixed_key(0x77)));
+    expect_ok(device8->add_signing_key_with_id("plant-8", kDevice8Sign, fixed_key(0x88)));
+    expect_ok(backend->add_trusted_signer("plant-7", kDevice7Sign, ByteView(take(device7->public_key(kDevice7Sign)))));
+    expect_ok(backend->add_trusted_signer("plant-8", kDevice8Sign, ByteView(take(device8->public_key(kDevice8Sign)))));
+    expect_ok(policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {}));
+    expect_ok(policy.add_recipient_rule("plant/+/report", "backend"));
+    return true;
+  }
+};
+
+TEST(SignedSealed, RoundTripNamesTheSignerOnlyInsideTheCiphertext) {
+  SignedSealedScene s;
+  const std::vector<uint8_t> env = take(s.sealer7.seal("plant/plant-7/private", bytes_of("secret reading")));
+  ASSERT_EQ(env.size(), 14 + kEnvelopeOverheadSignedSealed);
+  const EnvelopeHeader h = take(parse_header(env));
+  EXPECT_EQ(h.suite, kSuiteSignedSealed);
+  EXPECT_EQ(h.key_id, kBackendKey);
+  EXPECT_EQ(h.signer_key_id, 0u);  // not in clear
+  const uint8_t id[4] = {0x51, 0x67, 0xa0, 0x07};
+  EXPECT_EQ(std::search(env.begin(), env.end(), id, id + 4), env.end());
+  Opened opened = take(s.opener.open("plant/plant-7/private", env, Delivery{false, kNow}));
+  EXPECT_EQ(opened.payload, bytes_of("secret reading"));
+  EXPECT_EQ(opened.signer, "plant-7");
+  EXPECT_EQ(opened.signer_key_id, kDevice7Sign);
+  EXPECT_EQ(s.opener.recipient_sessions(), 1u);
+  // The device itself cannot open it (it holds only the public key).
+  Opener stolen = take(Opener::create(s.policy, s.device7));
+  EXPECT_EQ(open_error(stolen, "plant/plant-7/private", env), Errc::unknown_key);
+  // Caller memory, exact size.
+  std::vector<uint8_t> out(14);
+  size_t size = 0;
+  Opened into;
+  const std::vector<uint8_t> next = take(s.sealer7.seal("plant/plant-7/private", bytes_of("secret reading")));
+  expect_ok(s.opener.open("plant/plant-7/private", next, Delivery{false, kNow}, out.data(), out.size(), size, into));
+  EXPECT_EQ(out, bytes_of("secret reading"));
+  std::vector<uint8_t> sealed(14 + kEnvelopeOverheadSignedSealed);
+  expect_ok(s.sealer8.seal("plant/plant-8/private", bytes_of("secret reading"), sealed.data(), sealed.size(), size));
+  EXPECT_EQ(size, sealed.size());
+}
+
+TEST(SignedSealed, OnlyAuthorisedVerifiedSignersAndNoStateFromForgeries) {
+  SignedSealedScene s;
+  // plant-7 cannot seal under plant-8's level (refused before sealing), nor
+  // its envelope be moved there.
+  Result<std::vector<uint8_t>> wrong = s.sealer7.seal("plant/plant-8/private", bytes_of("x"));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), Errc::unauthorized_signer);
+  const std::vector<uint8_t> env = take(s.sealer7.seal("plant/plant-7/private", bytes_of("x")));
+  EXPECT_EQ(open_error(s.opener, "plant/plant-8/private", env), Errc::authentication_failed);
+  // Anyone with the backend's public key passes the AEAD: a forged inner part.
+  const SignerPublicKey backend_public = take(s.backend->public_key(kBackendKey));
+  auto forge = [&](uint8_t eph, KeyId signer, const std::string& topic) {
+    EnvelopeHeader h;
+    h.suite = kSuiteSignedSealed;
+    h.key_id = kBackendKey;
+    h.timestamp_ms = kNow;
+    h.sender.fill(eph);
+    uint8_t session_key[kKeySize], topic_key[kKeySize];
+    expect_ok(hazmat::derive_recipient_keys(fixed_key(eph), ByteView(backend_public), topic, h.ephemeral.data(),
+                                            session_key, topic_key));
+    std::vector<uint8_t> inner(kSignedSealedInnerSize + 4, 0x5a);
+    inner[0] = static_cast<uint8_t>(signer >> 24), inner[1] = static_cast<uint8_t>(signer >> 16);
+    inner[2] = static_cast<uint8_t>(signer >> 8), inner[3] = static_cast<uint8_t>(signer);
+    std::vector<uint8_t> out;
+    expect_ok(hazmat::seal_with_header(topic_key, topic, h, inner, out));
+    return out;
+  };
+  for (uint8_t eph = 1; eph <= 20; ++eph) {
+    EXPECT_EQ(open_error(s.opener, "plant/plant-7/private", forge(eph, kDevice7Sign, "plant/plant-7/private")),
+              Errc::authentication_failed);
+  }
+  EXPECT_EQ(open_error(s.opener, "plant/plant-7/private", forge(21, 0x12345678, "plant/plant-7/private")),
+            Errc::unknown_signer);
+  EXPECT_EQ(open_error(s.opener, "plant/plant-7/private", forge(22, kBackendKey, "plant/plant-7/private")),
+            Errc::unknown_signer);  // an X25519 key's ID is no signer
+  EXPECT_EQ(s.opener.recipient_sessions(), 0u);  // nothing that failed the signature entered the cache
+  // Suite 3 on the suite 4 rule and back: no downgrade.
+  const std::vector<uint8_t> suite3 = take(s.sealer7.seal("plant/7/report", bytes_of("x")));
+  EXPECT_EQ(open_error(s.opener, "plant/plant-7/private", suite3), Errc::wrong_suite_for_topic);
+  EXPECT_EQ(open_error(s.opener, "plant/7/report", env), Errc::wrong_suite_for_topic);
+  // A revoked signer.
+  auto revoked = std::make_shared<Keyring>(take(s.backend->clone()));
+  expect_ok(revoked->retire(kDevice7Sign));
+  Opener after = take(Opener::create(s.policy, revoked));
+  EXPECT_EQ(open_error(after, "plant/plant-7/private", env), Errc::key_retired);
+  EXPECT_TRUE(s.opener.open("plant/plant-7/private", env, Delivery{false, kNow}));
 }
 
 }  // namespace

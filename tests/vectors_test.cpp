@@ -119,7 +119,9 @@ Status add_rules(TopicPolicy& policy, const json& rules) {
         if (r["retained"] == "refuse") retained->policy = RetainedPolicy::refuse;
         if (r.contains("retained_max_age_ms")) retained->max_age_ms = u64(r["retained_max_age_ms"]);
       }
-      s = policy.add_recipient_rule(str(r["filter"]), str(r["recipient"]), retained);
+      s = r.contains("signers") ? policy.add_signed_recipient_rule(str(r["filter"]), str(r["recipient"]),
+                                                                   r["signers"].get<std::vector<std::string>>(), retained)
+                                : policy.add_recipient_rule(str(r["filter"]), str(r["recipient"]), retained);
     } else if (r.contains("suite") && r["suite"] == 2) {
       std::optional<RetainedRule> retained;
       if (r.contains("retained")) {
@@ -146,6 +148,10 @@ json rule_json(const TopicRule& r) {
   if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
   json rule = {{"filter", r.filter}, {"key", r.key_name}};
   if (r.suite == Suite::sealed_to_recipient) rule = {{"filter", r.filter}, {"recipient", r.key_name}};
+  if (r.suite == Suite::signed_sealed) {
+    rule = {{"filter", r.filter}, {"recipient", r.key_name}, {"suite", 4}};
+    rule["signers"] = r.signers;
+  }
   if (r.suite == Suite::signed_sender) {
     rule["suite"] = 2;
     rule["signers"] = r.signers;
@@ -588,6 +594,11 @@ TEST(Vectors, RecipientEnvelopes) {
     testing::expect_ok(receiver->add_recipient_key_with_id(str(k["name"]), k["id"], take(Key::from_bytes(std::vector<uint8_t>(32, 7)))));
     testing::expect_ok(receiver->retire(k["id"]));
   }
+  Keyring signing;  // suite 4's signers; the receiver trusts their public keys
+  for (const json& k : doc["signing"]) {
+    testing::expect_ok(signing.add_signing_key_with_id(str(k["name"]), k["id"], take(Key::from_bytes(unhex(k["seed"])))));
+    testing::expect_ok(receiver->add_trusted_signer(str(k["name"]), k["id"], unhex(k["public"])));
+  }
   TopicPolicy policy;
   testing::expect_ok(add_rules(policy, doc["policy"]));
   size_t sealed = 0;
@@ -595,7 +606,20 @@ TEST(Vectors, RecipientEnvelopes) {
   for (const json& v : doc["vectors"]) {
     SCOPED_TRACE(str(v["name"]));
     const std::vector<uint8_t> envelope = unhex(v["envelope"]);
-    if (v["expect"] == "ok") {
+    if (v["expect"] == "ok" && v["suite"] == kSuiteSignedSealed) {
+      ++sealed;
+      EnvelopeHeader h = header_of(v);
+      h.suite = kSuiteSignedSealed;
+      h.signer_key_id = v["signer_key_id"];
+      uint8_t session_key[kKeySize], topic_key[kKeySize];
+      testing::expect_ok(hazmat::derive_recipient_keys(take(Key::from_bytes(unhex(v["ephemeral_secret"]))),
+                                                       unhex(v["recipient_public"]), str(v["topic"]),
+                                                       h.ephemeral.data(), session_key, topic_key));
+      std::vector<uint8_t> out;
+      testing::expect_ok(hazmat::seal_signed_sealed_with_header(topic_key, str(v["topic"]), h, unhex(v["payload"]),
+                                                                signing, out));
+      EXPECT_EQ(out, envelope);
+    } else if (v["expect"] == "ok") {
       ++sealed;
       EnvelopeHeader h = header_of(v);
       h.suite = v["suite"].get<uint8_t>();
@@ -618,10 +642,11 @@ TEST(Vectors, RecipientEnvelopes) {
     ASSERT_EQ(outcome(r), str(v["expect"])) << (r ? "" : r.error().message());
     if (r) {
       EXPECT_EQ(hex(r->payload), str(v["payload"]));
+      EXPECT_EQ(r->signer, v.contains("signer") ? str(v["signer"]) : std::string());
     }
   }
-  EXPECT_GE(sealed, 8u);
-  EXPECT_GE(refused, 25u);
+  EXPECT_GE(sealed, 10u);
+  EXPECT_GE(refused, 34u);
 }
 
 TEST(Vectors, RecipientKeyringAndPolicyFiles) {

@@ -66,8 +66,12 @@ inline constexpr uint8_t kSuiteXChaCha20Poly1305 = 1;
 inline constexpr uint8_t kSuiteSignedSender = 2;
 // Suite 3 (envelope v2 only): sealed to a recipient's X25519 public key,
 // under a key derived per sealing session from an ephemeral key agreement
-// (docs/SPEC.md, section 4b). Reserved: 4 (signed and sealed, section 4c).
+// (docs/SPEC.md, section 4b).
 inline constexpr uint8_t kSuiteSealedToRecipient = 3;
+// Suite 4 (envelope v2 only): signed, then sealed to a recipient: suite 3's
+// header and encryption over signer_key_id || signature || payload
+// (docs/SPEC.md, section 4c).
+inline constexpr uint8_t kSuiteSignedSealed = 4;
 
 inline constexpr size_t kNonceSize = 24;
 inline constexpr size_t kSequenceSize = 8;
@@ -94,6 +98,9 @@ inline constexpr size_t kAssociatedHeaderSizeRecipient = kAssociatedHeaderSize +
 inline constexpr size_t kHeaderSizeRecipient = kAssociatedHeaderSizeRecipient + kNonceSize;          // 71
 inline constexpr size_t kEnvelopeOverheadRecipient = kHeaderSizeRecipient + kTagSize;                // 87
 inline constexpr size_t kMaxHeaderSize = kHeaderSizeRecipient;  // the longest header of any suite
+// Suite 4: inside the ciphertext, before the payload.
+inline constexpr size_t kSignedSealedInnerSize = kSignerKeyIdSize + kSignatureSize;                    // 68
+inline constexpr size_t kEnvelopeOverheadSignedSealed = kEnvelopeOverheadRecipient + kSignedSealedInnerSize;  // 155
 // No envelope of any version is shorter.
 inline constexpr size_t kMinEnvelopeSize = kEnvelopeOverheadV1;
 // MQTT's largest packet is 268435455 bytes; no envelope can be larger.
@@ -101,6 +108,7 @@ inline constexpr size_t kMaxEnvelopeSize = 268435455;
 inline constexpr size_t kMaxPayloadSize = kMaxEnvelopeSize - kEnvelopeOverhead;
 inline constexpr size_t kMaxSignedPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadSigned;
 inline constexpr size_t kMaxRecipientPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadRecipient;
+inline constexpr size_t kMaxSignedSealedPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadSignedSealed;
 
 static_assert(kSenderIdSize + kSequenceSize == kNonceSize, "nonce = sender || sequence");
 
@@ -127,16 +135,19 @@ constexpr size_t sealed_size(size_t payload_size) noexcept {
 constexpr size_t envelope_overhead(uint8_t version, uint8_t suite = kSuiteXChaCha20Poly1305) noexcept {
   if (suite == kSuiteSignedSender) return kEnvelopeOverheadSigned;
   if (suite == kSuiteSealedToRecipient) return kEnvelopeOverheadRecipient;
+  if (suite == kSuiteSignedSealed) return kEnvelopeOverheadSignedSealed;
   return version == kEnvelopeVersionV1 ? kEnvelopeOverheadV1 : kEnvelopeOverhead;
 }
 
 // Reads the header without any key. Checks only structure, in this order:
 // malformed (shorter than kMinEnvelopeSize, or longer than kMaxEnvelopeSize),
 // unsupported_version (neither 1 nor 2), malformed (a v2 envelope shorter
-// than kEnvelopeOverhead), unsupported_suite (v2: not 1, 2 or 3; v1:
+// than kEnvelopeOverhead), unsupported_suite (v2: not 1 to 4; v1:
 // not 1), malformed (a suite 2 envelope shorter than
 // kEnvelopeOverheadSigned, a suite 3 one shorter than
-// kEnvelopeOverheadRecipient), malformed (unknown v2 flags).
+// kEnvelopeOverheadRecipient, a suite 4 one shorter than
+// kEnvelopeOverheadSignedSealed), malformed (unknown v2 flags).
+// For suite 4, signer_key_id is inside the ciphertext: 0 here.
 // A header that parses proves nothing until the envelope is opened.
 [[nodiscard]] Result<EnvelopeHeader> parse_header(ByteView envelope);
 

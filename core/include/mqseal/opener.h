@@ -29,6 +29,12 @@
 // key, sender). A suite 3 message is not authenticated to any sender:
 // anyone with the recipient's public key can seal one.
 //
+// Suite 4 (signed and sealed; docs/SPEC.md, section 4c): suite 3's checks
+// and decryption, then, from inside the ciphertext, the signer (as suite 2:
+// unknown_signer, key_retired), its signature (authentication_failed) and
+// authorisation (unauthorized_signer); replay state in the verified
+// signer's partition. Only then does the session enter the cache.
+//
 // Retained messages: only an envelope its publisher sealed to be retained
 // (Sealer::seal with Publish::retained) and that arrives with the retain flag
 // is judged by the retained rules (the topic rule's RetainedRule, or the
@@ -103,6 +109,7 @@ namespace mqseal {
 
 namespace internal {
 class OutBuffer;
+struct RecipientOpening;  // core/src/session/recipient_session.h
 }  // namespace internal
 
 // What the transport says about a message; none of it is authenticated.
@@ -189,6 +196,9 @@ class Opener {
                  internal::OutBuffer& payload, Opened& out);
   Status open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
                    internal::OutBuffer& payload, Opened& out);
+  Status open_signed_sealed(const TopicRule& rule, std::string_view topic, ByteView envelope,
+                            EnvelopeHeader& header, internal::RecipientOpening& keys,
+                            internal::OutBuffer& payload, Opened& out);
   std::unique_ptr<Impl> impl_;
 };
 

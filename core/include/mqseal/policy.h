@@ -45,6 +45,10 @@
 //
 //   policy.add_recipient_rule("plant/+/report", "backend");
 //
+// and signed too (suite 4, section 4c), each device under its own level:
+//
+//   policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {});
+//
 // A receiver refuses an envelope of any suite other than its rule's
 // (wrong_suite_for_topic): there is no downgrade.
 //
@@ -88,7 +92,9 @@ enum class Suite : uint8_t {
   // rule's key_name; only that recipient's private key opens. It does not
   // say who sealed (anyone with the public key can).
   sealed_to_recipient = 3,
-  // 4 (signed and sealed to a recipient) is reserved (docs/SPEC.md, section 4c).
+  // suite 4: signed by an authorised signer, then sealed to the recipient
+  // (docs/SPEC.md, section 4c): signers and {signer} as suite 2's.
+  signed_sealed = 4,
 };
 
 // A filter level that matches like '+' and must equal the verified signer's
@@ -137,6 +143,12 @@ class TopicPolicy {
   // opened only with that recipient's private key. Errors as add_rule.
   [[nodiscard]] Status add_recipient_rule(std::string_view filter, std::string_view recipient,
                                           std::optional<RetainedRule> retained = std::nullopt);
+  // Signed and sealed to a recipient (suite 4): sealed as add_recipient_rule,
+  // signed inside the ciphertext by a signer authorised as add_signed_rule
+  // says (listed, or the filter's {signer} level). Errors as add_signed_rule.
+  [[nodiscard]] Status add_signed_recipient_rule(std::string_view filter, std::string_view recipient,
+                                                 std::vector<std::string> signers,
+                                                 std::optional<RetainedRule> retained = std::nullopt);
 
   // The winning rule for a concrete topic: invalid_topic, or no_rule.
   [[nodiscard]] Result<const TopicRule*> resolve(std::string_view topic) const;

@@ -1,8 +1,12 @@
 #include "mqseal/opener.h"
 
+#include <sodium.h>
+
+#include <cstring>
 #include <mutex>
 #include <optional>
 
+#include "keys/keyring_access.h"
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
 #include "session/recipient_session.h"
@@ -99,7 +103,8 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     if (Status s = impl_->resolver.resolve(topic, wanted, resolved); !s) return s;
     if (header && !resolved.rule->plaintext) {
       signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, *header, signer_key, out.signer);
-      if (signer_found && header->suite == kSuiteSealedToRecipient && header->key_id != 0) {
+      if (signer_found && (header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed) &&
+          header->key_id != 0) {
         signer_found = impl_->sessions.prepare(impl_->resolver.keyring(), *resolved.rule, topic, *header, recipient);
       }
     }
@@ -122,6 +127,8 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     if (Status s = internal::RecipientSessionCache::open(topic, envelope, *header, recipient, payload); !s) return s;
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->sessions.commit(*header, topic, recipient);
+  } else if (header->suite == kSuiteSignedSealed) {
+    if (Status s = open_signed_sealed(rule, topic, envelope, *header, recipient, payload, out); !s) return s;
   } else if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload); !s) {
     return s;
   }
@@ -134,10 +141,11 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     recipient.partition += rule.key_name;
     facts.key_name = recipient.partition;
   }
-  if (header->suite == kSuiteSignedSender) facts.signer = out.signer;
-  // Suite 3: the stream is the (ephemeral key, sender) pair's, which only the
+  if (header->suite == kSuiteSignedSender || header->suite == kSuiteSignedSealed) facts.signer = out.signer;
+  // Suites 3 and 4: the stream is the (ephemeral key, sender) pair's, which only the
   // session's sealer can write to; a sender ID alone anyone could copy.
-  facts.sender = header->suite == kSuiteSealedToRecipient ? recipient.stream : header->sender;
+  facts.sender = header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed ? recipient.stream
+                                                                                                 : header->sender;
   facts.sequence = header->sequence;
   facts.timestamp_ms = header->timestamp_ms;
   // The retain flag on delivery is not authenticated; the publisher's intent
@@ -156,6 +164,44 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   out.sequence = header->sequence;
   out.retained = facts.retained;
   out.signer_key_id = header->signer_key_id;
+  return {};
+}
+
+// Suite 4 (docs/SPEC.md, section 4c): decrypt as suite 3 into a buffer of
+// our own, then the signer (unknown_signer, key_retired), its signature
+// (authentication_failed) and authorisation (unauthorized_signer); only then
+// the payload out, and the session's keys into the cache (any holder of the
+// recipient's public key can pass the AEAD).
+Status Opener::open_signed_sealed(const TopicRule& rule, std::string_view topic, ByteView envelope,
+                                  EnvelopeHeader& header, internal::RecipientOpening& keys,
+                                  internal::OutBuffer& payload, Opened& out) {
+  std::vector<uint8_t> inner;
+  internal::OutBuffer to(inner);
+  Status s = internal::RecipientSessionCache::open(topic, envelope, header, keys, to);
+  if (s && inner.size() < kSignedSealedInnerSize) s = Error(Errc::malformed, "no signer inside a suite 4 envelope");
+  uint8_t public_key[kSignerPublicKeySize];
+  if (s) {
+    header.signer_key_id = internal::load_be32(inner.data());
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    const internal::SignerView found = internal::KeyringAccess::find_signer(impl_->resolver.keyring(), header.signer_key_id);
+    if (header.signer_key_id == 0 || found.name == nullptr) {
+      s = Errc::unknown_signer;
+    } else if (found.state == KeyState::retired) {
+      s = Errc::key_retired;
+    } else {
+      std::memcpy(public_key, found.public_key, sizeof public_key);
+      out.signer = *found.name;
+    }
+  }
+  uint8_t header_bytes[kHeaderSizeRecipient];
+  std::memcpy(header_bytes, envelope.data(), sizeof header_bytes);  // parse_header checked the size
+  if (s) s = internal::verify_sealed(public_key, topic, header_bytes, inner);
+  if (s && !signer_authorized(rule, topic, out.signer)) s = Errc::unauthorized_signer;
+  if (s) s = payload.assign(ByteView(inner.data() + kSignedSealedInnerSize, inner.size() - kSignedSealedInnerSize));
+  sodium_memzero(inner.data(), inner.size());
+  if (!s) return s;  // nothing that failed enters the cache: any holder of R passes the AEAD
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->sessions.commit(header, topic, keys);
   return {};
 }
 

@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <mutex>
 
@@ -24,6 +25,24 @@ namespace {
 std::atomic<uint64_t> g_fork_generation{0};
 
 void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// Suite 4 (docs/SPEC.md, section 4c): sign signer_key_id || payload with
+// the header it will be sealed under, then seal signer_key_id || signature ||
+// payload as suite 3.
+Status seal_signed_sealed(std::string_view topic, ByteView payload, const EnvelopeHeader& header,
+                                  const uint8_t topic_key[kKeySize], const uint8_t* signing_key,
+                                  internal::OutBuffer& out) {
+  std::vector<uint8_t> inner(kSignedSealedInnerSize + payload.size());
+  internal::store_be32(inner.data(), header.signer_key_id);
+  if (!payload.empty()) std::memcpy(inner.data() + kSignedSealedInnerSize, payload.data(), payload.size());
+  uint8_t header_bytes[kHeaderSizeRecipient];
+  internal::encode_sealed_header(header, header_bytes);
+  Status s = internal::sign_sealed(signing_key, topic, header_bytes, inner.data(), inner.size());
+  if (s) s = internal::seal_with_header(topic_key, topic, header, inner, out);
+  sodium_memzero(inner.data(), inner.size());  // the plaintext
+  if (!s) out.clear();
+  return s;
+}
 
 void register_fork_handler() {
   static std::once_flag once;
@@ -119,8 +138,16 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
       impl_->new_session();
     }
     const uint64_t now = impl_->clock ? impl_->clock() : system_time_ms();
-    if (resolved.rule->suite == Suite::sealed_to_recipient) {
-      Status s = payload.size() > kMaxRecipientPayloadSize ? Status(Errc::payload_too_large) : Status();
+    const bool signed_sealed = resolved.rule->suite == Suite::signed_sealed;
+    if (resolved.rule->suite == Suite::sealed_to_recipient || signed_sealed) {
+      Status s = payload.size() > (signed_sealed ? kMaxSignedSealedPayloadSize : kMaxRecipientPayloadSize)
+                     ? Status(Errc::payload_too_large)
+                     : Status();
+      // Suite 4: the signer first (no_primary_key, unauthorized_signer), as suite 2.
+      if (s && signed_sealed) {
+        s = internal::prepare_signing(impl_->resolver.keyring(), *resolved.rule, topic, impl_->signer, header,
+                                      signing_key);
+      }
       // A session sealing to recipients for longer than allowed starts a new
       // ephemeral key pair (the old secret wiped): forward secrecy in time.
       if (s && impl_->recipients.active() && impl_->recipient_max_age_ms != 0 &&
@@ -133,6 +160,7 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
         out.clear();
         return s;
       }
+      if (signed_sealed) header.suite = kSuiteSignedSealed;
     }
     if (impl_->next_sequence == UINT64_MAX) {
       out.clear();
@@ -147,7 +175,8 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     header.timestamp_ms = impl_->last_timestamp_ms;
     if (recipient_starting) impl_->recipients.started_ms = header.timestamp_ms;
   }
-  if (header.suite != kSuiteSealedToRecipient) header.key_id = resolved.key_id;
+  if (header.suite != kSuiteSealedToRecipient && header.suite != kSuiteSignedSealed) header.key_id = resolved.key_id;
+  if (header.suite == kSuiteSignedSealed) return seal_signed_sealed(topic, payload, header, resolved.key, signing_key, out);
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
   if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
   // Caller memory must hold the signature too: said before anything is written.

@@ -49,7 +49,7 @@ Status SharedReplay::validate(const OpenerOptions& options, const TopicPolicy& p
   bool any_signer_level = false;
   for (const TopicRule& rule : policy.rules()) {
     if (rule.plaintext) continue;
-    if (rule.suite != Suite::signed_sender) {  // a key name; a recipient name (suite 3), tagged
+    if (rule.suite == Suite::symmetric || rule.suite == Suite::sealed_to_recipient) {  // a key name; a recipient name, tagged
       partitions.insert(rule.suite == Suite::sealed_to_recipient ? kRecipientPartitionTag + rule.key_name
                                                                  : rule.key_name);
       continue;

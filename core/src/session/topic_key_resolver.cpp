@@ -106,7 +106,10 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
   Node& n = nodes_[i];
   out.rule = n.rule;
   // Suite 3 derives its keys from the envelope's key agreement (recipient_session.h).
-  if (n.rule->plaintext || !wanted || n.rule->suite == Suite::sealed_to_recipient) return {};
+  if (n.rule->plaintext || !wanted || n.rule->suite == Suite::sealed_to_recipient ||
+      n.rule->suite == Suite::signed_sealed) {
+    return {};
+  }
   KeyId id = *wanted;
   if (id == kPrimaryKey) {
     if (n.primary == 0) {

@@ -60,7 +60,7 @@ static_assert(kLayoutSigned.timestamp + 8 == kLayoutSigned.nonce, "suite 2: the 
 
 constexpr const Layout& layout(uint8_t version, uint8_t suite) {
   if (suite == kSuiteSignedSender) return kLayoutSigned;
-  if (suite == kSuiteSealedToRecipient) return kLayoutRecipient;
+  if (suite == kSuiteSealedToRecipient || suite == kSuiteSignedSealed) return kLayoutRecipient;
   return version == kEnvelopeVersionV1 ? kLayoutV1 : kLayoutV2;
 }
 
@@ -73,7 +73,7 @@ void write_header(const EnvelopeHeader& h, const Layout& at, uint8_t* out) {
   if (h.version != kEnvelopeVersionV1) out[kOffsetFlags] = h.flags;
   internal::store_be32(out + at.key_id, h.key_id);
   if (at.signer != 0) internal::store_be32(out + at.signer, h.signer_key_id);
-  if (h.suite == kSuiteSealedToRecipient) std::memcpy(out + kOffsetEphemeral, h.ephemeral.data(), kEphemeralKeySize);
+  if (at.nonce == kAssociatedHeaderSizeRecipient) std::memcpy(out + kOffsetEphemeral, h.ephemeral.data(), kEphemeralKeySize);
   internal::store_be64(out + at.timestamp, h.timestamp_ms);
   std::memcpy(out + at.nonce, h.sender.data(), kSenderIdSize);
   internal::store_be64(out + at.sequence, h.sequence);
@@ -111,13 +111,14 @@ Result<EnvelopeHeader> parse_header(ByteView envelope) {
   }
   h.suite = envelope[kOffsetSuite];
   const bool signed_suite = h.suite == kSuiteSignedSender && h.version == kEnvelopeVersion;
-  const bool recipient_suite = h.suite == kSuiteSealedToRecipient && h.version == kEnvelopeVersion;
+  const bool recipient_suite =
+      (h.suite == kSuiteSealedToRecipient || h.suite == kSuiteSignedSealed) && h.version == kEnvelopeVersion;
   if (h.suite != kSuiteXChaCha20Poly1305 && !signed_suite && !recipient_suite) return Errc::unsupported_suite;
   if (signed_suite && envelope.size() < kEnvelopeOverheadSigned) {
     return Error(Errc::malformed, "shorter than a signed envelope");
   }
-  if (recipient_suite && envelope.size() < kEnvelopeOverheadRecipient) {
-    return Error(Errc::malformed, "shorter than a suite 3 envelope");
+  if (recipient_suite && envelope.size() < envelope_overhead(h.version, h.suite)) {
+    return Error(Errc::malformed, "shorter than a suite 3 or 4 envelope");
   }
   h.flags = h.version == kEnvelopeVersionV1 ? 0 : envelope[kOffsetFlags];
   if ((h.flags & ~kKnownFlags) != 0) return Error(Errc::malformed, "unknown flags");
@@ -147,7 +148,8 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
   if ((!v1 && header.version != kEnvelopeVersion) || (header.flags & ~kKnownFlags) != 0 ||
       (v1 && header.flags != 0) ||
       (header.suite != kSuiteXChaCha20Poly1305 &&
-       ((header.suite != kSuiteSignedSender && header.suite != kSuiteSealedToRecipient) || v1))) {
+       ((header.suite != kSuiteSignedSender && header.suite != kSuiteSealedToRecipient &&
+         header.suite != kSuiteSignedSealed) || v1))) {
     out.clear();
     return Error(Errc::invalid_argument, "no such envelope version, suite or flags");
   }

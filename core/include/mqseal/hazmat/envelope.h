@@ -61,6 +61,16 @@ namespace mqseal::hazmat {
                                            std::string_view topic, uint8_t ephemeral_public[kEphemeralKeySize],
                                            uint8_t session_key[kKeySize], uint8_t topic_key[kKeySize]);
 
+// Suite 4 (docs/SPEC.md, section 4c): signs signer_key_id || payload with
+// the signing key pair of `signing_keys` that header.signer_key_id names
+// (invalid_argument if none, or retired), then seals signer_key_id ||
+// signature || payload with seal_with_header (header.suite
+// kSuiteSignedSealed; topic_key and header.ephemeral from
+// derive_recipient_keys). Deterministic.
+[[nodiscard]] Status seal_signed_sealed_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                                    const EnvelopeHeader& header, ByteView payload,
+                                                    const Keyring& signing_keys, std::vector<uint8_t>& out);
+
 // Authenticates and decrypts an envelope of either version under a raw
 // per-topic key; `out` gets the payload. The header's structure errors as
 // parse_header; then authentication_failed on any mismatch (altered byte,
