@@ -165,6 +165,23 @@ struct RecipientWorld {
 
 void BM_SealRecipient(benchmark::State& state) { seal_loop(state, RecipientWorld{}); }
 
+// Suite 4 (signed and sealed): the keyring holds the recipient key pair and
+// the signer's key pair (it verifies with the public half of its own).
+struct SignedSealedWorld {
+  std::shared_ptr<mqseal::Keyring> keys = std::make_shared<mqseal::Keyring>();
+  mqseal::TopicPolicy policy;
+  SignedSealedWorld() {
+    if (!keys->generate_recipient_key("backend") || !keys->generate_signing_key("dev-42") ||
+        !policy.add_signed_recipient_rule("plant/+/sensors/#", "backend", {"dev-42"})) {
+      std::abort();
+    }
+  }
+};
+
+void BM_SealSignedSealed(benchmark::State& state) { seal_loop(state, SignedSealedWorld{}); }
+// As BM_Open: a new receiver per batch (one X25519 per batch, amortised).
+void BM_OpenSignedSealed(benchmark::State& state) { open_loop(state, SignedSealedWorld{}); }
+
 // Steady state: envelopes of one sealing session, opened by a receiver that
 // has opened the session's first envelope outside the timing (its keys are
 // cached): what every message after the first costs.
@@ -629,6 +646,8 @@ BENCHMARK(BM_OpenRecipient)->Arg(64)->Arg(65536);
 BENCHMARK(BM_OpenRecipientFirst)->Arg(64);
 BENCHMARK(BM_OpenRecipientFloodRefusal);
 BENCHMARK(BM_BareScalarmult);
+BENCHMARK(BM_SealSignedSealed)->Arg(64);
+BENCHMARK(BM_OpenSignedSealed)->Arg(64);
 BENCHMARK(BM_AeadBackend)->ArgsProduct({{0, 1}, {256, 512, 768, 1024, 1536, 2048, 4096}});
 
 }  // namespace
