@@ -158,6 +158,119 @@ void BM_OpenSigned(benchmark::State& state) { open_loop(state, SignedWorld{}); }
 
 // As BM_Seal and BM_Open, into memory the caller provides (the overloads the
 // Python binding uses to write into a new bytes object).
+// Suite 3 (sealed to a recipient): the receiver's recipient key pair, and a
+// recipient rule; the sealer seals to its public half (the same keyring: a
+// keyring with no recipient public key seals to its own key pair's).
+struct RecipientWorld {
+  std::shared_ptr<mqseal::Keyring> keys = std::make_shared<mqseal::Keyring>();
+  mqseal::TopicPolicy policy;
+  RecipientWorld() {
+    if (!keys->generate_recipient_key("backend") || !policy.add_recipient_rule("plant/+/sensors/#", "backend")) {
+      std::abort();
+    }
+  }
+};
+
+void BM_SealRecipient(benchmark::State& state) { seal_loop(state, RecipientWorld{}); }
+
+// Suite 4 (signed and sealed): the keyring holds the recipient key pair and
+// the signer's key pair (it verifies with the public half of its own).
+struct SignedSealedWorld {
+  std::shared_ptr<mqseal::Keyring> keys = std::make_shared<mqseal::Keyring>();
+  mqseal::TopicPolicy policy;
+  SignedSealedWorld() {
+    if (!keys->generate_recipient_key("backend") || !keys->generate_signing_key("dev-42") ||
+        !policy.add_signed_recipient_rule("plant/+/sensors/#", "backend", {"dev-42"})) {
+      std::abort();
+    }
+  }
+};
+
+void BM_SealSignedSealed(benchmark::State& state) { seal_loop(state, SignedSealedWorld{}); }
+// As BM_Open: a new receiver per batch (one X25519 per batch, amortised).
+void BM_OpenSignedSealed(benchmark::State& state) { open_loop(state, SignedSealedWorld{}); }
+
+// Steady state: envelopes of one sealing session, opened by a receiver that
+// has opened the session's first envelope outside the timing (its keys are
+// cached): what every message after the first costs.
+void BM_OpenRecipient(benchmark::State& state) {
+  RecipientWorld w;
+  mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
+  const size_t size = static_cast<size_t>(state.range(0));
+  const size_t batch = open_batch(size);
+  std::vector<std::vector<uint8_t>> envelopes;
+  for (size_t i = 0; i <= batch; ++i) envelopes.push_back(must(sealer.seal(kTopic, std::vector<uint8_t>(size, 0x42))));
+  mqseal::Opened out;
+  auto warm = [&] {
+    auto o = std::make_unique<mqseal::Opener>(must(mqseal::Opener::create(w.policy, w.keys)));
+    if (!o->open(kTopic, envelopes[0], {}, out)) std::abort();
+    return o;
+  };
+  auto opener = warm();
+  size_t next = 1;
+  for (auto _ : state) {
+    if (next > batch) {
+      state.PauseTiming();
+      opener = warm();
+      next = 1;
+      state.ResumeTiming();
+    }
+    if (!opener->open(kTopic, envelopes[next++], {}, out)) state.SkipWithError("open failed");
+    benchmark::DoNotOptimize(out.payload.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+
+// The first message of a session: every open is of another sealing session
+// (another ephemeral key): one X25519, the derivations, the AEAD, a new
+// replay stream.
+void BM_OpenRecipientFirst(benchmark::State& state) {
+  RecipientWorld w;
+  constexpr size_t kSessions = 256;
+  std::vector<std::vector<uint8_t>> envelopes;
+  for (size_t i = 0; i < kSessions; ++i) {
+    mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
+    envelopes.push_back(must(sealer.seal(kTopic, std::vector<uint8_t>(static_cast<size_t>(state.range(0)), 0x42))));
+  }
+  mqseal::Opened out;
+  auto opener = std::make_unique<mqseal::Opener>(must(mqseal::Opener::create(w.policy, w.keys)));
+  size_t next = 0;
+  for (auto _ : state) {
+    if (next == kSessions) {
+      state.PauseTiming();
+      opener = std::make_unique<mqseal::Opener>(must(mqseal::Opener::create(w.policy, w.keys)));
+      next = 0;
+      state.ResumeTiming();
+    }
+    if (!opener->open(kTopic, envelopes[next++], {}, out)) state.SkipWithError("open failed");
+    benchmark::DoNotOptimize(out.payload.data());
+  }
+}
+
+// A refused envelope with a fresh ephemeral key (a flood): what refusing one costs.
+void BM_OpenRecipientFloodRefusal(benchmark::State& state) {
+  RecipientWorld w;
+  mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
+  std::vector<uint8_t> envelope = must(sealer.seal(kTopic, std::vector<uint8_t>(64, 0x42)));
+  unsigned char pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+  crypto_box_keypair(pk, sk);
+  std::copy(pk, pk + sizeof pk, envelope.begin() + mqseal::kAssociatedHeaderSize);
+  mqseal::Opener opener = must(mqseal::Opener::create(w.policy, w.keys));
+  mqseal::Opened out;
+  for (auto _ : state) {
+    if (opener.open(kTopic, envelope, {}, out)) state.SkipWithError("a forged envelope opened");
+  }
+}
+
+void BM_BareScalarmult(benchmark::State& state) {
+  unsigned char pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES], shared[crypto_scalarmult_BYTES];
+  crypto_box_keypair(pk, sk);
+  for (auto _ : state) {
+    if (crypto_scalarmult(shared, sk, pk) != 0) state.SkipWithError("scalarmult failed");
+    benchmark::DoNotOptimize(shared);
+  }
+}
+
 void BM_SealIntoCallerMemory(benchmark::State& state) {
   World w;
   mqseal::Sealer sealer = must(mqseal::Sealer::create(w.policy, w.keys));
@@ -539,6 +652,13 @@ BENCHMARK(BM_SealSigned)->Arg(64)->Arg(65536);
 BENCHMARK(BM_OpenSigned)->Arg(64)->Arg(65536);
 BENCHMARK(BM_BareSignPlusEncrypt)->Arg(64)->Arg(65536);
 BENCHMARK(BM_BareVerifyPlusDecrypt)->Arg(64)->Arg(65536);
+BENCHMARK(BM_SealRecipient)->Arg(64)->Arg(65536);
+BENCHMARK(BM_OpenRecipient)->Arg(64)->Arg(65536);
+BENCHMARK(BM_OpenRecipientFirst)->Arg(64);
+BENCHMARK(BM_OpenRecipientFloodRefusal);
+BENCHMARK(BM_BareScalarmult);
+BENCHMARK(BM_SealSignedSealed)->Arg(64);
+BENCHMARK(BM_OpenSignedSealed)->Arg(64);
 BENCHMARK(BM_AeadBackend)->ArgsProduct({{0, 1}, {256, 512, 768, 1024, 1536, 2048, 4096}});
 
 }  // namespace

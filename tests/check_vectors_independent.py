@@ -87,7 +87,7 @@ FLAG_RETAIN = 0x01       # flags bit 0; bits 1-7 are 0
 HEADER_LEN = {VERSION_1: 38, VERSION_2: 39}
 AD_PREFIX_LEN = {VERSION_1: 14, VERSION_2: 15}
 TAG_LEN = 16
-# Section 4b: envelope v3, compact. First byte: version 3 in the low 4 bits,
+# Section 4d: envelope v3, compact. First byte: version 3 in the low 4 bits,
 # flags in the high 4 (retain = 0x10). Header: first byte, key_id (4),
 # time_s (3, seconds mod 2^24), session (8), sequence (4).
 VERSION_3 = 0x03
@@ -233,7 +233,7 @@ class Rule:
     key_name: Optional[str]        # None means the rule is *plaintext*
     levels: tuple[str, ...] = field(compare=False, repr=False)
     retained: Optional[RetainedRule] = None   # None: the receiver's defaults
-    compact: bool = False                     # section 4b: envelope v3 only
+    compact: bool = False                     # section 4d: envelope v3 only
 
     @property
     def plaintext(self) -> bool:
@@ -395,7 +395,7 @@ def associated_data(envelope_prefix: bytes, topic_bytes: bytes) -> bytes:
 
 
 def compact_read_time_ms(time_s: int, now_ms: int) -> int:
-    """Section 4b: the latest second T_s = time_s (mod 2^24) with
+    """Section 4d: the latest second T_s = time_s (mod 2^24) with
     T_s <= floor(now / 1000) + 2^20, in ms; 0 if there is none."""
     limit = now_ms // 1000 + TIME_AHEAD
     t = limit - ((limit - time_s) % TIME_MODULUS)
@@ -403,12 +403,12 @@ def compact_read_time_ms(time_s: int, now_ms: int) -> int:
 
 
 def compact_nonce(session: bytes, sequence: int) -> bytes:
-    """Section 4b: session || 12 zero bytes || sequence (4 bytes)."""
+    """Section 4d: session || 12 zero bytes || sequence (4 bytes)."""
     return session + bytes(12) + sequence.to_bytes(4, "big")
 
 
 def compact_ad(first8: bytes, timestamp_ms: int, topic_bytes: bytes) -> bytes:
-    """Section 4b: envelope[0..8) || u64(T_s) || u16(len(T)) || T."""
+    """Section 4d: envelope[0..8) || u64(T_s) || u16(len(T)) || T."""
     return associated_data(first8 + (timestamp_ms // 1000).to_bytes(8, "big"), topic_bytes)
 
 
@@ -606,7 +606,7 @@ class Sealer:
             raise MqsealError("nonce_exhausted")
         sender = self.sender
         if version == VERSION_3:
-            # Section 5/4b: past 2^32 - 1, a new session, never a wrap.
+            # Section 5/4d: past 2^32 - 1, a new session, never a wrap.
             if self.next_sequence > MAX_SEQUENCE_V3:
                 self.sender, self.next_sequence = os.urandom(SENDER_LEN), 0
             sender = self.sender[:SESSION_LEN] + bytes(SENDER_LEN - SESSION_LEN)
@@ -882,7 +882,7 @@ class Opener:
         if key.name != rule.key_name:
             raise MqsealError("wrong_key_for_topic",
                               f"{h.key_id:08x} is {key.name!r}, rule wants {rule.key_name!r}")
-        # Section 4b: the version is the rule's, both ways, before decrypting.
+        # Section 4d: the version is the rule's, both ways, before decrypting.
         if (h.version == VERSION_3) != rule.compact:
             raise MqsealError("wrong_suite_for_topic", f"version {h.version}, compact rule {rule.compact}")
         if h.version == VERSION_3:
@@ -1483,7 +1483,7 @@ class Runner:
         cases = [
             ("plant/+/telemetry", bytes(10), "invalid_topic"),   # topic before length
             ("plant/7/status", bytes(10), "no_rule"),            # rule before length
-            # Length (36 since section 4b) before version: 35 bytes of
+            # Length (36 since section 4d) before version: 35 bytes of
             # version 9; 53 bytes of version 9 are long enough to be read.
             ("plant/7/telemetry", bytes([9, 9]) + env[2:35], "malformed"),
             ("plant/7/telemetry", bytes([9, 9]) + env[2:53], "unsupported_version"),
@@ -3395,6 +3395,316 @@ def parse_signed_policy_file(text: str) -> list[dict]:
     return out
 
 
+# --------------------------------------------------------------------------
+# Sections 1, 4b, 8 and 9: suite 3, sealed to a recipient (recipient_v1.json).
+# X25519 comes from the `cryptography` package (OpenSSL) when installed, so
+# that it is independent of libsodium (else from libsodium's
+# crypto_scalarmult, through ctypes).
+# --------------------------------------------------------------------------
+
+SUITE_RECIPIENT = 0x03
+RECIPIENT_AD_PREFIX_LEN = 47       # version .. ephemeral
+RECIPIENT_HEADER_LEN = 71          # .. sequence
+RECIPIENT_MIN = RECIPIENT_HEADER_LEN + TAG_LEN                # 87
+RECIPIENT_PERSONAL = b"mqseal recipient"                      # 16 bytes
+RECIPIENT_LABEL = b"mqseal envelope v2 suite 3 session key"   # 38 bytes
+STREAM_PERSONAL = b"mqseal r-stream "                         # 16 bytes
+SUITE_SIGNED_SEALED = 0x04
+SIGNED_SEALED_MIN = RECIPIENT_MIN + 4 + SIGNATURE_LEN         # 155
+SIGNED_SEALED_DOMAIN = b"mqseal envelope v2 suite 4 signature"  # 36 bytes
+
+try:
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+    X25519_FROM = "cryptography (OpenSSL)"
+
+    def x25519(scalar: bytes, point: bytes) -> bytes:
+        try:
+            return X25519PrivateKey.from_private_bytes(scalar).exchange(X25519PublicKey.from_public_bytes(point))
+        except ValueError:      # an all-zero result
+            raise MqsealError("authentication_failed", "X25519 gave zero") from None
+
+    def x25519_base(scalar: bytes) -> bytes:
+        from cryptography.hazmat.primitives import serialization as _s
+        return X25519PrivateKey.from_private_bytes(scalar).public_key().public_bytes(
+            _s.Encoding.Raw, _s.PublicFormat.Raw)
+except ImportError:
+    X25519_FROM = "libsodium"
+    _sodium.crypto_scalarmult.argtypes = [ctypes.c_char_p] * 3
+    _sodium.crypto_scalarmult_base.argtypes = [ctypes.c_char_p] * 2
+
+    def x25519(scalar: bytes, point: bytes) -> bytes:
+        out = ctypes.create_string_buffer(32)
+        if _sodium.crypto_scalarmult(out, scalar, point) != 0:
+            raise MqsealError("authentication_failed", "X25519 gave zero")
+        return out.raw
+
+    def x25519_base(scalar: bytes) -> bytes:
+        out = ctypes.create_string_buffer(32)
+        _sodium.crypto_scalarmult_base(out, scalar)
+        return out.raw
+
+
+def x25519_public_valid(point: bytes) -> bool:
+    """Section 1: not a point whose product with a scalar is all zero."""
+    try:
+        x25519(bytes([1]) + bytes(31), point)
+        return True
+    except MqsealError:
+        return False
+
+
+def recipient_keys(eph_secret_or_shared: bytes, eph_public: bytes, recipient_public: bytes,
+                   topic_bytes: bytes, *, shared: Optional[bytes] = None) -> tuple[bytes, bytes, bytes]:
+    """(shared, session_key, topic_key) of section 4b."""
+    if shared is None:
+        shared = x25519(eph_secret_or_shared, recipient_public)
+    session = hashlib.blake2b(RECIPIENT_LABEL + eph_public + recipient_public, digest_size=32, key=shared,
+                              salt=bytes(16), person=RECIPIENT_PERSONAL).digest()
+    return shared, session, derive_topic_key(session, topic_bytes)
+
+
+def open_recipient(doc: dict, pairs: dict, envelope: bytes, topic: str, now_ms: int) -> bytes:
+    """Section 4b's opening order, for a fresh receiver of recipient_v1.json."""
+    rules = doc["policy"]
+    topic_bytes = topic.encode()
+    best = None
+    for r in rules:   # the vectors' rules never overlap; {signer} matches as '+'
+        if filter_matches(["+" if l == SIGNER_LEVEL else l for l in r["filter"].split("/")], topic):
+            best = r
+    if best is None:
+        raise MqsealError("no_rule")
+    if len(envelope) < 54 or len(envelope) > 268435455:
+        raise MqsealError("malformed")
+    version, suite = envelope[0], envelope[1]
+    if version not in (1, 2):
+        raise MqsealError("unsupported_version")
+    if version == 2 and len(envelope) < 55:
+        raise MqsealError("malformed")
+    if (version == 1 and suite != 1) or (version == 2 and suite not in (1, 2, 3, 4)):
+        raise MqsealError("unsupported_suite")
+    if suite == SUITE_RECIPIENT and len(envelope) < RECIPIENT_MIN:
+        raise MqsealError("malformed")
+    if suite == SUITE_SIGNED_SEALED and len(envelope) < SIGNED_SEALED_MIN:
+        raise MqsealError("malformed")
+    if version == 2 and envelope[2] & ~1:
+        raise MqsealError("malformed")
+    key_id = int.from_bytes(envelope[3:7] if version == 2 else envelope[2:6], "big")
+    if key_id == 0:
+        raise MqsealError("unknown_key")
+    rule_suite = (4 if best.get("suite") == 4 else 3) if "recipient" in best else 1
+    if rule_suite == 1:   # section 4, step 3: key_id among the symmetric keys
+        sym = {k["id"]: k for k in doc["keys"]}
+        if key_id not in sym:
+            raise MqsealError("unknown_key")
+        if sym[key_id]["name"] != best["key"]:
+            raise MqsealError("wrong_key_for_topic")
+    if suite != rule_suite:
+        raise MqsealError("wrong_suite_for_topic")
+    pair = pairs.get(key_id)
+    if pair is None:
+        raise MqsealError("unknown_key")
+    if pair["state"] == "retired":
+        raise MqsealError("key_retired")
+    if pair["name"] != best["recipient"]:
+        raise MqsealError("wrong_key_for_topic")
+    eph = envelope[15:47]
+    shared = x25519(bytes.fromhex(pair["secret"]), eph)
+    _, _, topic_key = recipient_keys(b"", eph, bytes.fromhex(pair["public"]), topic_bytes, shared=shared)
+    ad = envelope[:RECIPIENT_AD_PREFIX_LEN] + len(topic_bytes).to_bytes(2, "big") + topic_bytes
+    payload = aead_decrypt(topic_key, envelope[47:71], ad, envelope[71:])
+    if suite == SUITE_SIGNED_SEALED:   # section 4c, after the AEAD
+        if len(payload) < 4 + SIGNATURE_LEN:
+            raise MqsealError("malformed")
+        signer_id = int.from_bytes(payload[:4], "big")
+        signer = next((k for k in doc.get("signing", []) if k["id"] == signer_id), None)
+        if signer is None:
+            raise MqsealError("unknown_signer")
+        message = signed_sealed_message(topic_bytes, envelope[:RECIPIENT_HEADER_LEN], payload[:4], payload[68:])
+        if not ed25519_verify(bytes.fromhex(signer["public"]), message, payload[4:68]):
+            raise MqsealError("authentication_failed")
+        levels = best["filter"].split("/")
+        own_level = SIGNER_LEVEL in levels and topic.split("/")[levels.index(SIGNER_LEVEL)] == signer["name"]
+        if signer["name"] not in best.get("signers", []) and not own_level:
+            raise MqsealError("unauthorized_signer")
+        payload = payload[68:]
+    ts = int.from_bytes(envelope[7:15], "big")
+    replay = doc["replay"]
+    if now_ms > ts and now_ms - ts > int(replay["max_age_ms"]):
+        raise MqsealError("expired")
+    if ts > now_ms and ts - now_ms > int(replay["max_future_skew_ms"]):
+        raise MqsealError("not_yet_valid")
+    return payload
+
+
+def signed_sealed_message(topic_bytes: bytes, header: bytes, signer_id: bytes, payload: bytes) -> bytes:
+    """Section 4c's m."""
+    digest = hashlib.blake2b(len(topic_bytes).to_bytes(2, "big") + topic_bytes + header + signer_id + payload,
+                             digest_size=64, salt=bytes(16), person=SIGNED_PERSONAL).digest()
+    return SIGNED_SEALED_DOMAIN + digest
+
+
+def parse_recipient_keyring(text: str) -> list[dict]:
+    """Section 8, for files of `key` and recipient lines only."""
+    lines = [l for l in text.split("\n") if l and not l.startswith("#")]
+    if not lines or lines[0] != "mqseal-keyring v1":
+        raise MqsealError("parse_error", "header")
+    out, ids, primaries = [], set(), set()
+    hexre = re.compile(r"[0-9A-Fa-f]{64}\Z")
+    for line in lines[1:]:
+        f = line.split(" ")
+        kind = {"key": "symmetric", "recipient-x25519": "recipient",
+                "recipient-public-x25519": "recipient_public"}.get(f[0])
+        want = {"symmetric": 5, "recipient": 6, "recipient_public": 5}.get(kind)
+        if kind is None or len(f) != want:
+            raise MqsealError("parse_error", line)
+        name, kid, state = f[1], f[2], f[3]
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) or not re.fullmatch(r"[0-9A-Fa-f]{8}", kid) \
+                or int(kid, 16) == 0 or int(kid, 16) in ids or state not in ("primary", "active", "retired"):
+            raise MqsealError("parse_error", line)
+        if state == "primary" and (kind, name) in primaries:
+            raise MqsealError("parse_error", "second primary")
+        entry = {"kind": kind, "name": name, "id": int(kid, 16), "state": state}
+        if state == "retired":
+            if any(x != "-" for x in f[4:]):
+                raise MqsealError("parse_error", "retired with material")
+        elif kind != "symmetric":
+            pub = f[-1]
+            if not hexre.match(pub) or not x25519_public_valid(bytes.fromhex(pub)):
+                raise MqsealError("parse_error", "public key")
+            if kind == "recipient":
+                if not hexre.match(f[4]) or x25519_base(bytes.fromhex(f[4])) != bytes.fromhex(pub):
+                    raise MqsealError("parse_error", "secret and public key differ")
+            entry["public"] = pub.lower()
+        elif not hexre.match(f[4]):
+            raise MqsealError("parse_error", "material")
+        ids.add(entry["id"])
+        if state == "primary":
+            primaries.add((kind, name))
+        out.append(entry)
+    return out
+
+
+def parse_recipient_policy(text: str) -> list[dict]:
+    """Section 9's recipient rules (the subset the recipient cases use)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise MqsealError("parse_error", str(e)) from None
+    out = []
+    for r in doc.get("rule", []):
+        kinds = [k for k in ("key", "recipient", "plaintext") if k in r]
+        if len(kinds) != 1 or "filter" not in r:
+            raise MqsealError("parse_error", "exactly one of key, recipient, plaintext")
+        if "recipient" in r:
+            if not isinstance(r["recipient"], str) or not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", r["recipient"]):
+                raise MqsealError("parse_error", "recipient name")
+            suite = 4 if "signers" in r or r.get("suite") == 4 else 3
+            if "suite" in r and (type(r["suite"]) is not int or r["suite"] != suite):
+                raise MqsealError("parse_error", "suite")
+            item = {"filter": r["filter"], "recipient": r["recipient"]}
+            if suite == 4:
+                names = [n.strip(" \t") for n in str(r.get("signers", "")).split(",")] if "signers" in r else []
+                if ("signers" in r and not isinstance(r["signers"], str)) or any(not n for n in names):
+                    raise MqsealError("parse_error", "signers")
+                if not names and SIGNER_LEVEL not in r["filter"].split("/"):
+                    raise MqsealError("parse_error", "nobody may sign")
+                item["suite"] = 4
+                item["signers"] = names
+            elif SIGNER_LEVEL in r["filter"].split("/"):
+                raise MqsealError("parse_error", "{signer} on a suite 3 rule")
+        else:
+            if "suite" in r and r["suite"] not in (1, 2):
+                raise MqsealError("parse_error", "suite")
+            item = {"filter": r["filter"], "key": r["key"]}
+        if "retained" in r:
+            item["retained"] = r["retained"]
+        out.append(item)
+    return out
+
+
+def check_recipient(doc: dict) -> list[tuple[str, list[str]]]:
+    results = []
+    pairs = {}
+    for k in doc["recipients"]:
+        pairs[k["id"]] = k
+        if k["state"] != "retired":
+            p = []
+            if x25519_base(bytes.fromhex(k["secret"])).hex() != k["public"]:
+                p.append("public key is not the secret's")
+            results.append((f"recipient:key:{k['name']}:{k['id']:08x}", p))
+    for v in doc["vectors"]:
+        problems = []
+        envelope = bytes.fromhex(v["envelope"])
+        if v["expect"] == "ok":
+            topic_bytes = v["topic"].encode()
+            eph_secret = bytes.fromhex(v["ephemeral_secret"])
+            eph_public = x25519_base(eph_secret)
+            recipient_public = bytes.fromhex(v["recipient_public"])
+            shared, session, topic_key = recipient_keys(eph_secret, eph_public, recipient_public, topic_bytes)
+            for label, got in (("ephemeral_public", eph_public), ("shared", shared), ("session_key", session),
+                               ("topic_key", topic_key)):
+                if label in v and got.hex() != v[label]:
+                    problems.append(f"{label} differs")
+            header = (bytes([v["version"], v["suite"], v["flags"]]) + v["key_id"].to_bytes(4, "big")
+                      + int(v["timestamp_ms"]).to_bytes(8, "big") + eph_public)
+            nonce = bytes.fromhex(v["sender"]) + int(v["sequence"]).to_bytes(8, "big")
+            ad = header + len(topic_bytes).to_bytes(2, "big") + topic_bytes
+            if "associated_data" in v and ad.hex() != v["associated_data"]:
+                problems.append("associated_data differs")
+            plaintext = bytes.fromhex(v["payload"])
+            if v["suite"] == SUITE_SIGNED_SEALED:   # sign, then seal (section 4c)
+                seed = bytes.fromhex(next(k["seed"] for k in doc["signing"] if k["id"] == v["signer_key_id"]))
+                signer_id = v["signer_key_id"].to_bytes(4, "big")
+                m = signed_sealed_message(topic_bytes, header + nonce, signer_id, plaintext)
+                plaintext = signer_id + ed25519_sign(seed, m) + plaintext
+            sealed = header + nonce + aead_encrypt(topic_key, nonce, ad, plaintext)
+            if sealed != envelope:
+                problems.append("sealing does not reproduce the envelope")
+            stream = hashlib.blake2b(eph_public + bytes.fromhex(v["sender"]), digest_size=16,
+                                     salt=bytes(16), person=STREAM_PERSONAL).digest()
+            if "stream" in v and stream.hex() != v["stream"]:
+                problems.append("stream differs")
+        o = v["open"]
+        try:
+            payload = open_recipient(doc, pairs, envelope, o["topic"], int(o["now_ms"]))
+            got = "ok"
+        except MqsealError as e:
+            got, payload = e.name, None
+        if got != v["expect"]:
+            problems.append(f"opened as {got}, expected {v['expect']}")
+        elif got == "ok" and payload.hex() != v["payload"]:
+            problems.append("payload differs")
+        results.append((f"recipient:{v['name']}", problems))
+    for c in doc["keyring_files"]:
+        try:
+            keys = parse_recipient_keyring(c["text"])
+            got = "ok"
+        except MqsealError as e:
+            got, keys = e.name, None
+        p = [] if got == c["expect"] else [f"parsed as {got}, expected {c['expect']}"]
+        if got == "ok" and c["expect"] == "ok":
+            want = [{k: w[k] for k in ("kind", "name", "id", "state", "public") if k in w} for w in c["keys"]]
+            if keys != want:
+                p.append(f"keys differ: {keys} != {want}")
+            exported = "mqseal-keyring v1\n" + "".join(
+                f"recipient-public-x25519 {k['name']} {k['id']:08x} {k['state']} {k.get('public', '-')}\n"
+                for k in keys if k["kind"] != "symmetric")
+            if exported != c["public_export"]:
+                p.append("public export differs")
+        results.append((f"recipient:keyring:{c['name']}", p))
+    for c in doc["policy_files"]:
+        try:
+            rules = parse_recipient_policy(c["text"])
+            got = "ok"
+        except MqsealError as e:
+            got, rules = e.name, None
+        p = [] if got == c["expect"] else [f"parsed as {got}, expected {c['expect']}"]
+        if got == "ok" and c["expect"] == "ok" and rules != c["rules"]:
+            p.append(f"rules differ: {rules} != {c['rules']}")
+        results.append((f"recipient:policy:{c['name']}", p))
+    return results
+
+
 # File name -> (checker, minimum number of checks it must run).
 OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]] = {
     "connect_token_v1.json": (check_tokens, 25),
@@ -3404,6 +3714,7 @@ OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]
     "records_v1.json": (check_records, 18),
     "replay_store_v1.json": (check_replay_store, 11),
     "signed_v1.json": (check_signed, 120),
+    "recipient_v1.json": (check_recipient, 55),
 }
 
 

@@ -1,4 +1,4 @@
-// Envelope v3, the compact envelope (docs/SPEC.md, section 4b): size, layout,
+// Envelope v3, the compact envelope (docs/SPEC.md, section 4d): size, layout,
 // the rule's choice with no downgrade either way, refusals, replay behaviour
 // as suite 1, and the reading of the 3-byte time.
 #include <mqseal/envelope.h>

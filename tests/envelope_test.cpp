@@ -118,8 +118,12 @@ TEST(Envelope, UnknownVersionAndSuite) {
   env[0] = 0;
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_version);
   env[0] = kEnvelopeVersion;
-  env[1] = 3;  // reserved: sealed to a recipient
+  env[1] = 5;  // no such suite
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
+  env[1] = kSuiteSignedSealed;  // suite 4, but shorter than its header, signer, signature and tag
+  EXPECT_EQ(parse_header(env).error(), Errc::malformed);
+  env[1] = kSuiteSealedToRecipient;  // suite 3, but shorter than its header and tag
+  EXPECT_EQ(parse_header(env).error(), Errc::malformed);
   env[1] = kSuiteSignedSender;  // suite 2, but shorter than its header, tag and signature
   EXPECT_EQ(parse_header(env).error(), Errc::malformed);
   env.resize(kEnvelopeOverheadSigned - 1);
@@ -128,6 +132,13 @@ TEST(Envelope, UnknownVersionAndSuite) {
   EXPECT_TRUE(parse_header(env));
   env[0] = kEnvelopeVersionV1;  // suite 2 exists only in envelope v2
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
+  env[1] = kSuiteSealedToRecipient;  // and suite 3
+  env.resize(kEnvelopeOverheadRecipient);
+  EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
+  env[0] = kEnvelopeVersion;
+  EXPECT_TRUE(parse_header(env));
+  env.resize(kEnvelopeOverheadRecipient - 1);
+  EXPECT_EQ(parse_header(env).error(), Errc::malformed);
 }
 
 TEST(Envelope, RetainFlagIsInTheHeaderAndAuthenticated) {

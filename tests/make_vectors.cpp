@@ -158,7 +158,7 @@ struct Vectors {
                              : compact                             ? mqseal::kAssociatedHeaderSizeCompact
                                                                    : mqseal::kAssociatedHeaderSize;
     std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + static_cast<std::ptrdiff_t>(ad_header));
-    if (compact) {  // then the full time in seconds, 8 bytes (docs/SPEC.md, section 4b)
+    if (compact) {  // then the full time in seconds, 8 bytes (docs/SPEC.md, section 4d)
       for (int shift = 56; shift >= 0; shift -= 8) ad.push_back(static_cast<uint8_t>(timestamp_ms / 1000 >> shift));
     }
     ad.push_back(static_cast<uint8_t>(topic.size() >> 8));
@@ -372,6 +372,11 @@ std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()};
 json rule_json(const mqseal::TopicRule& r) {
   if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
   json rule = {{"filter", r.filter}, {"key", r.key_name}};
+  if (r.suite == mqseal::Suite::sealed_to_recipient) rule = {{"filter", r.filter}, {"recipient", r.key_name}};
+  if (r.suite == mqseal::Suite::signed_sealed) {
+    rule = {{"filter", r.filter}, {"recipient", r.key_name}, {"suite", 4}};
+    rule["signers"] = r.signers;
+  }
   if (r.suite == mqseal::Suite::signed_sender) {
     rule["suite"] = 2;
     rule["signers"] = r.signers;
@@ -1938,7 +1943,7 @@ json signed_vectors() {
 }
 
 // tests/vectors/envelope_v3.json: the compact envelope (docs/SPEC.md,
-// section 4b), sealed under the rule "plant/+/telemetry" (compact), with a
+// section 4d), sealed under the rule "plant/+/telemetry" (compact), with a
 // full rule "plant/+/cmd/#" beside it for the downgrade cases.
 json compact_vectors(const mqseal::Keyring& keyring, const json& keys) {
   Vectors v;
@@ -2033,7 +2038,7 @@ json compact_vectors(const mqseal::Keyring& keyring, const json& keys) {
   v.refused("compact-on-full-rule", "a compact envelope, sealed right, on a full rule", cmd, v3, now, false,
             "wrong_suite_for_topic");
   return {
-      {"format", "mqseal envelope v3, compact (docs/SPEC.md, sections 4b and 13)"},
+      {"format", "mqseal envelope v3, compact (docs/SPEC.md, sections 4d and 13)"},
       {"generator", "tests/make_vectors.cpp"},
       {"notes", "As envelope_v2.json. 'sender' is the 8-byte session followed by 8 zero bytes; 'timestamp_ms' "
                 "is the sealer's full time (the envelope carries its seconds modulo 2^24, the associated data "
@@ -2042,6 +2047,441 @@ json compact_vectors(const mqseal::Keyring& keyring, const json& keys) {
       {"keys", keys},
       {"policy", policy_json},
       {"vectors", v.list},
+  };
+}
+
+// tests/vectors/recipient_v1.json: suite 3, sealed to a recipient
+// (docs/SPEC.md, sections 1, 4b, 8 and 9). The receiver holds the recipient
+// key pairs; sealing takes a FIXED ephemeral secret per vector (hazmat), so
+// every intermediate is reproducible.
+struct RecipientSpec {
+  const char* name;
+  mqseal::KeyId id;
+  uint8_t secret_byte;
+  bool retired;
+};
+constexpr mqseal::KeyId kRecipientTelemetry = 0x7e1e0001;
+constexpr RecipientSpec kRecipients[] = {
+    {"backend", 0xbac30001, 0xb1, false},
+    {"archive", 0xa4c30001, 0xa1, false},
+    {"backend", 0xbac30000, 0xb0, true},  // the backend's previous key pair, retired
+};
+
+std::vector<uint8_t> x25519_public(uint8_t secret_byte) {
+  const std::vector<uint8_t> secret(32, secret_byte);
+  std::vector<uint8_t> pk(32);
+  crypto_scalarmult_base(pk.data(), secret.data());
+  return pk;
+}
+
+struct RecipientVectors {
+  mqseal::Keyring receiver;
+  mqseal::TopicPolicy policy;
+  json list = json::array();
+
+  std::string outcome(const std::string& topic, const std::vector<uint8_t>& envelope, uint64_t now_ms) {
+    auto keys = std::make_shared<mqseal::Keyring>(must(receiver.clone()));
+    mqseal::Opener opener = must(mqseal::Opener::create(policy, keys));
+    mqseal::Result<mqseal::Opened> r = opener.open(topic, envelope, {false, now_ms});
+    return r ? "ok" : mqseal::name(r.error().code());
+  }
+
+  // Seals with ephemeral secret 32 x `eph_byte` to `recipient_public`.
+  static std::vector<uint8_t> seal(const std::string& topic, mqseal::EnvelopeHeader& h, uint8_t eph_byte,
+                                   const std::vector<uint8_t>& recipient_public, const std::vector<uint8_t>& payload,
+                                   std::vector<uint8_t>* session_key = nullptr,
+                                   std::vector<uint8_t>* topic_key = nullptr) {
+    std::vector<uint8_t> sk(mqseal::kKeySize), tk(mqseal::kKeySize);
+    h.suite = mqseal::kSuiteSealedToRecipient;
+    must(mqseal::hazmat::derive_recipient_keys(must(mqseal::Key::from_bytes(std::vector<uint8_t>(32, eph_byte))),
+                                               recipient_public, topic, h.ephemeral.data(), sk.data(), tk.data()));
+    std::vector<uint8_t> envelope;
+    must(mqseal::hazmat::seal_with_header(tk.data(), topic, h, payload, envelope));
+    if (session_key != nullptr) *session_key = sk;
+    if (topic_key != nullptr) *topic_key = tk;
+    return envelope;
+  }
+
+  static mqseal::EnvelopeHeader header(mqseal::KeyId key_id, uint64_t timestamp_ms, uint8_t sender_byte,
+                                       uint64_t sequence, uint8_t flags = 0) {
+    mqseal::EnvelopeHeader h;
+    h.flags = flags;
+    h.key_id = key_id;
+    h.timestamp_ms = timestamp_ms;
+    h.sender = sender_of(sender_byte);
+    h.sequence = sequence;
+    return h;
+  }
+
+  std::vector<uint8_t> sealed(const std::string& name, const std::string& description, const std::string& topic,
+                              mqseal::EnvelopeHeader h, uint8_t eph_byte, uint8_t recipient_secret_byte,
+                              const std::vector<uint8_t>& payload, uint64_t now_ms) {
+    std::vector<uint8_t> session_key, topic_key;
+    const std::vector<uint8_t> recipient_public = x25519_public(recipient_secret_byte);
+    std::vector<uint8_t> envelope = seal(topic, h, eph_byte, recipient_public, payload, &session_key, &topic_key);
+    const std::string expect = outcome(topic, envelope, now_ms);
+    if (expect != "ok") {
+      std::cerr << "make_vectors: " << name << " does not open: " << expect << "\n";
+      std::exit(1);
+    }
+    // The intermediates of section 4b, computed here from libsodium directly.
+    const std::vector<uint8_t> eph_secret(32, eph_byte);
+    std::vector<uint8_t> shared(32);
+    must(crypto_scalarmult(shared.data(), eph_secret.data(), recipient_public.data()) == 0
+             ? mqseal::Status() : mqseal::Status(mqseal::Errc::crypto_failure));
+    std::vector<uint8_t> ad(envelope.begin(), envelope.begin() + static_cast<std::ptrdiff_t>(
+                                                                   mqseal::kAssociatedHeaderSizeRecipient));
+    ad.push_back(static_cast<uint8_t>(topic.size() >> 8));
+    ad.push_back(static_cast<uint8_t>(topic.size()));
+    ad.insert(ad.end(), topic.begin(), topic.end());
+    std::vector<uint8_t> stream_input(h.ephemeral.begin(), h.ephemeral.end());
+    stream_input.insert(stream_input.end(), h.sender.begin(), h.sender.end());
+    const unsigned char personal[16] = {'m', 'q', 's', 'e', 'a', 'l', ' ', 'r', '-', 's', 't', 'r', 'e', 'a', 'm', ' '};
+    uint8_t stream[16];
+    crypto_generichash_blake2b_salt_personal(stream, sizeof stream, stream_input.data(), stream_input.size(), nullptr,
+                                             0, nullptr, personal);
+    list.push_back({{"name", name},
+                    {"description", description},
+                    {"topic", topic},
+                    {"payload", hex(payload)},
+                    {"version", h.version},
+                    {"suite", h.suite},
+                    {"flags", h.flags},
+                    {"key_id", h.key_id},
+                    {"timestamp_ms", u64(h.timestamp_ms)},
+                    {"sender", hex(h.sender.data(), h.sender.size())},
+                    {"sequence", u64(h.sequence)},
+                    {"ephemeral_secret", hex(eph_secret)},
+                    {"ephemeral_public", hex(h.ephemeral.data(), h.ephemeral.size())},
+                    {"recipient_public", hex(recipient_public)},
+                    {"shared", hex(shared)},
+                    {"session_key", hex(session_key)},
+                    {"topic_key", hex(topic_key)},
+                    {"associated_data", hex(ad)},
+                    {"stream", hex(stream, sizeof stream)},
+                    {"envelope", hex(envelope)},
+                    {"open", {{"topic", topic}, {"now_ms", u64(now_ms)}, {"retained", false}}},
+                    {"expect", "ok"}});
+    return envelope;
+  }
+
+  void refused(const std::string& name, const std::string& description, const std::string& topic,
+               const std::vector<uint8_t>& envelope, uint64_t now_ms, const std::string& expect) {
+    list.push_back(refusal(name, description, topic, envelope, now_ms, false, expect,
+                           outcome(topic, envelope, now_ms)));
+  }
+};
+
+json recipient_vectors() {
+  RecipientVectors v;
+  const std::vector<uint8_t> material(mqseal::kKeySize, 0x11);
+  must(v.receiver.add_with_id("telemetry", kRecipientTelemetry, must(mqseal::Key::from_bytes(material))));
+  json keys = json::array({{{"name", "telemetry"}, {"id", kRecipientTelemetry}, {"state", "primary"},
+                            {"material", hex(material)}}});
+  json recipients = json::array();
+  for (const RecipientSpec& r : kRecipients) {
+    const std::vector<uint8_t> secret(32, r.secret_byte);
+    must(v.receiver.add_recipient_key_with_id(r.name, r.id, must(mqseal::Key::from_bytes(secret))));
+    json entry = {{"name", r.name}, {"id", r.id}, {"state", r.retired ? "retired" : "primary"}};
+    if (!r.retired) {
+      entry["secret"] = hex(secret);
+      entry["public"] = hex(x25519_public(r.secret_byte));
+    }
+    recipients.push_back(entry);
+  }
+  for (const RecipientSpec& r : kRecipients) {
+    if (r.retired) must(v.receiver.retire(r.id));
+  }
+  must(v.policy.add_recipient_rule("plant/+/report", "backend"));
+  must(v.policy.add_recipient_rule("archive/#", "archive"));
+  must(v.policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {}));
+  // Suite 4's signer: plant-7's key pair on the sealing side, its public key trusted by the receiver.
+  mqseal::Keyring signing;
+  const std::vector<uint8_t> seed7(32, 0x70);
+  must(signing.add_signing_key_with_id("plant-7", 0x5167a007, must(mqseal::Key::from_bytes(seed7))));
+  const mqseal::SignerPublicKey pk7 = must(signing.public_key(0x5167a007));
+  must(v.receiver.add_trusted_signer("plant-7", 0x5167a007, mqseal::ByteView(pk7)));
+  json signing_json = json::array({{{"name", "plant-7"}, {"id", 0x5167a007}, {"state", "primary"},
+                                    {"seed", hex(seed7)}, {"public", hex(pk7.data(), pk7.size())}}});
+  must(v.policy.add_rule("plant/+/telemetry", "telemetry"));
+  json policy_json = json::array();
+  for (const mqseal::TopicRule& r : v.policy.rules()) policy_json.push_back(rule_json(r));
+
+  using RV = RecipientVectors;
+  const uint64_t now = kT0 + 2000;
+  const std::string t7 = "plant/7/report";
+  const std::vector<uint8_t> reading = {'2', '1', '.', '5', ' ', 'C'};
+  const std::vector<uint8_t> basic =
+      v.sealed("recipient-short", "plant 7's report sealed to the backend", t7, RV::header(0xbac30001, kT0, 0xa1, 0),
+               0xe1, 0xb1, reading, now);
+  v.sealed("recipient-same-session", "the same session's next message (same ephemeral key)", t7,
+           RV::header(0xbac30001, kT0 + 1, 0xa1, 1), 0xe1, 0xb1, {'2', '2'}, now);
+  v.sealed("recipient-empty", "empty payload", t7, RV::header(0xbac30001, kT0, 0xa2, 0), 0xe2, 0xb1, {}, now);
+  v.sealed("recipient-1k", "1 KiB payload, another topic", "plant/8/report", RV::header(0xbac30001, kT0, 0xa3, 0),
+           0xe3, 0xb1, pattern(1024, 3), now);
+  v.sealed("recipient-64k", "64 KiB payload", t7, RV::header(0xbac30001, kT0, 0xa4, 0), 0xe4, 0xb1,
+           pattern(65536, 0), now);
+  v.sealed("recipient-archive", "another recipient name", "archive/2026/01", RV::header(0xa4c30001, kT0, 0xa5, 0),
+           0xe5, 0xa1, {'l', 'o', 'g'}, now);
+  v.sealed("recipient-retain-intent", "sealed to be retained (opened live: the intent alone changes nothing)", t7,
+           RV::header(0xbac30001, kT0, 0xa6, 0, mqseal::kFlagRetain), 0xe6, 0xb1, reading, now);
+  v.sealed("recipient-large-sequence", "a sequence near the top of its range", t7,
+           RV::header(0xbac30001, kT0, 0xa7, 0xfffffffffffffffeull), 0xe7, 0xb1, reading, now);
+
+  // Refusals.
+  {
+    mqseal::EnvelopeHeader h = RV::header(0xbac30001, kT0, 0xa1, 0);
+    v.refused("wrong-recipient", "sealed to another X25519 key under the backend's key ID",
+              t7, RV::seal(t7, h, 0xe1, x25519_public(0x66), reading), now, "authentication_failed");
+  }
+  v.refused("moved-topic", "recipient-short on plant 8's topic", "plant/8/report", basic, now,
+            "authentication_failed");
+  std::vector<uint8_t> e = basic;
+  e[mqseal::kAssociatedHeaderSize] ^= 0x01;
+  v.refused("altered-ephemeral", "one bit of the ephemeral public key flipped", t7, e, now, "authentication_failed");
+  e = basic;
+  for (size_t i = 0; i < 32; ++i) e[mqseal::kAssociatedHeaderSize + i] = 0;
+  v.refused("zero-ephemeral", "a low-order ephemeral key (all zero): X25519 gives zero", t7, e, now,
+            "authentication_failed");
+  e = basic;
+  e[mqseal::kAssociatedHeaderSize] = 1;
+  for (size_t i = 1; i < 32; ++i) e[mqseal::kAssociatedHeaderSize + i] = 0;
+  v.refused("order-1-ephemeral", "the ephemeral key 1 (a low-order point)", t7, e, now, "authentication_failed");
+  e = basic;
+  set_be32(e, 3, 0xbac30002);
+  v.refused("altered-recipient-key-id", "a key ID the receiver does not have", t7, e, now, "unknown_key");
+  e = basic;
+  set_be32(e, 3, 0xa4c30001);
+  v.refused("other-recipients-key-id", "the archive's key ID on a backend topic", t7, e, now,
+            "wrong_key_for_topic");
+  e = basic;
+  set_be32(e, 3, 0xbac30000);
+  v.refused("retired-recipient-key", "the backend's retired key pair", t7, e, now, "key_retired");
+  {
+    mqseal::EnvelopeHeader h = RV::header(0xbac30000, kT0, 0xa1, 5);
+    v.refused("sealed-to-retired-key", "sealed to the retired key pair's public key", t7,
+              RV::seal(t7, h, 0xe8, x25519_public(0xb0), reading), now, "key_retired");
+  }
+  e = basic;
+  set_be32(e, 3, kRecipientTelemetry);
+  v.refused("symmetric-key-id", "a symmetric key's ID as the recipient key ID", t7, e, now, "unknown_key");
+  e = basic;
+  set_be32(e, 3, 0);
+  v.refused("zero-key-id", "key ID 0", t7, e, now, "unknown_key");
+  e = basic;
+  e[e.size() - 1] ^= 0x80;
+  v.refused("flipped-tag", "one bit of the tag flipped", t7, e, now, "authentication_failed");
+  e = basic;
+  e[2] = mqseal::kFlagRetain;
+  v.refused("retain-flag-added", "the retain flag set in transit", t7, e, now, "authentication_failed");
+  for (size_t cut : {size_t{1}, size_t{6}, size_t{7}, size_t{16}, size_t{40}, basic.size() - 87 + 1}) {
+    e.assign(basic.begin(), basic.end() - static_cast<std::ptrdiff_t>(cut));
+    v.refused("truncated-" + std::to_string(cut), "the last " + std::to_string(cut) + " bytes cut", t7, e, now,
+              e.size() < mqseal::kEnvelopeOverheadRecipient ? "malformed" : "authentication_failed");
+  }
+  e = basic;
+  e.push_back(0);
+  v.refused("lengthened", "one byte appended", t7, e, now, "authentication_failed");
+  e = basic;
+  e[1] = mqseal::kSuiteXChaCha20Poly1305;
+  v.refused("suite-byte-1", "the suite byte rewritten to 1 on a recipient rule", t7, e, now,
+            "wrong_suite_for_topic");
+  e = basic;
+  e[1] = mqseal::kSuiteSignedSealed;
+  v.refused("suite-4-too-short", "the suite byte rewritten to 4: shorter than a suite 4 envelope", t7, e, now,
+            "malformed");
+  e = basic;
+  e[1] = 5;
+  v.refused("suite-5", "suite 5", t7, e, now, "unsupported_suite");
+  e = basic;
+  e[0] = mqseal::kEnvelopeVersionV1;
+  v.refused("suite-3-in-v1", "suite 3 in a v1 envelope", t7, e, now, "unsupported_suite");
+  v.refused("suite-3-on-suite-1-rule", "recipient-short on a suite 1 topic (its key ID is no symmetric key)",
+            "plant/7/telemetry", basic, now, "unknown_key");
+  {
+    mqseal::EnvelopeHeader h = RV::header(kRecipientTelemetry, kT0, 0xa1, 0);
+    std::vector<uint8_t> suite1;
+    mqseal::Key k = must(mqseal::Key::from_bytes(material));
+    std::vector<uint8_t> tk(32);
+    must(mqseal::hazmat::derive_topic_key(k, t7, tk.data()));
+    must(mqseal::hazmat::seal_with_header(tk.data(), t7, h, reading, suite1));
+    v.refused("suite-1-on-recipient-rule", "a suite 1 envelope under the telemetry key on a recipient topic", t7,
+              suite1, now, "wrong_suite_for_topic");
+  }
+  v.refused("expired", "recipient-short ten minutes later", t7, basic, kT0 + 10 * kMinute, "expired");
+
+  // Suite 4: signed by plant-7, sealed to the backend.
+  auto seal4 = [&](const std::string& topic, mqseal::EnvelopeHeader h, uint8_t eph_byte, const std::vector<uint8_t>& payload,
+                   std::vector<uint8_t>* topic_key_out = nullptr) {
+    std::vector<uint8_t> sk(32), tk(32);
+    h.suite = mqseal::kSuiteSignedSealed;
+    must(mqseal::hazmat::derive_recipient_keys(must(mqseal::Key::from_bytes(std::vector<uint8_t>(32, eph_byte))),
+                                               x25519_public(0xb1), topic, h.ephemeral.data(), sk.data(), tk.data()));
+    std::vector<uint8_t> envelope;
+    must(mqseal::hazmat::seal_signed_sealed_with_header(tk.data(), topic, h, payload, signing, envelope));
+    if (topic_key_out != nullptr) *topic_key_out = tk;
+    return std::make_pair(envelope, h);
+  };
+  for (const auto& [name, topic, eph, payload] :
+       {std::tuple<const char*, const char*, uint8_t, std::vector<uint8_t>>{"signed-sealed-short", "plant/plant-7/private", 0xf1, reading},
+        {"signed-sealed-empty", "plant/plant-7/private", 0xf2, {}}}) {
+    mqseal::EnvelopeHeader h = RV::header(0xbac30001, kT0, 0xd1, 0);
+    h.signer_key_id = 0x5167a007;
+    std::vector<uint8_t> tk;
+    auto [envelope, sealed_h] = seal4(topic, h, eph, payload, &tk);
+    const std::string got = v.outcome(topic, envelope, now);
+    if (got != "ok") {
+      std::cerr << "make_vectors: " << name << " does not open: " << got << "\n";
+      std::exit(1);
+    }
+    v.list.push_back({{"name", name},
+                      {"description", "signed by plant-7 under its own level, then sealed to the backend"},
+                      {"topic", topic},
+                      {"payload", hex(payload)},
+                      {"version", sealed_h.version},
+                      {"suite", sealed_h.suite},
+                      {"flags", sealed_h.flags},
+                      {"key_id", sealed_h.key_id},
+                      {"signer_key_id", sealed_h.signer_key_id},
+                      {"signer", "plant-7"},
+                      {"timestamp_ms", u64(sealed_h.timestamp_ms)},
+                      {"sender", hex(sealed_h.sender.data(), sealed_h.sender.size())},
+                      {"sequence", u64(sealed_h.sequence)},
+                      {"ephemeral_secret", hex(std::vector<uint8_t>(32, eph))},
+                      {"ephemeral_public", hex(sealed_h.ephemeral.data(), sealed_h.ephemeral.size())},
+                      {"recipient_public", hex(x25519_public(0xb1))},
+                      {"topic_key", hex(tk)},
+                      {"envelope", hex(envelope)},
+                      {"open", {{"topic", topic}, {"now_ms", u64(now)}, {"retained", false}}},
+                      {"expect", "ok"}});
+  }
+  {
+    mqseal::EnvelopeHeader h = RV::header(0xbac30001, kT0, 0xd2, 0);
+    h.signer_key_id = 0x5167a007;
+    v.refused("signed-sealed-unauthorized", "plant-7 signed under plant-8's level", "plant/plant-8/private",
+              seal4("plant/plant-8/private", h, 0xf3, reading).first, now, "unauthorized_signer");
+    v.refused("signed-sealed-moved", "signed-sealed-short on plant-8's level", "plant/plant-8/private",
+              seal4("plant/plant-7/private", h, 0xf1, reading).first, now, "authentication_failed");
+    // Anyone with the backend's public key can seal an inner part of its choosing.
+    auto forged = [&](const std::vector<uint8_t>& inner, uint8_t eph) {
+      mqseal::EnvelopeHeader f = RV::header(0xbac30001, kT0, 0xd3, 0);
+      return RV::seal("plant/plant-7/private", f, eph, x25519_public(0xb1), inner);
+    };
+    std::vector<uint8_t> inner(68 + 4, 0x5a);
+    set_be32(inner, 0, 0x5167a007);
+    {
+      mqseal::EnvelopeHeader f = RV::header(0xbac30001, kT0, 0xd3, 0);
+      f.suite = mqseal::kSuiteSignedSealed;
+      std::vector<uint8_t> sk(32), tk(32);
+      must(mqseal::hazmat::derive_recipient_keys(must(mqseal::Key::from_bytes(std::vector<uint8_t>(32, 0xf4))),
+                                                 x25519_public(0xb1), "plant/plant-7/private", f.ephemeral.data(),
+                                                 sk.data(), tk.data()));
+      auto reseal = [&](const std::vector<uint8_t>& in) {
+        std::vector<uint8_t> out;
+        must(mqseal::hazmat::seal_with_header(tk.data(), "plant/plant-7/private", f, in, out));
+        return out;
+      };
+      v.refused("signed-sealed-forged-signature", "plant-7's key ID and a made-up signature inside",
+                "plant/plant-7/private", reseal(inner), now, "authentication_failed");
+      set_be32(inner, 0, 0x12345678);
+      v.refused("signed-sealed-unknown-signer", "an unknown signer key ID inside", "plant/plant-7/private",
+                reseal(inner), now, "unknown_signer");
+      set_be32(inner, 0, 0xbac30001);
+      v.refused("signed-sealed-recipient-as-signer", "the recipient key's ID as the signer", "plant/plant-7/private",
+                reseal(inner), now, "unknown_signer");
+      v.refused("signed-sealed-short-inner", "67 bytes inside: no room for signer and signature",
+                "plant/plant-7/private", reseal(std::vector<uint8_t>(67, 1)), now, "malformed");
+    }
+    v.refused("signed-sealed-as-suite-3", "a suite 3 envelope on the suite 4 rule", "plant/plant-7/private",
+              forged(inner, 0xf5), now, "wrong_suite_for_topic");
+  }
+
+  // Keyring files: recipient lines.
+  const std::string secret_b1 = hex(std::vector<uint8_t>(32, 0xb1));
+  const std::string public_b1 = hex(x25519_public(0xb1));
+  const std::string head = "mqseal-keyring v1\n";
+  json files = json::array();
+  auto keyring_case = [&](const std::string& name, const std::string& text) {
+    mqseal::Result<mqseal::Keyring> k = mqseal::Keyring::parse(text);
+    json c = {{"name", name}, {"text", text}, {"expect", k ? "ok" : mqseal::name(k.error().code())}};
+    if (k) {
+      json ks = json::array();
+      for (const mqseal::KeyInfo& i : k->list()) {
+        json one = {{"kind", mqseal::name(i.kind)}, {"name", i.name}, {"id", i.id}, {"state", mqseal::name(i.state)}};
+        if (i.public_key) one["public"] = hex(i.public_key->data(), i.public_key->size());
+        ks.push_back(one);
+      }
+      c["keys"] = ks;
+      c["written"] = must(k->serialize());
+      c["public_export"] = k->export_public();
+    }
+    files.push_back(c);
+  };
+  keyring_case("recipient-pair-and-public",
+               head + "recipient-x25519 backend bac30001 primary " + secret_b1 + " " + public_b1 + "\n" +
+                   "recipient-x25519 backend bac30000 retired - -\n" +
+                   "recipient-public-x25519 archive a4c30001 primary " + hex(x25519_public(0xa1)) + "\n" +
+                   "recipient-public-x25519 archive a4c30002 active " + hex(x25519_public(0xa2)) + "\n");
+  keyring_case("uppercase-hex", head + "recipient-public-x25519 backend bac30001 primary " +
+                                    [&] { std::string u = public_b1; for (char& ch : u) ch = static_cast<char>(std::toupper(ch)); return u; }() + "\n");
+  keyring_case("public-mismatch", head + "recipient-x25519 backend bac30001 primary " + secret_b1 + " " +
+                                      hex(x25519_public(0xb2)) + "\n");
+  keyring_case("truncated-public", head + "recipient-public-x25519 backend bac30001 primary " + public_b1.substr(0, 62) + "\n");
+  keyring_case("truncated-secret", head + "recipient-x25519 backend bac30001 primary " + secret_b1.substr(2) + " " + public_b1 + "\n");
+  keyring_case("lengthened-public", head + "recipient-public-x25519 backend bac30001 primary " + public_b1 + "00\n");
+  keyring_case("non-hex-public", head + "recipient-public-x25519 backend bac30001 primary " + public_b1.substr(0, 63) + "x\n");
+  keyring_case("zero-public", head + "recipient-public-x25519 backend bac30001 primary " + std::string(64, '0') + "\n");
+  keyring_case("order-8-public", head + "recipient-public-x25519 backend bac30001 primary "
+                                        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800\n");
+  keyring_case("field-missing", head + "recipient-x25519 backend bac30001 primary " + secret_b1 + "\n");
+  keyring_case("field-extra", head + "recipient-public-x25519 backend bac30001 primary " + public_b1 + " x\n");
+  keyring_case("retired-with-material", head + "recipient-public-x25519 backend bac30001 retired " + public_b1 + "\n");
+  keyring_case("two-primaries", head + "recipient-public-x25519 backend bac30001 primary " + public_b1 + "\n" +
+                                    "recipient-public-x25519 backend bac30002 primary " + hex(x25519_public(0xb2)) + "\n");
+  keyring_case("duplicate-id", head + "key telemetry bac30001 primary " + hex(material) + "\n" +
+                                   "recipient-public-x25519 backend bac30001 primary " + public_b1 + "\n");
+  keyring_case("unknown-algorithm", head + "recipient-x448 backend bac30001 primary " + public_b1 + "\n");
+
+  json policies = json::array();
+  auto policy_case = [&](const std::string& name, const std::string& text) {
+    mqseal::Result<mqseal::TopicPolicy> parsed = mqseal::parse_policy(text);
+    json c = {{"name", name}, {"text", text}, {"expect", parsed ? "ok" : mqseal::name(parsed.error().code())}};
+    if (parsed) {
+      json rules = json::array();
+      for (const mqseal::TopicRule& r : parsed->rules()) rules.push_back(rule_json(r));
+      c["rules"] = rules;
+    }
+    policies.push_back(c);
+  };
+  policy_case("recipient-rules", "[[rule]]\nfilter = \"plant/+/report\"\nrecipient = \"backend\"\n\n"
+                                 "[[rule]]\nfilter = \"archive/#\"\nrecipient = \"archive\"\nsuite = 3\n"
+                                 "retained = \"refuse\"\n");
+  policy_case("recipient-and-key", "[[rule]]\nfilter = \"a\"\nrecipient = \"b\"\nkey = \"k\"\n");
+  policy_case("recipient-suite-2", "[[rule]]\nfilter = \"a\"\nrecipient = \"b\"\nsuite = 2\n");
+  policy_case("recipient-with-signers", "[[rule]]\nfilter = \"a\"\nrecipient = \"b\"\nsigners = \"c\"\n");
+  policy_case("recipient-not-a-string", "[[rule]]\nfilter = \"a\"\nrecipient = 3\n");
+  policy_case("recipient-bad-name", "[[rule]]\nfilter = \"a\"\nrecipient = \"b c\"\n");
+  policy_case("key-suite-3", "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 3\n");
+  policy_case("signed-and-sealed", "[[rule]]\nfilter = \"plant/{signer}/private\"\nrecipient = \"backend\"\n"
+                                   "signers = \"ops, backup\"\nsuite = 4\n");
+  policy_case("signers-with-suite-3", "[[rule]]\nfilter = \"a\"\nrecipient = \"b\"\nsigners = \"c\"\nsuite = 3\n");
+  policy_case("suite-4-without-signers", "[[rule]]\nfilter = \"a\"\nrecipient = \"b\"\nsuite = 4\n");
+  policy_case("suite-4-signer-level", "[[rule]]\nfilter = \"plant/{signer}/private\"\nrecipient = \"backend\"\nsuite = 4\n");
+  policy_case("signer-level-on-suite-3", "[[rule]]\nfilter = \"plant/{signer}/private\"\nrecipient = \"backend\"\n");
+
+  return {
+      {"format", "mqseal suite 3 (sealed to a recipient) known-answer vectors (docs/SPEC.md)"},
+      {"generator", "tests/make_vectors.cpp"},
+      {"notes", "Format: docs/SPEC.md, section 13, recipient_v1.json. Open each vector with a fresh receiver built "
+                "from keys and recipients; seal the ok ones with their ephemeral_secret and recipient_public."},
+      {"keys", keys},
+      {"recipients", recipients},
+      {"signing", signing_json},
+      {"policy", policy_json},
+      {"replay", replay_json(mqseal::ReplayOptions{})},
+      {"vectors", v.list},
+      {"keyring_files", files},
+      {"policy_files", policies},
   };
 }
 
@@ -2086,6 +2526,7 @@ int main(int argc, char** argv) {
       {"records_v1.json", record_vectors()},
       {"replay_store_v1.json", replay_store_vectors()},
       {"signed_v1.json", signed_vectors()},
+      {"recipient_v1.json", recipient_vectors()},
   };
   for (const auto& [name, content] : files) {
     std::ofstream out(directory + "/" + name);

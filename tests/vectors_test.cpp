@@ -112,6 +112,16 @@ Status add_rules(TopicPolicy& policy, const json& rules) {
     Status s;
     if (r.contains("plaintext")) {
       s = policy.add_plaintext_rule(str(r["filter"]));
+    } else if (r.contains("recipient")) {
+      std::optional<RetainedRule> retained;
+      if (r.contains("retained")) {
+        retained = RetainedRule{};
+        if (r["retained"] == "refuse") retained->policy = RetainedPolicy::refuse;
+        if (r.contains("retained_max_age_ms")) retained->max_age_ms = u64(r["retained_max_age_ms"]);
+      }
+      s = r.contains("signers") ? policy.add_signed_recipient_rule(str(r["filter"]), str(r["recipient"]),
+                                                                   r["signers"].get<std::vector<std::string>>(), retained)
+                                : policy.add_recipient_rule(str(r["filter"]), str(r["recipient"]), retained);
     } else if (r.contains("suite") && r["suite"] == 2) {
       std::optional<RetainedRule> retained;
       if (r.contains("retained")) {
@@ -139,6 +149,11 @@ Status add_rules(TopicPolicy& policy, const json& rules) {
 json rule_json(const TopicRule& r) {
   if (r.plaintext) return {{"filter", r.filter}, {"plaintext", true}};
   json rule = {{"filter", r.filter}, {"key", r.key_name}};
+  if (r.suite == Suite::sealed_to_recipient) rule = {{"filter", r.filter}, {"recipient", r.key_name}};
+  if (r.suite == Suite::signed_sealed) {
+    rule = {{"filter", r.filter}, {"recipient", r.key_name}, {"suite", 4}};
+    rule["signers"] = r.signers;
+  }
   if (r.suite == Suite::signed_sender) {
     rule["suite"] = 2;
     rule["signers"] = r.signers;
@@ -563,6 +578,99 @@ TEST(Vectors, SignedKeyringAndPolicyFiles) {
       if (infos[i].public_key) {
         EXPECT_EQ(hex({infos[i].public_key->begin(), infos[i].public_key->end()}), str(want["public"]));
       }
+    }
+  }
+  EXPECT_GE(doc["keyring_files"].size(), 15u);
+  check_policy_files(doc["policy_files"]);
+}
+
+
+// ---- recipient_v1.json: suite 3 ----
+
+TEST(Vectors, RecipientEnvelopes) {
+  const json doc = load("recipient_v1.json");
+  std::shared_ptr<Keyring> receiver = keyring_of(doc["keys"]);
+  for (const json& k : doc["recipients"]) {
+    if (k["state"] == "retired") continue;
+    testing::expect_ok(receiver->add_recipient_key_with_id(str(k["name"]), k["id"], take(Key::from_bytes(unhex(k["secret"])))));
+    const SignerPublicKey pk = take(receiver->public_key(k["id"]));
+    EXPECT_EQ(hex({pk.begin(), pk.end()}), str(k["public"]));
+  }
+  // A retired key pair: only its ID is kept (added with any secret, then retired).
+  for (const json& k : doc["recipients"]) {
+    if (k["state"] != "retired") continue;
+    testing::expect_ok(receiver->add_recipient_key_with_id(str(k["name"]), k["id"], take(Key::from_bytes(std::vector<uint8_t>(32, 7)))));
+    testing::expect_ok(receiver->retire(k["id"]));
+  }
+  Keyring signing;  // suite 4's signers; the receiver trusts their public keys
+  for (const json& k : doc["signing"]) {
+    testing::expect_ok(signing.add_signing_key_with_id(str(k["name"]), k["id"], take(Key::from_bytes(unhex(k["seed"])))));
+    testing::expect_ok(receiver->add_trusted_signer(str(k["name"]), k["id"], unhex(k["public"])));
+  }
+  TopicPolicy policy;
+  testing::expect_ok(add_rules(policy, doc["policy"]));
+  size_t sealed = 0;
+  size_t refused = 0;
+  for (const json& v : doc["vectors"]) {
+    SCOPED_TRACE(str(v["name"]));
+    const std::vector<uint8_t> envelope = unhex(v["envelope"]);
+    if (v["expect"] == "ok" && v["suite"] == kSuiteSignedSealed) {
+      ++sealed;
+      EnvelopeHeader h = header_of(v);
+      h.suite = kSuiteSignedSealed;
+      h.signer_key_id = v["signer_key_id"];
+      uint8_t session_key[kKeySize], topic_key[kKeySize];
+      testing::expect_ok(hazmat::derive_recipient_keys(take(Key::from_bytes(unhex(v["ephemeral_secret"]))),
+                                                       unhex(v["recipient_public"]), str(v["topic"]),
+                                                       h.ephemeral.data(), session_key, topic_key));
+      std::vector<uint8_t> out;
+      testing::expect_ok(hazmat::seal_signed_sealed_with_header(topic_key, str(v["topic"]), h, unhex(v["payload"]),
+                                                                signing, out));
+      EXPECT_EQ(out, envelope);
+    } else if (v["expect"] == "ok") {
+      ++sealed;
+      EnvelopeHeader h = header_of(v);
+      h.suite = v["suite"].get<uint8_t>();
+      uint8_t session_key[kKeySize], topic_key[kKeySize];
+      testing::expect_ok(hazmat::derive_recipient_keys(take(Key::from_bytes(unhex(v["ephemeral_secret"]))),
+                                                       unhex(v["recipient_public"]), str(v["topic"]),
+                                                       h.ephemeral.data(), session_key, topic_key));
+      EXPECT_EQ(hex({h.ephemeral.begin(), h.ephemeral.end()}), str(v["ephemeral_public"]));
+      EXPECT_EQ(hex({session_key, session_key + kKeySize}), str(v["session_key"]));
+      EXPECT_EQ(hex({topic_key, topic_key + kKeySize}), str(v["topic_key"]));
+      std::vector<uint8_t> out;
+      testing::expect_ok(hazmat::seal_with_header(topic_key, str(v["topic"]), h, unhex(v["payload"]), out));
+      EXPECT_EQ(out, envelope);
+    } else {
+      ++refused;
+    }
+    Opener opener = take(Opener::create(policy, receiver));
+    const json& o = v["open"];
+    Result<Opened> r = opener.open(str(o["topic"]), envelope, {o["retained"].get<bool>(), u64(o["now_ms"])});
+    ASSERT_EQ(outcome(r), str(v["expect"])) << (r ? "" : r.error().message());
+    if (r) {
+      EXPECT_EQ(hex(r->payload), str(v["payload"]));
+      EXPECT_EQ(r->signer, v.contains("signer") ? str(v["signer"]) : std::string());
+    }
+  }
+  EXPECT_GE(sealed, 10u);
+  EXPECT_GE(refused, 34u);
+}
+
+TEST(Vectors, RecipientKeyringAndPolicyFiles) {
+  const json doc = load("recipient_v1.json");
+  for (const json& c : doc["keyring_files"]) {
+    SCOPED_TRACE(str(c["name"]));
+    Result<Keyring> k = Keyring::parse(str(c["text"]));
+    ASSERT_EQ(outcome(k), str(c["expect"])) << (k ? "" : k.error().message());
+    if (!k) continue;
+    EXPECT_EQ(take(k->serialize()), str(c["written"]));
+    EXPECT_EQ(k->export_public(), str(c["public_export"]));
+    const std::vector<KeyInfo> infos = k->list();
+    ASSERT_EQ(infos.size(), c["keys"].size());
+    for (size_t i = 0; i < infos.size(); ++i) {
+      EXPECT_EQ(name(infos[i].kind), str(c["keys"][i]["kind"]));
+      EXPECT_EQ(infos[i].id, c["keys"][i]["id"].get<KeyId>());
     }
   }
   EXPECT_GE(doc["keyring_files"].size(), 15u);

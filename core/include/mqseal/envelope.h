@@ -25,7 +25,7 @@
 // after key_id (offsets from timestamp_ms on move up by 4: a 43-byte header)
 // and a 64-byte Ed25519 signature after the tag: 123 bytes of overhead.
 //
-// Envelope v3, the compact envelope (docs/SPEC.md, section 4b): suite 1's
+// Envelope v3, the compact envelope (docs/SPEC.md, section 4d): suite 1's
 // cryptography with shortened fields, 36 bytes of overhead, on the topics of
 // a compact rule (TopicPolicy::add_compact_rule) only:
 //
@@ -41,6 +41,11 @@
 // The nonce is session || 12 zero bytes || sequence (24 bytes); the
 // associated data is bytes 0 to 7, the topic's length (2 bytes) and the topic.
 //
+// Suite 3 (sealed to a recipient; docs/SPEC.md, section 4b) puts the
+// sealing session's 32-byte ephemeral X25519 public key after timestamp_ms
+// (so in the associated data; key_id is the recipient key's ID): a 71-byte
+// header, 87 bytes of overhead.
+//
 // Most users never touch this header: Sealer and Opener do it all. It is
 // public for tools that inspect envelopes without a key (the broker plugin,
 // `mqseal inspect`). The deterministic core (sealing with a chosen header,
@@ -50,6 +55,7 @@
 #define MQSEAL_ENVELOPE_H_
 
 #include <cstddef>
+#include <array>
 #include <cstdint>
 #include <string_view>
 #include <vector>
@@ -76,9 +82,16 @@ inline constexpr uint8_t kKnownFlags = kFlagRetain;  // any other bit: malformed
 inline constexpr uint8_t kSuiteXChaCha20Poly1305 = 1;
 // Suite 2 (envelope v2 only): suite 1's encryption, plus the signer's key ID
 // in the header and an Ed25519 signature after the tag (docs/SPEC.md,
-// section 4a). Reserved: 3 (sealed to a recipient's public key), 4 (signed
-// and sealed to a recipient).
+// section 4a).
 inline constexpr uint8_t kSuiteSignedSender = 2;
+// Suite 3 (envelope v2 only): sealed to a recipient's X25519 public key,
+// under a key derived per sealing session from an ephemeral key agreement
+// (docs/SPEC.md, section 4b).
+inline constexpr uint8_t kSuiteSealedToRecipient = 3;
+// Suite 4 (envelope v2 only): signed, then sealed to a recipient: suite 3's
+// header and encryption over signer_key_id || signature || payload
+// (docs/SPEC.md, section 4c).
+inline constexpr uint8_t kSuiteSignedSealed = 4;
 
 inline constexpr size_t kNonceSize = 24;
 inline constexpr size_t kSequenceSize = 8;
@@ -115,12 +128,23 @@ inline constexpr uint64_t kCompactMaxSequence = 0xffffffffull;
 // latest such second at most kCompactTimeAhead seconds after their clock.
 inline constexpr uint64_t kCompactTimeModulus = 1ull << 24;
 inline constexpr uint64_t kCompactTimeAhead = 1ull << 20;  // 12.1 days
+// Suite 3: the ephemeral X25519 public key after timestamp_ms.
+inline constexpr size_t kEphemeralKeySize = 32;
+inline constexpr size_t kAssociatedHeaderSizeRecipient = kAssociatedHeaderSize + kEphemeralKeySize;  // 47
+inline constexpr size_t kHeaderSizeRecipient = kAssociatedHeaderSizeRecipient + kNonceSize;          // 71
+inline constexpr size_t kEnvelopeOverheadRecipient = kHeaderSizeRecipient + kTagSize;                // 87
+inline constexpr size_t kMaxHeaderSize = kHeaderSizeRecipient;  // the longest header of any suite
+// Suite 4: inside the ciphertext, before the payload.
+inline constexpr size_t kSignedSealedInnerSize = kSignerKeyIdSize + kSignatureSize;                    // 68
+inline constexpr size_t kEnvelopeOverheadSignedSealed = kEnvelopeOverheadRecipient + kSignedSealedInnerSize;  // 155
 // No envelope of any version is shorter.
 inline constexpr size_t kMinEnvelopeSize = kEnvelopeOverheadCompact;
 // MQTT's largest packet is 268435455 bytes; no envelope can be larger.
 inline constexpr size_t kMaxEnvelopeSize = 268435455;
 inline constexpr size_t kMaxPayloadSize = kMaxEnvelopeSize - kEnvelopeOverhead;
 inline constexpr size_t kMaxSignedPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadSigned;
+inline constexpr size_t kMaxRecipientPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadRecipient;
+inline constexpr size_t kMaxSignedSealedPayloadSize = kMaxEnvelopeSize - kEnvelopeOverheadSignedSealed;
 
 static_assert(kSenderIdSize + kSequenceSize == kNonceSize, "nonce = sender || sequence");
 
@@ -133,6 +157,8 @@ struct EnvelopeHeader {
   // v3: as parsed, (time_s mod 2^24) * 1000; the Opener reconstructs the
   // full time (compact_timestamp_ms). Sealing v3 writes timestamp_ms / 1000
   // mod 2^24.
+  // suite 3 only: the sealing session's ephemeral X25519 public key
+  std::array<uint8_t, kEphemeralKeySize> ephemeral{};
   uint64_t timestamp_ms = 0;
   // v3: the session ID, then 8 zero bytes (so the nonce is still sender ||
   // sequence as 8 bytes).
@@ -151,6 +177,8 @@ constexpr size_t sealed_size(size_t payload_size) noexcept {
 constexpr size_t envelope_overhead(uint8_t version, uint8_t suite = kSuiteXChaCha20Poly1305) noexcept {
   if ((version & kVersionMask) == kEnvelopeVersionCompact) return kEnvelopeOverheadCompact;
   if (suite == kSuiteSignedSender) return kEnvelopeOverheadSigned;
+  if (suite == kSuiteSealedToRecipient) return kEnvelopeOverheadRecipient;
+  if (suite == kSuiteSignedSealed) return kEnvelopeOverheadSignedSealed;
   return version == kEnvelopeVersionV1 ? kEnvelopeOverheadV1 : kEnvelopeOverhead;
 }
 
@@ -158,16 +186,19 @@ constexpr size_t envelope_overhead(uint8_t version, uint8_t suite = kSuiteXChaCh
 // malformed (shorter than kMinEnvelopeSize, or longer than kMaxEnvelopeSize),
 // unsupported_version (the first byte neither 1 nor 2 nor, with any high
 // 4 bits, 3), malformed (a v1 or v2 envelope shorter than its overhead),
-// unsupported_suite (v2: neither 1 nor 2; v1: not 1), malformed (a suite 2
-// envelope shorter than kEnvelopeOverheadSigned), malformed (unknown v2 or
-// v3 flags). A v3 envelope has no suite byte: its suite is 1.
+// unsupported_suite (v2: not 1 to 4; v1: not 1), malformed (a suite 2
+// envelope shorter than kEnvelopeOverheadSigned, a suite 3 one shorter than
+// kEnvelopeOverheadRecipient, a suite 4 one shorter than
+// kEnvelopeOverheadSignedSealed), malformed (unknown v2 or v3 flags). A v3
+// envelope has no suite byte: its suite is 1. For suite 4, signer_key_id is
+// inside the ciphertext: 0 here.
 // A header that parses proves nothing until the envelope is opened.
 [[nodiscard]] Result<EnvelopeHeader> parse_header(ByteView envelope);
 
 // The full timestamp of a v3 header as parsed (`field_ms`, its time_s * 1000)
 // for a receiver whose clock reads `now_ms`: the latest second congruent to
 // time_s modulo 2^24 that is at most kCompactTimeAhead seconds after now,
-// in ms (docs/SPEC.md, section 4b). 0 if there is none (a clock before 1970
+// in ms (docs/SPEC.md, section 4d). 0 if there is none (a clock before 1970
 // plus 2^24 s - 2^20 s with a time_s that would lie before 1970).
 [[nodiscard]] uint64_t compact_timestamp_ms(uint64_t field_ms, uint64_t now_ms) noexcept;
 

@@ -60,12 +60,19 @@ enum class KeyKind : uint8_t {
   symmetric = 1,       // a 32-byte key under a key name: seals and opens suite 1 and 2 payloads
   signing = 2,         // an Ed25519 key pair under a signer name: this device signs suite 2 as it
   trusted_signer = 3,  // another party's Ed25519 public key under its signer name: verifies only
+  // Suite 3 (docs/SPEC.md, sections 1 and 4b), under a recipient name:
+  recipient = 4,         // an X25519 key pair: opens what is sealed to its public half
+  recipient_public = 5,  // a recipient's X25519 public key: seals to it, opens nothing
 };
 const char* name(KeyKind kind) noexcept;
 
 inline constexpr size_t kSignerPublicKeySize = 32;  // Ed25519
 inline constexpr size_t kSigningSeedSize = 32;      // Ed25519 seed (RFC 8032's private key)
 using SignerPublicKey = std::array<uint8_t, kSignerPublicKeySize>;
+inline constexpr size_t kRecipientPublicKeySize = 32;  // X25519
+inline constexpr size_t kRecipientSecretKeySize = 32;  // X25519 scalar
+// KeyInfo::public_key holds either kind of public key: both are 32 bytes.
+static_assert(kRecipientPublicKeySize == kSignerPublicKeySize, "one public key type");
 
 inline constexpr size_t kMaxKeyNameSize = 64;  // names: [A-Za-z0-9_.-]{1,64}
 inline constexpr size_t kMaxKeyringKeys = 4096;
@@ -86,7 +93,8 @@ struct KeyInfo {
   KeyState state = KeyState::active;
   std::optional<PassphraseParams> passphrase;  // set when derived from one
   KeyKind kind = KeyKind::symmetric;
-  // signing (not retired) and trusted_signer (not retired): the Ed25519 public key.
+  // signing and trusted_signer (not retired): the Ed25519 public key;
+  // recipient and recipient_public (not retired): the X25519 public key.
   std::optional<SignerPublicKey> public_key;
 };
 
@@ -129,6 +137,22 @@ class Keyring {
   // taken or 0 ID, a full keyring.
   [[nodiscard]] Status add_trusted_signer(std::string_view signer, KeyId id, ByteView public_key);
 
+  // Recipient key pairs (suite 3; docs/SPEC.md, sections 1 and 4b): X25519,
+  // grouped by recipient name (its own namespace), with the states of
+  // symmetric keys (a recipient's primary is what a keyring holding it seals
+  // to, when it holds no recipient public key of that name). The secret half
+  // lives in guarded memory, wiped when retired or destroyed. The pair of a
+  // 32-byte secret scalar with an ID chosen by the caller (import, vectors);
+  // the caller wipes its copy. invalid_argument as for signing keys.
+  [[nodiscard]] Result<KeyId> generate_recipient_key(std::string_view recipient);
+  [[nodiscard]] Status add_recipient_key_with_id(std::string_view recipient, KeyId id, const Key& secret);
+  // A recipient's public key (what a device holds): it seals to the primary
+  // one of a name (the first added is primary, later ones active until
+  // promoted: rotation as for symmetric keys) and opens nothing.
+  // invalid_argument for a key that is not 32 bytes or is a low-order point
+  // (crypto_scalarmult refuses it), a bad name, a taken or 0 ID, a full keyring.
+  [[nodiscard]] Status add_recipient_public(std::string_view recipient, KeyId id, ByteView public_key);
+
   // Makes `id` the primary of its name; the previous primary becomes active.
   // unknown_key, or key_retired; invalid_argument for a trusted signer's key
   // (it only verifies: there is nothing to make primary).
@@ -141,12 +165,15 @@ class Keyring {
   [[nodiscard]] Result<KeyId> primary(std::string_view name) const;
   // The primary signing key ID of a signer name: no_primary_key if there is none.
   [[nodiscard]] Result<KeyId> primary_signing_key(std::string_view signer) const;
-  // The public key of a signing key pair or a trusted signer's key: unknown_key
-  // (also for a symmetric key's ID), key_retired.
+  // The public key of a signing key pair, a trusted signer's key, a
+  // recipient key pair or a recipient public key: unknown_key (also for a
+  // symmetric key's ID), key_retired.
   [[nodiscard]] Result<SignerPublicKey> public_key(KeyId id) const;
   // A keyring file (section 8) holding only public keys: a trusted-ed25519
   // line for every signing key pair and every trusted signer's key, in this
-  // keyring's order, same IDs and names, states active or retired. No
+  // keyring's order, same IDs and names, states active or retired; and a
+  // recipient-public-x25519 line for every recipient key pair and recipient
+  // public key, state kept (a primary stays the one devices seal to). No
   // symmetric key, no secret half: safe to hand to receivers, who
   // Keyring::parse() it (and may merge it into theirs).
   std::string export_public() const;
@@ -172,6 +199,8 @@ class Keyring {
  private:
   friend struct internal::KeyringAccess;
   static Status parse_signature_line(Keyring& keyring, const internal::Line& line,
+                                     const std::vector<std::string_view>& tokens);
+  static Status parse_recipient_line(Keyring& keyring, const internal::Line& line,
                                      const std::vector<std::string_view>& tokens);
   struct Impl;
   std::unique_ptr<Impl> impl_;  // null only after a move

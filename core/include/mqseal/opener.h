@@ -21,6 +21,21 @@
 // not_yet_valid, retained_refused), in the verified signer's own partition
 // for suite 2. No plaintext leaves open() unless every check passed.
 //
+// Suite 3 (a recipient rule; docs/SPEC.md, section 4b): the key ID must name
+// a recipient key pair of the rule's recipient name (a recipient public key
+// opens nothing: unknown_key); the keys are derived from the envelope's
+// ephemeral public key and the pair's secret (or taken from a bounded cache
+// of sessions that already opened), then the AEAD as above, then the replay
+// guard in the recipient name's partition, with the stream of (ephemeral
+// key, sender). A suite 3 message is not authenticated to any sender:
+// anyone with the recipient's public key can seal one.
+//
+// Suite 4 (signed and sealed; docs/SPEC.md, section 4c): suite 3's checks
+// and decryption, then, from inside the ciphertext, the signer (as suite 2:
+// unknown_signer, key_retired), its signature (authentication_failed) and
+// authorisation (unauthorized_signer); replay state in the verified
+// signer's partition. Only then does the session enter the cache.
+//
 // Retained messages: only an envelope its publisher sealed to be retained
 // (Sealer::seal with Publish::retained) and that arrives with the retain flag
 // is judged by the retained rules (the topic rule's RetainedRule, or the
@@ -90,6 +105,7 @@
 #include <vector>
 
 #include "mqseal/bytes.h"
+#include "mqseal/envelope.h"
 #include "mqseal/error.h"
 #include "mqseal/keyring.h"
 #include "mqseal/policy.h"
@@ -100,6 +116,7 @@ namespace mqseal {
 
 namespace internal {
 class OutBuffer;
+struct RecipientOpening;  // core/src/session/recipient_session.h
 }  // namespace internal
 
 // What the transport says about a message; none of it is authenticated.
@@ -168,6 +185,13 @@ class Opener {
 
   // Its own replay state (none is recorded in it with a replay store).
   const ReplayGuard& replay_guard() const noexcept;
+  // Suite 3: sealing sessions whose derived keys are cached now (at most
+  // OpenerOptions::recipient_session_capacity).
+  size_t recipient_sessions() const;
+  // Whether the session of this recipient key ID and ephemeral public key
+  // (an envelope's header) has its keys cached: its next envelope pays no
+  // key agreement. For tests and diagnostics; no secret is revealed.
+  bool recipient_session_cached(KeyId recipient, const std::array<uint8_t, kEphemeralKeySize>& ephemeral) const;
   // Whether it was created with OpenerOptions::replay_store: then every
   // sealed message costs a claim (a file write, a network round trip).
   bool shares_replay_state() const noexcept;
@@ -179,6 +203,9 @@ class Opener {
                  internal::OutBuffer& payload, Opened& out);
   Status open_into(std::string_view topic, ByteView envelope, const Delivery& delivery,
                    internal::OutBuffer& payload, Opened& out);
+  Status open_signed_sealed(const TopicRule& rule, std::string_view topic, ByteView envelope,
+                            EnvelopeHeader& header, internal::RecipientOpening& keys,
+                            internal::OutBuffer& payload, Opened& out);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -20,6 +20,12 @@ namespace mqseal {
 inline constexpr size_t kDefaultTopicCacheCapacity = 1024;
 inline constexpr size_t kMaxTopicCacheCapacity = 1 << 20;
 
+inline constexpr uint64_t kDefaultRecipientSessionMaxAgeMs = 60ull * 60 * 1000;  // one hour
+// Suite 3: session keys (one per sealing session a receiver hears from) an
+// Opener keeps derived (least recently used go; see OpenerOptions).
+inline constexpr size_t kDefaultRecipientSessionCapacity = 1024;
+inline constexpr size_t kMaxRecipientSessionCapacity = 1 << 20;
+
 struct SealerOptions {
   // Concrete topics whose derived keys stay cached, 1..kMaxTopicCacheCapacity.
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
@@ -31,6 +37,12 @@ struct SealerOptions {
   // if its signing key pairs that are not retired are all of one name (a
   // device's keyring).
   std::string signer;
+  // Suite 3 (sealed to a recipient): a sealing session's ephemeral key pair
+  // is replaced, and the old secret wiped, once the session is this old (by
+  // its messages' timestamps), besides at fork(), set_keyring() and
+  // destruction. A device stolen while running can open at most what it
+  // sealed in its current session: the last this many ms. 0: never by age.
+  uint64_t recipient_session_max_age_ms = kDefaultRecipientSessionMaxAgeMs;
 };
 
 // An Opener sharing a replay store: the most live message claims one key
@@ -71,6 +83,12 @@ struct OpenerOptions {
   // (capacity_exceeded) until claims of its older messages pass their
   // keep_until; no other key name or signer is affected.
   size_t max_claims_per_key_name = kDefaultMaxClaimsPerKeyName;
+  // Suite 3: sealing sessions whose derived keys stay cached,
+  // 1..kMaxRecipientSessionCapacity. Only a message that opened inserts an
+  // entry; when full, the least recently used entry goes and its session's
+  // next message pays one X25519 again. A flood of fresh ephemeral keys costs
+  // one X25519 each to refuse and changes nothing here.
+  size_t recipient_session_capacity = kDefaultRecipientSessionCapacity;
 };
 
 }  // namespace mqseal

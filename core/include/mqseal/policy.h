@@ -40,10 +40,19 @@
 //   policy.add_signed_rule("plant/{signer}/telemetry", "telemetry", {});
 //   policy.add_signed_rule("plant/+/cmd/#", "commands", {"backend"});
 //
-// A receiver refuses a suite 1 envelope on a signed rule, and a suite 2
-// envelope on any other (wrong_suite_for_topic): there is no downgrade.
+// Sealed to a recipient (suite 3; docs/SPEC.md, section 4b): a device that
+// holds only the backend's public key seals so that only the backend opens:
 //
-// Compact envelope (envelope v3; docs/SPEC.md, section 4b): a rule may ask
+//   policy.add_recipient_rule("plant/+/report", "backend");
+//
+// and signed too (suite 4, section 4c), each device under its own level:
+//
+//   policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {});
+//
+// A receiver refuses an envelope of any suite other than its rule's
+// (wrong_suite_for_topic): there is no downgrade.
+//
+// Compact envelope (envelope v3; docs/SPEC.md, section 4d): a rule may ask
 // for suite 1 in 36 bytes of overhead instead of 55, for constrained links:
 //
 //   policy.add_compact_rule("field/+/reading", "telemetry");
@@ -89,8 +98,13 @@ struct RetainedRule {
 enum class Suite : uint8_t {
   symmetric = 1,      // suite 1: sealed under the topic key by any holder of it
   signed_sender = 2,  // suite 2: suite 1 plus an authorised signer's Ed25519 signature
-  // 3 (sealed to a recipient) and 4 (signed and sealed to a recipient) are
-  // reserved: they will add a recipient to TopicRule; `signers` keeps its meaning.
+  // suite 3: sealed to the X25519 public key of the recipient named by the
+  // rule's key_name; only that recipient's private key opens. It does not
+  // say who sealed (anyone with the public key can).
+  sealed_to_recipient = 3,
+  // suite 4: signed by an authorised signer, then sealed to the recipient
+  // (docs/SPEC.md, section 4c): signers and {signer} as suite 2's.
+  signed_sealed = 4,
 };
 
 // A filter level that matches like '+' and must equal the verified signer's
@@ -101,7 +115,7 @@ inline constexpr size_t kMaxRuleSigners = 4096;
 
 struct TopicRule {
   std::string filter;    // as given; a signed rule's may hold one {signer} level
-  std::string key_name;  // empty for a plaintext rule
+  std::string key_name;  // empty for a plaintext rule; suite 3: the recipient name
   bool plaintext = false;
   std::optional<RetainedRule> retained;  // unset: the receiver's default
   Suite suite = Suite::symmetric;        // signed_sender: every message signed
@@ -136,6 +150,17 @@ class TopicPolicy {
   [[nodiscard]] Status add_signed_rule(std::string_view filter, std::string_view key_name,
                                        std::vector<std::string> signers,
                                        std::optional<RetainedRule> retained = std::nullopt);
+  // A rule sealed to a recipient (suite 3): every topic it wins is sealed to
+  // the primary recipient public key (or key pair) named `recipient` and
+  // opened only with that recipient's private key. Errors as add_rule.
+  [[nodiscard]] Status add_recipient_rule(std::string_view filter, std::string_view recipient,
+                                          std::optional<RetainedRule> retained = std::nullopt);
+  // Signed and sealed to a recipient (suite 4): sealed as add_recipient_rule,
+  // signed inside the ciphertext by a signer authorised as add_signed_rule
+  // says (listed, or the filter's {signer} level). Errors as add_signed_rule.
+  [[nodiscard]] Status add_signed_recipient_rule(std::string_view filter, std::string_view recipient,
+                                                 std::vector<std::string> signers,
+                                                 std::optional<RetainedRule> retained = std::nullopt);
 
   // A suite 1 rule whose envelopes are compact (envelope v3). As add_rule.
   [[nodiscard]] Status add_compact_rule(std::string_view filter, std::string_view key_name,

@@ -21,7 +21,7 @@
 // the argument. On a compact rule (TopicPolicy::add_compact_rule) the
 // envelope carries the first 8 bytes of the session ID and a 4-byte counter:
 // once the counter reaches 2^32 the Sealer starts a new session (new random
-// ID, counter 0) instead of wrapping (docs/SPEC.md, section 4b).
+// ID, counter 0) instead of wrapping (docs/SPEC.md, section 4d).
 //
 // Thread safety: seal() and set_keyring() may be called concurrently from
 // any number of threads.

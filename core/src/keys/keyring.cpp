@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "crypto/signature.h"
+#include "crypto/x25519.h"
 #include "keys/key_access.h"
 #include "keys/keyring_access.h"
 #include "keys/keyring_impl.h"
@@ -28,6 +29,8 @@ const char* name(KeyKind kind) noexcept {
     case KeyKind::symmetric: return "symmetric";
     case KeyKind::signing: return "signing";
     case KeyKind::trusted_signer: return "trusted_signer";
+    case KeyKind::recipient: return "recipient";
+    case KeyKind::recipient_public: return "recipient_public";
   }
   return "unknown";
 }
@@ -55,6 +58,21 @@ Result<Keyring::Impl::Entry> Keyring::Impl::signing_entry(const uint8_t seed[kSi
   if (Status s = internal::ed25519::keypair_from_seed(seed, pk.data(), secret->data()); !s) return s.error();
   entry.public_key = pk;
   entry.signing = std::move(*secret);
+  return entry;
+}
+
+Result<Keyring::Impl::Entry> Keyring::Impl::recipient_entry(const uint8_t secret[kRecipientSecretKeySize]) {
+  Result<internal::Secret> copy = internal::Secret::copy_of(ByteView(secret, kRecipientSecretKeySize));
+  if (!copy) return std::move(copy).error();
+  Entry entry;
+  entry.kind = KeyKind::recipient;
+  SignerPublicKey pk{};
+  if (Status s = internal::x25519::public_of(secret, pk.data()); !s) return s.error();
+  // A scalar whose public key is low order (clamping makes that impossible)
+  // or the zero scalar would seal to nobody: refused like a bad public key.
+  if (!internal::x25519::valid_public_key(pk.data())) return Error(Errc::invalid_argument, "unusable X25519 secret");
+  entry.public_key = pk;
+  entry.signing = std::move(*copy);
   return entry;
 }
 
@@ -127,6 +145,51 @@ Status Keyring::add_trusted_signer(std::string_view signer, KeyId id, ByteView p
   entry.id = id;
   entry.kind = KeyKind::trusted_signer;
   entry.state = KeyState::active;
+  SignerPublicKey pk{};
+  std::copy(public_key.begin(), public_key.end(), pk.begin());
+  entry.public_key = pk;
+  impl_->append(std::move(entry));
+  return {};
+}
+
+Status Keyring::add_recipient_key_with_id(std::string_view recipient, KeyId id, const Key& secret) {
+  if (Status s = internal::ensure_sodium(); !s) return s;
+  if (Status s = impl_->check_new(recipient, id); !s) return s;
+  const uint8_t* bytes = internal::KeyAccess::bytes(secret);
+  if (bytes == nullptr) return Error(Errc::invalid_argument, "moved-from key");
+  Result<Impl::Entry> entry = Impl::recipient_entry(bytes);
+  if (!entry) return std::move(entry).error();
+  entry->name = std::string(recipient);
+  entry->id = id;
+  entry->state =
+      impl_->primary_of(recipient, KeyKind::recipient) == nullptr ? KeyState::primary : KeyState::active;
+  impl_->append(std::move(*entry));
+  return {};
+}
+
+Result<KeyId> Keyring::generate_recipient_key(std::string_view recipient) {
+  Result<Key> secret = Key::generate();  // 32 CSPRNG bytes: an X25519 scalar (clamped when used)
+  if (!secret) return std::move(secret).error();
+  const KeyId id = impl_->fresh_id();
+  if (Status s = add_recipient_key_with_id(recipient, id, *secret); !s) return s.error();
+  return id;
+}
+
+Status Keyring::add_recipient_public(std::string_view recipient, KeyId id, ByteView public_key) {
+  if (Status s = internal::ensure_sodium(); !s) return s;
+  if (public_key.size() != kRecipientPublicKeySize) {
+    return Error(Errc::invalid_argument, "an X25519 public key is exactly 32 bytes");
+  }
+  if (!internal::x25519::valid_public_key(public_key.data())) {
+    return Error(Errc::invalid_argument, "a low-order X25519 public key");
+  }
+  if (Status s = impl_->check_new(recipient, id); !s) return s;
+  Impl::Entry entry;
+  entry.name = std::string(recipient);
+  entry.id = id;
+  entry.kind = KeyKind::recipient_public;
+  entry.state =
+      impl_->primary_of(recipient, KeyKind::recipient_public) == nullptr ? KeyState::primary : KeyState::active;
   SignerPublicKey pk{};
   std::copy(public_key.begin(), public_key.end(), pk.begin());
   entry.public_key = pk;
@@ -237,7 +300,8 @@ internal::KeyringEntryView internal::KeyringAccess::find(const Keyring& keyring,
 
 internal::SignerView internal::KeyringAccess::find_signer(const Keyring& keyring, KeyId id) noexcept {
   const Keyring::Impl::Entry* e = keyring.impl_->find(id);
-  if (e == nullptr || e->kind == KeyKind::symmetric) return {};
+  // Only Ed25519 keys verify: never a symmetric key, never an X25519 key.
+  if (e == nullptr || (e->kind != KeyKind::signing && e->kind != KeyKind::trusted_signer)) return {};
   return {&e->name, e->state, e->public_key ? e->public_key->data() : nullptr};
 }
 
@@ -252,6 +316,20 @@ internal::SigningKeyView internal::KeyringAccess::signing_key(const Keyring& key
   const Keyring::Impl::Entry* e = keyring.impl_->find(id);
   if (e == nullptr || e->kind != KeyKind::signing || e->state == KeyState::retired) return {};
   return {e->id, e->signing.data()};
+}
+
+internal::RecipientView internal::KeyringAccess::find_recipient(const Keyring& keyring, KeyId id) noexcept {
+  const Keyring::Impl::Entry* e = keyring.impl_->find(id);
+  if (e == nullptr || e->kind != KeyKind::recipient) return {};
+  return {e->id, &e->name, e->state, e->signing.data(), e->public_key ? e->public_key->data() : nullptr};
+}
+
+internal::RecipientView internal::KeyringAccess::sealing_recipient(const Keyring& keyring,
+                                                                   std::string_view recipient) noexcept {
+  const Keyring::Impl::Entry* e = keyring.impl_->primary_of(recipient, KeyKind::recipient_public);
+  if (e == nullptr) e = keyring.impl_->primary_of(recipient, KeyKind::recipient);
+  if (e == nullptr || !e->public_key) return {};
+  return {e->id, &e->name, e->state, nullptr, e->public_key->data()};
 }
 
 const std::string* internal::KeyringAccess::only_signer(const Keyring& keyring) noexcept {

@@ -27,7 +27,22 @@ struct SigningKeyView {
   const uint8_t* secret_key = nullptr;  // libsodium's 64-byte Ed25519 secret key
 };
 
+// Suite 3: a recipient key pair (opening) or the public key sealed to.
+struct RecipientView {
+  KeyId id = 0;                         // 0: none
+  const std::string* name = nullptr;    // the recipient name
+  KeyState state = KeyState::retired;
+  const uint8_t* secret_key = nullptr;  // X25519 scalar; null for a public key, or retired
+  const uint8_t* public_key = nullptr;  // null when retired
+};
+
 struct KeyringAccess {
+  // The recipient key pair with this ID (a view with a null name for none,
+  // and for a recipient public key: it cannot open).
+  static RecipientView find_recipient(const Keyring& keyring, KeyId id) noexcept;
+  // The public key a sealer seals to for `recipient`: its primary recipient
+  // public key, else the primary of its key pairs (id 0: none).
+  static RecipientView sealing_recipient(const Keyring& keyring, std::string_view recipient) noexcept;
   // The symmetric key with this ID, or a view with a null name if there is
   // none (signing and trusted keys are not symmetric keys).
   static KeyringEntryView find(const Keyring& keyring, KeyId id) noexcept;

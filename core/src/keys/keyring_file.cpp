@@ -7,6 +7,7 @@
 
 #include "base/hex.h"
 #include "crypto/signature.h"
+#include "crypto/x25519.h"
 #include "files/line_file.h"
 #include "keys/key_access.h"
 #include "keys/keyring_impl.h"
@@ -27,6 +28,9 @@ constexpr std::string_view kSymmetricTag = "key";
 // another algorithm is another line type that older readers refuse.
 constexpr std::string_view kSigningTag = "signing-ed25519";  // NAME ID STATE SEED PUBLIC
 constexpr std::string_view kTrustedTag = "trusted-ed25519";  // NAME ID STATE PUBLIC
+// Suite 3's recipient keys (X25519), the same way.
+constexpr std::string_view kRecipientTag = "recipient-x25519";               // NAME ID STATE SECRET PUBLIC
+constexpr std::string_view kRecipientPublicTag = "recipient-public-x25519";  // NAME ID STATE PUBLIC
 constexpr size_t kSigningFields = 6;
 constexpr size_t kTrustedFields = 5;
 constexpr size_t kMaxTokensPerLine = 9;  // key NAME ID STATE MATERIAL argon2id SALT OPS MEM
@@ -107,6 +111,80 @@ Status Keyring::parse_signature_line(Keyring& keyring, const internal::Line& lin
   return {};
 }
 
+Status Keyring::parse_recipient_line(Keyring& keyring, const internal::Line& line,
+                                     const std::vector<std::string_view>& tokens) {
+  const bool pair = tokens[0] == kRecipientTag;
+  if (tokens.size() != (pair ? kSigningFields : kTrustedFields)) return line.error("wrong number of fields");
+  if (!internal::valid_key_name(tokens[1])) return line.error("invalid recipient name");
+  KeyId id = 0;
+  if (!parse_key_id(tokens[2], id) || id == 0) return line.error("key ID must be 8 hex digits, not 00000000");
+  if (keyring.impl_->find(id) != nullptr) return line.error("duplicate key ID");
+  KeyState state = KeyState::active;
+  if (!parse_state(tokens[3], state)) return line.error("unknown key state");
+  const KeyKind kind = pair ? KeyKind::recipient : KeyKind::recipient_public;
+  if (state == KeyState::primary && keyring.impl_->primary_of(tokens[1], kind) != nullptr) {
+    return line.error("second primary key for one recipient");
+  }
+  const std::string_view public_hex = tokens[pair ? 5 : 4];
+  Impl::Entry entry;
+  entry.kind = kind;
+  if (state == KeyState::retired) {
+    if (public_hex != kRetiredMaterial || (pair && tokens[4] != kRetiredMaterial)) {
+      return line.error("retired key with key material");
+    }
+  } else {
+    SignerPublicKey pk{};
+    if (!internal::hex_decode(public_hex, pk.data(), pk.size())) {
+      return line.error("public key must be 64 hex digits");
+    }
+    if (!internal::x25519::valid_public_key(pk.data())) return line.error("a low-order X25519 public key");
+    if (pair) {
+      Result<Key> secret = internal::KeyAccess::from_hex(tokens[4]);
+      if (!secret && secret.error() == Errc::invalid_argument) return line.error("secret must be 64 hex digits");
+      if (!secret) return std::move(secret).error();
+      Result<Impl::Entry> made = Impl::recipient_entry(internal::KeyAccess::bytes(*secret));
+      if (!made) return line.error("unusable X25519 secret");
+      // The public key next to the secret must be the secret's: devices seal
+      // to the exported public key, so a mismatch would seal to nobody.
+      if (sodium_memcmp(pk.data(), made->public_key->data(), pk.size()) != 0) {
+        return line.error("public key does not match the secret");
+      }
+      entry = std::move(*made);
+    } else {
+      entry.public_key = pk;
+    }
+  }
+  entry.name = std::string(tokens[1]);
+  entry.id = id;
+  entry.state = state;
+  if (keyring.size() >= kMaxKeyringKeys) return line.error("too many keys");
+  keyring.impl_->append(std::move(entry));
+  return {};
+}
+
+void Keyring::Impl::append_recipient_line(const Entry& e, bool with_secret, std::string& out) {
+  uint8_t id_bytes[4];
+  internal::store_be32(id_bytes, e.id);
+  out += with_secret ? kRecipientTag : kRecipientPublicTag;
+  out += " " + e.name + " " + internal::hex_encode(ByteView(id_bytes, sizeof id_bytes)) + " ";
+  out += name(e.state);
+  out += " ";
+  if (with_secret) {
+    if (e.signing.data() == nullptr) {
+      out += kRetiredMaterial;
+    } else {
+      internal::hex_append(out, ByteView(e.signing.data(), kRecipientSecretKeySize));
+    }
+    out += " ";
+  }
+  if (e.public_key) {
+    out += internal::hex_encode(ByteView(*e.public_key));
+  } else {
+    out += kRetiredMaterial;
+  }
+  out += "\n";
+}
+
 Result<Keyring> Keyring::parse(std::string_view text) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
   if (text.size() > kMaxKeyringFileSize) return Error(Errc::parse_error, "keyring file too large");
@@ -114,10 +192,13 @@ Result<Keyring> Keyring::parse(std::string_view text) {
   std::vector<std::string_view> tokens;
   const Status parsed = internal::parse_lines(text, kHeaderLine, "keyring", [&](const internal::Line& line) -> Status {
     if (!internal::split_fields(line.text, kMaxTokensPerLine, tokens) ||
-        (tokens[0] != kSymmetricTag && tokens[0] != kSigningTag && tokens[0] != kTrustedTag)) {
+        (tokens[0] != kSymmetricTag && tokens[0] != kSigningTag && tokens[0] != kTrustedTag &&
+         tokens[0] != kRecipientTag && tokens[0] != kRecipientPublicTag)) {
       return line.error("expected 'key NAME ID STATE MATERIAL [argon2id SALT OPS MEM]', "
-                        "'signing-ed25519 NAME ID STATE SEED PUBLIC' or 'trusted-ed25519 NAME ID STATE PUBLIC'");
+                        "'signing-ed25519 NAME ID STATE SEED PUBLIC', 'trusted-ed25519 NAME ID STATE PUBLIC', "
+                        "'recipient-x25519 NAME ID STATE SECRET PUBLIC' or 'recipient-public-x25519 NAME ID STATE PUBLIC'");
     }
+    if (tokens[0] == kRecipientTag || tokens[0] == kRecipientPublicTag) return parse_recipient_line(keyring, line, tokens);
     if (tokens[0] != kSymmetricTag) return parse_signature_line(keyring, line, tokens);
     if (tokens.size() != 5 && tokens.size() != 9) return line.error("wrong number of fields");
     Impl::Entry entry;
@@ -162,6 +243,10 @@ Result<std::string> Keyring::serialize() const {
   out += kHeaderLine;
   out += "\n";
   for (const Impl::Entry& e : impl_->entries) {
+    if (e.kind == KeyKind::recipient || e.kind == KeyKind::recipient_public) {
+      Impl::append_recipient_line(e, e.kind == KeyKind::recipient, out);
+      continue;
+    }
     if (e.kind != KeyKind::symmetric) {
       impl_->append_signature_line(e, e.kind, out);
       continue;
@@ -214,7 +299,11 @@ std::string Keyring::export_public() const {
   out += kHeaderLine;
   out += "\n";
   for (const Impl::Entry& e : impl_->entries) {
-    if (e.kind != KeyKind::symmetric) Impl::append_signature_line(e, KeyKind::trusted_signer, out);
+    if (e.kind == KeyKind::recipient || e.kind == KeyKind::recipient_public) {
+      Impl::append_recipient_line(e, false, out);
+    } else if (e.kind != KeyKind::symmetric) {
+      Impl::append_signature_line(e, KeyKind::trusted_signer, out);
+    }
   }
   return out;
 }

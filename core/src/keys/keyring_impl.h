@@ -22,9 +22,9 @@ struct Keyring::Impl {
     std::optional<PassphraseParams> passphrase;
     KeyKind kind = KeyKind::symmetric;
     // signing: libsodium's 64-byte Ed25519 secret key (seed || public key);
-    // empty otherwise and once retired.
+    // recipient: the 32-byte X25519 scalar; empty otherwise and once retired.
     internal::Secret signing;
-    std::optional<SignerPublicKey> public_key;  // signing, trusted_signer; empty once retired
+    std::optional<SignerPublicKey> public_key;  // all but symmetric; empty once retired
   };
   std::vector<Entry> entries;  // only ever appended to: indices are stable
   std::unordered_map<KeyId, size_t> by_id;  // ID -> index in entries
@@ -52,6 +52,11 @@ struct Keyring::Impl {
   // A signing entry from its seed (the key pair derived, the secret half in
   // guarded memory); the caller fills name, ID and state.
   static Result<Entry> signing_entry(const uint8_t seed[kSigningSeedSize]);
+  // A recipient key pair from its X25519 scalar (public half derived, the
+  // scalar in guarded memory); the caller fills name, ID and state.
+  static Result<Entry> recipient_entry(const uint8_t secret[kRecipientSecretKeySize]);
+  // One recipient-x25519 line (`with_secret`) or recipient-public-x25519 line.
+  static void append_recipient_line(const Entry& e, bool with_secret, std::string& out);
   KeyId fresh_id() const;
   // One signing-ed25519 line (`as` signing) or trusted-ed25519 line (`as`
   // trusted_signer: the public half only) for `e`, appended to `out`.

@@ -74,7 +74,7 @@ TopicRule make_rule(std::string_view filter, std::string_view key_name, bool pla
 }  // namespace
 
 bool signer_authorized(const TopicRule& rule, std::string_view topic, std::string_view signer) noexcept {
-  if (rule.suite != Suite::signed_sender) return false;
+  if (rule.suite != Suite::signed_sender && rule.suite != Suite::signed_sealed) return false;
   for (const std::string& name : rule.signers) {
     if (name == signer) return true;
   }
@@ -96,7 +96,7 @@ Status TopicPolicy::add(TopicRule rule) {
   }
   int signer_levels = 0;
   std::string matching = match_filter(rule.filter, rule.signer_level, signer_levels);
-  if (rule.suite == Suite::signed_sender) {
+  if (rule.suite == Suite::signed_sender || rule.suite == Suite::signed_sealed) {
     if (signer_levels > 1) return Error(Errc::invalid_argument, "a filter holds at most one {signer} level");
     if (rule.signers.size() > kMaxRuleSigners) return Error(Errc::invalid_argument, "too many signers");
     for (size_t i = 0; i < rule.signers.size(); ++i) {
@@ -160,6 +160,29 @@ Status TopicPolicy::add_signed_rule(std::string_view filter, std::string_view ke
   }
   TopicRule rule = make_rule(filter, key_name, false, retained);
   rule.suite = Suite::signed_sender;
+  rule.signers = std::move(signers);
+  return add(std::move(rule));
+}
+
+Status TopicPolicy::add_recipient_rule(std::string_view filter, std::string_view recipient,
+                                       std::optional<RetainedRule> retained) {
+  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
+      retained->policy != RetainedPolicy::refuse) {
+    return Error(Errc::invalid_argument, "unknown retained policy");
+  }
+  TopicRule rule = make_rule(filter, recipient, false, retained);
+  rule.suite = Suite::sealed_to_recipient;
+  return add(std::move(rule));
+}
+
+Status TopicPolicy::add_signed_recipient_rule(std::string_view filter, std::string_view recipient,
+                                              std::vector<std::string> signers, std::optional<RetainedRule> retained) {
+  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
+      retained->policy != RetainedPolicy::refuse) {
+    return Error(Errc::invalid_argument, "unknown retained policy");
+  }
+  TopicRule rule = make_rule(filter, recipient, false, retained);
+  rule.suite = Suite::signed_sealed;
   rule.signers = std::move(signers);
   return add(std::move(rule));
 }

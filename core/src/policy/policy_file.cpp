@@ -270,6 +270,8 @@ Status retained_rule(const toml::table& rule, std::optional<RetainedRule>& out) 
   return {};
 }
 
+Status signer_list(const toml::node& list_node, std::vector<std::string>& signers);
+
 // `suite = 1 | 2` (1 when absent) and, with 2 only, `signers = "a, b"`: the
 // signer names authorised on every topic of the rule, separated by commas
 // (blanks around them allowed; the TOML subset has no arrays).
@@ -286,6 +288,12 @@ Status suite_and_signers(const toml::table& rule, Suite& suite, std::vector<std:
   const toml::node* list = rule.get("signers");
   if (list == nullptr) return {};
   if (suite != Suite::signed_sender) return at(*list, "'signers' needs 'suite = 2'");
+  return signer_list(*list, signers);
+}
+
+// `signers = "a, b"`: names separated by commas, blanks around them allowed.
+Status signer_list(const toml::node& list_node, std::vector<std::string>& signers) {
+  const toml::node* list = &list_node;
   const std::optional<std::string> text = list->value<std::string>();
   if (!text) return at(*list, "'signers' must be a string of names separated by commas");
   size_t pos = 0;
@@ -304,7 +312,8 @@ Status suite_and_signers(const toml::table& rule, Suite& suite, std::vector<std:
 Status add_rule(TopicPolicy& policy, const toml::table& rule) {
   for (const auto& [key, value] : rule) {
     if (key != "filter" && key != "key" && key != "plaintext" && key != "retained" &&
-        key != "retained_max_age_ms" && key != "suite" && key != "signers" && key != "compact") {
+        key != "retained_max_age_ms" && key != "suite" && key != "signers" && key != "compact" &&
+        key != "recipient") {
       return at(value, "unknown rule field '" + std::string(key.str()) + "'");
     }
   }
@@ -312,11 +321,34 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
   if (!filter) return at(rule, "rule needs a string 'filter'");
   const toml::node* key = rule.get("key");
   const toml::node* plaintext = rule.get("plaintext");
-  if ((key == nullptr) == (plaintext == nullptr)) {
-    return at(rule, "rule needs exactly one of 'key' or 'plaintext = true'");
+  const toml::node* recipient = rule.get("recipient");
+  if ((key != nullptr) + (plaintext != nullptr) + (recipient != nullptr) != 1) {
+    return at(rule, "rule needs exactly one of 'key', 'recipient' or 'plaintext = true'");
   }
   Status added;
-  if (key != nullptr) {
+  if (recipient != nullptr) {
+    // Suite 3 (docs/SPEC.md, section 4b): `suite = 3` optional, no signers.
+    const std::optional<std::string> name = recipient->value<std::string>();
+    if (!name) return at(*recipient, "'recipient' must be a string");
+    // With `signers`, suite 4 (signed and sealed, section 4c): `suite = 4` optional.
+    const toml::node* list = rule.get("signers");
+    const toml::node* suite_node = rule.get("suite");
+    const bool four = list != nullptr || (suite_node != nullptr && suite_node->value_exact<int64_t>() == std::optional<int64_t>(4));
+    if (suite_node != nullptr && suite_node->value_exact<int64_t>() != std::optional<int64_t>(four ? 4 : 3)) {
+      return at(*suite_node, "a rule with a 'recipient' is 'suite = 3', or 'suite = 4' (with 'signers' or a {signer} level)");
+    }
+    std::optional<RetainedRule> retained;
+    if (Status s = retained_rule(rule, retained); !s) return s;
+    if (four) {
+      std::vector<std::string> signers;
+      if (list != nullptr) {
+        if (Status s = signer_list(*list, signers); !s) return s;
+      }
+      added = policy.add_signed_recipient_rule(*filter, *name, std::move(signers), retained);
+    } else {
+      added = policy.add_recipient_rule(*filter, *name, retained);
+    }
+  } else if (key != nullptr) {
     const std::optional<std::string> name = key->value<std::string>();
     if (!name) return at(*key, "'key' must be a string");
     std::optional<RetainedRule> retained;

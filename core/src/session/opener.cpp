@@ -1,10 +1,15 @@
 #include "mqseal/opener.h"
 
+#include <sodium.h>
+
+#include <cstring>
 #include <mutex>
 #include <optional>
 
+#include "keys/keyring_access.h"
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
+#include "session/recipient_session.h"
 #include "session/shared_replay.h"
 #include "session/signed_sender.h"
 #include "session/topic_key_resolver.h"
@@ -16,8 +21,10 @@ struct Opener::Impl {
   internal::TopicKeyResolver resolver;
   ReplayGuard guard;
   std::unique_ptr<internal::SharedReplay> shared;  // null: the guard alone
+  internal::RecipientSessionCache sessions;  // suite 3; guarded by `mutex`
 
-  Impl(internal::TopicKeyResolver r, ReplayGuard g) : resolver(std::move(r)), guard(std::move(g)) {}
+  Impl(internal::TopicKeyResolver r, ReplayGuard g, internal::RecipientSessionCache c)
+      : resolver(std::move(r)), guard(std::move(g)), sessions(std::move(c)) {}
 };
 
 Opener::Opener(std::unique_ptr<Impl> impl) noexcept : impl_(std::move(impl)) {}
@@ -35,7 +42,10 @@ Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const K
       internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
   if (!resolver) return std::move(resolver).error();
   if (Status s = internal::SharedReplay::validate(options, policy, *keys); !s) return s.error();
-  auto impl = std::make_unique<Impl>(std::move(*resolver), std::move(*guard));
+  Result<internal::RecipientSessionCache> sessions =
+      internal::RecipientSessionCache::create(options.recipient_session_capacity);
+  if (!sessions) return std::move(sessions).error();
+  auto impl = std::make_unique<Impl>(std::move(*resolver), std::move(*guard), std::move(*sessions));
   if (options.replay_store != nullptr) {
     impl->shared = std::make_unique<internal::SharedReplay>(std::move(options.replay_store),
                                                             options.max_claims_per_key_name, options.replay_group);
@@ -87,11 +97,16 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
   uint8_t signer_key[kSignerPublicKeySize];  // suite 2: the signer's public key
   Status signer_found;
+  internal::RecipientOpening recipient;  // suite 3: derived keys (wiped)
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (Status s = impl_->resolver.resolve(topic, wanted, resolved); !s) return s;
     if (header && !resolved.rule->plaintext) {
       signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, *header, signer_key, out.signer);
+      if (signer_found && (header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed) &&
+          header->key_id != 0) {
+        signer_found = impl_->sessions.prepare(impl_->resolver.keyring(), *resolved.rule, topic, *header, recipient);
+      }
     }
   }
   // The rule comes first: a plaintext topic passes any payload through, and
@@ -113,14 +128,30 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   // v3 carries seconds modulo 2^24: the full time is read against `now`, and
   // authenticated with the rest (a wrong reading fails the tag).
   if (header->version == kEnvelopeVersionCompact) header->timestamp_ms = compact_timestamp_ms(header->timestamp_ms, now);
-  if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload); !s) {
+  if (header->suite == kSuiteSealedToRecipient) {
+    // Derive (or take from the cache), verify and decrypt; only then may the
+    // session's keys enter the cache (docs/SPEC.md, section 4b).
+    if (Status s = internal::RecipientSessionCache::open(topic, envelope, *header, recipient, payload); !s) return s;
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->sessions.commit(*header, topic, recipient);
+  } else if (header->suite == kSuiteSignedSealed) {
+    if (Status s = open_signed_sealed(rule, topic, envelope, *header, recipient, payload, out); !s) return s;
+  } else if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload); !s) {
     return s;
   }
   MessageFacts facts;
   facts.topic = topic;
   facts.key_name = rule.key_name;
-  if (header->suite == kSuiteSignedSender) facts.signer = out.signer;
-  facts.sender = header->sender;
+  if (header->suite == kSuiteSealedToRecipient) {
+    recipient.partition.assign(1, internal::kRecipientPartitionTag);
+    recipient.partition += rule.key_name;
+    facts.key_name = recipient.partition;
+  }
+  if (header->suite == kSuiteSignedSender || header->suite == kSuiteSignedSealed) facts.signer = out.signer;
+  // Suites 3 and 4: the stream is the (ephemeral key, sender) pair's, which only the
+  // session's sealer can write to; a sender ID alone anyone could copy.
+  facts.sender = header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed ? recipient.stream
+                                                                                                 : header->sender;
   facts.sequence = header->sequence;
   facts.timestamp_ms = header->timestamp_ms;
   // The retain flag on delivery is not authenticated; the publisher's intent
@@ -142,6 +173,44 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   return {};
 }
 
+// Suite 4 (docs/SPEC.md, section 4c): decrypt as suite 3 into a buffer of
+// our own, then the signer (unknown_signer, key_retired), its signature
+// (authentication_failed) and authorisation (unauthorized_signer); only then
+// the payload out, and the session's keys into the cache (any holder of the
+// recipient's public key can pass the AEAD).
+Status Opener::open_signed_sealed(const TopicRule& rule, std::string_view topic, ByteView envelope,
+                                  EnvelopeHeader& header, internal::RecipientOpening& keys,
+                                  internal::OutBuffer& payload, Opened& out) {
+  std::vector<uint8_t> inner;
+  internal::OutBuffer to(inner);
+  Status s = internal::RecipientSessionCache::open(topic, envelope, header, keys, to);
+  if (s && inner.size() < kSignedSealedInnerSize) s = Error(Errc::malformed, "no signer inside a suite 4 envelope");
+  uint8_t public_key[kSignerPublicKeySize];
+  if (s) {
+    header.signer_key_id = internal::load_be32(inner.data());
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    const internal::SignerView found = internal::KeyringAccess::find_signer(impl_->resolver.keyring(), header.signer_key_id);
+    if (header.signer_key_id == 0 || found.name == nullptr) {
+      s = Errc::unknown_signer;
+    } else if (found.state == KeyState::retired) {
+      s = Errc::key_retired;
+    } else {
+      std::memcpy(public_key, found.public_key, sizeof public_key);
+      out.signer = *found.name;
+    }
+  }
+  uint8_t header_bytes[kHeaderSizeRecipient];
+  std::memcpy(header_bytes, envelope.data(), sizeof header_bytes);  // parse_header checked the size
+  if (s) s = internal::verify_sealed(public_key, topic, header_bytes, inner);
+  if (s && !signer_authorized(rule, topic, out.signer)) s = Errc::unauthorized_signer;
+  if (s) s = payload.assign(ByteView(inner.data() + kSignedSealedInnerSize, inner.size() - kSignedSealedInnerSize));
+  sodium_memzero(inner.data(), inner.size());
+  if (!s) return s;  // nothing that failed enters the cache: any holder of R passes the AEAD
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->sessions.commit(header, topic, keys);
+  return {};
+}
+
 Result<Opened> Opener::open(std::string_view topic, ByteView envelope, const Delivery& delivery) {
   Opened out;
   if (Status s = open(topic, envelope, delivery, out); !s) return s.error();
@@ -151,6 +220,20 @@ Result<Opened> Opener::open(std::string_view topic, ByteView envelope, const Del
 void Opener::set_keyring(std::shared_ptr<const Keyring> keyring) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->resolver.set_keyring(std::move(keyring));
+  impl_->sessions.clear();  // keys derived under the old keyring (a retired key's) go
+}
+
+bool Opener::recipient_session_cached(KeyId recipient, const std::array<uint8_t, kEphemeralKeySize>& ephemeral) const {
+  EnvelopeHeader header;
+  header.key_id = recipient;
+  header.ephemeral = ephemeral;
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->sessions.contains(header);
+}
+
+size_t Opener::recipient_sessions() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->sessions.size();
 }
 
 const ReplayGuard& Opener::replay_guard() const noexcept { return impl_->guard; }

@@ -4,12 +4,14 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <mutex>
 
 #include "crypto/aead.h"
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
+#include "session/recipient_session.h"
 #include "session/signed_sender.h"
 #include "session/topic_key_resolver.h"
 
@@ -23,6 +25,24 @@ namespace {
 std::atomic<uint64_t> g_fork_generation{0};
 
 void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+// Suite 4 (docs/SPEC.md, section 4c): sign signer_key_id || payload with
+// the header it will be sealed under, then seal signer_key_id || signature ||
+// payload as suite 3.
+Status seal_signed_sealed(std::string_view topic, ByteView payload, const EnvelopeHeader& header,
+                                  const uint8_t topic_key[kKeySize], const uint8_t* signing_key,
+                                  internal::OutBuffer& out) {
+  std::vector<uint8_t> inner(kSignedSealedInnerSize + payload.size());
+  internal::store_be32(inner.data(), header.signer_key_id);
+  if (!payload.empty()) std::memcpy(inner.data() + kSignedSealedInnerSize, payload.data(), payload.size());
+  uint8_t header_bytes[kHeaderSizeRecipient];
+  internal::encode_sealed_header(header, header_bytes);
+  Status s = internal::sign_sealed(signing_key, topic, header_bytes, inner.data(), inner.size());
+  if (s) s = internal::seal_with_header(topic_key, topic, header, inner, out);
+  sodium_memzero(inner.data(), inner.size());  // the plaintext
+  if (!s) out.clear();
+  return s;
+}
 
 void register_fork_handler() {
   static std::once_flag once;
@@ -40,13 +60,16 @@ struct Sealer::Impl {
   uint64_t fork_generation = 0;
   Clock clock;  // empty: system_time_ms()
   std::string signer;  // SealerOptions::signer
+  internal::RecipientSealing recipients;  // suite 3: this session's ephemeral key pair
+  uint64_t recipient_max_age_ms = 0;
 
-  Impl(internal::TopicKeyResolver r, Clock c, std::string s)
-      : resolver(std::move(r)), clock(std::move(c)), signer(std::move(s)) {
+  Impl(internal::TopicKeyResolver r, Clock c, std::string s, uint64_t max_age)
+      : resolver(std::move(r)), clock(std::move(c)), signer(std::move(s)), recipient_max_age_ms(max_age) {
     new_session();
   }
 
   void new_session() {
+    recipients.end();  // the ephemeral secret of the ending session is wiped
     randombytes_buf(sender.data(), sender.size());
     next_sequence = 0;
     last_timestamp_ms = 0;
@@ -66,7 +89,8 @@ Result<Sealer> Sealer::create(const TopicPolicy& policy, std::shared_ptr<const K
   Result<internal::TopicKeyResolver> resolver =
       internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
   if (!resolver) return std::move(resolver).error();
-  return Sealer(std::make_unique<Impl>(std::move(*resolver), std::move(options.clock), std::move(options.signer)));
+  return Sealer(std::make_unique<Impl>(std::move(*resolver), std::move(options.clock), std::move(options.signer),
+                                       options.recipient_session_max_age_ms));
 }
 
 Status Sealer::seal(std::string_view topic, ByteView payload, std::vector<uint8_t>& out,
@@ -92,6 +116,7 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
   uint8_t signing_key[internal::kSigningSecretSize];  // suite 2 only
   internal::ScopedWipe wipe_signing(signing_key, sizeof signing_key);
   EnvelopeHeader header;
+  bool recipient_starting = false;  // suite 3: this message begins an ephemeral key pair
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (Status s = impl_->resolver.resolve(topic, internal::kPrimaryKey, resolved); !s) {
@@ -113,8 +138,33 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
       impl_->new_session();
     }
     // A compact envelope carries 4 bytes of sequence: past them, a new
-    // session (new sender), never a wrap (docs/SPEC.md, section 4b).
+    // session (new sender), never a wrap (docs/SPEC.md, section 4d).
     if (resolved.rule->compact && impl_->next_sequence > kCompactMaxSequence) impl_->new_session();
+    const uint64_t now = impl_->clock ? impl_->clock() : system_time_ms();
+    const bool signed_sealed = resolved.rule->suite == Suite::signed_sealed;
+    if (resolved.rule->suite == Suite::sealed_to_recipient || signed_sealed) {
+      Status s = payload.size() > (signed_sealed ? kMaxSignedSealedPayloadSize : kMaxRecipientPayloadSize)
+                     ? Status(Errc::payload_too_large)
+                     : Status();
+      // Suite 4: the signer first (no_primary_key, unauthorized_signer), as suite 2.
+      if (s && signed_sealed) {
+        s = internal::prepare_signing(impl_->resolver.keyring(), *resolved.rule, topic, impl_->signer, header,
+                                      signing_key);
+      }
+      // A session sealing to recipients for longer than allowed starts a new
+      // ephemeral key pair (the old secret wiped): forward secrecy in time.
+      if (s && impl_->recipients.active() && impl_->recipient_max_age_ms != 0 &&
+          std::max(impl_->last_timestamp_ms, now) - impl_->recipients.started_ms >= impl_->recipient_max_age_ms) {
+        impl_->recipients.end();
+      }
+      recipient_starting = !impl_->recipients.active();
+      if (s) s = impl_->recipients.prepare(impl_->resolver.keyring(), *resolved.rule, topic, header, resolved.key);
+      if (!s) {
+        out.clear();
+        return s;
+      }
+      if (signed_sealed) header.suite = kSuiteSignedSealed;
+    }
     if (impl_->next_sequence == UINT64_MAX) {
       out.clear();
       return Errc::nonce_exhausted;
@@ -125,14 +175,15 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
       header.version = kEnvelopeVersionCompact;
       std::fill(header.sender.begin() + kCompactSessionSize, header.sender.end(), uint8_t{0});
     }
-    // Read with the sequence, and never below the last one, so that within a
+    // `now` was read under this lock, with the sequence; never below the last one, so that within a
     // session timestamps do not decrease as the sequence grows, across
     // threads and wall-clock steps (docs/SPEC.md, section 6).
-    const uint64_t now = impl_->clock ? impl_->clock() : system_time_ms();
     impl_->last_timestamp_ms = std::max(impl_->last_timestamp_ms, now);
     header.timestamp_ms = impl_->last_timestamp_ms;
+    if (recipient_starting) impl_->recipients.started_ms = header.timestamp_ms;
   }
-  header.key_id = resolved.key_id;
+  if (header.suite != kSuiteSealedToRecipient && header.suite != kSuiteSignedSealed) header.key_id = resolved.key_id;
+  if (header.suite == kSuiteSignedSealed) return seal_signed_sealed(topic, payload, header, resolved.key, signing_key, out);
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
   if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
   // Caller memory must hold the signature too: said before anything is written.
@@ -155,6 +206,7 @@ Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView paylo
 void Sealer::set_keyring(std::shared_ptr<const Keyring> keyring) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->resolver.set_keyring(std::move(keyring));
+  impl_->recipients.end();  // rotation ends suite 3's session: its secret is wiped
 }
 
 SenderId Sealer::sender() const {

@@ -8,6 +8,7 @@
 
 #include "base/sodium_util.h"
 #include "crypto/blake2b.h"
+#include "session/recipient_session.h"
 
 namespace mqseal::internal {
 
@@ -71,8 +72,9 @@ Status SharedReplay::validate(const OpenerOptions& options, const TopicPolicy& p
   bool any_signer_level = false;
   for (const TopicRule& rule : policy.rules()) {
     if (rule.plaintext) continue;
-    if (rule.suite == Suite::symmetric) {
-      partitions.insert(rule.key_name);
+    if (rule.suite == Suite::symmetric || rule.suite == Suite::sealed_to_recipient) {  // a key name; a recipient name, tagged
+      partitions.insert(rule.suite == Suite::sealed_to_recipient ? kRecipientPartitionTag + rule.key_name
+                                                                 : rule.key_name);
       continue;
     }
     for (const std::string& signer : rule.signers) partitions.insert(kSignerClaimPartitionTag + signer);
@@ -80,7 +82,9 @@ Status SharedReplay::validate(const OpenerOptions& options, const TopicPolicy& p
   }
   if (any_signer_level) {
     for (const KeyInfo& key : keyring.list()) {
-      if (key.kind != KeyKind::symmetric) partitions.insert(kSignerClaimPartitionTag + key.name);
+      if (key.kind == KeyKind::signing || key.kind == KeyKind::trusted_signer) {
+        partitions.insert(kSignerClaimPartitionTag + key.name);
+      }
     }
   }
   // At most (kMaxPolicyRules x kMaxRuleSigners + keyring keys) x 2^26: no overflow.

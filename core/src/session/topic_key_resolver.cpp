@@ -105,7 +105,11 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
   const uint32_t i = *found;
   Node& n = nodes_[i];
   out.rule = n.rule;
-  if (n.rule->plaintext || !wanted) return {};
+  // Suite 3 derives its keys from the envelope's key agreement (recipient_session.h).
+  if (n.rule->plaintext || !wanted || n.rule->suite == Suite::sealed_to_recipient ||
+      n.rule->suite == Suite::signed_sealed) {
+    return {};
+  }
   KeyId id = *wanted;
   if (id == kPrimaryKey) {
     if (n.primary == 0) {

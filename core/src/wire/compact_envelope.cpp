@@ -1,4 +1,4 @@
-// Envelope v3, the compact envelope (docs/SPEC.md, section 4b): suite 1's
+// Envelope v3, the compact envelope (docs/SPEC.md, section 4d): suite 1's
 // XChaCha20-Poly1305 under the topic key, with a 20-byte header.
 #include <cstring>
 

@@ -40,6 +40,12 @@ constexpr Layout kLayoutV1{2, 0, 6, kAssociatedHeaderSizeV1, kAssociatedHeaderSi
                            kHeaderSizeV1, 0};
 constexpr Layout kLayoutSigned{3, 7, 11, kAssociatedHeaderSizeSigned, kAssociatedHeaderSizeSigned + kSenderIdSize,
                                kHeaderSizeSigned, kSignatureSize};
+// Suite 3: the ephemeral public key sits at kAssociatedHeaderSize, between
+// timestamp_ms and the nonce.
+constexpr Layout kLayoutRecipient{3, 0, 7, kAssociatedHeaderSizeRecipient,
+                                  kAssociatedHeaderSizeRecipient + kSenderIdSize, kHeaderSizeRecipient, 0};
+constexpr size_t kOffsetEphemeral = kAssociatedHeaderSize;
+static_assert(kLayoutRecipient.sequence + kSequenceSize == kLayoutRecipient.header, "suite 3 header layout");
 static_assert(kLayoutV2.sequence + kSequenceSize == kLayoutV2.header, "v2 header layout");
 static_assert(kLayoutV1.sequence + kSequenceSize == kLayoutV1.header, "v1 header layout");
 static_assert(kLayoutSigned.sequence + kSequenceSize == kLayoutSigned.header, "suite 2 header layout");
@@ -50,6 +56,7 @@ static_assert(kLayoutSigned.timestamp + 8 == kLayoutSigned.nonce, "suite 2: the 
 
 constexpr const Layout& layout(uint8_t version, uint8_t suite) {
   if (suite == kSuiteSignedSender) return kLayoutSigned;
+  if (suite == kSuiteSealedToRecipient || suite == kSuiteSignedSealed) return kLayoutRecipient;
   return version == kEnvelopeVersionV1 ? kLayoutV1 : kLayoutV2;
 }
 
@@ -62,6 +69,7 @@ void write_header(const EnvelopeHeader& h, const Layout& at, uint8_t* out) {
   if (h.version != kEnvelopeVersionV1) out[kOffsetFlags] = h.flags;
   internal::store_be32(out + at.key_id, h.key_id);
   if (at.signer != 0) internal::store_be32(out + at.signer, h.signer_key_id);
+  if (at.nonce == kAssociatedHeaderSizeRecipient) std::memcpy(out + kOffsetEphemeral, h.ephemeral.data(), kEphemeralKeySize);
   internal::store_be64(out + at.timestamp, h.timestamp_ms);
   std::memcpy(out + at.nonce, h.sender.data(), kSenderIdSize);
   internal::store_be64(out + at.sequence, h.sequence);
@@ -98,15 +106,21 @@ Result<EnvelopeHeader> parse_header(ByteView envelope) {
   }
   h.suite = envelope[kOffsetSuite];
   const bool signed_suite = h.suite == kSuiteSignedSender && h.version == kEnvelopeVersion;
-  if (h.suite != kSuiteXChaCha20Poly1305 && !signed_suite) return Errc::unsupported_suite;
+  const bool recipient_suite =
+      (h.suite == kSuiteSealedToRecipient || h.suite == kSuiteSignedSealed) && h.version == kEnvelopeVersion;
+  if (h.suite != kSuiteXChaCha20Poly1305 && !signed_suite && !recipient_suite) return Errc::unsupported_suite;
   if (signed_suite && envelope.size() < kEnvelopeOverheadSigned) {
     return Error(Errc::malformed, "shorter than a signed envelope");
+  }
+  if (recipient_suite && envelope.size() < envelope_overhead(h.version, h.suite)) {
+    return Error(Errc::malformed, "shorter than a suite 3 or 4 envelope");
   }
   h.flags = h.version == kEnvelopeVersionV1 ? 0 : envelope[kOffsetFlags];
   if ((h.flags & ~kKnownFlags) != 0) return Error(Errc::malformed, "unknown flags");
   const Layout& at = layout(h.version, h.suite);
   h.key_id = internal::load_be32(envelope.data() + at.key_id);
   if (at.signer != 0) h.signer_key_id = internal::load_be32(envelope.data() + at.signer);
+  if (recipient_suite) std::memcpy(h.ephemeral.data(), envelope.data() + kOffsetEphemeral, kEphemeralKeySize);
   h.timestamp_ms = internal::load_be64(envelope.data() + at.timestamp);
   std::memcpy(h.sender.data(), envelope.data() + at.nonce, kSenderIdSize);
   h.sequence = internal::load_be64(envelope.data() + at.sequence);
@@ -129,16 +143,18 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
   const bool v1 = header.version == kEnvelopeVersionV1;
   if ((!v1 && header.version != kEnvelopeVersion) || (header.flags & ~kKnownFlags) != 0 ||
       (v1 && header.flags != 0) ||
-      (header.suite != kSuiteXChaCha20Poly1305 && (header.suite != kSuiteSignedSender || v1))) {
+      (header.suite != kSuiteXChaCha20Poly1305 &&
+       ((header.suite != kSuiteSignedSender && header.suite != kSuiteSealedToRecipient &&
+         header.suite != kSuiteSignedSealed) || v1))) {
     out.clear();
     return Error(Errc::invalid_argument, "no such envelope version, suite or flags");
   }
   const Layout& at = layout(header.version, header.suite);
-  if (at.trailer != 0 && payload.size() > kMaxSignedPayloadSize) {
+  if (header.suite != kSuiteXChaCha20Poly1305 && payload.size() > kMaxEnvelopeSize - (at.header + kTagSize + at.trailer)) {
     out.clear();
     return Errc::payload_too_large;
   }
-  uint8_t header_bytes[kHeaderSizeSigned];
+  uint8_t header_bytes[kMaxHeaderSize];
   write_header(header, at, header_bytes);
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;

@@ -52,7 +52,7 @@ inline constexpr size_t kStackAdSize = 512;
 const uint8_t* build_ad(const uint8_t* header, size_t header_ad_size, std::string_view topic, uint8_t* stack,
                         std::vector<uint8_t>& heap, size_t& ad_size);
 
-// Envelope v3, compact (docs/SPEC.md, section 4b; core/src/wire/compact_envelope.cpp).
+// Envelope v3, compact (docs/SPEC.md, section 4d; core/src/wire/compact_envelope.cpp).
 // parse_header's work once the first byte says v3: malformed (shorter than
 // kEnvelopeOverheadCompact, unknown flags).
 [[nodiscard]] Result<EnvelopeHeader> parse_compact_header(ByteView envelope);
@@ -88,6 +88,19 @@ inline constexpr size_t kSignedDigestSize = 64;
 // envelope (parse_header() accepted it) sign the rest for `topic` under
 // `public_key`.
 [[nodiscard]] Status verify_signature(const uint8_t public_key[32], std::string_view topic, ByteView envelope);
+
+// Suite 4 (docs/SPEC.md, section 4c; core/src/wire/signed_envelope.cpp):
+// sign, then seal. `header` is the envelope's first kHeaderSizeRecipient
+// bytes as they will be (encode_sealed_header) or are on the wire.
+void encode_sealed_header(const EnvelopeHeader& header, uint8_t out[kHeaderSizeRecipient]);
+// `inner` = signer_key_id || signature || payload: writes its signature
+// (bytes 4 to 68) over topic, header, signer_key_id and payload.
+[[nodiscard]] Status sign_sealed(const uint8_t secret_key[64], std::string_view topic,
+                                 const uint8_t header[kHeaderSizeRecipient], uint8_t* inner, size_t inner_size);
+// authentication_failed unless `inner` (at least kSignedSealedInnerSize
+// bytes) carries a valid signature under `public_key`.
+[[nodiscard]] Status verify_sealed(const uint8_t public_key[32], std::string_view topic,
+                                   const uint8_t header[kHeaderSizeRecipient], ByteView inner);
 
 }  // namespace mqseal::internal
 

@@ -48,6 +48,29 @@ namespace mqseal::hazmat {
                                              const EnvelopeHeader& header, ByteView payload,
                                              const Keyring& signing_keys, std::vector<uint8_t>& out);
 
+// Suite 3 (docs/SPEC.md, section 4b), with a chosen ephemeral secret: the
+// ephemeral public key, the session key and `topic`'s topic key of a sealing
+// session with X25519 scalar `ephemeral_secret` sealing to
+// `recipient_public`. Seal with seal_with_header (header.suite
+// kSuiteSealedToRecipient, header.ephemeral the public key given here,
+// header.key_id the recipient key's ID). Reusing an ephemeral secret outside
+// a test makes sessions linkable and, with a repeated (sender, sequence),
+// destroys confidentiality. invalid_argument for a public key that is not 32
+// bytes; authentication_failed for a low-order one. Callers wipe the outputs.
+[[nodiscard]] Status derive_recipient_keys(const Key& ephemeral_secret, ByteView recipient_public,
+                                           std::string_view topic, uint8_t ephemeral_public[kEphemeralKeySize],
+                                           uint8_t session_key[kKeySize], uint8_t topic_key[kKeySize]);
+
+// Suite 4 (docs/SPEC.md, section 4c): signs signer_key_id || payload with
+// the signing key pair of `signing_keys` that header.signer_key_id names
+// (invalid_argument if none, or retired), then seals signer_key_id ||
+// signature || payload with seal_with_header (header.suite
+// kSuiteSignedSealed; topic_key and header.ephemeral from
+// derive_recipient_keys). Deterministic.
+[[nodiscard]] Status seal_signed_sealed_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
+                                                    const EnvelopeHeader& header, ByteView payload,
+                                                    const Keyring& signing_keys, std::vector<uint8_t>& out);
+
 // Authenticates and decrypts an envelope of either version under a raw
 // per-topic key; `out` gets the payload. The header's structure errors as
 // parse_header; then authentication_failed on any mismatch (altered byte,

@@ -1,0 +1,233 @@
+#include "session/recipient_session.h"
+
+#include <sodium.h>
+
+#include <cstring>
+
+#include "base/sodium_util.h"
+#include "crypto/blake2b.h"
+#include "crypto/x25519.h"
+#include "mqseal/options.h"
+#include "keys/keyring_access.h"
+#include "wire/envelope_internal.h"
+
+namespace mqseal::internal {
+
+namespace {
+
+constexpr Blake2bPersonal kSessionKeyPersonal = "mqseal recipient";
+constexpr Blake2bPersonal kStreamPersonal = "mqseal r-stream ";
+// Section 3's personalisation: a suite 3 topic key is a topic key whose K is
+// the session key.
+constexpr Blake2bPersonal kTopicKeyPersonal = "mqseal topic key";
+// Names what the session key is for, inside the hashed message.
+constexpr char kSessionLabel[] = "mqseal envelope v2 suite 3 session key";
+constexpr size_t kSessionLabelSize = sizeof kSessionLabel - 1;  // no terminator
+constexpr size_t kPointSize = x25519::kPublicKeySize;
+constexpr size_t kSessionInputSize = kSessionLabelSize + 2 * kPointSize;
+constexpr size_t kKeyIdSize = 4;
+
+static_assert(kEphemeralKeySize == kPointSize && kRecipientPublicKeySize == kPointSize, "X25519 points");
+static_assert(x25519::kSharedSize == kKeySize, "the agreement's output keys BLAKE2b");
+static_assert(static_cast<uint8_t>(Suite::sealed_to_recipient) == kSuiteSealedToRecipient, "suite 3");
+
+}  // namespace
+
+Status derive_session_key(const uint8_t shared[32], const uint8_t ephemeral_public[32],
+                          const uint8_t recipient_public[32], uint8_t session_key[kKeySize]) {
+  uint8_t input[kSessionInputSize];
+  std::memcpy(input, kSessionLabel, kSessionLabelSize);
+  std::memcpy(input + kSessionLabelSize, ephemeral_public, kPointSize);
+  std::memcpy(input + kSessionLabelSize + kPointSize, recipient_public, kPointSize);
+  return blake2b_personal(session_key, kKeySize, ByteView(shared, x25519::kSharedSize), ByteView(input, sizeof input),
+                          kSessionKeyPersonal);
+}
+
+Status derive_session_topic_key(const uint8_t session_key[kKeySize], std::string_view topic,
+                                uint8_t topic_key[kKeySize]) {
+  return blake2b_personal(topic_key, kKeySize, ByteView(session_key, kKeySize), topic, kTopicKeyPersonal);
+}
+
+Status recipient_stream(const uint8_t ephemeral_public[32], const SenderId& sender, SenderId& stream) {
+  const ByteView parts[] = {ByteView(ephemeral_public, kPointSize), ByteView(sender.data(), sender.size())};
+  return blake2b_personal_parts(stream.data(), stream.size(), parts, 2, kStreamPersonal);
+}
+
+// ---- sealing ----
+
+Status RecipientSealing::prepare(const Keyring& keyring, const TopicRule& rule, std::string_view topic,
+                                 EnvelopeHeader& header, uint8_t topic_key[kKeySize]) {
+  const RecipientView to = KeyringAccess::sealing_recipient(keyring, rule.key_name);
+  if (to.id == 0) return Error(Errc::no_primary_key, "no primary recipient key of this name");
+  if (secret_.data() == nullptr) {
+    Result<Secret> secret = Secret::allocate(x25519::kSecretKeySize);
+    if (!secret) return std::move(secret).error();
+    if (Status s = x25519::generate(public_.data(), secret->data()); !s) return s;
+    secret_ = std::move(*secret);
+  }
+  Recipient* r = nullptr;
+  for (Recipient& candidate : recipients_) {
+    if (candidate.id == to.id) r = &candidate;
+  }
+  if (r == nullptr) {
+    Result<Secret> keys = Secret::allocate(2 * kKeySize);
+    if (!keys) return std::move(keys).error();
+    uint8_t shared[x25519::kSharedSize];
+    ScopedWipe wipe(shared, sizeof shared);
+    if (Status s = x25519::agree(secret_.data(), to.public_key, shared); !s) return Errc::crypto_failure;
+    if (Status s = derive_session_key(shared, public_.data(), to.public_key, keys->data()); !s) return s;
+    recipients_.push_back(Recipient{to.id, std::move(*keys), {}, false});
+    r = &recipients_.back();
+  }
+  if (!r->has_topic || r->topic != topic) {
+    if (Status s = derive_session_topic_key(r->keys.data(), topic, r->keys.data() + kKeySize); !s) return s;
+    r->topic.assign(topic.data(), topic.size());
+    r->has_topic = true;
+  }
+  std::memcpy(topic_key, r->keys.data() + kKeySize, kKeySize);
+  header.suite = kSuiteSealedToRecipient;
+  header.key_id = to.id;
+  header.ephemeral = public_;
+  return {};
+}
+
+void RecipientSealing::end() noexcept {
+  secret_ = Secret();  // sodium_free wipes the ephemeral scalar
+  recipients_.clear();  // and every session key derived from it
+  public_ = {};
+  started_ms = 0;
+}
+
+// ---- opening ----
+
+RecipientOpening::~RecipientOpening() {
+  sodium_memzero(secret, sizeof secret);
+  sodium_memzero(session_key, sizeof session_key);
+  sodium_memzero(topic_key, sizeof topic_key);
+}
+
+Result<RecipientSessionCache> RecipientSessionCache::create(size_t capacity) {
+  if (capacity == 0 || capacity > kMaxRecipientSessionCapacity) {
+    return Error(Errc::invalid_argument, "recipient session cache capacity out of range");
+  }
+  Result<Secret> arena = Secret::allocate(capacity * 2 * kKeySize);
+  if (!arena) return std::move(arena).error();
+  return RecipientSessionCache(std::move(*arena), capacity);
+}
+
+size_t SessionIdHash::operator()(const RecipientSessionId& id) const noexcept {
+  uint8_t out[crypto_shorthash_siphash24_BYTES];
+  crypto_shorthash_siphash24(out, id.data(), id.size(), key.data());
+  uint64_t h = 0;
+  std::memcpy(&h, out, sizeof h);
+  return static_cast<size_t>(h);
+}
+
+RecipientSessionCache::RecipientSessionCache(Secret arena, size_t capacity)
+    : arena_(std::move(arena)), capacity_(capacity) {
+  Hash hash;
+  randombytes_buf(hash.key.data(), hash.key.size());
+  index_ = std::unordered_map<SessionId, size_t, Hash>(capacity_, hash);
+  nodes_.reserve(capacity_);
+}
+
+RecipientSessionCache::SessionId RecipientSessionCache::id_of(const EnvelopeHeader& header) {
+  SessionId id{};
+  store_be32(id.data(), header.key_id);
+  std::memcpy(id.data() + kKeyIdSize, header.ephemeral.data(), kEphemeralKeySize);
+  return id;
+}
+
+size_t RecipientSessionCache::find(const SessionId& id) const {
+  if (recent_ != kNoNode && nodes_[recent_].id == id) return recent_;
+  auto it = index_.find(id);
+  return it == index_.end() ? kNoNode : it->second;
+}
+
+Status RecipientSessionCache::prepare(const Keyring& keyring, const TopicRule& rule, std::string_view topic,
+                                      const EnvelopeHeader& header, RecipientOpening& out) const {
+  const RecipientView key = KeyringAccess::find_recipient(keyring, header.key_id);
+  if (key.name == nullptr) return Errc::unknown_key;  // also a public key only: it opens nothing
+  if (key.state == KeyState::retired) return Errc::key_retired;
+  if (*key.name != rule.key_name) return Errc::wrong_key_for_topic;
+  if (const size_t i = find(id_of(header)); i != kNoNode) {
+    const Node& n = nodes_[i];
+    out.cached = true;
+    std::memcpy(out.session_key, slot(i), kKeySize);
+    if (n.topic == topic) {
+      std::memcpy(out.topic_key, slot(i) + kKeySize, kKeySize);
+    } else if (Status s = derive_session_topic_key(out.session_key, topic, out.topic_key); !s) {
+      return s;
+    }
+    if (n.sender == header.sender) {
+      out.stream = n.stream;
+      out.have_stream = true;
+    }
+    return {};
+  }
+  out.cached = false;
+  std::memcpy(out.secret, key.secret_key, sizeof out.secret);
+  std::memcpy(out.recipient_public, key.public_key, sizeof out.recipient_public);
+  return {};
+}
+
+Status RecipientSessionCache::open(std::string_view topic, ByteView envelope, const EnvelopeHeader& header,
+                                   RecipientOpening& keys, OutBuffer& payload) {
+  if (!keys.cached) {
+    uint8_t shared[x25519::kSharedSize];
+    ScopedWipe wipe(shared, sizeof shared);
+    // A low-order ephemeral key: authentication_failed, like any forgery.
+    if (Status s = x25519::agree(keys.secret, header.ephemeral.data(), shared); !s) return s;
+    if (Status s = derive_session_key(shared, header.ephemeral.data(), keys.recipient_public, keys.session_key); !s) {
+      return s;
+    }
+    if (Status s = derive_session_topic_key(keys.session_key, topic, keys.topic_key); !s) return s;
+  }
+  if (Status s = open_body(keys.topic_key, topic, envelope, header, payload); !s) return s;
+  if (!keys.have_stream) {
+    if (Status s = recipient_stream(header.ephemeral.data(), header.sender, keys.stream); !s) return s;
+    keys.have_stream = true;
+  }
+  return {};
+}
+
+void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_view topic,
+                                   const RecipientOpening& keys) {
+  const SessionId id = id_of(header);
+  size_t i = find(id);
+  if (i != kNoNode) {
+    recent_ = i;
+    Node& n = nodes_[i];
+    n.last_used = ++clock_;
+    if (keys.cached && n.topic == topic && n.sender == header.sender) return;  // the steady state
+  } else if (nodes_.size() < capacity_) {
+    i = nodes_.size();
+    nodes_.emplace_back();
+    index_.emplace(id, i);
+  } else {  // full: the least recently used entry goes
+    i = 0;
+    for (size_t j = 1; j < nodes_.size(); ++j) {
+      if (nodes_[j].last_used < nodes_[i].last_used) i = j;
+    }
+    index_.erase(nodes_[i].id);
+    index_.emplace(id, i);
+  }
+  recent_ = i;
+  Node& n = nodes_[i];
+  n.id = id;
+  if (n.topic != topic) n.topic.assign(topic.data(), topic.size());
+  n.sender = header.sender;
+  n.stream = keys.stream;
+  n.last_used = ++clock_;
+  std::memcpy(slot(i), keys.session_key, kKeySize);
+  std::memcpy(slot(i) + kKeySize, keys.topic_key, kKeySize);
+}
+
+void RecipientSessionCache::clear() noexcept {
+  if (arena_.data() != nullptr) sodium_memzero(arena_.data(), arena_.size());
+  nodes_.clear();
+  index_.clear();
+  recent_ = kNoNode;
+}
+
+}  // namespace mqseal::internal

@@ -1,0 +1,160 @@
+// Private: suite 3, sealed to a recipient (docs/SPEC.md, section 4b), for
+// Sealer and Opener: the sealing session's ephemeral X25519 key pair and the
+// keys derived from it, and the Opener's bounded cache of derived session
+// keys. Kept apart from sealer.cpp and opener.cpp, which stay about sessions
+// and ordering.
+//
+//   shared      = X25519(ephemeral secret, recipient public)      (sealer)
+//               = X25519(recipient secret, ephemeral public)      (opener)
+//   session_key = BLAKE2b-256(key = shared, personal "mqseal recipient",
+//                   message = kSessionLabel || ephemeral public || recipient public)
+//   topic_key   = section 3's derivation with K = session_key
+//   stream      = BLAKE2b-128(personal "mqseal r-stream", ephemeral public || sender)
+//
+// The raw X25519 output is never a key. `stream` is the sender's identity
+// in the replay guard: the ephemeral key is bound into the session key, so
+// nobody without the session's secrets can produce a valid envelope in that
+// stream (a sender ID alone could be copied by anyone with the public key).
+#ifndef MQSEAL_SRC_SESSION_RECIPIENT_SESSION_H_
+#define MQSEAL_SRC_SESSION_RECIPIENT_SESSION_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "base/out_buffer.h"
+#include "base/secret.h"
+#include "mqseal/envelope.h"
+#include "mqseal/keyring.h"
+#include "mqseal/policy.h"
+
+namespace mqseal::internal {
+
+using EphemeralKey = std::array<uint8_t, kEphemeralKeySize>;
+// A recipient name's replay partition is keyed by this byte and the name: no
+// key name starts with it ([A-Za-z0-9_.-]), so a key and a recipient of the
+// same name (separate namespaces, docs/SPEC.md section 1) never share one.
+// (Signers' partitions use 0x01.)
+inline constexpr char kRecipientPartitionTag = '\x03';
+
+// session_key from the agreement's output and both public keys.
+[[nodiscard]] Status derive_session_key(const uint8_t shared[32], const uint8_t ephemeral_public[32],
+                                        const uint8_t recipient_public[32], uint8_t session_key[kKeySize]);
+// The topic key under a session key (section 3 with K = session_key).
+[[nodiscard]] Status derive_session_topic_key(const uint8_t session_key[kKeySize], std::string_view topic,
+                                              uint8_t topic_key[kKeySize]);
+// The replay stream of (ephemeral public key, sender).
+[[nodiscard]] Status recipient_stream(const uint8_t ephemeral_public[32], const SenderId& sender, SenderId& stream);
+
+// The sealing side: one ephemeral key pair per sealing session, drawn at the
+// session's first suite 3 message, and per recipient key sealed to, the
+// derived session key and the last topic's key. Not thread-safe (the
+// Sealer's lock). end() wipes all of it: after end(), nothing in this
+// process can open what the session sealed.
+class RecipientSealing {
+ public:
+  // For a suite 3 rule: the recipient's key (no_primary_key), the session's
+  // key pair (made if there is none: crypto_failure), header.suite, key_id
+  // and ephemeral, and the topic key into `topic_key` (the caller wipes it).
+  [[nodiscard]] Status prepare(const Keyring& keyring, const TopicRule& rule, std::string_view topic,
+                               EnvelopeHeader& header, uint8_t topic_key[kKeySize]);
+  void end() noexcept;
+  bool active() const noexcept { return secret_.data() != nullptr; }
+  // The timestamp_ms the session began at (Sealer ends it after a while).
+  uint64_t started_ms = 0;
+
+ private:
+  struct Recipient {
+    KeyId id = 0;
+    Secret keys;  // session key || topic key of `topic`
+    std::string topic;
+    bool has_topic = false;
+  };
+  Secret secret_;  // the ephemeral scalar; empty: no session
+  EphemeralKey public_{};
+  std::vector<Recipient> recipients_;  // at most one per recipient key of the keyring
+};
+
+// What the Opener needs outside its lock to open one suite 3 envelope.
+struct RecipientOpening {
+  bool cached = false;                    // keys below already derived
+  uint8_t secret[32] = {};                // !cached: the recipient's scalar
+  uint8_t recipient_public[32] = {};      // !cached
+  uint8_t session_key[kKeySize] = {};
+  uint8_t topic_key[kKeySize] = {};
+  SenderId stream{};
+  bool have_stream = false;
+  std::string partition;  // kRecipientPartitionTag || the rule's recipient name
+  ~RecipientOpening();
+};
+
+// key_id (4 bytes, big endian) || ephemeral public key
+using RecipientSessionId = std::array<uint8_t, 4 + kEphemeralKeySize>;
+// SipHash-2-4 under a random key of the cache's own: the ephemeral keys are
+// chosen by whoever seals (anyone with the public key), so an unkeyed hash
+// would let them pile entries into one bucket.
+struct SessionIdHash {
+  std::array<uint8_t, 16> key{};
+  size_t operator()(const RecipientSessionId& id) const noexcept;
+};
+
+// The receiving side's bounded cache of derived keys, keyed by (recipient
+// key ID, ephemeral public key). Only an envelope whose tag verified under
+// the derived keys is ever inserted (commit()), so unauthenticated input
+// neither adds an entry nor evicts one nor changes the LRU order. Full: the
+// least recently used entry goes (its sender's next envelope pays one
+// derivation again). Not thread-safe (the Opener's lock).
+class RecipientSessionCache {
+ public:
+  [[nodiscard]] static Result<RecipientSessionCache> create(size_t capacity);
+
+  // Under the lock: the recipient key pair header.key_id names, which must
+  // be of the rule's recipient name (unknown_key, key_retired,
+  // wrong_key_for_topic), then either the cached keys or what deriving them
+  // needs.
+  [[nodiscard]] Status prepare(const Keyring& keyring, const TopicRule& rule, std::string_view topic,
+                               const EnvelopeHeader& header, RecipientOpening& out) const;
+  // Outside the lock: derives what prepare() did not find (a low-order
+  // ephemeral key: authentication_failed), then verifies and decrypts.
+  [[nodiscard]] static Status open(std::string_view topic, ByteView envelope, const EnvelopeHeader& header,
+                                   RecipientOpening& keys, OutBuffer& payload);
+  // Under the lock, after open() succeeded: remembers (or refreshes) the keys.
+  void commit(const EnvelopeHeader& header, std::string_view topic, const RecipientOpening& keys);
+  void clear() noexcept;
+  bool contains(const EnvelopeHeader& header) const { return index_.count(id_of(header)) != 0; }
+  using SessionId = RecipientSessionId;
+  size_t size() const noexcept { return index_.size(); }
+  size_t capacity() const noexcept { return capacity_; }
+
+ private:
+  using Hash = SessionIdHash;
+  struct Node {
+    SessionId id{};
+    std::string topic;
+    SenderId sender{};
+    SenderId stream{};
+    uint64_t last_used = 0;
+  };
+  RecipientSessionCache(Secret arena, size_t capacity);
+  uint8_t* slot(size_t i) const { return const_cast<uint8_t*>(arena_.data()) + i * 2 * kKeySize; }
+  static SessionId id_of(const EnvelopeHeader& header);
+
+  Secret arena_;  // per node: session key || topic key
+  size_t capacity_;
+  std::vector<Node> nodes_;
+  std::unordered_map<SessionId, size_t, Hash> index_;
+  uint64_t clock_ = 0;  // LRU order: last_used
+  // The most recently used node, compared before hashing: a receiver mostly
+  // hears runs of one session. kNoNode: none.
+  static constexpr size_t kNoNode = SIZE_MAX;
+  size_t recent_ = kNoNode;
+  // The node of `id`, or kNoNode.
+  size_t find(const SessionId& id) const;
+};
+
+}  // namespace mqseal::internal
+
+#endif  // MQSEAL_SRC_SESSION_RECIPIENT_SESSION_H_

@@ -1,0 +1,620 @@
+// Suite 3, sealed to a recipient (docs/SPEC.md, sections 1, 2, 4b, 8, 9):
+// recipient keys, the envelope, Sealer's sessions and Opener's session cache.
+#include <mqseal/hazmat/envelope.h>
+#include <mqseal/opener.h>
+#include <mqseal/policy_file.h>
+#include <mqseal/sealer.h>
+#include <gtest/gtest.h>
+#include <sodium.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::bytes_of;
+using testing::expect_ok;
+using testing::take;
+
+constexpr uint64_t kNow = 1767225600000;  // 2026-01-01
+constexpr KeyId kBackendKey = 0xbac30001;
+constexpr KeyId kBackendKey2 = 0xbac30002;
+constexpr KeyId kTelemetryId = 0x7e1e0001;
+constexpr char kTopic[] = "plant/7/report";
+
+Key fixed_key(uint8_t byte) { return take(Key::from_bytes(std::vector<uint8_t>(kKeySize, byte))); }
+
+TopicPolicy report_policy() {
+  TopicPolicy policy;
+  expect_ok(policy.add_recipient_rule("plant/+/report", "backend"));
+  expect_ok(policy.add_rule("plant/+/telemetry", "telemetry"));
+  return policy;
+}
+
+std::shared_ptr<Keyring> backend_keys(uint8_t secret_byte = 0xb1, KeyId id = kBackendKey) {
+  auto keys = std::make_shared<Keyring>();
+  expect_ok(keys->add_with_id("telemetry", kTelemetryId, fixed_key(0x11)));
+  expect_ok(keys->add_recipient_key_with_id("backend", id, fixed_key(secret_byte)));
+  return keys;
+}
+
+// What a device holds: the telemetry key and the backend's public key only,
+// taken through the exported text as a device would be provisioned.
+std::shared_ptr<Keyring> device_keys(const Keyring& backend) {
+  auto keys = std::make_shared<Keyring>();
+  expect_ok(keys->add_with_id("telemetry", kTelemetryId, fixed_key(0x11)));
+  Keyring exported = take(Keyring::parse(backend.export_public()));
+  for (const KeyInfo& k : exported.list()) {
+    EXPECT_EQ(k.kind, KeyKind::recipient_public);
+    EXPECT_TRUE(k.public_key.has_value());
+    if (k.state != KeyState::retired) expect_ok(keys->add_recipient_public(k.name, k.id, ByteView(*k.public_key)));
+  }
+  return keys;
+}
+
+SealerOptions at_now(uint64_t* now = nullptr) {
+  SealerOptions o;
+  o.clock = [now] { return now != nullptr ? *now : kNow; };
+  return o;
+}
+
+Errc open_error(Opener& opener, std::string_view topic, const std::vector<uint8_t>& env) {
+  Result<Opened> r = opener.open(topic, env, Delivery{false, kNow});
+  return r ? static_cast<Errc>(0) : r.error().code();
+}
+
+struct Scene {
+  std::shared_ptr<Keyring> backend = backend_keys();
+  std::shared_ptr<Keyring> device = device_keys(*backend);
+  Sealer sealer = take(Sealer::create(report_policy(), device, at_now()));
+  Opener opener = take(Opener::create(report_policy(), backend));
+};
+
+TEST(Recipient, RoundTripOnePublicKeyPerSessionInEveryEnvelope) {
+  Scene s;
+  const std::vector<uint8_t> a = take(s.sealer.seal(kTopic, bytes_of("first")));
+  const std::vector<uint8_t> b = take(s.sealer.seal(kTopic, bytes_of("second")));
+  ASSERT_EQ(a.size(), 5 + kEnvelopeOverheadRecipient);
+  const EnvelopeHeader ha = take(parse_header(a));
+  const EnvelopeHeader hb = take(parse_header(b));
+  EXPECT_EQ(ha.suite, kSuiteSealedToRecipient);
+  EXPECT_EQ(ha.key_id, kBackendKey);
+  EXPECT_EQ(ha.ephemeral, hb.ephemeral);  // one key agreement per session
+  EXPECT_EQ(hb.sequence, ha.sequence + 1);
+  // Each envelope opens on its own: the second first (the first was lost).
+  Opened opened = take(s.opener.open(kTopic, b, Delivery{false, kNow}));
+  EXPECT_EQ(opened.payload, bytes_of("second"));
+  EXPECT_TRUE(opened.sealed);
+  EXPECT_EQ(opened.key_id, kBackendKey);
+  EXPECT_EQ(take(s.opener.open(kTopic, a, Delivery{false, kNow})).payload, bytes_of("first"));
+  EXPECT_EQ(open_error(s.opener, kTopic, a), Errc::duplicate);
+  EXPECT_EQ(s.opener.recipient_sessions(), 1u);
+}
+
+TEST(Recipient, ADeviceOpensNeitherItsOwnNorOtherDevicesMessages) {
+  Scene s;
+  const std::vector<uint8_t> own = take(s.sealer.seal(kTopic, bytes_of("reading")));
+  auto other_device = device_keys(*s.backend);
+  Sealer other = take(Sealer::create(report_policy(), other_device, at_now()));
+  const std::vector<uint8_t> others = take(other.seal("plant/8/report", bytes_of("reading")));
+  Opener stolen = take(Opener::create(report_policy(), s.device));
+  EXPECT_EQ(open_error(stolen, kTopic, own), Errc::unknown_key);  // it holds only the public key
+  EXPECT_EQ(open_error(stolen, "plant/8/report", others), Errc::unknown_key);
+  // Even with the device's keyring holding a key pair under the backend's
+  // name and ID (an attacker's own), the envelope does not open.
+  auto forged = backend_keys(0x66);
+  Opener impostor = take(Opener::create(report_policy(), forged));
+  EXPECT_EQ(open_error(impostor, kTopic, own), Errc::authentication_failed);
+  EXPECT_EQ(impostor.recipient_sessions(), 0u);
+}
+
+TEST(Recipient, RefusesAlteredEphemeralKeyIdTruncatedAndWrongSuite) {
+  Scene s;
+  const std::vector<uint8_t> env = take(s.sealer.seal(kTopic, bytes_of("x")));
+  std::vector<uint8_t> eph = env;
+  eph[kAssociatedHeaderSize + 3] ^= 0x01;
+  EXPECT_EQ(open_error(s.opener, kTopic, eph), Errc::authentication_failed);
+  std::vector<uint8_t> id = env;
+  id[6] ^= 0x01;
+  EXPECT_EQ(open_error(s.opener, kTopic, id), Errc::unknown_key);
+  std::vector<uint8_t> id_other = env;  // a symmetric key's ID
+  id_other[3] = 0x7e, id_other[4] = 0x1e, id_other[5] = 0x00, id_other[6] = 0x01;
+  EXPECT_EQ(open_error(s.opener, kTopic, id_other), Errc::unknown_key);
+  for (size_t cut = 1; cut <= 40; ++cut) {
+    std::vector<uint8_t> t(env.begin(), env.end() - static_cast<std::ptrdiff_t>(cut));
+    const Errc e = open_error(s.opener, kTopic, t);
+    EXPECT_TRUE(e == Errc::malformed || e == Errc::authentication_failed) << cut;
+  }
+  std::vector<uint8_t> moved = env;
+  EXPECT_EQ(open_error(s.opener, "plant/8/report", moved), Errc::authentication_failed);
+  // No downgrade: suite 1 on the recipient rule, suite 3 on a suite 1 rule.
+  const std::vector<uint8_t> suite1 = take(s.sealer.seal("plant/7/telemetry", bytes_of("x")));
+  EXPECT_EQ(open_error(s.opener, kTopic, suite1), Errc::wrong_suite_for_topic);
+  std::vector<uint8_t> relabelled = env;
+  relabelled[1] = kSuiteXChaCha20Poly1305;
+  EXPECT_EQ(open_error(s.opener, kTopic, relabelled), Errc::wrong_suite_for_topic);
+  EXPECT_EQ(open_error(s.opener, "plant/7/telemetry", env), Errc::unknown_key);
+  EXPECT_EQ(s.opener.recipient_sessions(), 0u);  // nothing above opened
+  EXPECT_EQ(take(s.opener.open(kTopic, env, Delivery{false, kNow})).payload, bytes_of("x"));
+}
+
+TEST(Recipient, WrongRecipientNameIsWrongKeyForTopic) {
+  auto backend = backend_keys();
+  expect_ok(backend->add_recipient_key_with_id("archive", kBackendKey2, fixed_key(0xa2)));
+  TopicPolicy policy = report_policy();
+  expect_ok(policy.add_recipient_rule("archive/#", "archive"));
+  auto device = device_keys(*backend);
+  Sealer sealer = take(Sealer::create(policy, device, at_now()));
+  Opener opener = take(Opener::create(policy, backend));
+  const std::vector<uint8_t> to_archive = take(sealer.seal("archive/x", bytes_of("x")));
+  EXPECT_EQ(take(parse_header(to_archive)).key_id, kBackendKey2);
+  EXPECT_EQ(open_error(opener, kTopic, to_archive), Errc::wrong_key_for_topic);
+  EXPECT_EQ(take(opener.open("archive/x", to_archive, Delivery{false, kNow})).payload, bytes_of("x"));
+}
+
+// A valid point that is nobody's: a flood of envelopes with fresh ephemeral keys.
+std::vector<uint8_t> with_fresh_ephemeral(std::vector<uint8_t> env) {
+  uint8_t pk[32], sk[32];
+  crypto_box_keypair(pk, sk);
+  std::copy(pk, pk + 32, env.begin() + kAssociatedHeaderSize);
+  return env;
+}
+
+TEST(Recipient, AFloodOfFreshEphemeralKeysAddsNoCacheEntry) {
+  Scene s;
+  OpenerOptions one;
+  one.recipient_session_capacity = 1;  // so that any insertion would evict the real session
+  s.opener = take(Opener::create(report_policy(), s.backend, one));
+  const std::vector<uint8_t> first = take(s.sealer.seal(kTopic, bytes_of("a")));
+  ASSERT_TRUE(s.opener.open(kTopic, first, Delivery{false, kNow}));
+  ASSERT_EQ(s.opener.recipient_sessions(), 1u);
+  const std::vector<uint8_t> next = take(s.sealer.seal(kTopic, bytes_of("b")));
+  for (int i = 0; i < 200; ++i) {
+    EXPECT_EQ(open_error(s.opener, kTopic, with_fresh_ephemeral(next)), Errc::authentication_failed);
+  }
+  // A low-order ephemeral key is refused the same way.
+  std::vector<uint8_t> zero = next;
+  std::fill(zero.begin() + kAssociatedHeaderSize, zero.begin() + kAssociatedHeaderSize + 32, 0);
+  EXPECT_EQ(open_error(s.opener, kTopic, zero), Errc::authentication_failed);
+  EXPECT_EQ(s.opener.recipient_sessions(), 1u);
+  EXPECT_TRUE(s.opener.recipient_session_cached(kBackendKey, take(parse_header(next)).ephemeral));
+  EXPECT_EQ(take(s.opener.open(kTopic, next, Delivery{false, kNow})).payload, bytes_of("b"));
+}
+
+TEST(Recipient, CacheIsBoundedAndEvictsTheLeastRecentlyUsed) {
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  OpenerOptions options;
+  options.recipient_session_capacity = 2;
+  Opener opener = take(Opener::create(report_policy(), backend, options));
+  std::vector<Sealer> sealers;
+  for (int i = 0; i < 3; ++i) sealers.push_back(take(Sealer::create(report_policy(), device, at_now())));
+  std::vector<EnvelopeHeader> sessions;
+  for (Sealer& sealer : sealers) {
+    const std::vector<uint8_t> env = take(sealer.seal(kTopic, bytes_of("m")));
+    sessions.push_back(take(parse_header(env)));
+    ASSERT_TRUE(opener.open(kTopic, env, Delivery{false, kNow}));
+    if (sessions.size() == 2) {  // the first session used again: the second is now least recently used
+      ASSERT_TRUE(opener.open(kTopic, take(sealers[0].seal(kTopic, bytes_of("m"))), Delivery{false, kNow}));
+    }
+  }
+  EXPECT_EQ(opener.recipient_sessions(), 2u);
+  EXPECT_TRUE(opener.recipient_session_cached(kBackendKey, sessions[0].ephemeral));
+  EXPECT_FALSE(opener.recipient_session_cached(kBackendKey, sessions[1].ephemeral));
+  EXPECT_TRUE(opener.recipient_session_cached(kBackendKey, sessions[2].ephemeral));
+  // The evicted session's next message opens all the same (derived again).
+  EXPECT_TRUE(opener.open(kTopic, take(sealers[0].seal(kTopic, bytes_of("n"))), Delivery{false, kNow}));
+  EXPECT_EQ(opener.recipient_sessions(), 2u);
+  OpenerOptions bad;
+  bad.recipient_session_capacity = 0;
+  EXPECT_FALSE(Opener::create(report_policy(), backend, bad));
+}
+
+TEST(Recipient, ConcurrentSessionsOpenWhileTheCacheChurns) {
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  OpenerOptions options;
+  options.recipient_session_capacity = 2;  // four sessions: constant eviction
+  Opener opener = take(Opener::create(report_policy(), backend, options));
+  constexpr int kThreads = 4;
+  constexpr int kMessages = 200;
+  std::vector<std::vector<std::vector<uint8_t>>> sealed(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    Sealer sealer = take(Sealer::create(report_policy(), device, at_now()));
+    for (int i = 0; i < kMessages; ++i) sealed[t].push_back(take(sealer.seal(kTopic, bytes_of(std::to_string(i)))));
+  }
+  std::vector<int> opened(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (const std::vector<uint8_t>& env : sealed[t]) opened[t] += opener.open(kTopic, env, Delivery{false, kNow}) ? 1 : 0;
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(opened[t], kMessages) << t;
+  EXPECT_LE(opener.recipient_sessions(), 2u);
+}
+
+TEST(Recipient, AnotherSealerCannotTakeOverASessionsReplayStream) {
+  Scene s;
+  const std::vector<uint8_t> first = take(s.sealer.seal(kTopic, bytes_of("a")));
+  ASSERT_TRUE(s.opener.open(kTopic, first, Delivery{false, kNow}));
+  // Anyone with the public key seals with the victim's sender ID and a huge sequence.
+  EnvelopeHeader h = take(parse_header(first));
+  uint8_t topic_key[kKeySize], session_key[kKeySize];
+  const SignerPublicKey backend_public = take(s.backend->public_key(kBackendKey));
+  expect_ok(hazmat::derive_recipient_keys(fixed_key(0x5a), ByteView(backend_public), kTopic, h.ephemeral.data(),
+                                          session_key, topic_key));
+  h.sequence = UINT64_MAX - 1;
+  std::vector<uint8_t> attack;
+  expect_ok(hazmat::seal_with_header(topic_key, kTopic, h, bytes_of("evil"), attack));
+  EXPECT_EQ(take(s.opener.open(kTopic, attack, Delivery{false, kNow})).payload, bytes_of("evil"));
+  // The victim's stream is its (ephemeral key, sender) pair's: untouched.
+  EXPECT_EQ(take(s.opener.open(kTopic, take(s.sealer.seal(kTopic, bytes_of("b"))), Delivery{false, kNow})).payload,
+            bytes_of("b"));
+}
+
+TEST(Recipient, ARecipientNameAndAnEqualKeyNameHaveTheirOwnReplayPartitions) {
+  // Names are per kind: a symmetric key named like the recipient shares no
+  // replay state with it, so its holders cannot evict suite 3's streams.
+  auto backend = backend_keys();
+  expect_ok(backend->add_with_id("backend", 0x5e5e0001, fixed_key(0x33)));
+  auto device = device_keys(*backend);
+  expect_ok(device->add_with_id("backend", 0x5e5e0001, fixed_key(0x33)));
+  TopicPolicy policy = report_policy();
+  expect_ok(policy.add_rule("plant/+/status", "backend"));
+  OpenerOptions options;
+  options.replay.max_streams = 1;
+  Opener opener = take(Opener::create(policy, backend, options));
+  Sealer sealer = take(Sealer::create(policy, device, at_now()));
+  ASSERT_TRUE(opener.open(kTopic, take(sealer.seal(kTopic, bytes_of("a"))), Delivery{false, kNow}));
+  // Another sender under the symmetric key "backend": in a shared partition
+  // (max_streams 1) it would evict the session's stream, or be refused.
+  Sealer other = take(Sealer::create(policy, device, at_now()));
+  EXPECT_TRUE(opener.open("plant/7/status", take(other.seal("plant/7/status", bytes_of("s"))), Delivery{false, kNow}));
+  EXPECT_EQ(take(opener.open(kTopic, take(sealer.seal(kTopic, bytes_of("b"))), Delivery{false, kNow})).payload,
+            bytes_of("b"));
+}
+
+TEST(Recipient, EachSenderOfOneEphemeralKeyHasItsOwnStream) {
+  // Two sender IDs under one ephemeral key (only a holder of the session's
+  // secrets can do that): the stream of one is not taken for the other's.
+  Scene s;
+  const SignerPublicKey backend_public = take(s.backend->public_key(kBackendKey));
+  uint8_t topic_key[kKeySize], session_key[kKeySize];
+  EnvelopeHeader h;
+  h.suite = kSuiteSealedToRecipient;
+  h.key_id = kBackendKey;
+  h.timestamp_ms = kNow;
+  expect_ok(hazmat::derive_recipient_keys(fixed_key(0x5a), ByteView(backend_public), kTopic, h.ephemeral.data(),
+                                          session_key, topic_key));
+  h.sender.fill(0xaa);
+  h.sequence = UINT64_MAX - 1;
+  std::vector<uint8_t> a, b;
+  expect_ok(hazmat::seal_with_header(topic_key, kTopic, h, bytes_of("a"), a));
+  h.sender.fill(0xbb);
+  h.sequence = 0;
+  expect_ok(hazmat::seal_with_header(topic_key, kTopic, h, bytes_of("b"), b));
+  EXPECT_TRUE(s.opener.open(kTopic, a, Delivery{false, kNow}));
+  EXPECT_EQ(take(s.opener.open(kTopic, b, Delivery{false, kNow})).payload, bytes_of("b"));
+}
+
+TEST(Recipient, AForkedChildDrawsItsOwnEphemeralKey) {
+  Scene s;
+  const EnvelopeHeader parent = take(parse_header(take(s.sealer.seal(kTopic, bytes_of("p")))));
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    Result<std::vector<uint8_t>> env = s.sealer.seal(kTopic, bytes_of("c"));
+    if (env) (void)!write(fds[1], env->data() + kAssociatedHeaderSize, kEphemeralKeySize);
+    _exit(env ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::array<uint8_t, kEphemeralKeySize> child{};
+  ASSERT_EQ(read(fds[0], child.data(), child.size()), static_cast<ssize_t>(child.size()));
+  close(fds[0]);
+  close(fds[1]);
+  EXPECT_NE(child, parent.ephemeral);
+}
+
+TEST(Recipient, ARecipientKeyIdIsNoSignerKeyId) {
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  expect_ok(device->add_signing_key_with_id("plant-7", 0x5167a007, fixed_key(0x77)));
+  expect_ok(backend->add_trusted_signer("plant-7", 0x5167a007, ByteView(take(device->public_key(0x5167a007)))));
+  TopicPolicy policy = report_policy();
+  expect_ok(policy.add_signed_rule("plant/{signer}/signed", "telemetry", {}));
+  Sealer sealer = take(Sealer::create(policy, device, at_now()));
+  Opener opener = take(Opener::create(policy, backend));
+  std::vector<uint8_t> env = take(sealer.seal("plant/plant-7/signed", bytes_of("s")));
+  ASSERT_TRUE(opener.open("plant/plant-7/signed", env, Delivery{false, kNow}));
+  env[7] = 0xba, env[8] = 0xc3, env[9] = 0x00, env[10] = 0x01;  // signer_key_id := the recipient key's
+  EXPECT_EQ(open_error(opener, "plant/plant-7/signed", env), Errc::unknown_signer);
+}
+
+TEST(Recipient, SessionEndsOnRotationAndAgeAndTheOldKeyStillOpens) {
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  uint64_t now = kNow;
+  SealerOptions options = at_now(&now);
+  options.recipient_session_max_age_ms = 1000;
+  Sealer sealer = take(Sealer::create(report_policy(), device, options));
+  Opener opener = take(Opener::create(report_policy(), backend));
+  const std::vector<uint8_t> a = take(sealer.seal(kTopic, bytes_of("a")));
+  now += 999;
+  const std::vector<uint8_t> b = take(sealer.seal(kTopic, bytes_of("b")));
+  now += 1;
+  const std::vector<uint8_t> c = take(sealer.seal(kTopic, bytes_of("c")));
+  EXPECT_EQ(take(parse_header(a)).ephemeral, take(parse_header(b)).ephemeral);
+  EXPECT_NE(take(parse_header(b)).ephemeral, take(parse_header(c)).ephemeral);  // aged out
+  // Rotation: a new recipient key pair on the backend, its public half on the device, promoted there.
+  auto rotated_backend = std::make_shared<Keyring>(take(backend->clone()));
+  expect_ok(rotated_backend->add_recipient_key_with_id("backend", kBackendKey2, fixed_key(0xb2)));
+  auto rotated_device = std::make_shared<Keyring>(take(device->clone()));
+  expect_ok(rotated_device->add_recipient_public("backend", kBackendKey2,
+                                                 ByteView(take(rotated_backend->public_key(kBackendKey2)))));
+  expect_ok(rotated_device->promote(kBackendKey2));
+  const EnvelopeHeader before = take(parse_header(take(sealer.seal(kTopic, bytes_of("d")))));
+  sealer.set_keyring(rotated_device);
+  const std::vector<uint8_t> e = take(sealer.seal(kTopic, bytes_of("e")));
+  EXPECT_EQ(take(parse_header(e)).key_id, kBackendKey2);
+  EXPECT_NE(take(parse_header(e)).ephemeral, before.ephemeral);
+  opener.set_keyring(rotated_backend);
+  for (const auto* env : {&a, &b, &c, &e}) {
+    EXPECT_TRUE(opener.open(kTopic, *env, Delivery{false, now})) << (env - &a);
+  }
+  // Retire the old key pair: what was sealed to it is key_retired.
+  auto retired = std::make_shared<Keyring>(take(rotated_backend->clone()));
+  expect_ok(retired->promote(kBackendKey2));
+  expect_ok(retired->retire(kBackendKey));
+  opener.set_keyring(retired);
+  EXPECT_EQ(opener.recipient_sessions(), 0u);
+  Result<Opened> old = opener.open(kTopic, a, Delivery{false, now});
+  ASSERT_FALSE(old);
+  EXPECT_EQ(old.error().code(), Errc::key_retired);
+}
+
+TEST(Recipient, SealsAndOpensInCallerMemory) {
+  Scene s;
+  const std::vector<uint8_t> payload = bytes_of("caller memory");
+  std::vector<uint8_t> buffer(payload.size() + kEnvelopeOverheadRecipient);
+  size_t size = 0;
+  Status small = s.sealer.seal(kTopic, payload, buffer.data(), buffer.size() - 1, size);
+  EXPECT_FALSE(small);
+  EXPECT_EQ(size, buffer.size());  // says what it needs
+  expect_ok(s.sealer.seal(kTopic, payload, buffer.data(), buffer.size(), size));
+  ASSERT_EQ(size, buffer.size());
+  std::vector<uint8_t> out(payload.size());
+  Opened opened;
+  size_t opened_size = 0;
+  expect_ok(s.opener.open(kTopic, ByteView(buffer.data(), size), Delivery{false, kNow}, out.data(), out.size(),
+                          opened_size, opened));
+  EXPECT_EQ(opened_size, payload.size());
+  EXPECT_EQ(out, payload);
+}
+
+TEST(Recipient, KeysInTheFileRoundTripAndExportOnlyThePublicHalf) {
+  auto backend = backend_keys();
+  const KeyId generated = take(backend->generate_recipient_key("archive"));
+  std::string text = take(backend->serialize());
+  EXPECT_NE(text.find("recipient-x25519 backend bac30001 primary " + std::string(64, 'b').replace(0, 64, "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1")),
+            std::string::npos);
+  Keyring parsed = take(Keyring::parse(text));
+  EXPECT_EQ(take(parsed.serialize()), text);
+  EXPECT_EQ(take(parsed.info(generated)).kind, KeyKind::recipient);
+  const std::string exported = backend->export_public();
+  EXPECT_EQ(exported.find("b1b1b1b1"), std::string::npos);
+  EXPECT_EQ(exported.find("recipient-x25519"), std::string::npos);
+  Keyring device = take(Keyring::parse(exported));
+  EXPECT_EQ(take(device.info(kBackendKey)).kind, KeyKind::recipient_public);
+  EXPECT_EQ(take(device.info(kBackendKey)).state, KeyState::primary);
+  EXPECT_EQ(take(device.public_key(kBackendKey)), take(backend->public_key(kBackendKey)));
+  EXPECT_EQ(take(device.serialize()), exported);
+}
+
+TEST(Recipient, MalformedRecipientLinesAreParseErrors) {
+  auto backend = backend_keys();
+  const std::string pk = [&] {
+    const SignerPublicKey k = take(backend->public_key(kBackendKey));
+    static const char* hex = "0123456789abcdef";
+    std::string h;
+    for (uint8_t b : k) h += std::string{hex[b >> 4], hex[b & 15]};
+    return h;
+  }();
+  const std::string sk(32, 'x');
+  const std::string secret = "b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1";
+  const std::string head = "mqseal-keyring v1\n";
+  EXPECT_TRUE(Keyring::parse(head + "recipient-x25519 backend bac30001 primary " + secret + " " + pk + "\n"));
+  EXPECT_TRUE(Keyring::parse(head + "recipient-public-x25519 backend bac30001 primary " + pk + "\n"));
+  // The low-order points crypto_scalarmult refuses: 0, 1, and one of order 8.
+  const std::string low_order[] = {std::string(64, '0'), "01" + std::string(62, '0'),
+                                   "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"};
+  const std::string bad[] = {
+      "recipient-x25519 backend bac30001 primary " + secret + " " + pk.substr(0, 62),    // truncated public
+      "recipient-x25519 backend bac30001 primary " + secret.substr(2) + " " + pk,        // truncated secret
+      "recipient-x25519 backend bac30001 primary " + secret.substr(0, 62) + "b2 " + pk,  // altered secret
+      "recipient-x25519 backend bac30001 primary " + secret + " " + pk.substr(0, 62) + (pk[62] == '0' ? "1" : "0") + pk.substr(63),
+      "recipient-x25519 backend bac30001 primary " + secret,                             // a field short
+      "recipient-x25519 backend bac30001 retired " + secret + " -",                      // retired with material
+      "recipient-public-x25519 backend bac30001 primary " + pk + " extra",
+      "recipient-public-x25519 backend bac30001 primary " + pk.substr(0, 63) + "g",
+      "recipient-public-x25519 bad/name bac30001 primary " + pk,
+      "recipient-public-x25519 backend 00000000 primary " + pk,
+      "recipient-public-x25519 backend bac30001 primary " + low_order[0],
+      "recipient-public-x25519 backend bac30001 primary " + low_order[1],
+      "recipient-public-x25519 backend bac30001 primary " + low_order[2],
+      "recipient-x448 backend bac30001 primary " + pk,
+  };
+  for (const std::string& line : bad) {
+    Result<Keyring> r = Keyring::parse(head + line + "\n");
+    ASSERT_FALSE(r) << line;
+    EXPECT_EQ(r.error().code(), Errc::parse_error) << line;
+  }
+  Result<Keyring> two = Keyring::parse(head + "recipient-public-x25519 backend bac30001 primary " + pk +
+                                       "\nrecipient-public-x25519 backend bac30002 primary " + pk + "\n");
+  EXPECT_FALSE(two);  // two primaries for one recipient
+  Keyring keys;
+  for (const std::string& low : low_order) {
+    std::vector<uint8_t> bytes(32);
+    for (size_t i = 0; i < 32; ++i) bytes[i] = static_cast<uint8_t>(std::stoi(low.substr(2 * i, 2), nullptr, 16));
+    Status s = keys.add_recipient_public("backend", kBackendKey, ByteView(bytes));
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code(), Errc::invalid_argument);
+  }
+  EXPECT_FALSE(keys.add_recipient_public("backend", kBackendKey, ByteView(std::vector<uint8_t>(31, 9))));
+}
+
+TEST(Recipient, PolicyFileNamesARecipient) {
+  const std::string text =
+      "[[rule]]\nfilter = \"plant/+/report\"\nrecipient = \"backend\"\n"
+      "[[rule]]\nfilter = \"plant/+/audit\"\nrecipient = \"backend\"\nsuite = 3\nretained = \"refuse\"\n";
+  TopicPolicy policy = take(parse_policy(text));
+  ASSERT_EQ(policy.rules().size(), 2u);
+  EXPECT_EQ(policy.rules()[0].suite, Suite::sealed_to_recipient);
+  EXPECT_EQ(policy.rules()[0].key_name, "backend");
+  TopicPolicy signed_sealed = take(parse_policy(
+      "[[rule]]\nfilter = \"plant/{signer}/report\"\nrecipient = \"backend\"\nsigners = \"ops\"\nsuite = 4\n"));
+  EXPECT_EQ(signed_sealed.rules()[0].suite, Suite::signed_sealed);
+  EXPECT_EQ(signed_sealed.rules()[0].signers, std::vector<std::string>{"ops"});
+  const std::string bad[] = {
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nkey = \"k\"\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nsuite = 2\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nsigners = \"x\"\nsuite = 3\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"backend\"\nsuite = 4\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = 3\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"bad/name\"\n",
+      "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 3\n",
+  };
+  for (const std::string& t : bad) {
+    Result<TopicPolicy> r = parse_policy(t);
+    ASSERT_FALSE(r) << t;
+    EXPECT_EQ(r.error().code(), Errc::parse_error) << t;
+  }
+}
+
+TEST(Recipient, NoRecipientKeyIsNoPrimaryKey) {
+  auto device = std::make_shared<Keyring>();
+  Sealer sealer = take(Sealer::create(report_policy(), device, at_now()));
+  Result<std::vector<uint8_t>> r = sealer.seal(kTopic, bytes_of("x"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), Errc::no_primary_key);
+}
+
+
+// ---- suite 4: signed, then sealed to the recipient (docs/SPEC.md, section 4c) ----
+
+constexpr KeyId kDevice7Sign = 0x5167a007;
+constexpr KeyId kDevice8Sign = 0x5167a008;
+
+struct SignedSealedScene {
+  std::shared_ptr<Keyring> backend = backend_keys();
+  std::shared_ptr<Keyring> device7 = device_keys(*backend);
+  std::shared_ptr<Keyring> device8 = device_keys(*backend);
+  TopicPolicy policy;
+  bool ready = setup();
+  Sealer sealer7 = take(Sealer::create(policy, device7, at_now()));
+  Sealer sealer8 = take(Sealer::create(policy, device8, at_now()));
+  Opener opener = take(Opener::create(policy, backend));
+
+  bool setup() {
+    expect_ok(device7->add_signing_key_with_id("plant-7", kDevice7Sign, fixed_key(0x77)));
+    expect_ok(device8->add_signing_key_with_id("plant-8", kDevice8Sign, fixed_key(0x88)));
+    expect_ok(backend->add_trusted_signer("plant-7", kDevice7Sign, ByteView(take(device7->public_key(kDevice7Sign)))));
+    expect_ok(backend->add_trusted_signer("plant-8", kDevice8Sign, ByteView(take(device8->public_key(kDevice8Sign)))));
+    expect_ok(policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {}));
+    expect_ok(policy.add_recipient_rule("plant/+/report", "backend"));
+    return true;
+  }
+};
+
+TEST(SignedSealed, RoundTripNamesTheSignerOnlyInsideTheCiphertext) {
+  SignedSealedScene s;
+  const std::vector<uint8_t> env = take(s.sealer7.seal("plant/plant-7/private", bytes_of("secret reading")));
+  ASSERT_EQ(env.size(), 14 + kEnvelopeOverheadSignedSealed);
+  const EnvelopeHeader h = take(parse_header(env));
+  EXPECT_EQ(h.suite, kSuiteSignedSealed);
+  EXPECT_EQ(h.key_id, kBackendKey);
+  EXPECT_EQ(h.signer_key_id, 0u);  // not in clear
+  const uint8_t id[4] = {0x51, 0x67, 0xa0, 0x07};
+  EXPECT_EQ(std::search(env.begin(), env.end(), id, id + 4), env.end());
+  Opened opened = take(s.opener.open("plant/plant-7/private", env, Delivery{false, kNow}));
+  EXPECT_EQ(opened.payload, bytes_of("secret reading"));
+  EXPECT_EQ(opened.signer, "plant-7");
+  EXPECT_EQ(opened.signer_key_id, kDevice7Sign);
+  EXPECT_EQ(s.opener.recipient_sessions(), 1u);
+  // The device itself cannot open it (it holds only the public key).
+  Opener stolen = take(Opener::create(s.policy, s.device7));
+  EXPECT_EQ(open_error(stolen, "plant/plant-7/private", env), Errc::unknown_key);
+  // Caller memory, exact size.
+  std::vector<uint8_t> out(14);
+  size_t size = 0;
+  Opened into;
+  const std::vector<uint8_t> next = take(s.sealer7.seal("plant/plant-7/private", bytes_of("secret reading")));
+  expect_ok(s.opener.open("plant/plant-7/private", next, Delivery{false, kNow}, out.data(), out.size(), size, into));
+  EXPECT_EQ(out, bytes_of("secret reading"));
+  std::vector<uint8_t> sealed(14 + kEnvelopeOverheadSignedSealed);
+  expect_ok(s.sealer8.seal("plant/plant-8/private", bytes_of("secret reading"), sealed.data(), sealed.size(), size));
+  EXPECT_EQ(size, sealed.size());
+}
+
+TEST(SignedSealed, OnlyAuthorisedVerifiedSignersAndNoStateFromForgeries) {
+  SignedSealedScene s;
+  // plant-7 cannot seal under plant-8's level (refused before sealing), nor
+  // its envelope be moved there.
+  Result<std::vector<uint8_t>> wrong = s.sealer7.seal("plant/plant-8/private", bytes_of("x"));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code(), Errc::unauthorized_signer);
+  const std::vector<uint8_t> env = take(s.sealer7.seal("plant/plant-7/private", bytes_of("x")));
+  EXPECT_EQ(open_error(s.opener, "plant/plant-8/private", env), Errc::authentication_failed);
+  // Anyone with the backend's public key passes the AEAD: a forged inner part.
+  const SignerPublicKey backend_public = take(s.backend->public_key(kBackendKey));
+  auto forge = [&](uint8_t eph, KeyId signer, const std::string& topic) {
+    EnvelopeHeader h;
+    h.suite = kSuiteSignedSealed;
+    h.key_id = kBackendKey;
+    h.timestamp_ms = kNow;
+    h.sender.fill(eph);
+    uint8_t session_key[kKeySize], topic_key[kKeySize];
+    expect_ok(hazmat::derive_recipient_keys(fixed_key(eph), ByteView(backend_public), topic, h.ephemeral.data(),
+                                            session_key, topic_key));
+    std::vector<uint8_t> inner(kSignedSealedInnerSize + 4, 0x5a);
+    inner[0] = static_cast<uint8_t>(signer >> 24), inner[1] = static_cast<uint8_t>(signer >> 16);
+    inner[2] = static_cast<uint8_t>(signer >> 8), inner[3] = static_cast<uint8_t>(signer);
+    std::vector<uint8_t> out;
+    expect_ok(hazmat::seal_with_header(topic_key, topic, h, inner, out));
+    return out;
+  };
+  for (uint8_t eph = 1; eph <= 20; ++eph) {
+    EXPECT_EQ(open_error(s.opener, "plant/plant-7/private", forge(eph, kDevice7Sign, "plant/plant-7/private")),
+              Errc::authentication_failed);
+  }
+  EXPECT_EQ(open_error(s.opener, "plant/plant-7/private", forge(21, 0x12345678, "plant/plant-7/private")),
+            Errc::unknown_signer);
+  EXPECT_EQ(open_error(s.opener, "plant/plant-7/private", forge(22, kBackendKey, "plant/plant-7/private")),
+            Errc::unknown_signer);  // an X25519 key's ID is no signer
+  EXPECT_EQ(s.opener.recipient_sessions(), 0u);  // nothing that failed the signature entered the cache
+  // Suite 3 on the suite 4 rule and back: no downgrade.
+  const std::vector<uint8_t> suite3 = take(s.sealer7.seal("plant/7/report", bytes_of("x")));
+  EXPECT_EQ(open_error(s.opener, "plant/plant-7/private", suite3), Errc::wrong_suite_for_topic);
+  EXPECT_EQ(open_error(s.opener, "plant/7/report", env), Errc::wrong_suite_for_topic);
+  // A revoked signer.
+  auto revoked = std::make_shared<Keyring>(take(s.backend->clone()));
+  expect_ok(revoked->retire(kDevice7Sign));
+  Opener after = take(Opener::create(s.policy, revoked));
+  EXPECT_EQ(open_error(after, "plant/plant-7/private", env), Errc::key_retired);
+  EXPECT_TRUE(s.opener.open("plant/plant-7/private", env, Delivery{false, kNow}));
+}
+
+}  // namespace
+}  // namespace mqseal
