@@ -568,6 +568,34 @@ TEST(SignedSealed, RoundTripNamesTheSignerOnlyInsideTheCiphertext) {
   EXPECT_EQ(size, sealed.size());
 }
 
+// A retained publish carries the retain flag in suites 3 and 4 alike (signed,
+// in suite 4, as the header is), so the broker's retained copy is judged by
+// the retained rule, not refused by the live max_age an hour later.
+TEST(SignedSealed, RetainedPublishIsSealedRetainedAndOpensByTheRetainedRule) {
+  constexpr uint64_t kHourMs = 3600ull * 1000;
+  RetainedRule day;
+  day.policy = RetainedPolicy::accept_within_age;
+  day.max_age_ms = 24 * kHourMs;
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  expect_ok(device->add_signing_key_with_id("plant-7", kDevice7Sign, fixed_key(0x77)));
+  expect_ok(backend->add_trusted_signer("plant-7", kDevice7Sign, ByteView(take(device->public_key(kDevice7Sign)))));
+  TopicPolicy policy;
+  expect_ok(policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {}, day));
+  expect_ok(policy.add_recipient_rule("plant/+/report", "backend", day));
+  Sealer sealer = take(Sealer::create(policy, device, at_now()));
+  Opener opener = take(Opener::create(policy, backend));
+  for (const char* topic : {"plant/plant-7/report", "plant/plant-7/private"}) {
+    SCOPED_TRACE(topic);
+    const std::vector<uint8_t> env = take(sealer.seal(topic, bytes_of("last state"), Publish::retained));
+    EXPECT_EQ(take(parse_header(env)).flags, kFlagRetain);
+    Result<Opened> r = opener.open(topic, env, Delivery{true, kNow + kHourMs});
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_TRUE(r->retained);
+    EXPECT_EQ(r->payload, bytes_of("last state"));
+  }
+}
+
 TEST(SignedSealed, OnlyAuthorisedVerifiedSignersAndNoStateFromForgeries) {
   SignedSealedScene s;
   // plant-7 cannot seal under plant-8's level (refused before sealing), nor

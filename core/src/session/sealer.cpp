@@ -183,8 +183,9 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     if (recipient_starting) impl_->recipients.started_ms = header.timestamp_ms;
   }
   if (header.suite != kSuiteSealedToRecipient && header.suite != kSuiteSignedSealed) header.key_id = resolved.key_id;
-  if (header.suite == kSuiteSignedSealed) return seal_signed_sealed(topic, payload, header, resolved.key, signing_key, out);
+  // Every suite carries the retain flag; suite 4 signs it with the header.
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
+  if (header.suite == kSuiteSignedSealed) return seal_signed_sealed(topic, payload, header, resolved.key, signing_key, out);
   if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
   // Caller memory must hold the signature too: said before anything is written.
   if (!out.fits(payload.size() + kEnvelopeOverheadSigned)) {
