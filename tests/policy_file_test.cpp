@@ -53,6 +53,12 @@ TEST(PolicyFile, RejectsWhatItDoesNotUnderstand) {
       {"rule = 3\n", Errc::parse_error, "array of tables"},
       {"[[rule]\n", Errc::parse_error, "line 1"},
       {"\xff\xfe = 1\n", Errc::parse_error, "line 1"},
+      // compact is suite 1 only: a recipient rule (suite 3 or 4) is never silently full-size
+      {"[[rule]]\nfilter = \"a\"\nrecipient = \"r\"\ncompact = true\n", Errc::parse_error, "'compact' needs suite 1"},
+      {"[[rule]]\nfilter = \"a\"\nrecipient = \"r\"\nsuite = 3\ncompact = true\n", Errc::parse_error,
+       "'compact' needs suite 1"},
+      {"[[rule]]\nfilter = \"a/{signer}\"\nrecipient = \"r\"\nsuite = 4\ncompact = true\n", Errc::parse_error,
+       "'compact' needs suite 1"},
   };
   for (const Case& c : cases) {
     Result<TopicPolicy> policy = parse_policy(c.text);
@@ -338,6 +344,8 @@ TEST(PolicyFile, RefusesBadSignedRules) {
       "[[rule]]\nfilter = \"a\"\nkey = \"k\"\ncompact = 1\n",
       "[[rule]]\nfilter = \"a\"\nkey = \"k\"\nsuite = 2\nsigners = \"b\"\ncompact = true\n",
       "[[rule]]\nfilter = \"a\"\nplaintext = true\ncompact = true\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"r\"\ncompact = true\n",
+      "[[rule]]\nfilter = \"a\"\nrecipient = \"r\"\ncompact = false\n",
   };
   for (const char* text : bad) {
     Result<TopicPolicy> r = parse_policy(text);

@@ -330,6 +330,8 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
     // Suite 3 (docs/SPEC.md, section 4b): `suite = 3` optional, no signers.
     const std::optional<std::string> name = recipient->value<std::string>();
     if (!name) return at(*recipient, "'recipient' must be a string");
+    // Envelope v3 is suite 1's only: never a silently full-size recipient rule.
+    if (const toml::node* n = rule.get("compact")) return at(*n, "'compact' needs suite 1 (a 'key' rule)");
     // With `signers`, suite 4 (signed and sealed, section 4c): `suite = 4` optional.
     const toml::node* list = rule.get("signers");
     const toml::node* suite_node = rule.get("suite");
