@@ -37,11 +37,15 @@ struct SealerOptions {
   // if its signing key pairs that are not retired are all of one name (a
   // device's keyring).
   std::string signer;
-  // Suite 3 (sealed to a recipient): a sealing session's ephemeral key pair
-  // is replaced, and the old secret wiped, once the session is this old (by
-  // its messages' timestamps), besides at fork(), set_keyring() and
-  // destruction. A device stolen while running can open at most what it
-  // sealed in its current session: the last this many ms. 0: never by age.
+  // Suites 3 and 4 (sealed to a recipient): at the first suite 3 or 4 seal
+  // once the session is this old (by its messages' timestamps and the
+  // clock), the ephemeral key pair is replaced and the old secret wiped;
+  // also at set_keyring(), after fork() and at destruction. No timer: the
+  // age is checked only inside that next seal, so an idle sealer keeps the
+  // secret until one of these. A device taken over while running can open
+  // what it sealed in its current session: messages spanning less than this
+  // many ms by their timestamps, which on an idle device may all be older
+  // than this. 0: never by age.
   uint64_t recipient_session_max_age_ms = kDefaultRecipientSessionMaxAgeMs;
 };
 
