@@ -148,7 +148,7 @@ struct SignedWorld {
 
 void BM_SealSigned(benchmark::State& state) { seal_loop(state, SignedWorld{}); }
 
-// The compact envelope (envelope v3, docs/SPEC.md section 4b): suite 1 on a
+// The compact envelope (envelope v3, docs/SPEC.md section 4d): suite 1 on a
 // compact rule; its overhead_bytes counter is the 36 bytes bench/plots.py plots.
 void BM_SealCompact(benchmark::State& state) { seal_loop(state, World{true}); }
 void BM_OpenCompact(benchmark::State& state) { open_loop(state, World{true}); }
