@@ -92,7 +92,8 @@ int export_public_keys(const KeyringArgs& args) {
 // line retires the trusted key of that ID if KEYRING holds one (revocation).
 int import_public_keys(const KeyringArgs& args) {
   // Public keys only: the file may be readable by others; its owner must
-  // still be this user or root (someone else could choose whom we trust).
+  // still be this user or root, and group and others may not write it
+  // (someone else could choose whom we trust): Keyring::load refuses both.
   Result<Keyring> imported = Keyring::load(args.file, LoadOptions{true});
   if (!imported) return fail(imported.error());
   Result<Keyring> keys = load_or_new_keyring(args.keyring);

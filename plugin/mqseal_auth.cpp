@@ -263,11 +263,19 @@ std::string replay_store(std::string_view value, Settings& settings) {
 // A value for log lines: everything between "://" and the last '@' (a
 // redis:// URL's user:password, which may hold '/' and '@') as ***; with an
 // '@' but no "://" before it (a typo such as redis:/:password@host),
-// everything before the last '@'.
+// everything before the last '@'. With no '@', everything after "://" (a
+// user:password typed without its @host) or, in a redis: typo, after
+// "redis"; a value with neither (a number, a file: path) is shown.
 std::string without_password(const std::string& url) {
   const size_t at = url.rfind('@');
-  if (at == std::string::npos) return printable(url.c_str());
   const size_t start = url.find("://");
+  if (at == std::string::npos) {
+    if (start != std::string::npos) return printable((url.substr(0, start + 3) + "***").c_str());
+    if (url.compare(0, kRedisStorePrefix.size(), kRedisStorePrefix) == 0) {
+      return std::string(kRedisStorePrefix) + "***";
+    }
+    return printable(url.c_str());
+  }
   if (start == std::string::npos || start > at) return printable(("***" + url.substr(at)).c_str());
   return printable((url.substr(0, start + 3) + "***" + url.substr(at)).c_str());
 }
@@ -354,6 +362,11 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   }
   if (!settings.replay_redis.empty()) {
     const std::string url = without_password(settings.replay_redis);
+    // Once the store is open, a URL without '@' named a host and port Redis
+    // answered on: the startup line shows it in full (a password is masked).
+    const std::string opened_url = settings.replay_redis.find('@') == std::string::npos
+                                       ? printable(settings.replay_redis.c_str())
+                                       : url;
     mqseal::RedisReplayStoreOptions redis_options;
     if (!settings.replay_namespace.empty()) redis_options.key_namespace = settings.replay_namespace;
     redis_options.capacity = room(mqseal::kMaxRedisReplayCapacity, "Redis replay store");
@@ -365,7 +378,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
                            store.error().message().c_str());
       return false;
     }
-    store_description = "redis " + url + ", namespace " + printable(redis_options.key_namespace.c_str()) + " (" +
+    store_description = "redis " + opened_url + ", namespace " + printable(redis_options.key_namespace.c_str()) + " (" +
                         std::to_string((*store)->remembered()) + " live tokens, room for " +
                         std::to_string(redis_options.capacity) + ")";
     replay_store = std::move(*store);

@@ -660,6 +660,19 @@ TEST_F(Cli, SigningKeysExportImportSignedRoundTripAndInspect) {
   // The backend: the topic key (copied as provisioning would) and device 7's public key.
   write_file(path("backend.keys"), device_text.substr(0, device_text.find("signing-ed25519")));
   write_file(path("device7.pub"), exported.out, 0644);
+  // Readable by others is fine for public keys; writable by others is not: another
+  // local user could choose whom we trust. Refused, and nothing written.
+  const std::string backend_before = read_file(path("backend.keys"));
+  for (mode_t mode : {0666, 0664, 0646, 0620, 0602}) {
+    ASSERT_EQ(::chmod(path("device7.pub").c_str(), mode), 0);
+    Outcome writable = run({"pubkey", "import", path("backend.keys"), path("device7.pub")});
+    EXPECT_EQ(writable.status, 3) << mode;
+    EXPECT_TRUE(contains(writable.err, path("device7.pub") + " is writable by group or others (chmod go-w it)"))
+        << mode << ": " << writable.err;
+    EXPECT_EQ(writable.out, "");
+    EXPECT_EQ(read_file(path("backend.keys")), backend_before) << mode;
+  }
+  ASSERT_EQ(::chmod(path("device7.pub").c_str(), 0644), 0);
   Outcome imported = run({"pubkey", "import", path("backend.keys"), path("device7.pub")});
   ASSERT_EQ(imported.status, 0) << imported.err;
   EXPECT_EQ(imported.out, "device-7 " + signer_id + "\n");

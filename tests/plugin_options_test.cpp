@@ -96,23 +96,32 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       // the replay store: memory, file:/absolute/path or redis://...; a bad
       // URL part is named, a password never logged, Redis must answer
       {{credentials, "plugin_opt_replay_store redis://127.0.0.1:0/0"},
-       "plugin_opt_replay_store 'redis://127.0.0.1:0/0': invalid argument: redis URL: port: '0'"},
+       "plugin_opt_replay_store 'redis://***': invalid argument: redis URL: port: not a whole number"},
       {{credentials, "plugin_opt_replay_store rediss://127.0.0.1:6380"}, "redis URL: scheme: rediss:// (TLS)"},
       {{credentials, "plugin_opt_replay_store redis://:top-secret@127.0.0.1:1/0"},
        "plugin_opt_replay_store 'redis://***@127.0.0.1:1/0': file input/output failed: Redis 127.0.0.1:1/0: cannot "
        "connect"},
       {{credentials, "plugin_opt_replay_store redis://:top-secret@127.0.0.1:1/x"},
-       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/x': invalid argument: redis URL: database: 'x'"},
+       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/x': invalid argument: redis URL: database: not a whole number"},
       // '/' and '@' in the password: masked to the last '@'; a redis:/ typo
       // is refused without echoing it
       {{credentials, "plugin_opt_replay_store redis://:top-secret/x@127.0.0.1:1/0"},
        "plugin_opt_replay_store 'redis://***@127.0.0.1:1/0': file input/output failed: Redis 127.0.0.1:1/0: cannot "
        "connect"},
       {{credentials, "plugin_opt_replay_store redis://u:top-secret@x/y@127.0.0.1:1/z"},
-       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/z': invalid argument: redis URL: database: 'z'"},
+       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/z': invalid argument: redis URL: database: not a whole number"},
       {{credentials, "plugin_opt_replay_store redis:/:top-secret@127.0.0.1:1/0"},
        "bad plugin_opt_replay_store '***@127.0.0.1:1/0': not a redis:// URL"},
       {{credentials, "plugin_opt_replay_store redis:top-secret@127.0.0.1"}, "not a redis:// URL"},
+      // No '@' (user:password typed without a host): everything after "://" is masked,
+      // and the store's error does not quote it either.
+      {{credentials, "plugin_opt_replay_store redis://user:top-secret"},
+       "plugin_opt_replay_store 'redis://***': invalid argument: redis URL: port: not a whole number"},
+      {{credentials, "plugin_opt_replay_store redis://:top-secret/0"},
+       "plugin_opt_replay_store 'redis://***': invalid argument: redis URL: host: empty"},
+      {{credentials, "plugin_opt_replay_store redis://top-secret_x:1/0"},
+       "plugin_opt_replay_store 'redis://***': invalid argument: redis URL: host: neither"},
+      {{credentials, "plugin_opt_replay_store redis:/user:top-secret"}, "bad plugin_opt_replay_store 'redis***': not a redis:// URL"},
       {{credentials, "plugin_opt_replay_store memory", "plugin_opt_replay_namespace plant-a"},
        "plugin_opt_replay_namespace is only for a redis:// replay store"},
       {{credentials, "plugin_opt_replay_store file:"},

@@ -4,6 +4,8 @@ forgeries refused with their typed error in on_refused."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Callable, Dict, Tuple
 
 import paho.mqtt.client as mqtt
@@ -40,6 +42,23 @@ def signed_policy() -> mqseal.TopicPolicy:
     policy.add_signed_rule("plant/{signer}/telemetry", "telemetry", [])
     policy.add_signed_rule("plant/+/cmd", "telemetry", ["backend"], retained="refuse")
     return policy
+
+
+def test_recipient_key_kinds_of_a_parsed_keyring() -> None:
+    """Suite 3's recipient lines read back as KeyKind members (not a ValueError)."""
+    doc = json.loads((Path(__file__).parent.parent / "vectors" / "recipient_v1.json").read_text())
+    files = [f for f in doc["keyring_files"] if f["expect"] == "ok"]
+    seen = set()
+    for f in files:
+        keys = mqseal.Keyring.parse(f["text"])
+        infos = {info.id: info for info in keys.list()}
+        for want in f["keys"]:
+            info = infos[want["id"]]
+            assert info.kind == mqseal.KeyKind[want["kind"]] and isinstance(info.kind, mqseal.KeyKind)
+            assert info.name == want["name"] and info.state == mqseal.KeyState[want["state"]]
+            seen.add(info.kind)
+    assert {mqseal.KeyKind.recipient, mqseal.KeyKind.recipient_public} <= seen
+    assert mqseal.KeyKind.recipient == 4 and mqseal.KeyKind.recipient_public == 5
 
 
 def test_key_kinds_export_and_rules() -> None:

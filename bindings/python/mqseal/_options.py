@@ -38,6 +38,10 @@ class KeyKind(enum.IntEnum):
     """An Ed25519 key pair under a signer name: this party signs as it (suite 2)."""
     trusted_signer = 3
     """Another party's Ed25519 public key under its signer name: verifies only."""
+    recipient = 4
+    """An X25519 key pair under a recipient name: opens what is sealed to its public half (suite 3)."""
+    recipient_public = 5
+    """A recipient's X25519 public key under its recipient name: seals to it, opens nothing."""
 
 
 if sys.version_info >= (3, 11):

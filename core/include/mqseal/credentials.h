@@ -146,7 +146,8 @@ class Credentials {
   [[nodiscard]] Result<std::string> serialize() const;  // caller wipes it
   // Refuses a file group or others can read unless
   // options.allow_insecure_permissions, and always one owned by neither the
-  // effective user nor root (insecure_permissions): as for keyring files
+  // effective user nor root or writable by group or others
+  // (insecure_permissions): as for keyring files
   // (mqseal/keyring.h). A parse_error says "PATH: line N: why".
   [[nodiscard]] static Result<Credentials> load(const std::string& path, LoadOptions options = {});
   [[nodiscard]] Status save(const std::string& path) const;  // atomic, mode 0600

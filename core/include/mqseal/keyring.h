@@ -23,7 +23,8 @@
 // or others can read unless LoadOptions::allow_insecure_permissions is set,
 // and always a file owned by neither the effective user nor root (another
 // user could have put keys of their choosing in it; root is accepted because
-// it can replace any file anyway). Both checks use fstat on the opened file.
+// it can replace any file anyway) or one group or others may write (for the
+// same reason). The checks use fstat on the opened file.
 //
 // Thread safety: const methods may run concurrently; mutation needs exclusive
 // access. Sealer and Opener take a std::shared_ptr<const Keyring>: to rotate,
@@ -81,8 +82,8 @@ inline constexpr uint64_t kMaxKeyringFileSize = 1 << 20;
 // How Keyring::load and Credentials::load treat the file's permissions.
 struct LoadOptions {
   // Also read a file that group or others may read (0640 for a service's
-  // group, say). A file owned by neither the effective user nor root is
-  // refused all the same.
+  // group, say). A file owned by neither the effective user nor root, or one
+  // group or others may write, is refused all the same.
   bool allow_insecure_permissions = false;
 };
 

@@ -136,7 +136,8 @@ Result<Endpoint> parse_url(std::string_view url) {
   if (url.substr(0, kScheme.size()) != kScheme) return bad_url("scheme", "not a redis:// URL");
   std::string_view rest = url.substr(kScheme.size());
   // user:password ends at the LAST '@' (the password may hold '/', '@', '?',
-  // '#'): no part quoted below comes from before it.
+  // '#'). No error below quotes any part of the URL: without an '@', a
+  // user:password typed without its host is read as host, port or database.
   const size_t at = rest.rfind('@');
   const std::string_view userinfo = at == std::string_view::npos ? std::string_view() : rest.substr(0, at);
   if (at != std::string_view::npos) rest.remove_prefix(at + 1);
@@ -147,8 +148,7 @@ Result<Endpoint> parse_url(std::string_view url) {
   if (slash != std::string_view::npos) {
     const std::string_view db = rest.substr(slash + 1);
     if (!parse_number(db, kMaxDatabase, e.db)) {
-      return bad_url("database", "'" + std::string(db) + "' is not a whole number from 0 to " +
-                                     std::to_string(kMaxDatabase));
+      return bad_url("database", "not a whole number from 0 to " + std::to_string(kMaxDatabase));
     }
   }
   if (at != std::string_view::npos) {
@@ -185,7 +185,7 @@ Result<Endpoint> parse_url(std::string_view url) {
     host = host.substr(1, close - 1);
     in6_addr address{};
     if (inet_pton(AF_INET6, std::string(host).c_str(), &address) != 1) {
-      return bad_url("host", "'[" + std::string(host) + "]' is not an IPv6 address");
+      return bad_url("host", "not an IPv6 address in brackets");
     }
   } else {
     const size_t colon = host.find(':');
@@ -197,12 +197,11 @@ Result<Endpoint> parse_url(std::string_view url) {
     in_addr address{};
     if (host.empty()) return bad_url("host", "empty");
     if (inet_pton(AF_INET, std::string(host).c_str(), &address) != 1 && !is_host_name(host)) {
-      return bad_url("host", "'" + std::string(host) +
-                                 "' is neither an IPv4 address, an IPv6 address in brackets, nor a host name");
+      return bad_url("host", "neither an IPv4 address, an IPv6 address in brackets, nor a host name");
     }
   }
   if (has_port && (!parse_number(port, kMaxPort, e.port) || e.port == 0)) {
-    return bad_url("port", "'" + std::string(port) + "' is not a whole number from 1 to " + std::to_string(kMaxPort));
+    return bad_url("port", "not a whole number from 1 to " + std::to_string(kMaxPort));
   }
   e.host = std::string(host);
   return e;

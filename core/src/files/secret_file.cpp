@@ -45,6 +45,11 @@ Result<Secret> read_secret_file(const std::string& path, bool allow_insecure_per
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !allow_insecure_permissions) {
     return Error(Errc::insecure_permissions, path + " (chmod 600 it)");
   }
+  // Never one group or others may write, whatever the options: whoever can
+  // write it chooses its keys (a public key file may be readable, not this).
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return Error(Errc::insecure_permissions, path + " is writable by group or others (chmod go-w it)");
+  }
   if (static_cast<uint64_t>(st.st_size) > max_size) {
     return Error(Errc::parse_error, path + " is larger than such a file can be");
   }
