@@ -122,6 +122,7 @@ bool is_namespace_char(char c) {
 struct Endpoint {
   std::string host;     // as the URL names it (an IPv6 address without brackets)
   std::string address;  // numeric, resolved once when the store is opened: what every connection dials
+  std::vector<std::string> candidates;  // every address the host resolved to, in the resolver's order
   uint32_t port = kDefaultPort;
   uint32_t db = 0;
   std::string user;           // empty: AUTH with the password alone
@@ -207,10 +208,21 @@ Result<Endpoint> parse_url(std::string_view url) {
   return e;
 }
 
-// The host's first address, and `where`. getaddrinfo blocks as long as the
-// system's resolver takes, once, when the store is opened; every later
-// connection dials the numeric address, so a reconnect (in a broker's one
-// thread) never waits for a resolver, only for its timeouts.
+// Dials `address` from now on; `where` names it.
+void use_address(Endpoint& e, const std::string& address) {
+  e.address = address;
+  const bool v6 = e.host.find(':') != std::string::npos;
+  e.where = "Redis " + (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port) + "/" + std::to_string(e.db);
+  if (e.address != e.host) e.where += " at " + e.address;
+}
+
+// Every address of the host, in the resolver's order (duplicates dropped).
+// getaddrinfo blocks as long as the system's resolver takes, once, when the
+// store is opened; the store then keeps the first address that connects
+// (a name such as localhost may give ::1 first while Redis listens on
+// 127.0.0.1 only), and every later connection dials that numeric address,
+// so a reconnect (in a broker's one thread) never waits for a resolver,
+// only for its timeouts.
 Status resolve(Endpoint& e) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -220,17 +232,18 @@ Status resolve(Endpoint& e) {
   if (rc != 0 || found == nullptr) {
     return Error(Errc::io_error, "redis URL: host: cannot resolve '" + e.host + "': " + gai_strerror(rc));
   }
-  char text[INET6_ADDRSTRLEN] = {};
-  const void* raw = found->ai_family == AF_INET6
-                        ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(found->ai_addr)->sin6_addr)
-                        : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(found->ai_addr)->sin_addr);
-  const bool ok = inet_ntop(found->ai_family, raw, text, sizeof text) != nullptr;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    if (a->ai_family != AF_INET && a->ai_family != AF_INET6) continue;
+    char text[INET6_ADDRSTRLEN] = {};
+    const void* raw = a->ai_family == AF_INET6
+                          ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr)
+                          : static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr);
+    if (inet_ntop(a->ai_family, raw, text, sizeof text) == nullptr) continue;
+    if (std::find(e.candidates.begin(), e.candidates.end(), text) == e.candidates.end()) e.candidates.emplace_back(text);
+  }
   freeaddrinfo(found);
-  if (!ok) return Error(Errc::io_error, "redis URL: host: cannot resolve '" + e.host + "'");
-  e.address = text;
-  const bool v6 = e.host.find(':') != std::string::npos;
-  e.where = "Redis " + (v6 ? "[" + e.host + "]" : e.host) + ":" + std::to_string(e.port) + "/" + std::to_string(e.db);
-  if (e.address != e.host) e.where += " at " + e.address;
+  if (e.candidates.empty()) return Error(Errc::io_error, "redis URL: host: cannot resolve '" + e.host + "'");
+  use_address(e, e.candidates.front());
   return {};
 }
 
@@ -289,10 +302,18 @@ class RedisStore final : public ReplayStore {
   RedisStore& operator=(const RedisStore&) = delete;
 
   // Connects (open_redis_replay_store): every failure refuses the opening.
+  // Connects to the host's addresses in turn and keeps the first that
+  // answers; the error is the last address's.
   Status open() {
     const SigpipeBlocked no_sigpipe;
     std::lock_guard<std::mutex> lock(mutex_);
-    return connect(deadline());
+    Status s;
+    for (const std::string& address : endpoint_.candidates) {
+      use_address(endpoint_, address);
+      s = connect(deadline());
+      if (s) return s;
+    }
+    return s;
   }
 
   Result<ClaimOutcome> claim(const ReplayClaim& c) override {
@@ -497,7 +518,7 @@ class RedisStore final : public ReplayStore {
     return Reply(static_cast<redisReply*>(raw));
   }
 
-  const Endpoint endpoint_;
+  Endpoint endpoint_;  // its address chosen by open(), then fixed
   const RedisReplayStoreOptions options_;
   mutable std::mutex mutex_;
   // Under mutex_:
