@@ -359,7 +359,13 @@ def test_groups_sharing_a_store_each_accept_a_message_once(
     keys, policy = keys_and_policy
     sealer = mqseal.Sealer(policy, keys)
     memory = mqseal.memory_replay_store()
-    for store_of in (lambda: mqseal.redis_replay_store(redis_url, capacity=QUOTA), lambda: memory):
+    def redis_store() -> mqseal.ReplayStore:
+        return mqseal.redis_replay_store(redis_url, capacity=QUOTA)
+
+    def memory_store() -> mqseal.ReplayStore:
+        return memory
+
+    for store_of in (redis_store, memory_store):
         members = {  # each member its own store object (a Redis connection of its own)
             group: [mqseal.Opener(policy, keys, replay_store=store_of(), replay_group=group) for _ in range(2)]
             for group in ("billing", "dashboard")

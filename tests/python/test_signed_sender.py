@@ -58,7 +58,7 @@ def test_recipient_key_kinds_of_a_parsed_keyring() -> None:
             assert info.name == want["name"] and info.state == mqseal.KeyState[want["state"]]
             seen.add(info.kind)
     assert {mqseal.KeyKind.recipient, mqseal.KeyKind.recipient_public} <= seen
-    assert mqseal.KeyKind.recipient == 4 and mqseal.KeyKind.recipient_public == 5
+    assert mqseal.KeyKind.recipient.value == 4 and mqseal.KeyKind.recipient_public.value == 5
 
 
 def test_key_kinds_export_and_rules() -> None:
