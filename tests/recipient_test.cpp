@@ -402,6 +402,7 @@ TEST(Recipient, SealsAndOpensInCallerMemory) {
                           opened_size, opened));
   EXPECT_EQ(opened_size, payload.size());
   EXPECT_EQ(out, payload);
+  EXPECT_EQ(opened.sequence, 0u);  // the refused attempt used no sequence number
 }
 
 TEST(Recipient, KeysInTheFileRoundTripAndExportOnlyThePublicHalf) {

@@ -136,6 +136,7 @@ TEST(SignedSender, SealsIntoCallerMemoryOnlyWithRoomForTheSignature) {
   Opened o = take(f.backend.open("plant/plant-7/telemetry", out, Delivery{false, kNow}));
   EXPECT_EQ(std::string(o.payload.begin(), o.payload.end()), reading);
   EXPECT_EQ(o.signer, "plant-7");
+  EXPECT_EQ(o.sequence, 0u);  // the refused attempt used no sequence number
 }
 
 TEST(SignedSender, EveryDeviceOnlyUnderItsOwnLevel) {

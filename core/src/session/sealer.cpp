@@ -49,6 +49,18 @@ void register_fork_handler() {
   std::call_once(once, [] { pthread_atfork(nullptr, nullptr, on_fork_child); });
 }
 
+// Bytes around the payload in an envelope sealed under `rule` (not plaintext).
+size_t overhead_of(const TopicRule& rule) {
+  if (rule.compact) return kEnvelopeOverheadCompact;
+  switch (rule.suite) {
+    case Suite::signed_sender: return kEnvelopeOverheadSigned;
+    case Suite::sealed_to_recipient: return kEnvelopeOverheadRecipient;
+    case Suite::signed_sealed: return kEnvelopeOverheadSignedSealed;
+    case Suite::symmetric: break;
+  }
+  return kEnvelopeOverhead;
+}
+
 }  // namespace
 
 struct Sealer::Impl {
@@ -117,6 +129,7 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
   internal::ScopedWipe wipe_signing(signing_key, sizeof signing_key);
   EnvelopeHeader header;
   bool recipient_starting = false;  // suite 3: this message begins an ephemeral key pair
+  size_t overhead = 0;              // the envelope's bytes around the payload, by the rule
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (Status s = impl_->resolver.resolve(topic, internal::kPrimaryKey, resolved); !s) {
@@ -124,15 +137,20 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
       return s;
     }
     if (resolved.rule->plaintext) return out.assign(payload);
-    if (resolved.rule->suite == Suite::signed_sender) {
-      Status s = payload.size() > kMaxSignedPayloadSize
-                     ? Status(Errc::payload_too_large)
-                     : internal::prepare_signing(impl_->resolver.keyring(), *resolved.rule, topic, impl_->signer,
-                                                 header, signing_key);
-      if (!s) {
-        out.clear();
-        return s;
-      }
+    // The envelope's size follows from the rule: a payload too large for
+    // it, or caller memory too small, is refused here, before any sequence
+    // number or session state is used and before the payload is read (the
+    // Python binding then seals again into as much as `out` asks for).
+    overhead = overhead_of(*resolved.rule);
+    Status s = payload.size() > kMaxEnvelopeSize - overhead ? Status(Errc::payload_too_large) : Status();
+    if (s && !out.fits(payload.size() + overhead)) s = internal::OutBuffer::too_small();
+    if (s && resolved.rule->suite == Suite::signed_sender) {
+      s = internal::prepare_signing(impl_->resolver.keyring(), *resolved.rule, topic, impl_->signer, header,
+                                    signing_key);
+    }
+    if (!s) {
+      out.clear();
+      return s;
     }
     if (impl_->fork_generation != g_fork_generation.load(std::memory_order_relaxed)) {
       impl_->new_session();
@@ -143,11 +161,8 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     const uint64_t now = impl_->clock ? impl_->clock() : system_time_ms();
     const bool signed_sealed = resolved.rule->suite == Suite::signed_sealed;
     if (resolved.rule->suite == Suite::sealed_to_recipient || signed_sealed) {
-      Status s = payload.size() > (signed_sealed ? kMaxSignedSealedPayloadSize : kMaxRecipientPayloadSize)
-                     ? Status(Errc::payload_too_large)
-                     : Status();
       // Suite 4: the signer first (no_primary_key, unauthorized_signer), as suite 2.
-      if (s && signed_sealed) {
+      if (signed_sealed) {
         s = internal::prepare_signing(impl_->resolver.keyring(), *resolved.rule, topic, impl_->signer, header,
                                       signing_key);
       }
@@ -185,14 +200,9 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
   if (header.suite != kSuiteSealedToRecipient && header.suite != kSuiteSignedSealed) header.key_id = resolved.key_id;
   // Every suite carries the retain flag; suite 4 signs it with the header.
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
+  out.reserve(payload.size() + overhead);  // outside the lock; a signature goes in without a copy
   if (header.suite == kSuiteSignedSealed) return seal_signed_sealed(topic, payload, header, resolved.key, signing_key, out);
   if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
-  // Caller memory must hold the signature too: said before anything is written.
-  if (!out.fits(payload.size() + kEnvelopeOverheadSigned)) {
-    out.clear();
-    return internal::OutBuffer::too_small();
-  }
-  out.reserve(payload.size() + kEnvelopeOverheadSigned);  // the signature goes in without a copy
   if (Status s = internal::seal_with_header(resolved.key, topic, header, payload, out); !s) return s;
   return internal::append_signature(signing_key, topic, out);
 }
