@@ -199,10 +199,9 @@ class Keyring {
 
  private:
   friend struct internal::KeyringAccess;
-  static Status parse_signature_line(Keyring& keyring, const internal::Line& line,
-                                     const std::vector<std::string_view>& tokens);
-  static Status parse_recipient_line(Keyring& keyring, const internal::Line& line,
-                                     const std::vector<std::string_view>& tokens);
+  // A signing, trusted-signer, recipient or recipient-public line.
+  static Status parse_asymmetric_line(Keyring& keyring, const internal::Line& line,
+                                      const std::vector<std::string_view>& tokens);
   struct Impl;
   std::unique_ptr<Impl> impl_;  // null only after a move
 };

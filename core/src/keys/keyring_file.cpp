@@ -58,76 +58,71 @@ bool parse_state(std::string_view text, KeyState& state) {
 
 }  // namespace
 
-Status Keyring::parse_signature_line(Keyring& keyring, const internal::Line& line,
-                                     const std::vector<std::string_view>& tokens) {
-  const bool signing = tokens[0] == kSigningTag;
-  if (tokens.size() != (signing ? kSigningFields : kTrustedFields)) return line.error("wrong number of fields");
-  if (!internal::valid_key_name(tokens[1])) return line.error("invalid signer name");
-  KeyId id = 0;
-  if (!parse_key_id(tokens[2], id) || id == 0) return line.error("key ID must be 8 hex digits, not 00000000");
-  if (keyring.impl_->find(id) != nullptr) return line.error("duplicate key ID");
-  KeyState state = KeyState::active;
-  if (!parse_state(tokens[3], state)) return line.error("unknown key state");
-  const KeyKind kind = signing ? KeyKind::signing : KeyKind::trusted_signer;
-  if (!signing && state == KeyState::primary) return line.error("a trusted signer's key is active or retired");
-  if (state == KeyState::primary && keyring.impl_->primary_of(tokens[1], kind) != nullptr) {
-    return line.error("second primary key for one signer");
-  }
-  const std::string_view public_hex = tokens[signing ? 5 : 4];
-  Impl::Entry entry;
-  if (state == KeyState::retired) {
-    if (public_hex != kRetiredMaterial || (signing && tokens[4] != kRetiredMaterial)) {
-      return line.error("retired key with key material");
-    }
-    entry.kind = kind;
-  } else {
-    SignerPublicKey pk{};
-    if (!internal::hex_decode(public_hex, pk.data(), pk.size())) {
-      return line.error("public key must be 64 hex digits");
-    }
-    if (!internal::ed25519::valid_public_key(pk.data())) return line.error("not a valid Ed25519 public key");
-    if (signing) {
-      Result<Key> seed = internal::KeyAccess::from_hex(tokens[4]);
-      if (!seed && seed.error() == Errc::invalid_argument) return line.error("seed must be 64 hex digits");
-      if (!seed) return std::move(seed).error();
-      Result<Impl::Entry> made = Impl::signing_entry(internal::KeyAccess::bytes(*seed));
-      if (!made) return std::move(made).error();
-      // The public key written next to the seed must be the seed's: a
-      // corrupted or edited line is refused instead of signing as nobody.
-      if (sodium_memcmp(made->public_key->data(), pk.data(), pk.size()) != 0) {
-        return line.error("public key does not match the seed");
-      }
-      entry = std::move(*made);
-    } else {
-      entry.kind = kind;
-      entry.public_key = pk;
-    }
-  }
-  entry.name = std::string(tokens[1]);
-  entry.id = id;
-  entry.state = state;
-  if (keyring.size() >= kMaxKeyringKeys) return line.error("too many keys");
-  keyring.impl_->append(std::move(entry));
-  return {};
-}
+namespace {
 
-Status Keyring::parse_recipient_line(Keyring& keyring, const internal::Line& line,
-                                     const std::vector<std::string_view>& tokens) {
-  const bool pair = tokens[0] == kRecipientTag;
+// What tells the two asymmetric algorithms' lines apart (section 8 of
+// docs/SPEC.md): NAME ID STATE [SECRET] PUBLIC, a key pair's line with its
+// secret (an Ed25519 seed, an X25519 scalar), a public key's line without.
+struct AsymmetricLine {
+  std::string_view pair_tag;
+  KeyKind pair_kind;
+  KeyKind public_kind;
+  bool public_may_be_primary;      // a trusted signer may not: receivers never seal with it
+  const char* invalid_name;        // the messages its errors give
+  const char* second_primary;
+  const char* secret_hex;
+  const char* mismatch;
+  bool (*valid_public)(const uint8_t*);
+  const char* invalid_public;
+  const char* unusable_secret;     // null: the entry maker's own error
+};
+
+constexpr AsymmetricLine kSignatureLine{kSigningTag,
+                                        KeyKind::signing,
+                                        KeyKind::trusted_signer,
+                                        false,
+                                        "invalid signer name",
+                                        "second primary key for one signer",
+                                        "seed must be 64 hex digits",
+                                        "public key does not match the seed",
+                                        internal::ed25519::valid_public_key,
+                                        "not a valid Ed25519 public key",
+                                        nullptr};
+constexpr AsymmetricLine kRecipientLine{kRecipientTag,
+                                        KeyKind::recipient,
+                                        KeyKind::recipient_public,
+                                        true,
+                                        "invalid recipient name",
+                                        "second primary key for one recipient",
+                                        "secret must be 64 hex digits",
+                                        "public key does not match the secret",
+                                        internal::x25519::valid_public_key,
+                                        "a low-order X25519 public key",
+                                        "unusable X25519 secret"};
+
+}  // namespace
+
+Status Keyring::parse_asymmetric_line(Keyring& keyring, const internal::Line& line,
+                                      const std::vector<std::string_view>& tokens) {
+  const bool recipient = tokens[0] == kRecipientTag || tokens[0] == kRecipientPublicTag;
+  const AsymmetricLine& as = recipient ? kRecipientLine : kSignatureLine;
+  const bool pair = tokens[0] == as.pair_tag;
   if (tokens.size() != (pair ? kSigningFields : kTrustedFields)) return line.error("wrong number of fields");
-  if (!internal::valid_key_name(tokens[1])) return line.error("invalid recipient name");
+  if (!internal::valid_key_name(tokens[1])) return line.error(as.invalid_name);
   KeyId id = 0;
   if (!parse_key_id(tokens[2], id) || id == 0) return line.error("key ID must be 8 hex digits, not 00000000");
   if (keyring.impl_->find(id) != nullptr) return line.error("duplicate key ID");
   KeyState state = KeyState::active;
   if (!parse_state(tokens[3], state)) return line.error("unknown key state");
-  const KeyKind kind = pair ? KeyKind::recipient : KeyKind::recipient_public;
+  const KeyKind kind = pair ? as.pair_kind : as.public_kind;
+  if (!pair && !as.public_may_be_primary && state == KeyState::primary) {
+    return line.error("a trusted signer's key is active or retired");
+  }
   if (state == KeyState::primary && keyring.impl_->primary_of(tokens[1], kind) != nullptr) {
-    return line.error("second primary key for one recipient");
+    return line.error(as.second_primary);
   }
   const std::string_view public_hex = tokens[pair ? 5 : 4];
   Impl::Entry entry;
-  entry.kind = kind;
   if (state == KeyState::retired) {
     if (public_hex != kRetiredMaterial || (pair && tokens[4] != kRetiredMaterial)) {
       return line.error("retired key with key material");
@@ -137,23 +132,25 @@ Status Keyring::parse_recipient_line(Keyring& keyring, const internal::Line& lin
     if (!internal::hex_decode(public_hex, pk.data(), pk.size())) {
       return line.error("public key must be 64 hex digits");
     }
-    if (!internal::x25519::valid_public_key(pk.data())) return line.error("a low-order X25519 public key");
+    if (!as.valid_public(pk.data())) return line.error(as.invalid_public);
     if (pair) {
       Result<Key> secret = internal::KeyAccess::from_hex(tokens[4]);
-      if (!secret && secret.error() == Errc::invalid_argument) return line.error("secret must be 64 hex digits");
+      if (!secret && secret.error() == Errc::invalid_argument) return line.error(as.secret_hex);
       if (!secret) return std::move(secret).error();
-      Result<Impl::Entry> made = Impl::recipient_entry(internal::KeyAccess::bytes(*secret));
-      if (!made) return line.error("unusable X25519 secret");
-      // The public key next to the secret must be the secret's: devices seal
-      // to the exported public key, so a mismatch would seal to nobody.
-      if (sodium_memcmp(pk.data(), made->public_key->data(), pk.size()) != 0) {
-        return line.error("public key does not match the secret");
-      }
+      const uint8_t* bytes = internal::KeyAccess::bytes(*secret);
+      Result<Impl::Entry> made = recipient ? Impl::recipient_entry(bytes) : Impl::signing_entry(bytes);
+      if (!made && as.unusable_secret != nullptr) return line.error(as.unusable_secret);
+      if (!made) return std::move(made).error();
+      // The public key written next to the secret must be the secret's: an
+      // edited line is refused instead of signing as nobody or sealing to
+      // nobody (devices seal to the exported public key).
+      if (sodium_memcmp(made->public_key->data(), pk.data(), pk.size()) != 0) return line.error(as.mismatch);
       entry = std::move(*made);
     } else {
       entry.public_key = pk;
     }
   }
+  entry.kind = kind;
   entry.name = std::string(tokens[1]);
   entry.id = id;
   entry.state = state;
@@ -198,8 +195,7 @@ Result<Keyring> Keyring::parse(std::string_view text) {
                         "'signing-ed25519 NAME ID STATE SEED PUBLIC', 'trusted-ed25519 NAME ID STATE PUBLIC', "
                         "'recipient-x25519 NAME ID STATE SECRET PUBLIC' or 'recipient-public-x25519 NAME ID STATE PUBLIC'");
     }
-    if (tokens[0] == kRecipientTag || tokens[0] == kRecipientPublicTag) return parse_recipient_line(keyring, line, tokens);
-    if (tokens[0] != kSymmetricTag) return parse_signature_line(keyring, line, tokens);
+    if (tokens[0] != kSymmetricTag) return parse_asymmetric_line(keyring, line, tokens);
     if (tokens.size() != 5 && tokens.size() != 9) return line.error("wrong number of fields");
     Impl::Entry entry;
     if (!internal::valid_key_name(tokens[1])) return line.error("invalid key name");
