@@ -195,7 +195,8 @@ struct RedisReplayStoreOptions {
 //   redis://[[user]:password@]host[:port][/db]
 // host an IPv4 address, an IPv6 address in brackets, or a DNS name, resolved
 // ONCE, here (blocking as long as the system's resolver takes: at startup),
-// to its first address, which every later connection dials (messages name
+// to its addresses; the first that answers (tried in the resolver's order)
+// is the one every later connection dials (messages name
 // it: "Redis host:port/db at address"); a name that moves to another
 // address needs the store opened again (a broker restarted); port 1..65535 (default 6379); db 0..65535 (default
 // 0); the password is sent with AUTH (with the user: Redis 6 ACLs), 1 to 512
