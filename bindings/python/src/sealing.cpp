@@ -86,9 +86,9 @@ void bind_sealing(py::module_& m) {
              // The envelope is sealed straight into the bytes object returned
              // (no copy out of a C++ buffer). A payload too large is refused
              // before anything is written: no memory for it. Suite 1's size is
-             // allocated; a signed rule's envelope is longer (its signature):
-             // the core then says how long, and it is sealed again into that
-             // much (the failed attempt used up a sequence number, nothing else).
+             // allocated; a suite 2, 3 or 4 rule's envelope is longer: the core
+             // then says how long, having used no sequence number and read no
+             // payload byte, and it is sealed again into that much.
              size_t capacity = n > kMaxPayloadSize ? 0 : sealed_size(n);
              py::bytes envelope = new_bytes(capacity);
              size_t size = 0;
