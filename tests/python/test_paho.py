@@ -57,6 +57,18 @@ def subscribe(client: Any, topic: str, qos: int = 1) -> None:
     assert done.wait(TIMEOUT), "no SUBACK"
 
 
+def listening(
+    client: mqtt.Client, policy: mqseal.TopicPolicy, keys: mqseal.Keyring, topic: str
+) -> Tuple[mqseal.paho.SealedClient, Inbox, Inbox]:
+    """`client` wrapped, its opened messages and its refusals recorded, subscribed to `topic`."""
+    sealed_client = mqseal.paho.wrap(client, policy, keys)
+    inbox, refused = Inbox(), Inbox()
+    sealed_client.on_message = inbox
+    sealed_client.on_refused = refused
+    subscribe(sealed_client, topic)
+    return sealed_client, inbox, refused
+
+
 def sealed(connect: Connect, keys_and_policy: KeysAndPolicy, **options: Any) -> mqseal.paho.SealedClient:
     keys, policy = keys_and_policy
     protocol = options.pop("protocol", mqtt.MQTTv311)

@@ -14,7 +14,7 @@ import pytest
 import mqseal
 import mqseal.paho
 
-from test_paho import Inbox, publish, subscribe
+from test_paho import listening, publish
 
 Connect = Callable[..., mqtt.Client]
 
@@ -152,11 +152,7 @@ def test_signed_round_trip_names_the_signer_and_forgeries_are_typed() -> None:
 def test_through_mosquitto_a_stolen_device_cannot_forge_or_disturb_another_stream(connect: Connect) -> None:
     devices, backend = provisioned(("device-7", "device-8"))
     policy = signed_policy()
-    subscriber = mqseal.paho.wrap(connect(), policy, backend)
-    inbox, refused = Inbox(), Inbox()
-    subscriber.on_message = inbox
-    subscriber.on_refused = refused
-    subscribe(subscriber, "plant/#")
+    subscriber, inbox, refused = listening(connect(), policy, backend, "plant/#")
 
     device8 = mqseal.paho.wrap(connect(), policy, devices["device-8"])
     publish(device8, "plant/device-8/telemetry", b"reading 1")

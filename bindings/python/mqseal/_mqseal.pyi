@@ -89,7 +89,8 @@ class KeyInfo(metaclass=_Pybind11Type):
     def kind(self) -> KeyKind: ...
     @property
     def public_key(self) -> bytes | None:
-        """A signing key pair's or trusted signer's Ed25519 public key (None when retired, or symmetric)."""
+        """The public key: Ed25519 of a signing key pair or trusted signer, X25519 of a recipient key pair or
+        recipient public key (None when retired, or symmetric)."""
 
 class Keyring(metaclass=_Pybind11Type):
     """Named sets of keys, one primary per name (add, roll out, promote, retire)."""
@@ -110,6 +111,19 @@ class Keyring(metaclass=_Pybind11Type):
         """Adds the Ed25519 key pair of a 32-byte seed with a chosen ID (import, test vectors)."""
     def add_trusted_signer(self, signer: str, id: int, public_key: Buffer) -> None:
         """Trusts another party's 32-byte Ed25519 public key to sign as `signer` (retire it to revoke)."""
+    def generate_recipient_key(self, recipient: str) -> int:
+        """Adds a fresh X25519 key pair under recipient name `recipient` (suites 3 and 4); returns its ID.
+
+        Only this key pair opens what is sealed to its public half (export_public() hands that out).
+        The first of a recipient is primary; later ones are active until promoted.
+        """
+    def add_recipient_key_with_id(self, recipient: str, id: int, secret: Key) -> None:
+        """Adds the X25519 key pair of a 32-byte secret scalar with a chosen ID (import, test vectors)."""
+    def add_recipient_public(self, recipient: str, id: int, public_key: Buffer) -> None:
+        """A recipient's 32-byte X25519 public key (what a device holds): seals to it, opens nothing.
+
+        InvalidArgumentError for a key that is not 32 bytes or is a low-order point.
+        """
     def promote(self, id: int) -> None:
         """Makes `id` the primary of its name; the old primary becomes active."""
     def retire(self, id: int) -> None:
@@ -119,9 +133,11 @@ class Keyring(metaclass=_Pybind11Type):
     def primary_signing_key(self, signer: str) -> int:
         """The primary signing key ID of signer name `signer` (KeyNotFoundError if none)."""
     def public_key(self, id: int) -> bytes:
-        """The Ed25519 public key of a signing key pair or trusted signer key."""
+        """The public key of a signing key pair or trusted signer (Ed25519), or of a recipient key pair or
+        recipient public key (X25519)."""
     def export_public(self) -> str:
-        """A keyring file of the public halves only (trusted-ed25519 lines): for receivers to parse()."""
+        """A keyring file of the public halves only, no secret: trusted-ed25519 lines for signing keys (for
+        receivers) and recipient-public-x25519 lines for recipient keys (for devices), to parse()."""
     def info(self, id: int) -> KeyInfo:
         """Name and state of a key ID."""
     def list(self) -> list[KeyInfo]:
@@ -139,7 +155,7 @@ class Keyring(metaclass=_Pybind11Type):
         """A keyring from the file format's text (an export_public() export, say)."""
 
 class TopicRule(metaclass=_Pybind11Type):
-    """One policy rule: an MQTT filter and a key name, or plaintext."""
+    """One policy rule: an MQTT filter and a key name, a recipient, or plaintext."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         """Not constructible from Python (TypeError): TopicPolicy.add_rule() makes them."""
@@ -147,7 +163,8 @@ class TopicRule(metaclass=_Pybind11Type):
     @property
     def filter(self) -> str: ...
     @property
-    def key_name(self) -> str: ...
+    def key_name(self) -> str:
+        """The key name; for suites 3 and 4 the recipient name; empty for a plaintext rule."""
     @property
     def plaintext(self) -> bool: ...
     @property
@@ -157,10 +174,17 @@ class TopicRule(metaclass=_Pybind11Type):
     def retained_max_age_ms(self) -> Optional[int]: ...
     @property
     def suite(self) -> int:
-        """1: sealed by any key holder; 2: signed by an authorised signer."""
+        """1: sealed by any key holder; 2: signed by an authorised signer; 3: sealed to a recipient;
+        4: signed by an authorised signer, then sealed to a recipient."""
     @property
     def signers(self) -> list[str]:
-        """A signed rule's signer names authorised on every topic it wins."""
+        """A signed rule's (suite 2 or 4) signer names authorised on every topic it wins."""
+    @property
+    def recipient(self) -> Optional[str]:
+        """Suites 3 and 4: the recipient name whose key pair alone opens; None otherwise."""
+    @property
+    def compact(self) -> bool:
+        """Suite 1 in the compact envelope (envelope v3, 36 bytes of overhead)."""
 
 class TopicPolicy(metaclass=_Pybind11Type):
     """Which key protects which topic; the most specific filter wins; fail closed."""
@@ -192,6 +216,44 @@ class TopicPolicy(metaclass=_Pybind11Type):
 
         `signers` are authorised on every topic the filter matches; a filter level written
         {signer} authorises the signer whose name equals the topic's level there.
+        """
+    def add_recipient_rule(
+        self,
+        filter: str,
+        recipient: str,
+        *,
+        retained: Optional[Retained] = None,
+        retained_max_age_ms: Optional[int] = None,
+    ) -> None:
+        """Sealed to a recipient (suite 3): only the key pair of recipient name `recipient` opens.
+
+        A sealer needs only the recipient's public key (add_recipient_public); it seals to the primary
+        one of that name. It does not say who sealed: anyone holding the public key can.
+        """
+    def add_signed_recipient_rule(
+        self,
+        filter: str,
+        recipient: str,
+        signers: list[str],
+        *,
+        retained: Optional[Retained] = None,
+        retained_max_age_ms: Optional[int] = None,
+    ) -> None:
+        """Signed, then sealed to a recipient (suite 4): signers as add_signed_rule, sealing as add_recipient_rule.
+
+        The signature is inside the encryption: observers do not learn the signer.
+        """
+    def add_compact_rule(
+        self,
+        filter: str,
+        key_name: str,
+        *,
+        retained: Optional[Retained] = None,
+        retained_max_age_ms: Optional[int] = None,
+    ) -> None:
+        """As add_rule, in the compact envelope (envelope v3: 36 bytes of overhead instead of 55).
+
+        Receivers refuse a v1/v2 envelope on a compact rule and a compact one on any other rule.
         """
     def add_plaintext_rule(self, filter: str) -> None:
         """Topics matching `filter` pass through unsealed."""
@@ -245,10 +307,10 @@ class Opened(metaclass=_Pybind11Type):
         """Sealed to be retained and delivered from the broker's retained store."""
     @property
     def signer(self) -> str:
-        """Suite 2: the verified signer's name; empty otherwise."""
+        """Suites 2 and 4: the verified signer's name; empty otherwise."""
     @property
     def signer_key_id(self) -> int:
-        """Suite 2: the ID of the key that signed it; 0 otherwise."""
+        """Suites 2 and 4: the ID of the key that signed it; 0 otherwise."""
 
 class Opener(metaclass=_Pybind11Type):
     """Opens sealed payloads on receipt, with replay protection. Keeps a snapshot of the keyring."""
@@ -404,7 +466,7 @@ class EnvelopeHeader(metaclass=_Pybind11Type):
     def sequence(self) -> int: ...
     @property
     def signer_key_id(self) -> int:
-        """Suite 2: the signer's key ID (unverified until opened); 0 otherwise."""
+        """Suite 2: the signer's key ID (unverified until opened); 0 otherwise (suite 4 hides it inside)."""
 
 def parse_header(envelope: Buffer) -> EnvelopeHeader:
     """The header of an envelope, read without a key. Proves nothing until opened."""

@@ -93,7 +93,7 @@ class SealerOptions:
     topic_cache_capacity: int = _DEFAULT["topic_cache_capacity"]
     """Concrete topics whose derived keys stay cached."""
     signer: str = ""
-    """The signer name to sign as on signed rules (suite 2), with its primary signing key.
+    """The signer name to sign as on signed rules (suites 2 and 4), with its primary signing key.
     Empty: the keyring's only signer name (a device's keyring)."""
 
 

@@ -23,7 +23,8 @@ class Sealer(_mqseal.Sealer):
     seal(topic, payload, *, retain=False) returns the envelope for `payload` on `topic`
     (unchanged for plaintext-rule topics); retain=True seals the intent to publish it with
     MQTT's retain flag: publish it with retain exactly then. set_keyring() rotates.
-    On signed rules (suite 2) it signs as `signer` (default: the keyring's only signer name).
+    On signed rules (suites 2 and 4) it signs as `signer`, with that name's primary signing key
+    (default: the keyring's only signer name; a keyring holding several needs one named).
     """
 
     __slots__ = ()

@@ -100,6 +100,19 @@ void bind_keys(py::module_& m) {
              check(k.add_trusted_signer(signer, id, BytesLike(public_key).view()));
            },
            py::arg("signer"), py::arg("id"), py::arg("public_key"))
+      .def("generate_recipient_key",
+           [](Keyring& k, const std::string& recipient) { return unwrap(k.generate_recipient_key(recipient)); },
+           py::arg("recipient"))
+      .def("add_recipient_key_with_id",
+           [](Keyring& k, const std::string& recipient, KeyId id, const Key& secret) {
+             check(k.add_recipient_key_with_id(recipient, id, secret));
+           },
+           py::arg("recipient"), py::arg("id"), py::arg("secret"))
+      .def("add_recipient_public",
+           [](Keyring& k, const std::string& recipient, KeyId id, py::handle public_key) {
+             check(k.add_recipient_public(recipient, id, BytesLike(public_key).view()));
+           },
+           py::arg("recipient"), py::arg("id"), py::arg("public_key"))
       .def("promote", [](Keyring& k, KeyId id) { check(k.promote(id)); }, py::arg("id"))
       .def("retire", [](Keyring& k, KeyId id) { check(k.retire(id)); }, py::arg("id"))
       .def("primary", [](const Keyring& k, const std::string& name) { return unwrap(k.primary(name)); }, py::arg("name"))

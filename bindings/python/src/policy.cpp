@@ -27,6 +27,30 @@ std::optional<RetainedRule> retained_rule(const std::optional<std::string>& reta
   return rule;
 }
 
+bool sealed_to_recipient(const TopicRule& r) {
+  return r.suite == Suite::sealed_to_recipient || r.suite == Suite::signed_sealed;
+}
+
+std::string rule_repr(const TopicRule& r) {
+  std::string retained;
+  if (r.retained) {
+    retained = r.retained->policy == RetainedPolicy::refuse
+                   ? ", retained='refuse'"
+                   : ", retained='accept', retained_max_age_ms=" + std::to_string(r.retained->max_age_ms);
+  }
+  std::string protection;
+  if (r.plaintext) {
+    protection = "plaintext=True";
+  } else if (sealed_to_recipient(r)) {
+    protection = "recipient='" + r.key_name + "'";
+  } else {
+    protection = "key_name='" + r.key_name + "'";
+  }
+  const std::string suite = r.suite == Suite::symmetric ? "" : ", suite=" + std::to_string(static_cast<int>(r.suite));
+  return "TopicRule(filter='" + r.filter + "', " + protection + suite + (r.compact ? ", compact=True" : "") +
+         retained + ")";
+}
+
 }  // namespace
 
 void bind_policy(py::module_& m) {
@@ -45,17 +69,13 @@ void bind_policy(py::module_& m) {
                                if (!r.retained || r.retained->policy == RetainedPolicy::refuse) return std::nullopt;
                                return r.retained->max_age_ms;
                              })
-      .def("__repr__", [](const TopicRule& r) {
-        std::string retained;
-        if (r.retained) {
-          retained = r.retained->policy == RetainedPolicy::refuse
-                         ? ", retained='refuse'"
-                         : ", retained='accept', retained_max_age_ms=" + std::to_string(r.retained->max_age_ms);
-        }
-        return "TopicRule(filter='" + r.filter + "', " +
-               (r.plaintext ? std::string("plaintext=True") : "key_name='" + r.key_name + "'") +
-               (r.suite == Suite::signed_sender ? ", suite=2" : "") + retained + ")";
-      });
+      .def_property_readonly("recipient",
+                             [](const TopicRule& r) -> std::optional<std::string> {
+                               if (!sealed_to_recipient(r)) return std::nullopt;
+                               return r.key_name;
+                             })
+      .def_readonly("compact", &TopicRule::compact)
+      .def("__repr__", &rule_repr);
 
   py::class_<TopicPolicy>(m, "TopicPolicy", "Which key protects which topic; the most specific filter wins; fail closed.")
       .def(py::init<>())
@@ -74,6 +94,29 @@ void bind_policy(py::module_& m) {
            },
            py::arg("filter"), py::arg("key_name"), py::arg("signers"), py::kw_only(),
            py::arg("retained") = py::none(), py::arg("retained_max_age_ms") = py::none())
+      .def("add_recipient_rule",
+           [](TopicPolicy& p, const std::string& filter, const std::string& recipient,
+              std::optional<std::string> retained, std::optional<uint64_t> retained_max_age_ms) {
+             check(p.add_recipient_rule(filter, recipient, retained_rule(retained, retained_max_age_ms)));
+           },
+           py::arg("filter"), py::arg("recipient"), py::kw_only(), py::arg("retained") = py::none(),
+           py::arg("retained_max_age_ms") = py::none())
+      .def("add_signed_recipient_rule",
+           [](TopicPolicy& p, const std::string& filter, const std::string& recipient,
+              std::vector<std::string> signers, std::optional<std::string> retained,
+              std::optional<uint64_t> retained_max_age_ms) {
+             check(p.add_signed_recipient_rule(filter, recipient, std::move(signers),
+                                               retained_rule(retained, retained_max_age_ms)));
+           },
+           py::arg("filter"), py::arg("recipient"), py::arg("signers"), py::kw_only(),
+           py::arg("retained") = py::none(), py::arg("retained_max_age_ms") = py::none())
+      .def("add_compact_rule",
+           [](TopicPolicy& p, const std::string& filter, const std::string& key, std::optional<std::string> retained,
+              std::optional<uint64_t> retained_max_age_ms) {
+             check(p.add_compact_rule(filter, key, retained_rule(retained, retained_max_age_ms)));
+           },
+           py::arg("filter"), py::arg("key_name"), py::kw_only(), py::arg("retained") = py::none(),
+           py::arg("retained_max_age_ms") = py::none())
       .def("add_plaintext_rule", [](TopicPolicy& p, const std::string& filter) { check(p.add_plaintext_rule(filter)); },
            py::arg("filter"))
       .def("resolve", [](const TopicPolicy& p, const std::string& topic) { return *unwrap(p.resolve(topic)); },

@@ -48,7 +48,7 @@ struct PyOpened {
   py::bytes sender;
   uint64_t sequence;
   bool retained;
-  std::string signer;  // suite 2: the verified signer's name; empty otherwise
+  std::string signer;  // suites 2 and 4: the verified signer's name; empty otherwise
   KeyId signer_key_id;
 };
 

@@ -1,0 +1,371 @@
+"""Suites 3 (sealed to a recipient) and 4 (signed, then sealed) and the compact envelope from
+Python: the known answers of recipient_v1.json, a stolen device that cannot read what it or
+its peers sealed, the signer of suite 4, downgrades refused, bad keys refused with typed
+errors, the Sealer's choice of signer, and through paho-mqtt and a real mosquitto the
+refused-message callback's reasons."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, Tuple
+
+import paho.mqtt.client as mqtt
+import pytest
+
+import mqseal
+import mqseal.paho
+
+from test_paho import listening, publish
+
+Connect = Callable[..., mqtt.Client]
+
+VECTORS = Path(__file__).parent.parent / "vectors" / "recipient_v1.json"
+RECIPIENT_OVERHEAD = 87  # suite 3: docs/SPEC.md, section 4b
+SIGNED_SEALED_OVERHEAD = 155  # suite 4: section 4c
+COMPACT_OVERHEAD = 36  # envelope v3: section 4d
+BACKEND_KEY_ID = 0xB0
+TOPIC_KEY_ID = 0x100
+
+
+def outcome(call: Callable[[], Any]) -> Tuple[str, Any]:
+    """("ok", what it returned) or (the error's stable name, None); other exceptions propagate."""
+    try:
+        return "ok", call()
+    except mqseal.Error as e:
+        return e.code, None
+
+
+# ---- known answers ----
+
+
+def test_recipient_vectors_open_from_python() -> None:
+    """Every envelope of recipient_v1.json opens, or is refused with its error, as the vectors say."""
+    doc = json.loads(VECTORS.read_text())
+    receiver = mqseal.Keyring()
+    for k in doc["keys"]:
+        receiver.add_with_id(k["name"], k["id"], mqseal.Key.from_bytes(bytes.fromhex(k["material"])))
+    for k in doc["recipients"]:
+        if k["state"] == "retired":  # only its ID is kept: added with any secret, then retired
+            receiver.add_recipient_key_with_id(k["name"], k["id"], mqseal.Key.from_bytes(bytes([7]) * 32))
+            receiver.retire(k["id"])
+        else:
+            receiver.add_recipient_key_with_id(k["name"], k["id"], mqseal.Key.from_bytes(bytes.fromhex(k["secret"])))
+            assert receiver.public_key(k["id"]).hex() == k["public"]
+            assert receiver.info(k["id"]).kind == mqseal.KeyKind.recipient
+    for k in doc["signing"]:
+        receiver.add_trusted_signer(k["name"], k["id"], bytes.fromhex(k["public"]))
+    policy = mqseal.TopicPolicy()
+    for rule in doc["policy"]:
+        if "key" in rule:
+            policy.add_rule(rule["filter"], rule["key"])
+        elif rule.get("suite") == 4:
+            policy.add_signed_recipient_rule(rule["filter"], rule["recipient"], rule["signers"])
+        else:
+            policy.add_recipient_rule(rule["filter"], rule["recipient"])
+
+    seen: Dict[str, int] = {}
+    for v in doc["vectors"]:
+        opener = mqseal.Opener(policy, receiver)  # a fresh receiver for each
+        o = v["open"]
+        got, opened = outcome(
+            lambda: opener.open(o["topic"], bytes.fromhex(v["envelope"]), retained=o["retained"], now_ms=int(o["now_ms"]))
+        )
+        assert got == v["expect"], v["name"]
+        if opened is not None:
+            assert opened.payload.hex() == v["payload"], v["name"]
+            assert opened.signer == v.get("signer", ""), v["name"]
+            assert opened.sequence == int(v["sequence"]) and opened.timestamp_ms == int(v["timestamp_ms"])
+            seen[f"suite {v['suite']}"] = seen.get(f"suite {v['suite']}", 0) + 1
+        else:
+            seen["refused"] = seen.get("refused", 0) + 1
+    assert seen == {"suite 3": 8, "suite 4": 2, "refused": 34}
+
+
+def test_recipient_keyring_files_of_the_vectors() -> None:
+    """Recipient lines parse (or are refused as parse_error: truncated, low-order, mismatched keys)
+    and export as the vectors say, with their public keys and kinds."""
+    doc = json.loads(VECTORS.read_text())
+    refused = 0
+    for case in doc["keyring_files"]:
+        got, keys = outcome(lambda: mqseal.Keyring.parse(case["text"]))
+        assert got == case["expect"], case["name"]
+        if keys is None:
+            refused += 1
+            continue
+        assert keys.export_public() == case["public_export"], case["name"]
+        infos = keys.list()
+        assert [(i.id, i.kind.name) for i in infos] == [(k["id"], k["kind"]) for k in case["keys"]]
+        for info, want in zip(infos, case["keys"]):
+            if "public" in want:
+                assert info.public_key is not None and info.public_key.hex() == want["public"], case["name"]
+    assert refused >= 12
+
+
+# ---- suite 3: a stolen device reads nothing ----
+
+
+def provision_recipient() -> Tuple[mqseal.Keyring, mqseal.Keyring, mqseal.Keyring]:
+    """The backend (the recipient key pair and the topic key), and two devices holding the same
+    topic key and, from the backend's public export, only the recipient's public key."""
+    topic_key = mqseal.Key.generate()
+    backend = mqseal.Keyring()
+    backend.add_with_id("telemetry", TOPIC_KEY_ID, topic_key)
+    backend.add_recipient_key_with_id("backend", BACKEND_KEY_ID, mqseal.Key.generate())
+    devices = []
+    for _ in range(2):
+        device = mqseal.Keyring.parse(backend.export_public())
+        device.add_with_id("telemetry", TOPIC_KEY_ID, topic_key)
+        devices.append(device)
+    return backend, devices[0], devices[1]
+
+
+def recipient_policy() -> mqseal.TopicPolicy:
+    policy = mqseal.TopicPolicy()
+    policy.add_rule("plant/+/telemetry", "telemetry")
+    policy.add_recipient_rule("plant/+/report", "backend")
+    return policy
+
+
+def test_suite_3_only_the_recipient_opens() -> None:
+    backend, device7, device8 = provision_recipient()
+    public = device7.info(BACKEND_KEY_ID)
+    assert public.kind == mqseal.KeyKind.recipient_public and public.state == mqseal.KeyState.primary
+    assert public.public_key == backend.public_key(BACKEND_KEY_ID) and "recipient_public" in repr(public)
+    assert "recipient-public-x25519 backend" in backend.export_public()
+
+    policy = recipient_policy()
+    rule = policy.resolve("plant/7/report")
+    assert (rule.suite, rule.recipient, rule.key_name, rule.compact) == (3, "backend", "backend", False)
+    assert repr(rule) == "TopicRule(filter='plant/+/report', recipient='backend', suite=3)"
+    assert policy.resolve("plant/7/telemetry").recipient is None
+
+    sealer = mqseal.Sealer(policy, device7)
+    envelope = sealer.seal("plant/7/report", b"21.5 C")
+    assert len(envelope) == 6 + RECIPIENT_OVERHEAD
+    header = mqseal.parse_header(envelope)
+    assert (header.suite, header.key_id, header.signer_key_id) == (3, BACKEND_KEY_ID, 0)
+    opened = mqseal.Opener(policy, backend).open("plant/7/report", envelope)
+    assert (opened.payload, opened.signer, opened.key_id) == (b"21.5 C", "", BACKEND_KEY_ID)
+
+    # The device that sealed it and another device with the same keys: a public key opens nothing.
+    for device in (device7, device8):
+        with pytest.raises(mqseal.KeyNotFoundError) as refused:
+            mqseal.Opener(policy, device).open("plant/7/report", envelope)
+        assert refused.value.code == "unknown_key"
+    # While suite 1 on the same keyrings opens for every device.
+    telemetry = sealer.seal("plant/7/telemetry", b"t")
+    assert mqseal.Opener(policy, device8).open("plant/7/telemetry", telemetry).payload == b"t"
+
+    # A receiver with another private key under the backend's ID: typed, not a crash.
+    impostor = mqseal.Keyring()
+    impostor.add_recipient_key_with_id("backend", BACKEND_KEY_ID, mqseal.Key.generate())
+    with pytest.raises(mqseal.AuthenticationError) as wrong:
+        mqseal.Opener(policy, impostor).open("plant/7/report", envelope)
+    assert wrong.value.code == "authentication_failed"
+
+
+def test_suite_3_bad_keys_and_downgrades_are_typed_errors() -> None:
+    backend, device7, _ = provision_recipient()
+    public = backend.public_key(BACKEND_KEY_ID)
+    keys = mqseal.Keyring()
+    for bad in (public[:31], public[:1], b"", public + b"\x00", bytes(32), b"\x01" + bytes(31)):
+        with pytest.raises(mqseal.InvalidArgumentError) as refused:
+            keys.add_recipient_public("backend", 0x7, bad)  # truncated, lengthened, low-order
+        assert refused.value.code == "invalid_argument"
+    keys.add_recipient_public("backend", 0x7, bytearray(public))
+    with pytest.raises(mqseal.InvalidArgumentError):
+        keys.add_recipient_public("backend", 0x7, public)  # the ID is taken
+    with pytest.raises(mqseal.InvalidArgumentError):
+        keys.add_recipient_key_with_id("bad name!", 0x8, mqseal.Key.generate())
+    generated = keys.generate_recipient_key("archive")
+    assert keys.info(generated).kind == mqseal.KeyKind.recipient and len(keys.public_key(generated)) == 32
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.TopicPolicy().add_recipient_rule("a/+", "bad name!")
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.TopicPolicy().add_recipient_rule("a/+", "backend", retained_max_age_ms=5)
+
+    # A sealer without the recipient's key: typed, nothing sealed.
+    nokey = mqseal.Keyring()
+    nokey.add_with_id("telemetry", TOPIC_KEY_ID, mqseal.Key.generate())
+    with pytest.raises(mqseal.KeyNotFoundError):
+        mqseal.Sealer(recipient_policy(), nokey).seal("plant/7/report", b"x")
+
+    # No downgrade either way between suites 1 and 3 on one topic.
+    policy = recipient_policy()
+    as_suite_1 = mqseal.TopicPolicy()
+    as_suite_1.add_rule("plant/+/report", "telemetry")
+    suite1 = mqseal.Sealer(as_suite_1, device7).seal("plant/7/report", b"x")
+    with pytest.raises(mqseal.FormatError) as downgraded:
+        mqseal.Opener(policy, backend).open("plant/7/report", suite1)
+    assert downgraded.value.code == "wrong_suite_for_topic"
+    suite3 = mqseal.Sealer(policy, device7).seal("plant/7/report", b"x")
+    as_suite_4 = mqseal.TopicPolicy()
+    as_suite_4.add_signed_recipient_rule("plant/+/report", "backend", ["device-7"])
+    with pytest.raises(mqseal.FormatError) as upgraded:
+        mqseal.Opener(as_suite_4, backend).open("plant/7/report", suite3)
+    assert upgraded.value.code == "wrong_suite_for_topic"
+
+
+# ---- suite 4: signed, then sealed ----
+
+
+def provision_signed_sealed(names: Tuple[str, ...]) -> Tuple[mqseal.Keyring, Dict[str, mqseal.Keyring]]:
+    """The backend (recipient key pair, trusted signers) and one keyring per device (its own
+    signing key pair and the recipient's public key)."""
+    backend = mqseal.Keyring()
+    backend.add_recipient_key_with_id("backend", BACKEND_KEY_ID, mqseal.Key.generate())
+    devices: Dict[str, mqseal.Keyring] = {}
+    for name in names:
+        device = mqseal.Keyring.parse(backend.export_public())
+        signing = device.generate_signing_key(name)
+        backend.add_trusted_signer(name, signing, device.public_key(signing))
+        devices[name] = device
+    return backend, devices
+
+
+def signed_sealed_policy() -> mqseal.TopicPolicy:
+    policy = mqseal.TopicPolicy()
+    policy.add_signed_recipient_rule("plant/{signer}/private", "backend", [])
+    policy.add_signed_recipient_rule("plant/+/orders", "backend", ["device-8"], retained="refuse")
+    return policy
+
+
+def test_suite_4_reports_the_signer_and_refuses_an_unauthorized_one() -> None:
+    backend, devices = provision_signed_sealed(("device-7", "device-8"))
+    policy = signed_sealed_policy()
+    rule = policy.resolve("plant/7/orders")
+    assert (rule.suite, rule.recipient, rule.signers) == (4, "backend", ["device-8"])
+    assert repr(rule) == "TopicRule(filter='plant/+/orders', recipient='backend', suite=4, retained='refuse')"
+
+    opener = mqseal.Opener(policy, backend)
+    envelope = mqseal.Sealer(policy, devices["device-7"]).seal("plant/device-7/private", b"valve 3 open")
+    assert len(envelope) == len(b"valve 3 open") + SIGNED_SEALED_OVERHEAD
+    assert mqseal.parse_header(envelope).signer_key_id == 0  # the signer is inside the encryption
+    opened = opener.open("plant/device-7/private", envelope)
+    assert opened.payload == b"valve 3 open"
+    assert opened.signer == "device-7"
+    assert opened.signer_key_id == devices["device-7"].primary_signing_key("device-7")
+    assert "signed by device-7" in repr(opened)
+    # Another device holds the recipient's public key only: it cannot read device 7's message.
+    with pytest.raises(mqseal.KeyNotFoundError):
+        mqseal.Opener(policy, devices["device-8"]).open("plant/device-7/private", envelope)
+
+    # Device 7 under device 8's level, with an attacker's policy that lets its own Sealer.
+    forging = mqseal.TopicPolicy()
+    forging.add_signed_recipient_rule("plant/+/private", "backend", ["device-7"])
+    forged = mqseal.Sealer(forging, devices["device-7"]).seal("plant/device-8/private", b"x")
+    with pytest.raises(mqseal.AuthenticationError) as refused:
+        opener.open("plant/device-8/private", forged)
+    assert refused.value.code == "unauthorized_signer"
+    # Its own Sealer refuses to sign there, and on the orders topics only device 8 may.
+    with pytest.raises(mqseal.AuthenticationError):
+        mqseal.Sealer(policy, devices["device-7"]).seal("plant/device-8/private", b"x")
+    orders = mqseal.Sealer(policy, devices["device-8"]).seal("plant/1/orders", b"go")
+    assert opener.open("plant/1/orders", orders).signer == "device-8"
+
+
+# ---- the compact envelope ----
+
+
+def test_compact_rule_round_trip_and_no_downgrade() -> None:
+    keys = mqseal.Keyring()
+    keys.add_with_id("telemetry", TOPIC_KEY_ID, mqseal.Key.generate())
+    compact = mqseal.TopicPolicy()
+    compact.add_compact_rule("field/+/reading", "telemetry", retained="accept", retained_max_age_ms=60_000)
+    rule = compact.resolve("field/3/reading")
+    assert (rule.suite, rule.compact, rule.key_name, rule.recipient) == (1, True, "telemetry", None)
+    assert repr(rule) == (
+        "TopicRule(filter='field/+/reading', key_name='telemetry', compact=True, retained='accept', "
+        "retained_max_age_ms=60000)"
+    )
+    parsed = mqseal.TopicPolicy.parse('[[rule]]\nfilter = "field/#"\nkey = "telemetry"\ncompact = true\n')
+    assert parsed.rules[0].compact
+
+    envelope = mqseal.Sealer(compact, keys).seal("field/3/reading", b"7")
+    assert len(envelope) == 1 + COMPACT_OVERHEAD
+    assert mqseal.parse_header(envelope).version == 3
+    opened = mqseal.Opener(compact, keys).open("field/3/reading", envelope)
+    assert (opened.payload, opened.sequence) == (b"7", 0)
+
+    full = mqseal.TopicPolicy()
+    full.add_rule("field/+/reading", "telemetry")
+    v2 = mqseal.Sealer(full, keys).seal("field/3/reading", b"7")
+    for policy, other in ((compact, v2), (full, envelope)):
+        with pytest.raises(mqseal.FormatError) as downgraded:
+            mqseal.Opener(policy, keys).open("field/3/reading", other)
+        assert downgraded.value.code == "wrong_suite_for_topic"
+
+
+# ---- choosing the signer ----
+
+
+def two_signers() -> Tuple[mqseal.Keyring, mqseal.Keyring]:
+    """A gateway keyring with signing key pairs of two names, and the backend trusting both."""
+    backend = mqseal.Keyring()
+    backend.add_recipient_key_with_id("backend", BACKEND_KEY_ID, mqseal.Key.generate())
+    gateway = mqseal.Keyring.parse(backend.export_public())
+    for name in ("device-7", "device-8"):
+        signing = gateway.generate_signing_key(name)
+        backend.add_trusted_signer(name, signing, gateway.public_key(signing))
+    return backend, gateway
+
+
+def test_sealer_with_two_signers_signs_as_the_one_named() -> None:
+    backend, gateway = two_signers()
+    policy = signed_sealed_policy()
+    with pytest.raises(mqseal.KeyNotFoundError) as unnamed:
+        mqseal.Sealer(policy, gateway).seal("plant/device-8/private", b"x")
+    assert unnamed.value.code == "no_primary_key"
+    envelope = mqseal.Sealer(policy, gateway, signer="device-8").seal("plant/device-8/private", b"x")
+    assert mqseal.Opener(policy, backend).open("plant/device-8/private", envelope).signer == "device-8"
+
+
+# ---- through a real broker ----
+
+
+def test_through_mosquitto_refused_reasons_reach_on_refused(connect: Connect) -> None:
+    backend, devices = provision_signed_sealed(("device-7", "device-8"))
+    policy = signed_sealed_policy()
+    policy.add_recipient_rule("plant/+/report", "backend")
+    subscriber, inbox, refused = listening(connect(), policy, backend, "plant/#")
+    # Device 8 listens too: it holds only the recipient's public key.
+    _, peer_inbox, peer_refused = listening(connect(), policy, devices["device-8"], "plant/device-7/#")
+
+    device7 = mqseal.paho.wrap(connect(), policy, devices["device-7"])
+    publish(device7, "plant/device-7/private", b"signed and sealed")
+    publish(device7, "plant/device-7/report", b"sealed")
+    inbox.wait(2)
+    assert sorted((m.topic, m.payload) for m in inbox.messages) == [
+        ("plant/device-7/private", b"signed and sealed"),
+        ("plant/device-7/report", b"sealed"),
+    ]
+    calls = peer_refused.wait(2)
+    assert sorted((c[2].topic, c[3].code) for c in calls) == [
+        ("plant/device-7/private", "unknown_key"),
+        ("plant/device-7/report", "unknown_key"),
+    ]
+    assert all(isinstance(c[3], mqseal.KeyNotFoundError) for c in calls) and peer_inbox.calls == []
+
+    # Forgeries, published raw: device 7 signing under device 8's level; an envelope sealed to
+    # another key pair under the backend's key ID; a suite 3 envelope on the suite 4 topic.
+    forging = mqseal.TopicPolicy()
+    forging.add_signed_recipient_rule("plant/+/private", "backend", ["device-7"])
+    forged = mqseal.Sealer(forging, devices["device-7"]).seal("plant/device-8/private", b"x")
+    impostor = mqseal.Keyring()
+    impostor.add_recipient_key_with_id("backend", BACKEND_KEY_ID, mqseal.Key.generate())
+    wrong_key = mqseal.Sealer(policy, impostor).seal("plant/device-8/report", b"x")
+    downgrade = mqseal.TopicPolicy()
+    downgrade.add_recipient_rule("plant/#", "backend")
+    suite3 = mqseal.Sealer(downgrade, devices["device-7"]).seal("plant/device-8/private", b"x")
+    raw = connect()
+    publish(raw, "plant/device-8/private", forged)
+    publish(raw, "plant/device-8/report", wrong_key)
+    publish(raw, "plant/device-8/private", suite3)
+    calls = refused.wait(3)
+    assert [(c[2].topic, c[3].code, type(c[3])) for c in calls] == [
+        ("plant/device-8/private", "unauthorized_signer", mqseal.AuthenticationError),
+        ("plant/device-8/report", "authentication_failed", mqseal.AuthenticationError),
+        ("plant/device-8/private", "wrong_suite_for_topic", mqseal.FormatError),
+    ]
+    assert subscriber.stats == mqseal.paho.Stats(delivered=2, duplicates=0, refused=3)
