@@ -1,22 +1,25 @@
 """Suites 3 (sealed to a recipient) and 4 (signed, then sealed) and the compact envelope from
 Python: the known answers of recipient_v1.json, a stolen device that cannot read what it or
 its peers sealed, the signer of suite 4, downgrades refused, bad keys refused with typed
-errors, the Sealer's choice of signer, and through paho-mqtt and a real mosquitto the
-refused-message callback's reasons."""
+errors, the wrappers' choice of signer, and through paho-mqtt, aiomqtt and a real mosquitto
+the refused-message callbacks' reasons."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 
 import paho.mqtt.client as mqtt
 import pytest
 
 import mqseal
+import mqseal.aio
 import mqseal.paho
 
-from test_paho import listening, publish
+from conftest import Broker
+from test_aio import Refused, aio_client, receive, run
+from test_paho import Inbox, listening, publish, subscribe
 
 Connect = Callable[..., mqtt.Client]
 
@@ -369,3 +372,52 @@ def test_through_mosquitto_refused_reasons_reach_on_refused(connect: Connect) ->
         ("plant/device-8/private", "wrong_suite_for_topic", mqseal.FormatError),
     ]
     assert subscriber.stats == mqseal.paho.Stats(delivered=2, duplicates=0, refused=3)
+
+
+def test_paho_wrapper_signs_as_the_signer_named(connect: Connect) -> None:
+    backend, gateway = two_signers()
+    policy = signed_sealed_policy()
+    subscriber, inbox, refused_here = listening(connect(), policy, backend, "plant/#")
+    seen = Inbox()
+    raw = connect()  # what was sent, to be opened here for the signer's name
+    raw.on_message = seen
+    subscribe(raw, "plant/#")
+
+    unnamed = mqseal.paho.wrap(connect(), policy, gateway)
+    with pytest.raises(mqseal.KeyNotFoundError) as refused:
+        unnamed.publish("plant/device-8/private", b"x")
+    assert refused.value.code == "no_primary_key"
+    as8 = mqseal.paho.wrap(connect(), policy, gateway, signer="device-8", max_age_ms=60_000)
+    publish(as8, "plant/device-8/private", b"from 8")
+    as7 = mqseal.paho.wrap(connect(), policy, gateway, signer="device-7")
+    publish(as7, "plant/device-7/private", b"from 7")
+    inbox.wait(2)
+    assert [m.payload for m in inbox.messages] == [b"from 8", b"from 7"]
+    seen.wait(2)
+    opener = mqseal.Opener(policy, backend)
+    assert [opener.open(m.topic, m.payload).signer for m in seen.messages] == ["device-8", "device-7"]
+    assert refused_here.calls == [] and subscriber.stats.delivered == 2
+
+
+def test_aio_wrapper_signs_as_the_signer_named(broker: Broker) -> None:
+    backend, gateway = two_signers()
+    policy = signed_sealed_policy()
+    refused = Refused()
+
+    async def scenario() -> List[Any]:
+        async with mqseal.aio.wrap(aio_client(broker), policy, backend) as subscriber, mqseal.aio.wrap(
+            aio_client(broker), policy, gateway, signer="device-8"
+        ) as publisher, mqseal.aio.wrap(aio_client(broker), policy, gateway) as unnamed:
+            subscriber.on_refused = refused
+            await subscriber.subscribe("plant/#", qos=1)
+            with pytest.raises(mqseal.KeyNotFoundError):
+                await unnamed.publish("plant/device-8/private", b"x", qos=1)
+            await publisher.publish("plant/device-8/private", b"from 8", qos=1)
+            # Signing as device 8 on device 7's level: its own sealer refuses, typed.
+            with pytest.raises(mqseal.AuthenticationError):
+                await publisher.publish("plant/device-7/private", b"x", qos=1)
+            messages = await receive(subscriber, 1)
+        return [m.payload for m in messages]
+
+    assert run(scenario()) == [b"from 8"]
+    assert refused.calls == []

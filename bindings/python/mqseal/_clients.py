@@ -39,8 +39,9 @@ class SealingPublisher:
 
     __slots__ = ("_sealer",)
 
-    def __init__(self, policy: TopicPolicy, keyring: Keyring) -> None:
-        self._sealer = Sealer(policy, keyring)
+    def __init__(self, policy: TopicPolicy, keyring: Keyring, signer: Optional[str] = None) -> None:
+        """`signer`: the signer name to sign as on signed rules (None: the keyring's only one)."""
+        self._sealer = Sealer(policy, keyring, signer=signer)
 
     def seal(self, topic: str, payload: PayloadLike, retain: bool) -> bytes:
         """The envelope to publish: str as UTF-8, int and float as their text, None as b"", like paho.

@@ -105,16 +105,24 @@ def log_refused(sealed: SealedClient, message: aiomqtt.Message, error: Error) ->
 
 
 def wrap(
-    client: Union[aiomqtt.Client, ClientFactory], policy: TopicPolicy, keyring: Keyring, **opener_options: Any
+    client: Union[aiomqtt.Client, ClientFactory],
+    policy: TopicPolicy,
+    keyring: Keyring,
+    *,
+    signer: Optional[str] = None,
+    **opener_options: Any,
 ) -> SealedClient:
     """Wraps an aiomqtt Client, or a function that makes one per connection (ClientFactory).
+
+    `signer`: the signer name publish() signs as on signed rules (suites 2 and 4), with its primary
+    signing key; None: the keyring's only signer name (a keyring holding several needs one named).
 
     publish() seals, `messages` yields opened messages. `opener_options` go to
     mqseal.Opener (max_age_ms, retained, ...); replay_store=store (with replay_group=NAME) makes the clients given one
     store and group name a group that accepts each message once (docs/DEPLOY.md). A function is needed for
     CONNECT tokens (use_connect_tokens): aiomqtt takes the password only when a Client is made.
     """
-    return SealedClient(client, policy, keyring, **opener_options)
+    return SealedClient(client, policy, keyring, signer=signer, **opener_options)
 
 
 class SealedClient:
@@ -128,7 +136,13 @@ class SealedClient:
     __slots__ = ("_client", "_make_client", "_entered", "_sealer", "_receiver", "_on_refused", "_tokens")
 
     def __init__(
-        self, client: Union[aiomqtt.Client, ClientFactory], policy: TopicPolicy, keyring: Keyring, **opener_options: Any
+        self,
+        client: Union[aiomqtt.Client, ClientFactory],
+        policy: TopicPolicy,
+        keyring: Keyring,
+        *,
+        signer: Optional[str] = None,
+        **opener_options: Any,
     ) -> None:
         """Prefer wrap()."""
         self._client: Optional[aiomqtt.Client] = None
@@ -140,7 +154,7 @@ class SealedClient:
         else:
             raise TypeError(f"expected an aiomqtt.Client or a function that makes one, not {type(client).__name__}")
         self._entered = False
-        self._sealer = SealingPublisher(policy, keyring)
+        self._sealer = SealingPublisher(policy, keyring, signer)
         self._receiver = Receiver(Opener(policy, keyring, **opener_options))
         self._on_refused: RefusedCallback = log_refused
         self._tokens: Optional[ConnectTokens] = None

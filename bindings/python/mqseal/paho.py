@@ -65,14 +65,19 @@ def log_refused(sealed: SealedClient, userdata: Any, message: MQTTMessage, error
     log_refused_line(_log, _topic_for_log(message), len(message.payload), error)
 
 
-def wrap(client: Client, policy: TopicPolicy, keyring: Keyring, **opener_options: Any) -> SealedClient:
+def wrap(
+    client: Client, policy: TopicPolicy, keyring: Keyring, *, signer: Optional[str] = None, **opener_options: Any
+) -> SealedClient:
     """Wraps an existing paho Client: publish() seals, message handlers get opened payloads.
+
+    `signer`: the signer name publish() signs as on signed rules (suites 2 and 4), with its primary
+    signing key; None: the keyring's only signer name (a keyring holding several needs one named).
 
     `opener_options` go to mqseal.Opener (max_age_ms, retained, ...); replay_store=store (with replay_group=NAME)
     makes the clients given one store and group name a group that accepts each message once, whichever member of a
     shared subscription ($share/group/...) receives it (docs/DEPLOY.md).
     """
-    return SealedClient(client, policy, keyring, **opener_options)
+    return SealedClient(client, policy, keyring, signer=signer, **opener_options)
 
 
 class SealedClient:
@@ -96,10 +101,18 @@ class SealedClient:
     client: Client
     """The wrapped paho Client."""
 
-    def __init__(self, client: Client, policy: TopicPolicy, keyring: Keyring, **opener_options: Any) -> None:
+    def __init__(
+        self,
+        client: Client,
+        policy: TopicPolicy,
+        keyring: Keyring,
+        *,
+        signer: Optional[str] = None,
+        **opener_options: Any,
+    ) -> None:
         """Prefer wrap(). Installs the dispatcher as client.on_message, adopting a handler already there."""
         self.client = client
-        self._sealer = SealingPublisher(policy, keyring)
+        self._sealer = SealingPublisher(policy, keyring, signer)
         self._receiver = Receiver(Opener(policy, keyring, **opener_options))
         # A handler already set is adopted: it gets the SealedClient, which has the Client's methods.
         self._on_message = cast(Optional[MessageCallback], client.on_message)
