@@ -7,6 +7,7 @@ the refused-message callbacks' reasons."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
@@ -208,6 +209,45 @@ def test_suite_3_bad_keys_and_downgrades_are_typed_errors() -> None:
     with pytest.raises(mqseal.FormatError) as upgraded:
         mqseal.Opener(as_suite_4, backend).open("plant/7/report", suite3)
     assert upgraded.value.code == "wrong_suite_for_topic"
+
+
+def test_suite_3_sessions_ephemeral_keys_and_the_receivers_cache() -> None:
+    """One ephemeral key per sealing session, replaced after recipient_session_max_age_ms; the
+    receiver caches at most recipient_session_capacity sessions."""
+    backend, device7, device8 = provision_recipient()
+    policy = recipient_policy()
+    assert mqseal.SealerOptions().recipient_session_max_age_ms == 60 * 60 * 1000
+    assert mqseal.OpenerOptions().recipient_session_capacity == 1024
+
+    sealer = mqseal.Sealer(policy, device7)
+    first, second = (sealer.seal("plant/7/report", p) for p in (b"1", b"2"))
+    ephemeral = mqseal.parse_header(first).ephemeral
+    assert len(ephemeral) == 32 and mqseal.parse_header(second).ephemeral == ephemeral
+    assert mqseal.parse_header(sealer.seal("plant/7/telemetry", b"t")).ephemeral == b""
+    other = mqseal.Sealer(policy, device8).seal("plant/8/report", b"3")
+    assert mqseal.parse_header(other).ephemeral != ephemeral
+
+    short = mqseal.Sealer(policy, device7, recipient_session_max_age_ms=1)
+    old = short.seal("plant/7/report", b"4")
+    time.sleep(0.01)
+    new = short.seal("plant/7/report", b"5")
+    assert mqseal.parse_header(old).ephemeral != mqseal.parse_header(new).ephemeral
+
+    opener = mqseal.Opener(policy, backend, recipient_session_capacity=1)
+    assert opener.recipient_sessions == 0
+    for envelope, topic in ((first, "plant/7/report"), (other, "plant/8/report"), (second, "plant/7/report")):
+        opener.open(topic, envelope)
+        assert opener.recipient_sessions == 1
+    roomy = mqseal.Opener(policy, backend, mqseal.OpenerOptions(recipient_session_capacity=8))
+    for envelope, topic in ((first, "plant/7/report"), (other, "plant/8/report"), (old, "plant/7/report")):
+        roomy.open(topic, envelope)
+    assert roomy.recipient_sessions == 3
+    with pytest.raises(mqseal.AuthenticationError):  # a forged ephemeral key adds no session
+        roomy.open("plant/7/report", new[:15] + bytes([new[15] ^ 1]) + new[16:])
+    assert roomy.recipient_sessions == 3
+    for bad in (0, 2**20 + 1):
+        with pytest.raises(mqseal.InvalidArgumentError):
+            mqseal.Opener(policy, backend, recipient_session_capacity=bad)
 
 
 # ---- suite 4: signed, then sealed ----

@@ -323,6 +323,9 @@ class Opener(metaclass=_Pybind11Type):
     @property
     def shares_replay_state(self) -> bool:
         """Made with OpenerOptions.replay_store: each message claims in the store (without the GIL)."""
+    @property
+    def recipient_sessions(self) -> int:
+        """Suite 3 and 4 sealing sessions whose keys are cached (at most recipient_session_capacity)."""
 
 class ReplayGuard(metaclass=_Pybind11Type):
     """Duplicate, replay and age checks for authenticated messages (Opener has one built in)."""
@@ -467,6 +470,9 @@ class EnvelopeHeader(metaclass=_Pybind11Type):
     @property
     def signer_key_id(self) -> int:
         """Suite 2: the signer's key ID (unverified until opened); 0 otherwise (suite 4 hides it inside)."""
+    @property
+    def ephemeral(self) -> bytes:
+        """Suites 3 and 4: the sealing session's 32-byte X25519 public key (one per session); empty otherwise."""
 
 def parse_header(envelope: Buffer) -> EnvelopeHeader:
     """The header of an envelope, read without a key. Proves nothing until opened."""

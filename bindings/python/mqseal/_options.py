@@ -95,6 +95,10 @@ class SealerOptions:
     signer: str = ""
     """The signer name to sign as on signed rules (suites 2 and 4), with its primary signing key.
     Empty: the keyring's only signer name (a device's keyring)."""
+    recipient_session_max_age_ms: int = _DEFAULT["recipient_session_max_age_ms"]
+    """Suites 3 and 4: at the first such seal once the sealing session is this old, a new ephemeral
+    key pair replaces it and the old secret is wiped (no timer: an idle sealer keeps it until that
+    seal, set_keyring() or its end). 0: never by age."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +118,9 @@ class OpenerOptions:
     """With a replay_store, required: the consumer group's name, 1 to 48 of A-Z a-z 0-9 . _ -
     (the $share group, say). Groups sharing one store keep their claims apart: each accepts a
     message once; every member of one group gives the same name."""
+    recipient_session_capacity: int = _DEFAULT["recipient_session_capacity"]
+    """Suite 3 and 4 sealing sessions whose derived keys stay cached, 1..2^20 (least recently used go:
+    that session's next message pays one X25519 again). Only a message that opened adds one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +156,7 @@ class OpenerKeywords(ReplayKeywords, total=False):
     replay_store: Optional[_mqseal.ReplayStore]
     max_claims_per_key_name: int
     replay_group: str
+    recipient_session_capacity: int
 
 
 class VerifierKeywords(TypedDict, total=False):
@@ -158,7 +166,13 @@ class VerifierKeywords(TypedDict, total=False):
     replay_store: Optional[_mqseal.ReplayStore]
 
 
-_OPENER_FIELDS = ("topic_cache_capacity", "replay_store", "max_claims_per_key_name", "replay_group")
+_OPENER_FIELDS = (
+    "topic_cache_capacity",
+    "replay_store",
+    "max_claims_per_key_name",
+    "replay_group",
+    "recipient_session_capacity",
+)
 
 
 def opener_options(options: OpenerOptions | None, changes: OpenerKeywords) -> OpenerOptions:
@@ -171,4 +185,5 @@ def opener_options(options: OpenerOptions | None, changes: OpenerKeywords) -> Op
         changes.get("replay_store", base.replay_store),
         changes.get("max_claims_per_key_name", base.max_claims_per_key_name),
         changes.get("replay_group", base.replay_group),
+        changes.get("recipient_session_capacity", base.recipient_session_capacity),
     )

@@ -24,7 +24,9 @@ class Sealer(_mqseal.Sealer):
     (unchanged for plaintext-rule topics); retain=True seals the intent to publish it with
     MQTT's retain flag: publish it with retain exactly then. set_keyring() rotates.
     On signed rules (suites 2 and 4) it signs as `signer`, with that name's primary signing key
-    (default: the keyring's only signer name; a keyring holding several needs one named).
+    (default: the keyring's only signer name; a keyring holding several needs one named). On
+    recipient rules (suites 3 and 4) one ephemeral key pair serves a sealing session, replaced
+    after recipient_session_max_age_ms (SealerOptions).
     """
 
     __slots__ = ()
@@ -37,6 +39,7 @@ class Sealer(_mqseal.Sealer):
         *,
         topic_cache_capacity: Optional[int] = None,
         signer: Optional[str] = None,
+        recipient_session_max_age_ms: Optional[int] = None,
     ) -> None:
         if options is None:
             options = SealerOptions()
@@ -44,6 +47,8 @@ class Sealer(_mqseal.Sealer):
             options = dataclasses.replace(options, topic_cache_capacity=topic_cache_capacity)
         if signer is not None:
             options = dataclasses.replace(options, signer=signer)
+        if recipient_session_max_age_ms is not None:
+            options = dataclasses.replace(options, recipient_session_max_age_ms=recipient_session_max_age_ms)
         super().__init__(policy, keyring, options)
 
 

@@ -96,6 +96,8 @@ PYBIND11_MODULE(_mqseal, m) {
   defaults["max_streams"] = replay.max_streams;
   defaults["topic_cache_capacity"] = kDefaultTopicCacheCapacity;
   defaults["max_claims_per_key_name"] = kDefaultMaxClaimsPerKeyName;
+  defaults["recipient_session_max_age_ms"] = kDefaultRecipientSessionMaxAgeMs;
+  defaults["recipient_session_capacity"] = kDefaultRecipientSessionCapacity;
   defaults["max_clock_skew_s"] = verifier.max_clock_skew_s;
   defaults["max_lifetime_s"] = verifier.max_lifetime_s;
   defaults["max_tokens_per_user"] = verifier.max_tokens_per_user;

@@ -25,6 +25,7 @@ SealerOptions sealer_options(py::handle o) {
   SealerOptions options;
   options.topic_cache_capacity = field<size_t>(o, "topic_cache_capacity");
   options.signer = field<std::string>(o, "signer");
+  options.recipient_session_max_age_ms = field<uint64_t>(o, "recipient_session_max_age_ms");
   return options;
 }
 
@@ -35,6 +36,7 @@ OpenerOptions opener_options(py::handle o) {
   options.replay_store = replay_store_field(o);
   options.max_claims_per_key_name = field<size_t>(o, "max_claims_per_key_name");
   options.replay_group = field<std::string>(o, "replay_group");
+  options.recipient_session_capacity = field<size_t>(o, "recipient_session_capacity");
   return options;
 }
 
@@ -61,6 +63,7 @@ struct PyHeader {
   py::bytes sender;
   uint64_t sequence;
   KeyId signer_key_id;
+  py::bytes ephemeral;  // suites 3 and 4: the sealing session's X25519 public key; empty otherwise
 };
 
 }  // namespace
@@ -175,7 +178,8 @@ void bind_sealing(py::module_& m) {
            py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
            py::arg("now_ms") = 0)
       .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"))
-      .def_property_readonly("shares_replay_state", &Opener::shares_replay_state);
+      .def_property_readonly("shares_replay_state", &Opener::shares_replay_state)
+      .def_property_readonly("recipient_sessions", &Opener::recipient_sessions);
 
   py::class_<ReplayGuard>(m, "ReplayGuard")
       .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),
@@ -206,13 +210,16 @@ void bind_sealing(py::module_& m) {
       .def_readonly("timestamp_ms", &PyHeader::timestamp_ms)
       .def_readonly("sender", &PyHeader::sender)
       .def_readonly("sequence", &PyHeader::sequence)
-      .def_readonly("signer_key_id", &PyHeader::signer_key_id);
+      .def_readonly("signer_key_id", &PyHeader::signer_key_id)
+      .def_readonly("ephemeral", &PyHeader::ephemeral);
 
   m.def("parse_header",
         [](py::handle envelope) {
           EnvelopeHeader h = unwrap(parse_header(BytesLike(envelope).view()));
+          const bool recipient = h.suite == kSuiteSealedToRecipient || h.suite == kSuiteSignedSealed;
           return PyHeader{h.version, h.suite, h.flags, h.key_id, h.timestamp_ms,
-                          to_bytes(h.sender.data(), h.sender.size()), h.sequence, h.signer_key_id};
+                          to_bytes(h.sender.data(), h.sender.size()), h.sequence, h.signer_key_id,
+                          to_bytes(h.ephemeral.data(), recipient ? h.ephemeral.size() : 0)};
         },
         py::arg("envelope"), "The header of an envelope, read without a key. Proves nothing until opened.");
 
