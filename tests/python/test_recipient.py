@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple, TypeVar
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -86,17 +86,29 @@ def test_recipient_vectors_open_from_python() -> None:
     assert seen == {"suite 3": 8, "suite 4": 2, "refused": 34}
 
 
+T = TypeVar("T")
+
+
+def parsed_files(section: str, parse: Callable[[str], T]) -> Tuple[List[Tuple[Dict[str, Any], T]], int]:
+    """Each file of a section of recipient_v1.json parsed, checked against its expected outcome:
+    the (case, result) of those that parse, and how many were refused."""
+    parsed: List[Tuple[Dict[str, Any], T]] = []
+    refused = 0
+    for case in json.loads(VECTORS.read_text())[section]:
+        got, result = outcome(lambda: parse(case["text"]))
+        assert got == case["expect"], case["name"]
+        if result is None:
+            refused += 1
+        else:
+            parsed.append((case, result))
+    return parsed, refused
+
+
 def test_recipient_keyring_files_of_the_vectors() -> None:
     """Recipient lines parse (or are refused as parse_error: truncated, low-order, mismatched keys)
     and export as the vectors say, with their public keys and kinds."""
-    doc = json.loads(VECTORS.read_text())
-    refused = 0
-    for case in doc["keyring_files"]:
-        got, keys = outcome(lambda: mqseal.Keyring.parse(case["text"]))
-        assert got == case["expect"], case["name"]
-        if keys is None:
-            refused += 1
-            continue
+    parsed, refused = parsed_files("keyring_files", mqseal.Keyring.parse)
+    for case, keys in parsed:
         assert keys.export_public() == case["public_export"], case["name"]
         infos = keys.list()
         assert [(i.id, i.kind.name) for i in infos] == [(k["id"], k["kind"]) for k in case["keys"]]
@@ -104,6 +116,24 @@ def test_recipient_keyring_files_of_the_vectors() -> None:
             if "public" in want:
                 assert info.public_key is not None and info.public_key.hex() == want["public"], case["name"]
     assert refused >= 12
+
+
+def test_recipient_policy_files_of_the_vectors() -> None:
+    """Recipient rules in policy files read back with their recipient, suite and signers, or are
+    refused as parse_error (a recipient with a key, suite 2 or 3 with signers, ...)."""
+    parsed, refused = parsed_files("policy_files", mqseal.TopicPolicy.parse)
+    for case, policy in parsed:
+        rules = [
+            {"filter": r.filter, "recipient": r.recipient, "suite": r.suite, "signers": r.signers, "retained": r.retained}
+            for r in policy.rules
+        ]
+        want = [
+            {"suite": 3, "signers": [], "retained": None, **w}  # the file's defaults
+            for w in case["rules"]
+        ]
+        assert rules == want, case["name"]
+        assert all(r.key_name == r.recipient and not r.compact for r in policy.rules)
+    assert refused >= 8
 
 
 # ---- suite 3: a stolen device reads nothing ----
