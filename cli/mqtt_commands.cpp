@@ -637,7 +637,7 @@ void add_mqtt_commands(CLI::App& app, Action& action) {
   pub->add_flag("-n,--null-message", pub_args->null_message, "send an empty payload (sealed)");
   pub->add_flag("-r,--retain", pub_args->retain, "retain the message (the intent is sealed in)");
   pub->add_option("--signer", pub_args->signer,
-                  "signed rules (suite 2): sign as this signer name (default: the keyring's only signer name)");
+                  "signed rules (suites 2 and 4): sign as this signer name (default: the keyring's only signer name)");
   pub->footer(
       "Exactly one of -m, -f, -s, -l, -n. Checks the topic, the files and that a rule covers the topic\n"
       "before connecting. Exits 0 once the broker has the messages (acknowledged at QoS 1 and 2).\n"

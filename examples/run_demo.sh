@@ -8,7 +8,9 @@
 # one-time CONNECT token (mqseal_auth.so in the broker; `mqseal provision`
 # made its secret); a replayed token and the password itself are refused.
 # Then a stolen-device scene with signed readings (suite 2): device 7's keys
-# cannot forge device 8's readings nor disturb its replay stream.
+# cannot forge device 8's readings nor disturb its replay stream; and a
+# backend-only report (suite 3, sealed to the backend's X25519 public key)
+# that device 7's keys cannot read, while the backend does.
 # Shows what the service read next to what the eavesdropper saw, checks every
 # outcome, stops everything it started.
 # With MQSEAL_PYTHON set to a Python that has mqseal and paho-mqtt, a Python
@@ -242,6 +244,48 @@ grep -q '^service opened on plant/7/telemetry: temperature=20.1 C' "$work/signed
   || fail "device 7's own reading was not accepted"
 grep -q '^service opened.*99.9' "$work/signed_service.txt" && fail "a forged reading was opened"
 echo "  => device 7's keys cannot forge plant/8's readings nor disturb its stream (plant/8's next reading opened)"
-echo "  the backend-only topic (that a stolen device cannot read) comes with suite 3 (sealed to a recipient)"
+# The backend-only scene (suite 3, sealed to a recipient). The backend makes
+# an X25519 key pair; every device imports only its public half. plant/8
+# seals a report to it; device 7's keys (all that a thief holds) cannot open
+# the captured envelope, the backend's can.
+cat > "$work/report.toml" <<'TOML'
+[[rule]]
+filter = "plant/+/report"
+recipient = "backend"
+TOML
+"$mq" keygen --type recipient "$work/backend.keys" backend >/dev/null || fail "keygen --type recipient failed"
+"$mq" pubkey export "$work/backend.keys" | grep -e '^mqseal-keyring' -e '^recipient-public' >"$work/backend.pub"
+grep -q '^recipient-x25519' "$work/backend.pub" && fail "the backend's recipient secret was exported"
+for d in 7 8; do
+  "$mq" pubkey import "$work/device$d.keys" "$work/backend.pub" >/dev/null 2>&1 || fail "device $d: pubkey import failed"
+done
+mosquitto_sub -h 127.0.0.1 -p "$port" -t plant/8/report -C 1 -W 20 -F '%x' >"$work/captured_report.txt" 2>&1 &
+capture_report=$!
+pids+=($capture_report)
+"$bin/paho_subscriber" "$uri" "$work/backend.keys" "$work/report.toml" 'plant/+/report' 1 \
+  >"$work/report_service.txt" 2>&1 &
+report_service=$!
+pids+=($report_service)
+for _ in $(seq 50); do grep -q subscribed "$work/report_service.txt" 2>/dev/null && break; sleep 0.1; done
+sleep 0.3  # let mosquitto_sub finish subscribing too
+"$mq" pub -h 127.0.0.1 -p "$port" -q 1 --keyring "$work/device8.keys" --policy "$work/report.toml" \
+  -t plant/8/report -m "valve 3 worn: replace by Friday" >"$work/report8.txt" 2>&1 \
+  || fail "device 8 could not seal its report: $(cat "$work/report8.txt")"
+wait "$report_service" || fail "the backend did not open the report: $(cat "$work/report_service.txt")"
+wait "$capture_report" || fail "the report was not seen on the broker"
+python3 -c 'import sys; open(sys.argv[2], "wb").write(bytes.fromhex(open(sys.argv[1]).read().strip()))' \
+  "$work/captured_report.txt" "$work/report.bin"
+"$mq" open --keyring "$work/device7.keys" --policy "$work/report.toml" plant/8/report <"$work/report.bin" \
+  >"$work/thief_report.txt" 2>"$work/thief_report.err" && fail "device 7's keys opened the backend-only report"
+grep -q 'valve' "$work/thief_report.txt" && fail "device 7's keys read the report"
+grep -q "$(printf 'valve' | od -An -tx1 | tr -d ' \n')" "$work/captured_report.txt" \
+  && fail "the report crossed the broker in plaintext"
+grep -qx 'service opened on plant/8/report: valve 3 worn: replace by Friday' "$work/report_service.txt" \
+  || fail "the backend did not read plant/8's report"
 echo
-echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, token login over plain TCP (replay refused), a stolen device's 2 forgeries refused, broker stopped"
+echo "backend-only report (suite 3: plant/+/report is sealed to the backend's X25519 public key; devices hold only that):"
+sed -n 's/^service opened on /  the backend opened /p' "$work/report_service.txt"
+echo "  device 7's keys on the captured envelope: refused ($(sed 's/^mqseal: //' "$work/thief_report.err"))"
+echo "  => a stolen device cannot read what is sealed to the backend, not even its own reports"
+echo
+echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, token login over plain TCP (replay refused), a stolen device's 2 forgeries refused and a backend-only report it cannot read, broker stopped"

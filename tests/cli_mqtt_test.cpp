@@ -286,6 +286,62 @@ TEST_F(CliMqtt, PubSignsAsTheSignerItIsGiven) {
   EXPECT_EQ(sub.out(), "plant/7/telemetry 21.5 C\n");
 }
 
+// Suites 3 and 4, keys made and exchanged with the tool itself: the backend's
+// recipient key pair (keygen --type recipient), its public half imported by
+// the device, the device's signing key imported by the backend. pub seals to
+// the recipient as the policy says; the backend's sub opens everything, the
+// device's own sub (same symmetric key, only the recipient's public key)
+// refuses both sealed messages with the reason and opens the suite 1 one.
+TEST_F(CliMqtt, PubSealsToTheRecipientAndOnlyTheBackendsSubOpens) {
+  testing::Broker broker;
+  ASSERT_TRUE(broker.running());
+  const std::string backend = dir_.file("backend.keys"), backend_pub = dir_.file("backend.pub"),
+                    device_pub = dir_.file("device.pub");
+  testing::expect_ok(keys_->save(backend));  // the telemetry key, as provisioning would copy it
+  for (const std::vector<std::string>& made : std::vector<std::vector<std::string>>{
+           {"keygen", "--type", "recipient", backend, "backend"}, {"keygen", "--type", "sign", keyring_, "7"}}) {
+    CommandResult r = run_mqseal(made);
+    ASSERT_TRUE(r.ok()) << r.describe();
+  }
+  CommandResult exported = run_mqseal({"pubkey", "export", backend});
+  ASSERT_TRUE(exported.ok()) << exported.describe();
+  testing::write_file(backend_pub, exported.out, 0644);
+  exported = run_mqseal({"pubkey", "export", keyring_});
+  ASSERT_TRUE(exported.ok()) << exported.describe();
+  testing::write_file(device_pub, exported.out, 0644);
+  for (const std::vector<std::string>& imported : std::vector<std::vector<std::string>>{
+           {"pubkey", "import", keyring_, backend_pub}, {"pubkey", "import", backend, device_pub}}) {
+    CommandResult r = run_mqseal(imported);
+    ASSERT_TRUE(r.ok()) << r.describe();
+  }
+  testing::write_file(policy_,
+                      std::string(kPolicy) +
+                          "[[rule]]\nfilter = \"plant/+/report\"\nrecipient = \"backend\"\n"
+                          "[[rule]]\nfilter = \"plant/{signer}/private\"\nrecipient = \"backend\"\nsuite = 4\n",
+                      0644);
+
+  BackgroundSub backend_sub(dir_, broker, "sub-backend",
+                            std::vector<std::string>{"-t", "plant/#", "-q", "1", "-C", "3", "-v", "--keyring", backend,
+                                                     "--policy", policy_});
+  BackgroundSub device_sub(dir_, broker, "sub-device", args({"-t", "plant/#", "-q", "1", "-C", "1", "-v"}, files()));
+  ASSERT_TRUE(backend_sub.subscribed()) << backend_sub.err();
+  ASSERT_TRUE(device_sub.subscribed()) << device_sub.err();
+  for (const auto& [topic, text] : std::vector<std::pair<std::string, std::string>>{
+           {"plant/7/report", "valve 3 worn"}, {"plant/7/private", "door code changed"}, {kTopic, "21.5 C"}}) {
+    CommandResult sent = run_mqseal(args({"pub", "-t", topic, "-q", "1", "-m", text}, at(broker), files()));
+    ASSERT_TRUE(sent.ok()) << sent.describe();
+  }
+  EXPECT_EQ(backend_sub.finish(), 0) << backend_sub.err();
+  EXPECT_EQ(backend_sub.out(), "plant/7/report valve 3 worn\nplant/7/private door code changed\n"
+                               "plant/7/telemetry 21.5 C\n");
+  EXPECT_EQ(device_sub.finish(), 0) << device_sub.err();
+  EXPECT_EQ(device_sub.out(), "plant/7/telemetry 21.5 C\n");
+  for (const char* topic : {"plant/7/report", "plant/7/private"}) {
+    EXPECT_TRUE(contains(device_sub.err(), std::string("refused unknown_key on ") + topic + ": "))
+        << device_sub.err();
+  }
+}
+
 // TLS with client certificates; a retained message sealed to be retained is
 // opened by a sub that starts later.
 TEST_F(CliMqtt, PubAndSubOverTlsWithARetainedMessage) {

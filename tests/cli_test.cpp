@@ -763,12 +763,250 @@ TEST_F(Cli, SigningKeysExportImportSignedRoundTripAndInspect) {
   }
 }
 
-TEST_F(Cli, KeygenTypeRecipientIsRefusedUntilSuite3AndUnknownTypesAreUsageErrors) {
-  Outcome recipient = run({"keygen", "--type", "recipient", path("k"), "backend"});
-  EXPECT_EQ(recipient.status, 1);
-  EXPECT_TRUE(contains(recipient.err, "recipient key pairs (suite 3) are not supported")) << recipient.err;
-  EXPECT_FALSE(std::filesystem::exists(path("k")));
+TEST_F(Cli, UnknownKeyTypesAreUsageErrors) {
   EXPECT_EQ(run({"keygen", "--type", "rsa", path("k"), "backend"}).status, 2);
+  EXPECT_FALSE(std::filesystem::exists(path("k")));
   EXPECT_EQ(run({"pubkey", "export", path("missing")}).status, 3);
   EXPECT_EQ(run({"pubkey"}).status, 2);
+}
+
+constexpr const char* kRecipientPolicy =
+    "version = 1\n"
+    "\n"
+    "[[rule]]\n"
+    "filter = \"plant/+/report\"\n"
+    "recipient = \"backend\"\n"
+    "\n"
+    "[[rule]]\n"
+    "filter = \"plant/{signer}/private\"\n"
+    "recipient = \"backend\"\n"
+    "suite = 4\n";
+
+// Suites 3 and 4 from the command line: a recipient key pair made with keygen
+// --type recipient, its public half exported and imported by a device, which
+// seals to it and then cannot open what it sealed; the backend opens; inspect
+// shows the recipient key ID and the ephemeral key; suite 4 signs inside;
+// the recipient rotates and devices follow by importing its export.
+TEST_F(Cli, RecipientKeysExportImportSealedRoundTripAndInspect) {
+  write_file(path("recipient.toml"), kRecipientPolicy, 0644);
+  Outcome made = run({"keygen", "--type", "recipient", path("backend.keys"), "backend"});
+  ASSERT_EQ(made.status, 0) << made.err;
+  ASSERT_TRUE(std::regex_match(made.out, kKeyIdLine)) << made.out;
+  const std::string recipient_id = trim(made.out);
+  EXPECT_EQ(file_mode(path("backend.keys")), 0600u);
+  EXPECT_EQ(list("backend.keys"),
+            (std::vector<std::vector<std::string>>{{"backend", recipient_id, "primary", "recipient"}}));
+
+  Outcome exported = run({"pubkey", "export", path("backend.keys")});
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  const std::vector<std::string> exported_lines = lines(exported.out);
+  ASSERT_EQ(exported_lines.size(), 2u) << exported.out;
+  const std::vector<std::string> w = words(exported_lines[1]);
+  ASSERT_EQ(w.size(), 5u) << exported.out;
+  EXPECT_EQ(w[0], "recipient-public-x25519");
+  EXPECT_EQ(w[1], "backend");
+  EXPECT_EQ(w[2], recipient_id);
+  EXPECT_EQ(w[3], "primary");
+  std::string secret_hex;
+  for (const std::string& line : lines(read_file(path("backend.keys")))) {
+    const std::vector<std::string> f = words(line);
+    if (f.size() == 6 && f[0] == "recipient-x25519") secret_hex = f[4];
+  }
+  ASSERT_EQ(secret_hex.size(), 64u);
+  EXPECT_FALSE(contains(exported.out + made.out + made.err, secret_hex)) << "secret printed";
+
+  // The device imports it: a file group or others may write, or one that
+  // holds secrets, is refused and nothing is written.
+  write_file(path("backend.pub"), exported.out, 0664);
+  Outcome writable = run({"pubkey", "import", path("device8.keys"), path("backend.pub")});
+  EXPECT_EQ(writable.status, 3);
+  EXPECT_TRUE(contains(writable.err, "writable by group or others")) << writable.err;
+  Outcome secret = run({"pubkey", "import", path("device8.keys"), path("backend.keys")});
+  EXPECT_EQ(secret.status, 1);
+  EXPECT_TRUE(contains(secret.err, "holds a recipient key (" + recipient_id + "): not a public key export"))
+      << secret.err;
+  EXPECT_FALSE(std::filesystem::exists(path("device8.keys")));
+  ASSERT_EQ(::chmod(path("backend.pub").c_str(), 0644), 0);
+  Outcome imported = run({"pubkey", "import", path("device8.keys"), path("backend.pub")});
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  EXPECT_EQ(imported.out, "backend " + recipient_id + "\n");
+  EXPECT_EQ(list("device8.keys"),
+            (std::vector<std::vector<std::string>>{{"backend", recipient_id, "primary", "recipient_public"}}));
+
+  // Suite 3: the device seals; only the backend opens, not the device itself.
+  const std::string payload = "plant 8: valve 3 worn";
+  const std::string topic = "plant/plant-8/report";
+  Outcome sealed = run({"seal", "--keyring", path("device8.keys"), "--policy", path("recipient.toml"), topic}, payload);
+  ASSERT_EQ(sealed.status, 0) << sealed.err;
+  EXPECT_EQ(sealed.out.size(), payload.size() + mqseal::kEnvelopeOverheadRecipient);
+  EXPECT_FALSE(contains(sealed.out, payload));
+  Outcome opened = run({"open", "--keyring", path("backend.keys"), "--policy", path("recipient.toml"), topic},
+                       sealed.out);
+  ASSERT_EQ(opened.status, 0) << opened.err;
+  EXPECT_EQ(opened.out, payload);
+  Outcome own = run({"open", "--keyring", path("device8.keys"), "--policy", path("recipient.toml"), topic},
+                    sealed.out);
+  EXPECT_EQ(own.status, 1);
+  EXPECT_EQ(own.out, "");
+  EXPECT_EQ(own.err.rfind("mqseal: key ID not in the keyring", 0), 0u) << own.err;
+
+  Outcome inspected = run({"inspect"}, sealed.out);
+  ASSERT_EQ(inspected.status, 0) << inspected.err;
+  const std::vector<std::string> l = lines(inspected.out);
+  ASSERT_EQ(l.size(), 9u) << inspected.out;
+  EXPECT_EQ(l[1], "suite      3 (sealed to a recipient: X25519, XChaCha20-Poly1305)");
+  EXPECT_EQ(l[3], "key ID     " + recipient_id + " (the recipient's key)");
+  const std::string ephemeral = hex_of(sealed.out.substr(15, mqseal::kEphemeralKeySize));
+  EXPECT_EQ(l[4], "ephemeral  " + ephemeral);
+  EXPECT_EQ(l[8], "payload    " + std::to_string(payload.size()) + " bytes");
+
+  // Suite 4: the device signs as plant-8, then seals; the backend trusts its key.
+  Outcome signing = run({"keygen", "--type", "sign", path("device8.keys"), "plant-8"});
+  ASSERT_EQ(signing.status, 0) << signing.err;
+  const std::string signer_id = trim(signing.out);
+  write_file(path("device8.pub"), run({"pubkey", "export", path("device8.keys")}).out, 0644);
+  Outcome trusted = run({"pubkey", "import", path("backend.keys"), path("device8.pub")});
+  ASSERT_EQ(trusted.status, 0) << trusted.err;
+  EXPECT_EQ(trusted.out, "plant-8 " + signer_id + "\n");  // the backend's own key: held already
+  const std::string private_topic = "plant/plant-8/private";
+  Outcome signed_sealed = run(
+      {"seal", "--keyring", path("device8.keys"), "--policy", path("recipient.toml"), private_topic}, payload);
+  ASSERT_EQ(signed_sealed.status, 0) << signed_sealed.err;
+  EXPECT_EQ(signed_sealed.out.size(), payload.size() + mqseal::kEnvelopeOverheadSignedSealed);
+  Outcome opened4 = run({"open", "--keyring", path("backend.keys"), "--policy", path("recipient.toml"),
+                         private_topic}, signed_sealed.out);
+  ASSERT_EQ(opened4.status, 0) << opened4.err;
+  EXPECT_EQ(opened4.out, payload);
+  const std::vector<std::string> l4 = lines(run({"inspect"}, signed_sealed.out).out);
+  ASSERT_EQ(l4.size(), 10u);
+  EXPECT_EQ(l4[1], "suite      4 (signed, then sealed to a recipient: Ed25519, X25519, XChaCha20-Poly1305)");
+  EXPECT_EQ(l4[3], "key ID     " + recipient_id + " (the recipient's key)");
+  EXPECT_EQ(l4[4].substr(0, 11), "ephemeral  ");
+  EXPECT_EQ(l4[5], "signer     inside the ciphertext: only the recipient learns it");
+  EXPECT_EQ(l4[9], "payload    " + std::to_string(payload.size()) + " bytes");
+  EXPECT_FALSE(contains(l4[5], signer_id));
+  Outcome elsewhere = run({"seal", "--keyring", path("device8.keys"), "--policy", path("recipient.toml"),
+                           "plant/plant-7/private"}, payload);
+  EXPECT_EQ(elsewhere.status, 1);
+  EXPECT_EQ(elsewhere.err, "mqseal: the signer is not authorised to publish on this topic\n");
+
+  // The recipient rotates: a new key pair, promoted; devices import the export
+  // and seal to the new key; the old one, retired on the backend, is retired
+  // on the device by the next import.
+  Outcome second = run({"keyring", "add", "--type", "recipient", path("backend.keys"), "backend"});
+  ASSERT_EQ(second.status, 0) << second.err;
+  const std::string new_id = trim(second.out);
+  ASSERT_EQ(run({"keyring", "promote", path("backend.keys"), new_id}).status, 0);
+  write_file(path("backend.pub"), run({"pubkey", "export", path("backend.keys")}).out, 0644);
+  Outcome rotated = run({"pubkey", "import", path("device8.keys"), path("backend.pub")});
+  ASSERT_EQ(rotated.status, 0) << rotated.err;
+  EXPECT_EQ(rotated.out, "backend " + new_id + "\n");
+  EXPECT_TRUE(contains(rotated.err, "recipient backend " + new_id + " is now the one sealed to")) << rotated.err;
+  EXPECT_EQ(list("device8.keys"), (std::vector<std::vector<std::string>>{
+                                      {"backend", recipient_id, "active", "recipient_public"},
+                                      {"plant-8", signer_id, "primary", "signing"},
+                                      {"backend", new_id, "primary", "recipient_public"}}));
+  Outcome resealed = run({"seal", "--keyring", path("device8.keys"), "--policy", path("recipient.toml"), topic},
+                         payload);
+  ASSERT_EQ(resealed.status, 0) << resealed.err;
+  EXPECT_EQ(lines(run({"inspect"}, resealed.out).out)[3], "key ID     " + new_id + " (the recipient's key)");
+  ASSERT_EQ(run({"keyring", "retire", path("backend.keys"), recipient_id}).status, 0);
+  write_file(path("backend.pub"), run({"pubkey", "export", path("backend.keys")}).out, 0644);
+  Outcome retired = run({"pubkey", "import", path("device8.keys"), path("backend.pub")});
+  ASSERT_EQ(retired.status, 0) << retired.err;
+  EXPECT_EQ(retired.out, "");
+  EXPECT_TRUE(contains(retired.err, "retired recipient public key backend " + recipient_id)) << retired.err;
+  EXPECT_EQ(list("device8.keys")[0], (std::vector<std::string>{"backend", recipient_id, "retired",
+                                                                "recipient_public"}));
+  EXPECT_EQ(run({"open", "--keyring", path("backend.keys"), "--policy", path("recipient.toml"), topic},
+                resealed.out).out,
+            payload);
+
+  // Nothing printed anywhere holds a recipient's secret.
+  for (const std::string& line : lines(read_file(path("backend.keys")))) {
+    const std::vector<std::string> f = words(line);
+    if (f.size() == 6 && f[0] == "recipient-x25519" && f[4] != "-") {
+      for (const Outcome* r : {&made, &exported, &second, &rotated, &retired, &inspected}) {
+        EXPECT_FALSE(contains(r->out + r->err, f[4]));
+      }
+    }
+  }
+}
+
+// A receiver that never held a signer's key learns of its revocation from an
+// export's retired line: it keeps the ID as a retired trusted signer (before,
+// such lines were skipped and envelopes naming the key were unknown_key).
+TEST_F(Cli, ImportKeepsARetiredSignerKeyItNeverHeldAsRetired) {
+  write_file(path("signed.toml"), kSignedPolicy, 0644);
+  const std::string topic_key = keygen("device7.keys", "telemetry");
+  Outcome old_key = run({"keygen", "--type", "sign", path("device7.keys"), "device-7"});
+  ASSERT_EQ(old_key.status, 0) << old_key.err;
+  const std::string old_id = trim(old_key.out);
+  Outcome sealed = run({"seal", "--keyring", path("device7.keys"), "--policy", path("signed.toml"),
+                        "plant/device-7/telemetry"}, "x");
+  ASSERT_EQ(sealed.status, 0) << sealed.err;
+  const std::string new_id = trim(run({"keyring", "add", "--type", "sign", path("device7.keys"), "device-7"}).out);
+  ASSERT_EQ(run({"keyring", "promote", path("device7.keys"), new_id}).status, 0);
+  ASSERT_EQ(run({"keyring", "retire", path("device7.keys"), old_id}).status, 0);
+  write_file(path("device7.pub"), run({"pubkey", "export", path("device7.keys")}).out, 0644);
+
+  // A new backend: the topic key only.
+  const std::string device_text = read_file(path("device7.keys"));
+  write_file(path("backend.keys"), device_text.substr(0, device_text.find("signing-ed25519")));
+  Outcome imported = run({"pubkey", "import", path("backend.keys"), path("device7.pub")});
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  EXPECT_EQ(imported.out, "device-7 " + new_id + "\n");
+  EXPECT_TRUE(contains(imported.err, "trusted signer device-7 " + old_id + " is known as retired only"))
+      << imported.err;
+  EXPECT_EQ(list("backend.keys"), (std::vector<std::vector<std::string>>{
+                                      {"telemetry", topic_key, "primary"},
+                                      {"device-7", old_id, "retired", "trusted_signer"},
+                                      {"device-7", new_id, "active", "trusted_signer"}}));
+  Outcome refused = run({"open", "--keyring", path("backend.keys"), "--policy", path("signed.toml"),
+                         "plant/device-7/telemetry"}, sealed.out);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_EQ(refused.err.rfind("mqseal: key has been retired", 0), 0u) << refused.err;
+  // Importing again changes nothing.
+  const std::string before = read_file(path("backend.keys"));
+  Outcome again = run({"pubkey", "import", path("backend.keys"), path("device7.pub")});
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_EQ(again.out, "");
+  EXPECT_EQ(read_file(path("backend.keys")), before);
+}
+
+// A compact envelope (v3) carries the seconds mod 2^24 only: inspect shows
+// that field, and the time it stands for against this machine's clock (it
+// printed a date in 1970 before).
+TEST_F(Cli, InspectShowsACompactEnvelopesTimeAsSentAndAsRead) {
+  write_file(path("compact.toml"), "version = 1\n[[rule]]\nfilter = \"field/#\"\nkey = \"telemetry\"\ncompact = true\n",
+             0644);
+  keygen("k", "telemetry");
+  const auto now_s = [] {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  };
+  const uint64_t before = now_s();
+  Outcome sealed = run({"seal", "--keyring", path("k"), "--policy", path("compact.toml"), "field/1"}, "x");
+  ASSERT_EQ(sealed.status, 0) << sealed.err;
+  ASSERT_EQ(sealed.out.size(), 1 + mqseal::kEnvelopeOverheadCompact);
+  Outcome inspected = run({"inspect"}, sealed.out);
+  const uint64_t after = now_s();
+  ASSERT_EQ(inspected.status, 0) << inspected.err;
+  const std::vector<std::string> l = lines(inspected.out);
+  ASSERT_EQ(l.size(), 9u) << inspected.out;
+  EXPECT_EQ(l[0], "version    3 (compact)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(l[4], m, std::regex(R"(time_s     (\d+) \(seconds since 1970 mod 2\^24: all that v3 sends\))")))
+      << l[4];
+  const uint64_t field = std::stoull(m[1]);
+  EXPECT_TRUE(field >= before % (1u << 24) && field <= after % (1u << 24)) << field;  // no wrap within the test
+  ASSERT_TRUE(std::regex_match(
+      l[5], m, std::regex(R"(timestamp  (\d+) ms \((\d{4})-\S+Z\) by this machine's clock: the latest such second at most 2\^20 s ahead of it)")))
+      << l[5];
+  const uint64_t read_s = std::stoull(m[1]) / 1000;
+  EXPECT_TRUE(read_s >= before && read_s <= after) << l[5];
+  EXPECT_NE(m[2], "1970");
+  EXPECT_EQ(l[6].substr(0, 11), "session    ");
+  EXPECT_EQ(l[6].size(), 11u + 2 * mqseal::kCompactSessionSize);
+  EXPECT_EQ(l[8], "payload    1 bytes");
 }

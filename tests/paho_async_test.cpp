@@ -4,6 +4,8 @@
 #include <mqseal/paho/async.h>
 
 #include <future>
+#include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -121,6 +123,111 @@ TEST(PahoAsync, BadInputReachesTheRefusedCallbackAndNothingIsLostOrDoubled) {
   EXPECT_EQ(stats.delivered, 2u);
   EXPECT_EQ(stats.duplicates, 1u);  // the replay: counted, not delivered twice
   EXPECT_EQ(stats.refused, 3u);
+}
+
+// An Inbox that also records paho::arrived_signer() for each message.
+struct SignerInbox : Inbox {
+  std::vector<std::string> signers;
+  static int on_signed_message(void* context, char* topic, int topic_len, MQTTAsync_message* m) {
+    auto* inbox = static_cast<SignerInbox*>(context);
+    {
+      std::lock_guard<std::mutex> lock(inbox->mutex);
+      inbox->signers.emplace_back(paho::arrived_signer());
+    }
+    return Inbox::on_message(static_cast<Inbox*>(inbox), topic, topic_len, m);
+  }
+  paho::AsyncCallbacks callbacks() {
+    paho::AsyncCallbacks cb = Inbox::callbacks();
+    cb.context = this;
+    cb.message_arrived = &SignerInbox::on_signed_message;
+    return cb;
+  }
+};
+
+// Suites 3 and 4 through Paho, the policy deciding: device 8 seals a report
+// to the backend's X25519 public key (suite 3) and signs then seals a private
+// message (suite 4); the backend opens both and learns the verified signer of
+// the suite 4 one. Device 7, with the same symmetric keys and only the
+// backend's public key, subscribed to the same topics, reads the suite 1
+// reading and gets the refused callback with unknown_key for the others (a
+// recipient public key opens nothing). Device 7 signing on device 8's level
+// is refused at the backend as unauthorized_signer.
+TEST(PahoAsync, OnlyTheRecipientOpensAndSuite4NamesTheSigner) {
+  Broker broker;
+  TopicPolicy policy;
+  testing::expect_ok(policy.add_rule("plant/+/telemetry", "telemetry"));
+  testing::expect_ok(policy.add_recipient_rule("plant/+/report", "backend"));
+  testing::expect_ok(policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {}));
+  TopicPolicy forging;  // the thief's own policy: device 7 may sign anywhere
+  testing::expect_ok(forging.add_signed_recipient_rule("plant/+/private", "backend", {"device-7"}));
+
+  Key topic_key = take(Key::generate());
+  auto backend = std::make_shared<Keyring>();
+  testing::expect_ok(backend->add_with_id("telemetry", 0x100, take(topic_key.clone())));
+  const KeyId recipient = take(backend->generate_recipient_key("backend"));
+  const SignerPublicKey recipient_public = take(backend->public_key(recipient));
+  std::shared_ptr<Keyring> devices[2];
+  const char* names[2] = {"device-7", "device-8"};
+  for (int i = 0; i < 2; ++i) {
+    devices[i] = std::make_shared<Keyring>();
+    testing::expect_ok(devices[i]->add_with_id("telemetry", 0x100, take(topic_key.clone())));
+    testing::expect_ok(devices[i]->add_recipient_public("backend", recipient, ByteView(recipient_public)));
+    const KeyId id = take(devices[i]->generate_signing_key(names[i]));
+    testing::expect_ok(backend->add_trusted_signer(names[i], id, ByteView(take(devices[i]->public_key(id)))));
+  }
+  Sealer device8 = take(Sealer::create(policy, devices[1]));
+  Sealer thief = take(Sealer::create(forging, devices[0]));
+
+  SignerInbox backend_inbox;
+  Inbox thief_inbox;
+  AsyncTestClient service(broker.address(), "backend");
+  paho::AsyncAttachment& backend_attached =
+      service.attach(std::make_shared<Opener>(take(Opener::create(policy, backend))), backend_inbox.callbacks());
+  AsyncTestClient stolen(broker.address(), "device-7");
+  stolen.attach(std::make_shared<Opener>(take(Opener::create(policy, devices[0]))), thief_inbox.callbacks());
+  AsyncTestClient device(broker.address(), "device-8");
+  ASSERT_TRUE(service.connect() && service.subscribe("plant/#") && stolen.connect() && stolen.subscribe("plant/#") &&
+              device.connect())
+      << broker.log();
+
+  // The backend declines the first message once: Paho offers it again, with its signer still named.
+  backend_inbox.decline_next = 1;
+  testing::expect_ok(send(device8, device, "plant/device-8/private", "door code changed"));
+  testing::expect_ok(send(device8, device, "plant/device-8/report", "valve 3 worn"));
+  testing::expect_ok(send(device8, device, "plant/device-8/telemetry", "21.5 C"));
+  testing::expect_ok(send(thief, device, "plant/device-8/private", "door code is 0000"));
+  ASSERT_TRUE(backend_inbox.wait(4, 1)) << broker.log();
+  ASSERT_TRUE(thief_inbox.wait(1, 3)) << broker.log();
+
+  std::lock_guard<std::mutex> backend_lock(backend_inbox.mutex);
+  std::map<std::string, std::pair<std::string, std::string>> opened;  // topic -> payload, signer
+  ASSERT_EQ(backend_inbox.messages.size(), 4u);
+  size_t private_offers = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    const testing::Received& m = backend_inbox.messages[i];
+    if (m.topic == "plant/device-8/private") {
+      ++private_offers;
+      EXPECT_EQ(backend_inbox.signers[i], "device-8") << i;
+    }
+    opened[m.topic] = {m.payload, backend_inbox.signers[i]};
+  }
+  EXPECT_EQ(private_offers, 2u);
+  using Seen = std::map<std::string, std::pair<std::string, std::string>>;
+  EXPECT_EQ(opened, (Seen{{"plant/device-8/report", {"valve 3 worn", ""}},
+                          {"plant/device-8/private", {"door code changed", "device-8"}},
+                          {"plant/device-8/telemetry", {"21.5 C", ""}}}));
+  EXPECT_EQ(backend_inbox.refused,
+            (std::vector<std::pair<std::string, Errc>>{{"plant/device-8/private", Errc::unauthorized_signer}}));
+  EXPECT_EQ(backend_attached.stats().delivered, 3u);
+
+  std::lock_guard<std::mutex> thief_lock(thief_inbox.mutex);
+  ASSERT_EQ(thief_inbox.messages.size(), 1u);
+  EXPECT_EQ(thief_inbox.messages[0].payload, "21.5 C");
+  std::multiset<std::pair<std::string, Errc>> refused(thief_inbox.refused.begin(), thief_inbox.refused.end());
+  EXPECT_EQ(refused, (std::multiset<std::pair<std::string, Errc>>{{"plant/device-8/report", Errc::unknown_key},
+                                                                  {"plant/device-8/private", Errc::unknown_key},
+                                                                  {"plant/device-8/private", Errc::unknown_key}}));
+  EXPECT_TRUE(paho::arrived_signer().empty());  // outside the callback
 }
 
 TEST(PahoAsync, ADeclinedMessageComesBackOpenedNotDoubleOpened) {

@@ -26,6 +26,7 @@ constexpr long kTimeoutMs = 10'000;
 struct SyncInbox {
   std::mutex mutex;
   std::vector<std::string> payloads;
+  std::vector<std::string> signers;  // paho::arrived_signer() in each message callback
   std::vector<Errc> refused;
   std::vector<std::string> refused_topics;
 
@@ -33,6 +34,7 @@ struct SyncInbox {
     auto* inbox = static_cast<SyncInbox*>(context);
     std::lock_guard<std::mutex> lock(inbox->mutex);
     inbox->payloads.emplace_back(static_cast<const char*>(m->payload), static_cast<size_t>(m->payloadlen));
+    inbox->signers.emplace_back(paho::arrived_signer());
     MQTTClient_freeMessage(&m);
     MQTTClient_free(topic);
     return 1;
@@ -95,6 +97,7 @@ TEST(PahoSync, PublishAndAttachRoundTrip) {
     std::lock_guard<std::mutex> lock(inbox.mutex);
     ASSERT_EQ(inbox.payloads.size(), 1u);
     EXPECT_EQ(inbox.payloads[0], "hello");
+    EXPECT_EQ(inbox.signers, std::vector<std::string>{""});  // suite 1 names no signer
     ASSERT_EQ(inbox.refused.size(), 1u);
     EXPECT_EQ(inbox.refused[0], Errc::malformed);
   }
@@ -153,6 +156,7 @@ TEST(PahoSync, ASignedMessageFromAnUnauthorisedSignerReachesTheRefusedCallback) 
   {
     std::lock_guard<std::mutex> lock(inbox.mutex);
     EXPECT_EQ(inbox.payloads, (std::vector<std::string>{"reading 1", "reading 2"}));
+    EXPECT_EQ(inbox.signers, (std::vector<std::string>{"device-8", "device-8"}));
     EXPECT_EQ(inbox.refused, std::vector<Errc>(3, Errc::unauthorized_signer));
     EXPECT_EQ(inbox.refused_topics, std::vector<std::string>(3, topic8));
   }

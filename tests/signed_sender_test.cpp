@@ -325,6 +325,44 @@ TEST(SignedSender, RotatingSigningKeys) {
   EXPECT_EQ(backend_keys->promote(fresh).error(), Errc::invalid_argument);
 }
 
+// A receiver that never held a key can still learn of its revocation, by ID
+// alone (an export's retired line): envelopes naming it are key_retired, not
+// unknown_key, and the ID stays taken.
+TEST(SignedSenderKeys, ARetiredTrustedSignerByIdAlone) {
+  Fleet f;
+  const std::string topic = "plant/plant-7/telemetry";
+  auto backend_keys = std::make_shared<Keyring>();
+  expect_ok(backend_keys->add_with_id("telemetry", kTelemetryId, fixed_key(0x11)));
+  Opener before = take(Opener::create(fleet_policy(), backend_keys));
+  const std::vector<uint8_t> env = take(f.sealer7.seal(topic, std::string_view("x")));
+  EXPECT_EQ(open_error(before, topic, env), Errc::unknown_signer);
+
+  expect_ok(backend_keys->add_retired_trusted_signer("plant-7", kDevice7Sign));
+  const KeyInfo info = take(backend_keys->info(kDevice7Sign));
+  EXPECT_EQ(info.name, "plant-7");
+  EXPECT_EQ(info.kind, KeyKind::trusted_signer);
+  EXPECT_EQ(info.state, KeyState::retired);
+  EXPECT_FALSE(info.public_key.has_value());
+  EXPECT_EQ(backend_keys->public_key(kDevice7Sign).error(), Errc::key_retired);
+  EXPECT_EQ(backend_keys->promote(kDevice7Sign).error(), Errc::key_retired);
+  Opener after = take(Opener::create(fleet_policy(), backend_keys));
+  EXPECT_EQ(open_error(after, topic, env), Errc::key_retired);
+  // Its file line is the export's retired line, and parses back the same.
+  const std::string text = take(backend_keys->serialize());
+  EXPECT_NE(text.find("trusted-ed25519 plant-7 5167a007 retired -\n"), std::string::npos) << text;
+  EXPECT_EQ(take(take(Keyring::parse(text)).info(kDevice7Sign)).state, KeyState::retired);
+  // The ID is taken; names, IDs and the bound as for any new key.
+  EXPECT_EQ(backend_keys->add_retired_trusted_signer("plant-7", kDevice7Sign).error(), Errc::invalid_argument);
+  EXPECT_EQ(backend_keys->add_trusted_signer("plant-7", kDevice7Sign, ByteView(take(f.device7->public_key(kDevice7Sign))))
+                .error(),
+            Errc::invalid_argument);
+  EXPECT_EQ(backend_keys->add_retired_trusted_signer("plant 7", 0x99).error(), Errc::invalid_argument);
+  EXPECT_EQ(backend_keys->add_retired_trusted_signer("plant-7", 0).error(), Errc::invalid_argument);
+  Keyring full;
+  for (KeyId id = 1; id <= kMaxKeyringKeys; ++id) expect_ok(full.add_retired_trusted_signer("s", id));
+  EXPECT_EQ(full.add_retired_trusted_signer("s", kMaxKeyringKeys + 1).error(), Errc::invalid_argument);
+}
+
 TEST(SignedSender, TheSealerNeedsToKnowWhoItIs) {
   Fleet f;
   auto two = std::make_shared<Keyring>(take(f.device7->clone()));

@@ -9,7 +9,8 @@
 #include <cstring>
 #include <memory>
 #include <string_view>
-#include <unordered_set>
+#include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -56,7 +57,11 @@ class Attachment final : public Api::AttachmentBase {
   int arrived(char* topic, int topic_len, Message* message) {
     // A message the application asked to see again (it returned 0) was opened
     // already and holds plaintext: it goes straight back.
-    if (declined_.erase(message) != 0) return hand_over(topic, topic_len, message);
+    if (auto again = declined_.find(message); again != declined_.end()) {
+      const std::string signer = std::move(again->second);
+      declined_.erase(again);
+      return hand_over(topic, topic_len, message, signer);
+    }
 
     const std::string_view topic_view =
         topic_len > 0 ? std::string_view(topic, static_cast<size_t>(topic_len)) : std::string_view(topic);
@@ -81,12 +86,15 @@ class Attachment final : public Api::AttachmentBase {
     }
     message->payloadlen = static_cast<int>(scratch_.payload.size());
     delivered_.fetch_add(1, std::memory_order_relaxed);
-    return hand_over(topic, topic_len, message);
+    return hand_over(topic, topic_len, message, scratch_.signer);
   }
 
-  int hand_over(char* topic, int topic_len, Message* message) {
+  // Calls the application with arrived_signer() set to `signer` (common.h).
+  int hand_over(char* topic, int topic_len, Message* message, const std::string& signer) {
+    detail::arrived_signer = signer;
     const int rc = callbacks_.message_arrived(callbacks_.context, topic, topic_len, message);
-    if (rc == 0) declined_.insert(message);  // Paho will offer this same message again
+    detail::arrived_signer = {};
+    if (rc == 0) declined_.emplace(message, signer);  // Paho will offer this same message again
     return rc;
   }
 
@@ -103,7 +111,7 @@ class Attachment final : public Api::AttachmentBase {
   std::shared_ptr<Opener> opener_;
   Callbacks callbacks_;
   Opened scratch_;
-  std::unordered_set<const Message*> declined_;
+  std::unordered_map<const Message*, std::string> declined_;  // with their signers
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> duplicates_{0};
   std::atomic<uint64_t> refused_{0};

@@ -40,7 +40,7 @@ constexpr size_t kMaxEdits = 16;
 const char* const kTopics[] = {
     "plant/7/telemetry", "plant/8/telemetry", "plant/7/cmd/valve", "public/news",
     "other/topic",       "plant/+/telemetry", "",                  "plant/7/telemetry/",
-    "legacy/x",
+    "legacy/x",          "plant/7/report",    "plant/plant-7/private", "plant/plant-8/private",
 };
 constexpr size_t kTopicCount = sizeof kTopics / sizeof kTopics[0];
 
@@ -53,6 +53,11 @@ constexpr KeySpec kKeys[] = {{"telemetry", 0x1001, 0x10}, {"telemetry", 0x1002, 
                              {"commands", 0x2001, 0x50},  {"old", 0x3001, 0x70},
                              {"old", 0x3002, 0x90}};
 constexpr mqseal::KeyId kRetiredKey = 0x3001;
+// Suites 3 and 4: the backend's recipient key pair, and a signer whose key
+// pair the same keyring holds (a signing key pair also verifies).
+constexpr KeySpec kRecipientKey = {"backend", 0x4001, 0xb0};
+constexpr KeySpec kSigningKey = {"plant-7", 0x5001, 0xc0};
+constexpr uint8_t kEphemeralFill = 0xd0;  // the seeds' sealing session's ephemeral secret
 
 mqseal::Key fixed_key(uint8_t fill) {
   uint8_t bytes[mqseal::kKeySize];
@@ -69,6 +74,16 @@ struct SealedSeed {
   std::vector<uint8_t> envelope;
 };
 
+// Suite 3 or 4 seeds: sealed to kRecipientKey in one sealing session.
+struct RecipientPlan {
+  const char* topic;
+  uint8_t suite;
+  uint8_t sender;
+  uint64_t sequence;
+  std::string payload;
+  uint8_t flags = 0;
+};
+
 // Everything fixed, built once: the policy, the keyring and the envelopes we sealed.
 struct World {
   mqseal::TopicPolicy policy;
@@ -81,8 +96,13 @@ struct World {
     check(policy.add_rule("plant/+/cmd/#", "commands").ok(), "policy");
     check(policy.add_rule("legacy/#", "old").ok(), "policy");
     check(policy.add_plaintext_rule("public/#").ok(), "policy");
+    check(policy.add_recipient_rule("plant/+/report", kRecipientKey.name).ok(), "policy");
+    check(policy.add_signed_recipient_rule("plant/{signer}/private", kRecipientKey.name, {}).ok(), "policy");
     auto keys = std::make_shared<mqseal::Keyring>();
     for (const KeySpec& k : kKeys) check(keys->add_with_id(k.name, k.id, fixed_key(k.fill)).ok(), "keyring");
+    check(keys->add_recipient_key_with_id(kRecipientKey.name, kRecipientKey.id, fixed_key(kRecipientKey.fill)).ok(),
+          "keyring");
+    check(keys->add_signing_key_with_id(kSigningKey.name, kSigningKey.id, fixed_key(kSigningKey.fill)).ok(), "keyring");
 
     struct Plan {
       const char* topic;
@@ -109,27 +129,65 @@ struct World {
         {"plant/7/telemetry", 0x1001, 0x10, 0, 9, 4, "envelope v1", mqseal::kEnvelopeVersionV1},
     };
     for (const Plan& p : plans) {
-      SealedSeed seed;
-      seed.topic = p.topic;
-      seed.payload = p.payload;
+      SealedSeed seed = seed_of(p.topic, p.payload, p.flags, p.key, p.sender, p.sequence);
       seed.header.version = p.version;
-      seed.header.flags = p.flags;
-      seed.header.key_id = p.key;
       seed.header.timestamp_ms = static_cast<uint64_t>(static_cast<int64_t>(kSealedAtMs) - p.age_ms);
-      seed.header.sender.fill(p.sender);
-      seed.header.sequence = p.sequence;
       uint8_t topic_key[mqseal::kKeySize];
       check(mqseal::hazmat::derive_topic_key(fixed_key(p.key_fill), p.topic, topic_key).ok(), "derive_topic_key");
       check(mqseal::hazmat::seal_with_header(topic_key, p.topic, seed.header, mqseal::ByteView(p.payload),
                                      seed.envelope)
                 .ok(),
             "seal_with_header");
-      sealed.emplace(std::make_pair(seed.topic, seed.envelope), seeds.size());
-      seeds.push_back(std::move(seed));
+      add(std::move(seed));
+    }
+    const RecipientPlan recipient_plans[] = {
+        {"plant/7/report", mqseal::kSuiteSealedToRecipient, 10, 1, "sealed to the backend"},
+        {"plant/7/report", mqseal::kSuiteSealedToRecipient, 10, 2, "", mqseal::kFlagRetain},
+        {"plant/plant-7/private", mqseal::kSuiteSignedSealed, 11, 1, "signed, then sealed"},
+        {"plant/plant-7/private", mqseal::kSuiteSignedSealed, 11, 2, std::string(300, 'y'), mqseal::kFlagRetain},
+    };
+    mqseal::Result<mqseal::SignerPublicKey> recipient_public = keys->public_key(kRecipientKey.id);
+    check(recipient_public.ok(), "recipient public key");
+    for (const RecipientPlan& p : recipient_plans) {
+      SealedSeed seed = seed_of(p.topic, p.payload, p.flags, kRecipientKey.id, p.sender, p.sequence);
+      seed.header.suite = p.suite;
+      seed.header.signer_key_id = p.suite == mqseal::kSuiteSignedSealed ? kSigningKey.id : 0;
+      uint8_t session_key[mqseal::kKeySize];
+      uint8_t topic_key[mqseal::kKeySize];
+      check(mqseal::hazmat::derive_recipient_keys(fixed_key(kEphemeralFill), mqseal::ByteView(*recipient_public),
+                                                  p.topic, seed.header.ephemeral.data(), session_key, topic_key)
+                .ok(),
+            "derive_recipient_keys");
+      const mqseal::ByteView payload(p.payload);
+      check(p.suite == mqseal::kSuiteSignedSealed
+                ? mqseal::hazmat::seal_signed_sealed_with_header(topic_key, p.topic, seed.header, payload, *keys,
+                                                                 seed.envelope)
+                      .ok()
+                : mqseal::hazmat::seal_with_header(topic_key, p.topic, seed.header, payload, seed.envelope).ok(),
+            "seal a recipient seed");
+      add(std::move(seed));
     }
     check(keys->promote(kRetiredKey + 1).ok(), "promote");
     check(keys->retire(kRetiredKey).ok(), "retire");
     keyring = std::move(keys);
+  }
+
+  // A seed sealed at kSealedAtMs (a plan may change the header further).
+  static SealedSeed seed_of(const char* topic, const std::string& payload, uint8_t flags, mqseal::KeyId key,
+                            uint8_t sender, uint64_t sequence) {
+    SealedSeed seed;
+    seed.topic = topic;
+    seed.payload = payload;
+    seed.header.flags = flags;
+    seed.header.key_id = key;
+    seed.header.timestamp_ms = kSealedAtMs;
+    seed.header.sender.fill(sender);
+    seed.header.sequence = sequence;
+    return seed;
+  }
+  void add(SealedSeed seed) {
+    sealed.emplace(std::make_pair(seed.topic, seed.envelope), seeds.size());
+    seeds.push_back(std::move(seed));
   }
 };
 
@@ -180,6 +238,11 @@ void check_opened(const World& w, std::string_view topic, const std::vector<uint
   check(opened.key_id == seed.header.key_id && opened.timestamp_ms == seed.header.timestamp_ms &&
             opened.sender == seed.header.sender && opened.sequence == seed.header.sequence,
         "opened header differs from the sealed one");
+  // Suite 4 names its verified signer; no other suite here names one.
+  const bool signed_sealed = seed.header.suite == mqseal::kSuiteSignedSealed;
+  check(signed_sealed ? opened.signer == kSigningKey.name && opened.signer_key_id == kSigningKey.id
+                      : opened.signer.empty() && opened.signer_key_id == 0,
+        "opened a signer the seed was not sealed with");
 }
 
 }  // namespace
@@ -235,7 +298,8 @@ void check_caller_memory(const World& w, std::string_view topic, const std::vect
   check(size == opened.payload.size() && std::equal(opened.payload.begin(), opened.payload.end(), memory.begin()) &&
             meta.payload.empty() && meta.sealed == opened.sealed && meta.retained == opened.retained &&
             meta.key_id == opened.key_id && meta.sender == opened.sender && meta.sequence == opened.sequence &&
-            meta.timestamp_ms == opened.timestamp_ms,
+            meta.timestamp_ms == opened.timestamp_ms && meta.signer == opened.signer &&
+            meta.signer_key_id == opened.signer_key_id,
         "caller memory and vector overloads opened different things");
 }
 

@@ -137,6 +137,12 @@ class Keyring {
   // the prime-order subgroup (a truncated or corrupted key), a bad name, a
   // taken or 0 ID, a full keyring.
   [[nodiscard]] Status add_trusted_signer(std::string_view signer, KeyId id, ByteView public_key);
+  // A trusted signer's key known only as revoked: its name and ID, retired,
+  // with no public key (what `trusted-ed25519 NAME ID retired -` in an
+  // export says). Envelopes naming the ID are then key_retired, not
+  // unknown_key, and the ID can never be given to another key of this
+  // keyring. invalid_argument for a bad name, a taken or 0 ID, a full keyring.
+  [[nodiscard]] Status add_retired_trusted_signer(std::string_view signer, KeyId id);
 
   // Recipient key pairs (suite 3; docs/SPEC.md, sections 1 and 4b): X25519,
   // grouped by recipient name (its own namespace), with the states of

@@ -152,6 +152,17 @@ Status Keyring::add_trusted_signer(std::string_view signer, KeyId id, ByteView p
   return {};
 }
 
+Status Keyring::add_retired_trusted_signer(std::string_view signer, KeyId id) {
+  if (Status s = impl_->check_new(signer, id); !s) return s;
+  Impl::Entry entry;
+  entry.name = std::string(signer);
+  entry.id = id;
+  entry.kind = KeyKind::trusted_signer;
+  entry.state = KeyState::retired;  // no public key: nothing verifies with it
+  impl_->append(std::move(entry));
+  return {};
+}
+
 Status Keyring::add_recipient_key_with_id(std::string_view recipient, KeyId id, const Key& secret) {
   if (Status s = internal::ensure_sodium(); !s) return s;
   if (Status s = impl_->check_new(recipient, id); !s) return s;

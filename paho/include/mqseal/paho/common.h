@@ -41,6 +41,18 @@ struct RefusedMessage {
 // refused message goes to stderr (topic, size and reason; never the bytes).
 using RefusedCallback = void (*)(void* context, const RefusedMessage& refused);
 
+namespace detail {
+inline thread_local std::string_view arrived_signer;  // set by the adapters only
+}  // namespace detail
+
+// The verified signer's name of the message being handed to the application's
+// message-arrived callback (a suite 2 or 4 rule: Opened::signer), read from
+// inside that callback, on the thread that runs it (Paho's), since Paho's
+// callback has no room for it. Empty for a suite 1 or 3 message and outside
+// the callback. A declined message (the callback returned 0) keeps its signer
+// when Paho offers it again.
+inline std::string_view arrived_signer() noexcept { return detail::arrived_signer; }
+
 // Files for TLS with X.509 (configure_tls in async.h and client.h).
 struct TlsFiles {
   std::string ca_file;       // PEM: the CA that signed the broker's certificate
