@@ -39,6 +39,16 @@ SIZES = (64, 1024, 16384, 65536, 1048576)
 # mqseal's AEAD on each backend (BM_AeadBackend/<0 libsodium, 1 OpenSSL>/<size>):
 # where OpenSSL starts to win, to check kOpensslMinSize in core/src/crypto/aead.h.
 BACKEND_SIZES = (256, 512, 768, 1024, 1536, 2048, 4096)
+# Issue 12, target 3 (docs/PERFORMANCE.md, "AES-256-GCM: measured, left
+# out"): per size, suite 1 and the bare ChaCha20-Poly1305 calls against the
+# fastest bare AES-256-GCM call (OpenSSL re-keyed per message or keyed once,
+# libsodium keyed once); "how much faster" = the first over the fastest.
+AES_GCM = [
+    ("seal", "BM_Seal", "BM_BareOpensslEncrypt", "BM_BareEncrypt",
+     ("BM_BareOpensslAesGcmEncrypt/{n}/0", "BM_BareOpensslAesGcmEncrypt/{n}/1", "BM_BareSodiumAesGcmEncrypt/{n}")),
+    ("open", "BM_Open", "BM_BareOpensslDecrypt", "BM_BareDecrypt",
+     ("BM_BareOpensslAesGcmDecrypt/{n}/0", "BM_BareOpensslAesGcmDecrypt/{n}/1", "BM_BareSodiumAesGcmDecrypt/{n}")),
+]
 # Absolute targets (CONNECT tokens): (benchmark, what, limit in ns or None).
 ABSOLUTE = [
     ("BM_MakeConnectToken", "token creation (device)", 5000),
@@ -54,6 +64,27 @@ def medians(report, field="real_time"):
     if not out:
         sys.exit("ratios.py: no medians in the report: run with --benchmark_repetitions")
     return out
+
+
+def print_aes_gcm(m):
+    header = False
+    for what, suite1, chacha, xchacha, aes in AES_GCM:
+        for n in SIZES:
+            candidates = [m.get(name.format(n=n)) for name in aes]
+            candidates = [c for c in candidates if c is not None]
+            a, c, x = m.get(f"{suite1}/{n}"), m.get(f"{chacha}/{n}"), m.get(f"{xchacha}/{n}")
+            if not candidates or a is None:
+                continue  # a core without OpenSSL still has libsodium's AES-256-GCM rows
+            if not header:
+                print()
+                print("| what | size | suite 1 ns | bare OpenSSL ChaCha20-Poly1305 ns | bare libsodium XChaCha20 ns "
+                      "| fastest bare AES-256-GCM ns | suite 1 / AES | ChaCha20 / AES |")
+                print("|---|---:|---:|---:|---:|---:|---:|---:|")
+                header = True
+            fastest = min(candidates)
+            cs, xs = (f"{v:.0f}" if v is not None else "" for v in (c, x))
+            cr = f"{c / fastest:.3f}" if c is not None else ""
+            print(f"| {what} | {n} | {a:.0f} | {cs} | {xs} | {fastest:.0f} | {a / fastest:.3f} | {cr} |")
 
 
 def main():
@@ -90,6 +121,7 @@ def main():
         print("|---:|---:|---:|---:|")
         for n, a, b in backend_rows:
             print(f"| {n} | {a:.0f} | {b:.0f} | {b / a:.3f} |")
+    print_aes_gcm(m)
     rows = [(name, what, limit, m[name]) for name, what, limit in ABSOLUTE if m.get(name) is not None]
     if rows:
         print()
