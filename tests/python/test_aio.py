@@ -56,9 +56,9 @@ def aio_client(broker: Broker, **options: Any) -> aiomqtt.Client:
     return aiomqtt.Client(broker.host, broker.port, timeout=TIMEOUT, **options)
 
 
-async def receive(client: mqseal.aio.SealedClient, count: int) -> List[aiomqtt.Message]:
+async def receive(client: mqseal.aio.SealedClient, count: int) -> List[mqseal.aio.OpenedMessage]:
     """The next `count` opened messages, within TIMEOUT."""
-    messages: List[aiomqtt.Message] = []
+    messages: List[mqseal.aio.OpenedMessage] = []
 
     async def take() -> None:
         async for message in client.messages:

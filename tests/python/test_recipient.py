@@ -491,3 +491,92 @@ def test_aio_wrapper_signs_as_the_signer_named(broker: Broker) -> None:
 
     assert run(scenario()) == [b"from 8"]
     assert refused.calls == []
+
+
+# ---- who signed a delivered message ----
+
+
+def listed_signers() -> Tuple[mqseal.Keyring, mqseal.Keyring, mqseal.TopicPolicy]:
+    """The backend and a gateway signing as device-7 and device-8 (two_signers), a topic key for
+    both, and rules of every suite; the signed ones list both names (no {signer} level), so
+    the topic cannot tell who signed."""
+    backend, gateway = two_signers()
+    topic_key = mqseal.Key.generate()
+    for keys in (backend, gateway):
+        keys.add_with_id("telemetry", TOPIC_KEY_ID, topic_key)
+    policy = mqseal.TopicPolicy()
+    policy.add_signed_rule("site/+/reading", "telemetry", ["device-7", "device-8"])  # suite 2
+    policy.add_signed_recipient_rule("site/+/orders", "backend", ["device-7", "device-8"])  # suite 4
+    policy.add_rule("site/+/plain", "telemetry")  # suite 1
+    policy.add_recipient_rule("site/+/report", "backend")  # suite 3
+    return backend, gateway, policy
+
+
+# What each of the two signers sends, by topic, and the signer each message is to name.
+SENT_AS = {
+    "device-7": [("site/1/reading", b"7 reading"), ("site/1/orders", b"7 order"),
+                 ("site/1/plain", b"7 plain"), ("site/1/report", b"7 report")],
+    "device-8": [("site/1/reading", b"8 reading"), ("site/1/orders", b"8 order")],
+}
+SIGNED_BY = {b"7 reading": "device-7", b"7 order": "device-7", b"7 plain": None, b"7 report": None,
+             b"8 reading": "device-8", b"8 order": "device-8"}
+
+
+def paho_signers(messages: List[mqtt.MQTTMessage]) -> Dict[bytes, Any]:
+    """{payload: signer} of messages delivered by mqseal.paho, each an OpenedMessage."""
+    signers: Dict[bytes, Any] = {}
+    for m in messages:
+        assert isinstance(m, mqseal.paho.OpenedMessage) and m.timestamp > 0
+        signers[bytes(m.payload)] = m.signer
+    return signers
+
+
+def test_paho_messages_name_their_signer(connect: Connect) -> None:
+    backend, gateway, policy = listed_signers()
+    subscriber, inbox, refused = listening(connect(), policy, backend, "site/#")
+    # Two topic callbacks match the orders: both get the one opened message, signer included.
+    orders, orders_too = Inbox(), Inbox()
+    subscriber.message_callback_add("site/+/orders", orders)
+    subscriber.message_callback_add("site/1/orders", orders_too)
+    for name, sent in SENT_AS.items():
+        sealed_client = mqseal.paho.wrap(connect(), policy, gateway, signer=name)
+        for topic, payload in sent:
+            publish(sealed_client, topic, payload)
+
+    # Read after the callbacks returned: a delivered message keeps its signer.
+    inbox.wait(4)
+    assert paho_signers(inbox.messages) == {
+        p: s for p, s in SIGNED_BY.items() if b"order" not in p}
+    both = {p: s for p, s in SIGNED_BY.items() if b"order" in p}
+    orders.wait(2)
+    orders_too.wait(2)
+    assert paho_signers(orders.messages) == paho_signers(orders_too.messages) == both
+    assert [a is b for a, b in zip(orders.messages, orders_too.messages)] == [True, True]
+    assert refused.calls == [] and subscriber.stats.delivered == 6
+
+    # An OpenedMessage made by hand (an application's own tests) is an MQTTMessage, unsigned
+    # unless told.
+    made = mqseal.paho.OpenedMessage(3, b"site/1/reading")
+    assert (made.mid, made.topic, made.signer) == (3, "site/1/reading", None)
+    assert mqseal.paho.OpenedMessage(signer="device-7").signer == "device-7"
+
+
+def test_aio_messages_name_their_signer(broker: Broker) -> None:
+    backend, gateway, policy = listed_signers()
+
+    async def scenario() -> List[mqseal.aio.OpenedMessage]:
+        async with mqseal.aio.wrap(aio_client(broker), policy, backend) as subscriber:
+            await subscriber.subscribe("site/#", qos=1)
+            for name, sent in SENT_AS.items():
+                async with mqseal.aio.wrap(aio_client(broker), policy, gateway, signer=name) as publisher:
+                    for topic, payload in sent:
+                        await publisher.publish(topic, payload, qos=1)
+            return await receive(subscriber, len(SIGNED_BY))
+
+    messages = run(scenario())
+    assert all(isinstance(m, mqseal.aio.OpenedMessage) for m in messages)
+    assert {m.payload: m.signer for m in messages} == SIGNED_BY
+    assert [(m.topic.value, m.qos, m.retain) for m in messages if m.payload == b"8 order"] == [
+        ("site/1/orders", 1, False)]
+    made = mqseal.aio.OpenedMessage("site/1/reading", b"x", 1, False, 3, None)
+    assert made.signer is None and made.topic.value == "site/1/reading"

@@ -15,7 +15,7 @@ import threading
 from typing import Callable, Optional, Tuple, Union
 
 from ._errors import DuplicateError, Error, error_for
-from ._mqseal import Keyring, TopicPolicy, make_connect_token
+from ._mqseal import Keyring, Opened, TopicPolicy, make_connect_token
 from ._sealing import Opener, Sealer
 
 PayloadLike = Union[str, bytes, bytearray, int, float, None]
@@ -84,19 +84,20 @@ class Receiver:
 
     def open(
         self, topic: Optional[str], payload: Union[bytes, bytearray], retained: bool
-    ) -> Tuple[Optional[bytes], Optional[Error]]:
+    ) -> Tuple[Optional[Opened], Optional[Error]]:
         """Opens one received message and counts the outcome. Never raises an mqseal.Error.
 
-        (payload, None): deliver the opened payload; (None, None): a duplicate, drop it
-        quietly; (None, error): refused, report it. `topic` None: it was not valid UTF-8.
+        (opened, None): deliver opened.payload (signed by signer_of(opened)); (None, None): a
+        duplicate, drop it quietly; (None, error): refused, report it. `topic` None: it was
+        not valid UTF-8.
         """
-        opened: Optional[bytes] = None
+        opened: Optional[Opened] = None
         error: Optional[Error] = None
         if topic is None:
             error = error_for("invalid_topic", "the topic is not valid UTF-8")
         else:
             try:
-                opened = self._opener.open(topic, payload, retained=retained).payload
+                opened = self._opener.open(topic, payload, retained=retained)
             except DuplicateError:
                 pass
             except Error as e:
@@ -110,6 +111,11 @@ class Receiver:
             else:
                 self._stats = dataclasses.replace(s, refused=s.refused + 1)
         return opened, error
+
+
+def signer_of(opened: Opened) -> Optional[str]:
+    """The delivered message's signer: the verified signer's name on suites 2 and 4, else None."""
+    return opened.signer or None
 
 
 def report_refused(log: logging.Logger, topic: str, call: Callable[[], None]) -> None:

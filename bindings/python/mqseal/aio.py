@@ -5,15 +5,17 @@
     async with client:
         await client.subscribe("plant/+/telemetry", qos=1)
         async for message in client.messages:  # opened payloads
-            print(message.topic, message.payload)
+            print(message.topic, message.payload, message.signer)
 
 Needs aiomqtt (`pip install 'mqseal[aio]'`); `import mqseal` does not.
 
 `publish` seals before it sends (mqseal.Error, e.g. NoRuleError, and nothing is sent).
-`client.messages` yields aiomqtt Messages whose payload is the opened payload. A
-message that fails to open is never yielded: it goes to `on_refused` (by default
-one warning line on the "mqseal.aio" logger, without payload bytes) and the
-iteration goes on with the next one. An exact repeat of an accepted message
+`client.messages` yields OpenedMessages: aiomqtt Messages whose payload is the
+opened payload, with `signer`, the verified signer's name on a signed rule
+(suites 2 and 4; the rule may list several names, so the topic alone need not
+tell), None on the others. A message that fails to open is never yielded: it
+goes to `on_refused` (by default one warning line on the "mqseal.aio" logger,
+without payload bytes) and the iteration goes on with the next one. An exact repeat of an accepted message
 (QoS 1 redelivery) is counted in `stats.duplicates` and dropped quietly. Read
 messages through the SealedClient only: the wrapped client's own `messages`
 yield ciphertext.
@@ -41,7 +43,6 @@ single-use token as its password, every time it is entered:
 
 from __future__ import annotations
 
-import copy
 import logging
 from types import TracebackType
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Protocol, Tuple, Type, Union
@@ -57,7 +58,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from . import Error, Keyring, Opener, TopicPolicy
+from . import Error, Keyring, Opened, Opener, TopicPolicy
 from ._clients import (
     ConnectTokens,
     PayloadLike,
@@ -66,12 +67,14 @@ from ._clients import (
     Stats,
     log_refused_line,
     report_refused,
+    signer_of,
 )
 from ._errors import error_for
 
 __all__ = [
     "ClientFactory",
     "ConnectTokens",
+    "OpenedMessage",
     "RefusedCallback",
     "SealedClient",
     "SealedMessages",
@@ -93,6 +96,41 @@ class ClientFactory(Protocol):
     """
 
     def __call__(self, *, identifier: str = ..., username: str = ..., password: str = ...) -> aiomqtt.Client: ...
+
+
+class OpenedMessage(aiomqtt.Message):
+    """A message as SealedClient.messages yields it: aiomqtt's Message (topic, qos, retain,
+    mid, properties as received) with the opened payload, and its signer."""
+
+    def __init__(
+        self,
+        topic: aiomqtt.TopicLike,
+        payload: bytes,
+        qos: int,
+        retain: bool,
+        mid: int,
+        properties: Optional[Properties],
+        *,
+        signer: Optional[str] = None,
+    ) -> None:
+        """aiomqtt.Message's arguments, for an application's own tests; the SealedClient makes its own."""
+        super().__init__(topic, payload, qos, retain, mid, properties)
+        self.signer: Optional[str] = signer
+        """Who signed it: on a signed rule (suites 2 and 4) the verified signer's name, one the rule
+        authorises on this topic (Opened.signer); None on other rules, which authenticate no sender."""
+
+    @classmethod
+    def _opened(cls, message: aiomqtt.Message, opened: Opened) -> OpenedMessage:
+        """`message` with what `opened` says: its payload and signer."""
+        return cls(
+            message.topic,
+            opened.payload,
+            message.qos,
+            message.retain,
+            message.mid,
+            message.properties,
+            signer=signer_of(opened),
+        )
 
 
 RefusedCallback = Callable[["SealedClient", aiomqtt.Message, Error], None]
@@ -279,7 +317,7 @@ class SealedClient:
 
     @property
     def messages(self) -> SealedMessages:
-        """The opened messages of the current connection: `async for message in client.messages`."""
+        """The opened messages (OpenedMessage) of the current connection: `async for message in client.messages`."""
         return SealedMessages(self)
 
     @property
@@ -317,17 +355,15 @@ class SealedClient:
 
     # ---- internals ----
 
-    def _open(self, message: aiomqtt.Message) -> Optional[aiomqtt.Message]:
+    def _open(self, message: aiomqtt.Message) -> Optional[OpenedMessage]:
         """The opened copy of `message`, or None if it is not to be delivered. Never raises."""
-        payload, error = self._receiver.open(message.topic.value, message.payload, message.retain)
+        opened, error = self._receiver.open(message.topic.value, message.payload, message.retain)
         if error is not None:
             report_refused(_log, message.topic.value, lambda: self._on_refused(self, message, error))
             return None
-        if payload is None:
+        if opened is None:
             return None
-        opened = copy.copy(message)
-        opened.payload = payload
-        return opened
+        return OpenedMessage._opened(message, opened)
 
 
 class SealedMessages:
@@ -343,10 +379,10 @@ class SealedMessages:
     def __init__(self, sealed: SealedClient) -> None:
         self._sealed = sealed
 
-    def __aiter__(self) -> AsyncIterator[aiomqtt.Message]:
+    def __aiter__(self) -> AsyncIterator[OpenedMessage]:
         return self
 
-    async def __anext__(self) -> aiomqtt.Message:
+    async def __anext__(self) -> OpenedMessage:
         raw = self._sealed.client.messages
         while True:
             message = await raw.__anext__()

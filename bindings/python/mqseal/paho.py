@@ -3,7 +3,7 @@
     import paho.mqtt.client as mqtt, mqseal, mqseal.paho
     raw = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="service-1")
     client = mqseal.paho.wrap(raw, mqseal.TopicPolicy.load("policy.toml"), mqseal.Keyring.load("service.keys"))
-    client.on_message = lambda c, userdata, msg: print(msg.topic, msg.payload)  # opened payloads
+    client.on_message = lambda c, userdata, msg: print(msg.topic, msg.payload, msg.signer)  # opened
     client.connect("broker", 1883); client.subscribe("plant/+/telemetry", qos=1); client.loop_forever()
 
 `wrap()` installs the wrapper's dispatcher as the raw client's on_message (an
@@ -12,6 +12,12 @@ set on_message and add message callbacks through the SealedClient, never on the
 raw client, which would hand them ciphertext. Everything else (connect,
 subscribe, loop_start, on_connect, ...) is the raw client's, reached through the
 wrapper; callbacks other than message handlers get the raw client as first argument.
+
+Message handlers get an OpenedMessage: the paho MQTTMessage with the opened
+payload and `signer`, the verified signer's name on a signed rule (suites 2 and
+4; the rule may list several names, so the topic alone need not tell), None on
+the others. It belongs to the message, not to the callback: it is still there
+when the message is kept or handed to another thread.
 
 A message that fails to open never reaches a message handler: it goes to
 `on_refused` (by default one warning line on the "mqseal.paho" logger, without
@@ -38,7 +44,6 @@ client, which would replace the token hook.
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 from typing import Any, Callable, Optional, Tuple, cast
@@ -46,15 +51,51 @@ from typing import Any, Callable, Optional, Tuple, cast
 from paho.mqtt.client import CallbackOnPreConnect, Client, MQTTMessage, MQTTMessageInfo, PayloadType
 from paho.mqtt.properties import Properties
 
-from . import Error, Keyring, Opener, TopicPolicy
-from ._clients import ConnectTokens, Receiver, SealingPublisher, Stats, log_refused_line, report_refused
+from . import Error, Keyring, Opened, Opener, TopicPolicy
+from ._clients import ConnectTokens, Receiver, SealingPublisher, Stats, log_refused_line, report_refused, signer_of
 
-__all__ = ["ConnectTokens", "MessageCallback", "RefusedCallback", "SealedClient", "Stats", "log_refused", "wrap"]
+__all__ = [
+    "ConnectTokens",
+    "MessageCallback",
+    "OpenedMessage",
+    "RefusedCallback",
+    "SealedClient",
+    "Stats",
+    "log_refused",
+    "wrap",
+]
 
 _log = logging.getLogger("mqseal.paho")
 
-MessageCallback = Callable[["SealedClient", Any, MQTTMessage], None]
-"""handler(sealed_client, userdata, message): message.payload is the opened payload."""
+
+class OpenedMessage(MQTTMessage):
+    """A message as the SealedClient hands it to message handlers: paho's MQTTMessage (topic,
+    qos, retain, mid, properties, ... as received) with the opened payload, and its signer."""
+
+    __slots__ = ("signer",)
+
+    def __init__(self, mid: int = 0, topic: bytes = b"", *, signer: Optional[str] = None) -> None:
+        """Like MQTTMessage(mid, topic), for an application's own tests; the SealedClient makes its own."""
+        super().__init__(mid, topic)
+        self.signer: Optional[str] = signer
+        """Who signed it: on a signed rule (suites 2 and 4) the verified signer's name, one the rule
+        authorises on this topic (Opened.signer); None on other rules, which authenticate no sender."""
+
+    @classmethod
+    def _opened(cls, message: MQTTMessage, opened: Opened) -> OpenedMessage:
+        """`message`, every field paho set, with what `opened` says: its payload and signer."""
+        made = cls.__new__(cls)
+        for name in MQTTMessage.__slots__:
+            if hasattr(message, name):  # a slot paho left unset stays unset (none is, in paho 2.2)
+                setattr(made, name, getattr(message, name))
+        made.payload = opened.payload
+        made.signer = signer_of(opened)
+        return made
+
+
+MessageCallback = Callable[["SealedClient", Any, OpenedMessage], None]
+"""handler(sealed_client, userdata, message): message.payload is the opened payload and
+message.signer its signer (OpenedMessage). A handler typed for paho's MQTTMessage fits too."""
 
 RefusedCallback = Callable[["SealedClient", Any, MQTTMessage, Error], None]
 """on_refused(sealed_client, userdata, raw_message, error) for a message that failed to open."""
@@ -120,7 +161,8 @@ class SealedClient:
         self._lock = threading.Lock()
         # The last raw message seen and its outcome (None: not delivered). paho hands one
         # message to every matching callback; a second open would be a DuplicateError.
-        self._last: Tuple[Optional[MQTTMessage], Optional[MQTTMessage]] = (None, None)
+        # Every callback gets the same OpenedMessage, so the same signer.
+        self._last: Tuple[Optional[MQTTMessage], Optional[OpenedMessage]] = (None, None)
         self._tokens: Optional[ConnectTokens] = None
         self._on_pre_connect: Optional[CallbackOnPreConnect] = None
         client.on_message = self._dispatcher(lambda: self._on_message)
@@ -155,7 +197,7 @@ class SealedClient:
 
     @property
     def on_message(self) -> Optional[MessageCallback]:
-        """handler(sealed_client, userdata, message) for opened messages no message callback matched."""
+        """handler(sealed_client, userdata, message) for opened messages (OpenedMessage) no message callback matched."""
         return self._on_message
 
     @on_message.setter
@@ -293,7 +335,7 @@ class SealedClient:
 
         return dispatch
 
-    def _open_once(self, userdata: Any, message: MQTTMessage) -> Optional[MQTTMessage]:
+    def _open_once(self, userdata: Any, message: MQTTMessage) -> Optional[OpenedMessage]:
         """The opened copy of `message`, or None if it is not to be delivered. Never raises."""
         with self._lock:
             last, outcome = self._last
@@ -303,11 +345,10 @@ class SealedClient:
                 topic: Optional[str] = message.topic
             except UnicodeDecodeError:
                 topic = None
-            payload, error = self._receiver.open(topic, message.payload, message.retain)
-            opened: Optional[MQTTMessage] = None
-            if payload is not None:
-                opened = copy.copy(message)
-                opened.payload = payload
+            result, error = self._receiver.open(topic, message.payload, message.retain)
+            opened: Optional[OpenedMessage] = None
+            if result is not None:
+                opened = OpenedMessage._opened(message, result)
             elif error is None:
                 # A duplicate: accepted once already. With manual_ack nobody else would
                 # acknowledge it, and the broker would send it again on every reconnect.
