@@ -1,6 +1,8 @@
 #include "crypto/chacha20poly1305_openssl.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sodium.h>
 
 #include <cstring>
@@ -25,15 +27,76 @@ const EVP_CIPHER* cipher() noexcept {
   return fetched;
 }
 
-// A context per call: EVP_CIPHER_CTX_free cleanses the key schedule, and no
-// state is shared between threads. (Reusing a thread_local context and
-// re-keying it with zeros after use measured no faster.)
-struct Context {
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  Context() = default;
+// The EVP contexts of the calling thread, made on its first call and freed
+// (EVP_CIPHER_CTX_free, which cleanses) when the thread exits: `pristine` is
+// bound to the cipher and never keyed; `work` is keyed for one call, then
+// turned back into a copy of `pristine` before the call returns
+// (EVP_CIPHER_CTX_copy resets `work` first, and the reset frees its provider
+// context with OPENSSL_clear_free): no key, subkey, Poly1305 key or keystream
+// of a finished call stays in OpenSSL's memory (tests/aead_openssl_memory_test.cpp).
+// Against a context made and freed per call this skips the EVP context's own
+// allocation, the cipher's ENGINE lookup (a global lock) and reference
+// counting, and the provider context's set-up: one allocation per call, not
+// two (docs/PERFORMANCE.md). Keeping `work` keyed until the thread's next call
+// would save about 1 000 instructions more, but would leave the last message's
+// one-time subkey and Poly1305 key in OpenSSL's ordinary heap (core dumps,
+// swap, heap over-reads); re-keying it with zeros costs more than the copy and
+// leaves the Poly1305 key. A thread's contexts are freed when it exits, before
+// OpenSSL's own clean-up at exit for the main thread (C++ runs thread_local
+// destructors first).
+class ThreadContexts {
+ public:
+  ThreadContexts() = default;
+  ThreadContexts(const ThreadContexts&) = delete;
+  ThreadContexts& operator=(const ThreadContexts&) = delete;
+  ~ThreadContexts() { drop(); }
+
+  // `work`, unkeyed and ready for EVP_CipherInit_ex2 without a cipher, or
+  // null if OpenSSL cannot make it (then nothing is kept).
+  EVP_CIPHER_CTX* acquire() noexcept {
+    if (work_ != nullptr) return work_;
+    if (cipher() == nullptr) return nullptr;
+    pristine_ = EVP_CIPHER_CTX_new();
+    work_ = EVP_CIPHER_CTX_new();
+    if (pristine_ == nullptr || work_ == nullptr ||
+        EVP_CipherInit_ex2(pristine_, cipher(), nullptr, nullptr, 1, nullptr) != 1 ||
+        EVP_CIPHER_CTX_copy(work_, pristine_) != 1) {
+      drop();
+    }
+    return work_;
+  }
+
+  // Wipes `work` after a call: a fresh copy of `pristine`. If that fails (no
+  // memory), `work` is freed (cleansed) and made again on the next call.
+  void release() noexcept {
+    if (work_ != nullptr && EVP_CIPHER_CTX_copy(work_, pristine_) != 1) drop();
+  }
+
+ private:
+  void drop() noexcept {
+    EVP_CIPHER_CTX_free(work_);
+    EVP_CIPHER_CTX_free(pristine_);
+    work_ = nullptr;
+    pristine_ = nullptr;
+  }
+  EVP_CIPHER_CTX* pristine_ = nullptr;
+  EVP_CIPHER_CTX* work_ = nullptr;
+};
+
+// release() on scope exit, on every path of a call.
+class Context {
+ public:
+  Context() noexcept : ctx(contexts().acquire()) {}
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
-  ~Context() { EVP_CIPHER_CTX_free(ctx); }
+  ~Context() { contexts().release(); }
+  EVP_CIPHER_CTX* const ctx;
+
+ private:
+  static ThreadContexts& contexts() noexcept {
+    thread_local ThreadContexts per_thread;
+    return per_thread;
+  }
 };
 
 // The subkey and IETF nonce of XChaCha20, wiped on scope exit like the topic
@@ -51,10 +114,11 @@ struct Subkey {
 
 bool lengths_fit(size_t a, size_t b) noexcept { return a <= kMaxLength && b <= kMaxLength; }
 
-// Starts `ctx` on the subkey and absorbs `ad`.
-bool start(EVP_CIPHER_CTX* ctx, bool encrypting, const Subkey& sub, ByteView ad) noexcept {
-  if (ctx == nullptr || cipher() == nullptr) return false;
-  if (EVP_CipherInit_ex2(ctx, cipher(), sub.key, sub.nonce, encrypting ? 1 : 0, nullptr) != 1) return false;
+// Keys `ctx` (bound to the cipher already) with the subkey, hands it
+// `params` (the expected tag, when opening), and absorbs `ad`.
+bool start(EVP_CIPHER_CTX* ctx, bool encrypting, const Subkey& sub, const OSSL_PARAM* params, ByteView ad) noexcept {
+  if (ctx == nullptr) return false;
+  if (EVP_CipherInit_ex2(ctx, nullptr, sub.key, sub.nonce, encrypting ? 1 : 0, params) != 1) return false;
   int written = 0;
   return ad.empty() || EVP_CipherUpdate(ctx, nullptr, &written, ad.data(), static_cast<int>(ad.size())) == 1;
 }
@@ -69,16 +133,19 @@ bool encrypt(uint8_t* ciphertext, uint8_t tag[kTagSize], ByteView plaintext, Byt
   if (ok) {
     const Subkey sub(nonce, key);
     Context c;
-    ok = start(c.ctx, true, sub, ad);
+    ok = start(c.ctx, true, sub, nullptr, ad);
     int written = 0;
     int total = 0;
     if (ok && !plaintext.empty()) {
       ok = EVP_EncryptUpdate(c.ctx, ciphertext, &written, plaintext.data(), static_cast<int>(plaintext.size())) == 1;
       total = written;
     }
+    // The tag through the provider's parameter directly: EVP_CTRL_AEAD_GET_TAG
+    // builds this same request, one layer further out.
+    OSSL_PARAM get_tag[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kTagSize),
+                            OSSL_PARAM_construct_end()};
     ok = ok && EVP_EncryptFinal_ex(c.ctx, ciphertext + total, &written) == 1 &&
-         static_cast<size_t>(total + written) == plaintext.size() &&
-         EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagSize), tag) == 1;
+         static_cast<size_t>(total + written) == plaintext.size() && EVP_CIPHER_CTX_get_params(c.ctx, get_tag) == 1;
   }
   if (!ok) {
     sodium_memzero(ciphertext, plaintext.size());
@@ -92,22 +159,22 @@ bool decrypt(uint8_t* plaintext, ByteView ciphertext, const uint8_t tag[kTagSize
   bool ok = lengths_fit(ciphertext.size(), ad.size());
   if (ok) {
     const Subkey sub(nonce, key);
+    // The expected tag goes in with the key (the provider copies it), and
+    // EVP_DecryptFinal_ex compares it (CRYPTO_memcmp) and fails on a
+    // mismatch. OSSL_PARAM takes a non-const pointer: a copy.
+    uint8_t expected[kTagSize];
+    std::memcpy(expected, tag, kTagSize);
+    const OSSL_PARAM set_tag[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, expected, kTagSize),
+                                  OSSL_PARAM_construct_end()};
     Context c;
-    ok = start(c.ctx, false, sub, ad);
+    ok = start(c.ctx, false, sub, set_tag, ad);
     int written = 0;
     int total = 0;
     if (ok && !ciphertext.empty()) {
       ok = EVP_DecryptUpdate(c.ctx, plaintext, &written, ciphertext.data(), static_cast<int>(ciphertext.size())) == 1;
       total = written;
     }
-    // The expected tag goes in before EVP_DecryptFinal_ex, which compares it
-    // (CRYPTO_memcmp) and fails on a mismatch. EVP_CTRL_AEAD_SET_TAG takes a
-    // non-const pointer but only copies from it.
-    uint8_t expected[kTagSize];
-    std::memcpy(expected, tag, kTagSize);
-    ok = ok &&
-         EVP_CIPHER_CTX_ctrl(c.ctx, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagSize), expected) == 1 &&
-         EVP_DecryptFinal_ex(c.ctx, plaintext + total, &written) == 1 &&
+    ok = ok && EVP_DecryptFinal_ex(c.ctx, plaintext + total, &written) == 1 &&
          static_cast<size_t>(total + written) == ciphertext.size();
   }
   if (!ok) sodium_memzero(plaintext, ciphertext.size());

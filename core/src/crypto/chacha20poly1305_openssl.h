@@ -7,6 +7,11 @@
 // nonce[16..24): libsodium computes the subkey (crypto_core_hchacha20), OpenSSL
 // the rest, and the bytes are those of
 // crypto_aead_xchacha20poly1305_ietf_encrypt (tests/aead_backends_test.cpp).
+//
+// Each thread that calls encrypt() or decrypt() keeps two EVP contexts (under
+// 1 KiB) from its first call until it exits, unkeyed between calls: no key
+// material of a finished call stays in OpenSSL's memory
+// (tests/aead_openssl_memory_test.cpp). Not async-signal-safe.
 #ifndef MQSEAL_SRC_CRYPTO_CHACHA20POLY1305_OPENSSL_H_
 #define MQSEAL_SRC_CRYPTO_CHACHA20POLY1305_OPENSSL_H_
 
