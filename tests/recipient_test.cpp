@@ -306,6 +306,98 @@ TEST(Recipient, EachSenderOfOneEphemeralKeyHasItsOwnStream) {
   EXPECT_EQ(take(s.opener.open(kTopic, b, Delivery{false, kNow})).payload, bytes_of("b"));
 }
 
+// What anyone holding the backend's public key can seal: a valid envelope of
+// a fresh sealing session (ephemeral secret from `i`), dated `timestamp_ms`.
+std::vector<uint8_t> outsider_envelope(const Keyring& backend, uint32_t i, uint64_t timestamp_ms) {
+  std::vector<uint8_t> secret(kKeySize, 0x77);
+  secret[0] = static_cast<uint8_t>(i);
+  secret[1] = static_cast<uint8_t>(i >> 8);
+  secret[2] = static_cast<uint8_t>(i >> 16);
+  const SignerPublicKey backend_public = take(backend.public_key(kBackendKey));
+  uint8_t topic_key[kKeySize], session_key[kKeySize];
+  EnvelopeHeader h;
+  h.suite = kSuiteSealedToRecipient;
+  h.key_id = kBackendKey;
+  h.timestamp_ms = timestamp_ms;
+  expect_ok(hazmat::derive_recipient_keys(take(Key::from_bytes(secret)), ByteView(backend_public), kTopic,
+                                          h.ephemeral.data(), session_key, topic_key));
+  h.sender.fill(0x0f);
+  std::copy(secret.begin(), secret.begin() + 3, h.sender.begin());
+  std::vector<uint8_t> env;
+  expect_ok(hazmat::seal_with_header(topic_key, kTopic, h, bytes_of("flood"), env));
+  return env;
+}
+
+TEST(Recipient, AFloodOfFreshSessionsCannotMakeAnHonestSessionFailAndReplaysStayRefused) {
+  // Anyone with the public key fills the recipient name's stream table many
+  // times over with sessions dated max_future_skew ahead. An honest session
+  // the flood evicted and a new honest session still open; replays of theirs
+  // and of the flood's own messages stay refused.
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  OpenerOptions options;
+  options.replay.max_streams = 64;
+  Opener opener = take(Opener::create(report_policy(), backend, options));
+  Sealer honest = take(Sealer::create(report_policy(), device, at_now()));
+  const std::vector<uint8_t> before = take(honest.seal(kTopic, bytes_of("before")));
+  ASSERT_TRUE(opener.open(kTopic, before, Delivery{false, kNow}));
+  constexpr uint32_t kFlood = 300;
+  const uint64_t ahead = kNow + opener.replay_guard().options().max_future_skew_ms;
+  std::vector<uint8_t> first_flood;
+  for (uint32_t i = 0; i < kFlood; ++i) {
+    const std::vector<uint8_t> env = outsider_envelope(*backend, i, ahead - kFlood + i);  // each above the last
+    ASSERT_TRUE(opener.open(kTopic, env, Delivery{false, kNow + 1 + i})) << i;  // least recently seen: the oldest
+    if (i == 0) first_flood = env;
+  }
+  const std::vector<uint8_t> after = take(honest.seal(kTopic, bytes_of("after")));
+  EXPECT_EQ(take(opener.open(kTopic, after, Delivery{false, kNow})).payload, bytes_of("after"));
+  Sealer newcomer = take(Sealer::create(report_policy(), device, at_now()));
+  const std::vector<uint8_t> fresh = take(newcomer.seal(kTopic, bytes_of("new")));
+  EXPECT_EQ(take(opener.open(kTopic, fresh, Delivery{false, kNow})).payload, bytes_of("new"));
+  for (const std::vector<uint8_t>* replay : {&before, &after, &fresh, static_cast<const std::vector<uint8_t>*>(&first_flood)}) {
+    const Errc e = open_error(opener, kTopic, *replay);
+    EXPECT_TRUE(e == Errc::replay || e == Errc::duplicate) << static_cast<int>(e);
+  }
+  EXPECT_LE(opener.replay_guard().tracked_streams(), 64u);
+}
+
+TEST(Recipient, FloodBeyondTheTombstoneBoundRaisesTheWatermarkAndStillRefusesReplays) {
+  // The bound reached (docs/SPEC.md, section 4b): with room for 4 streams and
+  // 8 tombstones, a flood of 40 sessions dated ahead drops tombstones into
+  // the watermark, so a new session dated before it is refused as `replay`
+  // (the limit, as for suite 1), and no replay gets through.
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  OpenerOptions options;
+  options.replay.max_streams = 4;
+  options.replay.max_evicted_streams = 8;
+  Opener opener = take(Opener::create(report_policy(), backend, options));
+  Sealer honest = take(Sealer::create(report_policy(), device, at_now()));
+  const std::vector<uint8_t> before = take(honest.seal(kTopic, bytes_of("before")));
+  ASSERT_TRUE(opener.open(kTopic, before, Delivery{false, kNow}));
+  const uint64_t ahead = kNow + opener.replay_guard().options().max_future_skew_ms;
+  for (uint32_t i = 0; i < 40; ++i) {
+    ASSERT_TRUE(opener.open(kTopic, outsider_envelope(*backend, i, ahead - 40 + i), Delivery{false, kNow + 1 + i})) << i;
+  }
+  EXPECT_EQ(open_error(opener, kTopic, before), Errc::replay);
+  EXPECT_EQ(open_error(opener, kTopic, outsider_envelope(*backend, 0, ahead - 40)), Errc::replay);
+  Sealer newcomer = take(Sealer::create(report_policy(), device, at_now()));
+  EXPECT_EQ(open_error(opener, kTopic, take(newcomer.seal(kTopic, bytes_of("new")))), Errc::replay);
+  // Within the bound, the evicted streams' tombstones answer, not the watermark.
+  OpenerOptions roomy = options;
+  roomy.replay.max_evicted_streams = 64;
+  Opener opener2 = take(Opener::create(report_policy(), backend, roomy));
+  ASSERT_TRUE(opener2.open(kTopic, before, Delivery{false, kNow}));
+  for (uint32_t i = 0; i < 40; ++i) {
+    ASSERT_TRUE(opener2.open(kTopic, outsider_envelope(*backend, i, ahead - 40 + i), Delivery{false, kNow + 1 + i})) << i;
+  }
+  EXPECT_EQ(open_error(opener2, kTopic, before), Errc::duplicate);
+  EXPECT_TRUE(opener2.open(kTopic, take(newcomer.seal(kTopic, bytes_of("new"))), Delivery{false, kNow}));
+  ReplayOptions bad;
+  bad.max_evicted_streams = (size_t{1} << 24) + 1;
+  EXPECT_FALSE(bad.validate());
+}
+
 TEST(Recipient, AForkedChildDrawsItsOwnEphemeralKey) {
   Scene s;
   const EnvelopeHeader parent = take(parse_header(take(s.sealer.seal(kTopic, bytes_of("p")))));

@@ -146,6 +146,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     recipient.partition.assign(1, internal::kRecipientPartitionTag);
     recipient.partition += rule.key_name;
     facts.key_name = recipient.partition;
+    facts.public_sealers = true;
   }
   if (header->suite == kSuiteSignedSender || header->suite == kSuiteSignedSealed) facts.signer = out.signer;
   // Suites 3 and 4: the stream is the (ephemeral key, sender) pair's, which only the
