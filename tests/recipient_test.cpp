@@ -398,6 +398,34 @@ TEST(Recipient, FloodBeyondTheTombstoneBoundRaisesTheWatermarkAndStillRefusesRep
   EXPECT_FALSE(bad.validate());
 }
 
+TEST(Recipient, ASessionKeepsOpeningAcrossTopicsSizesAndCallerMemory) {
+  // The receiver keeps XChaCha20's subkey per (session, topic, sender): a
+  // stale one (another topic's) would fail authentication. Large payloads
+  // take aead::open instead; caller memory too small is still refused.
+  Scene s;
+  const std::string topics[] = {kTopic, "plant/8/report", kTopic, kTopic, "plant/8/report"};
+  const size_t sizes[] = {1, 64, 1023, 1024, 70000, 0, 64};
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& topic : topics) {
+      for (const size_t size : sizes) {
+        const std::vector<uint8_t> payload(size, static_cast<uint8_t>(size + round));
+        const std::vector<uint8_t> env = take(s.sealer.seal(topic, payload));
+        EXPECT_EQ(take(s.opener.open(topic, env, Delivery{false, kNow})).payload, payload) << topic << " " << size;
+      }
+    }
+  }
+  const std::vector<uint8_t> env = take(s.sealer.seal(kTopic, bytes_of("twelve bytes")));
+  std::vector<uint8_t> out(11, 0xee);
+  size_t size = 0;
+  Opened opened;
+  EXPECT_EQ(s.opener.open(kTopic, env, Delivery{false, kNow}, out.data(), out.size(), size, opened).error().code(),
+            Errc::invalid_argument);
+  EXPECT_EQ(out, std::vector<uint8_t>(11, 0));
+  std::vector<uint8_t> altered = take(s.sealer.seal(kTopic, bytes_of("x")));
+  altered.back() ^= 1;
+  EXPECT_EQ(open_error(s.opener, kTopic, altered), Errc::authentication_failed);
+}
+
 TEST(Recipient, AForkedChildDrawsItsOwnEphemeralKey) {
   Scene s;
   const EnvelopeHeader parent = take(parse_header(take(s.sealer.seal(kTopic, bytes_of("p")))));

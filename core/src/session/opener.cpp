@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -142,10 +143,12 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   MessageFacts facts;
   facts.topic = topic;
   facts.key_name = rule.key_name;
+  char partition[1 + kMaxKeyNameSize];  // suite 3: kRecipientPartitionTag || the recipient name
   if (header->suite == kSuiteSealedToRecipient) {
-    recipient.partition.assign(1, internal::kRecipientPartitionTag);
-    recipient.partition += rule.key_name;
-    facts.key_name = recipient.partition;
+    const size_t name_size = std::min(rule.key_name.size(), kMaxKeyNameSize);  // a valid name fits
+    partition[0] = internal::kRecipientPartitionTag;
+    std::memcpy(partition + 1, rule.key_name.data(), name_size);
+    facts.key_name = std::string_view(partition, 1 + name_size);
     facts.public_sealers = true;
   }
   if (header->suite == kSuiteSignedSender || header->suite == kSuiteSignedSealed) facts.signer = out.signer;

@@ -80,14 +80,21 @@ class RecipientSealing {
 
 // What the Opener needs outside its lock to open one suite 3 envelope.
 struct RecipientOpening {
-  bool cached = false;                    // keys below already derived
-  uint8_t secret[32] = {};                // !cached: the recipient's scalar
-  uint8_t recipient_public[32] = {};      // !cached
-  uint8_t session_key[kKeySize] = {};
-  uint8_t topic_key[kKeySize] = {};
+  bool cached = false;       // keys below already derived
+  bool have_subkey = false;  // `subkey` is of this topic and sender
   SenderId stream{};
   bool have_stream = false;
-  std::string partition;  // kRecipientPartitionTag || the rule's recipient name
+  // Wiped together when the opening ends.
+  struct Secrets {
+    uint8_t secret[32];            // !cached: the recipient's scalar
+    uint8_t recipient_public[32];  // !cached
+    uint8_t session_key[kKeySize];
+    uint8_t topic_key[kKeySize];
+    // HChaCha20(topic_key, sender): XChaCha20-Poly1305's subkey for every
+    // nonce of the session's sender on this topic (nonce = sender ||
+    // sequence), so a steady-state open skips that derivation.
+    uint8_t subkey[kKeySize];
+  } keys{};
   ~RecipientOpening();
 };
 
@@ -136,13 +143,16 @@ class RecipientSessionCache {
     std::string topic;
     SenderId sender{};
     SenderId stream{};
+    bool has_subkey = false;  // of `topic` and `sender`
     uint64_t last_used = 0;
   };
   RecipientSessionCache(Secret arena, size_t capacity);
-  uint8_t* slot(size_t i) const { return const_cast<uint8_t*>(arena_.data()) + i * 2 * kKeySize; }
+  // Per node in the arena: session key || topic key || subkey.
+  static constexpr size_t kSlotSize = 3 * kKeySize;
+  uint8_t* slot(size_t i) const { return const_cast<uint8_t*>(arena_.data()) + i * kSlotSize; }
   static SessionId id_of(const EnvelopeHeader& header);
 
-  Secret arena_;  // per node: session key || topic key
+  Secret arena_;  // per node: kSlotSize bytes
   size_t capacity_;
   std::vector<Node> nodes_;
   std::unordered_map<SessionId, size_t, Hash> index_;
