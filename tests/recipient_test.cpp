@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "session/recipient_session.h"
 #include "test_util.h"
 
 namespace mqseal {
@@ -215,6 +217,45 @@ TEST(Recipient, CacheIsBoundedAndEvictsTheLeastRecentlyUsed) {
   OpenerOptions bad;
   bad.recipient_session_capacity = 0;
   EXPECT_FALSE(Opener::create(report_policy(), backend, bad));
+}
+
+// CPU seconds to commit `count` fresh sessions into `cache` (each evicting
+// the least recently used one once the cache is full).
+double commit_fresh_sessions(internal::RecipientSessionCache& cache, uint32_t first, uint32_t count) {
+  internal::RecipientOpening keys;
+  EnvelopeHeader header;
+  header.key_id = kBackendKey;
+  const std::clock_t start = std::clock();
+  for (uint32_t i = first; i < first + count; ++i) {
+    std::memcpy(header.ephemeral.data(), &i, sizeof i);
+    cache.commit(header, kTopic, keys);
+  }
+  return static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+}
+
+TEST(Recipient, CacheEvictionCostsTheSameWhateverItsCapacity) {
+  // Full, a cache of 2^20 sessions (kMaxRecipientSessionCapacity) evicts as
+  // fast as one of 1024: no scan of the entries per new session.
+  internal::RecipientSessionCache small = take(internal::RecipientSessionCache::create(1024));
+  internal::RecipientSessionCache large = take(internal::RecipientSessionCache::create(kMaxRecipientSessionCapacity));
+  commit_fresh_sessions(small, 0, 1024);
+  commit_fresh_sessions(large, 0, static_cast<uint32_t>(kMaxRecipientSessionCapacity));
+  ASSERT_EQ(large.size(), kMaxRecipientSessionCapacity);
+  constexpr uint32_t kEvictions = 2000;
+  const double small_s = commit_fresh_sessions(small, 1u << 24, kEvictions);
+  const double large_s = commit_fresh_sessions(large, 1u << 24, kEvictions);
+  EXPECT_LT(large_s, 20 * small_s + 0.05) << "1024: " << small_s << " s, 2^20: " << large_s << " s";
+  // And still least recently used first: the oldest sessions went.
+  EnvelopeHeader h;
+  h.key_id = kBackendKey;
+  for (uint32_t i : {0u, 1999u}) {
+    std::memcpy(h.ephemeral.data(), &i, sizeof i);
+    EXPECT_FALSE(large.contains(h)) << i;
+  }
+  for (uint32_t i : {2000u, (1u << 24) + 1999}) {
+    std::memcpy(h.ephemeral.data(), &i, sizeof i);
+    EXPECT_TRUE(large.contains(h)) << i;
+  }
 }
 
 TEST(Recipient, ConcurrentSessionsOpenWhileTheCacheChurns) {

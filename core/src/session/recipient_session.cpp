@@ -241,14 +241,31 @@ Status RecipientSessionCache::open(std::string_view topic, ByteView envelope, co
   return {};
 }
 
+void RecipientSessionCache::make_recent(size_t i, bool linked) {
+  Node& n = nodes_[i];
+  if (linked) {
+    if (recent_ == i) return;
+    nodes_[n.newer].older = n.older;  // not the most recent: it has a newer one
+    if (n.older != kNoNode) {
+      nodes_[n.older].newer = n.newer;
+    } else {
+      oldest_ = n.newer;
+    }
+  }
+  n.newer = kNoNode;
+  n.older = recent_;
+  if (recent_ != kNoNode) nodes_[recent_].newer = i;
+  recent_ = i;
+  if (oldest_ == kNoNode) oldest_ = i;
+}
+
 void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_view topic,
                                    const RecipientOpening& keys) {
   const SessionId id = id_of(header);
   size_t i = find(id);
   if (i != kNoNode) {
-    recent_ = i;
-    Node& n = nodes_[i];
-    n.last_used = ++clock_;
+    make_recent(i, true);  // used again: now the most recent
+    const Node& n = nodes_[i];
     if (keys.cached && n.topic == topic && n.sender == header.sender && n.has_subkey == keys.have_subkey) {
       return;  // the steady state
     }
@@ -256,22 +273,19 @@ void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_vie
     i = nodes_.size();
     nodes_.emplace_back();
     index_.emplace(id, i);
+    make_recent(i, false);
   } else {  // full: the least recently used entry goes
-    i = 0;
-    for (size_t j = 1; j < nodes_.size(); ++j) {
-      if (nodes_[j].last_used < nodes_[i].last_used) i = j;
-    }
+    i = oldest_;
     index_.erase(nodes_[i].id);
     index_.emplace(id, i);
+    make_recent(i, true);
   }
-  recent_ = i;
   Node& n = nodes_[i];
   n.id = id;
   if (n.topic != topic) n.topic.assign(topic.data(), topic.size());
   n.sender = header.sender;
   n.stream = keys.stream;
   n.has_subkey = keys.have_subkey;
-  n.last_used = ++clock_;
   std::memcpy(slot(i), keys.keys.session_key, kKeySize);
   std::memcpy(slot(i) + kKeySize, keys.keys.topic_key, kKeySize);
   std::memcpy(slot(i) + 2 * kKeySize, keys.keys.subkey, kKeySize);
@@ -282,6 +296,7 @@ void RecipientSessionCache::clear() noexcept {
   nodes_.clear();
   index_.clear();
   recent_ = kNoNode;
+  oldest_ = kNoNode;
 }
 
 }  // namespace mqseal::internal

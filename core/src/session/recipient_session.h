@@ -113,7 +113,9 @@ struct SessionIdHash {
 // the derived keys is ever inserted (commit()), so unauthenticated input
 // neither adds an entry nor evicts one nor changes the LRU order. Full: the
 // least recently used entry goes (its sender's next envelope pays one
-// derivation again). Not thread-safe (the Opener's lock).
+// derivation again); finding it, and every other step, takes constant time
+// (a list through the entries in LRU order, a hash index). Not thread-safe
+// (the Opener's lock).
 class RecipientSessionCache {
  public:
   [[nodiscard]] static Result<RecipientSessionCache> create(size_t capacity);
@@ -138,13 +140,17 @@ class RecipientSessionCache {
 
  private:
   using Hash = SessionIdHash;
+  static constexpr size_t kNoNode = SIZE_MAX;
   struct Node {
     SessionId id{};
     std::string topic;
     SenderId sender{};
     SenderId stream{};
     bool has_subkey = false;  // of `topic` and `sender`
-    uint64_t last_used = 0;
+    // The LRU order, a list through the nodes: toward the most recently
+    // used (`newer`) and the least (`older`); kNoNode at its ends.
+    size_t newer = kNoNode;
+    size_t older = kNoNode;
   };
   RecipientSessionCache(Secret arena, size_t capacity);
   // Per node in the arena: session key || topic key || subkey.
@@ -156,11 +162,14 @@ class RecipientSessionCache {
   size_t capacity_;
   std::vector<Node> nodes_;
   std::unordered_map<SessionId, size_t, Hash> index_;
-  uint64_t clock_ = 0;  // LRU order: last_used
-  // The most recently used node, compared before hashing: a receiver mostly
-  // hears runs of one session. kNoNode: none.
-  static constexpr size_t kNoNode = SIZE_MAX;
+  // The most recently used node, compared before hashing (a receiver mostly
+  // hears runs of one session), and the least recently used, which goes when
+  // the cache is full: the ends of the LRU list. kNoNode: none.
   size_t recent_ = kNoNode;
+  size_t oldest_ = kNoNode;
+  // Moves node i to the most recent end of the LRU list (linked: false, it
+  // is not in the list yet). Constant time.
+  void make_recent(size_t i, bool linked);
   // The node of `id`, or kNoNode.
   size_t find(const SessionId& id) const;
 };
