@@ -467,6 +467,24 @@ TEST(Recipient, ASessionKeepsOpeningAcrossTopicsSizesAndCallerMemory) {
   EXPECT_EQ(open_error(s.opener, kTopic, altered), Errc::authentication_failed);
 }
 
+TEST(Recipient, EndingTheSessionDrawsANewEphemeralKeyAndOldMessagesStillOpen) {
+  Scene s;
+  const std::vector<uint8_t> before = take(s.sealer.seal(kTopic, bytes_of("a")));
+  const SenderId sender = s.sealer.sender();
+  s.sealer.end_recipient_session();
+  s.sealer.end_recipient_session();  // nothing to end: no effect
+  const std::vector<uint8_t> after = take(s.sealer.seal(kTopic, bytes_of("b")));
+  const EnvelopeHeader hb = take(parse_header(before));
+  const EnvelopeHeader ha = take(parse_header(after));
+  EXPECT_NE(hb.ephemeral, ha.ephemeral);  // the old key pair is gone
+  EXPECT_EQ(ha.sender, sender);             // the sender ID and sequence carry on
+  EXPECT_EQ(ha.sequence, hb.sequence + 1);
+  EXPECT_EQ(take(s.opener.open(kTopic, before, Delivery{false, kNow})).payload, bytes_of("a"));
+  EXPECT_EQ(take(s.opener.open(kTopic, after, Delivery{false, kNow})).payload, bytes_of("b"));
+  // The next message stays in the new session.
+  EXPECT_EQ(take(parse_header(take(s.sealer.seal(kTopic, bytes_of("c"))))).ephemeral, ha.ephemeral);
+}
+
 TEST(Recipient, AForkedChildDrawsItsOwnEphemeralKey) {
   Scene s;
   const EnvelopeHeader parent = take(parse_header(take(s.sealer.seal(kTopic, bytes_of("p")))));

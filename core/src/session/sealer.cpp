@@ -220,6 +220,11 @@ void Sealer::set_keyring(std::shared_ptr<const Keyring> keyring) {
   impl_->recipients.end();  // rotation ends suite 3's session: its secret is wiped
 }
 
+void Sealer::end_recipient_session() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->recipients.end();
+}
+
 SenderId Sealer::sender() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->sender;
