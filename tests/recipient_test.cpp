@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <ctime>
 #include <string>
 #include <thread>
@@ -17,6 +18,21 @@
 
 #include "session/recipient_session.h"
 #include "test_util.h"
+
+// This file replaces operator new with malloc and operator delete with free
+// (a matched pair); GCC, seeing the replacement inlined, would warn anyway.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// Heap allocations made by this thread (every operator new of the binary
+// counts them): to show that a steady-state seal or open allocates nothing.
+thread_local size_t t_allocations = 0;
+void* operator new(size_t size) {
+  ++t_allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  std::abort();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace mqseal {
 namespace {
@@ -751,6 +767,37 @@ TEST(SignedSealed, RoundTripNamesTheSignerOnlyInsideTheCiphertext) {
 // A retained publish carries the retain flag in suites 3 and 4 alike (signed,
 // in suite 4, as the header is), so the broker's retained copy is judged by
 // the retained rule, not refused by the live max_age an hour later.
+TEST(SignedSealed, SealingAndOpeningInCallerMemoryAllocateNothing) {
+  // Suite 4 signs signer ID || payload and seals it with the signature: that
+  // inner message is built on the stack up to SignedSealedInner::kStackPayload
+  // bytes of payload, on both sides, not in a heap buffer per message.
+  SignedSealedScene s;
+  const std::string topic = "plant/plant-7/private";
+  const std::vector<uint8_t> payload(300, 0x5a);
+  std::vector<uint8_t> sealed(payload.size() + kEnvelopeOverheadSignedSealed);
+  std::vector<uint8_t> out(payload.size());
+  size_t size = 0;
+  Opened into;
+  into.signer.reserve(64);
+  for (int i = 0; i < 3; ++i) {  // the first message of the session derives and caches; then the steady state
+    const size_t before_seal = t_allocations;
+    expect_ok(s.sealer7.seal(topic, payload, sealed.data(), sealed.size(), size));
+    const size_t seal_allocations = t_allocations - before_seal;
+    const size_t before_open = t_allocations;
+    expect_ok(s.opener.open(topic, sealed, Delivery{false, kNow}, out.data(), out.size(), size, into));
+    const size_t open_allocations = t_allocations - before_open;
+    EXPECT_EQ(out, payload);
+    if (i > 0) {
+      EXPECT_EQ(seal_allocations, 0u) << i;
+      EXPECT_EQ(open_allocations, 0u) << i;
+    }
+  }
+  // Above the stack's room, the same bytes through a heap buffer.
+  const std::vector<uint8_t> large(internal::SignedSealedInner::kStackPayload + 1, 0xa5);
+  const std::vector<uint8_t> env = take(s.sealer7.seal(topic, large));
+  EXPECT_EQ(take(s.opener.open(topic, env, Delivery{false, kNow})).payload, large);
+}
+
 TEST(SignedSealed, RetainedPublishIsSealedRetainedAndOpensByTheRetainedRule) {
   constexpr uint64_t kHourMs = 3600ull * 1000;
   RetainedRule day;

@@ -18,6 +18,8 @@
 #ifndef MQSEAL_SRC_SESSION_RECIPIENT_SESSION_H_
 #define MQSEAL_SRC_SESSION_RECIPIENT_SESSION_H_
 
+#include <sodium.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -96,6 +98,32 @@ struct RecipientOpening {
     uint8_t subkey[kKeySize];
   } keys{};
   ~RecipientOpening();
+};
+
+// Suite 4's inner message, signer key ID || signature || payload, while it
+// is signed and sealed or opened and verified: on the stack for payloads up
+// to kStackPayload bytes (no allocation per message), on the heap above;
+// wiped when it goes (it is plaintext).
+class SignedSealedInner {
+ public:
+  static constexpr size_t kStackPayload = 1024;
+  explicit SignedSealedInner(size_t size) : size_(size) {
+    if (size > sizeof stack_) {
+      heap_.resize(size);
+      data_ = heap_.data();
+    }
+  }
+  SignedSealedInner(const SignedSealedInner&) = delete;
+  SignedSealedInner& operator=(const SignedSealedInner&) = delete;
+  ~SignedSealedInner() { sodium_memzero(data_, size_); }
+  uint8_t* data() noexcept { return data_; }
+  size_t size() const noexcept { return size_; }
+
+ private:
+  uint8_t stack_[kSignedSealedInnerSize + kStackPayload];
+  std::vector<uint8_t> heap_;
+  uint8_t* data_ = stack_;
+  size_t size_;
 };
 
 // key_id (4 bytes, big endian) || ephemeral public key
