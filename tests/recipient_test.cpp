@@ -336,6 +336,7 @@ TEST(Recipient, ARecipientNameAndAnEqualKeyNameHaveTheirOwnReplayPartitions) {
   // (max_streams 1) it would evict the session's stream, or be refused.
   Sealer other = take(Sealer::create(policy, device, at_now()));
   EXPECT_TRUE(opener.open("plant/7/status", take(other.seal("plant/7/status", bytes_of("s"))), Delivery{false, kNow}));
+  EXPECT_EQ(opener.replay_guard().tracked_streams(), 2u);  // one per partition: nothing evicted
   EXPECT_EQ(take(opener.open(kTopic, take(sealer.seal(kTopic, bytes_of("b"))), Delivery{false, kNow})).payload,
             bytes_of("b"));
 }
