@@ -10,11 +10,29 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "session/recipient_session.h"
 #include "test_util.h"
+
+// This file replaces operator new with malloc and operator delete with free
+// (a matched pair); GCC, seeing the replacement inlined, would warn anyway.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// Heap allocations made by this thread (every operator new of the binary
+// counts them): to show that a steady-state seal or open allocates nothing.
+thread_local size_t t_allocations = 0;
+void* operator new(size_t size) {
+  ++t_allocations;
+  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
+  std::abort();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace mqseal {
 namespace {
@@ -217,6 +235,45 @@ TEST(Recipient, CacheIsBoundedAndEvictsTheLeastRecentlyUsed) {
   EXPECT_FALSE(Opener::create(report_policy(), backend, bad));
 }
 
+// CPU seconds to commit `count` fresh sessions into `cache` (each evicting
+// the least recently used one once the cache is full).
+double commit_fresh_sessions(internal::RecipientSessionCache& cache, uint32_t first, uint32_t count) {
+  internal::RecipientOpening keys;
+  EnvelopeHeader header;
+  header.key_id = kBackendKey;
+  const std::clock_t start = std::clock();
+  for (uint32_t i = first; i < first + count; ++i) {
+    std::memcpy(header.ephemeral.data(), &i, sizeof i);
+    cache.commit(header, kTopic, keys);
+  }
+  return static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+}
+
+TEST(Recipient, CacheEvictionCostsTheSameWhateverItsCapacity) {
+  // Full, a cache of 2^20 sessions (kMaxRecipientSessionCapacity) evicts as
+  // fast as one of 1024: no scan of the entries per new session.
+  internal::RecipientSessionCache small = take(internal::RecipientSessionCache::create(1024));
+  internal::RecipientSessionCache large = take(internal::RecipientSessionCache::create(kMaxRecipientSessionCapacity));
+  commit_fresh_sessions(small, 0, 1024);
+  commit_fresh_sessions(large, 0, static_cast<uint32_t>(kMaxRecipientSessionCapacity));
+  ASSERT_EQ(large.size(), kMaxRecipientSessionCapacity);
+  constexpr uint32_t kEvictions = 2000;
+  const double small_s = commit_fresh_sessions(small, 1u << 24, kEvictions);
+  const double large_s = commit_fresh_sessions(large, 1u << 24, kEvictions);
+  EXPECT_LT(large_s, 20 * small_s + 0.05) << "1024: " << small_s << " s, 2^20: " << large_s << " s";
+  // And still least recently used first: the oldest sessions went.
+  EnvelopeHeader h;
+  h.key_id = kBackendKey;
+  for (uint32_t i : {0u, 1999u}) {
+    std::memcpy(h.ephemeral.data(), &i, sizeof i);
+    EXPECT_FALSE(large.contains(h)) << i;
+  }
+  for (uint32_t i : {2000u, (1u << 24) + 1999}) {
+    std::memcpy(h.ephemeral.data(), &i, sizeof i);
+    EXPECT_TRUE(large.contains(h)) << i;
+  }
+}
+
 TEST(Recipient, ConcurrentSessionsOpenWhileTheCacheChurns) {
   auto backend = backend_keys();
   auto device = device_keys(*backend);
@@ -279,6 +336,7 @@ TEST(Recipient, ARecipientNameAndAnEqualKeyNameHaveTheirOwnReplayPartitions) {
   // (max_streams 1) it would evict the session's stream, or be refused.
   Sealer other = take(Sealer::create(policy, device, at_now()));
   EXPECT_TRUE(opener.open("plant/7/status", take(other.seal("plant/7/status", bytes_of("s"))), Delivery{false, kNow}));
+  EXPECT_EQ(opener.replay_guard().tracked_streams(), 2u);  // one per partition: nothing evicted
   EXPECT_EQ(take(opener.open(kTopic, take(sealer.seal(kTopic, bytes_of("b"))), Delivery{false, kNow})).payload,
             bytes_of("b"));
 }
@@ -304,6 +362,144 @@ TEST(Recipient, EachSenderOfOneEphemeralKeyHasItsOwnStream) {
   expect_ok(hazmat::seal_with_header(topic_key, kTopic, h, bytes_of("b"), b));
   EXPECT_TRUE(s.opener.open(kTopic, a, Delivery{false, kNow}));
   EXPECT_EQ(take(s.opener.open(kTopic, b, Delivery{false, kNow})).payload, bytes_of("b"));
+}
+
+// What anyone holding the backend's public key can seal: a valid envelope of
+// a fresh sealing session (ephemeral secret from `i`), dated `timestamp_ms`.
+std::vector<uint8_t> outsider_envelope(const Keyring& backend, uint32_t i, uint64_t timestamp_ms) {
+  std::vector<uint8_t> secret(kKeySize, 0x77);
+  secret[0] = static_cast<uint8_t>(i);
+  secret[1] = static_cast<uint8_t>(i >> 8);
+  secret[2] = static_cast<uint8_t>(i >> 16);
+  const SignerPublicKey backend_public = take(backend.public_key(kBackendKey));
+  uint8_t topic_key[kKeySize], session_key[kKeySize];
+  EnvelopeHeader h;
+  h.suite = kSuiteSealedToRecipient;
+  h.key_id = kBackendKey;
+  h.timestamp_ms = timestamp_ms;
+  expect_ok(hazmat::derive_recipient_keys(take(Key::from_bytes(secret)), ByteView(backend_public), kTopic,
+                                          h.ephemeral.data(), session_key, topic_key));
+  h.sender.fill(0x0f);
+  std::copy(secret.begin(), secret.begin() + 3, h.sender.begin());
+  std::vector<uint8_t> env;
+  expect_ok(hazmat::seal_with_header(topic_key, kTopic, h, bytes_of("flood"), env));
+  return env;
+}
+
+TEST(Recipient, AFloodOfFreshSessionsCannotMakeAnHonestSessionFailAndReplaysStayRefused) {
+  // Anyone with the public key fills the recipient name's stream table many
+  // times over with sessions dated max_future_skew ahead. An honest session
+  // the flood evicted and a new honest session still open; replays of theirs
+  // and of the flood's own messages stay refused.
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  OpenerOptions options;
+  options.replay.max_streams = 64;
+  Opener opener = take(Opener::create(report_policy(), backend, options));
+  Sealer honest = take(Sealer::create(report_policy(), device, at_now()));
+  const std::vector<uint8_t> before = take(honest.seal(kTopic, bytes_of("before")));
+  ASSERT_TRUE(opener.open(kTopic, before, Delivery{false, kNow}));
+  constexpr uint32_t kFlood = 300;
+  const uint64_t ahead = kNow + opener.replay_guard().options().max_future_skew_ms;
+  std::vector<uint8_t> first_flood;
+  for (uint32_t i = 0; i < kFlood; ++i) {
+    const std::vector<uint8_t> env = outsider_envelope(*backend, i, ahead - kFlood + i);  // each above the last
+    ASSERT_TRUE(opener.open(kTopic, env, Delivery{false, kNow + 1 + i})) << i;  // least recently seen: the oldest
+    if (i == 0) first_flood = env;
+  }
+  const std::vector<uint8_t> after = take(honest.seal(kTopic, bytes_of("after")));
+  EXPECT_EQ(take(opener.open(kTopic, after, Delivery{false, kNow})).payload, bytes_of("after"));
+  Sealer newcomer = take(Sealer::create(report_policy(), device, at_now()));
+  const std::vector<uint8_t> fresh = take(newcomer.seal(kTopic, bytes_of("new")));
+  EXPECT_EQ(take(opener.open(kTopic, fresh, Delivery{false, kNow})).payload, bytes_of("new"));
+  for (const std::vector<uint8_t>* replay : {&before, &after, &fresh, static_cast<const std::vector<uint8_t>*>(&first_flood)}) {
+    const Errc e = open_error(opener, kTopic, *replay);
+    EXPECT_TRUE(e == Errc::replay || e == Errc::duplicate) << static_cast<int>(e);
+  }
+  EXPECT_LE(opener.replay_guard().tracked_streams(), 64u);
+}
+
+TEST(Recipient, FloodBeyondTheTombstoneBoundRaisesTheWatermarkAndStillRefusesReplays) {
+  // The bound reached (docs/SPEC.md, section 4b): with room for 4 streams and
+  // 8 tombstones, a flood of 40 sessions dated ahead drops tombstones into
+  // the watermark, so a new session dated before it is refused as `replay`
+  // (the limit, as for suite 1), and no replay gets through.
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  OpenerOptions options;
+  options.replay.max_streams = 4;
+  options.replay.max_evicted_streams = 8;
+  Opener opener = take(Opener::create(report_policy(), backend, options));
+  Sealer honest = take(Sealer::create(report_policy(), device, at_now()));
+  const std::vector<uint8_t> before = take(honest.seal(kTopic, bytes_of("before")));
+  ASSERT_TRUE(opener.open(kTopic, before, Delivery{false, kNow}));
+  const uint64_t ahead = kNow + opener.replay_guard().options().max_future_skew_ms;
+  for (uint32_t i = 0; i < 40; ++i) {
+    ASSERT_TRUE(opener.open(kTopic, outsider_envelope(*backend, i, ahead - 40 + i), Delivery{false, kNow + 1 + i})) << i;
+  }
+  EXPECT_EQ(open_error(opener, kTopic, before), Errc::replay);
+  EXPECT_EQ(open_error(opener, kTopic, outsider_envelope(*backend, 0, ahead - 40)), Errc::replay);
+  Sealer newcomer = take(Sealer::create(report_policy(), device, at_now()));
+  EXPECT_EQ(open_error(opener, kTopic, take(newcomer.seal(kTopic, bytes_of("new")))), Errc::replay);
+  // Within the bound, the evicted streams' tombstones answer, not the watermark.
+  OpenerOptions roomy = options;
+  roomy.replay.max_evicted_streams = 64;
+  Opener opener2 = take(Opener::create(report_policy(), backend, roomy));
+  ASSERT_TRUE(opener2.open(kTopic, before, Delivery{false, kNow}));
+  for (uint32_t i = 0; i < 40; ++i) {
+    ASSERT_TRUE(opener2.open(kTopic, outsider_envelope(*backend, i, ahead - 40 + i), Delivery{false, kNow + 1 + i})) << i;
+  }
+  EXPECT_EQ(open_error(opener2, kTopic, before), Errc::duplicate);
+  EXPECT_TRUE(opener2.open(kTopic, take(newcomer.seal(kTopic, bytes_of("new"))), Delivery{false, kNow}));
+  ReplayOptions bad;
+  bad.max_evicted_streams = (size_t{1} << 24) + 1;
+  EXPECT_FALSE(bad.validate());
+}
+
+TEST(Recipient, ASessionKeepsOpeningAcrossTopicsSizesAndCallerMemory) {
+  // The receiver keeps XChaCha20's subkey per (session, topic, sender): a
+  // stale one (another topic's) would fail authentication. Large payloads
+  // take aead::open instead; caller memory too small is still refused.
+  Scene s;
+  const std::string topics[] = {kTopic, "plant/8/report", kTopic, kTopic, "plant/8/report"};
+  const size_t sizes[] = {1, 64, 1023, 1024, 70000, 0, 64};
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& topic : topics) {
+      for (const size_t size : sizes) {
+        const std::vector<uint8_t> payload(size, static_cast<uint8_t>(size + round));
+        const std::vector<uint8_t> env = take(s.sealer.seal(topic, payload));
+        EXPECT_EQ(take(s.opener.open(topic, env, Delivery{false, kNow})).payload, payload) << topic << " " << size;
+      }
+    }
+  }
+  const std::vector<uint8_t> env = take(s.sealer.seal(kTopic, bytes_of("twelve bytes")));
+  std::vector<uint8_t> out(11, 0xee);
+  size_t size = 0;
+  Opened opened;
+  EXPECT_EQ(s.opener.open(kTopic, env, Delivery{false, kNow}, out.data(), out.size(), size, opened).error().code(),
+            Errc::invalid_argument);
+  EXPECT_EQ(out, std::vector<uint8_t>(11, 0));
+  std::vector<uint8_t> altered = take(s.sealer.seal(kTopic, bytes_of("x")));
+  altered.back() ^= 1;
+  EXPECT_EQ(open_error(s.opener, kTopic, altered), Errc::authentication_failed);
+}
+
+TEST(Recipient, EndingTheSessionDrawsANewEphemeralKeyAndOldMessagesStillOpen) {
+  Scene s;
+  const std::vector<uint8_t> before = take(s.sealer.seal(kTopic, bytes_of("a")));
+  const SenderId sender = s.sealer.sender();
+  s.sealer.end_recipient_session();
+  s.sealer.end_recipient_session();  // nothing to end: no effect
+  const std::vector<uint8_t> after = take(s.sealer.seal(kTopic, bytes_of("b")));
+  const EnvelopeHeader hb = take(parse_header(before));
+  const EnvelopeHeader ha = take(parse_header(after));
+  EXPECT_NE(hb.ephemeral, ha.ephemeral);  // the old key pair is gone
+  EXPECT_EQ(ha.sender, sender);             // the sender ID and sequence carry on
+  EXPECT_EQ(ha.sequence, hb.sequence + 1);
+  EXPECT_EQ(take(s.opener.open(kTopic, before, Delivery{false, kNow})).payload, bytes_of("a"));
+  EXPECT_EQ(take(s.opener.open(kTopic, after, Delivery{false, kNow})).payload, bytes_of("b"));
+  // The next message stays in the new session.
+  EXPECT_EQ(take(parse_header(take(s.sealer.seal(kTopic, bytes_of("c"))))).ephemeral, ha.ephemeral);
 }
 
 TEST(Recipient, AForkedChildDrawsItsOwnEphemeralKey) {
@@ -572,6 +768,37 @@ TEST(SignedSealed, RoundTripNamesTheSignerOnlyInsideTheCiphertext) {
 // A retained publish carries the retain flag in suites 3 and 4 alike (signed,
 // in suite 4, as the header is), so the broker's retained copy is judged by
 // the retained rule, not refused by the live max_age an hour later.
+TEST(SignedSealed, SealingAndOpeningInCallerMemoryAllocateNothing) {
+  // Suite 4 signs signer ID || payload and seals it with the signature: that
+  // inner message is built on the stack up to SignedSealedInner::kStackPayload
+  // bytes of payload, on both sides, not in a heap buffer per message.
+  SignedSealedScene s;
+  const std::string topic = "plant/plant-7/private";
+  const std::vector<uint8_t> payload(300, 0x5a);
+  std::vector<uint8_t> sealed(payload.size() + kEnvelopeOverheadSignedSealed);
+  std::vector<uint8_t> out(payload.size());
+  size_t size = 0;
+  Opened into;
+  into.signer.reserve(64);
+  for (int i = 0; i < 3; ++i) {  // the first message of the session derives and caches; then the steady state
+    const size_t before_seal = t_allocations;
+    expect_ok(s.sealer7.seal(topic, payload, sealed.data(), sealed.size(), size));
+    const size_t seal_allocations = t_allocations - before_seal;
+    const size_t before_open = t_allocations;
+    expect_ok(s.opener.open(topic, sealed, Delivery{false, kNow}, out.data(), out.size(), size, into));
+    const size_t open_allocations = t_allocations - before_open;
+    EXPECT_EQ(out, payload);
+    if (i > 0) {
+      EXPECT_EQ(seal_allocations, 0u) << i;
+      EXPECT_EQ(open_allocations, 0u) << i;
+    }
+  }
+  // Above the stack's room, the same bytes through a heap buffer.
+  const std::vector<uint8_t> large(internal::SignedSealedInner::kStackPayload + 1, 0xa5);
+  const std::vector<uint8_t> env = take(s.sealer7.seal(topic, large));
+  EXPECT_EQ(take(s.opener.open(topic, env, Delivery{false, kNow})).payload, large);
+}
+
 TEST(SignedSealed, RetainedPublishIsSealedRetainedAndOpensByTheRetainedRule) {
   constexpr uint64_t kHourMs = 3600ull * 1000;
   RetainedRule day;

@@ -246,6 +246,51 @@ TEST(ReplayGuard, AStreamRestartedAfterEvictionRefusesItsOldMessages) {
   EXPECT_EQ(code(g.check(msg(1, 0, kNow, true), kNow + 3)), Errc::replay);
 }
 
+// Suite 3's partitions (anyone with the recipient's public key seals into
+// them): an evicted stream leaves a tombstone, so the flood that evicted it
+// raises no watermark, and the stream comes back as it was.
+constexpr char kOpenPartition[] = "\x03" "backend";  // as the Opener names a recipient's
+
+MessageFacts open_msg(uint8_t sender, uint64_t seq, uint64_t ts) {
+  MessageFacts m = msg(sender, seq, ts);
+  m.key_name = kOpenPartition;
+  m.public_sealers = true;
+  return m;
+}
+
+TEST(ReplayGuard, APublicSealersPartitionRemembersEachEvictedStream) {
+  ReplayOptions o;
+  o.max_streams = 1;
+  o.max_evicted_streams = 2;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  testing::expect_ok(g.check(open_msg(1, 2000, kNow), kNow));
+  testing::expect_ok(g.check(open_msg(2, 0, kNow + 50'000), kNow + 1));  // evicts stream 1 to a tombstone
+  EXPECT_EQ(g.watermark_ms(kOpenPartition), 0u);
+  EXPECT_EQ(g.tracked_streams(), 1u);
+  testing::expect_ok(g.check(open_msg(3, 0, kNow + 2), kNow + 2));  // a new stream, dated before the flood's
+  // Stream 1 comes back: everything up to its top counts as seen, nothing above.
+  EXPECT_EQ(code(g.check(open_msg(1, 2000, kNow), kNow + 3)), Errc::duplicate);
+  EXPECT_EQ(code(g.check(open_msg(1, 1999, kNow), kNow + 3)), Errc::duplicate);
+  EXPECT_EQ(code(g.check(open_msg(1, 1990, kNow), kNow + 3)), Errc::duplicate);
+  EXPECT_EQ(code(g.check(open_msg(1, 2000 - kReplayWindow, kNow), kNow + 3)), Errc::replay);
+  testing::expect_ok(g.check(open_msg(1, 2002, kNow + 4), kNow + 4));
+  testing::expect_ok(g.check(open_msg(1, 2001, kNow + 4), kNow + 4));  // reordered, above the old top
+  EXPECT_EQ(code(g.check(open_msg(1, 2001, kNow + 4), kNow + 5)), Errc::duplicate);
+  EXPECT_EQ(code(g.check(open_msg(1, 1500, kNow), kNow + 5)), Errc::duplicate);
+  // Full, the tombstone with the lowest bar goes into the watermark: stream
+  // 3's (kNow + 2), then stream 1's (kNow + 4); stream 2's (kNow + 50 s) stays.
+  testing::expect_ok(g.check(open_msg(4, 0, kNow + 6), kNow + 6));
+  EXPECT_EQ(g.watermark_ms(kOpenPartition), kNow + 2);
+  testing::expect_ok(g.check(open_msg(5, 0, kNow + 7), kNow + 7));
+  EXPECT_EQ(g.watermark_ms(kOpenPartition), kNow + 4);
+  EXPECT_EQ(code(g.check(open_msg(3, 0, kNow + 2), kNow + 8)), Errc::replay);
+  EXPECT_EQ(code(g.check(open_msg(2, 0, kNow + 50'000), kNow + 8)), Errc::duplicate);  // from its tombstone
+  // Without public_sealers (suite 1's key names) the watermark rises at once.
+  testing::expect_ok(g.check(msg(1, 0, kNow), kNow));
+  testing::expect_ok(g.check(msg(2, 0, kNow + 1), kNow + 1));
+  EXPECT_EQ(g.watermark_ms(), kNow);
+}
+
 TEST(ReplayGuard, EvictsAgedStreamsFirst) {
   ReplayOptions o;
   o.max_streams = 4;

@@ -27,8 +27,10 @@
 // ephemeral public key and the pair's secret (or taken from a bounded cache
 // of sessions that already opened), then the AEAD as above, then the replay
 // guard in the recipient name's partition, with the stream of (ephemeral
-// key, sender). A suite 3 message is not authenticated to any sender:
-// anyone with the recipient's public key can seal one.
+// key, sender), a partition that keeps tombstones of the streams it evicts
+// (ReplayOptions::max_evicted_streams). A suite 3 message is not
+// authenticated to any sender: anyone with the recipient's public key can
+// seal one.
 //
 // Suite 4 (signed and sealed; docs/SPEC.md, section 4c): suite 3's checks
 // and decryption, then, from inside the ciphertext, the signer (as suite 2:

@@ -40,9 +40,9 @@ struct SealerOptions {
   // Suites 3 and 4 (sealed to a recipient): at the first suite 3 or 4 seal
   // once the session is this old (by its messages' timestamps and the
   // clock), the ephemeral key pair is replaced and the old secret wiped;
-  // also at set_keyring(), after fork() and at destruction. No timer: the
-  // age is checked only inside that next seal, so an idle sealer keeps the
-  // secret until one of these. A device taken over while running can open
+  // also at set_keyring(), at end_recipient_session(), after fork() and at
+  // destruction. No timer: the age is checked only inside that next seal,
+  // so an idle sealer keeps the secret until one of these. A device taken over while running can open
   // what it sealed in its current session: messages spanning less than this
   // many ms by their timestamps, which on an idle device may all be older
   // than this. 0: never by age.

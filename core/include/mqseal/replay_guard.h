@@ -49,6 +49,17 @@
 // accepted timestamp is more than max_future_skew ahead of the receiver's
 // clock when accepted, so neither is the watermark.
 //
+// Except in a partition anyone may seal into (MessageFacts::public_sealers:
+// suite 3's recipient names): there the least recently seen stream leaves a
+// tombstone (its top, floor and newest timestamp; at most
+// max_evicted_streams) instead of raising the watermark, and its next
+// message is judged against the tombstone (a sequence above its top is
+// accepted whatever the watermark). Only when the tombstones are full does
+// the one with the lowest timestamp go into the watermark (and those past
+// max_age first). So a flood of valid fresh sessions refuses no honest
+// message until it has more than max_streams + max_evicted_streams streams
+// dated at or after that message (docs/SPEC.md, section 4b).
+//
 // Only authenticated messages may reach check(): the Opener calls it after
 // the AEAD tag verified, so a forger cannot fill the table, and a partition
 // exists only for a key name that sealed an authentic message.
@@ -72,6 +83,9 @@ namespace mqseal {
 inline constexpr uint64_t kReplayWindow = 1024;  // sequence numbers per stream
 // Per stream: sender ID, topic hash, top sequence, floor, newest timestamp,
 // last seen time, window.
+// Per tombstone: sender ID, topic hash, top sequence, floor, newest
+// timestamp (plus two containers' nodes, about 100 bytes).
+inline constexpr size_t kReplayTombstoneBytes = kSenderIdSize + 8 + 8 + 8 + 8;
 inline constexpr size_t kReplayStateBytes = kSenderIdSize + 8 + 8 + 8 + 8 + 8 + kReplayWindow / 8 + 8;  // 192: the window is a ring of 17 words
 
 struct ReplayOptions {
@@ -82,7 +96,12 @@ struct ReplayOptions {
   RetainedPolicy retained = RetainedPolicy::accept_within_age;
   uint64_t retained_max_age_ms = kDefaultRetainedMaxAgeMs;
   size_t max_streams = 4096;  // (sender, topic) pairs tracked at once, per key name
-  // invalid_argument unless max_age_ms >= 1, max_streams in 1..2^24.
+  // Suite 3 partitions only (MessageFacts::public_sealers): streams evicted
+  // from the table that are remembered (tombstones, kReplayTombstoneBytes
+  // each) instead of raising the watermark, per recipient name. 0: none.
+  size_t max_evicted_streams = 65536;
+  // invalid_argument unless max_age_ms >= 1, max_streams in 1..2^24,
+  // max_evicted_streams in 0..2^24.
   [[nodiscard]] Status validate() const;
 };
 
@@ -97,6 +116,11 @@ struct MessageFacts {
   SenderId sender{};
   uint64_t sequence = 0;
   uint64_t timestamp_ms = 0;
+  // Suite 3: anyone with the recipient's public key seals into this
+  // partition (key_name), so a stream its table evicts is remembered on its
+  // own (a tombstone) rather than raising the watermark that every new
+  // stream meets: a flood of fresh sessions cannot refuse honest ones.
+  bool public_sealers = false;
   // Judged as retained: sealed to be retained and delivered with the retain
   // flag (the Opener sets it only when both hold).
   bool retained = false;

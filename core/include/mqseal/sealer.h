@@ -95,6 +95,16 @@ class Sealer {
   // its primary keys. The cache of derived keys is flushed.
   void set_keyring(std::shared_ptr<const Keyring> keyring);
 
+  // Ends the suite 3 and 4 sealing session now: its ephemeral secret and
+  // every key derived from it are wiped (sodium_free), so nothing in this
+  // process can open what it sealed; the next suite 3 or 4 message draws a
+  // new ephemeral key pair. Without this call that happens only at a seal
+  // after SealerOptions::recipient_session_max_age_ms, at set_keyring() or
+  // when the Sealer is destroyed: a device that stops sealing to a recipient
+  // (going idle, say) calls it to bound how long the secret lives.
+  // The sender ID and sequence carry on (docs/SPEC.md, section 4b).
+  void end_recipient_session();
+
   // This session's sender ID, as written into every envelope.
   SenderId sender() const;
 

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstring>
 #include <mutex>
 #include <optional>
@@ -142,10 +143,13 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   MessageFacts facts;
   facts.topic = topic;
   facts.key_name = rule.key_name;
+  char partition[1 + kMaxKeyNameSize];  // suite 3: kRecipientPartitionTag || the recipient name
   if (header->suite == kSuiteSealedToRecipient) {
-    recipient.partition.assign(1, internal::kRecipientPartitionTag);
-    recipient.partition += rule.key_name;
-    facts.key_name = recipient.partition;
+    const size_t name_size = std::min(rule.key_name.size(), kMaxKeyNameSize);  // a valid name fits
+    partition[0] = internal::kRecipientPartitionTag;
+    std::memcpy(partition + 1, rule.key_name.data(), name_size);
+    facts.key_name = std::string_view(partition, 1 + name_size);
+    facts.public_sealers = true;
   }
   if (header->suite == kSuiteSignedSender || header->suite == kSuiteSignedSealed) facts.signer = out.signer;
   // Suites 3 and 4: the stream is the (ephemeral key, sender) pair's, which only the
@@ -181,10 +185,11 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
 Status Opener::open_signed_sealed(const TopicRule& rule, std::string_view topic, ByteView envelope,
                                   EnvelopeHeader& header, internal::RecipientOpening& keys,
                                   internal::OutBuffer& payload, Opened& out) {
-  std::vector<uint8_t> inner;
-  internal::OutBuffer to(inner);
+  // parse_header checked that the envelope holds a suite 4 overhead.
+  internal::SignedSealedInner inner(envelope.size() - kEnvelopeOverheadRecipient);  // wiped when it goes
+  internal::OutBuffer to(inner.data(), inner.size());
   Status s = internal::RecipientSessionCache::open(topic, envelope, header, keys, to);
-  if (s && inner.size() < kSignedSealedInnerSize) s = Error(Errc::malformed, "no signer inside a suite 4 envelope");
+  if (s && to.size() < kSignedSealedInnerSize) s = Error(Errc::malformed, "no signer inside a suite 4 envelope");
   uint8_t public_key[kSignerPublicKeySize];
   if (s) {
     header.signer_key_id = internal::load_be32(inner.data());
@@ -201,10 +206,9 @@ Status Opener::open_signed_sealed(const TopicRule& rule, std::string_view topic,
   }
   uint8_t header_bytes[kHeaderSizeRecipient];
   std::memcpy(header_bytes, envelope.data(), sizeof header_bytes);  // parse_header checked the size
-  if (s) s = internal::verify_sealed(public_key, topic, header_bytes, inner);
+  if (s) s = internal::verify_sealed(public_key, topic, header_bytes, ByteView(inner.data(), inner.size()));
   if (s && !signer_authorized(rule, topic, out.signer)) s = Errc::unauthorized_signer;
   if (s) s = payload.assign(ByteView(inner.data() + kSignedSealedInnerSize, inner.size() - kSignedSealedInnerSize));
-  sodium_memzero(inner.data(), inner.size());
   if (!s) return s;  // nothing that failed enters the cache: any holder of R passes the AEAD
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->sessions.commit(header, topic, keys);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "base/sodium_util.h"
+#include "crypto/aead.h"
 #include "crypto/blake2b.h"
 #include "crypto/x25519.h"
 #include "mqseal/options.h"
@@ -100,17 +101,13 @@ void RecipientSealing::end() noexcept {
 
 // ---- opening ----
 
-RecipientOpening::~RecipientOpening() {
-  sodium_memzero(secret, sizeof secret);
-  sodium_memzero(session_key, sizeof session_key);
-  sodium_memzero(topic_key, sizeof topic_key);
-}
+RecipientOpening::~RecipientOpening() { sodium_memzero(&keys, sizeof keys); }
 
 Result<RecipientSessionCache> RecipientSessionCache::create(size_t capacity) {
   if (capacity == 0 || capacity > kMaxRecipientSessionCapacity) {
     return Error(Errc::invalid_argument, "recipient session cache capacity out of range");
   }
-  Result<Secret> arena = Secret::allocate(capacity * 2 * kKeySize);
+  Result<Secret> arena = Secret::allocate(capacity * kSlotSize);
   if (!arena) return std::move(arena).error();
   return RecipientSessionCache(std::move(*arena), capacity);
 }
@@ -153,10 +150,14 @@ Status RecipientSessionCache::prepare(const Keyring& keyring, const TopicRule& r
   if (const size_t i = find(id_of(header)); i != kNoNode) {
     const Node& n = nodes_[i];
     out.cached = true;
-    std::memcpy(out.session_key, slot(i), kKeySize);
+    std::memcpy(out.keys.session_key, slot(i), kKeySize);
     if (n.topic == topic) {
-      std::memcpy(out.topic_key, slot(i) + kKeySize, kKeySize);
-    } else if (Status s = derive_session_topic_key(out.session_key, topic, out.topic_key); !s) {
+      std::memcpy(out.keys.topic_key, slot(i) + kKeySize, kKeySize);
+      if (n.has_subkey && n.sender == header.sender) {
+        std::memcpy(out.keys.subkey, slot(i) + 2 * kKeySize, kKeySize);
+        out.have_subkey = true;
+      }
+    } else if (Status s = derive_session_topic_key(out.keys.session_key, topic, out.keys.topic_key); !s) {
       return s;
     }
     if (n.sender == header.sender) {
@@ -166,24 +167,73 @@ Status RecipientSessionCache::prepare(const Keyring& keyring, const TopicRule& r
     return {};
   }
   out.cached = false;
-  std::memcpy(out.secret, key.secret_key, sizeof out.secret);
-  std::memcpy(out.recipient_public, key.public_key, sizeof out.recipient_public);
+  std::memcpy(out.keys.secret, key.secret_key, sizeof out.keys.secret);
+  std::memcpy(out.keys.recipient_public, key.public_key, sizeof out.keys.recipient_public);
   return {};
 }
 
+namespace {
+
+// Section 4's decryption of a suite 3 or 4 envelope (nonce = sender ||
+// sequence, bytes 47 to 70), with XChaCha20-Poly1305 taken apart as the IETF
+// draft defines it: `subkey` = HChaCha20(topic key, sender), then
+// ChaCha20-Poly1305 (IETF) under it with nonce 0^4 || sequence. The same
+// bytes as aead::open, whose libsodium backend derives the subkey on every
+// call; only for the sizes aead::open gives libsodium, and with its contract
+// (inputs outside out's region, `out` cleared on any failure).
+Status open_with_subkey(const uint8_t subkey[kKeySize], std::string_view topic, ByteView envelope,
+                        OutBuffer& out) {
+  if (overlaps(envelope.data(), envelope.size(), out.region(), out.region_size())) {
+    return Error(Errc::invalid_argument, "the input may not live in the output buffer");
+  }
+  uint8_t stack_ad[kStackAdSize];
+  std::vector<uint8_t> heap_ad;
+  size_t ad_size = 0;
+  const uint8_t* ad = build_ad(envelope.data(), kAssociatedHeaderSizeRecipient, topic, stack_ad, heap_ad, ad_size);
+  const size_t length = envelope.size() - kEnvelopeOverheadRecipient;  // parse_header checked the size
+  const uint8_t* ciphertext = envelope.data() + kHeaderSizeRecipient;
+  if (!out.take(length)) {
+    out.clear();
+    return OutBuffer::too_small();
+  }
+  uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {};
+  static_assert(sizeof nonce == 4 + 8, "0^4 || the sequence");
+  std::memcpy(nonce + 4, envelope.data() + kAssociatedHeaderSizeRecipient + kSenderIdSize, 8);
+  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out.data(), nullptr, ciphertext, length, ciphertext + length,
+                                                         ad, ad_size, nonce, subkey) == 0) {
+    return {};
+  }
+  out.clear();
+  return Errc::authentication_failed;
+}
+
+}  // namespace
+
 Status RecipientSessionCache::open(std::string_view topic, ByteView envelope, const EnvelopeHeader& header,
                                    RecipientOpening& keys, OutBuffer& payload) {
+  RecipientOpening::Secrets& k = keys.keys;
   if (!keys.cached) {
     uint8_t shared[x25519::kSharedSize];
     ScopedWipe wipe(shared, sizeof shared);
     // A low-order ephemeral key: authentication_failed, like any forgery.
-    if (Status s = x25519::agree(keys.secret, header.ephemeral.data(), shared); !s) return s;
-    if (Status s = derive_session_key(shared, header.ephemeral.data(), keys.recipient_public, keys.session_key); !s) {
+    if (Status s = x25519::agree(k.secret, header.ephemeral.data(), shared); !s) return s;
+    if (Status s = derive_session_key(shared, header.ephemeral.data(), k.recipient_public, k.session_key); !s) {
       return s;
     }
-    if (Status s = derive_session_topic_key(keys.session_key, topic, keys.topic_key); !s) return s;
+    if (Status s = derive_session_topic_key(k.session_key, topic, k.topic_key); !s) return s;
   }
-  if (Status s = open_body(keys.topic_key, topic, envelope, header, payload); !s) return s;
+  // Where aead::open would use libsodium, the subkey is derived once per
+  // (session, topic, sender) and kept in the cache; above, aead::open.
+  if (envelope.size() - kEnvelopeOverheadRecipient < aead::kOpensslMinSize) {
+    if (!keys.have_subkey) {
+      static_assert(crypto_core_hchacha20_INPUTBYTES == kSenderIdSize, "the nonce's first 16 bytes: the sender");
+      if (crypto_core_hchacha20(k.subkey, header.sender.data(), k.topic_key, nullptr) != 0) return Errc::crypto_failure;
+      keys.have_subkey = true;
+    }
+    if (Status s = open_with_subkey(k.subkey, topic, envelope, payload); !s) return s;
+  } else if (Status s = open_body(k.topic_key, topic, envelope, header, payload); !s) {
+    return s;
+  }
   if (!keys.have_stream) {
     if (Status s = recipient_stream(header.ephemeral.data(), header.sender, keys.stream); !s) return s;
     keys.have_stream = true;
@@ -191,36 +241,54 @@ Status RecipientSessionCache::open(std::string_view topic, ByteView envelope, co
   return {};
 }
 
+void RecipientSessionCache::make_recent(size_t i, bool linked) {
+  Node& n = nodes_[i];
+  if (linked) {
+    if (recent_ == i) return;
+    nodes_[n.newer].older = n.older;  // not the most recent: it has a newer one
+    if (n.older != kNoNode) {
+      nodes_[n.older].newer = n.newer;
+    } else {
+      oldest_ = n.newer;
+    }
+  }
+  n.newer = kNoNode;
+  n.older = recent_;
+  if (recent_ != kNoNode) nodes_[recent_].newer = i;
+  recent_ = i;
+  if (oldest_ == kNoNode) oldest_ = i;
+}
+
 void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_view topic,
                                    const RecipientOpening& keys) {
   const SessionId id = id_of(header);
   size_t i = find(id);
   if (i != kNoNode) {
-    recent_ = i;
-    Node& n = nodes_[i];
-    n.last_used = ++clock_;
-    if (keys.cached && n.topic == topic && n.sender == header.sender) return;  // the steady state
+    make_recent(i, true);  // used again: now the most recent
+    const Node& n = nodes_[i];
+    if (keys.cached && n.topic == topic && n.sender == header.sender && n.has_subkey == keys.have_subkey) {
+      return;  // the steady state
+    }
   } else if (nodes_.size() < capacity_) {
     i = nodes_.size();
     nodes_.emplace_back();
     index_.emplace(id, i);
+    make_recent(i, false);
   } else {  // full: the least recently used entry goes
-    i = 0;
-    for (size_t j = 1; j < nodes_.size(); ++j) {
-      if (nodes_[j].last_used < nodes_[i].last_used) i = j;
-    }
+    i = oldest_;
     index_.erase(nodes_[i].id);
     index_.emplace(id, i);
+    make_recent(i, true);
   }
-  recent_ = i;
   Node& n = nodes_[i];
   n.id = id;
   if (n.topic != topic) n.topic.assign(topic.data(), topic.size());
   n.sender = header.sender;
   n.stream = keys.stream;
-  n.last_used = ++clock_;
-  std::memcpy(slot(i), keys.session_key, kKeySize);
-  std::memcpy(slot(i) + kKeySize, keys.topic_key, kKeySize);
+  n.has_subkey = keys.have_subkey;
+  std::memcpy(slot(i), keys.keys.session_key, kKeySize);
+  std::memcpy(slot(i) + kKeySize, keys.keys.topic_key, kKeySize);
+  std::memcpy(slot(i) + 2 * kKeySize, keys.keys.subkey, kKeySize);
 }
 
 void RecipientSessionCache::clear() noexcept {
@@ -228,6 +296,7 @@ void RecipientSessionCache::clear() noexcept {
   nodes_.clear();
   index_.clear();
   recent_ = kNoNode;
+  oldest_ = kNoNode;
 }
 
 }  // namespace mqseal::internal

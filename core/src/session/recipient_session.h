@@ -18,6 +18,8 @@
 #ifndef MQSEAL_SRC_SESSION_RECIPIENT_SESSION_H_
 #define MQSEAL_SRC_SESSION_RECIPIENT_SESSION_H_
 
+#include <sodium.h>
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -80,15 +82,48 @@ class RecipientSealing {
 
 // What the Opener needs outside its lock to open one suite 3 envelope.
 struct RecipientOpening {
-  bool cached = false;                    // keys below already derived
-  uint8_t secret[32] = {};                // !cached: the recipient's scalar
-  uint8_t recipient_public[32] = {};      // !cached
-  uint8_t session_key[kKeySize] = {};
-  uint8_t topic_key[kKeySize] = {};
+  bool cached = false;       // keys below already derived
+  bool have_subkey = false;  // `subkey` is of this topic and sender
   SenderId stream{};
   bool have_stream = false;
-  std::string partition;  // kRecipientPartitionTag || the rule's recipient name
+  // Wiped together when the opening ends.
+  struct Secrets {
+    uint8_t secret[32];            // !cached: the recipient's scalar
+    uint8_t recipient_public[32];  // !cached
+    uint8_t session_key[kKeySize];
+    uint8_t topic_key[kKeySize];
+    // HChaCha20(topic_key, sender): XChaCha20-Poly1305's subkey for every
+    // nonce of the session's sender on this topic (nonce = sender ||
+    // sequence), so a steady-state open skips that derivation.
+    uint8_t subkey[kKeySize];
+  } keys{};
   ~RecipientOpening();
+};
+
+// Suite 4's inner message, signer key ID || signature || payload, while it
+// is signed and sealed or opened and verified: on the stack for payloads up
+// to kStackPayload bytes (no allocation per message), on the heap above;
+// wiped when it goes (it is plaintext).
+class SignedSealedInner {
+ public:
+  static constexpr size_t kStackPayload = 1024;
+  explicit SignedSealedInner(size_t size) : size_(size) {
+    if (size > sizeof stack_) {
+      heap_.resize(size);
+      data_ = heap_.data();
+    }
+  }
+  SignedSealedInner(const SignedSealedInner&) = delete;
+  SignedSealedInner& operator=(const SignedSealedInner&) = delete;
+  ~SignedSealedInner() { sodium_memzero(data_, size_); }
+  uint8_t* data() noexcept { return data_; }
+  size_t size() const noexcept { return size_; }
+
+ private:
+  uint8_t stack_[kSignedSealedInnerSize + kStackPayload];
+  std::vector<uint8_t> heap_;
+  uint8_t* data_ = stack_;
+  size_t size_;
 };
 
 // key_id (4 bytes, big endian) || ephemeral public key
@@ -106,7 +141,9 @@ struct SessionIdHash {
 // the derived keys is ever inserted (commit()), so unauthenticated input
 // neither adds an entry nor evicts one nor changes the LRU order. Full: the
 // least recently used entry goes (its sender's next envelope pays one
-// derivation again). Not thread-safe (the Opener's lock).
+// derivation again); finding it, and every other step, takes constant time
+// (a list through the entries in LRU order, a hash index). Not thread-safe
+// (the Opener's lock).
 class RecipientSessionCache {
  public:
   [[nodiscard]] static Result<RecipientSessionCache> create(size_t capacity);
@@ -131,26 +168,36 @@ class RecipientSessionCache {
 
  private:
   using Hash = SessionIdHash;
+  static constexpr size_t kNoNode = SIZE_MAX;
   struct Node {
     SessionId id{};
     std::string topic;
     SenderId sender{};
     SenderId stream{};
-    uint64_t last_used = 0;
+    bool has_subkey = false;  // of `topic` and `sender`
+    // The LRU order, a list through the nodes: toward the most recently
+    // used (`newer`) and the least (`older`); kNoNode at its ends.
+    size_t newer = kNoNode;
+    size_t older = kNoNode;
   };
   RecipientSessionCache(Secret arena, size_t capacity);
-  uint8_t* slot(size_t i) const { return const_cast<uint8_t*>(arena_.data()) + i * 2 * kKeySize; }
+  // Per node in the arena: session key || topic key || subkey.
+  static constexpr size_t kSlotSize = 3 * kKeySize;
+  uint8_t* slot(size_t i) const { return const_cast<uint8_t*>(arena_.data()) + i * kSlotSize; }
   static SessionId id_of(const EnvelopeHeader& header);
 
-  Secret arena_;  // per node: session key || topic key
+  Secret arena_;  // per node: kSlotSize bytes
   size_t capacity_;
   std::vector<Node> nodes_;
   std::unordered_map<SessionId, size_t, Hash> index_;
-  uint64_t clock_ = 0;  // LRU order: last_used
-  // The most recently used node, compared before hashing: a receiver mostly
-  // hears runs of one session. kNoNode: none.
-  static constexpr size_t kNoNode = SIZE_MAX;
+  // The most recently used node, compared before hashing (a receiver mostly
+  // hears runs of one session), and the least recently used, which goes when
+  // the cache is full: the ends of the LRU list. kNoNode: none.
   size_t recent_ = kNoNode;
+  size_t oldest_ = kNoNode;
+  // Moves node i to the most recent end of the LRU list (linked: false, it
+  // is not in the list yet). Constant time.
+  void make_recent(size_t i, bool linked);
   // The node of `id`, or kNoNode.
   size_t find(const SessionId& id) const;
 };

@@ -4,9 +4,14 @@
 #include <array>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+
+#include <sodium.h>
+
+#include "base/sodium_util.h"
 
 namespace mqseal {
 
@@ -46,6 +51,23 @@ struct StreamKeyHash {
   }
 };
 
+// The tombstones' index hashes with SipHash-2-4 under the guard's own random
+// key: a suite 3 stream is an unkeyed BLAKE2b of what the sealer chose, so
+// whoever seals could otherwise grind streams into one bucket.
+struct KeyedStreamKeyHash {
+  std::array<uint8_t, crypto_shorthash_siphash24_KEYBYTES> key{};
+  size_t operator()(const StreamKey& k) const noexcept {
+    uint8_t in[kSenderIdSize + sizeof k.topic_hash];
+    std::memcpy(in, k.sender.data(), kSenderIdSize);
+    std::memcpy(in + kSenderIdSize, &k.topic_hash, sizeof k.topic_hash);
+    uint8_t out[crypto_shorthash_siphash24_BYTES];
+    crypto_shorthash_siphash24(out, in, sizeof in, key.data());
+    size_t h;
+    std::memcpy(&h, out, sizeof h);
+    return h;
+  }
+};
+
 // The window as a ring of words (RFC 6479): sequence s is bit s % 64 of word
 // (s / 64) % kRingWords. A window of kReplayWindow sequences spans at most
 // kRingWords words, so no two sequences it holds share a bit, and moving the
@@ -65,6 +87,14 @@ struct StreamState {
   // Whether `sequence`, which the window holds, has been accepted.
   bool test(uint64_t sequence) const { return (word(sequence) >> (sequence % kWordBits)) & 1u; }
   void set(uint64_t sequence) { word(sequence) |= uint64_t{1} << (sequence % kWordBits); }
+  // A stream brought back from its tombstone: every sequence up to `top` counts
+  // as seen (the tombstone kept no window), none above it.
+  void mark_seen_through(uint64_t sequence) {
+    top = sequence;
+    ring.fill(~uint64_t{0});
+    const uint64_t bit = sequence % kWordBits;
+    if (bit + 1 < kWordBits) word(sequence) &= (uint64_t{1} << (bit + 1)) - 1;
+  }
   // Moves the top up to `sequence`, clearing the words of the blocks of 64
   // sequence numbers it enters (all of them after a jump of a whole ring).
   void advance(uint64_t sequence) {
@@ -80,9 +110,24 @@ struct StreamState {
 
 // The state of one key name: its streams and its watermark. Nothing in one
 // partition reads or moves another's.
+// A stream evicted from a partition that remembers its evicted streams
+// (suite 3's): enough to refuse every message it accepted, and no window.
+struct Tombstone {
+  uint64_t top = 0;
+  uint64_t floor_ms = 0;
+  uint64_t newest_timestamp_ms = 0;
+  std::multimap<uint64_t, StreamKey>::iterator order;  // in Partition::tomb_order
+};
+
 struct Partition {
   std::unordered_map<StreamKey, StreamState, StreamKeyHash> streams;
   uint64_t watermark_ms = 0;
+  // Suite 3 (MessageFacts::public_sealers): an evicted stream leaves a
+  // tombstone instead of raising the watermark; only a tombstone dropped to
+  // make room for another (the lowest bar first) or past max_age raises it.
+  bool remembers_evicted = false;
+  std::unordered_map<StreamKey, Tombstone, KeyedStreamKeyHash> tombs;
+  std::multimap<uint64_t, StreamKey> tomb_order;  // bar (newest timestamp or floor, the larger) -> stream
   // The stream of the previous message: subscriptions often hear runs from
   // one device on one topic. Map nodes are stable, so the pointer stays valid
   // until that stream is erased (make_room resets it).
@@ -120,8 +165,48 @@ struct Partition {
     for (auto it = streams.begin(); it != streams.end(); ++it) {
       if (it->second.last_seen_ms < oldest->second.last_seen_ms) oldest = it;
     }
-    raise_watermark(std::max(oldest->second.newest_timestamp_ms, oldest->second.floor_ms));
+    if (remembers_evicted && options.max_evicted_streams > 0) {
+      bury(oldest->first, oldest->second, now_ms, options);
+    } else {
+      raise_watermark(std::max(oldest->second.newest_timestamp_ms, oldest->second.floor_ms));
+    }
     streams.erase(oldest);
+  }
+
+  // Remembers an evicted stream. Tombstones whose bar is past max_age go
+  // first (their messages are expired), then, the table being full, the one
+  // with the lowest bar: each dropped tombstone raises the watermark to its
+  // bar, as an evicted stream does in a partition without tombstones.
+  void bury(const StreamKey& key, const StreamState& state, uint64_t now_ms, const ReplayOptions& options) {
+    while (!tomb_order.empty()) {
+      const uint64_t lowest = tomb_order.begin()->first;
+      const bool expired = now_ms > lowest && now_ms - lowest > options.max_age_ms;
+      if (!expired && tombs.size() < options.max_evicted_streams) break;
+      drop_tomb(tombs.find(tomb_order.begin()->second));
+    }
+    const uint64_t bar = std::max(state.newest_timestamp_ms, state.floor_ms);
+    Tombstone t;
+    t.top = state.top;
+    t.floor_ms = state.floor_ms;
+    t.newest_timestamp_ms = state.newest_timestamp_ms;
+    t.order = tomb_order.emplace(bar, key);
+    tombs.emplace(key, t);
+  }
+
+  void drop_tomb(std::unordered_map<StreamKey, Tombstone, KeyedStreamKeyHash>::iterator it) {
+    raise_watermark(it->second.order->first);
+    tomb_order.erase(it->second.order);
+    tombs.erase(it);
+  }
+
+  // What a tombstone remembers, as a stream that counts every sequence up
+  // to its top as seen.
+  static StreamState revive(const Tombstone& t) {
+    StreamState state;
+    state.mark_seen_through(t.top);
+    state.floor_ms = t.floor_ms;
+    state.newest_timestamp_ms = t.newest_timestamp_ms;
+    return state;
   }
 
   void raise_watermark(uint64_t timestamp_ms) {
@@ -139,25 +224,40 @@ struct Partition {
   // The window rules of docs/SPEC.md section 6, step 4.
   Status check_window(const StreamKey& key, const MessageFacts& m, uint64_t now_ms,
                       const ReplayOptions& options) {
-    StreamState* state = find(key);
-    if (state == nullptr) {
+    if (StreamState* state = find(key); state != nullptr) {
+      if (Status s = check_tracked(*state, m); !s) return s;
+      record(*state, m, now_ms);
+      return {};
+    }
+    StreamState fresh;
+    auto tomb = tombs.empty() ? tombs.end() : tombs.find(key);
+    if (tomb != tombs.end()) {
+      // Judged as the stream it was; tracked again only if the message is
+      // accepted (a refused one changes nothing).
+      fresh = revive(tomb->second);
+      if (Status s = check_tracked(fresh, m); !s) return s;
+      tomb_order.erase(tomb->second.order);
+      tombs.erase(tomb);
+    } else {
       if (m.timestamp_ms <= watermark_ms) return Error(Errc::replay, "stale stream");
       // The floor is the watermark this message was checked against: every
       // earlier incarnation of this stream was dropped by then.
-      StreamState fresh;
       fresh.floor_ms = watermark_ms;
-      if (streams.size() >= options.max_streams) make_room(now_ms, options);
       fresh.top = m.sequence;
-      record(fresh, m, now_ms);
-      streams.emplace(key, fresh);
-      return {};
     }
-    if (m.timestamp_ms <= state->floor_ms) return Error(Errc::replay, "stale stream");
-    if (m.sequence <= state->top) {
-      if (!state->holds(m.sequence)) return Error(Errc::replay, "below the replay window");
-      if (state->test(m.sequence)) return Errc::duplicate;  // live: seen already
+    if (streams.size() >= options.max_streams) make_room(now_ms, options);
+    record(fresh, m, now_ms);
+    streams.emplace(key, fresh);
+    return {};
+  }
+
+  // The rules for a tracked stream, changing nothing.
+  static Status check_tracked(const StreamState& state, const MessageFacts& m) {
+    if (m.timestamp_ms <= state.floor_ms) return Error(Errc::replay, "stale stream");
+    if (m.sequence <= state.top) {
+      if (!state.holds(m.sequence)) return Error(Errc::replay, "below the replay window");
+      if (state.test(m.sequence)) return Errc::duplicate;  // live: seen already
     }
-    record(*state, m, now_ms);
     return {};
   }
 
@@ -204,6 +304,7 @@ struct ReplayGuard::Impl {
   Partition* last = nullptr;  // the previous message's partition
   std::string last_name;      // its key name or signer name
   bool last_by_signer = false;
+  KeyedStreamKeyHash tomb_hash;  // its random key, for every partition's tombstones
   std::string last_topic;  // the previous message's topic, and its hash
   size_t last_topic_hash = std::hash<std::string_view>{}(last_topic);
 
@@ -219,7 +320,7 @@ struct ReplayGuard::Impl {
   // The partition of a key name, or of a signer (`signer` set), made on
   // first use; null when kMaxPartitions key names, or kMaxSignerPartitions
   // signers, have one already.
-  Partition* partition(std::string_view key_name, std::string_view signer) {
+  Partition* partition(std::string_view key_name, std::string_view signer, bool public_sealers) {
     const bool by_signer = !signer.empty();
     const std::string_view id = by_signer ? signer : key_name;
     if (last != nullptr && last_by_signer == by_signer && last_name == id) return last;
@@ -229,7 +330,10 @@ struct ReplayGuard::Impl {
     if (it == partitions.end()) {
       size_t& count = by_signer ? signer_partitions : key_partitions;
       if (count >= (by_signer ? kMaxSignerPartitions : kMaxPartitions)) return nullptr;
-      it = partitions.emplace(name, Partition{}).first;
+      Partition fresh;
+      fresh.remembers_evicted = public_sealers;
+      fresh.tombs = std::unordered_map<StreamKey, Tombstone, KeyedStreamKeyHash>(0, tomb_hash);
+      it = partitions.emplace(name, std::move(fresh)).first;
       ++count;
     }
     last = &it->second;
@@ -244,6 +348,9 @@ Status ReplayOptions::validate() const {
   if (max_streams == 0 || max_streams > kMaxTrackedStreams) {
     return Error(Errc::invalid_argument, "max_streams must be 1..16777216");
   }
+  if (max_evicted_streams > kMaxTrackedStreams) {
+    return Error(Errc::invalid_argument, "max_evicted_streams must be 0..16777216");
+  }
   if (retained != RetainedPolicy::accept_within_age && retained != RetainedPolicy::refuse) {
     return Error(Errc::invalid_argument, "unknown retained policy");
   }
@@ -252,8 +359,10 @@ Status ReplayOptions::validate() const {
 
 Result<ReplayGuard> ReplayGuard::create(ReplayOptions options) {
   if (Status s = options.validate(); !s) return s.error();
+  if (Status s = internal::ensure_sodium(); !s) return s.error();
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  randombytes_buf(impl->tomb_hash.key.data(), impl->tomb_hash.key.size());
   return ReplayGuard(std::move(impl));
 }
 
@@ -287,7 +396,7 @@ Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
   const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
   std::lock_guard<std::mutex> lock(impl_->mutex);
   const StreamKey key{m.sender, impl_->topic_hash(m.topic)};
-  Partition* p = impl_->partition(m.key_name, m.signer);
+  Partition* p = impl_->partition(m.key_name, m.signer, m.public_sealers);
   if (p == nullptr) return Error(Errc::capacity_exceeded, m.signer.empty() ? "too many key names" : "too many signers");
   // A young retained message could be a copy of a live one: it is judged as one.
   if (m.retained && age > o.max_age_ms) return p->check_old_retained(key, m);

@@ -32,14 +32,13 @@ void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed)
 Status seal_signed_sealed(std::string_view topic, ByteView payload, const EnvelopeHeader& header,
                                   const uint8_t topic_key[kKeySize], const uint8_t* signing_key,
                                   internal::OutBuffer& out) {
-  std::vector<uint8_t> inner(kSignedSealedInnerSize + payload.size());
+  internal::SignedSealedInner inner(kSignedSealedInnerSize + payload.size());  // wiped when it goes
   internal::store_be32(inner.data(), header.signer_key_id);
   if (!payload.empty()) std::memcpy(inner.data() + kSignedSealedInnerSize, payload.data(), payload.size());
   uint8_t header_bytes[kHeaderSizeRecipient];
   internal::encode_sealed_header(header, header_bytes);
   Status s = internal::sign_sealed(signing_key, topic, header_bytes, inner.data(), inner.size());
-  if (s) s = internal::seal_with_header(topic_key, topic, header, inner, out);
-  sodium_memzero(inner.data(), inner.size());  // the plaintext
+  if (s) s = internal::seal_with_header(topic_key, topic, header, ByteView(inner.data(), inner.size()), out);
   if (!s) out.clear();
   return s;
 }
@@ -218,6 +217,11 @@ void Sealer::set_keyring(std::shared_ptr<const Keyring> keyring) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->resolver.set_keyring(std::move(keyring));
   impl_->recipients.end();  // rotation ends suite 3's session: its secret is wiped
+}
+
+void Sealer::end_recipient_session() {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  impl_->recipients.end();
 }
 
 SenderId Sealer::sender() const {
