@@ -36,6 +36,11 @@ enum ExitCode : int {
 // (provision writes it; token, pub and sub make CONNECT tokens from it).
 inline constexpr std::string_view kConnectKeyName = "connect";
 
+// How open (on stderr) and sub -v (on each line) name the verified signer of
+// a message on a signed rule (suites 2 and 4): "signer=NAME". A signer name
+// is a key name ([A-Za-z0-9_.-]): nothing in it needs escaping.
+inline constexpr std::string_view kSignerField = "signer=";
+
 // What main() runs once the command line is parsed: set by the callback of
 // the subcommand that was given.
 using Action = std::function<int()>;

@@ -346,7 +346,7 @@ class Printer {
   static int on_message(void* self, char* topic, int topic_len, MQTTAsync_message* message) {
     static_cast<Printer*>(self)->print(topic_len > 0 ? std::string_view(topic, static_cast<size_t>(topic_len))
                                                      : std::string_view(topic),
-                                       message);
+                                       paho::arrived_signer(), message);
     MQTTAsync_freeMessage(&message);
     MQTTAsync_free(topic);
     return 1;
@@ -384,12 +384,18 @@ class Printer {
   }
 
  private:
-  void print(std::string_view topic, const MQTTAsync_message* message) {
+  // `signer`: the verified signer's name (suites 2 and 4), empty otherwise;
+  // a key name, so nothing in it needs escaping.
+  void print(std::string_view topic, std::string_view signer, const MQTTAsync_message* message) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (done_) return;  // -C reached: whatever comes while disconnecting is not shown
     bool ok = true;
     if (verbose_) {
       ok = std::fwrite(topic.data(), 1, topic.size(), stdout) == topic.size() && std::fputc(' ', stdout) != EOF;
+      if (!signer.empty()) {
+        const std::string field = std::string(kSignerField) + std::string(signer) + " ";
+        ok = ok && std::fwrite(field.data(), 1, field.size(), stdout) == field.size();
+      }
     }
     const auto size = static_cast<size_t>(message->payloadlen);
     ok = ok && (size == 0 || std::fwrite(message->payload, 1, size, stdout) == size) &&
@@ -609,15 +615,18 @@ void add_mqtt_commands(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand("sub", "Subscribe like mosquitto_sub; print the payloads that open");
   add_connection_options(*sub, *sub_args, kSubIdPrefix);
   sub->add_option("-t,--topic", sub_args->topics, "topic filter to subscribe to (repeatable)")->required();
-  sub->add_flag("-v,--verbose", sub_args->verbose, "print \"TOPIC PAYLOAD\" per message");
+  sub->add_flag("-v,--verbose", sub_args->verbose,
+                "print \"TOPIC PAYLOAD\" per message, \"TOPIC signer=NAME PAYLOAD\" for a signed one");
   sub->add_option("-C,--count", sub_args->count, "exit after this many opened messages")
       ->check(CLI::PositiveNumber);
   sub->add_option("-W,--timeout", sub_args->timeout_s, "exit after this many seconds (exit status 4)")
       ->check(CLI::PositiveNumber);
   sub->footer(
       "Prints each payload that opens (authentic, fresh, and sealed under the topic's rule), one per line,\n"
-      "on stdout. A message that fails to open is not printed: one line on stderr names the reason and the\n"
-      "topic, \"mqseal: refused <error name> on <topic>: <message>\", never its bytes. Duplicates (QoS 1\n"
+      "on stdout. With -v, the topic before it, and for a message on a signed rule (suites 2 and 4) the\n"
+      "verified signer's name: \"plant/7/telemetry signer=device-7 21.5 C\". A message that fails to\n"
+      "open is not printed: one line on stderr names the reason and the topic,\n"
+      "\"mqseal: refused <error name> on <topic>: <message>\", never its bytes. Duplicates (QoS 1\n"
       "redeliveries) are dropped quietly. Topics under a plaintext rule are printed as they came.\n"
       "Reconnects by itself, with a fresh CONNECT token each time given --device-keyring. Ends on\n"
       "SIGINT or SIGTERM (exit 0), after -C messages (0), or after -W seconds (4).\n"

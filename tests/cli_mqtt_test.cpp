@@ -271,7 +271,9 @@ TEST_F(CliMqtt, PubSignsAsTheSignerItIsGiven) {
   testing::write_file(policy_,
                       "[[rule]]\nfilter = \"plant/{signer}/telemetry\"\nkey = \"telemetry\"\nsuite = 2\n", 0644);
   BackgroundSub sub(dir_, broker, "sub-signed", args({"-t", "plant/#", "-q", "1", "-C", "1", "-v"}, files()));
+  BackgroundSub payloads(dir_, broker, "sub-payloads", args({"-t", "plant/#", "-q", "1", "-C", "1"}, files()));
   ASSERT_TRUE(sub.subscribed()) << sub.err();
+  ASSERT_TRUE(payloads.subscribed()) << payloads.err();
 
   CommandResult unsigned_pub = run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-m", "x"}, at(broker), files()));
   EXPECT_EQ(unsigned_pub.exit_code, 1) << unsigned_pub.describe();
@@ -283,7 +285,9 @@ TEST_F(CliMqtt, PubSignsAsTheSignerItIsGiven) {
       args({"pub", "--signer", "7", "-t", kTopic, "-q", "1", "-m", "21.5 C"}, at(broker), files()));
   ASSERT_TRUE(signed_pub.ok()) << signed_pub.describe();
   EXPECT_EQ(sub.finish(), 0) << sub.err();
-  EXPECT_EQ(sub.out(), "plant/7/telemetry 21.5 C\n");
+  EXPECT_EQ(sub.out(), "plant/7/telemetry signer=7 21.5 C\n");  // -v names the verified signer
+  EXPECT_EQ(payloads.finish(), 0) << payloads.err();
+  EXPECT_EQ(payloads.out(), "21.5 C\n");  // without -v, the payload alone, as mosquitto_sub
 }
 
 // Suites 3 and 4, keys made and exchanged with the tool itself: the backend's
@@ -332,7 +336,7 @@ TEST_F(CliMqtt, PubSealsToTheRecipientAndOnlyTheBackendsSubOpens) {
     ASSERT_TRUE(sent.ok()) << sent.describe();
   }
   EXPECT_EQ(backend_sub.finish(), 0) << backend_sub.err();
-  EXPECT_EQ(backend_sub.out(), "plant/7/report valve 3 worn\nplant/7/private door code changed\n"
+  EXPECT_EQ(backend_sub.out(), "plant/7/report valve 3 worn\nplant/7/private signer=7 door code changed\n"
                                "plant/7/telemetry 21.5 C\n");
   EXPECT_EQ(device_sub.finish(), 0) << device_sub.err();
   EXPECT_EQ(device_sub.out(), "plant/7/telemetry 21.5 C\n");

@@ -697,7 +697,8 @@ TEST_F(Cli, SigningKeysExportImportSignedRoundTripAndInspect) {
   Outcome opened = run({"open", "--keyring", path("backend.keys"), "--policy", path("signed.toml"),
                         "plant/device-7/telemetry"}, sealed.out);
   ASSERT_EQ(opened.status, 0) << opened.err;
-  EXPECT_EQ(opened.out, payload);
+  EXPECT_EQ(opened.out, payload);  // stdout is the payload, exactly
+  EXPECT_EQ(opened.err, "mqseal: signer=device-7\n");  // the verified signer
 
   Outcome inspected = run({"inspect"}, sealed.out);
   ASSERT_EQ(inspected.status, 0) << inspected.err;
@@ -844,6 +845,7 @@ TEST_F(Cli, RecipientKeysExportImportSealedRoundTripAndInspect) {
                        sealed.out);
   ASSERT_EQ(opened.status, 0) << opened.err;
   EXPECT_EQ(opened.out, payload);
+  EXPECT_EQ(opened.err, "");  // suite 3 authenticates no sender: no signer to name
   Outcome own = run({"open", "--keyring", path("device8.keys"), "--policy", path("recipient.toml"), topic},
                     sealed.out);
   EXPECT_EQ(own.status, 1);
@@ -877,6 +879,7 @@ TEST_F(Cli, RecipientKeysExportImportSealedRoundTripAndInspect) {
                          private_topic}, signed_sealed.out);
   ASSERT_EQ(opened4.status, 0) << opened4.err;
   EXPECT_EQ(opened4.out, payload);
+  EXPECT_EQ(opened4.err, "mqseal: signer=plant-8\n");  // inside the ciphertext: only the recipient learns it
   const std::vector<std::string> l4 = lines(run({"inspect"}, signed_sealed.out).out);
   ASSERT_EQ(l4.size(), 10u);
   EXPECT_EQ(l4[1], "suite      4 (signed, then sealed to a recipient: Ed25519, X25519, XChaCha20-Poly1305)");

@@ -256,5 +256,63 @@ TEST(Sealer, FailedSealIntoCallerMemoryLeavesNothing) {
   EXPECT_EQ(buffer, original);
 }
 
+// sealed_size(topic, n) is exactly the size seal() makes, for every suite,
+// the compact envelope and a plaintext rule, up to each rule's largest
+// payload; it needs no key and uses no sequence number, and refuses as
+// seal() does.
+TEST(Sealer, SealedSizeIsTheSizeSealMakesUnderEveryRule) {
+  auto keys = testing::plant_keys();
+  (void)take(keys->generate_signing_key("device-7"));
+  (void)take(keys->generate_recipient_key("backend"));
+  TopicPolicy policy = testing::plant_policy();
+  testing::expect_ok(policy.add_signed_rule("signed/+", "telemetry", {"device-7"}));
+  testing::expect_ok(policy.add_recipient_rule("sealed/+", "backend"));
+  testing::expect_ok(policy.add_signed_recipient_rule("private/+", "backend", {"device-7"}));
+  testing::expect_ok(policy.add_compact_rule("field/+", "telemetry"));
+  testing::expect_ok(policy.add_rule("orphan/+", "absent"));  // no such key
+  Sealer sealer = take(Sealer::create(policy, keys));
+  struct Case {
+    const char* topic;
+    size_t overhead;
+    size_t max_payload;
+  };
+  const Case cases[] = {
+      {"plant/1/telemetry", kEnvelopeOverhead, kMaxPayloadSize},
+      {"signed/1", kEnvelopeOverheadSigned, kMaxSignedPayloadSize},
+      {"sealed/1", kEnvelopeOverheadRecipient, kMaxRecipientPayloadSize},
+      {"private/1", kEnvelopeOverheadSignedSealed, kMaxSignedSealedPayloadSize},
+      {"field/1", kEnvelopeOverheadCompact, kMaxPayloadSize},  // capped by seal()'s own check
+      {"public/news", 0, kMaxPayloadSize},
+  };
+  for (const Case& c : cases) {
+    for (size_t n : {size_t{0}, size_t{64}, size_t{65536}}) {
+      EXPECT_EQ(take(sealer.sealed_size(c.topic, n)), n + c.overhead) << c.topic << " " << n;
+    }
+    EXPECT_EQ(take(sealer.sealed_size(c.topic, c.max_payload)), c.max_payload + c.overhead) << c.topic;
+    EXPECT_EQ(sealer.sealed_size(c.topic, c.max_payload + 1).error(), Errc::payload_too_large) << c.topic;
+  }
+  // No sequence number was used: the first seal is sequence 0, into exactly
+  // the size said, and one byte less is too small.
+  for (const Case& c : cases) {
+    const std::vector<uint8_t> payload(64, 0x5a);
+    const size_t needed = take(sealer.sealed_size(c.topic, payload.size()));
+    std::vector<uint8_t> out(needed);
+    size_t size = 0;
+    EXPECT_EQ(sealer.seal(c.topic, payload, out.data(), needed - 1, size).error(), Errc::invalid_argument) << c.topic;
+    testing::expect_ok(sealer.seal(c.topic, payload, out.data(), out.size(), size));
+    EXPECT_EQ(size, needed) << c.topic;
+    if (&c == &cases[0]) {
+      EXPECT_EQ(take(parse_header(out)).sequence, 0u);
+    }
+  }
+  // The rule alone decides: a rule without a key has a size, seal() then refuses.
+  EXPECT_EQ(take(sealer.sealed_size("orphan/1", 5)), 5 + kEnvelopeOverhead);
+  EXPECT_EQ(sealer.seal("orphan/1", std::string_view("hello")).error(), Errc::no_primary_key);
+  EXPECT_EQ(sealer.sealed_size("plant/+/telemetry", 1).error(), Errc::invalid_topic);
+  EXPECT_EQ(sealer.sealed_size("plant/7/status", 1).error(), Errc::no_rule);
+  // Above kMaxPayloadSize before the topic, as seal().
+  EXPECT_EQ(sealer.sealed_size("plant/7/status", kMaxPayloadSize + 1).error(), Errc::payload_too_large);
+}
+
 }  // namespace
 }  // namespace mqseal

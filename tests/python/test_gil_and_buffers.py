@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import pytest
@@ -253,6 +254,44 @@ def test_seal_covers_exactly_what_it_encrypted_while_another_thread_rewrites_the
     with Flipper(payload, position):
         run_for(1.0, 100, step)
     assert seen
+
+
+# ---- one envelope allocated per seal ----
+
+# Each suite's rule on plant/+/telemetry, and its envelope's overhead in bytes (docs/SPEC.md).
+SUITES: dict[int, tuple[Callable[[mqseal.TopicPolicy], None], int]] = {
+    1: (lambda p: p.add_rule("plant/+/telemetry", "telemetry"), mqseal.ENVELOPE_OVERHEAD),
+    2: (lambda p: p.add_signed_rule("plant/+/telemetry", "telemetry", ["device-7"]), 123),
+    3: (lambda p: p.add_recipient_rule("plant/+/telemetry", "backend"), 87),
+    4: (lambda p: p.add_signed_recipient_rule("plant/+/telemetry", "backend", ["device-7"]), 155),
+}
+
+
+@pytest.mark.parametrize("suite", sorted(SUITES))
+def test_seal_allocates_one_envelope_of_the_rules_size(suite: int) -> None:
+    # The envelope is allocated once, at its exact size for the topic's rule. (The binding used
+    # to allocate suite 1's size first, be told by the core that a suite 2, 3 or 4 envelope is
+    # longer, and allocate again: two envelopes' memory at the peak, and a second call.)
+    keys = mqseal.Keyring()
+    keys.generate("telemetry")
+    keys.generate_signing_key("device-7")
+    keys.generate_recipient_key("backend")
+    policy = mqseal.TopicPolicy()
+    add_rule, overhead = SUITES[suite]
+    add_rule(policy)
+    sealer = mqseal.Sealer(policy, keys)
+    payload = bytes(LARGE)  # allocated before tracing starts: not counted
+    tracemalloc.start()
+    try:
+        envelope = sealer.seal(TOPIC, payload)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(envelope) == LARGE + overhead
+    assert len(envelope) <= peak < LARGE + LARGE // 2, f"{peak} bytes at the peak for one envelope"
+    opened = mqseal.Opener(policy, keys).open(TOPIC, envelope)
+    assert opened.payload == payload
+    assert opened.signer == ("device-7" if suite in (2, 4) else "")
 
 
 # ---- passwords leave no copy in the process ----

@@ -87,28 +87,19 @@ void bind_sealing(py::module_& m) {
              const BytesLike in(payload);
              const size_t n = in.view().size();
              // The envelope is sealed straight into the bytes object returned
-             // (no copy out of a C++ buffer). A payload too large is refused
-             // before anything is written: no memory for it. Suite 1's size is
-             // allocated; a suite 2, 3 or 4 rule's envelope is longer: the core
-             // then says how long, having used no sequence number and read no
-             // payload byte, and it is sealed again into that much.
-             size_t capacity = n > kMaxPayloadSize ? 0 : sealed_size(n);
+             // (no copy out of a C++ buffer), allocated once at the size the
+             // topic's rule gives: sealed_size() reads neither key nor payload
+             // and uses no sequence number, and refuses (before anything is
+             // allocated) a payload too large for the rule, or a topic without
+             // one, as seal() would.
+             const size_t capacity = unwrap(s.sealed_size(topic, n));
              py::bytes envelope = new_bytes(capacity);
+             uint8_t* to = bytes_data(envelope);
              size_t size = 0;
              const Publish publish = retain ? Publish::retained : Publish::live;
-             auto seal = [&] {
-               uint8_t* to = bytes_data(envelope);
-               return without_gil(n >= kReleaseGilFrom,
-                                  [&] { return s.seal(topic, in.view(), to, capacity, size, publish); });
-             };
-             Status sealed = seal();
-             if (!sealed && size > capacity) {
-               capacity = size;
-               envelope = new_bytes(capacity);
-               sealed = seal();
-             }
-             check(sealed);
-             return shrink(std::move(envelope), size);  // a plaintext rule's payload is shorter
+             check(without_gil(n >= kReleaseGilFrom,
+                               [&] { return s.seal(topic, in.view(), to, capacity, size, publish); }));
+             return shrink(std::move(envelope), size);  // a no-op: the size was exact
            },
            py::arg("topic"), py::arg("payload"), py::kw_only(), py::arg("retain") = false)
       .def("set_keyring", [](Sealer& s, const Keyring& keys) { s.set_keyring(snapshot(keys)); }, py::arg("keyring"))

@@ -80,8 +80,8 @@ class Sealer {
                                                   Publish publish = Publish::live);
 
   // The same into memory the caller provides: `out`, `capacity` bytes, at
-  // least sealed_size(payload.size()) (a topic under a plaintext rule needs
-  // only payload.size()); `size` gets the envelope's size. For callers that
+  // least sealed_size(topic, payload.size()) below; `size` gets the
+  // envelope's size. For callers that
   // allocate the result themselves (the Python binding seals straight into a
   // new `bytes` object): nothing is copied out of a vector. The errors above,
   // and invalid_argument when `capacity` is too small or `payload` lies in
@@ -90,6 +90,18 @@ class Sealer {
   // is 0, or, when `capacity` was too small, the size needed.
   [[nodiscard]] Status seal(std::string_view topic, ByteView payload, uint8_t* out, size_t capacity,
                             size_t& size, Publish publish = Publish::live);
+
+  // The exact size of the envelope seal() makes of `payload_size` bytes for
+  // `topic`, known from the topic's rule alone: payload_size plus the rule's
+  // overhead (kEnvelopeOverhead, kEnvelopeOverheadCompact, ...Signed,
+  // ...Recipient or ...SignedSealed in mqseal/envelope.h), or payload_size
+  // under a plaintext rule. So a caller allocates the memory for seal() once.
+  // Uses no key, sequence number or session state, and may be called
+  // concurrently with seal(); the policy never changes, so the size holds
+  // until the Sealer is destroyed. payload_too_large (above kMaxPayloadSize,
+  // then for the rule, as seal() checks), invalid_topic, no_rule. seal() can
+  // still refuse for the keyring's reasons (no_primary_key, a signer's).
+  [[nodiscard]] Result<size_t> sealed_size(std::string_view topic, size_t payload_size);
 
   // Swaps in another keyring (rotation): messages sealed after the call use
   // its primary keys. The cache of derived keys is flushed.

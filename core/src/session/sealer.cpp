@@ -60,6 +60,16 @@ size_t overhead_of(const TopicRule& rule) {
   return kEnvelopeOverhead;
 }
 
+// The size of the envelope of `payload_size` bytes under `rule`; the
+// payload's own size under a plaintext rule. payload_too_large when the
+// envelope would exceed kMaxEnvelopeSize.
+Result<size_t> size_under(const TopicRule& rule, size_t payload_size) {
+  if (rule.plaintext) return payload_size;
+  const size_t overhead = overhead_of(rule);
+  if (payload_size > kMaxEnvelopeSize - overhead) return Error(Errc::payload_too_large);
+  return payload_size + overhead;
+}
+
 }  // namespace
 
 struct Sealer::Impl {
@@ -136,13 +146,14 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
       return s;
     }
     if (resolved.rule->plaintext) return out.assign(payload);
-    // The envelope's size follows from the rule: a payload too large for
-    // it, or caller memory too small, is refused here, before any sequence
-    // number or session state is used and before the payload is read (the
-    // Python binding then seals again into as much as `out` asks for).
-    overhead = overhead_of(*resolved.rule);
-    Status s = payload.size() > kMaxEnvelopeSize - overhead ? Status(Errc::payload_too_large) : Status();
-    if (s && !out.fits(payload.size() + overhead)) s = internal::OutBuffer::too_small();
+    // The envelope's size follows from the rule (sealed_size() says it in
+    // advance): a payload too large for it, or caller memory too small, is
+    // refused here, before any sequence number or session state is used and
+    // before the payload is read.
+    const Result<size_t> size = size_under(*resolved.rule, payload.size());
+    Status s = size ? Status() : Status(size.error());
+    if (s && !out.fits(*size)) s = internal::OutBuffer::too_small();
+    overhead = size ? *size - payload.size() : 0;
     if (s && resolved.rule->suite == Suite::signed_sender) {
       s = internal::prepare_signing(impl_->resolver.keyring(), *resolved.rule, topic, impl_->signer, header,
                                     signing_key);
@@ -204,6 +215,15 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
   if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
   if (Status s = internal::seal_with_header(resolved.key, topic, header, payload, out); !s) return s;
   return internal::append_signature(signing_key, topic, out);
+}
+
+Result<size_t> Sealer::sealed_size(std::string_view topic, size_t payload_size) {
+  // In seal()'s order: the payload's size before the topic.
+  if (payload_size > kMaxPayloadSize) return Error(Errc::payload_too_large);
+  internal::ResolvedTopic resolved;  // the rule only: no key is derived
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  if (Status s = impl_->resolver.resolve(topic, std::nullopt, resolved); !s) return s.error();
+  return size_under(*resolved.rule, payload_size);
 }
 
 Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView payload,
