@@ -295,12 +295,19 @@ TEST(ReplayGuard, APublicSealersPartitionRemembersEachEvictedStream) {
   EXPECT_EQ(g.watermark_ms(), kNow);
 }
 
-TEST(ReplayGuard, EvictsAgedStreamsFirst) {
+// A guard with max_age 1 s whose full table of `streams` holds streams 1 to
+// `streams`, stream s seen once, at kNow + s.
+ReplayGuard full_of_one_second_streams(uint8_t streams) {
   ReplayOptions o;
-  o.max_streams = 4;
+  o.max_streams = streams;
   o.max_age_ms = 1000;
   ReplayGuard g = take(ReplayGuard::create(o));
-  for (uint8_t s = 1; s <= 4; ++s) testing::expect_ok(g.check(msg(s, 0, kNow + s), kNow + s));
+  for (uint8_t s = 1; s <= streams; ++s) testing::expect_ok(g.check(msg(s, 0, kNow + s), kNow + s));
+  return g;
+}
+
+TEST(ReplayGuard, EvictsAgedStreamsFirst) {
+  ReplayGuard g = full_of_one_second_streams(4);
   testing::expect_ok(g.check(msg(5, 0, kNow + 5000), kNow + 5000));
   EXPECT_EQ(g.tracked_streams(), 1u);        // the four aged-out streams went ...
   EXPECT_EQ(g.watermark_ms(), kNow + 4);     // ... raising the watermark to their newest
@@ -311,11 +318,7 @@ TEST(ReplayGuard, EvictsAgedStreamsFirst) {
 // message), and when it was last seen (a stream seen again goes after one
 // seen since its first message).
 TEST(ReplayGuard, MakingRoomGoesByEachStreamsLatestMessage) {
-  ReplayOptions o;
-  o.max_streams = 3;
-  o.max_age_ms = 1000;
-  ReplayGuard g = take(ReplayGuard::create(o));
-  for (uint8_t s = 1; s <= 3; ++s) testing::expect_ok(g.check(msg(s, 0, kNow + s), kNow + s));
+  ReplayGuard g = full_of_one_second_streams(3);
   testing::expect_ok(g.check(msg(1, 1, kNow + 1500), kNow + 1500));  // stream 1: newest kNow + 1500
   // Streams 2 and 3 are past max_age: both go; stream 1 stays.
   testing::expect_ok(g.check(msg(4, 0, kNow + 1600), kNow + 1600));
