@@ -2,10 +2,14 @@
 #include <mqseal/replay_guard.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <ctime>
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "session/replay_guard_probe.h"
 #include "test_util.h"
 
 namespace mqseal {
@@ -291,15 +295,42 @@ TEST(ReplayGuard, APublicSealersPartitionRemembersEachEvictedStream) {
   EXPECT_EQ(g.watermark_ms(), kNow);
 }
 
-TEST(ReplayGuard, EvictsAgedStreamsFirst) {
+// A guard with max_age 1 s whose full table of `streams` holds streams 1 to
+// `streams`, stream s seen once, at kNow + s.
+ReplayGuard full_of_one_second_streams(uint8_t streams) {
   ReplayOptions o;
-  o.max_streams = 4;
+  o.max_streams = streams;
   o.max_age_ms = 1000;
   ReplayGuard g = take(ReplayGuard::create(o));
-  for (uint8_t s = 1; s <= 4; ++s) testing::expect_ok(g.check(msg(s, 0, kNow + s), kNow + s));
+  for (uint8_t s = 1; s <= streams; ++s) testing::expect_ok(g.check(msg(s, 0, kNow + s), kNow + s));
+  return g;
+}
+
+TEST(ReplayGuard, EvictsAgedStreamsFirst) {
+  ReplayGuard g = full_of_one_second_streams(4);
   testing::expect_ok(g.check(msg(5, 0, kNow + 5000), kNow + 5000));
   EXPECT_EQ(g.tracked_streams(), 1u);        // the four aged-out streams went ...
   EXPECT_EQ(g.watermark_ms(), kNow + 4);     // ... raising the watermark to their newest
+}
+
+// Making room follows each stream's latest message: its newest timestamp
+// (a stream refreshed since it began is not aged out with its first
+// message), and when it was last seen (a stream seen again goes after one
+// seen since its first message).
+TEST(ReplayGuard, MakingRoomGoesByEachStreamsLatestMessage) {
+  ReplayGuard g = full_of_one_second_streams(3);
+  testing::expect_ok(g.check(msg(1, 1, kNow + 1500), kNow + 1500));  // stream 1: newest kNow + 1500
+  // Streams 2 and 3 are past max_age: both go; stream 1 stays.
+  testing::expect_ok(g.check(msg(4, 0, kNow + 1600), kNow + 1600));
+  EXPECT_EQ(g.watermark_ms(), kNow + 3);
+  EXPECT_EQ(g.tracked_streams(), 2u);
+  EXPECT_EQ(code(g.check(msg(1, 0, kNow + 1500), kNow + 1600)), Errc::duplicate);  // still tracked
+  testing::expect_ok(g.check(msg(1, 2, kNow + 1700), kNow + 1700));
+  testing::expect_ok(g.check(msg(5, 0, kNow + 1800), kNow + 1800));
+  // Stream 4 was last seen before streams 1 and 5 were: it goes.
+  testing::expect_ok(g.check(msg(6, 0, kNow + 1900), kNow + 1900));
+  EXPECT_EQ(g.watermark_ms(), kNow + 1600);
+  EXPECT_EQ(code(g.check(msg(1, 1, kNow + 1500), kNow + 1900)), Errc::duplicate);
 }
 
 TEST(ReplayGuard, AClockSteppingBackDoesNotReopenAReplay) {
@@ -439,6 +470,71 @@ TEST(ReplayGuard, AnOldRetainedMessageStaysRefusedAfterEvictionAndAClockStepBack
   EXPECT_TRUE(g.check(msg(2, 0, later), later));     // another stream: sender 1's is dropped
   EXPECT_GE(g.watermark_ms(), ts);
   EXPECT_EQ(code(g.check(msg(1, 5, ts), ts)), Errc::replay);  // the clock stepped back
+}
+
+// The stream table's hash before it was keyed: the sender ID's first eight
+// bytes, XOR the topic's hash times a constant. A sealer chooses its sender
+// ID (suite 1: any key holder; suite 3: anyone with the recipient's public
+// key, through the stream ID it derives), so it could make every stream of
+// a partition hash alike and every lookup there walk all of them.
+size_t unkeyed_stream_hash(const SenderId& sender, std::string_view topic) {
+  size_t h;
+  std::memcpy(&h, sender.data(), sizeof h);
+  return h ^ (std::hash<std::string_view>{}(topic) * 0x9e3779b97f4a7c15ull);
+}
+
+TEST(ReplayGuard, StreamsChosenToCollideDoNotShareABucket) {
+  ReplayGuard g = take(ReplayGuard::create());  // max_streams 4096
+  const size_t streams = g.options().max_streams;
+  MessageFacts first = msg(0x5a, 0);
+  for (size_t i = 0; i < streams; ++i) {
+    MessageFacts m = msg(0x5a, 0, kNow);
+    std::memcpy(m.sender.data() + 8, &i, sizeof i);  // only the last eight bytes differ
+    ASSERT_EQ(unkeyed_stream_hash(m.sender, m.topic), unkeyed_stream_hash(first.sender, first.topic));
+    testing::expect_ok(g.check(m, kNow));
+  }
+  ASSERT_EQ(g.tracked_streams(), streams);
+  // Unkeyed, all 4096 shared one bucket. Keyed, 4096 random hashes in at
+  // least 4096 buckets: the fullest holds about 6, and more than 24 has
+  // probability below 2^-60.
+  EXPECT_LE(internal::ReplayGuardProbe::largest_stream_bucket(g, ""), 24u);
+}
+
+// CPU seconds to check `count` new streams (each making room in a full
+// table once it is full), the i-th dated kNow + first + i.
+double track_new_streams(ReplayGuard& g, uint32_t first, uint32_t count) {
+  const std::clock_t start = std::clock();
+  for (uint32_t i = first; i < first + count; ++i) {
+    MessageFacts m = msg(0, 0, kNow + i);
+    std::memcpy(m.sender.data(), &i, sizeof i);
+    testing::expect_ok(g.check(m, kNow + i));
+  }
+  return static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+}
+
+TEST(ReplayGuard, EvictionCostsTheSameWhateverTheTableHolds) {
+  // Full, a table of 2^18 streams makes room as fast as one of 1024: neither
+  // the streams past max_age nor the least recently seen one is found by a
+  // scan of every stream.
+  constexpr uint32_t kSmall = 1024;
+  constexpr uint32_t kLarge = 1u << 18;
+  ReplayOptions o;
+  o.max_streams = kSmall;
+  ReplayGuard small = take(ReplayGuard::create(o));
+  o.max_streams = kLarge;
+  ReplayGuard large = take(ReplayGuard::create(o));
+  track_new_streams(small, 0, kSmall);
+  track_new_streams(large, 0, kLarge);  // 262 s of timestamps: none past max_age
+  ASSERT_EQ(large.tracked_streams(), kLarge);
+  constexpr uint32_t kEvictions = 2000;
+  const double small_s = track_new_streams(small, kLarge, kEvictions);
+  const double large_s = track_new_streams(large, kLarge, kEvictions);
+  EXPECT_LT(large_s, 20 * small_s + 0.05) << "1024: " << small_s << " s, 2^18: " << large_s << " s";
+  // The same choice as ever, the least recently seen first: the watermark is
+  // the newest timestamp of the last stream evicted.
+  EXPECT_EQ(large.watermark_ms(), kNow + kEvictions - 1);
+  EXPECT_EQ(small.watermark_ms(), kNow + kLarge + kEvictions - kSmall - 1);
+  EXPECT_EQ(large.tracked_streams(), kLarge);
 }
 
 TEST(ReplayGuard, OptionsAreValidated) {

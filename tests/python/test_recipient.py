@@ -280,6 +280,44 @@ def test_suite_3_sessions_ephemeral_keys_and_the_receivers_cache() -> None:
             mqseal.Opener(policy, backend, recipient_session_capacity=bad)
 
 
+def test_suite_3_remembers_evicted_streams_up_to_max_evicted_streams() -> None:
+    """ReplayOptions.max_evicted_streams reaches the Opener: with tombstones (the default), a session
+    evicted from a full table leaves the watermark alone, so an older-dated session still opens;
+    with 0, the eviction raises the watermark and that session is refused as a replay."""
+    backend, device7, device8 = provision_recipient()
+    policy = recipient_policy()
+    assert mqseal.ReplayOptions().max_evicted_streams == 65536  # the C++ default
+    early = mqseal.Sealer(policy, device7).seal("plant/7/report", b"sealed first")
+    late = mqseal.Sealer(policy, device7).seal("plant/7/report", b"sealed second")
+    other = mqseal.Sealer(policy, device8).seal("plant/8/report", b"evicts")
+    assert mqseal.parse_header(early).timestamp_ms <= mqseal.parse_header(late).timestamp_ms
+    now = mqseal.parse_header(other).timestamp_ms + 1
+    remembering = [
+        mqseal.Opener(policy, backend, mqseal.OpenerOptions(mqseal.ReplayOptions(max_streams=1))),
+        mqseal.Opener(policy, backend, max_streams=1),
+    ]
+    forgetting = [
+        mqseal.Opener(policy, backend, mqseal.OpenerOptions(mqseal.ReplayOptions(max_streams=1, max_evicted_streams=0))),
+        mqseal.Opener(policy, backend, max_streams=1, max_evicted_streams=0),
+    ]
+    for opener in remembering + forgetting:
+        opener.open("plant/7/report", late, now_ms=now)
+        opener.open("plant/8/report", other, now_ms=now)  # evicts the stream of `late`
+    for opener in remembering:
+        assert opener.open("plant/7/report", early, now_ms=now).payload == b"sealed first"
+        with pytest.raises(mqseal.DuplicateError):  # judged against its tombstone
+            opener.open("plant/7/report", late, now_ms=now)
+    for opener in forgetting:
+        with pytest.raises(mqseal.ReplayError):  # at or below the raised watermark
+            opener.open("plant/7/report", early, now_ms=now)
+    for bad in (-1, 2**24 + 1):
+        with pytest.raises((mqseal.InvalidArgumentError, TypeError)):
+            mqseal.Opener(policy, backend, max_evicted_streams=bad)
+    with pytest.raises(mqseal.InvalidArgumentError):
+        mqseal.ReplayGuard(mqseal.ReplayOptions(max_evicted_streams=2**24 + 1))
+    mqseal.ReplayGuard(mqseal.ReplayOptions(max_evicted_streams=2**24))
+
+
 # ---- suite 4: signed, then sealed ----
 
 

@@ -84,6 +84,10 @@ class ReplayOptions:
     """With retained accept_within_age: how old a retained message may be."""
     max_streams: int = _DEFAULT["max_streams"]
     """(sender, topic) pairs tracked at once, per key name: 1..2^24."""
+    max_evicted_streams: int = _DEFAULT["max_evicted_streams"]
+    """Suite 3 only (a recipient name's partition, which anyone with its public key seals into):
+    streams evicted from the table that are remembered on their own (tombstones) instead of raising
+    the watermark that every new stream meets, per recipient name: 0..2^24 (0: none)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +153,7 @@ class ReplayKeywords(TypedDict, total=False):
     retained: Retained
     retained_max_age_ms: int
     max_streams: int
+    max_evicted_streams: int
 
 
 class OpenerKeywords(ReplayKeywords, total=False):

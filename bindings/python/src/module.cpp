@@ -94,6 +94,7 @@ PYBIND11_MODULE(_mqseal, m) {
   defaults["max_future_skew_ms"] = replay.max_future_skew_ms;
   defaults["retained_max_age_ms"] = replay.retained_max_age_ms;
   defaults["max_streams"] = replay.max_streams;
+  defaults["max_evicted_streams"] = replay.max_evicted_streams;
   defaults["topic_cache_capacity"] = kDefaultTopicCacheCapacity;
   defaults["max_claims_per_key_name"] = kDefaultMaxClaimsPerKeyName;
   defaults["recipient_session_max_age_ms"] = kDefaultRecipientSessionMaxAgeMs;

@@ -18,6 +18,7 @@ ReplayOptions replay_options(py::handle o) {
   options.retained = retained_policy(field<std::string>(o, "retained"));
   options.retained_max_age_ms = field<uint64_t>(o, "retained_max_age_ms");
   options.max_streams = field<size_t>(o, "max_streams");
+  options.max_evicted_streams = field<size_t>(o, "max_evicted_streams");
   return options;
 }
 

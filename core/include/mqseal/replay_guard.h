@@ -36,13 +36,18 @@
 // and is otherwise accepted.
 //
 // Memory is bounded: at most max_streams streams are tracked per partition,
-// each costing kReplayStateBytes (plus hash-map overhead, about 64 bytes),
-// and the guard keeps a copy of the previous message's topic (the Opener's
-// topics are at most kMaxTopicSize bytes).
+// each costing kReplayStateBytes (plus the nodes of a hash table and of an
+// ordered tree, about 100 bytes), and the guard keeps a copy of the previous
+// message's topic (the Opener's topics are at most kMaxTopicSize bytes).
+// The tables hash a stream with SipHash-2-4 under a random key of the
+// guard's, so senders cannot choose streams that share a bucket.
 // When a partition's table is full, its streams whose newest message is
 // older than max_age are dropped first (any replay of theirs is refused as
-// expired anyway); then its least recently seen stream is dropped and the
-// partition raises its watermark to that stream's newest timestamp. A stream
+// expired anyway); then its least recently seen stream (the one whose last
+// accepted message reached the guard before every other stream's) is
+// dropped and the partition raises its watermark to that stream's newest
+// timestamp. Each costs O(log max_streams) (an ordered tree by newest
+// timestamp, a list in the order streams were seen), not a scan. A stream
 // the partition does not know is accepted only with a timestamp above the
 // watermark, and a stream remembers the watermark it started under and
 // refuses anything at or below it, so eviction never reopens a replay. No
@@ -81,12 +86,13 @@
 namespace mqseal {
 
 inline constexpr uint64_t kReplayWindow = 1024;  // sequence numbers per stream
-// Per stream: sender ID, topic hash, top sequence, floor, newest timestamp,
-// last seen time, window.
-// Per tombstone: sender ID, topic hash, top sequence, floor, newest
-// timestamp (plus two containers' nodes, about 100 bytes).
-inline constexpr size_t kReplayTombstoneBytes = kSenderIdSize + 8 + 8 + 8 + 8;
-inline constexpr size_t kReplayStateBytes = kSenderIdSize + 8 + 8 + 8 + 8 + 8 + kReplayWindow / 8 + 8;  // 192: the window is a ring of 17 words
+// Per stream: sender ID, topic hash, its keyed hash, top sequence, floor,
+// newest timestamp, two links of the list by last seen, its place in the
+// tree by newest timestamp, window.
+// Per tombstone: sender ID, topic hash, its keyed hash, top sequence, floor,
+// newest timestamp (plus two containers' nodes, about 100 bytes).
+inline constexpr size_t kReplayTombstoneBytes = kSenderIdSize + 8 + 8 + 8 + 8 + 8;
+inline constexpr size_t kReplayStateBytes = kSenderIdSize + 8 + 8 + 8 + 8 + 8 + 2 * 8 + 8 + kReplayWindow / 8 + 8;  // 216: the window is a ring of 17 words
 
 struct ReplayOptions {
   uint64_t max_age_ms = 5 * 60 * 1000;        // 5 minutes
@@ -128,6 +134,10 @@ struct MessageFacts {
   const RetainedRule* retained_rule = nullptr;
 };
 
+namespace internal {
+struct ReplayGuardProbe;  // tests only: core/src/session/replay_guard_probe.h
+}  // namespace internal
+
 class ReplayGuard {
  public:
   // invalid_argument for options that do not validate().
@@ -154,6 +164,7 @@ class ReplayGuard {
   const ReplayOptions& options() const noexcept;
 
  private:
+  friend struct internal::ReplayGuardProbe;
   struct Impl;
   explicit ReplayGuard(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;

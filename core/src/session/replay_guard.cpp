@@ -6,12 +6,16 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
+#include <utility>
 
 #include <sodium.h>
 
 #include "base/sodium_util.h"
+#include "session/replay_guard_probe.h"
 
 namespace mqseal {
 
@@ -38,23 +42,21 @@ static_assert(kReplayWindow % kWordBits == 0, "window is whole words");
 struct StreamKey {
   SenderId sender;
   size_t topic_hash;
+  // StreamSipHash of the two, which the tables hash by: set by
+  // Partition::find before the key meets a table. Not part of the identity.
+  size_t keyed_hash = 0;
   bool operator==(const StreamKey& o) const noexcept {
     return topic_hash == o.topic_hash && sender == o.sender;
   }
 };
 
-struct StreamKeyHash {
-  size_t operator()(const StreamKey& k) const noexcept {
-    size_t h;  // the sender ID is uniformly random: its first bytes are a fine hash
-    std::memcpy(&h, k.sender.data(), sizeof h);
-    return h ^ (k.topic_hash * 0x9e3779b97f4a7c15ull);
-  }
-};
-
-// The tombstones' index hashes with SipHash-2-4 under the guard's own random
-// key: a suite 3 stream is an unkeyed BLAKE2b of what the sealer chose, so
-// whoever seals could otherwise grind streams into one bucket.
-struct KeyedStreamKeyHash {
+// Both tables of a partition (its streams, and a recipient name's tombstones)
+// hash with SipHash-2-4 under the guard's own random key: a stream is the
+// sender ID the sealer chose (suite 1: any key holder; suite 3: an unkeyed
+// BLAKE2b of what anyone with the recipient's public key chose) and a topic,
+// so an unkeyed hash would let a sealer grind streams into one bucket and
+// make every lookup in that partition walk them all.
+struct StreamSipHash {
   std::array<uint8_t, crypto_shorthash_siphash24_KEYBYTES> key{};
   size_t operator()(const StreamKey& k) const noexcept {
     uint8_t in[kSenderIdSize + sizeof k.topic_hash];
@@ -68,19 +70,42 @@ struct KeyedStreamKeyHash {
   }
 };
 
+// The tables' hash: the key's SipHash, computed once per message rather than
+// at every node a lookup or a rehash passes (std::unordered_map does not
+// keep hash codes for a hash it takes to be cheap).
+struct ByKeyedHash {
+  size_t operator()(const StreamKey& k) const noexcept { return k.keyed_hash; }
+};
+
 // The window as a ring of words (RFC 6479): sequence s is bit s % 64 of word
 // (s / 64) % kRingWords. A window of kReplayWindow sequences spans at most
 // kRingWords words, so no two sequences it holds share a bit, and moving the
 // top up clears only the words it passes over instead of shifting them all.
 constexpr size_t kRingWords = kWindowWords + 1;
 
+struct StreamState;
+// A tracked stream as the table holds it: its node does not move until it
+// is erased, so the partition's orders point at it.
+using StreamEntry = std::pair<const StreamKey, StreamState>;
+// A partition's streams by newest timestamp (the order they expire in), then
+// by address. The order reads the entries' newest timestamps, which change
+// only in Partition::raise_newest, and only where that keeps the order.
+struct ByNewest {
+  bool operator()(const StreamEntry* a, const StreamEntry* b) const noexcept;
+};
+using NewestIndex = std::set<StreamEntry*, ByNewest>;
+
 struct StreamState {
   uint64_t top = 0;
   // The guard's watermark when the stream started: a message at or below it
   // may predate an eviction of this same stream, so it is refused.
   uint64_t floor_ms = 0;
-  uint64_t newest_timestamp_ms = 0;  // sender's clock
-  uint64_t last_seen_ms = 0;         // receiver's clock, for eviction
+  uint64_t newest_timestamp_ms = 0;  // sender's clock; changed only by Partition::raise_newest
+  // The partition's list of streams from the most recently seen (an
+  // accepted message recorded on it) to the least, for eviction.
+  StreamEntry* newer = nullptr;
+  StreamEntry* older = nullptr;
+  NewestIndex::iterator by_newest{};  // its place in Partition::by_newest
   std::array<uint64_t, kRingWords> ring{};
 
   bool holds(uint64_t sequence) const { return sequence <= top && top - sequence < kReplayWindow; }
@@ -108,8 +133,15 @@ struct StreamState {
   const uint64_t& word(uint64_t sequence) const { return ring[(sequence / kWordBits) % kRingWords]; }
 };
 
-// The state of one key name: its streams and its watermark. Nothing in one
-// partition reads or moves another's.
+bool ByNewest::operator()(const StreamEntry* a, const StreamEntry* b) const noexcept {
+  if (a->second.newest_timestamp_ms != b->second.newest_timestamp_ms) {
+    return a->second.newest_timestamp_ms < b->second.newest_timestamp_ms;
+  }
+  return std::less<const StreamEntry*>{}(a, b);
+}
+
+static_assert(sizeof(StreamKey) + sizeof(StreamState) == kReplayStateBytes, "kReplayStateBytes is a stream's state");
+
 // A stream evicted from a partition that remembers its evicted streams
 // (suite 3's): enough to refuse every message it accepted, and no window.
 struct Tombstone {
@@ -119,58 +151,111 @@ struct Tombstone {
   std::multimap<uint64_t, StreamKey>::iterator order;  // in Partition::tomb_order
 };
 
+// The state of one key name: its streams and its watermark. Nothing in one
+// partition reads or moves another's. Every step takes constant time or
+// O(log max_streams) (the two ordered trees), whatever the table holds: no
+// step scans the streams.
 struct Partition {
-  std::unordered_map<StreamKey, StreamState, StreamKeyHash> streams;
+  std::unordered_map<StreamKey, StreamState, ByKeyedHash> streams;
   uint64_t watermark_ms = 0;
+  // The ends of the streams' list in the order they were last seen.
+  StreamEntry* most_recent = nullptr;
+  StreamEntry* least_recent = nullptr;
+  NewestIndex by_newest;
   // Suite 3 (MessageFacts::public_sealers): an evicted stream leaves a
   // tombstone instead of raising the watermark; only a tombstone dropped to
   // make room for another (the lowest bar first) or past max_age raises it.
   bool remembers_evicted = false;
-  std::unordered_map<StreamKey, Tombstone, KeyedStreamKeyHash> tombs;
+  std::unordered_map<StreamKey, Tombstone, ByKeyedHash> tombs;
   std::multimap<uint64_t, StreamKey> tomb_order;  // bar (newest timestamp or floor, the larger) -> stream
   // The stream of the previous message: subscriptions often hear runs from
   // one device on one topic. Map nodes are stable, so the pointer stays valid
-  // until that stream is erased (make_room resets it).
-  StreamState* last = nullptr;
-  StreamKey last_key{};
+  // until that stream is erased (drop resets it).
+  StreamEntry* last = nullptr;
 
-  StreamState* find(const StreamKey& key) {
-    if (last != nullptr && last_key == key) return last;
+  StreamSipHash siphash;  // the guard's key
+
+  explicit Partition(const StreamSipHash& hash) : siphash(hash) {}
+
+  // The tracked stream of `key`, or null; sets key.keyed_hash for the
+  // tables, unless it is the previous message's stream.
+  StreamEntry* find(StreamKey& key) {
+    if (last != nullptr && last->first == key) return last;
+    key.keyed_hash = siphash(key);
     auto it = streams.find(key);
     if (it == streams.end()) return nullptr;
-    last = &it->second;
-    last_key = key;
+    last = &*it;
     return last;
   }
 
+  // The list of streams by when they were last seen: constant time.
+  void link_most_recent(StreamEntry& e) {
+    e.second.newer = nullptr;
+    e.second.older = most_recent;
+    (most_recent != nullptr ? most_recent->second.newer : least_recent) = &e;
+    most_recent = &e;
+  }
+  void unlink(StreamEntry& e) {
+    (e.second.newer != nullptr ? e.second.newer->second.older : most_recent) = e.second.older;
+    (e.second.older != nullptr ? e.second.older->second.newer : least_recent) = e.second.newer;
+  }
+  void make_most_recent(StreamEntry& e) {
+    if (most_recent == &e) return;  // a run of messages on one stream
+    unlink(e);
+    link_most_recent(e);
+  }
+
+  // A stream's newest timestamp, and its place in by_newest, move together.
+  // Still below the next stream's (a run of messages on the stream with the
+  // partition's newest timestamp), its place holds: constant time.
+  // Otherwise it moves, mostly to the end: O(log max_streams) at worst.
+  void raise_newest(StreamEntry& e, uint64_t timestamp_ms) {
+    if (timestamp_ms <= e.second.newest_timestamp_ms) return;
+    const auto next = std::next(e.second.by_newest);
+    if (next == by_newest.end() || timestamp_ms < (*next)->second.newest_timestamp_ms) {
+      e.second.newest_timestamp_ms = timestamp_ms;
+      return;
+    }
+    auto node = by_newest.extract(e.second.by_newest);
+    e.second.newest_timestamp_ms = timestamp_ms;  // out of the tree while its key changes
+    e.second.by_newest = by_newest.insert(by_newest.end(), std::move(node));
+  }
+
+  // Forgets a tracked stream (the caller carries its bar where it belongs).
+  void drop(StreamEntry& e) {
+    if (last == &e) last = nullptr;
+    unlink(e);
+    by_newest.erase(e.second.by_newest);
+    const StreamKey key = e.first;  // erase() must not read the node it frees
+    streams.erase(key);
+  }
+
   // Called with the table full: first drops every stream whose newest message
-  // is past max_age, then, if that freed nothing, the least recently seen
-  // stream. Every drop raises the watermark to the dropped stream's newest
-  // timestamp or its floor, whichever is larger, so its messages stay refused
-  // even if `now` steps back (a clock step, or two opens that read the clock
-  // in one order and lock in the other).
+  // is past max_age (the front of by_newest), then, if that freed nothing,
+  // the least recently seen stream (the end of the list). Every drop raises
+  // the watermark to the dropped stream's newest timestamp or its floor,
+  // whichever is larger, so its messages stay refused even if `now` steps
+  // back (a clock step, or two opens that read the clock in one order and
+  // lock in the other).
   void make_room(uint64_t now_ms, const ReplayOptions& options) {
-    last = nullptr;
-    for (auto it = streams.begin(); it != streams.end();) {
-      const uint64_t newest = it->second.newest_timestamp_ms;
+    while (!by_newest.empty()) {
+      StreamEntry& aged = **by_newest.begin();
+      const uint64_t newest = aged.second.newest_timestamp_ms;
       if (now_ms > newest && now_ms - newest > options.max_age_ms) {
-        raise_watermark(std::max(newest, it->second.floor_ms));
-        it = streams.erase(it);
+        raise_watermark(std::max(newest, aged.second.floor_ms));
+        drop(aged);
       } else {
-        ++it;
+        break;
       }
     }
     if (streams.size() < options.max_streams) return;
-    auto oldest = streams.begin();
-    for (auto it = streams.begin(); it != streams.end(); ++it) {
-      if (it->second.last_seen_ms < oldest->second.last_seen_ms) oldest = it;
-    }
+    StreamEntry& oldest = *least_recent;
     if (remembers_evicted && options.max_evicted_streams > 0) {
-      bury(oldest->first, oldest->second, now_ms, options);
+      bury(oldest.first, oldest.second, now_ms, options);
     } else {
-      raise_watermark(std::max(oldest->second.newest_timestamp_ms, oldest->second.floor_ms));
+      raise_watermark(std::max(oldest.second.newest_timestamp_ms, oldest.second.floor_ms));
     }
-    streams.erase(oldest);
+    drop(oldest);
   }
 
   // Remembers an evicted stream. Tombstones whose bar is past max_age go
@@ -193,7 +278,7 @@ struct Partition {
     tombs.emplace(key, t);
   }
 
-  void drop_tomb(std::unordered_map<StreamKey, Tombstone, KeyedStreamKeyHash>::iterator it) {
+  void drop_tomb(std::unordered_map<StreamKey, Tombstone, ByKeyedHash>::iterator it) {
     raise_watermark(it->second.order->first);
     tomb_order.erase(it->second.order);
     tombs.erase(it);
@@ -213,20 +298,35 @@ struct Partition {
     if (timestamp_ms > watermark_ms) watermark_ms = timestamp_ms;
   }
 
-  // Records an accepted message on a stream it extends or fills in.
-  static void record(StreamState& state, const MessageFacts& m, uint64_t now_ms) {
+  // Records an accepted message in a stream's window.
+  static void accept(StreamState& state, const MessageFacts& m) {
     if (m.sequence > state.top) state.advance(m.sequence);
     state.set(m.sequence);
+  }
+
+  // Records an accepted message on a tracked stream it extends or fills in.
+  void record(StreamEntry& e, const MessageFacts& m) {
+    accept(e.second, m);
+    raise_newest(e, m.timestamp_ms);
+    make_most_recent(e);
+  }
+
+  // Tracks a stream (new, or back from its tombstone) with its first
+  // accepted message; the table has room.
+  void track(const StreamKey& key, StreamState state, const MessageFacts& m) {
+    accept(state, m);
     if (m.timestamp_ms > state.newest_timestamp_ms) state.newest_timestamp_ms = m.timestamp_ms;
-    state.last_seen_ms = now_ms;
+    StreamEntry& e = *streams.emplace(key, state).first;
+    e.second.by_newest = by_newest.insert(by_newest.end(), &e);
+    link_most_recent(e);
   }
 
   // The window rules of docs/SPEC.md section 6, step 4.
-  Status check_window(const StreamKey& key, const MessageFacts& m, uint64_t now_ms,
+  Status check_window(StreamKey& key, const MessageFacts& m, uint64_t now_ms,
                       const ReplayOptions& options) {
-    if (StreamState* state = find(key); state != nullptr) {
-      if (Status s = check_tracked(*state, m); !s) return s;
-      record(*state, m, now_ms);
+    if (StreamEntry* e = find(key); e != nullptr) {
+      if (Status s = check_tracked(e->second, m); !s) return s;
+      record(*e, m);
       return {};
     }
     StreamState fresh;
@@ -246,8 +346,7 @@ struct Partition {
       fresh.top = m.sequence;
     }
     if (streams.size() >= options.max_streams) make_room(now_ms, options);
-    record(fresh, m, now_ms);
-    streams.emplace(key, fresh);
+    track(key, fresh, m);
     return {};
   }
 
@@ -267,12 +366,13 @@ struct Partition {
   // stream's floor) to its timestamp: harmless while the clock moves forward,
   // as that timestamp is past max_age, and it keeps the message from being
   // accepted again live if the receiver's clock steps back.
-  Status check_old_retained(const StreamKey& key, const MessageFacts& m) {
-    StreamState* state = find(key);
-    if (state == nullptr) {
+  Status check_old_retained(StreamKey& key, const MessageFacts& m) {
+    StreamEntry* e = find(key);
+    if (e == nullptr) {
       raise_watermark(m.timestamp_ms);
       return {};
     }
+    StreamState* state = &e->second;
     if (m.sequence > state->top) {
       if (m.timestamp_ms > state->floor_ms) state->floor_ms = m.timestamp_ms;
       return {};
@@ -286,7 +386,7 @@ struct Partition {
     // a young one after an eviction and a clock step back, even when its
     // timestamp is above the stream's others (an insider can seal timestamps
     // that do not grow with the sequence).
-    if (m.timestamp_ms > state->newest_timestamp_ms) state->newest_timestamp_ms = m.timestamp_ms;
+    raise_newest(*e, m.timestamp_ms);
     return {};
   }
 };
@@ -304,7 +404,7 @@ struct ReplayGuard::Impl {
   Partition* last = nullptr;  // the previous message's partition
   std::string last_name;      // its key name or signer name
   bool last_by_signer = false;
-  KeyedStreamKeyHash tomb_hash;  // its random key, for every partition's tombstones
+  StreamSipHash stream_hash;  // its random key, for every partition's streams and tombstones
   std::string last_topic;  // the previous message's topic, and its hash
   size_t last_topic_hash = std::hash<std::string_view>{}(last_topic);
 
@@ -330,10 +430,8 @@ struct ReplayGuard::Impl {
     if (it == partitions.end()) {
       size_t& count = by_signer ? signer_partitions : key_partitions;
       if (count >= (by_signer ? kMaxSignerPartitions : kMaxPartitions)) return nullptr;
-      Partition fresh;
-      fresh.remembers_evicted = public_sealers;
-      fresh.tombs = std::unordered_map<StreamKey, Tombstone, KeyedStreamKeyHash>(0, tomb_hash);
-      it = partitions.emplace(name, std::move(fresh)).first;
+      it = partitions.emplace(std::piecewise_construct, std::forward_as_tuple(name), std::forward_as_tuple(stream_hash)).first;
+      it->second.remembers_evicted = public_sealers;
       ++count;
     }
     last = &it->second;
@@ -362,7 +460,7 @@ Result<ReplayGuard> ReplayGuard::create(ReplayOptions options) {
   if (Status s = internal::ensure_sodium(); !s) return s.error();
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  randombytes_buf(impl->tomb_hash.key.data(), impl->tomb_hash.key.size());
+  randombytes_buf(impl->stream_hash.key.data(), impl->stream_hash.key.size());
   return ReplayGuard(std::move(impl));
 }
 
@@ -395,7 +493,7 @@ Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
   const ReplayOptions& o = impl_->options;
   const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  const StreamKey key{m.sender, impl_->topic_hash(m.topic)};
+  StreamKey key{m.sender, impl_->topic_hash(m.topic)};
   Partition* p = impl_->partition(m.key_name, m.signer, m.public_sealers);
   if (p == nullptr) return Error(Errc::capacity_exceeded, m.signer.empty() ? "too many key names" : "too many signers");
   // A young retained message could be a copy of a live one: it is judged as one.
@@ -423,5 +521,15 @@ uint64_t ReplayGuard::signer_watermark_ms(std::string_view signer) const {
 }
 
 const ReplayOptions& ReplayGuard::options() const noexcept { return impl_->options; }
+
+size_t internal::ReplayGuardProbe::largest_stream_bucket(const ReplayGuard& guard, std::string_view key_name) {
+  std::lock_guard<std::mutex> lock(guard.impl_->mutex);
+  auto it = guard.impl_->partitions.find(std::string(key_name));
+  if (it == guard.impl_->partitions.end()) return 0;
+  const auto& streams = it->second.streams;
+  size_t largest = 0;
+  for (size_t b = 0; b < streams.bucket_count(); ++b) largest = std::max(largest, streams.bucket_size(b));
+  return largest;
+}
 
 }  // namespace mqseal
