@@ -28,6 +28,9 @@ inline constexpr size_t kMaxRecipientSessionCapacity = 1 << 20;
 
 struct SealerOptions {
   // Concrete topics whose derived keys stay cached, 1..kMaxTopicCacheCapacity.
+  // Per topic, two keys, each with the XChaCha20 subkey of this session's
+  // sender (suites 1 and 2, compact envelopes): 128 bytes of guarded memory
+  // per topic.
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
   // Where timestamps come from (mqseal/clock.h); empty: system_time_ms().
   // Whatever it returns, a session's timestamps never decrease.
@@ -62,6 +65,11 @@ inline constexpr size_t kMaxReplayGroupSize = 48;
 struct OpenerOptions {
   ReplayOptions replay;
   // Concrete topics whose derived keys stay cached, 1..kMaxTopicCacheCapacity.
+  // Per topic, two keys, each with the XChaCha20 subkeys of the last two
+  // senders whose envelopes authenticated under it (suites 1 and 2, compact
+  // envelopes; a third sender replaces the less recently used, whose next
+  // message then costs one HChaCha20 again, never a failure): 192 bytes of
+  // guarded memory per topic.
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
   // Empty (the default): the Opener's own replay guard, in its memory, as
   // described in mqseal/replay_guard.h. Set: a group of Openers sharing this

@@ -14,6 +14,15 @@
 // core built with OpenSSL 3 (MQSEAL_WITH_OPENSSL), the libsodium subkey
 // (HChaCha20) with OpenSSL's EVP ChaCha20-Poly1305 for inputs of at least
 // kOpensslMinSize bytes, where it is faster (docs/PERFORMANCE.md).
+//
+// XChaCha20-Poly1305 is ChaCha20-Poly1305 (IETF) under the subkey
+// HChaCha20(key, nonce[0..16)) with the nonce 0^4 || nonce[16..24). A caller
+// that already holds that subkey (a session's sender makes nonce[0..16)
+// constant: session/topic_key_resolver.h caches it) passes it as `subkey`,
+// and neither backend derives it again: the same bytes, one HChaCha20 less.
+// `subkey` null: derived per call. A `subkey` that is not HChaCha20(key,
+// nonce[0..16)) seals bytes nobody else opens and opens nothing sealed
+// under `key`: the tests with a key rotation catch a stale one.
 #ifndef MQSEAL_SRC_CRYPTO_AEAD_H_
 #define MQSEAL_SRC_CRYPTO_AEAD_H_
 
@@ -69,8 +78,17 @@ enum class Backend : uint8_t { libsodium, openssl };
 // `nonce`, authenticating `ad`. check_buffers(plaintext, max_plaintext, out)
 // first. Reads each plaintext byte once (the tag is computed over the
 // ciphertext written).
+// The HChaCha20 subkey size (the same as a key).
+inline constexpr size_t kSubkeySize = kKeySize;
+
+// HChaCha20(key, nonce[0..16)) into `subkey`: what seal() and open() take as
+// `subkey`, for every nonce that starts with the same 16 bytes.
+[[nodiscard]] Status derive_subkey(const uint8_t key[kKeySize], const uint8_t nonce_prefix[16],
+                                   uint8_t subkey[kSubkeySize]) noexcept;
+
 [[nodiscard]] Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
-                          ByteView header, ByteView plaintext, size_t max_plaintext, OutBuffer& out);
+                          ByteView header, ByteView plaintext, size_t max_plaintext, OutBuffer& out,
+                          const uint8_t* subkey = nullptr);
 [[nodiscard]] inline Status seal(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
                                  ByteView header, ByteView plaintext, size_t max_plaintext,
                                  std::vector<uint8_t>& out) {
@@ -91,7 +109,7 @@ enum class Backend : uint8_t { libsodium, openssl };
 // decryption overwrites every byte: reusing it for same-size messages pays no
 // zero-fill.
 [[nodiscard]] Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
-                          ByteView sealed, OutBuffer& out);
+                          ByteView sealed, OutBuffer& out, const uint8_t* subkey = nullptr);
 [[nodiscard]] inline Status open(const uint8_t key[kKeySize], const uint8_t nonce[kNonceSize], ByteView ad,
                                  ByteView sealed, std::vector<uint8_t>& out) {
   OutBuffer to(out);

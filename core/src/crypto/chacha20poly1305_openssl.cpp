@@ -100,13 +100,18 @@ class Context {
 };
 
 // The subkey and IETF nonce of XChaCha20, wiped on scope exit like the topic
-// key they come from (a stack buffer, never copied).
+// key they come from (a stack buffer, never copied). `subkey` non-null: the
+// caller's HChaCha20(master, xnonce[0..16)), copied instead of derived.
 struct Subkey {
   uint8_t key[kKeySize];
   uint8_t nonce[kIetfNonceSize];
   ScopedWipe wipe_key{key, sizeof key};
-  Subkey(const uint8_t xnonce[kXNonceSize], const uint8_t master[kKeySize]) noexcept {
-    crypto_core_hchacha20(key, xnonce, master, nullptr);
+  Subkey(const uint8_t xnonce[kXNonceSize], const uint8_t master[kKeySize], const uint8_t* subkey) noexcept {
+    if (subkey != nullptr) {
+      std::memcpy(key, subkey, kKeySize);
+    } else {
+      crypto_core_hchacha20(key, xnonce, master, nullptr);
+    }
     std::memset(nonce, 0, kIetfNoncePrefix);
     std::memcpy(nonce + kIetfNoncePrefix, xnonce + kHNonceSize, kXNonceSize - kHNonceSize);
   }
@@ -128,10 +133,10 @@ bool start(EVP_CIPHER_CTX* ctx, bool encrypting, const Subkey& sub, const OSSL_P
 bool usable() noexcept { return cipher() != nullptr; }
 
 bool encrypt(uint8_t* ciphertext, uint8_t tag[kTagSize], ByteView plaintext, ByteView ad,
-             const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize]) noexcept {
+             const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize], const uint8_t* subkey) noexcept {
   bool ok = lengths_fit(plaintext.size(), ad.size());
   if (ok) {
-    const Subkey sub(nonce, key);
+    const Subkey sub(nonce, key, subkey);
     Context c;
     ok = start(c.ctx, true, sub, nullptr, ad);
     int written = 0;
@@ -155,10 +160,10 @@ bool encrypt(uint8_t* ciphertext, uint8_t tag[kTagSize], ByteView plaintext, Byt
 }
 
 bool decrypt(uint8_t* plaintext, ByteView ciphertext, const uint8_t tag[kTagSize], ByteView ad,
-             const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize]) noexcept {
+             const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize], const uint8_t* subkey) noexcept {
   bool ok = lengths_fit(ciphertext.size(), ad.size());
   if (ok) {
-    const Subkey sub(nonce, key);
+    const Subkey sub(nonce, key, subkey);
     // The expected tag goes in with the key (the provider copies it), and
     // EVP_DecryptFinal_ex compares it (CRYPTO_memcmp) and fails on a
     // mismatch. OSSL_PARAM takes a non-const pointer: a copy.

@@ -7,6 +7,8 @@
 // nonce[16..24): libsodium computes the subkey (crypto_core_hchacha20), OpenSSL
 // the rest, and the bytes are those of
 // crypto_aead_xchacha20poly1305_ietf_encrypt (tests/aead_backends_test.cpp).
+// A caller holding that subkey already passes it as `subkey` (crypto/aead.h);
+// null: derived per call.
 //
 // Each thread that calls encrypt() or decrypt() keeps two EVP contexts (under
 // 1 KiB) from its first call until it exits, unkeyed between calls: no key
@@ -37,14 +39,16 @@ inline constexpr size_t kMaxLength = 0x7fffffff;
 // XChaCha20-Poly1305(key, nonce), authenticating `ad`. False on any OpenSSL
 // failure, with `ciphertext` and `tag` zeroed.
 [[nodiscard]] bool encrypt(uint8_t* ciphertext, uint8_t tag[kTagSize], ByteView plaintext, ByteView ad,
-                           const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize]) noexcept;
+                           const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize],
+                           const uint8_t* subkey = nullptr) noexcept;
 
 // plaintext (ciphertext.size() bytes) of `ciphertext` if `tag` authenticates
 // it and `ad` (OpenSSL compares the tag in constant time). False on a
 // mismatch or any OpenSSL failure, with `plaintext` zeroed: the unverified
 // plaintext it held is gone before this returns.
 [[nodiscard]] bool decrypt(uint8_t* plaintext, ByteView ciphertext, const uint8_t tag[kTagSize], ByteView ad,
-                           const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize]) noexcept;
+                           const uint8_t nonce[kXNonceSize], const uint8_t key[kKeySize],
+                           const uint8_t* subkey = nullptr) noexcept;
 
 }  // namespace mqseal::internal::aead::openssl
 

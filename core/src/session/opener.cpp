@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include "crypto/aead.h"
 #include "keys/keyring_access.h"
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
@@ -40,7 +41,8 @@ Result<Opener> Opener::create(const TopicPolicy& policy, std::shared_ptr<const K
   if (!guard) return std::move(guard).error();
   const std::shared_ptr<const Keyring> keys = keyring;
   Result<internal::TopicKeyResolver> resolver =
-      internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity);
+      internal::TopicKeyResolver::create(policy, std::move(keyring), options.topic_cache_capacity,
+                                         internal::kMaxSubkeysPerKey);
   if (!resolver) return std::move(resolver).error();
   if (Status s = internal::SharedReplay::validate(options, policy, *keys); !s) return s.error();
   Result<internal::RecipientSessionCache> sessions =
@@ -99,9 +101,15 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   uint8_t signer_key[kSignerPublicKeySize];  // suite 2: the signer's public key
   Status signer_found;
   internal::RecipientOpening recipient;  // suite 3: derived keys (wiped)
+  // Suites 1 and 2: HChaCha20(topic key, sender), from the resolver's cache
+  // if an authentic envelope of this sender under this key put it there.
+  uint8_t subkey[internal::aead::kSubkeySize];
+  internal::ScopedWipe wipe_subkey(subkey, sizeof subkey);
+  bool subkey_cached = false;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     if (Status s = impl_->resolver.resolve(topic, wanted, resolved); !s) return s;
+    if (header && resolved.key_id != 0) subkey_cached = impl_->resolver.find_subkey(resolved, header->sender, subkey);
     if (header && !resolved.rule->plaintext) {
       signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, *header, signer_key, out.signer);
       if (signer_found && (header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed) &&
@@ -137,8 +145,17 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     impl_->sessions.commit(*header, topic, recipient);
   } else if (header->suite == kSuiteSignedSealed) {
     if (Status s = open_signed_sealed(rule, topic, envelope, *header, recipient, payload, out); !s) return s;
-  } else if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload); !s) {
-    return s;
+  } else {
+    // The nonce begins with the sender (v3: its session, then zeros).
+    if (!subkey_cached) {
+      if (Status s = internal::aead::derive_subkey(resolved.key, header->sender.data(), subkey); !s) return s;
+    }
+    if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload, subkey); !s) return s;
+    // Only an authentic envelope's sender enters the cache: forgeries add no state.
+    if (!subkey_cached) {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      impl_->resolver.store_subkey(resolved, header->sender, subkey);
+    }
   }
   MessageFacts facts;
   facts.topic = topic;

@@ -172,43 +172,6 @@ Status RecipientSessionCache::prepare(const Keyring& keyring, const TopicRule& r
   return {};
 }
 
-namespace {
-
-// Section 4's decryption of a suite 3 or 4 envelope (nonce = sender ||
-// sequence, bytes 47 to 70), with XChaCha20-Poly1305 taken apart as the IETF
-// draft defines it: `subkey` = HChaCha20(topic key, sender), then
-// ChaCha20-Poly1305 (IETF) under it with nonce 0^4 || sequence. The same
-// bytes as aead::open, whose libsodium backend derives the subkey on every
-// call; only for the sizes aead::open gives libsodium, and with its contract
-// (inputs outside out's region, `out` cleared on any failure).
-Status open_with_subkey(const uint8_t subkey[kKeySize], std::string_view topic, ByteView envelope,
-                        OutBuffer& out) {
-  if (overlaps(envelope.data(), envelope.size(), out.region(), out.region_size())) {
-    return Error(Errc::invalid_argument, "the input may not live in the output buffer");
-  }
-  uint8_t stack_ad[kStackAdSize];
-  std::vector<uint8_t> heap_ad;
-  size_t ad_size = 0;
-  const uint8_t* ad = build_ad(envelope.data(), kAssociatedHeaderSizeRecipient, topic, stack_ad, heap_ad, ad_size);
-  const size_t length = envelope.size() - kEnvelopeOverheadRecipient;  // parse_header checked the size
-  const uint8_t* ciphertext = envelope.data() + kHeaderSizeRecipient;
-  if (!out.take(length)) {
-    out.clear();
-    return OutBuffer::too_small();
-  }
-  uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES] = {};
-  static_assert(sizeof nonce == 4 + 8, "0^4 || the sequence");
-  std::memcpy(nonce + 4, envelope.data() + kAssociatedHeaderSizeRecipient + kSenderIdSize, 8);
-  if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out.data(), nullptr, ciphertext, length, ciphertext + length,
-                                                         ad, ad_size, nonce, subkey) == 0) {
-    return {};
-  }
-  out.clear();
-  return Errc::authentication_failed;
-}
-
-}  // namespace
-
 Status RecipientSessionCache::open(std::string_view topic, ByteView envelope, const EnvelopeHeader& header,
                                    RecipientOpening& keys, OutBuffer& payload) {
   RecipientOpening::Secrets& k = keys.keys;
@@ -222,18 +185,14 @@ Status RecipientSessionCache::open(std::string_view topic, ByteView envelope, co
     }
     if (Status s = derive_session_topic_key(k.session_key, topic, k.topic_key); !s) return s;
   }
-  // Where aead::open would use libsodium, the subkey is derived once per
-  // (session, topic, sender) and kept in the cache; above, aead::open.
-  if (envelope.size() - kEnvelopeOverheadRecipient < aead::kOpensslMinSize) {
-    if (!keys.have_subkey) {
-      static_assert(crypto_core_hchacha20_INPUTBYTES == kSenderIdSize, "the nonce's first 16 bytes: the sender");
-      if (crypto_core_hchacha20(k.subkey, header.sender.data(), k.topic_key, nullptr) != 0) return Errc::crypto_failure;
-      keys.have_subkey = true;
-    }
-    if (Status s = open_with_subkey(k.subkey, topic, envelope, payload); !s) return s;
-  } else if (Status s = open_body(k.topic_key, topic, envelope, header, payload); !s) {
-    return s;
+  // The XChaCha20 subkey (the nonce = sender || sequence begins with the
+  // sender) is derived once per (session, topic, sender) and kept in the
+  // cache; both AEAD backends take it (crypto/aead.h).
+  if (!keys.have_subkey) {
+    if (Status s = aead::derive_subkey(k.topic_key, header.sender.data(), k.subkey); !s) return s;
+    keys.have_subkey = true;
   }
+  if (Status s = open_body(k.topic_key, topic, envelope, header, payload, k.subkey); !s) return s;
   if (!keys.have_stream) {
     if (Status s = recipient_stream(header.ephemeral.data(), header.sender, keys.stream); !s) return s;
     keys.have_stream = true;

@@ -91,6 +91,7 @@ struct Sealer::Impl {
 
   void new_session() {
     recipients.end();  // the ephemeral secret of the ending session is wiped
+    resolver.forget_subkeys();  // of the ending session's sender
     randombytes_buf(sender.data(), sender.size());
     next_sequence = 0;
     last_timestamp_ms = 0;
@@ -134,6 +135,12 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
   if (Status s = internal::aead::check_buffers(payload, kMaxPayloadSize, out); !s) return s;
   internal::ResolvedTopic resolved;
   internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
+  // Suites 1 and 2, v1 to v3: HChaCha20(topic key, sender), the XChaCha20
+  // subkey of every nonce of this session under this key, kept by the
+  // resolver from the session's first message on the key.
+  uint8_t subkey[internal::aead::kSubkeySize];
+  internal::ScopedWipe wipe_subkey(subkey, sizeof subkey);
+  bool have_subkey = false;
   uint8_t signing_key[internal::kSigningSecretSize];  // suite 2 only
   internal::ScopedWipe wipe_signing(signing_key, sizeof signing_key);
   EnvelopeHeader header;
@@ -206,14 +213,29 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     impl_->last_timestamp_ms = std::max(impl_->last_timestamp_ms, now);
     header.timestamp_ms = impl_->last_timestamp_ms;
     if (recipient_starting) impl_->recipients.started_ms = header.timestamp_ms;
+    if (header.suite == kSuiteXChaCha20Poly1305 || header.suite == kSuiteSignedSender) {
+      have_subkey = impl_->resolver.find_subkey(resolved, header.sender, subkey);
+      if (!have_subkey) {
+        // The nonce begins with the sender (v3: its session, then zeros).
+        if (Status st = internal::aead::derive_subkey(resolved.key, header.sender.data(), subkey); !st) {
+          out.clear();
+          return st;
+        }
+        impl_->resolver.store_subkey(resolved, header.sender, subkey);
+        have_subkey = true;
+      }
+    }
   }
   if (header.suite != kSuiteSealedToRecipient && header.suite != kSuiteSignedSealed) header.key_id = resolved.key_id;
   // Every suite carries the retain flag; suite 4 signs it with the header.
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
   out.reserve(payload.size() + overhead);  // outside the lock; a signature goes in without a copy
   if (header.suite == kSuiteSignedSealed) return seal_signed_sealed(topic, payload, header, resolved.key, signing_key, out);
-  if (header.suite != kSuiteSignedSender) return internal::seal_with_header(resolved.key, topic, header, payload, out);
-  if (Status s = internal::seal_with_header(resolved.key, topic, header, payload, out); !s) return s;
+  const uint8_t* const known_subkey = have_subkey ? subkey : nullptr;
+  if (header.suite != kSuiteSignedSender) {
+    return internal::seal_with_header(resolved.key, topic, header, payload, out, known_subkey);
+  }
+  if (Status s = internal::seal_with_header(resolved.key, topic, header, payload, out, known_subkey); !s) return s;
   return internal::append_signature(signing_key, topic, out);
 }
 
@@ -235,7 +257,7 @@ Result<std::vector<uint8_t>> Sealer::seal(std::string_view topic, ByteView paylo
 
 void Sealer::set_keyring(std::shared_ptr<const Keyring> keyring) {
   std::lock_guard<std::mutex> lock(impl_->mutex);
-  impl_->resolver.set_keyring(std::move(keyring));
+  impl_->resolver.set_keyring(std::move(keyring));  // wipes the topic keys and their subkeys
   impl_->recipients.end();  // rotation ends suite 3's session: its secret is wiped
 }
 

@@ -14,23 +14,27 @@ namespace mqseal::internal {
 
 Result<TopicKeyResolver> TopicKeyResolver::create(const TopicPolicy& policy,
                                                   std::shared_ptr<const Keyring> keyring,
-                                                  size_t capacity) {
+                                                  size_t capacity, size_t subkeys_per_key) {
   if (!keyring) return Error(Errc::invalid_argument, "a keyring is required");
   if (capacity == 0 || capacity > kMaxTopicCacheCapacity) {
     return Error(Errc::invalid_argument, "topic cache capacity out of range");
   }
-  Result<Secret> arena = Secret::allocate(capacity * kKeysPerTopic * kKeySize);
+  if (subkeys_per_key == 0 || subkeys_per_key > kMaxSubkeysPerKey) {
+    return Error(Errc::invalid_argument, "subkeys per key out of range");
+  }
+  Result<Secret> arena = Secret::allocate(capacity * kKeysPerTopic * (1 + subkeys_per_key) * kKeySize);
   if (!arena) return std::move(arena).error();
-  return TopicKeyResolver(policy, std::move(keyring), std::move(*arena), capacity);
+  return TopicKeyResolver(policy, std::move(keyring), std::move(*arena), capacity, subkeys_per_key);
 }
 
 TopicKeyResolver::TopicKeyResolver(const TopicPolicy& policy,
                                    std::shared_ptr<const Keyring> keyring, Secret arena,
-                                   size_t capacity)
+                                   size_t capacity, size_t subkeys_per_key)
     : policy_(policy),
       keyring_(std::move(keyring)),
       arena_(std::move(arena)),
-      capacity_(capacity) {
+      capacity_(capacity),
+      subkeys_per_key_(subkeys_per_key) {
   nodes_.reserve(capacity_);
   index_.reserve(capacity_);
 }
@@ -46,6 +50,52 @@ void TopicKeyResolver::clear() {
   nodes_.clear();
   index_.clear();
   head_ = tail_ = kNone;
+}
+
+void TopicKeyResolver::forget_slot_subkeys(uint32_t i, size_t slot) noexcept {
+  sodium_memzero(slot_subkey(i, slot, 0), subkeys_per_key_ * kKeySize);
+  for (bool& kept : nodes_[i].subkey_kept[slot]) kept = false;
+}
+
+void TopicKeyResolver::forget_subkeys() noexcept {
+  const size_t keys_size = capacity_ * kKeysPerTopic * kKeySize;
+  sodium_memzero(arena_.data() + keys_size, arena_.size() - keys_size);
+  for (Node& n : nodes_) {
+    for (auto& slot : n.subkey_kept) {
+      for (bool& kept : slot) kept = false;
+    }
+  }
+}
+
+bool TopicKeyResolver::find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize]) {
+  if (!holds(at)) return false;
+  Node& n = nodes_[at.node];
+  for (size_t e = 0; e < subkeys_per_key_; ++e) {
+    if (n.subkey_kept[at.slot][e] && n.subkey_senders[at.slot][e] == sender) {
+      n.most_recent_subkey[at.slot] = static_cast<uint8_t>(e);
+      std::memcpy(subkey, slot_subkey(at.node, at.slot, e), kKeySize);
+      return true;
+    }
+  }
+  return false;
+}
+
+void TopicKeyResolver::store_subkey(const ResolvedTopic& at, const SenderId& sender, const uint8_t subkey[kKeySize]) {
+  if (!holds(at)) return;
+  Node& n = nodes_[at.node];
+  // The sender's own entry (two opens raced to it), else a free one, else the
+  // least recently used: with two per key, the other one.
+  size_t e = 0;
+  while (e < subkeys_per_key_ && !(n.subkey_kept[at.slot][e] && n.subkey_senders[at.slot][e] == sender)) ++e;
+  if (e == subkeys_per_key_) {
+    e = 0;
+    while (e < subkeys_per_key_ && n.subkey_kept[at.slot][e]) ++e;
+  }
+  if (e == subkeys_per_key_) e = (n.most_recent_subkey[at.slot] + 1u) % subkeys_per_key_;
+  std::memcpy(slot_subkey(at.node, at.slot, e), subkey, kKeySize);
+  n.subkey_senders[at.slot][e] = sender;
+  n.subkey_kept[at.slot][e] = true;
+  n.most_recent_subkey[at.slot] = static_cast<uint8_t>(e);
 }
 
 void TopicKeyResolver::unlink(uint32_t i) {
@@ -88,6 +138,7 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
     unlink(i);
     index_.erase(nodes_[i].topic);
     sodium_memzero(slot_key(i, 0), kKeysPerTopic * kKeySize);
+    for (size_t slot = 0; slot < kKeysPerTopic; ++slot) forget_slot_subkeys(i, slot);
     nodes_[i] = Node{};
   }
   Node& n = nodes_[i];
@@ -128,12 +179,19 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
     if (*entry.name != n.rule->key_name) return Errc::wrong_key_for_topic;
     static_assert(kKeysPerTopic == 2, "slot choice assumes two slots");
     s = 1 - n.most_recent_slot;
+    forget_slot_subkeys(i, s);  // of the key this slot held
+    n.slot_ids[s] = 0;
+    n.slot_stamps[s] = 0;
     if (Status st = derive_topic_key(*entry.key, n.topic, slot_key(i, s)); !st) return st;
     n.slot_ids[s] = id;
+    n.slot_stamps[s] = ++stamps_;
   }
   n.most_recent_slot = static_cast<uint8_t>(s);
   out.key_id = id;
   std::memcpy(out.key, slot_key(i, s), kKeySize);
+  out.node = i;
+  out.slot = static_cast<uint8_t>(s);
+  out.stamp = n.slot_stamps[s];
   return {};
 }
 

@@ -1,6 +1,12 @@
 // Private: from a concrete topic to the rule that covers it and the topic's
 // derived key, with a bounded LRU cache so that no message pays a policy scan
 // or a key derivation once its topic is warm. Shared by Sealer and Opener.
+// Next to each derived key it keeps XChaCha20 subkeys, HChaCha20(topic key,
+// sender) (crypto/aead.h): every nonce of suites 1 and 2 and of the compact
+// envelope begins with the 16-byte sender, so a sender's messages under one
+// topic key share one subkey, and a warm message pays no HChaCha20. The
+// cache holds no more than capacity x kKeysPerTopic x subkeys_per_key of
+// them; a subkey that is gone costs one HChaCha20 again, never a failure.
 #ifndef MQSEAL_SRC_TOPIC_KEY_RESOLVER_H_
 #define MQSEAL_SRC_TOPIC_KEY_RESOLVER_H_
 
@@ -25,11 +31,21 @@ namespace mqseal::internal {
 // re-deriving.
 inline constexpr size_t kKeysPerTopic = 2;
 
+// XChaCha20 subkeys (HChaCha20(topic key, sender), crypto/aead.h) kept per
+// derived topic key: one for a Sealer (its session's sender), up to
+// kMaxSubkeysPerKey for an Opener (the senders on that topic).
+inline constexpr size_t kMaxSubkeysPerKey = 2;
+
 // What resolve() found for a topic.
 struct ResolvedTopic {
   const TopicRule* rule = nullptr;  // lives as long as the resolver
   KeyId key_id = 0;                 // 0 when no key was derived
   uint8_t key[kKeySize] = {};       // the derived key; the caller wipes it
+  // Where `key` lives in the cache, for find_subkey / store_subkey: `stamp`
+  // names the derivation that put it there (0: none).
+  uint32_t node = 0;
+  uint8_t slot = 0;
+  uint64_t stamp = 0;
 };
 
 // resolve()'s `wanted` for sealing: the primary key of the rule's key name.
@@ -39,16 +55,30 @@ inline constexpr KeyId kPrimaryKey = 0;
 class TopicKeyResolver {
  public:
   // Keeps its own copy of the policy; shares the keyring, which must not be
-  // modified while shared.
+  // modified while shared. `subkeys_per_key`: 1..kMaxSubkeysPerKey.
   [[nodiscard]] static Result<TopicKeyResolver> create(const TopicPolicy& policy,
                                                        std::shared_ptr<const Keyring> keyring,
-                                                       size_t capacity);
+                                                       size_t capacity, size_t subkeys_per_key = 1);
 
   // The rule that covers `topic` (invalid_topic, no_rule) and, unless the
   // rule is plaintext or `wanted` is empty, the topic's derived key: `wanted`
   // is the key ID an envelope names, or kPrimaryKey to seal. no_primary_key,
   // unknown_key, key_retired, wrong_key_for_topic, crypto_failure.
   [[nodiscard]] Status resolve(std::string_view topic, std::optional<KeyId> wanted, ResolvedTopic& out);
+
+  // The XChaCha20 subkey HChaCha20(at.key, sender) kept for the topic key
+  // `at` (a resolve() result), into `subkey`: false if none is kept, or `at`
+  // is no longer cached. A hit makes it the most recently used of its key.
+  [[nodiscard]] bool find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize]);
+  // Keeps `subkey` (the caller computed it from `at.key` and `sender`) next to
+  // the topic key `at`, in guarded memory, replacing the least recently used
+  // of that key's subkeys; nothing if that key has left the cache since
+  // resolve() (evicted, re-derived, a new keyring). Each subkey is wiped when
+  // its topic key is evicted or re-derived, by set_keyring and
+  // forget_subkeys, and with the resolver.
+  void store_subkey(const ResolvedTopic& at, const SenderId& sender, const uint8_t subkey[kKeySize]);
+  // Wipes every subkey (a Sealer's new session: a new sender).
+  void forget_subkeys() noexcept;
 
   void set_keyring(std::shared_ptr<const Keyring> keyring);
   // The keyring resolve() uses; valid until set_keyring.
@@ -60,18 +90,34 @@ class TopicKeyResolver {
     const TopicRule* rule = nullptr;
     KeyId primary = 0;                   // 0 until looked up
     KeyId slot_ids[kKeysPerTopic] = {};  // 0 = empty slot
+    uint64_t slot_stamps[kKeysPerTopic] = {};  // the derivation that filled each slot
     uint8_t most_recent_slot = 0;
+    // Per slot, the senders whose subkeys slot_subkey() holds.
+    SenderId subkey_senders[kKeysPerTopic][kMaxSubkeysPerKey] = {};
+    bool subkey_kept[kKeysPerTopic][kMaxSubkeysPerKey] = {};
+    uint8_t most_recent_subkey[kKeysPerTopic] = {};
     uint32_t prev = kNone;
     uint32_t next = kNone;
   };
   static constexpr uint32_t kNone = UINT32_MAX;
 
   TopicKeyResolver(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
-                   Secret arena, size_t capacity);
+                   Secret arena, size_t capacity, size_t subkeys_per_key);
   // The cache slot of a topic, valid until the next call.
   Result<uint32_t> find_or_insert(std::string_view topic);
   uint8_t* slot_key(uint32_t index, size_t slot) {
     return arena_.data() + (static_cast<size_t>(index) * kKeysPerTopic + slot) * kKeySize;
+  }
+  // After the capacity * kKeysPerTopic keys: subkeys_per_key_ subkeys per slot.
+  uint8_t* slot_subkey(uint32_t index, size_t slot, size_t entry) {
+    return arena_.data() + capacity_ * kKeysPerTopic * kKeySize +
+           ((static_cast<size_t>(index) * kKeysPerTopic + slot) * subkeys_per_key_ + entry) * kKeySize;
+  }
+  // Wipes and drops the subkeys of one slot.
+  void forget_slot_subkeys(uint32_t index, size_t slot) noexcept;
+  bool holds(const ResolvedTopic& at) const noexcept {
+    return at.stamp != 0 && at.node < nodes_.size() && at.slot < kKeysPerTopic &&
+           nodes_[at.node].slot_stamps[at.slot] == at.stamp;
   }
   void unlink(uint32_t index);
   void push_front(uint32_t index);
@@ -79,8 +125,10 @@ class TopicKeyResolver {
 
   TopicPolicy policy_;  // a private copy: Node::rule points into it
   std::shared_ptr<const Keyring> keyring_;
-  Secret arena_;  // capacity * kKeysPerTopic derived keys
+  Secret arena_;  // capacity * kKeysPerTopic derived keys, then their subkeys
   size_t capacity_;
+  size_t subkeys_per_key_;
+  uint64_t stamps_ = 0;  // derivations so far: each gets the next stamp, never reused
   std::vector<Node> nodes_;
   std::unordered_map<std::string, uint32_t> index_;
   std::string scratch_;  // reused for lookups, so a warm lookup allocates nothing

@@ -70,7 +70,8 @@ Result<EnvelopeHeader> internal::parse_compact_header(ByteView envelope) {
 }
 
 Status internal::seal_compact(const uint8_t topic_key[kKeySize], std::string_view topic,
-                              const EnvelopeHeader& header, ByteView payload, OutBuffer& out) {
+                              const EnvelopeHeader& header, ByteView payload, OutBuffer& out,
+                              const uint8_t* subkey) {
   if (topic.size() > kMaxTopicSize) {
     out.clear();
     return Errc::invalid_topic;
@@ -101,11 +102,11 @@ Status internal::seal_compact(const uint8_t topic_key[kKeySize], std::string_vie
   size_t ad_size = 0;
   const uint8_t* ad = build_ad(prefix, sizeof prefix, topic, stack_ad, heap_ad, ad_size);
   return aead::seal(topic_key, nonce, ByteView(ad, ad_size), ByteView(h, kHeaderSizeCompact), payload,
-                    kMaxEnvelopeSize - kEnvelopeOverheadCompact, out);
+                    kMaxEnvelopeSize - kEnvelopeOverheadCompact, out, subkey);
 }
 
 Status internal::open_compact_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
-                                   uint64_t timestamp_ms, OutBuffer& out) {
+                                   uint64_t timestamp_ms, OutBuffer& out, const uint8_t* subkey) {
   uint8_t nonce[kNonceSize];
   compact_nonce(envelope.data() + kOffsetSession, envelope.data() + kOffsetSequence, nonce);
   uint8_t prefix[kAssociatedPrefixSize];
@@ -115,7 +116,7 @@ Status internal::open_compact_body(const uint8_t topic_key[kKeySize], std::strin
   size_t ad_size = 0;
   const uint8_t* ad = build_ad(prefix, sizeof prefix, topic, stack_ad, heap_ad, ad_size);
   return aead::open(topic_key, nonce, ByteView(ad, ad_size),
-                    ByteView(envelope.data() + kHeaderSizeCompact, envelope.size() - kHeaderSizeCompact), out);
+                    ByteView(envelope.data() + kHeaderSizeCompact, envelope.size() - kHeaderSizeCompact), out, subkey);
 }
 
 }  // namespace mqseal

@@ -134,12 +134,15 @@ Status internal::derive_topic_key(const Key& rule_key, std::string_view topic, u
 }
 
 Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                  const EnvelopeHeader& header, ByteView payload, OutBuffer& out) {
+                                  const EnvelopeHeader& header, ByteView payload, OutBuffer& out,
+                                  const uint8_t* subkey) {
   if (topic.size() > kMaxTopicSize) {
     out.clear();
     return Errc::invalid_topic;
   }
-  if (header.version == kEnvelopeVersionCompact) return internal::seal_compact(topic_key, topic, header, payload, out);
+  if (header.version == kEnvelopeVersionCompact) {
+    return internal::seal_compact(topic_key, topic, header, payload, out, subkey);
+  }
   const bool v1 = header.version == kEnvelopeVersionV1;
   if ((!v1 && header.version != kEnvelopeVersion) || (header.flags & ~kKnownFlags) != 0 ||
       (v1 && header.flags != 0) ||
@@ -161,14 +164,14 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
   size_t ad_size = 0;
   const uint8_t* ad = internal::build_ad(header_bytes, at.nonce, topic, stack_ad, heap_ad, ad_size);
   return internal::aead::seal(topic_key, header_bytes + at.nonce, ByteView(ad, ad_size),
-                              ByteView(header_bytes, at.header), payload, kMaxPayloadSize, out);
+                              ByteView(header_bytes, at.header), payload, kMaxPayloadSize, out, subkey);
 }
 
 namespace internal {
 Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, ByteView envelope,
-                 const EnvelopeHeader& header, OutBuffer& out) {
+                 const EnvelopeHeader& header, OutBuffer& out, const uint8_t* subkey) {
   if (header.version == kEnvelopeVersionCompact) {
-    return open_compact_body(topic_key, topic, envelope, header.timestamp_ms, out);
+    return open_compact_body(topic_key, topic, envelope, header.timestamp_ms, out, subkey);
   }
   const Layout& at = layout(header.version, header.suite);
   uint8_t stack_ad[kStackAdSize];
@@ -176,7 +179,7 @@ Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, Byte
   size_t ad_size = 0;
   const uint8_t* ad = build_ad(envelope.data(), at.nonce, topic, stack_ad, heap_ad, ad_size);
   return aead::open(topic_key, envelope.data() + at.nonce, ByteView(ad, ad_size),
-                    ByteView(envelope.data() + at.header, envelope.size() - at.header - at.trailer), out);
+                    ByteView(envelope.data() + at.header, envelope.size() - at.header - at.trailer), out, subkey);
 }
 }  // namespace internal
 

@@ -13,8 +13,13 @@ namespace mqseal::internal {
 
 [[nodiscard]] Status derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]);
 // Into a vector or caller memory (base/out_buffer.h), under aead::seal's contract.
+// `subkey`, for seal_with_header and open_body: null, or the XChaCha20
+// subkey of the envelope's nonce, HChaCha20(topic_key, header.sender) (every
+// version and suite starts its nonce with the 16-byte sender; v3's is its
+// session and 8 zero bytes), which the caller keeps per sender (crypto/aead.h).
 [[nodiscard]] Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                      const EnvelopeHeader& header, ByteView payload, OutBuffer& out);
+                                      const EnvelopeHeader& header, ByteView payload, OutBuffer& out,
+                                      const uint8_t* subkey = nullptr);
 [[nodiscard]] inline Status seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
                                              const EnvelopeHeader& header, ByteView payload,
                                              std::vector<uint8_t>& out) {
@@ -34,7 +39,8 @@ namespace mqseal::internal {
 // that first). v3: header.timestamp_ms must be the full time as the receiver
 // reads it (compact_timestamp_ms), not the parsed field.
 [[nodiscard]] Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
-                               ByteView envelope, const EnvelopeHeader& header, OutBuffer& out);
+                               ByteView envelope, const EnvelopeHeader& header, OutBuffer& out,
+                               const uint8_t* subkey = nullptr);
 [[nodiscard]] inline Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic,
                                       ByteView envelope, const EnvelopeHeader& header,
                                       std::vector<uint8_t>& out) {
@@ -60,12 +66,14 @@ const uint8_t* build_ad(const uint8_t* header, size_t header_ad_size, std::strin
 // invalid_argument unless suite is 1, flags known, sequence at most
 // kCompactMaxSequence and sender's last 8 bytes zero.
 [[nodiscard]] Status seal_compact(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                  const EnvelopeHeader& header, ByteView payload, OutBuffer& out);
+                                  const EnvelopeHeader& header, ByteView payload, OutBuffer& out,
+                                  const uint8_t* subkey);
 // open_body for a v3 envelope, whose full time the receiver read as
 // `timestamp_ms` (compact_timestamp_ms): authentication_failed unless it is
 // the sealer's, to the second.
 [[nodiscard]] Status open_compact_body(const uint8_t topic_key[kKeySize], std::string_view topic,
-                                       ByteView envelope, uint64_t timestamp_ms, OutBuffer& out);
+                                       ByteView envelope, uint64_t timestamp_ms, OutBuffer& out,
+                                       const uint8_t* subkey);
 
 // Suite 2 (docs/SPEC.md, section 4a; core/src/wire/signed_envelope.cpp).
 // The 64-byte message suite 2 signs is kSignedDomain || digest, where digest =
