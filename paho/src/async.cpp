@@ -44,6 +44,7 @@ Result<std::unique_ptr<AsyncAttachment>> attach(MQTTAsync handle, std::shared_pt
     return Error(Errc::invalid_argument, "a handle, an opener and a message_arrived callback are required");
   }
   auto attachment = std::make_unique<AsyncAttachmentImpl>(std::move(opener), callbacks);
+  if (!attachment->ready()) return Error(Errc::crypto_failure, "sodium_malloc failed");
   const int rc = MQTTAsync_setCallbacks(handle, attachment.get(), &AsyncAttachmentImpl::on_connection_lost,
                                        &AsyncAttachmentImpl::on_message,
                                        &AsyncAttachmentImpl::on_delivery_complete);

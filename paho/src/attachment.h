@@ -4,7 +4,9 @@
 #ifndef MQSEAL_PAHO_SRC_ATTACHMENT_H_
 #define MQSEAL_PAHO_SRC_ATTACHMENT_H_
 
+#include <array>
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -15,12 +17,33 @@
 #include <vector>
 
 #include <MQTTProperties.h>
+#include <sodium.h>
 
 #include "mqseal/opener.h"
 #include "mqseal/paho/common.h"
 #include "mqseal/sealer.h"
 
 namespace mqseal::paho::internal {
+
+// A declined message (the application's callback returned 0) comes back from
+// Paho at the same address, already opened. The address alone proves nothing:
+// a message Paho freed without offering it again (the queue of a clean session
+// that ended) can leave its address to the next message, sealed or not. So a
+// declined message is remembered with its payload pointer and length and a
+// keyed BLAKE2b hash of its topic and the plaintext handed over, and only a
+// message matching all of them skips opening; any other is opened as usual.
+inline constexpr size_t kDeclinedKeySize = crypto_generichash_KEYBYTES;
+inline constexpr size_t kDeclinedTagSize = crypto_generichash_BYTES;
+// Declined messages remembered at once. Past it, the first of the table is
+// forgotten: if Paho offers that one again, it is opened again, which fails
+// (it holds plaintext) and it is refused. A bound for an application that
+// declines messages Paho then frees; Paho's own queue holds every declined
+// message's payload, so a live application stays far below it.
+inline constexpr size_t kMaxDeclinedMessages = 4096;
+
+struct SodiumFree {
+  void operator()(uint8_t* p) const noexcept { sodium_free(p); }
+};
 
 template <typename Api>
 class Attachment final : public Api::AttachmentBase {
@@ -29,7 +52,15 @@ class Attachment final : public Api::AttachmentBase {
   using Callbacks = typename Api::Callbacks;
 
   Attachment(std::shared_ptr<Opener> opener, Callbacks callbacks)
-      : opener_(std::move(opener)), callbacks_(callbacks) {}
+      : opener_(std::move(opener)), callbacks_(callbacks) {
+    if (sodium_init() < 0) return;
+    declined_key_.reset(static_cast<uint8_t*>(sodium_malloc(kDeclinedKeySize)));
+    if (declined_key_) randombytes_buf(declined_key_.get(), kDeclinedKeySize);
+  }
+
+  // False when the key of declined messages could not be made (guarded
+  // memory exhausted): attach() refuses such an attachment (crypto_failure).
+  bool ready() const noexcept { return declined_key_ != nullptr; }
 
   AttachStats stats() const override {
     AttachStats s;
@@ -55,16 +86,19 @@ class Attachment final : public Api::AttachmentBase {
   // Paho calls this on its one delivery thread per client, so scratch_ and
   // declined_ need no lock.
   int arrived(char* topic, int topic_len, Message* message) {
-    // A message the application asked to see again (it returned 0) was opened
-    // already and holds plaintext: it goes straight back.
-    if (auto again = declined_.find(message); again != declined_.end()) {
-      const std::string signer = std::move(again->second);
-      declined_.erase(again);
-      return hand_over(topic, topic_len, message, signer);
-    }
-
     const std::string_view topic_view =
         topic_len > 0 ? std::string_view(topic, static_cast<size_t>(topic_len)) : std::string_view(topic);
+    // A message the application asked to see again (it returned 0) was opened
+    // already and holds plaintext: it goes straight back, if it is that one.
+    if (auto again = declined_.find(message); again != declined_.end()) {
+      Declined was = std::move(again->second);
+      declined_.erase(again);
+      if (was.payload == message->payload && was.payload_len == message->payloadlen &&
+          sodium_memcmp(was.tag.data(), tag_of(topic_view, message).data(), kDeclinedTagSize) == 0) {
+        return hand_over(topic, topic_len, message, was.signer);
+      }
+    }
+
     const ByteView envelope(message->payload, static_cast<size_t>(message->payloadlen));
     Status opened = opener_->open(topic_view, envelope, Delivery{message->retained != 0, 0}, scratch_);
     if (!opened) {
@@ -91,11 +125,57 @@ class Attachment final : public Api::AttachmentBase {
 
   // Calls the application with arrived_signer() set to `signer` (common.h).
   int hand_over(char* topic, int topic_len, Message* message, const std::string& signer) {
-    detail::arrived_signer = signer;
-    const int rc = callbacks_.message_arrived(callbacks_.context, topic, topic_len, message);
-    detail::arrived_signer = {};
-    if (rc == 0) declined_.emplace(message, signer);  // Paho will offer this same message again
+    struct SignerScope {  // arrived_signer() is empty again however the callback ends
+      explicit SignerScope(std::string_view name) noexcept { detail::arrived_signer = name; }
+      ~SignerScope() { detail::arrived_signer = {}; }
+      SignerScope(const SignerScope&) = delete;
+      SignerScope& operator=(const SignerScope&) = delete;
+    };
+    int rc;
+    {
+      SignerScope scope(signer);
+      rc = callbacks_.message_arrived(callbacks_.context, topic, topic_len, message);
+    }
+    if (rc == 0) remember_declined(topic, topic_len, message, signer);  // Paho will offer it again
     return rc;
+  }
+
+  struct Declined {
+    const void* payload = nullptr;
+    int payload_len = 0;
+    std::array<uint8_t, kDeclinedTagSize> tag{};
+    std::string signer;
+  };
+
+  // The keyed hash of a message's topic and payload (its plaintext, once opened).
+  std::array<uint8_t, kDeclinedTagSize> tag_of(std::string_view topic, const Message* message) const {
+    std::array<uint8_t, kDeclinedTagSize> tag{};
+    const uint64_t topic_size = topic.size();
+    uint8_t topic_size_bytes[sizeof topic_size];
+    for (size_t i = 0; i < sizeof topic_size; ++i) topic_size_bytes[i] = static_cast<uint8_t>(topic_size >> (8 * i));
+    crypto_generichash_state state;
+    (void)crypto_generichash_init(&state, declined_key_.get(), kDeclinedKeySize, kDeclinedTagSize);
+    (void)crypto_generichash_update(&state, topic_size_bytes, sizeof topic_size_bytes);
+    (void)crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(topic.data()), topic.size());
+    if (message->payloadlen > 0) {
+      (void)crypto_generichash_update(&state, static_cast<const uint8_t*>(message->payload),
+                                      static_cast<size_t>(message->payloadlen));
+    }
+    (void)crypto_generichash_final(&state, tag.data(), tag.size());
+    return tag;
+  }
+
+  void remember_declined(char* topic, int topic_len, Message* message, const std::string& signer) {
+    const std::string_view topic_view =
+        topic_len > 0 ? std::string_view(topic, static_cast<size_t>(topic_len)) : std::string_view(topic);
+    if (declined_.size() >= kMaxDeclinedMessages && declined_.find(message) == declined_.end()) {
+      declined_.erase(declined_.begin());
+    }
+    Declined& d = declined_[message];
+    d.payload = message->payload;
+    d.payload_len = message->payloadlen;
+    d.tag = tag_of(topic_view, message);
+    d.signer = signer;
   }
 
   void report(const RefusedMessage& refused) {
@@ -111,7 +191,8 @@ class Attachment final : public Api::AttachmentBase {
   std::shared_ptr<Opener> opener_;
   Callbacks callbacks_;
   Opened scratch_;
-  std::unordered_map<const Message*, std::string> declined_;  // with their signers
+  std::unique_ptr<uint8_t, SodiumFree> declined_key_;  // kDeclinedKeySize, guarded
+  std::unordered_map<const Message*, Declined> declined_;
   std::atomic<uint64_t> delivered_{0};
   std::atomic<uint64_t> duplicates_{0};
   std::atomic<uint64_t> refused_{0};

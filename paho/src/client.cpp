@@ -32,6 +32,7 @@ Result<std::unique_ptr<ClientAttachment>> attach(MQTTClient handle, std::shared_
     return Error(Errc::invalid_argument, "a handle, an opener and a message_arrived callback are required");
   }
   auto attachment = std::make_unique<ClientAttachmentImpl>(std::move(opener), callbacks);
+  if (!attachment->ready()) return Error(Errc::crypto_failure, "sodium_malloc failed");
   const int rc = MQTTClient_setCallbacks(handle, attachment.get(), &ClientAttachmentImpl::on_connection_lost,
                                        &ClientAttachmentImpl::on_message,
                                        &ClientAttachmentImpl::on_delivery_complete);
