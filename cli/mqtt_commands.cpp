@@ -392,10 +392,10 @@ class Printer {
     bool ok = true;
     if (verbose_) {
       ok = std::fwrite(topic.data(), 1, topic.size(), stdout) == topic.size() && std::fputc(' ', stdout) != EOF;
-      if (!signer.empty()) {
-        const std::string field = std::string(kSignerField) + std::string(signer) + " ";
-        ok = ok && std::fwrite(field.data(), 1, field.size(), stdout) == field.size();
-      }
+      // Always there, empty when unsigned: a payload that begins with
+      // "signer=NAME " cannot pass for a signed message's line.
+      const std::string field = std::string(kSignerField) + std::string(signer) + " ";
+      ok = ok && std::fwrite(field.data(), 1, field.size(), stdout) == field.size();
     }
     const auto size = static_cast<size_t>(message->payloadlen);
     ok = ok && (size == 0 || std::fwrite(message->payload, 1, size, stdout) == size) &&
@@ -616,7 +616,8 @@ void add_mqtt_commands(CLI::App& app, Action& action) {
   add_connection_options(*sub, *sub_args, kSubIdPrefix);
   sub->add_option("-t,--topic", sub_args->topics, "topic filter to subscribe to (repeatable)")->required();
   sub->add_flag("-v,--verbose", sub_args->verbose,
-                "print \"TOPIC PAYLOAD\" per message, \"TOPIC signer=NAME PAYLOAD\" for a signed one");
+                "print \"TOPIC signer=NAME PAYLOAD\" per message: the verified signer of a signed one (suites 2 and 4), "
+                "empty (\"TOPIC signer= PAYLOAD\") for any other; topic and payload bytes are printed as they are");
   sub->add_option("-C,--count", sub_args->count, "exit after this many opened messages")
       ->check(CLI::PositiveNumber);
   sub->add_option("-W,--timeout", sub_args->timeout_s, "exit after this many seconds (exit status 4)")

@@ -172,9 +172,9 @@ TEST_F(CliMqtt, SubPrintsWhatTheCppDeviceSends) {
   ASSERT_TRUE(device.ok()) << device.describe();
   EXPECT_EQ(sub.finish(), 0) << sub.err();
   EXPECT_EQ(sub.out(),
-            "plant/7/telemetry temperature=20.0 C\n"
-            "plant/7/telemetry temperature=21.1 C\n"
-            "plant/7/telemetry temperature=22.2 C\n");
+            "plant/7/telemetry signer= temperature=20.0 C\n"
+            "plant/7/telemetry signer= temperature=21.1 C\n"
+            "plant/7/telemetry signer= temperature=22.2 C\n");
   EXPECT_EQ(sub.err(), "");
 }
 
@@ -336,10 +336,10 @@ TEST_F(CliMqtt, PubSealsToTheRecipientAndOnlyTheBackendsSubOpens) {
     ASSERT_TRUE(sent.ok()) << sent.describe();
   }
   EXPECT_EQ(backend_sub.finish(), 0) << backend_sub.err();
-  EXPECT_EQ(backend_sub.out(), "plant/7/report valve 3 worn\nplant/7/private signer=7 door code changed\n"
-                               "plant/7/telemetry 21.5 C\n");
+  EXPECT_EQ(backend_sub.out(), "plant/7/report signer= valve 3 worn\nplant/7/private signer=7 door code changed\n"
+                               "plant/7/telemetry signer= 21.5 C\n");
   EXPECT_EQ(device_sub.finish(), 0) << device_sub.err();
-  EXPECT_EQ(device_sub.out(), "plant/7/telemetry 21.5 C\n");
+  EXPECT_EQ(device_sub.out(), "plant/7/telemetry signer= 21.5 C\n");
   for (const char* topic : {"plant/7/report", "plant/7/private"}) {
     EXPECT_TRUE(contains(device_sub.err(), std::string("refused unknown_key on ") + topic + ": "))
         << device_sub.err();

@@ -111,7 +111,7 @@ def test_python_seals_cli_sub_prints(
             sub.kill()
             sub.wait()
     assert sub.returncode == 0, err
-    assert out == b"plant/7/telemetry 21.5 C\n" * 2
+    assert out == b"plant/7/telemetry signer= 21.5 C\n" * 2  # -v: the signer field, empty unless signed
     assert b"not for you" not in out + err
     assert b"mqseal: refused unknown_key on plant/7/telemetry: " in err, err
     assert all(
