@@ -295,6 +295,23 @@ TEST(ReplayGuard, APublicSealersPartitionRemembersEachEvictedStream) {
   EXPECT_EQ(g.watermark_ms(), kNow);
 }
 
+// An old retained message of an evicted suite 3 stream raises its
+// tombstone's bar: after the receiver's clock steps back, the same envelope is
+// not accepted again live (a tombstone is revived whatever the watermark).
+TEST(ReplayGuard, AnOldRetainedMessageOfATombstonedStreamStaysRefusedAfterAClockStepBack) {
+  ReplayOptions o;
+  o.max_streams = 1;
+  ReplayGuard g = take(ReplayGuard::create(o));
+  testing::expect_ok(g.check(open_msg(1, 0, kNow), kNow));
+  testing::expect_ok(g.check(open_msg(2, 0, kNow + 1), kNow + 1));  // stream 1 to a tombstone
+  const uint64_t later = kNow + 2 * o.max_age_ms;
+  MessageFacts retained = open_msg(1, 5, kNow + 2);
+  retained.retained = true;
+  testing::expect_ok(g.check(retained, later));  // older than max_age: retained rules
+  EXPECT_EQ(code(g.check(open_msg(1, 5, kNow + 2), kNow + 10)), Errc::replay);  // clock stepped back
+  testing::expect_ok(g.check(open_msg(1, 6, kNow + 11), kNow + 11));  // the stream goes on
+}
+
 // A guard with max_age 1 s whose full table of `streams` holds streams 1 to
 // `streams`, stream s seen once, at kNow + s.
 ReplayGuard full_of_one_second_streams(uint8_t streams) {

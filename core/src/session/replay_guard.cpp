@@ -369,7 +369,25 @@ struct Partition {
   Status check_old_retained(StreamKey& key, const MessageFacts& m) {
     StreamEntry* e = find(key);
     if (e == nullptr) {
-      raise_watermark(m.timestamp_ms);
+      auto tomb = tombs.empty() ? tombs.end() : tombs.find(key);
+      if (tomb == tombs.end()) {
+        raise_watermark(m.timestamp_ms);
+        return {};
+      }
+      // An evicted stream is revived from its tombstone whatever the
+      // watermark, so the bar goes into the tombstone, as into a tracked
+      // stream below: its floor above its top, its newest timestamp at or below.
+      Tombstone& t = tomb->second;
+      if (m.sequence > t.top) {
+        t.floor_ms = std::max(t.floor_ms, m.timestamp_ms);
+      } else {
+        t.newest_timestamp_ms = std::max(t.newest_timestamp_ms, m.timestamp_ms);
+      }
+      const uint64_t bar = std::max(t.newest_timestamp_ms, t.floor_ms);
+      if (bar > t.order->first) {
+        tomb_order.erase(t.order);
+        t.order = tomb_order.emplace(bar, key);
+      }
       return {};
     }
     StreamState* state = &e->second;
