@@ -68,9 +68,11 @@ class RecipientSealing {
   // sender) of the topic key it gave, into `subkey` (the caller wipes it),
   // for crypto/aead.h's `subkey`. Derived at the first call per (recipient
   // key, topic, sender) of the session and kept next to the topic key, so a
-  // session's later messages on the topic pay no HChaCha20; derived again
-  // when prepare() derives another topic key or `sender` differs from the
-  // kept one's; wiped with the rest by end(). crypto_failure.
+  // session's later messages on the topic pay no HChaCha20; wiped when
+  // prepare() derives another topic key (and derived again here), derived
+  // again when `sender` differs from the kept one's, wiped with the rest by
+  // end(). crypto_failure, also without a successful prepare() since the
+  // last end().
   [[nodiscard]] Status subkey(const SenderId& sender, uint8_t subkey[kKeySize]);
   void end() noexcept;
   bool active() const noexcept { return secret_.data() != nullptr; }

@@ -82,7 +82,7 @@ struct Sealer::Impl {
   uint64_t fork_generation = 0;
   Clock clock;  // empty: system_time_ms()
   std::string signer;  // SealerOptions::signer
-  internal::RecipientSealing recipients;  // suite 3: this session's ephemeral key pair
+  internal::RecipientSealing recipients;  // suites 3 and 4: this session's ephemeral key pair and derived keys
   uint64_t recipient_max_age_ms = 0;
 
   Impl(internal::TopicKeyResolver r, Clock c, std::string s, uint64_t max_age)
