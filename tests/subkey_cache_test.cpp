@@ -2,7 +2,11 @@
 // (docs/SPEC.md, section 5; docs/PERFORMANCE.md, "The subkey of a sender"):
 // HChaCha20(topic key, sender) is derived once per (session, topic key) by the
 // Sealer and once per (topic key, sender) by the Opener, in guarded memory
-// next to the topic key (core/src/session/topic_key_resolver.h).
+// next to the topic key (core/src/session/topic_key_resolver.h). Suites 3 and
+// 4 (the tests from SubkeyCache.Suites3And4...): the Sealer derives it once
+// per (sealing session, recipient key, topic), next to the session's topic
+// key (core/src/session/recipient_session.h); the Opener's recipient session
+// cache keeps its own.
 //
 // This binary defines crypto_core_hchacha20, which the dynamic linker binds
 // ahead of libsodium's for mqseal and for libsodium's own XChaCha20 calls:
@@ -14,6 +18,8 @@
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -22,6 +28,8 @@
 #include <vector>
 
 #include "crypto/aead.h"
+#include "crypto/x25519.h"
+#include "session/recipient_session.h"
 #include "session/topic_key_resolver.h"
 #include "test_util.h"
 
@@ -117,6 +125,23 @@ std::vector<uint8_t> uncached_seal(const Key& key, std::string_view topic, const
 // cached subkey, is byte for byte what an uncached seal of the same header
 // gives, on both sides of the OpenSSL threshold; the Opener opens them all,
 // warm and cold.
+// Seals every size of kSizes on `topic` twice over (cold, then warm), hands
+// each envelope to `check(envelope, payload)`, and opens it.
+template <typename Check>
+void seal_every_size_twice(Sealer& sealer, Opener& opener, const char* topic, Check&& check) {
+  for (int round = 0; round < 2; ++round) {
+    for (size_t size : kSizes) {
+      SCOPED_TRACE(std::string(topic) + " " + std::to_string(size));
+      const std::vector<uint8_t> payload = payload_of(size);
+      const std::vector<uint8_t> env = take(sealer.seal(topic, payload));
+      check(env, payload);
+      Opened o;
+      expect_ok(open_now(opener, topic, env, o));
+      EXPECT_EQ(o.payload, payload);
+    }
+  }
+}
+
 TEST(SubkeyCache, CachedSealsAreTheBytesOfAnUncachedSeal) {
   const Key key = fixed_key(0x11);
   for (const char* topic : {kTopic, kCompactTopic, kSignedTopic}) {
@@ -124,25 +149,43 @@ TEST(SubkeyCache, CachedSealsAreTheBytesOfAnUncachedSeal) {
     if (topic == kSignedTopic) options.signer = "plant-7";
     Sealer sealer = take(Sealer::create(policy(), keys(), options));
     Opener opener = make_opener(keys());
-    for (int round = 0; round < 2; ++round) {
-      for (size_t size : kSizes) {
-        SCOPED_TRACE(std::string(topic) + " " + std::to_string(size));
-        const std::vector<uint8_t> payload = payload_of(size);
-        const std::vector<uint8_t> env = take(sealer.seal(topic, payload));
-        std::vector<uint8_t> expected = uncached_seal(key, topic, env, payload);
-        ASSERT_LE(expected.size(), env.size());
-        EXPECT_TRUE(std::equal(expected.begin(), expected.end(), env.begin()));
-        Opened o;
-        expect_ok(open_now(opener, topic, env, o));
-        EXPECT_EQ(o.payload, payload);
-      }
+    seal_every_size_twice(sealer, opener, topic, [&](const std::vector<uint8_t>& env, const std::vector<uint8_t>& payload) {
+      std::vector<uint8_t> expected = uncached_seal(key, topic, env, payload);
+      ASSERT_LE(expected.size(), env.size());
+      EXPECT_TRUE(std::equal(expected.begin(), expected.end(), env.begin()));
+    });
+  }
+}
+
+// A fresh session and receiver on `topic`: the first seal derives the
+// subkey once, the first open once; then, warm, neither side derives one, at
+// 64 B (libsodium) and 16 KiB (OpenSSL, when built with it: it takes the
+// cached subkey too). Each seal is counted apart from its open.
+void expect_one_derivation_per_side(Sealer& sealer, Opener& opener, const char* topic) {
+  const std::vector<uint8_t> small = payload_of(64);
+  const std::vector<uint8_t> large = payload_of(16384);
+  int before = hchacha20_calls();
+  std::vector<uint8_t> env = take(sealer.seal(topic, small));
+  EXPECT_EQ(hchacha20_calls() - before, 1) << "the session's first seal on this key";
+  Opened o;
+  before = hchacha20_calls();
+  expect_ok(open_now(opener, topic, env, o));
+  EXPECT_EQ(hchacha20_calls() - before, 1) << "the first open of this sender";
+  for (int i = 0; i < 10; ++i) {
+    for (const std::vector<uint8_t>* p : {&small, &large}) {
+      before = hchacha20_calls();
+      env = take(sealer.seal(topic, *p));
+      EXPECT_EQ(hchacha20_calls() - before, 0) << "seal, " << p->size() << " B, " << i;
+      before = hchacha20_calls();
+      expect_ok(open_now(opener, topic, env, o));
+      EXPECT_EQ(hchacha20_calls() - before, 0) << "open, " << p->size() << " B, " << i;
+      EXPECT_EQ(o.payload, *p);
     }
   }
 }
 
-// Once warm, neither side derives a subkey: the seal of each suite pays
-// none, and the open none, at 64 B (libsodium) and 16 KiB (OpenSSL, when
-// built with it: it takes the cached subkey too). Cold, one each.
+// Suites 1 and 2 and the compact envelope: once warm, neither side derives
+// a subkey.
 TEST(SubkeyCache, SteadyStateDerivesNoSubkey) {
   for (const char* topic : {kTopic, kCompactTopic, kSignedTopic}) {
     SCOPED_TRACE(topic);
@@ -150,24 +193,7 @@ TEST(SubkeyCache, SteadyStateDerivesNoSubkey) {
     if (topic == kSignedTopic) options.signer = "plant-7";
     Sealer sealer = take(Sealer::create(policy(), keys(), options));
     Opener opener = make_opener(keys());
-    const std::vector<uint8_t> small = payload_of(64);
-    const std::vector<uint8_t> large = payload_of(16384);
-    int before = hchacha20_calls();
-    std::vector<uint8_t> env = take(sealer.seal(topic, small));
-    EXPECT_EQ(hchacha20_calls() - before, 1) << "the session's first seal on this key";
-    Opened o;
-    before = hchacha20_calls();
-    expect_ok(open_now(opener, topic, env, o));
-    EXPECT_EQ(hchacha20_calls() - before, 1) << "the first open of this sender";
-    for (int i = 0; i < 10; ++i) {
-      for (const std::vector<uint8_t>* p : {&small, &large}) {
-        before = hchacha20_calls();
-        env = take(sealer.seal(topic, *p));
-        expect_ok(open_now(opener, topic, env, o));
-        EXPECT_EQ(o.payload, *p);
-        EXPECT_EQ(hchacha20_calls() - before, 0) << p->size() << " B";
-      }
-    }
+    expect_one_derivation_per_side(sealer, opener, topic);
   }
 }
 
@@ -382,6 +408,239 @@ TEST(SubkeyCache, TheResolverDropsStaleAndForgottenSubkeys) {
   EXPECT_FALSE(r.find_subkey(second, other, found));
   r.forget_subkeys();
   EXPECT_FALSE(r.find_subkey(second, sender, found));
+}
+
+// ---- suites 3 and 4: sealed to a recipient ----
+
+constexpr KeyId kBackendKey = 0xbac30001;
+constexpr uint8_t kBackendSecretByte = 0xb1;
+constexpr const char* kReportTopic = "plant/7/report";        // suite 3
+constexpr const char* kOtherReportTopic = "plant/8/report";   // suite 3
+constexpr const char* kSignedReportTopic = "plant/7/private";  // suite 4
+
+TopicPolicy recipient_policy() {
+  TopicPolicy p;
+  expect_ok(p.add_recipient_rule("plant/+/report", "backend"));
+  expect_ok(p.add_signed_recipient_rule("plant/+/private", "backend", {"plant-7"}));
+  return p;
+}
+
+// The backend's recipient key pair and the device's signing key pair in one
+// keyring: the Sealer seals to the key pair's public half, the Opener opens
+// with its secret and verifies with the signing key's public half.
+std::shared_ptr<Keyring> recipient_keys(uint8_t secret_byte = kBackendSecretByte) {
+  auto k = std::make_shared<Keyring>();
+  expect_ok(k->add_recipient_key_with_id("backend", kBackendKey, fixed_key(secret_byte)));
+  expect_ok(k->add_signing_key_with_id("plant-7", kSignerId, fixed_key(0x77)));
+  return k;
+}
+
+Sealer make_recipient_sealer(std::shared_ptr<const Keyring> k, uint64_t* now = nullptr, uint64_t max_age_ms = 0) {
+  SealerOptions o;
+  o.clock = [now] { return now != nullptr ? *now : kNow; };
+  o.signer = "plant-7";
+  if (max_age_ms != 0) o.recipient_session_max_age_ms = max_age_ms;
+  return take(Sealer::create(recipient_policy(), std::move(k), std::move(o)));
+}
+
+Opener make_recipient_opener(std::shared_ptr<const Keyring> k) {
+  return take(Opener::create(recipient_policy(), std::move(k)));
+}
+
+// The receiver's side of section 4b, without the Opener: the topic key of the
+// envelope's session from the recipient's secret and the envelope's E.
+void receiver_topic_key(const std::vector<uint8_t>& env, std::string_view topic, uint8_t topic_key[kKeySize],
+                        uint8_t secret_byte = kBackendSecretByte) {
+  const EnvelopeHeader h = take(parse_header(env));
+  const std::vector<uint8_t> secret(kKeySize, secret_byte);
+  uint8_t recipient_public[internal::x25519::kPublicKeySize];
+  uint8_t shared[internal::x25519::kSharedSize];
+  uint8_t session_key[kKeySize];
+  expect_ok(internal::x25519::public_of(secret.data(), recipient_public));
+  expect_ok(internal::x25519::agree(secret.data(), h.ephemeral.data(), shared));
+  expect_ok(internal::derive_session_key(shared, h.ephemeral.data(), recipient_public, session_key));
+  expect_ok(internal::derive_session_topic_key(session_key, topic, topic_key));
+}
+
+// A suite 3 or 4 envelope sealed by the Sealer is byte for byte what an
+// uncached seal (hazmat, which derives its own subkey) of the same header and
+// plaintext (suite 4: signer key ID || signature || payload) under the
+// session's topic key gives; and that plaintext ends with `payload`. A
+// subkey of another session, topic or sender would fail the open, and the
+// bytes.
+void expect_uncached_bytes(const std::vector<uint8_t>& env, std::string_view topic, const std::vector<uint8_t>& payload) {
+  uint8_t topic_key[kKeySize];
+  receiver_topic_key(env, topic, topic_key);
+  std::vector<uint8_t> inner;
+  ASSERT_TRUE(hazmat::open_with_key(topic_key, topic, env, inner)) << "sealed under another session's subkey?";
+  ASSERT_GE(inner.size(), payload.size());
+  EXPECT_TRUE(std::equal(payload.begin(), payload.end(), inner.end() - static_cast<ptrdiff_t>(payload.size())));
+  std::vector<uint8_t> again;
+  expect_ok(hazmat::seal_with_header(topic_key, topic, take(parse_header(env)), inner, again));
+  EXPECT_EQ(again, env);
+}
+
+// Suites 3 and 4 seal at every size, both sides of the OpenSSL threshold,
+// with the session's cached subkey: the bytes of an uncached seal, and the
+// Opener opens them.
+TEST(SubkeyCache, Suites3And4CachedSealsAreTheBytesOfAnUncachedSeal) {
+  for (const char* topic : {kReportTopic, kSignedReportTopic}) {
+    Sealer sealer = make_recipient_sealer(recipient_keys());
+    Opener opener = make_recipient_opener(recipient_keys());
+    seal_every_size_twice(sealer, opener, topic, [&](const std::vector<uint8_t>& env, const std::vector<uint8_t>& payload) {
+      expect_uncached_bytes(env, topic, payload);
+    });
+  }
+}
+
+// A suite 3 or 4 sealing session derives its subkey at its first message on
+// a topic, and never again while it seals there (the receiver's session
+// cache likewise once per session and sender).
+TEST(SubkeyCache, Suites3And4SealDeriveTheSubkeyOncePerSession) {
+  for (const char* topic : {kReportTopic, kSignedReportTopic}) {
+    SCOPED_TRACE(topic);
+    Sealer sealer = make_recipient_sealer(recipient_keys());
+    Opener opener = make_recipient_opener(recipient_keys());
+    expect_one_derivation_per_side(sealer, opener, topic);
+  }
+}
+
+// Every way a sealing session ends (end_recipient_session, max_age, a new
+// keyring) gives the next one a new ephemeral key and a new subkey, derived
+// once: the envelopes are the bytes of an uncached seal under the new
+// session's topic key (the old session's subkey would give other bytes, and
+// fail to open). A change of topic within a session derives the new topic's
+// key and subkey once, and going back derives them again (one topic is kept
+// per recipient key).
+TEST(SubkeyCache, Suites3And4ANewSessionOrTopicGetsANewSubkey) {
+  for (const char* topic : {kReportTopic, kSignedReportTopic}) {
+    SCOPED_TRACE(topic);
+    uint64_t now = kNow;
+    constexpr uint64_t kMaxAgeMs = 1000;
+    Sealer sealer = make_recipient_sealer(recipient_keys(), &now, kMaxAgeMs);
+    Opener opener = make_recipient_opener(recipient_keys());
+    std::array<uint8_t, kEphemeralKeySize> last_ephemeral{};
+    // Seals `size` bytes on `on`: `derived` HChaCha20 calls, a new session's
+    // ephemeral key or the last one, the bytes of an uncached seal, opened.
+    auto seal = [&](const char* on, size_t size, int derived, bool new_session) {
+      const std::vector<uint8_t> payload = payload_of(size);
+      const int before = hchacha20_calls();
+      const std::vector<uint8_t> env = take(sealer.seal(on, payload));
+      EXPECT_EQ(hchacha20_calls() - before, derived);
+      const EnvelopeHeader h = take(parse_header(env));
+      EXPECT_EQ(h.ephemeral != last_ephemeral, new_session);
+      last_ephemeral = h.ephemeral;
+      expect_uncached_bytes(env, on, payload);
+      Opened o;
+      ASSERT_TRUE(opener.open(on, env, Delivery{false, now}, o));
+      EXPECT_EQ(o.payload, payload);
+    };
+    {
+      SCOPED_TRACE("first session");
+      seal(topic, 64, 1, true);
+      seal(topic, 16384, 0, false);
+    }
+    {
+      SCOPED_TRACE("end_recipient_session");
+      sealer.end_recipient_session();
+      seal(topic, 16384, 1, true);
+      seal(topic, 64, 0, false);
+    }
+    {
+      SCOPED_TRACE("max_age");
+      now += kMaxAgeMs;
+      seal(topic, 64, 1, true);
+      seal(topic, 16384, 0, false);
+    }
+    {
+      SCOPED_TRACE("set_keyring");
+      sealer.set_keyring(recipient_keys());
+      seal(topic, 64, 1, true);
+      seal(topic, 64, 0, false);
+    }
+    {
+      SCOPED_TRACE("another topic, and back");
+      seal(kOtherReportTopic, 64, 1, false);
+      seal(kOtherReportTopic, 16384, 0, false);
+      seal(topic, 64, 1, false);
+      seal(topic, 64, 0, false);
+    }
+  }
+}
+
+// A forked child's first suite 3 seal is of a new session and a new sender:
+// its subkey is its own (the parent's would seal bytes no receiver opens).
+TEST(SubkeyCache, Suite3AForkedChildSealsUnderItsOwnSubkey) {
+  Sealer sealer = make_recipient_sealer(recipient_keys());
+  const std::vector<uint8_t> payload = payload_of(64);
+  const std::vector<uint8_t> parent = take(sealer.seal(kReportTopic, payload));
+  (void)take(sealer.seal(kReportTopic, payload));  // warm
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int before = hchacha20_calls();
+    Result<std::vector<uint8_t>> env = sealer.seal(kReportTopic, payload);
+    const bool derived_once = hchacha20_calls() - before == 1;
+    if (env) (void)!write(fds[1], env->data(), env->size());
+    _exit(env && derived_once ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(fds[1]);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's seal failed or derived no subkey";
+  std::vector<uint8_t> child(parent.size());
+  ASSERT_EQ(read(fds[0], child.data(), child.size()), static_cast<ssize_t>(child.size()));
+  close(fds[0]);
+  const EnvelopeHeader hc = take(parse_header(child));
+  const EnvelopeHeader hp = take(parse_header(parent));
+  EXPECT_NE(hc.ephemeral, hp.ephemeral);
+  EXPECT_NE(hc.sender, hp.sender);
+  expect_uncached_bytes(child, kReportTopic, payload);
+  Opener opener = make_recipient_opener(recipient_keys());
+  Opened o;
+  expect_ok(open_now(opener, kReportTopic, child, o));
+  EXPECT_EQ(o.payload, payload);
+}
+
+// RecipientSealing itself: the subkey is of the topic key prepare() gave and
+// of the sender asked for; another sender derives again (the Sealer gives
+// each session's sender a session of its own, so this guards that rule), and
+// after end() there is no subkey until prepare() again.
+TEST(SubkeyCache, TheRecipientSessionKeepsOneSubkeyPerTopicKeyAndSender) {
+  std::shared_ptr<Keyring> k = recipient_keys();
+  const TopicPolicy p = recipient_policy();
+  const TopicRule* rule = take(p.resolve(kReportTopic));
+  internal::RecipientSealing sealing;
+  EnvelopeHeader h;
+  uint8_t topic_key[kKeySize];
+  uint8_t got[kKeySize];
+  uint8_t expected[kKeySize];
+  SenderId a{};
+  a.fill(0xa1);
+  SenderId b = a;
+  b[15] ^= 1;
+  EXPECT_FALSE(sealing.subkey(a, got)) << "nothing prepared";
+  expect_ok(sealing.prepare(*k, *rule, kReportTopic, h, topic_key));
+  int before = hchacha20_calls();
+  expect_ok(sealing.subkey(a, got));
+  expect_ok(sealing.subkey(a, got));
+  EXPECT_EQ(hchacha20_calls() - before, 1);
+  expect_ok(internal::aead::derive_subkey(topic_key, a.data(), expected));
+  EXPECT_EQ(0, std::memcmp(got, expected, kKeySize));
+  before = hchacha20_calls();
+  expect_ok(sealing.subkey(b, got));
+  EXPECT_EQ(hchacha20_calls() - before, 1) << "another sender";
+  expect_ok(internal::aead::derive_subkey(topic_key, b.data(), expected));
+  EXPECT_EQ(0, std::memcmp(got, expected, kKeySize));
+  sealing.end();
+  EXPECT_FALSE(sealing.active());
+  EXPECT_FALSE(sealing.subkey(b, got)) << "ended";
+  expect_ok(sealing.prepare(*k, *rule, kReportTopic, h, topic_key));
+  expect_ok(sealing.subkey(b, got));
+  expect_ok(internal::aead::derive_subkey(topic_key, b.data(), expected));
+  EXPECT_EQ(0, std::memcmp(got, expected, kKeySize)) << "the new session's topic key";
 }
 
 }  // namespace

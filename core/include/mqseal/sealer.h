@@ -108,7 +108,8 @@ class Sealer {
   void set_keyring(std::shared_ptr<const Keyring> keyring);
 
   // Ends the suite 3 and 4 sealing session now: its ephemeral secret and
-  // every key derived from it are wiped (sodium_free), so nothing in this
+  // every key derived from it (session keys, the last topic's key and its
+  // cached XChaCha20 subkey) are wiped (sodium_free), so nothing in this
   // process can open what it sealed; the next suite 3 or 4 message draws a
   // new ephemeral key pair. Without this call that happens only at a seal
   // after SealerOptions::recipient_session_max_age_ms, at set_keyring() or

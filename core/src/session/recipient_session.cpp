@@ -66,35 +66,61 @@ Status RecipientSealing::prepare(const Keyring& keyring, const TopicRule& rule, 
     if (Status s = x25519::generate(public_.data(), secret->data()); !s) return s;
     secret_ = std::move(*secret);
   }
+  prepared_ = kNonePrepared;
   Recipient* r = nullptr;
   for (Recipient& candidate : recipients_) {
     if (candidate.id == to.id) r = &candidate;
   }
   if (r == nullptr) {
-    Result<Secret> keys = Secret::allocate(2 * kKeySize);
+    Result<Secret> keys = Secret::allocate(kKeysSize);
     if (!keys) return std::move(keys).error();
     uint8_t shared[x25519::kSharedSize];
     ScopedWipe wipe(shared, sizeof shared);
     if (Status s = x25519::agree(secret_.data(), to.public_key, shared); !s) return Errc::crypto_failure;
     if (Status s = derive_session_key(shared, public_.data(), to.public_key, keys->data()); !s) return s;
-    recipients_.push_back(Recipient{to.id, std::move(*keys), {}, false});
+    recipients_.push_back(Recipient{to.id, std::move(*keys), {}, false, {}, false});
     r = &recipients_.back();
   }
   if (!r->has_topic || r->topic != topic) {
-    if (Status s = derive_session_topic_key(r->keys.data(), topic, r->keys.data() + kKeySize); !s) return s;
+    // The topic key and its subkey are replaced: neither is kept until the
+    // new topic key is, and the old subkey is wiped now (subkey() derives
+    // the new one).
+    r->has_topic = false;
+    r->has_subkey = false;  // the old topic key's
+    sodium_memzero(r->keys.data() + kSubkeyAt, kKeySize);
+    if (Status s = derive_session_topic_key(r->keys.data(), topic, r->keys.data() + kTopicKeyAt); !s) return s;
     r->topic.assign(topic.data(), topic.size());
     r->has_topic = true;
   }
-  std::memcpy(topic_key, r->keys.data() + kKeySize, kKeySize);
+  std::memcpy(topic_key, r->keys.data() + kTopicKeyAt, kKeySize);
   header.suite = kSuiteSealedToRecipient;
   header.key_id = to.id;
   header.ephemeral = public_;
+  prepared_ = static_cast<size_t>(r - recipients_.data());
+  return {};
+}
+
+Status RecipientSealing::subkey(const SenderId& sender, uint8_t subkey[kKeySize]) {
+  if (prepared_ >= recipients_.size() || !recipients_[prepared_].has_topic) {
+    return Error(Errc::crypto_failure, "no suite 3 topic key prepared");
+  }
+  Recipient* r = &recipients_[prepared_];
+  if (!r->has_subkey || r->subkey_sender != sender) {
+    r->has_subkey = false;
+    if (Status s = aead::derive_subkey(r->keys.data() + kTopicKeyAt, sender.data(), r->keys.data() + kSubkeyAt); !s) {
+      return s;
+    }
+    r->subkey_sender = sender;
+    r->has_subkey = true;
+  }
+  std::memcpy(subkey, r->keys.data() + kSubkeyAt, kKeySize);
   return {};
 }
 
 void RecipientSealing::end() noexcept {
+  prepared_ = kNonePrepared;
   secret_ = Secret();  // sodium_free wipes the ephemeral scalar
-  recipients_.clear();  // and every session key derived from it
+  recipients_.clear();  // and every session key, topic key and subkey derived from it
   public_ = {};
   started_ms = 0;
 }

@@ -53,9 +53,10 @@ inline constexpr char kRecipientPartitionTag = '\x03';
 
 // The sealing side: one ephemeral key pair per sealing session, drawn at the
 // session's first suite 3 message, and per recipient key sealed to, the
-// derived session key and the last topic's key. Not thread-safe (the
-// Sealer's lock). end() wipes all of it: after end(), nothing in this
-// process can open what the session sealed.
+// derived session key, the last topic's key and that key's XChaCha20 subkey
+// for the session's sender, all in one guarded allocation per recipient key.
+// Not thread-safe (the Sealer's lock). end() wipes all of it: after end(),
+// nothing in this process can open what the session sealed.
 class RecipientSealing {
  public:
   // For a suite 3 rule: the recipient's key (no_primary_key), the session's
@@ -63,6 +64,16 @@ class RecipientSealing {
   // and ephemeral, and the topic key into `topic_key` (the caller wipes it).
   [[nodiscard]] Status prepare(const Keyring& keyring, const TopicRule& rule, std::string_view topic,
                                EnvelopeHeader& header, uint8_t topic_key[kKeySize]);
+  // After a successful prepare(): the XChaCha20 subkey HChaCha20(topic key,
+  // sender) of the topic key it gave, into `subkey` (the caller wipes it),
+  // for crypto/aead.h's `subkey`. Derived at the first call per (recipient
+  // key, topic, sender) of the session and kept next to the topic key, so a
+  // session's later messages on the topic pay no HChaCha20; wiped when
+  // prepare() derives another topic key (and derived again here), derived
+  // again when `sender` differs from the kept one's, wiped with the rest by
+  // end(). crypto_failure, also without a successful prepare() since the
+  // last end().
+  [[nodiscard]] Status subkey(const SenderId& sender, uint8_t subkey[kKeySize]);
   void end() noexcept;
   bool active() const noexcept { return secret_.data() != nullptr; }
   // The timestamp_ms the session began at (Sealer ends it after a while).
@@ -71,13 +82,20 @@ class RecipientSealing {
  private:
   struct Recipient {
     KeyId id = 0;
-    Secret keys;  // session key || topic key of `topic`
+    Secret keys;  // kKeysSize: session key || topic key of `topic` || its subkey for `subkey_sender`
     std::string topic;
     bool has_topic = false;
+    SenderId subkey_sender{};
+    bool has_subkey = false;  // of `topic` and `subkey_sender`
   };
+  static constexpr size_t kTopicKeyAt = kKeySize;
+  static constexpr size_t kSubkeyAt = 2 * kKeySize;
+  static constexpr size_t kKeysSize = 3 * kKeySize;
   Secret secret_;  // the ephemeral scalar; empty: no session
   EphemeralKey public_{};
   std::vector<Recipient> recipients_;  // at most one per recipient key of the keyring
+  static constexpr size_t kNonePrepared = SIZE_MAX;
+  size_t prepared_ = kNonePrepared;  // prepare()'s recipient, until the next prepare() or end()
 };
 
 // What the Opener needs outside its lock to open one suite 3 envelope.

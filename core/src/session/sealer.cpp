@@ -29,16 +29,17 @@ void on_fork_child() { g_fork_generation.fetch_add(1, std::memory_order_relaxed)
 // Suite 4 (docs/SPEC.md, section 4c): sign signer_key_id || payload with
 // the header it will be sealed under, then seal signer_key_id || signature ||
 // payload as suite 3.
+// `subkey`: the session's XChaCha20 subkey under `topic_key` (crypto/aead.h).
 Status seal_signed_sealed(std::string_view topic, ByteView payload, const EnvelopeHeader& header,
                                   const uint8_t topic_key[kKeySize], const uint8_t* signing_key,
-                                  internal::OutBuffer& out) {
+                                  const uint8_t* subkey, internal::OutBuffer& out) {
   internal::SignedSealedInner inner(kSignedSealedInnerSize + payload.size());  // wiped when it goes
   internal::store_be32(inner.data(), header.signer_key_id);
   if (!payload.empty()) std::memcpy(inner.data() + kSignedSealedInnerSize, payload.data(), payload.size());
   uint8_t header_bytes[kHeaderSizeRecipient];
   internal::encode_sealed_header(header, header_bytes);
   Status s = internal::sign_sealed(signing_key, topic, header_bytes, inner.data(), inner.size());
-  if (s) s = internal::seal_with_header(topic_key, topic, header, ByteView(inner.data(), inner.size()), out);
+  if (s) s = internal::seal_with_header(topic_key, topic, header, ByteView(inner.data(), inner.size()), out, subkey);
   if (!s) out.clear();
   return s;
 }
@@ -81,7 +82,7 @@ struct Sealer::Impl {
   uint64_t fork_generation = 0;
   Clock clock;  // empty: system_time_ms()
   std::string signer;  // SealerOptions::signer
-  internal::RecipientSealing recipients;  // suite 3: this session's ephemeral key pair
+  internal::RecipientSealing recipients;  // suites 3 and 4: this session's ephemeral key pair and derived keys
   uint64_t recipient_max_age_ms = 0;
 
   Impl(internal::TopicKeyResolver r, Clock c, std::string s, uint64_t max_age)
@@ -135,9 +136,10 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
   if (Status s = internal::aead::check_buffers(payload, kMaxPayloadSize, out); !s) return s;
   internal::ResolvedTopic resolved;
   internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
-  // Suites 1 and 2, v1 to v3: HChaCha20(topic key, sender), the XChaCha20
-  // subkey of every nonce of this session under this key, kept by the
-  // resolver from the session's first message on the key.
+  // HChaCha20(topic key, sender), the XChaCha20 subkey of every nonce of
+  // this session under this key: suites 1 and 2, v1 to v3, kept by the
+  // resolver from the session's first message on the key; suites 3 and 4,
+  // kept by the recipient session next to its topic key.
   uint8_t subkey[internal::aead::kSubkeySize];
   internal::ScopedWipe wipe_subkey(subkey, sizeof subkey);
   bool have_subkey = false;
@@ -213,7 +215,15 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     impl_->last_timestamp_ms = std::max(impl_->last_timestamp_ms, now);
     header.timestamp_ms = impl_->last_timestamp_ms;
     if (recipient_starting) impl_->recipients.started_ms = header.timestamp_ms;
-    if (header.suite == kSuiteXChaCha20Poly1305 || header.suite == kSuiteSignedSender) {
+    if (header.suite == kSuiteSealedToRecipient || header.suite == kSuiteSignedSealed) {
+      // After the sender is final: derived at the session's first message on
+      // this topic, then copied (wiped with the session, RecipientSealing::end).
+      if (Status st = impl_->recipients.subkey(header.sender, subkey); !st) {
+        out.clear();
+        return st;
+      }
+      have_subkey = true;
+    } else {
       have_subkey = impl_->resolver.find_subkey(resolved, header.sender, subkey);
       if (!have_subkey) {
         // The nonce begins with the sender (v3: its session, then zeros).
@@ -230,8 +240,8 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
   // Every suite carries the retain flag; suite 4 signs it with the header.
   header.flags = publish == Publish::retained ? kFlagRetain : 0;
   out.reserve(payload.size() + overhead);  // outside the lock; a signature goes in without a copy
-  if (header.suite == kSuiteSignedSealed) return seal_signed_sealed(topic, payload, header, resolved.key, signing_key, out);
   const uint8_t* const known_subkey = have_subkey ? subkey : nullptr;
+  if (header.suite == kSuiteSignedSealed) return seal_signed_sealed(topic, payload, header, resolved.key, signing_key, known_subkey, out);
   if (header.suite != kSuiteSignedSender) {
     return internal::seal_with_header(resolved.key, topic, header, payload, out, known_subkey);
   }
