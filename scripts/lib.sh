@@ -36,7 +36,7 @@ apt_install() {
 # Ed25519 signatures with OpenSSL's code instead of libsodium's).
 CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtomlplusplus-dev
                libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3 python3-cryptography
-               libcli11-dev)
+               libcli11-dev valgrind)
 # What the Paho integration, its tests and the demo add: the client library,
 # a real broker and its command line clients, openssl for test certificates.
 PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev)

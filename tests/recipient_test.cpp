@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "session/opener_probe.h"
 #include "session/recipient_session.h"
 #include "test_util.h"
 
@@ -364,6 +365,25 @@ TEST(Recipient, EachSenderOfOneEphemeralKeyHasItsOwnStream) {
   EXPECT_EQ(take(s.opener.open(kTopic, b, Delivery{false, kNow})).payload, bytes_of("b"));
 }
 
+// A suite 3 envelope on kTopic, sealed to kBackendKey of `recipient` by the
+// sealing session of ephemeral secret `ephemeral`.
+std::vector<uint8_t> recipient_envelope(const Keyring& recipient, const Key& ephemeral, const SenderId& sender,
+                                        uint64_t sequence, uint64_t timestamp_ms, std::string_view payload) {
+  const SignerPublicKey recipient_public = take(recipient.public_key(kBackendKey));
+  uint8_t topic_key[kKeySize], session_key[kKeySize];
+  EnvelopeHeader h;
+  h.suite = kSuiteSealedToRecipient;
+  h.key_id = kBackendKey;
+  h.timestamp_ms = timestamp_ms;
+  h.sender = sender;
+  h.sequence = sequence;
+  expect_ok(hazmat::derive_recipient_keys(ephemeral, ByteView(recipient_public), kTopic, h.ephemeral.data(),
+                                          session_key, topic_key));
+  std::vector<uint8_t> env;
+  expect_ok(hazmat::seal_with_header(topic_key, kTopic, h, bytes_of(payload), env));
+  return env;
+}
+
 // What anyone holding the backend's public key can seal: a valid envelope of
 // a fresh sealing session (ephemeral secret from `i`), dated `timestamp_ms`.
 std::vector<uint8_t> outsider_envelope(const Keyring& backend, uint32_t i, uint64_t timestamp_ms) {
@@ -371,19 +391,10 @@ std::vector<uint8_t> outsider_envelope(const Keyring& backend, uint32_t i, uint6
   secret[0] = static_cast<uint8_t>(i);
   secret[1] = static_cast<uint8_t>(i >> 8);
   secret[2] = static_cast<uint8_t>(i >> 16);
-  const SignerPublicKey backend_public = take(backend.public_key(kBackendKey));
-  uint8_t topic_key[kKeySize], session_key[kKeySize];
-  EnvelopeHeader h;
-  h.suite = kSuiteSealedToRecipient;
-  h.key_id = kBackendKey;
-  h.timestamp_ms = timestamp_ms;
-  expect_ok(hazmat::derive_recipient_keys(take(Key::from_bytes(secret)), ByteView(backend_public), kTopic,
-                                          h.ephemeral.data(), session_key, topic_key));
-  h.sender.fill(0x0f);
-  std::copy(secret.begin(), secret.begin() + 3, h.sender.begin());
-  std::vector<uint8_t> env;
-  expect_ok(hazmat::seal_with_header(topic_key, kTopic, h, bytes_of("flood"), env));
-  return env;
+  SenderId sender;
+  sender.fill(0x0f);
+  std::copy(secret.begin(), secret.begin() + 3, sender.begin());
+  return recipient_envelope(backend, take(Key::from_bytes(secret)), sender, 0, timestamp_ms, "flood");
 }
 
 TEST(Recipient, AFloodOfFreshSessionsCannotMakeAnHonestSessionFailAndReplaysStayRefused) {
@@ -579,6 +590,48 @@ TEST(Recipient, SessionEndsOnRotationAndAgeAndTheOldKeyStillOpens) {
   Result<Opened> old = opener.open(kTopic, a, Delivery{false, now});
   ASSERT_FALSE(old);
   EXPECT_EQ(old.error().code(), Errc::key_retired);
+}
+
+// An envelope of the sealing session of ephemeral secret `ephemeral` (every
+// byte) sealed to kBackendKey in `recipient`, sender 0xaa..., at `sequence`.
+std::vector<uint8_t> session_envelope(const Keyring& recipient, uint8_t ephemeral, uint64_t sequence,
+                                      std::string_view payload) {
+  SenderId sender;
+  sender.fill(0xaa);
+  return recipient_envelope(recipient, fixed_key(ephemeral), sender, sequence, kNow, payload);
+}
+
+TEST(Recipient, AnOpenRacingSetKeyringLeavesNoSessionOfTheOldKeyringInTheCache) {
+  // The new keyring gives the recipient key ID another secret. An open that
+  // took the old secret before set_keyring, and derived its session's keys
+  // from it, must not put them in the cache after set_keyring cleared it:
+  // they would open the old keyring's envelopes under the new keyring, and
+  // fail the new keyring's envelopes of that ephemeral key.
+  auto old_keys = backend_keys(0xb1);
+  auto new_keys = backend_keys(0xb2);  // kBackendKey again, another secret
+  Opener opener = take(Opener::create(report_policy(), old_keys));
+  bool rotated = false;
+  internal::OpenerProbe::set_before_session_commit(opener, [&] {
+    if (!rotated) opener.set_keyring(new_keys);  // lands between the derivation and the commit
+    rotated = true;
+  });
+  const std::vector<uint8_t> first = session_envelope(*old_keys, 0x5a, 1, "under the old keyring");
+  const EnvelopeHeader h = take(parse_header(first));
+  // Begun under the old keyring, judged under it: accepted (as any open in
+  // flight when set_keyring returns), but not cached.
+  EXPECT_EQ(take(opener.open(kTopic, first, Delivery{false, kNow})).payload, bytes_of("under the old keyring"));
+  EXPECT_TRUE(rotated);
+  EXPECT_FALSE(opener.recipient_session_cached(kBackendKey, h.ephemeral));
+  EXPECT_EQ(opener.recipient_sessions(), 0u);
+  // Under the new keyring: the same ephemeral key's envelope to the new
+  // secret opens, the old secret's does not.
+  const std::vector<uint8_t> to_new = session_envelope(*new_keys, 0x5a, 2, "under the new keyring");
+  ASSERT_EQ(take(parse_header(to_new)).ephemeral, h.ephemeral);
+  Result<Opened> fresh = opener.open(kTopic, to_new, Delivery{false, kNow});
+  ASSERT_TRUE(fresh) << fresh.error().message();
+  EXPECT_EQ(fresh->payload, bytes_of("under the new keyring"));
+  EXPECT_TRUE(opener.recipient_session_cached(kBackendKey, h.ephemeral));
+  EXPECT_EQ(open_error(opener, kTopic, session_envelope(*old_keys, 0x5a, 3, "old")), Errc::authentication_failed);
 }
 
 TEST(Recipient, SealsAndOpensInCallerMemory) {
@@ -822,6 +875,32 @@ TEST(SignedSealed, RetainedPublishIsSealedRetainedAndOpensByTheRetainedRule) {
     EXPECT_TRUE(r->retained);
     EXPECT_EQ(r->payload, bytes_of("last state"));
   }
+}
+
+TEST(SignedSealed, AnOpenRacingSetKeyringLeavesNoSessionOfTheOldKeyringInTheCache) {
+  // As Recipient.AnOpenRacingSetKeyring...: suite 4 commits its session
+  // after the signature too.
+  SignedSealedScene s;
+  auto rotated_keys = backend_keys(0xb2);  // kBackendKey again, another secret
+  expect_ok(rotated_keys->add_trusted_signer("plant-7", kDevice7Sign, ByteView(take(s.device7->public_key(kDevice7Sign)))));
+  bool rotated = false;
+  internal::OpenerProbe::set_before_session_commit(s.opener, [&] {
+    if (!rotated) s.opener.set_keyring(rotated_keys);
+    rotated = true;
+  });
+  const std::string topic = "plant/plant-7/private";
+  const std::vector<uint8_t> first = take(s.sealer7.seal(topic, bytes_of("a")));
+  const std::vector<uint8_t> second = take(s.sealer7.seal(topic, bytes_of("b")));  // the same session
+  const EnvelopeHeader h = take(parse_header(first));
+  ASSERT_EQ(take(parse_header(second)).ephemeral, h.ephemeral);
+  Opened opened = take(s.opener.open(topic, first, Delivery{false, kNow}));
+  EXPECT_EQ(opened.payload, bytes_of("a"));
+  EXPECT_EQ(opened.signer, "plant-7");
+  EXPECT_TRUE(rotated);
+  EXPECT_FALSE(s.opener.recipient_session_cached(kBackendKey, h.ephemeral));
+  // Sealed to the old secret: refused under the new keyring.
+  EXPECT_EQ(open_error(s.opener, topic, second), Errc::authentication_failed);
+  EXPECT_EQ(s.opener.recipient_sessions(), 0u);
 }
 
 TEST(SignedSealed, OnlyAuthorisedVerifiedSignersAndNoStateFromForgeries) {

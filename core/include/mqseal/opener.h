@@ -95,7 +95,13 @@
 // clock is further ahead makes the store forget claims that a member behind it
 // would still accept by age.
 //
-// Thread safety: open() and set_keyring() may be called concurrently.
+// Thread safety: open() and set_keyring() may be called concurrently. An
+// open() under way when set_keyring() returns finishes under the keys it
+// took from the old keyring when it began (for suite 4, the signer is looked
+// up after decryption, in the keyring current then), as if it had finished
+// first; nothing it derived from them enters a cache afterwards (subkeys of
+// topic keys; suite 3 and 4 sessions, tests/recipient_test.cpp
+// "AnOpenRacingSetKeyring...").
 #ifndef MQSEAL_OPENER_H_
 #define MQSEAL_OPENER_H_
 
@@ -119,6 +125,7 @@ namespace mqseal {
 namespace internal {
 class OutBuffer;
 struct RecipientOpening;  // core/src/session/recipient_session.h
+struct OpenerProbe;       // tests only: core/src/session/opener_probe.h
 }  // namespace internal
 
 // What the transport says about a message; none of it is authenticated.
@@ -209,6 +216,7 @@ class Opener {
                             EnvelopeHeader& header, internal::RecipientOpening& keys,
                             internal::OutBuffer& payload, Opened& out);
   std::unique_ptr<Impl> impl_;
+  friend struct internal::OpenerProbe;
 };
 
 }  // namespace mqseal

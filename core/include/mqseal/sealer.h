@@ -104,7 +104,10 @@ class Sealer {
   [[nodiscard]] Result<size_t> sealed_size(std::string_view topic, size_t payload_size);
 
   // Swaps in another keyring (rotation): messages sealed after the call use
-  // its primary keys. The cache of derived keys is flushed.
+  // its primary keys. The cache of derived keys is flushed. A seal() under
+  // way finishes with the keys it took under the old keyring and puts none
+  // back: the Sealer derives and keeps keys (suite 3's session included)
+  // only under its lock.
   void set_keyring(std::shared_ptr<const Keyring> keyring);
 
   // Ends the suite 3 and 4 sealing session now: its ephemeral secret and

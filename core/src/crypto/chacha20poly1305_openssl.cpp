@@ -19,9 +19,10 @@ constexpr size_t kIetfNonceSize = 12;  // RFC 8439; EVP_chacha20_poly1305's defa
 constexpr size_t kIetfNoncePrefix = kIetfNonceSize - (kXNonceSize - kHNonceSize);  // four zero bytes
 
 // Fetched once per process (thread-safe static initialisation) and never
-// freed: freeing it at exit could run after OpenSSL's own clean-up. Fetching
-// on every call (what EVP_chacha20_poly1305() does in OpenSSL 3) costs about
-// 300 ns.
+// freed. Freeing it at exit could run after OpenSSL's own clean-up; and this
+// last reference is what lets a thread free its contexts after that
+// clean-up (ThreadContexts, below). Fetching on every call (what
+// EVP_chacha20_poly1305() does in OpenSSL 3) costs about 300 ns.
 const EVP_CIPHER* cipher() noexcept {
   static EVP_CIPHER* const fetched = EVP_CIPHER_fetch(nullptr, "ChaCha20-Poly1305", nullptr);
   return fetched;
@@ -41,9 +42,28 @@ const EVP_CIPHER* cipher() noexcept {
 // would save about 1 000 instructions more, but would leave the last message's
 // one-time subkey and Poly1305 key in OpenSSL's ordinary heap (core dumps,
 // swap, heap over-reads); re-keying it with zeros costs more than the copy and
-// leaves the Poly1305 key. A thread's contexts are freed when it exits, before
-// OpenSSL's own clean-up at exit for the main thread (C++ runs thread_local
-// destructors first).
+// leaves the Poly1305 key.
+//
+// At exit. The thread that calls exit() frees its contexts before OpenSSL's
+// clean-up (OPENSSL_cleanup, an atexit handler): glibc runs the exiting
+// thread's thread_local destructors before any atexit handler. Another thread
+// may free its contexts, or even call again, after OPENSSL_cleanup ran (it
+// was still running at exit(), or the application cleaned OpenSSL up
+// itself). That is safe, so no registry of contexts and no exit handler of
+// ours (which would put a lock or more on the per-call path): freeing a
+// context runs the provider's freectx on the provider context it allocated,
+// drops one reference to the cipher, and frees the EVP context; nothing the
+// clean-up freed. The cipher stays alive through cipher()'s never-freed
+// reference, and with it its provider, whose teardown and module unloading
+// wait for its last reference. A call after the clean-up works the same way
+// on the same objects (one made while OPENSSL_cleanup itself runs, an exit
+// racing the application's own threads, is not tested). libcrypto itself is never unloaded (Debian's is linked
+// NODELETE; OpenSSL pins itself at initialisation otherwise), nor is a module
+// holding thread_local objects whose destructors have not run (glibc), so
+// dlclose of the Python extension changes none of this.
+// tests/aead_openssl_exit_test.cpp makes that order at exit, and runs under
+// valgrind, which sees inside libcrypto (ctest aead_openssl_exit.valgrind);
+// with cipher() freed at exit, OpenSSL frees a block twice there.
 class ThreadContexts {
  public:
   ThreadContexts() = default;

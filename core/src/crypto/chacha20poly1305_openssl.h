@@ -13,7 +13,9 @@
 // Each thread that calls encrypt() or decrypt() keeps two EVP contexts (under
 // 1 KiB) from its first call until it exits, unkeyed between calls: no key
 // material of a finished call stays in OpenSSL's memory
-// (tests/aead_openssl_memory_test.cpp). Not async-signal-safe.
+// (tests/aead_openssl_memory_test.cpp). A thread may exit, or call, after
+// OpenSSL's own clean-up at exit (tests/aead_openssl_exit_test.cpp; the .cpp
+// says why that is safe). Not async-signal-safe.
 #ifndef MQSEAL_SRC_CRYPTO_CHACHA20POLY1305_OPENSSL_H_
 #define MQSEAL_SRC_CRYPTO_CHACHA20POLY1305_OPENSSL_H_
 

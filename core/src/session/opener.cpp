@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -11,6 +12,7 @@
 #include "keys/keyring_access.h"
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
+#include "session/opener_probe.h"
 #include "session/recipient_session.h"
 #include "session/shared_replay.h"
 #include "session/signed_sender.h"
@@ -24,6 +26,8 @@ struct Opener::Impl {
   ReplayGuard guard;
   std::unique_ptr<internal::SharedReplay> shared;  // null: the guard alone
   internal::RecipientSessionCache sessions;  // suite 3; guarded by `mutex`
+  // Tests only (internal::OpenerProbe): runs before a session's commit. Empty.
+  std::function<void()> before_session_commit;
 
   Impl(internal::TopicKeyResolver r, ReplayGuard g, internal::RecipientSessionCache c)
       : resolver(std::move(r)), guard(std::move(g)), sessions(std::move(c)) {}
@@ -141,6 +145,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     // Derive (or take from the cache), verify and decrypt; only then may the
     // session's keys enter the cache (docs/SPEC.md, section 4b).
     if (Status s = internal::RecipientSessionCache::open(topic, envelope, *header, recipient, payload); !s) return s;
+    if (impl_->before_session_commit) impl_->before_session_commit();
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->sessions.commit(*header, topic, recipient);
   } else if (header->suite == kSuiteSignedSealed) {
@@ -227,6 +232,7 @@ Status Opener::open_signed_sealed(const TopicRule& rule, std::string_view topic,
   if (s && !signer_authorized(rule, topic, out.signer)) s = Errc::unauthorized_signer;
   if (s) s = payload.assign(ByteView(inner.data() + kSignedSealedInnerSize, inner.size() - kSignedSealedInnerSize));
   if (!s) return s;  // nothing that failed enters the cache: any holder of R passes the AEAD
+  if (impl_->before_session_commit) impl_->before_session_commit();
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->sessions.commit(header, topic, keys);
   return {};
@@ -258,6 +264,10 @@ size_t Opener::recipient_sessions() const {
 }
 
 const ReplayGuard& Opener::replay_guard() const noexcept { return impl_->guard; }
+
+void internal::OpenerProbe::set_before_session_commit(Opener& opener, std::function<void()> between) {
+  opener.impl_->before_session_commit = std::move(between);
+}
 bool Opener::shares_replay_state() const noexcept { return impl_->shared != nullptr; }
 
 }  // namespace mqseal

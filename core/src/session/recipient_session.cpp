@@ -169,6 +169,7 @@ size_t RecipientSessionCache::find(const SessionId& id) const {
 
 Status RecipientSessionCache::prepare(const Keyring& keyring, const TopicRule& rule, std::string_view topic,
                                       const EnvelopeHeader& header, RecipientOpening& out) const {
+  out.generation = generation_;
   const RecipientView key = KeyringAccess::find_recipient(keyring, header.key_id);
   if (key.name == nullptr) return Errc::unknown_key;  // also a public key only: it opens nothing
   if (key.state == KeyState::retired) return Errc::key_retired;
@@ -246,6 +247,7 @@ void RecipientSessionCache::make_recent(size_t i, bool linked) {
 
 void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_view topic,
                                    const RecipientOpening& keys) {
+  if (keys.generation != generation_) return;  // derived under a keyring cleared since
   const SessionId id = id_of(header);
   size_t i = find(id);
   if (i != kNoNode) {
@@ -282,6 +284,7 @@ void RecipientSessionCache::clear() noexcept {
   index_.clear();
   recent_ = kNoNode;
   oldest_ = kNoNode;
+  ++generation_;
 }
 
 }  // namespace mqseal::internal

@@ -100,6 +100,9 @@ class RecipientSealing {
 
 // What the Opener needs outside its lock to open one suite 3 envelope.
 struct RecipientOpening {
+  // The cache's generation when prepare() took the keys: commit() keeps
+  // them only if the cache was not cleared since (set_keyring).
+  uint64_t generation = 0;
   bool cached = false;       // keys below already derived
   bool have_subkey = false;  // `subkey` is of this topic and sender
   SenderId stream{};
@@ -162,6 +165,16 @@ struct SessionIdHash {
 // derivation again); finding it, and every other step, takes constant time
 // (a list through the entries in LRU order, a hash index). Not thread-safe
 // (the Opener's lock).
+//
+// clear() (the Opener's set_keyring) starts a new generation. An open under
+// way took its keys (prepare) under the old keyring and derives outside the
+// lock; its commit() after the clear keeps nothing: those keys may come from
+// a recipient secret the new keyring no longer has (the same key ID with
+// another secret), and in the cache they would open the old keyring's
+// envelopes, and fail the new keyring's, of that ephemeral key. The open
+// itself still succeeds: it is judged under the keyring it began with, as an
+// open of any suite in flight when set_keyring returns is (the Opener's
+// header, "Thread safety").
 class RecipientSessionCache {
  public:
   [[nodiscard]] static Result<RecipientSessionCache> create(size_t capacity);
@@ -176,8 +189,10 @@ class RecipientSessionCache {
   // ephemeral key: authentication_failed), then verifies and decrypts.
   [[nodiscard]] static Status open(std::string_view topic, ByteView envelope, const EnvelopeHeader& header,
                                    RecipientOpening& keys, OutBuffer& payload);
-  // Under the lock, after open() succeeded: remembers (or refreshes) the keys.
+  // Under the lock, after open() succeeded: remembers (or refreshes) the
+  // keys, unless clear() ran since prepare() took them (then nothing).
   void commit(const EnvelopeHeader& header, std::string_view topic, const RecipientOpening& keys);
+  // Wipes every entry and starts a new generation.
   void clear() noexcept;
   bool contains(const EnvelopeHeader& header) const { return index_.count(id_of(header)) != 0; }
   using SessionId = RecipientSessionId;
@@ -213,6 +228,7 @@ class RecipientSessionCache {
   // the cache is full: the ends of the LRU list. kNoNode: none.
   size_t recent_ = kNoNode;
   size_t oldest_ = kNoNode;
+  uint64_t generation_ = 0;  // clear()s so far
   // Moves node i to the most recent end of the LRU list (linked: false, it
   // is not in the list yet). Constant time.
   void make_recent(size_t i, bool linked);
