@@ -33,7 +33,8 @@ apt_install() {
 
 # What building and testing the C++ core needs (python3-cryptography: the
 # independent vector check, tests/check_vectors_independent.py, verifies
-# Ed25519 signatures with OpenSSL's code instead of libsodium's).
+# Ed25519 signatures with OpenSSL's code instead of libsodium's; valgrind: the
+# OpenSSL exit-order test also runs under it, tests/aead_openssl_exit_test.cpp).
 CORE_PACKAGES=(build-essential cmake ninja-build pkg-config libsodium-dev libtomlplusplus-dev
                libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev python3 python3-cryptography
                libcli11-dev valgrind)
