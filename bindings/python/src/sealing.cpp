@@ -162,7 +162,7 @@ void bind_sealing(py::module_& m) {
                payload = new_bytes(capacity);
                s = open();
              }
-             check(s);
+             if (!s) raise(s.error(), out.signer);  // a signer only if it verified (opener.h)
              return PyOpened{shrink(std::move(payload), size), out.sealed, out.key_id, out.timestamp_ms,
                              to_bytes(out.sender.data(), out.sender.size()), out.sequence, out.retained,
                              std::move(out.signer), out.signer_key_id};
