@@ -151,7 +151,8 @@ struct SignerInbox : Inbox {
 // backend's public key, subscribed to the same topics, reads the suite 1
 // reading and gets the refused callback with unknown_key for the others (a
 // recipient public key opens nothing). Device 7 signing on device 8's level
-// is refused at the backend as unauthorized_signer.
+// is refused at the backend as unauthorized_signer, naming device 7, the
+// verified signer.
 TEST(PahoAsync, OnlyTheRecipientOpensAndSuite4NamesTheSigner) {
   Broker broker;
   TopicPolicy policy;
@@ -218,6 +219,7 @@ TEST(PahoAsync, OnlyTheRecipientOpensAndSuite4NamesTheSigner) {
                           {"plant/device-8/telemetry", {"21.5 C", ""}}}));
   EXPECT_EQ(backend_inbox.refused,
             (std::vector<std::pair<std::string, Errc>>{{"plant/device-8/private", Errc::unauthorized_signer}}));
+  EXPECT_EQ(backend_inbox.refused_signers, std::vector<std::string>{"device-7"});
   EXPECT_EQ(backend_attached.stats().delivered, 3u);
 
   std::lock_guard<std::mutex> thief_lock(thief_inbox.mutex);
@@ -227,6 +229,7 @@ TEST(PahoAsync, OnlyTheRecipientOpensAndSuite4NamesTheSigner) {
   EXPECT_EQ(refused, (std::multiset<std::pair<std::string, Errc>>{{"plant/device-8/report", Errc::unknown_key},
                                                                   {"plant/device-8/private", Errc::unknown_key},
                                                                   {"plant/device-8/private", Errc::unknown_key}}));
+  EXPECT_EQ(thief_inbox.refused_signers, std::vector<std::string>(3, ""));
   EXPECT_TRUE(paho::arrived_signer().empty());  // outside the callback
 }
 

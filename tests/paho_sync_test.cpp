@@ -29,6 +29,7 @@ struct SyncInbox {
   std::vector<std::string> signers;  // paho::arrived_signer() in each message callback
   std::vector<Errc> refused;
   std::vector<std::string> refused_topics;
+  std::vector<std::string> refused_signers;  // RefusedMessage::signer
 
   static int on_message(void* context, char* topic, int, MQTTClient_message* m) {
     auto* inbox = static_cast<SyncInbox*>(context);
@@ -44,6 +45,7 @@ struct SyncInbox {
     std::lock_guard<std::mutex> lock(inbox->mutex);
     inbox->refused.push_back(r.error.code());
     inbox->refused_topics.emplace_back(r.topic);
+    inbox->refused_signers.emplace_back(r.signer);
   }
   size_t count() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -107,7 +109,9 @@ TEST(PahoSync, PublishAndAttachRoundTrip) {
 
 // Suite 2 through Paho: a signed message opens; a stolen device's keys
 // signing on another device's topic reach the refused-message callback as
-// unauthorized_signer, and do not disturb that device's stream.
+// unauthorized_signer, with the verified signer named, and do not disturb
+// that device's stream. Device 8's envelope with its signature altered is
+// refused naming no signer, though its header names device 8's key.
 TEST(PahoSync, ASignedMessageFromAnUnauthorisedSignerReachesTheRefusedCallback) {
   testing::Broker broker;
   TopicPolicy policy;
@@ -147,18 +151,26 @@ TEST(PahoSync, ASignedMessageFromAnUnauthorisedSignerReachesTheRefusedCallback) 
   };
   send(device8, "reading 1");
   for (int i = 0; i < 3; ++i) send(thief, "99.9 C");
+  std::vector<uint8_t> altered = take(device8.seal(topic8, std::string_view("reading 1b")));
+  altered.back() ^= 0x01;  // a byte of the signature
+  MQTTClient_deliveryToken token = 0;
+  ASSERT_EQ(MQTTClient_publish(client, topic8.c_str(), static_cast<int>(altered.size()), altered.data(), 1, 0, &token),
+            MQTTCLIENT_SUCCESS);
+  ASSERT_EQ(MQTTClient_waitForCompletion(client, token, kTimeoutMs), MQTTCLIENT_SUCCESS);
   send(device8, "reading 2");
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
-  while (inbox.count() < 5 && std::chrono::steady_clock::now() < deadline) {
+  while (inbox.count() < 6 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   {
     std::lock_guard<std::mutex> lock(inbox.mutex);
     EXPECT_EQ(inbox.payloads, (std::vector<std::string>{"reading 1", "reading 2"}));
     EXPECT_EQ(inbox.signers, (std::vector<std::string>{"device-8", "device-8"}));
-    EXPECT_EQ(inbox.refused, std::vector<Errc>(3, Errc::unauthorized_signer));
-    EXPECT_EQ(inbox.refused_topics, std::vector<std::string>(3, topic8));
+    EXPECT_EQ(inbox.refused, (std::vector<Errc>{Errc::unauthorized_signer, Errc::unauthorized_signer,
+                                                Errc::unauthorized_signer, Errc::authentication_failed}));
+    EXPECT_EQ(inbox.refused_topics, std::vector<std::string>(4, topic8));
+    EXPECT_EQ(inbox.refused_signers, (std::vector<std::string>{"device-7", "device-7", "device-7", ""}));
   }
   MQTTClient_disconnect(client, 1000);
   MQTTClient_destroy(&client);

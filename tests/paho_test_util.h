@@ -76,6 +76,7 @@ struct Inbox {
   std::condition_variable changed;
   std::vector<Received> messages;
   std::vector<std::pair<std::string, Errc>> refused;
+  std::vector<std::string> refused_signers;  // RefusedMessage::signer of each in `refused`
   int decline_next = 0;
 
   static int on_message(void* context, char* topic, int topic_len, MQTTAsync_message* m) {
@@ -97,6 +98,7 @@ struct Inbox {
     auto* inbox = static_cast<Inbox*>(context);
     std::lock_guard<std::mutex> lock(inbox->mutex);
     inbox->refused.emplace_back(std::string(r.topic), r.error.code());
+    inbox->refused_signers.emplace_back(r.signer);
     inbox->changed.notify_all();
   }
   // Waits until `messages` and `refused` have at least these many entries.

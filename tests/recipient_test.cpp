@@ -903,6 +903,50 @@ TEST(SignedSealed, AnOpenRacingSetKeyringLeavesNoSessionOfTheOldKeyringInTheCach
   EXPECT_EQ(s.opener.recipient_sessions(), 0u);
 }
 
+// Suite 4 as suite 2 (SignedSender.ARefusalNamesOnlyAVerifiedSigner): a
+// refusal after the signature inside verified names its signer in the
+// Opened& left behind; a signature that does not verify names none.
+TEST(SignedSealed, ARefusalNamesOnlyAVerifiedSigner) {
+  SignedSealedScene s;
+  TopicPolicy forging;  // plant-7's own policy: it may sign on any level
+  expect_ok(forging.add_signed_recipient_rule("plant/+/private", "backend", {"plant-7"}));
+  Sealer thief = take(Sealer::create(forging, s.device7, at_now()));
+  Opened out;
+  auto refusal = [&](const std::vector<uint8_t>& env) {
+    Status st = s.opener.open("plant/plant-8/private", env, Delivery{false, kNow}, out);
+    if (st) return static_cast<Errc>(0);
+    EXPECT_TRUE(out.payload.empty());
+    return st.error().code();
+  };
+  EXPECT_EQ(refusal(take(thief.seal("plant/plant-8/private", bytes_of("open the door")))), Errc::unauthorized_signer);
+  EXPECT_EQ(out.signer, "plant-7");
+  EXPECT_EQ(out.signer_key_id, kDevice7Sign);
+  const std::vector<uint8_t> good = take(s.sealer8.seal("plant/plant-8/private", bytes_of("reading")));
+  EXPECT_EQ(refusal(good), static_cast<Errc>(0));
+  EXPECT_EQ(refusal(good), Errc::duplicate);
+  EXPECT_EQ(out.signer, "plant-8");
+  // The AEAD passes (anyone holding the backend's public key can seal), the
+  // signature inside, by plant-7's key, does not verify as plant-8's.
+  std::vector<uint8_t> claimed;
+  {
+    const SignerPublicKey backend_public = take(s.backend->public_key(kBackendKey));
+    EnvelopeHeader h;
+    h.suite = kSuiteSignedSealed;
+    h.key_id = kBackendKey;
+    h.timestamp_ms = kNow;
+    h.sender.fill(0x42);
+    uint8_t session_key[kKeySize], topic_key[kKeySize];
+    expect_ok(hazmat::derive_recipient_keys(fixed_key(0x42), ByteView(backend_public), "plant/plant-8/private",
+                                            h.ephemeral.data(), session_key, topic_key));
+    std::vector<uint8_t> inner(kSignedSealedInnerSize + 4, 0x5a);  // a signature of nothing
+    for (int i = 0; i < 4; ++i) inner[static_cast<size_t>(i)] = static_cast<uint8_t>(kDevice8Sign >> (24 - 8 * i));
+    expect_ok(hazmat::seal_with_header(topic_key, "plant/plant-8/private", h, inner, claimed));
+  }
+  EXPECT_EQ(refusal(claimed), Errc::authentication_failed);
+  EXPECT_EQ(out.signer, "");
+  EXPECT_EQ(out.signer_key_id, 0u);
+}
+
 TEST(SignedSealed, OnlyAuthorisedVerifiedSignersAndNoStateFromForgeries) {
   SignedSealedScene s;
   // plant-7 cannot seal under plant-8's level (refused before sealing), nor

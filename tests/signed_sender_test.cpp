@@ -175,6 +175,73 @@ TEST(SignedSender, ForgingAsAnotherSignerFails) {
   EXPECT_EQ(open_error(f.backend, "plant/plant-8/telemetry", env), Errc::authentication_failed);
 }
 
+// A refusal after the signature verified names the verified signer in the
+// Opened& it leaves (what the Paho adapters and the Python binding report);
+// a refusal before, or of a signature that does not verify, names none, even
+// in an Opened that held a signer from the message before.
+TEST(SignedSender, ARefusalNamesOnlyAVerifiedSigner) {
+  Fleet f;
+  const std::string topic7 = "plant/plant-7/telemetry";
+  const std::string topic8 = "plant/plant-8/telemetry";
+  Opened out;
+  auto refusal = [&](const std::string& topic, const std::vector<uint8_t>& env, uint64_t now = kNow) {
+    Status s = f.backend.open(topic, env, Delivery{false, now}, out);
+    if (s) return static_cast<Errc>(0);
+    EXPECT_TRUE(out.payload.empty());
+    EXPECT_FALSE(out.sealed);
+    return s.error().code();
+  };
+  // Device 7's own valid signature on device 8's topic.
+  EXPECT_EQ(refusal(topic8, forge(*f.device7, topic8, signed_header(kDevice7Sign, SenderId{7}, 0))),
+            Errc::unauthorized_signer);
+  EXPECT_EQ(out.signer, "plant-7");
+  EXPECT_EQ(out.signer_key_id, kDevice7Sign);
+  // Replay state is judged after the signature: a duplicate, an expired message.
+  const std::vector<uint8_t> good = take(f.sealer8.seal(topic8, std::string_view("21.5")));
+  EXPECT_EQ(refusal(topic8, good), static_cast<Errc>(0));
+  EXPECT_EQ(refusal(topic8, good), Errc::duplicate);
+  EXPECT_EQ(out.signer, "plant-8");
+  const std::vector<uint8_t> late = take(f.sealer8.seal(topic8, std::string_view("21.6")));
+  constexpr uint64_t kHourLater = kNow + 3'600'000;
+  EXPECT_EQ(refusal(topic8, late, kHourLater), Errc::expired);
+  EXPECT_EQ(out.signer, "plant-8");
+  EXPECT_EQ(out.signer_key_id, kDevice8Sign);
+  // A signature that does not verify: device 8's envelope, one signature byte altered.
+  std::vector<uint8_t> altered = take(f.sealer8.seal(topic8, std::string_view("21.7")));
+  altered.back() ^= 0x01;
+  EXPECT_EQ(refusal(topic8, altered), Errc::authentication_failed);
+  EXPECT_EQ(out.signer, "");
+  EXPECT_EQ(out.signer_key_id, 0u);
+  // Device 7 naming device 8's signing key: the envelope claims plant-8.
+  auto naming = [](std::vector<uint8_t> env, KeyId signer) {
+    for (int i = 0; i < 4; ++i) env[7 + i] = static_cast<uint8_t>(signer >> (24 - 8 * i));
+    return env;
+  };
+  const std::vector<uint8_t> claimed =
+      naming(forge(*f.device7, topic8, signed_header(kDevice7Sign, SenderId{7}, 1)), kDevice8Sign);
+  EXPECT_EQ(refusal(topic8, late, kHourLater), Errc::expired);  // `out` names plant-8 again
+  EXPECT_EQ(refusal(topic8, claimed), Errc::authentication_failed);
+  EXPECT_EQ(out.signer, "");
+  EXPECT_EQ(out.signer_key_id, 0u);
+  // Refused before any signature: an unknown signer, a suite 1 envelope.
+  EXPECT_EQ(refusal(topic8, late, kHourLater), Errc::expired);
+  EXPECT_EQ(refusal(topic7, naming(forge(*f.device7, topic7, signed_header(kDevice7Sign, SenderId{7}, 2)), 0x12345678)),
+            Errc::unknown_signer);
+  EXPECT_EQ(out.signer, "");
+  EXPECT_EQ(refusal(topic8, late, kHourLater), Errc::expired);
+  EXPECT_EQ(refusal(topic7, take(f.sealer7.seal("legacy/a", std::string_view("x")))), Errc::wrong_suite_for_topic);
+  EXPECT_EQ(out.signer, "");
+  // Into caller memory, the same.
+  std::vector<uint8_t> payload(16);
+  size_t size = 0;
+  EXPECT_EQ(f.backend.open(topic8, good, Delivery{false, kNow}, payload.data(), payload.size(), size, out).error(),
+            Errc::duplicate);
+  EXPECT_EQ(out.signer, "plant-8");
+  EXPECT_EQ(f.backend.open(topic8, claimed, Delivery{false, kNow}, payload.data(), payload.size(), size, out).error(),
+            Errc::authentication_failed);
+  EXPECT_EQ(out.signer, "");
+}
+
 TEST(SignedSender, AlteredOrMisSizedSignaturesAreRefused) {
   Fleet f;
   const std::string topic = "plant/plant-7/telemetry";

@@ -107,7 +107,7 @@ class Attachment final : public Api::AttachmentBase {
       } else {
         refused_.fetch_add(1, std::memory_order_relaxed);
         report(RefusedMessage{topic_view, message->payload, message->payloadlen, message->qos,
-                              message->retained != 0, opened.error()});
+                              message->retained != 0, opened.error(), scratch_.signer});
       }
       Api::free_message(&message);
       Api::free_topic(topic);

@@ -457,6 +457,7 @@ def test_through_mosquitto_refused_reasons_reach_on_refused(connect: Connect) ->
         ("plant/device-7/report", "unknown_key"),
     ]
     assert all(isinstance(c[3], mqseal.KeyNotFoundError) for c in calls) and peer_inbox.calls == []
+    assert all(c[3].signer is None for c in calls)
 
     # Forgeries, published raw: device 7 signing under device 8's level; an envelope sealed to
     # another key pair under the backend's key ID; a suite 3 envelope on the suite 4 topic.
@@ -479,6 +480,7 @@ def test_through_mosquitto_refused_reasons_reach_on_refused(connect: Connect) ->
         ("plant/device-8/report", "authentication_failed", mqseal.AuthenticationError),
         ("plant/device-8/private", "wrong_suite_for_topic", mqseal.FormatError),
     ]
+    assert [c[3].signer for c in calls] == ["device-7", None, None]  # suite 4: verified inside, then refused
     assert subscriber.stats == mqseal.paho.Stats(delivered=2, duplicates=0, refused=3)
 
 

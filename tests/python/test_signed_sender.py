@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import paho.mqtt.client as mqtt
 import pytest
 
 import mqseal
+import mqseal.aio
 import mqseal.paho
 
+from conftest import Broker
+from test_aio import Refused, aio_client, receive, run
 from test_paho import listening, publish
 
 Connect = Callable[..., mqtt.Client]
@@ -123,13 +126,26 @@ def test_signed_round_trip_names_the_signer_and_forgeries_are_typed() -> None:
     # that lets it seal there gets refused by the receiver.
     with pytest.raises(mqseal.AuthenticationError) as refused:
         sealer7.seal("plant/device-8/telemetry", b"99.9 C")
-    assert refused.value.code == "unauthorized_signer"
+    assert refused.value.code == "unauthorized_signer" and refused.value.signer is None
     forging = mqseal.TopicPolicy()
     forging.add_signed_rule("plant/+/telemetry", "telemetry", ["device-7"])
     forged = mqseal.Sealer(forging, devices["device-7"], signer="device-7").seal("plant/device-8/telemetry", b"9")
     with pytest.raises(mqseal.AuthenticationError) as refused:
         opener.open("plant/device-8/telemetry", forged)
     assert refused.value.code == "unauthorized_signer"
+    assert refused.value.signer == "device-7"  # verified, then refused: who it was is known
+
+    # A refusal after the signature verified names the signer (a duplicate); a signature that
+    # does not verify names none, though the envelope names device 7's key.
+    with pytest.raises(mqseal.DuplicateError) as duplicate:
+        opener.open("plant/device-7/telemetry", envelope)
+    assert duplicate.value.signer == "device-7"
+    altered = bytearray(sealer7.seal("plant/device-7/telemetry", b"21.6 C"))
+    altered[-1] ^= 1  # a byte of the signature
+    assert mqseal.parse_header(altered).signer_key_id == header.signer_key_id
+    with pytest.raises(mqseal.AuthenticationError) as forgery:
+        opener.open("plant/device-7/telemetry", altered)
+    assert forgery.value.code == "authentication_failed" and forgery.value.signer is None
 
     # A suite 1 envelope on a signed topic: no downgrade.
     plain = mqseal.TopicPolicy()
@@ -137,7 +153,7 @@ def test_signed_round_trip_names_the_signer_and_forgeries_are_typed() -> None:
     suite1 = mqseal.Sealer(plain, devices["device-7"]).seal("plant/device-8/telemetry", b"9")
     with pytest.raises(mqseal.FormatError) as downgraded:
         opener.open("plant/device-8/telemetry", suite1)
-    assert downgraded.value.code == "wrong_suite_for_topic"
+    assert downgraded.value.code == "wrong_suite_for_topic" and downgraded.value.signer is None
 
     # A signer the backend does not know.
     stranger = mqseal.Keyring()
@@ -146,7 +162,7 @@ def test_signed_round_trip_names_the_signer_and_forgeries_are_typed() -> None:
     unknown_signer = mqseal.Sealer(policy, stranger).seal("plant/device-9/telemetry", b"")
     with pytest.raises(mqseal.KeyNotFoundError) as unknown:
         opener.open("plant/device-9/telemetry", unknown_signer)
-    assert unknown.value.code == "unknown_signer"
+    assert unknown.value.code == "unknown_signer" and unknown.value.signer is None
 
 
 def test_through_mosquitto_a_stolen_device_cannot_forge_or_disturb_another_stream(connect: Connect) -> None:
@@ -170,6 +186,15 @@ def test_through_mosquitto_a_stolen_device_cannot_forge_or_disturb_another_strea
     calls = refused.wait(3)
     assert [(c[2].topic, c[3].code) for c in calls] == [("plant/device-8/telemetry", "unauthorized_signer")] * 3
     assert all(isinstance(c[3], mqseal.AuthenticationError) for c in calls)
+    assert [c[3].signer for c in calls] == ["device-7"] * 3  # the verified signer
+
+    # Device 8's envelope with a byte of its signature altered: it names device 8's key, but
+    # the signature does not verify, so the refusal names no signer.
+    altered = bytearray(mqseal.Sealer(policy, devices["device-8"]).seal("plant/device-8/telemetry", b"0 C"))
+    altered[-1] ^= 1
+    publish(raw, "plant/device-8/telemetry", bytes(altered))
+    calls = refused.wait(4)
+    assert (calls[3][3].code, calls[3][3].signer) == ("authentication_failed", None)
 
     # Device 8's stream is not disturbed: its next reading is accepted.
     publish(device8, "plant/device-8/telemetry", b"reading 2")
@@ -179,5 +204,35 @@ def test_through_mosquitto_a_stolen_device_cannot_forge_or_disturb_another_strea
     publish(mqseal.paho.wrap(connect(), policy, devices["device-7"]), "plant/device-7/telemetry", b"seven")
     inbox.wait(3)
     assert [m.payload for m in inbox.messages] == [b"reading 1", b"reading 2", b"seven"]
-    assert subscriber.stats == mqseal.paho.Stats(delivered=3, duplicates=0, refused=3)
+    assert subscriber.stats == mqseal.paho.Stats(delivered=3, duplicates=0, refused=4)
 
+
+
+def test_aio_on_refused_names_only_a_verified_signer(broker: Broker) -> None:
+    """Through mosquitto and mqseal.aio: device 7 signing on device 8's level reaches on_refused
+    with error.signer "device-7"; device 8's envelope with its signature altered with None."""
+    devices, backend = provisioned(("device-7", "device-8"))
+    policy = signed_policy()
+    forging = mqseal.TopicPolicy()
+    forging.add_signed_rule("plant/+/telemetry", "telemetry", ["device-7"])
+    stolen = mqseal.Sealer(forging, devices["device-7"]).seal("plant/device-8/telemetry", b"99.9 C")
+    device8 = mqseal.Sealer(policy, devices["device-8"])
+    altered = bytearray(device8.seal("plant/device-8/telemetry", b"0 C"))
+    altered[-1] ^= 1  # a byte of the signature
+    reading = device8.seal("plant/device-8/telemetry", b"21.5 C")
+    refused = Refused()
+
+    async def scenario() -> List[mqseal.aio.OpenedMessage]:
+        async with mqseal.aio.wrap(aio_client(broker), policy, backend) as subscriber, aio_client(broker) as raw:
+            subscriber.on_refused = refused
+            await subscriber.subscribe("plant/#", qos=1)
+            for envelope in (stolen, bytes(altered), reading):
+                await raw.publish("plant/device-8/telemetry", envelope, qos=1)
+            return await receive(subscriber, 1)
+
+    messages = run(scenario())
+    assert [(m.payload, m.signer) for m in messages] == [(b"21.5 C", "device-8")]
+    assert [(error.code, error.signer) for _, _, error in refused.calls] == [
+        ("unauthorized_signer", "device-7"),
+        ("authentication_failed", None),
+    ]

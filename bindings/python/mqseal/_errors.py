@@ -1,14 +1,15 @@
 """The mqseal.Error family, keyed by the stable error names of the C++ core.
 
 An error crosses from C++ as its stable name (mqseal::name(Errc), e.g.
-"authentication_failed") and its message; error_for() makes the exception
-of the class that name belongs to. `.code` keeps the name: switch on it, or
-catch a class for a group of names.
+"authentication_failed"), its message and, for a refused Opener.open, the
+verified signer's name; error_for() makes the exception of the class that
+name belongs to. `.code` keeps the name: switch on it, or catch a class for a
+group of names.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Type
+from typing import Dict, Optional, Type
 
 
 class Error(Exception):
@@ -17,9 +18,17 @@ class Error(Exception):
     code: str
     """The stable error name (mqseal::name(Errc) in C++), e.g. "authentication_failed"."""
 
-    def __init__(self, message: str, code: str = "") -> None:
+    signer: Optional[str]
+    """Who signed a refused message, when that is known: the verified signer's name if
+    Opener.open refused after the signature verified (signed rules, suites 2 and 4:
+    "unauthorized_signer", a duplicate, replay or expired message, ...); None for every other
+    refusal, a signature that did not verify included (whatever signer the envelope names),
+    and for every other error. The on_refused of mqseal.paho and mqseal.aio gets it so."""
+
+    def __init__(self, message: str, code: str = "", *, signer: Optional[str] = None) -> None:
         super().__init__(message)
         self.code = code
+        self.signer = signer
 
 
 class InvalidArgumentError(Error):
@@ -104,11 +113,11 @@ CLASS_OF_CODE: Dict[str, Type[Error]] = {
 """Every stable error name (mqseal::Errc, in its order) and the class it is raised as."""
 
 
-def error_for(code: str, message: str) -> Error:
-    """The exception for an error with this stable name and message.
+def error_for(code: str, message: str, signer: Optional[str] = None) -> Error:
+    """The exception for an error with this stable name and message (and verified signer).
 
     The extension module calls it (with the GIL held) for every error of the C++ core;
     Python code of the package raises through it too. A name this table does not know
     (a newer core) becomes a plain Error with that code.
     """
-    return CLASS_OF_CODE.get(code, Error)(message, code)
+    return CLASS_OF_CODE.get(code, Error)(message, code, signer=signer)

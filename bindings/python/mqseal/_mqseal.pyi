@@ -317,7 +317,8 @@ class Opener(metaclass=_Pybind11Type):
 
     def __init__(self, policy: TopicPolicy, keyring: Keyring, options: OpenerOptions) -> None: ...
     def open(self, topic: str, envelope: Buffer, *, retained: bool = False, now_ms: int = 0) -> Opened:
-        """Authenticates and decrypts; raises an mqseal.Error on any refusal."""
+        """Authenticates and decrypts; raises an mqseal.Error on any refusal (with .signer set
+        only if the refusal came after the signature verified)."""
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: open with this keyring from now on (replay state is kept)."""
     @property

@@ -57,7 +57,9 @@ class Opener(_mqseal.Opener):
 
     `options` (OpenerOptions) or keywords naming one of its fields (max_age_ms, retained,
     topic_cache_capacity, ...: keywords win). open(topic, envelope, *, retained=False,
-    now_ms=0) authenticates and decrypts, and raises an mqseal.Error on any refusal.
+    now_ms=0) authenticates and decrypts, and raises an mqseal.Error on any refusal; its
+    `signer` names the verified signer if the refusal came after the signature verified
+    (suites 2 and 4), else None (Error.signer).
     replay_store=store, replay_group="name" (a ReplayStore given to several Openers: the
     consumers of one shared subscription, all with the same group name, required) makes them
     accept each message once between them (docs/DEPLOY.md).

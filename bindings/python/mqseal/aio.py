@@ -15,7 +15,9 @@ opened payload, with `signer`, the verified signer's name on a signed rule
 (suites 2 and 4; the rule may list several names, so the topic alone need not
 tell), None on the others. A message that fails to open is never yielded: it
 goes to `on_refused` (by default one warning line on the "mqseal.aio" logger,
-without payload bytes) and the iteration goes on with the next one. An exact repeat of an accepted message
+without payload bytes), with the mqseal.Error that refused it (its `signer`:
+the verified signer's name when the refusal came after the signature verified,
+suites 2 and 4, else None), and the iteration goes on with the next one. An exact repeat of an accepted message
 (QoS 1 redelivery) is counted in `stats.duplicates` and dropped quietly. Read
 messages through the SealedClient only: the wrapped client's own `messages`
 yield ciphertext.
@@ -134,7 +136,10 @@ class OpenedMessage(aiomqtt.Message):
 
 
 RefusedCallback = Callable[["SealedClient", aiomqtt.Message, Error], None]
-"""on_refused(sealed_client, raw_message, error) for a message that failed to open."""
+"""on_refused(sealed_client, raw_message, error) for a message that failed to open.
+
+error.signer: the verified signer's name if the refusal came after the signature verified
+(suites 2 and 4), else None (mqseal.Error.signer)."""
 
 
 def log_refused(sealed: SealedClient, message: aiomqtt.Message, error: Error) -> None:
@@ -324,6 +329,8 @@ class SealedClient:
     def on_refused(self) -> RefusedCallback:
         """on_refused(sealed_client, raw_message, error) for messages that fail to open.
 
+        error.signer names the verified signer when the refusal came after the signature verified
+        (suites 2 and 4: unauthorized_signer, replay, ...); None otherwise (mqseal.Error.signer).
         Defaults to log_refused; set None to restore it. Called in the iteration over
         `messages`, before it goes on; its exceptions are logged, never raised.
         """

@@ -21,7 +21,10 @@ when the message is kept or handed to another thread.
 
 A message that fails to open never reaches a message handler: it goes to
 `on_refused` (by default one warning line on the "mqseal.paho" logger, without
-payload bytes). An exact repeat of an accepted message (QoS 1 redelivery) is
+payload bytes), with the mqseal.Error that refused it, whose `signer` is the
+verified signer's name when the refusal came after the signature verified
+(suites 2 and 4: unauthorized_signer, replay, expired, ...) and None otherwise,
+a signature that did not verify included. An exact repeat of an accepted message (QoS 1 redelivery) is
 counted in `stats.duplicates` and dropped quietly; on a Client made with
 manual_ack=True the wrapper acknowledges it (Client.ack), as it was accepted
 once already, while delivered and refused messages stay the application's to
@@ -98,7 +101,10 @@ MessageCallback = Callable[["SealedClient", Any, OpenedMessage], None]
 message.signer its signer (OpenedMessage). A handler typed for paho's MQTTMessage fits too."""
 
 RefusedCallback = Callable[["SealedClient", Any, MQTTMessage, Error], None]
-"""on_refused(sealed_client, userdata, raw_message, error) for a message that failed to open."""
+"""on_refused(sealed_client, userdata, raw_message, error) for a message that failed to open.
+
+error.signer: the verified signer's name if the refusal came after the signature verified
+(suites 2 and 4), else None (mqseal.Error.signer)."""
 
 
 def log_refused(sealed: SealedClient, userdata: Any, message: MQTTMessage, error: Error) -> None:
@@ -208,6 +214,8 @@ class SealedClient:
     def on_refused(self) -> RefusedCallback:
         """on_refused(sealed_client, userdata, raw_message, error) for messages that fail to open.
 
+        error.signer names the verified signer when the refusal came after the signature verified
+        (suites 2 and 4: unauthorized_signer, replay, ...); None otherwise (mqseal.Error.signer).
         Defaults to log_refused; set None to restore it. Its exceptions are logged, never raised.
         """
         return self._on_refused

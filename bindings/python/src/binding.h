@@ -6,8 +6,9 @@
 //
 // Conventions at this boundary:
 // - an mqseal error crosses as its stable name (mqseal::name(Errc), e.g.
-//   "authentication_failed") and its message: mqseal/_errors.py maps them to
-//   the mqseal.Error family; wrong Python types are TypeError;
+//   "authentication_failed") and its message, and a refused open's verified
+//   signer (Opened::signer on failure) as .signer: mqseal/_errors.py maps
+//   them to the mqseal.Error family; wrong Python types are TypeError;
 // - enums cross as the C++ numeric values (KeyState) or the policy file's
 //   words (RetainedPolicy: "accept", "refuse"); mqseal/_options.py defines
 //   the Python enums with the C++ member names;
@@ -66,8 +67,9 @@ py::handle python_layer(PythonName& stored, const char* module, const char* name
 // ---- errors ----
 
 // Raises the mqseal.Error subclass that mqseal._errors.error_for() maps the
-// error's stable name to, with its message. Aborts without the GIL.
-[[noreturn]] void raise(const Error& error);
+// error's stable name to, with its message and `signer` (its .signer; None
+// when empty). Aborts without the GIL.
+[[noreturn]] void raise(const Error& error, std::string_view signer = {});
 
 inline void check(const Status& status) {
   if (!status) raise(status.error());

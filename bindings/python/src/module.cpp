@@ -17,14 +17,15 @@ py::handle python_layer(PythonName& stored, const char* module, const char* name
       .get_stored();
 }
 
-void raise(const Error& error) {
+void raise(const Error& error, std::string_view signer) {
   // Without the GIL this would crash somewhere inside Python; fail here, loudly.
   if (PyGILState_Check() == 0) {
     std::fputs("mqseal: internal error: an exception raised without the GIL\n", stderr);
     std::abort();
   }
   PYBIND11_CONSTINIT static PythonName error_for;
-  py::object instance = python_layer(error_for, "_errors", "error_for")(name(error.code()), error.message());
+  py::object instance = python_layer(error_for, "_errors", "error_for")(
+      name(error.code()), error.message(), signer.empty() ? py::none() : py::object(py::str(signer.data(), signer.size())));
   PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(instance.ptr())), instance.ptr());
   throw py::error_already_set();
 }

@@ -144,7 +144,9 @@ struct Opened {
   // Sealed to be retained and delivered from the broker's retained store
   // (judged by the retained rules).
   bool retained = false;
-  // Suite 2: the verified signer's name and signing key ID; empty and 0 otherwise.
+  // Suites 2 and 4: the verified signer's name and signing key ID; empty and
+  // 0 otherwise. Also after a refused open (the overloads that fill an
+  // Opened&): see open() below.
   std::string signer;
   KeyId signer_key_id = 0;
 };
@@ -165,7 +167,14 @@ class Opener {
   ~Opener();
 
   // Opens into `out`, reusing out.payload's capacity. On failure `out` is
-  // left with an empty payload. The envelope is never modified, and must not
+  // left with an empty payload, `sealed` and `retained` false, and its
+  // `signer` and `signer_key_id` name the verified signer if the refusal came
+  // after the signature verified (suites 2 and 4: unauthorized_signer, the
+  // replay guard's or the replay store's refusals, and in suite 2 a failed
+  // AEAD tag); otherwise (no signature checked, or one that did not verify)
+  // they are empty and 0: never a name the envelope merely claims. Its other
+  // fields are left as they were. The Result overload returns the error alone.
+  // The envelope is never modified, and must not
   // change during the call: it is read twice (tag, then decryption), so copy
   // one that another thread may write (the Python binding does).
   [[nodiscard]] Status open(std::string_view topic, ByteView envelope, const Delivery& delivery,
@@ -185,7 +194,8 @@ class Opener {
   // unverified or refused payload stays), except for an envelope inside them
   // (left untouched), and `size` is 0, or, when `capacity` was too small, the
   // size needed: nothing else has happened then (the replay guard has not
-  // seen the message), so the call may be made again with that much.
+  // seen the message), so the call may be made again with that much. `out`
+  // after a failure: as above.
   [[nodiscard]] Status open(std::string_view topic, ByteView envelope, const Delivery& delivery,
                             uint8_t* payload, size_t capacity, size_t& size, Opened& out);
 

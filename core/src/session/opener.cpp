@@ -86,7 +86,9 @@ Status Opener::open_to(std::string_view topic, ByteView envelope, const Delivery
   if (!s) {
     payload.clear();
     out.sealed = false;
-    out.signer.clear();
+    // A refusal after the signature verified keeps the verified signer
+    // (signer_key_id set once it verified); any other names none.
+    if (out.signer_key_id == 0) out.signer.clear();
   }
   return s;
 }
@@ -135,7 +137,9 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   // Encrypt-then-sign: the signature, and the signer's authorisation, before
   // decryption and before any replay state.
   if (header->suite == kSuiteSignedSender) {
-    if (Status s = internal::verify_signer(rule, topic, envelope, signer_key, out.signer); !s) return s;
+    if (Status s = internal::verify_signature(signer_key, topic, envelope); !s) return s;
+    out.signer_key_id = header->signer_key_id;  // verified: from here on, a refusal names the signer
+    if (!signer_authorized(rule, topic, out.signer)) return Errc::unauthorized_signer;
   }
   const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
   // v3 carries seconds modulo 2^24: the full time is read against `now`, and
@@ -195,7 +199,6 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   out.sender = header->sender;
   out.sequence = header->sequence;
   out.retained = facts.retained;
-  out.signer_key_id = header->signer_key_id;
   return {};
 }
 
@@ -229,6 +232,7 @@ Status Opener::open_signed_sealed(const TopicRule& rule, std::string_view topic,
   uint8_t header_bytes[kHeaderSizeRecipient];
   std::memcpy(header_bytes, envelope.data(), sizeof header_bytes);  // parse_header checked the size
   if (s) s = internal::verify_sealed(public_key, topic, header_bytes, ByteView(inner.data(), inner.size()));
+  if (s) out.signer_key_id = header.signer_key_id;  // verified: from here on, a refusal names the signer
   if (s && !signer_authorized(rule, topic, out.signer)) s = Errc::unauthorized_signer;
   if (s) s = payload.assign(ByteView(inner.data() + kSignedSealedInnerSize, inner.size() - kSignedSealedInnerSize));
   if (!s) return s;  // nothing that failed enters the cache: any holder of R passes the AEAD

@@ -41,11 +41,4 @@ Status find_signer(const Keyring& keyring, const TopicRule& rule, const Envelope
   return {};
 }
 
-Status verify_signer(const TopicRule& rule, std::string_view topic, ByteView envelope,
-                     const uint8_t public_key[kSignerPublicKeySize], std::string_view signer) {
-  if (Status s = verify_signature(public_key, topic, envelope); !s) return s;
-  if (!signer_authorized(rule, topic, signer)) return Errc::unauthorized_signer;
-  return {};
-}
-
 }  // namespace mqseal::internal

@@ -37,12 +37,6 @@ uint8_t suite_of(const TopicRule& rule) noexcept;
 [[nodiscard]] Status find_signer(const Keyring& keyring, const TopicRule& rule, const EnvelopeHeader& header,
                                  uint8_t public_key[kSignerPublicKeySize], std::string& signer);
 
-// Opening, after find_signer and outside any lock: the signature
-// (authentication_failed), then the signer's authorisation on `topic`
-// (unauthorized_signer). Before decryption and before any replay state.
-[[nodiscard]] Status verify_signer(const TopicRule& rule, std::string_view topic, ByteView envelope,
-                                   const uint8_t public_key[kSignerPublicKeySize], std::string_view signer);
-
 }  // namespace mqseal::internal
 
 #endif  // MQSEAL_SRC_SESSION_SIGNED_SENDER_H_

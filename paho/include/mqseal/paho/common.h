@@ -26,7 +26,8 @@ namespace mqseal::paho {
 
 // A message that arrived but was not handed to the application: it failed to
 // open (wrong key, no rule, altered, replayed, expired...). The bytes are as
-// they came from the broker; they are valid only during the callback.
+// they came from the broker; they, and `signer`, are valid only during the
+// callback.
 struct RefusedMessage {
   std::string_view topic;
   const void* payload = nullptr;
@@ -34,6 +35,11 @@ struct RefusedMessage {
   int qos = 0;
   bool retained = false;
   Error error;
+  // The verified signer's name when the refusal came after the signature
+  // verified (a suite 2 or 4 rule: unauthorized_signer, replay, expired, ...;
+  // Opener::open's Opened::signer on failure); empty otherwise, and always
+  // for a signature that did not verify, whatever signer the envelope names.
+  std::string_view signer;
 };
 
 // Called on the client library's thread for every refused message. mqseal
