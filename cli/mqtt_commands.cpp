@@ -357,10 +357,13 @@ class Printer {
     // escape sequences) are shown as \xNN, never sent to the terminal.
     // mosquitto refuses such topics itself (invalid UTF-8 for MQTT); other
     // brokers may not.
+    // A verified signer (suites 2 and 4: unauthorized_signer, a replay...)
+    // comes before " on ", so no topic can pass for one.
     const std::string topic = printable(refused.topic);
     const std::string reason = printable(refused.error.message());
-    std::fprintf(stderr, "mqseal: refused %s on %s: %s\n", name(refused.error.code()), topic.c_str(),
-                 reason.c_str());
+    const std::string signer = refused.signer.empty() ? "" : " signer=" + printable(refused.signer);
+    std::fprintf(stderr, "mqseal: refused %s%s on %s: %s\n", name(refused.error.code()), signer.c_str(),
+                 topic.c_str(), reason.c_str());
     std::fflush(stderr);
   }
   static void on_connection_lost(void*, char* cause) {
@@ -627,7 +630,9 @@ void add_mqtt_commands(CLI::App& app, Action& action) {
       "on stdout. With -v, the topic before it, and for a message on a signed rule (suites 2 and 4) the\n"
       "verified signer's name: \"plant/7/telemetry signer=device-7 21.5 C\". A message that fails to\n"
       "open is not printed: one line on stderr names the reason and the topic,\n"
-      "\"mqseal: refused <error name> on <topic>: <message>\", never its bytes. Duplicates (QoS 1\n"
+      "\"mqseal: refused <error name> on <topic>: <message>\", never its bytes; when a signature\n"
+      "verified before the refusal (suites 2 and 4, e.g. unauthorized_signer), the signer comes before\n"
+      "the topic: \"mqseal: refused <error name> signer=<name> on <topic>: <message>\". Duplicates (QoS 1\n"
       "redeliveries) are dropped quietly. Topics under a plaintext rule are printed as they came.\n"
       "Reconnects by itself, with a fresh CONNECT token each time given --device-keyring. Ends on\n"
       "SIGINT or SIGTERM (exit 0), after -C messages (0), or after -W seconds (4).\n"

@@ -281,13 +281,28 @@ TEST_F(CliMqtt, PubSignsAsTheSignerItIsGiven) {
       args({"pub", "--signer", "8", "-t", kTopic, "-q", "1", "-m", "x"}, at(broker), files()));
   EXPECT_EQ(other.exit_code, 1) << other.describe();
   EXPECT_TRUE(contains(other.err, message(Errc::unauthorized_signer))) << other.describe();
+  // Device 8 signs for plant/7 under a policy of its own, and publishes it
+  // raw: the signature verifies, the rule refuses 8 there, and the refused
+  // line names the verified signer before the topic.
+  TopicPolicy forging;
+  testing::expect_ok(forging.add_signed_rule("plant/+/telemetry", "telemetry", {"8"}));
+  SealerOptions as_8;
+  as_8.signer = "8";
+  Sealer thief = testing::take(Sealer::create(forging, keys_, as_8));
+  const std::vector<uint8_t> forged = testing::take(thief.seal(kTopic, ByteView(std::string_view("open"))));
+  CommandResult sent = testing::publish(broker, kTopic, std::string(forged.begin(), forged.end()));
+  ASSERT_TRUE(sent.ok()) << sent.describe();
   CommandResult signed_pub = run_mqseal(
       args({"pub", "--signer", "7", "-t", kTopic, "-q", "1", "-m", "21.5 C"}, at(broker), files()));
   ASSERT_TRUE(signed_pub.ok()) << signed_pub.describe();
   EXPECT_EQ(sub.finish(), 0) << sub.err();
   EXPECT_EQ(sub.out(), "plant/7/telemetry signer=7 21.5 C\n");  // -v names the verified signer
+  const std::string refusal = "mqseal: refused unauthorized_signer signer=8 on plant/7/telemetry: " +
+                              std::string(message(Errc::unauthorized_signer)) + "\n";
+  EXPECT_EQ(sub.err(), refusal);
   EXPECT_EQ(payloads.finish(), 0) << payloads.err();
   EXPECT_EQ(payloads.out(), "21.5 C\n");  // without -v, the payload alone, as mosquitto_sub
+  EXPECT_EQ(payloads.err(), refusal);
 }
 
 // Suites 3 and 4, keys made and exchanged with the tool itself: the backend's
