@@ -100,7 +100,9 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
   uint8_t signer_key[kSignerPublicKeySize];  // suite 2: the signer's public key
   Status signer_found;
-  internal::RecipientOpening recipient;  // suite 3: derived keys (wiped)
+  // Suites 3 and 4 only: derived keys (wiped). Made when the header names
+  // one of them, so that suites 1 and 2 neither zero nor wipe its 160 bytes.
+  std::optional<internal::RecipientOpening> recipient;
   // Suites 1 and 2: HChaCha20(topic key, sender), from the resolver's cache
   // if an authentic envelope of this sender under this key put it there.
   uint8_t subkey[internal::aead::kSubkeySize];
@@ -114,7 +116,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
       signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, *header, signer_key, out.signer);
       if (signer_found && (header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed) &&
           header->key_id != 0) {
-        signer_found = impl_->sessions.prepare(impl_->resolver.keyring(), *resolved.rule, topic, *header, recipient);
+        signer_found = impl_->sessions.prepare(impl_->resolver.keyring(), *resolved.rule, topic, *header, recipient.emplace());
       }
     }
   }
@@ -140,11 +142,11 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   if (header->suite == kSuiteSealedToRecipient) {
     // Derive (or take from the cache), verify and decrypt; only then may the
     // session's keys enter the cache (docs/SPEC.md, section 4b).
-    if (Status s = internal::RecipientSessionCache::open(topic, envelope, *header, recipient, payload); !s) return s;
+    if (Status s = internal::RecipientSessionCache::open(topic, envelope, *header, *recipient, payload); !s) return s;
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    impl_->sessions.commit(*header, topic, recipient);
+    impl_->sessions.commit(*header, topic, *recipient);
   } else if (header->suite == kSuiteSignedSealed) {
-    if (Status s = open_signed_sealed(rule, topic, envelope, *header, recipient, payload, out); !s) return s;
+    if (Status s = open_signed_sealed(rule, topic, envelope, *header, *recipient, payload, out); !s) return s;
   } else {
     // The nonce begins with the sender (v3: its session, then zeros).
     if (!subkey_cached) {
@@ -171,7 +173,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   if (header->suite == kSuiteSignedSender || header->suite == kSuiteSignedSealed) facts.signer = out.signer;
   // Suites 3 and 4: the stream is the (ephemeral key, sender) pair's, which only the
   // session's sealer can write to; a sender ID alone anyone could copy.
-  facts.sender = header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed ? recipient.stream
+  facts.sender = header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed ? recipient->stream
                                                                                                  : header->sender;
   facts.sequence = header->sequence;
   facts.timestamp_ms = header->timestamp_ms;
