@@ -133,6 +133,28 @@ TEST(AeadBackends, SameBytesAsLibsodiumAndEachOpensTheOther) {
   }
 }
 
+// Given the subkey, open() reads no byte of the key on either backend (the
+// Opener passes a zeroed key when its subkey cache hits): the subkey with a
+// zero key opens what the key sealed.
+TEST(AeadBackends, WithTheSubkeyTheKeyIsNotRead) {
+  for (size_t size : {size_t{0}, size_t{64}, kOpensslMinSize, size_t{16 * 1024}}) {
+    SCOPED_TRACE(size);
+    Inputs in(size, 45);
+    std::vector<uint8_t> sealed;
+    testing::expect_ok(seal(in.key, in.nonce, in.ad, ByteView(kHeader, sizeof kHeader), in.plaintext, kMaxTestInput,
+                            sealed));
+    uint8_t subkey[kSubkeySize];
+    testing::expect_ok(derive_subkey(in.key, in.nonce, subkey));
+    const uint8_t zero_key[kKeySize] = {};
+    std::vector<uint8_t> out;
+    OutBuffer to(out);
+    testing::expect_ok(open(zero_key, in.nonce, in.ad, body_of(sealed), to, subkey));
+    EXPECT_EQ(out, in.plaintext);
+    // And the zero key alone opens nothing: the subkey did the work.
+    EXPECT_EQ(open(zero_key, in.nonce, in.ad, body_of(sealed), out).error(), Errc::authentication_failed);
+  }
+}
+
 // Every change to what the tag covers is refused by both backends, with `out`
 // left empty.
 TEST(AeadBackends, TamperingRefusedByBoth) {

@@ -643,5 +643,45 @@ TEST(SubkeyCache, TheRecipientSessionKeepsOneSubkeyPerTopicKeyAndSender) {
   EXPECT_EQ(0, std::memcmp(got, expected, kKeySize)) << "the new session's topic key";
 }
 
+// The Opener's lookup: resolve() with the envelope's sender gives the kept
+// subkey and leaves the topic key where it is (out.key stays zero); for a
+// sender without one, the topic key as resolve() alone gives it.
+TEST(SubkeyCache, ResolvingWithAKeptSubkeyLeavesTheTopicKeyInItsCache) {
+  std::shared_ptr<Keyring> three = keys(3);
+  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(policy(), three, 4, 2));
+  SenderId sender{};
+  sender.fill(0x5e);
+  SenderId other = sender;
+  other[0] ^= 1;
+  uint8_t subkey[kKeySize];
+  std::memset(subkey, 0xab, sizeof subkey);
+  internal::ResolvedTopic plain;
+  expect_ok(r.resolve(kTopic, kSecond, plain));
+  r.store_subkey(plain, sender, subkey);
+  const uint8_t zero[kKeySize] = {};
+
+  internal::ResolvedTopic hit;
+  uint8_t found[kKeySize] = {};
+  bool found_subkey = false;
+  expect_ok(r.resolve(kTopic, kSecond, &sender, hit, found, found_subkey));
+  EXPECT_TRUE(found_subkey);
+  EXPECT_EQ(0, std::memcmp(found, subkey, sizeof found));
+  EXPECT_EQ(0, std::memcmp(hit.key, zero, sizeof zero)) << "the topic key was copied out";
+  EXPECT_EQ(hit.key_id, kSecond);
+  EXPECT_EQ(hit.stamp, plain.stamp);
+
+  internal::ResolvedTopic miss;
+  expect_ok(r.resolve(kTopic, kSecond, &other, miss, found, found_subkey));
+  EXPECT_FALSE(found_subkey);
+  EXPECT_EQ(0, std::memcmp(miss.key, plain.key, sizeof plain.key));
+
+  // No key wanted (a header that did not parse): the rule alone, no lookup.
+  internal::ResolvedTopic rule_only;
+  expect_ok(r.resolve(kTopic, std::nullopt, &sender, rule_only, found, found_subkey));
+  EXPECT_FALSE(found_subkey);
+  EXPECT_EQ(rule_only.key_id, 0u);
+  EXPECT_NE(rule_only.rule, nullptr);
+}
+
 }  // namespace
 }  // namespace mqseal

@@ -12,6 +12,6 @@ Status ensure_sodium() {
   return {};
 }
 
-ScopedWipe::~ScopedWipe() { sodium_memzero(data_, size_); }
+void wipe_out_of_line(void* data, size_t size) noexcept { sodium_memzero(data, size); }
 
 }  // namespace mqseal::internal

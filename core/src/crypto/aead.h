@@ -20,6 +20,9 @@
 // that already holds that subkey (a session's sender makes nonce[0..16)
 // constant: session/topic_key_resolver.h caches it) passes it as `subkey`,
 // and neither backend derives it again: the same bytes, one HChaCha20 less.
+// Given a `subkey`, neither backend reads `key`: the Opener then passes a
+// zeroed one, its topic key never leaving guarded memory
+// (tests/aead_backends_test.cpp, WithTheSubkeyTheKeyIsNotRead).
 // `subkey` null: derived per call. A `subkey` that is not HChaCha20(key,
 // nonce[0..16)) seals bytes nobody else opens and opens nothing sealed
 // under `key`: the tests with a key rotation catch a stale one.

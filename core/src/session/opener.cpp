@@ -99,14 +99,17 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   out.retained = false;
   out.signer.clear();
   out.signer_key_id = 0;
-  Result<EnvelopeHeader> header = parse_header(envelope);
+  EnvelopeHeader header;  // in place: no copy of it per message
+  Status parsed = internal::parse_header_into(envelope, header);
   std::optional<KeyId> wanted;  // none: the rule alone (no key for a bad header)
-  if (header && header->key_id != 0) wanted = header->key_id;
+  if (parsed && header.key_id != 0) wanted = header.key_id;
   internal::ResolvedTopic resolved;
   internal::ScopedWipe wipe(resolved.key, sizeof resolved.key);
   uint8_t signer_key[kSignerPublicKeySize];  // suite 2: the signer's public key
   Status signer_found;
-  internal::RecipientOpening recipient;  // suite 3: derived keys (wiped)
+  // Suites 3 and 4 only: derived keys (wiped). Made when the header names
+  // one of them, so that suites 1 and 2 neither zero nor wipe its 160 bytes.
+  std::optional<internal::RecipientOpening> recipient;
   // Suites 1 and 2: HChaCha20(topic key, sender), from the resolver's cache
   // if an authentic envelope of this sender under this key put it there.
   uint8_t subkey[internal::aead::kSubkeySize];
@@ -114,13 +117,13 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   bool subkey_cached = false;
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    if (Status s = impl_->resolver.resolve(topic, wanted, resolved); !s) return s;
-    if (header && resolved.key_id != 0) subkey_cached = impl_->resolver.find_subkey(resolved, header->sender, subkey);
-    if (header && !resolved.rule->plaintext) {
-      signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, *header, signer_key, out.signer);
-      if (signer_found && (header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed) &&
-          header->key_id != 0) {
-        signer_found = impl_->sessions.prepare(impl_->resolver.keyring(), *resolved.rule, topic, *header, recipient);
+    // With the sender's subkey kept, the topic key stays in guarded memory.
+    if (Status s = impl_->resolver.resolve(topic, wanted, &header.sender, resolved, subkey, subkey_cached); !s) return s;
+    if (parsed && !resolved.rule->plaintext) {
+      signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, header, signer_key, out.signer);
+      if (signer_found && (header.suite == kSuiteSealedToRecipient || header.suite == kSuiteSignedSealed) &&
+          header.key_id != 0) {
+        signer_found = impl_->sessions.prepare(impl_->resolver.keyring(), *resolved.rule, topic, header, recipient.emplace());
       }
     }
   }
@@ -128,76 +131,76 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   // a sealed topic never passes a payload through unopened.
   const TopicRule& rule = *resolved.rule;
   if (rule.plaintext) return payload.assign(envelope);
-  if (!header) return std::move(header).error();
-  if (header->key_id == 0) return Errc::unknown_key;
+  if (!parsed) return parsed;
+  if (header.key_id == 0) return Errc::unknown_key;
   // The envelope version is the rule's: no downgrade to 55 bytes' fields, no
   // compact envelope where the rule wants the full one.
-  if ((header->version == kEnvelopeVersionCompact) != rule.compact) return Errc::wrong_suite_for_topic;
+  if ((header.version == kEnvelopeVersionCompact) != rule.compact) return Errc::wrong_suite_for_topic;
   if (!signer_found) return signer_found;
   // Encrypt-then-sign: the signature, and the signer's authorisation, before
   // decryption and before any replay state.
-  if (header->suite == kSuiteSignedSender) {
+  if (header.suite == kSuiteSignedSender) {
     if (Status s = internal::verify_signature(signer_key, topic, envelope); !s) return s;
-    out.signer_key_id = header->signer_key_id;  // verified: from here on, a refusal names the signer
+    out.signer_key_id = header.signer_key_id;  // verified: from here on, a refusal names the signer
     if (!signer_authorized(rule, topic, out.signer)) return Errc::unauthorized_signer;
   }
   const uint64_t now = delivery.now_ms != 0 ? delivery.now_ms : system_time_ms();
   // v3 carries seconds modulo 2^24: the full time is read against `now`, and
   // authenticated with the rest (a wrong reading fails the tag).
-  if (header->version == kEnvelopeVersionCompact) header->timestamp_ms = compact_timestamp_ms(header->timestamp_ms, now);
-  if (header->suite == kSuiteSealedToRecipient) {
+  if (header.version == kEnvelopeVersionCompact) header.timestamp_ms = compact_timestamp_ms(header.timestamp_ms, now);
+  if (header.suite == kSuiteSealedToRecipient) {
     // Derive (or take from the cache), verify and decrypt; only then may the
     // session's keys enter the cache (docs/SPEC.md, section 4b).
-    if (Status s = internal::RecipientSessionCache::open(topic, envelope, *header, recipient, payload); !s) return s;
+    if (Status s = internal::RecipientSessionCache::open(topic, envelope, header, *recipient, payload); !s) return s;
     if (impl_->before_session_commit) impl_->before_session_commit();
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    impl_->sessions.commit(*header, topic, recipient);
-  } else if (header->suite == kSuiteSignedSealed) {
-    if (Status s = open_signed_sealed(rule, topic, envelope, *header, recipient, payload, out); !s) return s;
+    impl_->sessions.commit(header, topic, *recipient);
+  } else if (header.suite == kSuiteSignedSealed) {
+    if (Status s = open_signed_sealed(rule, topic, envelope, header, *recipient, payload, out); !s) return s;
   } else {
     // The nonce begins with the sender (v3: its session, then zeros).
     if (!subkey_cached) {
-      if (Status s = internal::aead::derive_subkey(resolved.key, header->sender.data(), subkey); !s) return s;
+      if (Status s = internal::aead::derive_subkey(resolved.key, header.sender.data(), subkey); !s) return s;
     }
-    if (Status s = internal::open_body(resolved.key, topic, envelope, *header, payload, subkey); !s) return s;
+    if (Status s = internal::open_body(resolved.key, topic, envelope, header, payload, subkey); !s) return s;
     // Only an authentic envelope's sender enters the cache: forgeries add no state.
     if (!subkey_cached) {
       std::lock_guard<std::mutex> lock(impl_->mutex);
-      impl_->resolver.store_subkey(resolved, header->sender, subkey);
+      impl_->resolver.store_subkey(resolved, header.sender, subkey);
     }
   }
   MessageFacts facts;
   facts.topic = topic;
   facts.key_name = rule.key_name;
   char partition[1 + kMaxKeyNameSize];  // suite 3: kRecipientPartitionTag || the recipient name
-  if (header->suite == kSuiteSealedToRecipient) {
+  if (header.suite == kSuiteSealedToRecipient) {
     const size_t name_size = std::min(rule.key_name.size(), kMaxKeyNameSize);  // a valid name fits
     partition[0] = internal::kRecipientPartitionTag;
     std::memcpy(partition + 1, rule.key_name.data(), name_size);
     facts.key_name = std::string_view(partition, 1 + name_size);
     facts.public_sealers = true;
   }
-  if (header->suite == kSuiteSignedSender || header->suite == kSuiteSignedSealed) facts.signer = out.signer;
+  if (header.suite == kSuiteSignedSender || header.suite == kSuiteSignedSealed) facts.signer = out.signer;
   // Suites 3 and 4: the stream is the (ephemeral key, sender) pair's, which only the
   // session's sealer can write to; a sender ID alone anyone could copy.
-  facts.sender = header->suite == kSuiteSealedToRecipient || header->suite == kSuiteSignedSealed ? recipient.stream
-                                                                                                 : header->sender;
-  facts.sequence = header->sequence;
-  facts.timestamp_ms = header->timestamp_ms;
+  facts.sender = header.suite == kSuiteSealedToRecipient || header.suite == kSuiteSignedSealed ? recipient->stream
+                                                                                               : header.sender;
+  facts.sequence = header.sequence;
+  facts.timestamp_ms = header.timestamp_ms;
   // The retain flag on delivery is not authenticated; the publisher's intent
   // is. Only a message sealed to be retained is judged as retained, so a
   // live message (and any v1 envelope, which cannot say) flagged as retained
   // in transit meets the live rules.
-  facts.retained = delivery.retained && (header->flags & kFlagRetain) != 0;
+  facts.retained = delivery.retained && (header.flags & kFlagRetain) != 0;
   facts.retained_rule = rule.retained ? &*rule.retained : nullptr;
   if (Status s = impl_->shared ? impl_->shared->check(impl_->guard, facts, now) : impl_->guard.check(facts, now); !s) {
     return s;
   }
   out.sealed = true;
-  out.key_id = header->key_id;
-  out.timestamp_ms = header->timestamp_ms;
-  out.sender = header->sender;
-  out.sequence = header->sequence;
+  out.key_id = header.key_id;
+  out.timestamp_ms = header.timestamp_ms;
+  out.sender = header.sender;
+  out.sequence = header.sequence;
   out.retained = facts.retained;
   return {};
 }

@@ -10,8 +10,6 @@ namespace mqseal::internal {
 static_assert(static_cast<uint8_t>(Suite::symmetric) == kSuiteXChaCha20Poly1305, "suite 1");
 static_assert(static_cast<uint8_t>(Suite::signed_sender) == kSuiteSignedSender, "suite 2");
 
-uint8_t suite_of(const TopicRule& rule) noexcept { return static_cast<uint8_t>(rule.suite); }
-
 Status prepare_signing(const Keyring& keyring, const TopicRule& rule, std::string_view topic,
                        const std::string& configured, EnvelopeHeader& header,
                        uint8_t secret_key[kSigningSecretSize]) {
@@ -28,10 +26,8 @@ Status prepare_signing(const Keyring& keyring, const TopicRule& rule, std::strin
   return {};
 }
 
-Status find_signer(const Keyring& keyring, const TopicRule& rule, const EnvelopeHeader& header,
-                   uint8_t public_key[kSignerPublicKeySize], std::string& signer) {
-  if (header.suite != suite_of(rule)) return Errc::wrong_suite_for_topic;
-  if (header.suite != kSuiteSignedSender) return {};
+Status find_signing_key(const Keyring& keyring, const EnvelopeHeader& header,
+                        uint8_t public_key[kSignerPublicKeySize], std::string& signer) {
   if (header.signer_key_id == 0) return Errc::unknown_signer;
   const SignerView found = KeyringAccess::find_signer(keyring, header.signer_key_id);
   if (found.name == nullptr) return Errc::unknown_signer;

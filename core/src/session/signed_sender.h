@@ -18,7 +18,7 @@ namespace mqseal::internal {
 inline constexpr size_t kSigningSecretSize = 64;  // libsodium's Ed25519 secret key
 
 // The suite a rule requires, as the envelope's suite byte.
-uint8_t suite_of(const TopicRule& rule) noexcept;
+inline uint8_t suite_of(const TopicRule& rule) noexcept { return static_cast<uint8_t>(rule.suite); }
 
 // Sealing on a signed rule: the signer is `configured` (SealerOptions::signer)
 // or, if that is empty, the keyring's only signer name. Checks that it may
@@ -30,12 +30,21 @@ uint8_t suite_of(const TopicRule& rule) noexcept;
                                      const std::string& configured, EnvelopeHeader& header,
                                      uint8_t secret_key[kSigningSecretSize]);
 
+// find_signer's suite 2 half: the signer key ID must name a signing key
+// pair or trusted signer key of the keyring (unknown_signer; key_retired):
+// its public key is copied to `public_key` and its name to `signer`.
+[[nodiscard]] Status find_signing_key(const Keyring& keyring, const EnvelopeHeader& header,
+                                      uint8_t public_key[kSignerPublicKeySize], std::string& signer);
+
 // Opening: the envelope's suite must be the rule's (wrong_suite_for_topic);
-// for suite 2, the signer key ID must name a signing key pair or trusted
-// signer key of the keyring (unknown_signer; key_retired): its public key is
-// copied to `public_key` and its name to `signer`.
-[[nodiscard]] Status find_signer(const Keyring& keyring, const TopicRule& rule, const EnvelopeHeader& header,
-                                 uint8_t public_key[kSignerPublicKeySize], std::string& signer);
+// for suite 2, find_signing_key. Inline: every message of every suite passes
+// the suite check, and only suite 2's makes a call.
+[[nodiscard]] inline Status find_signer(const Keyring& keyring, const TopicRule& rule, const EnvelopeHeader& header,
+                                        uint8_t public_key[kSignerPublicKeySize], std::string& signer) {
+  if (header.suite != suite_of(rule)) return Errc::wrong_suite_for_topic;
+  if (header.suite != kSuiteSignedSender) return {};
+  return find_signing_key(keyring, header, public_key, signer);
+}
 
 }  // namespace mqseal::internal
 

@@ -68,12 +68,15 @@ void TopicKeyResolver::forget_subkeys() noexcept {
 }
 
 bool TopicKeyResolver::find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize]) {
-  if (!holds(at)) return false;
-  Node& n = nodes_[at.node];
+  return holds(at) && copy_subkey(at.node, at.slot, sender, subkey);
+}
+
+bool TopicKeyResolver::copy_subkey(uint32_t index, uint8_t slot, const SenderId& sender, uint8_t subkey[kKeySize]) {
+  Node& n = nodes_[index];
   for (size_t e = 0; e < subkeys_per_key_; ++e) {
-    if (n.subkey_kept[at.slot][e] && n.subkey_senders[at.slot][e] == sender) {
-      n.most_recent_subkey[at.slot] = static_cast<uint8_t>(e);
-      std::memcpy(subkey, slot_subkey(at.node, at.slot, e), kKeySize);
+    if (n.subkey_kept[slot][e] && n.subkey_senders[slot][e] == sender) {
+      n.most_recent_subkey[slot] = static_cast<uint8_t>(e);
+      std::memcpy(subkey, slot_subkey(index, slot, e), kKeySize);
       return true;
     }
   }
@@ -149,8 +152,9 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
   return i;
 }
 
-Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wanted,
-                                 ResolvedTopic& out) {
+Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wanted, const SenderId* sender,
+                                 ResolvedTopic& out, uint8_t subkey[kKeySize], bool& subkey_found) {
+  subkey_found = false;
   Result<uint32_t> found = find_or_insert(topic);
   if (!found) return std::move(found).error();
   const uint32_t i = *found;
@@ -188,10 +192,11 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
   }
   n.most_recent_slot = static_cast<uint8_t>(s);
   out.key_id = id;
-  std::memcpy(out.key, slot_key(i, s), kKeySize);
   out.node = i;
   out.slot = static_cast<uint8_t>(s);
   out.stamp = n.slot_stamps[s];
+  subkey_found = sender != nullptr && copy_subkey(i, out.slot, *sender, subkey);
+  if (!subkey_found) std::memcpy(out.key, slot_key(i, s), kKeySize);
   return {};
 }
 

@@ -64,7 +64,18 @@ class TopicKeyResolver {
   // rule is plaintext or `wanted` is empty, the topic's derived key: `wanted`
   // is the key ID an envelope names, or kPrimaryKey to seal. no_primary_key,
   // unknown_key, key_retired, wrong_key_for_topic, crypto_failure.
-  [[nodiscard]] Status resolve(std::string_view topic, std::optional<KeyId> wanted, ResolvedTopic& out);
+  [[nodiscard]] Status resolve(std::string_view topic, std::optional<KeyId> wanted, ResolvedTopic& out) {
+    bool subkey_found = false;
+    return resolve(topic, wanted, nullptr, out, nullptr, subkey_found);
+  }
+  // resolve(), and with a `sender`, find_subkey(out, *sender, subkey) in the
+  // same step (the Opener's: one call, one check of the slot):
+  // `subkey_found` says whether it found one. When it does, out.key is left
+  // as it was (zero): an open whose sender's subkey is kept never copies the
+  // topic key out of guarded memory. Otherwise out.key is the topic key, as
+  // from resolve().
+  [[nodiscard]] Status resolve(std::string_view topic, std::optional<KeyId> wanted, const SenderId* sender,
+                               ResolvedTopic& out, uint8_t subkey[kKeySize], bool& subkey_found);
 
   // The XChaCha20 subkey HChaCha20(at.key, sender) kept for the topic key
   // `at` (a resolve() result), into `subkey`: false if none is kept, or `at`
@@ -115,6 +126,8 @@ class TopicKeyResolver {
   }
   // Wipes and drops the subkeys of one slot.
   void forget_slot_subkeys(uint32_t index, size_t slot) noexcept;
+  // find_subkey() for a slot known to be held.
+  bool copy_subkey(uint32_t index, uint8_t slot, const SenderId& sender, uint8_t subkey[kKeySize]);
   bool holds(const ResolvedTopic& at) const noexcept {
     return at.stamp != 0 && at.node < nodes_.size() && at.slot < kKeysPerTopic &&
            nodes_[at.node].slot_stamps[at.slot] == at.stamp;

@@ -51,10 +51,9 @@ uint64_t compact_timestamp_ms(uint64_t field_ms, uint64_t now_ms) noexcept {
   return (limit - back) * kMsPerSecond;
 }
 
-Result<EnvelopeHeader> internal::parse_compact_header(ByteView envelope) {
+Status internal::parse_compact_header(ByteView envelope, EnvelopeHeader& h) {
   if (envelope.size() < kEnvelopeOverheadCompact) return Error(Errc::malformed, "shorter than an envelope");
   const uint8_t first = envelope[0];
-  EnvelopeHeader h;
   h.version = kEnvelopeVersionCompact;
   h.suite = kSuiteXChaCha20Poly1305;
   h.flags = static_cast<uint8_t>(first >> kCompactFlagsShift);
@@ -66,7 +65,7 @@ Result<EnvelopeHeader> internal::parse_compact_header(ByteView envelope) {
   h.timestamp_ms = seconds * kMsPerSecond;
   std::memcpy(h.sender.data(), p + kOffsetSession, kCompactSessionSize);  // the rest stays zero
   h.sequence = load_be32(p + kOffsetSequence);
-  return h;
+  return {};
 }
 
 Status internal::seal_compact(const uint8_t topic_key[kKeySize], std::string_view topic,

@@ -93,11 +93,16 @@ const uint8_t* internal::build_ad(const uint8_t* header, size_t header_ad_size, 
 }
 
 Result<EnvelopeHeader> parse_header(ByteView envelope) {
+  EnvelopeHeader h;
+  if (Status s = internal::parse_header_into(envelope, h); !s) return s.error();
+  return h;
+}
+
+Status internal::parse_header_into(ByteView envelope, EnvelopeHeader& h) {
   if (envelope.size() < kMinEnvelopeSize) return Error(Errc::malformed, "shorter than an envelope");
   if (envelope.size() > kMaxEnvelopeSize) return Error(Errc::malformed, "larger than MQTT allows");
-  EnvelopeHeader h;
   h.version = envelope[kOffsetVersion];
-  if ((h.version & kVersionMask) == kEnvelopeVersionCompact) return internal::parse_compact_header(envelope);
+  if ((h.version & kVersionMask) == kEnvelopeVersionCompact) return internal::parse_compact_header(envelope, h);
   if (h.version != kEnvelopeVersion && h.version != kEnvelopeVersionV1) {
     return Errc::unsupported_version;
   }
@@ -124,7 +129,7 @@ Result<EnvelopeHeader> parse_header(ByteView envelope) {
   h.timestamp_ms = internal::load_be64(envelope.data() + at.timestamp);
   std::memcpy(h.sender.data(), envelope.data() + at.nonce, kSenderIdSize);
   h.sequence = internal::load_be64(envelope.data() + at.sequence);
-  return h;
+  return {};
 }
 
 Status internal::derive_topic_key(const Key& rule_key, std::string_view topic, uint8_t out[kKeySize]) {

@@ -58,10 +58,16 @@ inline constexpr size_t kStackAdSize = 512;
 const uint8_t* build_ad(const uint8_t* header, size_t header_ad_size, std::string_view topic, uint8_t* stack,
                         std::vector<uint8_t>& heap, size_t& ad_size);
 
+// parse_header() into `header`, which must be default-constructed (the
+// fields a version or suite does not have are left as they are): the
+// Opener's way, which spares a copy of the header per message. On failure
+// `header` holds whatever was read before the error.
+[[nodiscard]] Status parse_header_into(ByteView envelope, EnvelopeHeader& header);
+
 // Envelope v3, compact (docs/SPEC.md, section 4d; core/src/wire/compact_envelope.cpp).
-// parse_header's work once the first byte says v3: malformed (shorter than
-// kEnvelopeOverheadCompact, unknown flags).
-[[nodiscard]] Result<EnvelopeHeader> parse_compact_header(ByteView envelope);
+// parse_header_into's work once the first byte says v3: malformed (shorter
+// than kEnvelopeOverheadCompact, unknown flags).
+[[nodiscard]] Status parse_compact_header(ByteView envelope, EnvelopeHeader& header);
 // seal_with_header for header.version kEnvelopeVersionCompact:
 // invalid_argument unless suite is 1, flags known, sequence at most
 // kCompactMaxSequence and sender's last 8 bytes zero.

@@ -1,0 +1,124 @@
+// Key material an open leaves on its thread's stack: none of mqseal's.
+// The Opener copies the topic key and the XChaCha20 subkey (HChaCha20(topic
+// key, sender)) out of guarded memory onto its stack for each message, and
+// the OpenSSL backend copies the subkey once more; each copy is wiped on
+// scope exit (base/sodium_util.h, wipe()). A wipe the compiler dropped as a
+// dead store, or one left out, leaves the key in the dead stack below the
+// caller, where any later stack over-read, core dump or swapped page finds
+// it. The open runs on a thread whose stack is memory this test owns, filled
+// with a pattern first; after the thread has exited, the whole stack is
+// searched for both keys.
+#include <mqseal/hazmat/envelope.h>
+#include <mqseal/opener.h>
+#include <mqseal/sealer.h>
+#include <gtest/gtest.h>
+#include <pthread.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+namespace mqseal {
+namespace {
+
+using testing::expect_ok;
+using testing::take;
+
+constexpr const char* kTopic = "plant/42/sensors/temperature";
+constexpr size_t kThreadStackSize = 1024 * 1024;
+constexpr size_t kStackAlignment = 4096;
+constexpr uint8_t kStackFill = 0xa5;
+
+struct Fixture {
+  std::shared_ptr<Keyring> keys = std::make_shared<Keyring>();
+  TopicPolicy policy;
+  uint8_t topic_key[kKeySize] = {};
+  Fixture() {
+    std::vector<uint8_t> raw(kKeySize);
+    randombytes_buf(raw.data(), raw.size());
+    Key key = take(Key::from_bytes(raw));
+    expect_ok(hazmat::derive_topic_key(key, kTopic, topic_key));
+    EXPECT_TRUE(keys->add("telemetry", std::move(key)));
+    EXPECT_TRUE(policy.add_rule("plant/+/sensors/#", "telemetry"));
+  }
+};
+
+bool contains(const std::vector<uint8_t>& haystack, const uint8_t* needle, size_t size) {
+  return std::search(haystack.begin(), haystack.end(), needle, needle + size) != haystack.end();
+}
+
+struct OpenJob {
+  Opener* opener;
+  const std::vector<uint8_t>* envelope;
+  bool ok = false;
+};
+
+void* run_open(void* arg) {
+  auto* job = static_cast<OpenJob*>(arg);
+  Opened out;
+  job->ok = static_cast<bool>(job->opener->open(kTopic, *job->envelope, Delivery{}, out));
+  return nullptr;
+}
+
+// Opens `envelope` on a thread whose stack is a buffer of ours; returns that
+// stack's bytes once the thread has exited (empty if the thread did not run).
+std::vector<uint8_t> stack_after_open(Opener& opener, const std::vector<uint8_t>& envelope, bool& opened) {
+  void* memory = nullptr;
+  if (posix_memalign(&memory, kStackAlignment, kThreadStackSize) != 0) return {};
+  std::unique_ptr<void, decltype(&std::free)> stack(memory, &std::free);
+  std::memset(memory, kStackFill, kThreadStackSize);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  OpenJob job{&opener, &envelope};
+  pthread_t thread;
+  const bool started = pthread_attr_setstack(&attr, memory, kThreadStackSize) == 0 &&
+                       pthread_create(&thread, &attr, run_open, &job) == 0;
+  pthread_attr_destroy(&attr);
+  if (!started) return {};
+  pthread_join(thread, nullptr);
+  opened = job.ok;
+  const auto* bytes = static_cast<const uint8_t*>(memory);
+  return std::vector<uint8_t>(bytes, bytes + kThreadStackSize);
+}
+
+// Sizes on each side of aead::kOpensslMinSize: libsodium's path and, in a
+// core built with OpenSSL, OpenSSL's.
+class WipeTest : public ::testing::TestWithParam<size_t> {};
+
+TEST_P(WipeTest, AnOpenLeavesNeitherTheTopicKeyNorTheSubkeyOnItsStack) {
+  Fixture f;
+  Sealer sealer = take(Sealer::create(f.policy, f.keys));
+  Opener opener = take(Opener::create(f.policy, f.keys));
+  const std::vector<uint8_t> payload(GetParam(), 0x42);
+  std::vector<uint8_t> first;
+  std::vector<uint8_t> second;
+  expect_ok(sealer.seal(kTopic, payload, first));
+  expect_ok(sealer.seal(kTopic, payload, second));
+  const EnvelopeHeader header = take(parse_header(second));
+  uint8_t subkey[kKeySize];
+  ASSERT_EQ(crypto_core_hchacha20(subkey, header.sender.data(), f.topic_key, nullptr), 0);
+
+  // Cold (the topic key derived, then the subkey), then warm (both from the
+  // resolver's cache): each copies both keys onto the stack.
+  for (const std::vector<uint8_t>* envelope : {&first, &second}) {
+    bool opened = false;
+    const std::vector<uint8_t> stack = stack_after_open(opener, *envelope, opened);
+    ASSERT_FALSE(stack.empty()) << "could not run a thread on a stack of ours";
+    ASSERT_TRUE(opened);
+    EXPECT_TRUE(std::count(stack.begin(), stack.end(), kStackFill) > 0) << "the stack was not ours";
+    EXPECT_FALSE(contains(stack, f.topic_key, sizeof f.topic_key)) << "the topic key stayed on the stack";
+    EXPECT_FALSE(contains(stack, subkey, sizeof subkey)) << "the subkey stayed on the stack";
+  }
+  sodium_memzero(subkey, sizeof subkey);
+}
+
+INSTANTIATE_TEST_SUITE_P(PayloadSizes, WipeTest, ::testing::Values(size_t{64}, size_t{16384}));
+
+}  // namespace
+}  // namespace mqseal
