@@ -242,6 +242,41 @@ TEST(SignedSender, ARefusalNamesOnlyAVerifiedSigner) {
   EXPECT_EQ(out.signer, "");
 }
 
+// An envelope that lives in the output buffer is refused before anything is
+// opened: `out`, left from a signed message opened before, names no signer
+// and holds nothing (both overloads).
+TEST(SignedSender, AnEnvelopeInTheOutputBufferLeavesNoSignerBehind) {
+  Fleet f;
+  const std::string topic8 = "plant/plant-8/telemetry";
+  Opened out;
+  auto opened_signed = [&] {
+    expect_ok(f.backend.open(topic8, take(f.sealer8.seal(topic8, std::string_view("21.5"))), Delivery{false, kNow}, out));
+    ASSERT_EQ(out.signer, "plant-8");
+    ASSERT_TRUE(out.sealed);
+  };
+  opened_signed();
+  std::vector<uint8_t> inside = take(f.sealer8.seal(topic8, std::string_view("a longer reading, 22.0 C")));
+  out.payload = inside;  // the next envelope lives in out.payload
+  out.sealed = true;
+  EXPECT_EQ(f.backend.open(topic8, ByteView(out.payload), Delivery{false, kNow}, out).error(), Errc::invalid_argument);
+  EXPECT_TRUE(out.payload.empty());
+  EXPECT_FALSE(out.sealed);
+  EXPECT_FALSE(out.retained);
+  EXPECT_EQ(out.signer, "");
+  EXPECT_EQ(out.signer_key_id, 0u);
+
+  opened_signed();
+  std::vector<uint8_t> buffer = inside;  // the envelope in the caller's own buffer
+  size_t size = 0;
+  EXPECT_EQ(f.backend.open(topic8, ByteView(buffer), Delivery{false, kNow}, buffer.data(), buffer.size(), size, out)
+                .error(),
+            Errc::invalid_argument);
+  EXPECT_TRUE(out.payload.empty());
+  EXPECT_FALSE(out.sealed);
+  EXPECT_EQ(out.signer, "");
+  EXPECT_EQ(out.signer_key_id, 0u);
+}
+
 TEST(SignedSender, AlteredOrMisSizedSignaturesAreRefused) {
   Fleet f;
   const std::string topic = "plant/plant-7/telemetry";

@@ -23,7 +23,10 @@ class Error(Exception):
     Opener.open refused after the signature verified (signed rules, suites 2 and 4:
     "unauthorized_signer", a duplicate, replay or expired message, ...); None for every other
     refusal, a signature that did not verify included (whatever signer the envelope names),
-    and for every other error. The on_refused of mqseal.paho and mqseal.aio gets it so."""
+    and for every other error. The on_refused of mqseal.paho and mqseal.aio gets it so.
+    It names who signed these bytes at some time, not who sent them now: anyone may re-send
+    a signed message, and its refusal (a replay, or unauthorized_signer after a policy
+    change) names its signer; do not act against a device on this alone."""
 
     def __init__(self, message: str, code: str = "", *, signer: Optional[str] = None) -> None:
         super().__init__(message)

@@ -172,7 +172,9 @@ class Opener {
   // after the signature verified (suites 2 and 4: unauthorized_signer, the
   // replay guard's or the replay store's refusals, and in suite 2 a failed
   // AEAD tag); otherwise (no signature checked, or one that did not verify)
-  // they are empty and 0: never a name the envelope merely claims. Its other
+  // they are empty and 0: never a name the envelope merely claims. A named
+  // signer signed these bytes at some time; anyone may re-send them, so a
+  // refusal's signer is not who sent this delivery (docs/SECURITY.md). Its other
   // fields are left as they were. The Result overload returns the error alone.
   // The envelope is never modified, and must not
   // change during the call: it is read twice (tag, then decryption), so copy

@@ -39,6 +39,9 @@ struct RefusedMessage {
   // verified (a suite 2 or 4 rule: unauthorized_signer, replay, expired, ...;
   // Opener::open's Opened::signer on failure); empty otherwise, and always
   // for a signature that did not verify, whatever signer the envelope names.
+  // It says who signed these bytes, at some time, not who sent them now:
+  // anyone can re-send a signed message and have it refused (a replay, or
+  // unauthorized_signer after a policy change) under its signer's name.
   std::string_view signer;
 };
 
