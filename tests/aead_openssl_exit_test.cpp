@@ -142,7 +142,8 @@ int main() {
   }
   if (sodium_init() < 0) return 1;
   // Before OpenSSL's own handler, which it registers at its first use (the
-  // worker's first call): so this one runs after OPENSSL_cleanup.
+  // openssl::usable() just below, which fetches the cipher): so this one
+  // runs after OPENSSL_cleanup.
   if (std::atexit(after_openssl_cleanup) != 0) return 1;
   must(openssl::usable(), "OpenSSL's ChaCha20-Poly1305");
   g_worker = new std::thread([] {
