@@ -244,7 +244,8 @@ TEST(SignedSender, ARefusalNamesOnlyAVerifiedSigner) {
 
 // An envelope that lives in the output buffer is refused before anything is
 // opened: `out`, left from a signed message opened before, names no signer
-// and holds nothing (both overloads).
+// and is not `sealed`, and the buffer, which holds the envelope, is left as
+// it was (both overloads).
 TEST(SignedSender, AnEnvelopeInTheOutputBufferLeavesNoSignerBehind) {
   Fleet f;
   const std::string topic8 = "plant/plant-8/telemetry";
@@ -259,7 +260,7 @@ TEST(SignedSender, AnEnvelopeInTheOutputBufferLeavesNoSignerBehind) {
   out.payload = inside;  // the next envelope lives in out.payload
   out.sealed = true;
   EXPECT_EQ(f.backend.open(topic8, ByteView(out.payload), Delivery{false, kNow}, out).error(), Errc::invalid_argument);
-  EXPECT_TRUE(out.payload.empty());
+  EXPECT_EQ(out.payload, inside);
   EXPECT_FALSE(out.sealed);
   EXPECT_FALSE(out.retained);
   EXPECT_EQ(out.signer, "");
@@ -271,7 +272,7 @@ TEST(SignedSender, AnEnvelopeInTheOutputBufferLeavesNoSignerBehind) {
   EXPECT_EQ(f.backend.open(topic8, ByteView(buffer), Delivery{false, kNow}, buffer.data(), buffer.size(), size, out)
                 .error(),
             Errc::invalid_argument);
-  EXPECT_TRUE(out.payload.empty());
+  EXPECT_EQ(buffer, inside);
   EXPECT_FALSE(out.sealed);
   EXPECT_EQ(out.signer, "");
   EXPECT_EQ(out.signer_key_id, 0u);

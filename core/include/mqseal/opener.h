@@ -167,7 +167,9 @@ class Opener {
   ~Opener();
 
   // Opens into `out`, reusing out.payload's capacity. On failure `out` is
-  // left with an empty payload, `sealed` and `retained` false, and its
+  // left with an empty payload (except when the envelope lives in
+  // out.payload: invalid_argument, and out.payload is left as it is),
+  // `sealed` and `retained` false, and its
   // `signer` and `signer_key_id` name the verified signer if the refusal came
   // after the signature verified (suites 2 and 4: unauthorized_signer, the
   // replay guard's or the replay store's refusals, and in suite 2 a failed

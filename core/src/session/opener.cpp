@@ -77,17 +77,18 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
 
 Status Opener::open_to(std::string_view topic, ByteView envelope, const Delivery& delivery,
                        internal::OutBuffer& payload, Opened& out) {
+  if (internal::overlaps(envelope.data(), envelope.size(), payload.region(), payload.region_size())) {
+    // Refused before anything is read. The buffer holds the caller's
+    // envelope and is left as it is; `out` names nothing of an earlier message.
+    out.sealed = false;
+    out.retained = false;
+    out.signer.clear();
+    out.signer_key_id = 0;
+    return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
+  }
   // A vector payload keeps its size until the end, so that a caller reusing
   // `out` for same-size messages pays no zero-fill; every failure clears it.
-  Status s;
-  if (internal::overlaps(envelope.data(), envelope.size(), payload.region(), payload.region_size())) {
-    // Refused before anything is read: `out` keeps nothing of an earlier message.
-    out.retained = false;
-    out.signer_key_id = 0;
-    s = Error(Errc::invalid_argument, "envelope may not live in the output buffer");
-  } else {
-    s = open_into(topic, envelope, delivery, payload, out);
-  }
+  Status s = open_into(topic, envelope, delivery, payload, out);
   if (!s) {
     payload.clear();
     out.sealed = false;
