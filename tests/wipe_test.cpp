@@ -107,6 +107,7 @@ TEST_P(WipeTest, AnOpenLeavesNeitherTheTopicKeyNorTheSubkeyOnItsStack) {
   // Cold (the topic key derived, then the subkey), then warm (both from the
   // resolver's cache): each copies both keys onto the stack.
   for (const std::vector<uint8_t>* envelope : {&first, &second}) {
+    SCOPED_TRACE(envelope == &first ? "cold open" : "warm open");
     bool opened = false;
     const std::vector<uint8_t> stack = stack_after_open(opener, *envelope, opened);
     ASSERT_FALSE(stack.empty()) << "could not run a thread on a stack of ours";
