@@ -12,7 +12,7 @@
 // What this does not cover: CPU registers. A key may stay in a register after
 // the call that used it, and whatever saves the register file on the stack
 // then writes it there. The program is linked with -z now
-// (tests/CMakeLists.txt; checked below) because lazy binding does exactly
+// (as everything the build links: CMakeLists.txt; checked below) because lazy binding does exactly
 // that: the first call of a function through the program's PLT runs the
 // dynamic linker's _dl_runtime_resolve_xsavec, which saves every vector
 // register on the thread's stack. Linked lazily, the sanitizer build
