@@ -94,17 +94,9 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
 
 Status Opener::open_to(std::string_view topic, ByteView envelope, const Delivery& delivery,
                        internal::OutBuffer& payload, Opened& out) {
-  if (internal::overlaps(envelope.data(), envelope.size(), payload.region(), payload.region_size())) {
-    // Refused before anything is read. The buffer holds the caller's
-    // envelope and is left as it is; `out` names nothing of an earlier message.
-    out.sealed = false;
-    out.retained = false;
-    out.signer.clear();
-    out.signer_key_id = 0;
-    return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
-  }
   // A vector payload keeps its size until the end, so that a caller reusing
-  // `out` for same-size messages pays no zero-fill; every failure clears it.
+  // `out` for same-size messages pays no zero-fill; every failure clears it
+  // (but an envelope inside it, which open_into lets go of untouched).
   Status s = open_into(topic, envelope, delivery, payload, out);
   if (!s) {
     payload.clear();
@@ -122,6 +114,13 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   out.retained = false;
   out.signer.clear();
   out.signer_key_id = 0;
+  if (internal::overlaps(envelope.data(), envelope.size(), payload.region(), payload.region_size())) {
+    // Refused before anything is read; `out` names nothing of an earlier
+    // message (above). The buffer holds the caller's envelope: let go of it,
+    // so that open_to's clear() after the failure leaves it as it is.
+    payload.detach();
+    return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
+  }
   EnvelopeHeader header;  // in place: no copy of it per message
   Status parsed = internal::parse_header_into(envelope, header);
   std::optional<KeyId> wanted;  // none: the rule alone (no key for a bad header)
