@@ -1,8 +1,9 @@
 // paho_subscriber: a service that receives sealed readings with Paho MQTTAsync.
 //   paho_subscriber SERVER_URI KEYRING POLICY FILTER COUNT [REFUSED]
-// Prints each opened message, and each refused one with its reason; exits 0
-// once COUNT messages were opened and REFUSED (default 0) refused, 1 if that
-// does not happen in time.
+// Prints each opened message, and each refused one with its reason (and the
+// signer, when a signature verified before the refusal); exits 0 once COUNT
+// messages were opened and REFUSED (default 0) refused, 1 if that does not
+// happen in time.
 #include <MQTTAsync.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/paho/async.h>
@@ -40,8 +41,13 @@ int on_message(void*, char* topic, int, MQTTAsync_message* message) {
   return 1;
 }
 
+// `refused.signer`: the verified signer when the refusal came after its
+// signature verified (suites 2 and 4: unauthorized_signer, a replay, ...),
+// else empty. It signed these bytes at some time; anyone may re-send them, so
+// it is not who sent this delivery. Before " on ", as `mqseal sub` prints it.
 void on_refused(void*, const mqseal::paho::RefusedMessage& refused) {
-  std::printf("service refused a message on %.*s: %s\n", static_cast<int>(refused.topic.size()),
+  const std::string signer = refused.signer.empty() ? "" : " signer=" + std::string(refused.signer);
+  std::printf("service refused a message%s on %.*s: %s\n", signer.c_str(), static_cast<int>(refused.topic.size()),
               refused.topic.data(), refused.error.message().c_str());
   std::fflush(stdout);
   ++g_refused;

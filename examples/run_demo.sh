@@ -232,12 +232,15 @@ wait "$device8" || fail "device 8 could not publish: $(cat "$work/device8.txt")"
 wait "$signed_service" || fail "the service did not open 3 signed readings and refuse 2: $(cat "$work/signed_service.txt")"
 echo
 echo "stolen device (suite 2: each device signs; plant/{signer}/telemetry lets each publish only under its own level):"
-sed -n 's/^service \(opened\|refused a message\) on /  \1 on /p' "$work/signed_service.txt" \
-  | sed 's/^  refused a message on /  refused on /'
-grep -q '^service refused a message on plant/8/telemetry: the signer is not authorised' "$work/signed_service.txt" \
-  || fail "device 7's forged plant/8 reading was not refused as unauthorised"
+sed -n 's/^service \(opened\|refused a message\)\( signer=[^ ]*\)\? on /  \1\2 on /p' "$work/signed_service.txt" \
+  | sed 's/^  refused a message\( signer=[^ ]*\)\? on /  refused\1 on /'
+# Its signature verified: the refusal names device 7's key, which signed it
+# (not who sent it: anyone can re-send a signed message).
+grep -q '^service refused a message signer=7 on plant/8/telemetry: the signer is not authorised' \
+  "$work/signed_service.txt" || fail "device 7's forged plant/8 reading was not refused as unauthorised, signed by 7"
+# Its signature does not verify (the header was changed): no signer named.
 grep -q '^service refused a message on plant/8/telemetry: authentication failed' "$work/signed_service.txt" \
-  || fail "the forged high sequence number was not refused"
+  || fail "the forged high sequence number was not refused, or named a signer"
 [ "$(sed -n '$p' <(grep '^service opened on plant/8' "$work/signed_service.txt"))" = \
   "service opened on plant/8/telemetry: temperature=18.3 C" ] || fail "plant/8's next reading was not accepted"
 grep -q '^service opened on plant/7/telemetry: temperature=20.1 C' "$work/signed_service.txt" \

@@ -611,7 +611,8 @@ TEST(Recipient, AnOpenRacingSetKeyringLeavesNoSessionOfTheOldKeyringInTheCache) 
   auto new_keys = backend_keys(0xb2);  // kBackendKey again, another secret
   Opener opener = take(Opener::create(report_policy(), old_keys));
   bool rotated = false;
-  internal::OpenerProbe::set_before_session_commit(opener, [&] {
+  internal::ScopedSessionCommitProbe probe([&](Opener& opening) {
+    if (&opening != &opener) return;
     if (!rotated) opener.set_keyring(new_keys);  // lands between the derivation and the commit
     rotated = true;
   });
@@ -884,7 +885,8 @@ TEST(SignedSealed, AnOpenRacingSetKeyringLeavesNoSessionOfTheOldKeyringInTheCach
   auto rotated_keys = backend_keys(0xb2);  // kBackendKey again, another secret
   expect_ok(rotated_keys->add_trusted_signer("plant-7", kDevice7Sign, ByteView(take(s.device7->public_key(kDevice7Sign)))));
   bool rotated = false;
-  internal::OpenerProbe::set_before_session_commit(s.opener, [&] {
+  internal::ScopedSessionCommitProbe probe([&](Opener& opening) {
+    if (&opening != &s.opener) return;
     if (!rotated) s.opener.set_keyring(rotated_keys);
     rotated = true;
   });

@@ -125,7 +125,6 @@ namespace mqseal {
 namespace internal {
 class OutBuffer;
 struct RecipientOpening;  // core/src/session/recipient_session.h
-struct OpenerProbe;       // tests only: core/src/session/opener_probe.h
 }  // namespace internal
 
 // What the transport says about a message; none of it is authenticated.
@@ -230,7 +229,6 @@ class Opener {
                             EnvelopeHeader& header, internal::RecipientOpening& keys,
                             internal::OutBuffer& payload, Opened& out);
   std::unique_ptr<Impl> impl_;
-  friend struct internal::OpenerProbe;
 };
 
 }  // namespace mqseal

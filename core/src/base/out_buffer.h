@@ -92,6 +92,16 @@ class OutBuffer {
     if (capacity_ != 0) sodium_memzero(data_, capacity_);
     size_ = 0;
   }
+  // For an input found in region(): that memory is the caller's input, not an
+  // output. Lets go of it, so that no later call (clear() after the failure
+  // included) writes, empties or zeroes it; size() and needed() are 0.
+  void detach() noexcept {
+    vector_ = nullptr;
+    data_ = nullptr;
+    capacity_ = 0;
+    size_ = 0;
+    needed_ = 0;
+  }
 
  private:
   std::vector<uint8_t>* vector_ = nullptr;

@@ -3,8 +3,8 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
-#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -20,14 +20,31 @@
 
 namespace mqseal {
 
+namespace {
+
+// Tests only (session/opener_probe.h): null in a program that sets none. One
+// load (acquire: a plain load on x86-64) and a branch per suite 3 or 4 open
+// that reaches its session's commit; no per-Opener state.
+std::atomic<const internal::SessionCommitProbe*> g_session_commit_probe{nullptr};
+
+void before_session_commit(Opener& opener) {
+  if (const internal::SessionCommitProbe* probe = g_session_commit_probe.load(std::memory_order_acquire)) {
+    probe->run(probe->context, opener);
+  }
+}
+
+}  // namespace
+
+void internal::set_session_commit_probe(const SessionCommitProbe* probe) noexcept {
+  g_session_commit_probe.store(probe, std::memory_order_release);
+}
+
 struct Opener::Impl {
   std::mutex mutex;  // guards the resolver; the replay guard locks itself
   internal::TopicKeyResolver resolver;
   ReplayGuard guard;
   std::unique_ptr<internal::SharedReplay> shared;  // null: the guard alone
   internal::RecipientSessionCache sessions;  // suite 3; guarded by `mutex`
-  // Tests only (internal::OpenerProbe): runs before a session's commit. Empty.
-  std::function<void()> before_session_commit;
 
   Impl(internal::TopicKeyResolver r, ReplayGuard g, internal::RecipientSessionCache c)
       : resolver(std::move(r)), guard(std::move(g)), sessions(std::move(c)) {}
@@ -77,17 +94,9 @@ Status Opener::open(std::string_view topic, ByteView envelope, const Delivery& d
 
 Status Opener::open_to(std::string_view topic, ByteView envelope, const Delivery& delivery,
                        internal::OutBuffer& payload, Opened& out) {
-  if (internal::overlaps(envelope.data(), envelope.size(), payload.region(), payload.region_size())) {
-    // Refused before anything is read. The buffer holds the caller's
-    // envelope and is left as it is; `out` names nothing of an earlier message.
-    out.sealed = false;
-    out.retained = false;
-    out.signer.clear();
-    out.signer_key_id = 0;
-    return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
-  }
   // A vector payload keeps its size until the end, so that a caller reusing
-  // `out` for same-size messages pays no zero-fill; every failure clears it.
+  // `out` for same-size messages pays no zero-fill; every failure clears it
+  // (but an envelope inside it, which open_into lets go of untouched).
   Status s = open_into(topic, envelope, delivery, payload, out);
   if (!s) {
     payload.clear();
@@ -105,6 +114,13 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   out.retained = false;
   out.signer.clear();
   out.signer_key_id = 0;
+  if (internal::overlaps(envelope.data(), envelope.size(), payload.region(), payload.region_size())) {
+    // Refused before anything is read; `out` names nothing of an earlier
+    // message (above). The buffer holds the caller's envelope: let go of it,
+    // so that open_to's clear() after the failure leaves it as it is.
+    payload.detach();
+    return Error(Errc::invalid_argument, "envelope may not live in the output buffer");
+  }
   EnvelopeHeader header;  // in place: no copy of it per message
   Status parsed = internal::parse_header_into(envelope, header);
   std::optional<KeyId> wanted;  // none: the rule alone (no key for a bad header)
@@ -158,7 +174,7 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     // Derive (or take from the cache), verify and decrypt; only then may the
     // session's keys enter the cache (docs/SPEC.md, section 4b).
     if (Status s = internal::RecipientSessionCache::open(topic, envelope, header, *recipient, payload); !s) return s;
-    if (impl_->before_session_commit) impl_->before_session_commit();
+    before_session_commit(*this);
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->sessions.commit(header, topic, *recipient);
   } else if (header.suite == kSuiteSignedSealed) {
@@ -245,7 +261,7 @@ Status Opener::open_signed_sealed(const TopicRule& rule, std::string_view topic,
   if (s && !signer_authorized(rule, topic, out.signer)) s = Errc::unauthorized_signer;
   if (s) s = payload.assign(ByteView(inner.data() + kSignedSealedInnerSize, inner.size() - kSignedSealedInnerSize));
   if (!s) return s;  // nothing that failed enters the cache: any holder of R passes the AEAD
-  if (impl_->before_session_commit) impl_->before_session_commit();
+  before_session_commit(*this);
   std::lock_guard<std::mutex> lock(impl_->mutex);
   impl_->sessions.commit(header, topic, keys);
   return {};
@@ -278,9 +294,6 @@ size_t Opener::recipient_sessions() const {
 
 const ReplayGuard& Opener::replay_guard() const noexcept { return impl_->guard; }
 
-void internal::OpenerProbe::set_before_session_commit(Opener& opener, std::function<void()> between) {
-  opener.impl_->before_session_commit = std::move(between);
-}
 bool Opener::shares_replay_state() const noexcept { return impl_->shared != nullptr; }
 
 }  // namespace mqseal
