@@ -177,6 +177,48 @@ void BM_OpenFirstMessage(benchmark::State& state) {
   }
 }
 
+// The memory this process has locked (VmLck in /proc/self/status), in KiB;
+// -1 where there is no such line.
+double locked_kib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  double kib = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "VmLck: %lf kB", &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib;
+}
+
+// Making and destroying a receiver (an Opener with the default options) or a
+// sender (a Sealer): the cost a subscriber or publisher pays once, mostly its
+// guarded caches. `locked_kib`: the memory one of them, fresh, keeps locked
+// against swapping (VmLck before and after making one; 0 where mlock is
+// refused, e.g. under a low RLIMIT_MEMLOCK without CAP_IPC_LOCK).
+template <typename Make>
+void make_loop(benchmark::State& state, Make&& make) {
+  {
+    const double before = locked_kib();
+    auto one = make();
+    state.counters["locked_kib"] = locked_kib() - before;
+  }
+  for (auto _ : state) {
+    auto made = make();
+    benchmark::DoNotOptimize(&made);
+  }
+}
+
+void BM_MakeOpener(benchmark::State& state) {
+  World w;
+  make_loop(state, [&] { return must(mqseal::Opener::create(w.policy, w.keys)); });
+}
+
+void BM_MakeSealer(benchmark::State& state) {
+  World w;
+  make_loop(state, [&] { return must(mqseal::Sealer::create(w.policy, w.keys)); });
+}
+
 // Suite 2 (signed sender): one device's keyring, a signed rule that lists it,
 // and the same keyring on the receiving side (it verifies with the public
 // half of its own signing key pair).
@@ -821,6 +863,8 @@ BENCHMARK(BM_Seal)->MQSEAL_SIZES;
 BENCHMARK(BM_SealRotatingTopics)->Arg(64);
 BENCHMARK(BM_Open)->MQSEAL_SIZES;
 BENCHMARK(BM_OpenFirstMessage)->Arg(64)->Arg(16384);
+BENCHMARK(BM_MakeOpener);
+BENCHMARK(BM_MakeSealer);
 BENCHMARK(BM_SealIntoCallerMemory)->Arg(64)->Arg(16384)->Arg(65536);
 BENCHMARK(BM_OpenIntoCallerMemory)->Arg(64)->Arg(16384)->Arg(65536);
 BENCHMARK(BM_OpenMemoryStore)->Arg(64);
