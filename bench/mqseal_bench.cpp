@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "base/locked_memory.h"
 #include "crypto/aead.h"
 
 namespace {
@@ -177,20 +178,6 @@ void BM_OpenFirstMessage(benchmark::State& state) {
   }
 }
 
-// The memory this process has locked (VmLck in /proc/self/status), in KiB;
-// -1 where there is no such line.
-double locked_kib() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return -1;
-  char line[256];
-  double kib = -1;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::sscanf(line, "VmLck: %lf kB", &kib) == 1) break;
-  }
-  std::fclose(f);
-  return kib;
-}
-
 // Making and destroying a receiver (an Opener with the default options) or a
 // sender (a Sealer): the cost a subscriber or publisher pays once, mostly its
 // guarded caches. `locked_kib`: the memory one of them, fresh, keeps locked
@@ -199,9 +186,9 @@ double locked_kib() {
 template <typename Make>
 void make_loop(benchmark::State& state, Make&& make) {
   {
-    const double before = locked_kib();
+    const long before = mqseal::internal::locked_kib();
     auto one = make();
-    state.counters["locked_kib"] = locked_kib() - before;
+    state.counters["locked_kib"] = static_cast<double>(mqseal::internal::locked_kib() - before);
   }
   for (auto _ : state) {
     auto made = make();

@@ -22,13 +22,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "base/locked_memory.h"
 #include "crypto/aead.h"
 #include "crypto/x25519.h"
 #include "session/recipient_session.h"
@@ -693,19 +693,6 @@ constexpr size_t kOnePage = 4096;
 
 std::string nth_topic(size_t i) { return "plant/" + std::to_string(i) + "/telemetry"; }
 
-// The memory this process has locked (VmLck), in kB; -1 without the line.
-long locked_kb() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return -1;
-  char line[256];
-  long kb = -1;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::sscanf(line, "VmLck: %ld kB", &kb) == 1) break;
-  }
-  std::fclose(f);
-  return kb;
-}
-
 // A receiver or sender that has used no topic yet locks one page for its
 // topic keys (the first region of its cache), and an Opener nothing for
 // suite 3's sessions; before the caches grew on demand, a fresh Opener with
@@ -714,13 +701,13 @@ long locked_kb() {
 TEST(GuardedCache, AFreshOpenerOrSealerLocksOnePageNotItsWholeCache) {
   std::shared_ptr<Keyring> k = keys();
   { Opener warm = make_opener(k); }  // libsodium started, its own pages locked
-  const long before = locked_kb();
+  const long before = internal::locked_kib();
   if (before < 0) GTEST_SKIP() << "no VmLck in /proc/self/status";
   Opener opener = make_opener(k);
-  const long with_opener = locked_kb();
+  const long with_opener = internal::locked_kib();
   EXPECT_LE(with_opener - before, static_cast<long>(kOnePage / 1024)) << "kB locked by a fresh Opener";
   Sealer sealer = make_sealer(k);
-  EXPECT_LE(locked_kb() - with_opener, static_cast<long>(kOnePage / 1024)) << "kB locked by a fresh Sealer";
+  EXPECT_LE(internal::locked_kib() - with_opener, static_cast<long>(kOnePage / 1024)) << "kB locked by a fresh Sealer";
 }
 
 // The same in guarded bytes, whether or not mlock is allowed: the first
@@ -738,6 +725,26 @@ TEST(GuardedCache, AFreshCacheAllocatesOnePageOfGuardedMemory) {
   EXPECT_EQ(sessions.guarded_bytes(), 0u);
 }
 
+// Resolves `topic` under kFirst for `sender` into `at`: true, with the
+// subkey in `found`, when one is kept for them; otherwise checks that the
+// topic key given is `key`'s derived key for the topic.
+bool resolve_checked(internal::TopicKeyResolver& r, const Key& key, const std::string& topic, const SenderId& sender,
+                     internal::ResolvedTopic& at, uint8_t found[kKeySize]) {
+  bool found_subkey = false;
+  EXPECT_TRUE(r.resolve(topic, kFirst, &sender, at, found, found_subkey).ok()) << topic;
+  if (found_subkey) return true;
+  uint8_t expected[kKeySize];
+  expect_ok(hazmat::derive_topic_key(key, topic, expected));
+  EXPECT_EQ(0, std::memcmp(at.key, expected, kKeySize)) << topic;
+  return false;
+}
+
+// Topic i's subkey in these tests: bytes no other topic's has.
+void subkey_of(size_t i, uint8_t out[kKeySize]) {
+  std::memset(out, static_cast<int>(i & 0xff), kKeySize);
+  out[0] = static_cast<uint8_t>(i >> 8);
+}
+
 // Filling a cache of 100 topics crosses two region boundaries (21, then 42
 // more, then the 37 the bound leaves): every topic's key is its derived key,
 // every kept subkey is found again for its own topic after the growth, and
@@ -746,26 +753,18 @@ TEST(GuardedCache, AFreshCacheAllocatesOnePageOfGuardedMemory) {
 // a cache allocated whole did.
 TEST(GuardedCache, KeysAndSubkeysStayRightAcrossGrowthUpToTheBound) {
   constexpr size_t kCapacity = 100;
-  std::shared_ptr<Keyring> k = keys();
   internal::TopicKeyResolver r =
-      take(internal::TopicKeyResolver::create(policy(), k, kCapacity, internal::kMaxSubkeysPerKey));
+      take(internal::TopicKeyResolver::create(policy(), keys(), kCapacity, internal::kMaxSubkeysPerKey));
   const Key key = fixed_key(0x11);
   SenderId sender{};
   sender.fill(0x5e);
-  auto subkey_of = [](size_t i, uint8_t out[kKeySize]) {
-    std::memset(out, static_cast<int>(i & 0xff), kKeySize);
-    out[0] = static_cast<uint8_t>(i >> 8);
-  };
+  internal::ResolvedTopic at;
+  uint8_t found[kKeySize] = {};
+  uint8_t subkey[kKeySize];
   size_t last_bytes = r.guarded_bytes();
   size_t growths = 0;
   for (size_t i = 0; i < kCapacity; ++i) {
-    SCOPED_TRACE(nth_topic(i));
-    internal::ResolvedTopic at;
-    ASSERT_TRUE(r.resolve(nth_topic(i), kFirst, at).ok());
-    uint8_t expected[kKeySize];
-    expect_ok(hazmat::derive_topic_key(key, nth_topic(i), expected));
-    EXPECT_EQ(0, std::memcmp(at.key, expected, kKeySize));
-    uint8_t subkey[kKeySize];
+    ASSERT_FALSE(resolve_checked(r, key, nth_topic(i), sender, at, found));
     subkey_of(i, subkey);
     r.store_subkey(at, sender, subkey);
     if (r.guarded_bytes() != last_bytes) ++growths;
@@ -774,31 +773,16 @@ TEST(GuardedCache, KeysAndSubkeysStayRightAcrossGrowthUpToTheBound) {
   EXPECT_EQ(growths, 2u);
   EXPECT_EQ(r.guarded_bytes(), kCapacity * kOpenerSlot);
   for (size_t i = 0; i < kCapacity; ++i) {  // all still held, in their own slots
-    SCOPED_TRACE(nth_topic(i));
-    internal::ResolvedTopic at;
-    uint8_t found[kKeySize] = {};
-    bool found_subkey = false;
-    ASSERT_TRUE(r.resolve(nth_topic(i), kFirst, &sender, at, found, found_subkey).ok());
-    ASSERT_TRUE(found_subkey);
-    uint8_t subkey[kKeySize];
+    ASSERT_TRUE(resolve_checked(r, key, nth_topic(i), sender, at, found)) << nth_topic(i);
     subkey_of(i, subkey);
-    EXPECT_EQ(0, std::memcmp(found, subkey, kKeySize));
+    EXPECT_EQ(0, std::memcmp(found, subkey, kKeySize)) << nth_topic(i);
   }
   // Past the bound: topic 0 is the least recently used (the loop above
   // touched 0 to 99 in order) and goes; no more guarded memory.
-  internal::ResolvedTopic at;
-  uint8_t found[kKeySize] = {};
-  bool found_subkey = false;
-  ASSERT_TRUE(r.resolve(nth_topic(kCapacity), kFirst, &sender, at, found, found_subkey).ok());
-  EXPECT_FALSE(found_subkey);
-  uint8_t expected[kKeySize];
-  expect_ok(hazmat::derive_topic_key(key, nth_topic(kCapacity), expected));
-  EXPECT_EQ(0, std::memcmp(at.key, expected, kKeySize));
+  EXPECT_FALSE(resolve_checked(r, key, nth_topic(kCapacity), sender, at, found));
   EXPECT_EQ(r.guarded_bytes(), kCapacity * kOpenerSlot);
-  ASSERT_TRUE(r.resolve(nth_topic(0), kFirst, &sender, at, found, found_subkey).ok());
-  EXPECT_FALSE(found_subkey) << "topic 0 was evicted with its subkey";
-  ASSERT_TRUE(r.resolve(nth_topic(50), kFirst, &sender, at, found, found_subkey).ok());
-  EXPECT_TRUE(found_subkey);
+  EXPECT_FALSE(resolve_checked(r, key, nth_topic(0), sender, at, found)) << "topic 0 was evicted with its subkey";
+  EXPECT_TRUE(resolve_checked(r, key, nth_topic(50), sender, at, found));
   EXPECT_EQ(r.guarded_bytes(), kCapacity * kOpenerSlot);
 }
 
@@ -807,31 +791,22 @@ TEST(GuardedCache, KeysAndSubkeysStayRightAcrossGrowthUpToTheBound) {
 // keyring is found.
 TEST(GuardedCache, ANewKeyringWipesEveryRegionAndReusesIt) {
   constexpr size_t kTopics = 70;  // three regions
-  std::shared_ptr<Keyring> k = keys();
   internal::TopicKeyResolver r =
-      take(internal::TopicKeyResolver::create(policy(), k, kDefaultTopicCacheCapacity, internal::kMaxSubkeysPerKey));
+      take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity, internal::kMaxSubkeysPerKey));
   SenderId sender{};
   sender.fill(0x5e);
+  internal::ResolvedTopic at;
+  uint8_t found[kKeySize] = {};
   uint8_t subkey[kKeySize];
-  std::memset(subkey, 0xab, sizeof subkey);
   for (size_t i = 0; i < kTopics; ++i) {
-    internal::ResolvedTopic at;
-    ASSERT_TRUE(r.resolve(nth_topic(i), kFirst, at).ok());
+    ASSERT_FALSE(resolve_checked(r, fixed_key(0x11), nth_topic(i), sender, at, found));
+    subkey_of(i, subkey);
     r.store_subkey(at, sender, subkey);
   }
   const size_t grown = r.guarded_bytes();
   r.set_keyring(keys(1, 0x21));
-  const Key new_key = fixed_key(0x21);
   for (size_t i = 0; i < kTopics; ++i) {
-    SCOPED_TRACE(nth_topic(i));
-    internal::ResolvedTopic at;
-    uint8_t found[kKeySize] = {};
-    bool found_subkey = false;
-    ASSERT_TRUE(r.resolve(nth_topic(i), kFirst, &sender, at, found, found_subkey).ok());
-    EXPECT_FALSE(found_subkey);
-    uint8_t expected[kKeySize];
-    expect_ok(hazmat::derive_topic_key(new_key, nth_topic(i), expected));
-    EXPECT_EQ(0, std::memcmp(at.key, expected, kKeySize));
+    EXPECT_FALSE(resolve_checked(r, fixed_key(0x21), nth_topic(i), sender, at, found)) << nth_topic(i);
   }
   EXPECT_EQ(r.guarded_bytes(), grown);
 }
