@@ -275,6 +275,89 @@ TEST(Recipient, CacheEvictionCostsTheSameWhateverItsCapacity) {
   }
 }
 
+// The session cache's guarded memory grows with its entries
+// (base/secret_arena.h, SecretTable): none when made, one page (42 entries
+// of 96 bytes) at the first commit, then the 8 more a bound of 50 leaves;
+// every entry's keys are its own after the growth, and at the bound the
+// least recently used entry goes, with no more memory.
+TEST(Recipient, CacheMemoryGrowsWithItsEntriesUpToTheBound) {
+  constexpr uint32_t kCapacity = 50;
+  constexpr size_t kEntry = 3 * kKeySize;
+  internal::RecipientSessionCache cache = take(internal::RecipientSessionCache::create(kCapacity));
+  EXPECT_EQ(cache.guarded_bytes(), 0u);
+  std::shared_ptr<Keyring> backend = backend_keys();
+  const TopicPolicy policy = report_policy();
+  const TopicRule* rule = take(policy.resolve(kTopic));
+  auto header_of = [](uint32_t i) {
+    EnvelopeHeader h;
+    h.key_id = kBackendKey;
+    std::memcpy(h.ephemeral.data(), &i, sizeof i);
+    h.sender.fill(static_cast<uint8_t>(i));
+    return h;
+  };
+  for (uint32_t i = 0; i <= kCapacity; ++i) {
+    internal::RecipientOpening keys;
+    keys.have_subkey = true;
+    std::memset(keys.keys.session_key, static_cast<int>(i), kKeySize);
+    std::memset(keys.keys.topic_key, static_cast<int>(i + 100), kKeySize);
+    std::memset(keys.keys.subkey, static_cast<int>(i + 200), kKeySize);
+    cache.commit(header_of(i), kTopic, keys);
+    if (i == 0) {
+      EXPECT_EQ(cache.guarded_bytes(), (internal::SecretTable::kOnePageBytes / kEntry) * kEntry);
+    }
+  }
+  EXPECT_EQ(cache.guarded_bytes(), kCapacity * kEntry);
+  EXPECT_EQ(cache.size(), kCapacity);
+  EXPECT_FALSE(cache.contains(header_of(0))) << "the least recently used went at the bound";
+  for (uint32_t i = 1; i <= kCapacity; ++i) {
+    SCOPED_TRACE(i);
+    internal::RecipientOpening out;
+    ASSERT_TRUE(cache.prepare(*backend, *rule, kTopic, header_of(i), out).ok());
+    ASSERT_TRUE(out.cached);
+    ASSERT_TRUE(out.have_subkey);
+    const std::vector<uint8_t> session(kKeySize, static_cast<uint8_t>(i));
+    const std::vector<uint8_t> topic_key(kKeySize, static_cast<uint8_t>(i + 100));
+    const std::vector<uint8_t> subkey(kKeySize, static_cast<uint8_t>(i + 200));
+    EXPECT_EQ(0, std::memcmp(out.keys.session_key, session.data(), kKeySize));
+    EXPECT_EQ(0, std::memcmp(out.keys.topic_key, topic_key.data(), kKeySize));
+    EXPECT_EQ(0, std::memcmp(out.keys.subkey, subkey.data(), kKeySize));
+  }
+  cache.clear();  // set_keyring: every entry wiped, the memory kept for the next ones
+  EXPECT_EQ(cache.size(), 0u);
+  for (uint32_t i = 0; i < kCapacity; ++i) {
+    internal::RecipientOpening keys;  // of the new generation (prepare() says which)
+    ASSERT_TRUE(cache.prepare(*backend, *rule, kTopic, header_of(i), keys).ok());
+    cache.commit(header_of(i), kTopic, keys);
+  }
+  EXPECT_EQ(cache.size(), kCapacity);
+  EXPECT_TRUE(cache.contains(header_of(0)));
+  EXPECT_EQ(cache.guarded_bytes(), kCapacity * kEntry);
+}
+
+// Through the Opener: more suite 3 sessions than the first region holds,
+// each opened again after all of them (from the cache), every message opens.
+TEST(Recipient, SessionsBeyondTheFirstRegionOpenFromTheCache) {
+  auto backend = backend_keys();
+  auto device = device_keys(*backend);
+  Opener opener = take(Opener::create(report_policy(), backend));
+  constexpr int kSessions = 60;
+  std::vector<Sealer> sealers;
+  std::vector<EnvelopeHeader> headers;
+  for (int i = 0; i < kSessions; ++i) {
+    sealers.push_back(take(Sealer::create(report_policy(), device, at_now())));
+    const std::vector<uint8_t> env = take(sealers.back().seal(kTopic, bytes_of("first")));
+    headers.push_back(take(parse_header(env)));
+    ASSERT_TRUE(opener.open(kTopic, env, Delivery{false, kNow})) << i;
+  }
+  EXPECT_EQ(opener.recipient_sessions(), static_cast<size_t>(kSessions));
+  for (int i = 0; i < kSessions; ++i) {
+    EXPECT_TRUE(opener.recipient_session_cached(kBackendKey, headers[i].ephemeral)) << i;
+    Result<Opened> again = opener.open(kTopic, take(sealers[i].seal(kTopic, bytes_of("again"))), Delivery{false, kNow});
+    ASSERT_TRUE(again) << i;
+    EXPECT_EQ(again->payload, bytes_of("again"));
+  }
+}
+
 TEST(Recipient, ConcurrentSessionsOpenWhileTheCacheChurns) {
   auto backend = backend_keys();
   auto device = device_keys(*backend);

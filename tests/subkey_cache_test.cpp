@@ -24,9 +24,11 @@
 #include <atomic>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include "base/locked_memory.h"
 #include "crypto/aead.h"
 #include "crypto/x25519.h"
 #include "session/recipient_session.h"
@@ -681,6 +683,204 @@ TEST(SubkeyCache, ResolvingWithAKeptSubkeyLeavesTheTopicKeyInItsCache) {
   EXPECT_FALSE(found_subkey);
   EXPECT_EQ(rule_only.key_id, 0u);
   EXPECT_NE(rule_only.rule, nullptr);
+}
+
+// ---- the guarded caches grow on demand (base/secret_arena.h, SecretTable) ----
+
+constexpr size_t kOpenerSlot = internal::kKeysPerTopic * (1 + internal::kMaxSubkeysPerKey) * kKeySize;  // 192
+constexpr size_t kSealerSlot = internal::kKeysPerTopic * 2 * kKeySize;                                  // 128
+constexpr size_t kOnePage = 4096;
+
+std::string nth_topic(size_t i) { return "plant/" + std::to_string(i) + "/telemetry"; }
+
+// A receiver or sender that has used no topic yet locks one page for its
+// topic keys (the first region of its cache), and an Opener nothing for
+// suite 3's sessions; before the caches grew on demand, a fresh Opener with
+// the default 1 024 topics locked 296 kB and a Sealer 132 kB. (Where mlock
+// is refused, nothing is locked and this says nothing.)
+TEST(GuardedCache, AFreshOpenerOrSealerLocksOnePageNotItsWholeCache) {
+  std::shared_ptr<Keyring> k = keys();
+  { Opener warm = make_opener(k); }  // libsodium started, its own pages locked
+  const long before = internal::locked_kib();
+  if (before < 0) GTEST_SKIP() << "no VmLck in /proc/self/status";
+  Opener opener = make_opener(k);
+  const long with_opener = internal::locked_kib();
+  EXPECT_LE(with_opener - before, static_cast<long>(kOnePage / 1024)) << "kB locked by a fresh Opener";
+  Sealer sealer = make_sealer(k);
+  EXPECT_LE(internal::locked_kib() - with_opener, static_cast<long>(kOnePage / 1024)) << "kB locked by a fresh Sealer";
+}
+
+// The same in guarded bytes, whether or not mlock is allowed: the first
+// region holds what fits in one page (21 topics of an Opener, 31 of a
+// Sealer); the suite 3 session cache allocates nothing until its first entry.
+TEST(GuardedCache, AFreshCacheAllocatesOnePageOfGuardedMemory) {
+  internal::TopicKeyResolver opening =
+      take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity, internal::kMaxSubkeysPerKey));
+  EXPECT_EQ(opening.guarded_bytes(), internal::SecretTable::kOnePageBytes / kOpenerSlot * kOpenerSlot);
+  internal::TopicKeyResolver sealing =
+      take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity));
+  EXPECT_EQ(sealing.guarded_bytes(), internal::SecretTable::kOnePageBytes / kSealerSlot * kSealerSlot);
+  internal::RecipientSessionCache sessions =
+      take(internal::RecipientSessionCache::create(kDefaultRecipientSessionCapacity));
+  EXPECT_EQ(sessions.guarded_bytes(), 0u);
+}
+
+// Resolves `topic` under kFirst for `sender` into `at`: true, with the
+// subkey in `found`, when one is kept for them; otherwise checks that the
+// topic key given is `key`'s derived key for the topic.
+bool resolve_checked(internal::TopicKeyResolver& r, const Key& key, const std::string& topic, const SenderId& sender,
+                     internal::ResolvedTopic& at, uint8_t found[kKeySize]) {
+  bool found_subkey = false;
+  EXPECT_TRUE(r.resolve(topic, kFirst, &sender, at, found, found_subkey).ok()) << topic;
+  if (found_subkey) return true;
+  uint8_t expected[kKeySize];
+  expect_ok(hazmat::derive_topic_key(key, topic, expected));
+  EXPECT_EQ(0, std::memcmp(at.key, expected, kKeySize)) << topic;
+  return false;
+}
+
+// Topic i's subkey in these tests: bytes no other topic's has.
+void subkey_of(size_t i, uint8_t out[kKeySize]) {
+  std::memset(out, static_cast<int>(i & 0xff), kKeySize);
+  out[0] = static_cast<uint8_t>(i >> 8);
+}
+
+// Filling a cache of 100 topics crosses two region boundaries (21, then 42
+// more, then the 37 the bound leaves): every topic's key is its derived key,
+// every kept subkey is found again for its own topic after the growth, and
+// at the bound the cache holds exactly 100 slots; the 101st topic takes the
+// least recently used one's slot (its subkey is gone, the others stay), as
+// a cache allocated whole did.
+TEST(GuardedCache, KeysAndSubkeysStayRightAcrossGrowthUpToTheBound) {
+  constexpr size_t kCapacity = 100;
+  internal::TopicKeyResolver r =
+      take(internal::TopicKeyResolver::create(policy(), keys(), kCapacity, internal::kMaxSubkeysPerKey));
+  const Key key = fixed_key(0x11);
+  SenderId sender{};
+  sender.fill(0x5e);
+  internal::ResolvedTopic at;
+  uint8_t found[kKeySize] = {};
+  uint8_t subkey[kKeySize];
+  size_t last_bytes = r.guarded_bytes();
+  size_t growths = 0;
+  for (size_t i = 0; i < kCapacity; ++i) {
+    ASSERT_FALSE(resolve_checked(r, key, nth_topic(i), sender, at, found));
+    subkey_of(i, subkey);
+    r.store_subkey(at, sender, subkey);
+    if (r.guarded_bytes() != last_bytes) ++growths;
+    last_bytes = r.guarded_bytes();
+  }
+  EXPECT_EQ(growths, 2u);
+  EXPECT_EQ(r.guarded_bytes(), kCapacity * kOpenerSlot);
+  for (size_t i = 0; i < kCapacity; ++i) {  // all still held, in their own slots
+    ASSERT_TRUE(resolve_checked(r, key, nth_topic(i), sender, at, found)) << nth_topic(i);
+    subkey_of(i, subkey);
+    EXPECT_EQ(0, std::memcmp(found, subkey, kKeySize)) << nth_topic(i);
+  }
+  // Past the bound: topic 0 is the least recently used (the loop above
+  // touched 0 to 99 in order) and goes; no more guarded memory.
+  EXPECT_FALSE(resolve_checked(r, key, nth_topic(kCapacity), sender, at, found));
+  EXPECT_EQ(r.guarded_bytes(), kCapacity * kOpenerSlot);
+  EXPECT_FALSE(resolve_checked(r, key, nth_topic(0), sender, at, found)) << "topic 0 was evicted with its subkey";
+  EXPECT_TRUE(resolve_checked(r, key, nth_topic(50), sender, at, found));
+  EXPECT_EQ(r.guarded_bytes(), kCapacity * kOpenerSlot);
+}
+
+// A new keyring (set_keyring) wipes every slot of every region and keeps
+// them: the next topics reuse them, no new region, and nothing of the old
+// keyring is found.
+TEST(GuardedCache, ANewKeyringWipesEveryRegionAndReusesIt) {
+  constexpr size_t kTopics = 70;  // three regions
+  internal::TopicKeyResolver r =
+      take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity, internal::kMaxSubkeysPerKey));
+  SenderId sender{};
+  sender.fill(0x5e);
+  internal::ResolvedTopic at;
+  uint8_t found[kKeySize] = {};
+  uint8_t subkey[kKeySize];
+  for (size_t i = 0; i < kTopics; ++i) {
+    ASSERT_FALSE(resolve_checked(r, fixed_key(0x11), nth_topic(i), sender, at, found));
+    subkey_of(i, subkey);
+    r.store_subkey(at, sender, subkey);
+  }
+  const size_t grown = r.guarded_bytes();
+  r.set_keyring(keys(1, 0x21));
+  for (size_t i = 0; i < kTopics; ++i) {
+    EXPECT_FALSE(resolve_checked(r, fixed_key(0x21), nth_topic(i), sender, at, found)) << nth_topic(i);
+  }
+  EXPECT_EQ(r.guarded_bytes(), grown);
+}
+
+// The table's own wipe reaches every region, not only the last one.
+TEST(GuardedCache, ATablesWipeZeroesEverySlotOfEveryRegion) {
+  internal::SecretTable table(kOpenerSlot, 200);
+  for (size_t i = 0; i < 150; ++i) {
+    ASSERT_TRUE(table.grow().ok());
+    std::memset(table[i], 0xff, kOpenerSlot);
+  }
+  table.wipe();
+  const std::vector<uint8_t> zero(kOpenerSlot, 0);
+  for (size_t i = 0; i < table.size(); ++i) EXPECT_EQ(0, std::memcmp(table[i], zero.data(), kOpenerSlot)) << i;
+  while (table.size() < table.max_slots()) ASSERT_TRUE(table.grow().ok());
+  EXPECT_FALSE(table.grow().ok()) << "past max_slots";
+  EXPECT_EQ(table.bytes(), 200 * kOpenerSlot);
+}
+
+// Through the public API, on the default bound: a Sealer and an Opener on
+// more topics than kDefaultTopicCacheCapacity (every region, then
+// eviction), then the first topics again: every message opens.
+TEST(GuardedCache, SealersAndOpenersOnMoreTopicsThanTheBoundOpenEveryMessage) {
+  std::shared_ptr<Keyring> k = keys();
+  Sealer sealer = make_sealer(k);
+  Opener opener = make_opener(k);
+  const std::vector<uint8_t> payload = payload_of(64);
+  Opened o;
+  for (size_t round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < kDefaultTopicCacheCapacity + 50; i += round + 1) {
+      const std::string topic = nth_topic(i);
+      const std::vector<uint8_t> env = take(sealer.seal(topic, payload));
+      ASSERT_TRUE(open_now(opener, topic, env, o).ok()) << topic << " round " << round;
+      ASSERT_EQ(o.payload, payload);
+    }
+  }
+}
+
+// Threads opening on one Opener, each on topics of its own (the cache grows
+// under the Opener's lock while the others open), with a thread replacing
+// the keyring meanwhile: every message opens. (Run in the sanitizer build
+// too: a slot that moved or was freed under an open would show there.)
+TEST(GuardedCache, ThreadsOpeningNewTopicsWhileTheCacheGrowsAndTheKeyringChanges) {
+  constexpr size_t kThreads = 4;
+  constexpr size_t kTopicsEach = 80;
+  std::shared_ptr<Keyring> k = keys();
+  Opener opener = make_opener(k);
+  std::vector<std::vector<std::vector<uint8_t>>> envelopes(kThreads);
+  {
+    Sealer sealer = make_sealer(k);
+    for (size_t t = 0; t < kThreads; ++t) {
+      for (size_t i = 0; i < kTopicsEach; ++i) {
+        envelopes[t].push_back(take(sealer.seal(nth_topic(t * kTopicsEach + i), payload_of(32))));
+      }
+    }
+  }
+  std::atomic<int> failures{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Opened out;
+      for (size_t i = 0; i < kTopicsEach; ++i) {
+        if (!open_now(opener, nth_topic(t * kTopicsEach + i), envelopes[t][i], out)) ++failures;
+      }
+    });
+  }
+  std::thread rotate([&] {
+    while (!done.load()) opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
+  });
+  for (std::thread& th : threads) th.join();
+  done = true;
+  rotate.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 }  // namespace

@@ -17,6 +17,11 @@ namespace mqseal {
 
 // Concrete topics whose derived keys a Sealer or Opener keeps cached (least
 // recently used go): a warm topic pays no policy scan and no derivation.
+// The cache's guarded memory (sodium_malloc: locked against swapping where
+// the system allows) grows with the topics it holds, never past the
+// capacity: 4 KiB at creation (an Opener's first 21 topics, a Sealer's
+// first 31), then regions doubling; a receiver or sender of a handful of
+// topics locks 4 KiB, not memory for the whole capacity.
 inline constexpr size_t kDefaultTopicCacheCapacity = 1024;
 inline constexpr size_t kMaxTopicCacheCapacity = 1 << 20;
 
@@ -30,7 +35,7 @@ struct SealerOptions {
   // Concrete topics whose derived keys stay cached, 1..kMaxTopicCacheCapacity.
   // Per topic, two keys, each with the XChaCha20 subkey of this session's
   // sender (suites 1 and 2, compact envelopes): 128 bytes of guarded memory
-  // per topic.
+  // per topic held (allocated as topics arrive, above).
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
   // Where timestamps come from (mqseal/clock.h); empty: system_time_ms().
   // Whatever it returns, a session's timestamps never decrease.
@@ -69,7 +74,7 @@ struct OpenerOptions {
   // senders whose envelopes authenticated under it (suites 1 and 2, compact
   // envelopes; a third sender replaces the less recently used, whose next
   // message then costs one HChaCha20 again, never a failure): 192 bytes of
-  // guarded memory per topic.
+  // guarded memory per topic held (allocated as topics arrive, above).
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
   // Empty (the default): the Opener's own replay guard, in its memory, as
   // described in mqseal/replay_guard.h. Set: a group of Openers sharing this
@@ -99,7 +104,9 @@ struct OpenerOptions {
   // 1..kMaxRecipientSessionCapacity. Only a message that opened inserts an
   // entry; when full, the least recently used entry goes and its session's
   // next message pays one X25519 again. A flood of fresh ephemeral keys costs
-  // one X25519 each to refuse and changes nothing here.
+  // one X25519 each to refuse and changes nothing here. 96 bytes of guarded
+  // memory per session held, allocated as sessions arrive (none until the
+  // first suite 3 or 4 message opens, then 4 KiB for 42 of them).
   size_t recipient_session_capacity = kDefaultRecipientSessionCapacity;
 };
 

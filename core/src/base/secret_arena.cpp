@@ -1,5 +1,7 @@
 #include "base/secret_arena.h"
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -15,6 +17,7 @@ Status SecretArena::new_region(size_t slots) {
   used_ = 0;
   capacity_ = slots;
   ++regions_;
+  bytes_ += slots * slot_size_;
   return {};
 }
 
@@ -24,13 +27,32 @@ Status SecretArena::reserve(size_t slots) {
 }
 
 Result<SecretArena::Slot> SecretArena::allocate() {
+  if (handed_out_ == max_slots_) return Error(Errc::invalid_argument, "secret arena full");
   if (used_ == capacity_) {
-    if (Status s = new_region(next_slots_); !s) return s.error();
-    next_slots_ = std::min(next_slots_ * 2, kMaxRegionSlots);
+    if (Status s = new_region(std::min(next_slots_, max_slots_ - handed_out_)); !s) return s.error();
+    next_slots_ = std::min(next_slots_ * 2, max_region_slots_);
   }
   uint8_t* data = region_->data() + used_ * slot_size_;
   ++used_;
+  ++handed_out_;
   return Slot{region_, data};
+}
+
+SecretTable::SecretTable(size_t slot_size, size_t max_slots) noexcept
+    : arena_(slot_size, std::max<size_t>(1, SecretTable::kOnePageBytes / std::max<size_t>(1, slot_size)),
+             std::max<size_t>(1, SecretTable::kMaxRegionBytes / std::max<size_t>(1, slot_size)), max_slots),
+      max_slots_(max_slots) {}
+
+Status SecretTable::grow() {
+  Result<SecretArena::Slot> slot = arena_.allocate();
+  if (!slot) return slot.error();
+  if (regions_.empty() || regions_.back() != slot->region) regions_.push_back(std::move(slot->region));
+  slots_.push_back(slot->data);
+  return {};
+}
+
+void SecretTable::wipe() noexcept {
+  for (const std::shared_ptr<Secret>& region : regions_) sodium_memzero(region->data(), region->size());
 }
 
 }  // namespace mqseal::internal

@@ -133,9 +133,7 @@ Result<RecipientSessionCache> RecipientSessionCache::create(size_t capacity) {
   if (capacity == 0 || capacity > kMaxRecipientSessionCapacity) {
     return Error(Errc::invalid_argument, "recipient session cache capacity out of range");
   }
-  Result<Secret> arena = Secret::allocate(capacity * kSlotSize);
-  if (!arena) return std::move(arena).error();
-  return RecipientSessionCache(std::move(*arena), capacity);
+  return RecipientSessionCache(capacity);
 }
 
 size_t SessionIdHash::operator()(const RecipientSessionId& id) const noexcept {
@@ -146,12 +144,10 @@ size_t SessionIdHash::operator()(const RecipientSessionId& id) const noexcept {
   return static_cast<size_t>(h);
 }
 
-RecipientSessionCache::RecipientSessionCache(Secret arena, size_t capacity)
-    : arena_(std::move(arena)), capacity_(capacity) {
+RecipientSessionCache::RecipientSessionCache(size_t capacity) : keys_(kSlotSize, capacity), capacity_(capacity) {
   Hash hash;
   randombytes_buf(hash.key.data(), hash.key.size());
-  index_ = std::unordered_map<SessionId, size_t, Hash>(capacity_, hash);
-  nodes_.reserve(capacity_);
+  index_ = std::unordered_map<SessionId, size_t, Hash>(0, hash);
 }
 
 RecipientSessionCache::SessionId RecipientSessionCache::id_of(const EnvelopeHeader& header) {
@@ -256,12 +252,14 @@ void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_vie
     if (keys.cached && n.topic == topic && n.sender == header.sender && n.has_subkey == keys.have_subkey) {
       return;  // the steady state
     }
-  } else if (nodes_.size() < capacity_) {
+  } else if (nodes_.size() < capacity_ && (nodes_.size() < keys_.size() || keys_.grow().ok())) {
     i = nodes_.size();
     nodes_.emplace_back();
     index_.emplace(id, i);
     make_recent(i, false);
-  } else {  // full: the least recently used entry goes
+  } else if (oldest_ == kNoNode) {
+    return;  // no guarded memory for a first entry: the next message derives again
+  } else {  // full (or no guarded memory for another entry): the least recently used entry goes
     i = oldest_;
     index_.erase(nodes_[i].id);
     index_.emplace(id, i);
@@ -279,7 +277,7 @@ void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_vie
 }
 
 void RecipientSessionCache::clear() noexcept {
-  if (arena_.data() != nullptr) sodium_memzero(arena_.data(), arena_.size());
+  keys_.wipe();  // the slots stay allocated, for the new keyring's sessions
   nodes_.clear();
   index_.clear();
   recent_ = kNoNode;

@@ -29,6 +29,7 @@
 
 #include "base/out_buffer.h"
 #include "base/secret.h"
+#include "base/secret_arena.h"
 #include "mqseal/envelope.h"
 #include "mqseal/keyring.h"
 #include "mqseal/policy.h"
@@ -166,6 +167,14 @@ struct SessionIdHash {
 // (a list through the entries in LRU order, a hash index). Not thread-safe
 // (the Opener's lock).
 //
+// Guarded memory grows with the entries (base/secret_arena.h, SecretTable):
+// none until the first commit, then regions of one page first (42 entries
+// of 96 bytes), doubling, never more than `capacity` entries, the bound at
+// which the least recently used goes, as before; a receiver that hears no
+// suite 3 or 4 allocates none. A commit that finds no guarded memory for a
+// new entry takes the least recently used entry's instead (with none, it
+// keeps nothing: the open succeeded, its next message derives again).
+//
 // clear() (the Opener's set_keyring) starts a new generation. An open under
 // way took its keys (prepare) under the old keyring and derives outside the
 // lock; its commit() after the clear keeps nothing: those keys may come from
@@ -198,6 +207,8 @@ class RecipientSessionCache {
   using SessionId = RecipientSessionId;
   size_t size() const noexcept { return index_.size(); }
   size_t capacity() const noexcept { return capacity_; }
+  // Guarded bytes allocated so far (tests, benchmarks).
+  size_t guarded_bytes() const noexcept { return keys_.bytes(); }
 
  private:
   using Hash = SessionIdHash;
@@ -213,13 +224,13 @@ class RecipientSessionCache {
     size_t newer = kNoNode;
     size_t older = kNoNode;
   };
-  RecipientSessionCache(Secret arena, size_t capacity);
-  // Per node in the arena: session key || topic key || subkey.
+  explicit RecipientSessionCache(size_t capacity);
+  // Per node, its guarded slot: session key || topic key || subkey.
   static constexpr size_t kSlotSize = 3 * kKeySize;
-  uint8_t* slot(size_t i) const { return const_cast<uint8_t*>(arena_.data()) + i * kSlotSize; }
+  uint8_t* slot(size_t i) const { return keys_[i]; }
   static SessionId id_of(const EnvelopeHeader& header);
 
-  Secret arena_;  // per node: kSlotSize bytes
+  SecretTable keys_;  // per node: kSlotSize bytes, allocated as nodes are
   size_t capacity_;
   std::vector<Node> nodes_;
   std::unordered_map<SessionId, size_t, Hash> index_;

@@ -22,22 +22,21 @@ Result<TopicKeyResolver> TopicKeyResolver::create(const TopicPolicy& policy,
   if (subkeys_per_key == 0 || subkeys_per_key > kMaxSubkeysPerKey) {
     return Error(Errc::invalid_argument, "subkeys per key out of range");
   }
-  Result<Secret> arena = Secret::allocate(capacity * kKeysPerTopic * (1 + subkeys_per_key) * kKeySize);
-  if (!arena) return std::move(arena).error();
-  return TopicKeyResolver(policy, std::move(keyring), std::move(*arena), capacity, subkeys_per_key);
+  // The first region now (no guarded memory: create() fails, as it did when
+  // the whole cache was allocated here); the others as topics arrive.
+  SecretTable keys(kKeysPerTopic * (1 + subkeys_per_key) * kKeySize, capacity);
+  if (Status s = keys.grow(); !s) return s.error();
+  return TopicKeyResolver(policy, std::move(keyring), std::move(keys), capacity, subkeys_per_key);
 }
 
 TopicKeyResolver::TopicKeyResolver(const TopicPolicy& policy,
-                                   std::shared_ptr<const Keyring> keyring, Secret arena,
+                                   std::shared_ptr<const Keyring> keyring, SecretTable keys,
                                    size_t capacity, size_t subkeys_per_key)
     : policy_(policy),
       keyring_(std::move(keyring)),
-      arena_(std::move(arena)),
+      keys_(std::move(keys)),
       capacity_(capacity),
-      subkeys_per_key_(subkeys_per_key) {
-  nodes_.reserve(capacity_);
-  index_.reserve(capacity_);
-}
+      subkeys_per_key_(subkeys_per_key) {}
 
 void TopicKeyResolver::set_keyring(std::shared_ptr<const Keyring> keyring) {
   if (!keyring) return;
@@ -46,7 +45,7 @@ void TopicKeyResolver::set_keyring(std::shared_ptr<const Keyring> keyring) {
 }
 
 void TopicKeyResolver::clear() {
-  sodium_memzero(arena_.data(), arena_.size());
+  keys_.wipe();  // the slots stay allocated, for the new keyring's topics
   nodes_.clear();
   index_.clear();
   head_ = tail_ = kNone;
@@ -58,8 +57,9 @@ void TopicKeyResolver::forget_slot_subkeys(uint32_t i, size_t slot) noexcept {
 }
 
 void TopicKeyResolver::forget_subkeys() noexcept {
-  const size_t keys_size = capacity_ * kKeysPerTopic * kKeySize;
-  sodium_memzero(arena_.data() + keys_size, arena_.size() - keys_size);
+  for (uint32_t i = 0; i < keys_.size(); ++i) {
+    sodium_memzero(slot_subkey(i, 0, 0), kKeysPerTopic * subkeys_per_key_ * kKeySize);
+  }
   for (Node& n : nodes_) {
     for (auto& slot : n.subkey_kept) {
       for (bool& kept : slot) kept = false;
@@ -68,15 +68,12 @@ void TopicKeyResolver::forget_subkeys() noexcept {
 }
 
 bool TopicKeyResolver::find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize]) {
-  return holds(at) && copy_subkey(at.node, at.slot, sender, subkey);
-}
-
-bool TopicKeyResolver::copy_subkey(uint32_t index, uint8_t slot, const SenderId& sender, uint8_t subkey[kKeySize]) {
-  Node& n = nodes_[index];
+  if (!holds(at)) return false;
+  Node& n = nodes_[at.node];
   for (size_t e = 0; e < subkeys_per_key_; ++e) {
-    if (n.subkey_kept[slot][e] && n.subkey_senders[slot][e] == sender) {
-      n.most_recent_subkey[slot] = static_cast<uint8_t>(e);
-      std::memcpy(subkey, slot_subkey(index, slot, e), kKeySize);
+    if (n.subkey_kept[at.slot][e] && n.subkey_senders[at.slot][e] == sender) {
+      n.most_recent_subkey[at.slot] = static_cast<uint8_t>(e);
+      std::memcpy(subkey, slot_subkey(at.node, at.slot, e), kKeySize);
       return true;
     }
   }
@@ -133,9 +130,14 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
   Result<const TopicRule*> rule = policy_.resolve(topic);  // validates the topic
   if (!rule) return std::move(rule).error();
   uint32_t i = 0;
-  if (nodes_.size() < capacity_) {
+  // A new node while below the bound, with the next slot: allocated already
+  // (after a set_keyring) or now. Otherwise (full, or no guarded memory for
+  // another slot) the least recently used node and its slot.
+  if (nodes_.size() < capacity_ && (nodes_.size() < keys_.size() || keys_.grow().ok())) {
     i = static_cast<uint32_t>(nodes_.size());
     nodes_.emplace_back();
+  } else if (tail_ == kNone) {
+    return Error(Errc::crypto_failure, "no guarded memory for the topic cache");
   } else {
     i = tail_;
     unlink(i);
@@ -195,7 +197,7 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
   out.node = i;
   out.slot = static_cast<uint8_t>(s);
   out.stamp = n.slot_stamps[s];
-  subkey_found = sender != nullptr && copy_subkey(i, out.slot, *sender, subkey);
+  subkey_found = sender != nullptr && find_subkey(out, *sender, subkey);
   if (!subkey_found) std::memcpy(out.key, slot_key(i, s), kKeySize);
   return {};
 }

@@ -7,6 +7,20 @@
 // topic key share one subkey, and a warm message pays no HChaCha20. The
 // cache holds no more than capacity x kKeysPerTopic x subkeys_per_key of
 // them; a subkey that is gone costs one HChaCha20 again, never a failure.
+//
+// Guarded memory grows with the topics held (base/secret_arena.h,
+// SecretTable): one slot per topic, of kKeysPerTopic keys and their
+// subkeys, in regions of one page first (21 topics of an Opener's 192
+// bytes, 31 of a Sealer's 128), then doubling; never more than `capacity`
+// slots, the bound at which the least recently used topic goes, as before.
+// create() allocates the first region (crypto_failure without guarded
+// memory, as when it allocated the whole cache); later, a topic that finds
+// no guarded memory for a new slot takes the least recently used topic's
+// (the cache stops growing there), so resolve() never fails for memory.
+// Slots never move: growth invalidates no pointer into them (and every
+// access is under the owner's lock). set_keyring() wipes every slot and
+// keeps them for the next topics; the resolver's end frees (and
+// sodium_free wipes) them.
 #ifndef MQSEAL_SRC_TOPIC_KEY_RESOLVER_H_
 #define MQSEAL_SRC_TOPIC_KEY_RESOLVER_H_
 
@@ -20,6 +34,7 @@
 #include <vector>
 
 #include "base/secret.h"
+#include "base/secret_arena.h"
 #include "mqseal/keyring.h"
 #include "mqseal/policy.h"
 #include "base/sodium_util.h"
@@ -69,8 +84,8 @@ class TopicKeyResolver {
     return resolve(topic, wanted, nullptr, out, nullptr, subkey_found);
   }
   // resolve(), and with a `sender`, find_subkey(out, *sender, subkey) in the
-  // same step (the Opener's: one call, one check of the slot):
-  // `subkey_found` says whether it found one. When it does, out.key is left
+  // same step (the Opener's: one call): `subkey_found` says whether it found
+  // one. When it does, out.key is left
   // as it was (zero): an open whose sender's subkey is kept never copies the
   // topic key out of guarded memory. Otherwise out.key is the topic key, as
   // from resolve().
@@ -95,6 +110,9 @@ class TopicKeyResolver {
   // The keyring resolve() uses; valid until set_keyring.
   const Keyring& keyring() const noexcept { return *keyring_; }
 
+  // Guarded bytes allocated so far for keys and subkeys (tests, benchmarks).
+  size_t guarded_bytes() const noexcept { return keys_.bytes(); }
+
  private:
   struct Node {
     std::string topic;
@@ -113,21 +131,17 @@ class TopicKeyResolver {
   static constexpr uint32_t kNone = UINT32_MAX;
 
   TopicKeyResolver(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
-                   Secret arena, size_t capacity, size_t subkeys_per_key);
+                   SecretTable keys, size_t capacity, size_t subkeys_per_key);
   // The cache slot of a topic, valid until the next call.
   Result<uint32_t> find_or_insert(std::string_view topic);
-  uint8_t* slot_key(uint32_t index, size_t slot) {
-    return arena_.data() + (static_cast<size_t>(index) * kKeysPerTopic + slot) * kKeySize;
-  }
-  // After the capacity * kKeysPerTopic keys: subkeys_per_key_ subkeys per slot.
+  // Node `index`'s guarded slot: its kKeysPerTopic keys, then
+  // subkeys_per_key_ subkeys for each of them.
+  uint8_t* slot_key(uint32_t index, size_t slot) { return keys_[index] + slot * kKeySize; }
   uint8_t* slot_subkey(uint32_t index, size_t slot, size_t entry) {
-    return arena_.data() + capacity_ * kKeysPerTopic * kKeySize +
-           ((static_cast<size_t>(index) * kKeysPerTopic + slot) * subkeys_per_key_ + entry) * kKeySize;
+    return keys_[index] + (kKeysPerTopic + slot * subkeys_per_key_ + entry) * kKeySize;
   }
   // Wipes and drops the subkeys of one slot.
   void forget_slot_subkeys(uint32_t index, size_t slot) noexcept;
-  // find_subkey() for a slot known to be held.
-  bool copy_subkey(uint32_t index, uint8_t slot, const SenderId& sender, uint8_t subkey[kKeySize]);
   bool holds(const ResolvedTopic& at) const noexcept {
     return at.stamp != 0 && at.node < nodes_.size() && at.slot < kKeysPerTopic &&
            nodes_[at.node].slot_stamps[at.slot] == at.stamp;
@@ -138,7 +152,7 @@ class TopicKeyResolver {
 
   TopicPolicy policy_;  // a private copy: Node::rule points into it
   std::shared_ptr<const Keyring> keyring_;
-  Secret arena_;  // capacity * kKeysPerTopic derived keys, then their subkeys
+  SecretTable keys_;  // per node: kKeysPerTopic derived keys, then their subkeys
   size_t capacity_;
   size_t subkeys_per_key_;
   uint64_t stamps_ = 0;  // derivations so far: each gets the next stamp, never reused
