@@ -114,12 +114,12 @@ void open_batches(benchmark::State& state, const AnyWorld& w, Open&& open) {
   // envelopes.
   //
   // The receiver is made, and opens its first envelope, outside the timing:
-  // making an Opener costs hundreds of microseconds (its guarded caches), and
-  // its first open derives the topic key and starts the sender's stream
-  // (BM_OpenFirstMessage measures that). Until 2026-12-02 a new receiver was
-  // made for every batch; its mmap, mlock and page faults evicted what the
-  // following timed opens needed, about 3 % at 16 KiB (docs/PERFORMANCE.md,
-  // "The fresh receiver of BM_Open").
+  // making an Opener costs tens of microseconds (BM_MakeOpener), and its
+  // first open derives the topic key, starts the sender's stream and grows
+  // its caches (BM_OpenFirstMessage). Until 2026-12-02 a new receiver was
+  // made for every batch; its set-up (then about 250 us of mmap, mlock and
+  // page faults) evicted what the following timed opens needed, about 3 % at
+  // 16 KiB (docs/PERFORMANCE.md, "The fresh receiver of BM_Open").
   const size_t batch = open_batch(size);
   std::vector<std::vector<uint8_t>> envelopes;
   for (size_t i = 0; i < batch; ++i) {
