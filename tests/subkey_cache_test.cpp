@@ -38,6 +38,8 @@
 namespace {
 std::atomic<int> g_hchacha20_calls{0};
 std::atomic<int> g_blake2b_personal_calls{0};
+std::atomic<int> g_sodium_malloc_calls{0};
+std::atomic<bool> g_sodium_malloc_fails{false};
 
 template <typename Fn>
 Fn next_symbol(const char* name) {
@@ -66,6 +68,15 @@ extern "C" int crypto_generichash_blake2b_salt_personal(unsigned char* out, size
   static const Fn real = next_symbol<Fn>("crypto_generichash_blake2b_salt_personal");
   g_blake2b_personal_calls.fetch_add(1, std::memory_order_relaxed);
   return real(out, outlen, in, inlen, key, keylen, salt, personal);
+}
+
+// Guarded memory, counted, and refused while g_sodium_malloc_fails is set.
+extern "C" void* sodium_malloc(size_t size) {
+  using Fn = void* (*)(size_t);
+  static const Fn real = next_symbol<Fn>("sodium_malloc");
+  g_sodium_malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  if (g_sodium_malloc_fails.load(std::memory_order_relaxed)) return nullptr;
+  return real(size);
 }
 
 namespace mqseal {
@@ -1077,5 +1088,31 @@ TEST(GuardedCache, ThreadsMissingTheSameTopicsCacheThemOnce) {
   EXPECT_EQ(blake2b_calls() - derived, 0);
 }
 
+// After a region could not be allocated, new topics take the least
+// recently used slot without asking for guarded memory again (not one
+// sodium_malloc per new topic under the owner's lock) until set_keyring(),
+// after which the cache grows again.
+TEST(GuardedCache, AfterAFailedGrowthNoRegionIsTriedUntilANewKeyring) {
+  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity));
+  const size_t first_region = r.guarded_bytes();
+  const size_t first_slots = first_region / kSealerSlot;
+  internal::ResolvedTopic at;
+  g_sodium_malloc_fails = true;
+  const int before = g_sodium_malloc_calls.load();
+  for (size_t i = 0; i < first_slots + 40; ++i) {
+    ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
+  }
+  const int tried = g_sodium_malloc_calls.load() - before;
+  g_sodium_malloc_fails = false;
+  EXPECT_EQ(tried, 1) << "sodium_malloc calls";
+  EXPECT_EQ(r.guarded_bytes(), first_region);
+  EXPECT_EQ(r.topics(), first_slots);
+  r.set_keyring(keys());
+  for (size_t i = 0; i < first_slots + 40; ++i) {
+    ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
+  }
+  EXPECT_GT(r.guarded_bytes(), first_region);
+  EXPECT_EQ(r.topics(), first_slots + 40);
+}
 }  // namespace
 }  // namespace mqseal

@@ -50,6 +50,7 @@ void TopicKeyResolver::clear() {
   index_.clear();
   head_ = tail_ = kNone;
   ++generation_;  // keys derived by lookup() under the old keyring are not committed
+  growth_failed_ = false;
 }
 
 void TopicKeyResolver::forget_slot_subkeys(uint32_t i, size_t slot) noexcept {
@@ -137,8 +138,19 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
   uint32_t i = 0;
   // A new node while below the bound, with the next slot: allocated already
   // (after a set_keyring) or now. Otherwise (full, or no guarded memory for
-  // another slot) the least recently used node and its slot.
-  if (nodes_.size() < capacity_ && (nodes_.size() < keys_.size() || keys_.grow().ok())) {
+  // another slot) the least recently used node and its slot. After a growth
+  // failed, no region is tried again until set_keyring(): not one
+  // sodium_malloc per new topic under the owner's lock.
+  bool room = false;
+  if (nodes_.size() < capacity_) {
+    if (nodes_.size() < keys_.size()) {
+      room = true;
+    } else if (!growth_failed_) {
+      room = keys_.grow().ok();
+      growth_failed_ = !room;
+    }
+  }
+  if (room) {
     i = static_cast<uint32_t>(nodes_.size());
     nodes_.emplace_back();
   } else if (tail_ == kNone) {

@@ -15,8 +15,9 @@
 // slots, the bound at which the least recently used topic goes, as before.
 // create() allocates the first region (crypto_failure without guarded
 // memory, as when it allocated the whole cache); later, a topic that finds
-// no guarded memory for a new slot takes the least recently used topic's
-// (the cache stops growing there), so resolve() never fails for memory.
+// no guarded memory for a new slot takes the least recently used topic's,
+// so resolve() never fails for memory, and the cache stops growing there:
+// no new region is tried again until set_keyring().
 //
 // The Sealer's topics are its application's: resolve() caches a topic on
 // its first use. The Opener's are whatever arrives: lookup() caches
@@ -194,6 +195,7 @@ class TopicKeyResolver {
   size_t subkeys_per_key_;
   uint64_t stamps_ = 0;  // derivations so far: each gets the next stamp, never reused
   uint64_t generation_ = 0;  // set_keyring()s so far
+  bool growth_failed_ = false;  // no guarded memory for a region: none tried until set_keyring()
   std::vector<Node> nodes_;
   std::unordered_map<std::string, uint32_t> index_;
   std::string scratch_;  // reused for lookups, so a warm lookup allocates nothing
