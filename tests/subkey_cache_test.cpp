@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -836,6 +837,11 @@ TEST(GuardedCache, ANewKeyringWipesEveryRegionAndReusesIt) {
   }
   const size_t grown = r.guarded_bytes();
   r.set_keyring(keys(1, 0x21));
+  ASSERT_GE(r.allocated_slots(), kTopics);
+  for (size_t i = 0; i < r.allocated_slots(); ++i) {  // every key and subkey byte, in every region
+    const ByteView slot = r.slot_bytes(i);
+    EXPECT_TRUE(std::all_of(slot.begin(), slot.end(), [](uint8_t b) { return b == 0; })) << "slot " << i;
+  }
   for (size_t i = 0; i < kTopics; ++i) {
     EXPECT_FALSE(resolve_checked(r, fixed_key(0x21), nth_topic(i), sender, at, found)) << nth_topic(i);
   }

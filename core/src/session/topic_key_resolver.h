@@ -141,6 +141,12 @@ class TopicKeyResolver {
   size_t guarded_bytes() const noexcept { return keys_.bytes(); }
   // Topics cached (tests).
   size_t topics() const noexcept { return nodes_.size(); }
+  // Tests: the slots allocated, and slot i's bytes (i < allocated_slots()),
+  // to see that set_keyring() wiped them.
+  size_t allocated_slots() const noexcept { return keys_.size(); }
+  ByteView slot_bytes(size_t i) const noexcept {
+    return ByteView(keys_[i], kKeysPerTopic * (1 + subkeys_per_key_) * kKeySize);
+  }
 
  private:
   struct Node {
