@@ -131,9 +131,10 @@ uint32_t TopicKeyResolver::find(std::string_view topic) {
   return i;
 }
 
-Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
+Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic, const TopicRule* known_rule) {
   if (const uint32_t i = find(topic); i != kNone) return i;
-  Result<const TopicRule*> rule = policy_.resolve(topic);  // validates the topic
+  Result<const TopicRule*> rule = known_rule;
+  if (known_rule == nullptr) rule = policy_.resolve(topic);  // validates the topic
   if (!rule) return std::move(rule).error();
   uint32_t i = 0;
   // A new node while below the bound, with the next slot: allocated already
@@ -273,7 +274,8 @@ void TopicKeyResolver::commit(std::string_view topic, const ResolvedTopic& at, c
     if (sender != nullptr) store_subkey(at, *sender, subkey);
     return;
   }
-  Result<uint32_t> found = find_or_insert(topic);  // another commit may have inserted it
+  // Another commit may have inserted it; lookup() found its rule.
+  Result<uint32_t> found = find_or_insert(topic, at.rule);
   if (!found) return;
   if (at.key_id == 0) return;  // the topic alone (a rule with no derived key)
   const uint32_t i = *found;

@@ -167,8 +167,9 @@ class TopicKeyResolver {
 
   TopicKeyResolver(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
                    SecretTable keys, size_t capacity, size_t subkeys_per_key);
-  // The cache slot of a topic, valid until the next call.
-  Result<uint32_t> find_or_insert(std::string_view topic);
+  // The cache slot of a topic, valid until the next call. `rule`: the
+  // topic's rule when the caller looked it up already (else null).
+  Result<uint32_t> find_or_insert(std::string_view topic, const TopicRule* rule = nullptr);
   // The cache slot of a cached topic, made the most recently used; kNone if
   // the topic is not cached.
   uint32_t find(std::string_view topic);
