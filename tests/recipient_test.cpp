@@ -324,6 +324,11 @@ TEST(Recipient, CacheMemoryGrowsWithItsEntriesUpToTheBound) {
   }
   cache.clear();  // set_keyring: every entry wiped, the memory kept for the next ones
   EXPECT_EQ(cache.size(), 0u);
+  ASSERT_EQ(cache.allocated_slots(), kCapacity);
+  for (size_t i = 0; i < cache.allocated_slots(); ++i) {  // every key byte, in every region
+    const ByteView slot = cache.slot_bytes(i);
+    EXPECT_TRUE(std::all_of(slot.begin(), slot.end(), [](uint8_t b) { return b == 0; })) << "slot " << i;
+  }
   for (uint32_t i = 0; i < kCapacity; ++i) {
     internal::RecipientOpening keys;  // of the new generation (prepare() says which)
     ASSERT_TRUE(cache.prepare(*backend, *rule, kTopic, header_of(i), keys).ok());

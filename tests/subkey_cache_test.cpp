@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <string>
@@ -37,15 +38,46 @@
 
 namespace {
 std::atomic<int> g_hchacha20_calls{0};
+std::atomic<int> g_blake2b_personal_calls{0};
+std::atomic<int> g_sodium_malloc_calls{0};
+std::atomic<bool> g_sodium_malloc_fails{false};
+
+template <typename Fn>
+Fn next_symbol(const char* name) {
+  Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+  if (real == nullptr) std::abort();
+  return real;
+}
 }  // namespace
 
 extern "C" int crypto_core_hchacha20(unsigned char* out, const unsigned char* in, const unsigned char* k,
                                      const unsigned char* c) {
   using Fn = int (*)(unsigned char*, const unsigned char*, const unsigned char*, const unsigned char*);
-  static const Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "crypto_core_hchacha20"));
-  if (real == nullptr) std::abort();
+  static const Fn real = next_symbol<Fn>("crypto_core_hchacha20");
   g_hchacha20_calls.fetch_add(1, std::memory_order_relaxed);
   return real(out, in, k, c);
+}
+
+// Every topic key is one keyed, personalised BLAKE2b (derive_topic_key):
+// counted the same way, to show when the Opener derives one.
+extern "C" int crypto_generichash_blake2b_salt_personal(unsigned char* out, size_t outlen, const unsigned char* in,
+                                                        unsigned long long inlen, const unsigned char* key,
+                                                        size_t keylen, const unsigned char* salt,
+                                                        const unsigned char* personal) {
+  using Fn = int (*)(unsigned char*, size_t, const unsigned char*, unsigned long long, const unsigned char*, size_t,
+                     const unsigned char*, const unsigned char*);
+  static const Fn real = next_symbol<Fn>("crypto_generichash_blake2b_salt_personal");
+  g_blake2b_personal_calls.fetch_add(1, std::memory_order_relaxed);
+  return real(out, outlen, in, inlen, key, keylen, salt, personal);
+}
+
+// Guarded memory, counted, and refused while g_sodium_malloc_fails is set.
+extern "C" void* sodium_malloc(size_t size) {
+  using Fn = void* (*)(size_t);
+  static const Fn real = next_symbol<Fn>("sodium_malloc");
+  g_sodium_malloc_calls.fetch_add(1, std::memory_order_relaxed);
+  if (g_sodium_malloc_fails.load(std::memory_order_relaxed)) return nullptr;
+  return real(size);
 }
 
 namespace mqseal {
@@ -805,6 +837,11 @@ TEST(GuardedCache, ANewKeyringWipesEveryRegionAndReusesIt) {
   }
   const size_t grown = r.guarded_bytes();
   r.set_keyring(keys(1, 0x21));
+  ASSERT_GE(r.allocated_slots(), kTopics);
+  for (size_t i = 0; i < r.allocated_slots(); ++i) {  // every key and subkey byte, in every region
+    const ByteView slot = r.slot_bytes(i);
+    EXPECT_TRUE(std::all_of(slot.begin(), slot.end(), [](uint8_t b) { return b == 0; })) << "slot " << i;
+  }
   for (size_t i = 0; i < kTopics; ++i) {
     EXPECT_FALSE(resolve_checked(r, fixed_key(0x21), nth_topic(i), sender, at, found)) << nth_topic(i);
   }
@@ -883,5 +920,205 @@ TEST(GuardedCache, ThreadsOpeningNewTopicsWhileTheCacheGrowsAndTheKeyringChanges
   EXPECT_EQ(failures.load(), 0);
 }
 
+
+// Where a version 2 suite 1 envelope names its key (docs/SPEC.md).
+constexpr size_t kKeyIdOffset = 3;
+
+int blake2b_calls() { return g_blake2b_personal_calls.load(std::memory_order_relaxed); }
+
+// `env` with its last byte (in the tag) changed: it names a known key and
+// sender, and fails authentication.
+std::vector<uint8_t> forged(std::vector<uint8_t> env) {
+  env.back() ^= 0x5a;
+  return env;
+}
+
+// Forged envelopes on more new topics than the cache holds, under the keys
+// a rotation names, neither grow the receiver's guarded (locked) memory nor
+// evict a topic key or subkey an authentic message cached: its next message
+// derives nothing. (Before: each forgery inserted its topic and derived its
+// key into the cache before the tag was checked, so 1 100 of them filled
+// all 1 024 slots, about 190 kB locked, and evicted plant/7/telemetry; two
+// forgeries under the topic's other keys also took both of its key slots.)
+TEST(GuardedCache, ForgedEnvelopesOnNewTopicsNeitherGrowNorEvictTheCache) {
+  std::shared_ptr<Keyring> k = keys(3);
+  Sealer sealer = make_sealer(k);
+  Opener opener = make_opener(k);
+  const std::vector<uint8_t> payload = payload_of(64);
+  Opened o;
+  expect_ok(open_now(opener, kTopic, take(sealer.seal(kTopic, payload)), o));
+  // Sealed first: the Sealer's own cache grows with them.
+  std::vector<std::vector<uint8_t>> forgeries;
+  for (size_t i = 0; i < kDefaultTopicCacheCapacity + 76; ++i) {
+    forgeries.push_back(forged(take(sealer.seal(nth_topic(1000 + i), payload))));
+  }
+  const long locked_before = internal::locked_kib();
+  // Under the topic's other two keys (a rotation's IDs), on the topic itself.
+  for (const KeyId id : {kSecond, kThird}) {
+    std::vector<uint8_t> other = take(sealer.seal(kTopic, payload));
+    internal::store_be32(other.data() + kKeyIdOffset, id);
+    EXPECT_EQ(open_now(opener, kTopic, other, o).error().code(), Errc::authentication_failed);
+  }
+  for (size_t i = 0; i < forgeries.size(); ++i) {
+    ASSERT_EQ(open_now(opener, nth_topic(1000 + i), forgeries[i], o).error().code(), Errc::authentication_failed);
+  }
+  if (locked_before >= 0) {
+    EXPECT_LE(internal::locked_kib() - locked_before, 4) << "kB locked by the forgeries";
+  }
+  const std::vector<uint8_t> env = take(sealer.seal(kTopic, payload));
+  const int derived = blake2b_calls();
+  const int subkeys = hchacha20_calls();
+  expect_ok(open_now(opener, kTopic, env, o));
+  EXPECT_EQ(blake2b_calls() - derived, 0) << "the topic key was still cached";
+  EXPECT_EQ(hchacha20_calls() - subkeys, 0) << "the sender's subkey was still cached";
+}
+
+// An authentic message on a new topic caches its topic key and its sender's
+// subkey once it opened: the next message of that sender derives neither, a
+// second sender's derives its subkey only.
+TEST(GuardedCache, AnAuthenticMessageOnANewTopicIsCachedAfterItOpens) {
+  std::shared_ptr<Keyring> k = keys();
+  Sealer first = make_sealer(k);
+  Sealer second = make_sealer(k);
+  Opener opener = make_opener(k);
+  const std::vector<uint8_t> payload = payload_of(64);
+  Opened o;
+  for (const char* topic : {kTopic, kCompactTopic}) {
+    SCOPED_TRACE(topic);
+    std::vector<uint8_t> env = take(first.seal(topic, payload));
+    int derived = blake2b_calls();
+    expect_ok(open_now(opener, topic, env, o));
+    EXPECT_EQ(blake2b_calls() - derived, 1);
+    env = take(first.seal(topic, payload));
+    derived = blake2b_calls();
+    int subkeys = hchacha20_calls();
+    expect_ok(open_now(opener, topic, env, o));
+    EXPECT_EQ(blake2b_calls() - derived, 0);
+    EXPECT_EQ(hchacha20_calls() - subkeys, 0);
+    env = take(second.seal(topic, payload));
+    derived = blake2b_calls();
+    subkeys = hchacha20_calls();
+    expect_ok(open_now(opener, topic, env, o));
+    EXPECT_EQ(blake2b_calls() - derived, 0);
+    EXPECT_EQ(hchacha20_calls() - subkeys, 1);
+  }
+}
+
+// The resolver's side: lookup() caches nothing, however many topics; two
+// opens that both missed a topic commit it once, with both senders'
+// subkeys; a key derived before a set_keyring() is not committed after it.
+TEST(GuardedCache, LookupCachesNothingAndCommitKeepsATopicOnce) {
+  internal::TopicKeyResolver r =
+      take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity, internal::kMaxSubkeysPerKey));
+  const size_t fresh = r.guarded_bytes();
+  SenderId a{};
+  a.fill(0x0a);
+  SenderId b{};
+  b.fill(0x0b);
+  uint8_t subkey[kKeySize] = {};
+  bool found = false;
+  for (size_t i = 0; i < 200; ++i) {
+    internal::ResolvedTopic at;
+    expect_ok(r.lookup(nth_topic(i), kFirst, a, at, subkey, found));
+    EXPECT_TRUE(at.pending);
+  }
+  EXPECT_EQ(r.topics(), 0u);
+  EXPECT_EQ(r.guarded_bytes(), fresh);
+
+  internal::ResolvedTopic at_a;
+  internal::ResolvedTopic at_b;
+  expect_ok(r.lookup(kTopic, kFirst, a, at_a, subkey, found));
+  expect_ok(r.lookup(kTopic, kFirst, b, at_b, subkey, found));
+  uint8_t subkey_a[kKeySize];
+  uint8_t subkey_b[kKeySize];
+  std::memset(subkey_a, 0xa1, sizeof subkey_a);
+  std::memset(subkey_b, 0xb1, sizeof subkey_b);
+  r.commit(kTopic, at_a, &a, subkey_a);
+  r.commit(kTopic, at_b, &b, subkey_b);
+  EXPECT_EQ(r.topics(), 1u);
+  for (const auto& [sender, expected] : {std::pair{&a, subkey_a}, std::pair{&b, subkey_b}}) {
+    internal::ResolvedTopic at;
+    expect_ok(r.lookup(kTopic, kFirst, *sender, at, subkey, found));
+    EXPECT_FALSE(at.pending);
+    EXPECT_TRUE(found);
+    EXPECT_EQ(0, std::memcmp(subkey, expected, kKeySize));
+  }
+
+  // Same key ID, other bytes: what the old keyring gave never enters the cache.
+  internal::ResolvedTopic stale;
+  expect_ok(r.lookup(kCompactTopic, kFirst, a, stale, subkey, found));
+  r.set_keyring(keys(1, 0x21));
+  r.commit(kCompactTopic, stale, &a, subkey_a);
+  EXPECT_EQ(r.topics(), 0u);
+  internal::ResolvedTopic now;
+  expect_ok(r.lookup(kCompactTopic, kFirst, a, now, subkey, found));
+  EXPECT_TRUE(now.pending);
+  EXPECT_FALSE(found);
+  uint8_t expected[kKeySize];
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x21), kCompactTopic, expected));
+  EXPECT_EQ(0, std::memcmp(now.key, expected, kKeySize));
+}
+
+// Threads opening authentic messages on the same new topics at once, from
+// senders of their own: every message opens, each topic is cached once, and
+// every sender's next message derives no topic key.
+TEST(GuardedCache, ThreadsMissingTheSameTopicsCacheThemOnce) {
+  constexpr size_t kThreads = 4;
+  constexpr size_t kTopics = 50;
+  std::shared_ptr<Keyring> k = keys();
+  Opener opener = make_opener(k);
+  std::vector<std::vector<std::vector<uint8_t>>> envelopes(kThreads);
+  for (size_t t = 0; t < kThreads; ++t) {
+    Sealer sealer = make_sealer(k);
+    for (int round = 0; round < 2; ++round) {
+      for (size_t i = 0; i < kTopics; ++i) envelopes[t].push_back(take(sealer.seal(nth_topic(i), payload_of(32))));
+    }
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Opened out;
+      for (size_t i = 0; i < kTopics; ++i) {
+        if (!open_now(opener, nth_topic(i), envelopes[t][i], out)) ++failures;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  const int derived = blake2b_calls();
+  Opened out;
+  for (size_t t = 0; t < kThreads; ++t) {
+    for (size_t i = 0; i < kTopics; ++i) expect_ok(open_now(opener, nth_topic(i), envelopes[t][kTopics + i], out));
+  }
+  EXPECT_EQ(blake2b_calls() - derived, 0);
+}
+
+// After a region could not be allocated, new topics take the least
+// recently used slot without asking for guarded memory again (not one
+// sodium_malloc per new topic under the owner's lock) until set_keyring(),
+// after which the cache grows again.
+TEST(GuardedCache, AfterAFailedGrowthNoRegionIsTriedUntilANewKeyring) {
+  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity));
+  const size_t first_region = r.guarded_bytes();
+  const size_t first_slots = first_region / kSealerSlot;
+  internal::ResolvedTopic at;
+  g_sodium_malloc_fails = true;
+  const int before = g_sodium_malloc_calls.load();
+  for (size_t i = 0; i < first_slots + 40; ++i) {
+    ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
+  }
+  const int tried = g_sodium_malloc_calls.load() - before;
+  g_sodium_malloc_fails = false;
+  EXPECT_EQ(tried, 1) << "sodium_malloc calls";
+  EXPECT_EQ(r.guarded_bytes(), first_region);
+  EXPECT_EQ(r.topics(), first_slots);
+  r.set_keyring(keys());
+  for (size_t i = 0; i < first_slots + 40; ++i) {
+    ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
+  }
+  EXPECT_GT(r.guarded_bytes(), first_region);
+  EXPECT_EQ(r.topics(), first_slots + 40);
+}
 }  // namespace
 }  // namespace mqseal

@@ -74,7 +74,9 @@ struct OpenerOptions {
   // senders whose envelopes authenticated under it (suites 1 and 2, compact
   // envelopes; a third sender replaces the less recently used, whose next
   // message then costs one HChaCha20 again, never a failure): 192 bytes of
-  // guarded memory per topic held (allocated as topics arrive, above).
+  // guarded memory per topic held (allocated as topics arrive, above). A
+  // topic and its keys are cached once an envelope on it authenticated:
+  // forged envelopes on new topics neither grow the cache nor evict from it.
   size_t topic_cache_capacity = kDefaultTopicCacheCapacity;
   // Empty (the default): the Opener's own replay guard, in its memory, as
   // described in mqseal/replay_guard.h. Set: a group of Openers sharing this

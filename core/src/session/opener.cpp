@@ -140,7 +140,9 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   {
     std::lock_guard<std::mutex> lock(impl_->mutex);
     // With the sender's subkey kept, the topic key stays in guarded memory.
-    if (Status s = impl_->resolver.resolve(topic, wanted, &header.sender, resolved, subkey, subkey_cached); !s) return s;
+    // A topic or key not cached yet is derived into `resolved.key` and
+    // cached (resolver.commit) only once the envelope proved authentic.
+    if (Status s = impl_->resolver.lookup(topic, wanted, header.sender, resolved, subkey, subkey_cached); !s) return s;
     if (parsed && !resolved.rule->plaintext) {
       signer_found = internal::find_signer(impl_->resolver.keyring(), *resolved.rule, header, signer_key, out.signer);
       if (signer_found && (header.suite == kSuiteSealedToRecipient || header.suite == kSuiteSignedSealed) &&
@@ -177,18 +179,24 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     before_session_commit(*this);
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->sessions.commit(header, topic, *recipient);
+    if (resolved.pending) impl_->resolver.commit(topic, resolved, nullptr, nullptr);
   } else if (header.suite == kSuiteSignedSealed) {
     if (Status s = open_signed_sealed(rule, topic, envelope, header, *recipient, payload, out); !s) return s;
+    if (resolved.pending) {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      impl_->resolver.commit(topic, resolved, nullptr, nullptr);
+    }
   } else {
     // The nonce begins with the sender (v3: its session, then zeros).
     if (!subkey_cached) {
       if (Status s = internal::aead::derive_subkey(resolved.key, header.sender.data(), subkey); !s) return s;
     }
     if (Status s = internal::open_body(resolved.key, topic, envelope, header, payload, subkey); !s) return s;
-    // Only an authentic envelope's sender enters the cache: forgeries add no state.
+    // Only an authentic envelope's topic, key and sender enter the cache:
+    // forgeries add no state (no growth, no eviction).
     if (!subkey_cached) {
       std::lock_guard<std::mutex> lock(impl_->mutex);
-      impl_->resolver.store_subkey(resolved, header.sender, subkey);
+      impl_->resolver.commit(topic, resolved, &header.sender, subkey);
     }
   }
   MessageFacts facts;

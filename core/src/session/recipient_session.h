@@ -209,6 +209,10 @@ class RecipientSessionCache {
   size_t capacity() const noexcept { return capacity_; }
   // Guarded bytes allocated so far (tests, benchmarks).
   size_t guarded_bytes() const noexcept { return keys_.bytes(); }
+  // Tests: the slots allocated, and slot i's bytes (i < allocated_slots()),
+  // to see that clear() wiped them.
+  size_t allocated_slots() const noexcept { return keys_.size(); }
+  ByteView slot_bytes(size_t i) const noexcept { return ByteView(keys_[i], kSlotSize); }
 
  private:
   using Hash = SessionIdHash;

@@ -49,6 +49,8 @@ void TopicKeyResolver::clear() {
   nodes_.clear();
   index_.clear();
   head_ = tail_ = kNone;
+  ++generation_;  // keys derived by lookup() under the old keyring are not committed
+  growth_failed_ = false;
 }
 
 void TopicKeyResolver::forget_slot_subkeys(uint32_t i, size_t slot) noexcept {
@@ -114,26 +116,42 @@ void TopicKeyResolver::push_front(uint32_t i) {
   if (tail_ == kNone) tail_ = i;
 }
 
-Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
+uint32_t TopicKeyResolver::find(std::string_view topic) {
   // Devices and services often send or receive runs on one topic: the most
   // recently used entry is checked before hashing.
   if (head_ != kNone && nodes_[head_].topic == topic) return head_;
   scratch_.assign(topic.data(), topic.size());
-  if (auto it = index_.find(scratch_); it != index_.end()) {
-    const uint32_t i = it->second;
-    if (head_ != i) {
-      unlink(i);
-      push_front(i);
-    }
-    return i;
+  auto it = index_.find(scratch_);
+  if (it == index_.end()) return kNone;
+  const uint32_t i = it->second;
+  if (head_ != i) {
+    unlink(i);
+    push_front(i);
   }
-  Result<const TopicRule*> rule = policy_.resolve(topic);  // validates the topic
+  return i;
+}
+
+Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic, const TopicRule* known_rule) {
+  if (const uint32_t i = find(topic); i != kNone) return i;
+  Result<const TopicRule*> rule = known_rule;
+  if (known_rule == nullptr) rule = policy_.resolve(topic);  // validates the topic
   if (!rule) return std::move(rule).error();
   uint32_t i = 0;
   // A new node while below the bound, with the next slot: allocated already
   // (after a set_keyring) or now. Otherwise (full, or no guarded memory for
-  // another slot) the least recently used node and its slot.
-  if (nodes_.size() < capacity_ && (nodes_.size() < keys_.size() || keys_.grow().ok())) {
+  // another slot) the least recently used node and its slot. After a growth
+  // failed, no region is tried again until set_keyring(): not one
+  // sodium_malloc per new topic under the owner's lock.
+  bool room = false;
+  if (nodes_.size() < capacity_) {
+    if (nodes_.size() < keys_.size()) {
+      room = true;
+    } else if (!growth_failed_) {
+      room = keys_.grow().ok();
+      growth_failed_ = !room;
+    }
+  }
+  if (room) {
     i = static_cast<uint32_t>(nodes_.size());
     nodes_.emplace_back();
   } else if (tail_ == kNone) {
@@ -154,6 +172,31 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic) {
   return i;
 }
 
+Result<const Key*> TopicKeyResolver::key_for(const TopicRule& rule, KeyId id) const {
+  const internal::KeyringEntryView entry = internal::KeyringAccess::find(*keyring_, id);
+  if (entry.name == nullptr) return Errc::unknown_key;
+  if (entry.state == KeyState::retired) return Errc::key_retired;
+  if (*entry.name != rule.key_name) return Errc::wrong_key_for_topic;
+  return entry.key;
+}
+
+// Suite 3 derives its keys from the envelope's key agreement (recipient_session.h).
+static bool derives_topic_key(const TopicRule& rule, const std::optional<KeyId>& wanted) {
+  return !rule.plaintext && wanted && rule.suite != Suite::sealed_to_recipient && rule.suite != Suite::signed_sealed;
+}
+
+void TopicKeyResolver::found_in(uint32_t i, size_t s, const SenderId* sender, ResolvedTopic& out,
+                                uint8_t subkey[kKeySize], bool& subkey_found) {
+  Node& n = nodes_[i];
+  n.most_recent_slot = static_cast<uint8_t>(s);
+  out.key_id = n.slot_ids[s];
+  out.node = i;
+  out.slot = static_cast<uint8_t>(s);
+  out.stamp = n.slot_stamps[s];
+  subkey_found = sender != nullptr && find_subkey(out, *sender, subkey);
+  if (!subkey_found) std::memcpy(out.key, slot_key(i, s), kKeySize);
+}
+
 Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wanted, const SenderId* sender,
                                  ResolvedTopic& out, uint8_t subkey[kKeySize], bool& subkey_found) {
   subkey_found = false;
@@ -162,11 +205,7 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
   const uint32_t i = *found;
   Node& n = nodes_[i];
   out.rule = n.rule;
-  // Suite 3 derives its keys from the envelope's key agreement (recipient_session.h).
-  if (n.rule->plaintext || !wanted || n.rule->suite == Suite::sealed_to_recipient ||
-      n.rule->suite == Suite::signed_sealed) {
-    return {};
-  }
+  if (!derives_topic_key(*n.rule, wanted)) return {};
   KeyId id = *wanted;
   if (id == kPrimaryKey) {
     if (n.primary == 0) {
@@ -179,27 +218,84 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
   size_t s = 0;
   while (s < kKeysPerTopic && n.slot_ids[s] != id) ++s;
   if (s == kKeysPerTopic) {  // not cached: derived into the less recently used slot
-    const internal::KeyringEntryView entry = internal::KeyringAccess::find(*keyring_, id);
-    if (entry.name == nullptr) return Errc::unknown_key;
-    if (entry.state == KeyState::retired) return Errc::key_retired;
-    if (*entry.name != n.rule->key_name) return Errc::wrong_key_for_topic;
+    Result<const Key*> key = key_for(*n.rule, id);
+    if (!key) return key.error();
     static_assert(kKeysPerTopic == 2, "slot choice assumes two slots");
     s = 1 - n.most_recent_slot;
     forget_slot_subkeys(i, s);  // of the key this slot held
     n.slot_ids[s] = 0;
     n.slot_stamps[s] = 0;
-    if (Status st = derive_topic_key(*entry.key, n.topic, slot_key(i, s)); !st) return st;
+    if (Status st = derive_topic_key(**key, n.topic, slot_key(i, s)); !st) return st;
     n.slot_ids[s] = id;
     n.slot_stamps[s] = ++stamps_;
   }
-  n.most_recent_slot = static_cast<uint8_t>(s);
-  out.key_id = id;
-  out.node = i;
-  out.slot = static_cast<uint8_t>(s);
-  out.stamp = n.slot_stamps[s];
-  subkey_found = sender != nullptr && find_subkey(out, *sender, subkey);
-  if (!subkey_found) std::memcpy(out.key, slot_key(i, s), kKeySize);
+  found_in(i, s, sender, out, subkey, subkey_found);
   return {};
+}
+
+Status TopicKeyResolver::lookup(std::string_view topic, std::optional<KeyId> wanted, const SenderId& sender,
+                                ResolvedTopic& out, uint8_t subkey[kKeySize], bool& subkey_found) {
+  subkey_found = false;
+  out.generation = generation_;
+  const uint32_t i = find(topic);
+  if (i == kNone) {
+    Result<const TopicRule*> rule = policy_.resolve(topic);  // validates the topic
+    if (!rule) return std::move(rule).error();
+    out.rule = *rule;
+    out.pending = true;  // the topic, once authentic
+  } else {
+    out.rule = nodes_[i].rule;
+  }
+  if (!derives_topic_key(*out.rule, wanted)) return {};
+  // An envelope names its key: kPrimaryKey (0) is no key of a keyring.
+  const KeyId id = *wanted;
+  if (i != kNone) {
+    const Node& n = nodes_[i];
+    for (size_t s = 0; s < kKeysPerTopic; ++s) {
+      if (n.slot_ids[s] == id) {
+        found_in(i, s, &sender, out, subkey, subkey_found);
+        return {};
+      }
+    }
+  }
+  // Not held: derived for this envelope alone, cached by commit() if it is authentic.
+  Result<const Key*> key = key_for(*out.rule, id);
+  if (!key) return key.error();
+  if (Status st = derive_topic_key(**key, topic, out.key); !st) return st;
+  out.key_id = id;
+  out.pending = true;
+  return {};
+}
+
+void TopicKeyResolver::commit(std::string_view topic, const ResolvedTopic& at, const SenderId* sender,
+                              const uint8_t subkey[kKeySize]) {
+  if (at.generation != generation_) return;  // derived under a keyring replaced since
+  if (!at.pending) {
+    if (sender != nullptr) store_subkey(at, *sender, subkey);
+    return;
+  }
+  // Another commit may have inserted it; lookup() found its rule.
+  Result<uint32_t> found = find_or_insert(topic, at.rule);
+  if (!found) return;
+  if (at.key_id == 0) return;  // the topic alone (a rule with no derived key)
+  const uint32_t i = *found;
+  Node& n = nodes_[i];
+  size_t s = 0;
+  while (s < kKeysPerTopic && n.slot_ids[s] != at.key_id) ++s;
+  if (s == kKeysPerTopic) {  // into the less recently used slot, as resolve() derives
+    s = 1 - n.most_recent_slot;
+    forget_slot_subkeys(i, s);
+    std::memcpy(slot_key(i, s), at.key, kKeySize);
+    n.slot_ids[s] = at.key_id;
+    n.slot_stamps[s] = ++stamps_;
+  }
+  n.most_recent_slot = static_cast<uint8_t>(s);
+  if (sender == nullptr) return;
+  ResolvedTopic held;
+  held.node = i;
+  held.slot = static_cast<uint8_t>(s);
+  held.stamp = n.slot_stamps[s];
+  store_subkey(held, *sender, subkey);
 }
 
 }  // namespace mqseal::internal

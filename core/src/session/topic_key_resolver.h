@@ -15,8 +15,16 @@
 // slots, the bound at which the least recently used topic goes, as before.
 // create() allocates the first region (crypto_failure without guarded
 // memory, as when it allocated the whole cache); later, a topic that finds
-// no guarded memory for a new slot takes the least recently used topic's
-// (the cache stops growing there), so resolve() never fails for memory.
+// no guarded memory for a new slot takes the least recently used topic's,
+// so resolve() never fails for memory, and the cache stops growing there:
+// no new region is tried again until set_keyring().
+//
+// The Sealer's topics are its application's: resolve() caches a topic on
+// its first use. The Opener's are whatever arrives: lookup() caches
+// nothing new (a topic or key not held is derived into the caller's
+// buffer), and commit() caches it once the envelope is authentic, so that
+// forged envelopes on new topics neither grow the guarded, locked memory
+// nor evict the cached keys of other topics.
 // Slots never move: growth invalidates no pointer into them (and every
 // access is under the owner's lock). set_keyring() wipes every slot and
 // keeps them for the next topics; the resolver's end frees (and
@@ -61,6 +69,11 @@ struct ResolvedTopic {
   uint32_t node = 0;
   uint8_t slot = 0;
   uint64_t stamp = 0;
+  // lookup() only: the keyring generation it read (set_keyring() starts a
+  // new one), and whether the topic or `key` is not held yet (commit()
+  // keeps them).
+  uint64_t generation = 0;
+  bool pending = false;
 };
 
 // resolve()'s `wanted` for sealing: the primary key of the rule's key name.
@@ -92,6 +105,20 @@ class TopicKeyResolver {
   [[nodiscard]] Status resolve(std::string_view topic, std::optional<KeyId> wanted, const SenderId* sender,
                                ResolvedTopic& out, uint8_t subkey[kKeySize], bool& subkey_found);
 
+  // The Opener's resolve(): the same results, but a topic or key the cache
+  // does not hold is not put there. The key is derived into out.key (the
+  // caller wipes it) and out.pending is set: commit() caches them once the
+  // envelope proved authentic.
+  [[nodiscard]] Status lookup(std::string_view topic, std::optional<KeyId> wanted, const SenderId& sender,
+                              ResolvedTopic& out, uint8_t subkey[kKeySize], bool& subkey_found);
+  // After an authentic envelope: caches what lookup() put in `at` and did
+  // not cache (the topic, and its key at.key if at.key_id is set), and with
+  // a `sender`, `subkey` next to that key (store_subkey). Nothing if a
+  // set_keyring() ran since lookup(); a topic or key that another commit()
+  // cached meanwhile is kept once.
+  void commit(std::string_view topic, const ResolvedTopic& at, const SenderId* sender,
+              const uint8_t subkey[kKeySize]);
+
   // The XChaCha20 subkey HChaCha20(at.key, sender) kept for the topic key
   // `at` (a resolve() result), into `subkey`: false if none is kept, or `at`
   // is no longer cached. A hit makes it the most recently used of its key.
@@ -112,6 +139,14 @@ class TopicKeyResolver {
 
   // Guarded bytes allocated so far for keys and subkeys (tests, benchmarks).
   size_t guarded_bytes() const noexcept { return keys_.bytes(); }
+  // Topics cached (tests).
+  size_t topics() const noexcept { return nodes_.size(); }
+  // Tests: the slots allocated, and slot i's bytes (i < allocated_slots()),
+  // to see that set_keyring() wiped them.
+  size_t allocated_slots() const noexcept { return keys_.size(); }
+  ByteView slot_bytes(size_t i) const noexcept {
+    return ByteView(keys_[i], kKeysPerTopic * (1 + subkeys_per_key_) * kKeySize);
+  }
 
  private:
   struct Node {
@@ -132,8 +167,18 @@ class TopicKeyResolver {
 
   TopicKeyResolver(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
                    SecretTable keys, size_t capacity, size_t subkeys_per_key);
-  // The cache slot of a topic, valid until the next call.
-  Result<uint32_t> find_or_insert(std::string_view topic);
+  // The cache slot of a topic, valid until the next call. `rule`: the
+  // topic's rule when the caller looked it up already (else null).
+  Result<uint32_t> find_or_insert(std::string_view topic, const TopicRule* rule = nullptr);
+  // The cache slot of a cached topic, made the most recently used; kNone if
+  // the topic is not cached.
+  uint32_t find(std::string_view topic);
+  // The keyring's key `id` for `rule`, checked: unknown_key, key_retired,
+  // wrong_key_for_topic.
+  Result<const Key*> key_for(const TopicRule& rule, KeyId id) const;
+  // Fills `out` from node `i`'s slot `s` (and `subkey`, when the sender's is kept).
+  void found_in(uint32_t i, size_t s, const SenderId* sender, ResolvedTopic& out, uint8_t subkey[kKeySize],
+                bool& subkey_found);
   // Node `index`'s guarded slot: its kKeysPerTopic keys, then
   // subkeys_per_key_ subkeys for each of them.
   uint8_t* slot_key(uint32_t index, size_t slot) { return keys_[index] + slot * kKeySize; }
@@ -156,6 +201,8 @@ class TopicKeyResolver {
   size_t capacity_;
   size_t subkeys_per_key_;
   uint64_t stamps_ = 0;  // derivations so far: each gets the next stamp, never reused
+  uint64_t generation_ = 0;  // set_keyring()s so far
+  bool growth_failed_ = false;  // no guarded memory for a region: none tried until set_keyring()
   std::vector<Node> nodes_;
   std::unordered_map<std::string, uint32_t> index_;
   std::string scratch_;  // reused for lookups, so a warm lookup allocates nothing
