@@ -80,6 +80,7 @@ extern "C" void* sodium_malloc(size_t size) {
   return real(size);
 }
 
+
 namespace mqseal {
 namespace {
 
@@ -1120,5 +1121,116 @@ TEST(GuardedCache, AfterAFailedGrowthNoRegionIsTriedUntilANewKeyring) {
   EXPECT_GT(r.guarded_bytes(), first_region);
   EXPECT_EQ(r.topics(), first_slots + 40);
 }
+
+// While one lives, sodium_malloc returns null (guarded memory is out).
+struct NoGuardedMemory {
+  NoGuardedMemory() { g_sodium_malloc_fails = true; }
+  ~NoGuardedMemory() { g_sodium_malloc_fails = false; }
+  NoGuardedMemory(const NoGuardedMemory&) = delete;
+  NoGuardedMemory& operator=(const NoGuardedMemory&) = delete;
+};
+
+int sodium_malloc_calls() { return g_sodium_malloc_calls.load(); }
+
+// Whether `bytes` holds the kKeySize bytes of `key` anywhere.
+bool holds_key(ByteView bytes, const uint8_t key[kKeySize]) {
+  return std::search(bytes.begin(), bytes.end(), key, key + kKeySize) != bytes.end();
+}
+
+// The table keeps the growth policy of both caches: after a region could
+// not be allocated, grow() fails at once (crypto_failure, no sodium_malloc)
+// until wipe() (the caches' set_keyring), even once memory is back; then it
+// grows again.
+TEST(GuardedCache, AfterAFailedGrowthATableTriesNoRegionUntilItsWipe) {
+  internal::SecretTable table(kOpenerSlot, 200);
+  const size_t first_region = internal::SecretTable::kOnePageBytes / kOpenerSlot;  // 21 slots
+  for (size_t i = 0; i < first_region; ++i) ASSERT_TRUE(table.grow().ok());
+  ASSERT_EQ(table.bytes(), first_region * kOpenerSlot);
+  {
+    NoGuardedMemory none;
+    const int before = sodium_malloc_calls();
+    for (int i = 0; i < 5; ++i) {
+      const Status grown = table.grow();
+      ASSERT_FALSE(grown.ok());
+      EXPECT_EQ(grown.error().code(), Errc::crypto_failure);
+    }
+    EXPECT_EQ(sodium_malloc_calls() - before, 1) << "sodium_malloc calls";
+  }
+  const int before = sodium_malloc_calls();
+  const Status again = table.grow();
+  ASSERT_FALSE(again.ok()) << "memory is back, but no wipe() yet";
+  EXPECT_EQ(again.error().code(), Errc::crypto_failure);
+  EXPECT_EQ(sodium_malloc_calls() - before, 0);
+  EXPECT_EQ(table.size(), first_region);
+  table.wipe();
+  ASSERT_TRUE(table.grow().ok());
+  EXPECT_EQ(table.size(), first_region + 1);
+  EXPECT_GT(table.bytes(), first_region * kOpenerSlot);
+}
+
+// Suite 3's session i, with keys of its own: session key {0x5e, i, ...},
+// topic key {0x70, i, ...}, subkey {0x5b, i, ...}.
+EnvelopeHeader session_header(uint32_t i) {
+  EnvelopeHeader h;
+  h.key_id = kFirst;
+  std::memcpy(h.ephemeral.data(), &i, sizeof i);
+  h.sender.fill(0x5e);
+  return h;
+}
+void session_key(uint8_t tag, uint32_t i, uint8_t key[kKeySize]) {
+  std::memset(key, tag, kKeySize);
+  std::memcpy(key + 1, &i, sizeof i);
+}
+// The keys an open of session i under generation `generation` commits.
+void commit_session(internal::RecipientSessionCache& cache, uint32_t i, uint64_t generation) {
+  internal::RecipientOpening keys;
+  keys.generation = generation;
+  keys.have_subkey = true;
+  session_key(0x5e, i, keys.keys.session_key);
+  session_key(0x70, i, keys.keys.topic_key);
+  session_key(0x5b, i, keys.keys.subkey);
+  cache.commit(session_header(i), kTopic, keys);
+}
+
+// The session cache: after a region could not be allocated, a new session
+// takes the least recently used one's entry, whose keys it overwrites,
+// without asking for guarded memory again (before: one sodium_malloc per
+// new session, under the Opener's lock) until clear() (set_keyring), after
+// which the cache grows again.
+TEST(GuardedCache, AfterAFailedGrowthTheSessionCacheTriesNoRegionUntilCleared) {
+  constexpr size_t kEntry = 3 * kKeySize;
+  constexpr uint32_t kFirstEntries = internal::SecretTable::kOnePageBytes / kEntry;  // 42
+  constexpr uint32_t kMore = 10;
+  internal::RecipientSessionCache cache =
+      take(internal::RecipientSessionCache::create(kDefaultRecipientSessionCapacity));
+  for (uint32_t i = 0; i < kFirstEntries; ++i) commit_session(cache, i, 0);
+  ASSERT_EQ(cache.guarded_bytes(), kFirstEntries * kEntry);
+  {
+    NoGuardedMemory none;
+    const int before = sodium_malloc_calls();
+    for (uint32_t i = kFirstEntries; i < kFirstEntries + kMore; ++i) commit_session(cache, i, 0);
+    EXPECT_EQ(sodium_malloc_calls() - before, 1) << "sodium_malloc calls";
+  }
+  EXPECT_EQ(cache.guarded_bytes(), kFirstEntries * kEntry);
+  EXPECT_EQ(cache.size(), kFirstEntries);
+  for (uint32_t i = 0; i < kFirstEntries + kMore; ++i) {
+    EXPECT_EQ(cache.contains(session_header(i)), i >= kMore) << "session " << i;
+  }
+  // The sessions that went left none of their keys in any entry.
+  for (uint32_t i = 0; i < kMore; ++i) {
+    for (const int tag : {0x5e, 0x70, 0x5b}) {
+      uint8_t key[kKeySize];
+      session_key(static_cast<uint8_t>(tag), i, key);
+      for (size_t slot = 0; slot < cache.allocated_slots(); ++slot) {
+        EXPECT_FALSE(holds_key(cache.slot_bytes(slot), key)) << "session " << i << " in entry " << slot;
+      }
+    }
+  }
+  cache.clear();
+  for (uint32_t i = 0; i < kFirstEntries + kMore; ++i) commit_session(cache, i, 1);  // clear()'s generation
+  EXPECT_EQ(cache.size(), kFirstEntries + kMore);
+  EXPECT_GT(cache.guarded_bytes(), kFirstEntries * kEntry);
+}
+
 }  // namespace
 }  // namespace mqseal

@@ -44,8 +44,12 @@ SecretTable::SecretTable(size_t slot_size, size_t max_slots) noexcept
       max_slots_(max_slots) {}
 
 Status SecretTable::grow() {
+  if (growth_failed_) return Errc::crypto_failure;  // no detail: nothing allocated on this path
   Result<SecretArena::Slot> slot = arena_.allocate();
-  if (!slot) return slot.error();
+  if (!slot) {
+    if (slot.error() == Errc::crypto_failure) growth_failed_ = true;
+    return slot.error();
+  }
   if (regions_.empty() || regions_.back() != slot->region) regions_.push_back(std::move(slot->region));
   slots_.push_back(slot->data);
   return {};
@@ -53,6 +57,7 @@ Status SecretTable::grow() {
 
 void SecretTable::wipe() noexcept {
   for (const std::shared_ptr<Secret>& region : regions_) sodium_memzero(region->data(), region->size());
+  growth_failed_ = false;
 }
 
 }  // namespace mqseal::internal

@@ -26,16 +26,15 @@ Result<TopicKeyResolver> TopicKeyResolver::create(const TopicPolicy& policy,
   // the whole cache was allocated here); the others as topics arrive.
   SecretTable keys(kKeysPerTopic * (1 + subkeys_per_key) * kKeySize, capacity);
   if (Status s = keys.grow(); !s) return s.error();
-  return TopicKeyResolver(policy, std::move(keyring), std::move(keys), capacity, subkeys_per_key);
+  return TopicKeyResolver(policy, std::move(keyring), std::move(keys), subkeys_per_key);
 }
 
 TopicKeyResolver::TopicKeyResolver(const TopicPolicy& policy,
                                    std::shared_ptr<const Keyring> keyring, SecretTable keys,
-                                   size_t capacity, size_t subkeys_per_key)
+                                   size_t subkeys_per_key)
     : policy_(policy),
       keyring_(std::move(keyring)),
       keys_(std::move(keys)),
-      capacity_(capacity),
       subkeys_per_key_(subkeys_per_key) {}
 
 void TopicKeyResolver::set_keyring(std::shared_ptr<const Keyring> keyring) {
@@ -50,7 +49,6 @@ void TopicKeyResolver::clear() {
   index_.clear();
   head_ = tail_ = kNone;
   ++generation_;  // keys derived by lookup() under the old keyring are not committed
-  growth_failed_ = false;
 }
 
 void TopicKeyResolver::forget_slot_subkeys(uint32_t i, size_t slot) noexcept {
@@ -140,18 +138,9 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic, const 
   // A new node while below the bound, with the next slot: allocated already
   // (after a set_keyring) or now. Otherwise (full, or no guarded memory for
   // another slot) the least recently used node and its slot. After a growth
-  // failed, no region is tried again until set_keyring(): not one
-  // sodium_malloc per new topic under the owner's lock.
-  bool room = false;
-  if (nodes_.size() < capacity_) {
-    if (nodes_.size() < keys_.size()) {
-      room = true;
-    } else if (!growth_failed_) {
-      room = keys_.grow().ok();
-      growth_failed_ = !room;
-    }
-  }
-  if (room) {
+  // failed, the table tries no region again until set_keyring() wipes it:
+  // not one sodium_malloc per new topic under the owner's lock.
+  if (nodes_.size() < keys_.max_slots() && (nodes_.size() < keys_.size() || keys_.grow().ok())) {
     i = static_cast<uint32_t>(nodes_.size());
     nodes_.emplace_back();
   } else if (tail_ == kNone) {
