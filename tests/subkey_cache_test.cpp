@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <new>
 #include <string>
 #include <thread>
 #include <utility>
@@ -32,6 +33,7 @@
 #include "base/locked_memory.h"
 #include "crypto/aead.h"
 #include "crypto/x25519.h"
+#include "replaced_new.h"  // t_news_before_bad_alloc
 #include "session/recipient_session.h"
 #include "session/topic_key_resolver.h"
 #include "test_util.h"
@@ -1232,5 +1234,42 @@ TEST(GuardedCache, AfterAFailedGrowthTheSessionCacheTriesNoRegionUntilCleared) {
   EXPECT_GT(cache.guarded_bytes(), kFirstEntries * kEntry);
 }
 
+// Review L4: a table that cannot allocate (std::bad_alloc, where
+// exceptions are on) keeps every slot it has and loses none of its bound:
+// each grow() is tried with its first operator new refused, then its
+// second, and so on until it grows; each refusal leaves the table as it
+// was (no slot handed out and lost, no region allocated and not recorded),
+// and the table still fills to max_slots(). (Before: a slot the arena had
+// handed out before a vector could not grow was lost for good.)
+TEST(GuardedCache, ATableThatCannotAllocateLosesNoSlot) {
+  constexpr size_t kSlots = 40;  // two regions of 128-byte slots: 31, then 9
+  internal::SecretTable table(kSealerSlot, kSlots);
+  size_t refused = 0;
+  while (table.size() < kSlots) {
+    const size_t size = table.size();
+    const size_t bytes = table.bytes();
+    for (int allowed = 0;; ++allowed) {
+      bool threw = false;
+      bool grown = false;
+      t_news_before_bad_alloc = allowed;
+      try {
+        grown = table.grow().ok();
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      t_news_before_bad_alloc = -1;
+      if (!threw) {
+        ASSERT_TRUE(grown) << size << " slots, " << refused << " allocations refused";
+        break;
+      }
+      ++refused;
+      ASSERT_EQ(table.size(), size);
+      ASSERT_EQ(table.bytes(), bytes) << "a region allocated for a refused growth";
+    }
+  }
+  EXPECT_GT(refused, 2u);
+  EXPECT_FALSE(table.grow().ok()) << "past max_slots";
+  EXPECT_EQ(table.bytes(), kSlots * kSealerSlot);
+}
 }  // namespace
 }  // namespace mqseal

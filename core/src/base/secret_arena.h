@@ -122,7 +122,8 @@ class SecretTable {
   // Adds the zeroed slot size(): crypto_failure if there is no guarded
   // memory for a new region, invalid_argument at max_slots(). After a
   // crypto_failure every grow() fails the same way at once, allocating
-  // nothing, until wipe().
+  // nothing, until wipe(). Strongly exception-safe: if it throws
+  // (std::bad_alloc, in a build with exceptions) the table is as it was.
   [[nodiscard]] Status grow();
   uint8_t* operator[](size_t i) const noexcept { return slots_[i]; }
   // Zeroes every slot allocated so far; the next grow() may try a new
