@@ -1234,6 +1234,80 @@ TEST(GuardedCache, AfterAFailedGrowthTheSessionCacheTriesNoRegionUntilCleared) {
   EXPECT_GT(cache.guarded_bytes(), kFirstEntries * kEntry);
 }
 
+// Review L2: with no guarded memory for another slot, the Opener's commit
+// of a new topic takes the least recently used topic's slot: the new topic
+// is cached (its key, its sender's subkey), the old one is not, and none of
+// the old topic's keys (both of its slots) or subkeys is left anywhere.
+TEST(GuardedCache, AfterAFailedGrowthANewTopicTakesTheLeastRecentlyUsedSlotWiped) {
+  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(
+      policy(), keys(2), kDefaultTopicCacheCapacity, internal::kMaxSubkeysPerKey));
+  const size_t first_slots = r.guarded_bytes() / kOpenerSlot;
+  SenderId sender{};
+  sender.fill(0x5e);
+  uint8_t subkey[kKeySize];
+  uint8_t found[kKeySize];
+  bool found_subkey = false;
+  // Topic i under `id`, committed with subkey_of(i + offset) (offset > 0: no subkey of zeros).
+  auto open_and_commit = [&](size_t i, KeyId id, size_t offset) {
+    internal::ResolvedTopic at;
+    ASSERT_TRUE(r.lookup(nth_topic(i), id, sender, at, found, found_subkey).ok()) << nth_topic(i);
+    subkey_of(i + offset, subkey);
+    r.commit(nth_topic(i), at, &sender, subkey);
+  };
+  // Topic 0 holds both keys, each with a subkey; the others one.
+  open_and_commit(0, kSecond, 1000);
+  for (size_t i = 0; i < first_slots; ++i) open_and_commit(i, kFirst, 1);
+  ASSERT_EQ(r.topics(), first_slots);
+  const size_t grown = r.guarded_bytes();
+  {
+    NoGuardedMemory none;
+    open_and_commit(first_slots, kFirst, 1);
+  }
+  EXPECT_EQ(r.guarded_bytes(), grown);
+  EXPECT_EQ(r.topics(), first_slots);
+  internal::ResolvedTopic at;
+  ASSERT_TRUE(r.lookup(nth_topic(first_slots), kFirst, sender, at, found, found_subkey).ok());
+  EXPECT_FALSE(at.pending) << "the new topic was cached";
+  ASSERT_TRUE(found_subkey);
+  subkey_of(first_slots + 1, subkey);
+  EXPECT_EQ(0, std::memcmp(found, subkey, kKeySize));
+  ASSERT_TRUE(r.lookup(nth_topic(1), kFirst, sender, at, found, found_subkey).ok());
+  EXPECT_FALSE(at.pending) << "the other topics stay";
+  ASSERT_TRUE(r.lookup(nth_topic(0), kFirst, sender, at, found, found_subkey).ok());
+  EXPECT_TRUE(at.pending) << "the least recently used topic went";
+  uint8_t gone[4][kKeySize];
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x11), nth_topic(0), gone[0]));
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x12), nth_topic(0), gone[1]));
+  subkey_of(1, gone[2]);
+  subkey_of(1000, gone[3]);
+  for (size_t slot = 0; slot < r.allocated_slots(); ++slot) {
+    for (const uint8_t* key : gone) EXPECT_FALSE(holds_key(r.slot_bytes(slot), key)) << "in slot " << slot;
+  }
+}
+
+// The same through the public API: with no guarded memory left, a message
+// on a new topic opens, and so do the next ones on the first topics (the
+// least recently used, taken for the new one, derives its key again).
+TEST(GuardedCache, AfterAFailedGrowthMessagesOnNewTopicsOpen) {
+  std::shared_ptr<Keyring> k = keys();
+  Sealer sealer = make_sealer(k);
+  Opener opener = make_opener(k);
+  const std::vector<uint8_t> payload = payload_of(64);
+  const size_t first_slots = internal::SecretTable::kOnePageBytes / kOpenerSlot;
+  std::vector<std::vector<uint8_t>> envelopes;
+  for (size_t i = 0; i < first_slots + 1; ++i) envelopes.push_back(take(sealer.seal(nth_topic(i), payload)));
+  const std::vector<uint8_t> again = take(sealer.seal(nth_topic(0), payload));
+  Opened o;
+  for (size_t i = 0; i < first_slots; ++i) expect_ok(open_now(opener, nth_topic(i), envelopes[i], o));
+  NoGuardedMemory none;
+  ASSERT_TRUE(open_now(opener, nth_topic(first_slots), envelopes[first_slots], o).ok());
+  EXPECT_EQ(o.payload, payload);
+  const int derived = blake2b_calls();
+  ASSERT_TRUE(open_now(opener, nth_topic(0), again, o).ok());
+  EXPECT_EQ(o.payload, payload);
+  EXPECT_EQ(blake2b_calls() - derived, 1) << "topic 0 left the cache and derived its key again";
+}
+
 // Review L4: a table that cannot allocate (std::bad_alloc, where
 // exceptions are on) keeps every slot it has and loses none of its bound:
 // each grow() is tried with its first operator new refused, then its
