@@ -56,6 +56,16 @@ void TopicKeyResolver::forget_slot_subkeys(uint32_t i, size_t slot) noexcept {
   for (bool& kept : nodes_[i].subkey_kept[slot]) kept = false;
 }
 
+size_t TopicKeyResolver::claim_slot(uint32_t i) noexcept {
+  static_assert(kKeysPerTopic == 2, "the less recently used of two slots is the other one");
+  Node& n = nodes_[i];
+  const size_t s = 1u - n.most_recent_slot;
+  forget_slot_subkeys(i, s);  // of the key this slot held
+  n.slot_ids[s] = 0;
+  n.slot_stamps[s] = 0;
+  return s;
+}
+
 void TopicKeyResolver::forget_subkeys() noexcept {
   for (uint32_t i = 0; i < keys_.size(); ++i) {
     sodium_memzero(slot_subkey(i, 0, 0), kKeysPerTopic * subkeys_per_key_ * kKeySize);
@@ -204,16 +214,11 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
     }
     id = n.primary;
   }
-  size_t s = 0;
-  while (s < kKeysPerTopic && n.slot_ids[s] != id) ++s;
+  size_t s = slot_of(n, id);
   if (s == kKeysPerTopic) {  // not cached: derived into the less recently used slot
     Result<const Key*> key = key_for(*n.rule, id);
     if (!key) return key.error();
-    static_assert(kKeysPerTopic == 2, "slot choice assumes two slots");
-    s = 1 - n.most_recent_slot;
-    forget_slot_subkeys(i, s);  // of the key this slot held
-    n.slot_ids[s] = 0;
-    n.slot_stamps[s] = 0;
+    s = claim_slot(i);
     if (Status st = derive_topic_key(**key, n.topic, slot_key(i, s)); !st) return st;
     n.slot_ids[s] = id;
     n.slot_stamps[s] = ++stamps_;
@@ -239,12 +244,9 @@ Status TopicKeyResolver::lookup(std::string_view topic, std::optional<KeyId> wan
   // An envelope names its key: kPrimaryKey (0) is no key of a keyring.
   const KeyId id = *wanted;
   if (i != kNone) {
-    const Node& n = nodes_[i];
-    for (size_t s = 0; s < kKeysPerTopic; ++s) {
-      if (n.slot_ids[s] == id) {
-        found_in(i, s, &sender, out, subkey, subkey_found);
-        return {};
-      }
+    if (const size_t s = slot_of(nodes_[i], id); s < kKeysPerTopic) {
+      found_in(i, s, &sender, out, subkey, subkey_found);
+      return {};
     }
   }
   // Not held: derived for this envelope alone, cached by commit() if it is authentic.
@@ -269,11 +271,9 @@ void TopicKeyResolver::commit(std::string_view topic, const ResolvedTopic& at, c
   if (at.key_id == 0) return;  // the topic alone (a rule with no derived key)
   const uint32_t i = *found;
   Node& n = nodes_[i];
-  size_t s = 0;
-  while (s < kKeysPerTopic && n.slot_ids[s] != at.key_id) ++s;
+  size_t s = slot_of(n, at.key_id);
   if (s == kKeysPerTopic) {  // into the less recently used slot, as resolve() derives
-    s = 1 - n.most_recent_slot;
-    forget_slot_subkeys(i, s);
+    s = claim_slot(i);
     std::memcpy(slot_key(i, s), at.key, kKeySize);
     n.slot_ids[s] = at.key_id;
     n.slot_stamps[s] = ++stamps_;

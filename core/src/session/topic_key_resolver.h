@@ -188,6 +188,16 @@ class TopicKeyResolver {
   }
   // Wipes and drops the subkeys of one slot.
   void forget_slot_subkeys(uint32_t index, size_t slot) noexcept;
+  // The slot of node `n` that holds key `id`, or kKeysPerTopic if none does.
+  static size_t slot_of(const Node& n, KeyId id) noexcept {
+    size_t s = 0;
+    while (s < kKeysPerTopic && n.slot_ids[s] != id) ++s;
+    return s;
+  }
+  // Node `index`'s less recently used key slot, emptied for a new key: its
+  // subkeys wiped and forgotten, its id and stamp cleared (the caller writes
+  // the key, then sets both).
+  size_t claim_slot(uint32_t index) noexcept;
   bool holds(const ResolvedTopic& at) const noexcept {
     return at.stamp != 0 && at.node < nodes_.size() && at.slot < kKeysPerTopic &&
            nodes_[at.node].slot_stamps[at.slot] == at.stamp;
