@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <string>
 #include <thread>
@@ -885,44 +886,64 @@ TEST(GuardedCache, SealersAndOpenersOnMoreTopicsThanTheBoundOpenEveryMessage) {
   }
 }
 
+// Threads opening on one Opener (on keys()) at once: thread t opens
+// envelopes of a Sealer of its own (its own sender) on topic_of(t, i), for
+// each i < count, sealed `rounds` times over before any thread starts.
+class ThreadedOpens {
+ public:
+  using TopicOf = std::function<std::string(size_t thread, size_t i)>;
+  std::shared_ptr<Keyring> keyring = keys();
+  Opener opener = make_opener(keyring);
+
+  ThreadedOpens(size_t threads, size_t count, int rounds, TopicOf topic_of)
+      : count_(count), topic_of_(std::move(topic_of)), envelopes_(threads) {
+    for (size_t t = 0; t < threads; ++t) {
+      Sealer sealer = make_sealer(keyring);
+      for (int round = 0; round < rounds; ++round) {
+        for (size_t i = 0; i < count; ++i) envelopes_[t].push_back(take(sealer.seal(topic_of_(t, i), payload_of(32))));
+      }
+    }
+  }
+  // Round `round`'s envelopes, each thread's on a thread of its own, all at
+  // once: how many did not open.
+  int open_round(int round) {
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < envelopes_.size(); ++t) {
+      threads.emplace_back([&, t] {
+        Opened out;
+        for (size_t i = 0; i < count_; ++i) {
+          const std::vector<uint8_t>& env = envelopes_[t][static_cast<size_t>(round) * count_ + i];
+          if (!open_now(opener, topic_of_(t, i), env, out)) ++failures;
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    return failures.load();
+  }
+
+ private:
+  size_t count_;
+  TopicOf topic_of_;
+  std::vector<std::vector<std::vector<uint8_t>>> envelopes_;  // per thread, round after round
+};
+
 // Threads opening on one Opener, each on topics of its own (the cache grows
 // under the Opener's lock while the others open), with a thread replacing
 // the keyring meanwhile: every message opens. (Run in the sanitizer build
 // too: a slot that moved or was freed under an open would show there.)
 TEST(GuardedCache, ThreadsOpeningNewTopicsWhileTheCacheGrowsAndTheKeyringChanges) {
-  constexpr size_t kThreads = 4;
   constexpr size_t kTopicsEach = 80;
-  std::shared_ptr<Keyring> k = keys();
-  Opener opener = make_opener(k);
-  std::vector<std::vector<std::vector<uint8_t>>> envelopes(kThreads);
-  {
-    Sealer sealer = make_sealer(k);
-    for (size_t t = 0; t < kThreads; ++t) {
-      for (size_t i = 0; i < kTopicsEach; ++i) {
-        envelopes[t].push_back(take(sealer.seal(nth_topic(t * kTopicsEach + i), payload_of(32))));
-      }
-    }
-  }
-  std::atomic<int> failures{0};
+  ThreadedOpens opens(4, kTopicsEach, 1, [](size_t t, size_t i) { return nth_topic(t * kTopicsEach + i); });
   std::atomic<bool> done{false};
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      Opened out;
-      for (size_t i = 0; i < kTopicsEach; ++i) {
-        if (!open_now(opener, nth_topic(t * kTopicsEach + i), envelopes[t][i], out)) ++failures;
-      }
-    });
-  }
   std::thread rotate([&] {
-    while (!done.load()) opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
+    while (!done.load()) opens.opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
   });
-  for (std::thread& th : threads) th.join();
+  const int failures = opens.open_round(0);
   done = true;
   rotate.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures, 0);
 }
-
 
 // Where a version 2 suite 1 envelope names its key (docs/SPEC.md).
 constexpr size_t kKeyIdOffset = 3;
@@ -1066,34 +1087,10 @@ TEST(GuardedCache, LookupCachesNothingAndCommitKeepsATopicOnce) {
 // senders of their own: every message opens, each topic is cached once, and
 // every sender's next message derives no topic key.
 TEST(GuardedCache, ThreadsMissingTheSameTopicsCacheThemOnce) {
-  constexpr size_t kThreads = 4;
-  constexpr size_t kTopics = 50;
-  std::shared_ptr<Keyring> k = keys();
-  Opener opener = make_opener(k);
-  std::vector<std::vector<std::vector<uint8_t>>> envelopes(kThreads);
-  for (size_t t = 0; t < kThreads; ++t) {
-    Sealer sealer = make_sealer(k);
-    for (int round = 0; round < 2; ++round) {
-      for (size_t i = 0; i < kTopics; ++i) envelopes[t].push_back(take(sealer.seal(nth_topic(i), payload_of(32))));
-    }
-  }
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      Opened out;
-      for (size_t i = 0; i < kTopics; ++i) {
-        if (!open_now(opener, nth_topic(i), envelopes[t][i], out)) ++failures;
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
+  ThreadedOpens opens(4, 50, 2, [](size_t, size_t i) { return nth_topic(i); });
+  EXPECT_EQ(opens.open_round(0), 0);
   const int derived = blake2b_calls();
-  Opened out;
-  for (size_t t = 0; t < kThreads; ++t) {
-    for (size_t i = 0; i < kTopics; ++i) expect_ok(open_now(opener, nth_topic(i), envelopes[t][kTopics + i], out));
-  }
+  EXPECT_EQ(opens.open_round(1), 0);
   EXPECT_EQ(blake2b_calls() - derived, 0);
 }
 
