@@ -16,24 +16,10 @@
 #include <thread>
 #include <vector>
 
+#include "replaced_new.h"  // counts t_allocations
 #include "session/opener_probe.h"
 #include "session/recipient_session.h"
 #include "test_util.h"
-
-// This file replaces operator new with malloc and operator delete with free
-// (a matched pair); GCC, seeing the replacement inlined, would warn anyway.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-// Heap allocations made by this thread (every operator new of the binary
-// counts them): to show that a steady-state seal or open allocates nothing.
-thread_local size_t t_allocations = 0;
-void* operator new(size_t size) {
-  ++t_allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  std::abort();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
 
 namespace mqseal {
 namespace {

@@ -24,6 +24,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <functional>
+#include <new>
 #include <string>
 #include <thread>
 #include <utility>
@@ -32,6 +34,7 @@
 #include "base/locked_memory.h"
 #include "crypto/aead.h"
 #include "crypto/x25519.h"
+#include "replaced_new.h"  // t_news_before_bad_alloc
 #include "session/recipient_session.h"
 #include "session/topic_key_resolver.h"
 #include "test_util.h"
@@ -79,6 +82,7 @@ extern "C" void* sodium_malloc(size_t size) {
   if (g_sodium_malloc_fails.load(std::memory_order_relaxed)) return nullptr;
   return real(size);
 }
+
 
 namespace mqseal {
 namespace {
@@ -882,44 +886,64 @@ TEST(GuardedCache, SealersAndOpenersOnMoreTopicsThanTheBoundOpenEveryMessage) {
   }
 }
 
+// Threads opening on one Opener (on keys()) at once: thread t opens
+// envelopes of a Sealer of its own (its own sender) on topic_of(t, i), for
+// each i < count, sealed `rounds` times over before any thread starts.
+class ThreadedOpens {
+ public:
+  using TopicOf = std::function<std::string(size_t thread, size_t i)>;
+  std::shared_ptr<Keyring> keyring = keys();
+  Opener opener = make_opener(keyring);
+
+  ThreadedOpens(size_t threads, size_t count, int rounds, TopicOf topic_of)
+      : count_(count), topic_of_(std::move(topic_of)), envelopes_(threads) {
+    for (size_t t = 0; t < threads; ++t) {
+      Sealer sealer = make_sealer(keyring);
+      for (int round = 0; round < rounds; ++round) {
+        for (size_t i = 0; i < count; ++i) envelopes_[t].push_back(take(sealer.seal(topic_of_(t, i), payload_of(32))));
+      }
+    }
+  }
+  // Round `round`'s envelopes, each thread's on a thread of its own, all at
+  // once: how many did not open.
+  int open_round(int round) {
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < envelopes_.size(); ++t) {
+      threads.emplace_back([&, t] {
+        Opened out;
+        for (size_t i = 0; i < count_; ++i) {
+          const std::vector<uint8_t>& env = envelopes_[t][static_cast<size_t>(round) * count_ + i];
+          if (!open_now(opener, topic_of_(t, i), env, out)) ++failures;
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    return failures.load();
+  }
+
+ private:
+  size_t count_;
+  TopicOf topic_of_;
+  std::vector<std::vector<std::vector<uint8_t>>> envelopes_;  // per thread, round after round
+};
+
 // Threads opening on one Opener, each on topics of its own (the cache grows
 // under the Opener's lock while the others open), with a thread replacing
 // the keyring meanwhile: every message opens. (Run in the sanitizer build
 // too: a slot that moved or was freed under an open would show there.)
 TEST(GuardedCache, ThreadsOpeningNewTopicsWhileTheCacheGrowsAndTheKeyringChanges) {
-  constexpr size_t kThreads = 4;
   constexpr size_t kTopicsEach = 80;
-  std::shared_ptr<Keyring> k = keys();
-  Opener opener = make_opener(k);
-  std::vector<std::vector<std::vector<uint8_t>>> envelopes(kThreads);
-  {
-    Sealer sealer = make_sealer(k);
-    for (size_t t = 0; t < kThreads; ++t) {
-      for (size_t i = 0; i < kTopicsEach; ++i) {
-        envelopes[t].push_back(take(sealer.seal(nth_topic(t * kTopicsEach + i), payload_of(32))));
-      }
-    }
-  }
-  std::atomic<int> failures{0};
+  ThreadedOpens opens(4, kTopicsEach, 1, [](size_t t, size_t i) { return nth_topic(t * kTopicsEach + i); });
   std::atomic<bool> done{false};
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      Opened out;
-      for (size_t i = 0; i < kTopicsEach; ++i) {
-        if (!open_now(opener, nth_topic(t * kTopicsEach + i), envelopes[t][i], out)) ++failures;
-      }
-    });
-  }
   std::thread rotate([&] {
-    while (!done.load()) opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
+    while (!done.load()) opens.opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
   });
-  for (std::thread& th : threads) th.join();
+  const int failures = opens.open_round(0);
   done = true;
   rotate.join();
-  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(failures, 0);
 }
-
 
 // Where a version 2 suite 1 envelope names its key (docs/SPEC.md).
 constexpr size_t kKeyIdOffset = 3;
@@ -1063,34 +1087,10 @@ TEST(GuardedCache, LookupCachesNothingAndCommitKeepsATopicOnce) {
 // senders of their own: every message opens, each topic is cached once, and
 // every sender's next message derives no topic key.
 TEST(GuardedCache, ThreadsMissingTheSameTopicsCacheThemOnce) {
-  constexpr size_t kThreads = 4;
-  constexpr size_t kTopics = 50;
-  std::shared_ptr<Keyring> k = keys();
-  Opener opener = make_opener(k);
-  std::vector<std::vector<std::vector<uint8_t>>> envelopes(kThreads);
-  for (size_t t = 0; t < kThreads; ++t) {
-    Sealer sealer = make_sealer(k);
-    for (int round = 0; round < 2; ++round) {
-      for (size_t i = 0; i < kTopics; ++i) envelopes[t].push_back(take(sealer.seal(nth_topic(i), payload_of(32))));
-    }
-  }
-  std::atomic<int> failures{0};
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      Opened out;
-      for (size_t i = 0; i < kTopics; ++i) {
-        if (!open_now(opener, nth_topic(i), envelopes[t][i], out)) ++failures;
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  EXPECT_EQ(failures.load(), 0);
+  ThreadedOpens opens(4, 50, 2, [](size_t, size_t i) { return nth_topic(i); });
+  EXPECT_EQ(opens.open_round(0), 0);
   const int derived = blake2b_calls();
-  Opened out;
-  for (size_t t = 0; t < kThreads; ++t) {
-    for (size_t i = 0; i < kTopics; ++i) expect_ok(open_now(opener, nth_topic(i), envelopes[t][kTopics + i], out));
-  }
+  EXPECT_EQ(opens.open_round(1), 0);
   EXPECT_EQ(blake2b_calls() - derived, 0);
 }
 
@@ -1119,6 +1119,228 @@ TEST(GuardedCache, AfterAFailedGrowthNoRegionIsTriedUntilANewKeyring) {
   }
   EXPECT_GT(r.guarded_bytes(), first_region);
   EXPECT_EQ(r.topics(), first_slots + 40);
+}
+
+// While one lives, sodium_malloc returns null (guarded memory is out).
+struct NoGuardedMemory {
+  NoGuardedMemory() { g_sodium_malloc_fails = true; }
+  ~NoGuardedMemory() { g_sodium_malloc_fails = false; }
+  NoGuardedMemory(const NoGuardedMemory&) = delete;
+  NoGuardedMemory& operator=(const NoGuardedMemory&) = delete;
+};
+
+int sodium_malloc_calls() { return g_sodium_malloc_calls.load(); }
+
+// Whether `bytes` holds the kKeySize bytes of `key` anywhere.
+bool holds_key(ByteView bytes, const uint8_t key[kKeySize]) {
+  return std::search(bytes.begin(), bytes.end(), key, key + kKeySize) != bytes.end();
+}
+
+// The table keeps the growth policy of both caches: after a region could
+// not be allocated, grow() fails at once (crypto_failure, no sodium_malloc)
+// until wipe() (the caches' set_keyring), even once memory is back; then it
+// grows again.
+TEST(GuardedCache, AfterAFailedGrowthATableTriesNoRegionUntilItsWipe) {
+  internal::SecretTable table(kOpenerSlot, 200);
+  const size_t first_region = internal::SecretTable::kOnePageBytes / kOpenerSlot;  // 21 slots
+  for (size_t i = 0; i < first_region; ++i) ASSERT_TRUE(table.grow().ok());
+  ASSERT_EQ(table.bytes(), first_region * kOpenerSlot);
+  {
+    NoGuardedMemory none;
+    const int before = sodium_malloc_calls();
+    for (int i = 0; i < 5; ++i) {
+      const Status grown = table.grow();
+      ASSERT_FALSE(grown.ok());
+      EXPECT_EQ(grown.error().code(), Errc::crypto_failure);
+    }
+    EXPECT_EQ(sodium_malloc_calls() - before, 1) << "sodium_malloc calls";
+  }
+  const int before = sodium_malloc_calls();
+  const Status again = table.grow();
+  ASSERT_FALSE(again.ok()) << "memory is back, but no wipe() yet";
+  EXPECT_EQ(again.error().code(), Errc::crypto_failure);
+  EXPECT_EQ(sodium_malloc_calls() - before, 0);
+  EXPECT_EQ(table.size(), first_region);
+  table.wipe();
+  ASSERT_TRUE(table.grow().ok());
+  EXPECT_EQ(table.size(), first_region + 1);
+  EXPECT_GT(table.bytes(), first_region * kOpenerSlot);
+}
+
+// Suite 3's session i, with keys of its own: session key {0x5e, i, ...},
+// topic key {0x70, i, ...}, subkey {0x5b, i, ...}.
+EnvelopeHeader session_header(uint32_t i) {
+  EnvelopeHeader h;
+  h.key_id = kFirst;
+  std::memcpy(h.ephemeral.data(), &i, sizeof i);
+  h.sender.fill(0x5e);
+  return h;
+}
+void session_key(uint8_t tag, uint32_t i, uint8_t key[kKeySize]) {
+  std::memset(key, tag, kKeySize);
+  std::memcpy(key + 1, &i, sizeof i);
+}
+// The keys an open of session i under generation `generation` commits.
+void commit_session(internal::RecipientSessionCache& cache, uint32_t i, uint64_t generation) {
+  internal::RecipientOpening keys;
+  keys.generation = generation;
+  keys.have_subkey = true;
+  session_key(0x5e, i, keys.keys.session_key);
+  session_key(0x70, i, keys.keys.topic_key);
+  session_key(0x5b, i, keys.keys.subkey);
+  cache.commit(session_header(i), kTopic, keys);
+}
+
+// The session cache: after a region could not be allocated, a new session
+// takes the least recently used one's entry, whose keys it overwrites,
+// without asking for guarded memory again (before: one sodium_malloc per
+// new session, under the Opener's lock) until clear() (set_keyring), after
+// which the cache grows again.
+TEST(GuardedCache, AfterAFailedGrowthTheSessionCacheTriesNoRegionUntilCleared) {
+  constexpr size_t kEntry = 3 * kKeySize;
+  constexpr uint32_t kFirstEntries = internal::SecretTable::kOnePageBytes / kEntry;  // 42
+  constexpr uint32_t kMore = 10;
+  internal::RecipientSessionCache cache =
+      take(internal::RecipientSessionCache::create(kDefaultRecipientSessionCapacity));
+  for (uint32_t i = 0; i < kFirstEntries; ++i) commit_session(cache, i, 0);
+  ASSERT_EQ(cache.guarded_bytes(), kFirstEntries * kEntry);
+  {
+    NoGuardedMemory none;
+    const int before = sodium_malloc_calls();
+    for (uint32_t i = kFirstEntries; i < kFirstEntries + kMore; ++i) commit_session(cache, i, 0);
+    EXPECT_EQ(sodium_malloc_calls() - before, 1) << "sodium_malloc calls";
+  }
+  EXPECT_EQ(cache.guarded_bytes(), kFirstEntries * kEntry);
+  EXPECT_EQ(cache.size(), kFirstEntries);
+  for (uint32_t i = 0; i < kFirstEntries + kMore; ++i) {
+    EXPECT_EQ(cache.contains(session_header(i)), i >= kMore) << "session " << i;
+  }
+  // The sessions that went left none of their keys in any entry.
+  for (uint32_t i = 0; i < kMore; ++i) {
+    for (const int tag : {0x5e, 0x70, 0x5b}) {
+      uint8_t key[kKeySize];
+      session_key(static_cast<uint8_t>(tag), i, key);
+      for (size_t slot = 0; slot < cache.allocated_slots(); ++slot) {
+        EXPECT_FALSE(holds_key(cache.slot_bytes(slot), key)) << "session " << i << " in entry " << slot;
+      }
+    }
+  }
+  cache.clear();
+  for (uint32_t i = 0; i < kFirstEntries + kMore; ++i) commit_session(cache, i, 1);  // clear()'s generation
+  EXPECT_EQ(cache.size(), kFirstEntries + kMore);
+  EXPECT_GT(cache.guarded_bytes(), kFirstEntries * kEntry);
+}
+
+// Review L2: with no guarded memory for another slot, the Opener's commit
+// of a new topic takes the least recently used topic's slot: the new topic
+// is cached (its key, its sender's subkey), the old one is not, and none of
+// the old topic's keys (both of its slots) or subkeys is left anywhere.
+TEST(GuardedCache, AfterAFailedGrowthANewTopicTakesTheLeastRecentlyUsedSlotWiped) {
+  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(
+      policy(), keys(2), kDefaultTopicCacheCapacity, internal::kMaxSubkeysPerKey));
+  const size_t first_slots = r.guarded_bytes() / kOpenerSlot;
+  SenderId sender{};
+  sender.fill(0x5e);
+  uint8_t subkey[kKeySize];
+  uint8_t found[kKeySize];
+  bool found_subkey = false;
+  // Topic i under `id`, committed with subkey_of(i + offset) (offset > 0: no subkey of zeros).
+  auto open_and_commit = [&](size_t i, KeyId id, size_t offset) {
+    internal::ResolvedTopic at;
+    ASSERT_TRUE(r.lookup(nth_topic(i), id, sender, at, found, found_subkey).ok()) << nth_topic(i);
+    subkey_of(i + offset, subkey);
+    r.commit(nth_topic(i), at, &sender, subkey);
+  };
+  // Topic 0 holds both keys, each with a subkey; the others one.
+  open_and_commit(0, kSecond, 1000);
+  for (size_t i = 0; i < first_slots; ++i) open_and_commit(i, kFirst, 1);
+  ASSERT_EQ(r.topics(), first_slots);
+  const size_t grown = r.guarded_bytes();
+  {
+    NoGuardedMemory none;
+    open_and_commit(first_slots, kFirst, 1);
+  }
+  EXPECT_EQ(r.guarded_bytes(), grown);
+  EXPECT_EQ(r.topics(), first_slots);
+  internal::ResolvedTopic at;
+  ASSERT_TRUE(r.lookup(nth_topic(first_slots), kFirst, sender, at, found, found_subkey).ok());
+  EXPECT_FALSE(at.pending) << "the new topic was cached";
+  ASSERT_TRUE(found_subkey);
+  subkey_of(first_slots + 1, subkey);
+  EXPECT_EQ(0, std::memcmp(found, subkey, kKeySize));
+  ASSERT_TRUE(r.lookup(nth_topic(1), kFirst, sender, at, found, found_subkey).ok());
+  EXPECT_FALSE(at.pending) << "the other topics stay";
+  ASSERT_TRUE(r.lookup(nth_topic(0), kFirst, sender, at, found, found_subkey).ok());
+  EXPECT_TRUE(at.pending) << "the least recently used topic went";
+  uint8_t gone[4][kKeySize];
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x11), nth_topic(0), gone[0]));
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x12), nth_topic(0), gone[1]));
+  subkey_of(1, gone[2]);
+  subkey_of(1000, gone[3]);
+  for (size_t slot = 0; slot < r.allocated_slots(); ++slot) {
+    for (const uint8_t* key : gone) EXPECT_FALSE(holds_key(r.slot_bytes(slot), key)) << "in slot " << slot;
+  }
+}
+
+// The same through the public API: with no guarded memory left, a message
+// on a new topic opens, and so do the next ones on the first topics (the
+// least recently used, taken for the new one, derives its key again).
+TEST(GuardedCache, AfterAFailedGrowthMessagesOnNewTopicsOpen) {
+  std::shared_ptr<Keyring> k = keys();
+  Sealer sealer = make_sealer(k);
+  Opener opener = make_opener(k);
+  const std::vector<uint8_t> payload = payload_of(64);
+  const size_t first_slots = internal::SecretTable::kOnePageBytes / kOpenerSlot;
+  std::vector<std::vector<uint8_t>> envelopes;
+  for (size_t i = 0; i < first_slots + 1; ++i) envelopes.push_back(take(sealer.seal(nth_topic(i), payload)));
+  const std::vector<uint8_t> again = take(sealer.seal(nth_topic(0), payload));
+  Opened o;
+  for (size_t i = 0; i < first_slots; ++i) expect_ok(open_now(opener, nth_topic(i), envelopes[i], o));
+  NoGuardedMemory none;
+  ASSERT_TRUE(open_now(opener, nth_topic(first_slots), envelopes[first_slots], o).ok());
+  EXPECT_EQ(o.payload, payload);
+  const int derived = blake2b_calls();
+  ASSERT_TRUE(open_now(opener, nth_topic(0), again, o).ok());
+  EXPECT_EQ(o.payload, payload);
+  EXPECT_EQ(blake2b_calls() - derived, 1) << "topic 0 left the cache and derived its key again";
+}
+
+// Review L4: a table that cannot allocate (std::bad_alloc, where
+// exceptions are on) keeps every slot it has and loses none of its bound:
+// each grow() is tried with its first operator new refused, then its
+// second, and so on until it grows; each refusal leaves the table as it
+// was (no slot handed out and lost, no region allocated and not recorded),
+// and the table still fills to max_slots(). (Before: a slot the arena had
+// handed out before a vector could not grow was lost for good.)
+TEST(GuardedCache, ATableThatCannotAllocateLosesNoSlot) {
+  constexpr size_t kSlots = 40;  // two regions of 128-byte slots: 31, then 9
+  internal::SecretTable table(kSealerSlot, kSlots);
+  size_t refused = 0;
+  while (table.size() < kSlots) {
+    const size_t size = table.size();
+    const size_t bytes = table.bytes();
+    for (int allowed = 0;; ++allowed) {
+      bool threw = false;
+      bool grown = false;
+      t_news_before_bad_alloc = allowed;
+      try {
+        grown = table.grow().ok();
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      t_news_before_bad_alloc = -1;
+      if (!threw) {
+        ASSERT_TRUE(grown) << size << " slots, " << refused << " allocations refused";
+        break;
+      }
+      ++refused;
+      ASSERT_EQ(table.size(), size);
+      ASSERT_EQ(table.bytes(), bytes) << "a region allocated for a refused growth";
+    }
+  }
+  EXPECT_GT(refused, 2u);
+  EXPECT_FALSE(table.grow().ok()) << "past max_slots";
+  EXPECT_EQ(table.bytes(), kSlots * kSealerSlot);
 }
 }  // namespace
 }  // namespace mqseal

@@ -44,8 +44,26 @@ SecretTable::SecretTable(size_t slot_size, size_t max_slots) noexcept
       max_slots_(max_slots) {}
 
 Status SecretTable::grow() {
+  if (growth_failed_) return Errc::crypto_failure;  // no detail: nothing allocated on this path
+  // Room for one more slot, and one more region, before the arena hands one
+  // out: a std::vector that must grow allocates, and may throw bad_alloc,
+  // only here, when nothing has changed yet (the room reserved stays for
+  // the next call). allocate() changes nothing if it throws (a new region
+  // is used and counted only once its shared_ptr exists). After it, both
+  // push_backs fit in what is reserved and cannot throw, so no slot is
+  // handed out and then lost (that would cost one of max_slots() for good)
+  // and no region goes unrecorded. Without exceptions a failed reserve ends
+  // the process, as any failed operator new there does. No try/catch: the
+  // core builds with -fno-exceptions. Geometric, as push_back would be.
+  if (slots_.size() == slots_.capacity()) {
+    slots_.reserve(std::min(max_slots_, std::max<size_t>(1, 2 * slots_.size())));
+  }
+  if (regions_.size() == regions_.capacity()) regions_.reserve(std::max<size_t>(1, 2 * regions_.size()));
   Result<SecretArena::Slot> slot = arena_.allocate();
-  if (!slot) return slot.error();
+  if (!slot) {
+    if (slot.error() == Errc::crypto_failure) growth_failed_ = true;
+    return slot.error();
+  }
   if (regions_.empty() || regions_.back() != slot->region) regions_.push_back(std::move(slot->region));
   slots_.push_back(slot->data);
   return {};
@@ -53,6 +71,7 @@ Status SecretTable::grow() {
 
 void SecretTable::wipe() noexcept {
   for (const std::shared_ptr<Secret>& region : regions_) sodium_memzero(region->data(), region->size());
+  growth_failed_ = false;
 }
 
 }  // namespace mqseal::internal

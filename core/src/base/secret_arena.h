@@ -99,6 +99,12 @@ class SecretArena {
 // one slot per entry of a bounded cache, it allocates (and locks) memory
 // only for the entries the cache has held at once, never more than
 // max_slots() slots.
+//
+// Both caches' growth policy is the table's: once a region could not be
+// allocated, grow() tries none again until wipe() (the caches' set_keyring
+// or clear), so that a cache under memory pressure, which then takes its
+// least recently used entry's slot, does not pay one sodium_malloc per new
+// entry under its owner's lock.
 class SecretTable {
  public:
   // sodium_malloc puts a 16-byte canary before the bytes it returns, inside
@@ -114,10 +120,14 @@ class SecretTable {
   size_t size() const noexcept { return slots_.size(); }
   size_t max_slots() const noexcept { return max_slots_; }
   // Adds the zeroed slot size(): crypto_failure if there is no guarded
-  // memory for a new region, invalid_argument at max_slots().
+  // memory for a new region, invalid_argument at max_slots(). After a
+  // crypto_failure every grow() fails the same way at once, allocating
+  // nothing, until wipe(). Strongly exception-safe: if it throws
+  // (std::bad_alloc, in a build with exceptions) the table is as it was.
   [[nodiscard]] Status grow();
   uint8_t* operator[](size_t i) const noexcept { return slots_[i]; }
-  // Zeroes every slot allocated so far.
+  // Zeroes every slot allocated so far; the next grow() may try a new
+  // region again.
   void wipe() noexcept;
   // Guarded bytes allocated so far (all regions, before page rounding).
   size_t bytes() const noexcept { return arena_.bytes(); }
@@ -127,6 +137,7 @@ class SecretTable {
   size_t max_slots_;
   std::vector<std::shared_ptr<Secret>> regions_;  // every region, each once
   std::vector<uint8_t*> slots_;                   // slot i, inside one of regions_
+  bool growth_failed_ = false;  // no guarded memory for a region: none tried until wipe()
 };
 
 }  // namespace mqseal::internal

@@ -144,7 +144,7 @@ size_t SessionIdHash::operator()(const RecipientSessionId& id) const noexcept {
   return static_cast<size_t>(h);
 }
 
-RecipientSessionCache::RecipientSessionCache(size_t capacity) : keys_(kSlotSize, capacity), capacity_(capacity) {
+RecipientSessionCache::RecipientSessionCache(size_t capacity) : keys_(kSlotSize, capacity) {
   Hash hash;
   randombytes_buf(hash.key.data(), hash.key.size());
   index_ = std::unordered_map<SessionId, size_t, Hash>(0, hash);
@@ -252,14 +252,14 @@ void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_vie
     if (keys.cached && n.topic == topic && n.sender == header.sender && n.has_subkey == keys.have_subkey) {
       return;  // the steady state
     }
-  } else if (nodes_.size() < capacity_ && (nodes_.size() < keys_.size() || keys_.grow().ok())) {
+  } else if (nodes_.size() < keys_.max_slots() && (nodes_.size() < keys_.size() || keys_.grow().ok())) {
     i = nodes_.size();
     nodes_.emplace_back();
     index_.emplace(id, i);
     make_recent(i, false);
   } else if (oldest_ == kNoNode) {
     return;  // no guarded memory for a first entry: the next message derives again
-  } else {  // full (or no guarded memory for another entry): the least recently used entry goes
+  } else {  // full, or no guarded memory for another entry (none tried again until clear()): the LRU entry goes
     i = oldest_;
     index_.erase(nodes_[i].id);
     index_.emplace(id, i);

@@ -173,7 +173,9 @@ struct SessionIdHash {
 // which the least recently used goes, as before; a receiver that hears no
 // suite 3 or 4 allocates none. A commit that finds no guarded memory for a
 // new entry takes the least recently used entry's instead (with none, it
-// keeps nothing: the open succeeded, its next message derives again).
+// keeps nothing: the open succeeded, its next message derives again), and
+// the cache stops growing there: no new region is tried again until
+// clear() (SecretTable's growth policy).
 //
 // clear() (the Opener's set_keyring) starts a new generation. An open under
 // way took its keys (prepare) under the old keyring and derives outside the
@@ -206,7 +208,7 @@ class RecipientSessionCache {
   bool contains(const EnvelopeHeader& header) const { return index_.count(id_of(header)) != 0; }
   using SessionId = RecipientSessionId;
   size_t size() const noexcept { return index_.size(); }
-  size_t capacity() const noexcept { return capacity_; }
+  size_t capacity() const noexcept { return keys_.max_slots(); }
   // Guarded bytes allocated so far (tests, benchmarks).
   size_t guarded_bytes() const noexcept { return keys_.bytes(); }
   // Tests: the slots allocated, and slot i's bytes (i < allocated_slots()),
@@ -234,8 +236,7 @@ class RecipientSessionCache {
   uint8_t* slot(size_t i) const { return keys_[i]; }
   static SessionId id_of(const EnvelopeHeader& header);
 
-  SecretTable keys_;  // per node: kSlotSize bytes, allocated as nodes are
-  size_t capacity_;
+  SecretTable keys_;  // per node: kSlotSize bytes, allocated as nodes are; max_slots(): the capacity
   std::vector<Node> nodes_;
   std::unordered_map<SessionId, size_t, Hash> index_;
   // The most recently used node, compared before hashing (a receiver mostly

@@ -26,16 +26,15 @@ Result<TopicKeyResolver> TopicKeyResolver::create(const TopicPolicy& policy,
   // the whole cache was allocated here); the others as topics arrive.
   SecretTable keys(kKeysPerTopic * (1 + subkeys_per_key) * kKeySize, capacity);
   if (Status s = keys.grow(); !s) return s.error();
-  return TopicKeyResolver(policy, std::move(keyring), std::move(keys), capacity, subkeys_per_key);
+  return TopicKeyResolver(policy, std::move(keyring), std::move(keys), subkeys_per_key);
 }
 
 TopicKeyResolver::TopicKeyResolver(const TopicPolicy& policy,
                                    std::shared_ptr<const Keyring> keyring, SecretTable keys,
-                                   size_t capacity, size_t subkeys_per_key)
+                                   size_t subkeys_per_key)
     : policy_(policy),
       keyring_(std::move(keyring)),
       keys_(std::move(keys)),
-      capacity_(capacity),
       subkeys_per_key_(subkeys_per_key) {}
 
 void TopicKeyResolver::set_keyring(std::shared_ptr<const Keyring> keyring) {
@@ -50,12 +49,21 @@ void TopicKeyResolver::clear() {
   index_.clear();
   head_ = tail_ = kNone;
   ++generation_;  // keys derived by lookup() under the old keyring are not committed
-  growth_failed_ = false;
 }
 
 void TopicKeyResolver::forget_slot_subkeys(uint32_t i, size_t slot) noexcept {
   sodium_memzero(slot_subkey(i, slot, 0), subkeys_per_key_ * kKeySize);
   for (bool& kept : nodes_[i].subkey_kept[slot]) kept = false;
+}
+
+size_t TopicKeyResolver::claim_slot(uint32_t i) noexcept {
+  static_assert(kKeysPerTopic == 2, "the less recently used of two slots is the other one");
+  Node& n = nodes_[i];
+  const size_t s = 1u - n.most_recent_slot;
+  forget_slot_subkeys(i, s);  // of the key this slot held
+  n.slot_ids[s] = 0;
+  n.slot_stamps[s] = 0;
+  return s;
 }
 
 void TopicKeyResolver::forget_subkeys() noexcept {
@@ -140,18 +148,9 @@ Result<uint32_t> TopicKeyResolver::find_or_insert(std::string_view topic, const 
   // A new node while below the bound, with the next slot: allocated already
   // (after a set_keyring) or now. Otherwise (full, or no guarded memory for
   // another slot) the least recently used node and its slot. After a growth
-  // failed, no region is tried again until set_keyring(): not one
-  // sodium_malloc per new topic under the owner's lock.
-  bool room = false;
-  if (nodes_.size() < capacity_) {
-    if (nodes_.size() < keys_.size()) {
-      room = true;
-    } else if (!growth_failed_) {
-      room = keys_.grow().ok();
-      growth_failed_ = !room;
-    }
-  }
-  if (room) {
+  // failed, the table tries no region again until set_keyring() wipes it:
+  // not one sodium_malloc per new topic under the owner's lock.
+  if (nodes_.size() < keys_.max_slots() && (nodes_.size() < keys_.size() || keys_.grow().ok())) {
     i = static_cast<uint32_t>(nodes_.size());
     nodes_.emplace_back();
   } else if (tail_ == kNone) {
@@ -215,16 +214,11 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
     }
     id = n.primary;
   }
-  size_t s = 0;
-  while (s < kKeysPerTopic && n.slot_ids[s] != id) ++s;
+  size_t s = slot_of(n, id);
   if (s == kKeysPerTopic) {  // not cached: derived into the less recently used slot
     Result<const Key*> key = key_for(*n.rule, id);
     if (!key) return key.error();
-    static_assert(kKeysPerTopic == 2, "slot choice assumes two slots");
-    s = 1 - n.most_recent_slot;
-    forget_slot_subkeys(i, s);  // of the key this slot held
-    n.slot_ids[s] = 0;
-    n.slot_stamps[s] = 0;
+    s = claim_slot(i);
     if (Status st = derive_topic_key(**key, n.topic, slot_key(i, s)); !st) return st;
     n.slot_ids[s] = id;
     n.slot_stamps[s] = ++stamps_;
@@ -250,12 +244,9 @@ Status TopicKeyResolver::lookup(std::string_view topic, std::optional<KeyId> wan
   // An envelope names its key: kPrimaryKey (0) is no key of a keyring.
   const KeyId id = *wanted;
   if (i != kNone) {
-    const Node& n = nodes_[i];
-    for (size_t s = 0; s < kKeysPerTopic; ++s) {
-      if (n.slot_ids[s] == id) {
-        found_in(i, s, &sender, out, subkey, subkey_found);
-        return {};
-      }
+    if (const size_t s = slot_of(nodes_[i], id); s < kKeysPerTopic) {
+      found_in(i, s, &sender, out, subkey, subkey_found);
+      return {};
     }
   }
   // Not held: derived for this envelope alone, cached by commit() if it is authentic.
@@ -280,11 +271,9 @@ void TopicKeyResolver::commit(std::string_view topic, const ResolvedTopic& at, c
   if (at.key_id == 0) return;  // the topic alone (a rule with no derived key)
   const uint32_t i = *found;
   Node& n = nodes_[i];
-  size_t s = 0;
-  while (s < kKeysPerTopic && n.slot_ids[s] != at.key_id) ++s;
+  size_t s = slot_of(n, at.key_id);
   if (s == kKeysPerTopic) {  // into the less recently used slot, as resolve() derives
-    s = 1 - n.most_recent_slot;
-    forget_slot_subkeys(i, s);
+    s = claim_slot(i);
     std::memcpy(slot_key(i, s), at.key, kKeySize);
     n.slot_ids[s] = at.key_id;
     n.slot_stamps[s] = ++stamps_;

@@ -17,7 +17,8 @@
 // memory, as when it allocated the whole cache); later, a topic that finds
 // no guarded memory for a new slot takes the least recently used topic's,
 // so resolve() never fails for memory, and the cache stops growing there:
-// no new region is tried again until set_keyring().
+// no new region is tried again until set_keyring() (SecretTable's growth
+// policy).
 //
 // The Sealer's topics are its application's: resolve() caches a topic on
 // its first use. The Opener's are whatever arrives: lookup() caches
@@ -166,7 +167,7 @@ class TopicKeyResolver {
   static constexpr uint32_t kNone = UINT32_MAX;
 
   TopicKeyResolver(const TopicPolicy& policy, std::shared_ptr<const Keyring> keyring,
-                   SecretTable keys, size_t capacity, size_t subkeys_per_key);
+                   SecretTable keys, size_t subkeys_per_key);
   // The cache slot of a topic, valid until the next call. `rule`: the
   // topic's rule when the caller looked it up already (else null).
   Result<uint32_t> find_or_insert(std::string_view topic, const TopicRule* rule = nullptr);
@@ -187,6 +188,16 @@ class TopicKeyResolver {
   }
   // Wipes and drops the subkeys of one slot.
   void forget_slot_subkeys(uint32_t index, size_t slot) noexcept;
+  // The slot of node `n` that holds key `id`, or kKeysPerTopic if none does.
+  static size_t slot_of(const Node& n, KeyId id) noexcept {
+    size_t s = 0;
+    while (s < kKeysPerTopic && n.slot_ids[s] != id) ++s;
+    return s;
+  }
+  // Node `index`'s less recently used key slot, emptied for a new key: its
+  // subkeys wiped and forgotten, its id and stamp cleared (the caller writes
+  // the key, then sets both).
+  size_t claim_slot(uint32_t index) noexcept;
   bool holds(const ResolvedTopic& at) const noexcept {
     return at.stamp != 0 && at.node < nodes_.size() && at.slot < kKeysPerTopic &&
            nodes_[at.node].slot_stamps[at.slot] == at.stamp;
@@ -197,12 +208,10 @@ class TopicKeyResolver {
 
   TopicPolicy policy_;  // a private copy: Node::rule points into it
   std::shared_ptr<const Keyring> keyring_;
-  SecretTable keys_;  // per node: kKeysPerTopic derived keys, then their subkeys
-  size_t capacity_;
+  SecretTable keys_;  // per node: kKeysPerTopic derived keys, then their subkeys; max_slots(): the capacity
   size_t subkeys_per_key_;
   uint64_t stamps_ = 0;  // derivations so far: each gets the next stamp, never reused
   uint64_t generation_ = 0;  // set_keyring()s so far
-  bool growth_failed_ = false;  // no guarded memory for a region: none tried until set_keyring()
   std::vector<Node> nodes_;
   std::unordered_map<std::string, uint32_t> index_;
   std::string scratch_;  // reused for lookups, so a warm lookup allocates nothing
