@@ -22,8 +22,9 @@ import sys
 # same AEAD work; the target is judged on both. BM_Open must pause its timing
 # after each batch while the sender seals the next (the replay guard refuses
 # an envelope opened before): BM_BareOpensslDecryptStreamAd pauses after the
-# same number of messages and encrypts its batch again meanwhile, so that the
-# timer's calls and the writes between batches weigh on both alike.
+# same number of messages and encrypts its batch again meanwhile. It is shown
+# without a target, as what that harness step costs the bare call; a real
+# subscriber pauses no timer, and the target stays judged on the two above.
 BULK = {16384: 1.1, 65536: 1.1, 1048576: 1.1}
 COMPARISONS = [
     ("BM_Seal", "BM_BareEncrypt", {64: 1.25, 65536: 1.05}),
@@ -39,7 +40,7 @@ COMPARISONS = [
     ("BM_Open", "BM_BareOpensslDecryptBatch", BULK),
     ("BM_Seal", "BM_BareOpensslEncryptAd", BULK),
     ("BM_Open", "BM_BareOpensslDecryptBatchAd", BULK),
-    ("BM_Open", "BM_BareOpensslDecryptStreamAd", BULK),
+    ("BM_Open", "BM_BareOpensslDecryptStreamAd", {}),
     ("BM_BareOpensslDecryptStreamAd", "BM_BareOpensslDecryptBatchAd", {}),
     # A receiver's first message (topic key, new stream) against its steady state.
     ("BM_OpenFirstMessage", "BM_Open", {}),
