@@ -1231,6 +1231,70 @@ TEST(GuardedCache, AfterAFailedGrowthTheSessionCacheTriesNoRegionUntilCleared) {
   EXPECT_GT(cache.guarded_bytes(), kFirstEntries * kEntry);
 }
 
+// A table that has no slot yet is not held to the policy: its first
+// region, once refused, is tried again at the next grow() (a cache with no
+// entry has none to take instead, and one sodium_malloc costs less than
+// what its entry saves). Before: the refusal stopped its growth until
+// wipe().
+TEST(GuardedCache, ATableWithNoSlotTriesItsFirstRegionAgain) {
+  internal::SecretTable table(kOpenerSlot, 200);
+  {
+    NoGuardedMemory none;
+    const int before = sodium_malloc_calls();
+    for (int i = 0; i < 2; ++i) {
+      const Status grown = table.grow();
+      ASSERT_FALSE(grown.ok());
+      EXPECT_EQ(grown.error().code(), Errc::crypto_failure);
+    }
+    EXPECT_EQ(sodium_malloc_calls() - before, 2) << "sodium_malloc calls";
+  }
+  EXPECT_EQ(table.size(), 0u);
+  ASSERT_TRUE(table.grow().ok()) << "memory is back";
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.bytes(), internal::SecretTable::kOnePageBytes / kOpenerSlot * kOpenerSlot);
+}
+
+// The session cache has no entry until its first commit: if guarded memory
+// is out then, that commit keeps nothing, and the next commit, once memory
+// is back, allocates the first region and keeps its session. (Before: the
+// first refusal stopped the cache's growth, and with no entry to take, the
+// Opener kept no suite 3 or 4 session until set_keyring.)
+TEST(GuardedCache, ASessionCacheWhoseFirstRegionWasRefusedCachesOnceMemoryIsBack) {
+  internal::RecipientSessionCache cache =
+      take(internal::RecipientSessionCache::create(kDefaultRecipientSessionCapacity));
+  {
+    NoGuardedMemory none;
+    commit_session(cache, 0, 0);
+  }
+  EXPECT_FALSE(cache.contains(session_header(0)));
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.guarded_bytes(), 0u);
+  commit_session(cache, 1, 0);
+  EXPECT_TRUE(cache.contains(session_header(1)));
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+// The same through the public API: a first suite 3 or 4 message that opens
+// while guarded memory is out is cached nowhere, and once memory is back
+// the next sender's session is cached: its second message derives no subkey.
+TEST(GuardedCache, SessionsAreCachedAgainAfterTheFirstSessionFoundNoGuardedMemory) {
+  for (const char* topic : {kReportTopic, kSignedReportTopic}) {
+    SCOPED_TRACE(topic);
+    Sealer first = make_recipient_sealer(recipient_keys());
+    Sealer second = make_recipient_sealer(recipient_keys());
+    Opener opener = make_recipient_opener(recipient_keys());
+    const std::vector<uint8_t> payload = payload_of(64);
+    const std::vector<uint8_t> env = take(first.seal(topic, payload));
+    Opened o;
+    {
+      NoGuardedMemory none;
+      ASSERT_TRUE(open_now(opener, topic, env, o).ok());
+    }
+    EXPECT_EQ(o.payload, payload);
+    expect_one_derivation_per_side(second, opener, topic);
+  }
+}
+
 // Review L2: with no guarded memory for another slot, the Opener's commit
 // of a new topic takes the least recently used topic's slot: the new topic
 // is cached (its key, its sender's subkey), the old one is not, and none of

@@ -61,7 +61,9 @@ Status SecretTable::grow() {
   if (regions_.size() == regions_.capacity()) regions_.reserve(std::max<size_t>(1, 2 * regions_.size()));
   Result<SecretArena::Slot> slot = arena_.allocate();
   if (!slot) {
-    if (slot.error() == Errc::crypto_failure) growth_failed_ = true;
+    // A table with no slot yet keeps trying: its owner has no entry to take
+    // instead, and one sodium_malloc costs less than what an entry saves.
+    if (slot.error() == Errc::crypto_failure && !slots_.empty()) growth_failed_ = true;
     return slot.error();
   }
   if (regions_.empty() || regions_.back() != slot->region) regions_.push_back(std::move(slot->region));
