@@ -1094,33 +1094,6 @@ TEST(GuardedCache, ThreadsMissingTheSameTopicsCacheThemOnce) {
   EXPECT_EQ(blake2b_calls() - derived, 0);
 }
 
-// After a region could not be allocated, new topics take the least
-// recently used slot without asking for guarded memory again (not one
-// sodium_malloc per new topic under the owner's lock) until set_keyring(),
-// after which the cache grows again.
-TEST(GuardedCache, AfterAFailedGrowthNoRegionIsTriedUntilANewKeyring) {
-  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity));
-  const size_t first_region = r.guarded_bytes();
-  const size_t first_slots = first_region / kSealerSlot;
-  internal::ResolvedTopic at;
-  g_sodium_malloc_fails = true;
-  const int before = g_sodium_malloc_calls.load();
-  for (size_t i = 0; i < first_slots + 40; ++i) {
-    ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
-  }
-  const int tried = g_sodium_malloc_calls.load() - before;
-  g_sodium_malloc_fails = false;
-  EXPECT_EQ(tried, 1) << "sodium_malloc calls";
-  EXPECT_EQ(r.guarded_bytes(), first_region);
-  EXPECT_EQ(r.topics(), first_slots);
-  r.set_keyring(keys());
-  for (size_t i = 0; i < first_slots + 40; ++i) {
-    ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
-  }
-  EXPECT_GT(r.guarded_bytes(), first_region);
-  EXPECT_EQ(r.topics(), first_slots + 40);
-}
-
 // While one lives, sodium_malloc returns null (guarded memory is out).
 struct NoGuardedMemory {
   NoGuardedMemory() { g_sodium_malloc_fails = true; }
@@ -1130,6 +1103,33 @@ struct NoGuardedMemory {
 };
 
 int sodium_malloc_calls() { return g_sodium_malloc_calls.load(); }
+
+// After a region could not be allocated, new topics take the least
+// recently used slot without asking for guarded memory again (not one
+// sodium_malloc per new topic under the owner's lock) until set_keyring(),
+// after which the cache grows again.
+TEST(GuardedCache, AfterAFailedGrowthNoRegionIsTriedUntilANewKeyring) {
+  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(policy(), keys(), kDefaultTopicCacheCapacity));
+  const size_t first_region = r.guarded_bytes();
+  const size_t first_slots = first_region / kSealerSlot;
+  internal::ResolvedTopic at;
+  {
+    NoGuardedMemory none;
+    const int before = sodium_malloc_calls();
+    for (size_t i = 0; i < first_slots + 40; ++i) {
+      ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
+    }
+    EXPECT_EQ(sodium_malloc_calls() - before, 1) << "sodium_malloc calls";
+  }
+  EXPECT_EQ(r.guarded_bytes(), first_region);
+  EXPECT_EQ(r.topics(), first_slots);
+  r.set_keyring(keys());
+  for (size_t i = 0; i < first_slots + 40; ++i) {
+    ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
+  }
+  EXPECT_GT(r.guarded_bytes(), first_region);
+  EXPECT_EQ(r.topics(), first_slots + 40);
+}
 
 // Whether `bytes` holds the kKeySize bytes of `key` anywhere.
 bool holds_key(ByteView bytes, const uint8_t key[kKeySize]) {
@@ -1308,7 +1308,9 @@ TEST(GuardedCache, AfterAFailedGrowthANewTopicTakesTheLeastRecentlyUsedSlotWiped
   uint8_t subkey[kKeySize];
   uint8_t found[kKeySize];
   bool found_subkey = false;
-  // Topic i under `id`, committed with subkey_of(i + offset) (offset > 0: no subkey of zeros).
+  // Topic i under `id`, committed with subkey_of(i + offset) (offset > 0: no
+  // subkey of zeros). Its ASSERT returns from the lambda only: every call is
+  // in ASSERT_NO_FATAL_FAILURE.
   auto open_and_commit = [&](size_t i, KeyId id, size_t offset) {
     internal::ResolvedTopic at;
     ASSERT_TRUE(r.lookup(nth_topic(i), id, sender, at, found, found_subkey).ok()) << nth_topic(i);
@@ -1316,13 +1318,13 @@ TEST(GuardedCache, AfterAFailedGrowthANewTopicTakesTheLeastRecentlyUsedSlotWiped
     r.commit(nth_topic(i), at, &sender, subkey);
   };
   // Topic 0 holds both keys, each with a subkey; the others one.
-  open_and_commit(0, kSecond, 1000);
-  for (size_t i = 0; i < first_slots; ++i) open_and_commit(i, kFirst, 1);
+  ASSERT_NO_FATAL_FAILURE(open_and_commit(0, kSecond, 1000));
+  for (size_t i = 0; i < first_slots; ++i) ASSERT_NO_FATAL_FAILURE(open_and_commit(i, kFirst, 1));
   ASSERT_EQ(r.topics(), first_slots);
   const size_t grown = r.guarded_bytes();
   {
     NoGuardedMemory none;
-    open_and_commit(first_slots, kFirst, 1);
+    ASSERT_NO_FATAL_FAILURE(open_and_commit(first_slots, kFirst, 1));
   }
   EXPECT_EQ(r.guarded_bytes(), grown);
   EXPECT_EQ(r.topics(), first_slots);
