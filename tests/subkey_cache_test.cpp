@@ -44,6 +44,7 @@ std::atomic<int> g_hchacha20_calls{0};
 std::atomic<int> g_blake2b_personal_calls{0};
 std::atomic<int> g_sodium_malloc_calls{0};
 std::atomic<bool> g_sodium_malloc_fails{false};
+std::atomic<bool> g_blake2b_personal_fails{false};
 
 template <typename Fn>
 Fn next_symbol(const char* name) {
@@ -62,7 +63,8 @@ extern "C" int crypto_core_hchacha20(unsigned char* out, const unsigned char* in
 }
 
 // Every topic key is one keyed, personalised BLAKE2b (derive_topic_key):
-// counted the same way, to show when the Opener derives one.
+// counted the same way, to show when the Opener derives one; refused (-1,
+// `out` untouched) while g_blake2b_personal_fails is set.
 extern "C" int crypto_generichash_blake2b_salt_personal(unsigned char* out, size_t outlen, const unsigned char* in,
                                                         unsigned long long inlen, const unsigned char* key,
                                                         size_t keylen, const unsigned char* salt,
@@ -71,6 +73,7 @@ extern "C" int crypto_generichash_blake2b_salt_personal(unsigned char* out, size
                      const unsigned char*, const unsigned char*);
   static const Fn real = next_symbol<Fn>("crypto_generichash_blake2b_salt_personal");
   g_blake2b_personal_calls.fetch_add(1, std::memory_order_relaxed);
+  if (g_blake2b_personal_fails.load(std::memory_order_relaxed)) return -1;
   return real(out, outlen, in, inlen, key, keylen, salt, personal);
 }
 
@@ -1094,12 +1097,22 @@ TEST(GuardedCache, ThreadsMissingTheSameTopicsCacheThemOnce) {
   EXPECT_EQ(blake2b_calls() - derived, 0);
 }
 
+// While one lives, the call `fails` stands for is refused (the flag is
+// cleared however the test leaves its scope).
+class Refusing {
+ public:
+  explicit Refusing(std::atomic<bool>& fails) : fails_(fails) { fails_ = true; }
+  ~Refusing() { fails_ = false; }
+  Refusing(const Refusing&) = delete;
+  Refusing& operator=(const Refusing&) = delete;
+
+ private:
+  std::atomic<bool>& fails_;
+};
+
 // While one lives, sodium_malloc returns null (guarded memory is out).
-struct NoGuardedMemory {
-  NoGuardedMemory() { g_sodium_malloc_fails = true; }
-  ~NoGuardedMemory() { g_sodium_malloc_fails = false; }
-  NoGuardedMemory(const NoGuardedMemory&) = delete;
-  NoGuardedMemory& operator=(const NoGuardedMemory&) = delete;
+struct NoGuardedMemory : Refusing {
+  NoGuardedMemory() : Refusing(g_sodium_malloc_fails) {}
 };
 
 int sodium_malloc_calls() { return g_sodium_malloc_calls.load(); }
@@ -1346,6 +1359,36 @@ TEST(GuardedCache, AfterAFailedGrowthANewTopicTakesTheLeastRecentlyUsedSlotWiped
   for (size_t slot = 0; slot < r.allocated_slots(); ++slot) {
     for (const uint8_t* key : gone) EXPECT_FALSE(holds_key(r.slot_bytes(slot), key)) << "in slot " << slot;
   }
+}
+
+// resolve() that derives a topic's key into the slot of the key used less
+// recently empties that slot first: if the derivation then fails, the old
+// key is not left behind (in a slot named by no key ID). The failure is
+// injected (BLAKE2b refused): with a valid key libsodium does not fail
+// there. (Before: the slot's subkeys were wiped, its key not.)
+TEST(GuardedCache, AFailedDerivationLeavesNoKeyInTheClaimedSlot) {
+  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(policy(), keys(3), 4));
+  internal::ResolvedTopic at;
+  expect_ok(r.resolve(kTopic, kFirst, at));
+  expect_ok(r.resolve(kTopic, kSecond, at));  // both slots held, kFirst's the less recently used
+  {
+    Refusing failing(g_blake2b_personal_fails);
+    ASSERT_FALSE(r.resolve(kTopic, kThird, at).ok());
+  }
+  uint8_t first[kKeySize];
+  uint8_t second[kKeySize];
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x11), kTopic, first));
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x12), kTopic, second));
+  bool second_kept = false;
+  for (size_t slot = 0; slot < r.allocated_slots(); ++slot) {
+    EXPECT_FALSE(holds_key(r.slot_bytes(slot), first)) << "in slot " << slot;
+    second_kept = second_kept || holds_key(r.slot_bytes(slot), second);
+  }
+  EXPECT_TRUE(second_kept) << "the other slot stays";
+  expect_ok(r.resolve(kTopic, kThird, at));  // BLAKE2b back: derived into the emptied slot
+  uint8_t third[kKeySize];
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x13), kTopic, third));
+  EXPECT_EQ(0, std::memcmp(at.key, third, kKeySize));
 }
 
 // The same through the public API: with no guarded memory left, a message
