@@ -131,8 +131,10 @@ class SecretTable {
   // (std::bad_alloc, in a build with exceptions) the table is as it was.
   [[nodiscard]] Status grow();
   uint8_t* operator[](size_t i) const noexcept { return slots_[i]; }
-  // Zeroes every slot allocated so far; the next grow() may try a new
-  // region again.
+  // Zeroes every slot allocated so far (they stay allocated), and resets
+  // the growth policy: after a crypto_failure that stopped grow(), the next
+  // grow() tries a new region again. The caches call it as they empty
+  // (set_keyring, clear), so the two go together.
   void wipe() noexcept;
   // Guarded bytes allocated so far (all regions, before page rounding).
   size_t bytes() const noexcept { return arena_.bytes(); }
