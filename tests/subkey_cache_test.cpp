@@ -26,6 +26,7 @@
 #include <cstring>
 #include <functional>
 #include <new>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -890,18 +891,25 @@ TEST(GuardedCache, SealersAndOpenersOnMoreTopicsThanTheBoundOpenEveryMessage) {
 }
 
 // Threads opening on one Opener (on keys()) at once: thread t opens
-// envelopes of a Sealer of its own (its own sender) on topic_of(t, i), for
-// each i < count, sealed `rounds` times over before any thread starts.
+// envelopes on topic_of(t, i), for each i < count, sealed `rounds` times
+// over before any thread starts, by a Sealer of its own (its own sender) or,
+// with Senders::one, all by one Sealer (one sender's stream, opened from
+// every thread at once).
+enum class Senders { per_thread, one };
 class ThreadedOpens {
  public:
   using TopicOf = std::function<std::string(size_t thread, size_t i)>;
   std::shared_ptr<Keyring> keyring = keys();
   Opener opener = make_opener(keyring);
 
-  ThreadedOpens(size_t threads, size_t count, int rounds, TopicOf topic_of)
+  ThreadedOpens(size_t threads, size_t count, int rounds, TopicOf topic_of, Senders senders = Senders::per_thread)
       : count_(count), topic_of_(std::move(topic_of)), envelopes_(threads) {
+    std::optional<Sealer> shared;
+    if (senders == Senders::one) shared.emplace(make_sealer(keyring));
     for (size_t t = 0; t < threads; ++t) {
-      Sealer sealer = make_sealer(keyring);
+      std::optional<Sealer> own;
+      if (!shared) own.emplace(make_sealer(keyring));
+      Sealer& sealer = shared ? *shared : *own;
       for (int round = 0; round < rounds; ++round) {
         for (size_t i = 0; i < count; ++i) envelopes_[t].push_back(take(sealer.seal(topic_of_(t, i), payload_of(32))));
       }
@@ -933,19 +941,26 @@ class ThreadedOpens {
 
 // Threads opening on one Opener, each on topics of its own (the cache grows
 // under the Opener's lock while the others open), with a thread replacing
-// the keyring meanwhile: every message opens. (Run in the sanitizer build
-// too: a slot that moved or was freed under an open would show there.)
+// the keyring meanwhile: every message opens, whether each thread's
+// envelopes are of a sender of its own or all of one sender (whose subkeys
+// every thread's topics then keep, and whose stream arrives on four
+// threads at once). (Run in the sanitizer build too: a slot that moved or
+// was freed under an open would show there.)
 TEST(GuardedCache, ThreadsOpeningNewTopicsWhileTheCacheGrowsAndTheKeyringChanges) {
   constexpr size_t kTopicsEach = 80;
-  ThreadedOpens opens(4, kTopicsEach, 1, [](size_t t, size_t i) { return nth_topic(t * kTopicsEach + i); });
-  std::atomic<bool> done{false};
-  std::thread rotate([&] {
-    while (!done.load()) opens.opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
-  });
-  const int failures = opens.open_round(0);
-  done = true;
-  rotate.join();
-  EXPECT_EQ(failures, 0);
+  for (const Senders senders : {Senders::per_thread, Senders::one}) {
+    SCOPED_TRACE(senders == Senders::one ? "one sender" : "a sender per thread");
+    ThreadedOpens opens(
+        4, kTopicsEach, 1, [](size_t t, size_t i) { return nth_topic(t * kTopicsEach + i); }, senders);
+    std::atomic<bool> done{false};
+    std::thread rotate([&] {
+      while (!done.load()) opens.opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
+    });
+    const int failures = opens.open_round(0);
+    done = true;
+    rotate.join();
+    EXPECT_EQ(failures, 0);
+  }
 }
 
 // Where a version 2 suite 1 envelope names its key (docs/SPEC.md).
