@@ -1164,6 +1164,21 @@ bool holds_key(ByteView bytes, const uint8_t key[kKeySize]) {
   return std::search(bytes.begin(), bytes.end(), key, key + kKeySize) != bytes.end();
 }
 
+// `times` grow()s of `table` with no guarded memory, each expected to fail
+// with crypto_failure: the sodium_malloc calls they made.
+int sodium_mallocs_of_refused_growths(internal::SecretTable& table, int times) {
+  NoGuardedMemory none;
+  const int before = sodium_malloc_calls();
+  for (int i = 0; i < times; ++i) {
+    const Status grown = table.grow();
+    EXPECT_FALSE(grown.ok()) << "growth " << i;
+    if (!grown.ok()) {
+      EXPECT_EQ(grown.error().code(), Errc::crypto_failure);
+    }
+  }
+  return sodium_malloc_calls() - before;
+}
+
 // The table keeps the growth policy of both caches: after a region could
 // not be allocated, grow() fails at once (crypto_failure, no sodium_malloc)
 // until wipe() (the caches' set_keyring), even once memory is back; then it
@@ -1173,16 +1188,7 @@ TEST(GuardedCache, AfterAFailedGrowthATableTriesNoRegionUntilItsWipe) {
   const size_t first_region = internal::SecretTable::kOnePageBytes / kOpenerSlot;  // 21 slots
   for (size_t i = 0; i < first_region; ++i) ASSERT_TRUE(table.grow().ok());
   ASSERT_EQ(table.bytes(), first_region * kOpenerSlot);
-  {
-    NoGuardedMemory none;
-    const int before = sodium_malloc_calls();
-    for (int i = 0; i < 5; ++i) {
-      const Status grown = table.grow();
-      ASSERT_FALSE(grown.ok());
-      EXPECT_EQ(grown.error().code(), Errc::crypto_failure);
-    }
-    EXPECT_EQ(sodium_malloc_calls() - before, 1) << "sodium_malloc calls";
-  }
+  EXPECT_EQ(sodium_mallocs_of_refused_growths(table, 5), 1);
   const int before = sodium_malloc_calls();
   const Status again = table.grow();
   ASSERT_FALSE(again.ok()) << "memory is back, but no wipe() yet";
@@ -1266,16 +1272,7 @@ TEST(GuardedCache, AfterAFailedGrowthTheSessionCacheTriesNoRegionUntilCleared) {
 // wipe().
 TEST(GuardedCache, ATableWithNoSlotTriesItsFirstRegionAgain) {
   internal::SecretTable table(kOpenerSlot, 200);
-  {
-    NoGuardedMemory none;
-    const int before = sodium_malloc_calls();
-    for (int i = 0; i < 2; ++i) {
-      const Status grown = table.grow();
-      ASSERT_FALSE(grown.ok());
-      EXPECT_EQ(grown.error().code(), Errc::crypto_failure);
-    }
-    EXPECT_EQ(sodium_malloc_calls() - before, 2) << "sodium_malloc calls";
-  }
+  EXPECT_EQ(sodium_mallocs_of_refused_growths(table, 2), 2);
   EXPECT_EQ(table.size(), 0u);
   ASSERT_TRUE(table.grow().ok()) << "memory is back";
   EXPECT_EQ(table.size(), 1u);
