@@ -26,6 +26,7 @@
 #include <cstring>
 #include <functional>
 #include <new>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -44,6 +45,7 @@ std::atomic<int> g_hchacha20_calls{0};
 std::atomic<int> g_blake2b_personal_calls{0};
 std::atomic<int> g_sodium_malloc_calls{0};
 std::atomic<bool> g_sodium_malloc_fails{false};
+std::atomic<bool> g_blake2b_personal_fails{false};
 
 template <typename Fn>
 Fn next_symbol(const char* name) {
@@ -62,7 +64,8 @@ extern "C" int crypto_core_hchacha20(unsigned char* out, const unsigned char* in
 }
 
 // Every topic key is one keyed, personalised BLAKE2b (derive_topic_key):
-// counted the same way, to show when the Opener derives one.
+// counted the same way, to show when the Opener derives one; refused (-1,
+// `out` untouched) while g_blake2b_personal_fails is set.
 extern "C" int crypto_generichash_blake2b_salt_personal(unsigned char* out, size_t outlen, const unsigned char* in,
                                                         unsigned long long inlen, const unsigned char* key,
                                                         size_t keylen, const unsigned char* salt,
@@ -71,6 +74,7 @@ extern "C" int crypto_generichash_blake2b_salt_personal(unsigned char* out, size
                      const unsigned char*, const unsigned char*);
   static const Fn real = next_symbol<Fn>("crypto_generichash_blake2b_salt_personal");
   g_blake2b_personal_calls.fetch_add(1, std::memory_order_relaxed);
+  if (g_blake2b_personal_fails.load(std::memory_order_relaxed)) return -1;
   return real(out, outlen, in, inlen, key, keylen, salt, personal);
 }
 
@@ -887,18 +891,25 @@ TEST(GuardedCache, SealersAndOpenersOnMoreTopicsThanTheBoundOpenEveryMessage) {
 }
 
 // Threads opening on one Opener (on keys()) at once: thread t opens
-// envelopes of a Sealer of its own (its own sender) on topic_of(t, i), for
-// each i < count, sealed `rounds` times over before any thread starts.
+// envelopes on topic_of(t, i), for each i < count, sealed `rounds` times
+// over before any thread starts, by a Sealer of its own (its own sender) or,
+// with Senders::one, all by one Sealer (one sender's stream, opened from
+// every thread at once).
+enum class Senders { per_thread, one };
 class ThreadedOpens {
  public:
   using TopicOf = std::function<std::string(size_t thread, size_t i)>;
   std::shared_ptr<Keyring> keyring = keys();
   Opener opener = make_opener(keyring);
 
-  ThreadedOpens(size_t threads, size_t count, int rounds, TopicOf topic_of)
+  ThreadedOpens(size_t threads, size_t count, int rounds, TopicOf topic_of, Senders senders = Senders::per_thread)
       : count_(count), topic_of_(std::move(topic_of)), envelopes_(threads) {
+    std::optional<Sealer> shared;
+    if (senders == Senders::one) shared.emplace(make_sealer(keyring));
     for (size_t t = 0; t < threads; ++t) {
-      Sealer sealer = make_sealer(keyring);
+      std::optional<Sealer> own;
+      if (!shared) own.emplace(make_sealer(keyring));
+      Sealer& sealer = shared ? *shared : *own;
       for (int round = 0; round < rounds; ++round) {
         for (size_t i = 0; i < count; ++i) envelopes_[t].push_back(take(sealer.seal(topic_of_(t, i), payload_of(32))));
       }
@@ -930,19 +941,26 @@ class ThreadedOpens {
 
 // Threads opening on one Opener, each on topics of its own (the cache grows
 // under the Opener's lock while the others open), with a thread replacing
-// the keyring meanwhile: every message opens. (Run in the sanitizer build
-// too: a slot that moved or was freed under an open would show there.)
+// the keyring meanwhile: every message opens, whether each thread's
+// envelopes are of a sender of its own or all of one sender (whose subkeys
+// every thread's topics then keep, and whose stream arrives on four
+// threads at once). (Run in the sanitizer build too: a slot that moved or
+// was freed under an open would show there.)
 TEST(GuardedCache, ThreadsOpeningNewTopicsWhileTheCacheGrowsAndTheKeyringChanges) {
   constexpr size_t kTopicsEach = 80;
-  ThreadedOpens opens(4, kTopicsEach, 1, [](size_t t, size_t i) { return nth_topic(t * kTopicsEach + i); });
-  std::atomic<bool> done{false};
-  std::thread rotate([&] {
-    while (!done.load()) opens.opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
-  });
-  const int failures = opens.open_round(0);
-  done = true;
-  rotate.join();
-  EXPECT_EQ(failures, 0);
+  for (const Senders senders : {Senders::per_thread, Senders::one}) {
+    SCOPED_TRACE(senders == Senders::one ? "one sender" : "a sender per thread");
+    ThreadedOpens opens(
+        4, kTopicsEach, 1, [](size_t t, size_t i) { return nth_topic(t * kTopicsEach + i); }, senders);
+    std::atomic<bool> done{false};
+    std::thread rotate([&] {
+      while (!done.load()) opens.opener.set_keyring(keys());  // the same keys, a new keyring: the cache is wiped
+    });
+    const int failures = opens.open_round(0);
+    done = true;
+    rotate.join();
+    EXPECT_EQ(failures, 0);
+  }
 }
 
 // Where a version 2 suite 1 envelope names its key (docs/SPEC.md).
@@ -1094,6 +1112,26 @@ TEST(GuardedCache, ThreadsMissingTheSameTopicsCacheThemOnce) {
   EXPECT_EQ(blake2b_calls() - derived, 0);
 }
 
+// While one lives, the call `fails` stands for is refused (the flag is
+// cleared however the test leaves its scope).
+class Refusing {
+ public:
+  explicit Refusing(std::atomic<bool>& fails) : fails_(fails) { fails_ = true; }
+  ~Refusing() { fails_ = false; }
+  Refusing(const Refusing&) = delete;
+  Refusing& operator=(const Refusing&) = delete;
+
+ private:
+  std::atomic<bool>& fails_;
+};
+
+// While one lives, sodium_malloc returns null (guarded memory is out).
+struct NoGuardedMemory : Refusing {
+  NoGuardedMemory() : Refusing(g_sodium_malloc_fails) {}
+};
+
+int sodium_malloc_calls() { return g_sodium_malloc_calls.load(); }
+
 // After a region could not be allocated, new topics take the least
 // recently used slot without asking for guarded memory again (not one
 // sodium_malloc per new topic under the owner's lock) until set_keyring(),
@@ -1103,14 +1141,14 @@ TEST(GuardedCache, AfterAFailedGrowthNoRegionIsTriedUntilANewKeyring) {
   const size_t first_region = r.guarded_bytes();
   const size_t first_slots = first_region / kSealerSlot;
   internal::ResolvedTopic at;
-  g_sodium_malloc_fails = true;
-  const int before = g_sodium_malloc_calls.load();
-  for (size_t i = 0; i < first_slots + 40; ++i) {
-    ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
+  {
+    NoGuardedMemory none;
+    const int before = sodium_malloc_calls();
+    for (size_t i = 0; i < first_slots + 40; ++i) {
+      ASSERT_TRUE(r.resolve(nth_topic(i), internal::kPrimaryKey, at).ok()) << nth_topic(i);
+    }
+    EXPECT_EQ(sodium_malloc_calls() - before, 1) << "sodium_malloc calls";
   }
-  const int tried = g_sodium_malloc_calls.load() - before;
-  g_sodium_malloc_fails = false;
-  EXPECT_EQ(tried, 1) << "sodium_malloc calls";
   EXPECT_EQ(r.guarded_bytes(), first_region);
   EXPECT_EQ(r.topics(), first_slots);
   r.set_keyring(keys());
@@ -1121,19 +1159,24 @@ TEST(GuardedCache, AfterAFailedGrowthNoRegionIsTriedUntilANewKeyring) {
   EXPECT_EQ(r.topics(), first_slots + 40);
 }
 
-// While one lives, sodium_malloc returns null (guarded memory is out).
-struct NoGuardedMemory {
-  NoGuardedMemory() { g_sodium_malloc_fails = true; }
-  ~NoGuardedMemory() { g_sodium_malloc_fails = false; }
-  NoGuardedMemory(const NoGuardedMemory&) = delete;
-  NoGuardedMemory& operator=(const NoGuardedMemory&) = delete;
-};
-
-int sodium_malloc_calls() { return g_sodium_malloc_calls.load(); }
-
 // Whether `bytes` holds the kKeySize bytes of `key` anywhere.
 bool holds_key(ByteView bytes, const uint8_t key[kKeySize]) {
   return std::search(bytes.begin(), bytes.end(), key, key + kKeySize) != bytes.end();
+}
+
+// `times` grow()s of `table` with no guarded memory, each expected to fail
+// with crypto_failure: the sodium_malloc calls they made.
+int sodium_mallocs_of_refused_growths(internal::SecretTable& table, int times) {
+  NoGuardedMemory none;
+  const int before = sodium_malloc_calls();
+  for (int i = 0; i < times; ++i) {
+    const Status grown = table.grow();
+    EXPECT_FALSE(grown.ok()) << "growth " << i;
+    if (!grown.ok()) {
+      EXPECT_EQ(grown.error().code(), Errc::crypto_failure);
+    }
+  }
+  return sodium_malloc_calls() - before;
 }
 
 // The table keeps the growth policy of both caches: after a region could
@@ -1145,16 +1188,7 @@ TEST(GuardedCache, AfterAFailedGrowthATableTriesNoRegionUntilItsWipe) {
   const size_t first_region = internal::SecretTable::kOnePageBytes / kOpenerSlot;  // 21 slots
   for (size_t i = 0; i < first_region; ++i) ASSERT_TRUE(table.grow().ok());
   ASSERT_EQ(table.bytes(), first_region * kOpenerSlot);
-  {
-    NoGuardedMemory none;
-    const int before = sodium_malloc_calls();
-    for (int i = 0; i < 5; ++i) {
-      const Status grown = table.grow();
-      ASSERT_FALSE(grown.ok());
-      EXPECT_EQ(grown.error().code(), Errc::crypto_failure);
-    }
-    EXPECT_EQ(sodium_malloc_calls() - before, 1) << "sodium_malloc calls";
-  }
+  EXPECT_EQ(sodium_mallocs_of_refused_growths(table, 5), 1);
   const int before = sodium_malloc_calls();
   const Status again = table.grow();
   ASSERT_FALSE(again.ok()) << "memory is back, but no wipe() yet";
@@ -1231,6 +1265,61 @@ TEST(GuardedCache, AfterAFailedGrowthTheSessionCacheTriesNoRegionUntilCleared) {
   EXPECT_GT(cache.guarded_bytes(), kFirstEntries * kEntry);
 }
 
+// A table that has no slot yet is not held to the policy: its first
+// region, once refused, is tried again at the next grow() (a cache with no
+// entry has none to take instead, and one sodium_malloc costs less than
+// what its entry saves). Before: the refusal stopped its growth until
+// wipe().
+TEST(GuardedCache, ATableWithNoSlotTriesItsFirstRegionAgain) {
+  internal::SecretTable table(kOpenerSlot, 200);
+  EXPECT_EQ(sodium_mallocs_of_refused_growths(table, 2), 2);
+  EXPECT_EQ(table.size(), 0u);
+  ASSERT_TRUE(table.grow().ok()) << "memory is back";
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(table.bytes(), internal::SecretTable::kOnePageBytes / kOpenerSlot * kOpenerSlot);
+}
+
+// The session cache has no entry until its first commit: if guarded memory
+// is out then, that commit keeps nothing, and the next commit, once memory
+// is back, allocates the first region and keeps its session. (Before: the
+// first refusal stopped the cache's growth, and with no entry to take, the
+// Opener kept no suite 3 or 4 session until set_keyring.)
+TEST(GuardedCache, ASessionCacheWhoseFirstRegionWasRefusedCachesOnceMemoryIsBack) {
+  internal::RecipientSessionCache cache =
+      take(internal::RecipientSessionCache::create(kDefaultRecipientSessionCapacity));
+  {
+    NoGuardedMemory none;
+    commit_session(cache, 0, 0);
+  }
+  EXPECT_FALSE(cache.contains(session_header(0)));
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.guarded_bytes(), 0u);
+  commit_session(cache, 1, 0);
+  EXPECT_TRUE(cache.contains(session_header(1)));
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+// The same through the public API: a first suite 3 or 4 message that opens
+// while guarded memory is out is cached nowhere, and once memory is back
+// the next sender's session is cached: its second message derives no subkey.
+TEST(GuardedCache, SessionsAreCachedAgainAfterTheFirstSessionFoundNoGuardedMemory) {
+  for (const char* topic : {kReportTopic, kSignedReportTopic}) {
+    SCOPED_TRACE(topic);
+    Sealer first = make_recipient_sealer(recipient_keys());
+    Sealer second = make_recipient_sealer(recipient_keys());
+    Opener opener = make_recipient_opener(recipient_keys());
+    const std::vector<uint8_t> payload = payload_of(64);
+    const std::vector<uint8_t> env = take(first.seal(topic, payload));
+    Opened o;
+    {
+      NoGuardedMemory none;
+      ASSERT_TRUE(open_now(opener, topic, env, o).ok());
+    }
+    EXPECT_EQ(o.payload, payload);
+    expect_one_derivation_per_side(second, opener, topic);
+  }
+}
+
 // Review L2: with no guarded memory for another slot, the Opener's commit
 // of a new topic takes the least recently used topic's slot: the new topic
 // is cached (its key, its sender's subkey), the old one is not, and none of
@@ -1244,7 +1333,9 @@ TEST(GuardedCache, AfterAFailedGrowthANewTopicTakesTheLeastRecentlyUsedSlotWiped
   uint8_t subkey[kKeySize];
   uint8_t found[kKeySize];
   bool found_subkey = false;
-  // Topic i under `id`, committed with subkey_of(i + offset) (offset > 0: no subkey of zeros).
+  // Topic i under `id`, committed with subkey_of(i + offset) (offset > 0: no
+  // subkey of zeros). Its ASSERT returns from the lambda only: every call is
+  // in ASSERT_NO_FATAL_FAILURE.
   auto open_and_commit = [&](size_t i, KeyId id, size_t offset) {
     internal::ResolvedTopic at;
     ASSERT_TRUE(r.lookup(nth_topic(i), id, sender, at, found, found_subkey).ok()) << nth_topic(i);
@@ -1252,13 +1343,13 @@ TEST(GuardedCache, AfterAFailedGrowthANewTopicTakesTheLeastRecentlyUsedSlotWiped
     r.commit(nth_topic(i), at, &sender, subkey);
   };
   // Topic 0 holds both keys, each with a subkey; the others one.
-  open_and_commit(0, kSecond, 1000);
-  for (size_t i = 0; i < first_slots; ++i) open_and_commit(i, kFirst, 1);
+  ASSERT_NO_FATAL_FAILURE(open_and_commit(0, kSecond, 1000));
+  for (size_t i = 0; i < first_slots; ++i) ASSERT_NO_FATAL_FAILURE(open_and_commit(i, kFirst, 1));
   ASSERT_EQ(r.topics(), first_slots);
   const size_t grown = r.guarded_bytes();
   {
     NoGuardedMemory none;
-    open_and_commit(first_slots, kFirst, 1);
+    ASSERT_NO_FATAL_FAILURE(open_and_commit(first_slots, kFirst, 1));
   }
   EXPECT_EQ(r.guarded_bytes(), grown);
   EXPECT_EQ(r.topics(), first_slots);
@@ -1280,6 +1371,36 @@ TEST(GuardedCache, AfterAFailedGrowthANewTopicTakesTheLeastRecentlyUsedSlotWiped
   for (size_t slot = 0; slot < r.allocated_slots(); ++slot) {
     for (const uint8_t* key : gone) EXPECT_FALSE(holds_key(r.slot_bytes(slot), key)) << "in slot " << slot;
   }
+}
+
+// resolve() that derives a topic's key into the slot of the key used less
+// recently empties that slot first: if the derivation then fails, the old
+// key is not left behind (in a slot named by no key ID). The failure is
+// injected (BLAKE2b refused): with a valid key libsodium does not fail
+// there. (Before: the slot's subkeys were wiped, its key not.)
+TEST(GuardedCache, AFailedDerivationLeavesNoKeyInTheClaimedSlot) {
+  internal::TopicKeyResolver r = take(internal::TopicKeyResolver::create(policy(), keys(3), 4));
+  internal::ResolvedTopic at;
+  expect_ok(r.resolve(kTopic, kFirst, at));
+  expect_ok(r.resolve(kTopic, kSecond, at));  // both slots held, kFirst's the less recently used
+  {
+    Refusing failing(g_blake2b_personal_fails);
+    ASSERT_FALSE(r.resolve(kTopic, kThird, at).ok());
+  }
+  uint8_t first[kKeySize];
+  uint8_t second[kKeySize];
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x11), kTopic, first));
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x12), kTopic, second));
+  bool second_kept = false;
+  for (size_t slot = 0; slot < r.allocated_slots(); ++slot) {
+    EXPECT_FALSE(holds_key(r.slot_bytes(slot), first)) << "in slot " << slot;
+    second_kept = second_kept || holds_key(r.slot_bytes(slot), second);
+  }
+  EXPECT_TRUE(second_kept) << "the other slot stays";
+  expect_ok(r.resolve(kTopic, kThird, at));  // BLAKE2b back: derived into the emptied slot
+  uint8_t third[kKeySize];
+  expect_ok(hazmat::derive_topic_key(fixed_key(0x13), kTopic, third));
+  EXPECT_EQ(0, std::memcmp(at.key, third, kKeySize));
 }
 
 // The same through the public API: with no guarded memory left, a message

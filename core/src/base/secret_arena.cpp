@@ -52,16 +52,22 @@ Status SecretTable::grow() {
   // is used and counted only once its shared_ptr exists). After it, both
   // push_backs fit in what is reserved and cannot throw, so no slot is
   // handed out and then lost (that would cost one of max_slots() for good)
-  // and no region goes unrecorded. Without exceptions a failed reserve ends
-  // the process, as any failed operator new there does. No try/catch: the
-  // core builds with -fno-exceptions. Geometric, as push_back would be.
+  // and no region goes unrecorded. No try/catch: the core must build with
+  // -fno-exceptions. In such a build libstdc++'s operator new still throws
+  // bad_alloc; it unwinds through the core's frames without running their
+  // destructors (a held lock_guard stays locked, a ScopedWipe wipes
+  // nothing) and ends the process (std::terminate) unless a caller built
+  // with exceptions catches it: fatal there, as any failed operator new in
+  // the core. Geometric, as push_back would be.
   if (slots_.size() == slots_.capacity()) {
     slots_.reserve(std::min(max_slots_, std::max<size_t>(1, 2 * slots_.size())));
   }
   if (regions_.size() == regions_.capacity()) regions_.reserve(std::max<size_t>(1, 2 * regions_.size()));
   Result<SecretArena::Slot> slot = arena_.allocate();
   if (!slot) {
-    if (slot.error() == Errc::crypto_failure) growth_failed_ = true;
+    // A table with no slot yet keeps trying: its owner has no entry to take
+    // instead, and one sodium_malloc costs less than what an entry saves.
+    if (slot.error() == Errc::crypto_failure && !slots_.empty()) growth_failed_ = true;
     return slot.error();
   }
   if (regions_.empty() || regions_.back() != slot->region) regions_.push_back(std::move(slot->region));

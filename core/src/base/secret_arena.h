@@ -101,10 +101,14 @@ class SecretArena {
 // max_slots() slots.
 //
 // Both caches' growth policy is the table's: once a region could not be
-// allocated, grow() tries none again until wipe() (the caches' set_keyring
-// or clear), so that a cache under memory pressure, which then takes its
-// least recently used entry's slot, does not pay one sodium_malloc per new
-// entry under its owner's lock.
+// allocated for a table that has slots, grow() tries none again until
+// wipe() (the caches' set_keyring or clear), so that a cache under memory
+// pressure, which then takes its least recently used entry's slot, does not
+// pay one sodium_malloc per new entry under its owner's lock. A table with
+// no slot yet (the session cache before its first commit) tries its first
+// region again at every grow(): its cache has no entry to take instead, and
+// one sodium_malloc of a page costs less than what an entry saves (a suite
+// 3 or 4 session's X25519 and derivations).
 class SecretTable {
  public:
   // sodium_malloc puts a 16-byte canary before the bytes it returns, inside
@@ -121,13 +125,16 @@ class SecretTable {
   size_t max_slots() const noexcept { return max_slots_; }
   // Adds the zeroed slot size(): crypto_failure if there is no guarded
   // memory for a new region, invalid_argument at max_slots(). After a
-  // crypto_failure every grow() fails the same way at once, allocating
-  // nothing, until wipe(). Strongly exception-safe: if it throws
+  // crypto_failure with size() > 0 every grow() fails the same way at once,
+  // allocating nothing, until wipe(); with size() == 0 the next grow()
+  // tries again. Strongly exception-safe: if it throws
   // (std::bad_alloc, in a build with exceptions) the table is as it was.
   [[nodiscard]] Status grow();
   uint8_t* operator[](size_t i) const noexcept { return slots_[i]; }
-  // Zeroes every slot allocated so far; the next grow() may try a new
-  // region again.
+  // Zeroes every slot allocated so far (they stay allocated), and resets
+  // the growth policy: after a crypto_failure that stopped grow(), the next
+  // grow() tries a new region again. The caches call it as they empty
+  // (set_keyring, clear), so the two go together.
   void wipe() noexcept;
   // Guarded bytes allocated so far (all regions, before page rounding).
   size_t bytes() const noexcept { return arena_.bytes(); }
@@ -137,7 +144,7 @@ class SecretTable {
   size_t max_slots_;
   std::vector<std::shared_ptr<Secret>> regions_;  // every region, each once
   std::vector<uint8_t*> slots_;                   // slot i, inside one of regions_
-  bool growth_failed_ = false;  // no guarded memory for a region: none tried until wipe()
+  bool growth_failed_ = false;  // no guarded memory for a region with slots_ not empty: none tried until wipe()
 };
 
 }  // namespace mqseal::internal

@@ -258,7 +258,7 @@ void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_vie
     index_.emplace(id, i);
     make_recent(i, false);
   } else if (oldest_ == kNoNode) {
-    return;  // no guarded memory for a first entry: the next message derives again
+    return;  // no guarded memory for a first entry: the next message derives again, the next commit tries again
   } else {  // full, or no guarded memory for another entry (none tried again until clear()): the LRU entry goes
     i = oldest_;
     index_.erase(nodes_[i].id);

@@ -172,10 +172,12 @@ struct SessionIdHash {
 // of 96 bytes), doubling, never more than `capacity` entries, the bound at
 // which the least recently used goes, as before; a receiver that hears no
 // suite 3 or 4 allocates none. A commit that finds no guarded memory for a
-// new entry takes the least recently used entry's instead (with none, it
-// keeps nothing: the open succeeded, its next message derives again), and
-// the cache stops growing there: no new region is tried again until
-// clear() (SecretTable's growth policy).
+// new entry takes the least recently used entry's instead, and the cache
+// stops growing there: no new region is tried again until clear()
+// (SecretTable's growth policy). A commit that finds none for the first
+// region keeps nothing (the open succeeded, its next message derives
+// again), and the next commit tries the first region again: with no entry
+// to take, a stop there would cache no session until clear().
 //
 // clear() (the Opener's set_keyring) starts a new generation. An open under
 // way took its keys (prepare) under the old keyring and derives outside the

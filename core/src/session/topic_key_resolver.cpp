@@ -60,6 +60,7 @@ size_t TopicKeyResolver::claim_slot(uint32_t i) noexcept {
   static_assert(kKeysPerTopic == 2, "the less recently used of two slots is the other one");
   Node& n = nodes_[i];
   const size_t s = 1u - n.most_recent_slot;
+  sodium_memzero(slot_key(i, s), kKeySize);  // the old key, should no new one be derived
   forget_slot_subkeys(i, s);  // of the key this slot held
   n.slot_ids[s] = 0;
   n.slot_stamps[s] = 0;

@@ -195,8 +195,9 @@ class TopicKeyResolver {
     return s;
   }
   // Node `index`'s less recently used key slot, emptied for a new key: its
-  // subkeys wiped and forgotten, its id and stamp cleared (the caller writes
-  // the key, then sets both).
+  // key and subkeys wiped, its subkeys forgotten, its id and stamp cleared
+  // (the caller writes the key, then sets both; if it cannot derive the
+  // key, the slot stays empty: zeros under id 0).
   size_t claim_slot(uint32_t index) noexcept;
   bool holds(const ResolvedTopic& at) const noexcept {
     return at.stamp != 0 && at.node < nodes_.size() && at.slot < kKeysPerTopic &&
