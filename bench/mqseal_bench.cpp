@@ -163,6 +163,22 @@ void open_loop(benchmark::State& state, const AnyWorld& w) {
 
 void BM_Open(benchmark::State& state) { open_loop(state, World{}); }
 
+// An Opener passing a message through on a topic of a plaintext rule (next
+// to the sealed rule): no key, no replay state; the topic's rule is looked
+// up again for every message, since the Opener caches only topics whose
+// envelopes authenticated (anyone may publish on a plaintext topic).
+void BM_OpenPlaintextTopic(benchmark::State& state) {
+  World w;
+  if (!w.policy.add_plaintext_rule("public/#")) std::abort();
+  mqseal::Opener opener = must(mqseal::Opener::create(w.policy, w.keys));
+  const std::vector<uint8_t> payload(static_cast<size_t>(state.range(0)), 0x42);
+  mqseal::Opened out;
+  for (auto _ : state) {
+    if (!opener.open("public/plant/42/temperature", payload, {}, out)) state.SkipWithError("open failed");
+    benchmark::DoNotOptimize(out.payload.data());
+  }
+}
+
 // A receiver's first message on kTopic: a new Opener (made outside the
 // timing, with its caches) opens one envelope, deriving the topic key and
 // starting the sender's stream, which BM_Open's steady state skips. Every
@@ -880,6 +896,7 @@ BENCHMARK(BM_VerifyConnectToken);
 BENCHMARK(BM_Seal)->MQSEAL_SIZES;
 BENCHMARK(BM_SealRotatingTopics)->Arg(64);
 BENCHMARK(BM_Open)->MQSEAL_SIZES;
+BENCHMARK(BM_OpenPlaintextTopic)->Arg(64);
 BENCHMARK(BM_OpenFirstMessage)->Arg(64)->Arg(16384);
 BENCHMARK(BM_MakeOpener);
 BENCHMARK(BM_MakeSealer);
