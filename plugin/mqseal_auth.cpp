@@ -12,6 +12,11 @@
 //                                            or redis://127.0.0.1:6379/0, shared by brokers)
 //   plugin_opt_replay_namespace plant-a     (optional, with redis:// only; default mqseal)
 //   plugin_opt_protected_topics plant/#, factory/+/cmd/#   (optional)
+//   use_username_as_clientid true           (mosquitto's own option: without it,
+//                                            one device can disconnect another by
+//                                            logging in under its client ID; with it,
+//                                            devices make tokens for their username
+//                                            as client ID: docs/SECURITY.md)
 //
 // Every option and its range: the table under "Options" below. A bad option
 // stops the broker from starting, with a log line naming it.

@@ -411,5 +411,50 @@ TEST(MosquittoPlugin, TenThousandMalformedLoginsAreRefusedAndTheBrokerKeepsServi
   EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << "still serving";
 }
 
+// An insider: device-7, with its own valid credentials, logs in under the
+// client ID device-8 is connected with. mosquitto hands a client ID to the
+// newest connection that presents it (closing the older one, and giving the
+// newcomer its persistent session), and a token binds the client ID to its
+// own user only: so by default one device's credentials disconnect another
+// device, as often as they like (docs/SECURITY.md says so). With mosquitto's
+// `use_username_as_clientid true` every client's ID is its username, set
+// before the plugin sees the CONNECT: devices make their tokens for their
+// username as client ID, and no device can take another's.
+TEST(MosquittoPlugin, UseUsernameAsClientIdKeepsADeviceFromTakingAnothersClientId) {
+  Deployment s;
+  Provisioned other = take(provision("device-8", "device-8 password", testing::cheap_passphrase_params(4)));
+  Credentials both = take(Credentials::load(s.credentials_file, {true}));
+  testing::expect_ok(both.add(other.record));
+  testing::expect_ok(both.save(s.credentials_file));
+  chmod(s.credentials_file.c_str(), 0644);
+  for (const bool bound : {false, true}) {
+    SCOPED_TRACE(bound ? "use_username_as_clientid true" : "mosquitto's default");
+    testing::BrokerOptions o = s.options();
+    if (bound) o.extra_config.push_back("use_username_as_clientid true");
+    testing::Broker broker(o);
+    ASSERT_TRUE(broker.running()) << broker.log();
+    // device-8's client ID (bound: its username), on a raw connection, so
+    // that its closing is seen as it happens.
+    const std::string id8 = bound ? "device-8" : "client-8";
+    const int victim = testing::connect_loopback(broker.port(), 1000);
+    ASSERT_GE(victim, 0);
+    const std::string token8 = take(make_connect_token(other.device_secret, "device-8", id8));
+    ASSERT_TRUE(testing::send_all(victim, testing::connect_packet(id8, "device-8", token8)));
+    unsigned char connack[4] = {};
+    ASSERT_EQ(recv(victim, connack, sizeof connack, MSG_WAITALL), 4);
+    ASSERT_EQ(connack[3], 0) << broker.log();
+    // device-7's own valid token, made for device-8's client ID.
+    EXPECT_EQ(connect(broker, id8, "device-7", token(s, id8)), bound ? 5 : 0) << broker.log();
+    char byte = 0;
+    const ssize_t got = recv(victim, &byte, 1, 0);  // 0: closed by the broker; -1 (timeout): still connected
+    EXPECT_EQ(got, bound ? -1 : 0) << (bound ? "device-8 was disconnected by device-7's login"
+                                             : "mosquitto no longer hands a client ID to the newest login");
+    close(victim);
+    // device-7 logs in as itself: with bound IDs, with a token for its username.
+    const std::string id7 = bound ? "device-7" : "client-7";
+    EXPECT_EQ(connect(broker, bound ? "any-id" : id7, "device-7", token(s, id7)), 0) << broker.log();
+  }
+}
+
 }  // namespace
 }  // namespace mqseal
