@@ -456,5 +456,45 @@ TEST(MosquittoPlugin, UseUsernameAsClientIdKeepsADeviceFromTakingAnothersClientI
   }
 }
 
+// A will message is a publish too: on a protected topic, a plaintext will
+// (published by the broker when its client goes without DISCONNECT) is
+// refused like any other plaintext publish.
+TEST(MosquittoPlugin, ProtectedTopicsRefuseAPlaintextWill) {
+  Deployment s;
+  testing::Broker broker(s.options(/*protect=*/true));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  MQTTClient watcher = nullptr;
+  ASSERT_EQ(connect(broker, "watcher", "legacy", "legacy-password", &watcher), 0) << broker.log();
+  ASSERT_EQ(MQTTClient_subscribe(watcher, "plant/#", 1), MQTTCLIENT_SUCCESS);
+  // CONNECT with username, password and a will (QoS 0, not retained), clean session.
+  constexpr uint8_t kFlags = 0x80 | 0x40 | 0x04 | 0x02;
+  const std::string body = testing::mqtt_string("MQTT") + std::string{4, static_cast<char>(kFlags), 0, 60} +
+                           testing::mqtt_string("will-client") + testing::mqtt_string("plant/9/status") +
+                           testing::mqtt_string("offline, in plaintext") + testing::mqtt_string("legacy") +
+                           testing::mqtt_string("legacy-password");
+  const int fd = testing::connect_loopback(broker.port(), 5000);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::send_all(fd, testing::mqtt_packet(0x10, body)));
+  unsigned char connack[4] = {};
+  ASSERT_EQ(recv(fd, connack, sizeof connack, MSG_WAITALL), 4);
+  ASSERT_EQ(connack[3], 0) << broker.log();
+  close(fd);  // no DISCONNECT: the broker publishes the will
+  char* topic = nullptr;
+  int topic_len = 0;
+  MQTTClient_message* message = nullptr;
+  EXPECT_EQ(MQTTClient_receive(watcher, &topic, &topic_len, &message, 2000), MQTTCLIENT_SUCCESS);
+  EXPECT_EQ(message, nullptr) << "a plaintext will was published on a protected topic";
+  if (message != nullptr) {
+    MQTTClient_freeMessage(&message);
+    MQTTClient_free(topic);
+  }
+  MQTTClient_disconnect(watcher, 1000);
+  MQTTClient_destroy(&watcher);
+  EXPECT_NE(testing::read_file(broker.log_path())
+                .find("refused an unsealed 21-byte publish on protected topic 'plant/9/status' from 'will-client'"),
+            std::string::npos)
+      << broker.log();
+}
+
 }  // namespace
 }  // namespace mqseal
