@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <random>
 #include <string>
@@ -494,6 +495,67 @@ TEST(MosquittoPlugin, ProtectedTopicsRefuseAPlaintextWill) {
                 .find("refused an unsealed 21-byte publish on protected topic 'plant/9/status' from 'will-client'"),
             std::string::npos)
       << broker.log();
+}
+
+// mosquitto reloads its configuration on SIGHUP (what an operator does after
+// provisioning a device). The plugin read the credentials file only at start:
+// a new device needed a restart, which with the memory store forgets every
+// token accepted (each could then be replayed once). Now a reload reads the
+// file again and keeps the replay store: a token accepted before the reload
+// is still refused after it, and a device provisioned since logs in. A file
+// that does not load, or more devices than a file store was sized for, keeps
+// the devices loaded before.
+TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
+  Deployment s;
+  testing::TempDir store_dir;
+  for (const bool file_store : {false, true}) {
+    SCOPED_TRACE(file_store ? "file store" : "memory store");
+    Credentials only7;
+    testing::expect_ok(only7.add(s.device.record));
+    testing::expect_ok(only7.save(s.credentials_file));
+    chmod(s.credentials_file.c_str(), 0644);
+    testing::BrokerOptions options = s.options();
+    const std::string store_file = store_dir.file("replay");
+    if (file_store) {
+      chmod(store_dir.path().c_str(), 0777);  // mosquitto's user creates the file
+      options.extra_config.push_back("plugin_opt_replay_store file:" + store_file);
+    }
+    testing::Broker broker(options);
+    ASSERT_TRUE(broker.running()) << broker.log();
+    auto reload = [&](const std::string& expected) {
+      ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+      for (int i = 0; i < 50 && testing::read_file(broker.log_path()).find(expected) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      ASSERT_NE(testing::read_file(broker.log_path()).find(expected), std::string::npos) << broker.log();
+      ASSERT_TRUE(broker.running()) << broker.log();
+    };
+    const std::string good = token(s, "client-7");
+    ASSERT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
+    Provisioned other = take(provision("device-8", "device-8 password", testing::cheap_passphrase_params(4)));
+    Credentials both = take(Credentials::load(s.credentials_file, {true}));
+    testing::expect_ok(both.add(other.record));
+    testing::expect_ok(both.save(s.credentials_file));
+    chmod(s.credentials_file.c_str(), 0644);
+    auto token8 = [&] { return take(make_connect_token(other.device_secret, "device-8", "client-8")); };
+    if (file_store) {
+      // Sized at start for one device x 64 tokens: the new device does not fit.
+      ASSERT_NO_FATAL_FAILURE(reload("the replay store holds 64 claims, fewer than users x max_tokens_per_user (128) (the devices loaded before stay"));
+      EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 5) << "not loaded";
+      EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a token accepted before the reload";
+      EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << broker.log();
+      broker.stop();
+      ASSERT_EQ(::unlink(store_file.c_str()), 0);
+      continue;
+    }
+    ASSERT_NO_FATAL_FAILURE(reload("mqseal: reload: 2 devices\n"));
+    EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a token accepted before the reload";
+    EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 0) << "a device provisioned since\n" << broker.log();
+    // A file that does not load: the devices loaded before stay.
+    testing::write_file(s.credentials_file, "not a credentials file\n", 0644);
+    ASSERT_NO_FATAL_FAILURE(reload("(the devices loaded before stay)"));
+    EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 0) << broker.log();
+  }
 }
 
 }  // namespace
