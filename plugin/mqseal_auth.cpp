@@ -12,9 +12,15 @@
 //                                            or redis://127.0.0.1:6379/0, shared by brokers)
 //   plugin_opt_replay_namespace plant-a     (optional, with redis:// only; default mqseal)
 //   plugin_opt_protected_topics plant/#, factory/+/cmd/#   (optional)
+//   use_username_as_clientid true           (mosquitto's own option: without it,
+//                                            one device can disconnect another by
+//                                            logging in under its client ID; with it,
+//                                            devices make tokens for their username
+//                                            as client ID: docs/SECURITY.md)
 //
 // Every option and its range: the table under "Options" below. A bad option
-// stops the broker from starting, with a log line naming it.
+// stops the broker from starting, with a log line naming it. A reload
+// (SIGHUP) reads the credentials file again: on_reload.
 //
 // Users in the credentials file must present a valid token; anyone else is
 // deferred to mosquitto's own checks (password_file, other plugins), so
@@ -51,6 +57,13 @@ struct Plugin {
   mosquitto_plugin_id_t* id = nullptr;
   std::unique_ptr<mqseal::TokenVerifier> verifier;
   std::vector<std::string> protected_filters;
+  // What a reload (SIGHUP) needs to make the verifier again from the
+  // credentials file: the file, its load options, and the verifier's options
+  // with the replay store, which the new verifier shares with the old one
+  // (what was accepted before the reload stays accepted once).
+  std::string credentials_file;
+  mqseal::LoadOptions load_options;
+  mqseal::VerifierOptions verifier_options;
 };
 
 // For log lines: printable ASCII only, at most kMaxLoggedChars characters.
@@ -91,6 +104,35 @@ int on_basic_auth(int, void* event_data, void* userdata) {
                          mqseal::name(verdict.error().code()));
   }
   return MOSQ_ERR_AUTH;
+}
+
+// mosquitto's configuration reload (SIGHUP): the credentials file is read
+// again, so that devices provisioned (or removed) since take effect without a
+// restart, which would forget every token the memory store remembers. The
+// replay store is kept: a token accepted before the reload is still refused
+// after it. A file that cannot be loaded, or more devices than the store was
+// sized for (a file or Redis store: users x max_tokens_per_user at start),
+// keeps the devices loaded before, with a log line saying why. Other options
+// take effect at the next restart.
+int on_reload(int, void*, void* userdata) {
+  auto* plugin = static_cast<Plugin*>(userdata);
+  auto credentials = mqseal::Credentials::load(plugin->credentials_file, plugin->load_options);
+  if (!credentials) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: plugin_opt_credentials_file: %s (the devices loaded before stay)",
+                         credentials.error().message().c_str());
+    return MOSQ_ERR_SUCCESS;
+  }
+  const size_t users = credentials->size();
+  auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), plugin->verifier_options);
+  if (!verifier) {
+    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: %zu devices: %s (the devices loaded before stay; restart to "
+                         "size the replay store for them)",
+                         users, verifier.error().message().c_str());
+    return MOSQ_ERR_SUCCESS;
+  }
+  *plugin->verifier = std::move(*verifier);
+  mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: reload: %zu devices", users);
+  return MOSQ_ERR_SUCCESS;
 }
 
 int on_acl_check(int, void* event_data, void* userdata) {
@@ -330,7 +372,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     return false;
   }
   const size_t users = credentials->size();
-  std::shared_ptr<mqseal::ReplayStore> replay_store;  // null: the verifier's in-memory store
+  std::shared_ptr<mqseal::ReplayStore> replay_store;  // null: an in-memory store (below)
   if (!settings.replay_namespace.empty() && settings.replay_redis.empty()) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_namespace is only for a redis:// replay store");
     return false;
@@ -383,6 +425,14 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
                         std::to_string(redis_options.capacity) + ")";
     replay_store = std::move(*store);
   }
+  if (replay_store == nullptr) {  // made here, not by the verifier: a reload's verifier shares it
+    auto store = mqseal::memory_replay_store();
+    if (!store) {
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: the replay store: %s", store.error().message().c_str());
+      return false;
+    }
+    replay_store = std::move(*store);
+  }
   settings.verifier.replay_store = std::move(replay_store);
   auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), settings.verifier);
   if (!verifier) {
@@ -392,6 +442,9 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   }
   plugin.verifier = std::make_unique<mqseal::TokenVerifier>(std::move(*verifier));
   plugin.protected_filters = std::move(settings.protected_filters);
+  plugin.credentials_file = settings.credentials_file;
+  plugin.load_options = {settings.allow_insecure};
+  plugin.verifier_options = settings.verifier;
   std::string protected_list;
   for (const std::string& filter : plugin.protected_filters) {
     protected_list += (protected_list.empty() ? "'" : ", '") + printable(filter.c_str()) + "'";
@@ -425,6 +478,7 @@ MQSEAL_PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier
   plugin->id = identifier;
   if (!configure(*plugin, options, option_count) ||
       mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr, plugin) != MOSQ_ERR_SUCCESS ||
+      mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, nullptr, plugin) != MOSQ_ERR_SUCCESS ||
       (!plugin->protected_filters.empty() &&
        mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr, plugin) != MOSQ_ERR_SUCCESS)) {
     delete plugin;
@@ -438,6 +492,7 @@ MQSEAL_PLUGIN_EXPORT int mosquitto_plugin_cleanup(void* userdata, mosquitto_opt*
   auto* plugin = static_cast<Plugin*>(userdata);
   if (plugin == nullptr) return MOSQ_ERR_SUCCESS;
   mosquitto_callback_unregister(plugin->id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr);
+  mosquitto_callback_unregister(plugin->id, MOSQ_EVT_RELOAD, on_reload, nullptr);
   if (!plugin->protected_filters.empty()) {
     mosquitto_callback_unregister(plugin->id, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr);
   }

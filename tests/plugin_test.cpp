@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <chrono>
 #include <random>
 #include <string>
@@ -409,6 +410,152 @@ TEST(MosquittoPlugin, TenThousandMalformedLoginsAreRefusedAndTheBrokerKeepsServi
   EXPECT_EQ(accepted, 0);
   ASSERT_TRUE(broker.running()) << broker.log();
   EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << "still serving";
+}
+
+// An insider: device-7, with its own valid credentials, logs in under the
+// client ID device-8 is connected with. mosquitto hands a client ID to the
+// newest connection that presents it (closing the older one, and giving the
+// newcomer its persistent session), and a token binds the client ID to its
+// own user only: so by default one device's credentials disconnect another
+// device, as often as they like (docs/SECURITY.md says so). With mosquitto's
+// `use_username_as_clientid true` every client's ID is its username, set
+// before the plugin sees the CONNECT: devices make their tokens for their
+// username as client ID, and no device can take another's.
+TEST(MosquittoPlugin, UseUsernameAsClientIdKeepsADeviceFromTakingAnothersClientId) {
+  Deployment s;
+  Provisioned other = take(provision("device-8", "device-8 password", testing::cheap_passphrase_params(4)));
+  Credentials both = take(Credentials::load(s.credentials_file, {true}));
+  testing::expect_ok(both.add(other.record));
+  testing::expect_ok(both.save(s.credentials_file));
+  chmod(s.credentials_file.c_str(), 0644);
+  for (const bool bound : {false, true}) {
+    SCOPED_TRACE(bound ? "use_username_as_clientid true" : "mosquitto's default");
+    testing::BrokerOptions o = s.options();
+    if (bound) o.extra_config.push_back("use_username_as_clientid true");
+    testing::Broker broker(o);
+    ASSERT_TRUE(broker.running()) << broker.log();
+    // device-8's client ID (bound: its username), on a raw connection, so
+    // that its closing is seen as it happens.
+    const std::string id8 = bound ? "device-8" : "client-8";
+    const int victim = testing::connect_loopback(broker.port(), 1000);
+    ASSERT_GE(victim, 0);
+    const std::string token8 = take(make_connect_token(other.device_secret, "device-8", id8));
+    ASSERT_TRUE(testing::send_all(victim, testing::connect_packet(id8, "device-8", token8)));
+    unsigned char connack[4] = {};
+    ASSERT_EQ(recv(victim, connack, sizeof connack, MSG_WAITALL), 4);
+    ASSERT_EQ(connack[3], 0) << broker.log();
+    // device-7's own valid token, made for device-8's client ID.
+    EXPECT_EQ(connect(broker, id8, "device-7", token(s, id8)), bound ? 5 : 0) << broker.log();
+    char byte = 0;
+    const ssize_t got = recv(victim, &byte, 1, 0);  // 0: closed by the broker; -1 (timeout): still connected
+    EXPECT_EQ(got, bound ? -1 : 0) << (bound ? "device-8 was disconnected by device-7's login"
+                                             : "mosquitto no longer hands a client ID to the newest login");
+    close(victim);
+    // device-7 logs in as itself: with bound IDs, with a token for its username.
+    const std::string id7 = bound ? "device-7" : "client-7";
+    EXPECT_EQ(connect(broker, bound ? "any-id" : id7, "device-7", token(s, id7)), 0) << broker.log();
+  }
+}
+
+// A will message is a publish too: on a protected topic, a plaintext will
+// (published by the broker when its client goes without DISCONNECT) is
+// refused like any other plaintext publish.
+TEST(MosquittoPlugin, ProtectedTopicsRefuseAPlaintextWill) {
+  Deployment s;
+  testing::Broker broker(s.options(/*protect=*/true));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  MQTTClient watcher = nullptr;
+  ASSERT_EQ(connect(broker, "watcher", "legacy", "legacy-password", &watcher), 0) << broker.log();
+  ASSERT_EQ(MQTTClient_subscribe(watcher, "plant/#", 1), MQTTCLIENT_SUCCESS);
+  // CONNECT with username, password and a will (QoS 0, not retained), clean session.
+  constexpr uint8_t kFlags = 0x80 | 0x40 | 0x04 | 0x02;
+  const std::string body = testing::mqtt_string("MQTT") + std::string{4, static_cast<char>(kFlags), 0, 60} +
+                           testing::mqtt_string("will-client") + testing::mqtt_string("plant/9/status") +
+                           testing::mqtt_string("offline, in plaintext") + testing::mqtt_string("legacy") +
+                           testing::mqtt_string("legacy-password");
+  const int fd = testing::connect_loopback(broker.port(), 5000);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(testing::send_all(fd, testing::mqtt_packet(0x10, body)));
+  unsigned char connack[4] = {};
+  ASSERT_EQ(recv(fd, connack, sizeof connack, MSG_WAITALL), 4);
+  ASSERT_EQ(connack[3], 0) << broker.log();
+  close(fd);  // no DISCONNECT: the broker publishes the will
+  char* topic = nullptr;
+  int topic_len = 0;
+  MQTTClient_message* message = nullptr;
+  EXPECT_EQ(MQTTClient_receive(watcher, &topic, &topic_len, &message, 2000), MQTTCLIENT_SUCCESS);
+  EXPECT_EQ(message, nullptr) << "a plaintext will was published on a protected topic";
+  if (message != nullptr) {
+    MQTTClient_freeMessage(&message);
+    MQTTClient_free(topic);
+  }
+  MQTTClient_disconnect(watcher, 1000);
+  MQTTClient_destroy(&watcher);
+  EXPECT_NE(testing::read_file(broker.log_path())
+                .find("refused an unsealed 21-byte publish on protected topic 'plant/9/status' from 'will-client'"),
+            std::string::npos)
+      << broker.log();
+}
+
+// mosquitto reloads its configuration on SIGHUP (what an operator does after
+// provisioning a device). The plugin read the credentials file only at start:
+// a new device needed a restart, which with the memory store forgets every
+// token accepted (each could then be replayed once). Now a reload reads the
+// file again and keeps the replay store: a token accepted before the reload
+// is still refused after it, and a device provisioned since logs in. A file
+// that does not load, or more devices than a file store was sized for, keeps
+// the devices loaded before.
+TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
+  Deployment s;
+  testing::TempDir store_dir;
+  for (const bool file_store : {false, true}) {
+    SCOPED_TRACE(file_store ? "file store" : "memory store");
+    Credentials only7;
+    testing::expect_ok(only7.add(s.device.record));
+    testing::expect_ok(only7.save(s.credentials_file));
+    chmod(s.credentials_file.c_str(), 0644);
+    testing::BrokerOptions options = s.options();
+    const std::string store_file = store_dir.file("replay");
+    if (file_store) {
+      chmod(store_dir.path().c_str(), 0777);  // mosquitto's user creates the file
+      options.extra_config.push_back("plugin_opt_replay_store file:" + store_file);
+    }
+    testing::Broker broker(options);
+    ASSERT_TRUE(broker.running()) << broker.log();
+    auto reload = [&](const std::string& expected) {
+      ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+      for (int i = 0; i < 50 && testing::read_file(broker.log_path()).find(expected) == std::string::npos; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      ASSERT_NE(testing::read_file(broker.log_path()).find(expected), std::string::npos) << broker.log();
+      ASSERT_TRUE(broker.running()) << broker.log();
+    };
+    const std::string good = token(s, "client-7");
+    ASSERT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
+    Provisioned other = take(provision("device-8", "device-8 password", testing::cheap_passphrase_params(4)));
+    Credentials both = take(Credentials::load(s.credentials_file, {true}));
+    testing::expect_ok(both.add(other.record));
+    testing::expect_ok(both.save(s.credentials_file));
+    chmod(s.credentials_file.c_str(), 0644);
+    auto token8 = [&] { return take(make_connect_token(other.device_secret, "device-8", "client-8")); };
+    if (file_store) {
+      // Sized at start for one device x 64 tokens: the new device does not fit.
+      ASSERT_NO_FATAL_FAILURE(reload("the replay store holds 64 claims, fewer than users x max_tokens_per_user (128) (the devices loaded before stay"));
+      EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 5) << "not loaded";
+      EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a token accepted before the reload";
+      EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << broker.log();
+      broker.stop();
+      ASSERT_EQ(::unlink(store_file.c_str()), 0);
+      continue;
+    }
+    ASSERT_NO_FATAL_FAILURE(reload("mqseal: reload: 2 devices\n"));
+    EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a token accepted before the reload";
+    EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 0) << "a device provisioned since\n" << broker.log();
+    // A file that does not load: the devices loaded before stay.
+    testing::write_file(s.credentials_file, "not a credentials file\n", 0644);
+    ASSERT_NO_FATAL_FAILURE(reload("(the devices loaded before stay)"));
+    EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 0) << broker.log();
+  }
 }
 
 }  // namespace

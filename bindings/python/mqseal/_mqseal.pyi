@@ -441,8 +441,11 @@ class TokenVerifier(metaclass=_Pybind11Type):
     """Checks CONNECT tokens; each is accepted once. Keeps a snapshot of the credentials."""
 
     def __init__(self, credentials: Credentials, options: VerifierOptions) -> None: ...
-    def verify(self, username: str, client_id: str, token: str, *, now_s: int = 0) -> None:
-        """Returns if the token is good; raises an mqseal.Error saying which check failed."""
+    def verify(self, username: str, client_id: str, token: str | Buffer, *, now_s: int = 0) -> None:
+        """Returns if the token is good; raises an mqseal.Error saying which check failed.
+
+        The token: a str or any bytes-like object (a mutable one is copied first).
+        """
     @property
     def remembered_tokens(self) -> int:
         """Tokens remembered over all users."""

@@ -75,14 +75,20 @@ void bind_credentials(py::module_& m) {
            }),
            py::arg("credentials"), py::arg("options"))
       .def("verify",
-           [](TokenVerifier& v, const std::string& username, const std::string& client_id, std::string_view token,
+           [](TokenVerifier& v, const std::string& username, const std::string& client_id, py::handle token,
               uint64_t now_s) {
-             // The token is read in place (a str cannot change); the claim may
-             // wait for a file write or a round trip: without the GIL.
-             check(without_gil(true, [&] { return v.verify(username, client_id, token, now_s); }));
+             // A token is a password: a str or exact bytes read in place (they
+             // cannot change), any other buffer copied into guarded memory
+             // first (SecretText). verify() reads the token more than once
+             // (its alphabet, then base64), and without the GIL, since the
+             // claim may wait for a file write or a round trip: a bytearray
+             // read in place could change, or move, in between.
+             const SecretText text(token);
+             check(without_gil(true, [&] { return v.verify(username, client_id, text.view(), now_s); }));
            },
            py::arg("username"), py::arg("client_id"), py::arg("token"), py::kw_only(), py::arg("now_s") = 0,
-           "Returns if the token is good; raises an mqseal.Error saying which check failed.")
+           "Returns if the token is good; raises an mqseal.Error saying which check failed. The token: a str "
+           "or any bytes-like object.")
       .def_property_readonly("remembered_tokens", &TokenVerifier::remembered_tokens);
 }
 
