@@ -331,6 +331,9 @@ def test_redis_store_binding(keys_and_policy: Tuple[mqseal.Keyring, mqseal.Topic
     assert refused.value.code == "io_error"
     with pytest.raises(mqseal.InvalidArgumentError):
         mqseal.redis_replay_store("rediss://127.0.0.1:6379/0", capacity=QUOTA)
+    mqseal.redis_replay_store(redis_url, capacity=QUOTA, max_clock_difference_s=3600)
+    with pytest.raises(mqseal.InvalidArgumentError, match="clock difference"):
+        mqseal.redis_replay_store(redis_url, capacity=QUOTA, max_clock_difference_s=3601)
 
 
 def test_verifiers_sharing_a_store_accept_a_token_once(tmp_path: Path) -> None:

@@ -380,8 +380,12 @@ def redis_replay_store(
     connect_timeout_ms: int = 250,
     command_timeout_ms: int = 250,
     retry_interval_ms: int = 1000,
+    max_clock_difference_s: int = 30,
 ) -> ReplayStore:
-    """A store in a Redis server shared by every process reaching it; fails closed (io_error) while Redis does."""
+    """A store in a Redis server shared by every process reaching it; fails closed (io_error) while Redis does.
+
+    Single use holds while the clocks of the processes sharing it differ by at most max_clock_difference_s.
+    """
 
 class CredentialRecord(metaclass=_Pybind11Type):
     """A broker's record of one device: no password, no device secret."""

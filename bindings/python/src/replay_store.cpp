@@ -33,21 +33,25 @@ void bind_replay_stores(py::module_& m) {
         "most `capacity` live claims (1..2^26).");
   m.def("redis_replay_store",
         [](const std::string& url, size_t capacity, const std::string& key_namespace, uint32_t connect_timeout_ms,
-           uint32_t command_timeout_ms, uint32_t retry_interval_ms) {
+           uint32_t command_timeout_ms, uint32_t retry_interval_ms, uint32_t max_clock_difference_s) {
           RedisReplayStoreOptions options;
           options.capacity = capacity;
           options.key_namespace = key_namespace;
           options.connect_timeout_ms = connect_timeout_ms;
           options.command_timeout_ms = command_timeout_ms;
           options.retry_interval_ms = retry_interval_ms;
+          options.max_clock_difference_s = max_clock_difference_s;
           // Connecting waits up to the timeouts: without the GIL.
           return unwrap(without_gil(true, [&] { return open_redis_replay_store(url, options); }));
         },
         py::arg("url"), py::kw_only(), py::arg("capacity"), py::arg("key_namespace") = "mqseal",
         py::arg("connect_timeout_ms") = kDefaultRedisTimeoutMs, py::arg("command_timeout_ms") = kDefaultRedisTimeoutMs,
         py::arg("retry_interval_ms") = kDefaultRedisRetryIntervalMs,
+        py::arg("max_clock_difference_s") = kDefaultRedisClockDifferenceS,
         "A store in a Redis server (redis://[[user]:password@]host[:port][/db]) that every process reaching it "
-        "shares: at most `capacity` live claims in `key_namespace`; fails closed (io_error) while Redis does.");
+        "shares: at most `capacity` live claims in `key_namespace`; fails closed (io_error) while Redis does. "
+        "Single use holds while the clocks of the processes sharing it differ by at most "
+        "`max_clock_difference_s` (0..3600).");
 }
 
 }  // namespace mqseal::python

@@ -44,8 +44,9 @@
 //   - a claim is forgotten only once a claim on its partition is made with
 //     now > keep_until_s (a file store also drops such claims when it is
 //     opened, by the system clock; a Redis store's claim key also expires
-//     keep_until_s - now_s + 1 seconds after the claim, timed by the Redis
-//     server from the claim, never by its own clock's date). A forgotten
+//     keep_until_s - now_s + 1 + max_clock_difference_s seconds after the
+//     claim, timed by the Redis server from the claim, never by its own
+//     clock's date). A forgotten
 //     claim would be first_use again: callers refuse claims whose keep_until_s is below the latest
 //     now they have judged at (the token verifier refuses such a token as
 //     expired), so a clock stepping back brings nothing back.
@@ -162,6 +163,11 @@ inline constexpr size_t kMaxRedisReplayCapacity = size_t{1} << 32;  // live clai
 // keep_until_s - now_s of one claim, at most (366 days): a claim to be kept
 // longer is refused (invalid_argument), never kept for less.
 inline constexpr uint64_t kMaxRedisClaimLifetimeS = uint64_t{366} * 24 * 3600;
+// How far apart the clocks of the processes sharing one Redis store may be
+// (RedisReplayStoreOptions::max_clock_difference_s): by default as far as
+// the token verifier lets a device's clock be from the broker's.
+inline constexpr uint32_t kDefaultRedisClockDifferenceS = 30;
+inline constexpr uint32_t kMaxRedisClockDifferenceS = 3600;
 
 struct RedisReplayStoreOptions {
   // The deployment namespace: the first part of every key (docs/SPEC.md), so
@@ -189,6 +195,18 @@ struct RedisReplayStoreOptions {
   // Keeps a broker's one thread from waiting a timeout per login while
   // Redis is down.
   uint32_t retry_interval_ms = kDefaultRedisRetryIntervalMs;
+  // The most the clocks of the processes sharing this namespace (brokers,
+  // Openers) may differ, 0..kMaxRedisClockDifferenceS seconds. A claim's
+  // key is timed by Redis from the claim, for as long as the CLAIMANT's
+  // clock says (keep_until_s - now_s + 1 s), plus this: a process whose
+  // clock is behind the claimant's by up to this still judges the token or
+  // message valid only while the claim lives, so it answers seen. Clocks
+  // further apart reopen a window of (difference - this - 1) seconds at the
+  // end of each claim in which a captured token or message is first_use
+  // again at the process that is behind. The quotas and the capacity are
+  // counted by each claimant's own clock, as before (a claim key may
+  // outlive its place in them by this long: memory, never a refusal).
+  uint32_t max_clock_difference_s = kDefaultRedisClockDifferenceS;
 };
 
 // Connects to the Redis server at `url`:

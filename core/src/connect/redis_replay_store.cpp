@@ -49,8 +49,9 @@ constexpr std::string_view kPolicyField = "maxmemory_policy:";
 // normatively). KEYS: the claim key, the partition's quota set, the set of
 // every claim of this kind (the claim's name_space) in the namespace, the
 // namespace's set of kinds. ARGV: ttl in ms (from the caller's clock:
-// keep_until - now + 1 s), the caller's now_s, keep_until_s, the partition's
-// quota, the capacity, the member naming this claim in both sets, the kind.
+// keep_until - now + 1 s, plus max_clock_difference_s), the caller's now_s,
+// keep_until_s, the partition's quota, the capacity, the member naming
+// this claim in both sets, the kind.
 // Answers 0 first_use, 1 seen, 2 partition full, 3 store full; an error
 // reply for a claim key of another type than string.
 constexpr std::string_view kClaimScript = R"lua(
@@ -325,8 +326,9 @@ class RedisStore final : public ReplayStore {
     }
     // Remembered while the caller's now <= keep_until_s: to the end of that
     // second, timed by Redis from now on (PX, never PXAT: the server's date
-    // does not matter, only that its clock runs).
-    const std::string ttl_ms = std::to_string((keep_s + 1) * kMsPerS);
+    // does not matter, only that its clock runs); and as long again as the
+    // clocks of the store's other users may lag this caller's.
+    const std::string ttl_ms = std::to_string((keep_s + 1 + options_.max_clock_difference_s) * kMsPerS);
     Result<internal::PartitionDigest> digest = internal::partition_digest(c.name_space, c.partition);
     if (!digest) return std::move(digest).error();
     const std::string partition = internal::hex_encode(ByteView(digest->data(), digest->size()));
@@ -550,6 +552,10 @@ Result<std::shared_ptr<ReplayStore>> open_redis_replay_store(std::string_view ur
   if (options.retry_interval_ms > kMaxRedisRetryIntervalMs) {
     return Error(Errc::invalid_argument, "a Redis replay store's retry interval is 0 to " +
                                              std::to_string(kMaxRedisRetryIntervalMs) + " ms");
+  }
+  if (options.max_clock_difference_s > kMaxRedisClockDifferenceS) {
+    return Error(Errc::invalid_argument, "a Redis replay store's clock difference is 0 to " +
+                                             std::to_string(kMaxRedisClockDifferenceS) + " s");
   }
   Result<Endpoint> endpoint = parse_url(url);
   if (!endpoint) return std::move(endpoint).error();
