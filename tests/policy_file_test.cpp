@@ -1,5 +1,9 @@
 #include <mqseal/policy_file.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <random>
 
@@ -283,6 +287,48 @@ TEST(PolicyFile, LoadsFromDisk) {
   EXPECT_EQ(load_policy(dir.path()).error(), Errc::io_error);  // opens, but cannot be read
   testing::write_file(dir.file("big.toml"), std::string(kMaxPolicyFileSize + 1, '#'), 0644);
   EXPECT_EQ(load_policy(dir.file("big.toml")).error(), Errc::parse_error);
+}
+
+// The policy decides where sealing is required and who may sign: whoever
+// can write it can turn a sealed topic into a plaintext one (fail open) or
+// authorise a signer. So a policy file is refused as a keyring is when group
+// or others may write it or another user than this one or root owns it
+// (it may be readable by all: it holds no secret); and only a regular file
+// is read, so a FIFO at the path cannot hang a broker's or a service's start.
+// Before, load_policy read any of them with std::ifstream.
+TEST(PolicyFile, LoadRefusesAFileOthersMayWriteAndAnythingButARegularFile) {
+  testing::TempDir dir;
+  const std::string path = dir.file("p.toml");
+  testing::write_file(path, "[[rule]]\nfilter = \"#\"\nplaintext = true\n", 0644);
+  ASSERT_TRUE(load_policy(path));
+  for (const mode_t mode : {0664, 0646, 0666, 0620, 0602}) {
+    ASSERT_EQ(chmod(path.c_str(), mode), 0);
+    Result<TopicPolicy> loose = load_policy(path);
+    EXPECT_EQ(loose ? static_cast<Errc>(0) : loose.error().code(), Errc::insecure_permissions) << std::oct << mode;
+  }
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  EXPECT_TRUE(load_policy(path));
+  if (geteuid() == 0) {
+    constexpr uid_t kNobodyUid = 65534;  // Debian's nobody
+    ASSERT_EQ(chown(path.c_str(), kNobodyUid, kNobodyUid), 0);
+    Result<TopicPolicy> foreign = load_policy(path);
+    EXPECT_EQ(foreign ? static_cast<Errc>(0) : foreign.error().code(), Errc::insecure_permissions);
+  }
+  // A FIFO with no writer: refused at once (io_error), in a child process
+  // that an alarm ends if the open blocks.
+  const std::string fifo = dir.file("fifo.toml");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(5);
+    Result<TopicPolicy> r = load_policy(fifo);
+    _exit(!r && r.error() == Errc::io_error ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status)) << "load_policy blocked on a FIFO (signal " << WTERMSIG(status) << ")";
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 0);
 }
 
 }  // namespace

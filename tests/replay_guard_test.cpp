@@ -471,6 +471,48 @@ TEST(ReplayGuard, KeyNamesAreBoundedByThePolicyRuleLimit) {
   EXPECT_EQ(code(g.check(under(kMaxPolicyRules - 1, 0), kNow)), Errc::duplicate);
 }
 
+// Signers come and go over a receiver's life (set_keyring), so the 4096
+// signer partitions are not a bound on the signers ever heard from: a new
+// signer takes the partition of the one whose latest message is the oldest once all
+// of that one's messages are past max_age; nothing it accepted is accepted
+// again, as its bar becomes the watermark every later signer partition
+// starts with. Only 4096 signers each heard from within max_age refuse the
+// next one (capacity_exceeded).
+TEST(ReplayGuard, SignerPartitionsPastMaxAgeGiveWayToNewSigners) {
+  constexpr size_t kSigners = 4096;  // kMaxSignerPartitions
+  ReplayOptions o;
+  o.max_age_ms = 10'000;  // more than the kNow .. kNow + 4095 the signers are heard at
+  ReplayGuard g = take(ReplayGuard::create(o));
+  std::vector<std::string> names;
+  for (size_t i = 0; i <= kSigners + 1; ++i) names.push_back("s" + std::to_string(i));
+  auto by = [&](size_t i, uint8_t sender, uint64_t ts) {
+    MessageFacts m = msg(sender, 0, ts);
+    m.key_name = "k";
+    m.signer = names[i];
+    return m;
+  };
+  // Signer i is heard from at kNow + i: s0 least recently.
+  for (size_t i = 0; i < kSigners; ++i) testing::expect_ok(g.check(by(i, 1, kNow + i), kNow + i));
+  // All within max_age: one more signer is refused, and changes nothing.
+  const uint64_t live = kNow + kSigners;
+  EXPECT_EQ(code(g.check(by(kSigners, 1, live), live)), Errc::capacity_exceeded);
+  EXPECT_EQ(code(g.check(by(0, 1, kNow), live)), Errc::duplicate);  // s0's partition is still there
+  // Once s0's messages are past max_age, the new signer takes its partition.
+  const uint64_t later = kNow + o.max_age_ms + 1;
+  testing::expect_ok(g.check(by(kSigners, 1, later), later));
+  EXPECT_EQ(g.signer_watermark_ms(names[0]), 0u);  // s0 has no partition now
+  // s0 is heard from again: it takes s1's (past max_age too) and starts at
+  // s0's bar, so its message accepted before is refused even by a receiver
+  // whose clock stepped back to when it was young.
+  const uint64_t much_later = kNow + 1 + o.max_age_ms + 1;
+  testing::expect_ok(g.check(by(0, 2, much_later), much_later));
+  EXPECT_GE(g.signer_watermark_ms(names[0]), kNow);
+  EXPECT_EQ(code(g.check(by(0, 1, kNow), kNow)), Errc::replay);
+  // A signer with a message within max_age keeps its partition: s4095's
+  // duplicate is still one.
+  EXPECT_EQ(code(g.check(by(kSigners - 1, 1, kNow + kSigners - 1), much_later)), Errc::duplicate);
+}
+
 // Found by fuzzing (tests/fuzz/regressions/replay_guard): an old retained
 // message inside a tracked window, whose timestamp is above the stream's
 // newest (an insider can seal timestamps that do not grow with the

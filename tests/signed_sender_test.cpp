@@ -650,6 +650,53 @@ TEST(SignedSender, SharedReplayClaimsPerSigner) {
   EXPECT_TRUE(b.open("legacy/1", take(f.sealer7.seal("legacy/1", std::string_view("4"))), Delivery{false, kNow}));
 }
 
+// A long-running receiver whose fleet changes (devices replaced, each with a
+// signer name of its own, the keyring swapped with set_keyring) keeps
+// opening new devices' messages. Every keyring is valid (at most
+// kMaxKeyringKeys keys); the replay guard keeps at most 4096 signer
+// partitions, and gave every signer it ever heard from one for the
+// Opener's life: the second new device's first valid message was
+// capacity_exceeded. Now a signer whose messages are all past max_age gives
+// its partition way (ReplayGuard.SignerPartitionsPastMaxAgeGiveWayToNewSigners).
+TEST(SignedSender, SignersOfEarlierKeyringsDoNotLockOutANewOne) {
+  TopicPolicy policy;
+  expect_ok(policy.add_signed_rule("plant/{signer}/telemetry", "telemetry", {}));
+  auto keyring_of = [](size_t first, size_t count) {
+    auto keys = std::make_shared<Keyring>();
+    expect_ok(keys->add_with_id("telemetry", kTelemetryId, fixed_key(0x11)));
+    for (size_t i = first; i < first + count; ++i) {
+      std::vector<uint8_t> seed(kKeySize, 0x5e);
+      seed[0] = static_cast<uint8_t>(i >> 8);
+      seed[1] = static_cast<uint8_t>(i);
+      expect_ok(keys->add_signing_key_with_id("dev-" + std::to_string(i), static_cast<KeyId>(0x10000000 + i),
+                                              take(Key::from_bytes(seed))));
+    }
+    return keys;
+  };
+  auto open_from = [](Opener& opener, const Keyring& keys, size_t i, uint64_t now) {
+    const std::string topic = "plant/dev-" + std::to_string(i) + "/telemetry";
+    SenderId sender{};
+    sender[0] = static_cast<uint8_t>(i >> 8);
+    sender[1] = static_cast<uint8_t>(i);
+    const Result<Opened> r = opener.open(
+        topic, forge(keys, topic, signed_header(static_cast<KeyId>(0x10000000 + i), sender, 0, now)),
+        Delivery{false, now});
+    return r ? static_cast<Errc>(0) : r.error().code();
+  };
+  // 4095 signers and the topic key: a full keyring; every signer opens once,
+  // an hour ago.
+  const size_t fleet = kMaxKeyringKeys - 1;
+  const uint64_t an_hour_ago = kNow - 3600 * 1000;
+  std::shared_ptr<Keyring> first = keyring_of(0, fleet);
+  Opener backend = take(Opener::create(policy, first));
+  for (size_t i = 0; i < fleet; ++i) ASSERT_EQ(open_from(backend, *first, i, an_hour_ago), static_cast<Errc>(0)) << i;
+  // The fleet is replaced by two new devices: a keyring of three keys.
+  std::shared_ptr<Keyring> second = keyring_of(fleet, 2);
+  backend.set_keyring(second);
+  EXPECT_EQ(open_from(backend, *second, fleet, kNow), static_cast<Errc>(0));
+  EXPECT_EQ(open_from(backend, *second, fleet + 1, kNow), static_cast<Errc>(0));  // was capacity_exceeded
+}
+
 // The store must hold a quota for each partition: the suite 1 key name
 // (legacy/#), the signers listed (plant-7, plant-8, backend) and, as a rule
 // has a {signer} level, every signer the backend's keyring knows (plant-9

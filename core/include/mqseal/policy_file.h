@@ -54,7 +54,14 @@ inline constexpr size_t kMaxPolicyFileSize = 1 << 20;
 // parse_error (with the line and what is wrong) for every error, an invalid
 // filter or key name and a repeated filter included.
 [[nodiscard]] Result<TopicPolicy> parse_policy(std::string_view toml_text);
-// As parse_policy; io_error if the file cannot be read.
+// As parse_policy, for the file at `path`: io_error if it cannot be opened
+// or read, or is not a regular file (a FIFO or a device is refused without
+// waiting); insecure_permissions if group or others may write it, or it is
+// owned by neither the effective user nor root (whoever can write the
+// policy chooses which topics are plaintext and who may sign: the rule of
+// keyring files, docs/SPEC.md section 9; others may read it); parse_error
+// if it is larger than kMaxPolicyFileSize. Checked with fstat on the opened
+// file.
 [[nodiscard]] Result<TopicPolicy> load_policy(const std::string& path);
 
 }  // namespace mqseal

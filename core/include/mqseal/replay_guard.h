@@ -150,8 +150,14 @@ class ReplayGuard {
   // Checks one authenticated message against the state at time `now_ms` and,
   // if it is accepted, records it. duplicate, replay, expired, not_yet_valid,
   // retained_refused, or success; capacity_exceeded for a key name beyond
-  // the 4096th (kMaxPolicyRules: no policy has more key names) or a signer
-  // beyond the 4096th (kMaxKeyringKeys: no keyring trusts more).
+  // the 4096th (kMaxPolicyRules: no policy has more key names), or for a
+  // signer without a partition while 4096 signers (kMaxKeyringKeys: no one
+  // keyring trusts more) each have one with a message accepted within
+  // max_age. Otherwise, at that bound, the new signer takes the partition of
+  // the signer whose latest message is the oldest, whose timestamp becomes
+  // the starting watermark of every signer partition made afterwards
+  // (docs/SPEC.md, section 6): keyrings replaced over a receiver's life may
+  // name any number of signers.
   [[nodiscard]] Status check(const MessageFacts& message, uint64_t now_ms);
   // Only the age rules of check() (not_yet_valid, retained_refused,
   // expired), against no state and recording nothing: what an Opener sharing

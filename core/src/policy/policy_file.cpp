@@ -4,9 +4,10 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <vector>
+
+#include "files/secret_file.h"
 
 namespace mqseal {
 
@@ -422,16 +423,15 @@ Result<TopicPolicy> parse_policy(std::string_view text) {
 }
 
 Result<TopicPolicy> load_policy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error(Errc::io_error, "cannot open " + path);
-  std::string text;
-  char chunk[4096];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
-    text.append(chunk, static_cast<size_t>(in.gcount()));
-    if (text.size() > kMaxPolicyFileSize) return Error(Errc::parse_error, "policy file too large");
-  }
-  if (in.bad()) return Error(Errc::io_error, "cannot read " + path);
-  Result<TopicPolicy> policy = parse_policy(text);
+  // The keyring's checks, except that all may read it (it holds no secret):
+  // whoever can write a policy can make a topic plaintext or authorise a
+  // signer, so a file group or others may write, or that neither this user
+  // nor root owns, is refused (insecure_permissions); anything but a regular
+  // file is io_error, opened without waiting (a FIFO has no writer).
+  Result<internal::Secret> text = internal::read_secret_file(path, /*allow_insecure_permissions=*/true,
+                                                             kMaxPolicyFileSize);
+  if (!text) return std::move(text).error();
+  Result<TopicPolicy> policy = parse_policy(text->text());
   if (!policy) {
     return Error(policy.error().code(), path + ": " + policy.error().detail());
   }

@@ -27,9 +27,12 @@ constexpr size_t kMaxTrackedStreams = size_t{1} << 24;
 // Key names with replay state: a policy has at most kMaxPolicyRules rules,
 // so at most that many key names.
 constexpr size_t kMaxPartitions = kMaxPolicyRules;
-// Signers with replay state: a partition exists only for a signer whose
-// signature verified under a key of the keyring, which holds at most this
-// many keys.
+// Signers with replay state at once: a partition exists only for a signer
+// whose signature verified under a key of the keyring, which holds at most
+// this many keys. Keyrings swapped in later (set_keyring) bring other
+// signers, so at the bound a new signer takes the partition of the signer
+// whose latest message is the oldest, once that one's messages are all past max_age
+// (Impl::recycle_signer_partition).
 constexpr size_t kMaxSignerPartitions = 4096;  // kMaxKeyringKeys (mqseal/keyring.h)
 // A signer's partition is keyed by this byte and its name: no key name
 // starts with it ([A-Za-z0-9_.-]), so the two kinds never share one.
@@ -168,6 +171,12 @@ struct Partition {
   bool remembers_evicted = false;
   std::unordered_map<StreamKey, Tombstone, ByKeyedHash> tombs;
   std::multimap<uint64_t, StreamKey> tomb_order;  // bar (newest timestamp or floor, the larger) -> stream
+  // The latest timestamp the partition accepted, or the watermark it started
+  // with if higher: every bar it holds (the watermark, a stream's floor or
+  // newest timestamp, a tombstone's) is at most this, as each is one of
+  // those timestamps. A signer's partition that gives way to another
+  // (ReplayGuard::Impl::recycle_signer_partition) leaves it behind.
+  uint64_t latest_ms = 0;
   // The stream of the previous message: subscriptions often hear runs from
   // one device on one topic. Map nodes are stable, so the pointer stays valid
   // until that stream is erased (drop resets it).
@@ -435,10 +444,40 @@ struct ReplayGuard::Impl {
     return last_topic_hash;
   }
 
+  // The watermark every signer partition made from now on starts with: the
+  // highest latest_ms of the signer partitions recycled so far.
+  uint64_t recycled_signer_bar_ms = 0;
+
+  // With kMaxSignerPartitions signer partitions: forgets the one whose
+  // latest_ms is the lowest, if that is more than max_age before now (its
+  // messages are all expired), and carries its latest_ms into
+  // recycled_signer_bar_ms, so that no message it accepted is accepted again
+  // as live in a partition made later (its own signer's included), even if
+  // the receiver's clock steps back. A bar more than max_age old refuses no
+  // message young enough to be accepted. False, changing nothing, when every
+  // signer partition accepted a message within max_age. O(partitions): only
+  // a signer new to the guard (its signature verified) at the bound pays it.
+  bool recycle_signer_partition(uint64_t now_ms) {
+    auto oldest = partitions.end();
+    for (auto it = partitions.begin(); it != partitions.end(); ++it) {
+      if (it->first.empty() || it->first.front() != kSignerPartitionTag) continue;
+      if (oldest == partitions.end() || it->second.latest_ms < oldest->second.latest_ms) oldest = it;
+    }
+    if (oldest == partitions.end()) return false;
+    const uint64_t latest = oldest->second.latest_ms;
+    if (now_ms <= latest || now_ms - latest <= options.max_age_ms) return false;
+    recycled_signer_bar_ms = std::max(recycled_signer_bar_ms, latest);
+    if (last == &oldest->second) last = nullptr;
+    partitions.erase(oldest);
+    --signer_partitions;
+    return true;
+  }
+
   // The partition of a key name, or of a signer (`signer` set), made on
-  // first use; null when kMaxPartitions key names, or kMaxSignerPartitions
-  // signers, have one already.
-  Partition* partition(std::string_view key_name, std::string_view signer, bool public_sealers) {
+  // first use; null when kMaxPartitions key names have one already, or when
+  // kMaxSignerPartitions signers do and none of them can give way
+  // (recycle_signer_partition).
+  Partition* partition(std::string_view key_name, std::string_view signer, bool public_sealers, uint64_t now_ms) {
     const bool by_signer = !signer.empty();
     const std::string_view id = by_signer ? signer : key_name;
     if (last != nullptr && last_by_signer == by_signer && last_name == id) return last;
@@ -447,9 +486,16 @@ struct ReplayGuard::Impl {
     auto it = partitions.find(name);
     if (it == partitions.end()) {
       size_t& count = by_signer ? signer_partitions : key_partitions;
-      if (count >= (by_signer ? kMaxSignerPartitions : kMaxPartitions)) return nullptr;
+      if (count >= (by_signer ? kMaxSignerPartitions : kMaxPartitions) &&
+          !(by_signer && recycle_signer_partition(now_ms))) {
+        return nullptr;
+      }
       it = partitions.emplace(std::piecewise_construct, std::forward_as_tuple(name), std::forward_as_tuple(stream_hash)).first;
       it->second.remembers_evicted = public_sealers;
+      if (by_signer) {
+        it->second.watermark_ms = recycled_signer_bar_ms;
+        it->second.latest_ms = recycled_signer_bar_ms;
+      }
       ++count;
     }
     last = &it->second;
@@ -512,11 +558,15 @@ Status ReplayGuard::check(const MessageFacts& m, uint64_t now_ms) {
   const uint64_t age = now_ms > m.timestamp_ms ? now_ms - m.timestamp_ms : 0;
   std::lock_guard<std::mutex> lock(impl_->mutex);
   StreamKey key{m.sender, impl_->topic_hash(m.topic)};
-  Partition* p = impl_->partition(m.key_name, m.signer, m.public_sealers);
-  if (p == nullptr) return Error(Errc::capacity_exceeded, m.signer.empty() ? "too many key names" : "too many signers");
+  Partition* p = impl_->partition(m.key_name, m.signer, m.public_sealers, now_ms);
+  if (p == nullptr) {
+    return Error(Errc::capacity_exceeded,
+                 m.signer.empty() ? "too many key names" : "too many signers with a message within max_age");
+  }
   // A young retained message could be a copy of a live one: it is judged as one.
-  if (m.retained && age > o.max_age_ms) return p->check_old_retained(key, m);
-  return p->check_window(key, m, now_ms, o);
+  Status s = m.retained && age > o.max_age_ms ? p->check_old_retained(key, m) : p->check_window(key, m, now_ms, o);
+  if (s && m.timestamp_ms > p->latest_ms) p->latest_ms = m.timestamp_ms;
+  return s;
 }
 
 size_t ReplayGuard::tracked_streams() const {
