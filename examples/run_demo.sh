@@ -18,6 +18,9 @@
 # Used by scripts/demo and by the tests (example.paho_against_broker).
 # MQSEAL_DEMO_KEEP=1 keeps the working folder (logs, keys) for a look after.
 set -euo pipefail
+# The keys and policies written below must not be writable by group or
+# others (mqseal refuses them): a caller's umask of 002 would make them so.
+umask 022
 
 bin="$(cd "${1:?usage: run_demo.sh BUILD_DIR}" && pwd)/examples"
 work=$(mktemp -d /tmp/mqseal-demo.XXXXXX)

@@ -3,6 +3,11 @@
 # twice, and fast the second time).
 set -euo pipefail
 
+# Files the scripts (and the demo and tests they run) write are not
+# writable by group or others, whatever the caller's umask (002 is common):
+# mqseal refuses a keyring, credentials or policy file that others may write.
+umask 022
+
 MQSEAL_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export MQSEAL_ROOT
 

@@ -597,7 +597,8 @@ TEST_F(Cli, AKeyringOrCredentialsFileOthersCanReadIsRefused) {
        }) {
     Outcome r = run(args, "payload");
     EXPECT_EQ(r.status, 3) << args[0];
-    EXPECT_EQ(r.err, "mqseal: secret file is readable by group or others: " + path("k") + " (chmod 600 it)\n");
+    EXPECT_EQ(r.err, "mqseal: unsafe file permissions or owner: " + path("k") +
+                         " is readable by group or others (chmod 600 it)\n");
     EXPECT_EQ(r.out, "");
   }
   EXPECT_EQ(read_file(path("k")), before);

@@ -71,7 +71,7 @@ class FileError(Error):
 
 
 class PermissionsError(FileError):
-    """A secret file is readable by group or others."""
+    """A key, credentials or policy file others may write (or, for secrets, read), or that another user owns."""
 
 
 class CryptoError(Error):

@@ -33,7 +33,7 @@ constexpr ErrcText kErrcTexts[] = {
     {Errc::payload_too_large, "payload_too_large", "payload too large"},
     {Errc::io_error, "io_error", "file input/output failed"},
     {Errc::insecure_permissions, "insecure_permissions",
-     "secret file is readable by group or others"},
+     "unsafe file permissions or owner"},
     {Errc::parse_error, "parse_error", "file is not in the expected format"},
     {Errc::crypto_failure, "crypto_failure", "cryptographic library failure"},
     {Errc::nonce_exhausted, "nonce_exhausted", "sealer has used all its sequence numbers"},

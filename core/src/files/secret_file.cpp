@@ -43,7 +43,7 @@ Result<Secret> read_secret_file(const std::string& path, bool allow_insecure_per
                                                  ", not by this user (uid " + std::to_string(me) + ") or root");
   }
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !allow_insecure_permissions) {
-    return Error(Errc::insecure_permissions, path + " (chmod 600 it)");
+    return Error(Errc::insecure_permissions, path + " is readable by group or others (chmod 600 it)");
   }
   // Never one group or others may write, whatever the options: whoever can
   // write it chooses its keys (a public key file may be readable, not this).
