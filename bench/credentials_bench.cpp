@@ -168,6 +168,10 @@ void append_string(std::string& out, std::string_view s) {
   out += s;
 }
 
+// The client ID each device logs in with: one it owns (USERNAME/credentials-bench),
+// as the plugin requires by default (plugin_opt_client_ids own).
+std::string client_id(std::string_view username) { return std::string(username) + "/" + std::string(kClientId); }
+
 std::string connect_packet(std::string_view username, std::string_view password) {
   std::string body;
   append_string(body, "MQTT");
@@ -175,7 +179,7 @@ std::string connect_packet(std::string_view username, std::string_view password)
   body += '\xc2';                                     // username, password, clean session
   body += static_cast<char>(kKeepAliveS >> 8);
   body += static_cast<char>(kKeepAliveS & 0xff);
-  append_string(body, kClientId);
+  append_string(body, client_id(username));
   append_string(body, username);
   append_string(body, password);
   std::string packet(1, '\x10');
@@ -229,7 +233,8 @@ double logins_per_second(Broker& broker, size_t logins) {
     const size_t d = i % broker.users.size();
     packets.push_back(connect_packet(
         broker.users[d],
-        take(mqseal::make_connect_token(broker.secrets[d], broker.users[d], kClientId), "make_connect_token")));
+        take(mqseal::make_connect_token(broker.secrets[d], broker.users[d], client_id(broker.users[d])),
+             "make_connect_token")));
   }
   const auto start = Clock::now();
   for (const std::string& packet : packets) {

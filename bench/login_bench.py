@@ -28,9 +28,14 @@ def mqtt_string(value: bytes) -> bytes:
     return struct.pack("!H", len(value)) + value
 
 
+def client_id(username: str) -> str:
+    """USERNAME/login-bench: for the device, a client ID it owns (the plugin refuses a device any other)."""
+    return f"{username}/{CLIENT_ID}"
+
+
 def connect_packet(username: str, password: str) -> bytes:
     body = mqtt_string(b"MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 60)
-    body += mqtt_string(CLIENT_ID.encode()) + mqtt_string(username.encode()) + mqtt_string(password.encode())
+    body += mqtt_string(client_id(username).encode()) + mqtt_string(username.encode()) + mqtt_string(password.encode())
     length, encoded = len(body), b""
     while True:  # MQTT's variable-length "remaining length"
         byte, length = length % 128, length // 128
@@ -64,7 +69,7 @@ def main() -> int:
     tokens_per_second, passwords_per_second = [], []
     for r in range(ROUNDS):
         # Tokens are single-use: made before the round, outside the timing.
-        tokens = [connect_packet(token_user, mqseal.make_connect_token(keys, "connect", token_user, CLIENT_ID))
+        tokens = [connect_packet(token_user, mqseal.make_connect_token(keys, "connect", token_user, client_id(token_user)))
                   for _ in range(LOGINS)]
         passwords = [connect_packet(password_user, password)] * LOGINS
         tokens_per_second.append(logins_per_second(port, tokens))

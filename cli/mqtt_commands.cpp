@@ -209,8 +209,12 @@ class Connection {
     tls_ = !args.cafile.empty();
     const int port = args.port != 0 ? args.port : tls_ ? kDefaultTlsPort : kDefaultPort;
     uri_ = std::string(tls_ ? "ssl://" : "tcp://") + args.host + ":" + std::to_string(port);
-    client_id_ = !args.client_id.empty() ? args.client_id
-                                         : std::string(id_prefix) + std::to_string(static_cast<long>(::getpid()));
+    // A device logging in with tokens gets an ID it owns (the mosquitto
+    // plugin refuses a device any other: README, "Broker plugin").
+    const std::string own_prefix = args.device_keyring.empty() ? std::string() : args.username + "/";
+    client_id_ = !args.client_id.empty()
+                     ? args.client_id
+                     : own_prefix + id_prefix + std::to_string(static_cast<long>(::getpid()));
     if (tls_) {
       for (const std::string* path : {&args.cafile, &args.cert, &args.key}) {
         if (!path->empty()) {
@@ -592,7 +596,9 @@ void add_connection_options(CLI::App& cmd, ConnectionArgs& args, const std::stri
   cmd.add_option("-h,--host", args.host, "the broker's host name or address")->capture_default_str();
   cmd.add_option("-p,--port", args.port, "the broker's port (default 1883, 8883 with --cafile)")
       ->check(CLI::Range(1, kMaxPort));
-  cmd.add_option("-i,--id", args.client_id, "MQTT client ID (default " + id_prefix + "PID)");
+  cmd.add_option("-i,--id", args.client_id,
+                 "MQTT client ID (default " + id_prefix + "PID; with --device-keyring USERNAME/" + id_prefix +
+                     "PID, an ID the device owns)");
   CLI::Option* username = cmd.add_option("-u,--username", args.username, "MQTT username");
   cmd.add_option("-q,--qos", args.qos, "QoS 0, 1 or 2")->capture_default_str()->check(CLI::Range(0, kMaxQos));
   cmd.add_option("--keyring", args.keyring, "keyring file with the topics' keys")->required();

@@ -2,7 +2,9 @@
 //   paho_publisher SERVER_URI KEYRING POLICY TOPIC COUNT [USERNAME]
 // e.g. paho_publisher tcp://127.0.0.1:1883 device.keys policy.toml plant/7/telemetry 5
 // With USERNAME, the device logs in with a fresh CONNECT token on every
-// connect, made from the key named "connect" in KEYRING (`mqseal provision`).
+// connect, made from the key named "connect" in KEYRING (`mqseal provision`),
+// and its username as client ID: the mosquitto plugin lets a device use only
+// client IDs it owns (its username, or its username, '/' and more).
 #include <MQTTAsync.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/paho/async.h>
@@ -42,8 +44,9 @@ int main(int argc, char** argv) {
   auto sealer = mqseal::Sealer::create(*policy, shared_keys);
   if (!sealer) return fail("sealer", sealer.error().message());
 
+  const std::string client_id = argc == 7 ? argv[6] : "mqseal-demo-device";
   MQTTAsync client = nullptr;
-  if (MQTTAsync_create(&client, argv[1], "mqseal-demo-device", MQTTCLIENT_PERSISTENCE_NONE,
+  if (MQTTAsync_create(&client, argv[1], client_id.c_str(), MQTTCLIENT_PERSISTENCE_NONE,
                        nullptr) != MQTTASYNC_SUCCESS) {
     return fail("MQTTAsync_create", argv[1]);
   }
@@ -51,7 +54,7 @@ int main(int argc, char** argv) {
   options.cleansession = 1;
   std::unique_ptr<mqseal::paho::ConnectTokens> tokens;
   if (argc == 7) {  // log in with tokens: a fresh one now and on every reconnect
-    auto made = mqseal::paho::use_connect_tokens(client, shared_keys, "connect", argv[6], "mqseal-demo-device");
+    auto made = mqseal::paho::use_connect_tokens(client, shared_keys, "connect", argv[6], client_id);
     if (!made) return fail("connect tokens", made.error().message());
     tokens = std::move(*made);
     if (mqseal::Status s = tokens->prepare(options); !s) return fail("connect token", s.error().message());

@@ -6,7 +6,8 @@
 # three sealed readings; then an attacker replays a tampered capture and
 # injects a plaintext reading. The device logs in over plain TCP with a
 # one-time CONNECT token (mqseal_auth.so in the broker; `mqseal provision`
-# made its secret); a replayed token and the password itself are refused.
+# made its secret); a replayed token and the password itself are refused, and
+# so is another login presenting the device's client ID.
 # Then a stolen-device scene with signed readings (suite 2): device 7's keys
 # cannot forge device 8's readings nor disturb its replay stream; and a
 # backend-only report (suite 3, sealed to the backend's X25519 public key)
@@ -147,9 +148,11 @@ for i in $(seq 0 $((readings - 1))); do
 done
 
 # Logins: a token works once; the same token again, or the password itself, is refused.
-token=$("$bin/../cli/mqseal" token --device-keyring "$work/device.keys" demo-device replay-demo) \
+# The client ID is one demo-device owns (its username, '/' and more): the plugin
+# refuses a device any other.
+token=$("$bin/../cli/mqseal" token --device-keyring "$work/device.keys" demo-device demo-device/replay-demo) \
   || fail "mqseal token failed"
-login() { mosquitto_pub -h 127.0.0.1 -p "$port" -i replay-demo -u demo-device -P "$1" -t public/x -m x 2>/dev/null; }
+login() { mosquitto_pub -h 127.0.0.1 -p "$port" -i demo-device/replay-demo -u demo-device -P "$1" -t public/x -m x 2>/dev/null; }
 login "$token" || fail "a fresh token was refused"
 login "$token" && fail "a replayed token was accepted"
 login "$device_password" && fail "the password itself was accepted"
@@ -157,8 +160,16 @@ echo
 echo "logins over plain TCP: the device logged in with a one-time token (the password never left provisioning);"
 [ "$(grep -c 'refused CONNECT.*): replay$' "$work/broker.log")" -eq 1 ] || fail "the replayed token was not refused once"
 echo "  the same token replayed: refused (replay);"
-echo "  the password itself: refused ($(grep -o 'refused CONNECT of user .demo-device. (client .replay-demo.): malformed' "$work/broker.log" | head -1 | sed 's/.*: //'))"
+echo "  the password itself: refused ($(grep -o 'refused CONNECT of user .demo-device. (client .demo-device/replay-demo.): malformed' "$work/broker.log" | head -1 | sed 's/.*: //'));"
 grep -q "$device_password" "$work/broker.log" && fail "the password appears in the broker's log"
+# demo-device's client ID is its own: another login presenting it (here an
+# anonymous one, which this broker lets in otherwise) is refused, so nobody
+# can disconnect the device or take its session by using its ID.
+mosquitto_pub -h 127.0.0.1 -p "$port" -i demo-device -t public/x -m x 2>/dev/null \
+  && fail "an anonymous client took demo-device's client ID"
+grep -q "refused CONNECT of user '(none)' (client 'demo-device'): the client ID belongs to device 'demo-device'" \
+  "$work/broker.log" || fail "the anonymous login under demo-device's client ID was not refused as such"
+echo "  another login (anonymous) under demo-device's client ID: refused (the ID belongs to demo-device)"
 
 "$bin/paho_two_lines" "$uri" "$work/demo.keys" "$work/policy.toml" plant/8/telemetry \
   >"$work/two_lines.txt" 2>&1 || fail "paho_two_lines: $(cat "$work/two_lines.txt")"
@@ -294,4 +305,4 @@ sed -n 's/^service opened on /  the backend opened /p' "$work/report_service.txt
 echo "  device 7's keys on the captured envelope: refused ($(sed 's/^mqseal: //' "$work/thief_report.err"))"
 echo "  => a stolen device cannot read what is sealed to the backend, not even its own reports"
 echo
-echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, token login over plain TCP (replay refused), a stolen device's 2 forgeries refused and a backend-only report it cannot read, broker stopped"
+echo "demo passed: $readings readings sealed end to end${python_service:+ (C++ and Python services)}, 2 attacks refused, token login over plain TCP (replay and a client ID takeover refused), a stolen device's 2 forgeries refused and a backend-only report it cannot read, broker stopped"

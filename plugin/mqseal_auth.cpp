@@ -12,11 +12,7 @@
 //                                            or redis://127.0.0.1:6379/0, shared by brokers)
 //   plugin_opt_replay_namespace plant-a     (optional, with redis:// only; default mqseal)
 //   plugin_opt_protected_topics plant/#, factory/+/cmd/#   (optional)
-//   use_username_as_clientid true           (mosquitto's own option: without it,
-//                                            one device can disconnect another by
-//                                            logging in under its client ID; with it,
-//                                            devices make tokens for their username
-//                                            as client ID: docs/SECURITY.md)
+//   plugin_opt_client_ids own               (optional; the default: below)
 //
 // Every option and its range: the table under "Options" below. A bad option
 // stops the broker from starting, with a log line naming it. A reload
@@ -24,10 +20,22 @@
 //
 // Users in the credentials file must present a valid token; anyone else is
 // deferred to mosquitto's own checks (password_file, other plugins), so
-// existing users keep working. Every refusal logs one line saying which check
-// failed, never a secret. On protected topics a publish whose payload is not
-// a well-formed mqseal envelope is refused: the broker cannot read sealed
-// payloads, but it can refuse plaintext where only sealed data belongs.
+// existing users keep working. Client IDs belong to devices (client_ids own,
+// the default): mosquitto gives a client ID, and its persistent session, to
+// the newest login presenting it, so a device's ID is kept for that device.
+// A client ID belongs to the provisioned device whose username it is, or
+// whose username and '/' it starts with (device-7, device-7/sensor;
+// usernames hold no '/', docs/SPEC.md, so at most one device owns an ID). A
+// device logs in only with an ID it owns; any other login (another device, a
+// password_file user, an anonymous client) presenting a device's ID is
+// refused. With `use_username_as_clientid true` mosquitto sets every ID to
+// the username before the plugin sees it, which this rule accepts.
+// client_ids any: no such rule; any login that passes can take any device's
+// ID and session (docs/SECURITY.md).
+// Every refusal logs one line saying which check failed, never a secret. On
+// protected topics a publish whose payload is not a well-formed mqseal
+// envelope is refused: the broker cannot read sealed payloads, but it can
+// refuse plaintext where only sealed data belongs.
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -57,6 +65,7 @@ struct Plugin {
   mosquitto_plugin_id_t* id = nullptr;
   std::unique_ptr<mqseal::TokenVerifier> verifier;
   std::vector<std::string> protected_filters;
+  bool any_client_id = false;  // plugin_opt_client_ids any: no client ID belongs to a device
   // What a reload (SIGHUP) needs to make the verifier again from the
   // credentials file: the file, its load options, and the verifier's options
   // with the replay store, which the new verifier shares with the old one
@@ -78,15 +87,52 @@ std::string printable(const char* text) {
   return out;
 }
 
+// The provisioned device a client ID belongs to (client_ids own): the ID's
+// part before its first '/' (all of it, without one) if that is a username
+// in the credentials; else empty. Usernames hold no '/', so this part is the
+// only one that can be: one hash lookup, O(length of the ID), however many
+// devices there are. It asks the verifier a reload made, so it follows the
+// credentials file.
+std::string_view device_owning(const mqseal::TokenVerifier& verifier, std::string_view client_id) {
+  const std::string_view head = client_id.substr(0, client_id.find('/'));
+  return !head.empty() && verifier.knows(head) ? head : std::string_view();
+}
+
+// Every refusal: one log line saying which check failed (never a secret),
+// and MOSQ_ERR_AUTH: refused, not deferred to mosquitto's other checks.
+int refuse(int level, const char* username, const char* client_id, const std::string& why) {
+  mosquitto_log_printf(level, "mqseal: refused CONNECT of user '%s' (client '%s'): %s", printable(username).c_str(),
+                       printable(client_id).c_str(), why.c_str());
+  return MOSQ_ERR_AUTH;
+}
+
 int on_basic_auth(int, void* event_data, void* userdata) {
   const auto* event = static_cast<const mosquitto_evt_basic_auth*>(event_data);
   auto* plugin = static_cast<Plugin*>(userdata);
+  // mosquitto has set the client ID by now: one it made up for an empty one
+  // (auto_id_prefix, a device owns none unless the prefix says so), the
+  // username with use_username_as_clientid.
+  const char* client_id = mosquitto_client_id(event->client);
+  const std::string_view id = client_id != nullptr ? client_id : "";
+  const bool managed = event->username != nullptr && plugin->verifier->knows(event->username);
+  if (!plugin->any_client_id) {
+    const std::string_view owner = device_owning(*plugin->verifier, id);
+    if (!owner.empty() && (event->username == nullptr || owner != event->username)) {
+      return refuse(MOSQ_LOG_NOTICE, event->username, client_id,
+                    "the client ID belongs to device '" + printable(std::string(owner).c_str()) +
+                        "' (plugin_opt_client_ids own)");
+    }
+    if (managed && owner.empty()) {
+      return refuse(MOSQ_LOG_NOTICE, event->username, client_id,
+                    "a device's client ID must be its username or start with its username and '/' "
+                    "(plugin_opt_client_ids own)");
+    }
+  }
   // Users the credentials do not hold are not ours: mosquitto's own checks
   // (password_file, other plugins) decide, whatever their password looks like.
-  if (event->username == nullptr || !plugin->verifier->knows(event->username)) return MOSQ_ERR_PLUGIN_DEFER;
-  const char* client_id = mosquitto_client_id(event->client);
-  const mqseal::Status verdict = plugin->verifier->verify(
-      event->username, client_id != nullptr ? client_id : "", event->password != nullptr ? event->password : "");
+  if (!managed) return MOSQ_ERR_PLUGIN_DEFER;
+  const mqseal::Status verdict =
+      plugin->verifier->verify(event->username, id, event->password != nullptr ? event->password : "");
   if (verdict) return MOSQ_ERR_SUCCESS;
   if (verdict.error().code() == mqseal::Errc::io_error) {
     // The replay store could not remember the token (a full disk, a failed
@@ -95,15 +141,9 @@ int on_basic_auth(int, void* event_data, void* userdata) {
     // detail names the store file or the Redis server and the reason, never
     // a secret (no password). Connected clients are not affected; a Redis
     // store connects again at a later login, so logins resume with Redis.
-    mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: refused CONNECT of user '%s' (client '%s'): the replay store: %s",
-                         printable(event->username).c_str(), printable(client_id).c_str(),
-                         verdict.error().message().c_str());
-  } else {
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "mqseal: refused CONNECT of user '%s' (client '%s'): %s",
-                         printable(event->username).c_str(), printable(client_id).c_str(),
-                         mqseal::name(verdict.error().code()));
+    return refuse(MOSQ_LOG_ERR, event->username, client_id, "the replay store: " + verdict.error().message());
   }
-  return MOSQ_ERR_AUTH;
+  return refuse(MOSQ_LOG_NOTICE, event->username, client_id, mqseal::name(verdict.error().code()));
 }
 
 // mosquitto's configuration reload (SIGHUP): the credentials file is read
@@ -184,6 +224,13 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //                               between :// and the last '@' as ***; any
 //                               other value starting with redis is refused
 //                               unechoed)
+//   client_ids                  `own` (default): a client ID that is a
+//                               device's username, or starts with it and
+//                               '/', belongs to that device: a device logs
+//                               in only with an ID it owns, and every other
+//                               login presenting a device's ID is refused.
+//                               `any`: no such rule (any login that passes
+//                               can take any device's ID and session)
 //   replay_namespace            with a redis:// store only: the deployment
 //                               namespace its keys start with, 1 to 64 of
 //                               A-Z a-z 0-9 . _ - (default mqseal); brokers
@@ -205,6 +252,7 @@ struct Settings {
   bool allow_insecure = false;
   mqseal::VerifierOptions verifier;
   std::vector<std::string> protected_filters;
+  bool any_client_id = false;
   std::string replay_file;   // empty: the in-memory store (or Redis)
   std::string replay_redis;  // a redis:// URL (its password in it), or empty: wiped
   std::string replay_namespace;
@@ -245,6 +293,12 @@ std::string number(std::string_view value, uint64_t min, uint64_t max, Integer& 
 std::string boolean(std::string_view value, bool& out) {
   if (value != "true" && value != "false") return "neither true nor false";
   out = value == "true";
+  return {};
+}
+
+std::string client_ids(std::string_view value, bool& any) {
+  if (value != "own" && value != "any") return "neither own nor any";
+  any = value == "any";
   return {};
 }
 
@@ -330,6 +384,7 @@ constexpr Option kOptions[] = {
     {"max_tokens_per_user",
      [](Text v, Settings& s) { return number(v, 1, kMaxTokens, s.verifier.max_tokens_per_user); }},
     {"protected_topics", [](Text v, Settings& s) { return filter_list(v, s.protected_filters); }},
+    {"client_ids", [](Text v, Settings& s) { return client_ids(v, s.any_client_id); }},
     {"replay_store", [](Text v, Settings& s) { return replay_store(v, s); }},
     {"replay_namespace", [](Text v, Settings& s) { return path(v, s.replay_namespace); }},
 };
@@ -442,6 +497,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   }
   plugin.verifier = std::make_unique<mqseal::TokenVerifier>(std::move(*verifier));
   plugin.protected_filters = std::move(settings.protected_filters);
+  plugin.any_client_id = settings.any_client_id;
   plugin.credentials_file = settings.credentials_file;
   plugin.load_options = {settings.allow_insecure};
   plugin.verifier_options = settings.verifier;
@@ -453,6 +509,10 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
                        plugin.protected_filters.size(), protected_list.empty() ? "" : ": ",
                        protected_list.c_str());
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: replay store: %s", store_description.c_str());
+  mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: client IDs: %s",
+                       plugin.any_client_id ? "any (a login may take a device's client ID: docs/SECURITY.md)"
+                                            : "own (a device's ID is its username, or starts with it and '/'; "
+                                              "no other login may use it)");
   return true;
 }
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <chrono>
 #include <memory>
@@ -67,10 +68,15 @@ int unused_port() {
 // `mqseal sub ...` running in the background, its output in files.
 class BackgroundSub {
  public:
+  // A client ID as a file name ('/' as '_': device-7/sub).
+  static std::string file_name(std::string client_id) {
+    std::replace(client_id.begin(), client_id.end(), '/', '_');
+    return client_id;
+  }
   BackgroundSub(const TempDir& dir, const testing::Broker& broker, std::string client_id,
                 const std::vector<std::string>& args)
       : broker_(broker), client_id_(std::move(client_id)),
-        out_(dir.file(client_id_ + ".out")), err_(dir.file(client_id_ + ".err")) {
+        out_(dir.file(file_name(client_id_) + ".out")), err_(dir.file(file_name(client_id_) + ".err")) {
     std::vector<std::string> argv = {MQSEAL_CLI, "sub", "-h", "127.0.0.1", "-p", std::to_string(broker.port()),
                                      "-i", client_id_};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -453,6 +459,9 @@ TEST_F(CliMqtt, HelpDocumentsTheExitStatus) {
 // A device provisioned with `mqseal provision` logs in with one-time CONNECT
 // tokens through mqseal_auth.so; without a token the broker refuses it. sub
 // reconnects to a restarted broker with a fresh token and subscribes again.
+// The plugin refuses a device a client ID it does not own (device-7 owns
+// device-7 and device-7/...): without -i, a device keyring's default ID is
+// one of its own (device-7/mqseal-pub-PID).
 TEST_F(CliMqtt, TokenLoginThroughThePlugin) {
   const std::string device_keys = dir_.file("device-7.keys"), creds = dir_.file("broker.creds");
   CommandResult provisioned = testing::run_command(
@@ -468,7 +477,7 @@ TEST_F(CliMqtt, TokenLoginThroughThePlugin) {
   ASSERT_TRUE(broker.running()) << broker.log();
 
   const std::vector<std::string> login = {"-u", "device-7", "--device-keyring", device_keys};
-  BackgroundSub sub(dir_, broker, "client-sub", args({"-t", kTopic, "-q", "1", "-C", "2"}, login, files()));
+  BackgroundSub sub(dir_, broker, "device-7/sub", args({"-t", kTopic, "-q", "1", "-C", "2"}, login, files()));
   ASSERT_TRUE(sub.subscribed()) << sub.err() << broker.log();
 
   CommandResult refused = run_mqseal(args({"pub", "-t", kTopic, "-m", "no token", "-u", "device-7"}, at(broker), files()));
@@ -476,13 +485,13 @@ TEST_F(CliMqtt, TokenLoginThroughThePlugin) {
   EXPECT_TRUE(contains(refused.err, "not authorised")) << refused.err;
 
   CommandResult sent =
-      run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-m", "with a token", "-i", "client-pub"}, login, at(broker), files()));
+      run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-m", "with a token", "-i", "device-7/pub"}, login, at(broker), files()));
   ASSERT_TRUE(sent.ok()) << sent.describe();
 
   broker.restart();
   ASSERT_TRUE(sub.subscribed(2)) << sub.err() << broker.log();
   CommandResult again =
-      run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-m", "after a restart", "-i", "client-pub"}, login, at(broker), files()));
+      run_mqseal(args({"pub", "-t", kTopic, "-q", "1", "-m", "after a restart"}, login, at(broker), files()));
   ASSERT_TRUE(again.ok()) << again.describe();
   EXPECT_EQ(sub.finish(), 0) << sub.err();
   EXPECT_EQ(sub.out(), "with a token\nafter a restart\n");

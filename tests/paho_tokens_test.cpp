@@ -41,9 +41,9 @@ TEST(PahoConnectTokens, EveryReconnectPresentsAFreshToken) {
 
   auto keys = std::make_shared<Keyring>();
   testing::expect_ok(keys->add_with_id("connect", 1, take(device.device_secret.clone())));
-  testing::AsyncTestClient client(broker.address(), "client-7");
+  testing::AsyncTestClient client(broker.address(), "device-7");
   std::unique_ptr<paho::ConnectTokens> tokens =
-      take(paho::use_connect_tokens(client.handle(), keys, "connect", "device-7", "client-7"));
+      take(paho::use_connect_tokens(client.handle(), keys, "connect", "device-7", "device-7"));
   MQTTAsync_connectOptions connect = MQTTAsync_connectOptions_initializer;
   connect.automaticReconnect = 1;
   connect.minRetryInterval = 1;
@@ -57,8 +57,8 @@ TEST(PahoConnectTokens, EveryReconnectPresentsAFreshToken) {
   // running, so a resent token would be refused as a replay: only a fresh one
   // gets back in.
   {
-    testing::AsyncTestClient intruder(broker.address(), "client-7");
-    const std::string token = take(make_connect_token(device.device_secret, "device-7", "client-7"));
+    testing::AsyncTestClient intruder(broker.address(), "device-7");
+    const std::string token = take(make_connect_token(device.device_secret, "device-7", "device-7"));
     MQTTAsync_connectOptions takeover = MQTTAsync_connectOptions_initializer;
     takeover.username = "device-7";
     takeover.password = token.c_str();

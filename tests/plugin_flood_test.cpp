@@ -88,10 +88,10 @@ class Probe {
  public:
   Probe(const testing::Broker& broker, const Provisioned& device)
       : fd_(testing::connect_loopback(broker.port(), kReceiveTimeoutMs)) {
-    const std::string token = take(make_connect_token(device.device_secret, "device-9", "probe-9"));
+    const std::string token = take(make_connect_token(device.device_secret, "device-9", "device-9/probe"));
     uint8_t type = 0;
     std::string body;
-    ok_ = fd_ >= 0 && testing::send_all(fd_, testing::connect_packet("probe-9", "device-9", token)) &&
+    ok_ = fd_ >= 0 && testing::send_all(fd_, testing::connect_packet("device-9/probe", "device-9", token)) &&
           read_packet(type, body) &&
           type == 0x20 && body.size() == 2 && body[1] == 0 &&  // CONNACK, accepted
           testing::send_all(fd_, testing::mqtt_packet(0x82, u16(1) + testing::mqtt_string(kTopic) + '\1')) &&
@@ -183,7 +183,7 @@ TEST(MosquittoPluginFlood, OneDeviceFloodingLocksOutOnlyItselfAndSlowsNobody) {
 
   // device-7 fills its quota with maximum-lifetime tokens: each is accepted.
   for (size_t i = 0; i < kQuota; ++i) {
-    ASSERT_EQ(login(broker, s.flooder, "flood-" + std::to_string(i), 3600), 0) << i << "\n" << broker.log();
+    ASSERT_EQ(login(broker, s.flooder, "device-7/flood-" + std::to_string(i), 3600), 0) << i << "\n" << broker.log();
   }
   // Then it keeps going, as fast as one connection at a time allows, while
   // the others are measured: every one of these is refused.
@@ -195,7 +195,8 @@ TEST(MosquittoPluginFlood, OneDeviceFloodingLocksOutOnlyItselfAndSlowsNobody) {
   for (int t = 0; t < kFloodConnections; ++t) {
     flood.emplace_back([&, t] {
       for (int i = 0; !stop.load(); ++i) {
-        const int code = login(broker, s.flooder, "flood-more-" + std::to_string(t) + "-" + std::to_string(i), 3600);
+        const std::string id = "device-7/flood-more-" + std::to_string(t) + "-" + std::to_string(i);
+        const int code = login(broker, s.flooder, id, 3600);
         (code == 0 ? accepted : code > 0 ? refused : failed).fetch_add(1);
       }
     });
@@ -206,9 +207,9 @@ TEST(MosquittoPluginFlood, OneDeviceFloodingLocksOutOnlyItselfAndSlowsNobody) {
   }
   const int refused_before = refused.load();
   // The other device's fresh token is accepted (and again, with another one).
-  const int other_first = login(broker, s.other, "client-8", 300);
+  const int other_first = login(broker, s.other, "device-8", 300);
   const Clock::duration flooded = probe.median_round_trip();
-  const int other_second = login(broker, s.other, "client-8", 300);
+  const int other_second = login(broker, s.other, "device-8", 300);
   const int refused_while_measuring = refused.load() - refused_before;
   stop = true;
   for (std::thread& t : flood) t.join();
@@ -235,7 +236,7 @@ TEST(MosquittoPluginFlood, OneDeviceFloodingLocksOutOnlyItselfAndSlowsNobody) {
               ms(idle), ms(flooded), refused_while_measuring, refused.load(), seconds, refused.load() / seconds);
 
   const std::string log = testing::read_file(broker.log_path());
-  EXPECT_NE(log.find("refused CONNECT of user 'device-7' (client 'flood-more-0-0'): capacity_exceeded"),
+  EXPECT_NE(log.find("refused CONNECT of user 'device-7' (client 'device-7/flood-more-0-0'): capacity_exceeded"),
             std::string::npos);
   EXPECT_EQ(log.find("user 'device-8'"), std::string::npos) << "device-8 was refused";
   EXPECT_TRUE(broker.running());

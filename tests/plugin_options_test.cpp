@@ -81,6 +81,12 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       {{credentials, "plugin_opt_max_tokens_per_user 0"}, "bad plugin_opt_max_tokens_per_user '0'"},
       {{credentials, "plugin_opt_max_tokens_per_user 65537"}, "bad plugin_opt_max_tokens_per_user '65537'"},
       {{credentials, "plugin_opt_allow_insecure_permissions yes"}, "bad plugin_opt_allow_insecure_permissions"},
+      // client IDs: own or any, nothing else
+      {{credentials, "plugin_opt_client_ids Own"}, "bad plugin_opt_client_ids 'Own': neither own nor any"},
+      {{credentials, "plugin_opt_client_ids none"}, "bad plugin_opt_client_ids 'none': neither own nor any"},
+      {{credentials, "plugin_opt_client_ids own "}, "bad plugin_opt_client_ids 'own ': neither own nor any"},
+      {{credentials, "plugin_opt_client_ids own", "plugin_opt_client_ids any"},
+       "plugin_opt_client_ids is given more than once"},
       // empty protected topic
       {{credentials, "plugin_opt_protected_topics plant/#,,factory/#"}, "bad plugin_opt_protected_topics"},
       {{credentials, "plugin_opt_protected_topics plant/#,"}, "bad plugin_opt_protected_topics"},
@@ -163,6 +169,17 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
                                            "plugin_opt_protected_topics \tplant/#, factory/+/cmd/# ,x"}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: 1 devices, 3 protected topic filters: 'plant/#', 'factory/+/cmd/#', 'x'"),
+              std::string::npos)
+        << broker.log();
+  }
+  // Both client ID rules; own by default.
+  for (const std::string value : {"", "own", "any"}) {
+    SCOPED_TRACE(value);
+    std::vector<std::string> lines = {"plugin_opt_credentials_file " + file.path};
+    if (!value.empty()) lines.push_back("plugin_opt_client_ids " + value);
+    testing::Broker broker(plugin_options(lines));
+    ASSERT_TRUE(broker.running()) << broker.log();
+    EXPECT_NE(broker.log().find("mqseal: client IDs: " + (value.empty() ? std::string("own") : value) + " ("),
               std::string::npos)
         << broker.log();
   }

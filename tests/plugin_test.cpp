@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <csignal>
 #include <chrono>
 #include <random>
@@ -65,6 +66,12 @@ struct Deployment {
     if (protect) o.extra_config.push_back("plugin_opt_protected_topics plant/#");
     return o;
   }
+  // The options above and one more line.
+  testing::BrokerOptions options_with(const std::string& line) const {
+    testing::BrokerOptions o = options();
+    o.extra_config.push_back(line);
+    return o;
+  }
 };
 
 // MQTTClient connect: the CONNACK return code (0 accepted, 5 not authorised), or -1.
@@ -97,23 +104,23 @@ TEST(MosquittoPlugin, TokensAcceptedOnceAndEveryForgeryRefused) {
   Deployment s;
   testing::Broker broker(s.options());
   ASSERT_TRUE(broker.running()) << broker.log();
-  const std::string good = token(s, "client-7");
-  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
-  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a replayed CONNECT";
-  EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << "a fresh token";
-  EXPECT_EQ(connect(broker, "client-8", "device-7", token(s, "client-7")), 5) << "another client ID";
-  std::string altered = token(s, "client-7");
+  const std::string good = token(s, "device-7");
+  EXPECT_EQ(connect(broker, "device-7", "device-7", good), 0) << broker.log();
+  EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a replayed CONNECT";
+  EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7")), 0) << "a fresh token";
+  EXPECT_EQ(connect(broker, "device-7/other", "device-7", token(s, "device-7")), 5) << "another client ID";
+  std::string altered = token(s, "device-7");
   altered[20] = altered[20] == 'A' ? 'B' : 'A';
-  EXPECT_EQ(connect(broker, "client-7", "device-7", altered), 5) << "altered";
-  EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7", 60, system_time_ms() / 1000 - 3600)), 5)
+  EXPECT_EQ(connect(broker, "device-7", "device-7", altered), 5) << "altered";
+  EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7", 60, system_time_ms() / 1000 - 3600)), 5)
       << "expired";
-  EXPECT_EQ(connect(broker, "client-7", "device-7", s.password), 5) << "the password itself";
-  EXPECT_EQ(connect(broker, "client-7", "nobody", token(s, "client-7")), 5) << "unknown to both";
+  EXPECT_EQ(connect(broker, "device-7", "device-7", s.password), 5) << "the password itself";
+  EXPECT_EQ(connect(broker, "nobody", "nobody", token(s, "device-7")), 5) << "unknown to both";
   // Users the plugin does not manage keep working through password_file.
   EXPECT_EQ(connect(broker, "legacy-1", "legacy", "legacy-password"), 0);
   EXPECT_EQ(connect(broker, "legacy-1", "legacy", "wrong"), 5);
   const std::string log = testing::read_file(broker.log_path());
-  EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'client-7'): replay"), std::string::npos);
+  EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'device-7'): replay"), std::string::npos);
   EXPECT_NE(log.find("authentication_failed"), std::string::npos);
   EXPECT_NE(log.find("expired"), std::string::npos);
   EXPECT_EQ(log.find(s.password), std::string::npos) << "a secret in the log";
@@ -125,7 +132,7 @@ TEST(MosquittoPlugin, ProtectedTopicsRefusePlaintextAndAclFileStillApplies) {
   testing::Broker broker(s.options(/*protect=*/true));
   ASSERT_TRUE(broker.running()) << broker.log();
   MQTTClient client = nullptr;
-  ASSERT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7"), &client), 0) << broker.log();
+  ASSERT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7"), &client), 0) << broker.log();
   ASSERT_EQ(MQTTClient_subscribe(client, "plant/#", 1), MQTTCLIENT_SUCCESS);
   auto publish = [&](const std::string& topic, const std::vector<uint8_t>& payload) {
     MQTTClient_deliveryToken t = 0;
@@ -168,13 +175,13 @@ TEST(MosquittoPlugin, TheFileReplayStoreRefusesATokenUsedBeforeABrokerRestart) {
     if (file) options.extra_config.push_back("plugin_opt_replay_store file:" + store);
     testing::Broker broker(options);
     ASSERT_TRUE(broker.running()) << broker.log();
-    const std::string good = token(s, "client-7");
-    EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
-    EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a replayed CONNECT";
+    const std::string good = token(s, "device-7");
+    EXPECT_EQ(connect(broker, "device-7", "device-7", good), 0) << broker.log();
+    EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a replayed CONNECT";
     broker.restart();
     ASSERT_TRUE(broker.running()) << broker.log();
-    EXPECT_EQ(connect(broker, "client-7", "device-7", good), file ? 5 : 0) << "the same token after the restart";
-    EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << "a fresh token";
+    EXPECT_EQ(connect(broker, "device-7", "device-7", good), file ? 5 : 0) << "the same token after the restart";
+    EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7")), 0) << "a fresh token";
     if (file) {
       EXPECT_NE(testing::read_file(broker.log_path()).find("mqseal: replay store: file " + store + " (1 live tokens"),
                 std::string::npos)
@@ -205,21 +212,21 @@ TEST(MosquittoPluginRedis, ATokenAcceptedByOneBrokerIsRefusedByTheOtherAndAfterA
     ASSERT_TRUE(a.running()) << a.log();
     ASSERT_TRUE(b.running()) << b.log();
     ASSERT_NE(a.port(), b.port());
-    const std::string good = token(s, "client-7");
-    EXPECT_EQ(connect(a, "client-7", "device-7", good), 0) << a.log();
-    EXPECT_EQ(connect(b, "client-7", "device-7", good), shared ? 5 : 0) << "the same token at the other broker";
-    EXPECT_EQ(connect(a, "client-7", "device-7", good), 5) << "a replayed CONNECT";
+    const std::string good = token(s, "device-7");
+    EXPECT_EQ(connect(a, "device-7", "device-7", good), 0) << a.log();
+    EXPECT_EQ(connect(b, "device-7", "device-7", good), shared ? 5 : 0) << "the same token at the other broker";
+    EXPECT_EQ(connect(a, "device-7", "device-7", good), 5) << "a replayed CONNECT";
     a.restart();
     ASSERT_TRUE(a.running()) << a.log();
-    EXPECT_EQ(connect(a, "client-7", "device-7", good), shared ? 5 : 0) << "the same token after the restart";
-    EXPECT_EQ(connect(b, "client-7", "device-7", token(s, "client-7")), 0) << "a fresh token";
+    EXPECT_EQ(connect(a, "device-7", "device-7", good), shared ? 5 : 0) << "the same token after the restart";
+    EXPECT_EQ(connect(b, "device-7", "device-7", token(s, "device-7")), 0) << "a fresh token";
     if (shared) {
       EXPECT_NE(testing::read_file(a.log_path())
                     .find("mqseal: replay store: redis redis://127.0.0.1:" + std::to_string(redis.port()) +
                           "/0, namespace plant-a ("),
                 std::string::npos)
           << a.log();
-      EXPECT_NE(testing::read_file(b.log_path()).find("mqseal: refused CONNECT of user 'device-7' (client 'client-7'): replay"),
+      EXPECT_NE(testing::read_file(b.log_path()).find("mqseal: refused CONNECT of user 'device-7' (client 'device-7'): replay"),
                 std::string::npos)
           << b.log();
       EXPECT_EQ(redis.cli({"ZCARD", "plant-a:claims:token"}).out, "2\n");
@@ -239,7 +246,7 @@ TEST(MosquittoPluginRedis, RedisStoppedRefusesLoginsKeepsConnectedClientsAndCome
   testing::Broker broker(options);
   ASSERT_TRUE(broker.running()) << broker.log();
   MQTTClient client = nullptr;
-  ASSERT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7"), &client), 0) << broker.log();
+  ASSERT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7"), &client), 0) << broker.log();
   ASSERT_EQ(MQTTClient_subscribe(client, "plant/7/#", 1), MQTTCLIENT_SUCCESS);
   // Publishes on plant/7/<n> and receives it back.
   auto round_trip = [&](const std::string& n) {
@@ -262,12 +269,12 @@ TEST(MosquittoPluginRedis, RedisStoppedRefusesLoginsKeepsConnectedClientsAndCome
   ASSERT_TRUE(round_trip("before"));
   redis.stop();
   // Two logins (the second within the retry interval: refused at once).
-  EXPECT_EQ(connect(broker, "client-8", "device-7", token(s, "client-8")), 5);
-  EXPECT_EQ(connect(broker, "client-9", "device-7", token(s, "client-9")), 5);
+  EXPECT_EQ(connect(broker, "device-7/a", "device-7", token(s, "device-7/a")), 5);
+  EXPECT_EQ(connect(broker, "device-7/b", "device-7", token(s, "device-7/b")), 5);
   EXPECT_TRUE(round_trip("during")) << "a connected client stopped being served while Redis is down";
   EXPECT_TRUE(broker.running());
   const std::string log = testing::read_file(broker.log_path());
-  EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'client-8'): the replay store: "),
+  EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'device-7/a'): the replay store: "),
             std::string::npos)
       << log;
   EXPECT_NE(log.find("Redis 127.0.0.1:" + std::to_string(redis.port()) + "/0"), std::string::npos) << log;
@@ -277,8 +284,8 @@ TEST(MosquittoPluginRedis, RedisStoppedRefusesLoginsKeepsConnectedClientsAndCome
   int code = -1;
   for (int attempt = 0; attempt < 30 && code != 0; ++attempt) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    code = connect(broker, "client-" + std::to_string(10 + attempt), "device-7",
-                   token(s, "client-" + std::to_string(10 + attempt)));
+    code = connect(broker, "device-7/" + std::to_string(10 + attempt), "device-7",
+                   token(s, "device-7/" + std::to_string(10 + attempt)));
   }
   EXPECT_EQ(code, 0) << "logins did not resume with Redis\n" << broker.log();
   EXPECT_TRUE(round_trip("after"));
@@ -298,14 +305,14 @@ TEST(MosquittoPlugin, AManagedUserIsRefusedNotDeferredEvenIfPasswordFileKnowsIt)
   ASSERT_TRUE(added.ok()) << added.describe();
   testing::Broker broker(s.options());
   ASSERT_TRUE(broker.running()) << broker.log();
-  const std::string good = token(s, "client-7");
-  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
-  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a replayed token";
-  std::string altered = token(s, "client-7");
+  const std::string good = token(s, "device-7");
+  EXPECT_EQ(connect(broker, "device-7", "device-7", good), 0) << broker.log();
+  EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a replayed token";
+  std::string altered = token(s, "device-7");
   altered[30] = altered[30] == 'A' ? 'B' : 'A';
-  EXPECT_EQ(connect(broker, "client-7", "device-7", altered), 5) << "a bad token";
-  EXPECT_EQ(connect(broker, "client-7", "device-7", file_password), 5) << "password_file's password";
-  EXPECT_EQ(connect(broker, "client-7", "device-7", ""), 5) << "no password";
+  EXPECT_EQ(connect(broker, "device-7", "device-7", altered), 5) << "a bad token";
+  EXPECT_EQ(connect(broker, "device-7", "device-7", file_password), 5) << "password_file's password";
+  EXPECT_EQ(connect(broker, "device-7", "device-7", ""), 5) << "no password";
   // The other password_file user is still deferred to it (and let in).
   EXPECT_EQ(connect(broker, "legacy-1", "legacy", "legacy-password"), 0);
 }
@@ -314,9 +321,7 @@ TEST(MosquittoPlugin, AManagedUserIsRefusedNotDeferredEvenIfPasswordFileKnowsIt)
 // "plant/#, factory/#" protected " factory/#", a filter nothing matches.
 TEST(MosquittoPlugin, ProtectedTopicsListMayHaveBlanksAroundItsCommas) {
   Deployment s;
-  testing::BrokerOptions options = s.options();
-  options.extra_config.push_back("plugin_opt_protected_topics plant/#, factory/#");
-  testing::Broker broker(options);
+  testing::Broker broker(s.options_with("plugin_opt_protected_topics plant/#, factory/#"));
   ASSERT_TRUE(broker.running()) << broker.log();
   MQTTClient client = nullptr;
   ASSERT_EQ(connect(broker, "legacy-1", "legacy", "legacy-password", &client), 0) << broker.log();
@@ -350,9 +355,9 @@ TEST(MosquittoPlugin, NeitherPasswordNorDeviceSecretCrossesTheWire) {
   ASSERT_TRUE(capture.ok());
   const std::string uri = "tcp://127.0.0.1:" + std::to_string(capture.port());
   MQTTClient client = nullptr;
-  ASSERT_EQ(MQTTClient_create(&client, uri.c_str(), "client-7", MQTTCLIENT_PERSISTENCE_NONE, nullptr), 0);
+  ASSERT_EQ(MQTTClient_create(&client, uri.c_str(), "device-7", MQTTCLIENT_PERSISTENCE_NONE, nullptr), 0);
   MQTTClient_connectOptions options = MQTTClient_connectOptions_initializer;
-  const std::string t = token(s, "client-7");
+  const std::string t = token(s, "device-7");
   options.username = "device-7";
   options.password = t.c_str();
   EXPECT_EQ(MQTTClient_connect(client, &options), MQTTCLIENT_SUCCESS) << broker.log();
@@ -393,7 +398,7 @@ TEST(MosquittoPlugin, TenThousandMalformedLoginsAreRefusedAndTheBrokerKeepsServi
     for (char& c : out) c = static_cast<char>(rng());
     return out;
   };
-  const std::string good = token(s, "client-7");
+  const std::string good = token(s, "device-7");
   int accepted = 0;
   for (int i = 0; i < 10000; ++i) {
     std::string username = i % 4 == 0 ? std::string("device-7") : random_bytes(40);
@@ -409,52 +414,150 @@ TEST(MosquittoPlugin, TenThousandMalformedLoginsAreRefusedAndTheBrokerKeepsServi
   }
   EXPECT_EQ(accepted, 0);
   ASSERT_TRUE(broker.running()) << broker.log();
-  EXPECT_EQ(connect(broker, "client-7", "device-7", good), 0) << "still serving";
+  EXPECT_EQ(connect(broker, "device-7", "device-7", good), 0) << "still serving";
 }
 
-// An insider: device-7, with its own valid credentials, logs in under the
-// client ID device-8 is connected with. mosquitto hands a client ID to the
-// newest connection that presents it (closing the older one, and giving the
-// newcomer its persistent session), and a token binds the client ID to its
-// own user only: so by default one device's credentials disconnect another
-// device, as often as they like (docs/SECURITY.md says so). With mosquitto's
-// `use_username_as_clientid true` every client's ID is its username, set
-// before the plugin sees the CONNECT: devices make their tokens for their
-// username as client ID, and no device can take another's.
-TEST(MosquittoPlugin, UseUsernameAsClientIdKeepsADeviceFromTakingAnothersClientId) {
-  Deployment s;
+// Two devices (device-7, device-8) and the password_file user legacy.
+struct TwoDevices : Deployment {
   Provisioned other = take(provision("device-8", "device-8 password", testing::cheap_passphrase_params(4)));
-  Credentials both = take(Credentials::load(s.credentials_file, {true}));
-  testing::expect_ok(both.add(other.record));
-  testing::expect_ok(both.save(s.credentials_file));
-  chmod(s.credentials_file.c_str(), 0644);
-  for (const bool bound : {false, true}) {
-    SCOPED_TRACE(bound ? "use_username_as_clientid true" : "mosquitto's default");
+  TwoDevices() {
+    Credentials both = take(Credentials::load(credentials_file, {true}));
+    testing::expect_ok(both.add(other.record));
+    testing::expect_ok(both.save(credentials_file));
+    chmod(credentials_file.c_str(), 0644);
+  }
+  std::string token8(const std::string& client_id) const {
+    return take(make_connect_token(other.device_secret, "device-8", client_id));
+  }
+};
+
+// A CONNECT without username or password (an anonymous login), clean session.
+std::string anonymous_connect_packet(const std::string& client_id) {
+  constexpr char kCleanSession = 0x02;
+  constexpr uint8_t kConnect = 0x10;
+  return testing::mqtt_packet(kConnect, testing::mqtt_string("MQTT") + std::string{4, kCleanSession, 0, 60} +
+                                            testing::mqtt_string(client_id));
+}
+
+// A connection held open on a raw socket (so that its closing is seen as it
+// happens): the socket once the CONNECT is accepted, or -1.
+int hold_connection(const testing::Broker& broker, const std::string& connect) {
+  const int fd = testing::connect_loopback(broker.port(), 1000);
+  if (fd < 0) return -1;
+  unsigned char connack[4] = {};
+  if (!testing::send_all(fd, connect) || recv(fd, connack, sizeof connack, MSG_WAITALL) != 4 || connack[3] != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Whether the broker still holds the connection: reading times out (1 s)
+// instead of seeing the broker close it.
+bool still_connected(int fd) {
+  char byte = 0;
+  return recv(fd, &byte, 1, 0) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+// An insider: mosquitto hands a client ID (and its persistent session) to the
+// newest login presenting it, closing the older connection, and a token binds
+// a client ID to its own user only. So device-7, with its own valid
+// credentials, could log in under device-8's client ID, disconnect it and
+// take its session, as often as it liked; and so could any user
+// password_file (or anonymous access) lets in. Client IDs now belong to
+// devices (plugin_opt_client_ids own, the default): device-8's ID is its
+// username, or its username and '/' and more, and no other login may use one;
+// a device logs in only with an ID it owns. With mosquitto's
+// use_username_as_clientid every ID is the username (set before the plugin
+// sees the CONNECT), which the rule accepts.
+TEST(MosquittoPlugin, AClientIdBelongsToItsDeviceAndNoOtherLoginTakesIt) {
+  TwoDevices s;
+  for (const bool username_as_id : {false, true}) {
+    SCOPED_TRACE(username_as_id ? "use_username_as_clientid true" : "mosquitto's default");
     testing::BrokerOptions o = s.options();
-    if (bound) o.extra_config.push_back("use_username_as_clientid true");
+    ASSERT_EQ(o.extra_config[0], "allow_anonymous false");
+    o.extra_config[0] = "allow_anonymous true";
+    if (username_as_id) o.extra_config.push_back("use_username_as_clientid true");
     testing::Broker broker(o);
     ASSERT_TRUE(broker.running()) << broker.log();
-    // device-8's client ID (bound: its username), on a raw connection, so
-    // that its closing is seen as it happens.
-    const std::string id8 = bound ? "device-8" : "client-8";
-    const int victim = testing::connect_loopback(broker.port(), 1000);
-    ASSERT_GE(victim, 0);
-    const std::string token8 = take(make_connect_token(other.device_secret, "device-8", id8));
-    ASSERT_TRUE(testing::send_all(victim, testing::connect_packet(id8, "device-8", token8)));
-    unsigned char connack[4] = {};
-    ASSERT_EQ(recv(victim, connack, sizeof connack, MSG_WAITALL), 4);
-    ASSERT_EQ(connack[3], 0) << broker.log();
-    // device-7's own valid token, made for device-8's client ID.
-    EXPECT_EQ(connect(broker, id8, "device-7", token(s, id8)), bound ? 5 : 0) << broker.log();
-    char byte = 0;
-    const ssize_t got = recv(victim, &byte, 1, 0);  // 0: closed by the broker; -1 (timeout): still connected
-    EXPECT_EQ(got, bound ? -1 : 0) << (bound ? "device-8 was disconnected by device-7's login"
-                                             : "mosquitto no longer hands a client ID to the newest login");
-    close(victim);
-    // device-7 logs in as itself: with bound IDs, with a token for its username.
-    const std::string id7 = bound ? "device-7" : "client-7";
-    EXPECT_EQ(connect(broker, bound ? "any-id" : id7, "device-7", token(s, id7)), 0) << broker.log();
+    const int device8 = hold_connection(broker, testing::connect_packet("device-8", "device-8", s.token8("device-8")));
+    ASSERT_GE(device8, 0) << broker.log();
+    if (!username_as_id) {
+      // device-7's own valid token, made for device-8's client ID (or one under it).
+      EXPECT_EQ(connect(broker, "device-8", "device-7", token(s, "device-8")), 5) << broker.log();
+      EXPECT_TRUE(still_connected(device8)) << "device-8 was disconnected by device-7's login";
+      EXPECT_EQ(connect(broker, "device-8/x", "device-7", token(s, "device-8/x")), 5);
+      // An ID no device owns: not device-7's either.
+      EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 5);
+      EXPECT_EQ(connect(broker, "device-70", "device-7", token(s, "device-70")), 5);
+      // Its own: its username, or its username, '/' and anything.
+      EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7")), 0) << broker.log();
+      EXPECT_EQ(connect(broker, "device-7/sensor/2", "device-7", token(s, "device-7/sensor/2")), 0);
+      EXPECT_EQ(connect(broker, "device-8/anything", "device-8", s.token8("device-8/anything")), 0);
+      EXPECT_EQ(connect(broker, "device-8/", "device-8", s.token8("device-8/")), 0);
+      // A password_file user, and an anonymous client, cannot take device-8's ID.
+      EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 5);
+      EXPECT_EQ(connect(broker, "device-8/x", "legacy", "legacy-password"), 5);
+      EXPECT_EQ(testing::connack_code(broker.port(), anonymous_connect_packet("device-8")), 5);
+      EXPECT_TRUE(still_connected(device8)) << "device-8 was disconnected by another login";
+      // ... and keep every ID no device owns, an empty one too (mosquitto
+      // assigns one: auto-...). "device-80" is not device-8's.
+      EXPECT_EQ(connect(broker, "legacy-1", "legacy", "legacy-password"), 0);
+      EXPECT_EQ(connect(broker, "device-80", "legacy", "legacy-password"), 0);
+      EXPECT_EQ(testing::connack_code(broker.port(), testing::connect_packet("", "legacy", "legacy-password")), 0);
+      EXPECT_EQ(testing::connack_code(broker.port(), anonymous_connect_packet("anonymous-1")), 0);
+      EXPECT_EQ(testing::connack_code(broker.port(), anonymous_connect_packet("")), 0);
+      const std::string log = testing::read_file(broker.log_path());
+      EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'device-8'): the client ID belongs to "
+                         "device 'device-8' (plugin_opt_client_ids own)"),
+                std::string::npos)
+          << log;
+      EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'client-7'): a device's client ID must "
+                         "be its username or start with its username and '/'"),
+                std::string::npos)
+          << log;
+      EXPECT_NE(log.find("mqseal: refused CONNECT of user 'legacy' (client 'device-8'): the client ID belongs to "
+                         "device 'device-8'"),
+                std::string::npos);
+      EXPECT_NE(log.find("mqseal: refused CONNECT of user '(none)' (client 'device-8'): the client ID belongs to "
+                         "device 'device-8'"),
+                std::string::npos);
+      EXPECT_NE(log.find("mqseal: client IDs: own"), std::string::npos);
+    } else {
+      // mosquitto sets every ID to the username before the plugin sees it:
+      // whatever ID a login sends, it gets its username, so device-7 logs in
+      // as device-7 (a token for its username) and takes nothing.
+      EXPECT_EQ(connect(broker, "device-8", "device-7", token(s, "device-7")), 0) << broker.log();
+      EXPECT_EQ(connect(broker, "any-id", "device-7", token(s, "device-7")), 0) << broker.log();
+      EXPECT_EQ(connect(broker, "device-8", "device-7", token(s, "device-8")), 5) << "a token for another ID";
+      EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 0) << "logged in as 'legacy'";
+      EXPECT_EQ(testing::connack_code(broker.port(), anonymous_connect_packet("device-8")), 5)
+          << "mosquitto refuses a login without a username";
+      EXPECT_TRUE(still_connected(device8)) << "device-8 was disconnected";
+    }
+    close(device8);
   }
+}
+
+// plugin_opt_client_ids any: the old behaviour, for deployments where devices
+// share client IDs: any login that passes (another device with its own valid
+// token, a password_file user) takes device-8's client ID and disconnects it.
+TEST(MosquittoPlugin, ClientIdsAnyLetsAnyLoginTakeADevicesClientId) {
+  TwoDevices s;
+  testing::Broker broker(s.options_with("plugin_opt_client_ids any"));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  EXPECT_NE(testing::read_file(broker.log_path()).find("mqseal: client IDs: any"), std::string::npos);
+  for (const std::string user : {"device-7", "legacy"}) {
+    SCOPED_TRACE(user);
+    const int device8 = hold_connection(broker, testing::connect_packet("device-8", "device-8", s.token8("device-8")));
+    ASSERT_GE(device8, 0) << broker.log();
+    EXPECT_EQ(connect(broker, "device-8", user, user == "legacy" ? "legacy-password" : token(s, "device-8")), 0)
+        << broker.log();
+    char byte = 0;
+    EXPECT_EQ(recv(device8, &byte, 1, 0), 0) << "mosquitto no longer hands a client ID to the newest login";
+    close(device8);
+  }
+  EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << "any ID, for a device too";
 }
 
 // A will message is a publish too: on a protected topic, a plaintext will
@@ -502,7 +605,8 @@ TEST(MosquittoPlugin, ProtectedTopicsRefuseAPlaintextWill) {
 // a new device needed a restart, which with the memory store forgets every
 // token accepted (each could then be replayed once). Now a reload reads the
 // file again and keeps the replay store: a token accepted before the reload
-// is still refused after it, and a device provisioned since logs in. A file
+// is still refused after it, and a device provisioned since logs in (and
+// owns its client ID from then on: no other login may use it). A file
 // that does not load, or more devices than a file store was sized for, keeps
 // the devices loaded before.
 TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
@@ -530,31 +634,35 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
       ASSERT_NE(testing::read_file(broker.log_path()).find(expected), std::string::npos) << broker.log();
       ASSERT_TRUE(broker.running()) << broker.log();
     };
-    const std::string good = token(s, "client-7");
-    ASSERT_EQ(connect(broker, "client-7", "device-7", good), 0) << broker.log();
+    const std::string good = token(s, "device-7");
+    ASSERT_EQ(connect(broker, "device-7", "device-7", good), 0) << broker.log();
+    EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 0) << "no device owns it yet";
     Provisioned other = take(provision("device-8", "device-8 password", testing::cheap_passphrase_params(4)));
     Credentials both = take(Credentials::load(s.credentials_file, {true}));
     testing::expect_ok(both.add(other.record));
     testing::expect_ok(both.save(s.credentials_file));
     chmod(s.credentials_file.c_str(), 0644);
-    auto token8 = [&] { return take(make_connect_token(other.device_secret, "device-8", "client-8")); };
+    auto token8 = [&] { return take(make_connect_token(other.device_secret, "device-8", "device-8")); };
     if (file_store) {
       // Sized at start for one device x 64 tokens: the new device does not fit.
       ASSERT_NO_FATAL_FAILURE(reload("the replay store holds 64 claims, fewer than users x max_tokens_per_user (128) (the devices loaded before stay"));
-      EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 5) << "not loaded";
-      EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a token accepted before the reload";
-      EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << broker.log();
+      EXPECT_EQ(connect(broker, "device-8", "device-8", token8()), 5) << "not loaded";
+      EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 0) << "no device owns it yet";
+      EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a token accepted before the reload";
+      EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7")), 0) << broker.log();
       broker.stop();
       ASSERT_EQ(::unlink(store_file.c_str()), 0);
       continue;
     }
     ASSERT_NO_FATAL_FAILURE(reload("mqseal: reload: 2 devices\n"));
-    EXPECT_EQ(connect(broker, "client-7", "device-7", good), 5) << "a token accepted before the reload";
-    EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 0) << "a device provisioned since\n" << broker.log();
+    EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a token accepted before the reload";
+    EXPECT_EQ(connect(broker, "device-8", "device-8", token8()), 0) << "a device provisioned since\n" << broker.log();
+    EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 5) << "device-8's client ID since the reload";
     // A file that does not load: the devices loaded before stay.
     testing::write_file(s.credentials_file, "not a credentials file\n", 0644);
     ASSERT_NO_FATAL_FAILURE(reload("(the devices loaded before stay)"));
-    EXPECT_EQ(connect(broker, "client-8", "device-8", token8()), 0) << broker.log();
+    EXPECT_EQ(connect(broker, "device-8", "device-8", token8()), 0) << broker.log();
+    EXPECT_EQ(connect(broker, "device-8/x", "legacy", "legacy-password"), 5);
   }
 }
 

@@ -433,6 +433,11 @@ class Factory:
         return [password for _, _, password in self.logins]
 
 
+def device_id() -> str:
+    """A fresh client ID the device owns (its username, '/', more): the plugin refuses a device any other."""
+    return f"{USERNAME}/{new_id()}"
+
+
 def token_client(broker: TokenBrokerProcess, factory: Factory, keys: mqseal.Keyring, client_id: str
                  ) -> Tuple[mqseal.aio.SealedClient, mqseal.aio.ConnectTokens]:
     policy = mqseal.TopicPolicy()
@@ -474,7 +479,7 @@ class Service:
 async def publish_as_device(broker: TokenBrokerProcess, keys: mqseal.Keyring, payloads: List[bytes]) -> None:
     """A device with its own connection (and own token) publishes sealed payloads."""
     factory = Factory(broker)
-    device, _ = token_client(broker, factory, keys, new_id())
+    device, _ = token_client(broker, factory, keys, device_id())
     async with device:
         for payload in payloads:
             await device.publish(TOPIC, payload, qos=1)
@@ -483,7 +488,7 @@ async def publish_as_device(broker: TokenBrokerProcess, keys: mqseal.Keyring, pa
 def test_a_broker_restart_in_the_middle_with_token_login(token_broker: TokenBrokerProcess) -> None:
     keys = token_broker.device_keys()
     factory = Factory(token_broker)
-    client, tokens = token_client(token_broker, factory, keys, new_id())
+    client, tokens = token_client(token_broker, factory, keys, device_id())
     service = Service(client)
 
     async def scenario() -> None:
@@ -515,7 +520,7 @@ def test_a_session_takeover_reconnects_with_a_fresh_token(token_broker: TokenBro
     """The plugin remembers accepted tokens: a reconnect with the first one would be refused."""
     keys = token_broker.device_keys()
     factory = Factory(token_broker)
-    client_id = new_id()
+    client_id = device_id()
     client, tokens = token_client(token_broker, factory, keys, client_id)
     service = Service(client)
 
@@ -548,7 +553,7 @@ def test_a_broker_that_dies_before_its_connack(token_broker: TokenBrokerProcess)
     entered, and the next try, at a broker started again, carries a new token."""
     keys = token_broker.device_keys()
     factory = Factory(token_broker)
-    client, tokens = token_client(token_broker, factory, keys, new_id())
+    client, tokens = token_client(token_broker, factory, keys, device_id())
     process = token_broker.process
     assert process is not None
 

@@ -99,8 +99,9 @@ class Connacks:
             return list(self.reason_codes)
 
 
-def new_id() -> str:
-    return f"mqseal-token-{uuid.uuid4().hex[:12]}"
+def new_id(owner: str = USERNAME) -> str:
+    """A fresh client ID that `owner` owns (the plugin refuses a device any other: its username, '/', more)."""
+    return f"{owner}/mqseal-token-{uuid.uuid4().hex[:12]}"
 
 
 def new_client(client_id: str = "", protocol: MQTTProtocolVersion = mqtt.MQTTv311) -> mqtt.Client:
@@ -225,6 +226,27 @@ def test_a_token_for_another_client_id_is_refused(token_broker: TokenBroker) -> 
     broker_log(token_broker.broker, "authentication_failed")
 
 
+def test_a_client_id_belongs_to_its_device(token_broker: TokenBroker) -> None:
+    """plugin_opt_client_ids own (the default): a device logs in only with a client ID it owns, and no other
+    login takes one (mosquitto would give the newest login the ID, disconnecting the device)."""
+    broker = token_broker.broker
+    for client_id in (USERNAME, f"{USERNAME}/sensor"):
+        client = new_client(client_id)
+        client.username_pw_set(USERNAME, mqseal.make_connect_token(token_broker.device_secret, USERNAME, client_id))
+        assert attempt(client, broker) == "Success", client_id
+    unowned = new_id(OTHER_USER)
+    client = new_client(unowned)
+    client.username_pw_set(USERNAME, mqseal.make_connect_token(token_broker.device_secret, USERNAME, unowned))
+    assert attempt(client, broker) == "Not authorized"
+    broker_log(broker, f"mqseal: refused CONNECT of user '{USERNAME}' (client '{unowned}'): a device's client ID")
+    for client_id in (USERNAME, f"{USERNAME}/sensor"):
+        client = new_client(client_id)
+        client.username_pw_set(OTHER_USER, OTHER_PASSWORD)  # password_file lets it in, with another ID
+        assert attempt(client, broker) == "Not authorized", client_id
+    broker_log(broker, f"mqseal: refused CONNECT of user '{OTHER_USER}' (client '{USERNAME}'): the client ID belongs "
+               f"to device '{USERNAME}'")
+
+
 def test_the_wrong_device_secret_is_refused(token_broker: TokenBroker) -> None:
     wrong = mqseal.provision(USERNAME, "not the password", CHEAP).device_secret
     client = sealed_client(wrong)
@@ -282,13 +304,13 @@ def test_an_empty_client_id_is_refused_early() -> None:
 
 def test_a_user_the_credentials_do_not_hold_is_deferred_to_mosquitto(token_broker: TokenBroker) -> None:
     """The plugin defers users it does not manage: password_file decides (it would refuse them if it refused)."""
-    client = new_client()
+    client = new_client(new_id(OTHER_USER))  # an ID no device owns
     client.username_pw_set(OTHER_USER, OTHER_PASSWORD)
     assert attempt(client, token_broker.broker) == "Success"
-    client = new_client()
+    client = new_client(new_id(OTHER_USER))
     client.username_pw_set(OTHER_USER, PASSWORD)
     assert attempt(client, token_broker.broker) == "Not authorized"
-    client = new_client()
+    client = new_client(new_id("somebody-else"))
     client.username_pw_set("somebody-else", OTHER_PASSWORD)  # in neither file
     assert attempt(client, token_broker.broker) == "Not authorized"
     text = broker_log(token_broker.broker, "disconnected, not authorised", 2)

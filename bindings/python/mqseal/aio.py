@@ -34,7 +34,7 @@ single-use token as its password, every time it is entered:
 
     new_client = functools.partial(aiomqtt.Client, "broker", 1883)  # any aiomqtt.Client options
     client = mqseal.aio.wrap(new_client, policy, keys)  # new_client(identifier=, username=, password=)
-    client.use_connect_tokens(keys, "connect", "device-7", "client-7")
+    client.use_connect_tokens(keys, "connect", "device-7", "device-7")  # an ID the device owns
     while True:
         try:
             async with client:  # a new aiomqtt.Client, a new token

@@ -157,8 +157,11 @@ class SendQueue {
 // CONNECT tokens (mqseal/credentials.h) for devices that log in without TLS:
 // every connect, the first and every automatic reconnect, presents a fresh
 // single-use token, so an expired or already used token is never resent.
+// The client ID (the one `handle` was made with) must be one the device
+// owns for the mosquitto plugin: its username, or its username, '/' and more
+// (README, "Broker plugin").
 //
-//   auto tokens = mqseal::paho::use_connect_tokens(client, keys, "connect", "device-7", "client-7");
+//   auto tokens = mqseal::paho::use_connect_tokens(client, keys, "connect", "device-7", "device-7");
 //   MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
 //   options.automaticReconnect = 1;
 //   (*tokens)->prepare(options);           // username and a fresh token
