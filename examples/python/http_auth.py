@@ -12,7 +12,10 @@ only (PORT 0: any free port; the port is logged). Standard library only, besides
     403 {"result": "deny", "reason": "<code>"}     refused: mqseal's error code (malformed,
                                                    authentication_failed, replay, expired, ...;
                                                    an unknown username gets authentication_failed,
-                                                   as a wrong token does)
+                                                   as a wrong token does), or client_id_not_owned
+    403 {"result": "deny", "reason": "client_id_not_owned"}  the client ID is neither the username
+                                                   nor starts with it and '/' (the token is not
+                                                   looked at, so not used up)
     400 {"result": "deny", "reason": "bad_request"}  the body is not such a JSON object
 
 Broker settings: POST with a JSON body of those three fields. mosquitto-go-auth:
@@ -20,6 +23,14 @@ http_params_mode json, http_response_mode status. EMQX 5 treats any status but
 200 and 204 as "ignore" and asks the next authenticator of its chain, refusing
 the client only if this one is the last; to make the refusal final there, build
 the server with make_server(..., deny_status=200): the body says "deny".
+
+Client IDs belong to their devices, as with the mosquitto plugin's default
+(plugin_opt_client_ids own): a broker gives a client ID, and its persistent session, to
+the newest login presenting it, so a device with its own valid token could otherwise
+disconnect another device by using its ID. A device's client ID must be its username, or
+start with its username and '/' (usernames hold no '/'). Unlike the plugin, this endpoint
+does not see logins the broker's other authenticators allow: give those users client IDs
+no device owns, or have the broker map client IDs to usernames.
 
 The password is never logged: each decision logs one line with the username,
 client ID and outcome (logger "mqseal.http_auth"). Tokens are single-use: a
@@ -52,7 +63,9 @@ from typing import Any, Dict, List, Optional, Tuple, cast
 
 import mqseal
 
-__all__ = ["AUTH_PATH", "AuthHandler", "AuthServer", "decide", "main", "make_server", "open_store", "store_for_log"]
+__all__ = [
+    "AUTH_PATH", "AuthHandler", "AuthServer", "decide", "main", "make_server", "open_store", "owns", "store_for_log",
+]
 
 STORE_VARIABLE = "MQSEAL_REPLAY_STORE"  # the replay store when no REPLAY_STORE argument is given
 
@@ -67,12 +80,22 @@ Answer = Tuple[int, Dict[str, str]]
 """An HTTP status and the JSON object to send with it."""
 
 
+def owns(username: str, client_id: str) -> bool:
+    """Whether the device `username` owns `client_id`: the username itself, or it and '/' then anything."""
+    return client_id == username or client_id.startswith(username + "/")
+
+
 def decide(verifier: mqseal.TokenVerifier, body: bytes, *, deny_status: int = HTTPStatus.FORBIDDEN) -> Answer:
     """The answer to one request body: allow, deny with mqseal's error code, or bad_request (400)."""
     fields = _parse(body)
     if fields is None:
         return HTTPStatus.BAD_REQUEST, {"result": "deny", "reason": "bad_request"}
     username, password, client_id = fields
+    # Before the token: a refused ID uses up no token, and the answer is the same whether
+    # the username is provisioned or not.
+    if not owns(username, client_id):
+        _log.info("deny user %s (client %s): client_id_not_owned", _printable(username), _printable(client_id))
+        return deny_status, {"result": "deny", "reason": "client_id_not_owned"}
     try:
         verifier.verify(username, client_id, password)
     except mqseal.Error as error:

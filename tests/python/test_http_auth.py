@@ -23,7 +23,7 @@ import mqseal
 
 EXAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "python" / "http_auth.py"
 USERNAME = "device-7"
-CLIENT_ID = "sensor-7"
+CLIENT_ID = "device-7/sensor"
 CHEAP = mqseal.PassphraseParams(bytes(16), 1, 8192)  # Argon2id limits for tests only
 
 
@@ -96,12 +96,31 @@ def test_refusals_say_why(server: Tuple[str, int], device: mqseal.Provisioned) -
     assert post(server, request(USERNAME, "garbage")) == (403, {"result": "deny", "reason": "malformed"})
     assert post(server, request(USERNAME, "")) == (403, {"result": "deny", "reason": "malformed"})
     # An unknown username is refused as a wrong token is: the answer does not say who is provisioned.
-    unknown = post(server, request("somebody-else", token(device)))
+    unknown = post(server, request("somebody-else", token(device), "somebody-else"))
     assert unknown == (403, {"result": "deny", "reason": "authentication_failed"})
-    other_client = request(USERNAME, token(device, "another-client"))
+    other_client = request(USERNAME, token(device, "device-7/another"))
     assert post(server, other_client) == (403, {"result": "deny", "reason": "authentication_failed"})
     old = mqseal.make_connect_token(device.device_secret, USERNAME, CLIENT_ID, lifetime_s=60, now_s=1_000_000_000)
     assert post(server, request(USERNAME, old)) == (403, {"result": "deny", "reason": "expired"})
+
+
+def test_a_device_logs_in_only_with_a_client_id_it_owns(server: Tuple[str, int], device: mqseal.Provisioned) -> None:
+    """Another device's client ID (which the broker would take from that device), or any ID that is
+    neither the username nor starts with it and '/', is refused before the token is looked at."""
+    for client_id in ("device-8", "device-8/sensor", "sensor-7", "device-70", "device-7x/a", ""):
+        stolen = token(device, client_id)
+        assert post(server, request(USERNAME, stolen, client_id)) == (
+            403, {"result": "deny", "reason": "client_id_not_owned"}), client_id
+    # The same answer for a username nobody provisioned: it tells nothing about who is.
+    assert post(server, request("somebody-else", token(device, "device-7"), "device-7")) == (
+        403, {"result": "deny", "reason": "client_id_not_owned"})
+    for client_id in ("device-7", "device-7/", "device-7/a/b"):
+        assert post(server, request(USERNAME, token(device, client_id), client_id)) == (
+            200, {"result": "allow"}), client_id
+    # A refused ID used up no token: the same token, with its own ID, is still good.
+    kept = token(device, "device-7/kept")
+    assert post(server, request(USERNAME, kept, "device-8"))[0] == 403
+    assert post(server, request(USERNAME, kept, "device-7/kept")) == (200, {"result": "allow"})
 
 
 @pytest.mark.parametrize(
