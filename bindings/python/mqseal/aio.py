@@ -254,7 +254,8 @@ class SealedClient:
 
         The arguments of mqseal.paho.SealedClient.use_connect_tokens: the device secret is
         the primary key of `key_name` in `keyring` (a snapshot is kept), tokens name
-        `username` and `client_id`. Each `async with` then calls the ClientFactory with
+        `username` and `client_id` (behind the mosquitto plugin's default, an ID the device
+        owns: `username`, or `username` + "/" + anything). Each `async with` then calls the ClientFactory with
         identifier=client_id, username=username and password=a new token from
         mqseal.make_connect_token(keyring, key_name, username, client_id,
         lifetime_s=lifetime_s). Calling it again replaces the secret, names and lifetime

@@ -264,7 +264,9 @@ class SealedClient:
 
         The arguments of mqseal::paho::use_connect_tokens: the device secret is the primary
         key of `key_name` in `keyring` (a snapshot is kept: the secret never leaves it),
-        `client_id` is the ID the client was created with. Installs a hook as the raw client's
+        `client_id` is the ID the client was created with; behind the mosquitto plugin (its
+        default, plugin_opt_client_ids own) it must be one the device owns: `username`, or
+        `username` + "/" + anything. Installs a hook as the raw client's
         on_pre_connect, which paho calls before each connect and reconnect: it sets
         `username` and a new token from mqseal.make_connect_token(keyring, key_name,
         username, client_id, lifetime_s=lifetime_s) as the password (client.username_pw_set).
