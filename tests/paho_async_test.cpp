@@ -3,11 +3,13 @@
 #include <mqseal/mqseal.h>
 #include <mqseal/paho/async.h>
 
+#include <atomic>
 #include <future>
 #include <map>
 #include <set>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "broker.h"
@@ -309,8 +311,9 @@ TEST(PahoAsync, QueuedSendsArriveSealedAndInOrderAndWhatIsNotQueuedWaitsItsTurn)
   Inbox& inbox = q.inbox;
   paho::SendQueue* queue = q.queue.get();
   q.send_numbered("plant/3/telemetry", "queued-", kQueued);
-  // QoS 1 with a token asked for: sent on this thread once the queue is empty,
-  // with Paho's token and callbacks as send_message() gives them.
+  // QoS 1 with a token asked for: sent on this thread once what was queued
+  // before it is handed over, with Paho's token and callbacks as
+  // send_message() gives them.
   std::promise<bool> acknowledged;
   MQTTAsync_responseOptions response = MQTTAsync_responseOptions_initializer;
   response.context = &acknowledged;
@@ -344,6 +347,83 @@ struct QueueRefusals {
     self->seen.emplace_back(topic, error.code());
   }
 };
+
+// Thread safety: several threads send through one queue (QoS 0 queued, and
+// every 50th message QoS 1, sent on the caller's thread once the queue is
+// empty) while another flushes and reads refused(). Every message arrives,
+// each thread's in the order it sent them. Under ThreadSanitizer, a race
+// between the callers, the queue's thread and Paho's is a report.
+TEST(PahoAsync, ThreadsSendingThroughOneQueueWhileItFlushesLoseAndReorderNothing) {
+  constexpr int kThreads = 3;
+  constexpr int kEach = 150;
+  constexpr int kQos1Every = 50;
+  QueuedParties q;
+  ASSERT_TRUE(q.parties.ready) << q.broker.log();
+  paho::SendQueue& queue = *q.queue;
+  std::atomic<bool> done{false};
+  std::thread flusher([&] {
+    while (!done.load()) {
+      testing::expect_ok(queue.flush());
+      EXPECT_EQ(queue.refused(), 0u);
+    }
+  });
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kThreads; ++t) {
+    senders.emplace_back([&, t] {
+      const std::string topic = "plant/" + std::to_string(t) + "/telemetry";
+      for (int i = 0; i < kEach; ++i) {
+        testing::expect_ok(queue_send(queue, topic, std::to_string(i), i % kQos1Every == kQos1Every - 1 ? 1 : 0));
+      }
+    });
+  }
+  for (std::thread& th : senders) th.join();
+  done = true;
+  flusher.join();
+  testing::expect_ok(queue.flush());
+  ASSERT_TRUE(q.inbox.wait(kThreads * kEach)) << q.broker.log();
+  std::lock_guard<std::mutex> lock(q.inbox.mutex);
+  EXPECT_EQ(q.inbox.messages.size(), static_cast<size_t>(kThreads * kEach));
+  std::map<std::string, int> next;  // per topic (per sending thread): the payload expected next
+  for (const auto& m : q.inbox.messages) {
+    EXPECT_EQ(m.payload, std::to_string(next[m.topic]++)) << m.topic;
+  }
+  EXPECT_TRUE(q.inbox.refused.empty());
+}
+
+// What is not queued waits for the messages queued before it, not for a
+// moment when the queue is empty: another thread sending QoS 0 without a
+// pause must not hold a QoS 1 send (or a flush) back until it stops.
+TEST(PahoAsync, AQoS1SendIsNotHeldBackByAnotherThreadsSteadyQueuedSends) {
+  constexpr auto kLoadLimit = std::chrono::seconds(10);
+  constexpr int kLoadBeforeSending = 200;
+  QueuedParties q;
+  ASSERT_TRUE(q.parties.ready) << q.broker.log();
+  paho::SendQueue& queue = *q.queue;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> load_hit_its_limit{false};
+  std::atomic<int> loaded{0};
+  std::thread load([&] {
+    const auto until = std::chrono::steady_clock::now() + kLoadLimit;
+    while (!stop.load()) {
+      if (std::chrono::steady_clock::now() >= until) {
+        load_hit_its_limit = true;
+        break;
+      }
+      testing::expect_ok(queue_send(queue, "plant/1/telemetry", "load"));
+      ++loaded;
+    }
+  });
+  while (loaded.load() < kLoadBeforeSending) std::this_thread::yield();
+  testing::expect_ok(queue_send(queue, "plant/2/telemetry", "QoS 1", 1));
+  const bool sent_under_load = !load_hit_its_limit.load();
+  testing::expect_ok(queue.flush());
+  const bool flushed_under_load = !load_hit_its_limit.load();
+  stop = true;
+  load.join();
+  EXPECT_TRUE(sent_under_load) << "the QoS 1 send waited for the other thread to stop";
+  EXPECT_TRUE(flushed_under_load) << "flush() waited for the other thread to stop";
+  EXPECT_EQ(queue.refused(), 0u);
+}
 
 TEST(PahoAsync, QueuedSendFailsAtOnceOnSealErrorsAndReportsPahoRefusals) {
   Broker broker;

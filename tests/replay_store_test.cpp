@@ -468,6 +468,50 @@ TEST(ReplayStoreVerifier, ATokenIsJudgedAndClaimedInOneStep) {
   testing::expect_ok(later);
 }
 
+// Thread safety (credentials.h): threads verifying the same tokens of two
+// users at once, with either store, while another reads what is remembered:
+// each token is accepted once, every other try is a replay. Under
+// ThreadSanitizer, a race in the verifier or the store is a report.
+TEST(ReplayStoreVerifier, ThreadsVerifyingTheSameTokensAcceptEachOnce) {
+  constexpr int kThreads = 3;
+  constexpr int kTokensEach = 20;
+  Device d;
+  std::vector<std::pair<std::string, std::string>> tokens;  // username, token
+  for (int i = 0; i < kTokensEach; ++i) {
+    tokens.emplace_back("device-7", d.token(kNow));
+    tokens.emplace_back("device-8", d.token(kNow, &d.other));
+  }
+  for (const bool file : {false, true}) {
+    SCOPED_TRACE(file ? "file store" : "memory store");
+    testing::TempDir dir;
+    VerifierOptions options;
+    options.replay_store = file ? open_store(dir.file("replay"), 1000) : take(memory_replay_store());
+    TokenVerifier verifier = take(TokenVerifier::create(d.credentials(), options));
+    std::atomic<int> accepted{0};
+    std::atomic<int> replays{0};
+    std::atomic<bool> done{false};
+    std::thread reader([&] {
+      while (!done.load()) EXPECT_LE(verifier.remembered_tokens(), tokens.size());
+    });
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&] {
+        for (const auto& [user, token] : tokens) {
+          const Status s = verifier.verify(user, "c", token, kNow);
+          if (s) ++accepted;
+          else if (code(s) == Errc::replay) ++replays;
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    done = true;
+    reader.join();
+    EXPECT_EQ(accepted.load(), static_cast<int>(tokens.size()));
+    EXPECT_EQ(replays.load(), (kThreads - 1) * static_cast<int>(tokens.size()));
+    EXPECT_EQ(verifier.remembered_tokens(), tokens.size());
+  }
+}
+
 TEST(FileReplayStore, TheVerifierNeedsRoomForEveryUsersQuota) {
   testing::TempDir dir;
   Device d;

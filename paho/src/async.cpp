@@ -196,8 +196,13 @@ class AsyncSendQueue final : public SendQueue {
       return Error(Errc::invalid_argument, "topic and message are required");
     }
     if (message->qos != 0 || response != nullptr || message->properties.count != 0) {
-      wait_until_empty();
-      return mqseal::paho::send_message(*sealer_, handle_, topic, message, response);
+      wait_for_queued_before();
+      // Sealed once; while the client is connected and Paho's buffer is full
+      // (the queue's thread may be filling it for other callers), waits for
+      // room as that thread does.
+      return internal::sealed_send<AsyncApi>(*sealer_, topic, message, [&](MQTTAsync_message& sealed) {
+        return send_waiting_for_room(topic, sealed, response);
+      });
     }
     Entry entry;
     {
@@ -221,12 +226,13 @@ class AsyncSendQueue final : public SendQueue {
       --room_waiters_;
     }
     queued_.push_back(std::move(entry));
+    ++accepted_;
     if (worker_sleeping_) work_.notify_one();
     return {};
   }
 
   Status flush() override {
-    wait_until_empty();
+    wait_for_queued_before();
     std::lock_guard<std::mutex> hold(lock_);
     Status first = std::move(first_refusal_);
     first_refusal_ = {};
@@ -242,9 +248,14 @@ class AsyncSendQueue final : public SendQueue {
     bool retained = false;
   };
 
-  void wait_until_empty() {
+  // Waits until every message queued before the call has been handed to
+  // Paho: not until the queue is empty, which it may never be while other
+  // threads send without a pause (a QoS 1 send or a flush waited for them
+  // to stop).
+  void wait_for_queued_before() {
     std::unique_lock<std::mutex> hold(lock_);
-    while (!queued_.empty() || submitting_) {
+    const uint64_t target = accepted_;
+    while (handed_over_ < target) {
       ++room_waiters_;
       room_.wait(hold);
       --room_waiters_;
@@ -262,13 +273,13 @@ class AsyncSendQueue final : public SendQueue {
     for (;;) {
       {
         std::unique_lock<std::mutex> hold(lock_);
+        handed_over_ += batch.size();
         for (Entry& done : batch) {
           if (spare_.size() < kSendQueueCapacity && done.sealed.capacity() <= kMaxSpareBytes) {
             spare_.push_back(std::move(done));
           }
         }
         batch.clear();
-        submitting_ = false;
         if (room_waiters_ > 0) room_.notify_all();
         while (queued_.empty() && !stopping_) {
           worker_sleeping_ = true;
@@ -277,11 +288,22 @@ class AsyncSendQueue final : public SendQueue {
         }
         if (queued_.empty()) return;  // stopping, and everything was handed over
         batch.swap(queued_);
-        submitting_ = true;
         if (room_waiters_ > 0) room_.notify_all();
       }
       for (Entry& entry : batch) submit(entry);
     }
+  }
+
+  // MQTTAsync_sendMessage; while Paho's own buffer
+  // (createOptions.maxBufferedMessages) is full and the client connected,
+  // it drains, so wait for it then, as a caller of Paho would.
+  int send_waiting_for_room(const char* topic, MQTTAsync_message& message, MQTTAsync_responseOptions* response) {
+    int rc = MQTTAsync_sendMessage(handle_, topic, &message, response);
+    while (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES && MQTTAsync_isConnected(handle_) != 0) {
+      std::this_thread::sleep_for(kPahoFullRetry);
+      rc = MQTTAsync_sendMessage(handle_, topic, &message, response);
+    }
+    return rc;
   }
 
   void submit(Entry& entry) {
@@ -290,13 +312,7 @@ class AsyncSendQueue final : public SendQueue {
     message.payloadlen = static_cast<int>(entry.sealed.size());
     message.qos = 0;
     message.retained = entry.retained ? 1 : 0;
-    int rc = MQTTAsync_sendMessage(handle_, entry.topic.c_str(), &message, nullptr);
-    // Paho's own buffer (createOptions.maxBufferedMessages) is full: it drains
-    // while connected, so wait for it then, as a caller of Paho would.
-    while (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES && MQTTAsync_isConnected(handle_) != 0) {
-      std::this_thread::sleep_for(kPahoFullRetry);
-      rc = MQTTAsync_sendMessage(handle_, entry.topic.c_str(), &message, nullptr);
-    }
+    const int rc = send_waiting_for_room(entry.topic.c_str(), message, nullptr);
     if (rc == MQTTASYNC_SUCCESS) return;
     refused_.fetch_add(1, std::memory_order_relaxed);
     Error error(Errc::transport_error, AsyncApi::describe(rc));
@@ -324,7 +340,10 @@ class AsyncSendQueue final : public SendQueue {
   std::vector<Entry> queued_;
   std::vector<Entry> spare_;      // buffers handed back, so that steady sending allocates nothing
   bool worker_sleeping_ = false;
-  bool submitting_ = false;       // the thread holds a batch it has not finished handing over
+  // Messages queued so far, and how many of the first of them the thread
+  // has handed to Paho (refused ones included): batches go in order.
+  uint64_t accepted_ = 0;
+  uint64_t handed_over_ = 0;
   bool stopping_ = false;
   int room_waiters_ = 0;
   Status first_refusal_;

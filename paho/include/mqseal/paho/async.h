@@ -92,9 +92,13 @@ class AsyncAttachment {
 //
 // What is queued: QoS 0 messages sent without response options and without
 // MQTT 5 properties. Everything else (QoS 1 and 2, a token or callbacks
-// asked for, properties) waits until the queue is empty and is then sent on
-// the caller's thread exactly as send_message() sends it, with Paho's token,
-// callbacks and persistence. So messages leave in the order they were given.
+// asked for, properties) waits until every message queued before it has
+// been handed to Paho and is then sent on the caller's thread as
+// send_message() sends it, with Paho's token, callbacks and persistence
+// (but, like the queue's own sends, it waits for room while Paho's buffer is
+// full and the client connected). So messages leave in the order they were
+// given; other threads queueing meanwhile do not hold it back (it waits for
+// no moment when the queue is empty).
 //
 // Errors: sealing fails at once, in the call, and nothing is queued. When
 // Paho's own buffer (maxBufferedMessages) is full while the client is
@@ -125,8 +129,9 @@ class SendQueue {
   // transport_error with Paho's reason.
   [[nodiscard]] virtual Status send_message(const char* topic, const MQTTAsync_message* message,
                                             MQTTAsync_responseOptions* response) = 0;
-  // Waits until every queued message has been handed to Paho. Returns the
-  // first refusal by Paho (transport_error) since the previous flush(), if any.
+  // Waits until every message queued before the call has been handed to
+  // Paho (not for messages other threads queue meanwhile). Returns the first
+  // refusal by Paho (transport_error) since the previous flush(), if any.
   [[nodiscard]] virtual Status flush() = 0;
   // Queued messages Paho refused so far.
   virtual uint64_t refused() const = 0;
