@@ -39,7 +39,9 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <pwd.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <mqseal/credentials.h>
 #include <mqseal/envelope.h>
@@ -85,6 +87,20 @@ std::string printable(const char* text) {
   }
   if (std::strlen(text) > kMaxLoggedChars) out += "...";
   return out;
+}
+
+// A file the plugin could not open, or refused (credentials file, replay
+// store file): the error, and which user mosquitto runs as. Started as root,
+// mosquitto switches to its `user` (mosquitto by default) before it loads
+// plugins and reloads as that user, so the files must be that user's (README,
+// "Broker plugin"); "Permission denied" alone puzzles an operator who is root.
+std::string file_error(const mqseal::Error& error) {
+  std::string text = error.message();
+  if (error != mqseal::Errc::io_error && error != mqseal::Errc::insecure_permissions) return text;
+  const uid_t uid = geteuid();
+  const struct passwd* user = getpwuid(uid);  // mosquitto calls plugins from one thread
+  return text + " (mosquitto runs as user '" + printable(user != nullptr ? user->pw_name : "?") + "', uid " +
+         std::to_string(uid) + ")";
 }
 
 // The provisioned device a client ID belongs to (client_ids own): the ID's
@@ -159,7 +175,7 @@ int on_reload(int, void*, void* userdata) {
   auto credentials = mqseal::Credentials::load(plugin->credentials_file, plugin->load_options);
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: plugin_opt_credentials_file: %s (the devices loaded before stay)",
-                         credentials.error().message().c_str());
+                         file_error(credentials.error()).c_str());
     return MOSQ_ERR_SUCCESS;
   }
   const size_t users = credentials->size();
@@ -423,7 +439,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   auto credentials = mqseal::Credentials::load(settings.credentials_file, {settings.allow_insecure});
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_credentials_file: %s",
-                         credentials.error().message().c_str());
+                         file_error(credentials.error()).c_str());
     return false;
   }
   const size_t users = credentials->size();
@@ -449,7 +465,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     if (capacity == 0) return false;
     auto store = mqseal::open_file_replay_store(settings.replay_file, mqseal::FileReplayStoreOptions{capacity});
     if (!store) {
-      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s", store.error().message().c_str());
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s", file_error(store.error()).c_str());
       return false;
     }
     store_description = "file " + printable(settings.replay_file.c_str()) + " (" +

@@ -5,8 +5,16 @@
 #include <gtest/gtest.h>
 #include <mqseal/credentials.h>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -224,6 +232,62 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
       plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_protected_topics " + filters(256)}));
   ASSERT_TRUE(broker.running()) << broker.log();
   EXPECT_NE(broker.log().find("mqseal: 1 devices, 256 protected topic filters"), std::string::npos) << broker.log();
+}
+
+// mosquitto started as root switches to its own user before it loads
+// plugins, and reloads as that user: a root-owned 0600 credentials file, or a
+// replay store in a root-owned directory, cannot be read or made then. The
+// log line names the user the broker runs as (before: only "Permission
+// denied", which puzzles an operator who is root); the files the README says
+// to install (owned by mosquitto) start it.
+TEST(PluginOptions, RunningAsItsOwnUserTheBrokerNamesThatUserWhenAFileIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: mosquitto drops privileges only when started as root";
+  const struct passwd* mosquitto = getpwnam("mosquitto");
+  if (mosquitto == nullptr) GTEST_SKIP() << "no mosquitto user";
+  CredentialsFile file;
+  ASSERT_EQ(chmod(file.dir.path().c_str(), 0755), 0);
+  const std::string store_dir = file.dir.file("lib");
+  ASSERT_EQ(mkdir(store_dir.c_str(), 0755), 0);
+  const std::string hint = "(mosquitto runs as user 'mosquitto', uid " + std::to_string(mosquitto->pw_uid) + ")";
+  auto as_mosquitto = [&](const std::vector<std::string>& lines) {
+    testing::BrokerOptions o = plugin_options(lines);
+    o.drop_privileges = true;
+    return o;
+  };
+  {
+    std::unique_ptr<testing::Broker> broker;
+    EXPECT_NONFATAL_FAILURE(
+        broker = std::make_unique<testing::Broker>(as_mosquitto({"plugin_opt_credentials_file " + file.path})),
+        "mosquitto did not start");
+    const std::string log = broker->log();
+    EXPECT_NE(log.find("Permission denied " + hint), std::string::npos) << log;
+  }
+  ASSERT_EQ(chown(file.path.c_str(), mosquitto->pw_uid, mosquitto->pw_gid), 0);
+  const std::string store = "plugin_opt_replay_store file:" + store_dir + "/replay";
+  {
+    std::unique_ptr<testing::Broker> broker;
+    EXPECT_NONFATAL_FAILURE(broker = std::make_unique<testing::Broker>(
+                                as_mosquitto({"plugin_opt_credentials_file " + file.path, store})),
+                            "mosquitto did not start");
+    const std::string log = broker->log();
+    EXPECT_NE(log.find("Permission denied " + hint), std::string::npos) << log;
+  }
+  ASSERT_EQ(chown(store_dir.c_str(), mosquitto->pw_uid, mosquitto->pw_gid), 0);
+  testing::Broker broker(as_mosquitto({"plugin_opt_credentials_file " + file.path, store}));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  // A credentials file rewritten by root (as `mqseal provision` run as root
+  // writes it: owned by root, 0600) is refused at the reload, saying why.
+  CredentialsFile rewritten;
+  ASSERT_EQ(rename(rewritten.path.c_str(), file.path.c_str()), 0);
+  ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+  const std::string reload_failed = "mqseal: reload: plugin_opt_credentials_file: ";
+  for (int i = 0; i < 100 && broker.log().find(reload_failed) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::string log = broker.log();
+  const size_t at = log.find(reload_failed);
+  ASSERT_NE(at, std::string::npos) << log;
+  EXPECT_NE(log.find("Permission denied " + hint, at), std::string::npos) << log;
 }
 
 }  // namespace
