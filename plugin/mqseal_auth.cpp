@@ -220,7 +220,10 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //                               fill it is refused until one expires
 //   protected_topics            1 to 256 topic filters separated by commas;
 //                               blanks around each are ignored, an empty one
-//                               is an error (default: none)
+//                               is an error (default: none). The plugin then
+//                               answers mosquitto's ACL checks, refusing or
+//                               passing on: mosquitto 2.0 denies what no
+//                               acl_file (or other plugin) allows
 //   replay_store                where accepted tokens are remembered
 //                               (mqseal/replay_store.h): `memory` (default:
 //                               single use until the broker stops) or
@@ -524,6 +527,13 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: %zu devices, %zu protected topic filters%s%s", users,
                        plugin.protected_filters.size(), protected_list.empty() ? "" : ": ",
                        protected_list.c_str());
+  if (!plugin.protected_filters.empty()) {
+    // on_acl_check refuses or passes on; mosquitto 2.0 denies a check that
+    // every plugin passed on, so without an acl_file everything is denied.
+    mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                         "mqseal: protected topics: mosquitto asks the plugin about every publish and subscription, "
+                         "and it allows none itself: mosquitto denies what no acl_file or other plugin allows");
+  }
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: replay store: %s", store_description.c_str());
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: client IDs: %s",
                        plugin.any_client_id ? "any (a login may take a device's client ID: docs/SECURITY.md)"

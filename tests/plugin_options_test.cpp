@@ -28,6 +28,10 @@ namespace {
 
 using testing::take;
 
+constexpr const char* kNeedsAnAclFile =
+    "mqseal: protected topics: mosquitto asks the plugin about every publish and subscription, and it allows "
+    "none itself: mosquitto denies what no acl_file or other plugin allows";
+
 // A credentials file with one device, mode 0600 (the broker runs as root).
 struct CredentialsFile {
   testing::TempDir dir;
@@ -179,6 +183,9 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
     EXPECT_NE(broker.log().find("mqseal: 1 devices, 3 protected topic filters: 'plant/#', 'factory/+/cmd/#', 'x'"),
               std::string::npos)
         << broker.log();
+    // mosquitto 2.0 denies what every plugin passes on: without an acl_file
+    // every publish and subscription is denied. The log says so at start.
+    EXPECT_NE(broker.log().find(kNeedsAnAclFile), std::string::npos) << broker.log();
   }
   // Both client ID rules; own by default.
   for (const std::string value : {"", "own", "any"}) {
@@ -197,6 +204,7 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
         plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_replay_store memory"}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: replay store: memory"), std::string::npos) << broker.log();
+    EXPECT_EQ(broker.log().find(kNeedsAnAclFile), std::string::npos) << "no protected topics:\n" << broker.log();
   }
   {
     const std::string store = file.dir.file("replay");
