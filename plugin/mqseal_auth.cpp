@@ -159,7 +159,15 @@ int on_basic_auth(int, void* event_data, void* userdata) {
     // store connects again at a later login, so logins resume with Redis.
     return refuse(MOSQ_LOG_ERR, event->username, client_id, "the replay store: " + verdict.error().message());
   }
-  return refuse(MOSQ_LOG_NOTICE, event->username, client_id, mqseal::name(verdict.error().code()));
+  std::string why = mqseal::name(verdict.error().code());
+  // A token out of its time window: most often a device clock that is off.
+  if (verdict.error() == mqseal::Errc::expired) {
+    why += " (the token expired more than plugin_opt_max_clock_skew ago: is the device's clock behind the broker's?)";
+  } else if (verdict.error() == mqseal::Errc::not_yet_valid) {
+    why += " (the token expires more than plugin_opt_max_token_lifetime + plugin_opt_max_clock_skew from now: is the "
+           "device's clock ahead of the broker's?)";
+  }
+  return refuse(MOSQ_LOG_NOTICE, event->username, client_id, why);
 }
 
 // mosquitto's configuration reload (SIGHUP): the credentials file is read
