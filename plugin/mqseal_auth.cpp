@@ -13,6 +13,7 @@
 //   plugin_opt_replay_namespace plant-a     (optional, with redis:// only; default mqseal)
 //   plugin_opt_protected_topics plant/#, factory/+/cmd/#   (optional)
 //   plugin_opt_client_ids own               (optional; the default: below)
+//   plugin_opt_max_devices 1000             (optional, for a file or Redis store: devices a reload may bring)
 //
 // Every option and its range: the table under "Options" below. A bad option
 // stops the broker from starting, with a log line naming it. A reload
@@ -190,7 +191,7 @@ int on_reload(int, void*, void* userdata) {
   auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), plugin->verifier_options);
   if (!verifier) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: %zu devices: %s (the devices loaded before stay; restart to "
-                         "size the replay store for them)",
+                         "size the replay store for them, or give plugin_opt_max_devices room for more)",
                          users, verifier.error().message().c_str());
     return MOSQ_ERR_SUCCESS;
   }
@@ -258,6 +259,13 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //                               login presenting a device's ID is refused.
 //                               `any`: no such rule (any login that passes
 //                               can take any device's ID and session)
+//   max_devices                 1 to 1000000 (default: the devices in the
+//                               credentials file at start): a file or Redis
+//                               replay store is sized for this many devices
+//                               (or those at start, if more) x
+//                               max_tokens_per_user, so a reload (SIGHUP)
+//                               can bring devices provisioned since, up to
+//                               it; no effect on the memory store
 //   replay_namespace            with a redis:// store only: the deployment
 //                               namespace its keys start with, 1 to 64 of
 //                               A-Z a-z 0-9 . _ - (default mqseal); brokers
@@ -273,6 +281,7 @@ constexpr size_t kMaxProtectedFilters = 256;
 constexpr uint64_t kMaxSkew = mqseal::kMaxClockSkewLimitS;     // 3600 s
 constexpr uint64_t kMaxLife = mqseal::kMaxTokenLifetimeLimitS;  // 86400 s
 constexpr uint64_t kMaxTokens = mqseal::kMaxTokensPerUserLimit;  // 65536
+constexpr uint64_t kMaxDevices = 1'000'000;  // what a credentials file holds (docs/SPEC.md section 11)
 
 struct Settings {
   std::string credentials_file;
@@ -280,6 +289,7 @@ struct Settings {
   mqseal::VerifierOptions verifier;
   std::vector<std::string> protected_filters;
   bool any_client_id = false;
+  size_t max_devices = 0;    // 0: the devices at start
   std::string replay_file;   // empty: the in-memory store (or Redis)
   std::string replay_redis;  // a redis:// URL (its password in it), or empty: wiped
   std::string replay_namespace;
@@ -414,6 +424,7 @@ constexpr Option kOptions[] = {
     {"client_ids", [](Text v, Settings& s) { return client_ids(v, s.any_client_id); }},
     {"replay_store", [](Text v, Settings& s) { return replay_store(v, s); }},
     {"replay_namespace", [](Text v, Settings& s) { return path(v, s.replay_namespace); }},
+    {"max_devices", [](Text v, Settings& s) { return number(v, 1, kMaxDevices, s.max_devices); }},
 };
 
 // Reads the plugin_opt_ lines into the plugin; logs and returns false on
@@ -461,14 +472,16 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   }
   std::string store_description = "memory";
   // A store's room: every user's quota, so that no device can fill it for
-  // the others; 0 (logged) if more than the store holds.
+  // the others (for max_devices users, if more: a reload may bring them); 0
+  // (logged) if more than the store holds.
   const size_t quota = settings.verifier.max_tokens_per_user;
+  const size_t sized_for = std::max(users, settings.max_devices);
   auto room = [&](size_t most, const char* store) -> size_t {
-    if (users <= most / quota) return std::max<size_t>(users * quota, 1);
+    if (sized_for <= most / quota) return std::max<size_t>(sized_for * quota, 1);
     mosquitto_log_printf(MOSQ_LOG_ERR,
                          "mqseal: plugin_opt_replay_store: %zu devices x max_tokens_per_user %zu is more than a %s "
-                         "holds (%zu): lower plugin_opt_max_tokens_per_user",
-                         users, quota, store, most);
+                         "holds (%zu): lower plugin_opt_max_tokens_per_user (or plugin_opt_max_devices)",
+                         sized_for, quota, store, most);
     return 0;
   };
   if (!settings.replay_file.empty()) {

@@ -90,6 +90,8 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       {{credentials, "plugin_opt_max_clock_skew 3601"}, "out of range: a whole number from 0 to 3600"},
       {{credentials, "plugin_opt_max_token_lifetime 0"}, "bad plugin_opt_max_token_lifetime '0'"},
       {{credentials, "plugin_opt_max_token_lifetime 86401"}, "bad plugin_opt_max_token_lifetime '86401'"},
+      {{credentials, "plugin_opt_max_devices 0"}, "bad plugin_opt_max_devices '0'"},
+      {{credentials, "plugin_opt_max_devices 1000001"}, "bad plugin_opt_max_devices '1000001'"},
       {{credentials, "plugin_opt_max_tokens_per_user 0"}, "bad plugin_opt_max_tokens_per_user '0'"},
       {{credentials, "plugin_opt_max_tokens_per_user 65537"}, "bad plugin_opt_max_tokens_per_user '65537'"},
       {{credentials, "plugin_opt_allow_insecure_permissions yes"}, "bad plugin_opt_allow_insecure_permissions"},
@@ -213,6 +215,17 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
                                            "plugin_opt_replay_store file:" + store}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: replay store: file " + store + " (0 live tokens, room for 5)"),
+              std::string::npos)
+        << broker.log();
+  }
+  {
+    // Room for a million devices (plugin_opt_max_devices at its bound).
+    const std::string store = file.dir.file("replay-million");
+    testing::Broker broker(plugin_options({"plugin_opt_credentials_file " + file.path,
+                                           "plugin_opt_max_tokens_per_user 5", "plugin_opt_max_devices 1000000",
+                                           "plugin_opt_replay_store file:" + store}));
+    ASSERT_TRUE(broker.running()) << broker.log();
+    EXPECT_NE(broker.log().find("mqseal: replay store: file " + store + " (0 live tokens, room for 5000000)"),
               std::string::npos)
         << broker.log();
   }
