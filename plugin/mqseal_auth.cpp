@@ -17,7 +17,8 @@
 //
 // Every option and its range: the table under "Options" below. A bad option
 // stops the broker from starting, with a log line naming it. A reload
-// (SIGHUP) reads the credentials file again: on_reload.
+// (SIGHUP) reads the credentials file again: on_reload; connected devices
+// still in it stay connected (Plugin::connected).
 //
 // Users in the credentials file must present a valid token; anyone else is
 // deferred to mosquitto's own checks (password_file, other plugins), so
@@ -50,6 +51,7 @@
 #include <mqseal/topic.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <iterator>
 #include <cstring>
@@ -57,12 +59,16 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace {
 
 constexpr int kPluginApiVersion = 5;
 constexpr size_t kMaxLoggedChars = 64;
+constexpr size_t kLoginDigestSize = crypto_generichash_BYTES;  // 32
+
+using LoginDigest = std::array<unsigned char, kLoginDigestSize>;
 
 struct Plugin {
   mosquitto_plugin_id_t* id = nullptr;
@@ -76,7 +82,34 @@ struct Plugin {
   std::string credentials_file;
   mqseal::LoadOptions load_options;
   mqseal::VerifierOptions verifier_options;
+  // The connections this plugin let in, by mosquitto's client object: a
+  // keyed digest of the username, client ID and token each logged in with,
+  // until mosquitto reports it disconnected (one entry per connected device).
+  // At a reload mosquitto asks the basic-auth check again for every
+  // connected client, with the token it logged in with, used once already:
+  // the same connection presenting the same login is let stay, instead of
+  // being refused as a replay (which disconnected every device at each
+  // SIGHUP). A device no longer in the credentials file is not: it is
+  // deferred to mosquitto as any unknown user, and disconnected.
+  std::unordered_map<const mosquitto*, LoginDigest> connected;
+  std::array<unsigned char, crypto_generichash_KEYBYTES> digest_key{};
 };
+
+LoginDigest login_digest(const Plugin& plugin, const char* username, std::string_view client_id,
+                         const char* password) {
+  LoginDigest digest{};
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, plugin.digest_key.data(), plugin.digest_key.size(), digest.size());
+  for (const std::string_view part : {std::string_view(username), client_id,
+                                      std::string_view(password != nullptr ? password : "")}) {
+    const uint64_t size = part.size();  // length-prefixed: no two logins give the same input
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(&size), sizeof size);
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
+  }
+  crypto_generichash_final(&state, digest.data(), digest.size());
+  sodium_memzero(&state, sizeof state);
+  return digest;
+}
 
 // For log lines: printable ASCII only, at most kMaxLoggedChars characters.
 std::string printable(const char* text) {
@@ -148,9 +181,17 @@ int on_basic_auth(int, void* event_data, void* userdata) {
   // Users the credentials do not hold are not ours: mosquitto's own checks
   // (password_file, other plugins) decide, whatever their password looks like.
   if (!managed) return MOSQ_ERR_PLUGIN_DEFER;
+  const LoginDigest digest = login_digest(*plugin, event->username, id, event->password);
+  if (const auto it = plugin->connected.find(event->client);
+      it != plugin->connected.end() && sodium_memcmp(it->second.data(), digest.data(), digest.size()) == 0) {
+    return MOSQ_ERR_SUCCESS;  // mosquitto checking a connection it has again (a reload): the login it made
+  }
   const mqseal::Status verdict =
       plugin->verifier->verify(event->username, id, event->password != nullptr ? event->password : "");
-  if (verdict) return MOSQ_ERR_SUCCESS;
+  if (verdict) {
+    plugin->connected[event->client] = digest;
+    return MOSQ_ERR_SUCCESS;
+  }
   if (verdict.error().code() == mqseal::Errc::io_error) {
     // The replay store could not remember the token (a full disk, a failed
     // sync; Redis unreachable, slow past its timeout, or answering an
@@ -181,6 +222,8 @@ int on_basic_auth(int, void* event_data, void* userdata) {
 // take effect at the next restart.
 int on_reload(int, void*, void* userdata) {
   auto* plugin = static_cast<Plugin*>(userdata);
+  mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: reload: %zu device connections (checked again by mosquitto next)",
+                       plugin->connected.size());
   auto credentials = mqseal::Credentials::load(plugin->credentials_file, plugin->load_options);
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: plugin_opt_credentials_file: %s (the devices loaded before stay)",
@@ -197,6 +240,12 @@ int on_reload(int, void*, void* userdata) {
   }
   *plugin->verifier = std::move(*verifier);
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: reload: %zu devices", users);
+  return MOSQ_ERR_SUCCESS;
+}
+
+int on_disconnect(int, void* event_data, void* userdata) {
+  const auto* event = static_cast<const mosquitto_evt_disconnect*>(event_data);
+  static_cast<Plugin*>(userdata)->connected.erase(event->client);
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -583,9 +632,12 @@ MQSEAL_PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier
   auto* plugin = new (std::nothrow) Plugin;
   if (plugin == nullptr) return MOSQ_ERR_NOMEM;
   plugin->id = identifier;
+  crypto_generichash_keygen(plugin->digest_key.data());
   if (!configure(*plugin, options, option_count) ||
       mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr, plugin) != MOSQ_ERR_SUCCESS ||
       mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, nullptr, plugin) != MOSQ_ERR_SUCCESS ||
+      mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr, plugin) !=
+          MOSQ_ERR_SUCCESS ||
       (!plugin->protected_filters.empty() &&
        mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr, plugin) != MOSQ_ERR_SUCCESS)) {
     delete plugin;
@@ -600,6 +652,7 @@ MQSEAL_PLUGIN_EXPORT int mosquitto_plugin_cleanup(void* userdata, mosquitto_opt*
   if (plugin == nullptr) return MOSQ_ERR_SUCCESS;
   mosquitto_callback_unregister(plugin->id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr);
   mosquitto_callback_unregister(plugin->id, MOSQ_EVT_RELOAD, on_reload, nullptr);
+  mosquitto_callback_unregister(plugin->id, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr);
   if (!plugin->protected_filters.empty()) {
     mosquitto_callback_unregister(plugin->id, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr);
   }

@@ -651,6 +651,23 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
     };
     const std::string good = token(s, "device-7");
     ASSERT_EQ(connect(broker, "device-7", "device-7", good), 0) << broker.log();
+    // A device that stays connected across the reloads: mosquitto checks
+    // every connected client's username and password again at a reload; its
+    // token, used once already, must not disconnect it (as replay) then.
+    MQTTClient staying = nullptr;
+    ASSERT_EQ(connect(broker, "device-7/staying", "device-7", token(s, "device-7/staying"), &staying), 0)
+        << broker.log();
+    // Connected, as a QoS 1 publish acknowledged shows (the sync client
+    // learns of a lost connection only through a call).
+    auto alive = [](MQTTClient client, const char* topic) {
+      MQTTClient_deliveryToken t = 0;
+      const std::string payload = "still here";
+      return MQTTClient_isConnected(client) != 0 &&
+             MQTTClient_publish(client, topic, static_cast<int>(payload.size()), payload.data(), 1, 0, &t) ==
+                 MQTTCLIENT_SUCCESS &&
+             MQTTClient_waitForCompletion(client, t, 5000) == MQTTCLIENT_SUCCESS;
+    };
+    auto still_connected = [&] { return alive(staying, "plant/7/x"); };
     EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 0) << "no device owns it yet";
     Provisioned other = take(provision("device-8", "device-8 password", testing::cheap_passphrase_params(4)));
     Credentials both = take(Credentials::load(s.credentials_file, {true}));
@@ -665,11 +682,27 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
       EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 0) << "no device owns it yet";
       EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a token accepted before the reload";
       EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7")), 0) << broker.log();
+      EXPECT_TRUE(still_connected()) << broker.log();
+      MQTTClient_disconnect(staying, 1000);
+      MQTTClient_destroy(&staying);
       broker.stop();
       ASSERT_EQ(::unlink(store_file.c_str()), 0);
       continue;
     }
+    // Connections that ended, and one taken over, are forgotten: only the one
+    // staying is remembered (one entry per connected device).
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(connect(broker, "device-7/brief", "device-7", token(s, "device-7/brief")), 0);
+    MQTTClient taken = nullptr;
+    ASSERT_EQ(connect(broker, "device-7/taken", "device-7", token(s, "device-7/taken"), &taken), 0);
+    ASSERT_EQ(connect(broker, "device-7/taken", "device-7", token(s, "device-7/taken")), 0) << "takes it over";
+    MQTTClient_destroy(&taken);
     ASSERT_NO_FATAL_FAILURE(reload("mqseal: reload: 2 devices\n"));
+    EXPECT_NE(testing::read_file(broker.log_path()).find("mqseal: reload: 1 device connections"), std::string::npos)
+        << broker.log();
+    EXPECT_TRUE(still_connected()) << broker.log();
+    EXPECT_EQ(testing::read_file(broker.log_path()).find("refused CONNECT of user 'device-7' (client 'device-7/staying')"),
+              std::string::npos)
+        << broker.log();
     EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a token accepted before the reload";
     EXPECT_EQ(connect(broker, "device-8", "device-8", token8()), 0) << "a device provisioned since\n" << broker.log();
     EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 5) << "device-8's client ID since the reload";
@@ -678,6 +711,22 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
     ASSERT_NO_FATAL_FAILURE(reload("(the devices loaded before stay)"));
     EXPECT_EQ(connect(broker, "device-8", "device-8", token8()), 0) << broker.log();
     EXPECT_EQ(connect(broker, "device-8/x", "legacy", "legacy-password"), 5);
+    EXPECT_TRUE(still_connected()) << broker.log();
+    // A device removed from the file is disconnected at the reload.
+    testing::expect_ok(only7.save(s.credentials_file));  // device-7 only: device-8 removed
+    chmod(s.credentials_file.c_str(), 0644);
+    MQTTClient removed = nullptr;
+    ASSERT_EQ(connect(broker, "device-8/removed", "device-8", take(make_connect_token(other.device_secret, "device-8",
+                                                                                          "device-8/removed")),
+                      &removed),
+              0)
+        << broker.log();
+    ASSERT_NO_FATAL_FAILURE(reload("mqseal: reload: 1 devices\n"));
+    EXPECT_FALSE(alive(removed, "plant/8/x")) << "a removed device's connection\n" << broker.log();
+    EXPECT_TRUE(still_connected()) << broker.log();
+    MQTTClient_destroy(&removed);
+    MQTTClient_disconnect(staying, 1000);
+    MQTTClient_destroy(&staying);
     if (file_store) {
       broker.stop();
       ASSERT_EQ(::unlink(store_file.c_str()), 0);
