@@ -123,13 +123,23 @@ std::string printable(const char* text) {
   return out;
 }
 
+// mosquitto.conf has no comments after a value: in "VALUE   # why" the '#'
+// and all after it are part of the value. Said when such a value is refused
+// (empty if no '#' in the value follows a blank).
+std::string comment_hint(std::string_view value) {
+  if (value.find(" #") == std::string_view::npos && value.find("\t#") == std::string_view::npos) return {};
+  return " (mosquitto.conf has no comment after a value: the '#' and what follows are part of it)";
+}
+
 // A file the plugin could not open, or refused (credentials file, replay
-// store file): the error, and which user mosquitto runs as. Started as root,
-// mosquitto switches to its `user` (mosquitto by default) before it loads
-// plugins and reloads as that user, so the files must be that user's (README,
-// "Broker plugin"); "Permission denied" alone puzzles an operator who is root.
-std::string file_error(const mqseal::Error& error) {
+// store file, at `path`): the error, and which user mosquitto runs as.
+// Started as root, mosquitto switches to its `user` (mosquitto by default)
+// before it loads plugins and reloads as that user, so the files must be
+// that user's (README, "Broker plugin"); "Permission denied" alone puzzles an
+// operator who is root.
+std::string file_error(const mqseal::Error& error, std::string_view path) {
   std::string text = error.message();
+  if (const std::string hint = comment_hint(path); !hint.empty()) return text + hint;
   if (error != mqseal::Errc::io_error && error != mqseal::Errc::insecure_permissions) return text;
   const uid_t uid = geteuid();
   const struct passwd* user = getpwuid(uid);  // mosquitto calls plugins from one thread
@@ -227,7 +237,7 @@ int on_reload(int, void*, void* userdata) {
   auto credentials = mqseal::Credentials::load(plugin->credentials_file, plugin->load_options);
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: plugin_opt_credentials_file: %s (the devices loaded before stay)",
-                         file_error(credentials.error()).c_str());
+                         file_error(credentials.error(), plugin->credentials_file).c_str());
     return MOSQ_ERR_SUCCESS;
   }
   const size_t users = credentials->size();
@@ -498,8 +508,8 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     }
     given = true;
     if (const std::string wrong = option->parse(value, settings); !wrong.empty()) {
-      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: bad plugin_opt_%s '%s': %s", name.c_str(),
-                           without_password(std::string(value)).c_str(), wrong.c_str());
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: bad plugin_opt_%s '%s': %s%s", name.c_str(),
+                           without_password(std::string(value)).c_str(), wrong.c_str(), comment_hint(value).c_str());
       return false;
     }
   }
@@ -510,7 +520,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   auto credentials = mqseal::Credentials::load(settings.credentials_file, {settings.allow_insecure});
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_credentials_file: %s",
-                         file_error(credentials.error()).c_str());
+                         file_error(credentials.error(), settings.credentials_file).c_str());
     return false;
   }
   const size_t users = credentials->size();
@@ -538,7 +548,8 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     if (capacity == 0) return false;
     auto store = mqseal::open_file_replay_store(settings.replay_file, mqseal::FileReplayStoreOptions{capacity});
     if (!store) {
-      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s", file_error(store.error()).c_str());
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s",
+                           file_error(store.error(), settings.replay_file).c_str());
       return false;
     }
     store_description = "file " + printable(settings.replay_file.c_str()) + " (" +

@@ -91,6 +91,12 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       {{credentials, "plugin_opt_max_token_lifetime 0"}, "bad plugin_opt_max_token_lifetime '0'"},
       {{credentials, "plugin_opt_max_token_lifetime 86401"}, "bad plugin_opt_max_token_lifetime '86401'"},
       {{credentials, "plugin_opt_max_devices 0"}, "bad plugin_opt_max_devices '0'"},
+      // mosquitto.conf has no comments after a value: the README once showed some
+      {{credentials, "plugin_opt_protected_topics plant/#   # refuse unsealed payloads there"},
+       "not a topic filter (mosquitto.conf has no comment after a value: the '#' and what follows are part of it)"},
+      {{credentials + "   # from mqseal provision"},
+       "No such file or directory (mosquitto.conf has no comment after a value: the '#' and what follows are part of "
+       "it)"},
       {{credentials, "plugin_opt_max_devices 1000001"}, "bad plugin_opt_max_devices '1000001'"},
       {{credentials, "plugin_opt_max_tokens_per_user 0"}, "bad plugin_opt_max_tokens_per_user '0'"},
       {{credentials, "plugin_opt_max_tokens_per_user 65537"}, "bad plugin_opt_max_tokens_per_user '65537'"},
