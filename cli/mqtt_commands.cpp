@@ -137,7 +137,9 @@ class Completion {
     };
     options.onFailure = [](void* self, MQTTAsync_failureData* data) {
       std::string why = data != nullptr ? describe_paho(data->code) : "failed";
-      if (data != nullptr && data->message != nullptr) why += std::string(": ") + data->message;
+      const bool connack = data != nullptr && data->code > 0 && data->code < static_cast<int>(std::size(kConnackReasons));
+      // Paho's message for a CONNACK refusal is only "CONNACK return code": described above.
+      if (data != nullptr && data->message != nullptr && !connack) why += std::string(": ") + data->message;
       static_cast<Completion*>(self)->finish(false, why);
     };
   }

@@ -538,6 +538,14 @@ TEST_F(CliMqtt, ADeviceRefusedWithAClientIdItDoesNotOwnIsToldWhy) {
   EXPECT_EQ(refused.exit_code, 1) << refused.describe();
   EXPECT_TRUE(contains(refused.err, "not authorised")) << refused.err;
   EXPECT_TRUE(contains(refused.err, "client ID 'sensor-7' is neither device-7 nor device-7/...")) << refused.err;
+  // The broker refused, not the client library; said once, plainly.
+  EXPECT_EQ(refused.err.rfind("mqseal: connect to tcp://127.0.0.1:" + std::to_string(broker.port()) +
+                                  ": the broker refused: not authorised (the client ID",
+                              0),
+            0u)
+      << refused.err;
+  EXPECT_FALSE(contains(refused.err, "client library")) << refused.err;
+  EXPECT_FALSE(contains(refused.err, "CONNACK return code")) << refused.err;
   // An ID the device owns gets no such hint when it is refused for another reason (no token here).
   CommandResult own = run_mqseal(args({"pub", "-t", kTopic, "-m", "x", "-i", "device-7/x", "-u", "device-7"},
                                       at(broker), files()));
