@@ -14,7 +14,10 @@
 namespace mqseal::cli {
 
 int fail(const Error& error) {
-  std::fprintf(stderr, "mqseal: %s\n", error.message().c_str());
+  // pub and sub: transport_error's own text says the MQTT client library
+  // refused, but its detail says who did (often the broker) and what.
+  const bool mqtt = error == Errc::transport_error && !error.detail().empty();
+  std::fprintf(stderr, "mqseal: %s\n", mqtt ? error.detail().c_str() : error.message().c_str());
   return error == Errc::io_error || error == Errc::insecure_permissions ? kExitIo : kExitFailed;
 }
 

@@ -114,6 +114,8 @@ std::string describe_paho(int code) {
   if (code > 0 && code < static_cast<int>(std::size(kConnackReasons))) {
     return std::string("the broker refused: ") + kConnackReasons[code];
   }
+  // A single subscription the broker refused (SUBACK 0x80) reaches onFailure with this code.
+  if (code == MQTT_BAD_SUBSCRIBE) return "the broker refused the subscription (not allowed by its ACL?)";
   const char* text = MQTTAsync_strerror(code);
   return std::string(text != nullptr ? text : "error") + " (" + std::to_string(code) + ")";
 }
@@ -135,7 +137,9 @@ class Completion {
     };
     options.onFailure = [](void* self, MQTTAsync_failureData* data) {
       std::string why = data != nullptr ? describe_paho(data->code) : "failed";
-      if (data != nullptr && data->message != nullptr) why += std::string(": ") + data->message;
+      const bool connack = data != nullptr && data->code > 0 && data->code < static_cast<int>(std::size(kConnackReasons));
+      // Paho's message for a CONNACK refusal is only "CONNACK return code": described above.
+      if (data != nullptr && data->message != nullptr && !connack) why += std::string(": ") + data->message;
       static_cast<Completion*>(self)->finish(false, why);
     };
   }
@@ -280,7 +284,16 @@ class Connection {
     connected_.wire(options);
     const int rc = MQTTAsync_connect(handle_, &options);
     if (rc != MQTTASYNC_SUCCESS) return Error(Errc::transport_error, "connect to " + uri_ + ": " + describe_paho(rc));
-    return connected_.wait("connect to " + uri_);
+    Status connected = connected_.wait("connect to " + uri_);
+    const std::string own_prefix = username_ + "/";
+    if (!connected && tokens_ && client_id_ != username_ && client_id_.compare(0, own_prefix.size(), own_prefix) != 0) {
+      // The mosquitto plugin's default (README, "Broker plugin") refuses it.
+      return Error(connected.error().code(),
+                   connected.error().detail() + " (the client ID '" + client_id_ + "' is neither " + username_ +
+                       " nor " + own_prefix + "...: the mqseal broker plugin refuses a device a client ID it does "
+                       "not own, unless plugin_opt_client_ids any)");
+    }
+    return connected;
   }
 
   // Subscribes to every filter at `qos` and waits for the broker's answer.

@@ -13,10 +13,12 @@
 //   plugin_opt_replay_namespace plant-a     (optional, with redis:// only; default mqseal)
 //   plugin_opt_protected_topics plant/#, factory/+/cmd/#   (optional)
 //   plugin_opt_client_ids own               (optional; the default: below)
+//   plugin_opt_max_devices 1000             (optional, for a file or Redis store: devices a reload may bring)
 //
 // Every option and its range: the table under "Options" below. A bad option
 // stops the broker from starting, with a log line naming it. A reload
-// (SIGHUP) reads the credentials file again: on_reload.
+// (SIGHUP) reads the credentials file again: on_reload; connected devices
+// still in it stay connected (Plugin::connected).
 //
 // Users in the credentials file must present a valid token; anyone else is
 // deferred to mosquitto's own checks (password_file, other plugins), so
@@ -39,7 +41,9 @@
 #include <mosquitto.h>
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
+#include <pwd.h>
 #include <sodium.h>
+#include <unistd.h>
 
 #include <mqseal/credentials.h>
 #include <mqseal/envelope.h>
@@ -47,6 +51,7 @@
 #include <mqseal/topic.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <iterator>
 #include <cstring>
@@ -54,12 +59,16 @@
 #include <new>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace {
 
 constexpr int kPluginApiVersion = 5;
 constexpr size_t kMaxLoggedChars = 64;
+constexpr size_t kLoginDigestSize = crypto_generichash_BYTES;  // 32
+
+using LoginDigest = std::array<unsigned char, kLoginDigestSize>;
 
 struct Plugin {
   mosquitto_plugin_id_t* id = nullptr;
@@ -73,7 +82,34 @@ struct Plugin {
   std::string credentials_file;
   mqseal::LoadOptions load_options;
   mqseal::VerifierOptions verifier_options;
+  // The connections this plugin let in, by mosquitto's client object: a
+  // keyed digest of the username, client ID and token each logged in with,
+  // until mosquitto reports it disconnected (one entry per connected device).
+  // At a reload mosquitto asks the basic-auth check again for every
+  // connected client, with the token it logged in with, used once already:
+  // the same connection presenting the same login is let stay, instead of
+  // being refused as a replay (which disconnected every device at each
+  // SIGHUP). A device no longer in the credentials file is not: it is
+  // deferred to mosquitto as any unknown user, and disconnected.
+  std::unordered_map<const mosquitto*, LoginDigest> connected;
+  std::array<unsigned char, crypto_generichash_KEYBYTES> digest_key{};
 };
+
+LoginDigest login_digest(const Plugin& plugin, const char* username, std::string_view client_id,
+                         const char* password) {
+  LoginDigest digest{};
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, plugin.digest_key.data(), plugin.digest_key.size(), digest.size());
+  for (const std::string_view part : {std::string_view(username), client_id,
+                                      std::string_view(password != nullptr ? password : "")}) {
+    const uint64_t size = part.size();  // length-prefixed: no two logins give the same input
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(&size), sizeof size);
+    crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(part.data()), part.size());
+  }
+  crypto_generichash_final(&state, digest.data(), digest.size());
+  sodium_memzero(&state, sizeof state);
+  return digest;
+}
 
 // For log lines: printable ASCII only, at most kMaxLoggedChars characters.
 std::string printable(const char* text) {
@@ -85,6 +121,30 @@ std::string printable(const char* text) {
   }
   if (std::strlen(text) > kMaxLoggedChars) out += "...";
   return out;
+}
+
+// mosquitto.conf has no comments after a value: in "VALUE   # why" the '#'
+// and all after it are part of the value. Said when such a value is refused
+// (empty if no '#' in the value follows a blank).
+std::string comment_hint(std::string_view value) {
+  if (value.find(" #") == std::string_view::npos && value.find("\t#") == std::string_view::npos) return {};
+  return " (mosquitto.conf has no comment after a value: the '#' and what follows are part of it)";
+}
+
+// A file the plugin could not open, or refused (credentials file, replay
+// store file, at `path`): the error, and which user mosquitto runs as.
+// Started as root, mosquitto switches to its `user` (mosquitto by default)
+// before it loads plugins and reloads as that user, so the files must be
+// that user's (README, "Broker plugin"); "Permission denied" alone puzzles an
+// operator who is root.
+std::string file_error(const mqseal::Error& error, std::string_view path) {
+  std::string text = error.message();
+  if (const std::string hint = comment_hint(path); !hint.empty()) return text + hint;
+  if (error != mqseal::Errc::io_error && error != mqseal::Errc::insecure_permissions) return text;
+  const uid_t uid = geteuid();
+  const struct passwd* user = getpwuid(uid);  // mosquitto calls plugins from one thread
+  return text + " (mosquitto runs as user '" + printable(user != nullptr ? user->pw_name : "?") + "', uid " +
+         std::to_string(uid) + ")";
 }
 
 // The provisioned device a client ID belongs to (client_ids own): the ID's
@@ -131,9 +191,17 @@ int on_basic_auth(int, void* event_data, void* userdata) {
   // Users the credentials do not hold are not ours: mosquitto's own checks
   // (password_file, other plugins) decide, whatever their password looks like.
   if (!managed) return MOSQ_ERR_PLUGIN_DEFER;
+  const LoginDigest digest = login_digest(*plugin, event->username, id, event->password);
+  if (const auto it = plugin->connected.find(event->client);
+      it != plugin->connected.end() && sodium_memcmp(it->second.data(), digest.data(), digest.size()) == 0) {
+    return MOSQ_ERR_SUCCESS;  // mosquitto checking a connection it has again (a reload): the login it made
+  }
   const mqseal::Status verdict =
       plugin->verifier->verify(event->username, id, event->password != nullptr ? event->password : "");
-  if (verdict) return MOSQ_ERR_SUCCESS;
+  if (verdict) {
+    plugin->connected[event->client] = digest;
+    return MOSQ_ERR_SUCCESS;
+  }
   if (verdict.error().code() == mqseal::Errc::io_error) {
     // The replay store could not remember the token (a full disk, a failed
     // sync; Redis unreachable, slow past its timeout, or answering an
@@ -143,7 +211,15 @@ int on_basic_auth(int, void* event_data, void* userdata) {
     // store connects again at a later login, so logins resume with Redis.
     return refuse(MOSQ_LOG_ERR, event->username, client_id, "the replay store: " + verdict.error().message());
   }
-  return refuse(MOSQ_LOG_NOTICE, event->username, client_id, mqseal::name(verdict.error().code()));
+  std::string why = mqseal::name(verdict.error().code());
+  // A token out of its time window: most often a device clock that is off.
+  if (verdict.error() == mqseal::Errc::expired) {
+    why += " (the token expired more than plugin_opt_max_clock_skew ago: is the device's clock behind the broker's?)";
+  } else if (verdict.error() == mqseal::Errc::not_yet_valid) {
+    why += " (the token expires more than plugin_opt_max_token_lifetime + plugin_opt_max_clock_skew from now: is the "
+           "device's clock ahead of the broker's?)";
+  }
+  return refuse(MOSQ_LOG_NOTICE, event->username, client_id, why);
 }
 
 // mosquitto's configuration reload (SIGHUP): the credentials file is read
@@ -156,22 +232,30 @@ int on_basic_auth(int, void* event_data, void* userdata) {
 // take effect at the next restart.
 int on_reload(int, void*, void* userdata) {
   auto* plugin = static_cast<Plugin*>(userdata);
+  mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: reload: %zu device connections (checked again by mosquitto next)",
+                       plugin->connected.size());
   auto credentials = mqseal::Credentials::load(plugin->credentials_file, plugin->load_options);
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: plugin_opt_credentials_file: %s (the devices loaded before stay)",
-                         credentials.error().message().c_str());
+                         file_error(credentials.error(), plugin->credentials_file).c_str());
     return MOSQ_ERR_SUCCESS;
   }
   const size_t users = credentials->size();
   auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), plugin->verifier_options);
   if (!verifier) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: %zu devices: %s (the devices loaded before stay; restart to "
-                         "size the replay store for them)",
+                         "size the replay store for them, or give plugin_opt_max_devices room for more)",
                          users, verifier.error().message().c_str());
     return MOSQ_ERR_SUCCESS;
   }
   *plugin->verifier = std::move(*verifier);
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: reload: %zu devices", users);
+  return MOSQ_ERR_SUCCESS;
+}
+
+int on_disconnect(int, void* event_data, void* userdata) {
+  const auto* event = static_cast<const mosquitto_evt_disconnect*>(event_data);
+  static_cast<Plugin*>(userdata)->connected.erase(event->client);
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -204,7 +288,10 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //                               fill it is refused until one expires
 //   protected_topics            1 to 256 topic filters separated by commas;
 //                               blanks around each are ignored, an empty one
-//                               is an error (default: none)
+//                               is an error (default: none). The plugin then
+//                               answers mosquitto's ACL checks, refusing or
+//                               passing on: mosquitto 2.0 denies what no
+//                               acl_file (or other plugin) allows
 //   replay_store                where accepted tokens are remembered
 //                               (mqseal/replay_store.h): `memory` (default:
 //                               single use until the broker stops) or
@@ -231,6 +318,13 @@ int on_acl_check(int, void* event_data, void* userdata) {
 //                               login presenting a device's ID is refused.
 //                               `any`: no such rule (any login that passes
 //                               can take any device's ID and session)
+//   max_devices                 1 to 1000000 (default: the devices in the
+//                               credentials file at start): a file or Redis
+//                               replay store is sized for this many devices
+//                               (or those at start, if more) x
+//                               max_tokens_per_user, so a reload (SIGHUP)
+//                               can bring devices provisioned since, up to
+//                               it; no effect on the memory store
 //   replay_namespace            with a redis:// store only: the deployment
 //                               namespace its keys start with, 1 to 64 of
 //                               A-Z a-z 0-9 . _ - (default mqseal); brokers
@@ -246,6 +340,7 @@ constexpr size_t kMaxProtectedFilters = 256;
 constexpr uint64_t kMaxSkew = mqseal::kMaxClockSkewLimitS;     // 3600 s
 constexpr uint64_t kMaxLife = mqseal::kMaxTokenLifetimeLimitS;  // 86400 s
 constexpr uint64_t kMaxTokens = mqseal::kMaxTokensPerUserLimit;  // 65536
+constexpr uint64_t kMaxDevices = 1'000'000;  // what a credentials file holds (docs/SPEC.md section 11)
 
 struct Settings {
   std::string credentials_file;
@@ -253,6 +348,7 @@ struct Settings {
   mqseal::VerifierOptions verifier;
   std::vector<std::string> protected_filters;
   bool any_client_id = false;
+  size_t max_devices = 0;    // 0: the devices at start
   std::string replay_file;   // empty: the in-memory store (or Redis)
   std::string replay_redis;  // a redis:// URL (its password in it), or empty: wiped
   std::string replay_namespace;
@@ -387,6 +483,7 @@ constexpr Option kOptions[] = {
     {"client_ids", [](Text v, Settings& s) { return client_ids(v, s.any_client_id); }},
     {"replay_store", [](Text v, Settings& s) { return replay_store(v, s); }},
     {"replay_namespace", [](Text v, Settings& s) { return path(v, s.replay_namespace); }},
+    {"max_devices", [](Text v, Settings& s) { return number(v, 1, kMaxDevices, s.max_devices); }},
 };
 
 // Reads the plugin_opt_ lines into the plugin; logs and returns false on
@@ -411,8 +508,8 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     }
     given = true;
     if (const std::string wrong = option->parse(value, settings); !wrong.empty()) {
-      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: bad plugin_opt_%s '%s': %s", name.c_str(),
-                           without_password(std::string(value)).c_str(), wrong.c_str());
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: bad plugin_opt_%s '%s': %s%s", name.c_str(),
+                           without_password(std::string(value)).c_str(), wrong.c_str(), comment_hint(value).c_str());
       return false;
     }
   }
@@ -423,7 +520,7 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   auto credentials = mqseal::Credentials::load(settings.credentials_file, {settings.allow_insecure});
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_credentials_file: %s",
-                         credentials.error().message().c_str());
+                         file_error(credentials.error(), settings.credentials_file).c_str());
     return false;
   }
   const size_t users = credentials->size();
@@ -434,14 +531,16 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   }
   std::string store_description = "memory";
   // A store's room: every user's quota, so that no device can fill it for
-  // the others; 0 (logged) if more than the store holds.
+  // the others (for max_devices users, if more: a reload may bring them); 0
+  // (logged) if more than the store holds.
   const size_t quota = settings.verifier.max_tokens_per_user;
+  const size_t sized_for = std::max(users, settings.max_devices);
   auto room = [&](size_t most, const char* store) -> size_t {
-    if (users <= most / quota) return std::max<size_t>(users * quota, 1);
+    if (sized_for <= most / quota) return std::max<size_t>(sized_for * quota, 1);
     mosquitto_log_printf(MOSQ_LOG_ERR,
                          "mqseal: plugin_opt_replay_store: %zu devices x max_tokens_per_user %zu is more than a %s "
-                         "holds (%zu): lower plugin_opt_max_tokens_per_user",
-                         users, quota, store, most);
+                         "holds (%zu): lower plugin_opt_max_tokens_per_user (or plugin_opt_max_devices)",
+                         sized_for, quota, store, most);
     return 0;
   };
   if (!settings.replay_file.empty()) {
@@ -449,7 +548,8 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
     if (capacity == 0) return false;
     auto store = mqseal::open_file_replay_store(settings.replay_file, mqseal::FileReplayStoreOptions{capacity});
     if (!store) {
-      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s", store.error().message().c_str());
+      mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: plugin_opt_replay_store: %s",
+                           file_error(store.error(), settings.replay_file).c_str());
       return false;
     }
     store_description = "file " + printable(settings.replay_file.c_str()) + " (" +
@@ -508,6 +608,13 @@ bool configure(Plugin& plugin, const mosquitto_opt* options, int count) {
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: %zu devices, %zu protected topic filters%s%s", users,
                        plugin.protected_filters.size(), protected_list.empty() ? "" : ": ",
                        protected_list.c_str());
+  if (!plugin.protected_filters.empty()) {
+    // on_acl_check refuses or passes on; mosquitto 2.0 denies a check that
+    // every plugin passed on, so without an acl_file everything is denied.
+    mosquitto_log_printf(MOSQ_LOG_NOTICE,
+                         "mqseal: protected topics: mosquitto asks the plugin about every publish and subscription, "
+                         "and it allows none itself: mosquitto denies what no acl_file or other plugin allows");
+  }
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: replay store: %s", store_description.c_str());
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: client IDs: %s",
                        plugin.any_client_id ? "any (a login may take a device's client ID: docs/SECURITY.md)"
@@ -536,9 +643,12 @@ MQSEAL_PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier
   auto* plugin = new (std::nothrow) Plugin;
   if (plugin == nullptr) return MOSQ_ERR_NOMEM;
   plugin->id = identifier;
+  crypto_generichash_keygen(plugin->digest_key.data());
   if (!configure(*plugin, options, option_count) ||
       mosquitto_callback_register(identifier, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr, plugin) != MOSQ_ERR_SUCCESS ||
       mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, nullptr, plugin) != MOSQ_ERR_SUCCESS ||
+      mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr, plugin) !=
+          MOSQ_ERR_SUCCESS ||
       (!plugin->protected_filters.empty() &&
        mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr, plugin) != MOSQ_ERR_SUCCESS)) {
     delete plugin;
@@ -553,6 +663,7 @@ MQSEAL_PLUGIN_EXPORT int mosquitto_plugin_cleanup(void* userdata, mosquitto_opt*
   if (plugin == nullptr) return MOSQ_ERR_SUCCESS;
   mosquitto_callback_unregister(plugin->id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr);
   mosquitto_callback_unregister(plugin->id, MOSQ_EVT_RELOAD, on_reload, nullptr);
+  mosquitto_callback_unregister(plugin->id, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr);
   if (!plugin->protected_filters.empty()) {
     mosquitto_callback_unregister(plugin->id, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr);
   }

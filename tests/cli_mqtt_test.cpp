@@ -5,6 +5,7 @@
 // one-time CONNECT tokens through the mosquitto plugin (MQSEAL_PLUGIN).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <mqseal/credentials.h>
 #include <mqseal/mqseal.h>
 #include <mqseal/policy_file.h>
 #include <netinet/in.h>
@@ -496,6 +497,60 @@ TEST_F(CliMqtt, TokenLoginThroughThePlugin) {
   EXPECT_EQ(sub.finish(), 0) << sub.err();
   EXPECT_EQ(sub.out(), "with a token\nafter a restart\n");
   EXPECT_TRUE(contains(sub.err(), "connection lost")) << sub.err();
+}
+
+// A subscription the broker refuses (SUBACK 0x80, which Paho reports as a
+// failure with code 128) is named as such: before, sub said "Unknown error
+// code 128 (128)". mosquitto 2.0 refuses every subscription when the plugin,
+// asked with protected_topics, passes the question on and no acl_file allows.
+TEST_F(CliMqtt, SubSaysTheBrokerRefusedTheSubscription) {
+  const std::string creds = dir_.file("broker.creds");
+  Credentials credentials;
+  testing::expect_ok(credentials.add(testing::take(provision("device-7", "pw", testing::cheap_passphrase_params(3))).record));
+  testing::expect_ok(credentials.save(creds));
+  testing::BrokerOptions options;
+  options.extra_config = {"plugin " + std::string(MQSEAL_PLUGIN), "plugin_opt_credentials_file " + creds,
+                          "plugin_opt_protected_topics plant/#"};
+  testing::Broker broker(options);
+  ASSERT_TRUE(broker.running()) << broker.log();
+  CommandResult r = run_mqseal(args({"sub", "-t", kTopic, "-W", "5"}, at(broker), files()));
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "subscribe: the broker refused the subscription")) << r.err;
+  EXPECT_FALSE(contains(r.err, "Unknown error code")) << r.err;
+}
+
+// A device given a client ID it does not own (-i) is refused by the plugin
+// (client_ids own); pub says why it may have been, not only "not authorised".
+TEST_F(CliMqtt, ADeviceRefusedWithAClientIdItDoesNotOwnIsToldWhy) {
+  const std::string device_keys = dir_.file("device-7.keys"), creds = dir_.file("broker.creds");
+  CommandResult provisioned = testing::run_command(
+      {"sh", "-c", "echo 'device password' | exec \"$0\" \"$@\"", MQSEAL_CLI, "provision", "device-7",
+       "--device-keyring", device_keys, "--credentials", creds, "--opslimit", "1", "--memlimit", "8192"},
+      kRunLimitMs);
+  ASSERT_TRUE(provisioned.ok()) << provisioned.describe();
+  testing::BrokerOptions options;
+  options.extra_config = {"allow_anonymous false", "plugin " + std::string(MQSEAL_PLUGIN),
+                          "plugin_opt_credentials_file " + creds};
+  testing::Broker broker(options);
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::vector<std::string> login = {"-u", "device-7", "--device-keyring", device_keys};
+  CommandResult refused = run_mqseal(args({"pub", "-t", kTopic, "-m", "x", "-i", "sensor-7"}, login, at(broker), files()));
+  EXPECT_EQ(refused.exit_code, 1) << refused.describe();
+  EXPECT_TRUE(contains(refused.err, "not authorised")) << refused.err;
+  EXPECT_TRUE(contains(refused.err, "client ID 'sensor-7' is neither device-7 nor device-7/...")) << refused.err;
+  // The broker refused, not the client library; said once, plainly.
+  EXPECT_EQ(refused.err.rfind("mqseal: connect to tcp://127.0.0.1:" + std::to_string(broker.port()) +
+                                  ": the broker refused: not authorised (the client ID",
+                              0),
+            0u)
+      << refused.err;
+  EXPECT_FALSE(contains(refused.err, "client library")) << refused.err;
+  EXPECT_FALSE(contains(refused.err, "CONNACK return code")) << refused.err;
+  // An ID the device owns gets no such hint when it is refused for another reason (no token here).
+  CommandResult own = run_mqseal(args({"pub", "-t", kTopic, "-m", "x", "-i", "device-7/x", "-u", "device-7"},
+                                      at(broker), files()));
+  EXPECT_EQ(own.exit_code, 1) << own.describe();
+  EXPECT_FALSE(contains(own.err, "is neither")) << own.err;
 }
 #endif
 

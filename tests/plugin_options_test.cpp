@@ -5,8 +5,16 @@
 #include <gtest/gtest.h>
 #include <mqseal/credentials.h>
 
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -19,6 +27,10 @@ namespace mqseal {
 namespace {
 
 using testing::take;
+
+constexpr const char* kNeedsAnAclFile =
+    "mqseal: protected topics: mosquitto asks the plugin about every publish and subscription, and it allows "
+    "none itself: mosquitto denies what no acl_file or other plugin allows";
 
 // A credentials file with one device, mode 0600 (the broker runs as root).
 struct CredentialsFile {
@@ -78,6 +90,14 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       {{credentials, "plugin_opt_max_clock_skew 3601"}, "out of range: a whole number from 0 to 3600"},
       {{credentials, "plugin_opt_max_token_lifetime 0"}, "bad plugin_opt_max_token_lifetime '0'"},
       {{credentials, "plugin_opt_max_token_lifetime 86401"}, "bad plugin_opt_max_token_lifetime '86401'"},
+      {{credentials, "plugin_opt_max_devices 0"}, "bad plugin_opt_max_devices '0'"},
+      // mosquitto.conf has no comments after a value: the README once showed some
+      {{credentials, "plugin_opt_protected_topics plant/#   # refuse unsealed payloads there"},
+       "not a topic filter (mosquitto.conf has no comment after a value: the '#' and what follows are part of it)"},
+      {{credentials + "   # from mqseal provision"},
+       "No such file or directory (mosquitto.conf has no comment after a value: the '#' and what follows are part of "
+       "it)"},
+      {{credentials, "plugin_opt_max_devices 1000001"}, "bad plugin_opt_max_devices '1000001'"},
       {{credentials, "plugin_opt_max_tokens_per_user 0"}, "bad plugin_opt_max_tokens_per_user '0'"},
       {{credentials, "plugin_opt_max_tokens_per_user 65537"}, "bad plugin_opt_max_tokens_per_user '65537'"},
       {{credentials, "plugin_opt_allow_insecure_permissions yes"}, "bad plugin_opt_allow_insecure_permissions"},
@@ -171,6 +191,9 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
     EXPECT_NE(broker.log().find("mqseal: 1 devices, 3 protected topic filters: 'plant/#', 'factory/+/cmd/#', 'x'"),
               std::string::npos)
         << broker.log();
+    // mosquitto 2.0 denies what every plugin passes on: without an acl_file
+    // every publish and subscription is denied. The log says so at start.
+    EXPECT_NE(broker.log().find(kNeedsAnAclFile), std::string::npos) << broker.log();
   }
   // Both client ID rules; own by default.
   for (const std::string value : {"", "own", "any"}) {
@@ -189,6 +212,7 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
         plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_replay_store memory"}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: replay store: memory"), std::string::npos) << broker.log();
+    EXPECT_EQ(broker.log().find(kNeedsAnAclFile), std::string::npos) << "no protected topics:\n" << broker.log();
   }
   {
     const std::string store = file.dir.file("replay");
@@ -197,6 +221,17 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
                                            "plugin_opt_replay_store file:" + store}));
     ASSERT_TRUE(broker.running()) << broker.log();
     EXPECT_NE(broker.log().find("mqseal: replay store: file " + store + " (0 live tokens, room for 5)"),
+              std::string::npos)
+        << broker.log();
+  }
+  {
+    // Room for a million devices (plugin_opt_max_devices at its bound).
+    const std::string store = file.dir.file("replay-million");
+    testing::Broker broker(plugin_options({"plugin_opt_credentials_file " + file.path,
+                                           "plugin_opt_max_tokens_per_user 5", "plugin_opt_max_devices 1000000",
+                                           "plugin_opt_replay_store file:" + store}));
+    ASSERT_TRUE(broker.running()) << broker.log();
+    EXPECT_NE(broker.log().find("mqseal: replay store: file " + store + " (0 live tokens, room for 5000000)"),
               std::string::npos)
         << broker.log();
   }
@@ -224,6 +259,62 @@ TEST(PluginOptions, OptionsAtTheEndsOfTheirRangesStartTheBroker) {
       plugin_options({"plugin_opt_credentials_file " + file.path, "plugin_opt_protected_topics " + filters(256)}));
   ASSERT_TRUE(broker.running()) << broker.log();
   EXPECT_NE(broker.log().find("mqseal: 1 devices, 256 protected topic filters"), std::string::npos) << broker.log();
+}
+
+// mosquitto started as root switches to its own user before it loads
+// plugins, and reloads as that user: a root-owned 0600 credentials file, or a
+// replay store in a root-owned directory, cannot be read or made then. The
+// log line names the user the broker runs as (before: only "Permission
+// denied", which puzzles an operator who is root); the files the README says
+// to install (owned by mosquitto) start it.
+TEST(PluginOptions, RunningAsItsOwnUserTheBrokerNamesThatUserWhenAFileIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: mosquitto drops privileges only when started as root";
+  const struct passwd* mosquitto = getpwnam("mosquitto");
+  if (mosquitto == nullptr) GTEST_SKIP() << "no mosquitto user";
+  CredentialsFile file;
+  ASSERT_EQ(chmod(file.dir.path().c_str(), 0755), 0);
+  const std::string store_dir = file.dir.file("lib");
+  ASSERT_EQ(mkdir(store_dir.c_str(), 0755), 0);
+  const std::string hint = "(mosquitto runs as user 'mosquitto', uid " + std::to_string(mosquitto->pw_uid) + ")";
+  auto as_mosquitto = [&](const std::vector<std::string>& lines) {
+    testing::BrokerOptions o = plugin_options(lines);
+    o.drop_privileges = true;
+    return o;
+  };
+  {
+    std::unique_ptr<testing::Broker> broker;
+    EXPECT_NONFATAL_FAILURE(
+        broker = std::make_unique<testing::Broker>(as_mosquitto({"plugin_opt_credentials_file " + file.path})),
+        "mosquitto did not start");
+    const std::string log = broker->log();
+    EXPECT_NE(log.find("Permission denied " + hint), std::string::npos) << log;
+  }
+  ASSERT_EQ(chown(file.path.c_str(), mosquitto->pw_uid, mosquitto->pw_gid), 0);
+  const std::string store = "plugin_opt_replay_store file:" + store_dir + "/replay";
+  {
+    std::unique_ptr<testing::Broker> broker;
+    EXPECT_NONFATAL_FAILURE(broker = std::make_unique<testing::Broker>(
+                                as_mosquitto({"plugin_opt_credentials_file " + file.path, store})),
+                            "mosquitto did not start");
+    const std::string log = broker->log();
+    EXPECT_NE(log.find("Permission denied " + hint), std::string::npos) << log;
+  }
+  ASSERT_EQ(chown(store_dir.c_str(), mosquitto->pw_uid, mosquitto->pw_gid), 0);
+  testing::Broker broker(as_mosquitto({"plugin_opt_credentials_file " + file.path, store}));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  // A credentials file rewritten by root (as `mqseal provision` run as root
+  // writes it: owned by root, 0600) is refused at the reload, saying why.
+  CredentialsFile rewritten;
+  ASSERT_EQ(rename(rewritten.path.c_str(), file.path.c_str()), 0);
+  ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+  const std::string reload_failed = "mqseal: reload: plugin_opt_credentials_file: ";
+  for (int i = 0; i < 100 && broker.log().find(reload_failed) == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::string log = broker.log();
+  const size_t at = log.find(reload_failed);
+  ASSERT_NE(at, std::string::npos) << log;
+  EXPECT_NE(log.find("Permission denied " + hint, at), std::string::npos) << log;
 }
 
 }  // namespace

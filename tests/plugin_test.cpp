@@ -114,6 +114,8 @@ TEST(MosquittoPlugin, TokensAcceptedOnceAndEveryForgeryRefused) {
   EXPECT_EQ(connect(broker, "device-7", "device-7", altered), 5) << "altered";
   EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7", 60, system_time_ms() / 1000 - 3600)), 5)
       << "expired";
+  EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7", 60, system_time_ms() / 1000 + 7200)), 5)
+      << "made by a device whose clock is two hours ahead";
   EXPECT_EQ(connect(broker, "device-7", "device-7", s.password), 5) << "the password itself";
   EXPECT_EQ(connect(broker, "nobody", "nobody", token(s, "device-7")), 5) << "unknown to both";
   // Users the plugin does not manage keep working through password_file.
@@ -122,7 +124,15 @@ TEST(MosquittoPlugin, TokensAcceptedOnceAndEveryForgeryRefused) {
   const std::string log = testing::read_file(broker.log_path());
   EXPECT_NE(log.find("mqseal: refused CONNECT of user 'device-7' (client 'device-7'): replay"), std::string::npos);
   EXPECT_NE(log.find("authentication_failed"), std::string::npos);
-  EXPECT_NE(log.find("expired"), std::string::npos);
+  // A clock that is off is the usual cause of these two: the log says so.
+  EXPECT_NE(log.find("): expired (the token expired more than plugin_opt_max_clock_skew ago: is the device's clock "
+                     "behind the broker's?)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("): not_yet_valid (the token expires more than plugin_opt_max_token_lifetime + "
+                     "plugin_opt_max_clock_skew from now: is the device's clock ahead of the broker's?)"),
+            std::string::npos)
+      << log;
   EXPECT_EQ(log.find(s.password), std::string::npos) << "a secret in the log";
   EXPECT_EQ(log.find(good), std::string::npos) << "a token in the log";
 }
@@ -612,8 +622,12 @@ TEST(MosquittoPlugin, ProtectedTopicsRefuseAPlaintextWill) {
 TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
   Deployment s;
   testing::TempDir store_dir;
-  for (const bool file_store : {false, true}) {
-    SCOPED_TRACE(file_store ? "file store" : "memory store");
+  // The file store sized at start for the devices then, and for
+  // plugin_opt_max_devices 2 (room for a device provisioned later).
+  for (const int pass : {0, 1, 2}) {
+    const bool file_store = pass > 0;
+    const bool room_for_more = pass == 2;
+    SCOPED_TRACE(!file_store ? "memory store" : room_for_more ? "file store, max_devices 2" : "file store");
     Credentials only7;
     testing::expect_ok(only7.add(s.device.record));
     testing::expect_ok(only7.save(s.credentials_file));
@@ -623,6 +637,7 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
     if (file_store) {
       chmod(store_dir.path().c_str(), 0777);  // mosquitto's user creates the file
       options.extra_config.push_back("plugin_opt_replay_store file:" + store_file);
+      if (room_for_more) options.extra_config.push_back("plugin_opt_max_devices 2");
     }
     testing::Broker broker(options);
     ASSERT_TRUE(broker.running()) << broker.log();
@@ -636,6 +651,23 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
     };
     const std::string good = token(s, "device-7");
     ASSERT_EQ(connect(broker, "device-7", "device-7", good), 0) << broker.log();
+    // A device that stays connected across the reloads: mosquitto checks
+    // every connected client's username and password again at a reload; its
+    // token, used once already, must not disconnect it (as replay) then.
+    MQTTClient staying = nullptr;
+    ASSERT_EQ(connect(broker, "device-7/staying", "device-7", token(s, "device-7/staying"), &staying), 0)
+        << broker.log();
+    // Connected, as a QoS 1 publish acknowledged shows (the sync client
+    // learns of a lost connection only through a call).
+    auto alive = [](MQTTClient client, const char* topic) {
+      MQTTClient_deliveryToken t = 0;
+      const std::string payload = "still here";
+      return MQTTClient_isConnected(client) != 0 &&
+             MQTTClient_publish(client, topic, static_cast<int>(payload.size()), payload.data(), 1, 0, &t) ==
+                 MQTTCLIENT_SUCCESS &&
+             MQTTClient_waitForCompletion(client, t, 5000) == MQTTCLIENT_SUCCESS;
+    };
+    auto still_connected = [&] { return alive(staying, "plant/7/x"); };
     EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 0) << "no device owns it yet";
     Provisioned other = take(provision("device-8", "device-8 password", testing::cheap_passphrase_params(4)));
     Credentials both = take(Credentials::load(s.credentials_file, {true}));
@@ -643,18 +675,34 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
     testing::expect_ok(both.save(s.credentials_file));
     chmod(s.credentials_file.c_str(), 0644);
     auto token8 = [&] { return take(make_connect_token(other.device_secret, "device-8", "device-8")); };
-    if (file_store) {
+    if (file_store && !room_for_more) {
       // Sized at start for one device x 64 tokens: the new device does not fit.
       ASSERT_NO_FATAL_FAILURE(reload("the replay store holds 64 claims, fewer than users x max_tokens_per_user (128) (the devices loaded before stay"));
       EXPECT_EQ(connect(broker, "device-8", "device-8", token8()), 5) << "not loaded";
       EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 0) << "no device owns it yet";
       EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a token accepted before the reload";
       EXPECT_EQ(connect(broker, "device-7", "device-7", token(s, "device-7")), 0) << broker.log();
+      EXPECT_TRUE(still_connected()) << broker.log();
+      MQTTClient_disconnect(staying, 1000);
+      MQTTClient_destroy(&staying);
       broker.stop();
       ASSERT_EQ(::unlink(store_file.c_str()), 0);
       continue;
     }
+    // Connections that ended, and one taken over, are forgotten: only the one
+    // staying is remembered (one entry per connected device).
+    for (int i = 0; i < 5; ++i) ASSERT_EQ(connect(broker, "device-7/brief", "device-7", token(s, "device-7/brief")), 0);
+    MQTTClient taken = nullptr;
+    ASSERT_EQ(connect(broker, "device-7/taken", "device-7", token(s, "device-7/taken"), &taken), 0);
+    ASSERT_EQ(connect(broker, "device-7/taken", "device-7", token(s, "device-7/taken")), 0) << "takes it over";
+    MQTTClient_destroy(&taken);
     ASSERT_NO_FATAL_FAILURE(reload("mqseal: reload: 2 devices\n"));
+    EXPECT_NE(testing::read_file(broker.log_path()).find("mqseal: reload: 1 device connections"), std::string::npos)
+        << broker.log();
+    EXPECT_TRUE(still_connected()) << broker.log();
+    EXPECT_EQ(testing::read_file(broker.log_path()).find("refused CONNECT of user 'device-7' (client 'device-7/staying')"),
+              std::string::npos)
+        << broker.log();
     EXPECT_EQ(connect(broker, "device-7", "device-7", good), 5) << "a token accepted before the reload";
     EXPECT_EQ(connect(broker, "device-8", "device-8", token8()), 0) << "a device provisioned since\n" << broker.log();
     EXPECT_EQ(connect(broker, "device-8", "legacy", "legacy-password"), 5) << "device-8's client ID since the reload";
@@ -663,6 +711,26 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
     ASSERT_NO_FATAL_FAILURE(reload("(the devices loaded before stay)"));
     EXPECT_EQ(connect(broker, "device-8", "device-8", token8()), 0) << broker.log();
     EXPECT_EQ(connect(broker, "device-8/x", "legacy", "legacy-password"), 5);
+    EXPECT_TRUE(still_connected()) << broker.log();
+    // A device removed from the file is disconnected at the reload.
+    testing::expect_ok(only7.save(s.credentials_file));  // device-7 only: device-8 removed
+    chmod(s.credentials_file.c_str(), 0644);
+    MQTTClient removed = nullptr;
+    ASSERT_EQ(connect(broker, "device-8/removed", "device-8", take(make_connect_token(other.device_secret, "device-8",
+                                                                                          "device-8/removed")),
+                      &removed),
+              0)
+        << broker.log();
+    ASSERT_NO_FATAL_FAILURE(reload("mqseal: reload: 1 devices\n"));
+    EXPECT_FALSE(alive(removed, "plant/8/x")) << "a removed device's connection\n" << broker.log();
+    EXPECT_TRUE(still_connected()) << broker.log();
+    MQTTClient_destroy(&removed);
+    MQTTClient_disconnect(staying, 1000);
+    MQTTClient_destroy(&staying);
+    if (file_store) {
+      broker.stop();
+      ASSERT_EQ(::unlink(store_file.c_str()), 0);
+    }
   }
 }
 

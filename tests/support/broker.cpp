@@ -39,6 +39,7 @@ constexpr int kSubscribeQos = 1;
 
 constexpr mode_t kPublicDirMode = 0755;
 constexpr mode_t kPublicFileMode = 0644;
+constexpr mode_t kWritableByAllMode = 0666;  // a log for a broker that runs as its own user
 
 constexpr const char* kReadyMarker = " running";  // "mosquitto version 2.0.11 running"
 constexpr const char* kAddressInUse = "Address already in use";
@@ -169,7 +170,8 @@ Broker::Broker(BrokerOptions options) : options_(std::move(options)) {
     // Fresh logs per attempt, so an earlier attempt's "Address already in use" is not read again.
     detail::write_whole_file(log_path_, "");
     detail::write_whole_file(output_path_, "");
-    chmod(log_path_.c_str(), kPublicFileMode);
+    // mosquitto opens its log after dropping privileges: the log must be writable by its user then.
+    chmod(log_path_.c_str(), options_.drop_privileges ? kWritableByAllMode : kPublicFileMode);
     port_ = detail::free_port();
     if (port_ == 0) {
       why = std::string("cannot find a free port on 127.0.0.1: ") + std::strerror(errno);
@@ -206,7 +208,9 @@ bool Broker::write_config() const {
   }
   std::string config = "# Written by the mqseal test harness (tests/support/broker.cpp).\n";
   config += per_listener;
-  config += "user root\n";  // as root, mosquitto would otherwise switch to `mosquitto` and lose our files
+  if (!options_.drop_privileges) {
+    config += "user root\n";  // as root, mosquitto would otherwise switch to `mosquitto` and lose our files
+  }
   config += "persistence false\n";
   config += "log_dest file " + log_path_ + "\n";
   config += "log_type all\n";

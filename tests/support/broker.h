@@ -17,6 +17,8 @@ struct BrokerOptions {
   bool require_certificate = false;  // with tls: require_certificate true
   bool use_identity_as_username = false;
   std::string cafile, certfile, keyfile;  // for the TLS listener
+  bool drop_privileges = false;      // started as root, run as mosquitto's own user (no `user root`), as a
+                                     // deployment does: files it reads must then be that user's
   std::vector<std::string> extra_config;  // extra mosquitto.conf lines (e.g. "plugin /x.so"), written after the
                                           // listener so listener options apply to it; per_listener_settings
                                           // lines are moved to the top
@@ -34,7 +36,7 @@ BrokerOptions tls_broker_options(const CertificateSet& certs, bool require_certi
                                  bool use_identity_as_username = false);
 
 // A mosquitto process on 127.0.0.1:<free port>, with its config and log in a temp dir of its own. It runs as
-// root if we are root (`user root`), without persistence, with `log_type all`, and with `allow_anonymous true`
+// root if we are root (`user root`; drop_privileges: as mosquitto's user), without persistence, with `log_type all`, and with `allow_anonymous true`
 // unless extra_config sets allow_anonymous. Startup failures are reported with ADD_FAILURE and the broker's log;
 // check running() before relying on it. The process dies with the thread that created the Broker.
 class Broker {
