@@ -18,7 +18,8 @@
 // Every option and its range: the table under "Options" below. A bad option
 // stops the broker from starting, with a log line naming it. A reload
 // (SIGHUP) reads the credentials file again: on_reload; connected devices
-// still in it stay connected (Plugin::connected).
+// still in it stay connected, and sessions kept for their ended connections
+// stay (Plugin::connected, Plugin::offline).
 //
 // Users in the credentials file must present a valid token; anyone else is
 // deferred to mosquitto's own checks (password_file, other plugins), so
@@ -67,6 +68,11 @@ namespace {
 constexpr int kPluginApiVersion = 5;
 constexpr size_t kMaxLoggedChars = 64;
 constexpr size_t kLoginDigestSize = crypto_generichash_BYTES;  // 32
+// Logins of connections that ended, remembered at once (Plugin::offline),
+// at most. Past it, a further ended connection is not remembered; if
+// mosquitto still keeps its session at the next reload, that session is
+// checked with its used token, refused and ended, as every session was before.
+constexpr size_t kMaxOfflineLogins = size_t{1} << 16;
 
 using LoginDigest = std::array<unsigned char, kLoginDigestSize>;
 
@@ -92,6 +98,23 @@ struct Plugin {
   // SIGHUP). A device no longer in the credentials file is not: it is
   // deferred to mosquitto as any unknown user, and disconnected.
   std::unordered_map<const mosquitto*, LoginDigest> connected;
+  // Sessions outlive connections (MQTT 3.1.1 clean session 0, MQTT 5
+  // session expiry), and mosquitto checks those of ended connections again
+  // at a reload too. Refusing one (its token is used) made mosquitto end
+  // that ended connection a second time, which puts its session on the
+  // expiry list twice. So the login of every connection that ended is kept
+  // here by client ID (mosquitto keeps one session per ID) and accepted only
+  // while mosquitto re-checks at a reload: between on_reload and the next
+  // tick, when mosquitto handles no new CONNECT. After the re-check, logins
+  // it did not ask about (sessions gone) are forgotten. At most
+  // kMaxOfflineLogins.
+  struct OfflineLogin {
+    LoginDigest digest{};
+    uint64_t checked_at_reload = 0;  // the number of the last reload that asked for it
+  };
+  std::unordered_map<std::string, OfflineLogin> offline;
+  bool reloading = false;  // from on_reload to the next tick: mosquitto re-checking its clients
+  uint64_t reloads = 0;
   std::array<unsigned char, crypto_generichash_KEYBYTES> digest_key{};
 };
 
@@ -196,10 +219,18 @@ int on_basic_auth(int, void* event_data, void* userdata) {
       it != plugin->connected.end() && sodium_memcmp(it->second.data(), digest.data(), digest.size()) == 0) {
     return MOSQ_ERR_SUCCESS;  // mosquitto checking a connection it has again (a reload): the login it made
   }
+  if (plugin->reloading) {  // a session whose connection ended, checked at a reload: the login it made
+    if (const auto it = plugin->offline.find(std::string(id));
+        it != plugin->offline.end() && sodium_memcmp(it->second.digest.data(), digest.data(), digest.size()) == 0) {
+      it->second.checked_at_reload = plugin->reloads;
+      return MOSQ_ERR_SUCCESS;
+    }
+  }
   const mqseal::Status verdict =
       plugin->verifier->verify(event->username, id, event->password != nullptr ? event->password : "");
   if (verdict) {
     plugin->connected[event->client] = digest;
+    plugin->offline.erase(std::string(id));
     return MOSQ_ERR_SUCCESS;
   }
   if (verdict.error().code() == mqseal::Errc::io_error) {
@@ -230,15 +261,24 @@ int on_basic_auth(int, void* event_data, void* userdata) {
 // sized for (a file or Redis store: users x max_tokens_per_user at start),
 // keeps the devices loaded before, with a log line saying why. Other options
 // take effect at the next restart.
+// What on_reload answers: mosquitto 2.0.11 goes on to the other plugins'
+// reload callbacks, and then initialises the older plugins again, only if
+// this callback defers (security__init_single); any other answer is taken as
+// the result of the whole step, cutting it short.
+constexpr int kReloadHandled = MOSQ_ERR_PLUGIN_DEFER;
+
 int on_reload(int, void*, void* userdata) {
   auto* plugin = static_cast<Plugin*>(userdata);
-  mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: reload: %zu device connections (checked again by mosquitto next)",
-                       plugin->connected.size());
+  plugin->reloading = true;  // until the next tick: mosquitto re-checks every client's login now
+  ++plugin->reloads;
+  mosquitto_log_printf(MOSQ_LOG_INFO,
+                       "mqseal: reload: %zu device connections, %zu ended ones' logins (checked again by mosquitto next)",
+                       plugin->connected.size(), plugin->offline.size());
   auto credentials = mqseal::Credentials::load(plugin->credentials_file, plugin->load_options);
   if (!credentials) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: plugin_opt_credentials_file: %s (the devices loaded before stay)",
                          file_error(credentials.error(), plugin->credentials_file).c_str());
-    return MOSQ_ERR_SUCCESS;
+    return kReloadHandled;
   }
   const size_t users = credentials->size();
   auto verifier = mqseal::TokenVerifier::create(std::move(*credentials), plugin->verifier_options);
@@ -246,16 +286,37 @@ int on_reload(int, void*, void* userdata) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "mqseal: reload: %zu devices: %s (the devices loaded before stay; restart to "
                          "size the replay store for them, or give plugin_opt_max_devices room for more)",
                          users, verifier.error().message().c_str());
-    return MOSQ_ERR_SUCCESS;
+    return kReloadHandled;
   }
   *plugin->verifier = std::move(*verifier);
   mosquitto_log_printf(MOSQ_LOG_INFO, "mqseal: reload: %zu devices", users);
-  return MOSQ_ERR_SUCCESS;
+  return kReloadHandled;
 }
 
 int on_disconnect(int, void* event_data, void* userdata) {
   const auto* event = static_cast<const mosquitto_evt_disconnect*>(event_data);
-  static_cast<Plugin*>(userdata)->connected.erase(event->client);
+  auto* plugin = static_cast<Plugin*>(userdata);
+  const auto it = plugin->connected.find(event->client);
+  if (it == plugin->connected.end()) return MOSQ_ERR_SUCCESS;
+  // Its session may live on: its login is accepted at a reload's re-check.
+  const char* id = mosquitto_client_id(event->client);
+  if (id != nullptr && (plugin->offline.size() < kMaxOfflineLogins || plugin->offline.count(id) != 0)) {
+    plugin->offline[id] = Plugin::OfflineLogin{it->second, 0};
+  }
+  plugin->connected.erase(it);
+  return MOSQ_ERR_SUCCESS;
+}
+
+// The first tick after a reload: mosquitto has re-checked every client (it
+// did so before handling anything else). The logins of ended connections it
+// did not ask about belong to sessions that are gone: forgotten.
+int on_tick(int, void*, void* userdata) {
+  auto* plugin = static_cast<Plugin*>(userdata);
+  if (!plugin->reloading) return MOSQ_ERR_SUCCESS;
+  plugin->reloading = false;
+  for (auto it = plugin->offline.begin(); it != plugin->offline.end();) {
+    it = it->second.checked_at_reload == plugin->reloads ? std::next(it) : plugin->offline.erase(it);
+  }
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -649,6 +710,7 @@ MQSEAL_PLUGIN_EXPORT int mosquitto_plugin_init(mosquitto_plugin_id_t* identifier
       mosquitto_callback_register(identifier, MOSQ_EVT_RELOAD, on_reload, nullptr, plugin) != MOSQ_ERR_SUCCESS ||
       mosquitto_callback_register(identifier, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr, plugin) !=
           MOSQ_ERR_SUCCESS ||
+      mosquitto_callback_register(identifier, MOSQ_EVT_TICK, on_tick, nullptr, plugin) != MOSQ_ERR_SUCCESS ||
       (!plugin->protected_filters.empty() &&
        mosquitto_callback_register(identifier, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr, plugin) != MOSQ_ERR_SUCCESS)) {
     delete plugin;
@@ -664,6 +726,7 @@ MQSEAL_PLUGIN_EXPORT int mosquitto_plugin_cleanup(void* userdata, mosquitto_opt*
   mosquitto_callback_unregister(plugin->id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, nullptr);
   mosquitto_callback_unregister(plugin->id, MOSQ_EVT_RELOAD, on_reload, nullptr);
   mosquitto_callback_unregister(plugin->id, MOSQ_EVT_DISCONNECT, on_disconnect, nullptr);
+  mosquitto_callback_unregister(plugin->id, MOSQ_EVT_TICK, on_tick, nullptr);
   if (!plugin->protected_filters.empty()) {
     mosquitto_callback_unregister(plugin->id, MOSQ_EVT_ACL_CHECK, on_acl_check, nullptr);
   }

@@ -734,5 +734,70 @@ TEST(MosquittoPlugin, ASighupReloadsTheCredentialsAndKeepsWhatWasAccepted) {
   }
 }
 
+// A device whose connection ended but whose session lives on (clean session
+// 0): mosquitto checks that session's login again at a reload, with the token
+// it was made with, used once already. The plugin accepts it then (and only
+// then: the same login on a new connection is a replay), so the session and
+// the message queued for it survive the reload. Before, the re-check refused
+// it as a replay, and mosquitto ended the ended connection a second time.
+TEST(MosquittoPlugin, AnEndedConnectionsSessionSurvivesAReload) {
+  Deployment s;
+  testing::BrokerOptions options = s.options();
+  testing::Broker broker(options);
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string id = "device-7/session";
+  const std::string first = token(s, id);
+  auto connect_session = [&](const std::string& password, MQTTClient& client) {
+    EXPECT_EQ(MQTTClient_create(&client, broker.address().c_str(), id.c_str(), MQTTCLIENT_PERSISTENCE_NONE, nullptr),
+              MQTTCLIENT_SUCCESS);
+    MQTTClient_connectOptions o = MQTTClient_connectOptions_initializer;
+    o.username = "device-7";
+    o.password = password.c_str();
+    o.cleansession = 0;
+    o.connectTimeout = 5;
+    return MQTTClient_connect(client, &o);
+  };
+  MQTTClient session = nullptr;
+  ASSERT_EQ(connect_session(first, session), 0) << broker.log();
+  ASSERT_EQ(MQTTClient_subscribe(session, "plant/7/in", 1), MQTTCLIENT_SUCCESS);
+  MQTTClient_disconnect(session, 1000);  // the session stays with mosquitto
+  MQTTClient_destroy(&session);
+  MQTTClient publisher = nullptr;
+  ASSERT_EQ(connect(broker, "device-7/pub", "device-7", token(s, "device-7/pub"), &publisher), 0) << broker.log();
+  MQTTClient_deliveryToken delivered = 0;
+  const std::string queued = "queued while away";
+  ASSERT_EQ(MQTTClient_publish(publisher, "plant/7/in", static_cast<int>(queued.size()), queued.data(), 1, 0,
+                               &delivered),
+            MQTTCLIENT_SUCCESS);
+  ASSERT_EQ(MQTTClient_waitForCompletion(publisher, delivered, 5000), MQTTCLIENT_SUCCESS);
+  ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+  for (int i = 0; i < 50 && testing::read_file(broker.log_path()).find("mqseal: reload: 1 devices") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // mosquitto's re-check follows the reload line
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string log = testing::read_file(broker.log_path());
+  EXPECT_NE(log.find("mqseal: reload: 1 device connections, "), std::string::npos) << log;
+  EXPECT_EQ(log.find("refused CONNECT of user 'device-7' (client '" + id + "')"), std::string::npos)
+      << "the ended connection's session was refused at the reload\n" << log;
+  // Its token on a new connection is a replay, reload or not; a fresh token
+  // takes the session back, with the message queued for it.
+  EXPECT_EQ(connect(broker, id, "device-7", first), 5) << broker.log();
+  ASSERT_EQ(connect_session(token(s, id), session), 0) << broker.log();
+  char* topic = nullptr;
+  int topic_len = 0;
+  MQTTClient_message* message = nullptr;
+  ASSERT_EQ(MQTTClient_receive(session, &topic, &topic_len, &message, 5000), MQTTCLIENT_SUCCESS);
+  ASSERT_NE(message, nullptr) << "the queued message was lost with the session\n" << broker.log();
+  EXPECT_EQ(std::string(static_cast<const char*>(message->payload), static_cast<size_t>(message->payloadlen)), queued);
+  MQTTClient_freeMessage(&message);
+  MQTTClient_free(topic);
+  MQTTClient_disconnect(session, 1000);
+  MQTTClient_destroy(&session);
+  MQTTClient_disconnect(publisher, 1000);
+  MQTTClient_destroy(&publisher);
+}
+
 }  // namespace
 }  // namespace mqseal

@@ -204,8 +204,10 @@ struct RedisReplayStoreOptions {
   // further apart reopen a window of (difference - this - 1) seconds at the
   // end of each claim in which a captured token or message is first_use
   // again at the process that is behind. The quotas and the capacity are
-  // counted by each claimant's own clock, as before (a claim key may
-  // outlive its place in them by this long: memory, never a refusal).
+  // counted by each claimant's own clock, as before: a claim key may
+  // outlive its place in them by this long, so Redis may hold more keys
+  // than `capacity` (docs/SPEC.md section 11: size its maxmemory for them;
+  // at it Redis answers OOM, and claims are refused).
   uint32_t max_clock_difference_s = kDefaultRedisClockDifferenceS;
 };
 
