@@ -40,6 +40,7 @@ constexpr int kSubscribeQos = 1;
 constexpr mode_t kPublicDirMode = 0755;
 constexpr mode_t kPublicFileMode = 0644;
 constexpr mode_t kWritableByAllMode = 0666;  // a log for a broker that runs as its own user
+constexpr mode_t kPublicLibraryMode = 0755;  // a plugin copied for a broker that runs as its own user
 
 constexpr const char* kReadyMarker = " running";  // "mosquitto version 2.0.11 running"
 constexpr const char* kAddressInUse = "Address already in use";
@@ -201,6 +202,19 @@ bool Broker::write_config() const {
     const std::string trimmed = trim_left(line);
     if (starts_with(trimmed, "per_listener_settings")) {
       per_listener += line + "\n";
+    } else if (options_.drop_privileges && starts_with(trimmed, "plugin ")) {
+      // mosquitto loads plugins as its own user, who may not reach the build
+      // tree (a checkout in root's 0700 home): a copy in this broker's
+      // directory, which all may read.
+      const std::filesystem::path from = trim_left(trimmed.substr(std::string("plugin ").size()));
+      const std::filesystem::path to = std::filesystem::path(dir_) / from.filename();
+      std::error_code error;
+      std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, error);
+      if (error || chmod(to.c_str(), kPublicLibraryMode) != 0) {
+        ADD_FAILURE() << "cannot copy the plugin " << from << " for mosquitto's user: " << error.message();
+        return false;
+      }
+      extra += "plugin " + to.string() + "\n";
     } else {
       extra += line + "\n";
     }
