@@ -68,11 +68,13 @@ namespace {
 constexpr int kPluginApiVersion = 5;
 constexpr size_t kMaxLoggedChars = 64;
 constexpr size_t kLoginDigestSize = crypto_generichash_BYTES;  // 32
-// Logins of connections that ended, remembered at once (Plugin::offline),
-// at most. Past it, a further ended connection is not remembered; if
-// mosquitto still keeps its session at the next reload, that session is
-// checked with its used token, refused and ended, as every session was before.
-constexpr size_t kMaxOfflineLogins = size_t{1} << 16;
+// Logins of one device's connections that ended, remembered at once
+// (Plugin::offline), at most: each device has its own bound, so that no
+// device's many connections can make another's be forgotten. Past it, a
+// further ended connection of that device is not remembered; if mosquitto
+// still keeps its session at the next reload, that session is checked with
+// its used token, refused and ended, as every session was before.
+constexpr size_t kMaxOfflineLoginsPerDevice = 32;
 
 using LoginDigest = std::array<unsigned char, kLoginDigestSize>;
 
@@ -107,16 +109,35 @@ struct Plugin {
   // while mosquitto re-checks at a reload: between on_reload and the next
   // tick, when mosquitto handles no new CONNECT. After the re-check, logins
   // it did not ask about (sessions gone) are forgotten. At most
-  // kMaxOfflineLogins.
+  // kMaxOfflineLoginsPerDevice per device (offline_per_device).
   struct OfflineLogin {
     LoginDigest digest{};
+    std::string device;              // the username it logged in with
     uint64_t checked_at_reload = 0;  // the number of the last reload that asked for it
   };
   std::unordered_map<std::string, OfflineLogin> offline;
+  std::unordered_map<std::string, size_t> offline_per_device;
   bool reloading = false;  // from on_reload to the next tick: mosquitto re-checking its clients
   uint64_t reloads = 0;
   std::array<unsigned char, crypto_generichash_KEYBYTES> digest_key{};
 };
+
+void forget_offline(Plugin& plugin, std::unordered_map<std::string, Plugin::OfflineLogin>::iterator& it) {
+  const auto count = plugin.offline_per_device.find(it->second.device);
+  if (count != plugin.offline_per_device.end() && --count->second == 0) plugin.offline_per_device.erase(count);
+  it = plugin.offline.erase(it);
+}
+
+// Remembers the login of an ended connection under its client ID, unless its
+// device has kMaxOfflineLoginsPerDevice remembered already.
+void remember_offline(Plugin& plugin, const std::string& client_id, const std::string& device,
+                      const LoginDigest& digest) {
+  if (auto it = plugin.offline.find(client_id); it != plugin.offline.end()) forget_offline(plugin, it);
+  size_t& count = plugin.offline_per_device[device];
+  if (count >= kMaxOfflineLoginsPerDevice) return;
+  ++count;
+  plugin.offline.emplace(client_id, Plugin::OfflineLogin{digest, device, 0});
+}
 
 LoginDigest login_digest(const Plugin& plugin, const char* username, std::string_view client_id,
                          const char* password) {
@@ -230,7 +251,7 @@ int on_basic_auth(int, void* event_data, void* userdata) {
       plugin->verifier->verify(event->username, id, event->password != nullptr ? event->password : "");
   if (verdict) {
     plugin->connected[event->client] = digest;
-    plugin->offline.erase(std::string(id));
+    if (auto it = plugin->offline.find(std::string(id)); it != plugin->offline.end()) forget_offline(*plugin, it);
     return MOSQ_ERR_SUCCESS;
   }
   if (verdict.error().code() == mqseal::Errc::io_error) {
@@ -300,9 +321,8 @@ int on_disconnect(int, void* event_data, void* userdata) {
   if (it == plugin->connected.end()) return MOSQ_ERR_SUCCESS;
   // Its session may live on: its login is accepted at a reload's re-check.
   const char* id = mosquitto_client_id(event->client);
-  if (id != nullptr && (plugin->offline.size() < kMaxOfflineLogins || plugin->offline.count(id) != 0)) {
-    plugin->offline[id] = Plugin::OfflineLogin{it->second, 0};
-  }
+  const char* username = mosquitto_client_username(event->client);
+  if (id != nullptr && username != nullptr) remember_offline(*plugin, id, username, it->second);
   plugin->connected.erase(it);
   return MOSQ_ERR_SUCCESS;
 }
@@ -315,7 +335,11 @@ int on_tick(int, void*, void* userdata) {
   if (!plugin->reloading) return MOSQ_ERR_SUCCESS;
   plugin->reloading = false;
   for (auto it = plugin->offline.begin(); it != plugin->offline.end();) {
-    it = it->second.checked_at_reload == plugin->reloads ? std::next(it) : plugin->offline.erase(it);
+    if (it->second.checked_at_reload == plugin->reloads) {
+      ++it;
+    } else {
+      forget_offline(*plugin, it);
+    }
   }
   return MOSQ_ERR_SUCCESS;
 }

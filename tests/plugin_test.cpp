@@ -747,8 +747,9 @@ TEST(MosquittoPlugin, AnEndedConnectionsSessionSurvivesAReload) {
   ASSERT_TRUE(broker.running()) << broker.log();
   const std::string id = "device-7/session";
   const std::string first = token(s, id);
-  auto connect_session = [&](const std::string& password, MQTTClient& client) {
-    EXPECT_EQ(MQTTClient_create(&client, broker.address().c_str(), id.c_str(), MQTTCLIENT_PERSISTENCE_NONE, nullptr),
+  auto connect_session = [&](const std::string& password, MQTTClient& client, const std::string& as = "") {
+    EXPECT_EQ(MQTTClient_create(&client, broker.address().c_str(), (as.empty() ? id : as).c_str(),
+                                MQTTCLIENT_PERSISTENCE_NONE, nullptr),
               MQTTCLIENT_SUCCESS);
     MQTTClient_connectOptions o = MQTTClient_connectOptions_initializer;
     o.username = "device-7";
@@ -762,6 +763,18 @@ TEST(MosquittoPlugin, AnEndedConnectionsSessionSurvivesAReload) {
   ASSERT_EQ(MQTTClient_subscribe(session, "plant/7/in", 1), MQTTCLIENT_SUCCESS);
   MQTTClient_disconnect(session, 1000);  // the session stays with mosquitto
   MQTTClient_destroy(&session);
+  // Each device has its own bound of remembered ended connections (32): this
+  // one's further ones, here a kept session past it, are not remembered, and
+  // that session is refused at the reload, as every one was before.
+  for (int i = 0; i < 31; ++i) {
+    const std::string brief = "device-7/brief-" + std::to_string(i);
+    ASSERT_EQ(connect(broker, brief, "device-7", token(s, brief)), 0) << broker.log();
+  }
+  const std::string late = "device-7/late";
+  MQTTClient past_bound = nullptr;
+  ASSERT_EQ(connect_session(token(s, late), past_bound, late), 0) << broker.log();
+  MQTTClient_disconnect(past_bound, 1000);
+  MQTTClient_destroy(&past_bound);
   MQTTClient publisher = nullptr;
   ASSERT_EQ(connect(broker, "device-7/pub", "device-7", token(s, "device-7/pub"), &publisher), 0) << broker.log();
   MQTTClient_deliveryToken delivered = 0;
@@ -778,7 +791,9 @@ TEST(MosquittoPlugin, AnEndedConnectionsSessionSurvivesAReload) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // mosquitto's re-check follows the reload line
   ASSERT_TRUE(broker.running()) << broker.log();
   const std::string log = testing::read_file(broker.log_path());
-  EXPECT_NE(log.find("mqseal: reload: 1 device connections, "), std::string::npos) << log;
+  EXPECT_NE(log.find("mqseal: reload: 1 device connections, 32 ended ones' logins"), std::string::npos) << log;
+  EXPECT_NE(log.find("refused CONNECT of user 'device-7' (client '" + late + "'): replay"), std::string::npos)
+      << "the session past the device's bound\n" << log;
   EXPECT_EQ(log.find("refused CONNECT of user 'device-7' (client '" + id + "')"), std::string::npos)
       << "the ended connection's session was refused at the reload\n" << log;
   // Its token on a new connection is a replay, reload or not; a fresh token
