@@ -138,6 +138,15 @@ class CliMqtt : public ::testing::Test {
     testing::write_file(policy_, kPolicy, 0644);
   }
 
+  // `mqseal provision device-7` (cheap Argon2id) into those two files.
+  static void provision_device7(const std::string& device_keys, const std::string& creds) {
+    CommandResult provisioned = testing::run_command(
+        {"sh", "-c", "echo 'device password' | exec \"$0\" \"$@\"", MQSEAL_CLI, "provision", "device-7",
+         "--device-keyring", device_keys, "--credentials", creds, "--opslimit", "1", "--memlimit", "8192"},
+        kRunLimitMs);
+    ASSERT_TRUE(provisioned.ok()) << provisioned.describe();
+  }
+
   // `mqseal ARGS...`, to its end.
   static CommandResult run_mqseal(std::vector<std::string> args) {
     args.insert(args.begin(), MQSEAL_CLI);
@@ -465,11 +474,7 @@ TEST_F(CliMqtt, HelpDocumentsTheExitStatus) {
 // one of its own (device-7/mqseal-pub-PID).
 TEST_F(CliMqtt, TokenLoginThroughThePlugin) {
   const std::string device_keys = dir_.file("device-7.keys"), creds = dir_.file("broker.creds");
-  CommandResult provisioned = testing::run_command(
-      {"sh", "-c", "echo 'device password' | exec \"$0\" \"$@\"", MQSEAL_CLI, "provision", "device-7",
-       "--device-keyring", device_keys, "--credentials", creds, "--opslimit", "1", "--memlimit", "8192"},
-      kRunLimitMs);
-  ASSERT_TRUE(provisioned.ok()) << provisioned.describe();
+  ASSERT_NO_FATAL_FAILURE(provision_device7(device_keys, creds));
   chmod(creds.c_str(), 0644);  // mosquitto's user reads it: allowed by the option below
   testing::BrokerOptions options;
   options.extra_config = {"allow_anonymous false", "plugin " + std::string(MQSEAL_PLUGIN),
@@ -523,11 +528,7 @@ TEST_F(CliMqtt, SubSaysTheBrokerRefusedTheSubscription) {
 // (client_ids own); pub says why it may have been, not only "not authorised".
 TEST_F(CliMqtt, ADeviceRefusedWithAClientIdItDoesNotOwnIsToldWhy) {
   const std::string device_keys = dir_.file("device-7.keys"), creds = dir_.file("broker.creds");
-  CommandResult provisioned = testing::run_command(
-      {"sh", "-c", "echo 'device password' | exec \"$0\" \"$@\"", MQSEAL_CLI, "provision", "device-7",
-       "--device-keyring", device_keys, "--credentials", creds, "--opslimit", "1", "--memlimit", "8192"},
-      kRunLimitMs);
-  ASSERT_TRUE(provisioned.ok()) << provisioned.describe();
+  ASSERT_NO_FATAL_FAILURE(provision_device7(device_keys, creds));
   testing::BrokerOptions options;
   options.extra_config = {"allow_anonymous false", "plugin " + std::string(MQSEAL_PLUGIN),
                           "plugin_opt_credentials_file " + creds};
