@@ -507,7 +507,7 @@ TEST_F(Cli, UsageErrorsExit2) {
 TEST_F(Cli, MissingOrUnwritableFilesExit3) {
   Outcome r = run({"keyring", "list", path("missing")});
   EXPECT_EQ(r.status, 3);
-  EXPECT_EQ(r.err.rfind("mqseal: file input/output failed: cannot open " + path("missing"), 0), 0u) << r.err;
+  EXPECT_EQ(r.err.rfind("mqseal: input/output failed: cannot open " + path("missing"), 0), 0u) << r.err;
   keygen("k", "telemetry");
   for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
            {"keyring", "promote", path("missing"), "1"},
@@ -519,7 +519,7 @@ TEST_F(Cli, MissingOrUnwritableFilesExit3) {
        }) {
     r = run(args, "payload");
     EXPECT_EQ(r.status, 3) << args[0] << " " << args[1] << "\n" << r.err;
-    EXPECT_EQ(r.err.rfind("mqseal: file input/output failed", 0), 0u) << r.err;
+    EXPECT_EQ(r.err.rfind("mqseal: input/output failed", 0), 0u) << r.err;
   }
   r = provision("device-7", "device.keys", "no/such/dir/creds", std::string(kPassword) + "\n");
   EXPECT_EQ(r.status, 3) << r.err;

@@ -125,14 +125,14 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
        "plugin_opt_replay_store 'redis://***': invalid argument: redis URL: port: not a whole number"},
       {{credentials, "plugin_opt_replay_store rediss://127.0.0.1:6380"}, "redis URL: scheme: rediss:// (TLS)"},
       {{credentials, "plugin_opt_replay_store redis://:top-secret@127.0.0.1:1/0"},
-       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/0': file input/output failed: Redis 127.0.0.1:1/0: cannot "
+       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/0': input/output failed: Redis 127.0.0.1:1/0: cannot "
        "connect"},
       {{credentials, "plugin_opt_replay_store redis://:top-secret@127.0.0.1:1/x"},
        "plugin_opt_replay_store 'redis://***@127.0.0.1:1/x': invalid argument: redis URL: database: not a whole number"},
       // '/' and '@' in the password: masked to the last '@'; a redis:/ typo
       // is refused without echoing it
       {{credentials, "plugin_opt_replay_store redis://:top-secret/x@127.0.0.1:1/0"},
-       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/0': file input/output failed: Redis 127.0.0.1:1/0: cannot "
+       "plugin_opt_replay_store 'redis://***@127.0.0.1:1/0': input/output failed: Redis 127.0.0.1:1/0: cannot "
        "connect"},
       {{credentials, "plugin_opt_replay_store redis://u:top-secret@x/y@127.0.0.1:1/z"},
        "plugin_opt_replay_store 'redis://***@127.0.0.1:1/z': invalid argument: redis URL: database: not a whole number"},
@@ -157,7 +157,7 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       {{credentials, "plugin_opt_replay_store /var/lib/replay"},
        "neither memory, file:/absolute/path nor redis://host:port/db"},
       {{credentials, "plugin_opt_replay_store file:" + file.dir.file("no/such/dir/replay")},
-       "plugin_opt_replay_store: file input/output failed: cannot open " + file.dir.file("no/such/dir/replay")},
+       "plugin_opt_replay_store: input/output failed: cannot open " + file.dir.file("no/such/dir/replay")},
       {{credentials, "plugin_opt_replay_store file:" + file.path}, "not an mqseal replay store file (foreign)"},
       {{credentials, "plugin_opt_replay_store memory", "plugin_opt_replay_store file:/x"},
        "plugin_opt_replay_store is given more than once"},

@@ -67,7 +67,7 @@ class ExpiredError(ReplayError):
 
 
 class FileError(Error):
-    """A key or policy file could not be read or written."""
+    """A key, credentials or policy file could not be read or written, or a shared replay store (Redis) failed (io_error)."""
 
 
 class PermissionsError(FileError):

@@ -45,7 +45,7 @@ enum class Errc : uint8_t {
   not_yet_valid = 15,         // timestamp too far in the future
   retained_refused = 16,      // retained message refused by the policy
   payload_too_large = 17,     // over kMaxPayloadSize
-  io_error = 18,              // file could not be read or written
+  io_error = 18,              // a file, or a shared store (Redis), could not be read or written
   insecure_permissions = 19,  // secret file readable by group or others
   parse_error = 20,           // file content is not in the documented format
   crypto_failure = 21,        // libsodium could not initialise or allocate, or OpenSSL failed

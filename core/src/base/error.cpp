@@ -31,7 +31,7 @@ constexpr ErrcText kErrcTexts[] = {
     {Errc::not_yet_valid, "not_yet_valid", "message timestamp is too far in the future"},
     {Errc::retained_refused, "retained_refused", "retained message refused by policy"},
     {Errc::payload_too_large, "payload_too_large", "payload too large"},
-    {Errc::io_error, "io_error", "file input/output failed"},
+    {Errc::io_error, "io_error", "input/output failed"},
     {Errc::insecure_permissions, "insecure_permissions",
      "unsafe file permissions or owner"},
     {Errc::parse_error, "parse_error", "file is not in the expected format"},
