@@ -285,7 +285,11 @@ int on_basic_auth(int, void* event_data, void* userdata) {
 // What on_reload answers: mosquitto 2.0.11 goes on to the other plugins'
 // reload callbacks, and then initialises the older plugins again, only if
 // this callback defers (security__init_single); any other answer is taken as
-// the result of the whole step, cutting it short.
+// the result of the whole step, cutting it short. mosquitto's next minor
+// version (2.1, its develop branch read on 2026-12-02) ignores the answer
+// (plugin__security_init_single) and keeps the order the reload window below
+// relies on: every reload callback, then the re-check of every client's login
+// (mosquitto_security_apply_default), within one pass of the main loop.
 constexpr int kReloadHandled = MOSQ_ERR_PLUGIN_DEFER;
 
 int on_reload(int, void*, void* userdata) {
