@@ -138,8 +138,17 @@ void bind_keys(py::module_& m) {
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
       .def_static("parse",
-                  [](const std::string& text) { return std::make_shared<Keyring>(unwrap(Keyring::parse(text))); },
-                  py::arg("text"))
+                  [](py::handle text) {
+                    // A keyring's text holds its secret keys: read as a
+                    // password is (SecretText), never copied into a
+                    // std::string that would be freed unwiped. Keyring::parse
+                    // wipes the buffers it fills itself.
+                    const SecretText secret(text);
+                    return std::make_shared<Keyring>(unwrap(Keyring::parse(secret.view())));
+                  },
+                  py::arg("text"),
+                  "A keyring from the file format's text: a str or any bytes-like object. mqseal leaves no copy "
+                  "of it; Python cannot wipe a str or bytes: pass a bytearray and wipe it afterwards.")
       .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });
 }
 
