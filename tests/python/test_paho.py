@@ -362,3 +362,49 @@ def test_retain_intent_through_a_real_broker(connect: Connect) -> None:
     (_, _, replayed, error), = refused.wait(1)
     assert replayed.topic == "plant/7/cmd/valve" and replayed.retain and error.code == "expired"
     assert late.stats.delivered == 1 and late.stats.refused == 1
+
+
+def test_refused_messages_do_not_stall_a_manual_ack_client(broker_with_config: Any, api: Any) -> None:
+    """Under manual_ack=True the application acknowledges what its handlers get; refused messages
+    never reach them. Left unacknowledged, forgeries fill the broker's window of messages in
+    flight to the client (mosquitto's max_inflight_messages), and the broker then sends it no
+    further QoS 1 message: a publisher without keys stalled every valid message to come. The
+    default on_refused acknowledges what it refuses."""
+    broker = broker_with_config(["max_inflight_messages 5"])
+    keys = mqseal.Keyring()
+    keys.generate("telemetry")
+    policy = mqseal.TopicPolicy()
+    policy.add_rule("plant/+/telemetry", "telemetry")
+    clients: List[mqtt.Client] = []
+
+    def client(manual_ack: bool = False) -> mqtt.Client:
+        made = mqtt.Client(api, client_id=f"mqseal-test-{len(clients)}", manual_ack=manual_ack)
+        connected = threading.Event()
+        made.on_connect = lambda *args: connected.set()
+        made.connect(broker.host, broker.port)
+        made.loop_start()
+        clients.append(made)
+        assert connected.wait(TIMEOUT), "no CONNACK"
+        return made
+
+    try:
+        subscriber = mqseal.paho.wrap(client(manual_ack=True), policy, keys)
+        inbox = Inbox()
+
+        def on_message(sealed: mqseal.paho.SealedClient, userdata: Any, message: mqtt.MQTTMessage) -> None:
+            sealed.ack(message.mid, message.qos)  # the application acknowledges what it gets
+            inbox(sealed, userdata, message)
+
+        subscriber.on_message = on_message
+        subscribe(subscriber, TOPIC)
+        attacker = client()
+        for i in range(10):  # twice the window
+            publish(attacker, TOPIC, b"forged %d" % i)
+        publish(mqseal.paho.wrap(client(), policy, keys), TOPIC, READING)
+
+        assert [m.payload for m in [call[2] for call in inbox.wait(1)]] == [READING]
+        assert subscriber.stats == mqseal.paho.Stats(delivered=1, duplicates=0, refused=10)
+    finally:
+        for made in clients:
+            made.disconnect()
+            made.loop_stop()

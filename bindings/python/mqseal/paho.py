@@ -27,8 +27,11 @@ verified signer's name when the refusal came after the signature verified
 a signature that did not verify included. An exact repeat of an accepted message (QoS 1 redelivery) is
 counted in `stats.duplicates` and dropped quietly; on a Client made with
 manual_ack=True the wrapper acknowledges it (Client.ack), as it was accepted
-once already, while delivered and refused messages stay the application's to
-acknowledge. Exceptions raised by the
+once already, and so does the default on_refused a refused message (left
+unacknowledged, forgeries would fill the broker's window of messages in flight
+to the client and stall every valid one after them), while delivered messages,
+and refused ones given to an on_refused of the application's own, stay the
+application's to acknowledge. Exceptions raised by the
 application's own message handlers are paho's business, as without mqseal
 (see Client.suppress_exceptions).
 
@@ -108,8 +111,18 @@ error.signer: the verified signer's name if the refusal came after the signature
 
 
 def log_refused(sealed: SealedClient, userdata: Any, message: MQTTMessage, error: Error) -> None:
-    """The default on_refused: one warning with topic, size and error code, never payload bytes."""
+    """The default on_refused: one warning with topic, size and error code, never payload bytes.
+
+    On a Client made with manual_ack=True it also acknowledges the message (Client.ack), as paho
+    acknowledges every message without manual_ack: refused messages left unacknowledged fill the
+    broker's window of messages in flight to the client (mosquitto's max_inflight_messages, MQTT 5's
+    Receive Maximum), after which the broker sends it no further QoS 1 or 2 message, so that
+    anyone allowed to publish on a subscribed topic could stall every valid message with a few
+    forgeries. An on_refused of the application's own acknowledges the messages it is given itself
+    (or calls log_refused).
+    """
     log_refused_line(_log, _topic_for_log(message), len(message.payload), error)
+    sealed.client.ack(message.mid, message.qos)  # a no-op without manual_ack, and for QoS 0
 
 
 def wrap(
@@ -217,6 +230,9 @@ class SealedClient:
         error.signer names the verified signer when the refusal came after the signature verified
         (suites 2 and 4: unauthorized_signer, replay, ...); None otherwise (mqseal.Error.signer).
         Defaults to log_refused; set None to restore it. Its exceptions are logged, never raised.
+        On a Client made with manual_ack=True, a handler of the application's own acknowledges the
+        message (self.client.ack(message.mid, message.qos), or by calling log_refused): the broker
+        sends nothing more at QoS 1 or 2 once its window of unacknowledged messages is full.
         """
         return self._on_refused
 
