@@ -216,6 +216,32 @@ def test_message_callbacks_get_each_message_opened_once(connect: Connect, keys_a
     assert len(telemetry.calls) == 1 and len(default.calls) == 1
 
 
+def test_message_callbacks_added_before_wrap_are_adopted(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    """wrap() adopted an on_message already set, but not message callbacks already added on the raw
+    client: paho gave messages matching them to them alone, never to the wrapper, so they got
+    ciphertext, and a forgery on their topics unchecked. They are adopted too now."""
+    keys, policy = keys_and_policy
+    raw = connect()
+    commands, telemetry, default = Inbox(), Inbox(), Inbox()
+    raw.message_callback_add("plant/+/telemetry", telemetry)
+    raw.message_callback_add("plant/7/#", commands)
+    raw.message_callback_add("removed/#", default)
+    raw.message_callback_remove("removed/#")
+    subscriber = mqseal.paho.wrap(raw, policy, keys)
+    refused = Inbox()
+    subscriber.on_message = default
+    subscriber.on_refused = refused
+    subscribe(subscriber, "#")
+    publish(connect(), TOPIC, b"temperature=99.9 C")  # a forgery, in plaintext
+    publish(sealed(connect, keys_and_policy), TOPIC, READING)
+
+    assert [(c[0], c[2].payload) for c in telemetry.wait(1)] == [(subscriber, READING)]
+    assert [c[2].payload for c in commands.wait(1)] == [READING]
+    assert [(c[2].payload, c[3].code) for c in refused.wait(1)] == [(b"temperature=99.9 C", "malformed")]
+    assert len(telemetry.calls) == 1 and len(commands.calls) == 1 and default.calls == []
+    assert subscriber.stats == mqseal.paho.Stats(delivered=1, duplicates=0, refused=1)
+
+
 def test_plaintext_policy_topic_passes_through(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
     subscriber = sealed(connect, keys_and_policy)
     inbox = Inbox()

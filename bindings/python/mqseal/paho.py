@@ -7,7 +7,8 @@
     client.connect("broker", 1883); client.subscribe("plant/+/telemetry", qos=1); client.loop_forever()
 
 `wrap()` installs the wrapper's dispatcher as the raw client's on_message (an
-on_message already set is adopted as the application's handler). From then on
+on_message already set is adopted as the application's handler, and so are
+message callbacks already added with message_callback_add). From then on
 set on_message and add message callbacks through the SealedClient, never on the
 raw client, which would hand them ciphertext. Everything else (connect,
 subscribe, loop_start, on_connect, ...) is the raw client's, reached through the
@@ -52,7 +53,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Optional, Tuple, cast
+from typing import Any, Callable, List, Optional, Tuple, cast
 
 from paho.mqtt.client import CallbackOnPreConnect, Client, MQTTMessage, MQTTMessageInfo, PayloadType
 from paho.mqtt.properties import Properties
@@ -170,7 +171,9 @@ class SealedClient:
         signer: Optional[str] = None,
         **opener_options: Any,
     ) -> None:
-        """Prefer wrap(). Installs the dispatcher as client.on_message, adopting a handler already there."""
+        """Prefer wrap(). Installs the dispatcher as client.on_message, adopting a handler already there,
+        and adopts the message callbacks already added (Client.message_callback_add): they get opened
+        messages, and the SealedClient as first argument, from now on."""
         self.client = client
         self._sealer = SealingPublisher(policy, keyring, signer)
         self._receiver = Receiver(Opener(policy, keyring, **opener_options))
@@ -185,6 +188,11 @@ class SealedClient:
         self._tokens: Optional[ConnectTokens] = None
         self._on_pre_connect: Optional[CallbackOnPreConnect] = None
         client.on_message = self._dispatcher(lambda: self._on_message)
+        # Message callbacks already added are adopted too: paho hands a message that matches
+        # one to those alone, never to on_message, so left on the raw client they would get
+        # ciphertext, and forgeries unchecked.
+        for sub, callback in _message_callbacks(client):
+            self.message_callback_add(sub, callback)
 
     # ---- publishing ----
 
@@ -383,6 +391,30 @@ class SealedClient:
         if error is not None:
             report_refused(_log, _topic_for_log(message), lambda: self._on_refused(self, userdata, message, error))
         return opened
+
+
+def _message_callbacks(client: Client) -> List[Tuple[str, MessageCallback]]:
+    """The (filter, callback) pairs of client.message_callback_add(), read from paho's filter tree
+    (paho has no public way to list them). Raises TypeError if that tree is not paho 2's."""
+    matcher = getattr(client, "_on_message_filtered", None)
+    root = getattr(matcher, "_root", None)
+    if root is None or not hasattr(root, "_children") or not hasattr(root, "_content"):
+        raise TypeError(
+            "cannot read this paho Client's message callbacks (not paho-mqtt 2.x?): "
+            "mqseal.paho could not keep them from getting ciphertext"
+        )
+    found: List[Tuple[str, MessageCallback]] = []
+
+    def walk(node: Any, path: List[str]) -> None:
+        if node._content is not None:
+            found.append(("/".join(path), node._content))
+        for level, child in list(node._children.items()):
+            walk(child, [*path, level])
+
+    with client._callback_mutex:
+        for level, child in list(root._children.items()):
+            walk(child, [level])
+    return found
 
 
 def _topic_for_log(message: MQTTMessage) -> str:
