@@ -184,6 +184,11 @@ class SecretText {
   std::string_view text_;
 };
 
+// `path`, a file path from Python, or invalid_argument if it holds a NUL: the
+// core opens files by C string, and would open the path cut at the first NUL
+// (Keyring.load("a.keys\0x") read a.keys), where Python's own open() refuses.
+const std::string& file_path(const std::string& path);
+
 // Exactly `size` bytes from a bytes-like object into `out`, or invalid_argument
 // saying `what` ("a sender ID is 16 bytes").
 void copy_exact(py::handle object, uint8_t* out, size_t size, const char* what);

@@ -130,11 +130,11 @@ void bind_keys(py::module_& m) {
       .def("list", &Keyring::list)
       .def("__len__", &Keyring::size)
       .def("clone", [](const Keyring& k) { return std::make_shared<Keyring>(unwrap(k.clone())); })
-      .def("save", [](const Keyring& k, const std::string& path) { check(k.save(path)); }, py::arg("path"))
+      .def("save", [](const Keyring& k, const std::string& path) { check(k.save(file_path(path))); }, py::arg("path"))
       .def_static("load",
                   [](const std::string& path, bool allow_insecure_permissions) {
                     return std::make_shared<Keyring>(
-                        unwrap(Keyring::load(path, LoadOptions{allow_insecure_permissions})));
+                        unwrap(Keyring::load(file_path(path), LoadOptions{allow_insecure_permissions})));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
       .def_static("parse",
