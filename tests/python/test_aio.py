@@ -603,3 +603,19 @@ def test_connect_tokens_need_a_factory_and_valid_arguments(broker: Broker) -> No
     assert not hasattr(made, "identifier")
     with pytest.raises(AttributeError, match="no aiomqtt Client yet"):
         made.identifier  # noqa: B018
+
+
+def test_a_refused_topics_control_characters_never_reach_the_log(
+    keys_and_policy: KeysAndPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As mqseal.paho's (test_paho.py): the default on_refused shows control characters as \\xNN."""
+    caplog.set_level(logging.WARNING, logger="mqseal.aio")
+    keys, policy = keys_and_policy
+    subscriber = mqseal.aio.wrap(functools.partial(aiomqtt.Client, "127.0.0.1"), policy, keys)
+    message = aiomqtt.Message(TOPIC + "\nWARNING:mqseal.aio:forged\r", b"forged", 1, False, 1, None)
+    assert subscriber._open(message) is None  # as the iteration over `messages` opens each one
+
+    (record,) = [r for r in caplog.records if r.name == "mqseal.aio"]
+    text = record.getMessage()
+    assert "\n" not in text and "\r" not in text
+    assert TOPIC + "\\x0aWARNING:mqseal.aio:forged\\x0d" in text

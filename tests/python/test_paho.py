@@ -9,6 +9,7 @@ import threading
 from typing import Any, Callable, List, Tuple
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -434,3 +435,36 @@ def test_refused_messages_do_not_stall_a_manual_ack_client(broker_with_config: A
         for made in clients:
             made.disconnect()
             made.loop_stop()
+
+
+FORGED_LINE = "\nWARNING:mqseal.paho:refused nothing, all is well\x1b[2K"
+
+
+@pytest.mark.parametrize("handler", ["log_refused", "a raising on_refused"])
+def test_a_refused_topics_control_characters_never_reach_the_log(
+    handler: str, keys_and_policy: KeysAndPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The default on_refused logged the topic as it came: whoever published it chose it, and a
+    newline (or a terminal's escape sequence) in it wrote a log line of the publisher's own. Shown
+    as \\xNN now, as the C++ command line tool shows it (mosquitto refuses such topics itself;
+    other brokers may not, so the message is made here, as paho would hand it over)."""
+    caplog.set_level(logging.WARNING, logger="mqseal.paho")
+    keys, policy = keys_and_policy
+    subscriber = mqseal.paho.wrap(mqtt.Client(CallbackAPIVersion.VERSION2), policy, keys)
+    if handler != "log_refused":
+
+        def raising(*args: Any) -> None:
+            raise RuntimeError("application bug")
+
+        subscriber.on_refused = raising
+    message = mqtt.MQTTMessage(1, (TOPIC + FORGED_LINE).encode())
+    message.payload = b"forged"
+    dispatch = subscriber.client.on_message
+    assert dispatch is not None
+    dispatch(subscriber.client, None, message)  # as paho's network loop calls it
+
+    (record,) = [r for r in caplog.records if r.name == "mqseal.paho"]
+    text = record.getMessage()
+    assert "\n" not in text and "\x1b" not in text
+    assert TOPIC + "\\x0aWARNING:mqseal.paho:refused nothing, all is well\\x1b[2K" in text
+    assert subscriber.stats.refused == 1
