@@ -80,6 +80,11 @@ class Receiver:
     def stats(self) -> Stats:
         return self._stats
 
+    @property
+    def waits(self) -> bool:
+        """Whether open() waits for a replay store (a file write, a round trip to Redis)."""
+        return bool(self._opener.shares_replay_state)
+
     def set_keyring(self, keyring: Keyring) -> None:
         self._opener.set_keyring(keyring)
 
