@@ -603,3 +603,90 @@ def test_connect_tokens_need_a_factory_and_valid_arguments(broker: Broker) -> No
     assert not hasattr(made, "identifier")
     with pytest.raises(AttributeError, match="no aiomqtt Client yet"):
         made.identifier  # noqa: B018
+
+
+def test_a_refused_topics_control_characters_never_reach_the_log(
+    keys_and_policy: KeysAndPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As mqseal.paho's (test_paho.py): the default on_refused shows control characters as \\xNN."""
+    caplog.set_level(logging.WARNING, logger="mqseal.aio")
+    keys, policy = keys_and_policy
+    subscriber = mqseal.aio.wrap(functools.partial(aiomqtt.Client, "127.0.0.1"), policy, keys)
+    message = aiomqtt.Message(TOPIC + "\nWARNING:mqseal.aio:forged\r", b"forged", 1, False, 1, None)
+    assert subscriber._open(message) is None  # as the iteration over `messages` opens each one
+
+    (record,) = [r for r in caplog.records if r.name == "mqseal.aio"]
+    text = record.getMessage()
+    assert "\n" not in text and "\r" not in text
+    assert TOPIC + "\\x0aWARNING:mqseal.aio:forged\\x0d" in text
+
+
+def test_a_claim_waiting_on_the_replay_store_does_not_block_the_event_loop(
+    broker: Broker, keys_and_policy: KeysAndPolicy, redis_url: str
+) -> None:
+    """With a replay store, each message waits for its claim: a file write, a round trip to Redis,
+    up to command_timeout_ms when Redis is slow. Opened on the event loop's thread, that wait
+    stopped every task of the loop (aiomqtt's own keepalive included) for as long. The claim is
+    made in a worker thread now; here a redis-server paused for 0.7 s while a message is opened."""
+    keys, policy = keys_and_policy
+    store = mqseal.redis_replay_store(redis_url, capacity=1 << 22, command_timeout_ms=5000)
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+
+    async def scenario() -> float:
+        async with mqseal.aio.wrap(
+            aio_client(broker), policy, keys, replay_store=store, replay_group="consumers"
+        ) as subscriber, mqseal.aio.wrap(aio_client(broker), policy, keys) as publisher:
+            await subscriber.subscribe(TOPIC, qos=1)
+            await publisher.publish(TOPIC, b"warm-up", qos=1)
+            assert [m.payload for m in await receive(subscriber, 1)] == [b"warm-up"]
+            longest = 0.0
+            ticking = True
+
+            async def tick() -> None:
+                nonlocal longest
+                last = asyncio.get_running_loop().time()
+                while ticking:
+                    await asyncio.sleep(0.01)
+                    now = asyncio.get_running_loop().time()
+                    longest = max(longest, now - last)
+                    last = now
+
+            ticker = asyncio.create_task(tick())
+            subprocess.run(["redis-cli", "-p", port, "CLIENT", "PAUSE", "700", "ALL"], check=True, timeout=TIMEOUT,
+                           capture_output=True)
+            await publisher.publish(TOPIC, b"during the pause", qos=1)
+            assert [m.payload for m in await receive(subscriber, 1)] == [b"during the pause"]
+            ticking = False
+            await ticker
+            assert subscriber.stats == mqseal.aio.Stats(delivered=2, duplicates=0, refused=0)
+            return longest
+
+    longest = run(scenario())
+    assert longest < 0.3, f"the event loop stood still for {longest:.3f} s"
+
+
+def test_a_step_cancelled_while_its_claim_waits_loses_no_message(
+    broker: Broker, keys_and_policy: KeysAndPolicy, redis_url: str
+) -> None:
+    """The claim made in a worker thread goes on when the step waiting for it is cancelled (a
+    timeout around the iteration, say): the message is claimed then, and a later copy would be a
+    duplicate, so the next step delivers it rather than reading on."""
+    keys, policy = keys_and_policy
+    store = mqseal.redis_replay_store(redis_url, capacity=1 << 22, command_timeout_ms=5000)
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+
+    async def scenario() -> None:
+        async with mqseal.aio.wrap(
+            aio_client(broker), policy, keys, replay_store=store, replay_group="consumers"
+        ) as subscriber, mqseal.aio.wrap(aio_client(broker), policy, keys) as publisher:
+            await subscriber.subscribe(TOPIC, qos=1)
+            subprocess.run(["redis-cli", "-p", port, "CLIENT", "PAUSE", "700", "ALL"], check=True, timeout=TIMEOUT,
+                           capture_output=True)
+            await publisher.publish(TOPIC, b"first", qos=1)
+            await publisher.publish(TOPIC, b"second", qos=1)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(subscriber.messages.__anext__(), 0.3)  # cancelled during the pause
+            assert [m.payload for m in await receive(subscriber, 2)] == [b"first", b"second"]
+            assert subscriber.stats == mqseal.aio.Stats(delivered=2, duplicates=0, refused=0)
+
+    run(scenario())

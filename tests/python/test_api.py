@@ -122,6 +122,29 @@ def test_keyring_files_are_0600_and_loose_ones_are_refused(keys: mqseal.Keyring,
         mqseal.Keyring.load(str(tmp_path / "missing"))
 
 
+def test_a_file_path_with_a_nul_is_refused_not_cut(keys: mqseal.Keyring, tmp_path: Path) -> None:
+    # The core opens files by C string: a path holding a NUL was cut there, so
+    # Keyring.load("ring.keys\0x") read ring.keys and file_replay_store("claims\0x") made "claims".
+    # Python's own open() refuses such a path (ValueError); mqseal refuses it as invalid_argument.
+    keys.save(str(tmp_path / "ring.keys"))
+    credentials = mqseal.Credentials()
+    credentials.save(str(tmp_path / "devices.creds"))
+    (tmp_path / "policy.toml").write_text('[[rule]]\nfilter = "x"\nkey = "telemetry"\n')
+    calls: list[Callable[[], object]] = [
+        lambda: mqseal.Keyring.load(str(tmp_path / "ring.keys") + "\0x"),
+        lambda: mqseal.Credentials.load(str(tmp_path / "devices.creds") + "\0x"),
+        lambda: mqseal.TopicPolicy.load(str(tmp_path / "policy.toml") + "\0x"),
+        lambda: mqseal.file_replay_store(str(tmp_path / "claims") + "\0x", capacity=16),
+        lambda: keys.save(str(tmp_path / "saved") + "\0.keys"),
+        lambda: credentials.save(str(tmp_path / "saved") + "\0.creds"),
+    ]
+    for call in calls:
+        with pytest.raises(mqseal.InvalidArgumentError) as caught:
+            call()
+        assert caught.value.code == "invalid_argument"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["devices.creds", "policy.toml", "ring.keys"]
+
+
 def test_rotation_through_set_keyring(policy: mqseal.TopicPolicy, keys: mqseal.Keyring) -> None:
     sealer = mqseal.Sealer(policy, keys)
     opener = mqseal.Opener(policy, keys)

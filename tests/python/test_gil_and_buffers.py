@@ -428,6 +428,43 @@ print(left)
     assert child.stdout.strip() == "[]", f"copies of tokens left in memory at {child.stdout.strip()}"
 
 
+KEYRING_TEXT = """
+import sys
+HEAD = b"mqseal-keyring v1\\nkey telemetry 0a0b0c0d primary "
+def keyring_text():
+    # The text of a keyring holding one secret key, made byte by byte (no str or bytes holds its key).
+    text = bytearray(HEAD + b"0" * 64 + b"\\n")
+    for i in range(64):
+        text[len(HEAD) + i] = b"0123456789abcdef"[secrets.randbelow(16)]
+    return text, memoryview(text)[len(HEAD) + 16 : len(HEAD) + 48]
+left = []
+"""
+
+
+@pytest.mark.parametrize("kind", ["str", "bytearray"])
+def test_parsing_a_keyring_leaves_no_copy_of_its_text(kind: str) -> None:
+    # Keyring.parse took a str, copied into a std::string that was freed unwiped: the secret key's
+    # hex stayed in the heap after every parse. It reads its text as a password now (SecretText).
+    make = "text.decode('ascii')" if kind == "str" else "text"
+    child = run_child(
+        SCAN
+        + KEYRING_TEXT
+        + f"""
+for _ in range(20):
+    text, needle = keyring_text()
+    arg = {make}
+    own = [(ctypes.addressof((ctypes.c_char * len(text)).from_buffer(text)), len(text))]
+    if isinstance(arg, str):  # a compact ASCII str: its characters end the object, then a NUL
+        own.append((id(arg) + sys.getsizeof(arg) - len(arg) - 1, len(arg)))
+    assert len(mqseal.Keyring.parse(arg)) == 1
+    left += copies(needle, *own)
+print(left)
+"""
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == "[]", f"copies of the keyring's text left in memory at {child.stdout.strip()}"
+
+
 def test_an_opened_payload_leaves_no_copy_but_its_bytes_even_when_refused() -> None:
     # Opened payloads are written straight into the bytes object returned. Before, they were
     # decrypted into a C++ buffer first, which a refusal after decryption (here: the replay guard's

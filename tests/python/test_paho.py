@@ -9,6 +9,7 @@ import threading
 from typing import Any, Callable, List, Tuple
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -216,6 +217,32 @@ def test_message_callbacks_get_each_message_opened_once(connect: Connect, keys_a
     assert len(telemetry.calls) == 1 and len(default.calls) == 1
 
 
+def test_message_callbacks_added_before_wrap_are_adopted(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
+    """wrap() adopted an on_message already set, but not message callbacks already added on the raw
+    client: paho gave messages matching them to them alone, never to the wrapper, so they got
+    ciphertext, and a forgery on their topics unchecked. They are adopted too now."""
+    keys, policy = keys_and_policy
+    raw = connect()
+    commands, telemetry, default = Inbox(), Inbox(), Inbox()
+    raw.message_callback_add("plant/+/telemetry", telemetry)
+    raw.message_callback_add("plant/7/#", commands)
+    raw.message_callback_add("removed/#", default)
+    raw.message_callback_remove("removed/#")
+    subscriber = mqseal.paho.wrap(raw, policy, keys)
+    refused = Inbox()
+    subscriber.on_message = default
+    subscriber.on_refused = refused
+    subscribe(subscriber, "#")
+    publish(connect(), TOPIC, b"temperature=99.9 C")  # a forgery, in plaintext
+    publish(sealed(connect, keys_and_policy), TOPIC, READING)
+
+    assert [(c[0], c[2].payload) for c in telemetry.wait(1)] == [(subscriber, READING)]
+    assert [c[2].payload for c in commands.wait(1)] == [READING]
+    assert [(c[2].payload, c[3].code) for c in refused.wait(1)] == [(b"temperature=99.9 C", "malformed")]
+    assert len(telemetry.calls) == 1 and len(commands.calls) == 1 and default.calls == []
+    assert subscriber.stats == mqseal.paho.Stats(delivered=1, duplicates=0, refused=1)
+
+
 def test_plaintext_policy_topic_passes_through(connect: Connect, keys_and_policy: KeysAndPolicy) -> None:
     subscriber = sealed(connect, keys_and_policy)
     inbox = Inbox()
@@ -362,3 +389,82 @@ def test_retain_intent_through_a_real_broker(connect: Connect) -> None:
     (_, _, replayed, error), = refused.wait(1)
     assert replayed.topic == "plant/7/cmd/valve" and replayed.retain and error.code == "expired"
     assert late.stats.delivered == 1 and late.stats.refused == 1
+
+
+def test_refused_messages_do_not_stall_a_manual_ack_client(broker_with_config: Any, api: Any) -> None:
+    """Under manual_ack=True the application acknowledges what its handlers get; refused messages
+    never reach them. Left unacknowledged, forgeries fill the broker's window of messages in
+    flight to the client (mosquitto's max_inflight_messages), and the broker then sends it no
+    further QoS 1 message: a publisher without keys stalled every valid message to come. The
+    default on_refused acknowledges what it refuses."""
+    broker = broker_with_config(["max_inflight_messages 5"])
+    keys = mqseal.Keyring()
+    keys.generate("telemetry")
+    policy = mqseal.TopicPolicy()
+    policy.add_rule("plant/+/telemetry", "telemetry")
+    clients: List[mqtt.Client] = []
+
+    def client(manual_ack: bool = False) -> mqtt.Client:
+        made = mqtt.Client(api, client_id=f"mqseal-test-{len(clients)}", manual_ack=manual_ack)
+        connected = threading.Event()
+        made.on_connect = lambda *args: connected.set()
+        made.connect(broker.host, broker.port)
+        made.loop_start()
+        clients.append(made)
+        assert connected.wait(TIMEOUT), "no CONNACK"
+        return made
+
+    try:
+        subscriber = mqseal.paho.wrap(client(manual_ack=True), policy, keys)
+        inbox = Inbox()
+
+        def on_message(sealed: mqseal.paho.SealedClient, userdata: Any, message: mqtt.MQTTMessage) -> None:
+            sealed.ack(message.mid, message.qos)  # the application acknowledges what it gets
+            inbox(sealed, userdata, message)
+
+        subscriber.on_message = on_message
+        subscribe(subscriber, TOPIC)
+        attacker = client()
+        for i in range(10):  # twice the window
+            publish(attacker, TOPIC, b"forged %d" % i)
+        publish(mqseal.paho.wrap(client(), policy, keys), TOPIC, READING)
+
+        assert [m.payload for m in [call[2] for call in inbox.wait(1)]] == [READING]
+        assert subscriber.stats == mqseal.paho.Stats(delivered=1, duplicates=0, refused=10)
+    finally:
+        for made in clients:
+            made.disconnect()
+            made.loop_stop()
+
+
+FORGED_LINE = "\nWARNING:mqseal.paho:refused nothing, all is well\x1b[2K"
+
+
+@pytest.mark.parametrize("handler", ["log_refused", "a raising on_refused"])
+def test_a_refused_topics_control_characters_never_reach_the_log(
+    handler: str, keys_and_policy: KeysAndPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The default on_refused logged the topic as it came: whoever published it chose it, and a
+    newline (or a terminal's escape sequence) in it wrote a log line of the publisher's own. Shown
+    as \\xNN now, as the C++ command line tool shows it (mosquitto refuses such topics itself;
+    other brokers may not, so the message is made here, as paho would hand it over)."""
+    caplog.set_level(logging.WARNING, logger="mqseal.paho")
+    keys, policy = keys_and_policy
+    subscriber = mqseal.paho.wrap(mqtt.Client(CallbackAPIVersion.VERSION2), policy, keys)
+    if handler != "log_refused":
+
+        def raising(*args: Any) -> None:
+            raise RuntimeError("application bug")
+
+        subscriber.on_refused = raising
+    message = mqtt.MQTTMessage(1, (TOPIC + FORGED_LINE).encode())
+    message.payload = b"forged"
+    dispatch = subscriber.client.on_message
+    assert dispatch is not None
+    dispatch(subscriber.client, None, message)  # as paho's network loop calls it
+
+    (record,) = [r for r in caplog.records if r.name == "mqseal.paho"]
+    text = record.getMessage()
+    assert "\n" not in text and "\x1b" not in text
+    assert TOPIC + "\\x0aWARNING:mqseal.paho:refused nothing, all is well\\x1b[2K" in text
+    assert subscriber.stats.refused == 1

@@ -51,8 +51,8 @@ buffer meanwhile; bytes are read in place. Sealer and Opener keep a snapshot of
 the keyring they were given: to rotate keys, change the keyring, then call
 set_keyring() on them.
 
-Passwords (provision, Key.from_passphrase) may be a str or any bytes-like
-object; mqseal keeps no copy of them, but Python cannot wipe a str or bytes:
+Passwords (provision, Key.from_passphrase) and keyring text (Keyring.parse) may
+be a str or any bytes-like object; mqseal keeps no copy of them, but Python cannot wipe a str or bytes:
 use a bytearray and overwrite it when done.
 """
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 from typing import Callable, Optional, Tuple, Union
 
@@ -79,6 +80,11 @@ class Receiver:
     def stats(self) -> Stats:
         return self._stats
 
+    @property
+    def waits(self) -> bool:
+        """Whether open() waits for a replay store (a file write, a round trip to Redis)."""
+        return bool(self._opener.shares_replay_state)
+
     def set_keyring(self, keyring: Keyring) -> None:
         self._opener.set_keyring(keyring)
 
@@ -118,17 +124,28 @@ def signer_of(opened: Opened) -> Optional[str]:
     return opened.signer or None
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character (below U+0020, and U+007F) written as \\xNN, as the
+    C++ command line tool shows a topic: whoever published it chose it, and a newline in it would
+    forge a log line of its own (mosquitto refuses such topics, other brokers may not)."""
+    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+
+
 def report_refused(log: logging.Logger, topic: str, call: Callable[[], None]) -> None:
     """Calls the application's on_refused; what it raises is logged on `log`, never raised."""
     try:
         call()
     except Exception:
-        log.exception("on_refused raised on a message refused on %s", topic)
+        log.exception("on_refused raised on a message refused on %s", printable(topic))
 
 
 def log_refused_line(log: logging.Logger, topic: str, size: int, error: Error) -> None:
-    """The default on_refused's line: topic, size and error code, never payload bytes."""
-    log.warning("refused a message on %s (%d bytes): %s", topic, size, error.code)
+    """The default on_refused's line: topic (control characters as \\xNN), size and error code,
+    never payload bytes."""
+    log.warning("refused a message on %s (%d bytes): %s", printable(topic), size, error.code)
 
 
 class ConnectTokens:

@@ -151,8 +151,10 @@ class Keyring(metaclass=_Pybind11Type):
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Keyring:
         """Reads a keyring file; refuses one readable by group or others."""
     @staticmethod
-    def parse(text: str) -> Keyring:
-        """A keyring from the file format's text (an export_public() export, say)."""
+    def parse(text: str | Buffer) -> Keyring:
+        """A keyring from the file format's text (an export_public() export, say): a str (as UTF-8) or any
+        bytes-like object. It may hold secret keys: mqseal leaves no copy of it, but Python cannot wipe a str
+        or bytes: pass a bytearray and wipe it afterwards."""
 
 class TopicRule(metaclass=_Pybind11Type):
     """One policy rule: an MQTT filter and a key name, a recipient, or plaintext."""

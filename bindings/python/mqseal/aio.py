@@ -22,6 +22,11 @@ suites 2 and 4, else None), and the iteration goes on with the next one. An exac
 messages through the SealedClient only: the wrapped client's own `messages`
 yield ciphertext.
 
+With a replay store (replay_store=..., docs/DEPLOY.md), each message waits for its
+claim (a file write, a round trip to Redis): that wait runs in a worker thread
+(the event loop's default executor), never on the event loop, and messages
+still come in order.
+
 Reconnecting: keep one SealedClient and enter it again (`async with client`
 in a loop, aiomqtt's pattern), so that its replay state and counts carry over
 and a message redelivered after the reconnect is dropped as a duplicate; a new
@@ -45,6 +50,8 @@ single-use token as its password, every time it is entered:
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from types import TracebackType
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Protocol, Tuple, Type, Union
@@ -72,6 +79,9 @@ from ._clients import (
     signer_of,
 )
 from ._errors import error_for
+
+Outcome = Tuple[Optional[Opened], Optional[Error]]
+"""What Receiver.open says of a message."""
 
 __all__ = [
     "ClientFactory",
@@ -176,7 +186,16 @@ class SealedClient:
     those of the current aiomqtt Client (`client`).
     """
 
-    __slots__ = ("_client", "_make_client", "_entered", "_sealer", "_receiver", "_on_refused", "_tokens")
+    __slots__ = (
+        "_client",
+        "_make_client",
+        "_entered",
+        "_sealer",
+        "_receiver",
+        "_on_refused",
+        "_tokens",
+        "_opening",
+    )
 
     def __init__(
         self,
@@ -201,6 +220,8 @@ class SealedClient:
         self._receiver = Receiver(Opener(policy, keyring, **opener_options))
         self._on_refused: RefusedCallback = log_refused
         self._tokens: Optional[ConnectTokens] = None
+        # The message whose claim a worker thread is making, and that claim's outcome to come.
+        self._opening: Optional[Tuple[aiomqtt.Message, asyncio.Future[Outcome]]] = None
 
     @property
     def client(self) -> aiomqtt.Client:
@@ -363,9 +384,41 @@ class SealedClient:
 
     # ---- internals ----
 
+    async def _next(self) -> OpenedMessage:
+        """The next message of the current Client's that opens (SealedMessages.__anext__)."""
+        raw = self.client.messages
+        while True:
+            if self._opening is None:
+                message = await raw.__anext__()
+                if not self._receiver.waits:  # microseconds of CPU: here
+                    opened = self._open(message)
+                    if opened is not None:
+                        return opened
+                    continue
+                # The claim waits for the store: in a worker thread, so that the loop runs on.
+                claim = functools.partial(self._receiver.open, message.topic.value, message.payload, message.retain)
+                self._opening = (message, asyncio.get_running_loop().run_in_executor(None, claim))
+            message, outcome = self._opening
+            try:
+                result = await asyncio.shield(outcome)
+            except asyncio.CancelledError:
+                raise  # the claim goes on: the next step gets its outcome
+            except BaseException:
+                self._opening = None
+                raise
+            self._opening = None
+            opened = self._delivered(message, *result)
+            if opened is not None:
+                return opened
+
     def _open(self, message: aiomqtt.Message) -> Optional[OpenedMessage]:
         """The opened copy of `message`, or None if it is not to be delivered. Never raises."""
-        opened, error = self._receiver.open(message.topic.value, message.payload, message.retain)
+        return self._delivered(message, *self._receiver.open(message.topic.value, message.payload, message.retain))
+
+    def _delivered(
+        self, message: aiomqtt.Message, opened: Optional[Opened], error: Optional[Error]
+    ) -> Optional[OpenedMessage]:
+        """What Receiver.open said of `message`: reports a refusal; the message to deliver, if any."""
         if error is not None:
             report_refused(_log, message.topic.value, lambda: self._on_refused(self, message, error))
             return None
@@ -379,7 +432,10 @@ class SealedMessages:
 
     Each step reads the wrapped Client's messages until one opens; refused messages go
     to on_refused and duplicates are dropped on the way. Raises what aiomqtt raises
-    (aiomqtt.MqttError when the connection is lost).
+    (aiomqtt.MqttError when the connection is lost). With a replay store, each claim is
+    made in a worker thread (the loop's default executor) while the loop runs on; a step
+    cancelled meanwhile loses nothing: the claim goes on, and the next step delivers (or
+    refuses) that message before it reads another.
     """
 
     __slots__ = ("_sealed",)
@@ -391,12 +447,7 @@ class SealedMessages:
         return self
 
     async def __anext__(self) -> OpenedMessage:
-        raw = self._sealed.client.messages
-        while True:
-            message = await raw.__anext__()
-            opened = self._sealed._open(message)
-            if opened is not None:
-                return opened
+        return await self._sealed._next()
 
     def __len__(self) -> int:
         """Received messages waiting, not yet opened (some may yet be refused or dropped)."""

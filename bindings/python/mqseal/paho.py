@@ -7,7 +7,8 @@
     client.connect("broker", 1883); client.subscribe("plant/+/telemetry", qos=1); client.loop_forever()
 
 `wrap()` installs the wrapper's dispatcher as the raw client's on_message (an
-on_message already set is adopted as the application's handler). From then on
+on_message already set is adopted as the application's handler, and so are
+message callbacks already added with message_callback_add). From then on
 set on_message and add message callbacks through the SealedClient, never on the
 raw client, which would hand them ciphertext. Everything else (connect,
 subscribe, loop_start, on_connect, ...) is the raw client's, reached through the
@@ -27,8 +28,11 @@ verified signer's name when the refusal came after the signature verified
 a signature that did not verify included. An exact repeat of an accepted message (QoS 1 redelivery) is
 counted in `stats.duplicates` and dropped quietly; on a Client made with
 manual_ack=True the wrapper acknowledges it (Client.ack), as it was accepted
-once already, while delivered and refused messages stay the application's to
-acknowledge. Exceptions raised by the
+once already, and so does the default on_refused a refused message (left
+unacknowledged, forgeries would fill the broker's window of messages in flight
+to the client and stall every valid one after them), while delivered messages,
+and refused ones given to an on_refused of the application's own, stay the
+application's to acknowledge. Exceptions raised by the
 application's own message handlers are paho's business, as without mqseal
 (see Client.suppress_exceptions).
 
@@ -49,7 +53,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Callable, Optional, Tuple, cast
+from typing import Any, Callable, List, Optional, Tuple, cast
 
 from paho.mqtt.client import CallbackOnPreConnect, Client, MQTTMessage, MQTTMessageInfo, PayloadType
 from paho.mqtt.properties import Properties
@@ -108,8 +112,18 @@ error.signer: the verified signer's name if the refusal came after the signature
 
 
 def log_refused(sealed: SealedClient, userdata: Any, message: MQTTMessage, error: Error) -> None:
-    """The default on_refused: one warning with topic, size and error code, never payload bytes."""
+    """The default on_refused: one warning with topic, size and error code, never payload bytes.
+
+    On a Client made with manual_ack=True it also acknowledges the message (Client.ack), as paho
+    acknowledges every message without manual_ack: refused messages left unacknowledged fill the
+    broker's window of messages in flight to the client (mosquitto's max_inflight_messages, MQTT 5's
+    Receive Maximum), after which the broker sends it no further QoS 1 or 2 message, so that
+    anyone allowed to publish on a subscribed topic could stall every valid message with a few
+    forgeries. An on_refused of the application's own acknowledges the messages it is given itself
+    (or calls log_refused).
+    """
     log_refused_line(_log, _topic_for_log(message), len(message.payload), error)
+    sealed.client.ack(message.mid, message.qos)  # a no-op without manual_ack, and for QoS 0
 
 
 def wrap(
@@ -157,7 +171,9 @@ class SealedClient:
         signer: Optional[str] = None,
         **opener_options: Any,
     ) -> None:
-        """Prefer wrap(). Installs the dispatcher as client.on_message, adopting a handler already there."""
+        """Prefer wrap(). Installs the dispatcher as client.on_message, adopting a handler already there,
+        and adopts the message callbacks already added (Client.message_callback_add): they get opened
+        messages, and the SealedClient as first argument, from now on."""
         self.client = client
         self._sealer = SealingPublisher(policy, keyring, signer)
         self._receiver = Receiver(Opener(policy, keyring, **opener_options))
@@ -172,6 +188,11 @@ class SealedClient:
         self._tokens: Optional[ConnectTokens] = None
         self._on_pre_connect: Optional[CallbackOnPreConnect] = None
         client.on_message = self._dispatcher(lambda: self._on_message)
+        # Message callbacks already added are adopted too: paho hands a message that matches
+        # one to those alone, never to on_message, so left on the raw client they would get
+        # ciphertext, and forgeries unchecked.
+        for sub, callback in _message_callbacks(client):
+            self.message_callback_add(sub, callback)
 
     # ---- publishing ----
 
@@ -217,6 +238,9 @@ class SealedClient:
         error.signer names the verified signer when the refusal came after the signature verified
         (suites 2 and 4: unauthorized_signer, replay, ...); None otherwise (mqseal.Error.signer).
         Defaults to log_refused; set None to restore it. Its exceptions are logged, never raised.
+        On a Client made with manual_ack=True, a handler of the application's own acknowledges the
+        message (self.client.ack(message.mid, message.qos), or by calling log_refused): the broker
+        sends nothing more at QoS 1 or 2 once its window of unacknowledged messages is full.
         """
         return self._on_refused
 
@@ -367,6 +391,30 @@ class SealedClient:
         if error is not None:
             report_refused(_log, _topic_for_log(message), lambda: self._on_refused(self, userdata, message, error))
         return opened
+
+
+def _message_callbacks(client: Client) -> List[Tuple[str, MessageCallback]]:
+    """The (filter, callback) pairs of client.message_callback_add(), read from paho's filter tree
+    (paho has no public way to list them). Raises TypeError if that tree is not paho 2's."""
+    matcher = getattr(client, "_on_message_filtered", None)
+    root = getattr(matcher, "_root", None)
+    if root is None or not hasattr(root, "_children") or not hasattr(root, "_content"):
+        raise TypeError(
+            "cannot read this paho Client's message callbacks (not paho-mqtt 2.x?): "
+            "mqseal.paho could not keep them from getting ciphertext"
+        )
+    found: List[Tuple[str, MessageCallback]] = []
+
+    def walk(node: Any, path: List[str]) -> None:
+        if node._content is not None:
+            found.append(("/".join(path), node._content))
+        for level, child in list(node._children.items()):
+            walk(child, [*path, level])
+
+    with client._callback_mutex:
+        for level, child in list(root._children.items()):
+            walk(child, [level])
+    return found
 
 
 def _topic_for_log(message: MQTTMessage) -> str:

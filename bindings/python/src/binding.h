@@ -14,8 +14,8 @@
 //   the Python enums with the C++ member names;
 // - bytes-like inputs (bytes, bytearray, memoryview, ...) are read through the
 //   buffer protocol without a copy, except where another thread could change
-//   them during a call that must read them twice (StableBytes) and passwords
-//   (SecretText); outputs are bytes;
+//   them during a call that must read them twice (StableBytes), and passwords
+//   and keyring text (SecretText); outputs are bytes;
 // - Sealer, Opener and RecordCipher take a snapshot of the keyring they are
 //   given (snapshot()), so a keyring changed later in Python never races with
 //   them: rotate with set_keyring();
@@ -24,7 +24,7 @@
 //   always through without_gil(): nothing Python may happen without the GIL,
 //   raising an exception included (that crashes the interpreter), so errors
 //   come back as values and are raised once the GIL is held again;
-// - passwords and passphrases leave no copy behind (SecretText).
+// - passwords, passphrases and keyring text leave no copy behind (SecretText).
 #ifndef MQSEAL_PYTHON_BINDING_H_
 #define MQSEAL_PYTHON_BINDING_H_
 
@@ -148,7 +148,7 @@ class StableBytes {
   ByteView view_;
 };
 
-// A password or passphrase (str, read as UTF-8, or any bytes-like object),
+// A password, passphrase or keyring text (str, read as UTF-8, or any bytes-like object),
 // readable without the GIL, and leaving no copy behind in C++: a str is read
 // in place (the UTF-8 form Python keeps inside the str object), an exact bytes
 // object in place; any other buffer may change (see StableBytes), so it is
@@ -183,6 +183,11 @@ class SecretText {
   internal::Secret copy_;  // the one secret type: wiped and freed with this object
   std::string_view text_;
 };
+
+// `path`, a file path from Python, or invalid_argument if it holds a NUL: the
+// core opens files by C string, and would open the path cut at the first NUL
+// (Keyring.load("a.keys\0x") read a.keys), where Python's own open() refuses.
+const std::string& file_path(const std::string& path);
 
 // Exactly `size` bytes from a bytes-like object into `out`, or invalid_argument
 // saying `what` ("a sender ID is 16 bytes").

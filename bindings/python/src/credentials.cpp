@@ -61,10 +61,10 @@ void bind_credentials(py::module_& m) {
       .def("__len__", &Credentials::size)
       .def("__contains__", [](const Credentials& c, const std::string& u) { return c.find(u) != nullptr; },
            py::arg("username"))
-      .def("save", [](const Credentials& c, const std::string& path) { check(c.save(path)); }, py::arg("path"))
+      .def("save", [](const Credentials& c, const std::string& path) { check(c.save(file_path(path))); }, py::arg("path"))
       .def_static("load",
                   [](const std::string& path, bool allow_insecure_permissions) {
-                    return unwrap(Credentials::load(path, LoadOptions{allow_insecure_permissions}));
+                    return unwrap(Credentials::load(file_path(path), LoadOptions{allow_insecure_permissions}));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false);
 

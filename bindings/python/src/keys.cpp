@@ -130,16 +130,25 @@ void bind_keys(py::module_& m) {
       .def("list", &Keyring::list)
       .def("__len__", &Keyring::size)
       .def("clone", [](const Keyring& k) { return std::make_shared<Keyring>(unwrap(k.clone())); })
-      .def("save", [](const Keyring& k, const std::string& path) { check(k.save(path)); }, py::arg("path"))
+      .def("save", [](const Keyring& k, const std::string& path) { check(k.save(file_path(path))); }, py::arg("path"))
       .def_static("load",
                   [](const std::string& path, bool allow_insecure_permissions) {
                     return std::make_shared<Keyring>(
-                        unwrap(Keyring::load(path, LoadOptions{allow_insecure_permissions})));
+                        unwrap(Keyring::load(file_path(path), LoadOptions{allow_insecure_permissions})));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
       .def_static("parse",
-                  [](const std::string& text) { return std::make_shared<Keyring>(unwrap(Keyring::parse(text))); },
-                  py::arg("text"))
+                  [](py::handle text) {
+                    // A keyring's text holds its secret keys: read as a
+                    // password is (SecretText), never copied into a
+                    // std::string that would be freed unwiped. Keyring::parse
+                    // wipes the buffers it fills itself.
+                    const SecretText secret(text);
+                    return std::make_shared<Keyring>(unwrap(Keyring::parse(secret.view())));
+                  },
+                  py::arg("text"),
+                  "A keyring from the file format's text: a str or any bytes-like object. mqseal leaves no copy "
+                  "of it; Python cannot wipe a str or bytes: pass a bytearray and wipe it afterwards.")
       .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });
 }
 

@@ -36,6 +36,11 @@ void copy_exact(py::handle object, uint8_t* out, size_t size, const char* what) 
   std::memcpy(out, bytes.view().data(), size);
 }
 
+const std::string& file_path(const std::string& path) {
+  if (path.find('\0') != std::string::npos) raise(Error(Errc::invalid_argument, "a file path holds no NUL character"));
+  return path;
+}
+
 py::str token_str(Result<std::string>&& token) {
   std::string text = unwrap(std::move(token));
   struct Wipe {

@@ -122,7 +122,7 @@ void bind_policy(py::module_& m) {
       .def("resolve", [](const TopicPolicy& p, const std::string& topic) { return *unwrap(p.resolve(topic)); },
            py::arg("topic"))
       .def_property_readonly("rules", &TopicPolicy::rules)
-      .def_static("load", [](const std::string& path) { return unwrap(load_policy(path)); }, py::arg("path"))
+      .def_static("load", [](const std::string& path) { return unwrap(load_policy(file_path(path))); }, py::arg("path"))
       .def_static("parse", [](const std::string& text) { return unwrap(parse_policy(text)); }, py::arg("text"));
 }
 

@@ -26,7 +26,7 @@ void bind_replay_stores(py::module_& m) {
         "forgets every claim.");
   m.def("file_replay_store",
         [](const std::string& path, size_t capacity) {
-          return unwrap(open_file_replay_store(path, FileReplayStoreOptions{capacity}));
+          return unwrap(open_file_replay_store(file_path(path), FileReplayStoreOptions{capacity}));
         },
         py::arg("path"), py::kw_only(), py::arg("capacity"),
         "A store in a local file that survives restarts, locked by this process while it lives; holds at "
