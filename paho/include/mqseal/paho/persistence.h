@@ -50,8 +50,11 @@ class EncryptedStore {
   // For MQTTAsync_create(..., MQTTCLIENT_PERSISTENCE_USER, persistence()).
   MQTTClient_persistence* persistence() noexcept { return &persistence_; }
 
-  // Records that failed to open (altered, wrong key, moved): Paho sees a read
-  // error for each, and one line goes to stderr.
+  // Records that failed to open (altered, wrong key, moved, or not a regular
+  // file of at most a record's size): each is renamed to .refused-NAME beside
+  // it and one line goes to stderr. Listing the records opens each one and
+  // leaves refused ones out, so Paho restores every other record (it stops
+  // at the first it cannot read). docs/SPEC.md section 10.
   uint64_t refused_records() const noexcept { return refused_.load(std::memory_order_relaxed); }
 
  private:
