@@ -322,6 +322,18 @@ TEST(PahoPersistence, ARecordIsFsyncedBeforeItIsRenamedIntoPlace) {
     std::lock_guard<std::mutex> lock(g_synced_mutex);
     // Synced while it still had its temporary name: before the rename.
     EXPECT_EQ(std::count(g_synced.begin(), g_synced.end(), slot_dir + "/.tmp-s-1"), 1) << g_synced.size();
+    // And the directory after the rename: the new name itself survives a
+    // power loss once Paho is told the record is written.
+    ASSERT_FALSE(g_synced.empty());
+    EXPECT_EQ(g_synced.back(), slot_dir);
+    g_synced.clear();
+  }
+  // A removal too: a removed record that came back after a power loss would
+  // be sent again.
+  EXPECT_EQ(p->premove(slot, key), 0);
+  {
+    std::lock_guard<std::mutex> lock(g_synced_mutex);
+    EXPECT_EQ(std::count(g_synced.begin(), g_synced.end(), slot_dir), 1) << g_synced.size();
   }
   EXPECT_EQ(p->pclear(slot), 0);
   EXPECT_EQ(p->pclose(slot), 0);
@@ -403,7 +415,10 @@ TEST(PahoPersistence, ARecordIsNeverWrittenThroughALinkAtItsTemporaryName) {
     MQTTAsync_free(out);
   }
   EXPECT_FALSE(fs::exists(fs::symlink_status(slot_dir + "/.tmp-s-1")));
+  // Clearing the store (a clean session) removes what a crash left too.
+  testing::write_file(slot_dir + "/.tmp-s-7", "half a record from before a crash", 0600);
   EXPECT_EQ(p->pclear(slot), 0);
+  EXPECT_FALSE(fs::exists(slot_dir + "/.tmp-s-7"));
   EXPECT_EQ(p->pclose(slot), 0);
   MQTTAsync_destroy(&paho_alive);
 }
@@ -449,6 +464,33 @@ TEST(PahoPersistence, OddArgumentsAreErrorsNotCrashes) {
   EXPECT_EQ(p->pclear(slot), 0);
   EXPECT_EQ(p->pclose(slot), 0);
   MQTTAsync_destroy(&paho_alive);
+}
+
+// Whoever else may write the store's directory, or a client's directory in
+// it, can delete, roll back or replace records, and plant links: such a
+// directory is refused, as group- or world-writable keyrings are.
+TEST(PahoPersistence, ADirectoryOthersMayWriteIsRefused) {
+  testing::TempDir dir;
+  const std::string shared = dir.file("shared");
+  ASSERT_TRUE(fs::create_directory(shared));
+  fs::permissions(shared, fs::perms::owner_all | fs::perms::group_all, fs::perm_options::replace);
+  Result<std::unique_ptr<paho::EncryptedStore>> refused = paho::EncryptedStore::create(shared, device_keys(), "local");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), Errc::insecure_permissions);
+  EXPECT_NE(refused.error().message().find("chmod"), std::string::npos) << refused.error().message();
+
+  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
+  MQTTClient_persistence* p = store->persistence();
+  const std::string slot_dir = slot_directory(dir.file("s"), "client-a", "tcp://127.0.0.1:1");
+  ASSERT_TRUE(fs::create_directory(slot_dir));
+  fs::permissions(slot_dir, fs::perms::owner_all | fs::perms::others_write, fs::perm_options::replace);
+  void* slot = nullptr;
+  EXPECT_NE(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
+  // A link where the client's directory should be: refused too.
+  fs::remove(slot_dir);
+  ASSERT_TRUE(fs::create_directory(dir.file("elsewhere")));
+  fs::create_directory_symlink(dir.file("elsewhere"), slot_dir);
+  EXPECT_NE(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
 }
 
 }  // namespace

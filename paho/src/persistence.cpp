@@ -74,6 +74,33 @@ bool write_file_atomically(const std::string& directory, const char* key, const 
   return fd >= 0 && internal::replace_atomically(fd, temp, directory + "/" + key, bytes);
 }
 
+// After a rename or an unlink: the directory entry itself reaches the disk
+// (fsync of the file alone does not make its new name survive a power loss).
+bool sync_directory(const std::string& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A directory only this user may change: whoever else can write it can
+// delete or roll back records (which sealing does not detect) and plant
+// links and FIFOs. `st` from stat or lstat of `path`.
+Status check_private_directory(const std::string& path, const struct stat& st) {
+  if (!S_ISDIR(st.st_mode)) {
+    return Error(Errc::io_error, path + (S_ISLNK(st.st_mode) ? " is a link, not a directory" : " is not a directory"));
+  }
+  if (st.st_uid != ::geteuid()) {
+    return Error(Errc::insecure_permissions, path + " is owned by uid " + std::to_string(st.st_uid) +
+                                                 ", not by this user (uid " + std::to_string(::geteuid()) + ")");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return Error(Errc::insecure_permissions, path + " is writable by group or others (chmod go-w it)");
+  }
+  return {};
+}
+
 enum class ReadOutcome {
   ok,
   absent,
@@ -120,27 +147,37 @@ int store_close(void* handle) {
 int store_remove(void* handle, char* key) {
   const auto* slot = static_cast<const Slot*>(handle);
   if (!valid_record_key(key)) return kError;
-  return ::unlink((slot->directory + "/" + key).c_str()) == 0 ? kOk : kError;
+  if (::unlink((slot->directory + "/" + key).c_str()) != 0) return kError;
+  return sync_directory(slot->directory) ? kOk : kError;
 }
 
-// Record names in the slot, skipping unfinished temporary files.
-std::vector<std::string> list_records(const Slot& slot) {
+// Record names in the slot (names of temporary and refused files start with
+// a dot: never records); with `temporary`, the temporary files' names too.
+std::vector<std::string> list_records(const Slot& slot, std::vector<std::string>* temporary = nullptr) {
   std::vector<std::string> names;
   DIR* dir = ::opendir(slot.directory.c_str());
   if (dir == nullptr) return names;
   while (const dirent* entry = ::readdir(dir)) {
-    if (valid_record_key(entry->d_name)) names.emplace_back(entry->d_name);
+    if (valid_record_key(entry->d_name)) {
+      names.emplace_back(entry->d_name);
+    } else if (temporary != nullptr && std::strncmp(entry->d_name, kTempPrefix, std::strlen(kTempPrefix)) == 0) {
+      temporary->emplace_back(entry->d_name);
+    }
   }
   ::closedir(dir);
   return names;
 }
 
+// Every record, and temporary files a crash left (refused records stay).
 int store_clear(void* handle) {
   const auto* slot = static_cast<const Slot*>(handle);
   int rc = kOk;
-  for (const std::string& name : list_records(*slot)) {
+  std::vector<std::string> temporary;
+  for (const std::string& name : list_records(*slot, &temporary)) {
     if (::unlink((slot->directory + "/" + name).c_str()) != 0) rc = kError;
   }
+  for (const std::string& name : temporary) ::unlink((slot->directory + "/" + name).c_str());
+  if (!sync_directory(slot->directory)) rc = kError;
   return rc;
 }
 
@@ -167,7 +204,18 @@ struct EncryptedStore::Callbacks {
     crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(binding.data()),
                        binding.size(), nullptr, 0);
     std::string directory = store->directory_ + "/" + internal::hex_encode(ByteView(hash, sizeof hash));
-    if (::mkdir(directory.c_str(), kDirectoryMode) != 0 && errno != EEXIST) return kError;
+    const bool created = ::mkdir(directory.c_str(), kDirectoryMode) == 0;
+    if (!created && errno != EEXIST) return kError;
+    if (created && !sync_directory(store->directory_)) return kError;
+    // lstat: the client's directory itself, not a link to another.
+    struct stat st {};
+    Status s = ::lstat(directory.c_str(), &st) == 0
+                   ? check_private_directory(directory, st)
+                   : Status(Error(Errc::io_error, "cannot open " + directory + ": " + std::strerror(errno)));
+    if (!s) {
+      std::fprintf(stderr, "mqseal: persistence store refused: %s\n", s.error().message().c_str());
+      return kError;
+    }
     *handle = new Slot{store, std::move(directory), std::move(binding)};
     return kOk;
   }
@@ -188,7 +236,7 @@ struct EncryptedStore::Callbacks {
     for (int i = 0; i < count; ++i) plain.insert(plain.end(), buffers[i], buffers[i] + lengths[i]);
     std::vector<uint8_t> record;
     if (!slot->store->cipher_.seal(associated(*slot, key), plain, record)) return kError;
-    return write_file_atomically(slot->directory, key, record) ? kOk : kError;
+    return write_file_atomically(slot->directory, key, record) && sync_directory(slot->directory) ? kOk : kError;
   }
 
   static int get(void* handle, char* key, char** buffer, int* length) {
@@ -292,6 +340,13 @@ Result<std::unique_ptr<EncryptedStore>> EncryptedStore::create(std::string direc
   if (::mkdir(directory.c_str(), kDirectoryMode) != 0 && errno != EEXIST) {
     return Error(Errc::io_error, "cannot create " + directory + ": " + std::strerror(errno));
   }
+  // stat: the store's directory may be a link (to a data partition, say);
+  // the directory it names is checked.
+  struct stat st {};
+  if (::stat(directory.c_str(), &st) != 0) {
+    return Error(Errc::io_error, "cannot open " + directory + ": " + std::strerror(errno));
+  }
+  if (Status s = check_private_directory(directory, st); !s) return s.error();
   return std::unique_ptr<EncryptedStore>(new EncryptedStore(std::move(directory), std::move(*cipher)));
 }
 

@@ -41,9 +41,15 @@ namespace mqseal::paho {
 class EncryptedStore {
  public:
   // Records go under `directory` (created with mode 0700 if missing), one
-  // file per record with mode 0600 (written to a temporary file, fsync'ed and
-  // renamed into place), in a subdirectory per client ID and server URI. `key_name` names the keyring's local key: sealing uses its primary,
-  // opening any of its keys that is not retired. invalid_argument, io_error.
+  // file per record with mode 0600 (written to a temporary file, fsync'ed,
+  // renamed into place, and the directory fsync'ed), in a subdirectory per
+  // client ID and server URI. `key_name` names the keyring's local key:
+  // sealing uses its primary, opening any of its keys that is not retired.
+  // invalid_argument, io_error; insecure_permissions if the directory is
+  // owned by another user or group or others may write it (whoever can
+  // write it can delete or roll back records). A client's subdirectory is
+  // checked the same way when Paho opens it (and must not be a link):
+  // otherwise Paho gets a persistence error.
   [[nodiscard]] static Result<std::unique_ptr<EncryptedStore>> create(
       std::string directory, std::shared_ptr<const Keyring> keys, std::string_view key_name);
 
