@@ -549,6 +549,22 @@ TEST_F(Cli, AFailedProvisionLeavesTheDeviceKeyringAsItWas) {
   EXPECT_EQ(files, 3u) << "policy.toml, device.keys, broker.creds and nothing else";
 }
 
+// One file named as both the device's keyring and the broker's credentials
+// (a slip when typing the command): provision wrote the broker's record, then
+// renamed the device keyring over it, and exited 0: the broker's record was
+// gone and the device secret sat where the broker's file belongs.
+TEST_F(Cli, ProvisionRefusesOneFileForTheDeviceKeyringAndTheBrokersCredentials) {
+  for (const std::string& keyring : {path("same"), dir_ + "/./same"}) {
+    Outcome r = run({"provision", "device-7", "--device-keyring", keyring, "--credentials", path("same"),
+                     "--opslimit", "1", "--memlimit", "8192"},
+                    std::string(kPassword) + "\n");
+    EXPECT_EQ(r.status, 2) << keyring << "\n" << r.err;
+    EXPECT_TRUE(contains(r.err, "name the same file")) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(path("same")));
+    EXPECT_FALSE(std::filesystem::exists(path("same.provisioning")));
+  }
+}
+
 // A password put on the command line by mistake is never echoed back in the
 // usage error (CLI11's own message quoted every unexpected argument), and
 // usage errors start with "mqseal: " like every other error.
