@@ -8,12 +8,15 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <future>
@@ -423,6 +426,70 @@ TEST(PahoPersistence, ARecordIsNeverWrittenThroughALinkAtItsTemporaryName) {
   MQTTAsync_destroy(&paho_alive);
 }
 
+// A full disk (here: a file size limit, EFBIG as ENOSPC would be) fails the
+// write: Paho gets an error, the record written before is intact, and no
+// temporary file is left.
+TEST(PahoPersistence, AWriteTheDiskRefusesFailsAndKeepsTheRecordBefore) {
+  MQTTAsync paho_alive = nullptr;
+  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
+            MQTTASYNC_SUCCESS);
+  testing::TempDir dir;
+  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
+  MQTTClient_persistence* p = store->persistence();
+  void* slot = nullptr;
+  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
+  const std::string slot_dir = slot_directory(dir.file("s"), "client-a", "tcp://127.0.0.1:1");
+  char key[] = "s-1";
+  char small[] = "before";
+  char* small_buffers[] = {small};
+  int small_lengths[] = {6};
+  ASSERT_EQ(p->pput(slot, key, 1, small_buffers, small_lengths), 0);
+
+  std::vector<char> big(64 * 1024, 'x');
+  char* big_buffers[] = {big.data()};
+  int big_lengths[] = {static_cast<int>(big.size())};
+  struct rlimit saved {};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &saved), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = 4096;
+  void (*previous)(int) = std::signal(SIGXFSZ, SIG_IGN);  // write() fails with EFBIG instead
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limited), 0);
+  const int rc = p->pput(slot, key, 1, big_buffers, big_lengths);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &saved), 0);
+  std::signal(SIGXFSZ, previous);
+  EXPECT_NE(rc, 0);
+
+  char* out = nullptr;
+  int out_len = 0;
+  ASSERT_EQ(p->pget(slot, key, &out, &out_len), 0);
+  EXPECT_EQ(std::string(out, static_cast<size_t>(out_len)), "before");
+  MQTTAsync_free(out);
+  for (const auto& entry : fs::directory_iterator(slot_dir)) {
+    EXPECT_EQ(entry.path().filename().string().rfind(".tmp-", 0), std::string::npos) << entry.path();
+  }
+  EXPECT_EQ(p->pclear(slot), 0);
+  EXPECT_EQ(p->pclose(slot), 0);
+  MQTTAsync_destroy(&paho_alive);
+}
+
+// A temporary file a crash left behind is removed when the client's store is
+// opened again (MQTTAsync_create), whatever its record's name.
+TEST(PahoPersistence, TemporaryFilesACrashLeftAreRemovedWhenTheStoreOpens) {
+  testing::TempDir dir;
+  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
+  MQTTClient_persistence* p = store->persistence();
+  const std::string slot_dir = slot_directory(dir.file("s"), "client-a", "tcp://127.0.0.1:1");
+  ASSERT_TRUE(fs::create_directory(slot_dir));
+  fs::permissions(slot_dir, fs::perms::owner_all, fs::perm_options::replace);
+  testing::write_file(slot_dir + "/.tmp-c-17", "half a record", 0600);
+  testing::write_file(slot_dir + "/.refused-s-3", "kept for inspection", 0600);
+  void* slot = nullptr;
+  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
+  EXPECT_FALSE(fs::exists(slot_dir + "/.tmp-c-17"));
+  EXPECT_TRUE(fs::exists(slot_dir + "/.refused-s-3"));
+  EXPECT_EQ(p->pclose(slot), 0);
+}
+
 // Null buffers and counts that do not match them are errors, not crashes.
 TEST(PahoPersistence, OddArgumentsAreErrorsNotCrashes) {
   MQTTAsync paho_alive = nullptr;
@@ -446,6 +513,11 @@ TEST(PahoPersistence, OddArgumentsAreErrorsNotCrashes) {
   EXPECT_NE(p->pput(slot, key, 1, buffers, negative), 0);
   EXPECT_NE(p->pput(slot, key, -1, buffers, lengths), 0);
   EXPECT_NE(p->pput(slot, nullptr, 1, buffers, lengths), 0);
+  // Lengths past any record are refused before a byte is read (these buffers
+  // hold 8 bytes each).
+  char* three[] = {part, part, part};
+  int huge[] = {INT_MAX, INT_MAX, 1};
+  EXPECT_NE(p->pput(slot, key, 3, three, huge), 0);
   EXPECT_NE(p->pcontainskey(slot, key), 0);  // nothing was written
   EXPECT_EQ(p->pput(slot, key, 0, nullptr, nullptr), 0);  // an empty record
   char* out = nullptr;

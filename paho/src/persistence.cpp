@@ -168,6 +168,10 @@ std::vector<std::string> list_records(const Slot& slot, std::vector<std::string>
   return names;
 }
 
+void remove_files(const Slot& slot, const std::vector<std::string>& names) {
+  for (const std::string& name : names) ::unlink((slot.directory + "/" + name).c_str());
+}
+
 // Every record, and temporary files a crash left (refused records stay).
 int store_clear(void* handle) {
   const auto* slot = static_cast<const Slot*>(handle);
@@ -176,7 +180,7 @@ int store_clear(void* handle) {
   for (const std::string& name : list_records(*slot, &temporary)) {
     if (::unlink((slot->directory + "/" + name).c_str()) != 0) rc = kError;
   }
-  for (const std::string& name : temporary) ::unlink((slot->directory + "/" + name).c_str());
+  remove_files(*slot, temporary);
   if (!sync_directory(slot->directory)) rc = kError;
   return rc;
 }
@@ -216,7 +220,13 @@ struct EncryptedStore::Callbacks {
       std::fprintf(stderr, "mqseal: persistence store refused: %s\n", s.error().message().c_str());
       return kError;
     }
-    *handle = new Slot{store, std::move(directory), std::move(binding)};
+    auto* slot = new Slot{store, std::move(directory), std::move(binding)};
+    // Temporary files a crash left: no write of this client is under way
+    // while Paho opens its store (one process per client ID and server).
+    std::vector<std::string> temporary;
+    (void)list_records(*slot, &temporary);
+    remove_files(*slot, temporary);
+    *handle = slot;
     return kOk;
   }
 
