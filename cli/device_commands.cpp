@@ -4,11 +4,13 @@
 #include <mqseal/key.h>
 #include <mqseal/keyring.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -48,8 +50,33 @@ KeyId fresh_key_id(const Keyring& keys) {
   return id;
 }
 
+// True if `a` and `b` name one file: the same path once `.`, `..` and links
+// are resolved (whether or not it exists yet), or one existing file (a hard
+// link).
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code a_error;
+  std::error_code b_error;
+  const std::filesystem::path a_path = std::filesystem::weakly_canonical(a, a_error);
+  const std::filesystem::path b_path = std::filesystem::weakly_canonical(b, b_error);
+  if (!a_error && !b_error && a_path == b_path) return true;
+  struct stat a_stat {};
+  struct stat b_stat {};
+  return ::stat(a.c_str(), &a_stat) == 0 && ::stat(b.c_str(), &b_stat) == 0 && a_stat.st_dev == b_stat.st_dev &&
+         a_stat.st_ino == b_stat.st_ino;
+}
+
 int provision_device(const ProvisionArgs& args) {
   if (sodium_init() < 0) return fail(Errc::crypto_failure);
+  // Two files: the broker's record in the device's keyring, or the device
+  // secret in the broker's file, is what the split exists to prevent.
+  const std::string staged = args.device_keyring + std::string(kStagedSuffix);
+  if (same_file(args.device_keyring, args.credentials) || same_file(staged, args.credentials)) {
+    std::fprintf(stderr,
+                 "mqseal: --device-keyring and --credentials name the same file (%s): the device's secret and the "
+                 "broker's record go to two files\n",
+                 args.credentials.c_str());
+    return kExitUsage;
+  }
   // Every check that needs no password comes first.
   Result<Credentials> credentials = load_or_new_credentials(args.credentials);
   if (!credentials) return fail(credentials.error());
@@ -88,7 +115,6 @@ int provision_device(const ProvisionArgs& args) {
   // beside it, the broker's file is written, then the keyring is renamed into
   // place. If the broker's file cannot be written, the keyring is left as it
   // was (before, it kept the new key and a second attempt added another).
-  const std::string staged = args.device_keyring + std::string(kStagedSuffix);
   if (Status s = keys->save(staged); !s) return fail(s.error());
   if (Status s = credentials->save(args.credentials); !s) {
     ::unlink(staged.c_str());

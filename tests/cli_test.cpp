@@ -549,6 +549,51 @@ TEST_F(Cli, AFailedProvisionLeavesTheDeviceKeyringAsItWas) {
   EXPECT_EQ(files, 3u) << "policy.toml, device.keys, broker.creds and nothing else";
 }
 
+// One file named as both the device's keyring and the broker's credentials
+// (a slip when typing the command): provision wrote the broker's record, then
+// renamed the device keyring over it, and exited 0: the broker's record was
+// gone and the device secret sat where the broker's file belongs.
+TEST_F(Cli, ProvisionRefusesOneFileForTheDeviceKeyringAndTheBrokersCredentials) {
+  for (const std::string& keyring : {path("same"), dir_ + "/./same"}) {
+    Outcome r = run({"provision", "device-7", "--device-keyring", keyring, "--credentials", path("same"),
+                     "--opslimit", "1", "--memlimit", "8192"},
+                    std::string(kPassword) + "\n");
+    EXPECT_EQ(r.status, 2) << keyring << "\n" << r.err;
+    EXPECT_TRUE(contains(r.err, "name the same file")) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(path("same")));
+    EXPECT_FALSE(std::filesystem::exists(path("same.provisioning")));
+  }
+}
+
+// A keyring or credentials file reached through a symbolic link: saving it
+// replaced the link with a new file and exited 0, so whoever reads the file
+// the link named (the broker, the device) never saw the change. Refused, with
+// the link's target named, and nothing changed.
+TEST_F(Cli, ASecretFileThatIsASymbolicLinkIsNotReplaced) {
+  ASSERT_TRUE(std::filesystem::create_directory(path("real")));
+  Outcome r = provision("device-7", "device.keys", "real/broker.creds", std::string(kPassword) + "\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::filesystem::create_symlink(path("real/broker.creds"), path("broker.creds"));
+  const std::string creds_before = read_file(path("real/broker.creds"));
+  r = provision("device-8", "device8.keys", "broker.creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "is a symbolic link")) << r.err;
+  EXPECT_TRUE(contains(r.err, path("real/broker.creds"))) << r.err;  // what to name instead
+  EXPECT_TRUE(std::filesystem::is_symlink(path("broker.creds")));
+  EXPECT_EQ(read_file(path("real/broker.creds")), creds_before);
+  EXPECT_FALSE(std::filesystem::exists(path("device8.keys")));  // both files or neither
+
+  keygen("real/k", "telemetry");
+  std::filesystem::create_symlink(path("real/k"), path("k"));
+  const std::string keyring_before = read_file(path("real/k"));
+  r = run({"keyring", "add", path("k"), "telemetry"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_TRUE(std::filesystem::is_symlink(path("k")));
+  EXPECT_EQ(read_file(path("real/k")), keyring_before);
+  r = run({"keyring", "add", path("real/k"), "telemetry"});  // the file itself, as the message says
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 // A password put on the command line by mistake is never echoed back in the
 // usage error (CLI11's own message quoted every unexpected argument), and
 // usage errors start with "mqseal: " like every other error.

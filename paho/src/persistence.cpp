@@ -25,8 +25,21 @@ constexpr std::string_view kPurpose = "paho persistence";
 constexpr size_t kMaxRecordKeySize = 64;   // Paho's keys are like "s-12", "c5-300"
 constexpr size_t kSlotHashSize = 16;       // subdirectory name: 32 hex digits
 constexpr char kTempPrefix[] = ".tmp-";
+// A record that fails to open is renamed to this prefix and its name: never
+// listed again (names with a dot are not record names), kept for whoever
+// looks into it, and replaced if the same name is refused again.
+constexpr char kRefusedPrefix[] = ".refused-";
+// docs/SPEC.md section 10: a record is 45 to 2^30 + 45 bytes long.
+constexpr size_t kMaxRecordFileSize = (size_t{1} << 30) + kRecordOverhead;
 constexpr mode_t kDirectoryMode = 0700;
 constexpr mode_t kRecordMode = 0600;
+// O_NOFOLLOW: a link at a record's name is not a record; O_NONBLOCK: opening a
+// FIFO does not wait for a writer (fstat then refuses anything but a regular
+// file, whose reads O_NONBLOCK does not change).
+constexpr int kReadFlags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK;
+// O_EXCL | O_NOFOLLOW: a temporary file is always a new file, never one
+// written through a link.
+constexpr int kTempFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 constexpr int kOk = 0;
 constexpr int kError = MQTTCLIENT_PERSISTENCE_ERROR;
 
@@ -52,23 +65,69 @@ bool valid_record_key(const char* key) {
 std::string associated(const Slot& slot, const char* key) { return slot.binding + key; }
 
 // Temporary file, write, fsync, rename: a crash leaves the old record or the
-// new one, never a torn one.
-bool write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const std::string temp = path.substr(0, path.rfind('/') + 1) + kTempPrefix +
-                           path.substr(path.rfind('/') + 1);
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, kRecordMode);
-  return fd >= 0 && internal::replace_atomically(fd, temp, path, bytes);
+// new one, never a torn one. A temporary file left by a crash is removed
+// first (as is anything else at its name).
+bool write_file_atomically(const std::string& directory, const char* key, const std::vector<uint8_t>& bytes) {
+  const std::string temp = directory + "/" + kTempPrefix + key;
+  if (::unlink(temp.c_str()) != 0 && errno != ENOENT) return false;
+  const int fd = ::open(temp.c_str(), kTempFlags, kRecordMode);
+  return fd >= 0 && internal::replace_atomically(fd, temp, directory + "/" + key, bytes);
 }
 
-bool read_file(const std::string& path, std::vector<uint8_t>& bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+// After a rename or an unlink: the directory entry itself reaches the disk
+// (fsync of the file alone does not make its new name survive a power loss).
+bool sync_directory(const std::string& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return false;
-  struct stat st {};
-  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  if (ok) bytes.resize(static_cast<size_t>(st.st_size));
-  ok = ok && internal::read_all(fd, bytes.data(), bytes.size());
+  const bool ok = ::fsync(fd) == 0;
   ::close(fd);
   return ok;
+}
+
+// A directory only this user may change: whoever else can write it can
+// delete or roll back records (which sealing does not detect) and plant
+// links and FIFOs. `st` from stat or lstat of `path`.
+Status check_private_directory(const std::string& path, const struct stat& st) {
+  if (!S_ISDIR(st.st_mode)) {
+    return Error(Errc::io_error, path + (S_ISLNK(st.st_mode) ? " is a link, not a directory" : " is not a directory"));
+  }
+  if (st.st_uid != ::geteuid()) {
+    return Error(Errc::insecure_permissions, path + " is owned by uid " + std::to_string(st.st_uid) +
+                                                 ", not by this user (uid " + std::to_string(::geteuid()) + ")");
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return Error(Errc::insecure_permissions, path + " is writable by group or others (chmod go-w it)");
+  }
+  return {};
+}
+
+enum class ReadOutcome {
+  ok,
+  absent,
+  not_a_record,  // a link, FIFO, directory, ... or a file longer than any record
+  io_error,
+};
+
+ReadOutcome read_file(const std::string& path, std::vector<uint8_t>& bytes) {
+  const int fd = ::open(path.c_str(), kReadFlags);
+  if (fd < 0) {
+    if (errno == ENOENT) return ReadOutcome::absent;
+    // ELOOP: a link (O_NOFOLLOW); ENXIO: a socket; EISDIR cannot happen
+    // for O_RDONLY, but is not a record either.
+    return errno == ELOOP || errno == ENXIO || errno == EISDIR ? ReadOutcome::not_a_record : ReadOutcome::io_error;
+  }
+  struct stat st {};
+  ReadOutcome outcome = ReadOutcome::ok;
+  if (fstat(fd, &st) != 0) {
+    outcome = ReadOutcome::io_error;
+  } else if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxRecordFileSize) {
+    outcome = ReadOutcome::not_a_record;
+  } else {
+    bytes.resize(static_cast<size_t>(st.st_size));
+    if (!internal::read_all(fd, bytes.data(), bytes.size())) outcome = ReadOutcome::io_error;
+  }
+  ::close(fd);
+  return outcome;
 }
 
 // Paho frees what the store hands it with its own free(): allocate with its malloc.
@@ -88,47 +147,51 @@ int store_close(void* handle) {
 int store_remove(void* handle, char* key) {
   const auto* slot = static_cast<const Slot*>(handle);
   if (!valid_record_key(key)) return kError;
-  return ::unlink((slot->directory + "/" + key).c_str()) == 0 ? kOk : kError;
+  if (::unlink((slot->directory + "/" + key).c_str()) != 0) return kError;
+  return sync_directory(slot->directory) ? kOk : kError;
 }
 
-// Record names in the slot, skipping unfinished temporary files.
-std::vector<std::string> list_records(const Slot& slot) {
+// Record names in the slot (names of temporary and refused files start with
+// a dot: never records); with `temporary`, the temporary files' names too.
+std::vector<std::string> list_records(const Slot& slot, std::vector<std::string>* temporary = nullptr) {
   std::vector<std::string> names;
   DIR* dir = ::opendir(slot.directory.c_str());
   if (dir == nullptr) return names;
   while (const dirent* entry = ::readdir(dir)) {
-    if (valid_record_key(entry->d_name)) names.emplace_back(entry->d_name);
+    if (valid_record_key(entry->d_name)) {
+      names.emplace_back(entry->d_name);
+    } else if (temporary != nullptr && std::strncmp(entry->d_name, kTempPrefix, std::strlen(kTempPrefix)) == 0) {
+      temporary->emplace_back(entry->d_name);
+    }
   }
   ::closedir(dir);
   return names;
 }
 
-int store_keys(void* handle, char*** keys, int* count) {
-  const std::vector<std::string> names = list_records(*static_cast<const Slot*>(handle));
-  *keys = nullptr;
-  *count = 0;
-  if (names.empty()) return kOk;
-  auto** array = static_cast<char**>(MQTTAsync_malloc(names.size() * sizeof(char*)));
-  if (array == nullptr) return kError;
-  for (size_t i = 0; i < names.size(); ++i) array[i] = paho_copy(names[i].c_str(), names[i].size() + 1);
-  *keys = array;
-  *count = static_cast<int>(names.size());
-  return kOk;
+void remove_files(const Slot& slot, const std::vector<std::string>& names) {
+  for (const std::string& name : names) ::unlink((slot.directory + "/" + name).c_str());
 }
 
+// Every record, and temporary files a crash left (refused records stay).
 int store_clear(void* handle) {
   const auto* slot = static_cast<const Slot*>(handle);
   int rc = kOk;
-  for (const std::string& name : list_records(*slot)) {
+  std::vector<std::string> temporary;
+  for (const std::string& name : list_records(*slot, &temporary)) {
     if (::unlink((slot->directory + "/" + name).c_str()) != 0) rc = kError;
   }
+  remove_files(*slot, temporary);
+  if (!sync_directory(slot->directory)) rc = kError;
   return rc;
 }
 
+// Only a regular file is a record (a link, FIFO or directory is moved aside
+// when read).
 int store_contains(void* handle, char* key) {
   const auto* slot = static_cast<const Slot*>(handle);
   if (!valid_record_key(key)) return kError;
-  return ::access((slot->directory + "/" + key).c_str(), F_OK) == 0 ? kOk : kError;
+  struct stat st {};
+  return ::lstat((slot->directory + "/" + key).c_str(), &st) == 0 && S_ISREG(st.st_mode) ? kOk : kError;
 }
 
 }  // namespace
@@ -137,6 +200,7 @@ int store_contains(void* handle, char* key) {
 // only see their Slot.
 struct EncryptedStore::Callbacks {
   static int open(void** handle, const char* client_id, const char* server_uri, void* context) {
+    if (handle == nullptr || context == nullptr) return kError;
     auto* store = static_cast<EncryptedStore*>(context);
     std::string binding = std::string(client_id != nullptr ? client_id : "") + '\0' +
                           std::string(server_uri != nullptr ? server_uri : "") + '\0';
@@ -144,38 +208,123 @@ struct EncryptedStore::Callbacks {
     crypto_generichash(hash, sizeof hash, reinterpret_cast<const unsigned char*>(binding.data()),
                        binding.size(), nullptr, 0);
     std::string directory = store->directory_ + "/" + internal::hex_encode(ByteView(hash, sizeof hash));
-    if (::mkdir(directory.c_str(), kDirectoryMode) != 0 && errno != EEXIST) return kError;
-    *handle = new Slot{store, std::move(directory), std::move(binding)};
+    const bool created = ::mkdir(directory.c_str(), kDirectoryMode) == 0;
+    if (!created && errno != EEXIST) return kError;
+    if (created && !sync_directory(store->directory_)) return kError;
+    // lstat: the client's directory itself, not a link to another.
+    struct stat st {};
+    Status s = ::lstat(directory.c_str(), &st) == 0
+                   ? check_private_directory(directory, st)
+                   : Status(Error(Errc::io_error, "cannot open " + directory + ": " + std::strerror(errno)));
+    if (!s) {
+      std::fprintf(stderr, "mqseal: persistence store refused: %s\n", s.error().message().c_str());
+      return kError;
+    }
+    auto* slot = new Slot{store, std::move(directory), std::move(binding)};
+    // Temporary files a crash left: no write of this client is under way
+    // while Paho opens its store (one process per client ID and server).
+    std::vector<std::string> temporary;
+    (void)list_records(*slot, &temporary);
+    remove_files(*slot, temporary);
+    *handle = slot;
     return kOk;
   }
 
   static int put(void* handle, char* key, int count, char* buffers[], int lengths[]) {
     const auto* slot = static_cast<const Slot*>(handle);
-    if (!valid_record_key(key) || count < 0) return kError;
-    std::vector<uint8_t> plain;
-    for (int i = 0; i < count; ++i) {
-      if (lengths[i] < 0) return kError;
-      plain.insert(plain.end(), buffers[i], buffers[i] + lengths[i]);
+    if (!valid_record_key(key) || count < 0 || (count > 0 && (buffers == nullptr || lengths == nullptr))) {
+      return kError;
     }
+    size_t total = 0;
+    for (int i = 0; i < count; ++i) {
+      if (lengths[i] < 0 || (lengths[i] > 0 && buffers[i] == nullptr)) return kError;
+      total += static_cast<size_t>(lengths[i]);
+      if (total > kMaxRecordFileSize - kRecordOverhead) return kError;  // before copying any of it
+    }
+    std::vector<uint8_t> plain;
+    plain.reserve(total);
+    for (int i = 0; i < count; ++i) plain.insert(plain.end(), buffers[i], buffers[i] + lengths[i]);
     std::vector<uint8_t> record;
     if (!slot->store->cipher_.seal(associated(*slot, key), plain, record)) return kError;
-    return write_file_atomically(slot->directory + "/" + key, record) ? kOk : kError;
+    return write_file_atomically(slot->directory, key, record) && sync_directory(slot->directory) ? kOk : kError;
   }
 
   static int get(void* handle, char* key, char** buffer, int* length) {
     const auto* slot = static_cast<const Slot*>(handle);
-    if (!valid_record_key(key)) return kError;
-    std::vector<uint8_t> record;
-    if (!read_file(slot->directory + "/" + key, record)) return kError;
+    if (!valid_record_key(key) || buffer == nullptr || length == nullptr) return kError;
     std::vector<uint8_t> plain;
-    if (Status s = slot->store->cipher_.open(associated(*slot, key), record, plain); !s) {
-      slot->store->refused_.fetch_add(1, std::memory_order_relaxed);
-      std::fprintf(stderr, "mqseal: persisted record %s refused: %s\n", key, s.error().message().c_str());
-      return kError;
-    }
+    if (open_record(*slot, key, plain) != Opened::ok) return kError;
     *buffer = paho_copy(plain.data(), plain.size());
     *length = static_cast<int>(plain.size());
     return *buffer != nullptr ? kOk : kError;
+  }
+
+  // Only the records that open: Paho stops restoring at the first record it
+  // cannot read (and fails MQTTAsync_create for an in-flight one), so a record
+  // that would be refused is moved aside here, before Paho asks for it.
+  static int keys(void* handle, char*** keys, int* count) {
+    if (keys == nullptr || count == nullptr) return kError;
+    const auto* slot = static_cast<const Slot*>(handle);
+    *keys = nullptr;
+    *count = 0;
+    std::vector<std::string> names;
+    for (std::string& name : list_records(*slot)) {
+      std::vector<uint8_t> plain;
+      // A record that cannot be read now (EIO, no descriptors left) is
+      // listed: Paho's read then fails loudly rather than the record being
+      // forgotten and its name reused.
+      const Opened opened = open_record(*slot, name.c_str(), plain);
+      if (opened == Opened::ok || opened == Opened::io_error) names.push_back(std::move(name));
+    }
+    if (names.empty()) return kOk;
+    auto** array = static_cast<char**>(MQTTAsync_malloc(names.size() * sizeof(char*)));
+    if (array == nullptr) return kError;
+    for (size_t i = 0; i < names.size(); ++i) {
+      array[i] = paho_copy(names[i].c_str(), names[i].size() + 1);
+      if (array[i] == nullptr) {
+        for (size_t j = 0; j < i; ++j) MQTTAsync_free(array[j]);
+        MQTTAsync_free(array);
+        return kError;
+      }
+    }
+    *keys = array;
+    *count = static_cast<int>(names.size());
+    return kOk;
+  }
+
+ private:
+  enum class Opened { ok, absent, refused, io_error };
+
+  // Reads and opens the record `key`. One that is refused (altered, sealed
+  // with another key or for another place, or not a record at all) is
+  // counted, reported on stderr and moved aside to .refused-KEY.
+  static Opened open_record(const Slot& slot, const char* key, std::vector<uint8_t>& plain) {
+    const std::string path = slot.directory + "/" + key;
+    std::vector<uint8_t> record;
+    std::string why;
+    switch (read_file(path, record)) {
+      case ReadOutcome::absent:
+        return Opened::absent;
+      case ReadOutcome::io_error:
+        return Opened::io_error;
+      case ReadOutcome::not_a_record:
+        why = "not a regular file of at most " + std::to_string(kMaxRecordFileSize) + " bytes";
+        break;
+      case ReadOutcome::ok:
+        if (Status s = slot.store->cipher_.open(associated(slot, key), record, plain); !s) {
+          why = s.error().message();
+          break;
+        }
+        return Opened::ok;
+    }
+    slot.store->refused_.fetch_add(1, std::memory_order_relaxed);
+    const std::string aside = slot.directory + "/" + kRefusedPrefix + key;
+    const std::string outcome = std::rename(path.c_str(), aside.c_str()) == 0
+                                    ? "moved to " + aside
+                                    : std::string("cannot move it aside: ") + std::strerror(errno);
+    std::fprintf(stderr, "mqseal: persisted record %s refused (%s); %s\n", path.c_str(), why.c_str(),
+                 outcome.c_str());
+    return Opened::refused;
   }
 };
 
@@ -187,7 +336,7 @@ EncryptedStore::EncryptedStore(std::string directory, RecordCipher cipher)
   persistence_.pput = Callbacks::put;
   persistence_.pget = Callbacks::get;
   persistence_.premove = store_remove;
-  persistence_.pkeys = store_keys;
+  persistence_.pkeys = Callbacks::keys;
   persistence_.pclear = store_clear;
   persistence_.pcontainskey = store_contains;
 }
@@ -201,6 +350,13 @@ Result<std::unique_ptr<EncryptedStore>> EncryptedStore::create(std::string direc
   if (::mkdir(directory.c_str(), kDirectoryMode) != 0 && errno != EEXIST) {
     return Error(Errc::io_error, "cannot create " + directory + ": " + std::strerror(errno));
   }
+  // stat: the store's directory may be a link (to a data partition, say);
+  // the directory it names is checked.
+  struct stat st {};
+  if (::stat(directory.c_str(), &st) != 0) {
+    return Error(Errc::io_error, "cannot open " + directory + ": " + std::strerror(errno));
+  }
+  if (Status s = check_private_directory(directory, st); !s) return s.error();
   return std::unique_ptr<EncryptedStore>(new EncryptedStore(std::move(directory), std::move(*cipher)));
 }
 

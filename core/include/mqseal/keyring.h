@@ -196,6 +196,8 @@ class Keyring {
   // parse(), on the file's text: a parse_error says "PATH: line N: why".
   [[nodiscard]] static Result<Keyring> load(const std::string& path, LoadOptions options = {});
   // Writes atomically (temporary file, fsync, rename) with mode 0600.
+  // io_error if `path` is a symbolic link (the rename would replace the link,
+  // not the file it names).
   [[nodiscard]] Status save(const std::string& path) const;
 
   // The file format in memory. Parsing reads only the given bytes; the

@@ -41,17 +41,26 @@ namespace mqseal::paho {
 class EncryptedStore {
  public:
   // Records go under `directory` (created with mode 0700 if missing), one
-  // file per record with mode 0600 (written to a temporary file, fsync'ed and
-  // renamed into place), in a subdirectory per client ID and server URI. `key_name` names the keyring's local key: sealing uses its primary,
-  // opening any of its keys that is not retired. invalid_argument, io_error.
+  // file per record with mode 0600 (written to a temporary file, fsync'ed,
+  // renamed into place, and the directory fsync'ed), in a subdirectory per
+  // client ID and server URI. `key_name` names the keyring's local key:
+  // sealing uses its primary, opening any of its keys that is not retired.
+  // invalid_argument, io_error; insecure_permissions if the directory is
+  // owned by another user or group or others may write it (whoever can
+  // write it can delete or roll back records). A client's subdirectory is
+  // checked the same way when Paho opens it (and must not be a link):
+  // otherwise Paho gets a persistence error.
   [[nodiscard]] static Result<std::unique_ptr<EncryptedStore>> create(
       std::string directory, std::shared_ptr<const Keyring> keys, std::string_view key_name);
 
   // For MQTTAsync_create(..., MQTTCLIENT_PERSISTENCE_USER, persistence()).
   MQTTClient_persistence* persistence() noexcept { return &persistence_; }
 
-  // Records that failed to open (altered, wrong key, moved): Paho sees a read
-  // error for each, and one line goes to stderr.
+  // Records that failed to open (altered, wrong key, moved, or not a regular
+  // file of at most a record's size): each is renamed to .refused-NAME beside
+  // it and one line goes to stderr. Listing the records opens each one and
+  // leaves refused ones out, so Paho restores every other record (it stops
+  // at the first it cannot read). docs/SPEC.md section 10.
   uint64_t refused_records() const noexcept { return refused_.load(std::memory_order_relaxed); }
 
  private:
