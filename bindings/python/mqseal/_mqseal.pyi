@@ -146,7 +146,9 @@ class Keyring(metaclass=_Pybind11Type):
     def clone(self) -> Keyring:
         """A deep copy, key bytes in new guarded memory."""
     def save(self, path: str) -> None:
-        """Writes the keyring file atomically with mode 0600."""
+        """Writes the keyring file atomically with mode 0600. A path that is a symbolic link is
+        refused (FileError, naming the file it points to): replacing the link would leave that
+        file, which readers of the link see, as it was."""
     @staticmethod
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Keyring:
         """Reads a keyring file; refuses one readable by group or others."""
@@ -438,7 +440,8 @@ class Credentials(metaclass=_Pybind11Type):
     def __len__(self) -> int: ...
     def __contains__(self, username: object) -> bool: ...
     def save(self, path: str) -> None:
-        """Writes the file atomically with mode 0600."""
+        """Writes the file atomically with mode 0600. A path that is a symbolic link is refused
+        (FileError, naming the file it points to), as Keyring.save refuses one."""
     @staticmethod
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Credentials:
         """Reads a credentials file; refuses one readable by group or others."""
