@@ -1015,6 +1015,56 @@ TEST(GuardedCache, ForgedEnvelopesOnNewTopicsNeitherGrowNorEvictTheCache) {
   EXPECT_EQ(hchacha20_calls() - subkeys, 0) << "the sender's subkey was still cached";
 }
 
+// Suite 3 envelopes authenticate under the recipient's public key, which
+// anyone may hold: a party with nothing else (no symmetric key, no signing
+// key) seals authentic envelopes on as many topics of a recipient rule's
+// wildcard as it likes. Such topics are not cached, as plaintext topics are
+// not: more of them than the cache holds neither grow the receiver's guarded
+// (locked) memory nor evict the topic key and subkey a suite 1 message
+// cached. (Before: each one's topic entered the topic-key cache, a guarded
+// slot with no key in it, so 1 100 of them took all 1 024 slots, about
+// 190 kB locked, and evicted plant/7/telemetry's key and subkey.)
+TEST(GuardedCache, SuiteThreeEnvelopesFromAnyoneOnNewTopicsNeitherGrowNorEvictTheCache) {
+  constexpr KeyId kRecipientId = 0xbac30001;
+  std::shared_ptr<Keyring> receiver = keys(1);
+  expect_ok(receiver->add_recipient_key_with_id("backend", kRecipientId, fixed_key(0xb1)));
+  // Anyone: the recipient's public key and nothing else.
+  auto anyone_keys = std::make_shared<Keyring>();
+  const Keyring exported = take(Keyring::parse(receiver->export_public()));
+  for (const KeyInfo& k : exported.list()) {
+    if (k.kind == KeyKind::recipient_public) {
+      expect_ok(anyone_keys->add_recipient_public(k.name, k.id, ByteView(*k.public_key)));
+    }
+  }
+  TopicPolicy p;
+  expect_ok(p.add_rule("plant/+/telemetry", "telemetry"));
+  expect_ok(p.add_recipient_rule("plant/+/report", "backend"));
+  Sealer device = take(Sealer::create(p, receiver, at_now()));
+  Sealer anyone = take(Sealer::create(p, anyone_keys, at_now()));
+  Opener opener = take(Opener::create(p, receiver));
+  const std::vector<uint8_t> payload = payload_of(64);
+  Opened o;
+  expect_ok(open_now(opener, kTopic, take(device.seal(kTopic, payload)), o));
+  std::vector<std::vector<uint8_t>> reports;
+  for (size_t i = 0; i < kDefaultTopicCacheCapacity + 76; ++i) {
+    reports.push_back(take(anyone.seal("plant/" + std::to_string(1000 + i) + "/report", payload)));
+  }
+  const long locked_before = internal::locked_kib();
+  for (size_t i = 0; i < reports.size(); ++i) {
+    ASSERT_TRUE(open_now(opener, "plant/" + std::to_string(1000 + i) + "/report", reports[i], o)) << i;
+  }
+  EXPECT_EQ(opener.recipient_sessions(), 1u);  // one session: its cache holds one page
+  if (locked_before >= 0) {
+    EXPECT_LE(internal::locked_kib() - locked_before, 4) << "kB locked by the suite 3 envelopes";
+  }
+  const std::vector<uint8_t> env = take(device.seal(kTopic, payload));
+  const int derived = blake2b_calls();
+  const int subkeys = hchacha20_calls();
+  expect_ok(open_now(opener, kTopic, env, o));
+  EXPECT_EQ(blake2b_calls() - derived, 0) << "the topic key was still cached";
+  EXPECT_EQ(hchacha20_calls() - subkeys, 0) << "the sender's subkey was still cached";
+}
+
 // An authentic message on a new topic caches its topic key and its sender's
 // subkey once it opened: the next message of that sender derives neither, a
 // second sender's derives its subkey only.
