@@ -5,6 +5,7 @@
 #include <mqseal/policy_file.h>
 #include <mqseal/sealer.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <sodium.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -221,6 +222,46 @@ TEST(Recipient, CacheIsBoundedAndEvictsTheLeastRecentlyUsed) {
   OpenerOptions bad;
   bad.recipient_session_capacity = 0;
   EXPECT_FALSE(Opener::create(report_policy(), backend, bad));
+}
+
+// Bytes the process's malloc has handed out and not taken back (glibc):
+// the heap's chunks in use and the chunks mapped on their own.
+size_t heap_in_use() {
+  const struct mallinfo2 m = mallinfo2();
+  return m.uordblks + m.hblkhd;
+}
+
+// The session cache keeps, per session, the last topic's key, and to know
+// it, that topic. Anyone holding the public key makes authentic sessions, on
+// topics as long as MQTT allows (65 535 bytes): a session cache that kept
+// each one's topic in full let them make the receiver hold up to capacity x
+// 64 KiB of heap (64 MiB by default, 64 GiB at the largest capacity). A
+// long topic is not kept: its key is derived again per message, as the
+// associated data reads the whole topic anyway. (Before: 200 sessions on
+// one 60 000-byte topic held 12 MB.)
+TEST(Recipient, LongTopicsOfPublicKeyHoldersAreNotKeptPerSession) {
+  Scene s;
+  const std::string topic = "plant/" + std::string(60000, 'x') + "/report";
+  constexpr int kSessions = 200;
+  std::vector<std::vector<uint8_t>> envs;
+  for (int i = 0; i < kSessions; ++i) {
+    s.sealer.end_recipient_session();  // a fresh ephemeral key: a new session each time
+    envs.push_back(take(s.sealer.seal(topic, bytes_of("m"))));
+  }
+  Opened o;
+  ASSERT_TRUE(s.opener.open(topic, envs[0], Delivery{false, kNow}, o));  // the first: allocations of its own
+  const size_t before = heap_in_use();
+  for (int i = 1; i < kSessions; ++i) ASSERT_TRUE(s.opener.open(topic, envs[i], Delivery{false, kNow}, o)) << i;
+  EXPECT_EQ(s.opener.recipient_sessions(), static_cast<size_t>(kSessions));
+  const size_t after = heap_in_use();
+  EXPECT_LT(after > before ? after - before : 0, size_t{1} << 20) << "bytes of heap held by the cached sessions";
+  // A session on a long topic still opens its next message (its keys
+  // derived again), and a short topic is still served from the cache.
+  EXPECT_TRUE(s.opener.open(topic, take(s.sealer.seal(topic, bytes_of("n"))), Delivery{false, kNow}, o));
+  EXPECT_EQ(o.payload, bytes_of("n"));
+  EXPECT_TRUE(s.opener.open(kTopic, take(s.sealer.seal(kTopic, bytes_of("p"))), Delivery{false, kNow}, o));
+  EXPECT_TRUE(s.opener.open(kTopic, take(s.sealer.seal(kTopic, bytes_of("q"))), Delivery{false, kNow}, o));
+  EXPECT_EQ(o.payload, bytes_of("q"));
 }
 
 // CPU seconds to commit `count` fresh sessions into `cache` (each evicting

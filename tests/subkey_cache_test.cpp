@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1013,6 +1014,83 @@ TEST(GuardedCache, ForgedEnvelopesOnNewTopicsNeitherGrowNorEvictTheCache) {
   expect_ok(open_now(opener, kTopic, env, o));
   EXPECT_EQ(blake2b_calls() - derived, 0) << "the topic key was still cached";
   EXPECT_EQ(hchacha20_calls() - subkeys, 0) << "the sender's subkey was still cached";
+}
+
+// Suite 3 envelopes authenticate under the recipient's public key, which
+// anyone may hold: a party with nothing else (no symmetric key, no signing
+// key) seals authentic envelopes on as many topics of a recipient rule's
+// wildcard as it likes. Such topics are not cached, as plaintext topics are
+// not: more of them than the cache holds neither grow the receiver's guarded
+// (locked) memory nor evict the topic key and subkey a suite 1 message
+// cached. (Before: each one's topic entered the topic-key cache, a guarded
+// slot with no key in it, so 1 100 of them took all 1 024 slots, about
+// 190 kB locked, and evicted plant/7/telemetry's key and subkey.)
+TEST(GuardedCache, SuiteThreeEnvelopesFromAnyoneOnNewTopicsNeitherGrowNorEvictTheCache) {
+  constexpr KeyId kRecipientId = 0xbac30001;
+  std::shared_ptr<Keyring> receiver = keys(1);
+  expect_ok(receiver->add_recipient_key_with_id("backend", kRecipientId, fixed_key(0xb1)));
+  // Anyone: the recipient's public key and nothing else.
+  auto anyone_keys = std::make_shared<Keyring>();
+  const Keyring exported = take(Keyring::parse(receiver->export_public()));
+  for (const KeyInfo& k : exported.list()) {
+    if (k.kind == KeyKind::recipient_public) {
+      expect_ok(anyone_keys->add_recipient_public(k.name, k.id, ByteView(*k.public_key)));
+    }
+  }
+  TopicPolicy p;
+  expect_ok(p.add_rule("plant/+/telemetry", "telemetry"));
+  expect_ok(p.add_recipient_rule("plant/+/report", "backend"));
+  Sealer device = take(Sealer::create(p, receiver, at_now()));
+  Sealer anyone = take(Sealer::create(p, anyone_keys, at_now()));
+  Opener opener = take(Opener::create(p, receiver));
+  const std::vector<uint8_t> payload = payload_of(64);
+  Opened o;
+  expect_ok(open_now(opener, kTopic, take(device.seal(kTopic, payload)), o));
+  std::vector<std::vector<uint8_t>> reports;
+  for (size_t i = 0; i < kDefaultTopicCacheCapacity + 76; ++i) {
+    reports.push_back(take(anyone.seal("plant/" + std::to_string(1000 + i) + "/report", payload)));
+  }
+  const long locked_before = internal::locked_kib();
+  for (size_t i = 0; i < reports.size(); ++i) {
+    ASSERT_TRUE(open_now(opener, "plant/" + std::to_string(1000 + i) + "/report", reports[i], o)) << i;
+  }
+  EXPECT_EQ(opener.recipient_sessions(), 1u);  // one session: its cache holds one page
+  if (locked_before >= 0) {
+    EXPECT_LE(internal::locked_kib() - locked_before, 4) << "kB locked by the suite 3 envelopes";
+  }
+  const std::vector<uint8_t> env = take(device.seal(kTopic, payload));
+  const int derived = blake2b_calls();
+  const int subkeys = hchacha20_calls();
+  expect_ok(open_now(opener, kTopic, env, o));
+  EXPECT_EQ(blake2b_calls() - derived, 0) << "the topic key was still cached";
+  EXPECT_EQ(hchacha20_calls() - subkeys, 0) << "the sender's subkey was still cached";
+}
+
+// A key holder's authentic envelopes on topics as long as MQTT allows
+// (65 535 bytes) are not kept in the topic-key cache: kept, each took its
+// topic twice (the entry and its index), so that capacity x 128 KiB of heap
+// (128 MiB by default) was the holder's to fill. Such a topic's key is
+// derived again per message. (Before: 200 topics of 60 000 bytes held 24 MB.)
+TEST(GuardedCache, LongTopicsAreNotKept) {
+  std::shared_ptr<Keyring> k = keys(1);
+  Sealer sealer = make_sealer(k);
+  Opener opener = make_opener(k);
+  const std::vector<uint8_t> payload = payload_of(64);
+  constexpr int kTopics = 200;
+  auto topic_of = [](int i) { return "plant/" + std::to_string(i) + std::string(60000, 'x') + "/telemetry"; };
+  std::vector<std::vector<uint8_t>> envs;
+  for (int i = 0; i < kTopics; ++i) envs.push_back(take(sealer.seal(topic_of(i), payload)));
+  Opened o;
+  expect_ok(open_now(opener, topic_of(0), envs[0], o));  // the first: allocations of its own
+  const struct mallinfo2 b = mallinfo2();
+  for (int i = 1; i < kTopics; ++i) expect_ok(open_now(opener, topic_of(i), envs[i], o));
+  const struct mallinfo2 a = mallinfo2();
+  const size_t before = b.uordblks + b.hblkhd;
+  const size_t after = a.uordblks + a.hblkhd;
+  EXPECT_LT(after > before ? after - before : 0, size_t{1} << 20) << "bytes of heap held by the topic cache";
+  // Opened again: derived again, and still opening.
+  expect_ok(open_now(opener, topic_of(1), take(sealer.seal(topic_of(1), payload)), o));
+  EXPECT_EQ(o.payload, payload);
 }
 
 // An authentic message on a new topic caches its topic key and its sender's

@@ -179,7 +179,12 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
     before_session_commit(*this);
     std::lock_guard<std::mutex> lock(impl_->mutex);
     impl_->sessions.commit(header, topic, *recipient);
-    if (resolved.pending) impl_->resolver.commit(topic, resolved, nullptr, nullptr);
+    // The topic is not cached (resolved.pending stays uncommitted): anyone
+    // holding the recipient's public key seals authentic suite 3 envelopes,
+    // so, as plaintext topics, suite 3 topics would let anyone grow the
+    // topic-key cache's guarded memory and evict other topics' keys. Their
+    // rule is looked up again per message; the session cache keeps the
+    // session's last topic key.
   } else if (header.suite == kSuiteSignedSealed) {
     if (Status s = open_signed_sealed(rule, topic, envelope, header, *recipient, payload, out); !s) return s;
     if (resolved.pending) {

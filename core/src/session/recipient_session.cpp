@@ -10,6 +10,7 @@
 #include "crypto/x25519.h"
 #include "mqseal/options.h"
 #include "keys/keyring_access.h"
+#include "session/topic_key_resolver.h"
 #include "wire/envelope_internal.h"
 
 namespace mqseal::internal {
@@ -174,7 +175,7 @@ Status RecipientSessionCache::prepare(const Keyring& keyring, const TopicRule& r
     const Node& n = nodes_[i];
     out.cached = true;
     std::memcpy(out.keys.session_key, slot(i), kKeySize);
-    if (n.topic == topic) {
+    if (!n.topic.empty() && n.topic == topic) {  // empty: a topic too long to keep
       std::memcpy(out.keys.topic_key, slot(i) + kKeySize, kKeySize);
       if (n.has_subkey && n.sender == header.sender) {
         std::memcpy(out.keys.subkey, slot(i) + 2 * kKeySize, kKeySize);
@@ -267,13 +268,26 @@ void RecipientSessionCache::commit(const EnvelopeHeader& header, std::string_vie
   }
   Node& n = nodes_[i];
   n.id = id;
-  if (n.topic != topic) n.topic.assign(topic.data(), topic.size());
+  // A topic longer than kMaxCachedTopicSize is not kept, nor its keys: the
+  // session's next message derives them again. Anyone with the public key
+  // makes sessions, and topics of up to 64 KiB each would let them fill the
+  // heap with capacity copies.
+  const bool keep_topic = topic.size() <= kMaxCachedTopicSize;
+  if (!keep_topic) {
+    n.topic.clear();  // its capacity stays within kMaxCachedTopicSize: no longer one was assigned
+  } else if (n.topic != topic) {
+    n.topic.assign(topic.data(), topic.size());
+  }
   n.sender = header.sender;
   n.stream = keys.stream;
-  n.has_subkey = keys.have_subkey;
+  n.has_subkey = keep_topic && keys.have_subkey;
   std::memcpy(slot(i), keys.keys.session_key, kKeySize);
-  std::memcpy(slot(i) + kKeySize, keys.keys.topic_key, kKeySize);
-  std::memcpy(slot(i) + 2 * kKeySize, keys.keys.subkey, kKeySize);
+  if (keep_topic) {
+    std::memcpy(slot(i) + kKeySize, keys.keys.topic_key, kKeySize);
+    std::memcpy(slot(i) + 2 * kKeySize, keys.keys.subkey, kKeySize);
+  } else {
+    sodium_memzero(slot(i) + kKeySize, 2 * kKeySize);
+  }
 }
 
 void RecipientSessionCache::clear() noexcept {

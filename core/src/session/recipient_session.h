@@ -159,7 +159,10 @@ struct SessionIdHash {
 };
 
 // The receiving side's bounded cache of derived keys, keyed by (recipient
-// key ID, ephemeral public key). Only an envelope whose tag verified under
+// key ID, ephemeral public key). Per session: the session key, and for the
+// last topic (kept only up to kMaxCachedTopicSize bytes, session/
+// topic_key_resolver.h: a longer one's keys are derived again per message)
+// its topic key and the last sender's subkey. Only an envelope whose tag verified under
 // the derived keys is ever inserted (commit()), so unauthenticated input
 // neither adds an entry nor evicts one nor changes the LRU order. Full: the
 // least recently used entry goes (its sender's next envelope pays one
@@ -223,7 +226,7 @@ class RecipientSessionCache {
   static constexpr size_t kNoNode = SIZE_MAX;
   struct Node {
     SessionId id{};
-    std::string topic;
+    std::string topic;  // empty: none kept (a topic longer than kMaxCachedTopicSize)
     SenderId sender{};
     SenderId stream{};
     bool has_subkey = false;  // of `topic` and `sender`

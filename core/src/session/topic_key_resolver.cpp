@@ -262,6 +262,7 @@ Status TopicKeyResolver::lookup(std::string_view topic, std::optional<KeyId> wan
 void TopicKeyResolver::commit(std::string_view topic, const ResolvedTopic& at, const SenderId* sender,
                               const uint8_t subkey[kKeySize]) {
   if (at.generation != generation_) return;  // derived under a keyring replaced since
+  if (topic.size() > kMaxCachedTopicSize) return;  // not kept: derived again per message
   if (!at.pending) {
     if (sender != nullptr) store_subkey(at, *sender, subkey);
     return;

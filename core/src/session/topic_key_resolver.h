@@ -80,6 +80,15 @@ struct ResolvedTopic {
 // resolve()'s `wanted` for sealing: the primary key of the rule's key name.
 inline constexpr KeyId kPrimaryKey = 0;
 
+// The longest topic an Opener's caches keep, in bytes (this cache, after an
+// authentic envelope on it, and suite 3's session cache, as a session's last
+// topic). A longer topic (MQTT allows 65 535 bytes) is not kept, and its key
+// is derived again per message (the associated data reads the whole topic
+// anyway), so that what key holders and, in suite 3, anyone holding the
+// recipient's public key can make an Opener hold stays within its caches'
+// capacities times this, not times 64 KiB.
+inline constexpr size_t kMaxCachedTopicSize = 256;
+
 // Not thread-safe: its owner serialises calls.
 class TopicKeyResolver {
  public:
@@ -115,8 +124,9 @@ class TopicKeyResolver {
   // After an authentic envelope: caches what lookup() put in `at` and did
   // not cache (the topic, and its key at.key if at.key_id is set), and with
   // a `sender`, `subkey` next to that key (store_subkey). Nothing if a
-  // set_keyring() ran since lookup(); a topic or key that another commit()
-  // cached meanwhile is kept once.
+  // set_keyring() ran since lookup(), or for a topic longer than
+  // kMaxCachedTopicSize; a topic or key that another commit() cached
+  // meanwhile is kept once.
   void commit(std::string_view topic, const ResolvedTopic& at, const SenderId* sender,
               const uint8_t subkey[kKeySize]);
 
