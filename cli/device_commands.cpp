@@ -12,9 +12,11 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common.h"
+#include "files/file_io.h"
 
 namespace mqseal::cli {
 namespace {
@@ -40,6 +42,12 @@ struct TokenArgs {
 Result<Credentials> load_or_new_credentials(const std::string& path) {
   if (missing(path)) return Credentials();
   return Credentials::load(path);
+}
+
+// True if the credentials file at `path` has a record for `username` now.
+bool holds_user(const std::string& path, const std::string& username) {
+  Result<Credentials> on_disk = Credentials::load(path);
+  return on_disk && on_disk->find(username) != nullptr;
 }
 
 KeyId fresh_key_id(const Keyring& keys) {
@@ -115,16 +123,33 @@ int provision_device(const ProvisionArgs& args) {
   // beside it, the broker's file is written, then the keyring is renamed into
   // place. If the broker's file cannot be written, the keyring is left as it
   // was (before, it kept the new key and a second attempt added another).
-  if (Status s = keys->save(staged); !s) return fail(s.error());
+  // Each step is durable (its directory fsynced) before the next: a power
+  // loss leaves neither, both, or the broker's file with KEYRING.provisioning
+  // beside the old keyring (rename it into place).
+  const auto neither = [&](const Error& e) {
+    ::unlink(staged.c_str());  // there too if only its directory's fsync failed
+    return fail(Error(e.code(), "neither file was written; " + e.detail()));
+  };
+  if (Status s = keys->save(staged); !s) return neither(s.error());
+  std::optional<Error> not_durable;
   if (Status s = credentials->save(args.credentials); !s) {
-    ::unlink(staged.c_str());
-    return fail(s.error());
+    // Only the directory's fsync failed if the new file is in place: then the
+    // keyring follows too (both files, not one), and the error is reported.
+    if (!holds_user(args.credentials, args.username)) return neither(s.error());
+    not_durable = s.error();
   }
   if (std::rename(staged.c_str(), args.device_keyring.c_str()) != 0) {
     return fail(Error(Errc::io_error, "the broker's credentials now hold " + args.username +
                                           ", but the device keyring could not be renamed from " + staged +
                                           " to " + args.device_keyring + ": " + std::strerror(errno) +
                                           "; rename it by hand"));
+  }
+  if (!internal::sync_directory(internal::directory_of(args.device_keyring))) {
+    not_durable = Error(Errc::io_error, args.device_keyring + " has the new key, but its directory could not be " +
+                                            "synced (" + std::strerror(errno) + "): a power loss may still undo it");
+  }
+  if (not_durable) {
+    return fail(Error(Errc::io_error, "both files hold " + args.username + " now; " + not_durable->detail()));
   }
   if (previous) {
     note("the previous connect key " + key_id_hex(*previous) +
@@ -155,7 +180,9 @@ void add_device_commands(CLI::App& app, Action& action) {
       "never from the command line. Adds the device secret to the device keyring as the primary key\n"
       "\"connect\" and the broker's record to the credentials file (each created, mode 0600, if missing);\n"
       "prints the new key ID. Refuses a username the credentials file has already. Writes both files or\n"
-      "neither: if the credentials file cannot be written, the device keyring is left as it was.");
+      "neither: if the credentials file cannot be written, the device keyring is left as it was. Each file\n"
+      "is synced to disk with its directory; if a directory cannot be synced, provision fails (3) and\n"
+      "says whether it wrote both files or neither (both: a power loss may still undo them).");
   provision_cmd->add_option("USERNAME", provision_args->username, "MQTT username ([A-Za-z0-9_.@:-]{1,128})")
       ->required();
   provision_cmd->add_option("--device-keyring", provision_args->device_keyring, "the device's keyring file")

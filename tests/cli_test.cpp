@@ -549,6 +549,39 @@ TEST_F(Cli, AFailedProvisionLeavesTheDeviceKeyringAsItWas) {
   EXPECT_EQ(files, 3u) << "policy.toml, device.keys, broker.creds and nothing else";
 }
 
+// provision syncs each file's directory (three: the staged keyring, the
+// broker's file, the keyring's rename). If one cannot be synced, it fails
+// (exit 3) and says what is on disk, and still writes both files or neither:
+// the first failing leaves neither; a later one, both.
+TEST_F(Cli, AProvisionWhoseDirectoryCannotBeSyncedFailsAndWritesBothOrNeither) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "preloading a library before the ASan runtime is refused";
+#endif
+  for (const char* passes : {"0", "1", "2"}) {
+    SCOPED_TRACE(passes);
+    const std::string keys = std::string("device-") + passes + ".keys";
+    const std::string creds = std::string("broker-") + passes + ".creds";
+    ::setenv("LD_PRELOAD", MQSEAL_FSYNC_RECORDER, 1);
+    ::setenv("MQSEAL_TEST_FAIL_DIRECTORY_FSYNC_AFTER", passes, 1);
+    Outcome r = provision("device-7", keys, creds, std::string(kPassword) + "\n");
+    ::unsetenv("LD_PRELOAD");
+    ::unsetenv("MQSEAL_TEST_FAIL_DIRECTORY_FSYNC_AFTER");
+    EXPECT_EQ(r.status, 3) << r.err;
+    EXPECT_NE(r.err.find("could not be synced"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("power loss"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(path(keys + ".provisioning")));
+    if (std::string(passes) == "0") {
+      EXPECT_NE(r.err.find("neither file was written"), std::string::npos) << r.err;
+      EXPECT_FALSE(std::filesystem::exists(path(keys)));
+      EXPECT_FALSE(std::filesystem::exists(path(creds)));
+    } else {
+      EXPECT_NE(r.err.find("both files hold device-7 now"), std::string::npos) << r.err;
+      EXPECT_EQ(key_material(read_file(path(keys))).size(), 1u);
+      EXPECT_NE(read_file(path(creds)).find("device-7"), std::string::npos);
+    }
+  }
+}
+
 // One file named as both the device's keyring and the broker's credentials
 // (a slip when typing the command): provision wrote the broker's record, then
 // renamed the device keyring over it, and exited 0: the broker's record was

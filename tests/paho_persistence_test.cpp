@@ -10,7 +10,6 @@
 #include <sodium.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,6 +25,7 @@
 #include <vector>
 
 #include "broker.h"
+#include "fsync_recorder.h"
 #include "paho_test_util.h"
 #include "test_util.h"
 
@@ -36,10 +36,6 @@ namespace fs = std::filesystem;
 using testing::take;
 
 constexpr int kQueued = 8;
-
-// The paths fsync was called on, recorded by the fsync below.
-std::mutex g_synced_mutex;
-std::vector<std::string> g_synced;
 
 std::shared_ptr<Keyring> device_keys() {
   auto keys = std::make_shared<Keyring>();
@@ -314,30 +310,22 @@ TEST(PahoPersistence, ARecordIsFsyncedBeforeItIsRenamedIntoPlace) {
   char* buffers[] = {part};
   int lengths[] = {7};
   char key[] = "s-1";
-  {
-    std::lock_guard<std::mutex> lock(g_synced_mutex);
-    g_synced.clear();
-  }
+  (void)testing::take_synced();
   ASSERT_EQ(p->pput(slot, key, 1, buffers, lengths), 0);
   const std::string slot_dir = fs::directory_iterator(dir.file("s"))->path().string();
   EXPECT_TRUE(fs::is_regular_file(slot_dir + "/s-1"));
-  {
-    std::lock_guard<std::mutex> lock(g_synced_mutex);
-    // Synced while it still had its temporary name: before the rename.
-    EXPECT_EQ(std::count(g_synced.begin(), g_synced.end(), slot_dir + "/.tmp-s-1"), 1) << g_synced.size();
-    // And the directory after the rename: the new name itself survives a
-    // power loss once Paho is told the record is written.
-    ASSERT_FALSE(g_synced.empty());
-    EXPECT_EQ(g_synced.back(), slot_dir);
-    g_synced.clear();
-  }
+  std::vector<std::string> synced = testing::take_synced();
+  // Synced while it still had its temporary name: before the rename.
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), slot_dir + "/.tmp-s-1"), 1) << synced.size();
+  // And the directory after the rename: the new name itself survives a
+  // power loss once Paho is told the record is written.
+  ASSERT_FALSE(synced.empty());
+  EXPECT_EQ(synced.back(), slot_dir);
   // A removal too: a removed record that came back after a power loss would
   // be sent again.
   EXPECT_EQ(p->premove(slot, key), 0);
-  {
-    std::lock_guard<std::mutex> lock(g_synced_mutex);
-    EXPECT_EQ(std::count(g_synced.begin(), g_synced.end(), slot_dir), 1) << g_synced.size();
-  }
+  synced = testing::take_synced();
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), slot_dir), 1) << synced.size();
   EXPECT_EQ(p->pclear(slot), 0);
   EXPECT_EQ(p->pclose(slot), 0);
   MQTTAsync_destroy(&paho_alive);
@@ -567,18 +555,3 @@ TEST(PahoPersistence, ADirectoryOthersMayWriteIsRefused) {
 
 }  // namespace
 }  // namespace mqseal
-
-// fsync for this test binary: the executable's definition is the one every
-// call in it reaches (ELF symbol interposition; the store is linked in
-// statically). It records the file's path, then syncs it for real.
-extern "C" int fsync(int fd) {
-  char link[32];
-  std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-  char target[4096];
-  const ssize_t n = ::readlink(link, target, sizeof target);
-  if (n > 0) {
-    std::lock_guard<std::mutex> lock(mqseal::g_synced_mutex);
-    mqseal::g_synced.emplace_back(target, static_cast<size_t>(n));
-  }
-  return static_cast<int>(::syscall(SYS_fsync, fd));
-}

@@ -64,24 +64,15 @@ bool valid_record_key(const char* key) {
 
 std::string associated(const Slot& slot, const char* key) { return slot.binding + key; }
 
-// Temporary file, write, fsync, rename: a crash leaves the old record or the
-// new one, never a torn one. A temporary file left by a crash is removed
-// first (as is anything else at its name).
+// Temporary file, write, fsync, rename, fsync of the directory: a crash
+// leaves the old record or the new one, never a torn one, and once this
+// returns true the new one survives a power loss. A temporary file left by a
+// crash is removed first (as is anything else at its name).
 bool write_file_atomically(const std::string& directory, const char* key, const std::vector<uint8_t>& bytes) {
   const std::string temp = directory + "/" + kTempPrefix + key;
   if (::unlink(temp.c_str()) != 0 && errno != ENOENT) return false;
   const int fd = ::open(temp.c_str(), kTempFlags, kRecordMode);
-  return fd >= 0 && internal::replace_atomically(fd, temp, directory + "/" + key, bytes);
-}
-
-// After a rename or an unlink: the directory entry itself reaches the disk
-// (fsync of the file alone does not make its new name survive a power loss).
-bool sync_directory(const std::string& directory) {
-  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = ::fsync(fd) == 0;
-  ::close(fd);
-  return ok;
+  return fd >= 0 && internal::replace_atomically(fd, temp, directory + "/" + key, bytes) == internal::Replaced::durably;
 }
 
 // A directory only this user may change: whoever else can write it can
@@ -148,7 +139,7 @@ int store_remove(void* handle, char* key) {
   const auto* slot = static_cast<const Slot*>(handle);
   if (!valid_record_key(key)) return kError;
   if (::unlink((slot->directory + "/" + key).c_str()) != 0) return kError;
-  return sync_directory(slot->directory) ? kOk : kError;
+  return internal::sync_directory(slot->directory) ? kOk : kError;
 }
 
 // Record names in the slot (names of temporary and refused files start with
@@ -181,7 +172,7 @@ int store_clear(void* handle) {
     if (::unlink((slot->directory + "/" + name).c_str()) != 0) rc = kError;
   }
   remove_files(*slot, temporary);
-  if (!sync_directory(slot->directory)) rc = kError;
+  if (!internal::sync_directory(slot->directory)) rc = kError;
   return rc;
 }
 
@@ -210,7 +201,7 @@ struct EncryptedStore::Callbacks {
     std::string directory = store->directory_ + "/" + internal::hex_encode(ByteView(hash, sizeof hash));
     const bool created = ::mkdir(directory.c_str(), kDirectoryMode) == 0;
     if (!created && errno != EEXIST) return kError;
-    if (created && !sync_directory(store->directory_)) return kError;
+    if (created && !internal::sync_directory(store->directory_)) return kError;
     // lstat: the client's directory itself, not a link to another.
     struct stat st {};
     Status s = ::lstat(directory.c_str(), &st) == 0
@@ -246,7 +237,7 @@ struct EncryptedStore::Callbacks {
     for (int i = 0; i < count; ++i) plain.insert(plain.end(), buffers[i], buffers[i] + lengths[i]);
     std::vector<uint8_t> record;
     if (!slot->store->cipher_.seal(associated(*slot, key), plain, record)) return kError;
-    return write_file_atomically(slot->directory, key, record) && sync_directory(slot->directory) ? kOk : kError;
+    return write_file_atomically(slot->directory, key, record) ? kOk : kError;
   }
 
   static int get(void* handle, char* key, char** buffer, int* length) {

@@ -146,9 +146,11 @@ class Keyring(metaclass=_Pybind11Type):
     def clone(self) -> Keyring:
         """A deep copy, key bytes in new guarded memory."""
     def save(self, path: str) -> None:
-        """Writes the keyring file atomically with mode 0600. A path that is a symbolic link is
-        refused (FileError, naming the file it points to): replacing the link would leave that
-        file, which readers of the link see, as it was."""
+        """Writes the keyring file atomically with mode 0600, synced with its directory (it survives a power loss
+        once this returns). FileError also if only the directory's sync failed: the new file is in
+        place, but a power loss may still undo it. A path that is a symbolic link is refused
+        (FileError, naming the file it points to): replacing the link would leave that file, which
+        readers of the link see, as it was."""
     @staticmethod
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Keyring:
         """Reads a keyring file; refuses one readable by group or others."""
@@ -440,8 +442,8 @@ class Credentials(metaclass=_Pybind11Type):
     def __len__(self) -> int: ...
     def __contains__(self, username: object) -> bool: ...
     def save(self, path: str) -> None:
-        """Writes the file atomically with mode 0600. A path that is a symbolic link is refused
-        (FileError, naming the file it points to), as Keyring.save refuses one."""
+        """Writes the file atomically with mode 0600, synced with its directory; refuses a path that is
+        a symbolic link (as Keyring.save)."""
     @staticmethod
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Credentials:
         """Reads a credentials file; refuses one readable by group or others."""

@@ -150,7 +150,8 @@ class Credentials {
   // (insecure_permissions): as for keyring files
   // (mqseal/keyring.h). A parse_error says "PATH: line N: why".
   [[nodiscard]] static Result<Credentials> load(const std::string& path, LoadOptions options = {});
-  // Atomic, mode 0600; io_error if `path` is a symbolic link (as Keyring::save).
+  // Atomic and durable, mode 0600; io_error if `path` is a symbolic link or its
+  // directory cannot be synced (as Keyring::save).
   [[nodiscard]] Status save(const std::string& path) const;
 
   Credentials() noexcept;

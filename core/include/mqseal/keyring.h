@@ -195,9 +195,11 @@ class Keyring {
 
   // parse(), on the file's text: a parse_error says "PATH: line N: why".
   [[nodiscard]] static Result<Keyring> load(const std::string& path, LoadOptions options = {});
-  // Writes atomically (temporary file, fsync, rename) with mode 0600.
+  // Writes atomically (temporary file, fsync, rename, fsync of the directory)
+  // with mode 0600: once it returns success, the file survives a power loss.
   // io_error if `path` is a symbolic link (the rename would replace the link,
-  // not the file it names).
+  // not the file it names), and if only the directory's fsync failed: the new
+  // file is then in place, but a power loss may still undo it.
   [[nodiscard]] Status save(const std::string& path) const;
 
   // The file format in memory. Parsing reads only the given bytes; the

@@ -221,21 +221,8 @@ struct Fd {
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::string directory_of(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // A new or renamed file is durable only once its directory is.
-bool sync_directory(const std::string& path) {
-  const int dir = ::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return false;
-  const bool ok = ::fsync(dir) == 0;
-  ::close(dir);
-  return ok;
-}
+bool sync_directory_of(const std::string& path) { return internal::sync_directory(internal::directory_of(path)); }
 
 Status encode_record(const uint8_t file_id[kFileIdSize], const uint8_t digest[internal::kPartitionDigestSize],
                      const ReplayId& id, uint64_t keep_until_s, uint8_t out[kRecordSize]) {
@@ -275,7 +262,7 @@ class FileStore final : public ReplayStore {
         std::copy(kFileMagic.begin(), kFileMagic.end(), header);
         std::copy(file_id_, file_id_ + kFileIdSize, header + kFileMagic.size());
         if (!internal::write_all(fd_.fd, ByteView(header, sizeof header)) || ::fsync(fd_.fd) != 0 ||
-            !sync_directory(path_)) {
+            !sync_directory_of(path_)) {
           return Error(Errc::io_error, "cannot write " + path_ + ": " + errno_text());
         }
         records_ = 0;
@@ -462,7 +449,7 @@ class FileStore final : public ReplayStore {
     }
     fd_ = std::move(fd);  // closes (and unlocks) the old file, no longer named
     records_ = live;
-    if (!sync_directory(path_)) {
+    if (!sync_directory_of(path_)) {
       broken_ = true;  // the rename may not survive a crash: answer nothing more
       return Error(Errc::io_error, "cannot sync the directory of " + path_ + ": " + errno_text());
     }

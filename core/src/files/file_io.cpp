@@ -1,5 +1,6 @@
 #include "files/file_io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -27,7 +28,24 @@ bool read_all(int fd, void* out, size_t size) {
   return true;
 }
 
-bool replace_atomically(int fd, const std::string& temp, const std::string& path, ByteView bytes) {
+std::string directory_of(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+bool sync_directory(const std::string& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::fsync(fd) == 0;
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return ok;
+}
+
+Replaced replace_atomically(int fd, const std::string& temp, const std::string& path, ByteView bytes) {
   bool ok = write_all(fd, bytes) && ::fsync(fd) == 0;
   ok = (::close(fd) == 0) && ok;
   ok = ok && std::rename(temp.c_str(), path.c_str()) == 0;
@@ -35,8 +53,9 @@ bool replace_atomically(int fd, const std::string& temp, const std::string& path
     const int saved = errno;
     ::unlink(temp.c_str());
     errno = saved;
+    return Replaced::no;
   }
-  return ok;
+  return sync_directory(directory_of(path)) ? Replaced::durably : Replaced::not_durably;
 }
 
 }  // namespace mqseal::internal

@@ -1,6 +1,7 @@
 // Private: whole-buffer I/O on POSIX file descriptors (EINTR and short reads
-// and writes retried) and atomic file replacement, for the secret files and
-// the Paho adapter's store. false on failure, errno saying why.
+// and writes retried) and durable atomic file replacement, for the secret
+// files, the replay store's file and the Paho adapter's store. false on
+// failure, errno saying why.
 #ifndef MQSEAL_SRC_FILES_FILE_IO_H_
 #define MQSEAL_SRC_FILES_FILE_IO_H_
 
@@ -13,9 +14,23 @@ namespace mqseal::internal {
 [[nodiscard]] bool write_all(int fd, ByteView bytes);
 // Also false if the file ends before `size` bytes.
 [[nodiscard]] bool read_all(int fd, void* out, size_t size);
+// The directory that holds `path` ("." for a bare name).
+std::string directory_of(const std::string& path);
+// fsync of `directory` (opened O_RDONLY | O_DIRECTORY): a rename, a new file or
+// an unlink in it survives a power loss only once this returned true; fsync
+// of the file alone does not make its name durable.
+[[nodiscard]] bool sync_directory(const std::string& directory);
+
+enum class Replaced {
+  no,              // `path` is as it was; temp removed
+  not_durably,     // `path` has the new bytes, but its directory's fsync failed:
+                   // a power loss may still bring the old file back (or none)
+  durably,
+};
 // Writes `bytes` to `fd`, the open temporary file `temp` beside `path`, fsyncs
-// and closes it (always), then renames it to `path`; removes temp on failure.
-[[nodiscard]] bool replace_atomically(int fd, const std::string& temp, const std::string& path, ByteView bytes);
+// and closes it (always), renames it to `path`, then fsyncs the directory of
+// `path`. errno says why when not Replaced::durably.
+[[nodiscard]] Replaced replace_atomically(int fd, const std::string& temp, const std::string& path, ByteView bytes);
 
 }  // namespace mqseal::internal
 

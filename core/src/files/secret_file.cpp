@@ -79,10 +79,17 @@ Status write_secret_file(const std::string& path, const std::string& text) {
     ::unlink(temp.c_str());
     return Error(Errc::io_error, "cannot write " + path + ": " + std::strerror(saved));
   }
-  if (!replace_atomically(fd, temp, path, ByteView(text))) {
-    return Error(Errc::io_error, "cannot write " + path + ": " + std::strerror(errno));
+  switch (replace_atomically(fd, temp, path, ByteView(text))) {
+    case Replaced::durably:
+      return {};
+    case Replaced::not_durably:
+      // Success here would promise what a power loss can take back.
+      return Error(Errc::io_error, path + " has the new content, but its directory could not be synced (" +
+                                       std::strerror(errno) + "): a power loss may still undo the change");
+    case Replaced::no:
+      break;
   }
-  return {};
+  return Error(Errc::io_error, "cannot write " + path + ": " + std::strerror(errno));
 }
 
 }  // namespace mqseal::internal

@@ -18,9 +18,11 @@ namespace mqseal::internal {
 // on the opened descriptor. The contents, in guarded memory.
 [[nodiscard]] Result<Secret> read_secret_file(const std::string& path, bool allow_insecure_permissions,
                                               uint64_t max_size);
-// Temporary file in the same directory (mode 0600), fsync, rename. io_error,
-// also if `path` is a symbolic link (the rename would replace the link, not
-// the file it names; the message names that file).
+// Temporary file in the same directory (mode 0600), fsync, rename, fsync of
+// the directory. io_error, also if `path` is a symbolic link (the rename would
+// replace the link, not the file it names; the message names that file), and
+// if only the directory's fsync failed: then `path` has the new content, but
+// it may not survive a power loss (the message says so).
 [[nodiscard]] Status write_secret_file(const std::string& path, const std::string& text);
 
 }  // namespace mqseal::internal
