@@ -64,6 +64,41 @@ std::string slot_directory(const std::string& store_dir, const std::string& clie
   return store_dir + "/" + hex;
 }
 
+// A store in a fresh directory with client-a's slot open, as Paho opens it,
+// for the tests that call the store's functions directly. Paho's allocator
+// (MQTTAsync_malloc/MQTTAsync_free, which the store uses for what it hands
+// Paho) only works once Paho is initialised, which the first client does; in
+// real use a live client is what calls the store, so one is kept alive here.
+struct OpenSlot {
+  static constexpr char kServer[] = "tcp://127.0.0.1:1";
+  static constexpr char kClient[] = "client-a";
+
+  OpenSlot() {
+    if (MQTTAsync_create(&paho_alive, kServer, "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr) != MQTTASYNC_SUCCESS) {
+      return;
+    }
+    auto made = paho::EncryptedStore::create(dir.file("s"), keys, "local");
+    if (!made.ok()) return;
+    store = std::move(*made);
+    p = store->persistence();
+    ready = p->popen(&slot, kClient, kServer, p->context) == 0;
+  }
+  ~OpenSlot() {
+    if (paho_alive != nullptr) MQTTAsync_destroy(&paho_alive);
+  }
+  OpenSlot(const OpenSlot&) = delete;
+  OpenSlot& operator=(const OpenSlot&) = delete;
+
+  MQTTAsync paho_alive = nullptr;
+  testing::TempDir dir;
+  std::shared_ptr<Keyring> keys = device_keys();
+  std::unique_ptr<paho::EncryptedStore> store;
+  MQTTClient_persistence* p = nullptr;
+  void* slot = nullptr;
+  const std::string slot_dir = slot_directory(dir.file("s"), kClient, kServer);
+  bool ready = false;
+};
+
 // The names of the command records (Paho's "c-N") in a slot, lowest N first.
 std::vector<std::string> command_records(const std::string& slot_dir) {
   std::vector<std::pair<int, std::string>> found;
@@ -235,18 +270,12 @@ TEST(PahoPersistence, AForeignFileOrDirectoryAtARecordNameDoesNotStopTheClient) 
 
 // The store's contract, through the same function pointers Paho calls.
 TEST(PahoPersistence, AlteredMovedOrForeignRecordsAreRefused) {
-  // Paho's allocator (MQTTAsync_malloc/MQTTAsync_free, which the store uses
-  // for what it hands Paho) only works once Paho is initialised, which the
-  // first client does; in real use a live client is what calls the store.
-  MQTTAsync paho_alive = nullptr;
-  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
-            MQTTASYNC_SUCCESS);
-  testing::TempDir dir;
-  auto keys = device_keys();
-  auto store = take(paho::EncryptedStore::create(dir.file("s"), keys, "local"));
-  MQTTClient_persistence* p = store->persistence();
-  void* slot = nullptr;
-  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& dir = s.dir;
+  auto& store = s.store;
+  auto& p = s.p;
+  auto& slot = s.slot;
   char part1[] = "topic/x";
   char part2[] = "payload bytes";
   char* buffers[] = {part1, part2};
@@ -291,21 +320,17 @@ TEST(PahoPersistence, AlteredMovedOrForeignRecordsAreRefused) {
   ASSERT_EQ(p->popen(&other, "client-b", "tcp://127.0.0.1:1", p->context), 0);
   EXPECT_NE(p->pget(other, key_one, &out, &out_len), 0);
   EXPECT_EQ(p->pclose(other), 0);
-  MQTTAsync_destroy(&paho_alive);
 }
 
 
 // A record is written to a temporary file, fsync'ed and only then renamed
 // into place: after a crash the store holds the old record or the new one.
 TEST(PahoPersistence, ARecordIsFsyncedBeforeItIsRenamedIntoPlace) {
-  MQTTAsync paho_alive = nullptr;
-  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
-            MQTTASYNC_SUCCESS);
-  testing::TempDir dir;
-  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
-  MQTTClient_persistence* p = store->persistence();
-  void* slot = nullptr;
-  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& dir = s.dir;
+  auto& p = s.p;
+  auto& slot = s.slot;
   char part[] = "payload";
   char* buffers[] = {part};
   int lengths[] = {7};
@@ -328,7 +353,6 @@ TEST(PahoPersistence, ARecordIsFsyncedBeforeItIsRenamedIntoPlace) {
   EXPECT_EQ(std::count(synced.begin(), synced.end(), slot_dir), 1) << synced.size();
   EXPECT_EQ(p->pclear(slot), 0);
   EXPECT_EQ(p->pclose(slot), 0);
-  MQTTAsync_destroy(&paho_alive);
 }
 
 // Whoever can write the store's directory must not make a read block, or
@@ -336,15 +360,12 @@ TEST(PahoPersistence, ARecordIsFsyncedBeforeItIsRenamedIntoPlace) {
 // would wait in MQTTAsync_create for a writer that never comes), and so is a
 // file longer than any record (a sparse one of a terabyte costs no disk).
 TEST(PahoPersistence, AFifoOrAnOversizedFileAtARecordNameIsRefusedWithoutBlocking) {
-  MQTTAsync paho_alive = nullptr;
-  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
-            MQTTASYNC_SUCCESS);
-  testing::TempDir dir;
-  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
-  MQTTClient_persistence* p = store->persistence();
-  void* slot = nullptr;
-  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
-  const std::string slot_dir = slot_directory(dir.file("s"), "client-a", "tcp://127.0.0.1:1");
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& store = s.store;
+  auto& p = s.p;
+  auto& slot = s.slot;
+  auto& slot_dir = s.slot_dir;
   ASSERT_EQ(::mkfifo((slot_dir + "/s-3").c_str(), 0600), 0);
   {
     const int fd = ::open((slot_dir + "/s-4").c_str(), O_WRONLY | O_CREAT, 0600);
@@ -370,22 +391,18 @@ TEST(PahoPersistence, AFifoOrAnOversizedFileAtARecordNameIsRefusedWithoutBlockin
   EXPECT_NE(p->pget(slot, huge_key, &out, &out_len), 0);
   EXPECT_EQ(store->refused_records(), 2u);
   EXPECT_EQ(p->pclose(slot), 0);
-  MQTTAsync_destroy(&paho_alive);
 }
 
 // A stale temporary file (a crash between write and rename), or a link
 // planted at its name, is replaced, never written through: the link's target
 // is left as it was.
 TEST(PahoPersistence, ARecordIsNeverWrittenThroughALinkAtItsTemporaryName) {
-  MQTTAsync paho_alive = nullptr;
-  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
-            MQTTASYNC_SUCCESS);
-  testing::TempDir dir;
-  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
-  MQTTClient_persistence* p = store->persistence();
-  void* slot = nullptr;
-  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
-  const std::string slot_dir = slot_directory(dir.file("s"), "client-a", "tcp://127.0.0.1:1");
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& dir = s.dir;
+  auto& p = s.p;
+  auto& slot = s.slot;
+  auto& slot_dir = s.slot_dir;
   const std::string victim = dir.file("victim");
   testing::write_file(victim, "precious", 0600);
   fs::create_symlink(victim, slot_dir + "/.tmp-s-1");
@@ -411,22 +428,17 @@ TEST(PahoPersistence, ARecordIsNeverWrittenThroughALinkAtItsTemporaryName) {
   EXPECT_EQ(p->pclear(slot), 0);
   EXPECT_FALSE(fs::exists(slot_dir + "/.tmp-s-7"));
   EXPECT_EQ(p->pclose(slot), 0);
-  MQTTAsync_destroy(&paho_alive);
 }
 
 // A full disk (here: a file size limit, EFBIG as ENOSPC would be) fails the
 // write: Paho gets an error, the record written before is intact, and no
 // temporary file is left.
 TEST(PahoPersistence, AWriteTheDiskRefusesFailsAndKeepsTheRecordBefore) {
-  MQTTAsync paho_alive = nullptr;
-  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
-            MQTTASYNC_SUCCESS);
-  testing::TempDir dir;
-  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
-  MQTTClient_persistence* p = store->persistence();
-  void* slot = nullptr;
-  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
-  const std::string slot_dir = slot_directory(dir.file("s"), "client-a", "tcp://127.0.0.1:1");
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& p = s.p;
+  auto& slot = s.slot;
+  auto& slot_dir = s.slot_dir;
   char key[] = "s-1";
   char small[] = "before";
   char* small_buffers[] = {small};
@@ -457,7 +469,6 @@ TEST(PahoPersistence, AWriteTheDiskRefusesFailsAndKeepsTheRecordBefore) {
   }
   EXPECT_EQ(p->pclear(slot), 0);
   EXPECT_EQ(p->pclose(slot), 0);
-  MQTTAsync_destroy(&paho_alive);
 }
 
 // A temporary file a crash left behind is removed when the client's store is
@@ -480,15 +491,11 @@ TEST(PahoPersistence, TemporaryFilesACrashLeftAreRemovedWhenTheStoreOpens) {
 
 // Null buffers and counts that do not match them are errors, not crashes.
 TEST(PahoPersistence, OddArgumentsAreErrorsNotCrashes) {
-  MQTTAsync paho_alive = nullptr;
-  ASSERT_EQ(MQTTAsync_create(&paho_alive, "tcp://127.0.0.1:1", "init", MQTTCLIENT_PERSISTENCE_NONE, nullptr),
-            MQTTASYNC_SUCCESS);
-  testing::TempDir dir;
-  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
-  MQTTClient_persistence* p = store->persistence();
-  void* slot = nullptr;
-  EXPECT_NE(p->popen(nullptr, "client-a", "tcp://127.0.0.1:1", p->context), 0);
-  ASSERT_EQ(p->popen(&slot, "client-a", "tcp://127.0.0.1:1", p->context), 0);
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& p = s.p;
+  auto& slot = s.slot;
+  EXPECT_NE(p->popen(nullptr, OpenSlot::kClient, OpenSlot::kServer, p->context), 0);
   char key[] = "s-1";
   char part[] = "payload";
   char* buffers[] = {part};
@@ -523,7 +530,6 @@ TEST(PahoPersistence, OddArgumentsAreErrorsNotCrashes) {
   EXPECT_NE(p->pcontainskey(slot, nullptr), 0);
   EXPECT_EQ(p->pclear(slot), 0);
   EXPECT_EQ(p->pclose(slot), 0);
-  MQTTAsync_destroy(&paho_alive);
 }
 
 // Whoever else may write the store's directory, or a client's directory in
