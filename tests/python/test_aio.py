@@ -621,21 +621,47 @@ def test_a_refused_topics_control_characters_never_reach_the_log(
     assert TOPIC + "\\x0aWARNING:mqseal.aio:forged\\x0d" in text
 
 
+def pause_redis(redis_url: str, milliseconds: int) -> None:
+    """Makes the redis-server at `redis_url` answer no client for `milliseconds` (CLIENT PAUSE)."""
+    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    subprocess.run(["redis-cli", "-p", port, "CLIENT", "PAUSE", str(milliseconds), "ALL"], check=True,
+                   timeout=TIMEOUT, capture_output=True)
+
+
+def claiming_pair(
+    broker: Broker, keys_and_policy: KeysAndPolicy, redis_url: str
+) -> Tuple[mqseal.aio.SealedClient, mqseal.aio.SealedClient]:
+    """A subscriber whose opens claim in a Redis store, and a publisher: both to be entered.
+    Called in the event loop (an aiomqtt Client is made for its loop)."""
+    keys, policy = keys_and_policy
+    store = mqseal.redis_replay_store(redis_url, capacity=1 << 22, command_timeout_ms=5000)  # past the longest pause
+    subscriber = mqseal.aio.wrap(aio_client(broker), policy, keys, replay_store=store, replay_group="consumers")
+    return subscriber, mqseal.aio.wrap(aio_client(broker), policy, keys)
+
+
+async def claim_under_way(subscriber: mqseal.aio.SealedClient) -> None:
+    """Returns once a step of `subscriber` waits for a claim that has not finished."""
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while asyncio.get_running_loop().time() < deadline:
+        opening = subscriber._opening
+        if opening is not None and not opening[1].done():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("no claim was under way")
+
+
 def test_a_claim_waiting_on_the_replay_store_does_not_block_the_event_loop(
     broker: Broker, keys_and_policy: KeysAndPolicy, redis_url: str
 ) -> None:
     """With a replay store, each message waits for its claim: a file write, a round trip to Redis,
     up to command_timeout_ms when Redis is slow. Opened on the event loop's thread, that wait
     stopped every task of the loop (aiomqtt's own keepalive included) for as long. The claim is
-    made in a worker thread now; here a redis-server paused for 0.7 s while a message is opened."""
-    keys, policy = keys_and_policy
-    store = mqseal.redis_replay_store(redis_url, capacity=1 << 22, command_timeout_ms=5000)
-    port = redis_url.rsplit(":", 1)[1].split("/")[0]
+    made in a worker thread now; here a redis-server paused for 1.5 s while a message is opened
+    (the message takes that long to come: the claim did wait; the loop meanwhile ran on)."""
 
-    async def scenario() -> float:
-        async with mqseal.aio.wrap(
-            aio_client(broker), policy, keys, replay_store=store, replay_group="consumers"
-        ) as subscriber, mqseal.aio.wrap(aio_client(broker), policy, keys) as publisher:
+    async def scenario() -> Tuple[float, float]:
+        subscriber_wrapper, publisher_wrapper = claiming_pair(broker, keys_and_policy, redis_url)  # in the loop
+        async with subscriber_wrapper as subscriber, publisher_wrapper as publisher:
             await subscriber.subscribe(TOPIC, qos=1)
             await publisher.publish(TOPIC, b"warm-up", qos=1)
             assert [m.payload for m in await receive(subscriber, 1)] == [b"warm-up"]
@@ -652,17 +678,19 @@ def test_a_claim_waiting_on_the_replay_store_does_not_block_the_event_loop(
                     last = now
 
             ticker = asyncio.create_task(tick())
-            subprocess.run(["redis-cli", "-p", port, "CLIENT", "PAUSE", "700", "ALL"], check=True, timeout=TIMEOUT,
-                           capture_output=True)
+            pause_redis(redis_url, 1500)
+            paused = asyncio.get_running_loop().time()
             await publisher.publish(TOPIC, b"during the pause", qos=1)
             assert [m.payload for m in await receive(subscriber, 1)] == [b"during the pause"]
+            waited = asyncio.get_running_loop().time() - paused
             ticking = False
             await ticker
             assert subscriber.stats == mqseal.aio.Stats(delivered=2, duplicates=0, refused=0)
-            return longest
+            return longest, waited
 
-    longest = run(scenario())
-    assert longest < 0.3, f"the event loop stood still for {longest:.3f} s"
+    longest, waited = run(scenario())
+    assert waited > 0.75, f"the message came after {waited:.3f} s: its claim did not wait for the pause"
+    assert longest < 0.5, f"the event loop stood still for {longest:.3f} s"
 
 
 def test_a_step_cancelled_while_its_claim_waits_loses_no_message(
@@ -671,22 +699,59 @@ def test_a_step_cancelled_while_its_claim_waits_loses_no_message(
     """The claim made in a worker thread goes on when the step waiting for it is cancelled (a
     timeout around the iteration, say): the message is claimed then, and a later copy would be a
     duplicate, so the next step delivers it rather than reading on."""
-    keys, policy = keys_and_policy
-    store = mqseal.redis_replay_store(redis_url, capacity=1 << 22, command_timeout_ms=5000)
-    port = redis_url.rsplit(":", 1)[1].split("/")[0]
 
     async def scenario() -> None:
-        async with mqseal.aio.wrap(
-            aio_client(broker), policy, keys, replay_store=store, replay_group="consumers"
-        ) as subscriber, mqseal.aio.wrap(aio_client(broker), policy, keys) as publisher:
+        subscriber_wrapper, publisher_wrapper = claiming_pair(broker, keys_and_policy, redis_url)  # in the loop
+        async with subscriber_wrapper as subscriber, publisher_wrapper as publisher:
             await subscriber.subscribe(TOPIC, qos=1)
-            subprocess.run(["redis-cli", "-p", port, "CLIENT", "PAUSE", "700", "ALL"], check=True, timeout=TIMEOUT,
-                           capture_output=True)
+            pause_redis(redis_url, 3000)
             await publisher.publish(TOPIC, b"first", qos=1)
             await publisher.publish(TOPIC, b"second", qos=1)
-            with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(subscriber.messages.__anext__(), 0.3)  # cancelled during the pause
+            step = asyncio.create_task(subscriber.messages.__anext__())
+            await claim_under_way(subscriber)
+            step.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await step
             assert [m.payload for m in await receive(subscriber, 2)] == [b"first", b"second"]
             assert subscriber.stats == mqseal.aio.Stats(delivered=2, duplicates=0, refused=0)
 
     run(scenario())
+
+
+def test_tasks_reading_one_client_together_each_get_a_message_once(
+    broker: Broker, keys_and_policy: KeysAndPolicy, redis_url: str
+) -> None:
+    """Two tasks iterating one client's messages while claims wait: each message goes to one of
+    them, once. (A task that started while another's claim waited used to take up that claim
+    and deliver the same message again.)"""
+    payloads = [b"m0", b"m1", b"m2", b"m3"]
+
+    async def scenario() -> List[bytes]:
+        subscriber_wrapper, publisher_wrapper = claiming_pair(broker, keys_and_policy, redis_url)  # in the loop
+        async with subscriber_wrapper as subscriber, publisher_wrapper as publisher:
+            await subscriber.subscribe(TOPIC, qos=1)
+            got: List[bytes] = []
+
+            async def reader() -> None:
+                async for message in subscriber.messages:
+                    got.append(message.payload)
+                    if len(got) >= len(payloads):
+                        return
+
+            readers = [asyncio.create_task(reader())]
+            pause_redis(redis_url, 1000)
+            await publisher.publish(TOPIC, payloads[0], qos=1)
+            await claim_under_way(subscriber)
+            readers.append(asyncio.create_task(reader()))  # starts while the first one's claim waits
+            for payload in payloads[1:]:
+                await publisher.publish(TOPIC, payload, qos=1)
+            done, pending = await asyncio.wait(readers, timeout=TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.sleep(0.3)  # a duplicate would come now
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            assert done, "no reader got every message"
+            assert subscriber.stats.delivered == len(payloads)
+            return got
+
+    assert sorted(run(scenario())) == payloads

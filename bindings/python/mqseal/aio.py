@@ -195,6 +195,7 @@ class SealedClient:
         "_on_refused",
         "_tokens",
         "_opening",
+        "_reading",
     )
 
     def __init__(
@@ -222,6 +223,9 @@ class SealedClient:
         self._tokens: Optional[ConnectTokens] = None
         # The message whose claim a worker thread is making, and that claim's outcome to come.
         self._opening: Optional[Tuple[aiomqtt.Message, asyncio.Future[Outcome]]] = None
+        # One step at a time (tasks reading `messages` together take turns), on the loop it was
+        # made for: made at the first step of each event loop.
+        self._reading: Optional[Tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = None
 
     @property
     def client(self) -> aiomqtt.Client:
@@ -385,7 +389,20 @@ class SealedClient:
     # ---- internals ----
 
     async def _next(self) -> OpenedMessage:
-        """The next message of the current Client's that opens (SealedMessages.__anext__)."""
+        """The next message of the current Client's that opens (SealedMessages.__anext__).
+
+        Steps take turns: two tasks reading `messages` at once would otherwise both take up
+        the one claim under way (one message delivered twice, which a replay store is there
+        to prevent), or one would replace the other's, claimed and then never delivered.
+        """
+        loop = asyncio.get_running_loop()
+        if self._reading is None or self._reading[0] is not loop:
+            self._reading = (loop, asyncio.Lock())
+        async with self._reading[1]:
+            return await self._next_in_turn()
+
+    async def _next_in_turn(self) -> OpenedMessage:
+        """_next's step, once it is this task's turn."""
         raw = self.client.messages
         while True:
             if self._opening is None:
@@ -434,8 +451,12 @@ class SealedMessages:
     to on_refused and duplicates are dropped on the way. Raises what aiomqtt raises
     (aiomqtt.MqttError when the connection is lost). With a replay store, each claim is
     made in a worker thread (the loop's default executor) while the loop runs on; a step
-    cancelled meanwhile loses nothing: the claim goes on, and the next step delivers (or
-    refuses) that message before it reads another.
+    cancelled meanwhile loses nothing if the client is read again: the claim goes on, and
+    the next step (of any task) delivers (or refuses) that message before it reads another.
+    A message whose step was cancelled and that is never read again (the task group shut
+    down, the wrapper left for good) was claimed and counted in `stats.delivered`, but never
+    handed over. Several tasks may read at once: their steps take turns, and each message
+    goes to one of them.
     """
 
     __slots__ = ("_sealed",)
