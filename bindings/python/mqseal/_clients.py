@@ -124,14 +124,18 @@ def signer_of(opened: Opened) -> Optional[str]:
     return opened.signer or None
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def printable(text: str) -> str:
-    """`text` with every control character (below U+0020, and U+007F) written as \\xNN, as the
-    C++ command line tool shows a topic: whoever published it chose it, and a newline in it would
-    forge a log line of its own (mosquitto refuses such topics, other brokers may not)."""
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), text)
+    """`text` with every control character (below U+0020, U+007F, the C1 controls U+0080 to U+009F)
+    written as \\xNN, and the line and paragraph separators U+2028 and U+2029 as \\uNNNN (the
+    C++ command line tool escapes the bytes below 0x20 and 0x7F): whoever published a topic
+    chose it, and a line break in it
+    (str.splitlines() and many log tools also break at U+0085, U+2028 and U+2029) would forge a
+    log line of its own, a C1 CSI an escape sequence (mosquitto refuses control characters in
+    topics, other brokers may not)."""
+    return _CONTROL.sub(lambda m: ("\\x%02x" if ord(m.group()) < 0x100 else "\\u%04x") % ord(m.group()), text)
 
 
 def report_refused(log: logging.Logger, topic: str, call: Callable[[], None]) -> None:

@@ -119,8 +119,10 @@ def log_refused(sealed: SealedClient, userdata: Any, message: MQTTMessage, error
     broker's window of messages in flight to the client (mosquitto's max_inflight_messages, MQTT 5's
     Receive Maximum), after which the broker sends it no further QoS 1 or 2 message, so that
     anyone allowed to publish on a subscribed topic could stall every valid message with a few
-    forgeries. An on_refused of the application's own acknowledges the messages it is given itself
-    (or calls log_refused).
+    forgeries. A valid message refused because the replay store failed (io_error,
+    capacity_exceeded) is acknowledged too, and so lost, as Paho C loses it for the C++ adapter:
+    docs/DEPLOY.md says how to keep those instead. An on_refused of the application's own
+    acknowledges the messages it is given itself (or calls log_refused).
     """
     log_refused_line(_log, _topic_for_log(message), len(message.payload), error)
     sealed.client.ack(message.mid, message.qos)  # a no-op without manual_ack, and for QoS 0
@@ -187,12 +189,15 @@ class SealedClient:
         self._last: Tuple[Optional[MQTTMessage], Optional[OpenedMessage]] = (None, None)
         self._tokens: Optional[ConnectTokens] = None
         self._on_pre_connect: Optional[CallbackOnPreConnect] = None
-        client.on_message = self._dispatcher(lambda: self._on_message)
         # Message callbacks already added are adopted too: paho hands a message that matches
         # one to those alone, never to on_message, so left on the raw client they would get
-        # ciphertext, and forgeries unchecked.
-        for sub, callback in _message_callbacks(client):
-            self.message_callback_add(sub, callback)
+        # ciphertext, and forgeries unchecked. Under paho's callback lock (a re-entrant one,
+        # which message_callback_add takes too), so that a message arriving meanwhile (a
+        # loop already started) finds every handler replaced or none.
+        with client._callback_mutex:
+            client.on_message = self._dispatcher(lambda: self._on_message)
+            for sub, callback in _message_callbacks(client):
+                self.message_callback_add(sub, callback)
 
     # ---- publishing ----
 
@@ -411,9 +416,8 @@ def _message_callbacks(client: Client) -> List[Tuple[str, MessageCallback]]:
         for level, child in list(node._children.items()):
             walk(child, [*path, level])
 
-    with client._callback_mutex:
-        for level, child in list(root._children.items()):
-            walk(child, [level])
+    for level, child in list(root._children.items()):
+        walk(child, [level])
     return found
 
 
