@@ -25,10 +25,18 @@ constexpr std::string_view kPurpose = "paho persistence";
 constexpr size_t kMaxRecordKeySize = 64;   // Paho's keys are like "s-12", "c5-300"
 constexpr size_t kSlotHashSize = 16;       // subdirectory name: 32 hex digits
 constexpr char kTempPrefix[] = ".tmp-";
-// A record that fails to open is renamed to this prefix and its name: never
-// listed again (names with a dot are not record names), kept for whoever
-// looks into it, and replaced if the same name is refused again.
+// A record that fails to open is renamed to this prefix, its name, a dot and
+// the lowest number N from 1 that no file of its directory uses
+// (".refused-c-1.2"): never listed again (names with a dot are not record
+// names), kept for whoever looks into it, never replaced (a later refusal of
+// the same name gets another N).
 constexpr char kRefusedPrefix[] = ".refused-";
+// docs/SPEC.md section 10: at most this many files named .refused-* in one
+// client's directory (so N <= 1024). Once it holds that many, a refused
+// record is left at its name and listed, and Paho's read of it fails
+// (MQTTAsync_create fails, or restoring stops at it): nothing is deleted, and
+// the operator clears the aside files.
+constexpr size_t kMaxRefusedPerSlot = 1024;
 // docs/SPEC.md section 10: a record is 45 to 2^30 + 45 bytes long.
 constexpr size_t kMaxRecordFileSize = (size_t{1} << 30) + kRecordOverhead;
 constexpr mode_t kDirectoryMode = 0700;
@@ -63,6 +71,68 @@ bool valid_record_key(const char* key) {
 }
 
 std::string associated(const Slot& slot, const char* key) { return slot.binding + key; }
+
+// Renames `from` to `to` unless `to` exists (then false, errno EEXIST): a
+// file is never replaced. Where the filesystem has no RENAME_NOREPLACE
+// (EINVAL), link() claims the name just as atomically, then the old name is
+// unlinked.
+bool rename_without_replacing(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno != EINVAL) return false;
+  if (::link(from.c_str(), to.c_str()) != 0) return false;
+  if (::unlink(from.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(to.c_str());  // the second name of the same file: nothing is lost
+    errno = saved;
+    return false;
+  }
+  return true;
+}
+
+// The number of an aside file of record `key` (".refused-KEY.N", N from 1
+// to kMaxRefusedPerSlot in decimal without leading zeros), or 0.
+size_t aside_number(const char* file, const std::string& prefix) {
+  if (std::strncmp(file, prefix.c_str(), prefix.size()) != 0) return 0;
+  const char* digits = file + prefix.size();
+  if (*digits < '1' || *digits > '9') return 0;
+  size_t n = 0;
+  for (const char* d = digits; *d != '\0'; ++d) {
+    if (*d < '0' || *d > '9') return 0;
+    n = n * 10 + static_cast<size_t>(*d - '0');
+    if (n > kMaxRefusedPerSlot) return 0;
+  }
+  return n;
+}
+
+enum class MovedAside { moved, not_durably, full, failed };
+
+// Moves the refused record `key` of `slot` to .refused-KEY.N (`aside`), N the
+// lowest number no file uses, never over another file; then syncs the
+// directory, so that the move survives a power loss.
+MovedAside move_aside(const Slot& slot, const char* key, std::string& aside) {
+  const std::string prefix = std::string(kRefusedPrefix) + key + ".";
+  std::vector<bool> taken(kMaxRefusedPerSlot + 1, false);
+  size_t count = 0;
+  DIR* dir = ::opendir(slot.directory.c_str());
+  if (dir == nullptr) return MovedAside::failed;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (std::strncmp(entry->d_name, kRefusedPrefix, std::strlen(kRefusedPrefix)) != 0) continue;
+    ++count;
+    taken[aside_number(entry->d_name, prefix)] = true;
+  }
+  ::closedir(dir);
+  if (count >= kMaxRefusedPerSlot) return MovedAside::full;
+  const std::string path = slot.directory + "/" + key;
+  for (size_t n = 1; n <= kMaxRefusedPerSlot; ++n) {
+    if (taken[n]) continue;
+    aside = slot.directory + "/" + prefix + std::to_string(n);
+    if (rename_without_replacing(path, aside)) {
+      return internal::sync_directory(slot.directory) ? MovedAside::moved : MovedAside::not_durably;
+    }
+    if (errno != EEXIST) return MovedAside::failed;  // EEXIST: made since the listing; the next N
+  }
+  return MovedAside::full;
+}
 
 // Temporary file, write, fsync, rename, fsync of the directory: a crash
 // leaves the old record or the new one, never a torn one, and once this
@@ -252,7 +322,10 @@ struct EncryptedStore::Callbacks {
 
   // Only the records that open: Paho stops restoring at the first record it
   // cannot read (and fails MQTTAsync_create for an in-flight one), so a record
-  // that would be refused is moved aside here, before Paho asks for it.
+  // that would be refused is moved aside here, before Paho asks for it. One
+  // that cannot be moved aside (kMaxRefusedPerSlot reached, or the rename
+  // failed) is listed, like one that cannot be read: Paho's read fails
+  // loudly rather than the record being forgotten and its name reused.
   static int keys(void* handle, char*** keys, int* count) {
     if (keys == nullptr || count == nullptr) return kError;
     const auto* slot = static_cast<const Slot*>(handle);
@@ -265,7 +338,7 @@ struct EncryptedStore::Callbacks {
       // listed: Paho's read then fails loudly rather than the record being
       // forgotten and its name reused.
       const Opened opened = open_record(*slot, name.c_str(), plain);
-      if (opened == Opened::ok || opened == Opened::io_error) names.push_back(std::move(name));
+      if (opened != Opened::absent && opened != Opened::refused) names.push_back(std::move(name));
     }
     if (names.empty()) return kOk;
     auto** array = static_cast<char**>(MQTTAsync_malloc(names.size() * sizeof(char*)));
@@ -284,11 +357,17 @@ struct EncryptedStore::Callbacks {
   }
 
  private:
-  enum class Opened { ok, absent, refused, io_error };
+  enum class Opened {
+    ok,
+    absent,
+    refused,           // and moved aside
+    refused_in_place,  // could not be moved aside
+    io_error,
+  };
 
   // Reads and opens the record `key`. One that is refused (altered, sealed
   // with another key or for another place, or not a record at all) is
-  // counted, reported on stderr and moved aside to .refused-KEY.
+  // counted, reported on stderr and moved aside to .refused-KEY.N.
   static Opened open_record(const Slot& slot, const char* key, std::vector<uint8_t>& plain) {
     const std::string path = slot.directory + "/" + key;
     std::vector<uint8_t> record;
@@ -309,13 +388,28 @@ struct EncryptedStore::Callbacks {
         return Opened::ok;
     }
     slot.store->refused_.fetch_add(1, std::memory_order_relaxed);
-    const std::string aside = slot.directory + "/" + kRefusedPrefix + key;
-    const std::string outcome = std::rename(path.c_str(), aside.c_str()) == 0
-                                    ? "moved to " + aside
-                                    : std::string("cannot move it aside: ") + std::strerror(errno);
+    std::string aside;
+    std::string outcome;
+    const MovedAside moved = move_aside(slot, key, aside);
+    switch (moved) {
+      case MovedAside::moved:
+        outcome = "moved to " + aside;
+        break;
+      case MovedAside::not_durably:
+        outcome = "moved to " + aside + ", but the directory's fsync failed: " + std::strerror(errno);
+        break;
+      case MovedAside::full:
+        outcome = "left in place: " + std::to_string(kMaxRefusedPerSlot) + " refused records are kept aside in " +
+                  slot.directory + " already (remove those no longer needed)";
+        break;
+      case MovedAside::failed:
+        outcome = std::string("left in place, cannot move it aside: ") + std::strerror(errno);
+        break;
+    }
     std::fprintf(stderr, "mqseal: persisted record %s refused (%s); %s\n", path.c_str(), why.c_str(),
                  outcome.c_str());
-    return Opened::refused;
+    return moved == MovedAside::moved || moved == MovedAside::not_durably ? Opened::refused
+                                                                           : Opened::refused_in_place;
   }
 };
 
