@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,18 @@ constexpr char kRefusedPrefix[] = ".refused-";
 // (MQTTAsync_create fails, or restoring stops at it): nothing is deleted, and
 // the operator clears the aside files.
 constexpr size_t kMaxRefusedPerSlot = 1024;
+// Paho 1.3.12 lists the records three times in MQTTAsync_create, and each
+// listing would open every record. A slot remembers, for at most this many
+// record names, the file that last opened fine (device, inode, size, mtime,
+// ctime), and a listing does not open that file again while it is unchanged;
+// once full, further records are opened at every listing. Reads (pget)
+// always open the record.
+constexpr size_t kMaxRememberedRecords = 8192;
+// Only a file whose ctime is this much older than the moment it was opened
+// is remembered: any change to a file after that sets its ctime to a later
+// time, even on filesystems that keep times to 2 s (FAT), so it is opened
+// again. A record written a moment ago is opened at every listing.
+constexpr time_t kSettledSeconds = 3;
 // docs/SPEC.md section 10: a record is 45 to 2^30 + 45 bytes long.
 constexpr size_t kMaxRecordFileSize = (size_t{1} << 30) + kRecordOverhead;
 constexpr mode_t kDirectoryMode = 0700;
@@ -51,11 +66,56 @@ constexpr int kTempFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 constexpr int kOk = 0;
 constexpr int kError = MQTTCLIENT_PERSISTENCE_ERROR;
 
+// What identifies one version of a file: any write, truncation, rename,
+// chmod or link changes its ctime (which no one can set back but by setting
+// the clock).
+struct FileVersion {
+  dev_t device;
+  ino_t inode;
+  off_t size;
+  timespec mtime;
+  timespec ctime;
+
+  explicit FileVersion(const struct stat& st)
+      : device(st.st_dev), inode(st.st_ino), size(st.st_size), mtime(st.st_mtim), ctime(st.st_ctim) {}
+  bool operator==(const FileVersion& o) const {
+    return device == o.device && inode == o.inode && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+           mtime.tv_nsec == o.mtime.tv_nsec && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
+  }
+};
+
 // One client's view of the store (Paho's persistence "handle").
 struct Slot {
-  EncryptedStore* store;
+  EncryptedStore* store = nullptr;
   std::string directory;
   std::string binding;  // client ID, 0, server URI, 0: every record's associated data starts so
+  // Record name -> the version of its file that last opened fine
+  // (kMaxRememberedRecords at most).
+  mutable std::mutex mutex;
+  mutable std::map<std::string, FileVersion> opened_fine;
+
+  void forget(const std::string& key) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    opened_fine.erase(key);
+  }
+  void remember(const std::string& key, const struct stat& st) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = opened_fine.find(key);
+    if (it != opened_fine.end()) {
+      it->second = FileVersion(st);
+    } else if (opened_fine.size() < kMaxRememberedRecords) {
+      opened_fine.emplace(key, FileVersion(st));
+    }
+  }
+  // True if the file at `key` (not followed if a link) is the version that
+  // last opened fine.
+  bool unchanged(const std::string& key) const {
+    struct stat st {};
+    if (::lstat((directory + "/" + key).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = opened_fine.find(key);
+    return it != opened_fine.end() && it->second == FileVersion(st);
+  }
 };
 
 bool valid_record_key(const char* key) {
@@ -169,7 +229,8 @@ enum class ReadOutcome {
   io_error,
 };
 
-ReadOutcome read_file(const std::string& path, std::vector<uint8_t>& bytes) {
+// `st`: the file's fstat, for ReadOutcome::ok.
+ReadOutcome read_file(const std::string& path, std::vector<uint8_t>& bytes, struct stat& st) {
   const int fd = ::open(path.c_str(), kReadFlags);
   if (fd < 0) {
     if (errno == ENOENT) return ReadOutcome::absent;
@@ -177,7 +238,6 @@ ReadOutcome read_file(const std::string& path, std::vector<uint8_t>& bytes) {
     // for O_RDONLY, but is not a record either.
     return errno == ELOOP || errno == ENXIO || errno == EISDIR ? ReadOutcome::not_a_record : ReadOutcome::io_error;
   }
-  struct stat st {};
   ReadOutcome outcome = ReadOutcome::ok;
   if (fstat(fd, &st) != 0) {
     outcome = ReadOutcome::io_error;
@@ -208,6 +268,7 @@ int store_close(void* handle) {
 int store_remove(void* handle, char* key) {
   const auto* slot = static_cast<const Slot*>(handle);
   if (!valid_record_key(key)) return kError;
+  slot->forget(key);
   if (::unlink((slot->directory + "/" + key).c_str()) != 0) return kError;
   return internal::sync_directory(slot->directory) ? kOk : kError;
 }
@@ -236,6 +297,10 @@ void remove_files(const Slot& slot, const std::vector<std::string>& names) {
 // Every record, and temporary files a crash left (refused records stay).
 int store_clear(void* handle) {
   const auto* slot = static_cast<const Slot*>(handle);
+  {
+    std::lock_guard<std::mutex> lock(slot->mutex);
+    slot->opened_fine.clear();
+  }
   int rc = kOk;
   std::vector<std::string> temporary;
   for (const std::string& name : list_records(*slot, &temporary)) {
@@ -281,7 +346,10 @@ struct EncryptedStore::Callbacks {
       std::fprintf(stderr, "mqseal: persistence store refused: %s\n", s.error().message().c_str());
       return kError;
     }
-    auto* slot = new Slot{store, std::move(directory), std::move(binding)};
+    auto* slot = new Slot;
+    slot->store = store;
+    slot->directory = std::move(directory);
+    slot->binding = std::move(binding);
     // Temporary files a crash left: no write of this client is under way
     // while Paho opens its store (one process per client ID and server).
     std::vector<std::string> temporary;
@@ -307,6 +375,7 @@ struct EncryptedStore::Callbacks {
     for (int i = 0; i < count; ++i) plain.insert(plain.end(), buffers[i], buffers[i] + lengths[i]);
     std::vector<uint8_t> record;
     if (!slot->store->cipher_.seal(associated(*slot, key), plain, record)) return kError;
+    slot->forget(key);
     return write_file_atomically(slot->directory, key, record) ? kOk : kError;
   }
 
@@ -333,6 +402,10 @@ struct EncryptedStore::Callbacks {
     *count = 0;
     std::vector<std::string> names;
     for (std::string& name : list_records(*slot)) {
+      if (slot->unchanged(name)) {  // opened fine before, and not changed since
+        names.push_back(std::move(name));
+        continue;
+      }
       std::vector<uint8_t> plain;
       // A record that cannot be read now (EIO, no descriptors left) is
       // listed: Paho's read then fails loudly rather than the record being
@@ -367,12 +440,16 @@ struct EncryptedStore::Callbacks {
 
   // Reads and opens the record `key`. One that is refused (altered, sealed
   // with another key or for another place, or not a record at all) is
-  // counted, reported on stderr and moved aside to .refused-KEY.N.
+  // counted, reported on stderr and moved aside to .refused-KEY.N. One that
+  // opens, and had settled before it was read, is remembered.
   static Opened open_record(const Slot& slot, const char* key, std::vector<uint8_t>& plain) {
     const std::string path = slot.directory + "/" + key;
     std::vector<uint8_t> record;
     std::string why;
-    switch (read_file(path, record)) {
+    timespec before{};
+    const bool clock_ok = ::clock_gettime(CLOCK_REALTIME, &before) == 0;
+    struct stat st {};
+    switch (read_file(path, record, st)) {
       case ReadOutcome::absent:
         return Opened::absent;
       case ReadOutcome::io_error:
@@ -385,8 +462,10 @@ struct EncryptedStore::Callbacks {
           why = s.error().message();
           break;
         }
+        if (clock_ok && st.st_ctim.tv_sec <= before.tv_sec - kSettledSeconds) slot.remember(key, st);
         return Opened::ok;
     }
+    slot.forget(key);
     slot.store->refused_.fetch_add(1, std::memory_order_relaxed);
     std::string aside;
     std::string outcome;
