@@ -10,9 +10,12 @@
 #include <sodium.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <csignal>
@@ -29,6 +32,19 @@
 #include "fsync_recorder.h"
 #include "paho_test_util.h"
 #include "test_util.h"
+
+// While set, renameat2 with flags fails with EINVAL, as on a filesystem
+// without RENAME_NOREPLACE. This definition in the executable is the one the
+// store reaches (ELF symbol interposition, as tests/fsync_recorder.h).
+static std::atomic<bool> g_no_rename_noreplace{false};
+extern "C" int renameat2(int old_dir, const char* old_path, int new_dir, const char* new_path,
+                         unsigned int flags) noexcept {
+  if (flags != 0 && g_no_rename_noreplace) {
+    errno = EINVAL;
+    return -1;
+  }
+  return static_cast<int>(::syscall(SYS_renameat2, old_dir, old_path, new_dir, new_path, flags));
+}
 
 namespace mqseal {
 namespace {
@@ -395,6 +411,30 @@ TEST(PahoPersistence, ALaterRefusalOfTheSameNameKeepsTheEarlierAsideRecord) {
   EXPECT_EQ(std::string(out, static_cast<size_t>(out_len)), original);
   MQTTAsync_free(out);
 }
+
+// Where the filesystem has no RENAME_NOREPLACE, link() then unlink() claim
+// the aside name: a second refusal of a name still keeps the first.
+TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsideRecord) {
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  g_no_rename_noreplace = true;
+  testing::write_file(s.slot_dir + "/s-1", "first", 0600);
+  char** keys_out = nullptr;
+  int key_count = -1;
+  (void)testing::take_synced();
+  EXPECT_EQ(s.p->pkeys(s.slot, &keys_out, &key_count), 0);
+  std::vector<std::string> synced = testing::take_synced();
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), s.slot_dir), 1) << synced.size();
+  testing::write_file(s.slot_dir + "/s-1", "second", 0600);
+  EXPECT_EQ(s.p->pkeys(s.slot, &keys_out, &key_count), 0);
+  g_no_rename_noreplace = false;
+  EXPECT_EQ(key_count, 0);
+  EXPECT_FALSE(fs::exists(s.slot_dir + "/s-1"));
+  EXPECT_EQ(aside_files(s.slot_dir, "s-1"), (std::vector<std::string>{".refused-s-1.1", ".refused-s-1.2"}));
+  EXPECT_EQ(testing::read_file(s.slot_dir + "/.refused-s-1.1"), "first");
+  EXPECT_EQ(testing::read_file(s.slot_dir + "/.refused-s-1.2"), "second");
+}
+
 // At most 1024 aside files per client directory (docs/SPEC.md section 10):
 // past that, a refused record is left at its name and listed, so that Paho's
 // read of it fails loudly; nothing is deleted to make room.
@@ -432,6 +472,7 @@ TEST(PahoPersistence, ARecordRefusedWhenTheAsideFilesAreFullIsLeftInPlaceAndList
   }
   EXPECT_EQ(aside, static_cast<size_t>(kMaxRefusedPerSlot));
 }
+
 // Paho 1.3.12 lists the records three times in MQTTAsync_create: a record
 // that opened fine, and has not changed since, is not opened again by a
 // listing (shown here by retiring its key after the first listing: the next
