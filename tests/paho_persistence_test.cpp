@@ -410,6 +410,7 @@ TEST(PahoPersistence, ALaterRefusalOfTheSameNameKeepsTheEarlierAsideRecord) {
   ASSERT_EQ(p->pget(s.slot, name, &out, &out_len), 0);
   EXPECT_EQ(std::string(out, static_cast<size_t>(out_len)), original);
   MQTTAsync_free(out);
+  EXPECT_EQ(p->pclose(s.slot), 0);
 }
 
 // Where the filesystem has no RENAME_NOREPLACE, link() then unlink() claim
@@ -433,6 +434,7 @@ TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsi
   EXPECT_EQ(aside_files(s.slot_dir, "s-1"), (std::vector<std::string>{".refused-s-1.1", ".refused-s-1.2"}));
   EXPECT_EQ(testing::read_file(s.slot_dir + "/.refused-s-1.1"), "first");
   EXPECT_EQ(testing::read_file(s.slot_dir + "/.refused-s-1.2"), "second");
+  EXPECT_EQ(s.p->pclose(s.slot), 0);
 }
 
 // At most 1024 aside files per client directory (docs/SPEC.md section 10):
@@ -471,6 +473,7 @@ TEST(PahoPersistence, ARecordRefusedWhenTheAsideFilesAreFullIsLeftInPlaceAndList
     aside += entry.path().filename().string().rfind(".refused-", 0) == 0 ? 1 : 0;
   }
   EXPECT_EQ(aside, static_cast<size_t>(kMaxRefusedPerSlot));
+  EXPECT_EQ(p->pclose(s.slot), 0);
 }
 
 // Paho 1.3.12 lists the records three times in MQTTAsync_create: a record
@@ -522,6 +525,7 @@ TEST(PahoPersistence, AListingDoesNotOpenAnUnchangedRecordAgain) {
   EXPECT_NE(p->pget(s.slot, one, &out, &out_len), 0);
   EXPECT_EQ(s.store->refused_records(), 2u);
   EXPECT_TRUE(list().empty());
+  EXPECT_EQ(p->pclose(s.slot), 0);
 }
 
 // A record is written to a temporary file, fsync'ed and only then renamed
