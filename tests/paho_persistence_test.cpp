@@ -10,13 +10,17 @@
 #include <sodium.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <climits>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -28,6 +32,19 @@
 #include "fsync_recorder.h"
 #include "paho_test_util.h"
 #include "test_util.h"
+
+// While set, renameat2 with flags fails with EINVAL, as on a filesystem
+// without RENAME_NOREPLACE. This definition in the executable is the one the
+// store reaches (ELF symbol interposition, as tests/fsync_recorder.h).
+static std::atomic<bool> g_no_rename_noreplace{false};
+extern "C" int renameat2(int old_dir, const char* old_path, int new_dir, const char* new_path,
+                         unsigned int flags) noexcept {
+  if (flags != 0 && g_no_rename_noreplace) {
+    errno = EINVAL;
+    return -1;
+  }
+  return static_cast<int>(::syscall(SYS_renameat2, old_dir, old_path, new_dir, new_path, flags));
+}
 
 namespace mqseal {
 namespace {
@@ -227,7 +244,7 @@ TEST(PahoPersistence, ARefusedRecordIsMovedAsideAndEveryOtherQueuedMessageArrive
             MQTTASYNC_SUCCESS);
   // Moved aside (kept for whoever looks into it), not restored, counted.
   EXPECT_FALSE(fs::exists(first));
-  EXPECT_TRUE(fs::is_regular_file(slot_dir + "/.refused-" + commands.front()));
+  EXPECT_TRUE(fs::is_regular_file(slot_dir + "/.refused-" + commands.front() + ".1"));
   EXPECT_EQ(store->refused_records(), 1u);
   MQTTAsync_connectOptions options = MQTTAsync_connectOptions_initializer;
   options.cleansession = 0;
@@ -260,8 +277,8 @@ TEST(PahoPersistence, AForeignFileOrDirectoryAtARecordNameDoesNotStopTheClient) 
   MQTTAsync client = nullptr;
   EXPECT_EQ(MQTTAsync_create(&client, uri.c_str(), "device-9", MQTTCLIENT_PERSISTENCE_USER, store->persistence()),
             MQTTASYNC_SUCCESS);
-  EXPECT_TRUE(fs::is_regular_file(slot_dir + "/.refused-s-99"));
-  EXPECT_TRUE(fs::is_directory(slot_dir + "/.refused-s-98"));
+  EXPECT_TRUE(fs::is_regular_file(slot_dir + "/.refused-s-99.1"));
+  EXPECT_TRUE(fs::is_directory(slot_dir + "/.refused-s-98.1"));
   EXPECT_FALSE(fs::exists(slot_dir + "/s-99"));
   EXPECT_FALSE(fs::exists(slot_dir + "/s-98"));
   EXPECT_EQ(store->refused_records(), 2u);
@@ -322,6 +339,194 @@ TEST(PahoPersistence, AlteredMovedOrForeignRecordsAreRefused) {
   EXPECT_EQ(p->pclose(other), 0);
 }
 
+// The aside files of record `name` in a slot (.refused-NAME and .refused-NAME.N).
+std::vector<std::string> aside_files(const std::string& slot_dir, const std::string& name) {
+  std::vector<std::string> found;
+  const std::string prefix = ".refused-" + name;
+  for (const auto& entry : fs::directory_iterator(slot_dir)) {
+    const std::string file = entry.path().filename().string();
+    if (file == prefix || file.rfind(prefix + ".", 0) == 0) found.push_back(file);
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// A device started with the wrong keyring: every record is refused and moved
+// aside, Paho restores nothing and numbers its new commands from 1 again,
+// sealing them with the wrong key. Once the keyring is fixed, those new
+// records are refused in turn: they must not replace the originals, which the
+// right key still opens. And the move is made durable (the directory synced).
+TEST(PahoPersistence, ALaterRefusalOfTheSameNameKeepsTheEarlierAsideRecord) {
+  OpenSlot s;  // the right keyring
+  ASSERT_TRUE(s.ready);
+  auto& p = s.p;
+  char name[] = "c-1";
+  char original[] = "queued before the keyring was lost";
+  char* buffers[] = {original};
+  int lengths[] = {static_cast<int>(std::strlen(original))};
+  ASSERT_EQ(p->pput(s.slot, name, 1, buffers, lengths), 0);
+  const std::string original_bytes = testing::read_file(s.slot_dir + "/c-1");
+
+  // The same directory through a store with another keyring.
+  auto wrong = take(paho::EncryptedStore::create(s.dir.file("s"), device_keys(), "local"));
+  MQTTClient_persistence* w = wrong->persistence();
+  void* wslot = nullptr;
+  ASSERT_EQ(w->popen(&wslot, OpenSlot::kClient, OpenSlot::kServer, w->context), 0);
+  char** keys_out = nullptr;
+  int key_count = -1;
+  (void)testing::take_synced();
+  ASSERT_EQ(w->pkeys(wslot, &keys_out, &key_count), 0);
+  EXPECT_EQ(key_count, 0);
+  EXPECT_FALSE(fs::exists(s.slot_dir + "/c-1"));
+  ASSERT_EQ(aside_files(s.slot_dir, "c-1").size(), 1u);
+  std::vector<std::string> synced = testing::take_synced();
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), s.slot_dir), 1) << synced.size();
+
+  // Paho numbers from 1 again: a new c-1, sealed with the wrong key.
+  char replacement[] = "queued with the wrong keyring";
+  buffers[0] = replacement;
+  lengths[0] = static_cast<int>(std::strlen(replacement));
+  ASSERT_EQ(w->pput(wslot, name, 1, buffers, lengths), 0);
+  const std::string replacement_bytes = testing::read_file(s.slot_dir + "/c-1");
+  EXPECT_EQ(w->pclose(wslot), 0);
+
+  // The keyring is fixed: the new c-1 is refused and moved aside too.
+  ASSERT_EQ(p->pkeys(s.slot, &keys_out, &key_count), 0);
+  EXPECT_EQ(key_count, 0);
+  EXPECT_EQ(s.store->refused_records(), 1u);
+  EXPECT_FALSE(fs::exists(s.slot_dir + "/c-1"));
+  const std::vector<std::string> aside = aside_files(s.slot_dir, "c-1");
+  ASSERT_EQ(aside.size(), 2u);
+  std::vector<std::string> contents;
+  for (const std::string& file : aside) contents.push_back(testing::read_file(s.slot_dir + "/" + file));
+  EXPECT_EQ(std::count(contents.begin(), contents.end(), original_bytes), 1);
+  EXPECT_EQ(std::count(contents.begin(), contents.end(), replacement_bytes), 1);
+
+  // Renamed back (the name is free), the original opens with the right key.
+  const size_t at = contents[0] == original_bytes ? 0 : 1;
+  fs::rename(s.slot_dir + "/" + aside[at], s.slot_dir + "/c-1");
+  char* out = nullptr;
+  int out_len = 0;
+  ASSERT_EQ(p->pget(s.slot, name, &out, &out_len), 0);
+  EXPECT_EQ(std::string(out, static_cast<size_t>(out_len)), original);
+  MQTTAsync_free(out);
+  EXPECT_EQ(p->pclose(s.slot), 0);
+}
+
+// Where the filesystem has no RENAME_NOREPLACE, link() then unlink() claim
+// the aside name: a second refusal of a name still keeps the first.
+TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsideRecord) {
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  g_no_rename_noreplace = true;
+  testing::write_file(s.slot_dir + "/s-1", "first", 0600);
+  char** keys_out = nullptr;
+  int key_count = -1;
+  (void)testing::take_synced();
+  EXPECT_EQ(s.p->pkeys(s.slot, &keys_out, &key_count), 0);
+  std::vector<std::string> synced = testing::take_synced();
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), s.slot_dir), 1) << synced.size();
+  testing::write_file(s.slot_dir + "/s-1", "second", 0600);
+  EXPECT_EQ(s.p->pkeys(s.slot, &keys_out, &key_count), 0);
+  g_no_rename_noreplace = false;
+  EXPECT_EQ(key_count, 0);
+  EXPECT_FALSE(fs::exists(s.slot_dir + "/s-1"));
+  EXPECT_EQ(aside_files(s.slot_dir, "s-1"), (std::vector<std::string>{".refused-s-1.1", ".refused-s-1.2"}));
+  EXPECT_EQ(testing::read_file(s.slot_dir + "/.refused-s-1.1"), "first");
+  EXPECT_EQ(testing::read_file(s.slot_dir + "/.refused-s-1.2"), "second");
+  EXPECT_EQ(s.p->pclose(s.slot), 0);
+}
+
+// At most 1024 aside files per client directory (docs/SPEC.md section 10):
+// past that, a refused record is left at its name and listed, so that Paho's
+// read of it fails loudly; nothing is deleted to make room.
+TEST(PahoPersistence, ARecordRefusedWhenTheAsideFilesAreFullIsLeftInPlaceAndListed) {
+  constexpr int kMaxRefusedPerSlot = 1024;  // as documented
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& p = s.p;
+  for (int i = 1; i < kMaxRefusedPerSlot; ++i) {
+    testing::write_file(s.slot_dir + "/.refused-junk-" + std::to_string(i), "kept", 0600);
+  }
+  testing::write_file(s.slot_dir + "/s-1", "not a record", 0600);
+  testing::write_file(s.slot_dir + "/s-2", "not a record", 0600);
+  char** keys_out = nullptr;
+  int key_count = -1;
+  ASSERT_EQ(p->pkeys(s.slot, &keys_out, &key_count), 0);
+  // The first one refused (in directory order) took the last place; the
+  // other stays and is listed.
+  ASSERT_EQ(key_count, 1);
+  std::string kept = keys_out[0];
+  MQTTAsync_free(keys_out[0]);
+  MQTTAsync_free(keys_out);
+  const std::string moved = kept == "s-1" ? "s-2" : "s-1";
+  EXPECT_TRUE(fs::is_regular_file(s.slot_dir + "/.refused-" + moved + ".1"));
+  EXPECT_FALSE(fs::exists(s.slot_dir + "/" + moved));
+  char* out = nullptr;
+  int out_len = 0;
+  EXPECT_NE(p->pget(s.slot, kept.data(), &out, &out_len), 0);
+  EXPECT_EQ(testing::read_file(s.slot_dir + "/" + kept), "not a record");
+  EXPECT_TRUE(aside_files(s.slot_dir, kept).empty());
+  EXPECT_EQ(s.store->refused_records(), 3u);  // one, then the other when listed and when read
+  size_t aside = 0;
+  for (const auto& entry : fs::directory_iterator(s.slot_dir)) {
+    aside += entry.path().filename().string().rfind(".refused-", 0) == 0 ? 1 : 0;
+  }
+  EXPECT_EQ(aside, static_cast<size_t>(kMaxRefusedPerSlot));
+  EXPECT_EQ(p->pclose(s.slot), 0);
+}
+
+// Paho 1.3.12 lists the records three times in MQTTAsync_create: a record
+// that opened fine, and has not changed since, is not opened again by a
+// listing (shown here by retiring its key after the first listing: the next
+// listing still lists it, and only the read refuses it). A record changed in
+// place is opened again. Only files older than 3 s are remembered, hence the
+// wait.
+TEST(PahoPersistence, AListingDoesNotOpenAnUnchangedRecordAgain) {
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& p = s.p;
+  char one[] = "s-1";
+  char two[] = "s-2";
+  char payload[] = "payload";
+  char* buffers[] = {payload};
+  int lengths[] = {7};
+  ASSERT_EQ(p->pput(s.slot, one, 1, buffers, lengths), 0);
+  ASSERT_EQ(p->pput(s.slot, two, 1, buffers, lengths), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(4100));
+  auto list = [&] {
+    char** keys_out = nullptr;
+    int key_count = 0;
+    std::vector<std::string> names;
+    if (p->pkeys(s.slot, &keys_out, &key_count) != 0) return names;
+    for (int i = 0; i < key_count; ++i) {
+      names.emplace_back(keys_out[i]);
+      MQTTAsync_free(keys_out[i]);
+    }
+    if (keys_out != nullptr) MQTTAsync_free(keys_out);
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  EXPECT_EQ(list(), (std::vector<std::string>{"s-1", "s-2"}));
+  // s-2 altered in place (same file, same size): opened again, refused.
+  std::string bytes = testing::read_file(s.slot_dir + "/s-2");
+  bytes[bytes.size() / 2] ^= 1;
+  testing::write_file(s.slot_dir + "/s-2", bytes, 0600);
+  // The key of s-1 retired: s-1 is not opened again, so still listed.
+  const KeyId old_key = take(s.keys->primary("local"));
+  testing::expect_ok(s.keys->promote(take(s.keys->generate("local"))));
+  testing::expect_ok(s.keys->retire(old_key));
+  EXPECT_EQ(list(), (std::vector<std::string>{"s-1"}));
+  EXPECT_EQ(s.store->refused_records(), 1u);  // s-2
+  EXPECT_TRUE(fs::is_regular_file(s.slot_dir + "/.refused-s-2.1"));
+  // A read always opens it.
+  char* out = nullptr;
+  int out_len = 0;
+  EXPECT_NE(p->pget(s.slot, one, &out, &out_len), 0);
+  EXPECT_EQ(s.store->refused_records(), 2u);
+  EXPECT_TRUE(list().empty());
+  EXPECT_EQ(p->pclose(s.slot), 0);
+}
 
 // A record is written to a temporary file, fsync'ed and only then renamed
 // into place: after a crash the store holds the old record or the new one.

@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -25,10 +28,30 @@ constexpr std::string_view kPurpose = "paho persistence";
 constexpr size_t kMaxRecordKeySize = 64;   // Paho's keys are like "s-12", "c5-300"
 constexpr size_t kSlotHashSize = 16;       // subdirectory name: 32 hex digits
 constexpr char kTempPrefix[] = ".tmp-";
-// A record that fails to open is renamed to this prefix and its name: never
-// listed again (names with a dot are not record names), kept for whoever
-// looks into it, and replaced if the same name is refused again.
+// A record that fails to open is renamed to this prefix, its name, a dot and
+// the lowest number N from 1 that no file of its directory uses
+// (".refused-c-1.2"): never listed again (names with a dot are not record
+// names), kept for whoever looks into it, never replaced (a later refusal of
+// the same name gets another N).
 constexpr char kRefusedPrefix[] = ".refused-";
+// docs/SPEC.md section 10: at most this many files named .refused-* in one
+// client's directory (so N <= 1024). Once it holds that many, a refused
+// record is left at its name and listed, and Paho's read of it fails
+// (MQTTAsync_create fails, or restoring stops at it): nothing is deleted, and
+// the operator clears the aside files.
+constexpr size_t kMaxRefusedPerSlot = 1024;
+// Paho 1.3.12 lists the records three times in MQTTAsync_create, and each
+// listing would open every record. A slot remembers, for at most this many
+// record names, the file that last opened fine (device, inode, size, mtime,
+// ctime), and a listing does not open that file again while it is unchanged;
+// once full, further records are opened at every listing. Reads (pget)
+// always open the record.
+constexpr size_t kMaxRememberedRecords = 8192;
+// Only a file whose ctime is this much older than the moment it was opened
+// is remembered: any change to a file after that sets its ctime to a later
+// time, even on filesystems that keep times to 2 s (FAT), so it is opened
+// again. A record written a moment ago is opened at every listing.
+constexpr time_t kSettledSeconds = 3;
 // docs/SPEC.md section 10: a record is 45 to 2^30 + 45 bytes long.
 constexpr size_t kMaxRecordFileSize = (size_t{1} << 30) + kRecordOverhead;
 constexpr mode_t kDirectoryMode = 0700;
@@ -43,11 +66,56 @@ constexpr int kTempFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 constexpr int kOk = 0;
 constexpr int kError = MQTTCLIENT_PERSISTENCE_ERROR;
 
+// What identifies one version of a file: any write, truncation, rename,
+// chmod or link changes its ctime (which no one can set back but by setting
+// the clock).
+struct FileVersion {
+  dev_t device;
+  ino_t inode;
+  off_t size;
+  timespec mtime;
+  timespec ctime;
+
+  explicit FileVersion(const struct stat& st)
+      : device(st.st_dev), inode(st.st_ino), size(st.st_size), mtime(st.st_mtim), ctime(st.st_ctim) {}
+  bool operator==(const FileVersion& o) const {
+    return device == o.device && inode == o.inode && size == o.size && mtime.tv_sec == o.mtime.tv_sec &&
+           mtime.tv_nsec == o.mtime.tv_nsec && ctime.tv_sec == o.ctime.tv_sec && ctime.tv_nsec == o.ctime.tv_nsec;
+  }
+};
+
 // One client's view of the store (Paho's persistence "handle").
 struct Slot {
-  EncryptedStore* store;
+  EncryptedStore* store = nullptr;
   std::string directory;
   std::string binding;  // client ID, 0, server URI, 0: every record's associated data starts so
+  // Record name -> the version of its file that last opened fine
+  // (kMaxRememberedRecords at most).
+  mutable std::mutex mutex;
+  mutable std::map<std::string, FileVersion> opened_fine;
+
+  void forget(const std::string& key) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    opened_fine.erase(key);
+  }
+  void remember(const std::string& key, const struct stat& st) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = opened_fine.find(key);
+    if (it != opened_fine.end()) {
+      it->second = FileVersion(st);
+    } else if (opened_fine.size() < kMaxRememberedRecords) {
+      opened_fine.emplace(key, FileVersion(st));
+    }
+  }
+  // True if the file at `key` (not followed if a link) is the version that
+  // last opened fine.
+  bool unchanged(const std::string& key) const {
+    struct stat st {};
+    if (::lstat((directory + "/" + key).c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    std::lock_guard<std::mutex> lock(mutex);
+    auto it = opened_fine.find(key);
+    return it != opened_fine.end() && it->second == FileVersion(st);
+  }
 };
 
 bool valid_record_key(const char* key) {
@@ -63,6 +131,68 @@ bool valid_record_key(const char* key) {
 }
 
 std::string associated(const Slot& slot, const char* key) { return slot.binding + key; }
+
+// Renames `from` to `to` unless `to` exists (then false, errno EEXIST): a
+// file is never replaced. Where the filesystem has no RENAME_NOREPLACE
+// (EINVAL), link() claims the name just as atomically, then the old name is
+// unlinked.
+bool rename_without_replacing(const std::string& from, const std::string& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno != EINVAL) return false;
+  if (::link(from.c_str(), to.c_str()) != 0) return false;
+  if (::unlink(from.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(to.c_str());  // the second name of the same file: nothing is lost
+    errno = saved;
+    return false;
+  }
+  return true;
+}
+
+// The number of an aside file of record `key` (".refused-KEY.N", N from 1
+// to kMaxRefusedPerSlot in decimal without leading zeros), or 0.
+size_t aside_number(const char* file, const std::string& prefix) {
+  if (std::strncmp(file, prefix.c_str(), prefix.size()) != 0) return 0;
+  const char* digits = file + prefix.size();
+  if (*digits < '1' || *digits > '9') return 0;
+  size_t n = 0;
+  for (const char* d = digits; *d != '\0'; ++d) {
+    if (*d < '0' || *d > '9') return 0;
+    n = n * 10 + static_cast<size_t>(*d - '0');
+    if (n > kMaxRefusedPerSlot) return 0;
+  }
+  return n;
+}
+
+enum class MovedAside { moved, not_durably, full, failed };
+
+// Moves the refused record `key` of `slot` to .refused-KEY.N (`aside`), N the
+// lowest number no file uses, never over another file; then syncs the
+// directory, so that the move survives a power loss.
+MovedAside move_aside(const Slot& slot, const char* key, std::string& aside) {
+  const std::string prefix = std::string(kRefusedPrefix) + key + ".";
+  std::vector<bool> taken(kMaxRefusedPerSlot + 1, false);
+  size_t count = 0;
+  DIR* dir = ::opendir(slot.directory.c_str());
+  if (dir == nullptr) return MovedAside::failed;
+  while (const dirent* entry = ::readdir(dir)) {
+    if (std::strncmp(entry->d_name, kRefusedPrefix, std::strlen(kRefusedPrefix)) != 0) continue;
+    ++count;
+    taken[aside_number(entry->d_name, prefix)] = true;
+  }
+  ::closedir(dir);
+  if (count >= kMaxRefusedPerSlot) return MovedAside::full;
+  const std::string path = slot.directory + "/" + key;
+  for (size_t n = 1; n <= kMaxRefusedPerSlot; ++n) {
+    if (taken[n]) continue;
+    aside = slot.directory + "/" + prefix + std::to_string(n);
+    if (rename_without_replacing(path, aside)) {
+      return internal::sync_directory(slot.directory) ? MovedAside::moved : MovedAside::not_durably;
+    }
+    if (errno != EEXIST) return MovedAside::failed;  // EEXIST: made since the listing; the next N
+  }
+  return MovedAside::full;
+}
 
 // Temporary file, write, fsync, rename, fsync of the directory: a crash
 // leaves the old record or the new one, never a torn one, and once this
@@ -99,7 +229,8 @@ enum class ReadOutcome {
   io_error,
 };
 
-ReadOutcome read_file(const std::string& path, std::vector<uint8_t>& bytes) {
+// `st`: the file's fstat, for ReadOutcome::ok.
+ReadOutcome read_file(const std::string& path, std::vector<uint8_t>& bytes, struct stat& st) {
   const int fd = ::open(path.c_str(), kReadFlags);
   if (fd < 0) {
     if (errno == ENOENT) return ReadOutcome::absent;
@@ -107,7 +238,6 @@ ReadOutcome read_file(const std::string& path, std::vector<uint8_t>& bytes) {
     // for O_RDONLY, but is not a record either.
     return errno == ELOOP || errno == ENXIO || errno == EISDIR ? ReadOutcome::not_a_record : ReadOutcome::io_error;
   }
-  struct stat st {};
   ReadOutcome outcome = ReadOutcome::ok;
   if (fstat(fd, &st) != 0) {
     outcome = ReadOutcome::io_error;
@@ -138,6 +268,7 @@ int store_close(void* handle) {
 int store_remove(void* handle, char* key) {
   const auto* slot = static_cast<const Slot*>(handle);
   if (!valid_record_key(key)) return kError;
+  slot->forget(key);
   if (::unlink((slot->directory + "/" + key).c_str()) != 0) return kError;
   return internal::sync_directory(slot->directory) ? kOk : kError;
 }
@@ -166,6 +297,10 @@ void remove_files(const Slot& slot, const std::vector<std::string>& names) {
 // Every record, and temporary files a crash left (refused records stay).
 int store_clear(void* handle) {
   const auto* slot = static_cast<const Slot*>(handle);
+  {
+    std::lock_guard<std::mutex> lock(slot->mutex);
+    slot->opened_fine.clear();
+  }
   int rc = kOk;
   std::vector<std::string> temporary;
   for (const std::string& name : list_records(*slot, &temporary)) {
@@ -211,7 +346,10 @@ struct EncryptedStore::Callbacks {
       std::fprintf(stderr, "mqseal: persistence store refused: %s\n", s.error().message().c_str());
       return kError;
     }
-    auto* slot = new Slot{store, std::move(directory), std::move(binding)};
+    auto* slot = new Slot;
+    slot->store = store;
+    slot->directory = std::move(directory);
+    slot->binding = std::move(binding);
     // Temporary files a crash left: no write of this client is under way
     // while Paho opens its store (one process per client ID and server).
     std::vector<std::string> temporary;
@@ -237,6 +375,7 @@ struct EncryptedStore::Callbacks {
     for (int i = 0; i < count; ++i) plain.insert(plain.end(), buffers[i], buffers[i] + lengths[i]);
     std::vector<uint8_t> record;
     if (!slot->store->cipher_.seal(associated(*slot, key), plain, record)) return kError;
+    slot->forget(key);
     return write_file_atomically(slot->directory, key, record) ? kOk : kError;
   }
 
@@ -252,7 +391,10 @@ struct EncryptedStore::Callbacks {
 
   // Only the records that open: Paho stops restoring at the first record it
   // cannot read (and fails MQTTAsync_create for an in-flight one), so a record
-  // that would be refused is moved aside here, before Paho asks for it.
+  // that would be refused is moved aside here, before Paho asks for it. One
+  // that cannot be moved aside (kMaxRefusedPerSlot reached, or the rename
+  // failed) is listed, like one that cannot be read: Paho's read fails
+  // loudly rather than the record being forgotten and its name reused.
   static int keys(void* handle, char*** keys, int* count) {
     if (keys == nullptr || count == nullptr) return kError;
     const auto* slot = static_cast<const Slot*>(handle);
@@ -260,12 +402,16 @@ struct EncryptedStore::Callbacks {
     *count = 0;
     std::vector<std::string> names;
     for (std::string& name : list_records(*slot)) {
+      if (slot->unchanged(name)) {  // opened fine before, and not changed since
+        names.push_back(std::move(name));
+        continue;
+      }
       std::vector<uint8_t> plain;
       // A record that cannot be read now (EIO, no descriptors left) is
       // listed: Paho's read then fails loudly rather than the record being
       // forgotten and its name reused.
       const Opened opened = open_record(*slot, name.c_str(), plain);
-      if (opened == Opened::ok || opened == Opened::io_error) names.push_back(std::move(name));
+      if (opened != Opened::absent && opened != Opened::refused) names.push_back(std::move(name));
     }
     if (names.empty()) return kOk;
     auto** array = static_cast<char**>(MQTTAsync_malloc(names.size() * sizeof(char*)));
@@ -284,16 +430,26 @@ struct EncryptedStore::Callbacks {
   }
 
  private:
-  enum class Opened { ok, absent, refused, io_error };
+  enum class Opened {
+    ok,
+    absent,
+    refused,           // and moved aside
+    refused_in_place,  // could not be moved aside
+    io_error,
+  };
 
   // Reads and opens the record `key`. One that is refused (altered, sealed
   // with another key or for another place, or not a record at all) is
-  // counted, reported on stderr and moved aside to .refused-KEY.
+  // counted, reported on stderr and moved aside to .refused-KEY.N. One that
+  // opens, and had settled before it was read, is remembered.
   static Opened open_record(const Slot& slot, const char* key, std::vector<uint8_t>& plain) {
     const std::string path = slot.directory + "/" + key;
     std::vector<uint8_t> record;
     std::string why;
-    switch (read_file(path, record)) {
+    timespec before{};
+    const bool clock_ok = ::clock_gettime(CLOCK_REALTIME, &before) == 0;
+    struct stat st {};
+    switch (read_file(path, record, st)) {
       case ReadOutcome::absent:
         return Opened::absent;
       case ReadOutcome::io_error:
@@ -306,16 +462,33 @@ struct EncryptedStore::Callbacks {
           why = s.error().message();
           break;
         }
+        if (clock_ok && st.st_ctim.tv_sec <= before.tv_sec - kSettledSeconds) slot.remember(key, st);
         return Opened::ok;
     }
+    slot.forget(key);
     slot.store->refused_.fetch_add(1, std::memory_order_relaxed);
-    const std::string aside = slot.directory + "/" + kRefusedPrefix + key;
-    const std::string outcome = std::rename(path.c_str(), aside.c_str()) == 0
-                                    ? "moved to " + aside
-                                    : std::string("cannot move it aside: ") + std::strerror(errno);
+    std::string aside;
+    std::string outcome;
+    const MovedAside moved = move_aside(slot, key, aside);
+    switch (moved) {
+      case MovedAside::moved:
+        outcome = "moved to " + aside;
+        break;
+      case MovedAside::not_durably:
+        outcome = "moved to " + aside + ", but the directory's fsync failed: " + std::strerror(errno);
+        break;
+      case MovedAside::full:
+        outcome = "left in place: " + std::to_string(kMaxRefusedPerSlot) + " refused records are kept aside in " +
+                  slot.directory + " already (remove those no longer needed)";
+        break;
+      case MovedAside::failed:
+        outcome = std::string("left in place, cannot move it aside: ") + std::strerror(errno);
+        break;
+    }
     std::fprintf(stderr, "mqseal: persisted record %s refused (%s); %s\n", path.c_str(), why.c_str(),
                  outcome.c_str());
-    return Opened::refused;
+    return moved == MovedAside::moved || moved == MovedAside::not_durably ? Opened::refused
+                                                                           : Opened::refused_in_place;
   }
 };
 

@@ -57,10 +57,13 @@ class EncryptedStore {
   MQTTClient_persistence* persistence() noexcept { return &persistence_; }
 
   // Records that failed to open (altered, wrong key, moved, or not a regular
-  // file of at most a record's size): each is renamed to .refused-NAME beside
-  // it and one line goes to stderr. Listing the records opens each one and
-  // leaves refused ones out, so Paho restores every other record (it stops
-  // at the first it cannot read). docs/SPEC.md section 10.
+  // file of at most a record's size): each is renamed to .refused-NAME.N
+  // beside it (N the lowest free number; never over another file; at most
+  // 1024 such files per client, past which a refused record stays at its name
+  // and Paho's read of it fails) and one line goes to stderr. Listing the
+  // records opens each one (but not a file unchanged since it last opened
+  // fine) and leaves refused ones out, so Paho restores every other record
+  // (it stops at the first it cannot read). docs/SPEC.md section 10.
   uint64_t refused_records() const noexcept { return refused_.load(std::memory_order_relaxed); }
 
  private:
