@@ -46,7 +46,7 @@ class EncryptedStore {
   // client ID and server URI. `key_name` names the keyring's local key:
   // sealing uses its primary, opening any of its keys that is not retired.
   // invalid_argument, io_error; insecure_permissions if the directory is
-  // owned by another user or group or others may write it (whoever can
+  // owned by another user (but root) or group or others may write it (whoever can
   // write it can delete or roll back records). A client's subdirectory is
   // checked the same way when Paho opens it (and must not be a link):
   // otherwise Paho gets a persistence error.
