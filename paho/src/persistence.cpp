@@ -55,7 +55,6 @@ constexpr time_t kSettledSeconds = 3;
 // docs/SPEC.md section 10: a record is 45 to 2^30 + 45 bytes long.
 constexpr size_t kMaxRecordFileSize = (size_t{1} << 30) + kRecordOverhead;
 constexpr mode_t kDirectoryMode = 0700;
-constexpr uid_t kRootUid = 0;
 constexpr mode_t kRecordMode = 0600;
 // O_NOFOLLOW: a link at a record's name is not a record; O_NONBLOCK: opening a
 // FIFO does not wait for a writer (fstat then refuses anything but a regular
@@ -213,11 +212,7 @@ Status check_private_directory(const std::string& path, const struct stat& st) {
   if (!S_ISDIR(st.st_mode)) {
     return Error(Errc::io_error, path + (S_ISLNK(st.st_mode) ? " is a link, not a directory" : " is not a directory"));
   }
-  // Root's own, as for secret files: root may change anything anyway.
-  if (st.st_uid != ::geteuid() && st.st_uid != kRootUid) {
-    return Error(Errc::insecure_permissions, path + " is owned by uid " + std::to_string(st.st_uid) +
-                                                 ", not by this user (uid " + std::to_string(::geteuid()) + ") or root");
-  }
+  if (Status owner = internal::check_owner(path, st.st_uid); !owner) return owner;
   if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
     return Error(Errc::insecure_permissions, path + " is writable by group or others (chmod go-w it)");
   }

@@ -7,6 +7,16 @@
 #include <cstdio>
 
 namespace mqseal::internal {
+namespace {
+constexpr uid_t kRootUid = 0;
+}  // namespace
+
+Status check_owner(const std::string& path, uid_t owner) {
+  const uid_t me = ::geteuid();
+  if (owner == me || owner == kRootUid) return {};
+  return Error(Errc::insecure_permissions, path + " is owned by uid " + std::to_string(owner) +
+                                               ", not by this user (uid " + std::to_string(me) + ") or root");
+}
 
 bool write_all(int fd, ByteView bytes) {
   for (size_t done = 0; done < bytes.size();) {

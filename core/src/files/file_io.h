@@ -5,13 +5,23 @@
 #ifndef MQSEAL_SRC_FILES_FILE_IO_H_
 #define MQSEAL_SRC_FILES_FILE_IO_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "mqseal/bytes.h"
+#include "mqseal/error.h"
 
 namespace mqseal::internal {
 
 [[nodiscard]] bool write_all(int fd, ByteView bytes);
+// insecure_permissions unless `owner` (of the file or directory `path`) is
+// this process's effective user or root: whatever another user owns could
+// hold that user's keys or records, whatever its mode. Root's are accepted:
+// root can replace anything anyway, and a root-owned secret readable by a
+// service's group is how a service that drops privileges (mosquitto) is
+// usually given one.
+[[nodiscard]] Status check_owner(const std::string& path, uid_t owner);
 // Also false if the file ends before `size` bytes.
 [[nodiscard]] bool read_all(int fd, void* out, size_t size);
 // The directory that holds `path` ("." for a bare name).

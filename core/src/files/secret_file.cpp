@@ -14,10 +14,6 @@
 
 namespace mqseal::internal {
 
-namespace {
-constexpr uid_t kRootUid = 0;
-}  // namespace
-
 Result<Secret> read_secret_file(const std::string& path, bool allow_insecure_permissions, uint64_t max_size) {
   // O_NONBLOCK: opening a FIFO (or a device) must not wait for a writer;
   // fstat below refuses anything but a regular file, whose reads it does not
@@ -33,16 +29,9 @@ Result<Secret> read_secret_file(const std::string& path, bool allow_insecure_per
     return Error(Errc::io_error, path + " is not a regular file");
   }
   // Owner first, on the opened descriptor (no window between check and
-  // read): a file another user owns could hold that user's keys, whatever
-  // its mode. Root's files are accepted: root can replace any file anyway,
-  // and a root-owned file readable by a service's group (0640, with
-  // allow_insecure_permissions) is how a service that drops privileges, as
-  // mosquitto does, is usually given a secret.
-  const uid_t me = geteuid();
-  if (st.st_uid != me && st.st_uid != kRootUid) {
-    return Error(Errc::insecure_permissions, path + " is owned by uid " + std::to_string(st.st_uid) +
-                                                 ", not by this user (uid " + std::to_string(me) + ") or root");
-  }
+  // read); root's files are accepted (0640 with allow_insecure_permissions
+  // for a service that drops privileges).
+  if (Status owner = check_owner(path, st.st_uid); !owner) return owner.error();
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0 && !allow_insecure_permissions) {
     return Error(Errc::insecure_permissions, path + " is readable by group or others (chmod 600 it)");
   }
