@@ -397,6 +397,38 @@ size_t mappings() {
   return lines;
 }
 
+// This process's resident memory, VmRSS or its peak VmHWM, in KiB.
+size_t resident_kib(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoul(line.substr(field.size() + 1));
+  }
+  ADD_FAILURE() << field << " not in /proc/self/status";
+  return 0;
+}
+
+// A broken credentials file (here 32 MiB of lines that start as a record
+// does, "user ", and hold nothing more) is refused without reserving room
+// for records it cannot hold. Before, parse() reserved a guarded key slot,
+// which libsodium fills, and two index slots for each such line: 5.6 million
+// here, over 300 MB resident; a file at the 256 MiB bound, read again at a
+// broker's reload, took gigabytes.
+TEST(Credentials, AFileOfShortUserLinesReservesNoRoomForRecords) {
+  constexpr size_t kTextSize = size_t{32} << 20;
+  constexpr size_t kMostKib = 32 * 1024;  // 32 MiB more than before parse() at most (the text is resident already)
+  std::string text = "mqseal-credentials v1\n";
+  text.reserve(kTextSize + 8);
+  while (text.size() < kTextSize) text += "user \n";
+  std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to VmRSS
+  const size_t before = resident_kib("VmRSS");
+  Result<Credentials> refused = Credentials::parse(text);
+  const size_t peak = resident_kib("VmHWM");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), Errc::parse_error);
+  EXPECT_NE(refused.error().message().find("line 2"), std::string::npos) << refused.error().message();
+  EXPECT_LT(peak - before, kMostKib) << "KiB resident at the peak of parse()";
+}
+
 // Token keys share a few guarded regions: 70 000 users (more than Linux's
 // default vm.max_map_count of 65 530 allows at four map entries per key,
 // past which libsodium silently allocates without guard pages) load, copy

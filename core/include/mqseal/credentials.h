@@ -195,7 +195,8 @@ struct VerifierOptions {
   // store's errors refuse the token (io_error: the store cannot remember it;
   // fail closed). create() refuses (invalid_argument) a store whose
   // capacity() is below (users) x max_tokens_per_user: then no user could
-  // fill it for the others.
+  // fill it for the others (the capacity is per kind of claim: Openers'
+  // message claims in a store they share take none of it).
   std::shared_ptr<ReplayStore> replay_store;
 };
 

@@ -41,6 +41,11 @@ constexpr std::string_view kCredentialsHeader = "mqseal-credentials v1";
 constexpr uint64_t kMaxCredentialsFileSize = uint64_t{256} << 20;
 constexpr size_t kCredentialFields = 7;
 constexpr std::string_view kRecordLinePrefix = "user ";
+// The shortest line that can be a record: "user " NAME (1) " argon2id " SALT
+// (32) " " OPSLIMIT (1) " " MEMLIMIT (1) " " TOKEN_KEY (64). Only such lines
+// are counted when the records' room is reserved: a file of short "user "
+// lines must not reserve room for millions of keys it does not hold.
+constexpr size_t kMinRecordLineSize = kRecordLinePrefix.size() + 1 + 10 + 32 + 1 + 1 + 1 + 1 + 1 + 2 * kKeySize;
 
 // Usernames a credentials file can hold: 1..128 of [A-Za-z0-9_.@:-].
 bool valid_provisioned_name(std::string_view name) {
@@ -224,11 +229,15 @@ Result<Credentials> Credentials::parse(std::string_view text) {
   Credentials credentials;
   credentials.index_ = std::make_unique<Index>();
   // Every key in one guarded region, the records and the index sized once:
-  // as many as there are lines that could be records.
+  // as many as there are lines that could be records (long enough, and
+  // starting as one does).
   size_t record_lines = 0;
   for (size_t pos = 0; pos < text.size();) {
-    if (text.compare(pos, kRecordLinePrefix.size(), kRecordLinePrefix) == 0) ++record_lines;
     const size_t newline = text.find('\n', pos);
+    const size_t end = newline == std::string_view::npos ? text.size() : newline;
+    if (end - pos >= kMinRecordLineSize && text.compare(pos, kRecordLinePrefix.size(), kRecordLinePrefix) == 0) {
+      ++record_lines;
+    }
     if (newline == std::string_view::npos) break;
     pos = newline + 1;
   }
