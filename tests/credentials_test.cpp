@@ -259,6 +259,39 @@ TEST(Credentials, AFullQuotaForgetsATokenOnlyPastExpiryPlusSkew) {
   EXPECT_EQ(verifier.remembered_tokens(), 1u);
 }
 
+// A device chooses its tokens' expiry. One that wrote tokens expiring at
+// once (expiry = now - skew, still accepted) had each forgotten the next
+// second, so the quota bounded only its live tokens: 64 logins every second,
+// each a store write on the broker's thread (640 in this loop). Each accepted
+// token is now remembered kMinTokenMemoryS at least: 64 logins a minute.
+TEST(Credentials, TokensThatExpireAtOnceStillCountAMinuteAgainstTheQuota) {
+  Fixture f;
+  const VerifierOptions options;
+  TokenVerifier verifier = f.make_verifier(options);
+  const uint64_t skew = options.max_clock_skew_s;
+  auto expiring_at_once = [&](uint64_t now) { return f.token("device-7", "c", 1, now - skew - 1); };
+  size_t accepted = 0;
+  for (uint64_t second = 0; second < 10; ++second) {
+    for (int i = 0; i < 100; ++i) {
+      const uint64_t now = kNow + second;
+      const Status s = verifier.verify("device-7", "c", expiring_at_once(now), now);
+      if (s) {
+        ++accepted;
+      } else {
+        ASSERT_EQ(s.error().code(), Errc::capacity_exceeded) << s.error().message();
+      }
+    }
+  }
+  EXPECT_EQ(accepted, options.max_tokens_per_user);
+  // Remembered through kNow + kMinTokenMemoryS, forgotten one second later.
+  EXPECT_EQ(code(verifier.verify("device-7", "c", expiring_at_once(kNow + kMinTokenMemoryS), kNow + kMinTokenMemoryS)),
+            Errc::capacity_exceeded);
+  testing::expect_ok(
+      verifier.verify("device-7", "c", expiring_at_once(kNow + kMinTokenMemoryS + 1), kNow + kMinTokenMemoryS + 1));
+  // The other device was never affected.
+  testing::expect_ok(verifier.verify("device-8", "client-8", f.other_token("client-8", 300, kNow + 5), kNow + 5));
+}
+
 // Tokens of different lifetimes: each is forgotten when it is past its own
 // expiry plus the skew, whatever the order they came in.
 TEST(Credentials, EachTokenIsForgottenAtItsOwnExpiry) {

@@ -90,7 +90,7 @@ struct ReplayClaim {
   std::string_view name_space;  // 1..kMaxReplayNamespaceSize bytes: the kind of claim ("token")
   std::string_view partition;   // 0..kMaxReplayPartitionSize bytes: whose (a username)
   ReplayId id;                  // what is claimed (a token's nonce)
-  uint64_t keep_until_s = 0;    // remembered while now <= keep_until_s (a token: expiry + skew, saturated)
+  uint64_t keep_until_s = 0;    // remembered while now <= keep_until_s (a token: expiry + skew, at least 60 s from now, saturated)
   uint64_t now_s = 0;           // the caller's clock
   size_t max_per_partition = 0; // this partition's quota of live claims, >= 1
 };
