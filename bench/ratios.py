@@ -48,7 +48,7 @@ COMPARISONS = [
     ("BM_BareOpensslEncrypt", "BM_BareEncrypt", {}),
     ("BM_BareOpensslDecrypt", "BM_BareDecrypt", {}),
 ]
-SIZES = (64, 1024, 16384, 65536, 1048576)
+SIZES = (64, 256, 1024, 16384, 65536, 1048576)
 # mqseal's AEAD on each backend (BM_AeadBackend/<0 libsodium, 1 OpenSSL>/<size>):
 # where OpenSSL starts to win, to check kOpensslMinSize in core/src/crypto/aead.h.
 BACKEND_SIZES = (256, 512, 768, 1024, 1536, 2048, 4096)

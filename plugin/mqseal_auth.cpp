@@ -107,7 +107,9 @@ struct Plugin {
   // expiry list twice. So the login of every connection that ended is kept
   // here by client ID (mosquitto keeps one session per ID) and accepted only
   // while mosquitto re-checks at a reload: between on_reload and the next
-  // tick, when mosquitto handles no new CONNECT. After the re-check, logins
+  // tick, when mosquitto handles no new CONNECT on a TCP listener (its loop
+  // serves websockets connections in between: docs/SECURITY.md, the reload
+  // row). After the re-check, logins
   // it did not ask about (sessions gone) are forgotten. At most
   // kMaxOfflineLoginsPerDevice per device (offline_per_device).
   struct OfflineLogin {

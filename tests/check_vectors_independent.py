@@ -2406,9 +2406,13 @@ def make_token(device_secret: bytes, username: str, client_id: str, expiry_s: in
     return (TOKEN_PREFIX + base64.urlsafe_b64encode(head + mac).rstrip(b"=")).decode()
 
 
+MIN_TOKEN_MEMORY_S = 60   # section 11: an accepted token is remembered at least this long
+
+
 class TokenVerifier:
     """Section 11's verifier: accepted tokens remembered per username, at
-    most `max_tokens_per_user` (default 64) each, until now > E + skew."""
+    most `max_tokens_per_user` (default 64) each, until now > K, where
+    K = max(E + skew, acceptance + MIN_TOKEN_MEMORY_S)."""
 
     def __init__(self, token_keys: dict[str, bytes], max_clock_skew_s: int = 30,
                  max_lifetime_s: int = 3600, max_tokens_per_user: int = 64):
@@ -2445,14 +2449,15 @@ class TokenVerifier:
         if expiry - now_s > self.max_lifetime + self.skew:
             raise MqsealError("not_yet_valid")
         mine = self.accepted.setdefault(username, {})
-        # Forget this user's tokens that can no longer verify (now > E + skew).
-        for nonce in [n for n, e in mine.items() if now_s - e > self.skew]:
+        # Forget this user's tokens past their keep-until: E + skew, and at
+        # least MIN_TOKEN_MEMORY_S after acceptance.
+        for nonce in [n for n, k in mine.items() if now_s > k]:
             del mine[nonce]
         if head[9:25] in mine:
             raise MqsealError("replay")
         if len(mine) >= self.quota:
             raise MqsealError("capacity_exceeded", "this user's quota is full")
-        mine[head[9:25]] = expiry
+        mine[head[9:25]] = max(expiry + self.skew, now_s + MIN_TOKEN_MEMORY_S)
 
 
 def _outcome(fn: Callable[[], object]) -> tuple[str, object]:
@@ -2517,7 +2522,14 @@ def _token_quota_check(secret: bytes, user: str) -> list[str]:
              (other, tok(secret2, other, 2), now, "ok"),
              ("nobody", tok(secret2, "nobody", 9), now, "authentication_failed"),
              (user, tok(secret, user, 3), now + 60 + 30, "capacity_exceeded"),   # E + skew
-             (user, tok(secret, user, 3, now + 200), now + 60 + 31, "ok")]      # forgotten
+             (user, tok(secret, user, 3, now + 200), now + 60 + 31, "ok"),      # forgotten
+             # A token expiring at once (E = now - skew) is still remembered
+             # MIN_TOKEN_MEMORY_S: with the quota full, the next login waits.
+             (other, tok(secret2, other, 3, now + 200 - 30), now + 200, "ok"),  # other's first two forgotten
+             (other, tok(secret2, other, 4, now + 200 - 30), now + 200, "ok"),
+             (other, tok(secret2, other, 5, now + 201 - 30), now + 201, "capacity_exceeded"),
+             (other, tok(secret2, other, 5, now + 260 - 30), now + 260, "capacity_exceeded"),
+             (other, tok(secret2, other, 5, now + 261 - 30), now + 261, "ok")]
     for name, token, at, want in steps:
         got = outcome(name, token, at)
         if got != want:

@@ -259,6 +259,39 @@ TEST(Credentials, AFullQuotaForgetsATokenOnlyPastExpiryPlusSkew) {
   EXPECT_EQ(verifier.remembered_tokens(), 1u);
 }
 
+// A device chooses its tokens' expiry. One that wrote tokens expiring at
+// once (expiry = now - skew, still accepted) had each forgotten the next
+// second, so the quota bounded only its live tokens: 64 logins every second,
+// each a store write on the broker's thread (640 in this loop). Each accepted
+// token is now remembered kMinTokenMemoryS at least: 64 logins a minute.
+TEST(Credentials, TokensThatExpireAtOnceStillCountAMinuteAgainstTheQuota) {
+  Fixture f;
+  const VerifierOptions options;
+  TokenVerifier verifier = f.make_verifier(options);
+  const uint64_t skew = options.max_clock_skew_s;
+  auto expiring_at_once = [&](uint64_t now) { return f.token("device-7", "c", 1, now - skew - 1); };
+  size_t accepted = 0;
+  for (uint64_t second = 0; second < 10; ++second) {
+    for (int i = 0; i < 100; ++i) {
+      const uint64_t now = kNow + second;
+      const Status s = verifier.verify("device-7", "c", expiring_at_once(now), now);
+      if (s) {
+        ++accepted;
+      } else {
+        ASSERT_EQ(s.error().code(), Errc::capacity_exceeded) << s.error().message();
+      }
+    }
+  }
+  EXPECT_EQ(accepted, options.max_tokens_per_user);
+  // Remembered through kNow + kMinTokenMemoryS, forgotten one second later.
+  EXPECT_EQ(code(verifier.verify("device-7", "c", expiring_at_once(kNow + kMinTokenMemoryS), kNow + kMinTokenMemoryS)),
+            Errc::capacity_exceeded);
+  testing::expect_ok(
+      verifier.verify("device-7", "c", expiring_at_once(kNow + kMinTokenMemoryS + 1), kNow + kMinTokenMemoryS + 1));
+  // The other device was never affected.
+  testing::expect_ok(verifier.verify("device-8", "client-8", f.other_token("client-8", 300, kNow + 5), kNow + 5));
+}
+
 // Tokens of different lifetimes: each is forgotten when it is past its own
 // expiry plus the skew, whatever the order they came in.
 TEST(Credentials, EachTokenIsForgottenAtItsOwnExpiry) {
@@ -395,6 +428,38 @@ size_t mappings() {
   size_t lines = 0;
   for (std::string line; std::getline(maps, line);) ++lines;
   return lines;
+}
+
+// This process's resident memory, VmRSS or its peak VmHWM, in KiB.
+size_t resident_kib(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind(field + ":", 0) == 0) return std::stoul(line.substr(field.size() + 1));
+  }
+  ADD_FAILURE() << field << " not in /proc/self/status";
+  return 0;
+}
+
+// A broken credentials file (here 32 MiB of lines that start as a record
+// does, "user ", and hold nothing more) is refused without reserving room
+// for records it cannot hold. Before, parse() reserved a guarded key slot,
+// which libsodium fills, and two index slots for each such line: 5.6 million
+// here, over 300 MB resident; a file at the 256 MiB bound, read again at a
+// broker's reload, took gigabytes.
+TEST(Credentials, AFileOfShortUserLinesReservesNoRoomForRecords) {
+  constexpr size_t kTextSize = size_t{32} << 20;
+  constexpr size_t kMostKib = 32 * 1024;  // 32 MiB more than before parse() at most (the text is resident already)
+  std::string text = "mqseal-credentials v1\n";
+  text.reserve(kTextSize + 8);
+  while (text.size() < kTextSize) text += "user \n";
+  std::ofstream("/proc/self/clear_refs") << "5";  // resets VmHWM to VmRSS
+  const size_t before = resident_kib("VmRSS");
+  Result<Credentials> refused = Credentials::parse(text);
+  const size_t peak = resident_kib("VmHWM");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), Errc::parse_error);
+  EXPECT_NE(refused.error().message().find("line 2"), std::string::npos) << refused.error().message();
+  EXPECT_LT(peak - before, kMostKib) << "KiB resident at the peak of parse()";
 }
 
 // Token keys share a few guarded regions: 70 000 users (more than Linux's

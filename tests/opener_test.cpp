@@ -1,4 +1,5 @@
 #include <mqseal/hazmat/envelope.h>
+#include <mqseal/credentials.h>
 #include <mqseal/opener.h>
 #include <gtest/gtest.h>
 
@@ -696,6 +697,45 @@ TEST(SharedReplay, AStoreThatCannotWriteRefusesTheMessage) {
   EXPECT_EQ(second, Errc::io_error);
   EXPECT_TRUE(b.open(topic, env));
   EXPECT_EQ(open_error(a, topic, env), Errc::duplicate);
+}
+
+// One file store given to a token verifier and to two consumer groups (in
+// one process: a file store serves one). Each kind of claim (tokens, each
+// group's messages) has its own capacity, as in a Redis store: the telemetry
+// key's holder, sending all its quota allows, leaves the commands key's
+// messages in both groups, and the device's logins, alone. (The capacity was
+// one count over every kind: the 8 telemetry claims filled it for both.)
+TEST(SharedReplay, OneKeysMessagesRefuseNoLoginAndNoOtherKeyInAFileStoreSharedByKinds) {
+  testing::TempDir dir;
+  constexpr size_t kQuota = 4;
+  constexpr size_t kCapacity = 2 * kQuota;  // what each of them needs: 2 key names x 4, or 1 device x 8 tokens
+  Group g(file_store(dir, kCapacity));
+  Opener billing = g.member(kQuota, "billing");
+  Opener dashboard = g.member(kQuota, "dashboard");
+  const Key device_secret = take(Key::generate());
+  Credentials credentials;
+  testing::expect_ok(
+      credentials.add(take(credential_record("device-7", device_secret, testing::cheap_passphrase_params()))));
+  VerifierOptions verifier_options;
+  verifier_options.replay_store = g.store;
+  verifier_options.max_tokens_per_user = kCapacity;
+  TokenVerifier verifier = take(TokenVerifier::create(std::move(credentials), verifier_options));
+
+  const std::string telemetry = "plant/7/telemetry";
+  for (size_t i = 0; i < kQuota; ++i) {
+    const std::vector<uint8_t> env = g.seal(telemetry);
+    ASSERT_TRUE(billing.open(telemetry, env)) << i;
+    ASSERT_TRUE(dashboard.open(telemetry, env)) << i;
+  }
+  EXPECT_EQ(open_error(billing, telemetry, g.seal(telemetry)), Errc::capacity_exceeded) << "its own quota";
+  const std::string command = "plant/7/cmd/valve";
+  const std::vector<uint8_t> cmd = g.seal(command);
+  EXPECT_TRUE(billing.open(command, cmd)) << "another key name's message";
+  EXPECT_TRUE(dashboard.open(command, cmd)) << "another key name's message";
+  for (size_t i = 0; i < kCapacity; ++i) {
+    const std::string token = take(make_connect_token(device_secret, "device-7", "device-7"));
+    EXPECT_TRUE(verifier.verify("device-7", "device-7", token)) << "login " << i;
+  }
 }
 
 // Age rules stay local and claim nothing: an expired or future message does

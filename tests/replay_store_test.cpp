@@ -172,6 +172,31 @@ TEST(FileReplayStore, AFullStoreRefusesNewClaims) {
   EXPECT_EQ(answer(*store, claim_of("a", 0, kFarFuture, kNow, 2)), "seen");
 }
 
+// Each kind of claim (its name_space) has its own capacity, as in a Redis
+// store: message claims filling theirs leave token claims (logins) alone.
+// Claims read back from the file count for their kind once their partition
+// is claimed again.
+TEST(FileReplayStore, MessageClaimsFillingTheirCapacityNeverRefuseATokenClaim) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  const auto message = [](uint32_t n) { return ReplayClaim{"message:g", "plant-key", id_of(n), kFarFuture, kNow, 64}; };
+  {
+    auto store = open_store(path, 3);
+    for (uint32_t n = 1; n <= 3; ++n) EXPECT_EQ(answer(*store, message(n)), "first_use");
+    EXPECT_EQ(answer(*store, message(4)), "capacity_exceeded");
+    for (uint32_t n = 1; n <= 3; ++n) EXPECT_EQ(answer(*store, claim_of("alice", n)), "first_use") << n;
+    EXPECT_EQ(answer(*store, claim_of("bob", 1)), "capacity_exceeded") << "the tokens' own capacity";
+    EXPECT_EQ(store->remembered(), 6u);
+  }
+  auto store = open_store(path, 3);
+  EXPECT_EQ(store->remembered(), 6u);
+  EXPECT_EQ(answer(*store, message(3)), "seen");
+  EXPECT_EQ(answer(*store, message(4)), "capacity_exceeded") << "read back, then counted for their kind";
+  EXPECT_EQ(answer(*store, claim_of("alice", 1)), "seen");
+  EXPECT_EQ(answer(*store, claim_of("bob", 1)), "capacity_exceeded");
+  EXPECT_LE(file_size(path), 32u + 2 * 6 * 72u);
+}
+
 TEST(FileReplayStore, CorruptShortAndForeignFilesAreRefusedAndLeftAlone) {
   testing::TempDir dir;
   const std::string path = dir.file("replay");

@@ -367,7 +367,7 @@ class ReplayStore(metaclass=_Pybind11Type):
 
     @property
     def capacity(self) -> int:
-        """The most live claims it holds."""
+        """The most live claims it holds of each kind (tokens; each consumer group's messages)."""
     @property
     def remembered(self) -> int:
         """Claims remembered now."""
@@ -376,7 +376,7 @@ def memory_replay_store() -> ReplayStore:
     """A store in this process's memory; a restart forgets every claim."""
 
 def file_replay_store(path: str, *, capacity: int) -> ReplayStore:
-    """A store in a local file that survives restarts, locked by this process; at most `capacity` live claims."""
+    """A store in a local file that survives restarts, locked by this process; at most `capacity` live claims of each kind."""
 
 def redis_replay_store(
     url: str,

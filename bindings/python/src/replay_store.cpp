@@ -18,7 +18,7 @@ void bind_replay_stores(py::module_& m) {
       m, "ReplayStore",
       "Where claims of single use are remembered; made by memory_replay_store() or file_replay_store(), "
       "and shared by every verifier and Opener given it.")
-      .def_property_readonly("capacity", &ReplayStore::capacity, "The most live claims it holds.")
+      .def_property_readonly("capacity", &ReplayStore::capacity, "The most live claims it holds of each kind (tokens; each consumer group's messages).")
       .def_property_readonly("remembered", &ReplayStore::remembered, "Claims remembered now.");
 
   m.def("memory_replay_store", [] { return unwrap(memory_replay_store()); },
@@ -30,7 +30,7 @@ void bind_replay_stores(py::module_& m) {
         },
         py::arg("path"), py::kw_only(), py::arg("capacity"),
         "A store in a local file that survives restarts, locked by this process while it lives; holds at "
-        "most `capacity` live claims (1..2^26).");
+        "most `capacity` live claims of each kind (1..2^26): tokens, each consumer group's messages.");
   m.def("redis_replay_store",
         [](const std::string& url, size_t capacity, const std::string& key_namespace, uint32_t connect_timeout_ms,
            uint32_t command_timeout_ms, uint32_t retry_interval_ms, uint32_t max_clock_difference_s) {

@@ -175,6 +175,14 @@ inline constexpr uint64_t kMaxClockSkewLimitS = 3600;
 inline constexpr uint64_t kMaxTokenLifetimeLimitS = 86400;
 inline constexpr size_t kDefaultMaxTokensPerUser = 64;
 inline constexpr size_t kMaxTokensPerUserLimit = 65536;  // the largest max_tokens_per_user accepted
+// An accepted token is remembered at least this long after it was accepted,
+// even when its expiry + skew comes sooner, so that max_tokens_per_user
+// bounds a user's logins per minute, not only its live tokens: a device
+// that writes tokens expiring at once (expiry = now - skew) is otherwise
+// forgotten the next second and could log in its quota's worth every
+// second, each login costing the broker a store write. Tokens of the
+// default lifetime (300 s) are remembered longer anyway.
+inline constexpr uint64_t kMinTokenMemoryS = 60;
 
 struct VerifierOptions {
   uint64_t max_clock_skew_s = 30;  // tolerated between device and broker: 0..kMaxClockSkewLimitS
@@ -183,19 +191,23 @@ struct VerifierOptions {
   // Live tokens remembered per user, 1..kMaxTokensPerUserLimit. When a user's
   // own live tokens fill it, that user's next token is refused
   // (capacity_exceeded: fail closed, rather than forget a nonce that could
-  // still be replayed) until one of them is past expiry + skew. Other users
-  // are not affected. A device making a fresh token per CONNECT needs room for
-  // as many CONNECTs as it makes within one token lifetime plus the skew.
+  // still be replayed) until one of them is past expiry + skew, and at least
+  // kMinTokenMemoryS past its acceptance. Other users are not affected. A
+  // device making a fresh token per CONNECT needs room for as many CONNECTs
+  // as it makes within one token lifetime plus the skew (and at most this
+  // many per kMinTokenMemoryS seconds are accepted, whatever the lifetime).
   size_t max_tokens_per_user = kDefaultMaxTokensPerUser;
   // Where accepted tokens are remembered (mqseal/replay_store.h), as claims
-  // ("token", username, nonce) kept until expiry + max_clock_skew_s with
+  // ("token", username, nonce) kept until expiry + max_clock_skew_s (at
+  // least kMinTokenMemoryS past acceptance) with
   // max_tokens_per_user as each user's quota. Null (the default): an
   // in-memory store of the verifier's own, single use for this process's
   // lifetime. open_file_replay_store(): single use across restarts. The
   // store's errors refuse the token (io_error: the store cannot remember it;
   // fail closed). create() refuses (invalid_argument) a store whose
   // capacity() is below (users) x max_tokens_per_user: then no user could
-  // fill it for the others.
+  // fill it for the others (the capacity is per kind of claim: Openers'
+  // message claims in a store they share take none of it).
   std::shared_ptr<ReplayStore> replay_store;
 };
 
@@ -223,7 +235,7 @@ class TokenVerifier {
   [[nodiscard]] Status verify(std::string_view username, std::string_view client_id,
                               std::string_view token, uint64_t now_s = 0);
 
-  // Tokens remembered, over all users (those past expiry + skew may still be
+  // Tokens remembered, over all users (those past their keep-until may still be
   // counted until their user's next verify() forgets them): the replay
   // store's remembered() (a shared store's own count).
   size_t remembered_tokens() const;

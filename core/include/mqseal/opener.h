@@ -81,8 +81,9 @@
 //   - bounds: each partition (key name, or signer) holds at most
 //     max_claims_per_key_name live claims in the store; past that its new
 //     messages are capacity_exceeded until its older claims expire; no other
-//     partition is affected. create() refuses a store whose capacity() is
-//     below (partitions) x that quota: the key names of suite 1 rules, the
+//     partition is affected. create() refuses a store whose capacity() (per
+//     kind of claim: another group's, or a token verifier's, claims in a
+//     shared store take none of it) is below (partitions) x that quota: the key names of suite 1 rules, the
 //     signers listed in signed rules and, if a signed rule has a {signer}
 //     level, every signer name the keyring holds a key of (a keyring given to
 //     set_keyring later is not counted again: size the store for the signers

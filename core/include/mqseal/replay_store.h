@@ -37,10 +37,14 @@
 //     when its own fill it, its next claim is refused (capacity_exceeded)
 //     until one of them is past keep_until_s. Nothing one partition does
 //     changes another's answers, except through capacity() below;
-//   - the store holds at most capacity() live claims over all partitions;
-//     past that, every new claim is refused (capacity_exceeded). The token
-//     verifier refuses to start with a store smaller than (users) x
-//     max_tokens_per_user, so that no user can fill it for the others;
+//   - the store holds at most capacity() live claims of each kind (the
+//     claim's name_space: "token", each "message:<group>") over all
+//     partitions; past that, every new claim of that kind is refused
+//     (capacity_exceeded), and no other kind's. The token verifier refuses
+//     to start with a store smaller than (users) x max_tokens_per_user, an
+//     Opener with one smaller than (key names and signers) x its quota, so
+//     that no user or key holder can fill it for the others, even in a
+//     store that logins and consumer groups share;
 //   - a claim is forgotten only once a claim on its partition is made with
 //     now > keep_until_s (a file store also drops such claims when it is
 //     opened, by the system clock; a Redis store's claim key also expires
@@ -86,7 +90,7 @@ struct ReplayClaim {
   std::string_view name_space;  // 1..kMaxReplayNamespaceSize bytes: the kind of claim ("token")
   std::string_view partition;   // 0..kMaxReplayPartitionSize bytes: whose (a username)
   ReplayId id;                  // what is claimed (a token's nonce)
-  uint64_t keep_until_s = 0;    // remembered while now <= keep_until_s (a token: expiry + skew, saturated)
+  uint64_t keep_until_s = 0;    // remembered while now <= keep_until_s (a token: expiry + skew, at least 60 s from now, saturated)
   uint64_t now_s = 0;           // the caller's clock
   size_t max_per_partition = 0; // this partition's quota of live claims, >= 1
 };
@@ -101,7 +105,8 @@ class ReplayStore {
   // cannot remember the claim (a full disk, a failed write or sync): the
   // claim is then not remembered, and the caller refuses it.
   [[nodiscard]] virtual Result<ClaimOutcome> claim(const ReplayClaim& claim) = 0;
-  // The most live claims it holds, over all partitions.
+  // The most live claims it holds of each kind (name_space), over all
+  // partitions.
   virtual size_t capacity() const noexcept = 0;
   // Claims remembered now (some may be past keep_until_s until their
   // partition's next claim forgets them).
@@ -113,16 +118,21 @@ class ReplayStore {
 // libsodium cannot start.
 [[nodiscard]] Result<std::shared_ptr<ReplayStore>> memory_replay_store();
 
-// The largest capacity a file store accepts: 2^26 (64 Mi) claims, a file of
-// at most 2 x 72 bytes x 2^26 = 9 GiB (docs/SPEC.md).
+// The largest capacity a file store accepts: 2^26 (64 Mi) claims of each
+// kind, a file of at most 2 x 72 bytes x 2^26 = 9 GiB per kind of claim it
+// serves (docs/SPEC.md).
 inline constexpr size_t kMaxFileReplayCapacity = size_t{1} << 26;
 
 struct FileReplayStoreOptions {
-  // Live claims held at most, 1..kMaxFileReplayCapacity (the mosquitto
-  // plugin uses users x max_tokens_per_user). When they are all live, every
-  // new claim is refused (capacity_exceeded). The file holds at most twice
-  // as many records: before it would grow past that, it is compacted
-  // (rewritten with only the live claims, atomically).
+  // Live claims held at most of each kind (ReplayClaim::name_space: tokens,
+  // each consumer group's messages), 1..kMaxFileReplayCapacity (the
+  // mosquitto plugin uses users x max_tokens_per_user). When a kind's are
+  // all live, its every new claim is refused (capacity_exceeded); other
+  // kinds' are not. The file holds at most twice as many records as the
+  // larger of the capacity and the live claims of all kinds: before it would
+  // grow past that, it is compacted (rewritten with only the live claims,
+  // atomically). The file does not record kinds: claims read back when it
+  // is opened count for their kind once their partition is claimed again.
   size_t capacity = 0;
 };
 
@@ -147,8 +157,9 @@ struct FileReplayStoreOptions {
 //                         expired (max lifetime + skew), or replays of those
 //                         tokens are accepted once;
 //   invalid_argument      a capacity out of range.
-// More live claims in the file than `capacity` (a smaller capacity than the
-// last run's) are kept; new claims are refused until enough expire.
+// More live claims of a kind in the file than `capacity` (a smaller capacity
+// than the last run's) are kept; new claims of that kind are refused until
+// enough expire.
 [[nodiscard]] Result<std::shared_ptr<ReplayStore>> open_file_replay_store(const std::string& path,
                                                                           FileReplayStoreOptions options);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "base/saturating.h"
 #include "base/secret.h"
 #include "base/secret_arena.h"
 #include "connect/credentials_internal.h"
@@ -41,6 +42,11 @@ constexpr std::string_view kCredentialsHeader = "mqseal-credentials v1";
 constexpr uint64_t kMaxCredentialsFileSize = uint64_t{256} << 20;
 constexpr size_t kCredentialFields = 7;
 constexpr std::string_view kRecordLinePrefix = "user ";
+// The shortest line that can be a record: "user " NAME (1) " argon2id " SALT
+// (32) " " OPSLIMIT (1) " " MEMLIMIT (1) " " TOKEN_KEY (64). Only such lines
+// are counted when the records' room is reserved: a file of short "user "
+// lines must not reserve room for millions of keys it does not hold.
+constexpr size_t kMinRecordLineSize = kRecordLinePrefix.size() + 1 + 10 + 32 + 1 + 1 + 1 + 1 + 1 + 2 * kKeySize;
 
 // Usernames a credentials file can hold: 1..128 of [A-Za-z0-9_.@:-].
 bool valid_provisioned_name(std::string_view name) {
@@ -224,11 +230,15 @@ Result<Credentials> Credentials::parse(std::string_view text) {
   Credentials credentials;
   credentials.index_ = std::make_unique<Index>();
   // Every key in one guarded region, the records and the index sized once:
-  // as many as there are lines that could be records.
+  // as many as there are lines that could be records (long enough, and
+  // starting as one does).
   size_t record_lines = 0;
   for (size_t pos = 0; pos < text.size();) {
-    if (text.compare(pos, kRecordLinePrefix.size(), kRecordLinePrefix) == 0) ++record_lines;
     const size_t newline = text.find('\n', pos);
+    const size_t end = newline == std::string_view::npos ? text.size() : newline;
+    if (end - pos >= kMinRecordLineSize && text.compare(pos, kRecordLinePrefix.size(), kRecordLinePrefix) == 0) {
+      ++record_lines;
+    }
     if (newline == std::string_view::npos) break;
     pos = newline + 1;
   }
@@ -289,9 +299,9 @@ namespace {
 constexpr std::string_view kTokenClaimNamespace = "token";
 
 // expiry + skew < now, without computing a sum that could wrap: a token is
-// expired. The replay store forgets a token at the same instant (once now >
-// expiry + skew, saturated), so a token is forgotten only once it could no
-// longer verify.
+// expired. The replay store forgets a token at that instant at the earliest
+// (once now > expiry + skew, saturated, and kMinTokenMemoryS after it was
+// accepted), so a token is forgotten only once it could no longer verify.
 bool past_skew(uint64_t expiry_s, uint64_t now_s, uint64_t skew_s) noexcept {
   return now_s > expiry_s && now_s - expiry_s > skew_s;
 }
@@ -408,10 +418,6 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   }
   ReplayClaim claim{kTokenClaimNamespace, username, {}, 0, 0, o.max_tokens_per_user};
   std::copy(binary + kOffsetNonce, binary + kOffsetNonce + kTokenNonceSize, claim.id.begin());
-  // Kept while now <= expiry + skew (saturated: never wraps to forget early).
-  claim.keep_until_s = expiry > std::numeric_limits<uint64_t>::max() - o.max_clock_skew_s
-                           ? std::numeric_limits<uint64_t>::max()
-                           : expiry + o.max_clock_skew_s;
   // Judging the expiry and claiming the nonce are one step, under the lock: a
   // claim made at a later time between the two could make the store forget
   // this token (its keep_until passed), and the claim would then answer
@@ -424,6 +430,11 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   u.latest_s = std::max(u.latest_s, now);
   if (past_skew(expiry, u.latest_s, o.max_clock_skew_s)) return Errc::expired;
   claim.now_s = u.latest_s;
+  // Kept while now <= expiry + skew, and at least kMinTokenMemoryS from now:
+  // the quota then bounds this user's logins per minute, whatever expiry the
+  // device wrote (credentials.h). Saturated: never wraps to forget early.
+  claim.keep_until_s = std::max(internal::saturating_add(expiry, o.max_clock_skew_s),
+                                internal::saturating_add(claim.now_s, kMinTokenMemoryS));
   Result<ClaimOutcome> claimed = o.replay_store->claim(claim);
   if (!claimed) return std::move(claimed).error();
   if (*claimed == ClaimOutcome::seen) return Error(Errc::replay, "token used before");

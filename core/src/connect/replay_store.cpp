@@ -60,35 +60,46 @@ bool kept_longer(const Remembered& a, const Remembered& b) noexcept { return a.k
 using PartitionKey = std::string;
 
 // What both stores remember: per partition, a min-heap on keep_until and a
-// keyed hash set of the same IDs. Not locked: its store locks it.
+// keyed hash set of the same IDs. The capacity is per kind of claim (the
+// claim's name_space: "token", "message:<group>"), as in the Redis store, so
+// that one kind filling its own (a key holder's messages) never refuses
+// another's claims (a login). A partition's key determines its kind (the
+// memory store's key starts with it, the file store's digest covers it);
+// claims read back from a file have no kind until their partition is
+// claimed again, and count towards no kind's capacity until then. Not
+// locked: its store locks it.
 class ClaimTable {
  public:
   enum class Check : uint8_t { fresh, seen, partition_full, store_full };
 
   explicit ClaimTable(SipKey sip)
-      : sip_(sip), partitions_(0, KeyedHash<PartitionKey>{sip}) {}
+      : sip_(sip), partitions_(0, KeyedHash<PartitionKey>{sip}), live_(1, 0) {}
 
   // Forgets this partition's claims past keep_until at c.now_s, then
-  // answers for c.id. Amortised O(log max_per_partition): each claim is
-  // pushed once and popped once.
+  // answers for c.id, with `capacity` live claims at most of c's kind.
+  // Amortised O(log max_per_partition): each claim is pushed once and
+  // popped once.
   Check check(const PartitionKey& key, const ReplayClaim& c, size_t capacity) {
     Partition& p = partitions_.try_emplace(key, sip_).first->second;
     forget(p, c.now_s);
+    attribute(p, c.name_space);
     if (p.ids.count(c.id) != 0) return Check::seen;
     if (p.ids.size() >= c.max_per_partition) return Check::partition_full;
-    if (size_ >= capacity) {
+    if (live_[p.kind] >= capacity) {
       sweep(c.now_s);
-      if (size_ >= capacity) return Check::store_full;
+      if (live_[p.kind] >= capacity) return Check::store_full;
     }
     return Check::fresh;
   }
 
-  // After check() said fresh (or while loading: false if already there).
+  // After check() said fresh (the partition then has its kind), or while
+  // loading (no kind yet; false if already there).
   bool insert(const PartitionKey& key, const ReplayId& id, uint64_t keep_until_s) {
     Partition& p = partitions_.try_emplace(key, sip_).first->second;
     if (!p.ids.insert(id).second) return false;
     p.by_expiry.push_back(Remembered{keep_until_s, id});
     std::push_heap(p.by_expiry.begin(), p.by_expiry.end(), kept_longer);
+    ++live_[p.kind];
     ++size_;
     return true;
   }
@@ -103,11 +114,26 @@ class ClaimTable {
   }
 
  private:
+  static constexpr size_t kNoKind = 0;  // live_[0]: claims read back, their partition not claimed since
+
   struct Partition {
     explicit Partition(SipKey sip) : ids(0, KeyedHash<ReplayId>{sip}) {}
     std::vector<Remembered> by_expiry;                   // a min-heap on keep_until
     std::unordered_set<ReplayId, KeyedHash<ReplayId>> ids;  // the same claims
+    size_t kind = kNoKind;                               // an index into live_
   };
+
+  // Gives a partition read back from a file the kind of the claim made on
+  // it (its key determines it), moving its claims to that kind's count.
+  // The kinds are the callers' (a few: tokens, each consumer group).
+  void attribute(Partition& p, std::string_view name_space) {
+    if (p.kind != kNoKind) return;
+    const auto [it, added] = kinds_.try_emplace(std::string(name_space), live_.size());
+    if (added) live_.push_back(0);
+    p.kind = it->second;
+    live_[kNoKind] -= p.ids.size();
+    live_[p.kind] += p.ids.size();
+  }
 
   // A forgotten claim stays forgotten: forgetting at an earlier now than
   // last time forgets nothing more (no clock is kept here).
@@ -116,12 +142,13 @@ class ClaimTable {
       std::pop_heap(p.by_expiry.begin(), p.by_expiry.end(), kept_longer);
       p.ids.erase(p.by_expiry.back().id);
       p.by_expiry.pop_back();
+      --live_[p.kind];
       --size_;
     }
   }
 
-  // When the whole store is full: forgets what every partition may forget
-  // at now_s. O(partitions), so at most once per second of now_s.
+  // When a kind's capacity is full: forgets what every partition may
+  // forget at now_s. O(partitions), so at most once per second of now_s.
   void sweep(uint64_t now_s) {
     if (swept_at_s_ != 0 && now_s <= swept_at_s_) return;
     swept_at_s_ = now_s;
@@ -130,6 +157,8 @@ class ClaimTable {
 
   SipKey sip_;
   std::unordered_map<PartitionKey, Partition, KeyedHash<PartitionKey>> partitions_;
+  std::unordered_map<std::string, size_t> kinds_;  // name_space -> index into live_ (from 1)
+  std::vector<size_t> live_;                       // live claims per kind; [kNoKind] those without one yet
   size_t size_ = 0;
   uint64_t swept_at_s_ = 0;
 };
@@ -142,7 +171,7 @@ Result<ClaimOutcome> refusal(ClaimTable::Check check) {
       return Error(Errc::capacity_exceeded,
                    "this partition's live claims fill its quota (a user's: max_tokens_per_user)");
     case ClaimTable::Check::store_full:
-      return Error(Errc::capacity_exceeded, "the replay store's live claims fill its capacity");
+      return Error(Errc::capacity_exceeded, "the replay store's live claims of this kind fill its capacity");
     case ClaimTable::Check::fresh:
       break;
   }
@@ -283,10 +312,11 @@ class FileStore final : public ReplayStore {
     if (broken_) return Error(Errc::io_error, path_ + " failed to sync earlier: reopen the store");
     const ClaimTable::Check check = table_.check(key, c, capacity_);
     if (check != ClaimTable::Check::fresh) return refusal(check);
-    // The file holds at most 2 x capacity records: at that point at least
-    // half are forgotten claims (at most capacity are live), so compacting
-    // costs O(capacity) once per capacity appends.
-    if (records_ >= 2 * capacity_) {
+    // The file holds at most 2 x (capacity, or the live claims if more:
+    // several kinds of claim each have a capacity) records: at that point
+    // at least half are forgotten claims, so compacting costs O(live) once
+    // per that many appends.
+    if (records_ >= 2 * std::max<uint64_t>(capacity_, table_.size())) {
       if (Status s = compact(); !s) return s.error();
     }
     if (Status s = append(digest->data(), c.id, c.keep_until_s); !s) return s.error();

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/saturating.h"
 #include "base/sodium_util.h"
 #include "crypto/blake2b.h"
 #include "session/recipient_session.h"
@@ -17,10 +18,6 @@ namespace {
 constexpr Blake2bPersonal kMessageClaimPersonal = "mqseal-msg-claim";
 constexpr uint64_t kMsPerS = 1000;
 constexpr uint64_t kClaimRoundingS = 2;  // keep_until rounded up, now down
-
-uint64_t saturating_add(uint64_t a, uint64_t b) noexcept {
-  return a > std::numeric_limits<uint64_t>::max() - b ? std::numeric_limits<uint64_t>::max() : a + b;
-}
 
 }  // namespace
 

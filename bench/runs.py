@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Summarises one ratio over many runs of mqseal_bench.
+
+Usage: runs.py [--cpu-time] MEASURED BASELINE REPORT.json [REPORT.json ...]
+
+Each report must come from its own run of mqseal_bench with repetitions (as
+ratios.py wants). For every report, the ratio of MEASURED's median to
+BASELINE's median (both from that report, so measured side by side) is one
+sample; the samples are then summarised by their median and a
+distribution-free 95 % confidence interval for that median (order
+statistics of the binomial distribution: no assumption about how the noise
+of a shared machine is shaped). A target such as "within 1.1 x" is settled
+when the whole interval is on one side of it, and not settled otherwise.
+
+Example (issue 12, target 2: twenty runs of the 16 KiB rows):
+
+    for i in $(seq 20); do
+      build/bench/bench/mqseal_bench --benchmark_filter='BM_(Open|BareOpensslDecryptBatch(Ad)?)/16384$' \\
+        --benchmark_repetitions=10 --benchmark_enable_random_interleaving=true \\
+        --benchmark_out=run-$i.json --benchmark_out_format=json >/dev/null
+    done
+    bench/runs.py --cpu-time BM_Open/16384 BM_BareOpensslDecryptBatchAd/16384 run-*.json
+"""
+import json
+import math
+import sys
+
+from ratios import medians
+
+CONFIDENCE = 0.95
+
+
+def median(values):
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def median_interval(values, confidence=CONFIDENCE):
+    """(low, high, achieved confidence) from order statistics, or None if too few samples."""
+    s = sorted(values)
+    n = len(s)
+    # P(Binomial(n, 1/2) <= j), the chance that at most j samples fall below the true median.
+    cdf = []
+    total = 0.0
+    for j in range(n + 1):
+        total += math.comb(n, j) / 2**n
+        cdf.append(total)
+    # The widest k with P(X < k) <= (1 - confidence) / 2: [s[k-1], s[n-k]] (1-based k) covers the median.
+    best = None
+    for k in range(1, n // 2 + 1):
+        if cdf[k - 1] <= (1 - confidence) / 2:
+            best = k
+    if best is None:
+        return None
+    achieved = 1 - 2 * cdf[best - 1]
+    return s[best - 1], s[n - best], achieved
+
+
+def main():
+    args = sys.argv[1:]
+    field = "real_time"
+    if args[:1] == ["--cpu-time"]:
+        field = "cpu_time"
+        args = args[1:]
+    if len(args) < 3:
+        sys.exit(__doc__)
+    measured, baseline, paths = args[0], args[1], args[2:]
+    ratios = []
+    for path in paths:
+        with open(path) as f:
+            m = medians(json.load(f), field)
+        a, b = m.get(measured), m.get(baseline)
+        if a is None or b is None:
+            sys.exit(f"runs.py: {path} has no median for {measured if a is None else baseline}")
+        ratios.append(a / b)
+    print(f"{measured} / {baseline}, {len(ratios)} runs ({field} medians):")
+    print("  ratios: " + ", ".join(f"{r:.3f}" for r in ratios))
+    print(f"  median {median(ratios):.3f}, range {min(ratios):.3f} to {max(ratios):.3f}")
+    interval = median_interval(ratios)
+    if interval is None:
+        print(f"  too few runs for a {CONFIDENCE:.0%} interval of the median (at least 6 are needed)")
+    else:
+        low, high, achieved = interval
+        print(f"  {achieved:.1%} interval of the median: {low:.3f} to {high:.3f}")
+
+
+if __name__ == "__main__":
+    main()
