@@ -51,5 +51,5 @@ PAHO_PACKAGES=(libpaho-mqtt-dev libssl-dev openssl mosquitto mosquitto-clients m
 REDIS_PACKAGES=(libhiredis-dev redis-server)
 # What building the Python package needs from Debian (the rest comes from PyPI).
 PYTHON_PACKAGES=(python3-dev python3-venv python3-pip)
-# What the libFuzzer targets need (scripts/fuzz; step 4 of scripts/test).
+# What the libFuzzer targets need (scripts/fuzz; step 5 of scripts/test).
 FUZZ_PACKAGES=(clang-14 libclang-rt-14-dev)

@@ -21,7 +21,7 @@
 #include <thread>
 #include <vector>
 
-#include "asan_preload.h"
+#include "sanitizer_preload.h"
 #include "broker.h"
 #include "test_util.h"
 

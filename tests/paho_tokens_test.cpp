@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "asan_preload.h"
+#include "sanitizer_preload.h"
 #include "broker.h"
 #include "paho_test_util.h"
 #include "test_util.h"

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "asan_preload.h"
+#include "sanitizer_preload.h"
 #include "broker.h"
 #include "raw_mqtt.h"
 #include "test_util.h"
@@ -267,7 +267,7 @@ TEST(MosquittoPluginFlood, AQuotaOutOfRangeStopsTheBrokerAndNamesTheOption) {
     text += "plugin " + std::string(MQSEAL_PLUGIN) + "\nplugin_opt_credentials_file " + s.credentials_file + "\n";
     text += "plugin_opt_allow_insecure_permissions true\nplugin_opt_max_tokens_per_user " + std::string(bad) + "\n";
     testing::write_file(config, text, 0644);
-    const testing::CommandResult run = testing::run_command({"mosquitto", "-c", config}, 10'000);
+    const testing::CommandResult run = testing::run_command(testing::mosquitto_command({"-c", config}), 10'000);
     EXPECT_FALSE(run.timed_out) << bad << ": the broker started";
     EXPECT_NE(run.exit_code, 0) << bad;
     EXPECT_NE((run.out + run.err).find("bad plugin_opt_max_tokens_per_user '" + std::string(bad) + "'"),

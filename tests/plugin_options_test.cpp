@@ -18,7 +18,7 @@
 #include <tuple>
 #include <vector>
 
-#include "asan_preload.h"
+#include "sanitizer_preload.h"
 #include "broker.h"
 #include "redis_server.h"
 #include "test_util.h"

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-#include "asan_preload.h"
+#include "sanitizer_preload.h"
 #include "broker.h"
 #include "raw_mqtt.h"
 #include "redis_server.h"

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -140,6 +141,15 @@ bool detail::accepts_connections(int port) {
   return connected;
 }
 
+std::vector<std::string> mosquitto_command(const std::vector<std::string>& args) {
+  std::vector<std::string> argv;
+  const char* preload = std::getenv("MQSEAL_TEST_BROKER_PRELOAD");
+  if (preload != nullptr && *preload != '\0') argv = {"env", std::string("LD_PRELOAD=") + preload};
+  argv.emplace_back(kMosquitto);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 BrokerOptions tls_broker_options(const CertificateSet& certs, bool require_certificate,
                                  bool use_identity_as_username) {
   BrokerOptions options;
@@ -258,7 +268,7 @@ bool Broker::launch(std::string* why) {
     if (output_fd >= 0) close(output_fd);
     return false;
   }
-  pid_ = detail::spawn_process({kMosquitto, "-c", config_path_}, null_fd, output_fd, output_fd, why);
+  pid_ = detail::spawn_process(mosquitto_command({"-c", config_path_}), null_fd, output_fd, output_fd, why);
   close(null_fd);
   close(output_fd);
   if (pid_ < 0) return false;

@@ -31,6 +31,13 @@ int free_port();
 bool accepts_connections(int port);
 }  // namespace detail
 
+// The command line that runs mosquitto with `args`. A test binary built with
+// ThreadSanitizer names the TSan runtime in MQSEAL_TEST_BROKER_PRELOAD
+// (sanitizer_preload.h): then it is `env LD_PRELOAD=<runtime> mosquitto args...`,
+// so that the broker, which loads the instrumented plugin, and no other
+// program the tests start (sh, openssl, redis-server) preloads it.
+std::vector<std::string> mosquitto_command(const std::vector<std::string>& args);
+
 // TLS listener options from a certificate set: server_cert/server_key, clients verified against ca_cert.
 BrokerOptions tls_broker_options(const CertificateSet& certs, bool require_certificate = true,
                                  bool use_identity_as_username = false);
