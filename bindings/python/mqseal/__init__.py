@@ -17,7 +17,14 @@ workstation), make_connect_token() (on the device, every connect), and
 TokenVerifier (at the broker, or behind any broker's authentication hook).
 
 Every error is an mqseal.Error (with a stable name in `.code`); wrong argument
-types raise TypeError. mqseal.paho wraps an existing paho-mqtt client, mqseal.aio an
+types raise TypeError. A value of the right type that its parameter cannot
+hold is an InvalidArgumentError, whichever call gets it: an int out of the C++
+parameter's range (negative, or past 2**64-1; 2**32-1 for key IDs and the
+times of redis_replay_store; 255 for hazmat's version and flags), and a str
+that UTF-8 cannot encode (a lone surrogate, "\\ud800"). Integers are ints or
+objects with __index__ (bool and numpy's integers included; a float is a
+TypeError). File paths are str, encoded as os.fsencode() does (a file name's
+undecodable bytes as os.listdir() gives them), or bytes. mqseal.paho wraps an existing paho-mqtt client, mqseal.aio an
 aiomqtt (asyncio) one; `import mqseal` imports neither client library.
 
 The names and arguments are those of the C++ library: Opener(policy, keyring,

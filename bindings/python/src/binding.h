@@ -9,6 +9,11 @@
 //   "authentication_failed") and its message, and a refused open's verified
 //   signer (Opened::signer on failure) as .signer: mqseal/_errors.py maps
 //   them to the mqseal.Error family; wrong Python types are TypeError;
+// - integers, text and file paths arrive through one conversion each
+//   (Unsigned, Text, FilePath; field() for the options' fields): a value of
+//   the right type that the C++ parameter cannot hold (an int out of range, a
+//   str with a lone surrogate) is invalid_argument, never pybind11's own
+//   TypeError or a UnicodeEncodeError;
 // - enums cross as the C++ numeric values (KeyState) or the policy file's
 //   words (RetainedPolicy: "accept", "refuse"); mqseal/_options.py defines
 //   the Python enums with the C++ member names;
@@ -40,11 +45,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -94,6 +101,49 @@ auto without_gil(bool release, Work&& work) -> decltype(work()) {
   py::gil_scoped_release unlocked;
   return work();
 }
+
+// ---- integers, text and file paths ----
+
+// `object` as an unsigned integer of at most `max`: an int, or any object
+// with __index__ (bool, numpy's integers). nullopt if it is none of these (a
+// float, a str: the caller raises TypeError); invalid_argument, naming `what`
+// ("option max_age_ms"), if it is out of 0..max. GIL held.
+std::optional<uint64_t> unsigned_integer(py::handle object, uint64_t max, const char* what);
+
+// The UTF-8 form of `object` if it is a str (kept inside the str object:
+// valid while it lives); nullopt if it is not a str; invalid_argument, naming
+// `what`, if UTF-8 cannot hold it (a lone surrogate, U+D800 to U+DFFF). GIL held.
+std::optional<std::string_view> utf8_of(py::handle object, const char* what);
+
+// Parameter types whose casters (below) convert with the two functions above;
+// each converts back to the C++ type it stands for.
+//
+// An unsigned integer parameter (a time, a size, a KeyId): an int out of the
+// range of T is invalid_argument (pybind11's own caster refused -1 or 2**64
+// as "incompatible function arguments", a TypeError).
+template <typename T>
+struct Unsigned {
+  static_assert(std::is_unsigned_v<T>);
+  T value{};
+  operator T() const { return value; }
+};
+// A text parameter (topic, filter, key name, username, URL, ...): a str as
+// UTF-8 (invalid_argument for a lone surrogate, where pybind11 raised
+// TypeError), or bytes as they are (the core checks them, as for a str).
+struct Text : std::string {
+  Text() = default;
+  explicit Text(std::string text) : std::string(std::move(text)) {}
+};
+// A file path: a str encoded as os.fsencode() does, so a file whose name is
+// not UTF-8 (os.listdir() gives its bytes as surrogates U+DC80 to U+DCFF)
+// is the file Python's open() opens; or bytes as they are. invalid_argument
+// if it cannot be encoded, or holds a NUL: the core opens files by C string,
+// and would open the path cut at the NUL (Keyring.load("a.keys\0x") read
+// a.keys), where Python's open() refuses.
+struct FilePath : std::string {
+  FilePath() = default;
+  explicit FilePath(std::string path) : std::string(std::move(path)) {}
+};
 
 // ---- bytes-like arguments ----
 
@@ -158,11 +208,8 @@ class StableBytes {
 class SecretText {
  public:
   explicit SecretText(py::handle object) {
-    if (PyUnicode_Check(object.ptr())) {
-      Py_ssize_t size = 0;
-      const char* utf8 = PyUnicode_AsUTF8AndSize(object.ptr(), &size);  // UnicodeEncodeError
-      if (utf8 == nullptr) throw py::error_already_set();
-      text_ = std::string_view(utf8, static_cast<size_t>(size));
+    if (const std::optional<std::string_view> utf8 = utf8_of(object, "secret text (a password, passphrase, token or keyring)")) {
+      text_ = *utf8;
       return;
     }
     if (PyBytes_CheckExact(object.ptr())) {
@@ -183,11 +230,6 @@ class SecretText {
   internal::Secret copy_;  // the one secret type: wiped and freed with this object
   std::string_view text_;
 };
-
-// `path`, a file path from Python, or invalid_argument if it holds a NUL: the
-// core opens files by C string, and would open the path cut at the first NUL
-// (Keyring.load("a.keys\0x") read a.keys), where Python's own open() refuses.
-const std::string& file_path(const std::string& path);
 
 // Exactly `size` bytes from a bytes-like object into `out`, or invalid_argument
 // saying `what` ("a sender ID is 16 bytes").
@@ -227,16 +269,27 @@ std::shared_ptr<const Keyring> snapshot(const Keyring& keys);
 // ---- options ----
 
 // The attribute `name` of an options object (a mqseal/_options.py dataclass)
-// as a T: TypeError if it is not one (a negative int for an unsigned field).
+// as a T, converted as arguments are (an unsigned integer as Unsigned<T>, a
+// std::string as Text): invalid_argument naming the option for a value out of
+// range, TypeError naming it for a value of a wrong type.
 template <typename T>
 T field(py::handle options, const char* name) {
   py::object value = options.attr(name);
-  try {
-    return value.cast<T>();
-  } catch (const py::cast_error&) {
-    throw py::type_error(std::string("option ") + name + ": " + std::string(py::str(py::type::of(value))) +
-                         " is not a valid value");
+  const std::string what = std::string("option ") + name;
+  if constexpr (std::is_integral_v<T>) {
+    if (const std::optional<uint64_t> number = unsigned_integer(value, std::numeric_limits<T>::max(), what.c_str())) {
+      return static_cast<T>(*number);
+    }
+  } else {
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (const std::optional<std::string_view> text = utf8_of(value, what.c_str())) return std::string(*text);
+    }
+    try {
+      return value.cast<T>();
+    } catch (const py::cast_error&) {
+    }
   }
+  throw py::type_error(what + ": " + std::string(py::str(py::type::of(value))) + " is not a valid value");
 }
 
 // The attribute "replay_store" of an options object: None (null), or a
@@ -261,5 +314,56 @@ void bind_replay_stores(py::module_& m);  // replay_store.cpp: ReplayStore and t
 void bind_hazmat(py::module_& m);       // hazmat.cpp: known-answer calls, for mqseal.hazmat only
 
 }  // namespace mqseal::python
+
+// The casters of the parameter types above: pybind11 tries the next overload
+// when load() returns false (a wrong type: TypeError if none fits); a value of
+// the right type out of range raises invalid_argument from load() at once.
+namespace PYBIND11_NAMESPACE {
+namespace detail {
+
+template <typename T>
+struct type_caster<mqseal::python::Unsigned<T>> {
+  PYBIND11_TYPE_CASTER(mqseal::python::Unsigned<T>, const_name("int"));
+  bool load(handle src, bool /*convert*/) {
+    const std::optional<uint64_t> number =
+        mqseal::python::unsigned_integer(src, std::numeric_limits<T>::max(), "an integer argument");
+    if (!number) return false;
+    value.value = static_cast<T>(*number);
+    return true;
+  }
+  static handle cast(mqseal::python::Unsigned<T> src, return_value_policy, handle) {
+    return PyLong_FromUnsignedLongLong(src.value);
+  }
+};
+
+template <>
+struct type_caster<mqseal::python::Text> {
+  PYBIND11_TYPE_CASTER(mqseal::python::Text, const_name("str"));
+  bool load(handle src, bool convert) {
+    if (const std::optional<std::string_view> text = mqseal::python::utf8_of(src, "a str argument")) {
+      value = mqseal::python::Text(std::string(*text));
+      return true;
+    }
+    make_caster<std::string> bytes;  // not a str: bytes are taken as they are, as pybind11 does
+    if (!bytes.load(src, convert)) return false;
+    value = mqseal::python::Text(cast_op<std::string&&>(std::move(bytes)));
+    return true;
+  }
+  static handle cast(const mqseal::python::Text& src, return_value_policy policy, handle parent) {
+    return make_caster<std::string>::cast(src, policy, parent);
+  }
+};
+
+template <>
+struct type_caster<mqseal::python::FilePath> {
+  PYBIND11_TYPE_CASTER(mqseal::python::FilePath, const_name("str"));
+  bool load(handle src, bool convert);  // module.cpp
+  static handle cast(const mqseal::python::FilePath& src, return_value_policy policy, handle parent) {
+    return make_caster<std::string>::cast(src, policy, parent);
+  }
+};
+
+}  // namespace detail
+}  // namespace PYBIND11_NAMESPACE
 
 #endif  // MQSEAL_PYTHON_BINDING_H_
