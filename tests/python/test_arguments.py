@@ -3,7 +3,9 @@
 The package promises: every error is an mqseal.Error, wrong argument types are TypeError.
 So an int out of its C++ parameter's range (negative, past 2**64-1, 2**32-1 or 255), and a
 str that UTF-8 cannot encode (a lone surrogate), are InvalidArgumentError, whichever call
-gets them; a float or a str where an int is wanted stays a TypeError.
+gets them; a float or a str where an int is wanted stays a TypeError. A bytes-like object
+that is not contiguous (memoryview(b)[::2]) is as good as any other: it is taken, and gives
+what its bytes give in one contiguous piece.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ def make_world() -> World:
 
 
 W = make_world()
+
+
+def spread(data: bytes) -> memoryview:
+    """A view of `data`'s bytes that is not contiguous (every other byte of a buffer twice as long)."""
+    view = memoryview(bytes(b for x in data for b in (x, 0)))[::2]
+    assert not view.contiguous and view.tobytes() == data
+    return view
 
 
 # ---- integers ----
@@ -353,6 +362,59 @@ def test_the_client_wrappers_pass_bad_values_on_as_invalid_argument() -> None:
     for call in calls:
         with pytest.raises(mqseal.InvalidArgumentError):
             call()
+
+
+# ---- bytes-like objects that are not contiguous ----
+
+
+def test_a_buffer_that_is_not_contiguous_is_taken_as_its_bytes(tmp_path: Path) -> None:
+    keys, policy = W.keys, W.policy
+    sealer, opener = mqseal.Sealer(policy, keys), mqseal.Opener(policy, keys)
+    # Payloads and envelopes, small and large (large ones are sealed and opened without the GIL).
+    for payload in (b"21.5 C", bytes(range(256)) * 100):
+        envelope = sealer.seal(TOPIC, spread(payload))
+        assert opener.open(TOPIC, spread(envelope)).payload == payload
+        assert mqseal.parse_header(spread(envelope)).sequence == mqseal.parse_header(envelope).sequence
+    cipher = mqseal.RecordCipher(keys, "telemetry", "records")
+    record = cipher.seal(spread(b"file name"), spread(b"record"))
+    assert cipher.open(spread(b"file name"), spread(record)) == b"record"
+    # Fixed sizes: salts, sender IDs, nonces, public keys.
+    assert mqseal.PassphraseParams(spread(SALT), 1, 8192).salt == SALT
+    mqseal.ReplayGuard().check(TOPIC, spread(bytes(range(16))), 1, 1_000, now_ms=1_000)
+    other = keys.clone()
+    other.add_trusted_signer("they", 1000, spread(W.signer_public))
+    assert other.public_key(1000) == W.signer_public
+    other.add_recipient_public("them", 1001, spread(W.signer_public))
+    # Key material: the same key from its bytes however they lie.
+    raw = bytes(range(32))
+    assert mqseal.Key.from_bytes(spread(raw)).same_bytes(mqseal.Key.from_bytes(raw))
+    header = (raw, TOPIC, 1, 2, bytes(range(16)), 3)
+    assert hazmat.seal_with_header(spread(raw), TOPIC, 1, 2, spread(bytes(range(16))), 3, spread(b"xy")) == \
+        hazmat.seal_with_header(*header, b"xy")
+    secret = W.device.device_secret
+    assert hazmat.make_connect_token_with_nonce(secret, "device-7", "c", 5, spread(bytes(16))) == \
+        hazmat.make_connect_token_with_nonce(secret, "device-7", "c", 5, bytes(16))
+    # Secrets: passwords, passphrases, keyring text, tokens.
+    assert mqseal.Key.from_passphrase(spread(b"pw"), W.params).same_bytes(mqseal.Key.from_passphrase("pw", W.params))
+    assert mqseal.provision("device-7", spread(b"pw"), W.params).device_secret.same_bytes(secret)
+    keys.save(str(tmp_path / "keys"))
+    text = (tmp_path / "keys").read_bytes()
+    parsed = mqseal.Keyring.parse(spread(text))
+    assert opener.open(TOPIC, mqseal.Sealer(policy, parsed).seal(TOPIC, b"k")).payload == b"k"
+    verifier = mqseal.TokenVerifier(W.credentials)
+    token = mqseal.make_connect_token(secret, "device-7", "c")
+    verifier.verify("device-7", "c", spread(token.encode()))
+    with pytest.raises(mqseal.ReplayError):  # it was that token
+        verifier.verify("device-7", "c", token)
+
+
+def test_a_multidimensional_buffer_is_taken_as_its_bytes_in_c_order() -> None:
+    data = bytes(range(64))
+    rows = memoryview(data).cast("B", (8, 8))[::2]  # rows 0, 2, 4, 6: 32 bytes, not contiguous
+    assert not rows.contiguous
+    assert mqseal.Key.from_bytes(rows).same_bytes(mqseal.Key.from_bytes(rows.tobytes()))
+    sealer, opener = mqseal.Sealer(W.policy, W.keys), mqseal.Opener(W.policy, W.keys)
+    assert opener.open(TOPIC, sealer.seal(TOPIC, rows)).payload == rows.tobytes()
 
 
 # ---- wrong types ----

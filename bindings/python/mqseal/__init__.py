@@ -24,7 +24,10 @@ times of redis_replay_store; 255 for hazmat's version and flags), and a str
 that UTF-8 cannot encode (a lone surrogate, "\\ud800"). Integers are ints or
 objects with __index__ (bool and numpy's integers included; a float is a
 TypeError). File paths are str, encoded as os.fsencode() does (a file name's
-undecodable bytes as os.listdir() gives them), or bytes. mqseal.paho wraps an existing paho-mqtt client, mqseal.aio an
+undecodable bytes as os.listdir() gives them), or bytes. Bytes-like arguments
+take any buffer: one that is not contiguous (memoryview(b)[::2]) is copied
+once, in C order; key material (Key.from_bytes, passwords) into guarded memory
+that is wiped. mqseal.paho wraps an existing paho-mqtt client, mqseal.aio an
 aiomqtt (asyncio) one; `import mqseal` imports neither client library.
 
 The names and arguments are those of the C++ library: Opener(policy, keyring,

@@ -19,8 +19,10 @@
 //   the Python enums with the C++ member names;
 // - bytes-like inputs (bytes, bytearray, memoryview, ...) are read through the
 //   buffer protocol without a copy, except where another thread could change
-//   them during a call that must read them twice (StableBytes), and passwords
-//   and keyring text (SecretText); outputs are bytes;
+//   them during a call that must read them twice (StableBytes), passwords
+//   and keyring text (SecretText), and buffers that are not contiguous
+//   (memoryview(b)[::2]), copied once in C order (BytesLike: into guarded
+//   memory where they are key material); outputs are bytes;
 // - Sealer, Opener and RecordCipher take a snapshot of the keyring they are
 //   given (snapshot()), so a keyring changed later in Python never races with
 //   them: rotate with set_keyring();
@@ -147,20 +149,66 @@ struct FilePath : std::string {
 
 // ---- bytes-like arguments ----
 
-// A read-only view of any object with the buffer protocol, released on scope exit.
+// What a copy of a caller's buffer holds, when one is made (BytesLike).
+enum class Holds { data, key_material };
+
+// A read-only, contiguous view of any object with the buffer protocol,
+// released on scope exit. An exact bytes object is read in place without
+// asking for its buffer. A buffer that is not contiguous (a strided
+// memoryview, a numpy slice) is copied once, here, in C order, with the GIL
+// held: into guarded memory (wiped when freed) if it `Holds::key_material`.
 class BytesLike {
  public:
-  explicit BytesLike(py::handle object) {
+  explicit BytesLike(py::handle object, Holds holds = Holds::data) {
+    if (PyBytes_CheckExact(object.ptr())) {
+      bytes_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
+      return;
+    }
     if (PyUnicode_Check(object.ptr())) throw py::type_error("expected a bytes-like object, not str");
-    if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+    Py_buffer& view = exported_.view;
+    if (PyObject_GetBuffer(object.ptr(), &view, PyBUF_RECORDS_RO) != 0) throw py::error_already_set();
+    const size_t size = static_cast<size_t>(view.len);
+    if (size == 0 || PyBuffer_IsContiguous(&view, 'C')) {
+      bytes_ = ByteView(view.buf, size);
+      return;
+    }
+    uint8_t* to = nullptr;
+    if (holds == Holds::key_material) {
+      Result<internal::Secret> secret = internal::Secret::allocate(size);
+      if (!secret) throw std::bad_alloc();  // MemoryError
+      secret_ = std::move(*secret);
+      to = secret_.data();
+    } else {
+      copy_.resize(size);
+      to = copy_.data();
+    }
+    if (PyBuffer_ToContiguous(to, &view, view.len, 'C') != 0) throw py::error_already_set();
+    bytes_ = ByteView(to, size);
+    copied_ = true;
   }
   BytesLike(const BytesLike&) = delete;
   BytesLike& operator=(const BytesLike&) = delete;
-  ~BytesLike() { PyBuffer_Release(&view_); }
-  ByteView view() const { return ByteView(view_.buf, static_cast<size_t>(view_.len)); }
+  ByteView view() const { return bytes_; }
+  // Whether view() is a copy made here (then no other thread can change it).
+  bool copied() const { return copied_; }
 
  private:
-  Py_buffer view_{};
+  // The caller's buffer, released when this object ends, or when its
+  // constructor throws after asking for it.
+  struct Exported {
+    Py_buffer view{};
+    Exported() = default;
+    Exported(const Exported&) = delete;
+    Exported& operator=(const Exported&) = delete;
+    ~Exported() {
+      if (view.obj != nullptr) PyBuffer_Release(&view);
+    }
+  };
+  Exported exported_;
+  ByteView bytes_;
+  bool copied_ = false;
+  std::vector<uint8_t> copy_;
+  internal::Secret secret_;  // wiped and freed with this object
 };
 
 // The bytes of a caller's buffer, unchanging for the whole call, however many
@@ -185,7 +233,7 @@ class StableBytes {
     }
     borrowed_.emplace(object);
     view_ = borrowed_->view();
-    if (view_.size() > copy_limit) return;
+    if (borrowed_->copied() || view_.size() > copy_limit) return;
     copy_.assign(view_.begin(), view_.end());
     view_ = ByteView(copy_);
     borrowed_.reset();
@@ -208,7 +256,8 @@ class StableBytes {
 class SecretText {
  public:
   explicit SecretText(py::handle object) {
-    if (const std::optional<std::string_view> utf8 = utf8_of(object, "secret text (a password, passphrase, token or keyring)")) {
+    const char* what = "secret text (a password, passphrase, token or keyring)";
+    if (const std::optional<std::string_view> utf8 = utf8_of(object, what)) {
       text_ = *utf8;
       return;
     }
@@ -216,7 +265,7 @@ class SecretText {
       text_ = std::string_view(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
       return;
     }
-    const BytesLike bytes(object);  // TypeError for anything else
+    const BytesLike bytes(object, Holds::key_material);  // TypeError for anything else
     Result<internal::Secret> copy = internal::Secret::copy_of(bytes.view());
     if (!copy) throw std::bad_alloc();  // MemoryError
     copy_ = std::move(*copy);

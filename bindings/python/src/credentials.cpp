@@ -42,7 +42,9 @@ void bind_credentials(py::module_& m) {
         "leaves no copy of its own).");
   m.def("make_connect_token",
         [](const Key& secret, const Text& username, const Text& client_id, Unsigned<uint64_t> lifetime_s,
-           Unsigned<uint64_t> now_s) { return token_str(make_connect_token(secret, username, client_id, lifetime_s, now_s)); },
+           Unsigned<uint64_t> now_s) {
+          return token_str(make_connect_token(secret, username, client_id, lifetime_s, now_s));
+        },
         py::arg("device_secret"), py::arg("username"), py::arg("client_id"), py::kw_only(),
         py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
         "A fresh single-use token for the CONNECT password field.");

@@ -26,9 +26,10 @@ void bind_hazmat(py::module_& m) {
         },
         py::arg("key"), py::arg("topic"));
   m.def("seal_with_header",
-        [](py::handle topic_key, const Text& topic, Unsigned<KeyId> key_id, Unsigned<uint64_t> timestamp_ms, py::handle sender,
-           Unsigned<uint64_t> sequence, py::handle payload, Unsigned<uint8_t> version, Unsigned<uint8_t> flags) {
-          const BytesLike key(topic_key);
+        [](py::handle topic_key, const Text& topic, Unsigned<KeyId> key_id, Unsigned<uint64_t> timestamp_ms,
+           py::handle sender, Unsigned<uint64_t> sequence, py::handle payload, Unsigned<uint8_t> version,
+           Unsigned<uint8_t> flags) {
+          const BytesLike key(topic_key, Holds::key_material);
           if (key.view().size() != kKeySize) raise(Error(Errc::invalid_argument, "a topic key is 32 bytes"));
           EnvelopeHeader h;
           h.version = version;

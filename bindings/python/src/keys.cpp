@@ -54,7 +54,10 @@ void bind_keys(py::module_& m) {
 
   py::class_<Key>(m, "Key", "A 256-bit key in guarded memory. Its bytes are never shown.")
       .def_static("generate", [] { return unwrap(Key::generate()); }, "A fresh key from the OS CSPRNG.")
-      .def_static("from_bytes", [](py::handle data) { return unwrap(Key::from_bytes(BytesLike(data).view())); },
+      .def_static("from_bytes",
+                  [](py::handle data) {
+                    return unwrap(Key::from_bytes(BytesLike(data, Holds::key_material).view()));
+                  },
                   py::arg("data"), "Exactly 32 bytes; wipe your own copy afterwards.")
       .def_static("from_passphrase",
                   [](py::handle passphrase, const PassphraseParams& params) {

@@ -32,8 +32,9 @@ void bind_replay_stores(py::module_& m) {
         "A store in a local file that survives restarts, locked by this process while it lives; holds at "
         "most `capacity` live claims of each kind (1..2^26): tokens, each consumer group's messages.");
   m.def("redis_replay_store",
-        [](const Text& url, Unsigned<size_t> capacity, const Text& key_namespace, Unsigned<uint32_t> connect_timeout_ms,
-           Unsigned<uint32_t> command_timeout_ms, Unsigned<uint32_t> retry_interval_ms, Unsigned<uint32_t> max_clock_difference_s) {
+        [](const Text& url, Unsigned<size_t> capacity, const Text& key_namespace,
+           Unsigned<uint32_t> connect_timeout_ms, Unsigned<uint32_t> command_timeout_ms,
+           Unsigned<uint32_t> retry_interval_ms, Unsigned<uint32_t> max_clock_difference_s) {
           RedisReplayStoreOptions options;
           options.capacity = capacity;
           options.key_namespace = key_namespace;

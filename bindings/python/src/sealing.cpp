@@ -182,8 +182,8 @@ void bind_sealing(py::module_& m) {
       .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),
            py::arg("options"))
       .def("check",
-           [](ReplayGuard& g, const Text& topic, py::handle sender, Unsigned<uint64_t> sequence, Unsigned<uint64_t> timestamp_ms,
-              bool retained, Unsigned<uint64_t> now_ms, const Text& key_name) {
+           [](ReplayGuard& g, const Text& topic, py::handle sender, Unsigned<uint64_t> sequence,
+              Unsigned<uint64_t> timestamp_ms, bool retained, Unsigned<uint64_t> now_ms, const Text& key_name) {
              MessageFacts facts;
              copy_exact(sender, facts.sender.data(), facts.sender.size(), "a sender ID is 16 bytes");
              facts.topic = topic;
