@@ -446,3 +446,38 @@ def test_option_errors_name_the_option() -> None:
     with pytest.raises(mqseal.InvalidArgumentError, match="replay_group"):
         mqseal.Opener(W.policy, W.keys, replay_store=mqseal.memory_replay_store(), replay_group="\udfff")
 
+
+SECRET = "hunter2, not for logs"
+
+
+def test_a_type_error_shows_the_types_of_secret_arguments_never_their_values() -> None:
+    # pybind11 writes every argument's repr into a call's TypeError ("Invoked with: ..."); for
+    # calls that take a password, a token, key bytes or a plaintext, mqseal writes their types.
+    api: Any = mqseal  # wrong calls on purpose: no static types
+    verifier: Any = mqseal.TokenVerifier(W.credentials)
+    cipher: Any = mqseal.RecordCipher(W.keys, "telemetry", "records")
+    secret = SECRET.encode()
+    calls: List[Callable[[], object]] = [
+        lambda: api.provision("device-7", bytearray(secret), None),
+        lambda: api.provision("device-7", SECRET, W.params, 1),  # one argument too many
+        lambda: api.Key.from_passphrase(SECRET, 5),
+        lambda: api.Key.from_bytes(secret, 1),
+        lambda: api.Keyring.parse(SECRET, extra=1),
+        lambda: verifier.verify(7, "c", SECRET),
+        lambda: verifier.verify("device-7", "c", SECRET, 5),  # now_s is keyword-only
+        lambda: cipher.seal(b"associated", secret, 3),
+        lambda: cipher.open(b"associated", secret, 3),
+        lambda: hazmat.seal_with_header(secret, TOPIC, 1.5, 1, bytes(16), 1, b""),  # type: ignore[arg-type]
+    ]
+    for call in calls:
+        with pytest.raises(TypeError) as caught:
+            call()
+        message = str(caught.value)
+        assert "incompatible function arguments" in message, message  # the signatures stay
+        assert SECRET not in message and "hunter2" not in message, message
+        assert "Invoked with arguments of types: " in message, message
+    # The calls themselves are as before.
+    assert mqseal.Key.from_bytes(bytes(32)).same_bytes(mqseal.Key.from_bytes(bytearray(32)))
+    with pytest.raises(mqseal.FormatError):
+        mqseal.TokenVerifier(W.credentials).verify("device-7", "c", "short", now_s=5)
+

@@ -315,6 +315,22 @@ py::str token_str(Result<std::string>&& token);
 // keyring later never races with a Sealer, an Opener or a RecordCipher.
 std::shared_ptr<const Keyring> snapshot(const Keyring& keys);
 
+// ---- secrets in TypeErrors ----
+
+// What `scope.name` is: a module's function, a method, a static method.
+enum class Callable { function, method, static_method };
+
+// pybind11 writes the repr of every argument into the TypeError of a call
+// that matches no signature ("Invoked with: 'device-7', bytearray(b'pw'),
+// None"): a password, a token, key bytes or a plaintext given next to a wrong
+// argument, or with one argument too many, would end up in a log. This
+// replaces the function `name` of `scope` (a module or a class) with one that
+// calls it and, on such a TypeError, raises it again with the same
+// signatures but only the types of the arguments. The docstring stays. It
+// costs a second call's dispatch: for calls that take a secret and are not
+// on a hot path (Sealer.seal and Opener.open are, and keep pybind11's message).
+void keep_values_out_of_type_errors(py::handle scope, const char* name, Callable kind);
+
 // ---- options ----
 
 // The attribute `name` of an options object (a mqseal/_options.py dataclass)

@@ -92,6 +92,9 @@ void bind_credentials(py::module_& m) {
            "Returns if the token is good; raises an mqseal.Error saying which check failed. The token: a str "
            "or any bytes-like object.")
       .def_property_readonly("remembered_tokens", &TokenVerifier::remembered_tokens);
+  // They take a password or a token: no value of theirs in a TypeError.
+  keep_values_out_of_type_errors(m, "provision", Callable::function);
+  keep_values_out_of_type_errors(m.attr("TokenVerifier"), "verify", Callable::method);
 }
 
 }  // namespace mqseal::python

@@ -153,6 +153,10 @@ void bind_keys(py::module_& m) {
                   "A keyring from the file format's text: a str or any bytes-like object. mqseal leaves no copy "
                   "of it; Python cannot wipe a str or bytes: pass a bytearray and wipe it afterwards.")
       .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });
+  // They take key bytes, a passphrase or a keyring's text: no value of theirs in a TypeError.
+  keep_values_out_of_type_errors(m.attr("Key"), "from_bytes", Callable::static_method);
+  keep_values_out_of_type_errors(m.attr("Key"), "from_passphrase", Callable::static_method);
+  keep_values_out_of_type_errors(m.attr("Keyring"), "parse", Callable::static_method);
 }
 
 }  // namespace mqseal::python

@@ -68,6 +68,63 @@ std::optional<std::string_view> utf8_of(py::handle object, const char* what) {
                                           " holds a lone surrogate (U+D800 to U+DFFF), which UTF-8 cannot encode"));
 }
 
+namespace {
+
+// Calls `function` with `args` and `kwargs`; a TypeError of pybind11's that
+// shows the arguments' values is raised again showing only their types.
+py::object without_values_in_type_errors(const py::object& function, const py::tuple& args, const py::dict& kwargs) {
+  PyObject* result = PyObject_Call(function.ptr(), args.ptr(), kwargs.empty() ? nullptr : kwargs.ptr());
+  if (result != nullptr) return py::reinterpret_steal<py::object>(result);
+  py::error_already_set error;
+  if (!error.matches(PyExc_TypeError)) throw error;
+  const std::string message = py::str(error.value());
+  const size_t values = message.find("\nInvoked with: ");
+  if (values == std::string::npos) throw error;
+  std::string types;
+  for (const py::handle arg : args) {
+    types += (types.empty() ? "" : ", ") + std::string(py::str(py::type::of(arg).attr("__name__")));
+  }
+  for (const auto& [key, value] : kwargs) {
+    types += (types.empty() ? "" : ", ") + std::string(py::str(key)) + "=" +
+             std::string(py::str(py::type::of(value).attr("__name__")));
+  }
+  throw py::type_error(message.substr(0, values) + "\nInvoked with arguments of types: " + types +
+                       " (mqseal shows no values: they may be secrets)");
+}
+
+}  // namespace
+
+void keep_values_out_of_type_errors(py::handle scope, const char* name, Callable kind) {
+  const py::object original = scope.attr(name);  // a method as its function
+  const std::string doc = py::str(original.attr("__doc__"));
+  py::options options;
+  options.disable_function_signatures();  // the docstring copied starts with them
+  auto call = [original](const py::args& args, const py::kwargs& kwargs) {
+    return without_values_in_type_errors(original, args, kwargs);
+  };
+  switch (kind) {
+    case Callable::function:
+      scope.attr(name) = py::cpp_function(call, py::name(name), py::scope(scope), py::doc(doc.c_str()));
+      break;
+    case Callable::static_method:
+      scope.attr(name) =
+          py::staticmethod(py::cpp_function(call, py::name(name), py::scope(scope), py::doc(doc.c_str())));
+      break;
+    case Callable::method:
+      // The instance goes first; pybind11 checks its type when `original` is called.
+      scope.attr(name) = py::cpp_function(
+          [original](py::handle self, const py::args& args, const py::kwargs& kwargs) {
+            const size_t n = args.size();
+            py::tuple all(n + 1);
+            all[0] = self;
+            for (size_t i = 0; i < n; ++i) all[i + 1] = args[i];
+            return without_values_in_type_errors(original, all, kwargs);
+          },
+          py::name(name), py::is_method(scope), py::doc(doc.c_str()));
+      break;
+  }
+}
+
 py::str token_str(Result<std::string>&& token) {
   std::string text = unwrap(std::move(token));
   struct Wipe {

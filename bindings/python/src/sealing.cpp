@@ -248,6 +248,9 @@ void bind_sealing(py::module_& m) {
            },
            py::arg("associated"), py::arg("record"),
            "The plaintext, if the record was sealed with this key name, purpose and associated data.");
+  // Records and their plaintexts: no value of theirs in a TypeError.
+  keep_values_out_of_type_errors(m.attr("RecordCipher"), "seal", Callable::method);
+  keep_values_out_of_type_errors(m.attr("RecordCipher"), "open", Callable::method);
 }
 
 }  // namespace mqseal::python
