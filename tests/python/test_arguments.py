@@ -331,6 +331,13 @@ def test_a_path_names_the_file_python_names(tmp_path: Path) -> None:
         mqseal.Keyring.load(str(tmp_path / name) + "\0x")
 
 
+def test_a_redis_url_holding_a_nul_is_refused_not_dialled() -> None:
+    # The host was checked and dialled as a C string: "127.0.0.1\0x" passed as 127.0.0.1.
+    for url in ("redis://127.0.0.1\0x:1/0", "redis://[::1\0x]:1/0"):
+        with pytest.raises(mqseal.InvalidArgumentError, match="NUL"):
+            mqseal.redis_replay_store(url, capacity=10, connect_timeout_ms=50)
+
+
 def test_the_client_wrappers_pass_bad_values_on_as_invalid_argument() -> None:
     import aiomqtt
     import paho.mqtt.client as mqtt
