@@ -5,7 +5,8 @@ So an int out of its C++ parameter's range (negative, past 2**64-1, 2**32-1 or 2
 str that UTF-8 cannot encode (a lone surrogate), are InvalidArgumentError, whichever call
 gets them; a float or a str where an int is wanted stays a TypeError. A bytes-like object
 that is not contiguous (memoryview(b)[::2]) is as good as any other: it is taken, and gives
-what its bytes give in one contiguous piece.
+what its bytes give in one contiguous piece. A file path names the file Python's open() would
+(os.fsencode). A TypeError of a call that takes a secret shows no argument's value.
 """
 
 from __future__ import annotations
