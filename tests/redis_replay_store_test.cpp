@@ -239,6 +239,9 @@ TEST(RedisReplayStore, EveryBadUrlPartAndOptionIsRefusedNamingIt) {
       {"redis://" + std::string(64, 'a') + ".example:" + port, "redis URL: host"},
       {"redis://[::1:" + port, "redis URL: host: '[' without ']'"},
       {"redis://[::g]:" + port, "redis URL: host: not an IPv6 address"},
+      // Checked and dialled as a C string, this host would be 127.0.0.1 (::1).
+      {std::string("redis://127.0.0.1\0x:", 20) + port, "redis URL: host: a NUL character"},
+      {std::string("redis://[::1\0x]:", 16) + port, "redis URL: host: a NUL character"},
       {"redis://[::1]x:" + port, "redis URL: host: something other than :port"},
       {"redis://secret@127.0.0.1:" + port, "redis URL: password: the user part has no ':'"},
       {"redis://:@127.0.0.1:" + port, "redis URL: password: 1 to 512"},

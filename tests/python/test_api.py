@@ -287,7 +287,7 @@ def test_options_as_in_cpp_or_as_keywords(policy: mqseal.TopicPolicy, keys: mqse
     for bad in (mqseal.OpenerOptions(topic_cache_capacity=0), no_streams):
         with pytest.raises(mqseal.InvalidArgumentError):
             mqseal.Opener(policy, keys, bad)
-    with pytest.raises(TypeError):
+    with pytest.raises(mqseal.InvalidArgumentError):  # out of range, not a wrong type
         mqseal.Opener(policy, keys, mqseal.OpenerOptions(topic_cache_capacity=-1))
     with pytest.raises(TypeError):
         mqseal.Opener(policy, keys, max_age=5)  # type: ignore[call-arg]

@@ -2,7 +2,9 @@
 mqseal/options.h, mqseal/replay_guard.h, mqseal/credentials.h).
 
 The defaults are the C++ defaults, read from the extension module. The options
-are validated where they are used (invalid_argument), as in C++.
+are validated where they are used (invalid_argument), as in C++: a field out of
+range (a negative int, one past 2**64-1, a str with a lone surrogate) raises
+InvalidArgumentError naming it, a field of a wrong type TypeError naming it.
 """
 
 from __future__ import annotations

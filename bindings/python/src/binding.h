@@ -9,13 +9,20 @@
 //   "authentication_failed") and its message, and a refused open's verified
 //   signer (Opened::signer on failure) as .signer: mqseal/_errors.py maps
 //   them to the mqseal.Error family; wrong Python types are TypeError;
+// - integers, text and file paths arrive through one conversion each
+//   (Unsigned, Text, FilePath; field() for the options' fields): a value of
+//   the right type that the C++ parameter cannot hold (an int out of range, a
+//   str with a lone surrogate) is invalid_argument, never pybind11's own
+//   TypeError or a UnicodeEncodeError;
 // - enums cross as the C++ numeric values (KeyState) or the policy file's
 //   words (RetainedPolicy: "accept", "refuse"); mqseal/_options.py defines
 //   the Python enums with the C++ member names;
 // - bytes-like inputs (bytes, bytearray, memoryview, ...) are read through the
 //   buffer protocol without a copy, except where another thread could change
-//   them during a call that must read them twice (StableBytes), and passwords
-//   and keyring text (SecretText); outputs are bytes;
+//   them during a call that must read them twice (StableBytes), passwords
+//   and keyring text (SecretText), and buffers that are not contiguous
+//   (memoryview(b)[::2]), copied once in C order (BytesLike: into guarded
+//   memory where they are key material); outputs are bytes;
 // - Sealer, Opener and RecordCipher take a snapshot of the keyring they are
 //   given (snapshot()), so a keyring changed later in Python never races with
 //   them: rotate with set_keyring();
@@ -40,11 +47,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -95,22 +104,111 @@ auto without_gil(bool release, Work&& work) -> decltype(work()) {
   return work();
 }
 
+// ---- integers, text and file paths ----
+
+// `object` as an unsigned integer of at most `max`: an int, or any object
+// with __index__ (bool, numpy's integers). nullopt if it is none of these (a
+// float, a str: the caller raises TypeError); invalid_argument, naming `what`
+// ("option max_age_ms"), if it is out of 0..max. GIL held.
+std::optional<uint64_t> unsigned_integer(py::handle object, uint64_t max, const char* what);
+
+// The UTF-8 form of `object` if it is a str (kept inside the str object:
+// valid while it lives); nullopt if it is not a str; invalid_argument, naming
+// `what`, if UTF-8 cannot hold it (a lone surrogate, U+D800 to U+DFFF). GIL held.
+std::optional<std::string_view> utf8_of(py::handle object, const char* what);
+
+// Parameter types whose casters (below) convert with the two functions above;
+// each converts back to the C++ type it stands for.
+//
+// An unsigned integer parameter (a time, a size, a KeyId): an int out of the
+// range of T is invalid_argument (pybind11's own caster refused -1 or 2**64
+// as "incompatible function arguments", a TypeError).
+template <typename T>
+struct Unsigned {
+  static_assert(std::is_unsigned_v<T>);
+  T value{};
+  operator T() const { return value; }
+};
+// A text parameter (topic, filter, key name, username, URL, ...): a str as
+// UTF-8 (invalid_argument for a lone surrogate, where pybind11 raised
+// TypeError), or bytes as they are (the core checks them, as for a str).
+struct Text : std::string {
+  Text() = default;
+  explicit Text(std::string text) : std::string(std::move(text)) {}
+};
+// A file path: a str encoded as os.fsencode() does, so a file whose name is
+// not UTF-8 (os.listdir() gives its bytes as surrogates U+DC80 to U+DCFF)
+// is the file Python's open() opens; or bytes as they are. invalid_argument
+// if it cannot be encoded, or holds a NUL: the core opens files by C string,
+// and would open the path cut at the NUL (Keyring.load("a.keys\0x") read
+// a.keys), where Python's open() refuses.
+struct FilePath : std::string {
+  FilePath() = default;
+  explicit FilePath(std::string path) : std::string(std::move(path)) {}
+};
+
 // ---- bytes-like arguments ----
 
-// A read-only view of any object with the buffer protocol, released on scope exit.
+// What a copy of a caller's buffer holds, when one is made (BytesLike).
+enum class Holds { data, key_material };
+
+// A read-only, contiguous view of any object with the buffer protocol,
+// released on scope exit. An exact bytes object is read in place without
+// asking for its buffer. A buffer that is not contiguous (a strided
+// memoryview, a numpy slice) is copied once, here, in C order, with the GIL
+// held: into guarded memory (wiped when freed) if it `Holds::key_material`.
 class BytesLike {
  public:
-  explicit BytesLike(py::handle object) {
+  explicit BytesLike(py::handle object, Holds holds = Holds::data) {
+    if (PyBytes_CheckExact(object.ptr())) {
+      bytes_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
+      return;
+    }
     if (PyUnicode_Check(object.ptr())) throw py::type_error("expected a bytes-like object, not str");
-    if (PyObject_GetBuffer(object.ptr(), &view_, PyBUF_SIMPLE) != 0) throw py::error_already_set();
+    Py_buffer& view = exported_.view;
+    if (PyObject_GetBuffer(object.ptr(), &view, PyBUF_RECORDS_RO) != 0) throw py::error_already_set();
+    const size_t size = static_cast<size_t>(view.len);
+    if (size == 0 || PyBuffer_IsContiguous(&view, 'C')) {
+      bytes_ = ByteView(view.buf, size);
+      return;
+    }
+    uint8_t* to = nullptr;
+    if (holds == Holds::key_material) {
+      Result<internal::Secret> secret = internal::Secret::allocate(size);
+      if (!secret) throw std::bad_alloc();  // MemoryError
+      secret_ = std::move(*secret);
+      to = secret_.data();
+    } else {
+      copy_.resize(size);
+      to = copy_.data();
+    }
+    if (PyBuffer_ToContiguous(to, &view, view.len, 'C') != 0) throw py::error_already_set();
+    bytes_ = ByteView(to, size);
+    copied_ = true;
   }
   BytesLike(const BytesLike&) = delete;
   BytesLike& operator=(const BytesLike&) = delete;
-  ~BytesLike() { PyBuffer_Release(&view_); }
-  ByteView view() const { return ByteView(view_.buf, static_cast<size_t>(view_.len)); }
+  ByteView view() const { return bytes_; }
+  // Whether view() is a copy made here (then no other thread can change it).
+  bool copied() const { return copied_; }
 
  private:
-  Py_buffer view_{};
+  // The caller's buffer, released when this object ends, or when its
+  // constructor throws after asking for it.
+  struct Exported {
+    Py_buffer view{};
+    Exported() = default;
+    Exported(const Exported&) = delete;
+    Exported& operator=(const Exported&) = delete;
+    ~Exported() {
+      if (view.obj != nullptr) PyBuffer_Release(&view);
+    }
+  };
+  Exported exported_;
+  ByteView bytes_;
+  bool copied_ = false;
+  std::vector<uint8_t> copy_;
+  internal::Secret secret_;  // wiped and freed with this object
 };
 
 // The bytes of a caller's buffer, unchanging for the whole call, however many
@@ -135,7 +233,7 @@ class StableBytes {
     }
     borrowed_.emplace(object);
     view_ = borrowed_->view();
-    if (view_.size() > copy_limit) return;
+    if (borrowed_->copied() || view_.size() > copy_limit) return;
     copy_.assign(view_.begin(), view_.end());
     view_ = ByteView(copy_);
     borrowed_.reset();
@@ -158,18 +256,16 @@ class StableBytes {
 class SecretText {
  public:
   explicit SecretText(py::handle object) {
-    if (PyUnicode_Check(object.ptr())) {
-      Py_ssize_t size = 0;
-      const char* utf8 = PyUnicode_AsUTF8AndSize(object.ptr(), &size);  // UnicodeEncodeError
-      if (utf8 == nullptr) throw py::error_already_set();
-      text_ = std::string_view(utf8, static_cast<size_t>(size));
+    const char* what = "secret text (a password, passphrase, token or keyring)";
+    if (const std::optional<std::string_view> utf8 = utf8_of(object, what)) {
+      text_ = *utf8;
       return;
     }
     if (PyBytes_CheckExact(object.ptr())) {
       text_ = std::string_view(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
       return;
     }
-    const BytesLike bytes(object);  // TypeError for anything else
+    const BytesLike bytes(object, Holds::key_material);  // TypeError for anything else
     Result<internal::Secret> copy = internal::Secret::copy_of(bytes.view());
     if (!copy) throw std::bad_alloc();  // MemoryError
     copy_ = std::move(*copy);
@@ -183,11 +279,6 @@ class SecretText {
   internal::Secret copy_;  // the one secret type: wiped and freed with this object
   std::string_view text_;
 };
-
-// `path`, a file path from Python, or invalid_argument if it holds a NUL: the
-// core opens files by C string, and would open the path cut at the first NUL
-// (Keyring.load("a.keys\0x") read a.keys), where Python's own open() refuses.
-const std::string& file_path(const std::string& path);
 
 // Exactly `size` bytes from a bytes-like object into `out`, or invalid_argument
 // saying `what` ("a sender ID is 16 bytes").
@@ -224,19 +315,46 @@ py::str token_str(Result<std::string>&& token);
 // keyring later never races with a Sealer, an Opener or a RecordCipher.
 std::shared_ptr<const Keyring> snapshot(const Keyring& keys);
 
+// ---- secrets in TypeErrors ----
+
+// What `scope.name` is: a module's function, a method, a static method.
+enum class Callable { function, method, static_method };
+
+// pybind11 writes the repr of every argument into the TypeError of a call
+// that matches no signature ("Invoked with: 'device-7', bytearray(b'pw'),
+// None"): a password, a token, key bytes or a plaintext given next to a wrong
+// argument, or with one argument too many, would end up in a log. This
+// replaces the function `name` of `scope` (a module or a class) with one that
+// calls it and, on such a TypeError, raises it again with the same
+// signatures but only the types of the arguments. The docstring stays. It
+// costs a second call's dispatch: for calls that take a secret and are not
+// on a hot path (Sealer.seal and Opener.open are, and keep pybind11's message).
+void keep_values_out_of_type_errors(py::handle scope, const char* name, Callable kind);
+
 // ---- options ----
 
 // The attribute `name` of an options object (a mqseal/_options.py dataclass)
-// as a T: TypeError if it is not one (a negative int for an unsigned field).
+// as a T, converted as arguments are (an unsigned integer as Unsigned<T>, a
+// std::string as Text): invalid_argument naming the option for a value out of
+// range, TypeError naming it for a value of a wrong type.
 template <typename T>
 T field(py::handle options, const char* name) {
   py::object value = options.attr(name);
-  try {
-    return value.cast<T>();
-  } catch (const py::cast_error&) {
-    throw py::type_error(std::string("option ") + name + ": " + std::string(py::str(py::type::of(value))) +
-                         " is not a valid value");
+  const std::string what = std::string("option ") + name;
+  if constexpr (std::is_integral_v<T>) {
+    if (const std::optional<uint64_t> number = unsigned_integer(value, std::numeric_limits<T>::max(), what.c_str())) {
+      return static_cast<T>(*number);
+    }
+  } else {
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (const std::optional<std::string_view> text = utf8_of(value, what.c_str())) return std::string(*text);
+    }
+    try {
+      return value.cast<T>();
+    } catch (const py::cast_error&) {
+    }
   }
+  throw py::type_error(what + ": " + std::string(py::str(py::type::of(value))) + " is not a valid value");
 }
 
 // The attribute "replay_store" of an options object: None (null), or a
@@ -261,5 +379,56 @@ void bind_replay_stores(py::module_& m);  // replay_store.cpp: ReplayStore and t
 void bind_hazmat(py::module_& m);       // hazmat.cpp: known-answer calls, for mqseal.hazmat only
 
 }  // namespace mqseal::python
+
+// The casters of the parameter types above: pybind11 tries the next overload
+// when load() returns false (a wrong type: TypeError if none fits); a value of
+// the right type out of range raises invalid_argument from load() at once.
+namespace PYBIND11_NAMESPACE {
+namespace detail {
+
+template <typename T>
+struct type_caster<mqseal::python::Unsigned<T>> {
+  PYBIND11_TYPE_CASTER(mqseal::python::Unsigned<T>, const_name("int"));
+  bool load(handle src, bool /*convert*/) {
+    const std::optional<uint64_t> number =
+        mqseal::python::unsigned_integer(src, std::numeric_limits<T>::max(), "an integer argument");
+    if (!number) return false;
+    value.value = static_cast<T>(*number);
+    return true;
+  }
+  static handle cast(mqseal::python::Unsigned<T> src, return_value_policy, handle) {
+    return PyLong_FromUnsignedLongLong(src.value);
+  }
+};
+
+template <>
+struct type_caster<mqseal::python::Text> {
+  PYBIND11_TYPE_CASTER(mqseal::python::Text, const_name("str"));
+  bool load(handle src, bool convert) {
+    if (const std::optional<std::string_view> text = mqseal::python::utf8_of(src, "a str argument")) {
+      value = mqseal::python::Text(std::string(*text));
+      return true;
+    }
+    make_caster<std::string> bytes;  // not a str: bytes are taken as they are, as pybind11 does
+    if (!bytes.load(src, convert)) return false;
+    value = mqseal::python::Text(cast_op<std::string&&>(std::move(bytes)));
+    return true;
+  }
+  static handle cast(const mqseal::python::Text& src, return_value_policy policy, handle parent) {
+    return make_caster<std::string>::cast(src, policy, parent);
+  }
+};
+
+template <>
+struct type_caster<mqseal::python::FilePath> {
+  PYBIND11_TYPE_CASTER(mqseal::python::FilePath, const_name("str"));
+  bool load(handle src, bool convert);  // module.cpp
+  static handle cast(const mqseal::python::FilePath& src, return_value_policy policy, handle parent) {
+    return make_caster<std::string>::cast(src, policy, parent);
+  }
+};
+
+}  // namespace detail
+}  // namespace PYBIND11_NAMESPACE
 
 #endif  // MQSEAL_PYTHON_BINDING_H_

@@ -31,7 +31,7 @@ void bind_credentials(py::module_& m) {
       .def_readonly("record", &Provisioned::record);
 
   m.def("provision",
-        [](const std::string& username, py::handle password, const PassphraseParams& params) {
+        [](const Text& username, py::handle password, const PassphraseParams& params) {
           const SecretText text(password);
           // Argon2id
           return unwrap(without_gil(true, [&] { return provision(username, text.view(), params); }));
@@ -41,14 +41,16 @@ void bind_credentials(py::module_& m) {
         "bytes-like object. Python cannot wipe a str or bytes: pass a bytearray and wipe it afterwards (mqseal "
         "leaves no copy of its own).");
   m.def("make_connect_token",
-        [](const Key& secret, const std::string& username, const std::string& client_id, uint64_t lifetime_s,
-           uint64_t now_s) { return token_str(make_connect_token(secret, username, client_id, lifetime_s, now_s)); },
+        [](const Key& secret, const Text& username, const Text& client_id, Unsigned<uint64_t> lifetime_s,
+           Unsigned<uint64_t> now_s) {
+          return token_str(make_connect_token(secret, username, client_id, lifetime_s, now_s));
+        },
         py::arg("device_secret"), py::arg("username"), py::arg("client_id"), py::kw_only(),
         py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
         "A fresh single-use token for the CONNECT password field.");
   m.def("make_connect_token",
-        [](const Keyring& keys, const std::string& key_name, const std::string& username,
-           const std::string& client_id, uint64_t lifetime_s, uint64_t now_s) {
+        [](const Keyring& keys, const Text& key_name, const Text& username,
+           const Text& client_id, Unsigned<uint64_t> lifetime_s, Unsigned<uint64_t> now_s) {
           return token_str(make_connect_token(keys, key_name, username, client_id, lifetime_s, now_s));
         },
         py::arg("keyring"), py::arg("key_name"), py::arg("username"), py::arg("client_id"), py::kw_only(),
@@ -59,12 +61,12 @@ void bind_credentials(py::module_& m) {
       .def(py::init<>())
       .def("add", [](Credentials& c, const CredentialRecord& r) { check(c.add(r)); }, py::arg("record"))
       .def("__len__", &Credentials::size)
-      .def("__contains__", [](const Credentials& c, const std::string& u) { return c.find(u) != nullptr; },
+      .def("__contains__", [](const Credentials& c, const Text& u) { return c.find(u) != nullptr; },
            py::arg("username"))
-      .def("save", [](const Credentials& c, const std::string& path) { check(c.save(file_path(path))); }, py::arg("path"))
+      .def("save", [](const Credentials& c, const FilePath& path) { check(c.save(path)); }, py::arg("path"))
       .def_static("load",
-                  [](const std::string& path, bool allow_insecure_permissions) {
-                    return unwrap(Credentials::load(file_path(path), LoadOptions{allow_insecure_permissions}));
+                  [](const FilePath& path, bool allow_insecure_permissions) {
+                    return unwrap(Credentials::load(path, LoadOptions{allow_insecure_permissions}));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false);
 
@@ -75,8 +77,8 @@ void bind_credentials(py::module_& m) {
            }),
            py::arg("credentials"), py::arg("options"))
       .def("verify",
-           [](TokenVerifier& v, const std::string& username, const std::string& client_id, py::handle token,
-              uint64_t now_s) {
+           [](TokenVerifier& v, const Text& username, const Text& client_id, py::handle token,
+              Unsigned<uint64_t> now_s) {
              // A token is a password: a str or exact bytes read in place (they
              // cannot change), any other buffer copied into guarded memory
              // first (SecretText). verify() reads the token more than once
@@ -90,6 +92,9 @@ void bind_credentials(py::module_& m) {
            "Returns if the token is good; raises an mqseal.Error saying which check failed. The token: a str "
            "or any bytes-like object.")
       .def_property_readonly("remembered_tokens", &TokenVerifier::remembered_tokens);
+  // They take a password or a token: no value of theirs in a TypeError.
+  keep_values_out_of_type_errors(m, "provision", Callable::function);
+  keep_values_out_of_type_errors(m.attr("TokenVerifier"), "verify", Callable::method);
 }
 
 }  // namespace mqseal::python

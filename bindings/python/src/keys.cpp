@@ -34,7 +34,7 @@ py::object public_key_bytes(const std::optional<SignerPublicKey>& key) {
 
 void bind_keys(py::module_& m) {
   py::class_<PassphraseParams>(m, "PassphraseParams")
-      .def(py::init([](py::handle salt, uint64_t opslimit, uint64_t memlimit) {
+      .def(py::init([](py::handle salt, Unsigned<uint64_t> opslimit, Unsigned<uint64_t> memlimit) {
              PassphraseParams p;
              copy_exact(salt, p.salt.data(), p.salt.size(), "the salt is 16 bytes");
              p.opslimit = opslimit;
@@ -54,7 +54,10 @@ void bind_keys(py::module_& m) {
 
   py::class_<Key>(m, "Key", "A 256-bit key in guarded memory. Its bytes are never shown.")
       .def_static("generate", [] { return unwrap(Key::generate()); }, "A fresh key from the OS CSPRNG.")
-      .def_static("from_bytes", [](py::handle data) { return unwrap(Key::from_bytes(BytesLike(data).view())); },
+      .def_static("from_bytes",
+                  [](py::handle data) {
+                    return unwrap(Key::from_bytes(BytesLike(data, Holds::key_material).view()));
+                  },
                   py::arg("data"), "Exactly 32 bytes; wipe your own copy afterwards.")
       .def_static("from_passphrase",
                   [](py::handle passphrase, const PassphraseParams& params) {
@@ -79,62 +82,62 @@ void bind_keys(py::module_& m) {
 
   py::class_<Keyring, std::shared_ptr<Keyring>>(m, "Keyring")
       .def(py::init<>())
-      .def("generate", [](Keyring& k, const std::string& name) { return unwrap(k.generate(name)); }, py::arg("name"))
-      .def("add", [](Keyring& k, const std::string& name, const Key& key) { return unwrap(k.add(name, unwrap(key.clone()))); },
+      .def("generate", [](Keyring& k, const Text& name) { return unwrap(k.generate(name)); }, py::arg("name"))
+      .def("add", [](Keyring& k, const Text& name, const Key& key) { return unwrap(k.add(name, unwrap(key.clone()))); },
            py::arg("name"), py::arg("key"))
       .def("add_with_id",
-           [](Keyring& k, const std::string& name, KeyId id, const Key& key, std::optional<PassphraseParams> p) {
+           [](Keyring& k, const Text& name, Unsigned<KeyId> id, const Key& key, std::optional<PassphraseParams> p) {
              check(k.add_with_id(name, id, unwrap(key.clone()), p));
            },
            py::arg("name"), py::arg("id"), py::arg("key"), py::arg("passphrase") = py::none())
       .def("generate_signing_key",
-           [](Keyring& k, const std::string& signer) { return unwrap(k.generate_signing_key(signer)); },
+           [](Keyring& k, const Text& signer) { return unwrap(k.generate_signing_key(signer)); },
            py::arg("signer"))
       .def("add_signing_key_with_id",
-           [](Keyring& k, const std::string& signer, KeyId id, const Key& seed) {
+           [](Keyring& k, const Text& signer, Unsigned<KeyId> id, const Key& seed) {
              check(k.add_signing_key_with_id(signer, id, seed));
            },
            py::arg("signer"), py::arg("id"), py::arg("seed"))
       .def("add_trusted_signer",
-           [](Keyring& k, const std::string& signer, KeyId id, py::handle public_key) {
+           [](Keyring& k, const Text& signer, Unsigned<KeyId> id, py::handle public_key) {
              check(k.add_trusted_signer(signer, id, BytesLike(public_key).view()));
            },
            py::arg("signer"), py::arg("id"), py::arg("public_key"))
       .def("generate_recipient_key",
-           [](Keyring& k, const std::string& recipient) { return unwrap(k.generate_recipient_key(recipient)); },
+           [](Keyring& k, const Text& recipient) { return unwrap(k.generate_recipient_key(recipient)); },
            py::arg("recipient"))
       .def("add_recipient_key_with_id",
-           [](Keyring& k, const std::string& recipient, KeyId id, const Key& secret) {
+           [](Keyring& k, const Text& recipient, Unsigned<KeyId> id, const Key& secret) {
              check(k.add_recipient_key_with_id(recipient, id, secret));
            },
            py::arg("recipient"), py::arg("id"), py::arg("secret"))
       .def("add_recipient_public",
-           [](Keyring& k, const std::string& recipient, KeyId id, py::handle public_key) {
+           [](Keyring& k, const Text& recipient, Unsigned<KeyId> id, py::handle public_key) {
              check(k.add_recipient_public(recipient, id, BytesLike(public_key).view()));
            },
            py::arg("recipient"), py::arg("id"), py::arg("public_key"))
-      .def("promote", [](Keyring& k, KeyId id) { check(k.promote(id)); }, py::arg("id"))
-      .def("retire", [](Keyring& k, KeyId id) { check(k.retire(id)); }, py::arg("id"))
-      .def("primary", [](const Keyring& k, const std::string& name) { return unwrap(k.primary(name)); }, py::arg("name"))
+      .def("promote", [](Keyring& k, Unsigned<KeyId> id) { check(k.promote(id)); }, py::arg("id"))
+      .def("retire", [](Keyring& k, Unsigned<KeyId> id) { check(k.retire(id)); }, py::arg("id"))
+      .def("primary", [](const Keyring& k, const Text& name) { return unwrap(k.primary(name)); }, py::arg("name"))
       .def("primary_signing_key",
-           [](const Keyring& k, const std::string& signer) { return unwrap(k.primary_signing_key(signer)); },
+           [](const Keyring& k, const Text& signer) { return unwrap(k.primary_signing_key(signer)); },
            py::arg("signer"))
       .def("public_key",
-           [](const Keyring& k, KeyId id) {
+           [](const Keyring& k, Unsigned<KeyId> id) {
              const SignerPublicKey key = unwrap(k.public_key(id));
              return to_bytes(key.data(), key.size());
            },
            py::arg("id"))
       .def("export_public", &Keyring::export_public)
-      .def("info", [](const Keyring& k, KeyId id) { return unwrap(k.info(id)); }, py::arg("id"))
+      .def("info", [](const Keyring& k, Unsigned<KeyId> id) { return unwrap(k.info(id)); }, py::arg("id"))
       .def("list", &Keyring::list)
       .def("__len__", &Keyring::size)
       .def("clone", [](const Keyring& k) { return std::make_shared<Keyring>(unwrap(k.clone())); })
-      .def("save", [](const Keyring& k, const std::string& path) { check(k.save(file_path(path))); }, py::arg("path"))
+      .def("save", [](const Keyring& k, const FilePath& path) { check(k.save(path)); }, py::arg("path"))
       .def_static("load",
-                  [](const std::string& path, bool allow_insecure_permissions) {
+                  [](const FilePath& path, bool allow_insecure_permissions) {
                     return std::make_shared<Keyring>(
-                        unwrap(Keyring::load(file_path(path), LoadOptions{allow_insecure_permissions})));
+                        unwrap(Keyring::load(path, LoadOptions{allow_insecure_permissions})));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false)
       .def_static("parse",
@@ -150,6 +153,10 @@ void bind_keys(py::module_& m) {
                   "A keyring from the file format's text: a str or any bytes-like object. mqseal leaves no copy "
                   "of it; Python cannot wipe a str or bytes: pass a bytearray and wipe it afterwards.")
       .def("__repr__", [](const Keyring& k) { return "<mqseal.Keyring: " + std::to_string(k.size()) + " keys>"; });
+  // They take key bytes, a passphrase or a keyring's text: no value of theirs in a TypeError.
+  keep_values_out_of_type_errors(m.attr("Key"), "from_bytes", Callable::static_method);
+  keep_values_out_of_type_errors(m.attr("Key"), "from_passphrase", Callable::static_method);
+  keep_values_out_of_type_errors(m.attr("Keyring"), "parse", Callable::static_method);
 }
 
 }  // namespace mqseal::python

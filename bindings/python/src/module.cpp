@@ -36,9 +36,93 @@ void copy_exact(py::handle object, uint8_t* out, size_t size, const char* what) 
   std::memcpy(out, bytes.view().data(), size);
 }
 
-const std::string& file_path(const std::string& path) {
-  if (path.find('\0') != std::string::npos) raise(Error(Errc::invalid_argument, "a file path holds no NUL character"));
-  return path;
+std::optional<uint64_t> unsigned_integer(py::handle object, uint64_t max, const char* what) {
+  if (!PyIndex_Check(object.ptr())) return std::nullopt;  // float, str, None, ...: a wrong type
+  const py::object integer = py::reinterpret_steal<py::object>(PyNumber_Index(object.ptr()));
+  if (!integer) throw py::error_already_set();  // its __index__ raised
+  int overflow = 0;  // -1, +1: beyond long long
+  const long long small = PyLong_AsLongLongAndOverflow(integer.ptr(), &overflow);
+  if (small == -1 && PyErr_Occurred() != nullptr) throw py::error_already_set();
+  if (overflow == 0 && small >= 0 && static_cast<unsigned long long>(small) <= max) return small;
+  if (overflow > 0) {
+    const unsigned long long large = PyLong_AsUnsignedLongLong(integer.ptr());
+    if (PyErr_Occurred() == nullptr && large <= max) return large;
+    PyErr_Clear();  // beyond 2**64 - 1
+  }
+  // Never the repr of a large int: str() refuses ints of more than 4300 digits.
+  const std::string shown = overflow == 0 ? std::to_string(small) : overflow < 0 ? "a number below -2**63"
+                                                                                  : "a number above 2**63";
+  raise(Error(Errc::invalid_argument,
+              std::string(what) + " is out of range: " + shown + " is not in 0.." + std::to_string(max)));
+}
+
+std::optional<std::string_view> utf8_of(py::handle object, const char* what) {
+  if (!PyUnicode_Check(object.ptr())) return std::nullopt;
+  Py_ssize_t size = 0;
+  const char* utf8 = PyUnicode_AsUTF8AndSize(object.ptr(), &size);
+  if (utf8 != nullptr) return std::string_view(utf8, static_cast<size_t>(size));
+  if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError) == 0) throw py::error_already_set();  // MemoryError
+  PyErr_Clear();
+  // Where, not what: the text may be a password.
+  raise(Error(Errc::invalid_argument, std::string(what) +
+                                          " holds a lone surrogate (U+D800 to U+DFFF), which UTF-8 cannot encode"));
+}
+
+namespace {
+
+// Calls `function` with `args` and `kwargs`; a TypeError of pybind11's that
+// shows the arguments' values is raised again showing only their types.
+py::object without_values_in_type_errors(const py::object& function, const py::tuple& args, const py::dict& kwargs) {
+  PyObject* result = PyObject_Call(function.ptr(), args.ptr(), kwargs.empty() ? nullptr : kwargs.ptr());
+  if (result != nullptr) return py::reinterpret_steal<py::object>(result);
+  py::error_already_set error;
+  if (!error.matches(PyExc_TypeError)) throw error;
+  const std::string message = py::str(error.value());
+  const size_t values = message.find("\nInvoked with: ");
+  if (values == std::string::npos) throw error;
+  std::string types;
+  for (const py::handle arg : args) {
+    types += (types.empty() ? "" : ", ") + std::string(py::str(py::type::of(arg).attr("__name__")));
+  }
+  for (const auto& [key, value] : kwargs) {
+    types += (types.empty() ? "" : ", ") + std::string(py::str(key)) + "=" +
+             std::string(py::str(py::type::of(value).attr("__name__")));
+  }
+  throw py::type_error(message.substr(0, values) + "\nInvoked with arguments of types: " + types +
+                       " (mqseal shows no values: they may be secrets)");
+}
+
+}  // namespace
+
+void keep_values_out_of_type_errors(py::handle scope, const char* name, Callable kind) {
+  const py::object original = scope.attr(name);  // a method as its function
+  const std::string doc = py::str(original.attr("__doc__"));
+  py::options options;
+  options.disable_function_signatures();  // the docstring copied starts with them
+  auto call = [original](const py::args& args, const py::kwargs& kwargs) {
+    return without_values_in_type_errors(original, args, kwargs);
+  };
+  switch (kind) {
+    case Callable::function:
+      scope.attr(name) = py::cpp_function(call, py::name(name), py::scope(scope), py::doc(doc.c_str()));
+      break;
+    case Callable::static_method:
+      scope.attr(name) =
+          py::staticmethod(py::cpp_function(call, py::name(name), py::scope(scope), py::doc(doc.c_str())));
+      break;
+    case Callable::method:
+      // The instance goes first; pybind11 checks its type when `original` is called.
+      scope.attr(name) = py::cpp_function(
+          [original](py::handle self, const py::args& args, const py::kwargs& kwargs) {
+            const size_t n = args.size();
+            py::tuple all(n + 1);
+            all[0] = self;
+            for (size_t i = 0; i < n; ++i) all[i + 1] = args[i];
+            return without_values_in_type_errors(original, all, kwargs);
+          },
+          py::name(name), py::is_method(scope), py::doc(doc.c_str()));
+      break;
+  }
 }
 
 py::str token_str(Result<std::string>&& token) {
@@ -66,6 +150,37 @@ py::object retained_policy(RetainedPolicy policy) {
 }
 
 }  // namespace mqseal::python
+
+namespace PYBIND11_NAMESPACE {
+namespace detail {
+
+bool type_caster<mqseal::python::FilePath>::load(handle src, bool /*convert*/) {
+  std::string path;
+  if (PyUnicode_Check(src.ptr())) {
+    // os.fsencode(): UTF-8 with surrogateescape here (the file system encoding of Python 3.7+ on Linux)
+    const object encoded = reinterpret_steal<object>(PyUnicode_EncodeFSDefault(src.ptr()));
+    if (!encoded) {
+      if (PyErr_ExceptionMatches(PyExc_UnicodeEncodeError) == 0) throw error_already_set();
+      PyErr_Clear();
+      mqseal::python::raise(mqseal::Error(mqseal::Errc::invalid_argument,
+                                          "a file path holds a surrogate (U+D800 to U+DFFF) that is not an "
+                                          "undecodable byte's (U+DC80 to U+DCFF): the file system cannot name it"));
+    }
+    path.assign(PyBytes_AS_STRING(encoded.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(encoded.ptr())));
+  } else if (PyBytes_Check(src.ptr())) {
+    path.assign(PyBytes_AS_STRING(src.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(src.ptr())));
+  } else {
+    return false;
+  }
+  if (path.find('\0') != std::string::npos) {
+    mqseal::python::raise(mqseal::Error(mqseal::Errc::invalid_argument, "a file path holds no NUL character"));
+  }
+  value = mqseal::python::FilePath(std::move(path));
+  return true;
+}
+
+}  // namespace detail
+}  // namespace PYBIND11_NAMESPACE
 
 using namespace mqseal;
 using namespace mqseal::python;

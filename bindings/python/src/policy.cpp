@@ -10,8 +10,8 @@ namespace mqseal::python {
 namespace {
 
 // A rule's own treatment of retained messages, from add_rule's keywords; none: the receiver's default.
-std::optional<RetainedRule> retained_rule(const std::optional<std::string>& retained,
-                                          std::optional<uint64_t> retained_max_age_ms) {
+std::optional<RetainedRule> retained_rule(const std::optional<Text>& retained,
+                                          std::optional<Unsigned<uint64_t>> retained_max_age_ms) {
   if (!retained) {
     if (retained_max_age_ms) raise(Error(Errc::invalid_argument, "retained_max_age_ms needs retained='accept'"));
     return std::nullopt;
@@ -19,7 +19,7 @@ std::optional<RetainedRule> retained_rule(const std::optional<std::string>& reta
   RetainedRule rule;
   rule.policy = retained_policy(*retained);
   if (retained_max_age_ms) {
-    if (rule.policy == RetainedPolicy::refuse || *retained_max_age_ms == 0) {
+    if (rule.policy == RetainedPolicy::refuse || retained_max_age_ms->value == 0) {
       raise(Error(Errc::invalid_argument, "retained_max_age_ms is a positive age, with retained='accept'"));
     }
     rule.max_age_ms = *retained_max_age_ms;
@@ -30,6 +30,8 @@ std::optional<RetainedRule> retained_rule(const std::optional<std::string>& reta
 bool sealed_to_recipient(const TopicRule& r) {
   return r.suite == Suite::sealed_to_recipient || r.suite == Suite::signed_sealed;
 }
+
+std::vector<std::string> names(const std::vector<Text>& texts) { return {texts.begin(), texts.end()}; }
 
 std::string rule_repr(const TopicRule& r) {
   std::string retained;
@@ -80,50 +82,50 @@ void bind_policy(py::module_& m) {
   py::class_<TopicPolicy>(m, "TopicPolicy", "Which key protects which topic; the most specific filter wins; fail closed.")
       .def(py::init<>())
       .def("add_rule",
-           [](TopicPolicy& p, const std::string& filter, const std::string& key, std::optional<std::string> retained,
-              std::optional<uint64_t> retained_max_age_ms) {
+           [](TopicPolicy& p, const Text& filter, const Text& key, std::optional<Text> retained,
+              std::optional<Unsigned<uint64_t>> retained_max_age_ms) {
              const std::optional<RetainedRule> rule = retained_rule(retained, retained_max_age_ms);
              check(rule ? p.add_rule(filter, key, *rule) : p.add_rule(filter, key));
            },
            py::arg("filter"), py::arg("key_name"), py::kw_only(), py::arg("retained") = py::none(),
            py::arg("retained_max_age_ms") = py::none())
       .def("add_signed_rule",
-           [](TopicPolicy& p, const std::string& filter, const std::string& key, std::vector<std::string> signers,
-              std::optional<std::string> retained, std::optional<uint64_t> retained_max_age_ms) {
-             check(p.add_signed_rule(filter, key, std::move(signers), retained_rule(retained, retained_max_age_ms)));
+           [](TopicPolicy& p, const Text& filter, const Text& key, const std::vector<Text>& signers,
+              std::optional<Text> retained, std::optional<Unsigned<uint64_t>> retained_max_age_ms) {
+             check(p.add_signed_rule(filter, key, names(signers), retained_rule(retained, retained_max_age_ms)));
            },
            py::arg("filter"), py::arg("key_name"), py::arg("signers"), py::kw_only(),
            py::arg("retained") = py::none(), py::arg("retained_max_age_ms") = py::none())
       .def("add_recipient_rule",
-           [](TopicPolicy& p, const std::string& filter, const std::string& recipient,
-              std::optional<std::string> retained, std::optional<uint64_t> retained_max_age_ms) {
+           [](TopicPolicy& p, const Text& filter, const Text& recipient,
+              std::optional<Text> retained, std::optional<Unsigned<uint64_t>> retained_max_age_ms) {
              check(p.add_recipient_rule(filter, recipient, retained_rule(retained, retained_max_age_ms)));
            },
            py::arg("filter"), py::arg("recipient"), py::kw_only(), py::arg("retained") = py::none(),
            py::arg("retained_max_age_ms") = py::none())
       .def("add_signed_recipient_rule",
-           [](TopicPolicy& p, const std::string& filter, const std::string& recipient,
-              std::vector<std::string> signers, std::optional<std::string> retained,
-              std::optional<uint64_t> retained_max_age_ms) {
-             check(p.add_signed_recipient_rule(filter, recipient, std::move(signers),
+           [](TopicPolicy& p, const Text& filter, const Text& recipient,
+              const std::vector<Text>& signers, std::optional<Text> retained,
+              std::optional<Unsigned<uint64_t>> retained_max_age_ms) {
+             check(p.add_signed_recipient_rule(filter, recipient, names(signers),
                                                retained_rule(retained, retained_max_age_ms)));
            },
            py::arg("filter"), py::arg("recipient"), py::arg("signers"), py::kw_only(),
            py::arg("retained") = py::none(), py::arg("retained_max_age_ms") = py::none())
       .def("add_compact_rule",
-           [](TopicPolicy& p, const std::string& filter, const std::string& key, std::optional<std::string> retained,
-              std::optional<uint64_t> retained_max_age_ms) {
+           [](TopicPolicy& p, const Text& filter, const Text& key, std::optional<Text> retained,
+              std::optional<Unsigned<uint64_t>> retained_max_age_ms) {
              check(p.add_compact_rule(filter, key, retained_rule(retained, retained_max_age_ms)));
            },
            py::arg("filter"), py::arg("key_name"), py::kw_only(), py::arg("retained") = py::none(),
            py::arg("retained_max_age_ms") = py::none())
-      .def("add_plaintext_rule", [](TopicPolicy& p, const std::string& filter) { check(p.add_plaintext_rule(filter)); },
+      .def("add_plaintext_rule", [](TopicPolicy& p, const Text& filter) { check(p.add_plaintext_rule(filter)); },
            py::arg("filter"))
-      .def("resolve", [](const TopicPolicy& p, const std::string& topic) { return *unwrap(p.resolve(topic)); },
+      .def("resolve", [](const TopicPolicy& p, const Text& topic) { return *unwrap(p.resolve(topic)); },
            py::arg("topic"))
       .def_property_readonly("rules", &TopicPolicy::rules)
-      .def_static("load", [](const std::string& path) { return unwrap(load_policy(file_path(path))); }, py::arg("path"))
-      .def_static("parse", [](const std::string& text) { return unwrap(parse_policy(text)); }, py::arg("text"));
+      .def_static("load", [](const FilePath& path) { return unwrap(load_policy(path)); }, py::arg("path"))
+      .def_static("parse", [](const Text& text) { return unwrap(parse_policy(text)); }, py::arg("text"));
 }
 
 }  // namespace mqseal::python

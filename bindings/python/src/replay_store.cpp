@@ -25,15 +25,16 @@ void bind_replay_stores(py::module_& m) {
         "A store in this process's memory: shared by the verifiers and Openers of this process; a restart "
         "forgets every claim.");
   m.def("file_replay_store",
-        [](const std::string& path, size_t capacity) {
-          return unwrap(open_file_replay_store(file_path(path), FileReplayStoreOptions{capacity}));
+        [](const FilePath& path, Unsigned<size_t> capacity) {
+          return unwrap(open_file_replay_store(path, FileReplayStoreOptions{capacity}));
         },
         py::arg("path"), py::kw_only(), py::arg("capacity"),
         "A store in a local file that survives restarts, locked by this process while it lives; holds at "
         "most `capacity` live claims of each kind (1..2^26): tokens, each consumer group's messages.");
   m.def("redis_replay_store",
-        [](const std::string& url, size_t capacity, const std::string& key_namespace, uint32_t connect_timeout_ms,
-           uint32_t command_timeout_ms, uint32_t retry_interval_ms, uint32_t max_clock_difference_s) {
+        [](const Text& url, Unsigned<size_t> capacity, const Text& key_namespace,
+           Unsigned<uint32_t> connect_timeout_ms, Unsigned<uint32_t> command_timeout_ms,
+           Unsigned<uint32_t> retry_interval_ms, Unsigned<uint32_t> max_clock_difference_s) {
           RedisReplayStoreOptions options;
           options.capacity = capacity;
           options.key_namespace = key_namespace;

@@ -76,7 +76,7 @@ void bind_sealing(py::module_& m) {
            }),
            py::arg("policy"), py::arg("keyring"), py::arg("options"))
       .def("seal",
-           [](Sealer& s, const std::string& topic, py::handle payload, bool retain) {
+           [](Sealer& s, const Text& topic, py::handle payload, bool retain) {
              // Read in place, even a buffer another thread may change: sealing
              // reads each payload byte once (libsodium, and OpenSSL for bulk
              // payloads, XOR the key stream into the output, then compute the
@@ -136,7 +136,7 @@ void bind_sealing(py::module_& m) {
            }),
            py::arg("policy"), py::arg("keyring"), py::arg("options"))
       .def("open",
-           [](Opener& o, const std::string& topic, py::handle envelope, bool retained, uint64_t now_ms) {
+           [](Opener& o, const Text& topic, py::handle envelope, bool retained, Unsigned<uint64_t> now_ms) {
              // Read twice (tag, then decryption): a mutable buffer is copied.
              // Envelopes above kMaxEnvelopeSize are refused by their size after
              // only the header was read, once: not worth copying.
@@ -182,8 +182,8 @@ void bind_sealing(py::module_& m) {
       .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),
            py::arg("options"))
       .def("check",
-           [](ReplayGuard& g, const std::string& topic, py::handle sender, uint64_t sequence, uint64_t timestamp_ms,
-              bool retained, uint64_t now_ms, const std::string& key_name) {
+           [](ReplayGuard& g, const Text& topic, py::handle sender, Unsigned<uint64_t> sequence,
+              Unsigned<uint64_t> timestamp_ms, bool retained, Unsigned<uint64_t> now_ms, const Text& key_name) {
              MessageFacts facts;
              copy_exact(sender, facts.sender.data(), facts.sender.size(), "a sender ID is 16 bytes");
              facts.topic = topic;
@@ -196,7 +196,7 @@ void bind_sealing(py::module_& m) {
            py::arg("topic"), py::arg("sender"), py::arg("sequence"), py::arg("timestamp_ms"), py::kw_only(),
            py::arg("retained") = false, py::arg("now_ms") = 0, py::arg("key_name") = "")
       .def_property_readonly("tracked_streams", &ReplayGuard::tracked_streams)
-      .def("watermark_ms", [](const ReplayGuard& g, const std::string& key_name) { return g.watermark_ms(key_name); },
+      .def("watermark_ms", [](const ReplayGuard& g, const Text& key_name) { return g.watermark_ms(key_name); },
            py::arg("key_name") = "");
 
   py::class_<PyHeader>(m, "EnvelopeHeader", "An envelope's header, read without a key.")
@@ -226,7 +226,7 @@ void bind_sealing(py::module_& m) {
   py::class_<RecordCipher>(m, "RecordCipher",
                            "Authenticated encryption of records at rest, under the primary key of one key name. "
                            "Keeps a snapshot of the keyring.")
-      .def(py::init([](const Keyring& keys, const std::string& key_name, const std::string& purpose) {
+      .def(py::init([](const Keyring& keys, const Text& key_name, const Text& purpose) {
              return unwrap(RecordCipher::create(snapshot(keys), key_name, purpose));
            }),
            py::arg("keyring"), py::arg("key_name"), py::arg("purpose"))
@@ -248,6 +248,9 @@ void bind_sealing(py::module_& m) {
            },
            py::arg("associated"), py::arg("record"),
            "The plaintext, if the record was sealed with this key name, purpose and associated data.");
+  // Records and their plaintexts: no value of theirs in a TypeError.
+  keep_values_out_of_type_errors(m.attr("RecordCipher"), "seal", Callable::method);
+  keep_values_out_of_type_errors(m.attr("RecordCipher"), "open", Callable::method);
 }
 
 }  // namespace mqseal::python

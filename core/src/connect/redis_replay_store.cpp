@@ -132,6 +132,9 @@ struct Endpoint {
 };
 
 Result<Endpoint> parse_url(std::string_view url) {
+  // The host is checked, then dialled, as a C string: "127.0.0.1\0x" would
+  // pass as 127.0.0.1 and be dialled.
+  if (url.find('\0') != std::string_view::npos) return bad_url("host", "a NUL character in the URL");
   if (url.substr(0, kTlsScheme.size()) == kTlsScheme) {
     return bad_url("scheme", "rediss:// (TLS) is not supported: reach Redis over a TLS tunnel on loopback");
   }
