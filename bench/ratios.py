@@ -100,12 +100,15 @@ def print_aes_gcm(m):
             print(f"| {what} | {n} | {a:.0f} | {cs} | {xs} | {fastest:.0f} | {a / fastest:.3f} | {cr} |")
 
 
-def main():
-    args = sys.argv[1:]
-    field = "real_time"
+def time_field(args):
+    """(the report's field to take medians of, the arguments after --cpu-time if given)."""
     if args[:1] == ["--cpu-time"]:
-        field = "cpu_time"
-        args = args[1:]
+        return "cpu_time", args[1:]
+    return "real_time", args
+
+
+def main():
+    field, args = time_field(sys.argv[1:])
     if len(args) != 1:
         sys.exit(__doc__)
     with open(args[0]) as f:

@@ -25,7 +25,7 @@ import json
 import math
 import sys
 
-from ratios import medians
+from ratios import medians, time_field
 
 CONFIDENCE = 0.95
 
@@ -58,11 +58,7 @@ def median_interval(values, confidence=CONFIDENCE):
 
 
 def main():
-    args = sys.argv[1:]
-    field = "real_time"
-    if args[:1] == ["--cpu-time"]:
-        field = "cpu_time"
-        args = args[1:]
+    field, args = time_field(sys.argv[1:])
     if len(args) < 3:
         sys.exit(__doc__)
     measured, baseline, paths = args[0], args[1], args[2:]
