@@ -138,8 +138,10 @@ class VerifierOptions:
     max_lifetime_s: int = _DEFAULT["max_lifetime_s"]
     """Tokens that expire later than this from now are refused: 1..86400."""
     max_tokens_per_user: int = _DEFAULT["max_tokens_per_user"]
-    """Live tokens remembered per user, 1..65536. A user whose own live tokens fill it gets
-    capacity_exceeded until one expires; no other user is affected."""
+    """Live tokens remembered per user, 1..65536. A token is remembered until its expiry plus the
+    skew, and at least 60 s from its acceptance, so this also bounds a user's logins per minute.
+    A user whose own live tokens fill it gets capacity_exceeded until one is forgotten; no other
+    user is affected."""
     replay_store: Optional[_mqseal.ReplayStore] = None
     """Where accepted tokens are remembered. None: a store in this verifier's memory. A
     file_replay_store() keeps single use across restarts; one store given to several verifiers
