@@ -394,6 +394,15 @@ def verify(token):
 assert not copies(needle, own), "copies before any call"
 """
 
+
+def assert_no_copies_left(script: str, what: str) -> None:
+    """Runs SCAN + `script` in a child interpreter; the script prints the addresses where it found
+    copies of `what` (a list): the child must succeed and print an empty one."""
+    child = run_child(SCAN + script)
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip() == "[]", f"copies of {what} left in memory at {child.stdout.strip()}"
+
+
 PASSWORD_CALLS = {
     "provision": 'mqseal.provision("device-7", password, params)',
     "from_passphrase": "mqseal.Key.from_passphrase(password, params)",
@@ -404,9 +413,7 @@ PASSWORD_CALLS = {
 
 @pytest.mark.parametrize("call", PASSWORD_CALLS.values(), ids=PASSWORD_CALLS.keys())
 def test_a_password_from_a_buffer_leaves_no_copy_behind(call: str) -> None:
-    child = run_child(SCAN + f"for _ in range(20):\n    {call}\nprint(copies(needle, own))\n")
-    assert child.returncode == 0, child.stderr[-2000:]
-    assert child.stdout.strip() == "[]", f"copies of the password left in memory at {child.stdout.strip()}"
+    assert_no_copies_left(f"for _ in range(20):\n    {call}\nprint(copies(needle, own))\n", "the password")
 
 
 # Key material in a buffer that is not contiguous is copied once into one piece; that copy is
@@ -443,15 +450,12 @@ SPREAD_SECRET_CALLS = {
 
 @pytest.mark.parametrize("call", SPREAD_SECRET_CALLS.values(), ids=SPREAD_SECRET_CALLS.keys())
 def test_key_material_from_a_buffer_that_is_not_contiguous_leaves_no_copy_behind(call: str) -> None:
-    child = run_child(SCAN + SPREAD_SECRET.format(call=call))
-    assert child.returncode == 0, child.stderr[-2000:]
-    assert child.stdout.strip() == "[]", f"copies of key material left in memory at {child.stdout.strip()}"
+    assert_no_copies_left(SPREAD_SECRET.format(call=call), "key material")
 
 
 def test_a_connect_token_leaves_no_copy_but_its_str() -> None:
-    child = run_child(
-        SCAN
-        + """
+    assert_no_copies_left(
+        """
 import sys
 tokens = [mqseal.make_connect_token(device.device_secret, "device-7", "client-7") for _ in range(20)]
 left = []
@@ -462,10 +466,9 @@ for token in tokens:
     assert bytes(text[:5]) == b"mqs1."
     left += copies(memoryview(text)[24:], (at, len(token)))  # freed heap memory loses its first 16 bytes
 print(left)
-"""
+""",
+        "tokens",
     )
-    assert child.returncode == 0, child.stderr[-2000:]
-    assert child.stdout.strip() == "[]", f"copies of tokens left in memory at {child.stdout.strip()}"
 
 
 KEYRING_TEXT = """
@@ -486,9 +489,8 @@ def test_parsing_a_keyring_leaves_no_copy_of_its_text(kind: str) -> None:
     # Keyring.parse took a str, copied into a std::string that was freed unwiped: the secret key's
     # hex stayed in the heap after every parse. It reads its text as a password now (SecretText).
     make = "text.decode('ascii')" if kind == "str" else "text"
-    child = run_child(
-        SCAN
-        + KEYRING_TEXT
+    assert_no_copies_left(
+        KEYRING_TEXT
         + f"""
 for _ in range(20):
     text, needle = keyring_text()
@@ -499,19 +501,17 @@ for _ in range(20):
     assert len(mqseal.Keyring.parse(arg)) == 1
     left += copies(needle, *own)
 print(left)
-"""
+""",
+        "the keyring's text",
     )
-    assert child.returncode == 0, child.stderr[-2000:]
-    assert child.stdout.strip() == "[]", f"copies of the keyring's text left in memory at {child.stdout.strip()}"
 
 
 def test_an_opened_payload_leaves_no_copy_but_its_bytes_even_when_refused() -> None:
     # Opened payloads are written straight into the bytes object returned. Before, they were
     # decrypted into a C++ buffer first, which a refusal after decryption (here: the replay guard's
     # duplicate) only emptied, leaving the payload in memory; at both AEAD backends' sizes.
-    child = run_child(
-        SCAN
-        + """
+    assert_no_copies_left(
+        """
 import sys
 keys = mqseal.Keyring()
 keys.generate("telemetry")
@@ -535,7 +535,6 @@ for size in (64, 64 * 1024):
     own_opened = (id(opened) + sys.getsizeof(opened) - size - 1, size)  # a bytes object's data ends it, then a NUL
     left += copies(memoryview(payload)[16:48], own_payload, own_opened)
 print(left)
-"""
+""",
+        "opened payloads",
     )
-    assert child.returncode == 0, child.stderr[-2000:]
-    assert child.stdout.strip() == "[]", f"copies of opened payloads left in memory at {child.stdout.strip()}"
