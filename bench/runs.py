@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Summarises one ratio over many runs of mqseal_bench.
+"""Summarises one ratio over many runs of mqseal_bench or paho_bench.
 
 Usage: runs.py [--cpu-time] MEASURED BASELINE REPORT.json [REPORT.json ...]
+       runs.py --throughput OUTPUT.txt [OUTPUT.txt ...]
 
 Each report must come from its own run of mqseal_bench with repetitions (as
 ratios.py wants). For every report, the ratio of MEASURED's median to
@@ -20,9 +21,15 @@ Example (issue 12, target 2: twenty runs of the 16 KiB rows):
         --benchmark_out=run-$i.json --benchmark_out_format=json >/dev/null
     done
     bench/runs.py --cpu-time BM_Open/16384 BM_BareOpensslDecryptBatchAd/16384 run-*.json
+
+With --throughput, each file is the printed output of one
+`paho_bench throughput` run (issue 12, target 4), and each of its "median"
+lines gives one sample per mode and variant: that run's sealed rate over its
+plaintext rate (ratio of the rounds' medians, as paho_bench prints it).
 """
 import json
 import math
+import re
 import sys
 
 from ratios import medians, time_field
@@ -57,7 +64,46 @@ def median_interval(values, confidence=CONFIDENCE):
     return s[best - 1], s[n - best], achieved
 
 
+def summarise(what, ratios):
+    print(f"{what}, {len(ratios)} runs:")
+    print("  ratios: " + ", ".join(f"{r:.3f}" for r in ratios))
+    print(f"  median {median(ratios):.3f}, range {min(ratios):.3f} to {max(ratios):.3f}")
+    interval = median_interval(ratios)
+    if interval is None:
+        print(f"  too few runs for a {CONFIDENCE:.0%} interval of the median (at least 6 are needed)")
+    else:
+        low, high, achieved = interval
+        print(f"  {achieved:.1%} interval of the median: {low:.3f} to {high:.3f}")
+
+
+# "median, two processes: plaintext 67198 msg/s; sealed 62354 msg/s, ratio 0.928 (...); sealed, queued ..."
+THROUGHPUT_LINE = re.compile(r"^median, (one process|two processes): plaintext [0-9.]+ msg/s; (.*)$")
+THROUGHPUT_VARIANT = re.compile(r"(sealed(?:, queued)?) [0-9.]+ msg/s, ratio ([0-9.]+)")
+
+
+def throughput(paths):
+    samples = {}
+    for path in paths:
+        found = 0
+        with open(path) as f:
+            for line in f:
+                m = THROUGHPUT_LINE.match(line)
+                if not m:
+                    continue
+                for variant, ratio in THROUGHPUT_VARIANT.findall(m.group(2)):
+                    samples.setdefault(f"{m.group(1)}, {variant} / plaintext", []).append(float(ratio))
+                    found += 1
+        if found == 0:
+            sys.exit(f"runs.py: {path} has no 'median, ...' line of paho_bench throughput")
+    for what, ratios in samples.items():
+        summarise(what, ratios)
+
+
 def main():
+    if sys.argv[1:2] == ["--throughput"]:
+        if len(sys.argv) < 3:
+            sys.exit(__doc__)
+        return throughput(sys.argv[2:])
     field, args = time_field(sys.argv[1:])
     if len(args) < 3:
         sys.exit(__doc__)
@@ -70,15 +116,7 @@ def main():
         if a is None or b is None:
             sys.exit(f"runs.py: {path} has no median for {measured if a is None else baseline}")
         ratios.append(a / b)
-    print(f"{measured} / {baseline}, {len(ratios)} runs ({field} medians):")
-    print("  ratios: " + ", ".join(f"{r:.3f}" for r in ratios))
-    print(f"  median {median(ratios):.3f}, range {min(ratios):.3f} to {max(ratios):.3f}")
-    interval = median_interval(ratios)
-    if interval is None:
-        print(f"  too few runs for a {CONFIDENCE:.0%} interval of the median (at least 6 are needed)")
-    else:
-        low, high, achieved = interval
-        print(f"  {achieved:.1%} interval of the median: {low:.3f} to {high:.3f}")
+    summarise(f"{measured} / {baseline} ({field} medians)", ratios)
 
 
 if __name__ == "__main__":
