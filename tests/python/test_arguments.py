@@ -6,11 +6,13 @@ str that UTF-8 cannot encode (a lone surrogate), are InvalidArgumentError, which
 gets them; a float or a str where an int is wanted stays a TypeError. A bytes-like object
 that is not contiguous (memoryview(b)[::2]) is as good as any other: it is taken, and gives
 what its bytes give in one contiguous piece. A file path names the file Python's open() would
-(os.fsencode). A TypeError of a call that takes a secret shows no argument's value.
+(os.fsencode). A TypeError of a call that takes a secret shows no argument's value. A bool
+parameter takes True or False, nothing else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from pathlib import Path
@@ -489,3 +491,75 @@ def test_a_type_error_shows_the_types_of_secret_arguments_never_their_values() -
     with pytest.raises(mqseal.FormatError):
         mqseal.TokenVerifier(W.credentials).verify("device-7", "c", "short", now_s=5)
 
+
+def wrappers() -> Tuple[Any, Any]:
+    """A paho and an aiomqtt SealedClient, never connected: publish seals before it sends."""
+    import aiomqtt
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    import mqseal.aio
+    import mqseal.paho
+
+    def aio_client(**login: Any) -> aiomqtt.Client:
+        return aiomqtt.Client("127.0.0.1", **login)
+
+    paho_client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="device-7")
+    return mqseal.paho.wrap(paho_client, W.policy, W.keys), mqseal.aio.wrap(aio_client, W.policy, W.keys)
+
+
+# ---- bools ----
+
+# (name, the call given the bad value for its bool parameter and a directory to save files in,
+# the parameter's name): every bool parameter of the API.
+BoolCall = Tuple[str, Callable[[Any, Path], object], str]
+
+
+def saved(path: Path, write: Callable[[str], None]) -> str:
+    """`path`, written by `write` and made readable by its group (allow_insecure_permissions)."""
+    write(str(path))
+    os.chmod(path, 0o640)
+    return str(path)
+
+
+BOOL_CALLS: List[BoolCall] = [
+    ("Sealer.seal", lambda v, _: mqseal.Sealer(W.policy, W.keys).seal(TOPIC, b"x", retain=v), "retain"),
+    ("Opener.open", lambda v, _: mqseal.Opener(W.policy, W.keys).open(TOPIC, W.envelope, retained=v), "retained"),
+    ("ReplayGuard.check",
+     lambda v, _: mqseal.ReplayGuard().check(TOPIC, bytes(16), 1, 1_000, retained=v, now_ms=1_000), "retained"),
+    ("Keyring.load",
+     lambda v, d: mqseal.Keyring.load(saved(d / "keys", W.keys.save), allow_insecure_permissions=v),
+     "allow_insecure_permissions"),
+    ("Credentials.load",
+     lambda v, d: mqseal.Credentials.load(saved(d / "credentials", W.credentials.save), allow_insecure_permissions=v),
+     "allow_insecure_permissions"),
+    ("mqseal.paho SealedClient.publish", lambda v, _: wrappers()[0].publish(TOPIC, b"x", retain=v), "retain"),
+    ("mqseal.aio SealedClient.publish",
+     lambda v, _: asyncio.run(wrappers()[1].publish(TOPIC, b"x", retain=v)), "retain"),
+]
+
+
+@pytest.mark.parametrize("case", BOOL_CALLS, ids=lambda c: c[0])
+def test_a_bool_parameter_takes_true_or_false_and_nothing_else(case: BoolCall, tmp_path: Path) -> None:
+    # pybind11's bool took anything with a truth value: retain=None sealed a live message and
+    # allow_insecure_permissions=1 read a file others may read (a str was refused, with
+    # pybind11's TypeError).
+    _, call, parameter = case
+    not_bools: List[object] = [None, 0, 1, 2, 1.0, "", "false", [], Index(1)]
+    for bad in not_bools:
+        try:
+            call(bad, tmp_path)
+        except TypeError as error:
+            assert parameter in str(error), (bad, str(error))
+        else:
+            pytest.fail(f"took {bad!r} as its {parameter}")
+
+
+def test_true_and_false_are_taken(tmp_path: Path) -> None:
+    sealer, opener = mqseal.Sealer(W.policy, W.keys), mqseal.Opener(W.policy, W.keys)
+    assert opener.open(TOPIC, sealer.seal(TOPIC, b"r", retain=True), retained=True).retained
+    assert not opener.open(TOPIC, sealer.seal(TOPIC, b"l", retain=False), retained=False).retained
+    keys = saved(tmp_path / "keys", W.keys.save)
+    with pytest.raises(mqseal.PermissionsError):
+        mqseal.Keyring.load(keys, allow_insecure_permissions=False)
+    assert len(mqseal.Keyring.load(keys, allow_insecure_permissions=True)) == len(W.keys)

@@ -103,7 +103,9 @@ class Receiver:
             error = error_for("invalid_topic", "the topic is not valid UTF-8")
         else:
             try:
-                opened = self._opener.open(topic, payload, retained=retained)
+                # Opener.open takes True or False only: the client library's flag as a bool,
+                # whatever type it keeps the bit in.
+                opened = self._opener.open(topic, payload, retained=bool(retained))
             except DuplicateError:
                 pass
             except Error as e:

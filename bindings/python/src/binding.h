@@ -9,11 +9,12 @@
 //   "authentication_failed") and its message, and a refused open's verified
 //   signer (Opened::signer on failure) as .signer: mqseal/_errors.py maps
 //   them to the mqseal.Error family; wrong Python types are TypeError;
-// - integers, text and file paths arrive through one conversion each
-//   (Unsigned, Text, FilePath; field() for the options' fields): a value of
-//   the right type that the C++ parameter cannot hold (an int out of range, a
-//   str with a lone surrogate) is invalid_argument, never pybind11's own
-//   TypeError or a UnicodeEncodeError;
+// - integers, text, file paths and bools arrive through one conversion each
+//   (Unsigned, Text, FilePath, Flag; field() for the options' fields): a
+//   value of the right type that the C++ parameter cannot hold (an int out of
+//   range, a str with a lone surrogate) is invalid_argument, never pybind11's
+//   own TypeError or a UnicodeEncodeError; a bool is True or False, nothing
+//   else that has a truth value;
 // - enums cross as the C++ numeric values (KeyState) or the policy file's
 //   words (RetainedPolicy: "accept", "refuse"); mqseal/_options.py defines
 //   the Python enums with the C++ member names;
@@ -135,6 +136,15 @@ struct Unsigned {
 struct Text : std::string {
   Text() = default;
   explicit Text(std::string text) : std::string(std::move(text)) {}
+};
+// A bool parameter (retain, retained, allow_insecure_permissions): True or
+// False, nothing else. pybind11's own caster took any object with a truth
+// value (None, 0, 2, 1.5, numpy's bools), so that retain=None meant False and
+// allow_insecure_permissions=1 True; here anything but a bool is a wrong type
+// (TypeError). An option field that is a bool is read as a Flag (field()).
+struct Flag {
+  bool value = false;
+  operator bool() const { return value; }
 };
 // A file path: a str encoded as os.fsencode() does, so a file whose name is
 // not UTF-8 (os.listdir() gives its bytes as surrogates U+DC80 to U+DCFF)
@@ -335,10 +345,11 @@ void keep_values_out_of_type_errors(py::handle scope, const char* name, Callable
 
 // The attribute `name` of an options object (a mqseal/_options.py dataclass)
 // as a T, converted as arguments are (an unsigned integer as Unsigned<T>, a
-// std::string as Text): invalid_argument naming the option for a value out of
-// range, TypeError naming it for a value of a wrong type.
+// std::string as Text, a bool as Flag): invalid_argument naming the option for
+// a value out of range, TypeError naming it for a value of a wrong type.
 template <typename T>
 T field(py::handle options, const char* name) {
+  static_assert(!std::is_same_v<T, bool>, "a bool option is read as a Flag: True or False only");
   py::object value = options.attr(name);
   const std::string what = std::string("option ") + name;
   if constexpr (std::is_integral_v<T>) {
@@ -416,6 +427,19 @@ struct type_caster<mqseal::python::Text> {
   }
   static handle cast(const mqseal::python::Text& src, return_value_policy policy, handle parent) {
     return make_caster<std::string>::cast(src, policy, parent);
+  }
+};
+
+template <>
+struct type_caster<mqseal::python::Flag> {
+  PYBIND11_TYPE_CASTER(mqseal::python::Flag, const_name("bool"));
+  bool load(handle src, bool /*convert*/) {
+    if (src.ptr() != Py_True && src.ptr() != Py_False) return false;
+    value.value = src.ptr() == Py_True;
+    return true;
+  }
+  static handle cast(mqseal::python::Flag src, return_value_policy, handle) {
+    return handle(src.value ? Py_True : Py_False).inc_ref();
   }
 };
 

@@ -76,7 +76,7 @@ void bind_sealing(py::module_& m) {
            }),
            py::arg("policy"), py::arg("keyring"), py::arg("options"))
       .def("seal",
-           [](Sealer& s, const Text& topic, py::handle payload, bool retain) {
+           [](Sealer& s, const Text& topic, py::handle payload, Flag retain) {
              // Read in place, even a buffer another thread may change: sealing
              // reads each payload byte once (libsodium, and OpenSSL for bulk
              // payloads, XOR the key stream into the output, then compute the
@@ -136,7 +136,7 @@ void bind_sealing(py::module_& m) {
            }),
            py::arg("policy"), py::arg("keyring"), py::arg("options"))
       .def("open",
-           [](Opener& o, const Text& topic, py::handle envelope, bool retained, Unsigned<uint64_t> now_ms) {
+           [](Opener& o, const Text& topic, py::handle envelope, Flag retained, Unsigned<uint64_t> now_ms) {
              // Read twice (tag, then decryption): a mutable buffer is copied.
              // Envelopes above kMaxEnvelopeSize are refused by their size after
              // only the header was read, once: not worth copying.
@@ -183,7 +183,7 @@ void bind_sealing(py::module_& m) {
            py::arg("options"))
       .def("check",
            [](ReplayGuard& g, const Text& topic, py::handle sender, Unsigned<uint64_t> sequence,
-              Unsigned<uint64_t> timestamp_ms, bool retained, Unsigned<uint64_t> now_ms, const Text& key_name) {
+              Unsigned<uint64_t> timestamp_ms, Flag retained, Unsigned<uint64_t> now_ms, const Text& key_name) {
              MessageFacts facts;
              copy_exact(sender, facts.sender.data(), facts.sender.size(), "a sender ID is 16 bytes");
              facts.topic = topic;
