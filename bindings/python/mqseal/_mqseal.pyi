@@ -284,7 +284,8 @@ class Sealer(metaclass=_Pybind11Type):
 
         retain=True seals the intent to publish it with MQTT's retain flag: only such an
         envelope is judged as retained by receivers. Publish it with retain exactly then.
-        retain is True or False (anything else is a TypeError).
+        retain is True or False: anything else is a TypeError, as is any argument of a wrong
+        type, naming the argument and its type, never its value (a payload stays out of logs).
         """
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: seal under this keyring's primary keys from now on."""
@@ -328,7 +329,8 @@ class Opener(metaclass=_Pybind11Type):
         """Authenticates and decrypts; raises an mqseal.Error on any refusal (with .signer set
         only if the refusal came after the signature verified).
 
-        retained (the MQTT retain flag on delivery) is True or False.
+        retained (the MQTT retain flag on delivery) is True or False. A TypeError names the
+        argument and its type, never its value (on a plaintext rule the envelope is the payload).
         """
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: open with this keyring from now on (replay state is kept)."""
