@@ -6,11 +6,14 @@ str that UTF-8 cannot encode (a lone surrogate), are InvalidArgumentError, which
 gets them; a float or a str where an int is wanted stays a TypeError. A bytes-like object
 that is not contiguous (memoryview(b)[::2]) is as good as any other: it is taken, and gives
 what its bytes give in one contiguous piece. A file path names the file Python's open() would
-(os.fsencode). A TypeError of a call that takes a secret shows no argument's value.
+(os.fsencode). A TypeError of a call that takes a secret or a plaintext (Sealer.seal,
+Opener.open, and the client wrappers' publish through them) shows no argument's value. A bool
+parameter takes True or False, nothing else.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 from pathlib import Path
@@ -489,3 +492,143 @@ def test_a_type_error_shows_the_types_of_secret_arguments_never_their_values() -
     with pytest.raises(mqseal.FormatError):
         mqseal.TokenVerifier(W.credentials).verify("device-7", "c", "short", now_s=5)
 
+
+
+PLAINTEXT = b"hunter2 reading, not for logs"
+
+
+def wrappers() -> Tuple[Any, Any]:
+    """A paho and an aiomqtt SealedClient, never connected: publish seals before it sends."""
+    import aiomqtt
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    import mqseal.aio
+    import mqseal.paho
+
+    def aio_client(**login: Any) -> aiomqtt.Client:
+        return aiomqtt.Client("127.0.0.1", **login)
+
+    paho_client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="device-7")
+    return mqseal.paho.wrap(paho_client, W.policy, W.keys), mqseal.aio.wrap(aio_client, W.policy, W.keys)
+
+
+# Sealer.seal and Opener.open take and return plaintext (on a plaintext rule the envelope is
+# the payload), for every message. pybind11's TypeError for a call matching no signature showed
+# every argument's repr ("Invoked with: ..."): a mistyped topic, flag or time, an unknown keyword
+# or one argument too many wrote the payload into the message, and so into logs. The client
+# wrappers publish through Sealer.seal.
+# (what is wrong, the call given a Sealer, an Opener and the paho and aio wrappers, what its message says)
+PerMessageCall = Tuple[str, Callable[[Any, Any, Any, Any], object], List[str]]
+P = PLAINTEXT
+PER_MESSAGE_CALLS: List[PerMessageCall] = [
+    ("seal topic int", lambda s, o, paho, aio: s.seal(7, P), ["Sealer.seal", "'topic'", "must be str, not int"]),
+    ("seal topic None", lambda s, o, paho, aio: s.seal(None, P), ["'topic'", "not NoneType"]),
+    ("seal unknown keyword", lambda s, o, paho, aio: s.seal(TOPIC, P, qos=1),
+     ["unexpected keyword argument 'qos'"]),
+    ("seal retain by position", lambda s, o, paho, aio: s.seal(TOPIC, P, True),
+     ["at most 2 positional arguments (3 given)"]),
+    ("seal retain str", lambda s, o, paho, aio: s.seal(TOPIC, P, retain="x"),
+     ["'retain'", "must be bool, not str"]),
+    ("seal topic twice", lambda s, o, paho, aio: s.seal(TOPIC, P, topic=TOPIC),
+     ["multiple values for argument 'topic'"]),
+    ("seal no topic", lambda s, o, paho, aio: s.seal(payload=P), ["missing required argument 'topic'"]),
+    ("seal payload str", lambda s, o, paho, aio: s.seal(TOPIC, P.decode()),
+     ["'payload'", "must be a bytes-like object"]),
+    ("seal self None", lambda s, o, paho, aio: type(s).seal(None, TOPIC, P), ["seal", "NoneType"]),
+    ("open topic int", lambda s, o, paho, aio: o.open(7, P), ["Opener.open", "'topic'", "not int"]),
+    ("open unknown keyword", lambda s, o, paho, aio: o.open(TOPIC, P, qos=1),
+     ["unexpected keyword argument 'qos'"]),
+    ("open retained by position", lambda s, o, paho, aio: o.open(TOPIC, P, True), ["at most 2 positional arguments"]),
+    ("open retained str", lambda s, o, paho, aio: o.open(TOPIC, P, retained="x"),
+     ["'retained'", "must be bool, not str"]),
+    ("open now_ms float", lambda s, o, paho, aio: o.open(TOPIC, P, now_ms=1.5),
+     ["'now_ms'", "must be int, not float"]),
+    ("open no topic", lambda s, o, paho, aio: o.open(envelope=P), ["missing required argument 'topic'"]),
+    ("open envelope twice", lambda s, o, paho, aio: o.open(TOPIC, bytearray(P), envelope=P),
+     ["multiple values for argument 'envelope'"]),
+    ("open self None", lambda s, o, paho, aio: type(o).open(None, TOPIC, P), ["open", "NoneType"]),
+    ("paho publish topic None", lambda s, o, paho, aio: paho.publish(None, P), ["Sealer.seal", "'topic'"]),
+    ("paho publish retain str", lambda s, o, paho, aio: paho.publish(TOPIC, P, retain="yes"), ["'retain'", "bool"]),
+    ("aio publish topic None", lambda s, o, paho, aio: asyncio.run(aio.publish(None, P)), ["Sealer.seal", "'topic'"]),
+    ("aio publish retain str", lambda s, o, paho, aio: asyncio.run(aio.publish(TOPIC, P, retain="yes")),
+     ["'retain'", "bool"]),
+]
+
+
+@pytest.mark.parametrize("case", PER_MESSAGE_CALLS, ids=lambda c: c[0])
+def test_a_type_error_of_a_call_per_message_names_arguments_and_types_never_values(case: PerMessageCall) -> None:
+    _, call, says = case
+    sealed_paho, sealed_aio = wrappers()
+    with pytest.raises(TypeError) as caught:
+        call(mqseal.Sealer(W.policy, W.keys), mqseal.Opener(W.policy, W.keys), sealed_paho, sealed_aio)
+    message = str(caught.value)
+    assert "hunter2" not in message, message
+    for words in says:
+        assert words in message, message
+
+
+def test_seal_and_open_take_their_arguments_by_position_and_by_name() -> None:
+    sealer, opener = mqseal.Sealer(W.policy, W.keys), mqseal.Opener(W.policy, W.keys)
+    envelope = sealer.seal(TOPIC, PLAINTEXT, retain=False)
+    assert opener.open(TOPIC, envelope, retained=False, now_ms=0).payload == PLAINTEXT
+    envelope = sealer.seal(payload=bytearray(PLAINTEXT), topic=TOPIC.encode())  # type: ignore[arg-type]
+    assert opener.open(envelope=memoryview(envelope), topic=TOPIC).payload == PLAINTEXT
+    assert "retain: bool = False" in (mqseal.Sealer.seal.__doc__ or "")
+
+
+# ---- bools ----
+
+# (name, the call given the bad value for its bool parameter and a directory to save files in,
+# the parameter's name): every bool parameter of the API.
+BoolCall = Tuple[str, Callable[[Any, Path], object], str]
+
+
+def saved(path: Path, write: Callable[[str], None]) -> str:
+    """`path`, written by `write` and made readable by its group (allow_insecure_permissions)."""
+    write(str(path))
+    os.chmod(path, 0o640)
+    return str(path)
+
+
+BOOL_CALLS: List[BoolCall] = [
+    ("Sealer.seal", lambda v, _: mqseal.Sealer(W.policy, W.keys).seal(TOPIC, b"x", retain=v), "retain"),
+    ("Opener.open", lambda v, _: mqseal.Opener(W.policy, W.keys).open(TOPIC, W.envelope, retained=v), "retained"),
+    ("ReplayGuard.check",
+     lambda v, _: mqseal.ReplayGuard().check(TOPIC, bytes(16), 1, 1_000, retained=v, now_ms=1_000), "retained"),
+    ("Keyring.load",
+     lambda v, d: mqseal.Keyring.load(saved(d / "keys", W.keys.save), allow_insecure_permissions=v),
+     "allow_insecure_permissions"),
+    ("Credentials.load",
+     lambda v, d: mqseal.Credentials.load(saved(d / "credentials", W.credentials.save), allow_insecure_permissions=v),
+     "allow_insecure_permissions"),
+    ("mqseal.paho SealedClient.publish", lambda v, _: wrappers()[0].publish(TOPIC, b"x", retain=v), "retain"),
+    ("mqseal.aio SealedClient.publish",
+     lambda v, _: asyncio.run(wrappers()[1].publish(TOPIC, b"x", retain=v)), "retain"),
+]
+
+
+@pytest.mark.parametrize("case", BOOL_CALLS, ids=lambda c: c[0])
+def test_a_bool_parameter_takes_true_or_false_and_nothing_else(case: BoolCall, tmp_path: Path) -> None:
+    # pybind11's bool took anything with a truth value: retain=None sealed a live message and
+    # allow_insecure_permissions=1 read a file others may read (a str was refused, with
+    # pybind11's TypeError).
+    _, call, parameter = case
+    not_bools: List[object] = [None, 0, 1, 2, 1.0, "", "false", [], Index(1)]
+    for bad in not_bools:
+        try:
+            call(bad, tmp_path)
+        except TypeError as error:
+            assert parameter in str(error), (bad, str(error))
+        else:
+            pytest.fail(f"took {bad!r} as its {parameter}")
+
+
+def test_true_and_false_are_taken(tmp_path: Path) -> None:
+    sealer, opener = mqseal.Sealer(W.policy, W.keys), mqseal.Opener(W.policy, W.keys)
+    assert opener.open(TOPIC, sealer.seal(TOPIC, b"r", retain=True), retained=True).retained
+    assert not opener.open(TOPIC, sealer.seal(TOPIC, b"l", retain=False), retained=False).retained
+    keys = saved(tmp_path / "keys", W.keys.save)
+    with pytest.raises(mqseal.PermissionsError):
+        mqseal.Keyring.load(keys, allow_insecure_permissions=False)
+    assert len(mqseal.Keyring.load(keys, allow_insecure_permissions=True)) == len(W.keys)

@@ -2,8 +2,9 @@
 
 mypy's stubtest checks names, kinds and the Python layer's signatures, but it cannot
 read the parameters of pybind11 functions (they have no __text_signature__); pybind11
-writes them as the first line of each docstring instead, and the second test compares
-those with the stub: parameter names, kinds (positional, keyword-only) and defaults.
+writes them as the first line of each docstring instead (Sealer.seal and Opener.open,
+bound without pybind11's dispatcher, write that line themselves), and the second test
+compares those with the stub: parameter names, kinds (positional, keyword-only) and defaults.
 """
 
 from __future__ import annotations

@@ -23,16 +23,17 @@ parameter's range (negative, or past 2**64-1; 2**32-1 for key IDs and the
 times of redis_replay_store; 255 for hazmat's version and flags), and a str
 that UTF-8 cannot encode (a lone surrogate, "\\ud800"). Integers are ints or
 objects with __index__ (bool and numpy's integers included; a float is a
-TypeError). File paths are str, encoded as os.fsencode() does (a file name's
-undecodable bytes as os.listdir() gives them), or bytes. Bytes-like arguments
-take any buffer: one that is not contiguous (memoryview(b)[::2]) is copied
-once, in C order; key material (Key.from_bytes, passwords) into guarded memory
-that is wiped. A TypeError for a call that takes a secret (a password, token,
-key bytes, keyring text or record) names its arguments' types, not their
-values; Sealer.seal's still shows its arguments, the payload too (its calls
-are not slowed for it). mqseal.paho wraps an existing paho-mqtt client,
-mqseal.aio an aiomqtt (asyncio) one; `import mqseal` imports neither client
-library.
+TypeError). A bool parameter (retain, retained, allow_insecure_permissions)
+takes True or False only: anything else, None and 0 included, is a TypeError.
+File paths are str, encoded as os.fsencode() does (a file name's undecodable
+bytes as os.listdir() gives them), or bytes. Bytes-like arguments take any
+buffer: one that is not contiguous (memoryview(b)[::2]) is copied once, in C
+order; key material (Key.from_bytes, passwords) into guarded memory that is
+wiped. A TypeError for a call that takes a secret or a plaintext (a password,
+token, key bytes, keyring text, record, Sealer.seal's payload, Opener.open's
+envelope) names its arguments' types, never their values. mqseal.paho wraps
+an existing paho-mqtt client, mqseal.aio an aiomqtt (asyncio) one; `import
+mqseal` imports neither client library.
 
 The names and arguments are those of the C++ library: Opener(policy, keyring,
 OpenerOptions(...)) as mqseal::Opener::create, or with keywords for single

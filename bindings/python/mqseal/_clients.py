@@ -48,7 +48,9 @@ class SealingPublisher:
         """The envelope to publish: str as UTF-8, int and float as their text, None as b"", like paho.
 
         Plaintext-rule topics go out as they are. Raises mqseal.Error (NoRuleError for a
-        topic no rule covers): nothing is to be sent then.
+        topic no rule covers), or TypeError naming the argument and its type (never its value:
+        a topic that is no str, a payload of another type, a retain that is not True or False):
+        nothing is to be sent then.
         """
         if payload is None:
             data: Union[bytes, bytearray] = b""
@@ -103,7 +105,9 @@ class Receiver:
             error = error_for("invalid_topic", "the topic is not valid UTF-8")
         else:
             try:
-                opened = self._opener.open(topic, payload, retained=retained)
+                # Opener.open takes True or False only: the client library's flag as a bool,
+                # whatever type it keeps the bit in.
+                opened = self._opener.open(topic, payload, retained=bool(retained))
             except DuplicateError:
                 pass
             except Error as e:

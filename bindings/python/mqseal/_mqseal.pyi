@@ -153,7 +153,8 @@ class Keyring(metaclass=_Pybind11Type):
         readers of the link see, as it was."""
     @staticmethod
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Keyring:
-        """Reads a keyring file; refuses one readable by group or others."""
+        """Reads a keyring file; refuses one readable by group or others unless
+        allow_insecure_permissions is True (a bool: anything else is a TypeError)."""
     @staticmethod
     def parse(text: str | Buffer) -> Keyring:
         """A keyring from the file format's text (an export_public() export, say): a str (as UTF-8) or any
@@ -283,6 +284,8 @@ class Sealer(metaclass=_Pybind11Type):
 
         retain=True seals the intent to publish it with MQTT's retain flag: only such an
         envelope is judged as retained by receivers. Publish it with retain exactly then.
+        retain is True or False: anything else is a TypeError, as is any argument of a wrong
+        type, naming the argument and its type, never its value (a payload stays out of logs).
         """
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: seal under this keyring's primary keys from now on."""
@@ -324,7 +327,11 @@ class Opener(metaclass=_Pybind11Type):
     def __init__(self, policy: TopicPolicy, keyring: Keyring, options: OpenerOptions) -> None: ...
     def open(self, topic: str, envelope: Buffer, *, retained: bool = False, now_ms: int = 0) -> Opened:
         """Authenticates and decrypts; raises an mqseal.Error on any refusal (with .signer set
-        only if the refusal came after the signature verified)."""
+        only if the refusal came after the signature verified).
+
+        retained (the MQTT retain flag on delivery) is True or False. A TypeError names the
+        argument and its type, never its value (on a plaintext rule the envelope is the payload).
+        """
     def set_keyring(self, keyring: Keyring) -> None:
         """Rotation: open with this keyring from now on (replay state is kept)."""
     @property
@@ -351,8 +358,8 @@ class ReplayGuard(metaclass=_Pybind11Type):
     ) -> None:
         """Records an accepted message; raises DuplicateError, ReplayError or ExpiredError otherwise.
 
-        `key_name` is the partition: state is kept per key name. `retained` means sealed to be
-        retained and delivered with the retain flag.
+        `key_name` is the partition: state is kept per key name. `retained` (True or False)
+        means sealed to be retained and delivered with the retain flag.
         """
     @property
     def tracked_streams(self) -> int: ...
@@ -446,7 +453,8 @@ class Credentials(metaclass=_Pybind11Type):
         a symbolic link (as Keyring.save)."""
     @staticmethod
     def load(path: str, *, allow_insecure_permissions: bool = False) -> Credentials:
-        """Reads a credentials file; refuses one readable by group or others."""
+        """Reads a credentials file; refuses one readable by group or others unless
+        allow_insecure_permissions is True (a bool: anything else is a TypeError)."""
 
 class TokenVerifier(metaclass=_Pybind11Type):
     """Checks CONNECT tokens; each is accepted once. Keeps a snapshot of the credentials."""

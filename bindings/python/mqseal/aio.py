@@ -316,7 +316,9 @@ class SealedClient:
 
         str is encoded as UTF-8, int and float as their text, None as b"", like aiomqtt.
         Plaintext-rule topics go out as they are. Raises mqseal.Error (NoRuleError for a
-        topic no rule covers) before anything is sent.
+        topic no rule covers) before anything is sent, and TypeError for a topic that is no
+        str or a retain that is not True or False, naming the argument and its type, never
+        the payload.
         """
         envelope = self._sealer.seal(topic, payload, retain)
         await self.client.publish(topic, envelope, qos, retain, properties, timeout=timeout)

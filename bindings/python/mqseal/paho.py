@@ -213,7 +213,9 @@ class SealedClient:
 
         str is encoded as UTF-8, int and float as their text, None as b"", like paho.
         Plaintext-rule topics go out as they are. Raises mqseal.Error (NoRuleError for a
-        topic no rule covers) before anything is sent.
+        topic no rule covers) before anything is sent, and TypeError for a topic that is no
+        str or a retain that is not True or False (paho takes any truth value), naming the
+        argument and its type, never the payload.
         """
         # The retain flag is sealed in as the publisher's intent: receivers judge only
         # such envelopes as retained (a live message replayed as retained expires).

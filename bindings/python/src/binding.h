@@ -9,11 +9,16 @@
 //   "authentication_failed") and its message, and a refused open's verified
 //   signer (Opened::signer on failure) as .signer: mqseal/_errors.py maps
 //   them to the mqseal.Error family; wrong Python types are TypeError;
-// - integers, text and file paths arrive through one conversion each
-//   (Unsigned, Text, FilePath; field() for the options' fields): a value of
-//   the right type that the C++ parameter cannot hold (an int out of range, a
-//   str with a lone surrogate) is invalid_argument, never pybind11's own
-//   TypeError or a UnicodeEncodeError;
+// - integers, text, file paths and bools arrive through one conversion each
+//   (Unsigned, Text, FilePath, Flag; field() for the options' fields): a
+//   value of the right type that the C++ parameter cannot hold (an int out of
+//   range, a str with a lone surrogate) is invalid_argument, never pybind11's
+//   own TypeError or a UnicodeEncodeError; a bool is True or False, nothing
+//   else that has a truth value;
+// - no TypeError shows an argument's value where it may be a secret or a
+//   plaintext: Sealer.seal and Opener.open are bound without pybind11's
+//   dispatcher (bind_method()), other calls taking secrets are wrapped
+//   (keep_values_out_of_type_errors());
 // - enums cross as the C++ numeric values (KeyState) or the policy file's
 //   words (RetainedPolicy: "accept", "refuse"); mqseal/_options.py defines
 //   the Python enums with the C++ member names;
@@ -44,6 +49,7 @@
 
 #include "base/secret.h"  // core/src (mqseal_internal): the one secret type
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -56,6 +62,9 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+#ifdef __GLIBCXX__  // (defined by the headers above)
+#include <cxxabi.h>  // abi::__forced_unwind
+#endif
 
 namespace mqseal::python {
 
@@ -135,6 +144,15 @@ struct Unsigned {
 struct Text : std::string {
   Text() = default;
   explicit Text(std::string text) : std::string(std::move(text)) {}
+};
+// A bool parameter (retain, retained, allow_insecure_permissions): True or
+// False, nothing else. pybind11's own caster took any object with a truth
+// value (None, 0, 2, 1.5, numpy's bools), so that retain=None meant False and
+// allow_insecure_permissions=1 True; here anything but a bool is a wrong type
+// (TypeError). An option field that is a bool is read as a Flag (field()).
+struct Flag {
+  bool value = false;
+  operator bool() const { return value; }
 };
 // A file path: a str encoded as os.fsencode() does, so a file whose name is
 // not UTF-8 (os.listdir() gives its bytes as surrogates U+DC80 to U+DCFF)
@@ -317,28 +335,148 @@ std::shared_ptr<const Keyring> snapshot(const Keyring& keys);
 
 // ---- secrets in TypeErrors ----
 
-// What `scope.name` is: a module's function, a method, a static method.
-enum class Callable { function, method, static_method };
-
 // pybind11 writes the repr of every argument into the TypeError of a call
 // that matches no signature ("Invoked with: 'device-7', bytearray(b'pw'),
 // None"): a password, a token, key bytes or a plaintext given next to a wrong
-// argument, or with one argument too many, would end up in a log. This
-// replaces the function `name` of `scope` (a module or a class) with one that
-// calls it and, on such a TypeError, raises it again with the same
-// signatures but only the types of the arguments. The docstring stays. It
-// costs a second call's dispatch: for calls that take a secret and are not
-// on a hot path (Sealer.seal and Opener.open are, and keep pybind11's message).
+// argument, with one argument too many or with a misspelt keyword, would end
+// up in a log. Two ways keep them out: calls made for every message are bound
+// without pybind11's dispatcher (bind_method()), the others that take a
+// secret are wrapped (keep_values_out_of_type_errors()).
+
+// ---- methods called for every message ----
+//
+// Sealer.seal and Opener.open take and return plaintext, for every message.
+// They are plain CPython methods (METH_FASTCALL | METH_KEYWORDS), so no
+// overload resolution can fail and show the arguments: they take whatever
+// they are given, place it by name (place_arguments()), and convert each
+// argument through the caster of its parameter type (Text, Unsigned<T>, Flag)
+// or as a buffer; a wrong type is a TypeError naming the method, the
+// parameter and the type given, never a value. This costs less than
+// pybind11's dispatch (no overload resolution; no bound method object made
+// per call), where a wrapper would add a second dispatch.
+
+// A method's parameters: their names in order; the first `positional` may be
+// given by position or by name, the rest by name only; the first `required`
+// must be given.
+template <size_t N>
+struct Parameters {
+  const char* method;  // as errors name it: "Sealer.seal"
+  std::array<const char*, N> names;
+  size_t positional;
+  size_t required;
+};
+
+// Places the arguments of a call (`nargs` positional ones in `args`, then one
+// for each name in `kwnames`, CPython's vectorcall convention) at their
+// parameters' places in `out` (`count` of them; those not given stay null).
+// TypeError, naming the method and its parameters, for too many positional
+// arguments, an unknown keyword, a parameter given twice, or a required one
+// not given.
+void place_arguments(const char* method, const char* const* names, size_t count, size_t positional,
+                     size_t required, PyObject* const* args, size_t nargs, PyObject* kwnames, PyObject** out);
+
+// The TypeError for `method`'s parameter `name` given `object`: names its
+// type, never its value.
+[[noreturn]] void wrong_type(const char* method, const char* name, const char* expected, py::handle object);
+
+// The arguments of one call of a method with these Parameters.
+template <size_t N>
+class Arguments {
+ public:
+  Arguments(const Parameters<N>& parameters, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames)
+      : parameters_(parameters) {
+    place_arguments(parameters.method, parameters.names.data(), N, parameters.positional, parameters.required,
+                    args, static_cast<size_t>(nargs), kwnames, given_.data());
+  }
+  Arguments(const Arguments&) = delete;
+  Arguments& operator=(const Arguments&) = delete;
+
+  // Argument i as T (Text, Unsigned<U>, Flag), converted by T's caster as
+  // every pybind11 call converts it (invalid_argument for a value out of
+  // range); `fallback` if it was not given.
+  template <typename T>
+  T get(size_t i, T fallback = T()) const {
+    if (given_[i] == nullptr) return fallback;
+    py::detail::make_caster<T> caster;
+    if (!caster.load(given_[i], true)) {
+      wrong_type(parameters_.method, parameters_.names[i], py::detail::make_caster<T>::name.text, given_[i]);
+    }
+    return py::detail::cast_op<T&&>(std::move(caster));
+  }
+  // Argument i (a required one), if it is bytes-like: bytes or an object with
+  // the buffer protocol (for BytesLike, StableBytes).
+  py::handle bytes_like(size_t i) const {
+    const py::handle object = given_[i];
+    if (!PyBytes_CheckExact(object.ptr()) && PyObject_CheckBuffer(object.ptr()) == 0) {
+      wrong_type(parameters_.method, parameters_.names[i], "a bytes-like object", object);
+    }
+    return object;
+  }
+
+ private:
+  const Parameters<N>& parameters_;
+  std::array<PyObject*, N> given_{};  // borrowed from the call; null: not given
+};
+
+// The C function of a Method bound by bind_method(): places and converts the
+// arguments, calls Method::call, and turns a C++ exception into a Python one
+// as pybind11's dispatcher does.
+template <typename Method>
+PyObject* call_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  try {
+    const Arguments<Method::parameters.names.size()> given(Method::parameters, args, nargs, kwnames);
+    // The method descriptor let only instances of the class (or subclasses) through.
+    typename Method::Class& object = py::cast<typename Method::Class&>(py::handle(self));
+    return Method::call(object, given).release().ptr();
+  } catch (py::error_already_set& error) {
+    error.restore();
+#ifdef __GLIBCXX__
+  } catch (abi::__forced_unwind&) {
+    throw;  // a thread being cancelled: never swallowed
+#endif
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+  }
+  return nullptr;
+}
+
+// Makes `Method` the method Method::name of the class `cls`. Method says:
+// its Class; its name; its parameters (Parameters<N>); its doc (whose first
+// line is its signature, written as pybind11 writes the others': help() and
+// tests/python/test_stubs.py read it); and
+// `static py::object call(Class&, const Arguments<N>&)`.
+template <typename Method>
+void bind_method(py::handle cls) {
+  static PyMethodDef definition{Method::name,
+                                reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&call_method<Method>)),
+                                METH_FASTCALL | METH_KEYWORDS, Method::doc};
+  PyObject* method = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &definition);
+  if (method == nullptr) throw py::error_already_set();
+  py::setattr(cls, Method::name, py::reinterpret_steal<py::object>(method));
+}
+
+// ---- other calls that take a secret ----
+
+// What `scope.name` is: a module's function, a method, a static method.
+enum class Callable { function, method, static_method };
+
+// Replaces the function `name` of `scope` (a module or a class) with one that
+// calls it and, on pybind11's TypeError of a call that matches no signature,
+// raises it again with the same signatures but only the types of the
+// arguments. The docstring stays. It costs a second call's dispatch: for calls
+// that take a secret and are not made for every message (those are bound with
+// bind_method()).
 void keep_values_out_of_type_errors(py::handle scope, const char* name, Callable kind);
 
 // ---- options ----
 
 // The attribute `name` of an options object (a mqseal/_options.py dataclass)
 // as a T, converted as arguments are (an unsigned integer as Unsigned<T>, a
-// std::string as Text): invalid_argument naming the option for a value out of
-// range, TypeError naming it for a value of a wrong type.
+// std::string as Text, a bool as Flag): invalid_argument naming the option for
+// a value out of range, TypeError naming it for a value of a wrong type.
 template <typename T>
 T field(py::handle options, const char* name) {
+  static_assert(!std::is_same_v<T, bool>, "a bool option is read as a Flag: True or False only");
   py::object value = options.attr(name);
   const std::string what = std::string("option ") + name;
   if constexpr (std::is_integral_v<T>) {
@@ -416,6 +554,19 @@ struct type_caster<mqseal::python::Text> {
   }
   static handle cast(const mqseal::python::Text& src, return_value_policy policy, handle parent) {
     return make_caster<std::string>::cast(src, policy, parent);
+  }
+};
+
+template <>
+struct type_caster<mqseal::python::Flag> {
+  PYBIND11_TYPE_CASTER(mqseal::python::Flag, const_name("bool"));
+  bool load(handle src, bool /*convert*/) {
+    if (src.ptr() != Py_True && src.ptr() != Py_False) return false;
+    value.value = src.ptr() == Py_True;
+    return true;
+  }
+  static handle cast(mqseal::python::Flag src, return_value_policy, handle) {
+    return handle(src.value ? Py_True : Py_False).inc_ref();
   }
 };
 

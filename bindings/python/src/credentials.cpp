@@ -65,7 +65,7 @@ void bind_credentials(py::module_& m) {
            py::arg("username"))
       .def("save", [](const Credentials& c, const FilePath& path) { check(c.save(path)); }, py::arg("path"))
       .def_static("load",
-                  [](const FilePath& path, bool allow_insecure_permissions) {
+                  [](const FilePath& path, Flag allow_insecure_permissions) {
                     return unwrap(Credentials::load(path, LoadOptions{allow_insecure_permissions}));
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false);

@@ -135,7 +135,7 @@ void bind_keys(py::module_& m) {
       .def("clone", [](const Keyring& k) { return std::make_shared<Keyring>(unwrap(k.clone())); })
       .def("save", [](const Keyring& k, const FilePath& path) { check(k.save(path)); }, py::arg("path"))
       .def_static("load",
-                  [](const FilePath& path, bool allow_insecure_permissions) {
+                  [](const FilePath& path, Flag allow_insecure_permissions) {
                     return std::make_shared<Keyring>(
                         unwrap(Keyring::load(path, LoadOptions{allow_insecure_permissions})));
                   },

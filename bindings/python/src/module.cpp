@@ -68,6 +68,37 @@ std::optional<std::string_view> utf8_of(py::handle object, const char* what) {
                                           " holds a lone surrogate (U+D800 to U+DFFF), which UTF-8 cannot encode"));
 }
 
+void place_arguments(const char* method, const char* const* names, size_t count, size_t positional,
+                     size_t required, PyObject* const* args, size_t nargs, PyObject* kwnames, PyObject** out) {
+  // As CPython words its own, naming parameters, never values.
+  const std::string called = std::string(method) + "()";
+  if (nargs > positional) {
+    throw py::type_error(called + " takes at most " + std::to_string(positional) + " positional arguments (" +
+                         std::to_string(nargs) + " given)");
+  }
+  for (size_t i = 0; i < nargs; ++i) out[i] = args[i];
+  const size_t keywords = kwnames == nullptr ? 0 : static_cast<size_t>(PyTuple_GET_SIZE(kwnames));
+  for (size_t k = 0; k < keywords; ++k) {
+    PyObject* keyword = PyTuple_GET_ITEM(kwnames, k);
+    size_t i = 0;
+    while (i < count && PyUnicode_CompareWithASCIIString(keyword, names[i]) != 0) ++i;
+    if (i == count) {
+      // repr(): a keyword that UTF-8 cannot hold is shown escaped, not an error of its own
+      throw py::type_error(called + " got an unexpected keyword argument " + std::string(py::repr(keyword)));
+    }
+    if (out[i] != nullptr) throw py::type_error(called + " got multiple values for argument '" + names[i] + "'");
+    out[i] = args[nargs + k];
+  }
+  for (size_t i = 0; i < required; ++i) {
+    if (out[i] == nullptr) throw py::type_error(called + " missing required argument '" + names[i] + "'");
+  }
+}
+
+void wrong_type(const char* method, const char* name, const char* expected, py::handle object) {
+  throw py::type_error(std::string(method) + "(): argument '" + name + "' must be " + expected + ", not " +
+                       Py_TYPE(object.ptr())->tp_name);
+}
+
 namespace {
 
 // Calls `function` with `args` and `kwargs`; a TypeError of pybind11's that

@@ -67,6 +67,103 @@ struct PyHeader {
   py::bytes ephemeral;  // suites 3 and 4: the sealing session's X25519 public key; empty otherwise
 };
 
+// ---- the methods called for every message (binding.h, bind_method()) ----
+
+struct Seal {
+  using Class = Sealer;
+  static constexpr const char* name = "seal";
+  static constexpr Parameters<3> parameters{"Sealer.seal", {{"topic", "payload", "retain"}}, 2, 2};
+  static constexpr const char* doc =
+      "seal(self: mqseal._mqseal.Sealer, topic: str, payload: collections.abc.Buffer, *, retain: bool = False) "
+      "-> bytes\n\n"
+      "The envelope for `payload` on `topic` (unchanged for plaintext-rule topics). retain=True seals the intent "
+      "to publish it with MQTT's retain flag. A TypeError names the argument and its type, never its value.";
+
+  static py::object call(Sealer& s, const Arguments<3>& a) {
+    const Text topic = a.get<Text>(0);
+    const bool retain = a.get<Flag>(2);
+    // Read in place, even a buffer another thread may change: sealing
+    // reads each payload byte once (libsodium, and OpenSSL for bulk
+    // payloads, XOR the key stream into the output, then compute the
+    // tag over the output, never over the payload; a plaintext rule
+    // copies it once). So the tag always covers exactly the
+    // ciphertext written, and the envelope opens to the bytes as
+    // they were read: a copy could not do better, since copying
+    // reads them once too.
+    const BytesLike in(a.bytes_like(1));
+    const size_t n = in.view().size();
+    // The envelope is sealed straight into the bytes object returned
+    // (no copy out of a C++ buffer), allocated once at the size the
+    // topic's rule gives: sealed_size() reads neither key nor payload
+    // and uses no sequence number, and refuses (before anything is
+    // allocated) a payload too large for the rule, or a topic without
+    // one, as seal() would. It resolves the topic as seal() does again
+    // (about 220 instructions of some 6900 per 64-byte seal). Allocating
+    // for the largest overhead instead, sealing once and cutting the
+    // object to size was measured (2026-12-01): as many instructions at
+    // 64 B (pymalloc copies a small object cut by a quarter or more),
+    // about 250 more at 1 KiB, times within noise; so not done.
+    const size_t capacity = unwrap(s.sealed_size(topic, n));
+    py::bytes envelope = new_bytes(capacity);
+    uint8_t* to = bytes_data(envelope);
+    size_t size = 0;
+    const Publish publish = retain ? Publish::retained : Publish::live;
+    check(without_gil(n >= kReleaseGilFrom, [&] { return s.seal(topic, in.view(), to, capacity, size, publish); }));
+    return shrink(std::move(envelope), size);  // a no-op: the size was exact
+  }
+};
+
+struct Open {
+  using Class = Opener;
+  static constexpr const char* name = "open";
+  static constexpr Parameters<4> parameters{"Opener.open", {{"topic", "envelope", "retained", "now_ms"}}, 2, 2};
+  static constexpr const char* doc =
+      "open(self: mqseal._mqseal.Opener, topic: str, envelope: collections.abc.Buffer, *, retained: bool = False, "
+      "now_ms: int = 0) -> mqseal._mqseal.Opened\n\n"
+      "Authenticates and decrypts; raises an mqseal.Error on any refusal. A TypeError names the argument and its "
+      "type, never its value (on a plaintext rule, the envelope is the payload).";
+
+  static py::object call(Opener& o, const Arguments<4>& a) {
+    const Text topic = a.get<Text>(0);
+    const bool retained = a.get<Flag>(2);
+    const uint64_t now_ms = a.get<Unsigned<uint64_t>>(3);
+    // Read twice (tag, then decryption): a mutable buffer is copied.
+    // Envelopes above kMaxEnvelopeSize are refused by their size after
+    // only the header was read, once: not worth copying.
+    const StableBytes in(a.bytes_like(1), kMaxEnvelopeSize);
+    // The payload is opened straight into the bytes object returned:
+    // no copy of it is made or left in C++ memory. A sealed topic's
+    // payload is the envelope less its overhead, the size allocated;
+    // a plaintext topic's is the whole envelope: the core then says
+    // so, having done nothing else, and it is opened again into that
+    // much. A failed open leaves the object zeroed, and it is dropped.
+    // With a replay store, each message waits for a claim (a file
+    // write, a round trip): other Python threads run meanwhile.
+    const ByteView sealed = in.view();
+    const size_t overhead = sealed.empty() ? 0 : envelope_overhead(sealed[0]);
+    size_t capacity = sealed.size() >= overhead ? sealed.size() - overhead : sealed.size();
+    py::bytes payload = new_bytes(capacity);
+    size_t size = 0;
+    Opened out;  // all but the payload
+    auto open = [&] {
+      uint8_t* to = bytes_data(payload);
+      return without_gil(sealed.size() >= kReleaseGilFrom || o.shares_replay_state(), [&] {
+        return o.open(topic, sealed, Delivery{retained, now_ms}, to, capacity, size, out);
+      });
+    };
+    Status s = open();
+    if (!s && size > capacity) {
+      capacity = size;
+      payload = new_bytes(capacity);
+      s = open();
+    }
+    if (!s) raise(s.error(), out.signer);  // a signer only if it verified (opener.h)
+    return py::cast(PyOpened{shrink(std::move(payload), size), out.sealed, out.key_id, out.timestamp_ms,
+                             to_bytes(out.sender.data(), out.sender.size()), out.sequence, out.retained,
+                             std::move(out.signer), out.signer_key_id});
+  }
+};
+
 }  // namespace
 
 void bind_sealing(py::module_& m) {
@@ -75,44 +172,12 @@ void bind_sealing(py::module_& m) {
              return unwrap(Sealer::create(policy, snapshot(keys), sealer_options(options)));
            }),
            py::arg("policy"), py::arg("keyring"), py::arg("options"))
-      .def("seal",
-           [](Sealer& s, const Text& topic, py::handle payload, bool retain) {
-             // Read in place, even a buffer another thread may change: sealing
-             // reads each payload byte once (libsodium, and OpenSSL for bulk
-             // payloads, XOR the key stream into the output, then compute the
-             // tag over the output, never over the payload; a plaintext rule
-             // copies it once). So the tag always covers exactly the
-             // ciphertext written, and the envelope opens to the bytes as
-             // they were read: a copy could not do better, since copying
-             // reads them once too.
-             const BytesLike in(payload);
-             const size_t n = in.view().size();
-             // The envelope is sealed straight into the bytes object returned
-             // (no copy out of a C++ buffer), allocated once at the size the
-             // topic's rule gives: sealed_size() reads neither key nor payload
-             // and uses no sequence number, and refuses (before anything is
-             // allocated) a payload too large for the rule, or a topic without
-             // one, as seal() would. It resolves the topic as seal() does again
-             // (about 220 instructions of some 6900 per 64-byte seal). Allocating
-             // for the largest overhead instead, sealing once and cutting the
-             // object to size was measured (2026-12-01): as many instructions at
-             // 64 B (pymalloc copies a small object cut by a quarter or more),
-             // about 250 more at 1 KiB, times within noise; so not done.
-             const size_t capacity = unwrap(s.sealed_size(topic, n));
-             py::bytes envelope = new_bytes(capacity);
-             uint8_t* to = bytes_data(envelope);
-             size_t size = 0;
-             const Publish publish = retain ? Publish::retained : Publish::live;
-             check(without_gil(n >= kReleaseGilFrom,
-                               [&] { return s.seal(topic, in.view(), to, capacity, size, publish); }));
-             return shrink(std::move(envelope), size);  // a no-op: the size was exact
-           },
-           py::arg("topic"), py::arg("payload"), py::kw_only(), py::arg("retain") = false)
       .def("set_keyring", [](Sealer& s, const Keyring& keys) { s.set_keyring(snapshot(keys)); }, py::arg("keyring"))
       .def_property_readonly("sender", [](const Sealer& s) {
         const SenderId id = s.sender();
         return to_bytes(id.data(), id.size());
       });
+  bind_method<Seal>(m.attr("Sealer"));
 
   py::class_<PyOpened>(m, "Opened", "An opened payload and what its envelope said.")
       .def_readonly("payload", &PyOpened::payload)
@@ -135,55 +200,17 @@ void bind_sealing(py::module_& m) {
              return unwrap(Opener::create(policy, snapshot(keys), opener_options(options)));
            }),
            py::arg("policy"), py::arg("keyring"), py::arg("options"))
-      .def("open",
-           [](Opener& o, const Text& topic, py::handle envelope, bool retained, Unsigned<uint64_t> now_ms) {
-             // Read twice (tag, then decryption): a mutable buffer is copied.
-             // Envelopes above kMaxEnvelopeSize are refused by their size after
-             // only the header was read, once: not worth copying.
-             const StableBytes in(envelope, kMaxEnvelopeSize);
-             // The payload is opened straight into the bytes object returned:
-             // no copy of it is made or left in C++ memory. A sealed topic's
-             // payload is the envelope less its overhead, the size allocated;
-             // a plaintext topic's is the whole envelope: the core then says
-             // so, having done nothing else, and it is opened again into that
-             // much. A failed open leaves the object zeroed, and it is dropped.
-             // With a replay store, each message waits for a claim (a file
-             // write, a round trip): other Python threads run meanwhile.
-             const ByteView sealed = in.view();
-             const size_t overhead = sealed.empty() ? 0 : envelope_overhead(sealed[0]);
-             size_t capacity = sealed.size() >= overhead ? sealed.size() - overhead : sealed.size();
-             py::bytes payload = new_bytes(capacity);
-             size_t size = 0;
-             Opened out;  // all but the payload
-             auto open = [&] {
-               uint8_t* to = bytes_data(payload);
-               return without_gil(sealed.size() >= kReleaseGilFrom || o.shares_replay_state(), [&] {
-                 return o.open(topic, sealed, Delivery{retained, now_ms}, to, capacity, size, out);
-               });
-             };
-             Status s = open();
-             if (!s && size > capacity) {
-               capacity = size;
-               payload = new_bytes(capacity);
-               s = open();
-             }
-             if (!s) raise(s.error(), out.signer);  // a signer only if it verified (opener.h)
-             return PyOpened{shrink(std::move(payload), size), out.sealed, out.key_id, out.timestamp_ms,
-                             to_bytes(out.sender.data(), out.sender.size()), out.sequence, out.retained,
-                             std::move(out.signer), out.signer_key_id};
-           },
-           py::arg("topic"), py::arg("envelope"), py::kw_only(), py::arg("retained") = false,
-           py::arg("now_ms") = 0)
       .def("set_keyring", [](Opener& o, const Keyring& keys) { o.set_keyring(snapshot(keys)); }, py::arg("keyring"))
       .def_property_readonly("shares_replay_state", &Opener::shares_replay_state)
       .def_property_readonly("recipient_sessions", &Opener::recipient_sessions);
+  bind_method<Open>(m.attr("Opener"));
 
   py::class_<ReplayGuard>(m, "ReplayGuard")
       .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),
            py::arg("options"))
       .def("check",
            [](ReplayGuard& g, const Text& topic, py::handle sender, Unsigned<uint64_t> sequence,
-              Unsigned<uint64_t> timestamp_ms, bool retained, Unsigned<uint64_t> now_ms, const Text& key_name) {
+              Unsigned<uint64_t> timestamp_ms, Flag retained, Unsigned<uint64_t> now_ms, const Text& key_name) {
              MessageFacts facts;
              copy_exact(sender, facts.sender.data(), facts.sender.size(), "a sender ID is 16 bytes");
              facts.topic = topic;
