@@ -376,7 +376,11 @@ def memory_replay_store() -> ReplayStore:
     """A store in this process's memory; a restart forgets every claim."""
 
 def file_replay_store(path: str, *, capacity: int) -> ReplayStore:
-    """A store in a local file that survives restarts, locked by this process; at most `capacity` live claims of each kind."""
+    """A store in a local file that survives restarts, locked by this process; at most `capacity` live claims of each kind.
+
+    PermissionsError if the file or its directory is not this user's own: a file
+    others may access, a directory others may write (/tmp too): keep it in a 0700 directory.
+    """
 
 def redis_replay_store(
     url: str,
