@@ -431,7 +431,12 @@ def provision(username: str, password: str | Buffer, params: PassphraseParams) -
 def make_connect_token(
     device_secret: Key, username: str, client_id: str, *, lifetime_s: int = 300, now_s: int = 0
 ) -> str:
-    """A fresh single-use token for the CONNECT password field (81 characters)."""
+    """A fresh single-use token for the CONNECT password field (81 characters).
+
+    InvalidArgumentError for names no token could verify for: a username no credentials
+    file can hold (1 to 128 characters of [A-Za-z0-9_.@:-]), a client ID no MQTT broker
+    delivers (a NUL, more than 65535 bytes of UTF-8); and for a lifetime of 0.
+    """
 @overload
 def make_connect_token(
     keyring: Keyring, key_name: str, username: str, client_id: str, *, lifetime_s: int = 300, now_s: int = 0
