@@ -243,7 +243,12 @@ class Connection {
       Result<std::unique_ptr<paho::ConnectTokens>> tokens = paho::use_connect_tokens(
           handle_, std::make_shared<const Keyring>(std::move(*device)), std::string(kConnectKeyName),
           args.username, client_id_, args.token_lifetime_s);
-      if (!tokens) return Error(tokens.error().code(), args.device_keyring + ": " + tokens.error().message());
+      if (!tokens) {
+        // Named only when the keyring is at fault (no "connect" key), not for a
+        // username or client ID no token could verify for.
+        const std::string where = tokens.error() == Errc::no_primary_key ? args.device_keyring + ": " : "";
+        return Error(tokens.error().code(), where + tokens.error().message());
+      }
       tokens_ = std::move(*tokens);
     }
     username_ = args.username;

@@ -337,6 +337,17 @@ TEST_F(Cli, ProvisionReadsThePasswordFromStdinAndTheTokenVerifies) {
   Outcome token8 = run({"token", "--device-keyring", path("device8.keys"), "device-8", "c", "--lifetime", "60"});
   ASSERT_EQ(token8.status, 0) << token8.err;
   EXPECT_TRUE(verifier->verify("device-8", "c", trim(token8.out)));
+  // Names no token could verify for: refused, nothing printed.
+  Outcome unprovisionable = run({"token", "--device-keyring", path("device.keys"), "device 7", "client-7"});
+  EXPECT_EQ(unprovisionable.status, 1);
+  EXPECT_EQ(unprovisionable.out, "");
+  EXPECT_EQ(unprovisionable.err, "mqseal: invalid argument: usernames are 1-128 characters of [A-Za-z0-9_.@:-]: "
+                                 "no token for another username could verify\n");
+  Outcome not_utf8 = run({"token", "--device-keyring", path("device.keys"), "device-7", "client-\xff"});
+  EXPECT_EQ(not_utf8.status, 1);
+  EXPECT_EQ(not_utf8.out, "");
+  EXPECT_EQ(not_utf8.err, "mqseal: invalid argument: the client ID is not well-formed UTF-8: no MQTT broker "
+                          "delivers it, so no token for it could verify\n");
 
   Outcome no_connect_key = run({"token", "--device-keyring", path("k"), "device-7", "client-7"});
   EXPECT_EQ(no_connect_key.status, 3);  // missing

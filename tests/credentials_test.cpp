@@ -5,11 +5,15 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <array>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "test_util.h"
 
@@ -42,6 +46,26 @@ struct Fixture {
 };
 
 Errc code(const Status& s) { return s ? static_cast<Errc>(0) : s.error().code(); }
+
+// A name for a failure message: bytes outside printable ASCII as \xNN, at
+// most 40 bytes of it.
+std::string printable(std::string_view name) {
+  static constexpr size_t kShown = 40;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char c : name.substr(0, kShown)) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b >= 0x20 && b < 0x7f) {
+      out += c;
+    } else {
+      out += "\\x";
+      out += kHex[b >> 4];
+      out += kHex[b & 0xf];
+    }
+  }
+  if (name.size() > kShown) out += "... (" + std::to_string(name.size()) + " bytes)";
+  return out;
+}
 
 TEST(Credentials, ProvisionKeepsNoPasswordAndNoDeviceSecretAtTheBroker) {
   Fixture f;
@@ -132,6 +156,82 @@ TEST(Credentials, EveryRefusal) {
   }
 }
 
+// Names no broker delivers (not MQTT strings: a U+0000, ill-formed UTF-8,
+// more than 65535 bytes) and usernames no credentials file holds: a token
+// for one could never verify. Before, it was made without complaint (a
+// client ID "c\0x" even gave a token for a name Paho would send as "c").
+std::vector<std::string> names_no_broker_delivers() {
+  using namespace std::string_literals;
+  return {"c\0x"s, "\0"s, "\xff"s, "c\xe2\x82"s /* cut short */, "\xc0\x80"s /* an overlong U+0000 */,
+          "\xed\xa0\x80"s /* a surrogate */, "\xf4\x90\x80\x80"s /* above U+10FFFF */, std::string(65536, 'c')};
+}
+
+TEST(Credentials, NoTokenIsMadeForANameNoTokenCouldVerifyFor) {
+  Fixture f;
+  using namespace std::string_literals;
+  Keyring keys;
+  (void)take(keys.add("connect", take(f.device.device_secret.clone())));
+  const std::array<uint8_t, kTokenNonceSize> nonce{};
+  // Every way to make one: the secret, the keyring, the hazmat core.
+  auto refusal = [&](const std::string& user, const std::string& client) {
+    Result<std::string> direct = make_connect_token(f.device.device_secret, user, client, 300, kNow);
+    Result<std::string> keyring = make_connect_token(keys, "connect", user, client, 300, kNow);
+    Result<std::string> known_answer =
+        hazmat::make_connect_token_with_nonce(f.device.device_secret, user, client, kNow, nonce);
+    if (direct || keyring || known_answer) return std::string("made");
+    EXPECT_EQ(direct.error().message(), keyring.error().message());
+    EXPECT_EQ(direct.error().message(), known_answer.error().message());
+    return direct.error().message();
+  };
+  const std::string bad_username = "invalid argument: usernames are 1-128 characters of [A-Za-z0-9_.@:-]: no token "
+                                   "for another username could verify";
+  for (const std::string& user : names_no_broker_delivers()) {
+    EXPECT_EQ(refusal(user, "client-7"), bad_username) << printable(user);
+  }
+  for (const std::string& user : {"device-7\0"s, ""s, "device 7"s, "d/7"s, "g\xc3\xa4rtnerei"s, std::string(129, 'u')}) {
+    EXPECT_EQ(refusal(user, "client-7"), bad_username) << printable(user);
+  }
+  const std::vector<std::string> bad_clients = names_no_broker_delivers();
+  const char* const why[] = {"contains U+0000", "contains U+0000", "is not well-formed UTF-8",
+                             "is not well-formed UTF-8", "is not well-formed UTF-8", "is not well-formed UTF-8",
+                             "is not well-formed UTF-8", "is longer than 65535 bytes"};
+  ASSERT_EQ(bad_clients.size(), std::size(why));
+  for (size_t i = 0; i < bad_clients.size(); ++i) {
+    EXPECT_EQ(refusal("device-7", bad_clients[i]),
+              "invalid argument: the client ID " + std::string(why[i]) +
+                  ": no MQTT broker delivers it, so no token for it could verify")
+        << printable(bad_clients[i]);
+  }
+  // At the edges, made, and verified.
+  for (const std::string& client : {""s, "g\xc3\xa4rtnerei/7"s, "\xf4\x8f\xbf\xbf"s, "\x7f"s, std::string(65535, 'c')}) {
+    EXPECT_EQ(refusal("device-7", client), "made") << printable(client);
+    testing::expect_ok(f.verifier.verify("device-7", client, f.token("device-7", client), kNow));
+  }
+  const std::string longest(128, 'u');
+  EXPECT_EQ(refusal(longest, "c"), "made");
+}
+
+// The verifier refuses such names as malformed, by their form, before any
+// MAC: whatever the token, and whether or not the name is provisioned (so
+// the answer tells nothing about who is). "device-7\0x" is not device-7.
+TEST(Credentials, TheVerifierRefusesNamesNoBrokerDeliversByTheirForm) {
+  Fixture f;
+  using namespace std::string_literals;
+  const std::string token = f.token();
+  for (const std::string& name : names_no_broker_delivers()) {
+    for (const auto& [user, client] : {std::pair{name, "client-7"s}, std::pair{"device-7"s, name},
+                                       std::pair{"device-7"s + name, "client-7"s}, std::pair{name, name}}) {
+      const Status s = f.verifier.verify(user, client, token, kNow);
+      ASSERT_FALSE(s);
+      EXPECT_EQ(s.error().code(), Errc::malformed);
+      EXPECT_EQ(s.error().detail(), "a username or client ID that is no MQTT string")
+          << printable(user) << " " << printable(client);
+    }
+  }
+  EXPECT_EQ(code(f.verifier.verify("device-7\0x"s, "client-7", token, kNow)), Errc::malformed);
+  testing::expect_ok(f.verifier.verify("device-7", "client-7", token, kNow));  // nothing was remembered
+}
+
 TEST(Credentials, EveryByteFlipOfATokenIsRefused) {
   // All 255 flips of every byte: one token has exactly one valid spelling
   // (libsodium's base64 decoder alone would take some non-ASCII bytes as '_').
@@ -169,8 +269,10 @@ TEST(Credentials, AnUnknownUserIsRefusedExactlyLikeAWrongMac) {
   EXPECT_EQ(unknown.error().code(), Errc::authentication_failed);
   EXPECT_EQ(unknown.error().code(), wrong_mac.error().code());
   EXPECT_EQ(unknown.error().message(), wrong_mac.error().message());
-  // Whatever the unknown name looks like (even one no credentials file could hold).
-  for (const char* name : {"x", "device-77", "bad name", "\xff"}) {
+  // Whatever the unknown name looks like (even one no credentials file could
+  // hold), if it is an MQTT string: names no broker delivers are refused by
+  // their form (TheVerifierRefusesNamesNoBrokerDeliversByTheirForm).
+  for (const char* name : {"x", "device-77", "bad name", "g\xc3\xa4rtnerei"}) {
     const Status s = f.verifier.verify(name, "client-7", token, kNow);
     ASSERT_FALSE(s) << name;
     EXPECT_EQ(s.error().message(), wrong_mac.error().message()) << name;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "sanitizer_preload.h"
 #include "broker.h"
@@ -80,6 +81,27 @@ TEST(PahoConnectTokens, NeedsAPrimaryKey) {
   ASSERT_EQ(MQTTAsync_create(&handle, "tcp://127.0.0.1:1", "x", MQTTCLIENT_PERSISTENCE_NONE, nullptr), 0);
   EXPECT_EQ(paho::use_connect_tokens(handle, keys, "connect", "device-7", "x").error(), Errc::no_primary_key);
   EXPECT_EQ(paho::use_connect_tokens(handle, nullptr, "connect", "device-7", "x").error(), Errc::invalid_argument);
+  MQTTAsync_destroy(&handle);
+}
+
+// Names no token could verify for (make_connect_token's rules) are refused
+// when the tokens are set up, not at the connect: before, "device-7\0x" was
+// taken, and each CONNECT carried username "device-7" (Paho sends C
+// strings) with a token made for "device-7\0x", refused by the broker.
+TEST(PahoConnectTokens, RefusesNamesNoTokenCouldVerifyForAtOnce) {
+  using namespace std::string_literals;
+  auto keys = std::make_shared<Keyring>();
+  (void)take(keys->add("connect", take(Key::generate())));
+  MQTTAsync handle = nullptr;
+  ASSERT_EQ(MQTTAsync_create(&handle, "tcp://127.0.0.1:1", "x", MQTTCLIENT_PERSISTENCE_NONE, nullptr), 0);
+  for (const auto& [user, client] : {std::pair{"device-7\0x"s, "device-7"s}, std::pair{"device 7"s, "device 7"s},
+                                     std::pair{"device-7"s, "device-7/\xff"s}, std::pair{"device-7"s, "device-7\0"s}}) {
+    Result<std::unique_ptr<paho::ConnectTokens>> tokens = paho::use_connect_tokens(handle, keys, "connect", user, client);
+    ASSERT_FALSE(tokens) << user << " " << client;
+    EXPECT_EQ(tokens.error(), Errc::invalid_argument) << tokens.error().message();
+  }
+  std::unique_ptr<paho::ConnectTokens> tokens = take(paho::use_connect_tokens(handle, keys, "connect", "device-7", "device-7"));
+  EXPECT_EQ(tokens->tokens_made(), 0u) << "the trial token is not counted";
   MQTTAsync_destroy(&handle);
 }
 

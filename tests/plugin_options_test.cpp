@@ -71,6 +71,10 @@ std::string filters(size_t count) {
 TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
   CredentialsFile file;
   const std::string credentials = "plugin_opt_credentials_file " + file.path;
+  // A replay store in a directory every user may write (as /tmp is).
+  const std::string open_dir = file.dir.file("open");
+  EXPECT_EQ(mkdir(open_dir.c_str(), 0700), 0);
+  EXPECT_EQ(chmod(open_dir.c_str(), 01777), 0);
   struct Case {
     std::vector<std::string> lines;
     std::string log_says;
@@ -159,6 +163,9 @@ TEST(PluginOptions, EveryKindOfBadOptionStopsTheBrokerWithALogLineNamingIt) {
       {{credentials, "plugin_opt_replay_store file:" + file.dir.file("no/such/dir/replay")},
        "plugin_opt_replay_store: input/output failed: cannot open " + file.dir.file("no/such/dir/replay")},
       {{credentials, "plugin_opt_replay_store file:" + file.path}, "not an mqseal replay store file (foreign)"},
+      {{credentials, "plugin_opt_replay_store file:" + open_dir + "/replay"},
+       "plugin_opt_replay_store: unsafe file permissions or owner: the directory of " + open_dir + "/replay: " + open_dir +
+           " is writable by group or others"},
       {{credentials, "plugin_opt_replay_store memory", "plugin_opt_replay_store file:/x"},
        "plugin_opt_replay_store is given more than once"},
       // the same option twice: which one would win?

@@ -309,6 +309,50 @@ TEST(FileReplayStore, ATornLastRecordIsDroppedAndTheClaimsBeforeItKept) {
   }
 }
 
+// Whoever else may write the store's directory can delete or replace its
+// file between two runs (whatever the file's own owner and mode), and a
+// store started again empty accepts every claim it had answered once more:
+// a directory group or others may write (the sticky /tmp too), or one
+// another user owns, is refused, before anything is made in it. Root's
+// directories are accepted (/var/lib), and so are ones others may only
+// read or enter.
+TEST(FileReplayStore, ADirectoryOthersMayWriteIsRefused) {
+  testing::TempDir dir;
+  const std::string path = dir.file("replay");
+  const std::string refused = "insecure_permissions: the directory of " + path + ": " + dir.path() +
+                              " is writable by group or others (chmod go-w it); keep the replay store in a "
+                              "directory of its own, mode 0700";
+  for (mode_t mode : {0770, 0720, 0703, 0777, 01777, 01770}) {
+    ASSERT_EQ(chmod(dir.path().c_str(), mode), 0);
+    EXPECT_EQ(refusal(path), refused) << std::oct << mode;
+    EXPECT_NE(access(path.c_str(), F_OK), 0) << std::oct << mode << ": nothing is made in it";
+  }
+  ASSERT_EQ(chmod(dir.path().c_str(), 0700), 0);
+  {
+    auto store = open_store(path);
+    EXPECT_EQ(answer(*store, claim_of("device-7", 1)), "first_use");
+  }
+  // A store made in a private directory is refused once the directory is not.
+  ASSERT_EQ(chmod(dir.path().c_str(), 0770), 0);
+  EXPECT_EQ(refusal(path), refused);
+  for (mode_t mode : {0700, 0750, 0755, 0711}) {
+    ASSERT_EQ(chmod(dir.path().c_str(), mode), 0);
+    EXPECT_EQ(refusal(path), "opened") << std::oct << mode;
+  }
+  auto store = open_store(path);
+  EXPECT_EQ(answer(*store, claim_of("device-7", 1)), "seen") << "the claim was kept throughout";
+  store.reset();
+  if (geteuid() == 0) {
+    ASSERT_EQ(chown(dir.path().c_str(), 4242, 4242), 0);
+    EXPECT_NE(refusal(path).find("insecure_permissions: the directory of " + path + ": " + dir.path() +
+                                 " is owned by uid 4242"),
+              std::string::npos)
+        << refusal(path);
+    ASSERT_EQ(chown(dir.path().c_str(), 0, 0), 0);
+    EXPECT_EQ(refusal(path), "opened") << "root's directory";
+  }
+}
+
 TEST(FileReplayStore, WrongOwnerPermissionsOrKindAreRefused) {
   testing::TempDir dir;
   const std::string path = dir.file("replay");
@@ -325,7 +369,9 @@ TEST(FileReplayStore, WrongOwnerPermissionsOrKindAreRefused) {
     ASSERT_EQ(chown(path.c_str(), 0, 0), 0);
   }
   EXPECT_EQ(refusal(path), "opened");
-  EXPECT_NE(refusal(dir.path()).find("io_error"), std::string::npos) << "a directory";
+  const std::string subdirectory = dir.file("directory");  // in dir: /tmp itself is refused first
+  ASSERT_EQ(mkdir(subdirectory.c_str(), 0700), 0);
+  EXPECT_NE(refusal(subdirectory).find("io_error"), std::string::npos) << "a directory";
   const std::string fifo = dir.file("fifo");
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_NE(refusal(fifo).find("is not a regular file"), std::string::npos);

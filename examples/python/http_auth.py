@@ -40,7 +40,8 @@ is thread-safe, and a token is accepted once however many requests race with it.
 
 REPLAY_STORE says where used tokens are remembered (docs/DEPLOY.md): "memory" (the
 default: a restart forgets them, so a captured token is accepted once more after one),
-"file:PATH" (a file store that survives restarts of this one process), or
+"file:PATH" (a file store that survives restarts of this one process; PATH in a
+directory only this user may write, such as a 0700 one: not /tmp), or
 "redis://[[user]:password@]host[:port][/db]" (a Redis server that several endpoints
 share: a token is accepted once over all of them; logins are refused while Redis is
 unreachable). A Redis password should come from the environment, MQSEAL_REPLAY_STORE (used when

@@ -131,7 +131,12 @@ Result<std::unique_ptr<ConnectTokens>> use_connect_tokens(MQTTAsync handle, std:
   if (handle == nullptr || !keys || username.empty() || lifetime_s == 0) {
     return Error(Errc::invalid_argument, "a handle, a keyring, a username and a lifetime are required");
   }
-  if (Result<KeyId> primary = keys->primary(key_name); !primary) return primary.error();
+  // Refused now rather than at every CONNECT: no primary key, or names no
+  // token could verify for (make_connect_token's rules). This token is not
+  // sent, and not counted in tokens_made().
+  if (Result<std::string> trial = make_connect_token(*keys, key_name, username, client_id, lifetime_s); !trial) {
+    return std::move(trial).error();
+  }
   auto tokens = std::make_unique<AsyncConnectTokens>(std::move(keys), std::move(key_name), std::move(username),
                                                      std::move(client_id), lifetime_s);
   const int rc = MQTTAsync_setUpdateConnectOptions(handle, tokens.get(), &AsyncConnectTokens::on_reconnect);

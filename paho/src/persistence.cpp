@@ -205,20 +205,6 @@ bool write_file_atomically(const std::string& directory, const char* key, const 
   return fd >= 0 && internal::replace_atomically(fd, temp, directory + "/" + key, bytes) == internal::Replaced::durably;
 }
 
-// A directory only this user may change: whoever else can write it can
-// delete or roll back records (which sealing does not detect) and plant
-// links and FIFOs. `st` from stat or lstat of `path`.
-Status check_private_directory(const std::string& path, const struct stat& st) {
-  if (!S_ISDIR(st.st_mode)) {
-    return Error(Errc::io_error, path + (S_ISLNK(st.st_mode) ? " is a link, not a directory" : " is not a directory"));
-  }
-  if (Status owner = internal::check_owner(path, st.st_uid); !owner) return owner;
-  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-    return Error(Errc::insecure_permissions, path + " is writable by group or others (chmod go-w it)");
-  }
-  return {};
-}
-
 enum class ReadOutcome {
   ok,
   absent,
@@ -337,7 +323,7 @@ struct EncryptedStore::Callbacks {
     // lstat: the client's directory itself, not a link to another.
     struct stat st {};
     Status s = ::lstat(directory.c_str(), &st) == 0
-                   ? check_private_directory(directory, st)
+                   ? internal::check_private_directory(directory, st)
                    : Status(Error(Errc::io_error, "cannot open " + directory + ": " + std::strerror(errno)));
     if (!s) {
       std::fprintf(stderr, "mqseal: persistence store refused: %s\n", s.error().message().c_str());
@@ -517,7 +503,9 @@ Result<std::unique_ptr<EncryptedStore>> EncryptedStore::create(std::string direc
   if (::stat(directory.c_str(), &st) != 0) {
     return Error(Errc::io_error, "cannot open " + directory + ": " + std::strerror(errno));
   }
-  if (Status s = check_private_directory(directory, st); !s) return s.error();
+  // Whoever else can write it can delete or roll back records (which sealing
+  // does not detect) and plant links and FIFOs.
+  if (Status s = internal::check_private_directory(directory, st); !s) return s.error();
   return std::unique_ptr<EncryptedStore>(new EncryptedStore(std::move(directory), std::move(*cipher)));
 }
 

@@ -369,6 +369,11 @@ def test_the_client_wrappers_pass_bad_values_on_as_invalid_argument() -> None:
         lambda: mqseal.aio.wrap(aio_client, W.policy, W.keys, max_streams=2**64),
         lambda: sealed_aio.use_connect_tokens(W.keys, "telemetry", "device-7", "device-7", lifetime_s=-1),
         lambda: sealed_aio.use_connect_tokens(W.keys, "telemetry", SURROGATE, "device-7"),
+        # Names no token could verify for (a NUL no broker delivers): refused at once, not at connect.
+        lambda: sealed_paho.use_connect_tokens(W.keys, "telemetry", "device-7\0x", "device-7"),
+        lambda: sealed_paho.use_connect_tokens(W.keys, "telemetry", "device-7", "device-7\0"),
+        lambda: sealed_aio.use_connect_tokens(W.keys, "telemetry", "device-7\0x", "device-7"),
+        lambda: sealed_aio.use_connect_tokens(W.keys, "telemetry", "device-7", "device-7\0"),
     ]
     for call in calls:
         with pytest.raises(mqseal.InvalidArgumentError):

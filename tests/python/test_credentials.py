@@ -131,3 +131,47 @@ def test_an_unknown_user_is_refused_like_a_wrong_token() -> None:
         verifier.verify("device-7", "client-8", token)
     assert unknown.value.code == wrong_client.value.code == "authentication_failed"
     assert str(unknown.value) == str(wrong_client.value)
+
+
+# A username no credentials file holds, or a client ID no MQTT broker delivers (a NUL,
+# more than 65535 bytes of UTF-8): no token for them could ever verify.
+NAMES_NO_TOKEN_COULD_VERIFY_FOR = [
+    ("device-7\x00x", "client-7"),
+    ("\x00", "client-7"),
+    ("device 7", "client-7"),
+    ("", "client-7"),
+    ("u" * 129, "client-7"),
+    ("device-7", "client\x00-7"),
+    ("device-7", "\x00"),
+    ("device-7", "c" * 65536),
+]
+
+
+@pytest.mark.parametrize("username, client_id", NAMES_NO_TOKEN_COULD_VERIFY_FOR)
+def test_no_token_is_made_for_a_name_no_token_could_verify_for(username: str, client_id: str) -> None:
+    """InvalidArgumentError from every way to make a token; the verifier refuses NULs by their form."""
+    device = provisioned()
+    keys = mqseal.Keyring()
+    keys.add("connect", device.device_secret)
+    calls = [
+        lambda: mqseal.make_connect_token(device.device_secret, username, client_id),
+        lambda: mqseal.make_connect_token(keys, "connect", username, client_id),
+        lambda: hazmat.make_connect_token_with_nonce(device.device_secret, username, client_id, 1, bytes(16)),
+    ]
+    for call in calls:
+        with pytest.raises(mqseal.InvalidArgumentError) as refused:
+            call()
+        assert refused.value.code == "invalid_argument"
+        assert "could verify" in str(refused.value)
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    verifier = mqseal.TokenVerifier(credentials)
+    token = mqseal.make_connect_token(device.device_secret, "device-7", "client-7")
+    if "\x00" in username + client_id or len(client_id) > 65535:
+        with pytest.raises(mqseal.FormatError) as malformed:
+            verifier.verify(username, client_id, token)
+        assert malformed.value.code == "malformed"
+    else:
+        with pytest.raises(mqseal.AuthenticationError):
+            verifier.verify(username, client_id, token)
+    verifier.verify("device-7", "client-7", token)  # nothing was remembered

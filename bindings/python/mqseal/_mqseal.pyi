@@ -383,7 +383,11 @@ def memory_replay_store() -> ReplayStore:
     """A store in this process's memory; a restart forgets every claim."""
 
 def file_replay_store(path: str, *, capacity: int) -> ReplayStore:
-    """A store in a local file that survives restarts, locked by this process; at most `capacity` live claims of each kind."""
+    """A store in a local file that survives restarts, locked by this process; at most `capacity` live claims of each kind.
+
+    PermissionsError if the file or its directory is not this user's own: a file
+    others may access, a directory others may write (/tmp too): keep it in a 0700 directory.
+    """
 
 def redis_replay_store(
     url: str,
@@ -434,7 +438,12 @@ def provision(username: str, password: str | Buffer, params: PassphraseParams) -
 def make_connect_token(
     device_secret: Key, username: str, client_id: str, *, lifetime_s: int = 300, now_s: int = 0
 ) -> str:
-    """A fresh single-use token for the CONNECT password field (81 characters)."""
+    """A fresh single-use token for the CONNECT password field (81 characters).
+
+    InvalidArgumentError for names no token could verify for: a username no credentials
+    file can hold (1 to 128 characters of [A-Za-z0-9_.@:-]), a client ID no MQTT broker
+    delivers (a NUL, more than 65535 bytes of UTF-8); and for a lifetime of 0.
+    """
 @overload
 def make_connect_token(
     keyring: Keyring, key_name: str, username: str, client_id: str, *, lifetime_s: int = 300, now_s: int = 0

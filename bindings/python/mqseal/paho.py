@@ -308,9 +308,11 @@ class SealedClient:
         through the SealedClient from now on. It is called before the token is made, with
         the raw client, and whatever password it sets is replaced by the token.
 
-        Raises now, not at connect time: InvalidArgumentError for an empty or too long
-        username, a lifetime of 0, or an empty client ID (the broker would assign one that
-        the token cannot name); KeyNotFoundError if `key_name` has no primary key.
+        Raises now, not at connect time: InvalidArgumentError for a username no
+        credentials file can hold (1 to 128 characters of [A-Za-z0-9_.@:-]), a lifetime of
+        0, an empty client ID (the broker would assign one that the token cannot name) or
+        one no broker delivers (a NUL, more than 65535 bytes); KeyNotFoundError if
+        `key_name` has no primary key.
         """
         tokens = ConnectTokens._checked(keyring, key_name, username, client_id, lifetime_s)
         if self._tokens is None:

@@ -30,7 +30,9 @@ void bind_replay_stores(py::module_& m) {
         },
         py::arg("path"), py::kw_only(), py::arg("capacity"),
         "A store in a local file that survives restarts, locked by this process while it lives; holds at "
-        "most `capacity` live claims of each kind (1..2^26): tokens, each consumer group's messages.");
+        "most `capacity` live claims of each kind (1..2^26): tokens, each consumer group's messages. "
+        "PermissionsError if the file or its directory is not this user's own (a directory others may write, "
+        "/tmp too): keep it in a 0700 directory.");
   m.def("redis_replay_store",
         [](const Text& url, Unsigned<size_t> capacity, const Text& key_namespace,
            Unsigned<uint32_t> connect_timeout_ms, Unsigned<uint32_t> command_timeout_ms,

@@ -110,7 +110,12 @@ struct Provisioned {
                                                          const PassphraseParams& params);
 
 // A fresh token for the CONNECT password field, valid for lifetime_s seconds
-// from now_s (0: the system clock). invalid_argument for sizes out of range.
+// from now_s (0: the system clock). invalid_argument for a lifetime of 0,
+// and for names no token could ever verify for: a username that is not a
+// provisioned one's form (1 to 128 characters of [A-Za-z0-9_.@:-], as
+// provision() takes) or a client ID that is not an MQTT string (more than
+// kMaxClientIdSize bytes, a U+0000, or not well-formed UTF-8: no broker
+// delivers one).
 [[nodiscard]] Result<std::string> make_connect_token(const Key& device_secret,
                                                      std::string_view username,
                                                      std::string_view client_id,
@@ -220,7 +225,10 @@ class TokenVerifier {
   TokenVerifier& operator=(TokenVerifier&&) noexcept;
   ~TokenVerifier();
 
-  // Checks, in this order: the token's form (malformed, unsupported_version),
+  // Checks, in this order: the form of the username and client ID
+  // (malformed if either is not an MQTT string: more than 65535 bytes, a
+  // U+0000, or not well-formed UTF-8; no broker delivers one), the token's
+  // form (malformed, unsupported_version),
   // the MAC over username, client ID, expiry and nonce (authentication_failed:
   // also for a token made for another username or client ID, and for an
   // unknown username, whose MAC is computed with a random key of the

@@ -147,6 +147,13 @@ struct FileReplayStoreOptions {
 //                         or write it; not a regular file;
 //   insecure_permissions  owned by another user than the effective one, or
 //                         group or others have any access (chmod 600 it);
+//                         or its directory is owned by neither the
+//                         effective user nor root, or group or others may
+//                         write it (sticky or not: /tmp is refused), since
+//                         whoever can write the directory can delete or
+//                         replace the file and so reset what it remembers:
+//                         keep the store in a directory of its own (0700).
+//                         Checked before anything is made in it;
 //   parse_error           not a replay store file (foreign), shorter than
 //                         its header without holding its start (a file
 //                         that does, or an empty one, is a creation a crash

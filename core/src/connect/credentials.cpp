@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "base/mqtt_string.h"
 #include "base/saturating.h"
 #include "base/secret.h"
 #include "base/secret_arena.h"
@@ -34,6 +35,8 @@ constexpr size_t kOffsetMac = kOffsetNonce + kTokenNonceSize;
 static_assert(kOffsetMac + kTokenMacSize == kTokenBinarySize, "token layout");
 constexpr int kBase64Variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 constexpr size_t kMaxProvisionedNameSize = 128;
+static_assert(kMaxUsernameSize == internal::kMaxMqttStringSize && kMaxClientIdSize == internal::kMaxMqttStringSize,
+              "usernames and client IDs are MQTT strings");
 constexpr std::string_view kCredentialsHeader = "mqseal-credentials v1";
 // 256 MiB: a record line is 138 bytes for a 14-character username and
 // libsodium's INTERACTIVE limits, at most 266 (a 128-character username,
@@ -49,6 +52,7 @@ constexpr std::string_view kRecordLinePrefix = "user ";
 constexpr size_t kMinRecordLineSize = kRecordLinePrefix.size() + 1 + 10 + 32 + 1 + 1 + 1 + 1 + 1 + 2 * kKeySize;
 
 // Usernames a credentials file can hold: 1..128 of [A-Za-z0-9_.@:-].
+constexpr std::string_view kUsernameRule = "usernames are 1-128 characters of [A-Za-z0-9_.@:-]";
 bool valid_provisioned_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxProvisionedNameSize) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -82,9 +86,17 @@ Status derive_token_key(const Key& device_secret, uint8_t out[kKeySize]) {
   return internal::blake2b_personal(out, kKeySize, ByteView(secret, kKeySize), ByteView(), kTokenKeyPersonal);
 }
 
+// What a token can be made for: a username a credentials file can hold (a
+// verifier knows no other) and a client ID a broker can deliver (an MQTT
+// string). A token for anything else could never verify: refused when it is
+// made, rather than at every CONNECT.
 Status check_names(std::string_view username, std::string_view client_id) {
-  if (username.empty() || username.size() > kMaxUsernameSize || client_id.size() > kMaxClientIdSize) {
-    return Error(Errc::invalid_argument, "username or client ID out of range");
+  if (!valid_provisioned_name(username)) {  // no verifier knows it
+    return Error(Errc::invalid_argument, std::string(kUsernameRule) + ": no token for another username could verify");
+  }
+  if (const char* problem = internal::mqtt_string_problem(client_id)) {
+    return Error(Errc::invalid_argument, std::string("the client ID ") + problem +
+                                             ": no MQTT broker delivers it, so no token for it could verify");
   }
   return {};
 }
@@ -96,7 +108,7 @@ uint64_t system_time_s() { return system_time_ms() / 1000; }
 Result<CredentialRecord> credential_record(std::string_view username, const Key& device_secret,
                                            const PassphraseParams& params) {
   if (!valid_provisioned_name(username)) {
-    return Error(Errc::invalid_argument, "usernames are 1-128 characters of [A-Za-z0-9_.@:-]");
+    return Error(Errc::invalid_argument, std::string(kUsernameRule));
   }
   Result<internal::Secret> token_key = internal::Secret::allocate(kKeySize);
   if (!token_key) return std::move(token_key).error();
@@ -106,7 +118,7 @@ Result<CredentialRecord> credential_record(std::string_view username, const Key&
 
 Result<Provisioned> provision(std::string_view username, std::string_view password, const PassphraseParams& params) {
   if (!valid_provisioned_name(username)) {
-    return Error(Errc::invalid_argument, "usernames are 1-128 characters of [A-Za-z0-9_.@:-]");
+    return Error(Errc::invalid_argument, std::string(kUsernameRule));
   }
   if (password.empty()) return Error(Errc::invalid_argument, "an empty password");
   Result<Key> secret = Key::from_passphrase(password, params);
@@ -374,7 +386,13 @@ Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOpt
 
 Status TokenVerifier::verify(std::string_view username, std::string_view client_id, std::string_view token,
                              uint64_t now_s) {
-  if (username.size() > kMaxUsernameSize || client_id.size() > kMaxClientIdSize) return Errc::malformed;
+  // Names no broker delivers (MQTT strings only: at most 65535 bytes of
+  // UTF-8 without U+0000) are refused by their form alone, which tells
+  // nothing of who is provisioned; any other unknown name is refused below
+  // exactly as a wrong MAC is.
+  if (internal::mqtt_string_problem(username) != nullptr || internal::mqtt_string_problem(client_id) != nullptr) {
+    return Error(Errc::malformed, "a username or client ID that is no MQTT string");
+  }
   if (token.size() != kTokenPrefix.size() + sodium_base64_ENCODED_LEN(kTokenBinarySize, kBase64Variant) - 1 ||
       token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {
     return Error(Errc::malformed, "not an mqseal token");

@@ -267,6 +267,19 @@ class FileStore final : public ReplayStore {
   FileStore(std::string path, size_t capacity, SipKey sip) : path_(std::move(path)), capacity_(capacity), table_(sip) {}
 
   Status open() {
+    // Before anything is created in it. Whoever else may write the directory
+    // can delete or replace the file between two runs (the file's own owner
+    // and mode cannot prevent that), and a store started again empty accepts
+    // every token and message it had claimed once more. Checked by path
+    // (stat: a link to the directory is followed): a directory above it that
+    // another user may write is the operator's to avoid (docs/DEPLOY.md).
+    const std::string directory = internal::directory_of(path_);
+    struct stat st {};
+    if (::stat(directory.c_str(), &st) != 0) return Error(Errc::io_error, "cannot open " + path_ + ": " + errno_text());
+    if (Status s = internal::check_private_directory(directory, st); !s) {
+      return Error(s.error().code(), "the directory of " + path_ + ": " + s.error().detail() +
+                                         "; keep the replay store in a directory of its own, mode 0700");
+    }
     for (int attempt = 0; attempt < kOpenAttempts; ++attempt) {
       bool created = false;
       Result<Fd> fd = open_locked(created);

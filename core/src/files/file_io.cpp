@@ -18,6 +18,20 @@ Status check_owner(const std::string& path, uid_t owner) {
                                                ", not by this user (uid " + std::to_string(me) + ") or root");
 }
 
+Status check_private_directory(const std::string& path, const struct stat& st) {
+  if (!S_ISDIR(st.st_mode)) {
+    return Error(Errc::io_error, path + (S_ISLNK(st.st_mode) ? " is a link, not a directory" : " is not a directory"));
+  }
+  if (Status owner = check_owner(path, st.st_uid); !owner) return owner;
+  // Sticky (as /tmp) or not: the sticky bit keeps others from removing or
+  // renaming this user's files, but not from taking their names first, and
+  // such files belong in a directory of their own anyway.
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return Error(Errc::insecure_permissions, path + " is writable by group or others (chmod go-w it)");
+  }
+  return {};
+}
+
 bool write_all(int fd, ByteView bytes) {
   for (size_t done = 0; done < bytes.size();) {
     const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);

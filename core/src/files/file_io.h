@@ -1,10 +1,12 @@
 // Private: whole-buffer I/O on POSIX file descriptors (EINTR and short reads
-// and writes retried) and durable atomic file replacement, for the secret
-// files, the replay store's file and the Paho adapter's store. false on
-// failure, errno saying why.
+// and writes retried), durable atomic file replacement, and the owner and
+// directory checks, for the secret files, the replay store's file and the
+// Paho adapter's store. The bool functions: false on failure, errno saying
+// why.
 #ifndef MQSEAL_SRC_FILES_FILE_IO_H_
 #define MQSEAL_SRC_FILES_FILE_IO_H_
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <string>
@@ -22,6 +24,16 @@ namespace mqseal::internal {
 // service's group is how a service that drops privileges (mosquitto) is
 // usually given one.
 [[nodiscard]] Status check_owner(const std::string& path, uid_t owner);
+// A directory only this user (or root) may change, for files whose
+// directory must be trusted as well (the replay store's file, the Paho
+// adapter's records): whoever else can write a directory can delete,
+// replace or roll back what is in it, and plant links and FIFOs, whatever
+// the files' own modes. io_error if it is not a directory (a link, when `st`
+// is from lstat); insecure_permissions (always: no option allows it) if it
+// is owned by neither the effective user nor root (check_owner), or if group
+// or others may write it, with or without the sticky bit (/tmp: a directory
+// of its own is asked for). `st` from stat or lstat of `path`.
+[[nodiscard]] Status check_private_directory(const std::string& path, const struct stat& st);
 // Also false if the file ends before `size` bytes.
 [[nodiscard]] bool read_all(int fd, void* out, size_t size);
 // The directory that holds `path` ("." for a bare name).

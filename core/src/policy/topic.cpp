@@ -3,46 +3,17 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "base/mqtt_string.h"
+
 namespace mqseal {
 
 namespace {
 
-// Well-formed UTF-8 per RFC 3629 (no overlongs, no surrogates, <= U+10FFFF),
-// and no U+0000, which MQTT forbids in strings.
-const char* utf8_problem(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<uint8_t>(s[i]);
-    if (c == 0) return "contains U+0000";
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    uint32_t min = 0;
-    uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) { len = 2; min = 0x80; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; min = 0x800; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; min = 0x10000; cp = c & 0x07; }
-    else return "is not well-formed UTF-8";
-    if (s.size() - i < len) return "is not well-formed UTF-8";
-    for (size_t k = 1; k < len; ++k) {
-      const auto cc = static_cast<uint8_t>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return "is not well-formed UTF-8";
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return "is not well-formed UTF-8";
-    }
-    i += len;
-  }
-  return nullptr;
-}
+static_assert(kMaxTopicSize == internal::kMaxMqttStringSize, "a topic is an MQTT string");
 
 const char* common_problem(std::string_view s) {
   if (s.empty()) return "is empty";
-  if (s.size() > kMaxTopicSize) return "is longer than 65535 bytes";
-  return utf8_problem(s);
+  return internal::mqtt_string_problem(s);
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ namespace mqseal::hazmat {
 
 // The token make_connect_token would make with this nonce and this absolute
 // expiry (seconds since 1970 UTC): a nonce used twice makes the second token
-// a replay. invalid_argument for sizes out of range.
+// a replay. invalid_argument for the names make_connect_token refuses (a
+// username not of a provisioned one's form, a client ID that is not an MQTT
+// string).
 [[nodiscard]] Result<std::string> make_connect_token_with_nonce(
     const Key& device_secret, std::string_view username, std::string_view client_id,
     uint64_t expiry_s, const std::array<uint8_t, kTokenNonceSize>& nonce);

@@ -187,7 +187,9 @@ class ConnectTokens {
 
 // Installs MQTTAsync_setUpdateConnectOptions on `handle`. The device secret is
 // the primary key of `key_name` in `keys` (kept there, never copied out).
-// invalid_argument, no_primary_key, transport_error.
+// Refuses at once what make_connect_token would refuse at every connect:
+// invalid_argument (also for a username or client ID no token could verify
+// for, mqseal/credentials.h), no_primary_key; and transport_error.
 [[nodiscard]] Result<std::unique_ptr<ConnectTokens>> use_connect_tokens(
     MQTTAsync handle, std::shared_ptr<const Keyring> keys, std::string key_name, std::string username,
     std::string client_id, uint64_t lifetime_s = 300);
