@@ -390,6 +390,99 @@ TEST(PahoAsync, ThreadsSendingThroughOneQueueWhileItFlushesLoseAndReorderNothing
   EXPECT_TRUE(q.inbox.refused.empty());
 }
 
+std::set<MQTTAsync_token> pending_tokens(MQTTAsync handle) {
+  std::set<MQTTAsync_token> pending;
+  MQTTAsync_token* tokens = nullptr;
+  EXPECT_EQ(MQTTAsync_getPendingTokens(handle, &tokens), MQTTASYNC_SUCCESS);
+  for (int i = 0; tokens != nullptr && tokens[i] != -1; ++i) pending.insert(tokens[i]);
+  MQTTAsync_free(tokens);
+  return pending;
+}
+
+// Connects a client that buffered while not connected, waits until the
+// broker has acknowledged what it held, and destroys it: Paho 1.3.12's
+// MQTTAsync_destroy leaks the topic and payload of a message still buffered.
+void send_buffered_and_destroy(MQTTAsync& handle) {
+  MQTTAsync_connectOptions connect = MQTTAsync_connectOptions_initializer;
+  connect.connectTimeout = 5;
+  EXPECT_TRUE(testing::wait_for(connect, [&](auto& o) { return MQTTAsync_connect(handle, &o); }));
+  EXPECT_TRUE(testing::wait_for_pending(handle));
+  MQTTAsync_disconnectOptions disconnect = MQTTAsync_disconnectOptions_initializer;
+  EXPECT_TRUE(testing::wait_for(disconnect, [&](auto& o) { return MQTTAsync_disconnect(handle, &o); }));
+  MQTTAsync_destroy(&handle);
+}
+
+// Paho C 1.3.12 checks that its buffer has room apart from adding to it, and
+// the add drops the client's oldest buffered message if it finds the buffer
+// full (eclipse-paho/paho.mqtt.c#1494; send_to_paho() in paho/src/async.cpp):
+// two sends meeting at the last free slot both succeed, and a message Paho
+// had accepted is never sent. The queue makes one call to Paho at a time.
+// A client that buffers while not connected keeps what it accepted, so the
+// test can count: one message held, one slot left, and two threads sending
+// a QoS 1 message each through the queue at the same moment, large enough
+// that Paho's copy between its check and its add takes a while. Each round,
+// exactly one of the two may be accepted, and the held one must stay (then
+// the client connects, and Paho sends what it holds).
+TEST(PahoAsync, TwoSendsForPahosLastFreeSlotDropNothingPahoAccepted) {
+  constexpr int kRounds = 10;
+  constexpr int kPahoBuffer = 2;              // maxBufferedMessages: the held message and one free slot
+  constexpr size_t kLargePayload = 4 << 20;   // copied by Paho between its check and its add
+  constexpr int kSenders = 2;
+  Broker broker;
+  Parties p;
+  std::shared_ptr<Sealer> sealer = shared_sealer(p);
+  const std::string large(kLargePayload, 'x');
+  for (int round = 0; round < kRounds; ++round) {
+    MQTTAsync handle = nullptr;
+    MQTTAsync_createOptions create = MQTTAsync_createOptions_initializer;
+    create.MQTTVersion = MQTTVERSION_3_1_1;
+    create.sendWhileDisconnected = 1;
+    create.allowDisconnectedSendAtAnyTime = 1;
+    create.maxBufferedMessages = kPahoBuffer;
+    const std::string client_id = "buffering-" + std::to_string(round);
+    ASSERT_EQ(MQTTAsync_createWithOptions(&handle, broker.address().c_str(), client_id.c_str(),
+                                          MQTTCLIENT_PERSISTENCE_NONE, nullptr, &create),
+              MQTTASYNC_SUCCESS);
+    std::unique_ptr<paho::SendQueue> queue = make_queue(handle, sealer);
+    MQTTAsync_responseOptions held = MQTTAsync_responseOptions_initializer;
+    testing::expect_ok(queue_send(*queue, "plant/1/telemetry", "held", 1, &held));
+
+    std::atomic<int> ready{0};
+    std::atomic<bool> go{false};
+    std::vector<Status> results(kSenders);
+    const MQTTAsync_responseOptions no_callbacks = MQTTAsync_responseOptions_initializer;
+    std::vector<MQTTAsync_responseOptions> responses(kSenders, no_callbacks);
+    std::vector<std::thread> senders;
+    for (int i = 0; i < kSenders; ++i) {
+      senders.emplace_back([&, i] {
+        ++ready;
+        while (!go.load()) std::this_thread::yield();
+        results[static_cast<size_t>(i)] = queue_send(*queue, "plant/" + std::to_string(i + 2) + "/telemetry", large,
+                                                     1, &responses[static_cast<size_t>(i)]);
+      });
+    }
+    while (ready.load() < kSenders) std::this_thread::yield();
+    go = true;
+    for (std::thread& th : senders) th.join();
+
+    const std::set<MQTTAsync_token> pending = pending_tokens(handle);
+    EXPECT_EQ(pending.count(held.token), 1u) << "round " << round << ": Paho dropped a message it had accepted";
+    int accepted = 0;
+    for (size_t i = 0; i < results.size(); ++i) {
+      if (results[i]) {
+        ++accepted;
+        EXPECT_EQ(pending.count(responses[i].token), 1u) << "round " << round;
+      } else {
+        EXPECT_EQ(results[i].error(), Errc::transport_error) << "round " << round;  // Paho's buffer is full
+      }
+    }
+    EXPECT_EQ(accepted, 1) << "round " << round << ": one free slot in Paho's buffer";
+    queue.reset();
+    send_buffered_and_destroy(handle);
+    if (::testing::Test::HasFailure()) break;
+  }
+}
+
 // What is not queued waits for the messages queued before it, not for a
 // moment when the queue is empty: another thread sending QoS 0 without a
 // pause must not hold a QoS 1 send (or a flush) back until it stops.

@@ -299,14 +299,29 @@ class AsyncSendQueue final : public SendQueue {
     }
   }
 
-  // MQTTAsync_sendMessage; while Paho's own buffer
-  // (createOptions.maxBufferedMessages) is full and the client connected,
-  // it drains, so wait for it then, as a caller of Paho would.
+  // MQTTAsync_sendMessage, one call at a time for this queue (its thread's
+  // and its callers'). Paho C 1.3.12 (Debian 12's libpaho-mqtt) checks that
+  // its buffer has room (MQTTAsync_send, src/MQTTAsync.c:1228-1231) apart
+  // from adding the message (MQTTAsync_addCommand, src/MQTTAsyncUtils.c:
+  // 869-899), and the add frees the client's oldest buffered message when it
+  // finds the buffer full, whatever deleteOldestMessages says. Two calls that
+  // both pass the check with one slot left both return success, and a
+  // message Paho had already accepted is dropped without a word, not sent
+  // and no callback called (eclipse-paho/paho.mqtt.c#1494). Serialized, the
+  // second call sees the full buffer and gets MQTTASYNC_MAX_BUFFERED_MESSAGES.
+  int send_to_paho(const char* topic, MQTTAsync_message& message, MQTTAsync_responseOptions* response) {
+    std::lock_guard<std::mutex> hold(paho_send_lock_);
+    return MQTTAsync_sendMessage(handle_, topic, &message, response);
+  }
+
+  // send_to_paho; while Paho's own buffer (createOptions.maxBufferedMessages)
+  // is full and the client connected, it drains, so wait for it then, as a
+  // caller of Paho would.
   int send_waiting_for_room(const char* topic, MQTTAsync_message& message, MQTTAsync_responseOptions* response) {
-    int rc = MQTTAsync_sendMessage(handle_, topic, &message, response);
+    int rc = send_to_paho(topic, message, response);
     while (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES && MQTTAsync_isConnected(handle_) != 0) {
       std::this_thread::sleep_for(kPahoFullRetry);
-      rc = MQTTAsync_sendMessage(handle_, topic, &message, response);
+      rc = send_to_paho(topic, message, response);
     }
     return rc;
   }
@@ -338,6 +353,7 @@ class AsyncSendQueue final : public SendQueue {
   void* const refused_context_;
   pthread_t thread_{};
   bool started_ = false;
+  std::mutex paho_send_lock_;  // held only around MQTTAsync_sendMessage: send_to_paho()
 
   std::mutex lock_;
   std::condition_variable work_;  // the queue's thread sleeps here

@@ -67,6 +67,16 @@ class AsyncAttachment {
 // used only during the call (Paho copies the payload before it returns).
 // Errors from seal (no_rule, invalid_topic, ...), or transport_error with
 // Paho's reason.
+//
+// Several threads sending on one client: Paho C 1.3.12 (Debian 12's
+// libpaho-mqtt) checks for room in its buffer (maxBufferedMessages) apart
+// from adding the message, and the add frees the client's oldest buffered
+// message when it finds the buffer full. Two MQTTAsync_sendMessage calls
+// that meet at the last free slot both succeed, and a message Paho had
+// already accepted is never sent, with no callback
+// (eclipse-paho/paho.mqtt.c#1494). send_message() calls Paho as given, so
+// call it for one client from one thread at a time, or send through
+// queue_sends(), which makes one call to Paho at a time.
 [[nodiscard]] Status send_message(Sealer& sealer, MQTTAsync handle, const char* topic,
                                   const MQTTAsync_message* message,
                                   MQTTAsync_responseOptions* response);
@@ -109,6 +119,18 @@ class AsyncAttachment {
 // and reason, never the bytes), and the first such error since the last
 // flush() is what flush() returns. A QoS 0 message still in the queue when
 // the process dies is lost, as one in Paho's memory is.
+//
+// Threads: any number may call send_message() and flush(). The queue makes
+// one call to Paho at a time, its thread's and its callers' (Paho 1.3.12
+// drops a buffered message when two meet, see send_message() above); sends
+// on the same client outside the queue (send_message(), a second queue) can
+// still meet its own, so send everything for a client through one queue.
+// Not from Paho's callbacks: Paho runs them holding a lock of its own. A
+// send through the queue can wait, for its turn or for room, on another
+// thread whose call into Paho waits for that lock (a QoS 1 or 2 send needs
+// it), or on Paho's buffer, which the callback's thread may be the one to
+// drain. Send with send_message() there (which can meet the queue's calls
+// in Paho, as above).
 //
 // Bound: kSendQueueCapacity messages wait at most, besides the batch the
 // queue's thread is handing to Paho; send_message() blocks while the queue is
