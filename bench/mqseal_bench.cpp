@@ -459,16 +459,23 @@ void BM_OpenMemoryStore(benchmark::State& state) {
   open_with_store(state, [](size_t) { return must(mqseal::memory_replay_store()); });
 }
 
-// A file store in the directory of $MQSEAL_BENCH_DIR (default /tmp): every
-// claim is appended and fsynced before it is answered.
+// A file store in a private directory made under $MQSEAL_BENCH_DIR (default
+// /tmp; the store refuses a directory others may write, such as /tmp
+// itself): every claim is appended and fsynced before it is answered.
 void BM_OpenFileStore(benchmark::State& state) {
-  const char* dir = std::getenv("MQSEAL_BENCH_DIR");
-  const std::string path = std::string(dir != nullptr ? dir : "/tmp") + "/mqseal_bench_replay." + std::to_string(getpid());
+  const char* parent = std::getenv("MQSEAL_BENCH_DIR");
+  std::string dir = std::string(parent != nullptr ? parent : "/tmp") + "/mqseal-bench-XXXXXX";
+  if (mkdtemp(dir.data()) == nullptr) {  // mode 0700
+    state.SkipWithError("cannot make a directory for the store under $MQSEAL_BENCH_DIR");
+    return;
+  }
+  const std::string path = dir + "/replay";
   open_with_store(state, [&](size_t batch) {
     std::remove(path.c_str());
     return must(mqseal::open_file_replay_store(path, mqseal::FileReplayStoreOptions{batch}));
   });
   std::remove(path.c_str());
+  rmdir(dir.c_str());
 }
 
 // A Redis store at $MQSEAL_BENCH_REDIS (a redis:// URL of a server on
