@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -153,7 +154,7 @@ def test_no_token_is_made_for_a_name_no_token_could_verify_for(username: str, cl
     device = provisioned()
     keys = mqseal.Keyring()
     keys.add("connect", device.device_secret)
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: mqseal.make_connect_token(device.device_secret, username, client_id),
         lambda: mqseal.make_connect_token(keys, "connect", username, client_id),
         lambda: hazmat.make_connect_token_with_nonce(device.device_secret, username, client_id, 1, bytes(16)),
