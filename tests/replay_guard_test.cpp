@@ -556,7 +556,7 @@ TEST(ReplayGuard, StreamsChosenToCollideDoNotShareABucket) {
   // Unkeyed, all 4096 shared one bucket. Keyed, 4096 random hashes in at
   // least 4096 buckets: the fullest holds about 6, and more than 24 has
   // probability below 2^-60.
-  EXPECT_LE(internal::largest_stream_bucket(g, ""), 24u);
+  EXPECT_LE(internal::ReplayGuardProbe::largest_stream_bucket(g, ""), 24u);
 }
 
 // CPU seconds to check `count` new streams (each making room in a full

@@ -134,6 +134,10 @@ struct MessageFacts {
   const RetainedRule* retained_rule = nullptr;
 };
 
+namespace internal {
+struct ReplayGuardProbe;  // tests only: core/src/session/replay_guard_probe.h
+}  // namespace internal
+
 class ReplayGuard {
  public:
   // invalid_argument for options that do not validate().
@@ -166,6 +170,7 @@ class ReplayGuard {
   const ReplayOptions& options() const noexcept;
 
  private:
+  friend struct internal::ReplayGuardProbe;
   struct Impl;
   explicit ReplayGuard(std::unique_ptr<Impl> impl) noexcept;
   std::unique_ptr<Impl> impl_;

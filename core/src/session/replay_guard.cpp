@@ -418,17 +418,6 @@ struct Partition {
   }
 };
 
-// Tests only (session/replay_guard_probe.h): a request, on this thread, for
-// the largest bucket of one partition's stream table, which
-// tracked_streams() answers. Null except inside largest_stream_bucket(); a
-// thread-local, so that no other thread's call, and no check(), pays for it.
-struct BucketRequest {
-  const ReplayGuard* guard;
-  std::string_view key_name;
-  size_t largest;
-};
-thread_local BucketRequest* t_bucket_request = nullptr;
-
 }  // namespace
 
 struct ReplayGuard::Impl {
@@ -584,15 +573,6 @@ size_t ReplayGuard::tracked_streams() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   size_t total = 0;
   for (const auto& [name, p] : impl_->partitions) total += p.streams.size();
-  if (t_bucket_request != nullptr && t_bucket_request->guard == this) {
-    auto it = impl_->partitions.find(std::string(t_bucket_request->key_name));
-    if (it != impl_->partitions.end()) {
-      const auto& streams = it->second.streams;
-      for (size_t b = 0; b < streams.bucket_count(); ++b) {
-        t_bucket_request->largest = std::max(t_bucket_request->largest, streams.bucket_size(b));
-      }
-    }
-  }
   return total;
 }
 
@@ -610,12 +590,14 @@ uint64_t ReplayGuard::signer_watermark_ms(std::string_view signer) const {
 
 const ReplayOptions& ReplayGuard::options() const noexcept { return impl_->options; }
 
-size_t internal::largest_stream_bucket(const ReplayGuard& guard, std::string_view key_name) {
-  BucketRequest request{&guard, key_name, 0};
-  t_bucket_request = &request;
-  (void)guard.tracked_streams();
-  t_bucket_request = nullptr;
-  return request.largest;
+size_t internal::ReplayGuardProbe::largest_stream_bucket(const ReplayGuard& guard, std::string_view key_name) {
+  std::lock_guard<std::mutex> lock(guard.impl_->mutex);
+  auto it = guard.impl_->partitions.find(std::string(key_name));
+  if (it == guard.impl_->partitions.end()) return 0;
+  const auto& streams = it->second.streams;
+  size_t largest = 0;
+  for (size_t b = 0; b < streams.bucket_count(); ++b) largest = std::max(largest, streams.bucket_size(b));
+  return largest;
 }
 
 }  // namespace mqseal
