@@ -70,10 +70,11 @@ std::optional<std::string_view> utf8_of(py::handle object, const char* what) {
 
 void place_arguments(const char* method, const char* const* names, size_t count, size_t positional,
                      size_t required, PyObject* const* args, size_t nargs, PyObject* kwnames, PyObject** out) {
-  // As CPython words its own, naming parameters, never values.
-  const std::string called = std::string(method) + "()";
+  // As CPython words its own, naming parameters, never values. Made only
+  // for an error: this runs for every seal and open.
+  const auto called = [method] { return std::string(method) + "()"; };
   if (nargs > positional) {
-    throw py::type_error(called + " takes at most " + std::to_string(positional) + " positional arguments (" +
+    throw py::type_error(called() + " takes at most " + std::to_string(positional) + " positional arguments (" +
                          std::to_string(nargs) + " given)");
   }
   for (size_t i = 0; i < nargs; ++i) out[i] = args[i];
@@ -84,13 +85,13 @@ void place_arguments(const char* method, const char* const* names, size_t count,
     while (i < count && PyUnicode_CompareWithASCIIString(keyword, names[i]) != 0) ++i;
     if (i == count) {
       // repr(): a keyword that UTF-8 cannot hold is shown escaped, not an error of its own
-      throw py::type_error(called + " got an unexpected keyword argument " + std::string(py::repr(keyword)));
+      throw py::type_error(called() + " got an unexpected keyword argument " + std::string(py::repr(keyword)));
     }
-    if (out[i] != nullptr) throw py::type_error(called + " got multiple values for argument '" + names[i] + "'");
+    if (out[i] != nullptr) throw py::type_error(called() + " got multiple values for argument '" + names[i] + "'");
     out[i] = args[nargs + k];
   }
   for (size_t i = 0; i < required; ++i) {
-    if (out[i] == nullptr) throw py::type_error(called + " missing required argument '" + names[i] + "'");
+    if (out[i] == nullptr) throw py::type_error(called() + " missing required argument '" + names[i] + "'");
   }
 }
 
