@@ -170,6 +170,42 @@ def test_a_buffer_is_released_after_every_path() -> None:
             del buffer[-1]
 
 
+# ---- an instance whose __init__ never ran ----
+
+
+def test_seal_and_open_on_an_instance_whose_init_never_ran_are_a_type_error() -> None:
+    # cls.__new__(cls) holds no C++ object. seal and open used it as one: a segmentation fault.
+    child = run_child(
+        f"""
+import sys
+for name in ("Sealer", "Opener"):
+    for cls in (getattr(mqseal, name), getattr(mqseal._mqseal, name)):
+        blank = cls.__new__(cls)
+        call = blank.seal if name == "Sealer" else blank.open
+        for keywords in ({{}}, {{"x": 1}}):  # the arguments are judged first, as for any instance
+            try:
+                call({TOPIC!r}, {PAYLOAD!r}, **keywords)
+            except BaseException as e:
+                print(type(e).__name__, e)
+        refs, blocks = sys.getrefcount(blank), sys.getallocatedblocks()
+        for _ in range(10_000):
+            try:
+                call({TOPIC!r}, {PAYLOAD!r})
+            except TypeError:
+                pass
+        print("left", sys.getrefcount(blank) - refs, sys.getallocatedblocks() - blocks < 100)
+"""
+    )
+    assert child.returncode == 0, f"the interpreter died ({child.returncode}): {child.stderr[-2000:]}"
+    lines = child.stdout.splitlines()
+    assert len(lines) == 12 and "hunter2" not in child.stdout, child.stdout
+    for i, method in enumerate(["Sealer.seal"] * 2 + ["Opener.open"] * 2):
+        blank, wrong_keyword, left = lines[3 * i : 3 * i + 3]
+        assert blank.startswith(f"TypeError {method}(): called on a ") and blank.endswith(" whose __init__ never ran")
+        assert wrong_keyword == f"TypeError {method}() got an unexpected keyword argument 'x'"
+        assert left == "left 0 True"
+
+
 # ---- sizes no envelope or payload can have ----
 
 
