@@ -209,8 +209,40 @@ for name in ("Sealer", "Opener"):
 # ---- sizes no envelope or payload can have ----
 
 
+def test_an_envelope_larger_than_any_sealed_topic_takes_is_refused_by_its_size_alone() -> None:
+    # A buffer of 1 TiB (its first bytes a real envelope, the rest never read): open allocated a
+    # payload of the envelope's size before the core refused it by that size, so it raised
+    # MemoryError (or allocated and zeroed 256 MiB and more) where the answer is FormatError.
+    child = run_child(
+        f"""
+import ctypes, resource
+keys = mqseal.Keyring()
+keys.generate("telemetry")
+policy = mqseal.TopicPolicy()
+policy.add_rule("plant/+/telemetry", "telemetry")
+envelope = mqseal.Sealer(policy, keys).seal({TOPIC!r}, bytes(64))
+head = ctypes.create_string_buffer(envelope, len(envelope))
+huge = (ctypes.c_char * (1 << 40)).from_address(ctypes.addressof(head))
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # no TiB: an allocation fails at once
+for call in (lambda: mqseal.Opener(policy, keys).open({TOPIC!r}, huge),
+             lambda: mqseal.Opener(policy, keys).open({TOPIC!r}, memoryview(huge)),
+             lambda: mqseal.Sealer(policy, keys).seal({TOPIC!r}, huge)):
+    try:
+        call()
+    except BaseException as e:
+        print(type(e).__name__, getattr(e, "code", "-"))
+"""
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.split("\n")[:3] == [
+        "FormatError malformed",
+        "FormatError malformed",
+        "InvalidArgumentError payload_too_large",
+    ], child.stdout + child.stderr[-2000:]
+
+
 def test_a_plaintext_topic_passes_an_envelope_of_any_size_through() -> None:
-    # On a plaintext topic nothing is too large to open.
+    # The other side of the test above: on a plaintext topic nothing is too large to open.
     big = bytearray(mqseal.MAX_PAYLOAD_SIZE + mqseal.ENVELOPE_OVERHEAD + 1)  # above any envelope
     big[0], big[-1] = 2, 7
     opened = mqseal.Opener(POLICY, KEYS).open(PLAIN, big)
