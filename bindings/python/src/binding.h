@@ -379,6 +379,10 @@ void place_arguments(const char* method, const char* const* names, size_t count,
 // type, never its value.
 [[noreturn]] void wrong_type(const char* method, const char* name, const char* expected, py::handle object);
 
+// The TypeError for `method` called on `self`, an instance whose __init__
+// never ran (it holds no C++ object).
+[[noreturn]] void not_initialised(const char* method, py::handle self);
+
 // The arguments of one call of a method with these Parameters.
 template <size_t N>
 class Arguments {
@@ -425,7 +429,13 @@ template <typename Method>
 PyObject* call_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   try {
     const Arguments<Method::parameters.names.size()> given(Method::parameters, args, nargs, kwnames);
-    // The method descriptor let only instances of the class (or subclasses) through.
+    // The method descriptor let only instances of the class (or subclasses)
+    // through. One whose __init__ never ran (Sealer.__new__(Sealer)) holds
+    // no C++ object, and pybind11's cast would hand out raw memory for one
+    // (a crash): a TypeError instead.
+    if (!reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder().holder_constructed()) {
+      not_initialised(Method::parameters.method, self);
+    }
     typename Method::Class& object = py::cast<typename Method::Class&>(py::handle(self));
     return Method::call(object, given).release().ptr();
   } catch (py::error_already_set& error) {

@@ -100,6 +100,11 @@ void wrong_type(const char* method, const char* name, const char* expected, py::
                        Py_TYPE(object.ptr())->tp_name);
 }
 
+void not_initialised(const char* method, py::handle self) {
+  throw py::type_error(std::string(method) + "(): called on a " + Py_TYPE(self.ptr())->tp_name +
+                       " whose __init__ never ran");
+}
+
 namespace {
 
 // Calls `function` with `args` and `kwargs`; a TypeError of pybind11's that

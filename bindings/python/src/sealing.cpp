@@ -137,11 +137,17 @@ struct Open {
     // a plaintext topic's is the whole envelope: the core then says
     // so, having done nothing else, and it is opened again into that
     // much. A failed open leaves the object zeroed, and it is dropped.
-    // With a replay store, each message waits for a claim (a file
-    // write, a round trip): other Python threads run meanwhile.
+    // An envelope above kMaxEnvelopeSize opens on no sealed topic (the
+    // core refuses it by its size): nothing is allocated for it (it was
+    // its whole size, zeroed and dropped, or a MemoryError where the
+    // core says malformed), and on a plaintext topic the core gives the
+    // size needed. With a replay store, each message waits for a claim
+    // (a file write, a round trip): other Python threads run meanwhile.
     const ByteView sealed = in.view();
     const size_t overhead = sealed.empty() ? 0 : envelope_overhead(sealed[0]);
-    size_t capacity = sealed.size() >= overhead ? sealed.size() - overhead : sealed.size();
+    size_t capacity = sealed.size() > kMaxEnvelopeSize ? 0
+                      : sealed.size() >= overhead     ? sealed.size() - overhead
+                                                      : sealed.size();
     py::bytes payload = new_bytes(capacity);
     size_t size = 0;
     Opened out;  // all but the payload
