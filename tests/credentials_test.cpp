@@ -166,6 +166,26 @@ std::vector<std::string> names_no_broker_delivers() {
           "\xed\xa0\x80"s /* a surrogate */, "\xf4\x90\x80\x80"s /* above U+10FFFF */, std::string(65536, 'c')};
 }
 
+// MQTT strings mosquitto refuses in a CONNECT (it closes the connection
+// before any plugin sees it: MosquittoPlugin.NoTokenIsMadeForANameMosquittoRefuses
+// shows it with a real one): the control characters and the noncharacters,
+// at their edges. Before, a token was made for such a client ID.
+std::vector<std::string> control_characters() {
+  using namespace std::string_literals;
+  return {"\x01"s, "c\x1f"s, "\x7f"s, "\r\n"s, "c\xc2\x80"s /* U+0080 */, "\xc2\x85"s /* U+0085 */,
+          "\xc2\x9f"s /* U+009F */};
+}
+std::vector<std::string> noncharacters() {
+  using namespace std::string_literals;
+  return {"\xef\xb7\x90"s /* U+FDD0 */, "c\xef\xb7\xaf"s /* U+FDEF */, "\xef\xbf\xbe"s /* U+FFFE */,
+          "\xef\xbf\xbf"s /* U+FFFF */, "\xf0\x9f\xbf\xbe"s /* U+1FFFE */, "\xf4\x8f\xbf\xbf"s /* U+10FFFF */};
+}
+std::vector<std::string> names_mosquitto_refuses() {
+  std::vector<std::string> names = control_characters();
+  for (std::string& name : noncharacters()) names.push_back(std::move(name));
+  return names;
+}
+
 TEST(Credentials, NoTokenIsMadeForANameNoTokenCouldVerifyFor) {
   Fixture f;
   using namespace std::string_literals;
@@ -188,6 +208,9 @@ TEST(Credentials, NoTokenIsMadeForANameNoTokenCouldVerifyFor) {
   for (const std::string& user : names_no_broker_delivers()) {
     EXPECT_EQ(refusal(user, "client-7"), bad_username) << printable(user);
   }
+  for (const std::string& user : names_mosquitto_refuses()) {
+    EXPECT_EQ(refusal("device-7" + user, "client-7"), bad_username) << printable(user);
+  }
   for (const std::string& user : {"device-7\0"s, ""s, "device 7"s, "d/7"s, "g\xc3\xa4rtnerei"s, std::string(129, 'u')}) {
     EXPECT_EQ(refusal(user, "client-7"), bad_username) << printable(user);
   }
@@ -202,8 +225,25 @@ TEST(Credentials, NoTokenIsMadeForANameNoTokenCouldVerifyFor) {
                   ": no MQTT broker delivers it, so no token for it could verify")
         << printable(bad_clients[i]);
   }
-  // At the edges, made, and verified.
-  for (const std::string& client : {""s, "g\xc3\xa4rtnerei/7"s, "\xf4\x8f\xbf\xbf"s, "\x7f"s, std::string(65535, 'c')}) {
+  for (const std::string& client : control_characters()) {
+    EXPECT_EQ(refusal("device-7", "device-7/" + client),
+              "invalid argument: the client ID contains a control character (U+0001 to U+001F, U+007F to U+009F): "
+              "MQTT says no string should, and mosquitto closes the connection of a CONNECT holding one, so no "
+              "token for it could verify")
+        << printable(client);
+  }
+  for (const std::string& client : noncharacters()) {
+    EXPECT_EQ(refusal("device-7", "device-7/" + client),
+              "invalid argument: the client ID contains a Unicode noncharacter (U+FDD0 to U+FDEF, or U+FFFE or "
+              "U+FFFF of any plane): MQTT says no string should, and mosquitto closes the connection of a CONNECT "
+              "holding one, so no token for it could verify")
+        << printable(client);
+  }
+  // At the edges (mosquitto takes each: MosquittoPlugin.NoTokenIsMadeForANameMosquittoRefuses), made, and verified.
+  for (const std::string& client : {""s, "g\xc3\xa4rtnerei/7"s, " "s, "~"s, "\xc2\xa0"s /* U+00A0 */,
+                                    "\xef\xb7\x8f"s /* U+FDCF */, "\xef\xb7\xb0"s /* U+FDF0 */,
+                                    "\xef\xbf\xbd"s /* U+FFFD */, "\xf0\x9f\xbf\xbd"s /* U+1FFFD */,
+                                    "\xf4\x8f\xbf\xbd"s /* U+10FFFD */, std::string(65535, 'c')}) {
     EXPECT_EQ(refusal("device-7", client), "made") << printable(client);
     testing::expect_ok(f.verifier.verify("device-7", client, f.token("device-7", client), kNow));
   }
@@ -218,13 +258,17 @@ TEST(Credentials, TheVerifierRefusesNamesNoBrokerDeliversByTheirForm) {
   Fixture f;
   using namespace std::string_literals;
   const std::string token = f.token();
-  for (const std::string& name : names_no_broker_delivers()) {
+  std::vector<std::string> names = names_no_broker_delivers();
+  for (std::string& name : names_mosquitto_refuses()) names.push_back(std::move(name));
+  for (const std::string& name : names) {
     for (const auto& [user, client] : {std::pair{name, "client-7"s}, std::pair{"device-7"s, name},
                                        std::pair{"device-7"s + name, "client-7"s}, std::pair{name, name}}) {
       const Status s = f.verifier.verify(user, client, token, kNow);
       ASSERT_FALSE(s);
       EXPECT_EQ(s.error().code(), Errc::malformed);
-      EXPECT_EQ(s.error().detail(), "a username or client ID that is no MQTT string")
+      EXPECT_EQ(s.error().detail(),
+                "a username or client ID mosquitto refuses (no MQTT string, or a control character or noncharacter "
+                "in it)")
           << printable(user) << " " << printable(client);
     }
   }

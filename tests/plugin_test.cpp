@@ -576,6 +576,59 @@ TEST(MosquittoPlugin, ClientIdsAnyLetsAnyLoginTakeADevicesClientId) {
   EXPECT_EQ(connect(broker, "client-7", "device-7", token(s, "client-7")), 0) << "any ID, for a device too";
 }
 
+// mosquitto 2.0 closes the connection, with no CONNACK and before any plugin
+// sees it, of a CONNECT whose client ID or username holds a control character
+// (U+0001 to U+001F, U+007F to U+009F) or a noncharacter (U+FDD0 to U+FDEF,
+// U+xFFFE, U+xFFFF): its UTF-8 check refuses the characters MQTT says a string
+// should not hold. A token is made for exactly the client IDs it lets in;
+// before, one was made for these too, and could never log in. An empty client
+// ID is replaced by one mosquitto makes up (auto-...) before the plugin checks
+// the token, so a token for "" is refused even where any ID may log in.
+TEST(MosquittoPlugin, NoTokenIsMadeForANameMosquittoRefuses) {
+  using namespace std::string_literals;
+  Deployment s;
+  testing::Broker broker(s.options_with("plugin_opt_client_ids any"));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  auto login = [&](const std::string& client_id, const std::string& username, const std::string& password) {
+    return testing::connack_code(broker.port(), testing::connect_packet(client_id, username, password));
+  };
+  ASSERT_EQ(login("legacy-1", "legacy", "legacy-password"), 0) << broker.log();
+  auto hex_of = [](const std::string& bytes) {
+    std::string out;
+    const char* const digits = "0123456789abcdef";
+    for (const unsigned char b : bytes) out += {digits[b >> 4], digits[b & 15]};
+    return out;
+  };
+  const std::vector<std::string> refused = {
+      "\x01"s, "\x1f"s, "\x7f"s, "\n"s, "\xc2\x80"s /* U+0080 */, "\xc2\x85"s /* U+0085 */, "\xc2\x9f"s /* U+009F */,
+      "\xef\xb7\x90"s /* U+FDD0 */, "\xef\xb7\xaf"s /* U+FDEF */, "\xef\xbf\xbe"s /* U+FFFE */,
+      "\xef\xbf\xbf"s /* U+FFFF */, "\xf0\x9f\xbf\xbf"s /* U+1FFFF */, "\xf4\x8f\xbf\xbe"s /* U+10FFFE */};
+  const std::vector<std::string> accepted = {
+      " "s, "~"s, "\xc2\xa0"s /* U+00A0 */, "\xef\xb7\x8f"s /* U+FDCF */, "\xef\xb7\xb0"s /* U+FDF0 */,
+      "\xe2\x80\xa8"s /* U+2028 */, "\xef\xbf\xbd"s /* U+FFFD */, "\xf0\x9f\xbf\xbd"s /* U+1FFFD */,
+      "\xf4\x8f\xbf\xbd"s /* U+10FFFD */};
+  for (const auto& [characters, in] : {std::pair{&refused, false}, std::pair{&accepted, true}}) {
+    for (const std::string& c : *characters) {
+      SCOPED_TRACE(hex_of(c));
+      // What mosquitto does with the name, from a login it would otherwise let in.
+      EXPECT_EQ(login("legacy/" + c, "legacy", "legacy-password"), in ? 0 : -1) << broker.log();
+      EXPECT_EQ(login("legacy-1", "legacy" + c, "legacy-password"), in ? 5 : -1) << "a username holding it";
+      // What mqseal does: a token exactly where mosquitto lets the ID in.
+      Result<std::string> device_token = make_connect_token(s.device.device_secret, "device-7", "device-7/" + c);
+      EXPECT_EQ(device_token.ok(), in) << (device_token ? "made" : device_token.error().message());
+      if (in && device_token) {
+        EXPECT_EQ(login("device-7/" + c, "device-7", *device_token), 0) << broker.log();
+      }
+    }
+  }
+  const std::string for_empty_id = take(make_connect_token(s.device.device_secret, "device-7", ""));
+  EXPECT_EQ(login("", "device-7", for_empty_id), 5) << "the token names \"\", mosquitto assigned another ID";
+  EXPECT_NE(testing::read_file(broker.log_path())
+                .find("mqseal: refused CONNECT of user 'device-7' (client 'auto-"),
+            std::string::npos)
+      << broker.log();
+}
+
 // A will message is a publish too: on a protected topic, a plaintext will
 // (published by the broker when its client goes without DISCONNECT) is
 // refused like any other plaintext publish.

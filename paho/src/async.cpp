@@ -131,6 +131,13 @@ Result<std::unique_ptr<ConnectTokens>> use_connect_tokens(MQTTAsync handle, std:
   if (handle == nullptr || !keys || username.empty() || lifetime_s == 0) {
     return Error(Errc::invalid_argument, "a handle, a keyring, a username and a lifetime are required");
   }
+  // An empty client ID is replaced by one the broker makes up (mosquitto:
+  // auto-..., or the username with use_username_as_clientid) before any
+  // password check: a token for "" could never verify there.
+  if (client_id.empty()) {
+    return Error(Errc::invalid_argument, "CONNECT tokens need a client ID: the broker would assign one, which no "
+                                         "token can name");
+  }
   // Refused now rather than at every CONNECT: no primary key, or names no
   // token could verify for (make_connect_token's rules). This token is not
   // sent, and not counted in tokens_made().

@@ -374,6 +374,9 @@ def test_the_client_wrappers_pass_bad_values_on_as_invalid_argument() -> None:
         lambda: sealed_paho.use_connect_tokens(W.keys, "telemetry", "device-7", "device-7\0"),
         lambda: sealed_aio.use_connect_tokens(W.keys, "telemetry", "device-7\0x", "device-7"),
         lambda: sealed_aio.use_connect_tokens(W.keys, "telemetry", "device-7", "device-7\0"),
+        # ... nor a control character mosquitto refuses (it closes the connection of such a CONNECT).
+        lambda: sealed_paho.use_connect_tokens(W.keys, "telemetry", "device-7", "device-7/\x1b"),
+        lambda: sealed_aio.use_connect_tokens(W.keys, "telemetry", "device-7", "device-7/\x1b"),
     ]
     for call in calls:
         with pytest.raises(mqseal.InvalidArgumentError):

@@ -291,8 +291,12 @@ def test_an_empty_client_id_is_refused_early() -> None:
     client = mqseal.paho.wrap(
         mqtt.Client(CallbackAPIVersion.VERSION2, client_id=""), mqseal.TopicPolicy(), keys
     )
-    with pytest.raises(mqseal.InvalidArgumentError):
+    with pytest.raises(mqseal.InvalidArgumentError) as empty:
         client.use_connect_tokens(keys, "connect", USERNAME, "")
+    assert str(empty.value) == "CONNECT tokens need a client ID: the broker would assign one, which no token can name"
+    for refused in (USERNAME + "/\x01", USERNAME + "/\x85", USERNAME + "/\uffff"):  # mosquitto closes such a CONNECT
+        with pytest.raises(mqseal.InvalidArgumentError, match="could verify"):
+            client.use_connect_tokens(keys, "connect", USERNAME, refused)
     with pytest.raises(mqseal.InvalidArgumentError):
         mqseal.paho.wrap(new_client(), mqseal.TopicPolicy(), keys).use_connect_tokens(
             keys, "connect", USERNAME, new_id(), lifetime_s=0)

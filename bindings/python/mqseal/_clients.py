@@ -177,7 +177,9 @@ class ConnectTokens:
     ) -> ConnectTokens:
         """use_connect_tokens()'s checks: raises now on arguments no token could be made from."""
         if not client_id:
-            raise error_for("invalid_argument", "CONNECT tokens need a client ID: the broker would assign one")
+            raise error_for(
+                "invalid_argument", "CONNECT tokens need a client ID: the broker would assign one, which no token can name"
+            )
         tokens = cls(keyring.clone(), key_name, username, client_id, lifetime_s)
         tokens._make()  # fail early on bad arguments (not counted: no connect used it)
         return tokens

@@ -442,7 +442,11 @@ def make_connect_token(
 
     InvalidArgumentError for names no token could verify for: a username no credentials
     file can hold (1 to 128 characters of [A-Za-z0-9_.@:-]), a client ID no MQTT broker
-    delivers (a NUL, more than 65535 bytes of UTF-8); and for a lifetime of 0.
+    delivers (a NUL, more than 65535 bytes of UTF-8) or mosquitto closes the connection
+    for (a control character, U+0001 to U+001F or U+007F to U+009F, or a Unicode
+    noncharacter: U+FDD0 to U+FDEF, U+FFFE or U+FFFF of any plane); and for a lifetime
+    of 0. An empty client ID is taken, but a broker replaces it with an ID of its own
+    before checking the token (use_connect_tokens refuses it).
     """
 @overload
 def make_connect_token(

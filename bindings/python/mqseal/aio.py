@@ -289,9 +289,10 @@ class SealedClient:
         Raises now, not at connect time: InvalidArgumentError if the SealedClient wraps a
         Client rather than a ClientFactory (aiomqtt would keep sending the Client's first
         password), for a username no credentials file can hold (1 to 128 characters of
-        [A-Za-z0-9_.@:-]), a client ID that is empty or that no broker delivers (a NUL, more
-        than 65535 bytes), or a lifetime of 0; KeyNotFoundError if `key_name` has no
-        primary key.
+        [A-Za-z0-9_.@:-]), a client ID that is empty, that no broker delivers (a NUL, more
+        than 65535 bytes) or that mosquitto closes the connection for (a control character
+        or a Unicode noncharacter), or a lifetime of 0; KeyNotFoundError if `key_name` has
+        no primary key.
         """
         if self._make_client is None:
             raise error_for(

@@ -311,8 +311,9 @@ class SealedClient:
         Raises now, not at connect time: InvalidArgumentError for a username no
         credentials file can hold (1 to 128 characters of [A-Za-z0-9_.@:-]), a lifetime of
         0, an empty client ID (the broker would assign one that the token cannot name) or
-        one no broker delivers (a NUL, more than 65535 bytes); KeyNotFoundError if
-        `key_name` has no primary key.
+        one no broker delivers (a NUL, more than 65535 bytes) or mosquitto closes the
+        connection for (a control character, U+0001 to U+001F or U+007F to U+009F, or a
+        Unicode noncharacter); KeyNotFoundError if `key_name` has no primary key.
         """
         tokens = ConnectTokens._checked(keyring, key_name, username, client_id, lifetime_s)
         if self._tokens is None:

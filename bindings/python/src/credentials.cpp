@@ -49,7 +49,8 @@ void bind_credentials(py::module_& m) {
         py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
         "A fresh single-use token for the CONNECT password field. InvalidArgumentError for names no token "
         "could verify for: a username no credentials file can hold, a client ID no MQTT broker delivers (a NUL, "
-        "more than 65535 bytes of UTF-8).");
+        "more than 65535 bytes of UTF-8) or mosquitto closes the connection for (a control character or a "
+        "Unicode noncharacter).");
   m.def("make_connect_token",
         [](const Keyring& keys, const Text& key_name, const Text& username,
            const Text& client_id, Unsigned<uint64_t> lifetime_s, Unsigned<uint64_t> now_s) {

@@ -115,7 +115,13 @@ struct Provisioned {
 // provisioned one's form (1 to 128 characters of [A-Za-z0-9_.@:-], as
 // provision() takes) or a client ID that is not an MQTT string (more than
 // kMaxClientIdSize bytes, a U+0000, or not well-formed UTF-8: no broker
-// delivers one).
+// delivers one) or that holds a character MQTT says no string should: a
+// control character (U+0001 to U+001F, U+007F to U+009F) or a Unicode
+// noncharacter (U+FDD0 to U+FDEF, U+FFFE or U+FFFF of any plane), for which
+// mosquitto closes the connection before any password check. An empty
+// client ID is taken here (docs/SPEC.md, "CONNECT tokens"), but a broker
+// that assigns an ID in its place (mosquitto does) checks the token against
+// that ID: paho::use_connect_tokens and the Python clients refuse it.
 [[nodiscard]] Result<std::string> make_connect_token(const Key& device_secret,
                                                      std::string_view username,
                                                      std::string_view client_id,
@@ -227,8 +233,10 @@ class TokenVerifier {
 
   // Checks, in this order: the form of the username and client ID
   // (malformed if either is not an MQTT string: more than 65535 bytes, a
-  // U+0000, or not well-formed UTF-8; no broker delivers one), the token's
-  // form (malformed, unsupported_version),
+  // U+0000, or not well-formed UTF-8, which no broker delivers; or holds a
+  // control character or a noncharacter, as make_connect_token refuses,
+  // which mosquitto does not let in), the token's form (malformed,
+  // unsupported_version),
   // the MAC over username, client ID, expiry and nonce (authentication_failed:
   // also for a token made for another username or client ID, and for an
   // unknown username, whose MAC is computed with a random key of the

@@ -88,8 +88,9 @@ Status derive_token_key(const Key& device_secret, uint8_t out[kKeySize]) {
 
 // What a token can be made for: a username a credentials file can hold (a
 // verifier knows no other) and a client ID a broker can deliver (an MQTT
-// string). A token for anything else could never verify: refused when it is
-// made, rather than at every CONNECT.
+// string) and mosquitto lets in (no control character, no noncharacter). A
+// token for anything else could never verify: refused when it is made,
+// rather than at every CONNECT.
 Status check_names(std::string_view username, std::string_view client_id) {
   if (!valid_provisioned_name(username)) {  // no verifier knows it
     return Error(Errc::invalid_argument, std::string(kUsernameRule) + ": no token for another username could verify");
@@ -97,6 +98,11 @@ Status check_names(std::string_view username, std::string_view client_id) {
   if (const char* problem = internal::mqtt_string_problem(client_id)) {
     return Error(Errc::invalid_argument, std::string("the client ID ") + problem +
                                              ": no MQTT broker delivers it, so no token for it could verify");
+  }
+  if (const char* problem = internal::connect_name_problem(client_id)) {
+    return Error(Errc::invalid_argument, std::string("the client ID ") + problem +
+                                             ": MQTT says no string should, and mosquitto closes the connection "
+                                             "of a CONNECT holding one, so no token for it could verify");
   }
   return {};
 }
@@ -386,12 +392,14 @@ Result<TokenVerifier> TokenVerifier::create(Credentials credentials, VerifierOpt
 
 Status TokenVerifier::verify(std::string_view username, std::string_view client_id, std::string_view token,
                              uint64_t now_s) {
-  // Names no broker delivers (MQTT strings only: at most 65535 bytes of
-  // UTF-8 without U+0000) are refused by their form alone, which tells
-  // nothing of who is provisioned; any other unknown name is refused below
-  // exactly as a wrong MAC is.
-  if (internal::mqtt_string_problem(username) != nullptr || internal::mqtt_string_problem(client_id) != nullptr) {
-    return Error(Errc::malformed, "a username or client ID that is no MQTT string");
+  // Names mosquitto never delivers (MQTT strings only: at most 65535 bytes
+  // of UTF-8 without U+0000; and no control character or noncharacter,
+  // which MQTT discourages and mosquitto refuses) are refused by their form
+  // alone, which tells nothing of who is provisioned; any other unknown name
+  // is refused below exactly as a wrong MAC is.
+  if (internal::connect_name_problem(username) != nullptr || internal::connect_name_problem(client_id) != nullptr) {
+    return Error(Errc::malformed, "a username or client ID mosquitto refuses (no MQTT string, or a control "
+                                  "character or noncharacter in it)");
   }
   if (token.size() != kTokenPrefix.size() + sodium_base64_ENCODED_LEN(kTokenBinarySize, kBase64Variant) - 1 ||
       token.substr(0, kTokenPrefix.size()) != kTokenPrefix) {

@@ -211,7 +211,10 @@ class ConnectTokens {
 // the primary key of `key_name` in `keys` (kept there, never copied out).
 // Refuses at once what make_connect_token would refuse at every connect:
 // invalid_argument (also for a username or client ID no token could verify
-// for, mqseal/credentials.h), no_primary_key; and transport_error.
+// for, mqseal/credentials.h: a control character in the client ID, for one),
+// no_primary_key; and transport_error. invalid_argument too for an empty
+// client ID: the broker would replace it with an ID of its own (mosquitto:
+// auto-...) before checking the token, which cannot name that ID.
 [[nodiscard]] Result<std::unique_ptr<ConnectTokens>> use_connect_tokens(
     MQTTAsync handle, std::shared_ptr<const Keyring> keys, std::string key_name, std::string username,
     std::string client_id, uint64_t lifetime_s = 300);
