@@ -2409,6 +2409,29 @@ def make_token(device_secret: bytes, username: str, client_id: str, expiry_s: in
 MIN_TOKEN_MEMORY_S = 60   # section 11: an accepted token is remembered at least this long
 
 
+def connect_name_problem(name: str) -> str | None:
+    """Section 11: why a CONNECT username or client ID can never verify, or
+    None. An MQTT string (at most 65535 bytes of well-formed UTF-8, no
+    U+0000; empty allowed here) without the characters mosquitto refuses:
+    controls U+0001..U+001F and U+007F..U+009F, noncharacters U+FDD0..U+FDEF
+    and the last two code points of every plane."""
+    try:
+        raw = name.encode("utf-8", errors="strict")   # a lone surrogate is not UTF-8
+    except UnicodeError:
+        return "not well-formed UTF-8"
+    if len(raw) > MAX_MQTT_STRING:
+        return "longer than 65535 bytes"
+    for ch in name:
+        cp = ord(ch)
+        if cp == 0:
+            return "U+0000"
+        if cp <= 0x1F or 0x7F <= cp <= 0x9F:
+            return f"control character U+{cp:04X}"
+        if 0xFDD0 <= cp <= 0xFDEF or cp & 0xFFFE == 0xFFFE:
+            return f"noncharacter U+{cp:04X}"
+    return None
+
+
 class TokenVerifier:
     """Section 11's verifier: accepted tokens remembered per username, at
     most `max_tokens_per_user` (default 64) each, until now > K, where
@@ -2427,9 +2450,10 @@ class TokenVerifier:
         self.accepted: dict[str, dict[bytes, int]] = {}     # username -> nonce -> expiry
 
     def verify(self, username: str, client_id: str, token: str, now_s: int) -> None:
+        for name in (username, client_id):
+            if (problem := connect_name_problem(name)) is not None:
+                raise MqsealError("malformed", f"name: {problem}")
         user_b, client_b, token_b = username.encode(), client_id.encode(), token.encode()
-        if len(user_b) > MAX_MQTT_STRING or len(client_b) > MAX_MQTT_STRING:
-            raise MqsealError("malformed", "username or client ID too long")
         if len(token_b) != TOKEN_LEN or not token_b.startswith(TOKEN_PREFIX):
             raise MqsealError("malformed", "not mqs1. + 76 characters")
         body = token_b[len(TOKEN_PREFIX):]

@@ -281,6 +281,24 @@ json token_vectors() {
       // bytes. libsodium 1.0.18's decoder alone would take some such bytes.
       {"alphabet-non-ascii", username, "client-7", replaced(40, "\xc3\xbf", 2), kExpiry - 60,
        "malformed"},
+      // Names mosquitto 2.0 refuses before any password check (docs/SPEC.md,
+      // section 11): malformed by their form, before the MAC is looked at, so
+      // a verifier without the rule says authentication_failed here.
+      {"client-id-nul", username, std::string("client-7\0", 9), first_token, kExpiry - 60, "malformed"},
+      {"client-id-control", username, "client-7\x07", first_token, kExpiry - 60, "malformed"},
+      {"client-id-tab", username, "client-7\t", first_token, kExpiry - 60, "malformed"},
+      {"client-id-delete", username, "client-7\x7f", first_token, kExpiry - 60, "malformed"},
+      {"client-id-c1-control", username, "client-7\xc2\x85", first_token, kExpiry - 60, "malformed"},
+      {"client-id-noncharacter", username, "client-7\xef\xb7\x90", first_token, kExpiry - 60,
+       "malformed"},
+      {"client-id-plane-noncharacter", username, "client-7\xf0\x9f\xbf\xbf", first_token,
+       kExpiry - 60, "malformed"},
+      {"username-control", "device-7\x1b", "client-7", first_token, kExpiry - 60, "malformed"},
+      // The nearest characters that are allowed: the MAC decides.
+      {"client-id-last-c1-neighbour", username, "client-7\xc2\xa0", first_token, kExpiry - 60,
+       "authentication_failed"},
+      {"client-id-before-noncharacters", username, "client-7\xef\xb7\x8f", first_token,
+       kExpiry - 60, "authentication_failed"},
   };
   auto verify = [&](mqseal::TokenVerifier& verifier, const Refusal& c) {
     mqseal::Status s = verifier.verify(c.username, c.client_id, c.token, c.now_s);
