@@ -26,6 +26,10 @@ With --throughput, each file is the printed output of one
 `paho_bench throughput` run (issue 12, target 4), and each of its "median"
 lines gives one sample per mode and variant: that run's sealed rate over its
 plaintext rate (ratio of the rounds' medians, as paho_bench prints it).
+Its two-process rounds also give, per sealed variant, the publisher's, the
+subscriber's and both clients' CPU per message, plaintext over sealed (each
+round paired with itself, the median over a run's rounds as its sample),
+and the client CPU the variant adds per message, in microseconds.
 """
 import json
 import math
@@ -64,9 +68,9 @@ def median_interval(values, confidence=CONFIDENCE):
     return s[best - 1], s[n - best], achieved
 
 
-def summarise(what, ratios):
+def summarise(what, ratios, label="ratios"):
     print(f"{what}, {len(ratios)} runs:")
-    print("  ratios: " + ", ".join(f"{r:.3f}" for r in ratios))
+    print(f"  {label}: " + ", ".join(f"{r:.3f}" for r in ratios))
     print(f"  median {median(ratios):.3f}, range {min(ratios):.3f} to {max(ratios):.3f}")
     interval = median_interval(ratios)
     if interval is None:
@@ -81,9 +85,41 @@ THROUGHPUT_LINE = re.compile(r"^median, (one process|two processes): plaintext [
 THROUGHPUT_VARIANT = re.compile(r"(sealed(?:, queued)?) [0-9.]+ msg/s, ratio ([0-9.]+)")
 
 
+# "round 2, two processes: plaintext 60303 msg/s (pub 8.64 + sub 7.97 us CPU/msg); sealed ..."
+ROUND_LINE = re.compile(r"^round [0-9]+, two processes: (.*)$")
+ROUND_VARIANT = re.compile(r"(plaintext|sealed(?:, queued)?) [0-9.]+ msg/s \(pub ([0-9.]+) \+ sub ([0-9.]+) us")
+
+
+def per_party(path, samples):
+    """One sample per party and sealed variant from a run's two-process rounds: the median over
+    its rounds of plaintext CPU per message / sealed CPU per message, each round paired with
+    itself (the machine's speed drifts between rounds), and of the CPU the variant added."""
+    rounds = {}
+    with open(path) as f:
+        for line in f:
+            m = ROUND_LINE.match(line)
+            if not m:
+                continue
+            cpu = {v: (float(pub), float(sub)) for v, pub, sub in ROUND_VARIANT.findall(m.group(1))}
+            plain = cpu.get("plaintext")
+            for variant, (pub, sub) in cpu.items():
+                if variant == "plaintext" or plain is None:
+                    continue
+                r = rounds.setdefault(variant, {"pub": [], "sub": [], "pub+sub": [], "added": []})
+                r["pub"].append(plain[0] / pub)
+                r["sub"].append(plain[1] / sub)
+                r["pub+sub"].append((plain[0] + plain[1]) / (pub + sub))
+                r["added"].append(pub + sub - plain[0] - plain[1])
+    for variant, r in rounds.items():
+        for party, values in r.items():
+            samples.setdefault((variant, party), []).append(median(values))
+
+
 def throughput(paths):
     samples = {}
+    parties = {}
     for path in paths:
+        per_party(path, parties)
         found = 0
         with open(path) as f:
             for line in f:
@@ -97,6 +133,13 @@ def throughput(paths):
             sys.exit(f"runs.py: {path} has no 'median, ...' line of paho_bench throughput")
     for what, ratios in samples.items():
         summarise(what, ratios)
+    # What each client would allow if it had a core to itself (the broker's CPU per message
+    # does not depend on sealing): the rate is then bounded by the slowest party.
+    for (variant, party), values in parties.items():
+        if party == "added":
+            summarise(f"two processes, {variant}: client CPU added per message", values, "microseconds")
+        else:
+            summarise(f"two processes, {variant}: {party} CPU per message, plaintext / sealed", values)
 
 
 def main():
