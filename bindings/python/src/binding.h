@@ -36,7 +36,11 @@
 //   always through without_gil(): nothing Python may happen without the GIL,
 //   raising an exception included (that crashes the interpreter), so errors
 //   come back as values and are raised once the GIL is held again;
-// - passwords, passphrases and keyring text leave no copy behind (SecretText).
+// - passwords, passphrases and keyring text leave no copy behind (SecretText);
+// - an instance whose __init__ never ran (Sealer.__new__(Sealer), or one whose
+//   __init__ raised) holds no C++ object: used as self or as an argument of
+//   any call, it is a TypeError (Class<T>, InitialisedCaster), where pybind11
+//   would hand out raw, unconstructed memory for it (a crash or a hang).
 #ifndef MQSEAL_PYTHON_BINDING_H_
 #define MQSEAL_PYTHON_BINDING_H_
 
@@ -517,6 +521,12 @@ RetainedPolicy retained_policy(std::string_view word);
 // mqseal.RetainedPolicy for a C++ value.
 py::object retained_policy(RetainedPolicy policy);
 
+// ---- instances whose __init__ never ran ----
+
+// The TypeError for `instance`, used as self or as an argument: its __init__
+// never ran (Cls.__new__(Cls)), or raised, so it holds no C++ object.
+[[noreturn]] void never_initialised(py::handle instance);
+
 // ---- the concerns, one file each ----
 
 void bind_keys(py::module_& m);         // keys.cpp: PassphraseParams, Key, KeyInfo, Keyring
@@ -589,7 +599,72 @@ struct type_caster<mqseal::python::FilePath> {
   }
 };
 
+// The caster of every class bound here (MQSEAL_BOUND_CLASS). pybind11's own
+// (type_caster_base) hands out, for an instance that holds no C++ object,
+// memory it allocates then and never constructs (type_caster_generic::
+// load_value, "lazy allocation"): a method reads garbage (a crash, a hang on a
+// garbage mutex). This one raises TypeError for it instead (never_initialised),
+// before anything is allocated, whether the instance is self or an argument.
+// The value pointer is null until __init__ has constructed the C++ object; an
+// instance pybind11 made for a reference (def_readonly) has one, and no holder.
+// A check of a pointer per argument: nothing measurable.
+template <typename T>
+class InitialisedCaster : public type_caster_base<T> {
+ public:
+  bool load(handle src, bool convert) { return this->template load_impl<InitialisedCaster<T>>(src, convert); }
+  // Called by load_impl (type_caster_generic) with the instance found.
+  void load_value(value_and_holder&& v_h) {
+    if (v_h.value_ptr() == nullptr) mqseal::python::never_initialised(handle(reinterpret_cast<PyObject*>(v_h.inst)));
+    type_caster_base<T>::load_value(std::move(v_h));
+  }
+};
+
+// Declares that T is bound with mqseal::python::Class<T> (which checks that
+// this was done): in namespace PYBIND11_NAMESPACE::detail, before any use of
+// T's caster in the file (below, for the core's classes; sealing.cpp for its
+// own).
+#define MQSEAL_BOUND_CLASS(T) \
+  template <>                 \
+  class type_caster<T> : public InitialisedCaster<T> {}
+
+MQSEAL_BOUND_CLASS(mqseal::PassphraseParams);
+MQSEAL_BOUND_CLASS(mqseal::Key);
+MQSEAL_BOUND_CLASS(mqseal::KeyInfo);
+MQSEAL_BOUND_CLASS(mqseal::Keyring);
+MQSEAL_BOUND_CLASS(mqseal::TopicRule);
+MQSEAL_BOUND_CLASS(mqseal::TopicPolicy);
+MQSEAL_BOUND_CLASS(mqseal::Sealer);
+MQSEAL_BOUND_CLASS(mqseal::Opener);
+MQSEAL_BOUND_CLASS(mqseal::ReplayGuard);
+MQSEAL_BOUND_CLASS(mqseal::RecordCipher);
+MQSEAL_BOUND_CLASS(mqseal::ReplayStore);
+MQSEAL_BOUND_CLASS(mqseal::CredentialRecord);
+MQSEAL_BOUND_CLASS(mqseal::Provisioned);
+MQSEAL_BOUND_CLASS(mqseal::Credentials);
+MQSEAL_BOUND_CLASS(mqseal::TokenVerifier);
+
+// class_<T, Options...> for a T whose caster is an InitialisedCaster (here,
+// where the namespace gives it the visibility of its base).
+template <typename T, typename... Options>
+class bound_class : public class_<T, Options...> {
+  static_assert(std::is_base_of_v<InitialisedCaster<T>, make_caster<T>>,
+                "declare the class with MQSEAL_BOUND_CLASS (binding.h): an instance whose __init__ never ran "
+                "must be a TypeError");
+
+ public:
+  using class_<T, Options...>::class_;
+};
+
 }  // namespace detail
 }  // namespace PYBIND11_NAMESPACE
+
+namespace mqseal::python {
+
+// py::class_, for every class of the module: it refuses an instance whose
+// __init__ never ran (InitialisedCaster).
+template <typename T, typename... Options>
+using Class = py::detail::bound_class<T, Options...>;
+
+}  // namespace mqseal::python
 
 #endif  // MQSEAL_PYTHON_BINDING_H_

@@ -67,6 +67,19 @@ struct PyHeader {
   py::bytes ephemeral;  // suites 3 and 4: the sealing session's X25519 public key; empty otherwise
 };
 
+}  // namespace
+}  // namespace mqseal::python
+
+namespace PYBIND11_NAMESPACE {
+namespace detail {
+MQSEAL_BOUND_CLASS(mqseal::python::PyOpened);
+MQSEAL_BOUND_CLASS(mqseal::python::PyHeader);
+}  // namespace detail
+}  // namespace PYBIND11_NAMESPACE
+
+namespace mqseal::python {
+namespace {
+
 // ---- the methods called for every message (binding.h, bind_method()) ----
 
 struct Seal {
@@ -173,7 +186,7 @@ struct Open {
 }  // namespace
 
 void bind_sealing(py::module_& m) {
-  py::class_<Sealer>(m, "Sealer")
+  Class<Sealer>(m, "Sealer")
       .def(py::init([](const TopicPolicy& policy, const Keyring& keys, py::handle options) {
              return unwrap(Sealer::create(policy, snapshot(keys), sealer_options(options)));
            }),
@@ -185,7 +198,7 @@ void bind_sealing(py::module_& m) {
       });
   bind_method<Seal>(m.attr("Sealer"));
 
-  py::class_<PyOpened>(m, "Opened", "An opened payload and what its envelope said.")
+  Class<PyOpened>(m, "Opened", "An opened payload and what its envelope said.")
       .def_readonly("payload", &PyOpened::payload)
       .def_readonly("sealed", &PyOpened::sealed)
       .def_readonly("key_id", &PyOpened::key_id)
@@ -201,7 +214,7 @@ void bind_sealing(py::module_& m) {
                (o.signer.empty() ? std::string() : ", signed by " + o.signer) + ">";
       });
 
-  py::class_<Opener>(m, "Opener")
+  Class<Opener>(m, "Opener")
       .def(py::init([](const TopicPolicy& policy, const Keyring& keys, py::handle options) {
              return unwrap(Opener::create(policy, snapshot(keys), opener_options(options)));
            }),
@@ -211,7 +224,7 @@ void bind_sealing(py::module_& m) {
       .def_property_readonly("recipient_sessions", &Opener::recipient_sessions);
   bind_method<Open>(m.attr("Opener"));
 
-  py::class_<ReplayGuard>(m, "ReplayGuard")
+  Class<ReplayGuard>(m, "ReplayGuard")
       .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),
            py::arg("options"))
       .def("check",
@@ -232,7 +245,7 @@ void bind_sealing(py::module_& m) {
       .def("watermark_ms", [](const ReplayGuard& g, const Text& key_name) { return g.watermark_ms(key_name); },
            py::arg("key_name") = "");
 
-  py::class_<PyHeader>(m, "EnvelopeHeader", "An envelope's header, read without a key.")
+  Class<PyHeader>(m, "EnvelopeHeader", "An envelope's header, read without a key.")
       .def_readonly("version", &PyHeader::version)
       .def_readonly("suite", &PyHeader::suite)
       .def_readonly("flags", &PyHeader::flags)
@@ -256,7 +269,7 @@ void bind_sealing(py::module_& m) {
   // Records at rest. They are rare (a disk write each) and small: the GIL is
   // kept, and opening copies its inputs first (it reads the record twice).
   constexpr size_t kCopyAlways = SIZE_MAX;
-  py::class_<RecordCipher>(m, "RecordCipher",
+  Class<RecordCipher>(m, "RecordCipher",
                            "Authenticated encryption of records at rest, under the primary key of one key name. "
                            "Keeps a snapshot of the keyring.")
       .def(py::init([](const Keyring& keys, const Text& key_name, const Text& purpose) {
