@@ -83,6 +83,7 @@ def argument(annotation: str, name: str, directory: str, working: Dict[str, Make
         "object": b"0123456789abcdef0123456789abcdef",
         "collections.abc.Buffer": b"payload",
         "collections.abc.Sequence[str]": ["signer"],
+        "list[str]": ["signer"],  # as pybind11 2 writes it
     }
     return by_type[annotation]
 
