@@ -27,7 +27,8 @@
 //   them during a call that must read them twice (StableBytes), passwords
 //   and keyring text (SecretText), and buffers that are not contiguous
 //   (memoryview(b)[::2]), copied once in C order (BytesLike: into guarded
-//   memory where they are key material); outputs are bytes;
+//   memory where they are key material; an envelope above kMaxEnvelopeSize
+//   is refused uncopied on a sealed topic); outputs are bytes;
 // - Sealer, Opener and RecordCipher take a snapshot of the keyring they are
 //   given (snapshot()), so a keyring changed later in Python never races with
 //   them: rotate with set_keyring();
@@ -178,10 +179,12 @@ enum class Holds { data, key_material };
 // released on scope exit. An exact bytes object is read in place without
 // asking for its buffer. A buffer that is not contiguous (a strided
 // memoryview, a numpy slice) is copied once, here, in C order, with the GIL
-// held: into guarded memory (wiped when freed) if it `Holds::key_material`.
+// held: into guarded memory (wiped when freed) if it `Holds::key_material`;
+// unless it is larger than `copy_limit`: then it is left unread (unread():
+// view() is empty, size() its size), for a caller that refuses it by its size.
 class BytesLike {
  public:
-  explicit BytesLike(py::handle object, Holds holds = Holds::data) {
+  explicit BytesLike(py::handle object, Holds holds = Holds::data, size_t copy_limit = SIZE_MAX) {
     if (PyBytes_CheckExact(object.ptr())) {
       bytes_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
       return;
@@ -192,6 +195,10 @@ class BytesLike {
     const size_t size = static_cast<size_t>(view.len);
     if (size == 0 || PyBuffer_IsContiguous(&view, 'C')) {
       bytes_ = ByteView(view.buf, size);
+      return;
+    }
+    if (size > copy_limit) {
+      unread_size_ = size;
       return;
     }
     uint8_t* to = nullptr;
@@ -213,6 +220,10 @@ class BytesLike {
   ByteView view() const { return bytes_; }
   // Whether view() is a copy made here (then no other thread can change it).
   bool copied() const { return copied_; }
+  // Whether the buffer was left unread: not contiguous, above copy_limit.
+  bool unread() const { return unread_size_ != 0; }
+  // The buffer's size in bytes, read or not.
+  size_t size() const { return unread() ? unread_size_ : bytes_.size(); }
 
  private:
   // The caller's buffer, released when this object ends, or when its
@@ -229,6 +240,7 @@ class BytesLike {
   Exported exported_;
   ByteView bytes_;
   bool copied_ = false;
+  size_t unread_size_ = 0;
   std::vector<uint8_t> copy_;
   internal::Secret secret_;  // wiped and freed with this object
 };
@@ -243,9 +255,10 @@ class BytesLike {
 // (socket.recv_into, numpy), whatever the size. So it is copied once, here,
 // while the GIL is held; afterwards only the copy is read.
 //
-// Buffers larger than `copy_limit` are read in place, not copied: the caller
-// guarantees that the call refuses them by their size before reading their
-// content more than once.
+// Buffers larger than `copy_limit` are not copied: the caller guarantees
+// that the call refuses them by their size before reading their content more
+// than once. A contiguous one is read in place; one that is not is left
+// unread (unread(): view() is empty, size() its size).
 class StableBytes {
  public:
   StableBytes(py::handle object, size_t copy_limit) {
@@ -253,14 +266,18 @@ class StableBytes {
       view_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
       return;
     }
-    borrowed_.emplace(object);
+    borrowed_.emplace(object, Holds::data, copy_limit);
     view_ = borrowed_->view();
-    if (borrowed_->copied() || view_.size() > copy_limit) return;
+    if (borrowed_->copied() || borrowed_->size() > copy_limit) return;
     copy_.assign(view_.begin(), view_.end());
     view_ = ByteView(copy_);
     borrowed_.reset();
   }
+  StableBytes(const StableBytes&) = delete;
+  StableBytes& operator=(const StableBytes&) = delete;
   ByteView view() const { return view_; }
+  bool unread() const { return borrowed_ && borrowed_->unread(); }
+  size_t size() const { return unread() ? borrowed_->size() : view_.size(); }
 
  private:
   std::optional<BytesLike> borrowed_;

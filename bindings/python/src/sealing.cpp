@@ -143,7 +143,25 @@ struct Open {
     // Read twice (tag, then decryption): a mutable buffer is copied.
     // Envelopes above kMaxEnvelopeSize are refused by their size after
     // only the header was read, once: not worth copying.
-    const StableBytes in(a.bytes_like(1), kMaxEnvelopeSize);
+    const py::handle envelope = a.bytes_like(1);
+    std::optional<StableBytes> read(std::in_place, envelope, kMaxEnvelopeSize);
+    if (read->unread()) {
+      // Above kMaxEnvelopeSize and not contiguous: not copied into one
+      // piece before the topic's rule is known. Only a plaintext topic
+      // takes it (as its payload, copied then); on any other the core
+      // refuses it by its size, after the rule: asked with no envelope,
+      // it gives the rule's answer (no_rule, ...) or says malformed, and a
+      // plaintext topic passes the empty envelope through.
+      size_t none = 0;
+      Opened probe;
+      const Status rule = o.open(topic, ByteView(), Delivery{retained, now_ms}, nullptr, 0, none, probe);
+      if (!rule && rule.error().code() == Errc::malformed) {
+        raise(Error(Errc::malformed, "larger than MQTT allows"));
+      }
+      if (!rule) raise(rule.error());
+      read.emplace(envelope, SIZE_MAX);
+    }
+    const StableBytes& in = *read;
     // The payload is opened straight into the bytes object returned:
     // no copy of it is made or left in C++ memory. A sealed topic's
     // payload is the envelope less its overhead, the size allocated;
