@@ -451,14 +451,15 @@ PyObject* call_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, P
   try {
     const Arguments<Method::parameters.names.size()> given(Method::parameters, args, nargs, kwnames);
     // The method descriptor let only instances of the class (or subclasses)
-    // through. One whose __init__ never ran (Sealer.__new__(Sealer)) holds
-    // no C++ object, and pybind11's cast would hand out raw memory for one
-    // (a crash): a TypeError instead.
-    if (!reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder().holder_constructed()) {
-      not_initialised(Method::parameters.method, self);
-    }
-    typename Method::Class& object = py::cast<typename Method::Class&>(py::handle(self));
-    return Method::call(object, given).release().ptr();
+    // through: the C++ object is the instance's value for the class, found
+    // as pybind11's cast finds it, without the cast's type checks. One whose
+    // __init__ never ran (Sealer.__new__(Sealer)) holds none: a TypeError
+    // naming the method (InitialisedCaster's, for any other call).
+    using Class = typename Method::Class;
+    const py::detail::value_and_holder value = reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder(
+        py::detail::get_type_info(typeid(Class), /*throw_if_missing=*/true));
+    if (value.value_ptr() == nullptr) not_initialised(Method::parameters.method, self);
+    return Method::call(*value.value_ptr<Class>(), given).release().ptr();
   } catch (py::error_already_set& error) {
     error.restore();
 #ifdef __GLIBCXX__
