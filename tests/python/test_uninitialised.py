@@ -32,7 +32,7 @@ HANG = 10.0  # seconds without progress: the call hangs
 NEVER_RAN = "whose __init__ never ran"
 
 # What a parameter of each annotated type is given (an initialised instance accepts it).
-Make = Callable[[], object]
+Make = Callable[[], Any]
 
 
 def working_instances(directory: str) -> Dict[str, Make]:
@@ -121,9 +121,38 @@ OPERATORS: Dict[str, Callable[..., object]] = {
 }
 
 
+Call = Callable[[Any], object]
+
+
+def getter(name: str) -> Call:
+    return lambda o: getattr(o, name)
+
+
+def setter(name: str, working: Make) -> Call:
+    return lambda o: setattr(o, name, getattr(working(), name))
+
+
+def method(name: str, arguments: Callable[[], List[object]], operator: Optional[Callable[..., object]] = None) -> Call:
+    if operator is not None:
+        return lambda o: operator(o, *arguments())
+    return lambda o: getattr(o, name)(*arguments())
+
+
+def with_blank_argument(name: str, working: Make, arguments: Callable[[], List[object]]) -> Call:
+    return lambda _: getattr(working(), name)(*arguments())
+
+
 def cases(directory: str) -> Tuple[List[Case], Dict[str, Make]]:
     working = working_instances(directory)
     made: List[Case] = []
+
+    def arguments(parameters: List[Tuple[str, str]], blank: int = -1) -> Callable[[], List[object]]:
+        """The arguments for `parameters`; parameter `blank` (a bound class) an instance of it whose __init__ never ran."""
+        return lambda: [
+            blank_of(getattr(_mqseal, a.split(".")[-1])) if i == blank else argument(a, n, directory, working)
+            for i, (n, a) in enumerate(parameters)
+        ]
+
     for cls in pybind11_classes():
         native = next(c for c in cls.__mro__ if c.__module__ == "mqseal._mqseal")
         for name in sorted(dir(cls)):
@@ -135,46 +164,43 @@ def cases(directory: str) -> Tuple[List[Case], Dict[str, Make]]:
             if isinstance(member, staticmethod):
                 continue
             if isinstance(member, property):
-                made.append((label, cls, lambda o, name=name: getattr(o, name)))
+                made.append((label, cls, getter(name)))
                 if member.fset is not None:
-                    made.append((label + " set", cls, lambda o, name=name, c=native.__name__: setattr(
-                        o, name, getattr(working[c](), name))))
+                    made.append((label + " set", cls, setter(name, working[native.__name__])))
                 continue
             parameters = required_parameters(member.__doc__ or "")
-            made.append((label, cls, lambda o, name=name, p=parameters: getattr(o, name)(
-                *[argument(a, n, directory, working) for n, a in p])))
+            made.append((label, cls, method(name, arguments(parameters))))
             if name in OPERATORS:
-                made.append((label + " operator", cls, lambda o, name=name, p=parameters: OPERATORS[name](
-                    o, *[argument(a, n, directory, working) for n, a in p])))
+                made.append((label + " operator", cls, method(name, arguments(parameters), OPERATORS[name])))
             # The same call on a working instance, given a blank instance as one argument.
             for i, (n, a) in enumerate(parameters):
                 if a.startswith("mqseal._mqseal."):
-                    made.append((f"{label}({n}=blank)", None, lambda o, name=name, p=parameters, i=i, c=native.__name__: (
-                        getattr(working[c](), name)(*[
-                            blank_of(getattr(_mqseal, a.split(".")[-1])) if j == i
-                            else argument(a, n, directory, working) for j, (n, a) in enumerate(p)]))))
+                    made.append((f"{label}({n}=blank)", None,
+                                 with_blank_argument(name, working[native.__name__], arguments(parameters, i))))
         made.append((f"{cls.__module__}.{cls.__name__} copy.copy", cls, copy.copy))
         made.append((f"{cls.__module__}.{cls.__name__} copy.deepcopy", cls, copy.deepcopy))
         made.append((f"{cls.__module__}.{cls.__name__} pickle.dumps", cls, pickle.dumps))
-    # Constructors given a blank instance.
-    keys, policy = working["Keyring"], working["TopicPolicy"]
+    # Constructors and options given a blank instance.
+    keys, policy, credentials = working["Keyring"], working["TopicPolicy"], working["Credentials"]
     made += [
-        ("Sealer(keyring=blank)", None, lambda o: mqseal.Sealer(policy(), blank_of(_mqseal.Keyring))),
-        ("Sealer(policy=blank)", None, lambda o: mqseal.Sealer(blank_of(_mqseal.TopicPolicy), keys())),
-        ("Opener(keyring=blank)", None, lambda o: mqseal.Opener(policy(), blank_of(_mqseal.Keyring))),
-        ("RecordCipher(keyring=blank)", None, lambda o: _mqseal.RecordCipher(blank_of(_mqseal.Keyring), "telemetry", "r")),
-        ("TokenVerifier(credentials=blank)", None, lambda o: mqseal.TokenVerifier(blank_of(_mqseal.Credentials))),
-        ("provision(params=blank)", None, lambda o: _mqseal.provision("d", "pw", blank_of(_mqseal.PassphraseParams))),
-        ("Opener(replay_store=blank)", None, lambda o: mqseal.Opener(policy(), keys(), mqseal.OpenerOptions(
-            replay_store=blank_of(_mqseal.ReplayStore)))),
-        ("TokenVerifier(replay_store=blank)", None, lambda o: mqseal.TokenVerifier(working["Credentials"](), mqseal.VerifierOptions(
-            replay_store=blank_of(_mqseal.ReplayStore)))),
+        ("Sealer(keyring=blank)", None, lambda _: mqseal.Sealer(policy(), blank_of(_mqseal.Keyring))),
+        ("Sealer(policy=blank)", None, lambda _: mqseal.Sealer(blank_of(_mqseal.TopicPolicy), keys())),
+        ("Opener(keyring=blank)", None, lambda _: mqseal.Opener(policy(), blank_of(_mqseal.Keyring))),
+        ("RecordCipher(keyring=blank)", None, lambda _: _mqseal.RecordCipher(blank_of(_mqseal.Keyring), "t", "r")),
+        ("TokenVerifier(credentials=blank)", None, lambda _: mqseal.TokenVerifier(blank_of(_mqseal.Credentials))),
+        ("provision(params=blank)", None, lambda _: _mqseal.provision("d", "pw", blank_of(_mqseal.PassphraseParams))),
+        ("Opener(replay_store=blank)", None, lambda _: mqseal.Opener(
+            policy(), keys(), mqseal.OpenerOptions(replay_store=blank_of(_mqseal.ReplayStore)))),
+        ("TokenVerifier(replay_store=blank)", None, lambda _: mqseal.TokenVerifier(
+            credentials(), mqseal.VerifierOptions(replay_store=blank_of(_mqseal.ReplayStore)))),
     ]
     return made, working
 
 
 def blank_of(cls: type) -> Any:
-    return cls.__new__(cls)
+    """An instance of `cls` whose __init__ never ran."""
+    new: Any = cls.__new__
+    return new(cls)
 
 
 def child(start: int) -> None:
