@@ -241,6 +241,38 @@ for call in (lambda: mqseal.Opener(policy, keys).open({TOPIC!r}, huge),
     ], child.stdout + child.stderr[-2000:]
 
 
+def test_an_envelope_larger_than_any_sealed_topic_takes_is_refused_uncopied_when_not_contiguous() -> None:
+    # The same, in a buffer that is not contiguous (every other byte of 1 TiB): open copied it into
+    # one piece before the core refused it by its size, so it raised MemoryError (or copied 128 MiB
+    # and more) where the answer is FormatError. Refused uncopied, as a contiguous one is.
+    child = run_child(
+        f"""
+import ctypes, resource
+keys = mqseal.Keyring()
+keys.generate("telemetry")
+policy = mqseal.TopicPolicy()
+policy.add_rule("plant/+/telemetry", "telemetry")
+policy.add_plaintext_rule("public/#")
+head = ctypes.create_string_buffer(64)
+huge = (ctypes.c_char * (1 << 40)).from_address(ctypes.addressof(head))
+scattered = memoryview(huge)[::2]
+assert not scattered.contiguous and scattered.nbytes > (1 << 28)
+resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # no copy: an allocation fails at once
+for topic in ({TOPIC!r}, "plant/7/status"):
+    try:
+        mqseal.Opener(policy, keys).open(topic, scattered)
+    except BaseException as e:
+        print(type(e).__name__, getattr(e, "code", "-"))
+small = memoryview(bytes(range(256)) * 2)[::2]  # on a plaintext topic, still its bytes in C order
+print(mqseal.Opener(policy, keys).open("public/x", small).payload == small.tobytes())
+"""
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.split("\n")[:3] == ["FormatError malformed", "NoRuleError no_rule", "True"], (
+        child.stdout + child.stderr[-2000:]
+    )
+
+
 def test_a_plaintext_topic_passes_an_envelope_of_any_size_through() -> None:
     # The other side of the test above: on a plaintext topic nothing is too large to open.
     big = bytearray(mqseal.MAX_PAYLOAD_SIZE + mqseal.ENVELOPE_OVERHEAD + 1)  # above any envelope

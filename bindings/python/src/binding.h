@@ -27,7 +27,8 @@
 //   them during a call that must read them twice (StableBytes), passwords
 //   and keyring text (SecretText), and buffers that are not contiguous
 //   (memoryview(b)[::2]), copied once in C order (BytesLike: into guarded
-//   memory where they are key material); outputs are bytes;
+//   memory where they are key material; an envelope above kMaxEnvelopeSize
+//   is refused uncopied on a sealed topic); outputs are bytes;
 // - Sealer, Opener and RecordCipher take a snapshot of the keyring they are
 //   given (snapshot()), so a keyring changed later in Python never races with
 //   them: rotate with set_keyring();
@@ -36,7 +37,11 @@
 //   always through without_gil(): nothing Python may happen without the GIL,
 //   raising an exception included (that crashes the interpreter), so errors
 //   come back as values and are raised once the GIL is held again;
-// - passwords, passphrases and keyring text leave no copy behind (SecretText).
+// - passwords, passphrases and keyring text leave no copy behind (SecretText);
+// - an instance whose __init__ never ran (Sealer.__new__(Sealer), or one whose
+//   __init__ raised) holds no C++ object: used as self or as an argument of
+//   any call, it is a TypeError (Class<T>, InitialisedCaster), where pybind11
+//   would hand out raw, unconstructed memory for it (a crash or a hang).
 #ifndef MQSEAL_PYTHON_BINDING_H_
 #define MQSEAL_PYTHON_BINDING_H_
 
@@ -174,10 +179,12 @@ enum class Holds { data, key_material };
 // released on scope exit. An exact bytes object is read in place without
 // asking for its buffer. A buffer that is not contiguous (a strided
 // memoryview, a numpy slice) is copied once, here, in C order, with the GIL
-// held: into guarded memory (wiped when freed) if it `Holds::key_material`.
+// held: into guarded memory (wiped when freed) if it `Holds::key_material`;
+// unless it is larger than `copy_limit`: then it is left unread (unread():
+// view() is empty, size() its size), for a caller that refuses it by its size.
 class BytesLike {
  public:
-  explicit BytesLike(py::handle object, Holds holds = Holds::data) {
+  explicit BytesLike(py::handle object, Holds holds = Holds::data, size_t copy_limit = SIZE_MAX) {
     if (PyBytes_CheckExact(object.ptr())) {
       bytes_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
       return;
@@ -188,6 +195,10 @@ class BytesLike {
     const size_t size = static_cast<size_t>(view.len);
     if (size == 0 || PyBuffer_IsContiguous(&view, 'C')) {
       bytes_ = ByteView(view.buf, size);
+      return;
+    }
+    if (size > copy_limit) {
+      unread_size_ = size;
       return;
     }
     uint8_t* to = nullptr;
@@ -209,6 +220,10 @@ class BytesLike {
   ByteView view() const { return bytes_; }
   // Whether view() is a copy made here (then no other thread can change it).
   bool copied() const { return copied_; }
+  // Whether the buffer was left unread: not contiguous, above copy_limit.
+  bool unread() const { return unread_size_ != 0; }
+  // The buffer's size in bytes, read or not.
+  size_t size() const { return unread() ? unread_size_ : bytes_.size(); }
 
  private:
   // The caller's buffer, released when this object ends, or when its
@@ -225,6 +240,7 @@ class BytesLike {
   Exported exported_;
   ByteView bytes_;
   bool copied_ = false;
+  size_t unread_size_ = 0;
   std::vector<uint8_t> copy_;
   internal::Secret secret_;  // wiped and freed with this object
 };
@@ -239,9 +255,10 @@ class BytesLike {
 // (socket.recv_into, numpy), whatever the size. So it is copied once, here,
 // while the GIL is held; afterwards only the copy is read.
 //
-// Buffers larger than `copy_limit` are read in place, not copied: the caller
-// guarantees that the call refuses them by their size before reading their
-// content more than once.
+// Buffers larger than `copy_limit` are not copied: the caller guarantees
+// that the call refuses them by their size before reading their content more
+// than once. A contiguous one is read in place; one that is not is left
+// unread (unread(): view() is empty, size() its size).
 class StableBytes {
  public:
   StableBytes(py::handle object, size_t copy_limit) {
@@ -249,14 +266,18 @@ class StableBytes {
       view_ = ByteView(PyBytes_AS_STRING(object.ptr()), static_cast<size_t>(PyBytes_GET_SIZE(object.ptr())));
       return;
     }
-    borrowed_.emplace(object);
+    borrowed_.emplace(object, Holds::data, copy_limit);
     view_ = borrowed_->view();
-    if (borrowed_->copied() || view_.size() > copy_limit) return;
+    if (borrowed_->copied() || borrowed_->size() > copy_limit) return;
     copy_.assign(view_.begin(), view_.end());
     view_ = ByteView(copy_);
     borrowed_.reset();
   }
+  StableBytes(const StableBytes&) = delete;
+  StableBytes& operator=(const StableBytes&) = delete;
   ByteView view() const { return view_; }
+  bool unread() const { return borrowed_ && borrowed_->unread(); }
+  size_t size() const { return unread() ? borrowed_->size() : view_.size(); }
 
  private:
   std::optional<BytesLike> borrowed_;
@@ -430,14 +451,15 @@ PyObject* call_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, P
   try {
     const Arguments<Method::parameters.names.size()> given(Method::parameters, args, nargs, kwnames);
     // The method descriptor let only instances of the class (or subclasses)
-    // through. One whose __init__ never ran (Sealer.__new__(Sealer)) holds
-    // no C++ object, and pybind11's cast would hand out raw memory for one
-    // (a crash): a TypeError instead.
-    if (!reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder().holder_constructed()) {
-      not_initialised(Method::parameters.method, self);
-    }
-    typename Method::Class& object = py::cast<typename Method::Class&>(py::handle(self));
-    return Method::call(object, given).release().ptr();
+    // through: the C++ object is the instance's value for the class, found
+    // as pybind11's cast finds it, without the cast's type checks. One whose
+    // __init__ never ran (Sealer.__new__(Sealer)) holds none: a TypeError
+    // naming the method (InitialisedCaster's, for any other call).
+    using Class = typename Method::Class;
+    const py::detail::value_and_holder value = reinterpret_cast<py::detail::instance*>(self)->get_value_and_holder(
+        py::detail::get_type_info(typeid(Class), /*throw_if_missing=*/true));
+    if (value.value_ptr() == nullptr) not_initialised(Method::parameters.method, self);
+    return Method::call(*value.value_ptr<Class>(), given).release().ptr();
   } catch (py::error_already_set& error) {
     error.restore();
 #ifdef __GLIBCXX__
@@ -517,6 +539,12 @@ RetainedPolicy retained_policy(std::string_view word);
 // mqseal.RetainedPolicy for a C++ value.
 py::object retained_policy(RetainedPolicy policy);
 
+// ---- instances whose __init__ never ran ----
+
+// The TypeError for `instance`, used as self or as an argument: its __init__
+// never ran (Cls.__new__(Cls)), or raised, so it holds no C++ object.
+[[noreturn]] void never_initialised(py::handle instance);
+
 // ---- the concerns, one file each ----
 
 void bind_keys(py::module_& m);         // keys.cpp: PassphraseParams, Key, KeyInfo, Keyring
@@ -589,7 +617,72 @@ struct type_caster<mqseal::python::FilePath> {
   }
 };
 
+// The caster of every class bound here (MQSEAL_BOUND_CLASS). pybind11's own
+// (type_caster_base) hands out, for an instance that holds no C++ object,
+// memory it allocates then and never constructs (type_caster_generic::
+// load_value, "lazy allocation"): a method reads garbage (a crash, a hang on a
+// garbage mutex). This one raises TypeError for it instead (never_initialised),
+// before anything is allocated, whether the instance is self or an argument.
+// The value pointer is null until __init__ has constructed the C++ object; an
+// instance pybind11 made for a reference (def_readonly) has one, and no holder.
+// A check of a pointer per argument: nothing measurable.
+template <typename T>
+class InitialisedCaster : public type_caster_base<T> {
+ public:
+  bool load(handle src, bool convert) { return this->template load_impl<InitialisedCaster<T>>(src, convert); }
+  // Called by load_impl (type_caster_generic) with the instance found.
+  void load_value(value_and_holder&& v_h) {
+    if (v_h.value_ptr() == nullptr) mqseal::python::never_initialised(handle(reinterpret_cast<PyObject*>(v_h.inst)));
+    type_caster_base<T>::load_value(std::move(v_h));
+  }
+};
+
+// Declares that T is bound with mqseal::python::Class<T> (which checks that
+// this was done): in namespace PYBIND11_NAMESPACE::detail, before any use of
+// T's caster in the file (below, for the core's classes; sealing.cpp for its
+// own).
+#define MQSEAL_BOUND_CLASS(T) \
+  template <>                 \
+  class type_caster<T> : public InitialisedCaster<T> {}
+
+MQSEAL_BOUND_CLASS(mqseal::PassphraseParams);
+MQSEAL_BOUND_CLASS(mqseal::Key);
+MQSEAL_BOUND_CLASS(mqseal::KeyInfo);
+MQSEAL_BOUND_CLASS(mqseal::Keyring);
+MQSEAL_BOUND_CLASS(mqseal::TopicRule);
+MQSEAL_BOUND_CLASS(mqseal::TopicPolicy);
+MQSEAL_BOUND_CLASS(mqseal::Sealer);
+MQSEAL_BOUND_CLASS(mqseal::Opener);
+MQSEAL_BOUND_CLASS(mqseal::ReplayGuard);
+MQSEAL_BOUND_CLASS(mqseal::RecordCipher);
+MQSEAL_BOUND_CLASS(mqseal::ReplayStore);
+MQSEAL_BOUND_CLASS(mqseal::CredentialRecord);
+MQSEAL_BOUND_CLASS(mqseal::Provisioned);
+MQSEAL_BOUND_CLASS(mqseal::Credentials);
+MQSEAL_BOUND_CLASS(mqseal::TokenVerifier);
+
+// class_<T, Options...> for a T whose caster is an InitialisedCaster (here,
+// where the namespace gives it the visibility of its base).
+template <typename T, typename... Options>
+class bound_class : public class_<T, Options...> {
+  static_assert(std::is_base_of_v<InitialisedCaster<T>, make_caster<T>>,
+                "declare the class with MQSEAL_BOUND_CLASS (binding.h): an instance whose __init__ never ran "
+                "must be a TypeError");
+
+ public:
+  using class_<T, Options...>::class_;
+};
+
 }  // namespace detail
 }  // namespace PYBIND11_NAMESPACE
+
+namespace mqseal::python {
+
+// py::class_, for every class of the module: it refuses an instance whose
+// __init__ never ran (InitialisedCaster).
+template <typename T, typename... Options>
+using Class = py::detail::bound_class<T, Options...>;
+
+}  // namespace mqseal::python
 
 #endif  // MQSEAL_PYTHON_BINDING_H_

@@ -21,12 +21,12 @@ VerifierOptions verifier_options(py::handle o) {
 }  // namespace
 
 void bind_credentials(py::module_& m) {
-  py::class_<CredentialRecord>(m, "CredentialRecord", "A broker's record of one device: no password, no device secret.")
+  Class<CredentialRecord>(m, "CredentialRecord", "A broker's record of one device: no password, no device secret.")
       .def_readonly("username", &CredentialRecord::username)
       .def_readonly("passphrase", &CredentialRecord::passphrase)
       .def("__repr__", [](const CredentialRecord& r) { return "<mqseal.CredentialRecord for '" + r.username + "'>"; });
 
-  py::class_<Provisioned>(m, "Provisioned", "What provision() returns: the device's secret and the broker's record.")
+  Class<Provisioned>(m, "Provisioned", "What provision() returns: the device's secret and the broker's record.")
       .def_property_readonly("device_secret", [](const Provisioned& p) { return unwrap(p.device_secret.clone()); })
       .def_readonly("record", &Provisioned::record);
 
@@ -60,7 +60,7 @@ void bind_credentials(py::module_& m) {
         py::arg("lifetime_s") = kDefaultTokenLifetimeS, py::arg("now_s") = 0,
         "The same, with the device secret kept in a keyring (the primary key of key_name).");
 
-  py::class_<Credentials>(m, "Credentials", "The broker's credentials file: one record per device.")
+  Class<Credentials>(m, "Credentials", "The broker's credentials file: one record per device.")
       .def(py::init<>())
       .def("add", [](Credentials& c, const CredentialRecord& r) { check(c.add(r)); }, py::arg("record"))
       .def("__len__", &Credentials::size)
@@ -73,7 +73,7 @@ void bind_credentials(py::module_& m) {
                   },
                   py::arg("path"), py::kw_only(), py::arg("allow_insecure_permissions") = false);
 
-  py::class_<TokenVerifier>(m, "TokenVerifier")
+  Class<TokenVerifier>(m, "TokenVerifier")
       .def(py::init([](const Credentials& credentials, py::handle options) {
              // A snapshot: the Python object stays usable.
              return unwrap(TokenVerifier::create(unwrap(credentials.clone()), verifier_options(options)));

@@ -33,7 +33,7 @@ py::object public_key_bytes(const std::optional<SignerPublicKey>& key) {
 }  // namespace
 
 void bind_keys(py::module_& m) {
-  py::class_<PassphraseParams>(m, "PassphraseParams")
+  Class<PassphraseParams>(m, "PassphraseParams")
       .def(py::init([](py::handle salt, Unsigned<uint64_t> opslimit, Unsigned<uint64_t> memlimit) {
              PassphraseParams p;
              copy_exact(salt, p.salt.data(), p.salt.size(), "the salt is 16 bytes");
@@ -52,7 +52,7 @@ void bind_keys(py::module_& m) {
                ", memlimit=" + std::to_string(p.memlimit) + ")";
       });
 
-  py::class_<Key>(m, "Key", "A 256-bit key in guarded memory. Its bytes are never shown.")
+  Class<Key>(m, "Key", "A 256-bit key in guarded memory. Its bytes are never shown.")
       .def_static("generate", [] { return unwrap(Key::generate()); }, "A fresh key from the OS CSPRNG.")
       .def_static("from_bytes",
                   [](py::handle data) {
@@ -71,7 +71,7 @@ void bind_keys(py::module_& m) {
       .def("same_bytes", &Key::same_bytes, py::arg("other"), "Constant-time comparison.")
       .def("__repr__", [](const Key&) { return std::string("<mqseal.Key: 32 bytes, not shown>"); });
 
-  py::class_<KeyInfo>(m, "KeyInfo", "What a keyring says about a key: never its bytes.")
+  Class<KeyInfo>(m, "KeyInfo", "What a keyring says about a key: never its bytes.")
       .def_readonly("name", &KeyInfo::name)
       .def_readonly("id", &KeyInfo::id)
       .def_property_readonly("state", [](const KeyInfo& info) { return key_state(info.state); })
@@ -80,7 +80,7 @@ void bind_keys(py::module_& m) {
       .def_property_readonly("public_key", [](const KeyInfo& info) { return public_key_bytes(info.public_key); })
       .def("__repr__", &key_info_repr);
 
-  py::class_<Keyring, std::shared_ptr<Keyring>>(m, "Keyring")
+  Class<Keyring, std::shared_ptr<Keyring>>(m, "Keyring")
       .def(py::init<>())
       .def("generate", [](Keyring& k, const Text& name) { return unwrap(k.generate(name)); }, py::arg("name"))
       .def("add", [](Keyring& k, const Text& name, const Key& key) { return unwrap(k.add(name, unwrap(key.clone()))); },

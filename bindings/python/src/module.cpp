@@ -105,6 +105,11 @@ void not_initialised(const char* method, py::handle self) {
                        " whose __init__ never ran");
 }
 
+void never_initialised(py::handle instance) {
+  throw py::type_error(std::string("a ") + Py_TYPE(instance.ptr())->tp_name +
+                       " whose __init__ never ran (it holds no C++ object) cannot be used");
+}
+
 namespace {
 
 // Calls `function` with `args` and `kwargs`; a TypeError of pybind11's that

@@ -56,7 +56,7 @@ std::string rule_repr(const TopicRule& r) {
 }  // namespace
 
 void bind_policy(py::module_& m) {
-  py::class_<TopicRule>(m, "TopicRule", "One policy rule: an MQTT filter and a key name, or plaintext.")
+  Class<TopicRule>(m, "TopicRule", "One policy rule: an MQTT filter and a key name, or plaintext.")
       .def_readonly("filter", &TopicRule::filter)
       .def_readonly("key_name", &TopicRule::key_name)
       .def_readonly("plaintext", &TopicRule::plaintext)
@@ -79,7 +79,7 @@ void bind_policy(py::module_& m) {
       .def_readonly("compact", &TopicRule::compact)
       .def("__repr__", &rule_repr);
 
-  py::class_<TopicPolicy>(m, "TopicPolicy", "Which key protects which topic; the most specific filter wins; fail closed.")
+  Class<TopicPolicy>(m, "TopicPolicy", "Which key protects which topic; the most specific filter wins; fail closed.")
       .def(py::init<>())
       .def("add_rule",
            [](TopicPolicy& p, const Text& filter, const Text& key, std::optional<Text> retained,

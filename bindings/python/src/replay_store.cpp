@@ -10,11 +10,14 @@ namespace mqseal::python {
 std::shared_ptr<ReplayStore> replay_store_field(py::handle options) {
   py::object value = options.attr("replay_store");
   if (value.is_none()) return nullptr;
+  // One whose __init__ never ran: the TypeError that says so (its caster),
+  // not pybind11's "non-held to held instance" (a TypeError from field()).
+  if (py::isinstance<ReplayStore>(value)) static_cast<void>(py::cast<const ReplayStore&>(value));
   return field<std::shared_ptr<ReplayStore>>(options, "replay_store");
 }
 
 void bind_replay_stores(py::module_& m) {
-  py::class_<ReplayStore, std::shared_ptr<ReplayStore>>(
+  Class<ReplayStore, std::shared_ptr<ReplayStore>>(
       m, "ReplayStore",
       "Where claims of single use are remembered; made by memory_replay_store() or file_replay_store(), "
       "and shared by every verifier and Opener given it.")

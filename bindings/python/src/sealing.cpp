@@ -67,6 +67,19 @@ struct PyHeader {
   py::bytes ephemeral;  // suites 3 and 4: the sealing session's X25519 public key; empty otherwise
 };
 
+}  // namespace
+}  // namespace mqseal::python
+
+namespace PYBIND11_NAMESPACE {
+namespace detail {
+MQSEAL_BOUND_CLASS(mqseal::python::PyOpened);
+MQSEAL_BOUND_CLASS(mqseal::python::PyHeader);
+}  // namespace detail
+}  // namespace PYBIND11_NAMESPACE
+
+namespace mqseal::python {
+namespace {
+
 // ---- the methods called for every message (binding.h, bind_method()) ----
 
 struct Seal {
@@ -130,7 +143,25 @@ struct Open {
     // Read twice (tag, then decryption): a mutable buffer is copied.
     // Envelopes above kMaxEnvelopeSize are refused by their size after
     // only the header was read, once: not worth copying.
-    const StableBytes in(a.bytes_like(1), kMaxEnvelopeSize);
+    const py::handle envelope = a.bytes_like(1);
+    std::optional<StableBytes> read(std::in_place, envelope, kMaxEnvelopeSize);
+    if (read->unread()) {
+      // Above kMaxEnvelopeSize and not contiguous: not copied into one
+      // piece before the topic's rule is known. Only a plaintext topic
+      // takes it (as its payload, copied then); on any other the core
+      // refuses it by its size, after the rule: asked with no envelope,
+      // it gives the rule's answer (no_rule, ...) or says malformed, and a
+      // plaintext topic passes the empty envelope through.
+      size_t none = 0;
+      Opened probe;
+      const Status rule = o.open(topic, ByteView(), Delivery{retained, now_ms}, nullptr, 0, none, probe);
+      if (!rule && rule.error().code() == Errc::malformed) {
+        raise(Error(Errc::malformed, "larger than MQTT allows"));
+      }
+      if (!rule) raise(rule.error());
+      read.emplace(envelope, SIZE_MAX);
+    }
+    const StableBytes& in = *read;
     // The payload is opened straight into the bytes object returned:
     // no copy of it is made or left in C++ memory. A sealed topic's
     // payload is the envelope less its overhead, the size allocated;
@@ -173,7 +204,7 @@ struct Open {
 }  // namespace
 
 void bind_sealing(py::module_& m) {
-  py::class_<Sealer>(m, "Sealer")
+  Class<Sealer>(m, "Sealer")
       .def(py::init([](const TopicPolicy& policy, const Keyring& keys, py::handle options) {
              return unwrap(Sealer::create(policy, snapshot(keys), sealer_options(options)));
            }),
@@ -185,7 +216,7 @@ void bind_sealing(py::module_& m) {
       });
   bind_method<Seal>(m.attr("Sealer"));
 
-  py::class_<PyOpened>(m, "Opened", "An opened payload and what its envelope said.")
+  Class<PyOpened>(m, "Opened", "An opened payload and what its envelope said.")
       .def_readonly("payload", &PyOpened::payload)
       .def_readonly("sealed", &PyOpened::sealed)
       .def_readonly("key_id", &PyOpened::key_id)
@@ -201,7 +232,7 @@ void bind_sealing(py::module_& m) {
                (o.signer.empty() ? std::string() : ", signed by " + o.signer) + ">";
       });
 
-  py::class_<Opener>(m, "Opener")
+  Class<Opener>(m, "Opener")
       .def(py::init([](const TopicPolicy& policy, const Keyring& keys, py::handle options) {
              return unwrap(Opener::create(policy, snapshot(keys), opener_options(options)));
            }),
@@ -211,7 +242,7 @@ void bind_sealing(py::module_& m) {
       .def_property_readonly("recipient_sessions", &Opener::recipient_sessions);
   bind_method<Open>(m.attr("Opener"));
 
-  py::class_<ReplayGuard>(m, "ReplayGuard")
+  Class<ReplayGuard>(m, "ReplayGuard")
       .def(py::init([](py::handle options) { return unwrap(ReplayGuard::create(replay_options(options))); }),
            py::arg("options"))
       .def("check",
@@ -232,7 +263,7 @@ void bind_sealing(py::module_& m) {
       .def("watermark_ms", [](const ReplayGuard& g, const Text& key_name) { return g.watermark_ms(key_name); },
            py::arg("key_name") = "");
 
-  py::class_<PyHeader>(m, "EnvelopeHeader", "An envelope's header, read without a key.")
+  Class<PyHeader>(m, "EnvelopeHeader", "An envelope's header, read without a key.")
       .def_readonly("version", &PyHeader::version)
       .def_readonly("suite", &PyHeader::suite)
       .def_readonly("flags", &PyHeader::flags)
@@ -256,7 +287,7 @@ void bind_sealing(py::module_& m) {
   // Records at rest. They are rare (a disk write each) and small: the GIL is
   // kept, and opening copies its inputs first (it reads the record twice).
   constexpr size_t kCopyAlways = SIZE_MAX;
-  py::class_<RecordCipher>(m, "RecordCipher",
+  Class<RecordCipher>(m, "RecordCipher",
                            "Authenticated encryption of records at rest, under the primary key of one key name. "
                            "Keeps a snapshot of the keyring.")
       .def(py::init([](const Keyring& keys, const Text& key_name, const Text& purpose) {
