@@ -202,7 +202,8 @@ struct RedisReplayStoreOptions {
   // be given the same capacity (each compares the shared count with its own).
   size_t capacity = 0;
   // 1..kMaxRedisTimeoutMs each. A claim returns within connect_timeout_ms +
-  // command_timeout_ms, answered or refused (a host name was resolved when
+  // command_timeout_ms, answered or refused (a command's timeout bounds the
+  // whole command, however slowly its answer arrives, not each read) (a host name was resolved when
   // the store was opened: a reconnect never waits for a resolver).
   uint32_t connect_timeout_ms = kDefaultRedisTimeoutMs;
   uint32_t command_timeout_ms = kDefaultRedisTimeoutMs;
