@@ -50,10 +50,17 @@
 //     opened, by the system clock; a Redis store's claim key also expires
 //     keep_until_s - now_s + 1 + max_clock_difference_s seconds after the
 //     claim, timed by the Redis server from the claim, never by its own
-//     clock's date). A forgotten
+//     clock's date; a Redis clock stepped forward meanwhile shortens it by
+//     the step). A forgotten
 //     claim would be first_use again: callers refuse claims whose keep_until_s is below the latest
 //     now they have judged at (the token verifier refuses such a token as
-//     expired), so a clock stepping back brings nothing back.
+//     expired), so a clock stepping back brings nothing back to the memory
+//     and file stores. A Redis store's claim key is timed by elapsed time:
+//     a caller's clock stepped back by more than max_clock_difference_s + 1
+//     s after a claim still judges it live when Redis has forgotten it (as
+//     a caller whose clock is behind the claimant's by that much would), so
+//     replays of claims made before the step are first_use again in a window
+//     of (step - max_clock_difference_s - 1) s at the end of each.
 //
 // The Redis store fits this interface unchanged: claim() is one atomic
 // server-side operation (a Lua script: the per-partition quota and the
