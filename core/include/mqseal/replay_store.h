@@ -51,7 +51,13 @@
 //     keep_until_s - now_s + 1 + max_clock_difference_s seconds after the
 //     claim, timed by the Redis server from the claim, never by its own
 //     clock's date; a Redis clock stepped forward meanwhile shortens it by
-//     the step). A forgotten
+//     the step; a file store whose kind is full forgets, at a claim's now,
+//     every partition's claims past keep_until_s). A memory or file store
+//     refuses (expired) a claim made at an earlier now than the latest now
+//     that forgot a claim of its partition: it may be one of them, still
+//     live by that earlier now (what a verifier made again on the store, a
+//     broker's reload, or another caller with a clock of its own would
+//     otherwise take as first_use). A forgotten
 //     claim would be first_use again: callers refuse claims whose keep_until_s is below the latest
 //     now they have judged at (the token verifier refuses such a token as
 //     expired), so a clock stepping back brings nothing back to the memory
@@ -108,7 +114,9 @@ class ReplayStore {
  public:
   virtual ~ReplayStore() = default;
   // first_use or seen, as above; invalid_argument for a claim out of range;
-  // capacity_exceeded when a bound is reached; io_error when the store
+  // capacity_exceeded when a bound is reached; expired (memory and file
+  // stores) for a claim made at an earlier now than one that forgot claims
+  // of its partition, as above; io_error when the store
   // cannot remember the claim (a full disk, a failed write or sync): the
   // claim is then not remembered, and the caller refuses it.
   [[nodiscard]] virtual Result<ClaimOutcome> claim(const ReplayClaim& claim) = 0;
