@@ -44,7 +44,12 @@
 //     to start with a store smaller than (users) x max_tokens_per_user, an
 //     Opener with one smaller than (key names and signers) x its quota, so
 //     that no user or key holder can fill it for the others, even in a
-//     store that logins and consumer groups share;
+//     store that logins and consumer groups share. Each counts only its
+//     own: callers of one kind with different users or partitions sharing
+//     a store (two verifiers on one file store, brokers with different
+//     credentials on one Redis namespace, members of a group with different
+//     policies) must size it for all of theirs together, or one caller's
+//     users fill the room of another's (capacity_exceeded);
 //   - a claim is forgotten only once a claim on its partition is made with
 //     now > keep_until_s (a file store also drops such claims when it is
 //     opened, by the system clock; a Redis store's claim key also expires
