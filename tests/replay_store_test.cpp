@@ -588,9 +588,9 @@ TEST(ReplayStoreVerifier, ThreadsVerifyingTheSameTokensAcceptEachOnce) {
 // the store forgets for more than one verifier's users and past one
 // verifier's life: a verifier made again on the same store (the plugin's
 // reload), or another one sharing it, starts from the clock it is given.
-// The store itself refuses (expired) a claim made at an earlier now than a
-// now at which it forgot claims of that partition: it may be one of them,
-// still live by the earlier now.
+// The store itself refuses (expired) a claim made at an earlier now, and
+// accepted only until an earlier time, than a now at which it forgot claims
+// of that partition: it may be one of them, still live by the earlier now.
 //   - through a reload: device-7's second login a day ahead forgets its
 //     first token's claim; after a reload the clock is back, and that
 //     captured first token is not accepted again (memory and file stores);
@@ -614,11 +614,20 @@ TEST_P(EveryStore, AClaimForgottenAtALaterTimeIsNotFirstUseWithTheClockBack) {
   const Status again = reloaded.verify("device-7", "c", first, kNow + 5);
   ASSERT_FALSE(again) << "a captured token accepted again after a reload and a clock step back";
   EXPECT_EQ(again.error().code(), Errc::expired) << again.error().message();
-  // Any token of device-7's until the clock is back at that time; then a fresh one is accepted.
-  EXPECT_EQ(code(reloaded.verify("device-7", "c", d.token(kNow + day - 1), kNow + day - 1)), Errc::expired);
-  testing::expect_ok(reloaded.verify("device-7", "c", d.token(kNow + day), kNow + day));
+  // A fresh token valid past that time: accepted (a step back refuses no token valid past it).
+  testing::expect_ok(reloaded.verify("device-7", "c", d.token(kNow + day - 60), kNow + day - 60));
   // Another user's tokens: that user's claims were never forgotten.
   testing::expect_ok(reloaded.verify("device-8", "c", d.token(kNow + 5, &d.other), kNow + 5));
+  // A step back of seconds: device-8's token (valid to kNow + 120) is
+  // forgotten by its next login at kNow + 121; after a reload, the clock back
+  // at kNow + 115, it is refused, though a claim made then would be kept past
+  // kNow + 121 (now + 60 s): the store compares its validity, not that.
+  const std::string eights = d.token(kNow + 30, &d.other);
+  testing::expect_ok(reloaded.verify("device-8", "c", eights, kNow + 30));
+  testing::expect_ok(reloaded.verify("device-8", "c", d.token(kNow + 121, &d.other), kNow + 121));
+  TokenVerifier again_reloaded = take(TokenVerifier::create(d.credentials(), options));
+  EXPECT_EQ(code(again_reloaded.verify("device-8", "c", eights, kNow + 115)), Errc::expired);
+  testing::expect_ok(again_reloaded.verify("device-8", "c", d.token(kNow + 115, &d.other), kNow + 115));
 }
 
 TEST(FileReplayStore, ASweepForAnotherVerifiersLoginBringsNoTokenBackWithTheClockBack) {

@@ -58,7 +58,8 @@
 //     clock's date; a Redis clock stepped forward meanwhile shortens it by
 //     the step; a file store whose kind is full forgets, at a claim's now,
 //     every partition's claims past keep_until_s). A memory or file store
-//     refuses (expired) a claim made at an earlier now than the latest now
+//     refuses (expired) a claim made at an earlier now, and accepted
+//     (accepted_until_s, or keep_until_s) only until before, the latest now
 //     that forgot a claim of its partition: it may be one of them, still
 //     live by that earlier now (what a verifier made again on the store, a
 //     broker's reload, or another caller with a clock of its own would
@@ -111,6 +112,12 @@ struct ReplayClaim {
   uint64_t keep_until_s = 0;    // remembered while now <= keep_until_s (a token: expiry + skew, at least 60 s from now, saturated)
   uint64_t now_s = 0;           // the caller's clock
   size_t max_per_partition = 0; // this partition's quota of live claims, >= 1
+  // The latest now at which the caller would accept what is claimed (a
+  // token: expiry + skew), if earlier than keep_until_s; 0: keep_until_s.
+  // A memory or file store refuses (expired) a claim made at an earlier now,
+  // and accepted only until an earlier time, than a now at which it forgot
+  // claims of its partition (above).
+  uint64_t accepted_until_s = 0;
 };
 
 enum class ClaimOutcome : uint8_t { first_use, seen };
@@ -120,8 +127,8 @@ class ReplayStore {
   virtual ~ReplayStore() = default;
   // first_use or seen, as above; invalid_argument for a claim out of range;
   // capacity_exceeded when a bound is reached; expired (memory and file
-  // stores) for a claim made at an earlier now than one that forgot claims
-  // of its partition, as above; io_error when the store
+  // stores) for a claim made at an earlier now, and accepted only until
+  // before, a now that forgot claims of its partition, as above; io_error when the store
   // cannot remember the claim (a full disk, a failed write or sync): the
   // claim is then not remembered, and the caller refuses it.
   [[nodiscard]] virtual Result<ClaimOutcome> claim(const ReplayClaim& claim) = 0;

@@ -86,9 +86,13 @@ class ClaimTable {
     if (p.ids.count(c.id) != 0) return Check::seen;
     // Claims of this partition were forgotten at a later now than this
     // claim's (a clock stepped back since, or a caller judging by a clock of
-    // its own): this may be one of them, still live by this claim's now.
-    // (By a now at or past it, every claim it forgot is past keep_until.)
-    if (c.now_s < p.forgot_at_s) return Check::forgotten_later;
+    // its own), and the caller accepts what this claims only until before
+    // that now: it may be one of them, still live by this claim's now (each
+    // was past keep_until at that now, and a fresh claim accepted until then
+    // or later cannot be one).
+    const uint64_t accepted_until_s =
+        c.accepted_until_s != 0 ? std::min(c.accepted_until_s, c.keep_until_s) : c.keep_until_s;
+    if (c.now_s < p.forgot_at_s && accepted_until_s < p.forgot_at_s) return Check::forgotten_later;
     if (p.ids.size() >= c.max_per_partition) return Check::partition_full;
     if (live_[p.kind] >= capacity) {
       sweep(c.now_s);
@@ -143,7 +147,7 @@ class ClaimTable {
 
   // A forgotten claim stays forgotten: forgetting at an earlier now than
   // last time forgets nothing more, and the latest now that forgot any is
-  // kept (check() refuses claims made at an earlier now).
+  // kept (check() refuses claims made, and valid only, before it).
   void forget(Partition& p, uint64_t now_s) {
     if (!p.by_expiry.empty() && now_s > p.by_expiry.front().keep_until_s) {
       p.forgot_at_s = std::max(p.forgot_at_s, now_s);
@@ -179,8 +183,8 @@ Result<ClaimOutcome> refusal(ClaimTable::Check check) {
       return ClaimOutcome::seen;
     case ClaimTable::Check::forgotten_later:
       return Error(Errc::expired,
-                   "this partition's claims were forgotten at a later time than this claim's now (a clock "
-                   "stepped back?): it may be one of them; refused until the clock passes that time");
+                   "this partition's claims were forgotten at a later time than this claim's now and its "
+                   "validity's end (a clock stepped back?): it may be one of them");
     case ClaimTable::Check::partition_full:
       return Error(Errc::capacity_exceeded,
                    "this partition's live claims fill its quota (a user's: max_tokens_per_user)");
