@@ -7,6 +7,7 @@
 #include <mqseal/credentials.h>
 #include <mqseal/replay_store.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -452,6 +453,131 @@ TEST(RedisReplayStore, WrongTypesAtTheKeysAreErrorsNeverFirstUse) {
   EXPECT_EQ(answer(*store, claim_of("carol", 1)), "io_error") << "mqseal:claims is still a hash";
   ASSERT_TRUE(redis.cli({"DEL", "mqseal:claims:token"}).ok());
   EXPECT_EQ(answer(*store, claim_of("carol", 1)), "first_use");
+}
+
+// A TCP relay to a real redis-server on 127.0.0.1, for one connection at a
+// time: the path between a broker and Redis. cut_and_slow() ends the
+// connection it carries, and from then on it delivers Redis's answers one
+// byte every kDribbleMs (a link that barely moves: each byte comes well
+// within a command timeout, the whole answer long after it), at most
+// kDribbleBytes of them per connection, then ends it (so that a store
+// without a bound per call still comes back, late).
+class DribblingRelay {
+ public:
+  static constexpr int kDribbleMs = 100;
+  static constexpr size_t kDribbleBytes = 40;
+
+  explicit DribblingRelay(int redis_port) : redis_port_(redis_port) {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr = loopback(0);
+    socklen_t len = sizeof addr;
+    ok_ = listener_ >= 0 && bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+          listen(listener_, 4) == 0 && getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    port_ = ntohs(addr.sin_port);
+    if (ok_) thread_ = std::thread([this] { run(); });
+  }
+  ~DribblingRelay() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    if (listener_ >= 0) close(listener_);
+  }
+  DribblingRelay(const DribblingRelay&) = delete;
+  DribblingRelay& operator=(const DribblingRelay&) = delete;
+
+  bool ok() const { return ok_; }
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  void cut_and_slow() {
+    slow_ = true;
+    cut_ = true;
+  }
+
+ private:
+  static constexpr int kPollMs = 10;
+
+  static sockaddr_in loopback(int port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    return addr;
+  }
+
+  void run() {
+    while (!stop_) {
+      pollfd l{listener_, POLLIN, 0};
+      if (poll(&l, 1, kPollMs) <= 0) continue;
+      const int client = accept(listener_, nullptr, nullptr);
+      const int server = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr = loopback(redis_port_);
+      if (client >= 0 && server >= 0 && connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+        relay(client, server);
+      }
+      if (client >= 0) close(client);
+      if (server >= 0) close(server);
+    }
+  }
+
+  void relay(int client, int server) {
+    const bool slow = slow_;
+    size_t dribbled = 0;
+    char buffer[4096];
+    pollfd fds[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+    while (!stop_ && !(cut_.exchange(false)) && (!slow || dribbled < kDribbleBytes)) {
+      if (poll(fds, 2, kPollMs) <= 0) continue;
+      for (int i = 0; i < 2; ++i) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        // Redis's answers, when slow: one byte at a time.
+        const size_t most = i == 1 && slow ? 1 : sizeof buffer;
+        const ssize_t n = read(fds[i].fd, buffer, most);
+        if (n <= 0 || write(fds[1 - i].fd, buffer, static_cast<size_t>(n)) != n) return;
+        if (i == 1 && slow) {
+          ++dribbled;
+          std::this_thread::sleep_for(std::chrono::milliseconds(kDribbleMs));
+        }
+      }
+    }
+  }
+
+  int redis_port_;
+  int listener_ = -1;
+  int port_ = 0;
+  bool ok_ = false;
+  std::atomic<bool> slow_{false};
+  std::atomic<bool> cut_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// "A claim returns within connect_timeout_ms + command_timeout_ms, answered
+// or refused" (mqseal/replay_store.h) holds for an answer that arrives a
+// byte at a time, each byte within the command timeout: the timeout bounds
+// the whole command, not each read. (The reconnect's INFO answer, over a
+// kilobyte, is what dribbles here: with a timeout per read alone, that claim
+// took the relay's 40 bytes x 100 ms and would have taken minutes.) A broker
+// runs its logins in one thread: every login waits for that claim.
+TEST(RedisReplayStore, AnAnswerThatDribblesInIsRefusedWithinTheTimeouts) {
+  testing::RedisServer redis;
+  ASSERT_TRUE(redis.running()) << redis.log();
+  DribblingRelay relay(redis.port());
+  ASSERT_TRUE(relay.ok());
+  RedisReplayStoreOptions o = options_of();
+  o.retry_interval_ms = 0;
+  auto store = take(open_redis_replay_store(relay.url(), o));
+  ASSERT_EQ(answer(*store, claim_of("alice", 1)), "first_use");
+  relay.cut_and_slow();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // The cut connection: an error at once.
+  EXPECT_EQ(answer(*store, claim_of("alice", 2)), "io_error");
+  // Connecting again, through the slow link: refused within the bound.
+  const auto start = Clock::now();
+  Result<ClaimOutcome> r = store->claim(claim_of("alice", 2));
+  const auto took = ms_since(start);
+  ASSERT_FALSE(r) << "answered through a link that delivers a byte every 100 ms";
+  EXPECT_EQ(r.error().code(), Errc::io_error);
+  EXPECT_LT(took, o.connect_timeout_ms + o.command_timeout_ms + kSlackMs) << r.error().message();
+  EXPECT_NE(r.error().message().find("no answer within"), std::string::npos) << r.error().message();
+  std::printf("claim through a dribbling link: %lld ms: %s\n", static_cast<long long>(took),
+              r.error().message().c_str());
 }
 
 TEST(RedisReplayStore, SlowRedisIsATimeoutErrorAndItWorksAgainAfterwards) {

@@ -583,6 +583,74 @@ TEST(ReplayStoreVerifier, ThreadsVerifyingTheSameTokensAcceptEachOnce) {
   }
 }
 
+// A verifier judges each user at the latest time it judged that user at,
+// so a clock stepping back cannot bring back a token the store forgot. But
+// the store forgets for more than one verifier's users and past one
+// verifier's life: a verifier made again on the same store (the plugin's
+// reload), or another one sharing it, starts from the clock it is given.
+// The store itself refuses (expired) a claim made at an earlier now, and
+// accepted only until an earlier time, than a now at which it forgot claims
+// of that partition: it may be one of them, still live by the earlier now.
+//   - through a reload: device-7's second login a day ahead forgets its
+//     first token's claim; after a reload the clock is back, and that
+//     captured first token is not accepted again (memory and file stores);
+//   - through another verifier's login: two verifiers share a full file
+//     store; device-9's login a day ahead (the other verifier's) sweeps
+//     every claim past, device-7's among them; with the clock back,
+//     device-7's captured token is not accepted again.
+TEST_P(EveryStore, AClaimForgottenAtALaterTimeIsNotFirstUseWithTheClockBack) {
+  Device d;
+  VerifierOptions options;
+  options.max_tokens_per_user = 2;
+  options.replay_store = make(16);
+  const std::string first = d.token(kNow);
+  const uint64_t day = 24 * 3600;
+  {
+    TokenVerifier verifier = take(TokenVerifier::create(d.credentials(), options));
+    testing::expect_ok(verifier.verify("device-7", "c", first, kNow));
+    testing::expect_ok(verifier.verify("device-7", "c", d.token(kNow + day), kNow + day));
+  }
+  TokenVerifier reloaded = take(TokenVerifier::create(d.credentials(), options));
+  const Status again = reloaded.verify("device-7", "c", first, kNow + 5);
+  ASSERT_FALSE(again) << "a captured token accepted again after a reload and a clock step back";
+  EXPECT_EQ(again.error().code(), Errc::expired) << again.error().message();
+  // A fresh token valid past that time: accepted (a step back refuses no token valid past it).
+  testing::expect_ok(reloaded.verify("device-7", "c", d.token(kNow + day - 60), kNow + day - 60));
+  // Another user's tokens: that user's claims were never forgotten.
+  testing::expect_ok(reloaded.verify("device-8", "c", d.token(kNow + 5, &d.other), kNow + 5));
+  // A step back of seconds: device-8's token (valid to kNow + 120) is
+  // forgotten by its next login at kNow + 121; after a reload, the clock back
+  // at kNow + 115, it is refused, though a claim made then would be kept past
+  // kNow + 121 (now + 60 s): the store compares its validity, not that.
+  const std::string eights = d.token(kNow + 30, &d.other);
+  testing::expect_ok(reloaded.verify("device-8", "c", eights, kNow + 30));
+  testing::expect_ok(reloaded.verify("device-8", "c", d.token(kNow + 121, &d.other), kNow + 121));
+  TokenVerifier again_reloaded = take(TokenVerifier::create(d.credentials(), options));
+  EXPECT_EQ(code(again_reloaded.verify("device-8", "c", eights, kNow + 115)), Errc::expired);
+  testing::expect_ok(again_reloaded.verify("device-8", "c", d.token(kNow + 115, &d.other), kNow + 115));
+}
+
+TEST(FileReplayStore, ASweepForAnotherVerifiersLoginBringsNoTokenBackWithTheClockBack) {
+  testing::TempDir dir;
+  Device d;
+  Provisioned nine = take(provision("device-9", "pw9", testing::cheap_passphrase_params(3)));
+  Credentials others;
+  testing::expect_ok(others.add(nine.record));
+  VerifierOptions o;
+  o.max_tokens_per_user = 1;
+  o.replay_store = open_store(dir.file("replay"), 2);  // room for either verifier's users, not both
+  TokenVerifier v1 = take(TokenVerifier::create(d.credentials(), o));
+  TokenVerifier v2 = take(TokenVerifier::create(std::move(others), o));
+  const std::string captured = d.token(kNow);
+  testing::expect_ok(v1.verify("device-7", "c", captured, kNow));
+  testing::expect_ok(v1.verify("device-8", "c", d.token(kNow, &d.other), kNow));
+  const uint64_t later = kNow + 1000;
+  testing::expect_ok(v2.verify("device-9", "c", d.token(later, &nine), later));  // full: a sweep at `later`
+  const Status again = v1.verify("device-7", "c", captured, kNow + 5);
+  ASSERT_FALSE(again) << "a captured token accepted again after a sweep and a clock step back";
+  EXPECT_EQ(again.error().code(), Errc::expired) << again.error().message();
+}
+
 TEST(FileReplayStore, TheVerifierNeedsRoomForEveryUsersQuota) {
   testing::TempDir dir;
   Device d;

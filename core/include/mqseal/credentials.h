@@ -49,7 +49,10 @@
 // "now" never goes back for a user: tokens are judged against the latest
 // time that user's tokens were judged at, so a broker clock stepping back
 // cannot bring back a forgotten token (a step back shorter than a token's
-// lifetime plus the skew refuses nothing).
+// lifetime plus the skew refuses nothing). Not with a Redis store
+// (mqseal/replay_store.h): Redis forgets a claim by elapsed time, not by
+// the verifier's judgement, so a step back of more than
+// max_clock_difference_s + 1 s is a clock difference that large.
 //
 // Known-answer tests make tokens with a chosen nonce through
 // mqseal/hazmat/credentials.h (target mqseal::hazmat), never this header.

@@ -58,7 +58,10 @@
 // are rare):
 //   - the age rules stay local (not_yet_valid, expired, retained_refused),
 //     judged at the latest time this Opener has judged at (a clock stepping
-//     back does not bring back what the store forgot);
+//     back does not bring back what a memory or file store forgot; a Redis
+//     store forgets by elapsed time: there a step back of more than its
+//     max_clock_difference_s + 1 s is a clock difference that large,
+//     mqseal/replay_store.h);
 //   - then the message claims ("message:" and OpenerOptions::replay_group,
 //     the consumer group's name, required: groups sharing a store keep
 //     their claims apart; its replay partition: the key name,

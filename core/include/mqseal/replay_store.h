@@ -44,16 +44,35 @@
 //     to start with a store smaller than (users) x max_tokens_per_user, an
 //     Opener with one smaller than (key names and signers) x its quota, so
 //     that no user or key holder can fill it for the others, even in a
-//     store that logins and consumer groups share;
+//     store that logins and consumer groups share. Each counts only its
+//     own: callers of one kind with different users or partitions sharing
+//     a store (two verifiers on one file store, brokers with different
+//     credentials on one Redis namespace, members of a group with different
+//     policies) must size it for all of theirs together, or one caller's
+//     users fill the room of another's (capacity_exceeded);
 //   - a claim is forgotten only once a claim on its partition is made with
 //     now > keep_until_s (a file store also drops such claims when it is
 //     opened, by the system clock; a Redis store's claim key also expires
 //     keep_until_s - now_s + 1 + max_clock_difference_s seconds after the
 //     claim, timed by the Redis server from the claim, never by its own
-//     clock's date). A forgotten
+//     clock's date; a Redis clock stepped forward meanwhile shortens it by
+//     the step; a file store whose kind is full forgets, at a claim's now,
+//     every partition's claims past keep_until_s). A memory or file store
+//     refuses (expired) a claim made at an earlier now, and accepted
+//     (accepted_until_s, or keep_until_s) only until before, the latest now
+//     that forgot a claim of its partition: it may be one of them, still
+//     live by that earlier now (what a verifier made again on the store, a
+//     broker's reload, or another caller with a clock of its own would
+//     otherwise take as first_use). A forgotten
 //     claim would be first_use again: callers refuse claims whose keep_until_s is below the latest
 //     now they have judged at (the token verifier refuses such a token as
-//     expired), so a clock stepping back brings nothing back.
+//     expired), so a clock stepping back brings nothing back to the memory
+//     and file stores. A Redis store's claim key is timed by elapsed time:
+//     a caller's clock stepped back by more than max_clock_difference_s + 1
+//     s after a claim still judges it live when Redis has forgotten it (as
+//     a caller whose clock is behind the claimant's by that much would), so
+//     replays of claims made before the step are first_use again in a window
+//     of (step - max_clock_difference_s - 1) s at the end of each.
 //
 // The Redis store fits this interface unchanged: claim() is one atomic
 // server-side operation (a Lua script: the per-partition quota and the
@@ -93,6 +112,12 @@ struct ReplayClaim {
   uint64_t keep_until_s = 0;    // remembered while now <= keep_until_s (a token: expiry + skew, at least 60 s from now, saturated)
   uint64_t now_s = 0;           // the caller's clock
   size_t max_per_partition = 0; // this partition's quota of live claims, >= 1
+  // The latest now at which the caller would accept what is claimed (a
+  // token: expiry + skew), if earlier than keep_until_s; 0: keep_until_s.
+  // A memory or file store refuses (expired) a claim made at an earlier now,
+  // and accepted only until an earlier time, than a now at which it forgot
+  // claims of its partition (above).
+  uint64_t accepted_until_s = 0;
 };
 
 enum class ClaimOutcome : uint8_t { first_use, seen };
@@ -101,7 +126,9 @@ class ReplayStore {
  public:
   virtual ~ReplayStore() = default;
   // first_use or seen, as above; invalid_argument for a claim out of range;
-  // capacity_exceeded when a bound is reached; io_error when the store
+  // capacity_exceeded when a bound is reached; expired (memory and file
+  // stores) for a claim made at an earlier now, and accepted only until
+  // before, a now that forgot claims of its partition, as above; io_error when the store
   // cannot remember the claim (a full disk, a failed write or sync): the
   // claim is then not remembered, and the caller refuses it.
   [[nodiscard]] virtual Result<ClaimOutcome> claim(const ReplayClaim& claim) = 0;
@@ -202,7 +229,8 @@ struct RedisReplayStoreOptions {
   // be given the same capacity (each compares the shared count with its own).
   size_t capacity = 0;
   // 1..kMaxRedisTimeoutMs each. A claim returns within connect_timeout_ms +
-  // command_timeout_ms, answered or refused (a host name was resolved when
+  // command_timeout_ms, answered or refused (a command's timeout bounds the
+  // whole command, however slowly its answer arrives, not each read) (a host name was resolved when
   // the store was opened: a reconnect never waits for a resolver).
   uint32_t connect_timeout_ms = kDefaultRedisTimeoutMs;
   uint32_t command_timeout_ms = kDefaultRedisTimeoutMs;

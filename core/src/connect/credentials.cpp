@@ -461,6 +461,9 @@ Status TokenVerifier::verify(std::string_view username, std::string_view client_
   // device wrote (credentials.h). Saturated: never wraps to forget early.
   claim.keep_until_s = std::max(internal::saturating_add(expiry, o.max_clock_skew_s),
                                 internal::saturating_add(claim.now_s, kMinTokenMemoryS));
+  // Accepted while now <= expiry + skew: what the store compares with the
+  // times at which it forgot this user's tokens (mqseal/replay_store.h).
+  claim.accepted_until_s = internal::saturating_add(expiry, o.max_clock_skew_s);
   Result<ClaimOutcome> claimed = o.replay_store->claim(claim);
   if (!claimed) return std::move(claimed).error();
   if (*claimed == ClaimOutcome::seen) return Error(Errc::replay, "token used before");

@@ -500,25 +500,51 @@ class RedisStore final : public ReplayStore {
 
   // One command on the connection, answered before `until` and within
   // command_timeout_ms: the reply (an error reply included), or an Error
-  // after which the connection is dropped.
+  // after which the connection is dropped. Written and read step by step,
+  // each step's socket timeout the time left of the command's: hiredis's
+  // own loop (redisCommandArgv) gives every read the whole timeout, so an
+  // answer arriving a byte at a time, each within it, never timed out.
   Result<Reply> run(const std::vector<std::string_view>& args, Deadline until) const {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
     const int64_t wait_ms = std::min<int64_t>(left, options_.command_timeout_ms);
     if (wait_ms <= 0) return failed("no time left for " + std::string(args.front()));
-    if (redisSetTimeout(context_, to_timeval(wait_ms)) != REDIS_OK) return failed("cannot set the timeout");
+    const Deadline command_until = Clock::now() + std::chrono::milliseconds(wait_ms);
+    const auto timed_out = [&] {
+      return failed(std::string(args.front()) + ": no answer within " + std::to_string(wait_ms) + " ms");
+    };
+    // The socket's timeout for the next step: what is left; false if nothing is.
+    const auto arm = [&] {
+      const auto rest = std::chrono::duration_cast<std::chrono::milliseconds>(command_until - Clock::now()).count();
+      return rest > 0 && redisSetTimeout(context_, to_timeval(rest)) == REDIS_OK;
+    };
+    const auto io_failed = [&] {
+      const bool slow = errno == EAGAIN || errno == EWOULDBLOCK;
+      const std::string why = context_->errstr;
+      return slow ? timed_out() : failed(std::string(args.front()) + ": " + why);
+    };
     std::vector<const char*> argv;
     std::vector<size_t> lengths;
     for (std::string_view a : args) {
       argv.push_back(a.data());
       lengths.push_back(a.size());
     }
-    errno = 0;
-    void* raw = redisCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data());
-    if (raw == nullptr) {
-      const bool timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
-      const std::string why = context_->errstr;
-      return failed(std::string(args.front()) +
-                    (timed_out ? ": no answer within " + std::to_string(wait_ms) + " ms" : ": " + why));
+    if (redisAppendCommandArgv(context_, static_cast<int>(argv.size()), argv.data(), lengths.data()) != REDIS_OK) {
+      return failed(std::string(args.front()) + ": " + context_->errstr);
+    }
+    for (int written = 0; written == 0;) {
+      if (!arm()) return timed_out();
+      errno = 0;
+      if (redisBufferWrite(context_, &written) != REDIS_OK) return io_failed();
+    }
+    void* raw = nullptr;
+    for (;;) {
+      if (redisGetReplyFromReader(context_, &raw) != REDIS_OK) {
+        return failed(std::string(args.front()) + ": " + context_->errstr);
+      }
+      if (raw != nullptr) break;
+      if (!arm()) return timed_out();
+      errno = 0;
+      if (redisBufferRead(context_) != REDIS_OK) return io_failed();
     }
     return Reply(static_cast<redisReply*>(raw));
   }

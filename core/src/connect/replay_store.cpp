@@ -70,7 +70,7 @@ using PartitionKey = std::string;
 // locked: its store locks it.
 class ClaimTable {
  public:
-  enum class Check : uint8_t { fresh, seen, partition_full, store_full };
+  enum class Check : uint8_t { fresh, seen, forgotten_later, partition_full, store_full };
 
   explicit ClaimTable(SipKey sip)
       : sip_(sip), partitions_(0, KeyedHash<PartitionKey>{sip}), live_(1, 0) {}
@@ -84,6 +84,15 @@ class ClaimTable {
     forget(p, c.now_s);
     attribute(p, c.name_space);
     if (p.ids.count(c.id) != 0) return Check::seen;
+    // Claims of this partition were forgotten at a later now than this
+    // claim's (a clock stepped back since, or a caller judging by a clock of
+    // its own), and the caller accepts what this claims only until before
+    // that now: it may be one of them, still live by this claim's now (each
+    // was past keep_until at that now, and a fresh claim accepted until then
+    // or later cannot be one).
+    const uint64_t accepted_until_s =
+        c.accepted_until_s != 0 ? std::min(c.accepted_until_s, c.keep_until_s) : c.keep_until_s;
+    if (c.now_s < p.forgot_at_s && accepted_until_s < p.forgot_at_s) return Check::forgotten_later;
     if (p.ids.size() >= c.max_per_partition) return Check::partition_full;
     if (live_[p.kind] >= capacity) {
       sweep(c.now_s);
@@ -121,6 +130,7 @@ class ClaimTable {
     std::vector<Remembered> by_expiry;                   // a min-heap on keep_until
     std::unordered_set<ReplayId, KeyedHash<ReplayId>> ids;  // the same claims
     size_t kind = kNoKind;                               // an index into live_
+    uint64_t forgot_at_s = 0;                            // the latest now that forgot a claim of it
   };
 
   // Gives a partition read back from a file the kind of the claim made on
@@ -136,8 +146,12 @@ class ClaimTable {
   }
 
   // A forgotten claim stays forgotten: forgetting at an earlier now than
-  // last time forgets nothing more (no clock is kept here).
+  // last time forgets nothing more, and the latest now that forgot any is
+  // kept (check() refuses claims made, and valid only, before it).
   void forget(Partition& p, uint64_t now_s) {
+    if (!p.by_expiry.empty() && now_s > p.by_expiry.front().keep_until_s) {
+      p.forgot_at_s = std::max(p.forgot_at_s, now_s);
+    }
     while (!p.by_expiry.empty() && now_s > p.by_expiry.front().keep_until_s) {
       std::pop_heap(p.by_expiry.begin(), p.by_expiry.end(), kept_longer);
       p.ids.erase(p.by_expiry.back().id);
@@ -167,6 +181,10 @@ Result<ClaimOutcome> refusal(ClaimTable::Check check) {
   switch (check) {
     case ClaimTable::Check::seen:
       return ClaimOutcome::seen;
+    case ClaimTable::Check::forgotten_later:
+      return Error(Errc::expired,
+                   "this partition's claims were forgotten at a later time than this claim's now and its "
+                   "validity's end (a clock stepped back?): it may be one of them");
     case ClaimTable::Check::partition_full:
       return Error(Errc::capacity_exceeded,
                    "this partition's live claims fill its quota (a user's: max_tokens_per_user)");
