@@ -8,6 +8,9 @@ redis-server, each member with a connection of its own, as members in separate p
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import threading
 import time
 import uuid
@@ -334,6 +337,71 @@ def test_redis_store_binding(keys_and_policy: Tuple[mqseal.Keyring, mqseal.Topic
     mqseal.redis_replay_store(redis_url, capacity=QUOTA, max_clock_difference_s=3600)
     with pytest.raises(mqseal.InvalidArgumentError, match="clock difference"):
         mqseal.redis_replay_store(redis_url, capacity=QUOTA, max_clock_difference_s=3601)
+
+
+def _redis_server_pid(url: str) -> int:
+    """The pid of the redis-server of `url` (the redis_url fixture's: it renames itself
+    "redis-server 127.0.0.1:PORT", or keeps its --port argument)."""
+    port = url.rsplit(":", 1)[1].split("/")[0].encode()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"redis-server" in argv[0] and (argv[0].endswith(b":" + port) or argv[1:3] == [b"--port", port]):
+                return int(entry.name)
+    raise AssertionError(f"no redis-server on port {port!r}")
+
+
+def test_asking_redis_what_it_remembers_lets_other_threads_run(redis_url: str) -> None:
+    """ReplayStore.remembered and TokenVerifier.remembered_tokens ask Redis over the network, which may
+    take up to the store's timeouts: other Python threads run meanwhile (they held the GIL: every thread
+    stood still for the whole round trip)."""
+    device = mqseal.provision("device-1", b"correct horse", CHEAP)
+    credentials = mqseal.Credentials()
+    credentials.add(device.record)
+    store = mqseal.redis_replay_store(redis_url, capacity=QUOTA, command_timeout_ms=5000)
+    verifier = mqseal.TokenVerifier(credentials, replay_store=store)
+    verifier.verify("device-1", "client-1", mqseal.make_connect_token(device.device_secret, "device-1", "client-1"))
+    server = _redis_server_pid(redis_url)
+    stalled = 1.0  # seconds the server is stopped for, during each call
+
+    def longest_pause(ask: Callable[[], int]) -> Tuple[float, int]:
+        beats: List[float] = []
+        done = threading.Event()
+
+        def beat() -> None:  # a thread that needs the GIL for every step
+            while not done.is_set():
+                beats.append(time.monotonic())
+                time.sleep(0.005)
+
+        ticker = threading.Thread(target=beat)
+        ticker.start()
+        time.sleep(0.05)
+        os.kill(server, signal.SIGSTOP)
+        # Resumed by another process: a thread of this one might not get the GIL to do it.
+        resume = subprocess.Popen(["sh", "-c", f"sleep {stalled}; kill -CONT {server}"])
+        try:
+            started = time.monotonic()
+            answer = ask()  # waits for the server: about `stalled` seconds
+            took = time.monotonic() - started
+        finally:
+            resume.wait(timeout=TIMEOUT)
+            os.kill(server, signal.SIGCONT)
+            done.set()
+            ticker.join()
+        assert took >= stalled * 0.8, f"the call did not wait for the stopped server ({took:.3f} s)"
+        during = [b for b in beats if started <= b <= started + took]
+        gaps = [later - earlier for earlier, later in zip(during, during[1:])]
+        return max(gaps, default=took), answer
+
+    pause, remembered = longest_pause(lambda: store.remembered)
+    assert remembered == 1
+    assert pause < stalled / 2, f"other threads stood still for {pause:.3f} s during ReplayStore.remembered"
+    pause, remembered = longest_pause(lambda: verifier.remembered_tokens)
+    assert remembered == 1
+    assert pause < stalled / 2, f"other threads stood still for {pause:.3f} s during TokenVerifier.remembered_tokens"
 
 
 def test_verifiers_sharing_a_store_accept_a_token_once(tmp_path: Path) -> None:

@@ -377,7 +377,7 @@ class ReplayStore(metaclass=_Pybind11Type):
         """The most live claims it holds of each kind (tokens; each consumer group's messages)."""
     @property
     def remembered(self) -> int:
-        """Claims remembered now."""
+        """Claims remembered now (a Redis store asks the server: 0 if it cannot answer). Other threads run meanwhile."""
 
 def memory_replay_store() -> ReplayStore:
     """A store in this process's memory; a restart forgets every claim."""

@@ -94,7 +94,11 @@ void bind_credentials(py::module_& m) {
            py::arg("username"), py::arg("client_id"), py::arg("token"), py::kw_only(), py::arg("now_s") = 0,
            "Returns if the token is good; raises an mqseal.Error saying which check failed. The token: a str "
            "or any bytes-like object.")
-      .def_property_readonly("remembered_tokens", &TokenVerifier::remembered_tokens);
+      // A shared store may answer over the network (Redis: up to its two
+      // timeouts): other threads run meanwhile.
+      .def_property_readonly("remembered_tokens", [](const TokenVerifier& v) {
+        return without_gil(true, [&] { return v.remembered_tokens(); });
+      });
   // They take a password or a token: no value of theirs in a TypeError.
   keep_values_out_of_type_errors(m, "provision", Callable::function);
   keep_values_out_of_type_errors(m.attr("TokenVerifier"), "verify", Callable::method);

@@ -22,7 +22,11 @@ void bind_replay_stores(py::module_& m) {
       "Where claims of single use are remembered; made by memory_replay_store() or file_replay_store(), "
       "and shared by every verifier and Opener given it.")
       .def_property_readonly("capacity", &ReplayStore::capacity, "The most live claims it holds of each kind (tokens; each consumer group's messages).")
-      .def_property_readonly("remembered", &ReplayStore::remembered, "Claims remembered now.");
+      // Redis answers over the network (up to its two timeouts): without the GIL.
+      .def_property_readonly(
+          "remembered", [](const ReplayStore& s) { return without_gil(true, [&] { return s.remembered(); }); },
+          "Claims remembered now (a Redis store asks the server: 0 if it cannot answer). Other threads run "
+          "meanwhile.");
 
   m.def("memory_replay_store", [] { return unwrap(memory_replay_store()); },
         "A store in this process's memory: shared by the verifiers and Openers of this process; a restart "
