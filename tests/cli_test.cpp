@@ -638,6 +638,52 @@ TEST_F(Cli, ASecretFileThatIsASymbolicLinkIsNotReplaced) {
   EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// provision renames its staged keyring over --device-keyring: when that was a
+// symbolic link, the link was replaced by a new file and provision exited 0,
+// so the broker held the new user while the keyring the device reads (the
+// link's target) never got its secret. Refused like every other save, before
+// the password is read, and neither file is changed.
+TEST_F(Cli, ProvisionRefusesADeviceKeyringThatIsASymbolicLink) {
+  ASSERT_TRUE(std::filesystem::create_directory(path("real")));
+  Outcome r = provision("device-7", "real/device.keys", "broker.creds", std::string(kPassword) + "\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::filesystem::create_symlink(path("real/device.keys"), path("device.keys"));
+  const std::string keyring_before = read_file(path("real/device.keys"));
+  const std::string creds_before = read_file(path("broker.creds"));
+  r = provision("device-8", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "is a symbolic link")) << r.err;
+  EXPECT_TRUE(contains(r.err, path("real/device.keys"))) << r.err;  // what to name instead
+  EXPECT_TRUE(std::filesystem::is_symlink(path("device.keys")));
+  EXPECT_EQ(read_file(path("real/device.keys")), keyring_before);
+  EXPECT_EQ(read_file(path("broker.creds")), creds_before);  // both files or neither
+  EXPECT_FALSE(std::filesystem::exists(path("device.keys.provisioning")));
+}
+
+// A power loss between provision's two renames leaves the broker's file with
+// the new user and the device's new keyring at KEYRING.provisioning (the docs:
+// rename it into place). A later provision to the same keyring overwrote that
+// file and exited 0: the first device's secret was lost while the broker kept
+// its record. Refused (exit 3, naming the file), and nothing changed.
+TEST_F(Cli, ProvisionKeepsTheKeyringAnUnfinishedProvisionLeft) {
+  Outcome r = provision("device-7", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::filesystem::rename(path("device.keys"), path("device.keys.provisioning"));  // as the power loss leaves it
+  const std::string staged_before = read_file(path("device.keys.provisioning"));
+  const std::string creds_before = read_file(path("broker.creds"));
+  r = provision("device-8", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, path("device.keys.provisioning"))) << r.err;
+  EXPECT_EQ(read_file(path("device.keys.provisioning")), staged_before);
+  EXPECT_EQ(read_file(path("broker.creds")), creds_before);
+  EXPECT_FALSE(std::filesystem::exists(path("device.keys")));
+  // Renamed into place, as the message says: provision goes on.
+  std::filesystem::rename(path("device.keys.provisioning"), path("device.keys"));
+  r = provision("device-8", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(key_material(read_file(path("device.keys"))).size(), 2u);
+}
+
 // A password put on the command line by mistake is never echoed back in the
 // usage error (CLI11's own message quoted every unexpected argument), and
 // usage errors start with "mqseal: " like every other error.
