@@ -75,15 +75,40 @@ Status write_stdout(ByteView bytes) {
 
 namespace {
 
-// The terminal's settings while echo is off, for the signal handler.
+// The terminal's settings before and while echo is off, for the signal handlers.
 struct termios g_saved_termios {};
+struct termios g_quiet_termios {};
 volatile std::sig_atomic_t g_echo_off = 0;
-constexpr int kRestoreSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// SIGTSTP (^Z): the stop handler's; the others end the program.
+constexpr int kRestoreSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGTSTP};
 
 extern "C" void restore_echo_and_reraise(int signal_number) {
   if (g_echo_off) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
   std::signal(signal_number, SIG_DFL);
   std::raise(signal_number);
+}
+
+// ^Z at the prompt: echo back on while stopped, and off again once continued.
+// A shell puts its own settings back when a job stops (bash: echo on), not
+// the job's when it continues it (fg): without this, the rest of the password
+// was typed with echo on.
+extern "C" void restore_echo_and_stop(int signal_number) {
+  const int saved_errno = errno;
+  if (g_echo_off) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_saved_termios);
+  struct sigaction stop {};
+  struct sigaction ours {};
+  stop.sa_handler = SIG_DFL;
+  sigemptyset(&stop.sa_mask);
+  ::sigaction(signal_number, &stop, &ours);
+  sigset_t just_this;
+  sigemptyset(&just_this);
+  sigaddset(&just_this, signal_number);
+  ::sigprocmask(SIG_UNBLOCK, &just_this, nullptr);
+  ::raise(signal_number);  // stopped here until SIGCONT
+  ::sigprocmask(SIG_BLOCK, &just_this, nullptr);
+  ::sigaction(signal_number, &ours, nullptr);
+  if (g_echo_off) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_quiet_termios);
+  errno = saved_errno;
 }
 
 // Turns terminal echo off for its lifetime (and puts it back if a signal
@@ -93,14 +118,18 @@ class EchoOff {
   EchoOff() {
     if (::tcgetattr(STDIN_FILENO, &g_saved_termios) != 0) return;
     struct sigaction action {};
-    action.sa_handler = restore_echo_and_reraise;
     sigemptyset(&action.sa_mask);
     for (size_t i = 0; i < std::size(kRestoreSignals); ++i) {
+      action.sa_handler = kRestoreSignals[i] == SIGTSTP ? restore_echo_and_stop : restore_echo_and_reraise;
       ::sigaction(kRestoreSignals[i], &action, &previous_[i]);
+      // ^Z ignored (as where no job control is): still ignored.
+      if (previous_[i].sa_handler == SIG_IGN && kRestoreSignals[i] == SIGTSTP) {
+        ::sigaction(kRestoreSignals[i], &previous_[i], nullptr);
+      }
     }
-    struct termios quiet = g_saved_termios;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    g_echo_off = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+    g_quiet_termios = g_saved_termios;
+    g_quiet_termios.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    g_echo_off = ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &g_quiet_termios) == 0;
     active_ = true;
   }
   EchoOff(const EchoOff&) = delete;

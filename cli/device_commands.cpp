@@ -17,6 +17,7 @@
 
 #include "common.h"
 #include "files/file_io.h"
+#include "files/secret_file.h"
 
 namespace mqseal::cli {
 namespace {
@@ -84,6 +85,17 @@ int provision_device(const ProvisionArgs& args) {
                  "broker's record go to two files\n",
                  args.credentials.c_str());
     return kExitUsage;
+  }
+  // The keyring is renamed into place below, which would replace a link with
+  // a new file: the broker would hold the user, the keyring the device reads
+  // (the link's target) never its secret. Every other save refuses a link too.
+  if (Status s = internal::refuse_symbolic_link(args.device_keyring); !s) return fail(s.error());
+  // Left by a provision a power loss cut short after the broker's file was
+  // written: the only copy of that device's secret. Never overwritten.
+  if (struct stat st {}; ::lstat(staged.c_str(), &st) == 0) {
+    return fail(Error(Errc::io_error, staged + " exists: a provision that did not finish left it, and the broker's " +
+                                          "file may hold its user already; rename it to " + args.device_keyring +
+                                          " (or remove it if it holds nothing needed), then provision again"));
   }
   // Every check that needs no password comes first.
   Result<Credentials> credentials = load_or_new_credentials(args.credentials);
@@ -182,7 +194,9 @@ void add_device_commands(CLI::App& app, Action& action) {
       "prints the new key ID. Refuses a username the credentials file has already. Writes both files or\n"
       "neither: if the credentials file cannot be written, the device keyring is left as it was. Each file\n"
       "is synced to disk with its directory; if a directory cannot be synced, provision fails (3) and\n"
-      "says whether it wrote both files or neither (both: a power loss may still undo them).");
+      "says whether it wrote both files or neither (both: a power loss may still undo them). Refuses (3)\n"
+      "a device keyring that is a symbolic link, and one with KEYRING.provisioning beside it (left by a\n"
+      "provision a power loss cut short: rename it into place).");
   provision_cmd->add_option("USERNAME", provision_args->username, "MQTT username ([A-Za-z0-9_.@:-]{1,128})")
       ->required();
   provision_cmd->add_option("--device-keyring", provision_args->device_keyring, "the device's keyring file")

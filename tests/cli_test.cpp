@@ -7,6 +7,7 @@
 #include <mqseal/replay_guard.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -636,6 +637,157 @@ TEST_F(Cli, ASecretFileThatIsASymbolicLinkIsNotReplaced) {
   EXPECT_EQ(read_file(path("real/k")), keyring_before);
   r = run({"keyring", "add", path("real/k"), "telemetry"});  // the file itself, as the message says
   EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// provision renames its staged keyring over --device-keyring: when that was a
+// symbolic link, the link was replaced by a new file and provision exited 0,
+// so the broker held the new user while the keyring the device reads (the
+// link's target) never got its secret. Refused like every other save, before
+// the password is read, and neither file is changed.
+TEST_F(Cli, ProvisionRefusesADeviceKeyringThatIsASymbolicLink) {
+  ASSERT_TRUE(std::filesystem::create_directory(path("real")));
+  Outcome r = provision("device-7", "real/device.keys", "broker.creds", std::string(kPassword) + "\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::filesystem::create_symlink(path("real/device.keys"), path("device.keys"));
+  const std::string keyring_before = read_file(path("real/device.keys"));
+  const std::string creds_before = read_file(path("broker.creds"));
+  r = provision("device-8", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, "is a symbolic link")) << r.err;
+  EXPECT_TRUE(contains(r.err, path("real/device.keys"))) << r.err;  // what to name instead
+  EXPECT_TRUE(std::filesystem::is_symlink(path("device.keys")));
+  EXPECT_EQ(read_file(path("real/device.keys")), keyring_before);
+  EXPECT_EQ(read_file(path("broker.creds")), creds_before);  // both files or neither
+  EXPECT_FALSE(std::filesystem::exists(path("device.keys.provisioning")));
+}
+
+// A power loss between provision's two renames leaves the broker's file with
+// the new user and the device's new keyring at KEYRING.provisioning (the docs:
+// rename it into place). A later provision to the same keyring overwrote that
+// file and exited 0: the first device's secret was lost while the broker kept
+// its record. Refused (exit 3, naming the file), and nothing changed.
+TEST_F(Cli, ProvisionKeepsTheKeyringAnUnfinishedProvisionLeft) {
+  Outcome r = provision("device-7", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::filesystem::rename(path("device.keys"), path("device.keys.provisioning"));  // as the power loss leaves it
+  const std::string staged_before = read_file(path("device.keys.provisioning"));
+  const std::string creds_before = read_file(path("broker.creds"));
+  r = provision("device-8", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_TRUE(contains(r.err, path("device.keys.provisioning"))) << r.err;
+  EXPECT_EQ(read_file(path("device.keys.provisioning")), staged_before);
+  EXPECT_EQ(read_file(path("broker.creds")), creds_before);
+  EXPECT_FALSE(std::filesystem::exists(path("device.keys")));
+  // Renamed into place, as the message says: provision goes on.
+  std::filesystem::rename(path("device.keys.provisioning"), path("device.keys"));
+  r = provision("device-8", "device.keys", "broker.creds", std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(key_material(read_file(path("device.keys"))).size(), 2u);
+}
+
+// What the shell's side of the ^Z test found (its exit status), in order.
+enum StopTest : int {
+  kStopTestOk = 0,
+  kStopTestNoPrompt = 10,       // echo never went off (no prompt)
+  kStopTestNotStopped = 11,     // SIGTSTP did not stop mqseal
+  kStopTestEchoOffStopped = 12, // echo still off while stopped (at the shell's prompt)
+  kStopTestEchoOnResumed = 13,  // echo on once continued: the password would be shown
+  kStopTestNoSecondPrompt = 14,
+  kStopTestFailed = 15,         // mqseal did not exit 0
+  kStopTestEchoed = 16,         // the password came back on the terminal
+  kStopTestSetupFailed = 17,
+};
+
+bool echo_on(int tty) {
+  struct termios t {};
+  return ::tcgetattr(tty, &t) == 0 && (t.c_lflag & ECHO) != 0;
+}
+
+// Polls `done` every 10 ms for up to 10 s.
+template <typename Done>
+bool within_time(Done done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    ::usleep(10000);
+  }
+  return false;
+}
+
+// The password prompt on a terminal, stopped with ^Z (SIGTSTP) and continued
+// as a shell does it: bash puts its own settings back (echo on) when a job
+// stops, and continues it (fg) without the job's. mqseal turned echo back on
+// while stopped and left it on once continued, so the rest of the password
+// was shown as typed. Run in a session of its own on a pseudo-terminal, the
+// test's child acting as the shell (a stop signal to a process group with no
+// parent in its session outside it, an orphaned one, is discarded).
+TEST_F(Cli, APasswordPromptStoppedAndContinuedKeepsEchoOff) {
+  const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+  ASSERT_GE(master, 0);
+  ASSERT_EQ(::grantpt(master), 0);
+  ASSERT_EQ(::unlockpt(master), 0);
+  const std::string slave_name = ::ptsname(master);
+  const std::string out_path = path(".stdout"), err_path = path(".stderr");
+  const std::string keyring = path("device.keys"), creds = path("broker.creds");
+  const char* argv[] = {MQSEAL_CLI, "provision", "device-7", "--device-keyring", keyring.c_str(), "--credentials",
+                        creds.c_str(), "--opslimit", "1", "--memlimit", "8192", nullptr};
+  const pid_t shell = ::fork();
+  ASSERT_GE(shell, 0);
+  if (shell == 0) {
+    ::signal(SIGTTOU, SIG_IGN);  // the shell sets the terminal from the background
+    const int tty = ::setsid() < 0 ? -1 : ::open(slave_name.c_str(), O_RDWR);  // the controlling terminal
+    if (tty < 0) _exit(kStopTestSetupFailed);
+    const pid_t job = ::fork();
+    if (job == 0) {
+      ::setpgid(0, 0);
+      ::tcsetpgrp(tty, ::getpgrp());
+      ::signal(SIGTTOU, SIG_DFL);
+      const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (out < 0 || err < 0 || ::dup2(tty, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) _exit(126);
+      ::execv(MQSEAL_CLI, const_cast<char* const*>(argv));
+      _exit(127);
+    }
+    ::setpgid(job, job);
+    int status = 0;
+    const auto result = [&](int code) {
+      ::kill(job, SIGKILL);
+      _exit(code);
+    };
+    if (!within_time([&] { return !echo_on(tty); })) result(kStopTestNoPrompt);
+    ::kill(job, SIGTSTP);
+    if (::waitpid(job, &status, WUNTRACED) != job || !WIFSTOPPED(status)) result(kStopTestNotStopped);
+    const bool echo_while_stopped = echo_on(tty);
+    // As bash: its own settings back at the prompt, then fg.
+    ::tcsetpgrp(tty, ::getpgrp());
+    struct termios t {};
+    ::tcgetattr(tty, &t);
+    t.c_lflag |= ECHO;
+    ::tcsetattr(tty, TCSANOW, &t);
+    ::tcsetpgrp(tty, job);
+    ::kill(job, SIGCONT);
+    if (!within_time([&] { return !echo_on(tty); })) result(kStopTestEchoOnResumed);
+    if (!echo_while_stopped) result(kStopTestEchoOffStopped);
+    const std::string line = std::string(kPassword) + "\n";
+    if (::write(master, line.data(), line.size()) != static_cast<ssize_t>(line.size())) result(kStopTestSetupFailed);
+    if (!within_time([&] { return contains(read_file(err_path), "(again): "); })) result(kStopTestNoSecondPrompt);
+    ::usleep(100000);  // echo off again for the second line
+    if (::write(master, line.data(), line.size()) != static_cast<ssize_t>(line.size())) result(kStopTestSetupFailed);
+    if (::waitpid(job, &status, 0) != job || !WIFEXITED(status) || WEXITSTATUS(status) != 0) _exit(kStopTestFailed);
+    char shown[4096];
+    ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);  // nothing to read if nothing was shown
+    const ssize_t n = ::read(master, shown, sizeof shown);  // what the terminal displayed
+    if (n > 0 && contains(std::string(shown, static_cast<size_t>(n)), "horse")) _exit(kStopTestEchoed);
+    _exit(kStopTestOk);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(shell, &status, 0), shell);
+  ::close(master);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), kStopTestOk)
+      << "10 no prompt, 11 not stopped, 12 echo off while stopped, 13 echo on once continued, 14 no second prompt, "
+         "15 provision failed, 16 the password shown, 17 setup\nstderr: "
+      << read_file(err_path);
+  EXPECT_TRUE(std::regex_match(read_file(out_path), kKeyIdLine)) << read_file(out_path);
 }
 
 // A password put on the command line by mistake is never echoed back in the

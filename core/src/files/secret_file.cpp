@@ -48,9 +48,7 @@ Result<Secret> read_secret_file(const std::string& path, bool allow_insecure_per
   return content;
 }
 
-Status write_secret_file(const std::string& path, const std::string& text) {
-  // The rename below would replace a link with a new file, and whoever reads
-  // the file the link names (a broker, a device) would never see the change.
+Status refuse_symbolic_link(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
     char* target = ::realpath(path.c_str(), nullptr);
@@ -59,6 +57,13 @@ Status write_secret_file(const std::string& path, const std::string& text) {
     return Error(Errc::io_error, path + " is a symbolic link to " + named +
                                      ": name that file itself (saving would replace the link, not the file)");
   }
+  return {};
+}
+
+Status write_secret_file(const std::string& path, const std::string& text) {
+  // The rename below would replace a link with a new file, and whoever reads
+  // the file the link names (a broker, a device) would never see the change.
+  if (Status link = refuse_symbolic_link(path); !link) return link;
   std::string temp = path + ".tmp.XXXXXX";
   int fd = mkstemp(temp.data());  // creates the file with mode 0600
   if (fd < 0) return Error(Errc::io_error, "cannot create " + temp + ": " + std::strerror(errno));

@@ -24,6 +24,10 @@ namespace mqseal::internal {
 // if only the directory's fsync failed: then `path` has the new content, but
 // it may not survive a power loss (the message says so).
 [[nodiscard]] Status write_secret_file(const std::string& path, const std::string& text);
+// io_error if `path` is a symbolic link (the message names the file it points
+// to): what write_secret_file refuses, for callers that rename a file over
+// `path` themselves (provision).
+[[nodiscard]] Status refuse_symbolic_link(const std::string& path);
 
 }  // namespace mqseal::internal
 
