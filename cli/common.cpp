@@ -73,6 +73,14 @@ Status write_stdout(ByteView bytes) {
   return {};
 }
 
+int print_saved_key_id(KeyId id, const std::string& keyring) {
+  Status printed = write_stdout(key_id_hex(id) + "\n");
+  if (printed) return kExitOk;
+  return fail(Error(Errc::io_error, printed.error().detail() + "; the new key " + key_id_hex(id) + " is saved in " +
+                                        keyring + " all the same (do not run this again for it: that would add " +
+                                        "another key)"));
+}
+
 namespace {
 
 // The terminal's settings before and while echo is off, for the signal handlers.

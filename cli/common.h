@@ -73,6 +73,11 @@ std::string key_id_hex(KeyId id);  // always 8 lower-case digits
 Status read_stdin(size_t max_size, std::vector<uint8_t>& out);
 // Writes to standard output and flushes; io_error on failure.
 Status write_stdout(ByteView bytes);
+// Prints the ID of a key already saved in `keyring` (keygen, keyring add,
+// provision): kExitOk, or, if standard output fails, kExitIo with the ID on
+// standard error (a key ID is no secret) and a warning that the key exists:
+// run again, the command would add a second key.
+int print_saved_key_id(KeyId id, const std::string& keyring);
 
 inline constexpr size_t kMaxPasswordSize = 1024;
 

@@ -168,8 +168,7 @@ int provision_device(const ProvisionArgs& args) {
          " is now active; retire it with: mqseal keyring retire " + args.device_keyring + " " +
          key_id_hex(*previous));
   }
-  if (Status s = write_stdout(key_id_hex(id) + "\n"); !s) return fail(s.error());
-  return kExitOk;
+  return print_saved_key_id(id, args.device_keyring);
 }
 
 int print_token(const TokenArgs& args) {

@@ -38,8 +38,7 @@ int add_key(const KeyringArgs& args, bool create) {
   if (Result<KeyInfo> info = keys->info(*id); info && info->state != KeyState::primary) {
     note("the new key is active: it opens, and seals once promoted (mqseal keyring promote)");
   }
-  if (Status s = write_stdout(key_id_hex(*id) + "\n"); !s) return fail(s.error());
-  return kExitOk;
+  return print_saved_key_id(*id, args.keyring);
 }
 
 // The kind and state of key `id` in `keys`, if it holds it.

@@ -144,9 +144,11 @@ class Cli : public ::testing::Test {
   }
 
   // Runs `program` with `args`; killed (SIGKILL) if it outlives `limit`.
+  // Its standard output goes to `out_path` if given (not read back then: /dev/full, say).
   Outcome run_program(const char* program, const std::vector<std::string>& args, const std::string& input,
-                      std::chrono::milliseconds limit) {
-    const std::string in_path = path(".stdin"), out_path = path(".stdout"), err_path = path(".stderr");
+                      std::chrono::milliseconds limit, const std::string& stdout_to = "") {
+    const std::string in_path = path(".stdin"), err_path = path(".stderr");
+    const std::string out_path = stdout_to.empty() ? path(".stdout") : stdout_to;
     write_file(in_path, input);
     std::vector<char*> argv;
     argv.push_back(const_cast<char*>(program));
@@ -179,7 +181,7 @@ class Cli : public ::testing::Test {
       std::this_thread::sleep_for(kPollInterval);
     }
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_file(out_path);
+    if (stdout_to.empty()) r.out = read_file(out_path);
     r.err = read_file(err_path);
     return r;
   }
@@ -644,6 +646,40 @@ TEST_F(Cli, ASecretFileThatIsASymbolicLinkIsNotReplaced) {
 // so the broker held the new user while the keyring the device reads (the
 // link's target) never got its secret. Refused like every other save, before
 // the password is read, and neither file is changed.
+// keygen, keyring add and provision save the key, then print its ID. With
+// standard output failing they said only "cannot write standard output": an
+// operator running the command again got a second active key (or device
+// key). Now the message says the key is saved, with its ID.
+TEST_F(Cli, AKeyIdThatCannotBePrintedIsNamedOnStandardErrorAsSaved) {
+  if (::access("/dev/full", W_OK) != 0) GTEST_SKIP() << "no /dev/full";
+  auto to_full = [&](const std::vector<std::string>& args, const std::string& input = "") {
+    Outcome r = run_program(MQSEAL_CLI, args, input, kCommandTimeLimit, "/dev/full");
+    EXPECT_FALSE(r.timed_out);
+    return r;
+  };
+  const std::regex saved("cannot write standard output: .*; the new key ([0-9a-f]{8}) is saved in ");
+  std::smatch id;
+  Outcome r = to_full({"keygen", path("k"), "telemetry"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  ASSERT_TRUE(std::regex_search(r.err, id, saved)) << r.err;
+  EXPECT_TRUE(contains(r.err, "is saved in " + path("k"))) << r.err;
+  ASSERT_EQ(list("k").size(), 1u);
+  EXPECT_EQ(list("k")[0][1], id[1].str());
+  r = to_full({"keyring", "add", path("k"), "telemetry"});
+  EXPECT_EQ(r.status, 3) << r.err;
+  ASSERT_TRUE(std::regex_search(r.err, id, saved)) << r.err;
+  ASSERT_EQ(list("k").size(), 2u);
+  EXPECT_EQ(list("k")[1][1], id[1].str());
+  r = to_full({"provision", "device-7", "--device-keyring", path("device.keys"), "--credentials", path("creds"),
+               "--opslimit", "1", "--memlimit", "8192"},
+              std::string(kPassword) + "\n");
+  EXPECT_EQ(r.status, 3) << r.err;
+  ASSERT_TRUE(std::regex_search(r.err, id, saved)) << r.err;
+  EXPECT_TRUE(contains(r.err, "is saved in " + path("device.keys"))) << r.err;
+  ASSERT_EQ(list("device.keys").size(), 1u);
+  EXPECT_EQ(list("device.keys")[0][1], id[1].str());
+}
+
 TEST_F(Cli, ProvisionRefusesADeviceKeyringThatIsASymbolicLink) {
   ASSERT_TRUE(std::filesystem::create_directory(path("real")));
   Outcome r = provision("device-7", "real/device.keys", "broker.creds", std::string(kPassword) + "\n");
