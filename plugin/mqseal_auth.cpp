@@ -107,9 +107,9 @@ struct Plugin {
   // expiry list twice. So the login of every connection that ended is kept
   // here by client ID (mosquitto keeps one session per ID) and accepted only
   // while mosquitto re-checks at a reload: between on_reload and the next
-  // tick, when mosquitto handles no new CONNECT on a TCP listener (its loop
-  // serves websockets connections in between: docs/SECURITY.md, the reload
-  // row). After the re-check, logins
+  // tick, when mosquitto handles no new CONNECT on a TCP listener, and never
+  // from a live websockets connection (its loop serves those in between:
+  // on_basic_auth, docs/SECURITY.md, the reload row). After the re-check, logins
   // it did not ask about (sessions gone) are forgotten. At most
   // kMaxOfflineLoginsPerDevice per device (offline_per_device).
   struct OfflineLogin {
@@ -242,7 +242,13 @@ int on_basic_auth(int, void* event_data, void* userdata) {
       it != plugin->connected.end() && sodium_memcmp(it->second.data(), digest.data(), digest.size()) == 0) {
     return MOSQ_ERR_SUCCESS;  // mosquitto checking a connection it has again (a reload): the login it made
   }
-  if (plugin->reloading) {  // a session whose connection ended, checked at a reload: the login it made
+  // A session whose connection ended, checked at a reload: the login it made.
+  // Not a client on a live websockets connection: mosquitto serves those
+  // between the reload and the tick (lws_service), so that is a new CONNECT
+  // (a captured one was accepted again), never the re-check of an ended
+  // connection's session (mosquitto clears a websockets client's connection
+  // when it closes).
+  if (plugin->reloading && mosquitto_client_protocol(event->client) != mp_websockets) {
     if (const auto it = plugin->offline.find(std::string(id));
         it != plugin->offline.end() && sodium_memcmp(it->second.digest.data(), digest.data(), digest.size()) == 0) {
       it->second.checked_at_reload = plugin->reloads;
