@@ -71,9 +71,12 @@ constexpr size_t kLoginDigestSize = crypto_generichash_BYTES;  // 32
 // Logins of one device's connections that ended, remembered at once
 // (Plugin::offline), at most: each device has its own bound, so that no
 // device's many connections can make another's be forgotten. Past it, a
-// further ended connection of that device is not remembered; if mosquitto
-// still keeps its session at the next reload, that session is checked with
-// its used token, refused and ended, as every session was before.
+// further ended connection of that device is not remembered, and the device
+// is marked (Plugin::overflowed): at the next reload every session of it
+// that mosquitto re-checks is let stay, not refused. A refused session is
+// ended by mosquitto 2.0.11 a second time, which puts it on the session
+// expiry list twice: once taken over and freed, the broker read freed
+// memory (valgrind), from one device's own connections and a SIGHUP.
 constexpr size_t kMaxOfflineLoginsPerDevice = 32;
 
 using LoginDigest = std::array<unsigned char, kLoginDigestSize>;
@@ -107,9 +110,9 @@ struct Plugin {
   // expiry list twice. So the login of every connection that ended is kept
   // here by client ID (mosquitto keeps one session per ID) and accepted only
   // while mosquitto re-checks at a reload: between on_reload and the next
-  // tick, when mosquitto handles no new CONNECT on a TCP listener (its loop
-  // serves websockets connections in between: docs/SECURITY.md, the reload
-  // row). After the re-check, logins
+  // tick, when mosquitto handles no new CONNECT on a TCP listener, and never
+  // from a live websockets connection (its loop serves those in between:
+  // on_basic_auth, docs/SECURITY.md, the reload row). After the re-check, logins
   // it did not ask about (sessions gone) are forgotten. At most
   // kMaxOfflineLoginsPerDevice per device (offline_per_device).
   struct OfflineLogin {
@@ -119,6 +122,11 @@ struct Plugin {
   };
   std::unordered_map<std::string, OfflineLogin> offline;
   std::unordered_map<std::string, size_t> offline_per_device;
+  // Devices with ended connections past kMaxOfflineLoginsPerDevice, and the
+  // number of the last reload that let one of their sessions stay: kept
+  // while reloads still ask for them, forgotten at the tick as `offline`.
+  // At most one entry per device in the credentials file.
+  std::unordered_map<std::string, uint64_t> overflowed;
   bool reloading = false;  // from on_reload to the next tick: mosquitto re-checking its clients
   uint64_t reloads = 0;
   std::array<unsigned char, crypto_generichash_KEYBYTES> digest_key{};
@@ -136,7 +144,10 @@ void remember_offline(Plugin& plugin, const std::string& client_id, const std::s
                       const LoginDigest& digest) {
   if (auto it = plugin.offline.find(client_id); it != plugin.offline.end()) forget_offline(plugin, it);
   size_t& count = plugin.offline_per_device[device];
-  if (count >= kMaxOfflineLoginsPerDevice) return;
+  if (count >= kMaxOfflineLoginsPerDevice) {
+    if (plugin.verifier->knows(device)) plugin.overflowed[device] = plugin.reloads;
+    return;
+  }
   ++count;
   plugin.offline.emplace(client_id, Plugin::OfflineLogin{digest, device, 0});
 }
@@ -234,18 +245,50 @@ int on_basic_auth(int, void* event_data, void* userdata) {
                     "(plugin_opt_client_ids own)");
     }
   }
+  // A session whose connection ended, checked at a reload, is let stay below
+  // (refused, mosquitto 2.0.11 would end the ended connection again and put
+  // its session on the expiry list twice: kMaxOfflineLoginsPerDevice). So is
+  // one of a device removed from the credentials file since: mosquitto keeps
+  // it either way until it expires, and only a new login reaches it.
+  const bool recheck = plugin->reloading && mosquitto_client_protocol(event->client) != mp_websockets;
   // Users the credentials do not hold are not ours: mosquitto's own checks
   // (password_file, other plugins) decide, whatever their password looks like.
-  if (!managed) return MOSQ_ERR_PLUGIN_DEFER;
+  if (!managed) {
+    const auto it =
+        recheck && event->username != nullptr ? plugin->offline.find(std::string(id)) : plugin->offline.end();
+    if (it != plugin->offline.end()) {
+      const LoginDigest digest = login_digest(*plugin, event->username, id, event->password);
+      if (sodium_memcmp(it->second.digest.data(), digest.data(), digest.size()) == 0) {
+        it->second.checked_at_reload = plugin->reloads;
+        return MOSQ_ERR_SUCCESS;
+      }
+    }
+    return MOSQ_ERR_PLUGIN_DEFER;
+  }
   const LoginDigest digest = login_digest(*plugin, event->username, id, event->password);
   if (const auto it = plugin->connected.find(event->client);
       it != plugin->connected.end() && sodium_memcmp(it->second.data(), digest.data(), digest.size()) == 0) {
     return MOSQ_ERR_SUCCESS;  // mosquitto checking a connection it has again (a reload): the login it made
   }
-  if (plugin->reloading) {  // a session whose connection ended, checked at a reload: the login it made
+  // A session whose connection ended, checked at a reload: the login it made.
+  // Not a client on a live websockets connection: mosquitto serves those
+  // between the reload and the tick (lws_service), so that is a new CONNECT
+  // (a captured one was accepted again), never the re-check of an ended
+  // connection's session (mosquitto clears a websockets client's connection
+  // when it closes).
+  if (recheck) {
     if (const auto it = plugin->offline.find(std::string(id));
         it != plugin->offline.end() && sodium_memcmp(it->second.digest.data(), digest.data(), digest.size()) == 0) {
       it->second.checked_at_reload = plugin->reloads;
+      return MOSQ_ERR_SUCCESS;
+    }
+    // A session of a device past its bound of remembered ended connections:
+    // no new CONNECT can be judged here (no TCP one in the window, no
+    // websockets one above), so this is mosquitto's re-check of a session
+    // it keeps for an ended connection. Refusing it would make mosquitto
+    // end that connection again (kMaxOfflineLoginsPerDevice).
+    if (const auto it = plugin->overflowed.find(event->username); it != plugin->overflowed.end()) {
+      it->second = plugin->reloads;
       return MOSQ_ERR_SUCCESS;
     }
   }
@@ -346,6 +389,9 @@ int on_tick(int, void*, void* userdata) {
     } else {
       forget_offline(*plugin, it);
     }
+  }
+  for (auto it = plugin->overflowed.begin(); it != plugin->overflowed.end();) {
+    it = it->second == plugin->reloads ? std::next(it) : plugin->overflowed.erase(it);
   }
   return MOSQ_ERR_SUCCESS;
 }

@@ -816,8 +816,14 @@ TEST(MosquittoPlugin, AnEndedConnectionsSessionSurvivesAReload) {
   MQTTClient_disconnect(session, 1000);  // the session stays with mosquitto
   MQTTClient_destroy(&session);
   // Each device has its own bound of remembered ended connections (32): this
-  // one's further ones, here a kept session past it, are not remembered, and
-  // that session is refused at the reload, as every one was before.
+  // one's further ones, here a kept session past it, are not remembered. That
+  // session was refused at the reload, and mosquitto 2.0.11 then ends the
+  // ended connection again, putting its session on the expiry list twice:
+  // with a session expiry interval, once the session is taken over and freed,
+  // the broker read freed memory at every loop (valgrind: invalid reads in
+  // session_expiry__check of a context freed by context__free_disused). One
+  // device could do so with its own credentials. Past the bound, its
+  // sessions are now let stay at the reload's re-check too.
   for (int i = 0; i < 31; ++i) {
     const std::string brief = "device-7/brief-" + std::to_string(i);
     ASSERT_EQ(connect(broker, brief, "device-7", token(s, brief)), 0) << broker.log();
@@ -844,8 +850,8 @@ TEST(MosquittoPlugin, AnEndedConnectionsSessionSurvivesAReload) {
   ASSERT_TRUE(broker.running()) << broker.log();
   const std::string log = testing::read_file(broker.log_path());
   EXPECT_NE(log.find("mqseal: reload: 1 device connections, 32 ended ones' logins"), std::string::npos) << log;
-  EXPECT_NE(log.find("refused CONNECT of user 'device-7' (client '" + late + "'): replay"), std::string::npos)
-      << "the session past the device's bound\n" << log;
+  EXPECT_EQ(log.find("refused CONNECT of user 'device-7' (client '" + late + "')"), std::string::npos)
+      << "the session past the device's bound was refused at the reload\n" << log;
   EXPECT_EQ(log.find("refused CONNECT of user 'device-7' (client '" + id + "')"), std::string::npos)
       << "the ended connection's session was refused at the reload\n" << log;
   // Its token on a new connection is a replay, reload or not; a fresh token
@@ -864,6 +870,209 @@ TEST(MosquittoPlugin, AnEndedConnectionsSessionSurvivesAReload) {
   MQTTClient_destroy(&session);
   MQTTClient_disconnect(publisher, 1000);
   MQTTClient_destroy(&publisher);
+  // A second reload: the session past the bound, still kept, still not refused.
+  ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string second = testing::read_file(broker.log_path());
+  EXPECT_NE(second.find("mqseal: reload: 1 devices"), second.rfind("mqseal: reload: 1 devices")) << second;
+  EXPECT_EQ(second.find("refused CONNECT of user 'device-7' (client '" + late + "')"), std::string::npos)
+      << "the session past the device's bound was refused at the second reload\n" << second;
+}
+
+}  // namespace
+}  // namespace mqseal
+
+namespace mqseal {
+namespace {
+
+// A websockets connection to 127.0.0.1:port on a raw socket, upgraded with
+// the "mqtt" subprotocol: the socket once the broker answered 101, or -1.
+int open_websocket(int port) {
+  const int fd = testing::connect_loopback(port, 5000);
+  if (fd < 0) return -1;
+  const std::string upgrade =
+      "GET /mqtt HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+  std::string answer;
+  char c = 0;
+  const bool sent = testing::send_all(fd, upgrade);
+  while (sent && answer.find("\r\n\r\n") == std::string::npos && answer.size() < 4096) {
+    if (recv(fd, &c, 1, 0) != 1) break;
+    answer += c;
+  }
+  if (answer.find(" 101 ") == std::string::npos) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// `bytes` as one masked binary websockets frame (a client's frames are masked).
+std::string websocket_frame(const std::string& bytes) {
+  constexpr unsigned char kFinBinary = 0x82;
+  constexpr unsigned char kMasked = 0x80;
+  constexpr size_t kShortLength = 126;
+  const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  std::string frame(1, static_cast<char>(kFinBinary));
+  if (bytes.size() < kShortLength) {
+    frame += static_cast<char>(kMasked | bytes.size());
+  } else {
+    frame += static_cast<char>(kMasked | kShortLength);
+    frame += static_cast<char>(bytes.size() >> 8);
+    frame += static_cast<char>(bytes.size() & 0xff);
+  }
+  frame.append(reinterpret_cast<const char*>(mask), sizeof mask);
+  for (size_t i = 0; i < bytes.size(); ++i) frame += static_cast<char>(bytes[i] ^ mask[i % 4]);
+  return frame;
+}
+
+// The return code of the CONNACK the broker sends on websockets `fd`, or -1.
+int websocket_connack_code(int fd) {
+  unsigned char frame[6] = {};  // the frame's header (binary, length 4), then the CONNACK
+  if (recv(fd, frame, sizeof frame, MSG_WAITALL) != static_cast<ssize_t>(sizeof frame)) return -1;
+  if (frame[0] != 0x82 || frame[1] != 4 || frame[2] != 0x20) return -1;
+  return frame[5];
+}
+
+bool stopped(int pid) {
+  const std::string stat = testing::read_file("/proc/" + std::to_string(pid) + "/stat");
+  const size_t end = stat.rfind(')');
+  return end != std::string::npos && end + 2 < stat.size() && stat[end + 2] == 'T';
+}
+
+// mosquitto 2.0's main loop serves websockets connections (lws_service)
+// after a reload and before the tick that ends the plugin's reload window,
+// in which the login of an ended connection is accepted for mosquitto's
+// re-check of its session. Debian 12's mosquitto 2.0.11 is built with
+// libwebsockets: a captured CONNECT of such a device (its token used once),
+// sent over websockets to arrive in the loop pass of a SIGHUP, was accepted
+// again. The broker is stopped while the CONNECT arrives and the SIGHUP is
+// sent, so that both are handled in the same pass.
+TEST(MosquittoPlugin, ACapturedConnectOverWebsocketsInAReloadIsARefusedReplay) {
+  Deployment s;
+  testing::BrokerOptions options = s.options();
+  const int ws_port = testing::detail::free_port();
+  ASSERT_NE(ws_port, 0);
+  options.extra_config.push_back("listener " + std::to_string(ws_port) + " 127.0.0.1");
+  options.extra_config.push_back("protocol websockets");
+  testing::Broker broker(options);
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string id = "device-7/session";
+  const std::string captured = token(s, id);
+  MQTTClient session = nullptr;
+  ASSERT_EQ(MQTTClient_create(&session, broker.address().c_str(), id.c_str(), MQTTCLIENT_PERSISTENCE_NONE, nullptr),
+            MQTTCLIENT_SUCCESS);
+  MQTTClient_connectOptions o = MQTTClient_connectOptions_initializer;
+  o.username = "device-7";
+  o.password = captured.c_str();
+  o.cleansession = 0;  // its session stays with mosquitto, checked again at every reload
+  o.connectTimeout = 5;
+  ASSERT_EQ(MQTTClient_connect(session, &o), MQTTCLIENT_SUCCESS) << broker.log();
+  MQTTClient_disconnect(session, 1000);
+  MQTTClient_destroy(&session);
+  const std::string replay = testing::connect_packet(id, "device-7", captured);
+  {  // outside a reload: a replay, over websockets as over TCP
+    const int fd = open_websocket(ws_port);
+    ASSERT_GE(fd, 0) << broker.log();
+    ASSERT_TRUE(testing::send_all(fd, websocket_frame(replay)));
+    EXPECT_EQ(websocket_connack_code(fd), 5) << broker.log();
+    close(fd);
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const int fd = open_websocket(ws_port);
+    ASSERT_GE(fd, 0) << broker.log();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the broker idle, waiting for sockets
+    ASSERT_EQ(kill(broker.pid(), SIGSTOP), 0);
+    for (int i = 0; i < 100 && !stopped(broker.pid()); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(testing::send_all(fd, websocket_frame(replay)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+    ASSERT_EQ(kill(broker.pid(), SIGCONT), 0);
+    EXPECT_NE(websocket_connack_code(fd), 0) << "the captured CONNECT was accepted again (attempt " << attempt
+                                             << ")\n" << broker.log();
+    close(fd);
+  }
+  // A device's own session, its connection over websockets ended, is still
+  // not refused at a reload (mosquitto's re-check of it).
+  const std::string ws_id = "device-7/ws";
+  {
+    const int fd = open_websocket(ws_port);
+    ASSERT_GE(fd, 0) << broker.log();
+    constexpr char kUsernamePasswordKeepSession = static_cast<char>(0xC0);
+    constexpr uint8_t kConnect = 0x10;
+    const std::string keep_session = testing::mqtt_packet(
+        kConnect, testing::mqtt_string("MQTT") + std::string{4, kUsernamePasswordKeepSession, 0, 60} +
+                      testing::mqtt_string(ws_id) + testing::mqtt_string("device-7") +
+                      testing::mqtt_string(token(s, ws_id)));
+    ASSERT_TRUE(testing::send_all(fd, websocket_frame(keep_session)));
+    ASSERT_EQ(websocket_connack_code(fd), 0) << broker.log();
+    constexpr char kDisconnect[] = {static_cast<char>(0xE0), 0};
+    ASSERT_TRUE(testing::send_all(fd, websocket_frame(std::string(kDisconnect, sizeof kDisconnect))));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string log = testing::read_file(broker.log_path());
+  EXPECT_NE(log.find("ended ones' logins"), std::string::npos) << log;
+  EXPECT_EQ(log.find("(client '" + ws_id + "')"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace mqseal
+
+namespace mqseal {
+namespace {
+
+// A device removed from the credentials file, its connection ended, its
+// session kept by mosquitto (here an MQTT 5 one with a session expiry
+// interval): the plugin deferred mosquitto's re-check of that session at the
+// reload (no longer its user), mosquitto refused it and ended the ended
+// connection a second time, which put the session on mosquitto 2.0.11's
+// expiry list twice (taken over and freed, the broker then read freed
+// memory: valgrind). The session stays, as it did anyway (mosquitto keeps it
+// until it expires; only a new login, checked as every login, reaches it).
+TEST(MosquittoPlugin, ARemovedDevicesKeptSessionIsNotEndedAgainAtTheReload) {
+  TwoDevices s;
+  testing::Broker broker(s.options());
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string id = "device-8/kept";
+  const int fd = testing::connect_loopback(broker.port(), 3000);
+  ASSERT_GE(fd, 0);
+  constexpr char kUsernamePasswordKeepSession = static_cast<char>(0xC0);
+  constexpr char kSessionExpiryInterval = 0x11;
+  const std::string properties = {kSessionExpiryInterval, 0, 0, 0, 60};
+  const std::string connect5 = testing::mqtt_packet(
+      0x10, testing::mqtt_string("MQTT") + std::string{5, kUsernamePasswordKeepSession, 0, 60} +
+                static_cast<char>(properties.size()) + properties + testing::mqtt_string(id) +
+                testing::mqtt_string("device-8") + testing::mqtt_string(s.token8(id)));
+  ASSERT_TRUE(testing::send_all(fd, connect5));
+  unsigned char connack[16] = {};
+  ASSERT_GE(recv(fd, connack, sizeof connack, 0), 4);
+  ASSERT_EQ(connack[3], 0) << broker.log();
+  const char disconnect[] = {static_cast<char>(0xE0), 0};
+  ASSERT_TRUE(testing::send_all(fd, std::string(disconnect, sizeof disconnect)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  close(fd);
+  Credentials only7;
+  testing::expect_ok(only7.add(s.device.record));
+  testing::expect_ok(only7.save(s.credentials_file));
+  chmod(s.credentials_file.c_str(), 0644);
+  ASSERT_EQ(kill(broker.pid(), SIGHUP), 0);
+  for (int i = 0; i < 50 && testing::read_file(broker.log_path()).find("mqseal: reload: 1 devices") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(broker.running()) << broker.log();
+  const std::string log = testing::read_file(broker.log_path());
+  const std::string ended = "Client " + id + " disconnected.";
+  EXPECT_NE(log.find(ended), std::string::npos) << log;
+  EXPECT_EQ(log.find(ended), log.rfind(ended)) << "the ended connection was ended again at the reload\n" << log;
+  EXPECT_EQ(connect(broker, "device-8/kept", "device-8", s.token8("device-8/kept")), 5) << "removed: refused";
 }
 
 }  // namespace
