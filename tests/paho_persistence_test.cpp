@@ -694,6 +694,59 @@ TEST(PahoPersistence, TemporaryFilesACrashLeftAreRemovedWhenTheStoreOpens) {
   EXPECT_EQ(p->pclose(slot), 0);
 }
 
+// A listing that cannot read the client's directory (here: no descriptor
+// left, EMFILE) is an error to Paho, not an empty store: Paho would restore
+// nothing, number new records from 1 and write them over the queued ones.
+TEST(PahoPersistence, AListingThatCannotReadTheDirectoryIsAnErrorNotAnEmptyStore) {
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& p = s.p;
+  char key[] = "c-1";
+  char part[] = "queued";
+  char* buffers[] = {part};
+  int lengths[] = {6};
+  ASSERT_EQ(p->pput(s.slot, key, 1, buffers, lengths), 0);
+  // Every descriptor below the limit in use: the next open fails with EMFILE.
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  struct rlimit saved {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limited), 0);
+  char** keys_out = nullptr;
+  int key_count = -1;
+  const int rc = p->pkeys(s.slot, &keys_out, &key_count);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_NE(rc, 0) << key_count;
+  for (int i = 0; rc == 0 && i < key_count; ++i) MQTTAsync_free(keys_out[i]);
+  if (rc == 0 && keys_out != nullptr) MQTTAsync_free(keys_out);
+  // Nothing was lost or moved aside: the record is listed once descriptors are back.
+  EXPECT_EQ(s.store->refused_records(), 0u);
+  ASSERT_EQ(p->pkeys(s.slot, &keys_out, &key_count), 0);
+  ASSERT_EQ(key_count, 1);
+  EXPECT_STREQ(keys_out[0], "c-1");
+  MQTTAsync_free(keys_out[0]);
+  MQTTAsync_free(keys_out);
+  EXPECT_EQ(p->pclear(s.slot), 0);
+  EXPECT_EQ(p->pclose(s.slot), 0);
+}
+
+// The store's directory, when create() makes it, is synced into its parent:
+// otherwise a power loss can drop the directory, and every record in it,
+// although each record and each client's directory were synced.
+TEST(PahoPersistence, AStoreDirectoryCreatedNewIsSyncedIntoItsParent) {
+  testing::TempDir dir;
+  (void)testing::take_synced();
+  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
+  std::vector<std::string> synced = testing::take_synced();
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), dir.path()), 1) << synced.size();
+  // An existing one is not synced again.
+  auto again = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
+  EXPECT_TRUE(testing::take_synced().empty());
+}
+
 // Null buffers and counts that do not match them are errors, not crashes.
 TEST(PahoPersistence, OddArgumentsAreErrorsNotCrashes) {
   OpenSlot s;
