@@ -33,14 +33,16 @@
 #include "paho_test_util.h"
 #include "test_util.h"
 
-// While set, renameat2 with flags fails with EINVAL, as on a filesystem
-// without RENAME_NOREPLACE. This definition in the executable is the one the
-// store reaches (ELF symbol interposition, as tests/fsync_recorder.h).
-static std::atomic<bool> g_no_rename_noreplace{false};
+// While not 0, renameat2 with flags fails with this errno: EINVAL as on a
+// filesystem without RENAME_NOREPLACE, ENOSYS as on a kernel before 3.15
+// (glibc does not fall back when flags are given). This definition in the
+// executable is the one the store reaches (ELF symbol interposition, as
+// tests/fsync_recorder.h).
+static std::atomic<int> g_no_rename_noreplace{0};
 extern "C" int renameat2(int old_dir, const char* old_path, int new_dir, const char* new_path,
                          unsigned int flags) noexcept {
-  if (flags != 0 && g_no_rename_noreplace) {
-    errno = EINVAL;
+  if (flags != 0 && g_no_rename_noreplace != 0) {
+    errno = g_no_rename_noreplace;
     return -1;
   }
   return static_cast<int>(::syscall(SYS_renameat2, old_dir, old_path, new_dir, new_path, flags));
@@ -413,12 +415,15 @@ TEST(PahoPersistence, ALaterRefusalOfTheSameNameKeepsTheEarlierAsideRecord) {
   EXPECT_EQ(p->pclose(s.slot), 0);
 }
 
-// Where the filesystem has no RENAME_NOREPLACE, link() then unlink() claim
+// Where the filesystem (EINVAL) or the kernel (ENOSYS: before Linux 3.15,
+// still found on devices) has no RENAME_NOREPLACE, link() then unlink() claim
 // the aside name: a second refusal of a name still keeps the first.
-TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsideRecord) {
+class WithoutRenameNoReplace : public ::testing::TestWithParam<int> {};
+
+TEST_P(WithoutRenameNoReplace, ALaterRefusalStillKeepsTheEarlierAsideRecord) {
   OpenSlot s;
   ASSERT_TRUE(s.ready);
-  g_no_rename_noreplace = true;
+  g_no_rename_noreplace = GetParam();
   testing::write_file(s.slot_dir + "/s-1", "first", 0600);
   char** keys_out = nullptr;
   int key_count = -1;
@@ -428,7 +433,7 @@ TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsi
   EXPECT_EQ(std::count(synced.begin(), synced.end(), s.slot_dir), 1) << synced.size();
   testing::write_file(s.slot_dir + "/s-1", "second", 0600);
   EXPECT_EQ(s.p->pkeys(s.slot, &keys_out, &key_count), 0);
-  g_no_rename_noreplace = false;
+  g_no_rename_noreplace = 0;
   EXPECT_EQ(key_count, 0);
   EXPECT_FALSE(fs::exists(s.slot_dir + "/s-1"));
   EXPECT_EQ(aside_files(s.slot_dir, "s-1"), (std::vector<std::string>{".refused-s-1.1", ".refused-s-1.2"}));
@@ -436,6 +441,11 @@ TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsi
   EXPECT_EQ(testing::read_file(s.slot_dir + "/.refused-s-1.2"), "second");
   EXPECT_EQ(s.p->pclose(s.slot), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(PahoPersistence, WithoutRenameNoReplace, ::testing::Values(EINVAL, ENOSYS),
+                         [](const ::testing::TestParamInfo<int>& param) {
+                           return std::string(param.param == EINVAL ? "OnTheFilesystem" : "InTheKernel");
+                         });
 
 // At most 1024 aside files per client directory (docs/SPEC.md section 10):
 // past that, a refused record is left at its name and listed, so that Paho's

@@ -134,11 +134,12 @@ std::string associated(const Slot& slot, const char* key) { return slot.binding 
 
 // Renames `from` to `to` unless `to` exists (then false, errno EEXIST): a
 // file is never replaced. Where the filesystem has no RENAME_NOREPLACE
-// (EINVAL), link() claims the name just as atomically, then the old name is
-// unlinked.
+// (EINVAL), or the kernel no renameat2 (ENOSYS: before Linux 3.15, through a
+// C library that passes that on, as musl does, or a seccomp filter), link()
+// claims the name just as atomically, then the old name is unlinked.
 bool rename_without_replacing(const std::string& from, const std::string& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
-  if (errno != EINVAL) return false;
+  if (errno != EINVAL && errno != ENOSYS) return false;
   if (::link(from.c_str(), to.c_str()) != 0) return false;
   if (::unlink(from.c_str()) != 0) {
     const int saved = errno;
