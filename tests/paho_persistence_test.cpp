@@ -755,6 +755,10 @@ TEST(PahoPersistence, AStoreDirectoryCreatedNewIsSyncedIntoItsParent) {
   // An existing one is not synced again.
   auto again = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
   EXPECT_TRUE(testing::take_synced().empty());
+  // Named with a trailing slash: still its parent.
+  auto slashed = take(paho::EncryptedStore::create(dir.file("t") + "//", device_keys(), "local"));
+  synced = testing::take_synced();
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), dir.path()), 1) << synced.size();
 }
 
 // Null buffers and counts that do not match them are errors, not crashes.

@@ -518,9 +518,12 @@ Result<std::unique_ptr<EncryptedStore>> EncryptedStore::create(std::string direc
     return Error(Errc::io_error, "cannot create " + directory + ": " + std::strerror(errno));
   }
   // A new directory's name is synced into its parent, or a power loss can
-  // drop it and every record written in it since.
-  if (created && !internal::sync_directory(internal::directory_of(directory))) {
-    return Error(Errc::io_error, "cannot sync " + internal::directory_of(directory) + ": " + std::strerror(errno));
+  // drop it and every record written in it since ("a/b/": the parent is "a").
+  if (created) {
+    const std::string parent = internal::directory_of(directory.substr(0, directory.find_last_not_of('/') + 1));
+    if (!internal::sync_directory(parent)) {
+      return Error(Errc::io_error, "cannot sync " + parent + ": " + std::strerror(errno));
+    }
   }
   // stat: the store's directory may be a link (to a data partition, say);
   // the directory it names is checked.
