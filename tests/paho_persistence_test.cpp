@@ -33,14 +33,16 @@
 #include "paho_test_util.h"
 #include "test_util.h"
 
-// While set, renameat2 with flags fails with EINVAL, as on a filesystem
-// without RENAME_NOREPLACE. This definition in the executable is the one the
-// store reaches (ELF symbol interposition, as tests/fsync_recorder.h).
-static std::atomic<bool> g_no_rename_noreplace{false};
+// While not 0, renameat2 with flags fails with this errno: EINVAL as on a
+// filesystem without RENAME_NOREPLACE, ENOSYS as on a kernel before 3.15
+// (glibc does not fall back when flags are given). This definition in the
+// executable is the one the store reaches (ELF symbol interposition, as
+// tests/fsync_recorder.h).
+static std::atomic<int> g_no_rename_noreplace{0};
 extern "C" int renameat2(int old_dir, const char* old_path, int new_dir, const char* new_path,
                          unsigned int flags) noexcept {
-  if (flags != 0 && g_no_rename_noreplace) {
-    errno = EINVAL;
+  if (flags != 0 && g_no_rename_noreplace != 0) {
+    errno = g_no_rename_noreplace;
     return -1;
   }
   return static_cast<int>(::syscall(SYS_renameat2, old_dir, old_path, new_dir, new_path, flags));
@@ -413,12 +415,15 @@ TEST(PahoPersistence, ALaterRefusalOfTheSameNameKeepsTheEarlierAsideRecord) {
   EXPECT_EQ(p->pclose(s.slot), 0);
 }
 
-// Where the filesystem has no RENAME_NOREPLACE, link() then unlink() claim
+// Where the filesystem (EINVAL) or the kernel (ENOSYS: before Linux 3.15,
+// still found on devices) has no RENAME_NOREPLACE, link() then unlink() claim
 // the aside name: a second refusal of a name still keeps the first.
-TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsideRecord) {
+class WithoutRenameNoReplace : public ::testing::TestWithParam<int> {};
+
+TEST_P(WithoutRenameNoReplace, ALaterRefusalStillKeepsTheEarlierAsideRecord) {
   OpenSlot s;
   ASSERT_TRUE(s.ready);
-  g_no_rename_noreplace = true;
+  g_no_rename_noreplace = GetParam();
   testing::write_file(s.slot_dir + "/s-1", "first", 0600);
   char** keys_out = nullptr;
   int key_count = -1;
@@ -428,7 +433,7 @@ TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsi
   EXPECT_EQ(std::count(synced.begin(), synced.end(), s.slot_dir), 1) << synced.size();
   testing::write_file(s.slot_dir + "/s-1", "second", 0600);
   EXPECT_EQ(s.p->pkeys(s.slot, &keys_out, &key_count), 0);
-  g_no_rename_noreplace = false;
+  g_no_rename_noreplace = 0;
   EXPECT_EQ(key_count, 0);
   EXPECT_FALSE(fs::exists(s.slot_dir + "/s-1"));
   EXPECT_EQ(aside_files(s.slot_dir, "s-1"), (std::vector<std::string>{".refused-s-1.1", ".refused-s-1.2"}));
@@ -436,6 +441,11 @@ TEST(PahoPersistence, WithoutRenameNoReplaceALaterRefusalStillKeepsTheEarlierAsi
   EXPECT_EQ(testing::read_file(s.slot_dir + "/.refused-s-1.2"), "second");
   EXPECT_EQ(s.p->pclose(s.slot), 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(PahoPersistence, WithoutRenameNoReplace, ::testing::Values(EINVAL, ENOSYS),
+                         [](const ::testing::TestParamInfo<int>& param) {
+                           return std::string(param.param == EINVAL ? "OnTheFilesystem" : "InTheKernel");
+                         });
 
 // At most 1024 aside files per client directory (docs/SPEC.md section 10):
 // past that, a refused record is left at its name and listed, so that Paho's
@@ -692,6 +702,63 @@ TEST(PahoPersistence, TemporaryFilesACrashLeftAreRemovedWhenTheStoreOpens) {
   EXPECT_FALSE(fs::exists(slot_dir + "/.tmp-c-17"));
   EXPECT_TRUE(fs::exists(slot_dir + "/.refused-s-3"));
   EXPECT_EQ(p->pclose(slot), 0);
+}
+
+// A listing that cannot read the client's directory (here: no descriptor
+// left, EMFILE) is an error to Paho, not an empty store: Paho would restore
+// nothing, number new records from 1 and write them over the queued ones.
+TEST(PahoPersistence, AListingThatCannotReadTheDirectoryIsAnErrorNotAnEmptyStore) {
+  OpenSlot s;
+  ASSERT_TRUE(s.ready);
+  auto& p = s.p;
+  char key[] = "c-1";
+  char part[] = "queued";
+  char* buffers[] = {part};
+  int lengths[] = {6};
+  ASSERT_EQ(p->pput(s.slot, key, 1, buffers, lengths), 0);
+  // Every descriptor below the limit in use: the next open fails with EMFILE.
+  const int lowest_free = ::dup(0);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  struct rlimit saved {};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit limited = saved;
+  limited.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &limited), 0);
+  char** keys_out = nullptr;
+  int key_count = -1;
+  const int rc = p->pkeys(s.slot, &keys_out, &key_count);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_NE(rc, 0) << key_count;
+  for (int i = 0; rc == 0 && i < key_count; ++i) MQTTAsync_free(keys_out[i]);
+  if (rc == 0 && keys_out != nullptr) MQTTAsync_free(keys_out);
+  // Nothing was lost or moved aside: the record is listed once descriptors are back.
+  EXPECT_EQ(s.store->refused_records(), 0u);
+  ASSERT_EQ(p->pkeys(s.slot, &keys_out, &key_count), 0);
+  ASSERT_EQ(key_count, 1);
+  EXPECT_STREQ(keys_out[0], "c-1");
+  MQTTAsync_free(keys_out[0]);
+  MQTTAsync_free(keys_out);
+  EXPECT_EQ(p->pclear(s.slot), 0);
+  EXPECT_EQ(p->pclose(s.slot), 0);
+}
+
+// The store's directory, when create() makes it, is synced into its parent:
+// otherwise a power loss can drop the directory, and every record in it,
+// although each record and each client's directory were synced.
+TEST(PahoPersistence, AStoreDirectoryCreatedNewIsSyncedIntoItsParent) {
+  testing::TempDir dir;
+  (void)testing::take_synced();
+  auto store = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
+  std::vector<std::string> synced = testing::take_synced();
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), dir.path()), 1) << synced.size();
+  // An existing one is not synced again.
+  auto again = take(paho::EncryptedStore::create(dir.file("s"), device_keys(), "local"));
+  EXPECT_TRUE(testing::take_synced().empty());
+  // Named with a trailing slash: still its parent.
+  auto slashed = take(paho::EncryptedStore::create(dir.file("t") + "//", device_keys(), "local"));
+  synced = testing::take_synced();
+  EXPECT_EQ(std::count(synced.begin(), synced.end(), dir.path()), 1) << synced.size();
 }
 
 // Null buffers and counts that do not match them are errors, not crashes.

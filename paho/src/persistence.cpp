@@ -134,11 +134,12 @@ std::string associated(const Slot& slot, const char* key) { return slot.binding 
 
 // Renames `from` to `to` unless `to` exists (then false, errno EEXIST): a
 // file is never replaced. Where the filesystem has no RENAME_NOREPLACE
-// (EINVAL), link() claims the name just as atomically, then the old name is
-// unlinked.
+// (EINVAL), or the kernel no renameat2 (ENOSYS: before Linux 3.15, through a
+// C library that passes that on, as musl does, or a seccomp filter), link()
+// claims the name just as atomically, then the old name is unlinked.
 bool rename_without_replacing(const std::string& from, const std::string& to) {
   if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
-  if (errno != EINVAL) return false;
+  if (errno != EINVAL && errno != ENOSYS) return false;
   if (::link(from.c_str(), to.c_str()) != 0) return false;
   if (::unlink(from.c_str()) != 0) {
     const int saved = errno;
@@ -258,19 +259,25 @@ int store_remove(void* handle, char* key) {
 
 // Record names in the slot (names of temporary and refused files start with
 // a dot: never records); with `temporary`, the temporary files' names too.
-std::vector<std::string> list_records(const Slot& slot, std::vector<std::string>* temporary = nullptr) {
-  std::vector<std::string> names;
+// False if the directory could not be read to its end (no descriptor left,
+// EIO, removed): what was found is then not every record.
+[[nodiscard]] bool list_records(const Slot& slot, std::vector<std::string>& names,
+                                std::vector<std::string>* temporary = nullptr) {
   DIR* dir = ::opendir(slot.directory.c_str());
-  if (dir == nullptr) return names;
+  if (dir == nullptr) return false;
+  errno = 0;
   while (const dirent* entry = ::readdir(dir)) {
     if (valid_record_key(entry->d_name)) {
       names.emplace_back(entry->d_name);
     } else if (temporary != nullptr && std::strncmp(entry->d_name, kTempPrefix, std::strlen(kTempPrefix)) == 0) {
       temporary->emplace_back(entry->d_name);
     }
+    errno = 0;  // readdir sets it only on an error
   }
+  const int saved = errno;
   ::closedir(dir);
-  return names;
+  errno = saved;
+  return saved == 0;
 }
 
 void remove_files(const Slot& slot, const std::vector<std::string>& names) {
@@ -285,8 +292,10 @@ int store_clear(void* handle) {
     slot->opened_fine.clear();
   }
   int rc = kOk;
+  std::vector<std::string> names;
   std::vector<std::string> temporary;
-  for (const std::string& name : list_records(*slot, &temporary)) {
+  if (!list_records(*slot, names, &temporary)) rc = kError;
+  for (const std::string& name : names) {
     if (::unlink((slot->directory + "/" + name).c_str()) != 0) rc = kError;
   }
   remove_files(*slot, temporary);
@@ -335,8 +344,9 @@ struct EncryptedStore::Callbacks {
     slot->binding = std::move(binding);
     // Temporary files a crash left: no write of this client is under way
     // while Paho opens its store (one process per client ID and server).
+    std::vector<std::string> ignored;
     std::vector<std::string> temporary;
-    (void)list_records(*slot, &temporary);
+    (void)list_records(*slot, ignored, &temporary);  // those found are removed; the rest at their next write
     remove_files(*slot, temporary);
     *handle = slot;
     return kOk;
@@ -377,14 +387,23 @@ struct EncryptedStore::Callbacks {
   // that would be refused is moved aside here, before Paho asks for it. One
   // that cannot be moved aside (kMaxRefusedPerSlot reached, or the rename
   // failed) is listed, like one that cannot be read: Paho's read fails
-  // loudly rather than the record being forgotten and its name reused.
+  // loudly rather than the record being forgotten and its name reused. So
+  // is a directory that cannot be listed (no descriptor left, EIO): an empty
+  // listing would have Paho restore nothing and number new records from 1,
+  // over the queued ones.
   static int keys(void* handle, char*** keys, int* count) {
     if (keys == nullptr || count == nullptr) return kError;
     const auto* slot = static_cast<const Slot*>(handle);
     *keys = nullptr;
     *count = 0;
+    std::vector<std::string> found;
+    if (!list_records(*slot, found)) {
+      std::fprintf(stderr, "mqseal: persistence store %s cannot be listed: %s\n", slot->directory.c_str(),
+                   std::strerror(errno));
+      return kError;
+    }
     std::vector<std::string> names;
-    for (std::string& name : list_records(*slot)) {
+    for (std::string& name : found) {
       if (slot->unchanged(name)) {  // opened fine before, and not changed since
         names.push_back(std::move(name));
         continue;
@@ -494,8 +513,17 @@ Result<std::unique_ptr<EncryptedStore>> EncryptedStore::create(std::string direc
   if (directory.empty()) return Error(Errc::invalid_argument, "a directory is required");
   Result<RecordCipher> cipher = RecordCipher::create(std::move(keys), key_name, kPurpose);
   if (!cipher) return std::move(cipher).error();
-  if (::mkdir(directory.c_str(), kDirectoryMode) != 0 && errno != EEXIST) {
+  const bool created = ::mkdir(directory.c_str(), kDirectoryMode) == 0;
+  if (!created && errno != EEXIST) {
     return Error(Errc::io_error, "cannot create " + directory + ": " + std::strerror(errno));
+  }
+  // A new directory's name is synced into its parent, or a power loss can
+  // drop it and every record written in it since ("a/b/": the parent is "a").
+  if (created) {
+    const std::string parent = internal::directory_of(directory.substr(0, directory.find_last_not_of('/') + 1));
+    if (!internal::sync_directory(parent)) {
+      return Error(Errc::io_error, "cannot sync " + parent + ": " + std::strerror(errno));
+    }
   }
   // stat: the store's directory may be a link (to a data partition, say);
   // the directory it names is checked.

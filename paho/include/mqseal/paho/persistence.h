@@ -40,7 +40,8 @@ namespace mqseal::paho {
 
 class EncryptedStore {
  public:
-  // Records go under `directory` (created with mode 0700 if missing), one
+  // Records go under `directory` (created with mode 0700 if missing, and
+  // then fsync'ed into its parent), one
   // file per record with mode 0600 (written to a temporary file, fsync'ed,
   // renamed into place, and the directory fsync'ed), in a subdirectory per
   // client ID and server URI. `key_name` names the keyring's local key:
@@ -63,7 +64,8 @@ class EncryptedStore {
   // and Paho's read of it fails) and one line goes to stderr. Listing the
   // records opens each one (but not a file unchanged since it last opened
   // fine) and leaves refused ones out, so Paho restores every other record
-  // (it stops at the first it cannot read). docs/SPEC.md section 10.
+  // (it stops at the first it cannot read); a directory that cannot be
+  // listed is an error to Paho, never an empty store. docs/SPEC.md section 10.
   uint64_t refused_records() const noexcept { return refused_.load(std::memory_order_relaxed); }
 
  private:
