@@ -13,6 +13,9 @@ set on_message and add message callbacks through the SealedClient, never on the
 raw client, which would hand them ciphertext. Everything else (connect,
 subscribe, loop_start, on_connect, ...) is the raw client's, reached through the
 wrapper; callbacks other than message handlers get the raw client as first argument.
+A last will cannot be sealed (the broker publishes it at a time nobody knows):
+will_set takes plaintext-rule topics only, and wrap() refuses a Client whose will
+is on any other topic (InvalidArgumentError; NoRuleError without a rule).
 
 Message handlers get an OpenedMessage: the paho MQTTMessage with the opened
 payload and `signer`, the verified signer's name on a signed rule (suites 2 and
@@ -139,6 +142,9 @@ def wrap(
     `opener_options` go to mqseal.Opener (max_age_ms, retained, ...); replay_store=store (with replay_group=NAME)
     makes the clients given one store and group name a group that accepts each message once, whichever member of a
     shared subscription ($share/group/...) receives it (docs/DEPLOY.md).
+
+    Raises InvalidArgumentError if `client` has a last will on a topic that is not plaintext-rule
+    (NoRuleError without a rule): a will cannot be sealed (SealedClient.will_set).
     """
     return SealedClient(client, policy, keyring, signer=signer, **opener_options)
 
@@ -178,6 +184,8 @@ class SealedClient:
         messages, and the SealedClient as first argument, from now on."""
         self.client = client
         self._sealer = SealingPublisher(policy, keyring, signer)
+        if client._will:  # set before: it would go to the broker unsealed at every connect
+            self._sealer.check_will(client._will_topic.decode("utf-8"))
         self._receiver = Receiver(Opener(policy, keyring, **opener_options))
         # A handler already set is adopted: it gets the SealedClient, which has the Client's methods.
         self._on_message = cast(Optional[MessageCallback], client.on_message)
@@ -221,6 +229,25 @@ class SealedClient:
         # such envelopes as retained (a live message replayed as retained expires).
         envelope = self._sealer.seal(topic, payload, retain)
         return self.client.publish(topic, envelope, qos, retain, properties)
+
+    def will_set(
+        self,
+        topic: str,
+        payload: PayloadType = None,
+        qos: int = 0,
+        retain: bool = False,
+        properties: Optional[Properties] = None,
+    ) -> None:
+        """Client.will_set, on plaintext-rule topics only: the broker publishes a last will when
+        the connection dies, at a time nobody knows, so it cannot be sealed (receivers would refuse
+        it as expired after max_age_ms), and unsealed it would be plaintext on a sealed topic.
+
+        Raises InvalidArgumentError for a topic under any other rule, NoRuleError for a topic no
+        rule covers; wrap() raises the same for a Client whose will was set before. To tell
+        receivers that a service went away, publish a sealed message yourself (on_disconnect).
+        """
+        self._sealer.check_will(topic)
+        self.client.will_set(topic, payload, qos, retain, properties)
 
     def set_keyring(self, keyring: Keyring) -> None:
         """Key rotation: seal and open with `keyring` from now on (replay state is kept)."""
