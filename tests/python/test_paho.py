@@ -514,3 +514,15 @@ def test_a_last_will_never_goes_out_in_plaintext_on_a_sealed_topic(
     (will,) = seen.wait(1)
     assert (will[2].topic, will[2].payload) == ("public/7/status", b"offline")
     connection.close()
+
+
+def test_wrap_takes_a_paho_client_only(api: Any, keys_and_policy: KeysAndPolicy) -> None:
+    """A SealedClient wrapped again sealed every payload twice (receivers got an envelope as the
+    payload) and opened every message twice (all refused); anything else failed on a private name."""
+    keys, policy = keys_and_policy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        once = mqseal.paho.wrap(mqtt.Client(api), policy, keys)
+    for wrong in (once, "broker", None):
+        with pytest.raises(TypeError, match="expected a paho.mqtt.client.Client, not " + type(wrong).__name__):
+            mqseal.paho.wrap(wrong, policy, keys)  # type: ignore[arg-type]

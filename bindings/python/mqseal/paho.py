@@ -143,7 +143,8 @@ def wrap(
     makes the clients given one store and group name a group that accepts each message once, whichever member of a
     shared subscription ($share/group/...) receives it (docs/DEPLOY.md).
 
-    Raises InvalidArgumentError if `client` has a last will on a topic that is not plaintext-rule
+    Raises TypeError if `client` is no paho Client (a SealedClient is not one: wrapped again, it
+    would seal every payload twice), InvalidArgumentError if `client` has a last will on a topic that is not plaintext-rule
     (NoRuleError without a rule): a will cannot be sealed (SealedClient.will_set).
     """
     return SealedClient(client, policy, keyring, signer=signer, **opener_options)
@@ -182,6 +183,8 @@ class SealedClient:
         """Prefer wrap(). Installs the dispatcher as client.on_message, adopting a handler already there,
         and adopts the message callbacks already added (Client.message_callback_add): they get opened
         messages, and the SealedClient as first argument, from now on."""
+        if not isinstance(client, Client):  # a SealedClient too: it would seal, and open, twice
+            raise TypeError(f"expected a paho.mqtt.client.Client, not {type(client).__name__}")
         self.client = client
         self._sealer = SealingPublisher(policy, keyring, signer)
         if client._will:  # set before: it would go to the broker unsealed at every connect
