@@ -115,7 +115,10 @@ class ClientFactory(Protocol):
 
 class OpenedMessage(aiomqtt.Message):
     """A message as SealedClient.messages yields it: aiomqtt's Message (topic, qos, retain,
-    mid, properties as received) with the opened payload, and its signer."""
+    mid, properties as received) with the opened payload, and its signer.
+
+    Only the payload is authenticated: MQTT 5 properties (user properties, response topic,
+    correlation data, ...) are as the broker sent them, unsealed (docs/SECURITY.md, "Limits")."""
 
     def __init__(
         self,

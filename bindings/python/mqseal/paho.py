@@ -80,7 +80,10 @@ _log = logging.getLogger("mqseal.paho")
 
 class OpenedMessage(MQTTMessage):
     """A message as the SealedClient hands it to message handlers: paho's MQTTMessage (topic,
-    qos, retain, mid, properties, ... as received) with the opened payload, and its signer."""
+    qos, retain, mid, properties, ... as received) with the opened payload, and its signer.
+
+    Only the payload is authenticated: MQTT 5 properties (user properties, response topic,
+    correlation data, ...) are as the broker sent them, unsealed (docs/SECURITY.md, "Limits")."""
 
     __slots__ = ("signer",)
 
