@@ -36,8 +36,13 @@ unacknowledged, forgeries would fill the broker's window of messages in flight
 to the client and stall every valid one after them), while delivered messages,
 and refused ones given to an on_refused of the application's own, stay the
 application's to acknowledge. Exceptions raised by the
-application's own message handlers are paho's business, as without mqseal
-(see Client.suppress_exceptions).
+application's own message handlers are paho's business (see
+Client.suppress_exceptions), with one difference from paho alone: each message
+reaches the handlers once. A QoS 1 or 2 message the application left
+unacknowledged (manual_ack), or whose handler raised, is a duplicate when the
+broker sends it again (a reconnect to the same session), dropped and, under
+manual_ack, acknowledged, where paho alone would hand it over again: an
+application that needs a second attempt keeps the message until its work is done.
 
 Devices without TLS log in with CONNECT tokens (docs/SPEC.md section 11), with
 the device secret kept in a keyring, as with mqseal::paho::use_connect_tokens:
