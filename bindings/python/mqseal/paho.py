@@ -13,6 +13,8 @@ set on_message and add message callbacks through the SealedClient, never on the
 raw client, which would hand them ciphertext. Everything else (connect,
 subscribe, loop_start, on_connect, ...) is the raw client's, reached through the
 wrapper; callbacks other than message handlers get the raw client as first argument.
+paho's helpers paho.mqtt.publish.single/multiple and paho.mqtt.subscribe.simple/callback
+make clients of their own, which no wrapper reaches: they send and receive as they are.
 A last will cannot be sealed (the broker publishes it at a time nobody knows):
 will_set takes plaintext-rule topics only, and wrap() refuses a Client whose will
 is on any other topic (InvalidArgumentError; NoRuleError without a rule).
