@@ -755,3 +755,32 @@ def test_tasks_reading_one_client_together_each_get_a_message_once(
             return got
 
     assert sorted(run(scenario())) == payloads
+
+
+def test_a_last_will_on_a_sealed_topic_is_refused_before_connecting(
+    broker: Broker, keys_and_policy: KeysAndPolicy
+) -> None:
+    """aiomqtt sends Client(will=...) in the CONNECT, in the clear, and the broker publishes it
+    at a time nobody knows (so it cannot be sealed fresh): a will on a sealed topic is refused."""
+    keys, policy = keys_and_policy
+    offline = aiomqtt.Will(TOPIC, b"offline", qos=1)
+
+    async def scenario() -> None:
+        with pytest.raises(mqseal.InvalidArgumentError, match="last will"):
+            mqseal.aio.wrap(aio_client(broker, will=offline), policy, keys)
+        with pytest.raises(mqseal.NoRuleError):
+            mqseal.aio.wrap(aio_client(broker, will=aiomqtt.Will("other/topic", b"offline")), policy, keys)
+        made = mqseal.aio.wrap(functools.partial(aio_client, broker, will=offline), policy, keys)
+        async with aio_client(broker) as watcher:
+            await watcher.subscribe("#", qos=1)
+            with pytest.raises(mqseal.InvalidArgumentError, match="last will"):
+                async with made:
+                    pass
+            plain = aiomqtt.Will("public/7/status", b"offline", qos=1)  # a plaintext rule: as the policy asks
+            async with mqseal.aio.wrap(aio_client(broker, will=plain), policy, keys) as fine:
+                await fine.publish("public/sync", b"sync", qos=1)
+            async for message in watcher.messages:  # nothing went out before the plaintext sync
+                assert (message.topic.value, message.payload) == ("public/sync", b"sync")
+                break
+
+    run(scenario())

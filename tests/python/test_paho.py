@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 import subprocess
 import threading
+import uuid
+import warnings
 from typing import Any, Callable, List, Tuple
 
 import paho.mqtt.client as mqtt
@@ -468,3 +471,58 @@ def test_a_refused_topics_control_characters_never_reach_the_log(
     assert "\n" not in text and "\x1b" not in text and len(text.splitlines()) == 1
     assert TOPIC + "\\x0aWARNING:mqseal.paho:refused nothing, all is well\\x1b[2K\\x85NEL\\u2028LS\\x9b2K" in text
     assert subscriber.stats.refused == 1
+
+
+def test_a_last_will_never_goes_out_in_plaintext_on_a_sealed_topic(
+    broker: Any, api: Any, connect: Connect, keys_and_policy: KeysAndPolicy
+) -> None:
+    """The broker publishes a last will when the connection dies, at a time nobody knows: it
+    cannot be sealed fresh, so will_set takes plaintext-rule topics only, and wrap() refuses a
+    Client whose will was set before (both went to the broker in the clear before)."""
+    keys, policy = keys_and_policy
+    eavesdropper = connect()
+    seen = Inbox()
+    eavesdropper.on_message = seen
+    subscribe(eavesdropper, "#")
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        early = mqtt.Client(api, client_id=f"mqseal-test-{uuid.uuid4().hex[:12]}")
+    early.will_set(TOPIC, b"offline")
+    with pytest.raises(mqseal.InvalidArgumentError, match="last will"):
+        mqseal.paho.wrap(early, policy, keys)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        raw = mqtt.Client(api, client_id=f"mqseal-test-{uuid.uuid4().hex[:12]}")
+    dying = mqseal.paho.wrap(raw, policy, keys)
+    with pytest.raises(mqseal.InvalidArgumentError, match="last will"):
+        dying.will_set(TOPIC, b"offline", qos=1)
+    with pytest.raises(mqseal.NoRuleError):
+        dying.will_set("other/topic", b"offline", qos=1)
+    dying.will_set("public/7/status", b"offline", qos=1)  # a plaintext rule: as the policy asks
+    connected = threading.Event()
+    dying.on_connect = lambda *args: connected.set()
+    dying.connect(broker.host, broker.port)
+    dying.loop_start()
+    assert connected.wait(TIMEOUT), "no CONNACK"
+    dying.loop_stop()
+    connection = raw.socket()
+    assert isinstance(connection, socket.socket)
+    connection.shutdown(socket.SHUT_RDWR)  # dies without DISCONNECT: the broker sends the will
+
+    (will,) = seen.wait(1)
+    assert (will[2].topic, will[2].payload) == ("public/7/status", b"offline")
+    connection.close()
+
+
+def test_wrap_takes_a_paho_client_only(api: Any, keys_and_policy: KeysAndPolicy) -> None:
+    """A SealedClient wrapped again sealed every payload twice (receivers got an envelope as the
+    payload) and opened every message twice (all refused); anything else failed on a private name."""
+    keys, policy = keys_and_policy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        once = mqseal.paho.wrap(mqtt.Client(api), policy, keys)
+    for wrong in (once, "broker", None):
+        with pytest.raises(TypeError, match="expected a paho.mqtt.client.Client, not " + type(wrong).__name__):
+            mqseal.paho.wrap(wrong, policy, keys)  # type: ignore[arg-type]

@@ -38,11 +38,27 @@ class Stats:
 class SealingPublisher:
     """A Sealer that takes what the MQTT client libraries take as a payload."""
 
-    __slots__ = ("_sealer",)
+    __slots__ = ("_sealer", "_policy")
 
     def __init__(self, policy: TopicPolicy, keyring: Keyring, signer: Optional[str] = None) -> None:
         """`signer`: the signer name to sign as on signed rules (None: the keyring's only one)."""
         self._sealer = Sealer(policy, keyring, signer=signer)
+        self._policy = policy
+
+    def check_will(self, topic: str) -> None:
+        """Raises unless a last will on `topic` may go to the broker as it is: on a plaintext-rule
+        topic only. The broker publishes a will when the connection dies, at a time nobody knows
+        when the CONNECT is sent: sealed then, receivers would refuse it as expired once the
+        connection had lasted max_age_ms; unsealed, it would be plaintext on a sealed topic.
+
+        Raises NoRuleError for a topic no rule covers, InvalidArgumentError for any other rule.
+        """
+        if not self._policy.resolve(topic).plaintext:
+            raise error_for(
+                "invalid_argument",
+                f"a last will on {printable(topic)} would go to the broker unsealed, and no will can be sealed "
+                "(the broker publishes it at a time nobody knows): put wills on plaintext-rule topics only",
+            )
 
     def seal(self, topic: str, payload: PayloadLike, retain: bool) -> bytes:
         """The envelope to publish: str as UTF-8, int and float as their text, None as b"", like paho.

@@ -10,6 +10,9 @@
 Needs aiomqtt (`pip install 'mqseal[aio]'`); `import mqseal` does not.
 
 `publish` seals before it sends (mqseal.Error, e.g. NoRuleError, and nothing is sent).
+A last will (aiomqtt.Client(will=...)) cannot be sealed (the broker publishes it at a
+time nobody knows): wrap(), or entering with a ClientFactory, raises InvalidArgumentError
+for a will on a topic that is not plaintext-rule (NoRuleError without a rule).
 `client.messages` yields OpenedMessages: aiomqtt Messages whose payload is the
 opened payload, with `signer`, the verified signer's name on a signed rule
 (suites 2 and 4; the rule may list several names, so the topic alone need not
@@ -112,7 +115,10 @@ class ClientFactory(Protocol):
 
 class OpenedMessage(aiomqtt.Message):
     """A message as SealedClient.messages yields it: aiomqtt's Message (topic, qos, retain,
-    mid, properties as received) with the opened payload, and its signer."""
+    mid, properties as received) with the opened payload, and its signer.
+
+    Only the payload is authenticated: MQTT 5 properties (user properties, response topic,
+    correlation data, ...) are as the broker sent them, unsealed (docs/SECURITY.md, "Limits")."""
 
     def __init__(
         self,
@@ -174,6 +180,10 @@ def wrap(
     mqseal.Opener (max_age_ms, retained, ...); replay_store=store (with replay_group=NAME) makes the clients given one
     store and group name a group that accepts each message once (docs/DEPLOY.md). A function is needed for
     CONNECT tokens (use_connect_tokens): aiomqtt takes the password only when a Client is made.
+
+    Raises InvalidArgumentError if `client` has a last will (aiomqtt.Will) on a topic that is not
+    plaintext-rule (NoRuleError without a rule): a will cannot be sealed; the broker publishes it
+    at a time nobody knows. A ClientFactory's Clients are checked when the SealedClient is entered.
     """
     return SealedClient(client, policy, keyring, signer=signer, **opener_options)
 
@@ -210,14 +220,15 @@ class SealedClient:
         """Prefer wrap()."""
         self._client: Optional[aiomqtt.Client] = None
         self._make_client: Optional[ClientFactory] = None
+        self._sealer = SealingPublisher(policy, keyring, signer)
         if isinstance(client, aiomqtt.Client):
+            self._check_will(client)
             self._client = client
         elif callable(client):
             self._make_client = client
         else:
             raise TypeError(f"expected an aiomqtt.Client or a function that makes one, not {type(client).__name__}")
         self._entered = False
-        self._sealer = SealingPublisher(policy, keyring, signer)
         self._receiver = Receiver(Opener(policy, keyring, **opener_options))
         self._on_refused: RefusedCallback = log_refused
         self._tokens: Optional[ConnectTokens] = None
@@ -244,8 +255,8 @@ class SealedClient:
         """Connects: enters the wrapped Client, or a new one made with a fresh CONNECT token.
 
         Raises what aiomqtt raises (aiomqtt.MqttError when the broker cannot be reached or
-        refuses the login), an mqseal.Error if no token can be made (before connecting),
-        and aiomqtt.MqttReentrantError if the SealedClient is entered already.
+        refuses the login), an mqseal.Error if no token can be made or the new Client has a last
+        will on a topic that is not plaintext-rule (before connecting), and aiomqtt.MqttReentrantError if the SealedClient is entered already.
         """
         if self._entered:
             raise aiomqtt.MqttReentrantError("The sealed client is reusable, but not reentrant")
@@ -257,7 +268,9 @@ class SealedClient:
                     "username": self._tokens.username,
                     "password": self._tokens._make(count=True),
                 }
-            self._client = self._make_client(**login)
+            made = self._make_client(**login)
+            self._check_will(made)
+            self._client = made
         await self.client.__aenter__()
         self._entered = True
         return self
@@ -392,6 +405,13 @@ class SealedClient:
         return f"<mqseal.aio.SealedClient of {inner!r}>"
 
     # ---- internals ----
+
+    def _check_will(self, client: aiomqtt.Client) -> None:
+        """Raises if `client` has a last will (aiomqtt.Will) on a topic that is not plaintext-rule:
+        the CONNECT would carry it unsealed (SealingPublisher.check_will)."""
+        raw = client._client
+        if raw._will:
+            self._sealer.check_will(raw._will_topic.decode("utf-8"))
 
     async def _next(self) -> OpenedMessage:
         """The next message of the current Client's that opens (SealedMessages.__anext__).

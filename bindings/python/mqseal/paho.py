@@ -13,6 +13,11 @@ set on_message and add message callbacks through the SealedClient, never on the
 raw client, which would hand them ciphertext. Everything else (connect,
 subscribe, loop_start, on_connect, ...) is the raw client's, reached through the
 wrapper; callbacks other than message handlers get the raw client as first argument.
+paho's helpers paho.mqtt.publish.single/multiple and paho.mqtt.subscribe.simple/callback
+make clients of their own, which no wrapper reaches: they send and receive as they are.
+A last will cannot be sealed (the broker publishes it at a time nobody knows):
+will_set takes plaintext-rule topics only, and wrap() refuses a Client whose will
+is on any other topic (InvalidArgumentError; NoRuleError without a rule).
 
 Message handlers get an OpenedMessage: the paho MQTTMessage with the opened
 payload and `signer`, the verified signer's name on a signed rule (suites 2 and
@@ -33,8 +38,13 @@ unacknowledged, forgeries would fill the broker's window of messages in flight
 to the client and stall every valid one after them), while delivered messages,
 and refused ones given to an on_refused of the application's own, stay the
 application's to acknowledge. Exceptions raised by the
-application's own message handlers are paho's business, as without mqseal
-(see Client.suppress_exceptions).
+application's own message handlers are paho's business (see
+Client.suppress_exceptions), with one difference from paho alone: each message
+reaches the handlers once. A QoS 1 or 2 message the application left
+unacknowledged (manual_ack), or whose handler raised, is a duplicate when the
+broker sends it again (a reconnect to the same session), dropped and, under
+manual_ack, acknowledged, where paho alone would hand it over again: an
+application that needs a second attempt keeps the message until its work is done.
 
 Devices without TLS log in with CONNECT tokens (docs/SPEC.md section 11), with
 the device secret kept in a keyring, as with mqseal::paho::use_connect_tokens:
@@ -77,7 +87,10 @@ _log = logging.getLogger("mqseal.paho")
 
 class OpenedMessage(MQTTMessage):
     """A message as the SealedClient hands it to message handlers: paho's MQTTMessage (topic,
-    qos, retain, mid, properties, ... as received) with the opened payload, and its signer."""
+    qos, retain, mid, properties, ... as received) with the opened payload, and its signer.
+
+    Only the payload is authenticated: MQTT 5 properties (user properties, response topic,
+    correlation data, ...) are as the broker sent them, unsealed (docs/SECURITY.md, "Limits")."""
 
     __slots__ = ("signer",)
 
@@ -139,6 +152,10 @@ def wrap(
     `opener_options` go to mqseal.Opener (max_age_ms, retained, ...); replay_store=store (with replay_group=NAME)
     makes the clients given one store and group name a group that accepts each message once, whichever member of a
     shared subscription ($share/group/...) receives it (docs/DEPLOY.md).
+
+    Raises TypeError if `client` is no paho Client (a SealedClient is not one: wrapped again, it
+    would seal every payload twice), InvalidArgumentError if `client` has a last will on a topic that is not plaintext-rule
+    (NoRuleError without a rule): a will cannot be sealed (SealedClient.will_set).
     """
     return SealedClient(client, policy, keyring, signer=signer, **opener_options)
 
@@ -176,8 +193,12 @@ class SealedClient:
         """Prefer wrap(). Installs the dispatcher as client.on_message, adopting a handler already there,
         and adopts the message callbacks already added (Client.message_callback_add): they get opened
         messages, and the SealedClient as first argument, from now on."""
+        if not isinstance(client, Client):  # a SealedClient too: it would seal, and open, twice
+            raise TypeError(f"expected a paho.mqtt.client.Client, not {type(client).__name__}")
         self.client = client
         self._sealer = SealingPublisher(policy, keyring, signer)
+        if client._will:  # set before: it would go to the broker unsealed at every connect
+            self._sealer.check_will(client._will_topic.decode("utf-8"))
         self._receiver = Receiver(Opener(policy, keyring, **opener_options))
         # A handler already set is adopted: it gets the SealedClient, which has the Client's methods.
         self._on_message = cast(Optional[MessageCallback], client.on_message)
@@ -221,6 +242,25 @@ class SealedClient:
         # such envelopes as retained (a live message replayed as retained expires).
         envelope = self._sealer.seal(topic, payload, retain)
         return self.client.publish(topic, envelope, qos, retain, properties)
+
+    def will_set(
+        self,
+        topic: str,
+        payload: PayloadType = None,
+        qos: int = 0,
+        retain: bool = False,
+        properties: Optional[Properties] = None,
+    ) -> None:
+        """Client.will_set, on plaintext-rule topics only: the broker publishes a last will when
+        the connection dies, at a time nobody knows, so it cannot be sealed (receivers would refuse
+        it as expired after max_age_ms), and unsealed it would be plaintext on a sealed topic.
+
+        Raises InvalidArgumentError for a topic under any other rule, NoRuleError for a topic no
+        rule covers; wrap() raises the same for a Client whose will was set before. To tell
+        receivers that a service went away, publish a sealed message yourself (on_disconnect).
+        """
+        self._sealer.check_will(topic)
+        self.client.will_set(topic, payload, qos, retain, properties)
 
     def set_keyring(self, keyring: Keyring) -> None:
         """Key rotation: seal and open with `keyring` from now on (replay state is kept)."""
