@@ -1055,6 +1055,23 @@ TEST(GuardedCache, AForgeryDoesNotChooseWhichTopicKeyIsEvicted) {
   EXPECT_EQ(blake2b_calls() - before, 0) << "kSecond's topic key was evicted: the forgery chose the victim";
 }
 
+// An authentic message under a cached key from a sender whose subkey was
+// not kept makes that key the most recently used too (it goes through
+// commit, not touch).
+TEST(GuardedCache, ANewSenderUnderACachedKeyMakesItTheMostRecent) {
+  std::shared_ptr<Keyring> three = keys(3);
+  Opener opener = make_opener(three);
+  Opened o;
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x11), kFirst, kTopic, 0xa1, 0), o));
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x12), kSecond, kTopic, 0xa1, 1), o));
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x11), kFirst, kTopic, 0xb2, 0), o));  // kFirst the most recent
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x13), kThird, kTopic, 0xa1, 2), o));  // replaces kSecond
+  const std::vector<uint8_t> next = seal_as(fixed_key(0x11), kFirst, kTopic, 0xa1, 3);
+  const int before = blake2b_calls();
+  expect_ok(open_now(opener, kTopic, next, o));
+  EXPECT_EQ(blake2b_calls() - before, 0) << "kFirst's topic key was evicted though it was the most recent";
+}
+
 // Suite 3 envelopes authenticate under the recipient's public key, which
 // anyone may hold: a party with nothing else (no symmetric key, no signing
 // key) seals authentic envelopes on as many topics of a recipient rule's

@@ -279,7 +279,8 @@ void TopicKeyResolver::commit(std::string_view topic, const ResolvedTopic& at, c
                               const uint8_t subkey[kKeySize]) {
   if (at.generation != generation_) return;  // derived under a keyring replaced since
   if (topic.size() > kMaxCachedTopicSize) return;  // not kept: derived again per message
-  if (!at.pending) {
+  if (!at.pending) {  // the key was cached: lookup() left its recency to this
+    if (holds(at)) nodes_[at.node].most_recent_slot = at.slot;
     if (sender != nullptr) store_subkey(at, *sender, subkey);
     return;
   }

@@ -126,8 +126,9 @@ class TopicKeyResolver {
   [[nodiscard]] Status lookup(std::string_view topic, std::optional<KeyId> wanted, const SenderId& sender,
                               ResolvedTopic& out, uint8_t subkey[kKeySize], bool& subkey_found);
   // After an authentic envelope: caches what lookup() put in `at` and did
-  // not cache (the topic, and its key at.key if at.key_id is set), and with
-  // a `sender`, `subkey` next to that key (store_subkey). Nothing if a
+  // not cache (the topic, and its key at.key if at.key_id is set), makes
+  // that key the topic's most recently used, and with a `sender`, `subkey`
+  // next to that key (store_subkey). Nothing if a
   // set_keyring() ran since lookup(), or for a topic longer than
   // kMaxCachedTopicSize; a topic or key that another commit() cached
   // meanwhile is kept once.
