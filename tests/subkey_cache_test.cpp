@@ -422,6 +422,26 @@ TEST(SubkeyCache, FloodsNeitherAddForgedSendersNorFailHonestOnes) {
   open_honest(1);  // evicted by the insider on this topic: one derivation each, no failure
 }
 
+// A forgery (a wrong key under the right key ID) naming a cached sender
+// does not make that sender's subkey the most recently used: only an
+// authentic envelope does, so a party with no key cannot choose which
+// honest sender's subkey the next sender evicts. (Before: the lookup,
+// ahead of the tag, marked 0xa1 as used, and 0xc3 evicted 0xa2 instead.)
+TEST(SubkeyCache, AForgeryDoesNotChooseWhichSubkeyIsEvicted) {
+  Opener opener = make_opener(keys());
+  const Key key = fixed_key(0x11);
+  Opened o;
+  expect_ok(open_now(opener, kTopic, seal_as(key, kFirst, kTopic, 0xa1, 0), o));
+  expect_ok(open_now(opener, kTopic, seal_as(key, kFirst, kTopic, 0xa2, 1), o));  // 0xa2 the most recent
+  const std::vector<uint8_t> forged = seal_as(fixed_key(0x99), kFirst, kTopic, 0xa1, 2);
+  EXPECT_EQ(open_now(opener, kTopic, forged, o).error().code(), Errc::authentication_failed);
+  expect_ok(open_now(opener, kTopic, seal_as(key, kFirst, kTopic, 0xc3, 3), o));  // evicts the least recent: 0xa1
+  const std::vector<uint8_t> next = seal_as(key, kFirst, kTopic, 0xa2, 4);  // sealing derives too
+  const int before = hchacha20_calls();
+  expect_ok(open_now(opener, kTopic, next, o));
+  EXPECT_EQ(hchacha20_calls() - before, 0) << "0xa2's subkey was evicted: the forgery chose the victim";
+}
+
 // The resolver itself: a subkey stored for a key that has since been derived
 // again into its slot is dropped, not kept for the new key; forget_subkeys
 // (a Sealer's new session) drops them all.
@@ -1014,6 +1034,42 @@ TEST(GuardedCache, ForgedEnvelopesOnNewTopicsNeitherGrowNorEvictTheCache) {
   expect_ok(open_now(opener, kTopic, env, o));
   EXPECT_EQ(blake2b_calls() - derived, 0) << "the topic key was still cached";
   EXPECT_EQ(hchacha20_calls() - subkeys, 0) << "the sender's subkey was still cached";
+}
+
+// SubkeyCache.AForgeryDoesNotChooseWhichSubkeyIsEvicted for a topic's two
+// key slots: a forgery under the ID of the less
+// recently used key does not make it the most recent, so a third key (a
+// rotation's) still replaces that one, not the key in use.
+TEST(GuardedCache, AForgeryDoesNotChooseWhichTopicKeyIsEvicted) {
+  std::shared_ptr<Keyring> three = keys(3);
+  Opener opener = make_opener(three);
+  Opened o;
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x11), kFirst, kTopic, 0xa1, 0), o));
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x12), kSecond, kTopic, 0xa1, 1), o));  // kSecond the most recent
+  const std::vector<uint8_t> forged = seal_as(fixed_key(0x99), kFirst, kTopic, 0xa1, 2);
+  EXPECT_EQ(open_now(opener, kTopic, forged, o).error().code(), Errc::authentication_failed);
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x13), kThird, kTopic, 0xa1, 3), o));  // replaces kFirst
+  const std::vector<uint8_t> next = seal_as(fixed_key(0x12), kSecond, kTopic, 0xa1, 4);
+  const int before = blake2b_calls();
+  expect_ok(open_now(opener, kTopic, next, o));
+  EXPECT_EQ(blake2b_calls() - before, 0) << "kSecond's topic key was evicted: the forgery chose the victim";
+}
+
+// An authentic message under a cached key from a sender whose subkey was
+// not kept makes that key the most recently used too (it goes through
+// commit, not touch).
+TEST(GuardedCache, ANewSenderUnderACachedKeyMakesItTheMostRecent) {
+  std::shared_ptr<Keyring> three = keys(3);
+  Opener opener = make_opener(three);
+  Opened o;
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x11), kFirst, kTopic, 0xa1, 0), o));
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x12), kSecond, kTopic, 0xa1, 1), o));
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x11), kFirst, kTopic, 0xb2, 0), o));  // kFirst the most recent
+  expect_ok(open_now(opener, kTopic, seal_as(fixed_key(0x13), kThird, kTopic, 0xa1, 2), o));  // replaces kSecond
+  const std::vector<uint8_t> next = seal_as(fixed_key(0x11), kFirst, kTopic, 0xa1, 3);
+  const int before = blake2b_calls();
+  expect_ok(open_now(opener, kTopic, next, o));
+  EXPECT_EQ(blake2b_calls() - before, 0) << "kFirst's topic key was evicted though it was the most recent";
 }
 
 // Suite 3 envelopes authenticate under the recipient's public key, which

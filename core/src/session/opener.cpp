@@ -197,11 +197,15 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
       if (Status s = internal::aead::derive_subkey(resolved.key, header.sender.data(), subkey); !s) return s;
     }
     if (Status s = internal::open_body(resolved.key, topic, envelope, header, payload, subkey); !s) return s;
-    // Only an authentic envelope's topic, key and sender enter the cache:
-    // forgeries add no state (no growth, no eviction).
+    // Only an authentic envelope's topic, key and sender enter the cache, or
+    // become its most recently used key and subkey: forgeries add no state
+    // (no growth, no eviction, no say in what is evicted next).
     if (!subkey_cached) {
       std::lock_guard<std::mutex> lock(impl_->mutex);
       impl_->resolver.commit(topic, resolved, &header.sender, subkey);
+    } else if (resolved.stale_recency) {  // another sender's or key's turn: rare in a run
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      impl_->resolver.touch(resolved, header.sender);
     }
   }
   MessageFacts facts;

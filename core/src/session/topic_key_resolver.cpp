@@ -78,12 +78,14 @@ void TopicKeyResolver::forget_subkeys() noexcept {
   }
 }
 
-bool TopicKeyResolver::find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize]) {
+bool TopicKeyResolver::find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize],
+                                   bool touch, bool& stale) {
   if (!holds(at)) return false;
   Node& n = nodes_[at.node];
   for (size_t e = 0; e < subkeys_per_key_; ++e) {
     if (n.subkey_kept[at.slot][e] && n.subkey_senders[at.slot][e] == sender) {
-      n.most_recent_subkey[at.slot] = static_cast<uint8_t>(e);
+      stale = n.most_recent_subkey[at.slot] != e;
+      if (touch) n.most_recent_subkey[at.slot] = static_cast<uint8_t>(e);
       std::memcpy(subkey, slot_subkey(at.node, at.slot, e), kKeySize);
       return true;
     }
@@ -186,15 +188,29 @@ static bool derives_topic_key(const TopicRule& rule, const std::optional<KeyId>&
 }
 
 void TopicKeyResolver::found_in(uint32_t i, size_t s, const SenderId* sender, ResolvedTopic& out,
-                                uint8_t subkey[kKeySize], bool& subkey_found) {
+                                uint8_t subkey[kKeySize], bool& subkey_found, bool touch) {
   Node& n = nodes_[i];
-  n.most_recent_slot = static_cast<uint8_t>(s);
+  bool stale = n.most_recent_slot != s;
+  if (touch) n.most_recent_slot = static_cast<uint8_t>(s);
   out.key_id = n.slot_ids[s];
   out.node = i;
   out.slot = static_cast<uint8_t>(s);
   out.stamp = n.slot_stamps[s];
-  subkey_found = sender != nullptr && find_subkey(out, *sender, subkey);
+  bool subkey_stale = false;
+  subkey_found = sender != nullptr && find_subkey(out, *sender, subkey, touch, subkey_stale);
   if (!subkey_found) std::memcpy(out.key, slot_key(i, s), kKeySize);
+  out.stale_recency = !touch && (stale || subkey_stale);
+}
+
+void TopicKeyResolver::touch(const ResolvedTopic& at, const SenderId& sender) {
+  if (!holds(at)) return;
+  Node& n = nodes_[at.node];
+  n.most_recent_slot = at.slot;
+  for (size_t e = 0; e < subkeys_per_key_; ++e) {
+    if (n.subkey_senders[at.slot][e] == sender && n.subkey_kept[at.slot][e]) {
+      n.most_recent_subkey[at.slot] = static_cast<uint8_t>(e);
+    }
+  }
 }
 
 Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wanted, const SenderId* sender,
@@ -224,7 +240,7 @@ Status TopicKeyResolver::resolve(std::string_view topic, std::optional<KeyId> wa
     n.slot_ids[s] = id;
     n.slot_stamps[s] = ++stamps_;
   }
-  found_in(i, s, sender, out, subkey, subkey_found);
+  found_in(i, s, sender, out, subkey, subkey_found, true);
   return {};
 }
 
@@ -246,7 +262,7 @@ Status TopicKeyResolver::lookup(std::string_view topic, std::optional<KeyId> wan
   const KeyId id = *wanted;
   if (i != kNone) {
     if (const size_t s = slot_of(nodes_[i], id); s < kKeysPerTopic) {
-      found_in(i, s, &sender, out, subkey, subkey_found);
+      found_in(i, s, &sender, out, subkey, subkey_found, false);
       return {};
     }
   }
@@ -263,7 +279,8 @@ void TopicKeyResolver::commit(std::string_view topic, const ResolvedTopic& at, c
                               const uint8_t subkey[kKeySize]) {
   if (at.generation != generation_) return;  // derived under a keyring replaced since
   if (topic.size() > kMaxCachedTopicSize) return;  // not kept: derived again per message
-  if (!at.pending) {
+  if (!at.pending) {  // the key was cached: lookup() left its recency to this
+    if (holds(at)) nodes_[at.node].most_recent_slot = at.slot;
     if (sender != nullptr) store_subkey(at, *sender, subkey);
     return;
   }

@@ -75,6 +75,10 @@ struct ResolvedTopic {
   // keeps them).
   uint64_t generation = 0;
   bool pending = false;
+  // lookup() only: the slot, or the sender's kept subkey, it found is not
+  // the most recently used of its topic: touch() marks it so once the
+  // envelope proved authentic (a forgery must not choose what is evicted).
+  bool stale_recency = false;
 };
 
 // resolve()'s `wanted` for sealing: the primary key of the rule's key name.
@@ -122,18 +126,27 @@ class TopicKeyResolver {
   [[nodiscard]] Status lookup(std::string_view topic, std::optional<KeyId> wanted, const SenderId& sender,
                               ResolvedTopic& out, uint8_t subkey[kKeySize], bool& subkey_found);
   // After an authentic envelope: caches what lookup() put in `at` and did
-  // not cache (the topic, and its key at.key if at.key_id is set), and with
-  // a `sender`, `subkey` next to that key (store_subkey). Nothing if a
+  // not cache (the topic, and its key at.key if at.key_id is set), makes
+  // that key the topic's most recently used, and with a `sender`, `subkey`
+  // next to that key (store_subkey). Nothing if a
   // set_keyring() ran since lookup(), or for a topic longer than
   // kMaxCachedTopicSize; a topic or key that another commit() cached
   // meanwhile is kept once.
   void commit(std::string_view topic, const ResolvedTopic& at, const SenderId* sender,
               const uint8_t subkey[kKeySize]);
+  // After an authentic envelope whose lookup() found `at` (and `sender`'s
+  // subkey) cached with at.stale_recency set: makes that slot, and that
+  // subkey, the most recently used of the topic, as resolve() does at once.
+  // Nothing if `at` has left the cache since, or no longer keeps `sender`.
+  void touch(const ResolvedTopic& at, const SenderId& sender);
 
   // The XChaCha20 subkey HChaCha20(at.key, sender) kept for the topic key
   // `at` (a resolve() result), into `subkey`: false if none is kept, or `at`
   // is no longer cached. A hit makes it the most recently used of its key.
-  [[nodiscard]] bool find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize]);
+  [[nodiscard]] bool find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize]) {
+    bool stale = false;
+    return find_subkey(at, sender, subkey, true, stale);
+  }
   // Keeps `subkey` (the caller computed it from `at.key` and `sender`) next to
   // the topic key `at`, in guarded memory, replacing the least recently used
   // of that key's subkeys; nothing if that key has left the cache since
@@ -187,9 +200,15 @@ class TopicKeyResolver {
   // The keyring's key `id` for `rule`, checked: unknown_key, key_retired,
   // wrong_key_for_topic.
   Result<const Key*> key_for(const TopicRule& rule, KeyId id) const;
+  // find_subkey(); with `touch` false (lookup()'s) the hit's recency is left
+  // as it was, and `stale` says whether it was not the most recent.
+  [[nodiscard]] bool find_subkey(const ResolvedTopic& at, const SenderId& sender, uint8_t subkey[kKeySize],
+                                 bool touch, bool& stale);
   // Fills `out` from node `i`'s slot `s` (and `subkey`, when the sender's is kept).
+  // `touch` false (lookup()): the recency of slot and subkey is left as it
+  // was, and out.stale_recency says whether touch() should change it.
   void found_in(uint32_t i, size_t s, const SenderId* sender, ResolvedTopic& out, uint8_t subkey[kKeySize],
-                bool& subkey_found);
+                bool& subkey_found, bool touch);
   // Node `index`'s guarded slot: its kKeysPerTopic keys, then
   // subkeys_per_key_ subkeys for each of them.
   uint8_t* slot_key(uint32_t index, size_t slot) { return keys_[index] + slot * kKeySize; }
