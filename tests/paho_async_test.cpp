@@ -4,6 +4,8 @@
 #include <mqseal/paho/async.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <future>
 #include <map>
 #include <set>
@@ -562,6 +564,96 @@ TEST(PahoAsync, DestroyingTheSendQueueHandsPahoEverythingItAccepted) {
   ASSERT_TRUE(q.inbox.wait(kQueued)) << q.broker.log();
   std::lock_guard<std::mutex> lock(q.inbox.mutex);
   EXPECT_EQ(q.inbox.messages.back().payload, "m" + std::to_string(kQueued - 1));
+}
+
+// A request/response device answers from its message-arrived callback. Paho
+// runs that callback holding its own lock, which the queue's thread needs to
+// hand anything to Paho: a queued answer there used to wait for that thread
+// for ever once the queue filled (or its thread was inside Paho when a QoS 1
+// send or a flush came). From mqseal's callbacks, and from the queue's own
+// thread, the queue now answers invalid_argument at once.
+struct AnswersFromTheCallback {
+  paho::SendQueue* queue = nullptr;
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool done = false;
+  std::vector<Errc> qos1, flushes, qos0;  // Errc{} for a success
+
+  static Errc code(const Status& s) { return s ? Errc{} : s.error().code(); }
+  static int on_message(void* context, char* topic, int, MQTTAsync_message* m) {
+    auto* self = static_cast<AnswersFromTheCallback*>(context);
+    std::vector<Errc> qos1{code(queue_send(*self->queue, "plant/9/telemetry", "answer", 1))};
+    std::vector<Errc> flushes{code(self->queue->flush())};
+    std::vector<Errc> qos0;
+    // More than the queue holds, while its thread waits for Paho's lock.
+    for (size_t i = 0; i < paho::kSendQueueCapacity + 2; ++i) {
+      qos0.push_back(code(queue_send(*self->queue, "plant/9/telemetry", "answer")));
+      if (qos0.back() != Errc{}) break;
+    }
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    std::lock_guard<std::mutex> lock(self->mutex);
+    self->qos1 = qos1;
+    self->flushes = flushes;
+    self->qos0 = qos0;
+    self->done = true;
+    self->changed.notify_all();
+    return 1;
+  }
+};
+
+TEST(PahoAsync, SendingThroughTheQueueFromPahosCallbacksIsAnErrorNotAHang) {
+  Broker broker;
+  Parties p;
+  AnswersFromTheCallback answers;
+  paho::AsyncCallbacks callbacks;
+  callbacks.context = &answers;
+  callbacks.message_arrived = &AnswersFromTheCallback::on_message;
+  AsyncTestClient service(broker.address(), "service");
+  service.attach(p.opener, callbacks);
+  std::unique_ptr<paho::SendQueue> queue = make_queue(service.handle(), shared_sealer(p));
+  answers.queue = queue.get();
+  AsyncTestClient device(broker.address(), "device");
+  ASSERT_TRUE(service.connect() && service.subscribe("plant/1/telemetry") && device.connect()) << broker.log();
+  testing::expect_ok(send(p.sealer, device, "plant/1/telemetry", "request"));
+  {
+    std::unique_lock<std::mutex> lock(answers.mutex);
+    ASSERT_TRUE(answers.changed.wait_for(lock, std::chrono::seconds(10), [&] { return answers.done; }));
+    EXPECT_EQ(answers.qos1, std::vector<Errc>{Errc::invalid_argument});
+    EXPECT_EQ(answers.flushes, std::vector<Errc>{Errc::invalid_argument});
+    EXPECT_EQ(answers.qos0, std::vector<Errc>{Errc::invalid_argument});
+  }
+  // Outside the callback the queue works as before.
+  testing::expect_ok(queue_send(*queue, "plant/9/telemetry", "fine"));
+  testing::expect_ok(queue->flush());
+}
+
+// The queue's refused callback runs on the queue's thread: a flush() there
+// would wait for that very thread.
+struct FlushesFromTheRefusedCallback {
+  paho::SendQueue* queue = nullptr;
+  std::atomic<int> flushes{0};
+  std::atomic<int> refused_flushes{0};
+  static void on_refused(void* context, const char*, const Error&) {
+    auto* self = static_cast<FlushesFromTheRefusedCallback*>(context);
+    Status flushed = self->queue->flush();
+    if (!flushed && flushed.error() == Errc::invalid_argument) ++self->refused_flushes;
+    ++self->flushes;
+  }
+};
+
+TEST(PahoAsync, FlushingTheQueueFromItsOwnRefusedCallbackIsAnErrorNotAHang) {
+  Broker broker;
+  Parties p;
+  AsyncTestClient device(broker.address(), "device");  // not connected: Paho refuses
+  FlushesFromTheRefusedCallback watcher;
+  std::unique_ptr<paho::SendQueue> queue =
+      make_queue(device.handle(), shared_sealer(p), &FlushesFromTheRefusedCallback::on_refused, &watcher);
+  watcher.queue = queue.get();
+  testing::expect_ok(queue_send(*queue, "plant/1/telemetry", "nowhere to go"));
+  EXPECT_EQ(queue->flush().error(), Errc::transport_error);
+  EXPECT_EQ(watcher.flushes.load(), 1);
+  EXPECT_EQ(watcher.refused_flushes.load(), 1);
 }
 
 TEST(PahoAsync, AttachNeedsAMessageCallback) {
