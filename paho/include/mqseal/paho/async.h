@@ -16,7 +16,11 @@
 // unchanged: return 1 after MQTTAsync_freeMessage and MQTTAsync_free, or 0
 // to have the same message delivered again later. Messages that fail to open
 // never reach it (see common.h). Sealing refuses any topic the policy does
-// not cover.
+// not cover. A declined message (0) stays in Paho's queue opened: with a
+// persistence store Paho writes it to disk (in clear with Paho's own file
+// store), and after a restart it is opened again and refused
+// (docs/SECURITY.md). With persistence, return 1 and keep what must be
+// retried yourself.
 #ifndef MQSEAL_PAHO_ASYNC_H_
 #define MQSEAL_PAHO_ASYNC_H_
 
