@@ -6,6 +6,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <future>
 #include <map>
 #include <set>
@@ -718,6 +720,67 @@ TEST(PahoAsync, FlushingTheQueueFromItsOwnRefusedCallbackIsAnErrorNotAHang) {
   EXPECT_EQ(queue->flush().error(), Errc::transport_error);
   EXPECT_EQ(watcher.flushes.load(), 1);
   EXPECT_EQ(watcher.refused_flushes.load(), 1);
+}
+
+// The hang that made it so: a device answering each request with a QoS 1
+// send through the queue, from message-arrived, while its main thread sends
+// telemetry through the same queue. Before, both threads stopped at the
+// first request, for ever (the callback waited for the main thread's call
+// into Paho, which waited for the lock Paho holds around the callback).
+// Now every answer is refused at once and the main thread never stops.
+struct AnswersWhileTheMainThreadSends {
+  paho::SendQueue* queue = nullptr;
+  std::atomic<int> answered{0};
+  std::atomic<int> refused{0};
+  static int on_message(void* context, char* topic, int, MQTTAsync_message* m) {
+    auto* self = static_cast<AnswersWhileTheMainThreadSends*>(context);
+    Status answer = queue_send(*self->queue, "plant/9/telemetry", "answer", 1);
+    if (!answer && answer.error() == Errc::invalid_argument) ++self->refused;
+    ++self->answered;
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+  }
+};
+
+TEST(PahoAsync, AQueuedAnswerFromTheCallbackWhileAnotherThreadSendsDoesNotHangEither) {
+  constexpr int kRequests = 50;
+  Broker broker;
+  Parties p;
+  AnswersWhileTheMainThreadSends answers;
+  paho::AsyncCallbacks callbacks;
+  callbacks.context = &answers;
+  callbacks.message_arrived = &AnswersWhileTheMainThreadSends::on_message;
+  AsyncTestClient service(broker.address(), "service");
+  service.attach(p.opener, callbacks);
+  std::unique_ptr<paho::SendQueue> queue = make_queue(service.handle(), shared_sealer(p));
+  answers.queue = queue.get();
+  AsyncTestClient device(broker.address(), "device");
+  ASSERT_TRUE(service.connect() && service.subscribe("plant/1/telemetry") && device.connect()) << broker.log();
+  std::atomic<bool> stop{false};
+  std::atomic<int> telemetry{0};
+  std::thread main_thread([&] {
+    for (int i = 0; !stop; ++i) {
+      (void)queue_send(*queue, "plant/8/telemetry", "reading", i % 2);
+      ++telemetry;
+    }
+  });
+  for (int i = 0; i < kRequests; ++i) testing::expect_ok(send(p.sealer, device, "plant/1/telemetry", "request"));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (answers.answered < kRequests && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int sent_before = telemetry;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  if (answers.answered < kRequests || telemetry == sent_before) {
+    // Deadlocked threads cannot be joined, nor the clients destroyed.
+    std::fprintf(stderr, "stuck: %d of %d requests answered, telemetry %d then %d\n", answers.answered.load(),
+                 kRequests, sent_before, telemetry.load());
+    std::_Exit(1);
+  }
+  stop = true;
+  main_thread.join();
+  EXPECT_EQ(answers.refused.load(), kRequests);
 }
 
 TEST(PahoAsync, AttachNeedsAMessageCallback) {
