@@ -21,6 +21,13 @@
 // store), and after a restart it is opened again and refused
 // (docs/SECURITY.md). With persistence, return 1 and keep what must be
 // retried yourself.
+//
+// Not sealed: what the program hands Paho itself, MQTTAsync_connect's last
+// will above all (connectOptions.will). The broker publishes it, as given,
+// when the connection dies; on a sealed topic it would go out in clear (and
+// receivers refuse it). Give a will only on a plaintext-rule topic; to tell
+// receivers the device went away, publish a sealed message (README, on last
+// wills). The same holds for MQTTClient_connect (client.h).
 #ifndef MQSEAL_PAHO_ASYNC_H_
 #define MQSEAL_PAHO_ASYNC_H_
 
