@@ -783,6 +783,59 @@ TEST(PahoAsync, AQueuedAnswerFromTheCallbackWhileAnotherThreadSendsDoesNotHangEi
   EXPECT_EQ(answers.refused.load(), kRequests);
 }
 
+// The application's own callbacks are called as Paho would call them
+// without mqseal: deliveryComplete with the token of a sealed QoS 1 send
+// (Paho calls it for every QoS 1 or 2 message it completes), connectionLost
+// with the application's context when the broker goes away.
+struct OwnCallbacks {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<MQTTAsync_token> delivered;
+  int lost = 0;
+  static void on_delivered(void* context, MQTTAsync_token token) {
+    auto* self = static_cast<OwnCallbacks*>(context);
+    std::lock_guard<std::mutex> lock(self->mutex);
+    self->delivered.push_back(token);
+    self->changed.notify_all();
+  }
+  static void on_lost(void* context, char*) {
+    auto* self = static_cast<OwnCallbacks*>(context);
+    std::lock_guard<std::mutex> lock(self->mutex);
+    ++self->lost;
+    self->changed.notify_all();
+  }
+  static int on_message(void*, char* topic, int, MQTTAsync_message* m) {
+    MQTTAsync_freeMessage(&m);
+    MQTTAsync_free(topic);
+    return 1;
+  }
+};
+
+TEST(PahoAsync, TheApplicationsDeliveryCompleteAndConnectionLostAreCalledAsWithoutMqseal) {
+  Broker broker;
+  Parties p;
+  OwnCallbacks own;
+  paho::AsyncCallbacks callbacks;
+  callbacks.context = &own;
+  callbacks.message_arrived = &OwnCallbacks::on_message;
+  callbacks.delivery_complete = &OwnCallbacks::on_delivered;
+  callbacks.connection_lost = &OwnCallbacks::on_lost;
+  AsyncTestClient device(broker.address(), "device");
+  device.attach(p.opener, callbacks);
+  ASSERT_TRUE(device.connect()) << broker.log();
+  MQTTAsync_responseOptions response = MQTTAsync_responseOptions_initializer;
+  testing::expect_ok(paho::send(p.sealer, device.handle(), "plant/1/telemetry", 5, "hello", 1, 0, &response));
+  ASSERT_NE(response.token, 0);
+  {
+    std::unique_lock<std::mutex> lock(own.mutex);
+    ASSERT_TRUE(own.changed.wait_for(lock, std::chrono::seconds(10), [&] { return !own.delivered.empty(); }));
+    EXPECT_EQ(own.delivered, std::vector<MQTTAsync_token>{response.token});
+  }
+  broker.stop();
+  std::unique_lock<std::mutex> lock(own.mutex);
+  EXPECT_TRUE(own.changed.wait_for(lock, std::chrono::seconds(10), [&] { return own.lost == 1; }));
+}
+
 TEST(PahoAsync, AttachNeedsAMessageCallback) {
   Broker broker;
   Parties p;
