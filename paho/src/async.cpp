@@ -203,6 +203,7 @@ class AsyncSendQueue final : public SendQueue {
 
   Status send_message(const char* topic, const MQTTAsync_message* message,
                       MQTTAsync_responseOptions* response) override {
+    if (Status s = callable_here(); !s) return s;
     if (topic == nullptr || message == nullptr || message->payloadlen < 0 ||
         (message->payload == nullptr && message->payloadlen != 0)) {
       return Error(Errc::invalid_argument, "topic and message are required");
@@ -244,6 +245,7 @@ class AsyncSendQueue final : public SendQueue {
   }
 
   Status flush() override {
+    if (Status s = callable_here(); !s) return s;
     wait_for_queued_before();
     std::lock_guard<std::mutex> hold(lock_);
     Status first = std::move(first_refusal_);
@@ -259,6 +261,22 @@ class AsyncSendQueue final : public SendQueue {
     std::vector<uint8_t> sealed;
     bool retained = false;
   };
+
+  // Refuses calls that could wait for ever (async.h): from mqseal's Paho
+  // callbacks, where Paho holds a lock that a thread the call may wait for
+  // (the queue's, or another caller's inside Paho) can be waiting for; and
+  // from the queue's own thread (its refused callback), which a flush() or a
+  // QoS 1 send would wait for.
+  Status callable_here() const {
+    if (internal::in_paho_callback > 0) {
+      return Error(Errc::invalid_argument,
+                   "the send queue cannot be used from Paho's callbacks: use send_message() there");
+    }
+    if (started_ && pthread_equal(pthread_self(), thread_) != 0) {
+      return Error(Errc::invalid_argument, "the send queue cannot be used from its own refused callback");
+    }
+    return {};
+  }
 
   // Waits until every message queued before the call has been handed to
   // Paho: not until the queue is empty, which it may never be while other

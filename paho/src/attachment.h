@@ -41,6 +41,20 @@ inline constexpr size_t kDeclinedTagSize = crypto_generichash_BYTES;
 // message's payload, so a live application stays far below it.
 inline constexpr size_t kMaxDeclinedMessages = 4096;
 
+// Non-zero while this thread runs one of mqseal's Paho callbacks (message
+// arrived, with the refused callback inside it; connection lost; delivery
+// complete). Paho holds a lock of its own around them, so the send queue
+// (async.cpp) answers an error there instead of waiting for a thread that may
+// be waiting for that lock.
+inline thread_local int in_paho_callback = 0;
+
+struct InPahoCallback {
+  InPahoCallback() noexcept { ++in_paho_callback; }
+  ~InPahoCallback() { --in_paho_callback; }
+  InPahoCallback(const InPahoCallback&) = delete;
+  InPahoCallback& operator=(const InPahoCallback&) = delete;
+};
+
 struct SodiumFree {
   void operator()(uint8_t* p) const noexcept { sodium_free(p); }
 };
@@ -71,13 +85,16 @@ class Attachment final : public Api::AttachmentBase {
   }
 
   static int on_message(void* self, char* topic, int topic_len, Message* message) {
+    InPahoCallback scope;
     return static_cast<Attachment*>(self)->arrived(topic, topic_len, message);
   }
   static void on_connection_lost(void* self, char* cause) {
+    InPahoCallback scope;
     const Callbacks& cb = static_cast<Attachment*>(self)->callbacks_;
     if (cb.connection_lost != nullptr) cb.connection_lost(cb.context, cause);
   }
   static void on_delivery_complete(void* self, typename Api::Token token) {
+    InPahoCallback scope;
     const Callbacks& cb = static_cast<Attachment*>(self)->callbacks_;
     if (cb.delivery_complete != nullptr) cb.delivery_complete(cb.context, token);
   }

@@ -16,7 +16,18 @@
 // unchanged: return 1 after MQTTAsync_freeMessage and MQTTAsync_free, or 0
 // to have the same message delivered again later. Messages that fail to open
 // never reach it (see common.h). Sealing refuses any topic the policy does
-// not cover.
+// not cover. A declined message (0) stays in Paho's queue opened: with a
+// persistence store Paho writes it to disk (in clear with Paho's own file
+// store), and after a restart it is opened again and refused
+// (docs/SECURITY.md). With persistence, return 1 and keep what must be
+// retried yourself.
+//
+// Not sealed: what the program hands Paho itself, MQTTAsync_connect's last
+// will above all (connectOptions.will). The broker publishes it, as given,
+// when the connection dies; on a sealed topic it would go out in clear (and
+// receivers refuse it). Give a will only on a plaintext-rule topic; to tell
+// receivers the device went away, publish a sealed message (README, on last
+// wills). The same holds for MQTTClient_connect (client.h).
 #ifndef MQSEAL_PAHO_ASYNC_H_
 #define MQSEAL_PAHO_ASYNC_H_
 
@@ -130,7 +141,13 @@ class AsyncAttachment {
 // thread whose call into Paho waits for that lock (a QoS 1 or 2 send needs
 // it), or on Paho's buffer, which the callback's thread may be the one to
 // drain. Send with send_message() there (which can meet the queue's calls
-// in Paho, as above).
+// in Paho, as above). Rather than risk that hang, send_message() and flush()
+// return invalid_argument, and queue nothing, when called from the callbacks
+// attach() installs (message arrived, the refused callback inside it,
+// connection lost, delivery complete) or from the queue's own thread (its
+// SendRefusedCallback). Callbacks mqseal does not install (onSuccess and
+// onFailure of connect, send, subscribe) cannot be told apart: there it is
+// the caller's to avoid.
 //
 // Bound: kSendQueueCapacity messages wait at most, besides the batch the
 // queue's thread is handing to Paho; send_message() blocks while the queue is
@@ -139,21 +156,24 @@ class AsyncAttachment {
 inline constexpr size_t kSendQueueCapacity = 4096;
 
 // Called on the queue's thread for every queued message that Paho refused.
-// It must not send through the same queue (a full queue would wait for the
-// thread that is running the callback).
+// It cannot send through, or flush, the same queue (that would wait for the
+// thread that is running the callback): those calls return invalid_argument.
 using SendRefusedCallback = void (*)(void* context, const char* topic, const Error& error);
 
 class SendQueue {
  public:
   virtual ~SendQueue() = default;
   // Seals `message` for `topic` and queues it, or sends it as described
-  // above. Errors from seal, invalid_argument, or (for what is not queued)
+  // above. Errors from seal, invalid_argument (also when called from Paho's
+  // callbacks or the queue's thread, above), or (for what is not queued)
   // transport_error with Paho's reason.
   [[nodiscard]] virtual Status send_message(const char* topic, const MQTTAsync_message* message,
                                             MQTTAsync_responseOptions* response) = 0;
   // Waits until every message queued before the call has been handed to
   // Paho (not for messages other threads queue meanwhile). Returns the first
-  // refusal by Paho (transport_error) since the previous flush(), if any.
+  // refusal by Paho (transport_error) since the previous flush(), if any;
+  // invalid_argument, without waiting, from Paho's callbacks or the queue's
+  // thread (above).
   [[nodiscard]] virtual Status flush() = 0;
   // Queued messages Paho refused so far.
   virtual uint64_t refused() const = 0;
