@@ -105,6 +105,7 @@ const char* suite_description(uint8_t suite) {
     case kSuiteSignedSender: return " (signed sender: Ed25519, XChaCha20-Poly1305)";
     case kSuiteSealedToRecipient: return " (sealed to a recipient: X25519, XChaCha20-Poly1305)";
     case kSuiteSignedSealed: return " (signed, then sealed to a recipient: Ed25519, X25519, XChaCha20-Poly1305)";
+    case kSuiteAes256Gcm: return " (AES-256-GCM)";
   }
   return "";
 }

@@ -118,7 +118,7 @@ TEST(Envelope, UnknownVersionAndSuite) {
   env[0] = 0;
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_version);
   env[0] = kEnvelopeVersion;
-  env[1] = 5;  // no such suite
+  env[1] = 6;  // no such suite (5 is AES-256-GCM: tests/aes256gcm_test.cpp)
   EXPECT_EQ(parse_header(env).error(), Errc::unsupported_suite);
   env[1] = kSuiteSignedSealed;  // suite 4, but shorter than its header, signer, signature and tag
   EXPECT_EQ(parse_header(env).error(), Errc::malformed);

@@ -2309,8 +2309,8 @@ json recipient_vectors() {
   v.refused("suite-4-too-short", "the suite byte rewritten to 4: shorter than a suite 4 envelope", t7, e, now,
             "malformed");
   e = basic;
-  e[1] = 5;
-  v.refused("suite-5", "suite 5", t7, e, now, "unsupported_suite");
+  e[1] = 6;
+  v.refused("suite-6", "suite 6 (no such suite)", t7, e, now, "unsupported_suite");
   e = basic;
   e[0] = mqseal::kEnvelopeVersionV1;
   v.refused("suite-3-in-v1", "suite 3 in a v1 envelope", t7, e, now, "unsupported_suite");

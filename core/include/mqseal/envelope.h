@@ -41,6 +41,9 @@
 // The nonce is session || 12 zero bytes || sequence (24 bytes); the
 // associated data is bytes 0 to 7, the topic's length (2 bytes) and the topic.
 //
+// Suite 5 (AES-256-GCM; docs/SPEC.md, section 4e) has suite 1's layout and
+// 55 bytes of overhead, with the suite byte 0x05.
+//
 // Suite 3 (sealed to a recipient; docs/SPEC.md, section 4b) puts the
 // sealing session's 32-byte ephemeral X25519 public key after timestamp_ms
 // (so in the associated data; key_id is the recipient key's ID): a 71-byte
@@ -92,6 +95,14 @@ inline constexpr uint8_t kSuiteSealedToRecipient = 3;
 // header and encryption over signer_key_id || signature || payload
 // (docs/SPEC.md, section 4c).
 inline constexpr uint8_t kSuiteSignedSealed = 4;
+// Suite 5 (envelope v2 only): suite 1's header and key derivation, sealed
+// with AES-256-GCM under a subkey per topic key and sealing session, the
+// 12-byte nonce 0^4 || sequence, the whole 39-byte header in the associated
+// data; sequences below 2^32 (docs/SPEC.md, section 4e). Only on CPUs with
+// AES-NI and PCLMULQDQ: refused elsewhere (unsupported_suite).
+inline constexpr uint8_t kSuiteAes256Gcm = 5;
+// Suite 5's sequences are at most this: a larger one is malformed.
+inline constexpr uint64_t kAes256GcmMaxSequence = 0xffffffffull;
 
 inline constexpr size_t kNonceSize = 24;
 inline constexpr size_t kSequenceSize = 8;
@@ -186,10 +197,11 @@ constexpr size_t envelope_overhead(uint8_t version, uint8_t suite = kSuiteXChaCh
 // malformed (shorter than kMinEnvelopeSize, or longer than kMaxEnvelopeSize),
 // unsupported_version (the first byte neither 1 nor 2 nor, with any high
 // 4 bits, 3), malformed (a v1 or v2 envelope shorter than its overhead),
-// unsupported_suite (v2: not 1 to 4; v1: not 1), malformed (a suite 2
+// unsupported_suite (v2: not 1 to 5; v1: not 1), malformed (a suite 2
 // envelope shorter than kEnvelopeOverheadSigned, a suite 3 one shorter than
 // kEnvelopeOverheadRecipient, a suite 4 one shorter than
-// kEnvelopeOverheadSignedSealed), malformed (unknown v2 or v3 flags). A v3
+// kEnvelopeOverheadSignedSealed), malformed (unknown v2 or v3 flags),
+// malformed (a suite 5 sequence above kAes256GcmMaxSequence). A v3
 // envelope has no suite byte: its suite is 1. For suite 4, signer_key_id is
 // inside the ciphertext: 0 here.
 // A header that parses proves nothing until the envelope is opened.

@@ -49,6 +49,12 @@
 //
 //   policy.add_signed_recipient_rule("plant/{signer}/private", "backend", {});
 //
+// AES-256-GCM (suite 5; docs/SPEC.md, section 4e): suite 1's guarantees with
+// a cipher that is faster for small messages on CPUs with AES-NI and
+// PCLMULQDQ (server-to-server traffic), refused on others:
+//
+//   policy.add_aes256gcm_rule("backend/+/events", "events");
+//
 // A receiver refuses an envelope of any suite other than its rule's
 // (wrong_suite_for_topic): there is no downgrade.
 //
@@ -105,6 +111,11 @@ enum class Suite : uint8_t {
   // suite 4: signed by an authorised signer, then sealed to the recipient
   // (docs/SPEC.md, section 4c): signers and {signer} as suite 2's.
   signed_sealed = 4,
+  // suite 5: as suite 1 (any holder of the topic key), sealed with
+  // AES-256-GCM instead (docs/SPEC.md, section 4e): for CPUs with AES-NI and
+  // PCLMULQDQ, where it is the faster cipher for small messages. Sealer and
+  // Opener refuse a policy with such a rule elsewhere (unsupported_suite).
+  aes256gcm = 5,
 };
 
 // A filter level that matches like '+' and must equal the verified signer's
@@ -161,6 +172,12 @@ class TopicPolicy {
   [[nodiscard]] Status add_signed_recipient_rule(std::string_view filter, std::string_view recipient,
                                                  std::vector<std::string> signers,
                                                  std::optional<RetainedRule> retained = std::nullopt);
+
+  // A suite 5 rule: as add_rule, sealed with AES-256-GCM. Any CPU may build
+  // the policy; Sealer::create and Opener::create refuse it where the CPU
+  // has no AES-NI and PCLMULQDQ (unsupported_suite).
+  [[nodiscard]] Status add_aes256gcm_rule(std::string_view filter, std::string_view key_name,
+                                          std::optional<RetainedRule> retained = std::nullopt);
 
   // A suite 1 rule whose envelopes are compact (envelope v3). As add_rule.
   [[nodiscard]] Status add_compact_rule(std::string_view filter, std::string_view key_name,

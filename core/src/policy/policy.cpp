@@ -90,6 +90,10 @@ bool signer_authorized(const TopicRule& rule, std::string_view topic, std::strin
 }
 
 Status TopicPolicy::add(TopicRule rule) {
+  if (rule.retained && rule.retained->policy != RetainedPolicy::accept_within_age &&
+      rule.retained->policy != RetainedPolicy::refuse) {
+    return Error(Errc::invalid_argument, "unknown retained policy");
+  }
   if (Status s = validate_filter(rule.filter); !s) return s;
   if (!rule.plaintext && !internal::valid_key_name(rule.key_name)) {
     return Error(Errc::invalid_argument, "key names are 1-64 characters of [A-Za-z0-9_.-]");
@@ -130,21 +134,20 @@ Status TopicPolicy::add_rule(std::string_view filter, std::string_view key_name)
 
 Status TopicPolicy::add_rule(std::string_view filter, std::string_view key_name,
                              RetainedRule retained) {
-  if (retained.policy != RetainedPolicy::accept_within_age &&
-      retained.policy != RetainedPolicy::refuse) {
-    return Error(Errc::invalid_argument, "unknown retained policy");
-  }
   return add(make_rule(filter, key_name, false, retained));
 }
 
 Status TopicPolicy::add_compact_rule(std::string_view filter, std::string_view key_name,
                                      std::optional<RetainedRule> retained) {
-  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
-      retained->policy != RetainedPolicy::refuse) {
-    return Error(Errc::invalid_argument, "unknown retained policy");
-  }
   TopicRule rule = make_rule(filter, key_name, false, retained);
   rule.compact = true;
+  return add(std::move(rule));
+}
+
+Status TopicPolicy::add_aes256gcm_rule(std::string_view filter, std::string_view key_name,
+                                       std::optional<RetainedRule> retained) {
+  TopicRule rule = make_rule(filter, key_name, false, retained);
+  rule.suite = Suite::aes256gcm;
   return add(std::move(rule));
 }
 
@@ -154,10 +157,6 @@ Status TopicPolicy::add_plaintext_rule(std::string_view filter) {
 
 Status TopicPolicy::add_signed_rule(std::string_view filter, std::string_view key_name,
                                     std::vector<std::string> signers, std::optional<RetainedRule> retained) {
-  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
-      retained->policy != RetainedPolicy::refuse) {
-    return Error(Errc::invalid_argument, "unknown retained policy");
-  }
   TopicRule rule = make_rule(filter, key_name, false, retained);
   rule.suite = Suite::signed_sender;
   rule.signers = std::move(signers);
@@ -166,10 +165,6 @@ Status TopicPolicy::add_signed_rule(std::string_view filter, std::string_view ke
 
 Status TopicPolicy::add_recipient_rule(std::string_view filter, std::string_view recipient,
                                        std::optional<RetainedRule> retained) {
-  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
-      retained->policy != RetainedPolicy::refuse) {
-    return Error(Errc::invalid_argument, "unknown retained policy");
-  }
   TopicRule rule = make_rule(filter, recipient, false, retained);
   rule.suite = Suite::sealed_to_recipient;
   return add(std::move(rule));
@@ -177,10 +172,6 @@ Status TopicPolicy::add_recipient_rule(std::string_view filter, std::string_view
 
 Status TopicPolicy::add_signed_recipient_rule(std::string_view filter, std::string_view recipient,
                                               std::vector<std::string> signers, std::optional<RetainedRule> retained) {
-  if (retained && retained->policy != RetainedPolicy::accept_within_age &&
-      retained->policy != RetainedPolicy::refuse) {
-    return Error(Errc::invalid_argument, "unknown retained policy");
-  }
   TopicRule rule = make_rule(filter, recipient, false, retained);
   rule.suite = Suite::signed_sealed;
   rule.signers = std::move(signers);

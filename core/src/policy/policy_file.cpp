@@ -273,7 +273,7 @@ Status retained_rule(const toml::table& rule, std::optional<RetainedRule>& out) 
 
 Status signer_list(const toml::node& list_node, std::vector<std::string>& signers);
 
-// `suite = 1 | 2` (1 when absent) and, with 2 only, `signers = "a, b"`: the
+// `suite = 1 | 2 | 5` (1 when absent) and, with 2 only, `signers = "a, b"`: the
 // signer names authorised on every topic of the rule, separated by commas
 // (blanks around them allowed; the TOML subset has no arrays).
 Status suite_and_signers(const toml::table& rule, Suite& suite, std::vector<std::string>& signers) {
@@ -282,8 +282,10 @@ Status suite_and_signers(const toml::table& rule, Suite& suite, std::vector<std:
     const std::optional<int64_t> value = n->value_exact<int64_t>();
     if (value == std::optional<int64_t>(2)) {
       suite = Suite::signed_sender;
+    } else if (value == std::optional<int64_t>(5)) {
+      suite = Suite::aes256gcm;
     } else if (value != std::optional<int64_t>(1)) {
-      return at(*n, "'suite' must be 1 or 2 (this build reads no other)");
+      return at(*n, "a 'key' rule's 'suite' must be 1, 2 or 5 (3 and 4 take a 'recipient')");
     }
   }
   const toml::node* list = rule.get("signers");
@@ -367,6 +369,8 @@ Status add_rule(TopicPolicy& policy, const toml::table& rule) {
     }
     if (suite == Suite::signed_sender) {
       added = policy.add_signed_rule(*filter, *name, std::move(signers), retained);
+    } else if (suite == Suite::aes256gcm) {
+      added = policy.add_aes256gcm_rule(*filter, *name, retained);
     } else if (compact) {
       added = policy.add_compact_rule(*filter, *name, retained);
     } else {

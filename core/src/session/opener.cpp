@@ -132,7 +132,8 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
   // Suites 3 and 4 only: derived keys (wiped). Made when the header names
   // one of them, so that suites 1 and 2 neither zero nor wipe its 160 bytes.
   std::optional<internal::RecipientOpening> recipient;
-  // Suites 1 and 2: HChaCha20(topic key, sender), from the resolver's cache
+  // Suites 1 and 2: HChaCha20(topic key, sender), suite 5 the sender's AES
+  // key (crypto/aes256gcm.h), from the resolver's cache
   // if an authentic envelope of this sender under this key put it there.
   uint8_t subkey[internal::aead::kSubkeySize];
   internal::ScopedWipe wipe_subkey(subkey, sizeof subkey);
@@ -192,9 +193,10 @@ Status Opener::open_into(std::string_view topic, ByteView envelope, const Delive
       impl_->resolver.commit(topic, resolved, nullptr, nullptr);
     }
   } else {
-    // The nonce begins with the sender (v3: its session, then zeros).
+    // The nonce begins with the sender (v3: its session, then zeros); suite
+    // 5's AES key is the sender's.
     if (!subkey_cached) {
-      if (Status s = internal::aead::derive_subkey(resolved.key, header.sender.data(), subkey); !s) return s;
+      if (Status s = internal::derive_sender_subkey(header.suite, resolved.key, header.sender, subkey); !s) return s;
     }
     if (Status s = internal::open_body(resolved.key, topic, envelope, header, payload, subkey); !s) return s;
     // Only an authentic envelope's topic, key and sender enter the cache, or

@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "crypto/aead.h"
+#include "crypto/aes256gcm.h"
 #include "wire/envelope_internal.h"
 #include "mqseal/envelope.h"
 #include "session/recipient_session.h"
@@ -56,7 +57,8 @@ size_t overhead_of(const TopicRule& rule) {
     case Suite::signed_sender: return kEnvelopeOverheadSigned;
     case Suite::sealed_to_recipient: return kEnvelopeOverheadRecipient;
     case Suite::signed_sealed: return kEnvelopeOverheadSignedSealed;
-    case Suite::symmetric: break;
+    case Suite::symmetric:
+    case Suite::aes256gcm: break;
   }
   return kEnvelopeOverhead;
 }
@@ -80,6 +82,9 @@ struct Sealer::Impl {
   uint64_t next_sequence = 0;
   uint64_t last_timestamp_ms = 0;  // a session's timestamps never decrease
   uint64_t fork_generation = 0;
+  // Suite 5 bytes (payload, header and topic) sealed in this session: GCM's
+  // bound per AES key (crypto/aes256gcm.h, kMaxSessionBytes).
+  uint64_t aes_bytes = 0;
   Clock clock;  // empty: system_time_ms()
   std::string signer;  // SealerOptions::signer
   internal::RecipientSealing recipients;  // suites 3 and 4: this session's ephemeral key pair and derived keys
@@ -95,6 +100,7 @@ struct Sealer::Impl {
     resolver.forget_subkeys();  // of the ending session's sender
     randombytes_buf(sender.data(), sender.size());
     next_sequence = 0;
+    aes_bytes = 0;
     last_timestamp_ms = 0;
     fork_generation = g_fork_generation.load(std::memory_order_relaxed);
   }
@@ -177,6 +183,18 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     // A compact envelope carries 4 bytes of sequence: past them, a new
     // session (new sender), never a wrap (docs/SPEC.md, section 4d).
     if (resolved.rule->compact && impl_->next_sequence > kCompactMaxSequence) impl_->new_session();
+    // Suite 5: each session's subkey is one AES key; past GCM's bounds for
+    // it (docs/SPEC.md, section 4e), a new session, hence a new subkey.
+    const bool aes = resolved.rule->suite == Suite::aes256gcm;
+    const uint64_t aes_bytes = aes ? payload.size() + kHeaderSize + internal::kTopicLengthSize + topic.size() : 0;
+    if (aes) {
+      const internal::aes256gcm::SessionLimits limits = internal::aes256gcm::session_limits();
+      if (impl_->next_sequence > limits.max_sequence || impl_->aes_bytes > limits.max_bytes ||
+          aes_bytes > limits.max_bytes - impl_->aes_bytes) {
+        impl_->new_session();
+      }
+    }
+    if (aes) header.suite = kSuiteAes256Gcm;
     const uint64_t now = impl_->clock ? impl_->clock() : system_time_ms();
     const bool signed_sealed = resolved.rule->suite == Suite::signed_sealed;
     if (resolved.rule->suite == Suite::sealed_to_recipient || signed_sealed) {
@@ -205,6 +223,7 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     }
     header.sender = impl_->sender;
     header.sequence = impl_->next_sequence++;
+    impl_->aes_bytes += aes_bytes;
     if (resolved.rule->compact) {
       header.version = kEnvelopeVersionCompact;
       std::fill(header.sender.begin() + kCompactSessionSize, header.sender.end(), uint8_t{0});
@@ -226,8 +245,9 @@ Status Sealer::seal_to(std::string_view topic, ByteView payload, internal::OutBu
     } else {
       have_subkey = impl_->resolver.find_subkey(resolved, header.sender, subkey);
       if (!have_subkey) {
-        // The nonce begins with the sender (v3: its session, then zeros).
-        if (Status st = internal::aead::derive_subkey(resolved.key, header.sender.data(), subkey); !st) {
+        // Suites 1 and 2: the nonce begins with the sender (v3: its session,
+        // then zeros); suite 5: the session's AES key.
+        if (Status st = internal::derive_sender_subkey(header.suite, resolved.key, header.sender, subkey); !st) {
           out.clear();
           return st;
         }

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "crypto/aes256gcm.h"
 #include "wire/envelope_internal.h"
 #include "keys/keyring_access.h"
 #include "mqseal/envelope.h"
@@ -21,6 +22,11 @@ Result<TopicKeyResolver> TopicKeyResolver::create(const TopicPolicy& policy,
   }
   if (subkeys_per_key == 0 || subkeys_per_key > kMaxSubkeysPerKey) {
     return Error(Errc::invalid_argument, "subkeys per key out of range");
+  }
+  // Suite 5 runs only where the CPU has AES-NI and PCLMULQDQ: refused here,
+  // when the Sealer or Opener is made, not at its first message.
+  for (const TopicRule& rule : policy.rules()) {
+    if (rule.suite == Suite::aes256gcm && !aes256gcm::available()) return aes256gcm::unavailable_error();
   }
   // The first region now (no guarded memory: create() fails, as it did when
   // the whole cache was allocated here); the others as topics arrive.

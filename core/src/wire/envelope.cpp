@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "crypto/aead.h"
+#include "crypto/aes256gcm.h"
 #include "crypto/blake2b.h"
 #include "keys/key_access.h"
 #include "mqseal/topic.h"
@@ -75,6 +76,40 @@ void write_header(const EnvelopeHeader& h, const Layout& at, uint8_t* out) {
   internal::store_be64(out + at.sequence, h.sequence);
 }
 
+// Suite 5 (docs/SPEC.md, section 4e): AES-256-GCM under the subkey of
+// (topic key, header.sender), the caller's `subkey` if it holds it.
+Status seal_aes(const uint8_t topic_key[kKeySize], const EnvelopeHeader& header, ByteView ad, ByteView header_bytes,
+                ByteView payload, internal::OutBuffer& out, const uint8_t* subkey) {
+  uint8_t derived[internal::aes256gcm::kSubkeySize];
+  internal::ScopedWipe wipe(derived, sizeof derived);
+  if (subkey == nullptr) {
+    if (Status s = internal::aead::check_buffers(payload, kMaxPayloadSize, out); !s) return s;
+    if (Status s = internal::aes256gcm::derive_subkey(topic_key, header.sender.data(), derived); !s) {
+      out.clear();
+      return s;
+    }
+    subkey = derived;
+  }
+  return internal::aes256gcm::seal(subkey, header.sequence, ad, header_bytes, payload, kMaxPayloadSize, out);
+}
+
+Status open_aes(const uint8_t topic_key[kKeySize], const EnvelopeHeader& header, ByteView ad, ByteView sealed,
+                internal::OutBuffer& out, const uint8_t* subkey) {
+  uint8_t derived[internal::aes256gcm::kSubkeySize];
+  internal::ScopedWipe wipe(derived, sizeof derived);
+  if (subkey == nullptr) {
+    if (internal::overlaps(sealed.data(), sealed.size(), out.region(), out.region_size())) {
+      return Error(Errc::invalid_argument, "the input may not live in the output buffer");
+    }
+    if (Status s = internal::aes256gcm::derive_subkey(topic_key, header.sender.data(), derived); !s) {
+      out.clear();
+      return s;
+    }
+    subkey = derived;
+  }
+  return internal::aes256gcm::open(subkey, header.sequence, ad, sealed, out);
+}
+
 }  // namespace
 
 const uint8_t* internal::build_ad(const uint8_t* header, size_t header_ad_size, std::string_view topic,
@@ -113,7 +148,10 @@ Status internal::parse_header_into(ByteView envelope, EnvelopeHeader& h) {
   const bool signed_suite = h.suite == kSuiteSignedSender && h.version == kEnvelopeVersion;
   const bool recipient_suite =
       (h.suite == kSuiteSealedToRecipient || h.suite == kSuiteSignedSealed) && h.version == kEnvelopeVersion;
-  if (h.suite != kSuiteXChaCha20Poly1305 && !signed_suite && !recipient_suite) return Errc::unsupported_suite;
+  const bool aes_suite = h.suite == kSuiteAes256Gcm && h.version == kEnvelopeVersion;
+  if (h.suite != kSuiteXChaCha20Poly1305 && !signed_suite && !recipient_suite && !aes_suite) {
+    return Errc::unsupported_suite;
+  }
   if (signed_suite && envelope.size() < kEnvelopeOverheadSigned) {
     return Error(Errc::malformed, "shorter than a signed envelope");
   }
@@ -129,6 +167,7 @@ Status internal::parse_header_into(ByteView envelope, EnvelopeHeader& h) {
   h.timestamp_ms = internal::load_be64(envelope.data() + at.timestamp);
   std::memcpy(h.sender.data(), envelope.data() + at.nonce, kSenderIdSize);
   h.sequence = internal::load_be64(envelope.data() + at.sequence);
+  if (aes_suite && h.sequence > kAes256GcmMaxSequence) return Error(Errc::malformed, "a suite 5 sequence above 2^32 - 1");
   return {};
 }
 
@@ -136,6 +175,14 @@ Status internal::derive_topic_key(const Key& rule_key, std::string_view topic, u
   const uint8_t* key = internal::KeyAccess::bytes(rule_key);
   if (key == nullptr) return Error(Errc::invalid_argument, "moved-from key");
   return internal::blake2b_personal(out, kKeySize, ByteView(key, kKeySize), topic, kTopicKeyPersonal);
+}
+
+Status internal::derive_sender_subkey(uint8_t suite, const uint8_t topic_key[kKeySize], const SenderId& sender,
+                                      uint8_t subkey[kKeySize]) {
+  static_assert(internal::aes256gcm::kSubkeySize == kKeySize && internal::aead::kSubkeySize == kKeySize,
+                "one subkey size for the resolver's cache");
+  if (suite == kSuiteAes256Gcm) return internal::aes256gcm::derive_subkey(topic_key, sender.data(), subkey);
+  return internal::aead::derive_subkey(topic_key, sender.data(), subkey);
 }
 
 Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string_view topic,
@@ -153,7 +200,8 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
       (v1 && header.flags != 0) ||
       (header.suite != kSuiteXChaCha20Poly1305 &&
        ((header.suite != kSuiteSignedSender && header.suite != kSuiteSealedToRecipient &&
-         header.suite != kSuiteSignedSealed) || v1))) {
+         header.suite != kSuiteSignedSealed && header.suite != kSuiteAes256Gcm) || v1)) ||
+      (header.suite == kSuiteAes256Gcm && header.sequence > kAes256GcmMaxSequence)) {
     out.clear();
     return Error(Errc::invalid_argument, "no such envelope version, suite or flags");
   }
@@ -167,6 +215,12 @@ Status internal::seal_with_header(const uint8_t topic_key[kKeySize], std::string
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
+  if (header.suite == kSuiteAes256Gcm) {
+    // Suite 5: the whole header is associated data; the AES key is the
+    // session's subkey, derived here if the caller holds none.
+    const uint8_t* ad = internal::build_ad(header_bytes, at.header, topic, stack_ad, heap_ad, ad_size);
+    return seal_aes(topic_key, header, ByteView(ad, ad_size), ByteView(header_bytes, at.header), payload, out, subkey);
+  }
   const uint8_t* ad = internal::build_ad(header_bytes, at.nonce, topic, stack_ad, heap_ad, ad_size);
   return internal::aead::seal(topic_key, header_bytes + at.nonce, ByteView(ad, ad_size),
                               ByteView(header_bytes, at.header), payload, kMaxPayloadSize, out, subkey);
@@ -182,6 +236,11 @@ Status open_body(const uint8_t topic_key[kKeySize], std::string_view topic, Byte
   uint8_t stack_ad[kStackAdSize];
   std::vector<uint8_t> heap_ad;
   size_t ad_size = 0;
+  if (header.suite == kSuiteAes256Gcm) {
+    const uint8_t* ad = build_ad(envelope.data(), at.header, topic, stack_ad, heap_ad, ad_size);
+    return open_aes(topic_key, header, ByteView(ad, ad_size),
+                    ByteView(envelope.data() + at.header, envelope.size() - at.header), out, subkey);
+  }
   const uint8_t* ad = build_ad(envelope.data(), at.nonce, topic, stack_ad, heap_ad, ad_size);
   return aead::open(topic_key, envelope.data() + at.nonce, ByteView(ad, ad_size),
                     ByteView(envelope.data() + at.header, envelope.size() - at.header - at.trailer), out, subkey);

@@ -26,6 +26,13 @@ namespace mqseal::internal {
   OutBuffer to(out);
   return seal_with_header(topic_key, topic, header, payload, to);
 }
+// The subkey a sender's envelopes of `suite` under `topic_key` share, which
+// seal_with_header and open_body take as `subkey`: suites 1 and 2 (and v3),
+// HChaCha20(topic_key, sender), the XChaCha20 subkey; suite 5, the session's
+// AES-256 key (crypto/aes256gcm.h: unsupported_suite where the CPU lacks
+// AES-NI). 32 bytes either way.
+[[nodiscard]] Status derive_sender_subkey(uint8_t suite, const uint8_t topic_key[kKeySize], const SenderId& sender,
+                                          uint8_t subkey[kKeySize]);
 // v3: the full time is read against `now_ms` (compact_timestamp_ms); v1/v2
 // ignore it.
 [[nodiscard]] Status open_with_key(const uint8_t topic_key[kKeySize], std::string_view topic,
