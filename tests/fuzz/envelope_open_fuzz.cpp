@@ -41,6 +41,7 @@ const char* const kTopics[] = {
     "plant/7/telemetry", "plant/8/telemetry", "plant/7/cmd/valve", "public/news",
     "other/topic",       "plant/+/telemetry", "",                  "plant/7/telemetry/",
     "legacy/x",          "plant/7/report",    "plant/plant-7/private", "plant/plant-8/private",
+    "backend/7/events",
 };
 constexpr size_t kTopicCount = sizeof kTopics / sizeof kTopics[0];
 
@@ -98,6 +99,8 @@ struct World {
     check(policy.add_plaintext_rule("public/#").ok(), "policy");
     check(policy.add_recipient_rule("plant/+/report", kRecipientKey.name).ok(), "policy");
     check(policy.add_signed_recipient_rule("plant/{signer}/private", kRecipientKey.name, {}).ok(), "policy");
+    // Suite 5 (AES-256-GCM); its seeds are sealed only where the CPU runs it.
+    check(policy.add_aes256gcm_rule("backend/+/events", "telemetry").ok(), "policy");
     auto keys = std::make_shared<mqseal::Keyring>();
     for (const KeySpec& k : kKeys) check(keys->add_with_id(k.name, k.id, fixed_key(k.fill)).ok(), "keyring");
     check(keys->add_recipient_key_with_id(kRecipientKey.name, kRecipientKey.id, fixed_key(kRecipientKey.fill)).ok(),
@@ -165,6 +168,24 @@ struct World {
                       .ok()
                 : mqseal::hazmat::seal_with_header(topic_key, p.topic, seed.header, payload, seed.envelope).ok(),
             "seal a recipient seed");
+      add(std::move(seed));
+    }
+    // Suite 5: suite 1's header with suite byte 5 (sequences below 2^32).
+    const Plan aes_plans[] = {
+        {"backend/7/events", 0x1001, 0x10, 0, 12, 1, "AES-256-GCM"},
+        {"backend/7/events", 0x1001, 0x10, 10 * 60'000, 13, 0xffffffffu, std::string(300, 'z'),
+         mqseal::kEnvelopeVersion, mqseal::kFlagRetain},
+    };
+    for (const Plan& p : aes_plans) {
+      SealedSeed seed = seed_of(p.topic, p.payload, p.flags, p.key, p.sender, p.sequence);
+      seed.header.suite = mqseal::kSuiteAes256Gcm;
+      seed.header.timestamp_ms = static_cast<uint64_t>(static_cast<int64_t>(kSealedAtMs) - p.age_ms);
+      uint8_t topic_key[mqseal::kKeySize];
+      check(mqseal::hazmat::derive_topic_key(fixed_key(p.key_fill), p.topic, topic_key).ok(), "derive_topic_key");
+      check(mqseal::hazmat::seal_with_header(topic_key, p.topic, seed.header, mqseal::ByteView(p.payload),
+                                             seed.envelope)
+                .ok(),
+            "seal a suite 5 seed (a CPU without AES-NI cannot run this target)");
       add(std::move(seed));
     }
     check(keys->promote(kRetiredKey + 1).ok(), "promote");
