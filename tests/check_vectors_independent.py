@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent implementation of docs/SPEC.md, version 2 (envelope v2 and
-v1, suite 2 signed sender, replay rules with per-key-name and per-signer
+v1, suite 2 signed sender, suite 5 AES-256-GCM, replay rules with per-key-name and per-signer
 partitions and per-rule retained policies, policies, CONNECT tokens, the
 keyring, credentials and policy files, records at rest), checked against
 every known-answer vector in tests/vectors/.
@@ -20,7 +20,9 @@ Dependencies: Python 3.11 standard library (tomllib reads policy files),
 plus the system libsodium loaded through ctypes for XChaCha20-Poly1305,
 Argon2id and the Ed25519 public key check only, and, when it is installed,
 the `cryptography` package (OpenSSL) for Ed25519 signing and verification
-(suite 2; without it, libsodium's). Every BLAKE2b derivation uses hashlib, so that half of the
+(suite 2; without it, libsodium's) and for AES-256-GCM (suite 5, section 4e;
+without it, libsodium's crypto_aead_aes256gcm_*, which needs AES-NI). The
+output says which was used. Every BLAKE2b derivation uses hashlib, so that half of the
 crypto is independent of libsodium.
 
 Exit status 0 only if every vector and self-check passed and at least
