@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Independent implementation of docs/SPEC.md, version 2 (envelope v2 and
-v1, suite 2 signed sender, replay rules with per-key-name and per-signer
+v1, suite 2 signed sender, suite 5 AES-256-GCM, replay rules with per-key-name and per-signer
 partitions and per-rule retained policies, policies, CONNECT tokens, the
 keyring, credentials and policy files, records at rest), checked against
 every known-answer vector in tests/vectors/.
@@ -20,7 +20,9 @@ Dependencies: Python 3.11 standard library (tomllib reads policy files),
 plus the system libsodium loaded through ctypes for XChaCha20-Poly1305,
 Argon2id and the Ed25519 public key check only, and, when it is installed,
 the `cryptography` package (OpenSSL) for Ed25519 signing and verification
-(suite 2; without it, libsodium's). Every BLAKE2b derivation uses hashlib, so that half of the
+(suite 2; without it, libsodium's) and for AES-256-GCM (suite 5, section 4e;
+without it, libsodium's crypto_aead_aes256gcm_*, which needs AES-NI). The
+output says which was used. Every BLAKE2b derivation uses hashlib, so that half of the
 crypto is independent of libsodium.
 
 Exit status 0 only if every vector and self-check passed and at least
@@ -48,6 +50,7 @@ from typing import Callable, Optional
 MIN_VECTORS = 30       # envelope_v2.json
 MIN_VECTORS_V1 = 20    # envelope_v1.json
 MIN_VECTORS_V3 = 30    # envelope_v3.json (compact)
+MIN_CHECKS_AES256GCM = 60   # aes256gcm_v1.json (suite 5): 51 vectors, 3 sequences, 8 policy files, 1 self-check
 
 # --------------------------------------------------------------------------
 # Section 12: errors. Only the stable names matter across languages.
@@ -3186,14 +3189,15 @@ def signed_policy(items: list[dict]) -> list[SignedRule]:
         else:
             suite = item.get("suite", 1)
             signers = tuple(item.get("signers", ()))
-            if suite == 1 and (patterns or signers):
+            # Suite 5 (section 4e) takes neither signers nor {signer}, as suite 1.
+            if suite in (1, SUITE_AES256GCM) and (patterns or signers):
                 raise MqsealError("invalid_filter" if patterns else "invalid_argument", flt)
             if suite == 2:
                 if (len(patterns) > 1 or (not patterns and not signers)
                         or len(set(signers)) != len(signers)
                         or not all(KEY_NAME_RE.fullmatch(n) for n in signers)):
                     raise MqsealError("invalid_argument", f"signed rule {flt!r}")
-            elif suite != 1:
+            elif suite not in (1, SUITE_AES256GCM):
                 raise MqsealError("invalid_argument", f"suite {suite}")
             rule = SignedRule(flt, item["key"], levels, retained_rule_of(item), suite, signers,
                               patterns[0] if patterns else None)
@@ -3388,21 +3392,29 @@ def parse_signed_policy_file(text: str) -> list[dict]:
         raise MqsealError("parse_error", str(e)) from None
     items = []
     for r in doc.get("rule", []):
-        if set(r) - {"filter", "key", "plaintext", "retained", "retained_max_age_ms", "suite", "signers"}:
+        if set(r) - {"filter", "key", "plaintext", "retained", "retained_max_age_ms", "suite", "signers",
+                     "compact"}:
             raise MqsealError("parse_error", "unknown rule field")
         if ("key" in r) == ("plaintext" in r) or not isinstance(r.get("filter"), str):
             raise MqsealError("parse_error", "filter, and key or plaintext")
         if "plaintext" in r:
-            if r["plaintext"] is not True or set(r) & {"retained", "retained_max_age_ms", "suite", "signers"}:
+            if r["plaintext"] is not True or set(r) & {"retained", "retained_max_age_ms", "suite", "signers",
+                                                       "compact"}:
                 raise MqsealError("parse_error", "plaintext rule")
             items.append({"filter": r["filter"], "plaintext": True})
             continue
         if not isinstance(r["key"], str) or not retained_fields_valid(r):
             raise MqsealError("parse_error", "key or retained fields")
         suite = r.get("suite", 1)
-        if type(suite) is not int or suite not in (1, 2):
+        if type(suite) is not int or suite not in (1, 2, SUITE_AES256GCM):
             raise MqsealError("parse_error", "suite")
         item: dict = {"filter": r["filter"], "key": r["key"]}
+        if "compact" in r:     # section 9: `compact = true`, suite 1 only
+            if r["compact"] is not True or suite != 1:
+                raise MqsealError("parse_error", "compact")
+            item["compact"] = True
+        if suite == SUITE_AES256GCM:
+            item["suite"] = SUITE_AES256GCM
         if "signers" in r:
             if suite != 2 or not isinstance(r["signers"], str):
                 raise MqsealError("parse_error", "signers")
@@ -3424,7 +3436,8 @@ def parse_signed_policy_file(text: str) -> list[dict]:
     # The vectors' shape, retained_max_age_ms as a decimal string.
     out = []
     for item in items:
-        shaped = {k: item[k] for k in ("filter", "key", "plaintext", "suite", "signers", "retained") if k in item}
+        shaped = {k: item[k] for k in ("filter", "key", "plaintext", "suite", "signers", "compact", "retained")
+                  if k in item}
         if "retained_max_age_ms" in item:
             shaped["retained_max_age_ms"] = str(item["retained_max_age_ms"])
         out.append(shaped)
@@ -3741,6 +3754,267 @@ def check_recipient(doc: dict) -> list[tuple[str, list[str]]]:
     return results
 
 
+# --------------------------------------------------------------------------
+# Section 4e: suite 5, AES-256-GCM (aes256gcm_v1.json). Suite 1's envelope
+# v2 layout with suite byte 5; the AES key is a subkey per (topic key,
+# sender), the 12-byte GCM nonce 0^4 || sequence, the whole header in the
+# associated data. AES-256-GCM comes from the `cryptography` package
+# (OpenSSL) when installed, so that it is independent of libsodium (else
+# from libsodium's crypto_aead_aes256gcm_*, which needs AES-NI); BLAKE2b
+# from hashlib.
+# --------------------------------------------------------------------------
+
+SUITE_AES256GCM = 0x05
+AES_SUBKEY_PERSONAL = b"mqseal aes256gcm"    # exactly 16 bytes, section 4e
+AES_SUBKEY_LEN = 32
+AES_NONCE_ZERO_LEN = 4                       # nonce = 4 zero bytes || be64(sequence)
+AES_MAX_SEQUENCE = 2**32 - 1                 # larger: malformed
+AES_OVERHEAD = HEADER_LEN[VERSION_2] + TAG_LEN   # 55, as suite 1
+
+try:   # OpenSSL's AES-256-GCM, independent of libsodium, when the package is there
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    AES_GCM_FROM = "cryptography (OpenSSL)"
+except ImportError:     # else libsodium's, through ctypes (only with AES-NI)
+    AESGCM = None
+    AES_GCM_FROM = "libsodium (the cryptography package is not installed)"
+    _ull = ctypes.c_ulonglong
+    _sodium.crypto_aead_aes256gcm_is_available.restype = ctypes.c_int
+    _sodium.crypto_aead_aes256gcm_encrypt.argtypes = [
+        ctypes.c_char_p, ctypes.POINTER(_ull), ctypes.c_char_p, _ull, ctypes.c_char_p, _ull,
+        ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p]
+    _sodium.crypto_aead_aes256gcm_encrypt.restype = ctypes.c_int
+    _sodium.crypto_aead_aes256gcm_decrypt.argtypes = [
+        ctypes.c_char_p, ctypes.POINTER(_ull), ctypes.c_char_p, ctypes.c_char_p, _ull,
+        ctypes.c_char_p, _ull, ctypes.c_char_p, ctypes.c_char_p]
+    _sodium.crypto_aead_aes256gcm_decrypt.restype = ctypes.c_int
+
+
+def aes_gcm_available() -> bool:
+    return AESGCM is not None or _sodium.crypto_aead_aes256gcm_is_available() == 1
+
+
+def aes_subkey(topic_key: bytes, sender: bytes) -> bytes:
+    """Section 4e: BLAKE2b-256(key = topic key, message = sender,
+    personal = "mqseal aes256gcm"), no salt (16 zero bytes)."""
+    assert len(topic_key) == KEY_LEN and len(sender) == SENDER_LEN
+    return hashlib.blake2b(sender, digest_size=AES_SUBKEY_LEN, key=topic_key,
+                           person=AES_SUBKEY_PERSONAL).digest()
+
+
+def aes_nonce(sequence: int) -> bytes:
+    assert 0 <= sequence <= AES_MAX_SEQUENCE
+    return bytes(AES_NONCE_ZERO_LEN) + sequence.to_bytes(8, "big")
+
+
+def aes_associated_data(header: bytes, topic_bytes: bytes) -> bytes:
+    """Section 4e: envelope[0..39) || u16(len(T)) || T: every header byte,
+    sender and sequence included."""
+    assert len(header) == HEADER_LEN[VERSION_2]
+    return header + len(topic_bytes).to_bytes(2, "big") + topic_bytes
+
+
+def aes256gcm_encrypt(key: bytes, nonce: bytes, ad: bytes, plaintext: bytes) -> bytes:
+    assert len(key) == AES_SUBKEY_LEN and len(nonce) == AES_NONCE_ZERO_LEN + 8
+    if AESGCM is not None:
+        return AESGCM(key).encrypt(nonce, plaintext, ad)
+    out = ctypes.create_string_buffer(len(plaintext) + TAG_LEN)
+    out_len = ctypes.c_ulonglong(0)
+    if _sodium.crypto_aead_aes256gcm_encrypt(out, ctypes.byref(out_len), plaintext, len(plaintext),
+                                             ad, len(ad), None, nonce, key) != 0:
+        raise MqsealError("crypto_failure", "AES-256-GCM encrypt")
+    return out.raw[:out_len.value]
+
+
+def aes256gcm_decrypt(key: bytes, nonce: bytes, ad: bytes, ciphertext_tag: bytes) -> bytes:
+    assert len(key) == AES_SUBKEY_LEN and len(nonce) == AES_NONCE_ZERO_LEN + 8
+    if len(ciphertext_tag) < TAG_LEN:
+        raise MqsealError("authentication_failed", "shorter than a tag")
+    if AESGCM is not None:
+        try:
+            return AESGCM(key).decrypt(nonce, ciphertext_tag, ad)
+        except InvalidTag:
+            raise MqsealError("authentication_failed") from None
+    out = ctypes.create_string_buffer(max(1, len(ciphertext_tag) - TAG_LEN))
+    out_len = ctypes.c_ulonglong(0)
+    if _sodium.crypto_aead_aes256gcm_decrypt(out, ctypes.byref(out_len), None, ciphertext_tag,
+                                             len(ciphertext_tag), ad, len(ad), nonce, key) != 0:
+        raise MqsealError("authentication_failed")
+    return out.raw[:out_len.value]
+
+
+def aes_seal(key_material: bytes, topic_bytes: bytes, header: Header, payload: bytes) -> bytes:
+    """Section 4e, sealing: header (suite 5, sequence at most 2^32 - 1), then
+    ciphertext || tag under the (topic key, sender) subkey."""
+    if header.version != VERSION_2 or header.suite != SUITE_AES256GCM or header.sequence > AES_MAX_SEQUENCE:
+        raise MqsealError("invalid_argument", "suite 5: envelope v2, sequence below 2^32")
+    prefix = header.encode()
+    subkey = aes_subkey(derive_topic_key(key_material, topic_bytes), header.sender)
+    return prefix + aes256gcm_encrypt(subkey, aes_nonce(header.sequence),
+                                      aes_associated_data(prefix, topic_bytes), payload)
+
+
+class Aes256GcmReceiver:
+    """Opening, section 4's steps with section 4e's suite: rules of suite 1
+    and 5 (a policy array with `suite: 5`), symmetric keys only."""
+
+    def __init__(self, doc: dict, config: ReplayConfig):
+        self.rules = signed_policy(doc["policy"])
+        self.keyring = Keyring.from_json(doc["keys"])
+        self.guard = ReplayGuard(config)
+
+    @staticmethod
+    def read_header(envelope: bytes) -> Header:
+        """Step 2, in section 4's order with 4d and 4e: length, version,
+        length for the version, suite, that suite's length, flags, and for
+        suite 5 last the sequence bound."""
+        if not MIN_ENVELOPE <= len(envelope) <= MAX_ENVELOPE:
+            raise MqsealError("malformed", f"{len(envelope)} bytes")
+        if envelope[0] & 0x0F == VERSION_3:
+            return parse_header(envelope)
+        version = envelope[0]
+        if version not in (VERSION_1, VERSION_2):
+            raise MqsealError("unsupported_version", str(version))
+        if len(envelope) < MIN_ENVELOPE_V[version]:
+            raise MqsealError("malformed")
+        suite = envelope[1]
+        if not (suite == SUITE_XCHACHA_TOPIC_KEY or (version == VERSION_2 and 2 <= suite <= SUITE_AES256GCM)):
+            raise MqsealError("unsupported_suite", str(suite))
+        minimum = {SUITE_SIGNED: SIGNED_MIN, SUITE_RECIPIENT: RECIPIENT_MIN,
+                   SUITE_SIGNED_SEALED: SIGNED_SEALED_MIN}.get(suite, 0)
+        if len(envelope) < minimum:
+            raise MqsealError("malformed", f"shorter than a suite {suite} envelope")
+        flags = envelope[2] if version == VERSION_2 else 0
+        if flags & ~FLAG_RETAIN:
+            raise MqsealError("malformed", f"unknown flags {flags:#04x}")
+        o = 3 if version == VERSION_2 else 2
+        h = Header(version=version, suite=suite, flags=flags,
+                   key_id=int.from_bytes(envelope[o:o + 4], "big"),
+                   timestamp_ms=int.from_bytes(envelope[o + 4:o + 12], "big"),
+                   sender=bytes(envelope[o + 12:o + 28]),
+                   sequence=int.from_bytes(envelope[o + 28:o + 36], "big"))
+        if suite == SUITE_AES256GCM and h.sequence > AES_MAX_SEQUENCE:
+            raise MqsealError("malformed", "a suite 5 sequence above 2^32 - 1")
+        return h
+
+    def open(self, topic: str, envelope: bytes, now_ms: int, retained: bool) -> bytes:
+        # 1.
+        rule, topic_bytes = signed_resolve(self.rules, topic)
+        if rule.plaintext:
+            return envelope
+        # 2.
+        h = self.read_header(envelope)
+        # 3.
+        key = self.keyring.get(h.key_id)
+        if key is None:
+            raise MqsealError("unknown_key")
+        if key.state == "retired":
+            raise MqsealError("key_retired")
+        if key.name != rule.key_name:
+            raise MqsealError("wrong_key_for_topic")
+        # The rule's suite and version, no other (sections 4a, 4d, 4e):
+        # these rules are full ones, suite 1 or 5.
+        if h.version == VERSION_3 or h.suite != rule.suite:
+            raise MqsealError("wrong_suite_for_topic", f"suite {h.suite} on a suite {rule.suite} rule")
+        # 4.
+        topic_key = derive_topic_key(key.material, topic_bytes)
+        if h.suite == SUITE_AES256GCM:
+            payload = aes256gcm_decrypt(aes_subkey(topic_key, h.sender), aes_nonce(h.sequence),
+                                        aes_associated_data(envelope[:HEADER_LEN[VERSION_2]], topic_bytes),
+                                        envelope[HEADER_LEN[VERSION_2]:])
+        else:
+            payload = aead_decrypt(topic_key, h.nonce, associated_data(envelope[:h.ad_prefix_len], topic_bytes),
+                                   envelope[h.header_len:])
+        # 5. As suite 1: the key name's partition, the rule's retained policy.
+        self.guard.check(h, Rule(rule.filter, rule.key_name, rule.levels, rule.retained), topic_bytes,
+                         now_ms, retained)
+        return payload
+
+
+def check_aes256gcm(doc: dict) -> list[tuple[str, list[str]]]:
+    if not aes_gcm_available():
+        return [("aes256gcm", [f"no AES-256-GCM to check suite 5 with ({AES_GCM_FROM}, no AES-NI)"])]
+    results = []
+    keyring = Keyring.from_json(doc["keys"])
+    config = ReplayConfig(**doc["replay"])
+    for v in doc["vectors"]:
+        problems: list[str] = []
+        envelope = bytes.fromhex(v["envelope"])
+        if v["expect"] == "ok":
+            topic_bytes = v["topic"].encode("utf-8")
+            payload = bytes.fromhex(v["payload"])
+            h = Header(v["version"], v["suite"], v["flags"], v["key_id"], v["timestamp_ms"],
+                       bytes.fromhex(v["sender"]), v["sequence"])
+            key = keyring.get(v["key_id"])
+            topic_key = derive_topic_key(key.material, topic_bytes)
+            for name, got in (("topic_key", topic_key), ("subkey", aes_subkey(topic_key, h.sender)),
+                              ("nonce", aes_nonce(h.sequence)),
+                              ("associated_data", aes_associated_data(h.encode(), topic_bytes))):
+                if got.hex() != v[name]:
+                    problems.append(f"{name} {got.hex()}, expected {v[name]}")
+            try:
+                sealed = aes_seal(key.material, topic_bytes, h, payload)
+                if sealed != envelope:
+                    problems.append("sealing: " + _bytes_diff(sealed, envelope))
+            except MqsealError as e:
+                problems.append(f"sealing: {e}")
+            if len(envelope) - len(payload) != AES_OVERHEAD or v["overhead"] != AES_OVERHEAD:
+                problems.append(f"overhead {len(envelope) - len(payload)}, recorded {v['overhead']}")
+        o = v["open"]
+        receiver = Aes256GcmReceiver(doc, config)
+        got, res = _outcome(lambda: receiver.open(o["topic"], envelope, o["now_ms"], o["retained"]))
+        if got != v["expect"]:
+            problems.append(f"open gave {got}, expected {v['expect']}")
+        elif got == "ok" and res.hex() != v["payload"]:
+            problems.append("payload differs")
+        results.append((f"aes256gcm:{v['name']}", problems))
+    for seq in doc["sequences"]:
+        receiver = Aes256GcmReceiver(doc, ReplayConfig(**seq["replay"]))
+        problems = []
+        for step in seq["steps"]:
+            d = step["deliver"]
+            got, res = _outcome(lambda: receiver.open(d["topic"], bytes.fromhex(step["envelope"]),
+                                                      d["now_ms"], d["retained"]))
+            if got != step["expect"]:
+                problems.append(f"{step['label']}: got {got}, expected {step['expect']}")
+            elif got == "ok" and res.hex() != step["payload"]:
+                problems.append(f"{step['label']}: payload differs")
+        results.append((f"aes256gcm:sequence:{seq['name']}", problems))
+    for c in doc["policy_files"]:
+        got, rules = _outcome(lambda: parse_signed_policy_file(c["text"]))
+        problems = []
+        if got != c["expect"]:
+            problems.append(f"got {got}, expected {c['expect']}")
+        elif got == "ok":
+            # load_vectors read the file's decimal strings as integers.
+            rules = [r | ({"retained_max_age_ms": int(r["retained_max_age_ms"])} if "retained_max_age_ms" in r else {})
+                     for r in rules]
+            if rules != c["rules"]:
+                problems.append(f"rules {rules} != {c['rules']}")
+        results.append((f"aes256gcm:policy-file:{c['name']}", problems))
+    # Self-check: every byte of a sealed envelope is authenticated (one bit
+    # flipped anywhere: refused), and suite 5 never opens at sequence 2^32.
+    base = next(v for v in doc["vectors"] if v["expect"] == "ok" and not v["open"]["retained"])
+    envelope = bytes.fromhex(base["envelope"])
+    problems = []
+    for i in range(len(envelope)):
+        forged = bytearray(envelope)
+        forged[i] ^= 0x01
+        receiver = Aes256GcmReceiver(doc, config)
+        got, _ = _outcome(lambda: receiver.open(base["topic"], bytes(forged), base["open"]["now_ms"], False))
+        if got == "ok":
+            problems.append(f"byte {i} flipped: opened")
+    try:
+        aes_seal(bytes(KEY_LEN), b"t", Header(VERSION_2, SUITE_AES256GCM, 0, 1, 0, bytes(SENDER_LEN),
+                                                 AES_MAX_SEQUENCE + 1), b"")
+        problems.append("sealed a suite 5 sequence of 2^32")
+    except MqsealError as e:
+        if e.name != "invalid_argument":
+            problems.append(f"sequence 2^32: {e.name}")
+    results.append(("aes256gcm:self:every-byte-authenticated", problems))
+    return results
+
+
 # File name -> (checker, minimum number of checks it must run).
 OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]] = {
     "connect_token_v1.json": (check_tokens, 25),
@@ -3751,6 +4025,7 @@ OTHER_FILES: dict[str, tuple[Callable[[dict], list[tuple[str, list[str]]]], int]
     "replay_store_v1.json": (check_replay_store, 11),
     "signed_v1.json": (check_signed, 120),
     "recipient_v1.json": (check_recipient, 55),
+    "aes256gcm_v1.json": (check_aes256gcm, MIN_CHECKS_AES256GCM),
 }
 
 
@@ -3789,6 +4064,7 @@ def main(argv: list[str]) -> int:
         if len(results) < minimum:
             runner.record(f"{name}:count", [f"only {len(results)} checks, need {minimum}"],
                           vector=False)
+    print(f"Ed25519 from {ED25519_FROM}; AES-256-GCM (suite 5) from {AES_GCM_FROM}")
     print(f"{runner.passed} passed, {runner.failed} failed")
     return 0 if (runner.failed == 0 and runner.vectors_passed >= MIN_VECTORS
                  and v1.vectors_passed >= MIN_VECTORS_V1 and v3.vectors_passed >= MIN_VECTORS_V3) else 1
