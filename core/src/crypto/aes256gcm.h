@@ -41,10 +41,12 @@ inline constexpr size_t kTagSize = 16;
 // refuses one (malformed). 2^32 messages per AES key keep GCM's forgery
 // bound (about messages x blocks per message / 2^128) negligible.
 inline constexpr uint64_t kMaxSequence = 0xffffffffull;
-// Suite 5 plaintext bytes per session, at most: with kMaxSequence it bounds
-// the blocks one AES key processes to about 2^35 (associated data
-// included), so GCM's confidentiality bound (about blocks^2 / 2^129) stays
-// below 2^-58. The Sealer starts a new session before it would exceed it.
+// Suite 5 bytes per session (plaintext and associated data), at most: with
+// kMaxSequence it bounds the 16-byte blocks one AES key processes to 2^34
+// (2^32 full blocks, at most two partial and one length block per message),
+// so GCM's confidentiality bound, about (blocks + messages + 1)^2 / 2^129,
+// stays near 2^-60 (docs/SPEC.md, section 4e). The Sealer starts a new
+// session before a message would exceed it.
 inline constexpr uint64_t kMaxSessionBytes = 1ull << 36;  // 64 GiB
 
 // The bounds a Sealer keeps each suite 5 session within: kMaxSequence and
