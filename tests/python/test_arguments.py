@@ -88,6 +88,8 @@ def rule_calls() -> List[IntCall]:
          lambda v: p.add_signed_recipient_rule("d/#", "r", ["me"], retained="accept", retained_max_age_ms=v), U64),
         ("add_compact_rule retained_max_age_ms",
          lambda v: p.add_compact_rule("e/#", "k", retained="accept", retained_max_age_ms=v), U64),
+        ("add_aes256gcm_rule retained_max_age_ms",
+         lambda v: p.add_aes256gcm_rule("f/#", "k", retained="accept", retained_max_age_ms=v), U64),
     ]
 
 
@@ -263,6 +265,7 @@ def text_calls() -> List[TextCall]:
         ("TopicPolicy.add_recipient_rule recipient", lambda s: p.add_recipient_rule("c/#", s)),
         ("TopicPolicy.add_signed_recipient_rule filter", lambda s: p.add_signed_recipient_rule(s, "r", ["me"])),
         ("TopicPolicy.add_compact_rule key_name", lambda s: p.add_compact_rule("e/#", s)),
+        ("TopicPolicy.add_aes256gcm_rule key_name", lambda s: p.add_aes256gcm_rule("f/#", s)),
         ("TopicPolicy.add_plaintext_rule filter", lambda s: p.add_plaintext_rule(s)),
         ("TopicPolicy.parse text", lambda s: mqseal.TopicPolicy.parse(s)),
         ("TopicPolicy.load path", lambda s: mqseal.TopicPolicy.load(s)),

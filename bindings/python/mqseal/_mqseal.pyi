@@ -182,7 +182,7 @@ class TopicRule(metaclass=_Pybind11Type):
     @property
     def suite(self) -> int:
         """1: sealed by any key holder; 2: signed by an authorised signer; 3: sealed to a recipient;
-        4: signed by an authorised signer, then sealed to a recipient."""
+        4: signed by an authorised signer, then sealed to a recipient; 5: as 1, with AES-256-GCM."""
     @property
     def signers(self) -> list[str]:
         """A signed rule's (suite 2 or 4) signer names authorised on every topic it wins."""
@@ -249,6 +249,20 @@ class TopicPolicy(metaclass=_Pybind11Type):
         """Signed, then sealed to a recipient (suite 4): signers as add_signed_rule, sealing as add_recipient_rule.
 
         The signature is inside the encryption: observers do not learn the signer.
+        """
+    def add_aes256gcm_rule(
+        self,
+        filter: str,
+        key_name: str,
+        *,
+        retained: Optional[Retained] = None,
+        retained_max_age_ms: Optional[int] = None,
+    ) -> None:
+        """As add_rule, sealed with AES-256-GCM (suite 5): for servers whose CPUs have AES-NI and PCLMULQDQ.
+
+        Any machine may build the policy; Sealer and Opener refuse it on a CPU without them
+        (FormatError, code "unsupported_suite"). Receivers refuse a suite 1 envelope on a suite 5
+        rule and a suite 5 one on any other rule (FormatError, code "wrong_suite_for_topic").
         """
     def add_compact_rule(
         self,

@@ -112,6 +112,13 @@ void bind_policy(py::module_& m) {
            },
            py::arg("filter"), py::arg("recipient"), py::arg("signers"), py::kw_only(),
            py::arg("retained") = py::none(), py::arg("retained_max_age_ms") = py::none())
+      .def("add_aes256gcm_rule",
+           [](TopicPolicy& p, const Text& filter, const Text& key, std::optional<Text> retained,
+              std::optional<Unsigned<uint64_t>> retained_max_age_ms) {
+             check(p.add_aes256gcm_rule(filter, key, retained_rule(retained, retained_max_age_ms)));
+           },
+           py::arg("filter"), py::arg("key_name"), py::kw_only(), py::arg("retained") = py::none(),
+           py::arg("retained_max_age_ms") = py::none())
       .def("add_compact_rule",
            [](TopicPolicy& p, const Text& filter, const Text& key, std::optional<Text> retained,
               std::optional<Unsigned<uint64_t>> retained_max_age_ms) {
