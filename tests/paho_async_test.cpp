@@ -35,10 +35,11 @@ constexpr int kEavesdropTimeoutMs = 10'000;
 // The adapters' ownership convention (mqseal/paho/common.h): attach() keeps
 // the opener, so it is shared; send() only borrows the sealer for the call.
 struct Parties {
+  explicit Parties(const TopicPolicy& policy = testing::plant_policy()) : sealer(take(Sealer::create(policy, keys))),
+      opener(std::make_shared<Opener>(take(Opener::create(policy, keys)))) {}
   std::shared_ptr<Keyring> keys = testing::plant_keys();
-  Sealer sealer = take(Sealer::create(testing::plant_policy(), keys));
-  std::shared_ptr<Opener> opener =
-      std::make_shared<Opener>(take(Opener::create(testing::plant_policy(), keys)));
+  Sealer sealer;
+  std::shared_ptr<Opener> opener;
 };
 
 Status send(Sealer& sealer, const AsyncTestClient& client, const std::string& topic,
@@ -93,6 +94,40 @@ TEST(PahoAsync, SealedRoundTripAndTheEavesdropperSeesOnlyCiphertext) {
   paho::AttachStats stats = parties.attached.stats();
   EXPECT_EQ(stats.delivered, 20u);
   EXPECT_EQ(stats.refused, 0u);
+}
+
+// Suite 5 (AES-256-GCM) through the same calls: only the policy says so.
+TEST(PahoAsync, ASuite5RuleTravelsAsAes256GcmEnvelopes) {
+  TopicPolicy policy;
+  testing::expect_ok(policy.add_aes256gcm_rule("plant/+/telemetry", "telemetry"));
+  if (Result<Sealer> probe = Sealer::create(policy, testing::plant_keys());
+      !probe && probe.error().code() == Errc::unsupported_suite) {
+    GTEST_SKIP() << probe.error().message();
+  }
+  Broker broker;
+  Parties p(policy);
+  Eavesdropper eavesdropper(broker, "plant/#", 10, kEavesdropTimeoutMs);
+  ASSERT_TRUE(eavesdropper.subscribed());
+  Inbox inbox;
+  ServiceAndDevice parties(broker, p, inbox, "plant/+/telemetry");
+  ASSERT_TRUE(parties.ready) << broker.log();
+  for (int i = 0; i < 10; ++i) {
+    testing::expect_ok(send(p.sealer, parties.device, "plant/7/telemetry", "reading-" + std::to_string(i), 1 + i % 2));
+  }
+  ASSERT_TRUE(inbox.wait(10)) << broker.log();
+  std::set<std::string> got;
+  for (const auto& m : inbox.messages) got.insert(m.payload);
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(got.count("reading-" + std::to_string(i)), 1u) << i;
+  std::vector<std::string> seen = eavesdropper.wait();
+  ASSERT_EQ(seen.size(), 10u) << eavesdropper.errors();
+  for (const std::string& payload : seen) {
+    Result<EnvelopeHeader> header = parse_header(ByteView(payload));
+    ASSERT_TRUE(header) << "not an envelope";
+    EXPECT_EQ(header->suite, kSuiteAes256Gcm);
+    EXPECT_EQ(payload.find("reading"), std::string::npos) << "plaintext crossed the broker";
+  }
+  EXPECT_EQ(parties.attached.stats().delivered, 10u);
+  EXPECT_EQ(parties.attached.stats().refused, 0u);
 }
 
 TEST(PahoAsync, BadInputReachesTheRefusedCallbackAndNothingIsLostOrDoubled) {
