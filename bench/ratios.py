@@ -47,6 +47,14 @@ COMPARISONS = [
     ("BM_Open", "BM_BareOpensslDecrypt", {}),
     ("BM_BareOpensslEncrypt", "BM_BareEncrypt", {}),
     ("BM_BareOpensslDecrypt", "BM_BareDecrypt", {}),
+    # Suite 5 (AES-256-GCM, for small messages: issue 12, target 4) against
+    # the bare libsodium AES-256-GCM call (key expanded once, no associated
+    # data) and against suite 1 at the same size; no target, the price is
+    # shown (also in the suite 5 table below).
+    ("BM_SealAes256Gcm", "BM_BareSodiumAesGcmEncrypt", {}),
+    ("BM_OpenAes256Gcm", "BM_BareSodiumAesGcmDecrypt", {}),
+    ("BM_SealAes256Gcm", "BM_Seal", {}),
+    ("BM_OpenAes256Gcm", "BM_Open", {}),
 ]
 SIZES = (64, 256, 1024, 16384, 65536, 1048576)
 # mqseal's AEAD on each backend (BM_AeadBackend/<0 libsodium, 1 OpenSSL>/<size>):
@@ -61,6 +69,11 @@ AES_GCM = [
      ("BM_BareOpensslAesGcmEncrypt/{n}/0", "BM_BareOpensslAesGcmEncrypt/{n}/1", "BM_BareSodiumAesGcmEncrypt/{n}")),
     ("open", "BM_Open", "BM_BareOpensslDecrypt", "BM_BareDecrypt",
      ("BM_BareOpensslAesGcmDecrypt/{n}/0", "BM_BareOpensslAesGcmDecrypt/{n}/1", "BM_BareSodiumAesGcmDecrypt/{n}")),
+]
+# Suite 5 per size, seal and open: (what, suite 5, bare libsodium AES-256-GCM, suite 1).
+SUITE5 = [
+    ("seal", "BM_SealAes256Gcm", "BM_BareSodiumAesGcmEncrypt", "BM_Seal"),
+    ("open", "BM_OpenAes256Gcm", "BM_BareSodiumAesGcmDecrypt", "BM_Open"),
 ]
 # Absolute targets (CONNECT tokens): (benchmark, what, limit in ns or None).
 ABSOLUTE = [
@@ -98,6 +111,26 @@ def print_aes_gcm(m):
             cs, xs = (f"{v:.0f}" if v is not None else "" for v in (c, x))
             cr = f"{c / fastest:.3f}" if c is not None else ""
             print(f"| {what} | {n} | {a:.0f} | {cs} | {xs} | {fastest:.0f} | {a / fastest:.3f} | {cr} |")
+
+
+def print_suite5(m):
+    """Suite 5 against the bare libsodium AES-256-GCM call and against suite 1, per size measured."""
+    rows = []
+    for what, suite5, bare, suite1 in SUITE5:
+        for n in SIZES:
+            a, b, c = m.get(f"{suite5}/{n}"), m.get(f"{bare}/{n}"), m.get(f"{suite1}/{n}")
+            if a is not None:
+                rows.append((what, n, a, b, c))
+    if not rows:
+        return  # not run, or skipped (no AES-NI: a skipped benchmark has no median)
+    print()
+    print("| suite 5 | size | suite 5 ns | bare libsodium AES-256-GCM ns | suite 1 ns "
+          "| suite 5 / bare AES | suite 5 / suite 1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for what, n, a, b, c in rows:
+        bs, cs = (f"{v:.0f}" if v is not None else "" for v in (b, c))
+        br, cr = (f"{a / v:.3f}" if v is not None else "" for v in (b, c))
+        print(f"| {what} | {n} | {a:.0f} | {bs} | {cs} | {br} | {cr} |")
 
 
 def time_field(args):
@@ -138,6 +171,7 @@ def main():
         for n, a, b in backend_rows:
             print(f"| {n} | {a:.0f} | {b:.0f} | {b / a:.3f} |")
     print_aes_gcm(m)
+    print_suite5(m)
     rows = [(name, what, limit, m[name]) for name, what, limit in ABSOLUTE if m.get(name) is not None]
     if rows:
         print()
