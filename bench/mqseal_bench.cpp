@@ -3,8 +3,10 @@
 // EVP ChaCha20-Poly1305 calls, measured in the same run. scripts/bench runs it and prints the ratios of
 // medians; docs/PERFORMANCE.md records them. The bare AES-256-GCM calls
 // (OpenSSL's and libsodium's) are the measurement behind issue 12's decision
-// to leave an AES suite out (docs/PERFORMANCE.md, "AES-256-GCM: measured,
-// left out"). Not a test: nothing here fails
+// to leave an AES suite out for bulk payloads (docs/PERFORMANCE.md,
+// "AES-256-GCM: measured, left out"); libsodium's is also the baseline of
+// suite 5 (BM_SealAes256Gcm, BM_OpenAes256Gcm), the AES-256-GCM suite for
+// small messages (issue 12, target 4). Not a test: nothing here fails
 // because the machine is slow.
 #include <benchmark/benchmark.h>
 #include <mqseal/credentials.h>
@@ -29,6 +31,13 @@
 namespace {
 
 constexpr size_t kBatchBytes = 128 * 1024;
+// Payload sizes the benchmarks run at (range(0), bytes).
+constexpr int64_t kSize64 = 64;              // a small telemetry reading
+constexpr int64_t kSizeThroughput = 256;     // paho_bench throughput's payload (issue 12, target 4)
+constexpr int64_t kSize1Kib = 1024;
+constexpr int64_t kSize16Kib = 16 * 1024;    // issue 12, target 2's bulk sizes from here
+constexpr int64_t kSize64Kib = 64 * 1024;
+constexpr int64_t kSize1Mib = 1024 * 1024;
 constexpr const char* kTopic = "plant/42/sensors/temperature";  // 28 bytes, a typical topic
 // The associated data suite 1 authenticates for a message on kTopic
 // (docs/SPEC.md): the 15 header bytes before the sender, the topic's length in
@@ -37,6 +46,10 @@ constexpr size_t kTopicLengthBytes = 2;
 constexpr size_t kSuite1AdBytes =
     mqseal::kAssociatedHeaderSize + kTopicLengthBytes + std::char_traits<char>::length(kTopic);
 static_assert(kSuite1AdBytes == 45, "docs/PERFORMANCE.md gives 45 bytes");
+// Suite 5 authenticates the whole header (docs/SPEC.md, section 4e): the 39
+// header bytes, the topic's length in 2 bytes, the topic.
+constexpr size_t kSuite5AdBytes = mqseal::kHeaderSize + kTopicLengthBytes + std::char_traits<char>::length(kTopic);
+static_assert(kSuite5AdBytes == 69, "docs/PERFORMANCE.md gives 69 bytes");
 
 // Envelopes sealed ahead for BM_Open (see there), and as many distinct
 // messages for BM_BareOpensslDecryptBatch, so that both read their input
@@ -250,6 +263,59 @@ void BM_SealSigned(benchmark::State& state) { seal_loop(state, SignedWorld{}); }
 // compact rule; its overhead_bytes counter is the 36 bytes bench/plots.py plots.
 void BM_SealCompact(benchmark::State& state) { seal_loop(state, World{true}); }
 void BM_OpenCompact(benchmark::State& state) { open_loop(state, World{true}); }
+
+// Suite 5 (AES-256-GCM, docs/SPEC.md section 4e): BM_Seal's and BM_Open's
+// world, topic, payloads and harness on a suite 5 rule (suite 1's envelope,
+// 55 bytes of overhead, sealed with libsodium's AES-256-GCM under the
+// subkey of the topic key and the sealing session, which Sealer and Opener
+// cache). Its baselines: BM_BareSodiumAesGcmEncrypt / ...Decrypt, and
+// BM_Seal / BM_Open (suite 1) at the same size.
+struct Aes256GcmWorld {
+  std::shared_ptr<mqseal::Keyring> keys = std::make_shared<mqseal::Keyring>();
+  mqseal::TopicPolicy policy;
+  Aes256GcmWorld() {
+    if (!keys->generate("telemetry") || !policy.add_aes256gcm_rule("plant/+/sensors/#", "telemetry")) std::abort();
+  }
+};
+
+// Suite 5 runs only on a CPU with AES-NI and PCLMULQDQ: elsewhere the
+// benchmark is skipped with the reason, never measured on another cipher
+// (the library has no fallback either: Sealer::create refuses the rule).
+// Where it runs, one envelope is sealed and its suite byte checked.
+bool suite5_usable(benchmark::State& state, const Aes256GcmWorld& w) {
+  if (sodium_init() < 0) std::abort();
+  if (crypto_aead_aes256gcm_is_available() != 1) {
+    state.SkipWithError(
+        "suite 5 (AES-256-GCM) not measured: this CPU lacks AES-NI or PCLMULQDQ "
+        "(crypto_aead_aes256gcm_is_available() is 0)");
+    return false;
+  }
+  auto sealer = mqseal::Sealer::create(w.policy, w.keys);
+  if (!sealer) {
+    state.SkipWithError(("suite 5 (AES-256-GCM) not measured: " + sealer.error().message()).c_str());
+    return false;
+  }
+  bool suite5 = false;
+  if (auto envelope = sealer->seal(kTopic, std::vector<uint8_t>(1, 0x42))) {
+    auto header = mqseal::parse_header(*envelope);
+    suite5 = header && header->suite == mqseal::kSuiteAes256Gcm;
+  }
+  if (!suite5) {
+    state.SkipWithError("suite 5 (AES-256-GCM) not measured: the rule's envelope is not suite 5");
+    return false;
+  }
+  return true;
+}
+
+void BM_SealAes256Gcm(benchmark::State& state) {
+  const Aes256GcmWorld w;
+  if (suite5_usable(state, w)) seal_loop(state, w);
+}
+
+void BM_OpenAes256Gcm(benchmark::State& state) {
+  const Aes256GcmWorld w;
+  if (suite5_usable(state, w)) open_loop(state, w);
+}
 
 // As BM_Open (fresh envelopes, a new receiver per batch outside the timing).
 void BM_OpenSigned(benchmark::State& state) { open_loop(state, SignedWorld{}); }
@@ -812,6 +878,37 @@ void BM_BareSodiumAesGcmDecrypt(benchmark::State& state) {
   if (sodium_aes_gcm_usable(state, b)) bare_decrypt_loop(state, b);
 }
 
+// Suite 5's own AEAD work, bare: libsodium's crypto_aead_aes256gcm_encrypt /
+// _decrypt with the key passed in (expanded inside every call, as suite 5's
+// cached subkey is) and kSuite5AdBytes of associated data, as
+// BM_SealAes256Gcm / BM_OpenAes256Gcm seal and open on kTopic. Their ratio
+// to it is what the rest of the path (policy, header, replay guard) costs.
+struct BareSodiumAesGcmRekeyAd : BareSodiumAesGcm {
+  unsigned char key[crypto_aead_aes256gcm_KEYBYTES];
+  std::vector<unsigned char> ad = std::vector<unsigned char>(kSuite5AdBytes, 0x17);
+  explicit BareSodiumAesGcmRekeyAd(size_t size) : BareSodiumAesGcm(size) { crypto_aead_aes256gcm_keygen(key); }
+  bool encrypt() {
+    unsigned long long len = 0;
+    return crypto_aead_aes256gcm_encrypt(sealed.data(), &len, payload.data(), payload.size(), ad.data(), ad.size(),
+                                         nullptr, nonce, key) == 0;
+  }
+  bool decrypt(std::vector<unsigned char>& out) {
+    unsigned long long len = 0;
+    return crypto_aead_aes256gcm_decrypt(out.data(), &len, nullptr, sealed.data(), sealed.size(), ad.data(),
+                                         ad.size(), nonce, key) == 0;
+  }
+};
+
+void BM_BareSodiumAesGcmEncryptRekeyAd(benchmark::State& state) {
+  BareSodiumAesGcmRekeyAd b(static_cast<size_t>(state.range(0)));
+  if (sodium_aes_gcm_usable(state, b)) bare_encrypt_loop(state, b);
+}
+
+void BM_BareSodiumAesGcmDecryptRekeyAd(benchmark::State& state) {
+  BareSodiumAesGcmRekeyAd b(static_cast<size_t>(state.range(0)));
+  if (sodium_aes_gcm_usable(state, b)) bare_decrypt_loop(state, b);
+}
+
 // For comparison at small sizes: libsodium's IETF ChaCha20-Poly1305
 // (12-byte nonce), i.e. XChaCha20-Poly1305 without the per-message HChaCha20,
 // what a subkey cached per session would cost instead.
@@ -899,11 +996,11 @@ void BM_VerifyConnectToken(benchmark::State& state) {
 BENCHMARK(BM_MakeConnectToken);
 BENCHMARK(BM_VerifyConnectToken);
 
-#define MQSEAL_SIZES Arg(64)->Arg(1024)->Arg(16384)->Arg(65536)->Arg(1048576)
+#define MQSEAL_SIZES Arg(kSize64)->Arg(kSize1Kib)->Arg(kSize16Kib)->Arg(kSize64Kib)->Arg(kSize1Mib)
 BENCHMARK(BM_Seal)->MQSEAL_SIZES;
 // 256 bytes: the payload of paho_bench's throughput runs (issue 12, target 4):
 // what the seal and the open cost there, against the bare libsodium calls.
-BENCHMARK(BM_Seal)->Arg(256);
+BENCHMARK(BM_Seal)->Arg(kSizeThroughput);
 BENCHMARK(BM_SealRotatingTopics)->Arg(64);
 BENCHMARK(BM_Open)->MQSEAL_SIZES;
 BENCHMARK(BM_Open)->Arg(256);
@@ -933,11 +1030,17 @@ BENCHMARK(BM_BareOpensslAesGcmDecrypt)->ArgsProduct({{64, 1024, 16384, 65536, 10
 #endif
 // 256 bytes as well: what an AES-256-GCM suite could save per message in
 // paho_bench's throughput runs (issue 12, target 4).
-BENCHMARK(BM_BareSodiumAesGcmEncrypt)->Arg(64)->Arg(256)->Arg(1024)->Arg(65536);
-BENCHMARK(BM_BareSodiumAesGcmDecrypt)->Arg(64)->Arg(256)->Arg(1024)->Arg(65536);
+// Every size suite 5 runs at (MQSEAL_SIZES and 256): its baseline.
+BENCHMARK(BM_BareSodiumAesGcmEncrypt)->MQSEAL_SIZES->Arg(kSizeThroughput);
+BENCHMARK(BM_BareSodiumAesGcmDecrypt)->MQSEAL_SIZES->Arg(kSizeThroughput);
+BENCHMARK(BM_BareSodiumAesGcmEncryptRekeyAd)->MQSEAL_SIZES->Arg(kSizeThroughput);
+BENCHMARK(BM_BareSodiumAesGcmDecryptRekeyAd)->MQSEAL_SIZES->Arg(kSizeThroughput);
 BENCHMARK(BM_BareSodiumIetfEncrypt)->Arg(64)->Arg(256)->Arg(1024);
 BENCHMARK(BM_SealCompact)->Arg(64)->Arg(1024)->Arg(65536);
 BENCHMARK(BM_OpenCompact)->Arg(64)->Arg(1024)->Arg(65536);
+// Suite 5 at BM_Seal's and BM_Open's sizes, 256 bytes (target 4's payload) included.
+BENCHMARK(BM_SealAes256Gcm)->MQSEAL_SIZES->Arg(kSizeThroughput);
+BENCHMARK(BM_OpenAes256Gcm)->MQSEAL_SIZES->Arg(kSizeThroughput);
 BENCHMARK(BM_SealSigned)->Arg(64)->Arg(65536);
 BENCHMARK(BM_OpenSigned)->Arg(64)->Arg(65536);
 BENCHMARK(BM_BareSignPlusEncrypt)->Arg(64)->Arg(65536);

@@ -23,6 +23,12 @@
 //     MQSEAL_BENCH_VERBOSE=1 prints the publish loop's duration and context
 //     switches. The last three apply to plaintext and sealed rounds alike
 //     (the queued variant always sends one message per call).
+//     MQSEAL_BENCH_SUITE=5 seals the sealed variants under a suite 5 rule
+//     (AES-256-GCM; refused, with the reason, on a CPU without AES-NI and
+//     PCLMULQDQ) instead of suite 1 (MQSEAL_BENCH_SUITE unset or 1); any
+//     other value is refused. Nothing else changes: the plaintext variant
+//     runs the same code, and the output has the same lines (bench/runs.py
+//     --throughput reads it), its first line naming the suite.
 //
 //   paho_bench cost URI MESSAGES SIZE sealed|plain [CA CERT KEY]
 //     connect, publish MESSAGES QoS 0 messages, disconnect, through a TCP relay
@@ -65,18 +71,36 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kDeliveryTimeout = std::chrono::seconds(120);
 constexpr const char* kTopic = "bench/sensor/1";
 
-struct Keys {
-  std::shared_ptr<mqseal::Keyring> ring = std::make_shared<mqseal::Keyring>();
-  mqseal::TopicPolicy policy;
-  Keys() {
-    if (!ring->generate("bench") || !policy.add_rule("bench/#", "bench")) std::abort();
-  }
-};
-
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "paho_bench: %s\n", what);
   std::exit(1);
 }
+
+// The suite of the rule the sealed variants seal under (MQSEAL_BENCH_SUITE):
+// suite 1 (XChaCha20-Poly1305, the default) or suite 5 (AES-256-GCM).
+mqseal::Suite bench_suite() {
+  const char* value = std::getenv("MQSEAL_BENCH_SUITE");
+  if (value == nullptr || std::strcmp(value, "1") == 0) return mqseal::Suite::symmetric;
+  if (std::strcmp(value, "5") == 0) return mqseal::Suite::aes256gcm;
+  std::fprintf(stderr, "paho_bench: MQSEAL_BENCH_SUITE=%s: must be 1 (XChaCha20-Poly1305) or 5 (AES-256-GCM)\n",
+               value);
+  std::exit(2);
+}
+
+const char* suite_name(mqseal::Suite suite) {
+  return suite == mqseal::Suite::aes256gcm ? "suite 5 (AES-256-GCM)" : "suite 1 (XChaCha20-Poly1305)";
+}
+
+struct Keys {
+  std::shared_ptr<mqseal::Keyring> ring = std::make_shared<mqseal::Keyring>();
+  mqseal::TopicPolicy policy;
+  explicit Keys(mqseal::Suite suite = mqseal::Suite::symmetric) {
+    if (!ring->generate("bench")) std::abort();
+    const bool added = suite == mqseal::Suite::aes256gcm ? policy.add_aes256gcm_rule("bench/#", "bench").ok()
+                                                         : policy.add_rule("bench/#", "bench").ok();
+    if (!added) std::abort();
+  }
+};
 
 MQTTAsync create_client(const std::string& uri, const std::string& id) {
   MQTTAsync client = nullptr;
@@ -527,7 +551,21 @@ Round run_variant(Variant v, bool two_processes, const std::string& uri, int mes
 }
 
 int throughput(const std::string& uri, int messages, size_t size, int rounds) {
-  Keys keys;
+  const mqseal::Suite suite = bench_suite();
+  Keys keys(suite);
+  // Refused here, with the reason, rather than in every forked child: a
+  // suite 5 rule where the CPU has no AES-NI and PCLMULQDQ (unsupported_suite).
+  if (auto sealer = mqseal::Sealer::create(keys.policy, keys.ring); !sealer) {
+    std::fprintf(stderr, "paho_bench: %s: %s\n", suite_name(suite), sealer.error().message().c_str());
+    return 1;
+  }
+  if (auto opener = mqseal::Opener::create(keys.policy, keys.ring); !opener) {
+    std::fprintf(stderr, "paho_bench: %s: %s\n", suite_name(suite), opener.error().message().c_str());
+    return 1;
+  }
+  std::printf("paho_bench throughput: %s, %d QoS 0 messages of %zu bytes per variant, %d rounds; sealed variants on %s\n",
+              uri.c_str(), messages, size, rounds, suite_name(suite));
+  std::fflush(stdout);
   (void)in_child(uri, false, messages / 10, size, keys);  // warm-up, not counted
   Series series[2][kVariants];                             // [two processes][variant]
   for (int r = 0; r < rounds; ++r) {

@@ -6,11 +6,12 @@ Usage: plots.py [--cpu-time] REPORT.json OUTPUT_DIR
 Writes two SVG files into OUTPUT_DIR:
   perf-cost.svg      time per message (median) against payload size: mqseal's
                      seal and open for each suite the report measures (suite 1,
-                     the compact envelope v3, suites 2, 3 and 4) and the bare
-                     calls measured in the same run (libsodium
+                     the compact envelope v3, suites 2, 3, 4 and 5) and the
+                     bare calls measured in the same run (libsodium
                      XChaCha20-Poly1305; OpenSSL EVP ChaCha20-Poly1305 in a
                      core built with OpenSSL; Ed25519 sign + encrypt and
-                     verify + decrypt, suite 2's baseline);
+                     verify + decrypt, suite 2's baseline; libsodium
+                     AES-256-GCM, suite 5's);
   perf-overhead.svg  bytes each envelope adds to its payload: mqseal's, per
                      suite, as the benchmark measured it (the overhead_bytes
                      counter of its 64-byte seal benchmarks), next to the
@@ -48,12 +49,16 @@ SERIES = [
      "BM_OpenRecipient", "mqseal open, suite 3 (a session already known)", "#1b9e9e", "-", "v"),
     ("BM_SealSignedSealed", "mqseal seal, suite 4 (signed, then sealed)",
      "BM_OpenSignedSealed", "mqseal open, suite 4", "#8c510a", "-", "D"),
+    ("BM_SealAes256Gcm", "mqseal seal, suite 5 (AES-256-GCM)",
+     "BM_OpenAes256Gcm", "mqseal open, suite 5", "#c51b7d", "-", "P"),
     ("BM_BareEncrypt", "bare libsodium XChaCha20-Poly1305 encrypt",
      "BM_BareDecrypt", "bare libsodium XChaCha20-Poly1305 decrypt", "#d9731a", "--", "o"),
     ("BM_BareOpensslEncrypt", "bare OpenSSL EVP ChaCha20-Poly1305 encrypt",
      "BM_BareOpensslDecrypt", "bare OpenSSL EVP ChaCha20-Poly1305 decrypt", "#2e9e4f", ":", "o"),
     ("BM_BareSignPlusEncrypt", "bare Ed25519 sign + libsodium encrypt",
      "BM_BareVerifyPlusDecrypt", "bare Ed25519 verify + libsodium decrypt", "#777777", "-.", "o"),
+    ("BM_BareSodiumAesGcmEncrypt", "bare libsodium AES-256-GCM encrypt (key expanded once)",
+     "BM_BareSodiumAesGcmDecrypt", "bare libsodium AES-256-GCM decrypt (key expanded once)", "#e78ac3", "--", "P"),
 ]
 # (family, label, colour, line style, marker) per panel.
 SEAL_SERIES = [(sf, sl, colour, style, marker) for sf, sl, _, _, colour, style, marker in SERIES]
@@ -75,6 +80,7 @@ MEASURED_OVERHEAD = [
     ("BM_SealSigned/64", "mqseal suite 2"),
     ("BM_SealRecipient/64", "mqseal suite 3"),
     ("BM_SealSignedSealed/64", "mqseal suite 4"),
+    ("BM_SealAes256Gcm/64", "mqseal suite 5"),
 ]
 
 
@@ -163,7 +169,7 @@ def plot_cost(plt, m: dict[str, dict], field: str, subtitle: str, path: Path) ->
         ax.set_xlabel("payload size")
         ax.set_title(title)
         ax.grid(True, which="major", linewidth=0.4, alpha=0.6)
-        # Below the panel: eight lines would hide each other's points inside it.
+        # Below the panel: ten lines would hide each other's points inside it.
         ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
     clock = "CPU time" if field == "cpu_time" else "real time"
     axes[0].set_ylabel(f"{clock} per message, µs (median, log scale)")

@@ -47,6 +47,19 @@ COMPARISONS = [
     ("BM_Open", "BM_BareOpensslDecrypt", {}),
     ("BM_BareOpensslEncrypt", "BM_BareEncrypt", {}),
     ("BM_BareOpensslDecrypt", "BM_BareDecrypt", {}),
+    # Suite 5 (AES-256-GCM, for small messages: issue 12, target 4) against
+    # the bare libsodium AES-256-GCM call (key expanded once, no associated
+    # data) and against suite 1 at the same size; no target, the price is
+    # shown (also in the suite 5 table below).
+    ("BM_SealAes256Gcm", "BM_BareSodiumAesGcmEncrypt", {}),
+    ("BM_OpenAes256Gcm", "BM_BareSodiumAesGcmDecrypt", {}),
+    ("BM_SealAes256Gcm", "BM_Seal", {}),
+    ("BM_OpenAes256Gcm", "BM_Open", {}),
+    # ... and against the same AEAD work bare (the key expanded per call, as
+    # suite 5's cached subkey is, and suite 5's 69 bytes of associated data):
+    # what the rest of suite 5's path costs.
+    ("BM_SealAes256Gcm", "BM_BareSodiumAesGcmEncryptRekeyAd", {}),
+    ("BM_OpenAes256Gcm", "BM_BareSodiumAesGcmDecryptRekeyAd", {}),
 ]
 SIZES = (64, 256, 1024, 16384, 65536, 1048576)
 # mqseal's AEAD on each backend (BM_AeadBackend/<0 libsodium, 1 OpenSSL>/<size>):
@@ -61,6 +74,13 @@ AES_GCM = [
      ("BM_BareOpensslAesGcmEncrypt/{n}/0", "BM_BareOpensslAesGcmEncrypt/{n}/1", "BM_BareSodiumAesGcmEncrypt/{n}")),
     ("open", "BM_Open", "BM_BareOpensslDecrypt", "BM_BareDecrypt",
      ("BM_BareOpensslAesGcmDecrypt/{n}/0", "BM_BareOpensslAesGcmDecrypt/{n}/1", "BM_BareSodiumAesGcmDecrypt/{n}")),
+]
+# Suite 5 per size, seal and open: (what, suite 5, bare libsodium AES-256-GCM
+# keyed once without associated data, the same re-keyed per call with suite
+# 5's associated data, suite 1).
+SUITE5 = [
+    ("seal", "BM_SealAes256Gcm", "BM_BareSodiumAesGcmEncrypt", "BM_BareSodiumAesGcmEncryptRekeyAd", "BM_Seal"),
+    ("open", "BM_OpenAes256Gcm", "BM_BareSodiumAesGcmDecrypt", "BM_BareSodiumAesGcmDecryptRekeyAd", "BM_Open"),
 ]
 # Absolute targets (CONNECT tokens): (benchmark, what, limit in ns or None).
 ABSOLUTE = [
@@ -98,6 +118,27 @@ def print_aes_gcm(m):
             cs, xs = (f"{v:.0f}" if v is not None else "" for v in (c, x))
             cr = f"{c / fastest:.3f}" if c is not None else ""
             print(f"| {what} | {n} | {a:.0f} | {cs} | {xs} | {fastest:.0f} | {a / fastest:.3f} | {cr} |")
+
+
+def print_suite5(m):
+    """Suite 5 against the bare libsodium AES-256-GCM call and against suite 1, per size measured."""
+    rows = []
+    for what, suite5, *others in SUITE5:
+        for n in SIZES:
+            a = m.get(f"{suite5}/{n}")
+            if a is not None:
+                rows.append((what, n, a, [m.get(f"{o}/{n}") for o in others]))
+    if not rows:
+        return  # not run, or skipped (no AES-NI: a skipped benchmark has no median)
+    print()
+    print("| suite 5 | size | suite 5 ns | bare AES-256-GCM ns (keyed once, no AD) "
+          "| bare AES-256-GCM ns (re-keyed, suite 5's AD) | suite 1 ns "
+          "| suite 5 / bare AES | suite 5 / bare AES re-keyed with AD | suite 5 / suite 1 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for what, n, a, others in rows:
+        ns = " | ".join(f"{v:.0f}" if v is not None else "" for v in others)
+        ratio = " | ".join(f"{a / v:.3f}" if v is not None else "" for v in others)
+        print(f"| {what} | {n} | {a:.0f} | {ns} | {ratio} |")
 
 
 def time_field(args):
@@ -138,6 +179,7 @@ def main():
         for n, a, b in backend_rows:
             print(f"| {n} | {a:.0f} | {b:.0f} | {b / a:.3f} |")
     print_aes_gcm(m)
+    print_suite5(m)
     rows = [(name, what, limit, m[name]) for name, what, limit in ABSOLUTE if m.get(name) is not None]
     if rows:
         print()

@@ -86,6 +86,31 @@ def test_cost_panels_hold_every_suite_and_only_what_was_measured() -> None:
     assert len(set(markers)) == len(markers)  # a suite measured at one size stays visible
 
 
+def test_suite5_and_its_bare_baseline_are_plotted_when_measured() -> None:
+    # Suite 5 (AES-256-GCM): suite 1's envelope, 55 bytes (docs/SPEC.md,
+    # section 4e). Its bar follows suite 4's, before the peers'; its seal and
+    # open lines and the bare libsodium AES-256-GCM calls are in the panels.
+    plots = load_plots()
+    r = report()
+    for b in r["benchmarks"]:
+        if b["run_name"] == "BM_SealAes256Gcm/64":
+            b["overhead_bytes"] = 55.0
+    m = plots.medians(r)
+    rows = plots.overhead_rows(m)
+    measured = [(label, lo) for label, lo, hi, is_measured in rows if is_measured]
+    assert measured[-1] == ("mqseal suite 5 (measured)", 55)
+    assert measured[:-1] == [(f"{label} (measured)", n) for label, n in SPEC_OVERHEAD.values()]
+    panels = dict(plots.cost_panels(m, "cpu_time"))
+    assert "mqseal seal, suite 5 (AES-256-GCM)" in [line[0] for line in panels["seal"]]
+    assert "mqseal open, suite 5" in [line[0] for line in panels["open"]]
+    assert any("AES-256-GCM encrypt" in line[0] and line[0].startswith("bare") for line in panels["seal"])
+    assert any("AES-256-GCM decrypt" in line[0] and line[0].startswith("bare") for line in panels["open"])
+    # Skipped (a CPU without AES-NI: no medians): no suite 5 line, no bar.
+    m = plots.medians(report(leave_out="BM_SealAes256Gcm"))
+    assert all("suite 5" not in line[0] for line in dict(plots.cost_panels(m, "cpu_time"))["seal"])
+    assert all("suite 5" not in label for label, _, _, _ in plots.overhead_rows(m))
+
+
 def test_committed_plots_come_from_a_report_with_every_suite() -> None:
     plots = load_plots()
     m = plots.medians(json.loads((ROOT / "docs" / "perf-report.json").read_text()))
