@@ -125,3 +125,10 @@ def test_committed_plots_come_from_a_report_with_every_suite() -> None:
         for family in families:
             row = next(r for r in plots.SEAL_SERIES + plots.OPEN_SERIES if r[0] == family)
             assert row[1] in cost_svg, row[1]
+    # Suite 5 (AES-256-GCM), on the reference machine's CPU (AES-NI): 55 bytes,
+    # and its seal and open lines with their bare libsodium baseline.
+    assert round(m["BM_SealAes256Gcm/64"]["overhead_bytes"]) == 55
+    assert "mqseal suite 5 (measured)" in overhead_svg
+    for family in ("BM_SealAes256Gcm", "BM_OpenAes256Gcm", "BM_BareSodiumAesGcmEncrypt", "BM_BareSodiumAesGcmDecrypt"):
+        row = next(r for r in plots.SEAL_SERIES + plots.OPEN_SERIES if r[0] == family)
+        assert row[1] in cost_svg, row[1]
