@@ -48,6 +48,22 @@ SealerOptions at(uint64_t ms) {
 
 Errc code_of(const Status& s) { return s ? static_cast<Errc>(0) : s.error().code(); }
 
+// A rule key's topic key for kTopic (wiped with it) and a suite 5 header
+// under key ID 9: the deterministic core's inputs.
+struct RawTopicKey {
+  Key rule_key = take(Key::generate());
+  uint8_t topic_key[kKeySize] = {};
+  EnvelopeHeader header;
+  RawTopicKey() {
+    testing::expect_ok(hazmat::derive_topic_key(rule_key, kTopic, topic_key));
+    header.suite = kSuiteAes256Gcm;
+    header.key_id = 9;
+  }
+  ~RawTopicKey() { sodium_memzero(topic_key, sizeof topic_key); }
+  RawTopicKey(const RawTopicKey&) = delete;
+  RawTopicKey& operator=(const RawTopicKey&) = delete;
+};
+
 // Restores the real answer and limits after each test that changed them.
 class Aes256Gcm : public ::testing::Test {
  protected:
@@ -112,12 +128,9 @@ TEST_F(Aes256Gcm, TheEnvelopeIsSpecSection4eComputedHere) {
 
 TEST_F(Aes256Gcm, EveryAlteredByteAndEveryOtherTopicIsRefused) {
   MQSEAL_NEED_AES();
-  const Key rule_key = take(Key::generate());
-  uint8_t topic_key[kKeySize];
-  ASSERT_TRUE(hazmat::derive_topic_key(rule_key, kTopic, topic_key));
-  EnvelopeHeader h;
-  h.suite = kSuiteAes256Gcm;
-  h.key_id = 9;
+  RawTopicKey raw;
+  const uint8_t* topic_key = raw.topic_key;
+  EnvelopeHeader& h = raw.header;
   h.timestamp_ms = kNow;
   h.sequence = 3;
   std::vector<uint8_t> env;
@@ -139,17 +152,13 @@ TEST_F(Aes256Gcm, EveryAlteredByteAndEveryOtherTopicIsRefused) {
   EXPECT_EQ(code_of(hazmat::open_with_key(topic_key, kTopic, longer, out)), Errc::authentication_failed);
   std::vector<uint8_t> shorter(env.begin(), env.end() - 1);
   EXPECT_EQ(code_of(hazmat::open_with_key(topic_key, kTopic, shorter, out)), Errc::authentication_failed);
-  sodium_memzero(topic_key, sizeof topic_key);
 }
 
 TEST_F(Aes256Gcm, SequencesStopAtTwoToThe32) {
   MQSEAL_NEED_AES();
-  const Key rule_key = take(Key::generate());
-  uint8_t topic_key[kKeySize];
-  ASSERT_TRUE(hazmat::derive_topic_key(rule_key, kTopic, topic_key));
-  EnvelopeHeader h;
-  h.suite = kSuiteAes256Gcm;
-  h.key_id = 9;
+  RawTopicKey raw;
+  const uint8_t* topic_key = raw.topic_key;
+  EnvelopeHeader& h = raw.header;
   h.sequence = kAes256GcmMaxSequence;  // the last of a session
   std::vector<uint8_t> env;
   ASSERT_TRUE(hazmat::seal_with_header(topic_key, kTopic, h, testing::bytes_of("x"), env));
@@ -170,7 +179,6 @@ TEST_F(Aes256Gcm, SequencesStopAtTwoToThe32) {
   h.suite = kSuiteXChaCha20Poly1305;
   h.sequence = kAes256GcmMaxSequence + 1;
   EXPECT_TRUE(hazmat::seal_with_header(topic_key, kTopic, h, testing::bytes_of("x"), env));
-  sodium_memzero(topic_key, sizeof topic_key);
 }
 
 TEST_F(Aes256Gcm, SealerAndOpenerKeepSuiteOnesGuarantees) {

@@ -107,45 +107,36 @@ std::shared_ptr<Keyring> keyring_of(const json& keys_json) {
   return keys;
 }
 
+// A rule's own retained policy (`retained`, `retained_max_age_ms`), if it has one.
+std::optional<RetainedRule> retained_of(const json& r) {
+  if (!r.contains("retained")) return std::nullopt;
+  RetainedRule retained;
+  if (r["retained"] == "refuse") retained.policy = RetainedPolicy::refuse;
+  if (r.contains("retained_max_age_ms")) retained.max_age_ms = u64(r["retained_max_age_ms"]);
+  return retained;
+}
+
 Status add_rules(TopicPolicy& policy, const json& rules) {
   for (const json& r : rules) {
     Status s;
     if (r.contains("plaintext")) {
       s = policy.add_plaintext_rule(str(r["filter"]));
     } else if (r.contains("recipient")) {
-      std::optional<RetainedRule> retained;
-      if (r.contains("retained")) {
-        retained = RetainedRule{};
-        if (r["retained"] == "refuse") retained->policy = RetainedPolicy::refuse;
-        if (r.contains("retained_max_age_ms")) retained->max_age_ms = u64(r["retained_max_age_ms"]);
-      }
+      const std::optional<RetainedRule> retained = retained_of(r);
       s = r.contains("signers") ? policy.add_signed_recipient_rule(str(r["filter"]), str(r["recipient"]),
                                                                    r["signers"].get<std::vector<std::string>>(), retained)
                                 : policy.add_recipient_rule(str(r["filter"]), str(r["recipient"]), retained);
     } else if (r.contains("suite") && r["suite"] == 2) {
-      std::optional<RetainedRule> retained;
-      if (r.contains("retained")) {
-        retained = RetainedRule{};
-        if (r["retained"] == "refuse") retained->policy = RetainedPolicy::refuse;
-        if (r.contains("retained_max_age_ms")) retained->max_age_ms = u64(r["retained_max_age_ms"]);
-      }
+      const std::optional<RetainedRule> retained = retained_of(r);
       s = policy.add_signed_rule(str(r["filter"]), str(r["key"]), r["signers"].get<std::vector<std::string>>(),
                                  retained);
     } else if (r.contains("suite") && r["suite"] == 5) {
-      std::optional<RetainedRule> retained;
-      if (r.contains("retained")) {
-        retained = RetainedRule{};
-        if (r["retained"] == "refuse") retained->policy = RetainedPolicy::refuse;
-        if (r.contains("retained_max_age_ms")) retained->max_age_ms = u64(r["retained_max_age_ms"]);
-      }
+      const std::optional<RetainedRule> retained = retained_of(r);
       s = policy.add_aes256gcm_rule(str(r["filter"]), str(r["key"]), retained);
     } else if (r.contains("compact")) {
       s = policy.add_compact_rule(str(r["filter"]), str(r["key"]));
     } else if (r.contains("retained")) {
-      RetainedRule retained;
-      if (r["retained"] == "refuse") retained.policy = RetainedPolicy::refuse;
-      if (r.contains("retained_max_age_ms")) retained.max_age_ms = u64(r["retained_max_age_ms"]);
-      s = policy.add_rule(str(r["filter"]), str(r["key"]), retained);
+      s = policy.add_rule(str(r["filter"]), str(r["key"]), *retained_of(r));
     } else {
       s = policy.add_rule(str(r["filter"]), str(r["key"]));
     }

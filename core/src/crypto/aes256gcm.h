@@ -16,8 +16,8 @@
 // 0^4 || sequence (the envelope's 8-byte sequence, big endian) never repeats
 // under it: a session's sequence only grows. GCM's bounds are per AES key,
 // so per (topic key, session): a Sealer keeps a session within
-// kMaxSequence + 1 messages and kMaxSessionBytes of suite 5 plaintext, then
-// starts a new one (sealer.cpp).
+// kMaxSequence + 1 messages and kMaxSessionBytes of suite 5 plaintext and
+// associated data, then starts a new one (sealer.cpp).
 #ifndef MQSEAL_SRC_CRYPTO_AES256GCM_H_
 #define MQSEAL_SRC_CRYPTO_AES256GCM_H_
 
